@@ -1,0 +1,116 @@
+// Command deskplane is a self-hosted Amazon WorkSpaces Core platform:
+// "deskplane serve" runs the AWS-compatible server, "deskplane broker" the
+// partner control plane.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/server"
+)
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "broker":
+		return brokerMain(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "deskplane", version)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "deskplane: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: deskplane <command> [flags]
+
+commands:
+  serve     run the AWS-compatible WorkSpaces Core server
+  broker    run the partner control plane (see deskplane broker -h)
+  version   print the version
+`)
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o server.Options
+	fs.StringVar(&o.Listen, "listen", "127.0.0.1:4599", "address to listen on")
+	fs.StringVar(&o.DataDir, "data-dir", "./.deskplane", "directory for the embedded database and keys")
+	fs.StringVar(&o.ConfigFile, "config", "", "configuration file (JSON); default environment when empty")
+	fs.StringVar(&o.Timing, "timing", "fast", "lifecycle timing: instant, fast or realistic")
+	fs.StringVar(&o.Clock, "clock", "real", "clock: real, or virtual (advanced with POST /_deskplane/clock)")
+	fs.StringVar(&o.Store, "store", "", "store: empty for the embedded SQLite in --data-dir, or a postgres:// URL")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "deskplane serve: invalid --log-level %q\n", *logLevel)
+		return 2
+	}
+	o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	s, err := server.New(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "deskplane serve: %v\n", err)
+		return 1
+	}
+	if err := s.Start(ctx); err != nil {
+		fmt.Fprintf(stderr, "deskplane serve: %v\n", err)
+		s.Shutdown(context.Background())
+		return 1
+	}
+	fmt.Fprintf(stdout, "deskplane serve listening on http://%s\n", s.Addr())
+	fmt.Fprintf(stdout, "  data dir:     %s\n", o.DataDir)
+	fmt.Fprintf(stdout, "  store:        %s\n", storeName(o.Store))
+	fmt.Fprintf(stdout, "  timing:       %s, clock: %s\n", o.Timing, o.Clock)
+	fmt.Fprintf(stdout, "  admin token:  %s  (Authorization: Bearer … for POST /_deskplane/*)\n", s.AdminToken)
+	if o.ConfigFile == "" {
+		fmt.Fprintf(stdout, "  default credentials:\n")
+		fmt.Fprintf(stdout, "    customer %s admin:   %s / %s\n", config.CustomerAccount, config.AdminKeyID, config.AdminSecret)
+		fmt.Fprintf(stdout, "    partner  %s partner: %s / %s\n", config.PartnerAccount, config.PartnerKeyID, config.PartnerSecret)
+	}
+	<-ctx.Done()
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := s.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "deskplane serve: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func storeName(s string) string {
+	if s == "" || s == "sqlite" {
+		return "embedded SQLite"
+	}
+	return "PostgreSQL"
+}

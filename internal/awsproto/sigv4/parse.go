@@ -1,0 +1,382 @@
+package sigv4
+
+import (
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Algorithm is the only signing algorithm accepted (SigV4 with HMAC-SHA256).
+const Algorithm = "AWS4-HMAC-SHA256"
+
+// Limits applied by Verify.
+const (
+	// MaxSkew is how far X-Amz-Date may be from the server clock.
+	MaxSkew = 15 * time.Minute
+	// MaxPresignExpires is the largest X-Amz-Expires accepted (7 days).
+	MaxPresignExpires = 7 * 24 * time.Hour
+	// DefaultPresignExpires is the validity of a presigned URL that carries
+	// no X-Amz-Expires (STS presigned URLs work this way).
+	DefaultPresignExpires = MaxSkew
+)
+
+const (
+	amzDateLayout   = "20060102T150405Z"
+	scopeDateLayout = "20060102"
+	scopeTerminator = "aws4_request"
+
+	hdrAuthorization = "Authorization"
+	hdrAmzDate       = "X-Amz-Date"
+	hdrSecurityToken = "X-Amz-Security-Token"
+	hdrContentSHA256 = "X-Amz-Content-Sha256"
+
+	qAlgorithm     = "X-Amz-Algorithm"
+	qCredential    = "X-Amz-Credential"
+	qDate          = "X-Amz-Date"
+	qExpires       = "X-Amz-Expires"
+	qSignedHeaders = "X-Amz-SignedHeaders"
+	qSignature     = "X-Amz-Signature"
+	qSecurityToken = "X-Amz-Security-Token"
+	qContentSHA256 = "X-Amz-Content-Sha256"
+)
+
+// Result is the caller identity and credential scope of a SigV4 request.
+type Result struct {
+	AccessKeyID, Region, Service, SessionToken string // SessionToken from X-Amz-Security-Token (header or query), "" if none
+	SignedAt                                   time.Time
+	Presigned                                  bool
+}
+
+// parsed is everything extracted from the request before verification.
+type parsed struct {
+	Result
+	scopeDate     string   // YYYYMMDD from the credential scope
+	amzDate       string   // raw X-Amz-Date
+	signedHeaders []string // lowercase, sorted, contains "host"
+	signature     [32]byte
+	expires       time.Duration // presign only
+	query         url.Values    // parsed query (presign only)
+}
+
+// Parse extracts the credential scope without verifying (the server uses it
+// to route by service before verifying). It fails with *Error of kind
+// KindMissing or KindIncomplete.
+func Parse(r *http.Request) (*Result, error) {
+	p, err := parse(r)
+	if err != nil {
+		return nil, err
+	}
+	res := p.Result
+	return &res, nil
+}
+
+func parse(r *http.Request) (*parsed, *Error) {
+	authz, hasAuthz := r.Header[hdrAuthorization]
+	rawQuery := ""
+	if r.URL != nil {
+		rawQuery = r.URL.RawQuery
+	}
+	presign := rawQuery != "" && hasPresignParam(rawQuery)
+
+	switch {
+	case hasAuthz && presign:
+		return nil, newError(KindIncomplete, "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified.")
+	case hasAuthz:
+		if len(authz) != 1 {
+			return nil, newError(KindIncomplete, "Only one Authorization header is allowed.")
+		}
+		return parseHeader(r, authz[0])
+	case presign:
+		return parseQuery(r, rawQuery)
+	}
+	return nil, newError(KindMissing, msgMissing)
+}
+
+// hasPresignParam reports whether the raw query has a SigV4 query
+// authentication parameter name (X-Amz-Algorithm, X-Amz-Credential or
+// X-Amz-Signature). A substring pre-check keeps the common case cheap.
+func hasPresignParam(rawQuery string) bool {
+	if !strings.Contains(rawQuery, "X-Amz-") && !strings.Contains(rawQuery, "X%2DAmz%2D") && !strings.Contains(rawQuery, "X%2dAmz%2d") {
+		return false
+	}
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		k, _, _ := strings.Cut(pair, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		switch k {
+		case qAlgorithm, qCredential, qSignature:
+			return true
+		}
+	}
+	return false
+}
+
+func parseHeader(r *http.Request, authz string) (*parsed, *Error) {
+	alg, rest, _ := strings.Cut(strings.TrimLeft(authz, " "), " ")
+	if alg == "" {
+		return nil, newError(KindIncomplete, "Authorization header is empty.")
+	}
+	if alg != Algorithm {
+		return nil, newError(KindIncomplete, "Unsupported AWS 'algorithm': '"+truncate(alg)+"'. Only "+Algorithm+" is supported.")
+	}
+	var cred, signed, sig string
+	var haveCred, haveSigned, haveSig bool
+	for part := range strings.SplitSeq(rest, ",") {
+		part = strings.Trim(part, " \t")
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, newError(KindIncomplete, "'"+truncate(part)+"' not a valid key=value pair (missing equal-sign) in Authorization header.")
+		}
+		var dst *string
+		var seen *bool
+		switch k {
+		case "Credential":
+			dst, seen = &cred, &haveCred
+		case "SignedHeaders":
+			dst, seen = &signed, &haveSigned
+		case "Signature":
+			dst, seen = &sig, &haveSig
+		default:
+			return nil, newError(KindIncomplete, "Unknown Authorization header parameter '"+truncate(k)+"'.")
+		}
+		if *seen {
+			return nil, newError(KindIncomplete, "Authorization header has a duplicate '"+k+"' parameter.")
+		}
+		*dst, *seen = v, true
+	}
+	var missing []string
+	if !haveCred {
+		missing = append(missing, "Authorization header requires 'Credential' parameter.")
+	}
+	if !haveSig {
+		missing = append(missing, "Authorization header requires 'Signature' parameter.")
+	}
+	if !haveSigned {
+		missing = append(missing, "Authorization header requires 'SignedHeaders' parameter.")
+	}
+	dates := r.Header[hdrAmzDate]
+	if len(dates) == 0 {
+		missing = append(missing, "Authorization header requires existence of a 'X-Amz-Date' header.")
+	}
+	if len(missing) > 0 {
+		return nil, newError(KindIncomplete, strings.Join(missing, " "))
+	}
+	if len(dates) != 1 {
+		return nil, newError(KindIncomplete, "Only one X-Amz-Date header is allowed.")
+	}
+
+	p := &parsed{}
+	if err := p.setCredential(cred); err != nil {
+		return nil, err
+	}
+	if err := p.setSignedHeaders(signed, "x-amz-date"); err != nil {
+		return nil, err
+	}
+	if err := p.setSignature(sig); err != nil {
+		return nil, err
+	}
+	if err := p.setDate(dates[0]); err != nil {
+		return nil, err
+	}
+	if toks := r.Header[hdrSecurityToken]; len(toks) > 0 {
+		if len(toks) != 1 {
+			return nil, newError(KindIncomplete, "Only one X-Amz-Security-Token header is allowed.")
+		}
+		p.SessionToken = toks[0]
+	}
+	return p, nil
+}
+
+func parseQuery(r *http.Request, rawQuery string) (*parsed, *Error) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, newError(KindIncomplete, "The query string is malformed.")
+	}
+	one := func(name string, required bool) (string, *Error) {
+		vs := q[name]
+		switch {
+		case len(vs) > 1:
+			return "", newError(KindIncomplete, "Query parameter "+name+" must appear only once.")
+		case len(vs) == 0 && required:
+			return "", newError(KindIncomplete, "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date and X-Amz-SignedHeaders parameters.")
+		case len(vs) == 0:
+			return "", nil
+		}
+		return vs[0], nil
+	}
+	var vals [7]string
+	for i, name := range [...]string{qAlgorithm, qCredential, qDate, qSignedHeaders, qSignature} {
+		v, e := one(name, true)
+		if e != nil {
+			return nil, e
+		}
+		vals[i] = v
+	}
+	expires, e := one(qExpires, false)
+	if e != nil {
+		return nil, e
+	}
+	token, e := one(qSecurityToken, false)
+	if e != nil {
+		return nil, e
+	}
+	if _, e := one(qContentSHA256, false); e != nil {
+		return nil, e
+	}
+	if vals[0] != Algorithm {
+		return nil, newError(KindIncomplete, "X-Amz-Algorithm only supports \""+Algorithm+"\".")
+	}
+	p := &parsed{query: q}
+	p.Presigned = true
+	if err := p.setCredential(vals[1]); err != nil {
+		return nil, err
+	}
+	if err := p.setDate(vals[2]); err != nil {
+		return nil, err
+	}
+	if err := p.setSignedHeaders(vals[3], ""); err != nil {
+		return nil, err
+	}
+	if err := p.setSignature(vals[4]); err != nil {
+		return nil, err
+	}
+	p.expires = DefaultPresignExpires
+	if expires != "" {
+		n, err := strconv.ParseInt(expires, 10, 64)
+		if err != nil || n < 1 || expires[0] == '+' {
+			return nil, newError(KindIncomplete, "X-Amz-Expires should be a number of seconds greater than 0.")
+		}
+		if n > int64(MaxPresignExpires/time.Second) {
+			return nil, newError(KindIncomplete, "X-Amz-Expires must be less than a week (in seconds) that is 604800.")
+		}
+		p.expires = time.Duration(n) * time.Second
+	}
+	p.SessionToken = token
+	return p, nil
+}
+
+// setCredential parses "AKID/YYYYMMDD/region/service/aws4_request".
+func (p *parsed) setCredential(cred string) *Error {
+	parts := strings.Split(cred, "/")
+	if len(parts) != 5 {
+		return newError(KindIncomplete, "Credential should be of the form <access-key-id>/<YYYYMMDD>/<region>/<service>/aws4_request, got '"+truncate(cred)+"'.")
+	}
+	akid, date, region, service, term := parts[0], parts[1], parts[2], parts[3], parts[4]
+	switch {
+	case akid == "":
+		return newError(KindIncomplete, "Credential is missing the access key id.")
+	case !validScopeDate(date):
+		return newError(KindIncomplete, "Credential should be scoped to a valid date (YYYYMMDD), not '"+truncate(date)+"'.")
+	case region == "":
+		return newError(KindIncomplete, "Credential should be scoped to a valid region.")
+	case service == "":
+		return newError(KindIncomplete, "Credential should be scoped to a valid service.")
+	case term != scopeTerminator:
+		return newError(KindIncomplete, "Credential should be scoped with a valid terminator: 'aws4_request', not '"+truncate(term)+"'.")
+	}
+	p.AccessKeyID, p.scopeDate, p.Region, p.Service = akid, date, region, service
+	return nil
+}
+
+func validScopeDate(s string) bool {
+	if len(s) != 8 {
+		return false
+	}
+	_, err := time.Parse(scopeDateLayout, s)
+	return err == nil
+}
+
+// setSignedHeaders parses "a;b;c": lowercase, sorted, unique, with "host" and
+// (for header auth) the required header.
+func (p *parsed) setSignedHeaders(s string, required string) *Error {
+	if s == "" {
+		return newError(KindIncomplete, "SignedHeaders must not be empty.")
+	}
+	hs := strings.Split(s, ";")
+	hasHost, hasReq := false, required == ""
+	for i, h := range hs {
+		if !validHeaderName(h) {
+			return newError(KindIncomplete, "SignedHeaders contains an invalid header name '"+truncate(h)+"'; names must be lowercase HTTP tokens.")
+		}
+		if i > 0 && hs[i-1] >= h {
+			return newError(KindIncomplete, "SignedHeaders must be sorted and must not contain duplicates.")
+		}
+		hasHost = hasHost || h == "host"
+		hasReq = hasReq || h == required
+	}
+	if !hasHost {
+		return newError(KindIncomplete, "'Host' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	if !hasReq {
+		return newError(KindIncomplete, "'"+required+"' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	p.signedHeaders = hs
+	return nil
+}
+
+// validHeaderName reports whether h is a non-empty lowercase RFC 7230 token.
+func validHeaderName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (p *parsed) setSignature(sig string) *Error {
+	if len(sig) != 64 {
+		return newError(KindIncomplete, "Signature must be 64 hexadecimal characters.")
+	}
+	if _, err := hex.Decode(p.signature[:], []byte(sig)); err != nil {
+		return newError(KindIncomplete, "Signature must be 64 hexadecimal characters.")
+	}
+	return nil
+}
+
+func (p *parsed) setDate(s string) *Error {
+	t, err := time.Parse(amzDateLayout, s)
+	if err != nil || len(s) != len(amzDateLayout) {
+		return newError(KindIncomplete, "X-Amz-Date must be in the ISO8601 basic format YYYYMMDD'T'HHMMSS'Z', got '"+truncate(s)+"'.")
+	}
+	p.amzDate, p.SignedAt = s, t
+	return nil
+}
+
+// truncate bounds client-supplied text echoed in error messages.
+func truncate(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return strconvQuoteFree(s)
+	}
+	return strconvQuoteFree(s[:max]) + "..."
+}
+
+// strconvQuoteFree drops control characters so messages stay single-line.
+func strconvQuoteFree(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 || r == 0x7f {
+					return -1
+				}
+				return r
+			}, s)
+		}
+	}
+	return s
+}

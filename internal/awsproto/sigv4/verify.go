@@ -1,0 +1,281 @@
+package sigv4
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// Lookup returns the secret for an access key id; found=false for unknown keys. It may do I/O.
+type Lookup func(ctx context.Context, accessKeyID string) (secret string, found bool, err error)
+
+const unsignedPayload = "UNSIGNED-PAYLOAD"
+
+// Verify checks r (whose body bytes are given) against now (server clock) and
+// returns the caller's identity.
+//
+// Authentication failures are reported as *Error. An error returned by lookup
+// is returned wrapped (not as *Error); the caller should treat it as an
+// internal failure.
+//
+// The expected signature is computed by aws-sdk-go-v2's v4 signer over a
+// request rebuilt from r with only the headers named in SignedHeaders, and
+// compared with the provided one in constant time.
+//
+// Verify does not validate SessionToken: for temporary credentials the caller
+// must check that Result.SessionToken belongs to Result.AccessKeyID.
+func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, lookup Lookup) (*Result, error) {
+	p, perr := parse(r)
+	if perr != nil {
+		return nil, perr
+	}
+	if p.amzDate[:8] != p.scopeDate {
+		return nil, newError(KindMismatch, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '"+
+			p.scopeDate+"' != '"+p.amzDate[:8]+"', from '"+p.amzDate+"'.")
+	}
+	if err := checkTime(p, now); err != nil {
+		return nil, err
+	}
+
+	payloadHash, perr := payloadHash(r, p, body)
+	if perr != nil {
+		return nil, perr
+	}
+
+	secret, found, err := lookup(ctx, p.AccessKeyID)
+	if err != nil {
+		return nil, fmt.Errorf("sigv4: looking up access key: %w", err)
+	}
+	if !found {
+		return nil, newError(KindUnknownKey, msgUnknownKey)
+	}
+
+	req, perr := rebuild(r, p)
+	if perr != nil {
+		return nil, perr
+	}
+	signer := signers.get(p.AccessKeyID, secret)
+	creds := aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: secret}
+	var want string
+	if p.Presigned {
+		u, _, err := signer.PresignHTTP(ctx, creds, req, payloadHash, p.Service, p.Region, p.SignedAt, disableHoisting)
+		if err != nil {
+			return nil, fmt.Errorf("sigv4: presigning: %w", err)
+		}
+		want = signatureSuffix(u, "X-Amz-Signature=")
+	} else {
+		if err := signer.SignHTTP(ctx, creds, req, payloadHash, p.Service, p.Region, p.SignedAt); err != nil {
+			return nil, fmt.Errorf("sigv4: signing: %w", err)
+		}
+		want = signatureSuffix(req.Header.Get(hdrAuthorization), "Signature=")
+	}
+	var wantSig [32]byte
+	if len(want) != 64 {
+		return nil, newError(KindMismatch, msgMismatch)
+	}
+	if _, err := hex.Decode(wantSig[:], []byte(want)); err != nil {
+		return nil, newError(KindMismatch, msgMismatch)
+	}
+	if !hmac.Equal(wantSig[:], p.signature[:]) {
+		return nil, newError(KindMismatch, msgMismatch)
+	}
+	res := p.Result
+	return &res, nil
+}
+
+func disableHoisting(o *v4.SignerOptions) { o.DisableHeaderHoisting = true }
+
+// signatureSuffix returns what follows the last occurrence of marker in s.
+func signatureSuffix(s, marker string) string {
+	i := strings.LastIndex(s, marker)
+	if i < 0 {
+		return ""
+	}
+	return s[i+len(marker):]
+}
+
+// checkTime enforces MaxSkew on X-Amz-Date and X-Amz-Expires on presigned
+// URLs, with AWS's messages.
+func checkTime(p *parsed, now time.Time) *Error {
+	now = now.UTC()
+	nowStr := now.Format(amzDateLayout)
+	if p.SignedAt.Sub(now) > MaxSkew {
+		return newError(KindExpired, "Signature not yet current: "+p.amzDate+" is still later than "+
+			now.Add(MaxSkew).Format(amzDateLayout)+" ("+nowStr+" + 15 min.)")
+	}
+	if p.Presigned {
+		if now.Sub(p.SignedAt) > p.expires {
+			return newError(KindExpired, "Request has expired: "+p.amzDate+" + X-Amz-Expires "+
+				strconv.FormatInt(int64(p.expires/time.Second), 10)+"s is now earlier than "+nowStr+".")
+		}
+		return nil
+	}
+	if now.Sub(p.SignedAt) > MaxSkew {
+		return newError(KindExpired, "Signature expired: "+p.amzDate+" is now earlier than "+
+			now.Add(-MaxSkew).Format(amzDateLayout)+" ("+nowStr+" - 15 min.)")
+	}
+	return nil
+}
+
+// payloadHash returns the payload hash to sign with: X-Amz-Content-Sha256
+// (query for presigned URLs, else header) when present, which must match the
+// body unless it is UNSIGNED-PAYLOAD; otherwise the SHA-256 of body.
+func payloadHash(r *http.Request, p *parsed, body []byte) (string, *Error) {
+	var declared string
+	var have bool
+	if p.Presigned {
+		if vs := p.query[qContentSHA256]; len(vs) == 1 {
+			declared, have = vs[0], true
+		}
+	}
+	if !have {
+		if vs := r.Header[hdrContentSHA256]; len(vs) > 0 {
+			if len(vs) != 1 {
+				return "", newError(KindIncomplete, "Only one X-Amz-Content-Sha256 header is allowed.")
+			}
+			declared, have = vs[0], true
+		}
+	}
+	sum := sha256.Sum256(body)
+	actual := hex.EncodeToString(sum[:])
+	if !have {
+		return actual, nil
+	}
+	if declared == unsignedPayload {
+		return declared, nil
+	}
+	if !strings.EqualFold(declared, actual) {
+		return "", newError(KindMismatch, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+	}
+	return declared, nil
+}
+
+// rebuild makes the request the SDK signer signs: same method, path, query
+// (minus X-Amz-Signature when presigned) and Host, and exactly the headers
+// named in SignedHeaders.
+//
+// Headers are stored under their lowercase names. The SDK signer skips a
+// fixed list of headers (Authorization, User-Agent, X-Amzn-Trace-Id, Expect,
+// Transfer-Encoding) by exact, canonical-case map lookup, and lowercases
+// every name it signs; lowercase keys therefore let a header the client chose
+// to sign (botocore signs everything but a blacklist) into the canonical
+// request while producing exactly the canonical line the client computed.
+// Two names are special: X-Amz-Date is set by the signer itself from the
+// signing time (so it is left to it), and Content-Length is taken from
+// req.ContentLength (the signer signs it only when > 0).
+func rebuild(r *http.Request, p *parsed) (*http.Request, *Error) {
+	u := &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	if p.Presigned {
+		q := make(url.Values, len(p.query))
+		for k, v := range p.query {
+			if k != qSignature {
+				q[k] = v
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	req := &http.Request{
+		Method: r.Method,
+		URL:    u,
+		Host:   r.Host,
+		Header: make(http.Header, len(p.signedHeaders)),
+	}
+	if req.Method == "" {
+		req.Method = http.MethodGet
+	}
+	for _, h := range p.signedHeaders {
+		switch h {
+		case "host":
+			// The signer takes it from req.Host (URL has no scheme, so no
+			// default-port stripping: the wire Host is what clients sign).
+			continue
+		case "x-amz-date":
+			if !p.Presigned {
+				continue // set by SignHTTP from p.SignedAt; equal to the header
+			}
+		case "content-length":
+			n, ok := contentLength(r)
+			if !ok || n == 0 {
+				// The SDK signer cannot sign "content-length:0" (see package doc).
+				return nil, newError(KindMismatch, msgMismatch)
+			}
+			req.ContentLength = n
+			continue
+		case "transfer-encoding":
+			if len(r.TransferEncoding) > 0 {
+				req.Header[h] = []string{strings.Join(r.TransferEncoding, ",")}
+				continue
+			}
+		}
+		vs := r.Header.Values(h)
+		if len(vs) == 0 {
+			// A signed header the request does not carry.
+			return nil, newError(KindMismatch, msgMismatch)
+		}
+		req.Header[h] = vs
+	}
+	return req, nil
+}
+
+func contentLength(r *http.Request) (int64, bool) {
+	if vs := r.Header["Content-Length"]; len(vs) == 1 {
+		n, err := strconv.ParseInt(strings.TrimSpace(vs[0]), 10, 64)
+		return n, err == nil && n >= 0
+	}
+	if r.ContentLength >= 0 && len(r.TransferEncoding) == 0 {
+		return r.ContentLength, true
+	}
+	return 0, false
+}
+
+// signerCache holds one SDK signer per (access key id, secret). The SDK signer
+// caches derived signing keys per region/service for the current day, keyed
+// by access key id only, so sharing one signer across keys would thrash its
+// cache, and would return a stale key if a secret changed for the same id.
+// The secret itself is not retained: entries are keyed by its SHA-256.
+type signerCache struct {
+	mu sync.RWMutex
+	m  map[string]signerEntry
+}
+
+type signerEntry struct {
+	secretSum [32]byte
+	signer    *v4.Signer
+}
+
+// maxSigners bounds the cache; past it an arbitrary entry is evicted.
+const maxSigners = 4096
+
+var signers = &signerCache{m: make(map[string]signerEntry)}
+
+func (c *signerCache) get(akid, secret string) *v4.Signer {
+	sum := sha256.Sum256([]byte(secret))
+	c.mu.RLock()
+	e, ok := c.m[akid]
+	c.mu.RUnlock()
+	if ok && hmac.Equal(e.secretSum[:], sum[:]) {
+		return e.signer
+	}
+	s := v4.NewSigner()
+	c.mu.Lock()
+	if len(c.m) >= maxSigners {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[akid] = signerEntry{secretSum: sum, signer: s}
+	c.mu.Unlock()
+	return s
+}

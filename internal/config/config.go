@@ -1,0 +1,263 @@
+// Package config holds deskplane's configuration: the accounts, IAM users
+// with access keys and policies, directories with their users, VPCs, subnets
+// and EC2 images that the server starts with, and the settings that must be
+// equal on every node (quotas, faults, the admin token). With no file, the
+// documented default environment (Default) is used.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+)
+
+// Config is the whole configuration file (JSON).
+type Config struct {
+	// Regions seeded with each account's VPCs, directories and images.
+	Regions []string `json:"regions,omitempty"`
+	// Accounts declared at start.
+	Accounts []Account `json:"accounts"`
+	// Quotas per account and region.
+	Quotas Quotas `json:"quotas,omitempty"`
+	// AdminToken is the bearer token of the state-changing /_deskplane/
+	// endpoints; empty means a random one printed at start.
+	AdminToken string `json:"admin_token,omitempty"`
+	// Faults are injected from the start.
+	Faults *Faults `json:"faults,omitempty"`
+}
+
+// Account is one AWS account.
+type Account struct {
+	ID    string `json:"id"`
+	Alias string `json:"alias,omitempty"`
+	// BYOLEligible accounts may call ListAvailableManagementCidrRanges and
+	// ModifyAccount (the customer has been enabled for BYOL).
+	BYOLEligible bool        `json:"byol_eligible"`
+	Users        []User      `json:"users,omitempty"`
+	Directories  []Directory `json:"directories,omitempty"`
+	VPCs         []VPC       `json:"vpcs,omitempty"`
+	Images       []Image     `json:"images,omitempty"`
+}
+
+// User is an IAM user with access keys and policies.
+type User struct {
+	Name       string            `json:"name"`
+	AccessKeys []AccessKey       `json:"access_keys,omitempty"`
+	Policies   map[string]any    `json:"policies,omitempty"`         // inline policies by name (JSON documents)
+	Managed    []string          `json:"managed_policies,omitempty"` // attached managed policy ARNs
+	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+// AccessKey is a long-term key pair.
+type AccessKey struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+}
+
+// Directory is an AWS Managed Microsoft AD (or Simple AD / AD Connector).
+type Directory struct {
+	Name      string              `json:"name"`
+	ShortName string              `json:"short_name,omitempty"`
+	Type      string              `json:"type,omitempty"`    // MicrosoftAD (default), SimpleAD, ADConnector
+	Edition   string              `json:"edition,omitempty"` // Standard or Enterprise
+	Users     []DirectoryUser     `json:"users,omitempty"`
+	Groups    map[string][]string `json:"groups,omitempty"` // group name -> member user names
+}
+
+// DirectoryUser is a user of a directory.
+type DirectoryUser struct {
+	Name      string `json:"name"`
+	GivenName string `json:"given_name,omitempty"`
+	Surname   string `json:"surname,omitempty"`
+	Email     string `json:"email,omitempty"`
+}
+
+// VPC is a VPC with subnets.
+type VPC struct {
+	CIDR    string   `json:"cidr"`
+	Subnets []Subnet `json:"subnets"`
+}
+
+// Subnet is one subnet; AZ is a suffix ("a", "b") or a full zone name.
+type Subnet struct {
+	CIDR string `json:"cidr"`
+	AZ   string `json:"az"`
+}
+
+// Image is an EC2 AMI.
+type Image struct {
+	Name               string `json:"name"`
+	Description        string `json:"description,omitempty"`
+	PlatformDetails    string `json:"platform_details,omitempty"`
+	Architecture       string `json:"architecture,omitempty"`
+	VirtualizationType string `json:"virtualization_type,omitempty"`
+	EnaSupport         *bool  `json:"ena_support,omitempty"`
+	Hypervisor         string `json:"hypervisor,omitempty"`
+	VolumeType         string `json:"volume_type,omitempty"`
+	VolumeSize         int    `json:"volume_size,omitempty"`
+	BootMode           string `json:"boot_mode,omitempty"`
+	// OSVersion describes the guest OS for WorkSpaces import checks, e.g.
+	// "Windows 10 Enterprise 22H2", "Windows Server 2022".
+	OSVersion string `json:"os_version,omitempty"`
+}
+
+// Quotas bound resources per account and region.
+type Quotas struct {
+	Workspaces  int `json:"workspaces,omitempty"`
+	Bundles     int `json:"bundles,omitempty"`
+	Images      int `json:"images,omitempty"`
+	Directories int `json:"directories,omitempty"`
+	// RequestsPerSecond throttles each account's calls per operation (0: off).
+	RequestsPerSecond int `json:"requests_per_second,omitempty"`
+}
+
+// Faults are injected failures.
+type Faults struct {
+	// ProvisionFailRate is the share (0..1) of new desktops that end in ERROR.
+	ProvisionFailRate float64 `json:"provision_fail_rate,omitempty"`
+	// UnhealthyRate is the share of new desktops that become UNHEALTHY.
+	UnhealthyRate float64 `json:"unhealthy_rate,omitempty"`
+	// FailWorkspaces lists desktop ids whose next provisioning fails.
+	FailWorkspaces []string `json:"fail_workspaces,omitempty"`
+	// UnhealthyWorkspaces lists desktop ids that become UNHEALTHY.
+	UnhealthyWorkspaces []string `json:"unhealthy_workspaces,omitempty"`
+	// Throttle lists operations ("workspaces:StartWorkspaces" or "StartWorkspaces") that always throttle.
+	Throttle []string `json:"throttle,omitempty"`
+	// ThrottleRate is the share of calls to Throttle operations that are throttled (default 1).
+	ThrottleRate float64 `json:"throttle_rate,omitempty"`
+}
+
+// Default account ids and keys of the documented default environment.
+const (
+	CustomerAccount = "111122223333"
+	PartnerAccount  = "444455556666"
+	AdminKeyID      = "AKIAIOSFODNN7EXAMPLE"
+	AdminSecret     = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	PartnerKeyID    = "AKIAI44QH8DHBEXAMPLE"
+	PartnerSecret   = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
+)
+
+// DefaultRegions are the regions seeded by default: those where WorkSpaces
+// is offered.
+var DefaultRegions = []string{
+	"us-east-1", "us-west-2", "ca-central-1", "sa-east-1", "eu-west-1", "eu-west-2", "eu-west-3",
+	"eu-central-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-southeast-1", "ap-southeast-2",
+	"af-south-1", "il-central-1",
+}
+
+// DefaultQuotas are generous development quotas.
+var DefaultQuotas = Quotas{Workspaces: 200000, Bundles: 500, Images: 500, Directories: 50}
+
+func ptrTrue() *bool { b := true; return &b }
+
+// Default returns the documented default environment.
+func Default() *Config {
+	admin := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow", "Action": "*", "Resource": "*"}}}
+	corp := Directory{
+		Name: "corp.example.com", ShortName: "CORP", Type: "MicrosoftAD", Edition: "Standard",
+		Users: []DirectoryUser{
+			{Name: "alice", GivenName: "Alice", Surname: "Anders", Email: "alice@corp.example.com"},
+			{Name: "bob", GivenName: "Bob", Surname: "Brown", Email: "bob@corp.example.com"},
+			{Name: "carol", GivenName: "Carol", Surname: "Chen", Email: "carol@corp.example.com"},
+			{Name: "dave", GivenName: "Dave", Surname: "Diaz", Email: "dave@corp.example.com"},
+		},
+		Groups: map[string][]string{"Engineering": {"alice", "bob"}, "Finance": {"carol", "dave"}},
+	}
+	return &Config{
+		Regions: DefaultRegions,
+		Quotas:  DefaultQuotas,
+		Accounts: []Account{
+			{
+				ID: CustomerAccount, Alias: "customer", BYOLEligible: true,
+				Users:       []User{{Name: "admin", AccessKeys: []AccessKey{{ID: AdminKeyID, Secret: AdminSecret}}, Policies: map[string]any{"FullAccess": admin}}},
+				Directories: []Directory{corp},
+				VPCs: []VPC{{CIDR: "10.0.0.0/16", Subnets: []Subnet{
+					{CIDR: "10.0.1.0/24", AZ: "a"}, {CIDR: "10.0.2.0/24", AZ: "b"},
+				}}},
+				Images: DefaultImages(),
+			},
+			{
+				ID: PartnerAccount, Alias: "partner",
+				Users: []User{{Name: "partner", AccessKeys: []AccessKey{{ID: PartnerKeyID, Secret: PartnerSecret}}, Policies: map[string]any{"FullAccess": admin}}},
+				VPCs: []VPC{{CIDR: "172.31.0.0/16", Subnets: []Subnet{
+					{CIDR: "172.31.0.0/20", AZ: "a"}, {CIDR: "172.31.16.0/20", AZ: "b"},
+				}}},
+			},
+		},
+	}
+}
+
+// DefaultImages are the AMIs of the default customer account.
+func DefaultImages() []Image {
+	return []Image{
+		{Name: "win11-ent-23h2-byol", Description: "Windows 11 Enterprise 23H2 (BYOL, imported with VM Import)", PlatformDetails: "Windows BYOL",
+			Architecture: "x86_64", VirtualizationType: "hvm", EnaSupport: ptrTrue(), Hypervisor: "xen", VolumeType: "gp3", VolumeSize: 80, BootMode: "uefi", OSVersion: "Windows 11 Enterprise 23H2"},
+		{Name: "win10-ent-22h2-byol", Description: "Windows 10 Enterprise 22H2 (BYOL, imported with VM Import)", PlatformDetails: "Windows BYOL",
+			Architecture: "x86_64", VirtualizationType: "hvm", EnaSupport: ptrTrue(), Hypervisor: "xen", VolumeType: "gp2", VolumeSize: 80, BootMode: "legacy-bios", OSVersion: "Windows 10 Enterprise 22H2"},
+		{Name: "Windows_Server-2022-English-Full-Base", Description: "Microsoft Windows Server 2022 Full Locale English AMI", PlatformDetails: "Windows",
+			Architecture: "x86_64", VirtualizationType: "hvm", EnaSupport: ptrTrue(), Hypervisor: "xen", VolumeType: "gp3", VolumeSize: 30, BootMode: "uefi", OSVersion: "Windows Server 2022"},
+	}
+}
+
+var accountRe = regexp.MustCompile(`^[0-9]{12}$`)
+
+// Load reads a config file; missing members take their defaults.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c := &Config{}
+	if err := json.Unmarshal(b, c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(c.Regions) == 0 {
+		c.Regions = DefaultRegions
+	}
+	if c.Quotas.Workspaces == 0 {
+		c.Quotas.Workspaces = DefaultQuotas.Workspaces
+	}
+	if c.Quotas.Bundles == 0 {
+		c.Quotas.Bundles = DefaultQuotas.Bundles
+	}
+	if c.Quotas.Images == 0 {
+		c.Quotas.Images = DefaultQuotas.Images
+	}
+	if c.Quotas.Directories == 0 {
+		c.Quotas.Directories = DefaultQuotas.Directories
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the configuration for mistakes.
+func (c *Config) Validate() error {
+	seenKeys := map[string]bool{}
+	for _, a := range c.Accounts {
+		if !accountRe.MatchString(a.ID) {
+			return fmt.Errorf("config: account id %q must be 12 digits", a.ID)
+		}
+		for _, u := range a.Users {
+			for _, k := range u.AccessKeys {
+				if len(k.ID) < 16 || k.Secret == "" {
+					return fmt.Errorf("config: user %s in %s: access key id must be at least 16 characters and have a secret", u.Name, a.ID)
+				}
+				if seenKeys[k.ID] {
+					return fmt.Errorf("config: access key %s declared twice", k.ID)
+				}
+				seenKeys[k.ID] = true
+			}
+		}
+	}
+	return nil
+}
+
+// Account returns the declared account with id, or nil.
+func (c *Config) Account(id string) *Account {
+	for i := range c.Accounts {
+		if c.Accounts[i].ID == id {
+			return &c.Accounts[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package ds_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/deskplane/deskplane/internal/awsmodel"
+	"github.com/deskplane/deskplane/internal/ds"
+)
+
+// TestModelConformance checks the JSON shapes against botocore's ds and
+// ds-data models: every field must name a member of the right type.
+func TestModelConformance(t *testing.T) {
+	for _, tc := range []struct {
+		service string
+		shapes  map[string]any
+	}{
+		{"ds", map[string]any{
+			"CreateMicrosoftADRequest": ds.CreateMicrosoftADInput{}, "CreateDirectoryRequest": ds.CreateDirectoryInput{},
+			"ConnectDirectoryRequest": ds.ConnectDirectoryInput{}, "CreateMicrosoftADResult": ds.CreateDirectoryOutput{},
+			"DescribeDirectoriesRequest": ds.DescribeDirectoriesInput{}, "DescribeDirectoriesResult": ds.DescribeDirectoriesOutput{},
+			"DeleteDirectoryRequest": ds.DeleteDirectoryInput{}, "DeleteDirectoryResult": ds.DeleteDirectoryOutput{},
+		}},
+		{"ds-data", map[string]any{
+			"ListUsersRequest": ds.ListUsersInput{}, "ListUsersResult": ds.ListUsersOutput{},
+			"DescribeUserRequest": ds.DescribeUserInput{}, "DescribeUserResult": ds.DescribeUserOutput{},
+			"CreateUserRequest": ds.CreateUserInput{}, "CreateUserResult": ds.CreateUserOutput{},
+			"DeleteUserRequest": ds.UserRef{}, "DisableUserRequest": ds.UserRef{}, "UpdateUserRequest": ds.UpdateUserInput{},
+			"SearchUsersRequest": ds.SearchUsersInput{}, "SearchUsersResult": ds.SearchUsersOutput{},
+			"CreateGroupRequest": ds.CreateGroupInput{}, "CreateGroupResult": ds.CreateGroupOutput{},
+			"DescribeGroupRequest": ds.DescribeGroupInput{}, "DescribeGroupResult": ds.DescribeGroupOutput{},
+			"DeleteGroupRequest": ds.GroupRef{}, "ListGroupsRequest": ds.ListGroupsInput{}, "ListGroupsResult": ds.ListGroupsOutput{},
+			"AddGroupMemberRequest": ds.GroupMemberInput{}, "RemoveGroupMemberRequest": ds.GroupMemberInput{},
+			"ListGroupMembersRequest": ds.ListGroupMembersInput{}, "ListGroupMembersResult": ds.ListGroupMembersOutput{},
+			"ListGroupsForMemberRequest": ds.ListGroupsForMemberInput{}, "ListGroupsForMemberResult": ds.ListGroupsForMemberOutput{},
+		}},
+	} {
+		m := awsmodel.LoadOrSkip(t, tc.service)
+		for shape, v := range tc.shapes {
+			for _, p := range m.CheckStructFields(shape, reflect.TypeOf(v), "json") {
+				// DirectoryId is a querystring member of ds-data requests;
+				// the gateway merges the query into the JSON input.
+				if tc.service == "ds-data" && contains(p, "DirectoryId") && contains(p, "querystring") {
+					continue
+				}
+				t.Errorf("%s %s: %s", tc.service, shape, p)
+			}
+		}
+	}
+}
+
+func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0) }
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,481 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/awsproto/sigv4"
+	"github.com/deskplane/deskplane/internal/clock"
+)
+
+// Gateway is the HTTP handler for every AWS API of the server.
+type Gateway struct {
+	services map[string]*Service // by signing name
+	byTarget map[string]*Service // by X-Amz-Target prefix
+	Auth     Authenticator
+	Authz    Authorizer
+	Audit    Auditor
+	Throttle Throttler
+	Clock    clock.Clock // domain clock (virtual in tests)
+	// Wall is the clock for SigV4 skew checks: clients sign with real time
+	// even when the domain clock is virtual.
+	Wall clock.Clock
+	Log  *slog.Logger
+}
+
+// New returns a gateway serving the given services.
+func New(services ...*Service) *Gateway {
+	g := &Gateway{services: map[string]*Service{}, byTarget: map[string]*Service{}, Wall: clock.Real{}, Clock: clock.Real{}, Log: slog.Default()}
+	for _, s := range services {
+		g.services[s.Name] = s
+		if s.TargetPrefix != "" {
+			g.byTarget[s.TargetPrefix] = s
+		}
+	}
+	return g
+}
+
+// Service returns a registered service by signing name.
+func (g *Gateway) Service(name string) *Service { return g.services[name] }
+
+// Call is the context of one API call, handed to handlers.
+type Call struct {
+	RequestID string
+	Service   *Service
+	Op        *Operation
+	Account   string // the caller's account: where its resources live
+	Region    string
+	Principal *Principal
+	Now       time.Time
+	SourceIP  string
+	UserAgent string
+	Secure    bool
+
+	g         *Gateway
+	resources []Check
+	extra     map[string]any
+}
+
+// Action returns the full IAM action of the call's operation.
+func (c *Call) Action() string {
+	a := c.Op.Action
+	if a == "" {
+		a = c.Op.Name
+	}
+	return c.Service.ActionPrefix + ":" + a
+}
+
+// Authorize checks one resource and returns AccessDeniedException (in the
+// protocol's spelling) when the caller may not act on it.
+func (c *Call) Authorize(ctx context.Context, chk Check) error {
+	if chk.Action == "" {
+		chk.Action = c.Action()
+	}
+	if chk.ResourceAccount == "" {
+		chk.ResourceAccount = c.Account
+	}
+	c.resources = append(c.resources, chk)
+	if c.g == nil || c.g.Authz == nil {
+		return nil
+	}
+	d, err := c.g.Authz.Authorize(ctx, c.Principal, chk.Action, chk, Env{SourceIP: c.SourceIP, SecureTransport: c.Secure, Now: c.Now, Region: c.Region})
+	if err != nil {
+		return err
+	}
+	if d.Allowed {
+		return nil
+	}
+	return c.denied(chk, d)
+}
+
+func (c *Call) denied(chk Check, d Decision) error {
+	why := "no identity-based policy allows the " + chk.Action + " action"
+	if d.ExplicitDeny {
+		why = "explicit deny in an identity-based policy"
+	}
+	if d.Reason != "" {
+		why = d.Reason
+	}
+	msg := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because %s", c.Principal.ARN, chk.Action, chk.Resource, why)
+	code := "AccessDeniedException"
+	status := http.StatusBadRequest
+	switch c.Service.Protocol {
+	case Query:
+		code, status = "AccessDenied", http.StatusForbidden
+	case EC2:
+		code, status = "UnauthorizedOperation", http.StatusForbidden
+	case RestJSON:
+		status = http.StatusForbidden
+	}
+	return &awsproto.Error{Code: code, Message: msg, Status: status, Sender: true}
+}
+
+// SetAudit adds data to the audit event (e.g. resources the handler found).
+func (c *Call) SetAudit(key string, v any) {
+	if c.extra == nil {
+		c.extra = map[string]any{}
+	}
+	c.extra[key] = v
+}
+
+// ServeHTTP runs the pipeline for one request.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := g.Clock.Now()
+	reqID := newRequestID()
+	ctx := r.Context()
+	svc, opName, perr := g.route(r)
+	proto := JSON
+	if svc != nil {
+		proto = svc.Protocol
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, awsproto.MaxBody+1))
+	if err != nil {
+		g.writeError(w, proto, opName, reqID, awsproto.Errorf("SerializationException", "Could not read the request body"))
+		return
+	}
+	if len(body) > awsproto.MaxBody {
+		g.writeError(w, proto, opName, reqID, awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody))
+		return
+	}
+	// Query protocol services may carry Action in a form body.
+	if perr == nil && svc == nil {
+		svc, opName, perr = g.routeQuery(r, body)
+		if svc != nil {
+			proto = svc.Protocol
+		}
+	}
+	if perr != nil {
+		g.writeError(w, proto, opName, reqID, perr)
+		return
+	}
+	c := &Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g}
+	ev := &Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
+	out, err := g.run(ctx, r, body, c, opName, ev)
+	if err != nil {
+		ae := awsproto.As(err)
+		if ae == nil {
+			g.Log.Error("internal error", "service", svc.Name, "operation", opName, "request_id", reqID, "err", err)
+			ae = awsproto.Internal()
+		}
+		ev.ErrorCode, ev.ErrorMessage = ae.Code, ae.Message
+		g.record(ctx, c, ev)
+		g.writeError(w, proto, opName, reqID, ae)
+		return
+	}
+	payload, err := g.encode(svc, opName, reqID, out)
+	if err != nil {
+		g.Log.Error("encode response", "operation", opName, "err", err)
+		g.writeError(w, proto, opName, reqID, awsproto.Internal())
+		return
+	}
+	ev.Response = out
+	g.record(ctx, c, ev)
+	h := w.Header()
+	h.Set("X-Amzn-RequestId", reqID)
+	switch proto {
+	case JSON:
+		h.Set("Content-Type", "application/x-amz-json-1.1")
+	case RestJSON:
+		h.Set("Content-Type", "application/json")
+	default:
+		h.Set("Content-Type", "text/xml")
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(payload)
+}
+
+func (g *Gateway) record(ctx context.Context, c *Call, ev *Event) {
+	if g.Audit == nil || c.Service == nil || c.Op == nil || ev.Principal == nil {
+		return
+	}
+	ev.Region = c.Region
+	ev.Account = c.Account
+	ev.ReadOnly = c.Op.ReadOnly
+	ev.Resources = c.resources
+	ev.AdditionalData = c.extra
+	g.Audit.Record(ctx, ev)
+}
+
+func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call, opName string, ev *Event) (any, error) {
+	svc := c.Service
+	op, ok := svc.ops[opName]
+	// Authenticate before revealing whether the operation exists.
+	tok := r.Header.Get("X-Amz-Security-Token")
+	if tok == "" {
+		tok = r.URL.Query().Get("X-Amz-Security-Token")
+	}
+	var p *Principal
+	var tokenErr error
+	res, err := sigv4.Verify(ctx, r, body, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
+		secret, pp, found, err := g.Auth.Resolve(ctx, akid, tok, c.Now)
+		if err != nil {
+			if ae := awsproto.As(err); ae != nil {
+				// Token problems are reported once the signature is known good.
+				tokenErr = ae
+				return secret, secret != "", nil
+			}
+			return "", false, err
+		}
+		p = pp
+		return secret, found, nil
+	})
+	if err != nil {
+		var se *sigv4.Error
+		if errors.As(err, &se) {
+			code, status := se.Code(svc.Protocol.String())
+			return nil, &awsproto.Error{Code: code, Message: se.Error(), Status: status, Sender: true}
+		}
+		return nil, fmt.Errorf("verify signature: %w", err)
+	}
+	if tokenErr != nil {
+		return nil, tokenErr
+	}
+	if res.Service != svc.Name {
+		return nil, g.authError(svc, "IncompleteSignature", fmt.Sprintf("Credential should be scoped to correct service: '%s'.", svc.Name))
+	}
+	if p == nil {
+		return nil, g.authError(svc, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	}
+	c.Principal = p
+	ev.Principal = p
+	c.Account = p.Account
+	c.Region = res.Region
+	if svc.Global {
+		c.Region = "us-east-1"
+	}
+	if !ok {
+		code := "UnknownOperationException"
+		switch svc.Protocol {
+		case Query, EC2:
+			code = "InvalidAction"
+		}
+		return nil, awsproto.Errorf(code, "The action %s is not valid for this web service.", opName)
+	}
+	c.Op = op
+	if g.Throttle != nil && g.Throttle.Throttled(ctx, svc.Name, opName, c.Account) {
+		code := "ThrottlingException"
+		if svc.Protocol == Query || svc.Protocol == EC2 {
+			code = "Throttling"
+			if svc.Protocol == EC2 {
+				code = "RequestLimitExceeded"
+			}
+		}
+		return nil, awsproto.Errorf(code, "Rate exceeded")
+	}
+	in := reflect.New(op.InputType).Interface()
+	if err := decode(svc, r, body, in); err != nil {
+		return nil, err
+	}
+	ev.Request = in
+	if !op.SelfAuthorized && !op.NoAuthz {
+		var checks []Check
+		if op.Resources != nil {
+			checks, err = op.Resources(ctx, c, in)
+			if err != nil {
+				return nil, err
+			}
+		}
+		if checks == nil {
+			checks = []Check{{Resource: "*"}}
+		}
+		for _, chk := range checks {
+			if err := c.Authorize(ctx, chk); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return op.Handler(ctx, c, in)
+}
+
+func (g *Gateway) authError(svc *Service, code, msg string) error {
+	status := http.StatusForbidden
+	switch svc.Protocol {
+	case JSON, RestJSON:
+		if code == "InvalidClientTokenId" {
+			code = "UnrecognizedClientException"
+			status = http.StatusBadRequest
+		}
+	case EC2:
+		code, status = "AuthFailure", http.StatusUnauthorized
+	}
+	if code == "IncompleteSignature" {
+		status = http.StatusBadRequest
+		if svc.Protocol == JSON || svc.Protocol == RestJSON {
+			code = "IncompleteSignatureException"
+		}
+	}
+	return &awsproto.Error{Code: code, Message: msg, Status: status, Sender: true}
+}
+
+var restPath = regexp.MustCompile(`^/(Users|Groups|GroupMemberships)/([A-Za-z]+)$`)
+
+// route finds the service and operation from X-Amz-Target or a rest path.
+// It returns (nil, "", nil) for query-protocol requests, which need the body.
+func (g *Gateway) route(r *http.Request) (*Service, string, error) {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		i := strings.LastIndexByte(t, '.')
+		if i < 0 {
+			return nil, "", awsproto.Errorf("UnknownOperationException", "Invalid X-Amz-Target header %q", t)
+		}
+		svc := g.byTarget[t[:i]]
+		if svc == nil {
+			return nil, "", awsproto.Errorf("UnknownOperationException", "Unknown service target %q", t[:i])
+		}
+		if r.Method != http.MethodPost {
+			return svc, t[i+1:], awsproto.Errorf("SerializationException", "awsJson1.1 requests must use POST")
+		}
+		return svc, t[i+1:], nil
+	}
+	if m := restPath.FindStringSubmatch(r.URL.Path); m != nil {
+		if svc := g.services["ds-data"]; svc != nil {
+			return svc, m[2], nil
+		}
+	}
+	return nil, "", nil
+}
+
+func (g *Gateway) routeQuery(r *http.Request, body []byte) (*Service, string, error) {
+	var vals url.Values
+	if r.Method == http.MethodPost {
+		ct := r.Header.Get("Content-Type")
+		if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+			return nil, "", awsproto.ErrorStatus(http.StatusNotFound, "UnknownOperationException", "No operation matches %s %s", r.Method, r.URL.Path)
+		}
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, "", awsproto.Errorf("MalformedQueryString", "The query string is malformed")
+		}
+		vals = v
+	} else {
+		vals = r.URL.Query()
+	}
+	action := vals.Get("Action")
+	scope := ""
+	if res, err := sigv4.Parse(r); err == nil {
+		scope = res.Service
+	}
+	svc := g.services[scope]
+	if svc == nil || (svc.Protocol != Query && svc.Protocol != EC2) {
+		svc = g.guessQueryService(action)
+	}
+	if svc == nil {
+		return nil, "", awsproto.ErrorStatus(http.StatusNotFound, "UnknownOperationException", "No service matches this request")
+	}
+	if action == "" {
+		return svc, "", awsproto.Errorf("MissingAction", "The request must contain the parameter Action")
+	}
+	return svc, action, nil
+}
+
+func (g *Gateway) guessQueryService(action string) *Service {
+	for _, name := range []string{"ec2", "iam", "sts"} {
+		if s := g.services[name]; s != nil {
+			if _, ok := s.ops[action]; ok {
+				return s
+			}
+		}
+	}
+	return g.services["sts"]
+}
+
+func decode(svc *Service, r *http.Request, body []byte, in any) error {
+	switch svc.Protocol {
+	case JSON:
+		return awsproto.DecodeJSON(body, in, svc.ValidationCode)
+	case RestJSON:
+		q := r.URL.Query()
+		if len(q) > 0 {
+			m := map[string]any{}
+			if len(bytes.TrimSpace(body)) > 0 {
+				if err := json.Unmarshal(body, &m); err != nil {
+					return awsproto.Errorf("ValidationException", "Malformed JSON request body")
+				}
+			}
+			for k := range q {
+				m[k] = q.Get(k)
+			}
+			body, _ = json.Marshal(m)
+		}
+		return awsproto.DecodeJSON(body, in, svc.ValidationCode)
+	default:
+		var vals url.Values
+		if r.Method == http.MethodPost {
+			vals, _ = url.ParseQuery(string(body))
+		} else {
+			vals = r.URL.Query()
+		}
+		return awsproto.DecodeQuery(vals, in, svc.ValidationCode)
+	}
+}
+
+func (g *Gateway) encode(svc *Service, op, reqID string, out any) ([]byte, error) {
+	switch svc.Protocol {
+	case JSON, RestJSON:
+		if out == nil {
+			return []byte("{}"), nil
+		}
+		return json.Marshal(out)
+	case Query:
+		return awsproto.QueryXMLResponse(op, svc.XMLNamespace, reqID, out)
+	default:
+		return awsproto.EC2XMLResponse(op, reqID, out)
+	}
+}
+
+func (g *Gateway) writeError(w http.ResponseWriter, proto Protocol, op, reqID string, e error) {
+	ae := awsproto.As(e)
+	if ae == nil {
+		ae = awsproto.Internal()
+	}
+	h := w.Header()
+	h.Set("X-Amzn-RequestId", reqID)
+	var body []byte
+	switch proto {
+	case JSON:
+		h.Set("Content-Type", "application/x-amz-json-1.1")
+		h.Set("X-Amzn-ErrorType", ae.Code)
+		body = awsproto.JSONErrorBody(ae)
+	case RestJSON:
+		h.Set("Content-Type", "application/json")
+		h.Set("X-Amzn-ErrorType", ae.Code)
+		body = awsproto.JSONErrorBody(ae)
+	case Query:
+		h.Set("Content-Type", "text/xml")
+		body = awsproto.QueryXMLError(ae, reqID)
+	default:
+		h.Set("Content-Type", "text/xml")
+		body = awsproto.EC2XMLError(ae, reqID)
+	}
+	w.WriteHeader(ae.HTTPStatus())
+	w.Write(body)
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}

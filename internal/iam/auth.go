@@ -1,0 +1,72 @@
+package iam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// SessionResolver resolves temporary credentials (STS session tokens).
+type SessionResolver interface {
+	// ResolveSession opens a sealed session token; it returns an
+	// *awsproto.Error for forged, mismatched or expired tokens.
+	ResolveSession(ctx context.Context, accessKeyID, token string, now time.Time) (secret string, p *gateway.Principal, err error)
+}
+
+// Authenticator resolves access keys to principals from the store.
+type Authenticator struct {
+	Store    store.Store
+	Sessions SessionResolver // nil: session tokens are refused
+}
+
+var _ gateway.Authenticator = (*Authenticator)(nil)
+
+// Resolve implements gateway.Authenticator.
+func (a *Authenticator) Resolve(ctx context.Context, akid, token string, now time.Time) (string, *gateway.Principal, bool, error) {
+	if token != "" || (len(akid) > 4 && akid[:4] == "ASIA") {
+		if a.Sessions == nil || token == "" {
+			return "", nil, false, nil
+		}
+		secret, p, err := a.Sessions.ResolveSession(ctx, akid, token, now)
+		if err != nil {
+			return secret, nil, secret != "", err
+		}
+		return secret, p, p != nil, nil
+	}
+	var key *AccessKey
+	var user *User
+	err := a.Store.View(ctx, func(tx store.Tx) error {
+		k, err := store.GetJSON[AccessKey](ctx, tx, TableKeys, akid)
+		if err != nil {
+			return err
+		}
+		u, err := GetUser(ctx, tx, k.Account, k.UserName)
+		if err != nil {
+			return err
+		}
+		key, user = k, u
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil, false, nil
+	}
+	if err != nil {
+		return "", nil, false, fmt.Errorf("iam: resolve access key: %w", err)
+	}
+	if key.Status != "Active" {
+		return "", nil, false, nil
+	}
+	return key.Secret, UserPrincipal(user, akid), true, nil
+}
+
+// UserPrincipal builds the principal of an IAM user.
+func UserPrincipal(u *User, akid string) *gateway.Principal {
+	return &gateway.Principal{
+		Type: "IAMUser", Account: u.Account, ARN: u.ARN, UserName: u.Name, UserID: u.UserID,
+		AccessKeyID: akid, Tags: u.Tags,
+	}
+}

@@ -1,0 +1,432 @@
+package iam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/iam/policy"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// Shared IAM settings, in the store's settings table (the same on every node).
+const (
+	TableSettings = "settings"
+	// KeyGeneration is the IAM generation counter: every IAM write bumps it
+	// in its own transaction, and every node's Authorizer drops its cached
+	// identity policies when it sees a new value.
+	KeyGeneration = "iam-generation"
+)
+
+// DefaultGenerationTTL is how long a node trusts its last read of the
+// generation counter: writes made through another node become visible to
+// this node's authorizer at most this late. Writes through this node are
+// visible at once.
+const DefaultGenerationTTL = time.Second
+
+// Authorizer implements gateway.Authorizer with the policy evaluator. It
+// caches each principal's parsed identity policies until the IAM generation
+// counter changes, and parsed documents by content.
+type Authorizer struct {
+	Store store.Store
+	// TTL bounds how stale the generation counter may be (cross-node writes).
+	TTL time.Duration
+	// wall returns the time used for the TTL (real time, not the domain clock).
+	wall func() time.Time
+
+	mu      sync.RWMutex
+	gen     int64
+	genRead time.Time
+	idents  map[string]*identEntry // principal key -> policies
+	parsed  map[parseKey]*policy.Policy
+}
+
+type parseKey struct {
+	kind policy.Kind
+	doc  string
+}
+
+type identEntry struct {
+	gen  int64
+	pols []*policy.Policy
+	// types maps policy names to SimulatePrincipalPolicy source types.
+	types map[string]string
+}
+
+var _ gateway.Authorizer = (*Authorizer)(nil)
+
+// NewAuthorizer returns an authorizer over st.
+func NewAuthorizer(st store.Store) *Authorizer {
+	return &Authorizer{Store: st, TTL: DefaultGenerationTTL, wall: time.Now,
+		idents: map[string]*identEntry{}, parsed: map[parseKey]*policy.Policy{}}
+}
+
+// Invalidate forces the next authorization to re-read the generation counter
+// (called after an IAM write on this node).
+func (a *Authorizer) Invalidate() {
+	a.mu.Lock()
+	a.genRead = time.Time{}
+	a.mu.Unlock()
+}
+
+// BumpGeneration increments the IAM generation counter inside tx. Every
+// transaction that changes users, roles, keys or policies calls it.
+func BumpGeneration(ctx context.Context, tx store.Tx) error {
+	g, err := store.GetJSON[int64](ctx, tx, TableSettings, KeyGeneration)
+	var n int64
+	if err == nil {
+		n = *g
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return store.PutJSON(ctx, tx, TableSettings, KeyGeneration, n+1)
+}
+
+func (a *Authorizer) generation(ctx context.Context) (int64, error) {
+	now := a.wall()
+	a.mu.RLock()
+	g, read := a.gen, a.genRead
+	a.mu.RUnlock()
+	if !read.IsZero() && now.Sub(read) < a.TTL {
+		return g, nil
+	}
+	var n int64
+	err := a.Store.View(ctx, func(tx store.Tx) error {
+		v, err := store.GetJSON[int64](ctx, tx, TableSettings, KeyGeneration)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		n = *v
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("iam: read generation: %w", err)
+	}
+	a.mu.Lock()
+	if n != a.gen {
+		a.gen = n
+		clear(a.idents)
+	}
+	a.genRead = now
+	a.mu.Unlock()
+	return n, nil
+}
+
+// Parse parses a document of the given kind, caching the result by content.
+// Callers must not modify the returned policy.
+func (a *Authorizer) Parse(doc string, kind policy.Kind) (*policy.Policy, error) {
+	k := parseKey{kind, doc}
+	a.mu.RLock()
+	p := a.parsed[k]
+	a.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := policy.ParseKind(doc, kind)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	if len(a.parsed) > 20000 {
+		clear(a.parsed)
+	}
+	a.parsed[k] = p
+	a.mu.Unlock()
+	return p, nil
+}
+
+// named returns a shallow copy of p carrying name (for decision reasons).
+func named(p *policy.Policy, name string) *policy.Policy {
+	cp := *p
+	cp.Name = name
+	return &cp
+}
+
+// Source types of SimulatePrincipalPolicy MatchedStatements.
+const (
+	SourceUser       = "user"
+	SourceRole       = "role"
+	SourceAWSManaged = "aws-managed"
+	SourceManaged    = "user-managed"
+	SourceResource   = "resource"
+	SourceNone       = "none"
+)
+
+// loadEntity reads the inline and attached policies of a user or role.
+func (a *Authorizer) loadEntity(ctx context.Context, tx store.Tx, inline map[string]string, attached []string, inlineType string) (*identEntry, error) {
+	e := &identEntry{types: map[string]string{}}
+	names := make([]string, 0, len(inline))
+	for n := range inline {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p, err := a.Parse(inline[n], policy.Identity)
+		if err != nil {
+			return nil, fmt.Errorf("iam: stored policy %s: %w", n, err)
+		}
+		e.pols = append(e.pols, named(p, n))
+		e.types[n] = inlineType
+	}
+	for _, arn := range attached {
+		mp, err := GetPolicy(ctx, tx, arn)
+		if IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		p, err := a.Parse(mp.Versions[mp.DefaultVersion], policy.Identity)
+		if err != nil {
+			return nil, fmt.Errorf("iam: stored policy %s: %w", arn, err)
+		}
+		e.pols = append(e.pols, named(p, mp.Name))
+		if mp.Account == "aws" {
+			e.types[mp.Name] = SourceAWSManaged
+		} else {
+			e.types[mp.Name] = SourceManaged
+		}
+	}
+	return e, nil
+}
+
+// identity returns the cached identity policies of the principal.
+func (a *Authorizer) identity(ctx context.Context, p *gateway.Principal) (*identEntry, error) {
+	var key string
+	switch p.Type {
+	case "IAMUser":
+		key = "u/" + UserKey(p.Account, p.UserName)
+	case "AssumedRole":
+		key = "r/" + RoleKey(p.Account, p.RoleName)
+	default:
+		return &identEntry{}, nil
+	}
+	gen, err := a.generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.RLock()
+	e := a.idents[key]
+	a.mu.RUnlock()
+	if e != nil && e.gen == gen {
+		return e, nil
+	}
+	err = a.Store.View(ctx, func(tx store.Tx) error {
+		if p.Type == "IAMUser" {
+			u, err := GetUser(ctx, tx, p.Account, p.UserName)
+			if IsNotFound(err) {
+				e = &identEntry{}
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			e, err = a.loadEntity(ctx, tx, u.Inline, u.Attached, SourceUser)
+			return err
+		}
+		r, err := GetRole(ctx, tx, p.Account, p.RoleName)
+		if IsNotFound(err) || (err == nil && r.ARN != p.RoleARN) {
+			e = &identEntry{} // deleted (or deleted and re-created): the session has no permissions
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		e, err = a.loadEntity(ctx, tx, r.Inline, r.Attached, SourceRole)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.gen = gen
+	a.mu.Lock()
+	if a.gen == gen {
+		a.idents[key] = e
+	}
+	a.mu.Unlock()
+	return e, nil
+}
+
+// sessionPolicies parses a session's policies. Entries starting with
+// "arn:" are managed policy ARNs (AssumeRole PolicyArns), read at request
+// time; the others are inline JSON documents.
+func (a *Authorizer) sessionPolicies(ctx context.Context, p *gateway.Principal) ([]*policy.Policy, error) {
+	if len(p.SessionPolicies) == 0 {
+		return nil, nil
+	}
+	out := make([]*policy.Policy, 0, len(p.SessionPolicies))
+	for i, doc := range p.SessionPolicies {
+		if strings.HasPrefix(doc, "arn:") {
+			var mp *ManagedPolicy
+			err := a.Store.View(ctx, func(tx store.Tx) error {
+				var err error
+				mp, err = GetPolicy(ctx, tx, doc)
+				return err
+			})
+			if IsNotFound(err) {
+				// A deleted managed session policy allows nothing.
+				out = append(out, named(policy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotAction":"*","Resource":"*"}]}`, policy.Session), doc))
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			pp, err := a.Parse(mp.Versions[mp.DefaultVersion], policy.Session)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, named(pp, mp.Name))
+			continue
+		}
+		pp, err := a.Parse(doc, policy.Session)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 && pp.Name == "" {
+			pp = named(pp, "session-policy")
+		}
+		out = append(out, pp)
+	}
+	return out, nil
+}
+
+// PolicyPrincipal converts a gateway principal to the evaluator's.
+func PolicyPrincipal(p *gateway.Principal) policy.Principal {
+	pp := policy.Principal{ARN: p.ARN, Account: p.Account, Service: p.Service}
+	if p.Type == "AssumedRole" {
+		pp.IssuerARN = p.RoleARN
+	}
+	if p.Type == "AWSService" {
+		pp.ARN, pp.Account = "", ""
+	}
+	return pp
+}
+
+// RequestContext builds the request context of one check: the global keys
+// of the principal and environment, the check's tags and its service keys.
+// Keys are lower-case (the evaluator's fast path).
+func RequestContext(p *gateway.Principal, chk *gateway.Check, env *gateway.Env) map[string][]string {
+	n := 10 + len(p.Tags) + len(chk.Context) + len(chk.RequestTags) + len(chk.ResourceTags)
+	m := make(map[string][]string, n)
+	one := func(k, v string) { m[k] = []string{v} }
+	switch p.Type {
+	case "IAMUser":
+		one("aws:username", p.UserName)
+		one("aws:principaltype", "User")
+		one("aws:principalarn", p.ARN)
+	case "AssumedRole":
+		one("aws:principaltype", "AssumedRole")
+		one("aws:principalarn", p.RoleARN)
+		if !p.SessionIssued.IsZero() {
+			one("aws:tokenissuetime", p.SessionIssued.UTC().Format(time.RFC3339))
+		}
+	case "Root":
+		one("aws:principaltype", "Account")
+		one("aws:principalarn", p.ARN)
+	case "AWSService":
+		one("aws:principalservicename", p.Service)
+	}
+	if p.UserID != "" {
+		one("aws:userid", p.UserID)
+	}
+	if p.Account != "" {
+		one("aws:principalaccount", p.Account)
+	}
+	for k, v := range p.Tags {
+		one("aws:principaltag/"+strings.ToLower(k), v)
+	}
+	if env.SourceIP != "" {
+		one("aws:sourceip", env.SourceIP)
+	}
+	if !env.Now.IsZero() {
+		one("aws:currenttime", env.Now.UTC().Format(time.RFC3339))
+		one("aws:epochtime", strconv.FormatInt(env.Now.Unix(), 10))
+	}
+	if env.SecureTransport {
+		one("aws:securetransport", "true")
+	} else {
+		one("aws:securetransport", "false")
+	}
+	if env.Region != "" {
+		one("aws:requestedregion", env.Region)
+	}
+	for k, v := range chk.Context {
+		m[strings.ToLower(k)] = v
+	}
+	if chk.RequestTags != nil {
+		keys := make([]string, 0, len(chk.RequestTags))
+		for k, v := range chk.RequestTags {
+			one("aws:requesttag/"+strings.ToLower(k), v)
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		m["aws:tagkeys"] = keys
+	}
+	if chk.TagKeys != nil {
+		m["aws:tagkeys"] = append(m["aws:tagkeys"], chk.TagKeys...)
+	}
+	if chk.ResourceTags != nil {
+		for k, v := range chk.ResourceTags {
+			one("aws:resourcetag/"+strings.ToLower(k), v)
+		}
+	}
+	return m
+}
+
+// ResourcePolicy is a resource-based policy taking part in an evaluation:
+// a role trust policy (STS AssumeRole) or a KMS key policy.
+type ResourcePolicy struct {
+	Policies []*policy.Policy
+	// MustAllow is true for trust and key policies: the resource policy
+	// itself must allow the principal (or delegate to the account's IAM
+	// policies by naming the account).
+	MustAllow bool
+}
+
+// Evaluate runs the full AWS evaluation for p doing chk.Action on
+// chk.Resource: the principal's identity policies (cached), its session
+// policies, the optional resource policy and the cross-account rule
+// (chk.ResourceAccount differing from p.Account needs both sides to allow).
+// It is the entry point for services that evaluate their own resource
+// policies (STS trust policies, KMS key policies).
+func (a *Authorizer) Evaluate(ctx context.Context, p *gateway.Principal, chk gateway.Check, env gateway.Env, rp *ResourcePolicy) (policy.Result, error) {
+	e, err := a.identity(ctx, p)
+	if err != nil {
+		return policy.Result{}, err
+	}
+	set := policy.Set{Identity: e.pols, IsSession: p.Type == "AssumedRole", ResourceAccount: chk.ResourceAccount}
+	if set.IsSession {
+		if set.Session, err = a.sessionPolicies(ctx, p); err != nil {
+			return policy.Result{}, err
+		}
+	}
+	if rp != nil {
+		set.Resource, set.ResourceMustAllow = rp.Policies, rp.MustAllow
+	}
+	req := policy.Request{Action: chk.Action, Resource: chk.Resource, Principal: PolicyPrincipal(p), Context: RequestContext(p, &chk, &env)}
+	return policy.Authorize(set, &req), nil
+}
+
+// Authorize implements gateway.Authorizer: identity-based evaluation with
+// no resource policy, so a check on a resource of another account
+// (chk.ResourceAccount) is denied.
+func (a *Authorizer) Authorize(ctx context.Context, p *gateway.Principal, action string, chk gateway.Check, env gateway.Env) (gateway.Decision, error) {
+	if p == nil {
+		return gateway.Decision{Reason: "the request is not authenticated"}, nil
+	}
+	chk.Action = action
+	res, err := a.Evaluate(ctx, p, chk, env, nil)
+	if err != nil {
+		return gateway.Decision{}, err
+	}
+	return gateway.Decision{Allowed: res.Decision == policy.Allow, ExplicitDeny: res.Decision == policy.Deny, Reason: res.Reason}, nil
+}

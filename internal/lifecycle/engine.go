@@ -1,0 +1,168 @@
+// Package lifecycle is the asynchronous engine: durable jobs written in the
+// same transaction as the state change that caused them, a scheduler that
+// claims and runs due jobs exactly once (across nodes too), and the timing
+// profiles that decide how long each step takes.
+package lifecycle
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/clock"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// Handler applies one job inside the transaction that also finishes it.
+// Returning an error rolls back its effect; the job is retried later.
+type Handler func(ctx context.Context, tx store.Tx, job store.Job, now time.Time) error
+
+// Engine schedules and runs jobs.
+type Engine struct {
+	backend  store.Backend
+	clock    clock.Clock
+	timing   Timing
+	owner    string
+	log      *slog.Logger
+	mu       sync.RWMutex
+	handlers map[string]Handler
+	wake     chan struct{}
+	// Lease is how long a claim lasts before another node may take the job.
+	Lease time.Duration
+	// Poll bounds how long the scheduler waits before looking again (other
+	// nodes may have added jobs).
+	Poll time.Duration
+	// Retry is the delay before a failed job runs again.
+	Retry time.Duration
+}
+
+// New returns an engine; call Run to start it.
+func New(b store.Backend, c clock.Clock, t Timing, log *slog.Logger) *Engine {
+	var id [6]byte
+	rand.Read(id[:])
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Engine{backend: b, clock: c, timing: t, owner: "node-" + hex.EncodeToString(id[:]), log: log,
+		handlers: map[string]Handler{}, wake: make(chan struct{}, 1), Lease: 30 * time.Second, Poll: 250 * time.Millisecond, Retry: time.Second}
+}
+
+// Owner is this node's scheduler id.
+func (e *Engine) Owner() string { return e.owner }
+
+// Timing returns the active timing profile.
+func (e *Engine) Timing() Timing { return e.timing }
+
+// Clock returns the engine's clock.
+func (e *Engine) Clock() clock.Clock { return e.clock }
+
+// Register installs the handler of a job kind.
+func (e *Engine) Register(kind string, h Handler) {
+	e.mu.Lock()
+	e.handlers[kind] = h
+	e.mu.Unlock()
+}
+
+// Schedule enqueues a job in tx, due after the step's duration from now.
+// A job with the same id replaces the earlier one.
+func (e *Engine) Schedule(ctx context.Context, tx store.Tx, id, kind string, due time.Time, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("lifecycle: encode %s payload: %w", kind, err)
+	}
+	if err := tx.Enqueue(ctx, store.Job{ID: id, Kind: kind, Due: due, Payload: b}); err != nil {
+		return err
+	}
+	e.Kick()
+	return nil
+}
+
+// Kick wakes the scheduler to look for due jobs now.
+func (e *Engine) Kick() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the scheduler until ctx ends.
+func (e *Engine) Run(ctx context.Context) {
+	for {
+		n, err := e.RunDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("lifecycle: run due jobs", "err", err)
+		}
+		if n > 0 {
+			continue // there may be more
+		}
+		wait := e.Poll
+		now := e.clock.Now()
+		if due, ok, err := e.backend.NextDue(ctx, now); err == nil && ok {
+			if d := due.Sub(now); d < wait {
+				wait = d
+			}
+		}
+		if wait < 0 {
+			wait = 0
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-e.wake:
+		case <-e.clock.Changed():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// RunDue claims and runs every job due now; it returns how many ran.
+func (e *Engine) RunDue(ctx context.Context) (int, error) {
+	now := e.clock.Now()
+	jobs, err := e.backend.Claim(ctx, e.owner, now, e.Lease, 256)
+	if err != nil {
+		return 0, err
+	}
+	ran := 0
+	for _, j := range jobs {
+		if err := e.runOne(ctx, j); err != nil {
+			if ctx.Err() != nil {
+				return ran, ctx.Err()
+			}
+			e.log.Error("lifecycle: job failed, will retry", "job", j.ID, "kind", j.Kind, "err", err)
+			if rerr := e.backend.Release(ctx, j.ID, e.owner, e.clock.Now().Add(e.Retry)); rerr != nil {
+				e.log.Error("lifecycle: release job", "job", j.ID, "err", rerr)
+			}
+			continue
+		}
+		ran++
+	}
+	return ran, nil
+}
+
+func (e *Engine) runOne(ctx context.Context, j store.Claimed) error {
+	e.mu.RLock()
+	h := e.handlers[j.Kind]
+	e.mu.RUnlock()
+	if h == nil {
+		return fmt.Errorf("no handler for job kind %q", j.Kind)
+	}
+	err := e.backend.Update(ctx, func(tx store.Tx) error {
+		if err := tx.FinishJob(ctx, j.ID, e.owner); err != nil {
+			return err
+		}
+		return h(ctx, tx, j.Job, e.clock.Now())
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return nil // another node finished or re-claimed it; its effect stands alone
+	}
+	return err
+}

@@ -1,0 +1,398 @@
+// Package server assembles deskplane serve: the store, the clock, the
+// lifecycle engine, every service module, the request gateway and the
+// /_deskplane/ administration endpoints.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/clock"
+	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/sqlite"
+)
+
+// Options are the command-line settings of deskplane serve.
+type Options struct {
+	Listen     string
+	DataDir    string
+	ConfigFile string
+	Timing     string // instant, fast, realistic
+	Clock      string // real or virtual
+	Store      string // "" or "sqlite" (embedded), or a postgres:// URL
+	Log        *slog.Logger
+}
+
+// Module is one service (or group of services) of the server.
+type Module interface {
+	// Services returns the module's operation tables.
+	Services() []*gateway.Service
+	// Seed writes the module's part of the configured environment; it must
+	// be idempotent (it runs at every start).
+	Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now time.Time) error
+}
+
+// Deps is what modules are built from.
+type Deps struct {
+	Config  *config.Config
+	Store   store.Backend
+	Clock   clock.Clock
+	Engine  *lifecycle.Engine
+	Faults  *Faults
+	DataDir string
+	Log     *slog.Logger
+}
+
+// Server is a running deskplane.
+type Server struct {
+	Opts       Options
+	Deps       Deps
+	Gateway    *gateway.Gateway
+	AdminToken string
+	Modules    []Module
+	virtual    *clock.Virtual
+	usage      UsageReporter
+	http       *http.Server
+	ln         net.Listener
+}
+
+// UsageReporter serves GET /_deskplane/usage.
+type UsageReporter interface {
+	Usage(ctx context.Context, account, region string, from, to time.Time) (any, error)
+}
+
+// New opens the store, seeds the environment and builds every module.
+func New(ctx context.Context, o Options) (*Server, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	cfg := config.Default()
+	if o.ConfigFile != "" {
+		c, err := config.Load(o.ConfigFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	timing, err := lifecycle.Profile(o.Timing)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	backend, err := openStore(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Opts: o}
+	var clk clock.Clock = clock.Real{}
+	switch o.Clock {
+	case "", "real":
+	case "virtual":
+		s.virtual = clock.NewVirtual(time.Now(), false)
+		if err := s.loadClock(ctx, backend); err != nil {
+			backend.Close()
+			return nil, err
+		}
+		clk = s.virtual
+	default:
+		backend.Close()
+		return nil, fmt.Errorf("unknown clock %q (want real or virtual)", o.Clock)
+	}
+	engine := lifecycle.New(backend, clk, timing, o.Log)
+	s.Deps = Deps{Config: cfg, Store: backend, Clock: clk, Engine: engine, Faults: NewFaults(backend), DataDir: o.DataDir, Log: o.Log}
+	s.AdminToken = cfg.AdminToken
+	if s.AdminToken == "" {
+		s.AdminToken = loadOrCreateToken(o.DataDir)
+	}
+	if cfg.Faults != nil {
+		if err := s.Deps.Faults.Set(ctx, *cfg.Faults); err != nil {
+			backend.Close()
+			return nil, err
+		}
+	}
+	mods, auth, authz, audit, usage, err := buildModules(s.Deps)
+	if err != nil {
+		backend.Close()
+		return nil, err
+	}
+	s.Modules = mods
+	s.usage = usage
+	var svcs []*gateway.Service
+	for _, m := range mods {
+		svcs = append(svcs, m.Services()...)
+	}
+	g := gateway.New(svcs...)
+	g.Auth, g.Authz, g.Audit, g.Throttle, g.Clock, g.Log = auth, authz, audit, s.Deps.Faults, clk, o.Log
+	s.Gateway = g
+	now := clk.Now()
+	err = backend.Update(ctx, func(tx store.Tx) error {
+		for _, m := range mods {
+			if err := m.Seed(ctx, tx, cfg, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		backend.Close()
+		return nil, fmt.Errorf("seed default environment: %w", err)
+	}
+	return s, nil
+}
+
+func openStore(ctx context.Context, o Options) (store.Backend, error) {
+	switch {
+	case o.Store == "" || o.Store == "sqlite":
+		return sqlite.Open(ctx, filepath.Join(o.DataDir, "deskplane.db"))
+	case strings.HasPrefix(o.Store, "postgres://") || strings.HasPrefix(o.Store, "postgresql://"):
+		return openPostgres(ctx, o.Store)
+	}
+	return nil, fmt.Errorf("unknown store %q (want sqlite or a postgres:// URL)", o.Store)
+}
+
+func loadOrCreateToken(dir string) string {
+	p := filepath.Join(dir, "admin-token")
+	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b))
+	}
+	var b [24]byte
+	rand.Read(b[:])
+	tok := hex.EncodeToString(b[:])
+	os.WriteFile(p, []byte(tok+"\n"), 0o600)
+	return tok
+}
+
+func (s *Server) loadClock(ctx context.Context, b store.Store) error {
+	return b.View(ctx, func(tx store.Tx) error {
+		v, err := store.GetJSON[int64](ctx, tx, tableSettings, keyClock)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		s.virtual.SetOffset(time.Duration(*v))
+		return nil
+	})
+}
+
+// Handler returns the HTTP handler: AWS APIs plus /_deskplane/.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_deskplane/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "time": s.Deps.Clock.Now().Format(time.RFC3339Nano), "timing": s.Opts.Timing})
+	})
+	mux.HandleFunc("GET /_deskplane/clock", s.admin(s.getClock))
+	mux.HandleFunc("POST /_deskplane/clock", s.admin(s.postClock))
+	mux.HandleFunc("GET /_deskplane/faults", s.admin(s.getFaults))
+	mux.HandleFunc("POST /_deskplane/faults", s.admin(s.postFaults))
+	mux.HandleFunc("GET /_deskplane/usage", s.admin(s.getUsage))
+	mux.HandleFunc("/_deskplane/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint"})
+	})
+	mux.Handle("/", s.Gateway)
+	return mux
+}
+
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="deskplane"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid admin bearer token is required"})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
+		h(w, r)
+	}
+}
+
+func (s *Server) getClock(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{"now": s.Deps.Clock.Now().Format(time.RFC3339Nano), "virtual": s.virtual != nil}
+	if s.virtual != nil {
+		out["offset"] = s.virtual.Offset().String()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) postClock(w http.ResponseWriter, r *http.Request) {
+	if s.virtual == nil {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "the clock is real; start the server with --clock virtual"})
+		return
+	}
+	var req struct {
+		Advance string `json:"advance"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON like {\"advance\":\"48h\"}"})
+		return
+	}
+	d, err := time.ParseDuration(req.Advance)
+	if err != nil || d < 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "advance must be a non-negative Go duration such as 90m or 48h"})
+		return
+	}
+	var offset time.Duration
+	err = s.Deps.Store.Update(r.Context(), func(tx store.Tx) error {
+		cur := int64(0)
+		if v, err := store.GetJSON[int64](r.Context(), tx, tableSettings, keyClock); err == nil {
+			cur = *v
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		offset = time.Duration(cur) + d
+		return store.PutJSON(r.Context(), tx, tableSettings, keyClock, int64(offset))
+	})
+	if err != nil {
+		s.Opts.Log.Error("advance clock", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not store the clock"})
+		return
+	}
+	s.virtual.SetOffset(offset)
+	s.Deps.Engine.Kick()
+	// Run what became due before answering, so a client that advances the
+	// clock observes the consequences on its next call.
+	for {
+		n, err := s.Deps.Engine.RunDue(r.Context())
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	s.getClock(w, r)
+}
+
+func (s *Server) getFaults(w http.ResponseWriter, r *http.Request) {
+	f, err := s.Deps.Faults.Get(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read faults"})
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (s *Server) postFaults(w http.ResponseWriter, r *http.Request) {
+	var f config.Faults
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid faults document: " + err.Error()})
+		return
+	}
+	if f.ProvisionFailRate < 0 || f.ProvisionFailRate > 1 || f.UnhealthyRate < 0 || f.UnhealthyRate > 1 || f.ThrottleRate < 0 || f.ThrottleRate > 1 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "rates must be between 0 and 1"})
+		return
+	}
+	if err := s.Deps.Faults.Set(r.Context(), f); err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not store faults"})
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	account := q.Get("account")
+	if account == "" {
+		account = config.CustomerAccount
+	}
+	region := q.Get("region")
+	if region == "" {
+		region = "us-east-1"
+	}
+	var from, to time.Time
+	var err error
+	if v := q.Get("from"); v != "" {
+		if from, err = time.Parse("2006-01-02", v); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "from must be YYYY-MM-DD"})
+			return
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if to, err = time.Parse("2006-01-02", v); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "to must be YYYY-MM-DD"})
+			return
+		}
+	}
+	if s.usage == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"workspaces": []any{}})
+		return
+	}
+	out, err := s.usage.Usage(r.Context(), account, region, from, to)
+	if err != nil {
+		s.Opts.Log.Error("usage", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not compute usage"})
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// Start listens and serves in the background, and starts the scheduler.
+func (s *Server) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.Opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Opts.Listen, err)
+	}
+	s.ln = ln
+	s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	go s.Deps.Engine.Run(ctx)
+	if s.virtual != nil {
+		go s.followClock(ctx)
+	}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Opts.Log.Error("http server", "err", err)
+		}
+	}()
+	return nil
+}
+
+// followClock keeps the virtual clock equal to the shared one (other nodes
+// may advance it).
+func (s *Server) followClock(ctx context.Context) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.loadClock(ctx, s.Deps.Store)
+		}
+	}
+}
+
+// Addr is the listening address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Shutdown stops serving and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	if s.http != nil {
+		err = s.http.Shutdown(ctx)
+	}
+	return errors.Join(err, s.Deps.Store.Close())
+}

@@ -1,0 +1,504 @@
+// Package postgres is the shared store backend: several deskplane nodes use
+// one PostgreSQL database through a pgx connection pool.
+//
+// # Schema
+//
+// It mirrors store/sqlite: kv(tbl, k, v) with PRIMARY KEY (tbl, k), and
+// jobs(id, kind, due, payload, owner, claim_until) with due and claim_until
+// in Unix nanoseconds. Keys are stored as bytea rather than text so that
+// their order is plain byte order (exactly SQLite's BINARY order, which
+// `text COLLATE "C"` also gives) and so that every Go string is a valid key,
+// as in SQLite: PostgreSQL text rejects NUL bytes and invalid UTF-8 (such as
+// a 0xff byte), and a byte-incremented prefix bound may itself be invalid
+// UTF-8.
+//
+// Migrations are numbered and applied by Open in one transaction holding a
+// transaction-level advisory lock, so nodes starting together migrate once.
+//
+// # Isolation
+//
+// Update runs at READ COMMITTED and locks what it touches instead of using
+// SERIALIZABLE: Get takes the row lock (SELECT … FOR UPDATE), and every
+// Get/Put/Create/Delete in an Update first takes a transaction-level
+// advisory lock on a 64-bit hash of (table, key). The advisory lock also
+// covers keys that do not exist yet, which a row lock cannot: two updates
+// that both read "not found" and then write the key serialize instead of
+// one overwriting the other. With these locks, read-modify-write of records
+// serializes just like SQLite's single writer, without the serialization
+// failures that SERIALIZABLE raises under contention on one hot record
+// (every loser would have to be retried; a handful of retries is not enough
+// for a counter updated by many workers). Deadlocks (40P01) and
+// serialization failures (40001) are still mapped to store.ErrConflict and
+// retried by Update a few times. Hash collisions only make unrelated keys
+// wait for one another.
+//
+// View runs in a REPEATABLE READ, READ ONLY transaction: one snapshot.
+// Claim uses FOR UPDATE SKIP LOCKED, so concurrent schedulers claim
+// disjoint jobs without waiting for one another.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DB is the PostgreSQL backend. It is safe for concurrent use.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Backend = (*DB)(nil)
+
+// migrations are applied in order; entry i is schema version i+1. Never edit
+// an applied entry: append a new one.
+var migrations = []string{
+	`CREATE TABLE kv (
+		tbl text NOT NULL,
+		k   bytea NOT NULL,
+		v   bytea NOT NULL,
+		PRIMARY KEY (tbl, k)
+	);
+	CREATE TABLE jobs (
+		id          text PRIMARY KEY,
+		kind        text NOT NULL,
+		due         bigint NOT NULL,
+		payload     bytea,
+		owner       text,
+		claim_until bigint
+	);
+	CREATE INDEX jobs_due ON jobs (due);`,
+}
+
+// migrationLock is the advisory lock key that serializes migrations across
+// nodes ("deskplan" in ASCII).
+const migrationLock int64 = 0x6465736b706c616e
+
+// updateAttempts is how many times Update runs fn when it conflicts.
+const updateAttempts = 4
+
+// Open connects to the database named by dsn (a libpq URL or key=value
+// string; pgxpool options such as pool_max_conns and runtime parameters such
+// as search_path are honored) and applies pending migrations.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse dsn: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	db := &DB{pool: pool}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// migrate applies pending migrations in one transaction under an advisory
+// lock, so concurrent Opens apply each migration exactly once.
+func (db *DB) migrate(ctx context.Context) error {
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: begin: %w", err)
+	}
+	defer rollback(ctx, tx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("postgres: migrate: lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return fmt.Errorf("postgres: migrate: create schema_migrations: %w", err)
+	}
+	var v int
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return fmt.Errorf("postgres: migrate: read version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("postgres: database schema version %d is newer than this binary (%d)", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		if _, err := tx.Exec(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("postgres: migration %d: %w", i+1, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, i+1); err != nil {
+			return fmt.Errorf("postgres: migration %d: record version: %w", i+1, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: migrate: commit: %w", err)
+	}
+	return nil
+}
+
+// rollback ends tx if it is still open. It runs even when ctx is done, so
+// the connection goes back to the pool clean (or is closed by pgx).
+func rollback(ctx context.Context, tx pgx.Tx) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = tx.Rollback(rctx) // ErrTxClosed after Commit; other errors close the conn
+}
+
+// Close closes the connection pool, waiting for connections in use.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// wrap adds context to err and marks serialization failures and deadlocks
+// as store.ErrConflict so Update retries them.
+func wrap(op string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") {
+		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrConflict, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// Update runs fn in a READ COMMITTED transaction and commits it. It runs fn
+// again (a few times) when the transaction ends in store.ErrConflict.
+func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.update(ctx, fn)
+		if errors.Is(err, store.ErrConflict) && attempt < updateAttempts && ctx.Err() == nil {
+			continue
+		}
+		return err
+	}
+}
+
+func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error) error {
+	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
+	if err != nil {
+		return wrap("begin", err)
+	}
+	defer rollback(ctx, ptx)
+	if err := fn(&txImpl{q: ptx}); err != nil {
+		return err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return wrap("commit", err)
+	}
+	return nil
+}
+
+// View runs fn in a REPEATABLE READ, READ ONLY transaction, so every read
+// sees the same snapshot.
+func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
+	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return wrap("begin read", err)
+	}
+	defer rollback(ctx, ptx)
+	return fn(&txImpl{q: ptx, ro: true})
+}
+
+// txImpl implements store.Tx on one pgx transaction. It is not safe for
+// concurrent use (nor is a store.Tx in general).
+type txImpl struct {
+	q      pgx.Tx
+	ro     bool
+	locked map[int64]bool // advisory key locks held by this transaction
+}
+
+// lockKey takes the transaction-level advisory lock of table/key (once per
+// transaction) so that updates touching the same key serialize, including
+// keys that do not exist yet. No-op in read-only transactions.
+func (t *txImpl) lockKey(ctx context.Context, table, key string) error {
+	if t.ro {
+		return nil
+	}
+	h := fnv.New64a()
+	h.Write([]byte(table))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	id := int64(h.Sum64())
+	if t.locked[id] {
+		return nil
+	}
+	if _, err := t.q.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, id); err != nil {
+		return wrap(fmt.Sprintf("lock %s/%q", table, key), err)
+	}
+	if t.locked == nil {
+		t.locked = make(map[int64]bool)
+	}
+	t.locked[id] = true
+	return nil
+}
+
+func (t *txImpl) Get(ctx context.Context, table, key string) ([]byte, error) {
+	if err := t.lockKey(ctx, table, key); err != nil {
+		return nil, err
+	}
+	q := `SELECT v FROM kv WHERE tbl = $1 AND k = $2`
+	if !t.ro {
+		q += ` FOR UPDATE`
+	}
+	var v []byte
+	err := t.q.QueryRow(ctx, q, table, []byte(key)).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("get %s/%q", table, key), err)
+	}
+	return v, nil
+}
+
+func (t *txImpl) Put(ctx context.Context, table, key string, value []byte) error {
+	if err := t.lockKey(ctx, table, key); err != nil {
+		return err
+	}
+	_, err := t.q.Exec(ctx, `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
+		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, []byte(key), value)
+	if err != nil {
+		return wrap(fmt.Sprintf("put %s/%q", table, key), err)
+	}
+	return nil
+}
+
+func (t *txImpl) Create(ctx context.Context, table, key string, value []byte) error {
+	if err := t.lockKey(ctx, table, key); err != nil {
+		return err
+	}
+	tag, err := t.q.Exec(ctx, `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
+		ON CONFLICT (tbl, k) DO NOTHING`, table, []byte(key), value)
+	if err != nil {
+		return wrap(fmt.Sprintf("create %s/%q", table, key), err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrExists
+	}
+	return nil
+}
+
+func (t *txImpl) Delete(ctx context.Context, table, key string) error {
+	if err := t.lockKey(ctx, table, key); err != nil {
+		return err
+	}
+	tag, err := t.q.Exec(ctx, `DELETE FROM kv WHERE tbl = $1 AND k = $2`, table, []byte(key))
+	if err != nil {
+		return wrap(fmt.Sprintf("delete %s/%q", table, key), err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// prefixEnd returns the smallest string greater than every string with
+// prefix p in byte order, or false when there is none (p is empty or all
+// 0xff bytes).
+func prefixEnd(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}
+
+// keyRange returns the WHERE clause (after tbl = $1) and arguments that
+// select keys with prefix and greater than after.
+func keyRange(table, prefix, after string) (string, []any) {
+	args := []any{table}
+	cond := ""
+	if after != "" && after >= prefix {
+		args = append(args, []byte(after))
+		cond += fmt.Sprintf(` AND k > $%d`, len(args))
+	} else if prefix != "" {
+		args = append(args, []byte(prefix))
+		cond += fmt.Sprintf(` AND k >= $%d`, len(args))
+	}
+	if end, ok := prefixEnd(prefix); ok {
+		args = append(args, []byte(end))
+		cond += fmt.Sprintf(` AND k < $%d`, len(args))
+	}
+	return cond, args
+}
+
+// scanPage is how many records Scan fetches per query. Scan buffers one page
+// before calling fn, so fn may use the transaction (a pgx connection cannot
+// run a query while another one's rows are open).
+const scanPage = 256
+
+func (t *txImpl) Scan(ctx context.Context, table, prefix, after string, limit int, fn func(string, []byte) error) error {
+	type rec struct {
+		k string
+		v []byte
+	}
+	page := make([]rec, 0, scanPage)
+	for {
+		n := scanPage
+		if limit > 0 && limit < n {
+			n = limit
+		}
+		cond, args := keyRange(table, prefix, after)
+		args = append(args, n)
+		rows, err := t.q.Query(ctx, `SELECT k, v FROM kv WHERE tbl = $1`+cond+
+			fmt.Sprintf(` ORDER BY k LIMIT $%d`, len(args)), args...)
+		if err != nil {
+			return wrap(fmt.Sprintf("scan %s/%q", table, prefix), err)
+		}
+		page = page[:0]
+		for rows.Next() {
+			var k, v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return wrap(fmt.Sprintf("scan %s/%q", table, prefix), err)
+			}
+			page = append(page, rec{string(k), v})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return wrap(fmt.Sprintf("scan %s/%q", table, prefix), err)
+		}
+		for _, r := range page {
+			if err := fn(r.k, r.v); err != nil {
+				if errors.Is(err, store.ErrStop) {
+					return nil
+				}
+				return err
+			}
+		}
+		if len(page) < n {
+			return nil
+		}
+		if limit > 0 {
+			limit -= len(page)
+			if limit == 0 {
+				return nil
+			}
+		}
+		after = page[len(page)-1].k
+	}
+}
+
+func (t *txImpl) Count(ctx context.Context, table, prefix string) (int, error) {
+	cond, args := keyRange(table, prefix, "")
+	var n int
+	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM kv WHERE tbl = $1`+cond, args...).Scan(&n); err != nil {
+		return 0, wrap(fmt.Sprintf("count %s/%q", table, prefix), err)
+	}
+	return n, nil
+}
+
+func (t *txImpl) Enqueue(ctx context.Context, j store.Job) error {
+	_, err := t.q.Exec(ctx, `INSERT INTO jobs (id, kind, due, payload, owner, claim_until)
+		VALUES ($1, $2, $3, $4, NULL, NULL)
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due,
+			payload = excluded.payload, owner = NULL, claim_until = NULL`,
+		j.ID, j.Kind, j.Due.UnixNano(), j.Payload)
+	if err != nil {
+		return wrap("enqueue "+j.ID, err)
+	}
+	return nil
+}
+
+func (t *txImpl) CancelJob(ctx context.Context, id string) error {
+	if _, err := t.q.Exec(ctx, `DELETE FROM jobs WHERE id = $1`, id); err != nil {
+		return wrap("cancel job "+id, err)
+	}
+	return nil
+}
+
+func (t *txImpl) FinishJob(ctx context.Context, id, owner string) error {
+	tag, err := t.q.Exec(ctx, `DELETE FROM jobs WHERE id = $1 AND owner = $2`, id, owner)
+	if err != nil {
+		return wrap("finish job "+id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrConflict
+	}
+	return nil
+}
+
+// Claim claims up to limit due jobs for owner in one statement. Rows locked
+// by concurrent claims or finishes are skipped rather than waited for.
+// A claim expires strictly after claim_until, as in store/sqlite.
+func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Claimed, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	n := now.UnixNano()
+	rows, err := db.pool.Query(ctx, `WITH c AS (
+			SELECT id FROM jobs
+			WHERE due <= $1 AND (owner IS NULL OR claim_until <= $1)
+			ORDER BY due, id
+			LIMIT $4
+			FOR UPDATE SKIP LOCKED
+		)
+		UPDATE jobs j SET owner = $2, claim_until = $3
+		FROM c WHERE j.id = c.id
+		RETURNING j.id, j.kind, j.due, j.payload`,
+		n, owner, now.Add(lease).UnixNano(), limit)
+	if err != nil {
+		return nil, wrap("claim", err)
+	}
+	defer rows.Close()
+	var out []store.Claimed
+	for rows.Next() {
+		var c store.Claimed
+		var due int64
+		if err := rows.Scan(&c.ID, &c.Kind, &due, &c.Payload); err != nil {
+			return nil, wrap("claim", err)
+		}
+		c.Due = time.Unix(0, due).UTC()
+		c.Owner = owner
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("claim", err)
+	}
+	// RETURNING has no defined order.
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Due.Equal(out[j].Due) {
+			return out[i].Due.Before(out[j].Due)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// NextDue returns the earliest time at which a job is or becomes claimable:
+// its due time, or for a claimed job the later of due and claim_until.
+func (db *DB) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
+	var due *int64
+	err := db.pool.QueryRow(ctx, `SELECT min(CASE WHEN owner IS NULL THEN due ELSE greatest(due, claim_until) END) FROM jobs`).Scan(&due)
+	if err != nil {
+		return time.Time{}, false, wrap("next due", err)
+	}
+	if due == nil {
+		return time.Time{}, false, nil
+	}
+	return time.Unix(0, *due).UTC(), true, nil
+}
+
+// Release returns a job claimed by owner to the queue, due at due. It does
+// nothing if owner no longer holds the claim.
+func (db *DB) Release(ctx context.Context, id, owner string, due time.Time) error {
+	_, err := db.pool.Exec(ctx, `UPDATE jobs SET owner = NULL, claim_until = NULL, due = $1 WHERE id = $2 AND owner = $3`,
+		due.UnixNano(), id, owner)
+	if err != nil {
+		return wrap("release "+id, err)
+	}
+	return nil
+}

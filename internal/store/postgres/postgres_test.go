@@ -1,0 +1,217 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/storetest"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// testDSNEnv names the environment variable holding the DSN of a database
+// the tests may create schemas in, e.g. as printed by scripts/pg-start.sh.
+const testDSNEnv = "DESKPLANE_TEST_POSTGRES"
+
+// testDSN returns the test database DSN or skips the test.
+func testDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv(testDSNEnv)
+	if dsn == "" {
+		t.Skipf("%s is not set; start a throwaway server with: eval \"$(scripts/pg-start.sh)\"", testDSNEnv)
+	}
+	return dsn
+}
+
+// withSearchPath returns dsn with search_path set to schema, for URL and
+// key=value DSNs alike.
+func withSearchPath(t *testing.T, dsn, schema string) string {
+	t.Helper()
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatalf("parse %s: %v", testDSNEnv, err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " search_path=" + schema
+}
+
+// freshSchema creates an empty schema, dropped when the test ends, and
+// returns a DSN whose connections use it.
+func freshSchema(t *testing.T) (dsn string, admin *pgxpool.Pool) {
+	t.Helper()
+	base := testDSN(t)
+	admin, err := pgxpool.New(t.Context(), base)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", testDSNEnv, err)
+	}
+	t.Cleanup(admin.Close)
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "deskplane_test_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	// Registered after admin.Close, so it runs before it (cleanups are LIFO)
+	// and after the cleanups registered later by the test (closing the DB).
+	t.Cleanup(func() {
+		if _, err := admin.Exec(context.WithoutCancel(t.Context()), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return withSearchPath(t, base, schema), admin
+}
+
+func openDB(t *testing.T, dsn string) *DB {
+	t.Helper()
+	db, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	testDSN(t)
+	storetest.Run(t, func(t *testing.T) store.Backend {
+		dsn, _ := freshSchema(t)
+		return openDB(t, dsn)
+	})
+}
+
+// TestConcurrentOpenMigratesOnce starts several nodes at once on a fresh
+// schema: every Open must succeed and each migration be applied once.
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	dsn, admin := freshSchema(t)
+	const nodes = 5
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		dbs   [nodes]*DB
+		errs  [nodes]error
+	)
+	for i := range nodes {
+		wg.Go(func() {
+			<-start
+			dbs[i], errs[i] = Open(t.Context(), dsn)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open #%d: %v", i, err)
+		} else {
+			t.Cleanup(func() { dbs[i].Close() })
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	schema := schemaOf(t, dsn)
+	var versions []int
+	rows, err := admin.Query(t.Context(), "SELECT version FROM "+schema+".schema_migrations ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != len(migrations) {
+		t.Errorf("schema_migrations = %v, want versions 1..%d once each", versions, len(migrations))
+	}
+	for i, v := range versions {
+		if v != i+1 {
+			t.Errorf("schema_migrations = %v, want 1..%d", versions, len(migrations))
+			break
+		}
+	}
+	// Every node works on the shared schema.
+	ctx := t.Context()
+	for i, db := range dbs {
+		if err := db.Update(ctx, func(tx store.Tx) error { return tx.Create(ctx, "t", "k", []byte{byte(i)}) }); err != nil && (i == 0 || !errors.Is(err, store.ErrExists)) {
+			t.Errorf("node %d: Create = %v", i, err)
+		}
+	}
+	// Reopening applies nothing new.
+	openDB(t, dsn)
+	var n int
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM "+schema+".schema_migrations").Scan(&n); err != nil || n != len(migrations) {
+		t.Errorf("after reopen: %d migration rows, %v; want %d", n, err, len(migrations))
+	}
+}
+
+// TestOpenRefusesNewerSchema checks that a binary does not run against a
+// schema migrated by a newer one.
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	dsn, admin := freshSchema(t)
+	openDB(t, dsn)
+	schema := schemaOf(t, dsn)
+	if _, err := admin.Exec(t.Context(), "INSERT INTO "+schema+".schema_migrations (version) VALUES ($1)", len(migrations)+1); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(t.Context(), dsn)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open succeeded on a schema newer than the binary")
+	}
+	if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open error = %v, want a 'newer' schema error", err)
+	}
+}
+
+func TestOpenBadDSN(t *testing.T) {
+	testDSN(t)
+	for _, dsn := range []string{"postgres://%zz", "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=5"} {
+		if db, err := Open(t.Context(), dsn); err == nil {
+			db.Close()
+			t.Errorf("Open(%q) succeeded", dsn)
+		}
+	}
+}
+
+// TestConflictMapping checks that serialization failures and deadlocks
+// surface as store.ErrConflict (and are retried by Update).
+func TestConflictMapping(t *testing.T) {
+	dsn, _ := freshSchema(t)
+	db := openDB(t, dsn)
+	ctx := t.Context()
+	calls := 0
+	err := db.Update(ctx, func(tx store.Tx) error {
+		calls++
+		_, err := tx.(*txImpl).q.Exec(ctx, `DO $$ BEGIN RAISE EXCEPTION 'synthetic' USING ERRCODE = '40001'; END $$`)
+		return wrap("synthetic", err)
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("Update = %v, want ErrConflict", err)
+	}
+	if calls != updateAttempts {
+		t.Errorf("fn ran %d times, want %d (retried)", calls, updateAttempts)
+	}
+	if err := wrap("x", errors.New("plain")); errors.Is(err, store.ErrConflict) {
+		t.Errorf("plain error mapped to ErrConflict")
+	}
+}
+
+func schemaOf(t *testing.T, dsn string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.RuntimeParams["search_path"]
+}

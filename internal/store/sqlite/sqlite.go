@@ -1,0 +1,352 @@
+// Package sqlite is the embedded store backend: pure-Go SQLite
+// (modernc.org/sqlite) in WAL mode with synchronous=FULL, so a committed
+// transaction survives kill -9 and power loss. One connection writes; a pool
+// of connections reads concurrently from WAL snapshots.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/store"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// DB is the SQLite backend.
+type DB struct {
+	w *sql.DB // single writer connection
+	r *sql.DB // reader pool
+}
+
+var _ store.Backend = (*DB)(nil)
+
+// migrations are applied in order; each entry is one schema version.
+var migrations = []string{
+	`CREATE TABLE kv (tbl TEXT NOT NULL, k TEXT NOT NULL, v BLOB NOT NULL, PRIMARY KEY (tbl, k)) WITHOUT ROWID;
+	 CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, due INTEGER NOT NULL, payload BLOB, owner TEXT, claim_until INTEGER) WITHOUT ROWID;
+	 CREATE INDEX jobs_due ON jobs (due);`,
+}
+
+// Open opens (creating if needed) the database file at path and migrates it.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: create data dir: %w", err)
+	}
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	wq := url.Values{}
+	for k, v := range q {
+		wq[k] = v
+	}
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	q.Add("_pragma", "query_only(true)")
+	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	r.SetConnMaxIdleTime(0)
+	db := &DB{w: w, r: r}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	tx, err := db.w.BeginTx(ctx, nil) // immediate: holds the write lock, so one process migrates at a time
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	var v int
+	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("sqlite: database schema version %d is newer than this binary (%d)", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("sqlite: migration %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return tx.Commit()
+}
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	err1 := db.r.Close()
+	err2 := db.w.Close()
+	return errors.Join(err1, err2)
+}
+
+// Update runs fn in a write transaction.
+// SQLite has one writer, so transactions never conflict with each other and
+// are not retried.
+func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	return db.update(ctx, fn)
+}
+
+func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error) error {
+	sqlTx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(&tx{q: sqlTx}); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// View runs fn in a read-only snapshot.
+func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
+	sqlTx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer sqlTx.Rollback()
+	return fn(&tx{q: sqlTx, ro: true})
+}
+
+type tx struct {
+	q  *sql.Tx
+	ro bool
+}
+
+func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
+	var v []byte
+	err := t.q.QueryRowContext(ctx, `SELECT v FROM kv WHERE tbl = ? AND k = ?`, table, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get %s/%s: %w", table, key, err)
+	}
+	return v, nil
+}
+
+func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, key, value)
+	if err != nil {
+		return fmt.Errorf("sqlite: put %s/%s: %w", table, key, err)
+	}
+	return nil
+}
+
+func (t *tx) Create(ctx context.Context, table, key string, value []byte) error {
+	res, err := t.q.ExecContext(ctx, `INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO NOTHING`, table, key, value)
+	if err != nil {
+		return fmt.Errorf("sqlite: create %s/%s: %w", table, key, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrExists
+	}
+	return nil
+}
+
+func (t *tx) Delete(ctx context.Context, table, key string) error {
+	res, err := t.q.ExecContext(ctx, `DELETE FROM kv WHERE tbl = ? AND k = ?`, table, key)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete %s/%s: %w", table, key, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// prefixEnd returns the smallest string greater than every string with prefix p.
+func prefixEnd(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}
+
+func (t *tx) Scan(ctx context.Context, table, prefix, after string, limit int, fn func(string, []byte) error) error {
+	lo := prefix
+	op := ">="
+	if after != "" && after >= prefix {
+		lo, op = after, ">"
+	}
+	query := `SELECT k, v FROM kv WHERE tbl = ? AND k ` + op + ` ?`
+	args := []any{table, lo}
+	if end, ok := prefixEnd(prefix); ok && prefix != "" {
+		query += ` AND k < ?`
+		args = append(args, end)
+	}
+	query += ` ORDER BY k`
+	if limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	rows, err := t.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: scan %s/%s: %w", table, prefix, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return fmt.Errorf("sqlite: scan %s: %w", table, err)
+		}
+		if err := fn(k, v); err != nil {
+			if errors.Is(err, store.ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (t *tx) Count(ctx context.Context, table, prefix string) (int, error) {
+	query := `SELECT count(*) FROM kv WHERE tbl = ? AND k >= ?`
+	args := []any{table, prefix}
+	if end, ok := prefixEnd(prefix); ok && prefix != "" {
+		query += ` AND k < ?`
+		args = append(args, end)
+	}
+	var n int
+	if err := t.q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count %s/%s: %w", table, prefix, err)
+	}
+	return n, nil
+}
+
+func (t *tx) Enqueue(ctx context.Context, j store.Job) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO jobs (id, kind, due, payload, owner, claim_until) VALUES (?, ?, ?, ?, NULL, NULL)
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due, payload = excluded.payload, owner = NULL, claim_until = NULL`,
+		j.ID, j.Kind, j.Due.UnixNano(), j.Payload)
+	if err != nil {
+		return fmt.Errorf("sqlite: enqueue %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+func (t *tx) CancelJob(ctx context.Context, id string) error {
+	if _, err := t.q.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("sqlite: cancel job %s: %w", id, err)
+	}
+	return nil
+}
+
+func (t *tx) FinishJob(ctx context.Context, id, owner string) error {
+	res, err := t.q.ExecContext(ctx, `DELETE FROM jobs WHERE id = ? AND owner = ?`, id, owner)
+	if err != nil {
+		return fmt.Errorf("sqlite: finish job %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrConflict
+	}
+	return nil
+}
+
+// Claim claims due jobs for owner.
+func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Claimed, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []store.Claimed
+	err := db.Update(ctx, func(stx store.Tx) error {
+		out = out[:0]
+		q := stx.(*tx).q
+		rows, err := q.QueryContext(ctx, `SELECT id, kind, due, payload FROM jobs WHERE due <= ? AND (owner IS NULL OR claim_until <= ?) ORDER BY due LIMIT ?`,
+			now.UnixNano(), now.UnixNano(), limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim: %w", err)
+		}
+		for rows.Next() {
+			var c store.Claimed
+			var due int64
+			if err := rows.Scan(&c.ID, &c.Kind, &due, &c.Payload); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: claim: %w", err)
+			}
+			c.Due = time.Unix(0, due).UTC()
+			c.Owner = owner
+			out = append(out, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: claim: %w", err)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		ids := make([]string, len(out))
+		args := []any{owner, now.Add(lease).UnixNano()}
+		for i, c := range out {
+			ids[i] = "?"
+			args = append(args, c.ID)
+		}
+		_, err = q.ExecContext(ctx, `UPDATE jobs SET owner = ?, claim_until = ? WHERE id IN (`+strings.Join(ids, ",")+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// NextDue returns the earliest due time of claimable jobs.
+func (db *DB) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
+	var due sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT min(CASE WHEN owner IS NULL THEN due ELSE max(due, claim_until) END) FROM jobs`).Scan(&due)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("sqlite: next due: %w", err)
+	}
+	if !due.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.Unix(0, due.Int64).UTC(), true, nil
+}
+
+// Release returns a claimed job to the queue.
+func (db *DB) Release(ctx context.Context, id, owner string, due time.Time) error {
+	_, err := db.w.ExecContext(ctx, `UPDATE jobs SET owner = NULL, claim_until = NULL, due = ? WHERE id = ? AND owner = ?`, due.UnixNano(), id, owner)
+	if err != nil {
+		return fmt.Errorf("sqlite: release %s: %w", id, err)
+	}
+	return nil
+}

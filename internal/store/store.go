@@ -1,0 +1,148 @@
+// Package store defines deskplane's storage interface: a transactional
+// document store of JSON records in named tables, plus the durable job queue
+// of the lifecycle engine. Two backends implement it: store/sqlite (the
+// embedded default) and store/postgres (several nodes sharing one database).
+//
+// Every API call runs in one transaction (Update or View). Keys are strings
+// whose prefixes group records (for example "ACCOUNT/REGION/ID"), so that a
+// Scan by prefix lists one account's records in one region in key order.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNotFound is returned by Get and Delete when the key does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrExists is returned by Create when the key already exists.
+var ErrExists = errors.New("store: already exists")
+
+// ErrConflict is returned when a transaction lost a race with another one and
+// may be retried. Update retries it itself a few times before giving up.
+var ErrConflict = errors.New("store: conflict")
+
+// Store is a transactional record store.
+type Store interface {
+	// Update runs fn in a read-write transaction and commits it durably
+	// (fsync) before returning nil. If fn returns an error, nothing is
+	// written. fn may be called again when the backend reports a conflict.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// View runs fn in a read-only transaction that sees one snapshot.
+	View(ctx context.Context, fn func(tx Tx) error) error
+	// Close releases the backend.
+	Close() error
+}
+
+// Tx is one transaction. Reads inside an Update lock what they read where the
+// backend needs it (PostgreSQL: SELECT … FOR UPDATE), so concurrent updates
+// of the same record serialize instead of losing one another's changes.
+type Tx interface {
+	// Get returns the record under table/key or ErrNotFound.
+	Get(ctx context.Context, table, key string) ([]byte, error)
+	// Put writes (creates or replaces) a record.
+	Put(ctx context.Context, table, key string, value []byte) error
+	// Create writes a new record or returns ErrExists.
+	Create(ctx context.Context, table, key string, value []byte) error
+	// Delete removes a record or returns ErrNotFound.
+	Delete(ctx context.Context, table, key string) error
+	// Scan calls fn for records of table whose key starts with prefix and is
+	// greater than after, in key order, at most limit of them (0: no limit).
+	// fn returning ErrStop ends the scan without error.
+	Scan(ctx context.Context, table, prefix, after string, limit int, fn func(key string, value []byte) error) error
+	// Count returns the number of records under prefix.
+	Count(ctx context.Context, table, prefix string) (int, error)
+
+	// Enqueue adds a job, due at j.Due. A job with the same ID is replaced.
+	Enqueue(ctx context.Context, j Job) error
+	// CancelJob deletes a job if it exists (no error when it does not).
+	CancelJob(ctx context.Context, id string) error
+	// FinishJob deletes a claimed job as part of the transaction that applies
+	// its effect; it returns ErrConflict if the job is gone or claimed by
+	// another owner, so the effect is rolled back and never applied twice.
+	FinishJob(ctx context.Context, id, owner string) error
+}
+
+// ErrStop ends a Scan early without error.
+var ErrStop = errors.New("store: stop scan")
+
+// Job is a durable unit of asynchronous work of the lifecycle engine.
+type Job struct {
+	ID      string    // unique; deterministic ids make enqueueing idempotent
+	Kind    string    // handler name
+	Due     time.Time // when it may run
+	Payload []byte    // handler input (JSON)
+}
+
+// Claimed is a job claimed by one scheduler for a while.
+type Claimed struct {
+	Job
+	Owner string
+}
+
+// Queue is the scheduler's side of the job table. Claims expire, so a job
+// claimed by a node that died is run again elsewhere.
+type Queue interface {
+	// Claim marks up to limit jobs due at or before now as owned by owner
+	// until now+lease and returns them. Jobs whose earlier claim expired are
+	// claimable again.
+	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Claimed, error)
+	// NextDue returns the earliest due time of unclaimed (or expired) jobs, or
+	// false when there are none.
+	NextDue(ctx context.Context, now time.Time) (time.Time, bool, error)
+	// Release returns a claimed job to the queue, due at due (after a
+	// handler failure).
+	Release(ctx context.Context, id, owner string, due time.Time) error
+}
+
+// Backend is a Store that also serves the job queue and shared settings.
+type Backend interface {
+	Store
+	Queue
+}
+
+// GetJSON reads and decodes a record.
+func GetJSON[T any](ctx context.Context, tx Tx, table, key string) (*T, error) {
+	b, err := tx.Get(ctx, table, key)
+	if err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("store: decode %s/%s: %w", table, key, err)
+	}
+	return v, nil
+}
+
+// PutJSON encodes and writes a record.
+func PutJSON(ctx context.Context, tx Tx, table, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %s/%s: %w", table, key, err)
+	}
+	return tx.Put(ctx, table, key, b)
+}
+
+// CreateJSON encodes and creates a record (ErrExists if present).
+func CreateJSON(ctx context.Context, tx Tx, table, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %s/%s: %w", table, key, err)
+	}
+	return tx.Create(ctx, table, key, b)
+}
+
+// ScanJSON decodes each record of a Scan.
+func ScanJSON[T any](ctx context.Context, tx Tx, table, prefix, after string, limit int, fn func(key string, v *T) error) error {
+	return tx.Scan(ctx, table, prefix, after, limit, func(k string, b []byte) error {
+		v := new(T)
+		if err := json.Unmarshal(b, v); err != nil {
+			return fmt.Errorf("store: decode %s/%s: %w", table, k, err)
+		}
+		return fn(k, v)
+	})
+}

@@ -1,0 +1,1120 @@
+package workspaces
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// UndefinedUser is the user name of user-decoupled (WorkSpaces Core) desktops.
+const UndefinedUser = "[UNDEFINED]"
+
+const (
+	workspaceIDPattern = `^ws-[0-9a-z]{8,63}$`
+	tIPAlloc           = "ws_ipalloc" // ACCOUNT/REGION/SUBNET -> next host offset
+)
+
+// WorkspaceRequest is the model's WorkspaceRequest.
+type WorkspaceRequest struct {
+	DirectoryId                 string               `json:"DirectoryId" v:"required,min=10,max=65,pattern=^(d-[0-9a-f]{8,63}$)|(wsd-[0-9a-z]{8,63}$)"`
+	UserName                    string               `json:"UserName" v:"required,min=1,max=63"`
+	BundleId                    string               `json:"BundleId" v:"required,pattern=^wsb-[0-9a-z]{8,63}$"`
+	VolumeEncryptionKey         *string              `json:"VolumeEncryptionKey,omitempty"`
+	UserVolumeEncryptionEnabled *bool                `json:"UserVolumeEncryptionEnabled,omitempty"`
+	RootVolumeEncryptionEnabled *bool                `json:"RootVolumeEncryptionEnabled,omitempty"`
+	WorkspaceProperties         *WorkspaceProperties `json:"WorkspaceProperties,omitempty"`
+	Tags                        []Tag                `json:"Tags,omitempty"`
+	WorkspaceName               *string              `json:"WorkspaceName,omitempty" v:"pattern=^[a-zA-Z0-9_()][a-zA-Z0-9_.()-]{1,63}$"`
+	Ipv6Address                 *string              `json:"Ipv6Address,omitempty"`
+}
+
+// Workspace is the model's Workspace.
+type Workspace struct {
+	WorkspaceId                 string               `json:"WorkspaceId"`
+	DirectoryId                 string               `json:"DirectoryId"`
+	UserName                    string               `json:"UserName"`
+	IpAddress                   string               `json:"IpAddress,omitempty"`
+	State                       string               `json:"State"`
+	BundleId                    string               `json:"BundleId"`
+	SubnetId                    string               `json:"SubnetId,omitempty"`
+	ErrorMessage                string               `json:"ErrorMessage,omitempty"`
+	ErrorCode                   string               `json:"ErrorCode,omitempty"`
+	ComputerName                string               `json:"ComputerName,omitempty"`
+	VolumeEncryptionKey         string               `json:"VolumeEncryptionKey,omitempty"`
+	UserVolumeEncryptionEnabled *bool                `json:"UserVolumeEncryptionEnabled,omitempty"`
+	RootVolumeEncryptionEnabled *bool                `json:"RootVolumeEncryptionEnabled,omitempty"`
+	WorkspaceName               string               `json:"WorkspaceName,omitempty"`
+	WorkspaceProperties         *WorkspaceProperties `json:"WorkspaceProperties,omitempty"`
+	ModificationStates          []ModificationState  `json:"ModificationStates,omitempty"`
+	RelatedWorkspaces           []relatedWorkspace   `json:"RelatedWorkspaces,omitempty"`
+}
+
+type relatedWorkspace struct {
+	WorkspaceId string `json:"WorkspaceId"`
+	Region      string `json:"Region"`
+	State       string `json:"State"`
+	Type        string `json:"Type"`
+}
+
+type failedCreate struct {
+	WorkspaceRequest WorkspaceRequest `json:"WorkspaceRequest"`
+	ErrorCode        string           `json:"ErrorCode"`
+	ErrorMessage     string           `json:"ErrorMessage"`
+}
+
+type createWorkspacesIn struct {
+	Workspaces []WorkspaceRequest `json:"Workspaces" v:"required,min=1,max=25"`
+}
+
+type createWorkspacesOut struct {
+	FailedRequests  []failedCreate `json:"FailedRequests"`
+	PendingRequests []Workspace    `json:"PendingRequests"`
+}
+
+type describeWorkspacesIn struct {
+	WorkspaceIds  []string `json:"WorkspaceIds,omitempty" v:"min=1,max=25"`
+	DirectoryId   *string  `json:"DirectoryId,omitempty" v:"min=10,max=65,pattern=^(d-[0-9a-f]{8,63}$)|(wsd-[0-9a-z]{8,63}$)"`
+	UserName      *string  `json:"UserName,omitempty" v:"min=1,max=63"`
+	BundleId      *string  `json:"BundleId,omitempty" v:"pattern=^wsb-[0-9a-z]{8,63}$"`
+	Limit         *int     `json:"Limit,omitempty" v:"min=1,max=25"`
+	NextToken     *string  `json:"NextToken,omitempty" v:"min=1,max=2048"`
+	WorkspaceName *string  `json:"WorkspaceName,omitempty" v:"pattern=^[a-zA-Z0-9_()][a-zA-Z0-9_.()-]{1,63}$"`
+}
+
+type describeWorkspacesOut struct {
+	Workspaces []Workspace `json:"Workspaces"`
+	NextToken  *string     `json:"NextToken,omitempty"`
+}
+
+type wsIDReq struct {
+	WorkspaceId string `json:"WorkspaceId" v:"required,pattern=^ws-[0-9a-z]{8,63}$"`
+}
+
+type failedChange struct {
+	WorkspaceId  string `json:"WorkspaceId"`
+	ErrorCode    string `json:"ErrorCode"`
+	ErrorMessage string `json:"ErrorMessage"`
+}
+
+type batchOut struct {
+	FailedRequests []failedChange `json:"FailedRequests"`
+}
+
+type startIn struct {
+	StartWorkspaceRequests []wsIDReq `json:"StartWorkspaceRequests" v:"required,min=1,max=25"`
+}
+type stopIn struct {
+	StopWorkspaceRequests []wsIDReq `json:"StopWorkspaceRequests" v:"required,min=1,max=25"`
+}
+type rebootIn struct {
+	RebootWorkspaceRequests []wsIDReq `json:"RebootWorkspaceRequests" v:"required,min=1,max=25"`
+}
+type rebuildIn struct {
+	RebuildWorkspaceRequests []wsIDReq `json:"RebuildWorkspaceRequests" v:"required,min=1,max=1"`
+}
+type terminateIn struct {
+	TerminateWorkspaceRequests []wsIDReq `json:"TerminateWorkspaceRequests" v:"required,min=1,max=25"`
+}
+
+type restoreIn struct {
+	WorkspaceId string `json:"WorkspaceId" v:"required,pattern=^ws-[0-9a-z]{8,63}$"`
+}
+
+type modifyStateIn struct {
+	WorkspaceId    string `json:"WorkspaceId" v:"required,pattern=^ws-[0-9a-z]{8,63}$"`
+	WorkspaceState string `json:"WorkspaceState" v:"required,enum=AVAILABLE|ADMIN_MAINTENANCE"`
+}
+
+type modifyPropsIn struct {
+	WorkspaceId         string               `json:"WorkspaceId" v:"required,pattern=^ws-[0-9a-z]{8,63}$"`
+	WorkspaceProperties *WorkspaceProperties `json:"WorkspaceProperties,omitempty"`
+	DataReplication     *string              `json:"DataReplication,omitempty" v:"enum=NO_REPLICATION|PRIMARY_AS_SOURCE"`
+}
+
+type migrateIn struct {
+	SourceWorkspaceId string `json:"SourceWorkspaceId" v:"required,pattern=^ws-[0-9a-z]{8,63}$"`
+	BundleId          string `json:"BundleId" v:"required,pattern=^wsb-[0-9a-z]{8,63}$"`
+}
+
+type migrateOut struct {
+	SourceWorkspaceId string `json:"SourceWorkspaceId"`
+	TargetWorkspaceId string `json:"TargetWorkspaceId"`
+}
+
+type snapshotsIn struct {
+	WorkspaceId string `json:"WorkspaceId" v:"required,pattern=^ws-[0-9a-z]{8,63}$"`
+}
+
+type snapshotOut struct {
+	SnapshotTime *awsproto.Time `json:"SnapshotTime"`
+}
+
+type snapshotsOut struct {
+	RebuildSnapshots []snapshotOut `json:"RebuildSnapshots"`
+	RestoreSnapshots []snapshotOut `json:"RestoreSnapshots"`
+}
+
+func (m *Module) addDesktopOps() {
+	m.svc.Add(
+		gateway.WithResources(gateway.Op("CreateWorkspaces", m.createWorkspaces), m.createChecks),
+		gateway.Op("DescribeWorkspaces", m.describeWorkspaces).RO(),
+		gateway.Op("StartWorkspaces", func(ctx context.Context, c *gateway.Call, in *startIn) (*batchOut, error) {
+			return m.batch(ctx, c, in.StartWorkspaceRequests, m.startOne)
+		}).Batch(),
+		gateway.Op("StopWorkspaces", func(ctx context.Context, c *gateway.Call, in *stopIn) (*batchOut, error) {
+			return m.batch(ctx, c, in.StopWorkspaceRequests, m.stopOne)
+		}).Batch(),
+		gateway.Op("RebootWorkspaces", func(ctx context.Context, c *gateway.Call, in *rebootIn) (*batchOut, error) {
+			return m.batch(ctx, c, in.RebootWorkspaceRequests, m.rebootOne)
+		}).Batch(),
+		gateway.Op("RebuildWorkspaces", func(ctx context.Context, c *gateway.Call, in *rebuildIn) (*batchOut, error) {
+			return m.batch(ctx, c, in.RebuildWorkspaceRequests, m.rebuildOne)
+		}).Batch(),
+		gateway.Op("TerminateWorkspaces", func(ctx context.Context, c *gateway.Call, in *terminateIn) (*batchOut, error) {
+			return m.batch(ctx, c, in.TerminateWorkspaceRequests, m.terminateOne)
+		}).Batch(),
+		gateway.WithResources(gateway.Op("RestoreWorkspace", m.restoreWorkspace), func(ctx context.Context, c *gateway.Call, in *restoreIn) ([]gateway.Check, error) {
+			return m.wsChecks(ctx, c, in.WorkspaceId)
+		}),
+		gateway.WithResources(gateway.Op("ModifyWorkspaceState", m.modifyState), func(ctx context.Context, c *gateway.Call, in *modifyStateIn) ([]gateway.Check, error) {
+			return m.wsChecks(ctx, c, in.WorkspaceId)
+		}),
+		gateway.WithResources(gateway.Op("ModifyWorkspaceProperties", m.modifyProperties), func(ctx context.Context, c *gateway.Call, in *modifyPropsIn) ([]gateway.Check, error) {
+			return m.wsChecks(ctx, c, in.WorkspaceId)
+		}),
+		gateway.WithResources(gateway.Op("MigrateWorkspace", m.migrate), func(ctx context.Context, c *gateway.Call, in *migrateIn) ([]gateway.Check, error) {
+			checks, err := m.wsChecks(ctx, c, in.SourceWorkspaceId)
+			if err != nil {
+				return nil, err
+			}
+			bt, err := m.resourceTags(ctx, c.Account, c.Region, in.BundleId)
+			return append(checks, gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", in.BundleId), ResourceTags: orEmpty(bt)}), err
+		}),
+		gateway.WithResources(gateway.Op("DescribeWorkspaceSnapshots", m.describeSnapshots), func(ctx context.Context, c *gateway.Call, in *snapshotsIn) ([]gateway.Check, error) {
+			return m.wsChecks(ctx, c, in.WorkspaceId)
+		}).RO(),
+	)
+}
+
+func (m *Module) wsChecks(ctx context.Context, c *gateway.Call, id string) ([]gateway.Check, error) {
+	tags, err := m.resourceTags(ctx, c.Account, c.Region, id)
+	return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspace", id), ResourceTags: orEmpty(tags)}}, err
+}
+
+// createChecks authorizes CreateWorkspaces as the Service Authorization
+// Reference lists it: the directory and bundle (with their tags) and the new
+// workspace (with the request's tags).
+func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWorkspacesIn) ([]gateway.Check, error) {
+	var checks []gateway.Check
+	for _, r := range in.Workspaces {
+		dt, err := m.resourceTags(ctx, c.Account, c.Region, r.DirectoryId)
+		if err != nil {
+			return nil, err
+		}
+		bt, err := m.resourceTags(ctx, c.Account, c.Region, r.BundleId)
+		if err != nil {
+			return nil, err
+		}
+		reqTags := r.Tags
+		if reqTags == nil {
+			reqTags = []Tag{}
+		}
+		checks = append(checks,
+			gateway.Check{Resource: ARN(c.Region, c.Account, "directory", r.DirectoryId), ResourceTags: orEmpty(dt)},
+			gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", r.BundleId), ResourceTags: orEmpty(bt)},
+			withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspace", "*")}, reqTags),
+		)
+	}
+	return checks, nil
+}
+
+// isBYOP reports whether a bundle's image brings its own protocol (WorkSpaces Core).
+func (m *Module) bundleProtocol(ctx context.Context, tx store.Tx, account, region string, b *bundleRec) (string, string, error) {
+	img, err := m.lookupImage(ctx, tx, account, region, b.ImageID)
+	if err != nil {
+		return "", "", err
+	}
+	if img == nil {
+		if b.Owner == "AMAZON" {
+			return "PCOIP", "DEFAULT", nil
+		}
+		return "", "", nil
+	}
+	return img.Protocol, img.RequiredTenancy, nil
+}
+
+type itemError struct{ code, msg string }
+
+func (e *itemError) Error() string { return e.code + ": " + e.msg }
+
+func itemErr(code, format string, a ...any) *itemError {
+	return &itemError{code: code, msg: fmt.Sprintf(format, a...)}
+}
+
+func toItemError(err error) (*itemError, bool) {
+	var ie *itemError
+	if errors.As(err, &ie) {
+		return ie, true
+	}
+	if ae := awsproto.As(err); ae != nil {
+		return &itemError{code: ae.Code, msg: ae.Message}, true
+	}
+	return nil, false
+}
+
+func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *createWorkspacesIn) (*createWorkspacesOut, error) {
+	out := &createWorkspacesOut{FailedRequests: []failedCreate{}, PendingRequests: []Workspace{}}
+	// Validate each request on its own, then commit all accepted desktops in
+	// one transaction, so the response is either fully durable or an error.
+	err := m.store.Update(ctx, func(tx store.Tx) error {
+		out.FailedRequests = out.FailedRequests[:0]
+		out.PendingRequests = out.PendingRequests[:0]
+		count, err := m.countLive(ctx, tx, c.Account, c.Region)
+		if err != nil {
+			return err
+		}
+		for _, r := range in.Workspaces {
+			w, err := m.createOne(ctx, tx, c, r, count)
+			if err != nil {
+				ie, ok := toItemError(err)
+				if !ok {
+					return err
+				}
+				out.FailedRequests = append(out.FailedRequests, failedCreate{WorkspaceRequest: r, ErrorCode: ie.code, ErrorMessage: ie.msg})
+				continue
+			}
+			count++
+			out.PendingRequests = append(out.PendingRequests, m.render(w))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (m *Module) countLive(ctx context.Context, tx store.Tx, account, region string) (int, error) {
+	return tx.Count(ctx, tDesktops, prefix(account, region))
+}
+
+func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r WorkspaceRequest, count int) (*desktopRec, error) {
+	tags, err := tagsFromList(r.Tags)
+	if err != nil {
+		return nil, err
+	}
+	if count >= m.cfg.Quotas.Workspaces {
+		return nil, itemErr("ResourceLimitExceededException", "The number of WorkSpaces in %s has reached the limit of %d.", c.Region, m.cfg.Quotas.Workspaces)
+	}
+	dir, err := getRec[directoryRec](ctx, tx, tDirs, key(c.Account, c.Region, r.DirectoryId))
+	if err != nil {
+		return nil, err
+	}
+	if dir == nil {
+		return nil, itemErr("ResourceNotFoundException", "The directory %s is not registered with Amazon WorkSpaces.", r.DirectoryId)
+	}
+	if dir.State != "REGISTERED" {
+		return nil, itemErr("InvalidResourceStateException", "The directory %s is %s; it must be REGISTERED.", r.DirectoryId, dir.State)
+	}
+	b, err := m.lookupBundle(ctx, tx, c.Account, c.Region, r.BundleId)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, itemErr("ResourceNotFoundException", "The bundle %s could not be found.", r.BundleId)
+	}
+	if b.State != "AVAILABLE" {
+		return nil, itemErr("InvalidResourceStateException", "The bundle %s is %s.", r.BundleId, b.State)
+	}
+	protocol, tenancy, err := m.bundleProtocol(ctx, tx, c.Account, c.Region, b)
+	if err != nil {
+		return nil, err
+	}
+	if tenancy == "DEDICATED" && dir.Tenancy != "DEDICATED" {
+		return nil, itemErr("InvalidParameterValuesException", "The bundle %s uses a BYOL image, which needs a directory registered with DEDICATED tenancy; %s is SHARED.", r.BundleId, r.DirectoryId)
+	}
+	byop := protocol == "BYOP"
+	props := WorkspaceProperties{}
+	if r.WorkspaceProperties != nil {
+		props = *r.WorkspaceProperties
+	}
+	mode := "ALWAYS_ON"
+	if props.RunningMode != nil {
+		mode = *props.RunningMode
+	}
+	switch {
+	case byop && mode == "AUTO_STOP":
+		return nil, itemErr("OperationNotSupportedException", "The running mode AUTO_STOP is not available for WorkSpaces Core (BYOP) desktops; use ALWAYS_ON or MANUAL.")
+	case !byop && mode == "MANUAL":
+		return nil, itemErr("OperationNotSupportedException", "The running mode MANUAL is only available for WorkSpaces Core (BYOP) desktops.")
+	}
+	var sid string
+	if r.UserName == UndefinedUser {
+		if !byop {
+			return nil, itemErr("InvalidParameterValuesException", "User-decoupled WorkSpaces ([UNDEFINED] user name) are only available for WorkSpaces Core (BYOP) bundles.")
+		}
+		if r.WorkspaceName == nil {
+			return nil, itemErr("InvalidParameterValuesException", "A WorkspaceName is required when the user name is [UNDEFINED].")
+		}
+	} else {
+		if r.WorkspaceName != nil {
+			return nil, itemErr("InvalidParameterValuesException", "WorkspaceName can only be given for user-decoupled WorkSpaces ([UNDEFINED] user name).")
+		}
+		u, err := m.dirs.User(ctx, tx, c.Account, c.Region, r.DirectoryId, r.UserName)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, itemErr("InvalidParameterValuesException", "The user %s was not found in the directory %s.", r.UserName, r.DirectoryId)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !u.Enabled {
+			return nil, itemErr("InvalidParameterValuesException", "The user %s is disabled in the directory %s.", r.UserName, r.DirectoryId)
+		}
+		r.UserName = u.SAMAccountName
+		sid = u.SID
+		taken := false
+		err = store.ScanJSON[desktopRec](ctx, tx, tDesktops, prefix(c.Account, c.Region), "", 0, func(_ string, w *desktopRec) error {
+			if w.DirectoryID == r.DirectoryId && strings.EqualFold(w.UserName, r.UserName) && w.State != "TERMINATED" && w.State != "TERMINATING" {
+				taken = true
+				return store.ErrStop
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if taken {
+			return nil, itemErr("ResourceAlreadyExistsException", "The user %s already has a WorkSpace in the directory %s.", r.UserName, r.DirectoryId)
+		}
+	}
+	if r.WorkspaceName != nil {
+		nk := key(c.Account, c.Region, "name/"+*r.WorkspaceName)
+		if _, err := tx.Get(ctx, tIdem, nk); err == nil {
+			return nil, itemErr("ResourceAlreadyExistsException", "A WorkSpace named %s already exists.", *r.WorkspaceName)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	rootEnc, userEnc := deref(r.RootVolumeEncryptionEnabled), deref(r.UserVolumeEncryptionEnabled)
+	var keyARN string
+	if rootEnc || userEnc || r.VolumeEncryptionKey != nil {
+		if !rootEnc && !userEnc {
+			return nil, itemErr("InvalidParameterValuesException", "VolumeEncryptionKey was given but neither RootVolumeEncryptionEnabled nor UserVolumeEncryptionEnabled is true.")
+		}
+		if m.keys == nil {
+			return nil, itemErr("OperationNotSupportedException", "Volume encryption is not available on this server.")
+		}
+		keyARN, err = m.keys.ResolveKey(ctx, tx, c.Account, c.Region, deref(r.VolumeEncryptionKey))
+		if err != nil {
+			return nil, err
+		}
+		// WorkSpaces creates grants on the caller's behalf: the caller must be allowed kms:CreateGrant on the key.
+		if err := c.Authorize(ctx, gateway.Check{Action: "kms:CreateGrant", Resource: keyARN,
+			Context: map[string][]string{"kms:GrantIsForAWSResource": {"true"}, "kms:ViaService": {"workspaces." + c.Region + ".amazonaws.com"}}}); err != nil {
+			return nil, itemErr("AccessDeniedException", "%s", awsproto.As(err).Message)
+		}
+	}
+	compute := b.ComputeType
+	if props.ComputeTypeName != nil {
+		compute = *props.ComputeTypeName
+	}
+	rootSize, _ := strconv.Atoi(b.RootCapacity)
+	userSize, _ := strconv.Atoi(b.UserCapacity)
+	if props.RootVolumeSizeGib != nil {
+		rootSize = *props.RootVolumeSizeGib
+	}
+	if props.UserVolumeSizeGib != nil {
+		userSize = *props.UserVolumeSizeGib
+	}
+	if err := checkVolumeCombo(rootSize, userSize, compute); err != nil {
+		return nil, err
+	}
+	id := newID("ws-")
+	subnetID := dir.SubnetIDs[count%len(dir.SubnetIDs)]
+	ip, err := m.allocIP(ctx, tx, c.Account, c.Region, subnetID)
+	if err != nil {
+		return nil, err
+	}
+	w := &desktopRec{
+		WorkspaceID: id, DirectoryID: r.DirectoryId, UserName: r.UserName, WorkspaceName: deref(r.WorkspaceName),
+		BundleID: r.BundleId, SubnetID: subnetID, IPAddress: ip, ComputerName: computerName(id),
+		Properties: WorkspaceProperties{RunningMode: &mode, ComputeTypeName: &compute, RootVolumeSizeGib: &rootSize, UserVolumeSizeGib: &userSize,
+			Protocols: protocols(protocol), OperatingSystemName: props.OperatingSystemName},
+		VolumeKey: keyARN, RootEncrypted: rootEnc, UserEncrypted: userEnc, UserSID: sid,
+		Root: volumeRec{VolumeID: volumeID(), SizeGib: rootSize, Encrypted: rootEnc, ImageID: b.ImageID},
+		User: volumeRec{VolumeID: volumeID(), SizeGib: userSize, Encrypted: userEnc},
+		Tags: tags, Created: c.Now, StateSince: c.Now, State: "PENDING",
+	}
+	if mode == "AUTO_STOP" {
+		w.Properties.RunningModeAutoStopTimeoutInMinutes = ptr(60)
+		if props.RunningModeAutoStopTimeoutInMinutes != nil {
+			w.Properties.RunningModeAutoStopTimeoutInMinutes = props.RunningModeAutoStopTimeoutInMinutes
+		}
+	}
+	if w.Properties.OperatingSystemName == nil {
+		img, err := m.lookupImage(ctx, tx, c.Account, c.Region, b.ImageID)
+		if err != nil {
+			return nil, err
+		}
+		if img != nil && img.OSName != "" {
+			w.Properties.OperatingSystemName = ptr(img.OSName)
+		}
+	}
+	if keyARN != "" {
+		if err := m.grantWorkspace(ctx, tx, c, w); err != nil {
+			return nil, err
+		}
+	}
+	if err := store.CreateJSON(ctx, tx, tDesktops, key(c.Account, c.Region, id), w); err != nil {
+		return nil, err
+	}
+	if w.WorkspaceName != "" {
+		if err := tx.Put(ctx, tIdem, key(c.Account, c.Region, "name/"+w.WorkspaceName), []byte(`"`+id+`"`)); err != nil {
+			return nil, err
+		}
+	}
+	return w, m.scheduleTransition(ctx, tx, c.Account, c.Region, w, lifecycle.Provision, c.Now)
+}
+
+func protocols(p string) []string {
+	switch p {
+	case "WSP":
+		return []string{"WSP"}
+	case "PCOIP":
+		return []string{"PCOIP"}
+	}
+	return nil
+}
+
+func volumeID() string {
+	const hex = "0123456789abcdef"
+	id := newID("")
+	b := []byte(id + id)
+	for i := range b {
+		b[i] = hex[int(b[i])%16]
+	}
+	return "vol-" + string(b[:17])
+}
+
+func computerName(id string) string {
+	s := strings.ToUpper(strings.TrimPrefix(id, "ws-"))
+	if len(s) > 8 {
+		s = s[:8]
+	}
+	return "WSAMZN-" + s
+}
+
+// allocIP hands out the next host address of a subnet (skipping the five
+// addresses AWS reserves).
+func (m *Module) allocIP(ctx context.Context, tx store.Tx, account, region, subnetID string) (string, error) {
+	sn, err := m.ec2.Subnet(ctx, tx, account, region, subnetID)
+	if err != nil {
+		return "", fmt.Errorf("subnet %s: %w", subnetID, err)
+	}
+	p, err := netip.ParsePrefix(sn.CIDR)
+	if err != nil {
+		return "", fmt.Errorf("subnet %s cidr %q: %w", subnetID, sn.CIDR, err)
+	}
+	k := key(account, region, subnetID)
+	next := 0
+	if v, err := getRec[int](ctx, tx, tIPAlloc, k); err != nil {
+		return "", err
+	} else if v != nil {
+		next = *v
+	}
+	size := 1 << (32 - p.Bits())
+	usable := size - 5
+	if usable < 1 {
+		usable = 1
+	}
+	host := 4 + next%usable
+	if err := putRec(ctx, tx, tIPAlloc, k, next+1); err != nil {
+		return "", err
+	}
+	a := p.Masked().Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v += uint32(host)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String(), nil
+}
+
+// checkVolumeCombo enforces the documented root/user volume combinations.
+func checkVolumeCombo(root, user int, compute string) error {
+	graphics := strings.HasPrefix(compute, "GRAPHICS")
+	switch {
+	case root > 2000 || user > 2000:
+		return itemErr("InvalidParameterValuesException", "Volumes can be at most 2000 GiB.")
+	case root == 80 && (user == 10 || user == 50 || user == 100):
+		return nil
+	case graphics && root >= 100 && user >= 100:
+		return nil
+	case root >= 175 && user >= 100:
+		return nil
+	}
+	return itemErr("InvalidParameterValuesException", "The volume sizes root %d GiB / user %d GiB are not a supported combination ([80,10], [80,50], [80,100] or [175-2000,100-2000]).", root, user)
+}
+
+func (m *Module) render(w *desktopRec) Workspace {
+	props := w.Properties
+	out := Workspace{
+		WorkspaceId: w.WorkspaceID, DirectoryId: w.DirectoryID, UserName: w.UserName, IpAddress: w.IPAddress,
+		State: w.State, BundleId: w.BundleID, SubnetId: w.SubnetID, ErrorCode: w.ErrorCode, ErrorMessage: w.ErrorMessage,
+		ComputerName: w.ComputerName, WorkspaceName: w.WorkspaceName, WorkspaceProperties: &props,
+		ModificationStates:          w.Modifications,
+		RootVolumeEncryptionEnabled: ptr(w.RootEncrypted), UserVolumeEncryptionEnabled: ptr(w.UserEncrypted),
+		VolumeEncryptionKey: w.VolumeKey,
+	}
+	if w.State == "PENDING" {
+		out.IpAddress, out.ComputerName = "", ""
+	}
+	return out
+}
+
+func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *describeWorkspacesIn) (*describeWorkspacesOut, error) {
+	filters := 0
+	if len(in.WorkspaceIds) > 0 {
+		filters++
+	}
+	if in.DirectoryId != nil {
+		filters++
+	}
+	if in.BundleId != nil {
+		filters++
+	}
+	if in.WorkspaceName != nil {
+		filters++
+	}
+	if filters > 1 {
+		return nil, errInvalid("Specify only one of WorkspaceIds, DirectoryId, BundleId or WorkspaceName.")
+	}
+	if in.UserName != nil && in.DirectoryId == nil {
+		return nil, errInvalid("UserName can only be used together with DirectoryId.")
+	}
+	limit := 25
+	if in.Limit != nil {
+		limit = *in.Limit
+	}
+	p := prefix(c.Account, c.Region)
+	after, err := parseToken(in.NextToken, p)
+	if err != nil {
+		return nil, err
+	}
+	out := &describeWorkspacesOut{Workspaces: []Workspace{}}
+	now := c.Now
+	visible := func(w *desktopRec) bool {
+		return !(w.State == "TERMINATED" && now.Sub(w.StateSince) > m.timing(lifecycle.TerminatedTTL))
+	}
+	err = m.store.View(ctx, func(tx store.Tx) error {
+		if len(in.WorkspaceIds) > 0 {
+			for _, id := range in.WorkspaceIds {
+				w, err := getRec[desktopRec](ctx, tx, tDesktops, key(c.Account, c.Region, id))
+				if err != nil {
+					return err
+				}
+				if w != nil && visible(w) {
+					out.Workspaces = append(out.Workspaces, m.render(w))
+				}
+			}
+			return nil
+		}
+		if in.WorkspaceName != nil {
+			b, err := tx.Get(ctx, tIdem, key(c.Account, c.Region, "name/"+*in.WorkspaceName))
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			id := strings.Trim(string(b), `"`)
+			w, err := getRec[desktopRec](ctx, tx, tDesktops, key(c.Account, c.Region, id))
+			if err != nil {
+				return err
+			}
+			if w != nil && visible(w) {
+				out.Workspaces = append(out.Workspaces, m.render(w))
+			}
+			return nil
+		}
+		var last string
+		return store.ScanJSON[desktopRec](ctx, tx, tDesktops, p, after, 0, func(k string, w *desktopRec) error {
+			if !visible(w) {
+				return nil
+			}
+			if in.DirectoryId != nil && w.DirectoryID != *in.DirectoryId {
+				return nil
+			}
+			if in.UserName != nil && !strings.EqualFold(w.UserName, *in.UserName) {
+				return nil
+			}
+			if in.BundleId != nil && w.BundleID != *in.BundleId {
+				return nil
+			}
+			if len(out.Workspaces) == limit {
+				out.NextToken = pageToken(last)
+				return store.ErrStop
+			}
+			last = k
+			out.Workspaces = append(out.Workspaces, m.render(w))
+			return nil
+		})
+	})
+	return out, err
+}
+
+// batch runs a per-desktop change for each request: each is authorized on
+// the desktop's own tags and fails on its own in FailedRequests.
+func (m *Module) batch(ctx context.Context, c *gateway.Call, reqs []wsIDReq, one func(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error) (*batchOut, error) {
+	out := &batchOut{FailedRequests: []failedChange{}}
+	for _, r := range reqs {
+		k := key(c.Account, c.Region, r.WorkspaceId)
+		var failure *itemError
+		err := m.store.Update(ctx, func(tx store.Tx) error {
+			failure = nil
+			w, err := getRec[desktopRec](ctx, tx, tDesktops, k)
+			if err != nil {
+				return err
+			}
+			if w == nil || (w.State == "TERMINATED" && c.Now.Sub(w.StateSince) > m.timing(lifecycle.TerminatedTTL)) {
+				failure = itemErr("ResourceNotFoundException", "The WorkSpace %s could not be found.", r.WorkspaceId)
+				return nil
+			}
+			if err := c.Authorize(ctx, gateway.Check{Resource: ARN(c.Region, c.Account, "workspace", w.WorkspaceID), ResourceTags: orEmpty(w.Tags)}); err != nil {
+				failure, _ = toItemError(err)
+				return nil
+			}
+			if err := one(ctx, tx, c, w); err != nil {
+				if ie, ok := toItemError(err); ok {
+					failure = ie
+					return errRollback
+				}
+				return err
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errRollback) {
+			return nil, err
+		}
+		if failure != nil {
+			out.FailedRequests = append(out.FailedRequests, failedChange{WorkspaceId: r.WorkspaceId, ErrorCode: failure.code, ErrorMessage: failure.msg})
+		}
+	}
+	return out, nil
+}
+
+var errRollback = errors.New("rollback")
+
+func stateErr(w *desktopRec, op string) error {
+	return itemErr("InvalidResourceStateException", "The WorkSpace %s cannot be %s while it is %s.", w.WorkspaceID, op, w.State)
+}
+
+func in(s string, set ...string) bool {
+	for _, x := range set {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Module) startOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
+	mode := deref(w.Properties.RunningMode)
+	if mode != "AUTO_STOP" && mode != "MANUAL" {
+		return itemErr("OperationNotSupportedException", "The WorkSpace %s runs in %s mode; only AUTO_STOP and MANUAL WorkSpaces can be started.", w.WorkspaceID, mode)
+	}
+	if w.State != "STOPPED" {
+		return stateErr(w, "started")
+	}
+	if hasVolumeModification(w) {
+		return itemErr("OperationInProgressException", "The WorkSpace %s cannot be started while its volumes are being resized.", w.WorkspaceID)
+	}
+	return m.transition(ctx, tx, c.Account, c.Region, w, "STARTING", lifecycle.Start, c.Now)
+}
+
+func (m *Module) stopOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
+	mode := deref(w.Properties.RunningMode)
+	if mode != "AUTO_STOP" && mode != "MANUAL" {
+		return itemErr("OperationNotSupportedException", "The WorkSpace %s runs in %s mode; only AUTO_STOP and MANUAL WorkSpaces can be stopped.", w.WorkspaceID, mode)
+	}
+	if !in(w.State, "AVAILABLE", "IMPAIRED", "UNHEALTHY", "ERROR") {
+		return stateErr(w, "stopped")
+	}
+	return m.transition(ctx, tx, c.Account, c.Region, w, "STOPPING", lifecycle.Stop, c.Now)
+}
+
+func (m *Module) rebootOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
+	stuck := w.State == "REBOOTING" && c.Now.Sub(w.StateSince) > 20*time.Minute
+	if !in(w.State, "AVAILABLE", "UNHEALTHY", "IMPAIRED") && !stuck {
+		return stateErr(w, "rebooted")
+	}
+	if hasVolumeModification(w) {
+		return itemErr("OperationInProgressException", "The WorkSpace %s cannot be rebooted while its volumes are being resized.", w.WorkspaceID)
+	}
+	return m.transition(ctx, tx, c.Account, c.Region, w, "REBOOTING", lifecycle.Reboot, c.Now)
+}
+
+func (m *Module) rebuildOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
+	if !in(w.State, "AVAILABLE", "ERROR", "UNHEALTHY", "IMPAIRED", "STOPPED", "REBOOTING") {
+		return stateErr(w, "rebuilt")
+	}
+	if hasVolumeModification(w) {
+		return itemErr("OperationInProgressException", "The WorkSpace %s cannot be rebuilt while its volumes are being resized.", w.WorkspaceID)
+	}
+	if len(m.snapshots(w, c.Now, false)) == 0 {
+		return itemErr("InvalidResourceStateException", "The WorkSpace %s has no user volume snapshot yet; it can be rebuilt once the first snapshot is taken (about 30 minutes after creation).", w.WorkspaceID)
+	}
+	return m.transition(ctx, tx, c.Account, c.Region, w, "REBUILDING", lifecycle.Rebuild, c.Now)
+}
+
+func (m *Module) terminateOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
+	switch w.State {
+	case "TERMINATING", "TERMINATED":
+		return nil // terminating twice is not an error
+	case "SUSPENDED":
+		return stateErr(w, "terminated")
+	}
+	return m.transition(ctx, tx, c.Account, c.Region, w, "TERMINATING", lifecycle.Terminate, c.Now)
+}
+
+func (m *Module) loadForUpdate(ctx context.Context, tx store.Tx, c *gateway.Call, id string) (*desktopRec, error) {
+	w, err := getRec[desktopRec](ctx, tx, tDesktops, key(c.Account, c.Region, id))
+	if err != nil {
+		return nil, err
+	}
+	if w == nil || w.State == "TERMINATED" {
+		return nil, errNotFound("The WorkSpace %s could not be found.", id)
+	}
+	return w, nil
+}
+
+func (m *Module) restoreWorkspace(ctx context.Context, c *gateway.Call, in *restoreIn) (*struct{}, error) {
+	err := m.store.Update(ctx, func(tx store.Tx) error {
+		w, err := m.loadForUpdate(ctx, tx, c, in.WorkspaceId)
+		if err != nil {
+			return err
+		}
+		if !isIn(w.State, "AVAILABLE", "ERROR", "UNHEALTHY", "IMPAIRED", "STOPPED") {
+			return errState("The WorkSpace %s cannot be restored while it is %s.", w.WorkspaceID, w.State)
+		}
+		if len(m.snapshots(w, c.Now, true)) == 0 {
+			return errState("The WorkSpace %s has no restore snapshot yet.", w.WorkspaceID)
+		}
+		return m.transition(ctx, tx, c.Account, c.Region, w, "RESTORING", lifecycle.Restore, c.Now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &struct{}{}, nil
+}
+
+func isIn(s string, set ...string) bool { return in(s, set...) }
+
+func (m *Module) modifyState(ctx context.Context, c *gateway.Call, in *modifyStateIn) (*struct{}, error) {
+	err := m.store.Update(ctx, func(tx store.Tx) error {
+		w, err := m.loadForUpdate(ctx, tx, c, in.WorkspaceId)
+		if err != nil {
+			return err
+		}
+		switch {
+		case in.WorkspaceState == "ADMIN_MAINTENANCE" && w.State == "AVAILABLE":
+		case in.WorkspaceState == "AVAILABLE" && w.State == "ADMIN_MAINTENANCE":
+		case in.WorkspaceState == w.State:
+			return nil
+		default:
+			return errState("The WorkSpace %s cannot go from %s to %s.", w.WorkspaceID, w.State, in.WorkspaceState)
+		}
+		if err := m.setState(ctx, tx, c.Account, c.Region, w, in.WorkspaceState, c.Now); err != nil {
+			return err
+		}
+		return m.save(ctx, tx, c.Account, c.Region, w)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &struct{}{}, nil
+}
+
+func hasVolumeModification(w *desktopRec) bool {
+	for _, ms := range w.Modifications {
+		if ms.Resource == "ROOT_VOLUME" || ms.Resource == "USER_VOLUME" {
+			return true
+		}
+	}
+	return false
+}
+
+var computeOrder = map[string]int{"VALUE": 1, "STANDARD": 2, "PERFORMANCE": 3, "POWER": 4, "POWERPRO": 5, "GENERALPURPOSE_4XLARGE": 6, "GENERALPURPOSE_8XLARGE": 7}
+
+func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modifyPropsIn) (*struct{}, error) {
+	p := in.WorkspaceProperties
+	if p == nil && in.DataReplication == nil {
+		return nil, errInvalid("Specify WorkspaceProperties or DataReplication.")
+	}
+	err := m.store.Update(ctx, func(tx store.Tx) error {
+		w, err := m.loadForUpdate(ctx, tx, c, in.WorkspaceId)
+		if err != nil {
+			return err
+		}
+		if !isIn(w.State, "AVAILABLE", "STOPPED") {
+			return errState("The WorkSpace %s can only be modified while AVAILABLE or STOPPED; it is %s.", w.WorkspaceID, w.State)
+		}
+		if in.DataReplication != nil {
+			return errUnsupported("Data replication is not supported for WorkSpaces Core desktops.")
+		}
+		if len(w.Modifications) > 0 {
+			return awsproto.Errorf("OperationInProgressException", "The properties of this WorkSpace are currently being modified. Try again once the modification is complete.")
+		}
+		volume := p.RootVolumeSizeGib != nil || p.UserVolumeSizeGib != nil
+		compute := p.ComputeTypeName != nil && *p.ComputeTypeName != deref(w.Properties.ComputeTypeName)
+		if volume && compute {
+			return errInvalid("The volume size and the compute type cannot be changed in the same request.")
+		}
+		if p.RootVolumeSizeGib != nil && p.UserVolumeSizeGib != nil &&
+			*p.RootVolumeSizeGib != deref(w.Properties.RootVolumeSizeGib) && *p.UserVolumeSizeGib != deref(w.Properties.UserVolumeSizeGib) {
+			return errInvalid("The root and user volumes cannot be increased at the same time.")
+		}
+		if p.Protocols != nil {
+			return errUnsupported("Protocols can only be changed for WorkSpaces created from PCoIP bundles.")
+		}
+		if p.RunningMode != nil {
+			byop := len(w.Properties.Protocols) == 0
+			mode := *p.RunningMode
+			if byop && mode == "AUTO_STOP" {
+				return errUnsupported("The running mode AUTO_STOP is not available for WorkSpaces Core (BYOP) desktops; use ALWAYS_ON or MANUAL.")
+			}
+			if !byop && mode == "MANUAL" {
+				return errUnsupported("The running mode MANUAL is only available for WorkSpaces Core (BYOP) desktops.")
+			}
+			w.Properties.RunningMode = p.RunningMode
+			if mode == "AUTO_STOP" {
+				t := 60
+				if p.RunningModeAutoStopTimeoutInMinutes != nil {
+					t = *p.RunningModeAutoStopTimeoutInMinutes
+					if t%60 != 0 || t <= 0 {
+						return errInvalid("RunningModeAutoStopTimeoutInMinutes must be a multiple of 60.")
+					}
+				}
+				w.Properties.RunningModeAutoStopTimeoutInMinutes = &t
+			} else {
+				w.Properties.RunningModeAutoStopTimeoutInMinutes = nil
+			}
+			if mode == "MANUAL" && w.State == "AVAILABLE" {
+				if err := m.scheduleAutoStop(ctx, tx, c.Account, c.Region, w, c.Now); err != nil {
+					return err
+				}
+			}
+		}
+		if volume {
+			root, user := deref(w.Properties.RootVolumeSizeGib), deref(w.Properties.UserVolumeSizeGib)
+			newRoot, newUser := root, user
+			if p.RootVolumeSizeGib != nil {
+				newRoot = *p.RootVolumeSizeGib
+			}
+			if p.UserVolumeSizeGib != nil {
+				newUser = *p.UserVolumeSizeGib
+			}
+			if newRoot < root || newUser < user {
+				return errInvalid("Volumes can only be increased (root %d→%d, user %d→%d).", root, newRoot, user, newUser)
+			}
+			if newRoot != root || newUser != user {
+				if c.Now.Sub(w.Created) < 6*time.Hour {
+					return errUnsupported("The volumes of a new WorkSpace can be resized 6 hours after it was created.")
+				}
+				if !w.LastVolumeResize.IsZero() && c.Now.Sub(w.LastVolumeResize) < 6*time.Hour {
+					return errUnsupported("A volume can be resized once every 6 hours.")
+				}
+				if err := checkVolumeCombo(newRoot, newUser, deref(w.Properties.ComputeTypeName)); err != nil {
+					ie := err.(*itemError)
+					return awsproto.Errorf(ie.code, "%s", ie.msg)
+				}
+				res := "ROOT_VOLUME"
+				if newUser != user {
+					res = "USER_VOLUME"
+				}
+				w.Modifications = []ModificationState{{Resource: res, State: "UPDATE_IN_PROGRESS"}}
+				w.Properties.RootVolumeSizeGib, w.Properties.UserVolumeSizeGib = &newRoot, &newUser
+				w.LastVolumeResize = c.Now
+				if err := m.engine.Schedule(ctx, tx, "mod/"+key(c.Account, c.Region, w.WorkspaceID), jobModifyDone,
+					c.Now.Add(m.timing(lifecycle.Modify)), jobRef{Key: key(c.Account, c.Region, w.WorkspaceID)}); err != nil {
+					return err
+				}
+			}
+		}
+		if compute {
+			from, to := deref(w.Properties.ComputeTypeName), *p.ComputeTypeName
+			if strings.HasPrefix(from, "GRAPHICS") || strings.HasPrefix(to, "GRAPHICS") {
+				okG4 := (from == "GRAPHICS_G4DN" && to == "GRAPHICSPRO_G4DN") || (from == "GRAPHICSPRO_G4DN" && to == "GRAPHICS_G4DN")
+				if !okG4 {
+					return errUnsupported("The compute type %s cannot be changed to %s.", from, to)
+				}
+			}
+			up := computeOrder[to] > computeOrder[from]
+			if up {
+				if c.Now.Sub(w.Created) < 6*time.Hour || (!w.LastComputeUp.IsZero() && c.Now.Sub(w.LastComputeUp) < 6*time.Hour) {
+					return errUnsupported("A WorkSpace can move to a larger compute type once every 6 hours (and 6 hours after creation).")
+				}
+				w.LastComputeUp = c.Now
+			} else {
+				if !w.LastComputeDown.IsZero() && c.Now.Sub(w.LastComputeDown) < 30*24*time.Hour {
+					return errUnsupported("A WorkSpace can move to a smaller compute type once every 30 days.")
+				}
+				w.LastComputeDown = c.Now
+			}
+			w.Properties.ComputeTypeName = &to
+			w.Modifications = []ModificationState{{Resource: "COMPUTE_TYPE", State: "UPDATE_IN_PROGRESS"}}
+			// The WorkSpace is rebooted with the new compute type: UPDATING, then back.
+			return m.transition(ctx, tx, c.Account, c.Region, w, "UPDATING", lifecycle.Modify, c.Now)
+		}
+		return m.save(ctx, tx, c.Account, c.Region, w)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &struct{}{}, nil
+}
+
+func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*migrateOut, error) {
+	var target string
+	err := m.store.Update(ctx, func(tx store.Tx) error {
+		src, err := m.loadForUpdate(ctx, tx, c, in.SourceWorkspaceId)
+		if err != nil {
+			return err
+		}
+		if src.State == "ADMIN_MAINTENANCE" {
+			return errUnsupported("The WorkSpace %s is in ADMIN_MAINTENANCE and cannot be migrated.", src.WorkspaceID)
+		}
+		if !isIn(src.State, "AVAILABLE", "STOPPED", "ERROR") {
+			return errState("The WorkSpace %s cannot be migrated while it is %s.", src.WorkspaceID, src.State)
+		}
+		if src.MigratingTo != "" {
+			return awsproto.Errorf("OperationInProgressException", "The WorkSpace %s is already being migrated to %s.", src.WorkspaceID, src.MigratingTo)
+		}
+		if in.BundleId == src.BundleID {
+			return errInvalid("The target bundle must differ from the WorkSpace's current bundle %s.", src.BundleID)
+		}
+		b, err := m.lookupBundle(ctx, tx, c.Account, c.Region, in.BundleId)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			return errNotFound("The bundle %s could not be found.", in.BundleId)
+		}
+		oldB, err := m.lookupBundle(ctx, tx, c.Account, c.Region, src.BundleID)
+		if err != nil {
+			return err
+		}
+		_, newTen, err := m.bundleProtocol(ctx, tx, c.Account, c.Region, b)
+		if err != nil {
+			return err
+		}
+		oldTen := ""
+		if oldB != nil {
+			_, oldTen, _ = m.bundleProtocol(ctx, tx, c.Account, c.Region, oldB)
+		}
+		if (oldTen == "DEDICATED") != (newTen == "DEDICATED") {
+			return errUnsupported("BYOL WorkSpaces can only migrate to BYOL bundles, and other WorkSpaces never to BYOL bundles.")
+		}
+		if len(m.snapshots(src, c.Now, false)) == 0 {
+			return errUnsupported("The WorkSpace %s has no user volume snapshot yet; migrate it once the first snapshot exists.", src.WorkspaceID)
+		}
+		t := clone(src)
+		t.WorkspaceID = newID("ws-")
+		t.BundleID = in.BundleId
+		t.ComputerName = computerName(t.WorkspaceID)
+		t.IPAddress, err = m.allocIP(ctx, tx, c.Account, c.Region, src.SubnetID)
+		if err != nil {
+			return err
+		}
+		t.Properties.ComputeTypeName = ptr(b.ComputeType)
+		t.Root = volumeRec{VolumeID: volumeID(), SizeGib: deref(t.Properties.RootVolumeSizeGib), Encrypted: src.RootEncrypted, ImageID: b.ImageID}
+		t.User = volumeRec{VolumeID: volumeID(), SizeGib: src.User.SizeGib, Encrypted: src.UserEncrypted}
+		t.State, t.PrevState, t.Created, t.StateSince, t.AvailableSince, t.Seq = "PENDING", "", c.Now, c.Now, nil, 0
+		t.Modifications, t.SnapshotBase, t.MigratingTo, t.ErrorCode, t.ErrorMessage = nil, nil, "", "", ""
+		t.MigratedFrom = src.WorkspaceID
+		t.WorkspaceGrant = ""
+		if t.VolumeKey != "" {
+			if err := m.grantWorkspace(ctx, tx, c, t); err != nil {
+				if ie, ok := toItemError(err); ok {
+					return awsproto.Errorf(ie.code, "%s", ie.msg)
+				}
+				return err
+			}
+		}
+		src.MigratingTo = t.WorkspaceID
+		if err := m.save(ctx, tx, c.Account, c.Region, src); err != nil {
+			return err
+		}
+		if err := store.CreateJSON(ctx, tx, tDesktops, key(c.Account, c.Region, t.WorkspaceID), t); err != nil {
+			return err
+		}
+		if t.WorkspaceName != "" {
+			if err := tx.Put(ctx, tIdem, key(c.Account, c.Region, "name/"+t.WorkspaceName), []byte(`"`+t.WorkspaceID+`"`)); err != nil {
+				return err
+			}
+		}
+		target = t.WorkspaceID
+		return m.scheduleTransition(ctx, tx, c.Account, c.Region, t, lifecycle.Migrate, c.Now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &migrateOut{SourceWorkspaceId: in.SourceWorkspaceId, TargetWorkspaceId: target}, nil
+}
+
+func (m *Module) describeSnapshots(ctx context.Context, c *gateway.Call, in *snapshotsIn) (*snapshotsOut, error) {
+	out := &snapshotsOut{RebuildSnapshots: []snapshotOut{}, RestoreSnapshots: []snapshotOut{}}
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		w, err := m.loadForUpdate(ctx, tx, c, in.WorkspaceId)
+		if err != nil {
+			return err
+		}
+		for _, t := range m.snapshots(w, c.Now, false) {
+			out.RebuildSnapshots = append(out.RebuildSnapshots, snapshotOut{SnapshotTime: awsproto.NewTime(t)})
+		}
+		for _, t := range m.snapshots(w, c.Now, true) {
+			out.RestoreSnapshots = append(out.RestoreSnapshots, snapshotOut{SnapshotTime: awsproto.NewTime(t)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Snapshot schedule: the first snapshot about 30 minutes after the desktop
+// first became available (or after a restore), then every 12 hours. User
+// volume (rebuild) snapshots are taken regardless of health; restore
+// snapshots (root + user) only while the desktop is healthy, so they stop
+// while it is UNHEALTHY or ERROR.
+const (
+	firstSnapshot    = 30 * time.Minute
+	snapshotInterval = 12 * time.Hour
+	keepSnapshots    = 2
+)
+
+func (m *Module) snapshots(w *desktopRec, now time.Time, restore bool) []time.Time {
+	if w.SnapshotBase == nil {
+		return nil
+	}
+	end := now
+	if restore && w.UnhealthySince != nil && w.UnhealthySince.Before(end) {
+		end = *w.UnhealthySince
+	}
+	first := w.SnapshotBase.Add(firstSnapshot)
+	if end.Before(first) {
+		return nil
+	}
+	n := int(end.Sub(first) / snapshotInterval)
+	var out []time.Time
+	for k := n - keepSnapshots + 1; k <= n; k++ {
+		if k >= 0 {
+			out = append(out, first.Add(time.Duration(k)*snapshotInterval))
+		}
+	}
+	return out
+}

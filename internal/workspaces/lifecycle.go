@@ -1,0 +1,606 @@
+package workspaces
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// Job kinds of desktops.
+const (
+	jobTransition  = "workspaces.transition"
+	jobAutoStop    = "workspaces.autostop"
+	jobMaintenance = "workspaces.maintenance"
+	jobForget      = "workspaces.forget"
+	jobModifyDone  = "workspaces.modify-done"
+	// AutoStopAfter is how long a MANUAL desktop may stay AVAILABLE before
+	// the service stops it (the partner guide: "greater than or equal to 48 hours").
+	AutoStopAfter = 48 * time.Hour
+)
+
+type jobRef struct {
+	Key string `json:"key"`
+	Seq int64  `json:"seq"`
+}
+
+func (m *Module) registerJobs() {
+	m.engine.Register(jobAccountMod, func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+		var k string
+		json.Unmarshal(j.Payload, &k)
+		return m.finishAccountMod(ctx, tx, k, now)
+	})
+	m.engine.Register(jobDirRegister, func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+		var k string
+		json.Unmarshal(j.Payload, &k)
+		return m.finishDirRegister(ctx, tx, k, now)
+	})
+	m.engine.Register(jobDirDeregister, func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+		var k string
+		json.Unmarshal(j.Payload, &k)
+		return m.finishDirDeregister(ctx, tx, k, now)
+	})
+	m.engine.Register(jobTransition, m.runTransition)
+	m.engine.Register(jobAutoStop, m.runAutoStop)
+	m.engine.Register(jobMaintenance, m.runMaintenance)
+	m.engine.Register(jobForget, m.runForget)
+	m.engine.Register(jobModifyDone, m.runModifyDone)
+	m.registerImageJobs()
+}
+
+// setState moves a desktop to a new state, keeping the metering, the
+// snapshot schedule and the bookkeeping of the previous state right.
+func (m *Module) setState(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, state string, now time.Time) error {
+	if w.State == state {
+		return nil
+	}
+	if w.State == "AVAILABLE" && w.AvailableSince != nil {
+		if err := m.meter(ctx, tx, account, region, w.WorkspaceID, *w.AvailableSince, now); err != nil {
+			return err
+		}
+		w.AvailableSince = nil
+	}
+	if isIn(state, "UPDATING", "MAINTENANCE", "SUSPENDED") {
+		w.PrevState = w.State
+	}
+	w.State = state
+	w.StateSince = now
+	w.Seq++
+	switch state {
+	case "AVAILABLE":
+		t := now
+		w.AvailableSince = &t
+		w.ErrorCode, w.ErrorMessage = "", ""
+		w.UnhealthySince = nil
+		if w.SnapshotBase == nil {
+			w.SnapshotBase = &t
+		}
+		if deref(w.Properties.RunningMode) == "MANUAL" {
+			if err := m.scheduleAutoStop(ctx, tx, account, region, w, now); err != nil {
+				return err
+			}
+			if err := m.scheduleMaintenance(ctx, tx, account, region, w, now); err != nil {
+				return err
+			}
+		}
+	case "UNHEALTHY", "IMPAIRED", "ERROR":
+		if w.UnhealthySince == nil {
+			t := now
+			w.UnhealthySince = &t
+		}
+	}
+	return nil
+}
+
+func (m *Module) save(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) error {
+	return putRec(ctx, tx, tDesktops, key(account, region, w.WorkspaceID), w)
+}
+
+// transition enters an intermediate state and schedules the step that ends it.
+func (m *Module) transition(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, state string, step lifecycle.Step, now time.Time) error {
+	if err := m.setState(ctx, tx, account, region, w, state, now); err != nil {
+		return err
+	}
+	if err := m.save(ctx, tx, account, region, w); err != nil {
+		return err
+	}
+	return m.scheduleTransition(ctx, tx, account, region, w, step, now)
+}
+
+func (m *Module) scheduleTransition(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, step lifecycle.Step, now time.Time) error {
+	k := key(account, region, w.WorkspaceID)
+	return m.engine.Schedule(ctx, tx, "t/"+k, jobTransition, now.Add(m.timing(step)), jobRef{Key: k, Seq: w.Seq})
+}
+
+func (m *Module) scheduleAutoStop(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) error {
+	k := key(account, region, w.WorkspaceID)
+	return m.engine.Schedule(ctx, tx, "as/"+k, jobAutoStop, now.Add(AutoStopAfter), jobRef{Key: k, Seq: w.Seq})
+}
+
+// maintenanceWindow returns the desktop's next monthly maintenance start
+// after now: the window opens on the third Monday of the month for up to
+// two weeks, daily from 00:00 to 05:00 (UTC here); each desktop is
+// maintained on one day of it, spread by its id.
+func maintenanceWindow(id string, now time.Time) time.Time {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	v := h.Sum32()
+	day := int(v % 14)
+	minute := int((v / 14) % (4 * 60))
+	for months := 0; months < 3; months++ {
+		first := time.Date(now.Year(), now.Month()+time.Month(months), 1, 0, 0, 0, 0, time.UTC)
+		off := (int(time.Monday) - int(first.Weekday()) + 7) % 7
+		third := first.AddDate(0, 0, off+14)
+		start := third.AddDate(0, 0, day).Add(time.Duration(minute) * time.Minute)
+		if start.After(now) {
+			return start
+		}
+	}
+	return now.AddDate(0, 1, 0)
+}
+
+func (m *Module) scheduleMaintenance(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) error {
+	k := key(account, region, w.WorkspaceID)
+	return m.engine.Schedule(ctx, tx, "mw/"+k, jobMaintenance, maintenanceWindow(w.WorkspaceID, now), jobRef{Key: k})
+}
+
+func (m *Module) loadJob(ctx context.Context, tx store.Tx, j store.Job) (*desktopRec, jobRef, error) {
+	var ref jobRef
+	if err := json.Unmarshal(j.Payload, &ref); err != nil {
+		return nil, ref, fmt.Errorf("job %s: bad payload: %w", j.ID, err)
+	}
+	w, err := getRec[desktopRec](ctx, tx, tDesktops, ref.Key)
+	return w, ref, err
+}
+
+func (m *Module) runTransition(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+	w, ref, err := m.loadJob(ctx, tx, j)
+	if err != nil || w == nil || w.Seq != ref.Seq {
+		return err // a later change superseded this step
+	}
+	parts := splitKey(ref.Key)
+	account, region := parts[0], parts[1]
+	next := "AVAILABLE"
+	switch w.State {
+	case "PENDING":
+		next, err = m.provision(ctx, tx, account, region, w, now)
+	case "STARTING", "REBOOTING":
+		next, err = m.attach(ctx, tx, account, region, w)
+	case "STOPPING":
+		next = "STOPPED"
+	case "REBUILDING":
+		next, err = m.rebuild(ctx, tx, account, region, w)
+	case "RESTORING":
+		next, err = m.attach(ctx, tx, account, region, w)
+		if next == "AVAILABLE" {
+			t := now
+			w.SnapshotBase = &t // new snapshots are taken soon after a restore
+		}
+	case "TERMINATING":
+		if err := m.retireGrants(ctx, tx, account, region, w); err != nil {
+			return err
+		}
+		next = "TERMINATED"
+	case "UPDATING", "MAINTENANCE", "SUSPENDED":
+		next = w.PrevState
+		if next == "" {
+			next = "AVAILABLE"
+		}
+		w.Modifications = nil
+	default:
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := m.setState(ctx, tx, account, region, w, next, now); err != nil {
+		return err
+	}
+	if err := m.save(ctx, tx, account, region, w); err != nil {
+		return err
+	}
+	switch next {
+	case "TERMINATED":
+		for _, id := range []string{"as/", "mw/", "mod/"} {
+			if err := tx.CancelJob(ctx, id+ref.Key); err != nil {
+				return err
+			}
+		}
+		return m.engine.Schedule(ctx, tx, "t/"+ref.Key, jobForget, now.Add(m.timing(lifecycle.TerminatedTTL)), jobRef{Key: ref.Key, Seq: w.Seq})
+	case "AVAILABLE", "UNHEALTHY":
+		if w.MigratedFrom != "" {
+			return m.finishMigration(ctx, tx, account, region, w, now)
+		}
+	case "ERROR":
+		if w.MigratedFrom != "" {
+			return m.abortMigration(ctx, tx, account, region, w)
+		}
+	}
+	return nil
+}
+
+// provision completes PENDING: injected faults, then the KMS steps of an
+// encrypted desktop (grants, data keys, attach), then AVAILABLE.
+func (m *Module) provision(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) (string, error) {
+	if m.faults != nil {
+		f, err := m.faults.Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, id := range f.FailWorkspaces {
+			if id == w.WorkspaceID {
+				return m.fail(w, "ProvisioningFailure", "The WorkSpace could not be provisioned (fault injected for this WorkSpace).")
+			}
+		}
+		if f.ProvisionFailRate > 0 && m.rand() < f.ProvisionFailRate {
+			return m.fail(w, "ProvisioningFailure", "The WorkSpace could not be provisioned (fault injected for a share of new WorkSpaces).")
+		}
+		for _, id := range f.UnhealthyWorkspaces {
+			if id == w.WorkspaceID {
+				return "UNHEALTHY", nil
+			}
+		}
+		if f.UnhealthyRate > 0 && m.rand() < f.UnhealthyRate {
+			return "UNHEALTHY", nil
+		}
+	}
+	if w.VolumeKey != "" {
+		for _, v := range m.encryptedVolumes(w) {
+			if err := m.createVolumeKey(ctx, tx, account, region, w, v); err != nil {
+				if ae := awsproto.As(err); ae != nil {
+					return m.fail(w, ae.Code, "The encrypted volume "+v.VolumeID+" could not be created: "+ae.Message)
+				}
+				return "", err
+			}
+		}
+	}
+	return m.attach(ctx, tx, account, region, w)
+}
+
+func (m *Module) fail(w *desktopRec, code, msg string) (string, error) {
+	w.ErrorCode, w.ErrorMessage = code, msg
+	return "ERROR", nil
+}
+
+func (m *Module) encryptedVolumes(w *desktopRec) []*volumeRec {
+	var out []*volumeRec
+	if w.RootEncrypted {
+		out = append(out, &w.Root)
+	}
+	if w.UserEncrypted {
+		out = append(out, &w.User)
+	}
+	return out
+}
+
+func (m *Module) encContext(w *desktopRec, v *volumeRec) map[string]string {
+	return map[string]string{
+		"aws:workspaces:sid-directoryid": "[" + w.UserSID + "]@[" + w.DirectoryID + "]",
+		"aws:ebs:id":                     v.VolumeID,
+	}
+}
+
+// grantWorkspace is step 1 of the KMS guide: a grant that lets WorkSpaces use
+// the key only for this desktop (its user and directory).
+func (m *Module) grantWorkspace(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
+	id, err := m.keys.CreateGrant(ctx, tx, GrantRequest{
+		Account: c.Account, Region: c.Region, KeyARN: w.VolumeKey,
+		Grantee:       "workspaces." + c.Region + ".amazonaws.com",
+		Retiring:      "workspaces." + c.Region + ".amazonaws.com",
+		Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant", "RetireGrant", "DescribeKey"},
+		ContextSubset: map[string]string{"aws:workspaces:sid-directoryid": "[" + w.UserSID + "]@[" + w.DirectoryID + "]"},
+		Name:          w.WorkspaceID, CreatedBy: c.Principal.ARN,
+	})
+	if err != nil {
+		return err
+	}
+	w.WorkspaceGrant = id
+	return nil
+}
+
+// createVolumeKey is steps 2–4 and 8: an EBS grant for the volume, a data
+// key encrypted under the key with the volume's encryption context, kept
+// with the volume's metadata.
+func (m *Module) createVolumeKey(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, v *volumeRec) error {
+	ec := m.encContext(w, v)
+	gid, err := m.keys.CreateGrant(ctx, tx, GrantRequest{
+		Account: account, Region: region, KeyARN: w.VolumeKey,
+		Grantee: "ebs." + region + ".amazonaws.com", Retiring: "ebs." + region + ".amazonaws.com",
+		Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "RetireGrant"},
+		ContextSubset: ec, Name: v.VolumeID, CreatedBy: "workspaces." + region + ".amazonaws.com",
+	})
+	if err != nil {
+		return err
+	}
+	v.GrantIDs = append(v.GrantIDs, gid)
+	edk, err := m.keys.GenerateDataKeyWithoutPlaintext(ctx, tx, account, region, w.VolumeKey, ec, gid)
+	if err != nil {
+		return err
+	}
+	v.EncryptedDataKey = edk
+	return nil
+}
+
+// attach is steps 5–6: EBS decrypts each encrypted volume's data key with
+// its encryption context. A disabled or deleted key leaves the desktop in
+// ERROR with the reason.
+func (m *Module) attach(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) (string, error) {
+	if w.VolumeKey == "" || m.keys == nil {
+		return "AVAILABLE", nil
+	}
+	for _, v := range m.encryptedVolumes(w) {
+		gid := ""
+		if len(v.GrantIDs) > 0 {
+			gid = v.GrantIDs[len(v.GrantIDs)-1]
+		}
+		if err := m.keys.Decrypt(ctx, tx, account, region, w.VolumeKey, v.EncryptedDataKey, m.encContext(w, v), gid); err != nil {
+			if ae := awsproto.As(err); ae != nil {
+				return m.fail(w, "KMSKeyUnavailable."+ae.Code, "The volume "+v.VolumeID+" could not be attached because its KMS key cannot be used: "+ae.Message)
+			}
+			return "", err
+		}
+	}
+	return "AVAILABLE", nil
+}
+
+func (m *Module) retireGrants(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) error {
+	if m.keys == nil || w.VolumeKey == "" {
+		return nil
+	}
+	var ids []string
+	for _, v := range []*volumeRec{&w.Root, &w.User} {
+		ids = append(ids, v.GrantIDs...)
+		v.GrantIDs = nil
+	}
+	if w.WorkspaceGrant != "" {
+		ids = append(ids, w.WorkspaceGrant)
+		w.WorkspaceGrant = ""
+	}
+	for _, id := range ids {
+		if err := m.keys.RetireGrant(ctx, tx, account, region, w.VolumeKey, id); err != nil {
+			if ae := awsproto.As(err); ae != nil && strings.Contains(ae.Code, "NotFound") {
+				continue
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuild re-creates the root volume from the bundle's current image and
+// keeps the user volume from the latest snapshot, with a new IP address.
+func (m *Module) rebuild(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) (string, error) {
+	b, err := m.lookupBundle(ctx, tx, account, region, w.BundleID)
+	if err != nil {
+		return "", err
+	}
+	old := w.Root
+	w.Root = volumeRec{VolumeID: volumeID(), SizeGib: old.SizeGib, Encrypted: old.Encrypted, ImageID: old.ImageID}
+	if b != nil {
+		w.Root.ImageID = b.ImageID
+	}
+	ip, err := m.allocIP(ctx, tx, account, region, w.SubnetID)
+	if err != nil {
+		return "", err
+	}
+	w.IPAddress = ip
+	if w.RootEncrypted && m.keys != nil {
+		for _, gid := range old.GrantIDs {
+			if err := m.keys.RetireGrant(ctx, tx, account, region, w.VolumeKey, gid); err != nil && awsproto.As(err) == nil {
+				return "", err
+			}
+		}
+		if err := m.createVolumeKey(ctx, tx, account, region, w, &w.Root); err != nil {
+			if ae := awsproto.As(err); ae != nil {
+				return m.fail(w, "KMSKeyUnavailable."+ae.Code, "The root volume could not be rebuilt because its KMS key cannot be used: "+ae.Message)
+			}
+			return "", err
+		}
+	}
+	return m.attach(ctx, tx, account, region, w)
+}
+
+func (m *Module) finishMigration(ctx context.Context, tx store.Tx, account, region string, t *desktopRec, now time.Time) error {
+	src, err := getRec[desktopRec](ctx, tx, tDesktops, key(account, region, t.MigratedFrom))
+	if err != nil || src == nil {
+		return err
+	}
+	src.MigratingTo = ""
+	if src.State == "TERMINATED" || src.State == "TERMINATING" {
+		return m.save(ctx, tx, account, region, src)
+	}
+	// The source keeps its name no more: the name index now points at the target.
+	return m.transition(ctx, tx, account, region, src, "TERMINATING", lifecycle.Terminate, now)
+}
+
+func (m *Module) abortMigration(ctx context.Context, tx store.Tx, account, region string, t *desktopRec) error {
+	src, err := getRec[desktopRec](ctx, tx, tDesktops, key(account, region, t.MigratedFrom))
+	if err != nil || src == nil {
+		return err
+	}
+	src.MigratingTo = ""
+	if t.WorkspaceName != "" {
+		if err := tx.Put(ctx, tIdem, key(account, region, "name/"+src.WorkspaceName), []byte(`"`+src.WorkspaceID+`"`)); err != nil {
+			return err
+		}
+	}
+	return m.save(ctx, tx, account, region, src)
+}
+
+func (m *Module) runAutoStop(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+	w, ref, err := m.loadJob(ctx, tx, j)
+	if err != nil || w == nil || w.Seq != ref.Seq || w.State != "AVAILABLE" || deref(w.Properties.RunningMode) != "MANUAL" {
+		return err
+	}
+	parts := splitKey(ref.Key)
+	return m.transition(ctx, tx, parts[0], parts[1], w, "STOPPING", lifecycle.Stop, now)
+}
+
+func (m *Module) runMaintenance(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+	w, ref, err := m.loadJob(ctx, tx, j)
+	if err != nil || w == nil || isIn(w.State, "TERMINATING", "TERMINATED") || deref(w.Properties.RunningMode) != "MANUAL" {
+		return err
+	}
+	parts := splitKey(ref.Key)
+	account, region := parts[0], parts[1]
+	dir, err := getRec[directoryRec](ctx, tx, tDirs, key(account, region, w.DirectoryID))
+	if err != nil {
+		return err
+	}
+	enabled := dir == nil || dir.Creation.EnableMaintenanceMode == nil || *dir.Creation.EnableMaintenanceMode
+	if enabled && isIn(w.State, "AVAILABLE", "STOPPED") {
+		if err := m.transition(ctx, tx, account, region, w, "MAINTENANCE", lifecycle.Maintenance, now); err != nil {
+			return err
+		}
+	}
+	return m.engine.Schedule(ctx, tx, "mw/"+ref.Key, jobMaintenance, maintenanceWindow(w.WorkspaceID, now.Add(24*time.Hour)), jobRef{Key: ref.Key})
+}
+
+func (m *Module) runForget(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+	w, ref, err := m.loadJob(ctx, tx, j)
+	if err != nil || w == nil || w.State != "TERMINATED" {
+		return err
+	}
+	parts := splitKey(ref.Key)
+	if w.WorkspaceName != "" {
+		nk := key(parts[0], parts[1], "name/"+w.WorkspaceName)
+		if b, err := tx.Get(ctx, tIdem, nk); err == nil && strings.Trim(string(b), `"`) == w.WorkspaceID {
+			if err := tx.Delete(ctx, tIdem, nk); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Delete(ctx, tDesktops, ref.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+func (m *Module) runModifyDone(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+	w, ref, err := m.loadJob(ctx, tx, j)
+	if err != nil || w == nil {
+		return err
+	}
+	if hasVolumeModification(w) {
+		w.Modifications = nil
+		sizeRoot, sizeUser := deref(w.Properties.RootVolumeSizeGib), deref(w.Properties.UserVolumeSizeGib)
+		w.Root.SizeGib, w.User.SizeGib = sizeRoot, sizeUser
+		parts := splitKey(ref.Key)
+		return m.save(ctx, tx, parts[0], parts[1], w)
+	}
+	return nil
+}
+
+// meter adds the AVAILABLE interval [from, to) to per-day usage buckets.
+func (m *Module) meter(ctx context.Context, tx store.Tx, account, region, id string, from, to time.Time) error {
+	for from.Before(to) {
+		dayEnd := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
+		end := to
+		if dayEnd.Before(end) {
+			end = dayEnd
+		}
+		k := key(account, region, id+"/"+from.Format("2006-01-02"))
+		var secs float64
+		if v, err := getRec[float64](ctx, tx, tUsage, k); err != nil {
+			return err
+		} else if v != nil {
+			secs = *v
+		}
+		secs += end.Sub(from).Seconds()
+		if err := putRec(ctx, tx, tUsage, k, secs); err != nil {
+			return err
+		}
+		from = end
+	}
+	return nil
+}
+
+// UsageDay is one desktop's AVAILABLE hours on one day.
+type UsageDay struct {
+	Date  string  `json:"date"`
+	Hours float64 `json:"hours"`
+}
+
+// UsageDesktop is the metered usage of one desktop.
+type UsageDesktop struct {
+	WorkspaceID string     `json:"workspace_id"`
+	TotalHours  float64    `json:"total_hours"`
+	Days        []UsageDay `json:"days"`
+}
+
+// UsageReport is the answer of GET /_deskplane/usage.
+type UsageReport struct {
+	Account    string          `json:"account"`
+	Region     string          `json:"region"`
+	AsOf       time.Time       `json:"as_of"`
+	Workspaces []*UsageDesktop `json:"workspaces"`
+}
+
+// Usage reports the hours each desktop spent AVAILABLE, by day (UTC),
+// including the interval in progress.
+func (m *Module) Usage(ctx context.Context, account, region string, from, to time.Time) (any, error) {
+	now := m.engine.Clock().Now()
+	byID := map[string]map[string]float64{}
+	add := func(id, day string, secs float64) {
+		if from.IsZero() == false && day < from.Format("2006-01-02") {
+			return
+		}
+		if to.IsZero() == false && day > to.Format("2006-01-02") {
+			return
+		}
+		if byID[id] == nil {
+			byID[id] = map[string]float64{}
+		}
+		byID[id][day] += secs
+	}
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		p := prefix(account, region)
+		err := store.ScanJSON[float64](ctx, tx, tUsage, p, "", 0, func(k string, v *float64) error {
+			rest := strings.TrimPrefix(k, p)
+			id, day, _ := strings.Cut(rest, "/")
+			add(id, day, *v)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return store.ScanJSON[desktopRec](ctx, tx, tDesktops, p, "", 0, func(_ string, w *desktopRec) error {
+			if w.State != "AVAILABLE" || w.AvailableSince == nil {
+				return nil
+			}
+			s := *w.AvailableSince
+			for s.Before(now) {
+				dayEnd := time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
+				e := now
+				if dayEnd.Before(e) {
+					e = dayEnd
+				}
+				add(w.WorkspaceID, s.Format("2006-01-02"), e.Sub(s).Seconds())
+				s = e
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep := &UsageReport{Account: account, Region: region, AsOf: now, Workspaces: []*UsageDesktop{}}
+	for _, id := range sortedKeys(byID) {
+		d := &UsageDesktop{WorkspaceID: id}
+		for _, day := range sortedKeys(byID[id]) {
+			h := byID[id][day] / 3600
+			d.Days = append(d.Days, UsageDay{Date: day, Hours: h})
+			d.TotalHours += h
+		}
+		rep.Workspaces = append(rep.Workspaces, d)
+	}
+	return rep, nil
+}

@@ -1,0 +1,172 @@
+package workspaces
+
+import (
+	"context"
+	"strings"
+
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+type createTagsIn struct {
+	ResourceId string `json:"ResourceId" v:"required,min=1"`
+	Tags       []Tag  `json:"Tags" v:"required"`
+}
+
+type deleteTagsIn struct {
+	ResourceId string   `json:"ResourceId" v:"required,min=1"`
+	TagKeys    []string `json:"TagKeys" v:"required"`
+}
+
+type describeTagsIn struct {
+	ResourceId string `json:"ResourceId" v:"required,min=1"`
+}
+
+type describeTagsOut struct {
+	TagList []Tag `json:"TagList"`
+}
+
+// taggable resolves a resource id to its table and kind.
+func taggable(id string) (table, kind string, ok bool) {
+	switch {
+	case strings.HasPrefix(id, "wsb-"):
+		return tBundles, "workspacebundle", true
+	case strings.HasPrefix(id, "wsi-"):
+		return tImages, "workspaceimage", true
+	case strings.HasPrefix(id, "ws-"):
+		return tDesktops, "workspace", true
+	case strings.HasPrefix(id, "d-"), strings.HasPrefix(id, "wsd-"):
+		return tDirs, "directory", true
+	}
+	return "", "", false
+}
+
+// withTags loads the resource's record as a generic JSON object, lets fn
+// change its tags, and writes it back when write is true.
+func (m *Module) withTags(ctx context.Context, tx store.Tx, account, region, id string, fn func(t Tags) (Tags, bool, error)) error {
+	table, _, ok := taggable(id)
+	if !ok {
+		return errNotFound("The resource %s could not be found.", id)
+	}
+	k := key(account, region, id)
+	switch table {
+	case tBundles:
+		return updateTags[bundleRec](ctx, tx, table, k, id, func(r *bundleRec) *Tags { return &r.Tags }, fn)
+	case tImages:
+		return updateTags[imageRec](ctx, tx, table, k, id, func(r *imageRec) *Tags { return &r.Tags }, fn)
+	case tDesktops:
+		return updateTags[desktopRec](ctx, tx, table, k, id, func(r *desktopRec) *Tags {
+			if r.State == "TERMINATED" {
+				return nil
+			}
+			return &r.Tags
+		}, fn)
+	default:
+		return updateTags[directoryRec](ctx, tx, table, k, id, func(r *directoryRec) *Tags { return &r.Tags }, fn)
+	}
+}
+
+func updateTags[T any](ctx context.Context, tx store.Tx, table, k, id string, field func(*T) *Tags, fn func(Tags) (Tags, bool, error)) error {
+	r, err := getRec[T](ctx, tx, table, k)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return errNotFound("The resource %s could not be found.", id)
+	}
+	f := field(r)
+	if f == nil {
+		return errNotFound("The resource %s could not be found.", id)
+	}
+	cur := Tags{}
+	for k, v := range *f {
+		cur[k] = v
+	}
+	next, write, err := fn(cur)
+	if err != nil || !write {
+		return err
+	}
+	*f = next
+	return putRec(ctx, tx, table, k, r)
+}
+
+// resourceTags returns a resource's tags (nil if it does not exist).
+func (m *Module) resourceTags(ctx context.Context, account, region, id string) (map[string]string, error) {
+	var out map[string]string
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		err := m.withTags(ctx, tx, account, region, id, func(t Tags) (Tags, bool, error) {
+			out = t
+			return nil, false, nil
+		})
+		if err != nil && isAWSNotFound(err) {
+			return nil
+		}
+		return err
+	})
+	return out, err
+}
+
+func (m *Module) addTagOps() {
+	m.svc.Add(
+		gateway.WithResources(gateway.Op("CreateTags", m.createTags), func(ctx context.Context, c *gateway.Call, in *createTagsIn) ([]gateway.Check, error) {
+			return []gateway.Check{withRequestTags(gateway.Check{Resource: "*"}, in.Tags)}, nil
+		}),
+		gateway.WithResources(gateway.Op("DeleteTags", m.deleteTags), func(ctx context.Context, c *gateway.Call, in *deleteTagsIn) ([]gateway.Check, error) {
+			return []gateway.Check{{Resource: "*", TagKeys: in.TagKeys}}, nil
+		}),
+		gateway.Op("DescribeTags", m.describeTags).RO(),
+	)
+}
+
+func (m *Module) createTags(ctx context.Context, c *gateway.Call, in *createTagsIn) (*struct{}, error) {
+	add, err := tagsFromList(in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	err = m.store.Update(ctx, func(tx store.Tx) error {
+		return m.withTags(ctx, tx, c.Account, c.Region, in.ResourceId, func(t Tags) (Tags, bool, error) {
+			for k, v := range add {
+				t[k] = v
+			}
+			if len(t) > 50 {
+				return nil, false, errLimit("The resource %s would have %d tags; the limit is 50.", in.ResourceId, len(t))
+			}
+			return t, true, nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &struct{}{}, nil
+}
+
+func (m *Module) deleteTags(ctx context.Context, c *gateway.Call, in *deleteTagsIn) (*struct{}, error) {
+	for _, k := range in.TagKeys {
+		if strings.HasPrefix(strings.ToLower(k), "aws:") {
+			return nil, errInvalid("Tags with keys beginning with 'aws:' cannot be deleted: %q.", k)
+		}
+	}
+	err := m.store.Update(ctx, func(tx store.Tx) error {
+		return m.withTags(ctx, tx, c.Account, c.Region, in.ResourceId, func(t Tags) (Tags, bool, error) {
+			for _, k := range in.TagKeys {
+				delete(t, k)
+			}
+			return t, true, nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &struct{}{}, nil
+}
+
+func (m *Module) describeTags(ctx context.Context, c *gateway.Call, in *describeTagsIn) (*describeTagsOut, error) {
+	out := &describeTagsOut{TagList: []Tag{}}
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		return m.withTags(ctx, tx, c.Account, c.Region, in.ResourceId, func(t Tags) (Tags, bool, error) {
+			out.TagList = t.List()
+			return nil, false, nil
+		})
+	})
+	return out, err
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test of deskplane: go vet, the Go tests with the race detector
+# (against SQLite and a throwaway PostgreSQL), short fuzz runs, and the
+# end-to-end scripts that drive a real server with the aws CLI, boto3 and the
+# JavaScript SDK. Used as-is by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS="${GOFLAGS:--mod=mod}"
+export DESKPLANE_REQUIRE_BOTOCORE="${DESKPLANE_REQUIRE_BOTOCORE:-1}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "go vet"
+go vet ./...
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
+
+step "PostgreSQL for the shared store suite"
+pgdir=""
+if [ -z "${DESKPLANE_TEST_POSTGRES:-}" ]; then
+  eval "$(scripts/pg-start.sh)"
+  pgdir="${DESKPLANE_PG_DIR:-}"
+fi
+cleanup() { [ -n "$pgdir" ] && scripts/pg-stop.sh "$pgdir" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+step "go build"
+go build -o bin/deskplane ./cmd/deskplane
+
+step "go test -race"
+go test -race -timeout 20m ./...
+
+step "fuzz (short)"
+scripts/fuzz.sh 10s
+
+step "end-to-end scripts"
+for s in test/e2e/*.sh; do
+  [ -e "$s" ] || continue
+  echo "--- $s"
+  bash "$s" bin/deskplane
+done
+echo "all tests passed"

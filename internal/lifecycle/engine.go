@@ -31,6 +31,7 @@ type Engine struct {
 	owner    string
 	log      *slog.Logger
 	mu       sync.RWMutex
+	runMu    sync.Mutex // one pass of due jobs at a time in this process
 	handlers map[string]Handler
 	wake     chan struct{}
 	// Lease is how long a claim lasts before another node may take the job.
@@ -125,7 +126,13 @@ func (e *Engine) Run(ctx context.Context) {
 }
 
 // RunDue claims and runs every job due now; it returns how many ran.
+//
+// Passes are serialized within a process, so a caller that runs RunDue until
+// it returns 0 (the admin clock endpoint) has seen every job due by then
+// applied, including ones the background scheduler had already claimed.
 func (e *Engine) RunDue(ctx context.Context) (int, error) {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
 	now := e.clock.Now()
 	jobs, err := e.backend.Claim(ctx, e.owner, now, e.Lease, 256)
 	if err != nil {

@@ -240,18 +240,34 @@ func (s *Server) postClock(w http.ResponseWriter, r *http.Request) {
 	}
 	var req struct {
 		Advance string `json:"advance"`
+		To      string `json:"to"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON like {\"advance\":\"48h\"}"})
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || (req.Advance == "") == (req.To == "") {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON like {\"advance\":\"48h\"} or {\"to\":\"2027-03-15T00:00:00Z\"}"})
 		return
 	}
-	d, err := time.ParseDuration(req.Advance)
-	if err != nil || d < 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "advance must be a non-negative Go duration such as 90m or 48h"})
-		return
+	var d time.Duration
+	if req.To != "" {
+		to, err := time.Parse(time.RFC3339, req.To)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "to must be an RFC 3339 time"})
+			return
+		}
+		d = to.Sub(s.Deps.Clock.Now())
+		if d < 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the clock only moves forward; to is in the past"})
+			return
+		}
+	} else {
+		var err error
+		d, err = time.ParseDuration(req.Advance)
+		if err != nil || d < 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "advance must be a non-negative Go duration such as 90m or 48h"})
+			return
+		}
 	}
 	var offset time.Duration
-	err = s.Deps.Store.Update(r.Context(), func(tx store.Tx) error {
+	err := s.Deps.Store.Update(r.Context(), func(tx store.Tx) error {
 		cur := int64(0)
 		if v, err := store.GetJSON[int64](r.Context(), tx, tableSettings, keyClock); err == nil {
 			cur = *v

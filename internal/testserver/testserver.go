@@ -144,6 +144,12 @@ func doJSON(req *http.Request) (map[string]any, error) {
 	return out, nil
 }
 
+// AdminGetNoAuth calls a URL without the admin token (to check refusals).
+func (s *Server) AdminGetNoAuth(url string) (map[string]any, error) {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return doJSON(req)
+}
+
 // Advance moves the virtual clock forward.
 func (s *Server) Advance(d time.Duration) {
 	s.t.Helper()
@@ -151,6 +157,17 @@ func (s *Server) Advance(d time.Duration) {
 		s.t.Fatalf("advance clock: %v", err)
 	}
 }
+
+// AdvanceTo moves the virtual clock forward to t.
+func (s *Server) AdvanceTo(t time.Time) {
+	s.t.Helper()
+	if _, err := s.AdminPost("/_deskplane/clock", map[string]string{"to": t.UTC().Format(time.RFC3339)}); err != nil {
+		s.t.Fatalf("advance clock to %s: %v", t, err)
+	}
+}
+
+// Now reads the server's clock.
+func (s *Server) Now() time.Time { return s.Deps.Clock.Now() }
 
 // Eventually polls cond until it holds or the deadline passes.
 func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string, args ...any) {

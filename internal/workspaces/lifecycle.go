@@ -125,11 +125,11 @@ func (m *Module) scheduleAutoStop(ctx context.Context, tx store.Tx, account, reg
 	return m.engine.Schedule(ctx, tx, "as/"+k, jobAutoStop, now.Add(AutoStopAfter), jobRef{Key: k, Seq: w.Seq})
 }
 
-// maintenanceWindow returns the desktop's next monthly maintenance start
+// MaintenanceWindow returns the desktop's next monthly maintenance start
 // after now: the window opens on the third Monday of the month for up to
 // two weeks, daily from 00:00 to 05:00 (UTC here); each desktop is
 // maintained on one day of it, spread by its id.
-func maintenanceWindow(id string, now time.Time) time.Time {
+func MaintenanceWindow(id string, now time.Time) time.Time {
 	h := fnv.New32a()
 	h.Write([]byte(id))
 	v := h.Sum32()
@@ -149,7 +149,7 @@ func maintenanceWindow(id string, now time.Time) time.Time {
 
 func (m *Module) scheduleMaintenance(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) error {
 	k := key(account, region, w.WorkspaceID)
-	return m.engine.Schedule(ctx, tx, "mw/"+k, jobMaintenance, maintenanceWindow(w.WorkspaceID, now), jobRef{Key: k})
+	return m.engine.Schedule(ctx, tx, "mw/"+k, jobMaintenance, MaintenanceWindow(w.WorkspaceID, now), jobRef{Key: k})
 }
 
 func (m *Module) loadJob(ctx context.Context, tx store.Tx, j store.Job) (*desktopRec, jobRef, error) {
@@ -461,7 +461,7 @@ func (m *Module) runMaintenance(ctx context.Context, tx store.Tx, j store.Job, n
 			return err
 		}
 	}
-	return m.engine.Schedule(ctx, tx, "mw/"+ref.Key, jobMaintenance, maintenanceWindow(w.WorkspaceID, now.Add(24*time.Hour)), jobRef{Key: ref.Key})
+	return m.engine.Schedule(ctx, tx, "mw/"+ref.Key, jobMaintenance, MaintenanceWindow(w.WorkspaceID, now.Add(24*time.Hour)), jobRef{Key: ref.Key})
 }
 
 func (m *Module) runForget(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
@@ -534,5 +533,3 @@ func (m *Module) deleteDirectory(ctx context.Context, c *gateway.Call, in *Delet
 	}
 	return &DeleteDirectoryOutput{DirectoryID: id}, nil
 }
-
-var _ = time.Time{}

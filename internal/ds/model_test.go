@@ -2,6 +2,7 @@ package ds_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/deskplane/deskplane/internal/awsmodel"
@@ -40,22 +41,11 @@ func TestModelConformance(t *testing.T) {
 			for _, p := range m.CheckStructFields(shape, reflect.TypeOf(v), "json") {
 				// DirectoryId is a querystring member of ds-data requests;
 				// the gateway merges the query into the JSON input.
-				if tc.service == "ds-data" && contains(p, "DirectoryId") && contains(p, "querystring") {
+				if tc.service == "ds-data" && strings.Contains(p, "DirectoryId") && strings.Contains(p, "querystring") {
 					continue
 				}
 				t.Errorf("%s %s: %s", tc.service, shape, p)
 			}
 		}
 	}
-}
-
-func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0) }
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -1021,5 +1020,3 @@ func describeRule(r Rule) string {
 	}
 	return fmt.Sprintf("\"peer: %s, %s, from port: %d, to port: %d, ALLOW\"", peer, proto, r.FromPort, r.ToPort)
 }
-
-var _ = time.Time{}

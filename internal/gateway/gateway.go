@@ -125,6 +125,15 @@ func (c *Call) denied(chk Check, d Decision) error {
 	return &awsproto.Error{Code: code, Message: msg, Status: status, Sender: true}
 }
 
+// AddResource records a resource the call touched, for the audit record,
+// without an authorization check (operations that authorize themselves).
+func (c *Call) AddResource(chk Check) {
+	if chk.ResourceAccount == "" {
+		chk.ResourceAccount = c.Account
+	}
+	c.resources = append(c.resources, chk)
+}
+
 // SetAudit adds data to the audit event (e.g. resources the handler found).
 func (c *Call) SetAudit(key string, v any) {
 	if c.extra == nil {
@@ -243,7 +252,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		return nil, fmt.Errorf("verify signature: %w", err)
 	}
 	if tokenErr != nil {
-		return nil, tokenErr
+		return nil, protocolTokenError(svc, tokenErr)
 	}
 	if res.Service != svc.Name {
 		return nil, g.authError(svc, "IncompleteSignature", fmt.Sprintf("Credential should be scoped to correct service: '%s'.", svc.Name))
@@ -320,6 +329,23 @@ func (g *Gateway) authError(svc *Service, code, msg string) error {
 		}
 	}
 	return &awsproto.Error{Code: code, Message: msg, Status: status, Sender: true}
+}
+
+// protocolTokenError spells a session-token error the way the service's
+// protocol does (query: ExpiredToken, json: ExpiredTokenException).
+func protocolTokenError(svc *Service, err error) error {
+	ae := awsproto.As(err)
+	if ae == nil || (svc.Protocol != JSON && svc.Protocol != RestJSON) {
+		return err
+	}
+	out := *ae
+	switch ae.Code {
+	case "ExpiredToken":
+		out.Code = "ExpiredTokenException"
+	case "InvalidClientTokenId":
+		out.Code, out.Status = "UnrecognizedClientException", http.StatusBadRequest
+	}
+	return &out
 }
 
 var restPath = regexp.MustCompile(`^/(Users|Groups|GroupMemberships)/([A-Za-z]+)$`)

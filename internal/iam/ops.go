@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,13 +136,13 @@ type userResult struct {
 }
 
 type userNameIn struct {
-	UserName string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+	UserName string `query:"UserName" v:"max=128"`
 }
 
 type listIn struct {
 	PathPrefix string `query:"PathPrefix" v:"max=512"`
 	Marker     string `query:"Marker" v:"max=320"`
-	MaxItems   int    `query:"MaxItems" v:"min=1,max=1000"`
+	MaxItems   int    `query:"MaxItems" v:"max=1000"`
 }
 
 type listUsersResult struct {
@@ -218,10 +219,20 @@ func (m *Module) createUser(ctx context.Context, c *gateway.Call, in *createUser
 	return &userResult{User: userShape(u)}, nil
 }
 
+var nameRe = regexp.MustCompile(`^[\w+=,.@-]+$`)
+
+// checkName validates an optional user or role name member.
+func checkName(member, name string) error {
+	if !nameRe.MatchString(name) {
+		return errValidation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+", name, member)
+	}
+	return nil
+}
+
 // callerUser resolves an optional UserName to the caller's user name.
 func callerUser(c *gateway.Call, name string) (string, error) {
 	if name != "" {
-		return name, nil
+		return name, checkName("userName", name)
 	}
 	if c.Principal == nil || c.Principal.Type != "IAMUser" {
 		return "", errValidation("Must specify userName when calling with non-User credentials")
@@ -292,6 +303,9 @@ func (m *Module) deleteUser(ctx context.Context, c *gateway.Call, in *userNameIn
 	if in.UserName == "" {
 		return nil, errValidation("1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null")
 	}
+	if err := checkName("userName", in.UserName); err != nil {
+		return nil, err
+	}
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		u, err := m.loadUser(ctx, tx, c.Account, in.UserName)
 		if err != nil {
@@ -347,9 +361,9 @@ func (m *Module) createAccessKey(ctx context.Context, c *gateway.Call, in *userN
 }
 
 type listKeysIn struct {
-	UserName string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+	UserName string `query:"UserName" v:"max=128"`
 	Marker   string `query:"Marker" v:"max=320"`
-	MaxItems int    `query:"MaxItems" v:"min=1,max=1000"`
+	MaxItems int    `query:"MaxItems" v:"max=1000"`
 }
 
 type listKeysResult struct {
@@ -386,7 +400,7 @@ func (m *Module) listAccessKeys(ctx context.Context, c *gateway.Call, in *listKe
 }
 
 type deleteKeyIn struct {
-	UserName    string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+	UserName    string `query:"UserName" v:"max=128"`
 	AccessKeyId string `query:"AccessKeyId" v:"required,min=16,max=128,pattern=^[A-Za-z0-9_]+$"`
 }
 
@@ -413,8 +427,8 @@ func (m *Module) deleteAccessKey(ctx context.Context, c *gateway.Call, in *delet
 // ---- inline and attached policies ----
 
 type putPolicyIn struct {
-	UserName       string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
-	RoleName       string `query:"RoleName" v:"min=1,max=64,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+	UserName       string `query:"UserName" v:"max=128"`
+	RoleName       string `query:"RoleName" v:"max=64"`
 	PolicyName     string `query:"PolicyName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	PolicyDocument string `query:"PolicyDocument" v:"required,min=1,max=131072"`
 }
@@ -432,6 +446,9 @@ func aggregateSize(inline map[string]string, name, doc string) int {
 func (m *Module) putUserPolicy(ctx context.Context, c *gateway.Call, in *putPolicyIn) (*struct{}, error) {
 	if in.UserName == "" {
 		return nil, errValidation("1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null")
+	}
+	if err := checkName("userName", in.UserName); err != nil {
+		return nil, err
 	}
 	if err := m.validateIdentity(in.PolicyDocument); err != nil {
 		return nil, err
@@ -453,8 +470,8 @@ func (m *Module) putUserPolicy(ctx context.Context, c *gateway.Call, in *putPoli
 }
 
 type attachIn struct {
-	UserName  string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
-	RoleName  string `query:"RoleName" v:"min=1,max=64,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+	UserName  string `query:"UserName" v:"max=128"`
+	RoleName  string `query:"RoleName" v:"max=64"`
 	PolicyArn string `query:"PolicyArn" v:"required,min=20,max=2048"`
 }
 
@@ -491,6 +508,9 @@ func attach(ctx context.Context, tx store.Tx, account string, list *[]string, ar
 func (m *Module) attachUserPolicy(ctx context.Context, c *gateway.Call, in *attachIn) (*struct{}, error) {
 	if in.UserName == "" {
 		return nil, errValidation("1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null")
+	}
+	if err := checkName("userName", in.UserName); err != nil {
+		return nil, err
 	}
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		u, err := m.loadUser(ctx, tx, c.Account, in.UserName)
@@ -660,6 +680,9 @@ func (m *Module) putRolePolicy(ctx context.Context, c *gateway.Call, in *putPoli
 	if in.RoleName == "" {
 		return nil, errValidation("1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null")
 	}
+	if err := checkName("roleName", in.RoleName); err != nil {
+		return nil, err
+	}
 	if err := m.validateIdentity(in.PolicyDocument); err != nil {
 		return nil, err
 	}
@@ -710,7 +733,7 @@ func (m *Module) getRolePolicy(ctx context.Context, c *gateway.Call, in *rolePol
 type listRolePoliciesIn struct {
 	RoleName string `query:"RoleName" v:"required,min=1,max=64,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	Marker   string `query:"Marker" v:"max=320"`
-	MaxItems int    `query:"MaxItems" v:"min=1,max=1000"`
+	MaxItems int    `query:"MaxItems" v:"max=1000"`
 }
 
 type listRolePoliciesResult struct {
@@ -760,6 +783,9 @@ func (m *Module) attachRolePolicy(ctx context.Context, c *gateway.Call, in *atta
 	if in.RoleName == "" {
 		return nil, errValidation("1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null")
 	}
+	if err := checkName("roleName", in.RoleName); err != nil {
+		return nil, err
+	}
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		r, err := m.loadRole(ctx, tx, c.Account, in.RoleName)
 		if err != nil {
@@ -775,6 +801,9 @@ func (m *Module) attachRolePolicy(ctx context.Context, c *gateway.Call, in *atta
 func (m *Module) detachRolePolicy(ctx context.Context, c *gateway.Call, in *attachIn) (*struct{}, error) {
 	if in.RoleName == "" {
 		return nil, errValidation("1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null")
+	}
+	if err := checkName("roleName", in.RoleName); err != nil {
+		return nil, err
 	}
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		r, err := m.loadRole(ctx, tx, c.Account, in.RoleName)
@@ -805,7 +834,7 @@ type listAttachedIn struct {
 	RoleName   string `query:"RoleName" v:"required,min=1,max=64,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	PathPrefix string `query:"PathPrefix" v:"max=512"`
 	Marker     string `query:"Marker" v:"max=320"`
-	MaxItems   int    `query:"MaxItems" v:"min=1,max=1000"`
+	MaxItems   int    `query:"MaxItems" v:"max=1000"`
 }
 
 type listAttachedResult struct {
@@ -991,7 +1020,7 @@ type listPoliciesIn struct {
 	OnlyAttached bool   `query:"OnlyAttached"`
 	PathPrefix   string `query:"PathPrefix" v:"max=512"`
 	Marker       string `query:"Marker" v:"max=320"`
-	MaxItems     int    `query:"MaxItems" v:"min=1,max=1000"`
+	MaxItems     int    `query:"MaxItems" v:"max=1000"`
 }
 
 type listPoliciesResult struct {

@@ -12,7 +12,7 @@ import (
 
 // ContextEntry is one SimulatePrincipalPolicy context value.
 type ContextEntry struct {
-	ContextKeyName   string   `query:"ContextKeyName" v:"min=5,max=256"`
+	ContextKeyName   string   `query:"ContextKeyName" v:"max=256"`
 	ContextKeyValues []string `query:"ContextKeyValues"`
 	ContextKeyType   string   `query:"ContextKeyType" v:"enum=string|stringList|numeric|numericList|boolean|booleanList|ip|ipList|binary|binaryList|date|dateList"`
 }
@@ -28,7 +28,7 @@ type simulateIn struct {
 	CallerArn                          string         `query:"CallerArn"`
 	ContextEntries                     []ContextEntry `query:"ContextEntries"`
 	ResourceHandlingOption             string         `query:"ResourceHandlingOption"`
-	MaxItems                           int            `query:"MaxItems" v:"min=1,max=1000"`
+	MaxItems                           int            `query:"MaxItems" v:"max=1000"`
 	Marker                             string         `query:"Marker" v:"max=320"`
 }
 

@@ -51,7 +51,7 @@ func New(b store.Backend, c clock.Clock, t Timing, log *slog.Logger) *Engine {
 		log = slog.Default()
 	}
 	return &Engine{backend: b, clock: c, timing: t, owner: "node-" + hex.EncodeToString(id[:]), log: log,
-		handlers: map[string]Handler{}, wake: make(chan struct{}, 1), Lease: 30 * time.Second, Poll: 250 * time.Millisecond, Retry: time.Second}
+		handlers: map[string]Handler{}, wake: make(chan struct{}, 1), Lease: 10 * time.Second, Poll: 250 * time.Millisecond, Retry: time.Second}
 }
 
 // Owner is this node's scheduler id.

@@ -3,16 +3,17 @@ package server
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
-	"time"
-
-	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/cloudtrail"
 	"github.com/deskplane/deskplane/internal/ds"
 	"github.com/deskplane/deskplane/internal/ec2"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/iam"
+	"github.com/deskplane/deskplane/internal/kms"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/postgres"
+	"github.com/deskplane/deskplane/internal/sts"
 	"github.com/deskplane/deskplane/internal/workspaces"
 )
 
@@ -20,8 +21,9 @@ import (
 // authenticator, authorizer, auditor and usage reporter. It is the one place
 // where services are wired to the interfaces they need from each other.
 func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gateway.Authorizer, audit gateway.Auditor, usage UsageReporter, err error) {
-	idm := &iamModule{}
-	mods = append(mods, idm)
+	idm := iam.New(d.Store)
+	stsm := sts.New(d.Store, idm.Authorizer())
+	mods = append(mods, idm, stsm)
 	ec2m := ec2.New(d.Store)
 	dsm := ds.New(d.Store, d.Engine, ec2m, d.Config.Quotas.Directories)
 	mods = append(mods, ec2m, dsm) // ec2 seeds before ds: directories sit in its subnets
@@ -29,16 +31,24 @@ func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gate
 	dsm.SetInUse(wsm.DirectoryRegistered)
 	mods = append(mods, wsm)
 	usage = wsm
-	auth = &iam.Authenticator{Store: d.Store}
-	return mods, auth, nil, nil, usage, nil
-}
-
-// iamModule seeds identities until the IAM and STS operation tables land.
-type iamModule struct{}
-
-func (iamModule) Services() []*gateway.Service { return nil }
-func (iamModule) Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now time.Time) error {
-	return iam.Seed(ctx, tx, cfg, now)
+	auth = &iam.Authenticator{Store: d.Store, Sessions: stsm}
+	authz = idm.Authorizer()
+	// CloudTrail audits every call; KMS encrypts WorkSpaces volumes.
+	trail, err := cloudtrail.New(cloudtrail.Options{Store: d.Store, Dir: filepath.Join(d.DataDir, "cloudtrail"), Log: d.Log})
+	if err != nil {
+		return nil, nil, nil, nil, nil, err
+	}
+	master, err := kms.LoadMasterKey(filepath.Join(d.DataDir, kms.MasterKeyFile))
+	if err != nil {
+		return nil, nil, nil, nil, nil, err
+	}
+	kmsm, err := kms.New(kms.Options{Store: d.Store, Clock: d.Clock, Engine: d.Engine, Master: master, Authz: authz, Audit: trail, Log: d.Log})
+	if err != nil {
+		return nil, nil, nil, nil, nil, err
+	}
+	wsm.SetKeys(kmsm)
+	mods = append(mods, kmsm, trail)
+	return mods, auth, authz, trail, usage, nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (store.Backend, error) {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -204,6 +205,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /_deskplane/faults", s.admin(s.getFaults))
 	mux.HandleFunc("POST /_deskplane/faults", s.admin(s.postFaults))
 	mux.HandleFunc("GET /_deskplane/usage", s.admin(s.getUsage))
+	mux.HandleFunc("GET /_deskplane/history", s.admin(s.getHistory))
 	mux.HandleFunc("/_deskplane/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint"})
 	})
@@ -360,6 +362,35 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	account, region, id := q.Get("account"), q.Get("region"), q.Get("workspace_id")
+	if account == "" {
+		account = config.CustomerAccount
+	}
+	if region == "" {
+		region = "us-east-1"
+	}
+	h, ok := s.usage.(interface {
+		History(ctx context.Context, account, region, id string) (any, error)
+	})
+	if id == "" || !ok {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "workspace_id is required"})
+		return
+	}
+	out, err := h.History(r.Context(), account, region, id)
+	if err != nil {
+		s.Opts.Log.Error("history", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read the history"})
+		return
+	}
+	if out == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such workspace"})
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -409,6 +440,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	if s.http != nil {
 		err = s.http.Shutdown(ctx)
+	}
+	// Modules that buffer (the CloudTrail writer) flush before the store closes.
+	for _, m := range s.Modules {
+		if c, ok := m.(io.Closer); ok {
+			err = errors.Join(err, c.Close())
+		}
 	}
 	return errors.Join(err, s.Deps.Store.Close())
 }

@@ -228,9 +228,11 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 		if reqTags == nil {
 			reqTags = []Tag{}
 		}
+		// The request's tags are part of the request context for every
+		// resource it names (aws:RequestTag, aws:TagKeys), as in IAM.
 		checks = append(checks,
-			gateway.Check{Resource: ARN(c.Region, c.Account, "directory", r.DirectoryId), ResourceTags: orEmpty(dt)},
-			gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", r.BundleId), ResourceTags: orEmpty(bt)},
+			withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "directory", r.DirectoryId), ResourceTags: orEmpty(dt)}, reqTags),
+			withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", r.BundleId), ResourceTags: orEmpty(bt)}, reqTags),
 			withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspace", "*")}, reqTags),
 		)
 	}
@@ -453,6 +455,7 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 		Root: volumeRec{VolumeID: volumeID(), SizeGib: rootSize, Encrypted: rootEnc, ImageID: b.ImageID},
 		User: volumeRec{VolumeID: volumeID(), SizeGib: userSize, Encrypted: userEnc},
 		Tags: tags, Created: c.Now, StateSince: c.Now, State: "PENDING",
+		History: []Transition{{State: "PENDING", Time: c.Now}},
 	}
 	if mode == "AUTO_STOP" {
 		w.Properties.RunningModeAutoStopTimeoutInMinutes = ptr(60)
@@ -1038,6 +1041,7 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		t.State, t.PrevState, t.Created, t.StateSince, t.AvailableSince, t.Seq = "PENDING", "", c.Now, c.Now, nil, 0
 		t.Modifications, t.SnapshotBase, t.MigratingTo, t.ErrorCode, t.ErrorMessage = nil, nil, "", "", ""
 		t.MigratedFrom = src.WorkspaceID
+		t.History = []Transition{{State: "PENDING", Time: c.Now}}
 		t.WorkspaceGrant = ""
 		if t.VolumeKey != "" {
 			if err := m.grantWorkspace(ctx, tx, c, t); err != nil {

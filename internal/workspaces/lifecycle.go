@@ -74,6 +74,10 @@ func (m *Module) setState(ctx context.Context, tx store.Tx, account, region stri
 	w.State = state
 	w.StateSince = now
 	w.Seq++
+	w.History = append(w.History, Transition{State: state, Time: now})
+	if len(w.History) > maxHistory {
+		w.History = w.History[len(w.History)-maxHistory:]
+	}
 	switch state {
 	case "AVAILABLE":
 		t := now
@@ -521,6 +525,24 @@ func (m *Module) meter(ctx context.Context, tx store.Tx, account, region, id str
 		from = end
 	}
 	return nil
+}
+
+// History returns a desktop's state transitions (the first is PENDING at
+// creation), for GET /_deskplane/history.
+func (m *Module) History(ctx context.Context, account, region, id string) (any, error) {
+	var out []Transition
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		w, err := getRec[desktopRec](ctx, tx, tDesktops, key(account, region, id))
+		if err != nil || w == nil {
+			return err
+		}
+		out = w.History
+		return nil
+	})
+	if err != nil || out == nil {
+		return nil, err
+	}
+	return map[string]any{"workspace_id": id, "transitions": out}, nil
 }
 
 // UsageDay is one desktop's AVAILABLE hours on one day.

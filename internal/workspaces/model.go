@@ -137,6 +137,15 @@ type bundleRec struct {
 	Tags         Tags      `json:"tags,omitempty"`
 }
 
+// Transition is one state change of a desktop.
+type Transition struct {
+	State string    `json:"state"`
+	Time  time.Time `json:"time"`
+}
+
+// maxHistory bounds the transitions kept per desktop.
+const maxHistory = 64
+
 // volumeRec is an EBS volume of a desktop.
 type volumeRec struct {
 	VolumeID  string `json:"id"`
@@ -183,7 +192,8 @@ type desktopRec struct {
 	LastComputeDown  time.Time           `json:"last_compute_down,omitempty"`
 	MigratedFrom     string              `json:"migrated_from,omitempty"`
 	MigratingTo      string              `json:"migrating_to,omitempty"`
-	Seq              int64               `json:"seq"` // bumps on every change; a job carries the seq it expects
+	Seq              int64               `json:"seq"`
+	History          []Transition        `json:"history,omitempty"` // bumps on every change; a job carries the seq it expects
 }
 
 // WorkspaceProperties is the model's WorkspaceProperties.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -67,7 +66,20 @@ func startProc(t *testing.T, dataDir string, args ...string) *proc {
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)
 	cmd := exec.Command(binary(t), args...)
 	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = io.Discard
+	logf, err := os.CreateTemp(t.TempDir(), "deskplane-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logf
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			if len(b) > 4000 {
+				b = b[len(b)-4000:]
+			}
+			t.Logf("server log %s:\n%s", logf.Name(), b)
+		}
+	})
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start deskplane: %v", err)
 	}

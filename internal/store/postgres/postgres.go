@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/store"
@@ -54,6 +55,10 @@ import (
 // DB is the PostgreSQL backend. It is safe for concurrent use.
 type DB struct {
 	pool *pgxpool.Pool
+	// writers bounds concurrent write transactions to half the pool, so a
+	// read that runs while a write transaction is open (authorization,
+	// lookups) always finds a free connection: no pool deadlock.
+	writers chan struct{}
 }
 
 var _ store.Backend = (*DB)(nil)
@@ -93,6 +98,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse dsn: %w", err)
 	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// A request holds one connection for its transaction and may read
+		// through another (authorization caches, audit); the pgx default
+		// (max(4, CPUs)) starves under concurrent requests.
+		cfg.MaxConns = 24
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
@@ -101,7 +112,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, writers: make(chan struct{}, max(1, int(cfg.MaxConns)/2))}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -184,6 +195,12 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 }
 
 func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error) error {
+	select {
+	case db.writers <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-db.writers }()
 	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
 	if err != nil {
 		return wrap("begin", err)

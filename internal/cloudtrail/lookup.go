@@ -1,0 +1,205 @@
+package cloudtrail
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// LookupAttribute is the model's LookupAttribute.
+type LookupAttribute struct {
+	AttributeKey   *string `v:"required"`
+	AttributeValue *string `v:"required"`
+}
+
+// LookupEventsInput is the LookupEvents request.
+type LookupEventsInput struct {
+	LookupAttributes []LookupAttribute
+	StartTime        *awsproto.Time
+	EndTime          *awsproto.Time
+	EventCategory    *string `v:"enum=insight"`
+	MaxResults       *int
+	NextToken        *string
+}
+
+// LookupResource is the model's Resource.
+type LookupResource struct {
+	ResourceType string `json:",omitempty"`
+	ResourceName string `json:",omitempty"`
+}
+
+// Event is the model's Event.
+type Event struct {
+	EventId         string
+	EventName       string
+	ReadOnly        string
+	AccessKeyId     string `json:",omitempty"`
+	EventTime       *awsproto.Time
+	EventSource     string
+	Username        string `json:",omitempty"`
+	Resources       []LookupResource
+	CloudTrailEvent string
+}
+
+// LookupEventsOutput is the LookupEvents response.
+type LookupEventsOutput struct {
+	Events    []Event
+	NextToken *string `json:",omitempty"`
+}
+
+var lookupKeys = map[string]bool{"EventId": true, "EventName": true, "ReadOnly": true, "Username": true,
+	"ResourceType": true, "ResourceName": true, "EventSource": true, "AccessKeyId": true}
+
+// retention is how far back LookupEvents looks.
+const retention = 90 * 24 * time.Hour
+
+type pageToken struct {
+	After string `json:"a"`
+	Hash  string `json:"h"`
+}
+
+func (t *Trail) lookupEvents(ctx context.Context, c *gateway.Call, in *LookupEventsInput) (*LookupEventsOutput, error) {
+	if len(in.LookupAttributes) > 1 {
+		return nil, awsproto.Errorf("InvalidLookupAttributesException", "You cannot specify more than one lookup attribute.")
+	}
+	var attrKey, attrVal string
+	if len(in.LookupAttributes) == 1 {
+		attrKey, attrVal = *in.LookupAttributes[0].AttributeKey, *in.LookupAttributes[0].AttributeValue
+		if !lookupKeys[attrKey] {
+			return nil, awsproto.Errorf("InvalidLookupAttributesException", "The attribute key %s is not valid.", attrKey)
+		}
+		if attrVal == "" || len(attrVal) > 2000 {
+			return nil, awsproto.Errorf("InvalidLookupAttributesException", "The attribute value must be 1 to 2000 characters.")
+		}
+	}
+	max := 50
+	if in.MaxResults != nil {
+		if *in.MaxResults < 1 || *in.MaxResults > 50 {
+			return nil, awsproto.Errorf("InvalidMaxResultsException", "MaxResults must be between 1 and 50.")
+		}
+		max = *in.MaxResults
+	}
+	end := c.Now
+	if in.EndTime != nil {
+		end = in.EndTime.Time
+	}
+	start := c.Now.Add(-retention)
+	if in.StartTime != nil {
+		start = in.StartTime.Time
+	}
+	if start.After(end) {
+		return nil, awsproto.Errorf("InvalidTimeRangeException", "Start time must be before end time.")
+	}
+	if in.EventCategory != nil {
+		return &LookupEventsOutput{Events: []Event{}}, nil // no Insights events are produced
+	}
+	hash := paramsHash(attrKey, attrVal, in.StartTime, in.EndTime, max)
+	prefix := c.Account + "/" + c.Region + "/"
+	after := prefix + invTime(end)
+	if in.NextToken != nil {
+		var tok pageToken
+		raw, err := base64.RawURLEncoding.DecodeString(*in.NextToken)
+		if err != nil || json.Unmarshal(raw, &tok) != nil || tok.Hash != hash || !strings.HasPrefix(tok.After, prefix) {
+			return nil, awsproto.Errorf("InvalidNextTokenException", "Invalid NextToken: it must come from a call with the same parameters.")
+		}
+		after = tok.After
+	} else if err := t.Flush(ctx); err != nil {
+		return nil, err
+	}
+	out := &LookupEventsOutput{Events: []Event{}}
+	last := ""
+	err := t.store.View(ctx, func(tx store.Tx) error {
+		return store.ScanJSON(ctx, tx, tEvents, prefix, after, 0, func(key string, s *stored) error {
+			if s.Time.Before(start) {
+				return store.ErrStop
+			}
+			if s.Time.After(end) || !matches(s, attrKey, attrVal) {
+				return nil
+			}
+			if len(out.Events) == max {
+				b, _ := json.Marshal(pageToken{After: last, Hash: hash})
+				out.NextToken = ptr(base64.RawURLEncoding.EncodeToString(b))
+				return store.ErrStop
+			}
+			out.Events = append(out.Events, s.event())
+			last = key
+			return nil
+		})
+	})
+	return out, err
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func paramsHash(k, v string, s, e *awsproto.Time, max int) string {
+	h := sha256.New()
+	h.Write([]byte(k + "\x00" + v + "\x00" + strconv.Itoa(max)))
+	for _, t := range []*awsproto.Time{s, e} {
+		if t != nil {
+			h.Write([]byte("\x00" + strconv.FormatInt(t.UnixNano(), 10)))
+		} else {
+			h.Write([]byte("\x00-"))
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+func matches(s *stored, k, v string) bool {
+	switch k {
+	case "":
+		return true
+	case "EventId":
+		return s.EventID == v
+	case "EventName":
+		return s.EventName == v
+	case "ReadOnly":
+		return strconv.FormatBool(s.ReadOnly) == v
+	case "Username":
+		return s.Username == v
+	case "EventSource":
+		return s.EventSource == v
+	case "AccessKeyId":
+		return s.AccessKeyID == v
+	case "ResourceType":
+		for _, r := range s.Resources {
+			if r.Type == v {
+				return true
+			}
+		}
+	case "ResourceName":
+		for _, r := range s.Resources {
+			if r.ARN == v || resourceName(r.ARN) == v {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// resourceName is the short name of a resource: the part after the last
+// "/" (or ":") of its ARN.
+func resourceName(arn string) string {
+	if i := strings.LastIndexAny(arn, "/:"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+func (s *stored) event() Event {
+	ev := Event{EventId: s.EventID, EventName: s.EventName, ReadOnly: strconv.FormatBool(s.ReadOnly), AccessKeyId: s.AccessKeyID,
+		EventTime: awsproto.NewTime(s.Time.Truncate(time.Second)), EventSource: s.EventSource, Username: s.Username,
+		Resources: []LookupResource{}, CloudTrailEvent: s.Record}
+	for _, r := range s.Resources {
+		ev.Resources = append(ev.Resources, LookupResource{ResourceType: r.Type, ResourceName: r.ARN})
+	}
+	return ev
+}

@@ -1,0 +1,432 @@
+// Package cloudtrail is AWS CloudTrail for deskplane: the gateway's auditor,
+// which turns every API call (allowed or denied, by a user, a role session or
+// a service on a customer's behalf) into a CloudTrail event record, stores it
+// durably so LookupEvents answers on every node, and appends it to a
+// size-rotated JSON-lines file; and the LookupEvents API.
+//
+// Recording is asynchronous so that the request hot path only pays for a
+// channel send: a bounded channel feeds one writer goroutine that commits
+// events in batches, one store transaction per batch. A full channel blocks
+// callers (back-pressure) rather than dropping events. Close and Flush drain
+// the channel. The loss window on kill -9 is the events still in the channel
+// or in the batch being committed — normally well under a few milliseconds of
+// traffic; everything LookupEvents has returned is durable.
+package cloudtrail
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"crypto/rand"
+	"encoding/hex"
+
+	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// tEvents holds stored events under ACCOUNT/REGION/INVTIME/EVENTID, where
+// INVTIME is (MaxInt64 - unix nanoseconds) zero-padded, so a key-order scan
+// lists the newest events first.
+const tEvents = "cloudtrail_events"
+
+// Options configure the trail.
+type Options struct {
+	Store store.Store
+	// Dir is where events.jsonl is written ("" = no file).
+	Dir string
+	// MaxFileBytes rotates the file at this size (default 64 MiB).
+	MaxFileBytes int64
+	// KeepFiles is how many rotated files are kept (default 5).
+	KeepFiles int
+	// Buffer is the channel capacity (default 16384).
+	Buffer int
+	// MaxBatch bounds the events committed in one transaction (default 2048).
+	MaxBatch int
+	Log      *slog.Logger
+}
+
+// Trail is the auditor and the CloudTrail service.
+type Trail struct {
+	store    store.Store
+	log      *slog.Logger
+	ch       chan *gateway.Event
+	flush    chan chan struct{}
+	done     chan struct{}
+	mu       sync.RWMutex
+	closed   bool
+	maxBatch int
+	file     *rotatingFile
+	svc      *gateway.Service
+	svcSDK   *gateway.Service
+}
+
+var _ gateway.Auditor = (*Trail)(nil)
+
+// New starts the trail's writer.
+func New(o Options) (*Trail, error) {
+	if o.Buffer <= 0 {
+		o.Buffer = 16384
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 2048
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	t := &Trail{store: o.Store, log: o.Log, ch: make(chan *gateway.Event, o.Buffer), flush: make(chan chan struct{}),
+		done: make(chan struct{}), maxBatch: o.MaxBatch}
+	if o.Dir != "" {
+		f, err := openRotating(filepath.Join(o.Dir, "events.jsonl"), o.MaxFileBytes, o.KeepFiles)
+		if err != nil {
+			return nil, err
+		}
+		t.file = f
+	}
+	t.svc = &gateway.Service{Name: "cloudtrail", ActionPrefix: "cloudtrail", EventSource: "cloudtrail.amazonaws.com",
+		Protocol: gateway.JSON, TargetPrefix: "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", ValidationCode: "ValidationException"}
+	t.svc.Add(gateway.Op("LookupEvents", t.lookupEvents).RO())
+	// aws-sdk-go-v2 sends X-Amz-Target "CloudTrail_20131101.<Op>" while
+	// botocore sends the fully qualified prefix; the gateway keys services by
+	// one prefix, so the table is registered under both (same operations).
+	sdk := *t.svc
+	sdk.TargetPrefix = "CloudTrail_20131101"
+	t.svcSDK = &sdk
+	go t.run()
+	return t, nil
+}
+
+// Services implements server.Module.
+func (t *Trail) Services() []*gateway.Service { return []*gateway.Service{t.svcSDK, t.svc} }
+
+// Seed implements server.Module (nothing to seed).
+func (t *Trail) Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now time.Time) error {
+	return nil
+}
+
+// Record implements gateway.Auditor: it queues the event for the writer.
+// It blocks only when the writer is behind by a full buffer.
+func (t *Trail) Record(ctx context.Context, e *gateway.Event) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return
+	}
+	t.ch <- e
+}
+
+// Flush waits until every event recorded before the call is committed.
+func (t *Trail) Flush(ctx context.Context) error {
+	t.mu.RLock()
+	if t.closed {
+		t.mu.RUnlock()
+		return nil
+	}
+	reply := make(chan struct{})
+	select {
+	case t.flush <- reply:
+	case <-ctx.Done():
+		t.mu.RUnlock()
+		return ctx.Err()
+	}
+	t.mu.RUnlock()
+	select {
+	case <-reply:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close drains and commits the queued events and closes the file. Call it
+// before closing the store.
+func (t *Trail) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		<-t.done
+		return nil
+	}
+	t.closed = true
+	close(t.ch)
+	t.mu.Unlock()
+	<-t.done
+	if t.file != nil {
+		return t.file.Close()
+	}
+	return nil
+}
+
+func (t *Trail) run() {
+	defer close(t.done)
+	batch := make([]*gateway.Event, 0, t.maxBatch)
+	for {
+		var reply chan struct{}
+		select {
+		case e, ok := <-t.ch:
+			if !ok {
+				return
+			}
+			batch = append(batch, e)
+		case reply = <-t.flush:
+		}
+		// Take what is already queued.
+	drain:
+		for len(batch) < t.maxBatch || reply != nil {
+			select {
+			case e, ok := <-t.ch:
+				if !ok {
+					t.commit(batch)
+					if reply != nil {
+						close(reply)
+					}
+					return
+				}
+				batch = append(batch, e)
+				if len(batch) >= t.maxBatch {
+					t.commit(batch)
+					batch = batch[:0]
+				}
+			default:
+				break drain
+			}
+		}
+		t.commit(batch)
+		batch = batch[:0]
+		if reply != nil {
+			close(reply)
+		}
+	}
+}
+
+// stored is an event as kept in the store.
+type stored struct {
+	EventID     string        `json:"id"`
+	EventName   string        `json:"name"`
+	EventSource string        `json:"src"`
+	Username    string        `json:"user,omitempty"`
+	AccessKeyID string        `json:"akid,omitempty"`
+	ReadOnly    bool          `json:"ro"`
+	Time        time.Time     `json:"t"`
+	Resources   []RecResource `json:"res,omitempty"`
+	Record      string        `json:"rec"`
+}
+
+type row struct {
+	key  string
+	val  []byte
+	line []byte
+}
+
+func (t *Trail) commit(batch []*gateway.Event) {
+	if len(batch) == 0 {
+		return
+	}
+	rows := make([]row, 0, len(batch))
+	for _, e := range batch {
+		rows = append(rows, t.build(e)...)
+	}
+	if t.store != nil {
+		err := t.store.Update(context.Background(), func(tx store.Tx) error {
+			for _, r := range rows {
+				if err := tx.Put(context.Background(), tEvents, r.key, r.val); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.log.Error("cloudtrail: store events", "events", len(rows), "err", err)
+		}
+	}
+	if t.file != nil {
+		for _, r := range rows {
+			if err := t.file.Write(r.line); err != nil {
+				t.log.Error("cloudtrail: write events file", "err", err)
+				break
+			}
+		}
+	}
+}
+
+func newEventID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func invTime(t time.Time) string {
+	return fmt.Sprintf("%019d", int64(^uint64(0)>>1)-t.UnixNano())
+}
+
+// build turns a gateway event into stored rows: one in the caller's account
+// and, for resources of other accounts, a copy in each (sharedEventID).
+func (t *Trail) build(e *gateway.Event) []row {
+	rec := &Record{EventVersion: EventVersion, UserIdentity: identity(e.Principal, e.InvokedBy),
+		EventTime: e.Time.UTC().Format(isoSeconds), EventSource: e.Service.EventSource, EventName: e.Operation,
+		AWSRegion: e.Region, SourceIPAddress: e.SourceIP, UserAgent: clip(e.UserAgent, 1024),
+		ErrorCode: e.ErrorCode, ErrorMessage: clip(e.ErrorMessage, 1024), RequestID: e.RequestID, EventID: newEventID(),
+		ReadOnly: e.ReadOnly, EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: e.Account, EventCategory: "Management"}
+	rec.RequestParameters = params(e.Request)
+	if !e.ReadOnly && e.ErrorCode == "" {
+		rec.ResponseElements = params(e.Response)
+	}
+	seen := map[string]bool{}
+	addRes := func(arn, account string) {
+		if arn == "" || arn == "*" || seen[arn] {
+			return
+		}
+		seen[arn] = true
+		if account == "" {
+			account = e.Account
+		}
+		rec.Resources = append(rec.Resources, RecResource{ARN: arn, AccountID: account, Type: resourceType(arn)})
+	}
+	for k, v := range e.AdditionalData {
+		if k == ResourcesKey {
+			if rs, ok := v.([]Resource); ok {
+				for _, r := range rs {
+					addRes(r.ARN, r.Account)
+				}
+			}
+			continue
+		}
+		if rec.AdditionalEventData == nil {
+			rec.AdditionalEventData = map[string]any{}
+		}
+		rec.AdditionalEventData[k] = v
+	}
+	for _, c := range e.Resources {
+		addRes(c.Resource, c.ResourceAccount)
+	}
+	others := map[string]bool{}
+	for _, r := range rec.Resources {
+		if r.AccountID != e.Account {
+			others[r.AccountID] = true
+		}
+	}
+	if len(others) > 0 {
+		rec.SharedEventID = newEventID()
+	}
+	out := []row{t.row(e, rec)}
+	accts := make([]string, 0, len(others))
+	for a := range others {
+		accts = append(accts, a)
+	}
+	sort.Strings(accts)
+	for _, a := range accts {
+		cp := *rec
+		cp.EventID, cp.RecipientAccountID = newEventID(), a
+		out = append(out, t.row(e, &cp))
+	}
+	return out
+}
+
+func (t *Trail) row(e *gateway.Event, rec *Record) row {
+	b, err := json.Marshal(rec)
+	if err != nil || len(b) > 256<<10 {
+		// A value that cannot be encoded, or an oversized record: keep the
+		// event, drop the bulky parts as CloudTrail does past its limits.
+		rec.RequestParameters, rec.ResponseElements, rec.AdditionalEventData = nil, nil, nil
+		b, _ = json.Marshal(rec)
+	}
+	st := stored{EventID: rec.EventID, EventName: rec.EventName, EventSource: rec.EventSource, Username: username(e.Principal),
+		ReadOnly: rec.ReadOnly, Time: e.Time, Resources: rec.Resources, Record: string(b)}
+	if e.Principal != nil {
+		st.AccessKeyID = e.Principal.AccessKeyID
+	}
+	val, _ := json.Marshal(&st)
+	return row{key: rec.RecipientAccountID + "/" + rec.AWSRegion + "/" + invTime(e.Time) + "/" + rec.EventID, val: val, line: b}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// rotatingFile appends lines to a file and rotates it by size.
+type rotatingFile struct {
+	path string
+	max  int64
+	keep int
+	f    *os.File
+	size int64
+}
+
+func openRotating(path string, max int64, keep int) (*rotatingFile, error) {
+	if max <= 0 {
+		max = 64 << 20
+	}
+	if keep <= 0 {
+		keep = 5
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("cloudtrail: create dir: %w", err)
+	}
+	r := &rotatingFile{path: path, max: max, keep: keep}
+	return r, r.open()
+}
+
+func (r *rotatingFile) open() error {
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("cloudtrail: open events file: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	r.f, r.size = f, st.Size()
+	return nil
+}
+
+// Write appends one line, rotating first when it would exceed the size.
+func (r *rotatingFile) Write(line []byte) error {
+	if r.size > 0 && r.size+int64(len(line))+1 > r.max {
+		if err := r.rotate(); err != nil {
+			return err
+		}
+	}
+	buf := make([]byte, 0, len(line)+1)
+	buf = append(append(buf, line...), '\n')
+	n, err := r.f.Write(buf)
+	r.size += int64(n)
+	return err
+}
+
+func (r *rotatingFile) rotate() error {
+	if err := r.f.Close(); err != nil {
+		return err
+	}
+	os.Remove(fmt.Sprintf("%s.%d", r.path, r.keep))
+	for i := r.keep - 1; i >= 1; i-- {
+		os.Rename(fmt.Sprintf("%s.%d", r.path, i), fmt.Sprintf("%s.%d", r.path, i+1))
+	}
+	if err := os.Rename(r.path, r.path+".1"); err != nil {
+		return err
+	}
+	return r.open()
+}
+
+// Close syncs and closes the file.
+func (r *rotatingFile) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	r.f.Sync()
+	return r.f.Close()
+}

@@ -1,0 +1,190 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/cloudtrail"
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// CreateAliasInput is the CreateAlias (and UpdateAlias) request.
+type CreateAliasInput struct {
+	AliasName   *string `v:"required,min=1,max=256,pattern=^[a-zA-Z0-9:/_-]+$"`
+	TargetKeyId *string `v:"required,min=1,max=2048"`
+}
+
+// DeleteAliasInput is the DeleteAlias request.
+type DeleteAliasInput struct {
+	AliasName *string `v:"required,min=1,max=256,pattern=^[a-zA-Z0-9:/_-]+$"`
+}
+
+// ListAliasesInput is the ListAliases request.
+type ListAliasesInput struct {
+	KeyId  *string `v:"min=1,max=2048"`
+	Limit  *int    `v:"min=1,max=100"`
+	Marker *string `v:"min=1,max=320"`
+}
+
+// AliasListEntry is the model's AliasListEntry.
+type AliasListEntry struct {
+	AliasName       string
+	AliasArn        string
+	TargetKeyId     string         `json:",omitempty"`
+	CreationDate    *awsproto.Time `json:",omitempty"`
+	LastUpdatedDate *awsproto.Time `json:",omitempty"`
+}
+
+// ListAliasesOutput is the ListAliases response.
+type ListAliasesOutput struct {
+	Aliases    []AliasListEntry
+	NextMarker *string `json:",omitempty"`
+	Truncated  bool
+}
+
+func checkAliasName(name string, create bool) error {
+	if !aliasRE.MatchString(name) {
+		return awsproto.Errorf("InvalidAliasNameException", "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html")
+	}
+	if strings.HasPrefix(name, "alias/aws/") {
+		if create {
+			return awsproto.Errorf("InvalidAliasNameException", "Alias names starting with alias/aws/ are reserved for AWS managed keys.")
+		}
+		return awsproto.Errorf("InvalidAliasNameException", "Aliases of AWS managed keys (alias/aws/) cannot be changed or deleted.")
+	}
+	return nil
+}
+
+// aliasCheck authorizes the alias side of alias operations (IAM only: an
+// alias has no policy of its own).
+func aliasCheck(ctx context.Context, c *gateway.Call, name string) error {
+	return c.Authorize(ctx, gateway.Check{Resource: aliasARN(c.Account, c.Region, name), Context: map[string][]string{"kms:CallerAccount": {c.Account}}})
+}
+
+func (m *Module) addAliasOps() {
+	m.svc.Add(
+		gateway.Op("CreateAlias", func(ctx context.Context, c *gateway.Call, in *CreateAliasInput) (*struct{}, error) {
+			return nil, m.putAlias(ctx, c, in, true)
+		}).Batch(),
+		gateway.Op("UpdateAlias", func(ctx context.Context, c *gateway.Call, in *CreateAliasInput) (*struct{}, error) {
+			return nil, m.putAlias(ctx, c, in, false)
+		}).Batch(),
+		gateway.Op("DeleteAlias", func(ctx context.Context, c *gateway.Call, in *DeleteAliasInput) (*struct{}, error) {
+			name := *in.AliasName
+			if err := checkAliasName(name, false); err != nil {
+				return nil, err
+			}
+			if err := aliasCheck(ctx, c, name); err != nil {
+				return nil, err
+			}
+			return nil, m.store.Update(ctx, func(tx store.Tx) error {
+				a, err := store.GetJSON[aliasRec](ctx, tx, tAliases, key3(c.Account, c.Region, name))
+				if errors.Is(err, store.ErrNotFound) {
+					return errNotFound("Alias %s is not found.", aliasARN(c.Account, c.Region, name))
+				}
+				if err != nil {
+					return err
+				}
+				if _, err := m.keyFor(ctx, tx, c, a.KeyID, false, authzRequest{}); err != nil {
+					return err
+				}
+				addResource(c, cloudtrail.Resource{ARN: a.ARN, Account: c.Account}, cloudtrail.Resource{ARN: keyARN(c.Account, c.Region, a.KeyID), Account: c.Account})
+				return tx.Delete(ctx, tAliases, key3(c.Account, c.Region, name))
+			})
+		}).Batch(),
+		gateway.Op("ListAliases", m.listAliases).RO(),
+	)
+}
+
+func (m *Module) putAlias(ctx context.Context, c *gateway.Call, in *CreateAliasInput, create bool) error {
+	name := *in.AliasName
+	if err := checkAliasName(name, create); err != nil {
+		return err
+	}
+	if strings.HasPrefix(*in.TargetKeyId, "alias/") || strings.Contains(*in.TargetKeyId, ":alias/") {
+		return errValidation("TargetKeyId must be a key ID or key ARN, not an alias.")
+	}
+	if err := aliasCheck(ctx, c, name); err != nil {
+		return err
+	}
+	return m.store.Update(ctx, func(tx store.Tx) error {
+		k, err := m.keyFor(ctx, tx, c, *in.TargetKeyId, false, authzRequest{})
+		if err != nil {
+			return err
+		}
+		if k.Account != c.Account || k.Region != c.Region {
+			return errNotFound("Key '%s' does not exist", k.ARN)
+		}
+		if k.KeyManager == "AWS" {
+			return awsproto.Errorf("NotAuthorizedException", "An alias cannot point to an AWS managed key.")
+		}
+		if err := k.notPendingDeletion(); err != nil {
+			return err
+		}
+		ak := key3(c.Account, c.Region, name)
+		arn := aliasARN(c.Account, c.Region, name)
+		addResource(c, cloudtrail.Resource{ARN: arn, Account: c.Account}, resourceOf(k))
+		old, err := store.GetJSON[aliasRec](ctx, tx, tAliases, ak)
+		switch {
+		case err == nil && create:
+			return awsproto.Errorf("AlreadyExistsException", "An alias with the name %s already exists", arn)
+		case errors.Is(err, store.ErrNotFound) && !create:
+			return errNotFound("Alias %s is not found.", arn)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		rec := &aliasRec{Name: name, ARN: arn, KeyID: k.KeyID, Created: c.Now, Updated: c.Now}
+		if old != nil {
+			// UpdateAlias: the old target key must allow it too.
+			if _, err := m.keyFor(ctx, tx, c, old.KeyID, false, authzRequest{}); err != nil {
+				return err
+			}
+			rec.Created = old.Created
+		}
+		return store.PutJSON(ctx, tx, tAliases, ak, rec)
+	})
+}
+
+func (m *Module) listAliases(ctx context.Context, c *gateway.Call, in *ListAliasesInput) (*ListAliasesOutput, error) {
+	limit := 50
+	if in.Limit != nil {
+		limit = *in.Limit
+	}
+	out := &ListAliasesOutput{Aliases: []AliasListEntry{}}
+	prefix := c.Account + "/" + c.Region + "/"
+	after := ""
+	if in.Marker != nil {
+		after = prefix + *in.Marker
+	}
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		filter := ""
+		if in.KeyId != nil {
+			rf, err := parseRef(c.Account, c.Region, *in.KeyId, false)
+			if err != nil {
+				return err
+			}
+			k, err := loadKey(ctx, tx, rf, c.Now)
+			if err != nil {
+				return err
+			}
+			filter = k.KeyID
+		}
+		return store.ScanJSON(ctx, tx, tAliases, prefix, after, 0, func(key string, a *aliasRec) error {
+			if filter != "" && a.KeyID != filter {
+				return nil
+			}
+			if len(out.Aliases) == limit {
+				out.Truncated = true
+				out.NextMarker = ptr(out.Aliases[len(out.Aliases)-1].AliasName)
+				return store.ErrStop
+			}
+			out.Aliases = append(out.Aliases, AliasListEntry{AliasName: a.Name, AliasArn: a.ARN, TargetKeyId: a.KeyID,
+				CreationDate: awsproto.NewTime(a.Created), LastUpdatedDate: awsproto.NewTime(a.Updated)})
+			return nil
+		})
+	})
+	return out, err
+}

@@ -1,0 +1,323 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/cloudtrail"
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// EncryptInput is the Encrypt request.
+type EncryptInput struct {
+	KeyId               *string `v:"required,min=1,max=2048"`
+	Plaintext           []byte  `v:"required"`
+	EncryptionContext   map[string]string
+	GrantTokens         []string
+	EncryptionAlgorithm *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	DryRun              *bool
+}
+
+// EncryptOutput is the Encrypt response.
+type EncryptOutput struct {
+	CiphertextBlob      []byte
+	KeyId               string
+	EncryptionAlgorithm string
+}
+
+// DecryptInput is the Decrypt request.
+type DecryptInput struct {
+	CiphertextBlob      []byte `v:"required"`
+	EncryptionContext   map[string]string
+	GrantTokens         []string
+	KeyId               *string `v:"min=1,max=2048"`
+	EncryptionAlgorithm *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	DryRun              *bool
+}
+
+// DecryptOutput is the Decrypt response.
+type DecryptOutput struct {
+	KeyId               string
+	Plaintext           []byte
+	EncryptionAlgorithm string
+}
+
+// ReEncryptInput is the ReEncrypt request.
+type ReEncryptInput struct {
+	CiphertextBlob                 []byte `v:"required"`
+	SourceEncryptionContext        map[string]string
+	SourceKeyId                    *string `v:"min=1,max=2048"`
+	DestinationKeyId               *string `v:"required,min=1,max=2048"`
+	DestinationEncryptionContext   map[string]string
+	SourceEncryptionAlgorithm      *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	DestinationEncryptionAlgorithm *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	GrantTokens                    []string
+	DryRun                         *bool
+}
+
+// ReEncryptOutput is the ReEncrypt response.
+type ReEncryptOutput struct {
+	CiphertextBlob                 []byte
+	SourceKeyId                    string
+	KeyId                          string
+	SourceEncryptionAlgorithm      string
+	DestinationEncryptionAlgorithm string
+}
+
+// GenerateDataKeyInput is the GenerateDataKey and
+// GenerateDataKeyWithoutPlaintext request.
+type GenerateDataKeyInput struct {
+	KeyId             *string `v:"required,min=1,max=2048"`
+	EncryptionContext map[string]string
+	NumberOfBytes     *int    `v:"min=1,max=1024"`
+	KeySpec           *string `v:"enum=AES_256|AES_128"`
+	GrantTokens       []string
+	DryRun            *bool
+}
+
+// GenerateDataKeyOutput is the GenerateDataKey response.
+type GenerateDataKeyOutput struct {
+	CiphertextBlob []byte
+	Plaintext      []byte
+	KeyId          string
+}
+
+// GenerateDataKeyWithoutPlaintextOutput is the
+// GenerateDataKeyWithoutPlaintext response.
+type GenerateDataKeyWithoutPlaintextOutput struct {
+	CiphertextBlob []byte
+	KeyId          string
+}
+
+func checkAlgorithm(a *string) error {
+	if a != nil && *a != "SYMMETRIC_DEFAULT" {
+		return awsproto.Errorf("InvalidKeyUsageException", "The encryption algorithm %s is not compatible with a symmetric encryption key.", *a)
+	}
+	return nil
+}
+
+func dryRun(b *bool) error {
+	if b != nil && *b {
+		return awsproto.Errorf("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.")
+	}
+	return nil
+}
+
+func checkContext(ec map[string]string) error {
+	for k := range ec {
+		if k == "" {
+			return errValidation("Encryption context keys must not be empty.")
+		}
+	}
+	return nil
+}
+
+// cryptoKey resolves, state-checks and authorizes a key for a cryptographic
+// operation, and returns its unsealed material.
+func (m *Module) cryptoKey(ctx context.Context, tx store.Tx, c *gateway.Call, keyRef, op string, ec map[string]string, toks []string) (*keyRec, []byte, error) {
+	if err := checkGrantTokens(toks); err != nil {
+		return nil, nil, err
+	}
+	if err := checkContext(ec); err != nil {
+		return nil, nil, err
+	}
+	k, err := m.keyFor(ctx, tx, c, keyRef, true, authzRequest{Action: "kms:" + op, EncCtx: ec, GrantOp: op})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := k.usable(); err != nil {
+		return nil, nil, err
+	}
+	if k.KeyUsage != "ENCRYPT_DECRYPT" {
+		return nil, nil, awsproto.Errorf("InvalidKeyUsageException", "%s key usage is %s which is not valid for %s.", k.ARN, k.KeyUsage, op)
+	}
+	mat, err := m.master.open(k.Material, k.ARN)
+	if err != nil {
+		return nil, nil, errInternal(err)
+	}
+	return k, mat, nil
+}
+
+// blobKey finds the key named in a ciphertext blob (or KeyId when given).
+func (m *Module) blobKey(ctx context.Context, tx store.Tx, c *gateway.Call, blob []byte, keyID *string, ec map[string]string, toks []string, op string) (*keyRec, []byte, error) {
+	if len(blob) == 0 || len(blob) > 6144 {
+		return nil, nil, errValidation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
+	}
+	arn := blobKeyARN(blob)
+	if arn == "" {
+		return nil, nil, errInvalidCiphertext()
+	}
+	rf, err := parseRef(c.Account, c.Region, arn, false)
+	if err != nil || rf.region != c.Region {
+		return nil, nil, errInvalidCiphertext()
+	}
+	if keyID != nil {
+		r2, err := parseRef(c.Account, c.Region, *keyID, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		given, err := loadKey(ctx, tx, r2, c.Now)
+		if err != nil {
+			return nil, nil, err
+		}
+		if given.ARN != arn {
+			return nil, nil, errIncorrectKey()
+		}
+		return m.cryptoKey(ctx, tx, c, *keyID, op, ec, toks)
+	}
+	return m.cryptoKey(ctx, tx, c, arn, op, ec, toks)
+}
+
+func (m *Module) addCryptoOps() {
+	m.svc.Add(
+		gateway.Op("Encrypt", func(ctx context.Context, c *gateway.Call, in *EncryptInput) (*EncryptOutput, error) {
+			if len(in.Plaintext) == 0 || len(in.Plaintext) > 4096 {
+				return nil, errValidation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and 4096")
+			}
+			if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
+				return nil, err
+			}
+			var out *EncryptOutput
+			err := m.store.View(ctx, func(tx store.Tx) error {
+				k, mat, err := m.cryptoKey(ctx, tx, c, *in.KeyId, "Encrypt", in.EncryptionContext, in.GrantTokens)
+				if err != nil {
+					return err
+				}
+				defer clear(mat)
+				if err := dryRun(in.DryRun); err != nil {
+					return err
+				}
+				blob, err := encryptBlob(mat, k.ARN, in.Plaintext, in.EncryptionContext)
+				if err != nil {
+					return errInternal(err)
+				}
+				out = &EncryptOutput{CiphertextBlob: blob, KeyId: k.ARN, EncryptionAlgorithm: "SYMMETRIC_DEFAULT"}
+				return nil
+			})
+			return out, err
+		}).RO().Batch(),
+		gateway.Op("Decrypt", func(ctx context.Context, c *gateway.Call, in *DecryptInput) (*DecryptOutput, error) {
+			if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
+				return nil, err
+			}
+			var out *DecryptOutput
+			err := m.store.View(ctx, func(tx store.Tx) error {
+				k, mat, err := m.blobKey(ctx, tx, c, in.CiphertextBlob, in.KeyId, in.EncryptionContext, in.GrantTokens, "Decrypt")
+				if err != nil {
+					return err
+				}
+				defer clear(mat)
+				if err := dryRun(in.DryRun); err != nil {
+					return err
+				}
+				pt, err := decryptBlob(mat, in.CiphertextBlob, in.EncryptionContext)
+				if err != nil {
+					return errInvalidCiphertext()
+				}
+				out = &DecryptOutput{KeyId: k.ARN, Plaintext: pt, EncryptionAlgorithm: "SYMMETRIC_DEFAULT"}
+				return nil
+			})
+			return out, err
+		}).RO().Batch(),
+		gateway.Op("ReEncrypt", func(ctx context.Context, c *gateway.Call, in *ReEncryptInput) (*ReEncryptOutput, error) {
+			if err := checkAlgorithm(in.SourceEncryptionAlgorithm); err != nil {
+				return nil, err
+			}
+			if err := checkAlgorithm(in.DestinationEncryptionAlgorithm); err != nil {
+				return nil, err
+			}
+			var out *ReEncryptOutput
+			err := m.store.View(ctx, func(tx store.Tx) error {
+				src, smat, err := m.blobKey(ctx, tx, c, in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionContext, in.GrantTokens, "ReEncryptFrom")
+				if err != nil {
+					return err
+				}
+				defer clear(smat)
+				dst, dmat, err := m.cryptoKey(ctx, tx, c, *in.DestinationKeyId, "ReEncryptTo", in.DestinationEncryptionContext, in.GrantTokens)
+				if err != nil {
+					return err
+				}
+				defer clear(dmat)
+				addResource(c, resourceOf(src), resourceOf(dst))
+				if err := dryRun(in.DryRun); err != nil {
+					return err
+				}
+				pt, err := decryptBlob(smat, in.CiphertextBlob, in.SourceEncryptionContext)
+				if err != nil {
+					return errInvalidCiphertext()
+				}
+				defer clear(pt)
+				blob, err := encryptBlob(dmat, dst.ARN, pt, in.DestinationEncryptionContext)
+				if err != nil {
+					return errInternal(err)
+				}
+				out = &ReEncryptOutput{CiphertextBlob: blob, SourceKeyId: src.ARN, KeyId: dst.ARN,
+					SourceEncryptionAlgorithm: "SYMMETRIC_DEFAULT", DestinationEncryptionAlgorithm: "SYMMETRIC_DEFAULT"}
+				return nil
+			})
+			return out, err
+		}).RO().Batch(),
+		gateway.Op("GenerateDataKey", func(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
+			blob, pt, arn, err := m.generateDataKey(ctx, c, in, "GenerateDataKey")
+			if err != nil {
+				return nil, err
+			}
+			return &GenerateDataKeyOutput{CiphertextBlob: blob, Plaintext: pt, KeyId: arn}, nil
+		}).RO().Batch(),
+		gateway.Op("GenerateDataKeyWithoutPlaintext", func(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) (*GenerateDataKeyWithoutPlaintextOutput, error) {
+			blob, pt, arn, err := m.generateDataKey(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
+			clear(pt)
+			if err != nil {
+				return nil, err
+			}
+			return &GenerateDataKeyWithoutPlaintextOutput{CiphertextBlob: blob, KeyId: arn}, nil
+		}).RO().Batch(),
+	)
+}
+
+// dataKeySize returns the data key length from KeySpec or NumberOfBytes.
+func dataKeySize(n *int, spec *string) (int, error) {
+	switch {
+	case n != nil && spec != nil:
+		return 0, errValidation("Please specify either number of bytes or key spec.")
+	case n != nil:
+		return *n, nil
+	case spec != nil && *spec == "AES_128":
+		return 16, nil
+	case spec != nil:
+		return 32, nil
+	}
+	return 0, errValidation("Please specify either number of bytes or key spec.")
+}
+
+func (m *Module) generateDataKey(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput, op string) (blob, pt []byte, arn string, err error) {
+	size, err := dataKeySize(in.NumberOfBytes, in.KeySpec)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	err = m.store.View(ctx, func(tx store.Tx) error {
+		k, mat, err := m.cryptoKey(ctx, tx, c, *in.KeyId, op, in.EncryptionContext, in.GrantTokens)
+		if err != nil {
+			return err
+		}
+		defer clear(mat)
+		if err := dryRun(in.DryRun); err != nil {
+			return err
+		}
+		pt = make([]byte, size)
+		if _, err := rand.Read(pt); err != nil {
+			return errInternal(err)
+		}
+		blob, err = encryptBlob(mat, k.ARN, pt, in.EncryptionContext)
+		if err != nil {
+			return errInternal(err)
+		}
+		arn = k.ARN
+		return nil
+	})
+	return blob, pt, arn, err
+}
+
+var _ = cloudtrail.Resource{}

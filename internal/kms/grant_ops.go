@@ -1,0 +1,370 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// CreateGrantInput is the CreateGrant request.
+type CreateGrantInput struct {
+	KeyId             *string  `v:"required,min=1,max=2048"`
+	GranteePrincipal  *string  `v:"required,min=1,max=256,pattern=^[\\w+=,.@:/-]+$"`
+	RetiringPrincipal *string  `v:"min=1,max=256,pattern=^[\\w+=,.@:/-]+$"`
+	Operations        []string `v:"required"`
+	Constraints       *GrantConstraints
+	GrantTokens       []string
+	Name              *string `v:"min=1,max=256,pattern=^[a-zA-Z0-9:/_-]+$"`
+	DryRun            *bool
+}
+
+// CreateGrantOutput is the CreateGrant response.
+type CreateGrantOutput struct{ GrantToken, GrantId string }
+
+// ListGrantsInput is the ListGrants request.
+type ListGrantsInput struct {
+	Limit            *int    `v:"min=1,max=1000"`
+	Marker           *string `v:"min=1,max=1024"`
+	KeyId            *string `v:"required,min=1,max=2048"`
+	GrantId          *string `v:"min=1,max=128"`
+	GranteePrincipal *string `v:"min=1,max=256"`
+}
+
+// ListRetirableGrantsInput is the ListRetirableGrants request.
+type ListRetirableGrantsInput struct {
+	Limit             *int    `v:"min=1,max=1000"`
+	Marker            *string `v:"min=1,max=1024"`
+	RetiringPrincipal *string `v:"required,min=1,max=256"`
+}
+
+// GrantListEntry is the model's GrantListEntry.
+type GrantListEntry struct {
+	KeyId             string
+	GrantId           string
+	Name              string `json:",omitempty"`
+	CreationDate      *awsproto.Time
+	GranteePrincipal  string
+	RetiringPrincipal string `json:",omitempty"`
+	IssuingAccount    string
+	Operations        []string
+	Constraints       *GrantConstraints `json:",omitempty"`
+}
+
+// ListGrantsOutput is the ListGrants and ListRetirableGrants response.
+type ListGrantsOutput struct {
+	Grants     []GrantListEntry
+	NextMarker *string `json:",omitempty"`
+	Truncated  bool
+}
+
+// RetireGrantInput is the RetireGrant request.
+type RetireGrantInput struct {
+	GrantToken *string `v:"min=1,max=8192"`
+	KeyId      *string `v:"min=1,max=2048"`
+	GrantId    *string `v:"min=1,max=128"`
+	DryRun     *bool
+}
+
+// RevokeGrantInput is the RevokeGrant request.
+type RevokeGrantInput struct {
+	KeyId   *string `v:"required,min=1,max=2048"`
+	GrantId *string `v:"required,min=1,max=128"`
+	DryRun  *bool
+}
+
+var grantIDRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (g *grantRec) entry() GrantListEntry {
+	return GrantListEntry{KeyId: g.KeyARN, GrantId: g.GrantID, Name: g.Name, CreationDate: awsproto.NewTime(g.Created),
+		GranteePrincipal: g.Grantee, RetiringPrincipal: g.Retiring, IssuingAccount: "arn:aws:iam::" + g.IssuingAccount + ":root",
+		Operations: g.Operations, Constraints: g.Constraints}
+}
+
+func validateGrant(ops []string, cons *GrantConstraints) error {
+	if len(ops) == 0 {
+		return errValidation("1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must not be empty")
+	}
+	for _, o := range ops {
+		if !grantOperations[o] {
+			return errValidation("1 validation error detected: Value '[%s]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [Decrypt, Encrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, ReEncryptFrom, ReEncryptTo, Sign, Verify, GetPublicKey, CreateGrant, RetireGrant, DescribeKey, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext, GenerateMac, VerifyMac, DeriveSharedSecret]]", o)
+		}
+	}
+	if cons != nil {
+		for _, m := range []map[string]string{cons.EncryptionContextSubset, cons.EncryptionContextEquals} {
+			if len(m) > 8 {
+				return errValidation("A grant constraint can have at most 8 encryption context pairs.")
+			}
+		}
+		if cons.EncryptionContextSubset == nil && cons.EncryptionContextEquals == nil {
+			return errValidation("Grant constraints must contain EncryptionContextSubset or EncryptionContextEquals.")
+		}
+	}
+	return nil
+}
+
+func sortedOps(ops []string) []string {
+	out := append([]string(nil), ops...)
+	sort.Strings(out)
+	n := 0
+	for i, o := range out {
+		if i == 0 || o != out[n-1] {
+			out[n] = o
+			n++
+		}
+	}
+	return out[:n]
+}
+
+// grantConditionKeys are the CreateGrant condition keys.
+func grantConditionKeys(grantee, retiring string, ops []string, cons *GrantConstraints, forAWS bool) (map[string][]string, map[string]string) {
+	extra := map[string][]string{"kms:GranteePrincipal": {grantee}, "kms:GrantOperations": ops, "kms:GrantIsForAWSResource": {boolStr(forAWS)}}
+	if retiring != "" {
+		extra["kms:RetiringPrincipal"] = []string{retiring}
+	}
+	var ec map[string]string
+	if cons != nil {
+		ec = map[string]string{}
+		for k, v := range cons.EncryptionContextSubset {
+			ec[k] = v
+		}
+		for k, v := range cons.EncryptionContextEquals {
+			ec[k] = v
+		}
+		if cons.EncryptionContextEquals != nil {
+			extra["kms:GrantConstraintType"] = []string{"EncryptionContextEquals"}
+		} else {
+			extra["kms:GrantConstraintType"] = []string{"EncryptionContextSubset"}
+		}
+	}
+	return extra, ec
+}
+
+// parentGrantAllows checks a grantee's CreateGrant through a grant: the child
+// grant may only have a subset of the parent's operations and constraints at
+// least as strict.
+func (m *Module) parentGrantAllows(ctx context.Context, tx store.Tx, p *gateway.Principal, k *keyRec, ops []string, cons *GrantConstraints) (bool, error) {
+	found := false
+	_, childCtx := grantConditionKeys("", "", nil, cons, false)
+	err := store.ScanJSON(ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/", "", 0, func(_ string, g *grantRec) error {
+		if !granteeMatches(g.Grantee, p) || !g.allows("CreateGrant") {
+			return nil
+		}
+		for _, o := range ops {
+			if !g.allows(o) {
+				return nil
+			}
+		}
+		if g.Constraints != nil {
+			if cons == nil || !g.satisfies("Decrypt", childCtx) {
+				return nil
+			}
+			if g.Constraints.EncryptionContextEquals != nil && cons.EncryptionContextEquals == nil {
+				return nil
+			}
+		}
+		found = true
+		return store.ErrStop
+	})
+	return found, err
+}
+
+// insertGrant writes a new grant.
+func insertGrant(ctx context.Context, tx store.Tx, k *keyRec, grantee, retiring, name, issuer string, ops []string, cons *GrantConstraints, now time.Time) (*grantRec, error) {
+	id := newGrantID()
+	g := &grantRec{GrantID: id, KeyID: k.KeyID, KeyARN: k.ARN, Name: name, Grantee: grantee, Retiring: retiring,
+		Operations: sortedOps(ops), Constraints: cons, IssuingAccount: issuer, Created: now,
+		Token: newGrantToken(k.Account, k.Region, k.KeyID, id)}
+	return g, store.CreateJSON(ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+id, g)
+}
+
+func (m *Module) addGrantOps() {
+	m.svc.Add(
+		gateway.Op("CreateGrant", m.createGrant).Batch(),
+		gateway.Op("ListGrants", func(ctx context.Context, c *gateway.Call, in *ListGrantsInput) (*ListGrantsOutput, error) {
+			var out *ListGrantsOutput
+			err := m.store.View(ctx, func(tx store.Tx) error {
+				k, err := m.keyFor(ctx, tx, c, *in.KeyId, false, authzRequest{})
+				if err != nil {
+					return err
+				}
+				out, err = listGrants(ctx, tx, key3(k.Account, k.Region, k.KeyID)+"/", in.Limit, in.Marker, func(g *grantRec) bool {
+					return (in.GrantId == nil || *in.GrantId == g.GrantID) && (in.GranteePrincipal == nil || *in.GranteePrincipal == g.Grantee)
+				})
+				return err
+			})
+			return out, err
+		}).RO().Batch(),
+		gateway.Op("ListRetirableGrants", func(ctx context.Context, c *gateway.Call, in *ListRetirableGrantsInput) (*ListGrantsOutput, error) {
+			var out *ListGrantsOutput
+			err := m.store.View(ctx, func(tx store.Tx) error {
+				var err error
+				out, err = listGrants(ctx, tx, c.Account+"/"+c.Region+"/", in.Limit, in.Marker, func(g *grantRec) bool {
+					return g.Retiring == *in.RetiringPrincipal
+				})
+				return err
+			})
+			return out, err
+		}).RO(),
+		gateway.Op("RetireGrant", m.retireGrant).Batch(),
+		gateway.Op("RevokeGrant", func(ctx context.Context, c *gateway.Call, in *RevokeGrantInput) (*struct{}, error) {
+			if !grantIDRE.MatchString(*in.GrantId) {
+				return nil, awsproto.Errorf("InvalidGrantIdException", "Grant ID %s is not valid.", *in.GrantId)
+			}
+			return nil, m.store.Update(ctx, func(tx store.Tx) error {
+				k, err := m.keyFor(ctx, tx, c, *in.KeyId, false, authzRequest{})
+				if err != nil {
+					return err
+				}
+				if err := dryRun(in.DryRun); err != nil {
+					return err
+				}
+				err = tx.Delete(ctx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+*in.GrantId)
+				if errors.Is(err, store.ErrNotFound) {
+					return errNotFound("Grant ID %s not found", *in.GrantId)
+				}
+				return err
+			})
+		}).Batch(),
+	)
+}
+
+func listGrants(ctx context.Context, tx store.Tx, prefix string, limit *int, marker *string, keep func(*grantRec) bool) (*ListGrantsOutput, error) {
+	n := 50
+	if limit != nil {
+		n = *limit
+	}
+	out := &ListGrantsOutput{Grants: []GrantListEntry{}}
+	after := ""
+	if marker != nil {
+		after = prefix + *marker
+	}
+	last := ""
+	err := store.ScanJSON(ctx, tx, tGrants, prefix, after, 0, func(key string, g *grantRec) error {
+		if !keep(g) {
+			return nil
+		}
+		if len(out.Grants) == n {
+			out.Truncated = true
+			out.NextMarker = ptr(last[len(prefix):])
+			return store.ErrStop
+		}
+		out.Grants = append(out.Grants, g.entry())
+		last = key
+		return nil
+	})
+	return out, err
+}
+
+func (m *Module) createGrant(ctx context.Context, c *gateway.Call, in *CreateGrantInput) (*CreateGrantOutput, error) {
+	if err := validateGrant(in.Operations, in.Constraints); err != nil {
+		return nil, err
+	}
+	if err := checkGrantTokens(in.GrantTokens); err != nil {
+		return nil, err
+	}
+	var out *CreateGrantOutput
+	err := m.store.Update(ctx, func(tx store.Tx) error {
+		rf, err := parseRef(c.Account, c.Region, *in.KeyId, false)
+		if err != nil {
+			return err
+		}
+		k, err := loadKey(ctx, tx, rf, c.Now)
+		if err != nil {
+			return err
+		}
+		extra, ec := grantConditionKeys(*in.GranteePrincipal, deref(in.RetiringPrincipal), sortedOps(in.Operations), in.Constraints, false)
+		r := authzRequest{Action: "kms:CreateGrant", Key: k, EncCtx: ec, Extra: extra}
+		if err := m.authorize(ctx, tx, c, &r); err != nil {
+			if awsproto.As(err) == nil || awsproto.As(err).Code != "AccessDeniedException" {
+				return err
+			}
+			ok, gerr := m.parentGrantAllows(ctx, tx, c.Principal, k, in.Operations, in.Constraints)
+			if gerr != nil {
+				return gerr
+			}
+			if !ok {
+				return err
+			}
+		}
+		if err := k.usable(); err != nil {
+			return err
+		}
+		if err := dryRun(in.DryRun); err != nil {
+			return err
+		}
+		g, err := insertGrant(ctx, tx, k, *in.GranteePrincipal, deref(in.RetiringPrincipal), deref(in.Name), c.Account, in.Operations, in.Constraints, c.Now)
+		if err != nil {
+			return err
+		}
+		out = &CreateGrantOutput{GrantToken: g.Token, GrantId: g.GrantID}
+		return nil
+	})
+	return out, err
+}
+
+func (m *Module) retireGrant(ctx context.Context, c *gateway.Call, in *RetireGrantInput) (*struct{}, error) {
+	return nil, m.store.Update(ctx, func(tx store.Tx) error {
+		var account, region, keyID, grantID string
+		switch {
+		case in.GrantToken != nil:
+			var err error
+			account, region, keyID, grantID, err = parseGrantToken(*in.GrantToken)
+			if err != nil {
+				return err
+			}
+		case in.KeyId != nil && in.GrantId != nil:
+			rf, err := parseRef(c.Account, c.Region, *in.KeyId, false)
+			if err != nil {
+				return err
+			}
+			account, region, keyID, grantID = rf.account, rf.region, rf.keyID, *in.GrantId
+			if !grantIDRE.MatchString(grantID) {
+				return awsproto.Errorf("InvalidGrantIdException", "Grant ID %s is not valid.", grantID)
+			}
+		default:
+			return errValidation("Either GrantToken, or both KeyId and GrantId, must be specified.")
+		}
+		gk := key3(account, region, keyID) + "/" + grantID
+		g, err := store.GetJSON[grantRec](ctx, tx, tGrants, gk)
+		if errors.Is(err, store.ErrNotFound) {
+			if in.GrantToken != nil {
+				return awsproto.Errorf("InvalidGrantTokenException", "The grant token refers to a grant that does not exist.")
+			}
+			return errNotFound("Grant ID %s not found", grantID)
+		}
+		if err != nil {
+			return err
+		}
+		if in.GrantToken != nil && g.Token != *in.GrantToken {
+			return awsproto.Errorf("InvalidGrantTokenException", "The grant token is not valid.")
+		}
+		k, err := loadKey(ctx, tx, ref{account: account, region: region, keyID: keyID}, c.Now)
+		if err != nil {
+			return err
+		}
+		addResource(c, resourceOf(k))
+		p := c.Principal
+		allowed := granteeMatches(g.Retiring, p) || (granteeMatches(g.Grantee, p) && g.allows("RetireGrant"))
+		if !allowed && p.Account == g.IssuingAccount {
+			r := authzRequest{Action: "kms:RetireGrant", Key: k}
+			if err := m.authorize(ctx, tx, c, &r); err == nil {
+				allowed = true
+			} else if awsproto.As(err) == nil {
+				return err
+			}
+		}
+		if !allowed {
+			return accessDenied(p, "kms:RetireGrant", k.ARN, verdict{reason: "the caller is neither the grant's retiring principal nor a grantee allowed to retire it"})
+		}
+		if err := dryRun(in.DryRun); err != nil {
+			return err
+		}
+		return tx.Delete(ctx, tGrants, gk)
+	})
+}

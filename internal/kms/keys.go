@@ -1,0 +1,566 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/iam/policy"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// Tag is the model's Tag shape.
+type Tag struct {
+	TagKey   *string `json:"TagKey" v:"required,min=1,max=128"`
+	TagValue *string `json:"TagValue" v:"required,min=0,max=256"`
+}
+
+// KeyMetadata is the model's KeyMetadata shape.
+type KeyMetadata struct {
+	AWSAccountId                string
+	KeyId                       string
+	Arn                         string
+	CreationDate                *awsproto.Time
+	Enabled                     bool
+	Description                 string
+	KeyUsage                    string
+	KeyState                    string
+	DeletionDate                *awsproto.Time `json:",omitempty"`
+	PendingDeletionWindowInDays *int           `json:",omitempty"`
+	Origin                      string
+	KeyManager                  string
+	CustomerMasterKeySpec       string
+	KeySpec                     string
+	EncryptionAlgorithms        []string
+	MultiRegion                 bool
+}
+
+func (k *keyRec) metadata() *KeyMetadata {
+	md := &KeyMetadata{AWSAccountId: k.Account, KeyId: k.KeyID, Arn: k.ARN, CreationDate: awsproto.NewTime(k.Created),
+		Enabled: k.State == stateEnabled, Description: k.Description, KeyUsage: k.KeyUsage, KeyState: k.State,
+		Origin: k.Origin, KeyManager: k.KeyManager, CustomerMasterKeySpec: k.KeySpec, KeySpec: k.KeySpec,
+		EncryptionAlgorithms: []string{"SYMMETRIC_DEFAULT"}}
+	if k.DeletionDate != nil {
+		md.DeletionDate = awsproto.NewTime(*k.DeletionDate)
+		w := k.PendingWindow
+		md.PendingDeletionWindowInDays = &w
+	}
+	return md
+}
+
+// CreateKeyInput is the CreateKey request.
+type CreateKeyInput struct {
+	Policy                         *string `v:"min=1,max=131072"`
+	Description                    *string `v:"max=8192"`
+	KeyUsage                       *string `v:"enum=SIGN_VERIFY|ENCRYPT_DECRYPT|GENERATE_VERIFY_MAC|KEY_AGREEMENT"`
+	CustomerMasterKeySpec          *string
+	KeySpec                        *string
+	Origin                         *string `v:"enum=AWS_KMS|EXTERNAL|AWS_CLOUDHSM|EXTERNAL_KEY_STORE"`
+	CustomKeyStoreId               *string
+	BypassPolicyLockoutSafetyCheck *bool
+	Tags                           []Tag
+	MultiRegion                    *bool
+	XksKeyId                       *string
+}
+
+// CreateKeyOutput is the CreateKey response.
+type CreateKeyOutput struct{ KeyMetadata *KeyMetadata }
+
+// KeyIDInput is the request of operations that only name a key.
+type KeyIDInput struct {
+	KeyId       *string  `v:"required,min=1,max=2048"`
+	GrantTokens []string `json:",omitempty"`
+}
+
+// DescribeKeyOutput is the DescribeKey response.
+type DescribeKeyOutput struct{ KeyMetadata *KeyMetadata }
+
+// ListInput is the paging part of list requests.
+type ListInput struct {
+	Limit  *int    `v:"min=1,max=1000"`
+	Marker *string `v:"min=1,max=1024"`
+}
+
+// KeyListEntry is the model's KeyListEntry.
+type KeyListEntry struct{ KeyId, KeyArn string }
+
+// ListKeysOutput is the ListKeys response.
+type ListKeysOutput struct {
+	Keys       []KeyListEntry
+	NextMarker *string `json:",omitempty"`
+	Truncated  bool
+}
+
+// ScheduleKeyDeletionInput is the ScheduleKeyDeletion request.
+type ScheduleKeyDeletionInput struct {
+	KeyId               *string `v:"required,min=1,max=2048"`
+	PendingWindowInDays *int    `v:"min=1,max=365"`
+}
+
+// ScheduleKeyDeletionOutput is the ScheduleKeyDeletion response.
+type ScheduleKeyDeletionOutput struct {
+	KeyId               string
+	DeletionDate        *awsproto.Time
+	KeyState            string
+	PendingWindowInDays int
+}
+
+// CancelKeyDeletionOutput is the CancelKeyDeletion response.
+type CancelKeyDeletionOutput struct{ KeyId string }
+
+// GetKeyPolicyInput is the GetKeyPolicy request.
+type GetKeyPolicyInput struct {
+	KeyId      *string `v:"required,min=1,max=2048"`
+	PolicyName *string `v:"min=1,max=128,pattern=^[\\w]+$"`
+}
+
+// GetKeyPolicyOutput is the GetKeyPolicy response.
+type GetKeyPolicyOutput struct{ Policy, PolicyName string }
+
+// PutKeyPolicyInput is the PutKeyPolicy request.
+type PutKeyPolicyInput struct {
+	KeyId                          *string `v:"required,min=1,max=2048"`
+	PolicyName                     *string `v:"min=1,max=128,pattern=^[\\w]+$"`
+	Policy                         *string `v:"required,min=1,max=131072"`
+	BypassPolicyLockoutSafetyCheck *bool
+}
+
+// ListKeyPoliciesInput is the ListKeyPolicies request.
+type ListKeyPoliciesInput struct {
+	KeyId  *string `v:"required,min=1,max=2048"`
+	Limit  *int    `v:"min=1,max=1000"`
+	Marker *string `v:"min=1,max=320"`
+}
+
+// ListKeyPoliciesOutput is the ListKeyPolicies response.
+type ListKeyPoliciesOutput struct {
+	PolicyNames []string
+	Truncated   bool
+}
+
+// TagResourceInput is the TagResource request.
+type TagResourceInput struct {
+	KeyId *string `v:"required,min=1,max=2048"`
+	Tags  []Tag   `v:"required"`
+}
+
+// UntagResourceInput is the UntagResource request.
+type UntagResourceInput struct {
+	KeyId   *string  `v:"required,min=1,max=2048"`
+	TagKeys []string `v:"required"`
+}
+
+// ListResourceTagsInput is the ListResourceTags request.
+type ListResourceTagsInput struct {
+	KeyId  *string `v:"required,min=1,max=2048"`
+	Limit  *int    `v:"min=1,max=50"`
+	Marker *string `v:"min=1,max=1024"`
+}
+
+// ListResourceTagsOutput is the ListResourceTags response.
+type ListResourceTagsOutput struct {
+	Tags       []Tag
+	NextMarker *string `json:",omitempty"`
+	Truncated  bool
+}
+
+func deref[T any](p *T) T {
+	var z T
+	if p == nil {
+		return z
+	}
+	return *p
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// keyFor resolves a key reference and authorizes action on it.
+func (m *Module) keyFor(ctx context.Context, tx store.Tx, c *gateway.Call, keyRef string, allowAlias bool, r authzRequest) (*keyRec, error) {
+	rf, err := parseRef(c.Account, c.Region, keyRef, allowAlias)
+	if err != nil {
+		return nil, err
+	}
+	k, err := loadKey(ctx, tx, rf, c.Now)
+	if err != nil {
+		return nil, err
+	}
+	r.Key, r.Alias = k, rf.alias
+	if r.Action == "" {
+		r.Action = c.Action()
+	}
+	if err := m.authorize(ctx, tx, c, &r); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func tagMap(tags []Tag) (map[string]string, []string, error) {
+	if len(tags) == 0 {
+		return nil, nil, nil
+	}
+	if len(tags) > 50 {
+		return nil, nil, awsproto.Errorf("TagException", "Too many tags: a key can have at most 50 tags.")
+	}
+	out := map[string]string{}
+	var keys []string
+	for _, t := range tags {
+		k := deref(t.TagKey)
+		if strings.HasPrefix(strings.ToLower(k), "aws:") {
+			return nil, nil, awsproto.Errorf("TagException", "Tag keys beginning with aws: are reserved for AWS use.")
+		}
+		if _, dup := out[k]; dup {
+			return nil, nil, awsproto.Errorf("TagException", "Duplicate tag key %s.", k)
+		}
+		out[k] = deref(t.TagValue)
+		keys = append(keys, k)
+	}
+	return out, keys, nil
+}
+
+func malformed(err error) error {
+	var me *policy.MalformedError
+	if errors.As(err, &me) {
+		return awsproto.Errorf("MalformedPolicyDocumentException", "%s", me.Message)
+	}
+	return awsproto.Errorf("MalformedPolicyDocumentException", "%s", err.Error())
+}
+
+// checkPolicy parses a key policy and, unless bypassed, applies the policy
+// lockout safety check: the caller must still be allowed kms:PutKeyPolicy.
+func (m *Module) checkPolicy(ctx context.Context, c *gateway.Call, k *keyRec, text string, bypass bool) error {
+	if len(text) > 32768 {
+		return awsproto.Errorf("LimitExceededException", "The key policy exceeds the maximum size of 32768 bytes.")
+	}
+	p, err := policy.ParseKind(text, policy.Resource)
+	if err != nil {
+		return malformed(err)
+	}
+	if bypass {
+		return nil
+	}
+	r := &authzRequest{Action: "kms:PutKeyPolicy", Key: k}
+	v, err := m.evaluate(ctx, c, r, p, conditionContext(c, r))
+	if err != nil {
+		return err
+	}
+	if !v.allowed {
+		return awsproto.Errorf("MalformedPolicyDocumentException", "The new key policy will not allow you to update the key policy in the future.")
+	}
+	return nil
+}
+
+// newKey builds a key record with fresh, sealed key material.
+func (m *Module) newKey(account, region, desc, manager, pol string, tags map[string]string, now time.Time) (*keyRec, error) {
+	id := newUUID()
+	k := &keyRec{KeyID: id, ARN: keyARN(account, region, id), Account: account, Region: region, Description: desc,
+		KeyUsage: "ENCRYPT_DECRYPT", KeySpec: "SYMMETRIC_DEFAULT", Origin: "AWS_KMS", KeyManager: manager,
+		State: stateEnabled, Created: now, Policy: pol, Tags: tags}
+	material := make([]byte, 32)
+	if _, err := rand.Read(material); err != nil {
+		return nil, err
+	}
+	k.Material = m.master.seal(material, k.ARN)
+	clear(material)
+	return k, nil
+}
+
+func (m *Module) addKeyOps() {
+	m.svc.Add(
+		gateway.WithResources(gateway.Op("CreateKey", m.createKey), func(ctx context.Context, c *gateway.Call, in *CreateKeyInput) ([]gateway.Check, error) {
+			tags, keys, err := tagMap(in.Tags)
+			if err != nil {
+				return nil, err
+			}
+			chk := gateway.Check{Resource: "*", RequestTags: tags, Context: map[string][]string{
+				"kms:KeySpec": {or(deref(in.KeySpec), "SYMMETRIC_DEFAULT")}, "kms:KeyUsage": {or(deref(in.KeyUsage), "ENCRYPT_DECRYPT")},
+				"kms:KeyOrigin": {or(deref(in.Origin), "AWS_KMS")}, "kms:MultiRegion": {boolStr(deref(in.MultiRegion))},
+				"kms:CallerAccount": {c.Account}, "kms:BypassPolicyLockoutSafetyCheck": {boolStr(deref(in.BypassPolicyLockoutSafetyCheck))}}}
+			if len(keys) > 0 {
+				chk.TagKeys = keys
+			}
+			return []gateway.Check{chk}, nil
+		}),
+		gateway.Op("DescribeKey", func(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*DescribeKeyOutput, error) {
+			var out *DescribeKeyOutput
+			err := m.store.View(ctx, func(tx store.Tx) error {
+				if err := checkGrantTokens(in.GrantTokens); err != nil {
+					return err
+				}
+				k, err := m.keyFor(ctx, tx, c, *in.KeyId, true, authzRequest{GrantOp: "DescribeKey"})
+				if err != nil {
+					return err
+				}
+				out = &DescribeKeyOutput{KeyMetadata: k.metadata()}
+				return nil
+			})
+			return out, err
+		}).RO().Batch(),
+		gateway.Op("ListKeys", m.listKeys).RO(),
+		gateway.Op("EnableKey", func(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*struct{}, error) {
+			return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+				if err := k.notPendingDeletion(); err != nil {
+					return err
+				}
+				k.State = stateEnabled
+				return nil
+			})
+		}).Batch(),
+		gateway.Op("DisableKey", func(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*struct{}, error) {
+			return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+				if err := k.notPendingDeletion(); err != nil {
+					return err
+				}
+				k.State = stateDisabled
+				return nil
+			})
+		}).Batch(),
+		gateway.Op("ScheduleKeyDeletion", m.scheduleKeyDeletion).Batch(),
+		gateway.Op("CancelKeyDeletion", func(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*CancelKeyDeletionOutput, error) {
+			var out CancelKeyDeletionOutput
+			err := m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+				if k.State != statePendingDeletion {
+					return errInvalidState("%s is not pending deletion.", k.ARN)
+				}
+				k.State, k.DeletionDate, k.PendingWindow = stateDisabled, nil, 0
+				out.KeyId = k.ARN
+				return tx.CancelJob(ctx, deleteJobID(k.Account, k.Region, k.KeyID))
+			})
+			return &out, err
+		}).Batch(),
+		gateway.Op("GetKeyPolicy", func(ctx context.Context, c *gateway.Call, in *GetKeyPolicyInput) (*GetKeyPolicyOutput, error) {
+			if in.PolicyName != nil && *in.PolicyName != "default" {
+				return nil, errNotFound("No such policy exists")
+			}
+			var out *GetKeyPolicyOutput
+			err := m.store.View(ctx, func(tx store.Tx) error {
+				k, err := m.keyFor(ctx, tx, c, *in.KeyId, false, authzRequest{})
+				if err != nil {
+					return err
+				}
+				out = &GetKeyPolicyOutput{Policy: k.Policy, PolicyName: "default"}
+				return nil
+			})
+			return out, err
+		}).RO().Batch(),
+		gateway.Op("PutKeyPolicy", func(ctx context.Context, c *gateway.Call, in *PutKeyPolicyInput) (*struct{}, error) {
+			if in.PolicyName != nil && *in.PolicyName != "default" {
+				return nil, errNotFound("No such policy exists")
+			}
+			return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+				if k.KeyManager == "AWS" {
+					return awsproto.Errorf("AccessDeniedException", "The key policy of an AWS managed key cannot be changed.")
+				}
+				if err := m.checkPolicy(ctx, c, k, *in.Policy, deref(in.BypassPolicyLockoutSafetyCheck)); err != nil {
+					return err
+				}
+				k.Policy = *in.Policy
+				return nil
+			})
+		}).Batch(),
+		gateway.Op("ListKeyPolicies", func(ctx context.Context, c *gateway.Call, in *ListKeyPoliciesInput) (*ListKeyPoliciesOutput, error) {
+			err := m.store.View(ctx, func(tx store.Tx) error {
+				_, err := m.keyFor(ctx, tx, c, *in.KeyId, false, authzRequest{})
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			return &ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil
+		}).RO().Batch(),
+		gateway.Op("TagResource", func(ctx context.Context, c *gateway.Call, in *TagResourceInput) (*struct{}, error) {
+			tags, keys, err := tagMap(in.Tags)
+			if err != nil {
+				return nil, err
+			}
+			extra := map[string][]string{"aws:TagKeys": keys}
+			for k, v := range tags {
+				extra["aws:RequestTag/"+k] = []string{v}
+			}
+			return nil, m.updateKeyAuthz(ctx, c, *in.KeyId, authzRequest{Extra: extra}, func(tx store.Tx, k *keyRec) error {
+				if err := k.notPendingDeletion(); err != nil {
+					return err
+				}
+				if k.Tags == nil {
+					k.Tags = map[string]string{}
+				}
+				for kk, v := range tags {
+					k.Tags[kk] = v
+				}
+				if len(k.Tags) > 50 {
+					return awsproto.Errorf("TagException", "Too many tags: a key can have at most 50 tags.")
+				}
+				return nil
+			})
+		}).Batch(),
+		gateway.Op("UntagResource", func(ctx context.Context, c *gateway.Call, in *UntagResourceInput) (*struct{}, error) {
+			extra := map[string][]string{"aws:TagKeys": in.TagKeys}
+			return nil, m.updateKeyAuthz(ctx, c, *in.KeyId, authzRequest{Extra: extra}, func(tx store.Tx, k *keyRec) error {
+				if err := k.notPendingDeletion(); err != nil {
+					return err
+				}
+				for _, t := range in.TagKeys {
+					delete(k.Tags, t)
+				}
+				return nil
+			})
+		}).Batch(),
+		gateway.Op("ListResourceTags", func(ctx context.Context, c *gateway.Call, in *ListResourceTagsInput) (*ListResourceTagsOutput, error) {
+			out := &ListResourceTagsOutput{Tags: []Tag{}}
+			err := m.store.View(ctx, func(tx store.Tx) error {
+				k, err := m.keyFor(ctx, tx, c, *in.KeyId, false, authzRequest{})
+				if err != nil {
+					return err
+				}
+				keys := make([]string, 0, len(k.Tags))
+				for t := range k.Tags {
+					keys = append(keys, t)
+				}
+				sort.Strings(keys)
+				for _, t := range keys {
+					out.Tags = append(out.Tags, Tag{TagKey: ptr(t), TagValue: ptr(k.Tags[t])})
+				}
+				return nil
+			})
+			return out, err
+		}).RO().Batch(),
+	)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+func (m *Module) updateKey(ctx context.Context, c *gateway.Call, keyRef string, fn func(tx store.Tx, k *keyRec) error) error {
+	return m.updateKeyAuthz(ctx, c, keyRef, authzRequest{}, fn)
+}
+
+// updateKeyAuthz loads (by key id or ARN), authorizes, changes and writes a key.
+func (m *Module) updateKeyAuthz(ctx context.Context, c *gateway.Call, keyRef string, r authzRequest, fn func(tx store.Tx, k *keyRec) error) error {
+	return m.store.Update(ctx, func(tx store.Tx) error {
+		k, err := m.keyFor(ctx, tx, c, keyRef, false, r)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, k); err != nil {
+			return err
+		}
+		return store.PutJSON(ctx, tx, tKeys, key3(k.Account, k.Region, k.KeyID), k)
+	})
+}
+
+func (m *Module) createKey(ctx context.Context, c *gateway.Call, in *CreateKeyInput) (*CreateKeyOutput, error) {
+	if o := deref(in.Origin); o != "" && o != "AWS_KMS" {
+		return nil, awsproto.Errorf("UnsupportedOperationException", "Origin %s is not supported; only AWS_KMS keys are available.", o)
+	}
+	spec := or(deref(in.KeySpec), deref(in.CustomerMasterKeySpec))
+	if spec != "" && spec != "SYMMETRIC_DEFAULT" {
+		return nil, awsproto.Errorf("UnsupportedOperationException", "KeySpec %s is not supported; only SYMMETRIC_DEFAULT keys are available.", spec)
+	}
+	if u := deref(in.KeyUsage); u != "" && u != "ENCRYPT_DECRYPT" {
+		return nil, awsproto.Errorf("ValidationException", "KeyUsage %s is not compatible with KeySpec SYMMETRIC_DEFAULT.", u)
+	}
+	if deref(in.MultiRegion) {
+		return nil, awsproto.Errorf("UnsupportedOperationException", "Multi-Region keys are not supported.")
+	}
+	if in.CustomKeyStoreId != nil || in.XksKeyId != nil {
+		return nil, awsproto.Errorf("UnsupportedOperationException", "Custom key stores are not supported.")
+	}
+	tags, _, err := tagMap(in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	pol := defaultKeyPolicy(c.Account)
+	k, err := m.newKey(c.Account, c.Region, deref(in.Description), "CUSTOMER", pol, tags, c.Now)
+	if err != nil {
+		return nil, errInternal(err)
+	}
+	if in.Policy != nil {
+		if err := m.checkPolicy(ctx, c, k, *in.Policy, deref(in.BypassPolicyLockoutSafetyCheck)); err != nil {
+			return nil, err
+		}
+		k.Policy = *in.Policy
+	}
+	addResource(c, resourceOf(k))
+	err = m.store.Update(ctx, func(tx store.Tx) error {
+		return store.CreateJSON(ctx, tx, tKeys, key3(k.Account, k.Region, k.KeyID), k)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &CreateKeyOutput{KeyMetadata: k.metadata()}, nil
+}
+
+func (m *Module) listKeys(ctx context.Context, c *gateway.Call, in *ListInput) (*ListKeysOutput, error) {
+	limit := 100
+	if in.Limit != nil {
+		limit = *in.Limit
+	}
+	out := &ListKeysOutput{Keys: []KeyListEntry{}}
+	prefix := c.Account + "/" + c.Region + "/"
+	after := ""
+	if in.Marker != nil {
+		after = prefix + *in.Marker
+	}
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		return store.ScanJSON(ctx, tx, tKeys, prefix, after, 0, func(key string, k *keyRec) error {
+			if k.deleted(c.Now) {
+				return nil
+			}
+			if len(out.Keys) == limit {
+				out.Truncated = true
+				out.NextMarker = ptr(out.Keys[len(out.Keys)-1].KeyId)
+				return store.ErrStop
+			}
+			out.Keys = append(out.Keys, KeyListEntry{KeyId: k.KeyID, KeyArn: k.ARN})
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (m *Module) scheduleKeyDeletion(ctx context.Context, c *gateway.Call, in *ScheduleKeyDeletionInput) (*ScheduleKeyDeletionOutput, error) {
+	days := 30
+	if in.PendingWindowInDays != nil {
+		days = *in.PendingWindowInDays
+	}
+	if days < 7 || days > 30 {
+		return nil, errValidation("1 validation error detected: Value '%d' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value %s", days,
+			map[bool]string{true: "greater than or equal to 7", false: "less than or equal to 30"}[days < 7])
+	}
+	var out *ScheduleKeyDeletionOutput
+	extra := map[string][]string{"kms:ScheduleKeyDeletionPendingWindowInDays": {itoa(int64(days))}}
+	err := m.updateKeyAuthz(ctx, c, *in.KeyId, authzRequest{Extra: extra}, func(tx store.Tx, k *keyRec) error {
+		if k.KeyManager == "AWS" {
+			return awsproto.Errorf("AccessDeniedException", "AWS managed keys cannot be deleted.")
+		}
+		if err := k.notPendingDeletion(); err != nil {
+			return err
+		}
+		due := c.Now.Add(time.Duration(days) * 24 * time.Hour)
+		k.State, k.DeletionDate, k.PendingWindow = statePendingDeletion, &due, days
+		if m.engine != nil {
+			if err := m.engine.Schedule(ctx, tx, deleteJobID(k.Account, k.Region, k.KeyID), jobDeleteKey, due,
+				deleteJob{Account: k.Account, Region: k.Region, KeyID: k.KeyID}); err != nil {
+				return err
+			}
+		}
+		out = &ScheduleKeyDeletionOutput{KeyId: k.ARN, DeletionDate: awsproto.NewTime(due), KeyState: k.State, PendingWindowInDays: days}
+		return nil
+	})
+	return out, err
+}

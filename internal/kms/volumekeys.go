@@ -1,0 +1,284 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/cloudtrail"
+	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/iam/policy"
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/workspaces"
+)
+
+var _ workspaces.VolumeKeys = (*Module)(nil)
+
+// ebsDataKeyBytes is the size of the volume data keys EBS asks for (the
+// documented EBS CloudTrail example requests 64 bytes).
+const ebsDataKeyBytes = 64
+
+// ResolveKey implements workspaces.VolumeKeys. An empty reference means the
+// AWS managed key aws/workspaces, created with its default key policy the
+// first time it is needed in the account and region.
+func (m *Module) ResolveKey(ctx context.Context, tx store.Tx, account, region, keyRef string) (string, error) {
+	now := m.clock.Now()
+	if keyRef == "" {
+		k, err := m.managedKey(ctx, tx, account, region, now)
+		if err != nil {
+			return "", err
+		}
+		return k.ARN, nil
+	}
+	rf, err := parseRef(account, region, keyRef, true)
+	if err != nil {
+		return "", err
+	}
+	k, err := loadKey(ctx, tx, rf, now)
+	if err != nil {
+		return "", err
+	}
+	if err := k.usable(); err != nil {
+		return "", err
+	}
+	return k.ARN, nil
+}
+
+// managedKey returns (creating if needed) the AWS managed key aws/workspaces.
+func (m *Module) managedKey(ctx context.Context, tx store.Tx, account, region string, now time.Time) (*keyRec, error) {
+	ak := key3(account, region, managedWorkSpacesAlias)
+	a, err := store.GetJSON[aliasRec](ctx, tx, tAliases, ak)
+	if err == nil {
+		return loadKey(ctx, tx, ref{account: account, region: region, keyID: a.KeyID}, now)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	k, err := m.newKey(account, region, "Default master key that protects my WorkSpaces when no other key is defined", "AWS",
+		workspacesKeyPolicy(account, region), nil, now)
+	if err != nil {
+		return nil, errInternal(err)
+	}
+	if err := store.CreateJSON(ctx, tx, tKeys, key3(account, region, k.KeyID), k); err != nil {
+		return nil, err
+	}
+	rec := &aliasRec{Name: managedWorkSpacesAlias, ARN: aliasARN(account, region, managedWorkSpacesAlias), KeyID: k.KeyID, Created: now, Updated: now}
+	if err := store.CreateJSON(ctx, tx, tAliases, ak, rec); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// keyByARN loads a key for a service call.
+func keyByARN(ctx context.Context, tx store.Tx, account, region, arn string, now time.Time) (*keyRec, error) {
+	rf, err := parseRef(account, region, arn, false)
+	if err != nil {
+		return nil, err
+	}
+	return loadKey(ctx, tx, rf, now)
+}
+
+// CreateGrant implements workspaces.VolumeKeys. When the grant is asked for
+// by a customer principal (step 1 of the KMS guide), the key policy must
+// allow that principal kms:CreateGrant through WorkSpaces (directly, or by
+// delegating to IAM, whose check WorkSpaces has made); grants asked for by
+// WorkSpaces itself (step 2, the EBS grant) ride on its own grant.
+func (m *Module) CreateGrant(ctx context.Context, tx store.Tx, g workspaces.GrantRequest) (string, error) {
+	now := m.clock.Now()
+	k, err := keyByARN(ctx, tx, g.Account, g.Region, g.KeyARN, now)
+	if err == nil {
+		err = k.usable()
+	}
+	cons := &GrantConstraints{EncryptionContextSubset: g.ContextSubset}
+	if len(g.ContextSubset) == 0 {
+		cons = nil
+	}
+	via := "workspaces." + g.Region + ".amazonaws.com"
+	in := &CreateGrantInput{KeyId: &g.KeyARN, GranteePrincipal: &g.Grantee, Operations: g.Operations, Constraints: cons}
+	if g.Retiring != "" {
+		in.RetiringPrincipal = &g.Retiring
+	}
+	if g.Name != "" {
+		in.Name = &g.Name
+	}
+	var out *CreateGrantOutput
+	if err == nil && strings.HasPrefix(g.CreatedBy, "arn:") {
+		err = m.serviceCallerAllowed(k, g.CreatedBy, g.Account, via, g.Operations, cons)
+	}
+	if err == nil {
+		var rec *grantRec
+		rec, err = insertGrant(ctx, tx, k, g.Grantee, g.Retiring, g.Name, g.Account, g.Operations, cons, now)
+		if err == nil {
+			out = &CreateGrantOutput{GrantId: rec.GrantID}
+		}
+	}
+	m.recordService(ctx, g.Account, g.Region, "workspaces.amazonaws.com", "CreateGrant", false, in, out, g.KeyARN, err, now)
+	if err != nil {
+		return "", err
+	}
+	return out.GrantId, nil
+}
+
+// serviceCallerAllowed evaluates the key policy for the customer principal
+// on whose behalf WorkSpaces creates a grant.
+func (m *Module) serviceCallerAllowed(k *keyRec, callerARN, account, via string, ops []string, cons *GrantConstraints) error {
+	kp, err := m.policies.get(k.ARN, k.Policy)
+	if err != nil {
+		return errInternal(err)
+	}
+	extra, ec := grantConditionKeys("", "", sortedOps(ops), cons, true)
+	ctxKeys := map[string][]string{"kms:CallerAccount": {account}, "kms:ViaService": {via}, "aws:PrincipalArn": {callerARN}, "aws:PrincipalAccount": {account}}
+	for k, v := range extra {
+		if k != "kms:GranteePrincipal" {
+			ctxKeys[k] = v
+		}
+	}
+	for kk, v := range ec {
+		ctxKeys["kms:EncryptionContext:"+kk] = []string{v}
+	}
+	p := policy.Principal{ARN: callerARN, Account: account}
+	if strings.Contains(callerARN, ":assumed-role/") {
+		parts := strings.Split(callerARN, "/")
+		if len(parts) >= 3 {
+			p.IssuerARN = "arn:aws:iam::" + account + ":role/" + parts[1]
+		}
+	}
+	req := &policy.Request{Action: "kms:CreateGrant", Resource: k.ARN, Principal: p, Context: ctxKeys}
+	set := policy.Set{Resource: []*policy.Policy{kp}, ResourceAccount: k.Account, ResourceMustAllow: true, Identity: []*policy.Policy{allowAll}}
+	if policy.Authorize(set, req).Decision == policy.Allow {
+		return nil
+	}
+	return accessDenied(&gateway.Principal{ARN: callerARN}, "kms:CreateGrant", k.ARN, verdict{reason: "the key policy does not allow the caller to create grants through WorkSpaces"})
+}
+
+// serviceGrant finds the grant that lets a service use the key for op with
+// the encryption context.
+func serviceGrant(ctx context.Context, tx store.Tx, k *keyRec, grantID, op string, ec map[string]string) (bool, error) {
+	if grantID != "" {
+		g, err := store.GetJSON[grantRec](ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+grantID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return g.allows(op) && g.satisfies(op, ec), nil
+	}
+	found := false
+	err := store.ScanJSON(ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/", "", 0, func(_ string, g *grantRec) error {
+		if strings.HasPrefix(g.Grantee, "ebs.") && g.allows(op) && g.satisfies(op, ec) {
+			found = true
+			return store.ErrStop
+		}
+		return nil
+	})
+	return found, err
+}
+
+// GenerateDataKeyWithoutPlaintext implements workspaces.VolumeKeys: EBS asks
+// for a volume data key under the grant WorkSpaces created for the volume.
+func (m *Module) GenerateDataKeyWithoutPlaintext(ctx context.Context, tx store.Tx, account, region, keyARN string, encCtx map[string]string, grantID string) ([]byte, error) {
+	now := m.clock.Now()
+	in := &GenerateDataKeyInput{KeyId: &keyARN, EncryptionContext: encCtx, NumberOfBytes: ptr(ebsDataKeyBytes)}
+	blob, err := m.serviceCrypto(ctx, tx, account, region, keyARN, grantID, "GenerateDataKeyWithoutPlaintext", encCtx, now, func(mat []byte, k *keyRec) ([]byte, error) {
+		pt := make([]byte, ebsDataKeyBytes)
+		defer clear(pt)
+		if _, err := rand.Read(pt); err != nil {
+			return nil, err
+		}
+		return encryptBlob(mat, k.ARN, pt, encCtx)
+	})
+	var out any
+	if err == nil {
+		out = &GenerateDataKeyWithoutPlaintextOutput{KeyId: keyARN}
+	}
+	m.recordService(ctx, account, region, "ebs.amazonaws.com", "GenerateDataKeyWithoutPlaintext", true, in, out, keyARN, err, now)
+	return blob, err
+}
+
+// Decrypt implements workspaces.VolumeKeys: EBS decrypts a volume's data key
+// on attach. The plaintext stays inside KMS (as it would stay in EBS).
+func (m *Module) Decrypt(ctx context.Context, tx store.Tx, account, region, keyARN string, blob []byte, encCtx map[string]string, grantID string) error {
+	now := m.clock.Now()
+	in := &DecryptInput{KeyId: &keyARN, EncryptionContext: encCtx, EncryptionAlgorithm: ptr("SYMMETRIC_DEFAULT")}
+	_, err := m.serviceCrypto(ctx, tx, account, region, keyARN, grantID, "Decrypt", encCtx, now, func(mat []byte, k *keyRec) ([]byte, error) {
+		if a := blobKeyARN(blob); a != k.ARN {
+			if a == "" {
+				return nil, errInvalidCiphertext()
+			}
+			return nil, errIncorrectKey()
+		}
+		pt, err := decryptBlob(mat, blob, encCtx)
+		if err != nil {
+			return nil, errInvalidCiphertext()
+		}
+		clear(pt)
+		return nil, nil
+	})
+	m.recordService(ctx, account, region, "ebs.amazonaws.com", "Decrypt", true, in, nil, keyARN, err, now)
+	return err
+}
+
+func (m *Module) serviceCrypto(ctx context.Context, tx store.Tx, account, region, keyARN, grantID, op string, ec map[string]string, now time.Time, fn func(mat []byte, k *keyRec) ([]byte, error)) ([]byte, error) {
+	k, err := keyByARN(ctx, tx, account, region, keyARN, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.usable(); err != nil {
+		return nil, err
+	}
+	ok, err := serviceGrant(ctx, tx, k, grantID, op, ec)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, accessDenied(&gateway.Principal{Service: "ebs.amazonaws.com"}, "kms:"+op, k.ARN, verdict{reason: "no grant allows the operation with this encryption context"})
+	}
+	mat, err := m.master.open(k.Material, k.ARN)
+	if err != nil {
+		return nil, errInternal(err)
+	}
+	defer clear(mat)
+	return fn(mat, k)
+}
+
+// RetireGrant implements workspaces.VolumeKeys (on terminate and rebuild).
+func (m *Module) RetireGrant(ctx context.Context, tx store.Tx, account, region, keyARN, grantID string) error {
+	now := m.clock.Now()
+	in := &RetireGrantInput{KeyId: &keyARN, GrantId: &grantID}
+	err := func() error {
+		rf, err := parseRef(account, region, keyARN, false)
+		if err != nil {
+			return err
+		}
+		err = tx.Delete(ctx, tGrants, key3(rf.account, rf.region, rf.keyID)+"/"+grantID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("Grant ID %s not found", grantID)
+		}
+		return err
+	}()
+	m.recordService(ctx, account, region, "workspaces.amazonaws.com", "RetireGrant", false, in, nil, keyARN, err, now)
+	return err
+}
+
+// recordService records a call a service made on the customer's behalf.
+func (m *Module) recordService(ctx context.Context, account, region, service, op string, readOnly bool, in, out any, keyARN string, err error, now time.Time) {
+	if m.audit == nil {
+		return
+	}
+	ev := &gateway.Event{RequestID: newUUID(), Time: now, Service: m.svc, Operation: op, Region: region, Account: account,
+		Principal: &gateway.Principal{Type: "AWSService", Account: account, Service: service},
+		SourceIP:  service, UserAgent: service, Request: in, Response: out, ReadOnly: readOnly, InvokedBy: service,
+		AdditionalData: map[string]any{cloudtrail.ResourcesKey: []cloudtrail.Resource{{ARN: keyARN, Account: account}}}}
+	if err != nil {
+		if ae := awsproto.As(err); ae != nil {
+			ev.ErrorCode, ev.ErrorMessage = ae.Code, ae.Message
+		} else {
+			return // the transaction failed; nothing happened
+		}
+	}
+	m.audit.Record(ctx, ev)
+}

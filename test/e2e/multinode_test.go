@@ -1,0 +1,334 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/testserver"
+)
+
+// freshDatabase creates an empty database on the test PostgreSQL server and
+// returns its DSN; it is dropped when the test ends.
+func freshDatabase(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("DESKPLANE_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("DESKPLANE_TEST_POSTGRES is not set; start one with: eval \"$(scripts/pg-start.sh)\"")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect %s: %v", dsn, err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	name := "dp_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		conn.Close(context.Background())
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// mnStatusRecorder counts 5xx answers seen by the clients.
+type mnStatusRecorder struct {
+	next   http.RoundTripper
+	fivexx atomic.Int64
+}
+
+func (s *mnStatusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.next.RoundTrip(r)
+	if err == nil && resp.StatusCode >= 500 {
+		s.fivexx.Add(1)
+	}
+	return resp, err
+}
+
+// TestThreeNodesOnPostgres runs three serve nodes on one PostgreSQL database,
+// spreads 2,000 desktops' create, stop, start and terminate over them, kills
+// one node with SIGKILL mid-run, and checks that every acknowledged desktop
+// exists exactly once, that no desktop went through a state twice in a row
+// (no doubled job), and that no request got a 5xx.
+func TestThreeNodesOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node test skipped in -short mode")
+	}
+	dsn := freshDatabase(t)
+	mk := make([]byte, 32)
+	rand.Read(mk)
+	t.Setenv("DESKPLANE_MASTER_KEY", base64.StdEncoding.EncodeToString(mk))
+	var nodes []*proc
+	for i := 0; i < 3; i++ {
+		nodes = append(nodes, startProc(t, t.TempDir(), "--store", dsn, "--timing", "fast"))
+	}
+	e := setupAt(t, nodes[0].URL)
+	rec := &mnStatusRecorder{next: http.DefaultTransport}
+	clients := make([]*workspaces.Client, 3)
+	for i, n := range nodes {
+		cfg := testserver.ConfigFor(n.URL, config.AdminKeyID, config.AdminSecret, "")
+		cfg.HTTPClient = &http.Client{Transport: rec}
+		clients[i] = workspaces.NewFromConfig(cfg)
+	}
+	var killed atomic.Bool
+	alive := func(i int) bool { return i != 2 || !killed.Load() }
+	// call runs f on node i, falling over to the next live node when a node
+	// is gone (connection refused is not a 5xx: nothing was acknowledged).
+	call := func(i int, f func(c *workspaces.Client) error) error {
+		var err error
+		for k := 0; k < 3; k++ {
+			j := (i + k) % 3
+			if !alive(j) {
+				continue
+			}
+			if err = f(clients[j]); err == nil || apiCode(err) != "" {
+				return err
+			}
+		}
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+
+	const total = 2000
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	batches := make(chan int, total/25)
+	for b := 0; b < total/25; b++ {
+		batches <- b
+	}
+	close(batches)
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for b := range batches {
+				var reqs []wstypes.WorkspaceRequest
+				for j := 0; j < 25; j++ {
+					reqs = append(reqs, wstypes.WorkspaceRequest{DirectoryId: aws.String(e.dirID), UserName: aws.String("[UNDEFINED]"),
+						BundleId: aws.String(e.bundleID), WorkspaceName: aws.String(fmt.Sprintf("mn%d-%d", b, j)),
+						WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}})
+				}
+				var out *workspaces.CreateWorkspacesOutput
+				err := call(b%3, func(c *workspaces.Client) error {
+					var err error
+					out, err = c.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: reqs})
+					return err
+				})
+				if err != nil {
+					t.Errorf("CreateWorkspaces batch %d: %v", b, err)
+					continue
+				}
+				mu.Lock()
+				for _, p := range out.PendingRequests {
+					acked = append(acked, *p.WorkspaceId)
+				}
+				mu.Unlock()
+				if b == total/25/2 && w == 0 {
+					killed.Store(true)
+					nodes[2].kill() // SIGKILL one node halfway through
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if len(acked) != total {
+		t.Fatalf("%d desktops acknowledged, want %d", len(acked), total)
+	}
+	e.ws = clients[0]
+	// Every acknowledged desktop exists exactly once.
+	seen := map[string]int{}
+	var token *string
+	for {
+		out, err := clients[1].DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(e.dirID), NextToken: token})
+		if err != nil {
+			t.Fatalf("DescribeWorkspaces: %v", err)
+		}
+		for _, w := range out.Workspaces {
+			seen[*w.WorkspaceId]++
+		}
+		if token = out.NextToken; token == nil {
+			break
+		}
+	}
+	for _, id := range acked {
+		if seen[id] != 1 {
+			t.Fatalf("acknowledged desktop %s listed %d times", id, seen[id])
+		}
+	}
+	if len(seen) != total {
+		t.Fatalf("%d desktops listed, want %d", len(seen), total)
+	}
+	// Jobs claimed by the killed node resume elsewhere after their lease.
+	e.waitAllLong(t, ctx, acked, wstypes.WorkspaceStateAvailable, 3*time.Minute)
+
+	// Stop, start and terminate concurrently over the two live nodes.
+	phase := func(name string, f func(c *workspaces.Client, ids []string) error, all []string) {
+		var wg sync.WaitGroup
+		for i := 0; i < len(all); i += 25 {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				ids := all[i:min(i+25, len(all))]
+				if err := call(i/25%2, func(c *workspaces.Client) error { return f(c, ids) }); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			}(i)
+		}
+		wg.Wait()
+	}
+	phase("stop", func(c *workspaces.Client, ids []string) error {
+		var reqs []wstypes.StopRequest
+		for _, id := range ids {
+			reqs = append(reqs, wstypes.StopRequest{WorkspaceId: aws.String(id)})
+		}
+		out, err := c.StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: reqs})
+		if err == nil && len(out.FailedRequests) > 0 {
+			err = fmt.Errorf("%s", aws.ToString(out.FailedRequests[0].ErrorMessage))
+		}
+		return err
+	}, acked)
+	e.waitAllLong(t, ctx, acked, wstypes.WorkspaceStateStopped, 2*time.Minute)
+	phase("start", func(c *workspaces.Client, ids []string) error {
+		var reqs []wstypes.StartRequest
+		for _, id := range ids {
+			reqs = append(reqs, wstypes.StartRequest{WorkspaceId: aws.String(id)})
+		}
+		out, err := c.StartWorkspaces(ctx, &workspaces.StartWorkspacesInput{StartWorkspaceRequests: reqs})
+		if err == nil && len(out.FailedRequests) > 0 {
+			err = fmt.Errorf("%s", aws.ToString(out.FailedRequests[0].ErrorMessage))
+		}
+		return err
+	}, acked)
+	e.waitAllLong(t, ctx, acked, wstypes.WorkspaceStateAvailable, 2*time.Minute)
+	// Stop and terminate race for the same desktops on different nodes:
+	// every desktop ends TERMINATED, and a losing stop fails with the state
+	// error, never a lost update.
+	racing := acked[:100]
+	var rw sync.WaitGroup
+	for i := 0; i < len(racing); i += 25 {
+		ids := racing[i : i+25]
+		rw.Add(2)
+		go func() {
+			defer rw.Done()
+			var reqs []wstypes.StopRequest
+			for _, id := range ids {
+				reqs = append(reqs, wstypes.StopRequest{WorkspaceId: aws.String(id)})
+			}
+			out, err := clients[0].StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: reqs})
+			if err != nil {
+				t.Errorf("racing stop: %v", err)
+				return
+			}
+			for _, f := range out.FailedRequests {
+				if aws.ToString(f.ErrorCode) != "InvalidResourceStateException" {
+					t.Errorf("racing stop failed with %s", aws.ToString(f.ErrorCode))
+				}
+			}
+		}()
+		go func() {
+			defer rw.Done()
+			var reqs []wstypes.TerminateRequest
+			for _, id := range ids {
+				reqs = append(reqs, wstypes.TerminateRequest{WorkspaceId: aws.String(id)})
+			}
+			out, err := clients[1].TerminateWorkspaces(ctx, &workspaces.TerminateWorkspacesInput{TerminateWorkspaceRequests: reqs})
+			if err != nil || len(out.FailedRequests) > 0 {
+				t.Errorf("racing terminate: %v %+v", err, out)
+			}
+		}()
+	}
+	rw.Wait()
+	rest := acked[100:]
+	phase("terminate", func(c *workspaces.Client, ids []string) error {
+		var reqs []wstypes.TerminateRequest
+		for _, id := range ids {
+			reqs = append(reqs, wstypes.TerminateRequest{WorkspaceId: aws.String(id)})
+		}
+		out, err := c.TerminateWorkspaces(ctx, &workspaces.TerminateWorkspacesInput{TerminateWorkspaceRequests: reqs})
+		if err == nil && len(out.FailedRequests) > 0 {
+			err = fmt.Errorf("%s", aws.ToString(out.FailedRequests[0].ErrorMessage))
+		}
+		return err
+	}, rest)
+	e.waitAllLong(t, ctx, acked, wstypes.WorkspaceStateTerminated, 2*time.Minute)
+	if n := rec.fivexx.Load(); n != 0 {
+		t.Fatalf("%d requests got a 5xx", n)
+	}
+	// No doubled transitions: each desktop went exactly through the sequence.
+	base := "PENDING AVAILABLE STOPPING STOPPED STARTING AVAILABLE"
+	for i, id := range acked[:300] {
+		h := history(t, nodes[0], id)
+		ok := h == base+" TERMINATING TERMINATED"
+		if i < 100 { // raced: the stop may have gone first
+			ok = ok || h == base+" STOPPING TERMINATING TERMINATED"
+		}
+		if !ok {
+			t.Fatalf("%s went %s", id, h)
+		}
+	}
+}
+
+func history(t *testing.T, p *proc, id string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, p.URL+"/_deskplane/history?workspace_id="+id, nil)
+	req.Header.Set("Authorization", "Bearer "+p.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("history: %v", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Transitions []struct{ State string } `json:"transitions"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("history %s: %s %v", id, resp.Status, err)
+	}
+	var s []string
+	for _, tr := range out.Transitions {
+		s = append(s, tr.State)
+	}
+	return strings.Join(s, " ")
+}
+
+func (e *env) waitAllLong(t *testing.T, ctx context.Context, ids []string, want wstypes.WorkspaceState, d time.Duration) {
+	t.Helper()
+	testserver.Eventually(t, d, func() bool {
+		st := e.states(t, ctx, ids)
+		for _, id := range ids {
+			if st[id] != want {
+				return false
+			}
+		}
+		return true
+	}, "desktops never all %s", want)
+}

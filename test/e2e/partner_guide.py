@@ -85,9 +85,7 @@ GUARD = {"Key": "PartnerManaged", "Value": "true"}
 assert not create("untagged", [])["PendingRequests"], "untagged create allowed"
 assert not create("extra", [GUARD, {"Key": "CostCenter", "Value": "1"}])["PendingRequests"], "extra tag key allowed"
 out = create("tagged", [GUARD])
-if out.get("Error") or not out["PendingRequests"]:
-    print("TODO(workspaces): tagged CreateWorkspaces refused:", out)
-    sys.exit(3)
+assert not out.get("Error") and out["PendingRequests"], "tagged create refused: %r" % (out,)
 mine = out["PendingRequests"][0]["WorkspaceId"]
 ws.modify_workspace_properties(WorkspaceId=mine, WorkspaceProperties={"RunningMode": "ALWAYS_ON"})
 expect_error("AccessDeniedException", ws.delete_tags, ResourceId=mine, TagKeys=["PartnerManaged"])

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,9 +24,6 @@ import (
 func TestPartnerGuideTagBasedAuthorization(t *testing.T) {
 	defer iamCatch(t)
 	s := testserver.Start(t)
-	if s.Gateway.Service("workspaces") == nil {
-		t.Skip("TODO: the WorkSpaces module is not wired")
-	}
 	ctx := context.Background()
 	e := setup(t, s)
 	roleARN := partnerRole(t, s, 3600)
@@ -54,12 +50,6 @@ func TestPartnerGuideTagBasedAuthorization(t *testing.T) {
 	refused("extra tag key", o, err)
 
 	created, err := ws.CreateWorkspaces(ctx, req("tagged", guard))
-	if err != nil && strings.Contains(err.Error(), ":directory/") {
-		// TODO(workspaces): createChecks must put the request's tags
-		// (aws:RequestTag/*, aws:TagKeys) on the directory and bundle checks
-		// too: the request context is the same for every resource of a call.
-		t.Skipf("TODO: WorkSpaces CreateWorkspaces authorizes the directory without the request tags: %v", err)
-	}
 	iamMust(created, err)
 	if len(created.FailedRequests) > 0 || len(created.PendingRequests) != 1 {
 		if len(created.FailedRequests) > 0 {
@@ -102,16 +92,10 @@ func TestPartnerGuideBoto3(t *testing.T) {
 		t.Skip("boto3 not installed")
 	}
 	s := testserver.Start(t)
-	if s.Gateway.Service("workspaces") == nil {
-		t.Skip("TODO: the WorkSpaces module is not wired")
-	}
 	_, file, _, _ := runtime.Caller(0)
 	cmd := exec.Command(py, filepath.Join(filepath.Dir(file), "partner_guide.py"), s.URL)
 	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 	outb, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
-		t.Skipf("TODO(workspaces): CreateWorkspaces authorizes the directory without the request tags:\n%s", outb)
-	}
 	if err != nil {
 		t.Fatalf("partner_guide.py: %v\n%s", err, outb)
 	}

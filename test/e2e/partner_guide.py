@@ -6,6 +6,7 @@ fresh deskplane server; exits non-zero on the first unexpected result.
 """
 import json
 import sys
+import time
 
 import boto3
 from botocore.config import Config
@@ -87,6 +88,12 @@ assert not create("extra", [GUARD, {"Key": "CostCenter", "Value": "1"}])["Pendin
 out = create("tagged", [GUARD])
 assert not out.get("Error") and out["PendingRequests"], "tagged create refused: %r" % (out,)
 mine = out["PendingRequests"][0]["WorkspaceId"]
+for _ in range(600):  # bounded poll: the desktop becomes AVAILABLE asynchronously
+    if wsa.describe_workspaces(WorkspaceIds=[mine])["Workspaces"][0]["State"] == "AVAILABLE":
+        break
+    time.sleep(0.05)
+else:
+    raise SystemExit("desktop never AVAILABLE")
 ws.modify_workspace_properties(WorkspaceId=mine, WorkspaceProperties={"RunningMode": "ALWAYS_ON"})
 expect_error("AccessDeniedException", ws.delete_tags, ResourceId=mine, TagKeys=["PartnerManaged"])
 res = ws.terminate_workspaces(TerminateWorkspaceRequests=[{"WorkspaceId": mine}])

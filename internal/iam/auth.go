@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -21,6 +22,18 @@ type SessionResolver interface {
 type Authenticator struct {
 	Store    store.Store
 	Sessions SessionResolver // nil: session tokens are refused
+	// Generation, when set, lets resolved long-term keys be cached until the
+	// IAM generation counter changes (every IAM write bumps it).
+	Generation func(ctx context.Context) (int64, error)
+
+	mu    sync.RWMutex
+	cache map[string]cachedKey
+}
+
+type cachedKey struct {
+	gen    int64
+	secret string
+	p      *gateway.Principal
 }
 
 var _ gateway.Authenticator = (*Authenticator)(nil)
@@ -36,6 +49,20 @@ func (a *Authenticator) Resolve(ctx context.Context, akid, token string, now tim
 			return secret, nil, secret != "", err
 		}
 		return secret, p, p != nil, nil
+	}
+	var gen int64
+	if a.Generation != nil {
+		g, err := a.Generation(ctx)
+		if err != nil {
+			return "", nil, false, err
+		}
+		gen = g
+		a.mu.RLock()
+		c, ok := a.cache[akid]
+		a.mu.RUnlock()
+		if ok && c.gen == gen {
+			return c.secret, c.p, true, nil
+		}
 	}
 	var key *AccessKey
 	var user *User
@@ -60,7 +87,16 @@ func (a *Authenticator) Resolve(ctx context.Context, akid, token string, now tim
 	if key.Status != "Active" {
 		return "", nil, false, nil
 	}
-	return key.Secret, UserPrincipal(user, akid), true, nil
+	p := UserPrincipal(user, akid)
+	if a.Generation != nil {
+		a.mu.Lock()
+		if a.cache == nil || len(a.cache) > 100000 {
+			a.cache = map[string]cachedKey{}
+		}
+		a.cache[akid] = cachedKey{gen: gen, secret: key.Secret, p: p}
+		a.mu.Unlock()
+	}
+	return key.Secret, p, true, nil
 }
 
 // UserPrincipal builds the principal of an IAM user.

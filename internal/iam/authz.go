@@ -88,6 +88,10 @@ func BumpGeneration(ctx context.Context, tx store.Tx) error {
 	return store.PutJSON(ctx, tx, TableSettings, KeyGeneration, n+1)
 }
 
+// Generation returns the IAM generation counter as this node last read it
+// (at most TTL old): caches of IAM data are valid while it is unchanged.
+func (a *Authorizer) Generation(ctx context.Context) (int64, error) { return a.generation(ctx) }
+
 func (a *Authorizer) generation(ctx context.Context) (int64, error) {
 	now := a.wall()
 	a.mu.RLock()

@@ -31,7 +31,7 @@ func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gate
 	dsm.SetInUse(wsm.DirectoryRegistered)
 	mods = append(mods, wsm)
 	usage = wsm
-	auth = &iam.Authenticator{Store: d.Store, Sessions: stsm}
+	auth = &iam.Authenticator{Store: d.Store, Sessions: stsm, Generation: idm.Authorizer().Generation}
 	authz = idm.Authorizer()
 	// CloudTrail audits every call; KMS encrypts WorkSpaces volumes.
 	trail, err := cloudtrail.New(cloudtrail.Options{Store: d.Store, Dir: filepath.Join(d.DataDir, "cloudtrail"), Log: d.Log})

@@ -30,7 +30,7 @@ type env struct {
 	bundleID string
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -47,7 +47,7 @@ func apiCode(err error) string {
 // setup runs the guide's infrastructure steps: BYOL with a listed range,
 // import a BYOL_REGULAR_BYOP image, register the directory DEDICATED and
 // create a bundle.
-func setup(t *testing.T, s *testserver.Server) *env {
+func setup(t testing.TB, s *testserver.Server) *env {
 	t.Helper()
 	e := setupAt(t, s.URL)
 	e.s = s
@@ -55,7 +55,7 @@ func setup(t *testing.T, s *testserver.Server) *env {
 }
 
 // setupAt runs the setup against any endpoint with the default admin keys.
-func setupAt(t *testing.T, url string) *env {
+func setupAt(t testing.TB, url string) *env {
 	t.Helper()
 	ctx := ctxT(t)
 	cfg := testserver.ConfigFor(url, config.AdminKeyID, config.AdminSecret, "")
@@ -125,7 +125,7 @@ func setupAt(t *testing.T, url string) *env {
 }
 
 // create makes n user-decoupled MANUAL desktops in batches of 25.
-func (e *env) create(t *testing.T, ctx context.Context, n int, prefix string) []string {
+func (e *env) create(t testing.TB, ctx context.Context, n int, prefix string) []string {
 	t.Helper()
 	var ids []string
 	for i := 0; i < n; i += 25 {
@@ -155,7 +155,7 @@ func (e *env) create(t *testing.T, ctx context.Context, n int, prefix string) []
 	return ids
 }
 
-func (e *env) states(t *testing.T, ctx context.Context, ids []string) map[string]wstypes.WorkspaceState {
+func (e *env) states(t testing.TB, ctx context.Context, ids []string) map[string]wstypes.WorkspaceState {
 	t.Helper()
 	out := map[string]wstypes.WorkspaceState{}
 	for i := 0; i < len(ids); i += 25 {
@@ -171,7 +171,7 @@ func (e *env) states(t *testing.T, ctx context.Context, ids []string) map[string
 	return out
 }
 
-func (e *env) waitAll(t *testing.T, ctx context.Context, ids []string, want wstypes.WorkspaceState) {
+func (e *env) waitAll(t testing.TB, ctx context.Context, ids []string, want wstypes.WorkspaceState) {
 	t.Helper()
 	testserver.Eventually(t, 60*time.Second, func() bool {
 		st := e.states(t, ctx, ids)

@@ -61,12 +61,23 @@ assert who["Arn"] == "arn:aws:sts::111122223333:assumed-role/PartnerRole/broker"
 wsa = client("workspaces", ADMIN)
 ec2 = client("ec2", ADMIN)
 cidr = wsa.list_available_management_cidr_ranges(ManagementCidrRangeConstraint="192.168.0.0/16")["ManagementCidrRanges"][0]
+def wait(what, cond):
+    for _ in range(600):  # bounded poll for asynchronous steps
+        if cond():
+            return
+        time.sleep(0.05)
+    raise SystemExit(what + " never happened")
+
+
 wsa.modify_account(DedicatedTenancySupport="ENABLED", DedicatedTenancyManagementCidrRange=cidr)
+wait("BYOL enabled", lambda: wsa.describe_account()["DedicatedTenancySupport"] == "ENABLED")
 ami = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": ["win10-*"]}])["Images"][0]["ImageId"]
 img = wsa.import_workspace_image(Ec2ImageId=ami, IngestionProcess="BYOL_REGULAR_BYOP", ImageName="win10-ent-img01",
                                  ImageDescription="Windows 10 Enterprise")["ImageId"]
+wait("image AVAILABLE", lambda: wsa.describe_workspace_images(ImageIds=[img])["Images"][0]["State"] == "AVAILABLE")
 d = wsa.describe_workspace_directories()["Directories"][0]["DirectoryId"]
 wsa.register_workspace_directory(DirectoryId=d, Tenancy="DEDICATED")
+wait("directory REGISTERED", lambda: wsa.describe_workspace_directories(DirectoryIds=[d])["Directories"][0]["State"] == "REGISTERED")
 bundle = wsa.create_workspace_bundle(BundleName="byop", BundleDescription="BYOP", ImageId=img, ComputeType={"Name": "STANDARD"},
                                      RootStorage={"Capacity": "80"}, UserStorage={"Capacity": "50"})["WorkspaceBundle"]["BundleId"]
 

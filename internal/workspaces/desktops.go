@@ -1091,7 +1091,7 @@ func (m *Module) describeSnapshots(ctx context.Context, c *gateway.Call, in *sna
 }
 
 // Snapshot schedule: the first snapshot about 30 minutes after the desktop
-// first became available (or after a restore), then every 12 hours. User
+// first became available, then every 12 hours. User
 // volume (rebuild) snapshots are taken regardless of health; restore
 // snapshots (root + user) only while the desktop is healthy, so they stop
 // while it is UNHEALTHY or ERROR.

@@ -183,11 +183,8 @@ func (m *Module) runTransition(ctx context.Context, tx store.Tx, j store.Job, no
 	case "REBUILDING":
 		next, err = m.rebuild(ctx, tx, account, region, w)
 	case "RESTORING":
+		// The snapshots restored from stay; the 12-hour schedule goes on.
 		next, err = m.attach(ctx, tx, account, region, w)
-		if next == "AVAILABLE" {
-			t := now
-			w.SnapshotBase = &t // new snapshots are taken soon after a restore
-		}
 	case "TERMINATING":
 		if err := m.retireGrants(ctx, tx, account, region, w); err != nil {
 			return err

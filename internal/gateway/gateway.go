@@ -247,7 +247,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		var se *sigv4.Error
 		if errors.As(err, &se) {
 			code, status := se.Code(svc.Protocol.String())
-			return nil, &awsproto.Error{Code: code, Message: se.Error(), Status: status, Sender: true}
+			return nil, &awsproto.Error{Code: code, Message: se.MessageFor(svc.Protocol.String()), Status: status, Sender: true}
 		}
 		return nil, fmt.Errorf("verify signature: %w", err)
 	}

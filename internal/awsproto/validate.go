@@ -20,6 +20,7 @@ func Validate(in any) string {
 }
 
 type rule struct {
+	pointer  bool // the field is a pointer (absent is nil, not "")
 	index    int
 	name     string
 	required bool
@@ -42,7 +43,7 @@ func planFor(t reflect.Type) []rule {
 			continue
 		}
 		name := memberName(f)
-		r := rule{index: i, name: name}
+		r := rule{index: i, name: name, pointer: f.Type.Kind() == reflect.Pointer}
 		for _, part := range splitTag(f.Tag.Get("v")) {
 			k, val, _ := strings.Cut(part, "=")
 			switch k {
@@ -167,8 +168,13 @@ func checkRule(r rule, v reflect.Value, path string) string {
 	switch v.Kind() {
 	case reflect.String:
 		s := v.String()
-		if r.required && s == "" && r.min == nil {
-			return fmt.Sprintf("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must not be empty", lowerFirst(path))
+		if s == "" && !r.pointer {
+			// A plain string field cannot tell absent from empty: absent
+			// optional members are valid, absent required ones are null.
+			if r.required {
+				return fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(path))
+			}
+			return ""
 		}
 		n := float64(utf8.RuneCountInString(s))
 		if r.min != nil && n < *r.min {

@@ -71,7 +71,8 @@ func (n *qnode) items() ([]*qnode, error) {
 	idx := make([]int, 0, len(src.children))
 	for k := range src.children {
 		i, err := strconv.Atoi(k)
-		if err != nil || i < 1 || i > 10000 {
+		// Only canonical indices: "01" or "+1" would name no child below.
+		if err != nil || i < 1 || i > 10000 || strconv.Itoa(i) != k {
 			return nil, fmt.Errorf("invalid list index %q", k)
 		}
 		idx = append(idx, i)

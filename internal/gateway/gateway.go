@@ -432,6 +432,9 @@ func decode(svc *Service, r *http.Request, body []byte, in any) error {
 					return awsproto.Errorf("ValidationException", "Malformed JSON request body")
 				}
 			}
+			if m == nil { // a body of JSON null
+				m = map[string]any{}
+			}
 			for k := range q {
 				m[k] = q.Get(k)
 			}

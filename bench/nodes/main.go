@@ -1,0 +1,286 @@
+// Command nodes measures deskplane's DescribeWorkspaces and CreateWorkspaces
+// throughput with 1, 2 and 3 serve nodes sharing one PostgreSQL database,
+// against one node on the embedded SQLite store, with one load generator.
+//
+//	go build -o bin/deskplane ./cmd/deskplane
+//	eval "$(scripts/pg-start.sh)"
+//	go run ./bench/nodes -bin bin/deskplane -pg "$DESKPLANE_TEST_POSTGRES"
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
+	"github.com/jackc/pgx/v5"
+)
+
+const (
+	akid   = "AKIAIOSFODNN7EXAMPLE"
+	secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+)
+
+var (
+	bin         = flag.String("bin", "bin/deskplane", "deskplane binary")
+	pgDSN       = flag.String("pg", os.Getenv("DESKPLANE_TEST_POSTGRES"), "PostgreSQL DSN (a server where databases may be created)")
+	desktops    = flag.Int("desktops", 2000, "desktops to create per configuration")
+	concurrency = flag.Int("c", 32, "concurrent clients")
+	describeFor = flag.Duration("describe", 5*time.Second, "how long to run the DescribeWorkspaces phase")
+)
+
+type node struct {
+	cmd *exec.Cmd
+	url string
+}
+
+var listenRe = regexp.MustCompile(`listening on (http://\S+)`)
+
+func start(dataDir string, args ...string) *node {
+	cmd := exec.Command(*bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--timing", "instant", "--log-level", "error"}, args...)...)
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
+			go io.Copy(io.Discard, out)
+			return &node{cmd: cmd, url: m[1]}
+		}
+	}
+	log.Fatal("node did not start")
+	return nil
+}
+
+func (n *node) stop() { n.cmd.Process.Kill(); n.cmd.Wait() }
+
+func cfg(u string) aws.Config {
+	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(akid, secret, ""),
+		BaseEndpoint: aws.String(u), HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512}}}
+}
+
+// setup runs the partner guide's setup and returns the directory and bundle.
+func setup(ctx context.Context, u string) (string, string) {
+	ws := workspaces.NewFromConfig(cfg(u))
+	e := ec2.NewFromConfig(cfg(u))
+	must := func(err error) {
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	_, err := ws.ModifyAccount(ctx, &workspaces.ModifyAccountInput{DedicatedTenancySupport: wstypes.DedicatedTenancySupportEnumEnabled, DedicatedTenancyManagementCidrRange: aws.String("192.168.0.0/16")})
+	must(err)
+	wait(func() bool {
+		a, err := ws.DescribeAccount(ctx, &workspaces.DescribeAccountInput{})
+		return err == nil && a.DedicatedTenancySupport == wstypes.DedicatedTenancySupportResultEnumEnabled
+	})
+	imgs, err := e.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []ec2types.Filter{{Name: aws.String("name"), Values: []string{"win10-*"}}}})
+	must(err)
+	imp, err := ws.ImportWorkspaceImage(ctx, &workspaces.ImportWorkspaceImageInput{Ec2ImageId: imgs.Images[0].ImageId,
+		IngestionProcess: wstypes.WorkspaceImageIngestionProcessByolRegularByop, ImageName: aws.String("img"), ImageDescription: aws.String("img")})
+	must(err)
+	wait(func() bool {
+		d, err := ws.DescribeWorkspaceImages(ctx, &workspaces.DescribeWorkspaceImagesInput{ImageIds: []string{*imp.ImageId}})
+		return err == nil && d.Images[0].State == wstypes.WorkspaceImageStateAvailable
+	})
+	dirs, err := ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{})
+	must(err)
+	dir := *dirs.Directories[0].DirectoryId
+	_, err = ws.RegisterWorkspaceDirectory(ctx, &workspaces.RegisterWorkspaceDirectoryInput{DirectoryId: &dir, Tenancy: wstypes.TenancyDedicated})
+	must(err)
+	wait(func() bool {
+		d, err := ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{DirectoryIds: []string{dir}})
+		return err == nil && d.Directories[0].State == wstypes.WorkspaceDirectoryStateRegistered
+	})
+	b, err := ws.CreateWorkspaceBundle(ctx, &workspaces.CreateWorkspaceBundleInput{BundleName: aws.String("b"), BundleDescription: aws.String("b"),
+		ComputeType: &wstypes.ComputeType{Name: wstypes.ComputeStandard}, ImageId: imp.ImageId,
+		RootStorage: &wstypes.RootStorage{Capacity: aws.String("80")}, UserStorage: &wstypes.UserStorage{Capacity: aws.String("50")}})
+	must(err)
+	return dir, *b.WorkspaceBundle.BundleId
+}
+
+func wait(cond func() bool) {
+	for i := 0; i < 1200 && !cond(); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+type result struct {
+	name           string
+	createPerSec   float64
+	describePerSec float64
+	p50, p99       time.Duration
+}
+
+func run(ctx context.Context, name string, urls []string) result {
+	dir, bundle := setup(ctx, urls[0])
+	clients := make([]*workspaces.Client, len(urls))
+	for i, u := range urls {
+		clients[i] = workspaces.NewFromConfig(cfg(u))
+	}
+	batches := make(chan int, *desktops/25)
+	for b := 0; b < *desktops/25; b++ {
+		batches <- b
+	}
+	close(batches)
+	var mu sync.Mutex
+	var ids []string
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for w := 0; w < *concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				var reqs []wstypes.WorkspaceRequest
+				for j := 0; j < 25; j++ {
+					reqs = append(reqs, wstypes.WorkspaceRequest{DirectoryId: &dir, UserName: aws.String("[UNDEFINED]"), BundleId: &bundle,
+						WorkspaceName: aws.String(fmt.Sprintf("d%d-%d", b, j)), WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}})
+				}
+				out, err := clients[b%len(clients)].CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: reqs})
+				if err != nil {
+					log.Fatalf("create: %v", err)
+				}
+				mu.Lock()
+				for _, p := range out.PendingRequests {
+					ids = append(ids, *p.WorkspaceId)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	create := float64(len(ids)) / time.Since(t0).Seconds()
+
+	// DescribeWorkspaces by id: one signed request per node, replayed.
+	type signed struct {
+		url  string
+		hdr  http.Header
+		body []byte
+	}
+	var reqs []signed
+	for i, u := range urls {
+		body := []byte(fmt.Sprintf(`{"WorkspaceIds":[%q]}`, ids[i%len(ids)]))
+		r, _ := http.NewRequest(http.MethodPost, u+"/", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		r.Header.Set("X-Amz-Target", "WorkspacesService.DescribeWorkspaces")
+		sum := sha256.Sum256(body)
+		v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret}, r, hex.EncodeToString(sum[:]), "workspaces", "us-east-1", time.Now())
+		reqs = append(reqs, signed{u, r.Header, body})
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512}
+	hc := &http.Client{Transport: tr}
+	var n atomic.Int64
+	lat := make([][]time.Duration, *concurrency)
+	deadline := time.Now().Add(*describeFor)
+	t1 := time.Now()
+	for w := 0; w < *concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			s := reqs[w%len(reqs)]
+			for time.Now().Before(deadline) {
+				st := time.Now()
+				r, _ := http.NewRequest(http.MethodPost, s.url+"/", bytes.NewReader(s.body))
+				r.Header = s.hdr.Clone()
+				resp, err := hc.Do(r)
+				if err != nil {
+					log.Fatalf("describe: %v", err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					log.Fatalf("describe: %s", resp.Status)
+				}
+				lat[w] = append(lat[w], time.Since(st))
+				n.Add(1)
+			}
+		}(w)
+	}
+	wg.Wait()
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	return result{name: name, createPerSec: create, describePerSec: float64(n.Load()) / time.Since(t1).Seconds(),
+		p50: all[len(all)/2], p99: all[len(all)*99/100]}
+}
+
+func freshDB(dsn string) (string, func()) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	name := "bench_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		log.Fatal(err)
+	}
+	u, _ := url.Parse(dsn)
+	u.Path = "/" + name
+	return u.String(), func() { conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); conn.Close(ctx) }
+}
+
+func main() {
+	flag.Parse()
+	ctx := context.Background()
+	mk := make([]byte, 32)
+	rand.Read(mk)
+	os.Setenv("DESKPLANE_MASTER_KEY", base64.StdEncoding.EncodeToString(mk))
+	var results []result
+	dir, _ := os.MkdirTemp("", "bench-nodes")
+	defer os.RemoveAll(dir)
+	n := start(dir + "/sqlite")
+	results = append(results, run(ctx, "1 node, SQLite", []string{n.url}))
+	n.stop()
+	if *pgDSN == "" {
+		log.Print("no -pg DSN: skipping the PostgreSQL configurations")
+	}
+	for k := 1; k <= 3 && *pgDSN != ""; k++ {
+		dsn, drop := freshDB(*pgDSN)
+		var nodes []*node
+		var urls []string
+		for i := 0; i < k; i++ {
+			nd := start(fmt.Sprintf("%s/pg%d-%d", dir, k, i), "--store", dsn)
+			nodes = append(nodes, nd)
+			urls = append(urls, nd.url)
+		}
+		results = append(results, run(ctx, fmt.Sprintf("%d node(s), PostgreSQL", k), urls))
+		for _, nd := range nodes {
+			nd.stop()
+		}
+		drop()
+	}
+	fmt.Printf("| configuration | CreateWorkspaces desktops/s | DescribeWorkspaces req/s | p50 | p99 |\n|---|---|---|---|---|\n")
+	for _, r := range results {
+		fmt.Printf("| %s | %.0f | %.0f | %s | %s |\n", r.name, r.createPerSec, r.describePerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+	}
+}

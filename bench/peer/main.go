@@ -1,0 +1,799 @@
+// Command peer benchmarks deskplane side by side with moto_server (the peer)
+// and a trivial Go HTTP handler (this machine's ceiling), with one Go load
+// generator for all of them so that the client is never what differs.
+//
+// bench/run.sh starts the servers and runs it; see docs/benchmarks.md.
+//
+//	peer trivial -listen 127.0.0.1:0        # the ceiling: a fixed body, nothing else
+//	peer profile -cpuprofile FILE -only describe  # deskplane in-process under the CPU profiler
+//	peer run -deskplane URL -deskplane-pid N -moto URL -moto-pid N -trivial URL -trivial-pid N
+//
+// Workloads (each bounded in requests and time, loopback only):
+//
+//  1. describe: DescribeWorkspaces of one desktop by id, signed once with the
+//     SigV4 signer and replayed raw at high concurrency.
+//  2. create: CreateWorkspaces in batches of 25 until -desktops desktops
+//     exist, then a paginated DescribeWorkspaces over all of them.
+//  3. power: Stop then Start of -power MANUAL desktops (batches of 25) until
+//     all are back AVAILABLE (deskplane only: moto has no Start/Stop).
+//
+// For each: requests/s, p50/p99 latency and the server's peak RSS (VmHWM from
+// /proc/PID/status, reset before each workload through /proc/PID/clear_refs).
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"log/slog"
+	"runtime/pprof"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/directoryservice"
+	dstypes "github.com/aws/aws-sdk-go-v2/service/directoryservice/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
+
+	"github.com/deskplane/deskplane/internal/server"
+)
+
+const (
+	keyID  = "AKIAIOSFODNN7EXAMPLE"
+	secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	region = "us-east-1"
+	// A public WorkSpaces bundle id; moto accepts any bundle id.
+	motoBundle = "wsb-bh8rsxt14"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: peer trivial|run|profile [flags]")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "trivial":
+		trivial(os.Args[2:])
+	case "profile":
+		if err := profile(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "peer:", err)
+			os.Exit(1)
+		}
+	case "run":
+		if err := run(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "peer:", err)
+			os.Exit(1)
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "usage: peer trivial|run [flags]")
+		os.Exit(2)
+	}
+}
+
+// trivial serves a fixed awsJson-looking body for every request.
+func trivial(args []string) {
+	fs := flag.NewFlagSet("trivial", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "listen address")
+	fs.Parse(args)
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("trivial listening on http://%s\n", ln.Addr())
+	body := []byte(`{"Workspaces":[{"WorkspaceId":"ws-0123456789","State":"AVAILABLE"}]}`)
+	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Write(body)
+	}))
+}
+
+// target is one server under test.
+type target struct {
+	name string
+	url  string
+	pid  int
+	ws   *workspaces.Client
+	// set up by prepare
+	dirID, bundleID string
+}
+
+type result struct {
+	workload, target string
+	requests, errors int64
+	items            int64 // desktops created / listed / cycled
+	elapsed          time.Duration
+	p50, p99         time.Duration
+	peakRSS          int64 // bytes
+	note             string
+}
+
+func (r result) rps() float64         { return float64(r.requests) / r.elapsed.Seconds() }
+func (r result) itemsPerSec() float64 { return float64(r.items) / r.elapsed.Seconds() }
+
+var transport = &http.Transport{
+	Proxy:               nil,
+	DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	MaxIdleConns:        4096,
+	MaxIdleConnsPerHost: 4096,
+	IdleConnTimeout:     90 * time.Second,
+	DisableCompression:  true,
+}
+var httpClient = &http.Client{Transport: transport, Timeout: 120 * time.Second}
+
+func sdkConfig(url string) aws.Config {
+	return aws.Config{
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider(keyID, secret, ""),
+		BaseEndpoint: aws.String(url),
+		// The standard retryer (no rate limit) so that the rare transport
+		// error seen after heavy load (see docs/benchmarks.md) is retried;
+		// throttling never happens on deskplane or moto here.
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.RateLimiter = ratelimit.None })
+		},
+		HTTPClient: httpClient,
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	dpURL := fs.String("deskplane", "", "deskplane endpoint")
+	dpPID := fs.Int("deskplane-pid", 0, "deskplane pid (peak RSS)")
+	motoURL := fs.String("moto", "", "moto_server endpoint (empty: skip)")
+	motoPID := fs.Int("moto-pid", 0, "moto_server pid")
+	trivURL := fs.String("trivial", "", "trivial handler endpoint (empty: skip)")
+	trivPID := fs.Int("trivial-pid", 0, "trivial handler pid")
+	conc := fs.Int("concurrency", 64, "concurrent requests for the describe workload")
+	dur := fs.Duration("duration", 5*time.Second, "duration of the describe workload per target")
+	maxReq := fs.Int("max-requests", 500000, "request cap of the describe workload per target")
+	desktops := fs.Int("desktops", 10000, "desktops to create in the create workload")
+	createConc := fs.Int("create-concurrency", 8, "concurrent CreateWorkspaces batches")
+	power := fs.Int("power", 1000, "MANUAL desktops to stop and start (deskplane only; 0 skips)")
+	only := fs.String("only", "describe,create,power", "workloads to run")
+	out := fs.String("json", "", "write the results as JSON to this file")
+	fs.Parse(args)
+	if *dpURL == "" {
+		return errors.New("-deskplane is required")
+	}
+	ctx := context.Background()
+	dp := &target{name: "deskplane", url: *dpURL, pid: *dpPID, ws: workspaces.NewFromConfig(sdkConfig(*dpURL))}
+	targets := []*target{dp}
+	var moto *target
+	if *motoURL != "" {
+		moto = &target{name: "moto", url: *motoURL, pid: *motoPID, ws: workspaces.NewFromConfig(sdkConfig(*motoURL))}
+		targets = append(targets, moto)
+	}
+	var results []result
+	for _, t := range targets {
+		start := time.Now()
+		if err := prepare(ctx, t); err != nil {
+			return fmt.Errorf("%s setup: %w", t.name, err)
+		}
+		fmt.Printf("%s: directory %s, bundle %s (setup %v)\n", t.name, t.dirID, t.bundleID, time.Since(start).Round(time.Millisecond))
+	}
+	has := func(w string) bool { return strings.Contains(","+*only+",", ","+w+",") }
+
+	if has("describe") {
+		for _, t := range targets {
+			ids, err := createDesktops(ctx, t, 1, 1, "probe")
+			if err != nil {
+				return err
+			}
+			resetPeak(t.pid)
+			r, err := replayDescribe(ctx, t.name, t.url, t.pid, ids[0], *conc, *dur, *maxReq)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+			printResult(r)
+		}
+		if *trivURL != "" {
+			resetPeak(*trivPID)
+			r, err := replayDescribe(ctx, "trivial", *trivURL, *trivPID, "ws-0123456789", *conc, *dur, *maxReq)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+			printResult(r)
+		}
+	}
+	if has("create") {
+		transport.CloseIdleConnections()
+		for _, t := range targets {
+			resetPeak(t.pid)
+			r, err := createWorkload(ctx, t, *desktops, *createConc)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+			printResult(r)
+			r, err = listWorkload(ctx, t)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+			printResult(r)
+		}
+	}
+	if has("power") && *power > 0 {
+		r, err := powerWorkload(ctx, dp, *power)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+		printResult(r)
+		if moto != nil {
+			results = append(results, result{workload: "power", target: "moto", note: "not supported: moto's WorkSpaces backend has no StartWorkspaces/StopWorkspaces"})
+		}
+	}
+	fmt.Println()
+	fmt.Print(table(results))
+	if *out != "" {
+		rows := make([]map[string]any, 0, len(results))
+		for _, r := range results {
+			rows = append(rows, map[string]any{"workload": r.workload, "target": r.target, "requests": r.requests, "errors": r.errors,
+				"items": r.items, "seconds": r.elapsed.Seconds(), "rps": r.rps(), "items_per_sec": r.itemsPerSec(),
+				"p50_ms": ms(r.p50), "p99_ms": ms(r.p99), "peak_rss_mib": float64(r.peakRSS) / (1 << 20), "note": r.note})
+		}
+		b, _ := json.MarshalIndent(rows, "", "  ")
+		if err := os.WriteFile(*out, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare makes the target able to create desktops: deskplane the partner
+// guide's way, moto the way its backend supports.
+func prepare(ctx context.Context, t *target) error {
+	cfg := sdkConfig(t.url)
+	if t.name == "moto" {
+		ec := ec2.NewFromConfig(cfg)
+		vpc, err := ec.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
+		if err != nil {
+			return fmt.Errorf("CreateVpc: %w", err)
+		}
+		var subnets []string
+		for i, az := range []string{"us-east-1a", "us-east-1b"} {
+			sn, err := ec.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(fmt.Sprintf("10.0.%d.0/24", i+1)), AvailabilityZone: aws.String(az)})
+			if err != nil {
+				return fmt.Errorf("CreateSubnet: %w", err)
+			}
+			subnets = append(subnets, *sn.Subnet.SubnetId)
+		}
+		d, err := directoryservice.NewFromConfig(cfg).CreateDirectory(ctx, &directoryservice.CreateDirectoryInput{
+			Name: aws.String("corp.example.com"), Password: aws.String("Passw0rd!Passw0rd"), Size: dstypes.DirectorySizeSmall,
+			VpcSettings: &dstypes.DirectoryVpcSettings{VpcId: vpc.Vpc.VpcId, SubnetIds: subnets}})
+		if err != nil {
+			return fmt.Errorf("ds CreateDirectory: %w", err)
+		}
+		if _, err := t.ws.RegisterWorkspaceDirectory(ctx, &workspaces.RegisterWorkspaceDirectoryInput{DirectoryId: d.DirectoryId, SubnetIds: subnets}); err != nil {
+			return fmt.Errorf("RegisterWorkspaceDirectory: %w", err)
+		}
+		t.dirID, t.bundleID = *d.DirectoryId, motoBundle
+		return nil
+	}
+	// deskplane: BYOL, image import, directory registration, bundle.
+	if _, err := t.ws.ModifyAccount(ctx, &workspaces.ModifyAccountInput{DedicatedTenancySupport: wstypes.DedicatedTenancySupportEnumEnabled,
+		DedicatedTenancyManagementCidrRange: aws.String("192.168.0.0/16")}); err != nil {
+		return fmt.Errorf("ModifyAccount: %w", err)
+	}
+	if err := waitFor(ctx, func() (bool, error) {
+		a, err := t.ws.DescribeAccount(ctx, &workspaces.DescribeAccountInput{})
+		return err == nil && a.DedicatedTenancySupport == wstypes.DedicatedTenancySupportResultEnumEnabled, err
+	}); err != nil {
+		return err
+	}
+	imgs, err := ec2.NewFromConfig(cfg).DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"},
+		Filters: []ec2types.Filter{{Name: aws.String("name"), Values: []string{"win10-*"}}}})
+	if err != nil || len(imgs.Images) == 0 {
+		return fmt.Errorf("DescribeImages: %v", err)
+	}
+	imp, err := t.ws.ImportWorkspaceImage(ctx, &workspaces.ImportWorkspaceImageInput{Ec2ImageId: imgs.Images[0].ImageId,
+		IngestionProcess: wstypes.WorkspaceImageIngestionProcessByolRegularByop, ImageName: aws.String("bench"), ImageDescription: aws.String("bench")})
+	if err != nil {
+		return fmt.Errorf("ImportWorkspaceImage: %w", err)
+	}
+	if err := waitFor(ctx, func() (bool, error) {
+		d, err := t.ws.DescribeWorkspaceImages(ctx, &workspaces.DescribeWorkspaceImagesInput{ImageIds: []string{*imp.ImageId}})
+		return err == nil && len(d.Images) == 1 && d.Images[0].State == wstypes.WorkspaceImageStateAvailable, err
+	}); err != nil {
+		return err
+	}
+	dirs, err := t.ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{})
+	if err != nil || len(dirs.Directories) == 0 {
+		return fmt.Errorf("DescribeWorkspaceDirectories: %v", err)
+	}
+	t.dirID = *dirs.Directories[0].DirectoryId
+	if _, err := t.ws.RegisterWorkspaceDirectory(ctx, &workspaces.RegisterWorkspaceDirectoryInput{DirectoryId: aws.String(t.dirID), Tenancy: wstypes.TenancyDedicated}); err != nil {
+		return fmt.Errorf("RegisterWorkspaceDirectory: %w", err)
+	}
+	if err := waitFor(ctx, func() (bool, error) {
+		d, err := t.ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{DirectoryIds: []string{t.dirID}})
+		return err == nil && len(d.Directories) == 1 && d.Directories[0].State == wstypes.WorkspaceDirectoryStateRegistered, err
+	}); err != nil {
+		return err
+	}
+	b, err := t.ws.CreateWorkspaceBundle(ctx, &workspaces.CreateWorkspaceBundleInput{BundleName: aws.String("bench"), BundleDescription: aws.String("bench"),
+		ComputeType: &wstypes.ComputeType{Name: wstypes.ComputeStandard}, ImageId: imp.ImageId,
+		RootStorage: &wstypes.RootStorage{Capacity: aws.String("80")}, UserStorage: &wstypes.UserStorage{Capacity: aws.String("50")}})
+	if err != nil {
+		return fmt.Errorf("CreateWorkspaceBundle: %w", err)
+	}
+	t.bundleID = *b.WorkspaceBundle.BundleId
+	return nil
+}
+
+// waitFor polls cond for at most 60 s.
+func waitFor(ctx context.Context, cond func() (bool, error)) error {
+	var last error
+	for i := 0; i < 1200; i++ {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("timed out waiting (last error %v)", last)
+}
+
+func createBatch(ctx context.Context, t *target, n int, prefix string) ([]string, error) {
+	reqs := make([]wstypes.WorkspaceRequest, 0, n)
+	for j := 0; j < n; j++ {
+		reqs = append(reqs, wstypes.WorkspaceRequest{
+			DirectoryId: aws.String(t.dirID), UserName: aws.String("[UNDEFINED]"), BundleId: aws.String(t.bundleID),
+			WorkspaceName:       aws.String(fmt.Sprintf("%s-%d", prefix, j)),
+			WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual},
+			Tags:                []wstypes.Tag{{Key: aws.String("PartnerManaged"), Value: aws.String("true")}},
+		})
+	}
+	out, err := t.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: reqs})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.FailedRequests) > 0 {
+		f := out.FailedRequests[0]
+		return nil, fmt.Errorf("CreateWorkspaces: %d failed: %s %s", len(out.FailedRequests), aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage))
+	}
+	ids := make([]string, 0, n)
+	for _, p := range out.PendingRequests {
+		ids = append(ids, *p.WorkspaceId)
+	}
+	return ids, nil
+}
+
+func createDesktops(ctx context.Context, t *target, n, conc int, prefix string) ([]string, error) {
+	ids, _, _, err := createParallel(ctx, t, n, conc, prefix)
+	return ids, err
+}
+
+// createParallel creates n desktops in batches of 25 from conc workers.
+func createParallel(ctx context.Context, t *target, n, conc int, prefix string) ([]string, []time.Duration, int64, error) {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var ids []string
+	var lat []time.Duration
+	var errs atomic.Int64
+	var firstErr error
+	batches := (n + 24) / 25
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				b := int(next.Add(1)) - 1
+				if b >= batches {
+					return
+				}
+				size := min(25, n-b*25)
+				st := time.Now()
+				got, err := createBatch(ctx, t, size, fmt.Sprintf("%s%d", prefix, b))
+				d := time.Since(st)
+				mu.Lock()
+				if err != nil {
+					errs.Add(1)
+					if firstErr == nil {
+						firstErr = err
+					}
+				}
+				ids = append(ids, got...)
+				lat = append(lat, d)
+				mu.Unlock()
+				if errs.Load() > 10 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(ids) < n {
+		return ids, lat, errs.Load(), fmt.Errorf("%s: created %d of %d desktops (%d errors, first: %v)", t.name, len(ids), n, errs.Load(), firstErr)
+	}
+	return ids, lat, errs.Load(), nil
+}
+
+func createWorkload(ctx context.Context, t *target, n, conc int) (result, error) {
+	st := time.Now()
+	ids, lat, errs, err := createParallel(ctx, t, n, conc, "bench")
+	el := time.Since(st)
+	if err != nil {
+		return result{}, err
+	}
+	p50, p99 := percentiles(lat)
+	return result{workload: fmt.Sprintf("create %d (batches of 25, %d in flight)", n, conc), target: t.name, requests: int64(len(lat)), errors: errs,
+		items: int64(len(ids)), elapsed: el, p50: p50, p99: p99, peakRSS: peakRSS(t.pid)}, nil
+}
+
+// listWorkload pages through every desktop of the directory.
+func listWorkload(ctx context.Context, t *target) (result, error) {
+	st := time.Now()
+	var lat []time.Duration
+	var n, errs int64
+	var token *string
+	for page := 0; page < 100000; page++ {
+		ps := time.Now()
+		out, err := t.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(t.dirID), NextToken: token})
+		for retry := 0; err != nil && retry < 3; retry++ {
+			// Transport-level retries, counted as errors: after the describe
+			// workload, reading a page sometimes fails with "use of closed
+			// network connection" (not yet diagnosed; see docs/benchmarks.md).
+			fmt.Printf("%s: page %d failed, retrying: %v\n", t.name, page, err)
+			errs++
+			out, err = t.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(t.dirID), NextToken: token})
+		}
+		lat = append(lat, time.Since(ps))
+		if err != nil {
+			return result{}, fmt.Errorf("%s DescribeWorkspaces page %d: %w", t.name, page, err)
+		}
+		n += int64(len(out.Workspaces))
+		token = out.NextToken
+		if token == nil {
+			break
+		}
+	}
+	el := time.Since(st)
+	p50, p99 := percentiles(lat)
+	note := fmt.Sprintf("%d pages", len(lat))
+	if t.name == "moto" && len(lat) == 1 {
+		note = "1 page: moto does not paginate DescribeWorkspaces"
+	}
+	return result{workload: "list all (paginated DescribeWorkspaces)", target: t.name, requests: int64(len(lat)), errors: errs, items: n, elapsed: el,
+		p50: p50, p99: p99, peakRSS: peakRSS(t.pid), note: note}, nil
+}
+
+// powerWorkload stops and starts n MANUAL desktops until all are AVAILABLE.
+func powerWorkload(ctx context.Context, t *target, n int) (result, error) {
+	ids, err := createDesktops(ctx, t, n, 8, "power")
+	if err != nil {
+		return result{}, err
+	}
+	if err := waitStates(ctx, t, ids, wstypes.WorkspaceStateAvailable, nil); err != nil {
+		return result{}, err
+	}
+	resetPeak(t.pid)
+	var lat []time.Duration
+	var reqs int64
+	st := time.Now()
+	for _, stop := range []bool{true, false} {
+		for i := 0; i < len(ids); i += 25 {
+			chunk := ids[i:min(i+25, len(ids))]
+			ps := time.Now()
+			var failed int
+			if stop {
+				rs := make([]wstypes.StopRequest, 0, len(chunk))
+				for _, id := range chunk {
+					rs = append(rs, wstypes.StopRequest{WorkspaceId: aws.String(id)})
+				}
+				out, err := t.ws.StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: rs})
+				if err != nil {
+					return result{}, fmt.Errorf("StopWorkspaces: %w", err)
+				}
+				failed = len(out.FailedRequests)
+			} else {
+				rs := make([]wstypes.StartRequest, 0, len(chunk))
+				for _, id := range chunk {
+					rs = append(rs, wstypes.StartRequest{WorkspaceId: aws.String(id)})
+				}
+				out, err := t.ws.StartWorkspaces(ctx, &workspaces.StartWorkspacesInput{StartWorkspaceRequests: rs})
+				if err != nil {
+					return result{}, fmt.Errorf("StartWorkspaces: %w", err)
+				}
+				failed = len(out.FailedRequests)
+			}
+			lat = append(lat, time.Since(ps))
+			reqs++
+			if failed > 0 {
+				return result{}, fmt.Errorf("%d of %d power requests failed", failed, len(chunk))
+			}
+		}
+		want := wstypes.WorkspaceStateStopped
+		if !stop {
+			want = wstypes.WorkspaceStateAvailable
+		}
+		if err := waitStates(ctx, t, ids, want, &reqs); err != nil {
+			return result{}, err
+		}
+	}
+	el := time.Since(st)
+	p50, p99 := percentiles(lat)
+	return result{workload: fmt.Sprintf("stop+start %d MANUAL desktops until AVAILABLE", n), target: t.name, requests: reqs, items: int64(n),
+		elapsed: el, p50: p50, p99: p99, peakRSS: peakRSS(t.pid), note: "p50/p99 of Stop/StartWorkspaces calls; requests include state polls"}, nil
+}
+
+func waitStates(ctx context.Context, t *target, ids []string, want wstypes.WorkspaceState, reqs *int64) error {
+	for round := 0; round < 600; round++ {
+		done := true
+		for i := 0; i < len(ids) && done; i += 25 {
+			out, err := t.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{WorkspaceIds: ids[i:min(i+25, len(ids))]})
+			if reqs != nil {
+				*reqs++
+			}
+			if err != nil {
+				return err
+			}
+			for _, w := range out.Workspaces {
+				if w.State != want {
+					done = false
+				}
+			}
+		}
+		if done {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s: desktops never all %s", t.name, want)
+}
+
+// replayDescribe signs one DescribeWorkspaces request and replays it raw.
+func replayDescribe(ctx context.Context, name, url string, pid int, id string, conc int, dur time.Duration, maxReq int) (result, error) {
+	body := []byte(fmt.Sprintf(`{"WorkspaceIds":[%q]}`, id))
+	req, _ := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "WorkspacesService.DescribeWorkspaces")
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	req.Header.Set("X-Amz-Content-Sha256", hash)
+	creds := aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hash, "workspaces", region, time.Now()); err != nil {
+		return result{}, err
+	}
+	hdr := req.Header.Clone()
+	// One check that the replayed request is answered as the SDK would expect.
+	if code, b, err := send(url, hdr, body); err != nil || code != 200 || !bytes.Contains(b, []byte(id)) {
+		return result{}, fmt.Errorf("%s: signed DescribeWorkspaces: HTTP %d %v %.200s", name, code, err, b)
+	}
+	var count, errs atomic.Int64
+	lats := make([][]time.Duration, conc)
+	deadline := time.Now().Add(dur)
+	var wg sync.WaitGroup
+	st := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			l := make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) && count.Add(1) <= int64(maxReq) {
+				rs := time.Now()
+				code, _, err := send(url, hdr, body)
+				l = append(l, time.Since(rs))
+				if err != nil || code != 200 {
+					errs.Add(1)
+				}
+			}
+			lats[w] = l
+		}(w)
+	}
+	wg.Wait()
+	el := time.Since(st)
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	p50, p99 := percentiles(all)
+	return result{workload: fmt.Sprintf("DescribeWorkspaces by id, signed once, replayed (%d in flight)", conc), target: name,
+		requests: int64(len(all)), errors: errs.Load(), items: int64(len(all)), elapsed: el, p50: p50, p99: p99, peakRSS: peakRSS(pid)}, nil
+}
+
+func send(url string, hdr http.Header, body []byte) (int, []byte, error) {
+	req, _ := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader(body))
+	req.Header = hdr.Clone()
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, b, err
+}
+
+func percentiles(d []time.Duration) (p50, p99 time.Duration) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
+}
+
+// resetPeak resets a process's peak RSS (Linux: "5" > /proc/PID/clear_refs).
+func resetPeak(pid int) {
+	if pid > 0 {
+		os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+	}
+}
+
+// peakRSS reads VmHWM from /proc/PID/status, in bytes.
+func peakRSS(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func printResult(r result) {
+	fmt.Printf("%-10s %-60s %9.0f req/s %9.0f items/s p50 %8.2f ms p99 %8.2f ms peak RSS %6.0f MiB errors %d %s\n",
+		r.target, r.workload, r.rps(), r.itemsPerSec(), ms(r.p50), ms(r.p99), float64(r.peakRSS)/(1<<20), r.errors, r.note)
+}
+
+// table renders the results as a Markdown table with the ratios.
+func table(rs []result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "machine: %d CPUs (GOMAXPROCS %d)\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	b.WriteString("| workload | server | requests | req/s | items/s | p50 ms | p99 ms | peak RSS MiB | errors | notes |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, r := range rs {
+		if r.requests == 0 {
+			fmt.Fprintf(&b, "| %s | %s | – | – | – | – | – | – | – | %s |\n", r.workload, r.target, r.note)
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %.0f | %.2f | %.2f | %.0f | %d | %s |\n", r.workload, r.target, r.requests, r.rps(),
+			r.itemsPerSec(), ms(r.p50), ms(r.p99), float64(r.peakRSS)/(1<<20), r.errors, r.note)
+	}
+	find := func(prefix, target string) *result {
+		for i := range rs {
+			if strings.HasPrefix(rs[i].workload, prefix) && rs[i].target == target && rs[i].requests > 0 {
+				return &rs[i]
+			}
+		}
+		return nil
+	}
+	b.WriteString("\n")
+	dpD, moD, trD := find("DescribeWorkspaces by id", "deskplane"), find("DescribeWorkspaces by id", "moto"), find("DescribeWorkspaces by id", "trivial")
+	if dpD != nil && moD != nil {
+		x := dpD.rps() / moD.rps()
+		fmt.Fprintf(&b, "- DescribeWorkspaces by id: deskplane/moto = %.1fx (target >= 50x: %s)\n", x, met(x >= 50))
+	}
+	if dpD != nil && trD != nil {
+		x := dpD.rps() / trD.rps()
+		fmt.Fprintf(&b, "- DescribeWorkspaces by id: deskplane/trivial handler = %.0f%% (target >= 30%%: %s)\n", 100*x, met(x >= 0.30))
+	}
+	dpC, moC := find("create", "deskplane"), find("create", "moto")
+	if dpC != nil && moC != nil {
+		x := dpC.itemsPerSec() / moC.itemsPerSec()
+		fmt.Fprintf(&b, "- CreateWorkspaces: deskplane/moto desktops/s = %.1fx (target >= 3x: %s)\n", x, met(x >= 3))
+	}
+	if dpC != nil {
+		fmt.Fprintf(&b, "- deskplane peak RSS while creating %d desktops: %.0f MiB (target < 1024 MiB at 100,000 desktops: %s)\n",
+			dpC.items, float64(dpC.peakRSS)/(1<<20), func() string {
+				if dpC.items < 100000 {
+					return "run with -desktops 100000"
+				}
+				return met(dpC.peakRSS < 1<<30)
+			}())
+	}
+	return b.String()
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// profile runs deskplane in this process (the unmodified server package)
+// under the CPU profiler and drives one workload at it. The load generator
+// shares the profile; look at the server's frames (gateway, store, ...).
+func profile(args []string) error {
+	fs := flag.NewFlagSet("profile", flag.ExitOnError)
+	out := fs.String("cpuprofile", "cpu.pprof", "CPU profile output")
+	only := fs.String("only", "describe", "workload: describe or create")
+	conc := fs.Int("concurrency", 64, "concurrent requests (describe)")
+	dur := fs.Duration("duration", 5*time.Second, "duration (describe)")
+	desktops := fs.Int("desktops", 5000, "desktops (create)")
+	fs.Parse(args)
+	dir, err := os.MkdirTemp("", "deskplane-profile")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := server.New(ctx, server.Options{Listen: "127.0.0.1:0", DataDir: dir, Timing: "instant", Clock: "real",
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	defer s.Shutdown(context.Background())
+	url := "http://" + s.Addr()
+	t := &target{name: "deskplane", url: url, pid: os.Getpid(), ws: workspaces.NewFromConfig(sdkConfig(url))}
+	if err := prepare(ctx, t); err != nil {
+		return err
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var r result
+	switch *only {
+	case "describe":
+		ids, err := createDesktops(ctx, t, 1, 1, "probe")
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		r, err = replayDescribe(ctx, t.name, url, 0, ids[0], *conc, *dur, 1<<30)
+		pprof.StopCPUProfile()
+		if err != nil {
+			return err
+		}
+	case "create":
+		pprof.StartCPUProfile(f)
+		r, err = createWorkload(ctx, t, *desktops, 8)
+		pprof.StopCPUProfile()
+		if err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown workload %q", *only)
+	}
+	printResult(r)
+	fmt.Printf("CPU profile in %s: go tool pprof -top %s\n", *out, *out)
+	return nil
+}

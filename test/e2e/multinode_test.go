@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 	"github.com/jackc/pgx/v5"
@@ -164,12 +165,17 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 	if len(acked) != total {
 		t.Fatalf("%d desktops acknowledged, want %d", len(acked), total)
 	}
-	e.ws = clients[0]
+	// Reads poll through a client with the SDK's standard retryer: under this
+	// load a pooled connection occasionally fails in the client ("use of
+	// closed network connection") and a retry is what real clients do.
+	rcfg := testserver.ConfigFor(nodes[0].URL, config.AdminKeyID, config.AdminSecret, "")
+	rcfg.Retryer = func() aws.Retryer { return retry.NewStandard() }
+	e.ws = workspaces.NewFromConfig(rcfg)
 	// Every acknowledged desktop exists exactly once.
 	seen := map[string]int{}
 	var token *string
 	for {
-		out, err := clients[1].DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(e.dirID), NextToken: token})
+		out, err := e.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(e.dirID), NextToken: token})
 		if err != nil {
 			t.Fatalf("DescribeWorkspaces: %v", err)
 		}

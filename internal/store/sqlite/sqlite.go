@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/store"
@@ -21,8 +22,12 @@ import (
 
 // DB is the SQLite backend.
 type DB struct {
-	w *sql.DB // single writer connection
-	r *sql.DB // reader pool
+	w       *sql.DB // single writer connection
+	r       *sql.DB // reader pool
+	writes  chan *writeReq
+	closed  chan struct{}
+	stopped chan struct{}
+	once    sync.Once
 }
 
 var _ store.Backend = (*DB)(nil)
@@ -69,11 +74,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxIdleTime(0)
-	db := &DB{w: w, r: r}
+	db := &DB{w: w, r: r, writes: make(chan *writeReq, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{})}
 	if err := db.migrate(ctx); err != nil {
-		db.Close()
+		w.Close()
+		r.Close()
 		return nil, err
 	}
+	go db.writer()
 	return db, nil
 }
 
@@ -109,33 +116,138 @@ func (db *DB) migrate(ctx context.Context) error {
 	return tx.Commit()
 }
 
-// Close closes both connection pools.
+// Close stops the writer and closes both connection pools.
 func (db *DB) Close() error {
+	db.once.Do(func() { close(db.closed) })
+	<-db.stopped
 	err1 := db.r.Close()
 	err2 := db.w.Close()
 	return errors.Join(err1, err2)
 }
 
 // Update runs fn in a write transaction.
-// SQLite has one writer, so transactions never conflict with each other and
-// are not retried.
+// Update runs fn in a write transaction. SQLite has one writer, so
+// transactions never conflict and are not retried. Concurrent updates are
+// group-committed: the writer runs each queued fn in its own SAVEPOINT of one
+// transaction (a failing fn rolls back only its own changes) and commits the
+// group with one fsync, then answers every caller. Each caller is answered
+// only after the commit, so nothing acknowledged is lost.
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
-	return db.update(ctx, fn)
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.writes <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.closed:
+		return errors.New("sqlite: store closed")
+	}
+	return <-r.done
 }
 
-func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error) error {
+// writeReq is one queued Update.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx store.Tx) error
+	done chan error
+	err  error
+}
+
+// maxGroup bounds how many updates share one commit.
+const maxGroup = 128
+
+// writer serializes all write transactions and commits them in groups.
+func (db *DB) writer() {
+	defer close(db.stopped)
+	for {
+		var first *writeReq
+		select {
+		case first = <-db.writes:
+		case <-db.closed:
+			for {
+				select {
+				case r := <-db.writes:
+					r.done <- errors.New("sqlite: store closed")
+				default:
+					return
+				}
+			}
+		}
+		batch := []*writeReq{first}
+	drain:
+		for len(batch) < maxGroup {
+			select {
+			case r := <-db.writes:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		db.commitGroup(batch)
+	}
+}
+
+func (db *DB) commitGroup(batch []*writeReq) {
+	ctx := context.Background()
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		for _, r := range batch {
+			r.done <- fmt.Errorf("sqlite: begin: %w", err)
+		}
+		return
 	}
-	if err := fn(&tx{q: sqlTx}); err != nil {
+	applied := 0
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT u"); err != nil {
+			r.err = fmt.Errorf("sqlite: savepoint: %w", err)
+			continue
+		}
+		r.err = runFn(r.fn, &tx{q: sqlTx})
+		if r.err != nil {
+			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO u"); err != nil {
+				// The transaction is unusable: fail the whole group.
+				sqlTx.Rollback()
+				for _, q := range batch {
+					if q.err == nil {
+						q.err = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+					}
+					q.done <- q.err
+				}
+				return
+			}
+		} else {
+			applied++
+		}
+		if _, err := sqlTx.ExecContext(ctx, "RELEASE u"); err != nil && r.err == nil {
+			r.err = fmt.Errorf("sqlite: release savepoint: %w", err)
+		}
+	}
+	var commitErr error
+	if applied > 0 {
+		commitErr = sqlTx.Commit()
+	} else {
 		sqlTx.Rollback()
-		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+	for _, r := range batch {
+		if r.err == nil && commitErr != nil {
+			r.err = fmt.Errorf("sqlite: commit: %w", commitErr)
+		}
+		r.done <- r.err
 	}
-	return nil
+}
+
+// runFn runs one update function, turning a panic into an error so that
+// one bad request cannot stop the writer.
+func runFn(fn func(tx store.Tx) error, t *tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlite: update panicked: %v", p)
+		}
+	}()
+	return fn(t)
 }
 
 // View runs fn in a read-only snapshot.

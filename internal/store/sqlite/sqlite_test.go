@@ -3,11 +3,13 @@ package sqlite_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -165,4 +167,63 @@ func crashChild(path string) {
 		}
 	}
 	os.Exit(4) // never killed: the parent reports it
+}
+
+// TestGroupCommitIsolatesFailures runs many concurrent updates (which the
+// writer groups into shared commits) where every other one fails after
+// writing: only the successful ones' writes are visible, each complete.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "g.db"))
+	ctx := context.Background()
+	errBoom := errors.New("boom")
+	var wg sync.WaitGroup
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			err := db.Update(ctx, func(tx store.Tx) error {
+				for j := 0; j < 3; j++ {
+					if err := tx.Put(ctx, "t", fmt.Sprintf("%03d/%d", i, j), []byte("v")); err != nil {
+						return err
+					}
+				}
+				if i%2 == 1 {
+					return errBoom
+				}
+				return nil
+			})
+			if (i%2 == 1) != errors.Is(err, errBoom) || (i%2 == 0 && err != nil) {
+				t.Errorf("update %d: %v", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	err := db.View(ctx, func(tx store.Tx) error {
+		n, err := tx.Count(ctx, "t", "")
+		if err != nil {
+			return err
+		}
+		if n != 300 {
+			t.Errorf("%d records, want 300 (3 for each of the 100 successful updates)", n)
+		}
+		return tx.Scan(ctx, "t", "", "", 0, func(k string, _ []byte) error {
+			var i, j int
+			fmt.Sscanf(k, "%d/%d", &i, &j)
+			if i%2 == 1 {
+				t.Errorf("record %s of a failed update is visible", k)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A panicking update fails alone; the writer goes on.
+	err = db.Update(ctx, func(tx store.Tx) error { panic("bad handler") })
+	if err == nil {
+		t.Fatal("a panicking update succeeded")
+	}
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "t", "after", []byte("v")) }); err != nil {
+		t.Fatalf("update after a panic: %v", err)
+	}
 }

@@ -215,12 +215,21 @@ func (m *Module) wsChecks(ctx context.Context, c *gateway.Call, id string) ([]ga
 // workspace (with the request's tags).
 func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWorkspacesIn) ([]gateway.Check, error) {
 	var checks []gateway.Check
+	tags := map[string]map[string]string{} // a batch usually names one directory and one bundle
+	lookup := func(id string) (map[string]string, error) {
+		if t, ok := tags[id]; ok {
+			return t, nil
+		}
+		t, err := m.resourceTags(ctx, c.Account, c.Region, id)
+		tags[id] = t
+		return t, err
+	}
 	for _, r := range in.Workspaces {
-		dt, err := m.resourceTags(ctx, c.Account, c.Region, r.DirectoryId)
+		dt, err := lookup(r.DirectoryId)
 		if err != nil {
 			return nil, err
 		}
-		bt, err := m.resourceTags(ctx, c.Account, c.Region, r.BundleId)
+		bt, err := lookup(r.BundleId)
 		if err != nil {
 			return nil, err
 		}
@@ -284,8 +293,9 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 		if err != nil {
 			return err
 		}
+		rc := &createCache{dirs: map[string]*directoryRec{}, bundles: map[string]*bundleInfo{}}
 		for _, r := range in.Workspaces {
-			w, err := m.createOne(ctx, tx, c, r, count)
+			w, err := m.createOne(ctx, tx, c, r, count, rc)
 			if err != nil {
 				ie, ok := toItemError(err)
 				if !ok {
@@ -309,7 +319,56 @@ func (m *Module) countLive(ctx context.Context, tx store.Tx, account, region str
 	return tx.Count(ctx, tDesktops, prefix(account, region))
 }
 
-func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r WorkspaceRequest, count int) (*desktopRec, error) {
+// createCache holds what one CreateWorkspaces request looked up once for
+// all its desktops (they usually share a directory and a bundle).
+type createCache struct {
+	dirs    map[string]*directoryRec
+	bundles map[string]*bundleInfo
+}
+
+type bundleInfo struct {
+	b                 *bundleRec
+	protocol, tenancy string
+	osName            string
+}
+
+func (m *Module) cachedDirectory(ctx context.Context, tx store.Tx, c *gateway.Call, id string, rc *createCache) (*directoryRec, error) {
+	if d, ok := rc.dirs[id]; ok {
+		return d, nil
+	}
+	d, err := getRec[directoryRec](ctx, tx, tDirs, key(c.Account, c.Region, id))
+	if err == nil {
+		rc.dirs[id] = d
+	}
+	return d, err
+}
+
+func (m *Module) cachedBundle(ctx context.Context, tx store.Tx, c *gateway.Call, id string, rc *createCache) (*bundleInfo, error) {
+	if b, ok := rc.bundles[id]; ok {
+		return b, nil
+	}
+	b, err := m.lookupBundle(ctx, tx, c.Account, c.Region, id)
+	if err != nil {
+		return nil, err
+	}
+	info := &bundleInfo{b: b}
+	if b != nil {
+		if info.protocol, info.tenancy, err = m.bundleProtocol(ctx, tx, c.Account, c.Region, b); err != nil {
+			return nil, err
+		}
+		img, err := m.lookupImage(ctx, tx, c.Account, c.Region, b.ImageID)
+		if err != nil {
+			return nil, err
+		}
+		if img != nil {
+			info.osName = img.OSName
+		}
+	}
+	rc.bundles[id] = info
+	return info, nil
+}
+
+func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r WorkspaceRequest, count int, rc *createCache) (*desktopRec, error) {
 	tags, err := tagsFromList(r.Tags)
 	if err != nil {
 		return nil, err
@@ -317,7 +376,7 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 	if count >= m.cfg.Quotas.Workspaces {
 		return nil, itemErr("ResourceLimitExceededException", "The number of WorkSpaces in %s has reached the limit of %d.", c.Region, m.cfg.Quotas.Workspaces)
 	}
-	dir, err := getRec[directoryRec](ctx, tx, tDirs, key(c.Account, c.Region, r.DirectoryId))
+	dir, err := m.cachedDirectory(ctx, tx, c, r.DirectoryId, rc)
 	if err != nil {
 		return nil, err
 	}
@@ -327,20 +386,18 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 	if dir.State != "REGISTERED" {
 		return nil, itemErr("InvalidResourceStateException", "The directory %s is %s; it must be REGISTERED.", r.DirectoryId, dir.State)
 	}
-	b, err := m.lookupBundle(ctx, tx, c.Account, c.Region, r.BundleId)
+	bi, err := m.cachedBundle(ctx, tx, c, r.BundleId, rc)
 	if err != nil {
 		return nil, err
 	}
+	b := bi.b
 	if b == nil {
 		return nil, itemErr("ResourceNotFoundException", "The bundle %s could not be found.", r.BundleId)
 	}
 	if b.State != "AVAILABLE" {
 		return nil, itemErr("InvalidResourceStateException", "The bundle %s is %s.", r.BundleId, b.State)
 	}
-	protocol, tenancy, err := m.bundleProtocol(ctx, tx, c.Account, c.Region, b)
-	if err != nil {
-		return nil, err
-	}
+	protocol, tenancy := bi.protocol, bi.tenancy
 	if tenancy == "DEDICATED" && dir.Tenancy != "DEDICATED" {
 		return nil, itemErr("InvalidParameterValuesException", "The bundle %s uses a BYOL image, which needs a directory registered with DEDICATED tenancy; %s is SHARED.", r.BundleId, r.DirectoryId)
 	}
@@ -463,14 +520,8 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 			w.Properties.RunningModeAutoStopTimeoutInMinutes = props.RunningModeAutoStopTimeoutInMinutes
 		}
 	}
-	if w.Properties.OperatingSystemName == nil {
-		img, err := m.lookupImage(ctx, tx, c.Account, c.Region, b.ImageID)
-		if err != nil {
-			return nil, err
-		}
-		if img != nil && img.OSName != "" {
-			w.Properties.OperatingSystemName = ptr(img.OSName)
-		}
+	if w.Properties.OperatingSystemName == nil && bi.osName != "" {
+		w.Properties.OperatingSystemName = ptr(bi.osName)
 	}
 	if keyARN != "" {
 		if err := m.grantWorkspace(ctx, tx, c, w); err != nil {

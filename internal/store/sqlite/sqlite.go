@@ -22,8 +22,9 @@ import (
 
 // DB is the SQLite backend.
 type DB struct {
-	w       *sql.DB // single writer connection
-	r       *sql.DB // reader pool
+	w       *sql.DB    // single writer connection
+	r       *sql.DB    // reader pool
+	wc, rc  *stmtCache // prepared statements of the writer and the readers
 	writes  chan *writeReq
 	closed  chan struct{}
 	stopped chan struct{}
@@ -80,6 +81,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		r.Close()
 		return nil, err
 	}
+	if db.wc, err = newStmtCache(ctx, w, false); err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	if db.rc, err = newStmtCache(ctx, r, true); err != nil {
+		db.wc.close()
+		w.Close()
+		r.Close()
+		return nil, err
+	}
 	go db.writer()
 	return db, nil
 }
@@ -120,6 +132,8 @@ func (db *DB) migrate(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.once.Do(func() { close(db.closed) })
 	<-db.stopped
+	db.wc.close()
+	db.rc.close()
 	err1 := db.r.Close()
 	err2 := db.w.Close()
 	return errors.Join(err1, err2)
@@ -205,7 +219,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			r.err = fmt.Errorf("sqlite: savepoint: %w", err)
 			continue
 		}
-		r.err = runFn(r.fn, &tx{q: sqlTx})
+		r.err = runFn(r.fn, &tx{q: sqlTx, cache: db.wc})
 		if r.err != nil {
 			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO u"); err != nil {
 				// The transaction is unusable: fail the whole group.
@@ -257,17 +271,95 @@ func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
 	defer sqlTx.Rollback()
-	return fn(&tx{q: sqlTx, ro: true})
+	return fn(&tx{q: sqlTx, ro: true, cache: db.rc})
 }
 
 type tx struct {
-	q  *sql.Tx
-	ro bool
+	q     *sql.Tx
+	ro    bool
+	cache *stmtCache
+}
+
+// stmtCache keeps prepared statements of one connection pool, so each
+// statement is parsed once per connection instead of once per call. All
+// statements are prepared when the store opens: preparing later would need
+// a free connection, and the writer's only connection is busy inside its
+// transaction. A query that is not in the cache runs unprepared.
+type stmtCache struct {
+	m map[string]*sql.Stmt
+}
+
+// cachedQueries are the statements the store runs.
+func cachedQueries() []string {
+	qs := []string{
+		`SELECT v FROM kv WHERE tbl = ? AND k = ?`,
+		`INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`,
+		`INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO NOTHING`,
+		`DELETE FROM kv WHERE tbl = ? AND k = ?`,
+		`DELETE FROM jobs WHERE id = ?`,
+		`DELETE FROM jobs WHERE id = ? AND owner = ?`,
+		enqueueSQL,
+	}
+	for _, op := range []string{">=", ">"} {
+		qs = append(qs, scanSQL(op, false), scanSQL(op, true))
+	}
+	return append(qs, countSQL(false), countSQL(true))
+}
+
+func newStmtCache(ctx context.Context, db *sql.DB, readOnly bool) (*stmtCache, error) {
+	c := &stmtCache{m: map[string]*sql.Stmt{}}
+	for _, q := range cachedQueries() {
+		if readOnly && !strings.HasPrefix(q, "SELECT") {
+			continue
+		}
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			c.close()
+			return nil, fmt.Errorf("sqlite: prepare %q: %w", q, err)
+		}
+		c.m[q] = st
+	}
+	return c, nil
+}
+
+func (c *stmtCache) close() {
+	for _, st := range c.m {
+		st.Close()
+	}
+}
+
+// stmt returns the cached statement bound to this transaction.
+func (t *tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := t.cache.m[query]; ok {
+		return t.q.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.q.QueryRowContext(ctx, query, args...)
+}
+
+func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.q.ExecContext(ctx, query, args...)
+}
+
+func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.q.QueryContext(ctx, query, args...)
 }
 
 func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 	var v []byte
-	err := t.q.QueryRowContext(ctx, `SELECT v FROM kv WHERE tbl = ? AND k = ?`, table, key).Scan(&v)
+	err := t.queryRow(ctx, `SELECT v FROM kv WHERE tbl = ? AND k = ?`, table, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -278,7 +370,7 @@ func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 }
 
 func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, key, value)
+	_, err := t.exec(ctx, `INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, key, value)
 	if err != nil {
 		return fmt.Errorf("sqlite: put %s/%s: %w", table, key, err)
 	}
@@ -286,7 +378,7 @@ func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
 }
 
 func (t *tx) Create(ctx context.Context, table, key string, value []byte) error {
-	res, err := t.q.ExecContext(ctx, `INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO NOTHING`, table, key, value)
+	res, err := t.exec(ctx, `INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO NOTHING`, table, key, value)
 	if err != nil {
 		return fmt.Errorf("sqlite: create %s/%s: %w", table, key, err)
 	}
@@ -297,7 +389,7 @@ func (t *tx) Create(ctx context.Context, table, key string, value []byte) error 
 }
 
 func (t *tx) Delete(ctx context.Context, table, key string) error {
-	res, err := t.q.ExecContext(ctx, `DELETE FROM kv WHERE tbl = ? AND k = ?`, table, key)
+	res, err := t.exec(ctx, `DELETE FROM kv WHERE tbl = ? AND k = ?`, table, key)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete %s/%s: %w", table, key, err)
 	}
@@ -325,17 +417,18 @@ func (t *tx) Scan(ctx context.Context, table, prefix, after string, limit int, f
 	if after != "" && after >= prefix {
 		lo, op = after, ">"
 	}
-	query := `SELECT k, v FROM kv WHERE tbl = ? AND k ` + op + ` ?`
 	args := []any{table, lo}
-	if end, ok := prefixEnd(prefix); ok && prefix != "" {
-		query += ` AND k < ?`
+	end, bounded := prefixEnd(prefix)
+	bounded = bounded && prefix != ""
+	if bounded {
 		args = append(args, end)
 	}
-	query += ` ORDER BY k`
-	if limit > 0 {
-		query += fmt.Sprintf(" LIMIT %d", limit)
+	if limit <= 0 {
+		limit = -1 // no limit
 	}
-	rows, err := t.q.QueryContext(ctx, query, args...)
+	args = append(args, limit)
+	query := scanSQL(op, bounded)
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: scan %s/%s: %w", table, prefix, err)
 	}
@@ -357,23 +450,41 @@ func (t *tx) Scan(ctx context.Context, table, prefix, after string, limit int, f
 }
 
 func (t *tx) Count(ctx context.Context, table, prefix string) (int, error) {
-	query := `SELECT count(*) FROM kv WHERE tbl = ? AND k >= ?`
 	args := []any{table, prefix}
-	if end, ok := prefixEnd(prefix); ok && prefix != "" {
-		query += ` AND k < ?`
+	end, bounded := prefixEnd(prefix)
+	bounded = bounded && prefix != ""
+	if bounded {
 		args = append(args, end)
 	}
+	query := countSQL(bounded)
 	var n int
-	if err := t.q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+	if err := t.queryRow(ctx, query, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count %s/%s: %w", table, prefix, err)
 	}
 	return n, nil
 }
 
+const enqueueSQL = `INSERT INTO jobs (id, kind, due, payload, owner, claim_until) VALUES (?, ?, ?, ?, NULL, NULL)
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due, payload = excluded.payload, owner = NULL, claim_until = NULL`
+
+func scanSQL(op string, bounded bool) string {
+	q := `SELECT k, v FROM kv WHERE tbl = ? AND k ` + op + ` ?`
+	if bounded {
+		q += ` AND k < ?`
+	}
+	return q + ` ORDER BY k LIMIT ?`
+}
+
+func countSQL(bounded bool) string {
+	q := `SELECT count(*) FROM kv WHERE tbl = ? AND k >= ?`
+	if bounded {
+		q += ` AND k < ?`
+	}
+	return q
+}
+
 func (t *tx) Enqueue(ctx context.Context, j store.Job) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO jobs (id, kind, due, payload, owner, claim_until) VALUES (?, ?, ?, ?, NULL, NULL)
-		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due, payload = excluded.payload, owner = NULL, claim_until = NULL`,
-		j.ID, j.Kind, j.Due.UnixNano(), j.Payload)
+	_, err := t.exec(ctx, enqueueSQL, j.ID, j.Kind, j.Due.UnixNano(), j.Payload)
 	if err != nil {
 		return fmt.Errorf("sqlite: enqueue %s: %w", j.ID, err)
 	}
@@ -381,14 +492,14 @@ func (t *tx) Enqueue(ctx context.Context, j store.Job) error {
 }
 
 func (t *tx) CancelJob(ctx context.Context, id string) error {
-	if _, err := t.q.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM jobs WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("sqlite: cancel job %s: %w", id, err)
 	}
 	return nil
 }
 
 func (t *tx) FinishJob(ctx context.Context, id, owner string) error {
-	res, err := t.q.ExecContext(ctx, `DELETE FROM jobs WHERE id = ? AND owner = ?`, id, owner)
+	res, err := t.exec(ctx, `DELETE FROM jobs WHERE id = ? AND owner = ?`, id, owner)
 	if err != nil {
 		return fmt.Errorf("sqlite: finish job %s: %w", id, err)
 	}

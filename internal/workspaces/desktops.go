@@ -307,7 +307,22 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 			count++
 			out.PendingRequests = append(out.PendingRequests, m.render(w))
 		}
-		return nil
+		if len(out.PendingRequests) == 0 {
+			return nil
+		}
+		if err := rc.ips.flush(ctx, tx, c.Account, c.Region); err != nil {
+			return err
+		}
+		if err := putRec(ctx, tx, tIdem, countKey(c.Account, c.Region), count); err != nil {
+			return err
+		}
+		// One provisioning job for the request's desktops (each still moves
+		// on its own: a desktop changed meanwhile is skipped by its seq).
+		refs := make([]jobRef, 0, len(out.PendingRequests))
+		for _, w := range out.PendingRequests {
+			refs = append(refs, jobRef{Key: key(c.Account, c.Region, w.WorkspaceId)})
+		}
+		return m.engine.Schedule(ctx, tx, "tb/"+refs[0].Key, jobTransitionBatch, c.Now.Add(m.timing(lifecycle.Provision)), refs)
 	})
 	if err != nil {
 		return nil, err
@@ -315,8 +330,37 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 	return out, nil
 }
 
+// countKey holds the number of desktops of an account in a region that are
+// not TERMINATED, kept up to date with every creation and termination, so
+// the quota check does not count rows.
+func countKey(account, region string) string { return key(account, region, "count/workspaces") }
+
 func (m *Module) countLive(ctx context.Context, tx store.Tx, account, region string) (int, error) {
-	return tx.Count(ctx, tDesktops, prefix(account, region))
+	n, err := getRec[int](ctx, tx, tIdem, countKey(account, region))
+	if err != nil {
+		return 0, err
+	}
+	if n != nil {
+		return *n, nil
+	}
+	// First use (or a store from before the counter): count once.
+	count := 0
+	err = store.ScanJSON[desktopRec](ctx, tx, tDesktops, prefix(account, region), "", 0, func(_ string, w *desktopRec) error {
+		if w.State != "TERMINATED" {
+			count++
+		}
+		return nil
+	})
+	return count, err
+}
+
+// addLive adjusts the live-desktop counter by delta.
+func (m *Module) addLive(ctx context.Context, tx store.Tx, account, region string, delta int) error {
+	n, err := m.countLive(ctx, tx, account, region)
+	if err != nil {
+		return err
+	}
+	return putRec(ctx, tx, tIdem, countKey(account, region), max(0, n+delta))
 }
 
 // createCache holds what one CreateWorkspaces request looked up once for
@@ -324,6 +368,69 @@ func (m *Module) countLive(ctx context.Context, tx store.Tx, account, region str
 type createCache struct {
 	dirs    map[string]*directoryRec
 	bundles map[string]*bundleInfo
+	ips     ipAllocator
+}
+
+// ipAllocator hands out subnet addresses for one request: each subnet's
+// counter is read once and written back once (flush).
+type ipAllocator struct {
+	subnets map[string]*subnetAlloc
+}
+
+type subnetAlloc struct {
+	prefix netip.Prefix
+	next   int
+}
+
+func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account, region, subnetID string) (string, error) {
+	if a.subnets == nil {
+		a.subnets = map[string]*subnetAlloc{}
+	}
+	s := a.subnets[subnetID]
+	if s == nil {
+		sn, err := m.ec2.Subnet(ctx, tx, account, region, subnetID)
+		if err != nil {
+			return "", fmt.Errorf("subnet %s: %w", subnetID, err)
+		}
+		p, err := netip.ParsePrefix(sn.CIDR)
+		if err != nil {
+			return "", fmt.Errorf("subnet %s cidr %q: %w", subnetID, sn.CIDR, err)
+		}
+		s = &subnetAlloc{prefix: p}
+		if v, err := getRec[int](ctx, tx, tIPAlloc, key(account, region, subnetID)); err != nil {
+			return "", err
+		} else if v != nil {
+			s.next = *v
+		}
+		a.subnets[subnetID] = s
+	}
+	ip := hostAddress(s.prefix, s.next)
+	s.next++
+	return ip, nil
+}
+
+func (a *ipAllocator) flush(ctx context.Context, tx store.Tx, account, region string) error {
+	for id, s := range a.subnets {
+		if err := putRec(ctx, tx, tIPAlloc, key(account, region, id), s.next); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hostAddress is the n-th handed-out address of a subnet, skipping the
+// addresses AWS reserves (the first four and the last).
+func hostAddress(p netip.Prefix, n int) string {
+	size := 1 << (32 - p.Bits())
+	usable := size - 5
+	if usable < 1 {
+		usable = 1
+	}
+	host := 4 + n%usable
+	a := p.Masked().Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v += uint32(host)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String()
 }
 
 type bundleInfo struct {
@@ -455,14 +562,6 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 			return nil, itemErr("ResourceAlreadyExistsException", "The user %s already has a WorkSpace in the directory %s.", r.UserName, r.DirectoryId)
 		}
 	}
-	if r.WorkspaceName != nil {
-		nk := key(c.Account, c.Region, "name/"+*r.WorkspaceName)
-		if _, err := tx.Get(ctx, tIdem, nk); err == nil {
-			return nil, itemErr("ResourceAlreadyExistsException", "A WorkSpace named %s already exists.", *r.WorkspaceName)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-	}
 	rootEnc, userEnc := deref(r.RootVolumeEncryptionEnabled), deref(r.UserVolumeEncryptionEnabled)
 	var keyARN string
 	if rootEnc || userEnc || r.VolumeEncryptionKey != nil {
@@ -499,7 +598,7 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 	}
 	id := newID("ws-")
 	subnetID := dir.SubnetIDs[count%len(dir.SubnetIDs)]
-	ip, err := m.allocIP(ctx, tx, c.Account, c.Region, subnetID)
+	ip, err := rc.ips.alloc(ctx, tx, m, c.Account, c.Region, subnetID)
 	if err != nil {
 		return nil, err
 	}
@@ -523,20 +622,30 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 	if w.Properties.OperatingSystemName == nil && bi.osName != "" {
 		w.Properties.OperatingSystemName = ptr(bi.osName)
 	}
+	// The name is claimed last of the checks: a taken name writes nothing.
+	nameKey := ""
+	if w.WorkspaceName != "" {
+		nameKey = key(c.Account, c.Region, "name/"+w.WorkspaceName)
+		if err := tx.Create(ctx, tIdem, nameKey, []byte(`"`+id+`"`)); errors.Is(err, store.ErrExists) {
+			return nil, itemErr("ResourceAlreadyExistsException", "A WorkSpace named %s already exists.", w.WorkspaceName)
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	if keyARN != "" {
 		if err := m.grantWorkspace(ctx, tx, c, w); err != nil {
+			if nameKey != "" {
+				if derr := tx.Delete(ctx, tIdem, nameKey); derr != nil {
+					return nil, derr
+				}
+			}
 			return nil, err
 		}
 	}
 	if err := store.CreateJSON(ctx, tx, tDesktops, key(c.Account, c.Region, id), w); err != nil {
 		return nil, err
 	}
-	if w.WorkspaceName != "" {
-		if err := tx.Put(ctx, tIdem, key(c.Account, c.Region, "name/"+w.WorkspaceName), []byte(`"`+id+`"`)); err != nil {
-			return nil, err
-		}
-	}
-	return w, m.scheduleTransition(ctx, tx, c.Account, c.Region, w, lifecycle.Provision, c.Now)
+	return w, nil
 }
 
 func protocols(p string) []string {
@@ -567,37 +676,14 @@ func computerName(id string) string {
 	return "WSAMZN-" + s
 }
 
-// allocIP hands out the next host address of a subnet (skipping the five
-// addresses AWS reserves).
+// allocIP hands out the next host address of a subnet.
 func (m *Module) allocIP(ctx context.Context, tx store.Tx, account, region, subnetID string) (string, error) {
-	sn, err := m.ec2.Subnet(ctx, tx, account, region, subnetID)
+	var a ipAllocator
+	ip, err := a.alloc(ctx, tx, m, account, region, subnetID)
 	if err != nil {
-		return "", fmt.Errorf("subnet %s: %w", subnetID, err)
-	}
-	p, err := netip.ParsePrefix(sn.CIDR)
-	if err != nil {
-		return "", fmt.Errorf("subnet %s cidr %q: %w", subnetID, sn.CIDR, err)
-	}
-	k := key(account, region, subnetID)
-	next := 0
-	if v, err := getRec[int](ctx, tx, tIPAlloc, k); err != nil {
-		return "", err
-	} else if v != nil {
-		next = *v
-	}
-	size := 1 << (32 - p.Bits())
-	usable := size - 5
-	if usable < 1 {
-		usable = 1
-	}
-	host := 4 + next%usable
-	if err := putRec(ctx, tx, tIPAlloc, k, next+1); err != nil {
 		return "", err
 	}
-	a := p.Masked().Addr().As4()
-	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	v += uint32(host)
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String(), nil
+	return ip, a.flush(ctx, tx, account, region)
 }
 
 // checkVolumeCombo enforces the documented root/user volume combinations.
@@ -1115,6 +1201,9 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 			}
 		}
 		target = t.WorkspaceID
+		if err := m.addLive(ctx, tx, c.Account, c.Region, 1); err != nil {
+			return err
+		}
 		return m.scheduleTransition(ctx, tx, c.Account, c.Region, t, lifecycle.Migrate, c.Now)
 	})
 	if err != nil {

@@ -17,11 +17,14 @@ import (
 
 // Job kinds of desktops.
 const (
-	jobTransition  = "workspaces.transition"
-	jobAutoStop    = "workspaces.autostop"
-	jobMaintenance = "workspaces.maintenance"
-	jobForget      = "workspaces.forget"
-	jobModifyDone  = "workspaces.modify-done"
+	jobTransition = "workspaces.transition"
+	// jobTransitionBatch ends the step of several desktops at once (the
+	// desktops of one CreateWorkspaces request).
+	jobTransitionBatch = "workspaces.transition-batch"
+	jobAutoStop        = "workspaces.autostop"
+	jobMaintenance     = "workspaces.maintenance"
+	jobForget          = "workspaces.forget"
+	jobModifyDone      = "workspaces.modify-done"
 	// AutoStopAfter is how long a MANUAL desktop may stay AVAILABLE before
 	// the service stops it (the partner guide: "greater than or equal to 48 hours").
 	AutoStopAfter = 48 * time.Hour
@@ -49,6 +52,7 @@ func (m *Module) registerJobs() {
 		return m.finishDirDeregister(ctx, tx, k, now)
 	})
 	m.engine.Register(jobTransition, m.runTransition)
+	m.engine.Register(jobTransitionBatch, m.runTransitionBatch)
 	m.engine.Register(jobAutoStop, m.runAutoStop)
 	m.engine.Register(jobMaintenance, m.runMaintenance)
 	m.engine.Register(jobForget, m.runForget)
@@ -166,7 +170,30 @@ func (m *Module) loadJob(ctx context.Context, tx store.Tx, j store.Job) (*deskto
 }
 
 func (m *Module) runTransition(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
-	w, ref, err := m.loadJob(ctx, tx, j)
+	var ref jobRef
+	if err := json.Unmarshal(j.Payload, &ref); err != nil {
+		return fmt.Errorf("job %s: bad payload: %w", j.ID, err)
+	}
+	return m.applyTransition(ctx, tx, ref, now)
+}
+
+func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+	var refs []jobRef
+	if err := json.Unmarshal(j.Payload, &refs); err != nil {
+		return fmt.Errorf("job %s: bad payload: %w", j.ID, err)
+	}
+	for _, ref := range refs {
+		if err := m.applyTransition(ctx, tx, ref, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyTransition ends the step a desktop is in, if it is still the step
+// the job was scheduled for (same seq).
+func (m *Module) applyTransition(ctx context.Context, tx store.Tx, ref jobRef, now time.Time) error {
+	w, err := getRec[desktopRec](ctx, tx, tDesktops, ref.Key)
 	if err != nil || w == nil || w.Seq != ref.Seq {
 		return err // a later change superseded this step
 	}
@@ -210,6 +237,9 @@ func (m *Module) runTransition(ctx context.Context, tx store.Tx, j store.Job, no
 	}
 	switch next {
 	case "TERMINATED":
+		if err := m.addLive(ctx, tx, account, region, -1); err != nil {
+			return err
+		}
 		for _, id := range []string{"as/", "mw/", "mod/"} {
 			if err := tx.CancelJob(ctx, id+ref.Key); err != nil {
 				return err

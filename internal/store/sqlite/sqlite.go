@@ -54,6 +54,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		wq[k] = v
 	}
 	wq.Set("_txlock", "immediate")
+	// The writer reads what it updates: map the file and keep a large page
+	// cache, as the readers do.
+	wq.Add("_pragma", "mmap_size(1073741824)")
+	wq.Add("_pragma", "cache_size(-65536)")
 	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

@@ -1,11 +1,13 @@
 package main
 
 import (
-	"fmt"
 	"io"
+	"os"
+
+	"github.com/deskplane/deskplane/internal/broker"
 )
 
+// brokerMain runs "deskplane broker ...": onboard, serve, reconcile, cost.
 func brokerMain(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "deskplane broker: not yet available in this build")
-	return 2
+	return broker.Main(args, os.Stdin, stdout, stderr)
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +65,8 @@ var lookupKeys = map[string]bool{"EventId": true, "EventName": true, "ReadOnly":
 const retention = 90 * 24 * time.Hour
 
 type pageToken struct {
-	After string `json:"a"`
+	Seg   string `json:"s"` // the segment to resume in
+	After string `json:"a"` // the last event returned from it (or the prefix: none)
 	Hash  string `json:"h"`
 }
 
@@ -104,39 +107,82 @@ func (t *Trail) lookupEvents(ctx context.Context, c *gateway.Call, in *LookupEve
 	}
 	hash := paramsHash(attrKey, attrVal, in.StartTime, in.EndTime, max)
 	prefix := c.Account + "/" + c.Region + "/"
-	after := prefix + invTime(end)
+	// Segments are keyed by their newest event; one may hold events older
+	// than its key by the time a request took, so start a little later.
+	after := prefix + invTime(end.Add(segmentSlack))
+	resumeSeg, resumeAfter := "", ""
 	if in.NextToken != nil {
 		var tok pageToken
 		raw, err := base64.RawURLEncoding.DecodeString(*in.NextToken)
-		if err != nil || json.Unmarshal(raw, &tok) != nil || tok.Hash != hash || !strings.HasPrefix(tok.After, prefix) {
+		if err != nil || json.Unmarshal(raw, &tok) != nil || tok.Hash != hash || !strings.HasPrefix(tok.After, prefix) || !strings.HasPrefix(tok.Seg, prefix) {
 			return nil, awsproto.Errorf("InvalidNextTokenException", "Invalid NextToken: it must come from a call with the same parameters.")
 		}
-		after = tok.After
+		resumeSeg, resumeAfter = tok.Seg, tok.After
 	} else if err := t.Flush(ctx); err != nil {
 		return nil, err
 	}
 	out := &LookupEventsOutput{Events: []Event{}}
-	last := ""
-	err := t.store.View(ctx, func(tx store.Tx) error {
-		return store.ScanJSON(ctx, tx, tEvents, prefix, after, 0, func(key string, s *stored) error {
+	// visit handles one segment's events (newest first); it returns ErrStop
+	// once the page is full or the time range is passed.
+	visit := func(seg string, evs []*stored, skipThrough string) error {
+		for i, s := range evs {
+			if skipThrough != "" && s.Key <= skipThrough {
+				continue
+			}
 			if s.Time.Before(start) {
-				return store.ErrStop
+				if i == 0 {
+					return store.ErrStop // the whole segment (and all after it) is older
+				}
+				continue
 			}
 			if s.Time.After(end) || !matches(s, attrKey, attrVal) {
-				return nil
+				continue
 			}
 			if len(out.Events) == max {
-				b, _ := json.Marshal(pageToken{After: last, Hash: hash})
+				// Resume in this segment after the event before this one
+				// (or at its start when the page ended on its boundary).
+				through := prefix
+				if i > 0 {
+					through = evs[i-1].Key
+				}
+				b, _ := json.Marshal(pageToken{Seg: seg, After: through, Hash: hash})
 				out.NextToken = ptr(base64.RawURLEncoding.EncodeToString(b))
 				return store.ErrStop
 			}
 			out.Events = append(out.Events, s.event())
-			last = key
-			return nil
+		}
+		return nil
+	}
+	err := t.store.View(ctx, func(tx store.Tx) error {
+		if resumeSeg != "" {
+			evs, err := store.GetJSON[[]*stored](ctx, tx, tEvents, resumeSeg)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if evs != nil {
+				if err := visit(resumeSeg, *evs, resumeAfter); err != nil {
+					if errors.Is(err, store.ErrStop) {
+						return nil
+					}
+					return err
+				}
+			}
+			after = resumeSeg
+		}
+		return tx.Scan(ctx, tEvents, prefix, after, 0, func(key string, b []byte) error {
+			var evs []*stored
+			if err := json.Unmarshal(b, &evs); err != nil {
+				return fmt.Errorf("cloudtrail: decode segment %s: %w", key, err)
+			}
+			return visit(key, evs, "")
 		})
 	})
 	return out, err
 }
+
+// segmentSlack bounds how much older than its newest event a segment's
+// oldest event can be (the longest a request runs).
+const segmentSlack = 10 * time.Minute
 
 func ptr[T any](v T) *T { return &v }
 

@@ -14,6 +14,7 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -218,14 +219,19 @@ type stored struct {
 	Time        time.Time     `json:"t"`
 	Resources   []RecResource `json:"res,omitempty"`
 	Record      string        `json:"rec"`
+	Key         string        `json:"k"` // ACCOUNT/REGION/INVTIME/EVENTID: newest first in key order
 }
 
 type row struct {
 	key  string
-	val  []byte
+	st   *stored
 	line []byte
 }
 
+// commit stores a batch of events as one segment per account and region:
+// a single record holding the segment's events newest first, keyed by its
+// newest event. One row per batch instead of one per event keeps the audit
+// trail cheap on the hot path (a read call costs no row insert of its own).
 func (t *Trail) commit(batch []*gateway.Event) {
 	if len(batch) == 0 {
 		return
@@ -235,9 +241,19 @@ func (t *Trail) commit(batch []*gateway.Event) {
 		rows = append(rows, t.build(e)...)
 	}
 	if t.store != nil {
+		segments := map[string][]*stored{}
+		for _, r := range rows {
+			p := segmentPrefix(r.key)
+			segments[p] = append(segments[p], r.st)
+		}
 		err := t.store.Update(context.Background(), func(tx store.Tx) error {
-			for _, r := range rows {
-				if err := tx.Put(context.Background(), tEvents, r.key, r.val); err != nil {
+			for _, evs := range segments {
+				sort.Slice(evs, func(i, j int) bool { return evs[i].Key < evs[j].Key })
+				val, err := json.Marshal(evs)
+				if err != nil {
+					return err
+				}
+				if err := tx.Put(context.Background(), tEvents, evs[0].Key, val); err != nil {
 					return err
 				}
 			}
@@ -248,13 +264,27 @@ func (t *Trail) commit(batch []*gateway.Event) {
 		}
 	}
 	if t.file != nil {
-		for _, r := range rows {
-			if err := t.file.Write(r.line); err != nil {
-				t.log.Error("cloudtrail: write events file", "err", err)
-				break
-			}
+		lines := make([][]byte, len(rows))
+		for i, r := range rows {
+			lines[i] = r.line
+		}
+		if err := t.file.WriteLines(lines); err != nil {
+			t.log.Error("cloudtrail: write events file", "err", err)
 		}
 	}
+}
+
+// segmentPrefix is the ACCOUNT/REGION/ part of an event key.
+func segmentPrefix(k string) string {
+	i := strings.IndexByte(k, '/')
+	if i < 0 {
+		return k
+	}
+	j := strings.IndexByte(k[i+1:], '/')
+	if j < 0 {
+		return k
+	}
+	return k[:i+1+j+1]
 }
 
 func newEventID() string {
@@ -346,8 +376,8 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	if e.Principal != nil {
 		st.AccessKeyID = e.Principal.AccessKeyID
 	}
-	val, _ := json.Marshal(&st)
-	return row{key: rec.RecipientAccountID + "/" + rec.AWSRegion + "/" + invTime(e.Time) + "/" + rec.EventID, val: val, line: b}
+	st.Key = rec.RecipientAccountID + "/" + rec.AWSRegion + "/" + invTime(e.Time) + "/" + rec.EventID
+	return row{key: st.Key, st: &st, line: b}
 }
 
 func clip(s string, n int) string {
@@ -395,17 +425,32 @@ func (r *rotatingFile) open() error {
 }
 
 // Write appends one line, rotating first when it would exceed the size.
-func (r *rotatingFile) Write(line []byte) error {
-	if r.size > 0 && r.size+int64(len(line))+1 > r.max {
-		if err := r.rotate(); err != nil {
-			return err
+// WriteLines appends lines with as few writes as it can: one per file,
+// rotating between lines when the next one would not fit.
+func (r *rotatingFile) WriteLines(lines [][]byte) error {
+	var buf bytes.Buffer
+	flush := func() error {
+		if buf.Len() == 0 {
+			return nil
 		}
+		n, err := r.f.Write(buf.Bytes())
+		r.size += int64(n)
+		buf.Reset()
+		return err
 	}
-	buf := make([]byte, 0, len(line)+1)
-	buf = append(append(buf, line...), '\n')
-	n, err := r.f.Write(buf)
-	r.size += int64(n)
-	return err
+	for _, l := range lines {
+		if pending := r.size + int64(buf.Len()); pending > 0 && pending+int64(len(l))+1 > r.max {
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := r.rotate(); err != nil {
+				return err
+			}
+		}
+		buf.Write(l)
+		buf.WriteByte('\n')
+	}
+	return flush()
 }
 
 func (r *rotatingFile) rotate() error {

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -174,7 +175,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g}
 	ev := &Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
-	out, err := g.run(ctx, r, body, c, opName, ev)
+	out, err := g.runSafe(ctx, r, body, c, opName, ev)
 	if err != nil {
 		ae := awsproto.As(err)
 		if ae == nil {
@@ -218,6 +219,18 @@ func (g *Gateway) record(ctx context.Context, c *Call, ev *Event) {
 	ev.Resources = c.resources
 	ev.AdditionalData = c.extra
 	g.Audit.Record(ctx, ev)
+}
+
+// runSafe runs the pipeline, turning a panic into an InternalFailure (a bug,
+// logged with its stack) instead of a dropped connection.
+func (g *Gateway) runSafe(ctx context.Context, r *http.Request, body []byte, c *Call, opName string, ev *Event) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			g.Log.Error("panic in request", "operation", opName, "request_id", c.RequestID, "panic", p, "stack", string(debug.Stack()))
+			out, err = nil, awsproto.Internal()
+		}
+	}()
+	return g.run(ctx, r, body, c, opName, ev)
 }
 
 func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call, opName string, ev *Event) (any, error) {

@@ -1,0 +1,139 @@
+// Package broker is deskplane's partner control plane ("deskplane broker"):
+// the connection broker and orchestrator the WorkSpaces Core partner guide
+// asks partners to build. It talks to WorkSpaces, EC2, Directory Service and
+// the Directory Service Data API only through aws-sdk-go-v2 (plus its own
+// SigV4-signed ds-data client, package dsdata), so the same binary runs
+// against deskplane or the real service.
+//
+// # Commands
+//
+//	deskplane broker onboard   --config FILE [--cidr R] [--ami ami-…] [--directory d-…|name]
+//	                           [--image-name N] [--bundle-name N] [--ingestion-process P] [--no-prompt]
+//	deskplane broker serve     --config FILE [--listen ADDR]
+//	deskplane broker reconcile --config FILE
+//	deskplane broker cost      --config FILE [--from T] [--to T] [--json]
+//
+// onboard is the guide's infrastructure setup as one idempotent, resumable
+// command: (1) DescribeAccountModifications; unless BYOL is configured,
+// ListAvailableManagementCidrRanges, the operator's choice (--cidr or a
+// prompt), ModifyAccount and a wait for COMPLETED; (2) unless a WorkSpaces
+// image of that name exists, the account's own AMIs (ec2 DescribeImages,
+// Owners=self, image-type machine, state available, virtualization-type hvm,
+// unencrypted) shown with the guide's fields, the operator's choice (--ami or
+// a prompt), ImportWorkspaceImage (BYOL_REGULAR_BYOP by default) and its
+// progress until AVAILABLE; (3) DescribeWorkspaceDirectories and, unless
+// REGISTERED, RegisterWorkspaceDirectory with tenancy DEDICATED (BYOL); (4)
+// unless a bundle of that name exists, CreateWorkspaceBundle. A step found
+// done is reported as skipped, so a second run skips every step.
+//
+// # Configuration (JSON)
+//
+// See testdata/example.json. Members:
+//
+//   - endpoint: WorkSpaces-compatible endpoint (deskplane); empty for AWS.
+//   - region: default us-east-1.
+//   - role_arn, external_id: the customer's role, assumed with sts:AssumeRole
+//     (stscreds.AssumeRoleProvider behind an aws.CredentialsCache that
+//     refreshes 5 minutes before expiry; an ExpiredToken answer also drops
+//     the cache). The preferred access of the guide.
+//   - access_key_id, secret_access_key: the partner's keys that call
+//     AssumeRole, or, without role_arn, keys used directly (self-managed);
+//     empty: the SDK's default credential chain.
+//   - data_dir: the broker's SQLite store (default ./broker-data).
+//   - listen, api_tokens: the session API address and bearer tokens.
+//   - reconcile_interval: serve's loop period (default 30s).
+//   - max_attempts, max_backoff: the SDK retryer (default 8, 20s; jittered
+//     exponential backoff, no client-side retry quota).
+//   - onboarding: cidr, ami, directory, image_name (default
+//     deskplane-byol-image), image_description, ingestion_process (default
+//     BYOL_REGULAR_BYOP), tenancy (default DEDICATED), subnet_ids,
+//     bundle_name (default deskplane-bundle), bundle_description,
+//     compute_type (default STANDARD), root_volume_gib (80), user_volume_gib (50).
+//   - pools: name (lower-case letters and digits), directory (id or DNS
+//     name), bundle (id or name), running_mode (MANUAL default, or
+//     ALWAYS_ON), min, max, warm.
+//   - protocol_plans: name → {protocol, port}. Built in: rdp (RDP 3389),
+//     dcv (DCV 8443).
+//   - power_plans: name → {on_disconnect, on_logout}, each {action:
+//     stop_after (with minutes) | stop_now | keep_running}. Built in:
+//     stop-after-30 (both events), stop-now (disconnect: after 30 minutes;
+//     logout: now), keep-running.
+//   - release_plans: name → {on_logout: keep | release}. Built in: keep,
+//     release. "release" unassigns the desktop at logout and rebuilds it
+//     (RebuildWorkspaces) before anyone else gets it.
+//   - policies: [{name, groups, users, pool, protocol_plan (default rdp),
+//     power_plan (default stop-after-30), release_plan (default keep)}];
+//     the first policy naming the user or one of the user's directory
+//     groups wins.
+//   - prices (USD, illustrative defaults, not AWS list prices): hourly
+//     (0.30 per AVAILABLE hour of a MANUAL desktop), hourly_monthly_fee (0,
+//     fixed monthly fee of a MANUAL desktop), monthly (40.00, ALWAYS_ON),
+//     hours_per_month (730, to prorate monthly prices).
+//
+// # Tags and pool membership
+//
+// Everything the broker creates (desktops, and in onboarding the image,
+// directory registration and bundle) carries PartnerManaged=true, and only
+// that key: the guide's policy (ForAllValues:StringEquals aws:TagKeys
+// PartnerManaged) refuses any other key at creation, and the broker never
+// tags, untags or modifies tags. Pool membership is therefore derived from
+// the WorkspaceName: desktops are user-decoupled (UserName "[UNDEFINED]")
+// and named <pool>-<n>, where pool names contain no "-" and n is a
+// per-pool sequence kept in the store. A desktop counts as the pool's when
+// its name parses to a configured pool, it is in that pool's directory, and
+// it carries PartnerManaged=true (checked once with DescribeTags for a
+// desktop the broker did not record creating, then remembered either way).
+// Desktops the customer created are never touched.
+//
+// # Session API
+//
+// JSON over HTTP with "Authorization: Bearer <api token>":
+//
+//	POST /v1/sessions {"user":"alice"}   200 {session_id, user, pool, policy, state:"active", workspace_id, ip, port, protocol}
+//	                                     202 + Retry-After {state:"starting"|"waiting", reason, ...}
+//	                                     404 unknown user, 403 no policy
+//	GET  /v1/sessions/{id}
+//	POST /v1/sessions/{id}/disconnect    power plan on_disconnect
+//	POST /v1/sessions/{id}/logout        release plan, then power plan on_logout
+//	GET  /v1/pools · POST /v1/reconcile · GET /v1/cost?from=&to= · GET /v1/health
+//
+// A session request resolves the user's groups (ds-data ListGroupsForMember
+// in the pools' directories, cached five minutes), matches a policy, reuses
+// the user's assigned desktop in the policy's pool or assigns a free one
+// (AVAILABLE first, then starting, then STOPPED), starts it if STOPPED, and
+// answers with the protocol plan's protocol and port once it is AVAILABLE.
+// Calling POST again is how a gateway polls.
+//
+// # Reconciliation
+//
+// Each pass (serve runs one every reconcile_interval and soon after a
+// session waits) observes the pools' desktops (DescribeWorkspaces, all
+// pages, per directory), records state transitions (opening and closing
+// AVAILABLE intervals for cost, noticing stops the broker did not ask for —
+// the 48-hour stop, maintenance — and marking such sessions interrupted),
+// then applies Decide, a pure function from the observed pool to actions:
+// replace ERROR/UNHEALTHY desktops, grow to max(min, assigned + releasing +
+// warm + waiting) within max counting every desktop that is not terminated
+// and every unmatched create, start free desktops for the warm buffer, stop
+// surplus free ones and assigned ones past their power-plan deadline, and
+// rebuild released ones. Calls go in batches of at most 25 (rebuild: 1).
+//
+// Crash safety: state is in SQLite (WAL, synchronous=FULL). Before
+// CreateWorkspaces the broker records an intent per desktop name in the same
+// transaction that advances the pool's name sequence; the next pass matches
+// observed desktops to intents by WorkspaceName, and re-sends (same name)
+// only intents unmatched for a minute. A kill -9 between the call and its
+// record therefore never doubles desktops. Stops are marked as requested
+// before the call, so the broker's own stops are never mistaken for the
+// service's.
+//
+// # Cost
+//
+// The report (per pool, per user, per desktop) sums the AVAILABLE hours the
+// broker observed, stamped by its injected Clock, and prices them: MANUAL
+// desktops pay hourly × AVAILABLE hours + the prorated hourly_monthly_fee;
+// ALWAYS_ON desktops the prorated monthly price. "always_on_cost" is what
+// ALWAYS_ON would have cost over the time each desktop existed (for a user:
+// held an assignment); "saving" is the difference. Hours are observed, so
+// their precision is the reconcile interval.
+package broker

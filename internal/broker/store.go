@@ -1,0 +1,502 @@
+package broker
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	_ "modernc.org/sqlite" // the embedded store's driver
+)
+
+// Store is the broker's durable state in an embedded SQLite database
+// (broker.db in the data directory, WAL, synchronous=FULL): desktops and
+// their assignments, sessions, create intents, usage intervals and events.
+// Every write is committed before the broker acts on it or answers, so a
+// kill -9 loses nothing that was acknowledged.
+type Store struct {
+	db *sql.DB
+}
+
+// Desktop is the broker's record of one pool desktop.
+type Desktop struct {
+	ID, Pool, Name, Directory string
+	// State is the last observed WorkSpaces state.
+	State      string
+	StateSince time.Time
+	IP         string
+	// User is the assigned user ("" when free).
+	User       string
+	AssignedAt time.Time
+	// StopAt is a power-plan deadline (zero: none).
+	StopAt time.Time
+	// StopRequested and StartRequested are set when the broker asked for a
+	// state change, to tell its own stops from the service's.
+	StopRequested  time.Time
+	StartRequested time.Time
+	// Release is 0, ReleaseNeedsRebuild or ReleaseRebuilding.
+	Release     int
+	RebuildPass int64
+	CreatedAt   time.Time
+	GoneAt      time.Time
+}
+
+// Release states of a desktop being returned to its pool.
+const (
+	ReleaseNone         = 0
+	ReleaseNeedsRebuild = 1
+	ReleaseRebuilding   = 2
+)
+
+// Session is one user session handed to a gateway.
+type Session struct {
+	ID, User, Pool, Policy, WorkspaceID string
+	// State is waiting (no desktop yet), starting, active, disconnected,
+	// ended or interrupted (the service stopped the desktop).
+	State     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Session states.
+const (
+	SessWaiting      = "waiting"
+	SessStarting     = "starting"
+	SessActive       = "active"
+	SessDisconnected = "disconnected"
+	SessEnded        = "ended"
+	SessInterrupted  = "interrupted"
+)
+
+// Intent is a recorded CreateWorkspaces request not yet matched to a desktop.
+type Intent struct {
+	Name, Pool string
+	CreatedAt  time.Time
+	SentAt     time.Time
+	Sends      int
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS intents(name TEXT PRIMARY KEY, pool TEXT NOT NULL, created_at INTEGER NOT NULL, sent_at INTEGER NOT NULL DEFAULT 0, sends INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS desktops(id TEXT PRIMARY KEY, pool TEXT NOT NULL, name TEXT NOT NULL, directory TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL, state_since INTEGER NOT NULL DEFAULT 0, ip TEXT NOT NULL DEFAULT '', user TEXT NOT NULL DEFAULT '',
+  assigned_at INTEGER NOT NULL DEFAULT 0, stop_at INTEGER NOT NULL DEFAULT 0, stop_requested INTEGER NOT NULL DEFAULT 0,
+  start_requested INTEGER NOT NULL DEFAULT 0, release INTEGER NOT NULL DEFAULT 0, rebuild_pass INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL DEFAULT 0, gone_at INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS desktops_pool ON desktops(pool, gone_at);
+CREATE INDEX IF NOT EXISTS desktops_user ON desktops(user, gone_at);
+CREATE TABLE IF NOT EXISTS foreign_ws(id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, user TEXT NOT NULL, pool TEXT NOT NULL, policy TEXT NOT NULL,
+  workspace_id TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user, state);
+CREATE INDEX IF NOT EXISTS sessions_ws ON sessions(workspace_id, state);
+CREATE TABLE IF NOT EXISTS usage(id INTEGER PRIMARY KEY AUTOINCREMENT, workspace_id TEXT NOT NULL, pool TEXT NOT NULL,
+  user TEXT NOT NULL DEFAULT '', start INTEGER NOT NULL, end INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS usage_open ON usage(workspace_id, end);
+CREATE TABLE IF NOT EXISTS assignments(id INTEGER PRIMARY KEY AUTOINCREMENT, workspace_id TEXT NOT NULL, pool TEXT NOT NULL,
+  user TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS assignments_open ON assignments(workspace_id, end);
+CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL,
+  workspace_id TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');
+`
+
+// OpenStore opens (creating if needed) the store in dir.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("broker store: %w", err)
+	}
+	dsn := "file:" + filepath.Join(dir, "broker.db") +
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("broker store: %w", err)
+	}
+	// One connection: the broker serialises its decisions anyway, and a
+	// single writer never meets SQLITE_BUSY.
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("broker store: schema: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func tm(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// tx runs f in a transaction.
+func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// NextNames reserves n desktop names for pool and records a create intent
+// for each, in one transaction, before CreateWorkspaces is called.
+func (s *Store) NextNames(ctx context.Context, pool string, n int, now time.Time) ([]string, error) {
+	var names []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		names = names[:0]
+		var v string
+		seq := 0
+		err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k=?`, "seq/"+pool).Scan(&v)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if v != "" {
+			seq, _ = strconv.Atoi(v)
+		}
+		for i := 0; i < n; i++ {
+			seq++
+			name := fmt.Sprintf("%s-%d", pool, seq)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO intents(name,pool,created_at,sent_at,sends) VALUES(?,?,?,?,1)`, name, pool, ms(now), ms(now)); err != nil {
+				return err
+			}
+			names = append(names, name)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO meta(k,v) VALUES(?,?) ON CONFLICT(k) DO UPDATE SET v=excluded.v`, "seq/"+pool, strconv.Itoa(seq))
+		return err
+	})
+	return names, err
+}
+
+// Intents returns the unresolved create intents of a pool.
+func (s *Store) Intents(ctx context.Context, pool string) ([]Intent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name,pool,created_at,sent_at,sends FROM intents WHERE pool=? ORDER BY name`, pool)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Intent
+	for rows.Next() {
+		var in Intent
+		var c, st int64
+		if err := rows.Scan(&in.Name, &in.Pool, &c, &st, &in.Sends); err != nil {
+			return nil, err
+		}
+		in.CreatedAt, in.SentAt = tm(c), tm(st)
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// MarkIntentSent records another CreateWorkspaces attempt for an intent.
+func (s *Store) MarkIntentSent(ctx context.Context, name string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE intents SET sent_at=?, sends=sends+1 WHERE name=?`, ms(now), name)
+	return err
+}
+
+// DropIntent forgets an intent (its desktop was recorded, or the service
+// refused the request).
+func (s *Store) DropIntent(ctx context.Context, name string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM intents WHERE name=?`, name)
+	return err
+}
+
+const desktopCols = `id,pool,name,directory,state,state_since,ip,user,assigned_at,stop_at,stop_requested,start_requested,release,rebuild_pass,created_at,gone_at`
+
+func scanDesktop(sc interface{ Scan(...any) error }) (*Desktop, error) {
+	d := &Desktop{}
+	var ss, aa, sa, sr, str, ca, ga int64
+	if err := sc.Scan(&d.ID, &d.Pool, &d.Name, &d.Directory, &d.State, &ss, &d.IP, &d.User, &aa, &sa, &sr, &str, &d.Release, &d.RebuildPass, &ca, &ga); err != nil {
+		return nil, err
+	}
+	d.StateSince, d.AssignedAt, d.StopAt, d.StopRequested, d.StartRequested, d.CreatedAt, d.GoneAt = tm(ss), tm(aa), tm(sa), tm(sr), tm(str), tm(ca), tm(ga)
+	return d, nil
+}
+
+func (s *Store) queryDesktops(ctx context.Context, where string, args ...any) ([]*Desktop, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+desktopCols+` FROM desktops WHERE `+where+` ORDER BY pool, name`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Desktop
+	for rows.Next() {
+		d, err := scanDesktop(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Desktop returns a desktop by id, or nil.
+func (s *Store) Desktop(ctx context.Context, id string) (*Desktop, error) {
+	ds, err := s.queryDesktops(ctx, `id=?`, id)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	return ds[0], nil
+}
+
+// PoolDesktops returns the pool's desktops that have not gone.
+func (s *Store) PoolDesktops(ctx context.Context, pool string) ([]*Desktop, error) {
+	return s.queryDesktops(ctx, `pool=? AND gone_at=0`, pool)
+}
+
+// AllDesktops returns every desktop ever recorded.
+func (s *Store) AllDesktops(ctx context.Context) ([]*Desktop, error) {
+	return s.queryDesktops(ctx, `1=1`)
+}
+
+// UserDesktop returns the user's assigned desktop in pool, or nil.
+func (s *Store) UserDesktop(ctx context.Context, pool, user string) (*Desktop, error) {
+	ds, err := s.queryDesktops(ctx, `pool=? AND user=? AND gone_at=0`, pool, user)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	return ds[0], nil
+}
+
+// PutDesktop inserts or replaces a desktop record.
+func (s *Store) PutDesktop(ctx context.Context, d *Desktop) error {
+	return putDesktop(ctx, s.db, d)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+func putDesktop(ctx context.Context, x execer, d *Desktop) error {
+	_, err := x.ExecContext(ctx, `INSERT OR REPLACE INTO desktops(`+desktopCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		d.ID, d.Pool, d.Name, d.Directory, d.State, ms(d.StateSince), d.IP, d.User, ms(d.AssignedAt), ms(d.StopAt),
+		ms(d.StopRequested), ms(d.StartRequested), d.Release, d.RebuildPass, ms(d.CreatedAt), ms(d.GoneAt))
+	return err
+}
+
+// IsForeign reports whether a workspace id was found not to carry the
+// partner tag.
+func (s *Store) IsForeign(ctx context.Context, id string) (bool, error) {
+	var x string
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM foreign_ws WHERE id=?`, id).Scan(&x)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// MarkForeign remembers that a workspace is not partner-managed.
+func (s *Store) MarkForeign(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO foreign_ws(id) VALUES(?)`, id)
+	return err
+}
+
+// OpenUsage starts an AVAILABLE interval unless one is open.
+func (s *Store) OpenUsage(ctx context.Context, d *Desktop, at time.Time) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM usage WHERE workspace_id=? AND end=0`, d.ID).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO usage(workspace_id,pool,user,start) VALUES(?,?,?,?)`, d.ID, d.Pool, d.User, ms(at))
+	return err
+}
+
+// CloseUsage ends the open AVAILABLE interval of a desktop, if any.
+func (s *Store) CloseUsage(ctx context.Context, id string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE usage SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(at), id)
+	return err
+}
+
+// Assign assigns a free desktop to user; it reports false if the desktop
+// was not free.
+func (s *Store) Assign(ctx context.Context, id, user string, now time.Time) (bool, error) {
+	ok := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE desktops SET user=?, assigned_at=?, stop_at=0 WHERE id=? AND user='' AND gone_at=0 AND release=0`, user, ms(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		ok = true
+		var pool, state string
+		if err := tx.QueryRowContext(ctx, `SELECT pool,state FROM desktops WHERE id=?`, id).Scan(&pool, &state); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO assignments(workspace_id,pool,user,start) VALUES(?,?,?,?)`, id, pool, user, ms(now)); err != nil {
+			return err
+		}
+		// An AVAILABLE interval is attributed to whoever holds the desktop:
+		// split it at the assignment.
+		if state == "AVAILABLE" {
+			if _, err := tx.ExecContext(ctx, `UPDATE usage SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(now), id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO usage(workspace_id,pool,user,start) VALUES(?,?,?,?)`, id, pool, user, ms(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ok, err
+}
+
+// Unassign frees a desktop, with release (ReleaseNeedsRebuild to rebuild it
+// first, ReleaseNone when it is gone or being replaced).
+func (s *Store) Unassign(ctx context.Context, id string, release int, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var pool, state, user string
+		err := tx.QueryRowContext(ctx, `SELECT pool,state,user FROM desktops WHERE id=?`, id).Scan(&pool, &state, &user)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE desktops SET user='', assigned_at=0, stop_at=0, release=? WHERE id=?`, release, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE assignments SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(now), id); err != nil {
+			return err
+		}
+		if user != "" && state == "AVAILABLE" {
+			if _, err := tx.ExecContext(ctx, `UPDATE usage SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(now), id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO usage(workspace_id,pool,user,start) VALUES(?,?,'',?)`, id, pool, ms(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// CloseAssignments ends the open assignment interval of a desktop.
+func (s *Store) CloseAssignments(ctx context.Context, id string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE assignments SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(at), id)
+	return err
+}
+
+// Event records something worth telling the operator.
+func (s *Store) Event(ctx context.Context, at time.Time, kind, id, detail string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO events(at,kind,workspace_id,detail) VALUES(?,?,?,?)`, ms(at), kind, id, detail)
+	return err
+}
+
+// CountEvents counts events of a kind.
+func (s *Store) CountEvents(ctx context.Context, kind string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE kind=?`, kind).Scan(&n)
+	return n, err
+}
+
+const sessionCols = `id,user,pool,policy,workspace_id,state,created_at,updated_at`
+
+func (s *Store) querySessions(ctx context.Context, where string, args ...any) ([]*Session, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE `+where+` ORDER BY created_at, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Session
+	for rows.Next() {
+		x := &Session{}
+		var c, u int64
+		if err := rows.Scan(&x.ID, &x.User, &x.Pool, &x.Policy, &x.WorkspaceID, &x.State, &c, &u); err != nil {
+			return nil, err
+		}
+		x.CreatedAt, x.UpdatedAt = tm(c), tm(u)
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// Session returns a session by id, or nil.
+func (s *Store) Session(ctx context.Context, id string) (*Session, error) {
+	xs, err := s.querySessions(ctx, `id=?`, id)
+	if err != nil || len(xs) == 0 {
+		return nil, err
+	}
+	return xs[0], nil
+}
+
+// OpenSession returns the user's session that has not ended, or nil.
+func (s *Store) OpenSession(ctx context.Context, user string) (*Session, error) {
+	xs, err := s.querySessions(ctx, `user=? AND state IN ('waiting','starting','active','disconnected')`, user)
+	if err != nil || len(xs) == 0 {
+		return nil, err
+	}
+	return xs[len(xs)-1], nil
+}
+
+// LiveSessions returns the sessions that have not ended.
+func (s *Store) LiveSessions(ctx context.Context) ([]*Session, error) {
+	return s.querySessions(ctx, `state IN ('waiting','starting','active','disconnected')`)
+}
+
+// PutSession inserts or replaces a session.
+func (s *Store) PutSession(ctx context.Context, x *Session) error {
+	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO sessions(`+sessionCols+`) VALUES(?,?,?,?,?,?,?,?)`,
+		x.ID, x.User, x.Pool, x.Policy, x.WorkspaceID, x.State, ms(x.CreatedAt), ms(x.UpdatedAt))
+	return err
+}
+
+// EndDesktopSessions moves the live sessions on a desktop to state.
+func (s *Store) EndDesktopSessions(ctx context.Context, id, state string, now time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE sessions SET state=?, updated_at=? WHERE workspace_id=? AND state IN ('waiting','starting','active','disconnected')`, state, ms(now), id)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// Interval is a closed or open time interval of a desktop.
+type Interval struct {
+	WorkspaceID, Pool, User string
+	Start, End              time.Time // End zero: still open
+}
+
+func (s *Store) intervals(ctx context.Context, table string) ([]Interval, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT workspace_id,pool,user,start,end FROM `+table+` ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Interval
+	for rows.Next() {
+		var iv Interval
+		var a, b int64
+		if err := rows.Scan(&iv.WorkspaceID, &iv.Pool, &iv.User, &a, &b); err != nil {
+			return nil, err
+		}
+		iv.Start, iv.End = tm(a), tm(b)
+		out = append(out, iv)
+	}
+	return out, rows.Err()
+}
+
+// Usage returns the AVAILABLE intervals.
+func (s *Store) Usage(ctx context.Context) ([]Interval, error) { return s.intervals(ctx, "usage") }
+
+// Assignments returns the assignment intervals.
+func (s *Store) Assignments(ctx context.Context) ([]Interval, error) {
+	return s.intervals(ctx, "assignments")
+}

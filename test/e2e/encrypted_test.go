@@ -2,6 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -201,4 +205,21 @@ func registerShared(t *testing.T, s *testserver.Server, e *env) string {
 		return err == nil && d.Directories[0].State == wstypes.WorkspaceDirectoryStateRegistered
 	}, "directory never REGISTERED")
 	return e.dirID
+}
+
+// TestEncryptedDesktopKMSGuideBoto3 runs the same guide flow with boto3
+// (test/e2e/kms_guide.py).
+func TestEncryptedDesktopKMSGuideBoto3(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil || exec.Command(py, "-c", "import boto3").Run() != nil {
+		t.Skip("python3 with boto3 is not installed")
+	}
+	s := testserver.Start(t, testserver.Timing("instant"))
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command(py, filepath.Join(filepath.Dir(file), "kms_guide.py"), s.URL)
+	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kms_guide.py: %v\n%s", err, out)
+	}
 }

@@ -5,7 +5,7 @@
 # JavaScript SDK. Used as-is by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GOFLAGS="${GOFLAGS:--mod=mod}"
+
 export DESKPLANE_REQUIRE_BOTOCORE="${DESKPLANE_REQUIRE_BOTOCORE:-1}"
 
 step() { printf '\n==> %s\n' "$*"; }

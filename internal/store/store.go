@@ -34,6 +34,10 @@ type Store interface {
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	// View runs fn in a read-only transaction that sees one snapshot.
 	View(ctx context.Context, fn func(tx Tx) error) error
+	// Get reads one committed record outside any transaction (a single
+	// read is atomic by itself): the cheap path for reads that need no
+	// snapshot across records. ErrNotFound when absent.
+	Get(ctx context.Context, table, key string) ([]byte, error)
 	// Close releases the backend.
 	Close() error
 }

@@ -2,6 +2,7 @@ package workspaces
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -752,19 +753,28 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 	visible := func(w *desktopRec) bool {
 		return !(w.State == "TERMINATED" && now.Sub(w.StateSince) > m.timing(lifecycle.TerminatedTTL))
 	}
-	err = m.store.View(ctx, func(tx store.Tx) error {
-		if len(in.WorkspaceIds) > 0 {
-			for _, id := range in.WorkspaceIds {
-				w, err := getRec[desktopRec](ctx, tx, tDesktops, key(c.Account, c.Region, id))
-				if err != nil {
-					return err
-				}
-				if w != nil && visible(w) {
-					out.Workspaces = append(out.Workspaces, m.render(w))
-				}
+	if len(in.WorkspaceIds) > 0 {
+		// Each desktop is read on its own (the real service gives no
+		// snapshot across the ids either): the store's cheapest read.
+		for _, id := range in.WorkspaceIds {
+			b, err := m.store.Get(ctx, tDesktops, key(c.Account, c.Region, id))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
 			}
-			return nil
+			if err != nil {
+				return nil, err
+			}
+			var w desktopRec
+			if err := json.Unmarshal(b, &w); err != nil {
+				return nil, fmt.Errorf("decode workspace %s: %w", id, err)
+			}
+			if visible(&w) {
+				out.Workspaces = append(out.Workspaces, m.render(&w))
+			}
 		}
+		return out, nil
+	}
+	err = m.store.View(ctx, func(tx store.Tx) error {
 		if in.WorkspaceName != nil {
 			b, err := tx.Get(ctx, tIdem, key(c.Account, c.Region, "name/"+*in.WorkspaceName))
 			if errors.Is(err, store.ErrNotFound) {

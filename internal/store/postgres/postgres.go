@@ -217,6 +217,19 @@ func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error) error {
 
 // View runs fn in a REPEATABLE READ, READ ONLY transaction, so every read
 // sees the same snapshot.
+// Get reads one committed record outside any transaction.
+func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
+	var v []byte
+	err := db.pool.QueryRow(ctx, `SELECT v FROM kv WHERE tbl = $1 AND k = $2`, table, []byte(key)).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, wrap("get", err)
+	}
+	return v, nil
+}
+
 func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {

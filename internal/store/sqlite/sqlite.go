@@ -57,7 +57,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// The writer reads what it updates: map the file and keep a large page
 	// cache, as the readers do.
 	wq.Add("_pragma", "mmap_size(1073741824)")
-	wq.Add("_pragma", "cache_size(-65536)")
+	wq.Add("_pragma", "cache_size(-16384)")
 	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -70,7 +70,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// Readers map the database file: page reads become memory loads instead
 	// of pread system calls, and each keeps a larger page cache.
 	q.Add("_pragma", "mmap_size(1073741824)")
-	q.Add("_pragma", "cache_size(-16384)")
+	q.Add("_pragma", "cache_size(-4096)")
 	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		w.Close()
@@ -268,6 +268,20 @@ func runFn(fn func(tx store.Tx) error, t *tx) (err error) {
 	return fn(t)
 }
 
+// Get reads one committed record in autocommit mode: one statement, no
+// BEGIN and COMMIT around it.
+func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
+	var v []byte
+	err := db.rc.m[getSQL].QueryRowContext(ctx, table, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get %s/%s: %w", table, key, err)
+	}
+	return v, nil
+}
+
 // View runs fn in a read-only snapshot.
 func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 	sqlTx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -296,7 +310,7 @@ type stmtCache struct {
 // cachedQueries are the statements the store runs.
 func cachedQueries() []string {
 	qs := []string{
-		`SELECT v FROM kv WHERE tbl = ? AND k = ?`,
+		getSQL,
 		`INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`,
 		`INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO NOTHING`,
 		`DELETE FROM kv WHERE tbl = ? AND k = ?`,
@@ -363,7 +377,7 @@ func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 
 func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 	var v []byte
-	err := t.queryRow(ctx, `SELECT v FROM kv WHERE tbl = ? AND k = ?`, table, key).Scan(&v)
+	err := t.queryRow(ctx, getSQL, table, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -467,6 +481,8 @@ func (t *tx) Count(ctx context.Context, table, prefix string) (int, error) {
 	}
 	return n, nil
 }
+
+const getSQL = `SELECT v FROM kv WHERE tbl = ? AND k = ?`
 
 const enqueueSQL = `INSERT INTO jobs (id, kind, due, payload, owner, claim_until) VALUES (?, ?, ?, ?, NULL, NULL)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due, payload = excluded.payload, owner = NULL, claim_until = NULL`

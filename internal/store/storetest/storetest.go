@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"UpdateReadsOwnWrites", testUpdateReadsOwnWrites},
 		{"UpdateCanceledContext", testUpdateCanceledContext},
 		{"ViewSnapshot", testViewSnapshot},
+		{"GetOutsideTransaction", testGetOutsideTransaction},
 		{"ViewIsReadOnly", testViewIsReadOnly},
 		{"ConcurrentIncrements", testConcurrentIncrements},
 		{"ConcurrentIncrementsAbsentKey", testConcurrentIncrementsAbsentKey},
@@ -1110,5 +1111,28 @@ func testExactlyOnce(t *testing.T, db store.Backend) {
 	}
 	if _, ok, err := db.NextDue(ctx, t0); err != nil || ok {
 		t.Errorf("NextDue after draining = %v, %v; want no jobs", ok, err)
+	}
+}
+
+// testGetOutsideTransaction: Backend.Get reads committed records without a
+// transaction and reports absent ones as ErrNotFound.
+func testGetOutsideTransaction(t *testing.T, db store.Backend) {
+	ctx := context.Background()
+	if _, err := db.Get(ctx, "t", "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of an absent key: %v, want ErrNotFound", err)
+	}
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "t", "k", []byte("v1")) }); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := db.Get(ctx, "t", "k"); err != nil || string(v) != "v1" {
+		t.Fatalf("Get = %q, %v; want v1", v, err)
+	}
+	// A failed update is never visible.
+	db.Update(ctx, func(tx store.Tx) error {
+		tx.Put(ctx, "t", "k", []byte("v2"))
+		return errors.New("abort")
+	})
+	if v, err := db.Get(ctx, "t", "k"); err != nil || string(v) != "v1" {
+		t.Fatalf("Get after an aborted update = %q, %v; want v1", v, err)
 	}
 }

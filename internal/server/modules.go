@@ -34,7 +34,7 @@ func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gate
 	auth = &iam.Authenticator{Store: d.Store, Sessions: stsm, Generation: idm.Authorizer().Generation}
 	authz = idm.Authorizer()
 	// CloudTrail audits every call; KMS encrypts WorkSpaces volumes.
-	trail, err := cloudtrail.New(cloudtrail.Options{Store: d.Store, Dir: filepath.Join(d.DataDir, "cloudtrail"), Log: d.Log})
+	trail, err := cloudtrail.New(cloudtrail.Options{Store: d.AuditStore, Dir: filepath.Join(d.DataDir, "cloudtrail"), Log: d.Log})
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
 	}

@@ -50,13 +50,17 @@ type Module interface {
 
 // Deps is what modules are built from.
 type Deps struct {
-	Config  *config.Config
-	Store   store.Backend
-	Clock   clock.Clock
-	Engine  *lifecycle.Engine
-	Faults  *Faults
-	DataDir string
-	Log     *slog.Logger
+	Config *config.Config
+	Store  store.Backend
+	// AuditStore keeps the CloudTrail events: with the embedded store, a
+	// database file of its own (its steady appends then never contend with
+	// the desktops' reads and writes); with PostgreSQL, the shared store.
+	AuditStore store.Store
+	Clock      clock.Clock
+	Engine     *lifecycle.Engine
+	Faults     *Faults
+	DataDir    string
+	Log        *slog.Logger
 }
 
 // Server is a running deskplane.
@@ -117,20 +121,29 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("unknown clock %q (want real or virtual)", o.Clock)
 	}
 	engine := lifecycle.New(backend, clk, timing, o.Log)
-	s.Deps = Deps{Config: cfg, Store: backend, Clock: clk, Engine: engine, Faults: NewFaults(backend), DataDir: o.DataDir, Log: o.Log}
+	var auditStore store.Store = backend
+	if o.Store == "" || o.Store == "sqlite" {
+		adb, err := sqlite.Open(ctx, filepath.Join(o.DataDir, "cloudtrail.db"))
+		if err != nil {
+			backend.Close()
+			return nil, fmt.Errorf("open the audit store: %w", err)
+		}
+		auditStore = adb
+	}
+	s.Deps = Deps{Config: cfg, Store: backend, AuditStore: auditStore, Clock: clk, Engine: engine, Faults: NewFaults(backend), DataDir: o.DataDir, Log: o.Log}
 	s.AdminToken = cfg.AdminToken
 	if s.AdminToken == "" {
 		s.AdminToken = loadOrCreateToken(o.DataDir)
 	}
 	if cfg.Faults != nil {
 		if err := s.Deps.Faults.Set(ctx, *cfg.Faults); err != nil {
-			backend.Close()
+			s.closeStores()
 			return nil, err
 		}
 	}
 	mods, auth, authz, audit, usage, err := buildModules(s.Deps)
 	if err != nil {
-		backend.Close()
+		s.closeStores()
 		return nil, err
 	}
 	s.Modules = mods
@@ -152,7 +165,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil
 	})
 	if err != nil {
-		backend.Close()
+		s.closeStores()
 		return nil, fmt.Errorf("seed default environment: %w", err)
 	}
 	return s, nil
@@ -192,6 +205,15 @@ func (s *Server) loadClock(ctx context.Context, b store.Store) error {
 		s.virtual.SetOffset(time.Duration(*v))
 		return nil
 	})
+}
+
+// closeStores closes the audit store (when separate) and the main store.
+func (s *Server) closeStores() error {
+	var err error
+	if s.Deps.AuditStore != nil && s.Deps.AuditStore != store.Store(s.Deps.Store) {
+		err = s.Deps.AuditStore.Close()
+	}
+	return errors.Join(err, s.Deps.Store.Close())
 }
 
 // Handler returns the HTTP handler: AWS APIs plus /_deskplane/.
@@ -447,5 +469,5 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			err = errors.Join(err, c.Close())
 		}
 	}
-	return errors.Join(err, s.Deps.Store.Close())
+	return errors.Join(err, s.closeStores())
 }

@@ -55,15 +55,22 @@ func EC2XMLResponse(op, requestID string, out any) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// QueryXMLError renders a query-protocol error envelope (IAM, STS).
-func QueryXMLError(e *Error, requestID string) []byte {
+// QueryXMLError renders a query-protocol error envelope (IAM, STS) in the
+// service's namespace ns (none when empty).
+func QueryXMLError(e *Error, ns, requestID string) []byte {
 	typ := "Receiver"
 	if e.Sender || e.HTTPStatus() < 500 {
 		typ = "Sender"
 	}
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
-	b.WriteString("<ErrorResponse><Error><Type>" + typ + "</Type><Code>")
+	b.WriteString("<ErrorResponse")
+	if ns != "" {
+		b.WriteString(` xmlns="`)
+		xml.EscapeText(&b, []byte(ns))
+		b.WriteString(`"`)
+	}
+	b.WriteString("><Error><Type>" + typ + "</Type><Code>")
 	xml.EscapeText(&b, []byte(e.Code))
 	b.WriteString("</Code><Message>")
 	xml.EscapeText(&b, []byte(e.Message))

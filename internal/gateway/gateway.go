@@ -155,11 +155,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, awsproto.MaxBody+1))
 	if err != nil {
-		g.writeError(w, proto, opName, reqID, awsproto.Errorf("SerializationException", "Could not read the request body"))
+		g.writeError(w, svc, proto, opName, reqID, awsproto.Errorf("SerializationException", "Could not read the request body"))
 		return
 	}
 	if len(body) > awsproto.MaxBody {
-		g.writeError(w, proto, opName, reqID, awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody))
+		g.writeError(w, svc, proto, opName, reqID, awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody))
 		return
 	}
 	// Query protocol services may carry Action in a form body.
@@ -170,7 +170,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if perr != nil {
-		g.writeError(w, proto, opName, reqID, perr)
+		g.writeError(w, svc, proto, opName, reqID, perr)
 		return
 	}
 	c := &Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g}
@@ -184,13 +184,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ev.ErrorCode, ev.ErrorMessage = ae.Code, ae.Message
 		g.record(ctx, c, ev)
-		g.writeError(w, proto, opName, reqID, ae)
+		g.writeError(w, svc, proto, opName, reqID, ae)
 		return
 	}
 	payload, err := g.encode(svc, opName, reqID, out)
 	if err != nil {
 		g.Log.Error("encode response", "operation", opName, "err", err)
-		g.writeError(w, proto, opName, reqID, awsproto.Internal())
+		g.writeError(w, svc, proto, opName, reqID, awsproto.Internal())
 		return
 	}
 	ev.Response = out
@@ -479,7 +479,9 @@ func (g *Gateway) encode(svc *Service, op, reqID string, out any) ([]byte, error
 	}
 }
 
-func (g *Gateway) writeError(w http.ResponseWriter, proto Protocol, op, reqID string, e error) {
+// writeError renders e in the protocol's envelope; svc may be nil when the
+// service could not be told.
+func (g *Gateway) writeError(w http.ResponseWriter, svc *Service, proto Protocol, op, reqID string, e error) {
 	ae := awsproto.As(e)
 	if ae == nil {
 		ae = awsproto.Internal()
@@ -498,7 +500,11 @@ func (g *Gateway) writeError(w http.ResponseWriter, proto Protocol, op, reqID st
 		body = awsproto.JSONErrorBody(ae)
 	case Query:
 		h.Set("Content-Type", "text/xml")
-		body = awsproto.QueryXMLError(ae, reqID)
+		ns := ""
+		if svc != nil {
+			ns = svc.XMLNamespace
+		}
+		body = awsproto.QueryXMLError(ae, ns, reqID)
 	default:
 		h.Set("Content-Type", "text/xml")
 		body = awsproto.EC2XMLError(ae, reqID)

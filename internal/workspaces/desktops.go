@@ -950,11 +950,13 @@ func (m *Module) restoreWorkspace(ctx context.Context, c *gateway.Call, in *rest
 		if err != nil {
 			return err
 		}
+		// RestoreWorkspace models no InvalidResourceStateException: a
+		// desktop that cannot be restored now is an unsupported operation.
 		if !isIn(w.State, "AVAILABLE", "ERROR", "UNHEALTHY", "IMPAIRED", "STOPPED") {
-			return errState("The WorkSpace %s cannot be restored while it is %s.", w.WorkspaceID, w.State)
+			return errUnsupported("The WorkSpace %s cannot be restored while it is %s.", w.WorkspaceID, w.State)
 		}
 		if len(m.snapshots(w, c.Now, true)) == 0 {
-			return errState("The WorkSpace %s has no restore snapshot yet.", w.WorkspaceID)
+			return errUnsupported("The WorkSpace %s has no restore snapshot yet.", w.WorkspaceID)
 		}
 		return m.transition(ctx, tx, c.Account, c.Region, w, "RESTORING", lifecycle.Restore, c.Now)
 	})
@@ -1016,7 +1018,7 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 			return errState("The WorkSpace %s can only be modified while AVAILABLE or STOPPED; it is %s.", w.WorkspaceID, w.State)
 		}
 		if in.DataReplication != nil {
-			return errUnsupported("Data replication is not supported for WorkSpaces Core desktops.")
+			return errUnsupportedConfig("Data replication is not supported for WorkSpaces Core desktops.")
 		}
 		if len(w.Modifications) > 0 {
 			return awsproto.Errorf("OperationInProgressException", "The properties of this WorkSpace are currently being modified. Try again once the modification is complete.")
@@ -1031,16 +1033,16 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 			return errInvalid("The root and user volumes cannot be increased at the same time.")
 		}
 		if p.Protocols != nil {
-			return errUnsupported("Protocols can only be changed for WorkSpaces created from PCoIP bundles.")
+			return errUnsupportedConfig("Protocols can only be changed for WorkSpaces created from PCoIP bundles.")
 		}
 		if p.RunningMode != nil {
 			byop := len(w.Properties.Protocols) == 0
 			mode := *p.RunningMode
 			if byop && mode == "AUTO_STOP" {
-				return errUnsupported("The running mode AUTO_STOP is not available for WorkSpaces Core (BYOP) desktops; use ALWAYS_ON or MANUAL.")
+				return errUnsupportedConfig("The running mode AUTO_STOP is not available for WorkSpaces Core (BYOP) desktops; use ALWAYS_ON or MANUAL.")
 			}
 			if !byop && mode == "MANUAL" {
-				return errUnsupported("The running mode MANUAL is only available for WorkSpaces Core (BYOP) desktops.")
+				return errUnsupportedConfig("The running mode MANUAL is only available for WorkSpaces Core (BYOP) desktops.")
 			}
 			w.Properties.RunningMode = p.RunningMode
 			if mode == "AUTO_STOP" {
@@ -1075,10 +1077,10 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 			}
 			if newRoot != root || newUser != user {
 				if c.Now.Sub(w.Created) < 6*time.Hour {
-					return errUnsupported("The volumes of a new WorkSpace can be resized 6 hours after it was created.")
+					return errState("The volumes of a new WorkSpace can be resized 6 hours after it was created.")
 				}
 				if !w.LastVolumeResize.IsZero() && c.Now.Sub(w.LastVolumeResize) < 6*time.Hour {
-					return errUnsupported("A volume can be resized once every 6 hours.")
+					return errState("A volume can be resized once every 6 hours.")
 				}
 				if err := checkVolumeCombo(newRoot, newUser, deref(w.Properties.ComputeTypeName)); err != nil {
 					ie := err.(*itemError)
@@ -1102,18 +1104,18 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 			if strings.HasPrefix(from, "GRAPHICS") || strings.HasPrefix(to, "GRAPHICS") {
 				okG4 := (from == "GRAPHICS_G4DN" && to == "GRAPHICSPRO_G4DN") || (from == "GRAPHICSPRO_G4DN" && to == "GRAPHICS_G4DN")
 				if !okG4 {
-					return errUnsupported("The compute type %s cannot be changed to %s.", from, to)
+					return errUnsupportedConfig("The compute type %s cannot be changed to %s.", from, to)
 				}
 			}
 			up := computeOrder[to] > computeOrder[from]
 			if up {
 				if c.Now.Sub(w.Created) < 6*time.Hour || (!w.LastComputeUp.IsZero() && c.Now.Sub(w.LastComputeUp) < 6*time.Hour) {
-					return errUnsupported("A WorkSpace can move to a larger compute type once every 6 hours (and 6 hours after creation).")
+					return errState("A WorkSpace can move to a larger compute type once every 6 hours (and 6 hours after creation).")
 				}
 				w.LastComputeUp = c.Now
 			} else {
 				if !w.LastComputeDown.IsZero() && c.Now.Sub(w.LastComputeDown) < 30*24*time.Hour {
-					return errUnsupported("A WorkSpace can move to a smaller compute type once every 30 days.")
+					return errState("A WorkSpace can move to a smaller compute type once every 30 days.")
 				}
 				w.LastComputeDown = c.Now
 			}
@@ -1141,7 +1143,8 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 			return errUnsupported("The WorkSpace %s is in ADMIN_MAINTENANCE and cannot be migrated.", src.WorkspaceID)
 		}
 		if !isIn(src.State, "AVAILABLE", "STOPPED", "ERROR") {
-			return errState("The WorkSpace %s cannot be migrated while it is %s.", src.WorkspaceID, src.State)
+			// MigrateWorkspace models no InvalidResourceStateException.
+			return errUnsupported("The WorkSpace %s cannot be migrated while it is %s.", src.WorkspaceID, src.State)
 		}
 		if src.MigratingTo != "" {
 			return awsproto.Errorf("OperationInProgressException", "The WorkSpace %s is already being migrated to %s.", src.WorkspaceID, src.MigratingTo)

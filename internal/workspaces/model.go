@@ -255,6 +255,9 @@ func errState(format string, a ...any) error {
 func errUnsupported(format string, a ...any) error {
 	return awsproto.Errorf("OperationNotSupportedException", format, a...)
 }
+func errUnsupportedConfig(format string, a ...any) error {
+	return awsproto.Errorf("UnsupportedWorkspaceConfigurationException", format, a...)
+}
 func errLimit(format string, a ...any) error {
 	return awsproto.Errorf("ResourceLimitExceededException", format, a...)
 }

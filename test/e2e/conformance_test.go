@@ -444,12 +444,6 @@ var knownProblems = []knownProblem{
 	// botocore's PlatformValues enum is "Windows", but EC2 itself sends
 	// <platform>windows</platform>; deskplane follows the wire.
 	{"ec2.DescribeImages", `platform: value "windows" is not in enum PlatformValues`, "botocore model quirk: real EC2 sends lowercase windows"},
-	// Reported: query-protocol error bodies lack the service namespace.
-	{"iam.", `ErrorResponse: xmlns is ""`, "reported: IAM ErrorResponse lacks xmlns"},
-	{"sts.", `ErrorResponse: xmlns is ""`, "reported: STS ErrorResponse lacks xmlns"},
-	// Reported: codes outside the operation's modeled errors.
-	{"workspaces.ModifyWorkspaceProperties", `error code "OperationNotSupportedException"`, "reported: model lists UnsupportedWorkspaceConfigurationException"},
-	{"workspaces.RestoreWorkspace", `error code "InvalidResourceStateException"`, "reported: not a modeled RestoreWorkspace error"},
 	// Reported: input structs shared between operations accept the other
 	// operation's members.
 	{"iam.AttachRolePolicy", `"UserName" is not a member`, "reported: shared input struct"},

@@ -228,7 +228,7 @@ func TestPartnerGuideFlow(t *testing.T) {
 	}
 	_, err = e.ws.ModifyWorkspaceProperties(ctx, &workspaces.ModifyWorkspacePropertiesInput{WorkspaceId: aws.String(ids[1]),
 		WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeAutoStop}})
-	if apiCode(err) != "OperationNotSupportedException" {
+	if apiCode(err) != "UnsupportedWorkspaceConfigurationException" {
 		t.Fatalf("AUTO_STOP on BYOP: %v", err)
 	}
 	if _, err := e.ws.ModifyWorkspaceState(ctx, &workspaces.ModifyWorkspaceStateInput{WorkspaceId: aws.String(ids[2]), WorkspaceState: wstypes.TargetWorkspaceStateAdminMaintenance}); err != nil {

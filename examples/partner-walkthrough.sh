@@ -231,4 +231,8 @@ ws deregister-workspace-directory --directory-id "$dir" >/dev/null
 poll "directory $dir state" "DEREGISTERED" \
   ws describe-workspace-directories --directory-ids "$dir" --query 'Directories[0].State' --output text
 
+say "DeleteSecurityGroup $sg"
+got=$(ec2 delete-security-group --group-id "$sg" --query Return --output text)
+expect "DeleteSecurityGroup return" "$got" "True"
+
 printf '\nwalkthrough passed: image %s, bundle %s, desktops %s, golden %s\n' "$img" "$bundle" "${ids[*]}" "$golden"

@@ -25,6 +25,7 @@ func (m *Module) register() {
 		gateway.WithResources(gateway.Op("CreateSecurityGroup", m.createSecurityGroup), m.createSecurityGroupResources),
 		gateway.Op("DescribeSecurityGroups", m.describeSecurityGroups).RO(),
 		gateway.WithResources(gateway.Op("AuthorizeSecurityGroupIngress", m.authorizeIngress), m.authorizeIngressResources),
+		gateway.WithResources(gateway.Op("DeleteSecurityGroup", m.deleteSecurityGroup), m.deleteSecurityGroupResources),
 	)
 }
 

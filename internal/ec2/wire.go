@@ -308,3 +308,16 @@ type ReferencedXML struct {
 	GroupID string `xml:"groupId"`
 	UserID  string `xml:"userId"`
 }
+
+// DeleteSecurityGroupInput is the DeleteSecurityGroup request.
+type DeleteSecurityGroupInput struct {
+	GroupID   string `query:"GroupId"`
+	GroupName string `query:"GroupName"`
+	DryRun    bool   `query:"DryRun"`
+}
+
+// DeleteSecurityGroupOutput is the DeleteSecurityGroup response.
+type DeleteSecurityGroupOutput struct {
+	Return  bool   `xml:"return"`
+	GroupID string `xml:"groupId"`
+}

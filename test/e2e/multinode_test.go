@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 	"github.com/jackc/pgx/v5"
@@ -116,6 +117,16 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 
+	// The first batches are encrypted: each of their desktops gets exactly
+	// one WorkSpaces grant and one EBS grant per volume, however the jobs
+	// were spread over the nodes (a job run twice would add grants).
+	kmsc := kms.NewFromConfig(testserver.ConfigFor(nodes[0].URL, config.AdminKeyID, config.AdminSecret, ""))
+	key, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("multi-node volumes")})
+	if err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	keyARN := aws.ToString(key.KeyMetadata.Arn)
+	const encryptedBatches = 4
 	const total = 2000
 	var mu sync.Mutex
 	var acked []string
@@ -132,9 +143,13 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 			for b := range batches {
 				var reqs []wstypes.WorkspaceRequest
 				for j := 0; j < 25; j++ {
-					reqs = append(reqs, wstypes.WorkspaceRequest{DirectoryId: aws.String(e.dirID), UserName: aws.String("[UNDEFINED]"),
+					r := wstypes.WorkspaceRequest{DirectoryId: aws.String(e.dirID), UserName: aws.String("[UNDEFINED]"),
 						BundleId: aws.String(e.bundleID), WorkspaceName: aws.String(fmt.Sprintf("mn%d-%d", b, j)),
-						WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}})
+						WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}}
+					if b < encryptedBatches {
+						r.VolumeEncryptionKey, r.RootVolumeEncryptionEnabled, r.UserVolumeEncryptionEnabled = aws.String(keyARN), aws.Bool(true), aws.Bool(true)
+					}
+					reqs = append(reqs, r)
 				}
 				var out *workspaces.CreateWorkspacesOutput
 				err := call(b%3, func(c *workspaces.Client) error {
@@ -196,6 +211,9 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 	}
 	// Jobs claimed by the killed node resume elsewhere after their lease.
 	e.waitAllLong(t, ctx, acked, wstypes.WorkspaceStateAvailable, 3*time.Minute)
+	if n, dup := grantCount(t, kmsc, keyARN); n != encryptedBatches*25*3 || dup != "" {
+		t.Fatalf("%d grants (duplicate name %q), want exactly %d: one WorkSpaces grant and two EBS grants per encrypted desktop", n, dup, encryptedBatches*25*3)
+	}
 
 	// Stop, start and terminate concurrently over the two live nodes.
 	phase := func(name string, f func(c *workspaces.Client, ids []string) error, all []string) {
@@ -287,6 +305,9 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 		return err
 	}, rest)
 	e.waitAllLong(t, ctx, acked, wstypes.WorkspaceStateTerminated, 2*time.Minute)
+	if n, _ := grantCount(t, kmsc, keyARN); n != 0 {
+		t.Fatalf("%d grants left after every desktop terminated", n)
+	}
 	if n := rec.fivexx.Load(); n != 0 {
 		t.Fatalf("%d requests got a 5xx", n)
 	}
@@ -302,6 +323,30 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 			t.Fatalf("%s went %s", id, h)
 		}
 	}
+}
+
+// grantCount lists a key's grants and reports their number and a grant
+// name that occurs twice ("" when none does).
+func grantCount(t *testing.T, c *kms.Client, keyARN string) (int, string) {
+	t.Helper()
+	seen := map[string]bool{}
+	dup, n := "", 0
+	p := kms.NewListGrantsPaginator(c, &kms.ListGrantsInput{KeyId: aws.String(keyARN)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("ListGrants: %v", err)
+		}
+		for _, g := range out.Grants {
+			n++
+			name := aws.ToString(g.Name)
+			if seen[name] {
+				dup = name
+			}
+			seen[name] = true
+		}
+	}
+	return n, dup
 }
 
 func history(t *testing.T, p *proc, id string) string {

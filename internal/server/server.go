@@ -426,7 +426,11 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", s.Opts.Listen, err)
 	}
 	s.ln = ln
-	s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
+		// Keep idle connections longer than clients do (Go and the AWS SDKs
+		// drop theirs after 90 s), so a client never reuses one the server
+		// is closing.
+		IdleTimeout: 120 * time.Second}
 	go s.Deps.Engine.Run(ctx)
 	if s.virtual != nil {
 		go s.followClock(ctx)

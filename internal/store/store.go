@@ -36,7 +36,8 @@ type Store interface {
 	View(ctx context.Context, fn func(tx Tx) error) error
 	// Get reads one committed record outside any transaction (a single
 	// read is atomic by itself): the cheap path for reads that need no
-	// snapshot across records. ErrNotFound when absent.
+	// snapshot across records. ErrNotFound when absent. The returned bytes
+	// may be shared with other readers and must not be modified.
 	Get(ctx context.Context, table, key string) ([]byte, error)
 	// Close releases the backend.
 	Close() error

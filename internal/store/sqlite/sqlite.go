@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/store"
@@ -25,6 +26,8 @@ type DB struct {
 	w       *sql.DB    // single writer connection
 	r       *sql.DB    // reader pool
 	wc, rc  *stmtCache // prepared statements of the writer and the readers
+	cache   *readCache // records read by Get, invalidated by every write
+	lock    *os.File   // holds the database's lock file: one process per file
 	writes  chan *writeReq
 	closed  chan struct{}
 	stopped chan struct{}
@@ -44,6 +47,10 @@ var migrations = []string{
 func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: create data dir: %w", err)
+	}
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
@@ -79,7 +86,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxIdleTime(0)
-	db := &DB{w: w, r: r, writes: make(chan *writeReq, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{})}
+	db := &DB{w: w, r: r, writes: make(chan *writeReq, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{}),
+		cache: newReadCache(100000), lock: lock}
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		r.Close()
@@ -140,7 +148,7 @@ func (db *DB) Close() error {
 	db.rc.close()
 	err1 := db.r.Close()
 	err2 := db.w.Close()
-	return errors.Join(err1, err2)
+	return errors.Join(err1, err2, db.lock.Close())
 }
 
 // Update runs fn in a write transaction.
@@ -168,6 +176,7 @@ type writeReq struct {
 	fn   func(tx store.Tx) error
 	done chan error
 	err  error
+	tx   *tx
 }
 
 // maxGroup bounds how many updates share one commit.
@@ -223,11 +232,13 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			r.err = fmt.Errorf("sqlite: savepoint: %w", err)
 			continue
 		}
-		r.err = runFn(r.fn, &tx{q: sqlTx, cache: db.wc})
+		r.tx = &tx{q: sqlTx, cache: db.wc, written: map[string]bool{}}
+		r.err = runFn(r.fn, r.tx)
 		if r.err != nil {
 			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO u"); err != nil {
 				// The transaction is unusable: fail the whole group.
 				sqlTx.Rollback()
+				db.cache.invalidate(batch)
 				for _, q := range batch {
 					if q.err == nil {
 						q.err = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
@@ -249,6 +260,10 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	} else {
 		sqlTx.Rollback()
 	}
+	// Drop every key the group wrote (committed or rolled back) from the
+	// read cache before anyone is answered: a caller that reads after its
+	// Update returned reads its own write.
+	db.cache.invalidate(batch)
 	for _, r := range batch {
 		if r.err == nil && commitErr != nil {
 			r.err = fmt.Errorf("sqlite: commit: %w", commitErr)
@@ -268,11 +283,18 @@ func runFn(fn func(tx store.Tx) error, t *tx) (err error) {
 	return fn(t)
 }
 
-// Get reads one committed record in autocommit mode: one statement, no
-// BEGIN and COMMIT around it.
+// Get reads one committed record: from the read cache when it holds it,
+// else with one autocommit statement (no BEGIN and COMMIT around it).
 func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
-	var v []byte
+	ck := table + "\x00" + key
+	v, ok, seq := db.cache.get(ck)
+	if ok {
+		return v, nil
+	}
 	err := db.rc.m[getSQL].QueryRowContext(ctx, table, key).Scan(&v)
+	if err == nil {
+		db.cache.fill(ck, v, seq)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -293,9 +315,16 @@ func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 }
 
 type tx struct {
-	q     *sql.Tx
-	ro    bool
-	cache *stmtCache
+	q       *sql.Tx
+	ro      bool
+	cache   *stmtCache
+	written map[string]bool // table\x00key of every record this update wrote
+}
+
+func (t *tx) wrote(table, key string) {
+	if t.written != nil {
+		t.written[table+"\x00"+key] = true
+	}
 }
 
 // stmtCache keeps prepared statements of one connection pool, so each
@@ -388,6 +417,7 @@ func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 }
 
 func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
+	t.wrote(table, key)
 	_, err := t.exec(ctx, `INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, key, value)
 	if err != nil {
 		return fmt.Errorf("sqlite: put %s/%s: %w", table, key, err)
@@ -396,6 +426,7 @@ func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
 }
 
 func (t *tx) Create(ctx context.Context, table, key string, value []byte) error {
+	t.wrote(table, key)
 	res, err := t.exec(ctx, `INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO NOTHING`, table, key, value)
 	if err != nil {
 		return fmt.Errorf("sqlite: create %s/%s: %w", table, key, err)
@@ -407,6 +438,7 @@ func (t *tx) Create(ctx context.Context, table, key string, value []byte) error 
 }
 
 func (t *tx) Delete(ctx context.Context, table, key string) error {
+	t.wrote(table, key)
 	res, err := t.exec(ctx, `DELETE FROM kv WHERE tbl = ? AND k = ?`, table, key)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete %s/%s: %w", table, key, err)
@@ -596,4 +628,64 @@ func (db *DB) Release(ctx context.Context, id, owner string, due time.Time) erro
 		return fmt.Errorf("sqlite: release %s: %w", id, err)
 	}
 	return nil
+}
+
+// readCache keeps records read by Get. Every write group invalidates the
+// keys it wrote and bumps seq; a reader fills the cache only if no write
+// group finished since it looked, so it never puts back a stale value. It is
+// sound because one process owns the database file (the lock file).
+type readCache struct {
+	mu  sync.RWMutex
+	m   map[string][]byte
+	seq uint64
+	max int
+}
+
+func newReadCache(max int) *readCache { return &readCache{m: map[string][]byte{}, max: max} }
+
+func (c *readCache) get(k string) ([]byte, bool, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, ok := c.m[k]
+	return v, ok, c.seq
+}
+
+func (c *readCache) fill(k string, v []byte, seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seq != seq {
+		return
+	}
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[k] = v
+}
+
+func (c *readCache) invalidate(batch []*writeReq) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	for _, r := range batch {
+		if r.tx == nil {
+			continue
+		}
+		for k := range r.tx.written {
+			delete(c.m, k)
+		}
+	}
+}
+
+// lockFile takes an exclusive lock on path, so that two processes never
+// open the same database (the read cache relies on it).
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sqlite: %s is in use by another process (is another deskplane serving this data dir?): %w", path, err)
+	}
+	return f, nil
 }

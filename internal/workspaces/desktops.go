@@ -8,7 +8,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -362,6 +364,44 @@ func (m *Module) addLive(ctx context.Context, tx store.Tx, account, region strin
 		return err
 	}
 	return putRec(ctx, tx, tIdem, countKey(account, region), max(0, n+delta))
+}
+
+// decodeCache remembers the record decoded from a stored value. A store
+// that serves repeated reads from its own cache hands back the very same
+// bytes until the record changes, so a record is decoded once per version.
+// Records from it are shared and must not be modified.
+type decodeCache struct {
+	on bool // the store hands back the same bytes for an unchanged record
+	mu sync.Mutex
+	m  map[*byte]*desktopRec
+}
+
+func (d *decodeCache) decode(b []byte) (*desktopRec, error) {
+	if len(b) == 0 {
+		return nil, errors.New("empty record")
+	}
+	if !d.on {
+		w := new(desktopRec)
+		return w, json.Unmarshal(b, w)
+	}
+	p := unsafe.SliceData(b)
+	d.mu.Lock()
+	w, ok := d.m[p]
+	d.mu.Unlock()
+	if ok {
+		return w, nil
+	}
+	w = new(desktopRec)
+	if err := json.Unmarshal(b, w); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if d.m == nil || len(d.m) >= 100000 {
+		d.m = map[*byte]*desktopRec{}
+	}
+	d.m[p] = w
+	d.mu.Unlock()
+	return w, nil
 }
 
 // createCache holds what one CreateWorkspaces request looked up once for
@@ -764,12 +804,12 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 			if err != nil {
 				return nil, err
 			}
-			var w desktopRec
-			if err := json.Unmarshal(b, &w); err != nil {
+			w, err := m.decoded.decode(b)
+			if err != nil {
 				return nil, fmt.Errorf("decode workspace %s: %w", id, err)
 			}
-			if visible(&w) {
-				out.Workspaces = append(out.Workspaces, m.render(&w))
+			if visible(w) {
+				out.Workspaces = append(out.Workspaces, m.render(w))
 			}
 		}
 		return out, nil

@@ -34,6 +34,8 @@ type Module struct {
 	svc    *gateway.Service
 	// rand returns a number in [0,1) (fault-injection draws); replaceable in tests.
 	rand func() float64
+	// decoded caches desktops decoded for DescribeWorkspaces by id.
+	decoded decodeCache
 }
 
 // Options are the module's dependencies.
@@ -57,6 +59,9 @@ func New(o Options) *Module {
 	}
 	if m.rand == nil {
 		m.rand = defaultRand
+	}
+	if c, ok := o.Store.(interface{ CachesGets() bool }); ok && c.CachesGets() {
+		m.decoded.on = true
 	}
 	m.svc = &gateway.Service{
 		Name: "workspaces", ActionPrefix: "workspaces", EventSource: "workspaces.amazonaws.com",

@@ -630,6 +630,11 @@ func (db *DB) Release(ctx context.Context, id, owner string, due time.Time) erro
 	return nil
 }
 
+// CachesGets reports that Get serves repeated reads of an unchanged record
+// from memory, handing back the same bytes (callers may key caches of
+// decoded records on them).
+func (db *DB) CachesGets() bool { return true }
+
 // readCache keeps records read by Get. Every write group invalidates the
 // keys it wrote and bumps seq; a reader fills the cache only if no write
 // group finished since it looked, so it never puts back a stale value. It is

@@ -3,6 +3,7 @@ package kms_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -22,11 +23,10 @@ import (
 
 	"github.com/deskplane/deskplane/internal/awsmodel"
 	"github.com/deskplane/deskplane/internal/config"
-	"github.com/deskplane/deskplane/internal/store"
-	"github.com/deskplane/deskplane/internal/store/sqlite"
 	"github.com/deskplane/deskplane/internal/testserver"
 
 	kmsmod "github.com/deskplane/deskplane/internal/kms"
+	_ "modernc.org/sqlite" // the driver, to read the database file directly
 )
 
 const (
@@ -454,31 +454,36 @@ func TestNoPlaintextKeyMaterialAtRest(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(dir, kmsmod.MasterKeyFile)); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("master key file mode: %v %v", err, st.Mode())
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "deskplane.db"))
+	// Read the key records straight from the database file (read-only, while
+	// the server holds it).
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "deskplane.db")+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.View(ctx, func(tx store.Tx) error {
-		return tx.Scan(ctx, "kms_keys", "", "", 0, func(k string, v []byte) error {
-			var rec struct {
-				ARN    string `json:"arn"`
-				Sealed []byte `json:"sealed"`
-			}
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return err
-			}
-			mat, err := master.Unseal(rec.Sealed, rec.ARN)
-			if err != nil {
-				return err
-			}
-			secrets = append(secrets, mat)
-			return nil
-		})
-	})
+	rows, err := db.QueryContext(ctx, `SELECT v FROM kv WHERE tbl = 'kms_keys'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var v []byte
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			ARN    string `json:"arn"`
+			Sealed []byte `json:"sealed"`
+		}
+		if err := json.Unmarshal(v, &rec); err != nil {
+			t.Fatal(err)
+		}
+		mat, err := master.Unseal(rec.Sealed, rec.ARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, mat)
+	}
+	rows.Close()
 	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if len(secrets) != 6 {
 		t.Fatalf("want 3 key materials and 3 data keys, got %d secrets", len(secrets))
 	}

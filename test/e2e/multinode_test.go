@@ -90,7 +90,7 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 		nodes = append(nodes, startProc(t, t.TempDir(), "--store", dsn, "--timing", "fast"))
 	}
 	e := setupAt(t, nodes[0].URL)
-	rec := &mnStatusRecorder{next: http.DefaultTransport}
+	rec := &mnStatusRecorder{next: &http.Transport{MaxIdleConnsPerHost: 64}}
 	clients := make([]*workspaces.Client, 3)
 	for i, n := range nodes {
 		cfg := testserver.ConfigFor(n.URL, config.AdminKeyID, config.AdminSecret, "")
@@ -184,7 +184,18 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 	// load a pooled connection occasionally fails in the client ("use of
 	// closed network connection") and a retry is what real clients do.
 	rcfg := testserver.ConfigFor(nodes[0].URL, config.AdminKeyID, config.AdminSecret, "")
-	rcfg.Retryer = func() aws.Retryer { return retry.NewStandard() }
+	readTransport := &http.Transport{MaxIdleConnsPerHost: 16}
+	rcfg.HTTPClient = &http.Client{Transport: readTransport}
+	rcfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 6
+			// A retry starts from fresh connections.
+			o.Retryables = append(o.Retryables, retry.IsErrorRetryableFunc(func(error) aws.Ternary {
+				readTransport.CloseIdleConnections()
+				return aws.UnknownTernary
+			}))
+		})
+	}
 	e.ws = workspaces.NewFromConfig(rcfg)
 	// Every acknowledged desktop exists exactly once.
 	seen := map[string]int{}

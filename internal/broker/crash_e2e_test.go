@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/deskplane/deskplane/internal/testserver"
 	"io"
 	"net/http"
 	"os"
@@ -176,7 +177,7 @@ func TestKill9MidDay(t *testing.T) {
 
 		// Restart on the same data dir and let everyone in.
 		c = startChild(t, e, cfgPath)
-		testserver_Eventually(t, 60*time.Second, func() bool {
+		testserver.Eventually(t, 60*time.Second, func() bool {
 			ready := 0
 			for _, u := range users {
 				code, v, err := c.post("/v1/sessions", map[string]string{"user": u})
@@ -206,18 +207,6 @@ func TestKill9MidDay(t *testing.T) {
 		time.Sleep(30 * time.Millisecond) // let the child's loop react before the kill
 		c.kill(t)
 		e.checkStoreAfterCrash(t)
-	}
-}
-
-// testserver_Eventually polls cond with a deadline.
-func testserver_Eventually(t *testing.T, d time.Duration, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out: %s", msg)
-		}
-		time.Sleep(20 * time.Millisecond) // polling async state with a deadline
 	}
 }
 

@@ -556,10 +556,7 @@ func (b *Broker) start(ctx context.Context, ids []string, byID map[string]*Deskt
 			pr.Errors = append(pr.Errors, "StartWorkspaces: "+err.Error())
 			continue
 		}
-		failed := map[string]bool{}
-		for _, f := range out.FailedRequests {
-			failed[aws.ToString(f.WorkspaceId)] = true
-		}
+		failed := failedIDs(out.FailedRequests)
 		for _, id := range batch {
 			if !failed[id] {
 				pr.Started = append(pr.Started, id)
@@ -591,10 +588,7 @@ func (b *Broker) stop(ctx context.Context, ids []string, byID map[string]*Deskto
 			pr.Errors = append(pr.Errors, "StopWorkspaces: "+err.Error())
 			continue
 		}
-		failed := map[string]bool{}
-		for _, f := range out.FailedRequests {
-			failed[aws.ToString(f.WorkspaceId)] = true
-		}
+		failed := failedIDs(out.FailedRequests)
 		for _, id := range batch {
 			if !failed[id] {
 				pr.Stopped = append(pr.Stopped, id)
@@ -629,4 +623,13 @@ func (b *Broker) rebuild(ctx context.Context, ids []string, byID map[string]*Des
 			b.st.PutDesktop(ctx, d)
 		}
 	}
+}
+
+// failedIDs is the set of workspace ids a batch call reported as failed.
+func failedIDs(fs []types.FailedWorkspaceChangeRequest) map[string]bool {
+	failed := map[string]bool{}
+	for _, f := range fs {
+		failed[aws.ToString(f.WorkspaceId)] = true
+	}
+	return failed
 }

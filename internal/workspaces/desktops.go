@@ -396,7 +396,7 @@ func (d *decodeCache) decode(b []byte) (*desktopRec, error) {
 		return nil, err
 	}
 	d.mu.Lock()
-	if d.m == nil || len(d.m) >= 100000 {
+	if d.m == nil || len(d.m) >= 20000 { // bounded: at most tens of MB
 		d.m = map[*byte]*desktopRec{}
 	}
 	d.m[p] = w

@@ -25,6 +25,11 @@ type Config struct {
 	AdminToken string `json:"admin_token,omitempty"`
 	// Faults are injected from the start.
 	Faults *Faults `json:"faults,omitempty"`
+	// KMSMasterKeyFile is the file holding the KMS master key (base64 of 32
+	// bytes; created 0600 when missing). Empty: DataDir/master.key. Nodes
+	// sharing a PostgreSQL store must share the key: this path (on shared
+	// storage) or $DESKPLANE_MASTER_KEY.
+	KMSMasterKeyFile string `json:"kms_master_key_file,omitempty"`
 }
 
 // Account is one AWS account.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/deskplane/deskplane/internal/cloudtrail"
@@ -38,7 +39,14 @@ func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gate
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
 	}
-	master, err := kms.LoadMasterKey(filepath.Join(d.DataDir, kms.MasterKeyFile))
+	masterPath := d.Config.KMSMasterKeyFile
+	if masterPath == "" {
+		if d.Shared && os.Getenv(kms.EnvMasterKey) == "" {
+			return nil, nil, nil, nil, nil, fmt.Errorf("nodes sharing a PostgreSQL store need one KMS master key: set %s or kms_master_key_file in the config", kms.EnvMasterKey)
+		}
+		masterPath = filepath.Join(d.DataDir, kms.MasterKeyFile)
+	}
+	master, err := kms.LoadMasterKey(masterPath)
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
 	}

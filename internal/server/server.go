@@ -56,11 +56,13 @@ type Deps struct {
 	// database file of its own (its steady appends then never contend with
 	// the desktops' reads and writes); with PostgreSQL, the shared store.
 	AuditStore store.Store
-	Clock      clock.Clock
-	Engine     *lifecycle.Engine
-	Faults     *Faults
-	DataDir    string
-	Log        *slog.Logger
+	// Shared is true when several nodes share the store (PostgreSQL).
+	Shared  bool
+	Clock   clock.Clock
+	Engine  *lifecycle.Engine
+	Faults  *Faults
+	DataDir string
+	Log     *slog.Logger
 }
 
 // Server is a running deskplane.
@@ -130,7 +132,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		}
 		auditStore = adb
 	}
-	s.Deps = Deps{Config: cfg, Store: backend, AuditStore: auditStore, Clock: clk, Engine: engine, Faults: NewFaults(backend), DataDir: o.DataDir, Log: o.Log}
+	s.Deps = Deps{Config: cfg, Store: backend, AuditStore: auditStore, Shared: o.Store != "" && o.Store != "sqlite", Clock: clk, Engine: engine, Faults: NewFaults(backend), DataDir: o.DataDir, Log: o.Log}
 	s.AdminToken = cfg.AdminToken
 	if s.AdminToken == "" {
 		s.AdminToken = loadOrCreateToken(o.DataDir)

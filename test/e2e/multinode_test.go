@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/server"
 	"github.com/deskplane/deskplane/internal/testserver"
 )
 
@@ -393,4 +396,16 @@ func (e *env) waitAllLong(t *testing.T, ctx context.Context, ids []string, want 
 		}
 		return true
 	}, "desktops never all %s", want)
+}
+
+// TestPostgresNeedsSharedMasterKey: a node on PostgreSQL refuses to start
+// without a KMS master key that all nodes share.
+func TestPostgresNeedsSharedMasterKey(t *testing.T) {
+	dsn := freshDatabase(t)
+	t.Setenv("DESKPLANE_MASTER_KEY", "")
+	_, err := server.New(context.Background(), server.Options{Store: dsn, DataDir: t.TempDir(), Timing: "instant", Listen: "127.0.0.1:0",
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !strings.Contains(err.Error(), "DESKPLANE_MASTER_KEY") {
+		t.Fatalf("start without a shared master key: %v", err)
+	}
 }

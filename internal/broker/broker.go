@@ -407,6 +407,16 @@ func (b *Broker) reconcilePool(ctx context.Context, p Pool, obs []types.Workspac
 		if s.Pool != p.Name {
 			continue
 		}
+		// A gateway polls a session it waits for; one it stopped polling
+		// long ago was abandoned and no longer counts as demand.
+		if (s.State == SessWaiting || s.State == SessStarting) && now.Sub(s.UpdatedAt) > AbandonAfter {
+			s.State, s.UpdatedAt = SessEnded, now
+			if err := b.st.PutSession(ctx, s); err != nil {
+				return pr, err
+			}
+			b.log.Info("session abandoned", "session", s.ID, "user", s.User, "pool", p.Name)
+			continue
+		}
 		switch {
 		case s.State == SessWaiting && s.WorkspaceID == "":
 			waiting++
@@ -624,6 +634,10 @@ func (b *Broker) rebuild(ctx context.Context, ids []string, byID map[string]*Des
 		}
 	}
 }
+
+// AbandonAfter is how long a waiting or starting session may go unpolled
+// before the broker ends it.
+const AbandonAfter = 10 * time.Minute
 
 // failedIDs is the set of workspace ids a batch call reported as failed.
 func failedIDs(fs []types.FailedWorkspaceChangeRequest) map[string]bool {

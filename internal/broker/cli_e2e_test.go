@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/deskplane/deskplane/internal/testserver"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -55,7 +56,7 @@ func TestCLIAndSessionAPI(t *testing.T) {
 	if code := MainWith([]string{"onboard", "--config", path, "--image-name", "other", "--no-prompt", "--poll", "10ms"}, nil, &bytes.Buffer{}, &errb, Options{}); code == 0 || !strings.Contains(errb.String(), "ami-") {
 		t.Fatalf("onboard without --ami: %d %s", code, errb.String())
 	}
-	testEventually(t, func() bool {
+	testserver.Eventually(t, 30*time.Second, func() bool {
 		var rep PassReport
 		json.Unmarshal([]byte(run("reconcile", "--config", path)), &rep)
 		return settled(&rep, "eng") && rep.Pools["eng"].Desktops == 1
@@ -108,7 +109,7 @@ func TestCLIAndSessionAPI(t *testing.T) {
 	if code != http.StatusAccepted && code != http.StatusOK {
 		t.Fatalf("bob: %d %v", code, m)
 	}
-	testEventually(t, func() bool {
+	testserver.Eventually(t, 30*time.Second, func() bool {
 		b.Reconcile(ctx)
 		code, m = call("POST", "/v1/sessions", "test-token", map[string]string{"user": "bob"})
 		return code == http.StatusOK

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -158,6 +159,7 @@ func TestKill9MidDay(t *testing.T) {
 		c := startChild(t, e, cfgPath)
 		// A burst of logins; kill the broker while it is busy with them.
 		var wg sync.WaitGroup
+		var answered atomic.Int64
 		for _, u := range users {
 			wg.Add(1)
 			go func() {
@@ -168,9 +170,12 @@ func TestKill9MidDay(t *testing.T) {
 					sessions[u] = v.SessionID
 					mu.Unlock()
 				}
+				answered.Add(1)
 			}()
 		}
-		time.Sleep(time.Duration(50+round*40) * time.Millisecond) // let the child get busy before the kill
+		// Kill once the child has answered a few logins (more each round)
+		// while the rest are still in flight.
+		testserver.Eventually(t, 30*time.Second, func() bool { return answered.Load() > int64(2+round*3) }, "the child answers logins")
 		c.kill(t)
 		wg.Wait()
 		e.checkStoreAfterCrash(t)
@@ -204,7 +209,18 @@ func TestKill9MidDay(t *testing.T) {
 			}
 		}
 		e.s.Advance(40 * time.Minute)
-		time.Sleep(30 * time.Millisecond) // let the child's loop react before the kill
+		// Kill once the child's loop has begun acting on the logouts (a
+		// desktop of the pools is stopping).
+		testserver.Eventually(t, 30*time.Second, func() bool {
+			for _, pool := range []string{"eng", "fin"} {
+				for _, st := range e.serverDesktops(pool) {
+					if st == "STOPPING" || st == "STOPPED" {
+						return true
+					}
+				}
+			}
+			return false
+		}, "the child stops an idle desktop")
 		c.kill(t)
 		e.checkStoreAfterCrash(t)
 	}

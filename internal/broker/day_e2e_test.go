@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"github.com/deskplane/deskplane/internal/testserver"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -95,8 +96,7 @@ func loginAll(t *testing.T, e *testEnv, b *Broker, users []string) map[string]*S
 	ctx := context.Background()
 	out := map[string]*SessionView{}
 	pending := users
-	deadline := time.Now().Add(90 * time.Second)
-	for len(pending) > 0 {
+	testserver.Eventually(t, 90*time.Second, func() bool {
 		var next []string
 		for _, u := range pending {
 			v, err := b.RequestSession(ctx, u)
@@ -111,17 +111,14 @@ func loginAll(t *testing.T, e *testEnv, b *Broker, users []string) map[string]*S
 		}
 		pending = next
 		if len(pending) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d users still waiting: %v", len(pending), pending[:min(5, len(pending))])
+			return true
 		}
 		if _, err := b.Reconcile(ctx); err != nil {
 			t.Logf("reconcile: %v", err)
 		}
 		e.checkInvariants(b)
-		time.Sleep(10 * time.Millisecond) // polling async server state with a deadline
-	}
+		return false
+	}, "users still waiting for desktops")
 	return out
 }
 

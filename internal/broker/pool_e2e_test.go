@@ -52,21 +52,15 @@ func (e *testEnv) broker() *Broker {
 func reconcileUntil(t *testing.T, b *Broker, cond func(*PassReport) bool, msg string) *PassReport {
 	t.Helper()
 	var last *PassReport
-	var lastErr error
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	testserver.Eventually(t, 60*time.Second, func() bool {
 		rep, err := b.Reconcile(context.Background())
-		lastErr = err
-		if err == nil {
-			last = rep
-			if cond(rep) {
-				return rep
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond) // polling async server state with a deadline
-	}
-	t.Fatalf("reconcile: timed out waiting for %s; last %+v err %v", msg, last, lastErr)
-	return nil
+		last = rep
+		return cond(rep)
+	}, "reconcile: %s", msg)
+	return last
 }
 
 // serverCount lists the pool's desktops on the server (not TERMINATED).

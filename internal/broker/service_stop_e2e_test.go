@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"github.com/deskplane/deskplane/internal/testserver"
 	"testing"
 	"time"
 )
@@ -57,7 +58,7 @@ func TestNoticesServiceStops(t *testing.T) {
 		t.Fatalf("alice's session: %s, want interrupted", s.State)
 	}
 	// alice comes back: her desktop starts again.
-	testEventually(t, func() bool {
+	testserver.Eventually(t, 30*time.Second, func() bool {
 		v2, err := b.RequestSession(ctx, "alice")
 		if err != nil {
 			t.Fatal(err)
@@ -67,15 +68,4 @@ func TestNoticesServiceStops(t *testing.T) {
 		}
 		return v2.Ready()
 	}, "alice's desktop restarted")
-}
-
-func testEventually(t *testing.T, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out: %s", msg)
-		}
-		time.Sleep(10 * time.Millisecond) // polling async server state with a deadline
-	}
 }

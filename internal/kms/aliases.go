@@ -155,10 +155,6 @@ func (m *Module) listAliases(ctx context.Context, c *gateway.Call, in *ListAlias
 	}
 	out := &ListAliasesOutput{Aliases: []AliasListEntry{}}
 	prefix := c.Account + "/" + c.Region + "/"
-	after := ""
-	if in.Marker != nil {
-		after = prefix + *in.Marker
-	}
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		filter := ""
 		if in.KeyId != nil {
@@ -172,19 +168,14 @@ func (m *Module) listAliases(ctx context.Context, c *gateway.Call, in *ListAlias
 			}
 			filter = k.KeyID
 		}
-		return store.ScanJSON(ctx, tx, tAliases, prefix, after, 0, func(key string, a *aliasRec) error {
-			if filter != "" && a.KeyID != filter {
-				return nil
-			}
-			if len(out.Aliases) == limit {
-				out.Truncated = true
-				out.NextMarker = ptr(out.Aliases[len(out.Aliases)-1].AliasName)
-				return store.ErrStop
-			}
-			out.Aliases = append(out.Aliases, AliasListEntry{AliasName: a.Name, AliasArn: a.ARN, TargetKeyId: a.KeyID,
-				CreationDate: awsproto.NewTime(a.Created), LastUpdatedDate: awsproto.NewTime(a.Updated)})
-			return nil
-		})
+		next, err := scanPage(ctx, tx, tAliases, prefix, in.Marker, limit,
+			func(a *aliasRec) bool { return filter == "" || a.KeyID == filter },
+			func(a *aliasRec) {
+				out.Aliases = append(out.Aliases, AliasListEntry{AliasName: a.Name, AliasArn: a.ARN, TargetKeyId: a.KeyID,
+					CreationDate: awsproto.NewTime(a.Created), LastUpdatedDate: awsproto.NewTime(a.Updated)})
+			})
+		out.NextMarker, out.Truncated = next, next != nil
+		return err
 	})
 	return out, err
 }

@@ -240,24 +240,8 @@ func listGrants(ctx context.Context, tx store.Tx, prefix string, limit *int, mar
 		n = *limit
 	}
 	out := &ListGrantsOutput{Grants: []GrantListEntry{}}
-	after := ""
-	if marker != nil {
-		after = prefix + *marker
-	}
-	last := ""
-	err := store.ScanJSON(ctx, tx, tGrants, prefix, after, 0, func(key string, g *grantRec) error {
-		if !keep(g) {
-			return nil
-		}
-		if len(out.Grants) == n {
-			out.Truncated = true
-			out.NextMarker = ptr(last[len(prefix):])
-			return store.ErrStop
-		}
-		out.Grants = append(out.Grants, g.entry())
-		last = key
-		return nil
-	})
+	next, err := scanPage(ctx, tx, tGrants, prefix, marker, n, keep, func(g *grantRec) { out.Grants = append(out.Grants, g.entry()) })
+	out.NextMarker, out.Truncated = next, next != nil
 	return out, err
 }
 

@@ -512,23 +512,12 @@ func (m *Module) listKeys(ctx context.Context, c *gateway.Call, in *ListInput) (
 	}
 	out := &ListKeysOutput{Keys: []KeyListEntry{}}
 	prefix := c.Account + "/" + c.Region + "/"
-	after := ""
-	if in.Marker != nil {
-		after = prefix + *in.Marker
-	}
 	err := m.store.View(ctx, func(tx store.Tx) error {
-		return store.ScanJSON(ctx, tx, tKeys, prefix, after, 0, func(key string, k *keyRec) error {
-			if k.deleted(c.Now) {
-				return nil
-			}
-			if len(out.Keys) == limit {
-				out.Truncated = true
-				out.NextMarker = ptr(out.Keys[len(out.Keys)-1].KeyId)
-				return store.ErrStop
-			}
-			out.Keys = append(out.Keys, KeyListEntry{KeyId: k.KeyID, KeyArn: k.ARN})
-			return nil
-		})
+		next, err := scanPage(ctx, tx, tKeys, prefix, in.Marker, limit,
+			func(k *keyRec) bool { return !k.deleted(c.Now) },
+			func(k *keyRec) { out.Keys = append(out.Keys, KeyListEntry{KeyId: k.KeyID, KeyArn: k.ARN}) })
+		out.NextMarker, out.Truncated = next, next != nil
+		return err
 	})
 	return out, err
 }

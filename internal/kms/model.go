@@ -81,6 +81,33 @@ type grantRec struct {
 
 func key3(account, region, id string) string { return account + "/" + region + "/" + id }
 
+// scanPage visits the records of table under prefix that come after marker
+// (a key relative to prefix), hands those keep accepts (all when keep is
+// nil) to add until limit were added, and returns the marker to resume from
+// when more remain (nil when the listing is complete).
+func scanPage[R any](ctx context.Context, tx store.Tx, table, prefix string, marker *string, limit int, keep func(*R) bool, add func(*R)) (*string, error) {
+	after := ""
+	if marker != nil {
+		after = prefix + *marker
+	}
+	var next *string
+	n, last := 0, ""
+	err := store.ScanJSON(ctx, tx, table, prefix, after, 0, func(key string, r *R) error {
+		if keep != nil && !keep(r) {
+			return nil
+		}
+		if n == limit {
+			next = ptr(last[len(prefix):])
+			return store.ErrStop
+		}
+		add(r)
+		n++
+		last = key
+		return nil
+	})
+	return next, err
+}
+
 func newUUID() string {
 	var b [16]byte
 	rand.Read(b[:])

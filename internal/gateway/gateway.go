@@ -68,6 +68,7 @@ type Call struct {
 	Secure    bool
 
 	g         *Gateway
+	form      url.Values // query-protocol parameters, parsed while routing
 	resources []Check
 	extra     map[string]any
 }
@@ -162,9 +163,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, svc, proto, opName, reqID, awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody))
 		return
 	}
-	// Query protocol services may carry Action in a form body.
+	// Query protocol services may carry Action in a form body; the parsed
+	// parameters are decoded into the input later.
+	var form url.Values
 	if perr == nil && svc == nil {
-		svc, opName, perr = g.routeQuery(r, body)
+		svc, opName, form, perr = g.routeQuery(r, body)
 		if svc != nil {
 			proto = svc.Protocol
 		}
@@ -173,7 +176,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, svc, proto, opName, reqID, perr)
 		return
 	}
-	c := &Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g}
+	c := &Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g, form: form}
 	ev := &Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
 	out, err := g.runSafe(ctx, r, body, c, opName, ev)
 	if err != nil {
@@ -300,7 +303,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		return nil, awsproto.Errorf(code, "Rate exceeded")
 	}
 	in := reflect.New(op.InputType).Interface()
-	if err := decode(svc, r, body, in); err != nil {
+	if err := decode(svc, r, body, c.form, in); err != nil {
 		return nil, err
 	}
 	ev.Request = in
@@ -388,16 +391,16 @@ func (g *Gateway) route(r *http.Request) (*Service, string, error) {
 	return nil, "", nil
 }
 
-func (g *Gateway) routeQuery(r *http.Request, body []byte) (*Service, string, error) {
+func (g *Gateway) routeQuery(r *http.Request, body []byte) (*Service, string, url.Values, error) {
 	var vals url.Values
 	if r.Method == http.MethodPost {
 		ct := r.Header.Get("Content-Type")
 		if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			return nil, "", awsproto.ErrorStatus(http.StatusNotFound, "UnknownOperationException", "No operation matches %s %s", r.Method, r.URL.Path)
+			return nil, "", nil, awsproto.ErrorStatus(http.StatusNotFound, "UnknownOperationException", "No operation matches %s %s", r.Method, r.URL.Path)
 		}
 		v, err := url.ParseQuery(string(body))
 		if err != nil {
-			return nil, "", awsproto.Errorf("MalformedQueryString", "The query string is malformed")
+			return nil, "", nil, awsproto.Errorf("MalformedQueryString", "The query string is malformed")
 		}
 		vals = v
 	} else {
@@ -413,12 +416,12 @@ func (g *Gateway) routeQuery(r *http.Request, body []byte) (*Service, string, er
 		svc = g.guessQueryService(action)
 	}
 	if svc == nil {
-		return nil, "", awsproto.ErrorStatus(http.StatusNotFound, "UnknownOperationException", "No service matches this request")
+		return nil, "", nil, awsproto.ErrorStatus(http.StatusNotFound, "UnknownOperationException", "No service matches this request")
 	}
 	if action == "" {
-		return svc, "", awsproto.Errorf("MissingAction", "The request must contain the parameter Action")
+		return svc, "", nil, awsproto.Errorf("MissingAction", "The request must contain the parameter Action")
 	}
-	return svc, action, nil
+	return svc, action, vals, nil
 }
 
 func (g *Gateway) guessQueryService(action string) *Service {
@@ -432,7 +435,9 @@ func (g *Gateway) guessQueryService(action string) *Service {
 	return g.services["sts"]
 }
 
-func decode(svc *Service, r *http.Request, body []byte, in any) error {
+// decode decodes the input of svc's protocol; form holds the query
+// parameters parsed while routing.
+func decode(svc *Service, r *http.Request, body []byte, form url.Values, in any) error {
 	switch svc.Protocol {
 	case JSON:
 		return awsproto.DecodeJSON(body, in, svc.ValidationCode)
@@ -455,13 +460,7 @@ func decode(svc *Service, r *http.Request, body []byte, in any) error {
 		}
 		return awsproto.DecodeJSON(body, in, svc.ValidationCode)
 	default:
-		var vals url.Values
-		if r.Method == http.MethodPost {
-			vals, _ = url.ParseQuery(string(body))
-		} else {
-			vals = r.URL.Query()
-		}
-		return awsproto.DecodeQuery(vals, in, svc.ValidationCode)
+		return awsproto.DecodeQuery(form, in, svc.ValidationCode)
 	}
 }
 

@@ -905,7 +905,8 @@ func stateErr(w *desktopRec, op string) error {
 	return itemErr("InvalidResourceStateException", "The WorkSpace %s cannot be %s while it is %s.", w.WorkspaceID, op, w.State)
 }
 
-func in(s string, set ...string) bool {
+// isIn reports whether s is one of set.
+func isIn(s string, set ...string) bool {
 	for _, x := range set {
 		if s == x {
 			return true
@@ -933,7 +934,7 @@ func (m *Module) stopOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *d
 	if mode != "AUTO_STOP" && mode != "MANUAL" {
 		return itemErr("OperationNotSupportedException", "The WorkSpace %s runs in %s mode; only AUTO_STOP and MANUAL WorkSpaces can be stopped.", w.WorkspaceID, mode)
 	}
-	if !in(w.State, "AVAILABLE", "IMPAIRED", "UNHEALTHY", "ERROR") {
+	if !isIn(w.State, "AVAILABLE", "IMPAIRED", "UNHEALTHY", "ERROR") {
 		return stateErr(w, "stopped")
 	}
 	return m.transition(ctx, tx, c.Account, c.Region, w, "STOPPING", lifecycle.Stop, c.Now)
@@ -941,7 +942,7 @@ func (m *Module) stopOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *d
 
 func (m *Module) rebootOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
 	stuck := w.State == "REBOOTING" && c.Now.Sub(w.StateSince) > 20*time.Minute
-	if !in(w.State, "AVAILABLE", "UNHEALTHY", "IMPAIRED") && !stuck {
+	if !isIn(w.State, "AVAILABLE", "UNHEALTHY", "IMPAIRED") && !stuck {
 		return stateErr(w, "rebooted")
 	}
 	if hasVolumeModification(w) {
@@ -951,7 +952,7 @@ func (m *Module) rebootOne(ctx context.Context, tx store.Tx, c *gateway.Call, w 
 }
 
 func (m *Module) rebuildOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
-	if !in(w.State, "AVAILABLE", "ERROR", "UNHEALTHY", "IMPAIRED", "STOPPED", "REBOOTING") {
+	if !isIn(w.State, "AVAILABLE", "ERROR", "UNHEALTHY", "IMPAIRED", "STOPPED", "REBOOTING") {
 		return stateErr(w, "rebuilt")
 	}
 	if hasVolumeModification(w) {
@@ -1006,7 +1007,6 @@ func (m *Module) restoreWorkspace(ctx context.Context, c *gateway.Call, in *rest
 	return &struct{}{}, nil
 }
 
-func isIn(s string, set ...string) bool { return in(s, set...) }
 
 func (m *Module) modifyState(ctx context.Context, c *gateway.Call, in *modifyStateIn) (*struct{}, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {

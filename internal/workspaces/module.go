@@ -145,7 +145,7 @@ func validTagText(s string) bool {
 	return true
 }
 
-// requestTagsCheck adds aws:RequestTag and aws:TagKeys to a check.
+// withRequestTags adds the request tags (aws:RequestTag, aws:TagKeys) to a check.
 func withRequestTags(chk gateway.Check, list []Tag) gateway.Check {
 	if list == nil {
 		return chk

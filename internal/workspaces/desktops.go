@@ -1007,7 +1007,6 @@ func (m *Module) restoreWorkspace(ctx context.Context, c *gateway.Call, in *rest
 	return &struct{}{}, nil
 }
 
-
 func (m *Module) modifyState(ctx context.Context, c *gateway.Call, in *modifyStateIn) (*struct{}, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		w, err := m.loadForUpdate(ctx, tx, c, in.WorkspaceId)

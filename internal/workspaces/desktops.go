@@ -637,7 +637,7 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 	if err := checkVolumeCombo(rootSize, userSize, compute); err != nil {
 		return nil, err
 	}
-	id := newID("ws-")
+	id := newOrderedID("ws-")
 	subnetID := dir.SubnetIDs[count%len(dir.SubnetIDs)]
 	ip, err := rc.ips.alloc(ctx, tx, m, c.Account, c.Region, subnetID)
 	if err != nil {
@@ -663,11 +663,18 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 	if w.Properties.OperatingSystemName == nil && bi.osName != "" {
 		w.Properties.OperatingSystemName = ptr(bi.osName)
 	}
-	// The name is claimed last of the checks: a taken name writes nothing.
+	if err := insertDesktop(ctx, tx, c.Account, c.Region, w); err != nil {
+		return nil, err
+	}
+	// The name is claimed after the record exists (its id is final); a taken
+	// name takes the record back, so a refused desktop writes nothing.
 	nameKey := ""
 	if w.WorkspaceName != "" {
 		nameKey = key(c.Account, c.Region, "name/"+w.WorkspaceName)
-		if err := tx.Create(ctx, tIdem, nameKey, []byte(`"`+id+`"`)); errors.Is(err, store.ErrExists) {
+		if err := tx.Create(ctx, tIdem, nameKey, []byte(`"`+w.WorkspaceID+`"`)); errors.Is(err, store.ErrExists) {
+			if derr := tx.Delete(ctx, tDesktops, key(c.Account, c.Region, w.WorkspaceID)); derr != nil {
+				return nil, derr
+			}
 			return nil, itemErr("ResourceAlreadyExistsException", "A WorkSpace named %s already exists.", w.WorkspaceName)
 		} else if err != nil {
 			return nil, err
@@ -680,13 +687,30 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 					return nil, derr
 				}
 			}
+			if derr := tx.Delete(ctx, tDesktops, key(c.Account, c.Region, w.WorkspaceID)); derr != nil {
+				return nil, derr
+			}
+			return nil, err
+		}
+		if err := m.save(ctx, tx, c.Account, c.Region, w); err != nil { // with its grant
 			return nil, err
 		}
 	}
-	if err := store.CreateJSON(ctx, tx, tDesktops, key(c.Account, c.Region, id), w); err != nil {
-		return nil, err
-	}
 	return w, nil
+}
+
+// insertDesktop stores a new desktop under a fresh id. Ids come in creation
+// order (newOrderedID); should another node have taken the same id at the
+// same instant, the desktop gets a random one instead.
+func insertDesktop(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) error {
+	for attempt := 0; ; attempt++ {
+		err := store.CreateJSON(ctx, tx, tDesktops, key(account, region, w.WorkspaceID), w)
+		if !errors.Is(err, store.ErrExists) || attempt == 8 {
+			return err
+		}
+		w.WorkspaceID = newID("ws-")
+		w.ComputerName = computerName(w.WorkspaceID)
+	}
 }
 
 func protocols(p string) []string {
@@ -709,10 +733,13 @@ func volumeID() string {
 	return "vol-" + string(b[:17])
 }
 
+// computerName is the desktop's NetBIOS name: WSAMZN- and the last eight
+// characters of its id (ids share their leading characters, which count
+// time, so the trailing ones tell desktops apart).
 func computerName(id string) string {
 	s := strings.ToUpper(strings.TrimPrefix(id, "ws-"))
 	if len(s) > 8 {
-		s = s[:8]
+		s = s[len(s)-8:]
 	}
 	return "WSAMZN-" + s
 }
@@ -1217,7 +1244,7 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 			return errUnsupported("The WorkSpace %s has no user volume snapshot yet; migrate it once the first snapshot exists.", src.WorkspaceID)
 		}
 		t := clone(src)
-		t.WorkspaceID = newID("ws-")
+		t.WorkspaceID = newOrderedID("ws-")
 		t.BundleID = in.BundleId
 		t.ComputerName = computerName(t.WorkspaceID)
 		t.IPAddress, err = m.allocIP(ctx, tx, c.Account, c.Region, src.SubnetID)
@@ -1232,6 +1259,9 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		t.MigratedFrom = src.WorkspaceID
 		t.History = []Transition{{State: "PENDING", Time: c.Now}}
 		t.WorkspaceGrant = ""
+		if err := insertDesktop(ctx, tx, c.Account, c.Region, t); err != nil {
+			return err
+		}
 		if t.VolumeKey != "" {
 			if err := m.grantWorkspace(ctx, tx, c, t); err != nil {
 				if ie, ok := toItemError(err); ok {
@@ -1239,12 +1269,12 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 				}
 				return err
 			}
+			if err := m.save(ctx, tx, c.Account, c.Region, t); err != nil { // with its grant
+				return err
+			}
 		}
 		src.MigratingTo = t.WorkspaceID
 		if err := m.save(ctx, tx, c.Account, c.Region, src); err != nil {
-			return err
-		}
-		if err := store.CreateJSON(ctx, tx, tDesktops, key(c.Account, c.Region, t.WorkspaceID), t); err != nil {
 			return err
 		}
 		if t.WorkspaceName != "" {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
@@ -225,6 +226,39 @@ func key(account, region, id string) string { return account + "/" + region + "/
 
 // prefix builds the ACCOUNT/REGION/ scan prefix.
 func prefix(account, region string) string { return account + "/" + region + "/" }
+
+// orderedIDs is the last value handed out by newOrderedID.
+var orderedIDs atomic.Uint64
+
+// orderedIDEpoch is where the ordered ids' clock starts.
+var orderedIDEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// newOrderedID returns a resource id such as ws-0k3xa81f2 (prefix + 9 base36
+// digits) that sorts after every id this process handed out before: the
+// digits count 100 µs ticks of the wall clock (ids are names, not domain
+// time), bumped past the last one. Records keyed by such ids are appended
+// at the end of their table instead of spread over it, which keeps the
+// pages each commit writes few. Another node may hand out the same id at
+// the same instant: callers create the record and fall back to newID when
+// the id exists.
+func newOrderedID(p string) string {
+	t := uint64(time.Since(orderedIDEpoch) / (100 * time.Microsecond))
+	for {
+		last := orderedIDs.Load()
+		n := max(last+1, t)
+		if orderedIDs.CompareAndSwap(last, n) {
+			t = n
+			break
+		}
+	}
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	var b [9]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = alphabet[t%36]
+		t /= 36
+	}
+	return p + string(b[:])
+}
 
 // newID returns a resource id such as ws-1a2b3c4d5 (prefix + 9 base36 chars).
 func newID(p string) string {

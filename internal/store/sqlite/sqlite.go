@@ -1,7 +1,8 @@
 // Package sqlite is the embedded store backend: pure-Go SQLite
-// (modernc.org/sqlite) in WAL mode with synchronous=FULL, so a committed
-// transaction survives kill -9 and power loss. One connection writes; a pool
-// of connections reads concurrently from WAL snapshots.
+// (modernc.org/sqlite) in WAL mode. Every acknowledged transaction has been
+// synced to disk (fdatasync of the WAL), so it survives kill -9 and power
+// loss. One connection writes; a pool of connections reads concurrently from
+// WAL snapshots.
 package sqlite
 
 import (
@@ -28,11 +29,26 @@ type DB struct {
 	wc, rc  *stmtCache // prepared statements of the writer and the readers
 	cache   *readCache // records read by Get, invalidated by every write
 	lock    *os.File   // holds the database's lock file: one process per file
+	ckpt    *sql.DB    // checkpoints the WAL off the writer's path
+	wal     *os.File   // the WAL file, synced by the flusher
+	kick    chan struct{}
 	writes  chan *writeReq
+	flushes chan []*writeReq // committed groups waiting for their fdatasync
 	closed  chan struct{}
-	stopped chan struct{}
+	stopped chan struct{} // the writer ended
+	ckDone  chan struct{} // the checkpointer ended
+	flDone  chan struct{} // the flusher ended
 	once    sync.Once
+
+	brokenMu sync.Mutex
+	broken   error // a failed fdatasync: nothing more is acknowledged
 }
+
+// checkpointEvery is the least time between two WAL checkpoints. The writer
+// never checkpoints itself (wal_autocheckpoint=0): a checkpointer goroutine
+// on its own connection copies committed frames into the database file
+// while the writer goes on committing.
+const checkpointEvery = 100 * time.Millisecond
 
 var _ store.Backend = (*DB)(nil)
 
@@ -52,59 +68,99 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
-		q.Add("_pragma", p)
+	// dsn builds a connection string: WAL, a busy timeout, and
+	// temp_store=MEMORY so the savepoints' sub-journals stay in memory
+	// instead of spilling to temporary files.
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "temp_store(MEMORY)"} {
+			q.Add("_pragma", p)
+		}
+		for _, p := range extra {
+			if k, v, ok := strings.Cut(p, "="); ok {
+				q.Set(k, v)
+				continue
+			}
+			q.Add("_pragma", p)
+		}
+		return "file:" + path + "?" + q.Encode()
 	}
-	wq := url.Values{}
-	for k, v := range q {
-		wq[k] = v
+	var conns []*sql.DB
+	closeAll := func() {
+		for _, c := range conns {
+			c.Close()
+		}
+		lock.Close()
 	}
-	wq.Set("_txlock", "immediate")
-	// The writer reads what it updates: map the file and keep a large page
-	// cache, as the readers do.
-	wq.Add("_pragma", "mmap_size(1073741824)")
-	wq.Add("_pragma", "cache_size(-16384)")
-	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	open := func(name string, maxConns int) (*sql.DB, error) {
+		c, err := sql.Open("sqlite", name)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		c.SetMaxOpenConns(maxConns)
+		c.SetMaxIdleConns(maxConns)
+		c.SetConnMaxLifetime(0)
+		c.SetConnMaxIdleTime(0)
+		conns = append(conns, c)
+		return c, nil
+	}
+	// The writer commits without syncing (synchronous=NORMAL) and never
+	// checkpoints (wal_autocheckpoint=0): the flusher makes each group
+	// durable with fdatasync of the WAL while the writer goes on, and the
+	// checkpointer copies frames into the database file on its own
+	// connection. The writer reads what it updates: it maps the file and
+	// keeps a large page cache, as the readers do.
+	w, err := open(dsn("_txlock=immediate", "synchronous(NORMAL)", "wal_autocheckpoint(0)", "mmap_size(1073741824)", "cache_size(-16384)"), 1)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	q.Add("_pragma", "query_only(true)")
-	// Readers map the database file: page reads become memory loads instead
-	// of pread system calls, and each keeps a larger page cache.
-	q.Add("_pragma", "mmap_size(1073741824)")
-	q.Add("_pragma", "cache_size(-4096)")
-	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	r.SetMaxOpenConns(8)
-	r.SetMaxIdleConns(8)
-	r.SetConnMaxIdleTime(0)
-	db := &DB{w: w, r: r, writes: make(chan *writeReq, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{}),
-		cache: newReadCache(100000), lock: lock}
-	if err := db.migrate(ctx); err != nil {
-		w.Close()
-		r.Close()
+		closeAll()
 		return nil, err
 	}
+	// A checkpoint on a FULL connection syncs the WAL before copying it and
+	// the database file after.
+	ck, err := open(dsn("synchronous(FULL)"), 1)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	// Readers map the database file: page reads become memory loads instead
+	// of pread system calls, and each keeps a larger page cache.
+	r, err := open(dsn("query_only(true)", "mmap_size(1073741824)", "cache_size(-4096)"), 8)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	db := &DB{w: w, r: r, ckpt: ck, kick: make(chan struct{}, 1), writes: make(chan *writeReq, maxGroup),
+		flushes: make(chan []*writeReq, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{}),
+		ckDone: make(chan struct{}), flDone: make(chan struct{}), cache: newReadCache(100000), lock: lock}
+	if err := db.migrate(ctx); err != nil {
+		closeAll()
+		return nil, err
+	}
+	// The migration committed a transaction, so the WAL file exists; the
+	// writer's connection keeps it in place until the store closes.
+	if db.wal, err = os.OpenFile(path+"-wal", os.O_RDWR, 0); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("sqlite: open the WAL for syncing: %w", err)
+	}
+	if err := syncFile(db.wal); err != nil { // the migration itself
+		db.wal.Close()
+		closeAll()
+		return nil, fmt.Errorf("sqlite: sync the WAL: %w", err)
+	}
 	if db.wc, err = newStmtCache(ctx, w, false); err != nil {
-		w.Close()
-		r.Close()
+		db.wal.Close()
+		closeAll()
 		return nil, err
 	}
 	if db.rc, err = newStmtCache(ctx, r, true); err != nil {
 		db.wc.close()
-		w.Close()
-		r.Close()
+		db.wal.Close()
+		closeAll()
 		return nil, err
 	}
 	go db.writer()
+	go db.flusher()
+	go db.checkpointer()
 	return db, nil
 }
 
@@ -144,20 +200,103 @@ func (db *DB) migrate(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.once.Do(func() { close(db.closed) })
 	<-db.stopped
+	<-db.flDone
+	<-db.ckDone
 	db.wc.close()
 	db.rc.close()
 	err1 := db.r.Close()
 	err2 := db.w.Close()
-	return errors.Join(err1, err2, db.lock.Close())
+	err3 := db.ckpt.Close() // the last connection to close checkpoints the WAL
+	return errors.Join(err1, err2, err3, db.wal.Close(), db.lock.Close())
 }
 
-// Update runs fn in a write transaction.
+// flusher makes committed groups durable: it takes every group the writer
+// has committed since its last sync, syncs the WAL once (fdatasync covers
+// every frame written before it started), and only then answers their
+// callers. The writer meanwhile runs and commits the next group, so the
+// sync's latency is not paid by the writer. A committed group is visible to
+// readers before its sync completes; any write that depends on it comes
+// later in the WAL, so it is never acknowledged without it.
+func (db *DB) flusher() {
+	defer close(db.flDone)
+	for {
+		b, ok := <-db.flushes
+		if !ok {
+			return
+		}
+		groups := [][]*writeReq{b}
+	drain:
+		for {
+			select {
+			case b, ok := <-db.flushes:
+				if !ok {
+					break drain
+				}
+				groups = append(groups, b)
+			default:
+				break drain
+			}
+		}
+		err := db.brokenErr()
+		if err == nil {
+			if err = syncFile(db.wal); err != nil {
+				// After a failed fsync the kernel may have dropped the
+				// dirty pages: acknowledge nothing from now on.
+				err = fmt.Errorf("sqlite: sync the WAL: %w", err)
+				db.brokenMu.Lock()
+				db.broken = err
+				db.brokenMu.Unlock()
+			}
+		}
+		for _, g := range groups {
+			for _, r := range g {
+				if r.err == nil && err != nil {
+					r.err = err
+				}
+				r.done <- r.err
+			}
+		}
+	}
+}
+
+func (db *DB) brokenErr() error {
+	db.brokenMu.Lock()
+	defer db.brokenMu.Unlock()
+	return db.broken
+}
+
+// checkpointer copies committed WAL frames into the database file, at most
+// once per checkpointEvery, whenever the writer has committed since. A
+// PASSIVE checkpoint never blocks the writer or the readers.
+func (db *DB) checkpointer() {
+	defer close(db.ckDone)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.kick:
+		case <-db.closed:
+			return
+		}
+		// A failed checkpoint is not fatal: the frames stay in the WAL,
+		// which readers and recovery use, and the next kick tries again.
+		_, _ = db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		t.Reset(checkpointEvery)
+		select {
+		case <-t.C:
+		case <-db.closed:
+			return
+		}
+	}
+}
+
 // Update runs fn in a write transaction. SQLite has one writer, so
 // transactions never conflict and are not retried. Concurrent updates are
 // group-committed: the writer runs each queued fn in its own SAVEPOINT of one
 // transaction (a failing fn rolls back only its own changes) and commits the
-// group with one fsync, then answers every caller. Each caller is answered
-// only after the commit, so nothing acknowledged is lost.
+// group; the flusher syncs the WAL and then answers every caller. Each caller
+// is answered only after its commit is on disk, so nothing acknowledged is
+// lost.
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
@@ -185,6 +324,7 @@ const maxGroup = 128
 // writer serializes all write transactions and commits them in groups.
 func (db *DB) writer() {
 	defer close(db.stopped)
+	defer close(db.flushes)
 	for {
 		var first *writeReq
 		select {
@@ -215,6 +355,12 @@ func (db *DB) writer() {
 
 func (db *DB) commitGroup(batch []*writeReq) {
 	ctx := context.Background()
+	if err := db.brokenErr(); err != nil {
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		for _, r := range batch {
@@ -257,6 +403,10 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	var commitErr error
 	if applied > 0 {
 		commitErr = sqlTx.Commit()
+		select {
+		case db.kick <- struct{}{}:
+		default:
+		}
 	} else {
 		sqlTx.Rollback()
 	}
@@ -264,12 +414,16 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	// read cache before anyone is answered: a caller that reads after its
 	// Update returned reads its own write.
 	db.cache.invalidate(batch)
-	for _, r := range batch {
-		if r.err == nil && commitErr != nil {
-			r.err = fmt.Errorf("sqlite: commit: %w", commitErr)
+	if applied == 0 || commitErr != nil {
+		for _, r := range batch {
+			if r.err == nil && commitErr != nil {
+				r.err = fmt.Errorf("sqlite: commit: %w", commitErr)
+			}
+			r.done <- r.err
 		}
-		r.done <- r.err
+		return
 	}
+	db.flushes <- batch // answered once the WAL is synced
 }
 
 // runFn runs one update function, turning a panic into an error so that

@@ -1,0 +1,73 @@
+package workspaces
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/sqlite"
+)
+
+func TestOrderedIDsSortAndStayDistinct(t *testing.T) {
+	prev := newOrderedID("ws-")
+	names := map[string]bool{computerName(prev): true}
+	for range 10000 {
+		id := newOrderedID("ws-")
+		if len(id) != len("ws-")+9 || id <= prev {
+			t.Fatalf("id %q after %q: want 9 digits, sorting after the previous", id, prev)
+		}
+		n := computerName(id)
+		if names[n] {
+			t.Fatalf("computer name %s handed out twice", n)
+		}
+		names[n] = true
+		prev = id
+	}
+}
+
+func TestInsertDesktopFallsBackOnATakenID(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The id the next desktop would get is taken (another node, at the same
+	// instant): the desktop gets another id and both records survive.
+	// Move the counter a day ahead of the clock, so the value handed out
+	// next does not depend on how much time passes.
+	base := uint64(time.Since(orderedIDEpoch)/(100*time.Microsecond)) + 864_000_000
+	orderedIDs.Store(base)
+	taken := newOrderedID("ws-")
+	orderedIDs.Store(base) // hand the same value out again
+	w := &desktopRec{WorkspaceID: newOrderedID("ws-"), State: "PENDING"}
+	if w.WorkspaceID != taken {
+		t.Fatalf("setup: %s, want %s again", w.WorkspaceID, taken)
+	}
+	w.ComputerName = computerName(w.WorkspaceID)
+	err = db.Update(ctx, func(tx store.Tx) error {
+		if err := store.CreateJSON(ctx, tx, tDesktops, key("1", "r", taken), &desktopRec{WorkspaceID: taken, State: "AVAILABLE"}); err != nil {
+			return err
+		}
+		return insertDesktop(ctx, tx, "1", "r", w)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.WorkspaceID == taken || w.ComputerName != computerName(w.WorkspaceID) {
+		t.Fatalf("desktop kept the taken id: %s (%s)", w.WorkspaceID, w.ComputerName)
+	}
+	for id, state := range map[string]string{taken: "AVAILABLE", w.WorkspaceID: "PENDING"} {
+		var got *desktopRec
+		err := db.View(ctx, func(tx store.Tx) error {
+			var err error
+			got, err = getRec[desktopRec](ctx, tx, tDesktops, key("1", "r", id))
+			return err
+		})
+		if err != nil || got == nil || got.State != state {
+			t.Fatalf("record %s: %+v, %v; want state %s", id, got, err, state)
+		}
+	}
+}

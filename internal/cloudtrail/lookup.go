@@ -240,10 +240,21 @@ func resourceName(arn string) string {
 	return arn
 }
 
+// recordJSON is the event record as a JSON text.
+func (s *stored) recordJSON() string {
+	if len(s.Record) > 0 && s.Record[0] == '"' { // a segment of the string era
+		var r string
+		if json.Unmarshal(s.Record, &r) == nil {
+			return r
+		}
+	}
+	return string(s.Record)
+}
+
 func (s *stored) event() Event {
 	ev := Event{EventId: s.EventID, EventName: s.EventName, ReadOnly: strconv.FormatBool(s.ReadOnly), AccessKeyId: s.AccessKeyID,
 		EventTime: awsproto.NewTime(s.Time.Truncate(time.Second)), EventSource: s.EventSource, Username: s.Username,
-		Resources: []LookupResource{}, CloudTrailEvent: s.Record}
+		Resources: []LookupResource{}, CloudTrailEvent: s.recordJSON()}
 	for _, r := range s.Resources {
 		ev.Resources = append(ev.Resources, LookupResource{ResourceType: r.Type, ResourceName: r.ARN})
 	}

@@ -3,8 +3,12 @@ package cloudtrail
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -16,28 +20,28 @@ const EventVersion = "1.08"
 
 // Record is one CloudTrail event record, with the documented field names.
 type Record struct {
-	EventVersion        string         `json:"eventVersion"`
-	UserIdentity        *UserIdentity  `json:"userIdentity"`
-	EventTime           string         `json:"eventTime"`
-	EventSource         string         `json:"eventSource"`
-	EventName           string         `json:"eventName"`
-	AWSRegion           string         `json:"awsRegion"`
-	SourceIPAddress     string         `json:"sourceIPAddress"`
-	UserAgent           string         `json:"userAgent,omitempty"`
-	ErrorCode           string         `json:"errorCode,omitempty"`
-	ErrorMessage        string         `json:"errorMessage,omitempty"`
-	RequestParameters   any            `json:"requestParameters"`
-	ResponseElements    any            `json:"responseElements"`
-	AdditionalEventData map[string]any `json:"additionalEventData,omitempty"`
-	RequestID           string         `json:"requestID"`
-	EventID             string         `json:"eventID"`
-	ReadOnly            bool           `json:"readOnly"`
-	Resources           []RecResource  `json:"resources,omitempty"`
-	EventType           string         `json:"eventType"`
-	ManagementEvent     bool           `json:"managementEvent"`
-	RecipientAccountID  string         `json:"recipientAccountId"`
-	SharedEventID       string         `json:"sharedEventID,omitempty"`
-	EventCategory       string         `json:"eventCategory"`
+	EventVersion        string          `json:"eventVersion"`
+	UserIdentity        *UserIdentity   `json:"userIdentity"`
+	EventTime           string          `json:"eventTime"`
+	EventSource         string          `json:"eventSource"`
+	EventName           string          `json:"eventName"`
+	AWSRegion           string          `json:"awsRegion"`
+	SourceIPAddress     string          `json:"sourceIPAddress"`
+	UserAgent           string          `json:"userAgent,omitempty"`
+	ErrorCode           string          `json:"errorCode,omitempty"`
+	ErrorMessage        string          `json:"errorMessage,omitempty"`
+	RequestParameters   json.RawMessage `json:"requestParameters"`
+	ResponseElements    json.RawMessage `json:"responseElements"`
+	AdditionalEventData map[string]any  `json:"additionalEventData,omitempty"`
+	RequestID           string          `json:"requestID"`
+	EventID             string          `json:"eventID"`
+	ReadOnly            bool            `json:"readOnly"`
+	Resources           []RecResource   `json:"resources,omitempty"`
+	EventType           string          `json:"eventType"`
+	ManagementEvent     bool            `json:"managementEvent"`
+	RecipientAccountID  string          `json:"recipientAccountId"`
+	SharedEventID       string          `json:"sharedEventID,omitempty"`
+	EventCategory       string          `json:"eventCategory"`
 }
 
 // UserIdentity is the record's userIdentity element.
@@ -152,80 +156,197 @@ var (
 	awsTimeType = reflect.TypeOf(awsproto.Time{})
 )
 
-// params converts a decoded request or response into CloudTrail's
-// requestParameters/responseElements form: members in lowerCamelCase, absent
-// members left out, map keys (encryption contexts, tags) kept as sent, blobs
-// and secrets left out. It returns nil for an empty value.
-func params(v any) any {
+// params renders a decoded request or response as CloudTrail's
+// requestParameters/responseElements JSON: members in lowerCamelCase, absent
+// members left out, map keys (encryption contexts, tags) kept as sent and
+// sorted, blobs and secrets left out. It returns nil (JSON null) for an
+// empty value. It writes the JSON directly, walking the value once with a
+// cached plan per struct type.
+func params(v any) json.RawMessage {
 	if v == nil {
 		return nil
 	}
-	out := convert(reflect.ValueOf(v))
-	if m, ok := out.(map[string]any); ok && len(m) == 0 {
+	b, ok := appendValue(nil, reflect.ValueOf(v))
+	if !ok || string(b) == "{}" {
 		return nil
 	}
-	return out
+	return b
 }
 
-func convert(v reflect.Value) any {
+// field is one member of a struct type's plan.
+type field struct {
+	index int
+	name  string // JSON-quoted lowerCamelCase name with its colon
+}
+
+var plans sync.Map // reflect.Type -> []field
+
+func plan(t reflect.Type) []field {
+	if p, ok := plans.Load(t); ok {
+		return p.([]field)
+	}
+	var fs []field
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name := memberName(f)
+		if name == "-" || secretMembers[strings.ToLower(name)] {
+			continue
+		}
+		fs = append(fs, field{index: i, name: string(appendString(nil, lowerFirst(name))) + ":"})
+	}
+	plans.Store(t, fs)
+	return fs
+}
+
+// appendValue appends v's JSON and reports whether v has a value at all
+// (nil pointers, empty maps and slices, and blobs have none).
+func appendValue(b []byte, v reflect.Value) ([]byte, bool) {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
-			return nil
+			return b, false
 		}
 		v = v.Elem()
 	}
 	switch v.Type() {
 	case timeType:
-		return v.Interface().(time.Time).UTC().Format(isoSeconds)
+		return appendString(b, v.Interface().(time.Time).UTC().Format(isoSeconds)), true
 	case awsTimeType:
-		return v.Interface().(awsproto.Time).UTC().Format(isoSeconds)
+		return appendString(b, v.Interface().(awsproto.Time).UTC().Format(isoSeconds)), true
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		m := map[string]any{}
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name := memberName(f)
-			if name == "-" || secretMembers[strings.ToLower(name)] {
-				continue
-			}
-			fv := v.Field(i)
+		b = append(b, '{')
+		first := true
+		for _, f := range plan(v.Type()) {
+			fv := v.Field(f.index)
 			if isAbsent(fv) {
 				continue
 			}
-			if c := convert(fv); c != nil {
-				m[lowerFirst(name)] = c
+			mark := len(b)
+			if !first {
+				b = append(b, ',')
 			}
+			b = append(b, f.name...)
+			var ok bool
+			if b, ok = appendValue(b, fv); !ok {
+				b = b[:mark]
+				continue
+			}
+			first = false
 		}
-		return m
+		return append(b, '}'), true
 	case reflect.Map:
 		if v.Len() == 0 {
-			return nil
+			return b, false
 		}
-		m := make(map[string]any, v.Len())
+		type kv struct {
+			k string
+			v reflect.Value
+		}
+		entries := make([]kv, 0, v.Len())
 		it := v.MapRange()
 		for it.Next() {
-			m[toString(it.Key())] = convert(it.Value())
+			entries = append(entries, kv{toString(it.Key()), it.Value()})
 		}
-		return m
+		slices.SortFunc(entries, func(x, y kv) int { return strings.Compare(x.k, y.k) })
+		b = append(b, '{')
+		for i, e := range entries {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(appendString(b, e.k), ':')
+			var ok bool
+			if b, ok = appendValue(b, e.v); !ok {
+				b = append(b, "null"...)
+			}
+		}
+		return append(b, '}'), true
 	case reflect.Slice, reflect.Array:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return nil // blobs are never logged
+			return b, false // blobs are never logged
 		}
 		if v.Len() == 0 {
-			return nil
+			return b, false
 		}
-		out := make([]any, v.Len())
-		for i := range out {
-			out[i] = convert(v.Index(i))
+		b = append(b, '[')
+		for i := 0; i < v.Len(); i++ {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendValue(b, v.Index(i)); !ok {
+				b = append(b, "null"...)
+			}
 		}
-		return out
+		return append(b, ']'), true
+	case reflect.String:
+		return appendString(b, v.String()), true
+	case reflect.Bool:
+		return strconv.AppendBool(b, v.Bool()), true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.AppendInt(b, v.Int(), 10), true
+	case reflect.Uint, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.AppendUint(b, v.Uint(), 10), true
 	}
-	return v.Interface()
+	j, err := json.Marshal(v.Interface()) // floats and anything else: as encoding/json writes them
+	if err != nil {
+		return append(b, "null"...), true
+	}
+	return append(b, j...), true
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json escapes
+// it (including <, > and &, and invalid UTF-8 as U+FFFD).
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 func toString(v reflect.Value) string {

@@ -2,8 +2,10 @@ package cloudtrail
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +50,10 @@ func TestFileRotation(t *testing.T) {
 }
 
 func TestParamsLeaveOutSecretsAndKeepMapKeys(t *testing.T) {
+	type inner struct {
+		When  time.Time
+		Empty *string
+	}
 	type in struct {
 		KeyId             *string
 		Plaintext         []byte
@@ -55,13 +61,49 @@ func TestParamsLeaveOutSecretsAndKeepMapKeys(t *testing.T) {
 		Password          *string
 		Absent            *string
 		Limit             *int
+		Ratio             float64 `json:"Ratio"`
+		Names             []string
+		None              []string
+		Nested            []inner
+		Quoted            string
 	}
 	k, pw, n := "alias/x", "hunter2", 5
-	got := params(&in{KeyId: &k, Plaintext: []byte("p"), EncryptionContext: map[string]string{"Aws:Ebs:Id": "vol-1"}, Password: &pw, Limit: &n}).(map[string]any)
-	if got["keyId"] != "alias/x" || got["limit"] != 5 || len(got) != 3 {
-		t.Fatalf("params: %v", got)
+	raw := params(&in{KeyId: &k, Plaintext: []byte("p"), EncryptionContext: map[string]string{"Aws:Ebs:Id": "vol-1", "a": "<b>"}, Password: &pw, Limit: &n,
+		Ratio: 0.5, Names: []string{"x", "y\n\u2028"}, None: []string{}, Nested: []inner{{When: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)}}, Quoted: `"q"\`})
+	var got map[string]any
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("params wrote invalid JSON %s: %v", raw, err)
 	}
-	if ec := got["encryptionContext"].(map[string]any); ec["Aws:Ebs:Id"] != "vol-1" {
-		t.Fatalf("map keys changed: %v", ec)
+	want := map[string]any{"keyId": "alias/x", "limit": 5.0, "ratio": 0.5, "names": []any{"x", "y\n\u2028"},
+		"encryptionContext": map[string]any{"Aws:Ebs:Id": "vol-1", "a": "<b>"},
+		"nested":            []any{map[string]any{"when": "2026-01-02T03:04:05Z"}}, "quoted": `"q"\`}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("params:\n got %v\nwant %v", got, want)
+	}
+	if params(&struct{ A *string }{}) != nil || params(nil) != nil {
+		t.Fatal("an empty value must give null")
+	}
+}
+
+func TestAppendStringEscapesAsEncodingJSON(t *testing.T) {
+	cases := []string{"", "plain", "<script>&amp;</script>", "quote\" back\\slash", "\x00\x01\x1f\x7f", "tab\tcr\rnl\n",
+		"é ü 日本", "\u2028\u2029", "bad \xff\xfe utf8", "\xe2\x82", "mixed \x00é\xff<"}
+	for _, s := range cases {
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); string(got) != string(want) {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+func TestStoredRecordReadsBothFormats(t *testing.T) {
+	for _, raw := range []string{`{"eventName":"X"}`, `"{\"eventName\":\"X\"}"`} {
+		var s stored
+		if err := json.Unmarshal([]byte(`{"id":"e","rec":`+raw+`}`), &s); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.recordJSON(); got != `{"eventName":"X"}` {
+			t.Fatalf("record %s read back as %s", raw, got)
+		}
 	}
 }

@@ -218,8 +218,10 @@ type stored struct {
 	ReadOnly    bool          `json:"ro"`
 	Time        time.Time     `json:"t"`
 	Resources   []RecResource `json:"res,omitempty"`
-	Record      string        `json:"rec"`
-	Key         string        `json:"k"` // ACCOUNT/REGION/INVTIME/EVENTID: newest first in key order
+	// Record is the event record's JSON, embedded as it is (segments
+	// written before this field became raw JSON hold it as a string).
+	Record json.RawMessage `json:"rec"`
+	Key    string          `json:"k"` // ACCOUNT/REGION/INVTIME/EVENTID: newest first in key order
 }
 
 type row struct {
@@ -372,7 +374,7 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 		b, _ = json.Marshal(rec)
 	}
 	st := stored{EventID: rec.EventID, EventName: rec.EventName, EventSource: rec.EventSource, Username: username(e.Principal),
-		ReadOnly: rec.ReadOnly, Time: e.Time, Resources: rec.Resources, Record: string(b)}
+		ReadOnly: rec.ReadOnly, Time: e.Time, Resources: rec.Resources, Record: b}
 	if e.Principal != nil {
 		st.AccessKeyID = e.Principal.AccessKeyID
 	}

@@ -181,7 +181,9 @@ func (t *Trail) lookupEvents(ctx context.Context, c *gateway.Call, in *LookupEve
 }
 
 // segmentSlack bounds how much older than its newest event a segment's
-// oldest event can be (the longest a request runs).
+// oldest event can be: the writer cuts a batch into segments that span no
+// more (a batch gathers events for a few milliseconds of real time, which
+// a virtual clock may stretch to hours).
 const segmentSlack = 10 * time.Minute
 
 func ptr[T any](v T) *T { return &v }

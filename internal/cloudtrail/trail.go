@@ -166,9 +166,16 @@ func (t *Trail) Close() error {
 	return nil
 }
 
+// linger is how long the writer waits for more events before it commits a
+// small batch: one commit (and one sync) then carries many events. Flush
+// cuts it short, so LookupEvents never waits for it.
+const linger = 5 * time.Millisecond
+
 func (t *Trail) run() {
 	defer close(t.done)
 	batch := make([]*gateway.Event, 0, t.maxBatch)
+	timer := time.NewTimer(linger)
+	defer timer.Stop()
 	for {
 		var reply chan struct{}
 		select {
@@ -177,9 +184,26 @@ func (t *Trail) run() {
 				return
 			}
 			batch = append(batch, e)
+			// Gather more for a moment, unless a flush is asked for.
+			timer.Reset(linger)
+		gather:
+			for len(batch) < t.maxBatch {
+				select {
+				case e, ok := <-t.ch:
+					if !ok {
+						t.commit(batch)
+						return
+					}
+					batch = append(batch, e)
+				case reply = <-t.flush:
+					break gather
+				case <-timer.C:
+					break gather
+				}
+			}
 		case reply = <-t.flush:
 		}
-		// Take what is already queued.
+		// Take what is already queued (all of it when a flush waits).
 	drain:
 		for len(batch) < t.maxBatch || reply != nil {
 			select {
@@ -251,12 +275,21 @@ func (t *Trail) commit(batch []*gateway.Event) {
 		err := t.store.Update(context.Background(), func(tx store.Tx) error {
 			for _, evs := range segments {
 				sort.Slice(evs, func(i, j int) bool { return evs[i].Key < evs[j].Key })
-				val, err := json.Marshal(evs)
-				if err != nil {
-					return err
-				}
-				if err := tx.Put(context.Background(), tEvents, evs[0].Key, val); err != nil {
-					return err
+				// A segment spans at most segmentSlack (lookups rely on it):
+				// cut the batch where an event is older than that.
+				for len(evs) > 0 {
+					n := 1
+					for n < len(evs) && evs[0].Time.Sub(evs[n].Time) <= segmentSlack {
+						n++
+					}
+					val, err := json.Marshal(evs[:n])
+					if err != nil {
+						return err
+					}
+					if err := tx.Put(context.Background(), tEvents, evs[0].Key, val); err != nil {
+						return err
+					}
+					evs = evs[n:]
 				}
 			}
 			return nil

@@ -296,7 +296,9 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 		if err != nil {
 			return err
 		}
-		rc := &createCache{dirs: map[string]*directoryRec{}, bundles: map[string]*bundleInfo{}}
+		// The request's desktops form one maintenance group (one job).
+		rc := &createCache{dirs: map[string]*directoryRec{}, bundles: map[string]*bundleInfo{},
+			maintGroup: "mwg/" + key(c.Account, c.Region, c.RequestID)}
 		for _, r := range in.Workspaces {
 			w, err := m.createOne(ctx, tx, c, r, count, rc)
 			if err != nil {
@@ -322,8 +324,14 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 		// One provisioning job for the request's desktops (each still moves
 		// on its own: a desktop changed meanwhile is skipped by its seq).
 		refs := make([]jobRef, 0, len(out.PendingRequests))
+		maint := make([]maintEntry, 0, len(out.PendingRequests))
 		for _, w := range out.PendingRequests {
-			refs = append(refs, jobRef{Key: key(c.Account, c.Region, w.WorkspaceId)})
+			k := key(c.Account, c.Region, w.WorkspaceId)
+			refs = append(refs, jobRef{Key: k})
+			maint = append(maint, maintEntry{Key: k, Due: MaintenanceWindow(w.WorkspaceId, c.Now)})
+		}
+		if err := m.scheduleMaintenanceGroup(ctx, tx, rc.maintGroup, maint); err != nil {
+			return err
 		}
 		return m.engine.Schedule(ctx, tx, "tb/"+refs[0].Key, jobTransitionBatch, c.Now.Add(m.timing(lifecycle.Provision)), refs)
 	})
@@ -407,9 +415,10 @@ func (d *decodeCache) decode(b []byte) (*desktopRec, error) {
 // createCache holds what one CreateWorkspaces request looked up once for
 // all its desktops (they usually share a directory and a bundle).
 type createCache struct {
-	dirs    map[string]*directoryRec
-	bundles map[string]*bundleInfo
-	ips     ipAllocator
+	dirs       map[string]*directoryRec
+	bundles    map[string]*bundleInfo
+	ips        ipAllocator
+	maintGroup string // the job id of the request's maintenance group
 }
 
 // ipAllocator hands out subnet addresses for one request: each subnet's
@@ -652,7 +661,8 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 		Root: volumeRec{VolumeID: volumeID(), SizeGib: rootSize, Encrypted: rootEnc, ImageID: b.ImageID},
 		User: volumeRec{VolumeID: volumeID(), SizeGib: userSize, Encrypted: userEnc},
 		Tags: tags, Created: c.Now, StateSince: c.Now, State: "PENDING",
-		History: []Transition{{State: "PENDING", Time: c.Now}},
+		History:    []Transition{{State: "PENDING", Time: c.Now}},
+		MaintGroup: rc.maintGroup,
 	}
 	if mode == "AUTO_STOP" {
 		w.Properties.RunningModeAutoStopTimeoutInMinutes = ptr(60)
@@ -1259,6 +1269,7 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		t.MigratedFrom = src.WorkspaceID
 		t.History = []Transition{{State: "PENDING", Time: c.Now}}
 		t.WorkspaceGrant = ""
+		t.MaintGroup = "" // its own group once AVAILABLE
 		if err := insertDesktop(ctx, tx, c.Account, c.Region, t); err != nil {
 			return err
 		}

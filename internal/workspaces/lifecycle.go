@@ -22,9 +22,17 @@ const (
 	// desktops of one CreateWorkspaces request).
 	jobTransitionBatch = "workspaces.transition-batch"
 	jobAutoStop        = "workspaces.autostop"
-	jobMaintenance     = "workspaces.maintenance"
-	jobForget          = "workspaces.forget"
-	jobModifyDone      = "workspaces.modify-done"
+	// jobAutoStopBatch stops the desktops of one provisioning batch that
+	// have stayed AVAILABLE since (the same seq) 48 hours later.
+	jobAutoStopBatch = "workspaces.autostop-batch"
+	// jobMaintenance is the per-desktop maintenance job of stores written
+	// before maintenance groups; it turns itself into a group of one.
+	jobMaintenance = "workspaces.maintenance"
+	// jobMaintenanceGroup opens the monthly maintenance of a group of
+	// desktops (those of one CreateWorkspaces request), each on its own day.
+	jobMaintenanceGroup = "workspaces.maintenance-group"
+	jobForget           = "workspaces.forget"
+	jobModifyDone       = "workspaces.modify-done"
 	// AutoStopAfter is how long a MANUAL desktop may stay AVAILABLE before
 	// the service stops it (the partner guide: "greater than or equal to 48 hours").
 	AutoStopAfter = 48 * time.Hour
@@ -54,15 +62,29 @@ func (m *Module) registerJobs() {
 	m.engine.Register(jobTransition, m.runTransition)
 	m.engine.Register(jobTransitionBatch, m.runTransitionBatch)
 	m.engine.Register(jobAutoStop, m.runAutoStop)
+	m.engine.Register(jobAutoStopBatch, m.runAutoStopBatch)
 	m.engine.Register(jobMaintenance, m.runMaintenance)
+	m.engine.Register(jobMaintenanceGroup, m.runMaintenanceGroup)
 	m.engine.Register(jobForget, m.runForget)
 	m.engine.Register(jobModifyDone, m.runModifyDone)
 	m.registerImageJobs()
 }
 
+// timers gathers the timers of desktops that reach AVAILABLE together (one
+// provisioning batch), so they cost one job instead of one per desktop.
+type timers struct {
+	autostop []jobRef
+}
+
 // setState moves a desktop to a new state, keeping the metering, the
 // snapshot schedule and the bookkeeping of the previous state right.
 func (m *Module) setState(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, state string, now time.Time) error {
+	return m.setStateIn(ctx, tx, account, region, w, state, now, nil)
+}
+
+// setStateIn is setState; with tm, the desktop's auto-stop timer is
+// gathered into tm instead of scheduled on its own.
+func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, state string, now time.Time, tm *timers) error {
 	if w.State == state {
 		return nil
 	}
@@ -92,11 +114,15 @@ func (m *Module) setState(ctx context.Context, tx store.Tx, account, region stri
 			w.SnapshotBase = &t
 		}
 		if deref(w.Properties.RunningMode) == "MANUAL" {
-			if err := m.scheduleAutoStop(ctx, tx, account, region, w, now); err != nil {
+			if tm != nil {
+				tm.autostop = append(tm.autostop, jobRef{Key: key(account, region, w.WorkspaceID), Seq: w.Seq})
+			} else if err := m.scheduleAutoStop(ctx, tx, account, region, w, now); err != nil {
 				return err
 			}
-			if err := m.scheduleMaintenance(ctx, tx, account, region, w, now); err != nil {
-				return err
+			if w.MaintGroup == "" {
+				if err := m.scheduleMaintenance(ctx, tx, account, region, w, now); err != nil {
+					return err
+				}
 			}
 		}
 	case "UNHEALTHY", "IMPAIRED", "ERROR":
@@ -155,9 +181,32 @@ func MaintenanceWindow(id string, now time.Time) time.Time {
 	return now.AddDate(0, 1, 0)
 }
 
+// scheduleMaintenance puts a desktop that has no maintenance group yet in a
+// group of its own.
 func (m *Module) scheduleMaintenance(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) error {
 	k := key(account, region, w.WorkspaceID)
-	return m.engine.Schedule(ctx, tx, "mw/"+k, jobMaintenance, MaintenanceWindow(w.WorkspaceID, now), jobRef{Key: k})
+	w.MaintGroup = "mw/" + k
+	return m.scheduleMaintenanceGroup(ctx, tx, w.MaintGroup, []maintEntry{{Key: k, Due: MaintenanceWindow(w.WorkspaceID, now)}})
+}
+
+// maintEntry is one desktop of a maintenance group and its next window.
+type maintEntry struct {
+	Key string    `json:"key"`
+	Due time.Time `json:"due"`
+}
+
+// scheduleMaintenanceGroup (re)schedules a group's job at its earliest window.
+func (m *Module) scheduleMaintenanceGroup(ctx context.Context, tx store.Tx, id string, entries []maintEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	due := entries[0].Due
+	for _, e := range entries[1:] {
+		if e.Due.Before(due) {
+			due = e.Due
+		}
+	}
+	return m.engine.Schedule(ctx, tx, id, jobMaintenanceGroup, due, entries)
 }
 
 func (m *Module) loadJob(ctx context.Context, tx store.Tx, j store.Job) (*desktopRec, jobRef, error) {
@@ -182,17 +231,27 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	if err := json.Unmarshal(j.Payload, &refs); err != nil {
 		return fmt.Errorf("job %s: bad payload: %w", j.ID, err)
 	}
+	tm := &timers{}
 	for _, ref := range refs {
-		if err := m.applyTransition(ctx, tx, ref, now); err != nil {
+		if err := m.applyTransitionIn(ctx, tx, ref, now, tm); err != nil {
 			return err
 		}
 	}
-	return nil
+	if len(tm.autostop) == 0 {
+		return nil
+	}
+	first := tm.autostop[0]
+	return m.engine.Schedule(ctx, tx, fmt.Sprintf("asb/%s/%d", first.Key, first.Seq), jobAutoStopBatch, now.Add(AutoStopAfter), tm.autostop)
 }
 
 // applyTransition ends the step a desktop is in, if it is still the step
 // the job was scheduled for (same seq).
 func (m *Module) applyTransition(ctx context.Context, tx store.Tx, ref jobRef, now time.Time) error {
+	return m.applyTransitionIn(ctx, tx, ref, now, nil)
+}
+
+// applyTransitionIn is applyTransition, gathering timers into tm (see setStateIn).
+func (m *Module) applyTransitionIn(ctx context.Context, tx store.Tx, ref jobRef, now time.Time, tm *timers) error {
 	w, err := getRec[desktopRec](ctx, tx, tDesktops, ref.Key)
 	if err != nil || w == nil || w.Seq != ref.Seq {
 		return err // a later change superseded this step
@@ -229,7 +288,7 @@ func (m *Module) applyTransition(ctx context.Context, tx store.Tx, ref jobRef, n
 	if err != nil {
 		return err
 	}
-	if err := m.setState(ctx, tx, account, region, w, next, now); err != nil {
+	if err := m.setStateIn(ctx, tx, account, region, w, next, now, tm); err != nil {
 		return err
 	}
 	if err := m.save(ctx, tx, account, region, w); err != nil {
@@ -475,24 +534,90 @@ func (m *Module) runAutoStop(ctx context.Context, tx store.Tx, j store.Job, now 
 	return m.transition(ctx, tx, parts[0], parts[1], w, "STOPPING", lifecycle.Stop, now)
 }
 
-func (m *Module) runMaintenance(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
-	w, ref, err := m.loadJob(ctx, tx, j)
-	if err != nil || w == nil || isIn(w.State, "TERMINATING", "TERMINATED") || deref(w.Properties.RunningMode) != "MANUAL" {
-		return err
+func (m *Module) runAutoStopBatch(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+	var refs []jobRef
+	if err := json.Unmarshal(j.Payload, &refs); err != nil {
+		return fmt.Errorf("job %s: bad payload: %w", j.ID, err)
 	}
-	parts := splitKey(ref.Key)
-	account, region := parts[0], parts[1]
-	dir, err := getRec[directoryRec](ctx, tx, tDirs, key(account, region, w.DirectoryID))
-	if err != nil {
-		return err
-	}
-	enabled := dir == nil || dir.Creation.EnableMaintenanceMode == nil || *dir.Creation.EnableMaintenanceMode
-	if enabled && isIn(w.State, "AVAILABLE", "STOPPED") {
-		if err := m.transition(ctx, tx, account, region, w, "MAINTENANCE", lifecycle.Maintenance, now); err != nil {
+	for _, ref := range refs {
+		w, err := getRec[desktopRec](ctx, tx, tDesktops, ref.Key)
+		if err != nil {
+			return err
+		}
+		if w == nil || w.Seq != ref.Seq || w.State != "AVAILABLE" || deref(w.Properties.RunningMode) != "MANUAL" {
+			continue // started again, stopped or changed since
+		}
+		parts := splitKey(ref.Key)
+		if err := m.transition(ctx, tx, parts[0], parts[1], w, "STOPPING", lifecycle.Stop, now); err != nil {
 			return err
 		}
 	}
-	return m.engine.Schedule(ctx, tx, "mw/"+ref.Key, jobMaintenance, MaintenanceWindow(w.WorkspaceID, now.Add(24*time.Hour)), jobRef{Key: ref.Key})
+	return nil
+}
+
+// runMaintenance runs a per-desktop maintenance job of an older store: the
+// desktop becomes a maintenance group of one.
+func (m *Module) runMaintenance(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+	var ref jobRef
+	if err := json.Unmarshal(j.Payload, &ref); err != nil {
+		return fmt.Errorf("job %s: bad payload: %w", j.ID, err)
+	}
+	return m.maintainGroup(ctx, tx, j.ID, []maintEntry{{Key: ref.Key, Due: j.Due}}, now)
+}
+
+// runMaintenanceGroup opens maintenance for the group's desktops whose
+// window has come, moves their next window a month on, and reschedules the
+// group at its earliest window. Desktops terminated or gone leave the
+// group; those not MANUAL (or whose directory opted out) are skipped this
+// month.
+func (m *Module) runMaintenanceGroup(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+	var entries []maintEntry
+	if err := json.Unmarshal(j.Payload, &entries); err != nil {
+		return fmt.Errorf("job %s: bad payload: %w", j.ID, err)
+	}
+	return m.maintainGroup(ctx, tx, j.ID, entries, now)
+}
+
+func (m *Module) maintainGroup(ctx context.Context, tx store.Tx, id string, entries []maintEntry, now time.Time) error {
+	keep := entries[:0]
+	for _, e := range entries {
+		if e.Due.After(now) {
+			keep = append(keep, e)
+			continue
+		}
+		w, err := getRec[desktopRec](ctx, tx, tDesktops, e.Key)
+		if err != nil {
+			return err
+		}
+		if w == nil || isIn(w.State, "TERMINATING", "TERMINATED") {
+			continue
+		}
+		if w.MaintGroup == "" { // a desktop of an older store
+			w.MaintGroup = id
+			if err := m.save(ctx, tx, splitKey(e.Key)[0], splitKey(e.Key)[1], w); err != nil {
+				return err
+			}
+		}
+		if w.MaintGroup != id {
+			continue // it moved to another group
+		}
+		if deref(w.Properties.RunningMode) == "MANUAL" && isIn(w.State, "AVAILABLE", "STOPPED") {
+			parts := splitKey(e.Key)
+			account, region := parts[0], parts[1]
+			dir, err := getRec[directoryRec](ctx, tx, tDirs, key(account, region, w.DirectoryID))
+			if err != nil {
+				return err
+			}
+			if dir == nil || dir.Creation.EnableMaintenanceMode == nil || *dir.Creation.EnableMaintenanceMode {
+				if err := m.transition(ctx, tx, account, region, w, "MAINTENANCE", lifecycle.Maintenance, now); err != nil {
+					return err
+				}
+			}
+		}
+		e.Due = MaintenanceWindow(w.WorkspaceID, now.Add(24*time.Hour))
+		keep = append(keep, e)
+	}
+	return m.scheduleMaintenanceGroup(ctx, tx, id, keep)
 }
 
 func (m *Module) runForget(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {

@@ -188,13 +188,16 @@ type desktopRec struct {
 	Created          time.Time           `json:"created"`
 	StateSince       time.Time           `json:"state_since"`
 	AvailableSince   *time.Time          `json:"available_since,omitempty"`
-	LastVolumeResize time.Time           `json:"last_volume_resize,omitempty"`
-	LastComputeUp    time.Time           `json:"last_compute_up,omitempty"`
-	LastComputeDown  time.Time           `json:"last_compute_down,omitempty"`
-	MigratedFrom     string              `json:"migrated_from,omitempty"`
-	MigratingTo      string              `json:"migrating_to,omitempty"`
-	Seq              int64               `json:"seq"`
-	History          []Transition        `json:"history,omitempty"` // bumps on every change; a job carries the seq it expects
+	LastVolumeResize time.Time           `json:"last_volume_resize,omitzero"`
+	LastComputeUp    time.Time           `json:"last_compute_up,omitzero"`
+	LastComputeDown  time.Time           `json:"last_compute_down,omitzero"`
+	// MaintGroup is the id of the job that schedules this desktop's
+	// monthly maintenance, with the other desktops of its group.
+	MaintGroup   string       `json:"maint_group,omitempty"`
+	MigratedFrom string       `json:"migrated_from,omitempty"`
+	MigratingTo  string       `json:"migrating_to,omitempty"`
+	Seq          int64        `json:"seq"`
+	History      []Transition `json:"history,omitempty"` // bumps on every change; a job carries the seq it expects
 }
 
 // WorkspaceProperties is the model's WorkspaceProperties.

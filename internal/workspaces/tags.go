@@ -2,6 +2,9 @@ package workspaces
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -90,20 +93,35 @@ func updateTags[T any](ctx context.Context, tx store.Tx, table, k, id string, fi
 	return putRec(ctx, tx, table, k, r)
 }
 
-// resourceTags returns a resource's tags (nil if it does not exist).
+// resourceTags returns a resource's tags (nil if it does not exist). It
+// reads the committed record through Store.Get (served from the store's
+// read cache) and decodes only its tags and state.
 func (m *Module) resourceTags(ctx context.Context, account, region, id string) (map[string]string, error) {
-	var out map[string]string
-	err := m.store.View(ctx, func(tx store.Tx) error {
-		err := m.withTags(ctx, tx, account, region, id, func(t Tags) (Tags, bool, error) {
-			out = t
-			return nil, false, nil
-		})
-		if err != nil && isAWSNotFound(err) {
-			return nil
-		}
-		return err
-	})
-	return out, err
+	table, _, ok := taggable(id)
+	if !ok {
+		return nil, nil
+	}
+	b, err := m.store.Get(ctx, table, key(account, region, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Tags  Tags   `json:"tags"`
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("tags of %s: %w", id, err)
+	}
+	if table == tDesktops && r.State == "TERMINATED" {
+		return nil, nil
+	}
+	if r.Tags == nil {
+		r.Tags = Tags{}
+	}
+	return r.Tags, nil
 }
 
 func (m *Module) addTagOps() {

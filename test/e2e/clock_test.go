@@ -96,6 +96,60 @@ func TestMaintenanceWindow(t *testing.T) {
 	}
 }
 
+// TestMaintenanceGroupEachOnItsDay: the desktops of one CreateWorkspaces
+// request share one maintenance job, yet each enters MAINTENANCE on its own
+// window, and a terminated one leaves the group.
+func TestMaintenanceGroupEachOnItsDay(t *testing.T) {
+	s := testserver.Start(t, testserver.Timing("fast"), testserver.VirtualClock())
+	e := setup(t, s)
+	ctx := ctxT(t)
+	ids := e.create(t, ctx, 3, "mwg")
+	s.Advance(time.Minute)
+	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateAvailable)
+	var stops []wstypes.StopRequest
+	for _, id := range ids[:2] {
+		stops = append(stops, wstypes.StopRequest{WorkspaceId: aws.String(id)})
+	}
+	if out, err := e.ws.StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: stops}); err != nil || len(out.FailedRequests) > 0 {
+		t.Fatalf("stop: %v %+v", err, out)
+	}
+	if out, err := e.ws.TerminateWorkspaces(ctx, &workspaces.TerminateWorkspacesInput{TerminateWorkspaceRequests: []wstypes.TerminateRequest{{WorkspaceId: aws.String(ids[2])}}}); err != nil || len(out.FailedRequests) > 0 {
+		t.Fatalf("terminate: %v %+v", err, out)
+	}
+	s.Advance(time.Minute)
+	e.waitAll(t, ctx, ids[:2], wstypes.WorkspaceStateStopped)
+	first, second := ids[0], ids[1]
+	if ws.MaintenanceWindow(second, s.Now()).Before(ws.MaintenanceWindow(first, s.Now())) {
+		first, second = second, first
+	}
+	w1, w2 := ws.MaintenanceWindow(first, s.Now()), ws.MaintenanceWindow(second, s.Now())
+	s.AdvanceTo(w1.Add(time.Second))
+	st := e.states(t, ctx, ids[:2])
+	if st[first] != wstypes.WorkspaceStateMaintenance {
+		t.Fatalf("at %s's window (%s): %v", first, w1, st)
+	}
+	if w2.Sub(w1) > time.Minute && st[second] != wstypes.WorkspaceStateStopped {
+		t.Fatalf("%s entered maintenance at %s, before its window %s: %v", second, w1, w2, st)
+	}
+	s.AdvanceTo(w2.Add(time.Second))
+	if st := e.states(t, ctx, ids[:2]); st[second] != wstypes.WorkspaceStateMaintenance {
+		t.Fatalf("at %s's window (%s): %v", second, w2, st)
+	}
+	s.Advance(time.Minute)
+	if st := e.states(t, ctx, ids[:2]); st[first] != wstypes.WorkspaceStateStopped || st[second] != wstypes.WorkspaceStateStopped {
+		t.Fatalf("after maintenance: %v, want both back to STOPPED", st)
+	}
+	// Next month: each again, on its window a month on.
+	n1 := ws.MaintenanceWindow(first, w1.Add(24*time.Hour))
+	if !n1.After(w2) {
+		t.Fatalf("next window %s of %s is not after this month's", n1, first)
+	}
+	s.AdvanceTo(n1.Add(time.Second))
+	if st := e.states(t, ctx, []string{first}); st[first] != wstypes.WorkspaceStateMaintenance {
+		t.Fatalf("next month at %s: %v", n1, st)
+	}
+}
+
 func TestMeteringAvailableHours(t *testing.T) {
 	s := testserver.Start(t, testserver.Timing("instant"), testserver.VirtualClock())
 	e := setup(t, s)

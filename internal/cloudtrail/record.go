@@ -86,6 +86,138 @@ type RecResource struct {
 
 const isoSeconds = "2006-01-02T15:04:05Z"
 
+// appendIdentity appends userIdentity's JSON (as encoding/json writes it).
+func appendIdentity(b []byte, u *UserIdentity) []byte {
+	if u == nil {
+		return append(b, "null"...)
+	}
+	opt := func(name, v string) {
+		if v != "" {
+			b = append(b, name...)
+			b = appendString(b, v)
+		}
+	}
+	b = append(b, `{"type":`...)
+	b = appendString(b, u.Type)
+	opt(`,"principalId":`, u.PrincipalID)
+	opt(`,"arn":`, u.ARN)
+	opt(`,"accountId":`, u.AccountID)
+	if u.AccessKeyID != nil {
+		b = append(b, `,"accessKeyId":`...)
+		b = appendString(b, *u.AccessKeyID)
+	}
+	opt(`,"userName":`, u.UserName)
+	if sc := u.SessionContext; sc != nil {
+		b = append(b, `,"sessionContext":{`...)
+		if si := sc.SessionIssuer; si != nil {
+			b = append(b, `"sessionIssuer":{"type":`...)
+			b = appendString(b, si.Type)
+			b = append(b, `,"principalId":`...)
+			b = appendString(b, si.PrincipalID)
+			b = append(b, `,"arn":`...)
+			b = appendString(b, si.ARN)
+			b = append(b, `,"accountId":`...)
+			b = appendString(b, si.AccountID)
+			b = append(b, `,"userName":`...)
+			b = appendString(b, si.UserName)
+			b = append(b, "},"...)
+		}
+		b = append(b, `"attributes":{"creationDate":`...)
+		b = appendString(b, sc.Attributes.CreationDate)
+		b = append(b, `,"mfaAuthenticated":`...)
+		b = appendString(b, sc.Attributes.MFAAuthenticated)
+		b = append(b, "}}"...)
+	}
+	opt(`,"invokedBy":`, u.InvokedBy)
+	return append(b, '}')
+}
+
+// appendResources appends the resources' JSON (as encoding/json writes it).
+func appendResources(b []byte, rs []RecResource) []byte {
+	b = append(b, '[')
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"ARN":`...)
+		b = appendString(b, r.ARN)
+		b = append(b, `,"accountId":`...)
+		b = appendString(b, r.AccountID)
+		if r.Type != "" {
+			b = append(b, `,"type":`...)
+			b = appendString(b, r.Type)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendRecord appends the record's JSON, with the documented field names
+// in the documented order. Its request parameters and response elements are
+// JSON already (params wrote them) and are copied as they are.
+func appendRecord(b []byte, r *Record) []byte {
+	str := func(name, v string) {
+		b = append(b, name...)
+		b = appendString(b, v)
+	}
+	raw := func(name string, v any) {
+		b = append(b, name...)
+		j, err := json.Marshal(v)
+		if err != nil {
+			j = []byte("null")
+		}
+		b = append(b, j...)
+	}
+	str(`{"eventVersion":`, r.EventVersion)
+	b = append(b, `,"userIdentity":`...)
+	b = appendIdentity(b, r.UserIdentity)
+	str(`,"eventTime":`, r.EventTime)
+	str(`,"eventSource":`, r.EventSource)
+	str(`,"eventName":`, r.EventName)
+	str(`,"awsRegion":`, r.AWSRegion)
+	str(`,"sourceIPAddress":`, r.SourceIPAddress)
+	if r.UserAgent != "" {
+		str(`,"userAgent":`, r.UserAgent)
+	}
+	if r.ErrorCode != "" {
+		str(`,"errorCode":`, r.ErrorCode)
+	}
+	if r.ErrorMessage != "" {
+		str(`,"errorMessage":`, r.ErrorMessage)
+	}
+	for _, p := range []struct {
+		name string
+		v    json.RawMessage
+	}{{`,"requestParameters":`, r.RequestParameters}, {`,"responseElements":`, r.ResponseElements}} {
+		b = append(b, p.name...)
+		if len(p.v) == 0 {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, p.v...)
+		}
+	}
+	if len(r.AdditionalEventData) > 0 {
+		raw(`,"additionalEventData":`, r.AdditionalEventData)
+	}
+	str(`,"requestID":`, r.RequestID)
+	str(`,"eventID":`, r.EventID)
+	b = append(b, `,"readOnly":`...)
+	b = strconv.AppendBool(b, r.ReadOnly)
+	if len(r.Resources) > 0 {
+		b = append(b, `,"resources":`...)
+		b = appendResources(b, r.Resources)
+	}
+	str(`,"eventType":`, r.EventType)
+	b = append(b, `,"managementEvent":`...)
+	b = strconv.AppendBool(b, r.ManagementEvent)
+	str(`,"recipientAccountId":`, r.RecipientAccountID)
+	if r.SharedEventID != "" {
+		str(`,"sharedEventID":`, r.SharedEventID)
+	}
+	str(`,"eventCategory":`, r.EventCategory)
+	return append(b, '}')
+}
+
 // identity renders the caller as userIdentity.
 func identity(p *gateway.Principal, invokedBy string) *UserIdentity {
 	if p == nil {

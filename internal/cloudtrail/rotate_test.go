@@ -107,3 +107,45 @@ func TestStoredRecordReadsBothFormats(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendRecordMatchesEncodingJSON(t *testing.T) {
+	full := &Record{EventVersion: EventVersion, UserIdentity: &UserIdentity{Type: "IAMUser", PrincipalID: "AIDA", ARN: "arn:aws:iam::1:user/a", AccountID: "1"},
+		EventTime: "2026-01-02T03:04:05Z", EventSource: "kms.amazonaws.com", EventName: "Decrypt", AWSRegion: "us-east-1", SourceIPAddress: "127.0.0.1",
+		UserAgent: "aws-cli/1 <x>", ErrorCode: "AccessDenied", ErrorMessage: "no \"way\"", RequestParameters: json.RawMessage(`{"keyId":"k"}`),
+		AdditionalEventData: map[string]any{"n": 1}, RequestID: "r", EventID: "e", ReadOnly: true,
+		Resources: []RecResource{{ARN: "arn:aws:kms:us-east-1:1:key/k", AccountID: "1", Type: "AWS::KMS::Key"}}, EventType: "AwsApiCall",
+		ManagementEvent: true, RecipientAccountID: "1", SharedEventID: "s", EventCategory: "Management"}
+	akid := "ASIA"
+	role := &Record{EventVersion: EventVersion, UserIdentity: &UserIdentity{Type: "AssumedRole", PrincipalID: "AROA:s", ARN: "arn:aws:sts::1:assumed-role/r/s",
+		AccountID: "1", AccessKeyID: &akid, InvokedBy: "workspaces.amazonaws.com", SessionContext: &SessionContext{
+			SessionIssuer: &SessionIssuer{Type: "Role", PrincipalID: "AROA", ARN: "arn:aws:iam::1:role/r", AccountID: "1", UserName: "r"},
+			Attributes:    SessionAttrs{CreationDate: "2026-01-02T03:04:05Z", MFAAuthenticated: "false"}}},
+		Resources: []RecResource{{ARN: "a", AccountID: "2"}}}
+	for _, rec := range []*Record{full, role, {EventVersion: EventVersion, UserIdentity: &UserIdentity{Type: "Unknown"}}} {
+		want, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendRecord(nil, rec)
+		var g, w map[string]any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("appendRecord wrote invalid JSON %s: %v", got, err)
+		}
+		json.Unmarshal(want, &w)
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("appendRecord:\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+func TestStoredEncodeRoundTrips(t *testing.T) {
+	in := stored{EventID: "e", EventName: "X", EventSource: "s", Username: "u", AccessKeyID: "AKIA", ReadOnly: true,
+		Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Resources: []RecResource{{ARN: "a", AccountID: "1"}}, Record: json.RawMessage(`{"eventName":"X"}`), Key: "1/r/k"}
+	var out stored
+	if err := json.Unmarshal(in.encode(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", out, in)
+	}
+}

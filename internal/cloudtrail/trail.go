@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -251,7 +252,8 @@ type stored struct {
 type row struct {
 	key  string
 	st   *stored
-	line []byte
+	line []byte // the record, a line of the events file
+	enc  []byte // st as stored JSON
 }
 
 // commit stores a batch of events as one segment per account and region:
@@ -267,26 +269,35 @@ func (t *Trail) commit(batch []*gateway.Event) {
 		rows = append(rows, t.build(e)...)
 	}
 	if t.store != nil {
-		segments := map[string][]*stored{}
-		for _, r := range rows {
-			p := segmentPrefix(r.key)
-			segments[p] = append(segments[p], r.st)
+		segments := map[string][]*row{}
+		for i := range rows {
+			p := segmentPrefix(rows[i].key)
+			segments[p] = append(segments[p], &rows[i])
 		}
 		err := t.store.Update(context.Background(), func(tx store.Tx) error {
 			for _, evs := range segments {
-				sort.Slice(evs, func(i, j int) bool { return evs[i].Key < evs[j].Key })
+				sort.Slice(evs, func(i, j int) bool { return evs[i].key < evs[j].key })
 				// A segment spans at most segmentSlack (lookups rely on it):
 				// cut the batch where an event is older than that.
 				for len(evs) > 0 {
 					n := 1
-					for n < len(evs) && evs[0].Time.Sub(evs[n].Time) <= segmentSlack {
+					for n < len(evs) && evs[0].st.Time.Sub(evs[n].st.Time) <= segmentSlack {
 						n++
 					}
-					val, err := json.Marshal(evs[:n])
-					if err != nil {
-						return err
+					size := 2
+					for _, r := range evs[:n] {
+						size += len(r.enc) + 1
 					}
-					if err := tx.Put(context.Background(), tEvents, evs[0].Key, val); err != nil {
+					val := make([]byte, 0, size)
+					val = append(val, '[')
+					for i, r := range evs[:n] {
+						if i > 0 {
+							val = append(val, ',')
+						}
+						val = append(val, r.enc...)
+					}
+					val = append(val, ']')
+					if err := tx.Put(context.Background(), tEvents, evs[0].key, val); err != nil {
 						return err
 					}
 					evs = evs[n:]
@@ -399,12 +410,12 @@ func (t *Trail) build(e *gateway.Event) []row {
 }
 
 func (t *Trail) row(e *gateway.Event, rec *Record) row {
-	b, err := json.Marshal(rec)
-	if err != nil || len(b) > 256<<10 {
-		// A value that cannot be encoded, or an oversized record: keep the
-		// event, drop the bulky parts as CloudTrail does past its limits.
+	b := appendRecord(nil, rec)
+	if len(b) > 256<<10 {
+		// An oversized record: keep the event, drop the bulky parts as
+		// CloudTrail does past its limits.
 		rec.RequestParameters, rec.ResponseElements, rec.AdditionalEventData = nil, nil, nil
-		b, _ = json.Marshal(rec)
+		b = appendRecord(b[:0], rec)
 	}
 	st := stored{EventID: rec.EventID, EventName: rec.EventName, EventSource: rec.EventSource, Username: username(e.Principal),
 		ReadOnly: rec.ReadOnly, Time: e.Time, Resources: rec.Resources, Record: b}
@@ -412,7 +423,41 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 		st.AccessKeyID = e.Principal.AccessKeyID
 	}
 	st.Key = rec.RecipientAccountID + "/" + rec.AWSRegion + "/" + invTime(e.Time) + "/" + rec.EventID
-	return row{key: st.Key, st: &st, line: b}
+	return row{key: st.Key, st: &st, line: b, enc: st.encode()}
+}
+
+// encode renders the stored event as JSON with its record embedded as it
+// is: the record was just written by appendRecord, so it is not parsed again.
+func (s *stored) encode() []byte {
+	b := make([]byte, 0, len(s.Record)+256)
+	b = append(b, `{"id":`...)
+	b = appendString(b, s.EventID)
+	b = append(b, `,"name":`...)
+	b = appendString(b, s.EventName)
+	b = append(b, `,"src":`...)
+	b = appendString(b, s.EventSource)
+	if s.Username != "" {
+		b = append(b, `,"user":`...)
+		b = appendString(b, s.Username)
+	}
+	if s.AccessKeyID != "" {
+		b = append(b, `,"akid":`...)
+		b = appendString(b, s.AccessKeyID)
+	}
+	b = append(b, `,"ro":`...)
+	b = strconv.AppendBool(b, s.ReadOnly)
+	b = append(b, `,"t":"`...)
+	b = s.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if len(s.Resources) > 0 {
+		b = append(b, `,"res":`...)
+		b = appendResources(b, s.Resources)
+	}
+	b = append(b, `,"k":`...)
+	b = appendString(b, s.Key)
+	b = append(b, `,"rec":`...)
+	b = append(b, s.Record...)
+	return append(b, '}')
 }
 
 func clip(s string, n int) string {

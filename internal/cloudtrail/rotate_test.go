@@ -3,6 +3,7 @@ package cloudtrail
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -147,5 +148,18 @@ func TestStoredEncodeRoundTrips(t *testing.T) {
 	}
 	if !reflect.DeepEqual(in, out) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", out, in)
+	}
+}
+
+func TestInvTimeSortsNewestFirst(t *testing.T) {
+	times := []time.Time{time.Unix(0, 1), time.Unix(1700000000, 5), time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC), time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for i, tm := range times {
+		want := fmt.Sprintf("%019d", int64(^uint64(0)>>1)-tm.UnixNano())
+		if got := invTime(tm); got != want {
+			t.Fatalf("invTime(%v) = %s, want %s", tm, got, want)
+		}
+		if i > 0 && invTime(tm) >= invTime(times[i-1]) {
+			t.Fatalf("%v does not sort before %v", tm, times[i-1])
+		}
 	}
 }

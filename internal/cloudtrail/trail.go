@@ -343,7 +343,16 @@ func newEventID() string {
 }
 
 func invTime(t time.Time) string {
-	return fmt.Sprintf("%019d", int64(^uint64(0)>>1)-t.UnixNano())
+	var b [19]byte
+	v := uint64(int64(^uint64(0)>>1) - t.UnixNano())
+	if int64(v) < 0 {
+		return fmt.Sprintf("%019d", int64(v)) // before 1970: keep the old form
+	}
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return string(b[:])
 }
 
 // build turns a gateway event into stored rows: one in the caller's account
@@ -410,26 +419,38 @@ func (t *Trail) build(e *gateway.Event) []row {
 }
 
 func (t *Trail) row(e *gateway.Event, rec *Record) row {
-	b := appendRecord(nil, rec)
-	if len(b) > 256<<10 {
-		// An oversized record: keep the event, drop the bulky parts as
-		// CloudTrail does past its limits.
-		rec.RequestParameters, rec.ResponseElements, rec.AdditionalEventData = nil, nil, nil
-		b = appendRecord(b[:0], rec)
-	}
 	st := stored{EventID: rec.EventID, EventName: rec.EventName, EventSource: rec.EventSource, Username: username(e.Principal),
-		ReadOnly: rec.ReadOnly, Time: e.Time, Resources: rec.Resources, Record: b}
+		ReadOnly: rec.ReadOnly, Time: e.Time, Resources: rec.Resources}
 	if e.Principal != nil {
 		st.AccessKeyID = e.Principal.AccessKeyID
 	}
 	st.Key = rec.RecipientAccountID + "/" + rec.AWSRegion + "/" + invTime(e.Time) + "/" + rec.EventID
-	return row{key: st.Key, st: &st, line: b, enc: st.encode()}
+	// One buffer holds the stored event; the record inside it is also the
+	// line of the events file.
+	b := st.appendHead(make([]byte, 0, 2048))
+	start := len(b)
+	b = appendRecord(b, rec)
+	if len(b)-start > 256<<10 {
+		// An oversized record: keep the event, drop the bulky parts as
+		// CloudTrail does past its limits.
+		rec.RequestParameters, rec.ResponseElements, rec.AdditionalEventData = nil, nil, nil
+		b = appendRecord(b[:start], rec)
+	}
+	st.Record = b[start:len(b):len(b)]
+	b = append(b, '}')
+	return row{key: st.Key, st: &st, line: st.Record, enc: b}
 }
 
 // encode renders the stored event as JSON with its record embedded as it
-// is: the record was just written by appendRecord, so it is not parsed again.
+// is: the record was written by appendRecord, so it is not parsed again.
 func (s *stored) encode() []byte {
-	b := make([]byte, 0, len(s.Record)+256)
+	b := s.appendHead(make([]byte, 0, len(s.Record)+256))
+	b = append(b, s.Record...)
+	return append(b, '}')
+}
+
+// appendHead appends the stored event's JSON up to its record's value.
+func (s *stored) appendHead(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, s.EventID)
 	b = append(b, `,"name":`...)
@@ -455,9 +476,7 @@ func (s *stored) encode() []byte {
 	}
 	b = append(b, `,"k":`...)
 	b = appendString(b, s.Key)
-	b = append(b, `,"rec":`...)
-	b = append(b, s.Record...)
-	return append(b, '}')
+	return append(b, `,"rec":`...)
 }
 
 func clip(s string, n int) string {

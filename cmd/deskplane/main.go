@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -70,6 +71,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	tuneGC()
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(stderr, "deskplane serve: invalid --log-level %q\n", *logLevel)
@@ -113,4 +115,24 @@ func storeName(s string) string {
 		return "embedded SQLite"
 	}
 	return "PostgreSQL"
+}
+
+// Garbage collector settings of serve, unless GOGC or GOMEMLIMIT say
+// otherwise. A request allocates little that outlives it, so the live heap
+// is small and the collector's default (GOGC=100) runs it very often;
+// letting the heap grow to five times the live data before a cycle cuts the
+// collector's share of the CPU, and the soft limit keeps the heap bounded
+// when the live data itself is large (docs/benchmarks.md has both).
+const (
+	gcPercent   = 400
+	memoryLimit = 384 << 20
+)
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }

@@ -155,12 +155,16 @@ func (t *Trail) lookupEvents(ctx context.Context, c *gateway.Call, in *LookupEve
 	}
 	err := t.store.View(ctx, func(tx store.Tx) error {
 		if resumeSeg != "" {
-			evs, err := store.GetJSON[[]*stored](ctx, tx, tEvents, resumeSeg)
+			b, err := tx.Get(ctx, tEvents, resumeSeg)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			if evs != nil {
-				if err := visit(resumeSeg, *evs, resumeAfter); err != nil {
+			if err == nil {
+				evs, err := decodeSegment(b)
+				if err != nil {
+					return fmt.Errorf("cloudtrail: decode segment %s: %w", resumeSeg, err)
+				}
+				if err := visit(resumeSeg, evs, resumeAfter); err != nil {
 					if errors.Is(err, store.ErrStop) {
 						return nil
 					}
@@ -170,8 +174,8 @@ func (t *Trail) lookupEvents(ctx context.Context, c *gateway.Call, in *LookupEve
 			after = resumeSeg
 		}
 		return tx.Scan(ctx, tEvents, prefix, after, 0, func(key string, b []byte) error {
-			var evs []*stored
-			if err := json.Unmarshal(b, &evs); err != nil {
+			evs, err := decodeSegment(b)
+			if err != nil {
 				return fmt.Errorf("cloudtrail: decode segment %s: %w", key, err)
 			}
 			return visit(key, evs, "")

@@ -1,6 +1,7 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -161,5 +162,18 @@ func TestInvTimeSortsNewestFirst(t *testing.T) {
 		if i > 0 && invTime(tm) >= invTime(times[i-1]) {
 			t.Fatalf("%v does not sort before %v", tm, times[i-1])
 		}
+	}
+}
+
+func TestSegmentsReadInBothForms(t *testing.T) {
+	js := []byte(`[{"id":"e1","name":"X","rec":{"eventName":"X"}},{"id":"e2","name":"Y","rec":{"eventName":"Y"}}]`)
+	for _, b := range [][]byte{js, compressSegment(js)} {
+		evs, err := decodeSegment(b)
+		if err != nil || len(evs) != 2 || evs[1].EventID != "e2" || evs[1].recordJSON() != `{"eventName":"Y"}` {
+			t.Fatalf("segment %.20q: %v %+v", b, err, evs)
+		}
+	}
+	if c := compressSegment(bytes.Repeat(js, 50)); len(c) >= len(js)*50/4 {
+		t.Fatalf("a repetitive segment compressed to %d of %d bytes", len(c), len(js)*50)
 	}
 }

@@ -62,6 +62,17 @@ type Tx interface {
 	// Count returns the number of records under prefix.
 	Count(ctx context.Context, table, prefix string) (int, error)
 
+	// GetMany returns the records of table under keys that exist (absent
+	// keys are not in the map): one statement instead of one per key.
+	GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error)
+	// PutMany writes (creates or replaces) records of one table; of
+	// records with the same key, the last is written.
+	PutMany(ctx context.Context, table string, recs []KV) error
+	// CreateMany creates the records of one table whose keys do not exist
+	// yet and returns, in order, the keys that did (those records are left
+	// as they were; of records with the same key, the first is created).
+	CreateMany(ctx context.Context, table string, recs []KV) (existing []string, err error)
+
 	// Enqueue adds a job, due at j.Due. A job with the same ID is replaced.
 	Enqueue(ctx context.Context, j Job) error
 	// CancelJob deletes a job if it exists (no error when it does not).
@@ -70,6 +81,55 @@ type Tx interface {
 	// its effect; it returns ErrConflict if the job is gone or claimed by
 	// another owner, so the effect is rolled back and never applied twice.
 	FinishJob(ctx context.Context, id, owner string) error
+}
+
+// KV is one record of a batch write.
+type KV struct {
+	Key   string
+	Value []byte
+}
+
+// Dedupe returns recs with one record per key: the last of a key when last
+// is true, else the first, in the order of first appearance. It returns
+// recs itself when no key repeats.
+func Dedupe(recs []KV, last bool) []KV {
+	pos := make(map[string]int, len(recs))
+	dup := false
+	for i, r := range recs {
+		if _, ok := pos[r.Key]; ok {
+			dup = true
+			if last {
+				pos[r.Key] = i
+			}
+			continue
+		}
+		pos[r.Key] = i
+	}
+	if !dup {
+		return recs
+	}
+	out := make([]KV, 0, len(pos))
+	for _, r := range recs {
+		if j, ok := pos[r.Key]; ok {
+			out = append(out, recs[j])
+			delete(pos, r.Key)
+		}
+	}
+	return out
+}
+
+// Existing lists, in the order of recs, the keys CreateMany did not create:
+// those not in created, and every repeat of a key.
+func Existing(recs []KV, created map[string]bool) []string {
+	var out []string
+	seen := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		if seen[r.Key] || !created[r.Key] {
+			out = append(out, r.Key)
+		}
+		seen[r.Key] = true
+	}
+	return out
 }
 
 // ErrStop ends a Scan early without error.

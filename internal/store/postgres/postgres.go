@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -330,6 +331,124 @@ func (t *txImpl) Delete(ctx context.Context, table, key string) error {
 		return store.ErrNotFound
 	}
 	return nil
+}
+
+// lockKeys takes the advisory locks of several keys of one table in one
+// statement, in ascending lock-id order (so two batches never wait on each
+// other in opposite orders).
+func (t *txImpl) lockKeys(ctx context.Context, table string, keys []string) error {
+	if t.ro || len(keys) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		h := fnv.New64a()
+		h.Write([]byte(table))
+		h.Write([]byte{0})
+		h.Write([]byte(k))
+		if id := int64(h.Sum64()); !t.locked[id] {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if _, err := t.q.Exec(ctx, `SELECT pg_advisory_xact_lock(x) FROM (SELECT x FROM unnest($1::bigint[]) WITH ORDINALITY AS u(x, i) ORDER BY i) s`, ids); err != nil {
+		return wrap(fmt.Sprintf("lock %d keys of %s", len(ids), table), err)
+	}
+	if t.locked == nil {
+		t.locked = make(map[int64]bool)
+	}
+	for _, id := range ids {
+		t.locked[id] = true
+	}
+	return nil
+}
+
+func byteKeys(keys []string) [][]byte {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = []byte(k)
+	}
+	return out
+}
+
+func (t *txImpl) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
+	if err := t.lockKeys(ctx, table, keys); err != nil {
+		return nil, err
+	}
+	q := `SELECT k, v FROM kv WHERE tbl = $1 AND k = ANY($2::bytea[])`
+	if !t.ro {
+		q += ` FOR UPDATE`
+	}
+	rows, err := t.q.Query(ctx, q, table, byteKeys(keys))
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("get %d records of %s", len(keys), table), err)
+	}
+	defer rows.Close()
+	out := make(map[string][]byte, len(keys))
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, wrap("get records of "+table, err)
+		}
+		out[string(k)] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("get records of "+table, err)
+	}
+	return out, nil
+}
+
+func kvArrays(recs []store.KV) ([]string, [][]byte, [][]byte) {
+	keys := make([]string, len(recs))
+	ks := make([][]byte, len(recs))
+	vs := make([][]byte, len(recs))
+	for i, r := range recs {
+		keys[i], ks[i], vs[i] = r.Key, []byte(r.Key), r.Value
+	}
+	return keys, ks, vs
+}
+
+func (t *txImpl) PutMany(ctx context.Context, table string, recs []store.KV) error {
+	recs = store.Dedupe(recs, true) // one row may not be updated twice by one statement
+	keys, ks, vs := kvArrays(recs)
+	if err := t.lockKeys(ctx, table, keys); err != nil {
+		return err
+	}
+	_, err := t.q.Exec(ctx, `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
+		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, ks, vs)
+	if err != nil {
+		return wrap(fmt.Sprintf("put %d records of %s", len(recs), table), err)
+	}
+	return nil
+}
+
+func (t *txImpl) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
+	keys, ks, vs := kvArrays(store.Dedupe(recs, false))
+	if err := t.lockKeys(ctx, table, keys); err != nil {
+		return nil, err
+	}
+	rows, err := t.q.Query(ctx, `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
+		ON CONFLICT (tbl, k) DO NOTHING RETURNING k`, table, ks, vs)
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("create %d records of %s", len(keys), table), err)
+	}
+	defer rows.Close()
+	created := make(map[string]bool, len(keys))
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return nil, wrap("create records of "+table, err)
+		}
+		created[string(k)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("create records of "+table, err)
+	}
+	return store.Existing(recs, created), nil
 }
 
 // prefixEnd returns the smallest string greater than every string with

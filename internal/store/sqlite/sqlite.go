@@ -504,6 +504,10 @@ func cachedQueries() []string {
 	for _, op := range []string{">=", ">"} {
 		qs = append(qs, scanSQL(op, false), scanSQL(op, true))
 	}
+	for _, n := range batchSizes {
+		b := batchSQL[n]
+		qs = append(qs, b.get, b.put, b.create)
+	}
 	return append(qs, countSQL(false), countSQL(true))
 }
 
@@ -601,6 +605,113 @@ func (t *tx) Delete(ctx context.Context, table, key string) error {
 		return store.ErrNotFound
 	}
 	return nil
+}
+
+// batchSizes are the row counts of the prepared batch statements; a batch
+// runs as the fewest of them (25 rows: 16 + 8 + 1).
+var batchSizes = []int{64, 32, 16, 8, 4, 2, 1}
+
+// batchSQL holds the batch statements of each size.
+var batchSQL = func() map[int]struct{ get, put, create string } {
+	m := map[int]struct{ get, put, create string }{}
+	for _, n := range batchSizes {
+		in := strings.TrimSuffix(strings.Repeat("?,", n), ",")
+		vals := strings.TrimSuffix(strings.Repeat("(?, ?, ?),", n), ",")
+		m[n] = struct{ get, put, create string }{
+			get:    `SELECT k, v FROM kv WHERE tbl = ? AND k IN (` + in + `)`,
+			put:    `INSERT INTO kv (tbl, k, v) VALUES ` + vals + ` ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`,
+			create: `INSERT INTO kv (tbl, k, v) VALUES ` + vals + ` ON CONFLICT (tbl, k) DO NOTHING RETURNING k`,
+		}
+	}
+	return m
+}()
+
+// chunk returns the largest batch size not above n.
+func chunk(n int) int {
+	for _, s := range batchSizes {
+		if s <= n {
+			return s
+		}
+	}
+	return 1
+}
+
+func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	for len(keys) > 0 {
+		n := chunk(len(keys))
+		args := make([]any, 0, n+1)
+		args = append(args, table)
+		for _, k := range keys[:n] {
+			args = append(args, k)
+		}
+		rows, err := t.query(ctx, batchSQL[n].get, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: get %d records of %s: %w", n, table, err)
+		}
+		for rows.Next() {
+			var k string
+			var v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: get records of %s: %w", table, err)
+			}
+			out[k] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: get records of %s: %w", table, err)
+		}
+		keys = keys[n:]
+	}
+	return out, nil
+}
+
+func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
+	recs = store.Dedupe(recs, true)
+	for len(recs) > 0 {
+		n := chunk(len(recs))
+		args := make([]any, 0, 3*n)
+		for _, r := range recs[:n] {
+			t.wrote(table, r.Key)
+			args = append(args, table, r.Key, r.Value)
+		}
+		if _, err := t.exec(ctx, batchSQL[n].put, args...); err != nil {
+			return fmt.Errorf("sqlite: put %d records of %s: %w", n, table, err)
+		}
+		recs = recs[n:]
+	}
+	return nil
+}
+
+func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
+	created := make(map[string]bool, len(recs))
+	for rest := store.Dedupe(recs, false); len(rest) > 0; {
+		n := chunk(len(rest))
+		args := make([]any, 0, 3*n)
+		for _, r := range rest[:n] {
+			t.wrote(table, r.Key)
+			args = append(args, table, r.Key, r.Value)
+		}
+		rows, err := t.query(ctx, batchSQL[n].create, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: create %d records of %s: %w", n, table, err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: create records of %s: %w", table, err)
+			}
+			created[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: create records of %s: %w", table, err)
+		}
+		rest = rest[n:]
+	}
+	return store.Existing(recs, created), nil
 }
 
 // prefixEnd returns the smallest string greater than every string with prefix p.

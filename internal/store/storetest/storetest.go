@@ -39,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"GetPut", testGetPut},
 		{"Create", testCreate},
 		{"Delete", testDelete},
+		{"Batches", testBatches},
+		{"BatchesReadYourWrites", testBatchesReadYourWrites},
 		{"ScanOrderAndPrefix", testScanOrderAndPrefix},
 		{"ScanAfterAndLimit", testScanAfterAndLimit},
 		{"ScanStopAndErrors", testScanStopAndErrors},
@@ -237,6 +239,118 @@ func testCreate(t *testing.T, db store.Backend) {
 	})
 	if got := get(t, db, "t", "k"); got != "third" {
 		t.Errorf("value = %q, want third", got)
+	}
+}
+
+// testBatches: GetMany, PutMany and CreateMany over sizes that take several
+// statements (1, 25, 100 and 130 records), duplicates, other tables and keys
+// that exist.
+func testBatches(t *testing.T, db store.Backend) {
+	ctx := t.Context()
+	for _, n := range []int{1, 25, 100, 130} {
+		table := fmt.Sprintf("b%d", n)
+		recs := make([]store.KV, n)
+		keys := make([]string, n)
+		for i := range recs {
+			keys[i] = fmt.Sprintf("k/%04d", i)
+			recs[i] = store.KV{Key: keys[i], Value: []byte(fmt.Sprintf("v%d", i))}
+		}
+		put(t, db, "other", keys[0], "not this table")
+		// Half of them exist before CreateMany (every even key).
+		update(t, db, func(tx store.Tx) error {
+			for i := 0; i < n; i += 2 {
+				if err := tx.Put(ctx, table, keys[i], []byte("old")); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		withDup := append(append([]store.KV{}, recs...), store.KV{Key: keys[n-1], Value: []byte("dup")})
+		var existing []string
+		update(t, db, func(tx store.Tx) error {
+			var err error
+			existing, err = tx.CreateMany(ctx, table, withDup)
+			return err
+		})
+		var want []string
+		for i := 0; i < n; i += 2 {
+			want = append(want, keys[i])
+		}
+		want = append(want, keys[n-1]) // the repeat
+		if fmt.Sprint(existing) != fmt.Sprint(want) {
+			t.Fatalf("n=%d: CreateMany existing = %v, want %v", n, existing, want)
+		}
+		var got map[string][]byte
+		view(t, db, func(tx store.Tx) error {
+			var err error
+			got, err = tx.GetMany(ctx, table, append(keys, "absent"))
+			return err
+		})
+		if len(got) != n {
+			t.Fatalf("n=%d: GetMany found %d records, want %d", n, len(got), n)
+		}
+		for i, k := range keys {
+			w := fmt.Sprintf("v%d", i)
+			if i%2 == 0 {
+				w = "old" // CreateMany left it as it was
+			}
+			if string(got[k]) != w {
+				t.Fatalf("n=%d: %s = %q, want %q", n, k, got[k], w)
+			}
+		}
+		// PutMany replaces and creates; of repeated keys the last wins.
+		upd := []store.KV{{Key: keys[0], Value: []byte("a")}, {Key: "new", Value: []byte("b")}, {Key: keys[0], Value: []byte("c")}}
+		update(t, db, func(tx store.Tx) error { return tx.PutMany(ctx, table, upd) })
+		if a, b := get(t, db, table, keys[0]), get(t, db, table, "new"); a != "c" || b != "b" {
+			t.Fatalf("n=%d: after PutMany %q %q, want c b", n, a, b)
+		}
+		if o := get(t, db, "other", keys[0]); o != "not this table" {
+			t.Fatalf("another table changed: %q", o)
+		}
+	}
+	// A failing update takes its batch writes back.
+	err := db.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.CreateMany(ctx, "rb", []store.KV{{Key: "x", Value: []byte("1")}}); err != nil {
+			return err
+		}
+		if err := tx.PutMany(ctx, "rb", []store.KV{{Key: "y", Value: []byte("2")}}); err != nil {
+			return err
+		}
+		return errors.New("boom")
+	})
+	if err == nil || count(t, db, "rb", "") != 0 {
+		t.Fatalf("rolled-back batch: err %v, %d records left", err, count(t, db, "rb", ""))
+	}
+}
+
+// testBatchesReadYourWrites: records written by a batch are read back by
+// Get and Scan in the same transaction and by Get outside it after commit.
+func testBatchesReadYourWrites(t *testing.T, db store.Backend) {
+	ctx := t.Context()
+	update(t, db, func(tx store.Tx) error {
+		if _, err := tx.CreateMany(ctx, "ry", []store.KV{{Key: "a", Value: []byte("1")}, {Key: "b", Value: []byte("2")}}); err != nil {
+			return err
+		}
+		if v, err := tx.Get(ctx, "ry", "b"); err != nil || string(v) != "2" {
+			return fmt.Errorf("Get after CreateMany: %q %v", v, err)
+		}
+		if err := tx.PutMany(ctx, "ry", []store.KV{{Key: "a", Value: []byte("3")}}); err != nil {
+			return err
+		}
+		m, err := tx.GetMany(ctx, "ry", []string{"a", "b"})
+		if err != nil || string(m["a"]) != "3" || string(m["b"]) != "2" {
+			return fmt.Errorf("GetMany after PutMany: %q %v", m, err)
+		}
+		return nil
+	})
+	// Get outside a transaction (a read cache, where the backend has one)
+	// sees the batch's writes.
+	if v, err := db.Get(ctx, "ry", "a"); err != nil || string(v) != "3" {
+		t.Fatalf("Get after the batch: %q %v", v, err)
+	}
+	update(t, db, func(tx store.Tx) error { return tx.PutMany(ctx, "ry", []store.KV{{Key: "a", Value: []byte("4")}}) })
+	if v, err := db.Get(ctx, "ry", "a"); err != nil || string(v) != "4" {
+		t.Fatalf("Get after a second batch: %q %v", v, err)
 	}
 }
 

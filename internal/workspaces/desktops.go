@@ -298,7 +298,13 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 		}
 		// The request's desktops form one maintenance group (one job).
 		rc := &createCache{dirs: map[string]*directoryRec{}, bundles: map[string]*bundleInfo{},
-			maintGroup: "mwg/" + key(c.Account, c.Region, c.RequestID)}
+			maintGroup: "mwg/" + key(c.Account, c.Region, c.RequestID), users: map[string]bool{},
+			// Without encryption (no grants to create per desktop), the
+			// accepted desktops and their names are written together at
+			// the end, a few statements for the whole request.
+			batch: !anyEncrypted(in.Workspaces)}
+		var accepted []*desktopRec
+		var acceptedReqs []WorkspaceRequest
 		for _, r := range in.Workspaces {
 			w, err := m.createOne(ctx, tx, c, r, count, rc)
 			if err != nil {
@@ -310,6 +316,27 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 				continue
 			}
 			count++
+			accepted = append(accepted, w)
+			acceptedReqs = append(acceptedReqs, r)
+		}
+		if rc.batch && len(accepted) > 0 {
+			taken, err := insertDesktops(ctx, tx, c.Account, c.Region, accepted)
+			if err != nil {
+				return err
+			}
+			kept := accepted[:0]
+			for i, w := range accepted {
+				if taken[i] {
+					out.FailedRequests = append(out.FailedRequests, failedCreate{WorkspaceRequest: acceptedReqs[i],
+						ErrorCode: "ResourceAlreadyExistsException", ErrorMessage: fmt.Sprintf("A WorkSpace named %s already exists.", w.WorkspaceName)})
+					count--
+					continue
+				}
+				kept = append(kept, w)
+			}
+			accepted = kept
+		}
+		for _, w := range accepted {
 			out.PendingRequests = append(out.PendingRequests, m.render(w))
 		}
 		if len(out.PendingRequests) == 0 {
@@ -418,7 +445,19 @@ type createCache struct {
 	dirs       map[string]*directoryRec
 	bundles    map[string]*bundleInfo
 	ips        ipAllocator
-	maintGroup string // the job id of the request's maintenance group
+	maintGroup string          // the job id of the request's maintenance group
+	users      map[string]bool // DIRECTORY/user of the desktops accepted so far
+	batch      bool            // accepted desktops are written by insertDesktops
+}
+
+// anyEncrypted reports whether a request asks for an encrypted volume.
+func anyEncrypted(rs []WorkspaceRequest) bool {
+	for _, r := range rs {
+		if deref(r.RootVolumeEncryptionEnabled) || deref(r.UserVolumeEncryptionEnabled) || r.VolumeEncryptionKey != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // ipAllocator hands out subnet addresses for one request: each subnet's
@@ -608,9 +647,11 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 		if err != nil {
 			return nil, err
 		}
-		if taken {
+		uk := r.DirectoryId + "/" + strings.ToLower(r.UserName)
+		if taken || rc.users[uk] {
 			return nil, itemErr("ResourceAlreadyExistsException", "The user %s already has a WorkSpace in the directory %s.", r.UserName, r.DirectoryId)
 		}
+		rc.users[uk] = true
 	}
 	rootEnc, userEnc := deref(r.RootVolumeEncryptionEnabled), deref(r.UserVolumeEncryptionEnabled)
 	var keyARN string
@@ -673,6 +714,9 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 	if w.Properties.OperatingSystemName == nil && bi.osName != "" {
 		w.Properties.OperatingSystemName = ptr(bi.osName)
 	}
+	if rc.batch {
+		return w, nil // written with the request's others (insertDesktops)
+	}
 	if err := insertDesktop(ctx, tx, c.Account, c.Region, w); err != nil {
 		return nil, err
 	}
@@ -721,6 +765,75 @@ func insertDesktop(ctx context.Context, tx store.Tx, account, region string, w *
 		w.WorkspaceID = newID("ws-")
 		w.ComputerName = computerName(w.WorkspaceID)
 	}
+}
+
+// insertDesktops stores new desktops and claims their names, a few
+// statements for all of them. An id another node took at the same instant
+// is replaced as insertDesktop does. taken[i] reports that desktop i was
+// not stored because its name was taken (by an existing desktop or an
+// earlier one of the same batch).
+func insertDesktops(ctx context.Context, tx store.Tx, account, region string, ws []*desktopRec) ([]bool, error) {
+	recs := make([]store.KV, len(ws))
+	byKey := make(map[string]*desktopRec, len(ws))
+	for i, w := range ws {
+		b, err := json.Marshal(w)
+		if err != nil {
+			return nil, fmt.Errorf("encode desktop %s: %w", w.WorkspaceID, err)
+		}
+		k := key(account, region, w.WorkspaceID)
+		recs[i] = store.KV{Key: k, Value: b}
+		byKey[k] = w
+	}
+	existing, err := tx.CreateMany(ctx, tDesktops, recs)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range existing {
+		w := byKey[k]
+		w.WorkspaceID = newID("ws-")
+		w.ComputerName = computerName(w.WorkspaceID)
+		if err := insertDesktop(ctx, tx, account, region, w); err != nil {
+			return nil, err
+		}
+	}
+	var names []store.KV
+	occurs := map[string]int{}
+	for _, w := range ws {
+		if w.WorkspaceName != "" {
+			k := key(account, region, "name/"+w.WorkspaceName)
+			names = append(names, store.KV{Key: k, Value: []byte(`"` + w.WorkspaceID + `"`)})
+			occurs[k]++
+		}
+	}
+	taken := make([]bool, len(ws))
+	if len(names) == 0 {
+		return taken, nil
+	}
+	existingNames, err := tx.CreateMany(ctx, tIdem, names)
+	if err != nil {
+		return nil, err
+	}
+	refused := map[string]int{}
+	for _, k := range existingNames {
+		refused[k]++
+	}
+	// A name refused as often as it occurs existed before: every desktop
+	// asking for it is refused; otherwise its first desktop got it.
+	seen := map[string]bool{}
+	for i, w := range ws {
+		if w.WorkspaceName == "" {
+			continue
+		}
+		k := key(account, region, "name/"+w.WorkspaceName)
+		if seen[k] || refused[k] == occurs[k] {
+			taken[i] = true
+			if err := tx.Delete(ctx, tDesktops, key(account, region, w.WorkspaceID)); err != nil {
+				return nil, err
+			}
+		}
+		seen[k] = true
+	}
+	return taken, nil
 }
 
 func protocols(p string) []string {

@@ -74,6 +74,11 @@ func (m *Module) registerJobs() {
 // provisioning batch), so they cost one job instead of one per desktop.
 type timers struct {
 	autostop []jobRef
+	// recs holds the batch's records, read with one GetMany and kept up to
+	// date as they change; changed lists the keys to write back with one
+	// PutMany at the end of the batch.
+	recs    map[string]*desktopRec
+	changed []string
 }
 
 // setState moves a desktop to a new state, keeping the metering, the
@@ -231,9 +236,37 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	if err := json.Unmarshal(j.Payload, &refs); err != nil {
 		return fmt.Errorf("job %s: bad payload: %w", j.ID, err)
 	}
-	tm := &timers{}
+	keys := make([]string, len(refs))
+	for i, ref := range refs {
+		keys[i] = ref.Key
+	}
+	raw, err := tx.GetMany(ctx, tDesktops, keys)
+	if err != nil {
+		return err
+	}
+	tm := &timers{recs: make(map[string]*desktopRec, len(raw))}
+	for k, b := range raw {
+		w := new(desktopRec)
+		if err := json.Unmarshal(b, w); err != nil {
+			return fmt.Errorf("decode desktop %s: %w", k, err)
+		}
+		tm.recs[k] = w
+	}
 	for _, ref := range refs {
 		if err := m.applyTransitionIn(ctx, tx, ref, now, tm); err != nil {
+			return err
+		}
+	}
+	if len(tm.changed) > 0 {
+		recs := make([]store.KV, 0, len(tm.changed))
+		for _, k := range tm.changed {
+			b, err := json.Marshal(tm.recs[k])
+			if err != nil {
+				return fmt.Errorf("encode desktop %s: %w", k, err)
+			}
+			recs = append(recs, store.KV{Key: k, Value: b})
+		}
+		if err := tx.PutMany(ctx, tDesktops, recs); err != nil {
 			return err
 		}
 	}
@@ -251,8 +284,21 @@ func (m *Module) applyTransition(ctx context.Context, tx store.Tx, ref jobRef, n
 }
 
 // applyTransitionIn is applyTransition, gathering timers into tm (see setStateIn).
+// With tm holding the batch's records, the record is read from and written
+// back to tm (the batch writes them all at its end); only the provisioning
+// steps of new desktops run that way, and they change no other desktop.
 func (m *Module) applyTransitionIn(ctx context.Context, tx store.Tx, ref jobRef, now time.Time, tm *timers) error {
-	w, err := getRec[desktopRec](ctx, tx, tDesktops, ref.Key)
+	var w *desktopRec
+	var err error
+	batched := tm != nil && tm.recs != nil
+	if batched {
+		w = tm.recs[ref.Key]
+		// Only provisioning is deferred to the batch's write; any other
+		// step (none is expected here) is written at once.
+		batched = w != nil && w.State == "PENDING"
+	} else {
+		w, err = getRec[desktopRec](ctx, tx, tDesktops, ref.Key)
+	}
 	if err != nil || w == nil || w.Seq != ref.Seq {
 		return err // a later change superseded this step
 	}
@@ -291,7 +337,9 @@ func (m *Module) applyTransitionIn(ctx context.Context, tx store.Tx, ref jobRef,
 	if err := m.setStateIn(ctx, tx, account, region, w, next, now, tm); err != nil {
 		return err
 	}
-	if err := m.save(ctx, tx, account, region, w); err != nil {
+	if batched {
+		tm.changed = append(tm.changed, ref.Key)
+	} else if err := m.save(ctx, tx, account, region, w); err != nil {
 		return err
 	}
 	switch next {

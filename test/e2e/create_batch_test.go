@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
+
+	"github.com/deskplane/deskplane/internal/testserver"
+)
+
+// TestCreateWorkspacesNamesAndUsersInOneRequest: one request's desktops are
+// written together, yet a name taken before or earlier in the same request,
+// and a user given two desktops in one request, are refused item by item,
+// leaving nothing behind.
+func TestCreateWorkspacesNamesAndUsersInOneRequest(t *testing.T) {
+	s := testserver.Start(t, testserver.Timing("instant"))
+	e := setup(t, s)
+	ctx := ctxT(t)
+	before := e.create(t, ctx, 1, "taken") // named "taken0"
+	named := func(name string) wstypes.WorkspaceRequest {
+		return wstypes.WorkspaceRequest{DirectoryId: aws.String(e.dirID), UserName: aws.String("[UNDEFINED]"), BundleId: aws.String(e.bundleID),
+			WorkspaceName: aws.String(name), WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}}
+	}
+	user := func(name string) wstypes.WorkspaceRequest {
+		return wstypes.WorkspaceRequest{DirectoryId: aws.String(e.dirID), UserName: aws.String(name), BundleId: aws.String(e.bundleID),
+			WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}}
+	}
+	out, err := e.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{
+		named("dup"), named("taken0"), named("dup"), named("fresh"), user("alice"), user("ALICE"), user("bob")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pending, failed []string
+	for _, w := range out.PendingRequests {
+		pending = append(pending, aws.ToString(w.WorkspaceName)+aws.ToString(w.UserName))
+	}
+	for _, f := range out.FailedRequests {
+		if aws.ToString(f.ErrorCode) != "ResourceAlreadyExistsException" {
+			t.Errorf("failed with %s: %s", aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage))
+		}
+		failed = append(failed, aws.ToString(f.WorkspaceRequest.WorkspaceName)+aws.ToString(f.WorkspaceRequest.UserName))
+	}
+	sort.Strings(pending)
+	sort.Strings(failed)
+	if want := "[alice bob dup[UNDEFINED] fresh[UNDEFINED]]"; fmt.Sprint(pending) != want {
+		t.Fatalf("pending %v, want %s", pending, want)
+	}
+	if want := "[ALICE dup[UNDEFINED] taken0[UNDEFINED]]"; fmt.Sprint(failed) != want {
+		t.Fatalf("failed %v, want %s", failed, want)
+	}
+	// Exactly the accepted desktops exist, each once.
+	all, err := e.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(e.dirID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]int{}
+	for _, w := range all.Workspaces {
+		names[aws.ToString(w.WorkspaceName)+"/"+aws.ToString(w.UserName)]++
+	}
+	want := map[string]int{"taken0/[UNDEFINED]": 1, "dup/[UNDEFINED]": 1, "fresh/[UNDEFINED]": 1, "/alice": 1, "/bob": 1}
+	if len(all.Workspaces) != len(before)+4 || fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Fatalf("desktops %v, want %v", names, want)
+	}
+	// A freed name can be used again once its desktop is gone; a refused
+	// one was never stored, so asking again is refused the same way.
+	again, err := e.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{named("dup")}})
+	if err != nil || len(again.FailedRequests) != 1 || len(again.PendingRequests) != 0 {
+		t.Fatalf("dup again: %v %+v", err, again)
+	}
+}

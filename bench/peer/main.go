@@ -173,6 +173,7 @@ func run(args []string) error {
 	maxReq := fs.Int("max-requests", 500000, "request cap of the describe workload per target")
 	desktops := fs.Int("desktops", 10000, "desktops to create in the create workload")
 	createConc := fs.Int("create-concurrency", 8, "concurrent CreateWorkspaces batches")
+	createClient := fs.String("create-client", "raw", "client of the create workload: raw (signed requests over raw keep-alive connections, as wrk does) or sdk (aws-sdk-go-v2)")
 	power := fs.Int("power", 1000, "MANUAL desktops to stop and start (deskplane only; 0 skips)")
 	only := fs.String("only", "describe,create,power", "workloads to run")
 	out := fs.String("json", "", "write the results as JSON to this file")
@@ -226,7 +227,7 @@ func run(args []string) error {
 		transport.CloseIdleConnections()
 		for _, t := range targets {
 			resetPeak(t.pid)
-			r, err := createWorkload(ctx, t, *desktops, *createConc)
+			r, err := createWorkload(ctx, t, *desktops, *createConc, *createClient == "raw")
 			if err != nil {
 				return err
 			}
@@ -389,12 +390,13 @@ func createBatch(ctx context.Context, t *target, n int, prefix string) ([]string
 }
 
 func createDesktops(ctx context.Context, t *target, n, conc int, prefix string) ([]string, error) {
-	ids, _, _, err := createParallel(ctx, t, n, conc, prefix)
+	ids, _, _, err := createParallel(ctx, t, n, conc, prefix, false)
 	return ids, err
 }
 
-// createParallel creates n desktops in batches of 25 from conc workers.
-func createParallel(ctx context.Context, t *target, n, conc int, prefix string) ([]string, []time.Duration, int64, error) {
+// createParallel creates n desktops in batches of 25 from conc workers,
+// through the SDK client or (raw) each worker's rawCreator.
+func createParallel(ctx context.Context, t *target, n, conc int, prefix string, raw bool) ([]string, []time.Duration, int64, error) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	var ids []string
@@ -407,6 +409,11 @@ func createParallel(ctx context.Context, t *target, n, conc int, prefix string) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var rc *rawCreator
+			if raw {
+				rc = newRawCreator(t)
+				defer rc.conn.close()
+			}
 			for {
 				b := int(next.Add(1)) - 1
 				if b >= batches {
@@ -414,7 +421,13 @@ func createParallel(ctx context.Context, t *target, n, conc int, prefix string) 
 				}
 				size := min(25, n-b*25)
 				st := time.Now()
-				got, err := createBatch(ctx, t, size, fmt.Sprintf("%s%d", prefix, b))
+				var got []string
+				var err error
+				if rc != nil {
+					got, err = rc.create(ctx, size, fmt.Sprintf("%s%d", prefix, b))
+				} else {
+					got, err = createBatch(ctx, t, size, fmt.Sprintf("%s%d", prefix, b))
+				}
 				d := time.Since(st)
 				mu.Lock()
 				if err != nil {
@@ -439,9 +452,9 @@ func createParallel(ctx context.Context, t *target, n, conc int, prefix string) 
 	return ids, lat, errs.Load(), nil
 }
 
-func createWorkload(ctx context.Context, t *target, n, conc int) (result, error) {
+func createWorkload(ctx context.Context, t *target, n, conc int, raw bool) (result, error) {
 	st := time.Now()
-	ids, lat, errs, err := createParallel(ctx, t, n, conc, "bench")
+	ids, lat, errs, err := createParallel(ctx, t, n, conc, "bench", raw)
 	el := time.Since(st)
 	if err != nil {
 		return result{}, err
@@ -645,36 +658,110 @@ type rawConn struct {
 }
 
 func (r *rawConn) roundTrip() (int, error) {
+	code, _, err := r.exchange(r.req, false)
+	return code, err
+}
+
+// exchange sends req and reads the response, keeping its body if asked.
+func (r *rawConn) exchange(req []byte, keep bool) (int, []byte, error) {
 	for attempt := 0; ; attempt++ {
 		if r.c == nil {
 			c, err := net.Dial("tcp", r.addr)
 			if err != nil {
-				return 0, err
+				return 0, nil, err
 			}
 			r.c, r.br = c, bufio.NewReaderSize(c, 16<<10)
 		}
-		code, err := r.once()
+		code, body, err := r.once(req, keep)
 		if err == nil || attempt == 1 {
-			return code, err
+			return code, body, err
 		}
 		r.close() // the server closed an idle connection: dial again once
 	}
 }
 
-func (r *rawConn) once() (int, error) {
-	if _, err := r.c.Write(r.req); err != nil {
-		return 0, err
+func (r *rawConn) once(req []byte, keep bool) (int, []byte, error) {
+	if _, err := r.c.Write(req); err != nil {
+		return 0, nil, err
 	}
 	resp, err := http.ReadResponse(r.br, nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
+	var body []byte
+	if keep {
+		body, err = io.ReadAll(resp.Body)
+	} else {
+		_, err = io.Copy(io.Discard, resp.Body)
+	}
 	resp.Body.Close()
 	if resp.Close {
 		r.close()
 	}
-	return resp.StatusCode, err
+	return resp.StatusCode, body, err
+}
+
+// rawCreator sends CreateWorkspaces requests over a rawConn: the body the
+// SDK would send, signed afresh with the SDK's v4 signer for each request,
+// and only the ids read back from the response.
+type rawCreator struct {
+	t      *target
+	conn   *rawConn
+	signer *v4.Signer
+}
+
+func newRawCreator(t *target) *rawCreator {
+	return &rawCreator{t: t, conn: &rawConn{addr: strings.TrimPrefix(t.url, "http://")}, signer: v4.NewSigner()}
+}
+
+func (c *rawCreator) create(ctx context.Context, n int, prefix string) ([]string, error) {
+	var body bytes.Buffer
+	body.WriteString(`{"Workspaces":[`)
+	for j := 0; j < n; j++ {
+		if j > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"DirectoryId":%q,"UserName":"[UNDEFINED]","BundleId":%q,"WorkspaceName":"%s-%d",`+
+			`"WorkspaceProperties":{"RunningMode":"MANUAL"},"Tags":[{"Key":"PartnerManaged","Value":"true"}]}`, c.t.dirID, c.t.bundleID, prefix, j)
+	}
+	body.WriteString(`]}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.t.url+"/", bytes.NewReader(body.Bytes()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "WorkspacesService.CreateWorkspaces")
+	sum := sha256.Sum256(body.Bytes())
+	if err := c.signer.SignHTTP(ctx, aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}, req, hex.EncodeToString(sum[:]), "workspaces", region, time.Now()); err != nil {
+		return nil, err
+	}
+	var wire bytes.Buffer
+	if err := req.Write(&wire); err != nil {
+		return nil, err
+	}
+	code, resp, err := c.conn.exchange(wire.Bytes(), true)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		PendingRequests []struct{ WorkspaceId string }
+		FailedRequests  []struct{ ErrorCode, ErrorMessage string }
+	}
+	if code != http.StatusOK || json.Unmarshal(resp, &out) != nil {
+		return nil, fmt.Errorf("CreateWorkspaces: HTTP %d: %.300s", code, resp)
+	}
+	if len(out.FailedRequests) > 0 {
+		f := out.FailedRequests[0]
+		return nil, fmt.Errorf("CreateWorkspaces: %d failed: %s %s", len(out.FailedRequests), f.ErrorCode, f.ErrorMessage)
+	}
+	ids := make([]string, 0, n)
+	for _, p := range out.PendingRequests {
+		ids = append(ids, p.WorkspaceId)
+	}
+	if len(ids) != n {
+		return nil, fmt.Errorf("CreateWorkspaces: %d of %d desktops pending", len(ids), n)
+	}
+	return ids, nil
 }
 
 func (r *rawConn) close() {
@@ -848,7 +935,7 @@ func profile(args []string) error {
 		}
 	case "create":
 		pprof.StartCPUProfile(f)
-		r, err = createWorkload(ctx, t, *desktops, 8)
+		r, err = createWorkload(ctx, t, *desktops, 8, true)
 		pprof.StopCPUProfile()
 		if err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,21 +25,24 @@ import (
 
 // DB is the SQLite backend.
 type DB struct {
-	w       *sql.DB    // single writer connection
-	r       *sql.DB    // reader pool
-	wc, rc  *stmtCache // prepared statements of the writer and the readers
-	cache   *readCache // records read by Get, invalidated by every write
-	lock    *os.File   // holds the database's lock file: one process per file
-	ckpt    *sql.DB    // checkpoints the WAL off the writer's path
-	wal     *os.File   // the WAL file, synced by the flusher
-	kick    chan struct{}
-	writes  chan *writeReq
-	flushes chan []*writeReq // committed groups waiting for their fdatasync
-	closed  chan struct{}
-	stopped chan struct{} // the writer ended
-	ckDone  chan struct{} // the checkpointer ended
-	flDone  chan struct{} // the flusher ended
-	once    sync.Once
+	w      *sql.DB    // single writer connection
+	r      *sql.DB    // reader pool
+	wc, rc *stmtCache // prepared statements of the writer and the readers
+	cache  *readCache // records read by Get, invalidated by every write
+	lock   *os.File   // holds the database's lock file: one process per file
+	ckpt   *sql.DB    // checkpoints the WAL off the writer's path
+	// walFrames is the WAL's length in frames at the last checkpoint.
+	walFrames     atomic.Int64
+	restartFrames int64    // restartFrames, lowered by tests
+	wal           *os.File // the WAL file, synced by the flusher
+	kick          chan struct{}
+	writes        chan *writeReq
+	flushes       chan []*writeReq // committed groups waiting for their fdatasync
+	closed        chan struct{}
+	stopped       chan struct{} // the writer ended
+	ckDone        chan struct{} // the checkpointer ended
+	flDone        chan struct{} // the flusher ended
+	once          sync.Once
 
 	brokenMu sync.Mutex
 	broken   error // a failed fdatasync: nothing more is acknowledged
@@ -131,7 +135,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	db := &DB{w: w, r: r, ckpt: ck, kick: make(chan struct{}, 1), writes: make(chan *writeReq, maxGroup),
 		flushes: make(chan []*writeReq, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{}),
-		ckDone: make(chan struct{}), flDone: make(chan struct{}), cache: newReadCache(100000), lock: lock}
+		ckDone: make(chan struct{}), flDone: make(chan struct{}), cache: newReadCache(100000), lock: lock,
+		restartFrames: restartFrames}
 	if err := db.migrate(ctx); err != nil {
 		closeAll()
 		return nil, err
@@ -280,7 +285,7 @@ func (db *DB) checkpointer() {
 		}
 		// A failed checkpoint is not fatal: the frames stay in the WAL,
 		// which readers and recovery use, and the next kick tries again.
-		_, _ = db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		_, _ = db.checkpoint()
 		t.Reset(checkpointEvery)
 		select {
 		case <-t.C:
@@ -288,6 +293,39 @@ func (db *DB) checkpointer() {
 			return
 		}
 	}
+}
+
+// restartFrames is the WAL length (in frames, 4 KiB each) past which the
+// writer lets the WAL start over.
+const restartFrames = 16384
+
+// checkpoint runs a passive checkpoint on the checkpointer's connection and
+// records (and returns) the WAL's length in frames.
+func (db *DB) checkpoint() (int64, error) {
+	var busy, logFrames, done int64
+	if err := db.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
+		return 0, err
+	}
+	db.walFrames.Store(logFrames)
+	return logFrames, nil
+}
+
+// restartWAL keeps the WAL from growing without end. The checkpointer's
+// passive checkpoints copy frames into the database file while the writer
+// goes on appending, so under a steady stream of writes the WAL is never
+// completely copied and SQLite never starts it over. When it has grown past
+// restartFrames, the writer, between two groups, finishes the checkpoint
+// itself (a RESTART checkpoint: the few frames the checkpointer has not
+// copied yet, then waiting for readers still on old frames) so that its
+// next transaction writes the WAL from the start again.
+func (db *DB) restartWAL() {
+	if db.walFrames.Load() < db.restartFrames {
+		return
+	}
+	db.walFrames.Store(0) // the checkpointer reports the length again
+	// Not fatal either: on SQLITE_BUSY (a reader held on) the WAL grows a
+	// little more and the next report tries again.
+	_, _ = db.w.Exec("PRAGMA wal_checkpoint(RESTART)")
 }
 
 // Update runs fn in a write transaction. SQLite has one writer, so
@@ -350,6 +388,7 @@ func (db *DB) writer() {
 			}
 		}
 		db.commitGroup(batch)
+		db.restartWAL()
 	}
 }
 

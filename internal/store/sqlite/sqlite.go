@@ -306,6 +306,9 @@ func (db *DB) checkpoint() (int64, error) {
 	if err := db.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
 		return 0, err
 	}
+	if logFrames < 0 { // another checkpoint was running
+		return 0, errors.New("sqlite: checkpoint busy")
+	}
 	db.walFrames.Store(logFrames)
 	return logFrames, nil
 }
@@ -313,19 +316,18 @@ func (db *DB) checkpoint() (int64, error) {
 // restartWAL keeps the WAL from growing without end. The checkpointer's
 // passive checkpoints copy frames into the database file while the writer
 // goes on appending, so under a steady stream of writes the WAL is never
-// completely copied and SQLite never starts it over. When it has grown past
-// restartFrames, the writer, between two groups, finishes the checkpoint
-// itself (a RESTART checkpoint: the few frames the checkpointer has not
-// copied yet, then waiting for readers still on old frames) so that its
-// next transaction writes the WAL from the start again.
+// completely copied when the writer begins its next transaction, which is
+// the moment SQLite starts the WAL over. When the WAL has grown past
+// restartFrames, the writer, between two groups, copies the last frames
+// itself (a passive checkpoint: it never waits for readers), so that its
+// next transaction finds the WAL copied and starts it over. A reader still
+// on old frames only postpones that to a later report.
 func (db *DB) restartWAL() {
 	if db.walFrames.Load() < db.restartFrames {
 		return
 	}
 	db.walFrames.Store(0) // the checkpointer reports the length again
-	// Not fatal either: on SQLITE_BUSY (a reader held on) the WAL grows a
-	// little more and the next report tries again.
-	_, _ = db.w.Exec("PRAGMA wal_checkpoint(RESTART)")
+	_, _ = db.w.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 }
 
 // Update runs fn in a write transaction. SQLite has one writer, so

@@ -7,14 +7,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
@@ -90,9 +93,33 @@ func ConfigFor(endpoint, akid, secret, token string, region ...string) aws.Confi
 		Region:       r,
 		Credentials:  credentials.NewStaticCredentialsProvider(akid, secret, token),
 		BaseEndpoint: aws.String(endpoint),
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
-		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
+		Retryer:      closedConnRetryer,
+		// A transport of its own: the tests' many servers come and go on
+		// ports the kernel hands out again, and pooled connections are
+		// not shared with other clients (http.DefaultClient).
+		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
 	}
+}
+
+// closedConnRetryer retries nothing a server answered: every API error,
+// throttling included, reaches the test as it was sent. It retries only a
+// call whose response could not be read because the client's own
+// connection was closed under it ("use of closed network connection"), a
+// client-side transport failure seen rarely on loaded machines (see
+// docs/benchmarks.md); such a call is sent again once.
+func closedConnRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 2
+		o.RateLimiter = ratelimit.None
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			if errors.Is(err, net.ErrClosed) {
+				return aws.TrueTernary
+			}
+			return aws.FalseTernary
+		})}
+		o.Timeouts = nil
+	})
 }
 
 // RetryingConfig is Config with the SDK's standard retryer (for load tests).

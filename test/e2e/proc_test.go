@@ -161,7 +161,7 @@ func TestKillDuringProvisioning(t *testing.T) {
 	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateAvailable)
 	out, err := e.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(e.dirID), Limit: aws.Int32(25)})
 	if err != nil || len(out.Workspaces) != 25 || out.NextToken == nil {
-		t.Fatalf("paginated describe: %v %d", err, len(out.Workspaces))
+		t.Fatalf("paginated describe: %v %+v", err, out)
 	}
 }
 

@@ -324,6 +324,11 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 			if err != nil {
 				return err
 			}
+			for _, w := range accepted { // ids are final now; a user's desktop has no name to be refused for
+				if err := addUserDesktop(ctx, tx, c.Account, c.Region, w); err != nil {
+					return err
+				}
+			}
 			kept := accepted[:0]
 			for i, w := range accepted {
 				if taken[i] {
@@ -636,19 +641,12 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 		}
 		r.UserName = u.SAMAccountName
 		sid = u.SID
-		taken := false
-		err = store.ScanJSON[desktopRec](ctx, tx, tDesktops, prefix(c.Account, c.Region), "", 0, func(_ string, w *desktopRec) error {
-			if w.DirectoryID == r.DirectoryId && strings.EqualFold(w.UserName, r.UserName) && w.State != "TERMINATED" && w.State != "TERMINATING" {
-				taken = true
-				return store.ErrStop
-			}
-			return nil
-		})
+		live, err := userDesktops(ctx, tx, c.Account, c.Region, r.DirectoryId, r.UserName)
 		if err != nil {
 			return nil, err
 		}
 		uk := r.DirectoryId + "/" + strings.ToLower(r.UserName)
-		if taken || rc.users[uk] {
+		if len(live) > 0 || rc.users[uk] {
 			return nil, itemErr("ResourceAlreadyExistsException", "The user %s already has a WorkSpace in the directory %s.", r.UserName, r.DirectoryId)
 		}
 		rc.users[uk] = true
@@ -718,6 +716,9 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 		return w, nil // written with the request's others (insertDesktops)
 	}
 	if err := insertDesktop(ctx, tx, c.Account, c.Region, w); err != nil {
+		return nil, err
+	}
+	if err := addUserDesktop(ctx, tx, c.Account, c.Region, w); err != nil {
 		return nil, err
 	}
 	// The name is claimed after the record exists (its id is final); a taken
@@ -834,6 +835,94 @@ func insertDesktops(ctx context.Context, tx store.Tx, account, region string, ws
 		seen[k] = true
 	}
 	return taken, nil
+}
+
+// The user index lists, for each directory user, the desktops made for
+// them (ACCOUNT/REGION/user/DIRECTORY/user → ids), so that the one-desktop-
+// per-user check reads a record or two instead of scanning every desktop.
+// Ids are only added; a listed desktop that is gone, terminating or
+// terminated no longer counts and is dropped at the next write.
+func userKey(account, region, dir, user string) string {
+	return key(account, region, "user/"+dir+"/"+strings.ToLower(user))
+}
+
+// userIndexKey marks an account's region whose user index is complete.
+func userIndexKey(account, region string) string { return key(account, region, "userindex/v1") }
+
+// userDesktops returns the ids of the user's desktops that are neither
+// terminating nor terminated.
+func userDesktops(ctx context.Context, tx store.Tx, account, region, dir, user string) ([]string, error) {
+	if err := ensureUserIndex(ctx, tx, account, region); err != nil {
+		return nil, err
+	}
+	ids, err := getRec[[]string](ctx, tx, tIdem, userKey(account, region, dir, user))
+	if err != nil || ids == nil {
+		return nil, err
+	}
+	var live []string
+	for _, id := range *ids {
+		w, err := getRec[desktopRec](ctx, tx, tDesktops, key(account, region, id))
+		if err != nil {
+			return nil, err
+		}
+		if w != nil && w.State != "TERMINATED" && w.State != "TERMINATING" && w.DirectoryID == dir && strings.EqualFold(w.UserName, user) {
+			live = append(live, id)
+		}
+	}
+	return live, nil
+}
+
+// addUserDesktop lists a new desktop of a directory user in the index
+// (nothing for user-decoupled desktops).
+func addUserDesktop(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) error {
+	if w.UserName == UndefinedUser || w.UserName == "" {
+		return nil
+	}
+	live, err := userDesktops(ctx, tx, account, region, w.DirectoryID, w.UserName)
+	if err != nil {
+		return err
+	}
+	return putRec(ctx, tx, tIdem, userKey(account, region, w.DirectoryID, w.UserName), append(live, w.WorkspaceID))
+}
+
+// ensureUserIndex builds the user index of an account's region once, from
+// the desktops stored before it existed.
+func ensureUserIndex(ctx context.Context, tx store.Tx, account, region string) error {
+	if _, err := tx.Get(ctx, tIdem, userIndexKey(account, region)); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	byUser := map[string][]string{}
+	var order []string
+	err := store.ScanJSON[desktopRec](ctx, tx, tDesktops, prefix(account, region), "", 0, func(_ string, w *desktopRec) error {
+		if w.UserName == UndefinedUser || w.UserName == "" || w.State == "TERMINATED" || w.State == "TERMINATING" {
+			return nil
+		}
+		k := userKey(account, region, w.DirectoryID, w.UserName)
+		if byUser[k] == nil {
+			order = append(order, k)
+		}
+		byUser[k] = append(byUser[k], w.WorkspaceID)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	recs := make([]store.KV, 0, len(order))
+	for _, k := range order {
+		b, err := json.Marshal(byUser[k])
+		if err != nil {
+			return err
+		}
+		recs = append(recs, store.KV{Key: k, Value: b})
+	}
+	if len(recs) > 0 {
+		if err := tx.PutMany(ctx, tIdem, recs); err != nil {
+			return err
+		}
+	}
+	return tx.Put(ctx, tIdem, userIndexKey(account, region), []byte("true"))
 }
 
 func protocols(p string) []string {
@@ -1384,6 +1473,9 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		t.WorkspaceGrant = ""
 		t.MaintGroup = "" // its own group once AVAILABLE
 		if err := insertDesktop(ctx, tx, c.Account, c.Region, t); err != nil {
+			return err
+		}
+		if err := addUserDesktop(ctx, tx, c.Account, c.Region, t); err != nil {
 			return err
 		}
 		if t.VolumeKey != "" {

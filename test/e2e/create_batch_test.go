@@ -72,3 +72,33 @@ func TestCreateWorkspacesNamesAndUsersInOneRequest(t *testing.T) {
 		t.Fatalf("dup again: %v %+v", err, again)
 	}
 }
+
+// TestOneDesktopPerUserUntilTerminated: a directory user has one desktop;
+// once it is terminating, the user may get a new one.
+func TestOneDesktopPerUserUntilTerminated(t *testing.T) {
+	s := testserver.Start(t, testserver.Timing("instant"))
+	e := setup(t, s)
+	ctx := ctxT(t)
+	req := func(user string) []wstypes.WorkspaceRequest {
+		return []wstypes.WorkspaceRequest{{DirectoryId: aws.String(e.dirID), UserName: aws.String(user), BundleId: aws.String(e.bundleID),
+			WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}}}
+	}
+	first, err := e.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: req("carol")})
+	if err != nil || len(first.PendingRequests) != 1 {
+		t.Fatalf("first: %v %+v", err, first)
+	}
+	id := aws.ToString(first.PendingRequests[0].WorkspaceId)
+	// Other users are free; carol is not, whatever the case.
+	again, err := e.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: append(req("Carol"), req("dave")...)})
+	if err != nil || len(again.FailedRequests) != 1 || aws.ToString(again.FailedRequests[0].ErrorCode) != "ResourceAlreadyExistsException" ||
+		len(again.PendingRequests) != 1 || aws.ToString(again.PendingRequests[0].UserName) != "dave" {
+		t.Fatalf("again: %v %+v", err, again)
+	}
+	if out, err := e.ws.TerminateWorkspaces(ctx, &workspaces.TerminateWorkspacesInput{TerminateWorkspaceRequests: []wstypes.TerminateRequest{{WorkspaceId: aws.String(id)}}}); err != nil || len(out.FailedRequests) > 0 {
+		t.Fatalf("terminate: %v %+v", err, out)
+	}
+	after, err := e.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: req("carol")})
+	if err != nil || len(after.PendingRequests) != 1 || aws.ToString(after.PendingRequests[0].WorkspaceId) == id {
+		t.Fatalf("after terminating the first: %v %+v", err, after)
+	}
+}

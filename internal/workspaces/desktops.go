@@ -2,6 +2,8 @@ package workspaces
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -935,14 +937,11 @@ func protocols(p string) []string {
 	return nil
 }
 
+// volumeID returns an EBS volume id: vol- and 17 random hex digits.
 func volumeID() string {
-	const hex = "0123456789abcdef"
-	id := newID("")
-	b := []byte(id + id)
-	for i := range b {
-		b[i] = hex[int(b[i])%16]
-	}
-	return "vol-" + string(b[:17])
+	var b [9]byte
+	rand.Read(b[:])
+	return "vol-" + hex.EncodeToString(b[:])[:17]
 }
 
 // computerName is the desktop's NetBIOS name: WSAMZN- and the last eight

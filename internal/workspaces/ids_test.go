@@ -3,6 +3,7 @@ package workspaces
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -69,5 +70,16 @@ func TestInsertDesktopFallsBackOnATakenID(t *testing.T) {
 		if err != nil || got == nil || got.State != state {
 			t.Fatalf("record %s: %+v, %v; want state %s", id, got, err, state)
 		}
+	}
+}
+
+func TestVolumeIDsLookLikeEBS(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := volumeID()
+		if !regexp.MustCompile(`^vol-[0-9a-f]{17}$`).MatchString(id) || id[13:] == id[4:12] || seen[id] {
+			t.Fatalf("volume id %s: want vol- and 17 random hex digits, each once", id)
+		}
+		seen[id] = true
 	}
 }

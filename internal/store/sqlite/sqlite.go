@@ -326,8 +326,12 @@ func (db *DB) restartWAL() {
 	if db.walFrames.Load() < db.restartFrames {
 		return
 	}
+	var busy, logFrames, done int64
+	err := db.w.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
+	if err != nil || logFrames < 0 {
+		return // the checkpointer was at it: try again after the next group
+	}
 	db.walFrames.Store(0) // the checkpointer reports the length again
-	_, _ = db.w.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 }
 
 // Update runs fn in a write transaction. SQLite has one writer, so

@@ -177,3 +177,10 @@ func TestSegmentsReadInBothForms(t *testing.T) {
 		t.Fatalf("a repetitive segment compressed to %d of %d bytes", len(c), len(js)*50)
 	}
 }
+
+// encode renders a stored event as row does: its head, then its record.
+func (s *stored) encode() []byte {
+	b := s.appendHead(make([]byte, 0, len(s.Record)+256))
+	b = append(b, s.Record...)
+	return append(b, '}')
+}

@@ -471,14 +471,6 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	return row{key: st.Key, st: &st, line: st.Record, enc: b}
 }
 
-// encode renders the stored event as JSON with its record embedded as it
-// is: the record was written by appendRecord, so it is not parsed again.
-func (s *stored) encode() []byte {
-	b := s.appendHead(make([]byte, 0, len(s.Record)+256))
-	b = append(b, s.Record...)
-	return append(b, '}')
-}
-
 // appendHead appends the stored event's JSON up to its record's value.
 func (s *stored) appendHead(b []byte) []byte {
 	b = append(b, `{"id":`...)

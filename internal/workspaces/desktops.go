@@ -300,7 +300,7 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 		}
 		// The request's desktops form one maintenance group (one job).
 		rc := &createCache{dirs: map[string]*directoryRec{}, bundles: map[string]*bundleInfo{},
-			maintGroup: "mwg/" + key(c.Account, c.Region, c.RequestID), users: map[string]bool{},
+			maintGroup: "mwg/" + key(c.Account, c.Region, c.RequestID), users: map[string]bool{}, userLive: map[*desktopRec][]string{},
 			// Without encryption (no grants to create per desktop), the
 			// accepted desktops and their names are written together at
 			// the end, a few statements for the whole request.
@@ -327,7 +327,7 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 				return err
 			}
 			for _, w := range accepted { // ids are final now; a user's desktop has no name to be refused for
-				if err := addUserDesktop(ctx, tx, c.Account, c.Region, w); err != nil {
+				if err := addUserDesktop(ctx, tx, c.Account, c.Region, w, rc.userLive[w]); err != nil {
 					return err
 				}
 			}
@@ -452,9 +452,10 @@ type createCache struct {
 	dirs       map[string]*directoryRec
 	bundles    map[string]*bundleInfo
 	ips        ipAllocator
-	maintGroup string          // the job id of the request's maintenance group
-	users      map[string]bool // DIRECTORY/user of the desktops accepted so far
-	batch      bool            // accepted desktops are written by insertDesktops
+	maintGroup string                   // the job id of the request's maintenance group
+	users      map[string]bool          // DIRECTORY/user of the desktops accepted so far
+	userLive   map[*desktopRec][]string // per accepted desktop, its user's desktops already there
+	batch      bool                     // accepted desktops are written by insertDesktops
 }
 
 // anyEncrypted reports whether a request asks for an encrypted volume.
@@ -620,6 +621,7 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 		return nil, itemErr("OperationNotSupportedException", "The running mode MANUAL is only available for WorkSpaces Core (BYOP) desktops.")
 	}
 	var sid string
+	var live []string // the user's desktops already there
 	if r.UserName == UndefinedUser {
 		if !byop {
 			return nil, itemErr("InvalidParameterValuesException", "User-decoupled WorkSpaces ([UNDEFINED] user name) are only available for WorkSpaces Core (BYOP) bundles.")
@@ -643,7 +645,7 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 		}
 		r.UserName = u.SAMAccountName
 		sid = u.SID
-		live, err := userDesktops(ctx, tx, c.Account, c.Region, r.DirectoryId, r.UserName)
+		live, err = userDesktops(ctx, tx, c.Account, c.Region, r.DirectoryId, r.UserName)
 		if err != nil {
 			return nil, err
 		}
@@ -715,20 +717,21 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 		w.Properties.OperatingSystemName = ptr(bi.osName)
 	}
 	if rc.batch {
+		rc.userLive[w] = live
 		return w, nil // written with the request's others (insertDesktops)
 	}
 	if err := insertDesktop(ctx, tx, c.Account, c.Region, w); err != nil {
 		return nil, err
 	}
-	if err := addUserDesktop(ctx, tx, c.Account, c.Region, w); err != nil {
+	if err := addUserDesktop(ctx, tx, c.Account, c.Region, w, live); err != nil {
 		return nil, err
 	}
 	// The name is claimed after the record exists (its id is final); a taken
 	// name takes the record back, so a refused desktop writes nothing.
-	nameKey := ""
+	nk := ""
 	if w.WorkspaceName != "" {
-		nameKey = key(c.Account, c.Region, "name/"+w.WorkspaceName)
-		if err := tx.Create(ctx, tIdem, nameKey, []byte(`"`+w.WorkspaceID+`"`)); errors.Is(err, store.ErrExists) {
+		nk = nameKey(c.Account, c.Region, "name", w.WorkspaceName)
+		if err := tx.Create(ctx, tIdem, nk, []byte(`"`+w.WorkspaceID+`"`)); errors.Is(err, store.ErrExists) {
 			if derr := tx.Delete(ctx, tDesktops, key(c.Account, c.Region, w.WorkspaceID)); derr != nil {
 				return nil, derr
 			}
@@ -739,8 +742,8 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 	}
 	if keyARN != "" {
 		if err := m.grantWorkspace(ctx, tx, c, w); err != nil {
-			if nameKey != "" {
-				if derr := tx.Delete(ctx, tIdem, nameKey); derr != nil {
+			if nk != "" {
+				if derr := tx.Delete(ctx, tIdem, nk); derr != nil {
 					return nil, derr
 				}
 			}
@@ -800,11 +803,13 @@ func insertDesktops(ctx context.Context, tx store.Tx, account, region string, ws
 		}
 	}
 	var names []store.KV
+	var named []int // the index in ws of each name
 	occurs := map[string]int{}
-	for _, w := range ws {
+	for i, w := range ws {
 		if w.WorkspaceName != "" {
-			k := key(account, region, "name/"+w.WorkspaceName)
+			k := nameKey(account, region, "name", w.WorkspaceName)
 			names = append(names, store.KV{Key: k, Value: []byte(`"` + w.WorkspaceID + `"`)})
+			named = append(named, i)
 			occurs[k]++
 		}
 	}
@@ -823,18 +828,15 @@ func insertDesktops(ctx context.Context, tx store.Tx, account, region string, ws
 	// A name refused as often as it occurs existed before: every desktop
 	// asking for it is refused; otherwise its first desktop got it.
 	seen := map[string]bool{}
-	for i, w := range ws {
-		if w.WorkspaceName == "" {
-			continue
-		}
-		k := key(account, region, "name/"+w.WorkspaceName)
-		if seen[k] || refused[k] == occurs[k] {
+	for j, n := range names {
+		if seen[n.Key] || refused[n.Key] == occurs[n.Key] {
+			i := named[j]
 			taken[i] = true
-			if err := tx.Delete(ctx, tDesktops, key(account, region, w.WorkspaceID)); err != nil {
+			if err := tx.Delete(ctx, tDesktops, key(account, region, ws[i].WorkspaceID)); err != nil {
 				return nil, err
 			}
 		}
-		seen[k] = true
+		seen[n.Key] = true
 	}
 	return taken, nil
 }
@@ -875,14 +877,11 @@ func userDesktops(ctx context.Context, tx store.Tx, account, region, dir, user s
 }
 
 // addUserDesktop lists a new desktop of a directory user in the index
-// (nothing for user-decoupled desktops).
-func addUserDesktop(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) error {
+// after live, what userDesktops returned for the user (nothing for
+// user-decoupled desktops).
+func addUserDesktop(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, live []string) error {
 	if w.UserName == UndefinedUser || w.UserName == "" {
 		return nil
-	}
-	live, err := userDesktops(ctx, tx, account, region, w.DirectoryID, w.UserName)
-	if err != nil {
-		return err
 	}
 	return putRec(ctx, tx, tIdem, userKey(account, region, w.DirectoryID, w.UserName), append(live, w.WorkspaceID))
 }
@@ -1474,8 +1473,14 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		if err := insertDesktop(ctx, tx, c.Account, c.Region, t); err != nil {
 			return err
 		}
-		if err := addUserDesktop(ctx, tx, c.Account, c.Region, t); err != nil {
-			return err
+		if t.UserName != UndefinedUser {
+			live, err := userDesktops(ctx, tx, c.Account, c.Region, t.DirectoryID, t.UserName)
+			if err != nil {
+				return err
+			}
+			if err := addUserDesktop(ctx, tx, c.Account, c.Region, t, live); err != nil {
+				return err
+			}
 		}
 		if t.VolumeKey != "" {
 			if err := m.grantWorkspace(ctx, tx, c, t); err != nil {

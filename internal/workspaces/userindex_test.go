@@ -63,7 +63,11 @@ func TestUserIndexBuiltFromOlderStores(t *testing.T) {
 		if err := putRec(ctx, tx, tDesktops, key("1", "r", w.WorkspaceID), w); err != nil {
 			return err
 		}
-		if err := addUserDesktop(ctx, tx, "1", "r", w); err != nil {
+		live, err := userDesktops(ctx, tx, "1", "r", w.DirectoryID, w.UserName)
+		if err != nil {
+			return err
+		}
+		if err := addUserDesktop(ctx, tx, "1", "r", w, live); err != nil {
 			return err
 		}
 		old[0].State = "TERMINATING"

@@ -255,11 +255,7 @@ func (t *txImpl) lockKey(ctx context.Context, table, key string) error {
 	if t.ro {
 		return nil
 	}
-	h := fnv.New64a()
-	h.Write([]byte(table))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	id := int64(h.Sum64())
+	id := lockID(table, key)
 	if t.locked[id] {
 		return nil
 	}
@@ -333,6 +329,15 @@ func (t *txImpl) Delete(ctx context.Context, table, key string) error {
 	return nil
 }
 
+// lockID is the advisory lock id of table/key.
+func lockID(table, key string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(table))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return int64(h.Sum64())
+}
+
 // lockKeys takes the advisory locks of several keys of one table in one
 // statement, in ascending lock-id order (so two batches never wait on each
 // other in opposite orders).
@@ -342,11 +347,7 @@ func (t *txImpl) lockKeys(ctx context.Context, table string, keys []string) erro
 	}
 	ids := make([]int64, 0, len(keys))
 	for _, k := range keys {
-		h := fnv.New64a()
-		h.Write([]byte(table))
-		h.Write([]byte{0})
-		h.Write([]byte(k))
-		if id := int64(h.Sum64()); !t.locked[id] {
+		if id := lockID(table, k); !t.locked[id] {
 			ids = append(ids, id)
 		}
 	}

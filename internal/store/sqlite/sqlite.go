@@ -302,14 +302,24 @@ const restartFrames = 16384
 // checkpoint runs a passive checkpoint on the checkpointer's connection and
 // records (and returns) the WAL's length in frames.
 func (db *DB) checkpoint() (int64, error) {
+	logFrames, err := passiveCheckpoint(db.ckpt)
+	if err != nil {
+		return 0, err
+	}
+	db.walFrames.Store(logFrames)
+	return logFrames, nil
+}
+
+// passiveCheckpoint runs a passive checkpoint on c's connection and returns
+// the WAL's length in frames.
+func passiveCheckpoint(c *sql.DB) (int64, error) {
 	var busy, logFrames, done int64
-	if err := db.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
+	if err := c.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
 		return 0, err
 	}
 	if logFrames < 0 { // another checkpoint was running
 		return 0, errors.New("sqlite: checkpoint busy")
 	}
-	db.walFrames.Store(logFrames)
 	return logFrames, nil
 }
 
@@ -326,9 +336,7 @@ func (db *DB) restartWAL() {
 	if db.walFrames.Load() < db.restartFrames {
 		return
 	}
-	var busy, logFrames, done int64
-	err := db.w.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
-	if err != nil || logFrames < 0 {
+	if _, err := passiveCheckpoint(db.w); err != nil {
 		return // the checkpointer was at it: try again after the next group
 	}
 	db.walFrames.Store(0) // the checkpointer reports the length again
@@ -712,16 +720,22 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[stri
 	return out, nil
 }
 
+// batchArgs is the (table, key, value) arguments of a multi-row write of
+// recs, each key noted as written.
+func (t *tx) batchArgs(table string, recs []store.KV) []any {
+	args := make([]any, 0, 3*len(recs))
+	for _, r := range recs {
+		t.wrote(table, r.Key)
+		args = append(args, table, r.Key, r.Value)
+	}
+	return args
+}
+
 func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
 	recs = store.Dedupe(recs, true)
 	for len(recs) > 0 {
 		n := chunk(len(recs))
-		args := make([]any, 0, 3*n)
-		for _, r := range recs[:n] {
-			t.wrote(table, r.Key)
-			args = append(args, table, r.Key, r.Value)
-		}
-		if _, err := t.exec(ctx, batchSQL[n].put, args...); err != nil {
+		if _, err := t.exec(ctx, batchSQL[n].put, t.batchArgs(table, recs[:n])...); err != nil {
 			return fmt.Errorf("sqlite: put %d records of %s: %w", n, table, err)
 		}
 		recs = recs[n:]
@@ -733,12 +747,7 @@ func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]s
 	created := make(map[string]bool, len(recs))
 	for rest := store.Dedupe(recs, false); len(rest) > 0; {
 		n := chunk(len(rest))
-		args := make([]any, 0, 3*n)
-		for _, r := range rest[:n] {
-			t.wrote(table, r.Key)
-			args = append(args, table, r.Key, r.Value)
-		}
-		rows, err := t.query(ctx, batchSQL[n].create, args...)
+		rows, err := t.query(ctx, batchSQL[n].create, t.batchArgs(table, rest[:n])...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: create %d records of %s: %w", n, table, err)
 		}

@@ -33,7 +33,7 @@ step "go test -race"
 go test -race -timeout 20m ./...
 
 step "fuzz (short)"
-scripts/fuzz.sh 10s
+scripts/fuzz.sh 200000
 
 step "end-to-end scripts"
 for s in test/e2e/*.sh; do

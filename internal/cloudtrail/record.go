@@ -8,10 +8,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/jsonenc"
 )
 
 // EventVersion is the record format version written (the current version
@@ -94,38 +94,38 @@ func appendIdentity(b []byte, u *UserIdentity) []byte {
 	opt := func(name, v string) {
 		if v != "" {
 			b = append(b, name...)
-			b = appendString(b, v)
+			b = jsonenc.String(b, v)
 		}
 	}
 	b = append(b, `{"type":`...)
-	b = appendString(b, u.Type)
+	b = jsonenc.String(b, u.Type)
 	opt(`,"principalId":`, u.PrincipalID)
 	opt(`,"arn":`, u.ARN)
 	opt(`,"accountId":`, u.AccountID)
 	if u.AccessKeyID != nil {
 		b = append(b, `,"accessKeyId":`...)
-		b = appendString(b, *u.AccessKeyID)
+		b = jsonenc.String(b, *u.AccessKeyID)
 	}
 	opt(`,"userName":`, u.UserName)
 	if sc := u.SessionContext; sc != nil {
 		b = append(b, `,"sessionContext":{`...)
 		if si := sc.SessionIssuer; si != nil {
 			b = append(b, `"sessionIssuer":{"type":`...)
-			b = appendString(b, si.Type)
+			b = jsonenc.String(b, si.Type)
 			b = append(b, `,"principalId":`...)
-			b = appendString(b, si.PrincipalID)
+			b = jsonenc.String(b, si.PrincipalID)
 			b = append(b, `,"arn":`...)
-			b = appendString(b, si.ARN)
+			b = jsonenc.String(b, si.ARN)
 			b = append(b, `,"accountId":`...)
-			b = appendString(b, si.AccountID)
+			b = jsonenc.String(b, si.AccountID)
 			b = append(b, `,"userName":`...)
-			b = appendString(b, si.UserName)
+			b = jsonenc.String(b, si.UserName)
 			b = append(b, "},"...)
 		}
 		b = append(b, `"attributes":{"creationDate":`...)
-		b = appendString(b, sc.Attributes.CreationDate)
+		b = jsonenc.String(b, sc.Attributes.CreationDate)
 		b = append(b, `,"mfaAuthenticated":`...)
-		b = appendString(b, sc.Attributes.MFAAuthenticated)
+		b = jsonenc.String(b, sc.Attributes.MFAAuthenticated)
 		b = append(b, "}}"...)
 	}
 	opt(`,"invokedBy":`, u.InvokedBy)
@@ -140,12 +140,12 @@ func appendResources(b []byte, rs []RecResource) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"ARN":`...)
-		b = appendString(b, r.ARN)
+		b = jsonenc.String(b, r.ARN)
 		b = append(b, `,"accountId":`...)
-		b = appendString(b, r.AccountID)
+		b = jsonenc.String(b, r.AccountID)
 		if r.Type != "" {
 			b = append(b, `,"type":`...)
-			b = appendString(b, r.Type)
+			b = jsonenc.String(b, r.Type)
 		}
 		b = append(b, '}')
 	}
@@ -158,7 +158,7 @@ func appendResources(b []byte, rs []RecResource) []byte {
 func appendRecord(b []byte, r *Record) []byte {
 	str := func(name, v string) {
 		b = append(b, name...)
-		b = appendString(b, v)
+		b = jsonenc.String(b, v)
 	}
 	raw := func(name string, v any) {
 		b = append(b, name...)
@@ -327,7 +327,7 @@ func plan(t reflect.Type) []field {
 		if name == "-" || secretMembers[strings.ToLower(name)] {
 			continue
 		}
-		fs = append(fs, field{index: i, name: string(appendString(nil, lowerFirst(name))) + ":"})
+		fs = append(fs, field{index: i, name: string(jsonenc.String(nil, lowerFirst(name))) + ":"})
 	}
 	plans.Store(t, fs)
 	return fs
@@ -344,9 +344,9 @@ func appendValue(b []byte, v reflect.Value) ([]byte, bool) {
 	}
 	switch v.Type() {
 	case timeType:
-		return appendString(b, v.Interface().(time.Time).UTC().Format(isoSeconds)), true
+		return jsonenc.String(b, v.Interface().(time.Time).UTC().Format(isoSeconds)), true
 	case awsTimeType:
-		return appendString(b, v.Interface().(awsproto.Time).UTC().Format(isoSeconds)), true
+		return jsonenc.String(b, v.Interface().(awsproto.Time).UTC().Format(isoSeconds)), true
 	}
 	switch v.Kind() {
 	case reflect.Struct:
@@ -389,7 +389,7 @@ func appendValue(b []byte, v reflect.Value) ([]byte, bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(appendString(b, e.k), ':')
+			b = append(jsonenc.String(b, e.k), ':')
 			var ok bool
 			if b, ok = appendValue(b, e.v); !ok {
 				b = append(b, "null"...)
@@ -415,7 +415,7 @@ func appendValue(b []byte, v reflect.Value) ([]byte, bool) {
 		}
 		return append(b, ']'), true
 	case reflect.String:
-		return appendString(b, v.String()), true
+		return jsonenc.String(b, v.String()), true
 	case reflect.Bool:
 		return strconv.AppendBool(b, v.Bool()), true
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -428,57 +428,6 @@ func appendValue(b []byte, v reflect.Value) ([]byte, bool) {
 		return append(b, "null"...), true
 	}
 	return append(b, j...), true
-}
-
-// appendString appends s as a JSON string, escaped as encoding/json escapes
-// it (including <, > and &, and invalid UTF-8 as U+FFFD).
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 func toString(v reflect.Value) string {

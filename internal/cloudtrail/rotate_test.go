@@ -87,17 +87,6 @@ func TestParamsLeaveOutSecretsAndKeepMapKeys(t *testing.T) {
 	}
 }
 
-func TestAppendStringEscapesAsEncodingJSON(t *testing.T) {
-	cases := []string{"", "plain", "<script>&amp;</script>", "quote\" back\\slash", "\x00\x01\x1f\x7f", "tab\tcr\rnl\n",
-		"é ü 日本", "\u2028\u2029", "bad \xff\xfe utf8", "\xe2\x82", "mixed \x00é\xff<"}
-	for _, s := range cases {
-		want, _ := json.Marshal(s)
-		if got := appendString(nil, s); string(got) != string(want) {
-			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
-		}
-	}
-}
-
 func TestStoredRecordReadsBothFormats(t *testing.T) {
 	for _, raw := range []string{`{"eventName":"X"}`, `"{\"eventName\":\"X\"}"`} {
 		var s stored

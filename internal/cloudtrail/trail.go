@@ -34,6 +34,7 @@ import (
 	"github.com/golang/snappy"
 
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/jsonenc"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -474,18 +475,18 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 // appendHead appends the stored event's JSON up to its record's value.
 func (s *stored) appendHead(b []byte) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, s.EventID)
+	b = jsonenc.String(b, s.EventID)
 	b = append(b, `,"name":`...)
-	b = appendString(b, s.EventName)
+	b = jsonenc.String(b, s.EventName)
 	b = append(b, `,"src":`...)
-	b = appendString(b, s.EventSource)
+	b = jsonenc.String(b, s.EventSource)
 	if s.Username != "" {
 		b = append(b, `,"user":`...)
-		b = appendString(b, s.Username)
+		b = jsonenc.String(b, s.Username)
 	}
 	if s.AccessKeyID != "" {
 		b = append(b, `,"akid":`...)
-		b = appendString(b, s.AccessKeyID)
+		b = jsonenc.String(b, s.AccessKeyID)
 	}
 	b = append(b, `,"ro":`...)
 	b = strconv.AppendBool(b, s.ReadOnly)
@@ -497,7 +498,7 @@ func (s *stored) appendHead(b []byte) []byte {
 		b = appendResources(b, s.Resources)
 	}
 	b = append(b, `,"k":`...)
-	b = appendString(b, s.Key)
+	b = jsonenc.String(b, s.Key)
 	return append(b, `,"rec":`...)
 }
 

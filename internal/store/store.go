@@ -183,9 +183,25 @@ func GetJSON[T any](ctx context.Context, tx Tx, table, key string) (*T, error) {
 	return v, nil
 }
 
+// JSONAppender is a record that encodes itself: AppendJSON appends the bytes
+// encoding/json would write for it, faster. PutJSON and CreateJSON use it
+// when the record has it.
+type JSONAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
+// EncodeJSON encodes a record for storage, with its AppendJSON when it has
+// one, else with encoding/json.
+func EncodeJSON(v any) ([]byte, error) {
+	if a, ok := v.(JSONAppender); ok {
+		return a.AppendJSON(make([]byte, 0, 1024))
+	}
+	return json.Marshal(v)
+}
+
 // PutJSON encodes and writes a record.
 func PutJSON(ctx context.Context, tx Tx, table, key string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := EncodeJSON(v)
 	if err != nil {
 		return fmt.Errorf("store: encode %s/%s: %w", table, key, err)
 	}
@@ -194,7 +210,7 @@ func PutJSON(ctx context.Context, tx Tx, table, key string, v any) error {
 
 // CreateJSON encodes and creates a record (ErrExists if present).
 func CreateJSON(ctx context.Context, tx Tx, table, key string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := EncodeJSON(v)
 	if err != nil {
 		return fmt.Errorf("store: encode %s/%s: %w", table, key, err)
 	}

@@ -782,7 +782,7 @@ func insertDesktops(ctx context.Context, tx store.Tx, account, region string, ws
 	recs := make([]store.KV, len(ws))
 	byKey := make(map[string]*desktopRec, len(ws))
 	for i, w := range ws {
-		b, err := json.Marshal(w)
+		b, err := store.EncodeJSON(w)
 		if err != nil {
 			return nil, fmt.Errorf("encode desktop %s: %w", w.WorkspaceID, err)
 		}

@@ -260,7 +260,7 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	if len(tm.changed) > 0 {
 		recs := make([]store.KV, 0, len(tm.changed))
 		for _, k := range tm.changed {
-			b, err := json.Marshal(tm.recs[k])
+			b, err := store.EncodeJSON(tm.recs[k])
 			if err != nil {
 				return fmt.Errorf("encode desktop %s: %w", k, err)
 			}

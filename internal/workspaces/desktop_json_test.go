@@ -1,0 +1,129 @@
+package workspaces
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// fill sets v (addressable) to random contents: every pointer, slice and map
+// is left empty or nil at random, so that both sides of every omitempty are
+// taken across runs, and strings include characters JSON escapes.
+func fill(r *rand.Rand, v reflect.Value) {
+	if v.Type() == reflect.TypeOf(time.Time{}) {
+		if r.IntN(4) > 0 {
+			v.Set(reflect.ValueOf(time.Date(1970+r.IntN(100), time.Month(1+r.IntN(12)), 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60), r.IntN(3)*r.IntN(1e9), time.UTC)))
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		words := []string{"", "ws-0bpw1stta", "<&>", "quote\"back\\", "é日本\u2028", "bad\xff", "tab\tnl\n"}
+		v.SetString(words[r.IntN(len(words))])
+	case reflect.Int, reflect.Int64:
+		v.SetInt(int64(r.IntN(3)) * r.Int64N(1<<40) * int64(1-2*r.IntN(2)))
+	case reflect.Bool:
+		v.SetBool(r.IntN(2) == 1)
+	case reflect.Pointer:
+		if r.IntN(3) > 0 {
+			p := reflect.New(v.Type().Elem())
+			fill(r, p.Elem())
+			v.Set(p)
+		}
+	case reflect.Slice:
+		if n := r.IntN(4); n > 0 || r.IntN(2) == 0 {
+			s := reflect.MakeSlice(v.Type(), n, n)
+			for i := range n {
+				fill(r, s.Index(i))
+			}
+			v.Set(s)
+		}
+	case reflect.Map:
+		if n := r.IntN(4); n > 0 || r.IntN(2) == 0 {
+			m := reflect.MakeMap(v.Type())
+			for range n {
+				k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+				fill(r, k)
+				fill(r, e)
+				m.SetMapIndex(k, e)
+			}
+			v.Set(m)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(r, v.Field(i))
+		}
+	case reflect.Uint8:
+		v.SetUint(uint64(r.IntN(256)))
+	default:
+		panic("fill: add a case for " + v.Type().String())
+	}
+}
+
+// TestDesktopAppendJSONMatchesEncodingJSON holds the hand-written encoder to
+// encoding/json's bytes, over random records that take every field (a field
+// added to the record and not to the encoder fails it).
+func TestDesktopAppendJSONMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	now := time.Date(2026, 11, 28, 22, 5, 30, 589814384, time.UTC)
+	typical := desktopRec{WorkspaceID: "ws-0bpw1stta", DirectoryID: "d-bb55269ea9", UserName: UndefinedUser, WorkspaceName: "bench-0",
+		Properties: WorkspaceProperties{RunningMode: ptr("MANUAL"), RootVolumeSizeGib: ptr(80), Protocols: []string{"PCOIP"}},
+		Tags: Tags{"b": "2", "a": "1"}, Created: now, StateSince: now, AvailableSince: &now, History: []Transition{{State: "PENDING", Time: now}}}
+	recs := []desktopRec{{}, typical}
+	for range 2000 {
+		var w desktopRec
+		fill(r, reflect.ValueOf(&w).Elem())
+		recs = append(recs, w)
+	}
+	seen := map[string]bool{} // the members written across all records
+	for i := range recs {
+		want, err := json.Marshal(&recs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := recs[i].AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("record %d:\n got %s\nwant %s", i, got, want)
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(got, &m); err != nil {
+			t.Fatal(err)
+		}
+		for k := range m {
+			seen[k] = true
+		}
+	}
+	if n := reflect.TypeOf(desktopRec{}).NumField(); len(seen) != n {
+		t.Fatalf("the random records wrote %d members of %d fields: %v", len(seen), n, seen)
+	}
+	if _, err := (&desktopRec{Created: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}).AppendJSON(nil); err == nil {
+		t.Fatal("a year encoding/json refuses must fail")
+	}
+}
+
+func BenchmarkDesktopEncode(b *testing.B) {
+	now := time.Now()
+	w := &desktopRec{WorkspaceID: "ws-0bpw1stta", DirectoryID: "d-bb55269ea9", UserName: UndefinedUser, WorkspaceName: "bench-0",
+		BundleID: "wsb-ck17phc7g", State: "AVAILABLE", SubnetID: "subnet-8530797a53b9d41c9", IPAddress: "10.0.1.4", ComputerName: "WSAMZN-BPW1STTA",
+		Properties: WorkspaceProperties{RunningMode: ptr("MANUAL"), RootVolumeSizeGib: ptr(80), UserVolumeSizeGib: ptr(50), ComputeTypeName: ptr("STANDARD"), OperatingSystemName: ptr("WINDOWS_10")},
+		Root: volumeRec{VolumeID: "vol-a0e00eb7dc18ece55", SizeGib: 80, ImageID: "wsi-fv7tz5yo0"}, User: volumeRec{VolumeID: "vol-e147e2b81fd70db2b", SizeGib: 50},
+		SnapshotBase: &now, Tags: Tags{"PartnerManaged": "true"}, Created: now, StateSince: now, AvailableSince: &now,
+		MaintGroup: "mwg/111122223333/us-east-1/63b85726-a2c9-5e91-9a2c-33fe68b14a98", Seq: 1,
+		History: []Transition{{State: "PENDING", Time: now}, {State: "AVAILABLE", Time: now}}}
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			json.Marshal(w)
+		}
+	})
+	b.Run("AppendJSON", func(b *testing.B) {
+		for b.Loop() {
+			w.AppendJSON(make([]byte, 0, 1024))
+		}
+	})
+}

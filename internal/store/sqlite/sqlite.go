@@ -422,6 +422,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 		return
 	}
 	applied := 0
+	dirty := map[string]bool{} // keys written by the group so far
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
@@ -431,13 +432,13 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			r.err = fmt.Errorf("sqlite: savepoint: %w", err)
 			continue
 		}
-		r.tx = &tx{q: sqlTx, cache: db.wc, written: map[string]bool{}}
+		r.tx = &tx{q: sqlTx, cache: db.wc, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
 		r.err = runFn(r.fn, r.tx)
 		if r.err != nil {
 			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO u"); err != nil {
 				// The transaction is unusable: fail the whole group.
 				sqlTx.Rollback()
-				db.cache.invalidate(batch)
+				db.cache.update(batch, false)
 				for _, q := range batch {
 					if q.err == nil {
 						q.err = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
@@ -463,10 +464,9 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	} else {
 		sqlTx.Rollback()
 	}
-	// Drop every key the group wrote (committed or rolled back) from the
-	// read cache before anyone is answered: a caller that reads after its
-	// Update returned reads its own write.
-	db.cache.invalidate(batch)
+	// Bring the read cache up to date before anyone is answered: a caller
+	// that reads after its Update returned reads its own write.
+	db.cache.update(batch, applied > 0 && commitErr == nil)
 	if applied == 0 || commitErr != nil {
 		for _, r := range batch {
 			if r.err == nil && commitErr != nil {
@@ -522,16 +522,42 @@ func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 }
 
 type tx struct {
-	q       *sql.Tx
-	ro      bool
-	cache   *stmtCache
-	written map[string]bool // table\x00key of every record this update wrote
+	q     *sql.Tx
+	ro    bool
+	cache *stmtCache
+	// written holds, by table\x00key, every record this update wrote: its
+	// value, or nil when it was deleted or is not known (a create that found
+	// the record there).
+	written map[string][]byte
+	// dirty holds the keys every update of the writer's group has written
+	// so far; the others read as committed, so from the read cache.
+	dirty map[string]bool
+	reads *readCache // the store's read cache (writer only)
 }
 
-func (t *tx) wrote(table, key string) {
+// wrote notes that the update wrote value (nil: deleted or not known) under
+// table and key.
+func (t *tx) wrote(table, key string, value []byte) {
 	if t.written != nil {
-		t.written[table+"\x00"+key] = true
+		ck := table + "\x00" + key
+		t.written[ck] = value[:len(value):len(value)] // an append to a cached value copies it
+		t.dirty[ck] = true
 	}
+}
+
+// cached returns a record from the read cache when the writer's group has
+// not written it (so it reads as committed), and the cache key to fill on a
+// miss ("" when the cache must not be used or filled).
+func (t *tx) cached(table, key string) (v []byte, ok bool, ck string, seq uint64) {
+	if t.reads == nil {
+		return nil, false, "", 0
+	}
+	ck = table + "\x00" + key
+	if t.dirty[ck] {
+		return nil, false, "", 0
+	}
+	v, ok, seq = t.reads.get(ck)
+	return v, ok, ck, seq
 }
 
 // stmtCache keeps prepared statements of one connection pool, so each
@@ -616,7 +642,10 @@ func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 }
 
 func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
-	var v []byte
+	v, ok, ck, seq := t.cached(table, key)
+	if ok {
+		return v, nil
+	}
 	err := t.queryRow(ctx, getSQL, table, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -624,11 +653,14 @@ func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get %s/%s: %w", table, key, err)
 	}
+	if ck != "" {
+		t.reads.fill(ck, v, seq)
+	}
 	return v, nil
 }
 
 func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
-	t.wrote(table, key)
+	t.wrote(table, key, value)
 	_, err := t.exec(ctx, `INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, key, value)
 	if err != nil {
 		return fmt.Errorf("sqlite: put %s/%s: %w", table, key, err)
@@ -637,7 +669,7 @@ func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
 }
 
 func (t *tx) Create(ctx context.Context, table, key string, value []byte) error {
-	t.wrote(table, key)
+	t.wrote(table, key, nil)
 	res, err := t.exec(ctx, `INSERT INTO kv (tbl, k, v) VALUES (?, ?, ?) ON CONFLICT (tbl, k) DO NOTHING`, table, key, value)
 	if err != nil {
 		return fmt.Errorf("sqlite: create %s/%s: %w", table, key, err)
@@ -645,11 +677,12 @@ func (t *tx) Create(ctx context.Context, table, key string, value []byte) error 
 	if n, _ := res.RowsAffected(); n == 0 {
 		return store.ErrExists
 	}
+	t.wrote(table, key, value)
 	return nil
 }
 
 func (t *tx) Delete(ctx context.Context, table, key string) error {
-	t.wrote(table, key)
+	t.wrote(table, key, nil)
 	res, err := t.exec(ctx, `DELETE FROM kv WHERE tbl = ? AND k = ?`, table, key)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete %s/%s: %w", table, key, err)
@@ -691,6 +724,17 @@ func chunk(n int) int {
 
 func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(keys))
+	if t.reads != nil { // the writer: committed records from the read cache
+		var miss []string
+		for _, k := range keys {
+			if v, ok, _, _ := t.cached(table, k); ok {
+				out[k] = v
+			} else {
+				miss = append(miss, k)
+			}
+		}
+		keys = miss
+	}
 	for len(keys) > 0 {
 		n := chunk(len(keys))
 		args := make([]any, 0, n+1)
@@ -721,11 +765,15 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[stri
 }
 
 // batchArgs is the (table, key, value) arguments of a multi-row write of
-// recs, each key noted as written.
-func (t *tx) batchArgs(table string, recs []store.KV) []any {
+// recs, each key noted as written (with its value when put, else not known).
+func (t *tx) batchArgs(table string, recs []store.KV, put bool) []any {
 	args := make([]any, 0, 3*len(recs))
 	for _, r := range recs {
-		t.wrote(table, r.Key)
+		var v []byte
+		if put {
+			v = r.Value
+		}
+		t.wrote(table, r.Key, v)
 		args = append(args, table, r.Key, r.Value)
 	}
 	return args
@@ -735,7 +783,7 @@ func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
 	recs = store.Dedupe(recs, true)
 	for len(recs) > 0 {
 		n := chunk(len(recs))
-		if _, err := t.exec(ctx, batchSQL[n].put, t.batchArgs(table, recs[:n])...); err != nil {
+		if _, err := t.exec(ctx, batchSQL[n].put, t.batchArgs(table, recs[:n], true)...); err != nil {
 			return fmt.Errorf("sqlite: put %d records of %s: %w", n, table, err)
 		}
 		recs = recs[n:]
@@ -747,7 +795,7 @@ func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]s
 	created := make(map[string]bool, len(recs))
 	for rest := store.Dedupe(recs, false); len(rest) > 0; {
 		n := chunk(len(rest))
-		rows, err := t.query(ctx, batchSQL[n].create, t.batchArgs(table, rest[:n])...)
+		rows, err := t.query(ctx, batchSQL[n].create, t.batchArgs(table, rest[:n], false)...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: create %d records of %s: %w", n, table, err)
 		}
@@ -764,6 +812,11 @@ func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]s
 			return nil, fmt.Errorf("sqlite: create records of %s: %w", table, err)
 		}
 		rest = rest[n:]
+	}
+	for _, r := range store.Dedupe(recs, false) { // the first of a key is the one inserted
+		if created[r.Key] {
+			t.wrote(table, r.Key, r.Value)
+		}
 	}
 	return store.Existing(recs, created), nil
 }
@@ -954,8 +1007,8 @@ func (db *DB) Release(ctx context.Context, id, owner string, due time.Time) erro
 // decoded records on them).
 func (db *DB) CachesGets() bool { return true }
 
-// readCache keeps records read by Get. Every write group invalidates the
-// keys it wrote and bumps seq; a reader fills the cache only if no write
+// readCache keeps records read by Get and written by the writer. Every
+// write group updates the keys it wrote and bumps seq; a reader fills the cache only if no write
 // group finished since it looked, so it never puts back a stale value. It is
 // sound because one process owns the database file (the lock file).
 type readCache struct {
@@ -986,7 +1039,13 @@ func (c *readCache) fill(k string, v []byte, seq uint64) {
 	c.m[k] = v
 }
 
-func (c *readCache) invalidate(batch []*writeReq) {
+// update brings the cache up to date with a write group and bumps seq.
+// When the group committed, each update that succeeded leaves the values it
+// wrote in the cache (deleted and unknown ones are dropped), in the group's
+// order, so the writer and readers read them back from memory; everything
+// else the group touched is dropped. Values are cached as given to Put, so
+// a caller must not change a value after writing it.
+func (c *readCache) update(batch []*writeReq, committed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
@@ -994,7 +1053,15 @@ func (c *readCache) invalidate(batch []*writeReq) {
 		if r.tx == nil {
 			continue
 		}
-		for k := range r.tx.written {
+		keep := committed && r.err == nil
+		for k, v := range r.tx.written {
+			if keep && v != nil {
+				if len(c.m) >= c.max {
+					clear(c.m)
+				}
+				c.m[k] = v
+				continue
+			}
 			delete(c.m, k)
 		}
 	}

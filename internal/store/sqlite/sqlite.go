@@ -428,14 +428,14 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			r.err = err
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT u"); err != nil {
+		if _, err := sqlTx.StmtContext(ctx, db.wc.m["SAVEPOINT u"]).ExecContext(ctx); err != nil {
 			r.err = fmt.Errorf("sqlite: savepoint: %w", err)
 			continue
 		}
 		r.tx = &tx{q: sqlTx, cache: db.wc, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
 		r.err = runFn(r.fn, r.tx)
 		if r.err != nil {
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO u"); err != nil {
+			if _, err := sqlTx.StmtContext(ctx, db.wc.m["ROLLBACK TO u"]).ExecContext(ctx); err != nil {
 				// The transaction is unusable: fail the whole group.
 				sqlTx.Rollback()
 				db.cache.update(batch, false)
@@ -450,7 +450,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 		} else {
 			applied++
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE u"); err != nil && r.err == nil {
+		if _, err := sqlTx.StmtContext(ctx, db.wc.m["RELEASE u"]).ExecContext(ctx); err != nil && r.err == nil {
 			r.err = fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
@@ -579,13 +579,15 @@ func cachedQueries() []string {
 		`DELETE FROM jobs WHERE id = ?`,
 		`DELETE FROM jobs WHERE id = ? AND owner = ?`,
 		enqueueSQL,
+		"SAVEPOINT u", "RELEASE u", "ROLLBACK TO u",
+		"SAVEPOINT cm", "RELEASE cm", "ROLLBACK TO cm",
 	}
 	for _, op := range []string{">=", ">"} {
 		qs = append(qs, scanSQL(op, false), scanSQL(op, true))
 	}
 	for _, n := range batchSizes {
 		b := batchSQL[n]
-		qs = append(qs, b.get, b.put, b.create)
+		qs = append(qs, b.get, b.put, b.create, b.insert)
 	}
 	return append(qs, countSQL(false), countSQL(true))
 }
@@ -698,15 +700,16 @@ func (t *tx) Delete(ctx context.Context, table, key string) error {
 var batchSizes = []int{64, 32, 16, 8, 4, 2, 1}
 
 // batchSQL holds the batch statements of each size.
-var batchSQL = func() map[int]struct{ get, put, create string } {
-	m := map[int]struct{ get, put, create string }{}
+var batchSQL = func() map[int]struct{ get, put, create, insert string } {
+	m := map[int]struct{ get, put, create, insert string }{}
 	for _, n := range batchSizes {
 		in := strings.TrimSuffix(strings.Repeat("?,", n), ",")
 		vals := strings.TrimSuffix(strings.Repeat("(?, ?, ?),", n), ",")
-		m[n] = struct{ get, put, create string }{
+		m[n] = struct{ get, put, create, insert string }{
 			get:    `SELECT k, v FROM kv WHERE tbl = ? AND k IN (` + in + `)`,
 			put:    `INSERT INTO kv (tbl, k, v) VALUES ` + vals + ` ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`,
 			create: `INSERT INTO kv (tbl, k, v) VALUES ` + vals + ` ON CONFLICT (tbl, k) DO NOTHING RETURNING k`,
+			insert: `INSERT INTO kv (tbl, k, v) VALUES ` + vals + ` ON CONFLICT (tbl, k) DO NOTHING`,
 		}
 	}
 	return m
@@ -792,8 +795,24 @@ func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
 }
 
 func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
+	rest := store.Dedupe(recs, false)
+	if len(rest) == len(recs) {
+		// Usually no key exists yet: insert without reading back which
+		// rows were created (RETURNING costs a row per record), inside a
+		// savepoint that is undone when a key turns out to exist.
+		ok, err := t.insertAll(ctx, table, rest)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			for _, r := range rest {
+				t.wrote(table, r.Key, r.Value)
+			}
+			return nil, nil
+		}
+	}
 	created := make(map[string]bool, len(recs))
-	for rest := store.Dedupe(recs, false); len(rest) > 0; {
+	for len(rest) > 0 {
 		n := chunk(len(rest))
 		rows, err := t.query(ctx, batchSQL[n].create, t.batchArgs(table, rest[:n], false)...)
 		if err != nil {
@@ -819,6 +838,35 @@ func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]s
 		}
 	}
 	return store.Existing(recs, created), nil
+}
+
+// insertAll inserts recs (distinct keys) if none of them exists, and
+// reports whether it did; when one exists it writes nothing.
+func (t *tx) insertAll(ctx context.Context, table string, recs []store.KV) (bool, error) {
+	if _, err := t.exec(ctx, "SAVEPOINT cm"); err != nil {
+		return false, fmt.Errorf("sqlite: savepoint: %w", err)
+	}
+	all := true
+	for rest := recs; len(rest) > 0 && all; {
+		n := chunk(len(rest))
+		res, err := t.exec(ctx, batchSQL[n].insert, t.batchArgs(table, rest[:n], false)...)
+		if err != nil {
+			return false, fmt.Errorf("sqlite: create %d records of %s: %w", n, table, err)
+		}
+		if got, err := res.RowsAffected(); err != nil || got != int64(n) {
+			all = false
+		}
+		rest = rest[n:]
+	}
+	if !all {
+		if _, err := t.exec(ctx, "ROLLBACK TO cm"); err != nil {
+			return false, fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+		}
+	}
+	if _, err := t.exec(ctx, "RELEASE cm"); err != nil {
+		return false, fmt.Errorf("sqlite: release savepoint: %w", err)
+	}
+	return all, nil
 }
 
 // prefixEnd returns the smallest string greater than every string with prefix p.

@@ -177,11 +177,23 @@ func run(args []string) error {
 	power := fs.Int("power", 1000, "MANUAL desktops to stop and start (deskplane only; 0 skips)")
 	only := fs.String("only", "describe,create,power", "workloads to run")
 	out := fs.String("json", "", "write the results as JSON to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this client (the load generator) to this file")
 	fs.Parse(args)
 	if *dpURL == "" {
 		return errors.New("-deskplane is required")
 	}
 	ctx := context.Background()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	dp := &target{name: "deskplane", url: *dpURL, pid: *dpPID, ws: workspaces.NewFromConfig(sdkConfig(*dpURL))}
 	targets := []*target{dp}
 	var moto *target

@@ -423,16 +423,25 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	}
 	applied := 0
 	dirty := map[string]bool{} // keys written by the group so far
+	// A group of one update needs no savepoint: when it fails, the whole
+	// transaction is rolled back.
+	savepoints := len(batch) > 1
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
+			continue
+		}
+		r.tx = &tx{q: sqlTx, cache: db.wc, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
+		if !savepoints {
+			if r.err = runFn(r.fn, r.tx); r.err == nil {
+				applied++
+			}
 			continue
 		}
 		if _, err := sqlTx.StmtContext(ctx, db.wc.m["SAVEPOINT u"]).ExecContext(ctx); err != nil {
 			r.err = fmt.Errorf("sqlite: savepoint: %w", err)
 			continue
 		}
-		r.tx = &tx{q: sqlTx, cache: db.wc, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
 		r.err = runFn(r.fn, r.tx)
 		if r.err != nil {
 			if _, err := sqlTx.StmtContext(ctx, db.wc.m["ROLLBACK TO u"]).ExecContext(ctx); err != nil {
@@ -696,8 +705,9 @@ func (t *tx) Delete(ctx context.Context, table, key string) error {
 }
 
 // batchSizes are the row counts of the prepared batch statements; a batch
-// runs as the fewest of them (25 rows: 16 + 8 + 1).
-var batchSizes = []int{64, 32, 16, 8, 4, 2, 1}
+// runs as the fewest of them (30 rows: 25 + 4 + 1). 25 is there because
+// it is the most CreateWorkspaces accepts at once.
+var batchSizes = []int{64, 32, 25, 16, 8, 4, 2, 1}
 
 // batchSQL holds the batch statements of each size.
 var batchSQL = func() map[int]struct{ get, put, create, insert string } {

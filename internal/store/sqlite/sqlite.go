@@ -623,6 +623,18 @@ func (c *stmtCache) close() {
 	}
 }
 
+// stmtCtx is the context a statement runs with. The writer's statements
+// run without the caller's cancellation: an update that has started runs
+// to its end (a canceled caller is refused before its update starts), and
+// the driver then has no watcher goroutine to start for every statement.
+// Readers keep it, so that a long read ends with its caller.
+func (t *tx) stmtCtx(ctx context.Context) context.Context {
+	if t.ro {
+		return ctx
+	}
+	return context.Background()
+}
+
 // stmt returns the cached statement bound to this transaction.
 func (t *tx) stmt(ctx context.Context, query string) *sql.Stmt {
 	if st, ok := t.cache.m[query]; ok {
@@ -632,6 +644,7 @@ func (t *tx) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = t.stmtCtx(ctx)
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -639,6 +652,7 @@ func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 }
 
 func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = t.stmtCtx(ctx)
 	if st := t.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -646,6 +660,7 @@ func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 }
 
 func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = t.stmtCtx(ctx)
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -999,8 +1014,8 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 	var out []store.Claimed
 	err := db.Update(ctx, func(stx store.Tx) error {
 		out = out[:0]
-		q := stx.(*tx).q
-		rows, err := q.QueryContext(ctx, `SELECT id, kind, due, payload FROM jobs WHERE due <= ? AND (owner IS NULL OR claim_until <= ?) ORDER BY due LIMIT ?`,
+		t := stx.(*tx)
+		rows, err := t.query(ctx, `SELECT id, kind, due, payload FROM jobs WHERE due <= ? AND (owner IS NULL OR claim_until <= ?) ORDER BY due LIMIT ?`,
 			now.UnixNano(), now.UnixNano(), limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
@@ -1029,7 +1044,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 			ids[i] = "?"
 			args = append(args, c.ID)
 		}
-		_, err = q.ExecContext(ctx, `UPDATE jobs SET owner = ?, claim_until = ? WHERE id IN (`+strings.Join(ids, ",")+`)`, args...)
+		_, err = t.exec(ctx, `UPDATE jobs SET owner = ?, claim_until = ? WHERE id IN (`+strings.Join(ids, ",")+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,9 +16,23 @@ import (
 // min/max bound a string's length, a number's value and a list's or map's
 // size. It returns a message naming the member path, or "" when valid.
 func Validate(in any) string {
-	v := reflect.ValueOf(in)
-	return validateValue(v, "")
+	f := validateValue(reflect.ValueOf(in))
+	if f == nil {
+		return ""
+	}
+	slices.Reverse(f.path)
+	return f.msg(lowerFirst(strings.Join(f.path, ".")))
 }
+
+// failure is a constraint a member fails. Its path is gathered on the way
+// back up from the member (innermost first) and its message written at the
+// top, so valid input, the usual case, builds no strings.
+type failure struct {
+	path []string
+	msg  func(path string) string
+}
+
+func fail(msg func(path string) string) *failure { return &failure{msg: msg} }
 
 type rule struct {
 	pointer  bool // the field is a pointer (absent is nil, not "")
@@ -101,10 +116,10 @@ func memberName(f reflect.StructField) string {
 	return f.Name
 }
 
-func validateValue(v reflect.Value, path string) string {
+func validateValue(v reflect.Value) *failure {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
-			return ""
+			return nil
 		}
 		v = v.Elem()
 	}
@@ -112,35 +127,35 @@ func validateValue(v reflect.Value, path string) string {
 	case reflect.Struct:
 		for _, r := range planFor(v.Type()) {
 			fv := v.Field(r.index)
-			p := r.name
-			if path != "" {
-				p = path + "." + r.name
+			f := checkRule(r, fv)
+			if f == nil {
+				f = validateValue(fv)
 			}
-			if msg := checkRule(r, fv, p); msg != "" {
-				return msg
-			}
-			if msg := validateValue(fv, p); msg != "" {
-				return msg
+			if f != nil {
+				f.path = append(f.path, r.name)
+				return f
 			}
 		}
 	case reflect.Slice:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return ""
+			return nil
 		}
 		for i := 0; i < v.Len(); i++ {
-			if msg := validateValue(v.Index(i), fmt.Sprintf("%s.%d", path, i+1)); msg != "" {
-				return msg
+			if f := validateValue(v.Index(i)); f != nil {
+				f.path = append(f.path, strconv.Itoa(i+1))
+				return f
 			}
 		}
 	case reflect.Map:
 		it := v.MapRange()
 		for it.Next() {
-			if msg := validateValue(it.Value(), path+"."+fmt.Sprint(it.Key().Interface())); msg != "" {
-				return msg
+			if f := validateValue(it.Value()); f != nil {
+				f.path = append(f.path, fmt.Sprint(it.Key().Interface()))
+				return f
 			}
 		}
 	}
-	return ""
+	return nil
 }
 
 func isEmpty(v reflect.Value) bool {
@@ -155,12 +170,15 @@ func isEmpty(v reflect.Value) bool {
 	return false
 }
 
-func checkRule(r rule, v reflect.Value, path string) string {
+// checkRule returns the failure of v to satisfy r, or nil.
+func checkRule(r rule, v reflect.Value) *failure {
 	if isEmpty(v) {
 		if r.required {
-			return fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(path))
+			return fail(func(path string) string {
+				return fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", path)
+			})
 		}
-		return ""
+		return nil
 	}
 	for v.Kind() == reflect.Pointer {
 		v = v.Elem()
@@ -172,53 +190,75 @@ func checkRule(r rule, v reflect.Value, path string) string {
 			// A plain string field cannot tell absent from empty: absent
 			// optional members are valid, absent required ones are null.
 			if r.required {
-				return fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(path))
+				return fail(func(path string) string {
+					return fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", path)
+				})
 			}
-			return ""
+			return nil
 		}
 		n := float64(utf8.RuneCountInString(s))
 		if r.min != nil && n < *r.min {
-			return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length greater than or equal to %v", clip(s), lowerFirst(path), *r.min)
+			return fail(func(path string) string {
+				return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length greater than or equal to %v", clip(s), path, *r.min)
+			})
 		}
 		if r.max != nil && n > *r.max {
-			return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %v", clip(s), lowerFirst(path), *r.max)
+			return fail(func(path string) string {
+				return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %v", clip(s), path, *r.max)
+			})
 		}
 		if r.enum != nil && !r.enum[s] {
-			return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", clip(s), lowerFirst(path), r.enumList)
+			return fail(func(path string) string {
+				return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", clip(s), path, r.enumList)
+			})
 		}
 		if r.pattern != nil && !r.pattern.MatchString(s) {
-			return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", clip(s), lowerFirst(path), r.pattern.String())
+			return fail(func(path string) string {
+				return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", clip(s), path, r.pattern.String())
+			})
 		}
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		n := float64(v.Int())
 		if r.min != nil && n < *r.min {
-			return fmt.Sprintf("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value greater than or equal to %v", v.Int(), lowerFirst(path), *r.min)
+			return fail(func(path string) string {
+				return fmt.Sprintf("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value greater than or equal to %v", v.Int(), path, *r.min)
+			})
 		}
 		if r.max != nil && n > *r.max {
-			return fmt.Sprintf("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value less than or equal to %v", v.Int(), lowerFirst(path), *r.max)
+			return fail(func(path string) string {
+				return fmt.Sprintf("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value less than or equal to %v", v.Int(), path, *r.max)
+			})
 		}
 	case reflect.Float64:
 		n := v.Float()
 		if r.min != nil && n < *r.min || r.max != nil && n > *r.max {
-			return fmt.Sprintf("1 validation error detected: Value '%v' at '%s' failed to satisfy constraint: Member must be within range", n, lowerFirst(path))
+			return fail(func(path string) string {
+				return fmt.Sprintf("1 validation error detected: Value '%v' at '%s' failed to satisfy constraint: Member must be within range", n, path)
+			})
 		}
 	case reflect.Slice, reflect.Map:
 		n := float64(v.Len())
 		if r.min != nil && n < *r.min {
-			return fmt.Sprintf("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length greater than or equal to %v", lowerFirst(path), *r.min)
+			return fail(func(path string) string {
+				return fmt.Sprintf("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length greater than or equal to %v", path, *r.min)
+			})
 		}
 		if r.max != nil && n > *r.max {
-			return fmt.Sprintf("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %v", lowerFirst(path), *r.max)
+			return fail(func(path string) string {
+				return fmt.Sprintf("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %v", path, *r.max)
+			})
 		}
 		if r.enum != nil && v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String {
 			for i := 0; i < v.Len(); i++ {
 				if s := v.Index(i).String(); !r.enum[s] {
-					return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", clip(s), lowerFirst(path), r.enumList)
+					return fail(func(path string) string {
+						return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", clip(s), path, r.enumList)
+					})
 				}
 			}
 		}
 	}
-	return ""
+	return nil
 }
 
 func clip(s string) string {

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -276,7 +275,7 @@ func newID(p string) string {
 
 // ARN builds a WorkSpaces resource ARN.
 func ARN(region, account, kind, id string) string {
-	return fmt.Sprintf("arn:aws:workspaces:%s:%s:%s/%s", region, account, kind, id)
+	return "arn:aws:workspaces:" + region + ":" + account + ":" + kind + "/" + id
 }
 
 // Errors of the WorkSpaces model.

@@ -1,0 +1,41 @@
+package awsproto
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestValidateNamesTheMemberPath: a message names the failing member by
+// its path (its first letter lower-cased), list elements by 1-based index
+// and map values by key.
+func TestValidateNamesTheMemberPath(t *testing.T) {
+	type props struct {
+		Mode *string `json:"Mode" v:"enum=A|B"`
+	}
+	type item struct {
+		BundleId *string          `json:"BundleId" v:"required"`
+		Props    *props           `json:"Props"`
+		Labels   map[string]props `json:"Labels"`
+	}
+	type input struct {
+		Workspaces []item `json:"Workspaces" v:"required,min=1,max=3"`
+	}
+	s := func(v string) *string { return &v }
+	cases := []struct {
+		in   input
+		want string
+	}{
+		{input{Workspaces: []item{{BundleId: s("b")}}}, ""},
+		{input{}, "Value null at 'workspaces'"},
+		{input{Workspaces: []item{{BundleId: s("b")}, {}}}, "Value null at 'workspaces.2.BundleId'"},
+		{input{Workspaces: []item{{BundleId: s("b"), Props: &props{Mode: s("C")}}}}, "Value 'C' at 'workspaces.1.Props.Mode'"},
+		{input{Workspaces: []item{{BundleId: s("b"), Labels: map[string]props{"k1": {Mode: s("Z")}}}}}, "Value 'Z' at 'workspaces.1.Labels.k1.Mode'"},
+		{input{Workspaces: make([]item, 4)}, "Value at 'workspaces' failed to satisfy constraint: Member must have length less than or equal to 3"},
+	}
+	for i, c := range cases {
+		got := Validate(&c.in)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("case %d: Validate = %q, want a message with %q", i, got, c.want)
+		}
+	}
+}

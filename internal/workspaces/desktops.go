@@ -572,38 +572,62 @@ func (m *Module) cachedBundle(ctx context.Context, tx store.Tx, c *gateway.Call,
 	return info, nil
 }
 
+// createOne checks one desktop of a CreateWorkspaces request and, if it is
+// accepted, makes its record (written now, or with the request's others
+// when rc.batch). The checks run in this order: tags, quota, then
+// planDesktop's.
 func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r WorkspaceRequest, count int, rc *createCache) (*desktopRec, error) {
 	tags, err := tagsFromList(r.Tags)
 	if err != nil {
 		return nil, err
 	}
-	if count >= m.cfg.Quotas.Workspaces {
-		return nil, itemErr("ResourceLimitExceededException", "The number of WorkSpaces in %s has reached the limit of %d.", c.Region, m.cfg.Quotas.Workspaces)
+	if err := m.checkQuota(c, count); err != nil {
+		return nil, err
 	}
-	dir, err := m.cachedDirectory(ctx, tx, c, r.DirectoryId, rc)
+	w, live, err := m.planDesktop(ctx, tx, c, r, tags, rc)
 	if err != nil {
 		return nil, err
 	}
+	return m.placeDesktop(ctx, tx, c, w, live, count, rc)
+}
+
+// checkQuota refuses a desktop when count desktops already exist.
+func (m *Module) checkQuota(c *gateway.Call, count int) error {
+	if count >= m.cfg.Quotas.Workspaces {
+		return itemErr("ResourceLimitExceededException", "The number of WorkSpaces in %s has reached the limit of %d.", c.Region, m.cfg.Quotas.Workspaces)
+	}
+	return nil
+}
+
+// planDesktop runs the checks of one requested desktop against its
+// directory, bundle, image, user and key, and makes its record, all but its
+// subnet and address (placeDesktop). live lists the user's desktops already
+// there (none for a user-decoupled desktop).
+func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, r WorkspaceRequest, tags Tags, rc *createCache) (w *desktopRec, live []string, err error) {
+	dir, err := m.cachedDirectory(ctx, tx, c, r.DirectoryId, rc)
+	if err != nil {
+		return nil, nil, err
+	}
 	if dir == nil {
-		return nil, itemErr("ResourceNotFoundException", "The directory %s is not registered with Amazon WorkSpaces.", r.DirectoryId)
+		return nil, nil, itemErr("ResourceNotFoundException", "The directory %s is not registered with Amazon WorkSpaces.", r.DirectoryId)
 	}
 	if dir.State != "REGISTERED" {
-		return nil, itemErr("InvalidResourceStateException", "The directory %s is %s; it must be REGISTERED.", r.DirectoryId, dir.State)
+		return nil, nil, itemErr("InvalidResourceStateException", "The directory %s is %s; it must be REGISTERED.", r.DirectoryId, dir.State)
 	}
 	bi, err := m.cachedBundle(ctx, tx, c, r.BundleId, rc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b := bi.b
 	if b == nil {
-		return nil, itemErr("ResourceNotFoundException", "The bundle %s could not be found.", r.BundleId)
+		return nil, nil, itemErr("ResourceNotFoundException", "The bundle %s could not be found.", r.BundleId)
 	}
 	if b.State != "AVAILABLE" {
-		return nil, itemErr("InvalidResourceStateException", "The bundle %s is %s.", r.BundleId, b.State)
+		return nil, nil, itemErr("InvalidResourceStateException", "The bundle %s is %s.", r.BundleId, b.State)
 	}
 	protocol, tenancy := bi.protocol, bi.tenancy
 	if tenancy == "DEDICATED" && dir.Tenancy != "DEDICATED" {
-		return nil, itemErr("InvalidParameterValuesException", "The bundle %s uses a BYOL image, which needs a directory registered with DEDICATED tenancy; %s is SHARED.", r.BundleId, r.DirectoryId)
+		return nil, nil, itemErr("InvalidParameterValuesException", "The bundle %s uses a BYOL image, which needs a directory registered with DEDICATED tenancy; %s is SHARED.", r.BundleId, r.DirectoryId)
 	}
 	byop := protocol == "BYOP"
 	props := WorkspaceProperties{}
@@ -616,42 +640,41 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 	}
 	switch {
 	case byop && mode == "AUTO_STOP":
-		return nil, itemErr("OperationNotSupportedException", "The running mode AUTO_STOP is not available for WorkSpaces Core (BYOP) desktops; use ALWAYS_ON or MANUAL.")
+		return nil, nil, itemErr("OperationNotSupportedException", "The running mode AUTO_STOP is not available for WorkSpaces Core (BYOP) desktops; use ALWAYS_ON or MANUAL.")
 	case !byop && mode == "MANUAL":
-		return nil, itemErr("OperationNotSupportedException", "The running mode MANUAL is only available for WorkSpaces Core (BYOP) desktops.")
+		return nil, nil, itemErr("OperationNotSupportedException", "The running mode MANUAL is only available for WorkSpaces Core (BYOP) desktops.")
 	}
 	var sid string
-	var live []string // the user's desktops already there
 	if r.UserName == UndefinedUser {
 		if !byop {
-			return nil, itemErr("InvalidParameterValuesException", "User-decoupled WorkSpaces ([UNDEFINED] user name) are only available for WorkSpaces Core (BYOP) bundles.")
+			return nil, nil, itemErr("InvalidParameterValuesException", "User-decoupled WorkSpaces ([UNDEFINED] user name) are only available for WorkSpaces Core (BYOP) bundles.")
 		}
 		if r.WorkspaceName == nil {
-			return nil, itemErr("InvalidParameterValuesException", "A WorkspaceName is required when the user name is [UNDEFINED].")
+			return nil, nil, itemErr("InvalidParameterValuesException", "A WorkspaceName is required when the user name is [UNDEFINED].")
 		}
 	} else {
 		if r.WorkspaceName != nil {
-			return nil, itemErr("InvalidParameterValuesException", "WorkspaceName can only be given for user-decoupled WorkSpaces ([UNDEFINED] user name).")
+			return nil, nil, itemErr("InvalidParameterValuesException", "WorkspaceName can only be given for user-decoupled WorkSpaces ([UNDEFINED] user name).")
 		}
 		u, err := m.dirs.User(ctx, tx, c.Account, c.Region, r.DirectoryId, r.UserName)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, itemErr("InvalidParameterValuesException", "The user %s was not found in the directory %s.", r.UserName, r.DirectoryId)
+			return nil, nil, itemErr("InvalidParameterValuesException", "The user %s was not found in the directory %s.", r.UserName, r.DirectoryId)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !u.Enabled {
-			return nil, itemErr("InvalidParameterValuesException", "The user %s is disabled in the directory %s.", r.UserName, r.DirectoryId)
+			return nil, nil, itemErr("InvalidParameterValuesException", "The user %s is disabled in the directory %s.", r.UserName, r.DirectoryId)
 		}
 		r.UserName = u.SAMAccountName
 		sid = u.SID
 		live, err = userDesktops(ctx, tx, c.Account, c.Region, r.DirectoryId, r.UserName)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		uk := r.DirectoryId + "/" + strings.ToLower(r.UserName)
 		if len(live) > 0 || rc.users[uk] {
-			return nil, itemErr("ResourceAlreadyExistsException", "The user %s already has a WorkSpace in the directory %s.", r.UserName, r.DirectoryId)
+			return nil, nil, itemErr("ResourceAlreadyExistsException", "The user %s already has a WorkSpace in the directory %s.", r.UserName, r.DirectoryId)
 		}
 		rc.users[uk] = true
 	}
@@ -659,19 +682,19 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 	var keyARN string
 	if rootEnc || userEnc || r.VolumeEncryptionKey != nil {
 		if !rootEnc && !userEnc {
-			return nil, itemErr("InvalidParameterValuesException", "VolumeEncryptionKey was given but neither RootVolumeEncryptionEnabled nor UserVolumeEncryptionEnabled is true.")
+			return nil, nil, itemErr("InvalidParameterValuesException", "VolumeEncryptionKey was given but neither RootVolumeEncryptionEnabled nor UserVolumeEncryptionEnabled is true.")
 		}
 		if m.keys == nil {
-			return nil, itemErr("OperationNotSupportedException", "Volume encryption is not available on this server.")
+			return nil, nil, itemErr("OperationNotSupportedException", "Volume encryption is not available on this server.")
 		}
 		keyARN, err = m.keys.ResolveKey(ctx, tx, c.Account, c.Region, deref(r.VolumeEncryptionKey))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// WorkSpaces creates grants on the caller's behalf: the caller must be allowed kms:CreateGrant on the key.
 		if err := c.Authorize(ctx, gateway.Check{Action: "kms:CreateGrant", Resource: keyARN,
 			Context: map[string][]string{"kms:GrantIsForAWSResource": {"true"}, "kms:ViaService": {"workspaces." + c.Region + ".amazonaws.com"}}}); err != nil {
-			return nil, itemErr("AccessDeniedException", "%s", awsproto.As(err).Message)
+			return nil, nil, itemErr("AccessDeniedException", "%s", awsproto.As(err).Message)
 		}
 	}
 	compute := b.ComputeType
@@ -687,17 +710,12 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 		userSize = *props.UserVolumeSizeGib
 	}
 	if err := checkVolumeCombo(rootSize, userSize, compute); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	id := newOrderedID("ws-")
-	subnetID := dir.SubnetIDs[count%len(dir.SubnetIDs)]
-	ip, err := rc.ips.alloc(ctx, tx, m, c.Account, c.Region, subnetID)
-	if err != nil {
-		return nil, err
-	}
-	w := &desktopRec{
+	w = &desktopRec{
 		WorkspaceID: id, DirectoryID: r.DirectoryId, UserName: r.UserName, WorkspaceName: deref(r.WorkspaceName),
-		BundleID: r.BundleId, SubnetID: subnetID, IPAddress: ip, ComputerName: computerName(id),
+		BundleID: r.BundleId, ComputerName: computerName(id),
 		Properties: WorkspaceProperties{RunningMode: &mode, ComputeTypeName: &compute, RootVolumeSizeGib: &rootSize, UserVolumeSizeGib: &userSize,
 			Protocols: protocols(protocol), OperatingSystemName: props.OperatingSystemName},
 		VolumeKey: keyARN, RootEncrypted: rootEnc, UserEncrypted: userEnc, UserSID: sid,
@@ -716,6 +734,21 @@ func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r 
 	if w.Properties.OperatingSystemName == nil && bi.osName != "" {
 		w.Properties.OperatingSystemName = ptr(bi.osName)
 	}
+	return w, live, nil
+}
+
+// placeDesktop gives a planned desktop its subnet (the directory's subnets
+// in turn, by count) and an address in it, and writes it (or, when
+// rc.batch, leaves it to be written with the request's others).
+func (m *Module) placeDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec, live []string, count int, rc *createCache) (*desktopRec, error) {
+	dir := rc.dirs[w.DirectoryID] // looked up by planDesktop
+	w.SubnetID = dir.SubnetIDs[count%len(dir.SubnetIDs)]
+	ip, err := rc.ips.alloc(ctx, tx, m, c.Account, c.Region, w.SubnetID)
+	if err != nil {
+		return nil, err
+	}
+	w.IPAddress = ip
+	keyARN := w.VolumeKey
 	if rc.batch {
 		rc.userLive[w] = live
 		return w, nil // written with the request's others (insertDesktops)

@@ -289,6 +289,7 @@ func toItemError(err error) (*itemError, bool) {
 
 func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *createWorkspacesIn) (*createWorkspacesOut, error) {
 	out := &createWorkspacesOut{FailedRequests: []failedCreate{}, PendingRequests: []Workspace{}}
+	pre := m.prepareCreate(ctx, c, in) // nil: the transaction checks everything
 	// Validate each request on its own, then commit all accepted desktops in
 	// one transaction, so the response is either fully durable or an error.
 	err := m.store.Update(ctx, func(tx store.Tx) error {
@@ -298,17 +299,29 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 		if err != nil {
 			return err
 		}
-		// The request's desktops form one maintenance group (one job).
-		rc := &createCache{dirs: map[string]*directoryRec{}, bundles: map[string]*bundleInfo{},
-			maintGroup: "mwg/" + key(c.Account, c.Region, c.RequestID), users: map[string]bool{}, userLive: map[*desktopRec][]string{},
-			// Without encryption (no grants to create per desktop), the
-			// accepted desktops and their names are written together at
-			// the end, a few statements for the whole request.
-			batch: !anyEncrypted(in.Workspaces)}
+		rc := m.newCreateCache(c, in)
+		prep := pre
+		if prep != nil {
+			ok, err := prep.current(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if ok {
+				rc.dirs, rc.bundles = prep.dirs, prep.bundles
+			} else {
+				prep = nil // a record changed since: check everything here
+			}
+		}
 		var accepted []*desktopRec
 		var acceptedReqs []WorkspaceRequest
-		for _, r := range in.Workspaces {
-			w, err := m.createOne(ctx, tx, c, r, count, rc)
+		for i, r := range in.Workspaces {
+			var w *desktopRec
+			var err error
+			if prep != nil {
+				w, err = m.createPrepared(ctx, tx, c, prep.items[i], count, rc)
+			} else {
+				w, err = m.createOne(ctx, tx, c, r, count, rc)
+			}
 			if err != nil {
 				ie, ok := toItemError(err)
 				if !ok {
@@ -444,6 +457,17 @@ func (d *decodeCache) decode(b []byte) (*desktopRec, error) {
 	d.m[p] = w
 	d.mu.Unlock()
 	return w, nil
+}
+
+// newCreateCache returns the cache of one CreateWorkspaces request.
+func (m *Module) newCreateCache(c *gateway.Call, in *createWorkspacesIn) *createCache {
+	return &createCache{dirs: map[string]*directoryRec{}, bundles: map[string]*bundleInfo{},
+		// The request's desktops form one maintenance group (one job).
+		maintGroup: "mwg/" + key(c.Account, c.Region, c.RequestID), users: map[string]bool{}, userLive: map[*desktopRec][]string{},
+		// Without encryption (no grants to create per desktop), the
+		// accepted desktops and their names are written together at the
+		// end, a few statements for the whole request.
+		batch: !anyEncrypted(in.Workspaces)}
 }
 
 // createCache holds what one CreateWorkspaces request looked up once for

@@ -102,3 +102,59 @@ func TestOneDesktopPerUserUntilTerminated(t *testing.T) {
 		t.Fatalf("after terminating the first: %v %+v", err, after)
 	}
 }
+
+// TestCreateWorkspacesRefusesUserDecoupledItemByItem: a request of
+// user-decoupled desktops (checked before its transaction, from the
+// committed directory and bundle) refuses each bad desktop with the code
+// the model names and accepts and places the others.
+func TestCreateWorkspacesRefusesUserDecoupledItemByItem(t *testing.T) {
+	s := testserver.Start(t, testserver.Timing("instant"))
+	e := setup(t, s)
+	ctx := ctxT(t)
+	req := func(name string, edit func(*wstypes.WorkspaceRequest)) wstypes.WorkspaceRequest {
+		r := wstypes.WorkspaceRequest{DirectoryId: aws.String(e.dirID), UserName: aws.String("[UNDEFINED]"), BundleId: aws.String(e.bundleID),
+			WorkspaceName: aws.String(name), WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}}
+		if edit != nil {
+			edit(&r)
+		}
+		return r
+	}
+	out, err := e.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{
+		req("ok-1", nil),
+		req("no-bundle", func(r *wstypes.WorkspaceRequest) { r.BundleId = aws.String("wsb-000000000") }),
+		req("no-dir", func(r *wstypes.WorkspaceRequest) { r.DirectoryId = aws.String("d-0000000000") }),
+		req("", func(r *wstypes.WorkspaceRequest) { r.WorkspaceName = nil }),
+		req("auto-stop", func(r *wstypes.WorkspaceRequest) { r.WorkspaceProperties.RunningMode = wstypes.RunningModeAutoStop }),
+		req("volumes", func(r *wstypes.WorkspaceRequest) {
+			r.WorkspaceProperties.RootVolumeSizeGib = aws.Int32(90)
+			r.WorkspaceProperties.UserVolumeSizeGib = aws.Int32(10)
+		}),
+		req("ok-2", nil),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range out.FailedRequests {
+		got[aws.ToString(f.WorkspaceRequest.WorkspaceName)] = aws.ToString(f.ErrorCode)
+	}
+	want := map[string]string{"no-bundle": "ResourceNotFoundException", "no-dir": "ResourceNotFoundException", "": "InvalidParameterValuesException",
+		"auto-stop": "OperationNotSupportedException", "volumes": "InvalidParameterValuesException"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("refused %v, want %v", got, want)
+	}
+	if len(out.PendingRequests) != 2 || aws.ToString(out.PendingRequests[0].WorkspaceName) != "ok-1" || aws.ToString(out.PendingRequests[1].WorkspaceName) != "ok-2" {
+		t.Fatalf("pending %+v", out.PendingRequests)
+	}
+	// Once provisioned, each has a subnet and an address of its own.
+	ids := []string{aws.ToString(out.PendingRequests[0].WorkspaceId), aws.ToString(out.PendingRequests[1].WorkspaceId)}
+	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateAvailable)
+	ips := map[string]bool{}
+	for _, id := range ids {
+		w := e.describe(t, id)
+		if aws.ToString(w.SubnetId) == "" || aws.ToString(w.IpAddress) == "" || ips[aws.ToString(w.IpAddress)] {
+			t.Fatalf("desktop %s placed at subnet %q address %q", id, aws.ToString(w.SubnetId), aws.ToString(w.IpAddress))
+		}
+		ips[aws.ToString(w.IpAddress)] = true
+	}
+}

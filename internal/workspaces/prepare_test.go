@@ -1,0 +1,75 @@
+package workspaces
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/sqlite"
+)
+
+// TestPreparedPlansHoldOnlyWhileTheirRecordsDo: a plan made from records
+// read through a readTracker is current in a later transaction only while
+// every one of them holds what it held (present or absent); the tracker
+// refuses anything but reads.
+func TestPreparedPlansHoldOnlyWhileTheirRecordsDo(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	update := func(fn func(tx store.Tx) error) {
+		t.Helper()
+		if err := db.Update(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(table, k, v string) {
+		update(func(tx store.Tx) error { return tx.Put(ctx, table, k, []byte(v)) })
+	}
+	put(tDirs, "d", `{"id":"d-1"}`)
+	put(tBundles, "b", `{"id":"wsb-1"}`)
+	plan := func() *preparedCreate {
+		rt := &readTracker{s: db}
+		for _, k := range []struct{ table, key string }{{tDirs, "d"}, {tBundles, "b"}, {tImages, "absent"}} {
+			if _, err := rt.Get(ctx, k.table, k.key); err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatal(err)
+			}
+		}
+		if err := rt.Put(ctx, tDirs, "d", nil); !errors.Is(err, errNotARead) {
+			t.Fatalf("a tracker's Put: %v", err)
+		}
+		return &preparedCreate{reads: rt.reads}
+	}
+	current := func(p *preparedCreate) bool {
+		t.Helper()
+		var ok bool
+		update(func(tx store.Tx) error {
+			var err error
+			ok, err = p.current(ctx, tx)
+			return err
+		})
+		return ok
+	}
+	p := plan()
+	if !current(p) {
+		t.Fatal("a plan whose records are unchanged is not current")
+	}
+	put(tBundles, "b", `{"id":"wsb-1","state":"ERROR"}`) // changed
+	if current(p) {
+		t.Fatal("a plan is current after its bundle changed")
+	}
+	p = plan()
+	put(tImages, "absent", `{}`) // appeared
+	if current(p) {
+		t.Fatal("a plan is current after a record it found absent appeared")
+	}
+	p = plan()
+	update(func(tx store.Tx) error { return tx.Delete(ctx, tDirs, "d") }) // gone
+	if current(p) {
+		t.Fatal("a plan is current after its directory was deleted")
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -210,6 +211,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.Set("Content-Type", "text/xml")
 	}
+	// With its length known, the body goes out as is, not in chunks.
+	h.Set("Content-Length", strconv.Itoa(len(payload)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(payload)
 }
@@ -521,6 +524,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, svc *Service, proto Protocol
 		h.Set("Content-Type", "text/xml")
 		body = awsproto.EC2XMLError(ae, reqID)
 	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(ae.HTTPStatus())
 	w.Write(body)
 }

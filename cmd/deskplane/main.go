@@ -73,7 +73,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	tuneGC()
-	tuneProcs()
+	if storeName(o.Store) == "embedded SQLite" {
+		tuneProcs()
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(stderr, "deskplane serve: invalid --log-level %q\n", *logLevel)
@@ -130,13 +132,16 @@ const (
 	memoryLimit = 384 << 20
 )
 
-// tuneProcs runs serve with one more P than the CPUs Go would use (unless
-// GOMAXPROCS says otherwise). The server's goroutines spend much of their
-// time in short blocking system calls (socket reads and writes, the store's
-// writes and the WAL's fdatasync); a goroutine back from one waits for a free
-// P, and with one P per CPU that wait is on the path of every commit's
-// acknowledgement. The extra P keeps the CPUs busy meanwhile
+// tuneProcs runs serve on the embedded store with one more P than the CPUs
+// Go would use (unless GOMAXPROCS says otherwise). The embedded store's
+// goroutines spend much of their time in blocking file system calls (the
+// writer's WAL writes, the flusher's fdatasync, the checkpointer's copies),
+// which, unlike socket I/O, hold their P; a goroutine back from one waits
+// for a free P, and with one P per CPU that wait is on the path of every
+// commit's acknowledgement. The extra P keeps the CPUs busy meanwhile
 // (docs/benchmarks.md: about +7% creations and +10% describes on 2 CPUs).
+// On PostgreSQL the store's I/O is on sockets, and nodes share the machine
+// with the database: there it only added contention.
 func tuneProcs() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)

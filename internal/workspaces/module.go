@@ -36,6 +36,11 @@ type Module struct {
 	rand func() float64
 	// decoded caches desktops decoded for DescribeWorkspaces by id.
 	decoded decodeCache
+	// prepare plans CreateWorkspaces requests before their transaction
+	// (prepare.go): on a store that serves reads from memory and writes
+	// through one writer, where that moves work off the writer; elsewhere
+	// the extra reads would only add round trips.
+	prepare bool
 }
 
 // Options are the module's dependencies.
@@ -62,6 +67,7 @@ func New(o Options) *Module {
 	}
 	if c, ok := o.Store.(interface{ CachesGets() bool }); ok && c.CachesGets() {
 		m.decoded.on = true
+		m.prepare = true
 	}
 	m.svc = &gateway.Service{
 		Name: "workspaces", ActionPrefix: "workspaces", EventSource: "workspaces.amazonaws.com",

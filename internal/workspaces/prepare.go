@@ -9,7 +9,8 @@ import (
 	"github.com/deskplane/deskplane/internal/store"
 )
 
-// A CreateWorkspaces request of user-decoupled desktops without volume
+// On the embedded store (one writer, reads served from memory), a
+// CreateWorkspaces request of user-decoupled desktops without volume
 // encryption (WorkSpaces Core's pattern, and the bulk of a partner's
 // creations) is checked, and its records made, before its write
 // transaction: planDesktop runs on the committed directory, bundle and image
@@ -42,10 +43,11 @@ type readRec struct {
 }
 
 // prepareCreate plans a request's desktops from committed records, or
-// returns nil when the request is not one that is planned ahead (named
-// users, encryption) or planning hit anything but a desktop's refusal.
+// returns nil when the store is not one it pays on (m.prepare), the request
+// is not one that is planned ahead (named users, encryption) or planning
+// hit anything but a desktop's refusal.
 func (m *Module) prepareCreate(ctx context.Context, c *gateway.Call, in *createWorkspacesIn) *preparedCreate {
-	if anyEncrypted(in.Workspaces) {
+	if !m.prepare || anyEncrypted(in.Workspaces) {
 		return nil
 	}
 	for _, r := range in.Workspaces {

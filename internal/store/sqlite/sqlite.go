@@ -135,7 +135,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	db := &DB{w: w, r: r, ckpt: ck, kick: make(chan struct{}, 1), writes: make(chan *writeReq, maxGroup),
 		flushes: make(chan []*writeReq, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{}),
-		ckDone: make(chan struct{}), flDone: make(chan struct{}), cache: newReadCache(100000), lock: lock,
+		ckDone: make(chan struct{}), flDone: make(chan struct{}), cache: newReadCache(100000, 64<<20), lock: lock,
 		restartFrames: restartFrames}
 	if err := db.migrate(ctx); err != nil {
 		closeAll()
@@ -1088,10 +1088,38 @@ type readCache struct {
 	mu  sync.RWMutex
 	m   map[string][]byte
 	seq uint64
-	max int
+	max int // entries
+	// bytes is the size of the keys and values held, at most maxBytes: the
+	// cache starts over when an entry would take it past either bound.
+	bytes, maxBytes int
 }
 
-func newReadCache(max int) *readCache { return &readCache{m: map[string][]byte{}, max: max} }
+// maxWrittenValue is the largest value a write leaves in the cache; a
+// larger one is dropped and read back from the database when needed.
+const maxWrittenValue = 16 << 10
+
+func newReadCache(max, maxBytes int) *readCache {
+	return &readCache{m: map[string][]byte{}, max: max, maxBytes: maxBytes}
+}
+
+// put holds v under k (the caller holds mu).
+func (c *readCache) put(k string, v []byte) {
+	c.del(k)
+	if len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
+		clear(c.m)
+		c.bytes = 0
+	}
+	c.m[k] = v
+	c.bytes += len(k) + len(v)
+}
+
+// del drops k (the caller holds mu).
+func (c *readCache) del(k string) {
+	if old, ok := c.m[k]; ok {
+		c.bytes -= len(k) + len(old)
+		delete(c.m, k)
+	}
+}
 
 func (c *readCache) get(k string) ([]byte, bool, uint64) {
 	c.mu.RLock()
@@ -1106,17 +1134,14 @@ func (c *readCache) fill(k string, v []byte, seq uint64) {
 	if c.seq != seq {
 		return
 	}
-	if len(c.m) >= c.max {
-		clear(c.m)
-	}
-	c.m[k] = v
+	c.put(k, v)
 }
 
 // update brings the cache up to date with a write group and bumps seq.
 // When the group committed, each update that succeeded leaves the values it
-// wrote in the cache (deleted and unknown ones are dropped), in the group's
-// order, so the writer and readers read them back from memory; everything
-// else the group touched is dropped. Values are cached as given to Put, so
+// wrote in the cache (deleted, unknown and large ones are dropped), in the
+// group's order, so the writer and readers read them back from memory;
+// everything else the group touched is dropped. Values are cached as given to Put, so
 // a caller must not change a value after writing it.
 func (c *readCache) update(batch []*writeReq, committed bool) {
 	c.mu.Lock()
@@ -1128,14 +1153,11 @@ func (c *readCache) update(batch []*writeReq, committed bool) {
 		}
 		keep := committed && r.err == nil
 		for k, v := range r.tx.written {
-			if keep && v != nil {
-				if len(c.m) >= c.max {
-					clear(c.m)
-				}
-				c.m[k] = v
+			if keep && v != nil && len(v) <= maxWrittenValue {
+				c.put(k, v)
 				continue
 			}
-			delete(c.m, k)
+			c.del(k)
 		}
 	}
 }

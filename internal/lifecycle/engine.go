@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,7 +72,7 @@ func (e *Engine) Register(kind string, h Handler) {
 // Schedule enqueues a job in tx, due after the step's duration from now.
 // A job with the same id replaces the earlier one.
 func (e *Engine) Schedule(ctx context.Context, tx store.Tx, id, kind string, due time.Time, payload any) error {
-	b, err := json.Marshal(payload)
+	b, err := store.EncodeJSON(payload) // a payload may encode itself (store.JSONAppender)
 	if err != nil {
 		return fmt.Errorf("lifecycle: encode %s payload: %w", kind, err)
 	}

@@ -208,3 +208,45 @@ func optBool(b []byte, name string, v bool) []byte {
 	}
 	return jsonenc.Bool(jsonenc.Field(b, name, false), v)
 }
+
+// jobRefs is the payload of a batch job: the desktops it moves on.
+type jobRefs []jobRef
+
+// AppendJSON appends the refs as encoding/json writes them.
+func (rs jobRefs) AppendJSON(b []byte) ([]byte, error) {
+	if rs == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.String(jsonenc.Field(append(b, '{'), "key", true), r.Key)
+		b = append(jsonenc.Int(jsonenc.Field(b, "seq", false), r.Seq), '}')
+	}
+	return append(b, ']'), nil
+}
+
+// maintEntries is the payload of a maintenance group's job.
+type maintEntries []maintEntry
+
+// AppendJSON appends the entries as encoding/json writes them.
+func (es maintEntries) AppendJSON(b []byte) ([]byte, error) {
+	if es == nil {
+		return append(b, "null"...), nil
+	}
+	var err error
+	b = append(b, '[')
+	for i, e := range es {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.String(jsonenc.Field(append(b, '{'), "key", true), e.Key)
+		if b, err = jsonenc.Time(jsonenc.Field(b, "due", false), e.Due); err != nil {
+			return nil, err
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']'), nil
+}

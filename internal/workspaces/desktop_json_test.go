@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/deskplane/deskplane/internal/store"
 )
 
 // fill sets v (addressable) to random contents: every pointer, slice and map
@@ -126,4 +128,30 @@ func BenchmarkDesktopEncode(b *testing.B) {
 			w.AppendJSON(make([]byte, 0, 1024))
 		}
 	})
+}
+
+// TestJobPayloadsAppendJSONMatchesEncodingJSON: the batch and maintenance
+// job payloads encode as encoding/json encodes them (their handlers decode
+// them with it).
+func TestJobPayloadsAppendJSONMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 300 {
+		var refs []jobRef
+		var entries []maintEntry
+		fill(r, reflect.ValueOf(&refs).Elem())
+		fill(r, reflect.ValueOf(&entries).Elem())
+		for _, c := range []struct {
+			v    any
+			self store.JSONAppender
+		}{{refs, jobRefs(refs)}, {entries, maintEntries(entries)}} {
+			want, err := json.Marshal(c.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.self.AppendJSON(nil)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("got %s (%v)\nwant %s", got, err, want)
+			}
+		}
+	}
 }

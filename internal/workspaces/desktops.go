@@ -380,7 +380,7 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 		if err := m.scheduleMaintenanceGroup(ctx, tx, rc.maintGroup, maint); err != nil {
 			return err
 		}
-		return m.engine.Schedule(ctx, tx, "tb/"+refs[0].Key, jobTransitionBatch, c.Now.Add(m.timing(lifecycle.Provision)), refs)
+		return m.engine.Schedule(ctx, tx, "tb/"+refs[0].Key, jobTransitionBatch, c.Now.Add(m.timing(lifecycle.Provision)), jobRefs(refs))
 	})
 	if err != nil {
 		return nil, err

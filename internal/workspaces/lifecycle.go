@@ -211,7 +211,7 @@ func (m *Module) scheduleMaintenanceGroup(ctx context.Context, tx store.Tx, id s
 			due = e.Due
 		}
 	}
-	return m.engine.Schedule(ctx, tx, id, jobMaintenanceGroup, due, entries)
+	return m.engine.Schedule(ctx, tx, id, jobMaintenanceGroup, due, maintEntries(entries))
 }
 
 func (m *Module) loadJob(ctx context.Context, tx store.Tx, j store.Job) (*desktopRec, jobRef, error) {
@@ -274,7 +274,7 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 		return nil
 	}
 	first := tm.autostop[0]
-	return m.engine.Schedule(ctx, tx, fmt.Sprintf("asb/%s/%d", first.Key, first.Seq), jobAutoStopBatch, now.Add(AutoStopAfter), tm.autostop)
+	return m.engine.Schedule(ctx, tx, fmt.Sprintf("asb/%s/%d", first.Key, first.Seq), jobAutoStopBatch, now.Add(AutoStopAfter), jobRefs(tm.autostop))
 }
 
 // applyTransition ends the step a desktop is in, if it is still the step

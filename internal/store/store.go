@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // ErrNotFound is returned by Get and Delete when the key does not exist.
@@ -177,10 +179,19 @@ func GetJSON[T any](ctx context.Context, tx Tx, table, key string) (*T, error) {
 		return nil, err
 	}
 	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := DecodeJSON(b, v); err != nil {
 		return nil, fmt.Errorf("store: decode %s/%s: %w", table, key, err)
 	}
 	return v, nil
+}
+
+// DecodeJSON decodes a stored record into v. Records are JSON that this
+// program wrote (encoding/json or a record's AppendJSON, byte for byte the
+// same); github.com/goccy/go-json decodes them into the same values as
+// encoding/json does (held by a test over random records) four to five
+// times faster, and reading records is a good part of every request.
+func DecodeJSON(b []byte, v any) error {
+	return gojson.Unmarshal(b, v)
 }
 
 // JSONAppender is a record that encodes itself: AppendJSON appends the bytes
@@ -221,7 +232,7 @@ func CreateJSON(ctx context.Context, tx Tx, table, key string, v any) error {
 func ScanJSON[T any](ctx context.Context, tx Tx, table, prefix, after string, limit int, fn func(key string, v *T) error) error {
 	return tx.Scan(ctx, table, prefix, after, limit, func(k string, b []byte) error {
 		v := new(T)
-		if err := json.Unmarshal(b, v); err != nil {
+		if err := DecodeJSON(b, v); err != nil {
 			return fmt.Errorf("store: decode %s/%s: %w", table, k, err)
 		}
 		return fn(k, v)

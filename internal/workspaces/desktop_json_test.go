@@ -155,3 +155,40 @@ func TestJobPayloadsAppendJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredRecordsDecodeAsEncodingJSON: store.DecodeJSON (goccy/go-json)
+// gives the very values encoding/json gives for the records this module
+// stores, over random records of each kind, and refuses what encoding/json
+// refuses.
+func TestStoredRecordsDecodeAsEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	kinds := []func() any{
+		func() any { return new(desktopRec) }, func() any { return new(directoryRec) },
+		func() any { return new(bundleRec) }, func() any { return new(imageRec) },
+	}
+	for _, mk := range kinds {
+		for range 300 {
+			v := mk()
+			fill(r, reflect.ValueOf(v).Elem())
+			b, err := store.EncodeJSON(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, got := mk(), mk()
+			if err := json.Unmarshal(b, want); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.DecodeJSON(b, got); err != nil {
+				t.Fatalf("%T %s: %v", v, b, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%T %s:\n got %+v\nwant %+v", v, b, got, want)
+			}
+		}
+	}
+	for _, bad := range []string{``, `{`, `{"id":}`, `{"id":"x"`, `{"seq":"one"}`, `[1,2]`, `{"id":"x"} trailing`} {
+		if err := store.DecodeJSON([]byte(bad), new(desktopRec)); err == nil {
+			t.Errorf("DecodeJSON(%q) accepted what encoding/json refuses", bad)
+		}
+	}
+}

@@ -437,7 +437,7 @@ func (d *decodeCache) decode(b []byte) (*desktopRec, error) {
 	}
 	if !d.on {
 		w := new(desktopRec)
-		return w, json.Unmarshal(b, w)
+		return w, store.DecodeJSON(b, w)
 	}
 	p := unsafe.SliceData(b)
 	d.mu.Lock()
@@ -447,7 +447,7 @@ func (d *decodeCache) decode(b []byte) (*desktopRec, error) {
 		return w, nil
 	}
 	w = new(desktopRec)
-	if err := json.Unmarshal(b, w); err != nil {
+	if err := store.DecodeJSON(b, w); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()

@@ -247,7 +247,7 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	tm := &timers{recs: make(map[string]*desktopRec, len(raw))}
 	for k, b := range raw {
 		w := new(desktopRec)
-		if err := json.Unmarshal(b, w); err != nil {
+		if err := store.DecodeJSON(b, w); err != nil {
 			return fmt.Errorf("decode desktop %s: %w", k, err)
 		}
 		tm.recs[k] = w

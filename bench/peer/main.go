@@ -31,6 +31,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"io"
 	"net"
 	"net/http"
@@ -766,7 +767,7 @@ func (c *rawCreator) create(ctx context.Context, n int, prefix string) ([]string
 		PendingRequests []struct{ WorkspaceId string }
 		FailedRequests  []struct{ ErrorCode, ErrorMessage string }
 	}
-	if code != http.StatusOK || json.Unmarshal(resp, &out) != nil {
+	if code != http.StatusOK || gojson.Unmarshal(resp, &out) != nil {
 		return nil, fmt.Errorf("CreateWorkspaces: HTTP %d: %.300s", code, resp)
 	}
 	if len(out.FailedRequests) > 0 {

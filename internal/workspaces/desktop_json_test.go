@@ -3,11 +3,14 @@ package workspaces
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -189,6 +192,57 @@ func TestStoredRecordsDecodeAsEncodingJSON(t *testing.T) {
 	for _, bad := range []string{``, `{`, `{"id":}`, `{"id":"x"`, `{"seq":"one"}`, `[1,2]`, `{"id":"x"} trailing`} {
 		if err := store.DecodeJSON([]byte(bad), new(desktopRec)); err == nil {
 			t.Errorf("DecodeJSON(%q) accepted what encoding/json refuses", bad)
+		}
+	}
+}
+
+func BenchmarkDesktopDecode(b *testing.B) {
+	now := time.Date(2026, 11, 28, 22, 5, 30, 589814384, time.UTC)
+	w := &desktopRec{WorkspaceID: "ws-0bpw1stta", DirectoryID: "d-bb55269ea9", UserName: UndefinedUser, WorkspaceName: "bench-0",
+		BundleID: "wsb-ck17phc7g", State: "AVAILABLE", SubnetID: "subnet-8530797a53b9d41c9", IPAddress: "10.0.1.4", ComputerName: "WSAMZN-BPW1STTA",
+		Properties: WorkspaceProperties{RunningMode: ptr("MANUAL"), RootVolumeSizeGib: ptr(80), UserVolumeSizeGib: ptr(50), ComputeTypeName: ptr("STANDARD"), OperatingSystemName: ptr("WINDOWS_10")},
+		Root:       volumeRec{VolumeID: "vol-a0e00eb7dc18ece55", SizeGib: 80, ImageID: "wsi-fv7tz5yo0"}, User: volumeRec{VolumeID: "vol-e147e2b81fd70db2b", SizeGib: 50},
+		SnapshotBase: &now, Tags: Tags{"PartnerManaged": "true"}, Created: now, StateSince: now, AvailableSince: &now,
+		MaintGroup: "mwg/111122223333/us-east-1/63b85726-a2c9-5e91-9a2c-33fe68b14a98", Seq: 1,
+		History: []Transition{{State: "PENDING", Time: now}, {State: "AVAILABLE", Time: now}}}
+	data, err := w.AppendJSON(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			var w desktopRec
+			json.Unmarshal(data, &w)
+		}
+	})
+	b.Run("store.DecodeJSON", func(b *testing.B) {
+		for b.Loop() {
+			var w desktopRec
+			store.DecodeJSON(data, &w)
+		}
+	})
+}
+
+// BenchmarkValidateCreateInput validates a decoded CreateWorkspaces input
+// of 25 desktops, as every such request is before it runs.
+func BenchmarkValidateCreateInput(b *testing.B) {
+	var body strings.Builder
+	body.WriteString(`{"Workspaces":[`)
+	for j := 0; j < 25; j++ {
+		if j > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"DirectoryId":"d-1234567890","UserName":"[UNDEFINED]","BundleId":"wsb-12345678","WorkspaceName":"w-%d",`+
+			`"WorkspaceProperties":{"RunningMode":"MANUAL"},"Tags":[{"Key":"PartnerManaged","Value":"true"}]}`, j)
+	}
+	body.WriteString(`]}`)
+	var in createWorkspacesIn
+	if err := awsproto.DecodeJSON([]byte(body.String()), &in, "ValidationException"); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if msg := awsproto.Validate(&in); msg != "" {
+			b.Fatal(msg)
 		}
 	}
 }

@@ -91,11 +91,9 @@ func (w *desktopRec) AppendJSON(b []byte) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = jsonenc.String(jsonenc.Field(append(b, '{'), "state", true), h.State)
-			if b, err = jsonenc.Time(jsonenc.Field(b, "time", false), h.Time); err != nil {
+			if b, err = appendStringAndTime(b, "state", h.State, "time", h.Time); err != nil {
 				return nil, err
 			}
-			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
@@ -242,11 +240,20 @@ func (es maintEntries) AppendJSON(b []byte) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsonenc.String(jsonenc.Field(append(b, '{'), "key", true), e.Key)
-		if b, err = jsonenc.Time(jsonenc.Field(b, "due", false), e.Due); err != nil {
+		if b, err = appendStringAndTime(b, "key", e.Key, "due", e.Due); err != nil {
 			return nil, err
 		}
-		b = append(b, '}')
 	}
 	return append(b, ']'), nil
+}
+
+// appendStringAndTime appends an object of a string member and a time
+// member, as encoding/json writes a struct of the two.
+func appendStringAndTime(b []byte, sName, s, tName string, t time.Time) ([]byte, error) {
+	b = jsonenc.String(jsonenc.Field(append(b, '{'), sName, true), s)
+	b, err := jsonenc.Time(jsonenc.Field(b, tName, false), t)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
 }

@@ -112,15 +112,21 @@ func TestDesktopAppendJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-func BenchmarkDesktopEncode(b *testing.B) {
-	now := time.Now()
-	w := &desktopRec{WorkspaceID: "ws-0bpw1stta", DirectoryID: "d-bb55269ea9", UserName: UndefinedUser, WorkspaceName: "bench-0",
+// benchDesktop is a provisioned user-decoupled desktop, as the benchmarks
+// of this file encode and decode it.
+func benchDesktop() *desktopRec {
+	now := time.Date(2026, 11, 28, 22, 5, 30, 589814384, time.UTC)
+	return &desktopRec{WorkspaceID: "ws-0bpw1stta", DirectoryID: "d-bb55269ea9", UserName: UndefinedUser, WorkspaceName: "bench-0",
 		BundleID: "wsb-ck17phc7g", State: "AVAILABLE", SubnetID: "subnet-8530797a53b9d41c9", IPAddress: "10.0.1.4", ComputerName: "WSAMZN-BPW1STTA",
 		Properties: WorkspaceProperties{RunningMode: ptr("MANUAL"), RootVolumeSizeGib: ptr(80), UserVolumeSizeGib: ptr(50), ComputeTypeName: ptr("STANDARD"), OperatingSystemName: ptr("WINDOWS_10")},
 		Root:       volumeRec{VolumeID: "vol-a0e00eb7dc18ece55", SizeGib: 80, ImageID: "wsi-fv7tz5yo0"}, User: volumeRec{VolumeID: "vol-e147e2b81fd70db2b", SizeGib: 50},
 		SnapshotBase: &now, Tags: Tags{"PartnerManaged": "true"}, Created: now, StateSince: now, AvailableSince: &now,
 		MaintGroup: "mwg/111122223333/us-east-1/63b85726-a2c9-5e91-9a2c-33fe68b14a98", Seq: 1,
 		History: []Transition{{State: "PENDING", Time: now}, {State: "AVAILABLE", Time: now}}}
+}
+
+func BenchmarkDesktopEncode(b *testing.B) {
+	w := benchDesktop()
 	b.Run("encoding/json", func(b *testing.B) {
 		for b.Loop() {
 			json.Marshal(w)
@@ -197,15 +203,7 @@ func TestStoredRecordsDecodeAsEncodingJSON(t *testing.T) {
 }
 
 func BenchmarkDesktopDecode(b *testing.B) {
-	now := time.Date(2026, 11, 28, 22, 5, 30, 589814384, time.UTC)
-	w := &desktopRec{WorkspaceID: "ws-0bpw1stta", DirectoryID: "d-bb55269ea9", UserName: UndefinedUser, WorkspaceName: "bench-0",
-		BundleID: "wsb-ck17phc7g", State: "AVAILABLE", SubnetID: "subnet-8530797a53b9d41c9", IPAddress: "10.0.1.4", ComputerName: "WSAMZN-BPW1STTA",
-		Properties: WorkspaceProperties{RunningMode: ptr("MANUAL"), RootVolumeSizeGib: ptr(80), UserVolumeSizeGib: ptr(50), ComputeTypeName: ptr("STANDARD"), OperatingSystemName: ptr("WINDOWS_10")},
-		Root:       volumeRec{VolumeID: "vol-a0e00eb7dc18ece55", SizeGib: 80, ImageID: "wsi-fv7tz5yo0"}, User: volumeRec{VolumeID: "vol-e147e2b81fd70db2b", SizeGib: 50},
-		SnapshotBase: &now, Tags: Tags{"PartnerManaged": "true"}, Created: now, StateSince: now, AvailableSince: &now,
-		MaintGroup: "mwg/111122223333/us-east-1/63b85726-a2c9-5e91-9a2c-33fe68b14a98", Seq: 1,
-		History: []Transition{{State: "PENDING", Time: now}, {State: "AVAILABLE", Time: now}}}
-	data, err := w.AppendJSON(nil)
+	data, err := benchDesktop().AppendJSON(nil)
 	if err != nil {
 		b.Fatal(err)
 	}

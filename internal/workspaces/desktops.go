@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -229,7 +230,14 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 		tags[id] = t
 		return t, err
 	}
+	var done []WorkspaceRequest // requests whose checks are listed
 	for _, r := range in.Workspaces {
+		// A desktop naming the directory, bundle and tags of one already
+		// listed asks the very same questions: they are listed once.
+		if slices.ContainsFunc(done, func(d WorkspaceRequest) bool { return sameChecks(d, r) }) {
+			continue
+		}
+		done = append(done, r)
 		dt, err := lookup(r.DirectoryId)
 		if err != nil {
 			return nil, err
@@ -254,6 +262,14 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 }
 
 // isBYOP reports whether a bundle's image brings its own protocol (WorkSpaces Core).
+// sameChecks reports whether two requested desktops name the same
+// directory, bundle and tags, which is all their authorization checks
+// depend on.
+func sameChecks(a, b WorkspaceRequest) bool {
+	return a.DirectoryId == b.DirectoryId && a.BundleId == b.BundleId && (a.Tags == nil) == (b.Tags == nil) &&
+		slices.EqualFunc(a.Tags, b.Tags, func(x, y Tag) bool { return x.Key == y.Key && deref(x.Value) == deref(y.Value) && (x.Value == nil) == (y.Value == nil) })
+}
+
 func (m *Module) bundleProtocol(ctx context.Context, tx store.Tx, account, region string, b *bundleRec) (string, string, error) {
 	img, err := m.lookupImage(ctx, tx, account, region, b.ImageID)
 	if err != nil {

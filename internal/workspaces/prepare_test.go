@@ -73,3 +73,32 @@ func TestPreparedPlansHoldOnlyWhileTheirRecordsDo(t *testing.T) {
 		t.Fatal("a plan is current after its directory was deleted")
 	}
 }
+
+// TestSameChecks: two requested desktops share their authorization checks
+// only when they name the same directory, bundle and tags.
+func TestSameChecks(t *testing.T) {
+	s := func(v string) *string { return &v }
+	base := WorkspaceRequest{DirectoryId: "d-1", BundleId: "wsb-1", UserName: "[UNDEFINED]", WorkspaceName: s("a"),
+		Tags: []Tag{{Key: "k", Value: s("v")}}}
+	same := base
+	same.WorkspaceName = s("b") // names and users do not matter
+	same.Tags = []Tag{{Key: "k", Value: s("v")}}
+	if !sameChecks(base, same) {
+		t.Fatal("desktops of the same directory, bundle and tags must share their checks")
+	}
+	for i, edit := range []func(r *WorkspaceRequest){
+		func(r *WorkspaceRequest) { r.DirectoryId = "d-2" },
+		func(r *WorkspaceRequest) { r.BundleId = "wsb-2" },
+		func(r *WorkspaceRequest) { r.Tags = nil },
+		func(r *WorkspaceRequest) { r.Tags = []Tag{{Key: "k", Value: s("w")}} },
+		func(r *WorkspaceRequest) { r.Tags = []Tag{{Key: "k"}} },
+		func(r *WorkspaceRequest) { r.Tags = append(r.Tags, Tag{Key: "x", Value: s("y")}) },
+	} {
+		other := base
+		other.Tags = append([]Tag(nil), base.Tags...)
+		edit(&other)
+		if sameChecks(base, other) {
+			t.Errorf("case %d: %+v shares the checks of %+v", i, other, base)
+		}
+	}
+}

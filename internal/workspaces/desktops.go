@@ -267,7 +267,9 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 // depend on.
 func sameChecks(a, b WorkspaceRequest) bool {
 	return a.DirectoryId == b.DirectoryId && a.BundleId == b.BundleId && (a.Tags == nil) == (b.Tags == nil) &&
-		slices.EqualFunc(a.Tags, b.Tags, func(x, y Tag) bool { return x.Key == y.Key && deref(x.Value) == deref(y.Value) && (x.Value == nil) == (y.Value == nil) })
+		slices.EqualFunc(a.Tags, b.Tags, func(x, y Tag) bool {
+			return x.Key == y.Key && deref(x.Value) == deref(y.Value) && (x.Value == nil) == (y.Value == nil)
+		})
 }
 
 func (m *Module) bundleProtocol(ctx context.Context, tx store.Tx, account, region string, b *bundleRec) (string, string, error) {

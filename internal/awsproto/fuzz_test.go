@@ -180,3 +180,42 @@ func FuzzDecodeQuery(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeFastAgrees: DecodeJSON's fast path (goccy/go-json) decodes a
+// body only when encoding/json (the path whose errors are reported) gives
+// the very same value, and what it refuses encoding/json refuses too or
+// decodes in full.
+func FuzzDecodeFastAgrees(f *testing.F) {
+	for _, s := range []string{
+		``, `{}`, `null`, `[]`, `{} {}`, `{}]`, `{"Workspaces":[]}`,
+		`{"Workspaces":[{"DirectoryId":"d-1234567890","UserName":"[UNDEFINED]","BundleId":"wsb-12345678",` +
+			`"WorkspaceProperties":{"RunningMode":"MANUAL","RootVolumeSizeGib":80},"Tags":[{"Key":"PartnerManaged","Value":"true"}]}]}`,
+		`{"Created":1700000000.123,"Times":["2024-01-01T00:00:00Z",1e300,-1e300]}`, `{"Limit":1e99}`, `{"Limit":-2147483649}`,
+		`{"Size":9223372036854775808}`, `{"Plaintext":"aGVsbG8="}`, `{"Plaintext":"!!"}`, `{"Count":1.5}`, "{\"NextToken\":\"\xff\xfe\"}",
+		`{"workspaces":[{"directoryid":"x"}]}`, `{"Limit":"5"}`, `{"Limit":5,"Limit":6}`, `{"DryRun":"true"}`, `{"Ratio":"NaN"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		body = bytes.TrimSpace(body)
+		if len(body) == 0 {
+			return
+		}
+		for _, mk := range fuzzTypes() {
+			fast, std := mk(), mk()
+			stdErr := decodeStd(body, std, "ValidationException")
+			if !decodeFast(body, fast) {
+				if !reflect.DeepEqual(fast, mk()) {
+					t.Fatalf("%T %q: a refused body left %+v", fast, body, fast)
+				}
+				continue
+			}
+			if stdErr != nil {
+				t.Fatalf("%T %q: the fast path decoded what encoding/json refuses (%v)", fast, body, stdErr)
+			}
+			if !reflect.DeepEqual(fast, std) {
+				t.Fatalf("%T %q: values differ:\n%+v\n%+v", fast, body, fast, std)
+			}
+		}
+	})
+}

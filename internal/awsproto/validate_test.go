@@ -1,6 +1,8 @@
 package awsproto
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -37,5 +39,36 @@ func TestValidateNamesTheMemberPath(t *testing.T) {
 		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 			t.Errorf("case %d: Validate = %q, want a message with %q", i, got, c.want)
 		}
+	}
+}
+
+// TestFastDecodableTypes: the fast JSON path is for input types without a
+// member of interface type, at any depth (recursive types included).
+func TestFastDecodableTypes(t *testing.T) {
+	type node struct {
+		Next     *node
+		Children []node
+		Tags     map[string]string
+	}
+	type withAny struct {
+		Config any
+	}
+	type nestedAny struct {
+		Items []map[string]withAny
+	}
+	for _, c := range []struct {
+		v    any
+		want bool
+	}{{node{}, true}, {fuzzInput{}, true}, {withAny{}, false}, {nestedAny{}, false}, {struct{}{}, true}} {
+		if got := fastDecodable(reflect.TypeOf(c.v)); got != c.want {
+			t.Errorf("%T: fastDecodable = %v, want %v", c.v, got, c.want)
+		}
+	}
+	var v withAny
+	if decodeFast([]byte(`{"Config":{"n":1}}`), &v) || v.Config != nil {
+		t.Fatal("a type with an interface member took the fast path")
+	}
+	if err := DecodeJSON([]byte(`{"Config":{"n":1}}`), &v, "ValidationException"); err != nil || v.Config.(map[string]any)["n"] != json.Number("1") {
+		t.Fatalf("interface members decode with encoding/json's numbers: %v %#v", err, v.Config)
 	}
 }

@@ -221,9 +221,9 @@ func BenchmarkDesktopDecode(b *testing.B) {
 	})
 }
 
-// BenchmarkValidateCreateInput validates a decoded CreateWorkspaces input
-// of 25 desktops, as every such request is before it runs.
-func BenchmarkValidateCreateInput(b *testing.B) {
+// createRequestBody is a CreateWorkspaces request of 25 user-decoupled
+// desktops, as the benchmark's load generator sends it.
+func createRequestBody() []byte {
 	var body strings.Builder
 	body.WriteString(`{"Workspaces":[`)
 	for j := 0; j < 25; j++ {
@@ -234,13 +234,31 @@ func BenchmarkValidateCreateInput(b *testing.B) {
 			`"WorkspaceProperties":{"RunningMode":"MANUAL"},"Tags":[{"Key":"PartnerManaged","Value":"true"}]}`, j)
 	}
 	body.WriteString(`]}`)
+	return []byte(body.String())
+}
+
+// BenchmarkValidateCreateInput validates a decoded CreateWorkspaces input
+// of 25 desktops, as every such request is before it runs.
+func BenchmarkValidateCreateInput(b *testing.B) {
 	var in createWorkspacesIn
-	if err := awsproto.DecodeJSON([]byte(body.String()), &in, "ValidationException"); err != nil {
+	if err := awsproto.DecodeJSON(createRequestBody(), &in, "ValidationException"); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
 		if msg := awsproto.Validate(&in); msg != "" {
 			b.Fatal(msg)
+		}
+	}
+}
+
+// BenchmarkDecodeCreateRequest decodes and validates a CreateWorkspaces
+// request of 25 desktops, as the gateway does.
+func BenchmarkDecodeCreateRequest(b *testing.B) {
+	data := createRequestBody()
+	for b.Loop() {
+		var in createWorkspacesIn
+		if err := awsproto.DecodeJSON(data, &in, "ValidationException"); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

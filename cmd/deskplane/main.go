@@ -73,7 +73,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	tuneGC()
-	if storeName(o.Store) == "embedded SQLite" {
+	if embedded(o.Store) {
 		tuneProcs()
 	}
 	var lvl slog.Level
@@ -114,8 +114,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// embedded reports whether --store names the embedded SQLite store.
+func embedded(store string) bool { return store == "" || store == "sqlite" }
+
 func storeName(s string) string {
-	if s == "" || s == "sqlite" {
+	if embedded(s) {
 		return "embedded SQLite"
 	}
 	return "PostgreSQL"

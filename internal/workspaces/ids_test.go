@@ -2,13 +2,11 @@ package workspaces
 
 import (
 	"context"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/store"
-	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
 
 func TestOrderedIDsSortAndStayDistinct(t *testing.T) {
@@ -30,11 +28,7 @@ func TestOrderedIDsSortAndStayDistinct(t *testing.T) {
 
 func TestInsertDesktopFallsBackOnATakenID(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, update := openTestStore(t)
 	// The id the next desktop would get is taken (another node, at the same
 	// instant): the desktop gets another id and both records survive.
 	// Move the counter a day ahead of the clock, so the value handed out
@@ -48,15 +42,12 @@ func TestInsertDesktopFallsBackOnATakenID(t *testing.T) {
 		t.Fatalf("setup: %s, want %s again", w.WorkspaceID, taken)
 	}
 	w.ComputerName = computerName(w.WorkspaceID)
-	err = db.Update(ctx, func(tx store.Tx) error {
+	update(func(tx store.Tx) error {
 		if err := store.CreateJSON(ctx, tx, tDesktops, key("1", "r", taken), &desktopRec{WorkspaceID: taken, State: "AVAILABLE"}); err != nil {
 			return err
 		}
 		return insertDesktop(ctx, tx, "1", "r", w)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if w.WorkspaceID == taken || w.ComputerName != computerName(w.WorkspaceID) {
 		t.Fatalf("desktop kept the taken id: %s (%s)", w.WorkspaceID, w.ComputerName)
 	}

@@ -3,11 +3,9 @@ package workspaces
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/deskplane/deskplane/internal/store"
-	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
 
 // TestPreparedPlansHoldOnlyWhileTheirRecordsDo: a plan made from records
@@ -16,17 +14,7 @@ import (
 // refuses anything but reads.
 func TestPreparedPlansHoldOnlyWhileTheirRecordsDo(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	update := func(fn func(tx store.Tx) error) {
-		t.Helper()
-		if err := db.Update(ctx, fn); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, update := openTestStore(t)
 	put := func(table, k, v string) {
 		update(func(tx store.Tx) error { return tx.Put(ctx, table, k, []byte(v)) })
 	}

@@ -3,11 +3,9 @@ package workspaces
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/deskplane/deskplane/internal/store"
-	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
 
 // TestUserIndexBuiltFromOlderStores: desktops stored before the user index
@@ -15,22 +13,12 @@ import (
 // are listed as they are made.
 func TestUserIndexBuiltFromOlderStores(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	_, update := openTestStore(t)
 	old := []*desktopRec{
 		{WorkspaceID: "ws-000000001", DirectoryID: "d-1", UserName: "alice", State: "AVAILABLE"},
 		{WorkspaceID: "ws-000000002", DirectoryID: "d-1", UserName: "bob", State: "TERMINATED"},
 		{WorkspaceID: "ws-000000003", DirectoryID: "d-2", UserName: "Alice", State: "STOPPED"},
 		{WorkspaceID: "ws-000000004", DirectoryID: "d-1", UserName: UndefinedUser, WorkspaceName: "x", State: "AVAILABLE"},
-	}
-	update := func(fn func(tx store.Tx) error) {
-		t.Helper()
-		if err := db.Update(ctx, fn); err != nil {
-			t.Fatal(err)
-		}
 	}
 	update(func(tx store.Tx) error {
 		for _, w := range old {

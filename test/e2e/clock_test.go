@@ -46,9 +46,7 @@ func TestManualAutoStopAfter48Hours(t *testing.T) {
 		t.Fatalf("after 48.5h: %v (want MANUAL stopped, ALWAYS_ON available)", st)
 	}
 	// Starting it again restarts the 48-hour count.
-	if out, err := e.ws.StartWorkspaces(ctx, &workspaces.StartWorkspacesInput{StartWorkspaceRequests: []wstypes.StartRequest{{WorkspaceId: aws.String(ids[0])}}}); err != nil || len(out.FailedRequests) > 0 {
-		t.Fatalf("start: %v %+v", err, out)
-	}
+	e.start(t, ctx, ids[0])
 	e.waitAll(t, ctx, ids[:1], wstypes.WorkspaceStateAvailable)
 	s.Advance(24 * time.Hour)
 	if st := e.states(t, ctx, ids[:1]); st[ids[0]] != wstypes.WorkspaceStateAvailable {
@@ -70,9 +68,7 @@ func TestMaintenanceWindow(t *testing.T) {
 	// Keep it from the 48-hour stop by running it ALWAYS_ON? No: maintenance
 	// applies to MANUAL desktops, so stop it instead; maintenance reaches
 	// stopped desktops too.
-	if out, err := e.ws.StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: []wstypes.StopRequest{{WorkspaceId: aws.String(ids[0])}}}); err != nil || len(out.FailedRequests) > 0 {
-		t.Fatalf("stop: %v %+v", err, out)
-	}
+	e.stop(t, ctx, ids[0])
 	s.Advance(time.Minute)
 	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateStopped)
 	start := ws.MaintenanceWindow(ids[0], s.Now())
@@ -106,13 +102,7 @@ func TestMaintenanceGroupEachOnItsDay(t *testing.T) {
 	ids := e.create(t, ctx, 3, "mwg")
 	s.Advance(time.Minute)
 	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateAvailable)
-	var stops []wstypes.StopRequest
-	for _, id := range ids[:2] {
-		stops = append(stops, wstypes.StopRequest{WorkspaceId: aws.String(id)})
-	}
-	if out, err := e.ws.StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: stops}); err != nil || len(out.FailedRequests) > 0 {
-		t.Fatalf("stop: %v %+v", err, out)
-	}
+	e.stop(t, ctx, ids[:2]...)
 	if out, err := e.ws.TerminateWorkspaces(ctx, &workspaces.TerminateWorkspacesInput{TerminateWorkspaceRequests: []wstypes.TerminateRequest{{WorkspaceId: aws.String(ids[2])}}}); err != nil || len(out.FailedRequests) > 0 {
 		t.Fatalf("terminate: %v %+v", err, out)
 	}

@@ -171,6 +171,30 @@ func (e *env) states(t testing.TB, ctx context.Context, ids []string) map[string
 	return out
 }
 
+// stop stops the desktops, failing the test if the call or any of them fails.
+func (e *env) stop(t testing.TB, ctx context.Context, ids ...string) {
+	t.Helper()
+	reqs := make([]wstypes.StopRequest, len(ids))
+	for i, id := range ids {
+		reqs[i] = wstypes.StopRequest{WorkspaceId: aws.String(id)}
+	}
+	if out, err := e.ws.StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: reqs}); err != nil || len(out.FailedRequests) > 0 {
+		t.Fatalf("stop: %v %+v", err, out)
+	}
+}
+
+// start starts the desktops, failing the test if the call or any of them fails.
+func (e *env) start(t testing.TB, ctx context.Context, ids ...string) {
+	t.Helper()
+	reqs := make([]wstypes.StartRequest, len(ids))
+	for i, id := range ids {
+		reqs[i] = wstypes.StartRequest{WorkspaceId: aws.String(id)}
+	}
+	if out, err := e.ws.StartWorkspaces(ctx, &workspaces.StartWorkspacesInput{StartWorkspaceRequests: reqs}); err != nil || len(out.FailedRequests) > 0 {
+		t.Fatalf("start: %v %+v", err, out)
+	}
+}
+
 func (e *env) waitAll(t testing.TB, ctx context.Context, ids []string, want wstypes.WorkspaceState) {
 	t.Helper()
 	testserver.Eventually(t, 60*time.Second, func() bool {

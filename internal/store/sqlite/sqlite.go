@@ -774,22 +774,33 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[stri
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: get %d records of %s: %w", n, table, err)
 		}
-		for rows.Next() {
+		err = eachRow(rows, func() error {
 			var k string
 			var v []byte
 			if err := rows.Scan(&k, &v); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("sqlite: get records of %s: %w", table, err)
+				return err
 			}
 			out[k] = v
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: get records of %s: %w", table, err)
 		}
 		keys = keys[n:]
 	}
 	return out, nil
+}
+
+// eachRow calls scan for every row of rows, then closes them; an error
+// from scan or from reading the rows ends it.
+func eachRow(rows *sql.Rows, scan func() error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // batchArgs is the (table, key, value) arguments of a multi-row write of
@@ -843,16 +854,15 @@ func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]s
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: create %d records of %s: %w", n, table, err)
 		}
-		for rows.Next() {
+		err = eachRow(rows, func() error {
 			var k string
 			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("sqlite: create records of %s: %w", table, err)
+				return err
 			}
 			created[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: create records of %s: %w", table, err)
 		}
 		rest = rest[n:]
@@ -1020,19 +1030,18 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
 		}
-		for rows.Next() {
+		err = eachRow(rows, func() error {
 			var c store.Claimed
 			var due int64
 			if err := rows.Scan(&c.ID, &c.Kind, &due, &c.Payload); err != nil {
-				rows.Close()
-				return fmt.Errorf("sqlite: claim: %w", err)
+				return err
 			}
 			c.Due = time.Unix(0, due).UTC()
 			c.Owner = owner
 			out = append(out, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
 		}
 		if len(out) == 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -99,11 +98,7 @@ const (
 func newImgEnv(t *testing.T, tune ...func(*config.Config)) *imgEnv {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ws.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db, _ := openTestStore(t)
 	clk := clock.NewVirtual(time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), true)
 	timing, err := lifecycle.Profile("instant")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -34,14 +35,56 @@ func oneCheck[In any](op *gateway.Operation, arn func(c *gateway.Call, in *In) s
 	})
 }
 
-func userRes(c *gateway.Call, name string) string {
-	if name == "" && c.Principal != nil {
-		return c.Principal.ARN
-	}
-	return UserARN(c.Account, "/", name)
+// userCheck declares an operation's authorization check on an existing
+// user: the user's real ARN (with its path) and its tags, so that
+// path-scoped statements (user/admins/*) and aws:ResourceTag conditions
+// apply. An empty name means the calling user.
+func userCheck[In any](m *Module, op *gateway.Operation, name func(in *In) string) *gateway.Operation {
+	return gateway.WithResources(op, func(ctx context.Context, c *gateway.Call, in *In) ([]gateway.Check, error) {
+		n := name(in)
+		if n == "" && c.Principal != nil && c.Principal.Type == "IAMUser" {
+			n = c.Principal.UserName
+		}
+		if n == "" {
+			return []gateway.Check{{Resource: UserARN(c.Account, "/", n)}}, nil // the handler refuses it
+		}
+		var u *User
+		err := m.store.View(ctx, func(tx store.Tx) error {
+			var err error
+			u, err = GetUser(ctx, tx, c.Account, n)
+			return err
+		})
+		if IsNotFound(err) {
+			// Nothing to protect: the handler answers NoSuchEntity.
+			return []gateway.Check{{Resource: UserARN(c.Account, "/", n)}}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("iam: authorize on user %s: %w", n, err)
+		}
+		return []gateway.Check{{Resource: u.ARN, ResourceTags: u.Tags}}, nil
+	})
 }
 
-func roleRes(c *gateway.Call, name string) string { return RoleARN(c.Account, "/", name) }
+// roleCheck declares an operation's authorization check on an existing
+// role: the role's real ARN (with its path) and its tags.
+func roleCheck[In any](m *Module, op *gateway.Operation, name func(in *In) string) *gateway.Operation {
+	return gateway.WithResources(op, func(ctx context.Context, c *gateway.Call, in *In) ([]gateway.Check, error) {
+		n := name(in)
+		var r *Role
+		err := m.store.View(ctx, func(tx store.Tx) error {
+			var err error
+			r, err = GetRole(ctx, tx, c.Account, n)
+			return err
+		})
+		if IsNotFound(err) {
+			return []gateway.Check{{Resource: RoleARN(c.Account, "/", n)}}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("iam: authorize on role %s: %w", n, err)
+		}
+		return []gateway.Check{{Resource: r.ARN, ResourceTags: r.Tags}}, nil
+	})
+}
 
 // page returns the page of items after marker (an opaque offset).
 func page[T any](items []T, marker string, maxItems int) ([]T, string, bool, error) {
@@ -154,28 +197,28 @@ type listUsersResult struct {
 func (m *Module) register() {
 	m.svc.Add(
 		oneCheck(gateway.Op("CreateUser", m.createUser), func(c *gateway.Call, in *createUserIn) string { return UserARN(c.Account, in.Path, in.UserName) }),
-		oneCheck(gateway.Op("GetUser", m.getUser), func(c *gateway.Call, in *userNameIn) string { return userRes(c, in.UserName) }).RO(),
+		userCheck(m, gateway.Op("GetUser", m.getUser), func(in *userNameIn) string { return in.UserName }).RO(),
 		gateway.Op("ListUsers", m.listUsers).RO(),
-		oneCheck(gateway.Op("DeleteUser", m.deleteUser), func(c *gateway.Call, in *userNameIn) string { return userRes(c, in.UserName) }),
-		oneCheck(gateway.Op("CreateAccessKey", m.createAccessKey), func(c *gateway.Call, in *userNameIn) string { return userRes(c, in.UserName) }),
-		oneCheck(gateway.Op("ListAccessKeys", m.listAccessKeys), func(c *gateway.Call, in *listKeysIn) string { return userRes(c, in.UserName) }).RO(),
-		oneCheck(gateway.Op("DeleteAccessKey", m.deleteAccessKey), func(c *gateway.Call, in *deleteKeyIn) string { return userRes(c, in.UserName) }),
-		oneCheck(gateway.Op("PutUserPolicy", m.putUserPolicy), func(c *gateway.Call, in *putPolicyIn) string { return userRes(c, in.UserName) }),
-		oneCheck(gateway.Op("AttachUserPolicy", m.attachUserPolicy), func(c *gateway.Call, in *attachIn) string { return userRes(c, in.UserName) }),
+		userCheck(m, gateway.Op("DeleteUser", m.deleteUser), func(in *userNameIn) string { return in.UserName }),
+		userCheck(m, gateway.Op("CreateAccessKey", m.createAccessKey), func(in *userNameIn) string { return in.UserName }),
+		userCheck(m, gateway.Op("ListAccessKeys", m.listAccessKeys), func(in *listKeysIn) string { return in.UserName }).RO(),
+		userCheck(m, gateway.Op("DeleteAccessKey", m.deleteAccessKey), func(in *deleteKeyIn) string { return in.UserName }),
+		userCheck(m, gateway.Op("PutUserPolicy", m.putUserPolicy), func(in *putPolicyIn) string { return in.UserName }),
+		userCheck(m, gateway.Op("AttachUserPolicy", m.attachUserPolicy), func(in *attachIn) string { return in.UserName }),
 
 		oneCheck(gateway.Op("CreateRole", m.createRole), func(c *gateway.Call, in *createRoleIn) string { return RoleARN(c.Account, in.Path, in.RoleName) }),
-		oneCheck(gateway.Op("GetRole", m.getRole), func(c *gateway.Call, in *roleNameIn) string { return roleRes(c, in.RoleName) }).RO(),
+		roleCheck(m, gateway.Op("GetRole", m.getRole), func(in *roleNameIn) string { return in.RoleName }).RO(),
 		gateway.Op("ListRoles", m.listRoles).RO(),
-		oneCheck(gateway.Op("DeleteRole", m.deleteRole), func(c *gateway.Call, in *roleNameIn) string { return roleRes(c, in.RoleName) }),
-		oneCheck(gateway.Op("UpdateAssumeRolePolicy", m.updateAssumeRolePolicy), func(c *gateway.Call, in *updateTrustIn) string { return roleRes(c, in.RoleName) }),
-		oneCheck(gateway.Op("PutRolePolicy", m.putRolePolicy), func(c *gateway.Call, in *putPolicyIn) string { return roleRes(c, in.RoleName) }),
-		oneCheck(gateway.Op("GetRolePolicy", m.getRolePolicy), func(c *gateway.Call, in *rolePolicyIn) string { return roleRes(c, in.RoleName) }).RO(),
-		oneCheck(gateway.Op("ListRolePolicies", m.listRolePolicies), func(c *gateway.Call, in *listRolePoliciesIn) string { return roleRes(c, in.RoleName) }).RO(),
-		oneCheck(gateway.Op("DeleteRolePolicy", m.deleteRolePolicy), func(c *gateway.Call, in *rolePolicyIn) string { return roleRes(c, in.RoleName) }),
-		oneCheck(gateway.Op("AttachRolePolicy", m.attachRolePolicy), func(c *gateway.Call, in *attachIn) string { return roleRes(c, in.RoleName) }),
-		oneCheck(gateway.Op("DetachRolePolicy", m.detachRolePolicy), func(c *gateway.Call, in *attachIn) string { return roleRes(c, in.RoleName) }),
-		oneCheck(gateway.Op("ListAttachedRolePolicies", m.listAttachedRolePolicies), func(c *gateway.Call, in *listAttachedIn) string { return roleRes(c, in.RoleName) }).RO(),
-		oneCheck(gateway.Op("TagRole", m.tagRole), func(c *gateway.Call, in *tagRoleIn) string { return roleRes(c, in.RoleName) }),
+		roleCheck(m, gateway.Op("DeleteRole", m.deleteRole), func(in *roleNameIn) string { return in.RoleName }),
+		roleCheck(m, gateway.Op("UpdateAssumeRolePolicy", m.updateAssumeRolePolicy), func(in *updateTrustIn) string { return in.RoleName }),
+		roleCheck(m, gateway.Op("PutRolePolicy", m.putRolePolicy), func(in *putPolicyIn) string { return in.RoleName }),
+		roleCheck(m, gateway.Op("GetRolePolicy", m.getRolePolicy), func(in *rolePolicyIn) string { return in.RoleName }).RO(),
+		roleCheck(m, gateway.Op("ListRolePolicies", m.listRolePolicies), func(in *listRolePoliciesIn) string { return in.RoleName }).RO(),
+		roleCheck(m, gateway.Op("DeleteRolePolicy", m.deleteRolePolicy), func(in *rolePolicyIn) string { return in.RoleName }),
+		roleCheck(m, gateway.Op("AttachRolePolicy", m.attachRolePolicy), func(in *attachIn) string { return in.RoleName }),
+		roleCheck(m, gateway.Op("DetachRolePolicy", m.detachRolePolicy), func(in *attachIn) string { return in.RoleName }),
+		roleCheck(m, gateway.Op("ListAttachedRolePolicies", m.listAttachedRolePolicies), func(in *listAttachedIn) string { return in.RoleName }).RO(),
+		roleCheck(m, gateway.Op("TagRole", m.tagRole), func(in *tagRoleIn) string { return in.RoleName }),
 
 		oneCheck(gateway.Op("CreatePolicy", m.createPolicy), func(c *gateway.Call, in *createPolicyIn) string {
 			p, _ := checkPath(in.Path)
@@ -186,7 +229,7 @@ func (m *Module) register() {
 		gateway.Op("ListPolicies", m.listPolicies).RO(),
 		oneCheck(gateway.Op("DeletePolicy", m.deletePolicy), func(c *gateway.Call, in *policyArnIn) string { return in.PolicyArn }),
 
-		oneCheck(gateway.Op("SimulatePrincipalPolicy", m.simulatePrincipalPolicy), func(c *gateway.Call, in *simulateIn) string { return in.PolicySourceArn }).RO(),
+		gateway.WithResources(gateway.Op("SimulatePrincipalPolicy", m.simulatePrincipalPolicy), m.simulateChecks).RO(),
 	)
 }
 

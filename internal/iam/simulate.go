@@ -94,6 +94,34 @@ func parseEntityARN(arn string) (account, typ, name string, ok bool) {
 	return parts[4], typ, rest, rest != ""
 }
 
+// simulateChecks authorizes SimulatePrincipalPolicy on the source entity's
+// real ARN (with its path and tags), whatever spelling the caller used.
+func (m *Module) simulateChecks(ctx context.Context, c *gateway.Call, in *simulateIn) ([]gateway.Check, error) {
+	acct, typ, name, ok := parseEntityARN(in.PolicySourceArn)
+	if !ok || acct != c.Account {
+		return []gateway.Check{{Resource: in.PolicySourceArn}}, nil // the handler refuses it
+	}
+	chk := gateway.Check{Resource: in.PolicySourceArn}
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		if typ == "user" {
+			u, err := GetUser(ctx, tx, acct, name)
+			if err == nil {
+				chk.Resource, chk.ResourceTags = u.ARN, u.Tags
+			}
+			return err
+		}
+		r, err := GetRole(ctx, tx, acct, name)
+		if err == nil {
+			chk.Resource, chk.ResourceTags = r.ARN, r.Tags
+		}
+		return err
+	})
+	if err != nil && !IsNotFound(err) {
+		return nil, fmt.Errorf("iam: authorize on %s: %w", in.PolicySourceArn, err)
+	}
+	return []gateway.Check{chk}, nil
+}
+
 func (m *Module) simulatePrincipalPolicy(ctx context.Context, c *gateway.Call, in *simulateIn) (*simulateResult, error) {
 	acct, typ, name, ok := parseEntityARN(in.PolicySourceArn)
 	if !ok {
@@ -110,6 +138,9 @@ func (m *Module) simulatePrincipalPolicy(ctx context.Context, c *gateway.Call, i
 			if err != nil {
 				return err
 			}
+			if u.ARN != in.PolicySourceArn { // another path: not this user
+				return errNoSuchEntity("The user with name %s cannot be found.", name)
+			}
 			entARN = u.ARN
 			ent, err = m.authz.loadEntity(ctx, tx, u.Inline, u.Attached, SourceUser)
 			return err
@@ -117,6 +148,9 @@ func (m *Module) simulatePrincipalPolicy(ctx context.Context, c *gateway.Call, i
 		r, err := m.loadRole(ctx, tx, acct, name)
 		if err != nil {
 			return err
+		}
+		if r.ARN != in.PolicySourceArn { // another path: not this role
+			return errNoSuchEntity("The role with name %s cannot be found.", name)
 		}
 		entARN = r.ARN
 		ent, err = m.authz.loadEntity(ctx, tx, r.Inline, r.Attached, SourceRole)

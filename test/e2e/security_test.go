@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/deskplane/deskplane/internal/testserver"
+)
+
+// delegatePolicy lets a delegated administrator manage IAM, except the
+// users and roles under the /admins/ path and anything tagged tier=admin.
+const delegatePolicy = `{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":"iam:*","Resource":"*"},
+ {"Sid":"NotAdmins","Effect":"Deny","Action":"iam:*","Resource":["arn:aws:iam::111122223333:user/admins/*","arn:aws:iam::111122223333:role/admins/*"]},
+ {"Sid":"NotTagged","Effect":"Deny","Action":"iam:*","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/tier":"admin"}}}]}`
+
+const trustAccount = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}`
+
+// newUserWithKey creates a user with an inline policy and an access key and
+// returns an IAM client for it.
+func newUserWithKey(t *testing.T, s *testserver.Server, name, path, doc string) aws.Config {
+	t.Helper()
+	ctx := context.Background()
+	c := iam.NewFromConfig(s.Admin())
+	in := &iam.CreateUserInput{UserName: aws.String(name)}
+	if path != "" {
+		in.Path = aws.String(path)
+	}
+	iamMust(c.CreateUser(ctx, in))
+	if doc != "" {
+		iamMust(c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(name), PolicyName: aws.String("p"), PolicyDocument: aws.String(doc)}))
+	}
+	k := iamMust(c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)}))
+	return s.Config(aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey))
+}
+
+// TestPathScopedDenyOnExistingEntities: operations on existing users and
+// roles are authorized against the entity's real ARN (with its path) and
+// tags, so a Deny on user/admins/* or on aws:ResourceTag holds.
+func TestPathScopedDenyOnExistingEntities(t *testing.T) {
+	defer iamCatch(t)
+	s := testserver.Start(t)
+	ctx := context.Background()
+	admin := iam.NewFromConfig(s.Admin())
+	iamMust(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("boss"), Path: aws.String("/admins/")}))
+	iamMust(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("tagged"), Tags: []iamtypes.Tag{{Key: aws.String("tier"), Value: aws.String("admin")}}}))
+	iamMust(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("plain")}))
+	iamMust(admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("AdminRole"), Path: aws.String("/admins/"), AssumeRolePolicyDocument: aws.String(trustAccount)}))
+	iamMust(admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("PlainRole"), AssumeRolePolicyDocument: aws.String(trustAccount)}))
+	d := iam.NewFromConfig(newUserWithKey(t, s, "delegate", "", delegatePolicy))
+
+	denied := func(what, arn string, err error) {
+		t.Helper()
+		iamErr(t, err, "AccessDenied", 403)
+		if !strings.Contains(err.Error(), "on resource: "+arn+" ") {
+			t.Fatalf("%s: the denial names another resource: %v", what, err)
+		}
+	}
+	const bossARN = "arn:aws:iam::111122223333:user/admins/boss"
+	const taggedARN = "arn:aws:iam::111122223333:user/tagged"
+	const roleARN = "arn:aws:iam::111122223333:role/admins/AdminRole"
+	for _, who := range []struct{ name, arn string }{{"boss", bossARN}, {"tagged", taggedARN}} {
+		u := aws.String(who.name)
+		_, err := d.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: u})
+		denied("CreateAccessKey "+who.name, who.arn, err)
+		_, err = d.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: u, PolicyName: aws.String("x"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+		denied("PutUserPolicy "+who.name, who.arn, err)
+		_, err = d.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: u, PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")})
+		denied("AttachUserPolicy "+who.name, who.arn, err)
+		_, err = d.GetUser(ctx, &iam.GetUserInput{UserName: u})
+		denied("GetUser "+who.name, who.arn, err)
+		_, err = d.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: u})
+		denied("ListAccessKeys "+who.name, who.arn, err)
+		_, err = d.DeleteUser(ctx, &iam.DeleteUserInput{UserName: u})
+		denied("DeleteUser "+who.name, who.arn, err)
+	}
+	r := aws.String("AdminRole")
+	_, err := d.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: r, PolicyDocument: aws.String(trustAccount)})
+	denied("UpdateAssumeRolePolicy", roleARN, err)
+	_, err = d.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: r, PolicyName: aws.String("x"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	denied("PutRolePolicy", roleARN, err)
+	_, err = d.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: r, PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")})
+	denied("AttachRolePolicy", roleARN, err)
+	_, err = d.TagRole(ctx, &iam.TagRoleInput{RoleName: r, Tags: []iamtypes.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+	denied("TagRole", roleARN, err)
+	_, err = d.GetRole(ctx, &iam.GetRoleInput{RoleName: r})
+	denied("GetRole", roleARN, err)
+	_, err = d.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: r})
+	denied("DeleteRole", roleARN, err)
+	// Spelling the source without its path neither bypasses the deny nor
+	// finds the user.
+	_, err = d.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::111122223333:user/boss"), ActionNames: []string{"iam:CreateAccessKey"}})
+	denied("SimulatePrincipalPolicy", bossARN, err)
+	_, err = admin.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::111122223333:user/boss"), ActionNames: []string{"iam:CreateAccessKey"}})
+	iamErr(t, err, "NoSuchEntity", 404)
+	iamMust(admin.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String(bossARN), ActionNames: []string{"iam:CreateAccessKey"}}))
+
+	// Outside /admins/ the delegate still manages users and roles.
+	iamMust(d.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("plain")}))
+	iamMust(d.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("PlainRole"), PolicyDocument: aws.String(trustAccount)}))
+	iamMust(d.GetUser(ctx, &iam.GetUserInput{})) // itself
+	// Unknown entities are still reported as such.
+	_, err = d.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("nobody")})
+	iamErr(t, err, "NoSuchEntity", 404)
+}

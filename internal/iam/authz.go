@@ -427,10 +427,37 @@ func (a *Authorizer) Authorize(ctx context.Context, p *gateway.Principal, action
 	if p == nil {
 		return gateway.Decision{Reason: "the request is not authenticated"}, nil
 	}
+	if why := userSessionLimit(p, action); why != "" {
+		return gateway.Decision{Reason: why}, nil
+	}
 	chk.Action = action
 	res, err := a.Evaluate(ctx, p, chk, env, nil)
 	if err != nil {
 		return gateway.Decision{}, err
 	}
 	return gateway.Decision{Allowed: res.Decision == policy.Allow, ExplicitDeny: res.Decision == policy.Deny, Reason: res.Reason}, nil
+}
+
+// IsUserSession reports whether p holds temporary credentials of an IAM
+// user (GetSessionToken), as opposed to the user's long-term access key.
+func IsUserSession(p *gateway.Principal) bool {
+	return p != nil && p.Type == "IAMUser" && !p.SessionIssued.IsZero()
+}
+
+// userSessionLimit returns why credentials from GetSessionToken may not call
+// action, or "": without MFA (deskplane has no MFA devices) they cannot call
+// any IAM API operation, nor any STS operation but AssumeRole and
+// GetCallerIdentity (STS API reference, GetSessionToken).
+func userSessionLimit(p *gateway.Principal, action string) string {
+	if !IsUserSession(p) {
+		return ""
+	}
+	svc, op, _ := strings.Cut(action, ":")
+	switch {
+	case strings.EqualFold(svc, "iam"):
+		return "temporary credentials from GetSessionToken without MFA cannot call IAM API operations"
+	case strings.EqualFold(svc, "sts") && !strings.EqualFold(op, "AssumeRole") && !strings.EqualFold(op, "GetCallerIdentity"):
+		return "temporary credentials from GetSessionToken without MFA can call no STS API operation but AssumeRole and GetCallerIdentity"
+	}
+	return ""
 }

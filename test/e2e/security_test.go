@@ -6,8 +6,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/deskplane/deskplane/internal/testserver"
 )
@@ -107,4 +109,44 @@ func TestPathScopedDenyOnExistingEntities(t *testing.T) {
 	// Unknown entities are still reported as such.
 	_, err = d.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("nobody")})
 	iamErr(t, err, "NoSuchEntity", 404)
+}
+
+// TestGetSessionTokenCredentialsLimits: credentials from GetSessionToken
+// (without MFA) cannot call IAM at all, nor STS but AssumeRole and
+// GetCallerIdentity, so a leaked token cannot mint a permanent key.
+func TestGetSessionTokenCredentialsLimits(t *testing.T) {
+	defer iamCatch(t)
+	s := testserver.Start(t)
+	ctx := context.Background()
+	admin := iam.NewFromConfig(s.Admin())
+	iamMust(admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("Ops"), AssumeRolePolicyDocument: aws.String(trustAccount)}))
+	out := iamMust(sts.NewFromConfig(s.Admin()).GetSessionToken(ctx, &sts.GetSessionTokenInput{}))
+	sess := stsSessionConfig(s, out.Credentials)
+	si := iam.NewFromConfig(sess)
+
+	_, err := si.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{})
+	iamErr(t, err, "AccessDenied", 403)
+	if !strings.Contains(err.Error(), "GetSessionToken") {
+		t.Fatalf("unclear message: %v", err)
+	}
+	_, err = si.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("admin")})
+	iamErr(t, err, "AccessDenied", 403)
+	_, err = si.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("backdoor")})
+	iamErr(t, err, "AccessDenied", 403)
+	_, err = si.ListUsers(ctx, &iam.ListUsersInput{})
+	iamErr(t, err, "AccessDenied", 403)
+	_, err = si.GetUser(ctx, &iam.GetUserInput{})
+	iamErr(t, err, "AccessDenied", 403)
+	_, err = sts.NewFromConfig(sess).GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	iamErr(t, err, "AccessDenied", 403)
+
+	// AssumeRole and GetCallerIdentity work, and so do other services.
+	iamMust(sts.NewFromConfig(sess).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}))
+	ar := iamMust(sts.NewFromConfig(sess).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::111122223333:role/Ops"), RoleSessionName: aws.String("ops")}))
+	if ar.Credentials == nil {
+		t.Fatal("no credentials")
+	}
+	iamMust(ec2.NewFromConfig(sess).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{}))
+	// The long-term key keeps its IAM permissions.
+	iamMust(admin.ListUsers(ctx, &iam.ListUsersInput{}))
 }

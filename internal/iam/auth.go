@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,8 +27,14 @@ type Authenticator struct {
 	// IAM generation counter changes (every IAM write bumps it).
 	Generation func(ctx context.Context) (int64, error)
 
-	mu    sync.RWMutex
-	cache map[string]cachedKey
+	mu       sync.RWMutex
+	cache    map[string]cachedKey
+	entities map[string]cachedEntity // "u/ACCOUNT/name" or "r/ACCOUNT/name" -> current unique id
+}
+
+type cachedEntity struct {
+	gen int64
+	id  string // "" when no such entity
 }
 
 type cachedKey struct {
@@ -48,7 +55,20 @@ func (a *Authenticator) Resolve(ctx context.Context, akid, token string, now tim
 		if err != nil {
 			return secret, nil, secret != "", err
 		}
-		return secret, p, p != nil, nil
+		if p == nil {
+			return secret, nil, false, nil
+		}
+		// A session is bound to its role's or user's unique id: once that
+		// entity is deleted the token is invalid, even if an entity of the
+		// same name exists again.
+		live, err := a.sessionEntityLive(ctx, p)
+		if err != nil {
+			return "", nil, false, err
+		}
+		if !live {
+			return secret, nil, true, errInvalidClientToken()
+		}
+		return secret, p, true, nil
 	}
 	var gen int64
 	if a.Generation != nil {
@@ -84,7 +104,8 @@ func (a *Authenticator) Resolve(ctx context.Context, akid, token string, now tim
 	if err != nil {
 		return "", nil, false, fmt.Errorf("iam: resolve access key: %w", err)
 	}
-	if key.Status != "Active" {
+	if key.Status != "Active" || (key.UserID != "" && key.UserID != user.UserID) {
+		// Inactive, or left behind by a deleted user whose name was reused.
 		return "", nil, false, nil
 	}
 	p := UserPrincipal(user, akid)
@@ -105,4 +126,73 @@ func UserPrincipal(u *User, akid string) *gateway.Principal {
 		Type: "IAMUser", Account: u.Account, ARN: u.ARN, UserName: u.Name, UserID: u.UserID,
 		AccessKeyID: akid, Tags: u.Tags,
 	}
+}
+
+// EntityID returns the unique id of the IAM entity behind a principal — the
+// user's AIDA… id, or the role's AROA… id of a role session — and its cache
+// key ("u/ACCOUNT/name" or "r/ACCOUNT/name"); ok is false for other
+// principals.
+func EntityID(p *gateway.Principal) (key, id string, ok bool) {
+	switch p.Type {
+	case "IAMUser":
+		return "u/" + UserKey(p.Account, p.UserName), p.UserID, true
+	case "AssumedRole":
+		id, _, _ := strings.Cut(p.UserID, ":")
+		return "r/" + RoleKey(p.Account, p.RoleName), id, true
+	}
+	return "", "", false
+}
+
+// sessionEntityLive reports whether the user or role that a session was
+// issued to still exists with the unique id the session carries. The answer
+// is cached until the IAM generation changes.
+func (a *Authenticator) sessionEntityLive(ctx context.Context, p *gateway.Principal) (bool, error) {
+	key, id, ok := EntityID(p)
+	if !ok {
+		return true, nil
+	}
+	if id == "" {
+		return false, nil
+	}
+	var gen int64
+	if a.Generation != nil {
+		g, err := a.Generation(ctx)
+		if err != nil {
+			return false, err
+		}
+		gen = g
+		a.mu.RLock()
+		c, ok := a.entities[key]
+		a.mu.RUnlock()
+		if ok && c.gen == gen {
+			return c.id == id, nil
+		}
+	}
+	var cur string
+	err := a.Store.View(ctx, func(tx store.Tx) error {
+		if p.Type == "IAMUser" {
+			u, err := GetUser(ctx, tx, p.Account, p.UserName)
+			if err == nil {
+				cur = u.UserID
+			}
+			return err
+		}
+		r, err := GetRole(ctx, tx, p.Account, p.RoleName)
+		if err == nil && r.ARN == p.RoleARN {
+			cur = r.RoleID
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, fmt.Errorf("iam: resolve session entity: %w", err)
+	}
+	if a.Generation != nil {
+		a.mu.Lock()
+		if a.entities == nil || len(a.entities) > 100000 {
+			a.entities = map[string]cachedEntity{}
+		}
+		a.entities[key] = cachedEntity{gen: gen, id: cur}
+		a.mu.Unlock()
+	}
+	return cur == id, nil
 }

@@ -205,15 +205,11 @@ func (a *Authorizer) loadEntity(ctx context.Context, tx store.Tx, inline map[str
 
 // identity returns the cached identity policies of the principal.
 func (a *Authorizer) identity(ctx context.Context, p *gateway.Principal) (*identEntry, error) {
-	var key string
-	switch p.Type {
-	case "IAMUser":
-		key = "u/" + UserKey(p.Account, p.UserName)
-	case "AssumedRole":
-		key = "r/" + RoleKey(p.Account, p.RoleName)
-	default:
+	key, id, ok := EntityID(p)
+	if !ok {
 		return &identEntry{}, nil
 	}
+	key += "/" + id // the policies of this entity, not of a later one of the same name
 	gen, err := a.generation(ctx)
 	if err != nil {
 		return nil, err
@@ -227,8 +223,8 @@ func (a *Authorizer) identity(ctx context.Context, p *gateway.Principal) (*ident
 	err = a.Store.View(ctx, func(tx store.Tx) error {
 		if p.Type == "IAMUser" {
 			u, err := GetUser(ctx, tx, p.Account, p.UserName)
-			if IsNotFound(err) {
-				e = &identEntry{}
+			if IsNotFound(err) || (err == nil && u.UserID != id) {
+				e = &identEntry{} // deleted (or deleted and re-created): no permissions
 				return nil
 			}
 			if err != nil {
@@ -238,7 +234,7 @@ func (a *Authorizer) identity(ctx context.Context, p *gateway.Principal) (*ident
 			return err
 		}
 		r, err := GetRole(ctx, tx, p.Account, p.RoleName)
-		if IsNotFound(err) || (err == nil && r.ARN != p.RoleARN) {
+		if IsNotFound(err) || (err == nil && (r.ARN != p.RoleARN || r.RoleID != id)) {
 			e = &identEntry{} // deleted (or deleted and re-created): the session has no permissions
 			return nil
 		}

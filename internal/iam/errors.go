@@ -31,6 +31,12 @@ func errInvalidInput(format string, args ...any) error {
 	return awsproto.Errorf("InvalidInput", format, args...)
 }
 
+// errInvalidClientToken is the authentication failure of a session token
+// whose user or role no longer exists.
+func errInvalidClientToken() error {
+	return &awsproto.Error{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden, Sender: true}
+}
+
 func errValidation(format string, args ...any) error {
 	return awsproto.Errorf("ValidationError", format, args...)
 }

@@ -38,12 +38,16 @@ type User struct {
 
 // AccessKey is a long-term access key of a user.
 type AccessKey struct {
-	ID       string    `json:"id"`
-	Secret   string    `json:"secret"`
-	Account  string    `json:"account"`
-	UserName string    `json:"user_name"`
-	Status   string    `json:"status"` // Active or Inactive
-	Created  time.Time `json:"created"`
+	ID       string `json:"id"`
+	Secret   string `json:"secret"`
+	Account  string `json:"account"`
+	UserName string `json:"user_name"`
+	// UserID binds the key to the user's unique id (AIDA…): a key left
+	// behind by a deleted user never authenticates as a new user of the
+	// same name. Empty on keys stored before the binding existed.
+	UserID  string    `json:"user_id,omitempty"`
+	Status  string    `json:"status"` // Active or Inactive
+	Created time.Time `json:"created"`
 }
 
 // Role is an IAM role.

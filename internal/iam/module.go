@@ -106,7 +106,7 @@ func Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now time.Time) e
 				if !errors.Is(err, store.ErrNotFound) {
 					return err
 				}
-				ak := &AccessKey{ID: k.ID, Secret: k.Secret, Account: a.ID, UserName: u.Name, Status: "Active", Created: now}
+				ak := &AccessKey{ID: k.ID, Secret: k.Secret, Account: a.ID, UserName: u.Name, UserID: u.UserID, Status: "Active", Created: now}
 				if err := store.PutJSON(ctx, tx, TableKeys, k.ID, ak); err != nil {
 					return err
 				}

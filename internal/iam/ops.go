@@ -205,6 +205,7 @@ func (m *Module) register() {
 		userCheck(m, gateway.Op("DeleteAccessKey", m.deleteAccessKey), func(in *deleteKeyIn) string { return in.UserName }),
 		userCheck(m, gateway.Op("PutUserPolicy", m.putUserPolicy), func(in *putPolicyIn) string { return in.UserName }),
 		userCheck(m, gateway.Op("AttachUserPolicy", m.attachUserPolicy), func(in *attachIn) string { return in.UserName }),
+		userCheck(m, gateway.Op("DeleteUserPolicy", m.deleteUserPolicy), func(in *userPolicyIn) string { return in.UserName }),
 
 		oneCheck(gateway.Op("CreateRole", m.createRole), func(c *gateway.Call, in *createRoleIn) string { return RoleARN(c.Account, in.Path, in.RoleName) }),
 		roleCheck(m, gateway.Op("GetRole", m.getRole), func(in *roleNameIn) string { return in.RoleName }).RO(),
@@ -394,7 +395,7 @@ func (m *Module) createAccessKey(ctx context.Context, c *gateway.Call, in *userN
 		if len(keys) >= MaxAccessKeysPerUser {
 			return errLimit("Cannot exceed quota for AccessKeysPerUser: %d", MaxAccessKeysPerUser)
 		}
-		k = &AccessKey{ID: NewAccessKeyID("AKIA"), Secret: NewSecretKey(), Account: c.Account, UserName: u.Name, Status: "Active", Created: c.Now}
+		k = &AccessKey{ID: NewAccessKeyID("AKIA"), Secret: NewSecretKey(), Account: c.Account, UserName: u.Name, UserID: u.UserID, Status: "Active", Created: c.Now}
 		return store.CreateJSON(ctx, tx, TableKeys, k.ID, k)
 	})
 	if err != nil {
@@ -508,6 +509,25 @@ func (m *Module) putUserPolicy(ctx context.Context, c *gateway.Call, in *putPoli
 			u.Inline = map[string]string{}
 		}
 		u.Inline[in.PolicyName] = in.PolicyDocument
+		return store.PutJSON(ctx, tx, TableUsers, UserKey(c.Account, u.Name), u)
+	})
+}
+
+type userPolicyIn struct {
+	UserName   string `query:"UserName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+	PolicyName string `query:"PolicyName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+}
+
+func (m *Module) deleteUserPolicy(ctx context.Context, c *gateway.Call, in *userPolicyIn) (*struct{}, error) {
+	return nil, m.update(ctx, func(tx store.Tx) error {
+		u, err := m.loadUser(ctx, tx, c.Account, in.UserName)
+		if err != nil {
+			return err
+		}
+		if _, ok := u.Inline[in.PolicyName]; !ok {
+			return errNoSuchEntity("The user policy with name %s cannot be found.", in.PolicyName)
+		}
+		delete(u.Inline, in.PolicyName)
 		return store.PutJSON(ctx, tx, TableUsers, UserKey(c.Account, u.Name), u)
 	})
 }

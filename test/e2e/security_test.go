@@ -10,7 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 
+	deskiam "github.com/deskplane/deskplane/internal/iam"
+	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/testserver"
 )
 
@@ -149,4 +152,92 @@ func TestGetSessionTokenCredentialsLimits(t *testing.T) {
 	iamMust(ec2.NewFromConfig(sess).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{}))
 	// The long-term key keeps its IAM permissions.
 	iamMust(admin.ListUsers(ctx, &iam.ListUsersInput{}))
+}
+
+// TestSessionsBoundToUniqueID: a session (and an access key) belongs to the
+// role's or user's unique id, so deleting the entity and creating another of
+// the same name never hands the old credentials the new one's permissions.
+func TestSessionsBoundToUniqueID(t *testing.T) {
+	defer iamCatch(t)
+	s := testserver.Start(t)
+	ctx := context.Background()
+	admin := iam.NewFromConfig(s.Admin())
+	invalid := func(cfg aws.Config) {
+		t.Helper()
+		_, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		iamErr(t, err, "InvalidClientTokenId", 403)
+		_, err = iam.NewFromConfig(cfg).ListRoles(ctx, &iam.ListRolesInput{})
+		iamErr(t, err, "InvalidClientTokenId", 403)
+		_, err = workspaces.NewFromConfig(cfg).DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{})
+		iamErr(t, err, "UnrecognizedClientException", 400)
+	}
+
+	// A role session.
+	const roleARN = "arn:aws:iam::111122223333:role/Ephemeral"
+	iamMust(admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("Ephemeral"), AssumeRolePolicyDocument: aws.String(trustAccount)}))
+	old := iamMust(sts.NewFromConfig(s.Admin()).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("s1")}))
+	oldSess := stsSessionConfig(s, old.Credentials)
+	_, err := iam.NewFromConfig(oldSess).ListRoles(ctx, &iam.ListRolesInput{})
+	iamErr(t, err, "AccessDenied", 403) // the first role has no permissions
+	iamMust(admin.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("Ephemeral")}))
+	invalid(oldSess)
+	iamMust(admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("Ephemeral"), AssumeRolePolicyDocument: aws.String(trustAccount)}))
+	iamMust(admin.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("Ephemeral"), PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")}))
+	invalid(oldSess)
+	// A session of the new role has the new role's permissions.
+	cur := iamMust(sts.NewFromConfig(s.Admin()).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("s1")}))
+	iamMust(iam.NewFromConfig(stsSessionConfig(s, cur.Credentials)).ListRoles(ctx, &iam.ListRolesInput{}))
+	invalid(oldSess)
+
+	// A user's GetSessionToken session.
+	temp := newUserWithKey(t, s, "temp", "", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetSessionToken","Resource":"*"}]}`)
+	tok := iamMust(sts.NewFromConfig(temp).GetSessionToken(ctx, &sts.GetSessionTokenInput{}))
+	tokSess := stsSessionConfig(s, tok.Credentials)
+	_, err = ec2.NewFromConfig(tokSess).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
+	iamErr(t, err, "UnauthorizedOperation", 403)
+	keys := iamMust(admin.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("temp")}))
+	for _, k := range keys.AccessKeyMetadata {
+		iamMust(admin.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("temp"), AccessKeyId: k.AccessKeyId}))
+	}
+	iamMust(admin.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String("temp"), PolicyName: aws.String("p")}))
+	iamMust(admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("temp")}))
+	iamMust(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("temp")}))
+	iamMust(admin.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("temp"), PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")}))
+	_, err = sts.NewFromConfig(tokSess).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	iamErr(t, err, "InvalidClientTokenId", 403)
+	_, err = workspaces.NewFromConfig(tokSess).DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{})
+	iamErr(t, err, "UnrecognizedClientException", 400)
+}
+
+// TestAccessKeyBoundToUserID: an access key that outlives its user (deleting
+// a user through the API refuses while it has keys, so the key is left
+// behind here the way a restored or hand-edited store would leave it) does
+// not authenticate as a later user of the same name.
+func TestAccessKeyBoundToUserID(t *testing.T) {
+	defer iamCatch(t)
+	s := testserver.Start(t)
+	ctx := context.Background()
+	admin := iam.NewFromConfig(s.Admin())
+	leftover := newUserWithKey(t, s, "reused", "", "")
+	_, err := ec2.NewFromConfig(leftover).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
+	iamErr(t, err, "UnauthorizedOperation", 403) // authenticates, no permissions
+	// The user record goes; its key stays.
+	err = s.Deps.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Delete(ctx, deskiam.TableUsers, deskiam.UserKey("111122223333", "reused")); err != nil {
+			return err
+		}
+		return deskiam.BumpGeneration(ctx, tx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iamMust(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("reused")}))
+	iamMust(admin.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("reused"), PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")}))
+	_, err = ec2.NewFromConfig(leftover).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
+	iamErr(t, err, "AuthFailure", 401)
+	_, err = iam.NewFromConfig(leftover).ListUsers(ctx, &iam.ListUsersInput{})
+	iamErr(t, err, "InvalidClientTokenId", 403)
+	// A key of the new user works.
+	k := iamMust(admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("reused")}))
+	iamMust(ec2.NewFromConfig(s.Config(aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey))).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{}))
 }

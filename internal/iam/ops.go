@@ -88,23 +88,33 @@ func roleCheck[In any](m *Module, op *gateway.Operation, name func(in *In) strin
 
 // page returns the page of items after marker (an opaque offset).
 func page[T any](items []T, marker string, maxItems int) ([]T, string, bool, error) {
-	start := 0
+	start, end, next, trunc, err := pageRange(len(items), marker, maxItems)
+	if err != nil {
+		return nil, "", false, err
+	}
+	return items[start:end], next, trunc, nil
+}
+
+// pageRange returns the bounds [start, end) of the page after marker (an
+// opaque offset) among total items, the next page's marker and whether
+// there is one.
+func pageRange(total int, marker string, maxItems int) (start, end int, next string, trunc bool, err error) {
 	if marker != "" {
 		b, err := base64.RawURLEncoding.DecodeString(marker)
 		n, err2 := strconv.Atoi(string(b))
-		if err != nil || err2 != nil || n < 0 || n > len(items) {
-			return nil, "", false, errInvalidInput("Invalid Marker.")
+		if err != nil || err2 != nil || n < 0 || n > total {
+			return 0, 0, "", false, errInvalidInput("Invalid Marker.")
 		}
 		start = n
 	}
 	if maxItems <= 0 {
 		maxItems = defaultMaxItems
 	}
-	end := min(start+maxItems, len(items))
-	if end < len(items) {
-		return items[start:end], base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end))), true, nil
+	end = start + min(maxItems, total-start)
+	if end < total {
+		return start, end, base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end))), true, nil
 	}
-	return items[start:end], "", false, nil
+	return start, end, "", false, nil
 }
 
 func randomString(alphabet string, n int) string {

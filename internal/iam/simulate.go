@@ -21,8 +21,8 @@ type simulateIn struct {
 	PolicySourceArn                    string         `query:"PolicySourceArn" v:"required,min=20,max=2048"`
 	PolicyInputList                    []string       `query:"PolicyInputList"`
 	PermissionsBoundaryPolicyInputList []string       `query:"PermissionsBoundaryPolicyInputList" v:"max=1"`
-	ActionNames                        []string       `query:"ActionNames" v:"required"`
-	ResourceArns                       []string       `query:"ResourceArns"`
+	ActionNames                        []string       `query:"ActionNames" v:"required,max=1000"`
+	ResourceArns                       []string       `query:"ResourceArns" v:"max=1000"`
 	ResourcePolicy                     string         `query:"ResourcePolicy"`
 	ResourceOwner                      string         `query:"ResourceOwner"`
 	CallerArn                          string         `query:"CallerArn"`
@@ -122,7 +122,35 @@ func (m *Module) simulateChecks(ctx context.Context, c *gateway.Call, in *simula
 	return []gateway.Check{chk}, nil
 }
 
+// Simulation limits. The model bounds each member's length but not the
+// lists; deskplane takes at most MaxSimulateActions action names and
+// MaxSimulateResources resource ARNs (ValidationError beyond), and evaluates
+// only the requested page of their product.
+const (
+	MaxSimulateActions   = 1000
+	MaxSimulateResources = 1000
+)
+
+// checkSimulateMembers checks the list members' lengths against the model
+// (ActionNameType 3-128, ResourceNameType 1-2048).
+func checkSimulateMembers(in *simulateIn) error {
+	for i, a := range in.ActionNames {
+		if len(a) < 3 || len(a) > 128 {
+			return errValidation("1 validation error detected: Value '%s' at 'actionNames.%d.member' failed to satisfy constraint: Member must have length between 3 and 128", a, i+1)
+		}
+	}
+	for i, r := range in.ResourceArns {
+		if len(r) < 1 || len(r) > 2048 {
+			return errValidation("1 validation error detected: Value at 'resourceArns.%d.member' failed to satisfy constraint: Member must have length between 1 and 2048", i+1)
+		}
+	}
+	return nil
+}
+
 func (m *Module) simulatePrincipalPolicy(ctx context.Context, c *gateway.Call, in *simulateIn) (*simulateResult, error) {
+	if err := checkSimulateMembers(in); err != nil {
+		return nil, err
+	}
 	acct, typ, name, ok := parseEntityARN(in.PolicySourceArn)
 	if !ok {
 		return nil, errInvalidInput("Invalid ARN: %s. PolicySourceArn must be the ARN of a user, group or role.", in.PolicySourceArn)
@@ -226,31 +254,31 @@ func (m *Module) simulatePrincipalPolicy(ctx context.Context, c *gateway.Call, i
 		}
 	}
 	pr := policy.Principal{ARN: caller, Account: acct}
-	var results []*evalResultOut
-	for _, action := range in.ActionNames {
-		for _, res := range resources {
-			r := policy.Request{Action: action, Resource: res, Principal: pr, Context: ctxMap}
-			out := policy.Authorize(set, &r)
-			stmts := make([]*statementOut, 0, len(out.Matched))
-			for _, mt := range out.Matched {
-				t := types[mt.Policy]
-				if t == "" {
-					t = SourceNone
-				}
-				stmts = append(stmts, &statementOut{SourcePolicyId: mt.Policy, SourcePolicyType: t,
-					StartPosition: &position{mt.Start.Line, mt.Start.Column}, EndPosition: &position{mt.End.Line, mt.End.Column}})
-			}
-			er := &evalResultOut{EvalActionName: action, EvalResourceName: res, EvalDecision: EvalDecision(out.Decision), MatchedStatements: stmts, MissingContextValues: missing}
-			if explicit {
-				er.ResourceSpecificResults = []*resourceResultOut{{EvalResourceName: res, EvalResourceDecision: er.EvalDecision, MatchedStatements: stmts, MissingContextValues: missing}}
-				er.MissingContextValues = []string{}
-			}
-			results = append(results, er)
-		}
-	}
-	items, next, trunc, err := page(results, in.Marker, in.MaxItems)
+	// Only the requested page of the action × resource product is evaluated.
+	start, end, next, trunc, err := pageRange(len(in.ActionNames)*len(resources), in.Marker, in.MaxItems)
 	if err != nil {
 		return nil, err
 	}
-	return &simulateResult{EvaluationResults: items, IsTruncated: trunc, Marker: next}, nil
+	results := make([]*evalResultOut, 0, end-start)
+	for i := start; i < end; i++ {
+		action, res := in.ActionNames[i/len(resources)], resources[i%len(resources)]
+		r := policy.Request{Action: action, Resource: res, Principal: pr, Context: ctxMap}
+		out := policy.Authorize(set, &r)
+		stmts := make([]*statementOut, 0, len(out.Matched))
+		for _, mt := range out.Matched {
+			t := types[mt.Policy]
+			if t == "" {
+				t = SourceNone
+			}
+			stmts = append(stmts, &statementOut{SourcePolicyId: mt.Policy, SourcePolicyType: t,
+				StartPosition: &position{mt.Start.Line, mt.Start.Column}, EndPosition: &position{mt.End.Line, mt.End.Column}})
+		}
+		er := &evalResultOut{EvalActionName: action, EvalResourceName: res, EvalDecision: EvalDecision(out.Decision), MatchedStatements: stmts, MissingContextValues: missing}
+		if explicit {
+			er.ResourceSpecificResults = []*resourceResultOut{{EvalResourceName: res, EvalResourceDecision: er.EvalDecision, MatchedStatements: stmts, MissingContextValues: missing}}
+			er.MissingContextValues = []string{}
+		}
+		results = append(results, er)
+	}
+	return &simulateResult{EvaluationResults: results, IsTruncated: trunc, Marker: next}, nil
 }

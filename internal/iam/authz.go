@@ -44,12 +44,7 @@ type Authorizer struct {
 	gen     int64
 	genRead time.Time
 	idents  map[string]*identEntry // principal key -> policies
-	parsed  map[parseKey]*policy.Policy
-}
-
-type parseKey struct {
-	kind policy.Kind
-	doc  string
+	parsed  *parseCache
 }
 
 type identEntry struct {
@@ -64,7 +59,7 @@ var _ gateway.Authorizer = (*Authorizer)(nil)
 // NewAuthorizer returns an authorizer over st.
 func NewAuthorizer(st store.Store) *Authorizer {
 	return &Authorizer{Store: st, TTL: DefaultGenerationTTL, wall: time.Now,
-		idents: map[string]*identEntry{}, parsed: map[parseKey]*policy.Policy{}}
+		idents: map[string]*identEntry{}, parsed: newParseCache(ParseCacheEntries, ParseCacheBytes)}
 }
 
 // Invalidate forces the next authorization to re-read the generation counter
@@ -125,28 +120,26 @@ func (a *Authorizer) generation(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// Parse parses a document of the given kind, caching the result by content.
+// Parse parses a document of the given kind, caching the result by content
+// (least recently used first out, within ParseCacheEntries documents and
+// ParseCacheBytes of their text).
 // Callers must not modify the returned policy.
 func (a *Authorizer) Parse(doc string, kind policy.Kind) (*policy.Policy, error) {
 	k := parseKey{kind, doc}
-	a.mu.RLock()
-	p := a.parsed[k]
-	a.mu.RUnlock()
-	if p != nil {
+	if p := a.parsed.get(k); p != nil {
 		return p, nil
 	}
 	p, err := policy.ParseKind(doc, kind)
 	if err != nil {
 		return nil, err
 	}
-	a.mu.Lock()
-	if len(a.parsed) > 20000 {
-		clear(a.parsed)
-	}
-	a.parsed[k] = p
-	a.mu.Unlock()
+	a.parsed.put(k, p)
 	return p, nil
 }
+
+// ParseCacheSize reports how many parsed documents the authorizer keeps
+// and the total length of their text.
+func (a *Authorizer) ParseCacheSize() (entries, bytes int) { return a.parsed.size() }
 
 // named returns a shallow copy of p carrying name (for decision reasons).
 func named(p *policy.Policy, name string) *policy.Policy {

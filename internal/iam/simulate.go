@@ -132,7 +132,8 @@ const (
 )
 
 // checkSimulateMembers checks the list members' lengths against the model
-// (ActionNameType 3-128, ResourceNameType 1-2048).
+// (ActionNameType 3-128, ResourceNameType 1-2048, policyDocumentType
+// 1-131072).
 func checkSimulateMembers(in *simulateIn) error {
 	for i, a := range in.ActionNames {
 		if len(a) < 3 || len(a) > 128 {
@@ -143,6 +144,14 @@ func checkSimulateMembers(in *simulateIn) error {
 		if len(r) < 1 || len(r) > 2048 {
 			return errValidation("1 validation error detected: Value at 'resourceArns.%d.member' failed to satisfy constraint: Member must have length between 1 and 2048", i+1)
 		}
+	}
+	for i, d := range in.PolicyInputList {
+		if len(d) < 1 || len(d) > 131072 {
+			return errValidation("1 validation error detected: Value at 'policyInputList.%d.member' failed to satisfy constraint: Member must have length between 1 and 131072", i+1)
+		}
+	}
+	if len(in.ResourcePolicy) > 131072 {
+		return errValidation("1 validation error detected: Value at 'resourcePolicy' failed to satisfy constraint: Member must have length less than or equal to 131072")
 	}
 	return nil
 }

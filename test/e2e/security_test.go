@@ -85,6 +85,8 @@ func TestPathScopedDenyOnExistingEntities(t *testing.T) {
 		denied("ListAccessKeys "+who.name, who.arn, err)
 		_, err = d.DeleteUser(ctx, &iam.DeleteUserInput{UserName: u})
 		denied("DeleteUser "+who.name, who.arn, err)
+		_, err = d.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: u, PolicyName: aws.String("p")})
+		denied("DeleteUserPolicy "+who.name, who.arn, err)
 	}
 	r := aws.String("AdminRole")
 	_, err := d.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: r, PolicyDocument: aws.String(trustAccount)})
@@ -113,6 +115,8 @@ func TestPathScopedDenyOnExistingEntities(t *testing.T) {
 	iamMust(d.GetUser(ctx, &iam.GetUserInput{})) // itself
 	// Unknown entities are still reported as such.
 	_, err = d.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("nobody")})
+	iamErr(t, err, "NoSuchEntity", 404)
+	_, err = d.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String("plain"), PolicyName: aws.String("none")})
 	iamErr(t, err, "NoSuchEntity", 404)
 }
 
@@ -271,6 +275,8 @@ func TestSimulatePrincipalPolicyBounded(t *testing.T) {
 	_, err = c.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: src, ActionNames: []string{"s3"}})
 	iamErr(t, err, "ValidationError", 400) // shorter than the model's 3 characters
 	_, err = c.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: src, ActionNames: []string{"s3:GetObject"}, ResourceArns: []string{strings.Repeat("a", 2049)}})
+	iamErr(t, err, "ValidationError", 400)
+	_, err = c.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: src, ActionNames: []string{"s3:GetObject"}, PolicyInputList: []string{strings.Repeat(" ", 131073)}})
 	iamErr(t, err, "ValidationError", 400)
 
 	// 300 × 300 = 90,000 results, one page of two asked for: about 11,000

@@ -35,10 +35,14 @@ const tokenPrefix = "DPST1"
 
 // Claims are the contents of a sealed session token.
 type Claims struct {
-	Account     string            `json:"a"`
-	Kind        string            `json:"k"` // "role" (AssumeRole) or "user" (GetSessionToken)
-	ARN         string            `json:"arn"`
-	UserName    string            `json:"un,omitempty"`
+	Account  string `json:"a"`
+	Kind     string `json:"k"` // "role" (AssumeRole) or "user" (GetSessionToken)
+	ARN      string `json:"arn"`
+	UserName string `json:"un,omitempty"`
+	// UserID is the caller's unique id: the user's AIDA… id, or the role's
+	// AROA… id and ":" and the session name. It binds the session to that
+	// entity: once it is deleted the token no longer authenticates, even if
+	// an entity of the same name exists again (iam.Authenticator).
 	UserID      string            `json:"uid"`
 	RoleARN     string            `json:"ra,omitempty"`
 	RoleName    string            `json:"rn,omitempty"`

@@ -26,6 +26,7 @@ import (
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/httpguard"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
@@ -109,8 +110,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	if err := secrets.PrivateDir(o.DataDir); err != nil {
+		return nil, err
 	}
 	backend, err := openStore(ctx, o)
 	if err != nil {

@@ -115,10 +115,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "  store:        %s\n", storeName(o.Store))
 	fmt.Fprintf(stdout, "  timing:       %s, clock: %s\n", o.Timing, o.Clock)
 	fmt.Fprintf(stdout, "  admin token:  %s  (Authorization: Bearer … for POST /_deskplane/*)\n", s.AdminToken)
-	if !httpguard.Loopback(s.Addr()) && publicKeys(s.Deps.Config) {
-		fmt.Fprintf(stderr, "deskplane serve: WARNING: listening on %s, beyond loopback, with the default environment: "+
-			"its credentials are published (README), so anyone who can reach this address can act as its users; "+
-			"use --config with keys of your own\n", s.Addr())
+	if w := exposureWarning(s.Addr(), s.Deps.Config); w != "" {
+		fmt.Fprintln(stderr, w)
 	}
 	if o.ConfigFile == "" {
 		fmt.Fprintf(stdout, "  default credentials:\n")
@@ -133,6 +131,17 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// exposureWarning is the warning printed when serve listens beyond
+// loopback with keys whose secrets are published, or "".
+func exposureWarning(addr string, cfg *config.Config) string {
+	if httpguard.Loopback(addr) || !publicKeys(cfg) {
+		return ""
+	}
+	return "deskplane serve: WARNING: listening on " + addr + ", beyond loopback, with the default environment's access keys: " +
+		"their secrets are published (README), so anyone who can reach this address can act as their users; " +
+		"use --config with keys of your own"
 }
 
 // publicKeys reports whether cfg declares one of the default

@@ -81,7 +81,7 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		poll = fs.Duration("poll", 5*time.Second, "status polling interval")
 	case "serve":
 		listen = fs.String("listen", "", "session API address (default: config, else 127.0.0.1:4700)")
-		tlsMode = fs.String("tls", "", "auto: serve HTTPS with a certificate generated into the data dir (default: config tls)")
+		tlsMode = fs.String("tls", "", "auto: serve HTTPS with a certificate generated into the data dir; off: plain HTTP (default: config tls)")
 		tlsCert = fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; default: config tls_cert)")
 		tlsKey = fs.String("tls-key", "", "the private key of --tls-cert (PEM; default: config tls_key)")
 	case "cost":
@@ -195,11 +195,13 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		fmt.Fprintln(stderr, "deskplane broker serve: configure at least one api_tokens entry")
 		return 2
 	}
-	if *tlsMode != "" {
-		cfg.TLS = *tlsMode
-	}
-	if *tlsCert != "" || *tlsKey != "" {
-		cfg.TLSCert, cfg.TLSKey, cfg.TLS = *tlsCert, *tlsKey, ""
+	// The flags replace the config's TLS settings; both kinds on the
+	// command line are refused when the certificate is loaded.
+	if *tlsCert != "" || *tlsKey != "" || *tlsMode != "" {
+		cfg.TLSCert, cfg.TLSKey, cfg.TLS = *tlsCert, *tlsKey, *tlsMode
+		if cfg.TLS == "off" {
+			cfg.TLS = ""
+		}
 	}
 	if cfg.TLS != "" && cfg.TLS != "auto" {
 		fmt.Fprintf(stderr, "deskplane broker serve: invalid --tls %q (want auto)\n", cfg.TLS)

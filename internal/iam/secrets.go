@@ -36,7 +36,10 @@ func openSecret(box *secrets.Box, k *AccessKey) (string, error) {
 }
 
 // sealKeys seals every stored secret access key still in plaintext (seeded
-// from the configuration, or written by a version that did not seal them).
+// from the configuration, or written by a version that did not seal them),
+// and fails when a sealed one does not open (another master key), so a
+// server started with the wrong master key stops at start instead of
+// failing every request.
 func sealKeys(ctx context.Context, tx store.Tx, box *secrets.Box) error {
 	if box == nil {
 		return nil
@@ -45,8 +48,10 @@ func sealKeys(ctx context.Context, tx store.Tx, box *secrets.Box) error {
 	err := store.ScanJSON(ctx, tx, TableKeys, "", "", 0, func(_ string, k *AccessKey) error {
 		if !secrets.Sealed(k.Secret) {
 			plain = append(plain, k)
+			return nil
 		}
-		return nil
+		_, err := openSecret(box, k)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("iam: scan access keys: %w", err)

@@ -180,3 +180,17 @@ func TestDataDirPermissions(t *testing.T) {
 		}
 	}
 }
+
+// A server started with another master key than the one that sealed the
+// store's secrets stops at start, saying so.
+func TestWrongMasterKeyRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := testserver.Start(t, testserver.DataDir(dir))
+	s.Shutdown(context.Background())
+	t.Setenv("DESKPLANE_MASTER_KEY", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")
+	_, err := server.New(context.Background(), server.Options{Listen: "127.0.0.1:0", DataDir: dir, Timing: "instant",
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || !strings.Contains(err.Error(), "master key") {
+		t.Fatalf("another master key: got %v", err)
+	}
+}

@@ -69,8 +69,12 @@ type Sealer struct {
 func EnsureKey(ctx context.Context, tx store.Tx, box *secrets.Box) error {
 	v, err := store.GetJSON[string](ctx, tx, iam.TableSettings, KeySealing)
 	if err == nil {
-		if box == nil || secrets.Sealed(*v) {
+		switch {
+		case box == nil:
 			return nil
+		case secrets.Sealed(*v):
+			_, err := box.Open(*v, KeySealing) // another master key fails here, at start
+			return err
 		}
 		return store.PutJSON(ctx, tx, iam.TableSettings, KeySealing, box.Seal(*v, KeySealing))
 	}

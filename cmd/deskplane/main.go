@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/httpguard"
 	"github.com/deskplane/deskplane/internal/server"
 )
 
@@ -69,7 +70,19 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Clock, "clock", "real", "clock: real, or virtual (advanced with POST /_deskplane/clock)")
 	fs.StringVar(&o.Store, "store", "", "store: empty for the embedded SQLite in --data-dir, or a postgres:// URL")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	// TLS (see README "Command line").
+	tlsMode := fs.String("tls", "", "auto: serve HTTPS with a certificate generated into the data dir")
+	fs.StringVar(&o.TLS.CertFile, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	fs.StringVar(&o.TLS.KeyFile, "tls-key", "", "the private key of --tls-cert (PEM)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	switch *tlsMode {
+	case "", "off":
+	case "auto":
+		o.TLS.Auto = true
+	default:
+		fmt.Fprintf(stderr, "deskplane serve: invalid --tls %q (want auto)\n", *tlsMode)
 		return 2
 	}
 	tuneGC()
@@ -94,11 +107,17 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		s.Shutdown(context.Background())
 		return 1
 	}
-	fmt.Fprintf(stdout, "deskplane serve listening on http://%s\n", s.Addr())
+	fmt.Fprintf(stdout, "deskplane serve listening on %s\n", s.BaseURL())
+	if s.CAFile != "" {
+		fmt.Fprintf(stdout, "  CA bundle:    %s  (aws --ca-bundle, AWS_CA_BUNDLE)\n", s.CAFile)
+	}
 	fmt.Fprintf(stdout, "  data dir:     %s\n", o.DataDir)
 	fmt.Fprintf(stdout, "  store:        %s\n", storeName(o.Store))
 	fmt.Fprintf(stdout, "  timing:       %s, clock: %s\n", o.Timing, o.Clock)
 	fmt.Fprintf(stdout, "  admin token:  %s  (Authorization: Bearer … for POST /_deskplane/*)\n", s.AdminToken)
+	if w := exposureWarning(s.Addr(), s.Deps.Config); w != "" {
+		fmt.Fprintln(stderr, w)
+	}
 	if o.ConfigFile == "" {
 		fmt.Fprintf(stdout, "  default credentials:\n")
 		fmt.Fprintf(stdout, "    customer %s admin:   %s / %s\n", config.CustomerAccount, config.AdminKeyID, config.AdminSecret)
@@ -112,6 +131,32 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// exposureWarning is the warning printed when serve listens beyond
+// loopback with keys whose secrets are published, or "".
+func exposureWarning(addr string, cfg *config.Config) string {
+	if httpguard.Loopback(addr) || !publicKeys(cfg) {
+		return ""
+	}
+	return "deskplane serve: WARNING: listening on " + addr + ", beyond loopback, with the default environment's access keys: " +
+		"their secrets are published (README), so anyone who can reach this address can act as their users; " +
+		"use --config with keys of your own"
+}
+
+// publicKeys reports whether cfg declares one of the default
+// environment's access keys, whose secrets are published.
+func publicKeys(cfg *config.Config) bool {
+	for _, a := range cfg.Accounts {
+		for _, u := range a.Users {
+			for _, k := range u.AccessKeys {
+				if k.ID == config.AdminKeyID || k.ID == config.PartnerKeyID {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // embedded reports whether --store names the embedded SQLite store.

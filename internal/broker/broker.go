@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces/types"
+
+	"github.com/deskplane/deskplane/internal/httpguard"
 )
 
 // Broker is the partner control plane: pools, sessions, power and release
@@ -50,6 +52,11 @@ type Options struct {
 	Clock Clock
 	// Log receives progress (default discard).
 	Log *slog.Logger
+	// Context, when set, stops "broker serve" when done (default: on
+	// SIGINT or SIGTERM only).
+	Context context.Context
+	// Limits bound slow clients of the session API (zero: the defaults).
+	Limits httpguard.Limits
 }
 
 // New returns a broker over the clients, with its store in cfg.DataDir.

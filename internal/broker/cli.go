@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,8 +14,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/httpguard"
 )
 
 const usageText = `usage: deskplane broker <command> --config FILE [flags]
@@ -59,7 +64,7 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		cidr, ami, dir, imageName, bundleName, ingestion, constraint *string
 		noPrompt                                                     *bool
 		poll                                                         *time.Duration
-		listen                                                       *string
+		listen, tlsMode, tlsCert, tlsKey                             *string
 		from, to                                                     *string
 		asJSON                                                       *bool
 	)
@@ -76,6 +81,9 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		poll = fs.Duration("poll", 5*time.Second, "status polling interval")
 	case "serve":
 		listen = fs.String("listen", "", "session API address (default: config, else 127.0.0.1:4700)")
+		tlsMode = fs.String("tls", "", "auto: serve HTTPS with a certificate generated into the data dir; off: plain HTTP (default: config tls)")
+		tlsCert = fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; default: config tls_cert)")
+		tlsKey = fs.String("tls-key", "", "the private key of --tls-cert (PEM; default: config tls_key)")
 	case "cost":
 		from = fs.String("from", "", "start of the period (RFC 3339 or YYYY-MM-DD; default: the beginning)")
 		to = fs.String("to", "", "end of the period (default: now)")
@@ -104,7 +112,11 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		}
 		o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	parent := o.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	awsCfg, err := NewAWSConfig(ctx, cfg, 60*time.Second)
 	if err != nil {
@@ -183,13 +195,38 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		fmt.Fprintln(stderr, "deskplane broker serve: configure at least one api_tokens entry")
 		return 2
 	}
-	ln, err := net.Listen("tcp", addr)
+	// The flags replace the config's TLS settings; both kinds on the
+	// command line are refused when the certificate is loaded.
+	if *tlsCert != "" || *tlsKey != "" || *tlsMode != "" {
+		cfg.TLSCert, cfg.TLSKey, cfg.TLS = *tlsCert, *tlsKey, *tlsMode
+		if cfg.TLS == "off" {
+			cfg.TLS = ""
+		}
+	}
+	if cfg.TLS != "" && cfg.TLS != "auto" {
+		fmt.Fprintf(stderr, "deskplane broker serve: invalid --tls %q (want auto)\n", cfg.TLS)
+		return 2
+	}
+	ln, scheme, caFile, err := listenAPI(addr, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "deskplane broker serve: %v\n", err)
 		return 1
 	}
-	srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "deskplane broker listening on http://%s\n", ln.Addr())
+	srv := o.Limits.Server(httpguard.NewHosts(addr, cfg.AllowedHosts).Wrap(b.Handler()))
+	fmt.Fprintf(stdout, "deskplane broker listening on %s://%s\n", scheme, ln.Addr())
+	if caFile != "" {
+		fmt.Fprintf(stdout, "  CA bundle: %s\n", caFile)
+	}
+	if !httpguard.Loopback(ln.Addr().String()) {
+		if cfg.publicSecrets() {
+			fmt.Fprintf(stderr, "deskplane broker serve: WARNING: listening on %s, beyond loopback, with a published api token "+
+				"or access key (the example's or deskplane's default environment's): anyone who can reach this address can use them\n", ln.Addr())
+		}
+		if scheme == "http" {
+			fmt.Fprintf(stderr, "deskplane broker serve: WARNING: listening on %s, beyond loopback, without TLS: "+
+				"bearer tokens cross the network in the clear (tls, or tls_cert and tls_key)\n", ln.Addr())
+		}
+	}
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
@@ -210,3 +247,42 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 	}
 	return 0
 }
+
+// listenAPI listens on addr for the session API, over TLS when cfg asks for
+// it, and returns the URL scheme and the CA bundle clients should trust.
+func listenAPI(addr string, cfg *Config) (ln net.Listener, scheme, caFile string, err error) {
+	topts := httpguard.TLSOptions{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, Auto: cfg.TLS == "auto", Dir: filepath.Join(cfg.DataDir, "tls")}
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		topts.Hosts = append([]string{host}, cfg.AllowedHosts...)
+	}
+	if name, err := os.Hostname(); err == nil {
+		topts.Hosts = append(topts.Hosts, name)
+	}
+	t, err := topts.Load(time.Now())
+	if err != nil {
+		return nil, "", "", err
+	}
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if t == nil {
+		return ln, "http", "", nil
+	}
+	return tls.NewListener(ln, t.Config), "https", t.CAFile, nil
+}
+
+// publicSecrets reports whether the configuration uses a published secret:
+// the example configuration's api token, or an access key of deskplane's
+// default environment.
+func (c *Config) publicSecrets() bool {
+	for _, t := range c.APITokens {
+		if t == exampleToken {
+			return true
+		}
+	}
+	return c.AccessKeyID == config.AdminKeyID || c.AccessKeyID == config.PartnerKeyID
+}
+
+// exampleToken is the api token of testdata/example.json.
+const exampleToken = "change-me"

@@ -43,6 +43,18 @@ type Config struct {
 	Listen string `json:"listen,omitempty"`
 	// APITokens are the bearer tokens accepted by the session API.
 	APITokens []string `json:"api_tokens,omitempty"`
+	// TLSCert and TLSKey (PEM files) serve the session API over HTTPS; TLS
+	// "auto" instead generates a certificate into DataDir/tls (the same as
+	// serve's --tls auto). The serve flags --tls-cert, --tls-key and --tls
+	// override them.
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+	TLS     string `json:"tls,omitempty"`
+	// AllowedHosts are the host names, besides IP addresses, localhost and
+	// the listen address's name, that session API requests may name in
+	// their Host header (DNS rebinding protection; see serve's
+	// allowed_hosts).
+	AllowedHosts []string `json:"allowed_hosts,omitempty"`
 	// ReconcileInterval is the period of the reconcile loop in serve mode
 	// (Go duration, default 30s).
 	ReconcileInterval string `json:"reconcile_interval,omitempty"`
@@ -288,6 +300,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		return fmt.Errorf("broker config: access_key_id and secret_access_key go together")
+	}
+	if c.TLS != "" && c.TLS != "auto" {
+		return fmt.Errorf("broker config: tls must be \"auto\" or empty, not %q", c.TLS)
 	}
 	if c.ReconcileInterval != "" {
 		if _, err := time.ParseDuration(c.ReconcileInterval); err != nil {

@@ -9,7 +9,7 @@
 //
 //	deskplane broker onboard   --config FILE [--cidr R] [--ami ami-…] [--directory d-…|name]
 //	                           [--image-name N] [--bundle-name N] [--ingestion-process P] [--no-prompt]
-//	deskplane broker serve     --config FILE [--listen ADDR]
+//	deskplane broker serve     --config FILE [--listen ADDR] [--tls auto | --tls-cert F --tls-key F]
 //	deskplane broker reconcile --config FILE
 //	deskplane broker cost      --config FILE [--from T] [--to T] [--json]
 //
@@ -41,6 +41,10 @@
 //     empty: the SDK's default credential chain.
 //   - data_dir: the broker's SQLite store (default ./broker-data).
 //   - listen, api_tokens: the session API address and bearer tokens.
+//   - tls ("auto": a certificate generated into data_dir/tls), tls_cert,
+//     tls_key: serve the session API over HTTPS (the serve flags override).
+//   - allowed_hosts: host names the session API answers to besides IP
+//     addresses, localhost and the listen host (DNS rebinding protection).
 //   - reconcile_interval: serve's loop period (default 30s).
 //   - max_attempts, max_backoff: the SDK retryer (default 8, 20s; jittered
 //     exponential backoff, no client-side retry quota).

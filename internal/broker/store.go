@@ -11,6 +11,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the embedded store's driver
+
+	"github.com/deskplane/deskplane/internal/secrets"
 )
 
 // Store is the broker's durable state in an embedded SQLite database
@@ -107,9 +109,16 @@ CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEG
 
 // OpenStore opens (creating if needed) the store in dir.
 func OpenStore(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := secrets.PrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("broker store: %w", err)
 	}
+	// Created private before SQLite opens it: its WAL and shared-memory
+	// files take the database file's mode.
+	f, err := os.OpenFile(filepath.Join(dir, "broker.db"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("broker store: %w", err)
+	}
+	f.Close()
 	dsn := "file:" + filepath.Join(dir, "broker.db") +
 		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
 	db, err := sql.Open("sqlite", dsn)

@@ -30,6 +30,12 @@ type Config struct {
 	// sharing a PostgreSQL store must share the key: this path (on shared
 	// storage) or $DESKPLANE_MASTER_KEY.
 	KMSMasterKeyFile string `json:"kms_master_key_file,omitempty"`
+	// AllowedHosts are the host names, besides IP addresses, localhost,
+	// *.localhost, the listen address's name and the machine's host name,
+	// that requests may name in their Host header (DNS rebinding
+	// protection). ".example.com" allows a domain and its subdomains, "*"
+	// any name.
+	AllowedHosts []string `json:"allowed_hosts,omitempty"`
 }
 
 // Account is one AWS account.

@@ -25,6 +25,7 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/awsproto/sigv4"
 	"github.com/deskplane/deskplane/internal/clock"
+	"github.com/deskplane/deskplane/internal/httpguard"
 )
 
 // Gateway is the HTTP handler for every AWS API of the server.
@@ -157,13 +158,41 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if svc != nil {
 		proto = svc.Protocol
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, awsproto.MaxBody+1))
+	// Refuse what the headers alone condemn before reading the body: a
+	// declared body over the limit, and a request that cannot authenticate
+	// (no or a malformed signature, a stale date, an unknown access key).
+	var pre *preAuth
+	limit := int64(awsproto.MaxBody)
+	if perr == nil {
+		esvc, p, err := g.preAuthenticate(ctx, r, svc, start)
+		eproto := proto
+		if esvc != nil {
+			eproto = esvc.Protocol
+		}
+		if err == nil && r.ContentLength > awsproto.MaxBody {
+			err = errTooLarge()
+		}
+		if err != nil {
+			httpguard.Reject(w)
+			g.writeError(w, esvc, eproto, opName, reqID, err)
+			return
+		}
+		pre = p
+		if esvc == nil {
+			// Neither the headers nor the signature tell the service: the
+			// body is read only for its Action, and only so much of it.
+			limit = maxUnsignedBody
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
+		httpguard.Reject(w)
 		g.writeError(w, svc, proto, opName, reqID, awsproto.Errorf("SerializationException", "Could not read the request body"))
 		return
 	}
-	if len(body) > awsproto.MaxBody {
-		g.writeError(w, svc, proto, opName, reqID, awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody))
+	if int64(len(body)) > limit {
+		httpguard.Reject(w)
+		g.writeError(w, svc, proto, opName, reqID, errTooLarge())
 		return
 	}
 	// Query protocol services may carry Action in a form body; the parsed
@@ -181,7 +210,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g, form: form}
 	ev := &Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
-	out, err := g.runSafe(ctx, r, body, c, opName, ev)
+	out, err := g.runSafe(ctx, r, body, c, opName, ev, pre)
 	if err != nil {
 		ae := awsproto.As(err)
 		if ae == nil {
@@ -231,17 +260,17 @@ func (g *Gateway) record(ctx context.Context, c *Call, ev *Event) {
 
 // runSafe runs the pipeline, turning a panic into an InternalFailure (a bug,
 // logged with its stack) instead of a dropped connection.
-func (g *Gateway) runSafe(ctx context.Context, r *http.Request, body []byte, c *Call, opName string, ev *Event) (out any, err error) {
+func (g *Gateway) runSafe(ctx context.Context, r *http.Request, body []byte, c *Call, opName string, ev *Event, pre *preAuth) (out any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			g.Log.Error("panic in request", "operation", opName, "request_id", c.RequestID, "panic", p, "stack", string(debug.Stack()))
 			out, err = nil, awsproto.Internal()
 		}
 	}()
-	return g.run(ctx, r, body, c, opName, ev)
+	return g.run(ctx, r, body, c, opName, ev, pre)
 }
 
-func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call, opName string, ev *Event) (any, error) {
+func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call, opName string, ev *Event, pre *preAuth) (any, error) {
 	svc := c.Service
 	op, ok := svc.ops[opName]
 	// Authenticate before revealing whether the operation exists.
@@ -252,6 +281,11 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	var p *Principal
 	var tokenErr error
 	res, err := sigv4.Verify(ctx, r, body, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
+		if pre != nil && pre.akid == akid {
+			// Resolved before the body was read.
+			p, tokenErr = pre.p, pre.tokenErr
+			return pre.secret, pre.found, nil
+		}
 		secret, pp, found, err := g.Auth.Resolve(ctx, akid, tok, c.Now)
 		if err != nil {
 			if ae := awsproto.As(err); ae != nil {
@@ -267,8 +301,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
-			code, status := se.Code(svc.Protocol.String())
-			return nil, &awsproto.Error{Code: code, Message: se.MessageFor(svc.Protocol.String()), Status: status, Sender: true}
+			return nil, sigError(svc, se)
 		}
 		return nil, fmt.Errorf("verify signature: %w", err)
 	}
@@ -341,6 +374,75 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		}
 	}
 	return op.Handler(ctx, c, in)
+}
+
+// maxUnsignedBody bounds the body read from a request whose service only
+// its body can tell (a query-protocol request without a usable signature,
+// which is refused once its Action names the protocol to refuse it in).
+const maxUnsignedBody = 64 << 10
+
+func errTooLarge() error {
+	return awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody)
+}
+
+// preAuth is what authentication resolved before the body was read.
+type preAuth struct {
+	akid, secret string
+	p            *Principal
+	found        bool
+	tokenErr     error
+}
+
+// preAuthenticate runs the checks of SigV4 that need no body (see
+// sigv4.Check) for a request of svc, or, when svc is nil (query protocol),
+// of the service its credential scope names. It returns the service the
+// request was found to be for (nil when only the body can tell), the
+// resolved access key, and the error to refuse the request with. An
+// internal failure is left to the full verification after the body.
+func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Service, now time.Time) (*Service, *preAuth, error) {
+	if svc == nil {
+		res, err := sigv4.Parse(r)
+		if err != nil {
+			return nil, nil, nil
+		}
+		if svc = g.services[res.Service]; svc == nil || (svc.Protocol != Query && svc.Protocol != EC2) {
+			return nil, nil, nil
+		}
+	}
+	if g.Auth == nil {
+		return svc, nil, nil
+	}
+	tok := r.Header.Get("X-Amz-Security-Token")
+	if tok == "" {
+		tok = r.URL.Query().Get("X-Amz-Security-Token")
+	}
+	pre := &preAuth{}
+	_, err := sigv4.Check(ctx, r, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
+		secret, p, found, err := g.Auth.Resolve(ctx, akid, tok, now)
+		if err != nil {
+			if awsproto.As(err) == nil {
+				return "", false, err
+			}
+			// Token problems are reported once the signature is known good.
+			pre.tokenErr, found = err, secret != ""
+		}
+		pre.akid, pre.secret, pre.p, pre.found = akid, secret, p, found
+		return secret, found, nil
+	})
+	if err != nil {
+		var se *sigv4.Error
+		if errors.As(err, &se) {
+			return svc, nil, sigError(svc, se)
+		}
+		return svc, nil, nil
+	}
+	return svc, pre, nil
+}
+
+// sigError spells a SigV4 failure in svc's protocol.
+func sigError(svc *Service, se *sigv4.Error) error {
+	code, status := se.Code(svc.Protocol.String())
+	return &awsproto.Error{Code: code, Message: se.MessageFor(svc.Protocol.String()), Status: status, Sender: true}
 }
 
 func (g *Gateway) authError(svc *Service, code, msg string) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -26,6 +27,8 @@ type Authenticator struct {
 	// Generation, when set, lets resolved long-term keys be cached until the
 	// IAM generation counter changes (every IAM write bumps it).
 	Generation func(ctx context.Context) (int64, error)
+	// Secrets opens the sealed secret access keys (nil: plaintext).
+	Secrets *secrets.Box
 
 	mu       sync.RWMutex
 	cache    map[string]cachedKey
@@ -108,16 +111,20 @@ func (a *Authenticator) Resolve(ctx context.Context, akid, token string, now tim
 		// Inactive, or left behind by a deleted user whose name was reused.
 		return "", nil, false, nil
 	}
+	secret, err := openSecret(a.Secrets, key)
+	if err != nil {
+		return "", nil, false, err
+	}
 	p := UserPrincipal(user, akid)
 	if a.Generation != nil {
 		a.mu.Lock()
 		if a.cache == nil || len(a.cache) > 100000 {
 			a.cache = map[string]cachedKey{}
 		}
-		a.cache[akid] = cachedKey{gen: gen, secret: key.Secret, p: p}
+		a.cache[akid] = cachedKey{gen: gen, secret: secret, p: p}
 		a.mu.Unlock()
 	}
-	return key.Secret, p, true, nil
+	return secret, p, true, nil
 }
 
 // UserPrincipal builds the principal of an IAM user.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -19,6 +20,8 @@ type Module struct {
 	store store.Store
 	authz *Authorizer
 	svc   *gateway.Service
+	// Secrets seals the secret access keys in the store (nil: plaintext).
+	Secrets *secrets.Box
 }
 
 // New returns the IAM module over st.
@@ -40,6 +43,9 @@ func (m *Module) Authorizer() *Authorizer { return m.authz }
 // bumps the IAM generation so that every node reloads policies.
 func (m *Module) Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now time.Time) error {
 	if err := Seed(ctx, tx, cfg, now); err != nil {
+		return err
+	}
+	if err := sealKeys(ctx, tx, m.Secrets); err != nil {
 		return err
 	}
 	if err := BumpGeneration(ctx, tx); err != nil {

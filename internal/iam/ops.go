@@ -406,7 +406,7 @@ func (m *Module) createAccessKey(ctx context.Context, c *gateway.Call, in *userN
 			return errLimit("Cannot exceed quota for AccessKeysPerUser: %d", MaxAccessKeysPerUser)
 		}
 		k = &AccessKey{ID: NewAccessKeyID("AKIA"), Secret: NewSecretKey(), Account: c.Account, UserName: u.Name, UserID: u.UserID, Status: "Active", Created: c.Now}
-		return store.CreateJSON(ctx, tx, TableKeys, k.ID, k)
+		return store.CreateJSON(ctx, tx, TableKeys, k.ID, sealed(m.Secrets, k))
 	})
 	if err != nil {
 		return nil, err

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -27,6 +29,7 @@ const MasterKeyFile = "master.key"
 // kept outside the database: in $DESKPLANE_MASTER_KEY or in a 0600 file.
 type MasterKey struct {
 	aead cipher.AEAD
+	raw  []byte
 }
 
 // NewMasterKey returns a master key from 32 raw bytes.
@@ -38,7 +41,16 @@ func NewMasterKey(raw []byte) (*MasterKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MasterKey{aead: a}, nil
+	return &MasterKey{aead: a, raw: bytes.Clone(raw)}, nil
+}
+
+// SubKey derives an independent 32-byte key for another use of the master
+// key (HMAC-SHA256 of the master key over purpose), such as sealing the
+// secrets kept in the store (internal/secrets).
+func (m *MasterKey) SubKey(purpose string) []byte {
+	h := hmac.New(sha256.New, m.raw)
+	h.Write([]byte("deskplane-subkey\x00" + purpose))
+	return h.Sum(nil)
 }
 
 // LoadMasterKey returns the master key from $DESKPLANE_MASTER_KEY when set,

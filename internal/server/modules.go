@@ -12,6 +12,7 @@ import (
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/iam"
 	"github.com/deskplane/deskplane/internal/kms"
+	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/postgres"
 	"github.com/deskplane/deskplane/internal/sts"
@@ -22,8 +23,20 @@ import (
 // authenticator, authorizer, auditor and usage reporter. It is the one place
 // where services are wired to the interfaces they need from each other.
 func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gateway.Authorizer, audit gateway.Auditor, usage UsageReporter, err error) {
+	master, err := loadMasterKey(d)
+	if err != nil {
+		return nil, nil, nil, nil, nil, err
+	}
+	// Secret access keys and the STS sealing key are sealed in the store
+	// under a key derived from the master key.
+	box, err := secrets.New(master.SubKey("store-secrets"))
+	if err != nil {
+		return nil, nil, nil, nil, nil, err
+	}
 	idm := iam.New(d.Store)
+	idm.Secrets = box
 	stsm := sts.New(d.Store, idm.Authorizer())
+	stsm.SetSecrets(box)
 	mods = append(mods, idm, stsm)
 	ec2m := ec2.New(d.Store)
 	dsm := ds.New(d.Store, d.Engine, ec2m, d.Config.Quotas.Directories)
@@ -32,21 +45,10 @@ func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gate
 	dsm.SetInUse(wsm.DirectoryRegistered)
 	mods = append(mods, wsm)
 	usage = wsm
-	auth = &iam.Authenticator{Store: d.Store, Sessions: stsm, Generation: idm.Authorizer().Generation}
+	auth = &iam.Authenticator{Store: d.Store, Sessions: stsm, Generation: idm.Authorizer().Generation, Secrets: box}
 	authz = idm.Authorizer()
 	// CloudTrail audits every call; KMS encrypts WorkSpaces volumes.
 	trail, err := cloudtrail.New(cloudtrail.Options{Store: d.AuditStore, Dir: filepath.Join(d.DataDir, "cloudtrail"), Log: d.Log})
-	if err != nil {
-		return nil, nil, nil, nil, nil, err
-	}
-	masterPath := d.Config.KMSMasterKeyFile
-	if masterPath == "" {
-		if d.Shared && os.Getenv(kms.EnvMasterKey) == "" {
-			return nil, nil, nil, nil, nil, fmt.Errorf("nodes sharing a PostgreSQL store need one KMS master key: set %s or kms_master_key_file in the config", kms.EnvMasterKey)
-		}
-		masterPath = filepath.Join(d.DataDir, kms.MasterKeyFile)
-	}
-	master, err := kms.LoadMasterKey(masterPath)
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
 	}
@@ -57,6 +59,20 @@ func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gate
 	wsm.SetKeys(kmsm)
 	mods = append(mods, kmsm, trail)
 	return mods, auth, authz, trail, usage, nil
+}
+
+// loadMasterKey loads the KMS master key (which also seals the store's
+// secrets): $DESKPLANE_MASTER_KEY, kms_master_key_file, or a key file
+// generated in the data dir.
+func loadMasterKey(d Deps) (*kms.MasterKey, error) {
+	masterPath := d.Config.KMSMasterKeyFile
+	if masterPath == "" {
+		if d.Shared && os.Getenv(kms.EnvMasterKey) == "" {
+			return nil, fmt.Errorf("nodes sharing a PostgreSQL store need one KMS master key: set %s or kms_master_key_file in the config", kms.EnvMasterKey)
+		}
+		masterPath = filepath.Join(d.DataDir, kms.MasterKeyFile)
+	}
+	return kms.LoadMasterKey(masterPath)
 }
 
 func openPostgres(ctx context.Context, dsn string) (store.Backend, error) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,7 +24,9 @@ import (
 	"github.com/deskplane/deskplane/internal/clock"
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/httpguard"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
@@ -37,6 +40,11 @@ type Options struct {
 	Clock      string // real or virtual
 	Store      string // "" or "sqlite" (embedded), or a postgres:// URL
 	Log        *slog.Logger
+	// TLS serves HTTPS: a certificate and key, or Auto for one generated
+	// into DataDir/tls (its Dir and Hosts are filled in by Start).
+	TLS httpguard.TLSOptions
+	// Limits bound slow and stalled clients (zero members: the defaults).
+	Limits httpguard.Limits
 }
 
 // Module is one service (or group of services) of the server.
@@ -76,6 +84,8 @@ type Server struct {
 	usage      UsageReporter
 	http       *http.Server
 	ln         net.Listener
+	// CAFile is the certificate clients should trust when serving TLS.
+	CAFile string
 }
 
 // UsageReporter serves GET /_deskplane/usage.
@@ -100,8 +110,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	if err := secrets.PrivateDir(o.DataDir); err != nil {
+		return nil, err
 	}
 	backend, err := openStore(ctx, o)
 	if err != nil {
@@ -427,12 +437,29 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.Opts.Listen, err)
 	}
+	if o := s.Opts.TLS; o.Enabled() {
+		if o.Dir == "" {
+			o.Dir = filepath.Join(s.Opts.DataDir, "tls")
+		}
+		if host, _, err := net.SplitHostPort(s.Opts.Listen); err == nil {
+			o.Hosts = append([]string{host}, s.Deps.Config.AllowedHosts...)
+		}
+		if name, err := os.Hostname(); err == nil {
+			o.Hosts = append(o.Hosts, name)
+		}
+		t, err := o.Load(time.Now())
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, t.Config)
+		s.CAFile = t.CAFile
+	}
 	s.ln = ln
-	s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
-		// Keep idle connections longer than clients do (Go and the AWS SDKs
-		// drop theirs after 90 s), so a client never reuses one the server
-		// is closing.
-		IdleTimeout: 120 * time.Second}
+	// Idle connections are kept longer than clients keep theirs (Go and
+	// the AWS SDKs drop theirs after 90 s), so a client never reuses one
+	// the server is closing; see httpguard.DefaultLimits.
+	s.http = s.Opts.Limits.Server(httpguard.NewHosts(s.Opts.Listen, s.Deps.Config.AllowedHosts).Wrap(s.Handler()))
 	go s.Deps.Engine.Run(ctx)
 	if s.virtual != nil {
 		go s.followClock(ctx)
@@ -462,6 +489,14 @@ func (s *Server) followClock(ctx context.Context) {
 
 // Addr is the listening address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// BaseURL is the server's base URL (https when serving TLS).
+func (s *Server) BaseURL() string {
+	if s.Opts.TLS.Enabled() {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
 
 // Shutdown stops serving and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/iam"
 	"github.com/deskplane/deskplane/internal/iam/policy"
+	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -56,10 +57,15 @@ func New(st store.Store, authz *iam.Authorizer) *Module {
 // Services returns the sts operation table.
 func (m *Module) Services() []*gateway.Service { return []*gateway.Service{m.svc} }
 
-// Seed creates the shared token sealing key on first start.
+// Seed creates the shared token sealing key on first start (and seals a
+// plaintext one).
 func (m *Module) Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now time.Time) error {
-	return EnsureKey(ctx, tx)
+	return EnsureKey(ctx, tx, m.sealer.Box)
 }
+
+// SetSecrets makes the module keep its sealing key sealed under box; call
+// it before the first Seed.
+func (m *Module) SetSecrets(box *secrets.Box) { m.sealer.Box = box }
 
 // Tag is a session tag.
 type Tag struct {

@@ -20,14 +20,15 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/iam"
+	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
 // KeySealing is the settings record holding the token sealing key: 32
 // random bytes, hex-encoded, created once (store.Create, so concurrent first
-// starts of several nodes agree on one key). It is stored unencrypted: the
-// store already holds every long-term secret access key in the clear, so
-// whoever reads the store can act as anyone anyway.
+// starts of several nodes agree on one key), and sealed under the master
+// key (internal/secrets) when the Sealer has a Box; a plaintext key written
+// by an earlier version is sealed at start.
 const KeySealing = "sts-sealing-key"
 
 // tokenPrefix marks deskplane session tokens (format version 1).
@@ -62,20 +63,35 @@ type Sealer struct {
 	mu    sync.Mutex
 	aead  cipher.AEAD
 	mac   []byte // secret-derivation key
+
+	// Box seals the sealing key in the store (nil: plaintext).
+	Box *secrets.Box
 }
 
-// EnsureKey creates the sealing key in tx if it does not exist yet.
-func EnsureKey(ctx context.Context, tx store.Tx) error {
-	_, err := tx.Get(ctx, iam.TableSettings, KeySealing)
+// EnsureKey creates the sealing key in tx if it does not exist yet, sealed
+// under box when box is not nil, and seals a plaintext one.
+func EnsureKey(ctx context.Context, tx store.Tx, box *secrets.Box) error {
+	v, err := store.GetJSON[string](ctx, tx, iam.TableSettings, KeySealing)
 	if err == nil {
-		return nil
+		switch {
+		case box == nil:
+			return nil
+		case secrets.Sealed(*v):
+			_, err := box.Open(*v, KeySealing) // another master key fails here, at start
+			return err
+		}
+		return store.PutJSON(ctx, tx, iam.TableSettings, KeySealing, box.Seal(*v, KeySealing))
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	var k [32]byte
 	rand.Read(k[:])
-	err = store.CreateJSON(ctx, tx, iam.TableSettings, KeySealing, hex.EncodeToString(k[:]))
+	stored := hex.EncodeToString(k[:])
+	if box != nil {
+		stored = box.Seal(stored, KeySealing)
+	}
+	err = store.CreateJSON(ctx, tx, iam.TableSettings, KeySealing, stored)
 	if errors.Is(err, store.ErrExists) {
 		return nil
 	}
@@ -100,7 +116,7 @@ func (s *Sealer) keys(ctx context.Context) (cipher.AEAD, []byte, error) {
 	err := s.Store.View(ctx, read)
 	if errors.Is(err, store.ErrNotFound) {
 		err = s.Store.Update(ctx, func(tx store.Tx) error {
-			if err := EnsureKey(ctx, tx); err != nil {
+			if err := EnsureKey(ctx, tx, s.Box); err != nil {
 				return err
 			}
 			return read(tx)
@@ -108,6 +124,14 @@ func (s *Sealer) keys(ctx context.Context) (cipher.AEAD, []byte, error) {
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("sts: sealing key: %w", err)
+	}
+	if secrets.Sealed(hexKey) {
+		if s.Box == nil {
+			return nil, nil, errors.New("sts: the sealing key is sealed, and no master key was given")
+		}
+		if hexKey, err = s.Box.Open(hexKey, KeySealing); err != nil {
+			return nil, nil, fmt.Errorf("sts: sealing key: %w", err)
+		}
 	}
 	master, err := hex.DecodeString(hexKey)
 	if err != nil || len(master) != 32 {

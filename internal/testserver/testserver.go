@@ -6,6 +6,8 @@ package testserver
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/httpguard"
 	"github.com/deskplane/deskplane/internal/server"
 )
 
@@ -29,7 +33,9 @@ import (
 type Server struct {
 	*server.Server
 	URL string
-	t   testing.TB
+	// Roots trusts the server's certificate when it serves TLS.
+	Roots *x509.CertPool
+	t     testing.TB
 }
 
 // Option adjusts the server options.
@@ -49,6 +55,13 @@ func ConfigFile(path string) Option { return func(o *server.Options) { o.ConfigF
 
 // Store sets the store (e.g. a postgres:// URL).
 func Store(dsn string) Option { return func(o *server.Options) { o.Store = dsn } }
+
+// TLSAuto serves HTTPS with a certificate generated into the data dir;
+// the server's configurations trust it.
+func TLSAuto() Option { return func(o *server.Options) { o.TLS.Auto = true } }
+
+// Limits sets the limits on slow clients (e.g. short timeouts).
+func Limits(l httpguard.Limits) Option { return func(o *server.Options) { o.Limits = l } }
 
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
@@ -74,13 +87,28 @@ func Start(t testing.TB, opts ...Option) *Server {
 		defer c()
 		s.Shutdown(sctx)
 	})
-	return &Server{Server: s, URL: "http://" + s.Addr(), t: t}
+	ts := &Server{Server: s, URL: s.BaseURL(), t: t}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			t.Fatalf("read the CA bundle: %v", err)
+		}
+		ts.Roots = x509.NewCertPool()
+		if !ts.Roots.AppendCertsFromPEM(pem) {
+			t.Fatalf("no certificate in %s", s.CAFile)
+		}
+	}
+	return ts
 }
 
 // Config returns an aws.Config for the given keys, region us-east-1 unless
 // given, pointed at the server, with retries off so tests see every error.
 func (s *Server) Config(akid, secret string, region ...string) aws.Config {
-	return ConfigFor(s.URL, akid, secret, "", region...)
+	c := ConfigFor(s.URL, akid, secret, "", region...)
+	if s.Roots != nil {
+		c.HTTPClient.(*http.Client).Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: s.Roots}
+	}
+	return c
 }
 
 // ConfigFor builds an aws.Config for any endpoint.

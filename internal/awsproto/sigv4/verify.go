@@ -36,16 +36,9 @@ const unsignedPayload = "UNSIGNED-PAYLOAD"
 // Verify does not validate SessionToken: for temporary credentials the caller
 // must check that Result.SessionToken belongs to Result.AccessKeyID.
 func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, lookup Lookup) (*Result, error) {
-	p, perr := parse(r)
+	p, perr := parseDated(r, now)
 	if perr != nil {
 		return nil, perr
-	}
-	if p.amzDate[:8] != p.scopeDate {
-		return nil, newError(KindMismatch, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '"+
-			p.scopeDate+"' != '"+p.amzDate[:8]+"', from '"+p.amzDate+"'.")
-	}
-	if err := checkTime(p, now); err != nil {
-		return nil, err
 	}
 
 	payloadHash, perr := payloadHash(r, p, body)
@@ -92,6 +85,45 @@ func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, lo
 	}
 	res := p.Result
 	return &res, nil
+}
+
+// Check runs the checks of Verify that need no request body: the
+// Authorization header or presign parameters, the dates, and whether lookup
+// knows the access key. A server calls it before reading the body, so a
+// request that cannot authenticate is refused without its body being
+// read; a request that passes must still be verified with Verify. Errors
+// are those Verify would return for the same request (a payload hash that
+// does not match the body is found by Verify alone).
+func Check(ctx context.Context, r *http.Request, now time.Time, lookup Lookup) (*Result, error) {
+	p, perr := parseDated(r, now)
+	if perr != nil {
+		return nil, perr
+	}
+	_, found, err := lookup(ctx, p.AccessKeyID)
+	if err != nil {
+		return nil, fmt.Errorf("sigv4: looking up access key: %w", err)
+	}
+	if !found {
+		return nil, newError(KindUnknownKey, msgUnknownKey)
+	}
+	res := p.Result
+	return &res, nil
+}
+
+// parseDated parses the request's authentication and checks its dates.
+func parseDated(r *http.Request, now time.Time) (*parsed, *Error) {
+	p, perr := parse(r)
+	if perr != nil {
+		return nil, perr
+	}
+	if p.amzDate[:8] != p.scopeDate {
+		return nil, newError(KindMismatch, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '"+
+			p.scopeDate+"' != '"+p.amzDate[:8]+"', from '"+p.amzDate+"'.")
+	}
+	if err := checkTime(p, now); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func disableHoisting(o *v4.SignerOptions) { o.DisableHeaderHoisting = true }

@@ -72,6 +72,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Created private before SQLite opens it: its WAL and shared-memory
+	// files take the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	f.Close()
 	// dsn builds a connection string: WAL, a busy timeout, and
 	// temp_store=MEMORY so the savepoints' sub-journals stay in memory
 	// instead of spilling to temporary files.

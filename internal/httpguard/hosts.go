@@ -1,0 +1,110 @@
+package httpguard
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+)
+
+// Hosts is the set of names a server answers to in the Host header. A web
+// page cannot make a browser send a request with a Host it does not name,
+// so refusing names the server was not told about defeats DNS rebinding (a
+// page whose own name is made to resolve to the server's address, to drive
+// it with the public default credentials).
+//
+// Always allowed: IP addresses (a rebinding page has a name, never an
+// address), localhost and *.localhost (browsers resolve them to loopback
+// themselves), the name the server is bound to, the machine's host name,
+// and the configured names. A configured entry "*" allows any name; an
+// entry ".example.com" allows example.com and every name under it.
+type Hosts struct {
+	exact    map[string]bool
+	suffixes []string
+	any      bool
+}
+
+// NewHosts returns the names allowed for a server listening on listen
+// (host:port) with the configured allowed names.
+func NewHosts(listen string, allowed []string) *Hosts {
+	h := &Hosts{exact: map[string]bool{}}
+	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" {
+		h.exact[normalize(host)] = true
+	}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		h.exact[normalize(name)] = true
+	}
+	for _, a := range allowed {
+		a = normalize(a)
+		switch {
+		case a == "*":
+			h.any = true
+		case strings.HasPrefix(a, "."):
+			h.exact[a[1:]] = true
+			h.suffixes = append(h.suffixes, a)
+		case a != "":
+			h.exact[a] = true
+		}
+	}
+	return h
+}
+
+// normalize lowercases a host name and drops a trailing dot and brackets.
+func normalize(host string) string {
+	host = strings.ToLower(strings.TrimSpace(host))
+	host = strings.TrimPrefix(strings.TrimSuffix(host, "]"), "[")
+	return strings.TrimSuffix(host, ".")
+}
+
+// Allowed reports whether a request's Host header (host or host:port) is
+// one the server answers to.
+func (h *Hosts) Allowed(hostport string) bool {
+	if hostport == "" || h.any {
+		return true // HTTP/1.0 without Host: not a browser
+	}
+	host := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		host = hh
+	}
+	host = normalize(host)
+	if net.ParseIP(host) != nil || host == "localhost" || strings.HasSuffix(host, ".localhost") || h.exact[host] {
+		return true
+	}
+	for _, s := range h.suffixes {
+		if strings.HasSuffix(host, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Wrap answers 421 Misdirected Request, with a message naming the fix, to
+// requests for a Host that is not allowed.
+func (h *Hosts) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.Allowed(r.Host) {
+			Reject(w)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusMisdirectedRequest)
+			fmt.Fprintf(w, "deskplane: the host name %q is not allowed (protection against DNS rebinding); "+
+				"add it to allowed_hosts in the configuration, or use an IP address or localhost\n", r.Host)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Loopback reports whether a listen address (host:port) accepts only
+// connections from this machine.
+func Loopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		host = listen
+	}
+	if normalize(host) == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(normalize(host))
+	return ip != nil && ip.IsLoopback()
+}

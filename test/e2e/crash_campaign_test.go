@@ -356,16 +356,18 @@ func crashCreate(ctx context.Context, cl crashClients, e *env, l *crashLedger, w
 	}
 }
 
-// crashPower sends one power operation to one of the worker's desktops that
-// is in a state accepting it.
+// crashPower sends one power operation (a batch of one to three desktops,
+// each committed on its own) to some of the worker's desktops that are in a
+// state accepting it.
 func crashPower(ctx context.Context, cl crashClients, l *crashLedger, rng *mrand.Rand, w int) {
 	ids := l.owned(w)
 	if len(ids) == 0 {
 		return
 	}
-	id := ids[rng.IntN(len(ids))]
-	d, err := cl.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{WorkspaceIds: []string{id}})
-	if err != nil || len(d.Workspaces) != 1 {
+	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	ids = ids[:min(len(ids), 6)]
+	d, err := cl.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{WorkspaceIds: ids})
+	if err != nil || len(d.Workspaces) == 0 {
 		return
 	}
 	var op string
@@ -379,46 +381,82 @@ func crashPower(ctx context.Context, cl crashClients, l *crashLedger, rng *mrand
 	default:
 		return
 	}
+	seen := map[string]wstypes.WorkspaceState{}
+	var batch []string
+	for _, x := range d.Workspaces {
+		if x.State == d.Workspaces[0].State && len(batch) < 1+rng.IntN(3) {
+			batch = append(batch, aws.ToString(x.WorkspaceId))
+			seen[aws.ToString(x.WorkspaceId)] = x.State
+		}
+	}
 	l.mu.Lock()
-	desk := l.desks[id]
-	desk.attempts[op]++
-	desk.expect = "" // until the answer says otherwise
+	for _, id := range batch {
+		l.desks[id].attempts[op]++
+		l.desks[id].expect = "" // until the answer says otherwise
+	}
 	l.mu.Unlock()
 	var failed []wstypes.FailedWorkspaceChangeRequest
 	switch op {
 	case "start":
+		var reqs []wstypes.StartRequest
+		for _, id := range batch {
+			reqs = append(reqs, wstypes.StartRequest{WorkspaceId: aws.String(id)})
+		}
 		var out *workspaces.StartWorkspacesOutput
-		if out, err = cl.ws.StartWorkspaces(ctx, &workspaces.StartWorkspacesInput{StartWorkspaceRequests: []wstypes.StartRequest{{WorkspaceId: aws.String(id)}}}); err == nil {
+		if out, err = cl.ws.StartWorkspaces(ctx, &workspaces.StartWorkspacesInput{StartWorkspaceRequests: reqs}); err == nil {
 			failed = out.FailedRequests
 		}
 	case "stop":
+		var reqs []wstypes.StopRequest
+		for _, id := range batch {
+			reqs = append(reqs, wstypes.StopRequest{WorkspaceId: aws.String(id)})
+		}
 		var out *workspaces.StopWorkspacesOutput
-		if out, err = cl.ws.StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: []wstypes.StopRequest{{WorkspaceId: aws.String(id)}}}); err == nil {
+		if out, err = cl.ws.StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: reqs}); err == nil {
 			failed = out.FailedRequests
 		}
 	case "reboot":
+		var reqs []wstypes.RebootRequest
+		for _, id := range batch {
+			reqs = append(reqs, wstypes.RebootRequest{WorkspaceId: aws.String(id)})
+		}
 		var out *workspaces.RebootWorkspacesOutput
-		if out, err = cl.ws.RebootWorkspaces(ctx, &workspaces.RebootWorkspacesInput{RebootWorkspaceRequests: []wstypes.RebootRequest{{WorkspaceId: aws.String(id)}}}); err == nil {
+		if out, err = cl.ws.RebootWorkspaces(ctx, &workspaces.RebootWorkspacesInput{RebootWorkspaceRequests: reqs}); err == nil {
 			failed = out.FailedRequests
 		}
 	}
-	acked := err == nil && len(failed) == 0
-	l.count(op, acked)
+	refused := failedIDs(failed)
+	l.count(op, err == nil)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch {
-	case acked:
-		desk.acks[op]++
-		desk.expect = "AVAILABLE"
-		if op == "stop" {
-			desk.expect = "STOPPED"
+	for _, id := range batch {
+		desk := l.desks[id]
+		switch {
+		case err != nil:
+			// No answer: each desktop of the batch may or may not have
+			// been committed.
+		case refused[id]:
+			// Refused for this desktop: nothing changed (the state it was
+			// seen in is the one to expect again).
+			desk.attempts[op]--
+			desk.expect = string(seen[id])
+		default:
+			desk.acks[op]++
+			desk.expect = "AVAILABLE"
+			if op == "stop" {
+				desk.expect = "STOPPED"
+			}
 		}
-	case err == nil:
-		// Refused for this desktop: nothing changed (the state it was
-		// seen in is the one to expect again).
-		desk.attempts[op]--
-		desk.expect = string(d.Workspaces[0].State)
 	}
+}
+
+// failedIDs is the set of desktops a batch reported failed.
+func failedIDs(fs []wstypes.FailedWorkspaceChangeRequest) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range fs {
+		out[aws.ToString(f.WorkspaceId)] = true
+	}
+	return out
 }
 
 func crashKMS(ctx context.Context, cl crashClients, l *crashLedger, rng *mrand.Rand) {

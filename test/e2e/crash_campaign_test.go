@@ -30,6 +30,7 @@ import (
 	_ "modernc.org/sqlite" // PRAGMA integrity_check on the killed server's files
 
 	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/sdkhttp"
 	"github.com/deskplane/deskplane/internal/testserver"
 )
 
@@ -87,6 +88,8 @@ type crashLedger struct {
 	calls    map[string]int // acknowledged calls by operation
 	sent     map[string]int // calls sent by operation
 	created  int            // desktops asked for (acknowledged or not)
+	// encrypted counts the desktops with encrypted volumes (last verified).
+	encrypted int
 }
 
 func newCrashLedger() *crashLedger {
@@ -144,7 +147,7 @@ func (c *crashCluster) restart(i int) {
 func nopConfig(url, akid, secret string) aws.Config {
 	cfg := testserver.ConfigFor(url, akid, secret, "")
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
-	cfg.HTTPClient = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	cfg.HTTPClient = sdkhttp.Client(&http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}})
 	return cfg
 }
 
@@ -261,8 +264,8 @@ func runCampaign(t *testing.T, c *crashCluster) {
 		}
 		c.restart(victim)
 		verifyCampaign(t, ctx, c, e, l, r)
-		t.Logf("round %d: node %d killed at call %d; %d desktops, %d keys, %d ciphertexts, %d grants, %d users, %d policies, %d access keys verified",
-			r, victim, killAt, len(l.order), len(l.keys), len(l.ciphers), len(l.grants), len(l.users), len(l.policies), len(l.akeys))
+		t.Logf("round %d: node %d killed at call %d; %d desktops (%d encrypted), %d keys, %d ciphertexts, %d grants, %d users, %d policies, %d access keys verified",
+			r, victim, killAt, len(l.order), l.encrypted, len(l.keys), len(l.ciphers), len(l.grants), len(l.users), len(l.policies), len(l.akeys))
 		if t.Failed() {
 			t.FailNow()
 		}
@@ -327,7 +330,7 @@ func crashWorker(ctx context.Context, c *crashCluster, e *env, l *crashLedger, r
 			}
 			l.mu.Unlock()
 			if !full {
-				crashCreate(ctx, cl, e, l, w, fmt.Sprintf("c%d-%d-%d-", round, w, n))
+				crashCreate(ctx, cl, e, l, rng, w, fmt.Sprintf("c%d-%d-%d-", round, w, n))
 			}
 		case p < 55:
 			crashPower(ctx, cl, l, rng, w)
@@ -339,12 +342,26 @@ func crashWorker(ctx context.Context, c *crashCluster, e *env, l *crashLedger, r
 	}
 }
 
-func crashCreate(ctx context.Context, cl crashClients, e *env, l *crashLedger, w int, prefix string) {
+// crashCreate creates two desktops, half of the time with both volumes
+// encrypted under one of the campaign's keys (provisioning then creates
+// one WorkSpaces grant and two EBS grants per desktop: a job run twice would
+// add grants, a lost one would leave them missing).
+func crashCreate(ctx context.Context, cl crashClients, e *env, l *crashLedger, rng *mrand.Rand, w int, prefix string) {
+	l.mu.Lock()
+	key := ""
+	if len(l.keys) > 0 && rng.IntN(2) == 0 {
+		key = l.keys[rng.IntN(len(l.keys))]
+	}
+	l.mu.Unlock()
 	var reqs []wstypes.WorkspaceRequest
 	for j := 0; j < 2; j++ {
-		reqs = append(reqs, wstypes.WorkspaceRequest{DirectoryId: aws.String(e.dirID), UserName: aws.String("[UNDEFINED]"),
+		r := wstypes.WorkspaceRequest{DirectoryId: aws.String(e.dirID), UserName: aws.String("[UNDEFINED]"),
 			BundleId: aws.String(e.bundleID), WorkspaceName: aws.String(fmt.Sprintf("%s%d", prefix, j)),
-			WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}})
+			WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}}
+		if key != "" {
+			r.VolumeEncryptionKey, r.RootVolumeEncryptionEnabled, r.UserVolumeEncryptionEnabled = aws.String(key), aws.Bool(true), aws.Bool(true)
+		}
+		reqs = append(reqs, r)
 	}
 	out, err := cl.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: reqs})
 	l.count("CreateWorkspaces", err == nil)
@@ -552,8 +569,10 @@ func crashIAM(ctx context.Context, cl crashClients, l *crashLedger, rng *mrand.R
 func verifyCampaign(t *testing.T, ctx context.Context, c *crashCluster, e *env, l *crashLedger, round int) {
 	t.Helper()
 	node := c.nodes[round%len(c.nodes)]
-	cl := clientsFor(node.URL)
-	cl.ws = workspaces.NewFromConfig(testserver.ConfigFor(node.URL, config.AdminKeyID, config.AdminSecret, ""))
+	// Reads go through the tests' usual retryer (it sends again a call whose
+	// answer the client's own closed connection lost).
+	vcfg := testserver.ConfigFor(node.URL, config.AdminKeyID, config.AdminSecret, "")
+	cl := crashClients{ws: workspaces.NewFromConfig(vcfg), kms: kms.NewFromConfig(vcfg), iam: iam.NewFromConfig(vcfg)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
@@ -570,19 +589,30 @@ func verifyCampaign(t *testing.T, ctx context.Context, c *crashCluster, e *env, 
 		}
 	}
 	grantsOf := map[string]map[string]bool{}
-	for _, g := range l.grants {
-		if grantsOf[g.key] == nil {
-			grantsOf[g.key] = map[string]bool{}
-			p := kms.NewListGrantsPaginator(cl.kms, &kms.ListGrantsInput{KeyId: aws.String(g.key)})
-			for p.HasMorePages() {
-				out, err := p.NextPage(ctx)
-				if err != nil {
-					t.Fatalf("round %d: ListGrants %s: %v", round, g.key, err)
+	named := map[string]map[string]int{} // key -> grant name -> grants
+	service := map[string][]string{}     // key -> the services' grants
+	listGrants := func(key string) {
+		grantsOf[key], named[key] = map[string]bool{}, map[string]int{}
+		p := kms.NewListGrantsPaginator(cl.kms, &kms.ListGrantsInput{KeyId: aws.String(key)})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatalf("round %d: ListGrants %s: %v", round, key, err)
+			}
+			for _, x := range out.Grants {
+				grantsOf[key][aws.ToString(x.GrantId)] = true
+				if n := aws.ToString(x.Name); n != "" {
+					named[key][n]++
 				}
-				for _, x := range out.Grants {
-					grantsOf[g.key][aws.ToString(x.GrantId)] = true
+				if strings.HasPrefix(aws.ToString(x.GranteePrincipal), "ebs.") || strings.HasPrefix(aws.ToString(x.GranteePrincipal), "workspaces.") {
+					service[key] = append(service[key], aws.ToString(x.GranteePrincipal)+"/"+aws.ToString(x.Name))
 				}
 			}
+		}
+	}
+	for _, g := range l.grants {
+		if grantsOf[g.key] == nil {
+			listGrants(g.key)
 		}
 		if !grantsOf[g.key][g.id] {
 			t.Errorf("round %d: acknowledged grant %s on %s is gone", round, g.id, g.key)
@@ -619,9 +649,10 @@ func verifyCampaign(t *testing.T, ctx context.Context, c *crashCluster, e *env, 
 	// scheduler's lease (10 s on the virtual clock).
 	advance(t, node, 11*time.Second)
 	var listed map[string]wstypes.WorkspaceState
+	var keyOf map[string]string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		listed = map[string]wstypes.WorkspaceState{}
+		listed, keyOf = map[string]wstypes.WorkspaceState{}, map[string]string{}
 		var token *string
 		for {
 			out, err := cl.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(e.dirID), NextToken: token})
@@ -630,6 +661,9 @@ func verifyCampaign(t *testing.T, ctx context.Context, c *crashCluster, e *env, 
 			}
 			for _, w := range out.Workspaces {
 				listed[aws.ToString(w.WorkspaceId)] = w.State
+				if k := aws.ToString(w.VolumeEncryptionKey); k != "" {
+					keyOf[aws.ToString(w.WorkspaceId)] = k
+				}
 			}
 			if token = out.NextToken; token == nil {
 				break
@@ -675,6 +709,42 @@ func verifyCampaign(t *testing.T, ctx context.Context, c *crashCluster, e *env, 
 	for i, id := range extra {
 		l.desks[id] = &crashDesk{owner: i % crashWorkers, attempts: map[string]int{}, acks: map[string]int{}, expect: "AVAILABLE"}
 		l.order = append(l.order, id)
+	}
+	// Each encrypted desktop holds exactly one WorkSpaces grant (named by
+	// the desktop) and one EBS grant per volume (named by the volume) on its
+	// key: provisioning ran once.
+	// (Listed afresh: the grants listed above were read before the
+	// desktops settled.)
+	perKey := map[string]int{}
+	relisted := map[string]bool{}
+	for id, k := range keyOf {
+		perKey[k]++
+		if !relisted[k] {
+			listGrants(k)
+			relisted[k] = true
+		}
+		if n := named[k][id]; n != 1 {
+			t.Errorf("round %d: encrypted desktop %s has %d WorkSpaces grants on %s", round, id, n, k)
+		}
+	}
+	l.encrypted = len(keyOf)
+	for k, n := range perKey {
+		total := 0
+		for name, c := range named[k] {
+			total += c
+			if c != 1 {
+				t.Errorf("round %d: %d grants named %s on %s", round, c, name, k)
+			}
+		}
+		if total != 3*n {
+			var ds []string
+			for id, kk := range keyOf {
+				if kk == k {
+					ds = append(ds, fmt.Sprintf("%s %s (%s)", id, listed[id], history(t, node, id)))
+				}
+			}
+			t.Errorf("round %d: %d named grants on %s for %d encrypted desktops, want %d: grants %v, desktops %v", round, total, k, n, 3*n, service[k], ds)
+		}
 	}
 	for _, id := range l.order {
 		d := l.desks[id]

@@ -223,6 +223,9 @@ func TestKillNineCampaignPostgres(t *testing.T) {
 	runCampaign(t, c)
 }
 
+// runCampaign prepares the account as the partner guide does, then runs the
+// rounds: workload, SIGKILL of one node at a seeded call, integrity check of
+// its SQLite files, restart, verification of everything acknowledged so far.
 func runCampaign(t *testing.T, c *crashCluster) {
 	seed, rounds := crashSeed(t), crashRounds(t)
 	t.Logf("kill -9 campaign: seed %d (DESKPLANE_CRASH_SEED=%d replays it), %d rounds, %d node(s)", seed, seed, rounds, len(c.nodes))

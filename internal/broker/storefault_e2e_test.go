@@ -41,8 +41,9 @@ func failNth(st *Store, match string, n int) func() string {
 }
 
 // TestStoreWriteFailureFailsThePass sweeps a failed store write over every
-// write of the passes that bring a pool up (creates, then stops down to the
-// warm count, then starts when the warm count rises): whichever write
+// write of the passes that act on a pool (creates, starts when the warm
+// count rises, stops when it falls, terminations when the maximum falls):
+// whichever write
 // fails, the pass returns the error instead of going on as if the action
 // were recorded, and once writes succeed again the pool converges with no
 // desktop created twice.
@@ -81,12 +82,15 @@ func TestStoreWriteFailureFailsThePass(t *testing.T) {
 	reconcileUntil(t, b, func(r *PassReport) bool { return settled(r, "eng") && r.Pools["eng"].Running == 3 }, "pool settles (3 warm)")
 	e.cfg.Pools[0].Warm = 0
 	sweep("stop", 12)
-	rep := reconcileUntil(t, b, func(r *PassReport) bool { return settled(r, "eng") && r.Pools["eng"].Running == 0 }, "pool settles (0 warm)")
+	reconcileUntil(t, b, func(r *PassReport) bool { return settled(r, "eng") && r.Pools["eng"].Running == 0 }, "pool settles (0 warm)")
+	e.cfg.Pools[0].Min, e.cfg.Pools[0].Max = 2, 2
+	sweep("terminate", 12)
+	rep := reconcileUntil(t, b, func(r *PassReport) bool { return settled(r, "eng") && r.Pools["eng"].Desktops == 2 }, "pool settles (max 2)")
 	if fired < 10 {
 		t.Fatalf("only %d writes were failed", fired)
 	}
-	if got := e.serverDesktops("eng"); len(got) != 3 || rep.Pools["eng"].Desktops != 3 {
-		t.Fatalf("server desktops %v, pool %+v: want 3", got, rep.Pools["eng"])
+	if got := e.serverDesktops("eng"); len(got) != 2 || rep.Pools["eng"].Desktops != 2 {
+		t.Fatalf("server desktops %v, pool %+v: want 2", got, rep.Pools["eng"])
 	}
 	e.checkStoreAfterCrash(t)
 }

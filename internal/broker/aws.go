@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/deskplane/deskplane/internal/broker/dsdata"
+	"github.com/deskplane/deskplane/internal/sdkhttp"
 )
 
 // WorkSpacesAPI is the part of the WorkSpaces API the broker uses; the
@@ -102,6 +103,11 @@ func NewAWSConfig(ctx context.Context, c *Config, timeout time.Duration) (aws.Co
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("broker: aws config: %w", err)
 	}
+	// Request bodies go through sdkhttp (wrapped after loading, which
+	// configures the client's transport, e.g. with AWS_CA_BUNDLE): a race
+	// between the SDK and net/http otherwise loses large response bodies
+	// now and then.
+	cfg.HTTPClient = sdkhttp.Client(cfg.HTTPClient)
 	if c.RoleARN != "" {
 		cache = AssumeRoleCredentials(sts.NewFromConfig(cfg), c.RoleARN, c.ExternalID, c.SessionName)
 		cfg.Credentials = cache

@@ -334,8 +334,10 @@ type PoolReport struct {
 }
 
 // Reconcile runs one pass over every pool: observe, record, decide, act.
-// Errors of individual actions are reported and retried on the next pass;
-// an error observing aborts the pass before any action.
+// Errors of individual calls to the service are reported and retried on
+// the next pass; an error observing aborts the pass before any action, and
+// so does an error writing the store while acting (the pass returns it, and
+// the action it belongs to is not reported done).
 func (b *Broker) Reconcile(ctx context.Context) (*PassReport, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -396,7 +398,9 @@ func (b *Broker) reconcilePool(ctx context.Context, p Pool, obs []types.Workspac
 	for _, in := range all {
 		if in.Sends >= maxSends && now.Sub(in.SentAt) >= time.Minute {
 			b.log.Warn("giving up a create request", "name", in.Name, "sends", in.Sends)
-			b.st.Event(ctx, now, "create_abandoned", "", in.Name)
+			if err := b.st.Event(ctx, now, "create_abandoned", "", in.Name); err != nil {
+				return pr, err
+			}
 			if err := b.st.DropIntent(ctx, in.Name); err != nil {
 				return pr, err
 			}
@@ -459,15 +463,30 @@ func (b *Broker) reconcilePool(ctx context.Context, p Pool, obs []types.Workspac
 	for _, d := range recs {
 		byID[d.ID] = d
 	}
-	b.terminate(ctx, p, act.Terminate, byID, now, &pr)
-	b.create(ctx, p, act.Create, resend, now, &pr)
-	b.start(ctx, act.Start, byID, now, &pr)
-	b.stop(ctx, act.Stop, byID, now, &pr)
-	b.rebuild(ctx, act.Rebuild, byID, &pr)
+	// A store write that fails stops the pass with its error: an action
+	// is reported done only once its record is durable, and the next pass
+	// converges from what it observes.
+	if err := b.terminate(ctx, act.Terminate, byID, now, &pr); err != nil {
+		return pr, err
+	}
+	if err := b.create(ctx, p, act.Create, resend, now, &pr); err != nil {
+		return pr, err
+	}
+	if err := b.start(ctx, act.Start, byID, now, &pr); err != nil {
+		return pr, err
+	}
+	if err := b.stop(ctx, act.Stop, byID, now, &pr); err != nil {
+		return pr, err
+	}
+	if err := b.rebuild(ctx, act.Rebuild, byID, &pr); err != nil {
+		return pr, err
+	}
 	return pr, nil
 }
 
-func (b *Broker) terminate(ctx context.Context, p Pool, ids []string, byID map[string]*Desktop, now time.Time, pr *PoolReport) {
+// terminate terminates desktops and records it; it returns the first store
+// error (the desktops the service terminated are observed next pass).
+func (b *Broker) terminate(ctx context.Context, ids []string, byID map[string]*Desktop, now time.Time, pr *PoolReport) error {
 	for batch := range slices.Chunk(ids, 25) {
 		var reqs []types.TerminateRequest
 		for _, id := range batch {
@@ -487,26 +506,42 @@ func (b *Broker) terminate(ctx context.Context, p Pool, ids []string, byID map[s
 			if failed[id] {
 				continue
 			}
-			pr.Replaced = append(pr.Replaced, id)
 			d := byID[id]
-			b.st.Event(ctx, now, "terminate", id, d.State)
+			if err := b.st.Event(ctx, now, "terminate", id, d.State); err != nil {
+				return fmt.Errorf("record terminate of %s: %w", id, err)
+			}
 			if d.User != "" {
 				// The user gets a fresh desktop at the next login.
-				b.st.Unassign(ctx, id, ReleaseNone, now)
+				if err := b.st.Unassign(ctx, id, ReleaseNone, now); err != nil {
+					return fmt.Errorf("record terminate of %s: %w", id, err)
+				}
 			}
-			b.st.EndDesktopSessions(ctx, id, SessInterrupted, now)
+			if _, err := b.st.EndDesktopSessions(ctx, id, SessInterrupted, now); err != nil {
+				return fmt.Errorf("record terminate of %s: %w", id, err)
+			}
 			d.State, d.StateSince = "TERMINATING", now
-			b.st.CloseUsage(ctx, id, now)
+			if err := b.st.CloseUsage(ctx, id, now); err != nil {
+				return fmt.Errorf("record terminate of %s: %w", id, err)
+			}
 			d.User = ""
-			b.st.PutDesktop(ctx, d)
+			if err := b.st.PutDesktop(ctx, d); err != nil {
+				return fmt.Errorf("record terminate of %s: %w", id, err)
+			}
+			pr.Replaced = append(pr.Replaced, id)
 		}
 	}
+	return nil
 }
 
-func (b *Broker) create(ctx context.Context, p Pool, n int, resend []string, now time.Time, pr *PoolReport) {
+// create re-sends the intents in resend and records and sends n new ones;
+// it returns the first store error (a desktop created but not recorded is
+// adopted by name on the next pass).
+func (b *Broker) create(ctx context.Context, p Pool, n int, resend []string, now time.Time, pr *PoolReport) error {
 	names := slices.Clone(resend)
 	for _, name := range resend {
-		b.st.MarkIntentSent(ctx, name, now)
+		if err := b.st.MarkIntentSent(ctx, name, now); err != nil {
+			return fmt.Errorf("record resend of %s: %w", name, err)
+		}
 	}
 	pr.Resent = resend
 	if n > 0 {
@@ -514,8 +549,7 @@ func (b *Broker) create(ctx context.Context, p Pool, n int, resend []string, now
 		// name on the next pass instead of creating the desktops again.
 		fresh, err := b.st.NextNames(ctx, p.Name, n, now)
 		if err != nil {
-			pr.Errors = append(pr.Errors, "record intents: "+err.Error())
-			return
+			return fmt.Errorf("record intents: %w", err)
 		}
 		names = append(names, fresh...)
 		pr.Requested = n
@@ -545,7 +579,9 @@ func (b *Broker) create(ctx context.Context, p Pool, n int, resend []string, now
 				name = aws.ToString(f.WorkspaceRequest.WorkspaceName)
 			}
 			pr.Errors = append(pr.Errors, fmt.Sprintf("create %s: %s: %s", name, aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage)))
-			b.st.DropIntent(ctx, name)
+			if err := b.st.DropIntent(ctx, name); err != nil {
+				return fmt.Errorf("drop refused intent %s: %w", name, err)
+			}
 		}
 		for _, w := range out.PendingRequests {
 			d := &Desktop{ID: aws.ToString(w.WorkspaceId), Pool: p.Name, Name: aws.ToString(w.WorkspaceName),
@@ -553,16 +589,27 @@ func (b *Broker) create(ctx context.Context, p Pool, n int, resend []string, now
 			if d.State == "" {
 				d.State = "PENDING"
 			}
-			if existing, _ := b.st.Desktop(ctx, d.ID); existing == nil {
-				b.st.PutDesktop(ctx, d)
+			existing, err := b.st.Desktop(ctx, d.ID)
+			if err != nil {
+				return fmt.Errorf("record created %s: %w", d.ID, err)
 			}
-			b.st.DropIntent(ctx, d.Name)
+			if existing == nil {
+				if err := b.st.PutDesktop(ctx, d); err != nil {
+					return fmt.Errorf("record created %s: %w", d.ID, err)
+				}
+			}
+			if err := b.st.DropIntent(ctx, d.Name); err != nil {
+				return fmt.Errorf("record created %s: %w", d.ID, err)
+			}
 			pr.Created = append(pr.Created, d.Name)
 		}
 	}
+	return nil
 }
 
-func (b *Broker) start(ctx context.Context, ids []string, byID map[string]*Desktop, now time.Time, pr *PoolReport) {
+// start starts desktops and records the request; it returns the first
+// store error.
+func (b *Broker) start(ctx context.Context, ids []string, byID map[string]*Desktop, now time.Time, pr *PoolReport) error {
 	for batch := range slices.Chunk(ids, 25) {
 		var reqs []types.StartRequest
 		for _, id := range batch {
@@ -576,24 +623,31 @@ func (b *Broker) start(ctx context.Context, ids []string, byID map[string]*Deskt
 		failed := failedIDs(out.FailedRequests)
 		for _, id := range batch {
 			if !failed[id] {
-				pr.Started = append(pr.Started, id)
 				if d := byID[id]; d != nil {
 					d.StartRequested = now
-					b.st.PutDesktop(ctx, d)
+					if err := b.st.PutDesktop(ctx, d); err != nil {
+						return fmt.Errorf("record start of %s: %w", id, err)
+					}
 				}
+				pr.Started = append(pr.Started, id)
 			}
 		}
 	}
+	return nil
 }
 
-func (b *Broker) stop(ctx context.Context, ids []string, byID map[string]*Desktop, now time.Time, pr *PoolReport) {
+// stop records and sends stop requests; it returns the first store error
+// (a stop not marked is not sent).
+func (b *Broker) stop(ctx context.Context, ids []string, byID map[string]*Desktop, now time.Time, pr *PoolReport) error {
 	for batch := range slices.Chunk(ids, 25) {
 		// Mark first: a stop we asked for is not a service stop, even if we
 		// crash before the answer.
 		for _, id := range batch {
 			if d := byID[id]; d != nil {
 				d.StopRequested = now
-				b.st.PutDesktop(ctx, d)
+				if err := b.st.PutDesktop(ctx, d); err != nil {
+					return fmt.Errorf("mark stop of %s: %w", id, err)
+				}
 			}
 		}
 		var reqs []types.StopRequest
@@ -608,21 +662,30 @@ func (b *Broker) stop(ctx context.Context, ids []string, byID map[string]*Deskto
 		failed := failedIDs(out.FailedRequests)
 		for _, id := range batch {
 			if !failed[id] {
-				pr.Stopped = append(pr.Stopped, id)
-				b.st.CloseUsage(ctx, id, now)
+				if err := b.st.CloseUsage(ctx, id, now); err != nil {
+					return fmt.Errorf("record stop of %s: %w", id, err)
+				}
 				if d := byID[id]; d != nil {
 					d.StopAt = time.Time{}
-					b.st.PutDesktop(ctx, d)
+					if err := b.st.PutDesktop(ctx, d); err != nil {
+						return fmt.Errorf("record stop of %s: %w", id, err)
+					}
 				}
+				pr.Stopped = append(pr.Stopped, id)
 			} else if d := byID[id]; d != nil {
 				d.StopRequested = time.Time{}
-				b.st.PutDesktop(ctx, d)
+				if err := b.st.PutDesktop(ctx, d); err != nil {
+					return fmt.Errorf("record refused stop of %s: %w", id, err)
+				}
 			}
 		}
 	}
+	return nil
 }
 
-func (b *Broker) rebuild(ctx context.Context, ids []string, byID map[string]*Desktop, pr *PoolReport) {
+// rebuild rebuilds desktops being released and records it; it returns the
+// first store error.
+func (b *Broker) rebuild(ctx context.Context, ids []string, byID map[string]*Desktop, pr *PoolReport) error {
 	for _, id := range ids {
 		out, err := b.c.WorkSpaces.RebuildWorkspaces(ctx, &workspaces.RebuildWorkspacesInput{
 			RebuildWorkspaceRequests: []types.RebuildRequest{{WorkspaceId: aws.String(id)}}})
@@ -634,12 +697,15 @@ func (b *Broker) rebuild(ctx context.Context, ids []string, byID map[string]*Des
 			pr.Errors = append(pr.Errors, fmt.Sprintf("rebuild %s: %s", id, aws.ToString(out.FailedRequests[0].ErrorMessage)))
 			continue
 		}
-		pr.Rebuilt = append(pr.Rebuilt, id)
 		if d := byID[id]; d != nil {
 			d.Release, d.RebuildPass = ReleaseRebuilding, b.pass
-			b.st.PutDesktop(ctx, d)
+			if err := b.st.PutDesktop(ctx, d); err != nil {
+				return fmt.Errorf("record rebuild of %s: %w", id, err)
+			}
 		}
+		pr.Rebuilt = append(pr.Rebuilt, id)
 	}
+	return nil
 }
 
 // AbandonAfter is how long a waiting or starting session may go unpolled

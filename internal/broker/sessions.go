@@ -303,7 +303,11 @@ func (b *Broker) GetSession(ctx context.Context, id string) (*SessionView, error
 		return b.RequestSession(ctx, s.User)
 	}
 	v := &SessionView{SessionID: s.ID, User: s.User, Pool: s.Pool, Policy: s.Policy, State: s.State, WorkspaceID: s.WorkspaceID}
-	if d, _ := b.st.Desktop(ctx, s.WorkspaceID); d != nil {
+	d, err := b.st.Desktop(ctx, s.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	if d != nil {
 		v.DesktopState = d.State
 		if s.State == SessActive {
 			pol := b.policy(s.Policy)

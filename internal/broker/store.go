@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the embedded store's driver
@@ -22,6 +23,9 @@ import (
 // kill -9 loses nothing that was acknowledged.
 type Store struct {
 	db *sql.DB
+	// writeFault, when set (by tests), is asked before every write
+	// statement and transaction; an error it returns fails that write.
+	writeFault atomic.Pointer[func(query string) error]
 }
 
 // Desktop is the broker's record of one pool desktop.
@@ -152,8 +156,36 @@ func tm(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
+// fault asks the test's write fault, if any, about a write.
+func (s *Store) fault(query string) error {
+	if f := s.writeFault.Load(); f != nil {
+		return (*f)(query)
+	}
+	return nil
+}
+
+// writer is the store's database as an execer whose writes pass the fault
+// hook first.
+type writer struct{ s *Store }
+
+// ExecContext runs a write statement.
+func (w writer) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := w.s.fault(q); err != nil {
+		return nil, err
+	}
+	return w.s.db.ExecContext(ctx, q, args...)
+}
+
+// exec runs a write statement outside a transaction.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return writer{s}.ExecContext(ctx, q, args...)
+}
+
 // tx runs f in a transaction.
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	if err := s.fault("BEGIN"); err != nil {
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -216,14 +248,14 @@ func (s *Store) Intents(ctx context.Context, pool string) ([]Intent, error) {
 
 // MarkIntentSent records another CreateWorkspaces attempt for an intent.
 func (s *Store) MarkIntentSent(ctx context.Context, name string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE intents SET sent_at=?, sends=sends+1 WHERE name=?`, ms(now), name)
+	_, err := s.exec(ctx, `UPDATE intents SET sent_at=?, sends=sends+1 WHERE name=?`, ms(now), name)
 	return err
 }
 
 // DropIntent forgets an intent (its desktop was recorded, or the service
 // refused the request).
 func (s *Store) DropIntent(ctx context.Context, name string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM intents WHERE name=?`, name)
+	_, err := s.exec(ctx, `DELETE FROM intents WHERE name=?`, name)
 	return err
 }
 
@@ -286,7 +318,7 @@ func (s *Store) UserDesktop(ctx context.Context, pool, user string) (*Desktop, e
 
 // PutDesktop inserts or replaces a desktop record.
 func (s *Store) PutDesktop(ctx context.Context, d *Desktop) error {
-	return putDesktop(ctx, s.db, d)
+	return putDesktop(ctx, writer{s}, d)
 }
 
 type execer interface {
@@ -313,7 +345,7 @@ func (s *Store) IsForeign(ctx context.Context, id string) (bool, error) {
 
 // MarkForeign remembers that a workspace is not partner-managed.
 func (s *Store) MarkForeign(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO foreign_ws(id) VALUES(?)`, id)
+	_, err := s.exec(ctx, `INSERT OR IGNORE INTO foreign_ws(id) VALUES(?)`, id)
 	return err
 }
 
@@ -326,13 +358,13 @@ func (s *Store) OpenUsage(ctx context.Context, d *Desktop, at time.Time) error {
 	if n > 0 {
 		return nil
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO usage(workspace_id,pool,user,start) VALUES(?,?,?,?)`, d.ID, d.Pool, d.User, ms(at))
+	_, err := s.exec(ctx, `INSERT INTO usage(workspace_id,pool,user,start) VALUES(?,?,?,?)`, d.ID, d.Pool, d.User, ms(at))
 	return err
 }
 
 // CloseUsage ends the open AVAILABLE interval of a desktop, if any.
 func (s *Store) CloseUsage(ctx context.Context, id string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE usage SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(at), id)
+	_, err := s.exec(ctx, `UPDATE usage SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(at), id)
 	return err
 }
 
@@ -400,13 +432,13 @@ func (s *Store) Unassign(ctx context.Context, id string, release int, now time.T
 
 // CloseAssignments ends the open assignment interval of a desktop.
 func (s *Store) CloseAssignments(ctx context.Context, id string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE assignments SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(at), id)
+	_, err := s.exec(ctx, `UPDATE assignments SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(at), id)
 	return err
 }
 
 // Event records something worth telling the operator.
 func (s *Store) Event(ctx context.Context, at time.Time, kind, id, detail string) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO events(at,kind,workspace_id,detail) VALUES(?,?,?,?)`, ms(at), kind, id, detail)
+	_, err := s.exec(ctx, `INSERT INTO events(at,kind,workspace_id,detail) VALUES(?,?,?,?)`, ms(at), kind, id, detail)
 	return err
 }
 
@@ -463,14 +495,14 @@ func (s *Store) LiveSessions(ctx context.Context) ([]*Session, error) {
 
 // PutSession inserts or replaces a session.
 func (s *Store) PutSession(ctx context.Context, x *Session) error {
-	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO sessions(`+sessionCols+`) VALUES(?,?,?,?,?,?,?,?)`,
+	_, err := s.exec(ctx, `INSERT OR REPLACE INTO sessions(`+sessionCols+`) VALUES(?,?,?,?,?,?,?,?)`,
 		x.ID, x.User, x.Pool, x.Policy, x.WorkspaceID, x.State, ms(x.CreatedAt), ms(x.UpdatedAt))
 	return err
 }
 
 // EndDesktopSessions moves the live sessions on a desktop to state.
 func (s *Store) EndDesktopSessions(ctx context.Context, id, state string, now time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE sessions SET state=?, updated_at=? WHERE workspace_id=? AND state IN ('waiting','starting','active','disconnected')`, state, ms(now), id)
+	res, err := s.exec(ctx, `UPDATE sessions SET state=?, updated_at=? WHERE workspace_id=? AND state IN ('waiting','starting','active','disconnected')`, state, ms(now), id)
 	if err != nil {
 		return 0, err
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/httpguard"
+	"github.com/deskplane/deskplane/internal/sdkhttp"
 	"github.com/deskplane/deskplane/internal/server"
 )
 
@@ -125,7 +126,9 @@ func ConfigFor(endpoint, akid, secret, token string, region ...string) aws.Confi
 		// A transport of its own: the tests' many servers come and go on
 		// ports the kernel hands out again, and pooled connections are
 		// not shared with other clients (http.DefaultClient).
-		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		// Request bodies go through sdkhttp (see there: a race between the
+		// SDK and net/http loses large response bodies otherwise).
+		HTTPClient: sdkhttp.Client(&http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}),
 	}
 }
 

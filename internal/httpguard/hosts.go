@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 )
@@ -79,8 +80,36 @@ func (h *Hosts) Allowed(hostport string) bool {
 	return false
 }
 
+// OriginAllowed reports whether a request that carries an Origin header
+// (browsers send one on every cross-origin request, and AWS clients never
+// do) comes from a page the server may be driven by: a page of the server
+// itself (the same host and port as the request's Host), or one on a
+// loopback address, a localhost name, the bound name or a configured name.
+// Unlike Allowed, an arbitrary IP address is not enough: a page served from
+// an attacker's address could otherwise send simple cross-origin requests
+// (a form POST with a presigned query) signed with the public default keys.
+// An empty Origin is allowed; "null" (sandboxed frames, files) is not.
+func (h *Hosts) OriginAllowed(origin, requestHost string) bool {
+	if origin == "" || h.any {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	if strings.EqualFold(u.Host, requestHost) {
+		return true
+	}
+	host := normalize(u.Hostname())
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback() || h.exact[host]
+	}
+	return host == "localhost" || strings.HasSuffix(host, ".localhost") || h.Allowed(host)
+}
+
 // Wrap answers 421 Misdirected Request, with a message naming the fix, to
-// requests for a Host that is not allowed.
+// requests for a Host that is not allowed, and 403 to requests from a web
+// page (an Origin header) that OriginAllowed refuses.
 func (h *Hosts) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.Allowed(r.Host) {
@@ -89,6 +118,14 @@ func (h *Hosts) Wrap(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusMisdirectedRequest)
 			fmt.Fprintf(w, "deskplane: the host name %q is not allowed (protection against DNS rebinding); "+
 				"add it to allowed_hosts in the configuration, or use an IP address or localhost\n", r.Host)
+			return
+		}
+		if origin := r.Header.Get("Origin"); !h.OriginAllowed(origin, r.Host) {
+			Reject(w)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, "deskplane: requests from the web page at %q are not allowed (protection against "+
+				"cross-site requests); add its host name to allowed_hosts in the configuration\n", origin)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -74,3 +74,28 @@ func TestHostsAndLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestOriginAllowed(t *testing.T) {
+	h := NewHosts("desk.internal:4599", []string{"console.example"})
+	for _, c := range []struct {
+		origin, host string
+		want         bool
+	}{
+		{"", "127.0.0.1:4599", true},
+		{"http://127.0.0.1:8080", "127.0.0.1:4599", true},
+		{"http://[::1]:3000", "127.0.0.1:4599", true},
+		{"http://localhost:3000", "127.0.0.1:4599", true},
+		{"https://app.localhost", "127.0.0.1:4599", true},
+		{"https://console.example", "127.0.0.1:4599", true},
+		{"http://desk.internal:4599", "desk.internal:4599", true},
+		{"http://10.9.8.7:4599", "10.9.8.7:4599", true}, // the server's own page
+		{"http://203.0.113.5", "127.0.0.1:4599", false},
+		{"http://evil.example", "127.0.0.1:4599", false},
+		{"null", "127.0.0.1:4599", false},
+		{"file://", "127.0.0.1:4599", false},
+	} {
+		if got := h.OriginAllowed(c.origin, c.host); got != c.want {
+			t.Errorf("OriginAllowed(%q, %q) = %v, want %v", c.origin, c.host, got, c.want)
+		}
+	}
+}

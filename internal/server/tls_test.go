@@ -169,3 +169,32 @@ func TestHostCheck(t *testing.T) {
 		}
 	}
 }
+
+// A web page on another origin cannot drive the server: browsers name the
+// page in Origin, and the server refuses pages it was not told about, even
+// when the page sends a request that would be valid.
+func TestOriginCheck(t *testing.T) {
+	s := testserver.Start(t)
+	for origin, want := range map[string]int{
+		"":                      http.StatusOK,
+		"http://localhost:3000": http.StatusOK,
+		"http://127.0.0.1:8000": http.StatusOK,
+		"http://203.0.113.9":    http.StatusForbidden,
+		"https://evil.example":  http.StatusForbidden,
+		"null":                  http.StatusForbidden,
+	} {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/_deskplane/health", nil)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Origin %q: got %d %s, want %d", origin, resp.StatusCode, body, want)
+		}
+	}
+}

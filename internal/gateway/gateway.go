@@ -72,6 +72,9 @@ type Call struct {
 
 	g         *Gateway
 	form      url.Values // query-protocol parameters, parsed while routing
+	// authFailure names the part of authentication that failed, for the
+	// request log ("signature mismatch", "session token", ...).
+	authFailure string
 	resources []Check
 	extra     map[string]any
 }
@@ -147,10 +150,19 @@ func (c *Call) SetAudit(key string, v any) {
 	c.extra[key] = v
 }
 
-// ServeHTTP runs the pipeline for one request.
+// ServeHTTP runs the pipeline for one request and logs it (see logRequest).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t0 := g.Wall.Now()
+	rec := &requestRecord{}
+	g.serve(w, r, rec)
+	g.logRequest(r.Context(), r, rec, g.Wall.Now().Sub(t0))
+}
+
+// serve runs the pipeline, noting in rec what the request log reports.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestRecord) {
 	start := g.Clock.Now()
 	reqID := newRequestID()
+	rec.id = reqID
 	ctx := r.Context()
 	svc, opName, perr := g.route(r)
 	proto := JSON
@@ -159,11 +171,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, awsproto.MaxBody+1))
 	if err != nil {
-		g.writeError(w, svc, proto, opName, reqID, awsproto.Errorf("SerializationException", "Could not read the request body"))
+		rec.fail(g, w, svc, proto, opName, reqID, awsproto.Errorf("SerializationException", "Could not read the request body"))
 		return
 	}
 	if len(body) > awsproto.MaxBody {
-		g.writeError(w, svc, proto, opName, reqID, awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody))
+		rec.fail(g, w, svc, proto, opName, reqID, awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody))
 		return
 	}
 	// Query protocol services may carry Action in a form body; the parsed
@@ -176,11 +188,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if perr != nil {
-		g.writeError(w, svc, proto, opName, reqID, perr)
+		rec.fail(g, w, svc, proto, opName, reqID, perr)
 		return
 	}
+	rec.svc, rec.op = svc, opName
 	c := &Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g, form: form}
 	ev := &Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
+	rec.call = c
 	out, err := g.runSafe(ctx, r, body, c, opName, ev)
 	if err != nil {
 		ae := awsproto.As(err)
@@ -190,13 +204,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ev.ErrorCode, ev.ErrorMessage = ae.Code, ae.Message
 		g.record(ctx, c, ev)
-		g.writeError(w, svc, proto, opName, reqID, ae)
+		rec.fail(g, w, svc, proto, opName, reqID, ae)
 		return
 	}
 	payload, err := g.encode(svc, opName, reqID, out)
 	if err != nil {
 		g.Log.Error("encode response", "operation", opName, "err", err)
-		g.writeError(w, svc, proto, opName, reqID, awsproto.Internal())
+		rec.fail(g, w, svc, proto, opName, reqID, awsproto.Internal())
 		return
 	}
 	ev.Response = out
@@ -213,6 +227,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// With its length known, the body goes out as is, not in chunks.
 	h.Set("Content-Length", strconv.Itoa(len(payload)))
+	rec.status = http.StatusOK
 	w.WriteHeader(http.StatusOK)
 	w.Write(payload)
 }
@@ -267,18 +282,22 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
+			c.authFailure = "signature " + se.Kind.String() + ": " + se.Message
 			code, status := se.Code(svc.Protocol.String())
 			return nil, &awsproto.Error{Code: code, Message: se.MessageFor(svc.Protocol.String()), Status: status, Sender: true}
 		}
 		return nil, fmt.Errorf("verify signature: %w", err)
 	}
 	if tokenErr != nil {
+		c.authFailure = "session token: " + tokenErr.Error()
 		return nil, protocolTokenError(svc, tokenErr)
 	}
 	if res.Service != svc.Name {
+		c.authFailure = "credential scope: service " + res.Service + ", not " + svc.Name
 		return nil, g.authError(svc, "IncompleteSignature", fmt.Sprintf("Credential should be scoped to correct service: '%s'.", svc.Name))
 	}
 	if p == nil {
+		c.authFailure = "unknown access key"
 		return nil, g.authError(svc, "InvalidClientTokenId", "The security token included in the request is invalid.")
 	}
 	c.Principal = p

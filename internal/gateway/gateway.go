@@ -70,13 +70,13 @@ type Call struct {
 	UserAgent string
 	Secure    bool
 
-	g         *Gateway
-	form      url.Values // query-protocol parameters, parsed while routing
+	g    *Gateway
+	form url.Values // query-protocol parameters, parsed while routing
 	// authFailure names the part of authentication that failed, for the
 	// request log ("signature mismatch", "session token", ...).
 	authFailure string
-	resources []Check
-	extra     map[string]any
+	resources   []Check
+	extra       map[string]any
 }
 
 // Action returns the full IAM action of the call's operation.

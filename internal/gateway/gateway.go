@@ -25,6 +25,7 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/awsproto/sigv4"
 	"github.com/deskplane/deskplane/internal/clock"
+	"github.com/deskplane/deskplane/internal/modelops"
 )
 
 // Gateway is the HTTP handler for every AWS API of the server.
@@ -308,12 +309,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		c.Region = "us-east-1"
 	}
 	if !ok {
-		code := "UnknownOperationException"
-		switch svc.Protocol {
-		case Query, EC2:
-			code = "InvalidAction"
-		}
-		return nil, awsproto.Errorf(code, "The action %s is not valid for this web service.", opName)
+		return nil, unknownOperation(svc, opName)
 	}
 	c.Op = op
 	if g.Throttle != nil && g.Throttle.Throttled(ctx, svc.Name, opName, c.Account) {
@@ -360,6 +356,23 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		}
 	}
 	return op.Handler(ctx, c, in)
+}
+
+// unknownOperation is the error for an operation the service does not
+// serve: UnknownOperationException (InvalidAction on the query protocols,
+// as IAM, STS and EC2 say). An operation of the service's model that
+// deskplane does not implement yet says so and where coverage is listed; a
+// name the model does not have keeps AWS's text.
+func unknownOperation(svc *Service, op string) error {
+	code := "UnknownOperationException"
+	switch svc.Protocol {
+	case Query, EC2:
+		code = "InvalidAction"
+	}
+	if modelops.Has(svc.Name, op) {
+		return awsproto.Errorf(code, "deskplane does not implement %s %s yet (docs/api-coverage.md lists what it serves).", svc.Name, op)
+	}
+	return awsproto.Errorf(code, "The action %s is not valid for this web service.", op)
 }
 
 func (g *Gateway) authError(svc *Service, code, msg string) error {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,21 @@ func TestCommentsAndDefaults(t *testing.T) {
 	}
 	if c.AdminToken != "http://not-a-comment-x" || len(c.Regions) == 0 || c.Quotas.Workspaces != DefaultQuotas.Workspaces {
 		t.Fatalf("parsed %+v", c)
+	}
+}
+
+// TestDefaultRoundTrips: the default environment, written as a file, is a
+// valid configuration (tests write it with changes).
+func TestDefaultRoundTrips(t *testing.T) {
+	b, err := json.Marshal(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("default", b)
+	if err != nil {
+		t.Fatalf("the default environment as a file: %v", err)
+	}
+	if len(c.Accounts) != 2 {
+		t.Fatalf("accounts: %d", len(c.Accounts))
 	}
 }

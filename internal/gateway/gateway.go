@@ -76,6 +76,7 @@ type Call struct {
 	// authFailure names the part of authentication that failed, for the
 	// request log ("signature mismatch", "session token", ...).
 	authFailure string
+	accessKey   string // the access key id the request was signed with (not secret)
 	resources   []Check
 	extra       map[string]any
 }
@@ -268,6 +269,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	var p *Principal
 	var tokenErr error
 	res, err := sigv4.Verify(ctx, r, body, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
+		c.accessKey = akid
 		secret, pp, found, err := g.Auth.Resolve(ctx, akid, tok, c.Now)
 		if err != nil {
 			if ae := awsproto.As(err); ae != nil {

@@ -40,7 +40,7 @@ func (rec *requestRecord) fail(g *Gateway, w http.ResponseWriter, svc *Service, 
 // logRequest writes one line per request: at info level the request id,
 // service, operation, principal, account, status, error code and latency,
 // and for an authentication failure which part failed (the same words the
-// response carries); at debug level also the region, IAM action, source
+// response carries) and the access key id the request was signed with; at debug level also the region, IAM action, source
 // address, user agent and method. Server errors (5xx) are logged at error
 // level. Nothing secret is logged: no secret keys, session tokens,
 // signatures, Authorization headers or request bodies, and no error
@@ -69,6 +69,9 @@ func (g *Gateway) logRequest(ctx context.Context, r *http.Request, rec *requestR
 	}
 	if c != nil && c.authFailure != "" {
 		attrs = append(attrs, slog.String("auth_failure", c.authFailure))
+		if c.accessKey != "" {
+			attrs = append(attrs, slog.String("access_key_id", c.accessKey))
+		}
 	}
 	attrs = append(attrs, slog.Duration("latency", latency))
 	if g.Log.Enabled(ctx, slog.LevelDebug) {

@@ -134,7 +134,8 @@ func TestRequestLog(t *testing.T) {
 	}
 	check(deniedID, map[string]any{"operation": "DescribeWorkspaces", "status": float64(400), "error_code": "AccessDeniedException",
 		"principal": "arn:aws:iam::111122223333:user/nobody", "account": "111122223333"})
-	check(badSigID, map[string]any{"operation": "DescribeWorkspaces", "status": float64(400), "error_code": "InvalidSignatureException"})
+	check(badSigID, map[string]any{"operation": "DescribeWorkspaces", "status": float64(400), "error_code": "InvalidSignatureException",
+		"access_key_id": config.AdminKeyID})
 	if a, _ := lines[badSigID]["auth_failure"].(string); !strings.Contains(a, "mismatch") {
 		t.Errorf("bad signature line does not say the signature did not match: %v", lines[badSigID])
 	}

@@ -118,7 +118,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.Remove(pidFile)
 	fmt.Fprintf(stdout, "deskplane serve listening on http://%s\n", s.Addr())
-	fmt.Fprintf(stdout, "  data dir:     %s (pid %d in %s)\n", o.DataDir, os.Getpid(), pidFile)
+	fmt.Fprintf(stdout, "  data dir:     %s\n", o.DataDir)
 	fmt.Fprintf(stdout, "  store:        %s\n", storeName(o.Store))
 	fmt.Fprintf(stdout, "  timing:       %s, clock: %s\n", o.Timing, o.Clock)
 	fmt.Fprintf(stdout, "  admin token:  %s  (Authorization: Bearer … for POST /_deskplane/*)\n", s.AdminToken)

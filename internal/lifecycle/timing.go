@@ -42,8 +42,8 @@ func (t Timing) Duration(s Step) time.Duration { return t.durations[s] }
 // FastSpeedup is how many times faster than the real service the fast
 // profile runs the service's schedules: snapshots, the waits between
 // compute-type and volume changes, the auto-stop of MANUAL desktops and
-// the monthly maintenance (one hour of the real service is 5 seconds).
-const FastSpeedup = 720
+// the monthly maintenance (one hour of the real service is 10 seconds).
+const FastSpeedup = 360
 
 // speedups divide the schedules of the profiles that scale them.
 var speedups = map[string]int64{"fast": FastSpeedup}

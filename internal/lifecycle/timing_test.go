@@ -12,9 +12,9 @@ func TestScale(t *testing.T) {
 	}{
 		{"realistic", 48 * time.Hour, 48 * time.Hour},
 		{"instant", 48 * time.Hour, 48 * time.Hour},
-		{"fast", 48 * time.Hour, 4 * time.Minute},
-		{"fast", time.Hour, 5 * time.Second},
-		{"fast", 30 * time.Minute, 2500 * time.Millisecond},
+		{"fast", 48 * time.Hour, 8 * time.Minute},
+		{"fast", time.Hour, 10 * time.Second},
+		{"fast", 30 * time.Minute, 5 * time.Second},
 	} {
 		p, err := Profile(c.profile)
 		if err != nil {

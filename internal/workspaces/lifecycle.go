@@ -189,7 +189,7 @@ func MaintenanceWindow(id string, now time.Time) time.Time {
 // maintenanceDue returns when, seen from now, the desktop's next
 // maintenance window after from (MaintenanceWindow) opens under the timing
 // profile: the span from now to the real window, scaled. A profile that
-// scales its schedules skips windows less than AutoStopAfter (scaled: 4
+// scales its schedules skips windows less than AutoStopAfter (scaled: 8
 // minutes in fast) away: a window hours away would otherwise come seconds
 // after a desktop is created, in the middle of a script's first steps.
 func (m *Module) maintenanceDue(id string, now, from time.Time) time.Time {

@@ -14,11 +14,11 @@ import (
 )
 
 // TestFastTimingScalesSchedules checks that --timing fast runs the
-// service's schedules 720 times faster (an hour is 5 seconds): the first
-// snapshot 30 minutes (2.5 s) after AVAILABLE, then every 12 hours (60 s),
-// the 6-hour wait before a larger compute type (30 s), the auto-stop of a
-// MANUAL desktop after 48 hours (4 minutes), and the monthly maintenance
-// (within about an hour, instead of a month).
+// service's schedules 360 times faster (an hour is 10 seconds): the first
+// snapshot 30 minutes (5 s) after AVAILABLE, then every 12 hours (2
+// minutes), the 6-hour wait before a larger compute type (1 minute), the
+// auto-stop of a MANUAL desktop after 48 hours (8 minutes), and the monthly
+// maintenance (within hours, instead of a month).
 func TestFastTimingScalesSchedules(t *testing.T) {
 	s := testserver.Start(t, testserver.Timing("fast"), testserver.VirtualClock())
 	e := setup(t, s)
@@ -28,7 +28,7 @@ func TestFastTimingScalesSchedules(t *testing.T) {
 	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateAvailable)
 	e.optOutMaintenance(t, true)
 
-	// Snapshots: none yet, one 3 s later, a second one 60 s after that.
+	// Snapshots: none yet, one 6 s later, a second one 2 minutes after that.
 	snaps := func() int {
 		out, err := e.ws.DescribeWorkspaceSnapshots(ctx, &workspaces.DescribeWorkspaceSnapshotsInput{WorkspaceId: aws.String(ids[0])})
 		if err != nil {
@@ -39,27 +39,27 @@ func TestFastTimingScalesSchedules(t *testing.T) {
 	if n := snaps(); n != 0 {
 		t.Fatalf("%d snapshots right after AVAILABLE", n)
 	}
-	s.Advance(3 * time.Second)
+	s.Advance(6 * time.Second)
 	if n := snaps(); n != 1 {
 		t.Fatalf("%d snapshots 30 scaled minutes after AVAILABLE, want 1", n)
 	}
-	s.Advance(61 * time.Second)
+	s.Advance(121 * time.Second)
 	if n := snaps(); n != 2 {
 		t.Fatalf("%d snapshots 12 scaled hours later, want 2", n)
 	}
 
-	// More than 6 scaled hours (30 s) after creation, the compute type may grow.
+	// More than 6 scaled hours (1 minute) after creation, the compute type may grow.
 	if _, err := e.ws.ModifyWorkspaceProperties(ctx, &workspaces.ModifyWorkspacePropertiesInput{WorkspaceId: aws.String(ids[1]),
 		WorkspaceProperties: &wstypes.WorkspaceProperties{ComputeTypeName: wstypes.ComputePerformance}}); err != nil {
 		t.Fatalf("a larger compute type 6 scaled hours after creation: %v", err)
 	}
 
-	// 48 scaled hours (4 minutes) after AVAILABLE, the MANUAL desktop stops.
-	s.Advance(2 * time.Minute) // about 3 minutes after AVAILABLE
+	// 48 scaled hours (8 minutes) after AVAILABLE, the MANUAL desktop stops.
+	s.Advance(5 * time.Minute) // about 7 minutes after AVAILABLE
 	if st := e.states(t, ctx, ids[:1]); st[ids[0]] != wstypes.WorkspaceStateAvailable {
-		t.Fatalf("after about 3 minutes: %v", st)
+		t.Fatalf("after about 7 minutes: %v", st)
 	}
-	s.Advance(2 * time.Minute)
+	s.Advance(time.Minute)
 	s.Advance(2 * time.Second) // the stop itself
 	if st := e.states(t, ctx, ids[:1]); st[ids[0]] != wstypes.WorkspaceStateStopped {
 		t.Fatalf("after 48 scaled hours: %v, want STOPPED", st)
@@ -67,7 +67,7 @@ func TestFastTimingScalesSchedules(t *testing.T) {
 }
 
 // TestFastTimingMaintenance checks that the monthly maintenance window of a
-// MANUAL desktop comes within a scaled month (about an hour) under fast.
+// MANUAL desktop comes within a scaled month (about two hours) under fast.
 func TestFastTimingMaintenance(t *testing.T) {
 	s := testserver.Start(t, testserver.Timing("fast"), testserver.VirtualClock())
 	e := setup(t, s)
@@ -76,8 +76,8 @@ func TestFastTimingMaintenance(t *testing.T) {
 	s.Advance(5 * time.Second)
 	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateAvailable)
 	seen := false
-	for i := 0; i < 2*24 && !seen; i++ { // two scaled months, 5 minutes at a time
-		s.Advance(5 * time.Minute)
+	for i := 0; i < 2*24 && !seen; i++ { // two scaled months, 10 minutes at a time
+		s.Advance(10 * time.Minute)
 		h, err := s.AdminGet("/_deskplane/history?workspace_id=" + ids[0])
 		if err != nil {
 			t.Fatalf("history: %v", err)

@@ -11,6 +11,7 @@ import (
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 
 	"github.com/deskplane/deskplane/internal/testserver"
+	ws "github.com/deskplane/deskplane/internal/workspaces"
 )
 
 // TestFastTimingScalesSchedules checks that --timing fast runs the
@@ -86,5 +87,41 @@ func TestFastTimingMaintenance(t *testing.T) {
 	}
 	if !seen {
 		t.Fatalf("no MAINTENANCE within two scaled months")
+	}
+}
+
+// TestFastTimingMaintenanceNotAtOnce: under fast, desktops created while
+// the month's maintenance period is open do not enter MAINTENANCE within
+// 48 scaled hours (8 minutes) of their creation, even those whose window
+// opens within hours (which, scaled, would be seconds away).
+func TestFastTimingMaintenanceNotAtOnce(t *testing.T) {
+	s := testserver.Start(t, testserver.Timing("fast"), testserver.VirtualClock())
+	e := setup(t, s)
+	ctx := ctxT(t)
+	// The third Monday of next month, when the maintenance period opens.
+	now := s.Now()
+	first := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	third := first.AddDate(0, 0, (int(time.Monday)-int(first.Weekday())+7)%7+14)
+	s.AdvanceTo(third.Add(time.Minute))
+	ids := e.create(t, ctx, 50, "soon")
+	created := s.Now()
+	soon := 0
+	for _, id := range ids {
+		if ws.MaintenanceWindow(id, created).Sub(created) < 42*time.Hour {
+			soon++
+		}
+	}
+	if soon == 0 {
+		t.Skip("no desktop's window is within 42 hours of its creation")
+	}
+	s.Advance(7 * time.Minute)
+	for _, id := range ids {
+		h, err := s.AdminGet("/_deskplane/history?workspace_id=" + id)
+		if err != nil {
+			t.Fatalf("history: %v", err)
+		}
+		if strings.Contains(fmt.Sprint(h), "MAINTENANCE") {
+			t.Fatalf("%s entered MAINTENANCE within 7 minutes of its creation (window %s, created %s): %v", id, ws.MaintenanceWindow(id, created), created, h)
+		}
 	}
 }

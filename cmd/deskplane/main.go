@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,8 +38,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "broker":
 		return brokerMain(args[1:], stdout, stderr)
+	case "config":
+		return configMain(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "deskplane", version)
+		fmt.Fprintln(stdout, versionString())
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
@@ -55,7 +58,8 @@ func usage(w io.Writer) {
 commands:
   serve     run the AWS-compatible WorkSpaces Core server
   broker    run the partner control plane (see deskplane broker -h)
-  version   print the version
+  config    check a configuration file, or print an example (see deskplane config -h)
+  version   print the version and the VCS revision it was built from
 `)
 }
 
@@ -69,12 +73,16 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Timing, "timing", "fast", "lifecycle timing: instant, fast or realistic")
 	fs.StringVar(&o.Clock, "clock", "real", "clock: real, or virtual (advanced with POST /_deskplane/clock)")
 	fs.StringVar(&o.Store, "store", "", "store: empty for the embedded SQLite in --data-dir, or a postgres:// URL")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logLevel := fs.String("log-level", "info", "log level: debug, info (one line per request), warn, error")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
 	// TLS (see README "Command line").
 	tlsMode := fs.String("tls", "", "auto: serve HTTPS with a certificate generated into the data dir")
 	fs.StringVar(&o.TLS.CertFile, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	fs.StringVar(&o.TLS.KeyFile, "tls-key", "", "the private key of --tls-cert (PEM)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	switch *tlsMode {
@@ -94,7 +102,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "deskplane serve: invalid --log-level %q\n", *logLevel)
 		return 2
 	}
-	o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	switch *logFormat {
+	case "text":
+		o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	case "json":
+		o.Log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	default:
+		fmt.Fprintf(stderr, "deskplane serve: invalid --log-format %q (want text or json)\n", *logFormat)
+		return 2
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	s, err := server.New(ctx, o)
@@ -107,6 +123,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		s.Shutdown(context.Background())
 		return 1
 	}
+	pidFile, err := writePIDFile(o.DataDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "deskplane serve: %v\n", err)
+		s.Shutdown(context.Background())
+		return 1
+	}
+	defer os.Remove(pidFile)
 	fmt.Fprintf(stdout, "deskplane serve listening on %s\n", s.BaseURL())
 	if s.CAFile != "" {
 		fmt.Fprintf(stdout, "  CA bundle:    %s  (aws --ca-bundle, AWS_CA_BUNDLE)\n", s.CAFile)
@@ -130,6 +153,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "deskplane serve: shutdown: %v\n", err)
 		return 1
 	}
+	fmt.Fprintf(stdout, "deskplane serve: stopped cleanly (%s)\n", stopCause(ctx))
 	return 0
 }
 

@@ -6,7 +6,6 @@
 package config
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -213,50 +212,36 @@ func DefaultImages() []Image {
 
 var accountRe = regexp.MustCompile(`^[0-9]{12}$`)
 
-// Load reads a config file; missing members take their defaults.
+var regionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+// Load reads a config file strictly (see Parse); missing members take their
+// defaults.
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c := &Config{}
-	if err := json.Unmarshal(b, c); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	if len(c.Regions) == 0 {
-		c.Regions = DefaultRegions
-	}
-	if c.Quotas.Workspaces == 0 {
-		c.Quotas.Workspaces = DefaultQuotas.Workspaces
-	}
-	if c.Quotas.Bundles == 0 {
-		c.Quotas.Bundles = DefaultQuotas.Bundles
-	}
-	if c.Quotas.Images == 0 {
-		c.Quotas.Images = DefaultQuotas.Images
-	}
-	if c.Quotas.Directories == 0 {
-		c.Quotas.Directories = DefaultQuotas.Directories
-	}
-	return c, c.Validate()
+	return Parse(path, b)
 }
 
-// Validate checks the configuration for mistakes.
+// Validate checks the configuration for mistakes: impossible values
+// (*Error, naming the member) and access keys.
 func (c *Config) Validate() error {
+	if err := c.validateValues(); err != nil {
+		return err
+	}
 	seenKeys := map[string]bool{}
-	for _, a := range c.Accounts {
-		if !accountRe.MatchString(a.ID) {
-			return fmt.Errorf("config: account id %q must be 12 digits", a.ID)
-		}
-		for _, u := range a.Users {
-			for _, k := range u.AccessKeys {
-				if len(k.ID) < 16 || k.Secret == "" {
-					return fmt.Errorf("config: user %s in %s: access key id must be at least 16 characters and have a secret", u.Name, a.ID)
+	for i, a := range c.Accounts {
+		for j, u := range a.Users {
+			for k, key := range u.AccessKeys {
+				p := fmt.Sprintf("accounts[%d].users[%d].access_keys[%d]", i, j, k)
+				if len(key.ID) < 16 || key.Secret == "" {
+					return &Error{Path: p, Msg: fmt.Sprintf("user %s in %s: access key id must be at least 16 characters and have a secret", u.Name, a.ID)}
 				}
-				if seenKeys[k.ID] {
-					return fmt.Errorf("config: access key %s declared twice", k.ID)
+				if seenKeys[key.ID] {
+					return &Error{Path: p + ".id", Msg: fmt.Sprintf("access key %s declared twice", key.ID)}
 				}
-				seenKeys[k.ID] = true
+				seenKeys[key.ID] = true
 			}
 		}
 	}

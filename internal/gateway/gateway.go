@@ -26,6 +26,7 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto/sigv4"
 	"github.com/deskplane/deskplane/internal/clock"
 	"github.com/deskplane/deskplane/internal/httpguard"
+	"github.com/deskplane/deskplane/internal/modelops"
 )
 
 // Gateway is the HTTP handler for every AWS API of the server.
@@ -71,10 +72,14 @@ type Call struct {
 	UserAgent string
 	Secure    bool
 
-	g         *Gateway
-	form      url.Values // query-protocol parameters, parsed while routing
-	resources []Check
-	extra     map[string]any
+	g    *Gateway
+	form url.Values // query-protocol parameters, parsed while routing
+	// authFailure names the part of authentication that failed, for the
+	// request log ("signature mismatch", "session token", ...).
+	authFailure string
+	accessKey   string // the access key id the request was signed with (not secret)
+	resources   []Check
+	extra       map[string]any
 }
 
 // Action returns the full IAM action of the call's operation.
@@ -148,10 +153,19 @@ func (c *Call) SetAudit(key string, v any) {
 	c.extra[key] = v
 }
 
-// ServeHTTP runs the pipeline for one request.
+// ServeHTTP runs the pipeline for one request and logs it (see logRequest).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t0 := g.Wall.Now()
+	rec := &requestRecord{}
+	g.serve(w, r, rec)
+	g.logRequest(r.Context(), r, rec, g.Wall.Now().Sub(t0))
+}
+
+// serve runs the pipeline, noting in rec what the request log reports.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestRecord) {
 	start := g.Clock.Now()
 	reqID := newRequestID()
+	rec.id = reqID
 	ctx := r.Context()
 	svc, opName, perr := g.route(r)
 	proto := JSON
@@ -174,7 +188,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			httpguard.Reject(w)
-			g.writeError(w, esvc, eproto, opName, reqID, err)
+			if p != nil {
+				rec.call = &Call{Service: esvc, accessKey: p.akid, authFailure: p.failure}
+			}
+			rec.fail(g, w, esvc, eproto, opName, reqID, err)
 			return
 		}
 		pre = p
@@ -187,12 +204,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		httpguard.Reject(w)
-		g.writeError(w, svc, proto, opName, reqID, awsproto.Errorf("SerializationException", "Could not read the request body"))
+		rec.fail(g, w, svc, proto, opName, reqID, awsproto.Errorf("SerializationException", "Could not read the request body"))
 		return
 	}
 	if int64(len(body)) > limit {
 		httpguard.Reject(w)
-		g.writeError(w, svc, proto, opName, reqID, errTooLarge())
+		rec.fail(g, w, svc, proto, opName, reqID, errTooLarge())
 		return
 	}
 	// Query protocol services may carry Action in a form body; the parsed
@@ -205,11 +222,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if perr != nil {
-		g.writeError(w, svc, proto, opName, reqID, perr)
+		rec.fail(g, w, svc, proto, opName, reqID, perr)
 		return
 	}
+	rec.svc, rec.op = svc, opName
 	c := &Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g, form: form}
 	ev := &Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
+	rec.call = c
 	out, err := g.runSafe(ctx, r, body, c, opName, ev, pre)
 	if err != nil {
 		ae := awsproto.As(err)
@@ -219,13 +238,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ev.ErrorCode, ev.ErrorMessage = ae.Code, ae.Message
 		g.record(ctx, c, ev)
-		g.writeError(w, svc, proto, opName, reqID, ae)
+		rec.fail(g, w, svc, proto, opName, reqID, ae)
 		return
 	}
 	payload, err := g.encode(svc, opName, reqID, out)
 	if err != nil {
 		g.Log.Error("encode response", "operation", opName, "err", err)
-		g.writeError(w, svc, proto, opName, reqID, awsproto.Internal())
+		rec.fail(g, w, svc, proto, opName, reqID, awsproto.Internal())
 		return
 	}
 	ev.Response = out
@@ -242,6 +261,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// With its length known, the body goes out as is, not in chunks.
 	h.Set("Content-Length", strconv.Itoa(len(payload)))
+	rec.status = http.StatusOK
 	w.WriteHeader(http.StatusOK)
 	w.Write(payload)
 }
@@ -281,6 +301,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	var p *Principal
 	var tokenErr error
 	res, err := sigv4.Verify(ctx, r, body, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
+		c.accessKey = akid
 		if pre != nil && pre.akid == akid {
 			// Resolved before the body was read.
 			p, tokenErr = pre.p, pre.tokenErr
@@ -301,17 +322,21 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
+			c.authFailure = authFailure(se)
 			return nil, sigError(svc, se)
 		}
 		return nil, fmt.Errorf("verify signature: %w", err)
 	}
 	if tokenErr != nil {
+		c.authFailure = "session token: " + tokenErr.Error()
 		return nil, protocolTokenError(svc, tokenErr)
 	}
 	if res.Service != svc.Name {
+		c.authFailure = "credential scope: service " + res.Service + ", not " + svc.Name
 		return nil, g.authError(svc, "IncompleteSignature", fmt.Sprintf("Credential should be scoped to correct service: '%s'.", svc.Name))
 	}
 	if p == nil {
+		c.authFailure = "unknown access key"
 		return nil, g.authError(svc, "InvalidClientTokenId", "The security token included in the request is invalid.")
 	}
 	c.Principal = p
@@ -322,12 +347,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		c.Region = "us-east-1"
 	}
 	if !ok {
-		code := "UnknownOperationException"
-		switch svc.Protocol {
-		case Query, EC2:
-			code = "InvalidAction"
-		}
-		return nil, awsproto.Errorf(code, "The action %s is not valid for this web service.", opName)
+		return nil, unknownOperation(svc, opName)
 	}
 	c.Op = op
 	if g.Throttle != nil && g.Throttle.Throttled(ctx, svc.Name, opName, c.Account) {
@@ -391,6 +411,7 @@ type preAuth struct {
 	p            *Principal
 	found        bool
 	tokenErr     error
+	failure      string // which part of the signature failed, for the request log
 }
 
 // preAuthenticate runs the checks of SigV4 that need no body (see
@@ -432,17 +453,41 @@ func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Ser
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
-			return svc, nil, sigError(svc, se)
+			pre.failure = authFailure(se)
+			return svc, pre, sigError(svc, se)
 		}
 		return svc, nil, nil
 	}
 	return svc, pre, nil
 }
 
+// authFailure says which part of a signature failed, in the response's
+// words, for the request log.
+func authFailure(se *sigv4.Error) string {
+	return "signature " + se.Kind.String() + ": " + se.Message
+}
+
 // sigError spells a SigV4 failure in svc's protocol.
 func sigError(svc *Service, se *sigv4.Error) error {
 	code, status := se.Code(svc.Protocol.String())
 	return &awsproto.Error{Code: code, Message: se.MessageFor(svc.Protocol.String()), Status: status, Sender: true}
+}
+
+// unknownOperation is the error for an operation the service does not
+// serve: UnknownOperationException (InvalidAction on the query protocols,
+// as IAM, STS and EC2 say). An operation of the service's model that
+// deskplane does not implement yet says so and where coverage is listed; a
+// name the model does not have keeps AWS's text.
+func unknownOperation(svc *Service, op string) error {
+	code := "UnknownOperationException"
+	switch svc.Protocol {
+	case Query, EC2:
+		code = "InvalidAction"
+	}
+	if modelops.Has(svc.Name, op) {
+		return awsproto.Errorf(code, "deskplane does not implement %s %s yet (docs/api-coverage.md lists what it serves).", svc.Name, op)
+	}
+	return awsproto.Errorf(code, "The action %s is not valid for this web service.", op)
 }
 
 func (g *Gateway) authError(svc *Service, code, msg string) error {

@@ -32,10 +32,37 @@ const (
 type Timing struct {
 	Name      string
 	durations map[Step]time.Duration
+	// speedup divides the service's schedules (see Scale); 0 means 1.
+	speedup int64
 }
 
 // Duration returns the step's duration.
 func (t Timing) Duration(s Step) time.Duration { return t.durations[s] }
+
+// FastSpeedup is how many times faster than the real service the fast
+// profile runs the service's schedules: snapshots, the waits between
+// compute-type and volume changes, the auto-stop of MANUAL desktops and
+// the monthly maintenance (one hour of the real service is 10 seconds).
+const FastSpeedup = 360
+
+// speedups divide the schedules of the profiles that scale them.
+var speedups = map[string]int64{"fast": FastSpeedup}
+
+// Scale returns a span of the real service's schedules (the 48 hours before
+// a MANUAL desktop is stopped, the 12 hours between snapshots, the 6 hours
+// between compute-type changes, the time until the next maintenance window)
+// as this profile runs it: unchanged in realistic and instant (whose steps
+// are instant but whose schedules stay real, for tests that move a virtual
+// clock), divided by FastSpeedup in fast.
+func (t Timing) Scale(d time.Duration) time.Duration {
+	if t.speedup <= 1 {
+		return d
+	}
+	return d / time.Duration(t.speedup)
+}
+
+// Speedup returns the factor Scale divides by (1: the real schedules).
+func (t Timing) Speedup() int64 { return max(t.speedup, 1) }
 
 var profiles = map[string]map[Step]time.Duration{
 	// realistic: the real service's documented or observed durations.
@@ -63,5 +90,5 @@ func Profile(name string) (Timing, error) {
 	if !ok {
 		return Timing{}, fmt.Errorf("unknown timing profile %q (want instant, fast or realistic)", name)
 	}
-	return Timing{Name: name, durations: d}, nil
+	return Timing{Name: name, durations: d, speedup: speedups[name]}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -68,7 +67,7 @@ func Limits(l httpguard.Limits) Option { return func(o *server.Options) { o.Limi
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	o := server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Timing: "instant", Clock: "real",
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Log: slog.New(slog.DiscardHandler)}
 	for _, f := range opts {
 		f(&o)
 	}

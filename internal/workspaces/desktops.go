@@ -393,7 +393,7 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 		for _, w := range out.PendingRequests {
 			k := key(c.Account, c.Region, w.WorkspaceId)
 			refs = append(refs, jobRef{Key: k})
-			maint = append(maint, maintEntry{Key: k, Due: MaintenanceWindow(w.WorkspaceId, c.Now)})
+			maint = append(maint, maintEntry{Key: k, Due: m.maintenanceDue(w.WorkspaceId, c.Now, c.Now)})
 		}
 		if err := m.scheduleMaintenanceGroup(ctx, tx, rc.maintGroup, maint); err != nil {
 			return err
@@ -1427,10 +1427,10 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 				return errInvalid("Volumes can only be increased (root %d→%d, user %d→%d).", root, newRoot, user, newUser)
 			}
 			if newRoot != root || newUser != user {
-				if c.Now.Sub(w.Created) < 6*time.Hour {
+				if c.Now.Sub(w.Created) < m.scaled(6*time.Hour) {
 					return errState("The volumes of a new WorkSpace can be resized 6 hours after it was created.")
 				}
-				if !w.LastVolumeResize.IsZero() && c.Now.Sub(w.LastVolumeResize) < 6*time.Hour {
+				if !w.LastVolumeResize.IsZero() && c.Now.Sub(w.LastVolumeResize) < m.scaled(6*time.Hour) {
 					return errState("A volume can be resized once every 6 hours.")
 				}
 				if err := checkVolumeCombo(newRoot, newUser, deref(w.Properties.ComputeTypeName)); err != nil {
@@ -1460,12 +1460,12 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 			}
 			up := computeOrder[to] > computeOrder[from]
 			if up {
-				if c.Now.Sub(w.Created) < 6*time.Hour || (!w.LastComputeUp.IsZero() && c.Now.Sub(w.LastComputeUp) < 6*time.Hour) {
+				if c.Now.Sub(w.Created) < m.scaled(6*time.Hour) || (!w.LastComputeUp.IsZero() && c.Now.Sub(w.LastComputeUp) < m.scaled(6*time.Hour)) {
 					return errState("A WorkSpace can move to a larger compute type once every 6 hours (and 6 hours after creation).")
 				}
 				w.LastComputeUp = c.Now
 			} else {
-				if !w.LastComputeDown.IsZero() && c.Now.Sub(w.LastComputeDown) < 30*24*time.Hour {
+				if !w.LastComputeDown.IsZero() && c.Now.Sub(w.LastComputeDown) < m.scaled(30*24*time.Hour) {
 					return errState("A WorkSpace can move to a smaller compute type once every 30 days.")
 				}
 				w.LastComputeDown = c.Now
@@ -1608,7 +1608,8 @@ func (m *Module) describeSnapshots(ctx context.Context, c *gateway.Call, in *sna
 }
 
 // Snapshot schedule: the first snapshot about 30 minutes after the desktop
-// first became available, then every 12 hours. User
+// first became available, then every 12 hours (both scaled by the timing
+// profile). User
 // volume (rebuild) snapshots are taken regardless of health; restore
 // snapshots (root + user) only while the desktop is healthy, so they stop
 // while it is UNHEALTHY or ERROR.
@@ -1626,15 +1627,16 @@ func (m *Module) snapshots(w *desktopRec, now time.Time, restore bool) []time.Ti
 	if restore && w.UnhealthySince != nil && w.UnhealthySince.Before(end) {
 		end = *w.UnhealthySince
 	}
-	first := w.SnapshotBase.Add(firstSnapshot)
+	first := w.SnapshotBase.Add(m.scaled(firstSnapshot))
 	if end.Before(first) {
 		return nil
 	}
-	n := int(end.Sub(first) / snapshotInterval)
+	interval := m.scaled(snapshotInterval)
+	n := int(end.Sub(first) / interval)
 	var out []time.Time
 	for k := n - keepSnapshots + 1; k <= n; k++ {
 		if k >= 0 {
-			out = append(out, first.Add(time.Duration(k)*snapshotInterval))
+			out = append(out, first.Add(time.Duration(k)*interval))
 		}
 	}
 	return out

@@ -161,7 +161,7 @@ func (m *Module) scheduleTransition(ctx context.Context, tx store.Tx, account, r
 
 func (m *Module) scheduleAutoStop(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) error {
 	k := key(account, region, w.WorkspaceID)
-	return m.engine.Schedule(ctx, tx, "as/"+k, jobAutoStop, now.Add(AutoStopAfter), jobRef{Key: k, Seq: w.Seq})
+	return m.engine.Schedule(ctx, tx, "as/"+k, jobAutoStop, now.Add(m.scaled(AutoStopAfter)), jobRef{Key: k, Seq: w.Seq})
 }
 
 // MaintenanceWindow returns the desktop's next monthly maintenance start
@@ -186,12 +186,27 @@ func MaintenanceWindow(id string, now time.Time) time.Time {
 	return now.AddDate(0, 1, 0)
 }
 
+// maintenanceDue returns when, seen from now, the desktop's next
+// maintenance window after from (MaintenanceWindow) opens under the timing
+// profile: the span from now to the real window, scaled. A profile that
+// scales its schedules skips windows less than AutoStopAfter (scaled: 8
+// minutes in fast) away: a window hours away would otherwise come seconds
+// after a desktop is created, in the middle of a script's first steps.
+func (m *Module) maintenanceDue(id string, now, from time.Time) time.Time {
+	if m.engine.Timing().Speedup() > 1 {
+		if soonest := now.Add(AutoStopAfter); from.Before(soonest) {
+			from = soonest
+		}
+	}
+	return now.Add(m.scaled(MaintenanceWindow(id, from).Sub(now)))
+}
+
 // scheduleMaintenance puts a desktop that has no maintenance group yet in a
 // group of its own.
 func (m *Module) scheduleMaintenance(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) error {
 	k := key(account, region, w.WorkspaceID)
 	w.MaintGroup = "mw/" + k
-	return m.scheduleMaintenanceGroup(ctx, tx, w.MaintGroup, []maintEntry{{Key: k, Due: MaintenanceWindow(w.WorkspaceID, now)}})
+	return m.scheduleMaintenanceGroup(ctx, tx, w.MaintGroup, []maintEntry{{Key: k, Due: m.maintenanceDue(w.WorkspaceID, now, now)}})
 }
 
 // maintEntry is one desktop of a maintenance group and its next window.
@@ -274,7 +289,7 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 		return nil
 	}
 	first := tm.autostop[0]
-	return m.engine.Schedule(ctx, tx, fmt.Sprintf("asb/%s/%d", first.Key, first.Seq), jobAutoStopBatch, now.Add(AutoStopAfter), jobRefs(tm.autostop))
+	return m.engine.Schedule(ctx, tx, fmt.Sprintf("asb/%s/%d", first.Key, first.Seq), jobAutoStopBatch, now.Add(m.scaled(AutoStopAfter)), jobRefs(tm.autostop))
 }
 
 // applyTransition ends the step a desktop is in, if it is still the step
@@ -662,7 +677,7 @@ func (m *Module) maintainGroup(ctx context.Context, tx store.Tx, id string, entr
 				}
 			}
 		}
-		e.Due = MaintenanceWindow(w.WorkspaceID, now.Add(24*time.Hour))
+		e.Due = m.maintenanceDue(w.WorkspaceID, now, now.Add(24*time.Hour))
 		keep = append(keep, e)
 	}
 	return m.scheduleMaintenanceGroup(ctx, tx, id, keep)

@@ -97,6 +97,11 @@ func (m *Module) Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now 
 
 func (m *Module) timing(s lifecycle.Step) time.Duration { return m.engine.Timing().Duration(s) }
 
+// scaled returns a span of the real service's schedules (auto-stop,
+// snapshots, the waits between modifications, maintenance) under the
+// timing profile.
+func (m *Module) scaled(d time.Duration) time.Duration { return m.engine.Timing().Scale(d) }
+
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

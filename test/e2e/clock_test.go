@@ -59,17 +59,17 @@ func TestManualAutoStopAfter48Hours(t *testing.T) {
 }
 
 func TestMaintenanceWindow(t *testing.T) {
-	s := testserver.Start(t, testserver.Timing("fast"), testserver.VirtualClock())
+	s := testserver.Start(t, testserver.Timing("realistic"), testserver.VirtualClock())
 	e := setup(t, s)
 	ctx := ctxT(t)
 	ids := e.create(t, ctx, 1, "mw")
-	s.Advance(time.Minute)
+	s.Advance(3 * time.Hour)
 	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateAvailable)
 	// Keep it from the 48-hour stop by running it ALWAYS_ON? No: maintenance
 	// applies to MANUAL desktops, so stop it instead; maintenance reaches
 	// stopped desktops too.
 	e.stop(t, ctx, ids[0])
-	s.Advance(time.Minute)
+	s.Advance(3 * time.Hour)
 	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateStopped)
 	start := ws.MaintenanceWindow(ids[0], s.Now())
 	if start.Weekday() == time.Sunday && start.Day() < 15 {
@@ -79,7 +79,7 @@ func TestMaintenanceWindow(t *testing.T) {
 	if st := e.states(t, ctx, ids); st[ids[0]] != wstypes.WorkspaceStateMaintenance {
 		t.Fatalf("at the window (%s): %v", start, st)
 	}
-	s.Advance(time.Minute)
+	s.Advance(3 * time.Hour)
 	if st := e.states(t, ctx, ids); st[ids[0]] != wstypes.WorkspaceStateStopped {
 		t.Fatalf("after maintenance: %v, want back to STOPPED", st)
 	}
@@ -96,17 +96,17 @@ func TestMaintenanceWindow(t *testing.T) {
 // request share one maintenance job, yet each enters MAINTENANCE on its own
 // window, and a terminated one leaves the group.
 func TestMaintenanceGroupEachOnItsDay(t *testing.T) {
-	s := testserver.Start(t, testserver.Timing("fast"), testserver.VirtualClock())
+	s := testserver.Start(t, testserver.Timing("realistic"), testserver.VirtualClock())
 	e := setup(t, s)
 	ctx := ctxT(t)
 	ids := e.create(t, ctx, 3, "mwg")
-	s.Advance(time.Minute)
+	s.Advance(3 * time.Hour)
 	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateAvailable)
 	e.stop(t, ctx, ids[:2]...)
 	if out, err := e.ws.TerminateWorkspaces(ctx, &workspaces.TerminateWorkspacesInput{TerminateWorkspaceRequests: []wstypes.TerminateRequest{{WorkspaceId: aws.String(ids[2])}}}); err != nil || len(out.FailedRequests) > 0 {
 		t.Fatalf("terminate: %v %+v", err, out)
 	}
-	s.Advance(time.Minute)
+	s.Advance(3 * time.Hour)
 	e.waitAll(t, ctx, ids[:2], wstypes.WorkspaceStateStopped)
 	first, second := ids[0], ids[1]
 	if ws.MaintenanceWindow(second, s.Now()).Before(ws.MaintenanceWindow(first, s.Now())) {
@@ -125,7 +125,7 @@ func TestMaintenanceGroupEachOnItsDay(t *testing.T) {
 	if st := e.states(t, ctx, ids[:2]); st[second] != wstypes.WorkspaceStateMaintenance {
 		t.Fatalf("at %s's window (%s): %v", second, w2, st)
 	}
-	s.Advance(time.Minute)
+	s.Advance(3 * time.Hour)
 	if st := e.states(t, ctx, ids[:2]); st[first] != wstypes.WorkspaceStateStopped || st[second] != wstypes.WorkspaceStateStopped {
 		t.Fatalf("after maintenance: %v, want both back to STOPPED", st)
 	}

@@ -49,14 +49,28 @@ func apiCode(err error) string {
 // create a bundle.
 func setup(t testing.TB, s *testserver.Server) *env {
 	t.Helper()
-	e := setupAt(t, s.URL)
+	var nudge func()
+	if s.Opts.Timing == "realistic" && s.Opts.Clock == "virtual" {
+		// The setup's steps take the real service's minutes: move the
+		// virtual clock on while waiting for them.
+		nudge = func() { s.Advance(time.Hour) }
+	}
+	e := setupAt(t, s.URL, nudge)
 	e.s = s
 	return e
 }
 
-// setupAt runs the setup against any endpoint with the default admin keys.
-func setupAt(t testing.TB, url string) *env {
+// setupAt runs the setup against any endpoint with the default admin keys;
+// nudge, when not nil, runs before each poll of a step's progress.
+func setupAt(t testing.TB, url string, nudge ...func()) *env {
 	t.Helper()
+	poll := func() {
+		for _, f := range nudge {
+			if f != nil {
+				f()
+			}
+		}
+	}
 	ctx := ctxT(t)
 	cfg := testserver.ConfigFor(url, config.AdminKeyID, config.AdminSecret, "")
 	e := &env{ws: workspaces.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg)}
@@ -81,6 +95,7 @@ func setupAt(t testing.TB, url string) *env {
 		t.Fatalf("ModifyAccount: %v", err)
 	}
 	testserver.Eventually(t, 30*time.Second, func() bool {
+		poll()
 		a, err := e.ws.DescribeAccount(ctx, &workspaces.DescribeAccountInput{})
 		return err == nil && a.DedicatedTenancySupport == wstypes.DedicatedTenancySupportResultEnumEnabled
 	}, "account BYOL never ENABLED")
@@ -97,6 +112,7 @@ func setupAt(t testing.TB, url string) *env {
 	}
 	e.imageID = *imp.ImageId
 	testserver.Eventually(t, 30*time.Second, func() bool {
+		poll()
 		d, err := e.ws.DescribeWorkspaceImages(ctx, &workspaces.DescribeWorkspaceImagesInput{ImageIds: []string{e.imageID}})
 		return err == nil && len(d.Images) == 1 && d.Images[0].State == wstypes.WorkspaceImageStateAvailable
 	}, "image never AVAILABLE")
@@ -110,6 +126,7 @@ func setupAt(t testing.TB, url string) *env {
 		t.Fatalf("RegisterWorkspaceDirectory: %v", err)
 	}
 	testserver.Eventually(t, 30*time.Second, func() bool {
+		poll()
 		d, err := e.ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{DirectoryIds: []string{e.dirID}})
 		return err == nil && len(d.Directories) == 1 && d.Directories[0].State == wstypes.WorkspaceDirectoryStateRegistered
 	}, "directory never REGISTERED")

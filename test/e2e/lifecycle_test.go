@@ -18,12 +18,12 @@ import (
 // AVAILABLE; volume and compute changes wait 6 hours after creation) and
 // observes their intermediate states.
 func TestRebuildRestoreMigrateModify(t *testing.T) {
-	s := testserver.Start(t, testserver.Timing("fast"), testserver.VirtualClock())
+	s := testserver.Start(t, testserver.Timing("realistic"), testserver.VirtualClock())
 	e := setup(t, s)
 	e.optOutMaintenance(t, true)
 	ctx := ctxT(t)
 	ids := e.create(t, ctx, 2, "day2")
-	s.Advance(time.Minute)
+	s.Advance(25 * time.Minute)
 	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateAvailable)
 	id := ids[0]
 
@@ -45,7 +45,7 @@ func TestRebuildRestoreMigrateModify(t *testing.T) {
 	if st := e.describe(t, id).State; st != wstypes.WorkspaceStateRebuilding {
 		t.Fatalf("after rebuild: %s", st)
 	}
-	s.Advance(time.Minute)
+	s.Advance(25 * time.Minute)
 	after := e.describe(t, id)
 	if after.State != wstypes.WorkspaceStateAvailable || aws.ToString(after.IpAddress) == aws.ToString(before.IpAddress) {
 		t.Fatalf("rebuilt desktop %s with IP %s (was %s); want AVAILABLE with a new IP", after.State, aws.ToString(after.IpAddress), aws.ToString(before.IpAddress))
@@ -57,7 +57,7 @@ func TestRebuildRestoreMigrateModify(t *testing.T) {
 	if st := e.describe(t, id).State; st != wstypes.WorkspaceStateRestoring {
 		t.Fatalf("after restore: %s", st)
 	}
-	s.Advance(time.Minute)
+	s.Advance(25 * time.Minute)
 	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
 
 	// Compute type: UPDATING, then back, with the new type.
@@ -75,7 +75,7 @@ func TestRebuildRestoreMigrateModify(t *testing.T) {
 	if c := apiCode(err); c != "InvalidResourceStateException" && c != "OperationInProgressException" {
 		t.Fatalf("modify during an update: %v", err)
 	}
-	s.Advance(time.Minute)
+	s.Advance(25 * time.Minute)
 	w = e.describe(t, id)
 	if w.State != wstypes.WorkspaceStateAvailable || w.WorkspaceProperties.ComputeTypeName != wstypes.ComputePerformance || len(w.ModificationStates) != 0 {
 		t.Fatalf("after the compute update: %s %s %+v", w.State, w.WorkspaceProperties.ComputeTypeName, w.ModificationStates)
@@ -106,9 +106,9 @@ func TestRebuildRestoreMigrateModify(t *testing.T) {
 	if target == "" || target == id || e.describe(t, target).State != wstypes.WorkspaceStatePending {
 		t.Fatalf("migration target %q", target)
 	}
-	s.Advance(time.Minute)
+	s.Advance(25 * time.Minute)
 	e.waitAll(t, ctx, []string{target}, wstypes.WorkspaceStateAvailable)
-	s.Advance(time.Minute)
+	s.Advance(25 * time.Minute)
 	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateTerminated)
 	if tw := e.describe(t, target); aws.ToString(tw.BundleId) != aws.ToString(b2.WorkspaceBundle.BundleId) || aws.ToString(tw.WorkspaceName) != "day20" {
 		t.Fatalf("migrated desktop: bundle %s name %s", aws.ToString(tw.BundleId), aws.ToString(tw.WorkspaceName))

@@ -1,0 +1,88 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
+)
+
+// requestRecord is what the pipeline learned about one request, for its
+// log line.
+type requestRecord struct {
+	id     string
+	svc    *Service
+	op     string
+	call   *Call
+	status int
+	code   string
+}
+
+// fail notes the error in the record and writes it in the protocol's
+// envelope.
+func (rec *requestRecord) fail(g *Gateway, w http.ResponseWriter, svc *Service, proto Protocol, op, reqID string, e error) {
+	ae := awsproto.As(e)
+	if ae == nil {
+		ae = awsproto.Internal()
+	}
+	if rec.svc == nil {
+		rec.svc = svc
+	}
+	if rec.op == "" {
+		rec.op = op
+	}
+	rec.status, rec.code = ae.HTTPStatus(), ae.Code
+	g.writeError(w, svc, proto, op, reqID, ae)
+}
+
+// logRequest writes one line per request: at info level the request id,
+// service, operation, principal, account, status, error code and latency,
+// and for an authentication failure which part failed (the same words the
+// response carries) and the access key id the request was signed with; at debug level also the region, IAM action, source
+// address, user agent and method. Server errors (5xx) are logged at error
+// level. Nothing secret is logged: no secret keys, session tokens,
+// signatures, Authorization headers or request bodies, and no error
+// messages (which may quote request values) other than authentication's.
+func (g *Gateway) logRequest(ctx context.Context, r *http.Request, rec *requestRecord, latency time.Duration) {
+	level := slog.LevelInfo
+	if rec.status >= 500 {
+		level = slog.LevelError
+	}
+	if g.Log == nil || !g.Log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs, slog.String("request_id", rec.id))
+	if rec.svc != nil {
+		attrs = append(attrs, slog.String("service", rec.svc.Name))
+	}
+	attrs = append(attrs, slog.String("operation", rec.op))
+	c := rec.call
+	if c != nil && c.Principal != nil {
+		attrs = append(attrs, slog.String("principal", c.Principal.ARN), slog.String("account", c.Account))
+	}
+	attrs = append(attrs, slog.Int("status", rec.status))
+	if rec.code != "" {
+		attrs = append(attrs, slog.String("error_code", rec.code))
+	}
+	if c != nil && c.authFailure != "" {
+		attrs = append(attrs, slog.String("auth_failure", c.authFailure))
+		if c.accessKey != "" {
+			attrs = append(attrs, slog.String("access_key_id", c.accessKey))
+		}
+	}
+	attrs = append(attrs, slog.Duration("latency", latency))
+	if g.Log.Enabled(ctx, slog.LevelDebug) {
+		if c != nil && c.Region != "" {
+			attrs = append(attrs, slog.String("region", c.Region))
+		}
+		if c != nil && c.Op != nil {
+			attrs = append(attrs, slog.String("action", c.Action()))
+		}
+		attrs = append(attrs, slog.String("source_ip", sourceIP(r)), slog.String("user_agent", r.UserAgent()),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path))
+	}
+	g.Log.LogAttrs(ctx, level, "request", attrs...)
+}

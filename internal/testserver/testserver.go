@@ -104,15 +104,20 @@ func Start(t testing.TB, opts ...Option) *Server {
 // Config returns an aws.Config for the given keys, region us-east-1 unless
 // given, pointed at the server, with retries off so tests see every error.
 func (s *Server) Config(akid, secret string, region ...string) aws.Config {
-	c := ConfigFor(s.URL, akid, secret, "", region...)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if s.Roots != nil {
-		c.HTTPClient.(*http.Client).Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: s.Roots}
+		tr.TLSClientConfig = &tls.Config{RootCAs: s.Roots}
 	}
-	return c
+	return configFor(s.URL, akid, secret, "", tr, region...)
 }
 
 // ConfigFor builds an aws.Config for any endpoint.
 func ConfigFor(endpoint, akid, secret, token string, region ...string) aws.Config {
+	return configFor(endpoint, akid, secret, token, http.DefaultTransport.(*http.Transport).Clone(), region...)
+}
+
+// configFor builds an aws.Config for endpoint that sends through tr.
+func configFor(endpoint, akid, secret, token string, tr *http.Transport, region ...string) aws.Config {
 	r := "us-east-1"
 	if len(region) > 0 {
 		r = region[0]
@@ -127,7 +132,7 @@ func ConfigFor(endpoint, akid, secret, token string, region ...string) aws.Confi
 		// not shared with other clients (http.DefaultClient).
 		// Request bodies go through sdkhttp (see there: a race between the
 		// SDK and net/http loses large response bodies otherwise).
-		HTTPClient: sdkhttp.Client(&http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}),
+		HTTPClient: sdkhttp.Client(&http.Client{Timeout: 30 * time.Second, Transport: tr}),
 	}
 }
 

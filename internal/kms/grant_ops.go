@@ -151,28 +151,37 @@ func grantConditionKeys(grantee, retiring string, ops []string, cons *GrantConst
 // least as strict.
 func (m *Module) parentGrantAllows(ctx context.Context, tx store.Tx, p *gateway.Principal, k *keyRec, ops []string, cons *GrantConstraints) (bool, error) {
 	found := false
-	_, childCtx := grantConditionKeys("", "", nil, cons, false)
 	err := store.ScanJSON(ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/", "", 0, func(_ string, g *grantRec) error {
-		if !granteeMatches(g.Grantee, p) || !g.allows("CreateGrant") {
-			return nil
+		if g.permitsChild(p, ops, cons) {
+			found = true
+			return store.ErrStop
 		}
-		for _, o := range ops {
-			if !g.allows(o) {
-				return nil
-			}
-		}
-		if g.Constraints != nil {
-			if cons == nil || !g.satisfies("Decrypt", childCtx) {
-				return nil
-			}
-			if g.Constraints.EncryptionContextEquals != nil && cons.EncryptionContextEquals == nil {
-				return nil
-			}
-		}
-		found = true
-		return store.ErrStop
+		return nil
 	})
 	return found, err
+}
+
+// permitsChild reports whether the grant lets p create a child grant with
+// ops and cons.
+func (g *grantRec) permitsChild(p *gateway.Principal, ops []string, cons *GrantConstraints) bool {
+	if !granteeMatches(g.Grantee, p) || !g.allows("CreateGrant") {
+		return false
+	}
+	for _, o := range ops {
+		if !g.allows(o) {
+			return false
+		}
+	}
+	if g.Constraints != nil {
+		_, childCtx := grantConditionKeys("", "", nil, cons, false)
+		if cons == nil || !g.satisfies("Decrypt", childCtx) {
+			return false
+		}
+		if g.Constraints.EncryptionContextEquals != nil && cons.EncryptionContextEquals == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // insertGrant writes a new grant.

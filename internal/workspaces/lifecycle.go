@@ -435,7 +435,7 @@ func (m *Module) grantWorkspace(ctx context.Context, tx store.Tx, c *gateway.Cal
 		Retiring:      "workspaces." + c.Region + ".amazonaws.com",
 		Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant", "RetireGrant", "DescribeKey"},
 		ContextSubset: map[string]string{"aws:workspaces:sid-directoryid": "[" + w.UserSID + "]@[" + w.DirectoryID + "]"},
-		Name:          w.WorkspaceID, CreatedBy: c.Principal.ARN,
+		Name:          w.WorkspaceID, CreatedBy: c.Principal.ARN, Caller: c,
 	})
 	if err != nil {
 		return err
@@ -454,6 +454,7 @@ func (m *Module) createVolumeKey(ctx context.Context, tx store.Tx, account, regi
 		Grantee: "ebs." + region + ".amazonaws.com", Retiring: "ebs." + region + ".amazonaws.com",
 		Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "RetireGrant"},
 		ContextSubset: ec, Name: v.VolumeID, CreatedBy: "workspaces." + region + ".amazonaws.com",
+		ParentGrantID: w.WorkspaceGrant,
 	})
 	if err != nil {
 		return err
@@ -468,11 +469,15 @@ func (m *Module) createVolumeKey(ctx context.Context, tx store.Tx, account, regi
 }
 
 // attach is steps 5–6: EBS decrypts each encrypted volume's data key with
-// its encryption context. A disabled or deleted key leaves the desktop in
-// ERROR with the reason.
+// its encryption context, once WorkSpaces has checked that its own grant on
+// the key still holds. A disabled or deleted key, or a retired or revoked
+// WorkSpaces grant, leaves the desktop in ERROR with the reason.
 func (m *Module) attach(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) (string, error) {
 	if w.VolumeKey == "" || m.keys == nil {
 		return "AVAILABLE", nil
+	}
+	if next, err := m.checkWorkspaceGrant(ctx, tx, account, region, w); next != "" || err != nil {
+		return next, err
 	}
 	for _, v := range m.encryptedVolumes(w) {
 		gid := ""
@@ -487,6 +492,20 @@ func (m *Module) attach(ctx context.Context, tx store.Tx, account, region string
 		}
 	}
 	return "AVAILABLE", nil
+}
+
+// checkWorkspaceGrant makes WorkSpaces' DescribeKey under its own grant on
+// the desktop's key. When the grant is gone it returns "ERROR" (with the
+// desktop's error set); "" when the grant holds.
+func (m *Module) checkWorkspaceGrant(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) (string, error) {
+	err := m.keys.DescribeKey(ctx, tx, account, region, w.VolumeKey, w.WorkspaceGrant)
+	if err == nil {
+		return "", nil
+	}
+	if ae := awsproto.As(err); ae != nil {
+		return m.fail(w, "KMSKeyUnavailable."+ae.Code, "WorkSpaces cannot use the KMS key of "+w.WorkspaceID+": "+ae.Message)
+	}
+	return "", fmt.Errorf("check the KMS grant of %s: %w", w.WorkspaceID, err)
 }
 
 func (m *Module) retireGrants(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) error {
@@ -531,6 +550,11 @@ func (m *Module) rebuild(ctx context.Context, tx store.Tx, account, region strin
 	}
 	w.IPAddress = ip
 	if w.RootEncrypted && m.keys != nil {
+		// No grant is retired or minted unless WorkSpaces' own grant holds.
+		if next, err := m.checkWorkspaceGrant(ctx, tx, account, region, w); next != "" || err != nil {
+			w.Root = old
+			return next, err
+		}
 		for _, gid := range old.GrantIDs {
 			if err := m.keys.RetireGrant(ctx, tx, account, region, w.VolumeKey, gid); err != nil && awsproto.As(err) == nil {
 				return "", err

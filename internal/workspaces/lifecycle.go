@@ -46,17 +46,23 @@ type jobRef struct {
 func (m *Module) registerJobs() {
 	m.engine.Register(jobAccountMod, func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
 		var k string
-		json.Unmarshal(j.Payload, &k)
+		if err := json.Unmarshal(j.Payload, &k); err != nil {
+			return fmt.Errorf("decode job %s: %w", j.ID, err)
+		}
 		return m.finishAccountMod(ctx, tx, k, now)
 	})
 	m.engine.Register(jobDirRegister, func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
 		var k string
-		json.Unmarshal(j.Payload, &k)
+		if err := json.Unmarshal(j.Payload, &k); err != nil {
+			return fmt.Errorf("decode job %s: %w", j.ID, err)
+		}
 		return m.finishDirRegister(ctx, tx, k, now)
 	})
 	m.engine.Register(jobDirDeregister, func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
 		var k string
-		json.Unmarshal(j.Payload, &k)
+		if err := json.Unmarshal(j.Payload, &k); err != nil {
+			return fmt.Errorf("decode job %s: %w", j.ID, err)
+		}
 		return m.finishDirDeregister(ctx, tx, k, now)
 	})
 	m.engine.Register(jobTransition, m.runTransition)
@@ -700,7 +706,11 @@ func (m *Module) runForget(ctx context.Context, tx store.Tx, j store.Job, now ti
 	parts := splitKey(ref.Key)
 	if w.WorkspaceName != "" {
 		nk := key(parts[0], parts[1], "name/"+w.WorkspaceName)
-		if b, err := tx.Get(ctx, tIdem, nk); err == nil && strings.Trim(string(b), `"`) == w.WorkspaceID {
+		b, err := tx.Get(ctx, tIdem, nk)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("read the name of %s: %w", w.WorkspaceID, err)
+		}
+		if err == nil && strings.Trim(string(b), `"`) == w.WorkspaceID {
 			if err := tx.Delete(ctx, tIdem, nk); err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -66,7 +67,7 @@ func TestVolumeKeysFlow(t *testing.T) {
 		}
 		again, err := m.ResolveKey(ctx, tx, acct, region, "alias/aws/workspaces")
 		if err != nil || again != keyARN {
-			t.Fatalf("alias/aws/workspaces resolves to %s, %v", again, err)
+			return fmt.Errorf("alias/aws/workspaces resolves to %s, %v", again, err)
 		}
 		wsGrant, err = m.CreateGrant(ctx, tx, workspaces.GrantRequest{Account: acct, Region: region, KeyARN: keyARN,
 			Grantee: "workspaces.us-east-1.amazonaws.com", Retiring: "workspaces.us-east-1.amazonaws.com",
@@ -94,12 +95,12 @@ func TestVolumeKeysFlow(t *testing.T) {
 	err = db.View(ctx, func(tx store.Tx) error {
 		k, err := keyByARN(ctx, tx, acct, region, keyARN, m.clock.Now())
 		if err != nil || k.KeyManager != "AWS" || k.Policy != workspacesKeyPolicy(acct, region) {
-			t.Fatalf("managed key: %v %+v", err, k)
+			return fmt.Errorf("managed key: %v %+v", err, k)
 		}
 		// A different volume's context is refused by the grant constraint.
 		other := map[string]string{"aws:workspaces:sid-directoryid": ec["aws:workspaces:sid-directoryid"], "aws:ebs:id": "vol-other"}
 		if err := m.Decrypt(ctx, tx, acct, region, keyARN, edk, other, ebsGrant); awsproto.As(err) == nil || awsproto.As(err).Code != "AccessDeniedException" {
-			t.Fatalf("decrypt with another volume's context: %v", err)
+			return fmt.Errorf("decrypt with another volume's context: %v", err)
 		}
 		return nil
 	})
@@ -114,10 +115,10 @@ func TestVolumeKeysFlow(t *testing.T) {
 			}
 		}
 		if err := m.RetireGrant(ctx, tx, acct, region, keyARN, ebsGrant); awsproto.As(err) == nil || awsproto.As(err).Code != "NotFoundException" {
-			t.Fatalf("retire twice: %v", err)
+			return fmt.Errorf("retire twice: %v", err)
 		}
 		if err := m.Decrypt(ctx, tx, acct, region, keyARN, edk, ec, ebsGrant); awsproto.As(err) == nil || awsproto.As(err).Code != "AccessDeniedException" {
-			t.Fatalf("decrypt after retire: %v", err)
+			return fmt.Errorf("decrypt after retire: %v", err)
 		}
 		return nil
 	})
@@ -156,10 +157,10 @@ func TestVolumeKeysKeyStates(t *testing.T) {
 			return err
 		}
 		if _, err := m.ResolveKey(ctx, tx, k.Account, k.Region, k.KeyID); awsproto.As(err) == nil || awsproto.As(err).Code != "DisabledException" {
-			t.Fatalf("disabled: %v", err)
+			return fmt.Errorf("disabled: %v", err)
 		}
 		if _, err := m.ResolveKey(ctx, tx, k.Account, k.Region, "alias/nope"); awsproto.As(err) == nil || awsproto.As(err).Code != "NotFoundException" {
-			t.Fatalf("missing alias: %v", err)
+			return fmt.Errorf("missing alias: %v", err)
 		}
 		// A key policy that does not trust the caller refuses WorkSpaces' grant.
 		k.State = stateEnabled
@@ -170,7 +171,7 @@ func TestVolumeKeysKeyStates(t *testing.T) {
 		_, err = m.CreateGrant(ctx, tx, workspaces.GrantRequest{Account: k.Account, Region: k.Region, KeyARN: k.ARN, Grantee: "workspaces.us-east-1.amazonaws.com",
 			Operations: []string{"Decrypt"}, CreatedBy: "arn:aws:iam::111122223333:user/admin", Caller: adminCall(k.Account, k.Region)})
 		if awsproto.As(err) == nil || awsproto.As(err).Code != "AccessDeniedException" {
-			t.Fatalf("grant through an untrusting key policy: %v", err)
+			return fmt.Errorf("grant through an untrusting key policy: %v", err)
 		}
 		return nil
 	})
@@ -214,17 +215,17 @@ func TestVolumeKeysServiceGrantNeedsWorkSpacesGrant(t *testing.T) {
 		}
 		volOps := []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "RetireGrant"}
 		if err := ebs(wsGrant, volOps, ec); err != nil {
-			t.Fatalf("EBS grant under the WorkSpaces grant: %v", err)
+			return fmt.Errorf("EBS grant under the WorkSpaces grant: %v", err)
 		}
 		if err := m.DescribeKey(ctx, tx, acct, region, keyARN, wsGrant); err != nil {
-			t.Fatalf("DescribeKey under the WorkSpaces grant: %v", err)
+			return fmt.Errorf("DescribeKey under the WorkSpaces grant: %v", err)
 		}
 		// The child may not exceed its parent.
 		if c := code(ebs(wsGrant, []string{"Encrypt"}, ec)); c != "AccessDeniedException" {
-			t.Fatalf("EBS grant with an operation the parent lacks: %q", c)
+			return fmt.Errorf("EBS grant with an operation the parent lacks: %q", c)
 		}
 		if c := code(ebs(wsGrant, volOps, map[string]string{"aws:ebs:id": "vol-1234abcd"})); c != "AccessDeniedException" {
-			t.Fatalf("EBS grant looser than the parent: %q", c)
+			return fmt.Errorf("EBS grant looser than the parent: %q", c)
 		}
 		// Revoked: nothing more rides on it.
 		rf, err := parseRef(acct, region, keyARN, false)
@@ -235,13 +236,13 @@ func TestVolumeKeysServiceGrantNeedsWorkSpacesGrant(t *testing.T) {
 			return err
 		}
 		if c := code(ebs(wsGrant, volOps, ec)); c != "AccessDeniedException" {
-			t.Fatalf("EBS grant after the WorkSpaces grant was revoked: %q", c)
+			return fmt.Errorf("EBS grant after the WorkSpaces grant was revoked: %q", c)
 		}
 		if c := code(ebs("", volOps, ec)); c != "AccessDeniedException" {
-			t.Fatalf("EBS grant with no parent named, after the revoke: %q", c)
+			return fmt.Errorf("EBS grant with no parent named, after the revoke: %q", c)
 		}
 		if c := code(m.DescribeKey(ctx, tx, acct, region, keyARN, wsGrant)); c != "AccessDeniedException" {
-			t.Fatalf("DescribeKey after the WorkSpaces grant was revoked: %q", c)
+			return fmt.Errorf("DescribeKey after the WorkSpaces grant was revoked: %q", c)
 		}
 		return nil
 	})
@@ -279,11 +280,11 @@ func TestVolumeKeysCallerIdentityDeny(t *testing.T) {
 		}
 		m.SetAuthorizer(identityAuthz{Allowed: true})
 		if err := grant(tx, keyARN); err != nil {
-			t.Fatalf("grant with IAM allowing: %v", err)
+			return fmt.Errorf("grant with IAM allowing: %v", err)
 		}
 		m.SetAuthorizer(identityAuthz{ExplicitDeny: true})
 		if err := grant(tx, keyARN); awsproto.As(err) == nil || awsproto.As(err).Code != "AccessDeniedException" {
-			t.Fatalf("grant with an explicit deny in IAM: %v", err)
+			return fmt.Errorf("grant with an explicit deny in IAM: %v", err)
 		}
 		return nil
 	})

@@ -259,8 +259,11 @@ type ListGroupsForMemberOutput struct {
 
 // dataCheck builds the ds-data authorization checks: the ds-data action and
 // the ds:AccessDSData permission, both on the directory.
-func (m *Module) dataCheck(ctx context.Context, c *gateway.Call, dirID string, keys map[string]*string) []gateway.Check {
-	chk := m.directoryCheck(ctx, c, dirID)
+func (m *Module) dataCheck(ctx context.Context, c *gateway.Call, dirID string, keys map[string]*string) ([]gateway.Check, error) {
+	chk, err := m.directoryCheck(ctx, c, dirID)
+	if err != nil {
+		return nil, err
+	}
 	chk.Context = map[string][]string{}
 	for k, v := range keys {
 		if v != nil && *v != "" {
@@ -270,13 +273,13 @@ func (m *Module) dataCheck(ctx context.Context, c *gateway.Call, dirID string, k
 	access := chk
 	access.Action = "ds:AccessDSData"
 	access.Context = nil
-	return []gateway.Check{chk, access}
+	return []gateway.Check{chk, access}, nil
 }
 
 func dataOp[In, Out any](m *Module, name string, h func(ctx context.Context, c *gateway.Call, in *In) (*Out, error), keys func(in *In) (string, map[string]*string)) *gateway.Operation {
 	return gateway.WithResources(gateway.Op(name, h), func(ctx context.Context, c *gateway.Call, in *In) ([]gateway.Check, error) {
 		id, k := keys(in)
-		return m.dataCheck(ctx, c, id, k), nil
+		return m.dataCheck(ctx, c, id, k)
 	})
 }
 

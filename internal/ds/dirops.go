@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"sort"
@@ -162,7 +163,11 @@ func (m *Module) registerDS() {
 		}),
 		gateway.Op("DescribeDirectories", m.describeDirectories).RO(),
 		gateway.WithResources(gateway.Op("DeleteDirectory", m.deleteDirectory), func(ctx context.Context, c *gateway.Call, in *DeleteDirectoryInput) ([]gateway.Check, error) {
-			return []gateway.Check{m.directoryCheck(ctx, c, *in.DirectoryID)}, nil
+			chk, err := m.directoryCheck(ctx, c, *in.DirectoryID)
+			if err != nil {
+				return nil, err
+			}
+			return []gateway.Check{chk}, nil
 		}),
 	)
 }
@@ -180,19 +185,29 @@ func createChecks(tags []Tag) []gateway.Check {
 }
 
 // directoryCheck is the authorization check on a directory with its tags
-// (none when it does not exist: the handler then reports it missing).
-func (m *Module) directoryCheck(ctx context.Context, c *gateway.Call, id string) gateway.Check {
+// (none when it does not exist: the handler then reports it missing). Any
+// other failure to read the directory is an error: its tags are unknown, so
+// no tag condition may be decided without them.
+func (m *Module) directoryCheck(ctx context.Context, c *gateway.Call, id string) (gateway.Check, error) {
 	chk := gateway.Check{Resource: DirectoryARN(c.Region, c.Account, id)}
-	m.store.View(ctx, func(tx store.Tx) error {
-		if d, err := getDirectory(ctx, tx, c.Account, c.Region, id); err == nil {
-			chk.ResourceTags = d.Tags
-			if chk.ResourceTags == nil {
-				chk.ResourceTags = map[string]string{}
-			}
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		d, err := getDirectory(ctx, tx, c.Account, c.Region, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		chk.ResourceTags = d.Tags
+		if chk.ResourceTags == nil {
+			chk.ResourceTags = map[string]string{}
 		}
 		return nil
 	})
-	return chk
+	if err != nil {
+		return gateway.Check{}, fmt.Errorf("ds: read the tags of directory %s: %w", id, err)
+	}
+	return chk, nil
 }
 
 var (

@@ -2,6 +2,7 @@ package ec2
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
@@ -28,16 +29,26 @@ func (m *Module) findGroup(ctx context.Context, tx store.Tx, c *gateway.Call, id
 func (m *Module) deleteSecurityGroupResources(ctx context.Context, c *gateway.Call, in *DeleteSecurityGroupInput) ([]gateway.Check, error) {
 	id := in.GroupID
 	var tags map[string]string
+	// A group that does not exist has no tags (the handler reports it
+	// missing); any other failure to read it is an error, never "no tags".
 	err := m.store.View(ctx, func(tx store.Tx) error {
-		if g, err := m.findGroup(ctx, tx, c, in.GroupID, in.GroupName); err == nil {
-			id, tags = g.ID, g.Tags
+		g, err := m.findGroup(ctx, tx, c, in.GroupID, in.GroupName)
+		if awsproto.As(err) != nil {
+			return nil
 		}
+		if err != nil {
+			return err
+		}
+		id, tags = g.ID, g.Tags
 		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("ec2: read the tags of security group %s%s: %w", in.GroupID, in.GroupName, err)
+	}
 	if id == "" {
 		id = "*"
 	}
-	return []gateway.Check{{Resource: ARN(c.Region, c.Account, "security-group/"+id), ResourceTags: orEmptyTags(tags)}}, err
+	return []gateway.Check{{Resource: ARN(c.Region, c.Account, "security-group/"+id), ResourceTags: orEmptyTags(tags)}}, nil
 }
 
 func orEmptyTags(t map[string]string) map[string]string {

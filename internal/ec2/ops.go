@@ -601,13 +601,17 @@ func (m *Module) createSecurityGroupResources(ctx context.Context, c *gateway.Ca
 		var vtags map[string]string
 		err := m.store.View(ctx, func(tx store.Tx) error {
 			v, err := getVPC(ctx, tx, c.Account, c.Region, in.VpcID)
-			if err == nil {
-				vtags = v.Tags
+			if errors.Is(err, store.ErrNotFound) {
+				return nil // the handler reports it missing
 			}
+			if err != nil {
+				return err
+			}
+			vtags = v.Tags
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ec2: read the tags of vpc %s: %w", in.VpcID, err)
 		}
 		checks = append(checks, gateway.Check{Resource: ARN(c.Region, c.Account, "vpc/"+in.VpcID), ResourceTags: vtags,
 			Context: map[string][]string{"ec2:VpcID": {in.VpcID}, "ec2:Tenancy": {"default"}}})
@@ -815,12 +819,18 @@ func (m *Module) authorizeIngressResources(ctx context.Context, c *gateway.Call,
 		} else if in.GroupName != "" {
 			g, err = groupByName(ctx, tx, c.Account, c.Region, "", in.GroupName)
 		}
-		if g != nil && err == nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // the handler reports it missing
+		}
+		if err != nil {
+			return err
+		}
+		if g != nil {
 			id, gtags, vpc = g.ID, g.Tags, g.VPCID
 		}
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ec2: read the tags of security group %s%s: %w", in.GroupID, in.GroupName, err)
 	}
 	if id == "" {
 		id = "*"

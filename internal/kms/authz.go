@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -50,12 +51,17 @@ func (pc *policyCache) get(arn, text string) (*policy.Policy, error) {
 
 // authzRequest is one KMS authorization question about a key.
 type authzRequest struct {
-	Action  string // full action, e.g. kms:Decrypt
-	Key     *keyRec
-	Alias   string            // alias used in the request (kms:RequestAlias)
-	EncCtx  map[string]string // request encryption context
-	Extra   map[string][]string
-	GrantOp string // the grant operation that may allow the call; "" when grants cannot
+	Action string // full action, e.g. kms:Decrypt
+	Key    *keyRec
+	Alias  string            // alias used in the request (kms:RequestAlias)
+	EncCtx map[string]string // request encryption context
+	Extra  map[string][]string
+	// RequestTags are the tags the request sets (aws:RequestTag/*, and
+	// their keys as aws:TagKeys); TagKeys the keys a request names without
+	// values (UntagResource). Both sides of the evaluation see them.
+	RequestTags map[string]string
+	TagKeys     []string
+	GrantOp     string // the grant operation that may allow the call; "" when grants cannot
 }
 
 // principalOf maps the gateway principal to the policy evaluator's.
@@ -123,6 +129,18 @@ func conditionContext(c *gateway.Call, r *authzRequest) map[string][]string {
 	if r.Alias != "" {
 		m["kms:RequestAlias"] = []string{r.Alias}
 	}
+	if r.RequestTags != nil {
+		keys := make([]string, 0, len(r.RequestTags))
+		for k, v := range r.RequestTags {
+			m["aws:RequestTag/"+k] = []string{v}
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		m["aws:TagKeys"] = keys
+	}
+	if r.TagKeys != nil {
+		m["aws:TagKeys"] = append(m["aws:TagKeys"], r.TagKeys...)
+	}
 	for k, v := range r.Extra {
 		m[k] = v
 	}
@@ -180,7 +198,9 @@ type verdict struct {
 // policy or in IAM denies; a key policy statement naming the caller (or "*"
 // with matching conditions) allows; a statement naming the account delegates
 // to IAM, whose policies must then allow. A key policy that allows neither
-// denies even when IAM policies allow.
+// denies even when IAM policies allow. The IAM side is always evaluated, so
+// that an identity-based explicit deny is reported (explicitDeny) whatever
+// the key policy says: grants, consulted after, never override it.
 func (m *Module) evaluate(ctx context.Context, c *gateway.Call, r *authzRequest, kp *policy.Policy, condCtx map[string][]string) (verdict, error) {
 	req := &policy.Request{Action: r.Action, Resource: r.Key.ARN, Principal: principalOf(c.Principal), Context: condCtx}
 	set := policy.Set{Resource: []*policy.Policy{kp}, ResourceAccount: r.Key.Account, ResourceMustAllow: true}
@@ -193,25 +213,29 @@ func (m *Module) evaluate(ctx context.Context, c *gateway.Call, r *authzRequest,
 	if !direct {
 		set.Identity = []*policy.Policy{allowAll}
 		delegates = policy.Authorize(set, req).Decision == policy.Allow
-		if !delegates {
-			return verdict{reason: "no resource-based policy allows the " + r.Action + " action"}, nil
-		}
 	}
+	noResource := verdict{reason: "no resource-based policy allows the " + r.Action + " action"}
 	// The IAM side: must allow when the key policy delegates; an explicit
-	// deny applies in every case.
+	// deny applies in every case (AWS services have no identity policies).
 	if m.authz == nil || c.Principal.Type == "AWSService" {
-		return verdict{allowed: true}, nil
+		if direct || delegates {
+			return verdict{allowed: true}, nil
+		}
+		return noResource, nil
 	}
-	chk := gateway.Check{Action: r.Action, Resource: r.Key.ARN, ResourceAccount: r.Key.Account, ResourceTags: r.Key.Tags, Context: kmsOnly(condCtx)}
+	chk := gateway.Check{Action: r.Action, Resource: r.Key.ARN, ResourceAccount: r.Key.Account, ResourceTags: r.Key.Tags,
+		RequestTags: r.RequestTags, TagKeys: r.TagKeys, Context: kmsOnly(condCtx)}
 	d, err := m.authz.Authorize(ctx, c.Principal, r.Action, chk, gateway.Env{SourceIP: c.SourceIP, SecureTransport: c.Secure, Now: c.Now, Region: c.Region})
 	if err != nil {
-		return verdict{}, err
+		return verdict{}, fmt.Errorf("kms: evaluate identity policies for %s on %s: %w", r.Action, r.Key.ARN, err)
 	}
-	if d.ExplicitDeny {
+	switch {
+	case d.ExplicitDeny:
 		return verdict{explicitDeny: true, reason: "explicit deny in an identity-based policy"}, nil
-	}
-	if direct || d.Allowed {
+	case direct || (delegates && d.Allowed):
 		return verdict{allowed: true}, nil
+	case !delegates:
+		return noResource, nil
 	}
 	return verdict{reason: "no identity-based policy allows the " + r.Action + " action"}, nil
 }
@@ -231,29 +255,38 @@ func kmsOnly(m map[string][]string) map[string][]string {
 // authorize decides a call on a key: key policy and IAM, then grants. It
 // records the key as a resource of the call for CloudTrail.
 func (m *Module) authorize(ctx context.Context, tx store.Tx, c *gateway.Call, r *authzRequest) error {
-	addResource(c, cloudtrail.Resource{ARN: r.Key.ARN, Account: r.Key.Account})
-	kp, err := m.policies.get(r.Key.ARN, r.Key.Policy)
-	if err != nil {
-		return errInternal(err)
-	}
-	cc := conditionContext(c, r)
-	v, err := m.evaluate(ctx, c, r, kp, cc)
+	v, err := m.decide(ctx, tx, c, r)
 	if err != nil {
 		return err
 	}
 	if v.allowed {
 		return nil
 	}
-	if !v.explicitDeny && r.GrantOp != "" {
-		ok, err := m.grantAllows(ctx, tx, c.Principal, r.Key, r.GrantOp, r.EncCtx)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-	}
 	return accessDenied(c.Principal, r.Action, r.Key.ARN, v)
+}
+
+// decide is authorize's verdict: the key policy and IAM policies, then (when
+// neither denies explicitly) the grants for r.GrantOp. An explicit deny in
+// any policy is final: grants only ever allow.
+func (m *Module) decide(ctx context.Context, tx store.Tx, c *gateway.Call, r *authzRequest) (verdict, error) {
+	addResource(c, cloudtrail.Resource{ARN: r.Key.ARN, Account: r.Key.Account})
+	kp, err := m.policies.get(r.Key.ARN, r.Key.Policy)
+	if err != nil {
+		return verdict{}, errInternal(err)
+	}
+	cc := conditionContext(c, r)
+	v, err := m.evaluate(ctx, c, r, kp, cc)
+	if err != nil || v.allowed || v.explicitDeny || r.GrantOp == "" {
+		return v, err
+	}
+	ok, err := m.grantAllows(ctx, tx, c.Principal, r.Key, r.GrantOp, r.EncCtx)
+	if err != nil {
+		return verdict{}, fmt.Errorf("kms: read the grants of %s: %w", r.Key.ARN, err)
+	}
+	if ok {
+		return verdict{allowed: true}, nil
+	}
+	return v, nil
 }
 
 func accessDenied(p *gateway.Principal, action, arn string, v verdict) error {

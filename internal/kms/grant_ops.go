@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"sort"
 	"time"
@@ -150,28 +151,37 @@ func grantConditionKeys(grantee, retiring string, ops []string, cons *GrantConst
 // least as strict.
 func (m *Module) parentGrantAllows(ctx context.Context, tx store.Tx, p *gateway.Principal, k *keyRec, ops []string, cons *GrantConstraints) (bool, error) {
 	found := false
-	_, childCtx := grantConditionKeys("", "", nil, cons, false)
 	err := store.ScanJSON(ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/", "", 0, func(_ string, g *grantRec) error {
-		if !granteeMatches(g.Grantee, p) || !g.allows("CreateGrant") {
-			return nil
+		if g.permitsChild(p, ops, cons) {
+			found = true
+			return store.ErrStop
 		}
-		for _, o := range ops {
-			if !g.allows(o) {
-				return nil
-			}
-		}
-		if g.Constraints != nil {
-			if cons == nil || !g.satisfies("Decrypt", childCtx) {
-				return nil
-			}
-			if g.Constraints.EncryptionContextEquals != nil && cons.EncryptionContextEquals == nil {
-				return nil
-			}
-		}
-		found = true
-		return store.ErrStop
+		return nil
 	})
 	return found, err
+}
+
+// permitsChild reports whether the grant lets p create a child grant with
+// ops and cons.
+func (g *grantRec) permitsChild(p *gateway.Principal, ops []string, cons *GrantConstraints) bool {
+	if !granteeMatches(g.Grantee, p) || !g.allows("CreateGrant") {
+		return false
+	}
+	for _, o := range ops {
+		if !g.allows(o) {
+			return false
+		}
+	}
+	if g.Constraints != nil {
+		_, childCtx := grantConditionKeys("", "", nil, cons, false)
+		if cons == nil || !g.satisfies("Decrypt", childCtx) {
+			return false
+		}
+		if g.Constraints.EncryptionContextEquals != nil && cons.EncryptionContextEquals == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // insertGrant writes a new grant.
@@ -264,17 +274,21 @@ func (m *Module) createGrant(ctx context.Context, c *gateway.Call, in *CreateGra
 		}
 		extra, ec := grantConditionKeys(*in.GranteePrincipal, deref(in.RetiringPrincipal), sortedOps(in.Operations), in.Constraints, false)
 		r := authzRequest{Action: "kms:CreateGrant", Key: k, EncCtx: ec, Extra: extra}
-		if err := m.authorize(ctx, tx, c, &r); err != nil {
-			if awsproto.As(err) == nil || awsproto.As(err).Code != "AccessDeniedException" {
-				return err
+		v, err := m.decide(ctx, tx, c, &r)
+		if err != nil {
+			return err
+		}
+		// A grant that includes CreateGrant lets its grantee create child
+		// grants, unless a policy denies the caller explicitly.
+		if !v.allowed && !v.explicitDeny {
+			ok, err := m.parentGrantAllows(ctx, tx, c.Principal, k, in.Operations, in.Constraints)
+			if err != nil {
+				return fmt.Errorf("kms: read the grants of %s: %w", k.ARN, err)
 			}
-			ok, gerr := m.parentGrantAllows(ctx, tx, c.Principal, k, in.Operations, in.Constraints)
-			if gerr != nil {
-				return gerr
-			}
-			if !ok {
-				return err
-			}
+			v.allowed = ok
+		}
+		if !v.allowed {
+			return accessDenied(c.Principal, "kms:CreateGrant", k.ARN, v)
 		}
 		if err := k.usable(); err != nil {
 			return err
@@ -334,15 +348,18 @@ func (m *Module) retireGrant(ctx context.Context, c *gateway.Call, in *RetireGra
 		}
 		addResource(c, resourceOf(k))
 		p := c.Principal
-		allowed := granteeMatches(g.Retiring, p) || (granteeMatches(g.Grantee, p) && g.allows("RetireGrant"))
-		if !allowed && p.Account == g.IssuingAccount {
-			r := authzRequest{Action: "kms:RetireGrant", Key: k}
-			if err := m.authorize(ctx, tx, c, &r); err == nil {
-				allowed = true
-			} else if awsproto.As(err) == nil {
-				return err
-			}
+		// The grant itself lets its retiring principal (or a grantee with
+		// RetireGrant) retire it; the issuing account may through its
+		// policies. An explicit deny in a policy stops either.
+		v, err := m.decide(ctx, tx, c, &authzRequest{Action: "kms:RetireGrant", Key: k})
+		if err != nil {
+			return err
 		}
+		if v.explicitDeny {
+			return accessDenied(p, "kms:RetireGrant", k.ARN, v)
+		}
+		allowed := granteeMatches(g.Retiring, p) || (granteeMatches(g.Grantee, p) && g.allows("RetireGrant")) ||
+			(v.allowed && p.Account == g.IssuingAccount)
 		if !allowed {
 			return accessDenied(p, "kms:RetireGrant", k.ARN, verdict{reason: "the caller is neither the grant's retiring principal nor a grantee allowed to retire it"})
 		}

@@ -272,7 +272,7 @@ func (m *Module) newKey(account, region, desc, manager, pol string, tags map[str
 func (m *Module) addKeyOps() {
 	m.svc.Add(
 		gateway.WithResources(gateway.Op("CreateKey", m.createKey), func(ctx context.Context, c *gateway.Call, in *CreateKeyInput) ([]gateway.Check, error) {
-			tags, keys, err := tagMap(in.Tags)
+			tags, _, err := tagMap(in.Tags)
 			if err != nil {
 				return nil, err
 			}
@@ -280,10 +280,14 @@ func (m *Module) addKeyOps() {
 				"kms:KeySpec": {or(deref(in.KeySpec), "SYMMETRIC_DEFAULT")}, "kms:KeyUsage": {or(deref(in.KeyUsage), "ENCRYPT_DECRYPT")},
 				"kms:KeyOrigin": {or(deref(in.Origin), "AWS_KMS")}, "kms:MultiRegion": {boolStr(deref(in.MultiRegion))},
 				"kms:CallerAccount": {c.Account}, "kms:BypassPolicyLockoutSafetyCheck": {boolStr(deref(in.BypassPolicyLockoutSafetyCheck))}}}
-			if len(keys) > 0 {
-				chk.TagKeys = keys
+			if len(tags) == 0 {
+				return []gateway.Check{chk}, nil
 			}
-			return []gateway.Check{chk}, nil
+			// Tags on CreateKey also need kms:TagResource in an IAM policy
+			// (the CreateKey reference), with the same request tags.
+			tag := gateway.Check{Action: "kms:TagResource", Resource: "*", RequestTags: tags,
+				Context: map[string][]string{"kms:CallerAccount": {c.Account}}}
+			return []gateway.Check{chk, tag}, nil
 		}),
 		gateway.Op("DescribeKey", func(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*DescribeKeyOutput, error) {
 			var out *DescribeKeyOutput
@@ -373,15 +377,14 @@ func (m *Module) addKeyOps() {
 			return &ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil
 		}).RO().Batch(),
 		gateway.Op("TagResource", func(ctx context.Context, c *gateway.Call, in *TagResourceInput) (*struct{}, error) {
-			tags, keys, err := tagMap(in.Tags)
+			tags, _, err := tagMap(in.Tags)
 			if err != nil {
 				return nil, err
 			}
-			extra := map[string][]string{"aws:TagKeys": keys}
-			for k, v := range tags {
-				extra["aws:RequestTag/"+k] = []string{v}
+			if tags == nil {
+				tags = map[string]string{} // no tags: aws:TagKeys is empty, not absent
 			}
-			return nil, m.updateKeyAuthz(ctx, c, *in.KeyId, authzRequest{Extra: extra}, func(tx store.Tx, k *keyRec) error {
+			return nil, m.updateKeyAuthz(ctx, c, *in.KeyId, authzRequest{RequestTags: tags}, func(tx store.Tx, k *keyRec) error {
 				if err := k.notPendingDeletion(); err != nil {
 					return err
 				}
@@ -398,8 +401,7 @@ func (m *Module) addKeyOps() {
 			})
 		}).Batch(),
 		gateway.Op("UntagResource", func(ctx context.Context, c *gateway.Call, in *UntagResourceInput) (*struct{}, error) {
-			extra := map[string][]string{"aws:TagKeys": in.TagKeys}
-			return nil, m.updateKeyAuthz(ctx, c, *in.KeyId, authzRequest{Extra: extra}, func(tx store.Tx, k *keyRec) error {
+			return nil, m.updateKeyAuthz(ctx, c, *in.KeyId, authzRequest{TagKeys: append([]string{}, in.TagKeys...)}, func(tx store.Tx, k *keyRec) error {
 				if err := k.notPendingDeletion(); err != nil {
 					return err
 				}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/cloudtrail"
 	"github.com/deskplane/deskplane/internal/gateway"
-	"github.com/deskplane/deskplane/internal/iam/policy"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/workspaces"
 )
@@ -81,11 +81,14 @@ func keyByARN(ctx context.Context, tx store.Tx, account, region, arn string, now
 	return loadKey(ctx, tx, rf, now)
 }
 
-// CreateGrant implements workspaces.VolumeKeys. When the grant is asked for
-// by a customer principal (step 1 of the KMS guide), the key policy must
-// allow that principal kms:CreateGrant through WorkSpaces (directly, or by
-// delegating to IAM, whose check WorkSpaces has made); grants asked for by
-// WorkSpaces itself (step 2, the EBS grant) ride on its own grant.
+// CreateGrant implements workspaces.VolumeKeys. A grant asked for on a
+// customer's behalf (step 1 of the KMS guide, g.Caller set) is that caller's
+// kms:CreateGrant through WorkSpaces: the key policy must allow it (directly,
+// or by delegating to IAM, whose policies must then allow it) and no policy
+// may deny it. A grant WorkSpaces asks for itself (step 2, the EBS grant)
+// rides on its own grant, g.ParentGrantID, which must still exist and allow
+// it: once the customer retires or revokes that grant, WorkSpaces can mint
+// no more grants on the key.
 func (m *Module) CreateGrant(ctx context.Context, tx store.Tx, g workspaces.GrantRequest) (string, error) {
 	now := m.clock.Now()
 	k, err := keyByARN(ctx, tx, g.Account, g.Region, g.KeyARN, now)
@@ -105,8 +108,12 @@ func (m *Module) CreateGrant(ctx context.Context, tx store.Tx, g workspaces.Gran
 		in.Name = &g.Name
 	}
 	var out *CreateGrantOutput
-	if err == nil && strings.HasPrefix(g.CreatedBy, "arn:") {
-		err = m.serviceCallerAllowed(k, g.CreatedBy, g.Account, via, g.Operations, cons)
+	if err == nil {
+		if g.Caller != nil {
+			err = m.callerMayGrant(ctx, k, g.Caller, via, g.Operations, cons)
+		} else {
+			err = m.serviceMayGrant(ctx, tx, k, g.CreatedBy, g.ParentGrantID, g.Operations, cons)
+		}
 	}
 	if err == nil {
 		var rec *grantRec
@@ -122,36 +129,96 @@ func (m *Module) CreateGrant(ctx context.Context, tx store.Tx, g workspaces.Gran
 	return out.GrantId, nil
 }
 
-// serviceCallerAllowed evaluates the key policy for the customer principal
-// on whose behalf WorkSpaces creates a grant.
-func (m *Module) serviceCallerAllowed(k *keyRec, callerARN, account, via string, ops []string, cons *GrantConstraints) error {
+// callerMayGrant authorizes the customer's kms:CreateGrant through WorkSpaces
+// (kms:ViaService, kms:GrantIsForAWSResource): key policy and IAM policies,
+// where an explicit deny in either refuses.
+func (m *Module) callerMayGrant(ctx context.Context, k *keyRec, c *gateway.Call, via string, ops []string, cons *GrantConstraints) error {
 	kp, err := m.policies.get(k.ARN, k.Policy)
 	if err != nil {
 		return errInternal(err)
 	}
 	extra, ec := grantConditionKeys("", "", sortedOps(ops), cons, true)
-	ctxKeys := map[string][]string{"kms:CallerAccount": {account}, "kms:ViaService": {via}, "aws:PrincipalArn": {callerARN}, "aws:PrincipalAccount": {account}}
-	for k, v := range extra {
-		if k != "kms:GranteePrincipal" {
-			ctxKeys[k] = v
-		}
+	delete(extra, "kms:GranteePrincipal")
+	extra["kms:ViaService"] = []string{via}
+	r := &authzRequest{Action: "kms:CreateGrant", Key: k, EncCtx: ec, Extra: extra}
+	v, err := m.evaluate(ctx, c, r, kp, conditionContext(c, r))
+	if err != nil {
+		return err
 	}
-	for kk, v := range ec {
-		ctxKeys["kms:EncryptionContext:"+kk] = []string{v}
-	}
-	p := policy.Principal{ARN: callerARN, Account: account}
-	if strings.Contains(callerARN, ":assumed-role/") {
-		parts := strings.Split(callerARN, "/")
-		if len(parts) >= 3 {
-			p.IssuerARN = "arn:aws:iam::" + account + ":role/" + parts[1]
-		}
-	}
-	req := &policy.Request{Action: "kms:CreateGrant", Resource: k.ARN, Principal: p, Context: ctxKeys}
-	set := policy.Set{Resource: []*policy.Policy{kp}, ResourceAccount: k.Account, ResourceMustAllow: true, Identity: []*policy.Policy{allowAll}}
-	if policy.Authorize(set, req).Decision == policy.Allow {
+	if v.allowed {
 		return nil
 	}
-	return accessDenied(&gateway.Principal{ARN: callerARN}, "kms:CreateGrant", k.ARN, verdict{reason: "the key policy does not allow the caller to create grants through WorkSpaces"})
+	if !v.explicitDeny && strings.HasPrefix(v.reason, "no resource-based") {
+		v.reason = "the key policy does not allow the caller to create grants through WorkSpaces"
+	}
+	return accessDenied(c.Principal, "kms:CreateGrant", k.ARN, v)
+}
+
+// serviceMayGrant checks the grant a service creates under its own grant on
+// the key (parentID; any of its grants when empty): the parent must still
+// exist, name the service as grantee and allow CreateGrant, and the child
+// may only have a subset of its operations and constraints at least as
+// strict.
+func (m *Module) serviceMayGrant(ctx context.Context, tx store.Tx, k *keyRec, service, parentID string, ops []string, cons *GrantConstraints) error {
+	p := &gateway.Principal{Type: "AWSService", Account: k.Account, Service: service}
+	ok := false
+	if parentID != "" {
+		g, err := store.GetJSON[grantRec](ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+parentID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("kms: read grant %s of %s: %w", parentID, k.ARN, err)
+		default:
+			ok = g.permitsChild(p, ops, cons)
+		}
+	} else {
+		var err error
+		if ok, err = m.parentGrantAllows(ctx, tx, p, k, ops, cons); err != nil {
+			return fmt.Errorf("kms: read the grants of %s: %w", k.ARN, err)
+		}
+	}
+	if ok {
+		return nil
+	}
+	return accessDenied(p, "kms:CreateGrant", k.ARN, verdict{reason: "no grant allows " + service +
+		" to create this grant (the grant it holds on the key was retired or revoked, or does not cover it)"})
+}
+
+// DescribeKey implements workspaces.VolumeKeys: WorkSpaces' DescribeKey
+// under its own grant before it uses the key for a desktop. It fails with
+// AccessDeniedException when the grant no longer exists or no longer lets
+// WorkSpaces describe the key. Key states are left to the cryptographic
+// calls that follow (DescribeKey works on a disabled key).
+func (m *Module) DescribeKey(ctx context.Context, tx store.Tx, account, region, keyARN, grantID string) error {
+	now := m.clock.Now()
+	service := "workspaces." + region + ".amazonaws.com"
+	in := &KeyIDInput{KeyId: &keyARN}
+	var out *DescribeKeyOutput
+	err := func() error {
+		k, err := keyByARN(ctx, tx, account, region, keyARN, now)
+		if err != nil {
+			return err
+		}
+		ok := false
+		if grantID != "" {
+			g, err := store.GetJSON[grantRec](ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+grantID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return fmt.Errorf("kms: read grant %s of %s: %w", grantID, k.ARN, err)
+			default:
+				ok = g.Grantee == service && g.allows("DescribeKey")
+			}
+		}
+		if !ok {
+			return accessDenied(&gateway.Principal{Service: service}, "kms:DescribeKey", k.ARN,
+				verdict{reason: "no grant allows it: the grant WorkSpaces holds on the key was retired or revoked"})
+		}
+		out = &DescribeKeyOutput{KeyMetadata: k.metadata()}
+		return nil
+	}()
+	m.recordService(ctx, account, region, "workspaces.amazonaws.com", "DescribeKey", true, in, out, keyARN, err, now)
+	return err
 }
 
 // serviceGrant finds the grant that lets a service use the key for op with

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -73,10 +72,10 @@ func TestTLSAutoWithSDK(t *testing.T) {
 	if !bytes.Equal(ca, ca2) || !bytes.Equal(cert, cert2) {
 		t.Fatal("the generated certificate was not reused on restart")
 	}
-	cfg = testserver.ConfigFor(s2.URL, config.AdminKeyID, config.AdminSecret, "")
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
-	cfg.HTTPClient.(*http.Client).Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool}
+	s2.Roots = pool // the first start's CA
+	cfg = s2.Config(config.AdminKeyID, config.AdminSecret)
 	if _, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
 		t.Fatalf("the first start's CA is not trusted after a restart: %v", err)
 	}

@@ -130,6 +130,14 @@ func (m *Module) listCidrs(ctx context.Context, c *gateway.Call, in *listCidrIn)
 	if err != nil {
 		return nil, err
 	}
+	var afterAddr netip.Addr
+	if after != "" {
+		p, err := netip.ParsePrefix(after)
+		if err != nil {
+			return nil, errInvalid("The NextToken value is not valid.")
+		}
+		afterAddr = p.Addr()
+	}
 	var vpcs []netip.Prefix
 	err = m.store.View(ctx, func(tx store.Tx) error {
 		cidrs, err := m.ec2.VPCCIDRs(ctx, tx, c.Account, c.Region)
@@ -137,9 +145,11 @@ func (m *Module) listCidrs(ctx context.Context, c *gateway.Call, in *listCidrIn)
 			return err
 		}
 		for _, s := range cidrs {
-			if p, err := netip.ParsePrefix(s); err == nil {
-				vpcs = append(vpcs, p.Masked())
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return fmt.Errorf("a VPC of %s has an invalid CIDR block %q: %w", c.Account, s, err)
 			}
+			vpcs = append(vpcs, p.Masked())
 		}
 		return nil
 	})
@@ -154,7 +164,7 @@ func (m *Module) listCidrs(ctx context.Context, c *gateway.Call, in *listCidrIn)
 		v := start + uint32(i)<<16
 		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), 0, 0}), 16)
 		s := p.String()
-		if after != "" && cidrLess(s, after) {
+		if afterAddr.IsValid() && p.Addr().Less(afterAddr) {
 			continue
 		}
 		if after == s {
@@ -176,12 +186,6 @@ func (m *Module) listCidrs(ctx context.Context, c *gateway.Call, in *listCidrIn)
 		out.ManagementCidrRanges = append(out.ManagementCidrRanges, s)
 	}
 	return out, nil
-}
-
-func cidrLess(a, b string) bool {
-	pa, _ := netip.ParsePrefix(a)
-	pb, _ := netip.ParsePrefix(b)
-	return pa.Addr().Less(pb.Addr())
 }
 
 func (m *Module) modifyAccount(ctx context.Context, c *gateway.Call, in *modifyAccountIn) (*struct{}, error) {
@@ -233,7 +237,11 @@ func (m *Module) modifyAccount(ctx context.Context, c *gateway.Call, in *modifyA
 			return err
 		}
 		for _, s := range cidrs {
-			if p, err := netip.ParsePrefix(s); err == nil && p.Overlaps(cidr) {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return fmt.Errorf("a VPC of %s has an invalid CIDR block %q: %w", c.Account, s, err)
+			}
+			if p.Overlaps(cidr) {
 				return errInvalid("The management CIDR range %s overlaps the VPC range %s of this account. Choose one returned by ListAvailableManagementCidrRanges.", cidr, s)
 			}
 		}

@@ -9,6 +9,7 @@ package workspaces
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -153,7 +154,7 @@ func (m *Module) lookupBundle(ctx context.Context, tx store.Tx, account, region,
 	if err != nil || b != nil {
 		return b, err
 	}
-	return publicBundle(id), nil
+	return publicBundle(id)
 }
 
 // bundleInUse reports whether a desktop of account in region that is not
@@ -314,7 +315,7 @@ func ownBundle(ctx context.Context, tx store.Tx, account, region string, id *str
 	if id == nil || *id == "" {
 		return nil, errInvalid("BundleId is required.")
 	}
-	if publicBundle(*id) != nil {
+	if publicCatalog.bundles[*id] != nil {
 		return nil, errInvalid("The bundle %s is provided by Amazon WorkSpaces; only your own bundles can be changed.", *id)
 	}
 	b, err := getRec[bundleRec](ctx, tx, tBundles, key(account, region, *id))
@@ -370,7 +371,10 @@ func (m *Module) updateBundle(ctx context.Context, c *gateway.Call, in *updateBu
 		if err := checkComputeForImage(b.ComputeType, img); err != nil {
 			return err
 		}
-		root, _ := strconv.Atoi(b.RootCapacity)
+		root, err := strconv.Atoi(b.RootCapacity)
+		if err != nil {
+			return fmt.Errorf("bundle %s: root capacity %q: %w", b.BundleID, b.RootCapacity, err)
+		}
 		if img.RootVolumeSize > root {
 			return errInvalid("The image %s needs a %d GB root volume; the bundle's root volume is %d GB.", img.ImageID, img.RootVolumeSize, root)
 		}

@@ -3,6 +3,7 @@ package workspaces
 import (
 	"context"
 
+	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -100,6 +101,11 @@ type VolumeKeys interface {
 	Decrypt(ctx context.Context, tx store.Tx, account, region, keyARN string, blob []byte, encCtx map[string]string, grantID string) error
 	// RetireGrant retires a grant (on terminate).
 	RetireGrant(ctx context.Context, tx store.Tx, account, region, keyARN, grantID string) error
+	// DescribeKey is the call WorkSpaces makes under its own grant on the
+	// key (grantID, step 1 of the KMS guide) before it uses the key for a
+	// desktop's volumes: it fails with AccessDeniedException when that
+	// grant was retired or revoked, or no longer lets WorkSpaces use the key.
+	DescribeKey(ctx context.Context, tx store.Tx, account, region, keyARN, grantID string) error
 }
 
 // GrantRequest is a grant WorkSpaces or EBS creates for a desktop.
@@ -111,5 +117,11 @@ type GrantRequest struct {
 	Operations      []string // e.g. Decrypt, GenerateDataKeyWithoutPlaintext, CreateGrant, RetireGrant
 	ContextSubset   map[string]string
 	Name            string
-	CreatedBy       string // principal ARN that asked (the caller of CreateWorkspaces)
+	CreatedBy       string // principal ARN that asked (the caller of CreateWorkspaces), or the service
+	// Caller is the customer's call WorkSpaces creates the grant for (step
+	// 1): KMS authorizes it as that caller's kms:CreateGrant through
+	// WorkSpaces (key policy and IAM policies). Nil for the grants WorkSpaces
+	// creates itself (step 2), which ride on its own grant, ParentGrantID.
+	Caller        *gateway.Call
+	ParentGrantID string
 }

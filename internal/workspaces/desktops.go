@@ -294,6 +294,12 @@ func itemErr(code, format string, a ...any) *itemError {
 	return &itemError{code: code, msg: fmt.Sprintf(format, a...)}
 }
 
+// internalItemError is a batch item's failure on an unexpected error (the
+// error itself is logged, not sent).
+func internalItemError() *itemError {
+	return &itemError{code: "InternalFailure", msg: "The request processing has failed because of an unknown error, exception or failure."}
+}
+
 func toItemError(err error) (*itemError, bool) {
 	var ie *itemError
 	if errors.As(err, &ie) {
@@ -736,15 +742,25 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 		// WorkSpaces creates grants on the caller's behalf: the caller must be allowed kms:CreateGrant on the key.
 		if err := c.Authorize(ctx, gateway.Check{Action: "kms:CreateGrant", Resource: keyARN,
 			Context: map[string][]string{"kms:GrantIsForAWSResource": {"true"}, "kms:ViaService": {"workspaces." + c.Region + ".amazonaws.com"}}}); err != nil {
-			return nil, nil, itemErr("AccessDeniedException", "%s", awsproto.As(err).Message)
+			ae := awsproto.As(err)
+			if ae == nil {
+				return nil, nil, fmt.Errorf("authorize kms:CreateGrant on %s: %w", keyARN, err)
+			}
+			return nil, nil, itemErr("AccessDeniedException", "%s", ae.Message)
 		}
 	}
 	compute := b.ComputeType
 	if props.ComputeTypeName != nil {
 		compute = *props.ComputeTypeName
 	}
-	rootSize, _ := strconv.Atoi(b.RootCapacity)
-	userSize, _ := strconv.Atoi(b.UserCapacity)
+	rootSize, err := strconv.Atoi(b.RootCapacity)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle %s: root capacity %q: %w", b.BundleID, b.RootCapacity, err)
+	}
+	userSize, err := strconv.Atoi(b.UserCapacity)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle %s: user capacity %q: %w", b.BundleID, b.UserCapacity, err)
+	}
 	if props.RootVolumeSizeGib != nil {
 		rootSize = *props.RootVolumeSizeGib
 	}
@@ -1189,7 +1205,11 @@ func (m *Module) batch(ctx context.Context, c *gateway.Call, reqs []wsIDReq, one
 				return nil
 			}
 			if err := c.Authorize(ctx, gateway.Check{Resource: ARN(c.Region, c.Account, "workspace", w.WorkspaceID), ResourceTags: orEmpty(w.Tags)}); err != nil {
-				failure, _ = toItemError(err)
+				ie, ok := toItemError(err)
+				if !ok {
+					return fmt.Errorf("authorize %s on %s: %w", c.Action(), r.WorkspaceId, err)
+				}
+				failure = ie
 				return nil
 			}
 			if err := one(ctx, tx, c, w); err != nil {
@@ -1197,12 +1217,15 @@ func (m *Module) batch(ctx context.Context, c *gateway.Call, reqs []wsIDReq, one
 					failure = ie
 					return errRollback
 				}
-				return err
+				return fmt.Errorf("%s %s: %w", c.Op.Name, r.WorkspaceId, err)
 			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, errRollback) {
-			return nil, err
+			// Earlier desktops of the batch may be changed already: this one
+			// fails on its own, with the internal code, never as a success.
+			m.log.ErrorContext(ctx, "batch item failed", "request_id", c.RequestID, "operation", c.Op.Name, "workspace_id", r.WorkspaceId, "err", err)
+			failure = internalItemError()
 		}
 		if failure != nil {
 			out.FailedRequests = append(out.FailedRequests, failedChange{WorkspaceId: r.WorkspaceId, ErrorCode: failure.code, ErrorMessage: failure.msg})
@@ -1520,7 +1543,9 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		}
 		oldTen := ""
 		if oldB != nil {
-			_, oldTen, _ = m.bundleProtocol(ctx, tx, c.Account, c.Region, oldB)
+			if _, oldTen, err = m.bundleProtocol(ctx, tx, c.Account, c.Region, oldB); err != nil {
+				return fmt.Errorf("migrate %s: the tenancy of its bundle %s: %w", src.WorkspaceID, oldB.BundleID, err)
+			}
 		}
 		if (oldTen == "DEDICATED") != (newTen == "DEDICATED") {
 			return errUnsupported("BYOL WorkSpaces can only migrate to BYOL bundles, and other WorkSpaces never to BYOL bundles.")
@@ -1528,7 +1553,10 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		if len(m.snapshots(src, c.Now, false)) == 0 {
 			return errUnsupported("The WorkSpace %s has no user volume snapshot yet; migrate it once the first snapshot exists.", src.WorkspaceID)
 		}
-		t := clone(src)
+		t, err := clone(src)
+		if err != nil {
+			return err
+		}
 		t.WorkspaceID = newOrderedID("ws-")
 		t.BundleID = in.BundleId
 		t.ComputerName = computerName(t.WorkspaceID)

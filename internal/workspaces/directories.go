@@ -3,6 +3,7 @@ package workspaces
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -210,7 +211,9 @@ func (m *Module) registerDirectory(ctx context.Context, c *gateway.Call, in *reg
 		azs := map[string]bool{}
 		var mgmt netip.Prefix
 		if acct.ManagementCidrRange != "" {
-			mgmt, _ = netip.ParsePrefix(acct.ManagementCidrRange)
+			if mgmt, err = netip.ParsePrefix(acct.ManagementCidrRange); err != nil {
+				return fmt.Errorf("the management CIDR range %q of %s: %w", acct.ManagementCidrRange, c.Account, err)
+			}
 		}
 		for _, sid := range subnets {
 			sn, err := m.ec2.Subnet(ctx, tx, c.Account, c.Region, sid)
@@ -228,7 +231,11 @@ func (m *Module) registerDirectory(ctx context.Context, c *gateway.Call, in *reg
 			}
 			azs[sn.AZ] = true
 			if mgmt.IsValid() {
-				if p, err := netip.ParsePrefix(sn.CIDR); err == nil && p.Overlaps(mgmt) {
+				p, err := netip.ParsePrefix(sn.CIDR)
+				if err != nil {
+					return fmt.Errorf("subnet %s has an invalid CIDR block %q: %w", sid, sn.CIDR, err)
+				}
+				if p.Overlaps(mgmt) {
 					return awsUnsupportedNetwork(sid, sn.CIDR, acct.ManagementCidrRange)
 				}
 			}

@@ -280,7 +280,7 @@ func (m *Module) lookupImage(ctx context.Context, tx store.Tx, account, region, 
 	if err != nil || img != nil {
 		return img, err
 	}
-	return publicImage(id), nil
+	return publicImage(id)
 }
 
 // sharedImage returns an image another account shares with account in region.
@@ -727,7 +727,10 @@ func (m *Module) copyImage(ctx context.Context, c *gateway.Call, in *copyImageIn
 		if err := reserveImageName(ctx, tx, c.Account, c.Region, in.Name, id); err != nil {
 			return err
 		}
-		rec := clone(src)
+		rec, err := clone(src)
+		if err != nil {
+			return err
+		}
 		rec.ImageID, rec.Name, rec.OwnerAccountID, rec.State = id, in.Name, c.Account, "PENDING"
 		if in.Description != nil {
 			rec.Description = *in.Description

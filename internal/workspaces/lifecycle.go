@@ -46,17 +46,23 @@ type jobRef struct {
 func (m *Module) registerJobs() {
 	m.engine.Register(jobAccountMod, func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
 		var k string
-		json.Unmarshal(j.Payload, &k)
+		if err := json.Unmarshal(j.Payload, &k); err != nil {
+			return fmt.Errorf("decode job %s: %w", j.ID, err)
+		}
 		return m.finishAccountMod(ctx, tx, k, now)
 	})
 	m.engine.Register(jobDirRegister, func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
 		var k string
-		json.Unmarshal(j.Payload, &k)
+		if err := json.Unmarshal(j.Payload, &k); err != nil {
+			return fmt.Errorf("decode job %s: %w", j.ID, err)
+		}
 		return m.finishDirRegister(ctx, tx, k, now)
 	})
 	m.engine.Register(jobDirDeregister, func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
 		var k string
-		json.Unmarshal(j.Payload, &k)
+		if err := json.Unmarshal(j.Payload, &k); err != nil {
+			return fmt.Errorf("decode job %s: %w", j.ID, err)
+		}
 		return m.finishDirDeregister(ctx, tx, k, now)
 	})
 	m.engine.Register(jobTransition, m.runTransition)
@@ -450,7 +456,7 @@ func (m *Module) grantWorkspace(ctx context.Context, tx store.Tx, c *gateway.Cal
 		Retiring:      "workspaces." + c.Region + ".amazonaws.com",
 		Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant", "RetireGrant", "DescribeKey"},
 		ContextSubset: map[string]string{"aws:workspaces:sid-directoryid": "[" + w.UserSID + "]@[" + w.DirectoryID + "]"},
-		Name:          w.WorkspaceID, CreatedBy: c.Principal.ARN,
+		Name:          w.WorkspaceID, CreatedBy: c.Principal.ARN, Caller: c,
 	})
 	if err != nil {
 		return err
@@ -469,6 +475,7 @@ func (m *Module) createVolumeKey(ctx context.Context, tx store.Tx, account, regi
 		Grantee: "ebs." + region + ".amazonaws.com", Retiring: "ebs." + region + ".amazonaws.com",
 		Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "RetireGrant"},
 		ContextSubset: ec, Name: v.VolumeID, CreatedBy: "workspaces." + region + ".amazonaws.com",
+		ParentGrantID: w.WorkspaceGrant,
 	})
 	if err != nil {
 		return err
@@ -483,11 +490,15 @@ func (m *Module) createVolumeKey(ctx context.Context, tx store.Tx, account, regi
 }
 
 // attach is steps 5–6: EBS decrypts each encrypted volume's data key with
-// its encryption context. A disabled or deleted key leaves the desktop in
-// ERROR with the reason.
+// its encryption context, once WorkSpaces has checked that its own grant on
+// the key still holds. A disabled or deleted key, or a retired or revoked
+// WorkSpaces grant, leaves the desktop in ERROR with the reason.
 func (m *Module) attach(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) (string, error) {
 	if w.VolumeKey == "" || m.keys == nil {
 		return "AVAILABLE", nil
+	}
+	if next, err := m.checkWorkspaceGrant(ctx, tx, account, region, w); next != "" || err != nil {
+		return next, err
 	}
 	for _, v := range m.encryptedVolumes(w) {
 		gid := ""
@@ -502,6 +513,20 @@ func (m *Module) attach(ctx context.Context, tx store.Tx, account, region string
 		}
 	}
 	return "AVAILABLE", nil
+}
+
+// checkWorkspaceGrant makes WorkSpaces' DescribeKey under its own grant on
+// the desktop's key. When the grant is gone it returns "ERROR" (with the
+// desktop's error set); "" when the grant holds.
+func (m *Module) checkWorkspaceGrant(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) (string, error) {
+	err := m.keys.DescribeKey(ctx, tx, account, region, w.VolumeKey, w.WorkspaceGrant)
+	if err == nil {
+		return "", nil
+	}
+	if ae := awsproto.As(err); ae != nil {
+		return m.fail(w, "KMSKeyUnavailable."+ae.Code, "WorkSpaces cannot use the KMS key of "+w.WorkspaceID+": "+ae.Message)
+	}
+	return "", fmt.Errorf("check the KMS grant of %s: %w", w.WorkspaceID, err)
 }
 
 func (m *Module) retireGrants(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) error {
@@ -546,6 +571,11 @@ func (m *Module) rebuild(ctx context.Context, tx store.Tx, account, region strin
 	}
 	w.IPAddress = ip
 	if w.RootEncrypted && m.keys != nil {
+		// No grant is retired or minted unless WorkSpaces' own grant holds.
+		if next, err := m.checkWorkspaceGrant(ctx, tx, account, region, w); next != "" || err != nil {
+			w.Root = old
+			return next, err
+		}
 		for _, gid := range old.GrantIDs {
 			if err := m.keys.RetireGrant(ctx, tx, account, region, w.VolumeKey, gid); err != nil && awsproto.As(err) == nil {
 				return "", err
@@ -691,7 +721,11 @@ func (m *Module) runForget(ctx context.Context, tx store.Tx, j store.Job, now ti
 	parts := splitKey(ref.Key)
 	if w.WorkspaceName != "" {
 		nk := key(parts[0], parts[1], "name/"+w.WorkspaceName)
-		if b, err := tx.Get(ctx, tIdem, nk); err == nil && strings.Trim(string(b), `"`) == w.WorkspaceID {
+		b, err := tx.Get(ctx, tIdem, nk)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("read the name of %s: %w", w.WorkspaceID, err)
+		}
+		if err == nil && strings.Trim(string(b), `"`) == w.WorkspaceID {
 			if err := tx.Delete(ctx, tIdem, nk); err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -337,11 +338,17 @@ func putRec(ctx context.Context, tx store.Tx, table, k string, v any) error {
 	return store.PutJSON(ctx, tx, table, k, v)
 }
 
-func clone[T any](v *T) *T {
-	b, _ := json.Marshal(v)
+// clone returns a deep copy of a record (through its JSON form).
+func clone[T any](v *T) (*T, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("copy %T: %w", v, err)
+	}
 	out := new(T)
-	json.Unmarshal(b, out)
-	return out
+	if err := json.Unmarshal(b, out); err != nil {
+		return nil, fmt.Errorf("copy %T: %w", v, err)
+	}
+	return out, nil
 }
 
 func ptr[T any](v T) *T { return &v }

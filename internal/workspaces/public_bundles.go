@@ -121,17 +121,17 @@ func buildPublicCatalog() catalog {
 }
 
 // publicBundle returns a copy of a public bundle, or nil.
-func publicBundle(id string) *bundleRec {
+func publicBundle(id string) (*bundleRec, error) {
 	if b := publicCatalog.bundles[id]; b != nil {
 		return clone(b)
 	}
-	return nil
+	return nil, nil
 }
 
 // publicImage returns a copy of a public bundle's image, or nil.
-func publicImage(id string) *imageRec {
+func publicImage(id string) (*imageRec, error) {
 	if img := publicCatalog.images[id]; img != nil {
 		return clone(img)
 	}
-	return nil
+	return nil, nil
 }

@@ -117,6 +117,7 @@ func TestBadInputTable(t *testing.T) {
 		{"bad pattern", ws("DescribeWorkspaceSnapshots", `{"WorkspaceId":"not-an-id"}`), 400, "ValidationException"},
 		{"unknown id", ws("RestoreWorkspace", `{"WorkspaceId":"ws-aaaaaaaaa"}`), 400, "ResourceNotFoundException"},
 		{"bad token", ws("DescribeWorkspaces", `{"NextToken":"!!!"}`), 400, "InvalidParameterValuesException"},
+		{"token not a range", ws("ListAvailableManagementCidrRanges", `{"ManagementCidrRangeConstraint":"10.0.0.0/8","NextToken":"bm9wZQ"}`), 400, "InvalidParameterValuesException"},
 		{"aws: tag", ws("CreateTags", `{"ResourceId":"d-1234567890","Tags":[{"Key":"aws:x","Value":"1"}]}`), 400, "InvalidParameterValuesException"},
 		{"51 tags", ws("RegisterWorkspaceDirectory", `{"DirectoryId":"d-1234567890","Tags":[`+strings.TrimSuffix(strings.Repeat(`{"Key":"k","Value":"v"},`, 51), ",")+`]}`), 400, "InvalidParameterValuesException"},
 		{"unknown operation", ws("LaunchRockets", `{}`), 400, "UnknownOperationException"},

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 )
 
 // Config is the whole configuration file (JSON).
@@ -38,11 +39,14 @@ type Account struct {
 	Alias string `json:"alias,omitempty"`
 	// BYOLEligible accounts may call ListAvailableManagementCidrRanges and
 	// ModifyAccount (the customer has been enabled for BYOL).
-	BYOLEligible bool        `json:"byol_eligible"`
-	Users        []User      `json:"users,omitempty"`
-	Directories  []Directory `json:"directories,omitempty"`
-	VPCs         []VPC       `json:"vpcs,omitempty"`
-	Images       []Image     `json:"images,omitempty"`
+	BYOLEligible bool   `json:"byol_eligible"`
+	Users        []User `json:"users,omitempty"`
+	// Roles are IAM roles created in the account at first start (a role
+	// changed or deleted through the API afterwards keeps those changes).
+	Roles       []Role      `json:"roles,omitempty"`
+	Directories []Directory `json:"directories,omitempty"`
+	VPCs        []VPC       `json:"vpcs,omitempty"`
+	Images      []Image     `json:"images,omitempty"`
 }
 
 // User is an IAM user with access keys and policies.
@@ -52,6 +56,25 @@ type User struct {
 	Policies   map[string]any    `json:"policies,omitempty"`         // inline policies by name (JSON documents)
 	Managed    []string          `json:"managed_policies,omitempty"` // attached managed policy ARNs
 	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+// Role is an IAM role: the trust policy says who may assume it, the inline
+// and managed policies what its sessions may do.
+type Role struct {
+	Name string `json:"name"`
+	// Path defaults to "/".
+	Path        string `json:"path,omitempty"`
+	Description string `json:"description,omitempty"`
+	// TrustPolicy is the role's trust (assume role) policy document.
+	TrustPolicy any `json:"trust_policy"`
+	// Policies are inline policies by name (JSON documents).
+	Policies map[string]any `json:"policies,omitempty"`
+	// Managed lists attached managed policy ARNs (AWS managed policies,
+	// e.g. arn:aws:iam::aws:policy/ReadOnlyAccess).
+	Managed []string `json:"managed_policies,omitempty"`
+	// MaxSessionDuration in seconds (3600 to 43200; default 3600).
+	MaxSessionDuration int               `json:"max_session_duration,omitempty"`
+	Tags               map[string]string `json:"tags,omitempty"`
 }
 
 // AccessKey is a long-term key pair.
@@ -141,6 +164,14 @@ const (
 	AdminSecret     = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 	PartnerKeyID    = "AKIAI44QH8DHBEXAMPLE"
 	PartnerSecret   = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
+	// PartnerRoleName is the role of the default customer account that the
+	// partner account may assume (the partner guide's assume-role access).
+	PartnerRoleName = "PartnerRole"
+	// PartnerRoleARN is PartnerRoleName's ARN.
+	PartnerRoleARN = "arn:aws:iam::" + CustomerAccount + ":role/" + PartnerRoleName
+	// PartnerExternalID is the ExternalId the default PartnerRole's trust
+	// policy requires (sts:ExternalId); the serve banner prints it.
+	PartnerExternalID = "Customer-1234"
 )
 
 // DefaultRegions are the regions seeded by default: those where WorkSpaces
@@ -175,7 +206,9 @@ func Default() *Config {
 		Accounts: []Account{
 			{
 				ID: CustomerAccount, Alias: "customer", BYOLEligible: true,
-				Users:       []User{{Name: "admin", AccessKeys: []AccessKey{{ID: AdminKeyID, Secret: AdminSecret}}, Policies: map[string]any{"FullAccess": admin}}},
+				Users: []User{{Name: "admin", AccessKeys: []AccessKey{{ID: AdminKeyID, Secret: AdminSecret}}, Policies: map[string]any{"FullAccess": admin}}},
+				Roles: []Role{{Name: PartnerRoleName, Description: "The partner's access (partner guide: assume role with an ExternalId, tag-based policy)",
+					TrustPolicy: PartnerTrustPolicy(), Policies: map[string]any{"PartnerManaged": PartnerRolePolicy()}}},
 				Directories: []Directory{corp},
 				VPCs: []VPC{{CIDR: "10.0.0.0/16", Subnets: []Subnet{
 					{CIDR: "10.0.1.0/24", AZ: "a"}, {CIDR: "10.0.2.0/24", AZ: "b"},
@@ -193,6 +226,52 @@ func Default() *Config {
 	}
 }
 
+// PartnerTrustPolicy is the default PartnerRole's trust policy: the partner
+// account may assume it with the ExternalId PartnerExternalID.
+func PartnerTrustPolicy() map[string]any {
+	return map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Principal": map[string]any{"AWS": "arn:aws:iam::" + PartnerAccount + ":root"},
+		"Action": "sts:AssumeRole", "Condition": map[string]any{"StringEquals": map[string]any{"sts:ExternalId": PartnerExternalID}},
+	}}}
+}
+
+// PartnerRolePolicy is the default PartnerRole's permissions: the partner
+// guide's tag-based policy (create only with the tag PartnerManaged=true as
+// the only tag key; terminate and modify only what carries it), what
+// "deskplane broker" needs to power-manage its own desktops and read the
+// account and the directory, and what "deskplane broker onboard" needs
+// (BYOL, an image import, a directory registration and a bundle, each
+// created with the tag).
+func PartnerRolePolicy() map[string]any {
+	tagKeys := map[string]any{"aws:TagKeys": "PartnerManaged"}
+	createTagged := map[string]any{"StringEquals": map[string]any{"aws:RequestTag/PartnerManaged": "true"}, "ForAllValues:StringEquals": tagKeys}
+	managed := map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/PartnerManaged": "true"}, "ForAllValues:StringEquals": tagKeys}
+	stmt := func(sid string, actions []string, cond map[string]any) map[string]any {
+		s := map[string]any{"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}
+		if cond != nil {
+			s["Condition"] = cond
+		}
+		return s
+	}
+	return map[string]any{"Version": "2012-10-17", "Statement": []any{
+		// The partner guide's tag-based authorization.
+		stmt("GuideCreateTagged", []string{"workspaces:CreateWorkspaces"}, createTagged),
+		stmt("GuideModifyTagged", []string{"workspaces:TerminateWorkspaces", "workspaces:ModifyWorkspaceProperties"}, managed),
+		// The broker: power management of its own desktops.
+		stmt("BrokerPowerTagged", []string{"workspaces:StartWorkspaces", "workspaces:StopWorkspaces",
+			"workspaces:RebootWorkspaces", "workspaces:RebuildWorkspaces"}, managed),
+		// The broker: reading the account, and the directory's users and groups.
+		stmt("BrokerRead", []string{"workspaces:Describe*", "workspaces:ListAvailableManagementCidrRanges",
+			"ec2:DescribeImages", "ds:Describe*", "ds:AccessDSData", "ds-data:List*", "ds-data:Describe*"}, nil),
+		// Onboarding: BYOL, and the image, directory registration and bundle
+		// created with the tag (and no other tag key).
+		stmt("OnboardBYOL", []string{"workspaces:ModifyAccount"}, nil),
+		stmt("OnboardCreateTagged", []string{"workspaces:ImportWorkspaceImage", "workspaces:RegisterWorkspaceDirectory",
+			"workspaces:CreateWorkspaceBundle", "workspaces:CreateTags"}, createTagged),
+		stmt("OnboardUseTagged", []string{"workspaces:CreateWorkspaceBundle"}, map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/PartnerManaged": "true"}}),
+	}}
+}
+
 // DefaultImages are the AMIs of the default customer account.
 func DefaultImages() []Image {
 	return []Image{
@@ -205,7 +284,23 @@ func DefaultImages() []Image {
 	}
 }
 
-var accountRe = regexp.MustCompile(`^[0-9]{12}$`)
+var (
+	accountRe  = regexp.MustCompile(`^[0-9]{12}$`)
+	roleNameRe = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]{1,64}$`)
+)
+
+// PolicyDocument returns a policy given in the configuration as a JSON
+// document: a string is taken as it is, anything else is marshalled.
+func PolicyDocument(p any) (string, error) {
+	if s, ok := p.(string); ok {
+		return s, nil
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("config: policy document: %w", err)
+	}
+	return string(b), nil
+}
 
 // Load reads a config file; missing members take their defaults.
 func Load(path string) (*Config, error) {
@@ -241,6 +336,25 @@ func (c *Config) Validate() error {
 	for _, a := range c.Accounts {
 		if !accountRe.MatchString(a.ID) {
 			return fmt.Errorf("config: account id %q must be 12 digits", a.ID)
+		}
+		roles := map[string]bool{}
+		for _, r := range a.Roles {
+			if !roleNameRe.MatchString(r.Name) {
+				return fmt.Errorf("config: role %q in %s: a name is 1 to 64 letters, digits and +=,.@_-", r.Name, a.ID)
+			}
+			if roles[strings.ToLower(r.Name)] {
+				return fmt.Errorf("config: role %s declared twice in %s", r.Name, a.ID)
+			}
+			roles[strings.ToLower(r.Name)] = true
+			if r.TrustPolicy == nil {
+				return fmt.Errorf("config: role %s in %s: trust_policy is required", r.Name, a.ID)
+			}
+			if r.Path != "" && (!strings.HasPrefix(r.Path, "/") || !strings.HasSuffix(r.Path, "/")) {
+				return fmt.Errorf("config: role %s in %s: path %q must begin and end with /", r.Name, a.ID, r.Path)
+			}
+			if d := r.MaxSessionDuration; d != 0 && (d < 3600 || d > 43200) {
+				return fmt.Errorf("config: role %s in %s: max_session_duration %d is not between 3600 and 43200", r.Name, a.ID, d)
+			}
 		}
 		for _, u := range a.Users {
 			for _, k := range u.AccessKeys {

@@ -36,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "broker":
 		return brokerMain(args[1:], stdout, stderr)
+	case "wait":
+		return waitCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "deskplane", version)
 		return 0
@@ -54,6 +56,7 @@ func usage(w io.Writer) {
 commands:
   serve     run the AWS-compatible WorkSpaces Core server
   broker    run the partner control plane (see deskplane broker -h)
+  wait      wait for a WorkSpaces image, desktop, directory or BYOL (see deskplane wait -h)
   version   print the version
 `)
 }
@@ -69,8 +72,20 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Clock, "clock", "real", "clock: real, or virtual (advanced with POST /_deskplane/clock)")
 	fs.StringVar(&o.Store, "store", "", "store: empty for the embedded SQLite in --data-dir, or a postgres:// URL")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	reset := fs.Bool("reset", false, "wipe the data dir's state (embedded store) before starting; refused while another server serves it")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *reset {
+		if !embedded(o.Store) {
+			fmt.Fprintln(stderr, "deskplane serve: --reset works on the embedded store only (drop and re-create the PostgreSQL database instead)")
+			return 2
+		}
+		if err := server.ResetDataDir(o.DataDir); err != nil {
+			fmt.Fprintf(stderr, "deskplane serve: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "deskplane serve: reset %s (the admin token is kept)\n", o.DataDir)
 	}
 	tuneGC()
 	if embedded(o.Store) {
@@ -98,12 +113,18 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "  data dir:     %s\n", o.DataDir)
 	fmt.Fprintf(stdout, "  store:        %s\n", storeName(o.Store))
 	fmt.Fprintf(stdout, "  timing:       %s, clock: %s\n", o.Timing, o.Clock)
-	fmt.Fprintf(stdout, "  admin token:  %s  (Authorization: Bearer … for POST /_deskplane/*)\n", s.AdminToken)
+	where := "set by the config"
+	if s.AdminTokenFile != "" {
+		where = "stored in " + s.AdminTokenFile
+	}
+	fmt.Fprintf(stdout, "  admin token:  %s  (Authorization: Bearer … for every /_deskplane/ endpoint but health; %s)\n", s.AdminToken, where)
 	if o.ConfigFile == "" {
 		fmt.Fprintf(stdout, "  default credentials:\n")
 		fmt.Fprintf(stdout, "    customer %s admin:   %s / %s\n", config.CustomerAccount, config.AdminKeyID, config.AdminSecret)
 		fmt.Fprintf(stdout, "    partner  %s partner: %s / %s\n", config.PartnerAccount, config.PartnerKeyID, config.PartnerSecret)
+		fmt.Fprintf(stdout, "  partner role: %s  ExternalId: %s\n", config.PartnerRoleARN, config.PartnerExternalID)
 	}
+	fmt.Fprintf(stdout, "  state persists in the data dir across restarts; --reset starts from a clean state\n")
 	<-ctx.Done()
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()

@@ -130,9 +130,27 @@ func (m *Module) listCidrs(ctx context.Context, c *gateway.Call, in *listCidrIn)
 	if err != nil {
 		return nil, err
 	}
+	// Taken: the account's VPCs, and the management range it has configured
+	// or is configuring (a range in use is no longer available).
 	var vpcs []netip.Prefix
 	err = m.store.View(ctx, func(tx store.Tx) error {
 		cidrs, err := m.ec2.VPCCIDRs(ctx, tx, c.Account, c.Region)
+		if err != nil {
+			return err
+		}
+		a, err := m.account(ctx, tx, c.Account, c.Region)
+		if err != nil {
+			return err
+		}
+		if a.ManagementCidrRange != "" {
+			cidrs = append(cidrs, a.ManagementCidrRange)
+		}
+		err = store.ScanJSON[accountModRec](ctx, tx, tAccountMod, c.Account+"/"+c.Region+"/", "", 0, func(_ string, r *accountModRec) error {
+			if r.ModificationState == "PENDING" {
+				cidrs = append(cidrs, r.ManagementCidrRange)
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}

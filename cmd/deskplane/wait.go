@@ -86,14 +86,18 @@ func waitCmd(args []string, stdout, stderr io.Writer) int {
 			o.BaseEndpoint = aws.String(*endpoint)
 		}
 	})
-	last := ""
+	last := "unknown"
 	for {
 		st, err := w.state(ctx, c, id)
+		if err != nil && ctx.Err() != nil {
+			fmt.Fprintf(stderr, "deskplane wait %s %s: still %s, not %s: %v\n", kind, id, last, want, ctx.Err())
+			return 1
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "deskplane wait %s %s: %v\n", kind, id, err)
 			return 1
 		}
-		if st != last {
+		if st != last || last == "unknown" {
 			fmt.Fprintf(stderr, "%s %s: %s\n", kind, id, st)
 			last = st
 		}

@@ -31,7 +31,8 @@
 //
 // # Configuration (JSON)
 //
-// See testdata/example.json. Members:
+// See testdata/example.json, and examples/broker-default.json for the
+// default server (its PartnerRole, ExternalId Customer-1234). Members:
 //
 //   - endpoint: WorkSpaces-compatible endpoint (deskplane); empty for AWS.
 //   - region: default us-east-1.

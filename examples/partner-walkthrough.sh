@@ -11,10 +11,13 @@
 #
 # Usage: DESKPLANE_ENDPOINT=http://127.0.0.1:4599 examples/partner-walkthrough.sh
 #
-# It expects a fresh account (deskplane's default environment: account
-# 111122223333, directory corp.example.com, EC2 image win10-ent-22h2-byol) and
-# the "fast" timing profile or quicker; every wait is a bounded poll. It checks
-# each answer and exits non-zero on anything unexpected.
+# It expects deskplane's default environment (account 111122223333, directory
+# corp.example.com, EC2 image win10-ent-22h2-byol) and the "fast" timing
+# profile or quicker; every wait is a bounded poll. It checks each answer and
+# exits non-zero on anything unexpected. It can run again on the same server
+# (whose data persists): what cannot be undone (BYOL) or was set up by others
+# (a registered directory) is detected and skipped, everything it creates it
+# removes.
 set -euo pipefail
 
 ENDPOINT="${DESKPLANE_ENDPOINT:-http://127.0.0.1:4599}"
@@ -71,21 +74,39 @@ acct=$(aws_ sts get-caller-identity --query Account --output text)
 expect "caller account" "$acct" "111122223333"
 
 # --- Enable the account for BYOL and configure the BYOL CIDR block ----------
-say "DescribeAccountModifications: has the customer configured the CIDR block already?"
-mods=$(ws describe-account-modifications --query 'length(AccountModifications)' --output text)
-expect "account modifications on a fresh account" "$mods" "0"
+say "DescribeAccount / DescribeAccountModifications: has the customer configured the CIDR block already?"
+# BYOL is configured once per account and region and cannot be undone, so a
+# second run (the server keeps its data dir) finds it done and skips it, as
+# `deskplane broker onboard` does.
+support=$(ws describe-account --query DedicatedTenancySupport --output text)
+pending=$(ws describe-account-modifications --query "length(AccountModifications[?ModificationState=='PENDING'])" --output text)
+if [ "$support" = "ENABLED" ]; then
+  cidr=$(ws describe-account --query DedicatedTenancyManagementCidrRange --output text)
+  echo "    BYOL is already enabled with the management CIDR range $cidr: skipped"
+else
+  if [ "$pending" = "0" ]; then
+    mods=$(ws describe-account-modifications --query "length(AccountModifications[?ModificationState=='COMPLETED'])" --output text)
+    expect "completed account modifications before BYOL" "$mods" "0"
 
-say "ListAvailableManagementCidrRanges (192.168.0.0/16)"
-cidr=$(ws list-available-management-cidr-ranges --management-cidr-range-constraint 192.168.0.0/16 \
-  --query 'ManagementCidrRanges[0]' --output text)
-expect "first available management CIDR range" "$cidr" "192.168.0.0/16"
+    say "ListAvailableManagementCidrRanges (192.168.0.0/16)"
+    cidr=$(ws list-available-management-cidr-ranges --management-cidr-range-constraint 192.168.0.0/16 \
+      --query 'ManagementCidrRanges[0]' --output text)
+    [[ "$cidr" == 192.168.* ]] || die "no management CIDR range available in 192.168.0.0/16 ('$cidr')"
+    echo "    first available: $cidr"
 
-say "ModifyAccount: enable BYOL with $cidr"
-ws modify-account --dedicated-tenancy-support ENABLED --dedicated-tenancy-management-cidr-range "$cidr" >/dev/null
-poll "account modification state" "COMPLETED" \
-  ws describe-account-modifications --query 'AccountModifications[0].ModificationState' --output text
+    say "ModifyAccount: enable BYOL with $cidr"
+    ws modify-account --dedicated-tenancy-support ENABLED --dedicated-tenancy-management-cidr-range "$cidr" >/dev/null
+  else
+    echo "    an account modification is in progress: waiting for it"
+  fi
+  poll "account modification state" "COMPLETED" \
+    ws describe-account-modifications --query "AccountModifications[?ModificationState!='FAILED'] | [0].ModificationState" --output text
+  cidr=$(ws describe-account --query DedicatedTenancyManagementCidrRange --output text)
+fi
 acct_state=$(ws describe-account --query '[DedicatedTenancySupport,DedicatedTenancyManagementCidrRange]' --output text)
 expect "DescribeAccount" "$acct_state" "ENABLED	$cidr"
+taken=$(ws list-available-management-cidr-ranges --management-cidr-range-constraint "$cidr" --query "length(ManagementCidrRanges[?@=='$cidr'])" --output text)
+expect "the account's own range listed as available" "$taken" "0"
 
 # --- Import the Windows client OS image (BYOL-BYOP) -------------------------
 say "DescribeImages: the AMIs to show the customer admin (the guide's fields and filters)"
@@ -122,8 +143,16 @@ ws describe-workspace-directories --query 'Directories[].[DirectoryId,DirectoryN
 dir=$(ws describe-workspace-directories --query "Directories[?DirectoryName=='$DIRECTORY_NAME'].DirectoryId | [0]" --output text)
 [[ "$dir" == d-* ]] || die "directory $DIRECTORY_NAME not found ('$dir')"
 
-say "RegisterWorkspaceDirectory $dir (DEDICATED: BYOL requires it)"
-ws register-workspace-directory --directory-id "$dir" --tenancy DEDICATED >/dev/null
+registered_here=0
+if [ "$(ws describe-workspace-directories --directory-ids "$dir" --query 'Directories[0].State' --output text)" = "REGISTERED" ]; then
+  # Registered by an earlier step (the README's steps, `broker onboard`):
+  # used as it is, and left registered at the end.
+  echo "    $dir is already REGISTERED: skipped"
+else
+  say "RegisterWorkspaceDirectory $dir (DEDICATED: BYOL requires it)"
+  ws register-workspace-directory --directory-id "$dir" --tenancy DEDICATED >/dev/null
+  registered_here=1
+fi
 poll "directory $dir state" "REGISTERED" \
   ws describe-workspace-directories --directory-ids "$dir" --query 'Directories[0].State' --output text
 got=$(ws describe-workspace-directories --directory-ids "$dir" --query 'Directories[0].Tenancy' --output text)
@@ -226,10 +255,12 @@ ws delete-workspace-image --image-id "$img" >/dev/null
 got=$(ws describe-workspace-images --image-ids "$golden" "$img" --query 'length(Images)' --output text)
 expect "images left" "$got" "0"
 
-say "DeregisterWorkspaceDirectory $dir"
-ws deregister-workspace-directory --directory-id "$dir" >/dev/null
-poll "directory $dir state" "DEREGISTERED" \
-  ws describe-workspace-directories --directory-ids "$dir" --query 'Directories[0].State' --output text
+if [ "$registered_here" = 1 ]; then
+  say "DeregisterWorkspaceDirectory $dir"
+  ws deregister-workspace-directory --directory-id "$dir" >/dev/null
+  poll "directory $dir state" "DEREGISTERED" \
+    ws describe-workspace-directories --directory-ids "$dir" --query 'Directories[0].State' --output text
+fi
 
 say "DeleteSecurityGroup $sg"
 got=$(ec2 delete-security-group --group-id "$sg" --query Return --output text)

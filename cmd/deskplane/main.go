@@ -40,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return brokerMain(args[1:], stdout, stderr)
 	case "config":
 		return configMain(args[1:], os.Stdin, stdout, stderr)
+	case "wait":
+		return waitCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -59,6 +61,7 @@ commands:
   serve     run the AWS-compatible WorkSpaces Core server
   broker    run the partner control plane (see deskplane broker -h)
   config    check a configuration file, or print an example (see deskplane config -h)
+  wait      wait for a WorkSpaces image, desktop, directory or BYOL (see deskplane wait -h)
   version   print the version and the VCS revision it was built from
 `)
 }
@@ -79,6 +82,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	tlsMode := fs.String("tls", "", "auto: serve HTTPS with a certificate generated into the data dir")
 	fs.StringVar(&o.TLS.CertFile, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	fs.StringVar(&o.TLS.KeyFile, "tls-key", "", "the private key of --tls-cert (PEM)")
+	reset := fs.Bool("reset", false, "wipe the data dir's state (embedded store) before starting; refused while another server serves it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -92,6 +96,17 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintf(stderr, "deskplane serve: invalid --tls %q (want auto)\n", *tlsMode)
 		return 2
+	}
+	if *reset {
+		if !embedded(o.Store) {
+			fmt.Fprintln(stderr, "deskplane serve: --reset works on the embedded store only (drop and re-create the PostgreSQL database instead)")
+			return 2
+		}
+		if err := server.ResetDataDir(o.DataDir); err != nil {
+			fmt.Fprintf(stderr, "deskplane serve: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "deskplane serve: reset %s (the admin token is kept)\n", o.DataDir)
 	}
 	tuneGC()
 	if embedded(o.Store) {
@@ -137,7 +152,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "  data dir:     %s\n", o.DataDir)
 	fmt.Fprintf(stdout, "  store:        %s\n", storeName(o.Store))
 	fmt.Fprintf(stdout, "  timing:       %s, clock: %s\n", o.Timing, o.Clock)
-	fmt.Fprintf(stdout, "  admin token:  %s  (Authorization: Bearer … for POST /_deskplane/*)\n", s.AdminToken)
+	where := "set by the config"
+	if s.AdminTokenFile != "" {
+		where = "stored in " + s.AdminTokenFile
+	}
+	fmt.Fprintf(stdout, "  admin token:  %s  (Authorization: Bearer … for every /_deskplane/ endpoint but health; %s)\n", s.AdminToken, where)
 	if w := exposureWarning(s.Addr(), s.Deps.Config); w != "" {
 		fmt.Fprintln(stderr, w)
 	}
@@ -145,7 +164,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  default credentials:\n")
 		fmt.Fprintf(stdout, "    customer %s admin:   %s / %s\n", config.CustomerAccount, config.AdminKeyID, config.AdminSecret)
 		fmt.Fprintf(stdout, "    partner  %s partner: %s / %s\n", config.PartnerAccount, config.PartnerKeyID, config.PartnerSecret)
+		fmt.Fprintf(stdout, "  partner role: %s  ExternalId: %s\n", config.PartnerRoleARN, config.PartnerExternalID)
 	}
+	fmt.Fprintf(stdout, "  state persists in the data dir across restarts; --reset starts from a clean state\n")
 	<-ctx.Done()
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()

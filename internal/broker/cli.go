@@ -72,7 +72,7 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 	case "onboard":
 		cidr = fs.String("cidr", "", "management CIDR range for BYOL (default: config, else prompt)")
 		constraint = fs.String("cidr-constraint", "10.0.0.0/8", "range to list available management CIDR ranges in")
-		ami = fs.String("ami", "", "EC2 AMI id to import (default: config, else prompt)")
+		ami = fs.String("ami", "", "EC2 AMI to import, by id or name (default: config, else prompt)")
 		dir = fs.String("directory", "", "directory id or name to register (default: config, else prompt)")
 		imageName = fs.String("image-name", "", "WorkSpaces image name (default: config, else deskplane-byol-image)")
 		bundleName = fs.String("bundle-name", "", "bundle name (default: config, else deskplane-bundle)")

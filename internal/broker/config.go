@@ -86,7 +86,7 @@ type Onboarding struct {
 	// CIDR is the BYOL management CIDR range to configure (one of
 	// ListAvailableManagementCidrRanges); empty: prompt.
 	CIDR string `json:"cidr,omitempty"`
-	// AMI is the EC2 image id to import; empty: prompt.
+	// AMI is the EC2 image to import, by id (ami-…) or by name; empty: prompt.
 	AMI string `json:"ami,omitempty"`
 	// ImageName and ImageDescription name the imported WorkSpaces image.
 	ImageName        string `json:"image_name,omitempty"`

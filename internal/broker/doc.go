@@ -7,7 +7,7 @@
 //
 // # Commands
 //
-//	deskplane broker onboard   --config FILE [--cidr R] [--ami ami-…] [--directory d-…|name]
+//	deskplane broker onboard   --config FILE [--cidr R] [--ami ami-…|name] [--directory d-…|name]
 //	                           [--image-name N] [--bundle-name N] [--ingestion-process P] [--no-prompt]
 //	deskplane broker serve     --config FILE [--listen ADDR] [--tls auto | --tls-cert F --tls-key F]
 //	deskplane broker reconcile --config FILE
@@ -24,11 +24,15 @@
 // progress until AVAILABLE; (3) DescribeWorkspaceDirectories and, unless
 // REGISTERED, RegisterWorkspaceDirectory with tenancy DEDICATED (BYOL); (4)
 // unless a bundle of that name exists, CreateWorkspaceBundle. A step found
-// done is reported as skipped, so a second run skips every step.
+// done is reported as skipped, so a second run skips every step. A choice
+// that is neither configured nor given as a flag is asked for only when
+// standard input is a terminal; with --no-prompt, or from a script, onboard
+// fails instead and lists the options.
 //
 // # Configuration (JSON)
 //
-// See testdata/example.json. Members:
+// See testdata/example.json, and examples/broker-default.json for the
+// default server (its PartnerRole, ExternalId Customer-1234). Members:
 //
 //   - endpoint: WorkSpaces-compatible endpoint (deskplane); empty for AWS.
 //   - region: default us-east-1.
@@ -48,7 +52,7 @@
 //   - reconcile_interval: serve's loop period (default 30s).
 //   - max_attempts, max_backoff: the SDK retryer (default 8, 20s; jittered
 //     exponential backoff, no client-side retry quota).
-//   - onboarding: cidr, ami, directory, image_name (default
+//   - onboarding: cidr, ami (id or name), directory, image_name (default
 //     deskplane-byol-image), image_description, ingestion_process (default
 //     BYOL_REGULAR_BYOP), tenancy (default DEDICATED), subnet_ids,
 //     bundle_name (default deskplane-bundle), bundle_description,

@@ -287,6 +287,23 @@ func ListImportableImages(ctx context.Context, c EC2API) ([]ec2types.Image, erro
 	return imgs, nil
 }
 
+// amiByName returns the id of the importable AMI named configured (the
+// configuration may name the AMI instead of giving its id), or configured
+// itself when it is an id or empty.
+func amiByName(configured string, imgs []ec2types.Image) (string, error) {
+	if configured == "" || strings.HasPrefix(configured, "ami-") {
+		return configured, nil
+	}
+	var names []string
+	for _, im := range imgs {
+		if aws.ToString(im.Name) == configured {
+			return aws.ToString(im.ImageId), nil
+		}
+		names = append(names, aws.ToString(im.Name))
+	}
+	return "", fmt.Errorf("no importable AMI is named %q (importable: %s)", configured, strings.Join(names, ", "))
+}
+
 func imageEncrypted(im ec2types.Image) bool {
 	for _, bd := range im.BlockDeviceMappings {
 		if bd.Ebs != nil && aws.ToBool(bd.Ebs.Encrypted) {
@@ -351,7 +368,11 @@ func (o *Onboarder) image(ctx context.Context, r *OnboardResult) error {
 		for _, x := range imgs {
 			ids = append(ids, aws.ToString(x.ImageId))
 		}
-		ami, err := o.choose("AMI to import", o.Cfg.AMI, ids)
+		configured, err := amiByName(o.Cfg.AMI, imgs)
+		if err != nil {
+			return err
+		}
+		ami, err := o.choose("AMI to import", configured, ids)
 		if err != nil {
 			return err
 		}

@@ -28,21 +28,15 @@ const partnerPolicy = `{"Version":"2012-10-17","Statement":[
  {"Effect":"Allow","Action":["workspaces:Describe*","ds-data:List*","ds-data:Describe*","ds:Describe*","ds:AccessDSData"],"Resource":"*"}
 ]}`
 
-// usePartnerRole creates the customer's PartnerRole (trusting the partner
-// account with the ExternalId, under partnerPolicy) and switches the
-// environment's broker configuration and clients to it.
+// usePartnerRole switches the environment's broker configuration and
+// clients to the default environment's PartnerRole (trusting the partner
+// account with the ExternalId config.PartnerExternalID), as the README's
+// broker configuration for the default server does.
 func (e *testEnv) usePartnerRole() {
 	e.t.Helper()
 	ctx := context.Background()
-	ic := iam.NewFromConfig(e.s.Admin())
-	if _, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("PartnerRole"), AssumeRolePolicyDocument: aws.String(partnerTrust)}); err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyName: aws.String("partner"), PolicyDocument: aws.String(partnerPolicy)}); err != nil {
-		e.t.Fatal(err)
-	}
 	e.cfg.AccessKeyID, e.cfg.SecretAccessKey = config.PartnerKeyID, config.PartnerSecret
-	e.cfg.RoleARN, e.cfg.ExternalID = "arn:aws:iam::111122223333:role/PartnerRole", "Customer-1234"
+	e.cfg.RoleARN, e.cfg.ExternalID = config.PartnerRoleARN, config.PartnerExternalID
 	awsCfg, err := NewAWSConfig(ctx, e.cfg, 30*time.Second)
 	if err != nil {
 		e.t.Fatal(err)
@@ -51,23 +45,23 @@ func (e *testEnv) usePartnerRole() {
 }
 
 // TestAssumedRoleUnderTagPolicies runs the broker as the partner: it
-// assumes the customer's role with the ExternalId and works within the
-// guide's tag-based policy (it never tags or untags anything).
+// assumes a customer's role with the ExternalId and works within the
+// guide's tag-based policy alone (it never tags or untags anything).
 func TestAssumedRoleUnderTagPolicies(t *testing.T) {
 	e := startEnv(t)
 	e.withPools(1, 5, 1) // the customer's admin onboards with static keys
 	ctx := context.Background()
 	ic := iam.NewFromConfig(e.s.Admin())
-	if _, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("PartnerRole"), AssumeRolePolicyDocument: aws.String(partnerTrust)}); err != nil {
+	if _, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("GuideRole"), AssumeRolePolicyDocument: aws.String(partnerTrust)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyName: aws.String("partner"), PolicyDocument: aws.String(partnerPolicy)}); err != nil {
+	if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyName: aws.String("partner"), PolicyDocument: aws.String(partnerPolicy)}); err != nil {
 		t.Fatal(err)
 	}
 	admin := e.c
 	cfg := *e.cfg
 	cfg.AccessKeyID, cfg.SecretAccessKey = config.PartnerKeyID, config.PartnerSecret
-	cfg.RoleARN, cfg.ExternalID = "arn:aws:iam::111122223333:role/PartnerRole", "Customer-1234"
+	cfg.RoleARN, cfg.ExternalID = "arn:aws:iam::111122223333:role/GuideRole", "Customer-1234"
 	cfg.Pools = []Pool{
 		{Name: "eng", Directory: "corp.example.com", Bundle: "win11-bundle", RunningMode: "MANUAL", Min: 2, Max: 4, Warm: 1},
 		{Name: "fin", Directory: "corp.example.com", Bundle: "win11-bundle", RunningMode: "MANUAL", Min: 1, Max: 4, Warm: 1},

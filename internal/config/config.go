@@ -6,6 +6,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -43,11 +44,14 @@ type Account struct {
 	Alias string `json:"alias,omitempty"`
 	// BYOLEligible accounts may call ListAvailableManagementCidrRanges and
 	// ModifyAccount (the customer has been enabled for BYOL).
-	BYOLEligible bool        `json:"byol_eligible"`
-	Users        []User      `json:"users,omitempty"`
-	Directories  []Directory `json:"directories,omitempty"`
-	VPCs         []VPC       `json:"vpcs,omitempty"`
-	Images       []Image     `json:"images,omitempty"`
+	BYOLEligible bool   `json:"byol_eligible"`
+	Users        []User `json:"users,omitempty"`
+	// Roles are IAM roles created in the account at first start (a role
+	// changed or deleted through the API afterwards keeps those changes).
+	Roles       []Role      `json:"roles,omitempty"`
+	Directories []Directory `json:"directories,omitempty"`
+	VPCs        []VPC       `json:"vpcs,omitempty"`
+	Images      []Image     `json:"images,omitempty"`
 }
 
 // User is an IAM user with access keys and policies.
@@ -57,6 +61,25 @@ type User struct {
 	Policies   map[string]any    `json:"policies,omitempty"`         // inline policies by name (JSON documents)
 	Managed    []string          `json:"managed_policies,omitempty"` // attached managed policy ARNs
 	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+// Role is an IAM role: the trust policy says who may assume it, the inline
+// and managed policies what its sessions may do.
+type Role struct {
+	Name string `json:"name"`
+	// Path defaults to "/".
+	Path        string `json:"path,omitempty"`
+	Description string `json:"description,omitempty"`
+	// TrustPolicy is the role's trust (assume role) policy document.
+	TrustPolicy any `json:"trust_policy"`
+	// Policies are inline policies by name (JSON documents).
+	Policies map[string]any `json:"policies,omitempty"`
+	// Managed lists attached managed policy ARNs (AWS managed policies,
+	// e.g. arn:aws:iam::aws:policy/ReadOnlyAccess).
+	Managed []string `json:"managed_policies,omitempty"`
+	// MaxSessionDuration in seconds (3600 to 43200; default 3600).
+	MaxSessionDuration int               `json:"max_session_duration,omitempty"`
+	Tags               map[string]string `json:"tags,omitempty"`
 }
 
 // AccessKey is a long-term key pair.
@@ -146,6 +169,14 @@ const (
 	AdminSecret     = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 	PartnerKeyID    = "AKIAI44QH8DHBEXAMPLE"
 	PartnerSecret   = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"
+	// PartnerRoleName is the role of the default customer account that the
+	// partner account may assume (the partner guide's assume-role access).
+	PartnerRoleName = "PartnerRole"
+	// PartnerRoleARN is PartnerRoleName's ARN.
+	PartnerRoleARN = "arn:aws:iam::" + CustomerAccount + ":role/" + PartnerRoleName
+	// PartnerExternalID is the ExternalId the default PartnerRole's trust
+	// policy requires (sts:ExternalId); the serve banner prints it.
+	PartnerExternalID = "Customer-1234"
 )
 
 // DefaultRegions are the regions seeded by default: those where WorkSpaces
@@ -180,7 +211,9 @@ func Default() *Config {
 		Accounts: []Account{
 			{
 				ID: CustomerAccount, Alias: "customer", BYOLEligible: true,
-				Users:       []User{{Name: "admin", AccessKeys: []AccessKey{{ID: AdminKeyID, Secret: AdminSecret}}, Policies: map[string]any{"FullAccess": admin}}},
+				Users: []User{{Name: "admin", AccessKeys: []AccessKey{{ID: AdminKeyID, Secret: AdminSecret}}, Policies: map[string]any{"FullAccess": admin}}},
+				Roles: []Role{{Name: PartnerRoleName, Description: "The partner's access (partner guide: assume role with an ExternalId, tag-based policy)",
+					TrustPolicy: PartnerTrustPolicy(), Policies: map[string]any{"PartnerManaged": PartnerRolePolicy()}}},
 				Directories: []Directory{corp},
 				VPCs: []VPC{{CIDR: "10.0.0.0/16", Subnets: []Subnet{
 					{CIDR: "10.0.1.0/24", AZ: "a"}, {CIDR: "10.0.2.0/24", AZ: "b"},
@@ -198,6 +231,52 @@ func Default() *Config {
 	}
 }
 
+// PartnerTrustPolicy is the default PartnerRole's trust policy: the partner
+// account may assume it with the ExternalId PartnerExternalID.
+func PartnerTrustPolicy() map[string]any {
+	return map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Effect": "Allow", "Principal": map[string]any{"AWS": "arn:aws:iam::" + PartnerAccount + ":root"},
+		"Action": "sts:AssumeRole", "Condition": map[string]any{"StringEquals": map[string]any{"sts:ExternalId": PartnerExternalID}},
+	}}}
+}
+
+// PartnerRolePolicy is the default PartnerRole's permissions: the partner
+// guide's tag-based policy (create only with the tag PartnerManaged=true as
+// the only tag key; terminate and modify only what carries it), what
+// "deskplane broker" needs to power-manage its own desktops and read the
+// account and the directory, and what "deskplane broker onboard" needs
+// (BYOL, an image import, a directory registration and a bundle, each
+// created with the tag).
+func PartnerRolePolicy() map[string]any {
+	tagKeys := map[string]any{"aws:TagKeys": "PartnerManaged"}
+	createTagged := map[string]any{"StringEquals": map[string]any{"aws:RequestTag/PartnerManaged": "true"}, "ForAllValues:StringEquals": tagKeys}
+	managed := map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/PartnerManaged": "true"}, "ForAllValues:StringEquals": tagKeys}
+	stmt := func(sid string, actions []string, cond map[string]any) map[string]any {
+		s := map[string]any{"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}
+		if cond != nil {
+			s["Condition"] = cond
+		}
+		return s
+	}
+	return map[string]any{"Version": "2012-10-17", "Statement": []any{
+		// The partner guide's tag-based authorization.
+		stmt("GuideCreateTagged", []string{"workspaces:CreateWorkspaces"}, createTagged),
+		stmt("GuideModifyTagged", []string{"workspaces:TerminateWorkspaces", "workspaces:ModifyWorkspaceProperties"}, managed),
+		// The broker: power management of its own desktops.
+		stmt("BrokerPowerTagged", []string{"workspaces:StartWorkspaces", "workspaces:StopWorkspaces",
+			"workspaces:RebootWorkspaces", "workspaces:RebuildWorkspaces"}, managed),
+		// The broker: reading the account, and the directory's users and groups.
+		stmt("BrokerRead", []string{"workspaces:Describe*", "workspaces:ListAvailableManagementCidrRanges",
+			"ec2:DescribeImages", "ds:Describe*", "ds:AccessDSData", "ds-data:List*", "ds-data:Describe*"}, nil),
+		// Onboarding: BYOL, and the image, directory registration and bundle
+		// created with the tag (and no other tag key).
+		stmt("OnboardBYOL", []string{"workspaces:ModifyAccount"}, nil),
+		stmt("OnboardCreateTagged", []string{"workspaces:ImportWorkspaceImage", "workspaces:RegisterWorkspaceDirectory",
+			"workspaces:CreateWorkspaceBundle", "workspaces:CreateTags"}, createTagged),
+		stmt("OnboardUseTagged", []string{"workspaces:CreateWorkspaceBundle"}, map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/PartnerManaged": "true"}}),
+	}}
+}
+
 // DefaultImages are the AMIs of the default customer account.
 func DefaultImages() []Image {
 	return []Image{
@@ -210,7 +289,23 @@ func DefaultImages() []Image {
 	}
 }
 
-var accountRe = regexp.MustCompile(`^[0-9]{12}$`)
+var (
+	accountRe  = regexp.MustCompile(`^[0-9]{12}$`)
+	roleNameRe = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]{1,64}$`)
+)
+
+// PolicyDocument returns a policy given in the configuration as a JSON
+// document: a string is taken as it is, anything else is marshalled.
+func PolicyDocument(p any) (string, error) {
+	if s, ok := p.(string); ok {
+		return s, nil
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("config: policy document: %w", err)
+	}
+	return string(b), nil
+}
 
 var regionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 

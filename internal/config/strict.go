@@ -399,6 +399,26 @@ func (c *Config) validateValues() error {
 			}
 			users[u.Name] = true
 		}
+		roles := map[string]bool{}
+		for j, r := range a.Roles {
+			rp := fmt.Sprintf("%s.roles[%d]", p, j)
+			if !roleNameRe.MatchString(r.Name) {
+				return bad(rp+".name", "role name %q: a name is 1 to 64 letters, digits and +=,.@_-", r.Name)
+			}
+			if roles[strings.ToLower(r.Name)] {
+				return bad(rp+".name", "role %s is declared twice in account %s", r.Name, a.ID)
+			}
+			roles[strings.ToLower(r.Name)] = true
+			if r.TrustPolicy == nil {
+				return bad(rp+".trust_policy", "role %s: trust_policy is required", r.Name)
+			}
+			if r.Path != "" && (!strings.HasPrefix(r.Path, "/") || !strings.HasSuffix(r.Path, "/")) {
+				return bad(rp+".path", "role %s: path %q must begin and end with /", r.Name, r.Path)
+			}
+			if d := r.MaxSessionDuration; d != 0 && (d < 3600 || d > 43200) {
+				return bad(rp+".max_session_duration", "role %s: %d is not between 3600 and 43200", r.Name, d)
+			}
+		}
 		dirs := map[string]bool{}
 		for j, d := range a.Directories {
 			dp := fmt.Sprintf("%s.directories[%d]", p, j)

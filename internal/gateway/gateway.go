@@ -335,6 +335,9 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		c.authFailure = "credential scope: service " + res.Service + ", not " + svc.Name
 		return nil, g.authError(svc, "IncompleteSignature", fmt.Sprintf("Credential should be scoped to correct service: '%s'.", svc.Name))
 	}
+	if !svc.Global && svc.Regions != nil && !svc.Regions[res.Region] {
+		return nil, regionError(svc, res.Region)
+	}
 	if p == nil {
 		c.authFailure = "unknown access key"
 		return nil, g.authError(svc, "InvalidClientTokenId", "The security token included in the request is invalid.")
@@ -508,6 +511,20 @@ func (g *Gateway) authError(svc *Service, code, msg string) error {
 		}
 	}
 	return &awsproto.Error{Code: code, Message: msg, Status: status, Sender: true}
+}
+
+// regionError is the answer to a request signed for a region the service
+// is not offered in: what an AWS endpoint answers a credential scoped to a
+// region it does not serve.
+func regionError(svc *Service, region string) error {
+	msg := fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", region)
+	switch svc.Protocol {
+	case JSON, RestJSON:
+		return &awsproto.Error{Code: "InvalidSignatureException", Message: msg, Status: http.StatusBadRequest, Sender: true}
+	case EC2:
+		return &awsproto.Error{Code: "AuthFailure", Message: msg, Status: http.StatusUnauthorized, Sender: true}
+	}
+	return &awsproto.Error{Code: "SignatureDoesNotMatch", Message: msg, Status: http.StatusForbidden, Sender: true}
 }
 
 // protocolTokenError spells a session-token error the way the service's

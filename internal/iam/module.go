@@ -2,7 +2,6 @@ package iam
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/secrets"
+	"github.com/deskplane/deskplane/internal/iam/policy"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -78,25 +78,9 @@ func Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now time.Time) e
 			u, err := GetUser(ctx, tx, a.ID, cu.Name)
 			if errors.Is(err, store.ErrNotFound) {
 				u = &User{Account: a.ID, Name: cu.Name, Path: "/", UserID: UniqueID("AIDA", a.ID+"/"+cu.Name),
-					ARN: UserARN(a.ID, "/", cu.Name), Created: now, Tags: cu.Tags, Inline: map[string]string{}, Attached: cu.Managed}
-				names := make([]string, 0, len(cu.Policies))
-				for n := range cu.Policies {
-					names = append(names, n)
-				}
-				sort.Strings(names)
-				for _, n := range names {
-					var doc string
-					switch d := cu.Policies[n].(type) {
-					case string:
-						doc = d
-					default:
-						b, err := json.Marshal(d)
-						if err != nil {
-							return fmt.Errorf("iam seed: policy %s of %s: %w", n, cu.Name, err)
-						}
-						doc = string(b)
-					}
-					u.Inline[n] = doc
+					ARN: UserARN(a.ID, "/", cu.Name), Created: now, Tags: cu.Tags, Attached: cu.Managed}
+				if u.Inline, err = seedPolicies(cu.Policies, false); err != nil {
+					return fmt.Errorf("iam seed: user %s in %s: %w", cu.Name, a.ID, err)
 				}
 				if err := store.PutJSON(ctx, tx, TableUsers, UserKey(a.ID, cu.Name), u); err != nil {
 					return err
@@ -118,6 +102,76 @@ func Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now time.Time) e
 				}
 			}
 		}
+		for _, cr := range a.Roles {
+			if err := seedRole(ctx, tx, a.ID, cr, now); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// seedRole creates a configured role unless a role of that name exists: a
+// role changed or deleted and re-created through the API keeps its changes.
+func seedRole(ctx context.Context, tx store.Tx, account string, cr config.Role, now time.Time) error {
+	_, err := GetRole(ctx, tx, account, cr.Name)
+	if err == nil {
+		return nil
+	}
+	if !IsNotFound(err) {
+		return fmt.Errorf("iam seed: role %s in %s: %w", cr.Name, account, err)
+	}
+	trust, err := config.PolicyDocument(cr.TrustPolicy)
+	if err != nil {
+		return fmt.Errorf("iam seed: role %s in %s: trust policy: %w", cr.Name, account, err)
+	}
+	if _, err := policy.ParseKind(trust, policy.Trust); err != nil {
+		return fmt.Errorf("iam seed: role %s in %s: trust policy: %w", cr.Name, account, err)
+	}
+	path := cr.Path
+	if path == "" {
+		path = "/"
+	}
+	maxSession := cr.MaxSessionDuration
+	if maxSession == 0 {
+		maxSession = defaultSessionDuration
+	}
+	for _, arn := range cr.Managed {
+		if _, ok := awsManaged[arn]; !ok {
+			return fmt.Errorf("iam seed: role %s in %s: managed policy %s: only AWS managed policies can be attached in the configuration", cr.Name, account, arn)
+		}
+	}
+	r := &Role{Account: account, Name: cr.Name, Path: path, RoleID: UniqueID("AROA", account+"/"+cr.Name),
+		ARN: RoleARN(account, path, cr.Name), Description: cr.Description, AssumeRolePolicy: trust,
+		MaxSessionDuration: maxSession, Created: now, Tags: cr.Tags, Attached: cr.Managed}
+	if r.Inline, err = seedPolicies(cr.Policies, true); err != nil {
+		return fmt.Errorf("iam seed: role %s in %s: %w", cr.Name, account, err)
+	}
+	if err := store.PutJSON(ctx, tx, TableRoles, RoleKey(account, cr.Name), r); err != nil {
+		return fmt.Errorf("iam seed: role %s in %s: %w", cr.Name, account, err)
+	}
+	return nil
+}
+
+// seedPolicies turns configured inline policies into documents, checking
+// that each parses as an identity policy when check is set (users' policies
+// were never checked, and a configuration that worked keeps working).
+func seedPolicies(pols map[string]any, check bool) (map[string]string, error) {
+	out := make(map[string]string, len(pols))
+	names := make([]string, 0, len(pols))
+	for n := range pols {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		doc, err := config.PolicyDocument(pols[n])
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", n, err)
+		}
+		if _, err := policy.ParseKind(doc, policy.Identity); check && err != nil {
+			return nil, fmt.Errorf("policy %s: %w", n, err)
+		}
+		out[n] = doc
+	}
+	return out, nil
 }

@@ -79,11 +79,14 @@ type Server struct {
 	Deps       Deps
 	Gateway    *gateway.Gateway
 	AdminToken string
-	Modules    []Module
-	virtual    *clock.Virtual
-	usage      UsageReporter
-	http       *http.Server
-	ln         net.Listener
+	// AdminTokenFile is the file the admin token is kept in; empty when the
+	// configuration sets the token.
+	AdminTokenFile string
+	Modules        []Module
+	virtual        *clock.Virtual
+	usage          UsageReporter
+	http           *http.Server
+	ln             net.Listener
 	// CAFile is the certificate clients should trust when serving TLS.
 	CAFile string
 }
@@ -146,6 +149,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.AdminToken = cfg.AdminToken
 	if s.AdminToken == "" {
 		s.AdminToken = loadOrCreateToken(o.DataDir)
+		s.AdminTokenFile = filepath.Join(o.DataDir, "admin-token")
 	}
 	if cfg.Faults != nil {
 		if err := s.Deps.Faults.Set(ctx, *cfg.Faults); err != nil {

@@ -138,16 +138,34 @@ func (m *Module) listCidrs(ctx context.Context, c *gateway.Call, in *listCidrIn)
 		}
 		afterAddr = p.Addr()
 	}
+	// Taken: the account's VPCs, and the management range it has configured
+	// or is configuring (a range in use is no longer available).
 	var vpcs []netip.Prefix
 	err = m.store.View(ctx, func(tx store.Tx) error {
 		cidrs, err := m.ec2.VPCCIDRs(ctx, tx, c.Account, c.Region)
 		if err != nil {
 			return err
 		}
+		a, err := m.account(ctx, tx, c.Account, c.Region)
+		if err != nil {
+			return err
+		}
+		if a.ManagementCidrRange != "" {
+			cidrs = append(cidrs, a.ManagementCidrRange)
+		}
+		err = store.ScanJSON[accountModRec](ctx, tx, tAccountMod, c.Account+"/"+c.Region+"/", "", 0, func(_ string, r *accountModRec) error {
+			if r.ModificationState == "PENDING" {
+				cidrs = append(cidrs, r.ManagementCidrRange)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		for _, s := range cidrs {
 			p, err := netip.ParsePrefix(s)
 			if err != nil {
-				return fmt.Errorf("a VPC of %s has an invalid CIDR block %q: %w", c.Account, s, err)
+				return fmt.Errorf("a range taken by %s (VPC or management range) is invalid: %q: %w", c.Account, s, err)
 			}
 			vpcs = append(vpcs, p.Masked())
 		}
@@ -239,7 +257,7 @@ func (m *Module) modifyAccount(ctx context.Context, c *gateway.Call, in *modifyA
 		for _, s := range cidrs {
 			p, err := netip.ParsePrefix(s)
 			if err != nil {
-				return fmt.Errorf("a VPC of %s has an invalid CIDR block %q: %w", c.Account, s, err)
+				return fmt.Errorf("a range taken by %s (VPC or management range) is invalid: %q: %w", c.Account, s, err)
 			}
 			if p.Overlaps(cidr) {
 				return errInvalid("The management CIDR range %s overlaps the VPC range %s of this account. Choose one returned by ListAvailableManagementCidrRanges.", cidr, s)

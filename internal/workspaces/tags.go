@@ -136,11 +136,21 @@ func (m *Module) addTagOps() {
 	)
 }
 
+// auditTagged names the resource whose tags a call changes in its audit
+// event: CreateTags and DeleteTags are authorized on "*" only, so no
+// authorization check names it.
+func (m *Module) auditTagged(c *gateway.Call, id string) {
+	if _, kind, ok := taggable(id); ok {
+		c.AddResource(gateway.Check{Resource: ARN(c.Region, c.Account, kind, id)})
+	}
+}
+
 func (m *Module) createTags(ctx context.Context, c *gateway.Call, in *createTagsIn) (*struct{}, error) {
 	add, err := tagsFromList(in.Tags)
 	if err != nil {
 		return nil, err
 	}
+	m.auditTagged(c, in.ResourceId)
 	err = m.store.Update(ctx, func(tx store.Tx) error {
 		return m.withTags(ctx, tx, c.Account, c.Region, in.ResourceId, func(t Tags) (Tags, bool, error) {
 			for k, v := range add {
@@ -164,6 +174,7 @@ func (m *Module) deleteTags(ctx context.Context, c *gateway.Call, in *deleteTags
 			return nil, errInvalid("Tags with keys beginning with 'aws:' cannot be deleted: %q.", k)
 		}
 	}
+	m.auditTagged(c, in.ResourceId)
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		return m.withTags(ctx, tx, c.Account, c.Region, in.ResourceId, func(t Tags) (Tags, bool, error) {
 			for _, k := range in.TagKeys {

@@ -99,6 +99,11 @@ func setupAt(t testing.TB, url string, nudge ...func()) *env {
 		a, err := e.ws.DescribeAccount(ctx, &workspaces.DescribeAccountInput{})
 		return err == nil && a.DedicatedTenancySupport == wstypes.DedicatedTenancySupportResultEnumEnabled
 	}, "account BYOL never ENABLED")
+	// The range the account took is no longer available.
+	if r, err := e.ws.ListAvailableManagementCidrRanges(ctx, &workspaces.ListAvailableManagementCidrRangesInput{
+		ManagementCidrRangeConstraint: aws.String("192.168.0.0/16")}); err != nil || len(r.ManagementCidrRanges) != 0 {
+		t.Fatalf("ranges after ModifyAccount: %v %v", r, err)
+	}
 	imgs, err := e.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"},
 		Filters: []ec2types.Filter{{Name: aws.String("name"), Values: []string{"win10-*"}}}})
 	if err != nil || len(imgs.Images) != 1 {

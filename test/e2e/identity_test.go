@@ -158,44 +158,46 @@ func TestIAMRolesAndPolicies(t *testing.T) {
 	_, err = c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(trustPartner), MaxSessionDuration: aws.Int32(100)})
 	iamErr(t, err, "ValidationError", 400)
 
-	r := iamMust(c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("PartnerRole"), AssumeRolePolicyDocument: aws.String(trustPartner),
+	r := iamMust(c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("GuideRole"), AssumeRolePolicyDocument: aws.String(trustPartner),
 		MaxSessionDuration: aws.Int32(7200), Tags: []iamtypes.Tag{{Key: aws.String("Owner"), Value: aws.String("it")}}}))
-	if aws.ToString(r.Role.Arn) != "arn:aws:iam::111122223333:role/PartnerRole" || !strings.HasPrefix(aws.ToString(r.Role.RoleId), "AROA") {
+	if aws.ToString(r.Role.Arn) != "arn:aws:iam::111122223333:role/GuideRole" || !strings.HasPrefix(aws.ToString(r.Role.RoleId), "AROA") {
 		t.Fatalf("role %+v", r.Role)
 	}
 	_, err = c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("partnerrole"), AssumeRolePolicyDocument: aws.String(trustPartner)})
 	iamErr(t, err, "EntityAlreadyExists", 409)
-	g := iamMust(c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("PartnerRole")}))
+	g := iamMust(c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("GuideRole")}))
 	doc, _ := url.QueryUnescape(aws.ToString(g.Role.AssumeRolePolicyDocument))
 	if doc != trustPartner || aws.ToInt32(g.Role.MaxSessionDuration) != 7200 || len(g.Role.Tags) != 1 {
 		t.Fatalf("GetRole: %+v (doc %s)", g.Role, doc)
 	}
 	_, err = c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("nope")})
 	iamErr(t, err, "NoSuchEntity", 404)
-	iamMust(c.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String("PartnerRole"), Tags: []iamtypes.Tag{{Key: aws.String("owner"), Value: aws.String("ops")}}}))
-	g = iamMust(c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("PartnerRole")}))
+	iamMust(c.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String("GuideRole"), Tags: []iamtypes.Tag{{Key: aws.String("owner"), Value: aws.String("ops")}}}))
+	g = iamMust(c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("GuideRole")}))
 	if len(g.Role.Tags) != 1 || aws.ToString(g.Role.Tags[0].Key) != "owner" {
 		t.Fatalf("tag keys are case-insensitive: %+v", g.Role.Tags)
 	}
-	if len(iamMust(c.ListRoles(ctx, &iam.ListRolesInput{})).Roles) != 1 {
-		t.Fatal("ListRoles")
+	// The default environment's PartnerRole, and this one.
+	if roles := iamMust(c.ListRoles(ctx, &iam.ListRolesInput{})).Roles; len(roles) != 2 ||
+		aws.ToString(roles[0].RoleName) != "GuideRole" || aws.ToString(roles[1].Arn) != config.PartnerRoleARN {
+		t.Fatalf("ListRoles: %+v", roles)
 	}
-	iamMust(c.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyDocument: aws.String(trustPartner)}))
-	_, err = c.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject"}]}`)})
+	iamMust(c.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyDocument: aws.String(trustPartner)}))
+	_, err = c.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject"}]}`)})
 	iamErr(t, err, "MalformedPolicyDocument", 400)
 
 	// Inline role policies.
 	pdoc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"workspaces:Describe*","Resource":"*"}]}`
-	iamMust(c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyName: aws.String("describe"), PolicyDocument: aws.String(pdoc)}))
-	_, err = c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyName: aws.String("bad"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`)})
+	iamMust(c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyName: aws.String("describe"), PolicyDocument: aws.String(pdoc)}))
+	_, err = c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyName: aws.String("bad"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`)})
 	iamErr(t, err, "MalformedPolicyDocument", 400)
-	gp := iamMust(c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyName: aws.String("describe")}))
+	gp := iamMust(c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyName: aws.String("describe")}))
 	if got, _ := url.QueryUnescape(aws.ToString(gp.PolicyDocument)); got != pdoc || !strings.HasPrefix(aws.ToString(gp.PolicyDocument), "%7B%22Version%22") {
 		t.Fatalf("GetRolePolicy document %q", aws.ToString(gp.PolicyDocument))
 	}
-	_, err = c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyName: aws.String("x")})
+	_, err = c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyName: aws.String("x")})
 	iamErr(t, err, "NoSuchEntity", 404)
-	if n := iamMust(c.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String("PartnerRole")})).PolicyNames; len(n) != 1 || n[0] != "describe" {
+	if n := iamMust(c.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String("GuideRole")})).PolicyNames; len(n) != 1 || n[0] != "describe" {
 		t.Fatalf("ListRolePolicies %v", n)
 	}
 
@@ -209,11 +211,11 @@ func TestIAMRolesAndPolicies(t *testing.T) {
 	}
 	_, err = c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("ws-read"), PolicyDocument: aws.String(pdoc)})
 	iamErr(t, err, "EntityAlreadyExists", 409)
-	iamMust(c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyArn: arn}))
-	iamMust(c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyArn: aws.String("arn:aws:iam::aws:policy/ReadOnlyAccess")}))
-	_, err = c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyArn: aws.String("arn:aws:iam::111122223333:policy/none")})
+	iamMust(c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyArn: arn}))
+	iamMust(c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyArn: aws.String("arn:aws:iam::aws:policy/ReadOnlyAccess")}))
+	_, err = c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyArn: aws.String("arn:aws:iam::111122223333:policy/none")})
 	iamErr(t, err, "NoSuchEntity", 404)
-	if a := iamMust(c.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String("PartnerRole")})).AttachedPolicies; len(a) != 2 {
+	if a := iamMust(c.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String("GuideRole")})).AttachedPolicies; len(a) != 2 {
 		t.Fatalf("attached %+v", a)
 	}
 	gpol := iamMust(c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: arn}))
@@ -231,20 +233,20 @@ func TestIAMRolesAndPolicies(t *testing.T) {
 	}
 	_, err = c.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: arn})
 	iamErr(t, err, "DeleteConflict", 409)
-	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("PartnerRole")})
+	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("GuideRole")})
 	iamErr(t, err, "DeleteConflict", 409)
-	iamMust(c.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyArn: arn}))
-	_, err = c.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyArn: arn})
+	iamMust(c.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyArn: arn}))
+	_, err = c.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyArn: arn})
 	iamErr(t, err, "NoSuchEntity", 404)
 	iamMust(c.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: arn}))
 	_, err = c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: arn})
 	iamErr(t, err, "NoSuchEntity", 404)
-	iamMust(c.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyArn: aws.String("arn:aws:iam::aws:policy/ReadOnlyAccess")}))
-	iamMust(c.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyName: aws.String("describe")}))
-	_, err = c.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyName: aws.String("describe")})
+	iamMust(c.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyArn: aws.String("arn:aws:iam::aws:policy/ReadOnlyAccess")}))
+	iamMust(c.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyName: aws.String("describe")}))
+	_, err = c.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyName: aws.String("describe")})
 	iamErr(t, err, "NoSuchEntity", 404)
-	iamMust(c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("PartnerRole")}))
-	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("PartnerRole")})
+	iamMust(c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("GuideRole")}))
+	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("GuideRole")})
 	iamErr(t, err, "NoSuchEntity", 404)
 }
 
@@ -270,9 +272,9 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 	s := testserver.Start(t)
 	ctx := context.Background()
 	c := iam.NewFromConfig(s.Admin())
-	iamMust(c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("PartnerRole"), AssumeRolePolicyDocument: aws.String(trustPartner)}))
-	iamMust(c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyName: aws.String("guide"), PolicyDocument: aws.String(guidePolicy)}))
-	src := aws.String("arn:aws:iam::111122223333:role/PartnerRole")
+	iamMust(c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("GuideRole"), AssumeRolePolicyDocument: aws.String(trustPartner)}))
+	iamMust(c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyName: aws.String("guide"), PolicyDocument: aws.String(guidePolicy)}))
+	src := aws.String("arn:aws:iam::111122223333:role/GuideRole")
 	tag := func(kv ...string) []iamtypes.ContextEntry {
 		var out []iamtypes.ContextEntry
 		var keys []string
@@ -345,10 +347,10 @@ func partnerRole(t *testing.T, s *testserver.Server, maxSession int32) string {
 	t.Helper()
 	ctx := context.Background()
 	c := iam.NewFromConfig(s.Admin())
-	r := iamMust(c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("PartnerRole"), AssumeRolePolicyDocument: aws.String(trustPartner), MaxSessionDuration: aws.Int32(maxSession),
+	r := iamMust(c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("GuideRole"), AssumeRolePolicyDocument: aws.String(trustPartner), MaxSessionDuration: aws.Int32(maxSession),
 		Tags: []iamtypes.Tag{{Key: aws.String("Partner"), Value: aws.String("acme")}}}))
-	iamMust(c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyName: aws.String("guide"), PolicyDocument: aws.String(guidePolicy)}))
-	iamMust(c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("PartnerRole"), PolicyName: aws.String("iam-read"),
+	iamMust(c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyName: aws.String("guide"), PolicyDocument: aws.String(guidePolicy)}))
+	iamMust(c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("GuideRole"), PolicyName: aws.String("iam-read"),
 		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRole","iam:ListRoles"],"Resource":"*"}]}`)}))
 	return aws.ToString(r.Role.Arn)
 }
@@ -420,16 +422,16 @@ func TestSTSAssumeRole(t *testing.T) {
 	if !strings.HasPrefix(aws.ToString(cr.AccessKeyId), "ASIA") || len(aws.ToString(cr.AccessKeyId)) != 20 || len(aws.ToString(cr.SecretAccessKey)) != 40 {
 		t.Fatalf("credentials %+v", cr)
 	}
-	if aws.ToString(out.AssumedRoleUser.Arn) != "arn:aws:sts::111122223333:assumed-role/PartnerRole/broker" || !strings.HasPrefix(aws.ToString(out.AssumedRoleUser.AssumedRoleId), "AROA") || !strings.HasSuffix(aws.ToString(out.AssumedRoleUser.AssumedRoleId), ":broker") {
+	if aws.ToString(out.AssumedRoleUser.Arn) != "arn:aws:sts::111122223333:assumed-role/GuideRole/broker" || !strings.HasPrefix(aws.ToString(out.AssumedRoleUser.AssumedRoleId), "AROA") || !strings.HasSuffix(aws.ToString(out.AssumedRoleUser.AssumedRoleId), ":broker") {
 		t.Fatalf("assumed role user %+v", out.AssumedRoleUser)
 	}
 	sess := stsSessionConfig(s, cr)
 	who := iamMust(sts.NewFromConfig(sess).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}))
-	if aws.ToString(who.Arn) != "arn:aws:sts::111122223333:assumed-role/PartnerRole/broker" || aws.ToString(who.Account) != config.CustomerAccount {
+	if aws.ToString(who.Arn) != "arn:aws:sts::111122223333:assumed-role/GuideRole/broker" || aws.ToString(who.Account) != config.CustomerAccount {
 		t.Fatalf("session identity %+v", who)
 	}
 	// The session acts in the customer account with the role's permissions.
-	iamMust(iam.NewFromConfig(sess).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("PartnerRole")}))
+	iamMust(iam.NewFromConfig(sess).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("GuideRole")}))
 	_, err = iam.NewFromConfig(sess).ListUsers(ctx, &iam.ListUsersInput{})
 	iamErr(t, err, "AccessDenied", 403)
 	// Temporary credentials cannot call GetSessionToken.
@@ -462,7 +464,7 @@ func TestSTSAssumeRole(t *testing.T) {
 		t.Fatalf("PackedPolicySize %v", np.PackedPolicySize)
 	}
 	nc := iam.NewFromConfig(stsSessionConfig(s, np.Credentials))
-	iamMust(nc.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("PartnerRole")}))
+	iamMust(nc.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("GuideRole")}))
 	_, err = nc.ListRoles(ctx, &iam.ListRolesInput{})
 	iamErr(t, err, "AccessDenied", 403)
 	if !strings.Contains(err.Error(), "no session policy allows") {

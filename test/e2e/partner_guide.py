@@ -42,8 +42,8 @@ def expect_error(code, fn, **kw):
 
 
 iam = client("iam", ADMIN)
-role = iam.create_role(RoleName="PartnerRole", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
-iam.put_role_policy(RoleName="PartnerRole", PolicyName="guide", PolicyDocument=json.dumps(POLICY))
+role = iam.create_role(RoleName="GuideRole", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
+iam.put_role_policy(RoleName="GuideRole", PolicyName="guide", PolicyDocument=json.dumps(POLICY))
 sim = iam.simulate_principal_policy(PolicySourceArn=role["Arn"], ActionNames=["workspaces:CreateWorkspaces"], ContextEntries=[
     {"ContextKeyName": "aws:RequestTag/PartnerManaged", "ContextKeyValues": ["true"], "ContextKeyType": "string"},
     {"ContextKeyName": "aws:TagKeys", "ContextKeyValues": ["PartnerManaged"], "ContextKeyType": "stringList"}])
@@ -55,7 +55,7 @@ expect_error("AccessDenied", sts.assume_role, RoleArn=role["Arn"], RoleSessionNa
 cr = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="broker", ExternalId="Customer-1234")["Credentials"]
 sess = (cr["AccessKeyId"], cr["SecretAccessKey"])
 who = client("sts", sess, cr["SessionToken"]).get_caller_identity()
-assert who["Arn"] == "arn:aws:sts::111122223333:assumed-role/PartnerRole/broker", who
+assert who["Arn"] == "arn:aws:sts::111122223333:assumed-role/GuideRole/broker", who
 
 # The customer's WorkSpaces setup (guide: BYOL, BYOP image, DEDICATED directory, bundle).
 wsa = client("workspaces", ADMIN)

@@ -61,6 +61,10 @@ var migrations = []string{
 	`CREATE TABLE kv (tbl TEXT NOT NULL, k TEXT NOT NULL, v BLOB NOT NULL, PRIMARY KEY (tbl, k)) WITHOUT ROWID;
 	 CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, due INTEGER NOT NULL, payload BLOB, owner TEXT, claim_until INTEGER) WITHOUT ROWID;
 	 CREATE INDEX jobs_due ON jobs (due);`,
+	// Failed runs, the last failure, and jobs set aside after too many.
+	`ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+	 ALTER TABLE jobs ADD COLUMN last_error TEXT;
+	 ALTER TABLE jobs ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
@@ -972,7 +976,8 @@ func (t *tx) Count(ctx context.Context, table, prefix string) (int, error) {
 const getSQL = `SELECT v FROM kv WHERE tbl = ? AND k = ?`
 
 const enqueueSQL = `INSERT INTO jobs (id, kind, due, payload, owner, claim_until) VALUES (?, ?, ?, ?, NULL, NULL)
-		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due, payload = excluded.payload, owner = NULL, claim_until = NULL`
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due, payload = excluded.payload, owner = NULL, claim_until = NULL,
+			attempts = 0, last_error = NULL, parked = 0`
 
 func scanSQL(op string, bounded bool) string {
 	q := `SELECT k, v FROM kv WHERE tbl = ? AND k ` + op + ` ?`
@@ -1025,7 +1030,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 	err := db.Update(ctx, func(stx store.Tx) error {
 		out = out[:0]
 		t := stx.(*tx)
-		rows, err := t.query(ctx, `SELECT id, kind, due, payload FROM jobs WHERE due <= ? AND (owner IS NULL OR claim_until <= ?) ORDER BY due LIMIT ?`,
+		rows, err := t.query(ctx, `SELECT id, kind, due, payload, attempts FROM jobs WHERE due <= ? AND parked = 0 AND (owner IS NULL OR claim_until <= ?) ORDER BY due LIMIT ?`,
 			now.UnixNano(), now.UnixNano(), limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
@@ -1033,7 +1038,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 		err = eachRow(rows, func() error {
 			var c store.Claimed
 			var due int64
-			if err := rows.Scan(&c.ID, &c.Kind, &due, &c.Payload); err != nil {
+			if err := rows.Scan(&c.ID, &c.Kind, &due, &c.Payload, &c.Attempts); err != nil {
 				return err
 			}
 			c.Due = time.Unix(0, due).UTC()
@@ -1065,7 +1070,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 // NextDue returns the earliest due time of claimable jobs.
 func (db *DB) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
 	var due sql.NullInt64
-	err := db.r.QueryRowContext(ctx, `SELECT min(CASE WHEN owner IS NULL THEN due ELSE max(due, claim_until) END) FROM jobs`).Scan(&due)
+	err := db.r.QueryRowContext(ctx, `SELECT min(CASE WHEN owner IS NULL THEN due ELSE max(due, claim_until) END) FROM jobs WHERE parked = 0`).Scan(&due)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("sqlite: next due: %w", err)
 	}
@@ -1075,13 +1080,50 @@ func (db *DB) NextDue(ctx context.Context, now time.Time) (time.Time, bool, erro
 	return time.Unix(0, due.Int64).UTC(), true, nil
 }
 
-// Release returns a claimed job to the queue.
-func (db *DB) Release(ctx context.Context, id, owner string, due time.Time) error {
-	_, err := db.w.ExecContext(ctx, `UPDATE jobs SET owner = NULL, claim_until = NULL, due = ? WHERE id = ? AND owner = ?`, due.UnixNano(), id, owner)
+// Release returns a claimed job to the queue after a failure.
+func (db *DB) Release(ctx context.Context, id, owner string, due time.Time, lastErr string) error {
+	_, err := db.w.ExecContext(ctx, `UPDATE jobs SET owner = NULL, claim_until = NULL, due = ?, attempts = attempts + 1, last_error = ?
+		WHERE id = ? AND owner = ?`, due.UnixNano(), store.JobError(lastErr), id, owner)
 	if err != nil {
 		return fmt.Errorf("sqlite: release %s: %w", id, err)
 	}
 	return nil
+}
+
+// Park sets a claimed job aside after its last failure.
+func (db *DB) Park(ctx context.Context, id, owner string, at time.Time, lastErr string) error {
+	_, err := db.w.ExecContext(ctx, `UPDATE jobs SET owner = NULL, claim_until = NULL, due = ?, attempts = attempts + 1, last_error = ?, parked = 1
+		WHERE id = ? AND owner = ?`, at.UnixNano(), store.JobError(lastErr), id, owner)
+	if err != nil {
+		return fmt.Errorf("sqlite: park %s: %w", id, err)
+	}
+	return nil
+}
+
+// ListJobs lists jobs in id order.
+func (db *DB) ListJobs(ctx context.Context, after string, limit int) ([]store.JobStatus, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id, kind, due, attempts, coalesce(last_error, ''), parked FROM jobs WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list jobs: %w", err)
+	}
+	var out []store.JobStatus
+	err = eachRow(rows, func() error {
+		var j store.JobStatus
+		var due int64
+		if err := rows.Scan(&j.ID, &j.Kind, &due, &j.Attempts, &j.LastError, &j.Parked); err != nil {
+			return err
+		}
+		j.Due = time.Unix(0, due).UTC()
+		out = append(out, j)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list jobs: %w", err)
+	}
+	return out, nil
 }
 
 // CachesGets reports that Get serves repeated reads of an unchanged record

@@ -78,6 +78,9 @@ func Go(ctx context.Context, log *slog.Logger, name string, fn func(ctx context.
 	}()
 }
 
+// LogPanic logs a panic value p, recovered by the caller, with the stack.
+func LogPanic(log *slog.Logger, name string, p any) { logPanic(log, name, p) }
+
 func logPanic(log *slog.Logger, name string, p any) {
 	logger(log).Error("recovered from a panic", "goroutine", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 }

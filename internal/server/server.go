@@ -24,6 +24,7 @@ import (
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
@@ -434,15 +435,15 @@ func (s *Server) Start(ctx context.Context) error {
 		// drop theirs after 90 s), so a client never reuses one the server
 		// is closing.
 		IdleTimeout: 120 * time.Second}
-	go s.Deps.Engine.Run(ctx)
+	safego.Go(ctx, s.Opts.Log, "lifecycle scheduler", s.Deps.Engine.Run, nil)
 	if s.virtual != nil {
-		go s.followClock(ctx)
+		safego.Go(ctx, s.Opts.Log, "clock follower", s.followClock, nil)
 	}
-	go func() {
+	safego.Go(ctx, s.Opts.Log, "http server", func(context.Context) {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.Opts.Log.Error("http server", "err", err)
 		}
-	}()
+	}, nil)
 	return nil
 }
 
@@ -456,7 +457,7 @@ func (s *Server) followClock(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.loadClock(ctx, s.Deps.Store)
+			safego.Call(s.Opts.Log, "clock follower", func() { s.loadClock(ctx, s.Deps.Store) })
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -167,9 +168,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		closeAll()
 		return nil, err
 	}
-	go db.writer()
-	go db.flusher()
-	go db.checkpointer()
+	// The store's goroutines outlive every request: a panic in one is logged
+	// with its stack and the goroutine goes on (safego.Go restarts it; the
+	// writer and the checkpointer also recover per group and per pass).
+	bg := context.Background()
+	safego.Go(bg, nil, "sqlite writer", func(context.Context) { db.writer() }, func() {
+		close(db.flushes)
+		close(db.stopped)
+	})
+	safego.Go(bg, nil, "sqlite flusher", func(context.Context) { db.flusher() }, func() { close(db.flDone) })
+	safego.Go(bg, nil, "sqlite checkpointer", func(context.Context) { db.checkpointer() }, func() { close(db.ckDone) })
 	return db, nil
 }
 
@@ -227,7 +235,6 @@ func (db *DB) Close() error {
 // readers before its sync completes; any write that depends on it comes
 // later in the WAL, so it is never acknowledged without it.
 func (db *DB) flusher() {
-	defer close(db.flDone)
 	for {
 		b, ok := <-db.flushes
 		if !ok {
@@ -278,7 +285,6 @@ func (db *DB) brokenErr() error {
 // once per checkpointEvery, whenever the writer has committed since. A
 // PASSIVE checkpoint never blocks the writer or the readers.
 func (db *DB) checkpointer() {
-	defer close(db.ckDone)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -289,7 +295,7 @@ func (db *DB) checkpointer() {
 		}
 		// A failed checkpoint is not fatal: the frames stay in the WAL,
 		// which readers and recovery use, and the next kick tries again.
-		_, _ = db.checkpoint()
+		safego.Call(nil, "sqlite checkpoint", func() { _, _ = db.checkpoint() })
 		t.Reset(checkpointEvery)
 		select {
 		case <-t.C:
@@ -379,8 +385,6 @@ const maxGroup = 128
 
 // writer serializes all write transactions and commits them in groups.
 func (db *DB) writer() {
-	defer close(db.stopped)
-	defer close(db.flushes)
 	for {
 		var first *writeReq
 		select {
@@ -424,6 +428,25 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			r.done <- fmt.Errorf("sqlite: begin: %w", err)
 		}
 		return
+	}
+	// A panic here is a bug outside the update functions (runFn recovers
+	// theirs): the group fails and is rolled back, its callers are
+	// answered, and the writer goes on with the next group.
+	defer func() {
+		if p := recover(); p != nil {
+			safego.LogPanic(nil, "sqlite writer", p)
+			sqlTx.Rollback()
+			db.cache.update(batch, false)
+			for _, r := range batch {
+				select { // done holds one answer: a caller already answered keeps its own
+				case r.done <- fmt.Errorf("sqlite: write group failed: %v", p):
+				default:
+				}
+			}
+		}
+	}()
+	if testHookGroup != nil {
+		testHookGroup(batch)
 	}
 	applied := 0
 	dirty := map[string]bool{} // keys written by the group so far
@@ -492,15 +515,14 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	db.flushes <- batch // answered once the WAL is synced
 }
 
-// runFn runs one update function, turning a panic into an error so that
-// one bad request cannot stop the writer.
-func runFn(fn func(tx store.Tx) error, t *tx) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("sqlite: update panicked: %v", p)
-		}
-	}()
-	return fn(t)
+// testHookGroup, when set (by tests), is called with every group the
+// writer commits, inside its transaction.
+var testHookGroup func(batch []*writeReq)
+
+// runFn runs one update function, turning a panic into an error (its stack
+// logged) so that one bad request cannot stop the writer.
+func runFn(fn func(tx store.Tx) error, t *tx) error {
+	return safego.Try(nil, "sqlite: update", func() error { return fn(t) })
 }
 
 // Get reads one committed record: from the read cache when it holds it,

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/deskplane/deskplane/internal/safego"
 )
 
 // Handler returns the session API (JSON over HTTP). Every endpoint except
@@ -181,13 +183,27 @@ func (b *Broker) PoolStatus(ctx context.Context) (map[string]PoolReport, error) 
 	return out, nil
 }
 
+// testHookPass, when set (by tests), is called before every pass of Run.
+var testHookPass func()
+
 // Run runs the reconcile loop until ctx ends: a pass every interval, and
 // soon after a Kick (a session waiting for a desktop, a failed call).
 func (b *Broker) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if rep, err := b.Reconcile(ctx); err != nil {
+		// A panicking pass is logged with its stack; the loop goes on.
+		var rep *PassReport
+		var err error
+		if safego.Call(b.log, "broker reconcile", func() {
+			if testHookPass != nil {
+				testHookPass()
+			}
+			rep, err = b.Reconcile(ctx)
+		}) {
+			err = errors.New("reconcile pass panicked")
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}

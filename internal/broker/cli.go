@@ -20,6 +20,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/httpguard"
+	"github.com/deskplane/deskplane/internal/safego"
 )
 
 const usageText = `usage: deskplane broker <command> --config FILE [flags]
@@ -228,12 +229,11 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		}
 	}
 	loopDone := make(chan struct{})
-	go func() {
-		defer close(loopDone)
-		b.Run(ctx, cfg.reconcileInterval())
-	}()
+	safego.Go(ctx, b.log, "broker reconcile loop", func(ctx context.Context) { b.Run(ctx, cfg.reconcileInterval()) },
+		func() { close(loopDone) })
 	defer func() { <-loopDone }() // the store closes after the loop stops
 	go func() {
+		defer safego.Recover(b.log, "broker shutdown")
 		<-ctx.Done()
 		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
 		defer c()

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -459,29 +461,45 @@ func memberName(f reflect.StructField) string {
 }
 
 func lowerFirst(s string) string {
-	if s == "" {
-		return s
-	}
 	// Acronym prefixes as CloudTrail writes them: "DNSIPs" → "dNSIPs" is
 	// wrong; keep it simple and lower only the first rune.
-	return strings.ToLower(s[:1]) + s[1:]
+	return mapFirst(s, unicode.ToLower)
 }
 
-// resourceType derives AWS::Service::Type from an ARN.
+// mapFirst applies f to the first rune of s (any string: empty, invalid
+// UTF-8, multibyte first runes).
+func mapFirst(s string, f func(rune) rune) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 || r == utf8.RuneError {
+		return s
+	}
+	return string(f(r)) + s[n:]
+}
+
+// serviceNames are the resource types' service names as CloudTrail spells
+// them.
+var serviceNames = map[string]string{"kms": "KMS", "iam": "IAM", "sts": "STS", "ec2": "EC2", "workspaces": "WorkSpaces", "ds": "DirectoryService", "cloudtrail": "CloudTrail"}
+
+// resourceType derives AWS::Service::Type from an ARN. It takes any string
+// (the ARN may come from a request): it returns "" for one that is not an
+// ARN with a service and a resource.
 func resourceType(arn string) string {
 	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 {
+	if len(parts) != 6 || parts[0] != "arn" {
 		return ""
 	}
 	svc := parts[2]
 	res := parts[5]
+	if svc == "" || res == "" {
+		return ""
+	}
 	typ, _, found := strings.Cut(res, "/")
 	if !found {
 		typ, _, _ = strings.Cut(res, ":")
 	}
-	svcName := map[string]string{"kms": "KMS", "iam": "IAM", "sts": "STS", "ec2": "EC2", "workspaces": "WorkSpaces", "ds": "DirectoryService", "cloudtrail": "CloudTrail"}[svc]
+	svcName := serviceNames[svc]
 	if svcName == "" {
-		svcName = strings.ToUpper(svc[:1]) + svc[1:]
+		svcName = mapFirst(svc, unicode.ToUpper)
 	}
 	return "AWS::" + svcName + "::" + camel(typ)
 }
@@ -489,9 +507,7 @@ func resourceType(arn string) string {
 func camel(s string) string {
 	parts := strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '_' })
 	for i, p := range parts {
-		if p != "" {
-			parts[i] = strings.ToUpper(p[:1]) + p[1:]
-		}
+		parts[i] = mapFirst(p, unicode.ToUpper)
 	}
 	return strings.Join(parts, "")
 }

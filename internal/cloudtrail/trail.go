@@ -35,6 +35,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/jsonenc"
+	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -133,7 +134,10 @@ func New(o Options) (*Trail, error) {
 	sdk := *t.svc
 	sdk.TargetPrefix = "CloudTrail_20131101"
 	t.svcSDK = &sdk
-	go t.run()
+	// The writer outlives every request: a panic in it is logged and the
+	// writer goes on (commit and build recover per batch and per event;
+	// safego.Go restarts the loop itself).
+	safego.Go(context.Background(), t.log, "cloudtrail writer", func(context.Context) { t.run() }, func() { close(t.done) })
 	return t, nil
 }
 
@@ -204,7 +208,6 @@ func (t *Trail) Close() error {
 const linger = 5 * time.Millisecond
 
 func (t *Trail) run() {
-	defer close(t.done)
 	batch := make([]*gateway.Event, 0, t.maxBatch)
 	timer := time.NewTimer(linger)
 	defer timer.Stop()
@@ -291,13 +294,20 @@ type row struct {
 // a single record holding the segment's events newest first, keyed by its
 // newest event. One row per batch instead of one per event keeps the audit
 // trail cheap on the hot path (a read call costs no row insert of its own).
+//
+// A panic while committing (a bug) is logged with its stack and loses only
+// this batch: the writer goes on with the next one.
 func (t *Trail) commit(batch []*gateway.Event) {
 	if len(batch) == 0 {
 		return
 	}
+	safego.Call(t.log, "cloudtrail: commit events", func() { t.commitBatch(batch) })
+}
+
+func (t *Trail) commitBatch(batch []*gateway.Event) {
 	rows := make([]row, 0, len(batch))
 	for _, e := range batch {
-		rows = append(rows, t.build(e)...)
+		rows = append(rows, t.buildSafe(e)...)
 	}
 	if t.store != nil {
 		segments := map[string][]*row{}
@@ -386,9 +396,33 @@ func invTime(t time.Time) string {
 	return string(b[:])
 }
 
+// testHookBuild, when set (by tests), is called with every event built.
+var testHookBuild func(e *gateway.Event)
+
+// buildSafe builds an event's rows. If that panics (a bug in formatting what
+// a request carried), the panic is logged and the event is kept without
+// the parts that came from the request (parameters, response, resources,
+// additional data); if even that fails, the event is dropped.
+func (t *Trail) buildSafe(e *gateway.Event) []row {
+	var rows []row
+	if !safego.Call(t.log, "cloudtrail: build event", func() { rows = t.build(e) }) {
+		return rows
+	}
+	bare := *e
+	bare.Request, bare.Response, bare.Resources, bare.AdditionalData = nil, nil, nil, nil
+	if safego.Call(t.log, "cloudtrail: build bare event", func() { rows = t.build(&bare) }) {
+		t.log.Error("cloudtrail: event dropped", "operation", e.Operation, "request_id", e.RequestID)
+		return nil
+	}
+	return rows
+}
+
 // build turns a gateway event into stored rows: one in the caller's account
 // and, for resources of other accounts, a copy in each (sharedEventID).
 func (t *Trail) build(e *gateway.Event) []row {
+	if testHookBuild != nil {
+		testHookBuild(e)
+	}
 	rec := &Record{EventVersion: EventVersion, UserIdentity: identity(e.Principal, e.InvokedBy),
 		EventTime: e.Time.UTC().Format(isoSeconds), EventSource: e.Service.EventSource, EventName: e.Operation,
 		AWSRegion: e.Region, SourceIPAddress: e.SourceIP, UserAgent: clip(e.UserAgent, 1024),

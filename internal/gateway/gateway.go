@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/awsproto/sigv4"
@@ -100,6 +101,11 @@ func (c *Call) Authorize(ctx context.Context, chk Check) error {
 	if chk.ResourceAccount == "" {
 		chk.ResourceAccount = c.Account
 	}
+	// The resource may be an ARN the request carried: it is checked before
+	// it goes into the audit record or the policy evaluation.
+	if !resourceOK(chk.Resource) {
+		return c.invalidARN(chk.Resource)
+	}
 	c.resources = append(c.resources, chk)
 	if c.g == nil || c.g.Authz == nil {
 		return nil
@@ -112,6 +118,41 @@ func (c *Call) Authorize(ctx context.Context, chk Check) error {
 		return nil
 	}
 	return c.denied(chk, d)
+}
+
+// resourceOK reports whether a check's resource may be evaluated and
+// audited: "*", "" (no resource) or a well-formed ARN.
+func resourceOK(r string) bool {
+	return r == "" || r == "*" || WellFormedARN(r)
+}
+
+// WellFormedARN reports whether s has an ARN's shape,
+// arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, with a partition, a
+// service and a resource (the region and the account may be empty), in
+// valid UTF-8 without control characters.
+func WellFormedARN(s string) bool {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] == "" || parts[5] == "" {
+		return false
+	}
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// invalidARN is the service's validation error for a malformed ARN.
+func (c *Call) invalidARN(arn string) error {
+	code := "ValidationException"
+	if c.Service != nil && c.Service.ValidationCode != "" {
+		code = c.Service.ValidationCode
+	}
+	return awsproto.Errorf(code, "ARN %s is not valid.", strings.ToValidUTF8(arn, "\ufffd"))
 }
 
 func (c *Call) denied(chk Check, d Decision) error {
@@ -138,7 +179,12 @@ func (c *Call) denied(chk Check, d Decision) error {
 
 // AddResource records a resource the call touched, for the audit record,
 // without an authorization check (operations that authorize themselves).
+//
+// A resource that is not "*" or a well-formed ARN is left out.
 func (c *Call) AddResource(chk Check) {
+	if !resourceOK(chk.Resource) {
+		return
+	}
 	if chk.ResourceAccount == "" {
 		chk.ResourceAccount = c.Account
 	}

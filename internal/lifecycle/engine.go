@@ -15,11 +15,14 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/clock"
+	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
 // Handler applies one job inside the transaction that also finishes it.
-// Returning an error rolls back its effect; the job is retried later.
+// Returning an error (or panicking) rolls back its effect; the job is
+// retried later, with a growing delay, and set aside (parked) after
+// Engine.MaxAttempts failures.
 type Handler func(ctx context.Context, tx store.Tx, job store.Job, now time.Time) error
 
 // Engine schedules and runs jobs.
@@ -38,8 +41,15 @@ type Engine struct {
 	// Poll bounds how long the scheduler waits before looking again (other
 	// nodes may have added jobs).
 	Poll time.Duration
-	// Retry is the delay before a failed job runs again.
+	// Retry is the delay before a failed job first runs again; it doubles
+	// with each further failure, up to MaxRetry.
 	Retry time.Duration
+	// MaxRetry caps the delay between two runs of a failing job.
+	MaxRetry time.Duration
+	// MaxAttempts is how many failed runs park a job: it is set aside,
+	// listed by GET /_deskplane/jobs, and never run again unless enqueued
+	// anew.
+	MaxAttempts int
 }
 
 // New returns an engine; call Run to start it.
@@ -50,7 +60,8 @@ func New(b store.Backend, c clock.Clock, t Timing, log *slog.Logger) *Engine {
 		log = slog.Default()
 	}
 	return &Engine{backend: b, clock: c, timing: t, owner: "node-" + hex.EncodeToString(id[:]), log: log,
-		handlers: map[string]Handler{}, wake: make(chan struct{}, 1), Lease: 10 * time.Second, Poll: 250 * time.Millisecond, Retry: time.Second}
+		handlers: map[string]Handler{}, wake: make(chan struct{}, 1), Lease: 10 * time.Second, Poll: 250 * time.Millisecond,
+		Retry: time.Second, MaxRetry: 5 * time.Minute, MaxAttempts: 10}
 }
 
 // Owner is this node's scheduler id.
@@ -91,10 +102,15 @@ func (e *Engine) Kick() {
 	}
 }
 
-// Run runs the scheduler until ctx ends.
+// Run runs the scheduler until ctx ends. A panic in one pass is logged with
+// its stack and the scheduler goes on.
 func (e *Engine) Run(ctx context.Context) {
 	for {
-		n, err := e.RunDue(ctx)
+		var n int
+		var err error
+		if safego.Call(e.log, "lifecycle scheduler", func() { n, err = e.RunDue(ctx) }) {
+			n, err = 0, nil
+		}
 		if err != nil && ctx.Err() == nil {
 			e.log.Error("lifecycle: run due jobs", "err", err)
 		}
@@ -143,15 +159,46 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 			if ctx.Err() != nil {
 				return ran, ctx.Err()
 			}
-			e.log.Error("lifecycle: job failed, will retry", "job", j.ID, "kind", j.Kind, "err", err)
-			if rerr := e.backend.Release(ctx, j.ID, e.owner, e.clock.Now().Add(e.Retry)); rerr != nil {
-				e.log.Error("lifecycle: release job", "job", j.ID, "err", rerr)
-			}
+			e.failed(ctx, j, err)
 			continue
 		}
 		ran++
 	}
 	return ran, nil
+}
+
+// failed returns a failed job to the queue, due after its backoff, or parks
+// it once it has failed MaxAttempts times. The attempts are counted in the
+// store, so the backoff and the parking survive restarts and move with the
+// job to other nodes.
+func (e *Engine) failed(ctx context.Context, j store.Claimed, err error) {
+	attempts := j.Attempts + 1
+	now := e.clock.Now()
+	if e.MaxAttempts > 0 && attempts >= e.MaxAttempts {
+		e.log.Error("lifecycle: job failed too many times, parked", "job", j.ID, "kind", j.Kind, "attempts", attempts, "err", err)
+		if perr := e.backend.Park(ctx, j.ID, e.owner, now, err.Error()); perr != nil {
+			e.log.Error("lifecycle: park job", "job", j.ID, "err", perr)
+		}
+		return
+	}
+	delay := e.Backoff(attempts)
+	e.log.Error("lifecycle: job failed, will retry", "job", j.ID, "kind", j.Kind, "attempts", attempts, "retry_in", delay, "err", err)
+	if rerr := e.backend.Release(ctx, j.ID, e.owner, now.Add(delay), err.Error()); rerr != nil {
+		e.log.Error("lifecycle: release job", "job", j.ID, "err", rerr)
+	}
+}
+
+// Backoff is the delay before a job that has failed attempts times runs
+// again: Retry, doubled for each failure after the first, at most MaxRetry.
+func (e *Engine) Backoff(attempts int) time.Duration {
+	d := e.Retry
+	for i := 1; i < attempts && d < e.MaxRetry; i++ {
+		d *= 2
+	}
+	if e.MaxRetry > 0 && d > e.MaxRetry {
+		d = e.MaxRetry
+	}
+	return d
 }
 
 func (e *Engine) runOne(ctx context.Context, j store.Claimed) error {
@@ -165,7 +212,9 @@ func (e *Engine) runOne(ctx context.Context, j store.Claimed) error {
 		if err := tx.FinishJob(ctx, j.ID, e.owner); err != nil {
 			return err
 		}
-		return h(ctx, tx, j.Job, e.clock.Now())
+		// A panicking handler is a failed run (its effect rolled back),
+		// logged with its stack; the scheduler goes on.
+		return safego.Try(e.log, "lifecycle job "+j.Kind, func() error { return h(ctx, tx, j.Job, e.clock.Now()) })
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return nil // another node finished or re-claimed it; its effect stands alone

@@ -27,6 +27,7 @@ import (
 	"github.com/deskplane/deskplane/internal/httpguard"
 	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/secrets"
+	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
@@ -244,6 +245,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /_deskplane/faults", s.admin(s.postFaults))
 	mux.HandleFunc("GET /_deskplane/usage", s.admin(s.getUsage))
 	mux.HandleFunc("GET /_deskplane/history", s.admin(s.getHistory))
+	mux.HandleFunc("GET /_deskplane/jobs", s.admin(s.getJobs))
 	mux.HandleFunc("/_deskplane/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint"})
 	})
@@ -464,15 +466,15 @@ func (s *Server) Start(ctx context.Context) error {
 	// the AWS SDKs drop theirs after 90 s), so a client never reuses one
 	// the server is closing; see httpguard.DefaultLimits.
 	s.http = s.Opts.Limits.Server(httpguard.NewHosts(s.Opts.Listen, s.Deps.Config.AllowedHosts).Wrap(s.Handler()))
-	go s.Deps.Engine.Run(ctx)
+	safego.Go(ctx, s.Opts.Log, "lifecycle scheduler", s.Deps.Engine.Run, nil)
 	if s.virtual != nil {
-		go s.followClock(ctx)
+		safego.Go(ctx, s.Opts.Log, "clock follower", s.followClock, nil)
 	}
-	go func() {
+	safego.Go(ctx, s.Opts.Log, "http server", func(context.Context) {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.Opts.Log.Error("http server", "err", err)
 		}
-	}()
+	}, nil)
 	return nil
 }
 
@@ -486,7 +488,7 @@ func (s *Server) followClock(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.loadClock(ctx, s.Deps.Store)
+			safego.Call(s.Opts.Log, "clock follower", func() { s.loadClock(ctx, s.Deps.Store) })
 		}
 	}
 }

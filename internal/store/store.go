@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -75,7 +76,8 @@ type Tx interface {
 	// as they were; of records with the same key, the first is created).
 	CreateMany(ctx context.Context, table string, recs []KV) (existing []string, err error)
 
-	// Enqueue adds a job, due at j.Due. A job with the same ID is replaced.
+	// Enqueue adds a job, due at j.Due. A job with the same ID is replaced
+	// (a parked one too): its attempts and last error start over.
 	Enqueue(ctx context.Context, j Job) error
 	// CancelJob deletes a job if it exists (no error when it does not).
 	CancelJob(ctx context.Context, id string) error
@@ -148,7 +150,30 @@ type Job struct {
 // Claimed is a job claimed by one scheduler for a while.
 type Claimed struct {
 	Job
-	Owner string
+	Owner    string
+	Attempts int // how many runs of the job failed before this claim
+}
+
+// JobStatus is a job as the job listing shows it.
+type JobStatus struct {
+	ID        string
+	Kind      string
+	Due       time.Time // when it runs next; for a parked job, when it was parked
+	Attempts  int       // failed runs so far
+	LastError string    // the last failure's error ("" before any)
+	Parked    bool      // set aside after too many failures: never claimed again
+}
+
+// maxJobError bounds the length of a job's stored last error.
+const maxJobError = 2048
+
+// JobError is err's text as a job's last error: valid UTF-8 without NUL
+// bytes (PostgreSQL text takes neither), at most 2 KiB.
+func JobError(err string) string {
+	if len(err) > maxJobError {
+		err = err[:maxJobError]
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(err, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // Queue is the scheduler's side of the job table. Claims expire, so a job
@@ -161,9 +186,18 @@ type Queue interface {
 	// NextDue returns the earliest due time of unclaimed (or expired) jobs, or
 	// false when there are none.
 	NextDue(ctx context.Context, now time.Time) (time.Time, bool, error)
-	// Release returns a claimed job to the queue, due at due (after a
-	// handler failure).
-	Release(ctx context.Context, id, owner string, due time.Time) error
+	// Release returns a job claimed by owner to the queue after a handler
+	// failure: due at due, its attempts counted up by one and lastErr kept
+	// as its last error. It does nothing if owner no longer holds the claim.
+	Release(ctx context.Context, id, owner string, due time.Time, lastErr string) error
+	// Park sets a job claimed by owner aside after its last failure (at):
+	// its attempts counted up by one and lastErr kept, it is never claimed
+	// again (nor counted by NextDue) until it is enqueued anew. It does
+	// nothing if owner no longer holds the claim.
+	Park(ctx context.Context, id, owner string, at time.Time, lastErr string) error
+	// ListJobs lists jobs, pending and parked, in id order: up to limit of
+	// those whose id is greater than after.
+	ListJobs(ctx context.Context, after string, limit int) ([]JobStatus, error)
 }
 
 // Backend is a Store that also serves the job queue and shared settings.

@@ -82,6 +82,11 @@ var migrations = []string{
 		claim_until bigint
 	);
 	CREATE INDEX jobs_due ON jobs (due);`,
+	// Failed runs, the last failure, and jobs set aside after too many.
+	`ALTER TABLE jobs
+		ADD COLUMN attempts integer NOT NULL DEFAULT 0,
+		ADD COLUMN last_error text,
+		ADD COLUMN parked boolean NOT NULL DEFAULT false;`,
 }
 
 // migrationLock is the advisory lock key that serializes migrations across
@@ -555,7 +560,8 @@ func (t *txImpl) Enqueue(ctx context.Context, j store.Job) error {
 	_, err := t.q.Exec(ctx, `INSERT INTO jobs (id, kind, due, payload, owner, claim_until)
 		VALUES ($1, $2, $3, $4, NULL, NULL)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due,
-			payload = excluded.payload, owner = NULL, claim_until = NULL`,
+			payload = excluded.payload, owner = NULL, claim_until = NULL,
+			attempts = 0, last_error = NULL, parked = false`,
 		j.ID, j.Kind, j.Due.UnixNano(), j.Payload)
 	if err != nil {
 		return wrap("enqueue "+j.ID, err)
@@ -591,14 +597,14 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 	n := now.UnixNano()
 	rows, err := db.pool.Query(ctx, `WITH c AS (
 			SELECT id FROM jobs
-			WHERE due <= $1 AND (owner IS NULL OR claim_until <= $1)
+			WHERE due <= $1 AND NOT parked AND (owner IS NULL OR claim_until <= $1)
 			ORDER BY due, id
 			LIMIT $4
 			FOR UPDATE SKIP LOCKED
 		)
 		UPDATE jobs j SET owner = $2, claim_until = $3
 		FROM c WHERE j.id = c.id
-		RETURNING j.id, j.kind, j.due, j.payload`,
+		RETURNING j.id, j.kind, j.due, j.payload, j.attempts`,
 		n, owner, now.Add(lease).UnixNano(), limit)
 	if err != nil {
 		return nil, wrap("claim", err)
@@ -608,7 +614,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 	for rows.Next() {
 		var c store.Claimed
 		var due int64
-		if err := rows.Scan(&c.ID, &c.Kind, &due, &c.Payload); err != nil {
+		if err := rows.Scan(&c.ID, &c.Kind, &due, &c.Payload, &c.Attempts); err != nil {
 			return nil, wrap("claim", err)
 		}
 		c.Due = time.Unix(0, due).UTC()
@@ -632,7 +638,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 // its due time, or for a claimed job the later of due and claim_until.
 func (db *DB) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
 	var due *int64
-	err := db.pool.QueryRow(ctx, `SELECT min(CASE WHEN owner IS NULL THEN due ELSE greatest(due, claim_until) END) FROM jobs`).Scan(&due)
+	err := db.pool.QueryRow(ctx, `SELECT min(CASE WHEN owner IS NULL THEN due ELSE greatest(due, claim_until) END) FROM jobs WHERE NOT parked`).Scan(&due)
 	if err != nil {
 		return time.Time{}, false, wrap("next due", err)
 	}
@@ -642,13 +648,51 @@ func (db *DB) NextDue(ctx context.Context, now time.Time) (time.Time, bool, erro
 	return time.Unix(0, *due).UTC(), true, nil
 }
 
-// Release returns a job claimed by owner to the queue, due at due. It does
-// nothing if owner no longer holds the claim.
-func (db *DB) Release(ctx context.Context, id, owner string, due time.Time) error {
-	_, err := db.pool.Exec(ctx, `UPDATE jobs SET owner = NULL, claim_until = NULL, due = $1 WHERE id = $2 AND owner = $3`,
-		due.UnixNano(), id, owner)
+// Release returns a job claimed by owner to the queue after a failure, due
+// at due. It does nothing if owner no longer holds the claim.
+func (db *DB) Release(ctx context.Context, id, owner string, due time.Time, lastErr string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE jobs SET owner = NULL, claim_until = NULL, due = $1, attempts = attempts + 1, last_error = $2
+		WHERE id = $3 AND owner = $4`, due.UnixNano(), store.JobError(lastErr), id, owner)
 	if err != nil {
 		return wrap("release "+id, err)
 	}
 	return nil
+}
+
+// Park sets a job claimed by owner aside after its last failure. It does
+// nothing if owner no longer holds the claim.
+func (db *DB) Park(ctx context.Context, id, owner string, at time.Time, lastErr string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE jobs SET owner = NULL, claim_until = NULL, due = $1, attempts = attempts + 1, last_error = $2, parked = true
+		WHERE id = $3 AND owner = $4`, at.UnixNano(), store.JobError(lastErr), id, owner)
+	if err != nil {
+		return wrap("park "+id, err)
+	}
+	return nil
+}
+
+// ListJobs lists jobs in id order (text ordered bytewise, as in SQLite).
+func (db *DB) ListJobs(ctx context.Context, after string, limit int) ([]store.JobStatus, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id, kind, due, attempts, coalesce(last_error, ''), parked FROM jobs
+		WHERE id COLLATE "C" > $1 ORDER BY id COLLATE "C" LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, wrap("list jobs", err)
+	}
+	defer rows.Close()
+	var out []store.JobStatus
+	for rows.Next() {
+		var j store.JobStatus
+		var due int64
+		if err := rows.Scan(&j.ID, &j.Kind, &due, &j.Attempts, &j.LastError, &j.Parked); err != nil {
+			return nil, wrap("list jobs", err)
+		}
+		j.Due = time.Unix(0, due).UTC()
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list jobs", err)
+	}
+	return out, nil
 }

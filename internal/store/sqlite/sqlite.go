@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -61,6 +62,10 @@ var migrations = []string{
 	`CREATE TABLE kv (tbl TEXT NOT NULL, k TEXT NOT NULL, v BLOB NOT NULL, PRIMARY KEY (tbl, k)) WITHOUT ROWID;
 	 CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, due INTEGER NOT NULL, payload BLOB, owner TEXT, claim_until INTEGER) WITHOUT ROWID;
 	 CREATE INDEX jobs_due ON jobs (due);`,
+	// Failed runs, the last failure, and jobs set aside after too many.
+	`ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+	 ALTER TABLE jobs ADD COLUMN last_error TEXT;
+	 ALTER TABLE jobs ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
@@ -171,9 +176,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		closeAll()
 		return nil, err
 	}
-	go db.writer()
-	go db.flusher()
-	go db.checkpointer()
+	// The store's goroutines outlive every request: a panic in one is logged
+	// with its stack and the goroutine goes on (safego.Go restarts it; the
+	// writer and the checkpointer also recover per group and per pass).
+	bg := context.Background()
+	safego.Go(bg, nil, "sqlite writer", func(context.Context) { db.writer() }, func() {
+		close(db.flushes)
+		close(db.stopped)
+	})
+	safego.Go(bg, nil, "sqlite flusher", func(context.Context) { db.flusher() }, func() { close(db.flDone) })
+	safego.Go(bg, nil, "sqlite checkpointer", func(context.Context) { db.checkpointer() }, func() { close(db.ckDone) })
 	return db, nil
 }
 
@@ -231,7 +243,6 @@ func (db *DB) Close() error {
 // readers before its sync completes; any write that depends on it comes
 // later in the WAL, so it is never acknowledged without it.
 func (db *DB) flusher() {
-	defer close(db.flDone)
 	for {
 		b, ok := <-db.flushes
 		if !ok {
@@ -282,7 +293,6 @@ func (db *DB) brokenErr() error {
 // once per checkpointEvery, whenever the writer has committed since. A
 // PASSIVE checkpoint never blocks the writer or the readers.
 func (db *DB) checkpointer() {
-	defer close(db.ckDone)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -293,7 +303,7 @@ func (db *DB) checkpointer() {
 		}
 		// A failed checkpoint is not fatal: the frames stay in the WAL,
 		// which readers and recovery use, and the next kick tries again.
-		_, _ = db.checkpoint()
+		safego.Call(nil, "sqlite checkpoint", func() { _, _ = db.checkpoint() })
 		t.Reset(checkpointEvery)
 		select {
 		case <-t.C:
@@ -383,8 +393,6 @@ const maxGroup = 128
 
 // writer serializes all write transactions and commits them in groups.
 func (db *DB) writer() {
-	defer close(db.stopped)
-	defer close(db.flushes)
 	for {
 		var first *writeReq
 		select {
@@ -428,6 +436,25 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			r.done <- fmt.Errorf("sqlite: begin: %w", err)
 		}
 		return
+	}
+	// A panic here is a bug outside the update functions (runFn recovers
+	// theirs): the group fails and is rolled back, its callers are
+	// answered, and the writer goes on with the next group.
+	defer func() {
+		if p := recover(); p != nil {
+			safego.LogPanic(nil, "sqlite writer", p)
+			sqlTx.Rollback()
+			db.cache.update(batch, false)
+			for _, r := range batch {
+				select { // done holds one answer: a caller already answered keeps its own
+				case r.done <- fmt.Errorf("sqlite: write group failed: %v", p):
+				default:
+				}
+			}
+		}
+	}()
+	if testHookGroup != nil {
+		testHookGroup(batch)
 	}
 	applied := 0
 	dirty := map[string]bool{} // keys written by the group so far
@@ -496,15 +523,14 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	db.flushes <- batch // answered once the WAL is synced
 }
 
-// runFn runs one update function, turning a panic into an error so that
-// one bad request cannot stop the writer.
-func runFn(fn func(tx store.Tx) error, t *tx) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("sqlite: update panicked: %v", p)
-		}
-	}()
-	return fn(t)
+// testHookGroup, when set (by tests), is called with every group the
+// writer commits, inside its transaction.
+var testHookGroup func(batch []*writeReq)
+
+// runFn runs one update function, turning a panic into an error (its stack
+// logged) so that one bad request cannot stop the writer.
+func runFn(fn func(tx store.Tx) error, t *tx) error {
+	return safego.Try(nil, "sqlite: update", func() error { return fn(t) })
 }
 
 // Get reads one committed record: from the read cache when it holds it,
@@ -980,7 +1006,8 @@ func (t *tx) Count(ctx context.Context, table, prefix string) (int, error) {
 const getSQL = `SELECT v FROM kv WHERE tbl = ? AND k = ?`
 
 const enqueueSQL = `INSERT INTO jobs (id, kind, due, payload, owner, claim_until) VALUES (?, ?, ?, ?, NULL, NULL)
-		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due, payload = excluded.payload, owner = NULL, claim_until = NULL`
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due, payload = excluded.payload, owner = NULL, claim_until = NULL,
+			attempts = 0, last_error = NULL, parked = 0`
 
 func scanSQL(op string, bounded bool) string {
 	q := `SELECT k, v FROM kv WHERE tbl = ? AND k ` + op + ` ?`
@@ -1033,7 +1060,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 	err := db.Update(ctx, func(stx store.Tx) error {
 		out = out[:0]
 		t := stx.(*tx)
-		rows, err := t.query(ctx, `SELECT id, kind, due, payload FROM jobs WHERE due <= ? AND (owner IS NULL OR claim_until <= ?) ORDER BY due LIMIT ?`,
+		rows, err := t.query(ctx, `SELECT id, kind, due, payload, attempts FROM jobs WHERE due <= ? AND parked = 0 AND (owner IS NULL OR claim_until <= ?) ORDER BY due LIMIT ?`,
 			now.UnixNano(), now.UnixNano(), limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
@@ -1041,7 +1068,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 		err = eachRow(rows, func() error {
 			var c store.Claimed
 			var due int64
-			if err := rows.Scan(&c.ID, &c.Kind, &due, &c.Payload); err != nil {
+			if err := rows.Scan(&c.ID, &c.Kind, &due, &c.Payload, &c.Attempts); err != nil {
 				return err
 			}
 			c.Due = time.Unix(0, due).UTC()
@@ -1073,7 +1100,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 // NextDue returns the earliest due time of claimable jobs.
 func (db *DB) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
 	var due sql.NullInt64
-	err := db.r.QueryRowContext(ctx, `SELECT min(CASE WHEN owner IS NULL THEN due ELSE max(due, claim_until) END) FROM jobs`).Scan(&due)
+	err := db.r.QueryRowContext(ctx, `SELECT min(CASE WHEN owner IS NULL THEN due ELSE max(due, claim_until) END) FROM jobs WHERE parked = 0`).Scan(&due)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("sqlite: next due: %w", err)
 	}
@@ -1083,13 +1110,50 @@ func (db *DB) NextDue(ctx context.Context, now time.Time) (time.Time, bool, erro
 	return time.Unix(0, due.Int64).UTC(), true, nil
 }
 
-// Release returns a claimed job to the queue.
-func (db *DB) Release(ctx context.Context, id, owner string, due time.Time) error {
-	_, err := db.w.ExecContext(ctx, `UPDATE jobs SET owner = NULL, claim_until = NULL, due = ? WHERE id = ? AND owner = ?`, due.UnixNano(), id, owner)
+// Release returns a claimed job to the queue after a failure.
+func (db *DB) Release(ctx context.Context, id, owner string, due time.Time, lastErr string) error {
+	_, err := db.w.ExecContext(ctx, `UPDATE jobs SET owner = NULL, claim_until = NULL, due = ?, attempts = attempts + 1, last_error = ?
+		WHERE id = ? AND owner = ?`, due.UnixNano(), store.JobError(lastErr), id, owner)
 	if err != nil {
 		return fmt.Errorf("sqlite: release %s: %w", id, err)
 	}
 	return nil
+}
+
+// Park sets a claimed job aside after its last failure.
+func (db *DB) Park(ctx context.Context, id, owner string, at time.Time, lastErr string) error {
+	_, err := db.w.ExecContext(ctx, `UPDATE jobs SET owner = NULL, claim_until = NULL, due = ?, attempts = attempts + 1, last_error = ?, parked = 1
+		WHERE id = ? AND owner = ?`, at.UnixNano(), store.JobError(lastErr), id, owner)
+	if err != nil {
+		return fmt.Errorf("sqlite: park %s: %w", id, err)
+	}
+	return nil
+}
+
+// ListJobs lists jobs in id order.
+func (db *DB) ListJobs(ctx context.Context, after string, limit int) ([]store.JobStatus, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id, kind, due, attempts, coalesce(last_error, ''), parked FROM jobs WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list jobs: %w", err)
+	}
+	var out []store.JobStatus
+	err = eachRow(rows, func() error {
+		var j store.JobStatus
+		var due int64
+		if err := rows.Scan(&j.ID, &j.Kind, &due, &j.Attempts, &j.LastError, &j.Parked); err != nil {
+			return err
+		}
+		j.Due = time.Unix(0, due).UTC()
+		out = append(out, j)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list jobs: %w", err)
+	}
+	return out, nil
 }
 
 // CachesGets reports that Get serves repeated reads of an unchanged record

@@ -64,6 +64,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"FinishJobStaleOwnerRollsBack", testFinishJobStaleOwnerRollsBack},
 		{"CancelJob", testCancelJob},
 		{"Release", testRelease},
+		{"ReleaseCountsAttempts", testReleaseCountsAttempts},
+		{"Park", testPark},
+		{"ListJobs", testListJobs},
 		{"NextDue", testNextDue},
 		{"ExactlyOnce", testExactlyOnce},
 	}
@@ -1071,13 +1074,13 @@ func testRelease(t *testing.T, db store.Backend) {
 	enqueue(t, db, store.Job{ID: "j", Kind: "k", Due: sec(0), Payload: []byte("p")})
 	claim(t, db, "a", sec(0), time.Hour, 1)
 	// A non-owner's Release changes nothing.
-	if err := db.Release(ctx, "j", "b", sec(1)); err != nil {
+	if err := db.Release(ctx, "j", "b", sec(1), "failed"); err != nil {
 		t.Fatalf("Release by non-owner: %v", err)
 	}
 	if got := claim(t, db, "c", sec(2), time.Hour, 1); len(got) != 0 {
 		t.Errorf("Release by non-owner released the job: claimed %q", ids(got))
 	}
-	if err := db.Release(ctx, "j", "a", sec(30)); err != nil {
+	if err := db.Release(ctx, "j", "a", sec(30), "failed"); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
 	if err := finish(ctx, db, "j", "a"); !errors.Is(err, store.ErrConflict) {
@@ -1093,8 +1096,120 @@ func testRelease(t *testing.T, db store.Backend) {
 	if len(got) != 1 || got[0].Owner != "c" || !got[0].Due.Equal(sec(30)) || string(got[0].Payload) != "p" {
 		t.Errorf("Claim after Release = %+v", got)
 	}
-	if err := db.Release(ctx, "missing", "c", sec(0)); err != nil {
+	if err := db.Release(ctx, "missing", "c", sec(0), "failed"); err != nil {
 		t.Errorf("Release(missing job) = %v", err)
+	}
+}
+
+func listJobs(t *testing.T, db store.Backend) map[string]store.JobStatus {
+	t.Helper()
+	js, err := db.ListJobs(t.Context(), "", 1000)
+	if err != nil {
+		t.Fatalf("ListJobs: %v", err)
+	}
+	out := map[string]store.JobStatus{}
+	for _, j := range js {
+		out[j.ID] = j
+	}
+	return out
+}
+
+// Each Release counts a failed attempt and keeps its error, which the next
+// claim and the listing report; a hostile error text is stored cleaned.
+func testReleaseCountsAttempts(t *testing.T, db store.Backend) {
+	ctx := t.Context()
+	enqueue(t, db, store.Job{ID: "j", Kind: "k", Due: sec(0)})
+	if c := claim(t, db, "a", sec(0), time.Hour, 1); len(c) != 1 || c[0].Attempts != 0 {
+		t.Fatalf("first claim = %+v, want attempts 0", c)
+	}
+	if err := db.Release(ctx, "j", "a", sec(1), "first failure"); err != nil {
+		t.Fatal(err)
+	}
+	if c := claim(t, db, "a", sec(1), time.Hour, 1); len(c) != 1 || c[0].Attempts != 1 {
+		t.Fatalf("second claim = %+v, want attempts 1", c)
+	}
+	if err := db.Release(ctx, "j", "a", sec(3), "second\x00failure \xff"); err != nil {
+		t.Fatalf("Release with a NUL and invalid UTF-8 in the error: %v", err)
+	}
+	j := listJobs(t, db)["j"]
+	if j.Attempts != 2 || j.LastError != "second\uFFFDfailure \uFFFD" || !j.Due.Equal(sec(3)) || j.Parked || j.Kind != "k" {
+		t.Errorf("listed job = %+v", j)
+	}
+	// A non-owner's Release counts nothing.
+	claim(t, db, "a", sec(3), time.Hour, 1)
+	if err := db.Release(ctx, "j", "b", sec(4), "not mine"); err != nil {
+		t.Fatal(err)
+	}
+	if j := listJobs(t, db)["j"]; j.Attempts != 2 {
+		t.Errorf("attempts after a non-owner's Release = %d, want 2", j.Attempts)
+	}
+	// Enqueueing the job anew starts its count over.
+	enqueue(t, db, store.Job{ID: "j", Kind: "k", Due: sec(5)})
+	if j := listJobs(t, db)["j"]; j.Attempts != 0 || j.LastError != "" {
+		t.Errorf("re-enqueued job = %+v, want no attempts", j)
+	}
+}
+
+// A parked job is listed but never claimed nor due, until enqueued anew.
+func testPark(t *testing.T, db store.Backend) {
+	ctx := t.Context()
+	enqueue(t, db, store.Job{ID: "p", Kind: "k", Due: sec(0)}, store.Job{ID: "q", Kind: "k", Due: sec(50)})
+	claim(t, db, "a", sec(0), time.Hour, 1)
+	if err := db.Park(ctx, "p", "b", sec(1), "not mine"); err != nil {
+		t.Fatal(err)
+	}
+	if j := listJobs(t, db)["p"]; j.Parked {
+		t.Fatalf("a non-owner parked the job")
+	}
+	if err := db.Park(ctx, "p", "a", sec(2), "gave up"); err != nil {
+		t.Fatal(err)
+	}
+	if j := listJobs(t, db)["p"]; !j.Parked || j.Attempts != 1 || j.LastError != "gave up" || !j.Due.Equal(sec(2)) {
+		t.Errorf("parked job = %+v", j)
+	}
+	if got := ids(claim(t, db, "c", sec(3600*24), time.Hour, 10)); !slices.Equal(got, []string{"q"}) {
+		t.Errorf("claimed with p parked = %q, want [q]", got)
+	}
+	if err := finish(ctx, db, "p", "a"); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("FinishJob of a parked job = %v, want ErrConflict", err)
+	}
+	update(t, db, func(tx store.Tx) error { return tx.FinishJob(ctx, "q", "c") })
+	if _, ok, err := db.NextDue(ctx, sec(0)); err != nil || ok {
+		t.Errorf("NextDue with only a parked job = %v, %v; want none", ok, err)
+	}
+	enqueue(t, db, store.Job{ID: "p", Kind: "k", Due: sec(10)})
+	if j := listJobs(t, db)["p"]; j.Parked || j.Attempts != 0 {
+		t.Errorf("re-enqueued parked job = %+v", j)
+	}
+	if got := ids(claim(t, db, "c", sec(10), time.Hour, 10)); !slices.Equal(got, []string{"p"}) {
+		t.Errorf("claimed after re-enqueue = %q, want [p]", got)
+	}
+}
+
+func testListJobs(t *testing.T, db store.Backend) {
+	ctx := t.Context()
+	if js, err := db.ListJobs(ctx, "", 10); err != nil || len(js) != 0 {
+		t.Fatalf("ListJobs on an empty queue = %v, %v", js, err)
+	}
+	enqueue(t, db, store.Job{ID: "c", Kind: "k3", Due: sec(3)}, store.Job{ID: "a", Kind: "k1", Due: sec(1)},
+		store.Job{ID: "b", Kind: "k2", Due: sec(2)}, store.Job{ID: "B", Kind: "k0", Due: sec(0)})
+	var got []string
+	after := ""
+	for {
+		js, err := db.ListJobs(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(js) == 0 {
+			break
+		}
+		for _, j := range js {
+			got = append(got, j.ID+"="+j.Kind)
+		}
+		after = js[len(js)-1].ID
+	}
+	if want := []string{"B=k0", "a=k1", "b=k2", "c=k3"}; !slices.Equal(got, want) {
+		t.Errorf("pages = %q, want %q (byte order)", got, want)
 	}
 }
 

@@ -1,0 +1,287 @@
+package lifecycle_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deskplane/deskplane/internal/clock"
+	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/postgres"
+	"github.com/deskplane/deskplane/internal/store/sqlite"
+)
+
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// backend is a store the engine tests run on; reopen closes it and opens
+// the same data again (a restart).
+type backend struct {
+	name   string
+	open   func(t *testing.T) store.Backend
+	reopen func(t *testing.T, b store.Backend) store.Backend
+}
+
+// backends are SQLite and, when DESKPLANE_TEST_POSTGRES is set (see
+// scripts/pg-start.sh), PostgreSQL.
+func backends(t *testing.T) []backend {
+	var path string
+	openSQLite := func(t *testing.T) store.Backend {
+		db, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	out := []backend{{name: "sqlite",
+		open: func(t *testing.T) store.Backend {
+			path = filepath.Join(t.TempDir(), "deskplane.db")
+			return openSQLite(t)
+		},
+		reopen: func(t *testing.T, b store.Backend) store.Backend {
+			b.Close()
+			return openSQLite(t)
+		}}}
+	base := os.Getenv("DESKPLANE_TEST_POSTGRES")
+	if base == "" {
+		return out
+	}
+	var dsn string
+	openPG := func(t *testing.T) store.Backend {
+		db, err := postgres.Open(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	return append(out, backend{name: "postgres",
+		open: func(t *testing.T) store.Backend {
+			admin, err := pgxpool.New(t.Context(), base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(admin.Close)
+			b := make([]byte, 6)
+			rand.Read(b)
+			schema := "deskplane_test_" + hex.EncodeToString(b)
+			if _, err := admin.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { admin.Exec(context.WithoutCancel(t.Context()), "DROP SCHEMA "+schema+" CASCADE") })
+			u, err := url.Parse(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			q.Set("search_path", schema)
+			u.RawQuery = q.Encode()
+			dsn = u.String()
+			return openPG(t)
+		},
+		reopen: func(t *testing.T, b store.Backend) store.Backend {
+			b.Close()
+			return openPG(t)
+		}})
+}
+
+func newEngine(b store.Backend, c clock.Clock) *lifecycle.Engine {
+	return lifecycle.New(b, c, lifecycle.Timing{}, quiet)
+}
+
+func schedule(t *testing.T, e *lifecycle.Engine, b store.Backend, id, kind string, due time.Time) {
+	t.Helper()
+	err := b.Update(t.Context(), func(tx store.Tx) error { return e.Schedule(t.Context(), tx, id, kind, due, map[string]string{}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func job(t *testing.T, b store.Backend, id string) store.JobStatus {
+	t.Helper()
+	js, err := b.ListJobs(t.Context(), "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range js {
+		if j.ID == id {
+			return j
+		}
+	}
+	t.Fatalf("job %s is gone", id)
+	return store.JobStatus{}
+}
+
+func runDue(t *testing.T, e *lifecycle.Engine) int {
+	t.Helper()
+	n, err := e.RunDue(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestBackoff(t *testing.T) {
+	e := newEngine(nil, clock.Real{})
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second,
+		64 * time.Second, 128 * time.Second, 256 * time.Second, 5 * time.Minute, 5 * time.Minute}
+	for i, w := range want {
+		if got := e.Backoff(i + 1); got != w {
+			t.Errorf("Backoff(%d) = %v, want %v", i+1, got, w)
+		}
+	}
+	if got := e.Backoff(1 << 20); got != 5*time.Minute {
+		t.Errorf("Backoff(huge) = %v, want the cap", got)
+	}
+}
+
+// A failing job runs again after 1 s, 2 s, 4 s … at most 5 min, counted
+// in the store (a restarted node goes on where the other left off), and
+// after 10 failures it is parked: listed, never run again.
+func TestFailingJobBacksOffAndIsParked(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.open(t)
+			clk := clock.NewVirtual(t0, true)
+			runs := 0
+			fail := func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+				runs++
+				return errors.New("the directory is unreachable")
+			}
+			e := newEngine(b, clk)
+			e.Register("fail", fail)
+			schedule(t, e, b, "j1", "fail", t0)
+			for attempt := 1; attempt <= 10; attempt++ {
+				if attempt == 4 { // a restart: the count and the due time survive
+					b = be.reopen(t, b)
+					e = newEngine(b, clk)
+					e.Register("fail", fail)
+				}
+				if n := runDue(t, e); n != 0 || runs != attempt {
+					t.Fatalf("attempt %d: ran %d, handler runs %d", attempt, n, runs)
+				}
+				j := job(t, b, "j1")
+				if j.Attempts != attempt || j.LastError != "the directory is unreachable" {
+					t.Fatalf("after attempt %d: %+v", attempt, j)
+				}
+				if attempt == 10 {
+					if !j.Parked || !j.Due.Equal(clk.Now()) {
+						t.Fatalf("after 10 failures the job is %+v, want parked now", j)
+					}
+					break
+				}
+				delay := e.Backoff(attempt)
+				if j.Parked || !j.Due.Equal(clk.Now().Add(delay)) {
+					t.Fatalf("after attempt %d: due %v parked %v, want due in %v", attempt, j.Due, j.Parked, delay)
+				}
+				clk.Advance(delay - time.Nanosecond)
+				if runDue(t, e); runs != attempt {
+					t.Fatalf("attempt %d: the job ran again before its backoff (%v) passed", attempt, delay)
+				}
+				clk.Advance(time.Nanosecond)
+			}
+			clk.Advance(24 * time.Hour)
+			if runDue(t, e); runs != 10 {
+				t.Errorf("a parked job ran again: %d runs", runs)
+			}
+			if _, ok, err := b.NextDue(t.Context(), clk.Now()); err != nil || ok {
+				t.Errorf("NextDue with only a parked job = %v, %v", ok, err)
+			}
+			// Scheduled anew (the same id), it runs again from a clean count.
+			schedule(t, e, b, "j1", "fail", clk.Now())
+			runDue(t, e)
+			if j := job(t, b, "j1"); runs != 11 || j.Attempts != 1 || j.Parked {
+				t.Errorf("rescheduled job: runs %d, %+v", runs, j)
+			}
+		})
+	}
+}
+
+// A panicking job is a failed run: its effect is rolled back, the panic is
+// recorded as its error, and the other jobs of the pass still run.
+func TestPanickingJobIsAFailure(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.open(t)
+			clk := clock.NewVirtual(t0, true)
+			e := newEngine(b, clk)
+			e.Register("panic", func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+				if err := tx.Put(ctx, "effects", j.ID, []byte("half done")); err != nil {
+					return err
+				}
+				var m map[string]int
+				m["boom"]++ // a bug: assignment to a nil map
+				return nil
+			})
+			e.Register("ok", func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+				return tx.Put(ctx, "effects", j.ID, []byte("done"))
+			})
+			schedule(t, e, b, "a-panics", "panic", t0)
+			schedule(t, e, b, "b-ok", "ok", t0.Add(time.Millisecond))
+			clk.Advance(time.Millisecond)
+			if n := runDue(t, e); n != 1 {
+				t.Fatalf("ran %d jobs, want 1 (the good one)", n)
+			}
+			if v, err := b.Get(t.Context(), "effects", "b-ok"); err != nil || string(v) != "done" {
+				t.Errorf("the good job's effect = %q, %v", v, err)
+			}
+			if _, err := b.Get(t.Context(), "effects", "a-panics"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("the panicking job's effect was kept: %v", err)
+			}
+			j := job(t, b, "a-panics")
+			if j.Attempts != 1 || !strings.Contains(j.LastError, "panic") || !strings.Contains(j.LastError, "nil map") || j.Parked {
+				t.Errorf("panicking job = %+v", j)
+			}
+		})
+	}
+}
+
+// The scheduler's loop goes on after a panicking job: the job runs again
+// after its backoff, and a job scheduled later runs too.
+func TestSchedulerLoopSurvivesPanickingJob(t *testing.T) {
+	b := backends(t)[0].open(t)
+	clk := clock.NewVirtual(t0, true)
+	e := newEngine(b, clk)
+	e.Register("panic", func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error { panic("a bug in a handler") })
+	e.Register("ok", func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+		return tx.Put(ctx, "effects", j.ID, []byte("done"))
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); e.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			select {
+			case <-stopped:
+				t.Fatalf("the scheduler stopped while waiting for %s", what)
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	schedule(t, e, b, "p", "panic", t0)
+	waitFor("the first failure", func() bool { return job(t, b, "p").Attempts == 1 })
+	schedule(t, e, b, "later", "ok", t0)
+	waitFor("the next job", func() bool { _, err := b.Get(t.Context(), "effects", "later"); return err == nil })
+	clk.Advance(time.Second)
+	waitFor("the retry", func() bool { return job(t, b, "p").Attempts == 2 })
+}

@@ -230,6 +230,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /_deskplane/faults", s.admin(s.postFaults))
 	mux.HandleFunc("GET /_deskplane/usage", s.admin(s.getUsage))
 	mux.HandleFunc("GET /_deskplane/history", s.admin(s.getHistory))
+	mux.HandleFunc("GET /_deskplane/digest", s.admin(s.getDigest))
 	mux.HandleFunc("/_deskplane/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint"})
 	})

@@ -66,7 +66,6 @@ type run struct {
 	sent     int
 }
 
-
 func TestHostile(t *testing.T) {
 	seed := *flagSeed
 	if seed == 0 {

@@ -163,7 +163,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(body) > awsproto.MaxBody {
-		g.writeError(w, svc, proto, opName, reqID, awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody))
+		if svc == nil {
+			// A query-protocol request is routed from its body; answer in
+			// the envelope of the service its signature is scoped to.
+			if res, err := sigv4.Parse(r); err == nil && g.services[res.Service] != nil {
+				svc = g.services[res.Service]
+				proto = svc.Protocol
+			}
+		}
+		g.writeError(w, svc, proto, opName, reqID, awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, tooLargeCode(proto), "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody))
 		return
 	}
 	// Query protocol services may carry Action in a form body; the parsed
@@ -341,6 +349,20 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		}
 	}
 	return op.Handler(ctx, c, in)
+}
+
+// tooLargeCode spells the error of a body over the size cap the way the
+// protocol does: the json protocols' common RequestEntityTooLargeException,
+// the query protocol's RequestEntityTooLarge; EC2 has no such code and
+// answers an invalid request.
+func tooLargeCode(p Protocol) string {
+	switch p {
+	case JSON, RestJSON:
+		return "RequestEntityTooLargeException"
+	case EC2:
+		return "InvalidRequest"
+	}
+	return "RequestEntityTooLarge"
 }
 
 func (g *Gateway) authError(svc *Service, code, msg string) error {

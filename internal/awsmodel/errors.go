@@ -105,6 +105,8 @@ var ec2CommonErrors = []string{
 	"RequestLimitExceeded",
 	"Unavailable",
 	// resource-specific client errors
+	"CannotDelete",
+	"DependencyViolation",
 	"InvalidUserID.Malformed",
 	"VPCIdNotSpecified",
 	"InvalidAMIID.Malformed",

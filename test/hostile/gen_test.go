@@ -320,6 +320,11 @@ func (g *gen) plausibleString(name string, s *awsmodel.Shape) string {
 			return v
 		}
 	}
+	if s != nil && s.Pattern != "" && g.r.IntN(4) > 0 {
+		if v, ok := fromPattern(g.r, s.Pattern); ok && (s.Min == nil || len(v) >= int(*s.Min)) && (s.Max == nil || len(v) <= int(*s.Max)) {
+			return v
+		}
+	}
 	n := 8
 	if s != nil && s.Min != nil && int(*s.Min) > n {
 		n = int(*s.Min)

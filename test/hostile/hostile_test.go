@@ -104,7 +104,9 @@ func TestHostile(t *testing.T) {
 	n := *flagCalls
 	half := n / 2
 	before := r.digest(ctx)
+	start := time.Now()
 	r.phase(ctx, 0, half, r.nopolicy)
+	t.Logf("hostile: %d calls by %s in %v", half, powerlessUser, time.Since(start).Round(time.Millisecond))
 	if r.p.dead() {
 		t.FailNow()
 	}
@@ -113,7 +115,9 @@ func TestHostile(t *testing.T) {
 		r.failures.Add(1)
 		t.Errorf("seed %d: the user with no policy changed the store (calls 0..%d):\n%s", seed, half-1, diff)
 	}
+	start = time.Now()
 	r.phase(ctx, half, n, r.admin)
+	t.Logf("hostile: %d calls by admin in %v", n-half, time.Since(start).Round(time.Millisecond))
 	if r.p.dead() {
 		t.FailNow()
 	}
@@ -440,6 +444,13 @@ func (r *run) summary() {
 		codes = append(codes, fmt.Sprintf("%s=%d", c, n))
 	}
 	sort.Strings(codes)
+	var never []string
+	for _, o := range r.ops {
+		if !r.okOps[o.Service+"."+o.Op] {
+			never = append(never, o.Service+"."+o.Op)
+		}
+	}
+	r.t.Logf("hostile: %d of %d operations never answered 200: %s", len(never), len(r.ops), strings.Join(never, " "))
 	r.t.Logf("hostile: seed=%d: %d calls answered, statuses %v, %d operations answered 200 at least once, skipped (pending fixes) %v", r.seed, r.sent, r.status, len(r.okOps), r.skipped)
 	r.t.Logf("hostile: codes: %s", strings.Join(codes, " "))
 }

@@ -98,12 +98,16 @@ func TestHostile(t *testing.T) {
 		status: map[int]int{}, codes: map[string]int{}, skipped: map[string]int{}, okOps: map[string]bool{},
 		admin: principal{"admin", aws.Credentials{AccessKeyID: config.AdminKeyID, SecretAccessKey: config.AdminSecret}}}
 	ctx := context.Background()
+	empty := r.digest(ctx)
 	r.setup(ctx)
 	t.Logf("hostile: %d operations of %d services; pool: %s", len(ops), len(models), r.pool)
 
 	n := *flagCalls
 	half := n / 2
 	before := r.digest(ctx)
+	if before.SHA256 == empty.SHA256 {
+		t.Fatal("the store's digest did not change over the setup's writes: it cannot tell a change")
+	}
 	start := time.Now()
 	r.phase(ctx, 0, half, r.nopolicy)
 	t.Logf("hostile: %d calls by %s in %v", half, powerlessUser, time.Since(start).Round(time.Millisecond))

@@ -106,6 +106,9 @@ var ec2CommonErrors = []string{
 	"Unavailable",
 	// resource-specific client errors
 	"CannotDelete",
+	"InvalidParameterDependency",
+	"InvalidPermission.Duplicate",
+	"InvalidPermission.NotFound",
 	"DependencyViolation",
 	"InvalidUserID.Malformed",
 	"VPCIdNotSpecified",

@@ -3,9 +3,12 @@ package hostile
 import (
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/deskplane/deskplane/internal/awsmodel"
 )
@@ -145,6 +148,9 @@ func (g *gen) value(ref *awsmodel.Ref, name string, depth int) node {
 	case "map":
 		return g.mapValue(s, depth)
 	case "string":
+		if policyMember(name) && g.r.IntN(4) > 0 {
+			return str(g.policyDoc(g.p > 0))
+		}
 		if g.hostileNow() {
 			return g.hostileString(name, s)
 		}
@@ -312,11 +318,11 @@ func (g *gen) plausibleString(name string, s *awsmodel.Shape) string {
 	if s != nil && len(s.Enum) > 0 {
 		return pick(g.r, s.Enum)
 	}
-	if v, ok := g.pool.get(g.r, name); ok && g.r.IntN(5) > 0 {
+	if v, ok := g.pool.get(g.r, name); ok && g.r.IntN(5) > 0 && fits(s, v) {
 		return v
 	}
 	if s != nil && (strings.HasSuffix(name, "Arn") || strings.HasSuffix(name, "ARN") || strings.HasPrefix(s.Pattern, "^arn:") || strings.HasPrefix(s.Pattern, "arn:")) {
-		if v, ok := g.pool.get(g.r, anyARN); ok {
+		if v, ok := g.pool.get(g.r, anyARN); ok && fits(s, v) {
 			return v
 		}
 	}
@@ -338,6 +344,34 @@ func (g *gen) plausibleString(name string, s *awsmodel.Shape) string {
 		b[i] = letters[g.r.IntN(len(letters))]
 	}
 	return "hostile" + string(b)[min(n, 7):]
+}
+
+// patterns caches the model's patterns compiled for Go (nil: not RE2).
+var patterns sync.Map
+
+// fits reports whether v satisfies the string shape's length bounds and
+// pattern (a pattern Go cannot compile is taken as satisfied).
+func fits(s *awsmodel.Shape, v string) bool {
+	if s == nil {
+		return true
+	}
+	n := utf8.RuneCountInString(v)
+	if (s.Min != nil && n < int(*s.Min)) || (s.Max != nil && n > int(*s.Max)) {
+		return false
+	}
+	if s.Pattern == "" {
+		return true
+	}
+	re, ok := patterns.Load(s.Pattern)
+	if !ok {
+		c, err := regexp.Compile(javaEscape.ReplaceAllString(s.Pattern, `\x{$1}`))
+		if err != nil {
+			c = nil
+		}
+		re, _ = patterns.LoadOrStore(s.Pattern, c)
+	}
+	c := re.(*regexp.Regexp)
+	return c == nil || c.MatchString(v)
 }
 
 // hostileString is one of the hostile strings, some derived from values

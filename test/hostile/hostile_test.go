@@ -166,6 +166,9 @@ func (r *run) setup(ctx context.Context) {
 			if err != nil {
 				t.Fatalf("setup: %s.%s: %v", o.Service, o.Op, err)
 			}
+			if *flagVerbose {
+				t.Logf("setup %s.%s -> %d %s %.200s", o.Service, o.Op, a.Status, a.Code, a.Body)
+			}
 			if a.Status == http.StatusOK {
 				created++
 				harvest(r.pool, a.Body)
@@ -354,7 +357,7 @@ func (r *run) call(ctx context.Context, i int, who principal) {
 			r.fail(i, who, o, req, w.Body, "%s\nanswer: %d %s: %.600s", why, a.Status, a.Code, a.Body)
 		}
 	}
-	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := r.p.healthy(hctx, r.hc); err != nil {
 		detail := ""

@@ -62,7 +62,17 @@ type gen struct {
 	pool *pool
 	// hostile counts the hostile values put in the request.
 	hostile int
+	// huge is set once a huge list or map is in the request: one per
+	// request, or a huge list of huge lists would be millions of values.
+	huge bool
+	// nodes counts the values generated; past maxNodes, lists and maps
+	// are generated empty.
+	nodes int
 }
+
+// maxNodes bounds the values of one request (a huge list shares one
+// element, so it counts once).
+const maxNodes = 5000
 
 // maxDepth bounds recursion through recursive shapes.
 const maxDepth = 8
@@ -129,6 +139,7 @@ func (g *gen) structure(shapeName string, depth int) *obj {
 // value generates a value for a reference; name is the member's name (the
 // pool is keyed by it), "" for list elements and map values.
 func (g *gen) value(ref *awsmodel.Ref, name string, depth int) node {
+	g.nodes++
 	s := g.m.Shapes[ref.Target]
 	if s == nil {
 		return str("")
@@ -214,13 +225,23 @@ func (g *gen) list(s *awsmodel.Shape, name string, depth int) node {
 			n = 2000
 		}
 	}
-	if depth > maxDepth {
+	if n > 8 {
+		if g.huge {
+			n = 8
+		}
+		g.huge = true
+	}
+	if depth > maxDepth || g.nodes > maxNodes {
 		n = 0
 	}
-	out := make(list, 0, n)
+	out := make(list, 0, min(n, 8))
 	var first node
+	before := g.nodes
 	for i := 0; i < n; i++ {
 		if i >= 8 && first != nil {
+			if g.nodes-before > 50 {
+				break // a huge list of big elements: kept at 8
+			}
 			out = append(out, first) // a huge list repeats its first element
 			continue
 		}
@@ -238,7 +259,15 @@ func (g *gen) mapValue(s *awsmodel.Shape, depth int) node {
 	huge := false
 	if g.hostileNow() {
 		n = pick(g.r, []int{0, 1000})
-		huge = n > 8
+		huge = n > 8 && !g.huge
+		if huge {
+			g.huge = true
+		} else if n > 8 {
+			n = 8
+		}
+	}
+	if g.nodes > maxNodes {
+		n = 0
 	}
 	o := &obj{}
 	for i := 0; i < n; i++ {
@@ -560,8 +589,20 @@ func contains(vs []string, v string) bool {
 	return false
 }
 
+// get picks a value seen under name, else under the longest name that
+// name ends with (Ec2ImageId takes an ImageId, SourceDirectoryId a
+// DirectoryId).
 func (p *pool) get(r *rand.Rand, name string) (string, bool) {
 	vs := p.by[name]
+	if len(vs) == 0 && name != anyARN {
+		best := ""
+		for k := range p.by {
+			if len(k) > len(best) && len(k) >= 4 && strings.HasSuffix(name, k) {
+				best = k
+			}
+		}
+		vs = p.by[best]
+	}
 	if len(vs) == 0 {
 		return "", false
 	}

@@ -146,10 +146,11 @@ func (r *run) setup(ctx context.Context) {
 	r.readAll(ctx)
 	// Build some state, so that ids of every kind are in the pool: the
 	// operations that create things, called by the admin with plausible
-	// values (rounds, so that what one creates feeds the next), each
+	// values (twelve rounds, re-reading every third, so that what one creates
+	// feeds the next), each
 	// answer harvested. The order and the values depend only on the seed.
 	created := 0
-	for round := 0; round < 3; round++ {
+	for round := 0; round < 12; round++ {
 		for j, o := range r.ops {
 			if !createName(o.Op) {
 				continue
@@ -174,8 +175,10 @@ func (r *run) setup(ctx context.Context) {
 				harvest(r.pool, a.Body)
 			}
 		}
-		r.pool.sorted()
-		r.readAll(ctx)
+		if round%3 == 2 {
+			r.pool.sorted()
+			r.readAll(ctx)
+		}
 	}
 	r.pool.sorted()
 	t.Logf("hostile: setup: %d creating calls succeeded", created)

@@ -66,6 +66,7 @@ func startProc(t *testing.T, bin string) *proc {
 		t.Fatal(err)
 	}
 	cmd.Stderr = logf
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start deskplane: %v", err)
 	}

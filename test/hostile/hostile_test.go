@@ -51,6 +51,7 @@ type run struct {
 	p        *proc
 	hc       *http.Client
 	seed     uint64
+	calls    int
 	ops      []servedOperation
 	models   map[string]*awsmodel.Model
 	pool     *pool
@@ -67,12 +68,16 @@ type run struct {
 }
 
 func TestHostile(t *testing.T) {
+	calls := *flagCalls
+	if testing.Short() && !flagSet("hostile.calls") {
+		calls = 500
+	}
 	seed := *flagSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	t.Logf("hostile: seed=%d calls=%d parallel=%d (replay: go test ./test/hostile -run TestHostile -hostile.seed=%d -hostile.calls=%d)", seed, *flagCalls, *flagParallel, seed, *flagCalls)
-	fmt.Fprintf(os.Stderr, "hostile: seed=%d calls=%d\n", seed, *flagCalls)
+	t.Logf("hostile: seed=%d calls=%d parallel=%d (replay: go test ./test/hostile -run TestHostile -hostile.seed=%d -hostile.calls=%d)", seed, calls, *flagParallel, seed, calls)
+	fmt.Fprintf(os.Stderr, "hostile: seed=%d calls=%d\n", seed, calls)
 
 	models := map[string]*awsmodel.Model{}
 	var ops []servedOperation
@@ -93,7 +98,7 @@ func TestHostile(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	p := startProc(t, bin)
-	r := &run{t: t, p: p, seed: seed, ops: ops, models: models,
+	r := &run{t: t, p: p, seed: seed, calls: calls, ops: ops, models: models,
 		hc:     &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
 		status: map[int]int{}, codes: map[string]int{}, skipped: map[string]int{}, okOps: map[string]bool{},
 		admin: principal{"admin", aws.Credentials{AccessKeyID: config.AdminKeyID, SecretAccessKey: config.AdminSecret}}}
@@ -102,7 +107,7 @@ func TestHostile(t *testing.T) {
 	r.setup(ctx)
 	t.Logf("hostile: %d operations of %d services; pool: %s", len(ops), len(models), r.pool)
 
-	n := *flagCalls
+	n := calls
 	half := n / 2
 	before := r.digest(ctx)
 	if before.SHA256 == empty.SHA256 {
@@ -422,7 +427,7 @@ func (r *run) fail(i int, who principal, o servedOperation, req *http.Request, b
 		return
 	}
 	r.t.Errorf("FAIL seed=%d call=%d (replay: -hostile.seed=%d -hostile.calls=%d -hostile.call=%d) signed by %s, %s.%s: %s\nrequest:\n%s",
-		r.seed, i, r.seed, *flagCalls, i, who.name, o.Service, o.Op, fmt.Sprintf(format, args...), dump(req, body))
+		r.seed, i, r.seed, r.calls, i, who.name, o.Service, o.Op, fmt.Sprintf(format, args...), dump(req, body))
 }
 
 // digestDoc is GET /_deskplane/digest's answer.
@@ -521,4 +526,15 @@ func headSize(req *http.Request) int {
 		}
 	}
 	return n
+}
+
+// flagSet reports whether a flag was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
 }

@@ -168,9 +168,12 @@ func (r *run) setup(ctx context.Context) {
 			if err != nil || excluded(w) != "" {
 				continue
 			}
-			a, _, err := send(ctx, r.hc, r.p.URL, o.Service, r.admin.creds, w)
+			a, req, err := send(ctx, r.hc, r.p.URL, o.Service, r.admin.creds, w)
 			if err != nil {
 				t.Fatalf("setup: %s.%s: %v", o.Service, o.Op, err)
+			}
+			if why := judge(m, o.Op, a, headSize(req)); why != "" {
+				r.fail(-1, r.admin, o, req, w.Body, "in the setup (round %d): %s\nanswer: %d %s: %.600s", round, why, a.Status, a.Code, a.Body)
 			}
 			if *flagVerbose {
 				t.Logf("setup %s.%s -> %d %s %.200s", o.Service, o.Op, a.Status, a.Code, a.Body)
@@ -205,11 +208,16 @@ func (r *run) readAll(ctx context.Context) {
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		a, _, err := send(ctx, r.hc, r.p.URL, o.Service, r.admin.creds, w)
-		if err != nil || a.Status != http.StatusOK {
-			continue
+		a, req, err := send(ctx, r.hc, r.p.URL, o.Service, r.admin.creds, w)
+		if err != nil {
+			r.t.Fatalf("setup: %s.%s: %v", o.Service, o.Op, err)
 		}
-		harvest(r.pool, a.Body)
+		if why := judge(m, o.Op, a, headSize(req)); why != "" {
+			r.fail(-1, r.admin, o, req, w.Body, "reading the setup's state: %s\nanswer: %d %s: %.600s", why, a.Status, a.Code, a.Body)
+		}
+		if a.Status == http.StatusOK {
+			harvest(r.pool, a.Body)
+		}
 	}
 }
 

@@ -127,6 +127,11 @@ func TestHostile(t *testing.T) {
 	start = time.Now()
 	r.phase(ctx, half, n, r.admin)
 	t.Logf("hostile: %d calls by admin in %v", n-half, time.Since(start).Round(time.Millisecond))
+	// What the calls stored must not break the reads that list it.
+	r.readAll(ctx)
+	if err := r.p.healthy(ctx, r.hc); err != nil {
+		t.Errorf("after the final reads: %v", err)
+	}
 	if r.p.dead() {
 		t.FailNow()
 	}

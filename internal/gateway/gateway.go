@@ -40,6 +40,10 @@ type Gateway struct {
 	// even when the domain clock is virtual.
 	Wall clock.Clock
 	Log  *slog.Logger
+	// Regions are the regions served: a call to a regional service signed
+	// for another region is refused, as AWS refuses a credential scoped to
+	// a region that is not valid (nil: every region).
+	Regions map[string]bool
 }
 
 // New returns a gateway serving the given services.
@@ -289,6 +293,9 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	if p == nil {
 		return nil, g.authError(svc, "InvalidClientTokenId", "The security token included in the request is invalid.")
 	}
+	if g.Regions != nil && !svc.Global && !g.Regions[res.Region] {
+		return nil, regionError(svc, res.Region)
+	}
 	c.Principal = p
 	ev.Principal = p
 	c.Account = p.Account
@@ -349,6 +356,19 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		}
 	}
 	return op.Handler(ctx, c, in)
+}
+
+// regionError refuses a credential scoped to a region that is not served,
+// in the protocol's spelling of a signature mismatch.
+func regionError(svc *Service, region string) error {
+	code, status := "InvalidSignatureException", http.StatusBadRequest
+	switch svc.Protocol {
+	case Query:
+		code, status = "SignatureDoesNotMatch", http.StatusForbidden
+	case EC2:
+		code, status = "AuthFailure", http.StatusUnauthorized
+	}
+	return &awsproto.Error{Code: code, Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'.", region), Status: status, Sender: true}
 }
 
 // tooLargeCode spells the error of a body over the size cap the way the

@@ -156,6 +156,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	g := gateway.New(svcs...)
 	g.Auth, g.Authz, g.Audit, g.Throttle, g.Clock, g.Log = auth, authz, audit, s.Deps.Faults, clk, o.Log
+	g.Regions = map[string]bool{}
+	for _, r := range cfg.Regions {
+		g.Regions[r] = true
+	}
 	s.Gateway = g
 	now := clk.Now()
 	err = backend.Update(ctx, func(tx store.Tx) error {

@@ -347,6 +347,10 @@ func (r *run) call(ctx context.Context, i int, who principal) {
 		r.fail(i, who, o, nil, nil, "cannot serialize: %v", err)
 		return
 	}
+	if rng.IntN(50) == 0 {
+		// a hostile signing region: the region keys the records of a call
+		w.Region = pick(rng, []string{"zz-fake-1", "US-EAST-1", "us-east-1/..", "..", "eu-west-1", "ap-southeast-2", strings.Repeat("r", 300), "us-east-1%00", "*", "aws-global"})
+	}
 	if name := excluded(w); name != "" {
 		r.mu.Lock()
 		r.skipped[name]++

@@ -29,6 +29,8 @@ type wireReq struct {
 	Query        url.Values
 	Header       http.Header
 	Body         []byte
+	// Region is the region the request is signed for ("": us-east-1).
+	Region string
 }
 
 // serialize renders an input tree in the model's protocol, the way the AWS
@@ -348,8 +350,13 @@ type answer struct {
 	Body      []byte
 }
 
-// send signs w for service in us-east-1 with the keys and sends it.
+// send signs w for service in us-east-1 (or w.Region) with the keys and
+// sends it.
 func send(ctx context.Context, hc *http.Client, base, service string, creds aws.Credentials, w *wireReq) (*answer, *http.Request, error) {
+	region := "us-east-1"
+	if w.Region != "" {
+		region = w.Region
+	}
 	u := base + w.Path
 	if len(w.Query) > 0 {
 		u += "?" + w.Query.Encode()
@@ -362,7 +369,7 @@ func send(ctx context.Context, hc *http.Client, base, service string, creds aws.
 		req.Header[k] = v
 	}
 	sum := sha256.Sum256(w.Body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), service, region, time.Now()); err != nil {
 		return nil, req, fmt.Errorf("sign: %w", err)
 	}
 	req.Body = io.NopCloser(bytes.NewReader(w.Body)) // the signer may have read it

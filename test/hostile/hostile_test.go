@@ -344,7 +344,7 @@ func (r *run) call(ctx context.Context, i int, who principal) {
 	in := g.input(mop)
 	corrupt := 0
 	if rng.IntN(40) == 0 {
-		corrupt = 1 + rng.IntN(5)
+		corrupt = 1 + rng.IntN(7)
 	}
 	w, err := serialize(m, mop, in, corrupt)
 	if err != nil {

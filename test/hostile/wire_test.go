@@ -102,6 +102,12 @@ func serialize(m *awsmodel.Model, op *awsmodel.Operation, in *obj, corrupt int) 
 			body += "&" + strings.Repeat("A.", 3000) + "1=x"
 		case 3:
 			body += "&%zz=%"
+		case 4:
+			var extra strings.Builder
+			for i := 0; i < 60000; i++ {
+				fmt.Fprintf(&extra, "&P.member.%d=x", i)
+			}
+			body += extra.String()
 		}
 		w.Body = []byte(body)
 		w.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
@@ -125,6 +131,14 @@ func corruptJSON(b []byte, corrupt int) []byte {
 		return nil
 	case 5:
 		return []byte("[]")
+	case 6:
+		// the input object's first member nested 100,000 deep
+		if len(b) > 1 && b[0] == '{' {
+			return []byte(`{"a":` + strings.Repeat(`{"a":`, 100000) + "1" + strings.Repeat("}", 100001) + "," + string(b[1:]))
+		}
+		return []byte(strings.Repeat(`{"a":`, 100000) + "1" + strings.Repeat("}", 100000))
+	case 7:
+		return []byte(strings.Repeat("[", 400000) + strings.Repeat("]", 400000))
 	}
 	return b
 }

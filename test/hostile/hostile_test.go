@@ -68,7 +68,9 @@ type run struct {
 	// no policy (operations that need no permission, and batches that
 	// refuse per item).
 	okPowerless map[string]int
-	sent        int
+	// slowest are the slowest calls, slowest first.
+	slowest []slowCall
+	sent    int
 }
 
 func TestHostile(t *testing.T) {
@@ -361,7 +363,9 @@ func (r *run) call(ctx context.Context, i int, who principal) {
 		r.mu.Unlock()
 		return
 	}
+	began := time.Now()
 	a, req, err := send(ctx, r.hc, r.p.URL, o.Service, who.creds, w)
+	r.timed(i, o, time.Since(began))
 	if err != nil {
 		if r.p.dead() {
 			r.fail(i, who, o, req, w.Body, "the server died: %v (exit: %v)\nserver log tail:\n%s", err, r.p.err, r.p.logTail())
@@ -537,6 +541,7 @@ func (r *run) summary() {
 		}
 	}
 	r.t.Logf("hostile: 200 answers to %s: %v", powerlessUser, r.okPowerless)
+	r.t.Logf("hostile: slowest calls: %v", r.slowest)
 	r.t.Logf("hostile: %d of %d operations never answered 200: %s", len(never), len(r.ops), strings.Join(never, " "))
 	r.t.Logf("hostile: seed=%d: %d calls answered, statuses %v, %d operations answered 200 at least once, skipped (pending fixes) %v", r.seed, r.sent, r.status, len(r.okOps), r.skipped)
 	r.t.Logf("hostile: codes: %s", strings.Join(codes, " "))
@@ -562,4 +567,26 @@ func flagSet(name string) bool {
 		}
 	})
 	return set
+}
+
+// slowCall is one call's latency, for the summary.
+type slowCall struct {
+	i  int
+	op string
+	d  time.Duration
+}
+
+func (c slowCall) String() string {
+	return fmt.Sprintf("%s#%d %v", c.op, c.i, c.d.Round(time.Millisecond))
+}
+
+// timed keeps the five slowest calls.
+func (r *run) timed(i int, o servedOperation, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.slowest = append(r.slowest, slowCall{i, o.Service + "." + o.Op, d})
+	sort.Slice(r.slowest, func(a, b int) bool { return r.slowest[a].d > r.slowest[b].d })
+	if len(r.slowest) > 5 {
+		r.slowest = r.slowest[:5]
+	}
 }

@@ -374,7 +374,7 @@ func (r *run) call(ctx context.Context, i int, who principal) {
 		r.fail(i, who, o, req, w.Body, "no answer: %v", err)
 	} else {
 		if *flagVerbose {
-			r.t.Logf("call %d %s %s.%s -> %d %s", i, who.name, o.Service, o.Op, a.Status, a.Code)
+			r.t.Logf("call %d %s %s.%s -> %d %s in %v", i, who.name, o.Service, o.Op, a.Status, a.Code, time.Since(began).Round(time.Millisecond))
 		}
 		r.mu.Lock()
 		r.sent++

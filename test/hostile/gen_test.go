@@ -270,7 +270,11 @@ func (g *gen) mapValue(s *awsmodel.Shape, depth int) node {
 		n = 0
 	}
 	o := &obj{}
+	before := g.nodes
 	for i := 0; i < n; i++ {
+		if i >= 8 && g.nodes-before > 50 {
+			break // a huge map of big values: kept at 8
+		}
 		var k string
 		if huge {
 			k = "k" + strconv.Itoa(i)

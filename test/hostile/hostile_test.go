@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/deskplane/deskplane/internal/awsmodel"
+	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/testserver"
 )
@@ -175,7 +178,7 @@ func (r *run) setup(ctx context.Context) {
 			mop, _ := m.Operation(o.Op)
 			rng := rand.New(rand.NewPCG(r.seed^0x5e7, uint64(round*len(r.ops)+j)))
 			g := &gen{m: m, r: rng, pool: r.pool}
-			w, err := serialize(m, mop, g.input(mop), 0)
+			w, err := serialize(m, mop, o.Target, g.input(mop), 0)
 			if err != nil || excluded(w) != "" {
 				continue
 			}
@@ -215,7 +218,7 @@ func (r *run) readAll(ctx context.Context) {
 		if s := m.Shapes[mop.Input]; s != nil && len(s.Required) > 0 {
 			continue
 		}
-		w, err := serialize(m, mop, &obj{}, 0)
+		w, err := serialize(m, mop, o.Target, &obj{}, 0)
 		if err != nil {
 			r.t.Fatal(err)
 		}
@@ -348,7 +351,7 @@ func (r *run) call(ctx context.Context, i int, who principal) {
 	if rng.IntN(40) == 0 {
 		corrupt = 1 + rng.IntN(7)
 	}
-	w, err := serialize(m, mop, in, corrupt)
+	w, err := serialize(m, mop, o.Target, in, corrupt)
 	if err != nil {
 		r.fail(i, who, o, nil, nil, "cannot serialize: %v", err)
 		return
@@ -371,7 +374,16 @@ func (r *run) call(ctx context.Context, i int, who principal) {
 			r.fail(i, who, o, req, w.Body, "the server died: %v (exit: %v)\nserver log tail:\n%s", err, r.p.err, r.p.logTail())
 			return
 		}
-		r.fail(i, who, o, req, w.Body, "no answer: %v", err)
+		if len(w.Body) > awsproto.MaxBody && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+			// The server answered 413 after the first MiB and closed the
+			// connection while the client was still writing the rest: the
+			// client saw its write fail before it read the answer.
+			r.mu.Lock()
+			r.status[http.StatusRequestEntityTooLarge]++
+			r.mu.Unlock()
+		} else {
+			r.fail(i, who, o, req, w.Body, "no answer: %v", err)
+		}
 	} else {
 		if *flagVerbose {
 			r.t.Logf("call %d %s %s.%s -> %d %s in %v", i, who.name, o.Service, o.Op, a.Status, a.Code, time.Since(began).Round(time.Millisecond))
@@ -383,7 +395,7 @@ func (r *run) call(ctx context.Context, i int, who principal) {
 			r.codes[o.Service+" "+a.Code]++
 		}
 		if a.Status == http.StatusOK {
-			r.okOps[o.Service+"."+o.Op] = true
+			r.okOps[o.Service+"."+o.Op+o.Target] = true
 			if who.name == powerlessUser {
 				r.okPowerless[o.Service+"."+o.Op]++
 			}
@@ -536,8 +548,12 @@ func (r *run) summary() {
 	sort.Strings(codes)
 	var never []string
 	for _, o := range r.ops {
-		if !r.okOps[o.Service+"."+o.Op] {
-			never = append(never, o.Service+"."+o.Op)
+		if !r.okOps[o.Service+"."+o.Op+o.Target] {
+			name := o.Service + "." + o.Op
+			if o.Target != "" {
+				name += "(" + o.Target + ")"
+			}
+			never = append(never, name)
 		}
 	}
 	r.t.Logf("hostile: 200 answers to %s: %v", powerlessUser, r.okPowerless)

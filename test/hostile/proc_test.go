@@ -152,6 +152,10 @@ func (p *proc) healthy(ctx context.Context, hc *http.Client) error {
 type servedOperation struct {
 	Service string // the gateway's service name = botocore's folder name
 	Op      string
+	// Target is the table's X-Amz-Target prefix (json protocol): a table
+	// registered under two prefixes (CloudTrail's model and SDK spellings)
+	// is exercised under both.
+	Target string
 }
 
 // operationTables lists every operation of every service the server
@@ -173,7 +177,7 @@ func operationTables(t *testing.T) []servedOperation {
 	}
 	for _, svc := range svcs {
 		for _, op := range svc.Operations() {
-			out = append(out, servedOperation{svc.Name, op})
+			out = append(out, servedOperation{svc.Name, op, svc.TargetPrefix})
 		}
 	}
 	sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
@@ -185,7 +189,10 @@ func operationTables(t *testing.T) []servedOperation {
 		if out[i].Service != out[j].Service {
 			return out[i].Service < out[j].Service
 		}
-		return out[i].Op < out[j].Op
+		if out[i].Op != out[j].Op {
+			return out[i].Op < out[j].Op
+		}
+		return out[i].Target < out[j].Target
 	})
 	return out
 }

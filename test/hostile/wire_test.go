@@ -34,8 +34,12 @@ type wireReq struct {
 }
 
 // serialize renders an input tree in the model's protocol, the way the AWS
-// SDKs do (botocore's serializers), but without validating anything.
-func serialize(m *awsmodel.Model, op *awsmodel.Operation, in *obj, corrupt int) (*wireReq, error) {
+// SDKs do (botocore's serializers), but without validating anything;
+// target is the json protocol's X-Amz-Target prefix ("": the model's).
+func serialize(m *awsmodel.Model, op *awsmodel.Operation, target string, in *obj, corrupt int) (*wireReq, error) {
+	if target == "" {
+		target = m.Metadata.TargetPrefix
+	}
 	w := &wireReq{Method: http.MethodPost, Path: "/", Query: url.Values{}, Header: http.Header{}}
 	switch m.Protocol() {
 	case "json":
@@ -43,7 +47,7 @@ func serialize(m *awsmodel.Model, op *awsmodel.Operation, in *obj, corrupt int) 
 		writeJSON(&b, in)
 		w.Body = corruptJSON(b.Bytes(), corrupt)
 		w.Header.Set("Content-Type", "application/x-amz-json-"+m.Metadata.JSONVersion)
-		w.Header.Set("X-Amz-Target", m.Metadata.TargetPrefix+"."+op.Name)
+		w.Header.Set("X-Amz-Target", target+"."+op.Name)
 	case "rest-json":
 		w.Method = op.HTTP.Method
 		uri := op.HTTP.RequestURI

@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"regexp"
 	"testing"
@@ -37,18 +38,26 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-// TestExcluded holds the pending-fix exclusion to ARNs with an empty
-// service, in JSON and form bodies.
+// TestExcluded holds the pending-fix exclusion to strings with six
+// ':'-separated fields and an empty third, in JSON and form bodies, at any
+// depth, and in bodies that do not parse.
 func TestExcluded(t *testing.T) {
-	for body, want := range map[string]bool{
-		`{"PolicyArn":"arn:aws::::aaaa"}`:                          true,
-		`{"PolicyArn":"arn:aws:iam::111122223333:policy/p"}`:       false,
-		"Action=GetPolicy&PolicyArn=arn%3Aaws%3A%3A%3A%3Aaaaa":     true,
-		"Action=GetPolicy&PolicyArn=arn%3Aaws%3Aiam%3A%3A1%3Ap%2F": false,
+	form := "application/x-www-form-urlencoded; charset=utf-8"
+	for _, c := range []struct {
+		body, ct string
+		want     bool
+	}{
+		{`{"PolicyArn":"arn:aws::::aaaa"}`, "application/x-amz-json-1.1", true},
+		{`{"A":[{"B":"ARN:AWS::us-east-1:111122223333:x"}]}`, "application/x-amz-json-1.1", true},
+		{`{"PolicyArn":"arn:aws:iam::111122223333:policy/p"}`, "application/x-amz-json-1.1", false},
+		{`{"PolicyArn":"arn:aws::::aaaa"`, "application/x-amz-json-1.1", true}, // truncated
+		{"Action=GetPolicy&PolicyArn=arn%3Aaws%3A%3A%3A%3Aaaaa", form, true},
+		{"Action=GetPolicy&PolicyArn=urn%3Aaws%3A%3Ax%3Ay%3Az", form, true},
+		{"Action=GetPolicy&PolicyArn=arn%3Aaws%3Aiam%3A%3A1%3Ap%2F", form, false},
 	} {
-		w := &wireReq{Body: []byte(body), Query: url.Values{}}
-		if got := excluded(w) != ""; got != want {
-			t.Errorf("%s: excluded=%v, want %v", body, got, want)
+		w := &wireReq{Body: []byte(c.body), Query: url.Values{}, Header: http.Header{"Content-Type": {c.ct}}}
+		if got := excluded(w) != ""; got != c.want {
+			t.Errorf("%s: excluded=%v, want %v", c.body, got, c.want)
 		}
 	}
 }

@@ -3,15 +3,18 @@ package hostile
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -202,27 +205,75 @@ func operationTables(t *testing.T) []servedOperation {
 // run. Each entry names the bug; remove it once the fix is merged.
 var pendingFixExclusions = []struct {
 	name  string
-	match func(body, rawQuery string) bool
+	match func(strs []string) bool
 }{
 	{
-		// internal/cloudtrail/record.go resourceType slices svc[:1] of an
-		// ARN whose service is empty (e.g. iam GetPolicy with PolicyArn
-		// "arn:aws::::aaaa"): fixed separately.
-		name:  "cloudtrail-resourceType-empty-service",
-		match: func(body, q string) bool { return emptyServiceARN.MatchString(body) || emptyServiceARN.MatchString(q) },
+		// internal/cloudtrail/record.go resourceType slices svc[:1] of a
+		// resource ARN whose service field is empty (e.g. iam GetPolicy
+		// with PolicyArn "arn:aws::::aaaa", or "ARN:AWS::us-east-1:1:x"):
+		// fixed separately. resourceType splits any string on ':' (it
+		// does not look at the "arn" prefix), so every string of the
+		// request with six fields and an empty third is held back.
+		name: "cloudtrail-resourceType-empty-service",
+		match: func(strs []string) bool {
+			for _, v := range strs {
+				if parts := strings.SplitN(v, ":", 6); len(parts) == 6 && parts[2] == "" {
+					return true
+				}
+			}
+			return false
+		},
 	},
 }
 
-// emptyServiceARN matches an ARN with six fields and an empty service, as
-// sent in a JSON body or a form-encoded body.
-var emptyServiceARN = regexp.MustCompile(`arn(:|%3A)[^:%"&]*(:|%3A)(:|%3A)[^"&]*(:|%3A)[^"&]*(:|%3A)`)
+// requestStrings lists every string a request carries: the JSON body's
+// strings (keys and values, at every depth), the form's and the query's
+// values. A body that does not parse is taken whole, with ':' for its
+// escaped forms, split at its quotes, ampersands and equals signs.
+func requestStrings(w *wireReq) []string {
+	var out []string
+	for _, vs := range w.Query {
+		out = append(out, vs...)
+	}
+	if strings.Contains(w.Header.Get("Content-Type"), "form") {
+		if form, err := url.ParseQuery(string(w.Body)); err == nil {
+			for k, vs := range form {
+				out = append(out, k)
+				out = append(out, vs...)
+			}
+			return out
+		}
+	}
+	var v any
+	if err := json.Unmarshal(w.Body, &v); err == nil {
+		var walk func(any)
+		walk = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, e := range x {
+					out = append(out, k)
+					walk(e)
+				}
+			case []any:
+				for _, e := range x {
+					walk(e)
+				}
+			case string:
+				out = append(out, x)
+			}
+		}
+		walk(v)
+		return out
+	}
+	raw := strings.NewReplacer("%3A", ":", "%3a", ":", `\u003a`, ":", `\u003A`, ":").Replace(string(w.Body))
+	return append(out, strings.FieldsFunc(raw, func(r rune) bool { return r == '"' || r == '&' || r == '=' })...)
+}
 
 // excluded names the pending-fix exclusion a request falls under, or "".
 func excluded(w *wireReq) string {
-	body := string(w.Body)
-	q := w.Query.Encode()
+	strs := requestStrings(w)
 	for _, e := range pendingFixExclusions {
-		if e.match(body, q) {
+		if e.match(strs) {
 			return e.name
 		}
 	}

@@ -105,6 +105,13 @@ var ec2CommonErrors = []string{
 	"RequestLimitExceeded",
 	"Unavailable",
 	// resource-specific client errors
+	"CannotDelete",
+	"InvalidParameterDependency",
+	"InvalidPermission.Duplicate",
+	"InvalidPermission.NotFound",
+	"DependencyViolation",
+	"InvalidUserID.Malformed",
+	"VPCIdNotSpecified",
 	"InvalidAMIID.Malformed",
 	"InvalidAMIID.NotFound",
 	"InvalidAMIID.Unavailable",
@@ -219,4 +226,32 @@ func (m *Model) IsErrorCode(op, code string) bool {
 		}
 	}
 	return m.IsCommonErrorCode(code)
+}
+
+// WidespreadErrorCodes returns, sorted, the wire codes of the errors that the
+// model declares on at least half of the service's operations. The models
+// leave such errors off some operations that return them all the same (a
+// service's own spelling of an invalid parameter, e.g. Directory Service's
+// InvalidParameterException, WorkSpaces' InvalidParameterValuesException):
+// the model itself is the evidence that any operation of the service may
+// return them.
+func (m *Model) WidespreadErrorCodes() []string {
+	count := map[string]int{}
+	for _, op := range m.Ops {
+		seen := map[string]bool{}
+		for _, e := range op.Errors {
+			if c := m.ErrorCode(e); !seen[c] {
+				seen[c] = true
+				count[c]++
+			}
+		}
+	}
+	var out []string
+	for c, n := range count {
+		if 2*n >= len(m.Ops) {
+			out = append(out, c)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

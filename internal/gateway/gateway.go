@@ -43,6 +43,10 @@ type Gateway struct {
 	// even when the domain clock is virtual.
 	Wall clock.Clock
 	Log  *slog.Logger
+	// Regions are the regions served: a call to a regional service signed
+	// for another region is refused, as AWS refuses a credential scoped to
+	// a region that is not valid (nil: every region).
+	Regions map[string]bool
 }
 
 // New returns a gateway serving the given services.
@@ -223,21 +227,24 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	// (no or a malformed signature, a stale date, an unknown access key).
 	var pre *preAuth
 	limit := int64(awsproto.MaxBody)
+	// errSvc is the service whose envelope a refusal before routing is
+	// spelled in: for a query-protocol request, the one its signature is
+	// scoped to.
+	errSvc, errProto := svc, proto
 	if perr == nil {
 		esvc, p, err := g.preAuthenticate(ctx, r, svc, start)
-		eproto := proto
 		if esvc != nil {
-			eproto = esvc.Protocol
+			errSvc, errProto = esvc, esvc.Protocol
 		}
 		if err == nil && r.ContentLength > awsproto.MaxBody {
-			err = errTooLarge()
+			err = errTooLarge(errProto)
 		}
 		if err != nil {
 			httpguard.Reject(w)
 			if p != nil {
 				rec.call = &Call{Service: esvc, accessKey: p.akid, authFailure: p.failure}
 			}
-			rec.fail(g, w, esvc, eproto, opName, reqID, err)
+			rec.fail(g, w, errSvc, errProto, opName, reqID, err)
 			return
 		}
 		pre = p
@@ -250,12 +257,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		httpguard.Reject(w)
-		rec.fail(g, w, svc, proto, opName, reqID, awsproto.Errorf("SerializationException", "Could not read the request body"))
+		rec.fail(g, w, errSvc, errProto, opName, reqID, awsproto.Errorf("SerializationException", "Could not read the request body"))
 		return
 	}
 	if int64(len(body)) > limit {
 		httpguard.Reject(w)
-		rec.fail(g, w, svc, proto, opName, reqID, errTooLarge())
+		rec.fail(g, w, errSvc, errProto, opName, reqID, errTooLarge(errProto))
 		return
 	}
 	// Query protocol services may carry Action in a form body; the parsed
@@ -381,12 +388,12 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		c.authFailure = "credential scope: service " + res.Service + ", not " + svc.Name
 		return nil, g.authError(svc, "IncompleteSignature", fmt.Sprintf("Credential should be scoped to correct service: '%s'.", svc.Name))
 	}
-	if !svc.Global && svc.Regions != nil && !svc.Regions[res.Region] {
-		return nil, regionError(svc, res.Region)
-	}
 	if p == nil {
 		c.authFailure = "unknown access key"
 		return nil, g.authError(svc, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	}
+	if g.Regions != nil && !svc.Global && !g.Regions[res.Region] {
+		return nil, regionError(svc, res.Region)
 	}
 	c.Principal = p
 	ev.Principal = p
@@ -450,8 +457,10 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 // which is refused once its Action names the protocol to refuse it in).
 const maxUnsignedBody = 64 << 10
 
-func errTooLarge() error {
-	return awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody)
+// errTooLarge is the error of a body over the size cap, spelled as proto
+// spells it (see tooLargeCode).
+func errTooLarge(proto Protocol) error {
+	return awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, tooLargeCode(proto), "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody)
 }
 
 // preAuth is what authentication resolved before the body was read.
@@ -539,6 +548,33 @@ func unknownOperation(svc *Service, op string) error {
 	return awsproto.Errorf(code, "The action %s is not valid for this web service.", op)
 }
 
+// regionError refuses a credential scoped to a region that is not served,
+// in the protocol's spelling of a signature mismatch.
+func regionError(svc *Service, region string) error {
+	code, status := "InvalidSignatureException", http.StatusBadRequest
+	switch svc.Protocol {
+	case Query:
+		code, status = "SignatureDoesNotMatch", http.StatusForbidden
+	case EC2:
+		code, status = "AuthFailure", http.StatusUnauthorized
+	}
+	return &awsproto.Error{Code: code, Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'.", region), Status: status, Sender: true}
+}
+
+// tooLargeCode spells the error of a body over the size cap the way the
+// protocol does: the json protocols' common RequestEntityTooLargeException,
+// the query protocol's RequestEntityTooLarge; EC2 has no such code and
+// answers an invalid request.
+func tooLargeCode(p Protocol) string {
+	switch p {
+	case JSON, RestJSON:
+		return "RequestEntityTooLargeException"
+	case EC2:
+		return "InvalidRequest"
+	}
+	return "RequestEntityTooLarge"
+}
+
 func (g *Gateway) authError(svc *Service, code, msg string) error {
 	status := http.StatusForbidden
 	switch svc.Protocol {
@@ -557,20 +593,6 @@ func (g *Gateway) authError(svc *Service, code, msg string) error {
 		}
 	}
 	return &awsproto.Error{Code: code, Message: msg, Status: status, Sender: true}
-}
-
-// regionError is the answer to a request signed for a region the service
-// is not offered in: what an AWS endpoint answers a credential scoped to a
-// region it does not serve.
-func regionError(svc *Service, region string) error {
-	msg := fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", region)
-	switch svc.Protocol {
-	case JSON, RestJSON:
-		return &awsproto.Error{Code: "InvalidSignatureException", Message: msg, Status: http.StatusBadRequest, Sender: true}
-	case EC2:
-		return &awsproto.Error{Code: "AuthFailure", Message: msg, Status: http.StatusUnauthorized, Sender: true}
-	}
-	return &awsproto.Error{Code: "SignatureDoesNotMatch", Message: msg, Status: http.StatusForbidden, Sender: true}
 }
 
 // protocolTokenError spells a session-token error the way the service's

@@ -45,13 +45,7 @@ type Service struct {
 	XMLNamespace   string // query protocol response namespace
 	ValidationCode string // the error code for schema validation failures
 	Global         bool   // IAM: one region ("us-east-1") for all requests
-	// Regions, when set, are the regions the service is offered in. A
-	// request signed for another region is refused as an AWS endpoint
-	// refuses a credential scoped to a region it does not serve
-	// (InvalidSignatureException "Credential should be scoped to a valid
-	// region"): on AWS no endpoint exists for it at all.
-	Regions map[string]bool
-	ops     map[string]*Operation
+	ops            map[string]*Operation
 }
 
 // Add registers operations.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
-	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/iam/policy"
+	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
 )
 

@@ -45,15 +45,22 @@ type ListAliasesOutput struct {
 	Truncated  bool
 }
 
+// checkAliasName checks an alias name. Only CreateAlias declares
+// InvalidAliasNameException in the model; UpdateAlias and DeleteAlias
+// answer the same problems with ValidationException.
 func checkAliasName(name string, create bool) error {
+	code := "InvalidAliasNameException"
+	if !create {
+		code = "ValidationException"
+	}
 	if !aliasRE.MatchString(name) {
-		return awsproto.Errorf("InvalidAliasNameException", "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html")
+		return awsproto.Errorf(code, "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html")
 	}
 	if strings.HasPrefix(name, "alias/aws/") {
 		if create {
-			return awsproto.Errorf("InvalidAliasNameException", "Alias names starting with alias/aws/ are reserved for AWS managed keys.")
+			return awsproto.Errorf(code, "Alias names starting with alias/aws/ are reserved for AWS managed keys.")
 		}
-		return awsproto.Errorf("InvalidAliasNameException", "Aliases of AWS managed keys (alias/aws/) cannot be changed or deleted.")
+		return awsproto.Errorf(code, "Aliases of AWS managed keys (alias/aws/) cannot be changed or deleted.")
 	}
 	return nil
 }

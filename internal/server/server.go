@@ -26,8 +26,8 @@ import (
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/httpguard"
 	"github.com/deskplane/deskplane/internal/lifecycle"
-	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/safego"
+	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
@@ -171,6 +171,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	g := gateway.New(svcs...)
 	g.Auth, g.Authz, g.Audit, g.Throttle, g.Clock, g.Log = auth, authz, audit, s.Deps.Faults, clk, o.Log
+	g.Regions = map[string]bool{}
+	for _, r := range cfg.Regions {
+		g.Regions[r] = true
+	}
 	s.Gateway = g
 	now := clk.Now()
 	err = backend.Update(ctx, func(tx store.Tx) error {
@@ -246,6 +250,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /_deskplane/usage", s.admin(s.getUsage))
 	mux.HandleFunc("GET /_deskplane/history", s.admin(s.getHistory))
 	mux.HandleFunc("GET /_deskplane/jobs", s.admin(s.getJobs))
+	mux.HandleFunc("GET /_deskplane/digest", s.admin(s.getDigest))
 	mux.HandleFunc("/_deskplane/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint"})
 	})

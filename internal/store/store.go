@@ -87,6 +87,15 @@ type Tx interface {
 	FinishJob(ctx context.Context, id, owner string) error
 }
 
+// TableLister is a Store that lists the tables holding records. The
+// administration endpoints use it to digest the whole store (a test checks
+// with it that refused requests change nothing).
+type TableLister interface {
+	// Tables returns the names of the tables that hold at least one
+	// record, sorted.
+	Tables(ctx context.Context) ([]string, error)
+}
+
 // KV is one record of a batch write.
 type KV struct {
 	Key   string

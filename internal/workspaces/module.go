@@ -72,15 +72,6 @@ func New(o Options) *Module {
 	m.svc = &gateway.Service{
 		Name: "workspaces", ActionPrefix: "workspaces", EventSource: "workspaces.amazonaws.com",
 		Protocol: gateway.JSON, TargetPrefix: "WorkspacesService", ValidationCode: "ValidationException",
-		Regions: map[string]bool{},
-	}
-	if m.cfg != nil {
-		for _, r := range m.cfg.Regions {
-			m.svc.Regions[r] = true
-		}
-	}
-	if len(m.svc.Regions) == 0 {
-		m.svc.Regions = nil
 	}
 	m.addAccountOps()
 	m.addDirectoryOps()

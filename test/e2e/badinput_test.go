@@ -27,6 +27,7 @@ type raw struct {
 	url, service, target, contentType string
 	body                              []byte
 	akid, secret                      string
+	region                            string // "": us-east-1
 	signedAt                          time.Time
 	unsigned                          bool
 	tamper                            func(r *http.Request)
@@ -54,9 +55,13 @@ func (r raw) do(t *testing.T) rawResp {
 		if at.IsZero() {
 			at = time.Now()
 		}
+		region := r.region
+		if region == "" {
+			region = "us-east-1"
+		}
 		sum := sha256.Sum256(r.body)
 		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret},
-			req, hex.EncodeToString(sum[:]), r.service, "us-east-1", at); err != nil {
+			req, hex.EncodeToString(sum[:]), r.service, region, at); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -121,7 +126,9 @@ func TestBadInputTable(t *testing.T) {
 		{"aws: tag", ws("CreateTags", `{"ResourceId":"d-1234567890","Tags":[{"Key":"aws:x","Value":"1"}]}`), 400, "InvalidParameterValuesException"},
 		{"51 tags", ws("RegisterWorkspaceDirectory", `{"DirectoryId":"d-1234567890","Tags":[`+strings.TrimSuffix(strings.Repeat(`{"Key":"k","Value":"v"},`, 51), ",")+`]}`), 400, "InvalidParameterValuesException"},
 		{"unknown operation", ws("LaunchRockets", `{}`), 400, "UnknownOperationException"},
-		{"body over the cap", ws("DescribeWorkspaces", `{"x":"`+strings.Repeat("a", 1<<20)+`"}`), 413, "RequestEntityTooLarge"},
+		{"body over the cap", ws("DescribeWorkspaces", `{"x":"`+strings.Repeat("a", 1<<20)+`"}`), 413, "RequestEntityTooLargeException"},
+		{"query: body over the cap", iamq("Action=ListUsers&Version=2010-05-08&x=" + strings.Repeat("a", 1<<20)), 413, "RequestEntityTooLarge"},
+		{"ec2: body over the cap", ec2q("Action=DescribeVpcs&Version=2016-11-15&x=" + strings.Repeat("a", 1<<20)), 413, "InvalidRequest"},
 		{"query: missing member", iamq("Action=CreateUser&Version=2010-05-08"), 400, "ValidationError"},
 		{"query: bad integer", iamq("Action=ListUsers&Version=2010-05-08&MaxItems=lots"), 400, "ValidationError"},
 		{"query: unknown action", iamq("Action=Frobnicate&Version=2010-05-08"), 400, "InvalidAction"},
@@ -189,5 +196,32 @@ func TestSigV4Rejections(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRegionNotServed: a call signed for a region the server does not serve
+// is refused (it created KMS keys in "zz-fake-1" and "US-EAST-1" until the
+// hostile-input suite found it); IAM, global, takes any signing region.
+func TestRegionNotServed(t *testing.T) {
+	s := testserver.Start(t)
+	cases := []struct {
+		name, region, service, target, ct, body string
+		status                                  int
+		code                                    string
+	}{
+		{"json unknown", "zz-fake-1", "kms", "TrentService.ListKeys", "application/x-amz-json-1.1", `{}`, 400, "InvalidSignatureException"},
+		{"json upper case", "US-EAST-1", "workspaces", "WorkspacesService.DescribeAccount", "application/x-amz-json-1.1", `{}`, 400, "InvalidSignatureException"},
+		{"query", "zz-fake-1", "sts", "", "application/x-www-form-urlencoded; charset=utf-8", "Action=GetCallerIdentity&Version=2011-06-15", 403, "SignatureDoesNotMatch"},
+		{"ec2", "zz-fake-1", "ec2", "", "application/x-www-form-urlencoded; charset=utf-8", "Action=DescribeVpcs&Version=2016-11-15", 401, "AuthFailure"},
+		{"served", "eu-west-1", "kms", "TrentService.ListKeys", "application/x-amz-json-1.1", `{}`, 200, ""},
+		{"global", "zz-fake-1", "iam", "", "application/x-www-form-urlencoded; charset=utf-8", "Action=ListUsers&Version=2010-05-08", 200, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := raw{url: s.URL, service: c.service, target: c.target, contentType: c.ct, body: []byte(c.body), region: c.region}.do(t)
+			if got.status != c.status || got.code != c.code {
+				t.Fatalf("got %d %q, want %d %q: %.300s", got.status, got.code, c.status, c.code, got.body)
+			}
+		})
 	}
 }

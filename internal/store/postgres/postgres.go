@@ -236,6 +236,19 @@ func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
 	return v, nil
 }
 
+// Tables lists the tables that hold records, sorted (store.TableLister).
+func (db *DB) Tables(ctx context.Context) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT tbl FROM kv ORDER BY tbl`)
+	if err != nil {
+		return nil, wrap("list tables", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap("list tables", err)
+	}
+	return out, nil
+}
+
 func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {

@@ -554,6 +554,27 @@ func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
 	return v, nil
 }
 
+// Tables lists the tables that hold records, sorted (store.TableLister).
+func (db *DB) Tables(ctx context.Context) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT DISTINCT tbl FROM kv ORDER BY tbl`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list tables: %w", err)
+	}
+	var out []string
+	err = eachRow(rows, func() error {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list tables: %w", err)
+	}
+	return out, nil
+}
+
 // View runs fn in a read-only snapshot.
 func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 	sqlTx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/deskplane/deskplane/internal/awsmodel"
@@ -38,10 +39,25 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-// TestExcluded holds the pending-fix exclusion to strings with six
-// ':'-separated fields and an empty third, in JSON and form bodies, at any
-// depth, and in bodies that do not parse.
+// TestExcluded holds the pending-fix exclusion mechanism to the strings a
+// request carries, in JSON and form bodies, at any depth, and in bodies
+// that do not parse, with the suite's first exclusion (strings with six
+// ':'-separated fields and an empty third, held back until the CloudTrail
+// writer stopped panicking on them) installed for the test.
 func TestExcluded(t *testing.T) {
+	saved := pendingFixExclusions
+	t.Cleanup(func() { pendingFixExclusions = saved })
+	pendingFixExclusions = append(saved[:len(saved):len(saved)], struct {
+		name  string
+		match func(strs []string) bool
+	}{"empty-service-arn", func(strs []string) bool {
+		for _, v := range strs {
+			if parts := strings.SplitN(v, ":", 6); len(parts) == 6 && parts[2] == "" {
+				return true
+			}
+		}
+		return false
+	}})
 	form := "application/x-www-form-urlencoded; charset=utf-8"
 	for _, c := range []struct {
 		body, ct string

@@ -407,14 +407,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	}
 	c.Op = op
 	if g.Throttle != nil && g.Throttle.Throttled(ctx, svc.Name, opName, c.Account) {
-		code := "ThrottlingException"
-		if svc.Protocol == Query || svc.Protocol == EC2 {
-			code = "Throttling"
-			if svc.Protocol == EC2 {
-				code = "RequestLimitExceeded"
-			}
-		}
-		return nil, awsproto.Errorf(code, "Rate exceeded")
+		return nil, throttledError(svc)
 	}
 	in := reflect.New(op.InputType).Interface()
 	if err := decode(svc, r, body, c.form, in); err != nil {
@@ -450,6 +443,19 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		}
 	}
 	return op.Handler(ctx, c, in)
+}
+
+// throttledError is the error of a throttled call, spelled as svc's
+// protocol spells it.
+func throttledError(svc *Service) error {
+	code := "ThrottlingException"
+	if svc.Protocol == Query || svc.Protocol == EC2 {
+		code = "Throttling"
+		if svc.Protocol == EC2 {
+			code = "RequestLimitExceeded"
+		}
+	}
+	return awsproto.Errorf(code, "Rate exceeded")
 }
 
 // maxUnsignedBody bounds the body read from a request whose service only

@@ -49,7 +49,7 @@ var goldenOps = map[string]func(svc *Service) error{
 		s.ValidationCode = ""
 		return (&Call{Service: &s}).invalidARN("arn:x")
 	},
-	"Throttled":        func(svc *Service) error { return throttledError(svc) },
+	"Throttled":        func(svc *Service) error { return awsproto.Spell(svc.Protocol, awsproto.ErrThrottled) },
 	"UnknownOperation": func(svc *Service) error { return unknownOperation(svc, "NoSuchThing") },
 	"UnimplementedOperation": func(svc *Service) error {
 		op := map[string]string{"iam": "CreateUser", "ec2": "RunInstances", "ds-data": "CreateUser", "workspaces": "CreateWorkspaces"}[svc.Name]
@@ -71,20 +71,22 @@ var goldenOps = map[string]func(svc *Service) error{
 		return sigError(svc, &sigv4.Error{Kind: sigv4.KindExpired, Message: "Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z."})
 	},
 	"WrongServiceScope": func(svc *Service) error {
-		return (&Gateway{}).authError(svc, "IncompleteSignature", fmt.Sprintf("Credential should be scoped to correct service: '%s'.", svc.Name))
+		return awsproto.Spell(svc.Protocol, awsproto.ErrWrongServiceScope, svc.Name)
 	},
 	"UnknownAccessKey": func(svc *Service) error {
-		return (&Gateway{}).authError(svc, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		return awsproto.Spell(svc.Protocol, awsproto.ErrUnknownAccessKey)
 	},
 	"InvalidToken": func(svc *Service) error {
-		return protocolTokenError(svc, &awsproto.Error{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden, Sender: true})
+		return tokenError(svc, &awsproto.Error{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden, Sender: true})
 	},
 	"ExpiredToken": func(svc *Service) error {
-		return protocolTokenError(svc, &awsproto.Error{Code: "ExpiredToken", Message: "The security token included in the request is expired", Status: http.StatusBadRequest, Sender: true})
+		return tokenError(svc, &awsproto.Error{Code: "ExpiredToken", Message: "The security token included in the request is expired", Status: http.StatusBadRequest, Sender: true})
 	},
-	"RegionNotServed": func(svc *Service) error { return regionError(svc, "eu-west-9") },
-	"BodyTooLarge":    func(svc *Service) error { return errTooLarge(svc.Protocol) },
-	"Internal":        func(svc *Service) error { return awsproto.Internal() },
+	"RegionNotServed": func(svc *Service) error {
+		return awsproto.Spell(svc.Protocol, awsproto.ErrRegionNotServed, "eu-west-9")
+	},
+	"BodyTooLarge": func(svc *Service) error { return errTooLarge(svc.Protocol) },
+	"Internal":     func(svc *Service) error { return awsproto.Internal() },
 }
 
 // golden is how each logical error was spelled per protocol before the

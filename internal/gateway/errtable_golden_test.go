@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"sort"
 	"strings"
@@ -87,6 +88,17 @@ var goldenOps = map[string]func(svc *Service) error{
 	},
 	"BodyTooLarge": func(svc *Service) error { return errTooLarge(svc.Protocol) },
 	"Internal":     func(svc *Service) error { return awsproto.Internal() },
+	"NoRoute/operation": func(svc *Service) error {
+		r := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader("{}"))
+		r.Header.Set("Content-Type", "application/json")
+		_, _, _, err := New().routeQuery(r, []byte("{}"))
+		return err
+	},
+	"NoRoute/service": func(svc *Service) error {
+		r := httptest.NewRequest(http.MethodGet, "/?Action=Ping", nil)
+		_, _, _, err := New().routeQuery(r, nil)
+		return err
+	},
 }
 
 // golden is how each logical error was spelled per protocol before the
@@ -134,6 +146,18 @@ var golden = map[string]map[Protocol]goldenError{
 		RestJSON: {"UnrecognizedClientException", 400, true, "The security token included in the request is invalid."},
 		Query:    {"InvalidClientTokenId", 403, true, "The security token included in the request is invalid."},
 		EC2:      {"InvalidClientTokenId", 403, true, "The security token included in the request is invalid."},
+	},
+	"NoRoute/operation": {
+		JSON:     {"UnknownOperationException", 404, true, "No operation matches POST /x"},
+		RestJSON: {"UnknownOperationException", 404, true, "No operation matches POST /x"},
+		Query:    {"UnknownOperationException", 404, true, "No operation matches POST /x"},
+		EC2:      {"UnknownOperationException", 404, true, "No operation matches POST /x"},
+	},
+	"NoRoute/service": {
+		JSON:     {"UnknownOperationException", 404, true, "No service matches this request"},
+		RestJSON: {"UnknownOperationException", 404, true, "No service matches this request"},
+		Query:    {"UnknownOperationException", 404, true, "No service matches this request"},
+		EC2:      {"UnknownOperationException", 404, true, "No service matches this request"},
 	},
 	"RegionNotServed": {
 		JSON:     {"InvalidSignatureException", 400, true, "Credential should be scoped to a valid region, not 'eu-west-9'."},

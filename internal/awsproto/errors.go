@@ -42,7 +42,7 @@ func ErrorStatus(status int, code, format string, args ...any) *Error {
 // Internal is the error for unexpected failures: HTTP 500 InternalFailure.
 // Reaching it is a bug; the cause is logged, never sent.
 func Internal() *Error {
-	return &Error{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: http.StatusInternalServerError}
+	return Spell(JSON, ErrInternal)
 }
 
 // As returns the *Error in err's chain, or nil.

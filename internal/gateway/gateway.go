@@ -152,11 +152,11 @@ func WellFormedARN(s string) bool {
 
 // invalidARN is the service's validation error for a malformed ARN.
 func (c *Call) invalidARN(arn string) error {
-	code := "ValidationException"
-	if c.Service != nil && c.Service.ValidationCode != "" {
-		code = c.Service.ValidationCode
+	proto, code := JSON, ""
+	if c.Service != nil {
+		proto, code = c.Service.Protocol, c.Service.ValidationCode
 	}
-	return awsproto.Errorf(code, "ARN %s is not valid.", strings.ToValidUTF8(arn, "\ufffd"))
+	return awsproto.SpellCode(proto, awsproto.ErrValidation, code, "ARN "+strings.ToValidUTF8(arn, "\ufffd")+" is not valid.")
 }
 
 func (c *Call) denied(chk Check, d Decision) error {
@@ -167,18 +167,7 @@ func (c *Call) denied(chk Check, d Decision) error {
 	if d.Reason != "" {
 		why = d.Reason
 	}
-	msg := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because %s", c.Principal.ARN, chk.Action, chk.Resource, why)
-	code := "AccessDeniedException"
-	status := http.StatusBadRequest
-	switch c.Service.Protocol {
-	case Query:
-		code, status = "AccessDenied", http.StatusForbidden
-	case EC2:
-		code, status = "UnauthorizedOperation", http.StatusForbidden
-	case RestJSON:
-		status = http.StatusForbidden
-	}
-	return &awsproto.Error{Code: code, Message: msg, Status: status, Sender: true}
+	return awsproto.Denied(c.Service.Protocol, c.Principal.ARN, chk.Action, chk.Resource, why)
 }
 
 // AddResource records a resource the call touched, for the audit record,
@@ -382,18 +371,18 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	}
 	if tokenErr != nil {
 		c.authFailure = "session token: " + tokenErr.Error()
-		return nil, protocolTokenError(svc, tokenErr)
+		return nil, tokenError(svc, tokenErr)
 	}
 	if res.Service != svc.Name {
 		c.authFailure = "credential scope: service " + res.Service + ", not " + svc.Name
-		return nil, g.authError(svc, "IncompleteSignature", fmt.Sprintf("Credential should be scoped to correct service: '%s'.", svc.Name))
+		return nil, awsproto.Spell(svc.Protocol, awsproto.ErrWrongServiceScope, svc.Name)
 	}
 	if p == nil {
 		c.authFailure = "unknown access key"
-		return nil, g.authError(svc, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		return nil, awsproto.Spell(svc.Protocol, awsproto.ErrUnknownAccessKey)
 	}
 	if g.Regions != nil && !svc.Global && !g.Regions[res.Region] {
-		return nil, regionError(svc, res.Region)
+		return nil, awsproto.Spell(svc.Protocol, awsproto.ErrRegionNotServed, res.Region)
 	}
 	c.Principal = p
 	ev.Principal = p
@@ -407,14 +396,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	}
 	c.Op = op
 	if g.Throttle != nil && g.Throttle.Throttled(ctx, svc.Name, opName, c.Account) {
-		code := "ThrottlingException"
-		if svc.Protocol == Query || svc.Protocol == EC2 {
-			code = "Throttling"
-			if svc.Protocol == EC2 {
-				code = "RequestLimitExceeded"
-			}
-		}
-		return nil, awsproto.Errorf(code, "Rate exceeded")
+		return nil, awsproto.Spell(svc.Protocol, awsproto.ErrThrottled)
 	}
 	in := reflect.New(op.InputType).Interface()
 	if err := decode(svc, r, body, c.form, in); err != nil {
@@ -458,9 +440,9 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 const maxUnsignedBody = 64 << 10
 
 // errTooLarge is the error of a body over the size cap, spelled as proto
-// spells it (see tooLargeCode).
+// spells it.
 func errTooLarge(proto Protocol) error {
-	return awsproto.ErrorStatus(http.StatusRequestEntityTooLarge, tooLargeCode(proto), "The request body exceeds the maximum size of %d bytes", awsproto.MaxBody)
+	return awsproto.Spell(proto, awsproto.ErrBodyTooLarge, awsproto.MaxBody)
 }
 
 // preAuth is what authentication resolved before the body was read.
@@ -527,8 +509,7 @@ func authFailure(se *sigv4.Error) string {
 
 // sigError spells a SigV4 failure in svc's protocol.
 func sigError(svc *Service, se *sigv4.Error) error {
-	code, status := se.Code(svc.Protocol.String())
-	return &awsproto.Error{Code: code, Message: se.MessageFor(svc.Protocol.String()), Status: status, Sender: true}
+	return awsproto.SigV4Error(svc.Protocol, se)
 }
 
 // unknownOperation is the error for an operation the service does not
@@ -537,79 +518,27 @@ func sigError(svc *Service, se *sigv4.Error) error {
 // deskplane does not implement yet says so and where coverage is listed; a
 // name the model does not have keeps AWS's text.
 func unknownOperation(svc *Service, op string) error {
-	code := "UnknownOperationException"
-	switch svc.Protocol {
-	case Query, EC2:
-		code = "InvalidAction"
-	}
 	if modelops.Has(svc.Name, op) {
-		return awsproto.Errorf(code, "deskplane does not implement %s %s yet (docs/api-coverage.md lists what it serves).", svc.Name, op)
+		return awsproto.Spell(svc.Protocol, awsproto.ErrUnimplementedOperation, svc.Name, op)
 	}
-	return awsproto.Errorf(code, "The action %s is not valid for this web service.", op)
+	return awsproto.Spell(svc.Protocol, awsproto.ErrUnknownOperation, op)
 }
 
-// regionError refuses a credential scoped to a region that is not served,
-// in the protocol's spelling of a signature mismatch.
-func regionError(svc *Service, region string) error {
-	code, status := "InvalidSignatureException", http.StatusBadRequest
-	switch svc.Protocol {
-	case Query:
-		code, status = "SignatureDoesNotMatch", http.StatusForbidden
-	case EC2:
-		code, status = "AuthFailure", http.StatusUnauthorized
-	}
-	return &awsproto.Error{Code: code, Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'.", region), Status: status, Sender: true}
-}
-
-// tooLargeCode spells the error of a body over the size cap the way the
-// protocol does: the json protocols' common RequestEntityTooLargeException,
-// the query protocol's RequestEntityTooLarge; EC2 has no such code and
-// answers an invalid request.
-func tooLargeCode(p Protocol) string {
-	switch p {
-	case JSON, RestJSON:
-		return "RequestEntityTooLargeException"
-	case EC2:
-		return "InvalidRequest"
-	}
-	return "RequestEntityTooLarge"
-}
-
-func (g *Gateway) authError(svc *Service, code, msg string) error {
-	status := http.StatusForbidden
-	switch svc.Protocol {
-	case JSON, RestJSON:
-		if code == "InvalidClientTokenId" {
-			code = "UnrecognizedClientException"
-			status = http.StatusBadRequest
-		}
-	case EC2:
-		code, status = "AuthFailure", http.StatusUnauthorized
-	}
-	if code == "IncompleteSignature" {
-		status = http.StatusBadRequest
-		if svc.Protocol == JSON || svc.Protocol == RestJSON {
-			code = "IncompleteSignatureException"
-		}
-	}
-	return &awsproto.Error{Code: code, Message: msg, Status: status, Sender: true}
-}
-
-// protocolTokenError spells a session-token error the way the service's
-// protocol does (query: ExpiredToken, json: ExpiredTokenException).
-func protocolTokenError(svc *Service, err error) error {
+// tokenError spells a session-token error (STS's InvalidClientTokenId or
+// ExpiredToken, as the Authenticator returns it) the way svc's protocol
+// does; any other error is returned as is.
+func tokenError(svc *Service, err error) error {
 	ae := awsproto.As(err)
-	if ae == nil || (svc.Protocol != JSON && svc.Protocol != RestJSON) {
+	if ae == nil {
 		return err
 	}
-	out := *ae
 	switch ae.Code {
 	case "ExpiredToken":
-		out.Code = "ExpiredTokenException"
+		return awsproto.Spell(svc.Protocol, awsproto.ErrExpiredToken, ae.Message)
 	case "InvalidClientTokenId":
-		out.Code, out.Status = "UnrecognizedClientException", http.StatusBadRequest
+		return awsproto.Spell(svc.Protocol, awsproto.ErrInvalidToken, ae.Message)
 	}
-	return &out
+	return err
 }
 
 var restPath = regexp.MustCompile(`^/(Users|Groups|GroupMemberships)/([A-Za-z]+)$`)
@@ -644,7 +573,7 @@ func (g *Gateway) routeQuery(r *http.Request, body []byte) (*Service, string, ur
 	if r.Method == http.MethodPost {
 		ct := r.Header.Get("Content-Type")
 		if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			return nil, "", nil, awsproto.ErrorStatus(http.StatusNotFound, "UnknownOperationException", "No operation matches %s %s", r.Method, r.URL.Path)
+			return nil, "", nil, awsproto.Spell(JSON, awsproto.ErrNoRoute, "No operation matches "+r.Method+" "+r.URL.Path)
 		}
 		v, err := url.ParseQuery(string(body))
 		if err != nil {
@@ -664,7 +593,7 @@ func (g *Gateway) routeQuery(r *http.Request, body []byte) (*Service, string, ur
 		svc = g.guessQueryService(action)
 	}
 	if svc == nil {
-		return nil, "", nil, awsproto.ErrorStatus(http.StatusNotFound, "UnknownOperationException", "No service matches this request")
+		return nil, "", nil, awsproto.Spell(JSON, awsproto.ErrNoRoute, "No service matches this request")
 	}
 	if action == "" {
 		return svc, "", nil, awsproto.Errorf("MissingAction", "The request must contain the parameter Action")

@@ -9,31 +9,21 @@ import (
 	"context"
 	"reflect"
 	"time"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
 )
 
-// Protocol is an AWS wire protocol.
-type Protocol int
+// Protocol is an AWS wire protocol (see awsproto.Protocol, which the error
+// table is indexed by).
+type Protocol = awsproto.Protocol
 
 // The protocols deskplane speaks.
 const (
-	JSON     Protocol = iota // awsJson1.1 with X-Amz-Target
-	Query                    // query with XML responses (IAM, STS)
-	EC2                      // the ec2 flavour of query
-	RestJSON                 // rest-json (Directory Service Data)
+	JSON     = awsproto.JSON     // awsJson1.1 with X-Amz-Target
+	Query    = awsproto.Query    // query with XML responses (IAM, STS)
+	EC2      = awsproto.EC2      // the ec2 flavour of query
+	RestJSON = awsproto.RestJSON // rest-json (Directory Service Data)
 )
-
-// String names the protocol as the SigV4 error mapping expects.
-func (p Protocol) String() string {
-	switch p {
-	case Query:
-		return "query"
-	case EC2:
-		return "ec2"
-	case RestJSON:
-		return "restjson"
-	}
-	return "json"
-}
 
 // Service is one AWS service's operation table.
 type Service struct {

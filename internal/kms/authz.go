@@ -289,6 +289,8 @@ func (m *Module) decide(ctx context.Context, tx store.Tx, c *gateway.Call, r *au
 	return v, nil
 }
 
+// accessDenied is the denial of action on the key arn to p, spelled by the
+// error table (awsproto.ErrAccessDenied) with the verdict's reason.
 func accessDenied(p *gateway.Principal, action, arn string, v verdict) error {
 	who := p.ARN
 	if who == "" {
@@ -298,8 +300,7 @@ func accessDenied(p *gateway.Principal, action, arn string, v verdict) error {
 	if v.reason != "" {
 		why = v.reason
 	}
-	return &awsproto.Error{Code: "AccessDeniedException", Status: 400, Sender: true,
-		Message: "User: " + who + " is not authorized to perform: " + action + " on resource: " + arn + " because " + why}
+	return awsproto.Denied(awsproto.JSON, who, action, arn, why)
 }
 
 // addResource reports the keys a call touched to CloudTrail (resources).

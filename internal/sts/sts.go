@@ -113,9 +113,10 @@ type assumeRoleResult struct {
 
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
+// accessDenied is the denial of action on resource to caller, spelled by
+// the error table (awsproto.ErrAccessDenied); STS gives no reason.
 func accessDenied(caller, action, resource string) error {
-	return &awsproto.Error{Code: "AccessDenied", Status: http.StatusForbidden, Sender: true,
-		Message: "User: " + caller + " is not authorized to perform: " + action + " on resource: " + resource}
+	return awsproto.Denied(awsproto.Query, caller, action, resource, "")
 }
 
 // parseRoleARN splits arn:aws:iam::ACCOUNT:role/PATH/NAME.

@@ -515,49 +515,6 @@ func TestConcurrentVerify(t *testing.T) {
 	}
 }
 
-func TestErrorCode(t *testing.T) {
-	type cs struct {
-		code   string
-		status int
-	}
-	want := map[string]map[Kind]cs{
-		"json": {
-			KindMissing: {"MissingAuthenticationTokenException", 400}, KindIncomplete: {"IncompleteSignatureException", 400},
-			KindUnknownKey: {"UnrecognizedClientException", 400}, KindMismatch: {"InvalidSignatureException", 400},
-			KindExpired: {"InvalidSignatureException", 400},
-		},
-		"query": {
-			KindMissing: {"MissingAuthenticationToken", 403}, KindIncomplete: {"IncompleteSignature", 400},
-			KindUnknownKey: {"InvalidClientTokenId", 403}, KindMismatch: {"SignatureDoesNotMatch", 403},
-			KindExpired: {"SignatureDoesNotMatch", 403},
-		},
-		"ec2": {
-			KindMissing: {"MissingAuthenticationToken", 401}, KindIncomplete: {"IncompleteSignature", 400},
-			KindUnknownKey: {"AuthFailure", 401}, KindMismatch: {"AuthFailure", 401},
-			KindExpired: {"RequestExpired", 400},
-		},
-		"restjson": {
-			KindMissing: {"MissingAuthenticationTokenException", 403}, KindIncomplete: {"IncompleteSignatureException", 403},
-			KindUnknownKey: {"UnrecognizedClientException", 403}, KindMismatch: {"InvalidSignatureException", 403},
-			KindExpired: {"InvalidSignatureException", 403},
-		},
-	}
-	for proto, kinds := range want {
-		for kind, w := range kinds {
-			code, status := (&Error{Kind: kind}).Code(proto)
-			if code != w.code || status != w.status {
-				t.Errorf("%s/%v: got %s %d, want %s %d", proto, kind, code, status, w.code, w.status)
-			}
-		}
-	}
-	if m := (&Error{Kind: KindMismatch, Message: msgMismatch}).MessageFor("ec2"); !strings.Contains(m, "not able to validate") {
-		t.Errorf("ec2 message: %q", m)
-	}
-	if m := (&Error{Kind: KindMismatch, Message: msgMismatch}).MessageFor("query"); m != msgMismatch {
-		t.Errorf("query message: %q", m)
-	}
-}
-
 func TestParseWithoutURLQuery(t *testing.T) {
 	// A query value that looks like a presign parameter name does not make
 	// the request presigned.

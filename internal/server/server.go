@@ -5,10 +5,8 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +23,7 @@ import (
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/httpguard"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/secrets"
@@ -207,9 +206,7 @@ func loadOrCreateToken(dir string) string {
 	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
 		return strings.TrimSpace(string(b))
 	}
-	var b [24]byte
-	rand.Read(b[:])
-	tok := hex.EncodeToString(b[:])
+	tok := ids.Hex(48)
 	os.WriteFile(p, []byte(tok+"\n"), 0o600)
 	return tok
 }

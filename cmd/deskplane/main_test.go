@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -69,5 +70,25 @@ func TestConfigCheck(t *testing.T) {
 	if code := configMain([]string{"check", "-"}, strings.NewReader("{\n \"acounts\": []}"), &out, &errb); code == 0 ||
 		!strings.Contains(errb.String(), `config -:2: unknown key "acounts"`) {
 		t.Fatalf("a misspelled key: exit %d, %q", code, errb.String())
+	}
+}
+
+func TestServeRefusesBadTimingAndClock(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--timing", "slow"}, `deskplane serve: unknown timing profile "slow" (want instant, fast or realistic)`},
+		{[]string{"--clock", "wall"}, `deskplane serve: unknown clock "wall" (want real or virtual)`},
+		{[]string{"--timing", "fast", "--clock", "frozen"}, `deskplane serve: unknown clock "frozen"`},
+	} {
+		var out, errb bytes.Buffer
+		args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}, tc.args...)
+		if code := run(args, &out, &errb); code == 0 {
+			t.Errorf("deskplane %v exited 0", args)
+		}
+		if !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("deskplane %v: stderr %q, want %q", args, errb.String(), tc.want)
+		}
 	}
 }

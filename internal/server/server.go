@@ -96,6 +96,24 @@ type UsageReporter interface {
 	Usage(ctx context.Context, account, region string, from, to time.Time) (any, error)
 }
 
+// Check reports the first option New would refuse without looking at the
+// data dir or the store (an unknown timing profile, clock or store kind),
+// so that callers can refuse before changing anything (serve --reset).
+func (o Options) Check() error {
+	if _, err := lifecycle.Profile(o.Timing); err != nil {
+		return err
+	}
+	switch o.Clock {
+	case "", "real", "virtual":
+	default:
+		return fmt.Errorf("unknown clock %q (want real or virtual)", o.Clock)
+	}
+	if o.Store != "" && o.Store != "sqlite" && !strings.HasPrefix(o.Store, "postgres://") && !strings.HasPrefix(o.Store, "postgresql://") {
+		return fmt.Errorf("unknown store %q (want sqlite or a postgres:// URL)", o.Store)
+	}
+	return nil
+}
+
 // New opens the store, seeds the environment and builds every module.
 func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Log == nil {
@@ -108,6 +126,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 		cfg = c
+	}
+	if err := o.Check(); err != nil {
+		return nil, err
 	}
 	timing, err := lifecycle.Profile(o.Timing)
 	if err != nil {

@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,16 +19,21 @@ import (
 	"github.com/deskplane/deskplane/internal/testserver"
 )
 
-// newServer builds a server on dir with the options changed by f, closing
-// it when the test ends if it started.
-func newServer(t *testing.T, dir string, f func(*server.Options)) (*server.Server, error) {
-	t.Helper()
+// options returns test options on dir, changed by f.
+func options(dir string, f func(*server.Options)) server.Options {
 	o := server.Options{Listen: "127.0.0.1:0", DataDir: dir, Timing: "instant", Clock: "real",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if f != nil {
 		f(&o)
 	}
-	s, err := server.New(context.Background(), o)
+	return o
+}
+
+// newServer builds a server on dir with the options changed by f, closing
+// it when the test ends if it started.
+func newServer(t *testing.T, dir string, f func(*server.Options)) (*server.Server, error) {
+	t.Helper()
+	s, err := server.New(context.Background(), options(dir, f))
 	if err == nil {
 		t.Cleanup(func() { s.Shutdown(context.Background()) })
 	}
@@ -55,11 +62,24 @@ func TestBadOptionsRefused(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q, want it to contain %q", err, tc.want)
 			}
+			// Refused before touching the disk: no data dir left behind.
+			if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("a refused start left the data dir: %v", err)
+			}
+			// Options.Check refuses the same without a data dir (it does
+			// not read the configuration file).
+			err = options(dir, tc.set).Check()
+			if tc.set != nil && tc.name != "missing config file" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("Options.Check: %v, want %q", err, tc.want)
+			}
 		})
 	}
 	// Every valid pair starts.
 	for _, timing := range []string{"instant", "fast", "realistic"} {
 		for _, clk := range []string{"real", "virtual", ""} {
+			if err := options("", func(o *server.Options) { o.Timing, o.Clock = timing, clk }).Check(); err != nil {
+				t.Errorf("Check --timing %s --clock %q: %v", timing, clk, err)
+			}
 			if _, err := newServer(t, t.TempDir(), func(o *server.Options) { o.Timing, o.Clock = timing, clk }); err != nil {
 				t.Errorf("--timing %s --clock %q: %v", timing, clk, err)
 			}

@@ -76,6 +76,15 @@ func wantCode(t *testing.T, err error, code string) {
 	}
 }
 
+// deniedUnless is the error code wanted of a call: none when it is
+// allowed, AccessDenied otherwise.
+func deniedUnless(allowed bool) string {
+	if allowed {
+		return ""
+	}
+	return "AccessDenied"
+}
+
 func TestAssumeRoleExternalID(t *testing.T) {
 	s := testserver.Start(t)
 	ctx := context.Background()
@@ -218,9 +227,9 @@ func TestSessionPolicyNarrows(t *testing.T) {
 			wantCode(t, err, "")
 			c := iam.NewFromConfig(session(s, out.Credentials))
 			_, err = c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("Reader")})
-			wantCode(t, err, map[bool]string{true: "", false: "AccessDenied"}[tc.getRoleOK])
+			wantCode(t, err, deniedUnless(tc.getRoleOK))
 			_, err = c.ListRoles(ctx, &iam.ListRolesInput{})
-			wantCode(t, err, map[bool]string{true: "", false: "AccessDenied"}[tc.listRoleOK])
+			wantCode(t, err, deniedUnless(tc.listRoleOK))
 			// A session that cannot create users never can, whatever its session policy.
 			_, err = c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("nobody")})
 			wantCode(t, err, "AccessDenied")
@@ -264,7 +273,7 @@ func TestSessionTags(t *testing.T) {
 				return
 			}
 			_, err = iam.NewFromConfig(session(s, out.Credentials)).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("Tagged")})
-			wantCode(t, err, map[bool]string{true: "", false: "AccessDenied"}[tc.getRoleOK])
+			wantCode(t, err, deniedUnless(tc.getRoleOK))
 		})
 	}
 }

@@ -97,6 +97,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "deskplane serve: invalid --tls %q (want auto)\n", *tlsMode)
 		return 2
 	}
+	if err := o.Check(); err != nil {
+		fmt.Fprintf(stderr, "deskplane serve: %v\n", err)
+		return 1
+	}
 	if *reset {
 		if !embedded(o.Store) {
 			fmt.Fprintln(stderr, "deskplane serve: --reset works on the embedded store only (drop and re-create the PostgreSQL database instead)")

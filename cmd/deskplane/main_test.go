@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -69,5 +71,45 @@ func TestConfigCheck(t *testing.T) {
 	if code := configMain([]string{"check", "-"}, strings.NewReader("{\n \"acounts\": []}"), &out, &errb); code == 0 ||
 		!strings.Contains(errb.String(), `config -:2: unknown key "acounts"`) {
 		t.Fatalf("a misspelled key: exit %d, %q", code, errb.String())
+	}
+}
+
+func TestServeRefusesBadTimingAndClock(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--timing", "slow"}, `deskplane serve: unknown timing profile "slow" (want instant, fast or realistic)`},
+		{[]string{"--clock", "wall"}, `deskplane serve: unknown clock "wall" (want real or virtual)`},
+		{[]string{"--timing", "fast", "--clock", "frozen"}, `deskplane serve: unknown clock "frozen"`},
+	} {
+		var out, errb bytes.Buffer
+		args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}, tc.args...)
+		if code := run(args, &out, &errb); code == 0 {
+			t.Errorf("deskplane %v exited 0", args)
+		}
+		if !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("deskplane %v: stderr %q, want %q", args, errb.String(), tc.want)
+		}
+	}
+}
+
+// A serve that is going to refuse its options must not wipe the data dir
+// first: --reset only takes effect for a start that can go ahead.
+func TestResetWithBadOptionsKeepsState(t *testing.T) {
+	for _, bad := range [][]string{{"--timing", "slow"}, {"--clock", "wall"}} {
+		dir := t.TempDir()
+		state := filepath.Join(dir, "deskplane.db")
+		if err := os.WriteFile(state, []byte("state"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		args := append([]string{"serve", "--reset", "--listen", "127.0.0.1:0", "--data-dir", dir}, bad...)
+		if code := run(args, &out, &errb); code == 0 {
+			t.Fatalf("deskplane %v exited 0", args)
+		}
+		if _, err := os.Stat(state); err != nil {
+			t.Errorf("deskplane %v (refused: %s) wiped the data dir: %v", args, strings.TrimSpace(errb.String()), err)
+		}
 	}
 }

@@ -2,8 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 
 	"github.com/deskplane/deskplane/internal/broker/dsdata"
+	"github.com/deskplane/deskplane/internal/ids"
 )
 
 // Errors of the session API.
@@ -53,11 +52,8 @@ type SessionView struct {
 // Ready reports whether the gateway can connect.
 func (v *SessionView) Ready() bool { return v.State == SessActive }
 
-func newID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return "s-" + hex.EncodeToString(b[:])
-}
+// newID returns a session id: s- and 16 random hex digits.
+func newID() string { return "s-" + ids.Hex(16) }
 
 // UserGroups returns the user's groups in the directories of the pools,
 // from the Directory Service Data API (cached for five minutes).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -146,7 +147,7 @@ func (t *Trail) lookupEvents(ctx context.Context, c *gateway.Call, in *LookupEve
 					through = evs[i-1].Key
 				}
 				b, _ := json.Marshal(pageToken{Seg: seg, After: through, Hash: hash})
-				out.NextToken = ptr(base64.RawURLEncoding.EncodeToString(b))
+				out.NextToken = ptr.To(base64.RawURLEncoding.EncodeToString(b))
 				return store.ErrStop
 			}
 			out.Events = append(out.Events, s.event())
@@ -189,8 +190,6 @@ func (t *Trail) lookupEvents(ctx context.Context, c *gateway.Call, in *LookupEve
 // more (a batch gathers events for a few milliseconds of real time, which
 // a virtual clock may stretch to hours).
 const segmentSlack = 10 * time.Minute
-
-func ptr[T any](v T) *T { return &v }
 
 func paramsHash(k, v string, s, e *awsproto.Time, max int) string {
 	h := sha256.New()

@@ -27,13 +27,11 @@ import (
 	"sync"
 	"time"
 
-	"crypto/rand"
-	"encoding/hex"
-
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/golang/snappy"
 
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/jsonenc"
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
@@ -374,15 +372,6 @@ func segmentPrefix(k string) string {
 	return k[:i+1+j+1]
 }
 
-func newEventID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 func invTime(t time.Time) string {
 	var b [19]byte
 	v := uint64(int64(^uint64(0)>>1) - t.UnixNano())
@@ -426,7 +415,7 @@ func (t *Trail) build(e *gateway.Event) []row {
 	rec := &Record{EventVersion: EventVersion, UserIdentity: identity(e.Principal, e.InvokedBy),
 		EventTime: e.Time.UTC().Format(isoSeconds), EventSource: e.Service.EventSource, EventName: e.Operation,
 		AWSRegion: e.Region, SourceIPAddress: e.SourceIP, UserAgent: clip(e.UserAgent, 1024),
-		ErrorCode: e.ErrorCode, ErrorMessage: clip(e.ErrorMessage, 1024), RequestID: e.RequestID, EventID: newEventID(),
+		ErrorCode: e.ErrorCode, ErrorMessage: clip(e.ErrorMessage, 1024), RequestID: e.RequestID, EventID: ids.UUID(),
 		ReadOnly: e.ReadOnly, EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: e.Account, EventCategory: "Management"}
 	rec.RequestParameters = params(e.Request)
 	if !e.ReadOnly && e.ErrorCode == "" {
@@ -467,7 +456,7 @@ func (t *Trail) build(e *gateway.Event) []row {
 		}
 	}
 	if len(others) > 0 {
-		rec.SharedEventID = newEventID()
+		rec.SharedEventID = ids.UUID()
 	}
 	out := []row{t.row(e, rec)}
 	accts := make([]string, 0, len(others))
@@ -477,7 +466,7 @@ func (t *Trail) build(e *gateway.Event) []row {
 	sort.Strings(accts)
 	for _, a := range accts {
 		cp := *rec
-		cp.EventID, cp.RecipientAccountID = newEventID(), a
+		cp.EventID, cp.RecipientAccountID = ids.UUID(), a
 		out = append(out, t.row(e, &cp))
 	}
 	return out

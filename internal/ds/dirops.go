@@ -13,6 +13,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/workspaces"
@@ -300,7 +301,7 @@ func (m *Module) subnets(ctx context.Context, tx store.Tx, c *gateway.Call, vpcI
 
 // create writes a new directory in stage Creating and schedules its activation.
 func (m *Module) create(ctx context.Context, c *gateway.Call, d *Directory, vpcID string, subnetIDs []string, tags []Tag) (string, error) {
-	d.ID = "d-" + randomHex(10)
+	d.ID = "d-" + ids.Hex(10)
 	d.Account, d.Region, d.Stage = c.Account, c.Region, "Creating"
 	for _, t := range tags {
 		if d.Tags == nil {

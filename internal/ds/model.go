@@ -2,7 +2,6 @@ package ds
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -194,12 +193,6 @@ func listGroups(ctx context.Context, tx store.Tx, d *Directory) ([]*Group, error
 func hashID(n int, parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return hex.EncodeToString(h[:])[:n]
-}
-
-func randomHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	rand.Read(b)
-	return hex.EncodeToString(b)[:n]
 }
 
 // sidBase derives the domain SID (S-1-5-21-x-y-z) from the directory id.

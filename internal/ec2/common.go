@@ -1,7 +1,6 @@
 package ec2
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/ids"
 )
 
 // DeterministicID returns prefix-<17 hex> derived from the parts, so that the
@@ -21,9 +21,7 @@ func DeterministicID(prefix string, parts ...string) string {
 
 // randomID returns prefix-<17 random hex digits>.
 func randomID(prefix string) string {
-	var b [9]byte
-	rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])[:17]
+	return prefix + "-" + ids.Hex(17)
 }
 
 // idPattern matches an EC2 id with the short (8) or long (17) hex form.
@@ -234,5 +232,3 @@ func boolStr(b bool) string {
 	}
 	return "false"
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -481,7 +482,7 @@ func (m *Module) describeVpcs(ctx context.Context, c *gateway.Call, in *Describe
 		}
 	}
 	sort.Strings(ids)
-	start, end, next, err := page(ids, in.NextToken, deref(in.MaxResults))
+	start, end, next, err := page(ids, in.NextToken, ptr.Deref(in.MaxResults))
 	if err != nil {
 		return nil, err
 	}
@@ -494,13 +495,6 @@ func (m *Module) describeVpcs(ctx context.Context, c *gateway.Call, in *Describe
 			BlockPublicAccessStates: &BlockPublicAccessXML{InternetGatewayBlockMode: "off"}, Tags: tagList(v.Tags)})
 	}
 	return out, nil
-}
-
-func deref(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
 }
 
 func subnetField(s *Subnet) fieldFunc {
@@ -574,7 +568,7 @@ func (m *Module) describeSubnets(ctx context.Context, c *gateway.Call, in *Descr
 		}
 	}
 	sort.Strings(ids)
-	start, end, next, err := page(ids, in.NextToken, deref(in.MaxResults))
+	start, end, next, err := page(ids, in.NextToken, ptr.Deref(in.MaxResults))
 	if err != nil {
 		return nil, err
 	}
@@ -763,7 +757,7 @@ func (m *Module) describeSecurityGroups(ctx context.Context, c *gateway.Call, in
 		}
 	}
 	sort.Strings(ids)
-	start, end, next, err := page(ids, in.NextToken, deref(in.MaxResults))
+	start, end, next, err := page(ids, in.NextToken, ptr.Deref(in.MaxResults))
 	if err != nil {
 		return nil, err
 	}
@@ -787,7 +781,7 @@ func permissions(rules []Rule) []IPPermission {
 		if !ok {
 			p := IPPermission{IPProtocol: r.Protocol}
 			if r.Protocol != "-1" {
-				p.FromPort, p.ToPort = ptr(r.FromPort), ptr(r.ToPort)
+				p.FromPort, p.ToPort = ptr.To(r.FromPort), ptr.To(r.ToPort)
 			}
 			out = append(out, p)
 			i = len(out) - 1

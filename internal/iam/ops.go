@@ -2,7 +2,6 @@ package iam
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/iam/policy"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -117,24 +117,15 @@ func pageRange(total int, marker string, maxItems int) (start, end int, next str
 	return start, end, "", false, nil
 }
 
-func randomString(alphabet string, n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
-}
-
 // NewAccessKeyID returns a random access key id with the given prefix
 // (AKIA for long-term keys, ASIA for temporary ones): 20 characters.
 func NewAccessKeyID(prefix string) string {
-	return prefix + randomString("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 20-len(prefix))
+	return prefix + ids.FromAlphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 20-len(prefix))
 }
 
 // NewSecretKey returns a random 40-character secret access key.
 func NewSecretKey() string {
-	return randomString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)
+	return ids.FromAlphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)
 }
 
 func checkPath(p string) (string, error) {

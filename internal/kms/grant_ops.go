@@ -10,6 +10,8 @@ import (
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ids"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -186,7 +188,7 @@ func (g *grantRec) permitsChild(p *gateway.Principal, ops []string, cons *GrantC
 
 // insertGrant writes a new grant.
 func insertGrant(ctx context.Context, tx store.Tx, k *keyRec, grantee, retiring, name, issuer string, ops []string, cons *GrantConstraints, now time.Time) (*grantRec, error) {
-	id := newGrantID()
+	id := ids.Hex(64)
 	g := &grantRec{GrantID: id, KeyID: k.KeyID, KeyARN: k.ARN, Name: name, Grantee: grantee, Retiring: retiring,
 		Operations: sortedOps(ops), Constraints: cons, IssuingAccount: issuer, Created: now,
 		Token: newGrantToken(k.Account, k.Region, k.KeyID, id)}
@@ -272,7 +274,7 @@ func (m *Module) createGrant(ctx context.Context, c *gateway.Call, in *CreateGra
 		if err != nil {
 			return err
 		}
-		extra, ec := grantConditionKeys(*in.GranteePrincipal, deref(in.RetiringPrincipal), sortedOps(in.Operations), in.Constraints, false)
+		extra, ec := grantConditionKeys(*in.GranteePrincipal, ptr.Deref(in.RetiringPrincipal), sortedOps(in.Operations), in.Constraints, false)
 		r := authzRequest{Action: "kms:CreateGrant", Key: k, EncCtx: ec, Extra: extra}
 		v, err := m.decide(ctx, tx, c, &r)
 		if err != nil {
@@ -296,7 +298,7 @@ func (m *Module) createGrant(ctx context.Context, c *gateway.Call, in *CreateGra
 		if err := dryRun(in.DryRun); err != nil {
 			return err
 		}
-		g, err := insertGrant(ctx, tx, k, *in.GranteePrincipal, deref(in.RetiringPrincipal), deref(in.Name), c.Account, in.Operations, in.Constraints, c.Now)
+		g, err := insertGrant(ctx, tx, k, *in.GranteePrincipal, ptr.Deref(in.RetiringPrincipal), ptr.Deref(in.Name), c.Account, in.Operations, in.Constraints, c.Now)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/iam/policy"
+	"github.com/deskplane/deskplane/internal/ids"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -169,16 +171,6 @@ type ListResourceTagsOutput struct {
 	Truncated  bool
 }
 
-func deref[T any](p *T) T {
-	var z T
-	if p == nil {
-		return z
-	}
-	return *p
-}
-
-func ptr[T any](v T) *T { return &v }
-
 // keyFor resolves a key reference and authorizes action on it.
 func (m *Module) keyFor(ctx context.Context, tx store.Tx, c *gateway.Call, keyRef string, allowAlias bool, r authzRequest) (*keyRec, error) {
 	rf, err := parseRef(c.Account, c.Region, keyRef, allowAlias)
@@ -209,14 +201,14 @@ func tagMap(tags []Tag) (map[string]string, []string, error) {
 	out := map[string]string{}
 	var keys []string
 	for _, t := range tags {
-		k := deref(t.TagKey)
+		k := ptr.Deref(t.TagKey)
 		if strings.HasPrefix(strings.ToLower(k), "aws:") {
 			return nil, nil, awsproto.Errorf("TagException", "Tag keys beginning with aws: are reserved for AWS use.")
 		}
 		if _, dup := out[k]; dup {
 			return nil, nil, awsproto.Errorf("TagException", "Duplicate tag key %s.", k)
 		}
-		out[k] = deref(t.TagValue)
+		out[k] = ptr.Deref(t.TagValue)
 		keys = append(keys, k)
 	}
 	return out, keys, nil
@@ -256,7 +248,7 @@ func (m *Module) checkPolicy(ctx context.Context, c *gateway.Call, k *keyRec, te
 
 // newKey builds a key record with fresh, sealed key material.
 func (m *Module) newKey(account, region, desc, manager, pol string, tags map[string]string, now time.Time) (*keyRec, error) {
-	id := newUUID()
+	id := ids.UUID()
 	k := &keyRec{KeyID: id, ARN: keyARN(account, region, id), Account: account, Region: region, Description: desc,
 		KeyUsage: "ENCRYPT_DECRYPT", KeySpec: "SYMMETRIC_DEFAULT", Origin: "AWS_KMS", KeyManager: manager,
 		State: stateEnabled, Created: now, Policy: pol, Tags: tags}
@@ -277,9 +269,9 @@ func (m *Module) addKeyOps() {
 				return nil, err
 			}
 			chk := gateway.Check{Resource: "*", RequestTags: tags, Context: map[string][]string{
-				"kms:KeySpec": {or(deref(in.KeySpec), "SYMMETRIC_DEFAULT")}, "kms:KeyUsage": {or(deref(in.KeyUsage), "ENCRYPT_DECRYPT")},
-				"kms:KeyOrigin": {or(deref(in.Origin), "AWS_KMS")}, "kms:MultiRegion": {boolStr(deref(in.MultiRegion))},
-				"kms:CallerAccount": {c.Account}, "kms:BypassPolicyLockoutSafetyCheck": {boolStr(deref(in.BypassPolicyLockoutSafetyCheck))}}}
+				"kms:KeySpec": {or(ptr.Deref(in.KeySpec), "SYMMETRIC_DEFAULT")}, "kms:KeyUsage": {or(ptr.Deref(in.KeyUsage), "ENCRYPT_DECRYPT")},
+				"kms:KeyOrigin": {or(ptr.Deref(in.Origin), "AWS_KMS")}, "kms:MultiRegion": {boolStr(ptr.Deref(in.MultiRegion))},
+				"kms:CallerAccount": {c.Account}, "kms:BypassPolicyLockoutSafetyCheck": {boolStr(ptr.Deref(in.BypassPolicyLockoutSafetyCheck))}}}
 			if len(tags) == 0 {
 				return []gateway.Check{chk}, nil
 			}
@@ -360,7 +352,7 @@ func (m *Module) addKeyOps() {
 				if k.KeyManager == "AWS" {
 					return awsproto.Errorf("AccessDeniedException", "The key policy of an AWS managed key cannot be changed.")
 				}
-				if err := m.checkPolicy(ctx, c, k, *in.Policy, deref(in.BypassPolicyLockoutSafetyCheck)); err != nil {
+				if err := m.checkPolicy(ctx, c, k, *in.Policy, ptr.Deref(in.BypassPolicyLockoutSafetyCheck)); err != nil {
 					return err
 				}
 				k.Policy = *in.Policy
@@ -425,7 +417,7 @@ func (m *Module) addKeyOps() {
 				}
 				sort.Strings(keys)
 				for _, t := range keys {
-					out.Tags = append(out.Tags, Tag{TagKey: ptr(t), TagValue: ptr(k.Tags[t])})
+					out.Tags = append(out.Tags, Tag{TagKey: ptr.To(t), TagValue: ptr.To(k.Tags[t])})
 				}
 				return nil
 			})
@@ -467,17 +459,17 @@ func (m *Module) updateKeyAuthz(ctx context.Context, c *gateway.Call, keyRef str
 }
 
 func (m *Module) createKey(ctx context.Context, c *gateway.Call, in *CreateKeyInput) (*CreateKeyOutput, error) {
-	if o := deref(in.Origin); o != "" && o != "AWS_KMS" {
+	if o := ptr.Deref(in.Origin); o != "" && o != "AWS_KMS" {
 		return nil, awsproto.Errorf("UnsupportedOperationException", "Origin %s is not supported; only AWS_KMS keys are available.", o)
 	}
-	spec := or(deref(in.KeySpec), deref(in.CustomerMasterKeySpec))
+	spec := or(ptr.Deref(in.KeySpec), ptr.Deref(in.CustomerMasterKeySpec))
 	if spec != "" && spec != "SYMMETRIC_DEFAULT" {
 		return nil, awsproto.Errorf("UnsupportedOperationException", "KeySpec %s is not supported; only SYMMETRIC_DEFAULT keys are available.", spec)
 	}
-	if u := deref(in.KeyUsage); u != "" && u != "ENCRYPT_DECRYPT" {
+	if u := ptr.Deref(in.KeyUsage); u != "" && u != "ENCRYPT_DECRYPT" {
 		return nil, awsproto.Errorf("ValidationException", "KeyUsage %s is not compatible with KeySpec SYMMETRIC_DEFAULT.", u)
 	}
-	if deref(in.MultiRegion) {
+	if ptr.Deref(in.MultiRegion) {
 		return nil, awsproto.Errorf("UnsupportedOperationException", "Multi-Region keys are not supported.")
 	}
 	if in.CustomKeyStoreId != nil || in.XksKeyId != nil {
@@ -488,12 +480,12 @@ func (m *Module) createKey(ctx context.Context, c *gateway.Call, in *CreateKeyIn
 		return nil, err
 	}
 	pol := defaultKeyPolicy(c.Account)
-	k, err := m.newKey(c.Account, c.Region, deref(in.Description), "CUSTOMER", pol, tags, c.Now)
+	k, err := m.newKey(c.Account, c.Region, ptr.Deref(in.Description), "CUSTOMER", pol, tags, c.Now)
 	if err != nil {
 		return nil, errInternal(err)
 	}
 	if in.Policy != nil {
-		if err := m.checkPolicy(ctx, c, k, *in.Policy, deref(in.BypassPolicyLockoutSafetyCheck)); err != nil {
+		if err := m.checkPolicy(ctx, c, k, *in.Policy, ptr.Deref(in.BypassPolicyLockoutSafetyCheck)); err != nil {
 			return nil, err
 		}
 		k.Policy = *in.Policy

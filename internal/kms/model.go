@@ -2,8 +2,6 @@ package kms
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -97,7 +96,7 @@ func scanPage[R any](ctx context.Context, tx store.Tx, table, prefix string, mar
 			return nil
 		}
 		if n == limit {
-			next = ptr(last[len(prefix):])
+			next = ptr.To(last[len(prefix):])
 			return store.ErrStop
 		}
 		add(r)
@@ -106,21 +105,6 @@ func scanPage[R any](ctx context.Context, tx store.Tx, table, prefix string, mar
 		return nil
 	})
 	return next, err
-}
-
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-func newGrantID() string {
-	var b [32]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 func keyARN(account, region, id string) string {

@@ -11,6 +11,8 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/cloudtrail"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ids"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/workspaces"
 )
@@ -249,7 +251,7 @@ func serviceGrant(ctx context.Context, tx store.Tx, k *keyRec, grantID, op strin
 // for a volume data key under the grant WorkSpaces created for the volume.
 func (m *Module) GenerateDataKeyWithoutPlaintext(ctx context.Context, tx store.Tx, account, region, keyARN string, encCtx map[string]string, grantID string) ([]byte, error) {
 	now := m.clock.Now()
-	in := &GenerateDataKeyInput{KeyId: &keyARN, EncryptionContext: encCtx, NumberOfBytes: ptr(ebsDataKeyBytes)}
+	in := &GenerateDataKeyInput{KeyId: &keyARN, EncryptionContext: encCtx, NumberOfBytes: ptr.To(ebsDataKeyBytes)}
 	blob, err := m.serviceCrypto(ctx, tx, account, region, keyARN, grantID, "GenerateDataKeyWithoutPlaintext", encCtx, now, func(mat []byte, k *keyRec) ([]byte, error) {
 		pt := make([]byte, ebsDataKeyBytes)
 		defer clear(pt)
@@ -270,7 +272,7 @@ func (m *Module) GenerateDataKeyWithoutPlaintext(ctx context.Context, tx store.T
 // on attach. The plaintext stays inside KMS (as it would stay in EBS).
 func (m *Module) Decrypt(ctx context.Context, tx store.Tx, account, region, keyARN string, blob []byte, encCtx map[string]string, grantID string) error {
 	now := m.clock.Now()
-	in := &DecryptInput{KeyId: &keyARN, EncryptionContext: encCtx, EncryptionAlgorithm: ptr("SYMMETRIC_DEFAULT")}
+	in := &DecryptInput{KeyId: &keyARN, EncryptionContext: encCtx, EncryptionAlgorithm: ptr.To("SYMMETRIC_DEFAULT")}
 	_, err := m.serviceCrypto(ctx, tx, account, region, keyARN, grantID, "Decrypt", encCtx, now, func(mat []byte, k *keyRec) ([]byte, error) {
 		if a := blobKeyARN(blob); a != k.ARN {
 			if a == "" {
@@ -336,7 +338,7 @@ func (m *Module) recordService(ctx context.Context, account, region, service, op
 	if m.audit == nil {
 		return
 	}
-	ev := &gateway.Event{RequestID: newUUID(), Time: now, Service: m.svc, Operation: op, Region: region, Account: account,
+	ev := &gateway.Event{RequestID: ids.UUID(), Time: now, Service: m.svc, Operation: op, Region: region, Account: account,
 		Principal: &gateway.Principal{Type: "AWSService", Account: account, Service: service},
 		SourceIP:  service, UserAgent: service, Request: in, Response: out, ReadOnly: readOnly, InvokedBy: service,
 		AdditionalData: map[string]any{cloudtrail.ResourcesKey: []cloudtrail.Resource{{ARN: keyARN, Account: account}}}}

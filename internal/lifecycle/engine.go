@@ -6,8 +6,6 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/clock"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -54,12 +53,10 @@ type Engine struct {
 
 // New returns an engine; call Run to start it.
 func New(b store.Backend, c clock.Clock, t Timing, log *slog.Logger) *Engine {
-	var id [6]byte
-	rand.Read(id[:])
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Engine{backend: b, clock: c, timing: t, owner: "node-" + hex.EncodeToString(id[:]), log: log,
+	return &Engine{backend: b, clock: c, timing: t, owner: "node-" + ids.Hex(12), log: log,
 		handlers: map[string]Handler{}, wake: make(chan struct{}, 1), Lease: 10 * time.Second, Poll: 250 * time.Millisecond,
 		Retry: time.Second, MaxRetry: 5 * time.Minute, MaxAttempts: 10}
 }

@@ -5,10 +5,8 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +23,7 @@ import (
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/httpguard"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/secrets"
@@ -97,6 +96,24 @@ type UsageReporter interface {
 	Usage(ctx context.Context, account, region string, from, to time.Time) (any, error)
 }
 
+// Check reports the first option New would refuse without looking at the
+// data dir or the store (an unknown timing profile, clock or store kind),
+// so that callers can refuse before changing anything (serve --reset).
+func (o Options) Check() error {
+	if _, err := lifecycle.Profile(o.Timing); err != nil {
+		return err
+	}
+	switch o.Clock {
+	case "", "real", "virtual":
+	default:
+		return fmt.Errorf("unknown clock %q (want real or virtual)", o.Clock)
+	}
+	if o.Store != "" && o.Store != "sqlite" && !strings.HasPrefix(o.Store, "postgres://") && !strings.HasPrefix(o.Store, "postgresql://") {
+		return fmt.Errorf("unknown store %q (want sqlite or a postgres:// URL)", o.Store)
+	}
+	return nil
+}
+
 // New opens the store, seeds the environment and builds every module.
 func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Log == nil {
@@ -109,6 +126,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 		cfg = c
+	}
+	if err := o.Check(); err != nil {
+		return nil, err
 	}
 	timing, err := lifecycle.Profile(o.Timing)
 	if err != nil {
@@ -207,9 +227,7 @@ func loadOrCreateToken(dir string) string {
 	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
 		return strings.TrimSpace(string(b))
 	}
-	var b [24]byte
-	rand.Read(b[:])
-	tok := hex.EncodeToString(b[:])
+	tok := ids.Hex(48)
 	os.WriteFile(p, []byte(tok+"\n"), 0o600)
 	return tok
 }

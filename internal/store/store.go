@@ -281,3 +281,17 @@ func ScanJSON[T any](ctx context.Context, tx Tx, table, prefix, after string, li
 		return fn(k, v)
 	})
 }
+
+// PrefixEnd returns the smallest string greater than every string with
+// prefix p in byte order, or false when there is none (p is empty or all
+// 0xff bytes): a scan of prefix p is the key range [p, PrefixEnd(p)).
+func PrefixEnd(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/iam"
 	"github.com/deskplane/deskplane/internal/iam/policy"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -167,7 +168,7 @@ func env(c *gateway.Call) gateway.Env {
 
 func (m *Module) assumeRole(ctx context.Context, c *gateway.Call, in *assumeRoleIn) (*assumeRoleResult, error) {
 	caller := c.Principal
-	policyDoc, externalID, sourceID := deref(in.Policy), deref(in.ExternalId), deref(in.SourceIdentity)
+	policyDoc, externalID, sourceID := ptr.Deref(in.Policy), ptr.Deref(in.ExternalId), ptr.Deref(in.SourceIdentity)
 	acct, path, name, ok := parseRoleARN(in.RoleArn)
 	if !ok {
 		return nil, awsproto.Errorf("ValidationError", "%s is invalid", in.RoleArn)
@@ -362,13 +363,6 @@ func namedTrust(p *policy.Policy) *policy.Policy {
 // caller. gateway.Principal has no field for them yet, so chained sessions
 // currently inherit no session tags (see the package notes).
 func callerTransitive(p *gateway.Principal) []string { return nil }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
 
 func lookupFold(m map[string]string, key string) (string, bool) {
 	for k, v := range m {

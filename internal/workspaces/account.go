@@ -9,6 +9,7 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -88,8 +89,8 @@ func (m *Module) addAccountOps() {
 				}
 				out.DedicatedTenancySupport = a.DedicatedTenancySupport
 				if a.ManagementCidrRange != "" {
-					out.DedicatedTenancyManagementCidrRange = ptr(a.ManagementCidrRange)
-					out.DedicatedTenancyAccountType = ptr("SOURCE_ACCOUNT")
+					out.DedicatedTenancyManagementCidrRange = ptr.To(a.ManagementCidrRange)
+					out.DedicatedTenancyAccountType = ptr.To("SOURCE_ACCOUNT")
 				}
 				return nil
 			})

@@ -19,6 +19,7 @@ import (
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -69,7 +70,7 @@ func TestBatchReportsUnexpectedErrors(t *testing.T) {
 	update(func(tx store.Tx) error {
 		for _, id := range ids {
 			w := &desktopRec{WorkspaceID: id, DirectoryID: "d-0123456789", UserName: UndefinedUser, BundleID: "wsb-0123456789",
-				Properties: WorkspaceProperties{RunningMode: ptr("MANUAL")}, State: "STOPPED", Created: clk.Now(), StateSince: clk.Now()}
+				Properties: WorkspaceProperties{RunningMode: ptr.To("MANUAL")}, State: "STOPPED", Created: clk.Now(), StateSince: clk.Now()}
 			if err := insertDesktop(ctx, tx, acct, region, w); err != nil {
 				return err
 			}

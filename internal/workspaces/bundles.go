@@ -16,6 +16,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -122,26 +123,26 @@ func (m *Module) addBundleOps() {
 			}),
 		gateway.WithResources(gateway.Op("UpdateWorkspaceBundle", m.updateBundle),
 			func(ctx context.Context, c *gateway.Call, in *updateBundleIn) ([]gateway.Check, error) {
-				bt, err := m.resourceTags(ctx, c.Account, c.Region, deref(in.BundleId))
+				bt, err := m.resourceTags(ctx, c.Account, c.Region, ptr.Deref(in.BundleId))
 				if err != nil {
 					return nil, err
 				}
-				it, err := m.resourceTags(ctx, c.Account, c.Region, deref(in.ImageId))
+				it, err := m.resourceTags(ctx, c.Account, c.Region, ptr.Deref(in.ImageId))
 				if err != nil {
 					return nil, err
 				}
 				return []gateway.Check{
-					{Resource: ARN(c.Region, c.Account, "workspacebundle", deref(in.BundleId)), ResourceTags: orEmpty(bt)},
-					{Resource: ARN(c.Region, c.Account, "workspaceimage", deref(in.ImageId)), ResourceTags: orEmpty(it)},
+					{Resource: ARN(c.Region, c.Account, "workspacebundle", ptr.Deref(in.BundleId)), ResourceTags: orEmpty(bt)},
+					{Resource: ARN(c.Region, c.Account, "workspaceimage", ptr.Deref(in.ImageId)), ResourceTags: orEmpty(it)},
 				}, nil
 			}),
 		gateway.WithResources(gateway.Op("DeleteWorkspaceBundle", m.deleteBundle),
 			func(ctx context.Context, c *gateway.Call, in *deleteBundleIn) ([]gateway.Check, error) {
-				bt, err := m.resourceTags(ctx, c.Account, c.Region, deref(in.BundleId))
+				bt, err := m.resourceTags(ctx, c.Account, c.Region, ptr.Deref(in.BundleId))
 				if err != nil {
 					return nil, err
 				}
-				return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspacebundle", deref(in.BundleId)), ResourceTags: orEmpty(bt)}}, nil
+				return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspacebundle", ptr.Deref(in.BundleId)), ResourceTags: orEmpty(bt)}}, nil
 			}),
 		gateway.Op("DescribeWorkspaceBundles", m.describeBundles).RO(),
 	)
@@ -239,7 +240,7 @@ func (m *Module) createBundle(ctx context.Context, c *gateway.Call, in *createBu
 	if err != nil {
 		return nil, err
 	}
-	compute := deref(in.ComputeType.Name)
+	compute := ptr.Deref(in.ComputeType.Name)
 	if compute == "" {
 		return nil, errInvalid("ComputeType.Name is required.")
 	}
@@ -418,7 +419,7 @@ func (m *Module) deleteBundle(ctx context.Context, c *gateway.Call, in *deleteBu
 // AMAZON), or the caller's own bundles (no Owner, or the caller's account
 // id); BundleIds and Owner cannot be combined [MODEL].
 func (m *Module) describeBundles(ctx context.Context, c *gateway.Call, in *describeBundlesIn) (*describeBundlesOut, error) {
-	owner := deref(in.Owner)
+	owner := ptr.Deref(in.Owner)
 	if len(in.BundleIds) > 0 && in.Owner != nil {
 		return nil, errInvalid("BundleIds and Owner cannot be combined; specify one of them.")
 	}
@@ -498,7 +499,7 @@ func (m *Module) describeBundles(ctx context.Context, c *gateway.Call, in *descr
 func renderBundle(b *bundleRec) WorkspaceBundle {
 	out := WorkspaceBundle{
 		BundleId: b.BundleID, Name: b.Name, Owner: b.Owner, Description: b.Description, ImageId: b.ImageID,
-		ComputeType: &ComputeType{Name: ptr(b.ComputeType)}, UserStorage: &Storage{Capacity: b.UserCapacity},
+		ComputeType: &ComputeType{Name: ptr.To(b.ComputeType)}, UserStorage: &Storage{Capacity: b.UserCapacity},
 		LastUpdatedTime: awsproto.NewTime(b.Updated), CreationTime: awsproto.NewTime(b.Created),
 		State: b.State, BundleType: b.BundleType,
 	}

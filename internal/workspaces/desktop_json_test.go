@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -75,7 +76,7 @@ func TestDesktopAppendJSONMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	now := time.Date(2026, 11, 28, 22, 5, 30, 589814384, time.UTC)
 	typical := desktopRec{WorkspaceID: "ws-0bpw1stta", DirectoryID: "d-bb55269ea9", UserName: UndefinedUser, WorkspaceName: "bench-0",
-		Properties: WorkspaceProperties{RunningMode: ptr("MANUAL"), RootVolumeSizeGib: ptr(80), Protocols: []string{"PCOIP"}},
+		Properties: WorkspaceProperties{RunningMode: ptr.To("MANUAL"), RootVolumeSizeGib: ptr.To(80), Protocols: []string{"PCOIP"}},
 		Tags:       Tags{"b": "2", "a": "1"}, Created: now, StateSince: now, AvailableSince: &now, History: []Transition{{State: "PENDING", Time: now}}}
 	recs := []desktopRec{{}, typical}
 	for range 2000 {
@@ -118,7 +119,7 @@ func benchDesktop() *desktopRec {
 	now := time.Date(2026, 11, 28, 22, 5, 30, 589814384, time.UTC)
 	return &desktopRec{WorkspaceID: "ws-0bpw1stta", DirectoryID: "d-bb55269ea9", UserName: UndefinedUser, WorkspaceName: "bench-0",
 		BundleID: "wsb-ck17phc7g", State: "AVAILABLE", SubnetID: "subnet-8530797a53b9d41c9", IPAddress: "10.0.1.4", ComputerName: "WSAMZN-BPW1STTA",
-		Properties: WorkspaceProperties{RunningMode: ptr("MANUAL"), RootVolumeSizeGib: ptr(80), UserVolumeSizeGib: ptr(50), ComputeTypeName: ptr("STANDARD"), OperatingSystemName: ptr("WINDOWS_10")},
+		Properties: WorkspaceProperties{RunningMode: ptr.To("MANUAL"), RootVolumeSizeGib: ptr.To(80), UserVolumeSizeGib: ptr.To(50), ComputeTypeName: ptr.To("STANDARD"), OperatingSystemName: ptr.To("WINDOWS_10")},
 		Root:       volumeRec{VolumeID: "vol-a0e00eb7dc18ece55", SizeGib: 80, ImageID: "wsi-fv7tz5yo0"}, User: volumeRec{VolumeID: "vol-e147e2b81fd70db2b", SizeGib: 50},
 		SnapshotBase: &now, Tags: Tags{"PartnerManaged": "true"}, Created: now, StateSince: now, AvailableSince: &now,
 		MaintGroup: "mwg/111122223333/us-east-1/63b85726-a2c9-5e91-9a2c-33fe68b14a98", Seq: 1,

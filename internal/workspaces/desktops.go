@@ -2,8 +2,6 @@ package workspaces
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +15,9 @@ import (
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -268,7 +268,7 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 func sameChecks(a, b WorkspaceRequest) bool {
 	return a.DirectoryId == b.DirectoryId && a.BundleId == b.BundleId && (a.Tags == nil) == (b.Tags == nil) &&
 		slices.EqualFunc(a.Tags, b.Tags, func(x, y Tag) bool {
-			return x.Key == y.Key && deref(x.Value) == deref(y.Value) && (x.Value == nil) == (y.Value == nil)
+			return x.Key == y.Key && ptr.Deref(x.Value) == ptr.Deref(y.Value) && (x.Value == nil) == (y.Value == nil)
 		})
 }
 
@@ -509,7 +509,7 @@ type createCache struct {
 // anyEncrypted reports whether a request asks for an encrypted volume.
 func anyEncrypted(rs []WorkspaceRequest) bool {
 	for _, r := range rs {
-		if deref(r.RootVolumeEncryptionEnabled) || deref(r.UserVolumeEncryptionEnabled) || r.VolumeEncryptionKey != nil {
+		if ptr.Deref(r.RootVolumeEncryptionEnabled) || ptr.Deref(r.UserVolumeEncryptionEnabled) || r.VolumeEncryptionKey != nil {
 			return true
 		}
 	}
@@ -726,7 +726,7 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 		}
 		rc.users[uk] = true
 	}
-	rootEnc, userEnc := deref(r.RootVolumeEncryptionEnabled), deref(r.UserVolumeEncryptionEnabled)
+	rootEnc, userEnc := ptr.Deref(r.RootVolumeEncryptionEnabled), ptr.Deref(r.UserVolumeEncryptionEnabled)
 	var keyARN string
 	if rootEnc || userEnc || r.VolumeEncryptionKey != nil {
 		if !rootEnc && !userEnc {
@@ -735,7 +735,7 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 		if m.keys == nil {
 			return nil, nil, itemErr("OperationNotSupportedException", "Volume encryption is not available on this server.")
 		}
-		keyARN, err = m.keys.ResolveKey(ctx, tx, c.Account, c.Region, deref(r.VolumeEncryptionKey))
+		keyARN, err = m.keys.ResolveKey(ctx, tx, c.Account, c.Region, ptr.Deref(r.VolumeEncryptionKey))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -772,7 +772,7 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 	}
 	id := newOrderedID("ws-")
 	w = &desktopRec{
-		WorkspaceID: id, DirectoryID: r.DirectoryId, UserName: r.UserName, WorkspaceName: deref(r.WorkspaceName),
+		WorkspaceID: id, DirectoryID: r.DirectoryId, UserName: r.UserName, WorkspaceName: ptr.Deref(r.WorkspaceName),
 		BundleID: r.BundleId, ComputerName: computerName(id),
 		Properties: WorkspaceProperties{RunningMode: &mode, ComputeTypeName: &compute, RootVolumeSizeGib: &rootSize, UserVolumeSizeGib: &userSize,
 			Protocols: protocols(protocol), OperatingSystemName: props.OperatingSystemName},
@@ -784,13 +784,13 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 		MaintGroup: rc.maintGroup,
 	}
 	if mode == "AUTO_STOP" {
-		w.Properties.RunningModeAutoStopTimeoutInMinutes = ptr(60)
+		w.Properties.RunningModeAutoStopTimeoutInMinutes = ptr.To(60)
 		if props.RunningModeAutoStopTimeoutInMinutes != nil {
 			w.Properties.RunningModeAutoStopTimeoutInMinutes = props.RunningModeAutoStopTimeoutInMinutes
 		}
 	}
 	if w.Properties.OperatingSystemName == nil && bi.osName != "" {
-		w.Properties.OperatingSystemName = ptr(bi.osName)
+		w.Properties.OperatingSystemName = ptr.To(bi.osName)
 	}
 	return w, live, nil
 }
@@ -1029,9 +1029,7 @@ func protocols(p string) []string {
 
 // volumeID returns an EBS volume id: vol- and 17 random hex digits.
 func volumeID() string {
-	var b [9]byte
-	rand.Read(b[:])
-	return "vol-" + hex.EncodeToString(b[:])[:17]
+	return "vol-" + ids.Hex(17)
 }
 
 // computerName is the desktop's NetBIOS name: WSAMZN- and the last eight
@@ -1078,7 +1076,7 @@ func (m *Module) render(w *desktopRec) Workspace {
 		State: w.State, BundleId: w.BundleID, SubnetId: w.SubnetID, ErrorCode: w.ErrorCode, ErrorMessage: w.ErrorMessage,
 		ComputerName: w.ComputerName, WorkspaceName: w.WorkspaceName, WorkspaceProperties: &props,
 		ModificationStates:          w.Modifications,
-		RootVolumeEncryptionEnabled: ptr(w.RootEncrypted), UserVolumeEncryptionEnabled: ptr(w.UserEncrypted),
+		RootVolumeEncryptionEnabled: ptr.To(w.RootEncrypted), UserVolumeEncryptionEnabled: ptr.To(w.UserEncrypted),
 		VolumeEncryptionKey: w.VolumeKey,
 	}
 	if w.State == "PENDING" {
@@ -1251,7 +1249,7 @@ func isIn(s string, set ...string) bool {
 }
 
 func (m *Module) startOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
-	mode := deref(w.Properties.RunningMode)
+	mode := ptr.Deref(w.Properties.RunningMode)
 	if mode != "AUTO_STOP" && mode != "MANUAL" {
 		return itemErr("OperationNotSupportedException", "The WorkSpace %s runs in %s mode; only AUTO_STOP and MANUAL WorkSpaces can be started.", w.WorkspaceID, mode)
 	}
@@ -1265,7 +1263,7 @@ func (m *Module) startOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *
 }
 
 func (m *Module) stopOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
-	mode := deref(w.Properties.RunningMode)
+	mode := ptr.Deref(w.Properties.RunningMode)
 	if mode != "AUTO_STOP" && mode != "MANUAL" {
 		return itemErr("OperationNotSupportedException", "The WorkSpace %s runs in %s mode; only AUTO_STOP and MANUAL WorkSpaces can be stopped.", w.WorkspaceID, mode)
 	}
@@ -1398,12 +1396,12 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 			return awsproto.Errorf("OperationInProgressException", "The properties of this WorkSpace are currently being modified. Try again once the modification is complete.")
 		}
 		volume := p.RootVolumeSizeGib != nil || p.UserVolumeSizeGib != nil
-		compute := p.ComputeTypeName != nil && *p.ComputeTypeName != deref(w.Properties.ComputeTypeName)
+		compute := p.ComputeTypeName != nil && *p.ComputeTypeName != ptr.Deref(w.Properties.ComputeTypeName)
 		if volume && compute {
 			return errInvalid("The volume size and the compute type cannot be changed in the same request.")
 		}
 		if p.RootVolumeSizeGib != nil && p.UserVolumeSizeGib != nil &&
-			*p.RootVolumeSizeGib != deref(w.Properties.RootVolumeSizeGib) && *p.UserVolumeSizeGib != deref(w.Properties.UserVolumeSizeGib) {
+			*p.RootVolumeSizeGib != ptr.Deref(w.Properties.RootVolumeSizeGib) && *p.UserVolumeSizeGib != ptr.Deref(w.Properties.UserVolumeSizeGib) {
 			return errInvalid("The root and user volumes cannot be increased at the same time.")
 		}
 		if p.Protocols != nil {
@@ -1438,7 +1436,7 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 			}
 		}
 		if volume {
-			root, user := deref(w.Properties.RootVolumeSizeGib), deref(w.Properties.UserVolumeSizeGib)
+			root, user := ptr.Deref(w.Properties.RootVolumeSizeGib), ptr.Deref(w.Properties.UserVolumeSizeGib)
 			newRoot, newUser := root, user
 			if p.RootVolumeSizeGib != nil {
 				newRoot = *p.RootVolumeSizeGib
@@ -1456,7 +1454,7 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 				if !w.LastVolumeResize.IsZero() && c.Now.Sub(w.LastVolumeResize) < m.scaled(6*time.Hour) {
 					return errState("A volume can be resized once every 6 hours.")
 				}
-				if err := checkVolumeCombo(newRoot, newUser, deref(w.Properties.ComputeTypeName)); err != nil {
+				if err := checkVolumeCombo(newRoot, newUser, ptr.Deref(w.Properties.ComputeTypeName)); err != nil {
 					ie := err.(*itemError)
 					return awsproto.Errorf(ie.code, "%s", ie.msg)
 				}
@@ -1474,7 +1472,7 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 			}
 		}
 		if compute {
-			from, to := deref(w.Properties.ComputeTypeName), *p.ComputeTypeName
+			from, to := ptr.Deref(w.Properties.ComputeTypeName), *p.ComputeTypeName
 			if strings.HasPrefix(from, "GRAPHICS") || strings.HasPrefix(to, "GRAPHICS") {
 				okG4 := (from == "GRAPHICS_G4DN" && to == "GRAPHICSPRO_G4DN") || (from == "GRAPHICSPRO_G4DN" && to == "GRAPHICS_G4DN")
 				if !okG4 {
@@ -1564,8 +1562,8 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		if err != nil {
 			return err
 		}
-		t.Properties.ComputeTypeName = ptr(b.ComputeType)
-		t.Root = volumeRec{VolumeID: volumeID(), SizeGib: deref(t.Properties.RootVolumeSizeGib), Encrypted: src.RootEncrypted, ImageID: b.ImageID}
+		t.Properties.ComputeTypeName = ptr.To(b.ComputeType)
+		t.Root = volumeRec{VolumeID: volumeID(), SizeGib: ptr.Deref(t.Properties.RootVolumeSizeGib), Encrypted: src.RootEncrypted, ImageID: b.ImageID}
 		t.User = volumeRec{VolumeID: volumeID(), SizeGib: src.User.SizeGib, Encrypted: src.UserEncrypted}
 		t.State, t.PrevState, t.Created, t.StateSince, t.AvailableSince, t.Seq = "PENDING", "", c.Now, c.Now, nil, 0
 		t.Modifications, t.SnapshotBase, t.MigratingTo, t.ErrorCode, t.ErrorMessage = nil, nil, "", "", ""

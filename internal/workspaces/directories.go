@@ -12,6 +12,7 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -127,7 +128,7 @@ func (m *Module) addDirectoryOps() {
 	m.svc.Add(
 		gateway.WithResources(gateway.Op("RegisterWorkspaceDirectory", m.registerDirectory),
 			func(ctx context.Context, c *gateway.Call, in *registerDirIn) ([]gateway.Check, error) {
-				id := deref(in.DirectoryId)
+				id := ptr.Deref(in.DirectoryId)
 				return []gateway.Check{withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "directory", id)}, in.Tags)}, nil
 			}),
 		gateway.WithResources(gateway.Op("DeregisterWorkspaceDirectory", m.deregisterDirectory),
@@ -249,10 +250,10 @@ func (m *Module) registerDirectory(ctx context.Context, c *gateway.Call, in *reg
 		}
 		rec := &directoryRec{
 			DirectoryID: id, State: "REGISTERING", Tenancy: tenancy, SubnetIDs: subnets, SecurityGroupID: sg,
-			RegistrationCode: registrationCode(c.Region, id), EnableSelfService: deref(in.EnableSelfService),
-			Name: deref(in.WorkspaceDirectoryName), Description: deref(in.WorkspaceDirectoryDescription),
-			UserIdentityType: deref(in.UserIdentityType), WorkspaceType: deref(in.WorkspaceType),
-			Creation: DefaultCreationProperties{EnableInternetAccess: ptr(false), UserEnabledAsLocalAdministrator: ptr(true), EnableMaintenanceMode: ptr(true),
+			RegistrationCode: registrationCode(c.Region, id), EnableSelfService: ptr.Deref(in.EnableSelfService),
+			Name: ptr.Deref(in.WorkspaceDirectoryName), Description: ptr.Deref(in.WorkspaceDirectoryDescription),
+			UserIdentityType: ptr.Deref(in.UserIdentityType), WorkspaceType: ptr.Deref(in.WorkspaceType),
+			Creation: DefaultCreationProperties{EnableInternetAccess: ptr.To(false), UserEnabledAsLocalAdministrator: ptr.To(true), EnableMaintenanceMode: ptr.To(true),
 				DefaultOu: nil}, Tags: tags, Registered: c.Now,
 		}
 		if err := putRec(ctx, tx, tDirs, key(c.Account, c.Region, id), rec); err != nil {

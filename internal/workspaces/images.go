@@ -29,6 +29,7 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -641,7 +642,7 @@ func (m *Module) createImage(ctx context.Context, c *gateway.Call, in *createIma
 				rec.RootVolumeSize = src.RootVolumeSize
 			}
 		}
-		if n := deref(w.Properties.OperatingSystemName); n != "" && rec.OSName == "" {
+		if n := ptr.Deref(w.Properties.OperatingSystemName); n != "" && rec.OSName == "" {
 			rec.OSName = n
 		}
 		if len(w.Properties.Protocols) > 0 && rec.Protocol != "BYOP" {
@@ -911,7 +912,7 @@ func (m *Module) describeImages(ctx context.Context, c *gateway.Call, in *descri
 		return nil, err
 	}
 	afterID := strings.TrimPrefix(after, within)
-	kind := deref(in.ImageType)
+	kind := ptr.Deref(in.ImageType)
 	ids := map[string]bool{}
 	for _, id := range in.ImageIds {
 		ids[id] = true

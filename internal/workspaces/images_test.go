@@ -17,6 +17,7 @@ import (
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
@@ -463,7 +464,7 @@ func byolDesktop(e *imgEnv, wsID string) (imageID, bundleID string) {
 	bundleID = e.bundle(imgOwner, imgRegion, "bundle-"+wsID, imageID, "STANDARD", "80", "50")
 	e.putDesktop(imgOwner, imgRegion, &desktopRec{WorkspaceID: wsID, BundleID: bundleID, State: "AVAILABLE",
 		Root: volumeRec{SizeGib: 80, ImageID: imageID}, User: volumeRec{SizeGib: 50}, Created: e.clk.Now(), StateSince: e.clk.Now(),
-		Properties: WorkspaceProperties{RunningMode: ptr("ALWAYS_ON")}})
+		Properties: WorkspaceProperties{RunningMode: ptr.To("ALWAYS_ON")}})
 	return imageID, bundleID
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -124,7 +125,7 @@ func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region st
 		if w.SnapshotBase == nil {
 			w.SnapshotBase = &t
 		}
-		if deref(w.Properties.RunningMode) == "MANUAL" {
+		if ptr.Deref(w.Properties.RunningMode) == "MANUAL" {
 			if tm != nil {
 				tm.autostop = append(tm.autostop, jobRef{Key: key(account, region, w.WorkspaceID), Seq: w.Seq})
 			} else if err := m.scheduleAutoStop(ctx, tx, account, region, w, now); err != nil {
@@ -620,7 +621,7 @@ func (m *Module) abortMigration(ctx context.Context, tx store.Tx, account, regio
 
 func (m *Module) runAutoStop(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
 	w, ref, err := m.loadJob(ctx, tx, j)
-	if err != nil || w == nil || w.Seq != ref.Seq || w.State != "AVAILABLE" || deref(w.Properties.RunningMode) != "MANUAL" {
+	if err != nil || w == nil || w.Seq != ref.Seq || w.State != "AVAILABLE" || ptr.Deref(w.Properties.RunningMode) != "MANUAL" {
 		return err
 	}
 	parts := splitKey(ref.Key)
@@ -637,7 +638,7 @@ func (m *Module) runAutoStopBatch(ctx context.Context, tx store.Tx, j store.Job,
 		if err != nil {
 			return err
 		}
-		if w == nil || w.Seq != ref.Seq || w.State != "AVAILABLE" || deref(w.Properties.RunningMode) != "MANUAL" {
+		if w == nil || w.Seq != ref.Seq || w.State != "AVAILABLE" || ptr.Deref(w.Properties.RunningMode) != "MANUAL" {
 			continue // started again, stopped or changed since
 		}
 		parts := splitKey(ref.Key)
@@ -694,7 +695,7 @@ func (m *Module) maintainGroup(ctx context.Context, tx store.Tx, id string, entr
 		if w.MaintGroup != id {
 			continue // it moved to another group
 		}
-		if deref(w.Properties.RunningMode) == "MANUAL" && isIn(w.State, "AVAILABLE", "STOPPED") {
+		if ptr.Deref(w.Properties.RunningMode) == "MANUAL" && isIn(w.State, "AVAILABLE", "STOPPED") {
 			parts := splitKey(e.Key)
 			account, region := parts[0], parts[1]
 			dir, err := getRec[directoryRec](ctx, tx, tDirs, key(account, region, w.DirectoryID))
@@ -744,7 +745,7 @@ func (m *Module) runModifyDone(ctx context.Context, tx store.Tx, j store.Job, no
 	}
 	if hasVolumeModification(w) {
 		w.Modifications = nil
-		sizeRoot, sizeUser := deref(w.Properties.RootVolumeSizeGib), deref(w.Properties.UserVolumeSizeGib)
+		sizeRoot, sizeUser := ptr.Deref(w.Properties.RootVolumeSizeGib), ptr.Deref(w.Properties.UserVolumeSizeGib)
 		w.Root.SizeGib, w.User.SizeGib = sizeRoot, sizeUser
 		parts := splitKey(ref.Key)
 		return m.save(ctx, tx, parts[0], parts[1], w)

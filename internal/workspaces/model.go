@@ -2,7 +2,6 @@ package workspaces
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -254,25 +254,17 @@ func newOrderedID(p string) string {
 			break
 		}
 	}
-	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
 	var b [9]byte
 	for i := len(b) - 1; i >= 0; i-- {
-		b[i] = alphabet[t%36]
+		b[i] = ids.Base36[t%36]
 		t /= 36
 	}
 	return p + string(b[:])
 }
 
-// newID returns a resource id such as ws-1a2b3c4d5 (prefix + 9 base36 chars).
-func newID(p string) string {
-	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
-	var b [9]byte
-	rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return p + string(b[:])
-}
+// newID returns a random resource id such as ws-1a2b3c4d5 (prefix + 9
+// base36 chars).
+func newID(p string) string { return p + ids.FromAlphabet(ids.Base36, 9) }
 
 // ARN builds a WorkSpaces resource ARN.
 func ARN(region, account, kind, id string) string {
@@ -349,16 +341,6 @@ func clone[T any](v *T) (*T, error) {
 		return nil, fmt.Errorf("copy %T: %w", v, err)
 	}
 	return out, nil
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }
 
 // splitKey splits ACCOUNT/REGION/REST into its three parts.

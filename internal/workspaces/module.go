@@ -13,6 +13,7 @@ import (
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -124,7 +125,7 @@ func tagsFromList(list []Tag) (Tags, error) {
 		if err := checkTagKey(tg.Key); err != nil {
 			return nil, err
 		}
-		v := deref(tg.Value)
+		v := ptr.Deref(tg.Value)
 		if !validTagText(v) {
 			return nil, errInvalid("The tag value %q contains characters that are not allowed.", v)
 		}
@@ -163,7 +164,7 @@ func withRequestTags(chk gateway.Check, list []Tag) gateway.Check {
 	}
 	chk.RequestTags = map[string]string{}
 	for _, t := range list {
-		chk.RequestTags[t.Key] = deref(t.Value)
+		chk.RequestTags[t.Key] = ptr.Deref(t.Value)
 	}
 	return chk
 }

@@ -2,6 +2,7 @@ package workspaces
 
 import (
 	"fmt"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func TestStateRules(t *testing.T) {
 				base := e.clk.Now().Add(-24 * time.Hour)
 				w := &desktopRec{WorkspaceID: id, DirectoryID: "d-1234567890", UserName: UndefinedUser, WorkspaceName: "desk" + id[3:],
 					BundleID: source, State: st, PrevState: "AVAILABLE", SubnetID: "subnet-1", IPAddress: "10.0.1.5",
-					Properties: WorkspaceProperties{RunningMode: ptr("MANUAL"), ComputeTypeName: ptr("STANDARD"), RootVolumeSizeGib: ptr(80), UserVolumeSizeGib: ptr(50)},
+					Properties: WorkspaceProperties{RunningMode: ptr.To("MANUAL"), ComputeTypeName: ptr.To("STANDARD"), RootVolumeSizeGib: ptr.To(80), UserVolumeSizeGib: ptr.To(50)},
 					Created:    base, StateSince: e.clk.Now(), SnapshotBase: &base}
 				e.putDesktop(imgOwner, imgRegion, w)
 				input := fmt.Sprintf(r.input, id)

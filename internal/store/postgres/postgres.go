@@ -470,20 +470,6 @@ func (t *txImpl) CreateMany(ctx context.Context, table string, recs []store.KV) 
 	return store.Existing(recs, created), nil
 }
 
-// prefixEnd returns the smallest string greater than every string with
-// prefix p in byte order, or false when there is none (p is empty or all
-// 0xff bytes).
-func prefixEnd(p string) (string, bool) {
-	b := []byte(p)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < 0xff {
-			b[i]++
-			return string(b[:i+1]), true
-		}
-	}
-	return "", false
-}
-
 // keyRange returns the WHERE clause (after tbl = $1) and arguments that
 // select keys with prefix and greater than after.
 func keyRange(table, prefix, after string) (string, []any) {
@@ -496,7 +482,7 @@ func keyRange(table, prefix, after string) (string, []any) {
 		args = append(args, []byte(prefix))
 		cond += fmt.Sprintf(` AND k >= $%d`, len(args))
 	}
-	if end, ok := prefixEnd(prefix); ok {
+	if end, ok := store.PrefixEnd(prefix); ok {
 		args = append(args, []byte(end))
 		cond += fmt.Sprintf(` AND k < $%d`, len(args))
 	}

@@ -959,18 +959,6 @@ func (t *tx) insertAll(ctx context.Context, table string, recs []store.KV) (bool
 	return all, nil
 }
 
-// prefixEnd returns the smallest string greater than every string with prefix p.
-func prefixEnd(p string) (string, bool) {
-	b := []byte(p)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < 0xff {
-			b[i]++
-			return string(b[:i+1]), true
-		}
-	}
-	return "", false
-}
-
 func (t *tx) Scan(ctx context.Context, table, prefix, after string, limit int, fn func(string, []byte) error) error {
 	lo := prefix
 	op := ">="
@@ -978,7 +966,7 @@ func (t *tx) Scan(ctx context.Context, table, prefix, after string, limit int, f
 		lo, op = after, ">"
 	}
 	args := []any{table, lo}
-	end, bounded := prefixEnd(prefix)
+	end, bounded := store.PrefixEnd(prefix)
 	bounded = bounded && prefix != ""
 	if bounded {
 		args = append(args, end)
@@ -1011,7 +999,7 @@ func (t *tx) Scan(ctx context.Context, table, prefix, after string, limit int, f
 
 func (t *tx) Count(ctx context.Context, table, prefix string) (int, error) {
 	args := []any{table, prefix}
-	end, bounded := prefixEnd(prefix)
+	end, bounded := store.PrefixEnd(prefix)
 	bounded = bounded && prefix != ""
 	if bounded {
 		args = append(args, end)

@@ -3,8 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +25,7 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto/sigv4"
 	"github.com/deskplane/deskplane/internal/clock"
 	"github.com/deskplane/deskplane/internal/httpguard"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/modelops"
 )
 
@@ -203,7 +202,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve runs the pipeline, noting in rec what the request log reports.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestRecord) {
 	start := g.Clock.Now()
-	reqID := newRequestID()
+	reqID := ids.UUID()
 	rec.id = reqID
 	ctx := r.Context()
 	svc, opName, perr := g.route(r)
@@ -696,13 +695,6 @@ func sourceIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-func newRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // sameCheck reports whether two checks ask the same question (nil and empty

@@ -224,11 +224,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 		if esvc != nil {
 			errSvc, errProto = esvc, esvc.Protocol
 		}
+		authenticated := err == nil
 		if err == nil && r.ContentLength > awsproto.MaxBody {
 			err = errTooLarge(errProto)
 		}
 		if err != nil {
-			httpguard.Reject(w)
+			refuseBody(w, r, authenticated)
 			if p != nil {
 				rec.call = &Call{Service: esvc, accessKey: p.akid, authFailure: p.failure}
 			}
@@ -249,7 +250,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 		return
 	}
 	if int64(len(body)) > limit {
-		httpguard.Reject(w)
+		refuseBody(w, r, pre != nil)
 		rec.fail(g, w, errSvc, errProto, opName, reqID, errTooLarge(errProto))
 		return
 	}
@@ -437,6 +438,26 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 // its body can tell (a query-protocol request without a usable signature,
 // which is refused once its Action names the protocol to refuse it in).
 const maxUnsignedBody = 64 << 10
+
+// drainLimit bounds what is read and thrown away of the body of a request
+// refused before its body was read (see refuseBody).
+const drainLimit = 4 << 20
+
+// refuseBody prepares the connection of a request that is refused without
+// its body being read. A client that authenticated (a body over the size
+// cap, from a signed request) has the rest of its body read and thrown
+// away, up to drainLimit, so it reads the answer instead of a connection
+// reset while it is still sending; anything else is cut off at once
+// (httpguard.Reject), so an unauthenticated client never holds the server
+// to read what it sends.
+func refuseBody(w http.ResponseWriter, r *http.Request, authenticated bool) {
+	if authenticated {
+		if n, err := io.Copy(io.Discard, io.LimitReader(r.Body, drainLimit+1)); err == nil && n <= drainLimit {
+			return
+		}
+	}
+	httpguard.Reject(w)
+}
 
 // errTooLarge is the error of a body over the size cap, spelled as proto
 // spells it.

@@ -654,6 +654,8 @@ func verifyCampaign(t *testing.T, ctx context.Context, c *crashCluster, e *env, 
 	var listed map[string]wstypes.WorkspaceState
 	var keyOf map[string]string
 	deadline := time.Now().Add(30 * time.Second)
+	poll := time.NewTicker(20 * time.Millisecond) // poll until settled or the deadline
+	defer poll.Stop()
 	for {
 		listed, keyOf = map[string]wstypes.WorkspaceState{}, map[string]string{}
 		var token *string
@@ -693,7 +695,7 @@ func verifyCampaign(t *testing.T, ctx context.Context, c *crashCluster, e *env, 
 			}
 			t.Fatalf("round %d: desktops never settled: %v", round, bad)
 		}
-		time.Sleep(20 * time.Millisecond) // poll interval
+		<-poll.C
 	}
 	for _, id := range l.order {
 		if _, ok := listed[id]; !ok {

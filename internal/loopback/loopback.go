@@ -1,0 +1,111 @@
+// Package loopback maps the private addresses of simulated resources (a
+// desktop's VPC address, a directory's DNS addresses) to addresses in
+// 127.0.0.0/8, where this machine can actually listen on them: on Linux the
+// whole range is routed to the loopback interface, so every desktop and every
+// directory can have an address of its own, on its protocols' real port
+// numbers.
+//
+// The rule: an IPv4 address a.b.c.d maps to 127.b.c.d — it keeps its last
+// three octets, whatever private range it is in (10.0.1.4 → 127.0.1.4,
+// 172.16.5.9 → 127.16.5.9, 192.168.1.20 → 127.168.1.20). Addresses in
+// 127.0.0.0/24 (where servers usually listen) and those ending in .0 or .255
+// are never handed out. When the preferred address is unusable or already held
+// by another owner (two accounts may use the same VPC range), the Allocator
+// gives the first free address counting down from 127.255.255.254, so the
+// result depends only on the order in which owners asked.
+package loopback
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+)
+
+// Preferred returns the loopback address a private IPv4 address maps to
+// before collisions are considered.
+func Preferred(ip netip.Addr) (netip.Addr, error) {
+	ip = ip.Unmap()
+	if !ip.Is4() {
+		return netip.Addr{}, fmt.Errorf("loopback: %s is not an IPv4 address", ip)
+	}
+	b := ip.As4()
+	return netip.AddrFrom4([4]byte{127, b[1], b[2], b[3]}), nil
+}
+
+// usable reports whether a loopback address may be handed to an owner.
+func usable(a netip.Addr) bool {
+	b := a.As4()
+	if b[0] != 127 || (b[1] == 0 && b[2] == 0) {
+		return false
+	}
+	return b[3] != 0 && b[3] != 255
+}
+
+// Allocator hands out loopback addresses to owners (desktop ids, directory
+// ids) by the package's rule, resolving collisions. It is safe for
+// concurrent use.
+type Allocator struct {
+	mu      sync.Mutex
+	byAddr  map[netip.Addr]string
+	byOwner map[string]netip.Addr
+}
+
+// NewAllocator returns an empty allocator.
+func NewAllocator() *Allocator {
+	return &Allocator{byAddr: map[netip.Addr]string{}, byOwner: map[string]netip.Addr{}}
+}
+
+// Assign returns owner's loopback address for the private address ip: the
+// address it already holds, else the preferred one if free, else the first
+// free address counting down from 127.255.255.254.
+func (a *Allocator) Assign(owner string, ip netip.Addr) (netip.Addr, error) {
+	pref, err := Preferred(ip)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if have, ok := a.byOwner[owner]; ok {
+		return have, nil
+	}
+	if usable(pref) {
+		if _, taken := a.byAddr[pref]; !taken {
+			a.hold(owner, pref)
+			return pref, nil
+		}
+	}
+	for n := uint32(0xFFFFFE); n > 0x00FFFF; n-- {
+		c := netip.AddrFrom4([4]byte{127, byte(n >> 16), byte(n >> 8), byte(n)})
+		if !usable(c) {
+			continue
+		}
+		if _, taken := a.byAddr[c]; !taken {
+			a.hold(owner, c)
+			return c, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("loopback: no free address for %s", owner)
+}
+
+func (a *Allocator) hold(owner string, addr netip.Addr) {
+	a.byAddr[addr] = owner
+	a.byOwner[owner] = addr
+}
+
+// Lookup returns the address owner holds.
+func (a *Allocator) Lookup(owner string) (netip.Addr, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	addr, ok := a.byOwner[owner]
+	return addr, ok
+}
+
+// Release frees owner's address.
+func (a *Allocator) Release(owner string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if addr, ok := a.byOwner[owner]; ok {
+		delete(a.byOwner, owner)
+		delete(a.byAddr, addr)
+	}
+}

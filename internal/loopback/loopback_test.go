@@ -1,0 +1,62 @@
+package loopback
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+)
+
+func TestPreferredKeepsTheLastThreeOctets(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.0.1.4":     "127.0.1.4",
+		"172.16.5.9":   "127.16.5.9",
+		"192.168.1.20": "127.168.1.20",
+	} {
+		got, err := Preferred(netip.MustParseAddr(in))
+		if err != nil || got.String() != want {
+			t.Errorf("Preferred(%s) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	if _, err := Preferred(netip.MustParseAddr("fd00::1")); err == nil {
+		t.Error("an IPv6 address was mapped")
+	}
+}
+
+func TestAllocatorResolvesCollisions(t *testing.T) {
+	a := NewAllocator()
+	ip := netip.MustParseAddr("10.0.1.4")
+	first, err := a.Assign("ws-a", ip)
+	if err != nil || first.String() != "127.0.1.4" {
+		t.Fatalf("first = %v, %v", first, err)
+	}
+	if again, _ := a.Assign("ws-a", ip); again != first {
+		t.Fatalf("the same owner got a second address %v", again)
+	}
+	second, err := a.Assign("ws-b", ip)
+	if err != nil || second.String() != "127.255.255.254" {
+		t.Fatalf("colliding owner got %v, %v", second, err)
+	}
+	third, _ := a.Assign("ws-c", netip.MustParseAddr("10.0.0.7")) // 127.0.0.x is never handed out
+	if third.String() != "127.255.255.253" {
+		t.Fatalf("reserved range gave %v", third)
+	}
+	a.Release("ws-a")
+	if got, _ := a.Assign("ws-d", ip); got != first {
+		t.Fatalf("released address not reused: %v", got)
+	}
+	if got, ok := a.Lookup("ws-b"); !ok || got != second {
+		t.Fatalf("Lookup = %v, %v", got, ok)
+	}
+}
+
+func TestTheAddressIsListenable(t *testing.T) {
+	addr, err := NewAllocator().Assign("ws", netip.MustParseAddr("10.9.8.7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
+	if err != nil {
+		t.Fatalf("cannot listen on %s: %v", addr, err)
+	}
+	l.Close()
+}

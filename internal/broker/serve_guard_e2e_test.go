@@ -7,12 +7,14 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -96,6 +98,19 @@ func TestServeTLSAndLimits(t *testing.T) {
 	}
 	if code := get("rebound.attacker.example"); code != http.StatusMisdirectedRequest {
 		t.Fatalf("GET /v1/pools with a foreign Host: %d, want 421", code)
+	}
+
+	// A second broker on the same data dir refuses to start, naming the
+	// process that holds it; the first goes on serving.
+	var out2, err2 syncBuffer
+	if code := MainWith([]string{"serve", "--config", path}, nil, &out2, &err2, Options{Context: ctx, Limits: lim, Clock: e.clock}); code == 0 {
+		t.Fatal("a second broker started on the same data dir")
+	}
+	if want := fmt.Sprintf("in use by process %d", os.Getpid()); !strings.Contains(err2.String(), want) {
+		t.Fatalf("second broker's error %q does not say %q", err2.String(), want)
+	}
+	if code := get(""); code != http.StatusOK {
+		t.Fatalf("GET /v1/pools after the refused second broker: %d", code)
 	}
 
 	addr := m[1][len("https://"):]

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // the embedded store's driver
@@ -23,6 +25,10 @@ import (
 // kill -9 loses nothing that was acknowledged.
 type Store struct {
 	db *sql.DB
+	// lock holds an exclusive flock on broker.lock for the store's life:
+	// one broker process per data dir (two would make every decision
+	// twice).
+	lock *os.File
 	// writeFault, when set (by tests), is asked before every write
 	// statement and transaction; an error it returns fails that write.
 	writeFault atomic.Pointer[func(query string) error]
@@ -118,8 +124,13 @@ func OpenStore(dir string) (*Store, error) {
 	}
 	// Created private before SQLite opens it: its WAL and shared-memory
 	// files take the database file's mode.
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(filepath.Join(dir, "broker.db"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("broker store: %w", err)
 	}
 	f.Close()
@@ -127,6 +138,7 @@ func OpenStore(dir string) (*Store, error) {
 		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("broker store: %w", err)
 	}
 	// One connection: the broker serialises its decisions anyway, and a
@@ -134,13 +146,47 @@ func OpenStore(dir string) (*Store, error) {
 	db.SetMaxOpenConns(1)
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
+		lock.Close()
 		return nil, fmt.Errorf("broker store: schema: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, lock: lock}, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// lockDir takes the data dir's broker.lock (an exclusive, non-blocking
+// flock, released by the kernel when the process dies) and writes the
+// holder's pid into it, so a second broker on the same dir is told which
+// process holds it.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, "broker.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("broker store: lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		who := strings.TrimSpace(string(holder))
+		if who == "" {
+			who = "another process"
+		} else {
+			who = "process " + who
+		}
+		return nil, fmt.Errorf("broker store: data dir %s is in use by %s: one broker per data dir (stop it, or give this broker its own data_dir): %w", dir, who, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+// Close closes the database and releases the data dir.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.lock != nil {
+		s.lock.Close()
+	}
+	return err
+}
 
 func ms(t time.Time) int64 {
 	if t.IsZero() {

@@ -24,8 +24,10 @@ import (
 //	GET  /v1/pools                     pool states (runs no actions)
 //	POST /v1/reconcile                 run one reconcile pass now
 //	GET  /v1/cost?from=&to=            cost report (RFC 3339 or YYYY-MM-DD)
+//	GET  /metrics                      Prometheus text format (metrics.go)
 func (b *Broker) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", b.auth(b.metrics.Handler().ServeHTTP))
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

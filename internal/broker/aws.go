@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/deskplane/deskplane/internal/broker/dsdata"
 	"github.com/deskplane/deskplane/internal/sdkhttp"
@@ -59,6 +60,8 @@ type Clients struct {
 	DSData     *dsdata.Client
 	// AWS is the configuration the clients were built from.
 	AWS aws.Config
+	// calls feeds the broker's metrics from the clients' middleware.
+	calls *callObserver
 }
 
 // NewAWSConfig builds the aws.Config the broker uses from its
@@ -144,11 +147,18 @@ func AssumeRoleCredentials(client stscreds.AssumeRoleAPIClient, roleARN, externa
 // NewClients builds the service clients from an aws.Config.
 func NewClients(cfg aws.Config, endpoint string) *Clients {
 	dd := dsdata.New(endpoint, cfg.Region, cfg.Credentials, cfg.HTTPClient)
+	// The clients observe their calls for the broker's metrics; AWS keeps
+	// the configuration as given, so clients built from it again do not
+	// observe twice.
+	orig := cfg
+	obs := &callObserver{}
+	cfg.APIOptions = append(append([]func(*middleware.Stack) error(nil), cfg.APIOptions...), obs.install)
 	return &Clients{
+		calls:      obs,
 		WorkSpaces: workspaces.NewFromConfig(cfg),
 		EC2:        ec2.NewFromConfig(cfg),
 		DS:         directoryservice.NewFromConfig(cfg),
 		DSData:     dd,
-		AWS:        cfg,
+		AWS:        orig,
 	}
 }

@@ -39,6 +39,8 @@ type Broker struct {
 	groups   map[string]cachedGroups
 
 	kick chan struct{}
+	// metrics are the broker's Prometheus metrics (GET /metrics).
+	metrics *Metrics
 }
 
 type cachedGroups struct {
@@ -57,11 +59,19 @@ type Options struct {
 	Context context.Context
 	// Limits bound slow clients of the session API (zero: the defaults).
 	Limits httpguard.Limits
+	// ReadOnly opens the store without the data dir's lock, beside a
+	// running broker, for reports (the cost command); such a broker must
+	// not reconcile or serve.
+	ReadOnly bool
 }
 
 // New returns a broker over the clients, with its store in cfg.DataDir.
 func New(cfg *Config, c *Clients, o Options) (*Broker, error) {
-	st, err := OpenStore(cfg.DataDir)
+	open := OpenStore
+	if o.ReadOnly {
+		open = OpenStoreShared
+	}
+	st, err := open(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -71,10 +81,18 @@ func New(cfg *Config, c *Clients, o Options) (*Broker, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Broker{cfg: cfg, c: c, st: st, clock: o.Clock, log: o.Log,
+	b := &Broker{cfg: cfg, c: c, st: st, clock: o.Clock, log: o.Log,
 		dirID: map[string]string{}, bundleID: map[string]string{}, groups: map[string]cachedGroups{},
-		kick: make(chan struct{}, 1)}, nil
+		kick: make(chan struct{}, 1)}
+	b.metrics = newMetrics(b)
+	if c != nil && c.calls != nil {
+		c.calls.p.Store(b.metrics)
+	}
+	return b, nil
 }
+
+// Metrics returns the broker's Prometheus metrics.
+func (b *Broker) Metrics() *Metrics { return b.metrics }
 
 // Close closes the store.
 func (b *Broker) Close() error { return b.st.Close() }
@@ -338,9 +356,17 @@ type PoolReport struct {
 // the next pass; an error observing aborts the pass before any action, and
 // so does an error writing the store while acting (the pass returns it, and
 // the action it belongs to is not reported done).
-func (b *Broker) Reconcile(ctx context.Context) (*PassReport, error) {
+func (b *Broker) Reconcile(ctx context.Context) (rep *PassReport, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	began := time.Now() // a performance figure, not domain time
+	defer func() {
+		oc := "ok"
+		if err != nil {
+			oc = "error"
+		}
+		b.metrics.pass.WithLabelValues(oc).Observe(time.Since(began).Seconds())
+	}()
 	b.pass++
 	if err := b.resolve(ctx); err != nil {
 		return nil, err
@@ -350,7 +376,7 @@ func (b *Broker) Reconcile(ctx context.Context) (*PassReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &PassReport{Pools: map[string]PoolReport{}}
+	rep = &PassReport{Pools: map[string]PoolReport{}}
 	for _, p := range b.cfg.Pools {
 		pr, err := b.reconcilePool(ctx, p, obs[p.Name], now)
 		if err != nil {

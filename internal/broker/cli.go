@@ -147,6 +147,8 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		return 0
 	}
 
+	// The cost report only reads: it runs beside a serving broker.
+	o.ReadOnly = cmd == "cost"
 	b, err := New(cfg, clients, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "deskplane broker: %v\n", err)

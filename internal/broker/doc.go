@@ -103,7 +103,7 @@
 //	GET  /v1/sessions/{id}
 //	POST /v1/sessions/{id}/disconnect    power plan on_disconnect
 //	POST /v1/sessions/{id}/logout        release plan, then power plan on_logout
-//	GET  /v1/pools · POST /v1/reconcile · GET /v1/cost?from=&to= · GET /v1/health
+//	GET  /v1/pools · POST /v1/reconcile · GET /v1/cost?from=&to= · GET /v1/health · GET /metrics (Prometheus)
 //
 // A session request resolves the user's groups (ds-data ListGroupsForMember
 // in the pools' directories, cached five minutes), matches a policy, reuses

@@ -112,6 +112,14 @@ func TestServeTLSAndLimits(t *testing.T) {
 	if code := get(""); code != http.StatusOK {
 		t.Fatalf("GET /v1/pools after the refused second broker: %d", code)
 	}
+	// So does a one-off reconcile; the cost report, which only reads, runs.
+	if code := MainWith([]string{"reconcile", "--config", path}, nil, &out2, &err2, Options{Context: ctx, Clock: e.clock}); code == 0 {
+		t.Fatal("broker reconcile ran beside a serving broker")
+	}
+	var costOut, costErr syncBuffer
+	if code := MainWith([]string{"cost", "--config", path, "--json"}, nil, &costOut, &costErr, Options{Context: ctx, Clock: e.clock}); code != 0 {
+		t.Fatalf("broker cost beside a serving broker: %d %s", code, costErr.String())
+	}
 
 	addr := m[1][len("https://"):]
 	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})

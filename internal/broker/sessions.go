@@ -110,7 +110,15 @@ func (b *Broker) resolveLocked(ctx context.Context) error {
 // pool, running ones first), starts it if stopped, and answers with the
 // connection details when it is AVAILABLE, or with state starting/waiting
 // and a retry-after otherwise. Calling it again is how a gateway polls.
-func (b *Broker) RequestSession(ctx context.Context, user string) (*SessionView, error) {
+func (b *Broker) RequestSession(ctx context.Context, user string) (v *SessionView, err error) {
+	began := time.Now() // a performance figure, not domain time
+	defer func() {
+		oc := "error"
+		if err == nil && v != nil {
+			oc = v.State
+		}
+		b.metrics.requests.WithLabelValues(oc).Observe(time.Since(began).Seconds())
+	}()
 	user = strings.TrimSpace(user)
 	if user == "" {
 		return nil, ErrUnknownUser
@@ -219,6 +227,9 @@ func (b *Broker) progress(ctx context.Context, s *Session, pol *Policy, now time
 	}
 	v.WorkspaceID, v.DesktopState = d.ID, d.State
 	if d.State == "AVAILABLE" && d.IP != "" {
+		if s.State != SessActive {
+			b.metrics.grant.Observe(now.Sub(s.CreatedAt).Seconds())
+		}
 		s.State = SessActive
 		pp := b.cfg.ProtocolPlans[pol.ProtocolPlan]
 		v.IP, v.Port, v.Protocol = d.IP, pp.Port, pp.Protocol

@@ -117,20 +117,36 @@ CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEG
   workspace_id TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');
 `
 
-// OpenStore opens (creating if needed) the store in dir.
-func OpenStore(dir string) (*Store, error) {
+// OpenStore opens (creating if needed) the store in dir, holding the data
+// dir's lock: one broker that acts per data dir.
+func OpenStore(dir string) (*Store, error) { return openStore(dir, true) }
+
+// OpenStoreShared opens the store without the data dir's lock, for readers
+// (the cost report) beside a running broker; it must not be used to act.
+func OpenStoreShared(dir string) (*Store, error) { return openStore(dir, false) }
+
+func openStore(dir string, exclusive bool) (*Store, error) {
 	if err := secrets.PrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("broker store: %w", err)
 	}
+	var lock *os.File
+	if exclusive {
+		l, err := lockDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		lock = l
+	}
+	release := func() {
+		if lock != nil {
+			lock.Close()
+		}
+	}
 	// Created private before SQLite opens it: its WAL and shared-memory
 	// files take the database file's mode.
-	lock, err := lockDir(dir)
-	if err != nil {
-		return nil, err
-	}
 	f, err := os.OpenFile(filepath.Join(dir, "broker.db"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		lock.Close()
+		release()
 		return nil, fmt.Errorf("broker store: %w", err)
 	}
 	f.Close()
@@ -138,7 +154,7 @@ func OpenStore(dir string) (*Store, error) {
 		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		lock.Close()
+		release()
 		return nil, fmt.Errorf("broker store: %w", err)
 	}
 	// One connection: the broker serialises its decisions anyway, and a
@@ -146,7 +162,7 @@ func OpenStore(dir string) (*Store, error) {
 	db.SetMaxOpenConns(1)
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
-		lock.Close()
+		release()
 		return nil, fmt.Errorf("broker store: schema: %w", err)
 	}
 	return &Store{db: db, lock: lock}, nil
@@ -171,7 +187,7 @@ func lockDir(dir string) (*os.File, error) {
 		} else {
 			who = "process " + who
 		}
-		return nil, fmt.Errorf("broker store: data dir %s is in use by %s: one broker per data dir (stop it, or give this broker its own data_dir): %w", dir, who, err)
+		return nil, fmt.Errorf("broker store: data dir %s is in use by %s: one broker per data dir (stop it, or give this broker its own data_dir; a running broker reconciles on POST /v1/reconcile): %w", dir, who, err)
 	}
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

@@ -41,6 +41,8 @@ type Broker struct {
 	kick chan struct{}
 	// metrics are the broker's Prometheus metrics (GET /metrics).
 	metrics *Metrics
+	// tenant names the customer this broker serves in a Fleet.
+	tenant string
 }
 
 type cachedGroups struct {

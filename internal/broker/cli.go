@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -60,13 +61,14 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 	fs := flag.NewFlagSet("broker "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "broker configuration file (JSON)")
+	tenantFlag := fs.String("tenant", "", "with tenants in the configuration: the one to act on (default: every tenant; onboard needs one)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	var (
 		cidr, ami, dir, imageName, bundleName, ingestion, constraint *string
 		noPrompt                                                     *bool
 		poll                                                         *time.Duration
 		listen, tlsMode, tlsCert, tlsKey                             *string
-		from, to                                                     *string
+		from_, to                                                    *string
 		asJSON                                                       *bool
 	)
 	switch cmd {
@@ -86,7 +88,7 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		tlsCert = fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; default: config tls_cert)")
 		tlsKey = fs.String("tls-key", "", "the private key of --tls-cert (PEM; default: config tls_key)")
 	case "cost":
-		from = fs.String("from", "", "start of the period (RFC 3339 or YYYY-MM-DD; default: the beginning)")
+		from_ = fs.String("from", "", "start of the period (RFC 3339 or YYYY-MM-DD; default: the beginning)")
 		to = fs.String("to", "", "end of the period (default: now)")
 		asJSON = fs.Bool("json", false, "print JSON")
 	}
@@ -119,15 +121,40 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 	}
 	ctx, cancel := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	awsCfg, err := NewAWSConfig(ctx, cfg, 60*time.Second)
+	names, tcfgs, err := cfg.TenantConfigs()
 	if err != nil {
 		fmt.Fprintf(stderr, "deskplane broker: %v\n", err)
-		return 1
+		return 2
 	}
-	clients := NewClients(awsCfg, cfg.Endpoint)
+	// --tenant picks one tenant; without it, reconcile and cost act on
+	// every tenant and onboard on the only one.
+	if *tenantFlag != "" {
+		found := false
+		for i, n := range names {
+			if n == *tenantFlag {
+				names, tcfgs, found = []string{n}, []*Config{tcfgs[i]}, true
+				break
+			}
+		}
+		if !found {
+			fmt.Fprintf(stderr, "deskplane broker %s: no tenant %q in the configuration (tenants: %s)\n", cmd, *tenantFlag, strings.Join(names, ", "))
+			return 2
+		}
+	}
+	multi := len(cfg.Tenants) > 0
 
 	if cmd == "onboard" {
-		ob := cfg.Onboarding
+		if len(names) != 1 {
+			fmt.Fprintf(stderr, "deskplane broker onboard: the configuration has several tenants; name one with --tenant (%s)\n", strings.Join(names, ", "))
+			return 2
+		}
+		tc := tcfgs[0]
+		awsCfg, err := NewAWSConfig(ctx, tc, 60*time.Second)
+		if err != nil {
+			fmt.Fprintf(stderr, "deskplane broker: %v\n", err)
+			return 1
+		}
+		ob := tc.Onboarding
 		for _, kv := range []struct {
 			dst *string
 			v   string
@@ -136,7 +163,7 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 				*kv.dst = kv.v
 			}
 		}
-		on := &Onboarder{C: clients, Cfg: ob, CIDRConstraint: *constraint, Out: stdout, Poll: *poll}
+		on := &Onboarder{C: NewClients(awsCfg, tc.Endpoint), Cfg: ob, CIDRConstraint: *constraint, Out: stdout, Poll: *poll}
 		if !*noPrompt && stdin != nil {
 			on.In = bufio.NewReader(stdin)
 		}
@@ -147,54 +174,82 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		return 0
 	}
 
-	// The cost report only reads: it runs beside a serving broker.
-	o.ReadOnly = cmd == "cost"
-	b, err := New(cfg, clients, o)
-	if err != nil {
-		fmt.Fprintf(stderr, "deskplane broker: %v\n", err)
-		return 1
-	}
-	defer b.Close()
-	switch cmd {
-	case "reconcile":
-		rep, err := b.Reconcile(ctx)
-		if rep != nil {
+	if cmd == "reconcile" || cmd == "cost" {
+		var from, until time.Time
+		if cmd == "cost" {
+			f, err1 := ParseTime(*from_)
+			t, err2 := ParseTime(*to)
+			if err := errors.Join(err1, err2); err != nil {
+				fmt.Fprintf(stderr, "deskplane broker cost: %v\n", err)
+				return 2
+			}
+			from, until = f, t
+		}
+		// The cost report only reads: it runs beside a serving broker.
+		o.ReadOnly = cmd == "cost"
+		reports := map[string]any{}
+		code := 0
+		for i, name := range names {
+			tc := tcfgs[i]
+			awsCfg, err := NewAWSConfig(ctx, tc, 60*time.Second)
+			if err != nil {
+				fmt.Fprintf(stderr, "deskplane broker: %v\n", err)
+				return 1
+			}
+			b, err := New(tc, NewClients(awsCfg, tc.Endpoint), o)
+			if err != nil {
+				fmt.Fprintf(stderr, "deskplane broker: %s%v\n", tenantPrefix(multi, name), err)
+				return 1
+			}
+			if cmd == "reconcile" {
+				rep, err := b.Reconcile(ctx)
+				if rep != nil {
+					reports[name] = rep
+				}
+				if err != nil {
+					fmt.Fprintf(stderr, "deskplane broker reconcile: %s%v\n", tenantPrefix(multi, name), err)
+					code = 1
+				}
+			} else {
+				rep, err := b.Cost(ctx, from, until)
+				if err != nil {
+					b.Close()
+					fmt.Fprintf(stderr, "deskplane broker cost: %s%v\n", tenantPrefix(multi, name), err)
+					return 1
+				}
+				if *asJSON {
+					reports[name] = rep
+				} else {
+					if multi {
+						fmt.Fprintf(stdout, "tenant %s\n", name)
+					}
+					rep.Print(stdout)
+				}
+			}
+			b.Close()
+		}
+		if cmd == "reconcile" || *asJSON {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
-			enc.Encode(rep)
+			if multi {
+				enc.Encode(reports)
+			} else if r, ok := reports[DefaultTenant]; ok {
+				enc.Encode(r)
+			}
 		}
-		if err != nil {
-			fmt.Fprintf(stderr, "deskplane broker reconcile: %v\n", err)
-			return 1
-		}
-		return 0
-	case "cost":
-		f, err1 := ParseTime(*from)
-		t, err2 := ParseTime(*to)
-		if err := errors.Join(err1, err2); err != nil {
-			fmt.Fprintf(stderr, "deskplane broker cost: %v\n", err)
-			return 2
-		}
-		rep, err := b.Cost(ctx, f, t)
-		if err != nil {
-			fmt.Fprintf(stderr, "deskplane broker cost: %v\n", err)
-			return 1
-		}
-		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			enc.Encode(rep)
-		} else {
-			rep.Print(stdout)
-		}
-		return 0
+		return code
 	}
+
 	// serve
 	addr := cfg.Listen
 	if *listen != "" {
 		addr = *listen
 	}
-	if len(cfg.APITokens) == 0 {
+	tokens := len(cfg.APITokens)
+	for _, t := range cfg.Tenants {
+		tokens += len(t.APITokens)
+	}
+	if tokens == 0 {
 		fmt.Fprintln(stderr, "deskplane broker serve: configure at least one api_tokens entry")
 		return 2
 	}
@@ -210,12 +265,18 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		fmt.Fprintf(stderr, "deskplane broker serve: invalid --tls %q (want auto)\n", cfg.TLS)
 		return 2
 	}
+	fleet, err := NewFleet(ctx, cfg, 60*time.Second, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "deskplane broker: %v\n", err)
+		return 1
+	}
+	defer fleet.Close()
 	ln, scheme, caFile, err := listenAPI(addr, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "deskplane broker serve: %v\n", err)
 		return 1
 	}
-	srv := o.Limits.Server(httpguard.NewHosts(addr, cfg.AllowedHosts).Wrap(b.Handler()))
+	srv := o.Limits.Server(httpguard.NewHosts(addr, cfg.AllowedHosts).Wrap(fleet.Handler()))
 	fmt.Fprintf(stdout, "deskplane broker listening on %s://%s\n", scheme, ln.Addr())
 	if caFile != "" {
 		fmt.Fprintf(stdout, "  CA bundle: %s\n", caFile)
@@ -231,11 +292,11 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		}
 	}
 	loopDone := make(chan struct{})
-	safego.Go(ctx, b.log, "broker reconcile loop", func(ctx context.Context) { b.Run(ctx, cfg.reconcileInterval()) },
+	safego.Go(ctx, o.Log, "broker reconcile loops", func(ctx context.Context) { fleet.Run(ctx, cfg.reconcileInterval()) },
 		func() { close(loopDone) })
 	defer func() { <-loopDone }() // the store closes after the loop stops
 	go func() {
-		defer safego.Recover(b.log, "broker shutdown")
+		defer safego.Recover(o.Log, "broker shutdown")
 		<-ctx.Done()
 		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
 		defer c()
@@ -288,3 +349,11 @@ func (c *Config) publicSecrets() bool {
 
 // exampleToken is the api token of testdata/example.json.
 const exampleToken = "change-me"
+
+// tenantPrefix names the tenant in a message when there are several.
+func tenantPrefix(multi bool, name string) string {
+	if !multi {
+		return ""
+	}
+	return "tenant " + name + ": "
+}

@@ -79,6 +79,9 @@ type Config struct {
 	Policies []Policy `json:"policies"`
 	// Prices drive the cost report.
 	Prices Prices `json:"prices,omitempty"`
+	// Tenants are the customers of a broker that serves several (see
+	// Tenant); empty: the top level is the one customer.
+	Tenants []Tenant `json:"tenants,omitempty"`
 }
 
 // Onboarding holds the infrastructure-setup choices.

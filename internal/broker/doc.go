@@ -135,6 +135,22 @@
 // before the call, so the broker's own stops are never mistaken for the
 // service's.
 //
+// # Tenants
+//
+// A partner serves several customers from one broker by declaring tenants
+// (Config.Tenants, see Tenant): each is a customer account with its own
+// role, ExternalId (required, and unique across tenants), region,
+// directories, pools, plans, policies and api tokens, and its own store
+// under data_dir/tenants/<name>. Each tenant has its own clients, credential
+// cache, group cache and reconcile loop; nothing of one tenant is reachable
+// with another's token. The top level's api_tokens are the administrators':
+// they reach every tenant at /v1/tenants/{tenant}/…, list the tenants at
+// GET /v1/tenants and read every tenant's metrics, labelled tenant="…", at
+// GET /metrics. A tenant's own token reaches the session API at /v1/… and
+// its own metrics. onboard, reconcile and cost take --tenant; reconcile and
+// cost without it act on every tenant. A configuration without tenants is
+// one tenant, "default", with its store in data_dir as before.
+//
 // # Cost
 //
 // The report (per pool, per user, per desktop) sums the AVAILABLE hours the

@@ -36,11 +36,13 @@ type Metrics struct {
 	requests *prometheus.HistogramVec
 	// pass times reconcile passes by outcome.
 	pass *prometheus.HistogramVec
+	// pools reads the pools' figures from the store when scraped.
+	pools poolCollector
 }
 
 // newMetrics builds the registry; pools reads the live pool figures.
 func newMetrics(b *Broker) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{reg: prometheus.NewRegistry(), pools: poolCollector{b}}
 	m.calls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "deskplane_broker", Name: "aws_calls_total",
 		Help: "Calls to the WorkSpaces endpoint's services, by service, operation and outcome (ok or the error code).",
@@ -72,8 +74,23 @@ func newMetrics(b *Broker) *Metrics {
 		Help:    "Duration of reconcile passes, by outcome (ok or error).",
 		Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30},
 	}, []string{"outcome"})
-	m.reg.MustRegister(m.calls, m.attempts, m.retries, m.throttles, m.grant, m.requests, m.pass, poolCollector{b})
+	m.reg.MustRegister(m.collectors()...)
 	return m
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.calls, m.attempts, m.retries, m.throttles, m.grant, m.requests, m.pass, m.pools}
+}
+
+// registerWith registers the broker's metrics in another registry too (a
+// fleet's, with a tenant label).
+func (m *Metrics) registerWith(r prometheus.Registerer) error {
+	for _, c := range m.collectors() {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Handler serves the registry in the Prometheus text format.

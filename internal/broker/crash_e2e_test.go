@@ -260,7 +260,7 @@ func (e *testEnv) checkStoreAfterCrash(t *testing.T) {
 			t.Fatalf("pool %s: %d desktops > max %d", pl.Name, perPool[pl.Name], pl.Max)
 		}
 	}
-	st, err := OpenStore(e.cfg.DataDir)
+	st, err := OpenStoreShared(e.cfg.DataDir) // it only reads, beside the broker
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,8 @@ type Gateway struct {
 	Authz    Authorizer
 	Audit    Auditor
 	Throttle Throttler
+	// Observe, when set, is told about every answered request (metrics).
+	Observe Observer
 	Clock    clock.Clock // domain clock (virtual in tests)
 	// Wall is the clock for SigV4 skew checks: clients sign with real time
 	// even when the domain clock is virtual.
@@ -196,7 +198,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t0 := g.Wall.Now()
 	rec := &requestRecord{}
 	g.serve(w, r, rec)
-	g.logRequest(r.Context(), r, rec, g.Wall.Now().Sub(t0))
+	latency := g.Wall.Now().Sub(t0)
+	g.logRequest(r.Context(), r, rec, latency)
+	if g.Observe != nil {
+		svc := ""
+		if rec.svc != nil {
+			svc = rec.svc.Name
+		}
+		g.Observe.ObserveRequest(svc, rec.op, rec.status, rec.code, latency)
+	}
 }
 
 // serve runs the pipeline, noting in rec what the request log reports.

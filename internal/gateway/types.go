@@ -198,3 +198,10 @@ type Auditor interface {
 type Throttler interface {
 	Throttled(ctx context.Context, service, operation, account string) bool
 }
+
+// Observer is told about every request once it is answered (metrics): the
+// service and operation ("" when the request named none the gateway knows),
+// the HTTP status, the error code ("" on success) and the time taken.
+type Observer interface {
+	ObserveRequest(service, operation string, status int, code string, latency time.Duration)
+}

@@ -49,6 +49,16 @@ type Engine struct {
 	// listed by GET /_deskplane/jobs, and never run again unless enqueued
 	// anew.
 	MaxAttempts int
+	// Observe, when set, is told about every claim and every run (metrics).
+	Observe Observer
+}
+
+// Observer is told what the scheduler does: how many jobs each claim took
+// (the due backlog it found, up to the batch size) and how each run ended
+// ("ok", "retry" or "parked") with its duration.
+type Observer interface {
+	ObserveClaim(n int)
+	ObserveRun(kind, outcome string, d time.Duration)
 }
 
 // New returns an engine; call Run to start it.
@@ -150,14 +160,28 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if e.Observe != nil {
+		e.Observe.ObserveClaim(len(jobs))
+	}
 	ran := 0
 	for _, j := range jobs {
+		began := time.Now() // a performance figure, not domain time
 		if err := e.runOne(ctx, j); err != nil {
 			if ctx.Err() != nil {
 				return ran, ctx.Err()
 			}
-			e.failed(ctx, j, err)
+			parked := e.failed(ctx, j, err)
+			if e.Observe != nil {
+				outcome := "retry"
+				if parked {
+					outcome = "parked"
+				}
+				e.Observe.ObserveRun(j.Kind, outcome, time.Since(began))
+			}
 			continue
+		}
+		if e.Observe != nil {
+			e.Observe.ObserveRun(j.Kind, "ok", time.Since(began))
 		}
 		ran++
 	}
@@ -168,7 +192,7 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 // it once it has failed MaxAttempts times. The attempts are counted in the
 // store, so the backoff and the parking survive restarts and move with the
 // job to other nodes.
-func (e *Engine) failed(ctx context.Context, j store.Claimed, err error) {
+func (e *Engine) failed(ctx context.Context, j store.Claimed, err error) (parked bool) {
 	attempts := j.Attempts + 1
 	now := e.clock.Now()
 	if e.MaxAttempts > 0 && attempts >= e.MaxAttempts {
@@ -176,13 +200,14 @@ func (e *Engine) failed(ctx context.Context, j store.Claimed, err error) {
 		if perr := e.backend.Park(ctx, j.ID, e.owner, now, err.Error()); perr != nil {
 			e.log.Error("lifecycle: park job", "job", j.ID, "err", perr)
 		}
-		return
+		return true
 	}
 	delay := e.Backoff(attempts)
 	e.log.Error("lifecycle: job failed, will retry", "job", j.ID, "kind", j.Kind, "attempts", attempts, "retry_in", delay, "err", err)
 	if rerr := e.backend.Release(ctx, j.ID, e.owner, now.Add(delay), err.Error()); rerr != nil {
 		e.log.Error("lifecycle: release job", "job", j.ID, "err", rerr)
 	}
+	return false
 }
 
 // Backoff is the delay before a job that has failed attempts times runs

@@ -285,3 +285,44 @@ func TestSchedulerLoopSurvivesPanickingJob(t *testing.T) {
 	clk.Advance(time.Second)
 	waitFor("the retry", func() bool { return job(t, b, "p").Attempts == 2 })
 }
+
+// countingObserver records what the scheduler reports.
+type countingObserver struct {
+	claims []int
+	runs   map[string]int // kind/outcome → runs
+}
+
+func (o *countingObserver) ObserveClaim(n int) { o.claims = append(o.claims, n) }
+func (o *countingObserver) ObserveRun(kind, outcome string, d time.Duration) {
+	o.runs[kind+"/"+outcome]++
+}
+
+// The observer hears every claim and every run with its outcome: ok,
+// retry, and parked on the last failure.
+func TestObserverHearsClaimsAndRuns(t *testing.T) {
+	be := backends(t)[0]
+	b := be.open(t)
+	clk := clock.NewVirtual(t0, true)
+	e := newEngine(b, clk)
+	e.MaxAttempts = 2
+	obs := &countingObserver{runs: map[string]int{}}
+	e.Observe = obs
+	e.Register("ok", func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error { return nil })
+	e.Register("fail", func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error { return errors.New("no") })
+	schedule(t, e, b, "a", "ok", t0)
+	schedule(t, e, b, "b", "ok", t0)
+	schedule(t, e, b, "c", "fail", t0)
+	runDue(t, e)
+	clk.Advance(e.Backoff(1))
+	runDue(t, e)
+	if len(obs.claims) != 2 || obs.claims[0] != 3 || obs.claims[1] != 1 {
+		t.Errorf("claims %v, want [3 1]", obs.claims)
+	}
+	want := map[string]int{"ok/ok": 2, "fail/retry": 1, "fail/parked": 1}
+	for k, n := range want {
+		if obs.runs[k] != n {
+			t.Errorf("runs %v, want %v", obs.runs, want)
+			break
+		}
+	}
+}

@@ -89,6 +89,8 @@ type Server struct {
 	ln             net.Listener
 	// CAFile is the certificate clients should trust when serving TLS.
 	CAFile string
+	// Metrics are served at GET /metrics (admin token).
+	Metrics *Metrics
 }
 
 // UsageReporter serves GET /_deskplane/usage.
@@ -157,6 +159,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("unknown clock %q (want real or virtual)", o.Clock)
 	}
 	engine := lifecycle.New(backend, clk, timing, o.Log)
+	s.Metrics = NewMetrics()
+	engine.Observe = s.Metrics
 	var auditStore store.Store = backend
 	if o.Store == "" || o.Store == "sqlite" {
 		adb, err := sqlite.Open(ctx, filepath.Join(o.DataDir, "cloudtrail.db"))
@@ -191,6 +195,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	g := gateway.New(svcs...)
 	g.Auth, g.Authz, g.Audit, g.Throttle, g.Clock, g.Log = auth, authz, audit, s.Deps.Faults, clk, o.Log
+	g.Observe = s.Metrics
 	g.Regions = map[string]bool{}
 	for _, r := range cfg.Regions {
 		g.Regions[r] = true
@@ -269,6 +274,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /_deskplane/history", s.admin(s.getHistory))
 	mux.HandleFunc("GET /_deskplane/jobs", s.admin(s.getJobs))
 	mux.HandleFunc("GET /_deskplane/digest", s.admin(s.getDigest))
+	mux.Handle("GET /metrics", s.admin(s.Metrics.Handler().ServeHTTP))
 	mux.HandleFunc("/_deskplane/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint"})
 	})

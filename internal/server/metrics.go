@@ -1,0 +1,86 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the server's own Prometheus metrics (GET /metrics with the
+// admin token): requests by service, operation and outcome with their
+// latency, and the lifecycle scheduler's claims and runs.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	claimed  prometheus.Histogram
+	lastDue  prometheus.Gauge
+	runs     *prometheus.CounterVec
+	runTime  *prometheus.HistogramVec
+}
+
+// NewMetrics builds the registry, with the Go runtime and process
+// collectors beside the server's own.
+func NewMetrics() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "deskplane", Name: "requests_total",
+		Help: "API requests answered, by service, operation, HTTP status and error code (empty on success).",
+	}, []string{"service", "operation", "status", "code"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "deskplane", Name: "request_seconds",
+		Help:    "Time to answer an API request, by service and operation.",
+		Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5},
+	}, []string{"service", "operation"})
+	m.claimed = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "deskplane", Name: "jobs_claimed",
+		Help:    "Due lifecycle jobs each scheduler pass claimed (up to its batch of 256): the backlog it found.",
+		Buckets: []float64{0, 1, 4, 16, 64, 128, 256},
+	})
+	m.lastDue = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "deskplane", Name: "jobs_due",
+		Help: "Due lifecycle jobs the scheduler's latest pass claimed (256 means at least that many were waiting).",
+	})
+	m.runs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "deskplane", Name: "jobs_run_total",
+		Help: "Lifecycle job runs by kind and outcome (ok, retry, parked).",
+	}, []string{"kind", "outcome"})
+	m.runTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "deskplane", Name: "job_run_seconds",
+		Help:    "Duration of a lifecycle job's run, its transaction's durable commit included, by kind.",
+		Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1},
+	}, []string{"kind"})
+	m.reg.MustRegister(m.requests, m.latency, m.claimed, m.lastDue, m.runs, m.runTime,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveRequest implements gateway.Observer.
+func (m *Metrics) ObserveRequest(service, operation string, status int, code string, latency time.Duration) {
+	m.requests.WithLabelValues(service, operation, strconv.Itoa(status), code).Inc()
+	m.latency.WithLabelValues(service, operation).Observe(latency.Seconds())
+}
+
+// ObserveClaim implements lifecycle.Observer.
+func (m *Metrics) ObserveClaim(n int) {
+	m.claimed.Observe(float64(n))
+	m.lastDue.Set(float64(n))
+}
+
+// ObserveRun implements lifecycle.Observer.
+func (m *Metrics) ObserveRun(kind, outcome string, d time.Duration) {
+	m.runs.WithLabelValues(kind, outcome).Inc()
+	m.runTime.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Registry is the server's registry.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }

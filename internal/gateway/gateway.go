@@ -39,7 +39,7 @@ type Gateway struct {
 	Throttle Throttler
 	// Observe, when set, is told about every answered request (metrics).
 	Observe Observer
-	Clock    clock.Clock // domain clock (virtual in tests)
+	Clock   clock.Clock // domain clock (virtual in tests)
 	// Wall is the clock for SigV4 skew checks: clients sign with real time
 	// even when the domain clock is virtual.
 	Wall clock.Clock

@@ -92,6 +92,7 @@ const (
 	// ErrBodyTooLarge: the request body is over the size cap. Argument: the
 	// cap in bytes.
 	ErrBodyTooLarge
+	ErrServiceUnavailable
 	numErrorKinds
 )
 
@@ -134,6 +135,13 @@ const (
 // stable because clients and tests match it.
 var errorTable = [numErrorKinds]spellings{
 	ErrInternal: every("InternalFailure", http.StatusInternalServerError, msgInternal),
+	// A region made unavailable by fault injection: the common error
+	// ServiceUnavailable (EC2: Unavailable), 503, which the SDKs retry.
+	ErrServiceUnavailable: per(
+		Spelling{"ServiceUnavailable", http.StatusServiceUnavailable, "The request has failed due to a temporary failure of the server."},
+		Spelling{"ServiceUnavailable", http.StatusServiceUnavailable, "The request has failed due to a temporary failure of the server."},
+		Spelling{"ServiceUnavailable", http.StatusServiceUnavailable, "The request has failed due to a temporary failure of the server."},
+		Spelling{"Unavailable", http.StatusServiceUnavailable, "The server is overloaded and can't handle the request."}),
 	ErrAccessDenied: per(
 		Spelling{"AccessDeniedException", http.StatusBadRequest, "User: %s is not authorized to perform: %s on resource: %s%s"},
 		Spelling{"AccessDeniedException", http.StatusForbidden, "User: %s is not authorized to perform: %s on resource: %s%s"},

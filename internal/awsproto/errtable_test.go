@@ -29,6 +29,7 @@ var sampleArgs = map[ErrorKind][]any{
 	ErrExpiredToken:           {"The security token included in the request is expired"},
 	ErrRegionNotServed:        {"eu-west-9"},
 	ErrBodyTooLarge:           {MaxBody},
+	ErrServiceUnavailable:     nil,
 }
 
 // TestErrorTableComplete checks that every logical error has a spelling in

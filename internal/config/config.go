@@ -159,6 +159,28 @@ type Faults struct {
 	Throttle []string `json:"throttle,omitempty"`
 	// ThrottleRate is the share of calls to Throttle operations that are throttled (default 1).
 	ThrottleRate float64 `json:"throttle_rate,omitempty"`
+	// RegionOutages takes whole regions out, for resilience tests: region →
+	// "error" (every call to a regional service there answers
+	// ServiceUnavailable, 503) or "throttle" (every call is throttled).
+	RegionOutages map[string]string `json:"region_outages,omitempty"`
+}
+
+// CheckRegionOutages refuses an outage of a region the server does not
+// serve, or of a kind other than "error" and "throttle".
+func (f *Faults) CheckRegionOutages(regions []string) error {
+	for r, kind := range f.RegionOutages {
+		if kind != "error" && kind != "throttle" {
+			return fmt.Errorf("region_outages[%q] must be \"error\" or \"throttle\", not %q", r, kind)
+		}
+		served := len(regions) == 0
+		for _, x := range regions {
+			served = served || x == r
+		}
+		if !served {
+			return fmt.Errorf("region_outages names %q, a region this server does not serve", r)
+		}
+	}
+	return nil
 }
 
 // Default account ids and keys of the documented default environment.

@@ -522,6 +522,9 @@ func (c *Config) validateValues() error {
 				return bad("faults."+r.name, "a rate must be between 0 and 1 (%g)", r.v)
 			}
 		}
+		if err := f.CheckRegionOutages(c.Regions); err != nil {
+			return bad("faults.region_outages", "%v", err)
+		}
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return bad("admin_token", "the admin token must be at least 16 characters")

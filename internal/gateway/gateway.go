@@ -405,6 +405,14 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		return nil, unknownOperation(svc, opName)
 	}
 	c.Op = op
+	if ro, ok := g.Throttle.(RegionOutages); ok && !svc.Global {
+		switch ro.RegionOutage(ctx, c.Region) {
+		case OutageError:
+			return nil, awsproto.Spell(svc.Protocol, awsproto.ErrServiceUnavailable)
+		case OutageThrottle:
+			return nil, awsproto.Spell(svc.Protocol, awsproto.ErrThrottled)
+		}
+	}
 	if g.Throttle != nil && g.Throttle.Throttled(ctx, svc.Name, opName, c.Account) {
 		return nil, awsproto.Spell(svc.Protocol, awsproto.ErrThrottled)
 	}

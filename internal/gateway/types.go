@@ -194,6 +194,20 @@ type Auditor interface {
 	Record(ctx context.Context, e *Event)
 }
 
+// Region outages a Throttler may also inject: every call to a regional
+// service in the region fails (OutageError, ServiceUnavailable 503) or is
+// throttled (OutageThrottle).
+const (
+	OutageError    = "error"
+	OutageThrottle = "throttle"
+)
+
+// RegionOutages is implemented by Throttlers that can take a whole region
+// out (fault injection for resilience tests): the outage kind, or "".
+type RegionOutages interface {
+	RegionOutage(ctx context.Context, region string) string
+}
+
 // Throttler decides whether a call is throttled (fault injection).
 type Throttler interface {
 	Throttled(ctx context.Context, service, operation, account string) bool

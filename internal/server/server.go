@@ -387,6 +387,10 @@ func (s *Server) postFaults(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "rates must be between 0 and 1"})
 		return
 	}
+	if err := f.CheckRegionOutages(s.Deps.Config.Regions); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
 	if err := s.Deps.Faults.Set(r.Context(), f); err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not store faults"})
 		return

@@ -75,6 +75,15 @@ func (f *Faults) Set(ctx context.Context, c config.Faults) error {
 	return nil
 }
 
+// RegionOutage implements gateway.RegionOutages.
+func (f *Faults) RegionOutage(ctx context.Context, region string) string {
+	c, err := f.Get(ctx)
+	if err != nil || len(c.RegionOutages) == 0 {
+		return ""
+	}
+	return c.RegionOutages[region]
+}
+
 // Throttled implements gateway.Throttler.
 func (f *Faults) Throttled(ctx context.Context, service, op, account string) bool {
 	c, err := f.Get(ctx)

@@ -25,6 +25,7 @@ import (
 //	POST /v1/reconcile                 run one reconcile pass now
 //	GET  /v1/cost?from=&to=            cost report (RFC 3339 or YYYY-MM-DD)
 //	GET  /metrics                      Prometheus text format (metrics.go)
+//	GET  /v1/regions                   primary and standby region, which is active, and why (regions.go)
 func (b *Broker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", b.auth(b.metrics.Handler().ServeHTTP))
@@ -53,6 +54,9 @@ func (b *Broker) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/sessions/{id}/logout", b.auth(func(w http.ResponseWriter, r *http.Request) {
 		v, err := b.Logout(r.Context(), r.PathValue("id"))
 		writeSession(w, v, err)
+	}))
+	mux.HandleFunc("GET /v1/regions", b.auth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.Failover())
 	}))
 	mux.HandleFunc("GET /v1/pools", b.auth(func(w http.ResponseWriter, r *http.Request) {
 		out, err := b.PoolStatus(r.Context())
@@ -181,6 +185,15 @@ func (b *Broker) PoolStatus(ctx context.Context) (map[string]PoolReport, error) 
 			}
 		}
 		out[p.Name] = pr
+	}
+	if sb := b.Standby(); sb != nil {
+		more, err := sb.PoolStatus(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for name, pr := range more {
+			out[name+"@"+sb.cfg.Region] = pr
+		}
 	}
 	return out, nil
 }

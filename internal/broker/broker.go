@@ -43,6 +43,8 @@ type Broker struct {
 	metrics *Metrics
 	// tenant names the customer this broker serves in a Fleet.
 	tenant string
+	// region is the failover state when pools have a standby region.
+	region *regional
 }
 
 type cachedGroups struct {
@@ -368,6 +370,9 @@ func (b *Broker) Reconcile(ctx context.Context) (rep *PassReport, err error) {
 			oc = "error"
 		}
 		b.metrics.pass.WithLabelValues(oc).Observe(time.Since(began).Seconds())
+		if ctx.Err() == nil {
+			b.assess(ctx, rep, err)
+		}
 	}()
 	b.pass++
 	if err := b.resolve(ctx); err != nil {

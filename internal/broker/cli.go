@@ -65,7 +65,7 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	var (
 		cidr, ami, dir, imageName, bundleName, ingestion, constraint *string
-		noPrompt                                                     *bool
+		noPrompt, standby                                            *bool
 		poll                                                         *time.Duration
 		listen, tlsMode, tlsCert, tlsKey                             *string
 		from_, to                                                    *string
@@ -81,6 +81,7 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		bundleName = fs.String("bundle-name", "", "bundle name (default: config, else deskplane-bundle)")
 		ingestion = fs.String("ingestion-process", "", "ingestion process (default BYOL_REGULAR_BYOP)")
 		noPrompt = fs.Bool("no-prompt", false, "never prompt; fail when a choice is missing")
+		standby = fs.Bool("standby", false, "onboard the pools' standby region instead of the primary")
 		poll = fs.Duration("poll", 5*time.Second, "status polling interval")
 	case "serve":
 		listen = fs.String("listen", "", "session API address (default: config, else 127.0.0.1:4700)")
@@ -149,6 +150,14 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 			return 2
 		}
 		tc := tcfgs[0]
+		if *standby {
+			sc, err := standbyConfig(tc)
+			if err != nil || sc == nil {
+				fmt.Fprintf(stderr, "deskplane broker onboard --standby: no pool has a standby region (%v)\n", err)
+				return 2
+			}
+			tc = sc
+		}
 		awsCfg, err := NewAWSConfig(ctx, tc, 60*time.Second)
 		if err != nil {
 			fmt.Fprintf(stderr, "deskplane broker: %v\n", err)

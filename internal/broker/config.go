@@ -126,6 +126,8 @@ type Pool struct {
 	Min  int `json:"min"`
 	Max  int `json:"max"`
 	Warm int `json:"warm"`
+	// Standby is the pool's second region (see StandbyPool); nil: none.
+	Standby *StandbyPool `json:"standby,omitempty"`
 }
 
 // ProtocolPlan is what the gateway is told to connect with.
@@ -375,6 +377,9 @@ func (c *Config) Validate() error {
 		if _, ok := c.ReleasePlans[p.ReleasePlan]; !ok {
 			return fmt.Errorf("broker config: policy %q: unknown release plan %q", p.Name, p.ReleasePlan)
 		}
+	}
+	if _, err := standbyConfig(c); err != nil {
+		return err
 	}
 	return nil
 }

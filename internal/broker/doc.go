@@ -151,6 +151,27 @@
 // cost without it act on every tenant. A configuration without tenants is
 // one tenant, "default", with its store in data_dir as before.
 //
+// # Regions
+//
+// A pool may name a standby region (Pool.Standby, see StandbyPool); all
+// pools of a tenant that do name the same one. The standby region has a
+// broker of its own (its clients, its store in data_dir/standby-<region>,
+// its reconcile loop) that keeps the standby's baseline (min and warm,
+// default 0) while the primary is healthy. The primary is failing after
+// FailoverPasses (3) consecutive failed passes — its calls erroring or
+// throttled beyond the SDK's retries — or after one pass in which at least
+// FailoverBadShare (half) of the desktops of those pools are UNHEALTHY or
+// ERROR. Then new sessions come from the standby, whose pools take the
+// primary's min and warm so it grows to cover demand; sessions granted
+// before stay where they are and are still served. After RecoverPasses (3)
+// consecutive healthy passes the primary is active again: new sessions
+// return to it, and the standby returns to its baseline (its free desktops
+// stop; those assigned stay with their users until they log out). Each
+// transition is logged, recorded as an event, counted in the metrics and
+// shown by GET /v1/regions. The state is the broker's memory: after a
+// restart it is found again within three passes. onboard --standby sets up
+// the standby region (BYOL, image, directory, bundle).
+//
 // # Cost
 //
 // The report (per pool, per user, per desktop) sums the AVAILABLE hours the

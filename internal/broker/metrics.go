@@ -112,6 +112,10 @@ var (
 		"Desktops the broker has asked for and not yet seen.", []string{"pool"}, nil)
 	sessionsDesc = prometheus.NewDesc("deskplane_broker_sessions",
 		"Open sessions by pool and state (waiting, starting, active, disconnected).", []string{"pool", "state"}, nil)
+	failingDesc = prometheus.NewDesc("deskplane_broker_primary_region_failing",
+		"1 while the tenant's primary region is failing and sessions come from its standby region.", []string{"primary", "standby"}, nil)
+	failoversDesc = prometheus.NewDesc("deskplane_broker_region_failovers_total",
+		"Failovers from the primary region to the standby since the broker started.", []string{"primary", "standby"}, nil)
 )
 
 // poolCollector reads the pools from the store at scrape time.
@@ -123,6 +127,8 @@ func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- poolFreeRunningDesc
 	ch <- poolPendingDesc
 	ch <- sessionsDesc
+	ch <- failingDesc
+	ch <- failoversDesc
 }
 
 func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
@@ -153,6 +159,15 @@ func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(poolPendingDesc, prometheus.GaugeValue, float64(len(in)), p.Name)
+	}
+	if b.region != nil {
+		st := b.Failover()
+		failing := 0.0
+		if st.Failing {
+			failing = 1
+		}
+		ch <- prometheus.MustNewConstMetric(failingDesc, prometheus.GaugeValue, failing, st.Primary, st.Standby)
+		ch <- prometheus.MustNewConstMetric(failoversDesc, prometheus.CounterValue, float64(st.Failovers), st.Primary, st.Standby)
 	}
 	live, err := b.st.LiveSessions(ctx)
 	if err != nil {

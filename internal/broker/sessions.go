@@ -37,6 +37,9 @@ type SessionView struct {
 	Policy      string `json:"policy"`
 	State       string `json:"state"`
 	WorkspaceID string `json:"workspace_id,omitempty"`
+	// Region is the region of the desktop (a standby region during a
+	// failover).
+	Region string `json:"region,omitempty"`
 	// Connection details, once the desktop is AVAILABLE.
 	IP       string `json:"ip,omitempty"`
 	Port     int    `json:"port,omitempty"`
@@ -123,6 +126,10 @@ func (b *Broker) RequestSession(ctx context.Context, user string) (v *SessionVie
 	if user == "" {
 		return nil, ErrUnknownUser
 	}
+	if sb := b.activeStandby(); sb != nil {
+		// The primary region is failing: new sessions come from the standby.
+		return sb.RequestSession(ctx, user)
+	}
 	groups, err := b.UserGroups(ctx, user)
 	if err != nil {
 		return nil, err
@@ -185,7 +192,7 @@ func (b *Broker) progress(ctx context.Context, s *Session, pol *Policy, now time
 		}
 	}
 	s.UpdatedAt = now
-	v := &SessionView{SessionID: s.ID, User: s.User, Pool: s.Pool, Policy: s.Policy}
+	v := &SessionView{SessionID: s.ID, User: s.User, Pool: s.Pool, Policy: s.Policy, Region: b.cfg.Region}
 	if d == nil {
 		s.State, s.WorkspaceID = SessWaiting, ""
 		if err := b.st.PutSession(ctx, s); err != nil {
@@ -298,6 +305,13 @@ func (b *Broker) pickFree(ctx context.Context, pool string) (*Desktop, error) {
 // GetSession is GET /v1/sessions/{id}: a live session is moved forward as
 // RequestSession would.
 func (b *Broker) GetSession(ctx context.Context, id string) (*SessionView, error) {
+	if b.region != nil {
+		return b.orStandby(func(x *Broker) (*SessionView, error) { return x.getSession(ctx, id) })
+	}
+	return b.getSession(ctx, id)
+}
+
+func (b *Broker) getSession(ctx context.Context, id string) (*SessionView, error) {
 	s, err := b.st.Session(ctx, id)
 	if err != nil {
 		return nil, err
@@ -309,7 +323,7 @@ func (b *Broker) GetSession(ctx context.Context, id string) (*SessionView, error
 	case SessWaiting, SessStarting:
 		return b.RequestSession(ctx, s.User)
 	}
-	v := &SessionView{SessionID: s.ID, User: s.User, Pool: s.Pool, Policy: s.Policy, State: s.State, WorkspaceID: s.WorkspaceID}
+	v := &SessionView{SessionID: s.ID, User: s.User, Pool: s.Pool, Policy: s.Policy, State: s.State, WorkspaceID: s.WorkspaceID, Region: b.cfg.Region}
 	d, err := b.st.Desktop(ctx, s.WorkspaceID)
 	if err != nil {
 		return nil, err
@@ -350,6 +364,13 @@ func (b *Broker) Logout(ctx context.Context, id string) (*SessionView, error) {
 }
 
 func (b *Broker) endSession(ctx context.Context, id string, logout bool) (*SessionView, error) {
+	if b.region != nil {
+		return b.orStandby(func(x *Broker) (*SessionView, error) { return x.endSessionHere(ctx, id, logout) })
+	}
+	return b.endSessionHere(ctx, id, logout)
+}
+
+func (b *Broker) endSessionHere(ctx context.Context, id string, logout bool) (*SessionView, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.clock.Now()
@@ -377,7 +398,7 @@ func (b *Broker) endSession(ctx context.Context, id string, logout bool) (*Sessi
 	if err := b.st.PutSession(ctx, s); err != nil {
 		return nil, err
 	}
-	v := &SessionView{SessionID: s.ID, User: s.User, Pool: s.Pool, Policy: s.Policy, State: s.State, WorkspaceID: s.WorkspaceID}
+	v := &SessionView{SessionID: s.ID, User: s.User, Pool: s.Pool, Policy: s.Policy, State: s.State, WorkspaceID: s.WorkspaceID, Region: b.cfg.Region}
 	if s.WorkspaceID == "" {
 		return v, nil
 	}

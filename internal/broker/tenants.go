@@ -136,6 +136,8 @@ type Fleet struct {
 	admin []string
 	reg   *prometheus.Registry
 	cfg   *Config
+	// standbys are the tenants' standby-region brokers.
+	standbys []*Broker
 }
 
 // NewFleet builds every tenant's clients and broker. timeout bounds each
@@ -167,12 +169,42 @@ func NewFleet(ctx context.Context, cfg *Config, timeout time.Duration, o Options
 			return nil, fmt.Errorf("tenant %s: %w", name, err)
 		}
 		b.tenant = name
-		if err := b.metrics.registerWith(prometheus.WrapRegistererWith(prometheus.Labels{"tenant": name}, f.reg)); err != nil {
-			b.Close()
+		f.brokers[name] = b
+		if err := b.metrics.registerWith(prometheus.WrapRegistererWith(prometheus.Labels{"tenant": name, "region": tc.Region}, f.reg)); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("tenant %s: metrics: %w", name, err)
 		}
-		f.brokers[name] = b
+		sc, err := standbyConfig(tc)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("tenant %s: %w", name, err)
+		}
+		if sc == nil {
+			continue
+		}
+		sCfg, err := NewAWSConfig(ctx, sc, timeout)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("tenant %s: standby %s: %w", name, sc.Region, err)
+		}
+		slog := to.Log
+		if slog != nil {
+			slog = slog.With("region", sc.Region)
+		}
+		so := to
+		so.Log = slog
+		sb, err := New(sc, NewClients(sCfg, sc.Endpoint), so)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("tenant %s: standby %s: %w", name, sc.Region, err)
+		}
+		sb.tenant = name
+		f.standbys = append(f.standbys, sb)
+		b.attachStandby(sb)
+		if err := sb.metrics.registerWith(prometheus.WrapRegistererWith(prometheus.Labels{"tenant": name, "region": sc.Region}, f.reg)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("tenant %s: standby metrics: %w", name, err)
+		}
 	}
 	return f, nil
 }
@@ -189,18 +221,24 @@ func (f *Fleet) Close() error {
 	for _, b := range f.brokers {
 		errs = append(errs, b.Close())
 	}
+	for _, b := range f.standbys {
+		errs = append(errs, b.Close())
+	}
 	return errors.Join(errs...)
 }
 
 // Run runs every tenant's reconcile loop until ctx ends.
 func (f *Fleet) Run(ctx context.Context, interval time.Duration) {
-	done := make(chan struct{}, len(f.names))
+	all := append([]*Broker(nil), f.standbys...)
 	for _, name := range f.names {
-		b := f.brokers[name]
+		all = append(all, f.brokers[name])
+	}
+	done := make(chan struct{}, len(all))
+	for _, b := range all {
 		safego.Go(ctx, b.log, "broker reconcile loop", func(ctx context.Context) { b.Run(ctx, interval) },
 			func() { done <- struct{}{} })
 	}
-	for range f.names {
+	for range all {
 		<-done
 	}
 }

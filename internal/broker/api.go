@@ -145,6 +145,8 @@ func writeError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusNotFound, errBody("NoSuchSession", err.Error()))
 	case errors.Is(err, ErrNoPolicy):
 		writeJSON(w, http.StatusForbidden, errBody("NoPolicy", err.Error()))
+	case errors.Is(err, ErrNotLeader):
+		writeJSON(w, http.StatusConflict, errBody("NotLeader", err.Error()))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		writeJSON(w, http.StatusServiceUnavailable, errBody("Unavailable", err.Error()))
 	default:
@@ -206,36 +208,57 @@ var testHookPass func()
 func (b *Broker) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	// On a shared store only the lease holder reconciles; the lease is
+	// renewed (or taken over) every LeaseRenew.
+	var renew <-chan time.Time
+	if b.shared() {
+		lt := time.NewTicker(LeaseRenew)
+		defer lt.Stop()
+		renew = lt.C
+		defer b.resign()
+	}
 	for {
-		// A panicking pass is logged with its stack; the loop goes on.
-		var rep *PassReport
-		var err error
-		if safego.Call(b.log, "broker reconcile", func() {
-			if testHookPass != nil {
-				testHookPass()
-			}
-			rep, err = b.Reconcile(ctx)
-		}) {
-			err = errors.New("reconcile pass panicked")
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			b.log.Warn("reconcile", "err", err)
-		} else {
-			for name, p := range rep.Pools {
-				if len(p.Created)+len(p.Started)+len(p.Stopped)+len(p.Replaced)+len(p.Rebuilt)+len(p.Errors) > 0 {
-					b.log.Info("reconciled", "pool", name, "created", len(p.Created), "started", len(p.Started),
-						"stopped", len(p.Stopped), "terminated", len(p.Replaced), "rebuilt", len(p.Rebuilt), "errors", p.Errors)
-				}
-			}
+		if b.campaign(ctx) {
+			b.pass1(ctx)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-b.kick:
+		case <-renew:
+			// A follower that takes the lease over reconciles at once; a
+			// leader renews and waits for its next tick.
+			if b.IsLeader() || !b.campaign(ctx) {
+				continue
+			}
+		}
+	}
+}
+
+// pass1 runs one reconcile pass of Run, logging what it did.
+func (b *Broker) pass1(ctx context.Context) {
+	// A panicking pass is logged with its stack; the loop goes on.
+	var rep *PassReport
+	var err error
+	if safego.Call(b.log, "broker reconcile", func() {
+		if testHookPass != nil {
+			testHookPass()
+		}
+		rep, err = b.Reconcile(ctx)
+	}) {
+		err = errors.New("reconcile pass panicked")
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			b.log.Warn("reconcile", "err", err)
+		}
+		return
+	}
+	for name, p := range rep.Pools {
+		if len(p.Created)+len(p.Started)+len(p.Stopped)+len(p.Replaced)+len(p.Rebuilt)+len(p.Errors) > 0 {
+			b.log.Info("reconciled", "pool", name, "created", len(p.Created), "started", len(p.Started),
+				"stopped", len(p.Stopped), "terminated", len(p.Replaced), "rebuilt", len(p.Rebuilt), "errors", p.Errors)
 		}
 	}
 }

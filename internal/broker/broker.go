@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -45,6 +46,10 @@ type Broker struct {
 	tenant string
 	// region is the failover state when pools have a standby region.
 	region *regional
+	// holder names this process in the reconcile lease; leader is whether
+	// it holds it (shared store only).
+	holder string
+	leader atomic.Bool
 }
 
 type cachedGroups struct {
@@ -71,11 +76,20 @@ type Options struct {
 
 // New returns a broker over the clients, with its store in cfg.DataDir.
 func New(cfg *Config, c *Clients, o Options) (*Broker, error) {
-	open := OpenStore
-	if o.ReadOnly {
-		open = OpenStoreShared
+	var st *Store
+	var err error
+	switch {
+	case strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://"):
+		ctx := o.Context
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		st, err = OpenPostgresStore(ctx, cfg.Store, cfg.schema())
+	case o.ReadOnly:
+		st, err = OpenStoreShared(cfg.DataDir)
+	default:
+		st, err = OpenStore(cfg.DataDir)
 	}
-	st, err := open(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +99,7 @@ func New(cfg *Config, c *Clients, o Options) (*Broker, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	b := &Broker{cfg: cfg, c: c, st: st, clock: o.Clock, log: o.Log,
+	b := &Broker{cfg: cfg, c: c, st: st, clock: o.Clock, log: o.Log, holder: newHolder(),
 		dirID: map[string]string{}, bundleID: map[string]string{}, groups: map[string]cachedGroups{},
 		kick: make(chan struct{}, 1)}
 	b.metrics = newMetrics(b)
@@ -361,6 +375,9 @@ type PoolReport struct {
 // so does an error writing the store while acting (the pass returns it, and
 // the action it belongs to is not reported done).
 func (b *Broker) Reconcile(ctx context.Context) (rep *PassReport, err error) {
+	if !b.IsLeader() {
+		return nil, ErrNotLeader
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	began := time.Now() // a performance figure, not domain time

@@ -67,7 +67,7 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		cidr, ami, dir, imageName, bundleName, ingestion, constraint *string
 		noPrompt, standby                                            *bool
 		poll                                                         *time.Duration
-		listen, tlsMode, tlsCert, tlsKey                             *string
+		listen, tlsMode, tlsCert, tlsKey, storeURL                   *string
 		from_, to                                                    *string
 		asJSON                                                       *bool
 	)
@@ -85,6 +85,7 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		poll = fs.Duration("poll", 5*time.Second, "status polling interval")
 	case "serve":
 		listen = fs.String("listen", "", "session API address (default: config, else 127.0.0.1:4700)")
+		storeURL = fs.String("store", "", "postgres://… to share the state with other brokers (default: config store, else SQLite in data_dir)")
 		tlsMode = fs.String("tls", "", "auto: serve HTTPS with a certificate generated into the data dir; off: plain HTTP (default: config tls)")
 		tlsCert = fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; default: config tls_cert)")
 		tlsKey = fs.String("tls-key", "", "the private key of --tls-cert (PEM; default: config tls_key)")
@@ -122,6 +123,9 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 	}
 	ctx, cancel := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	if storeURL != nil && *storeURL != "" {
+		cfg.Store = *storeURL
+	}
 	names, tcfgs, err := cfg.TenantConfigs()
 	if err != nil {
 		fmt.Fprintf(stderr, "deskplane broker: %v\n", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -39,6 +40,14 @@ type Config struct {
 	SecretAccessKey string `json:"secret_access_key,omitempty"`
 	// DataDir holds the broker's SQLite database (default ./broker-data).
 	DataDir string `json:"data_dir,omitempty"`
+	// Store is empty for the embedded SQLite store in DataDir (one broker
+	// per data dir), or a postgres:// URL: a state several brokers share,
+	// where one at a time (the holder of a lease in the database)
+	// reconciles and all serve the session API. Each tenant has a schema
+	// of its own (broker_<tenant>).
+	Store string `json:"store,omitempty"`
+	// storeSchema is the PostgreSQL schema (set per tenant and standby).
+	storeSchema string
 	// Listen is the session API's address (default 127.0.0.1:4700).
 	Listen string `json:"listen,omitempty"`
 	// APITokens are the bearer tokens accepted by the session API.
@@ -309,6 +318,9 @@ func (c *Config) Validate() error {
 	if c.TLS != "" && c.TLS != "auto" {
 		return fmt.Errorf("broker config: tls must be \"auto\" or empty, not %q", c.TLS)
 	}
+	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		return fmt.Errorf("broker config: store must be empty (SQLite in data_dir) or a postgres:// URL")
+	}
 	if c.ReconcileInterval != "" {
 		if _, err := time.ParseDuration(c.ReconcileInterval); err != nil {
 			return fmt.Errorf("broker config: reconcile_interval: %w", err)
@@ -392,6 +404,14 @@ func (c *Config) Pool(name string) *Pool {
 		}
 	}
 	return nil
+}
+
+// schema is the PostgreSQL schema of the configuration's state.
+func (c *Config) schema() string {
+	if c.storeSchema != "" {
+		return c.storeSchema
+	}
+	return schemaFor(DefaultTenant, "")
 }
 
 func (c *Config) reconcileInterval() time.Duration {

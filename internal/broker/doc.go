@@ -151,6 +151,22 @@
 // cost without it act on every tenant. A configuration without tenants is
 // one tenant, "default", with its store in data_dir as before.
 //
+// # Several brokers on PostgreSQL
+//
+// With store set to a postgres:// URL (or serve --store), several broker
+// processes share one state (each tenant in a schema of its own,
+// broker_<tenant>). All of them serve the session API; one at a time
+// reconciles: the holder of a lease row in the database, which it renews
+// every LeaseRenew (2 s) for LeaseTTL (10 s) on the database's clock, so a
+// dead leader's lease is taken over within 12 s. A follower answers POST
+// /v1/reconcile with 409 NotLeader; GET /v1/health lists the tenants the
+// process reconciles. Session grants are exactly-once across brokers: the
+// store holds at most one live session per user (a unique index), and a
+// desktop is assigned by a conditional update, so two brokers asked at once
+// give the same session and desktop. Statements are written once in the
+// common subset of SQLite and PostgreSQL (dialect.go). On the embedded
+// store, one broker per data dir (broker.lock).
+//
 // # Regions
 //
 // A pool may name a standby region (Pool.Standby, see StandbyPool); all

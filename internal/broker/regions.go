@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -102,6 +103,8 @@ func standbyConfig(c *Config) (*Config, error) {
 		}
 	}
 	sc.DataDir = filepath.Join(c.DataDir, "standby-"+region)
+	tenant := strings.TrimPrefix(c.schema(), "broker_")
+	sc.storeSchema = schemaFor(tenant, region)
 	sc.Tenants = nil
 	if err := sc.Validate(); err != nil {
 		return nil, fmt.Errorf("standby %s: %w", region, err)

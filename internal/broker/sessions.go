@@ -138,6 +138,19 @@ func (b *Broker) RequestSession(ctx context.Context, user string) (v *SessionVie
 	if pol == nil {
 		return nil, ErrNoPolicy
 	}
+	// On a shared store two brokers may open the same user's session at
+	// once: the store holds one live session per user, and the loser of
+	// that race takes the winner's session on its second try.
+	for try := 0; ; try++ {
+		v, err := b.requestSession(ctx, user, pol)
+		if try == 0 && isUniqueViolation(err) {
+			continue
+		}
+		return v, err
+	}
+}
+
+func (b *Broker) requestSession(ctx context.Context, user string, pol *Policy) (*SessionView, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := b.resolve(ctx); err != nil {

@@ -24,7 +24,8 @@ import (
 // Every write is committed before the broker acts on it or answers, so a
 // kill -9 loses nothing that was acknowledged.
 type Store struct {
-	db *sql.DB
+	db      *sql.DB
+	dialect dialect
 	// lock holds an exclusive flock on broker.lock for the store's life:
 	// one broker process per data dir (two would make every decision
 	// twice).
@@ -96,25 +97,27 @@ const schema = `
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS intents(name TEXT PRIMARY KEY, pool TEXT NOT NULL, created_at INTEGER NOT NULL, sent_at INTEGER NOT NULL DEFAULT 0, sends INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS desktops(id TEXT PRIMARY KEY, pool TEXT NOT NULL, name TEXT NOT NULL, directory TEXT NOT NULL DEFAULT '',
-  state TEXT NOT NULL, state_since INTEGER NOT NULL DEFAULT 0, ip TEXT NOT NULL DEFAULT '', user TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL, state_since INTEGER NOT NULL DEFAULT 0, ip TEXT NOT NULL DEFAULT '', "user" TEXT NOT NULL DEFAULT '',
   assigned_at INTEGER NOT NULL DEFAULT 0, stop_at INTEGER NOT NULL DEFAULT 0, stop_requested INTEGER NOT NULL DEFAULT 0,
   start_requested INTEGER NOT NULL DEFAULT 0, release INTEGER NOT NULL DEFAULT 0, rebuild_pass INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL DEFAULT 0, gone_at INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS desktops_pool ON desktops(pool, gone_at);
-CREATE INDEX IF NOT EXISTS desktops_user ON desktops(user, gone_at);
+CREATE INDEX IF NOT EXISTS desktops_user ON desktops("user", gone_at);
 CREATE TABLE IF NOT EXISTS foreign_ws(id TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, user TEXT NOT NULL, pool TEXT NOT NULL, policy TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, "user" TEXT NOT NULL, pool TEXT NOT NULL, policy TEXT NOT NULL,
   workspace_id TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user, state);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions("user", state);
 CREATE INDEX IF NOT EXISTS sessions_ws ON sessions(workspace_id, state);
 CREATE TABLE IF NOT EXISTS usage(id INTEGER PRIMARY KEY AUTOINCREMENT, workspace_id TEXT NOT NULL, pool TEXT NOT NULL,
-  user TEXT NOT NULL DEFAULT '', start INTEGER NOT NULL, end INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS usage_open ON usage(workspace_id, end);
+  "user" TEXT NOT NULL DEFAULT '', start INTEGER NOT NULL, "end" INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS usage_open ON usage(workspace_id, "end");
 CREATE TABLE IF NOT EXISTS assignments(id INTEGER PRIMARY KEY AUTOINCREMENT, workspace_id TEXT NOT NULL, pool TEXT NOT NULL,
-  user TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS assignments_open ON assignments(workspace_id, end);
+  "user" TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS assignments_open ON assignments(workspace_id, "end");
 CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL,
   workspace_id TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');
+CREATE UNIQUE INDEX IF NOT EXISTS sessions_live_user ON sessions("user") WHERE state IN ('waiting','starting','active','disconnected');
+CREATE TABLE IF NOT EXISTS leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL);
 `
 
 // OpenStore opens (creating if needed) the store in dir, holding the data
@@ -235,7 +238,7 @@ func (w writer) ExecContext(ctx context.Context, q string, args ...any) (sql.Res
 	if err := w.s.fault(q); err != nil {
 		return nil, err
 	}
-	return w.s.db.ExecContext(ctx, q, args...)
+	return w.s.db.ExecContext(ctx, w.s.dialect.rebind(q), args...)
 }
 
 // exec runs a write statement outside a transaction.
@@ -244,7 +247,7 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 }
 
 // tx runs f in a transaction.
-func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, f func(sqlTx) error) error {
 	if err := s.fault("BEGIN"); err != nil {
 		return err
 	}
@@ -252,18 +255,54 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := f(tx); err != nil {
+	if err := f(sqlTx{tx, s.dialect}); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return tx.Commit()
 }
 
+// query runs a read statement in the store's dialect.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, s.dialect.rebind(q), args...)
+}
+
+// queryRow runs a one-row read statement in the store's dialect.
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.db.QueryRowContext(ctx, s.dialect.rebind(q), args...)
+}
+
+// sqlTx is a transaction that speaks the store's dialect.
+type sqlTx struct {
+	tx *sql.Tx
+	d  dialect
+}
+
+// ExecContext runs a write statement in the transaction.
+func (t sqlTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.d.rebind(q), args...)
+}
+
+// QueryRowContext runs a one-row read in the transaction.
+func (t sqlTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.d.rebind(q), args...)
+}
+
+// upsertSet is the SET list of an upsert of cols on their first column.
+func upsertSet(cols string) string {
+	parts := strings.Split(cols, ",")
+	out := make([]string, 0, len(parts)-1)
+	for _, c := range parts[1:] {
+		out = append(out, c+"=excluded."+c)
+	}
+	return strings.Join(out, ",")
+}
+
 // NextNames reserves n desktop names for pool and records a create intent
 // for each, in one transaction, before CreateWorkspaces is called.
 func (s *Store) NextNames(ctx context.Context, pool string, n int, now time.Time) ([]string, error) {
 	var names []string
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx sqlTx) error {
 		names = names[:0]
 		var v string
 		seq := 0
@@ -290,7 +329,7 @@ func (s *Store) NextNames(ctx context.Context, pool string, n int, now time.Time
 
 // Intents returns the unresolved create intents of a pool.
 func (s *Store) Intents(ctx context.Context, pool string) ([]Intent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name,pool,created_at,sent_at,sends FROM intents WHERE pool=? ORDER BY name`, pool)
+	rows, err := s.query(ctx, `SELECT name,pool,created_at,sent_at,sends FROM intents WHERE pool=? ORDER BY name`, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +360,7 @@ func (s *Store) DropIntent(ctx context.Context, name string) error {
 	return err
 }
 
-const desktopCols = `id,pool,name,directory,state,state_since,ip,user,assigned_at,stop_at,stop_requested,start_requested,release,rebuild_pass,created_at,gone_at`
+const desktopCols = `id,pool,name,directory,state,state_since,ip,"user",assigned_at,stop_at,stop_requested,start_requested,release,rebuild_pass,created_at,gone_at`
 
 func scanDesktop(sc interface{ Scan(...any) error }) (*Desktop, error) {
 	d := &Desktop{}
@@ -334,7 +373,7 @@ func scanDesktop(sc interface{ Scan(...any) error }) (*Desktop, error) {
 }
 
 func (s *Store) queryDesktops(ctx context.Context, where string, args ...any) ([]*Desktop, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+desktopCols+` FROM desktops WHERE `+where+` ORDER BY pool, name`, args...)
+	rows, err := s.query(ctx, `SELECT `+desktopCols+` FROM desktops WHERE `+where+` ORDER BY pool, name`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +410,7 @@ func (s *Store) AllDesktops(ctx context.Context) ([]*Desktop, error) {
 
 // UserDesktop returns the user's assigned desktop in pool, or nil.
 func (s *Store) UserDesktop(ctx context.Context, pool, user string) (*Desktop, error) {
-	ds, err := s.queryDesktops(ctx, `pool=? AND user=? AND gone_at=0`, pool, user)
+	ds, err := s.queryDesktops(ctx, `pool=? AND "user"=? AND gone_at=0`, pool, user)
 	if err != nil || len(ds) == 0 {
 		return nil, err
 	}
@@ -388,7 +427,7 @@ type execer interface {
 }
 
 func putDesktop(ctx context.Context, x execer, d *Desktop) error {
-	_, err := x.ExecContext(ctx, `INSERT OR REPLACE INTO desktops(`+desktopCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := x.ExecContext(ctx, `INSERT INTO desktops(`+desktopCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET `+upsertSet(desktopCols),
 		d.ID, d.Pool, d.Name, d.Directory, d.State, ms(d.StateSince), d.IP, d.User, ms(d.AssignedAt), ms(d.StopAt),
 		ms(d.StopRequested), ms(d.StartRequested), d.Release, d.RebuildPass, ms(d.CreatedAt), ms(d.GoneAt))
 	return err
@@ -398,7 +437,7 @@ func putDesktop(ctx context.Context, x execer, d *Desktop) error {
 // partner tag.
 func (s *Store) IsForeign(ctx context.Context, id string) (bool, error) {
 	var x string
-	err := s.db.QueryRowContext(ctx, `SELECT id FROM foreign_ws WHERE id=?`, id).Scan(&x)
+	err := s.queryRow(ctx, `SELECT id FROM foreign_ws WHERE id=?`, id).Scan(&x)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -407,26 +446,26 @@ func (s *Store) IsForeign(ctx context.Context, id string) (bool, error) {
 
 // MarkForeign remembers that a workspace is not partner-managed.
 func (s *Store) MarkForeign(ctx context.Context, id string) error {
-	_, err := s.exec(ctx, `INSERT OR IGNORE INTO foreign_ws(id) VALUES(?)`, id)
+	_, err := s.exec(ctx, `INSERT INTO foreign_ws(id) VALUES(?) ON CONFLICT(id) DO NOTHING`, id)
 	return err
 }
 
 // OpenUsage starts an AVAILABLE interval unless one is open.
 func (s *Store) OpenUsage(ctx context.Context, d *Desktop, at time.Time) error {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM usage WHERE workspace_id=? AND end=0`, d.ID).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM usage WHERE workspace_id=? AND "end"=0`, d.ID).Scan(&n); err != nil {
 		return err
 	}
 	if n > 0 {
 		return nil
 	}
-	_, err := s.exec(ctx, `INSERT INTO usage(workspace_id,pool,user,start) VALUES(?,?,?,?)`, d.ID, d.Pool, d.User, ms(at))
+	_, err := s.exec(ctx, `INSERT INTO usage(workspace_id,pool,"user",start) VALUES(?,?,?,?)`, d.ID, d.Pool, d.User, ms(at))
 	return err
 }
 
 // CloseUsage ends the open AVAILABLE interval of a desktop, if any.
 func (s *Store) CloseUsage(ctx context.Context, id string, at time.Time) error {
-	_, err := s.exec(ctx, `UPDATE usage SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(at), id)
+	_, err := s.exec(ctx, `UPDATE usage SET "end"=max(start,?) WHERE workspace_id=? AND "end"=0`, ms(at), id)
 	return err
 }
 
@@ -434,8 +473,8 @@ func (s *Store) CloseUsage(ctx context.Context, id string, at time.Time) error {
 // was not free.
 func (s *Store) Assign(ctx context.Context, id, user string, now time.Time) (bool, error) {
 	ok := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE desktops SET user=?, assigned_at=?, stop_at=0 WHERE id=? AND user='' AND gone_at=0 AND release=0`, user, ms(now), id)
+	err := s.tx(ctx, func(tx sqlTx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE desktops SET "user"=?, assigned_at=?, stop_at=0 WHERE id=? AND "user"='' AND gone_at=0 AND release=0`, user, ms(now), id)
 		if err != nil {
 			return err
 		}
@@ -447,16 +486,16 @@ func (s *Store) Assign(ctx context.Context, id, user string, now time.Time) (boo
 		if err := tx.QueryRowContext(ctx, `SELECT pool,state FROM desktops WHERE id=?`, id).Scan(&pool, &state); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO assignments(workspace_id,pool,user,start) VALUES(?,?,?,?)`, id, pool, user, ms(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO assignments(workspace_id,pool,"user",start) VALUES(?,?,?,?)`, id, pool, user, ms(now)); err != nil {
 			return err
 		}
 		// An AVAILABLE interval is attributed to whoever holds the desktop:
 		// split it at the assignment.
 		if state == "AVAILABLE" {
-			if _, err := tx.ExecContext(ctx, `UPDATE usage SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(now), id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE usage SET "end"=max(start,?) WHERE workspace_id=? AND "end"=0`, ms(now), id); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO usage(workspace_id,pool,user,start) VALUES(?,?,?,?)`, id, pool, user, ms(now)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO usage(workspace_id,pool,"user",start) VALUES(?,?,?,?)`, id, pool, user, ms(now)); err != nil {
 				return err
 			}
 		}
@@ -468,23 +507,23 @@ func (s *Store) Assign(ctx context.Context, id, user string, now time.Time) (boo
 // Unassign frees a desktop, with release (ReleaseNeedsRebuild to rebuild it
 // first, ReleaseNone when it is gone or being replaced).
 func (s *Store) Unassign(ctx context.Context, id string, release int, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx sqlTx) error {
 		var pool, state, user string
-		err := tx.QueryRowContext(ctx, `SELECT pool,state,user FROM desktops WHERE id=?`, id).Scan(&pool, &state, &user)
+		err := tx.QueryRowContext(ctx, `SELECT pool,state,"user" FROM desktops WHERE id=?`, id).Scan(&pool, &state, &user)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE desktops SET user='', assigned_at=0, stop_at=0, release=? WHERE id=?`, release, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE desktops SET "user"='', assigned_at=0, stop_at=0, release=? WHERE id=?`, release, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE assignments SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(now), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE assignments SET "end"=max(start,?) WHERE workspace_id=? AND "end"=0`, ms(now), id); err != nil {
 			return err
 		}
 		if user != "" && state == "AVAILABLE" {
-			if _, err := tx.ExecContext(ctx, `UPDATE usage SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(now), id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE usage SET "end"=max(start,?) WHERE workspace_id=? AND "end"=0`, ms(now), id); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO usage(workspace_id,pool,user,start) VALUES(?,?,'',?)`, id, pool, ms(now)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO usage(workspace_id,pool,"user",start) VALUES(?,?,'',?)`, id, pool, ms(now)); err != nil {
 				return err
 			}
 		}
@@ -494,7 +533,7 @@ func (s *Store) Unassign(ctx context.Context, id string, release int, now time.T
 
 // CloseAssignments ends the open assignment interval of a desktop.
 func (s *Store) CloseAssignments(ctx context.Context, id string, at time.Time) error {
-	_, err := s.exec(ctx, `UPDATE assignments SET end=max(start,?) WHERE workspace_id=? AND end=0`, ms(at), id)
+	_, err := s.exec(ctx, `UPDATE assignments SET "end"=max(start,?) WHERE workspace_id=? AND "end"=0`, ms(at), id)
 	return err
 }
 
@@ -507,14 +546,14 @@ func (s *Store) Event(ctx context.Context, at time.Time, kind, id, detail string
 // CountEvents counts events of a kind.
 func (s *Store) CountEvents(ctx context.Context, kind string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE kind=?`, kind).Scan(&n)
+	err := s.queryRow(ctx, `SELECT count(*) FROM events WHERE kind=?`, kind).Scan(&n)
 	return n, err
 }
 
-const sessionCols = `id,user,pool,policy,workspace_id,state,created_at,updated_at`
+const sessionCols = `id,"user",pool,policy,workspace_id,state,created_at,updated_at`
 
 func (s *Store) querySessions(ctx context.Context, where string, args ...any) ([]*Session, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE `+where+` ORDER BY created_at, id`, args...)
+	rows, err := s.query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -543,7 +582,7 @@ func (s *Store) Session(ctx context.Context, id string) (*Session, error) {
 
 // OpenSession returns the user's session that has not ended, or nil.
 func (s *Store) OpenSession(ctx context.Context, user string) (*Session, error) {
-	xs, err := s.querySessions(ctx, `user=? AND state IN ('waiting','starting','active','disconnected')`, user)
+	xs, err := s.querySessions(ctx, `"user"=? AND state IN ('waiting','starting','active','disconnected')`, user)
 	if err != nil || len(xs) == 0 {
 		return nil, err
 	}
@@ -557,7 +596,7 @@ func (s *Store) LiveSessions(ctx context.Context) ([]*Session, error) {
 
 // PutSession inserts or replaces a session.
 func (s *Store) PutSession(ctx context.Context, x *Session) error {
-	_, err := s.exec(ctx, `INSERT OR REPLACE INTO sessions(`+sessionCols+`) VALUES(?,?,?,?,?,?,?,?)`,
+	_, err := s.exec(ctx, `INSERT INTO sessions(`+sessionCols+`) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET `+upsertSet(sessionCols),
 		x.ID, x.User, x.Pool, x.Policy, x.WorkspaceID, x.State, ms(x.CreatedAt), ms(x.UpdatedAt))
 	return err
 }
@@ -578,7 +617,7 @@ type Interval struct {
 }
 
 func (s *Store) intervals(ctx context.Context, table string) ([]Interval, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT workspace_id,pool,user,start,end FROM `+table+` ORDER BY id`)
+	rows, err := s.query(ctx, `SELECT workspace_id,pool,"user",start,"end" FROM `+table+` ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,11 @@ func (c *Config) TenantConfigs() ([]string, []*Config, error) {
 		tc.PowerPlans = mergePlans(c.PowerPlans, tc.PowerPlans)
 		tc.ReleasePlans = mergePlans(c.ReleasePlans, tc.ReleasePlans)
 		tc.DataDir = filepath.Join(c.DataDir, "tenants", t.Name)
+		if tc.Store != "" {
+			return nil, nil, fmt.Errorf("broker config: tenant %q: store is the process's, set it at the top level", t.Name)
+		}
+		tc.Store = c.Store
+		tc.storeSchema = schemaFor(t.Name, "")
 		tc.Listen = c.Listen
 		tc.applyDefaults()
 		if err := tc.Validate(); err != nil {
@@ -292,7 +297,15 @@ func (f *Fleet) Handler() http.Handler {
 		writeJSON(w, http.StatusUnauthorized, errBody("Unauthorized", "a valid bearer token is required"))
 	}
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		// reconciling lists the tenants whose reconcile lease this process
+		// holds (all of them on the embedded store).
+		leads := []string{}
+		for _, name := range f.names {
+			if f.brokers[name].IsLeader() {
+				leads = append(leads, name)
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "reconciling": leads})
 	})
 	metrics := promhttp.HandlerFor(f.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,10 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	"github.com/aws/smithy-go"
 
+	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/testserver"
 )
 
@@ -67,5 +71,44 @@ func TestRegionOutage(t *testing.T) {
 	}
 	if _, err := west.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{}); err != nil {
 		t.Errorf("us-west-2 after the outage: %v", err)
+	}
+}
+
+// TestRequestRateQuota: quotas.requests_per_second throttles each account's
+// calls to one operation beyond the rate (a bucket of one second's worth)
+// with the model's throttling error; another operation, and another
+// account, have buckets of their own.
+func TestRequestRateQuota(t *testing.T) {
+	cfg := config.Default()
+	cfg.Quotas.RequestsPerSecond = 5
+	raw, _ := json.Marshal(cfg)
+	path := filepath.Join(t.TempDir(), "deskplane.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := testserver.Start(t, testserver.ConfigFile(path))
+	ctx := context.Background()
+	once := func(o *workspaces.Options) { o.RetryMaxAttempts = 1 }
+	admin := workspaces.NewFromConfig(s.Admin(), once)
+	throttled := 0
+	for i := 0; i < 20; i++ {
+		_, err := admin.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{})
+		switch code(err) {
+		case "":
+		case "ThrottlingException":
+			throttled++
+		default:
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if throttled < 10 {
+		t.Fatalf("%d of 20 back-to-back calls throttled at 5 per second, want most", throttled)
+	}
+	if _, err := admin.DescribeWorkspaceBundles(ctx, &workspaces.DescribeWorkspaceBundlesInput{}); err != nil {
+		t.Errorf("another operation shares the bucket: %v", err)
+	}
+	partner := workspaces.NewFromConfig(s.Partner(), once)
+	if _, err := partner.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{}); err != nil {
+		t.Errorf("another account shares the bucket: %v", err)
 	}
 }

@@ -194,7 +194,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		svcs = append(svcs, m.Services()...)
 	}
 	g := gateway.New(svcs...)
-	g.Auth, g.Authz, g.Audit, g.Throttle, g.Clock, g.Log = auth, authz, audit, s.Deps.Faults, clk, o.Log
+	g.Auth, g.Authz, g.Audit, g.Clock, g.Log = auth, authz, audit, clk, o.Log
+	g.Throttle = NewThrottle(s.Deps.Faults, cfg.Quotas.RequestsPerSecond)
 	g.Observe = s.Metrics
 	g.Regions = map[string]bool{}
 	for _, r := range cfg.Regions {

@@ -106,6 +106,9 @@ func NewAWSConfig(ctx context.Context, c *Config, timeout time.Duration) (aws.Co
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("broker: aws config: %w", err)
 	}
+	if c.MaxRequestsPerSecond > 0 {
+		cfg.APIOptions = append(cfg.APIOptions, newPacer(c.MaxRequestsPerSecond).install)
+	}
 	// Request bodies go through sdkhttp (wrapped after loading, which
 	// configures the client's transport, e.g. with AWS_CA_BUNDLE): a race
 	// between the SDK and net/http otherwise loses large response bodies

@@ -71,6 +71,10 @@ type Config struct {
 	// calls (default 8 attempts, 20s maximum backoff, jittered).
 	MaxAttempts int    `json:"max_attempts,omitempty"`
 	MaxBackoff  string `json:"max_backoff,omitempty"`
+	// MaxRequestsPerSecond paces the broker's calls: at most this many per
+	// second per operation (as the service counts them, per account and
+	// operation), every attempt waiting its turn; 0: unpaced.
+	MaxRequestsPerSecond float64 `json:"max_requests_per_second,omitempty"`
 
 	// Onboarding declares the answers onboard would otherwise prompt for.
 	Onboarding Onboarding `json:"onboarding,omitempty"`
@@ -317,6 +321,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TLS != "" && c.TLS != "auto" {
 		return fmt.Errorf("broker config: tls must be \"auto\" or empty, not %q", c.TLS)
+	}
+	if c.MaxRequestsPerSecond < 0 {
+		return fmt.Errorf("broker config: max_requests_per_second must not be negative")
 	}
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		return fmt.Errorf("broker config: store must be empty (SQLite in data_dir) or a postgres:// URL")

@@ -78,6 +78,9 @@ func (c *Config) TenantConfigs() ([]string, []*Config, error) {
 			tc.MaxAttempts = c.MaxAttempts
 		}
 		inherit(&tc.MaxBackoff, c.MaxBackoff)
+		if tc.MaxRequestsPerSecond == 0 {
+			tc.MaxRequestsPerSecond = c.MaxRequestsPerSecond
+		}
 		tc.ReconcileInterval = c.ReconcileInterval
 		if tc.Prices == (Prices{}) {
 			tc.Prices = c.Prices

@@ -27,15 +27,15 @@ const (
 
 // Service is one AWS service's operation table.
 type Service struct {
-	Name           string // signing name: "workspaces", "ec2", "iam", "sts", "kms", "ds", "ds-data", "cloudtrail"
-	ActionPrefix   string // IAM action prefix, e.g. "workspaces"
-	EventSource    string // CloudTrail eventSource, e.g. "workspaces.amazonaws.com"
-	Protocol       Protocol
-	TargetPrefix   string // awsJson X-Amz-Target prefix
+	Name         string // signing name: "workspaces", "ec2", "iam", "sts", "kms", "ds", "ds-data", "cloudtrail"
+	ActionPrefix string // IAM action prefix, e.g. "workspaces"
+	EventSource  string // CloudTrail eventSource, e.g. "workspaces.amazonaws.com"
+	Protocol     Protocol
+	TargetPrefix string // awsJson X-Amz-Target prefix
 	// JSONVersion is the awsJson version of a JSON service: "1.1" when
 	// empty, "1.0" for the services whose model says so (WorkSpaces
 	// Instances); it names the responses' Content-Type.
-	JSONVersion string
+	JSONVersion    string
 	XMLNamespace   string // query protocol response namespace
 	ValidationCode string // the error code for schema validation failures
 	Global         bool   // IAM: one region ("us-east-1") for all requests

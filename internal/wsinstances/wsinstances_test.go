@@ -591,4 +591,3 @@ func TestRestartKeepsInstances(t *testing.T) {
 	testserver.Eventually(t, 10*time.Second, func() bool { return b.get(id).ProvisionState == "DEALLOCATED" }, "the deallocation did not survive the restart")
 	b.ok("DeleteVolume", map[string]any{"VolumeId": vol.VolumeId}, nil)
 }
-

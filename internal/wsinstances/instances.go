@@ -462,6 +462,15 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 			}
 		}
 	}
+	if limit := m.cfg.Quotas.InstanceVolumes; limit > 0 {
+		n := 0
+		if err := tx.Scan(ctx, TableVolumes, r.Account+"/"+r.Region+"/", "", 0, func(string, []byte) error { n++; return nil }); err != nil {
+			return nil, err
+		}
+		if n+len(vols) > limit {
+			return ec2Error("VolumeLimitExceeded", "The launch needs %d volumes and the quota of %d volumes leaves room for %d.", len(vols), limit, max(limit-n, 0)), nil
+		}
+	}
 	for _, w := range vols {
 		spec, err := checkVolumeSpec(w.ebs.VolumeType, w.ebs.VolumeSize, w.ebs.Iops, w.ebs.Throughput, w.dev == rootDevice)
 		if err != nil {

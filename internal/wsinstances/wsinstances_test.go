@@ -437,7 +437,7 @@ func TestCatalog(t *testing.T) {
 
 func TestQuotas(t *testing.T) {
 	cfg := config.Default()
-	cfg.Quotas.WorkspaceInstances, cfg.Quotas.InstanceVolumes = 1, 1
+	cfg.Quotas.WorkspaceInstances, cfg.Quotas.InstanceVolumes = 1, 2
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -454,15 +454,28 @@ func TestQuotas(t *testing.T) {
 	if body["ServiceCode"] != "workspaces-instances" || body["QuotaCode"] == "" {
 		t.Errorf("quota body %v", body)
 	}
+	// The launch's root volume counts: one more volume fits, then none.
+	testserver.Eventually(t, 10*time.Second, func() bool { return a.get(id).ProvisionState == "ALLOCATED" }, "never ALLOCATED")
 	a.ok("CreateVolume", map[string]any{"AvailabilityZone": "us-east-1a", "SizeInGB": 10}, nil)
 	a.fails("CreateVolume", map[string]any{"AvailabilityZone": "us-east-1a", "SizeInGB": 10}, "ServiceQuotaExceededException")
 	// Another region has its own quota.
 	b2 := newAPI(t, s.WorkspacesInstances(config.AdminKeyID, config.AdminSecret, "eu-west-1"))
 	b2.ok("CreateVolume", map[string]any{"AvailabilityZone": "eu-west-1b", "SizeInGB": 10}, nil)
-	// A DEALLOCATED instance no longer counts.
-	testserver.Eventually(t, 10*time.Second, func() bool { return a.get(id).ProvisionState == "ALLOCATED" }, "never ALLOCATED")
+	// A launch whose volumes do not fit fails as EC2 fails it.
+	euIms, err := ec2.NewFromConfig(s.Admin("eu-west-1")).DescribeImages(context.Background(), &ec2.DescribeImagesInput{Owners: []string{"self"}})
+	if err != nil || len(euIms.Images) == 0 {
+		t.Fatalf("eu-west-1 images: %v", err)
+	}
+	full := b2.create(map[string]any{"ManagedInstance": map[string]any{"ImageId": aws.ToString(euIms.Images[0].ImageId), "InstanceType": "m5.large",
+		"BlockDeviceMappings": []any{map[string]any{"DeviceName": "xvdf", "Ebs": map[string]any{"VolumeSize": 10}}}}})
+	testserver.Eventually(t, 10*time.Second, func() bool { return b2.get(full).ProvisionState == "ERROR_ALLOCATING" }, "the launch over the volume quota did not fail")
+	if e := b2.get(full).EC2InstanceErrors; len(e) != 1 || e[0].EC2ErrorCode != "VolumeLimitExceeded" {
+		t.Errorf("launch over the volume quota: %+v", e)
+	}
+	// A DEALLOCATED instance no longer counts, nor do the volumes it took with it.
 	a.ok("DeleteWorkspaceInstance", map[string]any{"WorkspaceInstanceId": id}, nil)
 	testserver.Eventually(t, 10*time.Second, func() bool { return a.get(id).ProvisionState == "DEALLOCATED" }, "never DEALLOCATED")
+	a.ok("CreateVolume", map[string]any{"AvailabilityZone": "us-east-1a", "SizeInGB": 10}, nil)
 	a.create(map[string]any{"ManagedInstance": map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large"}})
 }
 

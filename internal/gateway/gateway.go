@@ -400,6 +400,9 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	}
 	in := reflect.New(op.InputType).Interface()
 	if err := decode(svc, r, body, c.form, in); err != nil {
+		if ae := awsproto.As(err); ae != nil && ae.Code == svc.ValidationCode && len(svc.ValidationFields) > 0 && ae.Fields == nil {
+			ae.Fields = svc.ValidationFields
+		}
 		return nil, err
 	}
 	ev.Request = in

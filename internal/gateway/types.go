@@ -38,8 +38,12 @@ type Service struct {
 	JSONVersion    string
 	XMLNamespace   string // query protocol response namespace
 	ValidationCode string // the error code for schema validation failures
-	Global         bool   // IAM: one region ("us-east-1") for all requests
-	ops            map[string]*Operation
+	// ValidationFields are the members the model's validation error shape
+	// requires beside its message (WorkSpaces Instances: Reason), sent
+	// with schema validation failures.
+	ValidationFields map[string]string
+	Global           bool // IAM: one region ("us-east-1") for all requests
+	ops              map[string]*Operation
 }
 
 // Add registers operations.

@@ -82,6 +82,7 @@ func New(o Options) *Module {
 	m.svc = &gateway.Service{
 		Name: "workspaces-instances", ActionPrefix: "workspaces-instances", EventSource: "workspaces-instances.amazonaws.com",
 		Protocol: gateway.JSON, JSONVersion: "1.0", TargetPrefix: "EUCMIFrontendAPIService", ValidationCode: "ValidationException",
+		ValidationFields: map[string]string{"Reason": "FIELD_VALIDATION_FAILED"},
 	}
 	m.addOps()
 	if m.engine != nil {

@@ -246,7 +246,9 @@ func TestInstanceLifecycle(t *testing.T) {
 	}
 	a.fails("TagResource", map[string]any{"WorkspaceInstanceId": missing, "Tags": []any{map[string]any{"Key": "k", "Value": "v"}}}, "ResourceNotFoundException")
 	a.fails("UntagResource", map[string]any{"WorkspaceInstanceId": missing, "TagKeys": []string{"k"}}, "ResourceNotFoundException")
-	a.fails("GetWorkspaceInstance", map[string]any{"WorkspaceInstanceId": "i-123"}, "ValidationException")
+	if b := a.fails("GetWorkspaceInstance", map[string]any{"WorkspaceInstanceId": "i-123"}, "ValidationException"); b["Reason"] != "FIELD_VALIDATION_FAILED" {
+		t.Errorf("a schema validation failure without its Reason: %v", b)
+	}
 
 	// Volumes: create, attach, the conflicts, detach, delete.
 	var vol struct{ VolumeId string }

@@ -152,6 +152,8 @@ func checkSpec(mi *ManagedInstance) error {
 		return unsupported("IPv6 addressing")
 	case mi.Placement != nil && (mi.Placement.HostID != nil || mi.Placement.HostResourceGroupArn != nil || mi.Placement.GroupID != nil || mi.Placement.GroupName != nil || mi.Placement.PartitionNumber != nil || mi.Placement.Affinity != nil):
 		return unsupported("Placement on hosts and placement groups")
+	case mi.Placement != nil && deref(mi.Placement.Tenancy) == "host":
+		return unsupported("Placement.Tenancy host (Dedicated Hosts)")
 	case mi.EnclaveOptions != nil && deref(mi.EnclaveOptions.Enabled):
 		return unsupported("EnclaveOptions")
 	}

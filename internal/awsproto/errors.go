@@ -16,6 +16,10 @@ type Error struct {
 	Message string // human-readable message
 	Status  int    // HTTP status; 400 when zero
 	Sender  bool   // query protocol <Type>: Sender (client fault) when true, Receiver otherwise
+	// Fields are the error shape's other members (e.g. ResourceId,
+	// Reason), written beside the code and message in the json protocols'
+	// error bodies.
+	Fields map[string]string
 }
 
 // Error implements error.

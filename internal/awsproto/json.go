@@ -180,8 +180,18 @@ func ParseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("invalid timestamp %q", s)
 }
 
-// JSONErrorBody renders an awsJson1.1 error body.
+// JSONErrorBody renders an awsJson or rest-json error body: __type,
+// message, and the error's other members (Error.Fields).
 func JSONErrorBody(e *Error) []byte {
+	if len(e.Fields) > 0 {
+		m := make(map[string]string, len(e.Fields)+2)
+		for k, v := range e.Fields {
+			m[k] = v
+		}
+		m["__type"], m["message"] = e.Code, e.Message
+		b, _ := json.Marshal(m)
+		return b
+	}
 	b, _ := json.Marshal(struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`

@@ -283,6 +283,7 @@ var secretMembers = map[string]bool{
 	"plaintext": true, "ciphertextblob": true, "ciphertextforrecipient": true, "secretaccesskey": true,
 	"password": true, "newpassword": true, "oldpassword": true, "sessiontoken": true, "granttoken": true,
 	"granttokens": true, "privatekeyplaintext": true, "privatekeyciphertextblob": true,
+	"userdata": true, // a launch's user data (WorkSpaces Instances), sensitive in the model
 }
 
 var (

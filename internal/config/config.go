@@ -141,6 +141,10 @@ type Quotas struct {
 	Bundles     int `json:"bundles,omitempty"`
 	Images      int `json:"images,omitempty"`
 	Directories int `json:"directories,omitempty"`
+	// WorkspaceInstances and InstanceVolumes bound the WorkSpaces
+	// Instances API's instances (those not DEALLOCATED) and volumes.
+	WorkspaceInstances int `json:"workspace_instances,omitempty"`
+	InstanceVolumes    int `json:"instance_volumes,omitempty"`
 	// RequestsPerSecond throttles each account's calls per operation (0: off).
 	RequestsPerSecond int `json:"requests_per_second,omitempty"`
 }
@@ -210,7 +214,7 @@ var DefaultRegions = []string{
 }
 
 // DefaultQuotas are generous development quotas.
-var DefaultQuotas = Quotas{Workspaces: 200000, Bundles: 500, Images: 500, Directories: 50}
+var DefaultQuotas = Quotas{Workspaces: 200000, Bundles: 500, Images: 500, Directories: 50, WorkspaceInstances: 1000, InstanceVolumes: 5000}
 
 func ptrTrue() *bool { b := true; return &b }
 

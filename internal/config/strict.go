@@ -95,6 +95,12 @@ func (c *Config) applyDefaults() {
 	if c.Quotas.Directories == 0 {
 		c.Quotas.Directories = DefaultQuotas.Directories
 	}
+	if c.Quotas.WorkspaceInstances == 0 {
+		c.Quotas.WorkspaceInstances = DefaultQuotas.WorkspaceInstances
+	}
+	if c.Quotas.InstanceVolumes == 0 {
+		c.Quotas.InstanceVolumes = DefaultQuotas.InstanceVolumes
+	}
 }
 
 // stripComments blanks // comments outside strings, keeping every offset
@@ -508,7 +514,8 @@ func (c *Config) validateValues() error {
 		name string
 		v    int
 	}{{"workspaces", c.Quotas.Workspaces}, {"bundles", c.Quotas.Bundles}, {"images", c.Quotas.Images},
-		{"directories", c.Quotas.Directories}, {"requests_per_second", c.Quotas.RequestsPerSecond}} {
+		{"directories", c.Quotas.Directories}, {"workspace_instances", c.Quotas.WorkspaceInstances},
+		{"instance_volumes", c.Quotas.InstanceVolumes}, {"requests_per_second", c.Quotas.RequestsPerSecond}} {
 		if q.v < 0 {
 			return bad("quotas."+q.name, "a quota must not be negative (%d)", q.v)
 		}

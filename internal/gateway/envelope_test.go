@@ -24,13 +24,15 @@ func envelopeGateway() *Gateway {
 	}
 	js := &Service{Name: "workspaces", Protocol: JSON, TargetPrefix: "WorkspacesService", ValidationCode: "ValidationException"}
 	js.Add(op())
+	js10 := &Service{Name: "workspaces-instances", Protocol: JSON, JSONVersion: "1.0", TargetPrefix: "EUCMIFrontendAPIService", ValidationCode: "ValidationException"}
+	js10.Add(op())
 	rj := &Service{Name: "ds-data", Protocol: RestJSON, ValidationCode: "ValidationException"}
 	rj.Add(Op("ListUsers", func(ctx context.Context, c *Call, in *envIn) (*envOut, error) { return &envOut{}, nil }))
 	q := &Service{Name: "sts", Protocol: Query, XMLNamespace: "https://sts.amazonaws.com/doc/2011-06-15/", ValidationCode: "ValidationError"}
 	q.Add(op())
 	e := &Service{Name: "ec2", Protocol: EC2, ValidationCode: "InvalidParameterValue"}
 	e.Add(Op("DescribePing", func(ctx context.Context, c *Call, in *envIn) (*envOut, error) { return &envOut{}, nil }))
-	g := New(js, rj, q, e)
+	g := New(js, js10, rj, q, e)
 	g.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return g
 }
@@ -54,6 +56,14 @@ func TestErrorEnvelope(t *testing.T) {
 			r.Header.Set("X-Amz-Target", "WorkspacesService.Ping")
 			return r
 		}, 400, "application/x-amz-json-1.1", "MissingAuthenticationTokenException", func(string) string {
+			return `{"__type":"MissingAuthenticationTokenException","message":"` + msg + `"}`
+		}},
+		{"json1.0", func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
+			r.Header.Set("X-Amz-Target", "EUCMIFrontendAPIService.Ping")
+			r.Header.Set("Content-Type", "application/x-amz-json-1.0")
+			return r
+		}, 400, "application/x-amz-json-1.0", "MissingAuthenticationTokenException", func(string) string {
 			return `{"__type":"MissingAuthenticationTokenException","message":"` + msg + `"}`
 		}},
 		{"restjson", func() *http.Request {
@@ -96,6 +106,21 @@ func TestErrorEnvelope(t *testing.T) {
 				t.Errorf("Content-Length %q for %d bytes", h.Get("Content-Length"), w.Body.Len())
 			}
 		})
+	}
+}
+
+// TestErrorFields checks that an error's shape members (Error.Fields) are
+// written beside __type and message in the json protocols' bodies, and that
+// an awsJson1.0 service answers in its own Content-Type.
+func TestErrorFields(t *testing.T) {
+	g := envelopeGateway()
+	e := awsproto.Errorf("ResourceNotFoundException", "gone")
+	e.Fields = map[string]string{"ResourceId": "wsinst-1", "ResourceType": "WorkspaceInstance", "message": "not this"}
+	w := httptest.NewRecorder()
+	g.writeError(w, g.Service("workspaces-instances"), JSON, "Ping", "rid", e)
+	want := `{"ResourceId":"wsinst-1","ResourceType":"WorkspaceInstance","__type":"ResourceNotFoundException","message":"gone"}`
+	if got := w.Body.String(); got != want || w.Header().Get("Content-Type") != "application/x-amz-json-1.0" {
+		t.Errorf("got %s %q, want %s", got, w.Header().Get("Content-Type"), want)
 	}
 }
 

@@ -305,7 +305,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	h.Set("X-Amzn-RequestId", reqID)
 	switch proto {
 	case JSON:
-		h.Set("Content-Type", "application/x-amz-json-1.1")
+		h.Set("Content-Type", jsonContentType(svc))
 	case RestJSON:
 		h.Set("Content-Type", "application/json")
 	default:
@@ -418,6 +418,9 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	}
 	in := reflect.New(op.InputType).Interface()
 	if err := decode(svc, r, body, c.form, in); err != nil {
+		if ae := awsproto.As(err); ae != nil && ae.Code == svc.ValidationCode && len(svc.ValidationFields) > 0 && ae.Fields == nil {
+			ae.Fields = svc.ValidationFields
+		}
 		return nil, err
 	}
 	ev.Request = in
@@ -594,7 +597,7 @@ func (g *Gateway) route(r *http.Request) (*Service, string, error) {
 			return nil, "", awsproto.Errorf("UnknownOperationException", "Unknown service target %q", t[:i])
 		}
 		if r.Method != http.MethodPost {
-			return svc, t[i+1:], awsproto.Errorf("SerializationException", "awsJson1.1 requests must use POST")
+			return svc, t[i+1:], awsproto.Errorf("SerializationException", "awsJson requests must use POST")
 		}
 		return svc, t[i+1:], nil
 	}
@@ -705,7 +708,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, svc *Service, proto Protocol
 	var body []byte
 	switch proto {
 	case JSON:
-		h.Set("Content-Type", "application/x-amz-json-1.1")
+		h.Set("Content-Type", jsonContentType(svc))
 		h.Set("X-Amzn-ErrorType", ae.Code)
 		body = awsproto.JSONErrorBody(ae)
 	case RestJSON:
@@ -726,6 +729,15 @@ func (g *Gateway) writeError(w http.ResponseWriter, svc *Service, proto Protocol
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(ae.HTTPStatus())
 	w.Write(body)
+}
+
+// jsonContentType is the Content-Type of an awsJson answer of svc (nil
+// when the service could not be told: awsJson1.1).
+func jsonContentType(svc *Service) string {
+	if svc != nil && svc.JSONVersion != "" {
+		return "application/x-amz-json-" + svc.JSONVersion
+	}
+	return "application/x-amz-json-1.1"
 }
 
 func sourceIP(r *http.Request) string {

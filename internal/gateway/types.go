@@ -19,7 +19,7 @@ type Protocol = awsproto.Protocol
 
 // The protocols deskplane speaks.
 const (
-	JSON     = awsproto.JSON     // awsJson1.1 with X-Amz-Target
+	JSON     = awsproto.JSON     // awsJson (1.1, or 1.0: Service.JSONVersion) with X-Amz-Target
 	Query    = awsproto.Query    // query with XML responses (IAM, STS)
 	EC2      = awsproto.EC2      // the ec2 flavour of query
 	RestJSON = awsproto.RestJSON // rest-json (Directory Service Data)
@@ -27,15 +27,23 @@ const (
 
 // Service is one AWS service's operation table.
 type Service struct {
-	Name           string // signing name: "workspaces", "ec2", "iam", "sts", "kms", "ds", "ds-data", "cloudtrail"
-	ActionPrefix   string // IAM action prefix, e.g. "workspaces"
-	EventSource    string // CloudTrail eventSource, e.g. "workspaces.amazonaws.com"
-	Protocol       Protocol
-	TargetPrefix   string // awsJson1.1 X-Amz-Target prefix
+	Name         string // signing name: "workspaces", "ec2", "iam", "sts", "kms", "ds", "ds-data", "cloudtrail"
+	ActionPrefix string // IAM action prefix, e.g. "workspaces"
+	EventSource  string // CloudTrail eventSource, e.g. "workspaces.amazonaws.com"
+	Protocol     Protocol
+	TargetPrefix string // awsJson X-Amz-Target prefix
+	// JSONVersion is the awsJson version of a JSON service: "1.1" when
+	// empty, "1.0" for the services whose model says so (WorkSpaces
+	// Instances); it names the responses' Content-Type.
+	JSONVersion    string
 	XMLNamespace   string // query protocol response namespace
 	ValidationCode string // the error code for schema validation failures
-	Global         bool   // IAM: one region ("us-east-1") for all requests
-	ops            map[string]*Operation
+	// ValidationFields are the members the model's validation error shape
+	// requires beside its message (WorkSpaces Instances: Reason), sent
+	// with schema validation failures.
+	ValidationFields map[string]string
+	Global           bool // IAM: one region ("us-east-1") for all requests
+	ops              map[string]*Operation
 }
 
 // Add registers operations.

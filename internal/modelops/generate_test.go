@@ -20,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite operations_gen.go and docs/api-
 
 // services are the signing names deskplane serves; botocore's folders have
 // the same names.
-var services = []string{"workspaces", "ec2", "iam", "sts", "kms", "ds", "ds-data", "cloudtrail"}
+var services = []string{"workspaces", "workspaces-instances", "ec2", "iam", "sts", "kms", "ds", "ds-data", "cloudtrail"}
 
 // TestGeneratedFilesCurrent holds operations_gen.go to botocore's models and
 // docs/api-coverage.md to them and to the operations the server serves

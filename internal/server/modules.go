@@ -17,6 +17,7 @@ import (
 	"github.com/deskplane/deskplane/internal/store/postgres"
 	"github.com/deskplane/deskplane/internal/sts"
 	"github.com/deskplane/deskplane/internal/workspaces"
+	"github.com/deskplane/deskplane/internal/wsinstances"
 )
 
 // buildModules creates every service module and the pipeline's
@@ -43,7 +44,8 @@ func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gate
 	mods = append(mods, ec2m, dsm) // ec2 seeds before ds: directories sit in its subnets
 	wsm := workspaces.New(workspaces.Options{Config: d.Config, Store: d.Store, Engine: d.Engine, EC2: ec2m, Directories: dsm, Faults: d.Faults, Log: d.Log})
 	dsm.SetInUse(wsm.DirectoryRegistered)
-	mods = append(mods, wsm)
+	wsim := wsinstances.New(wsinstances.Options{Config: d.Config, Store: d.Store, Engine: d.Engine, EC2: ec2m})
+	mods = append(mods, wsm, wsim)
 	usage = wsm
 	auth = &iam.Authenticator{Store: d.Store, Sessions: stsm, Generation: idm.Authorizer().Generation, Secrets: box}
 	authz = idm.Authorizer()
@@ -57,6 +59,7 @@ func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gate
 		return nil, nil, nil, nil, nil, err
 	}
 	wsm.SetKeys(kmsm)
+	wsim.SetKeys(kmsm)
 	mods = append(mods, kmsm, trail)
 	return mods, auth, authz, trail, usage, nil
 }

@@ -388,7 +388,7 @@ func TestGuideOperationsServed(t *testing.T) {
 }
 
 // servedServices are the gateway service names (= botocore folder names).
-var servedServices = []string{"workspaces", "ec2", "iam", "sts", "kms", "ds", "ds-data", "cloudtrail"}
+var servedServices = []string{"workspaces", "workspaces-instances", "ec2", "iam", "sts", "kms", "ds", "ds-data", "cloudtrail"}
 
 // TestOperationTablesMatchModel checks that every registered operation of
 // every service exists in botocore's model and that its input struct's

@@ -456,16 +456,17 @@ func (g *gen) hostileString(name string, s *awsmodel.Shape) str {
 
 // arnServices are the services whose ARNs are mangled; every service the
 // server serves, plus a few it does not.
-var arnServices = []string{"workspaces", "iam", "sts", "kms", "ec2", "ds", "ds-data", "cloudtrail", "s3", ""}
+var arnServices = []string{"workspaces", "workspaces-instances", "iam", "sts", "kms", "ec2", "ds", "ds-data", "cloudtrail", "s3", ""}
 
 var arnResources = map[string][]string{
-	"workspaces": {"workspace/", "workspacebundle/", "directory/", "workspaceimage/", "workspace/ws-zzzzzzzzz"},
-	"iam":        {"user/", "role/", "policy/", "user/admin/", "role/../admin", "root", "user"},
-	"sts":        {"assumed-role/", "assumed-role/r/", "federated-user/"},
-	"kms":        {"key/", "alias/", "key/00000000-0000-0000-0000-000000000000", "alias/aws/ebs"},
-	"ec2":        {"image/", "instance/", "subnet/", "security-group/", "vpc/", "image/ami-00000000000000000"},
-	"ds":         {"directory/", "directory/d-0000000000"},
-	"cloudtrail": {"trail/", "eventdatastore/", "trail/x:y"},
+	"workspaces":           {"workspace/", "workspacebundle/", "directory/", "workspaceimage/", "workspace/ws-zzzzzzzzz"},
+	"workspaces-instances": {"workspaceinstance/", "workspaceinstance/wsinst-zzzzzzzzzzzzzzzzz"},
+	"iam":                  {"user/", "role/", "policy/", "user/admin/", "role/../admin", "root", "user"},
+	"sts":                  {"assumed-role/", "assumed-role/r/", "federated-user/"},
+	"kms":                  {"key/", "alias/", "key/00000000-0000-0000-0000-000000000000", "alias/aws/ebs"},
+	"ec2":                  {"image/", "instance/", "subnet/", "security-group/", "vpc/", "image/ami-00000000000000000"},
+	"ds":                   {"directory/", "directory/d-0000000000"},
+	"cloudtrail":           {"trail/", "eventdatastore/", "trail/x:y"},
 }
 
 // hostileARN is a malformed, truncated or foreign ARN.

@@ -420,11 +420,53 @@ func (a *Authorizer) Authorize(ctx context.Context, p *gateway.Principal, action
 		return gateway.Decision{Reason: why}, nil
 	}
 	chk.Action = action
-	res, err := a.Evaluate(ctx, p, chk, env, nil)
+	var rp *ResourcePolicy
+	if chk.Policy != nil {
+		kind := policy.Resource
+		if chk.Policy.Trust {
+			kind = policy.Trust
+		}
+		rp = &ResourcePolicy{MustAllow: true}
+		for i, doc := range chk.Policy.Documents {
+			pp, err := a.Parse(doc, kind)
+			if err != nil {
+				return gateway.Decision{}, fmt.Errorf("iam: the %s policy of %s: %w", kind, chk.Resource, err)
+			}
+			if pp.Name == "" {
+				pp = named(pp, resourcePolicyName(chk.Policy, i))
+			}
+			rp.Policies = append(rp.Policies, pp)
+		}
+	}
+	res, err := a.Evaluate(ctx, p, chk, env, rp)
 	if err != nil {
 		return gateway.Decision{}, err
 	}
-	return gateway.Decision{Allowed: res.Decision == policy.Allow, ExplicitDeny: res.Decision == policy.Deny, Reason: res.Reason}, nil
+	d := gateway.Decision{Allowed: res.Decision == policy.Allow, ExplicitDeny: res.Decision == policy.Deny, Reason: res.Reason}
+	if rp != nil && res.Decision == policy.NotApplicable {
+		// The denial of a check with a resource policy names the side that
+		// did not allow, as AWS words it.
+		if res.ResourceDecision != policy.Allow {
+			d.Reason = "no resource-based policy allows the " + action + " action"
+		} else {
+			d.Reason = "no identity-based policy allows the " + action + " action"
+		}
+	}
+	return d, nil
+}
+
+// resourcePolicyName names the i-th document of a resource policy for
+// decision reasons: "trust-policy" or "key-policy" (the KMS key policy's
+// name is "default").
+func resourcePolicyName(rp *gateway.ResourcePolicy, i int) string {
+	name := "key-policy"
+	if rp.Trust {
+		name = "trust-policy"
+	}
+	if i > 0 {
+		name += "-" + strconv.Itoa(i+1)
+	}
+	return name
 }
 
 // IsUserSession reports whether p holds temporary credentials of an IAM

@@ -194,6 +194,9 @@ func Denied(proto Protocol, p *Principal, chk Check, d Decision) error {
 		who = p.Service
 	}
 	why := "no identity-based policy allows the " + chk.Action + " action"
+	if chk.Policy != nil {
+		why = "no resource-based policy allows the " + chk.Action + " action"
+	}
 	if d.ExplicitDeny {
 		why = "explicit deny in an identity-based policy"
 	}

@@ -494,7 +494,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		return nil, err
 	}
 	ev.Request = in
-	if !op.NoAuthz && !op.SelfAuthorized {
+	if !op.NoAuthz {
 		if err := c.authorizeOp(ctx, in); err != nil {
 			return nil, err
 		}

@@ -73,9 +73,6 @@ type Operation struct {
 	// Auth is how the pipeline authorizes the operation (AuthIdentity
 	// unless declared with ResourcePolicy or PerItem).
 	Auth AuthMode
-	// SelfAuthorized operations authorize themselves (being removed: KMS
-	// and STS AssumeRole move to AuthResourcePolicy).
-	SelfAuthorized bool
 	// Unauthenticated operations need no IAM permission (e.g. sts:GetCallerIdentity).
 	NoAuthz   bool
 	InputType reflect.Type
@@ -179,9 +176,6 @@ func WithResources[In any](op *Operation, f func(ctx context.Context, c *Call, i
 
 // ReadOnly marks the operation read-only and returns it.
 func (op *Operation) RO() *Operation { op.ReadOnly = true; return op }
-
-// Batch marks the operation self-authorizing and returns it (being removed).
-func (op *Operation) Batch() *Operation { op.SelfAuthorized = true; return op }
 
 // ResourcePolicy declares that the operation's checks carry their
 // resources' policies (Check.Policy), evaluated with the identity policies

@@ -487,7 +487,9 @@ func userSessionLimit(p *gateway.Principal, action string) string {
 	switch {
 	case strings.EqualFold(svc, "iam"):
 		return "temporary credentials from GetSessionToken without MFA cannot call IAM API operations"
-	case strings.EqualFold(svc, "sts") && !strings.EqualFold(op, "AssumeRole") && !strings.EqualFold(op, "GetCallerIdentity"):
+	case strings.EqualFold(svc, "sts") && !strings.EqualFold(op, "AssumeRole") && !strings.EqualFold(op, "GetCallerIdentity") &&
+		// Permissions AssumeRole checks beside sts:AssumeRole, not operations.
+		!strings.EqualFold(op, "TagSession") && !strings.EqualFold(op, "SetSourceIdentity"):
 		return "temporary credentials from GetSessionToken without MFA can call no STS API operation but AssumeRole and GetCallerIdentity"
 	}
 	return ""

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/ids"
 )
 
 // Protocol is an AWS wire protocol (see awsproto.Protocol, which the error
@@ -274,9 +275,39 @@ type Event struct {
 	AdditionalData map[string]any
 }
 
-// Auditor records events (CloudTrail).
+// Auditor records events (CloudTrail). The server wires one recorder into
+// the gateway (every API call) and into the services that act without an
+// HTTP request (ServiceEvent), so every event goes the same way.
 type Auditor interface {
 	Record(ctx context.Context, e *Event)
+}
+
+// ServiceEvent is the audit event of a call a service made on a customer's
+// behalf, without an HTTP request (the grants WorkSpaces creates, EBS's
+// GenerateDataKeyWithoutPlaintext and Decrypt): svc's operation op in the
+// account and region, made by the service principal service, with its
+// input, output (nil on error), error and the resources it touched, as
+// the pipeline declares them (Check.Resource, Check.ResourceAccount). It
+// returns nil when err is not an AWS error (the transaction failed: nothing
+// happened).
+func ServiceEvent(svc *Service, op, account, region, service string, readOnly bool, in, out any, err error, now time.Time, resources ...Check) *Event {
+	ev := &Event{RequestID: ids.UUID(), Time: now, Service: svc, Operation: op, Region: region, Account: account,
+		Principal: &Principal{Type: "AWSService", Account: account, Service: service},
+		SourceIP:  service, UserAgent: service, Request: in, Response: out, ReadOnly: readOnly, InvokedBy: service,
+		Resources: resources}
+	if err != nil {
+		ae := awsproto.As(err)
+		if ae == nil {
+			return nil
+		}
+		ev.ErrorCode, ev.ErrorMessage = ae.Code, ae.Message
+	}
+	for i := range ev.Resources {
+		if ev.Resources[i].ResourceAccount == "" {
+			ev.Resources[i].ResourceAccount = account
+		}
+	}
+	return ev
 }
 
 // Throttler decides whether a call is throttled (fault injection).

@@ -8,10 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/deskplane/deskplane/internal/awsproto"
-	"github.com/deskplane/deskplane/internal/cloudtrail"
 	"github.com/deskplane/deskplane/internal/gateway"
-	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/workspaces"
@@ -348,21 +345,14 @@ func (m *Module) RetireGrant(ctx context.Context, tx store.Tx, account, region, 
 	return err
 }
 
-// recordService records a call a service made on the customer's behalf.
+// recordService records a call a service made on the customer's behalf,
+// through the same recorder as the pipeline's calls (gateway.ServiceEvent).
 func (m *Module) recordService(ctx context.Context, account, region, service, op string, readOnly bool, in, out any, keyARN string, err error, now time.Time) {
 	if m.audit == nil {
 		return
 	}
-	ev := &gateway.Event{RequestID: ids.UUID(), Time: now, Service: m.svc, Operation: op, Region: region, Account: account,
-		Principal: &gateway.Principal{Type: "AWSService", Account: account, Service: service},
-		SourceIP:  service, UserAgent: service, Request: in, Response: out, ReadOnly: readOnly, InvokedBy: service,
-		AdditionalData: map[string]any{cloudtrail.ResourcesKey: []cloudtrail.Resource{{ARN: keyARN, Account: account}}}}
-	if err != nil {
-		if ae := awsproto.As(err); ae != nil {
-			ev.ErrorCode, ev.ErrorMessage = ae.Code, ae.Message
-		} else {
-			return // the transaction failed; nothing happened
-		}
+	if ev := gateway.ServiceEvent(m.svc, op, account, region, service, readOnly, in, out, err, now,
+		gateway.Check{Resource: keyARN, ResourceAccount: account}); ev != nil {
+		m.audit.Record(ctx, ev)
 	}
-	m.audit.Record(ctx, ev)
 }

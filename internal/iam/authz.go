@@ -389,8 +389,9 @@ type ResourcePolicy struct {
 // chk.Resource: the principal's identity policies (cached), its session
 // policies, the optional resource policy and the cross-account rule
 // (chk.ResourceAccount differing from p.Account needs both sides to allow).
-// It is the entry point for services that evaluate their own resource
-// policies (STS trust policies, KMS key policies).
+// Services do not call it: an operation's checks carry their resource's
+// policy (gateway.Check.Policy) and the pipeline decides them through
+// Authorize.
 func (a *Authorizer) Evaluate(ctx context.Context, p *gateway.Principal, chk gateway.Check, env gateway.Env, rp *ResourcePolicy) (policy.Result, error) {
 	e, err := a.identity(ctx, p)
 	if err != nil {
@@ -409,9 +410,12 @@ func (a *Authorizer) Evaluate(ctx context.Context, p *gateway.Principal, chk gat
 	return policy.Authorize(set, &req), nil
 }
 
-// Authorize implements gateway.Authorizer: identity-based evaluation with
-// no resource policy, so a check on a resource of another account
-// (chk.ResourceAccount) is denied.
+// Authorize implements gateway.Authorizer: the caller's identity policies
+// and, when the check carries one (chk.Policy: a KMS key policy, a role
+// trust policy), the resource's policy, in one evaluation (Evaluate). A
+// check on a resource of another account (chk.ResourceAccount) without a
+// resource policy is denied. A denial with a resource policy names the side
+// that did not allow, as AWS words it.
 func (a *Authorizer) Authorize(ctx context.Context, p *gateway.Principal, action string, chk gateway.Check, env gateway.Env) (gateway.Decision, error) {
 	if p == nil {
 		return gateway.Decision{Reason: "the request is not authenticated"}, nil

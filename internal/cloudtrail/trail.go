@@ -433,14 +433,6 @@ func (t *Trail) build(e *gateway.Event) []row {
 		rec.Resources = append(rec.Resources, RecResource{ARN: arn, AccountID: account, Type: resourceType(arn)})
 	}
 	for k, v := range e.AdditionalData {
-		if k == ResourcesKey {
-			if rs, ok := v.([]Resource); ok {
-				for _, r := range rs {
-					addRes(r.ARN, r.Account)
-				}
-			}
-			continue
-		}
 		if rec.AdditionalEventData == nil {
 			rec.AdditionalEventData = map[string]any{}
 		}

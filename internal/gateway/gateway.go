@@ -86,6 +86,9 @@ type Call struct {
 	accessKey   string // the access key id the request was signed with (not secret)
 	resources   []Check
 	extra       map[string]any
+	// refused holds, per item of an AuthPerItem operation, the error that
+	// refused it (nil: allowed).
+	refused []error
 }
 
 // Action returns the full IAM action of the call's operation.
@@ -97,9 +100,27 @@ func (c *Call) Action() string {
 	return c.Service.ActionPrefix + ":" + a
 }
 
+// Env is the request environment of the call, as the Authorizer needs it.
+func (c *Call) Env() Env {
+	return Env{SourceIP: c.SourceIP, SecureTransport: c.Secure, Now: c.Now, Region: c.Region}
+}
+
 // Authorize checks one resource and returns AccessDeniedException (in the
 // protocol's spelling) when the caller may not act on it.
+//
+// Handlers do not call it: an operation declares its checks in its table
+// entry (Resources, Items) and the pipeline runs them. It remains for the
+// per-item kms:CreateGrant check of CreateWorkspaces, which is being
+// rewritten separately.
 func (c *Call) Authorize(ctx context.Context, chk Check) error {
+	return c.check(ctx, chk)
+}
+
+// check runs one authorization check of the call: it fills in the check's
+// defaults, records its resource for the audit record and returns the
+// denial (an *awsproto.Error) when the caller may not act on it; any other
+// error is a failure to evaluate.
+func (c *Call) check(ctx context.Context, chk Check) error {
 	if chk.Action == "" {
 		chk.Action = c.Action()
 	}
@@ -115,7 +136,7 @@ func (c *Call) Authorize(ctx context.Context, chk Check) error {
 	if c.g == nil || c.g.Authz == nil {
 		return nil
 	}
-	d, err := c.g.Authz.Authorize(ctx, c.Principal, chk.Action, chk, Env{SourceIP: c.SourceIP, SecureTransport: c.Secure, Now: c.Now, Region: c.Region})
+	d, err := Decide(ctx, c.g.Authz, c.Principal, chk, c.Env())
 	if err != nil {
 		return err
 	}
@@ -123,6 +144,82 @@ func (c *Call) Authorize(ctx context.Context, chk Check) error {
 		return nil
 	}
 	return c.denied(chk, d)
+}
+
+// Decide answers one check for p: the Authorizer's evaluation (identity
+// policies, and the resource's policy when the check carries one) and,
+// when no policy denies explicitly and the policies do not allow, the
+// check's grants (ResourcePolicy.Grants). It is the one decision of the
+// pipeline, also used for the calls a service makes itself (KMS grants
+// WorkSpaces uses). A nil Authorizer allows what needs no grant.
+func Decide(ctx context.Context, a Authorizer, p *Principal, chk Check, env Env) (Decision, error) {
+	rp := chk.Policy
+	var d Decision
+	if a == nil {
+		d.Allowed = true
+	} else {
+		var err error
+		if d, err = a.Authorize(ctx, p, chk.Action, chk, env); err != nil {
+			return Decision{}, err
+		}
+	}
+	if rp == nil || d.ExplicitDeny {
+		return d, nil
+	}
+	if rp.GrantsOnly {
+		d.Allowed = false
+	}
+	if d.Allowed {
+		return d, nil
+	}
+	if rp.Grants != nil {
+		ok, err := rp.Grants(ctx)
+		if err != nil {
+			return Decision{}, fmt.Errorf("read the grants of %s: %w", chk.Resource, err)
+		}
+		if ok {
+			return Decision{Allowed: true, Reason: "allowed by a grant"}, nil
+		}
+	}
+	if rp.DenyReason != "" {
+		d.Reason = rp.DenyReason
+	}
+	return d, nil
+}
+
+// Denied is the AccessDenied error of a refused check, in proto's
+// spelling (awsproto.ErrAccessDenied): the one message format of every
+// denial, the pipeline's and a service's own.
+func Denied(proto Protocol, p *Principal, chk Check, d Decision) error {
+	who := p.ARN
+	if who == "" {
+		who = p.Service
+	}
+	why := "no identity-based policy allows the " + chk.Action + " action"
+	if chk.Policy != nil {
+		why = "no resource-based policy allows the " + chk.Action + " action"
+	}
+	if d.ExplicitDeny {
+		why = "explicit deny in an identity-based policy"
+	}
+	if d.Reason != "" {
+		why = d.Reason
+	}
+	if chk.Policy != nil && chk.Policy.NoReason {
+		why = ""
+	}
+	return awsproto.Denied(proto, who, chk.Action, chk.Resource, why)
+}
+
+// Refused returns the error that refused item i of a per-item operation
+// (AuthPerItem), or nil when the item may proceed: an *awsproto.Error (the
+// denial) or, when its check could not be evaluated, another error. The
+// handler reports it in the operation's own failure list.
+func (c *Call) Refused(i int) error {
+	if i < 0 || i >= len(c.refused) {
+		return nil
+	}
+	return c.refused[i]
 }
 
 // resourceOK reports whether a check's resource may be evaluated and
@@ -161,18 +258,12 @@ func (c *Call) invalidARN(arn string) error {
 }
 
 func (c *Call) denied(chk Check, d Decision) error {
-	why := "no identity-based policy allows the " + chk.Action + " action"
-	if d.ExplicitDeny {
-		why = "explicit deny in an identity-based policy"
-	}
-	if d.Reason != "" {
-		why = d.Reason
-	}
-	return awsproto.Denied(c.Service.Protocol, c.Principal.ARN, chk.Action, chk.Resource, why)
+	return Denied(c.Service.Protocol, c.Principal, chk, d)
 }
 
 // AddResource records a resource the call touched, for the audit record,
-// without an authorization check (operations that authorize themselves).
+// without an authorization check (a resource the handler finds, e.g. the
+// key an alias points to).
 //
 // A resource that is not "*" or a well-formed ARN is left out.
 func (c *Call) AddResource(chk Check) {
@@ -424,35 +515,76 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		return nil, err
 	}
 	ev.Request = in
-	if !op.SelfAuthorized && !op.NoAuthz {
-		var checks []Check
-		if op.Resources != nil {
-			checks, err = op.Resources(ctx, c, in)
-			if err != nil {
-				return nil, err
-			}
-		}
-		if checks == nil {
-			checks = []Check{{Resource: "*"}}
-		}
-		// A batch names the same directory, bundle and tags over and over:
-		// a check equal to one already allowed is allowed again (evaluation
-		// depends only on the check, the caller and the request).
-		var allowed []Check
-	checking:
-		for _, chk := range checks {
-			for i := range allowed {
-				if sameCheck(&allowed[i], &chk) {
-					continue checking
-				}
-			}
-			if err := c.Authorize(ctx, chk); err != nil {
-				return nil, err
-			}
-			allowed = append(allowed, chk)
+	if !op.NoAuthz {
+		if err := c.authorizeOp(ctx, in); err != nil {
+			return nil, err
 		}
 	}
 	return op.Handler(ctx, c, in)
+}
+
+// authorizeOp runs the operation's declared authorization (Operation.Auth)
+// on its decoded input.
+func (c *Call) authorizeOp(ctx context.Context, in any) error {
+	op := c.Op
+	// A batch names the same directory, bundle and tags over and over: a
+	// check equal to one already answered gets the same answer (evaluation
+	// depends only on the check, the caller and the request).
+	var seen []Check
+	var answers []error
+	ask := func(chk Check) error {
+		if chk.Policy != nil && op.Auth == AuthIdentity {
+			return fmt.Errorf("operation %s: a check on %s carries a resource policy, but the operation is not declared ResourcePolicy", op.Name, chk.Resource)
+		}
+		for i := range seen {
+			if sameCheck(&seen[i], &chk) {
+				return answers[i]
+			}
+		}
+		err := c.check(ctx, chk)
+		if err != nil && awsproto.As(err) == nil {
+			return err
+		}
+		seen, answers = append(seen, chk), append(answers, err)
+		return err
+	}
+	if op.Auth == AuthPerItem {
+		if op.Items == nil {
+			return fmt.Errorf("operation %s: declared PerItem without an item resolver", op.Name)
+		}
+		items, err := op.Items(ctx, c, in)
+		if err != nil {
+			return err
+		}
+		c.refused = make([]error, len(items))
+		for i, checks := range items {
+			for _, chk := range checks {
+				// A failure to evaluate one item's check fails that item
+				// only (the handler reports it with the internal code).
+				if err := ask(chk); err != nil {
+					c.refused[i] = err
+					break
+				}
+			}
+		}
+		return nil
+	}
+	var checks []Check
+	if op.Resources != nil {
+		var err error
+		if checks, err = op.Resources(ctx, c, in); err != nil {
+			return err
+		}
+	}
+	if checks == nil {
+		checks = []Check{{Resource: "*"}}
+	}
+	for _, chk := range checks {
+		if err := ask(chk); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maxUnsignedBody bounds the body read from a request whose service only
@@ -755,5 +887,6 @@ func sameCheck(a, b *Check) bool {
 		(a.ResourceTags == nil) == (b.ResourceTags == nil) && maps.Equal(a.ResourceTags, b.ResourceTags) &&
 		(a.RequestTags == nil) == (b.RequestTags == nil) && maps.Equal(a.RequestTags, b.RequestTags) &&
 		(a.TagKeys == nil) == (b.TagKeys == nil) && slices.Equal(a.TagKeys, b.TagKeys) &&
-		(a.Context == nil) == (b.Context == nil) && maps.EqualFunc(a.Context, b.Context, slices.Equal[[]string])
+		(a.Context == nil) == (b.Context == nil) && maps.EqualFunc(a.Context, b.Context, slices.Equal[[]string]) &&
+		a.Policy == b.Policy
 }

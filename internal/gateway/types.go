@@ -8,9 +8,11 @@ package gateway
 import (
 	"context"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/ids"
 )
 
 // Protocol is an AWS wire protocol (see awsproto.Protocol, which the error
@@ -77,16 +79,84 @@ type Operation struct {
 	Name     string // wire name, e.g. "CreateWorkspaces"
 	Action   string // IAM action without prefix; defaults to Name
 	ReadOnly bool   // CloudTrail readOnly
-	// SelfAuthorized operations (batch operations) authorize each item with
-	// Call.Authorize themselves and report denials per item.
-	SelfAuthorized bool
+	// Auth is how the pipeline authorizes the operation (AuthIdentity
+	// unless declared with ResourcePolicy or PerItem).
+	Auth AuthMode
 	// Unauthenticated operations need no IAM permission (e.g. sts:GetCallerIdentity).
 	NoAuthz   bool
 	InputType reflect.Type
 	// Resources returns the authorization checks; nil means one check on
 	// Resource "*" with no tags.
 	Resources func(ctx context.Context, c *Call, in any) ([]Check, error)
-	Handler   func(ctx context.Context, c *Call, in any) (any, error)
+	// Items returns the checks of each item of a batch (AuthPerItem): item i
+	// is refused when one of its checks is denied.
+	Items   func(ctx context.Context, c *Call, in any) ([][]Check, error)
+	Handler func(ctx context.Context, c *Call, in any) (any, error)
+}
+
+// AuthMode is how the pipeline authorizes an operation. No handler calls an
+// authorizer: the operation declares its mode in its table entry and the
+// pipeline runs the checks its resolver returns.
+type AuthMode uint8
+
+const (
+	// AuthIdentity evaluates each check against the caller's identity
+	// policies (the default): a denied check refuses the call.
+	AuthIdentity AuthMode = iota
+	// AuthResourcePolicy evaluates each check together with the policy of
+	// its resource (Check.Policy: a KMS key policy and grants, a role trust
+	// policy), in one evaluation with the documented precedence: an explicit
+	// deny anywhere wins; in the resource's account either side may allow
+	// (a key or trust policy must allow, directly or by delegating to the
+	// account's IAM policies); across accounts both sides must allow. A
+	// check without a Policy is evaluated as in AuthIdentity.
+	AuthResourcePolicy
+	// AuthPerItem authorizes each item of a batch on its own
+	// (Operation.Items): a refused item does not fail the call; the handler
+	// learns of it from Call.Refused and reports it in the operation's own
+	// failure list.
+	AuthPerItem
+)
+
+// String names the mode.
+func (m AuthMode) String() string {
+	switch m {
+	case AuthIdentity:
+		return "identity"
+	case AuthResourcePolicy:
+		return "resource-policy"
+	case AuthPerItem:
+		return "per-item"
+	}
+	return "AuthMode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ResourcePolicy is the resource-based side of a check (AuthResourcePolicy):
+// the resource's policy documents, evaluated by the Authorizer together
+// with the caller's identity policies, and the grants that may allow what
+// the policies do not.
+type ResourcePolicy struct {
+	// Documents are the resource's policy documents (JSON). None means the
+	// resource has no policy, so it allows nothing (a role that does not
+	// exist).
+	Documents []string
+	// Trust marks role trust policies (parsed as such); otherwise the
+	// documents are resource policies (KMS key policies).
+	Trust bool
+	// Grants, when set, reports whether a grant allows the call; it is
+	// consulted only when no policy denies explicitly and the policies do
+	// not allow (KMS grants only ever allow).
+	Grants func(ctx context.Context) (bool, error)
+	// GrantsOnly: the policies may refuse (an explicit deny) but not allow;
+	// only Grants can (kms:RetireGrant by a caller outside the grant's
+	// issuing account).
+	GrantsOnly bool
+	// DenyReason, when set, replaces the evaluator's reason in the message
+	// of an implicit denial.
+	DenyReason string
+	// NoReason: the denial's message gives no reason (sts:AssumeRole, as
+	// AWS words it).
+	NoReason bool
 }
 
 // Op declares an operation with typed input and output.
@@ -116,8 +186,18 @@ func WithResources[In any](op *Operation, f func(ctx context.Context, c *Call, i
 // ReadOnly marks the operation read-only and returns it.
 func (op *Operation) RO() *Operation { op.ReadOnly = true; return op }
 
-// Batch marks the operation self-authorizing and returns it.
-func (op *Operation) Batch() *Operation { op.SelfAuthorized = true; return op }
+// ResourcePolicy declares that the operation's checks carry their
+// resources' policies (Check.Policy), evaluated with the identity policies
+// (AuthResourcePolicy), and returns it.
+func (op *Operation) ResourcePolicy() *Operation { op.Auth = AuthResourcePolicy; return op }
+
+// PerItem declares a batch operation authorized per item (AuthPerItem):
+// items returns the checks of each item of the request, in order.
+func PerItem[In any](op *Operation, items func(ctx context.Context, c *Call, in *In) ([][]Check, error)) *Operation {
+	op.Auth = AuthPerItem
+	op.Items = func(ctx context.Context, c *Call, in any) ([][]Check, error) { return items(ctx, c, in.(*In)) }
+	return op
+}
 
 // Check is one authorization question: may the caller do Action on Resource?
 type Check struct {
@@ -128,6 +208,9 @@ type Check struct {
 	RequestTags     map[string]string   // tags in the request (aws:RequestTag/*, aws:TagKeys); nil when none
 	TagKeys         []string            // aws:TagKeys when the request names keys without values (DeleteTags)
 	Context         map[string][]string // service-specific condition keys
+	// Policy is the resource's policy, for operations declared with
+	// ResourcePolicy; nil: identity policies only.
+	Policy *ResourcePolicy
 }
 
 // Principal is the authenticated caller.
@@ -171,7 +254,10 @@ type Env struct {
 	Region          string
 }
 
-// Authorizer evaluates IAM policies for a principal.
+// Authorizer evaluates IAM policies for a principal: its identity
+// policies and, when the check carries one (Check.Policy), the resource's
+// policy, in one evaluation. Grants (ResourcePolicy.Grants) are left to
+// the caller (see Decide).
 type Authorizer interface {
 	Authorize(ctx context.Context, p *Principal, action string, chk Check, env Env) (Decision, error)
 }
@@ -197,7 +283,9 @@ type Event struct {
 	AdditionalData map[string]any
 }
 
-// Auditor records events (CloudTrail).
+// Auditor records events (CloudTrail). The server wires one recorder into
+// the gateway (every API call) and into the services that act without an
+// HTTP request (ServiceEvent), so every event goes the same way.
 type Auditor interface {
 	Record(ctx context.Context, e *Event)
 }
@@ -214,6 +302,34 @@ const (
 // out (fault injection for resilience tests): the outage kind, or "".
 type RegionOutages interface {
 	RegionOutage(ctx context.Context, region string) string
+}
+
+// ServiceEvent is the audit event of a call a service made on a customer's
+// behalf, without an HTTP request (the grants WorkSpaces creates, EBS's
+// GenerateDataKeyWithoutPlaintext and Decrypt): svc's operation op in the
+// account and region, made by the service principal service, with its
+// input, output (nil on error), error and the resources it touched, as
+// the pipeline declares them (Check.Resource, Check.ResourceAccount). It
+// returns nil when err is not an AWS error (the transaction failed: nothing
+// happened).
+func ServiceEvent(svc *Service, op, account, region, service string, readOnly bool, in, out any, err error, now time.Time, resources ...Check) *Event {
+	ev := &Event{RequestID: ids.UUID(), Time: now, Service: svc, Operation: op, Region: region, Account: account,
+		Principal: &Principal{Type: "AWSService", Account: account, Service: service},
+		SourceIP:  service, UserAgent: service, Request: in, Response: out, ReadOnly: readOnly, InvokedBy: service,
+		Resources: resources}
+	if err != nil {
+		ae := awsproto.As(err)
+		if ae == nil {
+			return nil
+		}
+		ev.ErrorCode, ev.ErrorMessage = ae.Code, ae.Message
+	}
+	for i := range ev.Resources {
+		if ev.Resources[i].ResourceAccount == "" {
+			ev.Resources[i].ResourceAccount = account
+		}
+	}
+	return ev
 }
 
 // Throttler decides whether a call is throttled (fault injection).

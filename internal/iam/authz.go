@@ -389,8 +389,9 @@ type ResourcePolicy struct {
 // chk.Resource: the principal's identity policies (cached), its session
 // policies, the optional resource policy and the cross-account rule
 // (chk.ResourceAccount differing from p.Account needs both sides to allow).
-// It is the entry point for services that evaluate their own resource
-// policies (STS trust policies, KMS key policies).
+// Services do not call it: an operation's checks carry their resource's
+// policy (gateway.Check.Policy) and the pipeline decides them through
+// Authorize.
 func (a *Authorizer) Evaluate(ctx context.Context, p *gateway.Principal, chk gateway.Check, env gateway.Env, rp *ResourcePolicy) (policy.Result, error) {
 	e, err := a.identity(ctx, p)
 	if err != nil {
@@ -409,9 +410,12 @@ func (a *Authorizer) Evaluate(ctx context.Context, p *gateway.Principal, chk gat
 	return policy.Authorize(set, &req), nil
 }
 
-// Authorize implements gateway.Authorizer: identity-based evaluation with
-// no resource policy, so a check on a resource of another account
-// (chk.ResourceAccount) is denied.
+// Authorize implements gateway.Authorizer: the caller's identity policies
+// and, when the check carries one (chk.Policy: a KMS key policy, a role
+// trust policy), the resource's policy, in one evaluation (Evaluate). A
+// check on a resource of another account (chk.ResourceAccount) without a
+// resource policy is denied. A denial with a resource policy names the side
+// that did not allow, as AWS words it.
 func (a *Authorizer) Authorize(ctx context.Context, p *gateway.Principal, action string, chk gateway.Check, env gateway.Env) (gateway.Decision, error) {
 	if p == nil {
 		return gateway.Decision{Reason: "the request is not authenticated"}, nil
@@ -420,11 +424,53 @@ func (a *Authorizer) Authorize(ctx context.Context, p *gateway.Principal, action
 		return gateway.Decision{Reason: why}, nil
 	}
 	chk.Action = action
-	res, err := a.Evaluate(ctx, p, chk, env, nil)
+	var rp *ResourcePolicy
+	if chk.Policy != nil {
+		kind := policy.Resource
+		if chk.Policy.Trust {
+			kind = policy.Trust
+		}
+		rp = &ResourcePolicy{MustAllow: true}
+		for i, doc := range chk.Policy.Documents {
+			pp, err := a.Parse(doc, kind)
+			if err != nil {
+				return gateway.Decision{}, fmt.Errorf("iam: the %s policy of %s: %w", kind, chk.Resource, err)
+			}
+			if pp.Name == "" {
+				pp = named(pp, resourcePolicyName(chk.Policy, i))
+			}
+			rp.Policies = append(rp.Policies, pp)
+		}
+	}
+	res, err := a.Evaluate(ctx, p, chk, env, rp)
 	if err != nil {
 		return gateway.Decision{}, err
 	}
-	return gateway.Decision{Allowed: res.Decision == policy.Allow, ExplicitDeny: res.Decision == policy.Deny, Reason: res.Reason}, nil
+	d := gateway.Decision{Allowed: res.Decision == policy.Allow, ExplicitDeny: res.Decision == policy.Deny, Reason: res.Reason}
+	if rp != nil && res.Decision == policy.NotApplicable {
+		// The denial of a check with a resource policy names the side that
+		// did not allow, as AWS words it.
+		if res.ResourceDecision != policy.Allow {
+			d.Reason = "no resource-based policy allows the " + action + " action"
+		} else {
+			d.Reason = "no identity-based policy allows the " + action + " action"
+		}
+	}
+	return d, nil
+}
+
+// resourcePolicyName names the i-th document of a resource policy for
+// decision reasons: "trust-policy" or "key-policy" (the KMS key policy's
+// name is "default").
+func resourcePolicyName(rp *gateway.ResourcePolicy, i int) string {
+	name := "key-policy"
+	if rp.Trust {
+		name = "trust-policy"
+	}
+	if i > 0 {
+		name += "-" + strconv.Itoa(i+1)
+	}
+	return name
 }
 
 // IsUserSession reports whether p holds temporary credentials of an IAM
@@ -445,7 +491,9 @@ func userSessionLimit(p *gateway.Principal, action string) string {
 	switch {
 	case strings.EqualFold(svc, "iam"):
 		return "temporary credentials from GetSessionToken without MFA cannot call IAM API operations"
-	case strings.EqualFold(svc, "sts") && !strings.EqualFold(op, "AssumeRole") && !strings.EqualFold(op, "GetCallerIdentity"):
+	case strings.EqualFold(svc, "sts") && !strings.EqualFold(op, "AssumeRole") && !strings.EqualFold(op, "GetCallerIdentity") &&
+		// Permissions AssumeRole checks beside sts:AssumeRole, not operations.
+		!strings.EqualFold(op, "TagSession") && !strings.EqualFold(op, "SetSourceIdentity"):
 		return "temporary credentials from GetSessionToken without MFA can call no STS API operation but AssumeRole and GetCallerIdentity"
 	}
 	return ""

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
-	"github.com/deskplane/deskplane/internal/cloudtrail"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -65,60 +64,123 @@ func checkAliasName(name string, create bool) error {
 	return nil
 }
 
-// aliasCheck authorizes the alias side of alias operations (IAM only: an
-// alias has no policy of its own).
-func aliasCheck(ctx context.Context, c *gateway.Call, name string) error {
-	return c.Authorize(ctx, gateway.Check{Resource: aliasARN(c.Account, c.Region, name), Context: map[string][]string{"kms:CallerAccount": {c.Account}}})
+// aliasCheck is the check on the alias side of alias operations (IAM
+// only: an alias has no policy of its own).
+func aliasCheck(c *gateway.Call, name string) gateway.Check {
+	return gateway.Check{Resource: aliasARN(c.Account, c.Region, name), Context: map[string][]string{"kms:CallerAccount": {c.Account}}}
 }
 
 func (m *Module) addAliasOps() {
 	m.svc.Add(
-		gateway.Op("CreateAlias", func(ctx context.Context, c *gateway.Call, in *CreateAliasInput) (*struct{}, error) {
-			return nil, m.putAlias(ctx, c, in, true)
-		}).Batch(),
-		gateway.Op("UpdateAlias", func(ctx context.Context, c *gateway.Call, in *CreateAliasInput) (*struct{}, error) {
-			return nil, m.putAlias(ctx, c, in, false)
-		}).Batch(),
-		gateway.Op("DeleteAlias", func(ctx context.Context, c *gateway.Call, in *DeleteAliasInput) (*struct{}, error) {
-			name := *in.AliasName
-			if err := checkAliasName(name, false); err != nil {
-				return nil, err
-			}
-			if err := aliasCheck(ctx, c, name); err != nil {
-				return nil, err
-			}
-			return nil, m.store.Update(ctx, func(tx store.Tx) error {
-				a, err := store.GetJSON[aliasRec](ctx, tx, tAliases, key3(c.Account, c.Region, name))
-				if errors.Is(err, store.ErrNotFound) {
-					return errNotFound("Alias %s is not found.", aliasARN(c.Account, c.Region, name))
-				}
-				if err != nil {
-					return err
-				}
-				if _, err := m.keyFor(ctx, tx, c, a.KeyID, false, authzRequest{}); err != nil {
-					return err
-				}
-				addResource(c, cloudtrail.Resource{ARN: a.ARN, Account: c.Account}, cloudtrail.Resource{ARN: keyARN(c.Account, c.Region, a.KeyID), Account: c.Account})
-				return tx.Delete(ctx, tAliases, key3(c.Account, c.Region, name))
-			})
-		}).Batch(),
+		gateway.WithResources(gateway.Op("CreateAlias", m.createAlias), func(ctx context.Context, c *gateway.Call, in *CreateAliasInput) ([]gateway.Check, error) {
+			return m.putAliasChecks(ctx, c, in, true)
+		}).ResourcePolicy(),
+		gateway.WithResources(gateway.Op("UpdateAlias", m.updateAlias), func(ctx context.Context, c *gateway.Call, in *CreateAliasInput) ([]gateway.Check, error) {
+			return m.putAliasChecks(ctx, c, in, false)
+		}).ResourcePolicy(),
+		gateway.WithResources(gateway.Op("DeleteAlias", m.deleteAlias), m.deleteAliasChecks).ResourcePolicy(),
 		gateway.Op("ListAliases", m.listAliases).RO(),
 	)
 }
 
-func (m *Module) putAlias(ctx context.Context, c *gateway.Call, in *CreateAliasInput, create bool) error {
+// deleteAliasChecks authorizes DeleteAlias on the alias and on the key it
+// points to.
+func (m *Module) deleteAliasChecks(ctx context.Context, c *gateway.Call, in *DeleteAliasInput) ([]gateway.Check, error) {
+	name := *in.AliasName
+	if err := checkAliasName(name, false); err != nil {
+		return nil, err
+	}
+	checks := []gateway.Check{aliasCheck(c, name)}
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		a, err := m.alias(ctx, tx, c, name)
+		if err != nil {
+			return err
+		}
+		k, _, err := m.key(ctx, tx, c, a.KeyID, false)
+		if err != nil {
+			return err
+		}
+		checks = append(checks, m.keyCheck(c.Account, c.Principal, k, authzRequest{}))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return checks, nil
+}
+
+// alias reads an alias of the caller's account and region.
+func (m *Module) alias(ctx context.Context, tx store.Tx, c *gateway.Call, name string) (*aliasRec, error) {
+	a, err := store.GetJSON[aliasRec](ctx, tx, tAliases, key3(c.Account, c.Region, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotFound("Alias %s is not found.", aliasARN(c.Account, c.Region, name))
+	}
+	return a, err
+}
+
+func (m *Module) deleteAlias(ctx context.Context, c *gateway.Call, in *DeleteAliasInput) (*struct{}, error) {
+	name := *in.AliasName
+	return nil, m.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := m.alias(ctx, tx, c, name); err != nil {
+			return err
+		}
+		return tx.Delete(ctx, tAliases, key3(c.Account, c.Region, name))
+	})
+}
+
+// putAliasChecks authorizes CreateAlias and UpdateAlias: on the alias, on
+// the target key and, for UpdateAlias, on the key the alias points to now
+// (it must allow it too).
+func (m *Module) putAliasChecks(ctx context.Context, c *gateway.Call, in *CreateAliasInput, create bool) ([]gateway.Check, error) {
 	name := *in.AliasName
 	if err := checkAliasName(name, create); err != nil {
-		return err
+		return nil, err
 	}
 	if strings.HasPrefix(*in.TargetKeyId, "alias/") || strings.Contains(*in.TargetKeyId, ":alias/") {
-		return errValidation("TargetKeyId must be a key ID or key ARN, not an alias.")
+		return nil, errValidation("TargetKeyId must be a key ID or key ARN, not an alias.")
 	}
-	if err := aliasCheck(ctx, c, name); err != nil {
-		return err
+	checks := []gateway.Check{aliasCheck(c, name)}
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		k, _, err := m.key(ctx, tx, c, *in.TargetKeyId, false)
+		if err != nil {
+			return err
+		}
+		checks = append(checks, m.keyCheck(c.Account, c.Principal, k, authzRequest{}))
+		if create {
+			return nil
+		}
+		old, err := store.GetJSON[aliasRec](ctx, tx, tAliases, key3(c.Account, c.Region, name))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // the handler reports it
+		}
+		if err != nil {
+			return err
+		}
+		ok, _, err := m.key(ctx, tx, c, old.KeyID, false)
+		if err != nil {
+			return err
+		}
+		checks = append(checks, m.keyCheck(c.Account, c.Principal, ok, authzRequest{}))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return checks, nil
+}
+
+func (m *Module) createAlias(ctx context.Context, c *gateway.Call, in *CreateAliasInput) (*struct{}, error) {
+	return nil, m.putAlias(ctx, c, in, true)
+}
+
+func (m *Module) updateAlias(ctx context.Context, c *gateway.Call, in *CreateAliasInput) (*struct{}, error) {
+	return nil, m.putAlias(ctx, c, in, false)
+}
+
+func (m *Module) putAlias(ctx context.Context, c *gateway.Call, in *CreateAliasInput, create bool) error {
+	name := *in.AliasName
 	return m.store.Update(ctx, func(tx store.Tx) error {
-		k, err := m.keyFor(ctx, tx, c, *in.TargetKeyId, false, authzRequest{})
+		k, _, err := m.key(ctx, tx, c, *in.TargetKeyId, false)
 		if err != nil {
 			return err
 		}
@@ -133,7 +195,6 @@ func (m *Module) putAlias(ctx context.Context, c *gateway.Call, in *CreateAliasI
 		}
 		ak := key3(c.Account, c.Region, name)
 		arn := aliasARN(c.Account, c.Region, name)
-		addResource(c, cloudtrail.Resource{ARN: arn, Account: c.Account}, resourceOf(k))
 		old, err := store.GetJSON[aliasRec](ctx, tx, tAliases, ak)
 		switch {
 		case err == nil && create:
@@ -145,10 +206,6 @@ func (m *Module) putAlias(ctx context.Context, c *gateway.Call, in *CreateAliasI
 		}
 		rec := &aliasRec{Name: name, ARN: arn, KeyID: k.KeyID, Created: c.Now, Updated: c.Now}
 		if old != nil {
-			// UpdateAlias: the old target key must allow it too.
-			if _, err := m.keyFor(ctx, tx, c, old.KeyID, false, authzRequest{}); err != nil {
-				return err
-			}
 			rec.Created = old.Created
 		}
 		return store.PutJSON(ctx, tx, tAliases, ak, rec)

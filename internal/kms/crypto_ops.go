@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
-	"github.com/deskplane/deskplane/internal/cloudtrail"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -114,16 +113,23 @@ func checkContext(ec map[string]string) error {
 	return nil
 }
 
-// cryptoKey resolves, state-checks and authorizes a key for a cryptographic
-// operation, and returns its unsealed material.
-func (m *Module) cryptoKey(ctx context.Context, tx store.Tx, c *gateway.Call, keyRef, op string, ec map[string]string, toks []string) (*keyRec, []byte, error) {
+// cryptoChecks is the resolver part of a cryptographic operation on one
+// key: the request's grant tokens and encryption context are checked, then
+// the key's check (grants for op with the encryption context may allow).
+func (m *Module) cryptoChecks(ctx context.Context, c *gateway.Call, keyRef, op string, ec map[string]string, toks []string) ([]gateway.Check, error) {
 	if err := checkGrantTokens(toks); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := checkContext(ec); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	k, err := m.keyFor(ctx, tx, c, keyRef, true, authzRequest{Action: "kms:" + op, EncCtx: ec, GrantOp: op})
+	return m.keyChecks(ctx, c, keyRef, true, authzRequest{Action: "kms:" + op, EncCtx: ec, GrantOp: op})
+}
+
+// cryptoKey resolves and state-checks a key for a cryptographic operation
+// (the pipeline has authorized it), and returns its unsealed material.
+func (m *Module) cryptoKey(ctx context.Context, tx store.Tx, c *gateway.Call, keyRef, op string) (*keyRec, []byte, error) {
+	k, _, err := m.key(ctx, tx, c, keyRef, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -140,141 +146,197 @@ func (m *Module) cryptoKey(ctx context.Context, tx store.Tx, c *gateway.Call, ke
 	return k, mat, nil
 }
 
-// blobKey finds the key named in a ciphertext blob (or KeyId when given).
-func (m *Module) blobKey(ctx context.Context, tx store.Tx, c *gateway.Call, blob []byte, keyID *string, ec map[string]string, toks []string, op string) (*keyRec, []byte, error) {
+// blobRef returns the reference of the key a ciphertext blob names (KeyId
+// when given, which must name the same key).
+func (m *Module) blobRef(ctx context.Context, tx store.Tx, c *gateway.Call, blob []byte, keyID *string) (string, error) {
 	if len(blob) == 0 || len(blob) > 6144 {
-		return nil, nil, errValidation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
+		return "", errValidation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
 	}
 	arn := blobKeyARN(blob)
 	if arn == "" {
-		return nil, nil, errInvalidCiphertext()
+		return "", errInvalidCiphertext()
 	}
 	rf, err := parseRef(c.Account, c.Region, arn, false)
 	if err != nil || rf.region != c.Region {
-		return nil, nil, errInvalidCiphertext()
+		return "", errInvalidCiphertext()
 	}
-	if keyID != nil {
-		r2, err := parseRef(c.Account, c.Region, *keyID, true)
-		if err != nil {
-			return nil, nil, err
-		}
-		given, err := loadKey(ctx, tx, r2, c.Now)
-		if err != nil {
-			return nil, nil, err
-		}
-		if given.ARN != arn {
-			return nil, nil, errIncorrectKey()
-		}
-		return m.cryptoKey(ctx, tx, c, *keyID, op, ec, toks)
+	if keyID == nil {
+		return arn, nil
 	}
-	return m.cryptoKey(ctx, tx, c, arn, op, ec, toks)
+	given, _, err := m.key(ctx, tx, c, *keyID, true)
+	if err != nil {
+		return "", err
+	}
+	if given.ARN != arn {
+		return "", errIncorrectKey()
+	}
+	return *keyID, nil
+}
+
+// blobChecks is the resolver part of an operation on the key a ciphertext
+// blob names.
+func (m *Module) blobChecks(ctx context.Context, c *gateway.Call, blob []byte, keyID *string, ec map[string]string, toks []string, op string) ([]gateway.Check, error) {
+	var ref string
+	err := m.store.View(ctx, func(tx store.Tx) (err error) {
+		ref, err = m.blobRef(ctx, tx, c, blob, keyID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m.cryptoChecks(ctx, c, ref, op, ec, toks)
+}
+
+// blobKey finds, state-checks and opens the key named in a ciphertext blob
+// (or KeyId when given).
+func (m *Module) blobKey(ctx context.Context, tx store.Tx, c *gateway.Call, blob []byte, keyID *string, op string) (*keyRec, []byte, error) {
+	ref, err := m.blobRef(ctx, tx, c, blob, keyID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.cryptoKey(ctx, tx, c, ref, op)
 }
 
 func (m *Module) addCryptoOps() {
 	m.svc.Add(
-		gateway.Op("Encrypt", func(ctx context.Context, c *gateway.Call, in *EncryptInput) (*EncryptOutput, error) {
+		gateway.WithResources(gateway.Op("Encrypt", m.encrypt).RO(), func(ctx context.Context, c *gateway.Call, in *EncryptInput) ([]gateway.Check, error) {
 			if len(in.Plaintext) == 0 || len(in.Plaintext) > 4096 {
 				return nil, errValidation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and 4096")
 			}
 			if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
 				return nil, err
 			}
-			var out *EncryptOutput
-			err := m.store.View(ctx, func(tx store.Tx) error {
-				k, mat, err := m.cryptoKey(ctx, tx, c, *in.KeyId, "Encrypt", in.EncryptionContext, in.GrantTokens)
-				if err != nil {
-					return err
-				}
-				defer clear(mat)
-				if err := dryRun(in.DryRun); err != nil {
-					return err
-				}
-				blob, err := encryptBlob(mat, k.ARN, in.Plaintext, in.EncryptionContext)
-				if err != nil {
-					return errInternal(err)
-				}
-				out = &EncryptOutput{CiphertextBlob: blob, KeyId: k.ARN, EncryptionAlgorithm: "SYMMETRIC_DEFAULT"}
-				return nil
-			})
-			return out, err
-		}).RO().Batch(),
-		gateway.Op("Decrypt", func(ctx context.Context, c *gateway.Call, in *DecryptInput) (*DecryptOutput, error) {
+			return m.cryptoChecks(ctx, c, *in.KeyId, "Encrypt", in.EncryptionContext, in.GrantTokens)
+		}).ResourcePolicy(),
+		gateway.WithResources(gateway.Op("Decrypt", m.decrypt).RO(), func(ctx context.Context, c *gateway.Call, in *DecryptInput) ([]gateway.Check, error) {
 			if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
 				return nil, err
 			}
-			var out *DecryptOutput
-			err := m.store.View(ctx, func(tx store.Tx) error {
-				k, mat, err := m.blobKey(ctx, tx, c, in.CiphertextBlob, in.KeyId, in.EncryptionContext, in.GrantTokens, "Decrypt")
-				if err != nil {
-					return err
-				}
-				defer clear(mat)
-				if err := dryRun(in.DryRun); err != nil {
-					return err
-				}
-				pt, err := decryptBlob(mat, in.CiphertextBlob, in.EncryptionContext)
-				if err != nil {
-					return errInvalidCiphertext()
-				}
-				out = &DecryptOutput{KeyId: k.ARN, Plaintext: pt, EncryptionAlgorithm: "SYMMETRIC_DEFAULT"}
-				return nil
-			})
-			return out, err
-		}).RO().Batch(),
-		gateway.Op("ReEncrypt", func(ctx context.Context, c *gateway.Call, in *ReEncryptInput) (*ReEncryptOutput, error) {
+			return m.blobChecks(ctx, c, in.CiphertextBlob, in.KeyId, in.EncryptionContext, in.GrantTokens, "Decrypt")
+		}).ResourcePolicy(),
+		gateway.WithResources(gateway.Op("ReEncrypt", m.reEncrypt).RO(), func(ctx context.Context, c *gateway.Call, in *ReEncryptInput) ([]gateway.Check, error) {
 			if err := checkAlgorithm(in.SourceEncryptionAlgorithm); err != nil {
 				return nil, err
 			}
 			if err := checkAlgorithm(in.DestinationEncryptionAlgorithm); err != nil {
 				return nil, err
 			}
-			var out *ReEncryptOutput
-			err := m.store.View(ctx, func(tx store.Tx) error {
-				src, smat, err := m.blobKey(ctx, tx, c, in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionContext, in.GrantTokens, "ReEncryptFrom")
-				if err != nil {
-					return err
-				}
-				defer clear(smat)
-				dst, dmat, err := m.cryptoKey(ctx, tx, c, *in.DestinationKeyId, "ReEncryptTo", in.DestinationEncryptionContext, in.GrantTokens)
-				if err != nil {
-					return err
-				}
-				defer clear(dmat)
-				addResource(c, resourceOf(src), resourceOf(dst))
-				if err := dryRun(in.DryRun); err != nil {
-					return err
-				}
-				pt, err := decryptBlob(smat, in.CiphertextBlob, in.SourceEncryptionContext)
-				if err != nil {
-					return errInvalidCiphertext()
-				}
-				defer clear(pt)
-				blob, err := encryptBlob(dmat, dst.ARN, pt, in.DestinationEncryptionContext)
-				if err != nil {
-					return errInternal(err)
-				}
-				out = &ReEncryptOutput{CiphertextBlob: blob, SourceKeyId: src.ARN, KeyId: dst.ARN,
-					SourceEncryptionAlgorithm: "SYMMETRIC_DEFAULT", DestinationEncryptionAlgorithm: "SYMMETRIC_DEFAULT"}
-				return nil
-			})
-			return out, err
-		}).RO().Batch(),
-		gateway.Op("GenerateDataKey", func(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
-			blob, pt, arn, err := m.generateDataKey(ctx, c, in, "GenerateDataKey")
+			src, err := m.blobChecks(ctx, c, in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionContext, in.GrantTokens, "ReEncryptFrom")
 			if err != nil {
 				return nil, err
 			}
-			return &GenerateDataKeyOutput{CiphertextBlob: blob, Plaintext: pt, KeyId: arn}, nil
-		}).RO().Batch(),
-		gateway.Op("GenerateDataKeyWithoutPlaintext", func(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) (*GenerateDataKeyWithoutPlaintextOutput, error) {
-			blob, pt, arn, err := m.generateDataKey(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
-			clear(pt)
+			dst, err := m.cryptoChecks(ctx, c, *in.DestinationKeyId, "ReEncryptTo", in.DestinationEncryptionContext, in.GrantTokens)
 			if err != nil {
 				return nil, err
 			}
-			return &GenerateDataKeyWithoutPlaintextOutput{CiphertextBlob: blob, KeyId: arn}, nil
-		}).RO().Batch(),
+			return append(src, dst...), nil
+		}).ResourcePolicy(),
+		gateway.WithResources(gateway.Op("GenerateDataKey", m.generateDataKeyOp).RO(), func(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
+			return m.dataKeyChecks(ctx, c, in, "GenerateDataKey")
+		}).ResourcePolicy(),
+		gateway.WithResources(gateway.Op("GenerateDataKeyWithoutPlaintext", m.generateDataKeyWithoutPlaintext).RO(), func(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
+			return m.dataKeyChecks(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
+		}).ResourcePolicy(),
 	)
+}
+
+func (m *Module) encrypt(ctx context.Context, c *gateway.Call, in *EncryptInput) (*EncryptOutput, error) {
+	var out *EncryptOutput
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		k, mat, err := m.cryptoKey(ctx, tx, c, *in.KeyId, "Encrypt")
+		if err != nil {
+			return err
+		}
+		defer clear(mat)
+		if err := dryRun(in.DryRun); err != nil {
+			return err
+		}
+		blob, err := encryptBlob(mat, k.ARN, in.Plaintext, in.EncryptionContext)
+		if err != nil {
+			return errInternal(err)
+		}
+		out = &EncryptOutput{CiphertextBlob: blob, KeyId: k.ARN, EncryptionAlgorithm: "SYMMETRIC_DEFAULT"}
+		return nil
+	})
+	return out, err
+}
+
+func (m *Module) decrypt(ctx context.Context, c *gateway.Call, in *DecryptInput) (*DecryptOutput, error) {
+	var out *DecryptOutput
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		k, mat, err := m.blobKey(ctx, tx, c, in.CiphertextBlob, in.KeyId, "Decrypt")
+		if err != nil {
+			return err
+		}
+		defer clear(mat)
+		if err := dryRun(in.DryRun); err != nil {
+			return err
+		}
+		pt, err := decryptBlob(mat, in.CiphertextBlob, in.EncryptionContext)
+		if err != nil {
+			return errInvalidCiphertext()
+		}
+		out = &DecryptOutput{KeyId: k.ARN, Plaintext: pt, EncryptionAlgorithm: "SYMMETRIC_DEFAULT"}
+		return nil
+	})
+	return out, err
+}
+
+func (m *Module) reEncrypt(ctx context.Context, c *gateway.Call, in *ReEncryptInput) (*ReEncryptOutput, error) {
+	var out *ReEncryptOutput
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		src, smat, err := m.blobKey(ctx, tx, c, in.CiphertextBlob, in.SourceKeyId, "ReEncryptFrom")
+		if err != nil {
+			return err
+		}
+		defer clear(smat)
+		dst, dmat, err := m.cryptoKey(ctx, tx, c, *in.DestinationKeyId, "ReEncryptTo")
+		if err != nil {
+			return err
+		}
+		defer clear(dmat)
+		if err := dryRun(in.DryRun); err != nil {
+			return err
+		}
+		pt, err := decryptBlob(smat, in.CiphertextBlob, in.SourceEncryptionContext)
+		if err != nil {
+			return errInvalidCiphertext()
+		}
+		defer clear(pt)
+		blob, err := encryptBlob(dmat, dst.ARN, pt, in.DestinationEncryptionContext)
+		if err != nil {
+			return errInternal(err)
+		}
+		out = &ReEncryptOutput{CiphertextBlob: blob, SourceKeyId: src.ARN, KeyId: dst.ARN,
+			SourceEncryptionAlgorithm: "SYMMETRIC_DEFAULT", DestinationEncryptionAlgorithm: "SYMMETRIC_DEFAULT"}
+		return nil
+	})
+	return out, err
+}
+
+func (m *Module) generateDataKeyOp(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
+	blob, pt, arn, err := m.generateDataKey(ctx, c, in, "GenerateDataKey")
+	if err != nil {
+		return nil, err
+	}
+	return &GenerateDataKeyOutput{CiphertextBlob: blob, Plaintext: pt, KeyId: arn}, nil
+}
+
+func (m *Module) generateDataKeyWithoutPlaintext(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) (*GenerateDataKeyWithoutPlaintextOutput, error) {
+	blob, pt, arn, err := m.generateDataKey(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
+	clear(pt)
+	if err != nil {
+		return nil, err
+	}
+	return &GenerateDataKeyWithoutPlaintextOutput{CiphertextBlob: blob, KeyId: arn}, nil
+}
+
+// dataKeyChecks is the resolver of the GenerateDataKey operations.
+func (m *Module) dataKeyChecks(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput, op string) ([]gateway.Check, error) {
+	if _, err := dataKeySize(in.NumberOfBytes, in.KeySpec); err != nil {
+		return nil, err
+	}
+	return m.cryptoChecks(ctx, c, *in.KeyId, op, in.EncryptionContext, in.GrantTokens)
 }
 
 // dataKeySize returns the data key length from KeySpec or NumberOfBytes.
@@ -298,7 +360,7 @@ func (m *Module) generateDataKey(ctx context.Context, c *gateway.Call, in *Gener
 		return nil, nil, "", err
 	}
 	err = m.store.View(ctx, func(tx store.Tx) error {
-		k, mat, err := m.cryptoKey(ctx, tx, c, *in.KeyId, op, in.EncryptionContext, in.GrantTokens)
+		k, mat, err := m.cryptoKey(ctx, tx, c, *in.KeyId, op)
 		if err != nil {
 			return err
 		}
@@ -319,5 +381,3 @@ func (m *Module) generateDataKey(ctx context.Context, c *gateway.Call, in *Gener
 	})
 	return blob, pt, arn, err
 }
-
-var _ = cloudtrail.Resource{}

@@ -3,7 +3,6 @@ package kms
 import (
 	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"sort"
 	"time"
@@ -197,21 +196,8 @@ func insertGrant(ctx context.Context, tx store.Tx, k *keyRec, grantee, retiring,
 
 func (m *Module) addGrantOps() {
 	m.svc.Add(
-		gateway.Op("CreateGrant", m.createGrant).Batch(),
-		gateway.Op("ListGrants", func(ctx context.Context, c *gateway.Call, in *ListGrantsInput) (*ListGrantsOutput, error) {
-			var out *ListGrantsOutput
-			err := m.store.View(ctx, func(tx store.Tx) error {
-				k, err := m.keyFor(ctx, tx, c, *in.KeyId, false, authzRequest{})
-				if err != nil {
-					return err
-				}
-				out, err = listGrants(ctx, tx, key3(k.Account, k.Region, k.KeyID)+"/", in.Limit, in.Marker, func(g *grantRec) bool {
-					return (in.GrantId == nil || *in.GrantId == g.GrantID) && (in.GranteePrincipal == nil || *in.GranteePrincipal == g.Grantee)
-				})
-				return err
-			})
-			return out, err
-		}).RO().Batch(),
+		gateway.WithResources(gateway.Op("CreateGrant", m.createGrant), m.createGrantChecks).ResourcePolicy(),
+		keyOp(m, gateway.Op("ListGrants", m.listGrantsOp).RO(), func(in *ListGrantsInput) string { return *in.KeyId }, false, authzRequest{}),
 		gateway.Op("ListRetirableGrants", func(ctx context.Context, c *gateway.Call, in *ListRetirableGrantsInput) (*ListGrantsOutput, error) {
 			var out *ListGrantsOutput
 			err := m.store.View(ctx, func(tx store.Tx) error {
@@ -223,27 +209,46 @@ func (m *Module) addGrantOps() {
 			})
 			return out, err
 		}).RO(),
-		gateway.Op("RetireGrant", m.retireGrant).Batch(),
-		gateway.Op("RevokeGrant", func(ctx context.Context, c *gateway.Call, in *RevokeGrantInput) (*struct{}, error) {
+		gateway.WithResources(gateway.Op("RetireGrant", m.retireGrant), m.retireGrantChecks).ResourcePolicy(),
+		gateway.WithResources(gateway.Op("RevokeGrant", m.revokeGrant), func(ctx context.Context, c *gateway.Call, in *RevokeGrantInput) ([]gateway.Check, error) {
 			if !grantIDRE.MatchString(*in.GrantId) {
 				return nil, awsproto.Errorf("InvalidGrantIdException", "Grant ID %s is not valid.", *in.GrantId)
 			}
-			return nil, m.store.Update(ctx, func(tx store.Tx) error {
-				k, err := m.keyFor(ctx, tx, c, *in.KeyId, false, authzRequest{})
-				if err != nil {
-					return err
-				}
-				if err := dryRun(in.DryRun); err != nil {
-					return err
-				}
-				err = tx.Delete(ctx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+*in.GrantId)
-				if errors.Is(err, store.ErrNotFound) {
-					return errNotFound("Grant ID %s not found", *in.GrantId)
-				}
-				return err
-			})
-		}).Batch(),
+			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{})
+		}).ResourcePolicy(),
 	)
+}
+
+func (m *Module) listGrantsOp(ctx context.Context, c *gateway.Call, in *ListGrantsInput) (*ListGrantsOutput, error) {
+	var out *ListGrantsOutput
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		k, _, err := m.key(ctx, tx, c, *in.KeyId, false)
+		if err != nil {
+			return err
+		}
+		out, err = listGrants(ctx, tx, key3(k.Account, k.Region, k.KeyID)+"/", in.Limit, in.Marker, func(g *grantRec) bool {
+			return (in.GrantId == nil || *in.GrantId == g.GrantID) && (in.GranteePrincipal == nil || *in.GranteePrincipal == g.Grantee)
+		})
+		return err
+	})
+	return out, err
+}
+
+func (m *Module) revokeGrant(ctx context.Context, c *gateway.Call, in *RevokeGrantInput) (*struct{}, error) {
+	return nil, m.store.Update(ctx, func(tx store.Tx) error {
+		k, _, err := m.key(ctx, tx, c, *in.KeyId, false)
+		if err != nil {
+			return err
+		}
+		if err := dryRun(in.DryRun); err != nil {
+			return err
+		}
+		err = tx.Delete(ctx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+*in.GrantId)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("Grant ID %s not found", *in.GrantId)
+		}
+		return err
+	})
 }
 
 func listGrants(ctx context.Context, tx store.Tx, prefix string, limit *int, marker *string, keep func(*grantRec) bool) (*ListGrantsOutput, error) {
@@ -257,40 +262,47 @@ func listGrants(ctx context.Context, tx store.Tx, prefix string, limit *int, mar
 	return out, err
 }
 
-func (m *Module) createGrant(ctx context.Context, c *gateway.Call, in *CreateGrantInput) (*CreateGrantOutput, error) {
+// createGrantChecks authorizes CreateGrant on its key: the key policy and
+// IAM policies, or else a grant of the caller's that includes CreateGrant
+// and covers the new grant (its operations, constraints at least as
+// strict), unless a policy denies the caller explicitly.
+func (m *Module) createGrantChecks(ctx context.Context, c *gateway.Call, in *CreateGrantInput) ([]gateway.Check, error) {
 	if err := validateGrant(in.Operations, in.Constraints); err != nil {
 		return nil, err
 	}
 	if err := checkGrantTokens(in.GrantTokens); err != nil {
 		return nil, err
 	}
-	var out *CreateGrantOutput
-	err := m.store.Update(ctx, func(tx store.Tx) error {
-		rf, err := parseRef(c.Account, c.Region, *in.KeyId, false)
-		if err != nil {
-			return err
-		}
-		k, err := loadKey(ctx, tx, rf, c.Now)
+	var chk gateway.Check
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		k, _, err := m.key(ctx, tx, c, *in.KeyId, false)
 		if err != nil {
 			return err
 		}
 		extra, ec := grantConditionKeys(*in.GranteePrincipal, ptr.Deref(in.RetiringPrincipal), sortedOps(in.Operations), in.Constraints, false)
-		r := authzRequest{Action: "kms:CreateGrant", Key: k, EncCtx: ec, Extra: extra}
-		v, err := m.decide(ctx, tx, c, &r)
+		p := c.Principal
+		chk = m.keyCheck(c.Account, p, k, authzRequest{Action: "kms:CreateGrant", EncCtx: ec, Extra: extra,
+			Grants: func(ctx context.Context) (ok bool, err error) {
+				err = m.store.View(ctx, func(tx store.Tx) error {
+					ok, err = m.parentGrantAllows(ctx, tx, p, k, in.Operations, in.Constraints)
+					return err
+				})
+				return ok, err
+			}})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []gateway.Check{chk}, nil
+}
+
+func (m *Module) createGrant(ctx context.Context, c *gateway.Call, in *CreateGrantInput) (*CreateGrantOutput, error) {
+	var out *CreateGrantOutput
+	err := m.store.Update(ctx, func(tx store.Tx) error {
+		k, _, err := m.key(ctx, tx, c, *in.KeyId, false)
 		if err != nil {
 			return err
-		}
-		// A grant that includes CreateGrant lets its grantee create child
-		// grants, unless a policy denies the caller explicitly.
-		if !v.allowed && !v.explicitDeny {
-			ok, err := m.parentGrantAllows(ctx, tx, c.Principal, k, in.Operations, in.Constraints)
-			if err != nil {
-				return fmt.Errorf("kms: read the grants of %s: %w", k.ARN, err)
-			}
-			v.allowed = ok
-		}
-		if !v.allowed {
-			return accessDenied(c.Principal, "kms:CreateGrant", k.ARN, v)
 		}
 		if err := k.usable(); err != nil {
 			return err
@@ -308,62 +320,80 @@ func (m *Module) createGrant(ctx context.Context, c *gateway.Call, in *CreateGra
 	return out, err
 }
 
+// retireTarget finds the grant a RetireGrant request names (by token, or
+// by key and grant id), its store key and its key.
+func (m *Module) retireTarget(ctx context.Context, tx store.Tx, c *gateway.Call, in *RetireGrantInput) (string, *grantRec, *keyRec, error) {
+	var account, region, keyID, grantID string
+	switch {
+	case in.GrantToken != nil:
+		var err error
+		account, region, keyID, grantID, err = parseGrantToken(*in.GrantToken)
+		if err != nil {
+			return "", nil, nil, err
+		}
+	case in.KeyId != nil && in.GrantId != nil:
+		rf, err := parseRef(c.Account, c.Region, *in.KeyId, false)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		account, region, keyID, grantID = rf.account, rf.region, rf.keyID, *in.GrantId
+		if !grantIDRE.MatchString(grantID) {
+			return "", nil, nil, awsproto.Errorf("InvalidGrantIdException", "Grant ID %s is not valid.", grantID)
+		}
+	default:
+		return "", nil, nil, errValidation("Either GrantToken, or both KeyId and GrantId, must be specified.")
+	}
+	gk := key3(account, region, keyID) + "/" + grantID
+	g, err := store.GetJSON[grantRec](ctx, tx, tGrants, gk)
+	if errors.Is(err, store.ErrNotFound) {
+		if in.GrantToken != nil {
+			return "", nil, nil, awsproto.Errorf("InvalidGrantTokenException", "The grant token refers to a grant that does not exist.")
+		}
+		return "", nil, nil, errNotFound("Grant ID %s not found", grantID)
+	}
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if in.GrantToken != nil && g.Token != *in.GrantToken {
+		return "", nil, nil, awsproto.Errorf("InvalidGrantTokenException", "The grant token is not valid.")
+	}
+	k, err := loadKey(ctx, tx, ref{account: account, region: region, keyID: keyID}, c.Now)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return gk, g, k, nil
+}
+
+// retireGrantChecks authorizes RetireGrant: the grant itself lets its
+// retiring principal (or a grantee with RetireGrant) retire it; the issuing
+// account may through its policies. An explicit deny in a policy stops
+// either.
+func (m *Module) retireGrantChecks(ctx context.Context, c *gateway.Call, in *RetireGrantInput) ([]gateway.Check, error) {
+	var chk gateway.Check
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		_, g, k, err := m.retireTarget(ctx, tx, c, in)
+		if err != nil {
+			return err
+		}
+		p := c.Principal
+		chk = m.keyCheck(c.Account, p, k, authzRequest{Action: "kms:RetireGrant", Grants: func(context.Context) (bool, error) {
+			return granteeMatches(g.Retiring, p) || (granteeMatches(g.Grantee, p) && g.allows("RetireGrant")), nil
+		}})
+		chk.Policy.GrantsOnly = p.Account != g.IssuingAccount
+		chk.Policy.DenyReason = "the caller is neither the grant's retiring principal nor a grantee allowed to retire it"
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []gateway.Check{chk}, nil
+}
+
 func (m *Module) retireGrant(ctx context.Context, c *gateway.Call, in *RetireGrantInput) (*struct{}, error) {
 	return nil, m.store.Update(ctx, func(tx store.Tx) error {
-		var account, region, keyID, grantID string
-		switch {
-		case in.GrantToken != nil:
-			var err error
-			account, region, keyID, grantID, err = parseGrantToken(*in.GrantToken)
-			if err != nil {
-				return err
-			}
-		case in.KeyId != nil && in.GrantId != nil:
-			rf, err := parseRef(c.Account, c.Region, *in.KeyId, false)
-			if err != nil {
-				return err
-			}
-			account, region, keyID, grantID = rf.account, rf.region, rf.keyID, *in.GrantId
-			if !grantIDRE.MatchString(grantID) {
-				return awsproto.Errorf("InvalidGrantIdException", "Grant ID %s is not valid.", grantID)
-			}
-		default:
-			return errValidation("Either GrantToken, or both KeyId and GrantId, must be specified.")
-		}
-		gk := key3(account, region, keyID) + "/" + grantID
-		g, err := store.GetJSON[grantRec](ctx, tx, tGrants, gk)
-		if errors.Is(err, store.ErrNotFound) {
-			if in.GrantToken != nil {
-				return awsproto.Errorf("InvalidGrantTokenException", "The grant token refers to a grant that does not exist.")
-			}
-			return errNotFound("Grant ID %s not found", grantID)
-		}
+		gk, _, _, err := m.retireTarget(ctx, tx, c, in)
 		if err != nil {
 			return err
-		}
-		if in.GrantToken != nil && g.Token != *in.GrantToken {
-			return awsproto.Errorf("InvalidGrantTokenException", "The grant token is not valid.")
-		}
-		k, err := loadKey(ctx, tx, ref{account: account, region: region, keyID: keyID}, c.Now)
-		if err != nil {
-			return err
-		}
-		addResource(c, resourceOf(k))
-		p := c.Principal
-		// The grant itself lets its retiring principal (or a grantee with
-		// RetireGrant) retire it; the issuing account may through its
-		// policies. An explicit deny in a policy stops either.
-		v, err := m.decide(ctx, tx, c, &authzRequest{Action: "kms:RetireGrant", Key: k})
-		if err != nil {
-			return err
-		}
-		if v.explicitDeny {
-			return accessDenied(p, "kms:RetireGrant", k.ARN, v)
-		}
-		allowed := granteeMatches(g.Retiring, p) || (granteeMatches(g.Grantee, p) && g.allows("RetireGrant")) ||
-			(v.allowed && p.Account == g.IssuingAccount)
-		if !allowed {
-			return accessDenied(p, "kms:RetireGrant", k.ARN, verdict{reason: "the caller is neither the grant's retiring principal nor a grantee allowed to retire it"})
 		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -171,26 +172,6 @@ type ListResourceTagsOutput struct {
 	Truncated  bool
 }
 
-// keyFor resolves a key reference and authorizes action on it.
-func (m *Module) keyFor(ctx context.Context, tx store.Tx, c *gateway.Call, keyRef string, allowAlias bool, r authzRequest) (*keyRec, error) {
-	rf, err := parseRef(c.Account, c.Region, keyRef, allowAlias)
-	if err != nil {
-		return nil, err
-	}
-	k, err := loadKey(ctx, tx, rf, c.Now)
-	if err != nil {
-		return nil, err
-	}
-	r.Key, r.Alias = k, rf.alias
-	if r.Action == "" {
-		r.Action = c.Action()
-	}
-	if err := m.authorize(ctx, tx, c, &r); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
 func tagMap(tags []Tag) (map[string]string, []string, error) {
 	if len(tags) == 0 {
 		return nil, nil, nil
@@ -228,19 +209,21 @@ func (m *Module) checkPolicy(ctx context.Context, c *gateway.Call, k *keyRec, te
 	if len(text) > 32768 {
 		return awsproto.Errorf("LimitExceededException", "The key policy exceeds the maximum size of 32768 bytes.")
 	}
-	p, err := policy.ParseKind(text, policy.Resource)
-	if err != nil {
+	if _, err := policy.ParseKind(text, policy.Resource); err != nil {
 		return malformed(err)
 	}
 	if bypass {
 		return nil
 	}
-	r := &authzRequest{Action: "kms:PutKeyPolicy", Key: k}
-	v, err := m.evaluate(ctx, c, r, p, conditionContext(c, r))
+	// The safety check simulates the caller's kms:PutKeyPolicy under the
+	// new policy, in the one evaluator (grants cannot allow PutKeyPolicy).
+	chk := m.keyCheck(c.Account, c.Principal, k, authzRequest{Action: "kms:PutKeyPolicy"})
+	chk.Policy.Documents = []string{text}
+	d, err := gateway.Decide(ctx, m.authz, c.Principal, chk, c.Env())
 	if err != nil {
-		return err
+		return fmt.Errorf("kms: policy lockout safety check on %s: %w", k.ARN, err)
 	}
-	if !v.allowed {
+	if !d.Allowed {
 		return awsproto.Errorf("MalformedPolicyDocumentException", "The new key policy will not allow you to update the key policy in the future.")
 	}
 	return nil
@@ -260,6 +243,18 @@ func (m *Module) newKey(account, region, desc, manager, pol string, tags map[str
 	clear(material)
 	return k, nil
 }
+
+// keyOp declares an operation on the key its input names: the resolver
+// finds the key and returns its check (keyChecks) with what r adds; the
+// operation is authorized by the key policy, grants and IAM policies
+// (ResourcePolicy).
+func keyOp[In any](m *Module, op *gateway.Operation, keyRef func(in *In) string, allowAlias bool, r authzRequest) *gateway.Operation {
+	return gateway.WithResources(op, func(ctx context.Context, c *gateway.Call, in *In) ([]gateway.Check, error) {
+		return m.keyChecks(ctx, c, keyRef(in), allowAlias, r)
+	}).ResourcePolicy()
+}
+
+func keyIDOf(in *KeyIDInput) string { return *in.KeyId }
 
 func (m *Module) addKeyOps() {
 	m.svc.Add(
@@ -281,149 +276,205 @@ func (m *Module) addKeyOps() {
 				Context: map[string][]string{"kms:CallerAccount": {c.Account}}}
 			return []gateway.Check{chk, tag}, nil
 		}),
-		gateway.Op("DescribeKey", func(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*DescribeKeyOutput, error) {
-			var out *DescribeKeyOutput
-			err := m.store.View(ctx, func(tx store.Tx) error {
-				// The model declares no InvalidGrantTokenException for
-				// DescribeKey; grants take effect at once here, so its
-				// tokens (at most 10, the model's limit, checked when the
-				// input is decoded) are not read.
-				k, err := m.keyFor(ctx, tx, c, *in.KeyId, true, authzRequest{GrantOp: "DescribeKey"})
-				if err != nil {
-					return err
-				}
-				out = &DescribeKeyOutput{KeyMetadata: k.metadata()}
-				return nil
-			})
-			return out, err
-		}).RO().Batch(),
+		// The model declares no InvalidGrantTokenException for DescribeKey;
+		// grants take effect at once here, so its tokens (at most 10, the
+		// model's limit, checked when the input is decoded) are not read.
+		keyOp(m, gateway.Op("DescribeKey", m.describeKey).RO(), keyIDOf, true, authzRequest{GrantOp: "DescribeKey"}),
 		gateway.Op("ListKeys", m.listKeys).RO(),
-		gateway.Op("EnableKey", func(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*struct{}, error) {
-			return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
-				if err := k.notPendingDeletion(); err != nil {
-					return err
-				}
-				k.State = stateEnabled
-				return nil
-			})
-		}).Batch(),
-		gateway.Op("DisableKey", func(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*struct{}, error) {
-			return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
-				if err := k.notPendingDeletion(); err != nil {
-					return err
-				}
-				k.State = stateDisabled
-				return nil
-			})
-		}).Batch(),
-		gateway.Op("ScheduleKeyDeletion", m.scheduleKeyDeletion).Batch(),
-		gateway.Op("CancelKeyDeletion", func(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*CancelKeyDeletionOutput, error) {
-			var out CancelKeyDeletionOutput
-			err := m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
-				if k.State != statePendingDeletion {
-					return errInvalidState("%s is not pending deletion.", k.ARN)
-				}
-				k.State, k.DeletionDate, k.PendingWindow = stateDisabled, nil, 0
-				out.KeyId = k.ARN
-				return tx.CancelJob(ctx, deleteJobID(k.Account, k.Region, k.KeyID))
-			})
-			return &out, err
-		}).Batch(),
-		gateway.Op("GetKeyPolicy", func(ctx context.Context, c *gateway.Call, in *GetKeyPolicyInput) (*GetKeyPolicyOutput, error) {
-			if in.PolicyName != nil && *in.PolicyName != "default" {
-				return nil, errNotFound("No such policy exists")
-			}
-			var out *GetKeyPolicyOutput
-			err := m.store.View(ctx, func(tx store.Tx) error {
-				k, err := m.keyFor(ctx, tx, c, *in.KeyId, false, authzRequest{})
-				if err != nil {
-					return err
-				}
-				out = &GetKeyPolicyOutput{Policy: k.Policy, PolicyName: "default"}
-				return nil
-			})
-			return out, err
-		}).RO().Batch(),
-		gateway.Op("PutKeyPolicy", func(ctx context.Context, c *gateway.Call, in *PutKeyPolicyInput) (*struct{}, error) {
-			if in.PolicyName != nil && *in.PolicyName != "default" {
-				return nil, errNotFound("No such policy exists")
-			}
-			return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
-				if k.KeyManager == "AWS" {
-					return awsproto.Errorf("AccessDeniedException", "The key policy of an AWS managed key cannot be changed.")
-				}
-				if err := m.checkPolicy(ctx, c, k, *in.Policy, ptr.Deref(in.BypassPolicyLockoutSafetyCheck)); err != nil {
-					return err
-				}
-				k.Policy = *in.Policy
-				return nil
-			})
-		}).Batch(),
-		gateway.Op("ListKeyPolicies", func(ctx context.Context, c *gateway.Call, in *ListKeyPoliciesInput) (*ListKeyPoliciesOutput, error) {
-			err := m.store.View(ctx, func(tx store.Tx) error {
-				_, err := m.keyFor(ctx, tx, c, *in.KeyId, false, authzRequest{})
-				return err
-			})
+		keyOp(m, gateway.Op("EnableKey", m.enableKey), keyIDOf, false, authzRequest{}),
+		keyOp(m, gateway.Op("DisableKey", m.disableKey), keyIDOf, false, authzRequest{}),
+		gateway.WithResources(gateway.Op("ScheduleKeyDeletion", m.scheduleKeyDeletion), func(ctx context.Context, c *gateway.Call, in *ScheduleKeyDeletionInput) ([]gateway.Check, error) {
+			days, err := pendingDays(in)
 			if err != nil {
 				return nil, err
 			}
-			return &ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil
-		}).RO().Batch(),
-		gateway.Op("TagResource", func(ctx context.Context, c *gateway.Call, in *TagResourceInput) (*struct{}, error) {
-			tags, _, err := tagMap(in.Tags)
+			extra := map[string][]string{"kms:ScheduleKeyDeletionPendingWindowInDays": {itoa(int64(days))}}
+			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{Extra: extra})
+		}).ResourcePolicy(),
+		keyOp(m, gateway.Op("CancelKeyDeletion", m.cancelKeyDeletion), keyIDOf, false, authzRequest{}),
+		gateway.WithResources(gateway.Op("GetKeyPolicy", m.getKeyPolicy).RO(), func(ctx context.Context, c *gateway.Call, in *GetKeyPolicyInput) ([]gateway.Check, error) {
+			if err := defaultPolicyName(in.PolicyName); err != nil {
+				return nil, err
+			}
+			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{})
+		}).ResourcePolicy(),
+		gateway.WithResources(gateway.Op("PutKeyPolicy", m.putKeyPolicy), func(ctx context.Context, c *gateway.Call, in *PutKeyPolicyInput) ([]gateway.Check, error) {
+			if err := defaultPolicyName(in.PolicyName); err != nil {
+				return nil, err
+			}
+			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{})
+		}).ResourcePolicy(),
+		keyOp(m, gateway.Op("ListKeyPolicies", m.listKeyPolicies).RO(), func(in *ListKeyPoliciesInput) string { return *in.KeyId }, false, authzRequest{}),
+		gateway.WithResources(gateway.Op("TagResource", m.tagResource), func(ctx context.Context, c *gateway.Call, in *TagResourceInput) ([]gateway.Check, error) {
+			tags, err := requestTags(in.Tags)
 			if err != nil {
 				return nil, err
 			}
-			if tags == nil {
-				tags = map[string]string{} // no tags: aws:TagKeys is empty, not absent
-			}
-			return nil, m.updateKeyAuthz(ctx, c, *in.KeyId, authzRequest{RequestTags: tags}, func(tx store.Tx, k *keyRec) error {
-				if err := k.notPendingDeletion(); err != nil {
-					return err
-				}
-				if k.Tags == nil {
-					k.Tags = map[string]string{}
-				}
-				for kk, v := range tags {
-					k.Tags[kk] = v
-				}
-				if len(k.Tags) > 50 {
-					return awsproto.Errorf("TagException", "Too many tags: a key can have at most 50 tags.")
-				}
-				return nil
-			})
-		}).Batch(),
-		gateway.Op("UntagResource", func(ctx context.Context, c *gateway.Call, in *UntagResourceInput) (*struct{}, error) {
-			return nil, m.updateKeyAuthz(ctx, c, *in.KeyId, authzRequest{TagKeys: append([]string{}, in.TagKeys...)}, func(tx store.Tx, k *keyRec) error {
-				if err := k.notPendingDeletion(); err != nil {
-					return err
-				}
-				for _, t := range in.TagKeys {
-					delete(k.Tags, t)
-				}
-				return nil
-			})
-		}).Batch(),
-		gateway.Op("ListResourceTags", func(ctx context.Context, c *gateway.Call, in *ListResourceTagsInput) (*ListResourceTagsOutput, error) {
-			out := &ListResourceTagsOutput{Tags: []Tag{}}
-			err := m.store.View(ctx, func(tx store.Tx) error {
-				k, err := m.keyFor(ctx, tx, c, *in.KeyId, false, authzRequest{})
-				if err != nil {
-					return err
-				}
-				keys := make([]string, 0, len(k.Tags))
-				for t := range k.Tags {
-					keys = append(keys, t)
-				}
-				sort.Strings(keys)
-				for _, t := range keys {
-					out.Tags = append(out.Tags, Tag{TagKey: ptr.To(t), TagValue: ptr.To(k.Tags[t])})
-				}
-				return nil
-			})
-			return out, err
-		}).RO().Batch(),
+			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{RequestTags: tags})
+		}).ResourcePolicy(),
+		gateway.WithResources(gateway.Op("UntagResource", m.untagResource), func(ctx context.Context, c *gateway.Call, in *UntagResourceInput) ([]gateway.Check, error) {
+			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{TagKeys: append([]string{}, in.TagKeys...)})
+		}).ResourcePolicy(),
+		keyOp(m, gateway.Op("ListResourceTags", m.listResourceTags).RO(), func(in *ListResourceTagsInput) string { return *in.KeyId }, false, authzRequest{}),
 	)
+}
+
+// defaultPolicyName checks a PolicyName: a key has one policy, "default".
+func defaultPolicyName(name *string) error {
+	if name != nil && *name != "default" {
+		return errNotFound("No such policy exists")
+	}
+	return nil
+}
+
+// requestTags are the tags of a TagResource request (an empty map when
+// none: aws:TagKeys is empty, not absent).
+func requestTags(in []Tag) (map[string]string, error) {
+	tags, _, err := tagMap(in)
+	if err != nil {
+		return nil, err
+	}
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	return tags, nil
+}
+
+func (m *Module) describeKey(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*DescribeKeyOutput, error) {
+	var out *DescribeKeyOutput
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		k, _, err := m.key(ctx, tx, c, *in.KeyId, true)
+		if err != nil {
+			return err
+		}
+		out = &DescribeKeyOutput{KeyMetadata: k.metadata()}
+		return nil
+	})
+	return out, err
+}
+
+func (m *Module) enableKey(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*struct{}, error) {
+	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+		if err := k.notPendingDeletion(); err != nil {
+			return err
+		}
+		k.State = stateEnabled
+		return nil
+	})
+}
+
+func (m *Module) disableKey(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*struct{}, error) {
+	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+		if err := k.notPendingDeletion(); err != nil {
+			return err
+		}
+		k.State = stateDisabled
+		return nil
+	})
+}
+
+func (m *Module) cancelKeyDeletion(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*CancelKeyDeletionOutput, error) {
+	var out CancelKeyDeletionOutput
+	err := m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+		if k.State != statePendingDeletion {
+			return errInvalidState("%s is not pending deletion.", k.ARN)
+		}
+		k.State, k.DeletionDate, k.PendingWindow = stateDisabled, nil, 0
+		out.KeyId = k.ARN
+		return tx.CancelJob(ctx, deleteJobID(k.Account, k.Region, k.KeyID))
+	})
+	return &out, err
+}
+
+func (m *Module) getKeyPolicy(ctx context.Context, c *gateway.Call, in *GetKeyPolicyInput) (*GetKeyPolicyOutput, error) {
+	var out *GetKeyPolicyOutput
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		k, _, err := m.key(ctx, tx, c, *in.KeyId, false)
+		if err != nil {
+			return err
+		}
+		out = &GetKeyPolicyOutput{Policy: k.Policy, PolicyName: "default"}
+		return nil
+	})
+	return out, err
+}
+
+func (m *Module) putKeyPolicy(ctx context.Context, c *gateway.Call, in *PutKeyPolicyInput) (*struct{}, error) {
+	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+		if k.KeyManager == "AWS" {
+			return awsproto.Errorf("AccessDeniedException", "The key policy of an AWS managed key cannot be changed.")
+		}
+		if err := m.checkPolicy(ctx, c, k, *in.Policy, ptr.Deref(in.BypassPolicyLockoutSafetyCheck)); err != nil {
+			return err
+		}
+		k.Policy = *in.Policy
+		return nil
+	})
+}
+
+func (m *Module) listKeyPolicies(ctx context.Context, c *gateway.Call, in *ListKeyPoliciesInput) (*ListKeyPoliciesOutput, error) {
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		_, _, err := m.key(ctx, tx, c, *in.KeyId, false)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil
+}
+
+func (m *Module) tagResource(ctx context.Context, c *gateway.Call, in *TagResourceInput) (*struct{}, error) {
+	tags, err := requestTags(in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+		if err := k.notPendingDeletion(); err != nil {
+			return err
+		}
+		if k.Tags == nil {
+			k.Tags = map[string]string{}
+		}
+		for kk, v := range tags {
+			k.Tags[kk] = v
+		}
+		if len(k.Tags) > 50 {
+			return awsproto.Errorf("TagException", "Too many tags: a key can have at most 50 tags.")
+		}
+		return nil
+	})
+}
+
+func (m *Module) untagResource(ctx context.Context, c *gateway.Call, in *UntagResourceInput) (*struct{}, error) {
+	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+		if err := k.notPendingDeletion(); err != nil {
+			return err
+		}
+		for _, t := range in.TagKeys {
+			delete(k.Tags, t)
+		}
+		return nil
+	})
+}
+
+func (m *Module) listResourceTags(ctx context.Context, c *gateway.Call, in *ListResourceTagsInput) (*ListResourceTagsOutput, error) {
+	out := &ListResourceTagsOutput{Tags: []Tag{}}
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		k, _, err := m.key(ctx, tx, c, *in.KeyId, false)
+		if err != nil {
+			return err
+		}
+		keys := make([]string, 0, len(k.Tags))
+		for t := range k.Tags {
+			keys = append(keys, t)
+		}
+		sort.Strings(keys)
+		for _, t := range keys {
+			out.Tags = append(out.Tags, Tag{TagKey: ptr.To(t), TagValue: ptr.To(k.Tags[t])})
+		}
+		return nil
+	})
+	return out, err
 }
 
 func or(s, def string) string {
@@ -440,14 +491,11 @@ func boolStr(b bool) string {
 	return "false"
 }
 
+// updateKey loads (by key id or ARN), changes and writes a key; the
+// pipeline has authorized the call on it.
 func (m *Module) updateKey(ctx context.Context, c *gateway.Call, keyRef string, fn func(tx store.Tx, k *keyRec) error) error {
-	return m.updateKeyAuthz(ctx, c, keyRef, authzRequest{}, fn)
-}
-
-// updateKeyAuthz loads (by key id or ARN), authorizes, changes and writes a key.
-func (m *Module) updateKeyAuthz(ctx context.Context, c *gateway.Call, keyRef string, r authzRequest, fn func(tx store.Tx, k *keyRec) error) error {
 	return m.store.Update(ctx, func(tx store.Tx) error {
-		k, err := m.keyFor(ctx, tx, c, keyRef, false, r)
+		k, _, err := m.key(ctx, tx, c, keyRef, false)
 		if err != nil {
 			return err
 		}
@@ -490,7 +538,7 @@ func (m *Module) createKey(ctx context.Context, c *gateway.Call, in *CreateKeyIn
 		}
 		k.Policy = *in.Policy
 	}
-	addResource(c, resourceOf(k))
+	c.AddResource(gateway.Check{Resource: k.ARN, ResourceAccount: k.Account})
 	err = m.store.Update(ctx, func(tx store.Tx) error {
 		return store.CreateJSON(ctx, tx, tKeys, key3(k.Account, k.Region, k.KeyID), k)
 	})
@@ -517,18 +565,26 @@ func (m *Module) listKeys(ctx context.Context, c *gateway.Call, in *ListInput) (
 	return out, err
 }
 
-func (m *Module) scheduleKeyDeletion(ctx context.Context, c *gateway.Call, in *ScheduleKeyDeletionInput) (*ScheduleKeyDeletionOutput, error) {
+// pendingDays is the waiting period of a ScheduleKeyDeletion request.
+func pendingDays(in *ScheduleKeyDeletionInput) (int, error) {
 	days := 30
 	if in.PendingWindowInDays != nil {
 		days = *in.PendingWindowInDays
 	}
 	if days < 7 || days > 30 {
-		return nil, errValidation("1 validation error detected: Value '%d' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value %s", days,
+		return 0, errValidation("1 validation error detected: Value '%d' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value %s", days,
 			map[bool]string{true: "greater than or equal to 7", false: "less than or equal to 30"}[days < 7])
 	}
+	return days, nil
+}
+
+func (m *Module) scheduleKeyDeletion(ctx context.Context, c *gateway.Call, in *ScheduleKeyDeletionInput) (*ScheduleKeyDeletionOutput, error) {
+	days, err := pendingDays(in)
+	if err != nil {
+		return nil, err
+	}
 	var out *ScheduleKeyDeletionOutput
-	extra := map[string][]string{"kms:ScheduleKeyDeletionPendingWindowInDays": {itoa(int64(days))}}
-	err := m.updateKeyAuthz(ctx, c, *in.KeyId, authzRequest{Extra: extra}, func(tx store.Tx, k *keyRec) error {
+	err = m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if k.KeyManager == "AWS" {
 			return awsproto.Errorf("AccessDeniedException", "AWS managed keys cannot be deleted.")
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/deskplane/deskplane/internal/clock"
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/iam"
 	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -32,8 +33,9 @@ type Options struct {
 	Engine *lifecycle.Engine // runs scheduled key deletions; nil: deletion is only lazy
 	// Master seals key material at rest (see LoadMasterKey).
 	Master *MasterKey
-	// Authz evaluates the caller's IAM policies (the identity side); nil
-	// means the identity side allows (as the gateway does without one).
+	// Authz is the IAM evaluator of the calls KMS decides itself (the
+	// grants WorkSpaces and EBS use, the key policy lockout safety check);
+	// nil: the IAM evaluator over Store.
 	Authz gateway.Authorizer
 	// Audit records the calls services make on a customer's behalf.
 	Audit gateway.Auditor
@@ -42,15 +44,14 @@ type Options struct {
 
 // Module is the KMS service.
 type Module struct {
-	store    store.Store
-	clock    clock.Clock
-	engine   *lifecycle.Engine
-	master   *MasterKey
-	authz    gateway.Authorizer
-	audit    gateway.Auditor
-	log      *slog.Logger
-	svc      *gateway.Service
-	policies policyCache
+	store  store.Store
+	clock  clock.Clock
+	engine *lifecycle.Engine
+	master *MasterKey
+	authz  gateway.Authorizer
+	audit  gateway.Auditor
+	log    *slog.Logger
+	svc    *gateway.Service
 }
 
 // jobDeleteKey is the lifecycle job kind that deletes a key when its
@@ -63,6 +64,9 @@ func New(o Options) (*Module, error) {
 		return nil, fmt.Errorf("kms: a master key is required")
 	}
 	m := &Module{store: o.Store, clock: o.Clock, engine: o.Engine, master: o.Master, authz: o.Authz, audit: o.Audit, log: o.Log}
+	if m.authz == nil {
+		m.authz = iam.NewAuthorizer(o.Store)
+	}
 	if m.clock == nil {
 		m.clock = clock.Real{}
 	}

@@ -8,10 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/deskplane/deskplane/internal/awsproto"
-	"github.com/deskplane/deskplane/internal/cloudtrail"
 	"github.com/deskplane/deskplane/internal/gateway"
-	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/workspaces"
@@ -132,28 +129,46 @@ func (m *Module) CreateGrant(ctx context.Context, tx store.Tx, g workspaces.Gran
 }
 
 // callerMayGrant authorizes the customer's kms:CreateGrant through WorkSpaces
-// (kms:ViaService, kms:GrantIsForAWSResource): key policy and IAM policies,
-// where an explicit deny in either refuses.
+// (kms:ViaService, kms:GrantIsForAWSResource): key policy and IAM policies
+// in the one evaluator (gateway.Decide), where an explicit deny in either
+// refuses.
 func (m *Module) callerMayGrant(ctx context.Context, k *keyRec, c *gateway.Call, via string, ops []string, cons *GrantConstraints) error {
-	kp, err := m.policies.get(k.ARN, k.Policy)
-	if err != nil {
-		return errInternal(err)
-	}
 	extra, ec := grantConditionKeys("", "", sortedOps(ops), cons, true)
 	delete(extra, "kms:GranteePrincipal")
 	extra["kms:ViaService"] = []string{via}
-	r := &authzRequest{Action: "kms:CreateGrant", Key: k, EncCtx: ec, Extra: extra}
-	v, err := m.evaluate(ctx, c, r, kp, conditionContext(c, r))
+	chk := m.keyCheck(c.Account, c.Principal, k, authzRequest{Action: "kms:CreateGrant", EncCtx: ec, Extra: extra})
+	d, err := gateway.Decide(ctx, m.authz, c.Principal, chk, c.Env())
 	if err != nil {
-		return err
+		return fmt.Errorf("kms: authorize kms:CreateGrant on %s for WorkSpaces: %w", k.ARN, err)
 	}
-	if v.allowed {
+	if d.Allowed {
 		return nil
 	}
-	if !v.explicitDeny && strings.HasPrefix(v.reason, "no resource-based") {
-		v.reason = "the key policy does not allow the caller to create grants through WorkSpaces"
+	if !d.ExplicitDeny && strings.HasPrefix(d.Reason, "no resource-based") {
+		d.Reason = "the key policy does not allow the caller to create grants through WorkSpaces"
 	}
-	return accessDenied(c.Principal, "kms:CreateGrant", k.ARN, v)
+	return keyDenied(c.Principal, chk, d)
+}
+
+// serviceCheck is the check of a call a service makes on a key under its
+// own grants: the key policy can refuse it (an explicit deny), only a grant
+// can allow it (grants), and a refusal says why (reason).
+func serviceCheck(p *gateway.Principal, k *keyRec, action, reason string, grants func(ctx context.Context) (bool, error)) gateway.Check {
+	return gateway.Check{Action: action, Resource: k.ARN, ResourceAccount: k.Account, ResourceTags: k.Tags,
+		Policy: &gateway.ResourcePolicy{Documents: []string{k.Policy}, Grants: grants, GrantsOnly: true, DenyReason: reason}}
+}
+
+// serviceDecide decides a service's call on a key (serviceCheck) in the one
+// evaluator, and returns its denial.
+func (m *Module) serviceDecide(ctx context.Context, p *gateway.Principal, chk gateway.Check, region string) error {
+	d, err := gateway.Decide(ctx, m.authz, p, chk, gateway.Env{Now: m.clock.Now(), Region: region})
+	if err != nil {
+		return fmt.Errorf("kms: authorize %s of %s on %s: %w", chk.Action, p.Service, chk.Resource, err)
+	}
+	if d.Allowed {
+		return nil
+	}
+	return keyDenied(p, chk, d)
 }
 
 // serviceMayGrant checks the grant a service creates under its own grant on
@@ -163,27 +178,21 @@ func (m *Module) callerMayGrant(ctx context.Context, k *keyRec, c *gateway.Call,
 // strict.
 func (m *Module) serviceMayGrant(ctx context.Context, tx store.Tx, k *keyRec, service, parentID string, ops []string, cons *GrantConstraints) error {
 	p := &gateway.Principal{Type: "AWSService", Account: k.Account, Service: service}
-	ok := false
-	if parentID != "" {
+	grants := func(ctx context.Context) (bool, error) {
+		if parentID == "" {
+			return m.parentGrantAllows(ctx, tx, p, k, ops, cons)
+		}
 		g, err := store.GetJSON[grantRec](ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+parentID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+			return false, nil
 		case err != nil:
-			return fmt.Errorf("kms: read grant %s of %s: %w", parentID, k.ARN, err)
-		default:
-			ok = g.permitsChild(p, ops, cons)
+			return false, fmt.Errorf("kms: read grant %s of %s: %w", parentID, k.ARN, err)
 		}
-	} else {
-		var err error
-		if ok, err = m.parentGrantAllows(ctx, tx, p, k, ops, cons); err != nil {
-			return fmt.Errorf("kms: read the grants of %s: %w", k.ARN, err)
-		}
+		return g.permitsChild(p, ops, cons), nil
 	}
-	if ok {
-		return nil
-	}
-	return accessDenied(p, "kms:CreateGrant", k.ARN, verdict{reason: "no grant allows " + service +
-		" to create this grant (the grant it holds on the key was retired or revoked, or does not cover it)"})
+	return m.serviceDecide(ctx, p, serviceCheck(p, k, "kms:CreateGrant", "no grant allows "+service+
+		" to create this grant (the grant it holds on the key was retired or revoked, or does not cover it)", grants), k.Region)
 }
 
 // DescribeKey implements workspaces.VolumeKeys: WorkSpaces' DescribeKey
@@ -201,20 +210,24 @@ func (m *Module) DescribeKey(ctx context.Context, tx store.Tx, account, region, 
 		if err != nil {
 			return err
 		}
-		ok := false
-		if grantID != "" {
+		grants := func(ctx context.Context) (bool, error) {
+			if grantID == "" {
+				return false, nil
+			}
 			g, err := store.GetJSON[grantRec](ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+grantID)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
+				return false, nil
 			case err != nil:
-				return fmt.Errorf("kms: read grant %s of %s: %w", grantID, k.ARN, err)
-			default:
-				ok = g.Grantee == service && g.allows("DescribeKey")
+				return false, fmt.Errorf("kms: read grant %s of %s: %w", grantID, k.ARN, err)
 			}
+			return g.Grantee == service && g.allows("DescribeKey"), nil
 		}
-		if !ok {
-			return accessDenied(&gateway.Principal{Service: service}, "kms:DescribeKey", k.ARN,
-				verdict{reason: "no grant allows it: the grant WorkSpaces holds on the key was retired or revoked"})
+		p := &gateway.Principal{Type: "AWSService", Account: account, Service: service}
+		err = m.serviceDecide(ctx, p, serviceCheck(p, k, "kms:DescribeKey",
+			"no grant allows it: the grant WorkSpaces holds on the key was retired or revoked", grants), region)
+		if err != nil {
+			return err
 		}
 		out = &DescribeKeyOutput{KeyMetadata: k.metadata()}
 		return nil
@@ -299,12 +312,11 @@ func (m *Module) serviceCrypto(ctx context.Context, tx store.Tx, account, region
 	if err := k.usable(); err != nil {
 		return nil, err
 	}
-	ok, err := serviceGrant(ctx, tx, k, grantID, op, ec)
+	p := &gateway.Principal{Type: "AWSService", Account: account, Service: "ebs.amazonaws.com"}
+	err = m.serviceDecide(ctx, p, serviceCheck(p, k, "kms:"+op, "no grant allows the operation with this encryption context",
+		func(ctx context.Context) (bool, error) { return serviceGrant(ctx, tx, k, grantID, op, ec) }), region)
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, accessDenied(&gateway.Principal{Service: "ebs.amazonaws.com"}, "kms:"+op, k.ARN, verdict{reason: "no grant allows the operation with this encryption context"})
 	}
 	mat, err := m.master.open(k.Material, k.ARN)
 	if err != nil {
@@ -333,21 +345,14 @@ func (m *Module) RetireGrant(ctx context.Context, tx store.Tx, account, region, 
 	return err
 }
 
-// recordService records a call a service made on the customer's behalf.
+// recordService records a call a service made on the customer's behalf,
+// through the same recorder as the pipeline's calls (gateway.ServiceEvent).
 func (m *Module) recordService(ctx context.Context, account, region, service, op string, readOnly bool, in, out any, keyARN string, err error, now time.Time) {
 	if m.audit == nil {
 		return
 	}
-	ev := &gateway.Event{RequestID: ids.UUID(), Time: now, Service: m.svc, Operation: op, Region: region, Account: account,
-		Principal: &gateway.Principal{Type: "AWSService", Account: account, Service: service},
-		SourceIP:  service, UserAgent: service, Request: in, Response: out, ReadOnly: readOnly, InvokedBy: service,
-		AdditionalData: map[string]any{cloudtrail.ResourcesKey: []cloudtrail.Resource{{ARN: keyARN, Account: account}}}}
-	if err != nil {
-		if ae := awsproto.As(err); ae != nil {
-			ev.ErrorCode, ev.ErrorMessage = ae.Code, ae.Message
-		} else {
-			return // the transaction failed; nothing happened
-		}
+	if ev := gateway.ServiceEvent(m.svc, op, account, region, service, readOnly, in, out, err, now,
+		gateway.Check{Resource: keyARN, ResourceAccount: account}); ev != nil {
+		m.audit.Record(ctx, ev)
 	}
-	m.audit.Record(ctx, ev)
 }

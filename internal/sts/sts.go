@@ -47,8 +47,8 @@ func New(st store.Store, authz *iam.Authorizer) *Module {
 	m := &Module{store: st, authz: authz, sealer: &Sealer{Store: st}}
 	m.svc = &gateway.Service{Name: "sts", ActionPrefix: "sts", EventSource: "sts.amazonaws.com", Protocol: gateway.Query,
 		XMLNamespace: "https://sts.amazonaws.com/doc/2011-06-15/", ValidationCode: "ValidationError"}
-	assume := gateway.Op("AssumeRole", m.assumeRole)
-	assume.SelfAuthorized = true // the trust policy and the caller's policies are evaluated together
+	// The trust policy and the caller's policies are evaluated together.
+	assume := gateway.WithResources(gateway.Op("AssumeRole", m.assumeRole), m.assumeRoleChecks).ResourcePolicy()
 	caller := gateway.Op("GetCallerIdentity", m.getCallerIdentity).RO()
 	caller.NoAuthz = true
 	m.svc.Add(assume, caller, gateway.Op("GetSessionToken", m.getSessionToken).RO())
@@ -114,10 +114,11 @@ type assumeRoleResult struct {
 
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
-// accessDenied is the denial of action on resource to caller, spelled by
-// the error table (awsproto.ErrAccessDenied); STS gives no reason.
+// accessDenied is the denial of action on resource to caller, in the one
+// format of every denial (gateway.Denied); STS gives no reason.
 func accessDenied(caller, action, resource string) error {
-	return awsproto.Denied(awsproto.Query, caller, action, resource, "")
+	return gateway.Denied(gateway.Query, &gateway.Principal{ARN: caller},
+		gateway.Check{Action: action, Resource: resource, Policy: &gateway.ResourcePolicy{NoReason: true}}, gateway.Decision{})
 }
 
 // parseRoleARN splits arn:aws:iam::ACCOUNT:role/PATH/NAME.
@@ -162,22 +163,32 @@ func packedSize(policyDoc string, arns []PolicyArn, tags []Tag) int {
 	return buf.Len()
 }
 
-func env(c *gateway.Call) gateway.Env {
-	return gateway.Env{SourceIP: c.SourceIP, SecureTransport: c.Secure, Now: c.Now, Region: c.Region}
+// assumePlan is an AssumeRole request checked against its role: what the
+// resolver authorizes and the handler issues.
+type assumePlan struct {
+	acct                            string
+	role                            *iam.Role // nil: no such role
+	chained                         bool
+	dur, packed                     int
+	policyDoc, externalID, sourceID string
+	reqTags                         map[string]string
+	sessionPols                     []string
 }
 
-func (m *Module) assumeRole(ctx context.Context, c *gateway.Call, in *assumeRoleIn) (*assumeRoleResult, error) {
-	caller := c.Principal
-	policyDoc, externalID, sourceID := ptr.Deref(in.Policy), ptr.Deref(in.ExternalId), ptr.Deref(in.SourceIdentity)
+// planAssume reads the role an AssumeRole request names and checks the
+// request against it. A role that does not exist leaves plan.role nil (AWS
+// does not reveal whether it exists: the call is denied).
+func (m *Module) planAssume(ctx context.Context, c *gateway.Call, in *assumeRoleIn) (*assumePlan, error) {
+	pl := &assumePlan{policyDoc: ptr.Deref(in.Policy), externalID: ptr.Deref(in.ExternalId), sourceID: ptr.Deref(in.SourceIdentity)}
 	acct, path, name, ok := parseRoleARN(in.RoleArn)
 	if !ok {
 		return nil, awsproto.Errorf("ValidationError", "%s is invalid", in.RoleArn)
 	}
-	var role *iam.Role
+	pl.acct = acct
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		r, err := iam.GetRole(ctx, tx, acct, name)
 		if err == nil && r.Path == path {
-			role = r
+			pl.role = r
 			return nil
 		}
 		if err != nil && !iam.IsNotFound(err) {
@@ -188,28 +199,28 @@ func (m *Module) assumeRole(ctx context.Context, c *gateway.Call, in *assumeRole
 	if err != nil {
 		return nil, err
 	}
+	role := pl.role
 	if role == nil {
-		// AWS does not reveal whether the role exists.
-		return nil, accessDenied(caller.ARN, "sts:AssumeRole", in.RoleArn)
+		return pl, nil
 	}
 	// Request validation that needs the role.
-	chained := caller.Type == "AssumedRole"
-	dur := DefaultDuration
+	pl.chained = c.Principal.Type == "AssumedRole"
+	pl.dur = DefaultDuration
 	if in.DurationSeconds != nil {
-		dur = *in.DurationSeconds
+		pl.dur = *in.DurationSeconds
 	}
-	if chained && dur > MaxChainedDuration {
+	if pl.chained && pl.dur > MaxChainedDuration {
 		return nil, awsproto.Errorf("ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
 	}
-	if dur > role.MaxSessionDuration {
+	if pl.dur > role.MaxSessionDuration {
 		return nil, awsproto.Errorf("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 	}
-	if strings.HasPrefix(strings.ToLower(sourceID), "aws:") {
+	if strings.HasPrefix(strings.ToLower(pl.sourceID), "aws:") {
 		return nil, awsproto.Errorf("ValidationError", "SourceIdentity must not start with 'aws:'")
 	}
-	reqTags := map[string]string{}
+	pl.reqTags = map[string]string{}
 	for _, t := range in.Tags {
-		for k := range reqTags {
+		for k := range pl.reqTags {
 			if strings.EqualFold(k, t.Key) {
 				return nil, awsproto.Errorf("ValidationError", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
 			}
@@ -217,19 +228,18 @@ func (m *Module) assumeRole(ctx context.Context, c *gateway.Call, in *assumeRole
 		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
 			return nil, awsproto.Errorf("ValidationError", "Tag keys must not start with 'aws:'")
 		}
-		reqTags[t.Key] = t.Value
+		pl.reqTags[t.Key] = t.Value
 	}
 	for _, k := range in.TransitiveTagKeys {
-		if _, ok := lookupFold(reqTags, k); !ok {
+		if _, ok := lookupFold(pl.reqTags, k); !ok {
 			return nil, awsproto.Errorf("InvalidParameterValue", "The specified transitive tag key %s must be included in the requested tags.", k)
 		}
 	}
-	var sessionPols []string
-	if policyDoc != "" {
-		if _, err := m.authz.Parse(policyDoc, policy.Session); err != nil {
+	if pl.policyDoc != "" {
+		if _, err := m.authz.Parse(pl.policyDoc, policy.Session); err != nil {
 			return nil, iam.MalformedError(err)
 		}
-		sessionPols = append(sessionPols, policyDoc)
+		pl.sessionPols = append(pl.sessionPols, pl.policyDoc)
 	}
 	if len(in.PolicyArns) > 0 {
 		err := m.store.View(ctx, func(tx store.Tx) error {
@@ -241,7 +251,7 @@ func (m *Module) assumeRole(ctx context.Context, c *gateway.Call, in *assumeRole
 				if err != nil {
 					return err
 				}
-				sessionPols = append(sessionPols, pa.Arn)
+				pl.sessionPols = append(pl.sessionPols, pa.Arn)
 			}
 			return nil
 		})
@@ -249,25 +259,36 @@ func (m *Module) assumeRole(ctx context.Context, c *gateway.Call, in *assumeRole
 			return nil, err
 		}
 	}
-	packed := packedSize(policyDoc, in.PolicyArns, in.Tags)
-	if packed > MaxPackedSize {
-		return nil, awsproto.Errorf("PackedPolicyTooLarge", "Packed size of the session policies, policy ARNs and tags is %d%% of the allowed limit.", packed*100/MaxPackedSize)
+	pl.packed = packedSize(pl.policyDoc, in.PolicyArns, in.Tags)
+	if pl.packed > MaxPackedSize {
+		return nil, awsproto.Errorf("PackedPolicyTooLarge", "Packed size of the session policies, policy ARNs and tags is %d%% of the allowed limit.", pl.packed*100/MaxPackedSize)
 	}
+	return pl, nil
+}
 
-	// Authorization: the trust policy (must allow the caller) and, when it
-	// only delegates to the account or the call is cross-account, the
-	// caller's own identity policies.
-	trust, err := m.authz.Parse(role.AssumeRolePolicy, policy.Trust)
+// assumeRoleChecks is the resolver of AssumeRole: sts:AssumeRole on the
+// role (and sts:TagSession with session tags, sts:SetSourceIdentity with a
+// source identity), each evaluated with the role's trust policy (which
+// must allow the caller, or delegate to the account's IAM policies) and,
+// when it only delegates or the call is cross-account, the caller's own
+// identity policies. A role that does not exist has no trust policy, so
+// the call is denied as if it did not trust the caller.
+func (m *Module) assumeRoleChecks(ctx context.Context, c *gateway.Call, in *assumeRoleIn) ([]gateway.Check, error) {
+	pl, err := m.planAssume(ctx, c, in)
 	if err != nil {
 		return nil, err
 	}
-	trust = namedTrust(trust)
-	sctx := map[string][]string{"sts:rolesessionname": {in.RoleSessionName}}
-	if externalID != "" {
-		sctx["sts:externalid"] = []string{externalID}
+	role := pl.role
+	if role == nil {
+		return []gateway.Check{{Action: "sts:AssumeRole", Resource: in.RoleArn, ResourceAccount: pl.acct,
+			Policy: &gateway.ResourcePolicy{Trust: true, NoReason: true}}}, nil
 	}
-	if sourceID != "" {
-		sctx["sts:sourceidentity"] = []string{sourceID}
+	sctx := map[string][]string{"sts:rolesessionname": {in.RoleSessionName}}
+	if pl.externalID != "" {
+		sctx["sts:externalid"] = []string{pl.externalID}
+	}
+	if pl.sourceID != "" {
+		sctx["sts:sourceidentity"] = []string{pl.sourceID}
 	}
 	if len(in.TransitiveTagKeys) > 0 {
 		sctx["sts:transitivetagkeys"] = in.TransitiveTagKeys
@@ -279,28 +300,35 @@ func (m *Module) assumeRole(ctx context.Context, c *gateway.Call, in *assumeRole
 	if resTags == nil {
 		resTags = map[string]string{}
 	}
-	chk := gateway.Check{Action: "sts:AssumeRole", Resource: role.ARN, ResourceAccount: role.Account, ResourceTags: resTags, Context: sctx}
+	rp := &gateway.ResourcePolicy{Documents: []string{role.AssumeRolePolicy}, Trust: true, NoReason: true}
+	chk := gateway.Check{Action: "sts:AssumeRole", Resource: role.ARN, ResourceAccount: role.Account, ResourceTags: resTags, Context: sctx, Policy: rp}
 	if len(in.Tags) > 0 {
-		chk.RequestTags = reqTags
+		chk.RequestTags = pl.reqTags
 	}
-	rp := &iam.ResourcePolicy{Policies: []*policy.Policy{trust}, MustAllow: true}
-	actions := []string{"sts:AssumeRole"}
+	checks := []gateway.Check{chk}
 	if len(in.Tags) > 0 {
-		actions = append(actions, "sts:TagSession")
+		chk.Action = "sts:TagSession"
+		checks = append(checks, chk)
 	}
-	if sourceID != "" {
-		actions = append(actions, "sts:SetSourceIdentity")
+	if pl.sourceID != "" {
+		chk.Action = "sts:SetSourceIdentity"
+		checks = append(checks, chk)
 	}
-	for _, a := range actions {
-		chk.Action = a
-		res, err := m.authz.Evaluate(ctx, caller, chk, env(c), rp)
-		if err != nil {
-			return nil, err
-		}
-		if res.Decision != policy.Allow {
-			return nil, accessDenied(caller.ARN, a, role.ARN)
-		}
+	return checks, nil
+}
+
+func (m *Module) assumeRole(ctx context.Context, c *gateway.Call, in *assumeRoleIn) (*assumeRoleResult, error) {
+	caller := c.Principal
+	pl, err := m.planAssume(ctx, c, in)
+	if err != nil {
+		return nil, err
 	}
+	role := pl.role
+	if role == nil {
+		// Deleted since the pipeline authorized the call.
+		return nil, accessDenied(caller.ARN, "sts:AssumeRole", in.RoleArn)
+	}
+	chained, dur, packed, sourceID, sessionPols := pl.chained, pl.dur, pl.packed, pl.sourceID, pl.sessionPols
 
 	// Session tags: role tags, then transitive tags of a chained session,
 	// then the request's tags (later ones replace earlier keys regardless
@@ -350,13 +378,6 @@ func (m *Module) assumeRole(ctx context.Context, c *gateway.Call, in *assumeRole
 		out.PackedPolicySize = &pct
 	}
 	return out, nil
-}
-
-// namedTrust names the trust policy for decision reasons.
-func namedTrust(p *policy.Policy) *policy.Policy {
-	cp := *p
-	cp.Name = "trust policy"
-	return &cp
 }
 
 // callerTransitive returns the transitive session tag keys of a chained

@@ -316,3 +316,42 @@ func TestGetCallerIdentity(t *testing.T) {
 		t.Fatalf("AssumedRoleId %s", id)
 	}
 }
+
+// TestAssumeRoleThroughThePipeline: AssumeRole is authorized by the
+// pipeline (ResourcePolicy): the trust policy with the caller's policies.
+// A role that does not exist is refused in the same words as a role that
+// does not trust the caller (no reason given, as AWS words it); a user's
+// GetSessionToken credentials may tag the session they assume, because
+// sts:TagSession is a permission AssumeRole checks, not an STS operation
+// those credentials are barred from.
+func TestAssumeRoleThroughThePipeline(t *testing.T) {
+	s := testserver.Start(t)
+	ctx := context.Background()
+	tagged := newRole(t, s, "Tagged", trustTags, getRoleIfBlue, 3600)
+	distrust := newRole(t, s, "Distrust", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}`, readRoles, 3600)
+	partner := sts.NewFromConfig(s.Partner())
+	who, err := partner.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := "arn:aws:iam::" + config.CustomerAccount + ":role/NoSuchRole"
+	for _, role := range []string{missing, distrust} {
+		_, err := partner.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("ss")})
+		wantCode(t, err, "AccessDenied")
+		var ae smithy.APIError
+		errors.As(err, &ae)
+		want := "User: " + aws.ToString(who.Arn) + " is not authorized to perform: sts:AssumeRole on resource: " + role
+		if ae.ErrorMessage() != want {
+			t.Errorf("%s: message %q, want %q", role, ae.ErrorMessage(), want)
+		}
+	}
+	tok, err := partner.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sts.NewFromConfig(session(s, tok.Credentials)).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(tagged),
+		RoleSessionName: aws.String("tt"), Tags: []ststypes.Tag{{Key: aws.String("team"), Value: aws.String("blue")}}})
+	wantCode(t, err, "")
+	_, err = iam.NewFromConfig(session(s, out.Credentials)).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("Tagged")})
+	wantCode(t, err, "")
+}

@@ -173,21 +173,31 @@ func (m *Module) addDesktopOps() {
 	m.svc.Add(
 		gateway.WithResources(gateway.Op("CreateWorkspaces", m.createWorkspaces), m.createChecks),
 		gateway.Op("DescribeWorkspaces", m.describeWorkspaces).RO(),
-		gateway.Op("StartWorkspaces", func(ctx context.Context, c *gateway.Call, in *startIn) (*batchOut, error) {
+		gateway.PerItem(gateway.Op("StartWorkspaces", func(ctx context.Context, c *gateway.Call, in *startIn) (*batchOut, error) {
 			return m.batch(ctx, c, in.StartWorkspaceRequests, m.startOne)
-		}).Batch(),
-		gateway.Op("StopWorkspaces", func(ctx context.Context, c *gateway.Call, in *stopIn) (*batchOut, error) {
+		}), func(ctx context.Context, c *gateway.Call, in *startIn) ([][]gateway.Check, error) {
+			return m.batchChecks(ctx, c, in.StartWorkspaceRequests)
+		}),
+		gateway.PerItem(gateway.Op("StopWorkspaces", func(ctx context.Context, c *gateway.Call, in *stopIn) (*batchOut, error) {
 			return m.batch(ctx, c, in.StopWorkspaceRequests, m.stopOne)
-		}).Batch(),
-		gateway.Op("RebootWorkspaces", func(ctx context.Context, c *gateway.Call, in *rebootIn) (*batchOut, error) {
+		}), func(ctx context.Context, c *gateway.Call, in *stopIn) ([][]gateway.Check, error) {
+			return m.batchChecks(ctx, c, in.StopWorkspaceRequests)
+		}),
+		gateway.PerItem(gateway.Op("RebootWorkspaces", func(ctx context.Context, c *gateway.Call, in *rebootIn) (*batchOut, error) {
 			return m.batch(ctx, c, in.RebootWorkspaceRequests, m.rebootOne)
-		}).Batch(),
-		gateway.Op("RebuildWorkspaces", func(ctx context.Context, c *gateway.Call, in *rebuildIn) (*batchOut, error) {
+		}), func(ctx context.Context, c *gateway.Call, in *rebootIn) ([][]gateway.Check, error) {
+			return m.batchChecks(ctx, c, in.RebootWorkspaceRequests)
+		}),
+		gateway.PerItem(gateway.Op("RebuildWorkspaces", func(ctx context.Context, c *gateway.Call, in *rebuildIn) (*batchOut, error) {
 			return m.batch(ctx, c, in.RebuildWorkspaceRequests, m.rebuildOne)
-		}).Batch(),
-		gateway.Op("TerminateWorkspaces", func(ctx context.Context, c *gateway.Call, in *terminateIn) (*batchOut, error) {
+		}), func(ctx context.Context, c *gateway.Call, in *rebuildIn) ([][]gateway.Check, error) {
+			return m.batchChecks(ctx, c, in.RebuildWorkspaceRequests)
+		}),
+		gateway.PerItem(gateway.Op("TerminateWorkspaces", func(ctx context.Context, c *gateway.Call, in *terminateIn) (*batchOut, error) {
 			return m.batch(ctx, c, in.TerminateWorkspaceRequests, m.terminateOne)
-		}).Batch(),
+		}), func(ctx context.Context, c *gateway.Call, in *terminateIn) ([][]gateway.Check, error) {
+			return m.batchChecks(ctx, c, in.TerminateWorkspaceRequests)
+		}),
 		gateway.WithResources(gateway.Op("RestoreWorkspace", m.restoreWorkspace), func(ctx context.Context, c *gateway.Call, in *restoreIn) ([]gateway.Check, error) {
 			return m.wsChecks(ctx, c, in.WorkspaceId)
 		}),
@@ -1185,11 +1195,36 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 	return out, err
 }
 
-// batch runs a per-desktop change for each request: each is authorized on
-// the desktop's own tags and fails on its own in FailedRequests.
+// batchChecks is the per-item resolver of the batch operations: each
+// request is authorized on its desktop's ARN and tags; a desktop that does
+// not exist has no check (the handler reports it not found).
+func (m *Module) batchChecks(ctx context.Context, c *gateway.Call, reqs []wsIDReq) ([][]gateway.Check, error) {
+	out := make([][]gateway.Check, len(reqs))
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		for i, r := range reqs {
+			w, err := getRec[desktopRec](ctx, tx, tDesktops, key(c.Account, c.Region, r.WorkspaceId))
+			if err != nil {
+				return err
+			}
+			if w == nil {
+				continue
+			}
+			out[i] = []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspace", w.WorkspaceID), ResourceTags: orEmpty(w.Tags)}}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the desktops of %s: %w", c.Op.Name, err)
+	}
+	return out, nil
+}
+
+// batch runs a per-desktop change for each request: each fails on its own
+// in FailedRequests, when the pipeline refused it (batchChecks, on the
+// desktop's own tags) or the change cannot be made.
 func (m *Module) batch(ctx context.Context, c *gateway.Call, reqs []wsIDReq, one func(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error) (*batchOut, error) {
 	out := &batchOut{FailedRequests: []failedChange{}}
-	for _, r := range reqs {
+	for i, r := range reqs {
 		k := key(c.Account, c.Region, r.WorkspaceId)
 		var failure *itemError
 		err := m.store.Update(ctx, func(tx store.Tx) error {
@@ -1202,7 +1237,7 @@ func (m *Module) batch(ctx context.Context, c *gateway.Call, reqs []wsIDReq, one
 				failure = itemErr("ResourceNotFoundException", "The WorkSpace %s could not be found.", r.WorkspaceId)
 				return nil
 			}
-			if err := c.Authorize(ctx, gateway.Check{Resource: ARN(c.Region, c.Account, "workspace", w.WorkspaceID), ResourceTags: orEmpty(w.Tags)}); err != nil {
+			if err := c.Refused(i); err != nil {
 				ie, ok := toItemError(err)
 				if !ok {
 					return fmt.Errorf("authorize %s on %s: %w", c.Action(), r.WorkspaceId, err)

@@ -80,6 +80,9 @@ func New(o Options) *Module {
 	m.addImageOps()
 	m.addBundleOps()
 	m.addDesktopOps()
+	m.addAccountLinkOps()
+	m.addAddInOps()
+	m.addApplicationOps()
 	m.registerJobs()
 	return m
 }

@@ -24,7 +24,6 @@ import (
 // tAddIns holds the Connect client add-ins.
 const tAddIns = "ws_connect_addins" // ACCOUNT/REGION/DIRECTORYID/ADDINID
 
-
 // addInRec is one Connect client add-in.
 type addInRec struct {
 	ID            string    `json:"id"`

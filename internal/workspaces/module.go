@@ -83,6 +83,7 @@ func New(o Options) *Module {
 	m.addAccountLinkOps()
 	m.addAddInOps()
 	m.addApplicationOps()
+	m.addPoolOps()
 	m.registerJobs()
 	return m
 }

@@ -84,6 +84,7 @@ func New(o Options) *Module {
 	m.addAddInOps()
 	m.addApplicationOps()
 	m.addPoolOps()
+	m.addCustomImageOps()
 	m.registerJobs()
 	return m
 }

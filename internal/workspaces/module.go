@@ -85,6 +85,7 @@ func New(o Options) *Module {
 	m.addApplicationOps()
 	m.addPoolOps()
 	m.addCustomImageOps()
+	m.addStandbyOps()
 	m.registerJobs()
 	return m
 }

@@ -146,7 +146,7 @@ func TestWorkspacesFamiliesConformance(t *testing.T) {
 	ign(cust.ImportCustomWorkspaceImage(ctx, &workspaces.ImportCustomWorkspaceImageInput{ImageName: aws.String("ci"), ImageDescription: aws.String("ci"),
 		ComputeType: wstypes.ImageComputeTypeBase, Protocol: wstypes.CustomImageProtocolDcv, ImageSource: &wstypes.ImageSourceIdentifierMemberEc2ImageId{Value: "ami-0123456789abcdef0"},
 		InfrastructureConfigurationArn: aws.String("arn:aws:imagebuilder:us-east-1:" + config.CustomerAccount + ":infrastructure-configuration/x"),
-		Platform: wstypes.PlatformWindows, OsVersion: wstypes.OSVersionWindows10}))
+		Platform:                       wstypes.PlatformWindows, OsVersion: wstypes.OSVersionWindows10}))
 	ign(cust.DescribeCustomWorkspaceImageImport(ctx, &workspaces.DescribeCustomWorkspaceImageImportInput{ImageId: aws.String("wsi-000000000")}))
 	ign(cust.CreateUpdatedWorkspaceImage(ctx, &workspaces.CreateUpdatedWorkspaceImageInput{Name: aws.String("u"), Description: aws.String("u"), SourceImageId: aws.String("wsi-000000000")}))
 

@@ -35,7 +35,7 @@ const (
 // start runs a server (instant timing) whose customer account has the user
 // "limited": workspaces:* allowed; denied: account link invitations, every
 // action on pools tagged env=prod, and Connect add-in deletion.
-func start(t *testing.T) *testserver.Server {
+func start(t *testing.T, opts ...testserver.Option) *testserver.Server {
 	t.Helper()
 	cfg := config.Default()
 	policy := map[string]any{"Version": "2012-10-17", "Statement": []any{
@@ -55,7 +55,7 @@ func start(t *testing.T) *testserver.Server {
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return testserver.Start(t, testserver.ConfigFile(p), testserver.Timing("instant"))
+	return testserver.Start(t, append([]testserver.Option{testserver.ConfigFile(p), testserver.Timing("instant")}, opts...)...)
 }
 
 func wantCode(t *testing.T, err error, code string) {
@@ -365,8 +365,9 @@ func TestWorkspacesPools(t *testing.T) {
 		return d.WorkspacesPools[0]
 	}
 	waitPool := func(state wstypes.WorkspacesPoolState) wstypes.WorkspacesPool {
+		t.Helper()
 		var last wstypes.WorkspacesPool
-		testserver.Eventually(t, 30*time.Second, func() bool { last = describe(); return last.State == state }, "pool never %s", state)
+		testserver.Eventually(t, 30*time.Second, func() bool { last = describe(); return last.State == state }, "pool never %s (last %s)", state, last.State)
 		return last
 	}
 	run := waitPool(wstypes.WorkspacesPoolStateRunning)
@@ -382,10 +383,6 @@ func TestWorkspacesPools(t *testing.T) {
 		TimeoutSettings: &wstypes.TimeoutSettings{DisconnectTimeoutInSeconds: aws.Int32(120)}}))(t).WorkspacesPool
 	if up.State != wstypes.WorkspacesPoolStateUpdating {
 		t.Fatalf("updated pool state %s", up.State)
-	}
-	_, err = ws.StopWorkspacesPool(ctx, &workspaces.StopWorkspacesPoolInput{PoolId: id})
-	if err != nil {
-		wantCode(t, err, "OperationInProgressException")
 	}
 	waitPool(wstypes.WorkspacesPoolStateRunning)
 	must(ws.StopWorkspacesPool(ctx, &workspaces.StopWorkspacesPoolInput{PoolId: id}))(t)
@@ -430,6 +427,14 @@ func TestWorkspacesPools(t *testing.T) {
 	}
 	_, err = limited.TerminateWorkspacesPool(ctx, &workspaces.TerminateWorkspacesPoolInput{PoolId: aws.String(prod)})
 	wantCode(t, err, "AccessDeniedException")
+	// Pools take tags through the tag operations too; a pool tagged env=prod later is denied as well.
+	must(ws.CreateTags(ctx, &workspaces.CreateTagsInput{ResourceId: id, Tags: []wstypes.Tag{{Key: aws.String("env"), Value: aws.String("prod")}}}))(t)
+	if tl := must(ws.DescribeTags(ctx, &workspaces.DescribeTagsInput{ResourceId: id}))(t).TagList; len(tl) != 1 || aws.ToString(tl[0].Key) != "env" {
+		t.Fatalf("pool tags %+v", tl)
+	}
+	_, err = limited.TerminateWorkspacesPool(ctx, &workspaces.TerminateWorkspacesPoolInput{PoolId: id})
+	wantCode(t, err, "AccessDeniedException")
+	must(ws.DeleteTags(ctx, &workspaces.DeleteTagsInput{ResourceId: id, TagKeys: []string{"env"}}))(t)
 	must(limited.TerminateWorkspacesPool(ctx, &workspaces.TerminateWorkspacesPoolInput{PoolId: id}))(t)
 	_, err = ws.StartWorkspacesPool(ctx, &workspaces.StartWorkspacesPoolInput{PoolId: id})
 	if err != nil {
@@ -648,4 +653,49 @@ func win10AMI(t *testing.T, ctx context.Context, s *testserver.Server) string {
 		t.Fatalf("win10 AMIs: %d", len(imgs.Images))
 	}
 	return aws.ToString(imgs.Images[0].ImageId)
+}
+
+// TestPoolStepsOnTheVirtualClock: under the fast profile on a frozen
+// virtual clock a pool stays CREATING, and calls on it are
+// OperationInProgressException, until the clock passes the step.
+func TestPoolStepsOnTheVirtualClock(t *testing.T) {
+	s := start(t, testserver.Timing("fast"), testserver.VirtualClock())
+	ctx := ctxT(t)
+	ws := workspaces.NewFromConfig(s.Admin())
+	bundle := publicBundle(t, ctx, ws)
+	dirs := must(ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{}))(t)
+	dir := aws.ToString(dirs.Directories[0].DirectoryId)
+	must(ws.RegisterWorkspaceDirectory(ctx, &workspaces.RegisterWorkspaceDirectoryInput{DirectoryId: aws.String(dir), WorkspaceType: wstypes.WorkspaceTypePools}))(t)
+	s.Advance(time.Hour)
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		d, err := ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{DirectoryIds: []string{dir}})
+		return err == nil && d.Directories[0].State == wstypes.WorkspaceDirectoryStateRegistered
+	}, "directory never REGISTERED")
+	p := must(ws.CreateWorkspacesPool(ctx, &workspaces.CreateWorkspacesPoolInput{PoolName: aws.String("slow"), Description: aws.String("slow"),
+		BundleId: aws.String(bundle), DirectoryId: aws.String(dir), Capacity: &wstypes.Capacity{DesiredUserSessions: aws.Int32(1)}}))(t).WorkspacesPool
+	for _, call := range []func() error{
+		func() error {
+			_, err := ws.StopWorkspacesPool(ctx, &workspaces.StopWorkspacesPoolInput{PoolId: p.PoolId})
+			return err
+		},
+		func() error {
+			_, err := ws.UpdateWorkspacesPool(ctx, &workspaces.UpdateWorkspacesPoolInput{PoolId: p.PoolId, Description: aws.String("x")})
+			return err
+		},
+		func() error {
+			_, err := ws.TerminateWorkspacesPool(ctx, &workspaces.TerminateWorkspacesPoolInput{PoolId: p.PoolId})
+			return err
+		},
+	} {
+		wantCode(t, call(), "OperationInProgressException")
+	}
+	d := must(ws.DescribeWorkspacesPools(ctx, &workspaces.DescribeWorkspacesPoolsInput{PoolIds: []string{aws.ToString(p.PoolId)}}))(t)
+	if d.WorkspacesPools[0].State != wstypes.WorkspacesPoolStateCreating || aws.ToInt32(d.WorkspacesPools[0].CapacityStatus.ActualUserSessions) != 0 {
+		t.Fatalf("pool before the step: %+v", d.WorkspacesPools[0])
+	}
+	s.Advance(time.Hour)
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		d, err := ws.DescribeWorkspacesPools(ctx, &workspaces.DescribeWorkspacesPoolsInput{PoolIds: []string{aws.ToString(p.PoolId)}})
+		return err == nil && d.WorkspacesPools[0].State == wstypes.WorkspacesPoolStateRunning
+	}, "pool never RUNNING after the clock moved")
 }

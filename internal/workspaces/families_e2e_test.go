@@ -451,6 +451,9 @@ func TestWorkspacesPools(t *testing.T) {
 	wantCode(t, err, "ResourceNotFoundException")
 	// The name is free again.
 	must(create("team-a", wstypes.PoolsRunningModeAutoStop, 1))(t)
+	// The directory of a pool cannot be deregistered.
+	_, err = ws.DeregisterWorkspaceDirectory(ctx, &workspaces.DeregisterWorkspaceDirectoryInput{DirectoryId: aws.String(dir)})
+	wantCode(t, err, "OperationNotSupportedException")
 }
 
 func TestCustomImageImportAndUpdatedImage(t *testing.T) {

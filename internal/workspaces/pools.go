@@ -655,3 +655,27 @@ func (m *Module) describePoolSessions(ctx context.Context, c *gateway.Call, in *
 func (m *Module) terminatePoolSession(ctx context.Context, c *gateway.Call, in *terminatePoolSessionIn) (*struct{}, error) {
 	return nil, errNotFound("The pool session %s could not be found.", in.SessionId)
 }
+
+// checkPoolsUse refuses to remove a bundle or directory (what: "bundle" or
+// "directory") that one of the account's pools in the Region uses: a
+// ResourceAssociatedException for a bundle, OperationNotSupportedException
+// for a directory (as for one that still has WorkSpaces).
+func (m *Module) checkPoolsUse(ctx context.Context, tx store.Tx, account, region, what, id string) error {
+	var user *poolRec
+	err := store.ScanJSON[poolRec](ctx, tx, tPools, prefix(account, region), "", 0, func(_ string, p *poolRec) error {
+		if what == "bundle" && p.BundleID == id || what == "directory" && p.DirectoryID == id {
+			user = p
+			return store.ErrStop
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case user == nil:
+		return nil
+	case what == "bundle":
+		return errAssociated("The bundle %s is used by the pool %s; terminate the pool or update it to another bundle first.", id, user.ID)
+	}
+	return errUnsupported("The directory %s still has the pool %s; terminate it before deregistering the directory.", id, user.ID)
+}

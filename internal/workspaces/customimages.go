@@ -288,3 +288,16 @@ func (m *Module) createUpdatedImage(ctx context.Context, c *gateway.Call, in *cr
 	})
 	return nil, err
 }
+
+// UpdateResult is the model's UpdateResult.
+type UpdateResult struct {
+	UpdateAvailable *bool  `json:"UpdateAvailable,omitempty"`
+	Description     string `json:"Description,omitempty"`
+}
+
+// noUpdates is what DescribeWorkspaceImages reports of every custom image:
+// deskplane ships no WorkSpaces component updates.
+func noUpdates() *UpdateResult {
+	f := false
+	return &UpdateResult{UpdateAvailable: &f, Description: "No updates are available for this image."}
+}

@@ -499,7 +499,8 @@ func TestCustomImageImportAndUpdatedImage(t *testing.T) {
 		t.Fatalf("import %+v", d)
 	}
 	imgs := must(ws.DescribeWorkspaceImages(ctx, &workspaces.DescribeWorkspaceImagesInput{ImageIds: []string{img}}))(t)
-	if len(imgs.Images) != 1 || imgs.Images[0].State != wstypes.WorkspaceImageStateAvailable || imgs.Images[0].RequiredTenancy != wstypes.WorkspaceImageRequiredTenancyDedicated {
+	if len(imgs.Images) != 1 || imgs.Images[0].State != wstypes.WorkspaceImageStateAvailable || imgs.Images[0].RequiredTenancy != wstypes.WorkspaceImageRequiredTenancyDedicated ||
+		imgs.Images[0].Updates == nil || aws.ToBool(imgs.Images[0].Updates.UpdateAvailable) {
 		t.Fatalf("imported image %+v", imgs.Images)
 	}
 	_, err = ws.DescribeCustomWorkspaceImageImport(ctx, &workspaces.DescribeCustomWorkspaceImageImportInput{ImageId: aws.String("wsi-000000000")})

@@ -212,7 +212,7 @@ func TestAccountLinks(t *testing.T) {
 		t.Fatalf("REJECTED filter lists %+v", l.AccountLinks)
 	}
 
-	// The link is durable: a restarted server still has it (same store).
+	// GetAccountLink by id sees the accepted state.
 	g = must(cust.GetAccountLink(ctx, &workspaces.GetAccountLinkInput{LinkId: id}))(t)
 	if g.AccountLink.AccountLinkStatus != wstypes.AccountLinkStatusEnumLinked {
 		t.Fatalf("GetAccountLink = %+v", g.AccountLink)
@@ -702,4 +702,40 @@ func TestPoolStepsOnTheVirtualClock(t *testing.T) {
 		d, err := ws.DescribeWorkspacesPools(ctx, &workspaces.DescribeWorkspacesPoolsInput{PoolIds: []string{aws.ToString(p.PoolId)}})
 		return err == nil && d.WorkspacesPools[0].State == wstypes.WorkspacesPoolStateRunning
 	}, "pool never RUNNING after the clock moved")
+}
+
+// TestFamiliesSurviveRestart: account links, add-ins and pools are in the
+// store, not in memory: a server started again on the same data directory
+// has them as they were.
+func TestFamiliesSurviveRestart(t *testing.T) {
+	dataDir := t.TempDir()
+	ctx := ctxT(t)
+	s := start(t, testserver.DataDir(dataDir))
+	ws := workspaces.NewFromConfig(s.Admin())
+	link := must(ws.CreateAccountLinkInvitation(ctx, &workspaces.CreateAccountLinkInvitationInput{TargetAccountId: aws.String(config.PartnerAccount)}))(t).AccountLink
+	must(workspaces.NewFromConfig(s.Partner()).AcceptAccountLinkInvitation(ctx, &workspaces.AcceptAccountLinkInvitationInput{LinkId: link.AccountLinkId}))(t)
+	dir := registerDir(t, ctx, ws, wstypes.WorkspaceTypePools)
+	addIn := aws.ToString(must(ws.CreateConnectClientAddIn(ctx, &workspaces.CreateConnectClientAddInInput{ResourceId: aws.String(dir), Name: aws.String("c"), URL: aws.String("https://c.example/")}))(t).AddInId)
+	pool := must(ws.CreateWorkspacesPool(ctx, &workspaces.CreateWorkspacesPoolInput{PoolName: aws.String("durable"), Description: aws.String("durable"),
+		BundleId: aws.String(publicBundle(t, ctx, ws)), DirectoryId: aws.String(dir), Capacity: &wstypes.Capacity{DesiredUserSessions: aws.Int32(4)}}))(t).WorkspacesPool
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		d, err := ws.DescribeWorkspacesPools(ctx, &workspaces.DescribeWorkspacesPoolsInput{PoolIds: []string{aws.ToString(pool.PoolId)}})
+		return err == nil && len(d.WorkspacesPools) == 1 && d.WorkspacesPools[0].State == wstypes.WorkspacesPoolStateRunning
+	}, "pool never RUNNING")
+	s.Shutdown(ctx)
+
+	s2 := start(t, testserver.DataDir(dataDir))
+	ws2 := workspaces.NewFromConfig(s2.Admin())
+	g := must(ws2.GetAccountLink(ctx, &workspaces.GetAccountLinkInput{LinkId: link.AccountLinkId}))(t)
+	if g.AccountLink.AccountLinkStatus != wstypes.AccountLinkStatusEnumLinked {
+		t.Fatalf("link after restart %+v", g.AccountLink)
+	}
+	a := must(ws2.DescribeConnectClientAddIns(ctx, &workspaces.DescribeConnectClientAddInsInput{ResourceId: aws.String(dir)}))(t)
+	if len(a.AddIns) != 1 || aws.ToString(a.AddIns[0].AddInId) != addIn {
+		t.Fatalf("add-ins after restart %+v", a.AddIns)
+	}
+	p := must(ws2.DescribeWorkspacesPools(ctx, &workspaces.DescribeWorkspacesPoolsInput{PoolIds: []string{aws.ToString(pool.PoolId)}}))(t)
+	if len(p.WorkspacesPools) != 1 || p.WorkspacesPools[0].State != wstypes.WorkspacesPoolStateRunning || aws.ToInt32(p.WorkspacesPools[0].CapacityStatus.DesiredUserSessions) != 4 {
+		t.Fatalf("pool after restart %+v", p.WorkspacesPools)
+	}
 }

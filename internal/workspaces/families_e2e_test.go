@@ -574,6 +574,37 @@ func TestStandbyWorkspaces(t *testing.T) {
 	if len(back.FailedStandbyRequests) != 1 || aws.ToString(back.FailedStandbyRequests[0].ErrorCode) != "OperationNotSupportedException" {
 		t.Fatalf("standby of a standby %+v", back)
 	}
+	// A custom bundle is mirrored to the standby's Region with its image.
+	img := aws.ToString(must(east.CreateWorkspaceImage(ctx, &workspaces.CreateWorkspaceImageInput{Name: aws.String("team-image"), Description: aws.String("team image"), WorkspaceId: aws.String(primary)}))(t).ImageId)
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		d, err := east.DescribeWorkspaceImages(ctx, &workspaces.DescribeWorkspaceImagesInput{ImageIds: []string{img}})
+		return err == nil && len(d.Images) == 1 && d.Images[0].State == wstypes.WorkspaceImageStateAvailable
+	}, "image never AVAILABLE")
+	custom := aws.ToString(must(east.CreateWorkspaceBundle(ctx, &workspaces.CreateWorkspaceBundleInput{BundleName: aws.String("team-bundle"), BundleDescription: aws.String("team"),
+		ImageId: aws.String(img), ComputeType: &wstypes.ComputeType{Name: wstypes.ComputeStandard},
+		RootStorage: &wstypes.RootStorage{Capacity: aws.String("80")}, UserStorage: &wstypes.UserStorage{Capacity: aws.String("50")}}))(t).WorkspaceBundle.BundleId)
+	cw := must(east.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
+		DirectoryId: aws.String(dirEast), UserName: aws.String("bob"), BundleId: aws.String(custom)}}}))(t)
+	if len(cw.FailedRequests) > 0 {
+		t.Fatalf("bob's desktop: %s", aws.ToString(cw.FailedRequests[0].ErrorMessage))
+	}
+	bobs := aws.ToString(cw.PendingRequests[0].WorkspaceId)
+	waitDesktop(t, ctx, east, bobs, wstypes.WorkspaceStateAvailable)
+	ms := must(west.CreateStandbyWorkspaces(ctx, &workspaces.CreateStandbyWorkspacesInput{PrimaryRegion: aws.String("us-east-1"),
+		StandbyWorkspaces: []wstypes.StandbyWorkspace{{PrimaryWorkspaceId: aws.String(bobs), DirectoryId: aws.String(dirWest)}}}))(t)
+	if len(ms.PendingStandbyRequests) != 1 {
+		t.Fatalf("standby of a custom-bundle desktop: %+v", ms.FailedStandbyRequests)
+	}
+	bsw := waitDesktop(t, ctx, west, aws.ToString(ms.PendingStandbyRequests[0].WorkspaceId), wstypes.WorkspaceStateAvailable)
+	wb := must(west.DescribeWorkspaceBundles(ctx, &workspaces.DescribeWorkspaceBundlesInput{BundleIds: []string{aws.ToString(bsw.BundleId)}}))(t)
+	if aws.ToString(bsw.BundleId) == custom || len(wb.Bundles) != 1 || aws.ToString(wb.Bundles[0].Name) != "team-bundle" {
+		t.Fatalf("mirrored bundle %s: %+v", aws.ToString(bsw.BundleId), wb.Bundles)
+	}
+	wi := must(west.DescribeWorkspaceImages(ctx, &workspaces.DescribeWorkspaceImagesInput{ImageIds: []string{aws.ToString(wb.Bundles[0].ImageId)}}))(t)
+	if len(wi.Images) != 1 || aws.ToString(wi.Images[0].Name) != "team-image" || wi.Images[0].State != wstypes.WorkspaceImageStateAvailable {
+		t.Fatalf("mirrored image %+v", wi.Images)
+	}
+
 	// The limited user is denied nothing here; a Region mismatch is refused for it too.
 	_, err = workspaces.NewFromConfig(s.Config(limitedKey, limitedSecret, "us-west-2")).CreateStandbyWorkspaces(ctx, &workspaces.CreateStandbyWorkspacesInput{
 		PrimaryRegion: aws.String("xx-none-1"), StandbyWorkspaces: []wstypes.StandbyWorkspace{{PrimaryWorkspaceId: aws.String(primary), DirectoryId: aws.String(dirWest)}}})

@@ -14,16 +14,15 @@ package workspaces
 // Rules (strict readings): the primary must be a live desktop of the same
 // account in PrimaryRegion, which must be another Region this server
 // serves; it may have one live standby, and a standby cannot be a primary.
-// The primary's bundle must exist in the secondary Region (Amazon's public
-// bundles do; a custom bundle is regional, so its image must be copied and
-// a bundle with the same id does not exist there), else the item fails
-// with InvalidParameterValuesException. Each item fails on its own in
+// A custom bundle of the primary is mirrored to the secondary Region with
+// its image (mirrorBundle); Amazon's public bundles exist everywhere. Each item fails on its own in
 // FailedStandbyRequests, with the code CreateWorkspaces would give.
 //
 // Records: tStandby ACCOUNT/REGION/WSID -> standbyRel, one on each side.
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -226,13 +225,24 @@ func (m *Module) createOneStandby(ctx context.Context, tx store.Tx, c *gateway.C
 	} else if rel != nil {
 		return nil, itemErr("ResourceAlreadyExistsException", "The WorkSpace %s already has the standby WorkSpace %s in %s.", p.WorkspaceID, rel.Other, rel.OtherRegion)
 	}
-	if b, err := m.lookupBundle(ctx, tx, c.Account, c.Region, p.BundleID); err != nil {
+	// The directory and user are checked before a bundle is mirrored, so a
+	// request refused for them leaves nothing behind.
+	if _, err := registeredDir(ctx, tx, c.Account, c.Region, s.DirectoryId); err != nil {
 		return nil, err
-	} else if b == nil {
-		return nil, itemErr("InvalidParameterValuesException", "The bundle %s of the primary WorkSpace %s does not exist in %s; a standby needs the primary's bundle in its Region.", p.BundleID, p.WorkspaceID, c.Region)
+	}
+	if p.UserName != UndefinedUser {
+		if _, err := m.dirs.User(ctx, tx, c.Account, c.Region, s.DirectoryId, p.UserName); errors.Is(err, store.ErrNotFound) {
+			return nil, itemErr("InvalidParameterValuesException", "The user %s of the primary WorkSpace was not found in the directory %s.", p.UserName, s.DirectoryId)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	bundleID, err := m.mirrorBundle(ctx, tx, c, primaryRegion, p.BundleID)
+	if err != nil {
+		return nil, err
 	}
 	props := p.Properties
-	r := WorkspaceRequest{DirectoryId: s.DirectoryId, UserName: p.UserName, BundleId: p.BundleID, Tags: s.Tags,
+	r := WorkspaceRequest{DirectoryId: s.DirectoryId, UserName: p.UserName, BundleId: bundleID, Tags: s.Tags,
 		VolumeEncryptionKey: s.VolumeEncryptionKey, WorkspaceProperties: &props}
 	if p.WorkspaceName != "" {
 		r.WorkspaceName = ptr.To(p.WorkspaceName)
@@ -299,4 +309,95 @@ func (m *Module) addStandbyRelations(ctx context.Context, c *gateway.Call, ws []
 		}
 		return nil
 	})
+}
+
+// mirrorBundle returns the bundle the standby of a desktop of primaryRegion
+// built from bundleID is made from in the caller's Region: a public bundle
+// is the same everywhere; a custom bundle is mirrored ("The system
+// automatically mirrors the primary WorkSpace bundle images to the
+// secondary Region" [AG:multi-region-resilience]): its image and the bundle
+// are copied, AVAILABLE at once, under their source names, once per source
+// bundle (later standbys reuse the mirror).
+func (m *Module) mirrorBundle(ctx context.Context, tx store.Tx, c *gateway.Call, primaryRegion, bundleID string) (string, error) {
+	if b, err := publicBundle(bundleID); err != nil || b != nil {
+		return bundleID, err
+	}
+	mk := nameKey(c.Account, c.Region, "mirror", primaryRegion+"/"+bundleID)
+	if id, err := getRec[string](ctx, tx, tIdem, mk); err != nil {
+		return "", err
+	} else if id != nil {
+		if b, err := m.lookupBundle(ctx, tx, c.Account, c.Region, *id); err != nil || b != nil {
+			return *id, err
+		}
+	}
+	src, err := getRec[bundleRec](ctx, tx, tBundles, key(c.Account, primaryRegion, bundleID))
+	if err != nil {
+		return "", err
+	}
+	if src == nil {
+		return "", itemErr("InvalidParameterValuesException", "The bundle %s of the primary WorkSpace no longer exists in %s.", bundleID, primaryRegion)
+	}
+	img, err := m.lookupImage(ctx, tx, c.Account, primaryRegion, src.ImageID)
+	if err != nil {
+		return "", err
+	}
+	if img == nil || img.State != "AVAILABLE" {
+		return "", itemErr("InvalidParameterValuesException", "The image %s of bundle %s is not AVAILABLE in %s.", src.ImageID, bundleID, primaryRegion)
+	}
+	imageID := img.ImageID
+	if img.OwnerAccountID != "AMAZON" {
+		if img.RequiredTenancy == "DEDICATED" {
+			if ok, err := m.byolEnabled(ctx, tx, c.Account, c.Region); err != nil {
+				return "", err
+			} else if !ok {
+				return "", itemErr("AccessDeniedException", "The bundle %s uses a BYOL image; account %s does not have BYOL enabled in %s.", bundleID, c.Account, c.Region)
+			}
+		}
+		if err := m.checkImageQuota(ctx, tx, c.Account, c.Region); err != nil {
+			return "", err
+		}
+		if _, err := tx.Get(ctx, tIdem, nameKey(c.Account, c.Region, "image", img.Name)); err == nil {
+			return "", errExists("An image named %q already exists in %s; the image of bundle %s cannot be mirrored there for the standby.", img.Name, c.Region, bundleID)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
+	}
+	// Every check is made before the first write: a refused item leaves nothing behind.
+	if n, err := tx.Count(ctx, tBundles, prefix(c.Account, c.Region)); err != nil {
+		return "", err
+	} else if n >= m.cfg.Quotas.Bundles {
+		return "", errLimit("The number of bundles in this Region has reached the limit of %d.", m.cfg.Quotas.Bundles)
+	}
+	if _, err := tx.Get(ctx, tIdem, nameKey(c.Account, c.Region, "bundle", src.Name)); err == nil {
+		return "", errExists("A bundle named %q already exists in %s; the bundle %s cannot be mirrored there for the standby.", src.Name, c.Region, bundleID)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	if img.OwnerAccountID != "AMAZON" {
+		cp, err := clone(img)
+		if err != nil {
+			return "", err
+		}
+		imageID = newID("wsi-")
+		if err := reserveImageName(ctx, tx, c.Account, c.Region, img.Name, imageID); err != nil {
+			return "", err
+		}
+		cp.ImageID, cp.OwnerAccountID, cp.State, cp.Created, cp.Tags = imageID, c.Account, "AVAILABLE", c.Now, nil
+		cp.SourceImage, cp.SourceRegion = img.ImageID, primaryRegion
+		if err := putRec(ctx, tx, tImages, key(c.Account, c.Region, imageID), cp); err != nil {
+			return "", err
+		}
+	}
+	b, err := clone(src)
+	if err != nil {
+		return "", err
+	}
+	b.BundleID, b.ImageID, b.State, b.Created, b.Updated, b.Tags = newID("wsb-"), imageID, "AVAILABLE", c.Now, c.Now, nil
+	if err := tx.Create(ctx, tIdem, nameKey(c.Account, c.Region, "bundle", b.Name), []byte(`"`+b.BundleID+`"`)); err != nil {
+		return "", err
+	}
+	if err := putRec(ctx, tx, tBundles, key(c.Account, c.Region, b.BundleID), b); err != nil {
+		return "", err
+	}
+	return b.BundleID, putRec(ctx, tx, tIdem, mk, b.BundleID)
 }

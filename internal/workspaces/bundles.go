@@ -401,6 +401,9 @@ func (m *Module) deleteBundle(ctx context.Context, c *gateway.Call, in *deleteBu
 		} else if used {
 			return errAssociated("The bundle %s is used by WorkSpaces; terminate them (or migrate them to another bundle) first.", b.BundleID)
 		}
+		if err := m.checkPoolsUse(ctx, tx, c.Account, c.Region, "bundle", b.BundleID); err != nil {
+			return err
+		}
 		if err := tx.Delete(ctx, tBundles, key(c.Account, c.Region, b.BundleID)); err != nil {
 			return err
 		}

@@ -62,6 +62,9 @@ type Workspace struct {
 	WorkspaceProperties         *WorkspaceProperties `json:"WorkspaceProperties,omitempty"`
 	ModificationStates          []ModificationState  `json:"ModificationStates,omitempty"`
 	RelatedWorkspaces           []relatedWorkspace   `json:"RelatedWorkspaces,omitempty"`
+	// Standby WorkSpaces (standby.go).
+	DataReplicationSettings     *dataReplicationSettings `json:"DataReplicationSettings,omitempty"`
+	StandbyWorkspacesProperties []standbyProps           `json:"StandbyWorkspacesProperties,omitempty"`
 }
 
 type relatedWorkspace struct {
@@ -1148,7 +1151,7 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 				out.Workspaces = append(out.Workspaces, m.render(w))
 			}
 		}
-		return out, nil
+		return out, m.addStandbyRelations(ctx, c, out.Workspaces)
 	}
 	err = m.store.View(ctx, func(tx store.Tx) error {
 		if in.WorkspaceName != nil {
@@ -1192,7 +1195,10 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 			return nil
 		})
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, m.addStandbyRelations(ctx, c, out.Workspaces)
 }
 
 // batchChecks is the per-item resolver of the batch operations: each

@@ -306,6 +306,9 @@ func (m *Module) deregisterDirectory(ctx context.Context, c *gateway.Call, in *d
 		if inUse {
 			return errUnsupported("The directory %s still has WorkSpaces; terminate them before deregistering it.", in.DirectoryId)
 		}
+		if err := m.checkPoolsUse(ctx, tx, c.Account, c.Region, "directory", in.DirectoryId); err != nil {
+			return err
+		}
 		d.State = "DEREGISTERING"
 		if err := putRec(ctx, tx, tDirs, k, d); err != nil {
 			return err

@@ -85,6 +85,7 @@ type WorkspaceImage struct {
 	ErrorMessage    string           `json:"ErrorMessage,omitempty"`
 	Created         *awsproto.Time   `json:"Created,omitempty"`
 	OwnerAccountId  string           `json:"OwnerAccountId,omitempty"`
+	Updates         *UpdateResult    `json:"Updates,omitempty"`
 	ErrorDetails    []ErrorDetails   `json:"ErrorDetails,omitempty"`
 }
 
@@ -976,6 +977,9 @@ func renderImage(img *imageRec) WorkspaceImage {
 	}
 	if img.OperatingSystem != "" {
 		out.OperatingSystem = &OperatingSystem{Type: img.OperatingSystem}
+	}
+	if img.OwnerAccountID != "AMAZON" {
+		out.Updates = noUpdates() // customimages.go
 	}
 	return out
 }

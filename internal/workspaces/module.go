@@ -80,6 +80,12 @@ func New(o Options) *Module {
 	m.addImageOps()
 	m.addBundleOps()
 	m.addDesktopOps()
+	m.addAccountLinkOps()
+	m.addAddInOps()
+	m.addApplicationOps()
+	m.addPoolOps()
+	m.addCustomImageOps()
+	m.addStandbyOps()
 	m.registerJobs()
 	return m
 }

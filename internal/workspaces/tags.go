@@ -36,6 +36,8 @@ func taggable(id string) (table, kind string, ok bool) {
 		return tBundles, "workspacebundle", true
 	case strings.HasPrefix(id, "wsi-"):
 		return tImages, "workspaceimage", true
+	case strings.HasPrefix(id, "wspool-"):
+		return tPools, "workspacespool", true
 	case strings.HasPrefix(id, "ws-"):
 		return tDesktops, "workspace", true
 	case strings.HasPrefix(id, "d-"), strings.HasPrefix(id, "wsd-"):
@@ -57,6 +59,8 @@ func (m *Module) withTags(ctx context.Context, tx store.Tx, account, region, id 
 		return updateTags[bundleRec](ctx, tx, table, k, id, func(r *bundleRec) *Tags { return &r.Tags }, fn)
 	case tImages:
 		return updateTags[imageRec](ctx, tx, table, k, id, func(r *imageRec) *Tags { return &r.Tags }, fn)
+	case tPools:
+		return updateTags[poolRec](ctx, tx, table, k, id, func(r *poolRec) *Tags { return &r.Tags }, fn)
 	case tDesktops:
 		return updateTags[desktopRec](ctx, tx, table, k, id, func(r *desktopRec) *Tags {
 			if r.State == "TERMINATED" {

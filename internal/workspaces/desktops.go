@@ -1395,6 +1395,9 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 		if len(w.Modifications) > 0 {
 			return awsproto.Errorf("OperationInProgressException", "The properties of this WorkSpace are currently being modified. Try again once the modification is complete.")
 		}
+		if err := applyOSAndAccelerator(w, p); err != nil {
+			return err
+		}
 		volume := p.RootVolumeSizeGib != nil || p.UserVolumeSizeGib != nil
 		compute := p.ComputeTypeName != nil && *p.ComputeTypeName != ptr.Deref(w.Properties.ComputeTypeName)
 		if volume && compute {

@@ -80,6 +80,10 @@ func New(o Options) *Module {
 	m.addImageOps()
 	m.addBundleOps()
 	m.addDesktopOps()
+	m.addIPGroupOps()
+	m.addDirPropsOps()
+	m.addAliasOps()
+	m.addConnStatusOps()
 	m.registerJobs()
 	return m
 }

@@ -2,6 +2,7 @@ package workspaces
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
@@ -155,10 +156,18 @@ type deleteBrandingIn struct {
 	Platforms  []string `json:"Platforms" v:"required,min=1,max=6"`
 }
 
-// importBrand is the model's DefaultImportClientBrandingAttributes and
-// IosImportClientBrandingAttributes (Logo2x and Logo3x are iOS only).
+// importBrand is the model's DefaultImportClientBrandingAttributes.
 type importBrand struct {
 	Logo               []byte            `json:"Logo,omitempty" v:"min=1,max=1500000"`
+	SupportEmail       *string           `json:"SupportEmail,omitempty" v:"min=6,max=64,pattern=^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,4}$"`
+	SupportLink        *string           `json:"SupportLink,omitempty" v:"min=1,max=200,pattern=^(http|https)\\://\\S+"`
+	ForgotPasswordLink *string           `json:"ForgotPasswordLink,omitempty" v:"min=1,max=200,pattern=^(http|https)\\://\\S+"`
+	LoginMessage       map[string]string `json:"LoginMessage,omitempty"`
+}
+
+// iosImportBrand is the model's IosImportClientBrandingAttributes.
+type iosImportBrand struct {
+	Logo               []byte            `json:"Logo,omitempty" v:"min=1,max=447000"`
 	Logo2x             []byte            `json:"Logo2x,omitempty" v:"min=1,max=1770000"`
 	Logo3x             []byte            `json:"Logo3x,omitempty" v:"min=1,max=1770000"`
 	SupportEmail       *string           `json:"SupportEmail,omitempty" v:"min=6,max=64,pattern=^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\\.[a-zA-Z]{2,4}$"`
@@ -167,14 +176,36 @@ type importBrand struct {
 	LoginMessage       map[string]string `json:"LoginMessage,omitempty"`
 }
 
+// brandInput is one platform's import, whichever shape it came in.
+type brandInput struct {
+	Logo, Logo2x, Logo3x                          []byte
+	SupportEmail, SupportLink, ForgotPasswordLink *string
+	LoginMessage                                  map[string]string
+}
+
+func (b *importBrand) input() *brandInput {
+	if b == nil {
+		return nil
+	}
+	return &brandInput{Logo: b.Logo, SupportEmail: b.SupportEmail, SupportLink: b.SupportLink, ForgotPasswordLink: b.ForgotPasswordLink, LoginMessage: b.LoginMessage}
+}
+
+func (b *iosImportBrand) input() *brandInput {
+	if b == nil {
+		return nil
+	}
+	return &brandInput{Logo: b.Logo, Logo2x: b.Logo2x, Logo3x: b.Logo3x, SupportEmail: b.SupportEmail, SupportLink: b.SupportLink,
+		ForgotPasswordLink: b.ForgotPasswordLink, LoginMessage: b.LoginMessage}
+}
+
 type importBrandingIn struct {
-	ResourceID        string       `json:"ResourceId" v:"required,min=10,max=65,pattern=^(d-[0-9a-f]{8,63}$)|(wsd-[0-9a-z]{8,63}$)"`
-	DeviceTypeWindows *importBrand `json:"DeviceTypeWindows,omitempty"`
-	DeviceTypeOsx     *importBrand `json:"DeviceTypeOsx,omitempty"`
-	DeviceTypeAndroid *importBrand `json:"DeviceTypeAndroid,omitempty"`
-	DeviceTypeIos     *importBrand `json:"DeviceTypeIos,omitempty"`
-	DeviceTypeLinux   *importBrand `json:"DeviceTypeLinux,omitempty"`
-	DeviceTypeWeb     *importBrand `json:"DeviceTypeWeb,omitempty"`
+	ResourceID        string          `json:"ResourceId" v:"required,min=10,max=65,pattern=^(d-[0-9a-f]{8,63}$)|(wsd-[0-9a-z]{8,63}$)"`
+	DeviceTypeWindows *importBrand    `json:"DeviceTypeWindows,omitempty"`
+	DeviceTypeOsx     *importBrand    `json:"DeviceTypeOsx,omitempty"`
+	DeviceTypeAndroid *importBrand    `json:"DeviceTypeAndroid,omitempty"`
+	DeviceTypeIos     *iosImportBrand `json:"DeviceTypeIos,omitempty"`
+	DeviceTypeLinux   *importBrand    `json:"DeviceTypeLinux,omitempty"`
+	DeviceTypeWeb     *importBrand    `json:"DeviceTypeWeb,omitempty"`
 }
 
 type brandingOut struct {
@@ -601,21 +632,15 @@ var loginLocaleRe = mustRe(`^[a-z]{2}_[A-Z]{2}$`)
 func (m *Module) importBranding(ctx context.Context, c *gateway.Call, in *importBrandingIn) (*brandingOut, error) {
 	plats := []struct {
 		name string
-		in   *importBrand
-	}{{"DeviceTypeWindows", in.DeviceTypeWindows}, {"DeviceTypeOsx", in.DeviceTypeOsx}, {"DeviceTypeAndroid", in.DeviceTypeAndroid},
-		{"DeviceTypeIos", in.DeviceTypeIos}, {"DeviceTypeLinux", in.DeviceTypeLinux}, {"DeviceTypeWeb", in.DeviceTypeWeb}}
+		in   *brandInput
+	}{{"DeviceTypeWindows", in.DeviceTypeWindows.input()}, {"DeviceTypeOsx", in.DeviceTypeOsx.input()}, {"DeviceTypeAndroid", in.DeviceTypeAndroid.input()},
+		{"DeviceTypeIos", in.DeviceTypeIos.input()}, {"DeviceTypeLinux", in.DeviceTypeLinux.input()}, {"DeviceTypeWeb", in.DeviceTypeWeb.input()}}
 	n := 0
 	for _, pl := range plats {
 		if pl.in == nil {
 			continue
 		}
 		n++
-		if pl.name != "DeviceTypeIos" && (pl.in.Logo2x != nil || pl.in.Logo3x != nil) {
-			return nil, errInvalid("Logo2x and Logo3x apply to DeviceTypeIos only.")
-		}
-		if pl.name == "DeviceTypeIos" && len(pl.in.Logo) > 447000 {
-			return nil, errInvalid("The iOS logo is larger than 447000 bytes.")
-		}
 		for loc, msg := range pl.in.LoginMessage {
 			if !loginLocaleRe.MatchString(loc) {
 				return nil, errInvalid("The login message locale %q is not valid (for example en_US).", loc)
@@ -649,7 +674,7 @@ func (m *Module) importBranding(ctx context.Context, c *gateway.Call, in *import
 			}{{"logo", pl.in.Logo, &b.LogoURL}, {"logo2x", pl.in.Logo2x, &b.Logo2xURL}, {"logo3x", pl.in.Logo3x, &b.Logo3xURL}}
 			for _, l := range logos {
 				lk := key(c.Account, c.Region, in.ResourceID) + "/" + pl.name + "/" + l.kind
-				if err := tx.Delete(ctx, tLogos, lk); err != nil {
+				if err := deleteIfAny(ctx, tx, tLogos, lk); err != nil {
 					return err
 				}
 				if len(l.data) == 0 {
@@ -721,7 +746,7 @@ func (m *Module) deleteBranding(ctx context.Context, c *gateway.Call, in *delete
 		for _, pl := range in.Platforms {
 			delete(p.Branding, pl)
 			for _, kind := range []string{"logo", "logo2x", "logo3x"} {
-				if err := tx.Delete(ctx, tLogos, key(c.Account, c.Region, in.ResourceID)+"/"+pl+"/"+kind); err != nil {
+				if err := deleteIfAny(ctx, tx, tLogos, key(c.Account, c.Region, in.ResourceID)+"/"+pl+"/"+kind); err != nil {
 					return err
 				}
 			}
@@ -761,4 +786,12 @@ func renderDirProps(d *directoryRec, p *dirPropsRec, wd *WorkspaceDirectory) {
 		wd.IPGroupIDs = p.IPGroups
 	}
 	wd.StreamingProperties = p.Streaming
+}
+
+// deleteIfAny deletes a record that may not exist.
+func deleteIfAny(ctx context.Context, tx store.Tx, table, k string) error {
+	if err := tx.Delete(ctx, table, k); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
 }

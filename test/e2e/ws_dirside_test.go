@@ -529,6 +529,3 @@ func TestConformanceWorkspacesConnectionStatusAndInputs(t *testing.T) {
 		t.Fatalf("snapshots: %+v", snaps)
 	}
 }
-
-
-

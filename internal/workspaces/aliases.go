@@ -72,7 +72,7 @@ type aliasOut struct {
 }
 
 type describeAliasesOut struct {
-	ConnectionAliases []aliasOut `json:"ConnectionAliases"`
+	ConnectionAliases []aliasOut `json:"ConnectionAliases,omitempty"` // the model's list has at least one member
 	NextToken         *string    `json:"NextToken,omitempty"`
 }
 
@@ -108,7 +108,7 @@ type aliasPermOut struct {
 
 type describeAliasPermsOut struct {
 	AliasID                    string         `json:"AliasId"`
-	ConnectionAliasPermissions []aliasPermOut `json:"ConnectionAliasPermissions"`
+	ConnectionAliasPermissions []aliasPermOut `json:"ConnectionAliasPermissions,omitempty"` // at least one member, or absent
 	NextToken                  *string        `json:"NextToken,omitempty"`
 }
 
@@ -292,7 +292,7 @@ func (m *Module) describeAliases(ctx context.Context, c *gateway.Call, in *descr
 	if err != nil {
 		return nil, err
 	}
-	out := &describeAliasesOut{ConnectionAliases: []aliasOut{}}
+	out := &describeAliasesOut{}
 	err = m.store.View(ctx, func(tx store.Tx) error {
 		var all []*aliasRec
 		if len(in.AliasIDs) > 0 {
@@ -479,7 +479,7 @@ func (m *Module) describeAliasPermissions(ctx context.Context, c *gateway.Call, 
 	if err != nil {
 		return nil, err
 	}
-	out := &describeAliasPermsOut{AliasID: in.AliasID, ConnectionAliasPermissions: []aliasPermOut{}}
+	out := &describeAliasPermsOut{AliasID: in.AliasID}
 	err = m.store.View(ctx, func(tx store.Tx) error {
 		a, err := lookupAlias(ctx, tx, c.Account, c.Region, in.AliasID)
 		if err != nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 
+	"github.com/deskplane/deskplane/internal/awsmodel"
+	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/testserver"
 	wsmod "github.com/deskplane/deskplane/internal/workspaces"
 )
@@ -42,7 +45,7 @@ func wsOK[T any](t *testing.T, what string) func(v T, err error) T {
 // anything in WorkSpaces except act on resources tagged team=red or create
 // them with that tag, assumes it, and returns a WorkSpaces client for the
 // session.
-func redDeniedRole(t *testing.T, s *testserver.Server) *workspaces.Client {
+func redDeniedRole(t *testing.T, s *testserver.Server, rec *recorder) *workspaces.Client {
 	t.Helper()
 	ctx := ctxT(t)
 	c := iam.NewFromConfig(s.Admin())
@@ -53,14 +56,54 @@ func redDeniedRole(t *testing.T, s *testserver.Server) *workspaces.Client {
  {"Effect":"Deny","Action":"workspaces:*","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"red"}}},
  {"Effect":"Deny","Action":"workspaces:*","Resource":"*","Condition":{"StringEquals":{"aws:RequestTag/team":"red"}}}]}`)}))
 	out := wsOK[*sts.AssumeRoleOutput](t, "AssumeRole")(sts.NewFromConfig(s.Admin()).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: r.Role.Arn, RoleSessionName: aws.String("ops")}))
-	return workspaces.NewFromConfig(stsSessionConfig(s, out.Credentials))
+	cr := out.Credentials
+	return workspaces.NewFromConfig(testserver.ConfigFor(rec.URL, aws.ToString(cr.AccessKeyId), aws.ToString(cr.SecretAccessKey), aws.ToString(cr.SessionToken)))
+}
+
+// wsRecorded starts a server behind a recorder, runs the setup through it,
+// and checks every WorkSpaces response of the test against botocore's
+// model when the test ends.
+func wsRecorded(t *testing.T) (*testserver.Server, *recorder, *env) {
+	t.Helper()
+	m := awsmodel.LoadOrSkip(t, "workspaces")
+	s := testserver.Start(t)
+	rec := newRecorder(t, s.URL)
+	e := setupAt(t, rec.URL)
+	e.s = s
+	t.Cleanup(func() {
+		n := 0
+		for _, x := range rec.exchanges() {
+			if x.Service != "workspaces" {
+				continue
+			}
+			n++
+			if x.Status >= 500 {
+				t.Errorf("%s: HTTP %d %s", x.Op, x.Status, x.Body)
+			}
+			var p []string
+			if x.Status == 200 {
+				p = m.CheckJSONOutputWith(x.Op, x.Body, awsmodel.CheckOptions{})
+			} else {
+				p = m.CheckJSONError(x.Op, x.ErrorType, x.Body)
+			}
+			if p = filterKnown(t, "workspaces."+x.Op, p); len(p) > 0 {
+				t.Errorf("workspaces.%s does not conform to the botocore model:\n  %s", x.Op, strings.Join(p, "\n  "))
+			}
+		}
+		t.Logf("%d WorkSpaces responses checked against the model", n)
+	})
+	return s, rec, e
+}
+
+// partnerConfig is the partner account's admin through the recorder.
+func partnerConfig(rec *recorder) aws.Config {
+	return testserver.ConfigFor(rec.URL, config.PartnerKeyID, config.PartnerSecret, "")
 }
 
 var red = []wstypes.Tag{{Key: aws.String("team"), Value: aws.String("red")}}
 
 func TestConformanceWorkspacesIPGroups(t *testing.T) {
-	s := testserver.Start(t)
-	e := setup(t, s)
+	s, rec, e := wsRecorded(t)
 	ctx := ctxT(t)
 	ws := e.ws
 	rules := func(cidrs ...string) []wstypes.IpRuleItem {
@@ -140,7 +183,7 @@ func TestConformanceWorkspacesIPGroups(t *testing.T) {
 	if len(tags.TagList) != 1 || aws.ToString(tags.TagList[0].Value) != "blue" {
 		t.Fatalf("tags = %+v", tags.TagList)
 	}
-	role := redDeniedRole(t, s)
+	role := redDeniedRole(t, s, rec)
 	wsOK[*workspaces.DescribeIpGroupsOutput](t, "role describe")(role.DescribeIpGroups(ctx, &workspaces.DescribeIpGroupsInput{}))
 	wsOK[*workspaces.AuthorizeIpRulesOutput](t, "role authorize blue")(role.AuthorizeIpRules(ctx, &workspaces.AuthorizeIpRulesInput{GroupId: &id1, UserRules: rules("192.0.2.64/26")}))
 	_, err = role.AuthorizeIpRules(ctx, &workspaces.AuthorizeIpRulesInput{GroupId: &id2, UserRules: rules("192.0.2.64/26")})
@@ -172,10 +215,9 @@ func TestConformanceWorkspacesIPGroups(t *testing.T) {
 }
 
 // partnerDirectory creates and registers a directory in the partner account.
-func partnerDirectory(t *testing.T, s *testserver.Server) string {
+func partnerDirectory(t *testing.T, p aws.Config) string {
 	t.Helper()
 	ctx := ctxT(t)
-	p := s.Partner()
 	subs := wsOK[*ec2.DescribeSubnetsOutput](t, "DescribeSubnets")(ec2.NewFromConfig(p).DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{}))
 	if len(subs.Subnets) < 2 {
 		t.Fatalf("partner subnets: %d", len(subs.Subnets))
@@ -203,11 +245,10 @@ func partnerDirectory(t *testing.T, s *testserver.Server) string {
 }
 
 func TestConformanceWorkspacesConnectionAliases(t *testing.T) {
-	s := testserver.Start(t)
-	e := setup(t, s)
+	s, rec, e := wsRecorded(t)
 	ctx := ctxT(t)
-	ws, pw := e.ws, workspaces.NewFromConfig(s.Partner())
-	pdir := partnerDirectory(t, s)
+	ws, pw := e.ws, workspaces.NewFromConfig(partnerConfig(rec))
+	pdir := partnerDirectory(t, partnerConfig(rec))
 
 	a := wsOK[*workspaces.CreateConnectionAliasOutput](t, "CreateConnectionAlias")(ws.CreateConnectionAlias(ctx, &workspaces.CreateConnectionAliasInput{
 		ConnectionString: aws.String("desktops.example.com"), Tags: []wstypes.Tag{{Key: aws.String("team"), Value: aws.String("blue")}}}))
@@ -287,7 +328,7 @@ func TestConformanceWorkspacesConnectionAliases(t *testing.T) {
 	wsOK[*workspaces.DisassociateConnectionAliasOutput](t, "owner disassociate")(ws.DisassociateConnectionAlias(ctx, &workspaces.DisassociateConnectionAliasInput{AliasId: &id}))
 
 	// Authorization by the alias's tags.
-	role := redDeniedRole(t, s)
+	role := redDeniedRole(t, s, rec)
 	_, err = role.DeleteConnectionAlias(ctx, &workspaces.DeleteConnectionAliasInput{AliasId: red1.AliasId})
 	wsWant(t, "role deletes red alias", err, "AccessDeniedException")
 	_, err = role.CreateConnectionAlias(ctx, &workspaces.CreateConnectionAliasInput{ConnectionString: aws.String("red2.example.com"), Tags: red})
@@ -307,8 +348,7 @@ func TestConformanceWorkspacesConnectionAliases(t *testing.T) {
 }
 
 func TestConformanceWorkspacesDirectoryProperties(t *testing.T) {
-	s := testserver.Start(t)
-	e := setup(t, s)
+	s, rec, e := wsRecorded(t)
 	ctx := ctxT(t)
 	ws := e.ws
 	dir := func() wstypes.WorkspaceDirectory {
@@ -437,7 +477,7 @@ func TestConformanceWorkspacesDirectoryProperties(t *testing.T) {
 	wsWant(t, "encryption change with desktops", err, "OperationNotSupportedException")
 
 	// Authorization by the directory's tags.
-	role := redDeniedRole(t, s)
+	role := redDeniedRole(t, s, rec)
 	wsOK[*workspaces.ModifyClientPropertiesOutput](t, "role modifies untagged")(role.ModifyClientProperties(ctx, &workspaces.ModifyClientPropertiesInput{ResourceId: &e.dirID,
 		ClientProperties: &wstypes.ClientProperties{LogUploadEnabled: wstypes.LogUploadEnumDisabled}}))
 	wsOK[*workspaces.CreateTagsOutput](t, "tag directory red")(ws.CreateTags(ctx, &workspaces.CreateTagsInput{ResourceId: &e.dirID, Tags: red}))
@@ -448,8 +488,7 @@ func TestConformanceWorkspacesDirectoryProperties(t *testing.T) {
 }
 
 func TestConformanceWorkspacesConnectionStatusAndInputs(t *testing.T) {
-	s := testserver.Start(t)
-	e := setup(t, s)
+	s, _, e := wsRecorded(t)
 	ctx := ctxT(t)
 	ws := e.ws
 	ids := e.create(t, ctx, 2, "conn")

@@ -792,6 +792,9 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 	if w.Properties.OperatingSystemName == nil && bi.osName != "" {
 		w.Properties.OperatingSystemName = ptr.To(bi.osName)
 	}
+	if err := checkCreateInputs(w, props, bi.osName); err != nil {
+		return nil, nil, err
+	}
 	return w, live, nil
 }
 

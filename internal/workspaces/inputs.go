@@ -3,6 +3,8 @@ package workspaces
 import (
 	"slices"
 
+	"github.com/deskplane/deskplane/internal/awsproto"
+
 	"github.com/deskplane/deskplane/internal/ptr"
 )
 
@@ -75,6 +77,24 @@ func checkIdentityInputs(in *registerDirIn) error {
 		return errInvalid("UserIdentityType AWS_IAM_IDENTITY_CENTER needs an IdcInstanceArn; IAM Identity Center is not available to this account.")
 	case ptr.Deref(in.UserIdentityType) == "CUSTOMER_MANAGED":
 		return errInvalid("UserIdentityType CUSTOMER_MANAGED needs an ActiveDirectoryConfig or a Microsoft Entra ID configuration; neither is available to this account.")
+	}
+	return nil
+}
+
+// checkCreateInputs acts on CreateWorkspaces' OperatingSystemName (it
+// must be of the bundle image's family) and GlobalAccelerator (kept for
+// WSP desktops, refused for others), as one request's failure.
+func checkCreateInputs(w *desktopRec, props WorkspaceProperties, imageOS string) error {
+	if n := props.OperatingSystemName; n != nil && imageOS != "" && osFamily(*n) != osFamily(imageOS) {
+		return itemErr("InvalidParameterValuesException", "The OperatingSystemName %s does not match the bundle image's operating system %s.", *n, imageOS)
+	}
+	if props.GlobalAccelerator != nil {
+		if err := applyOSAndAccelerator(w, &WorkspaceProperties{GlobalAccelerator: props.GlobalAccelerator}); err != nil {
+			if ae := awsproto.As(err); ae != nil {
+				return itemErr(ae.Code, "%s", ae.Message)
+			}
+			return err
+		}
 	}
 	return nil
 }

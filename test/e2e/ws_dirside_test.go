@@ -545,6 +545,19 @@ func TestConformanceWorkspacesConnectionStatusAndInputs(t *testing.T) {
 		WorkspaceProperties: &wstypes.WorkspaceProperties{GlobalAccelerator: &wstypes.GlobalAcceleratorForWorkSpace{Mode: wstypes.AGAModeForWorkSpaceEnumEnabledAuto}}})
 	wsWant(t, "Global Accelerator on BYOP", err, "UnsupportedWorkspaceConfigurationException")
 
+	// CreateWorkspaces acts on the same inputs: each refused request fails on its own.
+	cr := wsOK[*workspaces.CreateWorkspacesOutput](t, "CreateWorkspaces")(ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{
+		{DirectoryId: &e.dirID, UserName: aws.String("[UNDEFINED]"), BundleId: &e.bundleID, WorkspaceName: aws.String("ga1"),
+			WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual,
+				GlobalAccelerator: &wstypes.GlobalAcceleratorForWorkSpace{Mode: wstypes.AGAModeForWorkSpaceEnumEnabledAuto}}},
+		{DirectoryId: &e.dirID, UserName: aws.String("[UNDEFINED]"), BundleId: &e.bundleID, WorkspaceName: aws.String("os1"),
+			WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual, OperatingSystemName: wstypes.OperatingSystemNameAmazonLinux2}},
+	}}))
+	if len(cr.FailedRequests) != 2 || len(cr.PendingRequests) != 0 || aws.ToString(cr.FailedRequests[0].ErrorCode) != "UnsupportedWorkspaceConfigurationException" ||
+		aws.ToString(cr.FailedRequests[1].ErrorCode) != "InvalidParameterValuesException" {
+		t.Fatalf("CreateWorkspaces with refused inputs: failed %d pending %d %+v", len(cr.FailedRequests), len(cr.PendingRequests), cr.FailedRequests)
+	}
+
 	// Identity sources deskplane does not model are refused.
 	_, err = ws.RegisterWorkspaceDirectory(ctx, &workspaces.RegisterWorkspaceDirectoryInput{DirectoryId: &e.dirID,
 		IdcInstanceArn: aws.String("arn:aws:sso:::instance/ssoins-1234567890abcdef")})

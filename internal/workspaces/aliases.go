@@ -152,13 +152,15 @@ func (m *Module) aliasChecks(ctx context.Context, c *gateway.Call, id string) ([
 		if err != nil || o == nil {
 			return err
 		}
-		owner = *o
-		if owner == c.Account {
-			a, err := getRec[aliasRec](ctx, tx, tAliases, key(owner, c.Region, id))
-			if a != nil {
-				tags = a.Tags
-			}
+		a, err := getRec[aliasRec](ctx, tx, tAliases, key(*o, c.Region, id))
+		if err != nil || a == nil {
 			return err
+		}
+		switch {
+		case a.Owner == c.Account:
+			tags = a.Tags
+		case slices.Contains(a.Permissions, c.Account):
+			owner = a.Owner // shared: named by the owner's ARN, its tags unseen
 		}
 		return nil
 	})

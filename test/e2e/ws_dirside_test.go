@@ -581,3 +581,39 @@ func TestConformanceWorkspacesConnectionStatusAndInputs(t *testing.T) {
 		t.Fatalf("snapshots: %+v", snaps)
 	}
 }
+
+// TestConformanceWorkspacesDirectorySideDurable: IP groups, their
+// association, directory properties, aliases and their sharing survive a
+// SIGKILL of the server.
+func TestConformanceWorkspacesDirectorySideDurable(t *testing.T) {
+	dir := t.TempDir()
+	p := startProc(t, dir, "--timing", "instant")
+	e := setupAt(t, p.URL)
+	ctx := ctxT(t)
+	ws := e.ws
+	g := wsOK[*workspaces.CreateIpGroupOutput](t, "CreateIpGroup")(ws.CreateIpGroup(ctx, &workspaces.CreateIpGroupInput{GroupName: aws.String("durable"),
+		UserRules: []wstypes.IpRuleItem{{IpRule: aws.String("192.0.2.0/24")}}, Tags: red}))
+	wsOK[*workspaces.AssociateIpGroupsOutput](t, "AssociateIpGroups")(ws.AssociateIpGroups(ctx, &workspaces.AssociateIpGroupsInput{DirectoryId: &e.dirID, GroupIds: []string{*g.GroupId}}))
+	wsOK[*workspaces.ModifyWorkspaceAccessPropertiesOutput](t, "ModifyWorkspaceAccessProperties")(ws.ModifyWorkspaceAccessProperties(ctx, &workspaces.ModifyWorkspaceAccessPropertiesInput{ResourceId: &e.dirID,
+		WorkspaceAccessProperties: &wstypes.WorkspaceAccessProperties{DeviceTypeZeroClient: wstypes.AccessPropertyValueDeny}}))
+	a := wsOK[*workspaces.CreateConnectionAliasOutput](t, "CreateConnectionAlias")(ws.CreateConnectionAlias(ctx, &workspaces.CreateConnectionAliasInput{ConnectionString: aws.String("durable.example.com")}))
+	wsOK[*workspaces.UpdateConnectionAliasPermissionOutput](t, "share")(ws.UpdateConnectionAliasPermission(ctx, &workspaces.UpdateConnectionAliasPermissionInput{AliasId: a.AliasId,
+		ConnectionAliasPermission: &wstypes.ConnectionAliasPermission{SharedAccountId: aws.String("444455556666"), AllowAssociation: aws.Bool(true)}}))
+	p.kill()
+
+	p = startProc(t, dir, "--timing", "instant")
+	ws = p.workspaces()
+	d := wsOK[*workspaces.DescribeWorkspaceDirectoriesOutput](t, "DescribeWorkspaceDirectories")(ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{DirectoryIds: []string{e.dirID}}))
+	if dd := d.Directories[0]; len(dd.IpGroupIds) != 1 || dd.IpGroupIds[0] != *g.GroupId || dd.WorkspaceAccessProperties.DeviceTypeZeroClient != wstypes.AccessPropertyValueDeny {
+		t.Fatalf("directory after restart: %v %+v", dd.IpGroupIds, dd.WorkspaceAccessProperties)
+	}
+	tags := wsOK[*workspaces.DescribeTagsOutput](t, "DescribeTags")(ws.DescribeTags(ctx, &workspaces.DescribeTagsInput{ResourceId: g.GroupId}))
+	if len(tags.TagList) != 1 {
+		t.Fatalf("group tags after restart: %+v", tags.TagList)
+	}
+	pw := workspaces.NewFromConfig(testserver.ConfigFor(p.URL, config.PartnerKeyID, config.PartnerSecret, ""))
+	pd := wsOK[*workspaces.DescribeConnectionAliasesOutput](t, "partner describe")(pw.DescribeConnectionAliases(ctx, &workspaces.DescribeConnectionAliasesInput{}))
+	if len(pd.ConnectionAliases) != 1 || aws.ToString(pd.ConnectionAliases[0].AliasId) != *a.AliasId {
+		t.Fatalf("shared alias after restart: %+v", pd.ConnectionAliases)
+	}
+}

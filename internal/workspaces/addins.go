@@ -104,19 +104,6 @@ func (m *Module) addAddInOps() {
 	)
 }
 
-// registeredDir returns the caller's registered directory or the model's
-// ResourceNotFoundException.
-func registeredDir(ctx context.Context, tx store.Tx, account, region, id string) (*directoryRec, error) {
-	d, err := getRec[directoryRec](ctx, tx, tDirs, key(account, region, id))
-	if err != nil {
-		return nil, err
-	}
-	if d == nil || d.State != "REGISTERED" {
-		return nil, errNotFound("The directory %s is not registered with Amazon WorkSpaces.", id)
-	}
-	return d, nil
-}
-
 // dirAddIns returns the add-ins of the directory's current registration.
 func dirAddIns(ctx context.Context, tx store.Tx, account, region string, d *directoryRec) ([]*addInRec, error) {
 	var out []*addInRec

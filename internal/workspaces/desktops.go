@@ -805,6 +805,9 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 	if w.Properties.OperatingSystemName == nil && bi.osName != "" {
 		w.Properties.OperatingSystemName = ptr.To(bi.osName)
 	}
+	if err := checkCreateInputs(w, props, bi.osName); err != nil {
+		return nil, nil, err
+	}
 	return w, live, nil
 }
 
@@ -1435,6 +1438,9 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 		}
 		if len(w.Modifications) > 0 {
 			return awsproto.Errorf("OperationInProgressException", "The properties of this WorkSpace are currently being modified. Try again once the modification is complete.")
+		}
+		if err := applyOSAndAccelerator(w, p); err != nil {
+			return err
 		}
 		volume := p.RootVolumeSizeGib != nil || p.UserVolumeSizeGib != nil
 		compute := p.ComputeTypeName != nil && *p.ComputeTypeName != ptr.Deref(w.Properties.ComputeTypeName)

@@ -78,23 +78,34 @@ type WorkspaceDirectory struct {
 	WorkspaceType                 string                     `json:"WorkspaceType,omitempty"`
 	SelfservicePermissions        *selfService               `json:"SelfservicePermissions,omitempty"`
 	WorkspaceAccessProperties     *accessProps               `json:"WorkspaceAccessProperties,omitempty"`
+	// Members kept by dirprops.go and ipgroups.go.
+	IPGroupIDs                     []string        `json:"ipGroupIds,omitempty"`
+	SamlProperties                 *samlProps      `json:"SamlProperties,omitempty"`
+	CertificateBasedAuthProperties *cbaProps       `json:"CertificateBasedAuthProperties,omitempty"`
+	EndpointEncryptionMode         string          `json:"EndpointEncryptionMode,omitempty"`
+	StreamingProperties            *streamingProps `json:"StreamingProperties,omitempty"`
+	ErrorMessage                   string          `json:"ErrorMessage,omitempty"`
 }
 
 type selfService struct {
-	RestartWorkspace   string `json:"RestartWorkspace"`
-	IncreaseVolumeSize string `json:"IncreaseVolumeSize"`
-	ChangeComputeType  string `json:"ChangeComputeType"`
-	SwitchRunningMode  string `json:"SwitchRunningMode"`
-	RebuildWorkspace   string `json:"RebuildWorkspace"`
+	RestartWorkspace   string `json:"RestartWorkspace,omitempty" v:"enum=ENABLED|DISABLED"`
+	IncreaseVolumeSize string `json:"IncreaseVolumeSize,omitempty" v:"enum=ENABLED|DISABLED"`
+	ChangeComputeType  string `json:"ChangeComputeType,omitempty" v:"enum=ENABLED|DISABLED"`
+	SwitchRunningMode  string `json:"SwitchRunningMode,omitempty" v:"enum=ENABLED|DISABLED"`
+	RebuildWorkspace   string `json:"RebuildWorkspace,omitempty" v:"enum=ENABLED|DISABLED"`
 }
 
 type accessProps struct {
-	DeviceTypeWindows string `json:"DeviceTypeWindows"`
-	DeviceTypeOsx     string `json:"DeviceTypeOsx"`
-	DeviceTypeWeb     string `json:"DeviceTypeWeb"`
-	DeviceTypeIos     string `json:"DeviceTypeIos"`
-	DeviceTypeAndroid string `json:"DeviceTypeAndroid"`
-	DeviceTypeLinux   string `json:"DeviceTypeLinux"`
+	DeviceTypeWindows              string                `json:"DeviceTypeWindows,omitempty" v:"enum=ALLOW|DENY"`
+	DeviceTypeOsx                  string                `json:"DeviceTypeOsx,omitempty" v:"enum=ALLOW|DENY"`
+	DeviceTypeWeb                  string                `json:"DeviceTypeWeb,omitempty" v:"enum=ALLOW|DENY"`
+	DeviceTypeIos                  string                `json:"DeviceTypeIos,omitempty" v:"enum=ALLOW|DENY"`
+	DeviceTypeAndroid              string                `json:"DeviceTypeAndroid,omitempty" v:"enum=ALLOW|DENY"`
+	DeviceTypeChromeOs             string                `json:"DeviceTypeChromeOs,omitempty" v:"enum=ALLOW|DENY"`
+	DeviceTypeZeroClient           string                `json:"DeviceTypeZeroClient,omitempty" v:"enum=ALLOW|DENY"`
+	DeviceTypeLinux                string                `json:"DeviceTypeLinux,omitempty" v:"enum=ALLOW|DENY"`
+	DeviceTypeWorkSpacesThinClient string                `json:"DeviceTypeWorkSpacesThinClient,omitempty" v:"enum=ALLOW|DENY"`
+	AccessEndpointConfig           *accessEndpointConfig `json:"AccessEndpointConfig,omitempty"`
 }
 
 type describeDirsOut struct {
@@ -165,6 +176,9 @@ func orEmpty(t Tags) map[string]string {
 func (m *Module) registerDirectory(ctx context.Context, c *gateway.Call, in *registerDirIn) (*registerDirOut, error) {
 	if in.DirectoryId == nil {
 		return nil, errInvalid("The DirectoryId is required.")
+	}
+	if err := checkIdentityInputs(in); err != nil {
+		return nil, err
 	}
 	tags, err := tagsFromList(in.Tags)
 	if err != nil {
@@ -380,12 +394,11 @@ func (m *Module) describeDirectories(ctx context.Context, c *gateway.Call, in *d
 				if reg.WorkspaceType != "" {
 					wd.WorkspaceType = reg.WorkspaceType
 				}
-				en := "DISABLED"
-				if reg.EnableSelfService {
-					en = "ENABLED"
+				props, err := getRec[dirPropsRec](ctx, tx, tDirProps, key(c.Account, c.Region, d.DirectoryID))
+				if err != nil {
+					return err
 				}
-				wd.SelfservicePermissions = &selfService{RestartWorkspace: "ENABLED", IncreaseVolumeSize: en, ChangeComputeType: en, SwitchRunningMode: en, RebuildWorkspace: en}
-				wd.WorkspaceAccessProperties = &accessProps{"ALLOW", "ALLOW", "DENY", "ALLOW", "ALLOW", "DENY"}
+				renderDirProps(reg, props, &wd)
 			}
 			if len(names) > 0 && !names[wd.WorkspaceDirectoryName] {
 				continue
@@ -491,6 +504,9 @@ func (m *Module) finishDirRegister(ctx context.Context, tx store.Tx, k string, n
 func (m *Module) finishDirDeregister(ctx context.Context, tx store.Tx, k string, now time.Time) error {
 	d, err := getRec[directoryRec](ctx, tx, tDirs, k)
 	if err != nil || d == nil || d.State != "DEREGISTERING" {
+		return err
+	}
+	if err := m.dropDirProps(ctx, tx, k); err != nil {
 		return err
 	}
 	return tx.Delete(ctx, tDirs, k)

@@ -86,6 +86,10 @@ func New(o Options) *Module {
 	m.addPoolOps()
 	m.addCustomImageOps()
 	m.addStandbyOps()
+	m.addIPGroupOps()
+	m.addDirPropsOps()
+	m.addAliasOps()
+	m.addConnStatusOps()
 	m.registerJobs()
 	return m
 }

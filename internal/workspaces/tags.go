@@ -32,6 +32,10 @@ type describeTagsOut struct {
 // taggable resolves a resource id to its table and kind.
 func taggable(id string) (table, kind string, ok bool) {
 	switch {
+	case strings.HasPrefix(id, "wsipg-"):
+		return tIPGroups, "workspaceipgroup", true
+	case strings.HasPrefix(id, "wsca-"):
+		return tAliases, "connectionalias", true
 	case strings.HasPrefix(id, "wsb-"):
 		return tBundles, "workspacebundle", true
 	case strings.HasPrefix(id, "wsi-"):
@@ -55,6 +59,10 @@ func (m *Module) withTags(ctx context.Context, tx store.Tx, account, region, id 
 	}
 	k := key(account, region, id)
 	switch table {
+	case tIPGroups:
+		return updateTags[ipGroupRec](ctx, tx, table, k, id, func(r *ipGroupRec) *Tags { return &r.Tags }, fn)
+	case tAliases:
+		return updateTags[aliasRec](ctx, tx, table, k, id, func(r *aliasRec) *Tags { return &r.Tags }, fn)
 	case tBundles:
 		return updateTags[bundleRec](ctx, tx, table, k, id, func(r *bundleRec) *Tags { return &r.Tags }, fn)
 	case tImages:

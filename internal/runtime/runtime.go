@@ -145,6 +145,9 @@ type Manager struct {
 	reserved map[string]bool
 	sessions map[string]*sessions
 	wg       sync.WaitGroup
+	// closing silences Notify while Close stops every guest (a server
+	// shutting down does not make its desktops UNHEALTHY).
+	closing bool
 }
 
 type sessions struct {
@@ -232,6 +235,13 @@ func (m *Manager) Admit(key string) error {
 	return nil
 }
 
+// Room is how many more guests may start now.
+func (m *Manager) Room() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return max(m.o.Max-m.running(), 0)
+}
+
 // Release drops a reservation made by Admit (the start was abandoned).
 func (m *Manager) Release(key string) {
 	m.mu.Lock()
@@ -310,6 +320,7 @@ func (m *Manager) Remove(key string) error {
 // for them to exit; the server calls it on shutdown.
 func (m *Manager) Close() error {
 	m.mu.Lock()
+	m.closing = true
 	for _, g := range m.guests {
 		g.next = nil
 		if g.state != StateExited && g.state != StateFailed {
@@ -342,13 +353,19 @@ func (m *Manager) consolePath(key string) string {
 }
 
 func (m *Manager) notify(key string) {
-	if m.o.Notify != nil {
+	m.mu.Lock()
+	closing := m.closing
+	m.mu.Unlock()
+	if m.o.Notify != nil && !closing {
 		safego.Call(m.o.Log, "runtime notify", func() { m.o.Notify(key) })
 	}
 }
 
 // startLocked starts spec's guest; m.mu is held.
 func (m *Manager) startLocked(spec Spec) *guest {
+	if old := m.guests[spec.Key]; old != nil && old.spec.VPCAddress != spec.VPCAddress {
+		m.addrs.Release(spec.Key) // rebuilt with a new address
+	}
 	g := &guest{spec: spec, state: StateStarting, started: time.Now(), pong: make(chan struct{}, 1), exited: make(chan struct{})}
 	m.guests[spec.Key] = g
 	if err := m.launch(g); err != nil {

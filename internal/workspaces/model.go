@@ -196,6 +196,11 @@ type desktopRec struct {
 	MaintGroup   string       `json:"maint_group,omitempty"`
 	MigratedFrom string       `json:"migrated_from,omitempty"`
 	MigratingTo  string       `json:"migrating_to,omitempty"`
+	// AwaitGuest is set while the step waits for the desktop's guest
+	// (--runtime): the old one to exit, or the new one to be ready;
+	// GuestBoot is the Seq the guest was last started for.
+	AwaitGuest   bool         `json:"await_guest,omitempty"`
+	GuestBoot    int64        `json:"guest_boot,omitempty"`
 	Seq          int64        `json:"seq"`
 	History      []Transition `json:"history,omitempty"` // bumps on every change; a job carries the seq it expects
 }

@@ -30,6 +30,8 @@ type Module struct {
 	ec2    EC2
 	dirs   Directories
 	keys   VolumeKeys
+	rt     Runtime
+	groups SecurityGroups
 	faults FaultSource
 	log    *slog.Logger
 	svc    *gateway.Service

@@ -123,6 +123,8 @@ type Options struct {
 	Command []string
 	// Env is added to every guest's environment (tests).
 	Env []string
+	// Now is the server's clock, for session times (nil: time.Now).
+	Now func() time.Time
 	// Notify is called, from a goroutine of the runtime, with a desktop's
 	// key whenever its guest's state changes.
 	Notify func(key string)
@@ -151,8 +153,9 @@ type Manager struct {
 }
 
 type sessions struct {
-	open int
-	last time.Time
+	open           int
+	last           time.Time // last connect
+	lastDisconnect time.Time
 }
 
 // guest is one desktop's guest process.
@@ -179,6 +182,9 @@ func New(o Options) (*Manager, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 30 * time.Second
@@ -517,9 +523,12 @@ func (m *Manager) session(key string, connect bool) {
 	}
 	if connect {
 		s.open++
-		s.last = time.Now()
+		s.last = m.o.Now()
 	} else if s.open > 0 {
 		s.open--
+		if s.open == 0 {
+			s.lastDisconnect = m.o.Now()
+		}
 	}
 	m.mu.Unlock()
 	m.notify(key)
@@ -534,8 +543,9 @@ func (m *Manager) wait(g *guest) {
 		g.err = err.Error()
 	}
 	close(g.exited)
-	if s := m.sessions[g.spec.Key]; s != nil {
+	if s := m.sessions[g.spec.Key]; s != nil && s.open > 0 {
 		s.open = 0
+		s.lastDisconnect = m.o.Now()
 	}
 	next := g.next
 	g.next = nil
@@ -687,19 +697,35 @@ func (m *Manager) Console(key string, max int64) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
-// ConnectionState reports what the runtime observed of a desktop's
-// sessions: CONNECTED while a client holds a connection to one of its
-// protocol ports, DISCONNECTED after one has; ok is false when no client
-// ever connected (since the server started).
-func (m *Manager) ConnectionState(key string) (state string, lastConnect time.Time, ok bool) {
+// Connection is what the runtime observed of a desktop's user sessions
+// (connections to its protocol ports) since the server started.
+type Connection struct {
+	// State is CONNECTED while a client holds a connection, DISCONNECTED
+	// after one has (and before any: ok is false then).
+	State          string
+	Open           int
+	LastConnect    time.Time
+	LastDisconnect time.Time
+}
+
+// ConnectionState reports a desktop's sessions by workspace id; ok is
+// false when no client connected to it since the server started.
+func (m *Manager) ConnectionState(workspaceID string) (c Connection, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.sessions[key]
-	if s == nil {
-		return "", time.Time{}, false
+	for k, g := range m.guests {
+		if g.spec.WorkspaceID != workspaceID {
+			continue
+		}
+		s := m.sessions[k]
+		if s == nil {
+			return Connection{}, false
+		}
+		c = Connection{State: "DISCONNECTED", Open: s.open, LastConnect: s.last, LastDisconnect: s.lastDisconnect}
+		if s.open > 0 {
+			c.State = "CONNECTED"
+		}
+		return c, true
 	}
-	if s.open > 0 {
-		return "CONNECTED", s.last, true
-	}
-	return "DISCONNECTED", s.last, true
+	return Connection{}, false
 }

@@ -106,13 +106,13 @@ func waitConn(t *testing.T, m *Manager, key, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if s, _, _ := m.ConnectionState(key); s == want {
+		if c, _ := m.ConnectionState(key[strings.LastIndex(key, "/")+1:]); c.State == want {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s, _, _ := m.ConnectionState(key)
-	t.Fatalf("connection state %q, want %q", s, want)
+	c, _ := m.ConnectionState(key[strings.LastIndex(key, "/")+1:])
+	t.Fatalf("connection state %q, want %q", c.State, want)
 }
 
 func TestGuestKilledIsExitedAndNewBootRestarts(t *testing.T) {

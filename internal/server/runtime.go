@@ -39,7 +39,7 @@ func newRuntime(d Deps, wsm *workspaces.Module, groups workspaces.SecurityGroups
 	if max == 0 {
 		max = DefaultRuntimeMax
 	}
-	rt, err := runtime.New(runtime.Options{Dir: filepath.Join(d.DataDir, "runtime"), Max: max, Command: d.GuestCommand, Env: d.GuestEnv, Log: d.Log,
+	rt, err := runtime.New(runtime.Options{Dir: filepath.Join(d.DataDir, "runtime"), Max: max, Command: d.GuestCommand, Env: d.GuestEnv, Log: d.Log, Now: d.Clock.Now,
 		Notify: func(key string) { wsm.GuestChanged(context.Background(), key) }})
 	if err != nil {
 		return nil, err
@@ -59,6 +59,10 @@ func (a runtimeAdapter) Admit(key string) error {
 		return err
 	}
 	return nil
+}
+func (a runtimeAdapter) ConnectionState(workspaceID string) (workspaces.Connection, bool) {
+	c, ok := a.m.ConnectionState(workspaceID)
+	return workspaces.Connection{State: c.State, Open: c.Open, LastConnect: c.LastConnect, LastDisconnect: c.LastDisconnect}, ok
 }
 func (a runtimeAdapter) Room() int                  { return a.m.Room() }
 func (a runtimeAdapter) Release(key string)         { a.m.Release(key) }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -41,6 +42,26 @@ type Runtime interface {
 	Restore(key, upTo string) error
 	// Capture copies a desktop's root volume into an image.
 	Capture(key, account, region, imageID string) error
+	Sessions
+}
+
+// Sessions is what the runtime observed of desktops' user sessions: the
+// source of DescribeWorkspacesConnectionStatus and of AUTO_STOP under a
+// runtime.
+type Sessions interface {
+	// ConnectionState reports a desktop's sessions by workspace id; ok is
+	// false when no client connected to it since the server started.
+	ConnectionState(workspaceID string) (c Connection, ok bool)
+}
+
+// Connection is a desktop's observed sessions.
+type Connection struct {
+	// State is CONNECTED while a client holds a connection to one of the
+	// desktop's protocol ports, DISCONNECTED after.
+	State          string
+	Open           int
+	LastConnect    time.Time // LastKnownUserConnectionTimestamp
+	LastDisconnect time.Time
 }
 
 // ErrGuestLimit is what Runtime.Admit returns at the limit of guests.
@@ -383,4 +404,66 @@ func (m *Module) runSnapshot(ctx context.Context, tx store.Tx, j store.Job, now 
 		return err
 	}
 	return m.engine.Schedule(ctx, tx, "snap/"+ref.Key, jobSnapshot, j.Due.Add(m.scaled(snapshotInterval)), ref)
+}
+
+// ConnectionStatus is what DescribeWorkspacesConnectionStatus reports for a
+// desktop under a runtime: the observed sessions (ok is false without a
+// runtime, when the records decide). A desktop no client has connected to
+// since the server started is DISCONNECTED with no LastConnect.
+func (m *Module) ConnectionStatus(workspaceID string) (c Connection, ok bool) {
+	if m.rt == nil {
+		return Connection{}, false
+	}
+	if c, seen := m.rt.ConnectionState(workspaceID); seen {
+		return c, true
+	}
+	return Connection{State: "DISCONNECTED"}, true
+}
+
+// jobAutoStopIdle stops an AUTO_STOP desktop once no client has been
+// connected for its RunningModeAutoStopTimeoutInMinutes (runtime only).
+const jobAutoStopIdle = "workspaces.autostop-idle"
+
+// autoStopTimeout is an AUTO_STOP desktop's idle timeout under the timing profile.
+func (m *Module) autoStopTimeout(w *desktopRec) time.Duration {
+	min := ptr.Deref(w.Properties.RunningModeAutoStopTimeoutInMinutes)
+	if min <= 0 {
+		min = 60
+	}
+	return m.scaled(time.Duration(min) * time.Minute)
+}
+
+// scheduleIdleStop schedules the idle check of an AUTO_STOP desktop that
+// became AVAILABLE (runtime only).
+func (m *Module) scheduleIdleStop(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) error {
+	if m.rt == nil || ptr.Deref(w.Properties.RunningMode) != "AUTO_STOP" {
+		return nil
+	}
+	k := key(account, region, w.WorkspaceID)
+	return m.engine.Schedule(ctx, tx, "asi/"+k, jobAutoStopIdle, now.Add(m.autoStopTimeout(w)), jobRef{Key: k, Seq: w.Seq})
+}
+
+// runAutoStopIdle stops the desktop when no client is connected and none
+// has been for the timeout (since its last disconnect, or since it became
+// AVAILABLE); otherwise it looks again when the timeout could next expire.
+func (m *Module) runAutoStopIdle(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+	w, ref, err := m.loadJob(ctx, tx, j)
+	if err != nil || w == nil || w.Seq != ref.Seq || w.State != "AVAILABLE" || ptr.Deref(w.Properties.RunningMode) != "AUTO_STOP" || m.rt == nil {
+		return err
+	}
+	timeout := m.autoStopTimeout(w)
+	idleSince := w.StateSince
+	if c, ok := m.rt.ConnectionState(w.WorkspaceID); ok {
+		if c.Open > 0 {
+			return m.engine.Schedule(ctx, tx, j.ID, jobAutoStopIdle, now.Add(timeout), ref)
+		}
+		if c.LastDisconnect.After(idleSince) {
+			idleSince = c.LastDisconnect
+		}
+	}
+	if due := idleSince.Add(timeout); due.After(now) {
+		return m.engine.Schedule(ctx, tx, j.ID, jobAutoStopIdle, due, ref)
+	}
+	parts := splitKey(ref.Key)
+	return m.transition(ctx, tx, parts[0], parts[1], w, "STOPPING", lifecycle.Stop, now)
 }

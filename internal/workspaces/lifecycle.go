@@ -75,6 +75,7 @@ func (m *Module) registerJobs() {
 	m.engine.Register(jobForget, m.runForget)
 	m.engine.Register(jobModifyDone, m.runModifyDone)
 	m.engine.Register(jobSnapshot, m.runSnapshot)
+	m.engine.Register(jobAutoStopIdle, m.runAutoStopIdle)
 	m.registerImageJobs()
 }
 
@@ -129,6 +130,9 @@ func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region st
 			if err := m.scheduleSnapshots(ctx, tx, key(account, region, w.WorkspaceID), t); err != nil {
 				return err
 			}
+		}
+		if err := m.scheduleIdleStop(ctx, tx, account, region, w, now); err != nil {
+			return err
 		}
 		if ptr.Deref(w.Properties.RunningMode) == "MANUAL" {
 			if tm != nil {

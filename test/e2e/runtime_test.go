@@ -296,3 +296,64 @@ func adminText(t *testing.T, s *testserver.Server, path string) string {
 	}
 	return string(b)
 }
+
+// TestRuntimeAutoStopFollowsSessions: an AUTO_STOP desktop stays AVAILABLE
+// while a client holds a connection to its protocol port, and stops
+// RunningModeAutoStopTimeoutInMinutes after the client went away (virtual
+// clock).
+func TestRuntimeAutoStopFollowsSessions(t *testing.T) {
+	s := testserver.Start(t, testserver.VirtualClock(), testserver.Runtime("process", 0, binary(t), "guest"))
+	e := setup(t, s)
+	ctx := ctxT(t)
+	e.bundleID = sharedBundle(t, e)
+	e.dirID = registerShared(t, s, e)
+	out, err := e.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
+		DirectoryId: aws.String(e.dirID), UserName: aws.String("alice"), BundleId: aws.String(e.bundleID),
+		WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeAutoStop, RunningModeAutoStopTimeoutInMinutes: aws.Int32(60)}}}})
+	if err != nil || len(out.FailedRequests) > 0 {
+		t.Fatalf("CreateWorkspaces: %v %+v", err, out)
+	}
+	id := *out.PendingRequests[0].WorkspaceId
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
+	g := readyGuest(t, s, id, -1)
+	// PCoIP and WSP come in through the management interface: always reachable.
+	if len(g.Ports) != 1 || !g.Ports[0].Allowed {
+		t.Fatalf("ports %+v: want the bundle's protocol, allowed", g.Ports)
+	}
+	addr := net.JoinHostPort(g.Address, fmt.Sprint(g.Ports[0].Port))
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if want := "DESKPLANE " + id + " " + g.Ports[0].Protocol + " user=alice "; !strings.HasPrefix(line, want) {
+		t.Fatalf("banner %q, want %q...", line, want)
+	}
+	testserver.Eventually(t, 10*time.Second, func() bool {
+		var n struct {
+			Desktops []struct {
+				ID       string `json:"workspace_id"`
+				Sessions int    `json:"sessions"`
+			} `json:"desktops"`
+		}
+		json.Unmarshal([]byte(adminText(t, s, "/_deskplane/runtime")), &n)
+		return len(n.Desktops) == 1 && n.Desktops[0].Sessions == 1
+	}, "the session was never observed")
+	s.Advance(2 * time.Hour)
+	if st := e.states(t, ctx, []string{id})[id]; st != wstypes.WorkspaceStateAvailable {
+		t.Fatalf("a connected AUTO_STOP desktop is %s after 2 hours", st)
+	}
+	c.Close()
+	testserver.Eventually(t, 10*time.Second, func() bool {
+		return strings.Contains(adminText(t, s, "/_deskplane/runtime/"+id+"/console"), "ended")
+	}, "the disconnect was never observed")
+	s.Advance(59 * time.Minute)
+	if st := e.states(t, ctx, []string{id})[id]; st != wstypes.WorkspaceStateAvailable {
+		t.Fatalf("AUTO_STOP desktop is %s 59 minutes after the disconnect", st)
+	}
+	s.Advance(2 * time.Minute)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateStopped)
+	if st := guests(t, s)[id].State; st != "exited" {
+		t.Fatalf("guest of the auto-stopped desktop is %q", st)
+	}
+}

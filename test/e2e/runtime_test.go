@@ -357,3 +357,45 @@ func TestRuntimeAutoStopFollowsSessions(t *testing.T) {
 		t.Fatalf("guest of the auto-stopped desktop is %q", st)
 	}
 }
+
+// TestRuntimeRestartResumesGuests: the guests of running desktops are
+// started again when the server restarts on the same data dir, and the
+// user volume is still there.
+func TestRuntimeRestartResumesGuests(t *testing.T) {
+	dir := t.TempDir()
+	var id, addr, marker string
+	t.Run("first", func(t *testing.T) {
+		s := testserver.Start(t, testserver.DataDir(dir), testserver.Runtime("process", 0, binary(t), "guest"))
+		e := setup(t, s)
+		ctx := ctxT(t)
+		e.bundleID = sharedBundle(t, e)
+		e.dirID = registerShared(t, s, e)
+		out, err := e.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
+			DirectoryId: aws.String(e.dirID), UserName: aws.String("alice"), BundleId: aws.String(e.bundleID)}}})
+		if err != nil || len(out.FailedRequests) > 0 {
+			t.Fatalf("CreateWorkspaces: %v %+v", err, out)
+		}
+		id = *out.PendingRequests[0].WorkspaceId
+		e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
+		g := readyGuest(t, s, id, -1)
+		addr = net.JoinHostPort(g.Address, fmt.Sprint(g.Ports[0].Port))
+		banner(t, addr)
+		marker = filepath.Join(g.UserVolume, "marker.txt")
+		os.WriteFile(marker, []byte("before the restart"), 0o600)
+	})
+	// The first server is shut down: its guests ended with it.
+	refused(t, addr)
+	s := testserver.Start(t, testserver.DataDir(dir), testserver.Runtime("process", 0, binary(t), "guest"))
+	readyGuest(t, s, id, -1)
+	if !strings.HasPrefix(banner(t, addr), "DESKPLANE "+id+" ") {
+		t.Fatal("the resumed guest answers with another desktop's banner")
+	}
+	if b, err := os.ReadFile(marker); err != nil || string(b) != "before the restart" {
+		t.Fatalf("marker after the restart: %q %v", b, err)
+	}
+	ws := workspaces.NewFromConfig(s.Admin())
+	d, err := ws.DescribeWorkspaces(ctxT(t), &workspaces.DescribeWorkspacesInput{WorkspaceIds: []string{id}})
+	if err != nil || d.Workspaces[0].State != wstypes.WorkspaceStateAvailable {
+		t.Fatalf("after the restart: %v %+v", err, d)
+	}
+}

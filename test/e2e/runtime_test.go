@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 
+	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/testserver"
 )
 
@@ -398,4 +399,45 @@ func TestRuntimeRestartResumesGuests(t *testing.T) {
 	if err != nil || d.Workspaces[0].State != wstypes.WorkspaceStateAvailable {
 		t.Fatalf("after the restart: %v %+v", err, d)
 	}
+}
+
+// TestRuntimeImageGuestCommand: a desktop of an EC2 image with a
+// guest_command in the config runs that command (here a shell speaking the
+// control protocol), with its identity in the environment and its output
+// in the console; a guest that stops answering the health check makes the
+// desktop UNHEALTHY.
+func TestRuntimeImageGuestCommand(t *testing.T) {
+	cfg := config.Default()
+	script := `echo "custom guest $DESKPLANE_WORKSPACE_ID at $DESKPLANE_ADDRESS ports $DESKPLANE_PROTOCOL_PORTS in $(pwd)"; echo ready >&3; ` +
+		`n=0; while read l <&4; do n=$((n+1)); [ -e "$DESKPLANE_USER_VOLUME/hang" ] && sleep 3600; echo pong >&3; done`
+	for i := range cfg.Accounts {
+		for j := range cfg.Accounts[i].Images {
+			if strings.HasPrefix(cfg.Accounts[i].Images[j].Name, "win10-") {
+				cfg.Accounts[i].Images[j].GuestCommand = []string{"/bin/sh", "-c", script}
+			}
+		}
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "deskplane.json")
+	os.WriteFile(path, b, 0o600)
+	s := testserver.Start(t, testserver.ConfigFile(path), testserver.Runtime("process", 0, binary(t), "guest"))
+	e := setup(t, s)
+	ctx := ctxT(t)
+	id := e.create(t, ctx, 1, "custom")[0]
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
+	g := readyGuest(t, s, id, -1)
+	console := adminText(t, s, "/_deskplane/runtime/"+id+"/console")
+	if want := "custom guest " + id + " at " + g.Address + " ports BYOP=3389 in " + g.RootVolume; !strings.Contains(console, want) {
+		t.Fatalf("console lacks %q:\n%s", want, console)
+	}
+	// The guest stops answering pings: UNHEALTHY (the health timeout is 5 s).
+	os.WriteFile(filepath.Join(g.UserVolume, "hang"), nil, 0o600)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateUnhealthy)
+	os.Remove(filepath.Join(g.UserVolume, "hang"))
+	e.rebootOne(t, ctx, id)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
+	readyGuest(t, s, id, g.Boot)
 }

@@ -100,6 +100,9 @@ type Spec struct {
 	// RootImage is the directory the root volume is created from when it
 	// does not exist yet (a captured image), or "" for an empty one.
 	RootImage string
+	// Keys are the plaintext EBS data keys of the encrypted volumes
+	// ("root", "user"): those volumes are sealed at rest (see sealed.go).
+	Keys map[string][]byte
 }
 
 // Status is a guest's state as the lifecycle sees it.
@@ -173,6 +176,8 @@ type guest struct {
 	// next is started once this guest has exited (Ensure of a new boot).
 	next *Spec
 	err  string
+	// work are the working copies of encrypted volumes, by volume.
+	work map[string]string
 }
 
 // New returns a manager.
@@ -395,7 +400,7 @@ func (m *Manager) launch(g *guest) error {
 	}
 	g.addr = addr
 	root, user := m.RootDir(spec.Key), m.UserDir(spec.Key)
-	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) && !m.sealed(spec.Key, "root") {
 		if err := os.MkdirAll(filepath.Dir(root), 0o700); err != nil {
 			return fmt.Errorf("create the volumes of %s: %w", spec.WorkspaceID, err)
 		}
@@ -405,9 +410,17 @@ func (m *Manager) launch(g *guest) error {
 			}
 		}
 	}
-	for _, d := range []string{root, user} {
+	for vol, d := range map[string]string{"root": root, "user": user} {
+		if m.sealed(spec.Key, vol) {
+			continue
+		}
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("create the volumes of %s: %w", spec.WorkspaceID, err)
+		}
+	}
+	if len(spec.Keys) > 0 {
+		if root, user, err = m.openVolumes(g, root, user); err != nil {
+			return fmt.Errorf("attach the encrypted volumes of %s: %w", spec.WorkspaceID, err)
 		}
 	}
 	console, err := os.OpenFile(m.consolePath(spec.Key), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -537,6 +550,9 @@ func (m *Manager) session(key string, connect bool) {
 func (m *Manager) wait(g *guest) {
 	err := g.cmd.Wait()
 	g.ctl.Close()
+	if serr := m.sealVolumes(g); serr != nil {
+		m.o.Log.Error("runtime: seal the encrypted volumes", "workspace_id", g.spec.WorkspaceID, "err", serr)
+	}
 	m.mu.Lock()
 	g.state = StateExited
 	if err != nil {
@@ -640,7 +656,10 @@ type Info struct {
 	Sessions    int       `json:"sessions"`
 	RootVolume  string    `json:"root_volume"`
 	UserVolume  string    `json:"user_volume"`
-	Error       string    `json:"error,omitempty"`
+	// Encrypted lists the volumes sealed at rest; their paths above are
+	// the working copies in a tmpfs while the guest runs.
+	Encrypted []string `json:"encrypted,omitempty"`
+	Error     string   `json:"error,omitempty"`
 }
 
 // List returns every guest the runtime knows, by workspace id.
@@ -651,6 +670,14 @@ func (m *Manager) List() []Info {
 	for k, g := range m.guests {
 		in := Info{WorkspaceID: g.spec.WorkspaceID, Key: k, VPCAddress: g.spec.VPCAddress, Ports: g.spec.Ports,
 			State: g.state, PID: g.pid, Boot: g.spec.Boot, Started: g.started, RootVolume: m.RootDir(k), UserVolume: m.UserDir(k), Error: g.err}
+		if w := g.work["root"]; w != "" {
+			in.RootVolume = w
+			in.Encrypted = append(in.Encrypted, "root")
+		}
+		if w := g.work["user"]; w != "" {
+			in.UserVolume = w
+			in.Encrypted = append(in.Encrypted, "user")
+		}
 		if g.addr.IsValid() {
 			in.Address = g.addr.String()
 		}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -195,4 +196,50 @@ func TestVolumesSnapshotRestoreRebuildCapture(t *testing.T) {
 	if b, _ := os.ReadFile(m.ImageDir("111", "us-east-1", "wsi-1") + "/agent"); string(b) != "v1" {
 		t.Fatalf("captured image: %q", b)
 	}
+}
+
+func TestEncryptedVolumesSealedAtRest(t *testing.T) {
+	m, _ := newTestManager(t)
+	key := "111/us-east-1/ws-e"
+	dk := bytes.Repeat([]byte{7}, 64)
+	spec := testSpec(key, "10.9.8.9", 1)
+	spec.Keys = map[string][]byte{"user": bytes.Clone(dk)}
+	m.Ensure(spec)
+	waitState(t, m, key, StateReady)
+	g := m.List()[0]
+	if len(g.Encrypted) != 1 || !strings.HasPrefix(g.UserVolume, tmpfsRoot()) {
+		t.Fatalf("encrypted user volume at %s (%v), want a working copy in %s", g.UserVolume, g.Encrypted, tmpfsRoot())
+	}
+	marker := "MARKER-" + strings.Repeat("x", 20)
+	os.WriteFile(g.UserVolume+"/secret.txt", []byte(marker), 0o600)
+	if err := m.Snapshot(key, "0001", 3); err != nil {
+		t.Fatal(err)
+	}
+	m.Stop(key)
+	waitState(t, m, key, StateExited)
+	enc, err := os.ReadFile(m.desktopDir(key) + "/user.enc")
+	if err != nil || bytes.Contains(enc, []byte(marker)) {
+		t.Fatalf("user.enc: %v, plaintext inside: %v", err, bytes.Contains(enc, []byte(marker)))
+	}
+	snap, _ := os.ReadFile(m.snapshotDir(key, "0001") + "/user.enc")
+	if len(snap) == 0 || bytes.Contains(snap, []byte(marker)) {
+		t.Fatal("the snapshot of an encrypted volume is missing or holds plaintext")
+	}
+	if _, err := os.Stat(g.UserVolume); err == nil {
+		t.Fatal("the working copy outlived the guest")
+	}
+	if _, err := os.Stat(m.UserDir(key)); err == nil {
+		t.Fatal("a plaintext user volume is in the data dir")
+	}
+	spec.Boot, spec.Keys = 2, map[string][]byte{"user": bytes.Clone(dk)}
+	m.Ensure(spec)
+	waitState(t, m, key, StateReady)
+	if b, err := os.ReadFile(m.List()[0].UserVolume + "/secret.txt"); err != nil || string(b) != marker {
+		t.Fatalf("marker after a restart: %q %v", b, err)
+	}
+	m.Stop(key)
+	waitState(t, m, key, StateExited)
+	spec.Boot, spec.Keys = 3, map[string][]byte{"user": bytes.Repeat([]byte{8}, 64)}
+	m.Ensure(spec)
+	waitState(t, m, key, StateFailed)
 }

@@ -32,13 +32,44 @@ func (m *Manager) HasImage(account, region, imageID string) bool {
 	return err == nil
 }
 
+// sealed reports whether a desktop's volume is kept encrypted.
+func (m *Manager) sealed(key, vol string) bool {
+	_, err := os.Stat(filepath.Join(m.desktopDir(key), vol+".enc"))
+	return err == nil
+}
+
 // Snapshot copies a desktop's volumes into snapshot name (replacing one of
-// that name) and keeps the newest keep snapshots.
+// that name) and keeps the newest keep snapshots. An encrypted volume's
+// snapshot is sealed under its data key, like the volume.
 func (m *Manager) Snapshot(key, name string, keep int) error {
 	dst := m.snapshotDir(key, name)
 	tmp := dst + ".tmp"
 	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return fmt.Errorf("runtime: snapshot %s: %w", key, err)
+	}
+	m.mu.Lock()
+	var work map[string]string
+	var keys map[string][]byte
+	if g := m.guests[key]; g != nil && g.state != StateExited && g.state != StateFailed {
+		work, keys = g.work, g.spec.Keys
+	}
+	m.mu.Unlock()
 	for _, v := range []string{"root", "user"} {
+		if w := work[v]; w != "" {
+			if err := sealDir(w, filepath.Join(tmp, v+".enc"), keys[v]); err != nil {
+				os.RemoveAll(tmp)
+				return fmt.Errorf("runtime: snapshot the %s volume of %s: %w", v, key, err)
+			}
+			continue
+		}
+		if enc := filepath.Join(m.desktopDir(key), v+".enc"); m.sealed(key, v) {
+			if err := copyFile(enc, filepath.Join(tmp, v+".enc"), 0o600); err != nil {
+				os.RemoveAll(tmp)
+				return fmt.Errorf("runtime: snapshot the %s volume of %s: %w", v, key, err)
+			}
+			continue
+		}
 		src := filepath.Join(m.desktopDir(key), v)
 		if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
 			if err := os.MkdirAll(filepath.Join(tmp, v), 0o700); err != nil {
@@ -101,6 +132,7 @@ func (m *Manager) latest(key, upTo string) (string, error) {
 // The guest must not run.
 func (m *Manager) Rebuild(key, image, upTo string) error {
 	root := m.RootDir(key)
+	os.Remove(root + ".enc") // a rebuilt root volume has a new data key
 	if err := os.RemoveAll(root); err != nil {
 		return fmt.Errorf("runtime: rebuild %s: %w", key, err)
 	}
@@ -135,8 +167,18 @@ func (m *Manager) restoreVolume(key, v, upTo string) error {
 		return fmt.Errorf("runtime: restore the %s volume of %s: %w", v, key, err)
 	}
 	if name == "" {
+		if m.sealed(key, v) {
+			return nil // an encrypted volume without a snapshot stays as it is
+		}
 		return os.MkdirAll(dst, 0o700)
 	}
+	if enc := filepath.Join(m.snapshotDir(key, name), v+".enc"); fileExists(enc) {
+		if err := copyFile(enc, dst+".enc", 0o600); err != nil {
+			return fmt.Errorf("runtime: restore the %s volume of %s from %s: %w", v, key, name, err)
+		}
+		return nil
+	}
+	os.Remove(dst + ".enc")
 	if err := copyTree(filepath.Join(m.snapshotDir(key, name), v), dst); err != nil {
 		return fmt.Errorf("runtime: restore the %s volume of %s from %s: %w", v, key, name, err)
 	}
@@ -212,4 +254,9 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -88,7 +88,7 @@ func (a runtimeAdapter) Rebuild(key, account, region, imageID, upTo string) erro
 }
 func (a runtimeAdapter) Ensure(s workspaces.GuestSpec) workspaces.GuestStatus {
 	spec := runtime.Spec{Key: s.Key, WorkspaceID: s.WorkspaceID, UserName: s.UserName, ComputerName: s.ComputerName, DirectoryID: s.DirectoryID,
-		VPCAddress: s.VPCAddress, Boot: s.Boot, Command: s.Command}
+		VPCAddress: s.VPCAddress, Boot: s.Boot, Command: s.Command, Keys: s.Keys}
 	for _, p := range s.Ports {
 		spec.Ports = append(spec.Ports, runtime.Port{Protocol: p.Protocol, Port: p.Port, Allowed: p.Allowed})
 	}

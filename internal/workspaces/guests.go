@@ -83,6 +83,9 @@ type GuestSpec struct {
 	Ports                                                             []GuestPort
 	Boot                                                              int64
 	Command                                                           []string
+	// Keys are the plaintext data keys of the encrypted volumes ("root",
+	// "user"); the runtime keeps those volumes sealed at rest.
+	Keys map[string][]byte
 	// ImageAccount, ImageRegion and ImageID name the image the root
 	// volume is made from when it does not exist yet.
 	ImageAccount, ImageRegion, ImageID string
@@ -189,6 +192,9 @@ func (m *Module) guestStart(ctx context.Context, tx store.Tx, account, region st
 	}
 	spec, err := m.guestSpec(ctx, tx, account, region, w, k)
 	if err != nil {
+		return false, err
+	}
+	if next, err := m.guestKeys(ctx, tx, account, region, w, &spec); next != "" || err != nil {
 		return false, err
 	}
 	w.GuestBoot = w.Seq
@@ -357,6 +363,16 @@ func (m *Module) ResumeGuests(ctx context.Context) error {
 				return err
 			}
 			spec.Boot = w.GuestBoot
+			next, err := m.guestKeys(ctx, tx, parts[0], parts[1], w, &spec)
+			if err != nil {
+				return err
+			}
+			if next != "" { // the volumes' key cannot be used any more
+				if err := m.setState(ctx, tx, parts[0], parts[1], w, next, now); err != nil {
+					return err
+				}
+				return m.save(ctx, tx, parts[0], parts[1], w)
+			}
 			m.rt.Ensure(spec)
 			return nil
 		})
@@ -466,4 +482,40 @@ func (m *Module) runAutoStopIdle(ctx context.Context, tx store.Tx, j store.Job, 
 	}
 	parts := splitKey(ref.Key)
 	return m.transition(ctx, tx, parts[0], parts[1], w, "STOPPING", lifecycle.Stop, now)
+}
+
+// volumeName is "root" or "user".
+func volumeName(w *desktopRec, v *volumeRec) string {
+	if v == &w.Root {
+		return "root"
+	}
+	return "user"
+}
+
+// guestKeys puts the plaintext data keys of the desktop's encrypted
+// volumes into spec: those attach decrypted in this step, else decrypted
+// now (a guest started again after a restart). When the key cannot be
+// used, the desktop's error is set and next is "ERROR".
+func (m *Module) guestKeys(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, spec *GuestSpec) (next string, err error) {
+	if w.VolumeKey == "" || m.keys == nil {
+		return "", nil
+	}
+	k := key(account, region, w.WorkspaceID)
+	v, ok := m.dataKeys.LoadAndDelete(k)
+	if !ok {
+		if next, err := m.attach(ctx, tx, account, region, w); err != nil || next != "AVAILABLE" {
+			return next, err
+		}
+		v, _ = m.dataKeys.LoadAndDelete(k)
+	}
+	if keys, ok := v.(map[string][]byte); ok {
+		spec.Keys = keys
+	}
+	return "", nil
+}
+
+// attachedKey keeps a volume's plaintext data key for its guest's start.
+func (m *Module) attachedKey(k, vol string, pt []byte) {
+	v, _ := m.dataKeys.LoadOrStore(k, map[string][]byte{})
+	v.(map[string][]byte)[vol] = pt
 }

@@ -577,6 +577,18 @@ func (m *Module) attach(ctx context.Context, tx store.Tx, account, region string
 		if len(v.GrantIDs) > 0 {
 			gid = v.GrantIDs[len(v.GrantIDs)-1]
 		}
+		if m.rt != nil {
+			// The runtime keeps the volume sealed under its data key.
+			pt, err := m.keys.DecryptVolumeKey(ctx, tx, account, region, w.VolumeKey, v.EncryptedDataKey, m.encContext(w, v), gid)
+			if err != nil {
+				if ae := awsproto.As(err); ae != nil {
+					return m.fail(w, "KMSKeyUnavailable."+ae.Code, "The volume "+v.VolumeID+" could not be attached because its KMS key cannot be used: "+ae.Message)
+				}
+				return "", err
+			}
+			m.attachedKey(key(account, region, w.WorkspaceID), volumeName(w, v), pt)
+			continue
+		}
 		if err := m.keys.Decrypt(ctx, tx, account, region, w.VolumeKey, v.EncryptedDataKey, m.encContext(w, v), gid); err != nil {
 			if ae := awsproto.As(err); ae != nil {
 				return m.fail(w, "KMSKeyUnavailable."+ae.Code, "The volume "+v.VolumeID+" could not be attached because its KMS key cannot be used: "+ae.Message)

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 
@@ -440,4 +441,78 @@ func TestRuntimeImageGuestCommand(t *testing.T) {
 	e.rebootOne(t, ctx, id)
 	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
 	readyGuest(t, s, id, g.Boot)
+}
+
+// TestRuntimeEncryptedVolumes: an encrypted desktop's volumes are
+// ciphertext at rest under its EBS data key (obtained through the grant by
+// EBS's Decrypt on attach); a marker written into the user volume is
+// nowhere in plaintext in the data dir once the desktop is stopped, is
+// back after a start, and a disabled key stops the next start.
+func TestRuntimeEncryptedVolumes(t *testing.T) {
+	s := testserver.Start(t, testserver.Runtime("process", 0, binary(t), "guest"))
+	e := setup(t, s)
+	ctx := ctxT(t)
+	k := kms.NewFromConfig(s.Admin())
+	key, err := k.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("WorkSpaces volumes")})
+	if err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	e.bundleID = sharedBundle(t, e)
+	e.dirID = registerShared(t, s, e)
+	out, err := e.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
+		DirectoryId: aws.String(e.dirID), UserName: aws.String("alice"), BundleId: aws.String(e.bundleID),
+		VolumeEncryptionKey: key.KeyMetadata.Arn, RootVolumeEncryptionEnabled: aws.Bool(true), UserVolumeEncryptionEnabled: aws.Bool(true),
+		WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeAutoStop}}}})
+	if err != nil || len(out.FailedRequests) > 0 {
+		t.Fatalf("CreateWorkspaces: %v %+v", err, out)
+	}
+	id := *out.PendingRequests[0].WorkspaceId
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
+	g := readyGuest(t, s, id, -1)
+	desktopDir := filepath.Join(s.Opts.DataDir, "runtime", "desktops", "111122223333", "us-east-1", id)
+	if strings.HasPrefix(g.UserVolume, desktopDir) || strings.HasPrefix(g.RootVolume, desktopDir) {
+		t.Fatalf("encrypted volumes are worked on in the data dir: %s, %s", g.RootVolume, g.UserVolume)
+	}
+	marker := "PLAINTEXT-MARKER-" + id
+	if err := os.WriteFile(filepath.Join(g.UserVolume, "secret.txt"), []byte(marker), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.stop(t, ctx, id)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateStopped)
+	found := 0
+	filepath.WalkDir(desktopDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), marker) {
+			t.Errorf("%s holds the marker in plaintext", p)
+		}
+		if strings.HasSuffix(p, ".enc") {
+			found++
+		}
+		return nil
+	})
+	if found != 2 {
+		t.Fatalf("%d sealed volumes in %s, want root.enc and user.enc", found, desktopDir)
+	}
+	if _, err := os.Stat(g.UserVolume); err == nil {
+		t.Fatal("the decrypted working copy outlived the guest")
+	}
+	e.start(t, ctx, id)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
+	g = readyGuest(t, s, id, g.Boot)
+	if b, err := os.ReadFile(filepath.Join(g.UserVolume, "secret.txt")); err != nil || string(b) != marker {
+		t.Fatalf("marker after stop/start: %q %v", b, err)
+	}
+	e.stop(t, ctx, id)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateStopped)
+	if _, err := k.DisableKey(ctx, &kms.DisableKeyInput{KeyId: key.KeyMetadata.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, ctx, id)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateError)
+	if st := guests(t, s)[id].State; st != "exited" {
+		t.Fatalf("a guest runs (%q) although its volumes' key is disabled", st)
+	}
 }

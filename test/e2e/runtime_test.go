@@ -388,6 +388,12 @@ func TestRuntimeRestartResumesGuests(t *testing.T) {
 	// The first server is shut down: its guests ended with it.
 	refused(t, addr)
 	s := testserver.Start(t, testserver.DataDir(dir), testserver.Runtime("process", 0, binary(t), "guest"))
+	if _, err := s.AdminGetNoAuth(s.URL + "/_deskplane/runtime"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("GET /_deskplane/runtime without the admin token: %v", err)
+	}
+	if _, err := s.AdminGetNoAuth(s.URL + "/_deskplane/runtime/" + id + "/console"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("GET the console without the admin token: %v", err)
+	}
 	readyGuest(t, s, id, -1)
 	if !strings.HasPrefix(banner(t, addr), "DESKPLANE "+id+" ") {
 		t.Fatal("the resumed guest answers with another desktop's banner")

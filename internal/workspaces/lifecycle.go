@@ -374,6 +374,9 @@ func (m *Module) applyTransitionIn(ctx context.Context, tx store.Tx, ref jobRef,
 			return m.saveIn(ctx, tx, account, region, w, ref.Key, batched, tm)
 		}
 	}
+	if m.rt != nil && guestStarts(from) && next != "AVAILABLE" {
+		m.rt.Release(ref.Key) // no guest starts (ERROR, UNHEALTHY): free its reservation
+	}
 	if m.rt != nil && next == "TERMINATED" {
 		if err := m.rt.Remove(ref.Key); err != nil {
 			return err

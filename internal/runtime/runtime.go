@@ -126,6 +126,11 @@ type Options struct {
 	Command []string
 	// Env is added to every guest's environment (tests).
 	Env []string
+	// Addrs hands out the guests' loopback addresses; share one allocator
+	// with everything else that listens on 127/8 for private addresses
+	// (directories' LDAP), so that no two owners get the same address
+	// (nil: the runtime's own).
+	Addrs *loopback.Allocator
 	// Now is the server's clock, for session times (nil: time.Now).
 	Now func() time.Time
 	// Notify is called, from a goroutine of the runtime, with a desktop's
@@ -214,7 +219,11 @@ func New(o Options) (*Manager, error) {
 		return nil, fmt.Errorf("runtime: create %s: %w", o.Dir, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{o: o, addrs: loopback.NewAllocator(), ctx: ctx, cancel: cancel,
+	addrs := o.Addrs
+	if addrs == nil {
+		addrs = loopback.NewAllocator()
+	}
+	return &Manager{o: o, addrs: addrs, ctx: ctx, cancel: cancel,
 		guests: map[string]*guest{}, reserved: map[string]bool{}, sessions: map[string]*sessions{}}, nil
 }
 

@@ -133,6 +133,11 @@ type Image struct {
 	// OSVersion describes the guest OS for WorkSpaces import checks, e.g.
 	// "Windows 10 Enterprise 22H2", "Windows Server 2022".
 	OSVersion string `json:"os_version,omitempty"`
+	// GuestCommand is the command each desktop made from this image runs
+	// under deskplane serve --runtime process (argv; empty: the built-in
+	// "deskplane guest"). It speaks the runtime's control protocol (see
+	// internal/runtime).
+	GuestCommand []string `json:"guest_command,omitempty"`
 }
 
 // Quotas bound resources per account and region.

@@ -508,6 +508,9 @@ func (c *Config) validateValues() error {
 			if im.VolumeSize < 0 {
 				return bad(ip+".volume_size", "volume_size must not be negative")
 			}
+			if im.GuestCommand != nil && (len(im.GuestCommand) == 0 || im.GuestCommand[0] == "") {
+				return bad(ip+".guest_command", "guest_command needs a program: [\"/path/to/guest\", \"arg\"...], or leave it out for the built-in guest")
+			}
 		}
 	}
 	for _, q := range []struct {

@@ -41,6 +41,8 @@ func TestStrict(t *testing.T) {
 		{"group member unknown", `{"accounts": [{"id": "111122223333", "directories": [{"name": "c.example.com", "users": [{"name": "a"}], "groups": {"G": ["b"]}}]}]}`,
 			[]string{"groups.G", "not a user"}},
 		{"two objects", `{} {}`, []string{"after the configuration object"}},
+		{"empty guest command", `{"accounts": [{"id": "111122223333", "images": [{"name": "win10", "guest_command": []}]}]}`,
+			[]string{"accounts[0].images[0].guest_command", "needs a program"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Parse("f", []byte(c.file))

@@ -257,3 +257,29 @@ func (m *Module) Subnets(ctx context.Context, tx store.Tx, account, region strin
 	}
 	return out, nil
 }
+
+// AllowsInbound reports whether one of the groups has an inbound rule that
+// lets TCP traffic reach port, from any peer (the desktop runtime opens a
+// protocol port only then). Groups that do not exist allow nothing.
+func (m *Module) AllowsInbound(ctx context.Context, tx store.Tx, account, region string, groupIDs []string, port int) (bool, error) {
+	for _, id := range groupIDs {
+		g, err := getGroup(ctx, tx, account, region, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("read security group %s: %w", id, err)
+		}
+		for _, r := range g.Ingress {
+			switch r.Protocol {
+			case "-1", "all":
+				return true, nil
+			case "tcp", "6":
+				if r.FromPort <= port && port <= r.ToPort {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
+}

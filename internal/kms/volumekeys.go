@@ -284,9 +284,19 @@ func (m *Module) GenerateDataKeyWithoutPlaintext(ctx context.Context, tx store.T
 // Decrypt implements workspaces.VolumeKeys: EBS decrypts a volume's data key
 // on attach. The plaintext stays inside KMS (as it would stay in EBS).
 func (m *Module) Decrypt(ctx context.Context, tx store.Tx, account, region, keyARN string, blob []byte, encCtx map[string]string, grantID string) error {
+	pt, err := m.DecryptVolumeKey(ctx, tx, account, region, keyARN, blob, encCtx, grantID)
+	clear(pt)
+	return err
+}
+
+// DecryptVolumeKey is Decrypt returning the plaintext data key, for the
+// desktop runtime that keeps the volume encrypted at rest under it (the
+// part of EBS deskplane plays); the call is the same Decrypt by EBS under
+// the volume's grant, and recorded as such.
+func (m *Module) DecryptVolumeKey(ctx context.Context, tx store.Tx, account, region, keyARN string, blob []byte, encCtx map[string]string, grantID string) ([]byte, error) {
 	now := m.clock.Now()
 	in := &DecryptInput{KeyId: &keyARN, EncryptionContext: encCtx, EncryptionAlgorithm: ptr.To("SYMMETRIC_DEFAULT")}
-	_, err := m.serviceCrypto(ctx, tx, account, region, keyARN, grantID, "Decrypt", encCtx, now, func(mat []byte, k *keyRec) ([]byte, error) {
+	pt, err := m.serviceCrypto(ctx, tx, account, region, keyARN, grantID, "Decrypt", encCtx, now, func(mat []byte, k *keyRec) ([]byte, error) {
 		if a := blobKeyARN(blob); a != k.ARN {
 			if a == "" {
 				return nil, errInvalidCiphertext()
@@ -297,11 +307,10 @@ func (m *Module) Decrypt(ctx context.Context, tx store.Tx, account, region, keyA
 		if err != nil {
 			return nil, errInvalidCiphertext()
 		}
-		clear(pt)
-		return nil, nil
+		return pt, nil
 	})
 	m.recordService(ctx, account, region, "ebs.amazonaws.com", "Decrypt", true, in, nil, keyARN, err, now)
-	return err
+	return pt, err
 }
 
 func (m *Module) serviceCrypto(ctx context.Context, tx store.Tx, account, region, keyARN, grantID, op string, ec map[string]string, now time.Time, fn func(mat []byte, k *keyRec) ([]byte, error)) ([]byte, error) {

@@ -25,10 +25,12 @@ import (
 	"github.com/deskplane/deskplane/internal/httpguard"
 	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/runtime"
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
+	"github.com/deskplane/deskplane/internal/workspaces"
 )
 
 // Options are the command-line settings of deskplane serve.
@@ -45,6 +47,15 @@ type Options struct {
 	TLS httpguard.TLSOptions
 	// Limits bound slow and stalled clients (zero members: the defaults).
 	Limits httpguard.Limits
+	// Runtime is the guest runtime behind desktops: "" or none (records
+	// only), or process (internal/runtime); RuntimeMax bounds the guests
+	// running at once (0: DefaultRuntimeMax).
+	Runtime    string
+	RuntimeMax int
+	// GuestCommand replaces the built-in guest command (tests: a built
+	// binary); GuestEnv is added to the guests' environment.
+	GuestCommand []string
+	GuestEnv     []string
 }
 
 // Module is one service (or group of services) of the server.
@@ -71,6 +82,11 @@ type Deps struct {
 	Faults  *Faults
 	DataDir string
 	Log     *slog.Logger
+	// Runtime, RuntimeMax, GuestCommand and GuestEnv are Options'.
+	Runtime      string
+	RuntimeMax   int
+	GuestCommand []string
+	GuestEnv     []string
 }
 
 // Server is a running deskplane.
@@ -91,6 +107,9 @@ type Server struct {
 	CAFile string
 	// Metrics are served at GET /metrics (admin token).
 	Metrics *Metrics
+	// runtime runs the desktops' guests (nil with --runtime none).
+	runtime *runtime.Manager
+	resume  func(ctx context.Context) error
 }
 
 // UsageReporter serves GET /_deskplane/usage.
@@ -113,7 +132,7 @@ func (o Options) Check() error {
 	if o.Store != "" && o.Store != "sqlite" && !strings.HasPrefix(o.Store, "postgres://") && !strings.HasPrefix(o.Store, "postgresql://") {
 		return fmt.Errorf("unknown store %q (want sqlite or a postgres:// URL)", o.Store)
 	}
-	return nil
+	return o.checkRuntime()
 }
 
 // New opens the store, seeds the environment and builds every module.
@@ -170,7 +189,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		}
 		auditStore = adb
 	}
-	s.Deps = Deps{Config: cfg, Store: backend, AuditStore: auditStore, Shared: o.Store != "" && o.Store != "sqlite", Clock: clk, Engine: engine, Faults: NewFaults(backend), DataDir: o.DataDir, Log: o.Log}
+	s.Deps = Deps{Config: cfg, Store: backend, AuditStore: auditStore, Shared: o.Store != "" && o.Store != "sqlite", Clock: clk, Engine: engine, Faults: NewFaults(backend), DataDir: o.DataDir, Log: o.Log,
+		Runtime: o.Runtime, RuntimeMax: o.RuntimeMax, GuestCommand: o.GuestCommand, GuestEnv: o.GuestEnv}
 	s.AdminToken = cfg.AdminToken
 	if s.AdminToken == "" {
 		s.AdminToken = loadOrCreateToken(o.DataDir)
@@ -186,6 +206,23 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		s.closeStores()
 		return nil, err
+	}
+	for _, m := range mods {
+		if wsm, ok := m.(*workspaces.Module); ok {
+			var ec2m workspaces.SecurityGroups
+			for _, e := range mods {
+				if g, ok := e.(workspaces.SecurityGroups); ok {
+					ec2m = g
+				}
+			}
+			if s.runtime, err = newRuntime(s.Deps, wsm, ec2m); err != nil {
+				s.closeStores()
+				return nil, err
+			}
+			if s.runtime != nil {
+				s.resume = wsm.ResumeGuests
+			}
+		}
 	}
 	s.Modules = mods
 	s.usage = usage
@@ -276,6 +313,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /_deskplane/jobs", s.admin(s.getJobs))
 	mux.HandleFunc("GET /_deskplane/digest", s.admin(s.getDigest))
 	mux.Handle("GET /metrics", s.admin(s.Metrics.Handler().ServeHTTP))
+	mux.HandleFunc("GET /_deskplane/runtime", s.admin(s.getRuntime))
+	mux.HandleFunc("GET /_deskplane/runtime/{id}/console", s.admin(s.getConsole))
 	mux.HandleFunc("/_deskplane/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint"})
 	})
@@ -501,6 +540,11 @@ func (s *Server) Start(ctx context.Context) error {
 	// the server is closing; see httpguard.DefaultLimits.
 	s.http = s.Opts.Limits.Server(httpguard.NewHosts(s.Opts.Listen, s.Deps.Config.AllowedHosts).Wrap(s.Handler()))
 	safego.Go(ctx, s.Opts.Log, "lifecycle scheduler", s.Deps.Engine.Run, nil)
+	if s.resume != nil {
+		if err := s.resume(ctx); err != nil {
+			s.Opts.Log.Error("runtime: resume the guests of running desktops", "err", err)
+		}
+	}
 	if s.virtual != nil {
 		safego.Go(ctx, s.Opts.Log, "clock follower", s.followClock, nil)
 	}
@@ -543,6 +587,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	if s.http != nil {
 		err = s.http.Shutdown(ctx)
+	}
+	if s.runtime != nil {
+		err = errors.Join(err, s.runtime.Close())
 	}
 	// Modules that buffer (the CloudTrail writer) flush before the store closes.
 	for _, m := range s.Modules {

@@ -51,6 +51,8 @@ func TestBadOptionsRefused(t *testing.T) {
 		{"timing in capitals", func(o *server.Options) { o.Timing = "FAST" }, `unknown timing profile "FAST"`},
 		{"unknown clock", func(o *server.Options) { o.Clock = "wall" }, `unknown clock "wall" (want real or virtual)`},
 		{"unknown store", func(o *server.Options) { o.Store = "mysql://db" }, `unknown store "mysql://db" (want sqlite or a postgres:// URL)`},
+		{"unknown runtime", func(o *server.Options) { o.Runtime = "vm" }, `unknown runtime "vm" (want none or process)`},
+		{"negative runtime max", func(o *server.Options) { o.Runtime, o.RuntimeMax = "process", -1 }, "--runtime-max must not be negative"},
 		{"missing config file", func(o *server.Options) { o.ConfigFile = "/nonexistent/deskplane.json" }, "/nonexistent/deskplane.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -63,6 +63,13 @@ func TLSAuto() Option { return func(o *server.Options) { o.TLS.Auto = true } }
 // Limits sets the limits on slow clients (e.g. short timeouts).
 func Limits(l httpguard.Limits) Option { return func(o *server.Options) { o.Limits = l } }
 
+// Runtime runs desktops' guests (--runtime process) with command as the
+// guest command (nil: the built-in guest of the running executable) and
+// max guests at most (0: the default).
+func Runtime(kind string, max int, command ...string) Option {
+	return func(o *server.Options) { o.Runtime, o.RuntimeMax, o.GuestCommand = kind, max, command }
+}
+
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()

@@ -99,6 +99,9 @@ type VolumeKeys interface {
 	// Decrypt decrypts a volume's data key with its encryption context (on
 	// attach). It fails when the key is disabled or pending deletion.
 	Decrypt(ctx context.Context, tx store.Tx, account, region, keyARN string, blob []byte, encCtx map[string]string, grantID string) error
+	// DecryptVolumeKey is Decrypt returning the plaintext data key (the
+	// runtime seals the volume at rest under it).
+	DecryptVolumeKey(ctx context.Context, tx store.Tx, account, region, keyARN string, blob []byte, encCtx map[string]string, grantID string) ([]byte, error)
 	// RetireGrant retires a grant (on terminate).
 	RetireGrant(ctx context.Context, tx store.Tx, account, region, keyARN, grantID string) error
 	// DescribeKey is the call WorkSpaces makes under its own grant on the

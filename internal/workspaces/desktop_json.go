@@ -84,6 +84,12 @@ func (w *desktopRec) AppendJSON(b []byte) ([]byte, error) {
 	b = optString(b, "maint_group", w.MaintGroup)
 	b = optString(b, "migrated_from", w.MigratedFrom)
 	b = optString(b, "migrating_to", w.MigratingTo)
+	if w.AwaitGuest {
+		b = jsonenc.Bool(jsonenc.Field(b, "await_guest", false), true)
+	}
+	if w.GuestBoot != 0 {
+		b = jsonenc.Int(jsonenc.Field(b, "guest_boot", false), w.GuestBoot)
+	}
 	b = jsonenc.Int(jsonenc.Field(b, "seq", false), w.Seq)
 	if len(w.History) > 0 {
 		b = append(jsonenc.Field(b, "history", false), '[')

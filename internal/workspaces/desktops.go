@@ -351,9 +351,18 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 		}
 		var accepted []*desktopRec
 		var acceptedReqs []WorkspaceRequest
+		room := -1 // guests that may start yet (-1: no runtime)
+		if m.rt != nil {
+			room = m.rt.Room()
+		}
 		for i, r := range in.Workspaces {
 			var w *desktopRec
 			var err error
+			if room == 0 {
+				out.FailedRequests = append(out.FailedRequests, failedCreate{WorkspaceRequest: r, ErrorCode: "ResourceLimitExceededException",
+					ErrorMessage: "The WorkSpace cannot be created: the limit of running desktops of this deskplane (--runtime-max) is reached."})
+				continue
+			}
 			if prep != nil {
 				w, err = m.createPrepared(ctx, tx, c, prep.items[i], count, rc)
 			} else {
@@ -368,6 +377,9 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 				continue
 			}
 			count++
+			if room > 0 {
+				room--
+			}
 			accepted = append(accepted, w)
 			acceptedReqs = append(acceptedReqs, r)
 		}
@@ -421,6 +433,11 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 	})
 	if err != nil {
 		return nil, err
+	}
+	if m.rt != nil {
+		for _, w := range out.PendingRequests {
+			m.rt.Admit(key(c.Account, c.Region, w.WorkspaceId)) // the room was counted in the transaction
+		}
 	}
 	return out, nil
 }
@@ -1302,6 +1319,9 @@ func (m *Module) startOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *
 	}
 	if hasVolumeModification(w) {
 		return itemErr("OperationInProgressException", "The WorkSpace %s cannot be started while its volumes are being resized.", w.WorkspaceID)
+	}
+	if err := m.admitGuest(key(c.Account, c.Region, w.WorkspaceID), "started"); err != nil {
+		return err
 	}
 	return m.transition(ctx, tx, c.Account, c.Region, w, "STARTING", lifecycle.Start, c.Now)
 }

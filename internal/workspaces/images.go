@@ -653,6 +653,12 @@ func (m *Module) createImage(ctx context.Context, c *gateway.Call, in *createIma
 		if err := putRec(ctx, tx, tImages, ik, rec); err != nil {
 			return err
 		}
+		if m.rt != nil {
+			// The image carries the desktop's root volume as it is now.
+			if err := m.rt.Capture(wk, c.Account, c.Region, id); err != nil {
+				return err
+			}
+		}
 		// The WorkSpace is SUSPENDED while the image is captured [MODEL
 		// WorkspaceState]; setState keeps the metering and PrevState right.
 		if err := m.setState(ctx, tx, c.Account, c.Region, w, "SUSPENDED", c.Now); err != nil {

@@ -74,6 +74,8 @@ func (m *Module) registerJobs() {
 	m.engine.Register(jobMaintenanceGroup, m.runMaintenanceGroup)
 	m.engine.Register(jobForget, m.runForget)
 	m.engine.Register(jobModifyDone, m.runModifyDone)
+	m.engine.Register(jobSnapshot, m.runSnapshot)
+	m.engine.Register(jobAutoStopIdle, m.runAutoStopIdle)
 	m.registerImageJobs()
 }
 
@@ -111,6 +113,7 @@ func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region st
 	}
 	w.State = state
 	w.StateSince = now
+	w.AwaitGuest = false
 	w.Seq++
 	w.History = append(w.History, Transition{State: state, Time: now})
 	if len(w.History) > maxHistory {
@@ -124,6 +127,12 @@ func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region st
 		w.UnhealthySince = nil
 		if w.SnapshotBase == nil {
 			w.SnapshotBase = &t
+			if err := m.scheduleSnapshots(ctx, tx, key(account, region, w.WorkspaceID), t); err != nil {
+				return err
+			}
+		}
+		if err := m.scheduleIdleStop(ctx, tx, account, region, w, now); err != nil {
+			return err
 		}
 		if ptr.Deref(w.Properties.RunningMode) == "MANUAL" {
 			if tm != nil {
@@ -327,6 +336,76 @@ func (m *Module) applyTransitionIn(ctx context.Context, tx store.Tx, ref jobRef,
 	parts := splitKey(ref.Key)
 	account, region := parts[0], parts[1]
 	next := "AVAILABLE"
+	from := w.State
+	var settled string
+	if m.rt != nil {
+		wait, done := m.guestGate(w, ref.Key)
+		if wait {
+			w.AwaitGuest = true
+			return m.saveIn(ctx, tx, account, region, w, ref.Key, batched, tm)
+		}
+		settled = done
+	}
+	if settled == "" && w.AwaitGuest && w.GuestBoot == w.Seq {
+		// The guest of this step was started already (its runtime lost
+		// it in a restart): start it again, without redoing the step.
+		from, settled = "", "start"
+	}
+	switch {
+	case settled == "start":
+		err = nil
+	case settled != "":
+		next = settled
+	default:
+		next, err = m.stepNext(ctx, tx, account, region, w, now)
+		if next == "" && err == nil {
+			return nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if m.rt != nil && settled != "AVAILABLE" && settled != "UNHEALTHY" && next == "AVAILABLE" && (guestStarts(from) || from == "") {
+		wait, err := m.guestStart(ctx, tx, account, region, w, ref.Key, from, now)
+		if err != nil {
+			return err
+		}
+		if wait {
+			return m.saveIn(ctx, tx, account, region, w, ref.Key, batched, tm)
+		}
+	}
+	if m.rt != nil && guestStarts(from) && next != "AVAILABLE" {
+		m.rt.Release(ref.Key) // no guest starts (ERROR, UNHEALTHY): free its reservation
+	}
+	if m.rt != nil && next == "TERMINATED" {
+		if err := m.rt.Remove(ref.Key); err != nil {
+			return err
+		}
+	}
+	if err := m.setStateIn(ctx, tx, account, region, w, next, now, tm); err != nil {
+		return err
+	}
+	if batched {
+		tm.changed = append(tm.changed, ref.Key)
+	} else if err := m.save(ctx, tx, account, region, w); err != nil {
+		return err
+	}
+	return m.afterTransition(ctx, tx, account, region, w, ref, next, now)
+}
+
+// saveIn writes a desktop's record, or gathers it into the batch's writes.
+func (m *Module) saveIn(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, k string, batched bool, tm *timers) error {
+	if batched {
+		tm.changed = append(tm.changed, k)
+		return nil
+	}
+	return m.save(ctx, tx, account, region, w)
+}
+
+// stepNext does the work that ends the desktop's current step and returns
+// the state it ends in ("" when the state has no step to end).
+func (m *Module) stepNext(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) (next string, err error) {
+	next = "AVAILABLE"
 	switch w.State {
 	case "PENDING":
 		next, err = m.provision(ctx, tx, account, region, w, now)
@@ -341,7 +420,7 @@ func (m *Module) applyTransitionIn(ctx context.Context, tx store.Tx, ref jobRef,
 		next, err = m.attach(ctx, tx, account, region, w)
 	case "TERMINATING":
 		if err := m.retireGrants(ctx, tx, account, region, w); err != nil {
-			return err
+			return "", err
 		}
 		next = "TERMINATED"
 	case "UPDATING", "MAINTENANCE", "SUSPENDED":
@@ -351,19 +430,14 @@ func (m *Module) applyTransitionIn(ctx context.Context, tx store.Tx, ref jobRef,
 		}
 		w.Modifications = nil
 	default:
-		return nil
+		return "", nil
 	}
-	if err != nil {
-		return err
-	}
-	if err := m.setStateIn(ctx, tx, account, region, w, next, now, tm); err != nil {
-		return err
-	}
-	if batched {
-		tm.changed = append(tm.changed, ref.Key)
-	} else if err := m.save(ctx, tx, account, region, w); err != nil {
-		return err
-	}
+	return next, err
+}
+
+// afterTransition does what follows a desktop's new state: the bookkeeping
+// of a termination, the end of a migration.
+func (m *Module) afterTransition(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, ref jobRef, next string, now time.Time) error {
 	switch next {
 	case "TERMINATED":
 		if err := m.addLive(ctx, tx, account, region, -1); err != nil {
@@ -505,6 +579,18 @@ func (m *Module) attach(ctx context.Context, tx store.Tx, account, region string
 		gid := ""
 		if len(v.GrantIDs) > 0 {
 			gid = v.GrantIDs[len(v.GrantIDs)-1]
+		}
+		if m.rt != nil {
+			// The runtime keeps the volume sealed under its data key.
+			pt, err := m.keys.DecryptVolumeKey(ctx, tx, account, region, w.VolumeKey, v.EncryptedDataKey, m.encContext(w, v), gid)
+			if err != nil {
+				if ae := awsproto.As(err); ae != nil {
+					return m.fail(w, "KMSKeyUnavailable."+ae.Code, "The volume "+v.VolumeID+" could not be attached because its KMS key cannot be used: "+ae.Message)
+				}
+				return "", err
+			}
+			m.attachedKey(key(account, region, w.WorkspaceID), volumeName(w, v), pt)
+			continue
 		}
 		if err := m.keys.Decrypt(ctx, tx, account, region, w.VolumeKey, v.EncryptedDataKey, m.encContext(w, v), gid); err != nil {
 			if ae := awsproto.As(err); ae != nil {

@@ -193,11 +193,16 @@ type desktopRec struct {
 	LastComputeDown  time.Time           `json:"last_compute_down,omitzero"`
 	// MaintGroup is the id of the job that schedules this desktop's
 	// monthly maintenance, with the other desktops of its group.
-	MaintGroup   string       `json:"maint_group,omitempty"`
-	MigratedFrom string       `json:"migrated_from,omitempty"`
-	MigratingTo  string       `json:"migrating_to,omitempty"`
-	Seq          int64        `json:"seq"`
-	History      []Transition `json:"history,omitempty"` // bumps on every change; a job carries the seq it expects
+	MaintGroup   string `json:"maint_group,omitempty"`
+	MigratedFrom string `json:"migrated_from,omitempty"`
+	MigratingTo  string `json:"migrating_to,omitempty"`
+	// AwaitGuest is set while the step waits for the desktop's guest
+	// (--runtime): the old one to exit, or the new one to be ready;
+	// GuestBoot is the Seq the guest was last started for.
+	AwaitGuest bool         `json:"await_guest,omitempty"`
+	GuestBoot  int64        `json:"guest_boot,omitempty"`
+	Seq        int64        `json:"seq"`
+	History    []Transition `json:"history,omitempty"` // bumps on every change; a job carries the seq it expects
 }
 
 // WorkspaceProperties is the model's WorkspaceProperties.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/config"
@@ -30,9 +31,14 @@ type Module struct {
 	ec2    EC2
 	dirs   Directories
 	keys   VolumeKeys
-	faults FaultSource
-	log    *slog.Logger
-	svc    *gateway.Service
+	rt     Runtime
+	groups SecurityGroups
+	// dataKeys holds, by desktop key, the plaintext data keys its attach
+	// decrypted for the runtime, until its guest starts (never stored).
+	dataKeys sync.Map
+	faults   FaultSource
+	log      *slog.Logger
+	svc      *gateway.Service
 	// rand returns a number in [0,1) (fault-injection draws); replaceable in tests.
 	rand func() float64
 	// decoded caches desktops decoded for DescribeWorkspaces by id.

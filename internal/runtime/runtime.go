@@ -1,0 +1,767 @@
+// Package runtime holds the guests behind desktops: with deskplane serve
+// --runtime process, every desktop in a running state has a real process
+// (its image's guest command, by default the built-in "deskplane guest")
+// listening on the desktop's own loopback address (internal/loopback) on the
+// real port numbers of its protocols, with a root and a user volume kept as
+// directories in the data dir.
+//
+// The runtime never blocks its callers: Ensure and Stop start the work and
+// return the guest's current status; when a guest becomes ready, fails its
+// health check, or exits, the runtime calls Options.Notify with the
+// desktop's key, and the lifecycle (internal/workspaces) looks again.
+//
+// # The control protocol
+//
+// A guest gets two pipes besides its standard streams: file descriptor 3
+// (DESKPLANE_EVENTS_FD) is written by the guest, one event per line; file
+// descriptor 4 (DESKPLANE_CONTROL_FD) is read by it, one command per line.
+//
+//	guest → runtime: "ready"                      listening on every port; the readiness check passed
+//	guest → runtime: "pong"                       answer to "ping"
+//	guest → runtime: "connect PORT REMOTE"        a client connected to a protocol port
+//	guest → runtime: "disconnect PORT REMOTE"     that client went away
+//	runtime → guest: "ping"                       health check, every HealthInterval
+//
+// A guest that is not ready within ReadyTimeout, or leaves a ping
+// unanswered for HealthTimeout, is unhealthy; one that exits is exited.
+// Stop sends SIGTERM to the guest's process group and SIGKILL after
+// StopGrace.
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/loopback"
+	"github.com/deskplane/deskplane/internal/safego"
+)
+
+// Kinds of runtime accepted by --runtime.
+const (
+	KindNone    = "none"
+	KindProcess = "process"
+)
+
+// Guest states.
+const (
+	StateStarting  = "starting"
+	StateReady     = "ready"
+	StateUnhealthy = "unhealthy"
+	StateStopping  = "stopping"
+	StateExited    = "exited"
+	StateFailed    = "failed" // the command could not be started
+)
+
+// ProtocolPorts are the port numbers a desktop's guest listens on for each
+// streaming protocol: PCoIP's 4172, DCV's (WSP) 8443, and for images that
+// bring their own protocol (BYOP) 3389 (RDP, the port partners' agents and
+// brokers use unless the image's configuration names others).
+var ProtocolPorts = map[string]int{"PCOIP": 4172, "WSP": 8443, "BYOP": 3389}
+
+// ErrLimit is returned by Admit when --runtime-max guests run already.
+var ErrLimit = errors.New("runtime: the limit of running guests is reached")
+
+// Port is one protocol port of a desktop and whether its security groups
+// allow it inbound (a port not allowed is not listened on).
+type Port struct {
+	Protocol string `json:"protocol"`
+	Port     int    `json:"port"`
+	Allowed  bool   `json:"allowed"`
+}
+
+// Spec is what a desktop's guest is started from.
+type Spec struct {
+	Key          string // ACCOUNT/REGION/ID
+	WorkspaceID  string
+	UserName     string
+	ComputerName string
+	DirectoryID  string
+	VPCAddress   string
+	Ports        []Port
+	// Boot identifies this start (the desktop's state sequence): a guest
+	// running for another boot is stopped and started again.
+	Boot int64
+	// Command is the image's guest command; empty for the default.
+	Command []string
+	// RootImage is the directory the root volume is created from when it
+	// does not exist yet (a captured image), or "" for an empty one.
+	RootImage string
+	// Keys are the plaintext EBS data keys of the encrypted volumes
+	// ("root", "user"): those volumes are sealed at rest (see sealed.go).
+	Keys map[string][]byte
+}
+
+// Status is a guest's state as the lifecycle sees it.
+type Status struct {
+	State string
+	Boot  int64
+}
+
+// Running reports whether a process is (or may still be) alive.
+func (s Status) Running() bool {
+	return s.State == StateStarting || s.State == StateReady || s.State == StateUnhealthy || s.State == StateStopping
+}
+
+// Options configure a Manager.
+type Options struct {
+	// Dir is where volumes, consoles and images live (DATA/runtime).
+	Dir string
+	// Max bounds the guests running at once.
+	Max int
+	// Command is the default guest command (the built-in guest).
+	Command []string
+	// Env is added to every guest's environment (tests).
+	Env []string
+	// Addrs hands out the guests' loopback addresses; share one allocator
+	// with everything else that listens on 127/8 for private addresses
+	// (directories' LDAP), so that no two owners get the same address
+	// (nil: the runtime's own).
+	Addrs *loopback.Allocator
+	// Now is the server's clock, for session times (nil: time.Now).
+	Now func() time.Time
+	// Notify is called, from a goroutine of the runtime, with a desktop's
+	// key whenever its guest's state changes.
+	Notify func(key string)
+	Log    *slog.Logger
+	// ReadyTimeout, HealthInterval, HealthTimeout and StopGrace are real
+	// durations (zero: 30 s, 1 s, 5 s, 5 s).
+	ReadyTimeout, HealthInterval, HealthTimeout, StopGrace time.Duration
+}
+
+// Manager runs the guests of one server.
+type Manager struct {
+	o      Options
+	addrs  *loopback.Allocator
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	guests map[string]*guest
+	// reserved are the desktops admitted (Admit) whose guest has not
+	// been started yet.
+	reserved map[string]bool
+	sessions map[string]*sessions
+	wg       sync.WaitGroup
+	// closing silences Notify while Close stops every guest (a server
+	// shutting down does not make its desktops UNHEALTHY).
+	closing bool
+}
+
+type sessions struct {
+	open           int
+	last           time.Time // last connect
+	lastDisconnect time.Time
+}
+
+// guest is one desktop's guest process.
+type guest struct {
+	spec    Spec
+	addr    netip.Addr
+	state   string
+	pid     int
+	started time.Time
+	readyAt time.Time
+	cmd     *exec.Cmd
+	ctl     io.WriteCloser
+	pong    chan struct{}
+	exited  chan struct{}
+	// next is started once this guest has exited (Ensure of a new boot).
+	next *Spec
+	err  string
+	// work are the working copies of encrypted volumes, by volume.
+	work map[string]string
+}
+
+// New returns a manager.
+func New(o Options) (*Manager, error) {
+	if o.Max <= 0 {
+		o.Max = 50
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 30 * time.Second
+	}
+	if o.HealthInterval == 0 {
+		o.HealthInterval = time.Second
+	}
+	if o.HealthTimeout == 0 {
+		o.HealthTimeout = 5 * time.Second
+	}
+	if o.StopGrace == 0 {
+		o.StopGrace = 5 * time.Second
+	}
+	if len(o.Command) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("runtime: find the deskplane executable for the built-in guest: %w", err)
+		}
+		o.Command = []string{exe, "guest"}
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("runtime: create %s: %w", o.Dir, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := o.Addrs
+	if addrs == nil {
+		addrs = loopback.NewAllocator()
+	}
+	return &Manager{o: o, addrs: addrs, ctx: ctx, cancel: cancel,
+		guests: map[string]*guest{}, reserved: map[string]bool{}, sessions: map[string]*sessions{}}, nil
+}
+
+// Max is the limit of guests running at once.
+func (m *Manager) Max() int { return m.o.Max }
+
+func (m *Manager) running() int {
+	n := len(m.reserved)
+	for k, g := range m.guests {
+		if g.state != StateExited && g.state != StateFailed && !m.reserved[k] {
+			n++
+		}
+	}
+	return n
+}
+
+// Admit reserves a guest for a desktop about to start; it fails with
+// ErrLimit when Max guests run or are reserved already.
+func (m *Manager) Admit(key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if g := m.guests[key]; m.reserved[key] || (g != nil && g.state != StateExited && g.state != StateFailed) {
+		return nil
+	}
+	if m.running() >= m.o.Max {
+		return ErrLimit
+	}
+	m.reserved[key] = true
+	return nil
+}
+
+// Room is how many more guests may start now.
+func (m *Manager) Room() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return max(m.o.Max-m.running(), 0)
+}
+
+// Release drops a reservation made by Admit (the start was abandoned).
+func (m *Manager) Release(key string) {
+	m.mu.Lock()
+	delete(m.reserved, key)
+	m.mu.Unlock()
+}
+
+// Status returns a desktop's guest status (State "" when it has none).
+func (m *Manager) Status(key string) Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := m.guests[key]
+	if g == nil {
+		return Status{}
+	}
+	return Status{State: g.state, Boot: g.spec.Boot}
+}
+
+// Ensure makes a guest for spec run: it returns at once with the status of
+// the guest for spec.Boot (starting, ready...). A guest of another boot is
+// stopped first and the new one started when it has exited.
+func (m *Manager) Ensure(spec Spec) Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.reserved, spec.Key)
+	g := m.guests[spec.Key]
+	if g != nil && g.spec.Boot == spec.Boot && g.state != StateExited {
+		return Status{State: g.state, Boot: g.spec.Boot}
+	}
+	if g != nil && g.state != StateExited && g.state != StateFailed {
+		s := spec
+		g.next = &s
+		m.stopLocked(g)
+		return Status{State: StateStarting, Boot: spec.Boot}
+	}
+	g = m.startLocked(spec)
+	return Status{State: g.state, Boot: spec.Boot}
+}
+
+// Stop ends a desktop's guest (SIGTERM, then SIGKILL after StopGrace); it
+// reports whether no guest runs any more.
+func (m *Manager) Stop(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.reserved, key)
+	g := m.guests[key]
+	if g == nil || g.state == StateExited || g.state == StateFailed {
+		return true
+	}
+	g.next = nil
+	m.stopLocked(g)
+	return false
+}
+
+// Remove forgets a desktop whose guest has stopped and deletes its volumes,
+// console and snapshots (Terminate).
+func (m *Manager) Remove(key string) error {
+	m.mu.Lock()
+	g := m.guests[key]
+	if g != nil && g.state != StateExited && g.state != StateFailed {
+		m.mu.Unlock()
+		return fmt.Errorf("runtime: the guest of %s still runs", key)
+	}
+	delete(m.guests, key)
+	delete(m.reserved, key)
+	delete(m.sessions, key)
+	m.addrs.Release(key)
+	m.mu.Unlock()
+	if err := os.RemoveAll(m.desktopDir(key)); err != nil {
+		return fmt.Errorf("runtime: remove the volumes of %s: %w", key, err)
+	}
+	return nil
+}
+
+// Close stops every guest and waits (up to StopGrace and a little more)
+// for them to exit; the server calls it on shutdown.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closing = true
+	for _, g := range m.guests {
+		g.next = nil
+		if g.state != StateExited && g.state != StateFailed {
+			m.stopLocked(g)
+		}
+	}
+	m.mu.Unlock()
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(m.o.StopGrace + 2*time.Second):
+	}
+	m.cancel()
+	return nil
+}
+
+func (m *Manager) desktopDir(key string) string {
+	return filepath.Join(m.o.Dir, "desktops", filepath.FromSlash(key))
+}
+
+// RootDir and UserDir are a desktop's volumes.
+func (m *Manager) RootDir(key string) string { return filepath.Join(m.desktopDir(key), "root") }
+
+// UserDir is a desktop's user volume.
+func (m *Manager) UserDir(key string) string { return filepath.Join(m.desktopDir(key), "user") }
+
+func (m *Manager) consolePath(key string) string {
+	return filepath.Join(m.desktopDir(key), "console.log")
+}
+
+func (m *Manager) notify(key string) {
+	m.mu.Lock()
+	closing := m.closing
+	m.mu.Unlock()
+	if m.o.Notify != nil && !closing {
+		safego.Call(m.o.Log, "runtime notify", func() { m.o.Notify(key) })
+	}
+}
+
+// startLocked starts spec's guest; m.mu is held.
+func (m *Manager) startLocked(spec Spec) *guest {
+	if old := m.guests[spec.Key]; old != nil && old.spec.VPCAddress != spec.VPCAddress {
+		m.addrs.Release(spec.Key) // rebuilt with a new address
+	}
+	g := &guest{spec: spec, state: StateStarting, started: time.Now(), pong: make(chan struct{}, 1), exited: make(chan struct{})}
+	m.guests[spec.Key] = g
+	if err := m.launch(g); err != nil {
+		m.o.Log.Error("runtime: start guest", "workspace_id", spec.WorkspaceID, "err", err)
+		g.state, g.err = StateFailed, err.Error()
+		close(g.exited)
+		go m.notify(spec.Key)
+	}
+	return g
+}
+
+func (m *Manager) launch(g *guest) error {
+	spec := g.spec
+	vpc, err := netip.ParseAddr(spec.VPCAddress)
+	if err != nil {
+		return fmt.Errorf("the desktop's address %q: %w", spec.VPCAddress, err)
+	}
+	addr, err := m.addrs.Assign(spec.Key, vpc)
+	if err != nil {
+		return err
+	}
+	g.addr = addr
+	root, user := m.RootDir(spec.Key), m.UserDir(spec.Key)
+	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) && !m.sealed(spec.Key, "root") {
+		if err := os.MkdirAll(filepath.Dir(root), 0o700); err != nil {
+			return fmt.Errorf("create the volumes of %s: %w", spec.WorkspaceID, err)
+		}
+		if spec.RootImage != "" {
+			if err := copyTree(spec.RootImage, root); err != nil {
+				return fmt.Errorf("create the root volume of %s from its image: %w", spec.WorkspaceID, err)
+			}
+		}
+	}
+	for vol, d := range map[string]string{"root": root, "user": user} {
+		if m.sealed(spec.Key, vol) {
+			continue
+		}
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create the volumes of %s: %w", spec.WorkspaceID, err)
+		}
+	}
+	if len(spec.Keys) > 0 {
+		if root, user, err = m.openVolumes(g, root, user); err != nil {
+			return fmt.Errorf("attach the encrypted volumes of %s: %w", spec.WorkspaceID, err)
+		}
+	}
+	console, err := os.OpenFile(m.consolePath(spec.Key), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open the console of %s: %w", spec.WorkspaceID, err)
+	}
+	defer console.Close()
+	fmt.Fprintf(console, "deskplane: %s starting the guest of %s (boot %d)\n", time.Now().UTC().Format(time.RFC3339), spec.WorkspaceID, spec.Boot)
+	evR, evW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("guest event pipe: %w", err)
+	}
+	ctlR, ctlW, err := os.Pipe()
+	if err != nil {
+		evR.Close()
+		evW.Close()
+		return fmt.Errorf("guest control pipe: %w", err)
+	}
+	command := spec.Command
+	if len(command) == 0 {
+		command = m.o.Command
+	}
+	cmd := exec.Command(command[0], command[1:]...)
+	cmd.Dir = root
+	cmd.Env = append(append(os.Environ(), m.o.Env...), Environment(spec, addr, root, user)...)
+	cmd.Stdout, cmd.Stderr = console, console
+	cmd.ExtraFiles = []*os.File{evW, ctlR}
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		evR.Close()
+		evW.Close()
+		ctlR.Close()
+		ctlW.Close()
+		return fmt.Errorf("run %s: %w", command[0], err)
+	}
+	evW.Close()
+	ctlR.Close()
+	g.cmd, g.ctl, g.pid = cmd, ctlW, cmd.Process.Pid
+	m.wg.Add(3)
+	safego.Go(m.ctx, m.o.Log, "guest events", func(context.Context) { m.readEvents(g, evR) }, m.wg.Done)
+	safego.Go(m.ctx, m.o.Log, "guest wait", func(context.Context) { m.wait(g) }, m.wg.Done)
+	safego.Go(m.ctx, m.o.Log, "guest health", func(ctx context.Context) { m.health(ctx, g) }, m.wg.Done)
+	return nil
+}
+
+// Environment is the identity a guest finds in its environment.
+func Environment(spec Spec, addr netip.Addr, root, user string) []string {
+	var ports, all []string
+	for _, p := range spec.Ports {
+		all = append(all, p.Protocol+"="+strconv.Itoa(p.Port))
+		if p.Allowed {
+			ports = append(ports, p.Protocol+"="+strconv.Itoa(p.Port))
+		}
+	}
+	return []string{
+		"DESKPLANE_WORKSPACE_ID=" + spec.WorkspaceID,
+		"DESKPLANE_USER_NAME=" + spec.UserName,
+		"DESKPLANE_COMPUTER_NAME=" + spec.ComputerName,
+		"DESKPLANE_DIRECTORY_ID=" + spec.DirectoryID,
+		"DESKPLANE_VPC_ADDRESS=" + spec.VPCAddress,
+		"DESKPLANE_ADDRESS=" + addr.String(),
+		"DESKPLANE_PORTS=" + strings.Join(ports, ","),
+		"DESKPLANE_PROTOCOL_PORTS=" + strings.Join(all, ","),
+		"DESKPLANE_ROOT_VOLUME=" + root,
+		"DESKPLANE_USER_VOLUME=" + user,
+		"DESKPLANE_EVENTS_FD=3",
+		"DESKPLANE_CONTROL_FD=4",
+	}
+}
+
+func (m *Manager) setState(g *guest, state string) {
+	m.mu.Lock()
+	if g.state == state || g.state == StateExited || (g.state == StateStopping && state != StateExited) {
+		m.mu.Unlock()
+		return
+	}
+	g.state = state
+	if state == StateReady {
+		g.readyAt = time.Now()
+	}
+	m.mu.Unlock()
+	m.notify(g.spec.Key)
+}
+
+func (m *Manager) readEvents(g *guest, r io.ReadCloser) {
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "ready":
+			m.setState(g, StateReady)
+		case "pong":
+			select {
+			case g.pong <- struct{}{}:
+			default:
+			}
+		case "connect", "disconnect":
+			m.session(g.spec.Key, f[0] == "connect")
+		}
+	}
+}
+
+func (m *Manager) session(key string, connect bool) {
+	m.mu.Lock()
+	s := m.sessions[key]
+	if s == nil {
+		s = &sessions{}
+		m.sessions[key] = s
+	}
+	if connect {
+		s.open++
+		s.last = m.o.Now()
+	} else if s.open > 0 {
+		s.open--
+		if s.open == 0 {
+			s.lastDisconnect = m.o.Now()
+		}
+	}
+	m.mu.Unlock()
+	m.notify(key)
+}
+
+func (m *Manager) wait(g *guest) {
+	err := g.cmd.Wait()
+	g.ctl.Close()
+	if serr := m.sealVolumes(g); serr != nil {
+		m.o.Log.Error("runtime: seal the encrypted volumes", "workspace_id", g.spec.WorkspaceID, "err", serr)
+	}
+	m.mu.Lock()
+	g.state = StateExited
+	if err != nil {
+		g.err = err.Error()
+	}
+	close(g.exited)
+	if s := m.sessions[g.spec.Key]; s != nil && s.open > 0 {
+		s.open = 0
+		s.lastDisconnect = m.o.Now()
+	}
+	next := g.next
+	g.next = nil
+	if next != nil && m.guests[g.spec.Key] == g {
+		m.startLocked(*next)
+	}
+	m.mu.Unlock()
+	if f, err := os.OpenFile(m.consolePath(g.spec.Key), os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+		fmt.Fprintf(f, "deskplane: %s the guest of %s exited: %s\n", time.Now().UTC().Format(time.RFC3339), g.spec.WorkspaceID, g.cmd.ProcessState)
+		f.Close()
+	}
+	m.notify(g.spec.Key)
+}
+
+// health waits for readiness, then pings the guest every HealthInterval.
+func (m *Manager) health(ctx context.Context, g *guest) {
+	readyBy := time.NewTimer(m.o.ReadyTimeout)
+	defer readyBy.Stop()
+	tick := time.NewTicker(m.o.HealthInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.exited:
+			return
+		case <-readyBy.C:
+			if m.Status(g.spec.Key).State == StateStarting {
+				m.o.Log.Warn("runtime: guest not ready in time", "workspace_id", g.spec.WorkspaceID, "timeout", m.o.ReadyTimeout)
+				m.setState(g, StateUnhealthy)
+			}
+		case <-tick.C:
+			m.mu.Lock()
+			state := g.state
+			m.mu.Unlock()
+			if state != StateReady {
+				continue
+			}
+			select {
+			case <-g.pong:
+			default:
+			}
+			if _, err := io.WriteString(g.ctl, "ping\n"); err != nil {
+				m.setState(g, StateUnhealthy)
+				continue
+			}
+			t := time.NewTimer(m.o.HealthTimeout)
+			select {
+			case <-g.pong:
+			case <-g.exited:
+			case <-ctx.Done():
+			case <-t.C:
+				m.o.Log.Warn("runtime: guest failed its health check", "workspace_id", g.spec.WorkspaceID)
+				m.setState(g, StateUnhealthy)
+			}
+			t.Stop()
+		}
+	}
+}
+
+// stopLocked signals a guest to end; m.mu is held.
+func (m *Manager) stopLocked(g *guest) {
+	if g.state == StateStopping || g.state == StateExited || g.state == StateFailed {
+		return
+	}
+	g.state = StateStopping
+	signalGroup(g.pid, syscall.SIGTERM)
+	m.wg.Add(1)
+	safego.Go(m.ctx, m.o.Log, "guest stop", func(ctx context.Context) {
+		t := time.NewTimer(m.o.StopGrace)
+		defer t.Stop()
+		select {
+		case <-g.exited:
+		case <-t.C:
+			signalGroup(g.pid, syscall.SIGKILL)
+		}
+	}, m.wg.Done)
+}
+
+// Info is one guest as GET /_deskplane/runtime lists it.
+type Info struct {
+	WorkspaceID string    `json:"workspace_id"`
+	Key         string    `json:"key"`
+	VPCAddress  string    `json:"vpc_address"`
+	Address     string    `json:"address"`
+	Ports       []Port    `json:"ports"`
+	State       string    `json:"state"`
+	PID         int       `json:"pid,omitempty"`
+	Boot        int64     `json:"boot"`
+	Started     time.Time `json:"started"`
+	ReadyAfter  string    `json:"ready_after,omitempty"`
+	Sessions    int       `json:"sessions"`
+	RootVolume  string    `json:"root_volume"`
+	UserVolume  string    `json:"user_volume"`
+	// Encrypted lists the volumes sealed at rest; their paths above are
+	// the working copies in a tmpfs while the guest runs.
+	Encrypted []string `json:"encrypted,omitempty"`
+	Error     string   `json:"error,omitempty"`
+}
+
+// List returns every guest the runtime knows, by workspace id.
+func (m *Manager) List() []Info {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Info, 0, len(m.guests))
+	for k, g := range m.guests {
+		in := Info{WorkspaceID: g.spec.WorkspaceID, Key: k, VPCAddress: g.spec.VPCAddress, Ports: g.spec.Ports,
+			State: g.state, PID: g.pid, Boot: g.spec.Boot, Started: g.started, RootVolume: m.RootDir(k), UserVolume: m.UserDir(k), Error: g.err}
+		if w := g.work["root"]; w != "" {
+			in.RootVolume = w
+			in.Encrypted = append(in.Encrypted, "root")
+		}
+		if w := g.work["user"]; w != "" {
+			in.UserVolume = w
+			in.Encrypted = append(in.Encrypted, "user")
+		}
+		if g.addr.IsValid() {
+			in.Address = g.addr.String()
+		}
+		if !g.readyAt.IsZero() {
+			in.ReadyAfter = g.readyAt.Sub(g.started).String()
+		}
+		if s := m.sessions[k]; s != nil {
+			in.Sessions = s.open
+		}
+		out = append(out, in)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].WorkspaceID < out[j].WorkspaceID })
+	return out
+}
+
+// Find returns the key of a workspace id's guest.
+func (m *Manager) Find(workspaceID string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, g := range m.guests {
+		if g.spec.WorkspaceID == workspaceID {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// Console returns the last max bytes of a desktop's console log.
+func (m *Manager) Console(key string, max int64) ([]byte, error) {
+	f, err := os.Open(m.consolePath(key))
+	if err != nil {
+		return nil, fmt.Errorf("runtime: open the console of %s: %w", key, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("runtime: console of %s: %w", key, err)
+	}
+	if off := st.Size() - max; off > 0 {
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("runtime: console of %s: %w", key, err)
+		}
+	}
+	return io.ReadAll(f)
+}
+
+// Connection is what the runtime observed of a desktop's user sessions
+// (connections to its protocol ports) since the server started.
+type Connection struct {
+	// State is CONNECTED while a client holds a connection, DISCONNECTED
+	// after one has (and before any: ok is false then).
+	State          string
+	Open           int
+	LastConnect    time.Time
+	LastDisconnect time.Time
+}
+
+// ConnectionState reports a desktop's sessions by workspace id; ok is
+// false when no client connected to it since the server started.
+func (m *Manager) ConnectionState(workspaceID string) (c Connection, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, g := range m.guests {
+		if g.spec.WorkspaceID != workspaceID {
+			continue
+		}
+		s := m.sessions[k]
+		if s == nil {
+			return Connection{}, false
+		}
+		c = Connection{State: "DISCONNECTED", Open: s.open, LastConnect: s.last, LastDisconnect: s.lastDisconnect}
+		if s.open > 0 {
+			c.State = "CONNECTED"
+		}
+		return c, true
+	}
+	return Connection{}, false
+}

@@ -1,0 +1,245 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain runs the built-in guest when the test binary is started as one
+// (the manager's command in these tests is the test binary itself).
+func TestMain(m *testing.M) {
+	if os.Getenv("DESKPLANE_RUNTIME_TEST_GUEST") == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		if err := RunGuest(ctx, os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func newTestManager(t *testing.T) (*Manager, chan string) {
+	t.Helper()
+	events := make(chan string, 64)
+	m, err := New(Options{Dir: t.TempDir(), Max: 2, Command: []string{os.Args[0]}, Env: []string{"DESKPLANE_RUNTIME_TEST_GUEST=1"},
+		Log: slog.New(slog.DiscardHandler), StopGrace: 2 * time.Second, HealthInterval: 100 * time.Millisecond, HealthTimeout: time.Second,
+		Notify: func(k string) {
+			select {
+			case events <- k:
+			default:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m, events
+}
+
+// waitState polls the guest's state until want or the deadline.
+func waitState(t *testing.T, m *Manager, key, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if s := m.Status(key); s.State == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("guest %s: state %q, want %q", key, m.Status(key).State, want)
+}
+
+func testSpec(key, ip string, boot int64) Spec {
+	return Spec{Key: key, WorkspaceID: key[strings.LastIndex(key, "/")+1:], UserName: "alice", ComputerName: "WSAMZN-1", DirectoryID: "d-1",
+		VPCAddress: ip, Boot: boot, Ports: []Port{{"WSP", 8443, true}, {"BYOP", 3389, false}}}
+}
+
+func TestGuestBannerEchoSessionsAndStop(t *testing.T) {
+	m, _ := newTestManager(t)
+	key := "111/us-east-1/ws-a"
+	m.Ensure(testSpec(key, "10.9.8.7", 1))
+	waitState(t, m, key, StateReady)
+	c, err := net.DialTimeout("tcp", "127.9.8.7:8443", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	banner, _ := r.ReadString('\n')
+	if want := "DESKPLANE ws-a WSP user=alice computer=WSAMZN-1\n"; banner != want {
+		t.Fatalf("banner %q, want %q", banner, want)
+	}
+	fmt.Fprintf(c, "hello\n")
+	if echo, _ := r.ReadString('\n'); echo != "hello\n" {
+		t.Fatalf("echo %q", echo)
+	}
+	waitConn(t, m, key, "CONNECTED")
+	c.Close()
+	waitConn(t, m, key, "DISCONNECTED")
+	if _, err := net.DialTimeout("tcp", "127.9.8.7:3389", time.Second); err == nil {
+		t.Fatal("a port the security groups do not allow accepted a connection")
+	}
+	if m.Stop(key) {
+		t.Fatal("Stop reported no guest while one runs")
+	}
+	waitState(t, m, key, StateExited)
+	if _, err := net.DialTimeout("tcp", "127.9.8.7:8443", time.Second); err == nil {
+		t.Fatal("a stopped guest still accepts connections")
+	}
+	out, err := m.Console(key, 1<<20)
+	if err != nil || !strings.Contains(string(out), "guest ws-a: ready") || !strings.Contains(string(out), "shutting down") {
+		t.Fatalf("console %q, %v", out, err)
+	}
+}
+
+func waitConn(t *testing.T, m *Manager, key, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, _ := m.ConnectionState(key[strings.LastIndex(key, "/")+1:]); c.State == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c, _ := m.ConnectionState(key[strings.LastIndex(key, "/")+1:])
+	t.Fatalf("connection state %q, want %q", c.State, want)
+}
+
+func TestGuestKilledIsExitedAndNewBootRestarts(t *testing.T) {
+	m, _ := newTestManager(t)
+	key := "111/us-east-1/ws-b"
+	m.Ensure(testSpec(key, "10.9.8.8", 1))
+	waitState(t, m, key, StateReady)
+	pid := m.List()[0].PID
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitState(t, m, key, StateExited)
+	if s := m.Ensure(testSpec(key, "10.9.8.8", 2)); s.Boot != 2 {
+		t.Fatalf("boot %d", s.Boot)
+	}
+	waitState(t, m, key, StateReady)
+	// A third boot while the second runs: stopped, then started again.
+	m.Ensure(testSpec(key, "10.9.8.8", 3))
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if s := m.Status(key); s.Boot == 3 && s.State == StateReady {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("third boot never ready: %+v", m.Status(key))
+}
+
+func TestAdmitLimit(t *testing.T) {
+	m, _ := newTestManager(t)
+	if err := m.Admit("a/b/ws-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Admit("a/b/ws-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Admit("a/b/ws-3"); err != ErrLimit {
+		t.Fatalf("third admit: %v, want ErrLimit", err)
+	}
+	m.Release("a/b/ws-1")
+	if err := m.Admit("a/b/ws-3"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVolumesSnapshotRestoreRebuildCapture(t *testing.T) {
+	m, _ := newTestManager(t)
+	key := "111/us-east-1/ws-v"
+	os.MkdirAll(m.RootDir(key), 0o700)
+	os.MkdirAll(m.UserDir(key), 0o700)
+	os.WriteFile(m.UserDir(key)+"/a.txt", []byte("one"), 0o600)
+	os.WriteFile(m.RootDir(key)+"/agent", []byte("v1"), 0o600)
+	if err := m.Snapshot(key, "0001", 2); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(m.UserDir(key)+"/b.txt", []byte("two"), 0o600)
+	if err := m.Snapshot(key, "0002", 2); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(m.UserDir(key)+"/c.txt", []byte("three"), 0o600)
+	if err := m.Capture(key, "111", "us-east-1", "wsi-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Rebuild(key, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(m.UserDir(key) + "/b.txt"); err != nil {
+		t.Fatal("rebuild lost the latest snapshot's file")
+	}
+	if _, err := os.Stat(m.RootDir(key) + "/agent"); err == nil {
+		t.Fatal("rebuild kept the old root volume")
+	}
+	if err := m.Restore(key, "0001"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(m.UserDir(key) + "/b.txt"); err == nil {
+		t.Fatal("restore to the first snapshot kept a later file")
+	}
+	if b, _ := os.ReadFile(m.RootDir(key) + "/agent"); string(b) != "v1" {
+		t.Fatalf("restored root: %q", b)
+	}
+	if b, _ := os.ReadFile(m.ImageDir("111", "us-east-1", "wsi-1") + "/agent"); string(b) != "v1" {
+		t.Fatalf("captured image: %q", b)
+	}
+}
+
+func TestEncryptedVolumesSealedAtRest(t *testing.T) {
+	m, _ := newTestManager(t)
+	key := "111/us-east-1/ws-e"
+	dk := bytes.Repeat([]byte{7}, 64)
+	spec := testSpec(key, "10.9.8.9", 1)
+	spec.Keys = map[string][]byte{"user": bytes.Clone(dk)}
+	m.Ensure(spec)
+	waitState(t, m, key, StateReady)
+	g := m.List()[0]
+	if len(g.Encrypted) != 1 || !strings.HasPrefix(g.UserVolume, tmpfsRoot()) {
+		t.Fatalf("encrypted user volume at %s (%v), want a working copy in %s", g.UserVolume, g.Encrypted, tmpfsRoot())
+	}
+	marker := "MARKER-" + strings.Repeat("x", 20)
+	os.WriteFile(g.UserVolume+"/secret.txt", []byte(marker), 0o600)
+	if err := m.Snapshot(key, "0001", 3); err != nil {
+		t.Fatal(err)
+	}
+	m.Stop(key)
+	waitState(t, m, key, StateExited)
+	enc, err := os.ReadFile(m.desktopDir(key) + "/user.enc")
+	if err != nil || bytes.Contains(enc, []byte(marker)) {
+		t.Fatalf("user.enc: %v, plaintext inside: %v", err, bytes.Contains(enc, []byte(marker)))
+	}
+	snap, _ := os.ReadFile(m.snapshotDir(key, "0001") + "/user.enc")
+	if len(snap) == 0 || bytes.Contains(snap, []byte(marker)) {
+		t.Fatal("the snapshot of an encrypted volume is missing or holds plaintext")
+	}
+	if _, err := os.Stat(g.UserVolume); err == nil {
+		t.Fatal("the working copy outlived the guest")
+	}
+	if _, err := os.Stat(m.UserDir(key)); err == nil {
+		t.Fatal("a plaintext user volume is in the data dir")
+	}
+	spec.Boot, spec.Keys = 2, map[string][]byte{"user": bytes.Clone(dk)}
+	m.Ensure(spec)
+	waitState(t, m, key, StateReady)
+	if b, err := os.ReadFile(m.List()[0].UserVolume + "/secret.txt"); err != nil || string(b) != marker {
+		t.Fatalf("marker after a restart: %q %v", b, err)
+	}
+	m.Stop(key)
+	waitState(t, m, key, StateExited)
+	spec.Boot, spec.Keys = 3, map[string][]byte{"user": bytes.Repeat([]byte{8}, 64)}
+	m.Ensure(spec)
+	waitState(t, m, key, StateFailed)
+}

@@ -124,6 +124,9 @@ type User struct {
 	DN             string                    `json:"dn"`
 	UPN            string                    `json:"upn"`
 	Other          map[string]AttributeValue `json:"other,omitempty"`
+	// PasswordHash is the argon2id hash ResetUserPassword set (PHC
+	// format); empty when no password was set, and then no bind succeeds.
+	PasswordHash string `json:"password_hash,omitempty"`
 }
 
 // Group is a stored directory group with its direct members.

@@ -63,6 +63,7 @@ func New(st store.Store, engine *lifecycle.Engine, net Network, limit int) *Modu
 		Protocol: gateway.RestJSON, ValidationCode: "ValidationException"}
 	m.registerDS()
 	m.registerData()
+	m.registerPassword()
 	if engine != nil {
 		engine.Register(JobDirectoryActive, m.activate)
 	}

@@ -24,7 +24,9 @@ import (
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/httpguard"
 	"github.com/deskplane/deskplane/internal/ids"
+	"github.com/deskplane/deskplane/internal/ldapd"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/loopback"
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
@@ -45,6 +47,14 @@ type Options struct {
 	TLS httpguard.TLSOptions
 	// Limits bound slow and stalled clients (zero members: the defaults).
 	Limits httpguard.Limits
+	// LDAP makes directories answer LDAP on their loopback DNS addresses.
+	LDAP LDAPOptions
+}
+
+// LDAPOptions are the settings of the directories' LDAP service.
+type LDAPOptions struct {
+	Enabled       bool
+	Port, TLSPort int // 0: 389 and 636
 }
 
 // Module is one service (or group of services) of the server.
@@ -89,6 +99,12 @@ type Server struct {
 	ln             net.Listener
 	// CAFile is the certificate clients should trust when serving TLS.
 	CAFile string
+	// Loopback hands out the loopback addresses of directories (and
+	// desktops) by the internal/loopback rule.
+	Loopback *loopback.Allocator
+	// LDAP serves the directories' LDAP when Opts.LDAP.Enabled (nil
+	// otherwise); its CA file is in DataDir/ldap-tls.
+	LDAP *ldapd.Server
 }
 
 // UsageReporter serves GET /_deskplane/usage.
@@ -141,7 +157,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Opts: o}
+	s := &Server{Opts: o, Loopback: loopback.NewAllocator()}
 	var clk clock.Clock = clock.Real{}
 	switch o.Clock {
 	case "", "real":
@@ -269,6 +285,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /_deskplane/history", s.admin(s.getHistory))
 	mux.HandleFunc("GET /_deskplane/jobs", s.admin(s.getJobs))
 	mux.HandleFunc("GET /_deskplane/digest", s.admin(s.getDigest))
+	mux.HandleFunc("GET /_deskplane/ldap", s.admin(s.getLDAP))
 	mux.HandleFunc("/_deskplane/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint"})
 	})
@@ -489,6 +506,10 @@ func (s *Server) Start(ctx context.Context) error {
 	// the AWS SDKs drop theirs after 90 s), so a client never reuses one
 	// the server is closing; see httpguard.DefaultLimits.
 	s.http = s.Opts.Limits.Server(httpguard.NewHosts(s.Opts.Listen, s.Deps.Config.AllowedHosts).Wrap(s.Handler()))
+	if err := s.startLDAP(ctx); err != nil {
+		ln.Close()
+		return err
+	}
 	safego.Go(ctx, s.Opts.Log, "lifecycle scheduler", s.Deps.Engine.Run, nil)
 	if s.virtual != nil {
 		safego.Go(ctx, s.Opts.Log, "clock follower", s.followClock, nil)

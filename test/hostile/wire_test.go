@@ -42,7 +42,9 @@ func serialize(m *awsmodel.Model, op *awsmodel.Operation, target string, in *obj
 	}
 	w := &wireReq{Method: http.MethodPost, Path: "/", Query: url.Values{}, Header: http.Header{}}
 	switch m.Protocol() {
-	case "json":
+	case "json", "smithy-rpc-v2-cbor":
+		// A CBOR service (CloudWatch) also answers awsJson1.0, the
+		// model's second protocol, which the suite writes.
 		var b bytes.Buffer
 		writeJSON(&b, in)
 		w.Body = corruptJSON(b.Bytes(), corrupt)

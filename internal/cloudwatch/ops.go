@@ -276,7 +276,7 @@ func (m *Module) getMetricData(ctx context.Context, c *gateway.Call, in *GetMetr
 		}
 		ms := q.MetricStat
 		if ms.Metric.MetricName == nil || ms.Metric.Namespace == nil {
-			return nil, awsproto.Errorf("MissingRequiredParameterException", "The parameter MetricDataQueries.member.%d.MetricStat.Metric must have a Namespace and a MetricName.", i+1)
+			return nil, invalid("The parameter MetricDataQueries.member.%d.MetricStat.Metric must have a Namespace and a MetricName.", i+1)
 		}
 		if err := checkPeriod(fmt.Sprintf("MetricDataQueries.member.%d.MetricStat.Period", i+1), *ms.Period); err != nil {
 			return nil, err
@@ -404,9 +404,11 @@ const listPage = 500
 const retention = 14 * 24 * time.Hour
 
 func (m *Module) listMetrics(ctx context.Context, c *gateway.Call, in *ListMetricsInput) (*ListMetricsOutput, error) {
+	// ListMetrics' model has no InvalidNextToken: a bad token is an
+	// invalid parameter value.
 	skip, err := decodeToken("lm", in.NextToken)
 	if err != nil {
-		return nil, err
+		return nil, invalid("The service cannot recognize the NextToken %q.", *in.NextToken)
 	}
 	out := &ListMetricsOutput{Metrics: []ListedMetric{}}
 	if in.Namespace != nil && *in.Namespace != Namespace || in.OwningAccount != nil && *in.OwningAccount != c.Account {
@@ -480,7 +482,7 @@ func (m *Module) listMetrics(ctx context.Context, c *gateway.Call, in *ListMetri
 		return strings.Compare(a.metric+"\x00"+a.dim+"\x00"+a.value, b.metric+"\x00"+b.dim+"\x00"+b.value)
 	})
 	if skip > len(keys) {
-		return nil, awsproto.Errorf("InvalidNextToken", "The service cannot recognize the NextToken %q.", *in.NextToken)
+		return nil, invalid("The service cannot recognize the NextToken %q.", *in.NextToken)
 	}
 	keys = keys[skip:]
 	if len(keys) > listPage {

@@ -82,3 +82,20 @@ func TestEncodeCBOR(t *testing.T) {
 		t.Errorf("encoded %#v", m)
 	}
 }
+
+// FuzzDecodeCBOR holds that no request body makes the CBOR decoder panic
+// or answer anything but a 4xx error or a decoded value.
+func FuzzDecodeCBOR(f *testing.F) {
+	f.Add(cbor.Encode(cbor.Map{"Name": cbor.String("x"), "When": &cbor.Tag{ID: 1, Value: cbor.Uint(1)}}))
+	f.Add(cbor.Encode(cbor.Map{"Name": cbor.String("x"), "List": cbor.List{cbor.String("a")}, "Inner": cbor.Map{}}))
+	f.Add([]byte{0xbf, 0xff})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var in cborIn
+		if err := DecodeCBOR(body, &in, "ValidationException"); err != nil {
+			if ae := As(err); ae == nil || ae.HTTPStatus() >= 500 {
+				t.Fatalf("%q: %v", body, err)
+			}
+		}
+	})
+}

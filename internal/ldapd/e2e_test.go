@@ -70,6 +70,14 @@ func setup(t *testing.T) *fixture {
 	if f.ep.Address == "" {
 		t.Fatalf("directory %s answers no LDAP: %+v", f.dirID, s.LDAP.Endpoints())
 	}
+	// The admin API lists the same endpoints and the CA file.
+	adm, err := s.AdminGet("/_deskplane/ldap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eps, _ := adm["endpoints"].([]any); adm["enabled"] != true || len(eps) != len(s.LDAP.Endpoints()) || adm["ca_file"] != s.LDAP.CAFile() {
+		t.Errorf("GET /_deskplane/ldap: %v", adm)
+	}
 	return f
 }
 

@@ -26,6 +26,7 @@ const requestTimeout = 10 * time.Second
 // user each connection bound as.
 type handler struct {
 	s   *Server
+	ctx context.Context // the server's: its requests' store reads end with it
 	dir ds.LDAPDirectory
 
 	mu    sync.Mutex
@@ -76,7 +77,7 @@ func (h *handler) bind(w *gldap.ResponseWriter, r *gldap.Request) {
 		resp.SetDiagnosticMessage("unauthenticated binds (a name without a password) are not allowed")
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(h.ctx, requestTimeout)
 	defer cancel()
 	sam, err := h.resolve(ctx, name)
 	if err == nil {
@@ -159,7 +160,7 @@ func (h *handler) search(w *gldap.ResponseWriter, r *gldap.Request) {
 		done.SetDiagnosticMessage(diagNoObject)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(h.ctx, requestTimeout)
 	defer cancel()
 	users, groups, err := h.s.src.LDAPEntries(ctx, h.dir.Account, h.dir.Region, h.dir.ID)
 	if err != nil {

@@ -167,7 +167,7 @@ func (s *Server) Reconcile(ctx context.Context) error {
 	var errs []error
 	for owner, d := range s.running {
 		if w, ok := wanted[owner]; !ok || w.dir.Account != d.ep.Account || w.dir.Region != d.ep.Region {
-			d.stop()
+			d.stop(s.opts.Log)
 			delete(s.running, owner)
 			s.opts.Alloc.Release(owner)
 		}
@@ -281,7 +281,7 @@ func (s *Server) listen(ctx context.Context, dir ds.LDAPDirectory, addr string, 
 		return nil, fmt.Errorf("ldap: directory %s: %w", dir.ID, err)
 	}
 	ln.Close()
-	h := &handler{s: s, dir: dir, bound: map[int]string{}}
+	h := &handler{s: s, ctx: ctx, dir: dir, bound: map[int]string{}}
 	gs, err := gldap.NewServer(gldap.WithLogger(hclog.NewNullLogger()), gldap.WithOnClose(h.closed))
 	if err != nil {
 		return nil, fmt.Errorf("ldap: %w", err)
@@ -321,13 +321,14 @@ func (s *Server) listen(ctx context.Context, dir ds.LDAPDirectory, addr string, 
 // then waits for its clients to hang up; a client idle on a connection is
 // not waited for longer than a moment (its connection ends when it next
 // sends, or with the process).
-func (d *dc) stop() {
+func (d *dc) stop(log *slog.Logger) {
 	done := make(chan struct{}, 2)
 	for _, gs := range []*gldap.Server{d.plain, d.secure} {
-		go func() {
-			gs.Stop()
-			done <- struct{}{}
-		}()
+		safego.Go(context.Background(), log, "ldap stop", func(context.Context) {
+			if err := gs.Stop(); err != nil {
+				log.Warn("ldap stop", "err", err)
+			}
+		}, func() { done <- struct{}{} })
 	}
 	t := time.NewTimer(2 * time.Second)
 	defer t.Stop()
@@ -344,7 +345,7 @@ func (s *Server) stopAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for owner, d := range s.running {
-		d.stop()
+		d.stop(s.opts.Log)
 		delete(s.running, owner)
 		s.opts.Alloc.Release(owner)
 	}

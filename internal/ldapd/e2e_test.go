@@ -11,10 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	dsvc "github.com/aws/aws-sdk-go-v2/service/directoryservice"
 	dstypes "github.com/aws/aws-sdk-go-v2/service/directoryservice/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/deskplane/deskplane/internal/ldapd"
@@ -286,5 +288,72 @@ func TestLDAPSWithGeneratedCA(t *testing.T) {
 	if err == nil {
 		c2.Close()
 		t.Error("ldaps without the CA: no certificate error")
+	}
+}
+
+// TestNewDirectoryAnswersWithItsAdminPassword: a directory created through
+// the API answers LDAP once Active, and its Admin user binds with the
+// password given at creation, as on AWS; deleted, it stops answering.
+func TestNewDirectoryAnswersWithItsAdminPassword(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	subs, err := ec2.NewFromConfig(f.s.Admin()).DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, sn := range subs.Subnets[:2] {
+		ids = append(ids, aws.ToString(sn.SubnetId))
+	}
+	out, err := f.ds.CreateMicrosoftAD(ctx, &dsvc.CreateMicrosoftADInput{Name: aws.String("lab.example.org"), ShortName: aws.String("LAB"),
+		Password: aws.String("Lab-Admin-1"), VpcSettings: &dstypes.DirectoryVpcSettings{VpcId: subs.Subnets[0].VpcId, SubnetIds: ids}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(out.DirectoryId)
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		d, err := f.ds.DescribeDirectories(ctx, &dsvc.DescribeDirectoriesInput{DirectoryIds: []string{id}})
+		return err == nil && d.DirectoryDescriptions[0].Stage == dstypes.DirectoryStageActive
+	}, "directory never Active")
+	if err := f.s.LDAP.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ep ldapd.Endpoint
+	for _, e := range f.s.LDAP.Endpoints() {
+		if e.DirectoryID == id {
+			ep = e
+		}
+	}
+	if ep.Address == "" {
+		t.Fatalf("new directory %s answers no LDAP", id)
+	}
+	c, err := ldap.DialURL("ldap://" + net.JoinHostPort(ep.Address, strconv.Itoa(ep.LDAPPort)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind("Admin@lab.example.org", "Lab-Admin-1"); err != nil {
+		t.Errorf("Admin bind with the creation password: %v", err)
+	}
+	if err := c.Bind(`LAB\Admin`, "Lab-Admin-2"); !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+		t.Errorf("Admin bind with another password: %v", err)
+	}
+	if err := c.Bind("alice@corp.example.com", alicePW); !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+		t.Errorf("another directory's user: %v", err)
+	}
+	if _, err := f.ds.DeleteDirectory(ctx, &dsvc.DeleteDirectoryInput{DirectoryId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.LDAP.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range f.s.LDAP.Endpoints() {
+		if e.DirectoryID == id {
+			t.Errorf("deleted directory still answers at %s", e.Address)
+		}
+	}
+	if c2, err := ldap.DialURL("ldap://" + net.JoinHostPort(ep.Address, strconv.Itoa(ep.LDAPPort))); err == nil {
+		c2.Close()
+		t.Error("deleted directory's address still accepts connections")
 	}
 }

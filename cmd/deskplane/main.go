@@ -87,6 +87,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	tlsMode := fs.String("tls", "", "auto: serve HTTPS with a certificate generated into the data dir")
 	fs.StringVar(&o.TLS.CertFile, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	fs.StringVar(&o.TLS.KeyFile, "tls-key", "", "the private key of --tls-cert (PEM)")
+	// Directories answering LDAP (see README "Directories that answer LDAP").
+	fs.BoolVar(&o.LDAP.Enabled, "ldap", false, "serve LDAP (389) and LDAPS (636) on each directory's loopback DNS addresses")
+	fs.IntVar(&o.LDAP.Port, "ldap-port", 389, "with --ldap: the LDAP port (binding below 1024 needs root or CAP_NET_BIND_SERVICE)")
+	fs.IntVar(&o.LDAP.TLSPort, "ldaps-port", 636, "with --ldap: the LDAPS port")
 	reset := fs.Bool("reset", false, "wipe the data dir's state (embedded store) before starting; refused while another server serves it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

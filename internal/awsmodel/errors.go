@@ -203,7 +203,7 @@ func CommonErrorCodes(protocol string) []string {
 // protocol (see [CommonErrorCodes]).
 func (m *Model) IsCommonErrorCode(code string) bool {
 	switch m.Protocol() {
-	case "json", "rest-json":
+	case "json", "rest-json", "smithy-rpc-v2-cbor":
 		return commonJSON[code]
 	case "query":
 		return commonQuery[code]

@@ -289,6 +289,9 @@ func LoadVersion(service, version string) (*Model, error) {
 	return e.m, e.err
 }
 
+// folders maps the signing names that differ from botocore's folder names.
+var folders = map[string]string{"monitoring": "cloudwatch"}
+
 func loadVersion(service, version string) (*Model, error) {
 	if service == "" || strings.ContainsAny(service, `/\`) || strings.Contains(service, "..") {
 		return nil, fmt.Errorf("awsmodel: bad service name %q", service)
@@ -296,6 +299,9 @@ func loadVersion(service, version string) (*Model, error) {
 	dir, err := DataDir()
 	if err != nil {
 		return nil, err
+	}
+	if f, ok := folders[service]; ok {
+		service = f
 	}
 	sdir := filepath.Join(dir, service)
 	if version == "" {

@@ -18,6 +18,9 @@ const (
 	Query                    // query with XML responses (IAM, STS)
 	EC2                      // the ec2 flavour of query
 	RestJSON                 // rest-json (Directory Service Data)
+	// CBOR is Smithy RPC v2 CBOR (CloudWatch, as the Go SDK speaks it). It
+	// spells every error as the json protocol does.
+	CBOR
 )
 
 // Protocols lists every protocol, in table order.
@@ -32,6 +35,8 @@ func (p Protocol) String() string {
 		return "ec2"
 	case RestJSON:
 		return "restjson"
+	case CBOR:
+		return "rpcv2cbor"
 	}
 	return "json"
 }
@@ -261,6 +266,9 @@ var errorTable = [numErrorKinds]spellings{
 // SpellingOf returns how p spells the logical error k. It panics on a kind
 // or protocol outside the table, which is a bug.
 func SpellingOf(k ErrorKind, p Protocol) Spelling {
+	if p == CBOR {
+		p = JSON
+	}
 	if k <= 0 || k >= numErrorKinds || p < 0 || int(p) >= len(spellings{}) {
 		panic(fmt.Sprintf("awsproto: no spelling of error kind %d in protocol %d", k, p))
 	}

@@ -65,7 +65,7 @@ func TestSpellingOfPanicsOutsideTable(t *testing.T) {
 	for _, tc := range []struct {
 		k ErrorKind
 		p Protocol
-	}{{0, JSON}, {numErrorKinds, JSON}, {ErrInternal, Protocol(-1)}, {ErrInternal, RestJSON + 1}} {
+	}{{0, JSON}, {numErrorKinds, JSON}, {ErrInternal, Protocol(-1)}, {ErrInternal, CBOR + 1}} {
 		func() {
 			defer func() {
 				if recover() == nil {
@@ -141,5 +141,15 @@ func TestSpellCodeAndDenied(t *testing.T) {
 	}
 	if e := Internal(); e.Code != "InternalFailure" || e.Sender || e.HTTPStatus() != 500 {
 		t.Errorf("internal: %+v", e)
+	}
+}
+
+// TestCBORSpellsAsJSON: Smithy RPC v2 CBOR spells every error as the json
+// protocol does (only the envelope differs).
+func TestCBORSpellsAsJSON(t *testing.T) {
+	for k := ErrInternal; k < numErrorKinds; k++ {
+		if SpellingOf(k, CBOR) != SpellingOf(k, JSON) {
+			t.Errorf("kind %d: CBOR %+v, JSON %+v", k, SpellingOf(k, CBOR), SpellingOf(k, JSON))
+		}
 	}
 }

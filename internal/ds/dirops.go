@@ -365,6 +365,11 @@ func (m *Module) createMicrosoftAD(ctx context.Context, c *gateway.Call, in *Cre
 	}
 	d := &Directory{Name: *in.Name, ShortName: strOr(in.ShortName), Description: strOr(in.Description), Type: "MicrosoftAD",
 		Edition: ed, NetworkType: strOr(in.NetworkType)}
+	hash, err := hashPassword(*in.Password)
+	if err != nil {
+		return nil, err
+	}
+	d.AdminPasswordHash = hash
 	id, err := m.create(ctx, c, d, *in.VpcSettings.VpcID, in.VpcSettings.SubnetIDs, in.Tags)
 	if err != nil {
 		return nil, err
@@ -384,6 +389,11 @@ func (m *Module) createDirectory(ctx context.Context, c *gateway.Call, in *Creat
 	}
 	d := &Directory{Name: *in.Name, ShortName: strOr(in.ShortName), Description: strOr(in.Description), Type: "SimpleAD",
 		Size: *in.Size, NetworkType: strOr(in.NetworkType)}
+	hash, err := hashPassword(*in.Password)
+	if err != nil {
+		return nil, err
+	}
+	d.AdminPasswordHash = hash
 	id, err := m.create(ctx, c, d, *in.VpcSettings.VpcID, in.VpcSettings.SubnetIDs, in.Tags)
 	if err != nil {
 		return nil, err

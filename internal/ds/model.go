@@ -48,7 +48,11 @@ type Directory struct {
 	StageUpdated     time.Time         `json:"stage_updated"`
 	Tags             map[string]string `json:"tags,omitempty"`
 	SIDBase          string            `json:"sid_base"`
-	NextRID          int               `json:"next_rid"`
+	// AdminPasswordHash is the argon2id hash of the password given at
+	// creation, for the Admin user (Managed Microsoft AD) or Administrator
+	// (Simple AD) that activation creates.
+	AdminPasswordHash string `json:"admin_password_hash,omitempty"`
+	NextRID           int    `json:"next_rid"`
 }
 
 // hasData reports whether the directory holds its own users and groups.
@@ -124,6 +128,9 @@ type User struct {
 	DN             string                    `json:"dn"`
 	UPN            string                    `json:"upn"`
 	Other          map[string]AttributeValue `json:"other,omitempty"`
+	// PasswordHash is the argon2id hash ResetUserPassword set (PHC
+	// format); empty when no password was set, and then no bind succeeds.
+	PasswordHash string `json:"password_hash,omitempty"`
 }
 
 // Group is a stored directory group with its direct members.

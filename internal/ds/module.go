@@ -63,6 +63,7 @@ func New(st store.Store, engine *lifecycle.Engine, net Network, limit int) *Modu
 		Protocol: gateway.RestJSON, ValidationCode: "ValidationException"}
 	m.registerDS()
 	m.registerData()
+	m.registerPassword()
 	if engine != nil {
 		engine.Register(JobDirectoryActive, m.activate)
 	}
@@ -259,6 +260,9 @@ func (m *Module) createBuiltins(ctx context.Context, tx store.Tx, d *Directory) 
 		{SAMAccountName: "Guest", RID: 501},
 		{SAMAccountName: "krbtgt", RID: 502},
 	}
+	if d.Type == "SimpleAD" {
+		users[0].PasswordHash = d.AdminPasswordHash
+	}
 	for _, u := range users {
 		u.SID = fmt.Sprintf("%s-%d", d.SIDBase, u.RID)
 		u.DN = "CN=" + u.SAMAccountName + ",CN=Users," + d.baseDN()
@@ -290,7 +294,7 @@ func (m *Module) createBuiltins(ctx context.Context, tx store.Tx, d *Directory) 
 	if err != nil {
 		return err
 	}
-	admin, err := m.addUser(ctx, tx, d, &User{SAMAccountName: "Admin", Enabled: true})
+	admin, err := m.addUser(ctx, tx, d, &User{SAMAccountName: "Admin", Enabled: true, PasswordHash: d.AdminPasswordHash})
 	if err != nil {
 		return err
 	}

@@ -310,6 +310,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	proto := JSON
 	if svc != nil {
 		proto = svc.Protocol
+		if isCBOR(r) {
+			proto = CBOR
+		}
 	}
 	// Refuse what the headers alone condemn before reading the body: a
 	// declared body over the limit, and a request that cannot authenticate
@@ -384,7 +387,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 		rec.fail(g, w, svc, proto, opName, reqID, ae)
 		return
 	}
-	payload, err := g.encode(svc, opName, reqID, out)
+	payload, err := g.encode(svc, proto, opName, reqID, out)
 	if err != nil {
 		g.Log.Error("encode response", "operation", opName, "err", err)
 		rec.fail(g, w, svc, proto, opName, reqID, awsproto.Internal())
@@ -399,6 +402,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 		h.Set("Content-Type", jsonContentType(svc))
 	case RestJSON:
 		h.Set("Content-Type", "application/json")
+	case CBOR:
+		h.Set("Content-Type", "application/cbor")
+		h.Set("Smithy-Protocol", "rpc-v2-cbor")
 	default:
 		h.Set("Content-Type", "text/xml")
 	}
@@ -716,6 +722,22 @@ func tokenError(svc *Service, err error) error {
 
 var restPath = regexp.MustCompile(`^/(Users|Groups|GroupMemberships)/([A-Za-z]+)$`)
 
+// rpcv2Path is the path of a Smithy RPC v2 request.
+var rpcv2Path = regexp.MustCompile(`^/service/([A-Za-z0-9_.]+)/operation/([A-Za-z0-9_]+)$`)
+
+// isCBOR reports whether r is a Smithy RPC v2 CBOR request (by its path;
+// an X-Amz-Target request is awsJson whatever its path).
+func isCBOR(r *http.Request) bool {
+	return r.Header.Get("X-Amz-Target") == "" && strings.HasPrefix(r.URL.Path, "/service/")
+}
+
+func (s *Service) jsonVersion() string {
+	if s == nil || s.JSONVersion == "" {
+		return "1.1"
+	}
+	return s.JSONVersion
+}
+
 // route finds the service and operation from X-Amz-Target or a rest path.
 // It returns (nil, "", nil) for query-protocol requests, which need the body.
 func (g *Gateway) route(r *http.Request) (*Service, string, error) {
@@ -732,6 +754,23 @@ func (g *Gateway) route(r *http.Request) (*Service, string, error) {
 			return svc, t[i+1:], awsproto.Errorf("SerializationException", "awsJson requests must use POST")
 		}
 		return svc, t[i+1:], nil
+	}
+	if isCBOR(r) {
+		m := rpcv2Path.FindStringSubmatch(r.URL.Path)
+		if m == nil {
+			return nil, "", awsproto.Spell(JSON, awsproto.ErrNoRoute, "No operation matches "+r.Method+" "+r.URL.Path)
+		}
+		svc := g.byTarget[m[1]]
+		if svc == nil || !svc.CBOR {
+			return nil, "", awsproto.Spell(JSON, awsproto.ErrNoRoute, "No service matches "+m[1])
+		}
+		if r.Method != http.MethodPost {
+			return svc, m[2], awsproto.Errorf("SerializationException", "rpcv2Cbor requests must use POST")
+		}
+		if v := r.Header.Get("Smithy-Protocol"); v != "rpc-v2-cbor" {
+			return svc, m[2], awsproto.Errorf("SerializationException", "Smithy-Protocol must be rpc-v2-cbor, not %q", v)
+		}
+		return svc, m[2], nil
 	}
 	if m := restPath.FindStringSubmatch(r.URL.Path); m != nil {
 		if svc := g.services["ds-data"]; svc != nil {
@@ -788,6 +827,9 @@ func (g *Gateway) guessQueryService(action string) *Service {
 // decode decodes the input of svc's protocol; form holds the query
 // parameters parsed while routing.
 func decode(svc *Service, r *http.Request, body []byte, form url.Values, in any) error {
+	if isCBOR(r) {
+		return awsproto.DecodeCBOR(body, in, svc.ValidationCode)
+	}
 	switch svc.Protocol {
 	case JSON:
 		return awsproto.DecodeJSON(body, in, svc.ValidationCode)
@@ -814,7 +856,10 @@ func decode(svc *Service, r *http.Request, body []byte, form url.Values, in any)
 	}
 }
 
-func (g *Gateway) encode(svc *Service, op, reqID string, out any) ([]byte, error) {
+func (g *Gateway) encode(svc *Service, proto Protocol, op, reqID string, out any) ([]byte, error) {
+	if proto == CBOR {
+		return awsproto.EncodeCBOR(out)
+	}
 	switch svc.Protocol {
 	case JSON, RestJSON:
 		if out == nil {
@@ -838,11 +883,26 @@ func (g *Gateway) writeError(w http.ResponseWriter, svc *Service, proto Protocol
 	h := w.Header()
 	h.Set("X-Amzn-RequestId", reqID)
 	var body []byte
+	if svc != nil && svc.QueryErrors != nil && (proto == JSON || proto == CBOR) {
+		// awsQueryCompatible: the query protocol's code and fault.
+		code, fault := ae.Code, "Receiver"
+		if q, ok := svc.QueryErrors[code]; ok {
+			code = q
+		}
+		if ae.HTTPStatus() < 500 {
+			fault = "Sender"
+		}
+		h.Set("X-Amzn-Query-Error", code+";"+fault)
+	}
 	switch proto {
 	case JSON:
 		h.Set("Content-Type", jsonContentType(svc))
 		h.Set("X-Amzn-ErrorType", ae.Code)
 		body = awsproto.JSONErrorBody(ae)
+	case CBOR:
+		h.Set("Content-Type", "application/cbor")
+		h.Set("Smithy-Protocol", "rpc-v2-cbor")
+		body = awsproto.CBORErrorBody(ae)
 	case RestJSON:
 		h.Set("Content-Type", "application/json")
 		h.Set("X-Amzn-ErrorType", ae.Code)

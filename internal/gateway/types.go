@@ -25,6 +25,7 @@ const (
 	Query    = awsproto.Query    // query with XML responses (IAM, STS)
 	EC2      = awsproto.EC2      // the ec2 flavour of query
 	RestJSON = awsproto.RestJSON // rest-json (Directory Service Data)
+	CBOR     = awsproto.CBOR     // Smithy RPC v2 CBOR (a second protocol of a JSON service)
 )
 
 // Service is one AWS service's operation table.
@@ -45,7 +46,14 @@ type Service struct {
 	// with schema validation failures.
 	ValidationFields map[string]string
 	Global           bool // IAM: one region ("us-east-1") for all requests
-	ops              map[string]*Operation
+	// CBOR services also answer Smithy RPC v2 CBOR requests
+	// (POST /service/{TargetPrefix}/operation/{Operation}), the protocol
+	// the model lists first and the Go SDK speaks.
+	CBOR bool
+	// QueryErrors maps the error codes of an awsQueryCompatible service to
+	// their query protocol codes, sent in X-Amzn-Query-Error (code;Sender).
+	QueryErrors map[string]string
+	ops         map[string]*Operation
 }
 
 // Add registers operations.

@@ -19,8 +19,9 @@ import (
 var update = flag.Bool("update", false, "rewrite operations_gen.go and docs/api-coverage.md from botocore")
 
 // services are the signing names deskplane serves; botocore's folders have
-// the same names.
-var services = []string{"workspaces", "workspaces-instances", "ec2", "iam", "sts", "kms", "ds", "ds-data", "cloudtrail"}
+// the same names but CloudWatch's ("cloudwatch", signing name "monitoring",
+// which awsmodel.Load maps).
+var services = []string{"workspaces", "workspaces-instances", "ec2", "iam", "sts", "kms", "ds", "ds-data", "cloudtrail", "monitoring"}
 
 // TestGeneratedFilesCurrent holds operations_gen.go to botocore's models and
 // docs/api-coverage.md to them and to the operations the server serves

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/deskplane/deskplane/internal/cloudtrail"
+	"github.com/deskplane/deskplane/internal/cloudwatch"
 	"github.com/deskplane/deskplane/internal/ds"
 	"github.com/deskplane/deskplane/internal/ec2"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -60,7 +61,9 @@ func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gate
 	}
 	wsm.SetKeys(kmsm)
 	wsim.SetKeys(kmsm)
-	mods = append(mods, kmsm, trail)
+	// CloudWatch publishes the AWS/WorkSpaces metrics from the desktops'
+	// state history (and the sessions a runtime reports).
+	mods = append(mods, kmsm, trail, cloudwatch.New(d.Store, d.Clock, wsm))
 	return mods, auth, authz, trail, usage, nil
 }
 

@@ -24,7 +24,9 @@ import (
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/httpguard"
 	"github.com/deskplane/deskplane/internal/ids"
+	"github.com/deskplane/deskplane/internal/ldapd"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/loopback"
 	"github.com/deskplane/deskplane/internal/runtime"
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/secrets"
@@ -56,6 +58,14 @@ type Options struct {
 	// binary); GuestEnv is added to the guests' environment.
 	GuestCommand []string
 	GuestEnv     []string
+	// LDAP makes directories answer LDAP on their loopback DNS addresses.
+	LDAP LDAPOptions
+}
+
+// LDAPOptions are the settings of the directories' LDAP service.
+type LDAPOptions struct {
+	Enabled       bool
+	Port, TLSPort int // 0: 389 and 636
 }
 
 // Module is one service (or group of services) of the server.
@@ -110,6 +120,12 @@ type Server struct {
 	// runtime runs the desktops' guests (nil with --runtime none).
 	runtime *runtime.Manager
 	resume  func(ctx context.Context) error
+	// Loopback hands out the loopback addresses of directories (and
+	// desktops) by the internal/loopback rule.
+	Loopback *loopback.Allocator
+	// LDAP serves the directories' LDAP when Opts.LDAP.Enabled (nil
+	// otherwise); its CA file is in DataDir/ldap-tls.
+	LDAP *ldapd.Server
 }
 
 // UsageReporter serves GET /_deskplane/usage.
@@ -162,7 +178,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Opts: o}
+	s := &Server{Opts: o, Loopback: loopback.NewAllocator()}
 	var clk clock.Clock = clock.Real{}
 	switch o.Clock {
 	case "", "real":
@@ -315,6 +331,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", s.admin(s.Metrics.Handler().ServeHTTP))
 	mux.HandleFunc("GET /_deskplane/runtime", s.admin(s.getRuntime))
 	mux.HandleFunc("GET /_deskplane/runtime/{id}/console", s.admin(s.getConsole))
+	mux.HandleFunc("GET /_deskplane/ldap", s.admin(s.getLDAP))
 	mux.HandleFunc("/_deskplane/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint"})
 	})
@@ -539,6 +556,10 @@ func (s *Server) Start(ctx context.Context) error {
 	// the AWS SDKs drop theirs after 90 s), so a client never reuses one
 	// the server is closing; see httpguard.DefaultLimits.
 	s.http = s.Opts.Limits.Server(httpguard.NewHosts(s.Opts.Listen, s.Deps.Config.AllowedHosts).Wrap(s.Handler()))
+	if err := s.startLDAP(ctx); err != nil {
+		ln.Close()
+		return err
+	}
 	safego.Go(ctx, s.Opts.Log, "lifecycle scheduler", s.Deps.Engine.Run, nil)
 	if s.resume != nil {
 		if err := s.resume(ctx); err != nil {

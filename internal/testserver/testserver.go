@@ -60,6 +60,12 @@ func Store(dsn string) Option { return func(o *server.Options) { o.Store = dsn }
 // the server's configurations trust it.
 func TLSAuto() Option { return func(o *server.Options) { o.TLS.Auto = true } }
 
+// LDAP makes directories answer LDAP and LDAPS on their loopback addresses,
+// on the given ports (tests use free high ports: 389 and 636 need root).
+func LDAP(port, tlsPort int) Option {
+	return func(o *server.Options) { o.LDAP = server.LDAPOptions{Enabled: true, Port: port, TLSPort: tlsPort} }
+}
+
 // Limits sets the limits on slow clients (e.g. short timeouts).
 func Limits(l httpguard.Limits) Option { return func(o *server.Options) { o.Limits = l } }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/directoryservice"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -40,6 +41,9 @@ func TestUnimplementedOperations(t *testing.T) {
 	check("ListAccountAliases", err, "InvalidAction")
 	_, err = ec2.NewFromConfig(s.Admin()).DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
 	check("DescribeInstances", err, "InvalidAction")
+	// CloudWatch through Smithy RPC v2 CBOR.
+	_, err = cloudwatch.NewFromConfig(s.Admin()).DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{})
+	check("DescribeAlarms", err, "UnknownOperationException")
 
 	// Not in the model: AWS's generic text.
 	got := raw{url: s.URL, service: "workspaces", target: "WorkspacesService.LaunchRockets", contentType: "application/x-amz-json-1.1", body: []byte(`{}`)}.do(t)

@@ -42,7 +42,9 @@ func serialize(m *awsmodel.Model, op *awsmodel.Operation, target string, in *obj
 	}
 	w := &wireReq{Method: http.MethodPost, Path: "/", Query: url.Values{}, Header: http.Header{}}
 	switch m.Protocol() {
-	case "json":
+	case "json", "smithy-rpc-v2-cbor":
+		// A CBOR service (CloudWatch) also answers awsJson1.0, the
+		// model's second protocol, which the suite writes.
 		var b bytes.Buffer
 		writeJSON(&b, in)
 		w.Body = corruptJSON(b.Bytes(), corrupt)
@@ -409,6 +411,13 @@ func send(ctx context.Context, hc *http.Client, base, service string, creds aws.
 
 // errorCode reads the error code of an answer in any protocol's envelope.
 func errorCode(h http.Header, body []byte) string {
+	// An awsQueryCompatible service (CloudWatch) names its query code in
+	// X-Amzn-Query-Error ("Code;Sender"), which is what the SDKs report and
+	// what the model's error codes are.
+	if q := h.Get("X-Amzn-Query-Error"); q != "" {
+		c, _, _ := strings.Cut(q, ";")
+		return c
+	}
 	if ct := h.Get("Content-Type"); strings.Contains(ct, "json") {
 		var e struct {
 			Type string `json:"__type"`

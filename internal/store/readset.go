@@ -28,7 +28,7 @@ type ReadSet struct {
 	s     Store
 	reads []readRec
 	at    map[tableKey]int // the index in reads of each record read
-	stale bool            // a record read twice held different values
+	stale bool             // a record read twice held different values
 }
 
 type tableKey struct{ table, key string }

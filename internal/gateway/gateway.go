@@ -449,7 +449,11 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	}
 	var p *Principal
 	var tokenErr error
-	res, err := sigv4.Verify(ctx, r, body, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
+	var checked *sigv4.Checked
+	if pre != nil {
+		checked = pre.checked
+	}
+	res, err := sigv4.VerifyChecked(ctx, r, body, checked, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
 		c.accessKey = akid
 		if pre != nil && pre.akid == akid {
 			// Resolved before the body was read.
@@ -630,7 +634,8 @@ type preAuth struct {
 	p            *Principal
 	found        bool
 	tokenErr     error
-	failure      string // which part of the signature failed, for the request log
+	failure      string         // which part of the signature failed, for the request log
+	checked      *sigv4.Checked // the request as sigv4.CheckParsed parsed it
 }
 
 // preAuthenticate runs the checks of SigV4 that need no body (see
@@ -657,7 +662,7 @@ func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Ser
 		tok = r.URL.Query().Get("X-Amz-Security-Token")
 	}
 	pre := &preAuth{}
-	_, err := sigv4.Check(ctx, r, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
+	checked, _, err := sigv4.CheckParsed(ctx, r, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
 		secret, p, found, err := g.Auth.Resolve(ctx, akid, tok, now)
 		if err != nil {
 			if awsproto.As(err) == nil {
@@ -677,6 +682,7 @@ func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Ser
 		}
 		return svc, nil, nil
 	}
+	pre.checked = checked
 	return svc, pre, nil
 }
 

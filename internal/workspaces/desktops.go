@@ -9,9 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -324,112 +322,41 @@ func toItemError(err error) (*itemError, bool) {
 	return nil, false
 }
 
+// createWorkspaces checks each requested desktop on its own and commits
+// all the accepted ones in one transaction, so the response is either fully
+// durable or an error. The checks (planCreate) run ahead of the
+// transaction, off the store's writer, on committed records read through a
+// store.ReadSet; the transaction takes the plan when its reads still hold
+// and otherwise plans again itself, through its own Tx, with the same code.
+// It then gives each accepted desktop its place (quota, subnet, address),
+// which depends on the desktops created meanwhile, and writes them all
+// together (writeDesktops).
 func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *createWorkspacesIn) (*createWorkspacesOut, error) {
-	out := &createWorkspacesOut{FailedRequests: []failedCreate{}, PendingRequests: []Workspace{}}
-	pre := m.prepareCreate(ctx, c, in) // nil: the transaction checks everything
-	// Validate each request on its own, then commit all accepted desktops in
-	// one transaction, so the response is either fully durable or an error.
-	err := m.store.Update(ctx, func(tx store.Tx) error {
-		out.FailedRequests = out.FailedRequests[:0]
-		out.PendingRequests = out.PendingRequests[:0]
-		count, err := m.countLive(ctx, tx, c.Account, c.Region)
-		if err != nil {
-			return err
-		}
-		rc := m.newCreateCache(c, in)
-		prep := pre
-		if prep != nil {
-			ok, err := prep.current(ctx, tx)
+	reads := store.NewReadSet(m.store)
+	ahead, err := m.planCreate(ctx, reads, c, in)
+	if err != nil {
+		ahead = nil // it needed more than committed records by key: planned in the transaction
+	}
+	out := &createWorkspacesOut{}
+	err = m.store.Update(ctx, func(tx store.Tx) error {
+		p := ahead
+		ahead = nil // a retried transaction plans anew
+		if p != nil {
+			ok, err := reads.Valid(ctx, tx)
 			if err != nil {
 				return err
 			}
-			if ok {
-				rc.dirs, rc.bundles = prep.dirs, prep.bundles
-			} else {
-				prep = nil // a record changed since: check everything here
+			if !ok {
+				p = nil // a record changed since
 			}
 		}
-		var accepted []*desktopRec
-		var acceptedReqs []WorkspaceRequest
-		room := -1 // guests that may start yet (-1: no runtime)
-		if m.rt != nil {
-			room = m.rt.Room()
-		}
-		for i, r := range in.Workspaces {
-			var w *desktopRec
+		if p == nil {
 			var err error
-			if room == 0 {
-				out.FailedRequests = append(out.FailedRequests, failedCreate{WorkspaceRequest: r, ErrorCode: "ResourceLimitExceededException",
-					ErrorMessage: "The WorkSpace cannot be created: the limit of running desktops of this deskplane (--runtime-max) is reached."})
-				continue
-			}
-			if prep != nil {
-				w, err = m.createPrepared(ctx, tx, c, prep.items[i], count, rc)
-			} else {
-				w, err = m.createOne(ctx, tx, c, r, count, rc)
-			}
-			if err != nil {
-				ie, ok := toItemError(err)
-				if !ok {
-					return err
-				}
-				out.FailedRequests = append(out.FailedRequests, failedCreate{WorkspaceRequest: r, ErrorCode: ie.code, ErrorMessage: ie.msg})
-				continue
-			}
-			count++
-			if room > 0 {
-				room--
-			}
-			accepted = append(accepted, w)
-			acceptedReqs = append(acceptedReqs, r)
-		}
-		if rc.batch && len(accepted) > 0 {
-			taken, err := insertDesktops(ctx, tx, c.Account, c.Region, accepted)
-			if err != nil {
+			if p, err = m.planCreate(ctx, tx, c, in); err != nil {
 				return err
 			}
-			for _, w := range accepted { // ids are final now; a user's desktop has no name to be refused for
-				if err := addUserDesktop(ctx, tx, c.Account, c.Region, w, rc.userLive[w]); err != nil {
-					return err
-				}
-			}
-			kept := accepted[:0]
-			for i, w := range accepted {
-				if taken[i] {
-					out.FailedRequests = append(out.FailedRequests, failedCreate{WorkspaceRequest: acceptedReqs[i],
-						ErrorCode: "ResourceAlreadyExistsException", ErrorMessage: fmt.Sprintf("A WorkSpace named %s already exists.", w.WorkspaceName)})
-					count--
-					continue
-				}
-				kept = append(kept, w)
-			}
-			accepted = kept
 		}
-		for _, w := range accepted {
-			out.PendingRequests = append(out.PendingRequests, m.render(w))
-		}
-		if len(out.PendingRequests) == 0 {
-			return nil
-		}
-		if err := rc.ips.flush(ctx, tx, c.Account, c.Region); err != nil {
-			return err
-		}
-		if err := putRec(ctx, tx, tIdem, countKey(c.Account, c.Region), count); err != nil {
-			return err
-		}
-		// One provisioning job for the request's desktops (each still moves
-		// on its own: a desktop changed meanwhile is skipped by its seq).
-		refs := make([]jobRef, 0, len(out.PendingRequests))
-		maint := make([]maintEntry, 0, len(out.PendingRequests))
-		for _, w := range out.PendingRequests {
-			k := key(c.Account, c.Region, w.WorkspaceId)
-			refs = append(refs, jobRef{Key: k})
-			maint = append(maint, maintEntry{Key: k, Due: m.maintenanceDue(w.WorkspaceId, c.Now, c.Now)})
-		}
-		if err := m.scheduleMaintenanceGroup(ctx, tx, rc.maintGroup, maint); err != nil {
-			return err
-		}
-		return m.engine.Schedule(ctx, tx, "tb/"+refs[0].Key, jobTransitionBatch, c.Now.Add(m.timing(lifecycle.Provision)), jobRefs(refs))
+		return m.commitCreate(ctx, tx, c, in, p, out)
 	})
 	if err != nil {
 		return nil, err
@@ -440,6 +367,155 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 		}
 	}
 	return out, nil
+}
+
+// createPlan is a CreateWorkspaces request checked: per requested desktop,
+// in order, why it is refused or its record but for its place.
+type createPlan struct {
+	rc    *createCache
+	items []plannedDesktop
+	// created holds, once committed, the desktop made for each request
+	// (nil where it was refused), for callers that build on them
+	// (CreateStandbyWorkspaces).
+	created []*desktopRec
+	// refused holds each refused request's error.
+	refused []error
+}
+
+// plannedDesktop is one requested desktop checked.
+type plannedDesktop struct {
+	tagsErr error       // its tags are refused (checked before the quota)
+	err     error       // planDesktop refused it
+	w       *desktopRec // its record but for subnet and address, when neither
+	live    []string    // its user's desktops already there
+}
+
+// planCreate runs the checks of every requested desktop through tx (a
+// transaction's or a read set's). An error that is not one desktop's
+// refusal ends it.
+func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn) (*createPlan, error) {
+	p := &createPlan{rc: m.newCreateCache(c), items: make([]plannedDesktop, len(in.Workspaces))}
+	for i, r := range in.Workspaces {
+		it := &p.items[i]
+		tags, err := tagsFromList(r.Tags)
+		if err != nil {
+			if _, ok := toItemError(err); !ok {
+				return nil, err
+			}
+			it.tagsErr = err
+			continue
+		}
+		if it.w, it.live, err = m.planDesktop(ctx, tx, c, r, tags, p.rc); err != nil {
+			if _, ok := toItemError(err); !ok {
+				return nil, err
+			}
+			it.err = err
+		}
+	}
+	return p, nil
+}
+
+// commitCreate is the transaction's part of a planned request: each
+// desktop's checks in order (tags, quota, the plan's), its place, then the
+// accepted desktops written together with their provisioning job.
+func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn, p *createPlan, out *createWorkspacesOut) error {
+	out.FailedRequests = []failedCreate{}
+	out.PendingRequests = []Workspace{}
+	p.created, p.refused = make([]*desktopRec, len(in.Workspaces)), make([]error, len(in.Workspaces))
+	fail := func(i int, r WorkspaceRequest, err error) error {
+		ie, ok := toItemError(err)
+		if !ok {
+			return err
+		}
+		p.refused[i] = ie
+		out.FailedRequests = append(out.FailedRequests, failedCreate{WorkspaceRequest: r, ErrorCode: ie.code, ErrorMessage: ie.msg})
+		return nil
+	}
+	count, err := m.countLive(ctx, tx, c.Account, c.Region)
+	if err != nil {
+		return err
+	}
+	var accepted []acceptedDesktop
+	room := -1 // guests that may start yet (-1: no runtime)
+	if m.rt != nil {
+		room = m.rt.Room()
+	}
+	for i, r := range in.Workspaces {
+		if room == 0 {
+			if err := fail(i, r, itemErr("ResourceLimitExceededException",
+				"The WorkSpace cannot be created: the limit of running desktops of this deskplane (--runtime-max) is reached.")); err != nil {
+				return err
+			}
+			continue
+		}
+		it := p.items[i]
+		err := it.tagsErr
+		if err == nil {
+			err = m.checkQuota(c, count)
+		}
+		if err == nil {
+			err = it.err
+		}
+		if err == nil {
+			err = m.placeDesktop(ctx, tx, c, it.w, count, p.rc)
+		}
+		if err != nil {
+			if err := fail(i, r, err); err != nil {
+				return err
+			}
+			continue
+		}
+		count++
+		if room > 0 {
+			room--
+		}
+		accepted = append(accepted, acceptedDesktop{w: it.w, live: it.live, req: r, index: i})
+	}
+	refused, err := m.writeDesktops(ctx, tx, c, accepted)
+	if err != nil {
+		return err
+	}
+	for i, a := range accepted {
+		if refused[i] != nil {
+			if err := fail(a.index, a.req, refused[i]); err != nil {
+				return err
+			}
+			count--
+			continue
+		}
+		p.created[a.index] = a.w
+		out.PendingRequests = append(out.PendingRequests, m.render(a.w))
+	}
+	if len(out.PendingRequests) == 0 {
+		return nil
+	}
+	if err := p.rc.ips.flush(ctx, tx, c.Account, c.Region); err != nil {
+		return err
+	}
+	if err := putRec(ctx, tx, tIdem, countKey(c.Account, c.Region), count); err != nil {
+		return err
+	}
+	// One provisioning job for the request's desktops (each still moves
+	// on its own: a desktop changed meanwhile is skipped by its seq).
+	refs := make([]jobRef, 0, len(out.PendingRequests))
+	maint := make([]maintEntry, 0, len(out.PendingRequests))
+	for _, w := range out.PendingRequests {
+		k := key(c.Account, c.Region, w.WorkspaceId)
+		refs = append(refs, jobRef{Key: k})
+		maint = append(maint, maintEntry{Key: k, Due: m.maintenanceDue(w.WorkspaceId, c.Now, c.Now)})
+	}
+	if err := m.scheduleMaintenanceGroup(ctx, tx, p.rc.maintGroup, maint); err != nil {
+		return err
+	}
+	return m.engine.Schedule(ctx, tx, "tb/"+refs[0].Key, jobTransitionBatch, c.Now.Add(m.timing(lifecycle.Provision)), jobRefs(refs))
+}
+
+// acceptedDesktop is a desktop that passed its checks and has its place.
+type acceptedDesktop struct {
+	w     *desktopRec
+	live  []string // its user's desktops already there
+	req   WorkspaceRequest
+	index int // its place in the request
 }
 
 // countKey holds the number of desktops of an account in a region that are
@@ -475,53 +551,11 @@ func (m *Module) addLive(ctx context.Context, tx store.Tx, account, region strin
 	return putRec(ctx, tx, tIdem, countKey(account, region), max(0, n+delta))
 }
 
-// decodeCache remembers the record decoded from a stored value. A store
-// that serves repeated reads from its own cache hands back the very same
-// bytes until the record changes, so a record is decoded once per version.
-// Records from it are shared and must not be modified.
-type decodeCache struct {
-	on bool // the store hands back the same bytes for an unchanged record
-	mu sync.Mutex
-	m  map[*byte]*desktopRec
-}
-
-func (d *decodeCache) decode(b []byte) (*desktopRec, error) {
-	if len(b) == 0 {
-		return nil, errors.New("empty record")
-	}
-	if !d.on {
-		w := new(desktopRec)
-		return w, store.DecodeJSON(b, w)
-	}
-	p := unsafe.SliceData(b)
-	d.mu.Lock()
-	w, ok := d.m[p]
-	d.mu.Unlock()
-	if ok {
-		return w, nil
-	}
-	w = new(desktopRec)
-	if err := store.DecodeJSON(b, w); err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	if d.m == nil || len(d.m) >= 20000 { // bounded: at most tens of MB
-		d.m = map[*byte]*desktopRec{}
-	}
-	d.m[p] = w
-	d.mu.Unlock()
-	return w, nil
-}
-
 // newCreateCache returns the cache of one CreateWorkspaces request.
-func (m *Module) newCreateCache(c *gateway.Call, in *createWorkspacesIn) *createCache {
+func (m *Module) newCreateCache(c *gateway.Call) *createCache {
 	return &createCache{dirs: map[string]*directoryRec{}, bundles: map[string]*bundleInfo{},
 		// The request's desktops form one maintenance group (one job).
-		maintGroup: "mwg/" + key(c.Account, c.Region, c.RequestID), users: map[string]bool{}, userLive: map[*desktopRec][]string{},
-		// Without encryption (no grants to create per desktop), the
-		// accepted desktops and their names are written together at the
-		// end, a few statements for the whole request.
-		batch: !anyEncrypted(in.Workspaces)}
+		maintGroup: "mwg/" + key(c.Account, c.Region, c.RequestID), users: map[string]bool{}}
 }
 
 // createCache holds what one CreateWorkspaces request looked up once for
@@ -530,20 +564,8 @@ type createCache struct {
 	dirs       map[string]*directoryRec
 	bundles    map[string]*bundleInfo
 	ips        ipAllocator
-	maintGroup string                   // the job id of the request's maintenance group
-	users      map[string]bool          // DIRECTORY/user of the desktops accepted so far
-	userLive   map[*desktopRec][]string // per accepted desktop, its user's desktops already there
-	batch      bool                     // accepted desktops are written by insertDesktops
-}
-
-// anyEncrypted reports whether a request asks for an encrypted volume.
-func anyEncrypted(rs []WorkspaceRequest) bool {
-	for _, r := range rs {
-		if ptr.Deref(r.RootVolumeEncryptionEnabled) || ptr.Deref(r.UserVolumeEncryptionEnabled) || r.VolumeEncryptionKey != nil {
-			return true
-		}
-	}
-	return false
+	maintGroup string          // the job id of the request's maintenance group
+	users      map[string]bool // DIRECTORY/user of the desktops accepted so far
 }
 
 // ipAllocator hands out subnet addresses for one request: each subnet's
@@ -648,25 +670,6 @@ func (m *Module) cachedBundle(ctx context.Context, tx store.Tx, c *gateway.Call,
 	}
 	rc.bundles[id] = info
 	return info, nil
-}
-
-// createOne checks one desktop of a CreateWorkspaces request and, if it is
-// accepted, makes its record (written now, or with the request's others
-// when rc.batch). The checks run in this order: tags, quota, then
-// planDesktop's.
-func (m *Module) createOne(ctx context.Context, tx store.Tx, c *gateway.Call, r WorkspaceRequest, count int, rc *createCache) (*desktopRec, error) {
-	tags, err := tagsFromList(r.Tags)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.checkQuota(c, count); err != nil {
-		return nil, err
-	}
-	w, live, err := m.planDesktop(ctx, tx, c, r, tags, rc)
-	if err != nil {
-		return nil, err
-	}
-	return m.placeDesktop(ctx, tx, c, w, live, count, rc)
 }
 
 // checkQuota refuses a desktop when count desktops already exist.
@@ -829,58 +832,16 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 }
 
 // placeDesktop gives a planned desktop its subnet (the directory's subnets
-// in turn, by count) and an address in it, and writes it (or, when
-// rc.batch, leaves it to be written with the request's others).
-func (m *Module) placeDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec, live []string, count int, rc *createCache) (*desktopRec, error) {
+// in turn, by count) and an address in it.
+func (m *Module) placeDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec, count int, rc *createCache) error {
 	dir := rc.dirs[w.DirectoryID] // looked up by planDesktop
 	w.SubnetID = dir.SubnetIDs[count%len(dir.SubnetIDs)]
 	ip, err := rc.ips.alloc(ctx, tx, m, c.Account, c.Region, w.SubnetID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	w.IPAddress = ip
-	keyARN := w.VolumeKey
-	if rc.batch {
-		rc.userLive[w] = live
-		return w, nil // written with the request's others (insertDesktops)
-	}
-	if err := insertDesktop(ctx, tx, c.Account, c.Region, w); err != nil {
-		return nil, err
-	}
-	if err := addUserDesktop(ctx, tx, c.Account, c.Region, w, live); err != nil {
-		return nil, err
-	}
-	// The name is claimed after the record exists (its id is final); a taken
-	// name takes the record back, so a refused desktop writes nothing.
-	nk := ""
-	if w.WorkspaceName != "" {
-		nk = nameKey(c.Account, c.Region, "name", w.WorkspaceName)
-		if err := tx.Create(ctx, tIdem, nk, []byte(`"`+w.WorkspaceID+`"`)); errors.Is(err, store.ErrExists) {
-			if derr := tx.Delete(ctx, tDesktops, key(c.Account, c.Region, w.WorkspaceID)); derr != nil {
-				return nil, derr
-			}
-			return nil, itemErr("ResourceAlreadyExistsException", "A WorkSpace named %s already exists.", w.WorkspaceName)
-		} else if err != nil {
-			return nil, err
-		}
-	}
-	if keyARN != "" {
-		if err := m.grantWorkspace(ctx, tx, c, w); err != nil {
-			if nk != "" {
-				if derr := tx.Delete(ctx, tIdem, nk); derr != nil {
-					return nil, derr
-				}
-			}
-			if derr := tx.Delete(ctx, tDesktops, key(c.Account, c.Region, w.WorkspaceID)); derr != nil {
-				return nil, derr
-			}
-			return nil, err
-		}
-		if err := m.save(ctx, tx, c.Account, c.Region, w); err != nil { // with its grant
-			return nil, err
-		}
-	}
-	return w, nil
+	return nil
 }
 
 // insertDesktop stores a new desktop under a fresh id. Ids come in creation
@@ -897,72 +858,124 @@ func insertDesktop(ctx context.Context, tx store.Tx, account, region string, w *
 	}
 }
 
-// insertDesktops stores new desktops and claims their names, a few
-// statements for all of them. An id another node took at the same instant
-// is replaced as insertDesktop does. taken[i] reports that desktop i was
-// not stored because its name was taken (by an existing desktop or an
-// earlier one of the same batch).
-func insertDesktops(ctx context.Context, tx store.Tx, account, region string, ws []*desktopRec) ([]bool, error) {
-	recs := make([]store.KV, len(ws))
-	byKey := make(map[string]*desktopRec, len(ws))
-	for i, w := range ws {
-		b, err := store.EncodeJSON(w)
+// writeDesktops stores a request's accepted desktops, a few statements for
+// all of them: their records (an id another node took at the same instant
+// is replaced as insertDesktop does), their names, the grants of encrypted
+// ones, their users' index entries. refused[i] is why desktop i was not
+// kept after all: its name is taken (by an existing desktop or an earlier
+// one of the same batch) or its key refused the grant; nothing of it stays.
+func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call, as []acceptedDesktop) ([]error, error) {
+	if len(as) == 0 {
+		return nil, nil
+	}
+	account, region := c.Account, c.Region
+	recs := make([]store.KV, len(as))
+	at := make(map[string]int, len(as))
+	for i, a := range as {
+		b, err := store.EncodeJSON(a.w)
 		if err != nil {
-			return nil, fmt.Errorf("encode desktop %s: %w", w.WorkspaceID, err)
+			return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
 		}
-		k := key(account, region, w.WorkspaceID)
+		k := key(account, region, a.w.WorkspaceID)
 		recs[i] = store.KV{Key: k, Value: b}
-		byKey[k] = w
+		at[k] = i
 	}
 	existing, err := tx.CreateMany(ctx, tDesktops, recs)
 	if err != nil {
 		return nil, err
 	}
 	for _, k := range existing {
-		w := byKey[k]
+		w := as[at[k]].w
 		w.WorkspaceID = newID("ws-")
 		w.ComputerName = computerName(w.WorkspaceID)
 		if err := insertDesktop(ctx, tx, account, region, w); err != nil {
 			return nil, err
 		}
 	}
+	refused := make([]error, len(as))
+	// withdraw takes back desktop i's record (and its name, when it got it).
+	withdraw := func(i int, named bool) error {
+		w := as[i].w
+		if named {
+			if err := tx.Delete(ctx, tIdem, nameKey(account, region, "name", w.WorkspaceName)); err != nil {
+				return fmt.Errorf("withdraw name of %s: %w", w.WorkspaceID, err)
+			}
+		}
+		if err := tx.Delete(ctx, tDesktops, key(account, region, w.WorkspaceID)); err != nil {
+			return fmt.Errorf("withdraw desktop %s: %w", w.WorkspaceID, err)
+		}
+		return nil
+	}
 	var names []store.KV
-	var named []int // the index in ws of each name
+	var named []int // the index in as of each name
 	occurs := map[string]int{}
-	for i, w := range ws {
-		if w.WorkspaceName != "" {
-			k := nameKey(account, region, "name", w.WorkspaceName)
-			names = append(names, store.KV{Key: k, Value: []byte(`"` + w.WorkspaceID + `"`)})
+	for i, a := range as {
+		if a.w.WorkspaceName != "" {
+			k := nameKey(account, region, "name", a.w.WorkspaceName)
+			names = append(names, store.KV{Key: k, Value: []byte(`"` + a.w.WorkspaceID + `"`)})
 			named = append(named, i)
 			occurs[k]++
 		}
 	}
-	taken := make([]bool, len(ws))
-	if len(names) == 0 {
-		return taken, nil
-	}
-	existingNames, err := tx.CreateMany(ctx, tIdem, names)
-	if err != nil {
-		return nil, err
-	}
-	refused := map[string]int{}
-	for _, k := range existingNames {
-		refused[k]++
-	}
-	// A name refused as often as it occurs existed before: every desktop
-	// asking for it is refused; otherwise its first desktop got it.
-	seen := map[string]bool{}
-	for j, n := range names {
-		if seen[n.Key] || refused[n.Key] == occurs[n.Key] {
-			i := named[j]
-			taken[i] = true
-			if err := tx.Delete(ctx, tDesktops, key(account, region, ws[i].WorkspaceID)); err != nil {
-				return nil, err
-			}
+	gotName := make([]bool, len(as))
+	if len(names) > 0 {
+		existingNames, err := tx.CreateMany(ctx, tIdem, names)
+		if err != nil {
+			return nil, err
 		}
-		seen[n.Key] = true
+		taken := map[string]int{}
+		for _, k := range existingNames {
+			taken[k]++
+		}
+		// A name refused as often as it occurs existed before: every
+		// desktop asking for it is refused; otherwise its first desktop
+		// got it.
+		seen := map[string]bool{}
+		for j, n := range names {
+			i := named[j]
+			if seen[n.Key] || taken[n.Key] == occurs[n.Key] {
+				refused[i] = itemErr("ResourceAlreadyExistsException", "A WorkSpace named %s already exists.", as[i].w.WorkspaceName)
+				if err := withdraw(i, false); err != nil {
+					return nil, err
+				}
+			} else {
+				gotName[i] = true
+			}
+			seen[n.Key] = true
+		}
 	}
-	return taken, nil
+	var granted []store.KV
+	for i, a := range as {
+		if refused[i] != nil {
+			continue
+		}
+		if a.w.VolumeKey != "" {
+			if err := m.grantWorkspace(ctx, tx, c, a.w); err != nil {
+				if _, ok := toItemError(err); !ok {
+					return nil, err
+				}
+				refused[i] = err
+				if err := withdraw(i, gotName[i]); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			b, err := store.EncodeJSON(a.w) // with its grant
+			if err != nil {
+				return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
+			}
+			granted = append(granted, store.KV{Key: key(account, region, a.w.WorkspaceID), Value: b})
+		}
+		if err := addUserDesktop(ctx, tx, account, region, a.w, a.live); err != nil {
+			return nil, err
+		}
+	}
+	if len(granted) > 0 {
+		if err := tx.PutMany(ctx, tDesktops, granted); err != nil {
+			return nil, err
+		}
+	}
+	return refused, nil
 }
 
 // The user index lists, for each directory user, the desktops made for
@@ -1156,14 +1169,15 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 		// Each desktop is read on its own (the real service gives no
 		// snapshot across the ids either): the store's cheapest read.
 		for _, id := range in.WorkspaceIds {
-			b, err := m.store.Get(ctx, tDesktops, key(c.Account, c.Region, id))
+			k := key(c.Account, c.Region, id)
+			b, err := m.store.Get(ctx, tDesktops, k)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
 			if err != nil {
 				return nil, err
 			}
-			w, err := m.decoded.decode(b)
+			w, err := m.decoded.Decode(tDesktops, k, b)
 			if err != nil {
 				return nil, fmt.Errorf("decode workspace %s: %w", id, err)
 			}

@@ -42,12 +42,7 @@ type Module struct {
 	// rand returns a number in [0,1) (fault-injection draws); replaceable in tests.
 	rand func() float64
 	// decoded caches desktops decoded for DescribeWorkspaces by id.
-	decoded decodeCache
-	// prepare plans CreateWorkspaces requests before their transaction
-	// (prepare.go): on a store that serves reads from memory and writes
-	// through one writer, where that moves work off the writer; elsewhere
-	// the extra reads would only add round trips.
-	prepare bool
+	decoded *store.Decoded[desktopRec]
 }
 
 // Options are the module's dependencies.
@@ -72,10 +67,7 @@ func New(o Options) *Module {
 	if m.rand == nil {
 		m.rand = defaultRand
 	}
-	if c, ok := o.Store.(interface{ CachesGets() bool }); ok && c.CachesGets() {
-		m.decoded.on = true
-		m.prepare = true
-	}
+	m.decoded = store.NewDecoded[desktopRec](20000) // bounded: at most tens of MB
 	m.svc = &gateway.Service{
 		Name: "workspaces", ActionPrefix: "workspaces", EventSource: "workspaces.amazonaws.com",
 		Protocol: gateway.JSON, TargetPrefix: "WorkspacesService", ValidationCode: "ValidationException",

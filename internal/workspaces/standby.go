@@ -28,7 +28,6 @@ import (
 
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
-	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -159,17 +158,14 @@ func (m *Module) createStandby(ctx context.Context, c *gateway.Call, in *createS
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		out.FailedStandbyRequests = []failedStandby{}
 		out.PendingStandbyRequests = []pendingStandby{}
-		count, err := m.countLive(ctx, tx, c.Account, c.Region)
-		if err != nil {
-			return err
-		}
-		rc := m.newCreateCache(c, &createWorkspacesIn{})
-		rc.batch = false // each standby is written as it is accepted, with its relationship
+		// Each standby is checked against its primary, then the accepted
+		// ones are created together by CreateWorkspaces' own plan and
+		// commit (quota, subnet, address, provisioning).
 		seen := map[string]bool{}
-		var refs []jobRef
-		var maint []maintEntry
+		var reqs []WorkspaceRequest
+		var from []standbyOrigin
 		for _, s := range in.StandbyWorkspaces {
-			w, err := m.createOneStandby(ctx, tx, c, in.PrimaryRegion, s, count, rc, seen)
+			r, prim, err := m.standbyRequest(ctx, tx, c, in.PrimaryRegion, s, seen)
 			if err != nil {
 				ie, ok := toItemError(err)
 				if !ok {
@@ -178,25 +174,36 @@ func (m *Module) createStandby(ctx context.Context, c *gateway.Call, in *createS
 				out.FailedStandbyRequests = append(out.FailedStandbyRequests, failedStandby{StandbyWorkspaceRequest: s, ErrorCode: ie.code, ErrorMessage: ie.msg})
 				continue
 			}
-			count++
-			k := key(c.Account, c.Region, w.WorkspaceID)
-			refs = append(refs, jobRef{Key: k})
-			maint = append(maint, maintEntry{Key: k, Due: m.maintenanceDue(w.WorkspaceID, c.Now, c.Now)})
-			out.PendingStandbyRequests = append(out.PendingStandbyRequests, pendingStandby{UserName: w.UserName, DirectoryId: w.DirectoryID, State: w.State, WorkspaceId: w.WorkspaceID})
+			reqs = append(reqs, r)
+			from = append(from, standbyOrigin{req: s, primary: prim})
 		}
-		if len(refs) == 0 {
+		if len(reqs) == 0 {
 			return nil
 		}
-		if err := rc.ips.flush(ctx, tx, c.Account, c.Region); err != nil {
+		cin := &createWorkspacesIn{Workspaces: reqs}
+		p, err := m.planCreate(ctx, tx, c, cin)
+		if err != nil {
 			return err
 		}
-		if err := putRec(ctx, tx, tIdem, countKey(c.Account, c.Region), count); err != nil {
+		if err := m.commitCreate(ctx, tx, c, cin, p, &createWorkspacesOut{}); err != nil {
 			return err
 		}
-		if err := m.scheduleMaintenanceGroup(ctx, tx, rc.maintGroup, maint); err != nil {
-			return err
+		for i, o := range from {
+			w := p.created[i]
+			if w == nil {
+				ie, _ := toItemError(p.refused[i])
+				if ie == nil {
+					ie = internalItemError()
+				}
+				out.FailedStandbyRequests = append(out.FailedStandbyRequests, failedStandby{StandbyWorkspaceRequest: o.req, ErrorCode: ie.code, ErrorMessage: ie.msg})
+				continue
+			}
+			if err := m.relateStandby(ctx, tx, c, in.PrimaryRegion, o, w); err != nil {
+				return err
+			}
+			out.PendingStandbyRequests = append(out.PendingStandbyRequests, pendingStandby{UserName: w.UserName, DirectoryId: w.DirectoryID, State: w.State, WorkspaceId: w.WorkspaceID})
 		}
-		return m.engine.Schedule(ctx, tx, "tb/"+refs[0].Key, jobTransitionBatch, c.Now.Add(m.timing(lifecycle.Provision)), jobRefs(refs))
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -204,42 +211,49 @@ func (m *Module) createStandby(ctx context.Context, c *gateway.Call, in *createS
 	return out, nil
 }
 
-// createOneStandby checks one standby request and creates its desktop and
-// the relationship records.
-func (m *Module) createOneStandby(ctx context.Context, tx store.Tx, c *gateway.Call, primaryRegion string, s StandbyWorkspace, count int, rc *createCache, seen map[string]bool) (*desktopRec, error) {
+// standbyOrigin is a standby request and its primary desktop.
+type standbyOrigin struct {
+	req     StandbyWorkspace
+	primary *desktopRec
+}
+
+// standbyRequest checks one standby request against its primary and
+// returns the CreateWorkspaces request that makes it (its bundle mirrored
+// into this Region).
+func (m *Module) standbyRequest(ctx context.Context, tx store.Tx, c *gateway.Call, primaryRegion string, s StandbyWorkspace, seen map[string]bool) (WorkspaceRequest, *desktopRec, error) {
 	if seen[s.PrimaryWorkspaceId] {
-		return nil, itemErr("InvalidParameterValuesException", "The primary WorkSpace %s is named twice in the request.", s.PrimaryWorkspaceId)
+		return WorkspaceRequest{}, nil, itemErr("InvalidParameterValuesException", "The primary WorkSpace %s is named twice in the request.", s.PrimaryWorkspaceId)
 	}
 	seen[s.PrimaryWorkspaceId] = true
 	p, err := getRec[desktopRec](ctx, tx, tDesktops, key(c.Account, primaryRegion, s.PrimaryWorkspaceId))
 	if err != nil {
-		return nil, err
+		return WorkspaceRequest{}, nil, err
 	}
 	if p == nil || isIn(p.State, "TERMINATING", "TERMINATED") {
-		return nil, itemErr("ResourceNotFoundException", "The primary WorkSpace %s could not be found in %s.", s.PrimaryWorkspaceId, primaryRegion)
+		return WorkspaceRequest{}, nil, itemErr("ResourceNotFoundException", "The primary WorkSpace %s could not be found in %s.", s.PrimaryWorkspaceId, primaryRegion)
 	}
 	if rel, err := liveStandbyRel(ctx, tx, c.Account, primaryRegion, p.WorkspaceID); err != nil {
-		return nil, err
+		return WorkspaceRequest{}, nil, err
 	} else if rel != nil && rel.Role == "STANDBY" {
-		return nil, itemErr("OperationNotSupportedException", "The WorkSpace %s is a standby WorkSpace; a standby cannot have a standby of its own.", p.WorkspaceID)
+		return WorkspaceRequest{}, nil, itemErr("OperationNotSupportedException", "The WorkSpace %s is a standby WorkSpace; a standby cannot have a standby of its own.", p.WorkspaceID)
 	} else if rel != nil {
-		return nil, itemErr("ResourceAlreadyExistsException", "The WorkSpace %s already has the standby WorkSpace %s in %s.", p.WorkspaceID, rel.Other, rel.OtherRegion)
+		return WorkspaceRequest{}, nil, itemErr("ResourceAlreadyExistsException", "The WorkSpace %s already has the standby WorkSpace %s in %s.", p.WorkspaceID, rel.Other, rel.OtherRegion)
 	}
 	// The directory and user are checked before a bundle is mirrored, so a
 	// request refused for them leaves nothing behind.
 	if _, err := registeredDir(ctx, tx, c.Account, c.Region, s.DirectoryId); err != nil {
-		return nil, err
+		return WorkspaceRequest{}, nil, err
 	}
 	if p.UserName != UndefinedUser {
 		if _, err := m.dirs.User(ctx, tx, c.Account, c.Region, s.DirectoryId, p.UserName); errors.Is(err, store.ErrNotFound) {
-			return nil, itemErr("InvalidParameterValuesException", "The user %s of the primary WorkSpace was not found in the directory %s.", p.UserName, s.DirectoryId)
+			return WorkspaceRequest{}, nil, itemErr("InvalidParameterValuesException", "The user %s of the primary WorkSpace was not found in the directory %s.", p.UserName, s.DirectoryId)
 		} else if err != nil {
-			return nil, err
+			return WorkspaceRequest{}, nil, err
 		}
 	}
 	bundleID, err := m.mirrorBundle(ctx, tx, c, primaryRegion, p.BundleID)
 	if err != nil {
-		return nil, err
+		return WorkspaceRequest{}, nil, err
 	}
 	props := p.Properties
 	r := WorkspaceRequest{DirectoryId: s.DirectoryId, UserName: p.UserName, BundleId: bundleID, Tags: s.Tags,
@@ -251,25 +265,25 @@ func (m *Module) createOneStandby(ctx context.Context, tx store.Tx, c *gateway.C
 		// The standby's volumes are encrypted as the primary's are.
 		r.RootVolumeEncryptionEnabled, r.UserVolumeEncryptionEnabled = ptr.To(p.RootEncrypted), ptr.To(p.UserEncrypted)
 	} else if p.RootEncrypted || p.UserEncrypted {
-		return nil, itemErr("InvalidParameterValuesException", "The primary WorkSpace %s has encrypted volumes; give the standby a VolumeEncryptionKey of this Region.", p.WorkspaceID)
+		return WorkspaceRequest{}, nil, itemErr("InvalidParameterValuesException", "The primary WorkSpace %s has encrypted volumes; give the standby a VolumeEncryptionKey of this Region.", p.WorkspaceID)
 	}
-	w, err := m.createOne(ctx, tx, c, r, count, rc)
-	if err != nil {
-		return nil, err
-	}
+	return r, p, nil
+}
+
+// relateStandby records the primary/standby relationship of a created
+// standby desktop w.
+func (m *Module) relateStandby(ctx context.Context, tx store.Tx, c *gateway.Call, primaryRegion string, o standbyOrigin, w *desktopRec) error {
+	s, p := o.req, o.primary
 	repl := ptr.Deref(s.DataReplication)
 	if repl == "" {
 		repl = "NO_REPLICATION"
 	}
 	if err := putRec(ctx, tx, tStandby, key(c.Account, primaryRegion, p.WorkspaceID),
 		standbyRel{Role: "PRIMARY", Other: w.WorkspaceID, OtherRegion: c.Region, DataReplication: repl, Created: c.Now}); err != nil {
-		return nil, err
+		return err
 	}
-	if err := putRec(ctx, tx, tStandby, key(c.Account, c.Region, w.WorkspaceID),
-		standbyRel{Role: "STANDBY", Other: p.WorkspaceID, OtherRegion: primaryRegion, DataReplication: repl, Created: c.Now}); err != nil {
-		return nil, err
-	}
-	return w, nil
+	return putRec(ctx, tx, tStandby, key(c.Account, c.Region, w.WorkspaceID),
+		standbyRel{Role: "STANDBY", Other: p.WorkspaceID, OtherRegion: primaryRegion, DataReplication: repl, Created: c.Now})
 }
 
 // addStandbyRelations fills in the relationships of described desktops.

@@ -40,7 +40,51 @@ func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, lo
 	if perr != nil {
 		return nil, perr
 	}
+	return verifyParsed(ctx, r, p, body, lookup)
+}
 
+// Checked is a request that passed CheckParsed: its authentication parsed
+// once, for VerifyChecked.
+type Checked struct {
+	r *http.Request
+	p *parsed
+}
+
+// CheckParsed is Check that also returns the request as parsed, so that
+// VerifyChecked verifies it once its body is read without parsing its
+// Authorization header (or presign parameters) again.
+func CheckParsed(ctx context.Context, r *http.Request, now time.Time, lookup Lookup) (*Checked, *Result, error) {
+	p, perr := parseDated(r, now)
+	if perr != nil {
+		return nil, nil, perr
+	}
+	_, found, err := lookup(ctx, p.AccessKeyID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sigv4: looking up access key: %w", err)
+	}
+	if !found {
+		return nil, nil, newError(KindUnknownKey, msgUnknownKey)
+	}
+	res := p.Result
+	return &Checked{r: r, p: p}, &res, nil
+}
+
+// VerifyChecked is Verify of a request that passed CheckParsed: the same
+// checks with the same errors, its dates checked again against now. ck
+// must come from CheckParsed of this very request (else it is verified
+// from scratch).
+func VerifyChecked(ctx context.Context, r *http.Request, body []byte, ck *Checked, now time.Time, lookup Lookup) (*Result, error) {
+	if ck == nil || ck.r != r {
+		return Verify(ctx, r, body, now, lookup)
+	}
+	if err := checkTime(ck.p, now); err != nil {
+		return nil, err
+	}
+	return verifyParsed(ctx, r, ck.p, body, lookup)
+}
+
+// verifyParsed is Verify after the parse and the date checks.
+func verifyParsed(ctx context.Context, r *http.Request, p *parsed, body []byte, lookup Lookup) (*Result, error) {
 	payloadHash, perr := payloadHash(r, p, body)
 	if perr != nil {
 		return nil, perr
@@ -95,19 +139,8 @@ func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, lo
 // are those Verify would return for the same request (a payload hash that
 // does not match the body is found by Verify alone).
 func Check(ctx context.Context, r *http.Request, now time.Time, lookup Lookup) (*Result, error) {
-	p, perr := parseDated(r, now)
-	if perr != nil {
-		return nil, perr
-	}
-	_, found, err := lookup(ctx, p.AccessKeyID)
-	if err != nil {
-		return nil, fmt.Errorf("sigv4: looking up access key: %w", err)
-	}
-	if !found {
-		return nil, newError(KindUnknownKey, msgUnknownKey)
-	}
-	res := p.Result
-	return &res, nil
+	_, res, err := CheckParsed(ctx, r, now, lookup)
+	return res, err
 }
 
 // parseDated parses the request's authentication and checks its dates.
@@ -141,21 +174,22 @@ func signatureSuffix(s, marker string) string {
 // URLs, with AWS's messages.
 func checkTime(p *parsed, now time.Time) *Error {
 	now = now.UTC()
-	nowStr := now.Format(amzDateLayout)
+	// The messages' times are formatted only for a refusal.
+	nowStr := func() string { return now.Format(amzDateLayout) }
 	if p.SignedAt.Sub(now) > MaxSkew {
 		return newError(KindExpired, "Signature not yet current: "+p.amzDate+" is still later than "+
-			now.Add(MaxSkew).Format(amzDateLayout)+" ("+nowStr+" + 15 min.)")
+			now.Add(MaxSkew).Format(amzDateLayout)+" ("+nowStr()+" + 15 min.)")
 	}
 	if p.Presigned {
 		if now.Sub(p.SignedAt) > p.expires {
 			return newError(KindExpired, "Request has expired: "+p.amzDate+" + X-Amz-Expires "+
-				strconv.FormatInt(int64(p.expires/time.Second), 10)+"s is now earlier than "+nowStr+".")
+				strconv.FormatInt(int64(p.expires/time.Second), 10)+"s is now earlier than "+nowStr()+".")
 		}
 		return nil
 	}
 	if now.Sub(p.SignedAt) > MaxSkew {
 		return newError(KindExpired, "Signature expired: "+p.amzDate+" is now earlier than "+
-			now.Add(-MaxSkew).Format(amzDateLayout)+" ("+nowStr+" - 15 min.)")
+			now.Add(-MaxSkew).Format(amzDateLayout)+" ("+nowStr()+" - 15 min.)")
 	}
 	return nil
 }

@@ -1165,11 +1165,6 @@ func (db *DB) ListJobs(ctx context.Context, after string, limit int) ([]store.Jo
 	return out, nil
 }
 
-// CachesGets reports that Get serves repeated reads of an unchanged record
-// from memory, handing back the same bytes (callers may key caches of
-// decoded records on them).
-func (db *DB) CachesGets() bool { return true }
-
 // readCache keeps records read by Get and written by the writer. Every
 // write group updates the keys it wrote and bumps seq; a reader fills the cache only if no write
 // group finished since it looked, so it never puts back a stale value. It is

@@ -69,6 +69,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"ListJobs", testListJobs},
 		{"NextDue", testNextDue},
 		{"ExactlyOnce", testExactlyOnce},
+		{"ReadSetValidates", testReadSetValidates},
+		{"ReadSetConcurrentWriter", testReadSetConcurrentWriter},
+		{"DecodedByVersion", testDecodedByVersion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -82,6 +82,13 @@ type VPC struct {
 	DhcpOptionsID string            `json:"dhcp_options_id"`
 	AssociationID string            `json:"association_id"`
 	Tags          map[string]string `json:"tags,omitempty"`
+	// Tenancy is the instance tenancy ("" is default).
+	Tenancy string `json:"tenancy,omitempty"`
+	// DNSSupportOff, DNSHostnames and NAUMetrics are the VPC attributes
+	// (DNS support is on by default, the others off).
+	DNSSupportOff bool `json:"dns_support_off,omitempty"`
+	DNSHostnames  bool `json:"dns_hostnames,omitempty"`
+	NAUMetrics    bool `json:"nau_metrics,omitempty"`
 }
 
 // Subnet is a stored subnet.
@@ -95,6 +102,11 @@ type Subnet struct {
 	AZID      string            `json:"az_id"`
 	DefaultAZ bool              `json:"default_for_az"`
 	Tags      map[string]string `json:"tags,omitempty"`
+	// MapPublicIP, HostnameType, ResourceNameA are the subnet attributes
+	// ModifySubnetAttribute sets ("" hostname type is ip-name).
+	MapPublicIP   bool   `json:"map_public_ip,omitempty"`
+	HostnameType  string `json:"hostname_type,omitempty"`
+	ResourceNameA bool   `json:"resource_name_a,omitempty"`
 }
 
 // availableIPs is the subnet size minus the five addresses AWS reserves.

@@ -181,20 +181,24 @@ type DescribeSubnetsOutput struct {
 
 // SubnetXML is a Subnet in responses.
 type SubnetXML struct {
-	SubnetID                    string                `xml:"subnetId"`
-	SubnetArn                   string                `xml:"subnetArn"`
-	OwnerID                     string                `xml:"ownerId"`
-	State                       string                `xml:"state"`
-	VpcID                       string                `xml:"vpcId"`
-	CidrBlock                   string                `xml:"cidrBlock"`
-	AvailableIPAddressCount     int                   `xml:"availableIpAddressCount"`
-	AvailabilityZone            string                `xml:"availabilityZone"`
-	AvailabilityZoneID          string                `xml:"availabilityZoneId,omitempty"`
-	DefaultForAz                bool                  `xml:"defaultForAz"`
-	MapPublicIPOnLaunch         bool                  `xml:"mapPublicIpOnLaunch"`
-	AssignIpv6AddressOnCreation bool                  `xml:"assignIpv6AddressOnCreation"`
-	BlockPublicAccessStates     *BlockPublicAccessXML `xml:"blockPublicAccessStates,omitempty"`
-	Tags                        []Tag                 `xml:"tagSet>item"`
+	SubnetID                      string                    `xml:"subnetId"`
+	SubnetArn                     string                    `xml:"subnetArn"`
+	OwnerID                       string                    `xml:"ownerId"`
+	State                         string                    `xml:"state"`
+	VpcID                         string                    `xml:"vpcId"`
+	CidrBlock                     string                    `xml:"cidrBlock"`
+	AvailableIPAddressCount       int                       `xml:"availableIpAddressCount"`
+	AvailabilityZone              string                    `xml:"availabilityZone"`
+	AvailabilityZoneID            string                    `xml:"availabilityZoneId,omitempty"`
+	DefaultForAz                  bool                      `xml:"defaultForAz"`
+	MapPublicIPOnLaunch           bool                      `xml:"mapPublicIpOnLaunch"`
+	AssignIpv6AddressOnCreation   bool                      `xml:"assignIpv6AddressOnCreation"`
+	MapCustomerOwnedIPOnLaunch    bool                      `xml:"mapCustomerOwnedIpOnLaunch"`
+	EnableDNS64                   bool                      `xml:"enableDns64"`
+	Ipv6Native                    bool                      `xml:"ipv6Native"`
+	PrivateDNSNameOptionsOnLaunch *PrivateDNSNameOptionsXML `xml:"privateDnsNameOptionsOnLaunch,omitempty"`
+	BlockPublicAccessStates       *BlockPublicAccessXML     `xml:"blockPublicAccessStates,omitempty"`
+	Tags                          []Tag                     `xml:"tagSet>item"`
 }
 
 // CreateSecurityGroupInput is the CreateSecurityGroup request.

@@ -782,6 +782,9 @@ func permissions(rules []Rule) []IPPermission {
 		if r.CIDR != "" {
 			out[i].IPRanges = append(out[i].IPRanges, IPRange{CidrIP: r.CIDR, Description: r.Description})
 		}
+		if r.CIDR6 != "" {
+			out[i].Ipv6Ranges = append(out[i].Ipv6Ranges, Ipv6Range{CidrIpv6: r.CIDR6, Description: r.Description})
+		}
 		if r.GroupID != "" {
 			out[i].UserIDGroupPairs = append(out[i].UserIDGroupPairs, UserIDGroupPair{GroupID: r.GroupID, UserID: r.GroupOwner, Description: r.Description})
 		}
@@ -899,6 +902,16 @@ func rulesOf(ctx context.Context, tx store.Tx, c *gateway.Call, p IPPermission) 
 		}
 		out = append(out, Rule{ID: randomID("sgr"), Protocol: proto, FromPort: from, ToPort: to, CIDR: pfx.Masked().String(), Description: r.Description})
 	}
+	for _, r := range p.Ipv6Ranges {
+		pfx, err := netip.ParsePrefix(r.CidrIpv6)
+		if err != nil || !pfx.Addr().Is6() || pfx.Addr().Is4In6() {
+			return nil, awsproto.Errorf("InvalidParameterValue", "Invalid IPv6 CIDR block %s: remote-ipv6-range is malformed", r.CidrIpv6)
+		}
+		out = append(out, Rule{ID: randomID("sgr"), Protocol: proto, FromPort: from, ToPort: to, CIDR6: pfx.Masked().String(), Description: r.Description})
+	}
+	if len(p.PrefixListIDs) > 0 {
+		return nil, awsproto.Errorf("InvalidPrefixListId.NotFound", "The prefix list ID '%s' does not exist", p.PrefixListIDs[0].PrefixListID)
+	}
 	for _, gp := range p.UserIDGroupPairs {
 		var ref *SecurityGroup
 		var err error
@@ -925,6 +938,9 @@ func rulesOf(ctx context.Context, tx store.Tx, c *gateway.Call, p IPPermission) 
 
 func describeRule(r Rule) string {
 	peer := r.CIDR
+	if r.CIDR6 != "" {
+		peer = r.CIDR6
+	}
 	if r.GroupID != "" {
 		peer = r.GroupID
 	}

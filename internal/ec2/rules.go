@@ -120,7 +120,7 @@ func (m *Module) authorize(ctx context.Context, c *gateway.Call, id, name string
 		*list = append(*list, added...)
 		for _, r := range added {
 			x := SecurityGroupRuleXML{SecurityGroupRuleID: r.ID, GroupID: g.ID, GroupOwnerID: g.Account, IsEgress: egress, IPProtocol: r.Protocol,
-				FromPort: r.FromPort, ToPort: r.ToPort, CidrIpv4: r.CIDR, Description: r.Description, Tags: tagList(r.Tags),
+				FromPort: r.FromPort, ToPort: r.ToPort, CidrIpv4: r.CIDR, CidrIpv6: r.CIDR6, Description: r.Description, Tags: tagList(r.Tags),
 				SecurityGroupRuleArn: ARN(c.Region, c.Account, "security-group-rule/"+r.ID)}
 			if r.GroupID != "" {
 				x.ReferencedGroupInfo = &ReferencedXML{GroupID: r.GroupID, UserID: r.GroupOwner}
@@ -221,7 +221,7 @@ func (m *Module) revoke(ctx context.Context, c *gateway.Call, id, name string, r
 				continue
 			}
 			out.RevokedSecurityGroupRules = append(out.RevokedSecurityGroupRules, RevokedRuleXML{SecurityGroupRuleID: r.ID, GroupID: g.ID,
-				IsEgress: egress, IPProtocol: r.Protocol, FromPort: r.FromPort, ToPort: r.ToPort, CidrIpv4: r.CIDR,
+				IsEgress: egress, IPProtocol: r.Protocol, FromPort: r.FromPort, ToPort: r.ToPort, CidrIpv4: r.CIDR, CidrIpv6: r.CIDR6,
 				ReferencedGroupID: r.GroupID, Description: r.Description})
 		}
 		*list = kept

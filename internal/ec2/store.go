@@ -143,6 +143,7 @@ type Rule struct {
 	FromPort    int               `json:"from_port"`
 	ToPort      int               `json:"to_port"`
 	CIDR        string            `json:"cidr,omitempty"`
+	CIDR6       string            `json:"cidr6,omitempty"`
 	GroupID     string            `json:"group_id,omitempty"`
 	GroupOwner  string            `json:"group_owner,omitempty"`
 	Description string            `json:"description,omitempty"`
@@ -151,7 +152,7 @@ type Rule struct {
 
 // same reports whether two rules allow the same traffic from the same peer.
 func (r Rule) same(o Rule) bool {
-	return r.Protocol == o.Protocol && r.FromPort == o.FromPort && r.ToPort == o.ToPort && r.CIDR == o.CIDR && r.GroupID == o.GroupID
+	return r.Protocol == o.Protocol && r.FromPort == o.FromPort && r.ToPort == o.ToPort && r.CIDR == o.CIDR && r.CIDR6 == o.CIDR6 && r.GroupID == o.GroupID
 }
 
 func getImage(ctx context.Context, tx store.Tx, account, region, id string) (*Image, error) {

@@ -310,6 +310,7 @@ type RevokedRuleXML struct {
 	FromPort            int    `xml:"fromPort"`
 	ToPort              int    `xml:"toPort"`
 	CidrIpv4            string `xml:"cidrIpv4,omitempty"`
+	CidrIpv6            string `xml:"cidrIpv6,omitempty"`
 	ReferencedGroupID   string `xml:"referencedGroupId,omitempty"`
 	Description         string `xml:"description,omitempty"`
 }

@@ -253,6 +253,20 @@ type IPPermission struct {
 	ToPort           *int              `query:"ToPort" xml:"toPort,omitempty"`
 	UserIDGroupPairs []UserIDGroupPair `query:"Groups" xml:"groups>item"`
 	IPRanges         []IPRange         `query:"IpRanges" xml:"ipRanges>item"`
+	Ipv6Ranges       []Ipv6Range       `query:"Ipv6Ranges" xml:"ipv6Ranges>item"`
+	PrefixListIDs    []PrefixListID    `query:"PrefixListIds" xml:"prefixListIds>item"`
+}
+
+// Ipv6Range is an IPv6 CIDR peer of a permission.
+type Ipv6Range struct {
+	Description string `query:"Description" xml:"description,omitempty"`
+	CidrIpv6    string `query:"CidrIpv6" xml:"cidrIpv6"`
+}
+
+// PrefixListID is a prefix list peer of a permission.
+type PrefixListID struct {
+	Description  string `query:"Description" xml:"description,omitempty"`
+	PrefixListID string `query:"PrefixListId" xml:"prefixListId"`
 }
 
 // UserIDGroupPair is a security group peer of a permission.
@@ -301,6 +315,7 @@ type SecurityGroupRuleXML struct {
 	FromPort             int            `xml:"fromPort"`
 	ToPort               int            `xml:"toPort"`
 	CidrIpv4             string         `xml:"cidrIpv4,omitempty"`
+	CidrIpv6             string         `xml:"cidrIpv6,omitempty"`
 	ReferencedGroupInfo  *ReferencedXML `xml:"referencedGroupInfo,omitempty"`
 	Description          string         `xml:"description,omitempty"`
 	Tags                 []Tag          `xml:"tagSet>item"`

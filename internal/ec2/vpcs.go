@@ -185,11 +185,11 @@ func (m *Module) createVpcResources(ctx context.Context, c *gateway.Call, in *Cr
 func unsupportedNetwork(ipv6Pool, ipv6CIDR, ipv4Pool, ipv6IpamPool string, amazonIPv6 bool) error {
 	switch {
 	case ipv4Pool != "":
-		return awsproto.Errorf("InvalidIpamPoolId.NotFound", "The ipam pool ID '%s' does not exist", ipv4Pool)
+		return awsproto.Errorf("InvalidParameterValue", "The IPAM pool '%s' does not exist: this account has no IPAM pools", ipv4Pool)
 	case ipv6IpamPool != "":
-		return awsproto.Errorf("InvalidIpamPoolId.NotFound", "The ipam pool ID '%s' does not exist", ipv6IpamPool)
+		return awsproto.Errorf("InvalidParameterValue", "The IPAM pool '%s' does not exist: this account has no IPAM pools", ipv6IpamPool)
 	case ipv6Pool != "":
-		return awsproto.Errorf("InvalidIpv6PoolID.NotFound", "The IPv6 pool ID '%s' does not exist", ipv6Pool)
+		return awsproto.Errorf("InvalidParameterValue", "The IPv6 pool '%s' does not exist: this account has no IPv6 pools", ipv6Pool)
 	case ipv6CIDR != "" || amazonIPv6:
 		return awsproto.Errorf("InvalidParameterValue", "deskplane does not model IPv6: this account has no IPv6 address pool")
 	}
@@ -617,7 +617,7 @@ func (m *Module) describeRouteTables(ctx context.Context, c *gateway.Call, in *D
 	}
 	for _, id := range in.RouteTableIDs {
 		if !rtbRe.MatchString(id) {
-			return nil, awsproto.Errorf("InvalidRouteTableID.Malformed", "Invalid id: %q", id)
+			return nil, awsproto.Errorf("InvalidRouteTableId.Malformed", "Invalid id: %q", id)
 		}
 	}
 	filters, err := compileFilters(in.Filters, func(n string) bool { _, ok := routeField(&VPC{})(n); return ok })
@@ -730,7 +730,7 @@ func (m *Module) describeNetworkAcls(ctx context.Context, c *gateway.Call, in *D
 	}
 	for _, id := range in.NetworkACLIDs {
 		if !aclRe.MatchString(id) {
-			return nil, awsproto.Errorf("InvalidNetworkAclID.Malformed", "Invalid id: %q", id)
+			return nil, awsproto.Errorf("InvalidNetworkAclId.Malformed", "Invalid id: %q", id)
 		}
 	}
 	filters, err := compileFilters(in.Filters, func(n string) bool { _, ok := aclField(&VPC{}, nil)(n); return ok })

@@ -552,7 +552,17 @@ func (m *Module) deleteDirectory(ctx context.Context, c *gateway.Call, in *Delet
 				return err
 			}
 		}
-		return tx.Delete(ctx, TableDirectories, dirKey(c.Account, c.Region, id))
+		if err := tx.Delete(ctx, TableDirectories, dirKey(c.Account, c.Region, id)); err != nil {
+			return err
+		}
+		// The controllers' security group goes with the directory, as
+		// on AWS (its network interfaces went with the directory too).
+		if d.SecurityGroupID != "" {
+			if err := m.net.DeleteSecurityGroup(ctx, tx, d.Account, d.Region, d.SecurityGroupID); err != nil {
+				return fmt.Errorf("ds: delete the controllers security group %s of %s: %w", d.SecurityGroupID, id, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

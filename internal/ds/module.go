@@ -29,6 +29,9 @@ type Network interface {
 	Subnet(ctx context.Context, tx store.Tx, account, region, subnetID string) (*workspaces.Subnet, error)
 	Subnets(ctx context.Context, tx store.Tx, account, region string) ([]*workspaces.Subnet, error)
 	CreateSecurityGroup(ctx context.Context, tx store.Tx, account, region, vpcID, name, description string) (string, error)
+	// DeleteSecurityGroup removes the group CreateSecurityGroup made, when
+	// its directory is deleted.
+	DeleteSecurityGroup(ctx context.Context, tx store.Tx, account, region, groupID string) error
 }
 
 // InUseFunc reports whether a directory is registered with another service
@@ -62,6 +65,7 @@ func New(st store.Store, engine *lifecycle.Engine, net Network, limit int) *Modu
 	m.data = &gateway.Service{Name: "ds-data", ActionPrefix: "ds-data", EventSource: "ds-data.amazonaws.com",
 		Protocol: gateway.RestJSON, ValidationCode: "ValidationException"}
 	m.registerDS()
+	m.registerTags()
 	m.registerData()
 	m.registerPassword()
 	if engine != nil {

@@ -60,7 +60,8 @@ func orEmptyTags(t map[string]string) map[string]string {
 
 // deleteSecurityGroup deletes a security group. The VPC's default group
 // cannot be deleted, nor the groups WorkSpaces and Directory Service attach
-// to their network interfaces (DependencyViolation), nor one that another
+// to their network interfaces (DependencyViolation: a directory's controllers
+// group while the directory's interfaces use it), nor one that another
 // group's rules reference.
 func (m *Module) deleteSecurityGroup(ctx context.Context, c *gateway.Call, in *DeleteSecurityGroupInput) (*DeleteSecurityGroupOutput, error) {
 	if in.GroupID == "" && in.GroupName == "" {
@@ -82,8 +83,19 @@ func (m *Module) deleteSecurityGroup(ctx context.Context, c *gateway.Call, in *D
 		if g.Name == "default" {
 			return awsproto.Errorf("CannotDelete", "the specified group: \"%s\" name: \"default\" cannot be deleted by a user", g.ID)
 		}
-		if strings.HasSuffix(g.Name, "_workspacesMembers") || strings.HasSuffix(g.Name, "_controllers") {
+		if strings.HasSuffix(g.Name, "_workspacesMembers") {
 			return awsproto.Errorf("DependencyViolation", "resource %s has a dependent object", g.ID)
+		}
+		enis, err := m.listInterfaces(ctx, tx, c.Account, c.Region)
+		if err != nil {
+			return err
+		}
+		for _, e := range enis {
+			for _, gid := range e.GroupIDs {
+				if gid == g.ID {
+					return awsproto.Errorf("DependencyViolation", "resource %s has a dependent object", g.ID)
+				}
+			}
 		}
 		groups, err := listAll[SecurityGroup](ctx, tx, TableSecGroup, c.Account, c.Region)
 		if err != nil {

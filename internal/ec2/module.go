@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
@@ -23,6 +24,9 @@ import (
 type Module struct {
 	store store.Store
 	svc   *gateway.Service
+
+	mu         sync.RWMutex
+	interfaces InterfacesFunc
 }
 
 var _ workspaces.EC2 = (*Module)(nil)
@@ -38,6 +42,8 @@ func New(st store.Store) *Module {
 		ValidationCode: "InvalidParameterValue",
 	}
 	m.register()
+	m.registerNetwork()
+	m.registerRules()
 	return m
 }
 

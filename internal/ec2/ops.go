@@ -435,7 +435,7 @@ func vpcField(v *VPC) fieldFunc {
 		case "owner-id":
 			return []string{v.Account}, true
 		case "instance-tenancy":
-			return []string{"default"}, true
+			return []string{or(v.Tenancy, "default")}, true
 		}
 		return tagField(v.Tags, name)
 	}
@@ -488,11 +488,7 @@ func (m *Module) describeVpcs(ctx context.Context, c *gateway.Call, in *Describe
 	}
 	out := &DescribeVpcsOutput{NextToken: next}
 	for _, id := range ids[start:end] {
-		v := byID[id]
-		out.Vpcs = append(out.Vpcs, VpcXML{VpcID: v.ID, OwnerID: v.Account, State: "available", CidrBlock: v.CIDR,
-			CidrBlockAssociationSet: []VpcCidrAssociation{{AssociationID: v.AssociationID, CidrBlock: v.CIDR, CidrBlockState: CidrBlockXML{State: "associated"}}},
-			DhcpOptionsID:           v.DhcpOptionsID, InstanceTenancy: "default", IsDefault: v.IsDefault,
-			BlockPublicAccessStates: &BlockPublicAccessXML{InternetGatewayBlockMode: "off"}, Tags: tagList(v.Tags)})
+		out.Vpcs = append(out.Vpcs, vpcXML(byID[id]))
 	}
 	return out, nil
 }
@@ -521,7 +517,7 @@ func subnetField(s *Subnet) fieldFunc {
 		case "available-ip-address-count":
 			return []string{strconv.Itoa(s.availableIPs())}, true
 		case "map-public-ip-on-launch":
-			return []string{"false"}, true
+			return []string{boolStr(s.MapPublicIP)}, true
 		}
 		return tagField(s.Tags, name)
 	}
@@ -574,11 +570,7 @@ func (m *Module) describeSubnets(ctx context.Context, c *gateway.Call, in *Descr
 	}
 	out := &DescribeSubnetsOutput{NextToken: next}
 	for _, id := range ids[start:end] {
-		s := byID[id]
-		out.Subnets = append(out.Subnets, SubnetXML{SubnetID: s.ID, SubnetArn: ARN(s.Region, s.Account, "subnet/"+s.ID),
-			OwnerID: s.Account, State: "available", VpcID: s.VPCID, CidrBlock: s.CIDR, AvailableIPAddressCount: s.availableIPs(),
-			AvailabilityZone: s.AZ, AvailabilityZoneID: s.AZID, DefaultForAz: s.DefaultAZ,
-			BlockPublicAccessStates: &BlockPublicAccessXML{InternetGatewayBlockMode: "off"}, Tags: tagList(s.Tags)})
+		out.Subnets = append(out.Subnets, subnetXML(byID[id]))
 	}
 	return out, nil
 }
@@ -790,6 +782,9 @@ func permissions(rules []Rule) []IPPermission {
 		if r.CIDR != "" {
 			out[i].IPRanges = append(out[i].IPRanges, IPRange{CidrIP: r.CIDR, Description: r.Description})
 		}
+		if r.CIDR6 != "" {
+			out[i].Ipv6Ranges = append(out[i].Ipv6Ranges, Ipv6Range{CidrIpv6: r.CIDR6, Description: r.Description})
+		}
 		if r.GroupID != "" {
 			out[i].UserIDGroupPairs = append(out[i].UserIDGroupPairs, UserIDGroupPair{GroupID: r.GroupID, UserID: r.GroupOwner, Description: r.Description})
 		}
@@ -907,6 +902,16 @@ func rulesOf(ctx context.Context, tx store.Tx, c *gateway.Call, p IPPermission) 
 		}
 		out = append(out, Rule{ID: randomID("sgr"), Protocol: proto, FromPort: from, ToPort: to, CIDR: pfx.Masked().String(), Description: r.Description})
 	}
+	for _, r := range p.Ipv6Ranges {
+		pfx, err := netip.ParsePrefix(r.CidrIpv6)
+		if err != nil || !pfx.Addr().Is6() || pfx.Addr().Is4In6() {
+			return nil, awsproto.Errorf("InvalidParameterValue", "Invalid IPv6 CIDR block %s: remote-ipv6-range is malformed", r.CidrIpv6)
+		}
+		out = append(out, Rule{ID: randomID("sgr"), Protocol: proto, FromPort: from, ToPort: to, CIDR6: pfx.Masked().String(), Description: r.Description})
+	}
+	if len(p.PrefixListIDs) > 0 {
+		return nil, awsproto.Errorf("InvalidPrefixListId.NotFound", "The prefix list ID '%s' does not exist", p.PrefixListIDs[0].PrefixListID)
+	}
 	for _, gp := range p.UserIDGroupPairs {
 		var ref *SecurityGroup
 		var err error
@@ -931,91 +936,11 @@ func rulesOf(ctx context.Context, tx store.Tx, c *gateway.Call, p IPPermission) 
 	return out, nil
 }
 
-func (m *Module) authorizeIngress(ctx context.Context, c *gateway.Call, in *AuthorizeSecurityGroupIngressInput) (*AuthorizeSecurityGroupIngressOutput, error) {
-	if in.GroupID == "" && in.GroupName == "" {
-		return nil, missing("groupId or groupName")
-	}
-	if in.GroupID != "" && !sgRe.MatchString(in.GroupID) {
-		return nil, awsproto.Errorf("InvalidGroupId.Malformed", "Invalid id: %q (expecting \"sg-...\")", in.GroupID)
-	}
-	perms := in.IPPermissions
-	if in.IPProtocol != "" || in.CidrIP != "" || in.SourceSecurityGroupName != "" {
-		if len(perms) > 0 {
-			return nil, awsproto.Errorf("InvalidParameterCombination", "The parameter 'ipPermissions' may not be used in combination with 'ipProtocol', 'cidrIp', 'fromPort' or 'toPort'")
-		}
-		p := IPPermission{IPProtocol: in.IPProtocol, FromPort: in.FromPort, ToPort: in.ToPort}
-		if p.IPProtocol == "" {
-			p.IPProtocol = "-1"
-		}
-		if in.CidrIP != "" {
-			p.IPRanges = []IPRange{{CidrIP: in.CidrIP}}
-		}
-		if in.SourceSecurityGroupName != "" {
-			p.UserIDGroupPairs = []UserIDGroupPair{{GroupName: in.SourceSecurityGroupName}}
-		}
-		perms = []IPPermission{p}
-	}
-	if len(perms) == 0 {
-		return nil, missing("IpPermissions")
-	}
-	tags, err := tagsFor(in.TagSpecifications, "security-group-rule")
-	if err != nil {
-		return nil, err
-	}
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	out := &AuthorizeSecurityGroupIngressOutput{Return: true}
-	err = m.store.Update(ctx, func(tx store.Tx) error {
-		out.SecurityGroupRules = nil
-		var g *SecurityGroup
-		var err error
-		if in.GroupID != "" {
-			g, err = getGroup(ctx, tx, c.Account, c.Region, in.GroupID)
-			err = notFound(err, "InvalidGroup.NotFound", "The security group '%s' does not exist", in.GroupID)
-		} else {
-			g, err = groupByName(ctx, tx, c.Account, c.Region, "", in.GroupName)
-			err = notFound(err, "InvalidGroup.NotFound", "The security group '%s' does not exist", in.GroupName)
-		}
-		if err != nil {
-			return err
-		}
-		var added []Rule
-		for _, p := range perms {
-			rules, err := rulesOf(ctx, tx, c, p)
-			if err != nil {
-				return err
-			}
-			for _, r := range rules {
-				for _, o := range append(g.Ingress[:len(g.Ingress):len(g.Ingress)], added...) {
-					if o.same(r) {
-						return awsproto.Errorf("InvalidPermission.Duplicate", "the specified rule %s already exists", describeRule(r))
-					}
-				}
-				r.Tags = tags
-				added = append(added, r)
-			}
-		}
-		g.Ingress = append(g.Ingress, added...)
-		for _, r := range added {
-			x := SecurityGroupRuleXML{SecurityGroupRuleID: r.ID, GroupID: g.ID, GroupOwnerID: g.Account, IPProtocol: r.Protocol,
-				FromPort: r.FromPort, ToPort: r.ToPort, CidrIpv4: r.CIDR, Description: r.Description, Tags: tagList(r.Tags),
-				SecurityGroupRuleArn: ARN(c.Region, c.Account, "security-group-rule/"+r.ID)}
-			if r.GroupID != "" {
-				x.ReferencedGroupInfo = &ReferencedXML{GroupID: r.GroupID, UserID: r.GroupOwner}
-			}
-			out.SecurityGroupRules = append(out.SecurityGroupRules, x)
-		}
-		return store.PutJSON(ctx, tx, TableSecGroup, key(c.Account, c.Region, g.ID), g)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 func describeRule(r Rule) string {
 	peer := r.CIDR
+	if r.CIDR6 != "" {
+		peer = r.CIDR6
+	}
 	if r.GroupID != "" {
 		peer = r.GroupID
 	}

@@ -82,6 +82,13 @@ type VPC struct {
 	DhcpOptionsID string            `json:"dhcp_options_id"`
 	AssociationID string            `json:"association_id"`
 	Tags          map[string]string `json:"tags,omitempty"`
+	// Tenancy is the instance tenancy ("" is default).
+	Tenancy string `json:"tenancy,omitempty"`
+	// DNSSupportOff, DNSHostnames and NAUMetrics are the VPC attributes
+	// (DNS support is on by default, the others off).
+	DNSSupportOff bool `json:"dns_support_off,omitempty"`
+	DNSHostnames  bool `json:"dns_hostnames,omitempty"`
+	NAUMetrics    bool `json:"nau_metrics,omitempty"`
 }
 
 // Subnet is a stored subnet.
@@ -95,6 +102,11 @@ type Subnet struct {
 	AZID      string            `json:"az_id"`
 	DefaultAZ bool              `json:"default_for_az"`
 	Tags      map[string]string `json:"tags,omitempty"`
+	// MapPublicIP, HostnameType, ResourceNameA are the subnet attributes
+	// ModifySubnetAttribute sets ("" hostname type is ip-name).
+	MapPublicIP   bool   `json:"map_public_ip,omitempty"`
+	HostnameType  string `json:"hostname_type,omitempty"`
+	ResourceNameA bool   `json:"resource_name_a,omitempty"`
 }
 
 // availableIPs is the subnet size minus the five addresses AWS reserves.
@@ -131,6 +143,7 @@ type Rule struct {
 	FromPort    int               `json:"from_port"`
 	ToPort      int               `json:"to_port"`
 	CIDR        string            `json:"cidr,omitempty"`
+	CIDR6       string            `json:"cidr6,omitempty"`
 	GroupID     string            `json:"group_id,omitempty"`
 	GroupOwner  string            `json:"group_owner,omitempty"`
 	Description string            `json:"description,omitempty"`
@@ -139,7 +152,7 @@ type Rule struct {
 
 // same reports whether two rules allow the same traffic from the same peer.
 func (r Rule) same(o Rule) bool {
-	return r.Protocol == o.Protocol && r.FromPort == o.FromPort && r.ToPort == o.ToPort && r.CIDR == o.CIDR && r.GroupID == o.GroupID
+	return r.Protocol == o.Protocol && r.FromPort == o.FromPort && r.ToPort == o.ToPort && r.CIDR == o.CIDR && r.CIDR6 == o.CIDR6 && r.GroupID == o.GroupID
 }
 
 func getImage(ctx context.Context, tx store.Tx, account, region, id string) (*Image, error) {

@@ -181,20 +181,24 @@ type DescribeSubnetsOutput struct {
 
 // SubnetXML is a Subnet in responses.
 type SubnetXML struct {
-	SubnetID                    string                `xml:"subnetId"`
-	SubnetArn                   string                `xml:"subnetArn"`
-	OwnerID                     string                `xml:"ownerId"`
-	State                       string                `xml:"state"`
-	VpcID                       string                `xml:"vpcId"`
-	CidrBlock                   string                `xml:"cidrBlock"`
-	AvailableIPAddressCount     int                   `xml:"availableIpAddressCount"`
-	AvailabilityZone            string                `xml:"availabilityZone"`
-	AvailabilityZoneID          string                `xml:"availabilityZoneId,omitempty"`
-	DefaultForAz                bool                  `xml:"defaultForAz"`
-	MapPublicIPOnLaunch         bool                  `xml:"mapPublicIpOnLaunch"`
-	AssignIpv6AddressOnCreation bool                  `xml:"assignIpv6AddressOnCreation"`
-	BlockPublicAccessStates     *BlockPublicAccessXML `xml:"blockPublicAccessStates,omitempty"`
-	Tags                        []Tag                 `xml:"tagSet>item"`
+	SubnetID                      string                    `xml:"subnetId"`
+	SubnetArn                     string                    `xml:"subnetArn"`
+	OwnerID                       string                    `xml:"ownerId"`
+	State                         string                    `xml:"state"`
+	VpcID                         string                    `xml:"vpcId"`
+	CidrBlock                     string                    `xml:"cidrBlock"`
+	AvailableIPAddressCount       int                       `xml:"availableIpAddressCount"`
+	AvailabilityZone              string                    `xml:"availabilityZone"`
+	AvailabilityZoneID            string                    `xml:"availabilityZoneId,omitempty"`
+	DefaultForAz                  bool                      `xml:"defaultForAz"`
+	MapPublicIPOnLaunch           bool                      `xml:"mapPublicIpOnLaunch"`
+	AssignIpv6AddressOnCreation   bool                      `xml:"assignIpv6AddressOnCreation"`
+	MapCustomerOwnedIPOnLaunch    bool                      `xml:"mapCustomerOwnedIpOnLaunch"`
+	EnableDNS64                   bool                      `xml:"enableDns64"`
+	Ipv6Native                    bool                      `xml:"ipv6Native"`
+	PrivateDNSNameOptionsOnLaunch *PrivateDNSNameOptionsXML `xml:"privateDnsNameOptionsOnLaunch,omitempty"`
+	BlockPublicAccessStates       *BlockPublicAccessXML     `xml:"blockPublicAccessStates,omitempty"`
+	Tags                          []Tag                     `xml:"tagSet>item"`
 }
 
 // CreateSecurityGroupInput is the CreateSecurityGroup request.
@@ -249,6 +253,20 @@ type IPPermission struct {
 	ToPort           *int              `query:"ToPort" xml:"toPort,omitempty"`
 	UserIDGroupPairs []UserIDGroupPair `query:"Groups" xml:"groups>item"`
 	IPRanges         []IPRange         `query:"IpRanges" xml:"ipRanges>item"`
+	Ipv6Ranges       []Ipv6Range       `query:"Ipv6Ranges" xml:"ipv6Ranges>item"`
+	PrefixListIDs    []PrefixListID    `query:"PrefixListIds" xml:"prefixListIds>item"`
+}
+
+// Ipv6Range is an IPv6 CIDR peer of a permission.
+type Ipv6Range struct {
+	Description string `query:"Description" xml:"description,omitempty"`
+	CidrIpv6    string `query:"CidrIpv6" xml:"cidrIpv6"`
+}
+
+// PrefixListID is a prefix list peer of a permission.
+type PrefixListID struct {
+	Description  string `query:"Description" xml:"description,omitempty"`
+	PrefixListID string `query:"PrefixListId" xml:"prefixListId"`
 }
 
 // UserIDGroupPair is a security group peer of a permission.
@@ -297,6 +315,7 @@ type SecurityGroupRuleXML struct {
 	FromPort             int            `xml:"fromPort"`
 	ToPort               int            `xml:"toPort"`
 	CidrIpv4             string         `xml:"cidrIpv4,omitempty"`
+	CidrIpv6             string         `xml:"cidrIpv6,omitempty"`
 	ReferencedGroupInfo  *ReferencedXML `xml:"referencedGroupInfo,omitempty"`
 	Description          string         `xml:"description,omitempty"`
 	Tags                 []Tag          `xml:"tagSet>item"`

@@ -138,11 +138,23 @@ func IsNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 var awsManaged = map[string]*ManagedPolicy{}
 
 func init() {
-	add := func(name, doc string) {
+	addV := func(name, version, description, doc string, created, updated time.Time) {
 		arn := "arn:aws:iam::aws:policy/" + name
-		awsManaged[arn] = &ManagedPolicy{ARN: arn, Account: "aws", Name: name, Path: "/", PolicyID: UniqueID("ANPA", arn),
-			DefaultVersion: "v1", Versions: map[string]string{"v1": doc}, Created: time.Date(2015, 2, 6, 18, 39, 46, 0, time.UTC), Updated: time.Date(2015, 2, 6, 18, 39, 46, 0, time.UTC)}
+		awsManaged[arn] = &ManagedPolicy{ARN: arn, Account: "aws", Name: name, Path: "/", PolicyID: UniqueID("ANPA", arn), Description: description,
+			DefaultVersion: version, Versions: map[string]string{version: doc}, VersionDates: map[string]time.Time{version: updated}, Created: created, Updated: updated}
 	}
+	add := func(name, doc string) {
+		t := time.Date(2015, 2, 6, 18, 39, 46, 0, time.UTC)
+		addV(name, "v1", "", doc, t, t)
+	}
+	// The WorkSpaces service policies, as the AWS managed policy reference
+	// documents them (docs.aws.amazon.com/aws-managed-policy/latest/reference).
+	addV("AmazonWorkSpacesServiceAccess", "v2", "Provides customer account access to AWS WorkSpaces service for launching a Workspace.",
+		`{"Version":"2012-10-17","Statement":[{"Action":["ec2:CreateNetworkInterface","ec2:DeleteNetworkInterface","ec2:DescribeNetworkInterfaces"],"Effect":"Allow","Resource":"*"}]}`,
+		time.Date(2019, 6, 27, 19, 19, 0, 0, time.UTC), time.Date(2020, 3, 18, 23, 32, 0, 0, time.UTC))
+	addV("AmazonWorkSpacesSelfServiceAccess", "v1", "Provides access to Amazon WorkSpaces backend service to perform Workspace Self Service actions",
+		`{"Version":"2012-10-17","Statement":[{"Action":["workspaces:RebootWorkspaces","workspaces:RebuildWorkspaces","workspaces:ModifyWorkspaceProperties"],"Effect":"Allow","Resource":"*"}]}`,
+		time.Date(2019, 6, 27, 19, 22, 0, 0, time.UTC), time.Date(2019, 6, 27, 19, 22, 0, 0, time.UTC))
 	add("AdministratorAccess", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)
 	add("AmazonWorkSpacesAdmin", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["workspaces:*","ds:*","ds-data:*","ec2:Describe*","kms:CreateGrant","kms:DescribeKey","kms:ListAliases","kms:ListKeys"],"Resource":"*"}]}`)
 	add("ReadOnlyAccess", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["workspaces:Describe*","workspaces:List*","ec2:Describe*","ds:Describe*","ds-data:List*","ds-data:Describe*","kms:Describe*","kms:List*","kms:Get*","iam:Get*","iam:List*","cloudtrail:LookupEvents"],"Resource":"*"}]}`)

@@ -52,6 +52,8 @@ type keyRec struct {
 	Policy        string            `json:"policy"`
 	Tags          map[string]string `json:"tags,omitempty"`
 	Material      []byte            `json:"sealed"`
+	// Rotation is the automatic rotation setting (nil: never enabled).
+	Rotation *rotationRec `json:"rotation,omitempty"`
 }
 
 // aliasRec is an alias.

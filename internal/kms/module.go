@@ -78,6 +78,7 @@ func New(o Options) (*Module, error) {
 		Protocol: gateway.JSON, TargetPrefix: "TrentService", ValidationCode: "ValidationException",
 	}
 	m.addKeyOps()
+	m.addRotationOps()
 	m.addAliasOps()
 	m.addCryptoOps()
 	m.addGrantOps()

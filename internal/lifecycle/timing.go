@@ -70,18 +70,18 @@ var profiles = map[string]map[Step]time.Duration{
 		Provision: 20 * time.Minute, Start: 2 * time.Minute, Stop: 2 * time.Minute, Reboot: 3 * time.Minute,
 		Rebuild: 20 * time.Minute, Restore: 20 * time.Minute, Terminate: 5 * time.Minute, Modify: 5 * time.Minute,
 		Migrate: 20 * time.Minute, ImageImport: 45 * time.Minute, ImageCreate: 45 * time.Minute, ImageCopy: 30 * time.Minute,
-		AccountModify: 10 * time.Minute, Maintenance: 2 * time.Hour, DirectoryMake: 25 * time.Minute, TerminatedTTL: time.Hour,
+		AccountModify: 10 * time.Minute, Maintenance: 2 * time.Hour, DirectoryMake: 25 * time.Minute, TerminatedTTL: 3 * time.Minute,
 	},
 	// fast: the same sequences in seconds.
 	"fast": {
 		Provision: 3 * time.Second, Start: time.Second, Stop: time.Second, Reboot: time.Second,
 		Rebuild: 2 * time.Second, Restore: 2 * time.Second, Terminate: time.Second, Modify: time.Second,
 		Migrate: 3 * time.Second, ImageImport: 3 * time.Second, ImageCreate: 3 * time.Second, ImageCopy: 2 * time.Second,
-		AccountModify: 2 * time.Second, Maintenance: 10 * time.Second, DirectoryMake: 2 * time.Second, TerminatedTTL: time.Minute,
+		AccountModify: 2 * time.Second, Maintenance: 10 * time.Second, DirectoryMake: 2 * time.Second, TerminatedTTL: 20 * time.Second,
 	},
 	// instant: steps complete as soon as the scheduler sees them. The
-	// TERMINATED record still lingers a while, as on AWS.
-	"instant": {TerminatedTTL: time.Minute, Maintenance: 0},
+	// TERMINATED record still lingers briefly, as on AWS.
+	"instant": {TerminatedTTL: 20 * time.Second, Maintenance: 0},
 }
 
 // Profile returns the named timing profile: instant, fast or realistic.

@@ -25,3 +25,22 @@ func TestScale(t *testing.T) {
 		}
 	}
 }
+
+// TestTerminatedBriefly pins that under every profile a terminated desktop
+// leaves DescribeWorkspaces well within the 10 minutes Terraform's AWS
+// provider waits for it by default (its delete waits until the desktop is
+// no longer listed: "the TERMINATED state is returned only briefly").
+func TestTerminatedBriefly(t *testing.T) {
+	const providerDeleteTimeout = 10 * time.Minute
+	for _, name := range []string{"instant", "fast", "realistic"} {
+		p, err := Profile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone := p.Duration(Terminate) + p.Duration(TerminatedTTL)
+		if gone >= providerDeleteTimeout*9/10 || p.Duration(TerminatedTTL) <= 0 {
+			t.Errorf("%s: a desktop is listed for %s after TerminateWorkspaces (TERMINATED for %s); want visible but gone well within %s",
+				name, gone, p.Duration(TerminatedTTL), providerDeleteTimeout)
+		}
+	}
+}

@@ -45,6 +45,7 @@ func buildModules(d Deps) (mods []Module, auth gateway.Authenticator, authz gate
 	mods = append(mods, ec2m, dsm) // ec2 seeds before ds: directories sit in its subnets
 	wsm := workspaces.New(workspaces.Options{Config: d.Config, Store: d.Store, Engine: d.Engine, EC2: ec2m, Directories: dsm, Faults: d.Faults, Log: d.Log})
 	dsm.SetInUse(wsm.DirectoryRegistered)
+	ec2m.SetInterfaces(directoryInterfaces(dsm))
 	wsim := wsinstances.New(wsinstances.Options{Config: d.Config, Store: d.Store, Engine: d.Engine, EC2: ec2m})
 	mods = append(mods, wsm, wsim)
 	usage = wsm
@@ -87,4 +88,21 @@ func openPostgres(ctx context.Context, dsn string) (store.Backend, error) {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
 	return db, nil
+}
+
+// directoryInterfaces lists the directories' controller network interfaces
+// as EC2 shows them.
+func directoryInterfaces(dsm *ds.Module) ec2.InterfacesFunc {
+	return func(ctx context.Context, tx store.Tx, account, region string) ([]ec2.Interface, error) {
+		list, err := dsm.ControllerInterfaces(ctx, tx, account, region)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]ec2.Interface, 0, len(list))
+		for _, e := range list {
+			out = append(out, ec2.Interface{ID: e.ID, SubnetID: e.SubnetID, VPCID: e.VPCID, AZ: e.AZ, PrivateIP: e.PrivateIP,
+				Description: e.Description, GroupIDs: []string{e.SecurityGroupID}, RequesterID: "ds.amazonaws.com"})
+		}
+		return out, nil
+	}
 }

@@ -10,9 +10,9 @@
 // 172.16.5.9 → 127.16.5.9, 192.168.1.20 → 127.168.1.20). Addresses in
 // 127.0.0.0/24 (where servers usually listen) and those ending in .0 or .255
 // are never handed out. When the preferred address is unusable or already held
-// by another owner (two accounts may use the same VPC range), the Allocator
-// gives the first free address counting down from 127.255.255.254, so the
-// result depends only on the order in which owners asked.
+// by another owner (two accounts may use the same VPC range) or, with
+// AssignFree, by another program on this machine, the Allocator gives the
+// first free address counting down from 127.255.255.254.
 package loopback
 
 import (
@@ -59,6 +59,13 @@ func NewAllocator() *Allocator {
 // address it already holds, else the preferred one if free, else the first
 // free address counting down from 127.255.255.254.
 func (a *Allocator) Assign(owner string, ip netip.Addr) (netip.Addr, error) {
+	return a.AssignFree(owner, ip, nil)
+}
+
+// AssignFree is Assign skipping the addresses free reports as taken by
+// something outside this allocator (another program listening on the
+// ports the owner needs there); nil free skips none.
+func (a *Allocator) AssignFree(owner string, ip netip.Addr, free func(netip.Addr) bool) (netip.Addr, error) {
 	pref, err := Preferred(ip)
 	if err != nil {
 		return netip.Addr{}, err
@@ -68,18 +75,19 @@ func (a *Allocator) Assign(owner string, ip netip.Addr) (netip.Addr, error) {
 	if have, ok := a.byOwner[owner]; ok {
 		return have, nil
 	}
-	if usable(pref) {
-		if _, taken := a.byAddr[pref]; !taken {
-			a.hold(owner, pref)
-			return pref, nil
+	ok := func(c netip.Addr) bool {
+		if _, taken := a.byAddr[c]; taken || !usable(c) {
+			return false
 		}
+		return free == nil || free(c)
+	}
+	if ok(pref) {
+		a.hold(owner, pref)
+		return pref, nil
 	}
 	for n := uint32(0xFFFFFE); n > 0x00FFFF; n-- {
 		c := netip.AddrFrom4([4]byte{127, byte(n >> 16), byte(n >> 8), byte(n)})
-		if !usable(c) {
-			continue
-		}
-		if _, taken := a.byAddr[c]; !taken {
+		if ok(c) {
 			a.hold(owner, c)
 			return c, nil
 		}

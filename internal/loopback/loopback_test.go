@@ -60,3 +60,15 @@ func TestTheAddressIsListenable(t *testing.T) {
 	}
 	l.Close()
 }
+
+func TestAssignFreeSkipsAddressesInUseElsewhere(t *testing.T) {
+	a := NewAllocator()
+	busy := netip.MustParseAddr("127.0.1.4")
+	got, err := a.AssignFree("ws-a", netip.MustParseAddr("10.0.1.4"), func(c netip.Addr) bool { return c != busy })
+	if err != nil || got.String() != "127.255.255.254" {
+		t.Fatalf("AssignFree with the preferred address busy = %v, %v", got, err)
+	}
+	if again, _ := a.AssignFree("ws-a", netip.MustParseAddr("10.0.1.4"), func(netip.Addr) bool { return false }); again != got {
+		t.Fatalf("an owner's address changed: %v", again)
+	}
+}

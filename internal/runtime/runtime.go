@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -136,7 +137,11 @@ type Options struct {
 	// Notify is called, from a goroutine of the runtime, with a desktop's
 	// key whenever its guest's state changes.
 	Notify func(key string)
-	Log    *slog.Logger
+	// OnSession, when set, is told of every user connecting to (connect)
+	// or leaving one of a desktop's protocol ports, from a goroutine of the
+	// runtime, with the time on the server's clock.
+	OnSession func(key string, connect bool, at time.Time)
+	Log       *slog.Logger
 	// ReadyTimeout, HealthInterval, HealthTimeout and StopGrace are real
 	// durations (zero: 30 s, 1 s, 5 s, 5 s).
 	ReadyTimeout, HealthInterval, HealthTimeout, StopGrace time.Duration
@@ -403,7 +408,19 @@ func (m *Manager) launch(g *guest) error {
 	if err != nil {
 		return fmt.Errorf("the desktop's address %q: %w", spec.VPCAddress, err)
 	}
-	addr, err := m.addrs.Assign(spec.Key, vpc)
+	// An address where another program already listens on one of the
+	// desktop's ports (another deskplane, a test) is skipped for the next
+	// free one, as a collision between two desktops is.
+	addr, err := m.addrs.AssignFree(spec.Key, vpc, func(a netip.Addr) bool {
+		for _, p := range spec.Ports {
+			l, err := net.Listen("tcp", netip.AddrPortFrom(a, uint16(p.Port)).String())
+			if err != nil {
+				return false
+			}
+			l.Close()
+		}
+		return true
+	})
 	if err != nil {
 		return err
 	}
@@ -543,17 +560,21 @@ func (m *Manager) session(key string, connect bool) {
 		s = &sessions{}
 		m.sessions[key] = s
 	}
+	now := m.o.Now()
 	if connect {
 		s.open++
-		s.last = m.o.Now()
+		s.last = now
 	} else if s.open > 0 {
 		s.open--
 		if s.open == 0 {
-			s.lastDisconnect = m.o.Now()
+			s.lastDisconnect = now
 		}
 	}
 	m.mu.Unlock()
 	m.notify(key)
+	if m.o.OnSession != nil {
+		safego.Call(m.o.Log, "runtime session report", func() { m.o.OnSession(key, connect, now) })
+	}
 }
 
 func (m *Manager) wait(g *guest) {
@@ -568,9 +589,14 @@ func (m *Manager) wait(g *guest) {
 		g.err = err.Error()
 	}
 	close(g.exited)
+	var cut time.Time // sessions the guest's exit ended
 	if s := m.sessions[g.spec.Key]; s != nil && s.open > 0 {
 		s.open = 0
 		s.lastDisconnect = m.o.Now()
+		cut = s.lastDisconnect
+	}
+	if !cut.IsZero() && m.o.OnSession != nil {
+		defer safego.Call(m.o.Log, "runtime session report", func() { m.o.OnSession(g.spec.Key, false, cut) })
 	}
 	next := g.next
 	g.next = nil

@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/deskplane/deskplane/internal/cloudwatch"
+	"github.com/deskplane/deskplane/internal/loopback"
 	"github.com/deskplane/deskplane/internal/runtime"
 	"github.com/deskplane/deskplane/internal/workspaces"
 )
@@ -31,7 +34,12 @@ func (o Options) checkRuntime() error {
 
 // newRuntime builds the guest runtime of --runtime process (nil for none)
 // and wires it to the WorkSpaces lifecycle and EC2's security groups.
-func newRuntime(d Deps, wsm *workspaces.Module, groups workspaces.SecurityGroups) (*runtime.Manager, error) {
+//
+// The runtime shares addrs, the server's loopback allocator, with the
+// directories' LDAP listeners (desktops and DNS addresses sit in the same
+// subnets), and reports the sessions it observes to rec (CloudWatch's
+// connection metrics; nil: none).
+func newRuntime(d Deps, wsm *workspaces.Module, groups workspaces.SecurityGroups, addrs *loopback.Allocator, rec cloudwatch.SessionRecorder) (*runtime.Manager, error) {
 	if d.Runtime == "" || d.Runtime == runtime.KindNone {
 		return nil, nil
 	}
@@ -39,7 +47,28 @@ func newRuntime(d Deps, wsm *workspaces.Module, groups workspaces.SecurityGroups
 	if max == 0 {
 		max = DefaultRuntimeMax
 	}
+	var onSession func(key string, connect bool, at time.Time)
+	if rec != nil {
+		onSession = func(key string, connect bool, at time.Time) {
+			account, region, id, ok := splitDesktopKey(key)
+			if !ok {
+				return
+			}
+			kind := cloudwatch.SessionDisconnected
+			if connect {
+				kind = cloudwatch.SessionConnected
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			ev := cloudwatch.SessionEvent{Account: account, Region: region, WorkspaceID: id, Kind: kind, Time: at,
+				DirectoryID: wsm.DirectoryOf(ctx, account, region, id)}
+			if err := rec.RecordSession(ctx, ev); err != nil {
+				d.Log.Warn("runtime: record a session for CloudWatch", "workspace_id", id, "err", err)
+			}
+		}
+	}
 	rt, err := runtime.New(runtime.Options{Dir: filepath.Join(d.DataDir, "runtime"), Max: max, Command: d.GuestCommand, Env: d.GuestEnv, Log: d.Log, Now: d.Clock.Now,
+		Addrs: addrs, OnSession: onSession,
 		Notify: func(key string) { wsm.GuestChanged(context.Background(), key) }})
 	if err != nil {
 		return nil, err
@@ -139,4 +168,13 @@ func (s *Server) getConsole(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Last-Modified", time.Now().UTC().Format(http.TimeFormat))
 	w.Write(out)
+}
+
+// splitDesktopKey splits a desktop's store key (account/region/workspace id).
+func splitDesktopKey(key string) (account, region, id string, ok bool) {
+	parts := strings.Split(key, "/")
+	if len(parts) != 3 {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/clock"
+	"github.com/deskplane/deskplane/internal/cloudwatch"
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/httpguard"
@@ -231,7 +232,13 @@ func New(ctx context.Context, o Options) (*Server, error) {
 					ec2m = g
 				}
 			}
-			if s.runtime, err = newRuntime(s.Deps, wsm, ec2m); err != nil {
+			var rec cloudwatch.SessionRecorder
+			for _, e := range mods {
+				if r, ok := e.(cloudwatch.SessionRecorder); ok {
+					rec = r
+				}
+			}
+			if s.runtime, err = newRuntime(s.Deps, wsm, ec2m, s.Loopback, rec); err != nil {
 				s.closeStores()
 				return nil, err
 			}

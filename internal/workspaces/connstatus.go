@@ -69,12 +69,48 @@ func (m *Module) SetConnection(ctx context.Context, account, region, workspaceID
 	})
 }
 
+// DirectoryOf returns a desktop's directory id ("" when unknown), for
+// reports keyed by directory (CloudWatch's DirectoryId dimension).
+func (m *Module) DirectoryOf(ctx context.Context, account, region, workspaceID string) string {
+	var dir string
+	_ = m.store.View(ctx, func(tx store.Tx) error {
+		w, err := getRec[desktopRec](ctx, tx, tDesktops, key(account, region, workspaceID))
+		if err == nil && w != nil {
+			dir = w.DirectoryID
+		}
+		return err
+	})
+	return dir
+}
+
+// runningForConn reports whether a desktop's connection state is known:
+// only while it runs (the state of a stopped desktop is UNKNOWN).
+func runningForConn(w *desktopRec) bool {
+	return isIn(w.State, "AVAILABLE", "IMPAIRED", "UNHEALTHY", "REBOOTING", "ADMIN_MAINTENANCE", "UPDATING", "MAINTENANCE")
+}
+
+// connStateObserved is a desktop's connection state under a runtime: the
+// sessions it observed, checked now.
+func connStateObserved(w *desktopRec, rc Connection, now time.Time) connStatusItem {
+	it := connStatusItem{WorkspaceID: w.WorkspaceID, ConnectionState: "UNKNOWN", ConnectionStateCheckTimestamp: awsproto.NewTime(now)}
+	if runningForConn(w) {
+		it.ConnectionState = "DISCONNECTED"
+		if rc.State == "CONNECTED" && w.State != "ADMIN_MAINTENANCE" {
+			it.ConnectionState = "CONNECTED"
+		}
+	}
+	if !rc.LastConnect.IsZero() {
+		it.LastKnownUserConnectionTimestamp = awsproto.NewTime(rc.LastConnect)
+	}
+	return it
+}
+
 // connState is a desktop's connection state: UNKNOWN unless it is running
 // (the state of a stopped desktop is unknown), CONNECTED while a runtime
 // reports a user on it, DISCONNECTED otherwise.
 func connState(w *desktopRec, r *connRec) connStatusItem {
 	it := connStatusItem{WorkspaceID: w.WorkspaceID, ConnectionState: "UNKNOWN"}
-	if isIn(w.State, "AVAILABLE", "IMPAIRED", "UNHEALTHY", "REBOOTING", "ADMIN_MAINTENANCE", "UPDATING", "MAINTENANCE") {
+	if runningForConn(w) {
 		it.ConnectionState = "DISCONNECTED"
 		if r != nil && r.Connected && w.State != "ADMIN_MAINTENANCE" {
 			it.ConnectionState = "CONNECTED"
@@ -106,6 +142,12 @@ func (m *Module) describeConnStatus(ctx context.Context, c *gateway.Call, in *co
 	out := &connStatusOut{WorkspacesConnectionStatus: []connStatusItem{}}
 	err = m.store.View(ctx, func(tx store.Tx) error {
 		add := func(k string, w *desktopRec) error {
+			// Under a runtime the observed sessions decide; otherwise
+			// what SetConnection recorded.
+			if rc, ok := m.ConnectionStatus(w.WorkspaceID); ok {
+				out.WorkspacesConnectionStatus = append(out.WorkspacesConnectionStatus, connStateObserved(w, rc, c.Now))
+				return nil
+			}
 			r, err := getRec[connRec](ctx, tx, tConn, k)
 			if err != nil {
 				return err

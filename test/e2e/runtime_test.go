@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -341,6 +343,18 @@ func TestRuntimeAutoStopFollowsSessions(t *testing.T) {
 		json.Unmarshal([]byte(adminText(t, s, "/_deskplane/runtime")), &n)
 		return len(n.Desktops) == 1 && n.Desktops[0].Sessions == 1
 	}, "the session was never observed")
+	connState := func() wstypes.WorkspaceConnectionStatus {
+		t.Helper()
+		o, err := e.ws.DescribeWorkspacesConnectionStatus(ctx, &workspaces.DescribeWorkspacesConnectionStatusInput{WorkspaceIds: []string{id}})
+		if err != nil || len(o.WorkspacesConnectionStatus) != 1 {
+			t.Fatalf("DescribeWorkspacesConnectionStatus: %v %+v", err, o)
+		}
+		return o.WorkspacesConnectionStatus[0]
+	}
+	connectedAt := s.Now()
+	if cs := connState(); cs.ConnectionState != wstypes.ConnectionStateConnected || cs.LastKnownUserConnectionTimestamp == nil {
+		t.Fatalf("connection status while a client is connected: %+v", cs)
+	}
 	s.Advance(2 * time.Hour)
 	if st := e.states(t, ctx, []string{id})[id]; st != wstypes.WorkspaceStateAvailable {
 		t.Fatalf("a connected AUTO_STOP desktop is %s after 2 hours", st)
@@ -349,6 +363,27 @@ func TestRuntimeAutoStopFollowsSessions(t *testing.T) {
 	testserver.Eventually(t, 10*time.Second, func() bool {
 		return strings.Contains(adminText(t, s, "/_deskplane/runtime/"+id+"/console"), "ended")
 	}, "the disconnect was never observed")
+	cs := connState()
+	if cs.ConnectionState != wstypes.ConnectionStateDisconnected || cs.LastKnownUserConnectionTimestamp == nil ||
+		cs.LastKnownUserConnectionTimestamp.Before(connectedAt.Add(-time.Minute)) || cs.LastKnownUserConnectionTimestamp.After(connectedAt.Add(time.Minute)) {
+		t.Fatalf("connection status after the client left: %+v (connected at %v)", cs, connectedAt)
+	}
+	// CloudWatch counted the session the runtime observed.
+	cw := cloudwatch.NewFromConfig(s.Admin())
+	stats, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/WorkSpaces"), MetricName: aws.String("ConnectionSuccess"),
+		Dimensions: []cwtypes.Dimension{{Name: aws.String("WorkspaceId"), Value: aws.String(id)}},
+		StartTime:  aws.Time(connectedAt.Add(-time.Hour)), EndTime: aws.Time(s.Now().Add(time.Minute)), Period: aws.Int32(3600),
+		Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
+	if err != nil {
+		t.Fatalf("GetMetricStatistics: %v", err)
+	}
+	total := 0.0
+	for _, dp := range stats.Datapoints {
+		total += aws.ToFloat64(dp.Sum)
+	}
+	if total != 1 {
+		t.Fatalf("ConnectionSuccess over the test = %v, want the 1 session: %+v", total, stats.Datapoints)
+	}
 	s.Advance(59 * time.Minute)
 	if st := e.states(t, ctx, []string{id})[id]; st != wstypes.WorkspaceStateAvailable {
 		t.Fatalf("AUTO_STOP desktop is %s 59 minutes after the disconnect", st)

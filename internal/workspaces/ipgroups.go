@@ -399,20 +399,26 @@ func (m *Module) changeDirIPGroups(ctx context.Context, c *gateway.Call, in *ipG
 			return err
 		}
 		for _, id := range in.GroupIDs {
+			has := slices.Contains(p.IPGroups, id)
+			if !add && !has {
+				// Disassociating a group the directory does not have (or
+				// one deleted since) changes nothing and succeeds: tools
+				// rely on it (Terraform's provider disassociates a group
+				// from its directories before deleting it, then updates the
+				// directory, which disassociates it again).
+				continue
+			}
 			g, err := m.getIPGroup(ctx, tx, c.Account, c.Region, id)
 			if err != nil {
 				return err
 			}
-			has := slices.Contains(p.IPGroups, id)
 			switch {
 			case add && !has:
 				p.IPGroups = append(p.IPGroups, id)
 				g.Dirs = append(g.Dirs, in.DirectoryID)
-			case !add && has:
+			case !add:
 				p.IPGroups = slices.DeleteFunc(p.IPGroups, func(x string) bool { return x == id })
 				g.Dirs = slices.DeleteFunc(g.Dirs, func(x string) bool { return x == in.DirectoryID })
-			case !add:
-				return errInvalid("The IP access control group %s is not associated with the directory %s.", id, in.DirectoryID)
 			}
 			if err := putRec(ctx, tx, tIPGroups, key(c.Account, c.Region, id), g); err != nil {
 				return err

@@ -302,7 +302,7 @@ func (m *Module) deleteVpc(ctx context.Context, c *gateway.Call, in *DeleteVpcIn
 	if err != nil {
 		return nil, err
 	}
-	return &ReturnOutput{Return: true}, nil
+	return &ReturnOutput{}, nil
 }
 
 func (m *Module) describeVpcAttribute(ctx context.Context, c *gateway.Call, in *DescribeVpcAttributeInput) (*DescribeVpcAttributeOutput, error) {
@@ -381,7 +381,7 @@ func (m *Module) modifyVpcAttribute(ctx context.Context, c *gateway.Call, in *Mo
 	if err != nil {
 		return nil, err
 	}
-	return &ReturnOutput{Return: true}, nil
+	return &ReturnOutput{}, nil
 }
 
 // ---- subnets ----
@@ -524,7 +524,7 @@ func (m *Module) deleteSubnet(ctx context.Context, c *gateway.Call, in *DeleteSu
 	if err != nil {
 		return nil, err
 	}
-	return &ReturnOutput{Return: true}, nil
+	return &ReturnOutput{}, nil
 }
 
 func (m *Module) modifySubnetAttribute(ctx context.Context, c *gateway.Call, in *ModifySubnetAttributeInput) (*ReturnOutput, error) {
@@ -569,7 +569,7 @@ func (m *Module) modifySubnetAttribute(ctx context.Context, c *gateway.Call, in 
 	if err != nil {
 		return nil, err
 	}
-	return &ReturnOutput{Return: true}, nil
+	return &ReturnOutput{}, nil
 }
 
 // ---- route tables and network ACLs: each VPC's main table and default ACL ----
@@ -1070,7 +1070,7 @@ func (m *Module) createTags(ctx context.Context, c *gateway.Call, in *CreateTags
 	if err != nil {
 		return nil, err
 	}
-	return &ReturnOutput{Return: true}, nil
+	return &ReturnOutput{}, nil
 }
 
 func (m *Module) deleteTags(ctx context.Context, c *gateway.Call, in *DeleteTagsInput) (*ReturnOutput, error) {
@@ -1107,5 +1107,5 @@ func (m *Module) deleteTags(ctx context.Context, c *gateway.Call, in *DeleteTags
 	if err != nil {
 		return nil, err
 	}
-	return &ReturnOutput{Return: true}, nil
+	return &ReturnOutput{}, nil
 }

@@ -36,11 +36,10 @@ type DeleteVpcInput struct {
 	DryRun bool   `query:"DryRun"`
 }
 
-// ReturnOutput is the empty-bodied response of DeleteVpc, DeleteSubnet,
-// ModifyVpcAttribute, ModifySubnetAttribute, CreateTags and DeleteTags.
-type ReturnOutput struct {
-	Return bool `xml:"return"`
-}
+// ReturnOutput is the response of DeleteVpc, DeleteSubnet,
+// ModifyVpcAttribute, ModifySubnetAttribute, CreateTags and DeleteTags:
+// the model gives them no output, so the body carries only the request id.
+type ReturnOutput struct{}
 
 // DescribeVpcAttributeInput is the DescribeVpcAttribute request.
 type DescribeVpcAttributeInput struct {

@@ -28,6 +28,12 @@ type EnableKeyRotationInput struct {
 	RotationPeriodInDays *int    `v:"min=90,max=2560"`
 }
 
+// KeyRotationInput is the DisableKeyRotation and GetKeyRotationStatus
+// request: the key alone (no grant tokens, as the model has it).
+type KeyRotationInput struct {
+	KeyId *string `v:"required,min=1,max=2048"`
+}
+
 // GetKeyRotationStatusOutput is the GetKeyRotationStatus response.
 type GetKeyRotationStatusOutput struct {
 	KeyRotationEnabled        bool
@@ -62,8 +68,8 @@ func (k *keyRec) rotatable() error {
 func (m *Module) addRotationOps() {
 	m.svc.Add(
 		keyOp(m, gateway.Op("EnableKeyRotation", m.enableKeyRotation), func(in *EnableKeyRotationInput) string { return *in.KeyId }, false, authzRequest{}),
-		keyOp(m, gateway.Op("DisableKeyRotation", m.disableKeyRotation), keyIDOf, false, authzRequest{}),
-		keyOp(m, gateway.Op("GetKeyRotationStatus", m.getKeyRotationStatus).RO(), keyIDOf, false, authzRequest{}),
+		keyOp(m, gateway.Op("DisableKeyRotation", m.disableKeyRotation), rotationKeyOf, false, authzRequest{}),
+		keyOp(m, gateway.Op("GetKeyRotationStatus", m.getKeyRotationStatus).RO(), rotationKeyOf, false, authzRequest{}),
 		keyOp(m, gateway.Op("UpdateKeyDescription", m.updateKeyDescription), func(in *UpdateKeyDescriptionInput) string { return *in.KeyId }, false, authzRequest{}),
 	)
 }
@@ -86,7 +92,9 @@ func (m *Module) enableKeyRotation(ctx context.Context, c *gateway.Call, in *Ena
 	})
 }
 
-func (m *Module) disableKeyRotation(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*struct{}, error) {
+func rotationKeyOf(in *KeyRotationInput) string { return *in.KeyId }
+
+func (m *Module) disableKeyRotation(ctx context.Context, c *gateway.Call, in *KeyRotationInput) (*struct{}, error) {
 	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if err := k.rotatable(); err != nil {
 			return err
@@ -98,7 +106,7 @@ func (m *Module) disableKeyRotation(ctx context.Context, c *gateway.Call, in *Ke
 	})
 }
 
-func (m *Module) getKeyRotationStatus(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*GetKeyRotationStatusOutput, error) {
+func (m *Module) getKeyRotationStatus(ctx context.Context, c *gateway.Call, in *KeyRotationInput) (*GetKeyRotationStatusOutput, error) {
 	var out *GetKeyRotationStatusOutput
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		k, _, err := m.key(ctx, tx, c, *in.KeyId, false)

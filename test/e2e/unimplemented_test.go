@@ -5,11 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/directoryservice"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
 
 	"github.com/deskplane/deskplane/internal/testserver"
@@ -33,8 +34,9 @@ func TestUnimplementedOperations(t *testing.T) {
 			t.Errorf("%s: %s %q, want %s saying deskplane does not implement it and naming docs/api-coverage.md", name, ae.ErrorCode(), ae.ErrorMessage(), code)
 		}
 	}
-	_, err := workspaces.NewFromConfig(s.Admin()).DescribeIpGroups(ctx, &workspaces.DescribeIpGroupsInput{})
-	check("DescribeIpGroups", err, "UnknownOperationException")
+	// Every WorkSpaces operation is served; KMS speaks the same awsJson 1.1.
+	_, err := kms.NewFromConfig(s.Admin()).GenerateRandom(ctx, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(16)})
+	check("GenerateRandom", err, "UnknownOperationException")
 	_, err = directoryservice.NewFromConfig(s.Admin()).DescribeTrusts(ctx, &directoryservice.DescribeTrustsInput{})
 	check("DescribeTrusts", err, "UnknownOperationException")
 	_, err = iam.NewFromConfig(s.Admin()).ListAccountAliases(ctx, &iam.ListAccountAliasesInput{})

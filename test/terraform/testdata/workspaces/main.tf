@@ -24,7 +24,7 @@ data "aws_directory_service_directory" "corp" {
 
 resource "aws_workspaces_ip_group" "office" {
   name        = "tf-office"
-  description = "office ${var.stage}"
+  description = "office" # the provider replaces a group whose description changes
   rules {
     source      = "198.51.100.0/24"
     description = "office"

@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -146,7 +148,12 @@ type Fleet struct {
 	cfg   *Config
 	// standbys are the tenants' standby-region brokers.
 	standbys []*Broker
+	// hub is the gateway hub every tenant's broker shares.
+	hub *GatewayHub
 }
+
+// Hub returns the fleet's gateway hub.
+func (f *Fleet) Hub() *GatewayHub { return f.hub }
 
 // NewFleet builds every tenant's clients and broker. timeout bounds each
 // call to the service.
@@ -156,6 +163,17 @@ func NewFleet(ctx context.Context, cfg *Config, timeout time.Duration, o Options
 		return nil, err
 	}
 	f := &Fleet{names: names, brokers: map[string]*Broker{}, admin: cfg.APITokens, reg: prometheus.NewRegistry(), cfg: cfg}
+	if o.Hub == nil {
+		clock, log := o.Clock, o.Log
+		if clock == nil {
+			clock = RealClock{}
+		}
+		if log == nil {
+			log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		}
+		o.Hub = NewGatewayHub(clock, cfg.GatewaySecret, cfg.ticketTTL(), log)
+	}
+	f.hub = o.Hub
 	for i, name := range names {
 		tc := cfgs[i]
 		if tc != cfg {
@@ -310,6 +328,7 @@ func (f *Fleet) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "reconciling": leads})
 	})
+	f.hub.routes(mux)
 	metrics := promhttp.HandlerFor(f.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		tenant, admin := f.tokenTenant(r)

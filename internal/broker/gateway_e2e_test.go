@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -274,3 +275,94 @@ func TestGatewayDisconnectAppliesPowerPlan(t *testing.T) {
 	g.advance(15 * time.Minute)
 	reconcileUntil(t, g.b, func(r *PassReport) bool { return len(r.Pools["eng"].Stopped) == 1 }, "stop after 30m")
 }
+
+func TestGatewayProcessRegistersWithSecretAndProxies(t *testing.T) {
+	e := startEnv(t)
+	e.withPools(1, 3, 1)
+	e.cfg.GatewaySecret = "gw-secret"
+	f, err := NewFleet(context.Background(), e.cfg, 30*time.Second, Options{Clock: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	b := f.Broker(DefaultTenant)
+	reconcileUntil(t, b, func(r *PassReport) bool { return settled(r, "eng", "fin", "ops") }, "pools settle")
+	api := httptest.NewServer(f.Handler())
+	t.Cleanup(api.Close)
+
+	// A wrong secret is refused.
+	bad := &gateway.Client{URL: api.URL, Secret: "wrong"}
+	if err := bad.Heartbeat(context.Background(), gateway.Registration{ID: "gw-x", URL: "ws://x"}); err == nil {
+		t.Fatal("heartbeat with a wrong secret accepted")
+	}
+	// No gateway is live: an active session carries no ticket.
+	v, err := b.RequestSession(context.Background(), "alice")
+	if err != nil || !v.Ready() || v.Ticket != "" {
+		t.Fatalf("alice without gateways %+v %v", v, err)
+	}
+
+	// The desktop's guest listens on the loopback address its VPC address
+	// maps to (the process runtime's rule), on the protocol's port.
+	lb, err := gateway.Loopback(v.IP, v.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", lb)
+	if err != nil {
+		t.Fatalf("listen on the desktop's loopback address: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		defer safego.Recover(nil, "guest")
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "GUEST "+v.WorkspaceID+"\n")
+		io.Copy(c, c)
+	}()
+
+	cfg := &gateway.Config{ID: "gw-1", BrokerURL: api.URL, Secret: "gw-secret", Listen: "127.0.0.1:0", ListenTCP: "127.0.0.1:0", AddressMap: "loopback"}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan gateway.Registration, 1)
+	done := make(chan error, 1)
+	go func() { done <- gateway.Run(ctx, cfg, slogDiscard(), func(r gateway.Registration) { ready <- r }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway run: %v", err)
+		}
+	}()
+	var reg gateway.Registration
+	select {
+	case reg = <-ready:
+	case err := <-done:
+		t.Fatalf("gateway: %v", err)
+	}
+	v, err = b.SessionWithTicket(context.Background(), v.SessionID)
+	if err != nil || v.Gateway != "gw-1" || v.GatewayTCP != reg.TCPAddr || v.Ticket == "" {
+		t.Fatalf("session through gw-1 %+v %v", v, err)
+	}
+	c, r, line := tcpConnect(t, reg.TCPAddr, v.Ticket)
+	if line != "GUEST "+v.WorkspaceID {
+		t.Fatalf("banner %q", line)
+	}
+	io.WriteString(c, "ping\n")
+	if got, _ := r.ReadString('\n'); got != "ping\n" {
+		t.Fatalf("echo %q", got)
+	}
+	c.Close()
+	testserver.Eventually(t, 10*time.Second, func() bool {
+		s, _ := b.Store().Session(context.Background(), v.SessionID)
+		return s.State == SessDisconnected
+	}, "remote gateway's disconnect reaches the broker")
+	// Without heartbeats the gateway stops being live after 30 seconds.
+	e.advance(31 * time.Second)
+	gws := f.Hub().Gateways()
+	if len(gws) != 1 || gws[0].Live {
+		t.Fatalf("gateways after silence %+v", gws)
+	}
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

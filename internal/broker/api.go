@@ -61,6 +61,7 @@ func (b *Broker) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"gateways": b.hub.Gateways(), "connections": b.hub.Connections()})
 	}))
 	b.hub.routes(mux)
+	b.operatorRoutes(mux)
 	mux.HandleFunc("GET /v1/regions", b.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Failover())
 	}))

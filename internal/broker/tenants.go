@@ -329,6 +329,7 @@ func (f *Fleet) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "reconciling": leads})
 	})
 	f.hub.routes(mux)
+	(&console{f: f, ws: newWebSessions("dp_console", "/console/")}).routes(mux)
 	metrics := promhttp.HandlerFor(f.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		tenant, admin := f.tokenTenant(r)

@@ -319,4 +319,3 @@ func (c *console) page(h func(http.ResponseWriter, *http.Request, *webSession, *
 		h(w, r, s, c.f.brokers[tenant], consoleData{Tenant: tenant, CSRF: s.csrf, Signed: true, Tenants: tenants})
 	}
 }
-

@@ -80,6 +80,8 @@ type Config struct {
 	GatewaySecret string `json:"gateway_secret,omitempty"`
 	// Gateway configures the in-process gateway and connection tickets.
 	Gateway GatewayConfig `json:"gateway,omitzero"`
+	// Portal configures the user portal's directory sign-in.
+	Portal PortalConfig `json:"portal,omitzero"`
 
 	// Onboarding declares the answers onboard would otherwise prompt for.
 	Onboarding Onboarding `json:"onboarding,omitempty"`

@@ -182,7 +182,7 @@ func (c *console) routes(mux *http.ServeMux) {
 		fail := func(code int, msg string) {
 			render(w, "login", code, consoleData{Title: "Sign in", CSRF: c.ws.preCSRF(w, r), Error: msg})
 		}
-		if !c.ws.allowSignIn(r) {
+		if !c.ws.allowSignIn(r, "") {
 			w.Header().Set("Retry-After", "2")
 			fail(http.StatusTooManyRequests, "Too many sign-in attempts; wait a moment.")
 			return

@@ -330,6 +330,7 @@ func (f *Fleet) Handler() http.Handler {
 	})
 	f.hub.routes(mux)
 	(&console{f: f, ws: newWebSessions("dp_console", "/console/")}).routes(mux)
+	(&portal{f: f, ws: newWebSessions("dp_portal", "/portal/")}).routes(mux)
 	metrics := promhttp.HandlerFor(f.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		tenant, admin := f.tokenTenant(r)

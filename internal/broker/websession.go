@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,12 +51,14 @@ func randToken() string {
 }
 
 // allowSignIn applies the sign-in rate limit: 5 attempts in a burst, then
-// one every 2 seconds, per client IP.
-func (ws *webSessions) allowSignIn(r *http.Request) bool {
+// one every 2 seconds, per client IP and account (the user name typed, or
+// "" for the console's token).
+func (ws *webSessions) allowSignIn(r *http.Request, account string) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
+	host += "\x00" + strings.ToLower(account)
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	l := ws.limits[host]
@@ -136,3 +139,5 @@ func (ws *webSessions) destroy(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.setCookie(w, r, ws.cookie, "", -1)
 }
+
+func subtleEq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

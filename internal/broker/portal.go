@@ -275,4 +275,3 @@ func (p *portal) signed(h func(http.ResponseWriter, *http.Request, *webSession, 
 func constantEq(a, b string) bool {
 	return len(a) == len(b) && subtleEq(a, b)
 }
-

@@ -81,10 +81,11 @@ func ldapTestServer(t *testing.T, users map[string]string) (string, *[]string) {
 // in-process gateway (loopback address map) and guests listening on their
 // desktops' loopback addresses with a banner and an echo.
 type portalEnv struct {
-	e   *testEnv
-	f   *Fleet
-	b   *Broker
-	srv *httptest.Server
+	guests map[string]bool
+	e      *testEnv
+	f      *Fleet
+	b      *Broker
+	srv    *httptest.Server
 }
 
 func startPortalEnv(t *testing.T) *portalEnv {
@@ -107,20 +108,25 @@ func startPortalEnv(t *testing.T) *portalEnv {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	pe := &portalEnv{e: e, f: f, b: b, srv: srv}
-	// Every eng desktop gets a guest as it appears.
-	guests := map[string]bool{}
-	reconcileUntil(t, b, func(r *PassReport) bool {
-		ds, _ := b.Desktops(context.Background())
+	pe := &portalEnv{e: e, f: f, b: b, srv: srv, guests: map[string]bool{}}
+	pe.settle(t)
+	return pe
+}
+
+// settle reconciles until the pools settle, giving every desktop a guest
+// as it appears.
+func (pe *portalEnv) settle(t *testing.T) {
+	t.Helper()
+	reconcileUntil(t, pe.b, func(r *PassReport) bool {
+		ds, _ := pe.b.Desktops(context.Background())
 		for _, d := range ds {
-			if d.IP != "" && !guests[d.ID] {
-				guests[d.ID] = true
+			if d.IP != "" && !pe.guests[d.ID] {
+				pe.guests[d.ID] = true
 				startGuest(t, d.IP, d.ID)
 			}
 		}
-		return settled(r, "eng", "fin", "ops")
-	}, "pools settle")
-	return pe
+		return settled(r, "eng", "fin", "ops") && r.Pools["eng"].States["AVAILABLE"] > r.Pools["eng"].Assigned
+	}, "pools settle with a free running eng desktop")
 }
 
 // startGuest listens like the process runtime's built-in guest: on the

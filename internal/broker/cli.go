@@ -294,6 +294,7 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		return 1
 	}
 	var handler http.Handler = fleet.Handler()
+	gwLine := ""
 	if !cfg.Gateway.Disabled {
 		h, tcpAddr, err := startLocalGateway(ctx, cfg, addr, fleet.Hub(), o.Log, handler)
 		if err != nil {
@@ -302,13 +303,14 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 			return 1
 		}
 		handler = h
-		fmt.Fprintf(stdout, "deskplane broker gateway: websocket /gateway/ws, tcp %s (address map %s)\n", tcpAddr, cfg.addressMap())
+		gwLine = fmt.Sprintf("deskplane broker gateway: websocket /gateway/ws, tcp %s (address map %s)\n", tcpAddr, cfg.addressMap())
 	}
 	srv := o.Limits.Server(httpguard.NewHosts(addr, cfg.AllowedHosts).Wrap(handler))
 	fmt.Fprintf(stdout, "deskplane broker listening on %s://%s\n", scheme, ln.Addr())
 	if caFile != "" {
 		fmt.Fprintf(stdout, "  CA bundle: %s\n", caFile)
 	}
+	fmt.Fprint(stdout, gwLine) // after the lines scripts read first
 	if !httpguard.Loopback(ln.Addr().String()) {
 		if cfg.publicSecrets() {
 			fmt.Fprintf(stderr, "deskplane broker serve: WARNING: listening on %s, beyond loopback, with a published api token "+

@@ -36,13 +36,13 @@ func TestServeRunsGatewayInProcess(t *testing.T) {
 			t.Errorf("broker serve exited %d: %s", code, errb.String())
 		}
 	}()
-	re := regexp.MustCompile(`(?s)gateway: websocket /gateway/ws, tcp (\S+) \(address map loopback\).*listening on http://(\S+)\n`)
+	re := regexp.MustCompile(`listening on http://(\S+)\ndeskplane broker gateway: websocket /gateway/ws, tcp (\S+) \(address map loopback\)`)
 	var m []string
 	testserver.Eventually(t, 30*time.Second, func() bool {
 		m = re.FindStringSubmatch(out.String())
 		return m != nil
 	}, "broker serve prints its gateway and URL")
-	ws, _, err := websocket.Dial(ctx, "ws://"+m[2]+"/gateway/ws", nil)
+	ws, _, err := websocket.Dial(ctx, "ws://"+m[1]+"/gateway/ws", nil)
 	if err != nil {
 		t.Fatalf("websocket through broker serve: %v", err)
 	}
@@ -50,7 +50,7 @@ func TestServeRunsGatewayInProcess(t *testing.T) {
 	if _, _, err := ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
 		t.Fatalf("forged ticket over websocket: %v", err)
 	}
-	_, _, line := tcpConnect(t, m[1], "forged")
+	_, _, line := tcpConnect(t, m[2], "forged")
 	if !strings.HasPrefix(line, "DENIED") {
 		t.Fatalf("forged ticket over tcp: %q", line)
 	}

@@ -366,3 +366,20 @@ func TestGatewayProcessRegistersWithSecretAndProxies(t *testing.T) {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestGatewayConfigIsTheProcesss(t *testing.T) {
+	c := &Config{DataDir: t.TempDir(), Tenants: []Tenant{{Name: "acme", Config: Config{GatewaySecret: "s"}}}}
+	if _, _, err := c.TenantConfigs(); err == nil || !strings.Contains(err.Error(), "gateway_secret") {
+		t.Fatalf("a tenant's gateway_secret: %v", err)
+	}
+	c = &Config{Gateway: GatewayConfig{AddressMap: "nat"}}
+	c.applyDefaults()
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "address_map") {
+		t.Fatalf("address_map nat: %v", err)
+	}
+	c = &Config{Gateway: GatewayConfig{TicketTTL: "-1s"}}
+	c.applyDefaults()
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "ticket_ttl") {
+		t.Fatalf("ticket_ttl -1s: %v", err)
+	}
+}

@@ -70,6 +70,10 @@ func (c *Config) TenantConfigs() ([]string, []*Config, error) {
 		if tc.Listen != "" || tc.TLS != "" || tc.TLSCert != "" || tc.TLSKey != "" || len(tc.AllowedHosts) > 0 || tc.DataDir != "" || len(tc.Tenants) > 0 || tc.ReconcileInterval != "" {
 			return nil, nil, fmt.Errorf("broker config: tenant %q: listen, tls, tls_cert, tls_key, allowed_hosts, data_dir, reconcile_interval and tenants are the process's, set them at the top level", t.Name)
 		}
+		if tc.GatewaySecret != "" || tc.Gateway != (GatewayConfig{}) {
+			return nil, nil, fmt.Errorf("broker config: tenant %q: gateway_secret and gateway are the process's (its gateways serve every tenant), set them at the top level", t.Name)
+		}
+		tc.Gateway = c.Gateway
 		inherit(&tc.Endpoint, c.Endpoint)
 		inherit(&tc.Region, c.Region)
 		inherit(&tc.SessionName, c.SessionName)

@@ -262,11 +262,12 @@ func TestGatewayDisconnectAppliesPowerPlan(t *testing.T) {
 	}
 	testserver.Eventually(t, 10*time.Second, func() bool { return len(g.b.Hub().Connections()) == 1 }, "connect")
 	c.Close() // the user goes away
+	var d *Desktop
 	testserver.Eventually(t, 10*time.Second, func() bool {
 		s, _ := g.b.Store().Session(ctx, v.SessionID)
-		return s.State == SessDisconnected
-	}, "the gateway's disconnect ends the session")
-	d, _ := g.b.Store().Desktop(ctx, v.WorkspaceID)
+		d, _ = g.b.Store().Desktop(ctx, v.WorkspaceID)
+		return s.State == SessDisconnected && !d.StopAt.IsZero()
+	}, "the gateway's disconnect ends the session and sets the power plan's deadline")
 	if want := g.clock.Now().Add(30 * time.Minute); d.StopAt.IsZero() || d.StopAt.After(want) || d.StopAt.Before(want.Add(-time.Minute)) {
 		t.Fatalf("stop_at %v, want about %v", d.StopAt, want)
 	}
@@ -312,6 +313,7 @@ func TestGatewayProcessRegistersWithSecretAndProxies(t *testing.T) {
 		t.Fatalf("listen on the desktop's loopback address: %v", err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	wsID := v.WorkspaceID
 	go func() {
 		defer safego.Recover(nil, "guest")
 		c, err := ln.Accept()
@@ -319,7 +321,7 @@ func TestGatewayProcessRegistersWithSecretAndProxies(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		io.WriteString(c, "GUEST "+v.WorkspaceID+"\n")
+		io.WriteString(c, "GUEST "+wsID+"\n")
 		io.Copy(c, c)
 	}()
 

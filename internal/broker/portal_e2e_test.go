@@ -258,3 +258,22 @@ func TestPortalSignInConnectIsolation(t *testing.T) {
 		t.Fatalf("connect after log out: %d", code)
 	}
 }
+
+func TestPortalLDAPAddressFromDirectory(t *testing.T) {
+	e := startEnv(t)
+	e.withPools(1, 3, 1)
+	b := e.broker()
+	ctx := context.Background()
+	u, domain, err := b.directoryLDAP(ctx, "eng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if domain != "corp.example.com" || !strings.HasPrefix(u, "ldap://127.") || !strings.HasSuffix(u, ":389") {
+		t.Fatalf("derived ldap url %q, domain %q", u, domain)
+	}
+	// Configured per directory (by name), it wins.
+	e.cfg.Portal.LDAP = map[string]string{"corp.example.com": "ldaps://dc.corp.example.com:636"}
+	if u, _, _ := b.directoryLDAP(ctx, "eng"); u != "ldaps://dc.corp.example.com:636" {
+		t.Fatalf("configured url: %q", u)
+	}
+}

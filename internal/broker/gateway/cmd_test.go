@@ -32,3 +32,10 @@ func TestMainConfigErrors(t *testing.T) {
 		t.Errorf("no config: %d %q", code, errb.String())
 	}
 }
+
+func TestExampleConfigLoads(t *testing.T) {
+	c, err := LoadConfig("../../../examples/broker-gateway.json")
+	if err != nil || c.ID != "gw-1" || c.AddressMap != "loopback" {
+		t.Fatalf("example: %+v %v", c, err)
+	}
+}

@@ -26,6 +26,15 @@ fi
 cleanup() { [ -n "$pgdir" ] && scripts/pg-stop.sh "$pgdir" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
+step "Chromium for the browser tests"
+# The broker's console and portal tests drive headless Chromium (chromedp);
+# Debian's chromium package is installed here when missing and we are root.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null || {
+    apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; }
+fi
+export DESKPLANE_REQUIRE_CHROMIUM="${DESKPLANE_REQUIRE_CHROMIUM:-1}"
+
 step "go build"
 go build -o bin/deskplane ./cmd/deskplane
 

@@ -26,6 +26,8 @@ import (
 //	GET  /v1/cost?from=&to=            cost report (RFC 3339 or YYYY-MM-DD)
 //	GET  /metrics                      Prometheus text format (metrics.go)
 //	GET  /v1/regions                   primary and standby region, which is active, and why (regions.go)
+//	GET  /v1/gateways                  gateways, their health and live connections (gateways.go)
+//	POST /v1/gateway/…                 the gateways' own endpoints (gateway_secret; gateways.go)
 func (b *Broker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", b.auth(b.metrics.Handler().ServeHTTP))
@@ -44,7 +46,7 @@ func (b *Broker) Handler() http.Handler {
 		writeSession(w, v, err)
 	}))
 	mux.HandleFunc("GET /v1/sessions/{id}", b.auth(func(w http.ResponseWriter, r *http.Request) {
-		v, err := b.GetSession(r.Context(), r.PathValue("id"))
+		v, err := b.SessionWithTicket(r.Context(), r.PathValue("id"))
 		writeSession(w, v, err)
 	}))
 	mux.HandleFunc("POST /v1/sessions/{id}/disconnect", b.auth(func(w http.ResponseWriter, r *http.Request) {
@@ -55,6 +57,11 @@ func (b *Broker) Handler() http.Handler {
 		v, err := b.Logout(r.Context(), r.PathValue("id"))
 		writeSession(w, v, err)
 	}))
+	mux.HandleFunc("GET /v1/gateways", b.auth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"gateways": b.hub.Gateways(), "connections": b.hub.Connections()})
+	}))
+	b.hub.routes(mux)
+	b.operatorRoutes(mux)
 	mux.HandleFunc("GET /v1/regions", b.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Failover())
 	}))

@@ -44,6 +44,7 @@ type WorkSpacesAPI interface {
 	StopWorkspaces(context.Context, *workspaces.StopWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.StopWorkspacesOutput, error)
 	TerminateWorkspaces(context.Context, *workspaces.TerminateWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.TerminateWorkspacesOutput, error)
 	RebuildWorkspaces(context.Context, *workspaces.RebuildWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.RebuildWorkspacesOutput, error)
+	RebootWorkspaces(context.Context, *workspaces.RebootWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.RebootWorkspacesOutput, error)
 }
 
 // EC2API is the part of EC2 the broker uses (listing AMIs to import).

@@ -50,7 +50,12 @@ type Broker struct {
 	// it holds it (shared store only).
 	holder string
 	leader atomic.Bool
+	// hub holds gateways and connection tickets (shared in a Fleet).
+	hub *GatewayHub
 }
+
+// Hub returns the broker's gateway hub.
+func (b *Broker) Hub() *GatewayHub { return b.hub }
 
 type cachedGroups struct {
 	groups []string
@@ -72,6 +77,9 @@ type Options struct {
 	// running broker, for reports (the cost command); such a broker must
 	// not reconcile or serve.
 	ReadOnly bool
+	// Hub, when set, is the gateway hub the broker shares with others (a
+	// Fleet's); default: a hub of its own.
+	Hub *GatewayHub
 }
 
 // New returns a broker over the clients, with its store in cfg.DataDir.
@@ -102,6 +110,10 @@ func New(cfg *Config, c *Clients, o Options) (*Broker, error) {
 	b := &Broker{cfg: cfg, c: c, st: st, clock: o.Clock, log: o.Log, holder: newHolder(),
 		dirID: map[string]string{}, bundleID: map[string]string{}, groups: map[string]cachedGroups{},
 		kick: make(chan struct{}, 1)}
+	b.hub = o.Hub
+	if b.hub == nil {
+		b.hub = NewGatewayHub(o.Clock, cfg.GatewaySecret, cfg.ticketTTL(), o.Log)
+	}
 	b.metrics = newMetrics(b)
 	if c != nil && c.calls != nil {
 		c.calls.p.Store(b.metrics)

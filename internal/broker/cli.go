@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deskplane/deskplane/internal/broker/gateway"
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/httpguard"
 	"github.com/deskplane/deskplane/internal/safego"
@@ -32,6 +33,7 @@ commands:
   serve      run the session API and the reconcile loop
   reconcile  run one reconcile pass and print what it did
   cost       print the cost report (hours AVAILABLE, cost, ALWAYS_ON, saving)
+  gateway    run a connection gateway as its own process, attached to a broker
 
 Run "deskplane broker <command> -h" for the command's flags.
 `
@@ -52,6 +54,8 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return 0
+	case "gateway":
+		return gateway.Main(args, stdout, stderr, gateway.MainOptions{Context: o.Context, Log: o.Log})
 	case "onboard", "serve", "reconcile", "cost":
 	default:
 		fmt.Fprintf(stderr, "deskplane broker: unknown command %q\n", cmd)
@@ -289,11 +293,24 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 		fmt.Fprintf(stderr, "deskplane broker serve: %v\n", err)
 		return 1
 	}
-	srv := o.Limits.Server(httpguard.NewHosts(addr, cfg.AllowedHosts).Wrap(fleet.Handler()))
+	var handler http.Handler = fleet.Handler()
+	gwLine := ""
+	if !cfg.Gateway.Disabled {
+		h, tcpAddr, err := startLocalGateway(ctx, cfg, addr, fleet.Hub(), o.Log, handler)
+		if err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "deskplane broker serve: %v\n", err)
+			return 1
+		}
+		handler = h
+		gwLine = fmt.Sprintf("deskplane broker gateway: websocket /gateway/ws, tcp %s (address map %s)\n", tcpAddr, cfg.addressMap())
+	}
+	srv := o.Limits.Server(httpguard.NewHosts(addr, cfg.AllowedHosts).Wrap(handler))
 	fmt.Fprintf(stdout, "deskplane broker listening on %s://%s\n", scheme, ln.Addr())
 	if caFile != "" {
 		fmt.Fprintf(stdout, "  CA bundle: %s\n", caFile)
 	}
+	fmt.Fprint(stdout, gwLine) // after the lines scripts read first
 	if !httpguard.Loopback(ln.Addr().String()) {
 		if cfg.publicSecrets() {
 			fmt.Fprintf(stderr, "deskplane broker serve: WARNING: listening on %s, beyond loopback, with a published api token "+
@@ -323,6 +340,42 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 	}
 	return 0
 }
+
+// startLocalGateway runs the in-process gateway: its WebSocket at
+// /gateway/ws beside the session API (the returned handler), and a TCP
+// listener for native clients, until ctx ends.
+func startLocalGateway(ctx context.Context, cfg *Config, apiAddr string, hub *GatewayHub, log *slog.Logger, api http.Handler) (http.Handler, string, error) {
+	m, err := gateway.MapByName(cfg.addressMap())
+	if err != nil {
+		return nil, "", err
+	}
+	tcpAddr := cfg.Gateway.ListenTCP
+	if tcpAddr == "" {
+		host, _, err := net.SplitHostPort(apiAddr)
+		if err != nil {
+			host = "127.0.0.1"
+		}
+		tcpAddr = net.JoinHostPort(host, "0")
+	}
+	tln, err := net.Listen("tcp", tcpAddr)
+	if err != nil {
+		return nil, "", fmt.Errorf("gateway: listen on %s: %w", tcpAddr, err)
+	}
+	gw := &gateway.Gateway{ID: LocalGatewayID, Broker: hub, Map: m, Log: log}
+	hub.RegisterLocal(gateway.Registration{ID: LocalGatewayID, URL: "/gateway/ws", TCPAddr: tln.Addr().String()})
+	safego.Go(ctx, log, "broker gateway tcp", func(ctx context.Context) {
+		if err := gw.ServeTCP(ctx, tln); err != nil {
+			log.Error("gateway tcp listener stopped", "err", err)
+		}
+	}, nil)
+	mux := http.NewServeMux()
+	mux.Handle("GET /gateway/ws", gw)
+	mux.Handle("/", api)
+	return mux, tln.Addr().String(), nil
+}
+
+// LocalGatewayID is the id of the gateway "broker serve" runs in process.
+const LocalGatewayID = "local"
 
 // listenAPI listens on addr for the session API, over TLS when cfg asks for
 // it, and returns the URL scheme and the CA bundle clients should trust.

@@ -75,6 +75,13 @@ type Config struct {
 	// second per operation (as the service counts them, per account and
 	// operation), every attempt waiting its turn; 0: unpaced.
 	MaxRequestsPerSecond float64 `json:"max_requests_per_second,omitempty"`
+	// GatewaySecret authenticates gateways that run as their own process
+	// ("deskplane broker gateway"); empty: only the in-process gateway.
+	GatewaySecret string `json:"gateway_secret,omitempty"`
+	// Gateway configures the in-process gateway and connection tickets.
+	Gateway GatewayConfig `json:"gateway,omitzero"`
+	// Portal configures the user portal's directory sign-in.
+	Portal PortalConfig `json:"portal,omitzero"`
 
 	// Onboarding declares the answers onboard would otherwise prompt for.
 	Onboarding Onboarding `json:"onboarding,omitempty"`
@@ -321,6 +328,14 @@ func (c *Config) Validate() error {
 	}
 	if c.TLS != "" && c.TLS != "auto" {
 		return fmt.Errorf("broker config: tls must be \"auto\" or empty, not %q", c.TLS)
+	}
+	if m := c.Gateway.AddressMap; m != "" && m != "loopback" && m != "direct" {
+		return fmt.Errorf("broker config: gateway.address_map must be loopback or direct, not %q", m)
+	}
+	if t := c.Gateway.TicketTTL; t != "" {
+		if d, err := time.ParseDuration(t); err != nil || d <= 0 {
+			return fmt.Errorf("broker config: gateway.ticket_ttl %q is not a positive duration", t)
+		}
 	}
 	if c.MaxRequestsPerSecond < 0 {
 		return fmt.Errorf("broker config: max_requests_per_second must not be negative")

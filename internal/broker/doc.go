@@ -12,6 +12,7 @@
 //	deskplane broker serve     --config FILE [--listen ADDR] [--tls auto | --tls-cert F --tls-key F]
 //	deskplane broker reconcile --config FILE
 //	deskplane broker cost      --config FILE [--from T] [--to T] [--json]
+//	deskplane broker gateway   --config FILE   (package gateway: a gateway process)
 //
 // onboard is the guide's infrastructure setup as one idempotent, resumable
 // command: (1) DescribeAccountModifications; unless BYOL is configured,
@@ -73,6 +74,15 @@
 //     power_plan (default stop-after-30), release_plan (default keep)}];
 //     the first policy naming the user or one of the user's directory
 //     groups wins.
+//   - gateway_secret: authenticates gateway processes (POST /v1/gateway/…);
+//     empty: only the in-process gateway.
+//   - gateway: disabled (no in-process gateway), listen_tcp (its native
+//     listener; default the API host, a free port), address_map (loopback
+//     with an endpoint, else direct), ticket_ttl (default 60s).
+//   - portal: ldap (directory id or name → ldap:// or ldaps:// URL; default
+//     the loopback address of the directory's first DNS address, port
+//     389), bind_format (default "{user}@{domain}"),
+//     ldaps_insecure_skip_verify.
 //   - prices (USD, illustrative defaults, not AWS list prices): hourly
 //     (0.30 per AVAILABLE hour of a MANUAL desktop), hourly_monthly_fee (0,
 //     fixed monthly fee of a MANUAL desktop), monthly (40.00, ALWAYS_ON),
@@ -104,6 +114,13 @@
 //	POST /v1/sessions/{id}/disconnect    power plan on_disconnect
 //	POST /v1/sessions/{id}/logout        release plan, then power plan on_logout
 //	GET  /v1/pools · POST /v1/reconcile · GET /v1/cost?from=&to= · GET /v1/health · GET /metrics (Prometheus)
+//
+// An active session's answer also carries ticket, ticket_expires, gateway,
+// gateway_url and gateway_tcp when a gateway is live (gateways.go). More
+// endpoints: GET /v1/gateways, GET /v1/desktops, POST
+// /v1/desktops/{id}/{start|stop|reboot|rebuild|release}, GET /v1/sessions,
+// GET /v1/events, GET /v1/cost/daily (actions.go); the console at
+// /console/ (console.go) and the portal at /portal/ (portal.go).
 //
 // A session request resolves the user's groups (ds-data ListGroupsForMember
 // in the pools' directories, cached five minutes), matches a policy, reuses

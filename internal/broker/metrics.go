@@ -36,6 +36,10 @@ type Metrics struct {
 	requests *prometheus.HistogramVec
 	// pass times reconcile passes by outcome.
 	pass *prometheus.HistogramVec
+	// gatewayConns counts gateway tickets redeemed and connections made
+	// and closed; gatewayBytes the bytes proxied (in: user to desktop).
+	gatewayConns *prometheus.CounterVec
+	gatewayBytes *prometheus.CounterVec
 	// pools reads the pools' figures from the store when scraped.
 	pools poolCollector
 }
@@ -74,12 +78,20 @@ func newMetrics(b *Broker) *Metrics {
 		Help:    "Duration of reconcile passes, by outcome (ok or error).",
 		Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30},
 	}, []string{"outcome"})
+	m.gatewayConns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "deskplane_broker", Name: "gateway_connections_total",
+		Help: "Gateway events: tickets redeemed, connections opened (connect) and closed (disconnect).",
+	}, []string{"event"})
+	m.gatewayBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "deskplane_broker", Name: "gateway_bytes_total",
+		Help: "Bytes proxied by the gateways, by direction (in: user to desktop; out: desktop to user), counted at disconnect.",
+	}, []string{"direction"})
 	m.reg.MustRegister(m.collectors()...)
 	return m
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.calls, m.attempts, m.retries, m.throttles, m.grant, m.requests, m.pass, m.pools}
+	return []prometheus.Collector{m.calls, m.attempts, m.retries, m.throttles, m.grant, m.requests, m.pass, m.pools, m.gatewayConns, m.gatewayBytes}
 }
 
 // registerWith registers the broker's metrics in another registry too (a

@@ -50,6 +50,17 @@ type SessionView struct {
 	DesktopState string `json:"desktop_state,omitempty"`
 	// Reason explains a wait.
 	Reason string `json:"reason,omitempty"`
+	// Ticket is a single-use connection ticket for this session's desktop
+	// and protocol, valid until TicketExpires (the broker's clock) at the
+	// gateway Gateway: a browser opens a WebSocket to GatewayURL and sends
+	// it as the first message; a native client connects to GatewayTCP and
+	// sends it as the first line. Set on an active session while a gateway
+	// is live; every answer carries a new ticket.
+	Ticket        string    `json:"ticket,omitempty"`
+	TicketExpires time.Time `json:"ticket_expires,omitzero"`
+	Gateway       string    `json:"gateway,omitempty"`
+	GatewayURL    string    `json:"gateway_url,omitempty"`
+	GatewayTCP    string    `json:"gateway_tcp,omitempty"`
 }
 
 // Ready reports whether the gateway can connect.
@@ -145,6 +156,9 @@ func (b *Broker) RequestSession(ctx context.Context, user string) (v *SessionVie
 		v, err := b.requestSession(ctx, user, pol)
 		if try == 0 && isUniqueViolation(err) {
 			continue
+		}
+		if err == nil {
+			b.hub.attach(b, v)
 		}
 		return v, err
 	}
@@ -322,6 +336,16 @@ func (b *Broker) GetSession(ctx context.Context, id string) (*SessionView, error
 		return b.orStandby(func(x *Broker) (*SessionView, error) { return x.getSession(ctx, id) })
 	}
 	return b.getSession(ctx, id)
+}
+
+// SessionWithTicket is GetSession with a new connection ticket when the
+// session is active and a gateway is live (GET /v1/sessions/{id}).
+func (b *Broker) SessionWithTicket(ctx context.Context, id string) (*SessionView, error) {
+	v, err := b.GetSession(ctx, id)
+	if err == nil && v.Ticket == "" {
+		b.hub.attach(b, v)
+	}
+	return v, err
 }
 
 func (b *Broker) getSession(ctx context.Context, id string) (*SessionView, error) {

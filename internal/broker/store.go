@@ -642,3 +642,23 @@ func (s *Store) Usage(ctx context.Context) ([]Interval, error) { return s.interv
 func (s *Store) Assignments(ctx context.Context) ([]Interval, error) {
 	return s.intervals(ctx, "assignments")
 }
+
+// Events returns the newest limit events, newest first.
+func (s *Store) Events(ctx context.Context, limit int) ([]EventRecord, error) {
+	rows, err := s.query(ctx, `SELECT at,kind,workspace_id,detail FROM events ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []EventRecord{}
+	for rows.Next() {
+		var e EventRecord
+		var at int64
+		if err := rows.Scan(&at, &e.Kind, &e.WorkspaceID, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At = tm(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

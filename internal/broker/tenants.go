@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -68,6 +70,10 @@ func (c *Config) TenantConfigs() ([]string, []*Config, error) {
 		if tc.Listen != "" || tc.TLS != "" || tc.TLSCert != "" || tc.TLSKey != "" || len(tc.AllowedHosts) > 0 || tc.DataDir != "" || len(tc.Tenants) > 0 || tc.ReconcileInterval != "" {
 			return nil, nil, fmt.Errorf("broker config: tenant %q: listen, tls, tls_cert, tls_key, allowed_hosts, data_dir, reconcile_interval and tenants are the process's, set them at the top level", t.Name)
 		}
+		if tc.GatewaySecret != "" || tc.Gateway != (GatewayConfig{}) {
+			return nil, nil, fmt.Errorf("broker config: tenant %q: gateway_secret and gateway are the process's (its gateways serve every tenant), set them at the top level", t.Name)
+		}
+		tc.Gateway = c.Gateway
 		inherit(&tc.Endpoint, c.Endpoint)
 		inherit(&tc.Region, c.Region)
 		inherit(&tc.SessionName, c.SessionName)
@@ -146,7 +152,12 @@ type Fleet struct {
 	cfg   *Config
 	// standbys are the tenants' standby-region brokers.
 	standbys []*Broker
+	// hub is the gateway hub every tenant's broker shares.
+	hub *GatewayHub
 }
+
+// Hub returns the fleet's gateway hub.
+func (f *Fleet) Hub() *GatewayHub { return f.hub }
 
 // NewFleet builds every tenant's clients and broker. timeout bounds each
 // call to the service.
@@ -156,6 +167,17 @@ func NewFleet(ctx context.Context, cfg *Config, timeout time.Duration, o Options
 		return nil, err
 	}
 	f := &Fleet{names: names, brokers: map[string]*Broker{}, admin: cfg.APITokens, reg: prometheus.NewRegistry(), cfg: cfg}
+	if o.Hub == nil {
+		clock, log := o.Clock, o.Log
+		if clock == nil {
+			clock = RealClock{}
+		}
+		if log == nil {
+			log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		}
+		o.Hub = NewGatewayHub(clock, cfg.GatewaySecret, cfg.ticketTTL(), log)
+	}
+	f.hub = o.Hub
 	for i, name := range names {
 		tc := cfgs[i]
 		if tc != cfg {
@@ -310,6 +332,9 @@ func (f *Fleet) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "reconciling": leads})
 	})
+	f.hub.routes(mux)
+	(&console{f: f, ws: newWebSessions("dp_console", "/console/")}).routes(mux)
+	(&portal{f: f, ws: newWebSessions("dp_portal", "/portal/")}).routes(mux)
 	metrics := promhttp.HandlerFor(f.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		tenant, admin := f.tokenTenant(r)

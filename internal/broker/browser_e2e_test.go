@@ -1,0 +1,228 @@
+package broker
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/deskplane/deskplane/internal/testserver"
+)
+
+// screenshotDir is where the browser tests save their screenshots
+// (gitignored).
+const screenshotDir = "../../test/artifacts/screenshots"
+
+// browser starts headless Chromium (Debian's chromium package). Without it
+// the test is skipped, unless DESKPLANE_REQUIRE_CHROMIUM=1 (scripts/test.sh
+// installs it and sets that), when it fails.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if x, err := exec.LookPath(p); err == nil {
+			path = x
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("DESKPLANE_REQUIRE_CHROMIUM") == "1" {
+			t.Fatal("chromium is required (apt-get install -y chromium)")
+		}
+		t.Skip("chromium not installed")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshotDir, name+".png"), buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConsoleBrowser(t *testing.T) {
+	_, _, b, srv := fleetEnv(t)
+	ctx := browser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/console/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), "test-token"),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("pool-chart")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#pool-chart rect").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 3 {
+		t.Fatalf("pool chart has %d bars", n)
+	}
+	screenshot(t, ctx, "console-pools")
+	ds, _ := b.Desktops(context.Background())
+	var id string
+	for _, d := range ds {
+		if d.Pool == "eng" && d.State == "AVAILABLE" {
+			id = d.ID
+		}
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/console/desktops"),
+		chromedp.WaitVisible(chromedp.ID("d-"+id)),
+		chromedp.Click(chromedp.CSS("#d-"+id+" button.act-stop")),
+		chromedp.WaitVisible(chromedp.ID("desktops")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		d, _ := b.Store().Desktop(context.Background(), id)
+		if !d.StopRequested.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Stop in the browser did not stop %s", id)
+		}
+		time.Sleep(50 * time.Millisecond) // a real browser's round trip, not domain time
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/desktops"), chromedp.WaitVisible(chromedp.ID("d-"+id))); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "console-desktops")
+	for _, page := range []string{"cost", "sessions", "gateways", "events"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/"+page), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatal(err)
+		}
+		screenshot(t, ctx, "console-"+page)
+	}
+}
+
+func TestPortalBrowser(t *testing.T) {
+	pe := startPortalEnv(t)
+	srv := pe.srv.URL
+	signIn := func(ctx context.Context, user, pw string) error {
+		return chromedp.Do(ctx,
+			chromedp.Navigate(srv+"/portal/"),
+			chromedp.WaitVisible(chromedp.ID("user-name")),
+			chromedp.SendKeys(chromedp.ID("user-name"), user),
+			chromedp.SendKeys(chromedp.ID("password"), pw),
+			chromedp.Click(chromedp.ID("signin")),
+		)
+	}
+	ctx := browser(t)
+	// A wrong password is refused.
+	var msg string
+	if err := signIn(ctx, "alice", "wrong"); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("error"))); err != nil {
+		t.Fatal(err)
+	}
+	msg = text(t, ctx, "error")
+	if !strings.Contains(msg, "Wrong user name or password") {
+		t.Fatalf("wrong password: %q", msg)
+	}
+	screenshot(t, ctx, "portal-signin-refused")
+	// alice signs in, connects, and sees her guest's banner, then its echo.
+	var term string
+	if err := signIn(ctx, "alice", "alice-pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.ID("connect")),
+		chromedp.Click(chromedp.ID("connect")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, `document.getElementById("terminal").textContent.includes("ready")`)
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("line"), "hello from the browser\n")); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, `document.getElementById("terminal").textContent.includes("hello from the browser")`)
+	term = text(t, ctx, "terminal")
+	alice, _ := pe.b.Store().OpenSession(context.Background(), "alice")
+	if alice == nil || !strings.Contains(term, "deskplane guest "+alice.WorkspaceID+" ready") {
+		t.Fatalf("terminal %q (alice's session %+v)", term, alice)
+	}
+	screenshot(t, ctx, "portal-terminal")
+
+	pe.settle(t) // the warm buffer refills, with a guest
+	// bob, in another browser, connects to his own desktop, never alice's.
+	bctx := browser(t)
+	if err := signIn(bctx, "bob", "bob-pw"); err != nil {
+		t.Fatal(err)
+	}
+	var bterm string
+	if err := chromedp.Do(bctx,
+		chromedp.WaitVisible(chromedp.ID("connect")),
+		chromedp.Click(chromedp.ID("connect")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, bctx, `document.getElementById("terminal").textContent.includes("ready")`)
+	bterm = text(t, bctx, "terminal")
+	bob, _ := pe.b.Store().OpenSession(context.Background(), "bob")
+	if bob == nil || bob.WorkspaceID == alice.WorkspaceID || strings.Contains(bterm, alice.WorkspaceID) || !strings.Contains(bterm, bob.WorkspaceID) {
+		t.Fatalf("bob's terminal %q (bob %+v, alice %s)", bterm, bob, alice.WorkspaceID)
+	}
+	// bob's page lists only his own desktop.
+	var page string
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv+"/portal/"), chromedp.WaitVisible(chromedp.ID("desktops"))); err != nil {
+		t.Fatal(err)
+	}
+	page = text(t, bctx, "desktops")
+	if strings.Contains(page, alice.WorkspaceID) {
+		t.Fatalf("bob sees alice's desktop: %q", page)
+	}
+	// alice presses Disconnect: the power plan applies.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("disconnect"))); err != nil {
+		t.Fatal(err)
+	}
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		s, _ := pe.b.Store().Session(context.Background(), alice.ID)
+		return s.State == SessDisconnected
+	}, "alice's session disconnected after Disconnect")
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv+"/portal/"), chromedp.WaitVisible(chromedp.ID("desktops"))); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "portal-home")
+}
+
+func text(t *testing.T, ctx context.Context, id string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID(id)))
+	if err != nil {
+		t.Fatalf("text of #%s: %v", id, err)
+	}
+	return s
+}
+
+func poll(t *testing.T, ctx context.Context, expr string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		t.Fatalf("waiting for %s: %v", expr, err)
+	}
+}

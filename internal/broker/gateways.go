@@ -1,0 +1,417 @@
+package broker
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"crypto/rand"
+
+	"github.com/deskplane/deskplane/internal/broker/gateway"
+)
+
+// GatewayConfig configures the gateway "broker serve" runs in process and
+// the tickets the broker issues.
+type GatewayConfig struct {
+	// Disabled: no gateway in process (remote gateways only).
+	Disabled bool `json:"disabled,omitempty"`
+	// ListenTCP is the in-process gateway's address for native clients
+	// (default: the session API's host, a free port).
+	ListenTCP string `json:"listen_tcp,omitempty"`
+	// AddressMap is how the gateway reaches a desktop: "loopback" (the
+	// loopback address internal/loopback derives from the desktop's VPC
+	// address, for deskplane's process runtime; the default with an
+	// endpoint) or "direct" (the address as reported; the default for AWS).
+	AddressMap string `json:"address_map,omitempty"`
+	// TicketTTL is a connection ticket's lifetime (Go duration, default
+	// 60s, on the broker's clock).
+	TicketTTL string `json:"ticket_ttl,omitempty"`
+}
+
+// addressMap returns the configured address map's name.
+func (c *Config) addressMap() string {
+	if c.Gateway.AddressMap != "" {
+		return c.Gateway.AddressMap
+	}
+	if c.Endpoint != "" {
+		return "loopback"
+	}
+	return "direct"
+}
+
+func (c *Config) ticketTTL() time.Duration {
+	if d, err := time.ParseDuration(c.Gateway.TicketTTL); err == nil && d > 0 {
+		return d
+	}
+	return time.Minute
+}
+
+// gatewayLiveFor is how long a remote gateway counts as live after its last
+// heartbeat (it sends one every 10 seconds).
+const gatewayLiveFor = 30 * time.Second
+
+// GatewayHub is the broker's side of its gateways: the registry of live
+// gateways, the connection tickets, and the live connections the gateways
+// report. A Fleet's brokers share one hub. It implements gateway.Broker for
+// a gateway in the same process.
+type GatewayHub struct {
+	clock  Clock
+	secret string
+	ttl    time.Duration
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	tickets  map[string]*ticket // by SHA-256 of the ticket
+	gateways map[string]*gatewayState
+	// grants: gateway → session → broker, for redeemed tickets whose
+	// connection is not closed yet.
+	grants map[string]map[string]*Broker
+	conns  map[string]*liveConn // gateway + "/" + conn
+	rr     int
+}
+
+type ticket struct {
+	b       *Broker
+	session string
+	gateway string
+	expires time.Time
+}
+
+type gatewayState struct {
+	reg      gateway.Registration
+	lastSeen time.Time
+	local    bool
+}
+
+type liveConn struct {
+	b       *Broker
+	gateway string
+	conn    string
+	session string
+	remote  string
+	since   time.Time
+}
+
+// NewGatewayHub returns a hub. secret authenticates remote gateways (empty:
+// none may register); ttl is a ticket's lifetime.
+func NewGatewayHub(clock Clock, secret string, ttl time.Duration, log *slog.Logger) *GatewayHub {
+	return &GatewayHub{clock: clock, secret: secret, ttl: ttl, log: log,
+		tickets: map[string]*ticket{}, gateways: map[string]*gatewayState{},
+		grants: map[string]map[string]*Broker{}, conns: map[string]*liveConn{}}
+}
+
+func ticketKey(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(h[:])
+}
+
+// RegisterLocal registers a gateway in this process: live as long as the
+// process.
+func (h *GatewayHub) RegisterLocal(r gateway.Registration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gateways[r.ID] = &gatewayState{reg: r, lastSeen: h.clock.Now(), local: true}
+}
+
+// Heartbeat registers a remote gateway or renews its registration.
+func (h *GatewayHub) Heartbeat(r gateway.Registration) error {
+	if r.ID == "" || r.URL == "" {
+		return errors.New("a gateway registers with an id and a url")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if g, ok := h.gateways[r.ID]; ok && g.local {
+		return fmt.Errorf("gateway id %q is the broker's own", r.ID)
+	}
+	if _, ok := h.gateways[r.ID]; !ok {
+		h.log.Info("gateway registered", "gateway", r.ID, "url", r.URL, "tcp", r.TCPAddr)
+	}
+	h.gateways[r.ID] = &gatewayState{reg: r, lastSeen: h.clock.Now()}
+	return nil
+}
+
+func (h *GatewayHub) live(g *gatewayState, now time.Time) bool {
+	return g.local || now.Sub(g.lastSeen) < gatewayLiveFor
+}
+
+// activeLocked counts a gateway's open connections.
+func (h *GatewayHub) activeLocked(id string) int64 {
+	n := int64(0)
+	for _, c := range h.conns {
+		if c.gateway == id {
+			n++
+		}
+	}
+	if g := h.gateways[id]; g != nil && !g.local && g.reg.Active > n {
+		n = g.reg.Active
+	}
+	return n
+}
+
+// pickLocked spreads sessions over live gateways: the least loaded, ties
+// in turn.
+func (h *GatewayHub) pickLocked(now time.Time) *gatewayState {
+	var ids []string
+	for id, g := range h.gateways {
+		if h.live(g, now) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	h.rr++
+	best := ""
+	for i := range ids {
+		id := ids[(h.rr+i)%len(ids)]
+		if best == "" || h.activeLocked(id) < h.activeLocked(best) {
+			best = id
+		}
+	}
+	return h.gateways[best]
+}
+
+// attach adds a connection ticket and a gateway to an active session's
+// view; without a live gateway the view has none.
+func (h *GatewayHub) attach(b *Broker, v *SessionView) {
+	if h == nil || v == nil || v.State != SessActive {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.clock.Now()
+	for k, t := range h.tickets {
+		if !now.Before(t.expires) {
+			delete(h.tickets, k)
+		}
+	}
+	g := h.pickLocked(now)
+	if g == nil {
+		return
+	}
+	var raw [32]byte
+	rand.Read(raw[:])
+	tk := base64.RawURLEncoding.EncodeToString(raw[:])
+	exp := now.Add(h.ttl)
+	h.tickets[ticketKey(tk)] = &ticket{b: b, session: v.SessionID, gateway: g.reg.ID, expires: exp}
+	v.Ticket, v.TicketExpires = tk, exp
+	v.Gateway, v.GatewayURL, v.GatewayTCP = g.reg.ID, g.reg.URL, g.reg.TCPAddr
+}
+
+func denied(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", gateway.ErrDenied, fmt.Sprintf(format, a...))
+}
+
+// Redeem consumes a ticket (single use) for the gateway it was issued for,
+// before its expiry on the broker's clock, for a session still active.
+func (h *GatewayHub) Redeem(ctx context.Context, gatewayID, tk string) (gateway.Target, error) {
+	h.mu.Lock()
+	key := ticketKey(tk)
+	t, ok := h.tickets[key]
+	delete(h.tickets, key)
+	now := h.clock.Now()
+	h.mu.Unlock()
+	switch {
+	case !ok:
+		return gateway.Target{}, denied("unknown or already used ticket")
+	case t.gateway != gatewayID:
+		return gateway.Target{}, denied("the ticket is for another gateway")
+	case !now.Before(t.expires):
+		return gateway.Target{}, denied("the ticket expired at %s", t.expires.Format(time.RFC3339))
+	}
+	v, err := t.b.GetSession(ctx, t.session)
+	if err != nil {
+		return gateway.Target{}, fmt.Errorf("redeem: session %s: %w", t.session, err)
+	}
+	if v.State != SessActive || v.IP == "" {
+		return gateway.Target{}, denied("session %s is %s", v.SessionID, v.State)
+	}
+	h.mu.Lock()
+	if h.grants[gatewayID] == nil {
+		h.grants[gatewayID] = map[string]*Broker{}
+	}
+	h.grants[gatewayID][t.session] = t.b
+	h.mu.Unlock()
+	t.b.metrics.gatewayConns.WithLabelValues("redeemed").Inc()
+	return gateway.Target{SessionID: v.SessionID, User: v.User, WorkspaceID: v.WorkspaceID, IP: v.IP, Port: v.Port, Protocol: v.Protocol}, nil
+}
+
+// Report records a gateway's connect or disconnect. When a session's last
+// connection closes, the power plan's on_disconnect applies.
+func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Event) error {
+	key := gatewayID + "/" + ev.Conn
+	h.mu.Lock()
+	switch ev.Kind {
+	case gateway.EventConnect:
+		b := h.grants[gatewayID][ev.SessionID]
+		if b == nil {
+			h.mu.Unlock()
+			return denied("no ticket of session %s was redeemed by gateway %s", ev.SessionID, gatewayID)
+		}
+		h.conns[key] = &liveConn{b: b, gateway: gatewayID, conn: ev.Conn, session: ev.SessionID, remote: ev.Remote, since: h.clock.Now()}
+		h.mu.Unlock()
+		b.metrics.gatewayConns.WithLabelValues("connect").Inc()
+		b.log.Info("gateway connect", "gateway", gatewayID, "session", ev.SessionID, "remote", ev.Remote)
+		return nil
+	case gateway.EventDisconnect:
+		c := h.conns[key]
+		if c == nil || c.session != ev.SessionID {
+			h.mu.Unlock()
+			return denied("no connection %s on gateway %s", ev.Conn, gatewayID)
+		}
+		delete(h.conns, key)
+		last := true
+		for _, o := range h.conns {
+			if o.session == c.session {
+				last = false
+			}
+		}
+		if last {
+			delete(h.grants[gatewayID], c.session)
+		}
+		h.mu.Unlock()
+		c.b.metrics.gatewayConns.WithLabelValues("disconnect").Inc()
+		c.b.metrics.gatewayBytes.WithLabelValues("in").Add(float64(max(ev.BytesIn, 0)))
+		c.b.metrics.gatewayBytes.WithLabelValues("out").Add(float64(max(ev.BytesOut, 0)))
+		c.b.log.Info("gateway disconnect", "gateway", gatewayID, "session", c.session, "bytes_in", ev.BytesIn, "bytes_out", ev.BytesOut)
+		if !last {
+			return nil
+		}
+		if _, err := c.b.Disconnect(ctx, c.session); err != nil {
+			return fmt.Errorf("disconnect session %s: %w", c.session, err)
+		}
+		return nil
+	}
+	h.mu.Unlock()
+	return fmt.Errorf("unknown event kind %q", ev.Kind)
+}
+
+// GatewayView is a gateway as GET /v1/gateways shows it.
+type GatewayView struct {
+	ID       string    `json:"id"`
+	URL      string    `json:"url"`
+	TCPAddr  string    `json:"tcp_addr,omitempty"`
+	Local    bool      `json:"local"`
+	Live     bool      `json:"live"`
+	LastSeen time.Time `json:"last_seen"`
+	Active   int64     `json:"active_connections"`
+}
+
+// ConnView is a live connection through a gateway.
+type ConnView struct {
+	Gateway   string    `json:"gateway"`
+	Conn      string    `json:"conn"`
+	SessionID string    `json:"session_id"`
+	Remote    string    `json:"remote,omitempty"`
+	Since     time.Time `json:"since"`
+}
+
+// Gateways lists the registered gateways.
+func (h *GatewayHub) Gateways() []GatewayView {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.clock.Now()
+	out := []GatewayView{}
+	for id, g := range h.gateways {
+		out = append(out, GatewayView{ID: id, URL: g.reg.URL, TCPAddr: g.reg.TCPAddr, Local: g.local,
+			Live: h.live(g, now), LastSeen: g.lastSeen, Active: h.activeLocked(id)})
+	}
+	slices.SortFunc(out, func(a, b GatewayView) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Connections lists the live connections.
+func (h *GatewayHub) Connections() []ConnView {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := []ConnView{}
+	for _, c := range h.conns {
+		out = append(out, ConnView{Gateway: c.gateway, Conn: c.conn, SessionID: c.session, Remote: c.remote, Since: c.since})
+	}
+	slices.SortFunc(out, func(a, b ConnView) int { return a.Since.Compare(b.Since) })
+	return out
+}
+
+// gatewayAuth admits a remote gateway by the shared secret.
+func (h *GatewayHub) gatewayAuth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || h.secret == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(h.secret)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="deskplane-gateway"`)
+			writeJSON(w, http.StatusUnauthorized, errBody("Unauthorized", "a gateway authenticates with the broker's gateway_secret"))
+			return
+		}
+		next(w, r)
+	}
+}
+
+// routes adds the gateways' endpoints (shared-secret auth):
+//
+//	POST /v1/gateway/heartbeat {id, url, tcp_addr, active}   register / renew
+//	POST /v1/gateway/redeem    {gateway, ticket}             → target, or 403
+//	POST /v1/gateway/events    {gateway, conn, session_id, kind, bytes_in, bytes_out}
+func (h *GatewayHub) routes(mux *http.ServeMux) {
+	decode := func(w http.ResponseWriter, r *http.Request, v any) bool {
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(v); err != nil {
+			writeJSON(w, http.StatusBadRequest, errBody("BadRequest", "invalid JSON body: "+err.Error()))
+			return false
+		}
+		return true
+	}
+	refuse := func(w http.ResponseWriter, err error) {
+		if errors.Is(err, gateway.ErrDenied) {
+			writeJSON(w, http.StatusForbidden, errBody("TicketRefused", err.Error()))
+			return
+		}
+		writeError(w, err)
+	}
+	mux.HandleFunc("POST /v1/gateway/heartbeat", h.gatewayAuth(func(w http.ResponseWriter, r *http.Request) {
+		var reg gateway.Registration
+		if !decode(w, r, &reg) {
+			return
+		}
+		if err := h.Heartbeat(reg); err != nil {
+			writeJSON(w, http.StatusBadRequest, errBody("BadRequest", err.Error()))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"live_for_seconds": int(gatewayLiveFor / time.Second)})
+	}))
+	mux.HandleFunc("POST /v1/gateway/redeem", h.gatewayAuth(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Gateway, Ticket string }
+		if !decode(w, r, &req) {
+			return
+		}
+		t, err := h.Redeem(r.Context(), req.Gateway, req.Ticket)
+		if err != nil {
+			refuse(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, t)
+	}))
+	mux.HandleFunc("POST /v1/gateway/events", h.gatewayAuth(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Gateway string `json:"gateway"`
+			gateway.Event
+		}
+		if !decode(w, r, &req) {
+			return
+		}
+		if err := h.Report(r.Context(), req.Gateway, req.Event); err != nil {
+			refuse(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+}

@@ -183,7 +183,19 @@ func (s *Server) Reconcile(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("directory %s: DNS address %q: %w", w.dir.ID, w.dnsIP, err))
 			continue
 		}
-		a, err := s.opts.Alloc.Assign(owner, ip)
+		// An address where another program already listens on the LDAP
+		// or LDAPS port is skipped for the next free one, as a collision
+		// between two owners is.
+		a, err := s.opts.Alloc.AssignFree(owner, ip, func(c netip.Addr) bool {
+			for _, port := range []int{s.opts.Port, s.opts.TLSPort} {
+				ln, err := net.Listen("tcp", netip.AddrPortFrom(c, uint16(port)).String())
+				if err != nil {
+					return false
+				}
+				ln.Close()
+			}
+			return true
+		})
 		if err != nil {
 			errs = append(errs, err)
 			continue

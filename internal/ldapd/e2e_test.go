@@ -23,17 +23,23 @@ import (
 	"github.com/deskplane/deskplane/internal/testserver"
 )
 
-// freePort returns a TCP port number free on 127.0.0.1 (the directories
-// listen on other loopback addresses, where it is free as well unless
-// another test took it meanwhile).
-func freePort(t *testing.T) int {
+// freePorts returns two different TCP port numbers free on 127.0.0.1
+// (the directories listen on other loopback addresses, where they are free
+// as well unless another test took them meanwhile: the server then moves
+// the directory to another address). Both listeners are held until both
+// numbers are known, so the two cannot be the same port.
+func freePorts(t *testing.T) (int, int) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var ports [2]int
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports[0], ports[1]
 }
 
 const alicePW = "Corr3ct-Horse!"
@@ -47,7 +53,7 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	s := testserver.Start(t, testserver.LDAP(freePort(t), freePort(t)))
+	s := testserver.Start(t, testserver.LDAP(freePorts(t)))
 	ctx := context.Background()
 	cli := dsvc.NewFromConfig(s.Admin())
 	out, err := cli.DescribeDirectories(ctx, &dsvc.DescribeDirectoriesInput{})

@@ -97,17 +97,10 @@ func TestConsoleBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testserver.Eventually(t, 20*time.Second, func() bool {
 		d, _ := b.Store().Desktop(context.Background(), id)
-		if !d.StopRequested.IsZero() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Stop in the browser did not stop %s", id)
-		}
-		time.Sleep(50 * time.Millisecond) // a real browser's round trip, not domain time
-	}
+		return d != nil && !d.StopRequested.IsZero()
+	}, "Stop in the browser did not stop %s", id)
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/desktops"), chromedp.WaitVisible(chromedp.ID("d-"+id))); err != nil {
 		t.Fatal(err)
 	}

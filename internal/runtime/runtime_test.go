@@ -48,17 +48,29 @@ func newTestManager(t *testing.T) (*Manager, chan string) {
 	return m, events
 }
 
+// poll checks cond every 20 ms (real processes: no clock to advance) until
+// it holds or d passes.
+func poll(d time.Duration, cond func() bool) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			return cond()
+		case <-tick.C:
+		}
+	}
+	return true
+}
+
 // waitState polls the guest's state until want or the deadline.
 func waitState(t *testing.T, m *Manager, key, want string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if s := m.Status(key); s.State == want {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll(15*time.Second, func() bool { return m.Status(key).State == want }) {
+		t.Fatalf("guest %s: state %q, want %q", key, m.Status(key).State, want)
 	}
-	t.Fatalf("guest %s: state %q, want %q", key, m.Status(key).State, want)
 }
 
 func testSpec(key, ip string, boot int64) Spec {
@@ -105,15 +117,11 @@ func TestGuestBannerEchoSessionsAndStop(t *testing.T) {
 
 func waitConn(t *testing.T, m *Manager, key, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, _ := m.ConnectionState(key[strings.LastIndex(key, "/")+1:]); c.State == want {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	id := key[strings.LastIndex(key, "/")+1:]
+	if !poll(10*time.Second, func() bool { c, _ := m.ConnectionState(id); return c.State == want }) {
+		c, _ := m.ConnectionState(id)
+		t.Fatalf("connection state %q, want %q", c.State, want)
 	}
-	c, _ := m.ConnectionState(key[strings.LastIndex(key, "/")+1:])
-	t.Fatalf("connection state %q, want %q", c.State, want)
 }
 
 func TestGuestKilledIsExitedAndNewBootRestarts(t *testing.T) {
@@ -130,14 +138,9 @@ func TestGuestKilledIsExitedAndNewBootRestarts(t *testing.T) {
 	waitState(t, m, key, StateReady)
 	// A third boot while the second runs: stopped, then started again.
 	m.Ensure(testSpec(key, "10.9.8.8", 3))
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if s := m.Status(key); s.Boot == 3 && s.State == StateReady {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll(15*time.Second, func() bool { s := m.Status(key); return s.Boot == 3 && s.State == StateReady }) {
+		t.Fatalf("third boot never ready: %+v", m.Status(key))
 	}
-	t.Fatalf("third boot never ready: %+v", m.Status(key))
 }
 
 func TestAdmitLimit(t *testing.T) {

@@ -42,6 +42,11 @@ type Broker struct {
 	kick chan struct{}
 	// metrics are the broker's Prometheus metrics (GET /metrics).
 	metrics *Metrics
+	// cache holds what a reconcile pass read from the store once (nil
+	// outside a pass): the pools' live desktops, the open usage intervals
+	// and the create intents, so that an unchanged desktop costs no store
+	// access at all.
+	cache *passCache
 	// tenant names the customer this broker serves in a Fleet.
 	tenant string
 	// region is the failover state when pools have a standby region.
@@ -132,6 +137,9 @@ func (b *Broker) Store() *Store { return b.st }
 
 // Config returns the configuration.
 func (b *Broker) Config() *Config { return b.cfg }
+
+// Clients returns the service clients the broker calls with.
+func (b *Broker) Clients() *Clients { return b.c }
 
 // Kick asks the serve loop for a reconcile pass soon.
 func (b *Broker) Kick() {
@@ -262,6 +270,9 @@ func (b *Broker) observe(ctx context.Context) (map[string][]types.Workspace, err
 }
 
 func (b *Broker) partnerManaged(ctx context.Context, id string) (bool, error) {
+	if b.cache != nil && b.cache.desktops[id] != nil {
+		return true, nil
+	}
 	if d, err := b.st.Desktop(ctx, id); err != nil || d != nil {
 		return d != nil, err
 	}
@@ -285,9 +296,19 @@ func (b *Broker) partnerManaged(ctx context.Context, id string) (bool, error) {
 // broker did not ask for are noticed, rebuilds are followed.
 func (b *Broker) record(ctx context.Context, pool string, w types.Workspace, now time.Time) (*Desktop, error) {
 	id := aws.ToString(w.WorkspaceId)
-	d, err := b.st.Desktop(ctx, id)
-	if err != nil {
-		return nil, err
+	var d *Desktop
+	if b.cache != nil {
+		d = b.cache.desktops[id]
+	}
+	if d == nil {
+		var err error
+		if d, err = b.st.Desktop(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	var before Desktop
+	if d != nil {
+		before = *d
 	}
 	state := string(w.State)
 	if d == nil {
@@ -301,6 +322,9 @@ func (b *Broker) record(ctx context.Context, pool string, w types.Workspace, now
 		if prev == "AVAILABLE" {
 			if err := b.st.CloseUsage(ctx, id, now); err != nil {
 				return nil, err
+			}
+			if b.cache != nil {
+				delete(b.cache.openUsage, id)
 			}
 		}
 		if (state == "STOPPING" || state == "STOPPED") && prev == "AVAILABLE" && d.StopRequested.IsZero() {
@@ -325,20 +349,68 @@ func (b *Broker) record(ctx context.Context, pool string, w types.Workspace, now
 		d.Release = ReleaseNone
 		b.log.Info("desktop rebuilt and released to the pool", "workspace", id)
 	}
-	if err := b.st.PutDesktop(ctx, d); err != nil {
-		return nil, err
+	// Unchanged records are not written again (a steady pass writes
+	// nothing).
+	if b.cache == nil || *d != before {
+		if err := b.st.PutDesktop(ctx, d); err != nil {
+			return nil, err
+		}
+		if b.cache != nil {
+			b.cache.desktops[id] = d
+		}
 	}
 	// A desktop the broker asked to stop is no longer counted (its interval
 	// was closed at the call) even if it still shows AVAILABLE.
-	if state == "AVAILABLE" && d.StopRequested.IsZero() {
+	if state == "AVAILABLE" && d.StopRequested.IsZero() && (b.cache == nil || !b.cache.openUsage[id]) {
 		if err := b.st.OpenUsage(ctx, d, now); err != nil {
 			return nil, err
 		}
+		if b.cache != nil {
+			b.cache.openUsage[id] = true
+		}
 	}
-	if err := b.st.DropIntent(ctx, d.Name); err != nil {
-		return nil, err
+	if b.cache == nil || b.cache.intents[d.Name] {
+		if err := b.st.DropIntent(ctx, d.Name); err != nil {
+			return nil, err
+		}
+		if b.cache != nil {
+			delete(b.cache.intents, d.Name)
+		}
 	}
 	return d, nil
+}
+
+// passCache is what a reconcile pass read from the store at its start.
+type passCache struct {
+	desktops  map[string]*Desktop // the pools' live desktops by id
+	openUsage map[string]bool     // desktops with an open AVAILABLE interval
+	intents   map[string]bool     // create intents by desktop name
+}
+
+func (b *Broker) loadPassCache(ctx context.Context) (*passCache, error) {
+	c := &passCache{desktops: map[string]*Desktop{}, intents: map[string]bool{}}
+	for _, p := range b.cfg.Pools {
+		ds, err := b.st.PoolDesktops(ctx, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			c.desktops[d.ID] = d
+		}
+		in, err := b.st.Intents(ctx, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range in {
+			c.intents[i.Name] = true
+		}
+	}
+	open, err := b.st.OpenUsageIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.openUsage = open
+	return c, nil
 }
 
 // gone marks a desktop that no longer exists (terminated).
@@ -408,6 +480,10 @@ func (b *Broker) Reconcile(ctx context.Context) (rep *PassReport, err error) {
 		return nil, err
 	}
 	now := b.clock.Now()
+	if b.cache, err = b.loadPassCache(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { b.cache = nil }()
 	obs, err := b.observe(ctx)
 	if err != nil {
 		return nil, err

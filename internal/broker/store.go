@@ -450,6 +450,24 @@ func (s *Store) MarkForeign(ctx context.Context, id string) error {
 	return err
 }
 
+// OpenUsageIDs returns the desktops with an open AVAILABLE interval.
+func (s *Store) OpenUsageIDs(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.query(ctx, `SELECT workspace_id FROM usage WHERE "end"=0`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
 // OpenUsage starts an AVAILABLE interval unless one is open.
 func (s *Store) OpenUsage(ctx context.Context, d *Desktop, at time.Time) error {
 	var n int

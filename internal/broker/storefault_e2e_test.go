@@ -108,8 +108,9 @@ func TestStopNotSentWhenItsMarkFails(t *testing.T) {
 	ctx := context.Background()
 	reconcileUntil(t, b, func(r *PassReport) bool { return settled(r, "eng") && r.Pools["eng"].Running == 1 }, "pool settles")
 	e.cfg.Pools[0].Warm = 0
-	// The pass records the one observed desktop, then marks it to stop.
-	failed := failNth(b.st, "INTO desktops", 2)
+	// The pass observes the one desktop unchanged (a steady pass writes no
+	// record), so its first desktop write is the mark before the stop.
+	failed := failNth(b.st, "INTO desktops", 1)
 	rep, err := b.Reconcile(ctx)
 	b.st.writeFault.Store(nil)
 	if q := failed(); q == "" || !errors.Is(err, errInjected) {

@@ -1,0 +1,145 @@
+// Package brokerscale measures one broker reconciling many desktops: 5
+// tenants (five customer accounts, each reached through its own role and
+// ExternalId) × 2 regions (each pool with a standby region holding as many
+// desktops), 1,000 desktops per tenant and region, 10,000 in all, against
+// an in-process deskplane.
+//
+//	go test ./bench/brokerscale -run '^$' -bench . -benchtime 5x
+//
+// It reports the wall time of one reconcile pass of every tenant and
+// region at once (as broker serve runs them), the slowest single pass, and
+// the calls a pass makes. Setting up the 10,000 desktops takes a minute or
+// two; it is not part of the measurement.
+package brokerscale
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/broker"
+	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/testserver"
+)
+
+const (
+	tenants   = 5
+	perRegion = 1000
+)
+
+func serverConfig(b *testing.B) string {
+	cfg := config.Default()
+	for i := 1; i < tenants; i++ {
+		cfg.Accounts = append(cfg.Accounts, config.Account{ID: fmt.Sprintf("1000000000%02d", i), BYOLEligible: true})
+	}
+	for i := range cfg.Accounts {
+		a := &cfg.Accounts[i]
+		if a.ID == config.PartnerAccount {
+			continue
+		}
+		a.BYOLEligible = true
+		a.Images = config.DefaultImages()
+		a.Directories = []config.Directory{{Name: "corp.example.com", ShortName: "CORP",
+			Users: []config.DirectoryUser{{Name: "alice"}}, Groups: map[string][]string{"Engineering": {"alice"}}}}
+		a.VPCs = []config.VPC{{CIDR: "10.0.0.0/16", Subnets: []config.Subnet{{CIDR: "10.0.0.0/20", AZ: "a"}, {CIDR: "10.0.16.0/20", AZ: "b"}}}}
+		a.Roles = []config.Role{{Name: "PartnerRole", Policies: map[string]any{"PartnerManaged": config.PartnerRolePolicy()},
+			TrustPolicy: map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+				"Effect": "Allow", "Principal": map[string]any{"AWS": "arn:aws:iam::" + config.PartnerAccount + ":root"},
+				"Action": "sts:AssumeRole", "Condition": map[string]any{"StringEquals": map[string]any{"sts:ExternalId": "Customer-" + a.ID}},
+			}}}}}
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "deskplane.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+func BenchmarkReconcile10k(b *testing.B) {
+	s := testserver.Start(b, testserver.ConfigFile(serverConfig(b)), testserver.Timing("instant"))
+	ctx := context.Background()
+	c := &broker.Config{Endpoint: s.URL, Region: "us-east-1", AccessKeyID: config.PartnerKeyID, SecretAccessKey: config.PartnerSecret,
+		DataDir: b.TempDir(), APITokens: []string{"admin-token"}, MaxAttempts: 20, MaxBackoff: "200ms"}
+	for i, a := range []string{config.CustomerAccount, "100000000001", "100000000002", "100000000003", "100000000004"} {
+		c.Tenants = append(c.Tenants, broker.Tenant{Name: fmt.Sprintf("t%d", i), Config: broker.Config{
+			RoleARN: "arn:aws:iam::" + a + ":role/PartnerRole", ExternalID: "Customer-" + a,
+			Onboarding: broker.Onboarding{Directory: "corp.example.com", ImageName: "win11-byol", BundleName: "win11-bundle", AMI: "win11-ent-23h2-byol"},
+			Pools: []broker.Pool{{Name: "eng", Directory: "corp.example.com", Bundle: "win11-bundle", RunningMode: "MANUAL",
+				Min: perRegion, Max: perRegion, Standby: &broker.StandbyPool{Region: "us-west-2", Min: perRegion}}},
+			Policies: []broker.Policy{{Name: "eng", Groups: []string{"Engineering"}, Pool: "eng"}},
+		}})
+	}
+	if err := c.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	fleet, err := broker.NewFleet(ctx, c, time.Minute, broker.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fleet.Close()
+	var all []*broker.Broker
+	for _, name := range fleet.Tenants() {
+		all = append(all, fleet.Broker(name), fleet.Broker(name).Standby())
+	}
+	// Onboard every tenant and region, then let the pools fill.
+	for _, br := range all {
+		on := &broker.Onboarder{C: br.Clients(), Cfg: br.Config().Onboarding, Out: io.Discard, Poll: 10 * time.Millisecond,
+			Timeout: time.Minute, In: bufio.NewReader(strings.NewReader("1\n"))}
+		if _, err := on.Run(ctx); err != nil {
+			b.Fatalf("onboard %s: %v", br.Config().Region, err)
+		}
+	}
+	settle := time.Now()
+	for _, br := range all {
+		for pass := 0; ; pass++ {
+			rep, err := br.Reconcile(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := rep.Pools["eng"]
+			if p.Desktops == perRegion && p.Pending == 0 && len(p.Created) == 0 && len(p.Errors) == 0 {
+				break
+			}
+			if pass > 200 {
+				b.Fatalf("the pool does not settle: %+v", p)
+			}
+		}
+	}
+	b.Logf("10,000 desktops settled in %v", time.Since(settle).Round(time.Millisecond))
+
+	b.ResetTimer()
+	var slowest time.Duration
+	for i := 0; i < b.N; i++ {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, br := range all {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t0 := time.Now()
+				rep, err := br.Reconcile(ctx)
+				d := time.Since(t0)
+				if err != nil || rep.Pools["eng"].Desktops != perRegion {
+					b.Errorf("pass: %v %+v", err, rep)
+				}
+				mu.Lock()
+				slowest = max(slowest, d)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}
+	b.ReportMetric(float64(slowest.Milliseconds()), "slowest-pass-ms")
+}

@@ -6,6 +6,7 @@
 //
 //	peer trivial -listen 127.0.0.1:0        # the ceiling: a fixed body, nothing else
 //	peer profile -cpuprofile FILE -only describe  # deskplane in-process under the CPU profiler
+//	peer ceiling -rows 10000 -concurrency 8  # what the embedded store alone commits
 //	peer run -deskplane URL -deskplane-pid N -moto URL -moto-pid N -trivial URL -trivial-pid N
 //
 // Workloads (each bounded in requests and time, loopback only):
@@ -79,6 +80,11 @@ func main() {
 	switch os.Args[1] {
 	case "trivial":
 		trivial(os.Args[2:])
+	case "ceiling":
+		if err := ceilingCmd(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "peer:", err)
+			os.Exit(1)
+		}
 	case "profile":
 		if err := profile(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "peer:", err)
@@ -180,6 +186,7 @@ func run(args []string) error {
 	only := fs.String("only", "describe,create,power", "workloads to run")
 	out := fs.String("json", "", "write the results as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this client (the load generator) to this file")
+	ceilingRows := fs.Int("ceiling", 10000, "with the create workload: rows for the embedded store's ceiling, measured in this process after the workloads (0 skips)")
 	fs.Parse(args)
 	if *dpURL == "" {
 		return errors.New("-deskplane is required")
@@ -272,8 +279,24 @@ func run(args []string) error {
 			results = append(results, result{workload: "power", target: "moto", note: "not supported: moto's WorkSpaces backend has no StartWorkspaces/StopWorkspaces"})
 		}
 	}
+	var ceil *ceilingResult
+	if has("create") && *ceilingRows > 0 {
+		c, err := storeCeiling(ctx, *ceilingRows, *createConc, 760, nil)
+		if err != nil {
+			return err
+		}
+		ceil = &c
+	}
 	fmt.Println()
 	fmt.Print(table(results))
+	if ceil != nil {
+		fmt.Printf("- %s\n", ceil)
+		for _, r := range results {
+			if r.target == "deskplane" && strings.HasPrefix(r.workload, "create") {
+				fmt.Printf("- deskplane's creates: %.0f desktops/s = %.0f%% of the store's ceiling\n", r.itemsPerSec(), 100*r.itemsPerSec()/ceil.rowsPerSec())
+			}
+		}
+	}
 	if *out != "" {
 		rows := make([]map[string]any, 0, len(results))
 		for _, r := range results {
@@ -913,7 +936,12 @@ func profile(args []string) error {
 	conc := fs.Int("concurrency", 64, "concurrent requests (describe)")
 	dur := fs.Duration("duration", 5*time.Second, "duration (describe)")
 	desktops := fs.Int("desktops", 5000, "desktops (create)")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the workload (server and load generator) to this file")
+	ceilingRows := fs.Int("ceiling", 10000, "create: rows for the store's ceiling measured after the workload (0 skips)")
 	fs.Parse(args)
+	if *memProfile != "" {
+		runtime.MemProfileRate = 4096
+	}
 	dir, err := os.MkdirTemp("", "deskplane-profile")
 	if err != nil {
 		return err
@@ -941,6 +969,23 @@ func profile(args []string) error {
 	}
 	defer f.Close()
 	var r result
+	walPages := func() (main, audit int64) {
+		type pager interface {
+			WALPages(context.Context) (int64, error)
+		}
+		if p, ok := s.Deps.Store.(pager); ok {
+			main, _ = p.WALPages(ctx)
+		}
+		if p, ok := s.Deps.AuditStore.(pager); ok && s.Deps.AuditStore != s.Deps.Store {
+			audit, _ = p.WALPages(ctx)
+		}
+		return main, audit
+	}
+	runtime.GC()
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	wal0, audit0 := walPages()
+	cpu0 := processCPU()
 	switch *only {
 	case "describe":
 		ids, err := createDesktops(ctx, t, 1, 1, "probe")
@@ -963,7 +1008,40 @@ func profile(args []string) error {
 	default:
 		return fmt.Errorf("unknown workload %q", *only)
 	}
+	cpu := processCPU() - cpu0
+	runtime.ReadMemStats(&ms1)
 	printResult(r)
+	n := float64(r.items)
+	fmt.Printf("process CPU (server and load generator): %.1f µs per item; allocations: %.0f objects, %.0f bytes per item\n",
+		float64(cpu.Microseconds())/n, float64(ms1.Mallocs-ms0.Mallocs)/n, float64(ms1.TotalAlloc-ms0.TotalAlloc)/n)
+	if *only == "create" {
+		// The engine provisions the desktops after the answers: wait until
+		// every job has run so that the WAL count holds their writes too.
+		time.Sleep(2 * time.Second)
+		wal1, audit1 := walPages()
+		fmt.Printf("WAL pages written: store %d (%.0f bytes per desktop), audit %d (%.0f bytes per desktop)\n",
+			wal1-wal0, float64(wal1-wal0)*4120/n, audit1-audit0, float64(audit1-audit0)*4120/n)
+	}
+	if *memProfile != "" {
+		mf, err := os.Create(*memProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.Lookup("allocs").WriteTo(mf, 0); err != nil {
+			mf.Close()
+			return err
+		}
+		mf.Close()
+		fmt.Printf("allocation profile in %s: go tool pprof -sample_index=alloc_space -top %s\n", *memProfile, *memProfile)
+	}
 	fmt.Printf("CPU profile in %s: go tool pprof -top %s\n", *out, *out)
+	if *only == "create" && *ceilingRows > 0 {
+		c, err := storeCeiling(ctx, *ceilingRows, 8, 760, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Println(c)
+		fmt.Printf("deskplane creates: %.0f desktops/s = %.0f%% of the store's ceiling\n", r.itemsPerSec(), 100*r.itemsPerSec()/c.rowsPerSec())
+	}
 	return nil
 }

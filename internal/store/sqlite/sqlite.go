@@ -21,7 +21,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // DB is the SQLite backend.
@@ -552,6 +552,34 @@ func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
 		return nil, fmt.Errorf("sqlite: get %s/%s: %w", table, key, err)
 	}
 	return v, nil
+}
+
+// WALPages reports how many pages (4 KiB each, plus a 24-byte frame
+// header) the writer's connection has written to the write-ahead log since
+// the store opened: SQLite's SQLITE_DBSTATUS_CACHE_WRITE counter. Benchmarks
+// divide it by the records written to find the log bytes per record. It
+// waits for the writer's connection, so it is for measurements, not for a
+// request's path.
+func (db *DB) WALPages(ctx context.Context) (int64, error) {
+	c, err := db.w.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: WAL pages: %w", err)
+	}
+	defer c.Close()
+	var n int
+	err = c.Raw(func(dc any) error {
+		st, ok := dc.(sqlitedrv.DBStatus)
+		if !ok {
+			return errors.New("the driver has no status counters")
+		}
+		var err error
+		n, _, err = st.Status(sqlitedrv.DBStatusCacheWrite, false)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: WAL pages: %w", err)
+	}
+	return int64(n), nil
 }
 
 // Tables lists the tables that hold records, sorted (store.TableLister).

@@ -164,9 +164,28 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 		e.Observe.ObserveClaim(len(jobs))
 	}
 	ran := 0
-	for _, j := range jobs {
-		began := time.Now() // a performance figure, not domain time
-		if err := e.runOne(ctx, j); err != nil {
+	began := time.Now() // a performance figure, not domain time
+	var errs []error
+	if b, ok := e.backend.(eachUpdater); ok && len(jobs) > 1 {
+		// Several jobs to a transaction, in the order they were claimed.
+		fns := make([]func(store.Tx) error, len(jobs))
+		for i, j := range jobs {
+			fns[i] = e.jobFn(ctx, j)
+		}
+		errs = b.UpdateEach(ctx, fns)
+	} else {
+		errs = make([]error, len(jobs))
+		for i, j := range jobs {
+			errs[i] = e.backend.Update(ctx, e.jobFn(ctx, j))
+		}
+	}
+	took := time.Since(began)
+	for i, j := range jobs {
+		err := errs[i]
+		if errors.Is(err, store.ErrConflict) {
+			err = nil // another node finished or re-claimed it; its effect stands alone
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return ran, ctx.Err()
 			}
@@ -176,16 +195,22 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 				if parked {
 					outcome = "parked"
 				}
-				e.Observe.ObserveRun(j.Kind, outcome, time.Since(began))
+				e.Observe.ObserveRun(j.Kind, outcome, took)
 			}
 			continue
 		}
 		if e.Observe != nil {
-			e.Observe.ObserveRun(j.Kind, "ok", time.Since(began))
+			e.Observe.ObserveRun(j.Kind, "ok", took)
 		}
 		ran++
 	}
 	return ran, nil
+}
+
+// eachUpdater is a backend that runs several update functions in order,
+// each with Update's guarantees, sharing commits (the embedded store).
+type eachUpdater interface {
+	UpdateEach(ctx context.Context, fns []func(tx store.Tx) error) []error
 }
 
 // failed returns a failed job to the queue, due after its backoff, or parks
@@ -223,23 +248,21 @@ func (e *Engine) Backoff(attempts int) time.Duration {
 	return d
 }
 
-func (e *Engine) runOne(ctx context.Context, j store.Claimed) error {
-	e.mu.RLock()
-	h := e.handlers[j.Kind]
-	e.mu.RUnlock()
-	if h == nil {
-		return fmt.Errorf("no handler for job kind %q", j.Kind)
-	}
-	err := e.backend.Update(ctx, func(tx store.Tx) error {
+// jobFn is the update function that finishes claimed job j and applies its
+// handler in the same transaction.
+func (e *Engine) jobFn(ctx context.Context, j store.Claimed) func(tx store.Tx) error {
+	return func(tx store.Tx) error {
+		e.mu.RLock()
+		h := e.handlers[j.Kind]
+		e.mu.RUnlock()
+		if h == nil {
+			return fmt.Errorf("no handler for job kind %q", j.Kind)
+		}
 		if err := tx.FinishJob(ctx, j.ID, e.owner); err != nil {
 			return err
 		}
 		// A panicking handler is a failed run (its effect rolled back),
 		// logged with its stack; the scheduler goes on.
 		return safego.Try(e.log, "lifecycle job "+j.Kind, func() error { return h(ctx, tx, j.Job, e.clock.Now()) })
-	})
-	if errors.Is(err, store.ErrConflict) {
-		return nil // another node finished or re-claimed it; its effect stands alone
 	}
-	return err
 }

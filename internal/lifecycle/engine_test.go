@@ -326,3 +326,48 @@ func TestObserverHearsClaimsAndRuns(t *testing.T) {
 		}
 	}
 }
+
+// A pass of several due jobs runs them in due order, each seeing the effects
+// of those before it; a failing one is rolled back and retried alone while
+// the others' effects and completions stand (on SQLite the pass shares
+// commits: UpdateEach).
+func TestPassRunsJobsInOrderAndFailsOneAlone(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.open(t)
+			ctx := t.Context()
+			clk := clock.NewVirtual(t0, true)
+			e := newEngine(b, clk)
+			e.Register("append", func(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+				v, err := tx.Get(ctx, "t", "log")
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				if err := tx.Put(ctx, "t", "log", append(v, j.ID...)); err != nil {
+					return err
+				}
+				if j.ID == "c" {
+					return errors.New("c fails")
+				}
+				return nil
+			})
+			for i, id := range []string{"a", "b", "c", "d", "e"} {
+				schedule(t, e, b, id, "append", t0.Add(time.Duration(i)*time.Millisecond))
+			}
+			clk.Advance(time.Second)
+			if n := runDue(t, e); n != 4 {
+				t.Fatalf("ran %d jobs, want 4", n)
+			}
+			if v, err := b.Get(ctx, "t", "log"); err != nil || string(v) != "abde" {
+				t.Fatalf("log = %q, %v; want abde (in due order, c rolled back)", v, err)
+			}
+			js, err := b.ListJobs(ctx, "", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(js) != 1 || js[0].ID != "c" || js[0].Attempts != 1 || js[0].LastError != "c fails" {
+				t.Fatalf("jobs left: %+v; want only c, released after one failed attempt", js)
+			}
+		})
+	}
+}

@@ -379,6 +379,40 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	return <-r.done
 }
 
+// UpdateEach runs fns in order, each as its own Update would (its own
+// savepoint: a failing fn rolls back only its own changes; answered only
+// once its commit is on disk), and returns their errors in the same order.
+// It queues them all before it waits, so the writer commits them in as few
+// groups as it can: the lifecycle engine runs a pass of due jobs this way,
+// several jobs to a transaction and one WAL sync for all, instead of one
+// commit and one sync per job. Each fn sees the effects of those before it.
+func (db *DB) UpdateEach(ctx context.Context, fns []func(tx store.Tx) error) []error {
+	errs := make([]error, len(fns))
+	reqs := make([]*writeReq, 0, len(fns))
+queue:
+	for i, fn := range fns {
+		r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+		select {
+		case db.writes <- r:
+			reqs = append(reqs, r)
+		case <-ctx.Done():
+			for j := i; j < len(fns); j++ {
+				errs[j] = ctx.Err()
+			}
+			break queue
+		case <-db.closed:
+			for j := i; j < len(fns); j++ {
+				errs[j] = errors.New("sqlite: store closed")
+			}
+			break queue
+		}
+	}
+	for i, r := range reqs {
+		errs[i] = <-r.done
+	}
+	return errs
+}
+
 // writeReq is one queued Update.
 type writeReq struct {
 	ctx  context.Context

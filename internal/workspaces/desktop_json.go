@@ -213,45 +213,13 @@ func optBool(b []byte, name string, v bool) []byte {
 	return jsonenc.Bool(jsonenc.Field(b, name, false), v)
 }
 
-// jobRefs is the payload of a batch job: the desktops it moves on.
+// jobRefs is the payload of a batch job: the desktops it moves on (encoded
+// by jobpayload.go).
 type jobRefs []jobRef
 
-// AppendJSON appends the refs as encoding/json writes them.
-func (rs jobRefs) AppendJSON(b []byte) ([]byte, error) {
-	if rs == nil {
-		return append(b, "null"...), nil
-	}
-	b = append(b, '[')
-	for i, r := range rs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonenc.String(jsonenc.Field(append(b, '{'), "key", true), r.Key)
-		b = append(jsonenc.Int(jsonenc.Field(b, "seq", false), r.Seq), '}')
-	}
-	return append(b, ']'), nil
-}
-
-// maintEntries is the payload of a maintenance group's job.
+// maintEntries is the payload of a maintenance group's job (encoded by
+// jobpayload.go).
 type maintEntries []maintEntry
-
-// AppendJSON appends the entries as encoding/json writes them.
-func (es maintEntries) AppendJSON(b []byte) ([]byte, error) {
-	if es == nil {
-		return append(b, "null"...), nil
-	}
-	var err error
-	b = append(b, '[')
-	for i, e := range es {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if b, err = appendStringAndTime(b, "key", e.Key, "due", e.Due); err != nil {
-			return nil, err
-		}
-	}
-	return append(b, ']'), nil
-}
 
 // appendStringAndTime appends an object of a string member and a time
 // member, as encoding/json writes a struct of the two.

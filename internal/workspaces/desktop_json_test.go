@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"strconv"
 	"testing"
 	"time"
 
@@ -140,28 +141,101 @@ func BenchmarkDesktopEncode(b *testing.B) {
 	})
 }
 
-// TestJobPayloadsAppendJSONMatchesEncodingJSON: the batch and maintenance
-// job payloads encode as encoding/json encodes them (their handlers decode
-// them with it).
-func TestJobPayloadsAppendJSONMatchesEncodingJSON(t *testing.T) {
+// TestJobPayloadsRoundTripInBothForms: the batch and maintenance job
+// payloads, written in the compact form (AppendJSON) or in the first form
+// (encoding/json, as older binaries queued them), decode to the same refs
+// and entries, over random payloads (keys with and without a common prefix,
+// zero and non-zero seqs, windows in whole seconds or not, and zero times
+// that keep the first form).
+func TestJobPayloadsRoundTripInBothForms(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for range 300 {
+	prefixed := func(rs []string) {
+		for i := range rs {
+			if r.IntN(3) > 0 {
+				rs[i] = "111122223333/us-east-1/" + rs[i]
+			}
+		}
+	}
+	compact := 0
+	for range 600 {
 		var refs []jobRef
 		var entries []maintEntry
 		fill(r, reflect.ValueOf(&refs).Elem())
 		fill(r, reflect.ValueOf(&entries).Elem())
-		for _, c := range []struct {
-			v    any
-			self store.JSONAppender
-		}{{refs, jobRefs(refs)}, {entries, maintEntries(entries)}} {
-			want, err := json.Marshal(c.v)
-			if err != nil {
-				t.Fatal(err)
+		keys := make([]string, len(refs))
+		for i := range refs {
+			keys[i] = refs[i].Key
+		}
+		prefixed(keys)
+		for i := range refs {
+			refs[i].Key = keys[i]
+		}
+		for i := range entries {
+			entries[i].Key = "111122223333/us-east-1/ws-" + strconv.Itoa(i)
+			if r.IntN(2) == 0 {
+				entries[i].Due = time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.IntN(30*86400)) * time.Second)
 			}
-			got, err := c.self.AppendJSON(nil)
-			if err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("got %s (%v)\nwant %s", got, err, want)
+		}
+		v1, err := json.Marshal(refs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2, err := jobRefs(refs).AppendJSON([]byte("x"))
+		if err != nil || v2[0] != 'x' {
+			t.Fatalf("AppendJSON: %q, %v", v2, err)
+		}
+		if !isV1(v2[1:]) {
+			compact++
+		}
+		want, err1 := decodeJobRefs(v1)
+		got, err2 := decodeJobRefs(v2[1:])
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("refs %s decode to %+v (%v), first form %s to %+v (%v)", v2[1:], got, err2, v1, want, err1)
+		}
+		v1, err = json.Marshal(entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2, err = maintEntries(entries).AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		we, err1 := decodeMaintEntries(v1)
+		ge, err2 := decodeMaintEntries(v2)
+		if err1 != nil || err2 != nil || len(we) != len(ge) {
+			t.Fatalf("entries %s decode to %+v (%v), first form %s to %+v (%v)", v2, ge, err2, v1, we, err1)
+		}
+		for i := range we {
+			if we[i].Key != ge[i].Key || !we[i].Due.Equal(ge[i].Due) {
+				t.Fatalf("entry %d: %s decodes to %+v, first form %s to %+v", i, v2, ge[i], v1, we[i])
 			}
+		}
+	}
+	if compact < 100 {
+		t.Fatalf("only %d of 600 ref payloads took the compact form", compact)
+	}
+}
+
+// TestCreatePayloadsStayInTheJobsRow: the jobs a 25-desktop CreateWorkspaces
+// request queues (its provisioning batch and its maintenance group) encode
+// in under 1,000 bytes each, the most SQLite keeps in a row of the jobs
+// table before it spills to an overflow page.
+func TestCreatePayloadsStayInTheJobsRow(t *testing.T) {
+	now := time.Date(2026, 12, 6, 6, 23, 25, 6805282, time.UTC)
+	var refs []jobRef
+	var entries []maintEntry
+	for range 25 {
+		k := key("111122223333", "us-east-1", newOrderedID("ws-"))
+		refs = append(refs, jobRef{Key: k})
+		entries = append(entries, maintEntry{Key: k, Due: MaintenanceWindow(k[len(k)-12:], now)})
+	}
+	for _, p := range []store.JSONAppender{jobRefs(refs), maintEntries(entries)} {
+		b, err := store.EncodeJSON(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) >= 1000 {
+			t.Errorf("%T of 25 desktops: %d bytes: %s", p, len(b), b)
 		}
 	}
 }

@@ -263,8 +263,8 @@ func (m *Module) runTransition(ctx context.Context, tx store.Tx, j store.Job, no
 }
 
 func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
-	var refs []jobRef
-	if err := json.Unmarshal(j.Payload, &refs); err != nil {
+	refs, err := decodeJobRefs(j.Payload)
+	if err != nil {
 		return fmt.Errorf("job %s: bad payload: %w", j.ID, err)
 	}
 	keys := make([]string, len(refs))
@@ -715,8 +715,8 @@ func (m *Module) runAutoStop(ctx context.Context, tx store.Tx, j store.Job, now 
 }
 
 func (m *Module) runAutoStopBatch(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
-	var refs []jobRef
-	if err := json.Unmarshal(j.Payload, &refs); err != nil {
+	refs, err := decodeJobRefs(j.Payload)
+	if err != nil {
 		return fmt.Errorf("job %s: bad payload: %w", j.ID, err)
 	}
 	for _, ref := range refs {
@@ -751,8 +751,8 @@ func (m *Module) runMaintenance(ctx context.Context, tx store.Tx, j store.Job, n
 // group; those not MANUAL (or whose directory opted out) are skipped this
 // month.
 func (m *Module) runMaintenanceGroup(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
-	var entries []maintEntry
-	if err := json.Unmarshal(j.Payload, &entries); err != nil {
+	entries, err := decodeMaintEntries(j.Payload)
+	if err != nil {
 		return fmt.Errorf("job %s: bad payload: %w", j.ID, err)
 	}
 	return m.maintainGroup(ctx, tx, j.ID, entries, now)

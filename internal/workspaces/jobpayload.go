@@ -1,0 +1,207 @@
+package workspaces
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/jsonenc"
+)
+
+// The batch and maintenance-group job payloads are written in a compact form
+// (version 2): the desktops' common key prefix once, then their ids, and the
+// maintenance windows as seconds after the earliest one. A CreateWorkspaces
+// request of 25 desktops wrote about 1.3 KB of refs and 2.2 KB of entries in
+// the first form (an array of objects), more than SQLite keeps in a row of
+// the jobs table, so each spilled to an overflow page that every enqueue,
+// claim and finish wrote to the log again; the compact forms stay in the
+// row. The first form still decodes (jobs queued by an older binary):
+//
+//	refs v1:    [{"key":"111122223333/us-east-1/ws-0bst0hl6x","seq":0},...]
+//	refs v2:    {"v":2,"p":"111122223333/us-east-1/","k":["ws-0bst0hl6x",...],"s":[0,...]}
+//	entries v1: [{"key":"111122223333/us-east-1/ws-0bst0hl6x","due":"2026-12-13T06:00:00Z"},...]
+//	entries v2: {"v":2,"p":"111122223333/us-east-1/","k":["ws-0bst0hl6x",...],"t":UNIX_NANOS,"ds":[SECONDS,...]}
+//
+// "s" is left out when every seq is 0; "ds" becomes "dn" (nanoseconds) when a
+// window is not a whole number of seconds after the earliest.
+
+// jobPayloadV2 is the compact form of both payloads.
+type jobPayloadV2 struct {
+	V      int      `json:"v"`
+	Prefix string   `json:"p"`
+	IDs    []string `json:"k"`
+	Seqs   []int64  `json:"s,omitempty"`
+	Base   int64    `json:"t,omitempty"`
+	DueS   []int64  `json:"ds,omitempty"`
+	DueN   []int64  `json:"dn,omitempty"`
+}
+
+// keyPrefix is the ACCOUNT/REGION/ prefix every key shares ("" when they do
+// not all share the first one's).
+func keyPrefix(n int, key func(int) string) string {
+	if n == 0 {
+		return ""
+	}
+	first := key(0)
+	i := strings.LastIndexByte(first, '/')
+	if i < 0 {
+		return ""
+	}
+	p := first[:i+1]
+	for j := 1; j < n; j++ {
+		if !strings.HasPrefix(key(j), p) {
+			return ""
+		}
+	}
+	return p
+}
+
+// appendIDs appends "p" and "k": the prefix and the keys without it.
+func appendIDs(b []byte, n int, key func(int) string) []byte {
+	p := keyPrefix(n, key)
+	b = jsonenc.String(append(b, `{"v":2,"p":`...), p)
+	b = append(b, `,"k":[`...)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.String(b, key(i)[len(p):])
+	}
+	return append(b, ']')
+}
+
+func appendInts(b []byte, name string, n int, v func(int) int64) []byte {
+	b = append(append(append(b, ",\""...), name...), "\":["...)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.Int(b, v(i))
+	}
+	return append(b, ']')
+}
+
+// AppendJSON appends the refs in the compact form.
+func (rs jobRefs) AppendJSON(b []byte) ([]byte, error) {
+	if len(rs) == 0 {
+		return appendV1(b, []jobRef(rs)) // null or [], as before
+	}
+	b = appendIDs(b, len(rs), func(i int) string { return rs[i].Key })
+	for _, r := range rs {
+		if r.Seq != 0 {
+			b = appendInts(b, "s", len(rs), func(i int) int64 { return rs[i].Seq })
+			break
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// AppendJSON appends the entries in the compact form, or in the first form
+// when a window is outside what nanoseconds since 1970 can hold.
+func (es maintEntries) AppendJSON(b []byte) ([]byte, error) {
+	if len(es) == 0 {
+		return appendV1(b, []maintEntry(es))
+	}
+	base := es[0].Due
+	whole := true
+	for _, e := range es {
+		if y := e.Due.Year(); y < 1700 || y > 2200 {
+			return appendV1(b, []maintEntry(es))
+		}
+		if e.Due.Before(base) {
+			base = e.Due
+		}
+	}
+	for _, e := range es {
+		if e.Due.Sub(base)%time.Second != 0 {
+			whole = false
+		}
+	}
+	b = appendIDs(b, len(es), func(i int) string { return es[i].Key })
+	b = jsonenc.Int(append(b, `,"t":`...), base.UnixNano())
+	if whole {
+		b = appendInts(b, "ds", len(es), func(i int) int64 { return int64(es[i].Due.Sub(base) / time.Second) })
+	} else {
+		b = appendInts(b, "dn", len(es), func(i int) int64 { return int64(es[i].Due.Sub(base)) })
+	}
+	return append(b, '}'), nil
+}
+
+// appendV1 appends v in the first form (encoding/json's).
+func appendV1(b []byte, v any) ([]byte, error) {
+	j, err := json.Marshal(v)
+	return append(b, j...), err
+}
+
+// isV1 reports whether a payload is in the first form (a JSON array, or null).
+func isV1(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) == 0 || b[0] != '{'
+}
+
+// decodeV2 decodes a compact payload and checks its lengths.
+func decodeV2(b []byte) (*jobPayloadV2, error) {
+	var p jobPayloadV2
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	if p.V != 2 {
+		return nil, fmt.Errorf("job payload version %d", p.V)
+	}
+	for _, l := range []int{len(p.Seqs), len(p.DueS), len(p.DueN)} {
+		if l != 0 && l != len(p.IDs) {
+			return nil, fmt.Errorf("job payload of %d ids has a list of %d", len(p.IDs), l)
+		}
+	}
+	return &p, nil
+}
+
+// decodeJobRefs decodes a batch job's payload in either form.
+func decodeJobRefs(b []byte) ([]jobRef, error) {
+	if isV1(b) {
+		var refs []jobRef
+		err := json.Unmarshal(b, &refs)
+		return refs, err
+	}
+	p, err := decodeV2(b)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]jobRef, len(p.IDs))
+	for i, id := range p.IDs {
+		refs[i].Key = p.Prefix + id
+		if p.Seqs != nil {
+			refs[i].Seq = p.Seqs[i]
+		}
+	}
+	return refs, nil
+}
+
+// decodeMaintEntries decodes a maintenance group's payload in either form.
+func decodeMaintEntries(b []byte) ([]maintEntry, error) {
+	if isV1(b) {
+		var es []maintEntry
+		err := json.Unmarshal(b, &es)
+		return es, err
+	}
+	p, err := decodeV2(b)
+	if err != nil {
+		return nil, err
+	}
+	if p.DueS == nil && p.DueN == nil {
+		return nil, fmt.Errorf("maintenance payload without windows")
+	}
+	base := time.Unix(0, p.Base).UTC()
+	es := make([]maintEntry, len(p.IDs))
+	for i, id := range p.IDs {
+		es[i].Key = p.Prefix + id
+		if p.DueS != nil {
+			es[i].Due = base.Add(time.Duration(p.DueS[i]) * time.Second)
+		} else {
+			es[i].Due = base.Add(time.Duration(p.DueN[i]))
+		}
+	}
+	return es, nil
+}

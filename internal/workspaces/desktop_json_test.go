@@ -237,6 +237,7 @@ func TestCreatePayloadsStayInTheJobsRow(t *testing.T) {
 		if len(b) >= 1000 {
 			t.Errorf("%T of 25 desktops: %d bytes: %s", p, len(b), b)
 		}
+		t.Logf("%T of 25 desktops: %d bytes", p, len(b))
 	}
 }
 

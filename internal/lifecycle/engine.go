@@ -55,7 +55,9 @@ type Engine struct {
 
 // Observer is told what the scheduler does: how many jobs each claim took
 // (the due backlog it found, up to the batch size) and how each run ended
-// ("ok", "retry" or "parked") with its duration.
+// ("ok", "retry" or "parked") with its duration. When the backend runs a
+// pass's jobs in shared commits (UpdateEach), a job's duration is its pass's:
+// from the first job queued to the last one durable.
 type Observer interface {
 	ObserveClaim(n int)
 	ObserveRun(kind, outcome string, d time.Duration)

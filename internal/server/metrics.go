@@ -51,7 +51,7 @@ func NewMetrics() *Metrics {
 	}, []string{"kind", "outcome"})
 	m.runTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "deskplane", Name: "job_run_seconds",
-		Help:    "Duration of a lifecycle job's run, its transaction's durable commit included, by kind.",
+		Help:    "Duration of a lifecycle job's run, its transaction's durable commit included, by kind (on the embedded store a pass's jobs share commits, and each is given the pass's duration).",
 		Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1},
 	}, []string{"kind"})
 	m.reg.MustRegister(m.requests, m.latency, m.claimed, m.lastDue, m.runs, m.runTime,

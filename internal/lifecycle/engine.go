@@ -166,22 +166,27 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 		e.Observe.ObserveClaim(len(jobs))
 	}
 	ran := 0
-	began := time.Now() // a performance figure, not domain time
-	var errs []error
+	errs := make([]error, len(jobs))
+	took := make([]time.Duration, len(jobs)) // performance figures, not domain time
 	if b, ok := e.backend.(eachUpdater); ok && len(jobs) > 1 {
-		// Several jobs to a transaction, in the order they were claimed.
+		// Several jobs to a transaction, in the order they were claimed;
+		// each job's duration is the pass's.
+		began := time.Now()
 		fns := make([]func(store.Tx) error, len(jobs))
 		for i, j := range jobs {
 			fns[i] = e.jobFn(ctx, j)
 		}
 		errs = b.UpdateEach(ctx, fns)
+		for i := range took {
+			took[i] = time.Since(began)
+		}
 	} else {
-		errs = make([]error, len(jobs))
 		for i, j := range jobs {
+			began := time.Now()
 			errs[i] = e.backend.Update(ctx, e.jobFn(ctx, j))
+			took[i] = time.Since(began)
 		}
 	}
-	took := time.Since(began)
 	for i, j := range jobs {
 		err := errs[i]
 		if errors.Is(err, store.ErrConflict) {
@@ -197,12 +202,12 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 				if parked {
 					outcome = "parked"
 				}
-				e.Observe.ObserveRun(j.Kind, outcome, took)
+				e.Observe.ObserveRun(j.Kind, outcome, took[i])
 			}
 			continue
 		}
 		if e.Observe != nil {
-			e.Observe.ObserveRun(j.Kind, "ok", took)
+			e.Observe.ObserveRun(j.Kind, "ok", took[i])
 		}
 		ran++
 	}

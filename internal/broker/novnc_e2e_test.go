@@ -243,3 +243,30 @@ func checkNoVNCServed(t *testing.T, dir, missing string) {
 		t.Fatalf("anonymous desktops API: %d", code)
 	}
 }
+
+// TestPortalNoVNCMissingBrowser: without noVNC installed where the
+// configuration says, Connect on a VNC desktop says so on the page.
+func TestPortalNoVNCMissingBrowser(t *testing.T) {
+	missing := t.TempDir()
+	pe := startPortalEnv(t, vncPolicy, func(e *testEnv) { e.cfg.Portal.NoVNCDir = missing })
+	ctx := browser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(pe.srv.URL+"/portal/"),
+		chromedp.WaitVisible(chromedp.ID("user-name")),
+		chromedp.SendKeys(chromedp.ID("user-name"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), "alice-pw"),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("connect")),
+		chromedp.Click(chromedp.ID("connect")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, `document.getElementById("status").textContent.includes("not installed at `+missing+`")`)
+	if st := text(t, ctx, "status"); !strings.HasPrefix(st, "Cannot open the VNC desktop: noVNC is not installed") {
+		t.Fatalf("status %q", st)
+	}
+	// Nothing was opened.
+	if n := len(pe.b.Hub().Connections()); n != 0 {
+		t.Fatalf("%d gateway connections", n)
+	}
+}

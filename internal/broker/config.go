@@ -95,7 +95,7 @@ type Config struct {
 	// Pools are the desktop pools.
 	Pools []Pool `json:"pools"`
 	// ProtocolPlans, PowerPlans and ReleasePlans are named plans that
-	// policies refer to. Built-in plans (rdp, dcv; stop-after-30, stop-now,
+	// policies refer to. Built-in plans (rdp, dcv, vnc; stop-after-30, stop-now,
 	// keep-running; keep, release) exist unless overridden.
 	ProtocolPlans map[string]ProtocolPlan `json:"protocol_plans,omitempty"`
 	PowerPlans    map[string]PowerPlan    `json:"power_plans,omitempty"`

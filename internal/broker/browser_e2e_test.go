@@ -201,6 +201,8 @@ func TestPortalBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv+"/portal/"), chromedp.WaitVisible(chromedp.ID("desktops"))); err != nil {
 		t.Fatal(err)
 	}
+	// The page left holds no connection: the table says so by itself.
+	poll(t, ctx, `document.querySelector("#desktops .connection").textContent === "DISCONNECTED"`)
 	screenshot(t, ctx, "portal-home")
 }
 

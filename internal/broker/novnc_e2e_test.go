@@ -97,14 +97,14 @@ func xtermRegion(img image.Image, rect image.Rectangle) (string, bool) {
 	for y := wbox.Min.Y; y < wbox.Max.Y; y++ {
 		for x := wbox.Min.X; x < wbox.Max.X; x++ {
 			r, g, b, _ := img.At(x, y).RGBA()
-			if r>>8 <= 60 && g>>8 <= 60 && b>>8 <= 60 {
+			if r>>8 <= 128 && g>>8 <= 128 && b>>8 <= 128 { // scaled text is grey
 				text++
 			}
 		}
 	}
 	desc := fmt.Sprintf("canvas %v: %d%% white (window %v), %d%% black, %d dark pixels in the window",
 		rect, 100*white/total, wbox, 100*black/total, text)
-	ok := white*100 >= total*8 && black*100 >= total*30 && wbox.Dx() >= 300 && wbox.Dy() >= 150 && text >= 100
+	ok := white*100 >= total*8 && black*100 >= total*30 && wbox.Dx() >= 300 && wbox.Dy() >= 150 && text >= 60
 	return desc, ok
 }
 
@@ -154,15 +154,16 @@ func TestPortalNoVNCBrowser(t *testing.T) {
 	if st := text(t, ctx, "status"); !strings.Contains(st, alice.WorkspaceID) || !strings.Contains(st, "VNC") {
 		t.Fatalf("status %q", st)
 	}
-	// The canvas is the remote screen's size; its pixels show the desktop
-	// (noVNC draws the first full update right after connecting: poll).
+	// The canvas is the remote screen's size (shown scaled to the box); its
+	// pixels show the desktop (noVNC draws the first full update right
+	// after connecting: poll).
 	size, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const c = document.querySelector("#screen canvas"); const r = c.getBoundingClientRect();
 		return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height, c.width, c.height]; })()`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if size[4] != 1024 || size[5] != 768 {
-		t.Fatalf("canvas %vx%v, want the remote 1024x768", size[4], size[5])
+	if size[4] != 1280 || size[5] != 800 {
+		t.Fatalf("canvas %vx%v, want the remote 1280x800", size[4], size[5])
 	}
 	rect := image.Rect(int(size[0]), int(size[1]), int(size[0]+size[2]), int(size[1]+size[3]))
 	var desc string

@@ -38,7 +38,7 @@ func requirePrograms(t *testing.T, names ...string) {
 }
 
 // startVNCDesktop runs a real X desktop that answers VNC at addr (host:port):
-// Xvfb (1024x768, a free display), openbox, an xterm titled title (white
+// Xvfb (1280x800 like the x11 runtime's, a free display), openbox, an xterm titled title (white
 // background, black text) and x11vnc listening on addr without a password.
 // It returns once the VNC server greets, and kills everything it started at
 // cleanup.
@@ -72,7 +72,7 @@ func startVNCDesktop(t *testing.T, addr, title string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xvfb := start(nil, "Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
+	xvfb := start(nil, "Xvfb", "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp")
 	xvfb.ExtraFiles = []*os.File{pw}
 	run(xvfb)
 	pw.Close()

@@ -78,6 +78,7 @@
       ws.send(v.ticket);
       screen.hidden = false;
       rfb = new RFB(screen, ws, {shared: true});
+      rfb.scaleViewport = true; // the whole remote screen in the box
       rfb.addEventListener("connect", function () {
         say("Connected to " + v.workspace_id + " (" + v.protocol + ") through gateway " + v.gateway + ".");
         screen.dataset.connected = "1";

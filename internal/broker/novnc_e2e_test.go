@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/deskplane/deskplane/internal/broker/gateway"
 )
 
 // vncPolicy gives the eng pool's users (alice) the VNC protocol plan.
@@ -269,5 +271,35 @@ func TestPortalNoVNCMissingBrowser(t *testing.T) {
 	// Nothing was opened.
 	if n := len(pe.b.Hub().Connections()); n != 0 {
 		t.Fatalf("%d gateway connections", n)
+	}
+}
+
+// TestPortalCSPAllowsRemoteGateways: the portal's page may open WebSockets
+// to the live gateways that run as their own processes (other origins),
+// and nowhere else.
+func TestPortalCSPAllowsRemoteGateways(t *testing.T) {
+	pe := startPortalEnv(t)
+	hub := pe.f.Hub()
+	for _, r := range []gateway.Registration{
+		{ID: "gw-1", URL: "ws://127.0.0.1:4710/gateway/ws"},
+		{ID: "gw-2", URL: "wss://gw.example.com/gateway/ws"},
+		{ID: "gw-bad", URL: "ws://evil;script-src *"},
+	} {
+		if err := hub.Heartbeat(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _, code := portalSignIn(t, pe.srv.URL, "alice", "alice-pw")
+	if code != http.StatusOK {
+		t.Fatalf("sign-in: %d", code)
+	}
+	resp, err := c.Get(pe.srv.URL + "/portal/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.HasSuffix(csp, "; connect-src 'self' ws://127.0.0.1:4710 wss://gw.example.com") || !strings.HasPrefix(csp, pageCSP) {
+		t.Fatalf("CSP %q", csp)
 	}
 }

@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -229,6 +231,7 @@ func (p *portal) routes(mux *http.ServeMux) {
 			d.Error = err.Error()
 		}
 		d.Desktops = pd
+		w.Header().Set("Content-Security-Policy", p.homeCSP())
 		render(w, "portal-home", http.StatusOK, d)
 	})
 	mux.HandleFunc("GET /portal/api/desktops", func(w http.ResponseWriter, r *http.Request) {
@@ -316,6 +319,26 @@ func (p *portal) routes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("POST /portal/disconnect", p.signed(end(false)))
 	mux.HandleFunc("POST /portal/logout", p.signed(end(true)))
+}
+
+// cspHostRE is a host[:port] that can stand in a CSP source list.
+var cspHostRE = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$`)
+
+// homeCSP is the page CSP with the live gateways' WebSocket origins in
+// connect-src: a gateway running as its own process is another origin,
+// which 'self' does not cover.
+func (p *portal) homeCSP() string {
+	src := []string{"'self'"}
+	for _, g := range p.f.hub.Gateways() {
+		u, err := url.Parse(g.URL)
+		if err != nil || !g.Live || (u.Scheme != "ws" && u.Scheme != "wss") || !cspHostRE.MatchString(u.Host) {
+			continue // the local gateway's "/gateway/ws" is 'self'
+		}
+		if o := u.Scheme + "://" + u.Host; !slices.Contains(src, o) {
+			src = append(src, o)
+		}
+	}
+	return pageCSP + "; connect-src " + strings.Join(src, " ")
 }
 
 // entitled lists the desktops the user's policy gives: the pool, and the

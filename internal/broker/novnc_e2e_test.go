@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/deskplane/deskplane/internal/broker/gateway"
+	"github.com/deskplane/deskplane/internal/testserver"
 )
 
 // vncPolicy gives the eng pool's users (alice) the VNC protocol plan.
@@ -115,7 +116,8 @@ func xtermRegion(img image.Image, rect image.Rectangle) (string, bool) {
 // noVNC (the canvas's pixels hold the xterm's white window with black text
 // on the black root window), through the gateway's WebSocket with her
 // ticket. The table follows without a reload: her desktop, AVAILABLE,
-// active, CONNECTED.
+// active, CONNECTED. Closing the page disconnects, and the power plan
+// stops the desktop on the virtual clock.
 func TestPortalNoVNCBrowser(t *testing.T) {
 	requirePrograms(t, vncPrograms...)
 	requireNoVNC(t)
@@ -195,6 +197,23 @@ func TestPortalNoVNCBrowser(t *testing.T) {
 	if n := len(pe.b.Hub().Connections()); n != 1 {
 		t.Fatalf("%d live gateway connections, want alice's one", n)
 	}
+	// Closing the page disconnects: the gateway reports it, the session is
+	// disconnected and the power plan (stop-after-30) stops the desktop
+	// on the virtual clock.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	bg := context.Background()
+	testserver.Eventually(t, 20*time.Second, func() bool {
+		s, _ := pe.b.Store().Session(bg, alice.ID)
+		d, _ := pe.b.Store().Desktop(bg, alice.WorkspaceID)
+		return s.State == SessDisconnected && d != nil && !d.StopAt.IsZero() && len(pe.b.Hub().Connections()) == 0
+	}, "closing the page disconnects alice's session")
+	pe.e.advance(31 * time.Minute)
+	reconcileUntil(t, pe.b, func(r *PassReport) bool {
+		d, _ := pe.b.Store().Desktop(bg, alice.WorkspaceID)
+		return d != nil && !d.StopRequested.IsZero()
+	}, "the power plan stops alice's desktop")
 }
 
 // TestPortalNoVNCServed: the portal serves noVNC's modules from the

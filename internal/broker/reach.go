@@ -87,7 +87,8 @@ func (r *reacher) reachable(ctx context.Context, log *slog.Logger, kind, id, ip 
 	return loopback.Preferred(a)
 }
 
-// isDeskplane probes GET /_deskplane/health once (again after a failure).
+// isDeskplane probes GET /_deskplane/health once (again after no answer or
+// a 5xx).
 func (r *reacher) isDeskplane(ctx context.Context) bool {
 	r.mu.Lock()
 	known := r.deskplane
@@ -99,8 +100,8 @@ func (r *reacher) isDeskplane(ctx context.Context) bool {
 		Status string `json:"status"`
 	}
 	code, err := r.get(ctx, "/_deskplane/health", &health)
-	if err != nil && code == 0 {
-		return false // unreachable now: ask again next time
+	if err != nil && (code == 0 || code >= 500) {
+		return false // unreachable or failing now: ask again next time
 	}
 	is := code == http.StatusOK && health.Status == "ok"
 	r.mu.Lock()

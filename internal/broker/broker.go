@@ -57,6 +57,8 @@ type Broker struct {
 	leader atomic.Bool
 	// hub holds gateways and connection tickets (shared in a Fleet).
 	hub *GatewayHub
+	// reach answers where desktops and directories are dialled (reach.go).
+	reach *reacher
 }
 
 // Hub returns the broker's gateway hub.
@@ -114,7 +116,7 @@ func New(cfg *Config, c *Clients, o Options) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, c: c, st: st, clock: o.Clock, log: o.Log, holder: newHolder(),
 		dirID: map[string]string{}, bundleID: map[string]string{}, groups: map[string]cachedGroups{},
-		kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1), reach: newReacher(cfg)}
 	b.hub = o.Hub
 	if b.hub == nil {
 		b.hub = NewGatewayHub(o.Clock, cfg.GatewaySecret, cfg.ticketTTL(), o.Log)

@@ -345,9 +345,11 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 // /gateway/ws beside the session API (the returned handler), and a TCP
 // listener for native clients, until ctx ends.
 func startLocalGateway(ctx context.Context, cfg *Config, apiAddr string, hub *GatewayHub, log *slog.Logger, api http.Handler) (http.Handler, string, error) {
-	m, err := gateway.MapByName(cfg.addressMap())
-	if err != nil {
-		return nil, "", err
+	// The broker gives the gateway the address to dial (Target.Address,
+	// Broker.reachable); the map is the gateway's fallback without one.
+	m := gateway.Direct
+	if cfg.addressMap() == "loopback" {
+		m = gateway.Loopback
 	}
 	tcpAddr := cfg.Gateway.ListenTCP
 	if tcpAddr == "" {

@@ -75,6 +75,12 @@ type Config struct {
 	// second per operation (as the service counts them, per account and
 	// operation), every attempt waiting its turn; 0: unpaced.
 	MaxRequestsPerSecond float64 `json:"max_requests_per_second,omitempty"`
+	// DeskplaneAdminToken is deskplane's admin bearer token (the one
+	// "deskplane serve" prints, kept in its data dir's admin-token file):
+	// with it, the broker asks a deskplane endpoint where each desktop and
+	// directory answers (GET /_deskplane/runtime and /_deskplane/ldap)
+	// instead of assuming the preferred loopback address (see reach.go).
+	DeskplaneAdminToken string `json:"deskplane_admin_token,omitempty"`
 	// GatewaySecret authenticates gateways that run as their own process
 	// ("deskplane broker gateway"); empty: only the in-process gateway.
 	GatewaySecret string `json:"gateway_secret,omitempty"`
@@ -89,7 +95,7 @@ type Config struct {
 	// Pools are the desktop pools.
 	Pools []Pool `json:"pools"`
 	// ProtocolPlans, PowerPlans and ReleasePlans are named plans that
-	// policies refer to. Built-in plans (rdp, dcv; stop-after-30, stop-now,
+	// policies refer to. Built-in plans (rdp, dcv, vnc; stop-after-30, stop-now,
 	// keep-running; keep, release) exist unless overridden.
 	ProtocolPlans map[string]ProtocolPlan `json:"protocol_plans,omitempty"`
 	PowerPlans    map[string]PowerPlan    `json:"power_plans,omitempty"`
@@ -270,7 +276,7 @@ func (c *Config) applyDefaults() {
 	if c.ProtocolPlans == nil {
 		c.ProtocolPlans = map[string]ProtocolPlan{}
 	}
-	for k, v := range map[string]ProtocolPlan{"rdp": {"RDP", 3389}, "dcv": {"DCV", 8443}} {
+	for k, v := range map[string]ProtocolPlan{"rdp": {"RDP", 3389}, "dcv": {"DCV", 8443}, "vnc": {"VNC", 5900}} {
 		if _, ok := c.ProtocolPlans[k]; !ok {
 			c.ProtocolPlans[k] = v
 		}
@@ -329,8 +335,8 @@ func (c *Config) Validate() error {
 	if c.TLS != "" && c.TLS != "auto" {
 		return fmt.Errorf("broker config: tls must be \"auto\" or empty, not %q", c.TLS)
 	}
-	if m := c.Gateway.AddressMap; m != "" && m != "loopback" && m != "direct" {
-		return fmt.Errorf("broker config: gateway.address_map must be loopback or direct, not %q", m)
+	if m := c.Gateway.AddressMap; m != "" && m != "auto" && m != "loopback" && m != "direct" {
+		return fmt.Errorf("broker config: gateway.address_map must be auto, loopback or direct, not %q", m)
 	}
 	if t := c.Gateway.TicketTTL; t != "" {
 		if d, err := time.ParseDuration(t); err != nil || d <= 0 {

@@ -154,9 +154,14 @@ type console struct {
 	ws *webSessions
 }
 
+// pageCSP is the console's and portal's Content-Security-Policy.
+const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+
 func render(w http.ResponseWriter, name string, code int, d any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+	if w.Header().Get("Content-Security-Policy") == "" { // a page may widen connect-src (portal.go)
+		w.Header().Set("Content-Security-Policy", pageCSP)
+	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)

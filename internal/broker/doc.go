@@ -62,7 +62,8 @@
 //     name), bundle (id or name), running_mode (MANUAL default, or
 //     ALWAYS_ON), min, max, warm.
 //   - protocol_plans: name → {protocol, port}. Built in: rdp (RDP 3389),
-//     dcv (DCV 8443).
+//     dcv (DCV 8443), vnc (VNC 5900). The portal opens a VNC plan's desktop
+//     (protocol VNC or port 5900) in noVNC, any other in its terminal view.
 //   - power_plans: name → {on_disconnect, on_logout}, each {action:
 //     stop_after (with minutes) | stop_now | keep_running}. Built in:
 //     stop-after-30 (both events), stop-now (disconnect: after 30 minutes;
@@ -77,12 +78,30 @@
 //   - gateway_secret: authenticates gateway processes (POST /v1/gateway/…);
 //     empty: only the in-process gateway.
 //   - gateway: disabled (no in-process gateway), listen_tcp (its native
-//     listener; default the API host, a free port), address_map (loopback
-//     with an endpoint, else direct), ticket_ttl (default 60s).
+//     listener; default the API host, a free port), address_map (auto,
+//     the default: see "Reachable addresses"; loopback; direct),
+//     ticket_ttl (default 60s).
+//   - deskplane_admin_token: deskplane's admin token, with which the broker
+//     asks a deskplane endpoint where desktops and directories answer.
 //   - portal: ldap (directory id or name → ldap:// or ldaps:// URL; default
-//     the loopback address of the directory's first DNS address, port
-//     389), bind_format (default "{user}@{domain}"),
-//     ldaps_insecure_skip_verify.
+//     port 389 of the directory's first DNS address as reachable), bind_format
+//     (default "{user}@{domain}"), ldaps_insecure_skip_verify, novnc_dir
+//     (default /usr/share/novnc: noVNC, served at /portal/novnc/ for VNC
+//     desktops; top level only).
+//
+// # Reachable addresses
+//
+// The gateway (the broker resolves the address when a ticket is redeemed
+// and hands it over) and the portal's LDAP sign-in dial through one rule
+// (reach.go): with address_map auto, against a deskplane endpoint (one that
+// answers GET /_deskplane/health) the address GET /_deskplane/runtime (a
+// desktop) or GET /_deskplane/ldap (a directory) lists, asked with
+// deskplane_admin_token — the runtime moves a desktop off its preferred
+// loopback address on a collision — else, without a token or a listing,
+// the preferred loopback address (internal/loopback); against AWS (no
+// endpoint) or another endpoint, the IpAddress (DnsIpAddrs) itself, which
+// a gateway in the desktops' VPC reaches. address_map loopback or direct
+// forces one of the two.
 //   - prices (USD, illustrative defaults, not AWS list prices): hourly
 //     (0.30 per AVAILABLE hour of a MANUAL desktop), hourly_monthly_fee (0,
 //     fixed monthly fee of a MANUAL desktop), monthly (40.00, ALWAYS_ON),

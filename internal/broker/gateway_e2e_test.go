@@ -54,7 +54,28 @@ type gatewayEnv struct {
 	gw      *gateway.Gateway
 	wsURL   string
 	tcpAddr string
-	dialed  chan string // desktop addresses the map was asked for
+	dialed  chan string // desktop addresses the broker resolved
+}
+
+// redirectBroker is the hub as a gateway sees it, recording the address
+// the broker resolved for each redeemed ticket and sending the gateway to
+// the echo desktop instead.
+type redirectBroker struct {
+	*GatewayHub
+	dialed chan string
+	desk   string
+}
+
+func (r redirectBroker) Redeem(ctx context.Context, gatewayID, tk string) (gateway.Target, error) {
+	t, err := r.GatewayHub.Redeem(ctx, gatewayID, tk)
+	if err == nil {
+		select {
+		case r.dialed <- t.Address:
+		default:
+		}
+		t.Address = r.desk
+	}
+	return t, err
 }
 
 func startGatewayEnv(t *testing.T) *gatewayEnv {
@@ -65,14 +86,7 @@ func startGatewayEnv(t *testing.T) *gatewayEnv {
 	reconcileUntil(t, b, func(r *PassReport) bool { return settled(r, "eng", "fin", "ops") }, "pools settle")
 	desk := echoDesktop(t)
 	g := &gatewayEnv{testEnv: e, b: b, dialed: make(chan string, 16)}
-	g.gw = &gateway.Gateway{ID: LocalGatewayID, Broker: b.Hub(), Map: func(ip string, port int) (string, error) {
-		addr, err := gateway.Direct(ip, port) // the address the desktop would have
-		select {
-		case g.dialed <- addr:
-		default:
-		}
-		return desk, err
-	}}
+	g.gw = &gateway.Gateway{ID: LocalGatewayID, Broker: redirectBroker{b.Hub(), g.dialed, desk}}
 	srv := httptest.NewServer(g.gw)
 	t.Cleanup(srv.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -138,9 +152,12 @@ func TestGatewayProxiesWebSocketAndTCP(t *testing.T) {
 	if line, err := br.ReadString('\n'); err != nil || line != "hello over websocket\n" {
 		t.Fatalf("echo %q %v", line, err)
 	}
-	// The gateway dialled alice's desktop at its address and DCV port.
-	if want := v.IP + ":8443"; <-g.dialed != want {
-		t.Fatalf("dialled another desktop (want %s)", want)
+	// The gateway was sent to alice's desktop at its DCV port, on the
+	// loopback address its VPC address maps to (deskplane without a
+	// runtime listing it).
+	lo, _ := gateway.Loopback(v.IP, 8443)
+	if got := <-g.dialed; got != lo {
+		t.Fatalf("sent to %s, want alice's desktop at %s", got, lo)
 	}
 	testserver.Eventually(t, 10*time.Second, func() bool { return len(g.b.Hub().Connections()) == 1 }, "connect reported")
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -29,10 +30,13 @@ type GatewayConfig struct {
 	// ListenTCP is the in-process gateway's address for native clients
 	// (default: the session API's host, a free port).
 	ListenTCP string `json:"listen_tcp,omitempty"`
-	// AddressMap is how the gateway reaches a desktop: "loopback" (the
-	// loopback address internal/loopback derives from the desktop's VPC
-	// address, for deskplane's process runtime; the default with an
-	// endpoint) or "direct" (the address as reported; the default for AWS).
+	// AddressMap is how the gateway reaches a desktop: "auto" (the
+	// default: the address deskplane's runtime lists for the desktop when
+	// the endpoint is deskplane, else the desktop's IpAddress; see
+	// Broker.reachable), "loopback" (always the loopback address
+	// internal/loopback prefers for the desktop's VPC address) or "direct"
+	// (always the IpAddress). The broker resolves it when a ticket is
+	// redeemed and gives the gateway the address to dial.
 	AddressMap string `json:"address_map,omitempty"`
 	// TicketTTL is a connection ticket's lifetime (Go duration, default
 	// 60s, on the broker's clock).
@@ -44,10 +48,7 @@ func (c *Config) addressMap() string {
 	if c.Gateway.AddressMap != "" {
 		return c.Gateway.AddressMap
 	}
-	if c.Endpoint != "" {
-		return "loopback"
-	}
-	return "direct"
+	return "auto"
 }
 
 func (c *Config) ticketTTL() time.Duration {
@@ -244,8 +245,13 @@ func (h *GatewayHub) Redeem(ctx context.Context, gatewayID, tk string) (gateway.
 	}
 	h.grants[gatewayID][t.session] = t.b
 	h.mu.Unlock()
+	addr, err := t.b.reachable(ctx, reachDesktop, v.WorkspaceID, v.IP)
+	if err != nil {
+		return gateway.Target{}, fmt.Errorf("redeem: session %s: %w", t.session, err)
+	}
 	t.b.metrics.gatewayConns.WithLabelValues("redeemed").Inc()
-	return gateway.Target{SessionID: v.SessionID, User: v.User, WorkspaceID: v.WorkspaceID, IP: v.IP, Port: v.Port, Protocol: v.Protocol}, nil
+	return gateway.Target{SessionID: v.SessionID, User: v.User, WorkspaceID: v.WorkspaceID, IP: v.IP, Port: v.Port, Protocol: v.Protocol,
+		Address: netip.AddrPortFrom(addr, uint16(v.Port)).String()}, nil
 }
 
 // Report records a gateway's connect or disconnect. When a session's last
@@ -296,6 +302,19 @@ func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Ev
 	}
 	h.mu.Unlock()
 	return fmt.Errorf("unknown event kind %q", ev.Kind)
+}
+
+// sessionConnected reports whether a gateway carries a connection of the
+// session now.
+func (h *GatewayHub) sessionConnected(session string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.conns {
+		if c.session == session {
+			return true
+		}
+	}
+	return false
 }
 
 // GatewayView is a gateway as GET /v1/gateways shows it.

@@ -8,24 +8,26 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/directoryservice"
 	"github.com/go-ldap/ldap/v3"
-
-	"github.com/deskplane/deskplane/internal/loopback"
 )
 
 // PortalConfig configures the user portal's sign-in.
 type PortalConfig struct {
 	// LDAP maps a directory (id or DNS name) to its LDAP URL (ldap:// or
-	// ldaps://). A directory without one is reached at the loopback
-	// address its first DNS address maps to (internal/loopback), port 389:
-	// deskplane's directories answering LDAP there.
+	// ldaps://). A directory without one is reached on port 389 of its
+	// first DNS address as Broker.reachable resolves it (deskplane: where
+	// GET /_deskplane/ldap says it answers, else the loopback address it
+	// maps to; AWS: the address itself).
 	LDAP map[string]string `json:"ldap,omitempty"`
 	// BindFormat is the bind name of a user, with {user} and {domain}
 	// (the directory's DNS name) replaced (default "{user}@{domain}", the
@@ -33,6 +35,40 @@ type PortalConfig struct {
 	BindFormat string `json:"bind_format,omitempty"`
 	// InsecureSkipVerify accepts any LDAPS certificate (test directories).
 	InsecureSkipVerify bool `json:"ldaps_insecure_skip_verify,omitempty"`
+	// NoVNCDir is the directory of an installed noVNC (its core/rfb.js
+	// module), served at /portal/novnc/ for VNC desktops (default
+	// /usr/share/novnc, Debian's novnc package). Top level only: one
+	// portal serves every tenant.
+	NoVNCDir string `json:"novnc_dir,omitempty"`
+}
+
+// DefaultNoVNCDir is where Debian's novnc package installs noVNC.
+const DefaultNoVNCDir = "/usr/share/novnc"
+
+// noVNCDir returns the configured noVNC directory.
+func (c *PortalConfig) noVNCDir() string {
+	if c.NoVNCDir != "" {
+		return c.NoVNCDir
+	}
+	return DefaultNoVNCDir
+}
+
+// noVNCMissing says why noVNC cannot be served from dir; "" when it can.
+func noVNCMissing(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "core", "rfb.js")); err != nil {
+		return fmt.Sprintf("noVNC is not installed at %s (no core/rfb.js): install Debian's novnc package or set portal.novnc_dir", dir)
+	}
+	return ""
+}
+
+// viewerFor names the portal's viewer of a protocol plan: "novnc" for VNC
+// (protocol VNC or port 5900), else "terminal" (the built-in guest's text
+// protocol).
+func viewerFor(pp ProtocolPlan) string {
+	if strings.EqualFold(pp.Protocol, "VNC") || pp.Port == 5900 {
+		return "novnc"
+	}
+	return "terminal"
 }
 
 // userNameRE is what a portal user name may be (a sAMAccountName): nothing
@@ -66,11 +102,7 @@ func (b *Broker) directoryLDAP(ctx context.Context, pool string) (url, domain st
 	if len(d.DnsIpAddrs) == 0 {
 		return "", "", fmt.Errorf("directory %s has no DNS addresses and no configured ldap url", id)
 	}
-	ip, err := netip.ParseAddr(d.DnsIpAddrs[0])
-	if err != nil {
-		return "", "", fmt.Errorf("directory %s address %q: %w", id, d.DnsIpAddrs[0], err)
-	}
-	l, err := loopback.Preferred(ip)
+	l, err := b.reachable(ctx, reachDirectory, id, d.DnsIpAddrs[0])
 	if err != nil {
 		return "", "", err
 	}
@@ -143,16 +175,44 @@ func (b *Broker) ldapBind(ctx context.Context, url, name, password string) error
 type portal struct {
 	f  *Fleet
 	ws *webSessions
+	// novncDir is the installed noVNC served at /portal/novnc/.
+	novncDir string
 }
 
+// portalDesktop is one row of the portal's table, and of GET
+// /portal/api/desktops.
 type portalDesktop struct {
-	Pool, Policy, Protocol, WorkspaceID, State, Session string
+	Pool        string `json:"pool"`
+	Policy      string `json:"policy"`
+	Protocol    string `json:"protocol"`
+	Port        int    `json:"port"`
+	WorkspaceID string `json:"workspace_id,omitempty"`
+	// State is the desktop's WorkSpaces state.
+	State string `json:"state"`
+	// Session is the user's open session's state (active, disconnected).
+	Session string `json:"session,omitempty"`
+	// Connection is CONNECTED while a gateway carries a connection of the
+	// session, else DISCONNECTED (empty without a session).
+	Connection string `json:"connection,omitempty"`
+	// Viewer is how the page opens the desktop: novnc or terminal.
+	Viewer string `json:"viewer"`
 }
 
 type portalData struct {
 	Title, User, CSRF, Error string
 	Signed                   bool
 	Desktops                 []portalDesktop
+}
+
+// portalAPI is GET /portal/api/desktops: what the portal's table shows,
+// polled by the page.
+type portalAPI struct {
+	User     string          `json:"user"`
+	Desktops []portalDesktop `json:"desktops"`
+	Error    string          `json:"error,omitempty"`
+	// NoVNC says why VNC desktops cannot open (noVNC missing); empty
+	// when they can.
+	NoVNC string `json:"novnc_error,omitempty"`
 }
 
 func (p *portal) routes(mux *http.ServeMux) {
@@ -171,7 +231,40 @@ func (p *portal) routes(mux *http.ServeMux) {
 			d.Error = err.Error()
 		}
 		d.Desktops = pd
+		w.Header().Set("Content-Security-Policy", p.homeCSP())
 		render(w, "portal-home", http.StatusOK, d)
+	})
+	mux.HandleFunc("GET /portal/api/desktops", func(w http.ResponseWriter, r *http.Request) {
+		s := p.ws.get(r)
+		if s == nil {
+			writeJSON(w, http.StatusUnauthorized, errBody("Unauthorized", "sign in first"))
+			return
+		}
+		out := portalAPI{User: s.user, Desktops: []portalDesktop{}}
+		pd, err := p.entitled(r.Context(), p.f.brokers[s.tenant], s.user)
+		if err != nil {
+			out.Error = err.Error()
+		} else {
+			out.Desktops = pd
+		}
+		out.NoVNC = noVNCMissing(p.novncDir)
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, out)
+	})
+	// noVNC from its installed package (its ES modules; the page imports
+	// core/rfb.js), never a copy in this repository.
+	novnc := http.StripPrefix("/portal/novnc/", http.FileServer(http.Dir(p.novncDir)))
+	mux.HandleFunc("GET /portal/novnc/", func(w http.ResponseWriter, r *http.Request) {
+		if msg := noVNCMissing(p.novncDir); msg != "" {
+			http.Error(w, msg, http.StatusNotFound)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		novnc.ServeHTTP(w, r)
 	})
 	mux.HandleFunc("POST /portal/login", func(w http.ResponseWriter, r *http.Request) {
 		fail := func(code int, msg string) {
@@ -228,6 +321,26 @@ func (p *portal) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /portal/logout", p.signed(end(true)))
 }
 
+// cspHostRE is a host[:port] that can stand in a CSP source list.
+var cspHostRE = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$`)
+
+// homeCSP is the page CSP with the live gateways' WebSocket origins in
+// connect-src: a gateway running as its own process is another origin,
+// which 'self' does not cover.
+func (p *portal) homeCSP() string {
+	src := []string{"'self'"}
+	for _, g := range p.f.hub.Gateways() {
+		u, err := url.Parse(g.URL)
+		if err != nil || !g.Live || (u.Scheme != "ws" && u.Scheme != "wss") || !cspHostRE.MatchString(u.Host) {
+			continue // the local gateway's "/gateway/ws" is 'self'
+		}
+		if o := u.Scheme + "://" + u.Host; !slices.Contains(src, o) {
+			src = append(src, o)
+		}
+	}
+	return pageCSP + "; connect-src " + strings.Join(src, " ")
+}
+
 // entitled lists the desktops the user's policy gives: the pool, and the
 // user's own desktop in it with its state.
 func (p *portal) entitled(ctx context.Context, b *Broker, user string) ([]portalDesktop, error) {
@@ -239,12 +352,17 @@ func (p *portal) entitled(ctx context.Context, b *Broker, user string) ([]portal
 	if pol == nil {
 		return nil, ErrNoPolicy
 	}
-	pd := portalDesktop{Pool: pol.Pool, Policy: pol.Name, Protocol: b.cfg.ProtocolPlans[pol.ProtocolPlan].Protocol, State: "not assigned yet"}
+	pp := b.cfg.ProtocolPlans[pol.ProtocolPlan]
+	pd := portalDesktop{Pool: pol.Pool, Policy: pol.Name, Protocol: pp.Protocol, Port: pp.Port, State: "not assigned yet", Viewer: viewerFor(pp)}
 	if d, err := b.st.UserDesktop(ctx, pol.Pool, user); err == nil && d != nil {
 		pd.WorkspaceID, pd.State = d.ID, d.State
 	}
 	if s, err := b.st.OpenSession(ctx, user); err == nil && s != nil {
 		pd.Session = s.State
+		pd.Connection = "DISCONNECTED"
+		if b.hub.sessionConnected(s.ID) {
+			pd.Connection = "CONNECTED"
+		}
 	}
 	return []portalDesktop{pd}, nil
 }

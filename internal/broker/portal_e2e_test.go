@@ -88,12 +88,15 @@ type portalEnv struct {
 	srv    *httptest.Server
 }
 
-func startPortalEnv(t *testing.T) *portalEnv {
+func startPortalEnv(t *testing.T, configure ...func(*testEnv)) *portalEnv {
 	t.Helper()
 	e := startEnv(t)
 	e.withPools(1, 3, 1)
 	u, _ := ldapTestServer(t, map[string]string{"alice@corp.example.com": "alice-pw", "bob@corp.example.com": "bob-pw"})
 	e.cfg.Portal.LDAP = map[string]string{"corp.example.com": u}
+	for _, c := range configure {
+		c(e)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	f, err := NewFleet(ctx, e.cfg, 30*time.Second, Options{Clock: e.clock})

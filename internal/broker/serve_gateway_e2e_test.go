@@ -36,7 +36,7 @@ func TestServeRunsGatewayInProcess(t *testing.T) {
 			t.Errorf("broker serve exited %d: %s", code, errb.String())
 		}
 	}()
-	re := regexp.MustCompile(`listening on http://(\S+)\ndeskplane broker gateway: websocket /gateway/ws, tcp (\S+) \(address map loopback\)`)
+	re := regexp.MustCompile(`listening on http://(\S+)\ndeskplane broker gateway: websocket /gateway/ws, tcp (\S+) \(address map auto\)`)
 	var m []string
 	testserver.Eventually(t, 30*time.Second, func() bool {
 		m = re.FindStringSubmatch(out.String())

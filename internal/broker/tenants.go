@@ -75,6 +75,7 @@ func (c *Config) TenantConfigs() ([]string, []*Config, error) {
 		}
 		tc.Gateway = c.Gateway
 		inherit(&tc.Endpoint, c.Endpoint)
+		inherit(&tc.DeskplaneAdminToken, c.DeskplaneAdminToken)
 		inherit(&tc.Region, c.Region)
 		inherit(&tc.SessionName, c.SessionName)
 		if tc.AccessKeyID == "" && tc.SecretAccessKey == "" {
@@ -334,7 +335,7 @@ func (f *Fleet) Handler() http.Handler {
 	})
 	f.hub.routes(mux)
 	(&console{f: f, ws: newWebSessions("dp_console", "/console/")}).routes(mux)
-	(&portal{f: f, ws: newWebSessions("dp_portal", "/portal/")}).routes(mux)
+	(&portal{f: f, ws: newWebSessions("dp_portal", "/portal/"), novncDir: f.cfg.Portal.noVNCDir()}).routes(mux)
 	metrics := promhttp.HandlerFor(f.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		tenant, admin := f.tokenTenant(r)

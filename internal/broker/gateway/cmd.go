@@ -43,7 +43,9 @@ type Config struct {
 	// PublicTCP is the TCP address native clients are given (default the
 	// listener's).
 	PublicTCP string `json:"public_tcp,omitempty"`
-	// AddressMap is "loopback" (deskplane) or "direct" (AWS; default).
+	// AddressMap is "loopback" (deskplane) or "direct" (AWS; default): how
+	// the gateway maps a desktop's IpAddress when the broker gives no
+	// address to dial (brokers resolve one: Target.Address).
 	AddressMap string `json:"address_map,omitempty"`
 	// AllowedOrigins are host patterns of pages (the broker's portal)
 	// allowed to open WebSockets here.

@@ -47,8 +47,13 @@ type Target struct {
 	User        string `json:"user"`
 	WorkspaceID string `json:"workspace_id"`
 	// IP is the desktop's address as the service reports it (its VPC
-	// address); the gateway's AddressMap turns it into a reachable one.
-	IP       string `json:"ip"`
+	// address); the gateway's AddressMap turns it into a reachable one
+	// when the broker gives no Address.
+	IP string `json:"ip"`
+	// Address is host:port the broker resolved for this gateway to dial
+	// (deskplane's runtime may move a desktop off its preferred loopback
+	// address); empty: the gateway's AddressMap of IP and Port.
+	Address  string `json:"address,omitempty"`
 	Port     int    `json:"port"`
 	Protocol string `json:"protocol"`
 }
@@ -155,6 +160,12 @@ func (g *Gateway) log() *slog.Logger {
 }
 
 func (g *Gateway) addr(t Target) (string, error) {
+	if t.Address != "" {
+		if _, err := netip.ParseAddrPort(t.Address); err != nil {
+			return "", fmt.Errorf("session %s: desktop address %q: %w", t.SessionID, t.Address, err)
+		}
+		return t.Address, nil
+	}
 	m := g.Map
 	if m == nil {
 		m = Direct
@@ -184,7 +195,10 @@ func (g *Gateway) dial(ctx context.Context, t Target) (net.Conn, error) {
 
 // ServeHTTP accepts a WebSocket whose first message is the ticket.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: g.OriginPatterns})
+	// Subprotocol "binary" is what websockify clients (and noVNC before
+	// 1.3, which asks for none by default) request: accepted, and the
+	// socket is the same either way.
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: g.OriginPatterns, Subprotocols: []string{"binary"}})
 	if err != nil {
 		g.log().Info("gateway: websocket refused", "remote", r.RemoteAddr, "err", err)
 		return

@@ -5,9 +5,12 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/coder/websocket"
 )
 
 func TestAddressMaps(t *testing.T) {
@@ -102,4 +105,47 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// TestWebSocketBinarySubprotocolAndBrokerAddress: a browser asking for
+// subprotocol "binary" (websockify clients, older noVNC) gets it, and the
+// gateway dials the address the broker resolved, not its own map of IP.
+func TestWebSocketBinarySubprotocolAndBrokerAddress(t *testing.T) {
+	desk, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer desk.Close()
+	go func() {
+		c, err := desk.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "RFB 003.008\n")
+		io.Copy(c, c)
+	}()
+	// IP maps (Loopback) to somewhere nothing listens; Address is the desktop.
+	b := &oneTicket{ticket: "T2", target: Target{SessionID: "s-2", IP: "10.0.250.250", Port: 5900, Address: desk.Addr().String()}}
+	g := &Gateway{ID: "g", Broker: b, Map: Loopback}
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	ctx := context.Background()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{Subprotocols: []string{"binary"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if ws.Subprotocol() != "binary" {
+		t.Fatalf("subprotocol %q, want binary", ws.Subprotocol())
+	}
+	if err := ws.Write(ctx, websocket.MessageText, []byte("T2")); err != nil {
+		t.Fatal(err)
+	}
+	typ, msg, err := ws.Read(ctx)
+	if err != nil || typ != websocket.MessageBinary || string(msg) != "RFB 003.008\n" {
+		t.Fatalf("first message %v %q %v", typ, msg, err)
+	}
+	// A malformed address from the broker is refused, never dialled.
+	g2 := &Gateway{ID: "g", Broker: &oneTicket{ticket: "T3", target: Target{SessionID: "s-3", IP: "127.0.0.1", Port: 5900, Address: "desk:5900"}}}
+	if _, _, err := g2.open(ctx, "T3"); err == nil || !strings.Contains(err.Error(), "desktop address") {
+		t.Fatalf("bad broker address: %v", err)
+	}
 }

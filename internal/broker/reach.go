@@ -1,0 +1,182 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/loopback"
+)
+
+// Kinds of resource reachable reports on.
+const (
+	reachDesktop   = "desktop"
+	reachDirectory = "directory"
+)
+
+// reacher answers where this machine dials a desktop or a directory whose
+// private address the service reports (a desktop's IpAddress, a
+// directory's DnsIpAddrs). See reachable.
+type reacher struct {
+	endpoint string
+	token    string
+	mode     string
+	hc       *http.Client
+
+	mu sync.Mutex
+	// deskplane is whether endpoint answered GET /_deskplane/health (set
+	// once known; a failed probe is tried again).
+	deskplane *bool
+}
+
+func newReacher(c *Config) *reacher {
+	return &reacher{endpoint: strings.TrimRight(c.Endpoint, "/"), token: c.DeskplaneAdminToken, mode: c.Gateway.AddressMap,
+		hc: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// reachable returns the address to dial for a desktop (kind reachDesktop,
+// id its workspace id) or a directory (reachDirectory, id its directory
+// id) whose service-reported private address is ip. It is the one rule the
+// gateway (through GatewayHub.Redeem) and the portal's LDAP sign-in both
+// use:
+//
+//   - gateway.address_map "direct": ip itself; "loopback": the loopback
+//     address internal/loopback prefers for ip.
+//   - otherwise ("auto", the default), when the endpoint is deskplane (it
+//     answers GET /_deskplane/health): the address deskplane reports —
+//     GET /_deskplane/runtime's address of the desktop, GET /_deskplane/ldap's
+//     of the directory — with deskplane_admin_token; the preferred loopback
+//     address when deskplane does not list it (no runtime, no LDAP, or no
+//     token configured). The runtime moves a desktop off its preferred
+//     address on a collision, so the listing is what counts.
+//   - against AWS (no endpoint) or another endpoint: ip itself, as a
+//     gateway in the desktops' VPC dials it.
+func (b *Broker) reachable(ctx context.Context, kind, id, ip string) (netip.Addr, error) {
+	return b.reach.reachable(ctx, b.log, kind, id, ip)
+}
+
+func (r *reacher) reachable(ctx context.Context, log *slog.Logger, kind, id, ip string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%s %s address %q: %w", kind, id, ip, err)
+	}
+	switch r.mode {
+	case "direct":
+		return a, nil
+	case "loopback":
+		return loopback.Preferred(a)
+	}
+	if r.endpoint == "" || !r.isDeskplane(ctx) {
+		return a, nil
+	}
+	got, err := r.listed(ctx, kind, id, ip)
+	if err != nil {
+		log.Warn("reachable: deskplane's listing failed; using the preferred loopback address", "kind", kind, "id", id, "err", err)
+	}
+	if got.IsValid() {
+		return got, nil
+	}
+	return loopback.Preferred(a)
+}
+
+// isDeskplane probes GET /_deskplane/health once (again after no answer or
+// a 5xx).
+func (r *reacher) isDeskplane(ctx context.Context) bool {
+	r.mu.Lock()
+	known := r.deskplane
+	r.mu.Unlock()
+	if known != nil {
+		return *known
+	}
+	var health struct {
+		Status string `json:"status"`
+	}
+	code, err := r.get(ctx, "/_deskplane/health", &health)
+	if err != nil && (code == 0 || code >= 500) {
+		return false // unreachable or failing now: ask again next time
+	}
+	is := code == http.StatusOK && health.Status == "ok"
+	r.mu.Lock()
+	r.deskplane = &is
+	r.mu.Unlock()
+	return is
+}
+
+// listed asks deskplane where the resource answers; the zero address when
+// it does not list it.
+func (r *reacher) listed(ctx context.Context, kind, id, ip string) (netip.Addr, error) {
+	if r.token == "" {
+		return netip.Addr{}, nil
+	}
+	switch kind {
+	case reachDesktop:
+		var out struct {
+			Desktops []struct {
+				WorkspaceID string `json:"workspace_id"`
+				VPCAddress  string `json:"vpc_address"`
+				Address     string `json:"address"`
+			} `json:"desktops"`
+		}
+		if _, err := r.get(ctx, "/_deskplane/runtime", &out); err != nil {
+			return netip.Addr{}, err
+		}
+		for _, d := range out.Desktops {
+			if d.WorkspaceID == id && d.Address != "" {
+				return netip.ParseAddr(d.Address)
+			}
+		}
+	case reachDirectory:
+		var out struct {
+			Endpoints []struct {
+				DirectoryID string `json:"directory_id"`
+				DNSIP       string `json:"dns_ip"`
+				Address     string `json:"address"`
+			} `json:"endpoints"`
+		}
+		if _, err := r.get(ctx, "/_deskplane/ldap", &out); err != nil {
+			return netip.Addr{}, err
+		}
+		for _, e := range out.Endpoints {
+			if e.DirectoryID == id && e.DNSIP == ip && e.Address != "" {
+				return netip.ParseAddr(e.Address)
+			}
+		}
+	}
+	return netip.Addr{}, nil
+}
+
+// get fetches a deskplane admin endpoint as JSON; code is 0 when no answer
+// came.
+func (r *reacher) get(ctx context.Context, path string, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.endpoint+path, nil)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", path, err)
+	}
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("GET %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return resp.StatusCode, errors.Join(fmt.Errorf("GET %s: decode", path), err)
+	}
+	return resp.StatusCode, nil
+}

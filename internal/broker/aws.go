@@ -45,6 +45,7 @@ type WorkSpacesAPI interface {
 	TerminateWorkspaces(context.Context, *workspaces.TerminateWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.TerminateWorkspacesOutput, error)
 	RebuildWorkspaces(context.Context, *workspaces.RebuildWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.RebuildWorkspacesOutput, error)
 	RebootWorkspaces(context.Context, *workspaces.RebootWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.RebootWorkspacesOutput, error)
+	DescribeIpGroups(context.Context, *workspaces.DescribeIpGroupsInput, ...func(*workspaces.Options)) (*workspaces.DescribeIpGroupsOutput, error)
 }
 
 // EC2API is the part of EC2 the broker uses (listing AMIs to import).

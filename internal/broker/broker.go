@@ -57,6 +57,8 @@ type Broker struct {
 	leader atomic.Bool
 	// hub holds gateways and connection tickets (shared in a Fleet).
 	hub *GatewayHub
+	// ipAccess caches the directories' IP access control (ipaccess.go).
+	ipAccess ipAccessCache
 }
 
 // Hub returns the broker's gateway hub.

@@ -238,6 +238,12 @@ func (h *GatewayHub) Redeem(ctx context.Context, gatewayID, tk string) (gateway.
 	if v.State != SessActive || v.IP == "" {
 		return gateway.Target{}, denied("session %s is %s", v.SessionID, v.State)
 	}
+	acc, err := t.b.IPAccess(ctx, v.Pool)
+	if err != nil {
+		// Without the directory's IP access control the gateway cannot
+		// enforce it: refuse rather than let everyone in.
+		return gateway.Target{}, fmt.Errorf("redeem: session %s: IP access control: %w", t.session, err)
+	}
 	h.mu.Lock()
 	if h.grants[gatewayID] == nil {
 		h.grants[gatewayID] = map[string]*Broker{}
@@ -245,7 +251,7 @@ func (h *GatewayHub) Redeem(ctx context.Context, gatewayID, tk string) (gateway.
 	h.grants[gatewayID][t.session] = t.b
 	h.mu.Unlock()
 	t.b.metrics.gatewayConns.WithLabelValues("redeemed").Inc()
-	return gateway.Target{SessionID: v.SessionID, User: v.User, WorkspaceID: v.WorkspaceID, IP: v.IP, Port: v.Port, Protocol: v.Protocol}, nil
+	return gateway.Target{SessionID: v.SessionID, User: v.User, WorkspaceID: v.WorkspaceID, IP: v.IP, Port: v.Port, Protocol: v.Protocol, Access: acc}, nil
 }
 
 // Report records a gateway's connect or disconnect. When a session's last
@@ -293,6 +299,23 @@ func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Ev
 			return fmt.Errorf("disconnect session %s: %w", c.session, err)
 		}
 		return nil
+	case gateway.EventRefused:
+		b := h.grants[gatewayID][ev.SessionID]
+		if b == nil {
+			h.mu.Unlock()
+			return denied("no ticket of session %s was redeemed by gateway %s", ev.SessionID, gatewayID)
+		}
+		open := false
+		for _, o := range h.conns {
+			if o.gateway == gatewayID && o.session == ev.SessionID {
+				open = true
+			}
+		}
+		if !open {
+			delete(h.grants[gatewayID], ev.SessionID)
+		}
+		h.mu.Unlock()
+		return b.refused(ctx, gatewayID, ev)
 	}
 	h.mu.Unlock()
 	return fmt.Errorf("unknown event kind %q", ev.Kind)

@@ -128,6 +128,12 @@ type Onboarding struct {
 	ComputeType       string `json:"compute_type,omitempty"`    // default STANDARD
 	RootVolumeGiB     int    `json:"root_volume_gib,omitempty"` // default 80
 	UserVolumeGiB     int    `json:"user_volume_gib,omitempty"` // default 50
+	// SecurityGroupName names the security group onboarding creates in
+	// the directory's VPC for the protocol plans' ports (default
+	// deskplane-broker-<directory id>); IngressCIDR is where it lets them
+	// in from (default the VPC's CIDR block: the gateways run there).
+	SecurityGroupName string `json:"security_group_name,omitempty"`
+	IngressCIDR       string `json:"ingress_cidr,omitempty"`
 }
 
 // Pool is a set of user-decoupled desktops of one bundle in one directory.

@@ -135,6 +135,7 @@ type consoleData struct {
 	Cost                       *CostReport
 	Regions                    FailoverStatus
 	Events                     []EventRecord
+	Onboarding                 []OnboardStep
 }
 
 type consolePool struct {
@@ -276,6 +277,14 @@ func (c *console) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/regions", c.page(func(w http.ResponseWriter, r *http.Request, s *webSession, b *Broker, d consoleData) {
 		d.Title, d.Regions = "Regions and failover", b.Failover()
 		render(w, "regions", http.StatusOK, d)
+	}))
+	mux.HandleFunc("GET /console/onboarding", c.page(func(w http.ResponseWriter, r *http.Request, s *webSession, b *Broker, d consoleData) {
+		d.Title = "Onboarding"
+		var err error
+		if d.Onboarding, err = b.OnboardingStatus(r.Context()); err != nil {
+			d.Error = err.Error()
+		}
+		render(w, "onboarding", http.StatusOK, d)
 	}))
 	mux.HandleFunc("GET /console/events", c.page(func(w http.ResponseWriter, r *http.Request, s *webSession, b *Broker, d consoleData) {
 		d.Title = "Event log"

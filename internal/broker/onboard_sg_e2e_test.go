@@ -2,7 +2,10 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -54,6 +57,11 @@ func TestOnboardSecurityGroupMakesProtocolPortReachable(t *testing.T) {
 	if !strings.HasPrefix(line, "DENIED") {
 		t.Fatalf("before the security-group step, alice's desktop answered %q", line)
 	}
+	api := httptest.NewServer(b.Handler())
+	t.Cleanup(api.Close)
+	if st := onboardingStep(t, api.URL, "security-group"); st.Done || !strings.Contains(st.Detail, "no custom security group") {
+		t.Fatalf("status before the step: %+v", st)
+	}
 
 	// Onboarding again with the protocol plans' ports: only the new step
 	// runs.
@@ -64,8 +72,13 @@ func TestOnboardSecurityGroupMakesProtocolPortReachable(t *testing.T) {
 	if !strings.Contains(out, "3389") {
 		t.Fatalf("the step does not name port 3389:\n%s", out)
 	}
+	if st := onboardingStep(t, api.URL, "security-group"); !st.Done || !strings.Contains(st.Detail, r2.SecurityGroupID) {
+		t.Fatalf("status after the step: %+v", st)
+	}
 	// bob's desktop is a new one (alice holds the first): it has the group.
-	reconcileUntil(t, b, func(r *PassReport) bool { return settled(r, "eng") && r.Pools["eng"].Desktops == 2 && r.Pools["eng"].States["AVAILABLE"] == 2 }, "a second desktop")
+	reconcileUntil(t, b, func(r *PassReport) bool {
+		return settled(r, "eng") && r.Pools["eng"].Desktops == 2 && r.Pools["eng"].States["AVAILABLE"] == 2
+	}, "a second desktop")
 	vb, err := b.RequestSession(ctx, "bob")
 	if err != nil || !vb.Ready() || vb.WorkspaceID == va.WorkspaceID {
 		t.Fatalf("bob: %+v %v", vb, err)
@@ -74,4 +87,29 @@ func TestOnboardSecurityGroupMakesProtocolPortReachable(t *testing.T) {
 	if want := "DESKPLANE " + vb.WorkspaceID + " BYOP"; !strings.HasPrefix(line, want) {
 		t.Fatalf("bob's new desktop answered %q, want %q…", line, want)
 	}
+}
+
+// onboardingStep reads one step of GET /v1/onboarding.
+func onboardingStep(t *testing.T, base, step string) OnboardStep {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/onboarding", nil)
+	req.Header.Set("Authorization", "Bearer test-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Steps []OnboardStep `json:"steps"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /v1/onboarding: %d %v", resp.StatusCode, err)
+	}
+	for _, s := range out.Steps {
+		if s.Step == step {
+			return s
+		}
+	}
+	t.Fatalf("no step %s in %+v", step, out.Steps)
+	return OnboardStep{}
 }

@@ -82,6 +82,8 @@ type Config struct {
 	Gateway GatewayConfig `json:"gateway,omitzero"`
 	// Portal configures the user portal's directory sign-in.
 	Portal PortalConfig `json:"portal,omitzero"`
+	// Console configures the console's directory sign-in (console_admin.go).
+	Console ConsoleConfig `json:"console,omitzero"`
 
 	// Onboarding declares the answers onboard would otherwise prompt for.
 	Onboarding Onboarding `json:"onboarding,omitempty"`

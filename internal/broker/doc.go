@@ -88,6 +88,10 @@
 //     the loopback address of the directory's first DNS address, port
 //     389), bind_format (default "{user}@{domain}"),
 //     ldaps_insecure_skip_verify.
+//   - console: admin_group (a directory group whose members, nested ones
+//     included, sign in to the console with their directory password for
+//     this tenant: an LDAP bind as the user over the portal's path, then a
+//     memberOf search; default none, api tokens only).
 //   - prices (USD, illustrative defaults, not AWS list prices): hourly
 //     (0.30 per AVAILABLE hour of a MANUAL desktop), hourly_monthly_fee (0,
 //     fixed monthly fee of a MANUAL desktop), monthly (40.00, ALWAYS_ON),

@@ -121,6 +121,9 @@ func New(cfg *Config, c *Clients, o Options) (*Broker, error) {
 	if b.hub == nil {
 		b.hub = NewGatewayHub(o.Clock, cfg.GatewaySecret, cfg.ticketTTL(), o.Log)
 	}
+	if st.sharedTickets() && !o.ReadOnly {
+		b.hub.share(b)
+	}
 	b.metrics = newMetrics(b)
 	if c != nil && c.calls != nil {
 		c.calls.p.Store(b.metrics)

@@ -309,7 +309,12 @@ func (h *GatewayHub) Redeem(ctx context.Context, gatewayID, tk string) (gateway.
 	if err != nil {
 		// Without the directory's IP access control the gateway cannot
 		// enforce it: refuse rather than let everyone in.
-		return gateway.Target{}, fmt.Errorf("redeem: session %s: IP access control: %w", t.session, err)
+		t.b.log.Warn("gateway: IP access control unreadable; ticket refused", "session", t.session, "err", err)
+		detail := fmt.Sprintf("gateway %s: %s's ticket (session %s) refused: the directory's IP access control groups could not be read: %v", gatewayID, v.User, t.session, err)
+		if e := t.b.st.Event(ctx, now, EventGatewayRefused, v.WorkspaceID, detail); e != nil {
+			t.b.log.Warn("record refusal", "err", e)
+		}
+		return gateway.Target{}, denied("the directory's IP access control groups could not be read")
 	}
 	h.mu.Lock()
 	if h.grants[gatewayID] == nil {

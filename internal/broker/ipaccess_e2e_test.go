@@ -127,4 +127,23 @@ func TestGatewayEnforcesDirectoryIPGroups(t *testing.T) {
 	if !strings.HasPrefix(line, "DENIED") {
 		t.Fatalf("after the TTL, the revoked rule still admits: %q", line)
 	}
+
+	// The groups cannot be read (DescribeIpGroups throttled until the
+	// broker gives up): the ticket is refused, not waved through.
+	if _, err := ws.AuthorizeIpRules(ctx, &workspaces.AuthorizeIpRulesInput{GroupId: aws.String(gid),
+		UserRules: []types.IpRuleItem{{IpRule: aws.String("127.0.0.0/8")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.s.AdminPost("/_deskplane/faults", map[string]any{"throttle": []string{"DescribeIpGroups"}, "throttle_rate": 1.0}); err != nil {
+		t.Fatal(err)
+	}
+	g.advance(ipAccessTTL)
+	v, _ = g.b.RequestSession(ctx, "alice")
+	_, _, line = tcpConnect(t, g.tcpAddr, v.Ticket)
+	if !strings.HasPrefix(line, "DENIED") || !strings.Contains(line, "could not be read") {
+		t.Fatalf("with the groups unreadable: %q", line)
+	}
+	if n, _ := g.b.Store().CountEvents(ctx, EventGatewayRefused); n != 4 {
+		t.Fatalf("%d refusals recorded, want 4", n)
+	}
 }

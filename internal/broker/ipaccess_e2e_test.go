@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"net"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 	"github.com/coder/websocket"
 
+	"github.com/deskplane/deskplane/internal/broker/gateway"
 	"github.com/deskplane/deskplane/internal/testserver"
 )
 
@@ -73,10 +76,30 @@ func TestGatewayEnforcesDirectoryIPGroups(t *testing.T) {
 		t.Fatalf("outside the group's rules, websocket: %v", err)
 	}
 	conn.CloseNow()
-	// Both refusals are in the broker's event log, with the reason.
+	// And at a gateway that talks to the broker over HTTP (a gateway
+	// process): the groups travel with the redeemed ticket, the refusal
+	// back as an event.
+	g.b.Hub().secret = "gw-secret"
+	api := httptest.NewServer(g.b.Handler())
+	t.Cleanup(api.Close)
+	remote := &gateway.Gateway{ID: LocalGatewayID, Broker: &gateway.Client{URL: api.URL, Secret: "gw-secret"},
+		Map: func(string, int) (string, error) { return "127.0.0.1:1", nil }}
+	rln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	go remote.ServeTCP(rctx, rln)
+	v, _ = g.b.RequestSession(ctx, "alice")
+	_, _, line = tcpConnect(t, rln.Addr().String(), v.Ticket)
+	if !strings.HasPrefix(line, "DENIED") || !strings.Contains(line, "IP access control") {
+		t.Fatalf("outside the group's rules, remote gateway: %q", line)
+	}
+	// The three refusals are in the broker's event log, with the reason.
 	testserver.Eventually(t, 10*time.Second, func() bool {
 		n, _ := g.b.Store().CountEvents(ctx, EventGatewayRefused)
-		return n == 2
+		return n == 3
 	}, "refusals recorded")
 	evs, err := g.b.Events(ctx, 50)
 	if err != nil {
@@ -143,7 +166,7 @@ func TestGatewayEnforcesDirectoryIPGroups(t *testing.T) {
 	if !strings.HasPrefix(line, "DENIED") || !strings.Contains(line, "could not be read") {
 		t.Fatalf("with the groups unreadable: %q", line)
 	}
-	if n, _ := g.b.Store().CountEvents(ctx, EventGatewayRefused); n != 4 {
-		t.Fatalf("%d refusals recorded, want 4", n)
+	if n, _ := g.b.Store().CountEvents(ctx, EventGatewayRefused); n != 5 {
+		t.Fatalf("%d refusals recorded, want 5", n)
 	}
 }

@@ -50,7 +50,8 @@ func consoleLogin(t *testing.T, c *http.Client, base string, form url.Values) (i
 
 // Members of the configured directory admin group sign in to the console
 // with their directory password (an LDAP bind as the user against
-// deskplane's directory, then a memberOf check); a non-member with the
+// deskplane's directory, then a memberOf check, nested groups included); a
+// non-member with the
 // right password and anyone with a wrong one are refused; the api token
 // still signs in.
 func TestConsoleDirectoryAdminGroupSignIn(t *testing.T) {
@@ -82,7 +83,15 @@ func TestConsoleDirectoryAdminGroupSignIn(t *testing.T) {
 			t.Fatalf("ResetUserPassword %s: %v", user, err)
 		}
 	}
-	e.cfg.Console.AdminGroup = "Finance"
+	// The admin group holds Finance as a nested group: carol is a member
+	// through it.
+	if _, err := e.c.DSData.CreateGroup(ctx, dirID, "ConsoleAdmins"); err != nil {
+		t.Fatalf("CreateGroup: %v", err)
+	}
+	if err := e.c.DSData.AddGroupMember(ctx, dirID, "ConsoleAdmins", "Finance"); err != nil {
+		t.Fatalf("AddGroupMember: %v", err)
+	}
+	e.cfg.Console.AdminGroup = "ConsoleAdmins"
 	f, err := NewFleet(ctx, e.cfg, 30*time.Second, Options{Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
@@ -91,11 +100,12 @@ func TestConsoleDirectoryAdminGroupSignIn(t *testing.T) {
 	srv := httptest.NewServer(f.Handler())
 	t.Cleanup(srv.Close)
 
-	// A member of the group: signed in, the console's pages open.
+	// A member of the group (through Finance): signed in, the console's
+	// pages open.
 	carol := browserClient(t)
 	code, body := consoleLogin(t, carol, srv.URL, url.Values{"user": {"carol"}, "password": {"Carol-Adm1n!"}})
 	if code != 200 || !strings.Contains(body, `id="pool-chart"`) || strings.Contains(body, `id="login"`) {
-		t.Fatalf("carol (Finance): %d %s", code, body)
+		t.Fatalf("carol (Finance, in ConsoleAdmins): %d %s", code, body)
 	}
 	if code, body := getBody(t, carol, srv.URL+"/console/desktops"); code != 200 || strings.Contains(body, `id="login"`) {
 		t.Fatalf("carol's desktops page: %d %s", code, body)

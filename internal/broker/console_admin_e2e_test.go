@@ -51,9 +51,8 @@ func consoleLogin(t *testing.T, c *http.Client, base string, form url.Values) (i
 // Members of the configured directory admin group sign in to the console
 // with their directory password (an LDAP bind as the user against
 // deskplane's directory, then a memberOf check, nested groups included); a
-// non-member with the
-// right password and anyone with a wrong one are refused; the api token
-// still signs in.
+// non-member with the right password and anyone with a wrong one are
+// refused; the api token still signs in.
 func TestConsoleDirectoryAdminGroupSignIn(t *testing.T) {
 	e := startEnv(t, testserver.LDAP(twoFreePorts(t)))
 	e.withPools(1, 3, 1)

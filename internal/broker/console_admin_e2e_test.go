@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	dsvc "github.com/aws/aws-sdk-go-v2/service/directoryservice"
+	"github.com/chromedp/chromedp"
 
 	"github.com/deskplane/deskplane/internal/testserver"
 )
@@ -48,12 +49,11 @@ func consoleLogin(t *testing.T, c *http.Client, base string, form url.Values) (i
 	return resp.StatusCode, string(b)
 }
 
-// Members of the configured directory admin group sign in to the console
-// with their directory password (an LDAP bind as the user against
-// deskplane's directory, then a memberOf check, nested groups included); a
-// non-member with the right password and anyone with a wrong one are
-// refused; the api token still signs in.
-func TestConsoleDirectoryAdminGroupSignIn(t *testing.T) {
+// adminConsoleEnv is a fleet whose directory answers LDAP, carol (in
+// Finance, nested in the console's admin group ConsoleAdmins) and alice
+// (not in it) with passwords, served over httptest.
+func adminConsoleEnv(t *testing.T) (*testEnv, *httptest.Server) {
+	t.Helper()
 	e := startEnv(t, testserver.LDAP(twoFreePorts(t)))
 	e.withPools(1, 3, 1)
 	ctx := context.Background()
@@ -98,7 +98,17 @@ func TestConsoleDirectoryAdminGroupSignIn(t *testing.T) {
 	t.Cleanup(func() { f.Close() })
 	srv := httptest.NewServer(f.Handler())
 	t.Cleanup(srv.Close)
+	return e, srv
+}
 
+// Members of the configured directory admin group sign in to the console
+// with their directory password (an LDAP bind as the user against
+// deskplane's directory, then a memberOf check, nested groups included); a
+// non-member with the right password and anyone with a wrong one are
+// refused; the api token still signs in.
+func TestConsoleDirectoryAdminGroupSignIn(t *testing.T) {
+	e, srv := adminConsoleEnv(t)
+	ctx := context.Background()
 	// A member of the group (through Finance): signed in, the console's
 	// pages open.
 	carol := browserClient(t)
@@ -143,5 +153,35 @@ func TestConsoleDirectoryAdminGroupSignIn(t *testing.T) {
 	t.Cleanup(srv2.Close)
 	if code, _ := consoleLogin(t, browserClient(t), srv2.URL, url.Values{"user": {"carol"}, "password": {"Carol-Adm1n!"}}); code != http.StatusUnauthorized {
 		t.Fatalf("no admin group configured: carol got %d", code)
+	}
+}
+
+// TestConsoleDirectoryAdminBrowser: in Chromium, carol signs in to the
+// console with the directory form and sees the pool chart; alice is told
+// she is not a member.
+func TestConsoleDirectoryAdminBrowser(t *testing.T) {
+	_, srv := adminConsoleEnv(t)
+	for _, tc := range []struct{ user, pw, wait string }{
+		{"alice", "Alice-Us3r!", "error"},
+		{"carol", "Carol-Adm1n!", "pool-chart"},
+	} {
+		ctx := browser(t)
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(srv.URL+"/console/"),
+			chromedp.WaitVisible(chromedp.ID("user")),
+			chromedp.SendKeys(chromedp.ID("user"), tc.user),
+			chromedp.SendKeys(chromedp.ID("password"), tc.pw),
+			chromedp.Click(chromedp.ID("signin-directory")),
+			chromedp.WaitVisible(chromedp.ID(tc.wait)),
+		); err != nil {
+			t.Fatalf("%s: %v", tc.user, err)
+		}
+		if tc.user == "alice" {
+			msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("error").textContent`))
+			if err != nil || !strings.Contains(msg, "not a member") {
+				t.Fatalf("alice's error %q %v", msg, err)
+			}
+			screenshot(t, ctx, "console-login-directory")
+		}
 	}
 }

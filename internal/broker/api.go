@@ -27,6 +27,7 @@ import (
 //	GET  /metrics                      Prometheus text format (metrics.go)
 //	GET  /v1/regions                   primary and standby region, which is active, and why (regions.go)
 //	GET  /v1/gateways                  gateways, their health and live connections (gateways.go)
+//	GET  /v1/onboarding                each onboarding step, done or not (onboard_status.go)
 //	POST /v1/gateway/…                 the gateways' own endpoints (gateway_secret; gateways.go)
 func (b *Broker) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -62,6 +63,7 @@ func (b *Broker) Handler() http.Handler {
 	}))
 	b.hub.routes(mux)
 	b.operatorRoutes(mux)
+	b.onboardingRoutes(mux)
 	mux.HandleFunc("GET /v1/regions", b.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Failover())
 	}))

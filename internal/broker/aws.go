@@ -45,11 +45,18 @@ type WorkSpacesAPI interface {
 	TerminateWorkspaces(context.Context, *workspaces.TerminateWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.TerminateWorkspacesOutput, error)
 	RebuildWorkspaces(context.Context, *workspaces.RebuildWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.RebuildWorkspacesOutput, error)
 	RebootWorkspaces(context.Context, *workspaces.RebootWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.RebootWorkspacesOutput, error)
+	DescribeIpGroups(context.Context, *workspaces.DescribeIpGroupsInput, ...func(*workspaces.Options)) (*workspaces.DescribeIpGroupsOutput, error)
+	ModifyWorkspaceCreationProperties(context.Context, *workspaces.ModifyWorkspaceCreationPropertiesInput, ...func(*workspaces.Options)) (*workspaces.ModifyWorkspaceCreationPropertiesOutput, error)
 }
 
-// EC2API is the part of EC2 the broker uses (listing AMIs to import).
+// EC2API is the part of EC2 the broker uses (listing AMIs to import; the
+// onboarding security group).
 type EC2API interface {
 	DescribeImages(context.Context, *ec2.DescribeImagesInput, ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error)
+	DescribeVpcs(context.Context, *ec2.DescribeVpcsInput, ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error)
+	DescribeSecurityGroups(context.Context, *ec2.DescribeSecurityGroupsInput, ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error)
+	CreateSecurityGroup(context.Context, *ec2.CreateSecurityGroupInput, ...func(*ec2.Options)) (*ec2.CreateSecurityGroupOutput, error)
+	AuthorizeSecurityGroupIngress(context.Context, *ec2.AuthorizeSecurityGroupIngressInput, ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error)
 }
 
 // Clients are the service clients the broker talks to, all signed with the

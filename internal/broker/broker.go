@@ -59,6 +59,8 @@ type Broker struct {
 	hub *GatewayHub
 	// reach answers where desktops and directories are dialled (reach.go).
 	reach *reacher
+	// ipAccess caches the directories' IP access control (ipaccess.go).
+	ipAccess ipAccessCache
 }
 
 // Hub returns the broker's gateway hub.
@@ -120,6 +122,9 @@ func New(cfg *Config, c *Clients, o Options) (*Broker, error) {
 	b.hub = o.Hub
 	if b.hub == nil {
 		b.hub = NewGatewayHub(o.Clock, cfg.GatewaySecret, cfg.ticketTTL(), o.Log)
+	}
+	if st.sharedTickets() && !o.ReadOnly {
+		b.hub.share(b)
 	}
 	b.metrics = newMetrics(b)
 	if c != nil && c.calls != nil {

@@ -180,7 +180,7 @@ func MainWith(args []string, stdin io.Reader, stdout, stderr io.Writer, o Option
 				*kv.dst = kv.v
 			}
 		}
-		on := &Onboarder{C: NewClients(awsCfg, tc.Endpoint), Cfg: ob, CIDRConstraint: *constraint, Out: stdout, Poll: *poll}
+		on := &Onboarder{C: NewClients(awsCfg, tc.Endpoint), Cfg: ob, CIDRConstraint: *constraint, Out: stdout, Poll: *poll, Ports: tc.ProtocolPorts()}
 		if !*noPrompt && stdin != nil {
 			on.In = bufio.NewReader(stdin)
 		}

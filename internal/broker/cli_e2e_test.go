@@ -45,10 +45,10 @@ func TestCLIAndSessionAPI(t *testing.T) {
 	onboard := []string{"onboard", "--config", path, "--cidr", "10.7.0.0/16", "--ami", ami, "--image-name", "cli-image",
 		"--bundle-name", "cli-bundle", "--no-prompt", "--poll", "10ms"}
 	out := run(onboard...)
-	if strings.Count(out, "✓") != 4 || strings.Contains(out, "skipped") {
+	if strings.Count(out, "✓") != 5 || strings.Contains(out, "skipped") {
 		t.Fatalf("first onboard:\n%s", out)
 	}
-	if out := run(onboard...); strings.Count(out, "skipped") != 4 {
+	if out := run(onboard...); strings.Count(out, "skipped") != 5 {
 		t.Fatalf("second onboard:\n%s", out)
 	}
 	// Missing choices without a prompt fail with the options listed.

@@ -88,6 +88,8 @@ type Config struct {
 	Gateway GatewayConfig `json:"gateway,omitzero"`
 	// Portal configures the user portal's directory sign-in.
 	Portal PortalConfig `json:"portal,omitzero"`
+	// Console configures the console's directory sign-in (console_admin.go).
+	Console ConsoleConfig `json:"console,omitzero"`
 
 	// Onboarding declares the answers onboard would otherwise prompt for.
 	Onboarding Onboarding `json:"onboarding,omitempty"`
@@ -134,6 +136,12 @@ type Onboarding struct {
 	ComputeType       string `json:"compute_type,omitempty"`    // default STANDARD
 	RootVolumeGiB     int    `json:"root_volume_gib,omitempty"` // default 80
 	UserVolumeGiB     int    `json:"user_volume_gib,omitempty"` // default 50
+	// SecurityGroupName names the security group onboarding creates in
+	// the directory's VPC for the protocol plans' ports (default
+	// deskplane-broker-<directory id>); IngressCIDR is where it lets them
+	// in from (default the VPC's CIDR block: the gateways run there).
+	SecurityGroupName string `json:"security_group_name,omitempty"`
+	IngressCIDR       string `json:"ingress_cidr,omitempty"`
 }
 
 // Pool is a set of user-decoupled desktops of one bundle in one directory.

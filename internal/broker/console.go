@@ -135,6 +135,7 @@ type consoleData struct {
 	Cost                       *CostReport
 	Regions                    FailoverStatus
 	Events                     []EventRecord
+	Onboarding                 []OnboardStep
 }
 
 type consolePool struct {
@@ -187,13 +188,28 @@ func (c *console) routes(mux *http.ServeMux) {
 		fail := func(code int, msg string) {
 			render(w, "login", code, consoleData{Title: "Sign in", CSRF: c.ws.preCSRF(w, r), Error: msg})
 		}
-		if !c.ws.allowSignIn(r, "") {
+		if !c.ws.allowSignIn(r, r.PostFormValue("user")) {
 			w.Header().Set("Retry-After", "2")
 			fail(http.StatusTooManyRequests, "Too many sign-in attempts; wait a moment.")
 			return
 		}
 		if !c.ws.checkPreCSRF(r) {
 			fail(http.StatusForbidden, "The form expired; sign in again.")
+			return
+		}
+		if user := r.PostFormValue("user"); user != "" {
+			// A member of a tenant's directory admin group, by password.
+			tenant, err := c.f.adminSignIn(r.Context(), user, r.PostFormValue("password"))
+			switch {
+			case errors.Is(err, errNotAdmin):
+				fail(http.StatusForbidden, user+" is not a member of the console's admin group.")
+				return
+			case err != nil:
+				fail(http.StatusUnauthorized, "Wrong user name or password.")
+				return
+			}
+			c.ws.create(w, r, webSession{tenant: tenant, user: user})
+			http.Redirect(w, r, "/console/?tenant="+tenant, http.StatusSeeOther)
 			return
 		}
 		tenant, admin := c.f.tokenIdentity(r.PostFormValue("token"))
@@ -281,6 +297,14 @@ func (c *console) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/regions", c.page(func(w http.ResponseWriter, r *http.Request, s *webSession, b *Broker, d consoleData) {
 		d.Title, d.Regions = "Regions and failover", b.Failover()
 		render(w, "regions", http.StatusOK, d)
+	}))
+	mux.HandleFunc("GET /console/onboarding", c.page(func(w http.ResponseWriter, r *http.Request, s *webSession, b *Broker, d consoleData) {
+		d.Title = "Onboarding"
+		var err error
+		if d.Onboarding, err = b.OnboardingStatus(r.Context()); err != nil {
+			d.Error = err.Error()
+		}
+		render(w, "onboarding", http.StatusOK, d)
 	}))
 	mux.HandleFunc("GET /console/events", c.page(func(w http.ResponseWriter, r *http.Request, s *webSession, b *Broker, d consoleData) {
 		d.Title = "Event log"

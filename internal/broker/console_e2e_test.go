@@ -87,11 +87,18 @@ func TestConsoleSignInChartsAndActions(t *testing.T) {
 	if sc := r0.Header.Get("Set-Cookie"); !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Strict") {
 		t.Fatalf("cookie %q", sc)
 	}
-	for _, page := range []string{"sessions", "gateways", "cost", "regions", "events", "desktops"} {
+	for _, page := range []string{"sessions", "gateways", "cost", "regions", "events", "desktops", "onboarding"} {
 		code, body := getBody(t, c, srv.URL+"/console/"+page)
 		if code != 200 || strings.Contains(body, `id="login"`) || strings.Contains(body, "template error") {
 			t.Fatalf("%s: %d %s", page, code, body)
 		}
+	}
+	// Onboarding status: the pools' "partner" protocol plan (port 2598)
+	// was added after onboarding, so its security group lacks the port.
+	_, body = getBody(t, c, srv.URL+"/console/onboarding")
+	if !regexp.MustCompile(`id="step-security-group"><td>security-group</td><td>✗</td><td>the custom security group sg-\w+ of d-\w+ does not let TCP 2598 in`).MatchString(body) ||
+		strings.Count(body, "✓") != 4 {
+		t.Fatalf("onboarding page: %s", body)
 	}
 	_, body = getBody(t, c, srv.URL+"/console/cost")
 	if !strings.Contains(body, `id="cost-chart"`) || !strings.Contains(body, "AVAILABLE:") {

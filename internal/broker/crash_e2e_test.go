@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,12 +22,26 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+
+	"github.com/deskplane/deskplane/internal/runtime"
 )
 
 // The kill -9 test runs the broker as a child process of the test binary
 // (re-exec): TestMain turns the child into "deskplane broker serve" with a
 // clock that follows the server's virtual clock.
 func TestMain(m *testing.M) {
+	if os.Getenv("BROKER_TEST_GUEST") == "1" && os.Getenv("DESKPLANE_WORKSPACE_ID") != "" {
+		// A desktop's guest of deskplane serve --runtime process (the
+		// built-in guest), started by the runtime with this test binary.
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		err := runtime.RunGuest(ctx, os.Getenv, os.Stdout)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "guest:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv("BROKER_CHILD") == "1" {
 		clk := &serverClock{url: os.Getenv("BROKER_CHILD_SERVER"), token: os.Getenv("BROKER_CHILD_TOKEN")}
 		os.Exit(MainWith(strings.Fields(os.Getenv("BROKER_CHILD_ARGS")), nil, os.Stdout, os.Stderr, Options{Clock: clk}))

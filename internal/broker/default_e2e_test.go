@@ -46,10 +46,10 @@ func TestExampleConfigForTheDefaultServer(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := onboard(); strings.Count(out, "✓") != 4 || strings.Contains(out, "skipped") {
+	if out := onboard(); strings.Count(out, "✓") != 5 || strings.Contains(out, "skipped") {
 		t.Fatalf("first onboard:\n%s", out)
 	}
-	if out := onboard(); strings.Count(out, "skipped") != 4 {
+	if out := onboard(); strings.Count(out, "skipped") != 5 {
 		t.Fatalf("second onboard:\n%s", out)
 	}
 

@@ -24,7 +24,11 @@
 // a prompt), ImportWorkspaceImage (BYOL_REGULAR_BYOP by default) and its
 // progress until AVAILABLE; (3) DescribeWorkspaceDirectories and, unless
 // REGISTERED, RegisterWorkspaceDirectory with tenancy DEDICATED (BYOL); (4)
-// unless a bundle of that name exists, CreateWorkspaceBundle. A step found
+// unless a bundle of that name exists, CreateWorkspaceBundle; (5) the
+// security group for the protocol plans' ports in the directory's VPC
+// (ec2 DescribeSecurityGroups / CreateSecurityGroup /
+// AuthorizeSecurityGroupIngress) set as the directory's custom security
+// group (ModifyWorkspaceCreationProperties). A step found
 // done is reported as skipped, so a second run skips every step. A choice
 // that is neither configured nor given as a flag is asked for only when
 // standard input is a terminal; with --no-prompt, or from a script, onboard
@@ -53,7 +57,8 @@
 //   - reconcile_interval: serve's loop period (default 30s).
 //   - max_attempts, max_backoff: the SDK retryer (default 8, 20s; jittered
 //     exponential backoff, no client-side retry quota).
-//   - onboarding: cidr, ami (id or name), directory, image_name (default
+//   - onboarding: cidr, ami (id or name), directory, security_group_name,
+//     ingress_cidr, image_name (default
 //     deskplane-byol-image), image_description, ingestion_process (default
 //     BYOL_REGULAR_BYOP), tenancy (default DEDICATED), subnet_ids,
 //     bundle_name (default deskplane-bundle), bundle_description,
@@ -88,6 +93,14 @@
 //     (default "{user}@{domain}"), ldaps_insecure_skip_verify, novnc_dir
 //     (default /usr/share/novnc: noVNC, served at /portal/novnc/ for VNC
 //     desktops; top level only).
+//   - console: admin_group (a directory group whose members, nested ones
+//     included, sign in to the console with their directory password for
+//     this tenant: an LDAP bind as the user over the portal's path, then a
+//     memberOf search; default none, api tokens only).
+//   - prices (USD, illustrative defaults, not AWS list prices): hourly
+//     (0.30 per AVAILABLE hour of a MANUAL desktop), hourly_monthly_fee (0,
+//     fixed monthly fee of a MANUAL desktop), monthly (40.00, ALWAYS_ON),
+//     hours_per_month (730, to prorate monthly prices).
 //
 // # Reachable addresses
 //
@@ -102,10 +115,6 @@
 // endpoint) or another endpoint, the IpAddress (DnsIpAddrs) itself, which
 // a gateway in the desktops' VPC reaches. address_map loopback or direct
 // forces one of the two.
-//   - prices (USD, illustrative defaults, not AWS list prices): hourly
-//     (0.30 per AVAILABLE hour of a MANUAL desktop), hourly_monthly_fee (0,
-//     fixed monthly fee of a MANUAL desktop), monthly (40.00, ALWAYS_ON),
-//     hours_per_month (730, to prorate monthly prices).
 //
 // # Tags and pool membership
 //

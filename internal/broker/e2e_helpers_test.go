@@ -57,6 +57,13 @@ func (e *testEnv) advance(d time.Duration) {
 // onboard runs onboarding with the first importable AMI and the first CIDR.
 func (e *testEnv) onboard() (*OnboardResult, string) {
 	e.t.Helper()
+	return e.onboardPorts(e.cfg.ProtocolPorts())
+}
+
+// onboardPorts is onboard with the security-group step's ports (none: the
+// step is skipped).
+func (e *testEnv) onboardPorts(ports []int32) (*OnboardResult, string) {
+	e.t.Helper()
 	ctx := context.Background()
 	ob := e.cfg.Onboarding
 	ami := ""
@@ -75,7 +82,7 @@ func (e *testEnv) onboard() (*OnboardResult, string) {
 		}
 	}
 	var out bytes.Buffer
-	on := &Onboarder{C: e.c, Cfg: ob, Out: &out, Poll: 10 * time.Millisecond, Timeout: 30 * time.Second}
+	on := &Onboarder{C: e.c, Cfg: ob, Out: &out, Poll: 10 * time.Millisecond, Timeout: 30 * time.Second, Ports: ports}
 	// The operator answers the prompts: the first CIDR range, then the AMI.
 	on.In = bufioReader("1\n" + ami + "\n")
 	r, err := on.Run(ctx)

@@ -80,6 +80,12 @@ type GatewayHub struct {
 	grants map[string]map[string]*Broker
 	conns  map[string]*liveConn // gateway + "/" + conn
 	rr     int
+	// shared are the brokers on a shared (PostgreSQL) store: their
+	// tickets live in the database, where any broker of the cluster
+	// redeems them (tickets_store.go).
+	shared []*Broker
+	// purged is when each shared broker last purged expired tickets.
+	purged map[*Broker]time.Time
 }
 
 type ticket struct {
@@ -185,13 +191,14 @@ func (h *GatewayHub) pickLocked(now time.Time) *gatewayState {
 }
 
 // attach adds a connection ticket and a gateway to an active session's
-// view; without a live gateway the view has none.
-func (h *GatewayHub) attach(b *Broker, v *SessionView) {
+// view; without a live gateway the view has none. A broker on a shared
+// store keeps the ticket in its database (any broker of the cluster
+// redeems it); the others keep it in the hub.
+func (h *GatewayHub) attach(ctx context.Context, b *Broker, v *SessionView) {
 	if h == nil || v == nil || v.State != SessActive {
 		return
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	now := h.clock.Now()
 	for k, t := range h.tickets {
 		if !now.Before(t.expires) {
@@ -200,15 +207,68 @@ func (h *GatewayHub) attach(b *Broker, v *SessionView) {
 	}
 	g := h.pickLocked(now)
 	if g == nil {
+		h.mu.Unlock()
 		return
 	}
+	reg := g.reg
 	var raw [32]byte
 	rand.Read(raw[:])
 	tk := base64.RawURLEncoding.EncodeToString(raw[:])
 	exp := now.Add(h.ttl)
-	h.tickets[ticketKey(tk)] = &ticket{b: b, session: v.SessionID, gateway: g.reg.ID, expires: exp}
+	shared := b.st.sharedTickets()
+	purge := false
+	if shared {
+		if h.purged == nil {
+			h.purged = map[*Broker]time.Time{}
+		}
+		if now.Sub(h.purged[b]) >= time.Minute {
+			h.purged[b], purge = now, true
+		}
+	} else {
+		h.tickets[ticketKey(tk)] = &ticket{b: b, session: v.SessionID, gateway: reg.ID, expires: exp}
+	}
+	h.mu.Unlock()
+	if shared {
+		if purge {
+			if err := b.st.PurgeTickets(ctx, now); err != nil {
+				b.log.Warn("purging expired tickets failed", "err", err)
+			}
+		}
+		if err := b.st.PutTicket(ctx, ticketKey(tk), v.SessionID, reg.ID, exp); err != nil {
+			// No ticket: the client asks again (GET /v1/sessions/{id}).
+			b.log.Warn("no connection ticket: the store refused it", "session", v.SessionID, "err", err)
+			return
+		}
+	}
 	v.Ticket, v.TicketExpires = tk, exp
-	v.Gateway, v.GatewayURL, v.GatewayTCP = g.reg.ID, g.reg.URL, g.reg.TCPAddr
+	v.Gateway, v.GatewayURL, v.GatewayTCP = reg.ID, reg.URL, reg.TCPAddr
+}
+
+// share makes the hub redeem the tickets a broker on a shared store keeps
+// in its database.
+func (h *GatewayHub) share(b *Broker) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.shared = append(h.shared, b)
+}
+
+// takeShared consumes a ticket from the shared brokers' databases.
+func (h *GatewayHub) takeShared(ctx context.Context, key string) (*ticket, error) {
+	h.mu.Lock()
+	shared := slices.Clone(h.shared)
+	h.mu.Unlock()
+	var errs []error
+	for _, b := range shared {
+		st, err := b.st.TakeTicket(ctx, key)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if st != nil {
+			return &ticket{b: b, session: st.session, gateway: st.gateway, expires: st.expires}, nil
+		}
+	}
+	return nil, errors.Join(errs...)
 }
 
 func denied(format string, a ...any) error {
@@ -224,6 +284,13 @@ func (h *GatewayHub) Redeem(ctx context.Context, gatewayID, tk string) (gateway.
 	delete(h.tickets, key)
 	now := h.clock.Now()
 	h.mu.Unlock()
+	if !ok {
+		st, err := h.takeShared(ctx, key)
+		if err != nil {
+			return gateway.Target{}, fmt.Errorf("redeem: %w", err)
+		}
+		t, ok = st, st != nil
+	}
 	switch {
 	case !ok:
 		return gateway.Target{}, denied("unknown or already used ticket")
@@ -239,6 +306,17 @@ func (h *GatewayHub) Redeem(ctx context.Context, gatewayID, tk string) (gateway.
 	if v.State != SessActive || v.IP == "" {
 		return gateway.Target{}, denied("session %s is %s", v.SessionID, v.State)
 	}
+	acc, err := t.b.IPAccess(ctx, v.Pool)
+	if err != nil {
+		// Without the directory's IP access control the gateway cannot
+		// enforce it: refuse rather than let everyone in.
+		t.b.log.Warn("gateway: IP access control unreadable; ticket refused", "session", t.session, "err", err)
+		detail := fmt.Sprintf("gateway %s: %s's ticket (session %s) refused: the directory's IP access control groups could not be read: %v", gatewayID, v.User, t.session, err)
+		if e := t.b.st.Event(ctx, now, EventGatewayRefused, v.WorkspaceID, detail); e != nil {
+			t.b.log.Warn("record refusal", "err", e)
+		}
+		return gateway.Target{}, denied("the directory's IP access control groups could not be read")
+	}
 	h.mu.Lock()
 	if h.grants[gatewayID] == nil {
 		h.grants[gatewayID] = map[string]*Broker{}
@@ -251,7 +329,7 @@ func (h *GatewayHub) Redeem(ctx context.Context, gatewayID, tk string) (gateway.
 	}
 	t.b.metrics.gatewayConns.WithLabelValues("redeemed").Inc()
 	return gateway.Target{SessionID: v.SessionID, User: v.User, WorkspaceID: v.WorkspaceID, IP: v.IP, Port: v.Port, Protocol: v.Protocol,
-		Address: netip.AddrPortFrom(addr, uint16(v.Port)).String()}, nil
+		Address: netip.AddrPortFrom(addr, uint16(v.Port)).String(), Access: acc}, nil
 }
 
 // Report records a gateway's connect or disconnect. When a session's last
@@ -299,6 +377,23 @@ func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Ev
 			return fmt.Errorf("disconnect session %s: %w", c.session, err)
 		}
 		return nil
+	case gateway.EventRefused:
+		b := h.grants[gatewayID][ev.SessionID]
+		if b == nil {
+			h.mu.Unlock()
+			return denied("no ticket of session %s was redeemed by gateway %s", ev.SessionID, gatewayID)
+		}
+		open := false
+		for _, o := range h.conns {
+			if o.gateway == gatewayID && o.session == ev.SessionID {
+				open = true
+			}
+		}
+		if !open {
+			delete(h.grants[gatewayID], ev.SessionID)
+		}
+		h.mu.Unlock()
+		return b.refused(ctx, gatewayID, ev)
 	}
 	h.mu.Unlock()
 	return fmt.Errorf("unknown event kind %q", ev.Kind)

@@ -80,7 +80,7 @@ func newMetrics(b *Broker) *Metrics {
 	}, []string{"outcome"})
 	m.gatewayConns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "deskplane_broker", Name: "gateway_connections_total",
-		Help: "Gateway events: tickets redeemed, connections opened (connect) and closed (disconnect).",
+		Help: "Gateway events: tickets redeemed, connections opened (connect) and closed (disconnect), connections refused by IP access control (refused).",
 	}, []string{"event"})
 	m.gatewayBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "deskplane_broker", Name: "gateway_bytes_total",

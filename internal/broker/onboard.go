@@ -35,6 +35,9 @@ type Onboarder struct {
 	Poll time.Duration
 	// Timeout bounds each wait (default 2h: image imports are slow).
 	Timeout time.Duration
+	// Ports are the protocol plans' TCP ports the security-group step
+	// lets in (Config.ProtocolPorts).
+	Ports []int32
 }
 
 // OnboardResult names what onboarding set up.
@@ -43,6 +46,8 @@ type OnboardResult struct {
 	ImageID     string
 	DirectoryID string
 	BundleID    string
+	// SecurityGroupID is the directory's custom security group.
+	SecurityGroupID string
 	// Skipped lists the steps that were already done.
 	Skipped []string
 	// Done lists the steps performed.
@@ -142,6 +147,7 @@ func (o *Onboarder) Run(ctx context.Context) (*OnboardResult, error) {
 		{"image", o.image},
 		{"directory", o.directory},
 		{"bundle", o.bundle},
+		{"security-group", o.securityGroup},
 	}
 	for i, s := range steps {
 		o.printf("[%d/%d] %s\n", i+1, len(steps), s.name)
@@ -149,7 +155,7 @@ func (o *Onboarder) Run(ctx context.Context) (*OnboardResult, error) {
 			return r, fmt.Errorf("onboard %s: %w", s.name, err)
 		}
 	}
-	o.printf("onboarding complete: image %s, directory %s, bundle %s\n", r.ImageID, r.DirectoryID, r.BundleID)
+	o.printf("onboarding complete: image %s, directory %s, bundle %s, security group %s\n", r.ImageID, r.DirectoryID, r.BundleID, r.SecurityGroupID)
 	return r, nil
 }
 

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/directoryservice"
@@ -154,20 +152,11 @@ func (b *Broker) bindName(user, domain string) string {
 }
 
 func (b *Broker) ldapBind(ctx context.Context, url, name, password string) error {
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	opts := []ldap.DialOpt{ldap.DialWithDialer(d)}
-	if strings.HasPrefix(url, "ldaps://") {
-		opts = append(opts, ldap.DialWithTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: b.cfg.Portal.InsecureSkipVerify}))
-	}
-	conn, err := ldap.DialURL(url, opts...)
+	conn, err := b.ldapDial(ctx, url)
 	if err != nil {
-		return fmt.Errorf("ldap dial %s: %w", url, err)
+		return err
 	}
 	defer conn.Close()
-	conn.SetTimeout(10 * time.Second)
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetTimeout(time.Until(dl))
-	}
 	return conn.Bind(name, password)
 }
 

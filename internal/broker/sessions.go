@@ -158,7 +158,7 @@ func (b *Broker) RequestSession(ctx context.Context, user string) (v *SessionVie
 			continue
 		}
 		if err == nil {
-			b.hub.attach(b, v)
+			b.hub.attach(ctx, b, v)
 		}
 		return v, err
 	}
@@ -343,7 +343,7 @@ func (b *Broker) GetSession(ctx context.Context, id string) (*SessionView, error
 func (b *Broker) SessionWithTicket(ctx context.Context, id string) (*SessionView, error) {
 	v, err := b.GetSession(ctx, id)
 	if err == nil && v.Ticket == "" {
-		b.hub.attach(b, v)
+		b.hub.attach(ctx, b, v)
 	}
 	return v, err
 }

@@ -118,6 +118,7 @@ CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEG
   workspace_id TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');
 CREATE UNIQUE INDEX IF NOT EXISTS sessions_live_user ON sessions("user") WHERE state IN ('waiting','starting','active','disconnected');
 CREATE TABLE IF NOT EXISTS leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tickets(key TEXT PRIMARY KEY, session TEXT NOT NULL, gateway TEXT NOT NULL, expires INTEGER NOT NULL);
 `
 
 // OpenStore opens (creating if needed) the store in dir, holding the data

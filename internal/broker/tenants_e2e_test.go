@@ -122,7 +122,8 @@ func TestTwoTenantsNoLeakage(t *testing.T) {
 		}
 		c := NewClients(awsCfg, tcfgs[i].Endpoint)
 		var out bytes.Buffer
-		on := &Onboarder{C: c, Cfg: tcfgs[i].Onboarding, Out: &out, Poll: 10 * time.Millisecond, Timeout: 30 * time.Second, In: bufioReader("1\n")}
+		on := &Onboarder{C: c, Cfg: tcfgs[i].Onboarding, Out: &out, Poll: 10 * time.Millisecond, Timeout: 30 * time.Second, In: bufioReader("1\n"),
+			Ports: tcfgs[i].ProtocolPorts()}
 		on.Cfg.AMI = "win11-ent-23h2-byol"
 		if _, err := on.Run(ctx); err != nil {
 			t.Fatalf("onboard %s: %v\n%s", name, err, out.String())

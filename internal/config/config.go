@@ -276,8 +276,8 @@ func PartnerTrustPolicy() map[string]any {
 // the only tag key; terminate and modify only what carries it), what
 // "deskplane broker" needs to power-manage its own desktops and read the
 // account and the directory, and what "deskplane broker onboard" needs
-// (BYOL, an image import, a directory registration and a bundle, each
-// created with the tag).
+// (BYOL, an image import, a directory registration, a bundle and a
+// security group for the protocol ports, each created with the tag).
 func PartnerRolePolicy() map[string]any {
 	tagKeys := map[string]any{"aws:TagKeys": "PartnerManaged"}
 	createTagged := map[string]any{"StringEquals": map[string]any{"aws:RequestTag/PartnerManaged": "true"}, "ForAllValues:StringEquals": tagKeys}
@@ -298,13 +298,22 @@ func PartnerRolePolicy() map[string]any {
 			"workspaces:RebootWorkspaces", "workspaces:RebuildWorkspaces"}, managed),
 		// The broker: reading the account, and the directory's users and groups.
 		stmt("BrokerRead", []string{"workspaces:Describe*", "workspaces:ListAvailableManagementCidrRanges",
-			"ec2:DescribeImages", "ds:Describe*", "ds:AccessDSData", "ds-data:List*", "ds-data:Describe*"}, nil),
+			"ec2:DescribeImages", "ec2:DescribeVpcs", "ec2:DescribeSecurityGroups", "ds:Describe*", "ds:AccessDSData", "ds-data:List*", "ds-data:Describe*"}, nil),
 		// Onboarding: BYOL, and the image, directory registration and bundle
 		// created with the tag (and no other tag key).
 		stmt("OnboardBYOL", []string{"workspaces:ModifyAccount"}, nil),
 		stmt("OnboardCreateTagged", []string{"workspaces:ImportWorkspaceImage", "workspaces:RegisterWorkspaceDirectory",
 			"workspaces:CreateWorkspaceBundle", "workspaces:CreateTags"}, createTagged),
 		stmt("OnboardUseTagged", []string{"workspaces:CreateWorkspaceBundle"}, map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/PartnerManaged": "true"}}),
+		// Onboarding's security group for the protocol ports: created with
+		// the tag, its rules and the directory's custom group set only on
+		// what carries it.
+		stmt("OnboardGroupCreateTagged", []string{"ec2:CreateSecurityGroup", "ec2:CreateTags"}, createTagged),
+		// CreateSecurityGroup is also authorized on the VPC, which has no
+		// request tags.
+		map[string]any{"Sid": "OnboardGroupInVPC", "Effect": "Allow", "Action": []string{"ec2:CreateSecurityGroup"}, "Resource": "arn:aws:ec2:*:*:vpc/*"},
+		stmt("OnboardGroupUseTagged", []string{"ec2:AuthorizeSecurityGroupIngress", "workspaces:ModifyWorkspaceCreationProperties"},
+			map[string]any{"StringEquals": map[string]any{"aws:ResourceTag/PartnerManaged": "true"}}),
 	}}
 }
 

@@ -56,6 +56,9 @@ type Target struct {
 	Address  string `json:"address,omitempty"`
 	Port     int    `json:"port"`
 	Protocol string `json:"protocol"`
+	// Access is the IP access control of the desktop's directory, checked
+	// on the user's source address before the desktop is dialed.
+	Access IPAccess `json:"ip_access,omitzero"`
 }
 
 // Event kinds reported to the broker.
@@ -76,6 +79,8 @@ type Event struct {
 	BytesOut int64 `json:"bytes_out"`
 	// Remote is the user's address.
 	Remote string `json:"remote,omitempty"`
+	// Reason says why a connection was refused (EventRefused).
+	Reason string `json:"reason,omitempty"`
 }
 
 // ErrDenied wraps every refusal of a ticket.
@@ -212,7 +217,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ws.Close(websocket.StatusPolicyViolation, "the first message must be the ticket")
 		return
 	}
-	t, desk, err := g.open(ctx, strings.TrimSpace(string(msg)))
+	t, desk, err := g.open(ctx, strings.TrimSpace(string(msg)), r.RemoteAddr)
 	if err != nil {
 		ws.Close(websocket.StatusPolicyViolation, reason(err))
 		return
@@ -250,7 +255,7 @@ func (g *Gateway) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	t, desk, err := g.open(ctx, strings.TrimSpace(string(line)))
+	t, desk, err := g.open(ctx, strings.TrimSpace(string(line)), c.RemoteAddr().String())
 	if err != nil {
 		io.WriteString(c, "DENIED "+reason(err)+"\n")
 		return
@@ -267,14 +272,18 @@ type bufConn struct {
 
 func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 
-// open redeems the ticket and dials the desktop.
-func (g *Gateway) open(ctx context.Context, ticket string) (Target, net.Conn, error) {
+// open redeems the ticket, checks the user's source address remote against
+// the directory's IP access control and dials the desktop.
+func (g *Gateway) open(ctx context.Context, ticket, remote string) (Target, net.Conn, error) {
 	if ticket == "" {
 		return Target{}, nil, fmt.Errorf("%w: empty ticket", ErrDenied)
 	}
 	t, err := g.Broker.Redeem(ctx, g.ID, ticket)
 	if err != nil {
 		g.log().Info("gateway: ticket refused", "err", err)
+		return Target{}, nil, err
+	}
+	if err := g.admit(ctx, t, remote); err != nil {
 		return Target{}, nil, err
 	}
 	desk, err := g.dial(ctx, t)

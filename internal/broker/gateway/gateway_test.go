@@ -145,7 +145,7 @@ func TestWebSocketBinarySubprotocolAndBrokerAddress(t *testing.T) {
 	}
 	// A malformed address from the broker is refused, never dialled.
 	g2 := &Gateway{ID: "g", Broker: &oneTicket{ticket: "T3", target: Target{SessionID: "s-3", IP: "127.0.0.1", Port: 5900, Address: "desk:5900"}}}
-	if _, _, err := g2.open(ctx, "T3"); err == nil || !strings.Contains(err.Error(), "desktop address") {
+	if _, _, err := g2.open(ctx, "T3", "127.0.0.1:50000"); err == nil || !strings.Contains(err.Error(), "desktop address") {
 		t.Fatalf("bad broker address: %v", err)
 	}
 }

@@ -3,7 +3,10 @@
 // (its image's guest command, by default the built-in "deskplane guest")
 // listening on the desktop's own loopback address (internal/loopback) on the
 // real port numbers of its protocols, with a root and a user volume kept as
-// directories in the data dir.
+// directories in the data dir. With --runtime x11 every guest is a real
+// Linux desktop (an X server, a window manager, an xterm and a VNC server on
+// port 5900, see RunX11Session) and the image's guest command runs inside
+// it.
 //
 // The runtime never blocks its callers: Ensure and Stop start the work and
 // return the guest's current status; when a guest becomes ready, fails its
@@ -26,6 +29,12 @@
 // unanswered for HealthTimeout, is unhealthy; one that exits is exited.
 // Stop sends SIGTERM to the guest's process group and SIGKILL after
 // StopGrace.
+//
+// Under x11 the process started (the group's leader) is the session
+// (RunX11Session), which starts the guest command with the pipes; it adds
+// one event, "x11 display=:N xvfb=PID ...", and the readiness and health
+// checks also need the VNC server's RFB version on ADDRESS:5900 when the
+// desktop's security groups allow 5900.
 package runtime
 
 import (
@@ -56,6 +65,9 @@ const (
 	KindNone    = "none"
 	KindProcess = "process"
 )
+
+// Kinds are the accepted values of --runtime.
+var Kinds = []string{KindNone, KindProcess, KindX11}
 
 // Guest states.
 const (
@@ -119,6 +131,11 @@ func (s Status) Running() bool {
 
 // Options configure a Manager.
 type Options struct {
+	// Kind is KindProcess (or "") or KindX11.
+	Kind string
+	// SessionCommand starts an x11 session (default: this executable's
+	// "x11-session"); the guest command follows it after "--".
+	SessionCommand []string
 	// Dir is where volumes, consoles and images live (DATA/runtime).
 	Dir string
 	// Max bounds the guests running at once.
@@ -188,6 +205,14 @@ type guest struct {
 	err  string
 	// work are the working copies of encrypted volumes, by volume.
 	work map[string]string
+	// Under x11: the X display, the session's processes by role, the
+	// VNC server's address ("" when the groups do not allow 5900), and
+	// whether the guest command reported ready (the desktop is ready when
+	// the VNC server answers too).
+	display    string
+	procs      map[string]int
+	vnc        string
+	guestReady chan struct{}
 }
 
 // New returns a manager.
@@ -213,12 +238,26 @@ func New(o Options) (*Manager, error) {
 	if o.StopGrace == 0 {
 		o.StopGrace = 5 * time.Second
 	}
-	if len(o.Command) == 0 {
+	switch o.Kind {
+	case "", KindProcess:
+	case KindX11:
+		if err := CheckX11(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("runtime: unknown kind %q", o.Kind)
+	}
+	if len(o.Command) == 0 || (o.Kind == KindX11 && len(o.SessionCommand) == 0) {
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, fmt.Errorf("runtime: find the deskplane executable for the built-in guest: %w", err)
 		}
-		o.Command = []string{exe, "guest"}
+		if len(o.Command) == 0 {
+			o.Command = []string{exe, "guest"}
+		}
+		if len(o.SessionCommand) == 0 {
+			o.SessionCommand = []string{exe, "x11-session"}
+		}
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("runtime: create %s: %w", o.Dir, err)
@@ -391,7 +430,8 @@ func (m *Manager) startLocked(spec Spec) *guest {
 	if old := m.guests[spec.Key]; old != nil && old.spec.VPCAddress != spec.VPCAddress {
 		m.addrs.Release(spec.Key) // rebuilt with a new address
 	}
-	g := &guest{spec: spec, state: StateStarting, started: time.Now(), pong: make(chan struct{}, 1), exited: make(chan struct{})}
+	g := &guest{spec: spec, state: StateStarting, started: time.Now(), pong: make(chan struct{}, 1), exited: make(chan struct{}),
+		guestReady: make(chan struct{}, 1)}
 	m.guests[spec.Key] = g
 	if err := m.launch(g); err != nil {
 		m.o.Log.Error("runtime: start guest", "workspace_id", spec.WorkspaceID, "err", err)
@@ -469,9 +509,20 @@ func (m *Manager) launch(g *guest) error {
 	if len(command) == 0 {
 		command = m.o.Command
 	}
+	env := append(append(os.Environ(), m.o.Env...), Environment(spec, addr, root, user)...)
+	if m.o.Kind == KindX11 {
+		command = append(append(append([]string{}, m.o.SessionCommand...), "--"), command...)
+		env = append(env, "DESKPLANE_RUNTIME=x11")
+		for _, p := range spec.Ports {
+			if p.Protocol == VNCProtocol && p.Allowed {
+				g.vnc = netip.AddrPortFrom(addr, uint16(p.Port)).String()
+				env = append(env, "DESKPLANE_VNC="+g.vnc)
+			}
+		}
+	}
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Dir = root
-	cmd.Env = append(append(os.Environ(), m.o.Env...), Environment(spec, addr, root, user)...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = console, console
 	cmd.ExtraFiles = []*os.File{evW, ctlR}
 	cmd.SysProcAttr = sysProcAttr()
@@ -496,6 +547,9 @@ func (m *Manager) launch(g *guest) error {
 func Environment(spec Spec, addr netip.Addr, root, user string) []string {
 	var ports, all []string
 	for _, p := range spec.Ports {
+		if p.Protocol == VNCProtocol {
+			continue // the x11 session's VNC server, not the guest, listens there
+		}
 		all = append(all, p.Protocol+"="+strconv.Itoa(p.Port))
 		if p.Allowed {
 			ports = append(ports, p.Protocol+"="+strconv.Itoa(p.Port))
@@ -541,7 +595,28 @@ func (m *Manager) readEvents(g *guest, r io.ReadCloser) {
 		}
 		switch f[0] {
 		case "ready":
-			m.setState(g, StateReady)
+			if g.vnc == "" {
+				m.setState(g, StateReady)
+				continue
+			}
+			select { // the health loop checks the VNC server
+			case g.guestReady <- struct{}{}:
+			default:
+			}
+		case "x11":
+			procs := map[string]int{}
+			display := ""
+			for _, kv := range f[1:] {
+				k, v, _ := strings.Cut(kv, "=")
+				if k == "display" {
+					display = v
+				} else if n, err := strconv.Atoi(v); err == nil {
+					procs[k] = n
+				}
+			}
+			m.mu.Lock()
+			g.display, g.procs = display, procs
+			m.mu.Unlock()
 		case "pong":
 			select {
 			case g.pong <- struct{}{}:
@@ -617,12 +692,24 @@ func (m *Manager) health(ctx context.Context, g *guest) {
 	defer readyBy.Stop()
 	tick := time.NewTicker(m.o.HealthInterval)
 	defer tick.Stop()
+	guestReady := false // x11: the guest command reported ready
+	checkVNC := func() {
+		if !guestReady || m.Status(g.spec.Key).State != StateStarting {
+			return
+		}
+		if err := probeRFB(g.vnc, 2*time.Second); err == nil {
+			m.setState(g, StateReady)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-g.exited:
 			return
+		case <-g.guestReady:
+			guestReady = true
+			checkVNC()
 		case <-readyBy.C:
 			if m.Status(g.spec.Key).State == StateStarting {
 				m.o.Log.Warn("runtime: guest not ready in time", "workspace_id", g.spec.WorkspaceID, "timeout", m.o.ReadyTimeout)
@@ -632,8 +719,19 @@ func (m *Manager) health(ctx context.Context, g *guest) {
 			m.mu.Lock()
 			state := g.state
 			m.mu.Unlock()
+			if state == StateStarting && g.vnc != "" {
+				checkVNC()
+				continue
+			}
 			if state != StateReady {
 				continue
+			}
+			if g.vnc != "" {
+				if err := probeRFB(g.vnc, m.o.HealthTimeout); err != nil {
+					m.o.Log.Warn("runtime: the desktop's VNC server failed its health check", "workspace_id", g.spec.WorkspaceID, "err", err)
+					m.setState(g, StateUnhealthy)
+					continue
+				}
 			}
 			select {
 			case <-g.pong:
@@ -695,6 +793,13 @@ type Info struct {
 	// the working copies in a tmpfs while the guest runs.
 	Encrypted []string `json:"encrypted,omitempty"`
 	Error     string   `json:"error,omitempty"`
+	// Under x11: the X display, the VNC server's address (when the
+	// security groups allow 5900) and the session's processes by role
+	// (xvfb, wm, xterm, x11vnc; PID above is the session, the leader of
+	// the process group).
+	Display   string         `json:"display,omitempty"`
+	VNC       string         `json:"vnc,omitempty"`
+	Processes map[string]int `json:"processes,omitempty"`
 }
 
 // List returns every guest the runtime knows, by workspace id.
@@ -715,6 +820,9 @@ func (m *Manager) List() []Info {
 		}
 		if g.addr.IsValid() {
 			in.Address = g.addr.String()
+		}
+		if g.display != "" && g.state != StateExited {
+			in.Display, in.VNC, in.Processes = g.display, g.vnc, g.procs
 		}
 		if !g.readyAt.IsZero() {
 			in.ReadyAfter = g.readyAt.Sub(g.started).String()

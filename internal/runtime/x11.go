@@ -111,7 +111,7 @@ func RunX11Session(ctx context.Context, guest []string, getenv func(string) stri
 	if err != nil {
 		return fmt.Errorf("x11 session: display pipe: %w", err)
 	}
-	xvfb := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", X11Geometry, "-nolisten", "tcp")
+	xvfb := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", X11Geometry, "-br", "-nolisten", "tcp")
 	xvfb.ExtraFiles = []*os.File{dw}
 	err = s.start("xvfb", xvfb, true)
 	dw.Close()
@@ -131,7 +131,8 @@ func RunX11Session(ctx context.Context, guest []string, getenv func(string) stri
 	if err := s.start("wm", wm, false); err != nil {
 		return err
 	}
-	term := exec.Command("xterm", "-T", id, "-n", id, "-geometry", "100x30+60+60", "-xrm", "XTerm*allowTitleOps: false", "-e", "/bin/sh")
+	term := exec.Command("xterm", "-T", id, "-n", id, "-geometry", "100x30+60+60", "-xrm", "XTerm*allowTitleOps: false",
+		"-e", "/bin/sh", "-c", `echo "deskplane desktop $DESKPLANE_WORKSPACE_ID: user $DESKPLANE_USER_NAME, computer $DESKPLANE_COMPUTER_NAME, $DESKPLANE_ADDRESS"; exec /bin/sh`)
 	term.Env = env
 	if err := s.start("xterm", term, false); err != nil {
 		return err

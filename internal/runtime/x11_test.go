@@ -17,7 +17,7 @@ import (
 func needX11(t *testing.T) {
 	t.Helper()
 	if err := CheckX11(); err != nil {
-		if os.Getenv("CI") == "true" {
+		if os.Getenv("CI") == "true" || os.Getenv("DESKPLANE_REQUIRE_X11") == "1" {
 			t.Fatal(err)
 		}
 		t.Skip(err)

@@ -34,12 +34,15 @@ func main() {
 	ramp := flag.Bool("ramp", false, "add -step guests at a time until one does not start or is not ready in time")
 	step := flag.Int("step", 10, "with -ramp, guests added at a time")
 	readyTimeout := flag.Duration("ready-timeout", time.Minute, "how long a guest may take to be ready")
+	flag.DurationVar(&hold, "hold", 0, "keep the guests running this long once ready and report the CPU time each used meanwhile")
 	flag.Parse()
 	if err := run(*bin, *kind, *n, *ramp, *step, *readyTimeout); err != nil {
 		fmt.Fprintln(os.Stderr, "guests:", err)
 		os.Exit(1)
 	}
 }
+
+var hold time.Duration
 
 func run(bin, kind string, n int, ramp bool, step int, readyTimeout time.Duration) error {
 	dir, err := os.MkdirTemp("", "deskplane-guests")
@@ -59,7 +62,13 @@ func run(bin, kind string, n int, ramp bool, step int, readyTimeout time.Duratio
 	defer m.Close()
 	fmt.Printf("runtime %s, load average at the start: %s\n", kind, loadavg())
 	if !ramp {
-		return batch(m, kind, 0, n, readyTimeout)
+		if err := batch(m, kind, 0, n, readyTimeout); err != nil {
+			return err
+		}
+		if hold > 0 {
+			idleCPU(m, hold)
+		}
+		return nil
 	}
 	largest := 0
 	for have := 0; have < n; have += step {
@@ -182,6 +191,41 @@ func guestProcesses() map[string][]int {
 		}
 	}
 	return out
+}
+
+// idleCPU reports the CPU time the guests' processes use while idle.
+func idleCPU(m *runtime.Manager, d time.Duration) {
+	ticks := func() map[string]int {
+		out := map[string]int{}
+		for id, pids := range guestProcesses() {
+			for _, pid := range pids {
+				b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+				if err != nil {
+					continue
+				}
+				s := string(b)
+				f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+				comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+				u, _ := strconv.Atoi(f[11])
+				st, _ := strconv.Atoi(f[12])
+				out[id+" "+strings.TrimSpace(string(comm))+" "+strconv.Itoa(pid)] = u + st
+			}
+		}
+		return out
+	}
+	before := ticks()
+	time.Sleep(d)
+	after := ticks()
+	byComm := map[string]float64{}
+	total := 0
+	for k, v := range after {
+		f := strings.Fields(k)
+		byComm[f[1]] += float64(v-before[k]) / 100 // clock ticks
+		total += v - before[k]
+	}
+	guests := len(m.List())
+	fmt.Printf("  CPU of %d idle guests over %s: %.2f s in all (%.1f%% of one core per guest); by program (s): %v\n",
+		guests, d, float64(total)/100, float64(total)/100/d.Seconds()/float64(guests)*100, byComm)
 }
 
 func loadavg() string {

@@ -28,7 +28,7 @@ func newX11Manager(t *testing.T) *Manager {
 	t.Helper()
 	m, err := New(Options{Kind: KindX11, Dir: t.TempDir(), Max: 3, Command: []string{os.Args[0]}, SessionCommand: []string{os.Args[0], "x11-session"},
 		Env: []string{"DESKPLANE_RUNTIME_TEST_GUEST=1"}, Log: slog.New(slog.DiscardHandler), StopGrace: 4 * time.Second,
-		HealthInterval: 100 * time.Millisecond, HealthTimeout: 2 * time.Second})
+		HealthInterval: 100 * time.Millisecond, HealthTimeout: 2 * time.Second, VNCHealthInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +95,11 @@ func TestX11SessionVNCStopAndKilledServer(t *testing.T) {
 		t.Fatalf("session processes %v: want the session, Xvfb, openbox, xterm, x11vnc and the guest", procs)
 	}
 
+	// A VNC server that stops answering fails the health check.
+	if err := syscall.Kill(g.Processes["x11vnc"], syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, key, StateUnhealthy)
 	// A killed VNC server ends the session: exited (the lifecycle's
 	// UNHEALTHY), nothing left behind.
 	if err := syscall.Kill(g.Processes["x11vnc"], syscall.SIGKILL); err != nil {

@@ -224,8 +224,13 @@ func idleCPU(m *runtime.Manager, d time.Duration) {
 		total += v - before[k]
 	}
 	guests := len(m.List())
-	fmt.Printf("  CPU of %d idle guests over %s: %.2f s in all (%.1f%% of one core per guest); by program (s): %v\n",
-		guests, d, float64(total)/100, float64(total)/100/d.Seconds()/float64(guests)*100, byComm)
+	var parts []string
+	for c, v := range byComm {
+		parts = append(parts, fmt.Sprintf("%s %.2f", c, v))
+	}
+	sort.Strings(parts)
+	fmt.Printf("  CPU of %d idle guests over %s: %.2f s in all (%.1f%% of one core per guest); by program (s): %s\n",
+		guests, d, float64(total)/100, float64(total)/100/d.Seconds()/float64(guests)*100, strings.Join(parts, ", "))
 }
 
 func loadavg() string {

@@ -578,13 +578,20 @@ func Environment(spec Spec, addr netip.Addr, root, user string) []string {
 	}
 }
 
-func (m *Manager) setState(g *guest, state string) {
+func (m *Manager) setState(g *guest, state string) { m.setStateWhy(g, state, "") }
+
+// setStateWhy sets a guest's state, with the reason in its error when the
+// guest becomes unhealthy.
+func (m *Manager) setStateWhy(g *guest, state, why string) {
 	m.mu.Lock()
 	if g.state == state || g.state == StateExited || (g.state == StateStopping && state != StateExited) {
 		m.mu.Unlock()
 		return
 	}
 	g.state = state
+	if why != "" {
+		g.err = why
+	}
 	if state == StateReady {
 		g.readyAt = time.Now()
 	}
@@ -721,7 +728,7 @@ func (m *Manager) health(ctx context.Context, g *guest) {
 		case <-readyBy.C:
 			if m.Status(g.spec.Key).State == StateStarting {
 				m.o.Log.Warn("runtime: guest not ready in time", "workspace_id", g.spec.WorkspaceID, "timeout", m.o.ReadyTimeout)
-				m.setState(g, StateUnhealthy)
+				m.setStateWhy(g, StateUnhealthy, fmt.Sprintf("not ready within %s", m.o.ReadyTimeout))
 			}
 		case <-tick.C:
 			m.mu.Lock()
@@ -738,7 +745,7 @@ func (m *Manager) health(ctx context.Context, g *guest) {
 				vncChecked = time.Now()
 				if err := probeRFB(g.vnc, m.o.HealthTimeout); err != nil {
 					m.o.Log.Warn("runtime: the desktop's VNC server failed its health check", "workspace_id", g.spec.WorkspaceID, "err", err)
-					m.setState(g, StateUnhealthy)
+					m.setStateWhy(g, StateUnhealthy, "health check: the VNC server: "+err.Error())
 					continue
 				}
 			}
@@ -747,7 +754,7 @@ func (m *Manager) health(ctx context.Context, g *guest) {
 			default:
 			}
 			if _, err := io.WriteString(g.ctl, "ping\n"); err != nil {
-				m.setState(g, StateUnhealthy)
+				m.setStateWhy(g, StateUnhealthy, "health check: ping: "+err.Error())
 				continue
 			}
 			t := time.NewTimer(m.o.HealthTimeout)
@@ -757,7 +764,7 @@ func (m *Manager) health(ctx context.Context, g *guest) {
 			case <-ctx.Done():
 			case <-t.C:
 				m.o.Log.Warn("runtime: guest failed its health check", "workspace_id", g.spec.WorkspaceID)
-				m.setState(g, StateUnhealthy)
+				m.setStateWhy(g, StateUnhealthy, fmt.Sprintf("health check: no answer to ping within %s", m.o.HealthTimeout))
 			}
 			t.Stop()
 		}

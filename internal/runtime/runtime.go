@@ -160,7 +160,7 @@ type Options struct {
 	OnSession func(key string, connect bool, at time.Time)
 	Log       *slog.Logger
 	// ReadyTimeout, HealthInterval, HealthTimeout and StopGrace are real
-	// durations (zero: 30 s, 1 s, 5 s, 5 s).
+	// durations (zero: 30 s (x11: 60 s), 1 s, 5 s, 5 s).
 	ReadyTimeout, HealthInterval, HealthTimeout, StopGrace time.Duration
 	// VNCHealthInterval is how often an x11 guest's VNC server must answer
 	// with its RFB version (zero: 10 s; each check costs x11vnc about 25 ms
@@ -232,6 +232,11 @@ func New(o Options) (*Manager, error) {
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 30 * time.Second
+		if o.Kind == KindX11 {
+			// An X server and a VNC server take seconds each to start
+			// when many desktops start at once on a busy machine.
+			o.ReadyTimeout = time.Minute
+		}
 	}
 	if o.HealthInterval == 0 {
 		o.HealthInterval = time.Second

@@ -3,10 +3,12 @@ package runtime
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -149,6 +151,9 @@ func RunX11Session(ctx context.Context, guest []string, getenv func(string) stri
 		if err := s.start("x11vnc", x, true); err != nil {
 			return err
 		}
+		if evFile != nil {
+			go watchVNCClients(ctx, evFile, vnc, port)
+		}
 	}
 	line := "x11 display=" + display
 	for _, name := range []string{"xvfb", "wm", "xterm", "x11vnc"} {
@@ -165,11 +170,8 @@ func RunX11Session(ctx context.Context, guest []string, getenv func(string) stri
 	if err := s.start("guest", g, true); err != nil {
 		return err
 	}
-	// The guest holds the pipes now: the session closes its copies, so
-	// that the runtime sees them close when the guest is gone.
-	if evFile != nil {
-		evFile.Close()
-	}
+	// The guest holds the control pipe now: the session closes its copy.
+	// It keeps the events pipe for the VNC clients' sessions.
 	if ctlFile != nil {
 		ctlFile.Close()
 	}
@@ -266,6 +268,99 @@ func readDisplay(ctx context.Context, r io.Reader, exits <-chan x11Exit) (string
 	case <-t.C:
 		return "", errors.New("no display after 20 s")
 	}
+}
+
+// vncClientPoll is how often the session looks for the VNC server's
+// clients; a connection is a client (a user session) once it has been
+// seen twice, so the runtime's RFB health checks, which last
+// milliseconds, are not.
+const vncClientPoll = time.Second
+
+// watchVNCClients reports each client of the VNC server at addr (the TCP
+// connections established to it, from the kernel's table: x11vnc's own
+// -afteraccept hook misses clients that come as a health check leaves) as
+// a user session on events: "connect PORT REMOTE" once it has lasted a
+// poll, "disconnect PORT REMOTE" when it is gone.
+func watchVNCClients(ctx context.Context, events io.Writer, addr, port string) {
+	local, err := procNetAddr(addr)
+	if err != nil {
+		return
+	}
+	seen := map[string]int{} // remote (kernel's hex) -> polls seen in a row
+	open := map[string]string{}
+	t := time.NewTicker(vncClientPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now, err := establishedTo(local)
+		if err != nil {
+			continue
+		}
+		for r := range now {
+			seen[r]++
+			if seen[r] == 2 {
+				open[r] = decodeProcNetAddr(r)
+				fmt.Fprintf(events, "connect %s %s\n", port, open[r])
+			}
+		}
+		for r := range seen {
+			if now[r] {
+				continue
+			}
+			delete(seen, r)
+			if remote, ok := open[r]; ok {
+				delete(open, r)
+				fmt.Fprintf(events, "disconnect %s %s\n", port, remote)
+			}
+		}
+	}
+}
+
+// procNetAddr writes an IPv4 address and port as /proc/net/tcp does
+// (the address's 4 bytes as a native-endian word, the port in host order).
+func procNetAddr(addrPort string) (string, error) {
+	ap, err := netip.ParseAddrPort(addrPort)
+	if err != nil || !ap.Addr().Is4() {
+		return "", fmt.Errorf("not an IPv4 address and port: %q", addrPort)
+	}
+	b := ap.Addr().As4()
+	return fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(b[:]), ap.Port()), nil
+}
+
+func decodeProcNetAddr(s string) string {
+	a, p, ok := strings.Cut(s, ":")
+	w, err1 := strconv.ParseUint(a, 16, 32)
+	port, err2 := strconv.ParseUint(p, 16, 16)
+	if !ok || err1 != nil || err2 != nil {
+		return s
+	}
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], uint32(w))
+	return netip.AddrPortFrom(netip.AddrFrom4(b), uint16(port)).String()
+}
+
+// establishedTo lists the remote ends of the established TCP connections
+// to local (in /proc/net/tcp's form).
+func establishedTo(local string) (map[string]bool, error) {
+	f, err := os.Open("/proc/net/tcp")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		// sl local_address rem_address st ...; 01 is ESTABLISHED.
+		if len(fl) > 3 && fl[1] == local && fl[3] == "01" {
+			out[fl[2]] = true
+		}
+	}
+	return out, sc.Err()
 }
 
 // probeRFB reports whether a VNC server answers at addr with its RFB

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	vnc "github.com/mitchellh/go-vnc"
 )
 
 // needX11 skips a test without the x11 runtime's programs, unless CI=true,
@@ -94,6 +96,26 @@ func TestX11SessionVNCStopAndKilledServer(t *testing.T) {
 	if procs := groupProcesses(t, "ws-x11a"); len(procs) < 6 {
 		t.Fatalf("session processes %v: want the session, Xvfb, openbox, xterm, x11vnc and the guest", procs)
 	}
+
+	// The health checks (every 200 ms here) are not user sessions; a VNC
+	// client that passed the handshake is one, until it leaves.
+	waitConn(t, m, key, "DISCONNECTED") // the connection to 8443 above
+	before, _ := m.ConnectionState("ws-x11a")
+	time.Sleep(time.Second) // several health checks, no clock to advance
+	if c, _ := m.ConnectionState("ws-x11a"); c != before {
+		t.Fatalf("the VNC health checks made sessions: %+v, before %+v", c, before)
+	}
+	nc, err := net.DialTimeout("tcp", "127.9.7.1:5900", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := vnc.Client(nc, &vnc.ClientConfig{})
+	if err != nil {
+		t.Fatalf("VNC handshake: %v", err)
+	}
+	waitConn(t, m, key, "CONNECTED")
+	vc.Close()
+	waitConn(t, m, key, "DISCONNECTED")
 
 	// A VNC server that stops answering fails the health check.
 	if err := syscall.Kill(g.Processes["x11vnc"], syscall.SIGSTOP); err != nil {

@@ -144,25 +144,57 @@ type bufferedConn struct {
 
 func (b bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 
-// windowRect finds the window titled title on display with xwininfo.
-func windowRect(t *testing.T, display, title string) image.Rectangle {
-	t.Helper()
+// windowRect finds the window titled title on display with xwininfo, once
+// it is mapped (the terminal starts with the session, independently of the
+// desktop's readiness).
+func windowRect(display, title string) (image.Rectangle, error) {
 	cmd := exec.Command("xwininfo", "-name", title)
 	cmd.Env = append(os.Environ(), "DISPLAY="+display)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("xwininfo -name %s on %s: %v\n%s", title, display, err, out)
+		return image.Rectangle{}, fmt.Errorf("xwininfo -name %s on %s: %v\n%s", title, display, err, out)
 	}
-	field := func(name string) int {
+	if !strings.Contains(string(out), "Map State: IsViewable") {
+		return image.Rectangle{}, fmt.Errorf("the window %s is not mapped yet:\n%s", title, out)
+	}
+	v := map[string]int{}
+	for _, name := range []string{"Absolute upper-left X", "Absolute upper-left Y", "Width", "Height"} {
 		m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(name) + `:\s+(-?\d+)`).FindSubmatch(out)
 		if m == nil {
-			t.Fatalf("xwininfo: no %q in\n%s", name, out)
+			return image.Rectangle{}, fmt.Errorf("xwininfo: no %q in\n%s", name, out)
 		}
-		n, _ := strconv.Atoi(string(m[1]))
-		return n
+		v[name], _ = strconv.Atoi(string(m[1]))
 	}
-	x, y := field("Absolute upper-left X"), field("Absolute upper-left Y")
-	return image.Rect(x, y, x+field("Width"), y+field("Height"))
+	x, y := v["Absolute upper-left X"], v["Absolute upper-left Y"]
+	return image.Rect(x, y, x+v["Width"], y+v["Height"]), nil
+}
+
+// lazy formats a failure message when it is printed, not when the poll
+// starts.
+type lazy func() string
+
+func (l lazy) String() string { return l() }
+
+// windowShown counts the pixels of win that differ from the root
+// background (the bottom-right corner: Xvfb -br makes it black), and those
+// of the bottom row left of the window that differ from it (none: the
+// root is uniform).
+func windowShown(img *image.RGBA, win image.Rectangle) (differ, outside int) {
+	b := img.Bounds()
+	bg := img.RGBAAt(b.Max.X-2, b.Max.Y-2)
+	for y := win.Min.Y; y < win.Max.Y; y++ {
+		for x := win.Min.X; x < win.Max.X; x++ {
+			if img.RGBAAt(x, y) != bg {
+				differ++
+			}
+		}
+	}
+	for x := 0; x < win.Min.X; x++ {
+		if img.RGBAAt(x, b.Max.Y-2) != bg {
+			outside++
+		}
+	}
+	return differ, outside
 }
 
 // TestRuntimeX11DesktopOverVNC: under --runtime x11 a desktop created
@@ -208,48 +240,66 @@ func TestRuntimeX11DesktopOverVNC(t *testing.T) {
 	// The port outside the groups is still refused.
 	refused(t, net.JoinHostPort(g.Address, "3389"))
 
-	img := snapshot(t, vncAddr)
+	// The terminal titled with the workspace id, found by xwininfo on the
+	// guest's display, shows in the VNC client's snapshot: most pixels of
+	// its rectangle (white, with a line of text) differ from the root's
+	// black; the root left of it does not. It maps a little after the
+	// desktop is ready, so snapshots are taken until it shows.
+	var (
+		img             *image.RGBA
+		win             image.Rectangle
+		differ, outside int
+		werr            error
+	)
 	if err := os.MkdirAll(x11ScreenshotDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(x11ScreenshotDir, "x11-desktop.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	win := windowRect(t, g.Display, id)
-	if win.Dx() < 100 || win.Dy() < 100 || !win.In(img.Bounds()) {
-		t.Fatalf("the terminal titled %s at %v on a %v screen", id, win, img.Bounds())
-	}
-	// The root background is black (Xvfb -br); the xterm is mostly its
-	// white background with a line of text.
-	bg := img.RGBAAt(img.Bounds().Max.X-2, img.Bounds().Max.Y-2)
-	if win.Max.X >= img.Bounds().Max.X-2 && win.Max.Y >= img.Bounds().Max.Y-2 {
-		t.Fatalf("the window %v covers the corner used for the background", win)
-	}
-	differ := 0
-	for y := win.Min.Y; y < win.Max.Y; y++ {
-		for x := win.Min.X; x < win.Max.X; x++ {
-			if img.RGBAAt(x, y) != bg {
-				differ++
-			}
+	testserver.Eventually(t, 45*time.Second, func() bool {
+		if win, werr = windowRect(g.Display, id); werr != nil {
+			return false
 		}
-	}
-	if area := win.Dx() * win.Dy(); differ < area/2 {
-		t.Fatalf("only %d of %d pixels of the terminal window %v differ from the background %v: the snapshot does not show it", differ, area, win, bg)
-	}
-	outside := 0
-	for x := 0; x < win.Min.X; x++ {
-		if img.RGBAAt(x, img.Bounds().Max.Y-2) != bg {
-			outside++
+		img = snapshot(t, vncAddr)
+		f, err := os.Create(filepath.Join(x11ScreenshotDir, "x11-desktop.png"))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if win.Dx() < 100 || win.Dy() < 100 || !win.In(img.Bounds()) || (win.Max.X >= img.Bounds().Max.X-2 && win.Max.Y >= img.Bounds().Max.Y-2) {
+			t.Fatalf("the terminal titled %s at %v on a %v screen", id, win, img.Bounds())
+		}
+		differ, outside = windowShown(img, win)
+		return differ >= win.Dx()*win.Dy()/2
+	}, "%v", lazy(func() string {
+		return fmt.Sprintf("the terminal window %v never showed in the snapshot (%d of its pixels differ from the background; %v)", win, differ, werr)
+	}))
 	if outside > 0 {
 		t.Fatalf("%d pixels of the bottom row left of the window differ from the background: not a uniform root", outside)
 	}
+
+	// A VNC client is a user session: CONNECTED while it is connected.
+	nc, err := net.DialTimeout("tcp", vncAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := vnc.Client(nc, &vnc.ClientConfig{})
+	if err != nil {
+		t.Fatalf("VNC handshake: %v", err)
+	}
+	connState := func() wstypes.ConnectionState {
+		o, err := e.ws.DescribeWorkspacesConnectionStatus(ctx, &workspaces.DescribeWorkspacesConnectionStatusInput{WorkspaceIds: []string{id}})
+		if err != nil || len(o.WorkspacesConnectionStatus) != 1 {
+			t.Fatalf("DescribeWorkspacesConnectionStatus: %v", err)
+		}
+		return o.WorkspacesConnectionStatus[0].ConnectionState
+	}
+	testserver.Eventually(t, 15*time.Second, func() bool { return connState() == wstypes.ConnectionStateConnected },
+		"a desktop with a VNC client connected is not CONNECTED")
+	vc.Close()
+	testserver.Eventually(t, 15*time.Second, func() bool { return connState() == wstypes.ConnectionStateDisconnected },
+		"a desktop whose VNC client left is not DISCONNECTED")
 
 	// The X server killed: the session ends, the desktop is UNHEALTHY; a
 	// reboot heals it.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/deskplane/deskplane/internal/safego"
 )
 
 // KindX11 is --runtime x11: every guest is a real Linux desktop (see
@@ -104,7 +107,7 @@ func RunX11Session(ctx context.Context, guest []string, getenv func(string) stri
 		syscall.CloseOnExec(n)
 		ctlFile = os.NewFile(uintptr(n), "control")
 	}
-	s := &x11Session{log: log, exits: make(chan x11Exit, 8)}
+	s := &x11Session{log: log, slog: slog.New(slog.NewTextHandler(log, nil)), exits: make(chan x11Exit, 8)}
 	defer s.end(grace)
 
 	// The X server writes its display number on fd 3 once it accepts
@@ -121,7 +124,7 @@ func RunX11Session(ctx context.Context, guest []string, getenv func(string) stri
 		dr.Close()
 		return err
 	}
-	display, err := readDisplay(ctx, dr, s.exits)
+	display, err := readDisplay(ctx, s.slog, dr, s.exits)
 	dr.Close()
 	if err != nil {
 		return fmt.Errorf("x11 session: the X server: %w", err)
@@ -152,7 +155,7 @@ func RunX11Session(ctx context.Context, guest []string, getenv func(string) stri
 			return err
 		}
 		if evFile != nil {
-			go watchVNCClients(ctx, evFile, vnc, port)
+			safego.Go(ctx, s.slog, "x11 session: VNC clients", func(ctx context.Context) { watchVNCClients(ctx, evFile, vnc, port) }, nil)
 		}
 	}
 	line := "x11 display=" + display
@@ -191,6 +194,7 @@ type x11Exit struct {
 
 type x11Session struct {
 	log   io.Writer
+	slog  *slog.Logger
 	cmds  map[string]*exec.Cmd
 	order []string
 	done  map[string]chan struct{}
@@ -212,13 +216,13 @@ func (s *x11Session) start(name string, c *exec.Cmd, essential bool) error {
 	s.order = append(s.order, name)
 	done := make(chan struct{})
 	s.done[name] = done
-	go func() {
+	safego.Go(context.Background(), s.slog, "x11 session: wait for "+name, func(context.Context) {
 		err := c.Wait()
 		close(done)
 		if essential {
 			s.exits <- x11Exit{name, err}
 		}
-	}()
+	}, nil)
 	return nil
 }
 
@@ -247,12 +251,12 @@ func (s *x11Session) end(grace time.Duration) {
 }
 
 // readDisplay reads the display number the X server writes (-displayfd).
-func readDisplay(ctx context.Context, r io.Reader, exits <-chan x11Exit) (string, error) {
+func readDisplay(ctx context.Context, log *slog.Logger, r io.Reader, exits <-chan x11Exit) (string, error) {
 	got := make(chan string, 1)
-	go func() {
+	safego.Go(ctx, log, "x11 session: read the display", func(context.Context) {
 		line, _ := bufio.NewReader(r).ReadString('\n')
 		got <- strings.TrimSpace(line)
-	}()
+	}, nil)
 	t := time.NewTimer(20 * time.Second)
 	defer t.Stop()
 	select {

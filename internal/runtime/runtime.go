@@ -66,9 +66,6 @@ const (
 	KindProcess = "process"
 )
 
-// Kinds are the accepted values of --runtime.
-var Kinds = []string{KindNone, KindProcess, KindX11}
-
 // Guest states.
 const (
 	StateStarting  = "starting"

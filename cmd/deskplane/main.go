@@ -44,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return waitCmd(args[1:], stdout, stderr)
 	case "guest":
 		return guestCmd(args[1:], stdout, stderr)
+	case "x11-session":
+		return x11SessionCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -65,6 +67,7 @@ commands:
   config    check a configuration file, or print an example (see deskplane config -h)
   wait      wait for a WorkSpaces image, desktop, directory or BYOL (see deskplane wait -h)
   guest     the built-in guest of a desktop (started by serve --runtime process)
+  x11-session  the session of an x11 desktop (started by serve --runtime x11)
   version   print the version and the VCS revision it was built from
 `)
 }
@@ -79,7 +82,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Timing, "timing", "fast", "lifecycle timing: instant, fast or realistic")
 	fs.StringVar(&o.Clock, "clock", "real", "clock: real, or virtual (advanced with POST /_deskplane/clock)")
 	fs.StringVar(&o.Store, "store", "", "store: empty for the embedded SQLite in --data-dir, or a postgres:// URL")
-	fs.StringVar(&o.Runtime, "runtime", "none", "guests behind desktops: none (records only) or process (a guest process per running desktop on its loopback address)")
+	fs.StringVar(&o.Runtime, "runtime", "none", "guests behind desktops: none (records only), process (a guest process per running desktop on its loopback address) or x11 (a Linux desktop per running desktop: Xvfb, openbox, xterm, and x11vnc on port 5900)")
 	fs.IntVar(&o.RuntimeMax, "runtime-max", server.DefaultRuntimeMax, "with a runtime, the most guests running at once")
 	logLevel := fs.String("log-level", "info", "log level: debug, info (one line per request), warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json")

@@ -3,7 +3,10 @@
 // (its image's guest command, by default the built-in "deskplane guest")
 // listening on the desktop's own loopback address (internal/loopback) on the
 // real port numbers of its protocols, with a root and a user volume kept as
-// directories in the data dir.
+// directories in the data dir. With --runtime x11 every guest is a real
+// Linux desktop (an X server, a window manager, an xterm and a VNC server on
+// port 5900, see RunX11Session) and the image's guest command runs inside
+// it.
 //
 // The runtime never blocks its callers: Ensure and Stop start the work and
 // return the guest's current status; when a guest becomes ready, fails its
@@ -26,6 +29,12 @@
 // unanswered for HealthTimeout, is unhealthy; one that exits is exited.
 // Stop sends SIGTERM to the guest's process group and SIGKILL after
 // StopGrace.
+//
+// Under x11 the process started (the group's leader) is the session
+// (RunX11Session), which starts the guest command with the pipes; it adds
+// one event, "x11 display=:N xvfb=PID ...", and the readiness and health
+// checks also need the VNC server's RFB version on ADDRESS:5900 when the
+// desktop's security groups allow 5900.
 package runtime
 
 import (
@@ -119,6 +128,11 @@ func (s Status) Running() bool {
 
 // Options configure a Manager.
 type Options struct {
+	// Kind is KindProcess (or "") or KindX11.
+	Kind string
+	// SessionCommand starts an x11 session (default: this executable's
+	// "x11-session"); the guest command follows it after "--".
+	SessionCommand []string
 	// Dir is where volumes, consoles and images live (DATA/runtime).
 	Dir string
 	// Max bounds the guests running at once.
@@ -143,8 +157,12 @@ type Options struct {
 	OnSession func(key string, connect bool, at time.Time)
 	Log       *slog.Logger
 	// ReadyTimeout, HealthInterval, HealthTimeout and StopGrace are real
-	// durations (zero: 30 s, 1 s, 5 s, 5 s).
+	// durations (zero: 30 s (x11: 60 s), 1 s, 5 s, 5 s).
 	ReadyTimeout, HealthInterval, HealthTimeout, StopGrace time.Duration
+	// VNCHealthInterval is how often an x11 guest's VNC server must answer
+	// with its RFB version (zero: 10 s; each check costs x11vnc about 25 ms
+	// of CPU, and the session ends the guest at once if x11vnc exits).
+	VNCHealthInterval time.Duration
 }
 
 // Manager runs the guests of one server.
@@ -188,6 +206,14 @@ type guest struct {
 	err  string
 	// work are the working copies of encrypted volumes, by volume.
 	work map[string]string
+	// Under x11: the X display, the session's processes by role, the
+	// VNC server's address ("" when the groups do not allow 5900), and
+	// whether the guest command reported ready (the desktop is ready when
+	// the VNC server answers too).
+	display    string
+	procs      map[string]int
+	vnc        string
+	guestReady chan struct{}
 }
 
 // New returns a manager.
@@ -203,6 +229,11 @@ func New(o Options) (*Manager, error) {
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 30 * time.Second
+		if o.Kind == KindX11 {
+			// An X server and a VNC server take seconds each to start
+			// when many desktops start at once on a busy machine.
+			o.ReadyTimeout = time.Minute
+		}
 	}
 	if o.HealthInterval == 0 {
 		o.HealthInterval = time.Second
@@ -213,12 +244,29 @@ func New(o Options) (*Manager, error) {
 	if o.StopGrace == 0 {
 		o.StopGrace = 5 * time.Second
 	}
-	if len(o.Command) == 0 {
+	if o.VNCHealthInterval == 0 {
+		o.VNCHealthInterval = 10 * time.Second
+	}
+	switch o.Kind {
+	case "", KindProcess:
+	case KindX11:
+		if err := CheckX11(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("runtime: unknown kind %q", o.Kind)
+	}
+	if len(o.Command) == 0 || (o.Kind == KindX11 && len(o.SessionCommand) == 0) {
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, fmt.Errorf("runtime: find the deskplane executable for the built-in guest: %w", err)
 		}
-		o.Command = []string{exe, "guest"}
+		if len(o.Command) == 0 {
+			o.Command = []string{exe, "guest"}
+		}
+		if len(o.SessionCommand) == 0 {
+			o.SessionCommand = []string{exe, "x11-session"}
+		}
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("runtime: create %s: %w", o.Dir, err)
@@ -391,7 +439,8 @@ func (m *Manager) startLocked(spec Spec) *guest {
 	if old := m.guests[spec.Key]; old != nil && old.spec.VPCAddress != spec.VPCAddress {
 		m.addrs.Release(spec.Key) // rebuilt with a new address
 	}
-	g := &guest{spec: spec, state: StateStarting, started: time.Now(), pong: make(chan struct{}, 1), exited: make(chan struct{})}
+	g := &guest{spec: spec, state: StateStarting, started: time.Now(), pong: make(chan struct{}, 1), exited: make(chan struct{}),
+		guestReady: make(chan struct{}, 1)}
 	m.guests[spec.Key] = g
 	if err := m.launch(g); err != nil {
 		m.o.Log.Error("runtime: start guest", "workspace_id", spec.WorkspaceID, "err", err)
@@ -469,9 +518,20 @@ func (m *Manager) launch(g *guest) error {
 	if len(command) == 0 {
 		command = m.o.Command
 	}
+	env := append(append(os.Environ(), m.o.Env...), Environment(spec, addr, root, user)...)
+	if m.o.Kind == KindX11 {
+		command = append(append(append([]string{}, m.o.SessionCommand...), "--"), command...)
+		env = append(env, "DESKPLANE_RUNTIME=x11")
+		for _, p := range spec.Ports {
+			if p.Protocol == VNCProtocol && p.Allowed {
+				g.vnc = netip.AddrPortFrom(addr, uint16(p.Port)).String()
+				env = append(env, "DESKPLANE_VNC="+g.vnc)
+			}
+		}
+	}
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Dir = root
-	cmd.Env = append(append(os.Environ(), m.o.Env...), Environment(spec, addr, root, user)...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = console, console
 	cmd.ExtraFiles = []*os.File{evW, ctlR}
 	cmd.SysProcAttr = sysProcAttr()
@@ -496,6 +556,9 @@ func (m *Manager) launch(g *guest) error {
 func Environment(spec Spec, addr netip.Addr, root, user string) []string {
 	var ports, all []string
 	for _, p := range spec.Ports {
+		if p.Protocol == VNCProtocol {
+			continue // the x11 session's VNC server, not the guest, listens there
+		}
 		all = append(all, p.Protocol+"="+strconv.Itoa(p.Port))
 		if p.Allowed {
 			ports = append(ports, p.Protocol+"="+strconv.Itoa(p.Port))
@@ -517,13 +580,20 @@ func Environment(spec Spec, addr netip.Addr, root, user string) []string {
 	}
 }
 
-func (m *Manager) setState(g *guest, state string) {
+func (m *Manager) setState(g *guest, state string) { m.setStateWhy(g, state, "") }
+
+// setStateWhy sets a guest's state, with the reason in its error when the
+// guest becomes unhealthy.
+func (m *Manager) setStateWhy(g *guest, state, why string) {
 	m.mu.Lock()
 	if g.state == state || g.state == StateExited || (g.state == StateStopping && state != StateExited) {
 		m.mu.Unlock()
 		return
 	}
 	g.state = state
+	if why != "" {
+		g.err = why
+	}
 	if state == StateReady {
 		g.readyAt = time.Now()
 	}
@@ -541,7 +611,28 @@ func (m *Manager) readEvents(g *guest, r io.ReadCloser) {
 		}
 		switch f[0] {
 		case "ready":
-			m.setState(g, StateReady)
+			if g.vnc == "" {
+				m.setState(g, StateReady)
+				continue
+			}
+			select { // the health loop checks the VNC server
+			case g.guestReady <- struct{}{}:
+			default:
+			}
+		case "x11":
+			procs := map[string]int{}
+			display := ""
+			for _, kv := range f[1:] {
+				k, v, _ := strings.Cut(kv, "=")
+				if k == "display" {
+					display = v
+				} else if n, err := strconv.Atoi(v); err == nil {
+					procs[k] = n
+				}
+			}
+			m.mu.Lock()
+			g.display, g.procs = display, procs
+			m.mu.Unlock()
 		case "pong":
 			select {
 			case g.pong <- struct{}{}:
@@ -617,30 +708,55 @@ func (m *Manager) health(ctx context.Context, g *guest) {
 	defer readyBy.Stop()
 	tick := time.NewTicker(m.o.HealthInterval)
 	defer tick.Stop()
+	guestReady := false // x11: the guest command reported ready
+	var vncChecked time.Time
+	checkVNC := func() {
+		if !guestReady || m.Status(g.spec.Key).State != StateStarting {
+			return
+		}
+		if err := probeRFB(g.vnc, 2*time.Second); err == nil {
+			m.setState(g, StateReady)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-g.exited:
 			return
+		case <-g.guestReady:
+			guestReady = true
+			checkVNC()
 		case <-readyBy.C:
 			if m.Status(g.spec.Key).State == StateStarting {
 				m.o.Log.Warn("runtime: guest not ready in time", "workspace_id", g.spec.WorkspaceID, "timeout", m.o.ReadyTimeout)
-				m.setState(g, StateUnhealthy)
+				m.setStateWhy(g, StateUnhealthy, fmt.Sprintf("not ready within %s", m.o.ReadyTimeout))
 			}
 		case <-tick.C:
 			m.mu.Lock()
 			state := g.state
 			m.mu.Unlock()
+			if state == StateStarting && g.vnc != "" {
+				checkVNC()
+				continue
+			}
 			if state != StateReady {
 				continue
+			}
+			if g.vnc != "" && time.Since(vncChecked) >= m.o.VNCHealthInterval {
+				vncChecked = time.Now()
+				if err := probeRFB(g.vnc, m.o.HealthTimeout); err != nil {
+					m.o.Log.Warn("runtime: the desktop's VNC server failed its health check", "workspace_id", g.spec.WorkspaceID, "err", err)
+					m.setStateWhy(g, StateUnhealthy, "health check: the VNC server: "+err.Error())
+					continue
+				}
 			}
 			select {
 			case <-g.pong:
 			default:
 			}
 			if _, err := io.WriteString(g.ctl, "ping\n"); err != nil {
-				m.setState(g, StateUnhealthy)
+				m.setStateWhy(g, StateUnhealthy, "health check: ping: "+err.Error())
 				continue
 			}
 			t := time.NewTimer(m.o.HealthTimeout)
@@ -650,7 +766,7 @@ func (m *Manager) health(ctx context.Context, g *guest) {
 			case <-ctx.Done():
 			case <-t.C:
 				m.o.Log.Warn("runtime: guest failed its health check", "workspace_id", g.spec.WorkspaceID)
-				m.setState(g, StateUnhealthy)
+				m.setStateWhy(g, StateUnhealthy, fmt.Sprintf("health check: no answer to ping within %s", m.o.HealthTimeout))
 			}
 			t.Stop()
 		}
@@ -695,6 +811,13 @@ type Info struct {
 	// the working copies in a tmpfs while the guest runs.
 	Encrypted []string `json:"encrypted,omitempty"`
 	Error     string   `json:"error,omitempty"`
+	// Under x11: the X display, the VNC server's address (when the
+	// security groups allow 5900) and the session's processes by role
+	// (xvfb, wm, xterm, x11vnc; PID above is the session, the leader of
+	// the process group).
+	Display   string         `json:"display,omitempty"`
+	VNC       string         `json:"vnc,omitempty"`
+	Processes map[string]int `json:"processes,omitempty"`
 }
 
 // List returns every guest the runtime knows, by workspace id.
@@ -715,6 +838,9 @@ func (m *Manager) List() []Info {
 		}
 		if g.addr.IsValid() {
 			in.Address = g.addr.String()
+		}
+		if g.display != "" && g.state != StateExited {
+			in.Display, in.VNC, in.Processes = g.display, g.vnc, g.procs
 		}
 		if !g.readyAt.IsZero() {
 			in.ReadyAfter = g.readyAt.Sub(g.started).String()

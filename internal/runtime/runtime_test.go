@@ -18,6 +18,15 @@ import (
 // TestMain runs the built-in guest when the test binary is started as one
 // (the manager's command in these tests is the test binary itself).
 func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "x11-session" && os.Args[2] == "--" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		if err := RunX11Session(ctx, os.Args[3:], os.Getenv, os.Stdout, 2*time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv("DESKPLANE_RUNTIME_TEST_GUEST") == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()

@@ -23,8 +23,12 @@ const DefaultRuntimeMax = 50
 func (o Options) checkRuntime() error {
 	switch o.Runtime {
 	case "", runtime.KindNone, runtime.KindProcess:
+	case runtime.KindX11:
+		if err := runtime.CheckX11(); err != nil {
+			return fmt.Errorf("--runtime x11: %w", err)
+		}
 	default:
-		return fmt.Errorf("unknown runtime %q (want none or process)", o.Runtime)
+		return fmt.Errorf("unknown runtime %q (want none, process or x11)", o.Runtime)
 	}
 	if o.RuntimeMax < 0 {
 		return fmt.Errorf("--runtime-max must not be negative (got %d)", o.RuntimeMax)
@@ -32,7 +36,7 @@ func (o Options) checkRuntime() error {
 	return nil
 }
 
-// newRuntime builds the guest runtime of --runtime process (nil for none)
+// newRuntime builds the guest runtime of --runtime process or x11 (nil for none)
 // and wires it to the WorkSpaces lifecycle and EC2's security groups.
 //
 // The runtime shares addrs, the server's loopback allocator, with the
@@ -67,13 +71,17 @@ func newRuntime(d Deps, wsm *workspaces.Module, groups workspaces.SecurityGroups
 			}
 		}
 	}
-	rt, err := runtime.New(runtime.Options{Dir: filepath.Join(d.DataDir, "runtime"), Max: max, Command: d.GuestCommand, Env: d.GuestEnv, Log: d.Log, Now: d.Clock.Now,
+	rt, err := runtime.New(runtime.Options{Kind: d.Runtime, SessionCommand: d.SessionCommand,
+		Dir: filepath.Join(d.DataDir, "runtime"), Max: max, Command: d.GuestCommand, Env: d.GuestEnv, Log: d.Log, Now: d.Clock.Now,
 		Addrs: addrs, OnSession: onSession,
 		Notify: func(key string) { wsm.GuestChanged(context.Background(), key) }})
 	if err != nil {
 		return nil, err
 	}
 	wsm.SetRuntime(runtimeAdapter{rt}, groups)
+	if d.Runtime == runtime.KindX11 {
+		wsm.SetDesktopPorts([]workspaces.GuestPort{{Protocol: runtime.VNCProtocol, Port: runtime.VNCPort}})
+	}
 	return rt, nil
 }
 
@@ -142,7 +150,7 @@ func (s *Server) getRuntime(w http.ResponseWriter, r *http.Request) {
 // desktop's console log (?bytes=N, default 64 KiB) as text.
 func (s *Server) getConsole(w http.ResponseWriter, r *http.Request) {
 	if s.runtime == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no runtime: start the server with --runtime process"})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no runtime: start the server with --runtime process or x11"})
 		return
 	}
 	n := int64(64 << 10)

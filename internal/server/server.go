@@ -59,6 +59,9 @@ type Options struct {
 	// binary); GuestEnv is added to the guests' environment.
 	GuestCommand []string
 	GuestEnv     []string
+	// SessionCommand replaces the x11 session's command (default: this
+	// executable's "x11-session"; tests: a built binary's).
+	SessionCommand []string
 	// LDAP makes directories answer LDAP on their loopback DNS addresses.
 	LDAP LDAPOptions
 }
@@ -94,10 +97,11 @@ type Deps struct {
 	DataDir string
 	Log     *slog.Logger
 	// Runtime, RuntimeMax, GuestCommand and GuestEnv are Options'.
-	Runtime      string
-	RuntimeMax   int
-	GuestCommand []string
-	GuestEnv     []string
+	Runtime        string
+	RuntimeMax     int
+	GuestCommand   []string
+	GuestEnv       []string
+	SessionCommand []string
 }
 
 // Server is a running deskplane.
@@ -207,7 +211,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		auditStore = adb
 	}
 	s.Deps = Deps{Config: cfg, Store: backend, AuditStore: auditStore, Shared: o.Store != "" && o.Store != "sqlite", Clock: clk, Engine: engine, Faults: NewFaults(backend), DataDir: o.DataDir, Log: o.Log,
-		Runtime: o.Runtime, RuntimeMax: o.RuntimeMax, GuestCommand: o.GuestCommand, GuestEnv: o.GuestEnv}
+		Runtime: o.Runtime, RuntimeMax: o.RuntimeMax, GuestCommand: o.GuestCommand, GuestEnv: o.GuestEnv, SessionCommand: o.SessionCommand}
 	s.AdminToken = cfg.AdminToken
 	if s.AdminToken == "" {
 		s.AdminToken = loadOrCreateToken(o.DataDir)

@@ -51,7 +51,7 @@ func TestBadOptionsRefused(t *testing.T) {
 		{"timing in capitals", func(o *server.Options) { o.Timing = "FAST" }, `unknown timing profile "FAST"`},
 		{"unknown clock", func(o *server.Options) { o.Clock = "wall" }, `unknown clock "wall" (want real or virtual)`},
 		{"unknown store", func(o *server.Options) { o.Store = "mysql://db" }, `unknown store "mysql://db" (want sqlite or a postgres:// URL)`},
-		{"unknown runtime", func(o *server.Options) { o.Runtime = "vm" }, `unknown runtime "vm" (want none or process)`},
+		{"unknown runtime", func(o *server.Options) { o.Runtime = "vm" }, `unknown runtime "vm" (want none, process or x11)`},
 		{"negative runtime max", func(o *server.Options) { o.Runtime, o.RuntimeMax = "process", -1 }, "--runtime-max must not be negative"},
 		{"missing config file", func(o *server.Options) { o.ConfigFile = "/nonexistent/deskplane.json" }, "/nonexistent/deskplane.json"},
 	} {
@@ -86,6 +86,22 @@ func TestBadOptionsRefused(t *testing.T) {
 				t.Errorf("--timing %s --clock %q: %v", timing, clk, err)
 			}
 		}
+	}
+}
+
+// TestX11RuntimeRefusedWithoutPackages: --runtime x11 on a machine without
+// Xvfb, x11vnc, openbox and xterm refuses to start and names the Debian
+// packages.
+func TestX11RuntimeRefusedWithoutPackages(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	dir := filepath.Join(t.TempDir(), "data")
+	_, err := newServer(t, dir, func(o *server.Options) { o.Runtime = "x11" })
+	want := "--runtime x11: runtime x11 needs Xvfb, x11vnc, openbox, xterm, not found on PATH: install the Debian packages (apt-get install -y xvfb x11vnc openbox xterm)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("start with --runtime x11 and no X programs: %v, want %q", err, want)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused start left the data dir: %v", err)
 	}
 }
 

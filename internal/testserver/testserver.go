@@ -76,6 +76,12 @@ func Runtime(kind string, max int, command ...string) Option {
 	return func(o *server.Options) { o.Runtime, o.RuntimeMax, o.GuestCommand = kind, max, command }
 }
 
+// X11Session sets the command of --runtime x11's sessions (a built
+// deskplane's "x11-session": the test binary is not one).
+func X11Session(command ...string) Option {
+	return func(o *server.Options) { o.SessionCommand = command }
+}
+
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()

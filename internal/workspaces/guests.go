@@ -132,6 +132,15 @@ func (m *Module) SetRuntime(rt Runtime, groups SecurityGroups) {
 	m.rt, m.groups = rt, groups
 }
 
+// SetDesktopPorts names ports every desktop's guest serves besides its
+// streaming protocol's (the x11 runtime's VNC server on 5900): like a BYOP
+// protocol they come in through the desktop's own network interface, so
+// each is allowed only when the desktop's security groups allow it inbound.
+// Call it before the server starts.
+func (m *Module) SetDesktopPorts(ports []GuestPort) {
+	m.desktopPorts = ports
+}
+
 // guestStarts are the states whose end starts a guest.
 func guestStarts(state string) bool {
 	return isIn(state, "PENDING", "STARTING", "REBOOTING", "REBUILDING", "RESTORING")
@@ -270,6 +279,15 @@ func (m *Module) guestSpec(ctx context.Context, tx store.Tx, account, region str
 			}
 		}
 		spec.Ports = append(spec.Ports, GuestPort{Protocol: p, Port: port, Allowed: allowed})
+	}
+	for _, p := range m.desktopPorts {
+		allowed := false
+		if m.groups != nil {
+			if allowed, err = m.groups.AllowsInbound(ctx, tx, account, region, groups, p.Port); err != nil {
+				return spec, fmt.Errorf("check the security groups of %s: %w", w.WorkspaceID, err)
+			}
+		}
+		spec.Ports = append(spec.Ports, GuestPort{Protocol: p.Protocol, Port: p.Port, Allowed: allowed})
 	}
 	return spec, nil
 }

@@ -33,6 +33,9 @@ type Module struct {
 	keys   VolumeKeys
 	rt     Runtime
 	groups SecurityGroups
+	// desktopPorts are the ports every guest serves besides its
+	// protocol's (SetDesktopPorts).
+	desktopPorts []GuestPort
 	// dataKeys holds, by desktop key, the plaintext data keys its attach
 	// decrypted for the runtime, until its guest starts (never stored).
 	dataKeys sync.Map

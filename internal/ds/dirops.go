@@ -151,26 +151,28 @@ type DeleteDirectoryOutput struct {
 	DirectoryID string `json:"DirectoryId"`
 }
 
-func (m *Module) registerDS() {
-	m.ds.Add(
-		gateway.WithResources(gateway.Op("CreateMicrosoftAD", m.createMicrosoftAD), func(ctx context.Context, c *gateway.Call, in *CreateMicrosoftADInput) ([]gateway.Check, error) {
-			return createChecks(in.Tags), nil
-		}),
-		gateway.WithResources(gateway.Op("CreateDirectory", m.createDirectory), func(ctx context.Context, c *gateway.Call, in *CreateDirectoryInput) ([]gateway.Check, error) {
-			return createChecks(in.Tags), nil
-		}),
-		gateway.WithResources(gateway.Op("ConnectDirectory", m.connectDirectory), func(ctx context.Context, c *gateway.Call, in *ConnectDirectoryInput) ([]gateway.Check, error) {
-			return createChecks(in.Tags), nil
-		}),
-		gateway.Op("DescribeDirectories", m.describeDirectories).RO(),
-		gateway.WithResources(gateway.Op("DeleteDirectory", m.deleteDirectory), func(ctx context.Context, c *gateway.Call, in *DeleteDirectoryInput) ([]gateway.Check, error) {
-			chk, err := m.directoryCheck(ctx, c, *in.DirectoryID)
-			if err != nil {
-				return nil, err
-			}
-			return []gateway.Check{chk}, nil
-		}),
-	)
+// createMicrosoftADResources resolves the resources CreateMicrosoftAD is authorized on.
+func (m *Module) createMicrosoftADResources(ctx context.Context, c *gateway.Call, in *CreateMicrosoftADInput) ([]gateway.Check, error) {
+	return createChecks(in.Tags), nil
+}
+
+// createDirectoryResources resolves the resources CreateDirectory is authorized on.
+func (m *Module) createDirectoryResources(ctx context.Context, c *gateway.Call, in *CreateDirectoryInput) ([]gateway.Check, error) {
+	return createChecks(in.Tags), nil
+}
+
+// connectDirectoryResources resolves the resources ConnectDirectory is authorized on.
+func (m *Module) connectDirectoryResources(ctx context.Context, c *gateway.Call, in *ConnectDirectoryInput) ([]gateway.Check, error) {
+	return createChecks(in.Tags), nil
+}
+
+// deleteDirectoryResources resolves the resources DeleteDirectory is authorized on.
+func (m *Module) deleteDirectoryResources(ctx context.Context, c *gateway.Call, in *DeleteDirectoryInput) ([]gateway.Check, error) {
+	chk, err := m.directoryCheck(ctx, c, *in.DirectoryID)
+	if err != nil {
+		return nil, err
+	}
+	return []gateway.Check{chk}, nil
 }
 
 // createChecks authorizes a create on "*" with the request's tags.

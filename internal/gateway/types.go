@@ -194,6 +194,10 @@ func WithResources[In any](op *Operation, f func(ctx context.Context, c *Call, i
 // ReadOnly marks the operation read-only and returns it.
 func (op *Operation) RO() *Operation { op.ReadOnly = true; return op }
 
+// NoAuth marks an operation that needs no IAM permission
+// (sts:GetCallerIdentity) and returns it.
+func (op *Operation) NoAuth() *Operation { op.NoAuthz = true; return op }
+
 // ResourcePolicy declares that the operation's checks carry their
 // resources' policies (Check.Policy), evaluated with the identity policies
 // (AuthResourcePolicy), and returns it.

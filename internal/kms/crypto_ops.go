@@ -197,47 +197,52 @@ func (m *Module) blobKey(ctx context.Context, tx store.Tx, c *gateway.Call, blob
 	return m.cryptoKey(ctx, tx, c, ref, op)
 }
 
-func (m *Module) addCryptoOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("Encrypt", m.encrypt).RO(), func(ctx context.Context, c *gateway.Call, in *EncryptInput) ([]gateway.Check, error) {
-			if len(in.Plaintext) == 0 || len(in.Plaintext) > 4096 {
-				return nil, errValidation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and 4096")
-			}
-			if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
-				return nil, err
-			}
-			return m.cryptoChecks(ctx, c, *in.KeyId, "Encrypt", in.EncryptionContext, in.GrantTokens)
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("Decrypt", m.decrypt).RO(), func(ctx context.Context, c *gateway.Call, in *DecryptInput) ([]gateway.Check, error) {
-			if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
-				return nil, err
-			}
-			return m.blobChecks(ctx, c, in.CiphertextBlob, in.KeyId, in.EncryptionContext, in.GrantTokens, "Decrypt")
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("ReEncrypt", m.reEncrypt).RO(), func(ctx context.Context, c *gateway.Call, in *ReEncryptInput) ([]gateway.Check, error) {
-			if err := checkAlgorithm(in.SourceEncryptionAlgorithm); err != nil {
-				return nil, err
-			}
-			if err := checkAlgorithm(in.DestinationEncryptionAlgorithm); err != nil {
-				return nil, err
-			}
-			src, err := m.blobChecks(ctx, c, in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionContext, in.GrantTokens, "ReEncryptFrom")
-			if err != nil {
-				return nil, err
-			}
-			dst, err := m.cryptoChecks(ctx, c, *in.DestinationKeyId, "ReEncryptTo", in.DestinationEncryptionContext, in.GrantTokens)
-			if err != nil {
-				return nil, err
-			}
-			return append(src, dst...), nil
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("GenerateDataKey", m.generateDataKeyOp).RO(), func(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
-			return m.dataKeyChecks(ctx, c, in, "GenerateDataKey")
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("GenerateDataKeyWithoutPlaintext", m.generateDataKeyWithoutPlaintext).RO(), func(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
-			return m.dataKeyChecks(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
-		}).ResourcePolicy(),
-	)
+// encryptResources resolves the resources Encrypt is authorized on.
+func (m *Module) encryptResources(ctx context.Context, c *gateway.Call, in *EncryptInput) ([]gateway.Check, error) {
+	if len(in.Plaintext) == 0 || len(in.Plaintext) > 4096 {
+		return nil, errValidation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and 4096")
+	}
+	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	return m.cryptoChecks(ctx, c, *in.KeyId, "Encrypt", in.EncryptionContext, in.GrantTokens)
+}
+
+// decryptResources resolves the resources Decrypt is authorized on.
+func (m *Module) decryptResources(ctx context.Context, c *gateway.Call, in *DecryptInput) ([]gateway.Check, error) {
+	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	return m.blobChecks(ctx, c, in.CiphertextBlob, in.KeyId, in.EncryptionContext, in.GrantTokens, "Decrypt")
+}
+
+// reEncryptResources resolves the resources ReEncrypt is authorized on.
+func (m *Module) reEncryptResources(ctx context.Context, c *gateway.Call, in *ReEncryptInput) ([]gateway.Check, error) {
+	if err := checkAlgorithm(in.SourceEncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	if err := checkAlgorithm(in.DestinationEncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	src, err := m.blobChecks(ctx, c, in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionContext, in.GrantTokens, "ReEncryptFrom")
+	if err != nil {
+		return nil, err
+	}
+	dst, err := m.cryptoChecks(ctx, c, *in.DestinationKeyId, "ReEncryptTo", in.DestinationEncryptionContext, in.GrantTokens)
+	if err != nil {
+		return nil, err
+	}
+	return append(src, dst...), nil
+}
+
+// generateDataKeyResources resolves the resources GenerateDataKey is authorized on.
+func (m *Module) generateDataKeyResources(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
+	return m.dataKeyChecks(ctx, c, in, "GenerateDataKey")
+}
+
+// generateDataKeyWithoutPlaintextResources resolves the resources GenerateDataKeyWithoutPlaintext is authorized on.
+func (m *Module) generateDataKeyWithoutPlaintextResources(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
+	return m.dataKeyChecks(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
 }
 
 func (m *Module) encrypt(ctx context.Context, c *gateway.Call, in *EncryptInput) (*EncryptOutput, error) {

@@ -170,56 +170,84 @@ type snapshotsOut struct {
 	RestoreSnapshots []snapshotOut `json:"RestoreSnapshots"`
 }
 
-func (m *Module) addDesktopOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateWorkspaces", m.createWorkspaces), m.createChecks),
-		gateway.Op("DescribeWorkspaces", m.describeWorkspaces).RO(),
-		gateway.PerItem(gateway.Op("StartWorkspaces", func(ctx context.Context, c *gateway.Call, in *startIn) (*batchOut, error) {
-			return m.batch(ctx, c, in.StartWorkspaceRequests, m.startOne)
-		}), func(ctx context.Context, c *gateway.Call, in *startIn) ([][]gateway.Check, error) {
-			return m.batchChecks(ctx, c, in.StartWorkspaceRequests)
-		}),
-		gateway.PerItem(gateway.Op("StopWorkspaces", func(ctx context.Context, c *gateway.Call, in *stopIn) (*batchOut, error) {
-			return m.batch(ctx, c, in.StopWorkspaceRequests, m.stopOne)
-		}), func(ctx context.Context, c *gateway.Call, in *stopIn) ([][]gateway.Check, error) {
-			return m.batchChecks(ctx, c, in.StopWorkspaceRequests)
-		}),
-		gateway.PerItem(gateway.Op("RebootWorkspaces", func(ctx context.Context, c *gateway.Call, in *rebootIn) (*batchOut, error) {
-			return m.batch(ctx, c, in.RebootWorkspaceRequests, m.rebootOne)
-		}), func(ctx context.Context, c *gateway.Call, in *rebootIn) ([][]gateway.Check, error) {
-			return m.batchChecks(ctx, c, in.RebootWorkspaceRequests)
-		}),
-		gateway.PerItem(gateway.Op("RebuildWorkspaces", func(ctx context.Context, c *gateway.Call, in *rebuildIn) (*batchOut, error) {
-			return m.batch(ctx, c, in.RebuildWorkspaceRequests, m.rebuildOne)
-		}), func(ctx context.Context, c *gateway.Call, in *rebuildIn) ([][]gateway.Check, error) {
-			return m.batchChecks(ctx, c, in.RebuildWorkspaceRequests)
-		}),
-		gateway.PerItem(gateway.Op("TerminateWorkspaces", func(ctx context.Context, c *gateway.Call, in *terminateIn) (*batchOut, error) {
-			return m.batch(ctx, c, in.TerminateWorkspaceRequests, m.terminateOne)
-		}), func(ctx context.Context, c *gateway.Call, in *terminateIn) ([][]gateway.Check, error) {
-			return m.batchChecks(ctx, c, in.TerminateWorkspaceRequests)
-		}),
-		gateway.WithResources(gateway.Op("RestoreWorkspace", m.restoreWorkspace), func(ctx context.Context, c *gateway.Call, in *restoreIn) ([]gateway.Check, error) {
-			return m.wsChecks(ctx, c, in.WorkspaceId)
-		}),
-		gateway.WithResources(gateway.Op("ModifyWorkspaceState", m.modifyState), func(ctx context.Context, c *gateway.Call, in *modifyStateIn) ([]gateway.Check, error) {
-			return m.wsChecks(ctx, c, in.WorkspaceId)
-		}),
-		gateway.WithResources(gateway.Op("ModifyWorkspaceProperties", m.modifyProperties), func(ctx context.Context, c *gateway.Call, in *modifyPropsIn) ([]gateway.Check, error) {
-			return m.wsChecks(ctx, c, in.WorkspaceId)
-		}),
-		gateway.WithResources(gateway.Op("MigrateWorkspace", m.migrate), func(ctx context.Context, c *gateway.Call, in *migrateIn) ([]gateway.Check, error) {
-			checks, err := m.wsChecks(ctx, c, in.SourceWorkspaceId)
-			if err != nil {
-				return nil, err
-			}
-			bt, err := m.resourceTags(ctx, c.Account, c.Region, in.BundleId)
-			return append(checks, gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", in.BundleId), ResourceTags: orEmpty(bt)}), err
-		}),
-		gateway.WithResources(gateway.Op("DescribeWorkspaceSnapshots", m.describeSnapshots), func(ctx context.Context, c *gateway.Call, in *snapshotsIn) ([]gateway.Check, error) {
-			return m.wsChecks(ctx, c, in.WorkspaceId)
-		}).RO(),
-	)
+// startWorkspacesItems returns the checks of each item of StartWorkspaces.
+func (m *Module) startWorkspacesItems(ctx context.Context, c *gateway.Call, in *startIn) ([][]gateway.Check, error) {
+	return m.batchChecks(ctx, c, in.StartWorkspaceRequests)
+}
+
+// startWorkspaces is the handler of StartWorkspaces.
+func (m *Module) startWorkspaces(ctx context.Context, c *gateway.Call, in *startIn) (*batchOut, error) {
+	return m.batch(ctx, c, in.StartWorkspaceRequests, m.startOne)
+}
+
+// stopWorkspacesItems returns the checks of each item of StopWorkspaces.
+func (m *Module) stopWorkspacesItems(ctx context.Context, c *gateway.Call, in *stopIn) ([][]gateway.Check, error) {
+	return m.batchChecks(ctx, c, in.StopWorkspaceRequests)
+}
+
+// stopWorkspaces is the handler of StopWorkspaces.
+func (m *Module) stopWorkspaces(ctx context.Context, c *gateway.Call, in *stopIn) (*batchOut, error) {
+	return m.batch(ctx, c, in.StopWorkspaceRequests, m.stopOne)
+}
+
+// rebootWorkspacesItems returns the checks of each item of RebootWorkspaces.
+func (m *Module) rebootWorkspacesItems(ctx context.Context, c *gateway.Call, in *rebootIn) ([][]gateway.Check, error) {
+	return m.batchChecks(ctx, c, in.RebootWorkspaceRequests)
+}
+
+// rebootWorkspaces is the handler of RebootWorkspaces.
+func (m *Module) rebootWorkspaces(ctx context.Context, c *gateway.Call, in *rebootIn) (*batchOut, error) {
+	return m.batch(ctx, c, in.RebootWorkspaceRequests, m.rebootOne)
+}
+
+// rebuildWorkspacesItems returns the checks of each item of RebuildWorkspaces.
+func (m *Module) rebuildWorkspacesItems(ctx context.Context, c *gateway.Call, in *rebuildIn) ([][]gateway.Check, error) {
+	return m.batchChecks(ctx, c, in.RebuildWorkspaceRequests)
+}
+
+// rebuildWorkspaces is the handler of RebuildWorkspaces.
+func (m *Module) rebuildWorkspaces(ctx context.Context, c *gateway.Call, in *rebuildIn) (*batchOut, error) {
+	return m.batch(ctx, c, in.RebuildWorkspaceRequests, m.rebuildOne)
+}
+
+// terminateWorkspacesItems returns the checks of each item of TerminateWorkspaces.
+func (m *Module) terminateWorkspacesItems(ctx context.Context, c *gateway.Call, in *terminateIn) ([][]gateway.Check, error) {
+	return m.batchChecks(ctx, c, in.TerminateWorkspaceRequests)
+}
+
+// terminateWorkspaces is the handler of TerminateWorkspaces.
+func (m *Module) terminateWorkspaces(ctx context.Context, c *gateway.Call, in *terminateIn) (*batchOut, error) {
+	return m.batch(ctx, c, in.TerminateWorkspaceRequests, m.terminateOne)
+}
+
+// restoreWorkspaceResources resolves the resources RestoreWorkspace is authorized on.
+func (m *Module) restoreWorkspaceResources(ctx context.Context, c *gateway.Call, in *restoreIn) ([]gateway.Check, error) {
+	return m.wsChecks(ctx, c, in.WorkspaceId)
+}
+
+// modifyWorkspaceStateResources resolves the resources ModifyWorkspaceState is authorized on.
+func (m *Module) modifyWorkspaceStateResources(ctx context.Context, c *gateway.Call, in *modifyStateIn) ([]gateway.Check, error) {
+	return m.wsChecks(ctx, c, in.WorkspaceId)
+}
+
+// modifyWorkspacePropertiesResources resolves the resources ModifyWorkspaceProperties is authorized on.
+func (m *Module) modifyWorkspacePropertiesResources(ctx context.Context, c *gateway.Call, in *modifyPropsIn) ([]gateway.Check, error) {
+	return m.wsChecks(ctx, c, in.WorkspaceId)
+}
+
+// migrateWorkspaceResources resolves the resources MigrateWorkspace is authorized on.
+func (m *Module) migrateWorkspaceResources(ctx context.Context, c *gateway.Call, in *migrateIn) ([]gateway.Check, error) {
+	checks, err := m.wsChecks(ctx, c, in.SourceWorkspaceId)
+	if err != nil {
+		return nil, err
+	}
+	bt, err := m.resourceTags(ctx, c.Account, c.Region, in.BundleId)
+	return append(checks, gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", in.BundleId), ResourceTags: orEmpty(bt)}), err
+}
+
+// describeWorkspaceSnapshotsResources resolves the resources DescribeWorkspaceSnapshots is authorized on.
+func (m *Module) describeWorkspaceSnapshotsResources(ctx context.Context, c *gateway.Call, in *snapshotsIn) ([]gateway.Check, error) {
+	return m.wsChecks(ctx, c, in.WorkspaceId)
 }
 
 func (m *Module) wsChecks(ctx context.Context, c *gateway.Call, id string) ([]gateway.Check, error) {

@@ -84,7 +84,7 @@ func New(o Options) *Module {
 		Protocol: gateway.JSON, JSONVersion: "1.0", TargetPrefix: "EUCMIFrontendAPIService", ValidationCode: "ValidationException",
 		ValidationFields: map[string]string{"Reason": "FIELD_VALIDATION_FAILED"},
 	}
-	m.addOps()
+	m.register()
 	if m.engine != nil {
 		m.engine.Register(jobAllocate, m.runAllocate)
 		m.engine.Register(jobDeallocate, m.runDeallocate)
@@ -102,24 +102,6 @@ func (m *Module) Services() []*gateway.Service { return []*gateway.Service{m.svc
 // Seed implements server.Module: the service starts with no instances.
 func (m *Module) Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now time.Time) error {
 	return nil
-}
-
-func (m *Module) addOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateWorkspaceInstance", m.createInstance), m.resolveCreateInstance),
-		gateway.WithResources(gateway.Op("GetWorkspaceInstance", m.getInstance), instanceCheck[InstanceRef](m, func(in *InstanceRef) *string { return in.WorkspaceInstanceID })).RO(),
-		gateway.Op("ListWorkspaceInstances", m.listInstances).RO(),
-		gateway.WithResources(gateway.Op("DeleteWorkspaceInstance", m.deleteInstance), instanceCheck[InstanceRef](m, func(in *InstanceRef) *string { return in.WorkspaceInstanceID })),
-		gateway.Op("CreateVolume", m.createVolume),
-		gateway.WithResources(gateway.Op("DeleteVolume", m.deleteVolume), m.resolveVolume),
-		gateway.WithResources(gateway.Op("AssociateVolume", m.associateVolume), instanceCheck[AssociateVolumeInput](m, func(in *AssociateVolumeInput) *string { return in.WorkspaceInstanceID })),
-		gateway.WithResources(gateway.Op("DisassociateVolume", m.disassociateVolume), instanceCheck[DisassociateVolumeInput](m, func(in *DisassociateVolumeInput) *string { return in.WorkspaceInstanceID })),
-		gateway.Op("ListInstanceTypes", m.listInstanceTypes).RO(),
-		gateway.Op("ListRegions", m.listRegions).RO(),
-		gateway.WithResources(gateway.Op("ListTagsForResource", m.listTags), instanceCheck[InstanceRef](m, func(in *InstanceRef) *string { return in.WorkspaceInstanceID })).RO(),
-		gateway.WithResources(gateway.Op("TagResource", m.tagResource), m.resolveTagResource),
-		gateway.WithResources(gateway.Op("UntagResource", m.untagResource), m.resolveUntagResource),
-	)
 }
 
 // InstanceARN is a WorkSpace Instance's ARN (the service authorization

@@ -55,7 +55,7 @@ func (m *Module) register() {
 		gateway.WithResources(gateway.Op("DescribeCustomWorkspaceImageImport", m.describeCustomImport), m.describeCustomWorkspaceImageImportResources).RO(),
 		gateway.WithResources(gateway.Op("CreateUpdatedWorkspaceImage", m.createUpdatedImage), m.createUpdatedWorkspaceImageResources),
 		// desktops.go
-		gateway.WithResources(gateway.Op("CreateWorkspaces", m.createWorkspaces), m.createChecks),
+		gateway.WithItems(gateway.WithResources(gateway.Op("CreateWorkspaces", m.createWorkspaces), m.createChecks), m.createWorkspacesItems),
 		gateway.Op("DescribeWorkspaces", m.describeWorkspaces).RO(),
 		gateway.PerItem(gateway.Op("StartWorkspaces", m.startWorkspaces), m.startWorkspacesItems),
 		gateway.PerItem(gateway.Op("StopWorkspaces", m.stopWorkspaces), m.stopWorkspacesItems),

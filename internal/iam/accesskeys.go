@@ -42,7 +42,7 @@ func (m *Module) createAccessKey(ctx context.Context, c *gateway.Call, in *userN
 }
 
 type listKeysIn struct {
-	UserName string `query:"UserName" v:"max=128"`
+	UserName string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	Marker   string `query:"Marker" v:"max=320"`
 	MaxItems int    `query:"MaxItems" v:"max=1000"`
 }
@@ -81,7 +81,7 @@ func (m *Module) listAccessKeys(ctx context.Context, c *gateway.Call, in *listKe
 }
 
 type deleteKeyIn struct {
-	UserName    string `query:"UserName" v:"max=128"`
+	UserName    string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	AccessKeyId string `query:"AccessKeyId" v:"required,min=16,max=128,pattern=^[A-Za-z0-9_]+$"`
 }
 

@@ -163,13 +163,7 @@ func (m *Module) updateAssumeRolePolicy(ctx context.Context, c *gateway.Call, in
 	})
 }
 
-func (m *Module) putRolePolicy(ctx context.Context, c *gateway.Call, in *putPolicyIn) (*struct{}, error) {
-	if in.RoleName == "" {
-		return nil, errValidation("1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null")
-	}
-	if err := checkName("roleName", in.RoleName); err != nil {
-		return nil, err
-	}
+func (m *Module) putRolePolicy(ctx context.Context, c *gateway.Call, in *putRolePolicyIn) (*struct{}, error) {
 	if err := m.validateIdentity(in.PolicyDocument); err != nil {
 		return nil, err
 	}
@@ -266,13 +260,7 @@ func (m *Module) deleteRolePolicy(ctx context.Context, c *gateway.Call, in *role
 	})
 }
 
-func (m *Module) attachRolePolicy(ctx context.Context, c *gateway.Call, in *attachIn) (*struct{}, error) {
-	if in.RoleName == "" {
-		return nil, errValidation("1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null")
-	}
-	if err := checkName("roleName", in.RoleName); err != nil {
-		return nil, err
-	}
+func (m *Module) attachRolePolicy(ctx context.Context, c *gateway.Call, in *attachRolePolicyIn) (*struct{}, error) {
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		r, err := m.loadRole(ctx, tx, c.Account, in.RoleName)
 		if err != nil {
@@ -285,13 +273,7 @@ func (m *Module) attachRolePolicy(ctx context.Context, c *gateway.Call, in *atta
 	})
 }
 
-func (m *Module) detachRolePolicy(ctx context.Context, c *gateway.Call, in *attachIn) (*struct{}, error) {
-	if in.RoleName == "" {
-		return nil, errValidation("1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null")
-	}
-	if err := checkName("roleName", in.RoleName); err != nil {
-		return nil, err
-	}
+func (m *Module) detachRolePolicy(ctx context.Context, c *gateway.Call, in *detachRolePolicyIn) (*struct{}, error) {
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		r, err := m.loadRole(ctx, tx, c.Account, in.RoleName)
 		if err != nil {

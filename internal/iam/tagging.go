@@ -52,7 +52,7 @@ type listPolicyTagsIn struct {
 }
 
 type updateKeyIn struct {
-	UserName    string `query:"UserName" v:"max=128"`
+	UserName    string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	AccessKeyId string `query:"AccessKeyId" v:"required,min=16,max=128,pattern=^[A-Za-z0-9_]+$"`
 	Status      string `query:"Status" v:"required,enum=Active|Inactive|Expired"`
 }

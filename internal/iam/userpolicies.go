@@ -9,9 +9,16 @@ import (
 
 // ---- inline and attached policies ----
 
-type putPolicyIn struct {
-	UserName       string `query:"UserName" v:"max=128"`
-	RoleName       string `query:"RoleName" v:"max=64"`
+// putUserPolicyIn is the input of PutUserPolicy.
+type putUserPolicyIn struct {
+	UserName       string `query:"UserName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+	PolicyName     string `query:"PolicyName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+	PolicyDocument string `query:"PolicyDocument" v:"required,min=1,max=131072"`
+}
+
+// putRolePolicyIn is the input of PutRolePolicy.
+type putRolePolicyIn struct {
+	RoleName       string `query:"RoleName" v:"required,min=1,max=64,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	PolicyName     string `query:"PolicyName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	PolicyDocument string `query:"PolicyDocument" v:"required,min=1,max=131072"`
 }
@@ -26,13 +33,7 @@ func aggregateSize(inline map[string]string, name, doc string) int {
 	return n
 }
 
-func (m *Module) putUserPolicy(ctx context.Context, c *gateway.Call, in *putPolicyIn) (*struct{}, error) {
-	if in.UserName == "" {
-		return nil, errValidation("1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null")
-	}
-	if err := checkName("userName", in.UserName); err != nil {
-		return nil, err
-	}
+func (m *Module) putUserPolicy(ctx context.Context, c *gateway.Call, in *putUserPolicyIn) (*struct{}, error) {
 	if err := m.validateIdentity(in.PolicyDocument); err != nil {
 		return nil, err
 	}
@@ -71,9 +72,21 @@ func (m *Module) deleteUserPolicy(ctx context.Context, c *gateway.Call, in *user
 	})
 }
 
-type attachIn struct {
-	UserName  string `query:"UserName" v:"max=128"`
-	RoleName  string `query:"RoleName" v:"max=64"`
+// attachUserPolicyIn is the input of AttachUserPolicy.
+type attachUserPolicyIn struct {
+	UserName  string `query:"UserName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+	PolicyArn string `query:"PolicyArn" v:"required,min=20,max=2048"`
+}
+
+// attachRolePolicyIn is the input of AttachRolePolicy.
+type attachRolePolicyIn struct {
+	RoleName  string `query:"RoleName" v:"required,min=1,max=64,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+	PolicyArn string `query:"PolicyArn" v:"required,min=20,max=2048"`
+}
+
+// detachRolePolicyIn is the input of DetachRolePolicy.
+type detachRolePolicyIn struct {
+	RoleName  string `query:"RoleName" v:"required,min=1,max=64,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	PolicyArn string `query:"PolicyArn" v:"required,min=20,max=2048"`
 }
 
@@ -107,13 +120,7 @@ func attach(ctx context.Context, tx store.Tx, account string, list *[]string, ar
 	return nil
 }
 
-func (m *Module) attachUserPolicy(ctx context.Context, c *gateway.Call, in *attachIn) (*struct{}, error) {
-	if in.UserName == "" {
-		return nil, errValidation("1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null")
-	}
-	if err := checkName("userName", in.UserName); err != nil {
-		return nil, err
-	}
+func (m *Module) attachUserPolicy(ctx context.Context, c *gateway.Call, in *attachUserPolicyIn) (*struct{}, error) {
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		u, err := m.loadUser(ctx, tx, c.Account, in.UserName)
 		if err != nil {

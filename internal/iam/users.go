@@ -3,7 +3,6 @@ package iam
 import (
 	"context"
 	"errors"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -22,8 +21,16 @@ type userResult struct {
 	User *userOut `xml:"User"`
 }
 
+// userNameIn is the input of GetUser and of CreateAccessKey (both
+// GetUserRequest's and CreateAccessKeyRequest's one optional member,
+// UserName: existingUserNameType).
 type userNameIn struct {
-	UserName string `query:"UserName" v:"max=128"`
+	UserName string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
+}
+
+// deleteUserIn is the input of DeleteUser.
+type deleteUserIn struct {
+	UserName string `query:"UserName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 }
 
 type listIn struct {
@@ -67,20 +74,11 @@ func (m *Module) createUser(ctx context.Context, c *gateway.Call, in *createUser
 	return &userResult{User: userShape(u)}, nil
 }
 
-var nameRe = regexp.MustCompile(`^[\w+=,.@-]+$`)
-
-// checkName validates an optional user or role name member.
-func checkName(member, name string) error {
-	if !nameRe.MatchString(name) {
-		return errValidation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+", name, member)
-	}
-	return nil
-}
-
-// callerUser resolves an optional UserName to the caller's user name.
+// callerUser resolves an optional UserName (validated by its input's
+// tags) to the caller's user name.
 func callerUser(c *gateway.Call, name string) (string, error) {
 	if name != "" {
-		return name, checkName("userName", name)
+		return name, nil
 	}
 	if c.Principal == nil || c.Principal.Type != "IAMUser" {
 		return "", errValidation("Must specify userName when calling with non-User credentials")
@@ -147,13 +145,7 @@ func userKeys(ctx context.Context, tx store.Tx, account, name string) ([]*Access
 	return out, err
 }
 
-func (m *Module) deleteUser(ctx context.Context, c *gateway.Call, in *userNameIn) (*struct{}, error) {
-	if in.UserName == "" {
-		return nil, errValidation("1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null")
-	}
-	if err := checkName("userName", in.UserName); err != nil {
-		return nil, err
-	}
+func (m *Module) deleteUser(ctx context.Context, c *gateway.Call, in *deleteUserIn) (*struct{}, error) {
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		u, err := m.loadUser(ctx, tx, c.Account, in.UserName)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -679,8 +680,8 @@ func (m *Module) importBranding(ctx context.Context, c *gateway.Call, in *import
 			if pl.in == nil {
 				continue
 			}
-			b := &brandAttr{SupportEmail: deref(pl.in.SupportEmail), SupportLink: deref(pl.in.SupportLink),
-				ForgotPasswordLink: deref(pl.in.ForgotPasswordLink), LoginMessage: pl.in.LoginMessage}
+			b := &brandAttr{SupportEmail: ptr.Deref(pl.in.SupportEmail), SupportLink: ptr.Deref(pl.in.SupportLink),
+				ForgotPasswordLink: ptr.Deref(pl.in.ForgotPasswordLink), LoginMessage: pl.in.LoginMessage}
 			if b.SupportEmail != "" && b.SupportLink != "" {
 				return errInvalid("Give SupportEmail or SupportLink for %s, not both.", pl.name)
 			}
@@ -713,13 +714,6 @@ func (m *Module) importBranding(ctx context.Context, c *gateway.Call, in *import
 		return nil, err
 	}
 	return out, nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 func brandingFrom(p *dirPropsRec) brandingOut {

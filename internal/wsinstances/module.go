@@ -17,6 +17,7 @@ import (
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/workspaces"
 )
@@ -148,7 +149,7 @@ func errQuota(typ, quotaCode string, limit int) *awsproto.Error {
 // with its tags (none when it does not exist, for the handler to report).
 func instanceCheck[In any](m *Module, id func(*In) *string) func(ctx context.Context, c *gateway.Call, in *In) ([]gateway.Check, error) {
 	return func(ctx context.Context, c *gateway.Call, in *In) ([]gateway.Check, error) {
-		wid := deref(id(in))
+		wid := ptr.Deref(id(in))
 		tags, err := m.instanceTags(ctx, c.Account, c.Region, wid)
 		if err != nil {
 			return nil, err
@@ -193,7 +194,7 @@ func (m *Module) resolveCreateInstance(ctx context.Context, c *gateway.Call, in 
 }
 
 func (m *Module) resolveVolume(ctx context.Context, c *gateway.Call, in *DeleteVolumeInput) ([]gateway.Check, error) {
-	id := deref(in.VolumeID)
+	id := ptr.Deref(in.VolumeID)
 	var tags map[string]string
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		v, err := getVolume(ctx, tx, c.Account, c.Region, id)
@@ -236,7 +237,7 @@ func (m *Module) resolveUntagResource(ctx context.Context, c *gateway.Call, in *
 func requestTags(list []Tag) map[string]string {
 	out := make(map[string]string, len(list))
 	for _, t := range list {
-		out[deref(t.Key)] = deref(t.Value)
+		out[ptr.Deref(t.Key)] = ptr.Deref(t.Value)
 	}
 	return out
 }
@@ -245,7 +246,7 @@ func requestTags(list []Tag) map[string]string {
 func checkTags(list []Tag) (map[string]string, error) {
 	out := map[string]string{}
 	for _, t := range list {
-		k := deref(t.Key)
+		k := ptr.Deref(t.Key)
 		if t.Key == nil || k == "" {
 			return nil, errValidation("FIELD_VALIDATION_FAILED", "Every tag needs a Key of 1 to 128 characters.")
 		}
@@ -255,17 +256,9 @@ func checkTags(list []Tag) (map[string]string, error) {
 		if _, dup := out[k]; dup {
 			return nil, errValidation("FIELD_VALIDATION_FAILED", "The tag key %q appears more than once.", k)
 		}
-		out[k] = deref(t.Value)
+		out[k] = ptr.Deref(t.Value)
 	}
 	return out, nil
-}
-
-func deref[T any](p *T) T {
-	var z T
-	if p == nil {
-		return z
-	}
-	return *p
 }
 
 func wrap(err error, what string) error {

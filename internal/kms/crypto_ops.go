@@ -14,8 +14,8 @@ type EncryptInput struct {
 	KeyId               *string `v:"required,min=1,max=2048"`
 	Plaintext           []byte  `v:"required"`
 	EncryptionContext   map[string]string
-	GrantTokens         []string
-	EncryptionAlgorithm *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	GrantTokens         []string `v:"max=10"`
+	EncryptionAlgorithm *string  `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
 	DryRun              *bool
 }
 
@@ -30,9 +30,9 @@ type EncryptOutput struct {
 type DecryptInput struct {
 	CiphertextBlob      []byte `v:"required"`
 	EncryptionContext   map[string]string
-	GrantTokens         []string
-	KeyId               *string `v:"min=1,max=2048"`
-	EncryptionAlgorithm *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	GrantTokens         []string `v:"max=10"`
+	KeyId               *string  `v:"min=1,max=2048"`
+	EncryptionAlgorithm *string  `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
 	DryRun              *bool
 }
 
@@ -50,9 +50,9 @@ type ReEncryptInput struct {
 	SourceKeyId                    *string `v:"min=1,max=2048"`
 	DestinationKeyId               *string `v:"required,min=1,max=2048"`
 	DestinationEncryptionContext   map[string]string
-	SourceEncryptionAlgorithm      *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
-	DestinationEncryptionAlgorithm *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
-	GrantTokens                    []string
+	SourceEncryptionAlgorithm      *string  `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	DestinationEncryptionAlgorithm *string  `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	GrantTokens                    []string `v:"max=10"`
 	DryRun                         *bool
 }
 
@@ -70,9 +70,9 @@ type ReEncryptOutput struct {
 type GenerateDataKeyInput struct {
 	KeyId             *string `v:"required,min=1,max=2048"`
 	EncryptionContext map[string]string
-	NumberOfBytes     *int    `v:"min=1,max=1024"`
-	KeySpec           *string `v:"enum=AES_256|AES_128"`
-	GrantTokens       []string
+	NumberOfBytes     *int     `v:"min=1,max=1024"`
+	KeySpec           *string  `v:"enum=AES_256|AES_128"`
+	GrantTokens       []string `v:"max=10"`
 	DryRun            *bool
 }
 

@@ -21,8 +21,8 @@ type CreateGrantInput struct {
 	RetiringPrincipal *string  `v:"min=1,max=256,pattern=^[\\w+=,.@:/-]+$"`
 	Operations        []string `v:"required"`
 	Constraints       *GrantConstraints
-	GrantTokens       []string
-	Name              *string `v:"min=1,max=256,pattern=^[a-zA-Z0-9:/_-]+$"`
+	GrantTokens       []string `v:"max=10"`
+	Name              *string  `v:"min=1,max=256,pattern=^[a-zA-Z0-9:/_-]+$"`
 	DryRun            *bool
 }
 

@@ -77,7 +77,7 @@ type CreateKeyOutput struct{ KeyMetadata *KeyMetadata }
 // KeyIDInput is the request of operations that only name a key.
 type KeyIDInput struct {
 	KeyId       *string  `v:"required,min=1,max=2048"`
-	GrantTokens []string `json:",omitempty"`
+	GrantTokens []string `json:",omitempty" v:"max=10"`
 }
 
 // DescribeKeyOutput is the DescribeKey response.

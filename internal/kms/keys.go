@@ -74,8 +74,14 @@ type CreateKeyInput struct {
 // CreateKeyOutput is the CreateKey response.
 type CreateKeyOutput struct{ KeyMetadata *KeyMetadata }
 
-// KeyIDInput is the request of operations that only name a key.
+// KeyIDInput is the request of the operations that only name a key
+// (EnableKey, DisableKey, CancelKeyDeletion: one shape in the model).
 type KeyIDInput struct {
+	KeyId *string `v:"required,min=1,max=2048"`
+}
+
+// DescribeKeyInput is the DescribeKey request.
+type DescribeKeyInput struct {
 	KeyId       *string  `v:"required,min=1,max=2048"`
 	GrantTokens []string `json:",omitempty" v:"max=10"`
 }
@@ -337,7 +343,7 @@ func requestTags(in []Tag) (map[string]string, error) {
 	return tags, nil
 }
 
-func (m *Module) describeKey(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*DescribeKeyOutput, error) {
+func (m *Module) describeKey(ctx context.Context, c *gateway.Call, in *DescribeKeyInput) (*DescribeKeyOutput, error) {
 	var out *DescribeKeyOutput
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		k, _, err := m.key(ctx, tx, c, *in.KeyId, true)

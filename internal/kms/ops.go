@@ -28,7 +28,7 @@ func (m *Module) register() {
 		gateway.WithResources(gateway.Op("RevokeGrant", m.revokeGrant), m.revokeGrantResources).ResourcePolicy(),
 		// keys.go
 		gateway.WithResources(gateway.Op("CreateKey", m.createKey), m.createKeyResources),
-		keyOp(m, gateway.Op("DescribeKey", m.describeKey).RO(), keyIDOf, true, authzRequest{GrantOp: "DescribeKey"}),
+		keyOp(m, gateway.Op("DescribeKey", m.describeKey).RO(), func(in *DescribeKeyInput) string { return *in.KeyId }, true, authzRequest{GrantOp: "DescribeKey"}),
 		gateway.Op("ListKeys", m.listKeys).RO(),
 		keyOp(m, gateway.Op("EnableKey", m.enableKey), keyIDOf, false, authzRequest{}),
 		keyOp(m, gateway.Op("DisableKey", m.disableKey), keyIDOf, false, authzRequest{}),

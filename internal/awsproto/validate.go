@@ -257,6 +257,16 @@ func checkRule(r rule, v reflect.Value) *failure {
 				}
 			}
 		}
+		// A pattern on a list of strings is each member's (DirectoryIds).
+		if r.pattern != nil && v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String {
+			for i := 0; i < v.Len(); i++ {
+				if s := v.Index(i).String(); !r.pattern.MatchString(s) {
+					return fail(func(path string) string {
+						return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", clip(s), path, r.pattern.String())
+					})
+				}
+			}
+		}
 	}
 	return nil
 }

@@ -42,6 +42,28 @@ func TestValidateNamesTheMemberPath(t *testing.T) {
 	}
 }
 
+// TestValidatePatternOnAList: a pattern on a list of strings holds each
+// member to it, and the message names the list (DirectoryIds).
+func TestValidatePatternOnAList(t *testing.T) {
+	type input struct {
+		DirectoryIds []string `json:"DirectoryIds" v:"max=2,pattern=^d-[0-9a-f]{10}$"`
+	}
+	for _, c := range []struct {
+		ids  []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"d-0123456789", "d-abcdefabcd"}, ""},
+		{[]string{"d-0123456789", "d-nope"}, "1 validation error detected: Value 'd-nope' at 'directoryIds' failed to satisfy constraint: Member must satisfy regular expression pattern: ^d-[0-9a-f]{10}$"},
+		{[]string{"x", "y", "z"}, "Member must have length less than or equal to 2"},
+	} {
+		got := Validate(&input{DirectoryIds: c.ids})
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%q: Validate = %q, want a message with %q", c.ids, got, c.want)
+		}
+	}
+}
+
 // TestFastDecodableTypes: the fast JSON path is for input types without a
 // member of interface type, at any depth (recursive types included).
 func TestFastDecodableTypes(t *testing.T) {

@@ -125,7 +125,7 @@ func New(o Options) (*Trail, error) {
 	}
 	t.svc = &gateway.Service{Name: "cloudtrail", ActionPrefix: "cloudtrail", EventSource: "cloudtrail.amazonaws.com",
 		Protocol: gateway.JSON, TargetPrefix: "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", ValidationCode: "ValidationException"}
-	t.svc.Add(gateway.Op("LookupEvents", t.lookupEvents).RO())
+	t.register()
 	// aws-sdk-go-v2 sends X-Amz-Target "CloudTrail_20131101.<Op>" while
 	// botocore sends the fully qualified prefix; the gateway keys services by
 	// one prefix, so the table is registered under both (same operations).

@@ -48,11 +48,7 @@ func New(st store.Store, clk clock.Clock, desktops Desktops) *Module {
 	m.svc = &gateway.Service{Name: "monitoring", ActionPrefix: "cloudwatch", EventSource: "monitoring.amazonaws.com",
 		Protocol: gateway.JSON, JSONVersion: "1.0", CBOR: true, TargetPrefix: "GraniteServiceVersion20100801",
 		ValidationCode: "InvalidParameterValueException", QueryErrors: queryErrors}
-	m.svc.Add(
-		gateway.Op("GetMetricStatistics", m.getMetricStatistics).RO(),
-		gateway.Op("GetMetricData", m.getMetricData).RO(),
-		gateway.Op("ListMetrics", m.listMetrics).RO(),
-	)
+	m.register()
 	return m
 }
 

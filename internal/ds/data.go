@@ -283,56 +283,6 @@ func dataOp[In, Out any](m *Module, name string, h func(ctx context.Context, c *
 	})
 }
 
-func (m *Module) registerData() {
-	m.data.Add(
-		dataOp(m, "ListUsers", m.listUsers, func(in *ListUsersInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"Realm": in.Realm}
-		}).RO(),
-		dataOp(m, "DescribeUser", m.describeUser, func(in *DescribeUserInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"Realm": in.Realm, "SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
-		}).RO(),
-		dataOp(m, "SearchUsers", m.searchUsers, func(in *SearchUsersInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"Realm": in.Realm}
-		}).RO(),
-		dataOp(m, "CreateUser", m.createUser, func(in *CreateUserInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
-		}),
-		dataOp(m, "UpdateUser", m.updateUser, func(in *UpdateUserInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
-		}),
-		dataOp(m, "DeleteUser", m.deleteUser, func(in *UserRef) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
-		}),
-		dataOp(m, "DisableUser", m.disableUser, func(in *UserRef) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
-		}),
-		dataOp(m, "CreateGroup", m.createGroup, func(in *CreateGroupInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
-		}),
-		dataOp(m, "DescribeGroup", m.describeGroup, func(in *DescribeGroupInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"Realm": in.Realm, "SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
-		}).RO(),
-		dataOp(m, "DeleteGroup", m.deleteGroup, func(in *GroupRef) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
-		}),
-		dataOp(m, "ListGroups", m.listGroups, func(in *ListGroupsInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"Realm": in.Realm}
-		}).RO(),
-		dataOp(m, "AddGroupMember", m.addGroupMember, func(in *GroupMemberInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.GroupName, "Identifier": in.GroupName, "MemberName": in.MemberName, "MemberRealm": in.MemberRealm}
-		}),
-		dataOp(m, "RemoveGroupMember", m.removeGroupMember, func(in *GroupMemberInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.GroupName, "Identifier": in.GroupName, "MemberName": in.MemberName, "MemberRealm": in.MemberRealm}
-		}),
-		dataOp(m, "ListGroupMembers", m.listGroupMembers, func(in *ListGroupMembersInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"Realm": in.Realm, "MemberRealm": in.MemberRealm, "SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
-		}).RO(),
-		dataOp(m, "ListGroupsForMember", m.listGroupsForMember, func(in *ListGroupsForMemberInput) (string, map[string]*string) {
-			return *in.DirectoryID, map[string]*string{"Realm": in.Realm, "MemberRealm": in.MemberRealm, "SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
-		}).RO(),
-	)
-}
-
 // ---- errors ----
 
 func notFoundErr(format string, args ...any) error {

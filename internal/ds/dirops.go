@@ -42,7 +42,7 @@ type DirectoryConnectSettings struct {
 
 // CreateMicrosoftADInput is the CreateMicrosoftAD request.
 type CreateMicrosoftADInput struct {
-	Name        *string               `json:"Name" v:"required"`
+	Name        *string               `json:"Name" v:"required,pattern=^([a-zA-Z0-9]+[\\.-])+([a-zA-Z0-9])+$"`
 	ShortName   *string               `json:"ShortName"`
 	Password    *string               `json:"Password" v:"required"`
 	Description *string               `json:"Description" v:"max=128"`
@@ -54,7 +54,7 @@ type CreateMicrosoftADInput struct {
 
 // CreateDirectoryInput is the CreateDirectory (Simple AD) request.
 type CreateDirectoryInput struct {
-	Name        *string               `json:"Name" v:"required"`
+	Name        *string               `json:"Name" v:"required,pattern=^([a-zA-Z0-9]+[\\.-])+([a-zA-Z0-9])+$"`
 	ShortName   *string               `json:"ShortName"`
 	Password    *string               `json:"Password" v:"required"`
 	Description *string               `json:"Description" v:"max=128"`
@@ -66,7 +66,7 @@ type CreateDirectoryInput struct {
 
 // ConnectDirectoryInput is the ConnectDirectory (AD Connector) request.
 type ConnectDirectoryInput struct {
-	Name            *string                   `json:"Name" v:"required"`
+	Name            *string                   `json:"Name" v:"required,pattern=^([a-zA-Z0-9]+[\\.-])+([a-zA-Z0-9])+$"`
 	ShortName       *string                   `json:"ShortName"`
 	Password        *string                   `json:"Password" v:"required,min=1,max=128"`
 	Description     *string                   `json:"Description" v:"max=128"`
@@ -83,7 +83,7 @@ type CreateDirectoryOutput struct {
 
 // DescribeDirectoriesInput is the DescribeDirectories request.
 type DescribeDirectoriesInput struct {
-	DirectoryIDs []string `json:"DirectoryIds"`
+	DirectoryIDs []string `json:"DirectoryIds" v:"pattern=^d-[0-9a-f]{10}$"`
 	NextToken    string   `json:"NextToken"`
 	Limit        *int     `json:"Limit" v:"min=0"`
 }
@@ -151,26 +151,28 @@ type DeleteDirectoryOutput struct {
 	DirectoryID string `json:"DirectoryId"`
 }
 
-func (m *Module) registerDS() {
-	m.ds.Add(
-		gateway.WithResources(gateway.Op("CreateMicrosoftAD", m.createMicrosoftAD), func(ctx context.Context, c *gateway.Call, in *CreateMicrosoftADInput) ([]gateway.Check, error) {
-			return createChecks(in.Tags), nil
-		}),
-		gateway.WithResources(gateway.Op("CreateDirectory", m.createDirectory), func(ctx context.Context, c *gateway.Call, in *CreateDirectoryInput) ([]gateway.Check, error) {
-			return createChecks(in.Tags), nil
-		}),
-		gateway.WithResources(gateway.Op("ConnectDirectory", m.connectDirectory), func(ctx context.Context, c *gateway.Call, in *ConnectDirectoryInput) ([]gateway.Check, error) {
-			return createChecks(in.Tags), nil
-		}),
-		gateway.Op("DescribeDirectories", m.describeDirectories).RO(),
-		gateway.WithResources(gateway.Op("DeleteDirectory", m.deleteDirectory), func(ctx context.Context, c *gateway.Call, in *DeleteDirectoryInput) ([]gateway.Check, error) {
-			chk, err := m.directoryCheck(ctx, c, *in.DirectoryID)
-			if err != nil {
-				return nil, err
-			}
-			return []gateway.Check{chk}, nil
-		}),
-	)
+// createMicrosoftADResources resolves the resources CreateMicrosoftAD is authorized on.
+func (m *Module) createMicrosoftADResources(ctx context.Context, c *gateway.Call, in *CreateMicrosoftADInput) ([]gateway.Check, error) {
+	return createChecks(in.Tags), nil
+}
+
+// createDirectoryResources resolves the resources CreateDirectory is authorized on.
+func (m *Module) createDirectoryResources(ctx context.Context, c *gateway.Call, in *CreateDirectoryInput) ([]gateway.Check, error) {
+	return createChecks(in.Tags), nil
+}
+
+// connectDirectoryResources resolves the resources ConnectDirectory is authorized on.
+func (m *Module) connectDirectoryResources(ctx context.Context, c *gateway.Call, in *ConnectDirectoryInput) ([]gateway.Check, error) {
+	return createChecks(in.Tags), nil
+}
+
+// deleteDirectoryResources resolves the resources DeleteDirectory is authorized on.
+func (m *Module) deleteDirectoryResources(ctx context.Context, c *gateway.Call, in *DeleteDirectoryInput) ([]gateway.Check, error) {
+	chk, err := m.directoryCheck(ctx, c, *in.DirectoryID)
+	if err != nil {
+		return nil, err
+	}
+	return []gateway.Check{chk}, nil
 }
 
 // createChecks authorizes a create on "*" with the request's tags.
@@ -212,7 +214,6 @@ func (m *Module) directoryCheck(ctx context.Context, c *gateway.Call, id string)
 }
 
 var (
-	dirNameRe   = regexp.MustCompile(`^([a-zA-Z0-9]+[\.-])+([a-zA-Z0-9])+$`)
 	shortNameRe = regexp.MustCompile(`^[^\\/:*?"<>|.]+[^\\/:*?"<>|]*$`)
 	descRe      = regexp.MustCompile(`^([a-zA-Z0-9_])[\\a-zA-Z0-9_@#%*+=:?./!\s-]*$`)
 	samRe       = regexp.MustCompile(`^[\w\-.]+$`)
@@ -222,11 +223,9 @@ func invalid(format string, args ...any) error {
 	return awsproto.Errorf("InvalidParameterException", format, args...)
 }
 
-// checkCommon validates what the create operations share.
-func checkCommon(name string, short, desc *string, tags []Tag) error {
-	if !dirNameRe.MatchString(name) {
-		return invalid("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", name, dirNameRe)
-	}
+// checkCommon validates what the create operations share beyond their
+// inputs' v: tags (the name's pattern is a tag).
+func checkCommon(short, desc *string, tags []Tag) error {
 	if short != nil && (!shortNameRe.MatchString(*short) || len(*short) > 15) {
 		return invalid("Invalid directory short name %q: it must be a NetBIOS name of at most 15 characters without \\/:*?\"<>|", *short)
 	}
@@ -350,7 +349,7 @@ func strOr(p *string) string {
 }
 
 func (m *Module) createMicrosoftAD(ctx context.Context, c *gateway.Call, in *CreateMicrosoftADInput) (*CreateDirectoryOutput, error) {
-	if err := checkCommon(*in.Name, in.ShortName, in.Description, in.Tags); err != nil {
+	if err := checkCommon(in.ShortName, in.Description, in.Tags); err != nil {
 		return nil, err
 	}
 	if err := checkPassword(*in.Password); err != nil {
@@ -378,7 +377,7 @@ func (m *Module) createMicrosoftAD(ctx context.Context, c *gateway.Call, in *Cre
 }
 
 func (m *Module) createDirectory(ctx context.Context, c *gateway.Call, in *CreateDirectoryInput) (*CreateDirectoryOutput, error) {
-	if err := checkCommon(*in.Name, in.ShortName, in.Description, in.Tags); err != nil {
+	if err := checkCommon(in.ShortName, in.Description, in.Tags); err != nil {
 		return nil, err
 	}
 	if err := checkPassword(*in.Password); err != nil {
@@ -402,7 +401,7 @@ func (m *Module) createDirectory(ctx context.Context, c *gateway.Call, in *Creat
 }
 
 func (m *Module) connectDirectory(ctx context.Context, c *gateway.Call, in *ConnectDirectoryInput) (*CreateDirectoryOutput, error) {
-	if err := checkCommon(*in.Name, in.ShortName, in.Description, in.Tags); err != nil {
+	if err := checkCommon(in.ShortName, in.Description, in.Tags); err != nil {
 		return nil, err
 	}
 	cs := in.ConnectSettings
@@ -448,11 +447,6 @@ func describe(d *Directory) DirectoryDescription {
 var dirIDRe = regexp.MustCompile(`^d-[0-9a-f]{10}$`)
 
 func (m *Module) describeDirectories(ctx context.Context, c *gateway.Call, in *DescribeDirectoriesInput) (*DescribeDirectoriesOutput, error) {
-	for _, id := range in.DirectoryIDs {
-		if !dirIDRe.MatchString(id) {
-			return nil, invalid("1 validation error detected: Value '%s' at 'directoryIds' failed to satisfy constraint: Member must satisfy regular expression pattern: ^d-[0-9a-f]{10}$", id)
-		}
-	}
 	var after string
 	if in.NextToken != "" {
 		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)

@@ -64,10 +64,8 @@ func New(st store.Store, engine *lifecycle.Engine, net Network, limit int) *Modu
 		TargetPrefix: "DirectoryService_20150416", ValidationCode: "InvalidParameterException"}
 	m.data = &gateway.Service{Name: "ds-data", ActionPrefix: "ds-data", EventSource: "ds-data.amazonaws.com",
 		Protocol: gateway.RestJSON, ValidationCode: "ValidationException"}
-	m.registerDS()
-	m.registerTags()
+	m.register()
 	m.registerData()
-	m.registerPassword()
 	if engine != nil {
 		engine.Register(JobDirectoryActive, m.activate)
 	}

@@ -72,14 +72,13 @@ func verifyPassword(hash, pw string) bool {
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
-func (m *Module) registerPassword() {
-	m.ds.Add(gateway.WithResources(gateway.Op("ResetUserPassword", m.resetUserPassword), func(ctx context.Context, c *gateway.Call, in *ResetUserPasswordInput) ([]gateway.Check, error) {
-		chk, err := m.directoryCheck(ctx, c, *in.DirectoryID)
-		if err != nil {
-			return nil, err
-		}
-		return []gateway.Check{chk}, nil
-	}))
+// resetUserPasswordResources resolves the resources ResetUserPassword is authorized on.
+func (m *Module) resetUserPasswordResources(ctx context.Context, c *gateway.Call, in *ResetUserPasswordInput) ([]gateway.Check, error) {
+	chk, err := m.directoryCheck(ctx, c, *in.DirectoryID)
+	if err != nil {
+		return nil, err
+	}
+	return []gateway.Check{chk}, nil
 }
 
 // resetUserPassword sets a directory user's password (stored as an argon2id

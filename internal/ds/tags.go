@@ -71,41 +71,46 @@ const maxDirectoryTags = 50
 
 var tagRe = regexp.MustCompile(`^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`)
 
-func (m *Module) registerTags() {
-	one := func(ctx context.Context, c *gateway.Call, id string) ([]gateway.Check, error) {
-		chk, err := m.directoryCheck(ctx, c, id)
-		if err != nil {
-			return nil, err
-		}
-		return []gateway.Check{chk}, nil
+// directoryChecks is the check on a directory named by the request.
+func (m *Module) directoryChecks(ctx context.Context, c *gateway.Call, id string) ([]gateway.Check, error) {
+	chk, err := m.directoryCheck(ctx, c, id)
+	if err != nil {
+		return nil, err
 	}
-	m.ds.Add(
-		gateway.WithResources(gateway.Op("ListTagsForResource", m.listTagsForResource), func(ctx context.Context, c *gateway.Call, in *ListTagsForResourceInput) ([]gateway.Check, error) {
-			return one(ctx, c, *in.ResourceID)
-		}).RO(),
-		gateway.WithResources(gateway.Op("AddTagsToResource", m.addTagsToResource), func(ctx context.Context, c *gateway.Call, in *AddTagsToResourceInput) ([]gateway.Check, error) {
-			checks, err := one(ctx, c, *in.ResourceID)
-			if err != nil {
-				return nil, err
-			}
-			checks[0].RequestTags = map[string]string{}
-			for _, t := range in.Tags {
-				checks[0].RequestTags[t.Key] = t.Value
-			}
-			return checks, nil
-		}),
-		gateway.WithResources(gateway.Op("RemoveTagsFromResource", m.removeTagsFromResource), func(ctx context.Context, c *gateway.Call, in *RemoveTagsFromResourceInput) ([]gateway.Check, error) {
-			checks, err := one(ctx, c, *in.ResourceID)
-			if err != nil {
-				return nil, err
-			}
-			checks[0].Context = map[string][]string{"aws:TagKeys": append([]string{}, in.TagKeys...)}
-			return checks, nil
-		}),
-		gateway.WithResources(gateway.Op("DescribeDomainControllers", m.describeDomainControllers), func(ctx context.Context, c *gateway.Call, in *DescribeDomainControllersInput) ([]gateway.Check, error) {
-			return one(ctx, c, *in.DirectoryID)
-		}).RO(),
-	)
+	return []gateway.Check{chk}, nil
+}
+
+// listTagsForResourceResources resolves the resources ListTagsForResource is authorized on.
+func (m *Module) listTagsForResourceResources(ctx context.Context, c *gateway.Call, in *ListTagsForResourceInput) ([]gateway.Check, error) {
+	return m.directoryChecks(ctx, c, *in.ResourceID)
+}
+
+// addTagsToResourceResources resolves the resources AddTagsToResource is authorized on.
+func (m *Module) addTagsToResourceResources(ctx context.Context, c *gateway.Call, in *AddTagsToResourceInput) ([]gateway.Check, error) {
+	checks, err := m.directoryChecks(ctx, c, *in.ResourceID)
+	if err != nil {
+		return nil, err
+	}
+	checks[0].RequestTags = map[string]string{}
+	for _, t := range in.Tags {
+		checks[0].RequestTags[t.Key] = t.Value
+	}
+	return checks, nil
+}
+
+// removeTagsFromResourceResources resolves the resources RemoveTagsFromResource is authorized on.
+func (m *Module) removeTagsFromResourceResources(ctx context.Context, c *gateway.Call, in *RemoveTagsFromResourceInput) ([]gateway.Check, error) {
+	checks, err := m.directoryChecks(ctx, c, *in.ResourceID)
+	if err != nil {
+		return nil, err
+	}
+	checks[0].Context = map[string][]string{"aws:TagKeys": append([]string{}, in.TagKeys...)}
+	return checks, nil
+}
+
+// describeDomainControllersResources resolves the resources DescribeDomainControllers is authorized on.
+func (m *Module) describeDomainControllersResources(ctx context.Context, c *gateway.Call, in *DescribeDomainControllersInput) ([]gateway.Check, error) {
+	return m.directoryChecks(ctx, c, *in.DirectoryID)
 }
 
 func noDirectory(err error, id string) error {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -231,4 +232,31 @@ func boolStr(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// partition returns the ARN partition of a region.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// ARN builds an EC2 ARN; account is empty for images and snapshots.
+func ARN(region, account, resource string) string {
+	return "arn:" + partition(region) + ":ec2:" + region + ":" + account + ":" + resource
+}
+
+func dryRun(dry bool) error {
+	if dry {
+		return awsproto.ErrorStatus(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
+	}
+	return nil
+}
+
+func missing(name string) error {
+	return awsproto.Errorf("MissingParameter", "The request must contain the parameter %s", name)
 }

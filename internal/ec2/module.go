@@ -42,8 +42,6 @@ func New(st store.Store) *Module {
 		ValidationCode: "InvalidParameterValue",
 	}
 	m.register()
-	m.registerNetwork()
-	m.registerRules()
 	return m
 }
 

@@ -8,16 +8,6 @@ import (
 	"github.com/deskplane/deskplane/internal/store"
 )
 
-// registerRules adds the security group rule operations beyond
-// AuthorizeSecurityGroupIngress (registered with the groups).
-func (m *Module) registerRules() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("AuthorizeSecurityGroupEgress", m.authorizeEgress), m.authorizeEgressResources),
-		gateway.WithResources(gateway.Op("RevokeSecurityGroupIngress", m.revokeIngress), m.revokeIngressResources),
-		gateway.WithResources(gateway.Op("RevokeSecurityGroupEgress", m.revokeEgress), m.revokeEgressResources),
-	)
-}
-
 func (m *Module) authorizeEgressResources(ctx context.Context, c *gateway.Call, in *AuthorizeSecurityGroupEgressInput) ([]gateway.Check, error) {
 	return m.authorizeIngressResources(ctx, c, &AuthorizeSecurityGroupIngressInput{GroupID: in.GroupID, TagSpecifications: in.TagSpecifications})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
@@ -13,25 +14,6 @@ import (
 	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
-
-// registerNetwork adds the VPC, subnet, tag, route table, network ACL and
-// network interface operations.
-func (m *Module) registerNetwork() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateVpc", m.createVpc), m.createVpcResources),
-		gateway.WithResources(gateway.Op("DeleteVpc", m.deleteVpc), vpcCheck(m, func(in *DeleteVpcInput) string { return in.VpcID })),
-		gateway.WithResources(gateway.Op("DescribeVpcAttribute", m.describeVpcAttribute), vpcCheck(m, func(in *DescribeVpcAttributeInput) string { return in.VpcID })).RO(),
-		gateway.WithResources(gateway.Op("ModifyVpcAttribute", m.modifyVpcAttribute), vpcCheck(m, func(in *ModifyVpcAttributeInput) string { return in.VpcID })),
-		gateway.WithResources(gateway.Op("CreateSubnet", m.createSubnet), m.createSubnetResources),
-		gateway.WithResources(gateway.Op("DeleteSubnet", m.deleteSubnet), subnetCheck(m, func(in *DeleteSubnetInput) string { return in.SubnetID })),
-		gateway.WithResources(gateway.Op("ModifySubnetAttribute", m.modifySubnetAttribute), subnetCheck(m, func(in *ModifySubnetAttributeInput) string { return in.SubnetID })),
-		gateway.Op("DescribeRouteTables", m.describeRouteTables).RO(),
-		gateway.Op("DescribeNetworkAcls", m.describeNetworkAcls).RO(),
-		gateway.Op("DescribeNetworkInterfaces", m.describeNetworkInterfaces).RO(),
-		gateway.WithResources(gateway.Op("CreateTags", m.createTags), m.createTagsResources),
-		gateway.WithResources(gateway.Op("DeleteTags", m.deleteTags), m.deleteTagsResources),
-	)
-}
 
 // Interface is a network interface another service placed in a subnet (a
 // directory's domain controllers).
@@ -1108,4 +1090,167 @@ func (m *Module) deleteTags(ctx context.Context, c *gateway.Call, in *DeleteTags
 		return nil, err
 	}
 	return &ReturnOutput{}, nil
+}
+
+// ---- VPCs and subnets ----
+
+func vpcField(v *VPC) fieldFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "vpc-id":
+			return []string{v.ID}, true
+		case "cidr", "cidr-block", "cidr-block-association.cidr-block":
+			return []string{v.CIDR}, true
+		case "cidr-block-association.association-id":
+			return []string{v.AssociationID}, true
+		case "cidr-block-association.state", "state":
+			if name == "state" {
+				return []string{"available"}, true
+			}
+			return []string{"associated"}, true
+		case "dhcp-options-id":
+			return []string{v.DhcpOptionsID}, true
+		case "is-default", "isDefault":
+			return []string{boolStr(v.IsDefault)}, true
+		case "owner-id":
+			return []string{v.Account}, true
+		case "instance-tenancy":
+			return []string{or(v.Tenancy, "default")}, true
+		}
+		return tagField(v.Tags, name)
+	}
+}
+
+func (m *Module) describeVpcs(ctx context.Context, c *gateway.Call, in *DescribeVpcsInput) (*DescribeVpcsOutput, error) {
+	if err := checkMaxResults(in.MaxResults); err != nil {
+		return nil, err
+	}
+	for _, id := range in.VpcIds {
+		if !vpcRe.MatchString(id) {
+			return nil, awsproto.Errorf("InvalidVpcID.Malformed", "Invalid id: %q", id)
+		}
+	}
+	filters, err := compileFilters(in.Filters, func(n string) bool { _, ok := vpcField(&VPC{})(n); return ok })
+	if err != nil {
+		return nil, err
+	}
+	if err := dryRun(in.DryRun); err != nil {
+		return nil, err
+	}
+	var vpcs []*VPC
+	if err := m.store.View(ctx, func(tx store.Tx) error {
+		vpcs, err = listAll[VPC](ctx, tx, TableVPCs, c.Account, c.Region)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	byID := map[string]*VPC{}
+	for _, v := range vpcs {
+		byID[v.ID] = v
+	}
+	want := map[string]bool{}
+	for _, id := range in.VpcIds {
+		if byID[id] == nil {
+			return nil, awsproto.Errorf("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id)
+		}
+		want[id] = true
+	}
+	var ids []string
+	for _, v := range vpcs {
+		if (len(want) == 0 || want[v.ID]) && matches(filters, vpcField(v)) {
+			ids = append(ids, v.ID)
+		}
+	}
+	sort.Strings(ids)
+	start, end, next, err := page(ids, in.NextToken, ptr.Deref(in.MaxResults))
+	if err != nil {
+		return nil, err
+	}
+	out := &DescribeVpcsOutput{NextToken: next}
+	for _, id := range ids[start:end] {
+		out.Vpcs = append(out.Vpcs, vpcXML(byID[id]))
+	}
+	return out, nil
+}
+
+func subnetField(s *Subnet) fieldFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "vpc-id":
+			return []string{s.VPCID}, true
+		case "subnet-id":
+			return []string{s.ID}, true
+		case "availability-zone", "availabilityZone":
+			return []string{s.AZ}, true
+		case "availability-zone-id", "availabilityZoneId":
+			return []string{s.AZID}, true
+		case "cidr", "cidr-block", "cidrBlock":
+			return []string{s.CIDR}, true
+		case "state":
+			return []string{"available"}, true
+		case "default-for-az", "defaultForAz":
+			return []string{boolStr(s.DefaultAZ)}, true
+		case "owner-id":
+			return []string{s.Account}, true
+		case "subnet-arn":
+			return []string{ARN(s.Region, s.Account, "subnet/"+s.ID)}, true
+		case "available-ip-address-count":
+			return []string{strconv.Itoa(s.availableIPs())}, true
+		case "map-public-ip-on-launch":
+			return []string{boolStr(s.MapPublicIP)}, true
+		}
+		return tagField(s.Tags, name)
+	}
+}
+
+func (m *Module) describeSubnets(ctx context.Context, c *gateway.Call, in *DescribeSubnetsInput) (*DescribeSubnetsOutput, error) {
+	if err := checkMaxResults(in.MaxResults); err != nil {
+		return nil, err
+	}
+	for _, id := range in.SubnetIds {
+		if !subnetRe.MatchString(id) {
+			return nil, awsproto.Errorf("InvalidSubnetID.Malformed", "Invalid id: %q", id)
+		}
+	}
+	filters, err := compileFilters(in.Filters, func(n string) bool { _, ok := subnetField(&Subnet{})(n); return ok })
+	if err != nil {
+		return nil, err
+	}
+	if err := dryRun(in.DryRun); err != nil {
+		return nil, err
+	}
+	var subnets []*Subnet
+	if err := m.store.View(ctx, func(tx store.Tx) error {
+		subnets, err = listAll[Subnet](ctx, tx, TableSubnets, c.Account, c.Region)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	byID := map[string]*Subnet{}
+	for _, s := range subnets {
+		byID[s.ID] = s
+	}
+	want := map[string]bool{}
+	for _, id := range in.SubnetIds {
+		if byID[id] == nil {
+			return nil, awsproto.Errorf("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
+		}
+		want[id] = true
+	}
+	var ids []string
+	for _, s := range subnets {
+		if (len(want) == 0 || want[s.ID]) && matches(filters, subnetField(s)) {
+			ids = append(ids, s.ID)
+		}
+	}
+	sort.Strings(ids)
+	start, end, next, err := page(ids, in.NextToken, ptr.Deref(in.MaxResults))
+	if err != nil {
+		return nil, err
+	}
+	out := &DescribeSubnetsOutput{NextToken: next}
+	for _, id := range ids[start:end] {
+		out.Subnets = append(out.Subnets, subnetXML(byID[id]))
+	}
+	return out, nil
 }

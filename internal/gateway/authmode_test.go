@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,5 +128,57 @@ func TestPerItemMode(t *testing.T) {
 	}
 	if len(c.resources) != 3 {
 		t.Errorf("audit resources %v, want the 3 distinct checks", c.resources)
+	}
+}
+
+// TestWithItems: an operation's own checks come first and a denial among
+// them refuses the call before any item is asked; once they allow, each
+// item's additional checks are asked and a refusal refuses that item only.
+func TestWithItems(t *testing.T) {
+	items := func(_ context.Context, _ *Call, in *modeIn) ([][]Check, error) {
+		out := make([][]Check, len(in.Items))
+		for i, it := range in.Items {
+			if it != "" {
+				out[i] = []Check{{Action: "kms:CreateGrant", Resource: arn(it)}}
+			}
+		}
+		return out, nil
+	}
+	opOn := func(resource string) *Operation {
+		return WithItems(WithResources(Op("Do", noop), func(context.Context, *Call, *modeIn) ([]Check, error) {
+			return []Check{{Resource: arn(resource)}}, nil
+		}), items)
+	}
+	var seen []string
+	op := opOn("allowed")
+	if op.Auth != AuthIdentity {
+		t.Fatalf("mode %s, want identity: per-item checks do not change the operation's mode", op.Auth)
+	}
+	c := modeCall(op, &seen)
+	if err := c.authorizeOp(context.Background(), &modeIn{Items: []string{"allowed", "other", ""}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Refused(0); err != nil {
+		t.Errorf("item 0 (allowed): %v", err)
+	}
+	ae := awsproto.As(c.Refused(1))
+	if ae == nil || ae.Code != "AccessDeniedException" || !strings.Contains(ae.Message, "kms:CreateGrant") {
+		t.Errorf("item 1 (not allowed): %v", c.Refused(1))
+	}
+	if err := c.Refused(2); err != nil {
+		t.Errorf("item 2 (no check): %v", err)
+	}
+	if want := []string{arn("allowed"), arn("allowed"), arn("other")}; !slices.Equal(seen, want) {
+		t.Errorf("evaluated %v, want the operation's check, then each item's", seen)
+	}
+
+	seen = nil
+	c = modeCall(opOn("other"), &seen)
+	err := c.authorizeOp(context.Background(), &modeIn{Items: []string{"allowed"}})
+	if ae := awsproto.As(err); ae == nil || ae.Code != "AccessDeniedException" {
+		t.Fatalf("operation's own check denied: got %v, want the call refused", err)
+	}
+	if len(seen) != 1 || c.Refused(0) != nil {
+		t.Errorf("evaluated %v: no item is asked once the call is refused", seen)
 	}
 }

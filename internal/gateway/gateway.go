@@ -86,8 +86,8 @@ type Call struct {
 	accessKey   string // the access key id the request was signed with (not secret)
 	resources   []Check
 	extra       map[string]any
-	// refused holds, per item of an AuthPerItem operation, the error that
-	// refused it (nil: allowed).
+	// refused holds, per item of an operation with per-item checks
+	// (AuthPerItem, WithItems), the error that refused it (nil: allowed).
 	refused []error
 }
 
@@ -103,17 +103,6 @@ func (c *Call) Action() string {
 // Env is the request environment of the call, as the Authorizer needs it.
 func (c *Call) Env() Env {
 	return Env{SourceIP: c.SourceIP, SecureTransport: c.Secure, Now: c.Now, Region: c.Region}
-}
-
-// Authorize checks one resource and returns AccessDeniedException (in the
-// protocol's spelling) when the caller may not act on it.
-//
-// Handlers do not call it: an operation declares its checks in its table
-// entry (Resources, Items) and the pipeline runs them. It remains for the
-// per-item kms:CreateGrant check of CreateWorkspaces, which is being
-// rewritten separately.
-func (c *Call) Authorize(ctx context.Context, chk Check) error {
-	return c.check(ctx, chk)
 }
 
 // check runs one authorization check of the call: it fills in the check's
@@ -211,8 +200,8 @@ func Denied(proto Protocol, p *Principal, chk Check, d Decision) error {
 	return awsproto.Denied(proto, who, chk.Action, chk.Resource, why)
 }
 
-// Refused returns the error that refused item i of a per-item operation
-// (AuthPerItem), or nil when the item may proceed: an *awsproto.Error (the
+// Refused returns the error that refused item i of an operation with
+// per-item checks (AuthPerItem, WithItems), or nil when the item may proceed: an *awsproto.Error (the
 // denial) or, when its check could not be evaluated, another error. The
 // handler reports it in the operation's own failure list.
 func (c *Call) Refused(i int) error {
@@ -506,6 +495,15 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		return nil, unknownOperation(svc, opName)
 	}
 	c.Op = op
+	return g.dispatch(ctx, c, ev, func(in any) error { return decode(svc, r, body, c.form, in) })
+}
+
+// dispatch runs the pipeline of an authenticated call from its operation
+// on: region outages and throttling, decoding and validation (decodeInto
+// fills in the operation's input), authorization as the operation
+// declares it, and the handler. ServeHTTP and Invoke share it.
+func (g *Gateway) dispatch(ctx context.Context, c *Call, ev *Event, decodeInto func(in any) error) (any, error) {
+	svc, op := c.Service, c.Op
 	if ro, ok := g.Throttle.(RegionOutages); ok && !svc.Global {
 		switch ro.RegionOutage(ctx, c.Region) {
 		case OutageError:
@@ -514,11 +512,11 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 			return nil, awsproto.Spell(svc.Protocol, awsproto.ErrThrottled)
 		}
 	}
-	if g.Throttle != nil && g.Throttle.Throttled(ctx, svc.Name, opName, c.Account) {
+	if g.Throttle != nil && g.Throttle.Throttled(ctx, svc.Name, op.Name, c.Account) {
 		return nil, awsproto.Spell(svc.Protocol, awsproto.ErrThrottled)
 	}
 	in := reflect.New(op.InputType).Interface()
-	if err := decode(svc, r, body, c.form, in); err != nil {
+	if err := decodeInto(in); err != nil {
 		if ae := awsproto.As(err); ae != nil && ae.Code == svc.ValidationCode && len(svc.ValidationFields) > 0 && ae.Fields == nil {
 			ae.Fields = svc.ValidationFields
 		}
@@ -558,40 +556,42 @@ func (c *Call) authorizeOp(ctx context.Context, in any) error {
 		seen, answers = append(seen, chk), append(answers, err)
 		return err
 	}
-	if op.Auth == AuthPerItem {
-		if op.Items == nil {
-			return fmt.Errorf("operation %s: declared PerItem without an item resolver", op.Name)
-		}
-		items, err := op.Items(ctx, c, in)
-		if err != nil {
-			return err
-		}
-		c.refused = make([]error, len(items))
-		for i, checks := range items {
-			for _, chk := range checks {
-				// A failure to evaluate one item's check fails that item
-				// only (the handler reports it with the internal code).
-				if err := ask(chk); err != nil {
-					c.refused[i] = err
-					break
-				}
+	if op.Auth == AuthPerItem && op.Items == nil {
+		return fmt.Errorf("operation %s: declared PerItem without an item resolver", op.Name)
+	}
+	if op.Auth != AuthPerItem {
+		var checks []Check
+		if op.Resources != nil {
+			var err error
+			if checks, err = op.Resources(ctx, c, in); err != nil {
+				return err
 			}
 		}
-		return nil
-	}
-	var checks []Check
-	if op.Resources != nil {
-		var err error
-		if checks, err = op.Resources(ctx, c, in); err != nil {
-			return err
+		if checks == nil {
+			checks = []Check{{Resource: "*"}}
+		}
+		for _, chk := range checks {
+			if err := ask(chk); err != nil {
+				return err
+			}
 		}
 	}
-	if checks == nil {
-		checks = []Check{{Resource: "*"}}
+	if op.Items == nil {
+		return nil
 	}
-	for _, chk := range checks {
-		if err := ask(chk); err != nil {
-			return err
+	items, err := op.Items(ctx, c, in)
+	if err != nil {
+		return err
+	}
+	c.refused = make([]error, len(items))
+	for i, checks := range items {
+		for _, chk := range checks {
+			// A failure to evaluate one item's check fails that item
+			// only (the handler reports it with the internal code).
+			if err := ask(chk); err != nil {
+				c.refused[i] = err
+				break
+			}
 		}
 	}
 	return nil

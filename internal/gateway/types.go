@@ -96,8 +96,11 @@ type Operation struct {
 	// Resources returns the authorization checks; nil means one check on
 	// Resource "*" with no tags.
 	Resources func(ctx context.Context, c *Call, in any) ([]Check, error)
-	// Items returns the checks of each item of a batch (AuthPerItem): item i
-	// is refused when one of its checks is denied.
+	// Items returns the checks of each item of a batch: item i is refused
+	// when one of its checks is denied (Call.Refused). In AuthPerItem they
+	// are the operation's only checks; in the other modes they are asked
+	// once the operation's own checks (Resources) allow the call
+	// (WithItems).
 	Items   func(ctx context.Context, c *Call, in any) ([][]Check, error)
 	Handler func(ctx context.Context, c *Call, in any) (any, error)
 }
@@ -194,6 +197,10 @@ func WithResources[In any](op *Operation, f func(ctx context.Context, c *Call, i
 // ReadOnly marks the operation read-only and returns it.
 func (op *Operation) RO() *Operation { op.ReadOnly = true; return op }
 
+// NoAuth marks an operation that needs no IAM permission
+// (sts:GetCallerIdentity) and returns it.
+func (op *Operation) NoAuth() *Operation { op.NoAuthz = true; return op }
+
 // ResourcePolicy declares that the operation's checks carry their
 // resources' policies (Check.Policy), evaluated with the identity policies
 // (AuthResourcePolicy), and returns it.
@@ -203,6 +210,17 @@ func (op *Operation) ResourcePolicy() *Operation { op.Auth = AuthResourcePolicy;
 // items returns the checks of each item of the request, in order.
 func PerItem[In any](op *Operation, items func(ctx context.Context, c *Call, in *In) ([][]Check, error)) *Operation {
 	op.Auth = AuthPerItem
+	op.Items = func(ctx context.Context, c *Call, in any) ([][]Check, error) { return items(ctx, c, in.(*In)) }
+	return op
+}
+
+// WithItems declares per-item checks beside the operation's own: once its
+// checks (Resources) allow the call, items returns the additional checks of
+// each item of the request, in order (a CreateWorkspaces desktop's
+// kms:CreateGrant on its volume key), and an item one of them denies is
+// refused without failing the call: the handler asks Call.Refused and
+// reports the refusal in the operation's own failure list.
+func WithItems[In any](op *Operation, items func(ctx context.Context, c *Call, in *In) ([][]Check, error)) *Operation {
 	op.Items = func(ctx context.Context, c *Call, in any) ([][]Check, error) { return items(ctx, c, in.(*In)) }
 	return op
 }

@@ -30,8 +30,6 @@ func New(st store.Store) *Module {
 	m.svc = &gateway.Service{Name: "iam", ActionPrefix: "iam", EventSource: "iam.amazonaws.com", Protocol: gateway.Query,
 		XMLNamespace: "https://iam.amazonaws.com/doc/2010-05-08/", ValidationCode: "ValidationError", Global: true}
 	m.register()
-	m.registerPolicyVersions()
-	m.registerTagging()
 	return m
 }
 

@@ -14,15 +14,6 @@ import (
 // MaxPolicyVersions is how many versions a managed policy may have.
 const MaxPolicyVersions = 5
 
-func (m *Module) registerPolicyVersions() {
-	m.svc.Add(
-		oneCheck(gateway.Op("ListPolicyVersions", m.listPolicyVersions), func(c *gateway.Call, in *listPolicyVersionsIn) string { return in.PolicyArn }).RO(),
-		oneCheck(gateway.Op("CreatePolicyVersion", m.createPolicyVersion), func(c *gateway.Call, in *createPolicyVersionIn) string { return in.PolicyArn }),
-		oneCheck(gateway.Op("DeletePolicyVersion", m.deletePolicyVersion), func(c *gateway.Call, in *policyVersionIn) string { return in.PolicyArn }),
-		oneCheck(gateway.Op("SetDefaultPolicyVersion", m.setDefaultPolicyVersion), func(c *gateway.Call, in *policyVersionIn) string { return in.PolicyArn }),
-	)
-}
-
 type listPolicyVersionsIn struct {
 	PolicyArn string `query:"PolicyArn" v:"required,min=20,max=2048"`
 	Marker    string `query:"Marker" v:"max=320"`

@@ -8,26 +8,6 @@ import (
 	"github.com/deskplane/deskplane/internal/store"
 )
 
-// registerTagging adds the tag operations of users, roles and managed
-// policies, UpdateAccessKey, and the listings of the IAM entities deskplane
-// does not model (groups, instance profiles): an account has none, so
-// they list nothing, as on AWS for an account without any.
-func (m *Module) registerTagging() {
-	m.svc.Add(
-		roleCheck(m, gateway.Op("UntagRole", m.untagRole), func(in *untagRoleIn) string { return in.RoleName }),
-		roleCheck(m, gateway.Op("ListRoleTags", m.listRoleTags), func(in *listRoleTagsIn) string { return in.RoleName }).RO(),
-		roleCheck(m, gateway.Op("ListInstanceProfilesForRole", m.listInstanceProfilesForRole), func(in *listRoleTagsIn) string { return in.RoleName }).RO(),
-		userCheck(m, gateway.Op("TagUser", m.tagUser), func(in *tagUserIn) string { return in.UserName }),
-		userCheck(m, gateway.Op("UntagUser", m.untagUser), func(in *untagUserIn) string { return in.UserName }),
-		userCheck(m, gateway.Op("ListUserTags", m.listUserTags), func(in *listUserTagsIn) string { return in.UserName }).RO(),
-		userCheck(m, gateway.Op("ListGroupsForUser", m.listGroupsForUser), func(in *listUserTagsIn) string { return in.UserName }).RO(),
-		userCheck(m, gateway.Op("UpdateAccessKey", m.updateAccessKey), func(in *updateKeyIn) string { return in.UserName }),
-		oneCheck(gateway.Op("TagPolicy", m.tagPolicy), func(c *gateway.Call, in *tagPolicyIn) string { return in.PolicyArn }),
-		oneCheck(gateway.Op("UntagPolicy", m.untagPolicy), func(c *gateway.Call, in *untagPolicyIn) string { return in.PolicyArn }),
-		oneCheck(gateway.Op("ListPolicyTags", m.listPolicyTags), func(c *gateway.Call, in *listPolicyTagsIn) string { return in.PolicyArn }).RO(),
-	)
-}
-
 type untagRoleIn struct {
 	RoleName string   `query:"RoleName" v:"required,min=1,max=64,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	TagKeys  []string `query:"TagKeys" v:"required,max=50"`
@@ -72,7 +52,7 @@ type listPolicyTagsIn struct {
 }
 
 type updateKeyIn struct {
-	UserName    string `query:"UserName" v:"max=128"`
+	UserName    string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	AccessKeyId string `query:"AccessKeyId" v:"required,min=16,max=128,pattern=^[A-Za-z0-9_]+$"`
 	Status      string `query:"Status" v:"required,enum=Active|Inactive|Expired"`
 }

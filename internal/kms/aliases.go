@@ -70,17 +70,14 @@ func aliasCheck(c *gateway.Call, name string) gateway.Check {
 	return gateway.Check{Resource: aliasARN(c.Account, c.Region, name), Context: map[string][]string{"kms:CallerAccount": {c.Account}}}
 }
 
-func (m *Module) addAliasOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateAlias", m.createAlias), func(ctx context.Context, c *gateway.Call, in *CreateAliasInput) ([]gateway.Check, error) {
-			return m.putAliasChecks(ctx, c, in, true)
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("UpdateAlias", m.updateAlias), func(ctx context.Context, c *gateway.Call, in *CreateAliasInput) ([]gateway.Check, error) {
-			return m.putAliasChecks(ctx, c, in, false)
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("DeleteAlias", m.deleteAlias), m.deleteAliasChecks).ResourcePolicy(),
-		gateway.Op("ListAliases", m.listAliases).RO(),
-	)
+// createAliasResources resolves the resources CreateAlias is authorized on.
+func (m *Module) createAliasResources(ctx context.Context, c *gateway.Call, in *CreateAliasInput) ([]gateway.Check, error) {
+	return m.putAliasChecks(ctx, c, in, true)
+}
+
+// updateAliasResources resolves the resources UpdateAlias is authorized on.
+func (m *Module) updateAliasResources(ctx context.Context, c *gateway.Call, in *CreateAliasInput) ([]gateway.Check, error) {
+	return m.putAliasChecks(ctx, c, in, false)
 }
 
 // deleteAliasChecks authorizes DeleteAlias on the alias and on the key it

@@ -14,8 +14,8 @@ type EncryptInput struct {
 	KeyId               *string `v:"required,min=1,max=2048"`
 	Plaintext           []byte  `v:"required"`
 	EncryptionContext   map[string]string
-	GrantTokens         []string
-	EncryptionAlgorithm *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	GrantTokens         []string `v:"max=10"`
+	EncryptionAlgorithm *string  `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
 	DryRun              *bool
 }
 
@@ -30,9 +30,9 @@ type EncryptOutput struct {
 type DecryptInput struct {
 	CiphertextBlob      []byte `v:"required"`
 	EncryptionContext   map[string]string
-	GrantTokens         []string
-	KeyId               *string `v:"min=1,max=2048"`
-	EncryptionAlgorithm *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	GrantTokens         []string `v:"max=10"`
+	KeyId               *string  `v:"min=1,max=2048"`
+	EncryptionAlgorithm *string  `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
 	DryRun              *bool
 }
 
@@ -50,9 +50,9 @@ type ReEncryptInput struct {
 	SourceKeyId                    *string `v:"min=1,max=2048"`
 	DestinationKeyId               *string `v:"required,min=1,max=2048"`
 	DestinationEncryptionContext   map[string]string
-	SourceEncryptionAlgorithm      *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
-	DestinationEncryptionAlgorithm *string `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
-	GrantTokens                    []string
+	SourceEncryptionAlgorithm      *string  `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	DestinationEncryptionAlgorithm *string  `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
+	GrantTokens                    []string `v:"max=10"`
 	DryRun                         *bool
 }
 
@@ -70,9 +70,9 @@ type ReEncryptOutput struct {
 type GenerateDataKeyInput struct {
 	KeyId             *string `v:"required,min=1,max=2048"`
 	EncryptionContext map[string]string
-	NumberOfBytes     *int    `v:"min=1,max=1024"`
-	KeySpec           *string `v:"enum=AES_256|AES_128"`
-	GrantTokens       []string
+	NumberOfBytes     *int     `v:"min=1,max=1024"`
+	KeySpec           *string  `v:"enum=AES_256|AES_128"`
+	GrantTokens       []string `v:"max=10"`
 	DryRun            *bool
 }
 
@@ -197,47 +197,52 @@ func (m *Module) blobKey(ctx context.Context, tx store.Tx, c *gateway.Call, blob
 	return m.cryptoKey(ctx, tx, c, ref, op)
 }
 
-func (m *Module) addCryptoOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("Encrypt", m.encrypt).RO(), func(ctx context.Context, c *gateway.Call, in *EncryptInput) ([]gateway.Check, error) {
-			if len(in.Plaintext) == 0 || len(in.Plaintext) > 4096 {
-				return nil, errValidation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and 4096")
-			}
-			if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
-				return nil, err
-			}
-			return m.cryptoChecks(ctx, c, *in.KeyId, "Encrypt", in.EncryptionContext, in.GrantTokens)
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("Decrypt", m.decrypt).RO(), func(ctx context.Context, c *gateway.Call, in *DecryptInput) ([]gateway.Check, error) {
-			if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
-				return nil, err
-			}
-			return m.blobChecks(ctx, c, in.CiphertextBlob, in.KeyId, in.EncryptionContext, in.GrantTokens, "Decrypt")
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("ReEncrypt", m.reEncrypt).RO(), func(ctx context.Context, c *gateway.Call, in *ReEncryptInput) ([]gateway.Check, error) {
-			if err := checkAlgorithm(in.SourceEncryptionAlgorithm); err != nil {
-				return nil, err
-			}
-			if err := checkAlgorithm(in.DestinationEncryptionAlgorithm); err != nil {
-				return nil, err
-			}
-			src, err := m.blobChecks(ctx, c, in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionContext, in.GrantTokens, "ReEncryptFrom")
-			if err != nil {
-				return nil, err
-			}
-			dst, err := m.cryptoChecks(ctx, c, *in.DestinationKeyId, "ReEncryptTo", in.DestinationEncryptionContext, in.GrantTokens)
-			if err != nil {
-				return nil, err
-			}
-			return append(src, dst...), nil
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("GenerateDataKey", m.generateDataKeyOp).RO(), func(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
-			return m.dataKeyChecks(ctx, c, in, "GenerateDataKey")
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("GenerateDataKeyWithoutPlaintext", m.generateDataKeyWithoutPlaintext).RO(), func(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
-			return m.dataKeyChecks(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
-		}).ResourcePolicy(),
-	)
+// encryptResources resolves the resources Encrypt is authorized on.
+func (m *Module) encryptResources(ctx context.Context, c *gateway.Call, in *EncryptInput) ([]gateway.Check, error) {
+	if len(in.Plaintext) == 0 || len(in.Plaintext) > 4096 {
+		return nil, errValidation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and 4096")
+	}
+	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	return m.cryptoChecks(ctx, c, *in.KeyId, "Encrypt", in.EncryptionContext, in.GrantTokens)
+}
+
+// decryptResources resolves the resources Decrypt is authorized on.
+func (m *Module) decryptResources(ctx context.Context, c *gateway.Call, in *DecryptInput) ([]gateway.Check, error) {
+	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	return m.blobChecks(ctx, c, in.CiphertextBlob, in.KeyId, in.EncryptionContext, in.GrantTokens, "Decrypt")
+}
+
+// reEncryptResources resolves the resources ReEncrypt is authorized on.
+func (m *Module) reEncryptResources(ctx context.Context, c *gateway.Call, in *ReEncryptInput) ([]gateway.Check, error) {
+	if err := checkAlgorithm(in.SourceEncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	if err := checkAlgorithm(in.DestinationEncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	src, err := m.blobChecks(ctx, c, in.CiphertextBlob, in.SourceKeyId, in.SourceEncryptionContext, in.GrantTokens, "ReEncryptFrom")
+	if err != nil {
+		return nil, err
+	}
+	dst, err := m.cryptoChecks(ctx, c, *in.DestinationKeyId, "ReEncryptTo", in.DestinationEncryptionContext, in.GrantTokens)
+	if err != nil {
+		return nil, err
+	}
+	return append(src, dst...), nil
+}
+
+// generateDataKeyResources resolves the resources GenerateDataKey is authorized on.
+func (m *Module) generateDataKeyResources(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
+	return m.dataKeyChecks(ctx, c, in, "GenerateDataKey")
+}
+
+// generateDataKeyWithoutPlaintextResources resolves the resources GenerateDataKeyWithoutPlaintext is authorized on.
+func (m *Module) generateDataKeyWithoutPlaintextResources(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
+	return m.dataKeyChecks(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
 }
 
 func (m *Module) encrypt(ctx context.Context, c *gateway.Call, in *EncryptInput) (*EncryptOutput, error) {

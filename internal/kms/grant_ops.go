@@ -21,8 +21,8 @@ type CreateGrantInput struct {
 	RetiringPrincipal *string  `v:"min=1,max=256,pattern=^[\\w+=,.@:/-]+$"`
 	Operations        []string `v:"required"`
 	Constraints       *GrantConstraints
-	GrantTokens       []string
-	Name              *string `v:"min=1,max=256,pattern=^[a-zA-Z0-9:/_-]+$"`
+	GrantTokens       []string `v:"max=10"`
+	Name              *string  `v:"min=1,max=256,pattern=^[a-zA-Z0-9:/_-]+$"`
 	DryRun            *bool
 }
 
@@ -194,29 +194,25 @@ func insertGrant(ctx context.Context, tx store.Tx, k *keyRec, grantee, retiring,
 	return g, store.CreateJSON(ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+id, g)
 }
 
-func (m *Module) addGrantOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateGrant", m.createGrant), m.createGrantChecks).ResourcePolicy(),
-		keyOp(m, gateway.Op("ListGrants", m.listGrantsOp).RO(), func(in *ListGrantsInput) string { return *in.KeyId }, false, authzRequest{}),
-		gateway.Op("ListRetirableGrants", func(ctx context.Context, c *gateway.Call, in *ListRetirableGrantsInput) (*ListGrantsOutput, error) {
-			var out *ListGrantsOutput
-			err := m.store.View(ctx, func(tx store.Tx) error {
-				var err error
-				out, err = listGrants(ctx, tx, c.Account+"/"+c.Region+"/", in.Limit, in.Marker, func(g *grantRec) bool {
-					return g.Retiring == *in.RetiringPrincipal
-				})
-				return err
-			})
-			return out, err
-		}).RO(),
-		gateway.WithResources(gateway.Op("RetireGrant", m.retireGrant), m.retireGrantChecks).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("RevokeGrant", m.revokeGrant), func(ctx context.Context, c *gateway.Call, in *RevokeGrantInput) ([]gateway.Check, error) {
-			if !grantIDRE.MatchString(*in.GrantId) {
-				return nil, awsproto.Errorf("InvalidGrantIdException", "Grant ID %s is not valid.", *in.GrantId)
-			}
-			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{})
-		}).ResourcePolicy(),
-	)
+// listRetirableGrants is the handler of ListRetirableGrants.
+func (m *Module) listRetirableGrants(ctx context.Context, c *gateway.Call, in *ListRetirableGrantsInput) (*ListGrantsOutput, error) {
+	var out *ListGrantsOutput
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = listGrants(ctx, tx, c.Account+"/"+c.Region+"/", in.Limit, in.Marker, func(g *grantRec) bool {
+			return g.Retiring == *in.RetiringPrincipal
+		})
+		return err
+	})
+	return out, err
+}
+
+// revokeGrantResources resolves the resources RevokeGrant is authorized on.
+func (m *Module) revokeGrantResources(ctx context.Context, c *gateway.Call, in *RevokeGrantInput) ([]gateway.Check, error) {
+	if !grantIDRE.MatchString(*in.GrantId) {
+		return nil, awsproto.Errorf("InvalidGrantIdException", "Grant ID %s is not valid.", *in.GrantId)
+	}
+	return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{})
 }
 
 func (m *Module) listGrantsOp(ctx context.Context, c *gateway.Call, in *ListGrantsInput) (*ListGrantsOutput, error) {

@@ -74,10 +74,16 @@ type CreateKeyInput struct {
 // CreateKeyOutput is the CreateKey response.
 type CreateKeyOutput struct{ KeyMetadata *KeyMetadata }
 
-// KeyIDInput is the request of operations that only name a key.
+// KeyIDInput is the request of the operations that only name a key
+// (EnableKey, DisableKey, CancelKeyDeletion: one shape in the model).
 type KeyIDInput struct {
+	KeyId *string `v:"required,min=1,max=2048"`
+}
+
+// DescribeKeyInput is the DescribeKey request.
+type DescribeKeyInput struct {
 	KeyId       *string  `v:"required,min=1,max=2048"`
-	GrantTokens []string `json:",omitempty"`
+	GrantTokens []string `json:",omitempty" v:"max=10"`
 }
 
 // DescribeKeyOutput is the DescribeKey response.
@@ -256,67 +262,64 @@ func keyOp[In any](m *Module, op *gateway.Operation, keyRef func(in *In) string,
 
 func keyIDOf(in *KeyIDInput) string { return *in.KeyId }
 
-func (m *Module) addKeyOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateKey", m.createKey), func(ctx context.Context, c *gateway.Call, in *CreateKeyInput) ([]gateway.Check, error) {
-			tags, _, err := tagMap(in.Tags)
-			if err != nil {
-				return nil, err
-			}
-			chk := gateway.Check{Resource: "*", RequestTags: tags, Context: map[string][]string{
-				"kms:KeySpec": {or(ptr.Deref(in.KeySpec), "SYMMETRIC_DEFAULT")}, "kms:KeyUsage": {or(ptr.Deref(in.KeyUsage), "ENCRYPT_DECRYPT")},
-				"kms:KeyOrigin": {or(ptr.Deref(in.Origin), "AWS_KMS")}, "kms:MultiRegion": {boolStr(ptr.Deref(in.MultiRegion))},
-				"kms:CallerAccount": {c.Account}, "kms:BypassPolicyLockoutSafetyCheck": {boolStr(ptr.Deref(in.BypassPolicyLockoutSafetyCheck))}}}
-			if len(tags) == 0 {
-				return []gateway.Check{chk}, nil
-			}
-			// Tags on CreateKey also need kms:TagResource in an IAM policy
-			// (the CreateKey reference), with the same request tags.
-			tag := gateway.Check{Action: "kms:TagResource", Resource: "*", RequestTags: tags,
-				Context: map[string][]string{"kms:CallerAccount": {c.Account}}}
-			return []gateway.Check{chk, tag}, nil
-		}),
-		// The model declares no InvalidGrantTokenException for DescribeKey;
-		// grants take effect at once here, so its tokens (at most 10, the
-		// model's limit, checked when the input is decoded) are not read.
-		keyOp(m, gateway.Op("DescribeKey", m.describeKey).RO(), keyIDOf, true, authzRequest{GrantOp: "DescribeKey"}),
-		gateway.Op("ListKeys", m.listKeys).RO(),
-		keyOp(m, gateway.Op("EnableKey", m.enableKey), keyIDOf, false, authzRequest{}),
-		keyOp(m, gateway.Op("DisableKey", m.disableKey), keyIDOf, false, authzRequest{}),
-		gateway.WithResources(gateway.Op("ScheduleKeyDeletion", m.scheduleKeyDeletion), func(ctx context.Context, c *gateway.Call, in *ScheduleKeyDeletionInput) ([]gateway.Check, error) {
-			days, err := pendingDays(in)
-			if err != nil {
-				return nil, err
-			}
-			extra := map[string][]string{"kms:ScheduleKeyDeletionPendingWindowInDays": {itoa(int64(days))}}
-			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{Extra: extra})
-		}).ResourcePolicy(),
-		keyOp(m, gateway.Op("CancelKeyDeletion", m.cancelKeyDeletion), keyIDOf, false, authzRequest{}),
-		gateway.WithResources(gateway.Op("GetKeyPolicy", m.getKeyPolicy).RO(), func(ctx context.Context, c *gateway.Call, in *GetKeyPolicyInput) ([]gateway.Check, error) {
-			if err := defaultPolicyName(in.PolicyName); err != nil {
-				return nil, err
-			}
-			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{})
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("PutKeyPolicy", m.putKeyPolicy), func(ctx context.Context, c *gateway.Call, in *PutKeyPolicyInput) ([]gateway.Check, error) {
-			if err := defaultPolicyName(in.PolicyName); err != nil {
-				return nil, err
-			}
-			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{})
-		}).ResourcePolicy(),
-		keyOp(m, gateway.Op("ListKeyPolicies", m.listKeyPolicies).RO(), func(in *ListKeyPoliciesInput) string { return *in.KeyId }, false, authzRequest{}),
-		gateway.WithResources(gateway.Op("TagResource", m.tagResource), func(ctx context.Context, c *gateway.Call, in *TagResourceInput) ([]gateway.Check, error) {
-			tags, err := requestTags(in.Tags)
-			if err != nil {
-				return nil, err
-			}
-			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{RequestTags: tags})
-		}).ResourcePolicy(),
-		gateway.WithResources(gateway.Op("UntagResource", m.untagResource), func(ctx context.Context, c *gateway.Call, in *UntagResourceInput) ([]gateway.Check, error) {
-			return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{TagKeys: append([]string{}, in.TagKeys...)})
-		}).ResourcePolicy(),
-		keyOp(m, gateway.Op("ListResourceTags", m.listResourceTags).RO(), func(in *ListResourceTagsInput) string { return *in.KeyId }, false, authzRequest{}),
-	)
+// createKeyResources resolves the resources CreateKey is authorized on.
+func (m *Module) createKeyResources(ctx context.Context, c *gateway.Call, in *CreateKeyInput) ([]gateway.Check, error) {
+	tags, _, err := tagMap(in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	chk := gateway.Check{Resource: "*", RequestTags: tags, Context: map[string][]string{
+		"kms:KeySpec": {or(ptr.Deref(in.KeySpec), "SYMMETRIC_DEFAULT")}, "kms:KeyUsage": {or(ptr.Deref(in.KeyUsage), "ENCRYPT_DECRYPT")},
+		"kms:KeyOrigin": {or(ptr.Deref(in.Origin), "AWS_KMS")}, "kms:MultiRegion": {boolStr(ptr.Deref(in.MultiRegion))},
+		"kms:CallerAccount": {c.Account}, "kms:BypassPolicyLockoutSafetyCheck": {boolStr(ptr.Deref(in.BypassPolicyLockoutSafetyCheck))}}}
+	if len(tags) == 0 {
+		return []gateway.Check{chk}, nil
+	}
+	// Tags on CreateKey also need kms:TagResource in an IAM policy
+	// (the CreateKey reference), with the same request tags.
+	tag := gateway.Check{Action: "kms:TagResource", Resource: "*", RequestTags: tags,
+		Context: map[string][]string{"kms:CallerAccount": {c.Account}}}
+	return []gateway.Check{chk, tag}, nil
+}
+
+// scheduleKeyDeletionResources resolves the resources ScheduleKeyDeletion is authorized on.
+func (m *Module) scheduleKeyDeletionResources(ctx context.Context, c *gateway.Call, in *ScheduleKeyDeletionInput) ([]gateway.Check, error) {
+	days, err := pendingDays(in)
+	if err != nil {
+		return nil, err
+	}
+	extra := map[string][]string{"kms:ScheduleKeyDeletionPendingWindowInDays": {itoa(int64(days))}}
+	return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{Extra: extra})
+}
+
+// getKeyPolicyResources resolves the resources GetKeyPolicy is authorized on.
+func (m *Module) getKeyPolicyResources(ctx context.Context, c *gateway.Call, in *GetKeyPolicyInput) ([]gateway.Check, error) {
+	if err := defaultPolicyName(in.PolicyName); err != nil {
+		return nil, err
+	}
+	return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{})
+}
+
+// putKeyPolicyResources resolves the resources PutKeyPolicy is authorized on.
+func (m *Module) putKeyPolicyResources(ctx context.Context, c *gateway.Call, in *PutKeyPolicyInput) ([]gateway.Check, error) {
+	if err := defaultPolicyName(in.PolicyName); err != nil {
+		return nil, err
+	}
+	return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{})
+}
+
+// tagResourceResources resolves the resources TagResource is authorized on.
+func (m *Module) tagResourceResources(ctx context.Context, c *gateway.Call, in *TagResourceInput) ([]gateway.Check, error) {
+	tags, err := requestTags(in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{RequestTags: tags})
+}
+
+// untagResourceResources resolves the resources UntagResource is authorized on.
+func (m *Module) untagResourceResources(ctx context.Context, c *gateway.Call, in *UntagResourceInput) ([]gateway.Check, error) {
+	return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{TagKeys: append([]string{}, in.TagKeys...)})
 }
 
 // defaultPolicyName checks a PolicyName: a key has one policy, "default".
@@ -340,7 +343,7 @@ func requestTags(in []Tag) (map[string]string, error) {
 	return tags, nil
 }
 
-func (m *Module) describeKey(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*DescribeKeyOutput, error) {
+func (m *Module) describeKey(ctx context.Context, c *gateway.Call, in *DescribeKeyInput) (*DescribeKeyOutput, error) {
 	var out *DescribeKeyOutput
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		k, _, err := m.key(ctx, tx, c, *in.KeyId, true)

@@ -77,11 +77,7 @@ func New(o Options) (*Module, error) {
 		Name: "kms", ActionPrefix: "kms", EventSource: "kms.amazonaws.com",
 		Protocol: gateway.JSON, TargetPrefix: "TrentService", ValidationCode: "ValidationException",
 	}
-	m.addKeyOps()
-	m.addRotationOps()
-	m.addAliasOps()
-	m.addCryptoOps()
-	m.addGrantOps()
+	m.register()
 	if m.engine != nil {
 		m.engine.Register(jobDeleteKey, m.runDeleteKey)
 	}

@@ -65,15 +65,6 @@ func (k *keyRec) rotatable() error {
 	return nil
 }
 
-func (m *Module) addRotationOps() {
-	m.svc.Add(
-		keyOp(m, gateway.Op("EnableKeyRotation", m.enableKeyRotation), func(in *EnableKeyRotationInput) string { return *in.KeyId }, false, authzRequest{}),
-		keyOp(m, gateway.Op("DisableKeyRotation", m.disableKeyRotation), rotationKeyOf, false, authzRequest{}),
-		keyOp(m, gateway.Op("GetKeyRotationStatus", m.getKeyRotationStatus).RO(), rotationKeyOf, false, authzRequest{}),
-		keyOp(m, gateway.Op("UpdateKeyDescription", m.updateKeyDescription), func(in *UpdateKeyDescriptionInput) string { return *in.KeyId }, false, authzRequest{}),
-	)
-}
-
 func (m *Module) enableKeyRotation(ctx context.Context, c *gateway.Call, in *EnableKeyRotationInput) (*struct{}, error) {
 	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if err := k.rotatable(); err != nil {

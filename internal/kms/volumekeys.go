@@ -203,7 +203,7 @@ func (m *Module) serviceMayGrant(ctx context.Context, tx store.Tx, k *keyRec, se
 func (m *Module) DescribeKey(ctx context.Context, tx store.Tx, account, region, keyARN, grantID string) error {
 	now := m.clock.Now()
 	service := "workspaces." + region + ".amazonaws.com"
-	in := &KeyIDInput{KeyId: &keyARN}
+	in := &DescribeKeyInput{KeyId: &keyARN}
 	var out *DescribeKeyOutput
 	err := func() error {
 		k, err := keyByARN(ctx, tx, account, region, keyARN, now)

@@ -47,11 +47,7 @@ func New(st store.Store, authz *iam.Authorizer) *Module {
 	m := &Module{store: st, authz: authz, sealer: &Sealer{Store: st}}
 	m.svc = &gateway.Service{Name: "sts", ActionPrefix: "sts", EventSource: "sts.amazonaws.com", Protocol: gateway.Query,
 		XMLNamespace: "https://sts.amazonaws.com/doc/2011-06-15/", ValidationCode: "ValidationError"}
-	// The trust policy and the caller's policies are evaluated together.
-	assume := gateway.WithResources(gateway.Op("AssumeRole", m.assumeRole), m.assumeRoleChecks).ResourcePolicy()
-	caller := gateway.Op("GetCallerIdentity", m.getCallerIdentity).RO()
-	caller.NoAuthz = true
-	m.svc.Add(assume, caller, gateway.Op("GetSessionToken", m.getSessionToken).RO())
+	m.register()
 	return m
 }
 

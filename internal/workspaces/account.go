@@ -78,28 +78,22 @@ func (m *Module) account(ctx context.Context, tx store.Tx, account, region strin
 	return &accountRec{DedicatedTenancySupport: "DISABLED"}, nil
 }
 
-func (m *Module) addAccountOps() {
-	m.svc.Add(
-		gateway.Op("DescribeAccount", func(ctx context.Context, c *gateway.Call, in *describeAccountIn) (*describeAccountOut, error) {
-			var out describeAccountOut
-			err := m.store.View(ctx, func(tx store.Tx) error {
-				a, err := m.account(ctx, tx, c.Account, c.Region)
-				if err != nil {
-					return err
-				}
-				out.DedicatedTenancySupport = a.DedicatedTenancySupport
-				if a.ManagementCidrRange != "" {
-					out.DedicatedTenancyManagementCidrRange = ptr.To(a.ManagementCidrRange)
-					out.DedicatedTenancyAccountType = ptr.To("SOURCE_ACCOUNT")
-				}
-				return nil
-			})
-			return &out, err
-		}).RO(),
-		gateway.Op("ListAvailableManagementCidrRanges", m.listCidrs).RO(),
-		gateway.Op("ModifyAccount", m.modifyAccount),
-		gateway.Op("DescribeAccountModifications", m.describeAccountMods).RO(),
-	)
+// describeAccount is the handler of DescribeAccount.
+func (m *Module) describeAccount(ctx context.Context, c *gateway.Call, in *describeAccountIn) (*describeAccountOut, error) {
+	var out describeAccountOut
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		a, err := m.account(ctx, tx, c.Account, c.Region)
+		if err != nil {
+			return err
+		}
+		out.DedicatedTenancySupport = a.DedicatedTenancySupport
+		if a.ManagementCidrRange != "" {
+			out.DedicatedTenancyManagementCidrRange = ptr.To(a.ManagementCidrRange)
+			out.DedicatedTenancyAccountType = ptr.To("SOURCE_ACCOUNT")
+		}
+		return nil
+	})
+	return &out, err
 }
 
 func (m *Module) listCidrs(ctx context.Context, c *gateway.Call, in *listCidrIn) (*listCidrOut, error) {

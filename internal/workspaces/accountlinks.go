@@ -97,20 +97,6 @@ type listLinksOut struct {
 	NextToken    *string       `json:"NextToken,omitempty"`
 }
 
-// addAccountLinkOps registers the account link operations. They name no
-// resource type in the Service Authorization Reference, so each is
-// authorized on "*".
-func (m *Module) addAccountLinkOps() {
-	m.svc.Add(
-		gateway.Op("CreateAccountLinkInvitation", m.createAccountLink),
-		gateway.Op("AcceptAccountLinkInvitation", m.acceptAccountLink),
-		gateway.Op("RejectAccountLinkInvitation", m.rejectAccountLink),
-		gateway.Op("DeleteAccountLinkInvitation", m.deleteAccountLink),
-		gateway.Op("GetAccountLink", m.getAccountLink).RO(),
-		gateway.Op("ListAccountLinks", m.listAccountLinks).RO(),
-	)
-}
-
 func errValidation(format string, a ...any) error {
 	return awsproto.Errorf("ValidationException", format, a...)
 }

@@ -81,27 +81,24 @@ type deleteAddInIn struct {
 	ResourceId string `json:"ResourceId" v:"required,min=10,max=65,pattern=^(d-[0-9a-f]{8,63}$)|(wsd-[0-9a-z]{8,63}$)"`
 }
 
-// addAddInOps registers the Connect client add-in operations, authorized on
-// the directory they belong to.
-func (m *Module) addAddInOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateConnectClientAddIn", m.createAddIn),
-			func(ctx context.Context, c *gateway.Call, in *createAddInIn) ([]gateway.Check, error) {
-				return m.dirChecks(ctx, c, in.ResourceId)
-			}),
-		gateway.WithResources(gateway.Op("DescribeConnectClientAddIns", m.describeAddIns),
-			func(ctx context.Context, c *gateway.Call, in *describeAddInsIn) ([]gateway.Check, error) {
-				return m.dirChecks(ctx, c, in.ResourceId)
-			}).RO(),
-		gateway.WithResources(gateway.Op("UpdateConnectClientAddIn", m.updateAddIn),
-			func(ctx context.Context, c *gateway.Call, in *updateAddInIn) ([]gateway.Check, error) {
-				return m.dirChecks(ctx, c, in.ResourceId)
-			}),
-		gateway.WithResources(gateway.Op("DeleteConnectClientAddIn", m.deleteAddIn),
-			func(ctx context.Context, c *gateway.Call, in *deleteAddInIn) ([]gateway.Check, error) {
-				return m.dirChecks(ctx, c, in.ResourceId)
-			}),
-	)
+// createConnectClientAddInResources resolves the resources CreateConnectClientAddIn is authorized on.
+func (m *Module) createConnectClientAddInResources(ctx context.Context, c *gateway.Call, in *createAddInIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceId)
+}
+
+// describeConnectClientAddInsResources resolves the resources DescribeConnectClientAddIns is authorized on.
+func (m *Module) describeConnectClientAddInsResources(ctx context.Context, c *gateway.Call, in *describeAddInsIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceId)
+}
+
+// updateConnectClientAddInResources resolves the resources UpdateConnectClientAddIn is authorized on.
+func (m *Module) updateConnectClientAddInResources(ctx context.Context, c *gateway.Call, in *updateAddInIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceId)
+}
+
+// deleteConnectClientAddInResources resolves the resources DeleteConnectClientAddIn is authorized on.
+func (m *Module) deleteConnectClientAddInResources(ctx context.Context, c *gateway.Call, in *deleteAddInIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceId)
 }
 
 // dirAddIns returns the add-ins of the directory's current registration.

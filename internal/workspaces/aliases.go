@@ -112,33 +112,39 @@ type describeAliasPermsOut struct {
 	NextToken                  *string        `json:"NextToken,omitempty"`
 }
 
-func (m *Module) addAliasOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateConnectionAlias", m.createAlias), func(ctx context.Context, c *gateway.Call, in *createAliasIn) ([]gateway.Check, error) {
-			return []gateway.Check{withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "connectionalias", "*")}, in.Tags)}, nil
-		}),
-		gateway.WithResources(gateway.Op("DeleteConnectionAlias", m.deleteAlias), func(ctx context.Context, c *gateway.Call, in *aliasIDIn) ([]gateway.Check, error) {
-			return m.aliasChecks(ctx, c, in.AliasID)
-		}),
-		gateway.Op("DescribeConnectionAliases", m.describeAliases).RO(),
-		gateway.WithResources(gateway.Op("AssociateConnectionAlias", m.associateAlias), func(ctx context.Context, c *gateway.Call, in *associateAliasIn) ([]gateway.Check, error) {
-			checks, err := m.aliasChecks(ctx, c, in.AliasID)
-			if err != nil {
-				return nil, err
-			}
-			d, err := m.dirChecks(ctx, c, in.ResourceID)
-			return append(checks, d...), err
-		}),
-		gateway.WithResources(gateway.Op("DisassociateConnectionAlias", m.disassociateAlias), func(ctx context.Context, c *gateway.Call, in *aliasIDIn) ([]gateway.Check, error) {
-			return m.aliasChecks(ctx, c, in.AliasID)
-		}),
-		gateway.WithResources(gateway.Op("UpdateConnectionAliasPermission", m.updateAliasPermission), func(ctx context.Context, c *gateway.Call, in *updateAliasPermIn) ([]gateway.Check, error) {
-			return m.aliasChecks(ctx, c, in.AliasID)
-		}),
-		gateway.WithResources(gateway.Op("DescribeConnectionAliasPermissions", m.describeAliasPermissions), func(ctx context.Context, c *gateway.Call, in *describeAliasPermsIn) ([]gateway.Check, error) {
-			return m.aliasChecks(ctx, c, in.AliasID)
-		}).RO(),
-	)
+// createConnectionAliasResources resolves the resources CreateConnectionAlias is authorized on.
+func (m *Module) createConnectionAliasResources(ctx context.Context, c *gateway.Call, in *createAliasIn) ([]gateway.Check, error) {
+	return []gateway.Check{withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "connectionalias", "*")}, in.Tags)}, nil
+}
+
+// deleteConnectionAliasResources resolves the resources DeleteConnectionAlias is authorized on.
+func (m *Module) deleteConnectionAliasResources(ctx context.Context, c *gateway.Call, in *aliasIDIn) ([]gateway.Check, error) {
+	return m.aliasChecks(ctx, c, in.AliasID)
+}
+
+// associateConnectionAliasResources resolves the resources AssociateConnectionAlias is authorized on.
+func (m *Module) associateConnectionAliasResources(ctx context.Context, c *gateway.Call, in *associateAliasIn) ([]gateway.Check, error) {
+	checks, err := m.aliasChecks(ctx, c, in.AliasID)
+	if err != nil {
+		return nil, err
+	}
+	d, err := m.dirChecks(ctx, c, in.ResourceID)
+	return append(checks, d...), err
+}
+
+// disassociateConnectionAliasResources resolves the resources DisassociateConnectionAlias is authorized on.
+func (m *Module) disassociateConnectionAliasResources(ctx context.Context, c *gateway.Call, in *aliasIDIn) ([]gateway.Check, error) {
+	return m.aliasChecks(ctx, c, in.AliasID)
+}
+
+// updateConnectionAliasPermissionResources resolves the resources UpdateConnectionAliasPermission is authorized on.
+func (m *Module) updateConnectionAliasPermissionResources(ctx context.Context, c *gateway.Call, in *updateAliasPermIn) ([]gateway.Check, error) {
+	return m.aliasChecks(ctx, c, in.AliasID)
+}
+
+// describeConnectionAliasPermissionsResources resolves the resources DescribeConnectionAliasPermissions is authorized on.
+func (m *Module) describeConnectionAliasPermissionsResources(ctx context.Context, c *gateway.Call, in *describeAliasPermsIn) ([]gateway.Check, error) {
+	return m.aliasChecks(ctx, c, in.AliasID)
 }
 
 // aliasChecks authorizes an operation on an alias, named by its owner's

@@ -164,33 +164,29 @@ type deployAppsOut struct {
 	} `json:"Deployment,omitempty"`
 }
 
-// addApplicationOps registers the application operations.
-func (m *Module) addApplicationOps() {
-	m.svc.Add(
-		gateway.Op("DescribeApplications", m.describeApplications).RO(),
-		gateway.WithResources(gateway.Op("DescribeApplicationAssociations", m.describeApplicationAssociations),
-			func(ctx context.Context, c *gateway.Call, in *describeAppAssocIn) ([]gateway.Check, error) {
-				return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspaceapplication", in.ApplicationId), ResourceTags: map[string]string{}}}, nil
-			}).RO(),
-		gateway.WithResources(gateway.Op("DescribeImageAssociations", m.describeImageAssociations),
-			func(ctx context.Context, c *gateway.Call, in *describeImageAssocIn) ([]gateway.Check, error) {
-				return m.imageChecks(ctx, c, in.ImageId)
-			}).RO(),
-		gateway.WithResources(gateway.Op("DescribeBundleAssociations", m.describeBundleAssociations),
-			func(ctx context.Context, c *gateway.Call, in *describeBundleAssocIn) ([]gateway.Check, error) {
-				return m.bundleChecks(ctx, c, in.BundleId)
-			}).RO(),
-		gateway.WithResources(gateway.Op("DescribeWorkspaceAssociations", m.describeWorkspaceAssociations),
-			func(ctx context.Context, c *gateway.Call, in *describeWorkspaceAssocIn) ([]gateway.Check, error) {
-				return m.workspaceChecks(ctx, c, in.WorkspaceId)
-			}).RO(),
-		gateway.WithResources(gateway.Op("AssociateWorkspaceApplication", m.associateWorkspaceApplication), m.workspaceAppChecks),
-		gateway.WithResources(gateway.Op("DisassociateWorkspaceApplication", m.disassociateWorkspaceApplication), m.workspaceAppChecks),
-		gateway.WithResources(gateway.Op("DeployWorkspaceApplications", m.deployWorkspaceApplications),
-			func(ctx context.Context, c *gateway.Call, in *deployAppsIn) ([]gateway.Check, error) {
-				return m.workspaceChecks(ctx, c, in.WorkspaceId)
-			}),
-	)
+// describeApplicationAssociationsResources resolves the resources DescribeApplicationAssociations is authorized on.
+func (m *Module) describeApplicationAssociationsResources(ctx context.Context, c *gateway.Call, in *describeAppAssocIn) ([]gateway.Check, error) {
+	return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspaceapplication", in.ApplicationId), ResourceTags: map[string]string{}}}, nil
+}
+
+// describeImageAssociationsResources resolves the resources DescribeImageAssociations is authorized on.
+func (m *Module) describeImageAssociationsResources(ctx context.Context, c *gateway.Call, in *describeImageAssocIn) ([]gateway.Check, error) {
+	return m.imageChecks(ctx, c, in.ImageId)
+}
+
+// describeBundleAssociationsResources resolves the resources DescribeBundleAssociations is authorized on.
+func (m *Module) describeBundleAssociationsResources(ctx context.Context, c *gateway.Call, in *describeBundleAssocIn) ([]gateway.Check, error) {
+	return m.bundleChecks(ctx, c, in.BundleId)
+}
+
+// describeWorkspaceAssociationsResources resolves the resources DescribeWorkspaceAssociations is authorized on.
+func (m *Module) describeWorkspaceAssociationsResources(ctx context.Context, c *gateway.Call, in *describeWorkspaceAssocIn) ([]gateway.Check, error) {
+	return m.workspaceChecks(ctx, c, in.WorkspaceId)
+}
+
+// deployWorkspaceApplicationsResources resolves the resources DeployWorkspaceApplications is authorized on.
+func (m *Module) deployWorkspaceApplicationsResources(ctx context.Context, c *gateway.Call, in *deployAppsIn) ([]gateway.Check, error) {
+	return m.workspaceChecks(ctx, c, in.WorkspaceId)
 }
 
 // workspaceChecks authorizes an action on one of the caller's desktops, with its tags.

@@ -107,45 +107,42 @@ func checkIDList(path string, ids []string, re *regexp.Regexp) error {
 // bundlePageSize is DescribeWorkspaceBundles' page size (the request has no limit member).
 const bundlePageSize = 25
 
-func (m *Module) addBundleOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateWorkspaceBundle", m.createBundle),
-			func(ctx context.Context, c *gateway.Call, in *createBundleIn) ([]gateway.Check, error) {
-				it, err := m.resourceTags(ctx, c.Account, c.Region, in.ImageId)
-				if err != nil {
-					return nil, err
-				}
-				checks := []gateway.Check{
-					withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", "*")}, in.Tags),
-					{Resource: ARN(c.Region, c.Account, "workspaceimage", in.ImageId), ResourceTags: orEmpty(it)},
-				}
-				return append(checks, createTagsCheck(in.Tags)...), nil
-			}),
-		gateway.WithResources(gateway.Op("UpdateWorkspaceBundle", m.updateBundle),
-			func(ctx context.Context, c *gateway.Call, in *updateBundleIn) ([]gateway.Check, error) {
-				bt, err := m.resourceTags(ctx, c.Account, c.Region, ptr.Deref(in.BundleId))
-				if err != nil {
-					return nil, err
-				}
-				it, err := m.resourceTags(ctx, c.Account, c.Region, ptr.Deref(in.ImageId))
-				if err != nil {
-					return nil, err
-				}
-				return []gateway.Check{
-					{Resource: ARN(c.Region, c.Account, "workspacebundle", ptr.Deref(in.BundleId)), ResourceTags: orEmpty(bt)},
-					{Resource: ARN(c.Region, c.Account, "workspaceimage", ptr.Deref(in.ImageId)), ResourceTags: orEmpty(it)},
-				}, nil
-			}),
-		gateway.WithResources(gateway.Op("DeleteWorkspaceBundle", m.deleteBundle),
-			func(ctx context.Context, c *gateway.Call, in *deleteBundleIn) ([]gateway.Check, error) {
-				bt, err := m.resourceTags(ctx, c.Account, c.Region, ptr.Deref(in.BundleId))
-				if err != nil {
-					return nil, err
-				}
-				return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspacebundle", ptr.Deref(in.BundleId)), ResourceTags: orEmpty(bt)}}, nil
-			}),
-		gateway.Op("DescribeWorkspaceBundles", m.describeBundles).RO(),
-	)
+// createWorkspaceBundleResources resolves the resources CreateWorkspaceBundle is authorized on.
+func (m *Module) createWorkspaceBundleResources(ctx context.Context, c *gateway.Call, in *createBundleIn) ([]gateway.Check, error) {
+	it, err := m.resourceTags(ctx, c.Account, c.Region, in.ImageId)
+	if err != nil {
+		return nil, err
+	}
+	checks := []gateway.Check{
+		withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", "*")}, in.Tags),
+		{Resource: ARN(c.Region, c.Account, "workspaceimage", in.ImageId), ResourceTags: orEmpty(it)},
+	}
+	return append(checks, createTagsCheck(in.Tags)...), nil
+}
+
+// updateWorkspaceBundleResources resolves the resources UpdateWorkspaceBundle is authorized on.
+func (m *Module) updateWorkspaceBundleResources(ctx context.Context, c *gateway.Call, in *updateBundleIn) ([]gateway.Check, error) {
+	bt, err := m.resourceTags(ctx, c.Account, c.Region, ptr.Deref(in.BundleId))
+	if err != nil {
+		return nil, err
+	}
+	it, err := m.resourceTags(ctx, c.Account, c.Region, ptr.Deref(in.ImageId))
+	if err != nil {
+		return nil, err
+	}
+	return []gateway.Check{
+		{Resource: ARN(c.Region, c.Account, "workspacebundle", ptr.Deref(in.BundleId)), ResourceTags: orEmpty(bt)},
+		{Resource: ARN(c.Region, c.Account, "workspaceimage", ptr.Deref(in.ImageId)), ResourceTags: orEmpty(it)},
+	}, nil
+}
+
+// deleteWorkspaceBundleResources resolves the resources DeleteWorkspaceBundle is authorized on.
+func (m *Module) deleteWorkspaceBundleResources(ctx context.Context, c *gateway.Call, in *deleteBundleIn) ([]gateway.Check, error) {
+	bt, err := m.resourceTags(ctx, c.Account, c.Region, ptr.Deref(in.BundleId))
+	if err != nil {
+		return nil, err
+	}
+	return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspacebundle", ptr.Deref(in.BundleId)), ResourceTags: orEmpty(bt)}}, nil
 }
 
 // lookupBundle returns a bundle usable by account in region: its own custom

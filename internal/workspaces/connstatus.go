@@ -38,10 +38,6 @@ type connStatusOut struct {
 	NextToken                  *string          `json:"NextToken,omitempty"`
 }
 
-func (m *Module) addConnStatusOps() {
-	m.svc.Add(gateway.Op("DescribeWorkspacesConnectionStatus", m.describeConnStatus).RO())
-}
-
 // SetConnection records a user connecting to (connected=true) or leaving
 // a desktop, as a streaming runtime observes it at time at.
 func (m *Module) SetConnection(ctx context.Context, account, region, workspaceID string, connected bool, at time.Time) error {

@@ -107,27 +107,24 @@ type customImportRec struct {
 	Created  time.Time             `json:"created"`
 }
 
-// addCustomImageOps registers the custom image operations.
-func (m *Module) addCustomImageOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("ImportCustomWorkspaceImage", m.importCustomImage),
-			func(ctx context.Context, c *gateway.Call, in *importCustomIn) ([]gateway.Check, error) {
-				return append([]gateway.Check{withRequestTags(gateway.Check{Resource: "*"}, in.Tags)}, createTagsCheck(in.Tags)...), nil
-			}),
-		gateway.WithResources(gateway.Op("DescribeCustomWorkspaceImageImport", m.describeCustomImport),
-			func(ctx context.Context, c *gateway.Call, in *describeCustomImportIn) ([]gateway.Check, error) {
-				return m.imageChecks(ctx, c, in.ImageId)
-			}).RO(),
-		gateway.WithResources(gateway.Op("CreateUpdatedWorkspaceImage", m.createUpdatedImage),
-			func(ctx context.Context, c *gateway.Call, in *createUpdatedImageIn) ([]gateway.Check, error) {
-				checks, err := m.imageChecks(ctx, c, in.SourceImageId)
-				if err != nil {
-					return nil, err
-				}
-				checks = append(checks, withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspaceimage", "*")}, in.Tags))
-				return append(checks, createTagsCheck(in.Tags)...), nil
-			}),
-	)
+// importCustomWorkspaceImageResources resolves the resources ImportCustomWorkspaceImage is authorized on.
+func (m *Module) importCustomWorkspaceImageResources(ctx context.Context, c *gateway.Call, in *importCustomIn) ([]gateway.Check, error) {
+	return append([]gateway.Check{withRequestTags(gateway.Check{Resource: "*"}, in.Tags)}, createTagsCheck(in.Tags)...), nil
+}
+
+// describeCustomWorkspaceImageImportResources resolves the resources DescribeCustomWorkspaceImageImport is authorized on.
+func (m *Module) describeCustomWorkspaceImageImportResources(ctx context.Context, c *gateway.Call, in *describeCustomImportIn) ([]gateway.Check, error) {
+	return m.imageChecks(ctx, c, in.ImageId)
+}
+
+// createUpdatedWorkspaceImageResources resolves the resources CreateUpdatedWorkspaceImage is authorized on.
+func (m *Module) createUpdatedWorkspaceImageResources(ctx context.Context, c *gateway.Call, in *createUpdatedImageIn) ([]gateway.Check, error) {
+	checks, err := m.imageChecks(ctx, c, in.SourceImageId)
+	if err != nil {
+		return nil, err
+	}
+	checks = append(checks, withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspaceimage", "*")}, in.Tags))
+	return append(checks, createTagsCheck(in.Tags)...), nil
 }
 
 // customProcess maps ImportCustomWorkspaceImage's compute type and protocol

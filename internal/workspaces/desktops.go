@@ -170,56 +170,84 @@ type snapshotsOut struct {
 	RestoreSnapshots []snapshotOut `json:"RestoreSnapshots"`
 }
 
-func (m *Module) addDesktopOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateWorkspaces", m.createWorkspaces), m.createChecks),
-		gateway.Op("DescribeWorkspaces", m.describeWorkspaces).RO(),
-		gateway.PerItem(gateway.Op("StartWorkspaces", func(ctx context.Context, c *gateway.Call, in *startIn) (*batchOut, error) {
-			return m.batch(ctx, c, in.StartWorkspaceRequests, m.startOne)
-		}), func(ctx context.Context, c *gateway.Call, in *startIn) ([][]gateway.Check, error) {
-			return m.batchChecks(ctx, c, in.StartWorkspaceRequests)
-		}),
-		gateway.PerItem(gateway.Op("StopWorkspaces", func(ctx context.Context, c *gateway.Call, in *stopIn) (*batchOut, error) {
-			return m.batch(ctx, c, in.StopWorkspaceRequests, m.stopOne)
-		}), func(ctx context.Context, c *gateway.Call, in *stopIn) ([][]gateway.Check, error) {
-			return m.batchChecks(ctx, c, in.StopWorkspaceRequests)
-		}),
-		gateway.PerItem(gateway.Op("RebootWorkspaces", func(ctx context.Context, c *gateway.Call, in *rebootIn) (*batchOut, error) {
-			return m.batch(ctx, c, in.RebootWorkspaceRequests, m.rebootOne)
-		}), func(ctx context.Context, c *gateway.Call, in *rebootIn) ([][]gateway.Check, error) {
-			return m.batchChecks(ctx, c, in.RebootWorkspaceRequests)
-		}),
-		gateway.PerItem(gateway.Op("RebuildWorkspaces", func(ctx context.Context, c *gateway.Call, in *rebuildIn) (*batchOut, error) {
-			return m.batch(ctx, c, in.RebuildWorkspaceRequests, m.rebuildOne)
-		}), func(ctx context.Context, c *gateway.Call, in *rebuildIn) ([][]gateway.Check, error) {
-			return m.batchChecks(ctx, c, in.RebuildWorkspaceRequests)
-		}),
-		gateway.PerItem(gateway.Op("TerminateWorkspaces", func(ctx context.Context, c *gateway.Call, in *terminateIn) (*batchOut, error) {
-			return m.batch(ctx, c, in.TerminateWorkspaceRequests, m.terminateOne)
-		}), func(ctx context.Context, c *gateway.Call, in *terminateIn) ([][]gateway.Check, error) {
-			return m.batchChecks(ctx, c, in.TerminateWorkspaceRequests)
-		}),
-		gateway.WithResources(gateway.Op("RestoreWorkspace", m.restoreWorkspace), func(ctx context.Context, c *gateway.Call, in *restoreIn) ([]gateway.Check, error) {
-			return m.wsChecks(ctx, c, in.WorkspaceId)
-		}),
-		gateway.WithResources(gateway.Op("ModifyWorkspaceState", m.modifyState), func(ctx context.Context, c *gateway.Call, in *modifyStateIn) ([]gateway.Check, error) {
-			return m.wsChecks(ctx, c, in.WorkspaceId)
-		}),
-		gateway.WithResources(gateway.Op("ModifyWorkspaceProperties", m.modifyProperties), func(ctx context.Context, c *gateway.Call, in *modifyPropsIn) ([]gateway.Check, error) {
-			return m.wsChecks(ctx, c, in.WorkspaceId)
-		}),
-		gateway.WithResources(gateway.Op("MigrateWorkspace", m.migrate), func(ctx context.Context, c *gateway.Call, in *migrateIn) ([]gateway.Check, error) {
-			checks, err := m.wsChecks(ctx, c, in.SourceWorkspaceId)
-			if err != nil {
-				return nil, err
-			}
-			bt, err := m.resourceTags(ctx, c.Account, c.Region, in.BundleId)
-			return append(checks, gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", in.BundleId), ResourceTags: orEmpty(bt)}), err
-		}),
-		gateway.WithResources(gateway.Op("DescribeWorkspaceSnapshots", m.describeSnapshots), func(ctx context.Context, c *gateway.Call, in *snapshotsIn) ([]gateway.Check, error) {
-			return m.wsChecks(ctx, c, in.WorkspaceId)
-		}).RO(),
-	)
+// startWorkspacesItems returns the checks of each item of StartWorkspaces.
+func (m *Module) startWorkspacesItems(ctx context.Context, c *gateway.Call, in *startIn) ([][]gateway.Check, error) {
+	return m.batchChecks(ctx, c, in.StartWorkspaceRequests)
+}
+
+// startWorkspaces is the handler of StartWorkspaces.
+func (m *Module) startWorkspaces(ctx context.Context, c *gateway.Call, in *startIn) (*batchOut, error) {
+	return m.batch(ctx, c, in.StartWorkspaceRequests, m.startOne)
+}
+
+// stopWorkspacesItems returns the checks of each item of StopWorkspaces.
+func (m *Module) stopWorkspacesItems(ctx context.Context, c *gateway.Call, in *stopIn) ([][]gateway.Check, error) {
+	return m.batchChecks(ctx, c, in.StopWorkspaceRequests)
+}
+
+// stopWorkspaces is the handler of StopWorkspaces.
+func (m *Module) stopWorkspaces(ctx context.Context, c *gateway.Call, in *stopIn) (*batchOut, error) {
+	return m.batch(ctx, c, in.StopWorkspaceRequests, m.stopOne)
+}
+
+// rebootWorkspacesItems returns the checks of each item of RebootWorkspaces.
+func (m *Module) rebootWorkspacesItems(ctx context.Context, c *gateway.Call, in *rebootIn) ([][]gateway.Check, error) {
+	return m.batchChecks(ctx, c, in.RebootWorkspaceRequests)
+}
+
+// rebootWorkspaces is the handler of RebootWorkspaces.
+func (m *Module) rebootWorkspaces(ctx context.Context, c *gateway.Call, in *rebootIn) (*batchOut, error) {
+	return m.batch(ctx, c, in.RebootWorkspaceRequests, m.rebootOne)
+}
+
+// rebuildWorkspacesItems returns the checks of each item of RebuildWorkspaces.
+func (m *Module) rebuildWorkspacesItems(ctx context.Context, c *gateway.Call, in *rebuildIn) ([][]gateway.Check, error) {
+	return m.batchChecks(ctx, c, in.RebuildWorkspaceRequests)
+}
+
+// rebuildWorkspaces is the handler of RebuildWorkspaces.
+func (m *Module) rebuildWorkspaces(ctx context.Context, c *gateway.Call, in *rebuildIn) (*batchOut, error) {
+	return m.batch(ctx, c, in.RebuildWorkspaceRequests, m.rebuildOne)
+}
+
+// terminateWorkspacesItems returns the checks of each item of TerminateWorkspaces.
+func (m *Module) terminateWorkspacesItems(ctx context.Context, c *gateway.Call, in *terminateIn) ([][]gateway.Check, error) {
+	return m.batchChecks(ctx, c, in.TerminateWorkspaceRequests)
+}
+
+// terminateWorkspaces is the handler of TerminateWorkspaces.
+func (m *Module) terminateWorkspaces(ctx context.Context, c *gateway.Call, in *terminateIn) (*batchOut, error) {
+	return m.batch(ctx, c, in.TerminateWorkspaceRequests, m.terminateOne)
+}
+
+// restoreWorkspaceResources resolves the resources RestoreWorkspace is authorized on.
+func (m *Module) restoreWorkspaceResources(ctx context.Context, c *gateway.Call, in *restoreIn) ([]gateway.Check, error) {
+	return m.wsChecks(ctx, c, in.WorkspaceId)
+}
+
+// modifyWorkspaceStateResources resolves the resources ModifyWorkspaceState is authorized on.
+func (m *Module) modifyWorkspaceStateResources(ctx context.Context, c *gateway.Call, in *modifyStateIn) ([]gateway.Check, error) {
+	return m.wsChecks(ctx, c, in.WorkspaceId)
+}
+
+// modifyWorkspacePropertiesResources resolves the resources ModifyWorkspaceProperties is authorized on.
+func (m *Module) modifyWorkspacePropertiesResources(ctx context.Context, c *gateway.Call, in *modifyPropsIn) ([]gateway.Check, error) {
+	return m.wsChecks(ctx, c, in.WorkspaceId)
+}
+
+// migrateWorkspaceResources resolves the resources MigrateWorkspace is authorized on.
+func (m *Module) migrateWorkspaceResources(ctx context.Context, c *gateway.Call, in *migrateIn) ([]gateway.Check, error) {
+	checks, err := m.wsChecks(ctx, c, in.SourceWorkspaceId)
+	if err != nil {
+		return nil, err
+	}
+	bt, err := m.resourceTags(ctx, c.Account, c.Region, in.BundleId)
+	return append(checks, gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", in.BundleId), ResourceTags: orEmpty(bt)}), err
+}
+
+// describeWorkspaceSnapshotsResources resolves the resources DescribeWorkspaceSnapshots is authorized on.
+func (m *Module) describeWorkspaceSnapshotsResources(ctx context.Context, c *gateway.Call, in *snapshotsIn) ([]gateway.Check, error) {
+	return m.wsChecks(ctx, c, in.WorkspaceId)
 }
 
 func (m *Module) wsChecks(ctx context.Context, c *gateway.Call, id string) ([]gateway.Check, error) {
@@ -270,6 +298,62 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 		)
 	}
 	return checks, nil
+}
+
+// createWorkspacesItems returns the per-item checks of CreateWorkspaces:
+// WorkSpaces creates grants on the volume key of an encrypted desktop on
+// the caller's behalf, so the caller must be allowed kms:CreateGrant on the
+// key, with kms:GrantIsForAWSResource and kms:ViaService. A desktop whose
+// key does not resolve has no such check: planning reports the key's error.
+func (m *Module) createWorkspacesItems(ctx context.Context, c *gateway.Call, in *createWorkspacesIn) ([][]gateway.Check, error) {
+	items := make([][]gateway.Check, len(in.Workspaces))
+	if m.keys == nil {
+		return items, nil
+	}
+	keys := map[string]string{} // key reference → ARN ("": it does not resolve)
+	for i, r := range in.Workspaces {
+		if !ptr.Deref(r.RootVolumeEncryptionEnabled) && !ptr.Deref(r.UserVolumeEncryptionEnabled) {
+			continue
+		}
+		ref := ptr.Deref(r.VolumeEncryptionKey)
+		keyARN, ok := keys[ref]
+		if !ok {
+			var err error
+			if keyARN, err = m.volumeKeyARN(ctx, c, ref); err != nil {
+				return nil, err
+			}
+			keys[ref] = keyARN
+		}
+		if keyARN == "" {
+			continue
+		}
+		items[i] = []gateway.Check{{Action: "kms:CreateGrant", Resource: keyARN,
+			Context: map[string][]string{"kms:GrantIsForAWSResource": {"true"}, "kms:ViaService": {"workspaces." + c.Region + ".amazonaws.com"}}}}
+	}
+	return items, nil
+}
+
+// volumeKeyARN resolves a volume key reference of the caller's account to
+// its key ARN, or "" when it does not resolve to a usable key. The AWS
+// managed key aws/workspaces (an empty reference) is created the first time
+// it is needed, so its reference resolves in a transaction that may write.
+func (m *Module) volumeKeyARN(ctx context.Context, c *gateway.Call, ref string) (string, error) {
+	var keyARN string
+	resolve := func(tx store.Tx) error {
+		a, err := m.keys.ResolveKey(ctx, tx, c.Account, c.Region, ref)
+		if err != nil {
+			if awsproto.As(err) != nil {
+				return nil
+			}
+			return fmt.Errorf("resolve volume key %q: %w", ref, err)
+		}
+		keyARN = a
+		return nil
+	}
+	if ref != "" {
+		return keyARN, m.store.View(ctx, resolve)
+	}
+	return keyARN, m.store.Update(ctx, resolve)
 }
 
 // isBYOP reports whether a bundle's image brings its own protocol (WorkSpaces Core).
@@ -405,7 +489,7 @@ func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, i
 			it.tagsErr = err
 			continue
 		}
-		if it.w, it.live, err = m.planDesktop(ctx, tx, c, r, tags, p.rc); err != nil {
+		if it.w, it.live, err = m.planDesktop(ctx, tx, c, i, r, tags, p.rc); err != nil {
 			if _, ok := toItemError(err); !ok {
 				return nil, err
 			}
@@ -680,11 +764,12 @@ func (m *Module) checkQuota(c *gateway.Call, count int) error {
 	return nil
 }
 
-// planDesktop runs the checks of one requested desktop against its
+// planDesktop runs the checks of one requested desktop (item i of the
+// request) against its
 // directory, bundle, image, user and key, and makes its record, all but its
 // subnet and address (placeDesktop). live lists the user's desktops already
 // there (none for a user-decoupled desktop).
-func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, r WorkspaceRequest, tags Tags, rc *createCache) (w *desktopRec, live []string, err error) {
+func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, i int, r WorkspaceRequest, tags Tags, rc *createCache) (w *desktopRec, live []string, err error) {
 	dir, err := m.cachedDirectory(ctx, tx, c, r.DirectoryId, rc)
 	if err != nil {
 		return nil, nil, err
@@ -772,9 +857,10 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 		if err != nil {
 			return nil, nil, err
 		}
-		// WorkSpaces creates grants on the caller's behalf: the caller must be allowed kms:CreateGrant on the key.
-		if err := c.Authorize(ctx, gateway.Check{Action: "kms:CreateGrant", Resource: keyARN,
-			Context: map[string][]string{"kms:GrantIsForAWSResource": {"true"}, "kms:ViaService": {"workspaces." + c.Region + ".amazonaws.com"}}}); err != nil {
+		// WorkSpaces creates grants on the caller's behalf: the pipeline
+		// asked whether the caller may kms:CreateGrant on the key
+		// (createWorkspacesItems).
+		if err := c.Refused(i); err != nil {
 			ae := awsproto.As(err)
 			if ae == nil {
 				return nil, nil, fmt.Errorf("authorize kms:CreateGrant on %s: %w", keyARN, err)

@@ -135,23 +135,20 @@ func dirType(t string) string {
 	return "SIMPLE_AD" // AWS Managed Microsoft AD is reported as SIMPLE_AD by WorkSpaces
 }
 
-func (m *Module) addDirectoryOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("RegisterWorkspaceDirectory", m.registerDirectory),
-			func(ctx context.Context, c *gateway.Call, in *registerDirIn) ([]gateway.Check, error) {
-				id := ptr.Deref(in.DirectoryId)
-				return []gateway.Check{withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "directory", id)}, in.Tags)}, nil
-			}),
-		gateway.WithResources(gateway.Op("DeregisterWorkspaceDirectory", m.deregisterDirectory),
-			func(ctx context.Context, c *gateway.Call, in *deregisterDirIn) ([]gateway.Check, error) {
-				return m.dirChecks(ctx, c, in.DirectoryId)
-			}),
-		gateway.Op("DescribeWorkspaceDirectories", m.describeDirectories).RO(),
-		gateway.WithResources(gateway.Op("ModifyWorkspaceCreationProperties", m.modifyCreationProperties),
-			func(ctx context.Context, c *gateway.Call, in *modifyCreationIn) ([]gateway.Check, error) {
-				return m.dirChecks(ctx, c, in.ResourceId)
-			}),
-	)
+// registerWorkspaceDirectoryResources resolves the resources RegisterWorkspaceDirectory is authorized on.
+func (m *Module) registerWorkspaceDirectoryResources(ctx context.Context, c *gateway.Call, in *registerDirIn) ([]gateway.Check, error) {
+	id := ptr.Deref(in.DirectoryId)
+	return []gateway.Check{withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "directory", id)}, in.Tags)}, nil
+}
+
+// deregisterWorkspaceDirectoryResources resolves the resources DeregisterWorkspaceDirectory is authorized on.
+func (m *Module) deregisterWorkspaceDirectoryResources(ctx context.Context, c *gateway.Call, in *deregisterDirIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.DirectoryId)
+}
+
+// modifyWorkspaceCreationPropertiesResources resolves the resources ModifyWorkspaceCreationProperties is authorized on.
+func (m *Module) modifyWorkspaceCreationPropertiesResources(ctx context.Context, c *gateway.Call, in *modifyCreationIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceId)
 }
 
 func (m *Module) dirChecks(ctx context.Context, c *gateway.Call, id string) ([]gateway.Check, error) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -217,50 +218,67 @@ type brandingOut struct {
 	DeviceTypeWeb     *brandAttr `json:"DeviceTypeWeb,omitempty"`
 }
 
-func (m *Module) addDirPropsOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("ModifySelfservicePermissions", m.modifySelfService), func(ctx context.Context, c *gateway.Call, in *modifySelfServiceIn) ([]gateway.Check, error) {
-			return m.dirChecks(ctx, c, in.ResourceID)
-		}),
-		gateway.WithResources(gateway.Op("ModifyWorkspaceAccessProperties", m.modifyAccess), func(ctx context.Context, c *gateway.Call, in *modifyAccessIn) ([]gateway.Check, error) {
-			return m.dirChecks(ctx, c, in.ResourceID)
-		}),
-		gateway.WithResources(gateway.Op("ModifyClientProperties", m.modifyClient), func(ctx context.Context, c *gateway.Call, in *modifyClientIn) ([]gateway.Check, error) {
-			return m.dirChecks(ctx, c, in.ResourceID)
-		}),
-		gateway.WithResources(gateway.Op("DescribeClientProperties", m.describeClient), func(ctx context.Context, c *gateway.Call, in *describeClientIn) ([]gateway.Check, error) {
-			var out []gateway.Check
-			for _, id := range in.ResourceIDs {
-				chk, err := m.dirChecks(ctx, c, id)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, chk...)
-			}
-			return out, nil
-		}).RO(),
-		gateway.WithResources(gateway.Op("ModifyStreamingProperties", m.modifyStreaming), func(ctx context.Context, c *gateway.Call, in *modifyStreamingIn) ([]gateway.Check, error) {
-			return m.dirChecks(ctx, c, in.ResourceID)
-		}),
-		gateway.WithResources(gateway.Op("ModifySamlProperties", m.modifySaml), func(ctx context.Context, c *gateway.Call, in *modifySamlIn) ([]gateway.Check, error) {
-			return m.dirChecks(ctx, c, in.ResourceID)
-		}),
-		gateway.WithResources(gateway.Op("ModifyCertificateBasedAuthProperties", m.modifyCBA), func(ctx context.Context, c *gateway.Call, in *modifyCBAIn) ([]gateway.Check, error) {
-			return m.dirChecks(ctx, c, in.ResourceID)
-		}),
-		gateway.WithResources(gateway.Op("ModifyEndpointEncryptionMode", m.modifyEncryption), func(ctx context.Context, c *gateway.Call, in *modifyEncryptionIn) ([]gateway.Check, error) {
-			return m.dirChecks(ctx, c, in.DirectoryID)
-		}),
-		gateway.WithResources(gateway.Op("ImportClientBranding", m.importBranding), func(ctx context.Context, c *gateway.Call, in *importBrandingIn) ([]gateway.Check, error) {
-			return m.dirChecks(ctx, c, in.ResourceID)
-		}),
-		gateway.WithResources(gateway.Op("DescribeClientBranding", m.describeBranding), func(ctx context.Context, c *gateway.Call, in *brandingDirIn) ([]gateway.Check, error) {
-			return m.dirChecks(ctx, c, in.ResourceID)
-		}).RO(),
-		gateway.WithResources(gateway.Op("DeleteClientBranding", m.deleteBranding), func(ctx context.Context, c *gateway.Call, in *deleteBrandingIn) ([]gateway.Check, error) {
-			return m.dirChecks(ctx, c, in.ResourceID)
-		}),
-	)
+// modifySelfservicePermissionsResources resolves the resources ModifySelfservicePermissions is authorized on.
+func (m *Module) modifySelfservicePermissionsResources(ctx context.Context, c *gateway.Call, in *modifySelfServiceIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceID)
+}
+
+// modifyWorkspaceAccessPropertiesResources resolves the resources ModifyWorkspaceAccessProperties is authorized on.
+func (m *Module) modifyWorkspaceAccessPropertiesResources(ctx context.Context, c *gateway.Call, in *modifyAccessIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceID)
+}
+
+// modifyClientPropertiesResources resolves the resources ModifyClientProperties is authorized on.
+func (m *Module) modifyClientPropertiesResources(ctx context.Context, c *gateway.Call, in *modifyClientIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceID)
+}
+
+// describeClientPropertiesResources resolves the resources DescribeClientProperties is authorized on.
+func (m *Module) describeClientPropertiesResources(ctx context.Context, c *gateway.Call, in *describeClientIn) ([]gateway.Check, error) {
+	var out []gateway.Check
+	for _, id := range in.ResourceIDs {
+		chk, err := m.dirChecks(ctx, c, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, chk...)
+	}
+	return out, nil
+}
+
+// modifyStreamingPropertiesResources resolves the resources ModifyStreamingProperties is authorized on.
+func (m *Module) modifyStreamingPropertiesResources(ctx context.Context, c *gateway.Call, in *modifyStreamingIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceID)
+}
+
+// modifySamlPropertiesResources resolves the resources ModifySamlProperties is authorized on.
+func (m *Module) modifySamlPropertiesResources(ctx context.Context, c *gateway.Call, in *modifySamlIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceID)
+}
+
+// modifyCertificateBasedAuthPropertiesResources resolves the resources ModifyCertificateBasedAuthProperties is authorized on.
+func (m *Module) modifyCertificateBasedAuthPropertiesResources(ctx context.Context, c *gateway.Call, in *modifyCBAIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceID)
+}
+
+// modifyEndpointEncryptionModeResources resolves the resources ModifyEndpointEncryptionMode is authorized on.
+func (m *Module) modifyEndpointEncryptionModeResources(ctx context.Context, c *gateway.Call, in *modifyEncryptionIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.DirectoryID)
+}
+
+// importClientBrandingResources resolves the resources ImportClientBranding is authorized on.
+func (m *Module) importClientBrandingResources(ctx context.Context, c *gateway.Call, in *importBrandingIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceID)
+}
+
+// describeClientBrandingResources resolves the resources DescribeClientBranding is authorized on.
+func (m *Module) describeClientBrandingResources(ctx context.Context, c *gateway.Call, in *brandingDirIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceID)
+}
+
+// deleteClientBrandingResources resolves the resources DeleteClientBranding is authorized on.
+func (m *Module) deleteClientBrandingResources(ctx context.Context, c *gateway.Call, in *deleteBrandingIn) ([]gateway.Check, error) {
+	return m.dirChecks(ctx, c, in.ResourceID)
 }
 
 // dirProps returns a directory's properties (empty when none were set).
@@ -662,8 +680,8 @@ func (m *Module) importBranding(ctx context.Context, c *gateway.Call, in *import
 			if pl.in == nil {
 				continue
 			}
-			b := &brandAttr{SupportEmail: deref(pl.in.SupportEmail), SupportLink: deref(pl.in.SupportLink),
-				ForgotPasswordLink: deref(pl.in.ForgotPasswordLink), LoginMessage: pl.in.LoginMessage}
+			b := &brandAttr{SupportEmail: ptr.Deref(pl.in.SupportEmail), SupportLink: ptr.Deref(pl.in.SupportLink),
+				ForgotPasswordLink: ptr.Deref(pl.in.ForgotPasswordLink), LoginMessage: pl.in.LoginMessage}
 			if b.SupportEmail != "" && b.SupportLink != "" {
 				return errInvalid("Give SupportEmail or SupportLink for %s, not both.", pl.name)
 			}
@@ -696,13 +714,6 @@ func (m *Module) importBranding(ctx context.Context, c *gateway.Call, in *import
 		return nil, err
 	}
 	return out, nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 func brandingFrom(p *dirPropsRec) brandingOut {

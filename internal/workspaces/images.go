@@ -179,40 +179,38 @@ type imageJob struct {
 	Fail    []ErrorDetails `json:"fail,omitempty"`    // import: validation failures found at import time
 }
 
-func (m *Module) addImageOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("ImportWorkspaceImage", m.importImage),
-			func(ctx context.Context, c *gateway.Call, in *importImageIn) ([]gateway.Check, error) {
-				// ImportWorkspaceImage supports only Resource "*" [authorization.md §1].
-				return []gateway.Check{withRequestTags(gateway.Check{Resource: "*"}, in.Tags)}, nil
-			}),
-		gateway.Op("DescribeWorkspaceImages", m.describeImages).RO(),
-		gateway.WithResources(gateway.Op("CreateWorkspaceImage", m.createImage),
-			func(ctx context.Context, c *gateway.Call, in *createImageIn) ([]gateway.Check, error) {
-				wt, err := m.resourceTags(ctx, c.Account, c.Region, in.WorkspaceId)
-				if err != nil {
-					return nil, err
-				}
-				checks := []gateway.Check{
-					{Resource: ARN(c.Region, c.Account, "workspace", in.WorkspaceId), ResourceTags: orEmpty(wt)},
-					withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspaceimage", "*")}, in.Tags),
-				}
-				return append(checks, createTagsCheck(in.Tags)...), nil
-			}),
-		gateway.WithResources(gateway.Op("CopyWorkspaceImage", m.copyImage), m.copyImageChecks),
-		gateway.WithResources(gateway.Op("DeleteWorkspaceImage", m.deleteImage),
-			func(ctx context.Context, c *gateway.Call, in *deleteImageIn) ([]gateway.Check, error) {
-				return m.imageChecks(ctx, c, in.ImageId)
-			}),
-		gateway.WithResources(gateway.Op("UpdateWorkspaceImagePermission", m.updateImagePermission),
-			func(ctx context.Context, c *gateway.Call, in *updateImagePermIn) ([]gateway.Check, error) {
-				return m.imageChecks(ctx, c, in.ImageId)
-			}),
-		gateway.WithResources(gateway.Op("DescribeWorkspaceImagePermissions", m.describeImagePermissions),
-			func(ctx context.Context, c *gateway.Call, in *describeImagePermsIn) ([]gateway.Check, error) {
-				return m.imageChecks(ctx, c, in.ImageId)
-			}).RO(),
-	)
+// importWorkspaceImageResources resolves the resources ImportWorkspaceImage is authorized on.
+func (m *Module) importWorkspaceImageResources(ctx context.Context, c *gateway.Call, in *importImageIn) ([]gateway.Check, error) {
+	// ImportWorkspaceImage supports only Resource "*" [authorization.md §1].
+	return []gateway.Check{withRequestTags(gateway.Check{Resource: "*"}, in.Tags)}, nil
+}
+
+// createWorkspaceImageResources resolves the resources CreateWorkspaceImage is authorized on.
+func (m *Module) createWorkspaceImageResources(ctx context.Context, c *gateway.Call, in *createImageIn) ([]gateway.Check, error) {
+	wt, err := m.resourceTags(ctx, c.Account, c.Region, in.WorkspaceId)
+	if err != nil {
+		return nil, err
+	}
+	checks := []gateway.Check{
+		{Resource: ARN(c.Region, c.Account, "workspace", in.WorkspaceId), ResourceTags: orEmpty(wt)},
+		withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspaceimage", "*")}, in.Tags),
+	}
+	return append(checks, createTagsCheck(in.Tags)...), nil
+}
+
+// deleteWorkspaceImageResources resolves the resources DeleteWorkspaceImage is authorized on.
+func (m *Module) deleteWorkspaceImageResources(ctx context.Context, c *gateway.Call, in *deleteImageIn) ([]gateway.Check, error) {
+	return m.imageChecks(ctx, c, in.ImageId)
+}
+
+// updateWorkspaceImagePermissionResources resolves the resources UpdateWorkspaceImagePermission is authorized on.
+func (m *Module) updateWorkspaceImagePermissionResources(ctx context.Context, c *gateway.Call, in *updateImagePermIn) ([]gateway.Check, error) {
+	return m.imageChecks(ctx, c, in.ImageId)
+}
+
+// describeWorkspaceImagePermissionsResources resolves the resources DescribeWorkspaceImagePermissions is authorized on.
+func (m *Module) describeWorkspaceImagePermissionsResources(ctx context.Context, c *gateway.Call, in *describeImagePermsIn) ([]gateway.Check, error) {
+	return m.imageChecks(ctx, c, in.ImageId)
 }
 
 // registerImageJobs installs the image job handlers on the engine.

@@ -79,7 +79,9 @@ type imgEnv struct {
 	eng *lifecycle.Engine
 	clk *clock.Virtual
 	ec2 *imgFakeEC2
-	// checks are the authorization checks of the last call.
+	gw  *gateway.Gateway
+	// checks are the authorization checks of the last call, as the
+	// pipeline asked them (action and resource account filled in).
 	checks []gateway.Check
 }
 
@@ -139,7 +141,11 @@ func newImgEnv(t *testing.T, tune ...func(*config.Config)) *imgEnv {
 	fake.images[key(imgOwner, imgRegion2, amiWin10)] = &w10
 	m := New(Options{Config: cfg, Store: db, Engine: eng, EC2: fake, Directories: imgFakeDirs{}, Log: log})
 	m.registerImageJobs()
-	return &imgEnv{t: t, ctx: ctx, m: m, db: db, eng: eng, clk: clk, ec2: fake}
+	e := &imgEnv{t: t, ctx: ctx, m: m, db: db, eng: eng, clk: clk, ec2: fake}
+	e.gw = gateway.New(m.svc)
+	e.gw.Clock, e.gw.Log = clk, log
+	e.gw.Authz = recordingAuthz{checks: &e.checks}
+	return e
 }
 
 // enableBYOL enables BYOL for account in region, as a completed ModifyAccount would.
@@ -153,29 +159,18 @@ func (e *imgEnv) enableBYOL(account, region string) {
 	}
 }
 
-// call runs an operation the way the gateway does after authentication:
-// decode and validate the JSON input, resolve the authorization checks,
-// run the handler, and encode the output as JSON.
+// call runs an operation through the gateway's pipeline (Invoke): JSON
+// input decoded and validated, the operation's checks resolved and
+// evaluated (by an authorizer that records them and allows them), the
+// handler, and the output encoded as JSON.
 func (e *imgEnv) call(account, region, op, input string) (map[string]any, error) {
 	e.t.Helper()
-	o, ok := e.m.svc.Operation(op)
-	if !ok {
+	if _, ok := e.m.svc.Operation(op); !ok {
 		e.t.Fatalf("operation %s is not registered", op)
 	}
-	in := reflect.New(o.InputType).Interface()
-	if err := awsproto.DecodeJSON([]byte(input), in, e.m.svc.ValidationCode); err != nil {
-		return nil, err
-	}
-	c := &gateway.Call{RequestID: "req", Service: e.m.svc, Op: o, Account: account, Region: region, Now: e.clk.Now()}
 	e.checks = nil
-	if o.Resources != nil {
-		checks, err := o.Resources(e.ctx, c, in)
-		if err != nil {
-			return nil, err
-		}
-		e.checks = checks
-	}
-	out, err := o.Handler(e.ctx, c, in)
+	p := &gateway.Principal{Type: "IAMUser", Account: account, ARN: "arn:aws:iam::" + account + ":user/tester", UserName: "tester"}
+	out, err := e.gw.Invoke(e.ctx, gateway.Invocation{Principal: p, Region: region}, "workspaces", op, []byte(input))
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +183,14 @@ func (e *imgEnv) call(account, region, op, input string) (map[string]any, error)
 		e.t.Fatal(err)
 	}
 	return m, nil
+}
+
+// recordingAuthz allows every check and records it.
+type recordingAuthz struct{ checks *[]gateway.Check }
+
+func (a recordingAuthz) Authorize(_ context.Context, _ *gateway.Principal, _ string, chk gateway.Check, _ gateway.Env) (gateway.Decision, error) {
+	*a.checks = append(*a.checks, chk)
+	return gateway.Decision{Allowed: true}, nil
 }
 
 // must runs call and fails the test on error.
@@ -481,7 +484,7 @@ func TestCreateImageFromDesktop(t *testing.T) {
 	for _, c := range e.checks {
 		actions = append(actions, c.Action+" "+c.Resource)
 	}
-	wantChecks := []string{" arn:aws:workspaces:us-east-1:111122223333:workspace/ws-abcdefgh1", " arn:aws:workspaces:us-east-1:111122223333:workspaceimage/*", "workspaces:CreateTags *"}
+	wantChecks := []string{"workspaces:CreateWorkspaceImage arn:aws:workspaces:us-east-1:111122223333:workspace/ws-abcdefgh1", "workspaces:CreateWorkspaceImage arn:aws:workspaces:us-east-1:111122223333:workspaceimage/*", "workspaces:CreateTags *"}
 	if !reflect.DeepEqual(actions, wantChecks) {
 		t.Fatalf("checks = %q", actions)
 	}
@@ -639,7 +642,7 @@ func TestImageSharing(t *testing.T) {
 
 	// The recipient copies it (IAM resource uses * as account) and owns the copy.
 	out := e.must(imgRecipient, imgRegion, "CopyWorkspaceImage", fmt.Sprintf(`{"Name":"my-golden","SourceImageId":%q,"SourceRegion":%q}`, id, imgRegion))
-	if e.checks[0].Resource != "arn:aws:workspaces:us-east-1:*:workspaceimage/"+id || e.checks[0].ResourceAccount != "" {
+	if e.checks[0].Resource != "arn:aws:workspaces:us-east-1:*:workspaceimage/"+id || e.checks[0].ResourceAccount != imgRecipient {
 		t.Fatalf("shared copy checks = %+v", e.checks)
 	}
 	e.run()
@@ -725,7 +728,7 @@ func TestCreateAndDescribeBundles(t *testing.T) {
 	for _, c := range e.checks {
 		res = append(res, c.Action+" "+c.Resource)
 	}
-	if !reflect.DeepEqual(res, []string{" arn:aws:workspaces:us-east-1:111122223333:workspacebundle/*", " arn:aws:workspaces:us-east-1:111122223333:workspaceimage/" + img, "workspaces:CreateTags *"}) ||
+	if !reflect.DeepEqual(res, []string{"workspaces:CreateWorkspaceBundle arn:aws:workspaces:us-east-1:111122223333:workspacebundle/*", "workspaces:CreateWorkspaceBundle arn:aws:workspaces:us-east-1:111122223333:workspaceimage/" + img, "workspaces:CreateTags *"}) ||
 		e.checks[0].RequestTags["PartnerManaged"] != "true" {
 		t.Fatalf("bundle checks = %q", res)
 	}

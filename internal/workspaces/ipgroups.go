@@ -87,25 +87,24 @@ type ipGroupsDirIn struct {
 	GroupIDs    []string `json:"GroupIds" v:"required"`
 }
 
-func (m *Module) addIPGroupOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateIpGroup", m.createIPGroup), m.createIPGroupChecks),
-		gateway.WithResources(gateway.Op("DeleteIpGroup", m.deleteIPGroup), func(ctx context.Context, c *gateway.Call, in *ipGroupIDIn) ([]gateway.Check, error) {
-			return m.ipGroupChecks(ctx, c, in.GroupID)
-		}),
-		gateway.Op("DescribeIpGroups", m.describeIPGroups).RO(),
-		gateway.WithResources(gateway.Op("AuthorizeIpRules", m.authorizeIPRules), func(ctx context.Context, c *gateway.Call, in *ipRulesIn) ([]gateway.Check, error) {
-			return m.ipGroupChecks(ctx, c, in.GroupID)
-		}),
-		gateway.WithResources(gateway.Op("RevokeIpRules", m.revokeIPRules), func(ctx context.Context, c *gateway.Call, in *revokeIPRulesIn) ([]gateway.Check, error) {
-			return m.ipGroupChecks(ctx, c, in.GroupID)
-		}),
-		gateway.WithResources(gateway.Op("UpdateRulesOfIpGroup", m.updateIPRules), func(ctx context.Context, c *gateway.Call, in *ipRulesIn) ([]gateway.Check, error) {
-			return m.ipGroupChecks(ctx, c, in.GroupID)
-		}),
-		gateway.WithResources(gateway.Op("AssociateIpGroups", m.associateIPGroups), m.ipGroupsDirChecks),
-		gateway.WithResources(gateway.Op("DisassociateIpGroups", m.disassociateIPGroups), m.ipGroupsDirChecks),
-	)
+// deleteIpGroupResources resolves the resources DeleteIpGroup is authorized on.
+func (m *Module) deleteIpGroupResources(ctx context.Context, c *gateway.Call, in *ipGroupIDIn) ([]gateway.Check, error) {
+	return m.ipGroupChecks(ctx, c, in.GroupID)
+}
+
+// authorizeIpRulesResources resolves the resources AuthorizeIpRules is authorized on.
+func (m *Module) authorizeIpRulesResources(ctx context.Context, c *gateway.Call, in *ipRulesIn) ([]gateway.Check, error) {
+	return m.ipGroupChecks(ctx, c, in.GroupID)
+}
+
+// revokeIpRulesResources resolves the resources RevokeIpRules is authorized on.
+func (m *Module) revokeIpRulesResources(ctx context.Context, c *gateway.Call, in *revokeIPRulesIn) ([]gateway.Check, error) {
+	return m.ipGroupChecks(ctx, c, in.GroupID)
+}
+
+// updateRulesOfIpGroupResources resolves the resources UpdateRulesOfIpGroup is authorized on.
+func (m *Module) updateRulesOfIpGroupResources(ctx context.Context, c *gateway.Call, in *ipRulesIn) ([]gateway.Check, error) {
+	return m.ipGroupChecks(ctx, c, in.GroupID)
 }
 
 func (m *Module) createIPGroupChecks(ctx context.Context, c *gateway.Call, in *createIPGroupIn) ([]gateway.Check, error) {

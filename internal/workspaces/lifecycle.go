@@ -76,6 +76,7 @@ func (m *Module) registerJobs() {
 	m.engine.Register(jobModifyDone, m.runModifyDone)
 	m.engine.Register(jobSnapshot, m.runSnapshot)
 	m.engine.Register(jobAutoStopIdle, m.runAutoStopIdle)
+	m.engine.Register(jobPoolStep, m.runPoolStep)
 	m.registerImageJobs()
 }
 

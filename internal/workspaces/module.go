@@ -75,22 +75,7 @@ func New(o Options) *Module {
 		Name: "workspaces", ActionPrefix: "workspaces", EventSource: "workspaces.amazonaws.com",
 		Protocol: gateway.JSON, TargetPrefix: "WorkspacesService", ValidationCode: "ValidationException",
 	}
-	m.addAccountOps()
-	m.addDirectoryOps()
-	m.addTagOps()
-	m.addImageOps()
-	m.addBundleOps()
-	m.addDesktopOps()
-	m.addAccountLinkOps()
-	m.addAddInOps()
-	m.addApplicationOps()
-	m.addPoolOps()
-	m.addCustomImageOps()
-	m.addStandbyOps()
-	m.addIPGroupOps()
-	m.addDirPropsOps()
-	m.addAliasOps()
-	m.addConnStatusOps()
+	m.register()
 	m.registerJobs()
 	return m
 }

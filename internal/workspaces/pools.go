@@ -208,54 +208,55 @@ type poolJob struct {
 	State string `json:"state"` // the state the step ends in; "" removes the pool
 }
 
-// addPoolOps registers the pool operations and the pool job.
-func (m *Module) addPoolOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateWorkspacesPool", m.createPool),
-			func(ctx context.Context, c *gateway.Call, in *createPoolIn) ([]gateway.Check, error) {
-				checks, err := m.dirChecks(ctx, c, in.DirectoryId)
-				if err != nil {
-					return nil, err
-				}
-				bt, err := m.resourceTags(ctx, c.Account, c.Region, in.BundleId)
-				if err != nil {
-					return nil, err
-				}
-				checks = append(checks,
-					gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", in.BundleId), ResourceTags: orEmpty(bt)},
-					withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspacespool", "*")}, in.Tags))
-				return append(checks, createTagsCheck(in.Tags)...), nil
-			}),
-		gateway.WithResources(gateway.Op("DescribeWorkspacesPools", m.describePools),
-			func(ctx context.Context, c *gateway.Call, in *describePoolsIn) ([]gateway.Check, error) {
-				return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspacespool", "*")}}, nil
-			}).RO(),
-		gateway.WithResources(gateway.Op("UpdateWorkspacesPool", m.updatePool),
-			func(ctx context.Context, c *gateway.Call, in *updatePoolIn) ([]gateway.Check, error) {
-				return m.poolChecks(ctx, c, in.PoolId)
-			}),
-		gateway.WithResources(gateway.Op("StartWorkspacesPool", m.startPool),
-			func(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
-				return m.poolChecks(ctx, c, in.PoolId)
-			}),
-		gateway.WithResources(gateway.Op("StopWorkspacesPool", m.stopPool),
-			func(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
-				return m.poolChecks(ctx, c, in.PoolId)
-			}),
-		gateway.WithResources(gateway.Op("TerminateWorkspacesPool", m.terminatePool),
-			func(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
-				return m.poolChecks(ctx, c, in.PoolId)
-			}),
-		gateway.WithResources(gateway.Op("DescribeWorkspacesPoolSessions", m.describePoolSessions),
-			func(ctx context.Context, c *gateway.Call, in *describePoolSessionsIn) ([]gateway.Check, error) {
-				return m.poolChecks(ctx, c, in.PoolId)
-			}).RO(),
-		gateway.WithResources(gateway.Op("TerminateWorkspacesPoolSession", m.terminatePoolSession),
-			func(ctx context.Context, c *gateway.Call, in *terminatePoolSessionIn) ([]gateway.Check, error) {
-				return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspacespool", "*")}}, nil
-			}),
-	)
-	m.engine.Register(jobPoolStep, m.runPoolStep)
+// createWorkspacesPoolResources resolves the resources CreateWorkspacesPool is authorized on.
+func (m *Module) createWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *createPoolIn) ([]gateway.Check, error) {
+	checks, err := m.dirChecks(ctx, c, in.DirectoryId)
+	if err != nil {
+		return nil, err
+	}
+	bt, err := m.resourceTags(ctx, c.Account, c.Region, in.BundleId)
+	if err != nil {
+		return nil, err
+	}
+	checks = append(checks,
+		gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", in.BundleId), ResourceTags: orEmpty(bt)},
+		withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspacespool", "*")}, in.Tags))
+	return append(checks, createTagsCheck(in.Tags)...), nil
+}
+
+// describeWorkspacesPoolsResources resolves the resources DescribeWorkspacesPools is authorized on.
+func (m *Module) describeWorkspacesPoolsResources(ctx context.Context, c *gateway.Call, in *describePoolsIn) ([]gateway.Check, error) {
+	return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspacespool", "*")}}, nil
+}
+
+// updateWorkspacesPoolResources resolves the resources UpdateWorkspacesPool is authorized on.
+func (m *Module) updateWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *updatePoolIn) ([]gateway.Check, error) {
+	return m.poolChecks(ctx, c, in.PoolId)
+}
+
+// startWorkspacesPoolResources resolves the resources StartWorkspacesPool is authorized on.
+func (m *Module) startWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
+	return m.poolChecks(ctx, c, in.PoolId)
+}
+
+// stopWorkspacesPoolResources resolves the resources StopWorkspacesPool is authorized on.
+func (m *Module) stopWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
+	return m.poolChecks(ctx, c, in.PoolId)
+}
+
+// terminateWorkspacesPoolResources resolves the resources TerminateWorkspacesPool is authorized on.
+func (m *Module) terminateWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
+	return m.poolChecks(ctx, c, in.PoolId)
+}
+
+// describeWorkspacesPoolSessionsResources resolves the resources DescribeWorkspacesPoolSessions is authorized on.
+func (m *Module) describeWorkspacesPoolSessionsResources(ctx context.Context, c *gateway.Call, in *describePoolSessionsIn) ([]gateway.Check, error) {
+	return m.poolChecks(ctx, c, in.PoolId)
+}
+
+// terminateWorkspacesPoolSessionResources resolves the resources TerminateWorkspacesPoolSession is authorized on.
+func (m *Module) terminateWorkspacesPoolSessionResources(ctx context.Context, c *gateway.Call, in *terminatePoolSessionIn) ([]gateway.Check, error) {
+	return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspacespool", "*")}}, nil
 }
 
 // poolChecks authorizes an action on one of the caller's pools, with its tags.

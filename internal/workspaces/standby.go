@@ -90,11 +90,6 @@ type dataReplicationSettings struct {
 	DataReplication string `json:"DataReplication,omitempty"`
 }
 
-// addStandbyOps registers CreateStandbyWorkspaces.
-func (m *Module) addStandbyOps() {
-	m.svc.Add(gateway.WithResources(gateway.Op("CreateStandbyWorkspaces", m.createStandby), m.standbyChecks))
-}
-
 // standbyChecks authorizes each primary desktop (in its Region, with its
 // tags), each directory of the secondary Region, and the new desktops with
 // their request tags.

@@ -136,16 +136,14 @@ func (m *Module) resourceTags(ctx context.Context, account, region, id string) (
 	return r.Tags, nil
 }
 
-func (m *Module) addTagOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateTags", m.createTags), func(ctx context.Context, c *gateway.Call, in *createTagsIn) ([]gateway.Check, error) {
-			return []gateway.Check{withRequestTags(gateway.Check{Resource: "*"}, in.Tags)}, nil
-		}),
-		gateway.WithResources(gateway.Op("DeleteTags", m.deleteTags), func(ctx context.Context, c *gateway.Call, in *deleteTagsIn) ([]gateway.Check, error) {
-			return []gateway.Check{{Resource: "*", TagKeys: in.TagKeys}}, nil
-		}),
-		gateway.Op("DescribeTags", m.describeTags).RO(),
-	)
+// createTagsResources resolves the resources CreateTags is authorized on.
+func (m *Module) createTagsResources(ctx context.Context, c *gateway.Call, in *createTagsIn) ([]gateway.Check, error) {
+	return []gateway.Check{withRequestTags(gateway.Check{Resource: "*"}, in.Tags)}, nil
+}
+
+// deleteTagsResources resolves the resources DeleteTags is authorized on.
+func (m *Module) deleteTagsResources(ctx context.Context, c *gateway.Call, in *deleteTagsIn) ([]gateway.Check, error) {
+	return []gateway.Check{{Resource: "*", TagKeys: in.TagKeys}}, nil
 }
 
 // auditTagged names the resource whose tags a call changes in its audit

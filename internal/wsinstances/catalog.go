@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ptr"
 )
 
 // catalogEntry is an instance type WorkSpace Instances offer, with the
@@ -78,7 +79,7 @@ func (m *Module) listInstanceTypes(ctx context.Context, c *gateway.Call, in *Lis
 	for _, e := range catalog[start:] {
 		cfgs := e.configurations()
 		if f := in.InstanceConfigurationFilter; f != nil {
-			want := SupportedInstanceConfiguration{BillingMode: deref(f.BillingMode), PlatformType: deref(f.PlatformType), Tenancy: deref(f.Tenancy)}
+			want := SupportedInstanceConfiguration{BillingMode: ptr.Deref(f.BillingMode), PlatformType: ptr.Deref(f.PlatformType), Tenancy: ptr.Deref(f.Tenancy)}
 			if !slices.Contains(cfgs, want) {
 				continue
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -148,13 +149,13 @@ func checkSpec(mi *ManagedInstance) error {
 		return unsupported("LicenseSpecifications")
 	case mi.KernelID != nil || mi.RamdiskID != nil:
 		return errValidation("FIELD_VALIDATION_FAILED", "KernelId and RamdiskId apply to paravirtual Linux AMIs, not to Windows instances.")
-	case len(mi.Ipv6Addresses) > 0 || deref(mi.Ipv6AddressCount) > 0 || deref(mi.EnablePrimaryIpv6):
+	case len(mi.Ipv6Addresses) > 0 || ptr.Deref(mi.Ipv6AddressCount) > 0 || ptr.Deref(mi.EnablePrimaryIpv6):
 		return unsupported("IPv6 addressing")
 	case mi.Placement != nil && (mi.Placement.HostID != nil || mi.Placement.HostResourceGroupArn != nil || mi.Placement.GroupID != nil || mi.Placement.GroupName != nil || mi.Placement.PartitionNumber != nil || mi.Placement.Affinity != nil):
 		return unsupported("Placement on hosts and placement groups")
-	case mi.Placement != nil && deref(mi.Placement.Tenancy) == "host":
+	case mi.Placement != nil && ptr.Deref(mi.Placement.Tenancy) == "host":
 		return unsupported("Placement.Tenancy host (Dedicated Hosts)")
-	case mi.EnclaveOptions != nil && deref(mi.EnclaveOptions.Enabled):
+	case mi.EnclaveOptions != nil && ptr.Deref(mi.EnclaveOptions.Enabled):
 		return unsupported("EnclaveOptions")
 	}
 	if len(mi.NetworkInterfaces) > 1 {
@@ -164,10 +165,10 @@ func checkSpec(mi *ManagedInstance) error {
 		if ni.NetworkInterfaceID != nil {
 			return unsupported("NetworkInterfaces[].NetworkInterfaceId (an existing interface)")
 		}
-		if deref(ni.InterfaceType) == "efa" || deref(ni.InterfaceType) == "efa-only" {
+		if ptr.Deref(ni.InterfaceType) == "efa" || ptr.Deref(ni.InterfaceType) == "efa-only" {
 			return unsupported("EFA network interfaces")
 		}
-		if len(ni.Ipv6Addresses) > 0 || deref(ni.Ipv6AddressCount) > 0 || len(ni.Ipv6Prefixes) > 0 || deref(ni.Ipv6PrefixCount) > 0 {
+		if len(ni.Ipv6Addresses) > 0 || ptr.Deref(ni.Ipv6AddressCount) > 0 || len(ni.Ipv6Prefixes) > 0 || ptr.Deref(ni.Ipv6PrefixCount) > 0 {
 			return unsupported("IPv6 addressing")
 		}
 		if ni.SubnetID != nil && mi.SubnetID != nil && *ni.SubnetID != *mi.SubnetID {
@@ -185,7 +186,7 @@ func checkSpec(mi *ManagedInstance) error {
 	}
 	devices := map[string]bool{}
 	for i, b := range mi.BlockDeviceMappings {
-		dev := deref(b.DeviceName)
+		dev := ptr.Deref(b.DeviceName)
 		if dev == "" {
 			return errValidation("FIELD_VALIDATION_FAILED", "BlockDeviceMappings[%d].DeviceName is required.", i)
 		}
@@ -206,18 +207,18 @@ func checkSpec(mi *ManagedInstance) error {
 			if _, err := checkVolumeSpec(b.Ebs.VolumeType, b.Ebs.VolumeSize, b.Ebs.Iops, b.Ebs.Throughput, dev == rootDevice); err != nil {
 				return err
 			}
-			if b.Ebs.KmsKeyID != nil && !deref(b.Ebs.Encrypted) {
+			if b.Ebs.KmsKeyID != nil && !ptr.Deref(b.Ebs.Encrypted) {
 				return errValidation("FIELD_VALIDATION_FAILED", "BlockDeviceMappings[%d].Ebs.KmsKeyId requires Encrypted.", i)
 			}
 		}
 	}
 	for _, ts := range mi.TagSpecifications {
-		switch deref(ts.ResourceType) {
+		switch ptr.Deref(ts.ResourceType) {
 		case "instance", "volume", "network-interface":
 		case "":
 			return errValidation("FIELD_VALIDATION_FAILED", "TagSpecifications[].ResourceType is required.")
 		default:
-			return errValidation("FIELD_VALIDATION_FAILED", "Tags cannot be applied to a %s: the launch creates none.", deref(ts.ResourceType))
+			return errValidation("FIELD_VALIDATION_FAILED", "Tags cannot be applied to a %s: the launch creates none.", ptr.Deref(ts.ResourceType))
 		}
 		if _, err := checkTags(ts.Tags); err != nil {
 			return err
@@ -239,9 +240,9 @@ func (m *Module) createInstance(ctx context.Context, c *gateway.Call, in *Create
 	}
 	billing := ""
 	if in.BillingConfiguration != nil {
-		billing = deref(in.BillingConfiguration.BillingMode)
+		billing = ptr.Deref(in.BillingConfiguration.BillingMode)
 	}
-	tok := deref(in.ClientToken)
+	tok := ptr.Deref(in.ClientToken)
 	h := *in
 	h.ClientToken = nil
 	hash := requestHash(&h)
@@ -337,9 +338,9 @@ func ec2Error(code, format string, args ...any) *EC2InstanceError {
 // creates the instance's volumes and gives it its EC2 instance id.
 func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now time.Time) (*EC2InstanceError, error) {
 	mi := r.Spec
-	img, err := m.ec2.Image(ctx, tx, r.Account, r.Region, deref(mi.ImageID))
+	img, err := m.ec2.Image(ctx, tx, r.Account, r.Region, ptr.Deref(mi.ImageID))
 	if errors.Is(err, store.ErrNotFound) {
-		return ec2Error("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", deref(mi.ImageID)), nil
+		return ec2Error("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", ptr.Deref(mi.ImageID)), nil
 	}
 	if err != nil {
 		return nil, err
@@ -350,9 +351,9 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 	if !strings.HasPrefix(img.PlatformDetails, "Windows") {
 		return ec2Error("InvalidParameterValue", "The image %s runs %s: WorkSpace Instances run Windows images.", img.ImageID, img.PlatformDetails), nil
 	}
-	it, _ := catalogType(deref(mi.InstanceType))
+	it, _ := catalogType(ptr.Deref(mi.InstanceType))
 	tenancy := "SHARED"
-	if mi.Placement != nil && deref(mi.Placement.Tenancy) != "" && deref(mi.Placement.Tenancy) != "default" {
+	if mi.Placement != nil && ptr.Deref(mi.Placement.Tenancy) != "" && ptr.Deref(mi.Placement.Tenancy) != "default" {
 		tenancy = "DEDICATED"
 	}
 	billing := r.BillingMode
@@ -362,10 +363,10 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 	if !it.supports(billing, img.PlatformDetails, tenancy) {
 		return ec2Error("Unsupported", "The instance type %s does not support %s billing of %s on %s tenancy.", it.InstanceType, billing, img.PlatformDetails, tenancy), nil
 	}
-	subnetID := deref(mi.SubnetID)
+	subnetID := ptr.Deref(mi.SubnetID)
 	groups := mi.SecurityGroupIDs
 	if len(mi.NetworkInterfaces) > 0 {
-		if s := deref(mi.NetworkInterfaces[0].SubnetID); s != "" {
+		if s := ptr.Deref(mi.NetworkInterfaces[0].SubnetID); s != "" {
 			subnetID = s
 		}
 		if len(mi.NetworkInterfaces[0].Groups) > 0 {
@@ -374,7 +375,7 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 	}
 	az := ""
 	if mi.Placement != nil {
-		az = deref(mi.Placement.AvailabilityZone)
+		az = ptr.Deref(mi.Placement.AvailabilityZone)
 	}
 	var subnetVPC string
 	if subnetID != "" {
@@ -425,14 +426,14 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 	root := want{dev: rootDevice, ebs: EbsBlockDevice{VolumeType: strPtr(or(img.RootVolumeType, "gp3")), VolumeSize: i64Ptr(int64(max(img.RootVolumeSize, 30))), Encrypted: boolPtr(img.Encrypted)}}
 	var vols []want
 	for _, b := range mi.BlockDeviceMappings {
-		dev := deref(b.DeviceName)
+		dev := ptr.Deref(b.DeviceName)
 		if dev == rootDevice {
 			if b.NoDevice != nil {
 				return ec2Error("InvalidBlockDeviceMapping", "The root device %s cannot be suppressed.", dev), nil
 			}
 			if b.Ebs != nil {
-				if s := deref(b.Ebs.VolumeSize); s != 0 && s < deref(root.ebs.VolumeSize) {
-					return ec2Error("InvalidBlockDeviceMapping", "Volume of size %dGB is smaller than snapshot, expect size >= %dGB", s, deref(root.ebs.VolumeSize)), nil
+				if s := ptr.Deref(b.Ebs.VolumeSize); s != 0 && s < ptr.Deref(root.ebs.VolumeSize) {
+					return ec2Error("InvalidBlockDeviceMapping", "Volume of size %dGB is smaller than snapshot, expect size >= %dGB", s, ptr.Deref(root.ebs.VolumeSize)), nil
 				} else if s != 0 {
 					root.ebs.VolumeSize = b.Ebs.VolumeSize
 				}
@@ -440,7 +441,7 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 					root.ebs.VolumeType = b.Ebs.VolumeType
 				}
 				root.ebs.Iops, root.ebs.Throughput = b.Ebs.Iops, b.Ebs.Throughput
-				if deref(b.Ebs.Encrypted) {
+				if ptr.Deref(b.Ebs.Encrypted) {
 					root.ebs.Encrypted, root.ebs.KmsKeyID = b.Ebs.Encrypted, b.Ebs.KmsKeyID
 				}
 			}
@@ -449,7 +450,7 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 		if b.Ebs == nil {
 			continue // NoDevice on a device the image does not map
 		}
-		if deref(b.Ebs.VolumeSize) == 0 {
+		if ptr.Deref(b.Ebs.VolumeSize) == 0 {
 			return ec2Error("InvalidBlockDeviceMapping", "The volume at %s needs a VolumeSize: there is no snapshot to take it from.", dev), nil
 		}
 		vols = append(vols, want{dev: dev, ebs: *b.Ebs})
@@ -457,7 +458,7 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 	vols = append([]want{root}, vols...)
 	volTags := map[string]string{}
 	for _, ts := range mi.TagSpecifications {
-		if deref(ts.ResourceType) == "volume" {
+		if ptr.Deref(ts.ResourceType) == "volume" {
 			t, _ := checkTags(ts.Tags)
 			for k, v := range t {
 				volTags[k] = v
@@ -479,12 +480,12 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 			return ec2Error("InvalidBlockDeviceMapping", "%s", err.Error()), nil
 		}
 		v := &volumeRec{ID: "vol-" + ids.Hex(17), Account: r.Account, Region: r.Region, AZ: az, VolumeType: spec.typ, SizeGB: spec.size,
-			Iops: spec.iops, Throughput: spec.throughput, Encrypted: deref(w.ebs.Encrypted), State: VolumeInUse,
+			Iops: spec.iops, Throughput: spec.throughput, Encrypted: ptr.Deref(w.ebs.Encrypted), State: VolumeInUse,
 			Instance: r.ID, Device: w.dev, Managed: true, Created: now.UTC()}
 		if len(volTags) > 0 {
 			v.Tags = volTags
 		}
-		if ref := deref(w.ebs.KmsKeyID); ref != "" {
+		if ref := ptr.Deref(w.ebs.KmsKeyID); ref != "" {
 			if m.keys == nil {
 				return ec2Error("InvalidKMSKey.InvalidState", "KMS is not available"), nil
 			}
@@ -510,9 +511,9 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 func (m *Module) getInstance(ctx context.Context, c *gateway.Call, in *InstanceRef) (*GetWorkspaceInstanceOutput, error) {
 	var out *GetWorkspaceInstanceOutput
 	err := m.store.View(ctx, func(tx store.Tx) error {
-		r, err := getInstance(ctx, tx, c.Account, c.Region, deref(in.WorkspaceInstanceID))
+		r, err := getInstance(ctx, tx, c.Account, c.Region, ptr.Deref(in.WorkspaceInstanceID))
 		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound(deref(in.WorkspaceInstanceID), "WorkspaceInstance")
+			return errNotFound(ptr.Deref(in.WorkspaceInstanceID), "WorkspaceInstance")
 		}
 		if err != nil {
 			return err
@@ -573,7 +574,7 @@ var (
 
 func (m *Module) deleteInstance(ctx context.Context, c *gateway.Call, in *InstanceRef) (*Empty, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
-		r, err := live(ctx, tx, c.Account, c.Region, deref(in.WorkspaceInstanceID))
+		r, err := live(ctx, tx, c.Account, c.Region, ptr.Deref(in.WorkspaceInstanceID))
 		if err != nil {
 			return err
 		}
@@ -646,7 +647,7 @@ func (m *Module) tagResource(ctx context.Context, c *gateway.Call, in *TagResour
 		return nil, err
 	}
 	err = m.store.Update(ctx, func(tx store.Tx) error {
-		r, err := live(ctx, tx, c.Account, c.Region, deref(in.WorkspaceInstanceID))
+		r, err := live(ctx, tx, c.Account, c.Region, ptr.Deref(in.WorkspaceInstanceID))
 		if err != nil {
 			return err
 		}
@@ -676,7 +677,7 @@ func (m *Module) untagResource(ctx context.Context, c *gateway.Call, in *UntagRe
 		}
 	}
 	err := m.store.Update(ctx, func(tx store.Tx) error {
-		r, err := live(ctx, tx, c.Account, c.Region, deref(in.WorkspaceInstanceID))
+		r, err := live(ctx, tx, c.Account, c.Region, ptr.Deref(in.WorkspaceInstanceID))
 		if err != nil {
 			return err
 		}
@@ -694,7 +695,7 @@ func (m *Module) untagResource(ctx context.Context, c *gateway.Call, in *UntagRe
 func (m *Module) listTags(ctx context.Context, c *gateway.Call, in *InstanceRef) (*ListTagsForResourceOutput, error) {
 	out := &ListTagsForResourceOutput{Tags: []TagOut{}}
 	err := m.store.View(ctx, func(tx store.Tx) error {
-		r, err := live(ctx, tx, c.Account, c.Region, deref(in.WorkspaceInstanceID))
+		r, err := live(ctx, tx, c.Account, c.Region, ptr.Deref(in.WorkspaceInstanceID))
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/workspaces"
 )
@@ -84,7 +85,7 @@ func New(o Options) *Module {
 		Protocol: gateway.JSON, JSONVersion: "1.0", TargetPrefix: "EUCMIFrontendAPIService", ValidationCode: "ValidationException",
 		ValidationFields: map[string]string{"Reason": "FIELD_VALIDATION_FAILED"},
 	}
-	m.addOps()
+	m.register()
 	if m.engine != nil {
 		m.engine.Register(jobAllocate, m.runAllocate)
 		m.engine.Register(jobDeallocate, m.runDeallocate)
@@ -102,24 +103,6 @@ func (m *Module) Services() []*gateway.Service { return []*gateway.Service{m.svc
 // Seed implements server.Module: the service starts with no instances.
 func (m *Module) Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now time.Time) error {
 	return nil
-}
-
-func (m *Module) addOps() {
-	m.svc.Add(
-		gateway.WithResources(gateway.Op("CreateWorkspaceInstance", m.createInstance), m.resolveCreateInstance),
-		gateway.WithResources(gateway.Op("GetWorkspaceInstance", m.getInstance), instanceCheck[InstanceRef](m, func(in *InstanceRef) *string { return in.WorkspaceInstanceID })).RO(),
-		gateway.Op("ListWorkspaceInstances", m.listInstances).RO(),
-		gateway.WithResources(gateway.Op("DeleteWorkspaceInstance", m.deleteInstance), instanceCheck[InstanceRef](m, func(in *InstanceRef) *string { return in.WorkspaceInstanceID })),
-		gateway.Op("CreateVolume", m.createVolume),
-		gateway.WithResources(gateway.Op("DeleteVolume", m.deleteVolume), m.resolveVolume),
-		gateway.WithResources(gateway.Op("AssociateVolume", m.associateVolume), instanceCheck[AssociateVolumeInput](m, func(in *AssociateVolumeInput) *string { return in.WorkspaceInstanceID })),
-		gateway.WithResources(gateway.Op("DisassociateVolume", m.disassociateVolume), instanceCheck[DisassociateVolumeInput](m, func(in *DisassociateVolumeInput) *string { return in.WorkspaceInstanceID })),
-		gateway.Op("ListInstanceTypes", m.listInstanceTypes).RO(),
-		gateway.Op("ListRegions", m.listRegions).RO(),
-		gateway.WithResources(gateway.Op("ListTagsForResource", m.listTags), instanceCheck[InstanceRef](m, func(in *InstanceRef) *string { return in.WorkspaceInstanceID })).RO(),
-		gateway.WithResources(gateway.Op("TagResource", m.tagResource), m.resolveTagResource),
-		gateway.WithResources(gateway.Op("UntagResource", m.untagResource), m.resolveUntagResource),
-	)
 }
 
 // InstanceARN is a WorkSpace Instance's ARN (the service authorization
@@ -166,7 +149,7 @@ func errQuota(typ, quotaCode string, limit int) *awsproto.Error {
 // with its tags (none when it does not exist, for the handler to report).
 func instanceCheck[In any](m *Module, id func(*In) *string) func(ctx context.Context, c *gateway.Call, in *In) ([]gateway.Check, error) {
 	return func(ctx context.Context, c *gateway.Call, in *In) ([]gateway.Check, error) {
-		wid := deref(id(in))
+		wid := ptr.Deref(id(in))
 		tags, err := m.instanceTags(ctx, c.Account, c.Region, wid)
 		if err != nil {
 			return nil, err
@@ -211,7 +194,7 @@ func (m *Module) resolveCreateInstance(ctx context.Context, c *gateway.Call, in 
 }
 
 func (m *Module) resolveVolume(ctx context.Context, c *gateway.Call, in *DeleteVolumeInput) ([]gateway.Check, error) {
-	id := deref(in.VolumeID)
+	id := ptr.Deref(in.VolumeID)
 	var tags map[string]string
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		v, err := getVolume(ctx, tx, c.Account, c.Region, id)
@@ -254,7 +237,7 @@ func (m *Module) resolveUntagResource(ctx context.Context, c *gateway.Call, in *
 func requestTags(list []Tag) map[string]string {
 	out := make(map[string]string, len(list))
 	for _, t := range list {
-		out[deref(t.Key)] = deref(t.Value)
+		out[ptr.Deref(t.Key)] = ptr.Deref(t.Value)
 	}
 	return out
 }
@@ -263,7 +246,7 @@ func requestTags(list []Tag) map[string]string {
 func checkTags(list []Tag) (map[string]string, error) {
 	out := map[string]string{}
 	for _, t := range list {
-		k := deref(t.Key)
+		k := ptr.Deref(t.Key)
 		if t.Key == nil || k == "" {
 			return nil, errValidation("FIELD_VALIDATION_FAILED", "Every tag needs a Key of 1 to 128 characters.")
 		}
@@ -273,17 +256,9 @@ func checkTags(list []Tag) (map[string]string, error) {
 		if _, dup := out[k]; dup {
 			return nil, errValidation("FIELD_VALIDATION_FAILED", "The tag key %q appears more than once.", k)
 		}
-		out[k] = deref(t.Value)
+		out[k] = ptr.Deref(t.Value)
 	}
 	return out, nil
-}
-
-func deref[T any](p *T) T {
-	var z T
-	if p == nil {
-		return z
-	}
-	return *p
 }
 
 func wrap(err error, what string) error {

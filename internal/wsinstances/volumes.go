@@ -9,6 +9,7 @@ import (
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/ids"
+	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -63,7 +64,7 @@ var volumeLimits = map[string][2]int64{
 // gp3). A size of nil or 0 is refused: without snapshots, every volume
 // needs one. st1 and sc1 cannot be boot volumes.
 func checkVolumeSpec(typ *string, size, iops, throughput *int64, root bool) (volumeSpec, error) {
-	s := volumeSpec{typ: deref(typ), size: deref(size), iops: deref(iops), throughput: deref(throughput)}
+	s := volumeSpec{typ: ptr.Deref(typ), size: ptr.Deref(size), iops: ptr.Deref(iops), throughput: ptr.Deref(throughput)}
 	if s.typ == "" {
 		s.typ = "gp2"
 	}
@@ -120,7 +121,7 @@ func zoneOf(region, az string) bool {
 }
 
 func (m *Module) createVolume(ctx context.Context, c *gateway.Call, in *CreateVolumeInput) (*CreateVolumeOutput, error) {
-	az := deref(in.AvailabilityZone)
+	az := ptr.Deref(in.AvailabilityZone)
 	if !zoneOf(c.Region, az) {
 		return nil, errValidation("FIELD_VALIDATION_FAILED", "The Availability Zone %q is not a zone of %s.", az, c.Region)
 	}
@@ -131,13 +132,13 @@ func (m *Module) createVolume(ctx context.Context, c *gateway.Call, in *CreateVo
 	if err != nil {
 		return nil, err
 	}
-	if in.KmsKeyID != nil && !deref(in.Encrypted) {
+	if in.KmsKeyID != nil && !ptr.Deref(in.Encrypted) {
 		return nil, errValidation("FIELD_VALIDATION_FAILED", "KmsKeyId requires Encrypted to be true.")
 	}
 	tags := map[string]string{}
 	for _, ts := range in.TagSpecifications {
-		if deref(ts.ResourceType) != "volume" {
-			return nil, errValidation("FIELD_VALIDATION_FAILED", "CreateVolume tags a volume: TagSpecifications[].ResourceType must be volume, not %q.", deref(ts.ResourceType))
+		if ptr.Deref(ts.ResourceType) != "volume" {
+			return nil, errValidation("FIELD_VALIDATION_FAILED", "CreateVolume tags a volume: TagSpecifications[].ResourceType must be volume, not %q.", ptr.Deref(ts.ResourceType))
 		}
 		t, err := checkTags(ts.Tags)
 		if err != nil {
@@ -150,7 +151,7 @@ func (m *Module) createVolume(ctx context.Context, c *gateway.Call, in *CreateVo
 	if len(tags) > 50 {
 		return nil, errValidation("FIELD_VALIDATION_FAILED", "A volume has at most 50 tags.")
 	}
-	tok := deref(in.ClientToken)
+	tok := ptr.Deref(in.ClientToken)
 	h := *in
 	h.ClientToken = nil
 	hash := requestHash(&h)
@@ -169,11 +170,11 @@ func (m *Module) createVolume(ctx context.Context, c *gateway.Call, in *CreateVo
 			return errQuota("Volume", "L-WSI-VOLUMES", limit)
 		}
 		v := &volumeRec{ID: "vol-" + ids.Hex(17), Account: c.Account, Region: c.Region, AZ: az, VolumeType: spec.typ, SizeGB: spec.size,
-			Iops: spec.iops, Throughput: spec.throughput, Encrypted: deref(in.Encrypted), State: VolumeAvailable, Created: c.Now.UTC()}
+			Iops: spec.iops, Throughput: spec.throughput, Encrypted: ptr.Deref(in.Encrypted), State: VolumeAvailable, Created: c.Now.UTC()}
 		if len(tags) > 0 {
 			v.Tags = tags
 		}
-		if ref := deref(in.KmsKeyID); ref != "" {
+		if ref := ptr.Deref(in.KmsKeyID); ref != "" {
 			if m.keys == nil {
 				return errValidation("DEPENDENCY_FAILURE", "KMS is not available to encrypt the volume.")
 			}
@@ -201,9 +202,9 @@ func (m *Module) createVolume(ctx context.Context, c *gateway.Call, in *CreateVo
 
 func (m *Module) deleteVolume(ctx context.Context, c *gateway.Call, in *DeleteVolumeInput) (*Empty, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
-		v, err := getVolume(ctx, tx, c.Account, c.Region, deref(in.VolumeID))
+		v, err := getVolume(ctx, tx, c.Account, c.Region, ptr.Deref(in.VolumeID))
 		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound(deref(in.VolumeID), "Volume")
+			return errNotFound(ptr.Deref(in.VolumeID), "Volume")
 		}
 		if err != nil {
 			return err
@@ -220,18 +221,18 @@ func (m *Module) deleteVolume(ctx context.Context, c *gateway.Call, in *DeleteVo
 }
 
 func (m *Module) associateVolume(ctx context.Context, c *gateway.Call, in *AssociateVolumeInput) (*Empty, error) {
-	dev := deref(in.Device)
+	dev := ptr.Deref(in.Device)
 	if !deviceRe.MatchString(dev) {
 		return nil, errValidation("FIELD_VALIDATION_FAILED", "The device name %q is not valid for a Windows instance (xvd[b-z] or /dev/sd[b-z]).", dev)
 	}
 	err := m.store.Update(ctx, func(tx store.Tx) error {
-		r, err := live(ctx, tx, c.Account, c.Region, deref(in.WorkspaceInstanceID))
+		r, err := live(ctx, tx, c.Account, c.Region, ptr.Deref(in.WorkspaceInstanceID))
 		if err != nil {
 			return err
 		}
-		v, err := getVolume(ctx, tx, c.Account, c.Region, deref(in.VolumeID))
+		v, err := getVolume(ctx, tx, c.Account, c.Region, ptr.Deref(in.VolumeID))
 		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound(deref(in.VolumeID), "Volume")
+			return errNotFound(ptr.Deref(in.VolumeID), "Volume")
 		}
 		if err != nil {
 			return err
@@ -260,7 +261,7 @@ func (m *Module) associateVolume(ctx context.Context, c *gateway.Call, in *Assoc
 	if err != nil {
 		return nil, wrap(err, "associate volume")
 	}
-	c.AddResource(gateway.Check{Resource: VolumeARN(c.Region, c.Account, deref(in.VolumeID))})
+	c.AddResource(gateway.Check{Resource: VolumeARN(c.Region, c.Account, ptr.Deref(in.VolumeID))})
 	return &Empty{}, nil
 }
 
@@ -281,13 +282,13 @@ func sameDevice(a, b string) bool {
 
 func (m *Module) disassociateVolume(ctx context.Context, c *gateway.Call, in *DisassociateVolumeInput) (*Empty, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
-		r, err := live(ctx, tx, c.Account, c.Region, deref(in.WorkspaceInstanceID))
+		r, err := live(ctx, tx, c.Account, c.Region, ptr.Deref(in.WorkspaceInstanceID))
 		if err != nil {
 			return err
 		}
-		v, err := getVolume(ctx, tx, c.Account, c.Region, deref(in.VolumeID))
+		v, err := getVolume(ctx, tx, c.Account, c.Region, ptr.Deref(in.VolumeID))
 		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound(deref(in.VolumeID), "Volume")
+			return errNotFound(ptr.Deref(in.VolumeID), "Volume")
 		}
 		if err != nil {
 			return err
@@ -301,7 +302,7 @@ func (m *Module) disassociateVolume(ctx context.Context, c *gateway.Call, in *Di
 		if i < 0 {
 			return errConflict(v.ID, "Volume", "The volume %s is not attached to %s.", v.ID, r.ID)
 		}
-		if d := deref(in.Device); d != "" && !sameDevice(d, r.Volumes[i].Device) {
+		if d := ptr.Deref(in.Device); d != "" && !sameDevice(d, r.Volumes[i].Device) {
 			return errValidation("FIELD_VALIDATION_FAILED", "The volume %s is attached at %s, not %s.", v.ID, r.Volumes[i].Device, d)
 		}
 		if r.Volumes[i].Device == rootDevice {
@@ -320,6 +321,6 @@ func (m *Module) disassociateVolume(ctx context.Context, c *gateway.Call, in *Di
 	if err != nil {
 		return nil, wrap(err, "disassociate volume")
 	}
-	c.AddResource(gateway.Check{Resource: VolumeARN(c.Region, c.Account, deref(in.VolumeID))})
+	c.AddResource(gateway.Check{Resource: VolumeARN(c.Region, c.Account, ptr.Deref(in.VolumeID))})
 	return &Empty{}, nil
 }

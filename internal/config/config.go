@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
+	"sort"
+	"strings"
 )
 
 // Config is the whole configuration file (JSON).
@@ -172,6 +175,115 @@ type Faults struct {
 	// "error" (every call to a regional service there answers
 	// ServiceUnavailable, 503) or "throttle" (every call is throttled).
 	RegionOutages map[string]string `json:"region_outages,omitempty"`
+	// ImpairedRate is the share (0..1) of new desktops that become IMPAIRED.
+	ImpairedRate float64 `json:"impaired_rate,omitempty"`
+	// ImpairedWorkspaces lists desktop ids that become IMPAIRED: when
+	// provisioned, or at once if AVAILABLE when the faults are set (as
+	// UnhealthyWorkspaces does for UNHEALTHY).
+	ImpairedWorkspaces []string `json:"impaired_workspaces,omitempty"`
+	// RunningUnhealthyRate and RunningImpairedRate are the shares (0..1) of
+	// AVAILABLE desktops that turn UNHEALTHY (IMPAIRED) at each health
+	// check, every HealthCheckMinutes of the server's clock (scaled by the
+	// timing profile).
+	RunningUnhealthyRate float64 `json:"running_unhealthy_rate,omitempty"`
+	RunningImpairedRate  float64 `json:"running_impaired_rate,omitempty"`
+	// HealthCheckMinutes is the span between health checks (default 5).
+	HealthCheckMinutes int `json:"health_check_minutes,omitempty"`
+	// Seed, when not zero, makes every rate draw of the desktop and image
+	// faults deterministic: a hash of the seed, the fault, the resource id
+	// and its step, so the same faults fail the same resources every run.
+	Seed uint64 `json:"seed,omitempty"`
+	// OperationFaults make lifecycle operations fail, by operation name
+	// (the keys of FaultOperations).
+	OperationFaults map[string]OperationFault `json:"operation_faults,omitempty"`
+}
+
+// OperationFault makes one operation fail, for the resources it names or
+// a share of the calls.
+type OperationFault struct {
+	// Rate is the share (0..1) of the operation's desktops or images that fail.
+	Rate float64 `json:"rate,omitempty"`
+	// IDs fail always: desktop ids (for MigrateWorkspace the source's),
+	// the source WorkSpace of CreateWorkspaceImage, the source image of
+	// CopyWorkspaceImage and CreateUpdatedWorkspaceImage, the EC2 image of
+	// ImportWorkspaceImage.
+	IDs []string `json:"ids,omitempty"`
+	// Outcome is how the failure shows (FaultOperations lists each
+	// operation's outcomes, its default first): "request" (the call's
+	// FailedRequests entry, or its exception), "error" (the desktop or
+	// image lands in ERROR with ErrorCode and ErrorMessage), "revert" (the
+	// desktop returns to the state it was in before the operation).
+	Outcome string `json:"outcome,omitempty"`
+	// ErrorCode and ErrorMessage replace the default code and message.
+	// With outcome "request", an operation that answers with an exception
+	// takes only one of the exceptions its model lists.
+	ErrorCode    string `json:"error_code,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
+}
+
+// FaultOperation describes how an operation can fail.
+type FaultOperation struct {
+	// Outcomes are the outcomes the operation can have, the default first.
+	Outcomes []string
+	// Exception is the modeled exception of outcome "request" for an
+	// operation that has no FailedRequests ("" for one that has); Allowed
+	// are the other exceptions its model lists.
+	Exception string
+	Allowed   []string
+}
+
+// FaultOperations are the operations OperationFaults can make fail.
+var FaultOperations = map[string]FaultOperation{
+	"StartWorkspaces":             {Outcomes: []string{"error", "revert", "request"}},
+	"StopWorkspaces":              {Outcomes: []string{"error", "revert", "request"}},
+	"RebootWorkspaces":            {Outcomes: []string{"error", "revert", "request"}},
+	"RebuildWorkspaces":           {Outcomes: []string{"error", "revert", "request"}},
+	"RestoreWorkspace":            {Outcomes: []string{"error", "revert", "request"}, Exception: "OperationNotSupportedException"},
+	"MigrateWorkspace":            {Outcomes: []string{"error", "request"}, Exception: "ResourceUnavailableException", Allowed: []string{"OperationNotSupportedException", "OperationInProgressException"}},
+	"CreateWorkspaceImage":        {Outcomes: []string{"error", "request"}, Exception: "OperationNotSupportedException", Allowed: []string{"InvalidResourceStateException", "ResourceLimitExceededException"}},
+	"CreateUpdatedWorkspaceImage": {Outcomes: []string{"request"}, Exception: "OperationNotSupportedException", Allowed: []string{"InvalidResourceStateException", "ResourceLimitExceededException"}},
+	"CopyWorkspaceImage":          {Outcomes: []string{"error", "request"}, Exception: "ResourceUnavailableException", Allowed: []string{"OperationNotSupportedException", "ResourceLimitExceededException"}},
+	"ImportWorkspaceImage":        {Outcomes: []string{"error", "request"}, Exception: "OperationNotSupportedException", Allowed: []string{"ResourceLimitExceededException"}},
+}
+
+// Check refuses rates outside 0..1, unknown operations and outcomes, and
+// exceptions an operation's model does not list.
+func (f *Faults) Check() error {
+	for name, r := range map[string]float64{"provision_fail_rate": f.ProvisionFailRate, "unhealthy_rate": f.UnhealthyRate,
+		"throttle_rate": f.ThrottleRate, "impaired_rate": f.ImpairedRate, "running_unhealthy_rate": f.RunningUnhealthyRate,
+		"running_impaired_rate": f.RunningImpairedRate} {
+		if r < 0 || r > 1 {
+			return fmt.Errorf("%s must be between 0 and 1, not %g", name, r)
+		}
+	}
+	if f.HealthCheckMinutes < 0 {
+		return fmt.Errorf("health_check_minutes must not be negative")
+	}
+	for op, of := range f.OperationFaults {
+		d, ok := FaultOperations[op]
+		if !ok {
+			names := make([]string, 0, len(FaultOperations))
+			for n := range FaultOperations {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return fmt.Errorf("operation_faults names %q; faults can be injected into %s", op, strings.Join(names, ", "))
+		}
+		if of.Rate < 0 || of.Rate > 1 {
+			return fmt.Errorf("operation_faults[%q].rate must be between 0 and 1, not %g", op, of.Rate)
+		}
+		outcome := of.Outcome
+		if outcome == "" {
+			outcome = d.Outcomes[0]
+		}
+		if !slices.Contains(d.Outcomes, outcome) {
+			return fmt.Errorf("operation_faults[%q].outcome must be one of %s, not %q", op, strings.Join(d.Outcomes, ", "), of.Outcome)
+		}
+		if outcome == "request" && d.Exception != "" && of.ErrorCode != "" && of.ErrorCode != d.Exception && !slices.Contains(d.Allowed, of.ErrorCode) {
+			return fmt.Errorf("operation_faults[%q].error_code %q is not an exception %s answers (%s)", op, of.ErrorCode, op, strings.Join(append([]string{d.Exception}, d.Allowed...), ", "))
+		}
+	}
+	return nil
 }
 
 // CheckRegionOutages refuses an outage of a region the server does not

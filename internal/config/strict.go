@@ -535,6 +535,9 @@ func (c *Config) validateValues() error {
 		if err := f.CheckRegionOutages(c.Regions); err != nil {
 			return bad("faults.region_outages", "%v", err)
 		}
+		if err := f.Check(); err != nil {
+			return bad("faults", "%v", err)
+		}
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return bad("admin_token", "the admin token must be at least 16 characters")

@@ -277,7 +277,7 @@ func (m *Module) decrypt(ctx context.Context, c *gateway.Call, in *DecryptInput)
 		if err := dryRun(in.DryRun); err != nil {
 			return err
 		}
-		pt, err := decryptBlob(mat, in.CiphertextBlob, in.EncryptionContext)
+		pt, err := m.decryptAny(k, mat, in.CiphertextBlob, in.EncryptionContext)
 		if err != nil {
 			return errInvalidCiphertext()
 		}
@@ -303,7 +303,7 @@ func (m *Module) reEncrypt(ctx context.Context, c *gateway.Call, in *ReEncryptIn
 		if err := dryRun(in.DryRun); err != nil {
 			return err
 		}
-		pt, err := decryptBlob(smat, in.CiphertextBlob, in.SourceEncryptionContext)
+		pt, err := m.decryptAny(src, smat, in.CiphertextBlob, in.SourceEncryptionContext)
 		if err != nil {
 			return errInvalidCiphertext()
 		}

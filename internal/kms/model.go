@@ -54,6 +54,27 @@ type keyRec struct {
 	Material      []byte            `json:"sealed"`
 	// Rotation is the automatic rotation setting (nil: never enabled).
 	Rotation *rotationRec `json:"rotation,omitempty"`
+	// MaterialID names the current key material ("" for the material the
+	// key was created with, before its first rotation).
+	MaterialID string `json:"material_id,omitempty"`
+	// OldMaterial is the key material rotations replaced (sealed as
+	// Material), newest first: old ciphertexts still decrypt with it.
+	OldMaterial []oldMaterial `json:"old_material,omitempty"`
+	// Rotations are the key's completed rotations, oldest first.
+	Rotations []keyRotation `json:"rotations,omitempty"`
+}
+
+// oldMaterial is key material a rotation replaced.
+type oldMaterial struct {
+	ID     string `json:"id,omitempty"`
+	Sealed []byte `json:"sealed"`
+}
+
+// keyRotation is one completed rotation of a key.
+type keyRotation struct {
+	MaterialID string    `json:"material_id"`
+	Date       time.Time `json:"date"`
+	Type       string    `json:"type"` // AUTOMATIC or ON_DEMAND
 }
 
 // aliasRec is an alias.

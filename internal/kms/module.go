@@ -80,6 +80,7 @@ func New(o Options) (*Module, error) {
 	m.register()
 	if m.engine != nil {
 		m.engine.Register(jobDeleteKey, m.runDeleteKey)
+		m.engine.Register(jobRotateKey, m.runRotateKey)
 	}
 	return m, nil
 }

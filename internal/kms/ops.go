@@ -45,5 +45,7 @@ func (m *Module) register() {
 		keyOp(m, gateway.Op("DisableKeyRotation", m.disableKeyRotation), rotationKeyOf, false, authzRequest{}),
 		keyOp(m, gateway.Op("GetKeyRotationStatus", m.getKeyRotationStatus).RO(), rotationKeyOf, false, authzRequest{}),
 		keyOp(m, gateway.Op("UpdateKeyDescription", m.updateKeyDescription), func(in *UpdateKeyDescriptionInput) string { return *in.KeyId }, false, authzRequest{}),
+		keyOp(m, gateway.Op("RotateKeyOnDemand", m.rotateKeyOnDemand), func(in *RotateKeyOnDemandInput) string { return *in.KeyId }, false, authzRequest{}),
+		keyOp(m, gateway.Op("ListKeyRotations", m.listKeyRotations).RO(), func(in *ListKeyRotationsInput) string { return *in.KeyId }, false, authzRequest{}),
 	)
 }

@@ -303,7 +303,7 @@ func (m *Module) DecryptVolumeKey(ctx context.Context, tx store.Tx, account, reg
 			}
 			return nil, errIncorrectKey()
 		}
-		pt, err := decryptBlob(mat, blob, encCtx)
+		pt, err := m.decryptAny(k, mat, blob, encCtx)
 		if err != nil {
 			return nil, errInvalidCiphertext()
 		}

@@ -125,6 +125,8 @@ type Server struct {
 	// runtime runs the desktops' guests (nil with --runtime none).
 	runtime *runtime.Manager
 	resume  func(ctx context.Context) error
+	// applyFaults applies newly set faults to the running desktops.
+	applyFaults func(ctx context.Context, f config.Faults) error
 	// Loopback hands out the loopback addresses of directories (and
 	// desktops) by the internal/loopback rule.
 	Loopback *loopback.Allocator
@@ -248,6 +250,13 @@ func New(ctx context.Context, o Options) (*Server, error) {
 			}
 			if s.runtime != nil {
 				s.resume = wsm.ResumeGuests
+			}
+			s.applyFaults = wsm.ApplyFaults
+			if cfg.Faults != nil {
+				if err := wsm.ApplyFaults(ctx, *cfg.Faults); err != nil {
+					s.closeStores()
+					return nil, fmt.Errorf("apply the configured faults: %w", err)
+				}
 			}
 		}
 	}
@@ -451,8 +460,8 @@ func (s *Server) postFaults(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid faults document: " + err.Error()})
 		return
 	}
-	if f.ProvisionFailRate < 0 || f.ProvisionFailRate > 1 || f.UnhealthyRate < 0 || f.UnhealthyRate > 1 || f.ThrottleRate < 0 || f.ThrottleRate > 1 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "rates must be between 0 and 1"})
+	if err := f.Check(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
 	if err := f.CheckRegionOutages(s.Deps.Config.Regions); err != nil {
@@ -462,6 +471,15 @@ func (s *Server) postFaults(w http.ResponseWriter, r *http.Request) {
 	if err := s.Deps.Faults.Set(r.Context(), f); err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not store faults"})
 		return
+	}
+	if s.applyFaults != nil {
+		if err := s.applyFaults(r.Context(), f); err != nil {
+			if s.Deps.Log != nil {
+				s.Deps.Log.ErrorContext(r.Context(), "apply faults", "err", err)
+			}
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not apply the faults to the running desktops"})
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, f)
 }

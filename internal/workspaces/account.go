@@ -288,7 +288,9 @@ func (m *Module) describeAccountMods(ctx context.Context, c *gateway.Call, in *d
 	p := c.Account + "/" + c.Region + "/"
 	after, err := parseToken(in.NextToken, p)
 	if err != nil {
-		return nil, err
+		// The operation models no InvalidParameterValuesException: a token
+		// it did not hand out is the protocol's validation error.
+		return nil, awsproto.Errorf("ValidationException", "The NextToken value is not valid.")
 	}
 	out := &describeAccountModsOut{AccountModifications: []accountModOut{}}
 	err = m.store.View(ctx, func(tx store.Tx) error {

@@ -281,6 +281,9 @@ func (m *Module) createUpdatedImage(ctx context.Context, c *gateway.Call, in *cr
 		if img.State != "AVAILABLE" {
 			return errState("The image %s is %s; only AVAILABLE images can be updated.", in.SourceImageId, img.State)
 		}
+		if err := m.requestFault(ctx, "CreateUpdatedWorkspaceImage", c.Now.UnixNano(), in.SourceImageId); err != nil {
+			return err
+		}
 		return errUnsupported("The image %s has no updates available; only images that DescribeWorkspaceImages reports with updates can be updated.", in.SourceImageId)
 	})
 	return nil, err

@@ -1420,6 +1420,9 @@ func (m *Module) startOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *
 	if hasVolumeModification(w) {
 		return itemErr("OperationInProgressException", "The WorkSpace %s cannot be started while its volumes are being resized.", w.WorkspaceID)
 	}
+	if err := m.requestFault(ctx, "StartWorkspaces", w.Seq, w.WorkspaceID); err != nil {
+		return err
+	}
 	if err := m.admitGuest(key(c.Account, c.Region, w.WorkspaceID), "started"); err != nil {
 		return err
 	}
@@ -1434,22 +1437,30 @@ func (m *Module) stopOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *d
 	if !isIn(w.State, "AVAILABLE", "IMPAIRED", "UNHEALTHY", "ERROR") {
 		return stateErr(w, "stopped")
 	}
+	if err := m.requestFault(ctx, "StopWorkspaces", w.Seq, w.WorkspaceID); err != nil {
+		return err
+	}
 	return m.transition(ctx, tx, c.Account, c.Region, w, "STOPPING", lifecycle.Stop, c.Now)
 }
 
 func (m *Module) rebootOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
 	stuck := w.State == "REBOOTING" && c.Now.Sub(w.StateSince) > 20*time.Minute
-	if !isIn(w.State, "AVAILABLE", "UNHEALTHY", "IMPAIRED") && !stuck {
+	// IMPAIRED is not among the states the model allows a reboot from
+	// (AVAILABLE, UNHEALTHY, REBOOTING): stop it (README, behaviour notes).
+	if !isIn(w.State, "AVAILABLE", "UNHEALTHY") && !stuck {
 		return stateErr(w, "rebooted")
 	}
 	if hasVolumeModification(w) {
 		return itemErr("OperationInProgressException", "The WorkSpace %s cannot be rebooted while its volumes are being resized.", w.WorkspaceID)
 	}
+	if err := m.requestFault(ctx, "RebootWorkspaces", w.Seq, w.WorkspaceID); err != nil {
+		return err
+	}
 	return m.transition(ctx, tx, c.Account, c.Region, w, "REBOOTING", lifecycle.Reboot, c.Now)
 }
 
 func (m *Module) rebuildOne(ctx context.Context, tx store.Tx, c *gateway.Call, w *desktopRec) error {
-	if !isIn(w.State, "AVAILABLE", "ERROR", "UNHEALTHY", "IMPAIRED", "STOPPED", "REBOOTING") {
+	if !isIn(w.State, "AVAILABLE", "ERROR", "UNHEALTHY", "STOPPED", "REBOOTING") {
 		return stateErr(w, "rebuilt")
 	}
 	if hasVolumeModification(w) {
@@ -1457,6 +1468,9 @@ func (m *Module) rebuildOne(ctx context.Context, tx store.Tx, c *gateway.Call, w
 	}
 	if len(m.snapshots(w, c.Now, false)) == 0 {
 		return itemErr("InvalidResourceStateException", "The WorkSpace %s has no user volume snapshot yet; it can be rebuilt once the first snapshot is taken (about 30 minutes after creation).", w.WorkspaceID)
+	}
+	if err := m.requestFault(ctx, "RebuildWorkspaces", w.Seq, w.WorkspaceID); err != nil {
+		return err
 	}
 	return m.transition(ctx, tx, c.Account, c.Region, w, "REBUILDING", lifecycle.Rebuild, c.Now)
 }
@@ -1490,11 +1504,14 @@ func (m *Module) restoreWorkspace(ctx context.Context, c *gateway.Call, in *rest
 		}
 		// RestoreWorkspace models no InvalidResourceStateException: a
 		// desktop that cannot be restored now is an unsupported operation.
-		if !isIn(w.State, "AVAILABLE", "ERROR", "UNHEALTHY", "IMPAIRED", "STOPPED") {
+		if !isIn(w.State, "AVAILABLE", "ERROR", "UNHEALTHY", "STOPPED") {
 			return errUnsupported("The WorkSpace %s cannot be restored while it is %s.", w.WorkspaceID, w.State)
 		}
 		if len(m.snapshots(w, c.Now, true)) == 0 {
 			return errUnsupported("The WorkSpace %s has no restore snapshot yet.", w.WorkspaceID)
+		}
+		if err := m.requestFault(ctx, "RestoreWorkspace", w.Seq, w.WorkspaceID); err != nil {
+			return err
 		}
 		return m.transition(ctx, tx, c.Account, c.Region, w, "RESTORING", lifecycle.Restore, c.Now)
 	})
@@ -1717,6 +1734,9 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		}
 		if len(m.snapshots(src, c.Now, false)) == 0 {
 			return errUnsupported("The WorkSpace %s has no user volume snapshot yet; migrate it once the first snapshot exists.", src.WorkspaceID)
+		}
+		if err := m.requestFault(ctx, "MigrateWorkspace", src.Seq, src.WorkspaceID); err != nil {
+			return err
 		}
 		t, err := clone(src)
 		if err != nil {

@@ -177,6 +177,25 @@ type imageJob struct {
 	Image   string         `json:"image"`             // tImages key
 	Desktop string         `json:"desktop,omitempty"` // tDesktops key (image-create)
 	Fail    []ErrorDetails `json:"fail,omitempty"`    // import: validation failures found at import time
+	// FailCode and FailMessage are an injected failure: the image ends in
+	// ERROR with them (and, for an import, an UnknownError detail).
+	FailCode    string `json:"fail_code,omitempty"`
+	FailMessage string `json:"fail_message,omitempty"`
+}
+
+// imageFault returns the injected fault of an image operation for its
+// source: an error (outcome "request") or the failure the job ends the
+// image with.
+func (m *Module) imageFault(ctx context.Context, op string, now time.Time, source string, job *imageJob) error {
+	ff, err := m.opFault(ctx, op, now.UnixNano(), source)
+	if err != nil || ff == nil {
+		return err
+	}
+	if ff.outcome == "request" {
+		return awsproto.Errorf(ff.code, "%s", ff.msg)
+	}
+	job.FailCode, job.FailMessage = ff.code, ff.msg
+	return nil
 }
 
 // importWorkspaceImageResources resolves the resources ImportWorkspaceImage is authorized on.
@@ -536,6 +555,9 @@ func (m *Module) importImage(ctx context.Context, c *gateway.Call, in *importIma
 			return err
 		}
 		job := imageJob{Image: k, Fail: importChecks(si, in.IngestionProcess)}
+		if err := m.imageFault(ctx, "ImportWorkspaceImage", c.Now, in.Ec2ImageId, &job); err != nil {
+			return err
+		}
 		return m.engine.Schedule(ctx, tx, "image/"+k, jobImageImport, c.Now.Add(m.timing(lifecycle.ImageImport)), job)
 	})
 	if err != nil {
@@ -557,7 +579,12 @@ func (m *Module) runImageJob(ctx context.Context, tx store.Tx, job store.Job, no
 		return err
 	}
 	if img != nil && img.State == "PENDING" {
-		if len(p.Fail) > 0 {
+		if p.FailCode != "" {
+			img.State, img.ErrorCode, img.ErrorMessage = "ERROR", p.FailCode, p.FailMessage
+			if job.Kind == jobImageImport {
+				img.ErrorDetails = []ErrorDetails{{ErrorCode: "UnknownError", ErrorMessage: p.FailMessage}}
+			}
+		} else if len(p.Fail) > 0 {
 			img.State = "ERROR"
 			img.ErrorDetails = p.Fail
 			img.ErrorCode = p.Fail[0].ErrorCode
@@ -621,6 +648,10 @@ func (m *Module) createImage(ctx context.Context, c *gateway.Call, in *createIma
 		if err := m.checkImageQuota(ctx, tx, c.Account, c.Region); err != nil {
 			return err
 		}
+		job := imageJob{}
+		if err := m.imageFault(ctx, "CreateWorkspaceImage", c.Now, in.WorkspaceId, &job); err != nil {
+			return err
+		}
 		if err := reserveImageName(ctx, tx, c.Account, c.Region, in.Name, id); err != nil {
 			return err
 		}
@@ -665,7 +696,8 @@ func (m *Module) createImage(ctx context.Context, c *gateway.Call, in *createIma
 		if err := putRec(ctx, tx, tDesktops, wk, w); err != nil {
 			return err
 		}
-		return m.engine.Schedule(ctx, tx, "image/"+ik, jobImageCreate, c.Now.Add(m.timing(lifecycle.ImageCreate)), imageJob{Image: ik, Desktop: wk})
+		job.Image, job.Desktop = ik, wk
+		return m.engine.Schedule(ctx, tx, "image/"+ik, jobImageCreate, c.Now.Add(m.timing(lifecycle.ImageCreate)), job)
 	})
 	if err != nil {
 		return nil, err
@@ -730,6 +762,10 @@ func (m *Module) copyImage(ctx context.Context, c *gateway.Call, in *copyImageIn
 		if err := m.checkImageQuota(ctx, tx, c.Account, c.Region); err != nil {
 			return err
 		}
+		job := imageJob{}
+		if err := m.imageFault(ctx, "CopyWorkspaceImage", c.Now, in.SourceImageId, &job); err != nil {
+			return err
+		}
 		if err := reserveImageName(ctx, tx, c.Account, c.Region, in.Name, id); err != nil {
 			return err
 		}
@@ -747,7 +783,8 @@ func (m *Module) copyImage(ctx context.Context, c *gateway.Call, in *copyImageIn
 		if err := putRec(ctx, tx, tImages, k, rec); err != nil {
 			return err
 		}
-		return m.engine.Schedule(ctx, tx, "image/"+k, jobImageCopy, c.Now.Add(m.timing(lifecycle.ImageCopy)), imageJob{Image: k})
+		job.Image = k
+		return m.engine.Schedule(ctx, tx, "image/"+k, jobImageCopy, c.Now.Add(m.timing(lifecycle.ImageCopy)), job)
 	})
 	if err != nil {
 		return nil, err

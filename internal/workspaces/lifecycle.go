@@ -77,6 +77,7 @@ func (m *Module) registerJobs() {
 	m.engine.Register(jobSnapshot, m.runSnapshot)
 	m.engine.Register(jobAutoStopIdle, m.runAutoStopIdle)
 	m.engine.Register(jobPoolStep, m.runPoolStep)
+	m.engine.Register(jobHealthFaults, m.runHealthFaults)
 	m.registerImageJobs()
 }
 
@@ -406,6 +407,10 @@ func (m *Module) saveIn(ctx context.Context, tx store.Tx, account, region string
 // stepNext does the work that ends the desktop's current step and returns
 // the state it ends in ("" when the state has no step to end).
 func (m *Module) stepNext(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) (next string, err error) {
+	// An injected fault of the operation that began the step ends it.
+	if next, err := m.stepFault(ctx, w); next != "" || err != nil {
+		return next, err
+	}
 	next = "AVAILABLE"
 	switch w.State {
 	case "PENDING":
@@ -450,7 +455,7 @@ func (m *Module) afterTransition(ctx context.Context, tx store.Tx, account, regi
 			}
 		}
 		return m.engine.Schedule(ctx, tx, "t/"+ref.Key, jobForget, now.Add(m.timing(lifecycle.TerminatedTTL)), jobRef{Key: ref.Key, Seq: w.Seq})
-	case "AVAILABLE", "UNHEALTHY":
+	case "AVAILABLE", "UNHEALTHY", "IMPAIRED":
 		if w.MigratedFrom != "" {
 			return m.finishMigration(ctx, tx, account, region, w, now)
 		}
@@ -465,27 +470,8 @@ func (m *Module) afterTransition(ctx context.Context, tx store.Tx, account, regi
 // provision completes PENDING: injected faults, then the KMS steps of an
 // encrypted desktop (grants, data keys, attach), then AVAILABLE.
 func (m *Module) provision(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) (string, error) {
-	if m.faults != nil {
-		f, err := m.faults.Get(ctx)
-		if err != nil {
-			return "", err
-		}
-		for _, id := range f.FailWorkspaces {
-			if id == w.WorkspaceID {
-				return m.fail(w, "ProvisioningFailure", "The WorkSpace could not be provisioned (fault injected for this WorkSpace).")
-			}
-		}
-		if f.ProvisionFailRate > 0 && m.rand() < f.ProvisionFailRate {
-			return m.fail(w, "ProvisioningFailure", "The WorkSpace could not be provisioned (fault injected for a share of new WorkSpaces).")
-		}
-		for _, id := range f.UnhealthyWorkspaces {
-			if id == w.WorkspaceID {
-				return "UNHEALTHY", nil
-			}
-		}
-		if f.UnhealthyRate > 0 && m.rand() < f.UnhealthyRate {
-			return "UNHEALTHY", nil
-		}
+	if next, err := m.provisionHealth(ctx, w); next != "" || err != nil {
+		return next, err
 	}
 	if w.VolumeKey != "" {
 		for _, v := range m.encryptedVolumes(w) {

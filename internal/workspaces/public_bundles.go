@@ -16,6 +16,7 @@ package workspaces
 import (
 	"crypto/sha256"
 	"math/big"
+	"slices"
 	"sort"
 	"time"
 )
@@ -35,8 +36,10 @@ type publicOS struct {
 	desc     string // description part
 	osType   string // OperatingSystem.Type
 	osName   string // OperatingSystemName of desktops launched from it
-	protocol string // PCOIP or WSP
+	protocol string // PCOIP, WSP or BYOP
 	gpu      bool   // offered with the GPU compute types too
+	// without lists the compute types (names) it is not offered with.
+	without []string
 }
 
 var publicComputes = []publicCompute{
@@ -53,17 +56,25 @@ var publicComputes = []publicCompute{
 // Server 2022, so desktops launched from them report WINDOWS_SERVER_2022.
 // Ubuntu is offered with DCV (WSP) only.
 var publicOSes = []publicOS{
-	{"Windows Server 2019", "Windows Server 2019", "WINDOWS", "WINDOWS_SERVER_2019", "PCOIP", true},
-	{"Windows Server 2019 (WSP)", "Windows Server 2019 with DCV (WSP)", "WINDOWS", "WINDOWS_SERVER_2019", "WSP", true},
-	{"Windows Server 2022", "Windows Server 2022", "WINDOWS", "WINDOWS_SERVER_2022", "PCOIP", true},
-	{"Windows Server 2022 (WSP)", "Windows Server 2022 with DCV (WSP)", "WINDOWS", "WINDOWS_SERVER_2022", "WSP", true},
-	{"Windows 10 (Server 2022 based)", "Windows 10 desktop experience provided by Windows Server 2022", "WINDOWS", "WINDOWS_SERVER_2022", "PCOIP", false},
-	{"Windows 10 (Server 2022 based) (WSP)", "Windows 10 desktop experience provided by Windows Server 2022 with DCV (WSP)", "WINDOWS", "WINDOWS_SERVER_2022", "WSP", false},
-	{"Windows 11 (Server 2022 based)", "Windows 11 desktop experience provided by Windows Server 2022", "WINDOWS", "WINDOWS_SERVER_2022", "PCOIP", false},
-	{"Windows 11 (Server 2022 based) (WSP)", "Windows 11 desktop experience provided by Windows Server 2022 with DCV (WSP)", "WINDOWS", "WINDOWS_SERVER_2022", "WSP", false},
-	{"Amazon Linux 2", "Amazon Linux 2", "LINUX", "AMAZON_LINUX_2", "PCOIP", false},
-	{"Amazon Linux 2 (WSP)", "Amazon Linux 2 with DCV (WSP)", "LINUX", "AMAZON_LINUX_2", "WSP", false},
-	{"Ubuntu 22.04 (WSP)", "Ubuntu 22.04 with DCV (WSP)", "LINUX", "UBUNTU_22_04", "WSP", false},
+	{"Windows Server 2019", "Windows Server 2019", "WINDOWS", "WINDOWS_SERVER_2019", "PCOIP", true, nil},
+	{"Windows Server 2019 (WSP)", "Windows Server 2019 with DCV (WSP)", "WINDOWS", "WINDOWS_SERVER_2019", "WSP", true, nil},
+	{"Windows Server 2022", "Windows Server 2022", "WINDOWS", "WINDOWS_SERVER_2022", "PCOIP", true, nil},
+	{"Windows Server 2022 (WSP)", "Windows Server 2022 with DCV (WSP)", "WINDOWS", "WINDOWS_SERVER_2022", "WSP", true, nil},
+	{"Windows 10 (Server 2022 based)", "Windows 10 desktop experience provided by Windows Server 2022", "WINDOWS", "WINDOWS_SERVER_2022", "PCOIP", false, nil},
+	{"Windows 10 (Server 2022 based) (WSP)", "Windows 10 desktop experience provided by Windows Server 2022 with DCV (WSP)", "WINDOWS", "WINDOWS_SERVER_2022", "WSP", false, nil},
+	{"Windows 11 (Server 2022 based)", "Windows 11 desktop experience provided by Windows Server 2022", "WINDOWS", "WINDOWS_SERVER_2022", "PCOIP", false, nil},
+	{"Windows 11 (Server 2022 based) (WSP)", "Windows 11 desktop experience provided by Windows Server 2022 with DCV (WSP)", "WINDOWS", "WINDOWS_SERVER_2022", "WSP", false, nil},
+	{"Amazon Linux 2", "Amazon Linux 2", "LINUX", "AMAZON_LINUX_2", "PCOIP", false, nil},
+	{"Amazon Linux 2 (WSP)", "Amazon Linux 2 with DCV (WSP)", "LINUX", "AMAZON_LINUX_2", "WSP", false, nil},
+	{"Ubuntu 22.04 (WSP)", "Ubuntu 22.04 with DCV (WSP)", "LINUX", "UBUNTU_22_04", "WSP", false, nil},
+	// WorkSpaces Core: Windows Server with its license included and no
+	// streaming protocol (the partner brings its own), the shared-tenancy
+	// bundles a BYOP partner launches ALWAYS_ON or MANUAL desktops from
+	// without importing an image [PG]. Named as DescribeWorkspaceBundles
+	// --owner AMAZON lists them ("Standard with Windows Server 2022
+	// (BYOP)"); Server 2022 is not offered on Value.
+	{"Windows Server 2019 (BYOP)", "Windows Server 2019, license included, bring your own protocol (WorkSpaces Core)", "WINDOWS", "WINDOWS_SERVER_2019", "BYOP", true, nil},
+	{"Windows Server 2022 (BYOP)", "Windows Server 2022, license included, bring your own protocol (WorkSpaces Core)", "WINDOWS", "WINDOWS_SERVER_2022", "BYOP", true, []string{"VALUE"}},
 }
 
 // The public catalogue's fixed dates (bundles and images).
@@ -102,7 +113,7 @@ func buildPublicCatalog() catalog {
 		}
 		c.images[img.ImageID] = img
 		for _, ct := range publicComputes {
-			if ct.gpu && !os.gpu {
+			if (ct.gpu && !os.gpu) || slices.Contains(os.without, ct.name) {
 				continue
 			}
 			name := ct.display + " with " + os.display

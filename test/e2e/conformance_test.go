@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
@@ -111,7 +112,7 @@ func (r *recorder) exchanges() []exchange {
 
 // conformanceRun drives many operations of every service through rec,
 // successes and errors both.
-func conformanceRun(t *testing.T, rec *recorder) {
+func conformanceRun(t *testing.T, rec *recorder, s *testserver.Server) {
 	ctx := ctxT(t)
 	e := setupAt(t, rec.URL)
 	cfg := testserver.ConfigFor(rec.URL, config.AdminKeyID, config.AdminSecret, "")
@@ -161,6 +162,7 @@ func conformanceRun(t *testing.T, rec *recorder) {
 		ign(ws.UpdateWorkspaceBundle(ctx, &workspaces.UpdateWorkspaceBundleInput{BundleId: aws.String(e.bundleID), ImageId: ci.ImageId}))
 	}
 	ign(ws.MigrateWorkspace(ctx, &workspaces.MigrateWorkspaceInput{SourceWorkspaceId: aws.String(ids[0]), BundleId: aws.String(e.bundleID)}))
+	wsCoverageRun(t, rec, s, e, ids)
 	// Errors of every kind the model lists.
 	ign(ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{WorkspaceIds: []string{"ws-x"}}))
 	ign(ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{Limit: aws.Int32(99)}))
@@ -239,6 +241,11 @@ func conformanceRun(t *testing.T, rec *recorder) {
 	ctc := cloudtrail.NewFromConfig(cfg)
 	ign(ctc.LookupEvents(ctx, &cloudtrail.LookupEventsInput{MaxResults: aws.Int32(5)}))
 
+	// WorkSpaces Instances (awsJson1.0; no aws-sdk-go-v2 client module is
+	// available, so testserver.JSONClient speaks it with the SDK's signer):
+	// every operation, a success and a bad input each.
+	wsiRun(t, rec)
+
 	// An unsigned-by-a-known-key request: authentication errors are modeled too.
 	bad := testserver.ConfigFor(rec.URL, "AKIAEXAMPLEUNKNOWN00", "nope", "")
 	ign(workspaces.NewFromConfig(bad).DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{}))
@@ -252,12 +259,15 @@ func conformanceRun(t *testing.T, rec *recorder) {
 // the operation or common to the protocol) and error shape for failures.
 func TestModelConformanceOfResponses(t *testing.T) {
 	models := map[string]*awsmodel.Model{}
-	for _, svc := range []string{"workspaces", "ec2", "iam", "sts", "kms", "ds", "cloudtrail"} {
+	for _, svc := range []string{"workspaces", "workspaces-instances", "ec2", "iam", "sts", "kms", "ds", "cloudtrail"} {
 		models[svc] = awsmodel.LoadOrSkip(t, svc)
 	}
-	s := testserver.Start(t, testserver.Timing("instant"))
+	s := testserver.Start(t, testserver.Timing("instant"), testserver.VirtualClock())
+	for _, svc := range coveredServices {
+		noteServed(svc, s.Gateway.Service(svc).Operations())
+	}
 	rec := newRecorder(t, s.URL)
-	conformanceRun(t, rec)
+	conformanceRun(t, rec, s)
 
 	problems := map[string][]string{} // service.op -> problems
 	checked := map[string]int{}
@@ -272,33 +282,17 @@ func TestModelConformanceOfResponses(t *testing.T) {
 		}
 		if x.Status >= 500 {
 			fivexx = append(fivexx, fmt.Sprintf("%s: HTTP %d %s", key, x.Status, x.Body))
+			continue
 		}
-		opts := awsmodel.CheckOptions{}
-		var p []string
-		json := m.Protocol() == "json" || m.Protocol() == "rest-json"
-		switch {
-		case x.Status == 200 && json:
-			p = m.CheckJSONOutputWith(x.Op, x.Body, opts)
-		case x.Status == 200:
-			p = m.CheckXMLOutputWith(x.Op, x.Body, opts)
-		case json:
-			p = m.CheckJSONError(x.Op, x.ErrorType, x.Body)
-			errorsSeen[key+" "+errorCodeOf(x)] = true
-		default:
-			p = m.CheckXMLError(x.Op, x.Body)
+		if x.Status != 200 {
 			errorsSeen[key+" "+errorCodeOf(x)] = true
 		}
+		p := checkExchange(t, m, x)
 		checked[x.Service]++
 		for _, q := range p {
 			if !slices.Contains(problems[key], q) {
 				problems[key] = append(problems[key], q)
 			}
-		}
-	}
-	for k, ps := range problems {
-		problems[k] = filterKnown(t, k, ps)
-		if len(problems[k]) == 0 {
-			delete(problems, k)
 		}
 	}
 	keys := make([]string, 0, len(problems))
@@ -318,11 +312,12 @@ func TestModelConformanceOfResponses(t *testing.T) {
 	}
 	sort.Strings(seen)
 	t.Logf("checked responses per service: %v; error codes exercised: %d\n  %s", checked, len(seen), strings.Join(seen, "\n  "))
-	for _, svc := range []string{"workspaces", "ec2", "iam", "sts", "kms", "ds", "cloudtrail"} {
+	for _, svc := range []string{"workspaces", "workspaces-instances", "ec2", "iam", "sts", "kms", "ds", "cloudtrail"} {
 		if checked[svc] == 0 {
 			t.Errorf("no %s response was recorded", svc)
 		}
 	}
+	conformanceDone(t)
 }
 
 var xmlCode = regexp.MustCompile(`<Code>([^<]*)</Code>`)
@@ -478,4 +473,86 @@ func filterKnown(t *testing.T, op string, problems []string) []string {
 		}
 	}
 	return out
+}
+
+// wsiRun drives every WorkSpaces Instances operation through rec: an
+// instance launched from the account's Windows Server image, tagged, a
+// volume attached and detached, the catalogs; and for each operation a
+// call the model's errors answer.
+func wsiRun(t *testing.T, rec *recorder) {
+	ctx := ctxT(t)
+	c := &testserver.JSONClient{URL: rec.URL, Creds: aws.Credentials{AccessKeyID: config.AdminKeyID, SecretAccessKey: config.AdminSecret},
+		Region: "us-east-1", Service: "workspaces-instances", TargetPrefix: "EUCMIFrontendAPIService", JSONVersion: "1.0", HTTP: &http.Client{}}
+	call := func(op string, in any) *testserver.JSONResponse {
+		t.Helper()
+		r, err := c.Call(ctx, op, in)
+		if err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		return r
+	}
+	ok := func(op string, in any) *testserver.JSONResponse {
+		t.Helper()
+		r := call(op, in)
+		if r.Status != 200 {
+			t.Fatalf("%s: HTTP %d %s", op, r.Status, r.Body)
+		}
+		return r
+	}
+	ims, err := ec2.NewFromConfig(testserver.ConfigFor(rec.URL, config.AdminKeyID, config.AdminSecret, "")).DescribeImages(ctx, &ec2.DescribeImagesInput{
+		Filters: []ec2types.Filter{{Name: aws.String("name"), Values: []string{"Windows_Server-2022-English-Full-Base"}}}})
+	if err != nil || len(ims.Images) != 1 {
+		t.Fatalf("the Windows Server image: %v", err)
+	}
+	spec := map[string]any{"ImageId": aws.ToString(ims.Images[0].ImageId), "InstanceType": "m5.large", "Placement": map[string]any{"AvailabilityZone": "us-east-1a"}}
+	var created struct{ WorkspaceInstanceId string }
+	if err := ok("CreateWorkspaceInstance", map[string]any{"ManagedInstance": spec, "BillingConfiguration": map[string]any{"BillingMode": "HOURLY"},
+		"Tags": []map[string]string{{"Key": "team", "Value": "red"}}}).Decode(&created); err != nil {
+		t.Fatal(err)
+	}
+	id := created.WorkspaceInstanceId
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		var got struct{ ProvisionState string }
+		r, err := c.Call(ctx, "GetWorkspaceInstance", map[string]string{"WorkspaceInstanceId": id})
+		return err == nil && r.Status == 200 && r.Decode(&got) == nil && got.ProvisionState == "ALLOCATED"
+	}, "instance %s never ALLOCATED", id)
+	ok("ListWorkspaceInstances", map[string]any{"ProvisionStates": []string{"ALLOCATED"}})
+	ok("ListInstanceTypes", map[string]any{"InstanceConfigurationFilter": map[string]string{"BillingMode": "HOURLY", "PlatformType": "Windows", "Tenancy": "SHARED"}})
+	ok("ListRegions", nil)
+	ok("TagResource", map[string]any{"WorkspaceInstanceId": id, "Tags": []map[string]string{{"Key": "env", "Value": "conf"}}})
+	ok("ListTagsForResource", map[string]any{"WorkspaceInstanceId": id})
+	ok("UntagResource", map[string]any{"WorkspaceInstanceId": id, "TagKeys": []string{"env"}})
+	var vol struct{ VolumeId string }
+	if err := ok("CreateVolume", map[string]any{"AvailabilityZone": "us-east-1a", "SizeInGB": 20, "VolumeType": "gp3"}).Decode(&vol); err != nil {
+		t.Fatal(err)
+	}
+	ok("AssociateVolume", map[string]any{"WorkspaceInstanceId": id, "VolumeId": vol.VolumeId, "Device": "xvdf"})
+	ok("DisassociateVolume", map[string]any{"WorkspaceInstanceId": id, "VolumeId": vol.VolumeId})
+	ok("DeleteVolume", map[string]any{"VolumeId": vol.VolumeId})
+
+	// Bad inputs: each answered with an error of the model.
+	const none = "wsinst-00000000000000000"
+	for _, bad := range []struct {
+		op string
+		in any
+	}{
+		{"CreateWorkspaceInstance", map[string]any{"ManagedInstance": map[string]any{"InstanceType": "m5.large"}, "BillingConfiguration": map[string]any{"BillingMode": "BOGUS"}}},
+		{"GetWorkspaceInstance", map[string]string{"WorkspaceInstanceId": none}},
+		{"ListWorkspaceInstances", map[string]any{"ProvisionStates": []string{"BOGUS"}}},
+		{"ListInstanceTypes", map[string]any{"MaxResults": 0}},
+		{"ListRegions", map[string]any{"MaxResults": 0}},
+		{"TagResource", map[string]any{"WorkspaceInstanceId": none, "Tags": []map[string]string{{"Key": "k", "Value": "v"}}}},
+		{"ListTagsForResource", map[string]any{"WorkspaceInstanceId": none}},
+		{"UntagResource", map[string]any{"WorkspaceInstanceId": none, "TagKeys": []string{"k"}}},
+		{"CreateVolume", map[string]any{"AvailabilityZone": "us-east-1a", "VolumeType": "bogus"}},
+		{"AssociateVolume", map[string]any{"WorkspaceInstanceId": id, "VolumeId": "vol-00000000000000000", "Device": "xvdg"}},
+		{"DisassociateVolume", map[string]any{"WorkspaceInstanceId": id, "VolumeId": "vol-00000000000000000"}},
+		{"DeleteVolume", map[string]any{"VolumeId": "vol-00000000000000000"}},
+		{"DeleteWorkspaceInstance", map[string]string{"WorkspaceInstanceId": none}},
+	} {
+		if r := call(bad.op, bad.in); r.Status < 400 || r.Status >= 500 {
+			t.Errorf("%s with bad input: HTTP %d %s", bad.op, r.Status, r.Body)
+		}
+	}
+	ok("DeleteWorkspaceInstance", map[string]string{"WorkspaceInstanceId": id})
 }

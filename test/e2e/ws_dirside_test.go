@@ -77,20 +77,12 @@ func wsRecorded(t *testing.T) (*testserver.Server, *recorder, *env) {
 				continue
 			}
 			n++
-			if x.Status >= 500 {
-				t.Errorf("%s: HTTP %d %s", x.Op, x.Status, x.Body)
-			}
-			var p []string
-			if x.Status == 200 {
-				p = m.CheckJSONOutputWith(x.Op, x.Body, awsmodel.CheckOptions{})
-			} else {
-				p = m.CheckJSONError(x.Op, x.ErrorType, x.Body)
-			}
-			if p = filterKnown(t, "workspaces."+x.Op, p); len(p) > 0 {
+			if p := checkExchange(t, m, x); len(p) > 0 {
 				t.Errorf("workspaces.%s does not conform to the botocore model:\n  %s", x.Op, strings.Join(p, "\n  "))
 			}
 		}
 		t.Logf("%d WorkSpaces responses checked against the model", n)
+		conformanceDone(t)
 	})
 	return s, rec, e
 }

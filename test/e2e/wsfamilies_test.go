@@ -157,17 +157,7 @@ func TestWorkspacesFamiliesConformance(t *testing.T) {
 			continue
 		}
 		seen[x.Op] = true
-		if x.Status >= 500 {
-			problems = append(problems, x.Op+": HTTP "+string(x.Body))
-			continue
-		}
-		var p []string
-		if x.Status == 200 {
-			p = m.CheckJSONOutputWith(x.Op, x.Body, awsmodel.CheckOptions{})
-		} else {
-			p = m.CheckJSONError(x.Op, x.ErrorType, x.Body)
-		}
-		for _, q := range filterKnown(t, "workspaces."+x.Op, p) {
+		for _, q := range checkExchange(t, m, x) {
 			problems = append(problems, x.Op+": "+q)
 		}
 	}
@@ -180,6 +170,7 @@ func TestWorkspacesFamiliesConformance(t *testing.T) {
 	for _, p := range slices.Compact(problems) {
 		t.Error(p)
 	}
+	conformanceDone(t)
 }
 
 // TestCLIWorkspacesFamilies runs the unmodified AWS CLI through an account

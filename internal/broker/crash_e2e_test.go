@@ -30,6 +30,20 @@ import (
 // (re-exec): TestMain turns the child into "deskplane broker serve" with a
 // clock that follows the server's virtual clock.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "x11-session" && os.Args[2] == "--" {
+		// A desktop's session of deskplane serve --runtime x11 (what a
+		// built deskplane's "x11-session" runs), started by the runtime
+		// with this test binary; its guest command is this binary again
+		// (BROKER_TEST_GUEST, below).
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		err := runtime.RunX11Session(ctx, os.Args[3:], os.Getenv, os.Stdout, 3*time.Second)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "x11 session:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv("BROKER_TEST_GUEST") == "1" && os.Getenv("DESKPLANE_WORKSPACE_ID") != "" {
 		// A desktop's guest of deskplane serve --runtime process (the
 		// built-in guest), started by the runtime with this test binary.

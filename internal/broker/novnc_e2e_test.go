@@ -7,16 +7,25 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"net"
 	"net/http"
-	"net/netip"
+	"net/http/httptest"
 	"os"
+	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	dsvc "github.com/aws/aws-sdk-go-v2/service/directoryservice"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 	"github.com/chromedp/chromedp"
 
 	"github.com/deskplane/deskplane/internal/broker/gateway"
+	"github.com/deskplane/deskplane/internal/runtime"
 	"github.com/deskplane/deskplane/internal/testserver"
 )
 
@@ -42,32 +51,110 @@ func requireNoVNC(t *testing.T) {
 	}
 }
 
-// startFreeVNCDesktops gives every running, unassigned desktop of pool a
-// real VNC desktop at its reachable address (the one the gateway is sent
-// to), with an xterm titled with its workspace id.
-func startFreeVNCDesktops(t *testing.T, b *Broker, pool string) int {
+// requireX11 skips without the x11 runtime's programs (Debian: xvfb,
+// x11vnc, openbox, xterm), or fails in CI (CI=true), where scripts/test.sh
+// installs them.
+func requireX11(t *testing.T) {
 	t.Helper()
+	if err := runtime.CheckX11(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+// startX11PortalEnv is a portal over deskplane serve --runtime x11 with
+// LDAP on: every desktop is a real X desktop (Xvfb, openbox, an xterm
+// titled with its workspace id) whose x11vnc answers at its reachable
+// address only when its security groups allow TCP 5900. Onboarding (the
+// Onboarder of broker onboard, with the protocol plans' ports, the vnc
+// plan's 5900 among them) creates the directory's custom security group
+// before any desktop exists. One pool, eng (alice's, the vnc protocol plan
+// and stop-after-30); alice signs in to the portal against the directory's
+// own LDAP with the password ResetUserPassword set.
+func startX11PortalEnv(t *testing.T) *portalEnv {
+	t.Helper()
+	requireX11(t)
+	// The sessions' guest command is this test binary: see TestMain.
+	os.Setenv("BROKER_TEST_GUEST", "1")
+	t.Cleanup(func() { os.Unsetenv("BROKER_TEST_GUEST") })
+	e := startEnv(t, testserver.Runtime("x11", 3, os.Args[0], "-test.run=^$"), testserver.X11Session(os.Args[0], "x11-session"),
+		testserver.LDAP(twoFreePorts(t)))
 	ctx := context.Background()
-	ds, err := b.Desktops(ctx)
+	r, out := e.onboard()
+	if r.SecurityGroupID == "" || !slices.Contains(r.Done, "security-group") || !strings.Contains(out, "5900") {
+		t.Fatalf("onboarding's security-group step does not allow 5900: %+v\n%s", r, out)
+	}
+	e.cfg.Pools = []Pool{{Name: "eng", Directory: r.DirectoryID, Bundle: r.BundleID, RunningMode: "MANUAL", Min: 1, Max: 2, Warm: 1}}
+	e.cfg.Policies = []Policy{{Name: "engineers", Groups: []string{"Engineering"}, Pool: "eng", ProtocolPlan: "vnc", PowerPlan: "stop-after-30", ReleasePlan: "keep"}}
+	// The broker asks deskplane where each desktop answers.
+	e.cfg.DeskplaneAdminToken = e.s.AdminToken
+	for _, ep := range e.s.LDAP.Endpoints() {
+		if ep.DirectoryID == r.DirectoryID && ep.Region == "us-east-1" {
+			e.cfg.Portal.LDAP = map[string]string{"corp.example.com": "ldap://" + net.JoinHostPort(ep.Address, strconv.Itoa(ep.LDAPPort))}
+		}
+	}
+	if e.cfg.Portal.LDAP == nil {
+		t.Fatalf("directory %s answers no LDAP", r.DirectoryID)
+	}
+	ds := dsvc.NewFromConfig(e.s.Admin())
+	if _, err := ds.ResetUserPassword(ctx, &dsvc.ResetUserPasswordInput{DirectoryId: aws.String(r.DirectoryID), UserName: aws.String("alice"), NewPassword: aws.String("Alice-Us3r!")}); err != nil {
+		t.Fatalf("ResetUserPassword alice: %v", err)
+	}
+	if err := e.cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	f, err := NewFleet(fctx, e.cfg, 30*time.Second, Options{Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, d := range ds {
-		if d.Pool != pool || d.State != "AVAILABLE" || d.IP == "" || d.User != "" {
-			continue
-		}
-		a, err := b.reachable(ctx, reachDesktop, d.ID, d.IP)
-		if err != nil {
-			t.Fatal(err)
-		}
-		startVNCDesktop(t, netip.AddrPortFrom(a, 5900).String(), d.ID)
-		n++
+	t.Cleanup(func() { f.Close() })
+	b := f.Broker(DefaultTenant)
+	h, _, err := startLocalGateway(fctx, e.cfg, "127.0.0.1:0", f.Hub(), slogDiscard(), f.Handler())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n == 0 {
-		t.Fatalf("no running free desktop in pool %s", pool)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	reconcileUntil(t, b, func(r *PassReport) bool {
+		return settled(r, "eng") && r.Pools["eng"].States["AVAILABLE"] > r.Pools["eng"].Assigned
+	}, "eng settles with a free running desktop")
+	return &portalEnv{e: e, f: f, b: b, srv: srv, guests: map[string]bool{}}
+}
+
+// x11Guest reads the x11 runtime's guest of a desktop from deskplane's
+// GET /_deskplane/runtime: its X display and the address its x11vnc
+// listens on ("" when its security groups do not allow 5900).
+func x11Guest(t *testing.T, s *testserver.Server, id string) (display, vnc string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/_deskplane/runtime", nil)
+	req.Header.Set("Authorization", "Bearer "+s.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return n
+	defer resp.Body.Close()
+	var out struct {
+		Runtime  string `json:"runtime"`
+		Desktops []struct {
+			WorkspaceID string `json:"workspace_id"`
+			Display     string `json:"display"`
+			VNC         string `json:"vnc"`
+		} `json:"desktops"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.Runtime != "x11" {
+		t.Fatalf("GET /_deskplane/runtime: %d, runtime %q, %v", resp.StatusCode, out.Runtime, err)
+	}
+	for _, d := range out.Desktops {
+		if d.WorkspaceID == id {
+			return d.Display, d.VNC
+		}
+	}
+	t.Fatalf("no x11 guest for %s in GET /_deskplane/runtime", id)
+	return "", ""
 }
 
 // xtermRegion checks the pixels of a page screenshot inside rect (the
@@ -111,25 +198,27 @@ func xtermRegion(img image.Image, rect image.Rectangle) (string, bool) {
 	return desc, ok
 }
 
-// TestPortalNoVNCBrowser: alice's policy gives her a VNC desktop; she
-// signs in, presses Connect, and the page shows the remote desktop in
-// noVNC (the canvas's pixels hold the xterm's white window with black text
-// on the black root window), through the gateway's WebSocket with her
-// ticket. The table follows without a reload: her desktop, AVAILABLE,
-// active, CONNECTED. Closing the page disconnects, and the power plan
-// stops the desktop on the virtual clock.
+// TestPortalNoVNCBrowser: against deskplane serve --runtime x11 (with its
+// directories' LDAP) and a broker onboarded with the security-group step
+// (its group lets the vnc plan's 5900 in), alice signs in with her
+// directory password, presses Connect on her VNC desktop, and the page
+// shows the x11 guest in noVNC through the gateway's WebSocket with her
+// ticket: the canvas's pixels hold the guest's xterm (a white window with
+// black text) on the black root window. The table follows without a
+// reload: her desktop, AVAILABLE, active, CONNECTED; deskplane says
+// CONNECTED too (DescribeWorkspacesConnectionStatus, the SDK). Closing the
+// page disconnects, and the power plan stops the desktop on the virtual
+// clock.
 func TestPortalNoVNCBrowser(t *testing.T) {
-	requirePrograms(t, vncPrograms...)
 	requireNoVNC(t)
-	pe := startPortalEnv(t, vncPolicy)
-	startFreeVNCDesktops(t, pe.b, "eng")
+	pe := startX11PortalEnv(t)
 	srv := pe.srv.URL
 	ctx := browser(t)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(srv+"/portal/"),
 		chromedp.WaitVisible(chromedp.ID("user-name")),
 		chromedp.SendKeys(chromedp.ID("user-name"), "alice"),
-		chromedp.SendKeys(chromedp.ID("password"), "alice-pw"),
+		chromedp.SendKeys(chromedp.ID("password"), "Alice-Us3r!"),
 		chromedp.Click(chromedp.ID("signin")),
 		chromedp.WaitVisible(chromedp.ID("connect")),
 	); err != nil {
@@ -144,7 +233,8 @@ func TestPortalNoVNCBrowser(t *testing.T) {
 	poll(t, ctx, `document.getElementById("screen").dataset.connected === "1"`)
 	// The table moves on by itself (GET /portal/api/desktops).
 	poll(t, ctx, `document.querySelector("#desktops .connection").textContent === "CONNECTED"`)
-	alice, _ := pe.b.Store().OpenSession(context.Background(), "alice")
+	bg := context.Background()
+	alice, _ := pe.b.Store().OpenSession(bg, "alice")
 	if alice == nil {
 		t.Fatal("alice has no open session")
 	}
@@ -158,9 +248,26 @@ func TestPortalNoVNCBrowser(t *testing.T) {
 	if st := text(t, ctx, "status"); !strings.Contains(st, alice.WorkspaceID) || !strings.Contains(st, "VNC") {
 		t.Fatalf("status %q", st)
 	}
+	// Her desktop is an x11 guest whose x11vnc listens (its groups allow
+	// 5900), and deskplane sees the gateway's connection as a user session.
+	display, vncAddr := x11Guest(t, pe.e.s, alice.WorkspaceID)
+	if display == "" || !strings.HasSuffix(vncAddr, ":5900") {
+		t.Fatalf("alice's x11 guest: display %q, VNC %q", display, vncAddr)
+	}
+	ws := workspaces.NewFromConfig(pe.e.s.Admin())
+	connState := func() wstypes.ConnectionState {
+		o, err := ws.DescribeWorkspacesConnectionStatus(bg, &workspaces.DescribeWorkspacesConnectionStatusInput{WorkspaceIds: []string{alice.WorkspaceID}})
+		if err != nil || len(o.WorkspacesConnectionStatus) != 1 {
+			t.Fatalf("DescribeWorkspacesConnectionStatus: %v", err)
+		}
+		return o.WorkspacesConnectionStatus[0].ConnectionState
+	}
+	testserver.Eventually(t, 20*time.Second, func() bool { return connState() == wstypes.ConnectionStateConnected },
+		"DescribeWorkspacesConnectionStatus: alice's desktop is not CONNECTED while the page shows it")
 	// The canvas is the remote screen's size (shown scaled to the box); its
 	// pixels show the desktop (noVNC draws the first full update right
-	// after connecting: poll).
+	// after connecting; the xterm maps a little after the desktop is
+	// ready: poll).
 	size, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const c = document.querySelector("#screen canvas"); const r = c.getBoundingClientRect();
 		return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height, c.width, c.height]; })()`))
 	if err != nil {
@@ -173,7 +280,7 @@ func TestPortalNoVNCBrowser(t *testing.T) {
 	var desc string
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	for {
 		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
@@ -194,6 +301,15 @@ func TestPortalNoVNCBrowser(t *testing.T) {
 	}
 	t.Logf("noVNC: %s", desc)
 	screenshot(t, ctx, "portal-novnc")
+	// The white window is the guest's terminal, titled with alice's
+	// workspace id, on the guest's display.
+	if _, err := exec.LookPath("xdotool"); err == nil {
+		cmd := exec.Command("xdotool", "search", "--onlyvisible", "--name", "^"+alice.WorkspaceID+"$")
+		cmd.Env = append(os.Environ(), "DISPLAY="+display)
+		if out, err := cmd.Output(); err != nil || strings.TrimSpace(string(out)) == "" {
+			t.Fatalf("no window titled %s on %s: %q %v", alice.WorkspaceID, display, out, err)
+		}
+	}
 	if n := len(pe.b.Hub().Connections()); n != 1 {
 		t.Fatalf("%d live gateway connections, want alice's one", n)
 	}
@@ -203,17 +319,30 @@ func TestPortalNoVNCBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatal(err)
 	}
-	bg := context.Background()
 	testserver.Eventually(t, 20*time.Second, func() bool {
 		s, _ := pe.b.Store().Session(bg, alice.ID)
 		d, _ := pe.b.Store().Desktop(bg, alice.WorkspaceID)
 		return s.State == SessDisconnected && d != nil && !d.StopAt.IsZero() && len(pe.b.Hub().Connections()) == 0
 	}, "closing the page disconnects alice's session")
+	testserver.Eventually(t, 20*time.Second, func() bool { return connState() == wstypes.ConnectionStateDisconnected },
+		"DescribeWorkspacesConnectionStatus: alice's desktop is not DISCONNECTED after the page closed")
 	pe.e.advance(31 * time.Minute)
 	reconcileUntil(t, pe.b, func(r *PassReport) bool {
 		d, _ := pe.b.Store().Desktop(bg, alice.WorkspaceID)
 		return d != nil && !d.StopRequested.IsZero()
 	}, "the power plan stops alice's desktop")
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		o, err := ws.DescribeWorkspaces(bg, &workspaces.DescribeWorkspacesInput{WorkspaceIds: []string{alice.WorkspaceID}})
+		return err == nil && len(o.Workspaces) == 1 && o.Workspaces[0].State == wstypes.WorkspaceStateStopped
+	}, "alice's desktop does not reach STOPPED")
+	// The stopped desktop's session is gone: nothing answers VNC there.
+	testserver.Eventually(t, 20*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", vncAddr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, "the stopped desktop's x11vnc still answers at %s", vncAddr)
 }
 
 // TestPortalNoVNCServed: the portal serves noVNC's modules from the

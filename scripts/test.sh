@@ -35,16 +35,18 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
 fi
 export DESKPLANE_REQUIRE_CHROMIUM="${DESKPLANE_REQUIRE_CHROMIUM:-1}"
 
-step "X11 packages for the x11 runtime's tests"
+step "X11 and noVNC packages for the x11 runtime's and the portal's tests"
 # deskplane serve --runtime x11 runs Xvfb, openbox, xterm and x11vnc per
-# desktop; its tests find the terminal with xwininfo (x11-utils) and xdotool.
+# desktop; its tests find the terminal with xwininfo (x11-utils) and xdotool;
+# the broker's portal serves noVNC from Debian's novnc package.
 # Installed here when missing and we are root; with DESKPLANE_REQUIRE_X11=1
 # (or CI=true) the tests fail without them instead of skipping.
 if ! command -v Xvfb >/dev/null 2>&1 || ! command -v x11vnc >/dev/null 2>&1 || ! command -v xterm >/dev/null 2>&1 ||
-  ! command -v openbox >/dev/null 2>&1 || ! command -v xwininfo >/dev/null 2>&1 || ! command -v xdotool >/dev/null 2>&1; then
+  ! command -v openbox >/dev/null 2>&1 || ! command -v xwininfo >/dev/null 2>&1 || ! command -v xdotool >/dev/null 2>&1 ||
+  [ ! -f /usr/share/novnc/core/rfb.js ]; then
   if [ "$(id -u)" -eq 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y xvfb x11vnc xterm openbox x11-utils xdotool >/dev/null || {
-      apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y xvfb x11vnc xterm openbox x11-utils xdotool >/dev/null; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends xvfb x11vnc xterm openbox x11-utils xdotool novnc >/dev/null || {
+      apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends xvfb x11vnc xterm openbox x11-utils xdotool novnc >/dev/null; }
   fi
 fi
 export DESKPLANE_REQUIRE_X11="${DESKPLANE_REQUIRE_X11:-1}"

@@ -40,11 +40,13 @@ func vncPolicy(e *testEnv) {
 	e.cfg.DeskplaneAdminToken = e.s.AdminToken
 }
 
-// requireNoVNC skips without Debian's novnc package, or fails in CI.
+// requireNoVNC skips without Debian's novnc package, or fails in CI
+// (CI=true or DESKPLANE_REQUIRE_X11=1, which scripts/test.sh sets after
+// installing it).
 func requireNoVNC(t *testing.T) {
 	t.Helper()
 	if msg := noVNCMissing(DefaultNoVNCDir); msg != "" {
-		if os.Getenv("CI") == "true" {
+		if mustHaveX11() {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
@@ -53,15 +55,21 @@ func requireNoVNC(t *testing.T) {
 
 // requireX11 skips without the x11 runtime's programs (Debian: xvfb,
 // x11vnc, openbox, xterm), or fails in CI (CI=true), where scripts/test.sh
-// installs them.
+// installs them and sets DESKPLANE_REQUIRE_X11=1.
 func requireX11(t *testing.T) {
 	t.Helper()
 	if err := runtime.CheckX11(); err != nil {
-		if os.Getenv("CI") == "true" {
+		if mustHaveX11() {
 			t.Fatal(err)
 		}
 		t.Skip(err)
 	}
+}
+
+// mustHaveX11 reports whether missing X11 or noVNC packages fail a test
+// rather than skip it.
+func mustHaveX11() bool {
+	return os.Getenv("CI") == "true" || os.Getenv("DESKPLANE_REQUIRE_X11") == "1"
 }
 
 // startX11PortalEnv is a portal over deskplane serve --runtime x11 with

@@ -47,7 +47,7 @@ func TestTicketsSharedAcrossPostgresBrokers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	viaB := &gateway.Gateway{ID: "gw-1", Broker: atB, Map: func(string, int) (string, error) { return desk, nil }}
+	viaB := &gateway.Gateway{ID: "gw-1", Broker: clientAt{atB, desk}}
 	gctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	go viaB.ServeTCP(gctx, ln)
@@ -136,4 +136,20 @@ func ticketRows(t *testing.T, b *Broker) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// clientAt is a gateway's client of a broker whose redeemed targets are
+// redirected to a stand-in desktop (the broker resolves the desktop's real
+// address, which no test desktop listens on).
+type clientAt struct {
+	*gateway.Client
+	desk string
+}
+
+func (c clientAt) Redeem(ctx context.Context, gatewayID, tk string) (gateway.Target, error) {
+	t, err := c.Client.Redeem(ctx, gatewayID, tk)
+	if err == nil {
+		t.Address = c.desk
+	}
+	return t, err
 }

@@ -64,37 +64,18 @@ func (b *Broker) AuthenticateAdmin(ctx context.Context, user, password string) e
 	if group == "" || !userNameRE.MatchString(user) || password == "" {
 		return errBadCredentials
 	}
-	seen := map[string]bool{}
-	var lastErr error
 	bound := false
-	for _, p := range b.cfg.Pools {
-		u, domain, err := b.directoryLDAP(ctx, p.Name)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		if seen[u] {
-			continue
-		}
-		seen[u] = true
+	err := b.eachDirectory(ctx, "console", func(u, domain string) (bool, error) {
 		member, err := b.adminBind(ctx, u, domain, user, password, group)
-		switch {
-		case err == nil && member:
-			return nil
-		case err == nil:
+		if err == nil && !member {
 			bound = true
-		case !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials):
-			lastErr = err
-			b.log.Warn("console: ldap sign-in failed", "url", u, "err", err)
 		}
-	}
-	if bound {
+		return member, err
+	})
+	if err != nil && bound {
 		return errNotAdmin
 	}
-	if lastErr != nil {
-		return fmt.Errorf("%w (%v)", errBadCredentials, lastErr)
-	}
-	return errBadCredentials
+	return err
 }
 
 // adminBind binds as the user and reports whether the user is a member of

@@ -116,6 +116,18 @@ func (b *Broker) Authenticate(ctx context.Context, user, password string) error 
 		// directories accept.
 		return errBadCredentials
 	}
+	return b.eachDirectory(ctx, "portal", func(u, domain string) (bool, error) {
+		return true, b.ldapBind(ctx, u, b.bindName(user, domain), password)
+	})
+}
+
+// eachDirectory tries sign-in on each of the pools' directories in turn
+// (each LDAP URL once) until try accepts: try binds at the directory's URL
+// and returns done (nil error and done: signed in). A directory that
+// refuses the credentials is passed over; any other failure is logged and
+// kept for the caller's error. With no directory accepting, the answer is
+// errBadCredentials.
+func (b *Broker) eachDirectory(ctx context.Context, what string, try func(url, domain string) (bool, error)) error {
 	seen := map[string]bool{}
 	var lastErr error
 	for _, p := range b.cfg.Pools {
@@ -128,13 +140,13 @@ func (b *Broker) Authenticate(ctx context.Context, user, password string) error 
 			continue
 		}
 		seen[u] = true
-		err = b.ldapBind(ctx, u, b.bindName(user, domain), password)
-		if err == nil {
+		done, err := try(u, domain)
+		if err == nil && done {
 			return nil
 		}
-		if !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+		if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
 			lastErr = err
-			b.log.Warn("portal: ldap bind failed", "url", u, "err", err)
+			b.log.Warn(what+": ldap sign-in failed", "url", u, "err", err)
 		}
 	}
 	if lastErr != nil {

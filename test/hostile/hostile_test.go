@@ -50,9 +50,11 @@ type principal struct {
 
 // run is one run of the suite.
 type run struct {
-	t        *testing.T
-	p        *proc
-	hc       *http.Client
+	t  *testing.T
+	p  *proc
+	hc *http.Client
+	// hcExpect sends "Expect: 100-continue" requests (refusedUnread).
+	hcExpect *http.Client
 	seed     uint64
 	calls    int
 	ops      []servedOperation
@@ -108,8 +110,9 @@ func TestHostile(t *testing.T) {
 	bin := buildBinary(t)
 	p := startProc(t, bin)
 	r := &run{t: t, p: p, seed: seed, calls: calls, ops: ops, models: models,
-		hc:     &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
-		status: map[int]int{}, codes: map[string]int{}, skipped: map[string]int{}, okOps: map[string]bool{}, okPowerless: map[string]int{},
+		hc:       &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
+		hcExpect: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{ExpectContinueTimeout: 10 * time.Second}},
+		status:   map[int]int{}, codes: map[string]int{}, skipped: map[string]int{}, okOps: map[string]bool{}, okPowerless: map[string]int{},
 		admin: principal{"admin", aws.Credentials{AccessKeyID: config.AdminKeyID, SecretAccessKey: config.AdminSecret}}}
 	ctx := context.Background()
 	empty := r.digest(ctx)
@@ -389,8 +392,12 @@ func (r *run) call(ctx context.Context, i int, who principal) {
 			r.mu.Lock()
 			r.status[http.StatusRequestEntityTooLarge]++
 			r.mu.Unlock()
+		} else if a, why := r.refusedUnread(ctx, o, who, w, err); why == "" {
+			r.mu.Lock()
+			r.status[a.Status]++
+			r.mu.Unlock()
 		} else {
-			r.fail(i, who, o, req, w.Body, "no answer: %v", err)
+			r.fail(i, who, o, req, w.Body, "no answer: %v (%s)", err, why)
 		}
 	} else {
 		if *flagVerbose {
@@ -476,6 +483,37 @@ func (r *run) fail(i int, who principal, o servedOperation, req *http.Request, b
 	}
 	r.t.Errorf("FAIL seed=%d call=%d (replay: -hostile.seed=%d -hostile.calls=%d -hostile.call=%d) signed by %s, %s.%s: %s\nrequest:\n%s",
 		r.seed, i, r.seed, r.calls, i, who.name, o.Service, o.Op, fmt.Sprintf(format, args...), dump(req, body))
+}
+
+// refusedUnread tells whether a call whose body write failed (err) was
+// refused by the server before it read the body: the gateway cuts off at
+// once the connection of a request that does not authenticate (a hostile
+// signing region, a corrupted signature), so a client still writing its
+// body sees EPIPE or ECONNRESET instead of the answer. It sends the same
+// request again with "Expect: 100-continue", so that the client waits for
+// the answer before it writes the body, and holds that the answer is a
+// refusal the model allows. It returns that answer, or why not.
+func (r *run) refusedUnread(ctx context.Context, o servedOperation, who principal, w *wireReq, err error) (*answer, string) {
+	if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+		return nil, "not a connection cut off while the body was written"
+	}
+	again := *w
+	again.Header = w.Header.Clone()
+	if again.Header == nil {
+		again.Header = http.Header{}
+	}
+	again.Header.Set("Expect", "100-continue")
+	a, req, err := send(ctx, r.hcExpect, r.p.URL, o.Service, who.creds, &again)
+	if err != nil {
+		return nil, fmt.Sprintf("sent again with Expect: 100-continue: %v", err)
+	}
+	if a.Status < 400 || a.Status >= 500 || !a.Closed {
+		return nil, fmt.Sprintf("sent again with Expect: 100-continue, it answered %d %s (Connection: close %v), not a refusal that cuts the connection", a.Status, a.Code, a.Closed)
+	}
+	if why := judge(r.models[o.Service], o.Op, a, headSize(req)); why != "" {
+		return nil, fmt.Sprintf("sent again with Expect: 100-continue: %s (answer %d %s)", why, a.Status, a.Code)
+	}
+	return a, ""
 }
 
 // digestDoc is GET /_deskplane/digest's answer.

@@ -343,8 +343,16 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 		return
 	}
 	if int64(len(body)) > limit {
+		if errSvc == nil && perr == nil {
+			// Only the body can tell the service, and it is over what is
+			// read to find its Action: spell the refusal in the protocol of
+			// the service the complete parameters read so far name.
+			if qs := g.queryServiceOf(r, body[:limit]); qs != nil {
+				errSvc, errProto = qs, qs.Protocol
+			}
+		}
 		refuseBody(w, r, pre != nil)
-		rec.fail(g, w, errSvc, errProto, opName, reqID, errTooLarge(errProto))
+		rec.fail(g, w, errSvc, errProto, opName, reqID, awsproto.Spell(errProto, awsproto.ErrBodyTooLarge, limit))
 		return
 	}
 	// Query protocol services may carry Action in a form body; the parsed
@@ -595,6 +603,20 @@ func (c *Call) authorizeOp(ctx context.Context, in any) error {
 		}
 	}
 	return nil
+}
+
+// queryServiceOf finds the query-protocol service of a request from the
+// start of its form body (cut at its last '&', so that no parameter is
+// partial): nil when it names none.
+func (g *Gateway) queryServiceOf(r *http.Request, head []byte) *Service {
+	if i := bytes.LastIndexByte(head, '&'); i >= 0 {
+		head = head[:i]
+	}
+	svc, _, _, err := g.routeQuery(r, head)
+	if err != nil && svc == nil {
+		return nil
+	}
+	return svc
 }
 
 // maxUnsignedBody bounds the body read from a request whose service only

@@ -8,7 +8,8 @@
 // an IAM user with no policy, to a real server process. It holds that the
 // process never dies, that no answer is a 5xx, that every refusal carries
 // an error code the model allows for the operation, and that the user with
-// no policy changes nothing in the store.
+// no policy changes nothing in the store (but the KMS keys whose key
+// policy allows every principal, which AWS lets anyone change).
 //
 // See docs/reliability.md for the flags and how to replay a failure.
 package hostile

@@ -368,6 +368,8 @@ type answer struct {
 	Code      string
 	RequestID string
 	Body      []byte
+	// Closed tells the answer carried Connection: close.
+	Closed bool
 }
 
 // send signs w for service in us-east-1 (or w.Region) with the keys and
@@ -402,7 +404,7 @@ func send(ctx context.Context, hc *http.Client, base, service string, creds aws.
 	if err != nil {
 		return nil, req, fmt.Errorf("read answer: %w", err)
 	}
-	a := &answer{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Amzn-RequestId"), Body: body}
+	a := &answer{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Amzn-RequestId"), Body: body, Closed: resp.Close}
 	if a.Status != http.StatusOK {
 		a.Code = errorCode(resp.Header, body)
 	}

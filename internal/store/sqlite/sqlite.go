@@ -533,19 +533,30 @@ func runFn(fn func(tx store.Tx) error, t *tx) error {
 	return safego.Try(nil, "sqlite: update", func() error { return fn(t) })
 }
 
-// Get reads one committed record: from the read cache when it holds it,
-// else with one autocommit statement (no BEGIN and COMMIT around it).
+// Get reads one committed record: from the read cache when it holds it
+// (or holds that it is absent), else with one autocommit statement (no
+// BEGIN and COMMIT around it).
 func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
 	ck := table + "\x00" + key
 	v, ok, seq := db.cache.get(ck)
 	if ok {
+		if v == nil {
+			return nil, store.ErrNotFound
+		}
 		return v, nil
 	}
 	err := db.rc.m[getSQL].QueryRowContext(ctx, table, key).Scan(&v)
 	if err == nil {
+		if v == nil {
+			v = []byte{} // an empty value; nil in the cache means absent
+		}
 		db.cache.fill(ck, v, seq)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
+		// Absent records are cached too: a key looked up again and again
+		// that does not exist (a marker record, an unknown id) costs a
+		// map lookup, not a statement, until a write group writes it.
+		db.cache.fill(ck, nil, seq)
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
@@ -725,6 +736,9 @@ func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 	v, ok, ck, seq := t.cached(table, key)
 	if ok {
+		if v == nil {
+			return nil, store.ErrNotFound
+		}
 		return v, nil
 	}
 	err := t.queryRow(ctx, getSQL, table, key).Scan(&v)
@@ -733,6 +747,9 @@ func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get %s/%s: %w", table, key, err)
+	}
+	if v == nil {
+		v = []byte{} // nil in the cache means absent
 	}
 	if ck != "" {
 		t.reads.fill(ck, v, seq)
@@ -811,7 +828,9 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[stri
 		var miss []string
 		for _, k := range keys {
 			if v, ok, _, _ := t.cached(table, k); ok {
-				out[k] = v
+				if v != nil { // nil: cached as absent
+					out[k] = v
+				}
 			} else {
 				miss = append(miss, k)
 			}
@@ -1165,7 +1184,9 @@ func (db *DB) ListJobs(ctx context.Context, after string, limit int) ([]store.Jo
 	return out, nil
 }
 
-// readCache keeps records read by Get and written by the writer. Every
+// readCache keeps records read by Get and written by the writer, and keys
+// Get found absent (held as a nil value; a present record, even an empty
+// one, is never nil). Every
 // write group updates the keys it wrote and bumps seq; a reader fills the cache only if no write
 // group finished since it looked, so it never puts back a stale value. It is
 // sound because one process owns the database file (the lock file).

@@ -879,7 +879,7 @@ func (g *Gateway) encode(svc *Service, proto Protocol, op, reqID string, out any
 			return []byte("{}"), nil
 		}
 		if a, ok := out.(jsonAppender); ok {
-			return a.AppendJSON(make([]byte, 0, 2048))
+			return a.AppendJSON(nil) // it sizes its buffer itself
 		}
 		return json.Marshal(out)
 	case Query:

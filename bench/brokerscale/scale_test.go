@@ -117,7 +117,7 @@ func BenchmarkReconcile10k(b *testing.B) {
 				b.Fatal(err)
 			}
 			p := rep.Pools["eng"]
-			if p.Desktops == perRegion && p.Pending == 0 && len(p.Created) == 0 && len(p.Errors) == 0 {
+			if p.Desktops == perRegion && steady(p) {
 				break
 			}
 			if pass > 200 {
@@ -143,6 +143,7 @@ func BenchmarkReconcile10k(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
+		unsteady := 0
 		for _, br := range all {
 			wg.Add(1)
 			go func() {
@@ -155,10 +156,33 @@ func BenchmarkReconcile10k(b *testing.B) {
 				}
 				mu.Lock()
 				slowest = max(slowest, d)
+				if rep != nil && !steady(rep.Pools["eng"]) {
+					unsteady++
+				}
 				mu.Unlock()
 			}()
 		}
 		wg.Wait()
+		if unsteady > 0 {
+			b.Logf("pass %d: %d of %d tenant-regions acted or saw desktops change state", i, unsteady, len(all))
+		}
 	}
 	b.ReportMetric(float64(slowest.Milliseconds()), "slowest-pass-ms")
+}
+
+// steady reports a pool pass that took no action and saw every desktop
+// AVAILABLE or STOPPED: the pass the benchmark times is one over a fleet
+// at rest (a pool's MANUAL desktops come up AVAILABLE and are then
+// stopped down to the warm count, which takes passes after the last
+// create).
+func steady(p broker.PoolReport) bool {
+	if len(p.Created)+len(p.Started)+len(p.Stopped)+len(p.Replaced)+len(p.Rebuilt)+len(p.Resent)+p.Pending+p.Requested > 0 || len(p.Errors) > 0 {
+		return false
+	}
+	for st := range p.States {
+		if st != "AVAILABLE" && st != "STOPPED" {
+			return false
+		}
+	}
+	return true
 }

@@ -413,6 +413,23 @@ func (b *Broker) loadPassCache(ctx context.Context) (*passCache, error) {
 	return c, nil
 }
 
+// poolDesktops lists a pool's live desktops as the pass knows them: from
+// the pass cache (read at the pass's start, kept up to date by record)
+// instead of reading them again.
+func (b *Broker) poolDesktops(ctx context.Context, st *Store, pool string) ([]*Desktop, error) {
+	if b.cache == nil {
+		return st.PoolDesktops(ctx, pool)
+	}
+	var out []*Desktop
+	for _, d := range b.cache.desktops {
+		if d.Pool == pool && d.GoneAt.IsZero() {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Desktop) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
 // gone marks a desktop that no longer exists (terminated).
 func (b *Broker) gone(ctx context.Context, st *Store, d *Desktop, now time.Time) error {
 	if err := st.CloseUsage(ctx, d.ID, now); err != nil {
@@ -517,7 +534,7 @@ func (b *Broker) reconcilePool(ctx context.Context, p Pool, obs []types.Workspac
 			seen[d.ID] = true
 			recs = append(recs, d)
 		}
-		known, err := st.PoolDesktops(ctx, p.Name)
+		known, err := b.poolDesktops(ctx, st, p.Name)
 		if err != nil {
 			return err
 		}

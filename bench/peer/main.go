@@ -913,6 +913,7 @@ func profile(args []string) error {
 	conc := fs.Int("concurrency", 64, "concurrent requests (describe)")
 	dur := fs.Duration("duration", 5*time.Second, "duration (describe)")
 	desktops := fs.Int("desktops", 5000, "desktops (create)")
+	memOut := fs.String("memprofile", "", "write a heap profile (live objects, after a collection) at the end of the workload to this file")
 	fs.Parse(args)
 	dir, err := os.MkdirTemp("", "deskplane-profile")
 	if err != nil {
@@ -965,5 +966,17 @@ func profile(args []string) error {
 	}
 	printResult(r)
 	fmt.Printf("CPU profile in %s: go tool pprof -top %s\n", *out, *out)
+	if *memOut != "" {
+		runtime.GC()
+		mf, err := os.Create(*memOut)
+		if err != nil {
+			return err
+		}
+		defer mf.Close()
+		if err := pprof.Lookup("heap").WriteTo(mf, 0); err != nil {
+			return err
+		}
+		fmt.Printf("heap profile in %s: go tool pprof -sample_index=inuse_space -top %s\n", *memOut, *memOut)
+	}
 	return nil
 }

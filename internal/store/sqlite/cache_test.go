@@ -209,3 +209,33 @@ func TestAbsentRecordsCached(t *testing.T) {
 		}
 	}
 }
+
+// TestWrittenValuesCachedCompact: a value written from a buffer much larger
+// than itself is cached as a compact copy (the cache's byte bound counts
+// what it holds), and any cached value has no room to append into.
+func TestWrittenValuesCachedCompact(t *testing.T) {
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	big := append(make([]byte, 0, 64<<10), "small value"...)
+	exact := []byte("exact")
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Put(ctx, "t", "big", big); err != nil {
+			return err
+		}
+		return tx.Put(ctx, "t", "exact", exact)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v, ok, _ := db.cache.get("t\x00big")
+	if !ok || string(v) != "small value" || cap(v) != len(v) || &v[0] == &big[0] {
+		t.Fatalf("cached %q (cap %d, copied %v): want a compact copy", v, cap(v), ok && &v[0] != &big[0])
+	}
+	v, ok, _ = db.cache.get("t\x00exact")
+	if !ok || string(v) != "exact" || cap(v) != len(v) {
+		t.Fatalf("cached %q (cap %d)", v, cap(v))
+	}
+}

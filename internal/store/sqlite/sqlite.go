@@ -615,7 +615,7 @@ type tx struct {
 func (t *tx) wrote(table, key string, value []byte) {
 	if t.written != nil {
 		ck := table + "\x00" + key
-		t.written[ck] = value[:len(value):len(value)] // an append to a cached value copies it
+		t.written[ck] = value // fitted (compact, capacity = length) when cached
 		t.dirty[ck] = true
 	}
 }
@@ -1260,12 +1260,26 @@ func (c *readCache) update(batch []*writeReq, committed bool) {
 		keep := committed && r.err == nil
 		for k, v := range r.tx.written {
 			if keep && v != nil && len(v) <= maxWrittenValue {
-				c.put(k, v)
+				c.put(k, fit(v))
 				continue
 			}
 			c.del(k)
 		}
 	}
+}
+
+// fit returns v as the cache keeps it: with capacity equal to its length,
+// so that an append to a cached value copies it, and copied when its array
+// is much larger than it. The cache's byte bound counts lengths; a value
+// encoded into a larger buffer (a record's encoder starts at 1 KiB, a
+// compressed CloudTrail segment's at the size of its input) would
+// otherwise hold that buffer whole, several times what the bound counts
+// (at a million desktops the live heap passed the soft memory limit).
+func fit(v []byte) []byte {
+	if cap(v)-len(v) > len(v)/8 {
+		return append(make([]byte, 0, len(v)), v...)
+	}
+	return v[:len(v):len(v)]
 }
 
 // lockFile takes an exclusive lock on path, so that two processes never

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -75,5 +76,52 @@ func TestBatchCommitsOrRollsBack(t *testing.T) {
 	}
 	if d, _ := st.Desktop(ctx, "ws-c"); d == nil || d.User != "bob" {
 		t.Fatalf("the batch's assignment was not committed: %+v", d)
+	}
+}
+
+// BenchmarkRecordWrites writes what a pass records when 1,000 desktops of a
+// pool change state (the desktop and its usage interval closed), one
+// commit per statement as before Batch, or all in one batch.
+//
+//	go test ./internal/broker -run '^$' -bench RecordWrites -benchtime 3x
+func BenchmarkRecordWrites(b *testing.B) {
+	ctx := context.Background()
+	now := time.UnixMilli(1_700_000_000_000).UTC()
+	write := func(st *Store, i, round int) error {
+		d := &Desktop{ID: fmt.Sprintf("ws-%04d", i), Pool: "eng", Name: fmt.Sprintf("eng-%04d", i), Directory: "d-1",
+			State: []string{"AVAILABLE", "STOPPED"}[round%2], StateSince: now, CreatedAt: now}
+		if err := st.PutDesktop(ctx, d); err != nil {
+			return err
+		}
+		return st.CloseUsage(ctx, d.ID, now)
+	}
+	for _, mode := range []string{"each", "batch"} {
+		b.Run(mode, func(b *testing.B) {
+			st, err := OpenStore(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			for round := 0; b.Loop(); round++ {
+				if mode == "each" {
+					for i := range 1000 {
+						if err := write(st, i, round); err != nil {
+							b.Fatal(err)
+						}
+					}
+					continue
+				}
+				if err := st.Batch(ctx, func(bs *Store) error {
+					for i := range 1000 {
+						if err := write(bs, i, round); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -139,9 +139,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		closeAll()
 		return nil, err
 	}
-	// Readers map the database file: page reads become memory loads instead
-	// of pread system calls, and each keeps a larger page cache.
-	r, err := open(dsn("query_only(true)", "mmap_size(1073741824)", "cache_size(-4096)"), 8)
+	// Readers do not map the database file: each connection's mapping is its
+	// own, and the process's resident size counts a page once per mapping
+	// that touched it, so eight readers mapping a 1 GiB window of a large
+	// database held several GiB of file pages resident (2.2 GiB in all at a
+	// million desktops, docs/benchmarks.md). They read pages with pread
+	// from the kernel's page cache into their own page cache; the writer
+	// keeps its mapping.
+	r, err := open(dsn("query_only(true)", "mmap_size(0)", "cache_size(-4096)"), 8)
 	if err != nil {
 		closeAll()
 		return nil, err

@@ -25,6 +25,8 @@ import (
 	"os/exec"
 	"regexp"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +52,53 @@ var (
 	desktops    = flag.Int("desktops", 2000, "desktops to create per configuration")
 	concurrency = flag.Int("c", 32, "concurrent clients")
 	describeFor = flag.Duration("describe", 5*time.Second, "how long to run the DescribeWorkspaces phase")
+	pgPID       = flag.Int("pg-pid", 0, "the PostgreSQL postmaster's pid (first line of its postmaster.pid): the CPU its processes use while creating is reported per desktop")
 )
+
+// cpuOf is the CPU time (user and system) the processes pids have used so
+// far, from /proc; a process that is gone counts nothing.
+func cpuOf(pids []int) time.Duration {
+	var ticks int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command's closing parenthesis; utime and
+		// stime are the 14th and 15th of the line.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
+// pgPIDs lists the postmaster and its children (the backends).
+func pgPIDs() []int {
+	if *pgPID == 0 {
+		return nil
+	}
+	out := []int{*pgPID}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || bytes.LastIndexByte(b, ')') < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(*pgPID) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
 
 type node struct {
 	cmd *exec.Cmd
@@ -133,11 +181,12 @@ func wait(cond func() bool) {
 type result struct {
 	name           string
 	createPerSec   float64
+	nodeCPU, pgCPU time.Duration // per desktop created
 	describePerSec float64
 	p50, p99       time.Duration
 }
 
-func run(ctx context.Context, name string, urls []string) result {
+func run(ctx context.Context, name string, urls []string, nodePIDs []int) result {
 	dir, bundle := setup(ctx, urls[0])
 	clients := make([]*workspaces.Client, len(urls))
 	for i, u := range urls {
@@ -151,6 +200,8 @@ func run(ctx context.Context, name string, urls []string) result {
 	var mu sync.Mutex
 	var ids []string
 	var wg sync.WaitGroup
+	pgs := pgPIDs()
+	node0, pg0 := cpuOf(nodePIDs), cpuOf(pgs)
 	t0 := time.Now()
 	for w := 0; w < *concurrency; w++ {
 		wg.Add(1)
@@ -176,6 +227,10 @@ func run(ctx context.Context, name string, urls []string) result {
 	}
 	wg.Wait()
 	create := float64(len(ids)) / time.Since(t0).Seconds()
+	nodeCPU, pgCPU := (cpuOf(nodePIDs)-node0)/time.Duration(len(ids)), (cpuOf(pgs)-pg0)/time.Duration(len(ids))
+	if !strings.Contains(name, "PostgreSQL") {
+		pgCPU = 0
+	}
 
 	// DescribeWorkspaces by id: one signed request per node, replayed.
 	type signed struct {
@@ -228,7 +283,7 @@ func run(ctx context.Context, name string, urls []string) result {
 		all = append(all, l...)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	return result{name: name, createPerSec: create, describePerSec: float64(n.Load()) / time.Since(t1).Seconds(),
+	return result{name: name, createPerSec: create, nodeCPU: nodeCPU, pgCPU: pgCPU, describePerSec: float64(n.Load()) / time.Since(t1).Seconds(),
 		p50: all[len(all)/2], p99: all[len(all)*99/100]}
 }
 
@@ -259,7 +314,7 @@ func main() {
 	dir, _ := os.MkdirTemp("", "bench-nodes")
 	defer os.RemoveAll(dir)
 	n := start(dir + "/sqlite")
-	results = append(results, run(ctx, "1 node, SQLite", []string{n.url}))
+	results = append(results, run(ctx, "1 node, SQLite", []string{n.url}, []int{n.cmd.Process.Pid}))
 	n.stop()
 	if *pgDSN == "" {
 		log.Print("no -pg DSN: skipping the PostgreSQL configurations")
@@ -268,19 +323,26 @@ func main() {
 		dsn, drop := freshDB(*pgDSN)
 		var nodes []*node
 		var urls []string
+		var pids []int
 		for i := 0; i < k; i++ {
 			nd := start(fmt.Sprintf("%s/pg%d-%d", dir, k, i), "--store", dsn)
 			nodes = append(nodes, nd)
 			urls = append(urls, nd.url)
+			pids = append(pids, nd.cmd.Process.Pid)
 		}
-		results = append(results, run(ctx, fmt.Sprintf("%d node(s), PostgreSQL", k), urls))
+		results = append(results, run(ctx, fmt.Sprintf("%d node(s), PostgreSQL", k), urls, pids))
 		for _, nd := range nodes {
 			nd.stop()
 		}
 		drop()
 	}
-	fmt.Printf("| configuration | CreateWorkspaces desktops/s | DescribeWorkspaces req/s | p50 | p99 |\n|---|---|---|---|---|\n")
+	fmt.Printf("| configuration | CreateWorkspaces desktops/s | nodes' CPU per desktop | PostgreSQL's CPU per desktop | DescribeWorkspaces req/s | p50 | p99 |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		fmt.Printf("| %s | %.0f | %.0f | %s | %s |\n", r.name, r.createPerSec, r.describePerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+		pg := "n/a"
+		if r.pgCPU > 0 || *pgPID != 0 && strings.Contains(r.name, "PostgreSQL") {
+			pg = fmt.Sprintf("%.0f µs", float64(r.pgCPU.Nanoseconds())/1e3)
+		}
+		fmt.Printf("| %s | %.0f | %.0f µs | %s | %.0f | %s | %s |\n", r.name, r.createPerSec, float64(r.nodeCPU.Nanoseconds())/1e3, pg,
+			r.describePerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
 	}
 }

@@ -301,7 +301,7 @@ func (b *Broker) partnerManaged(ctx context.Context, id string) (bool, error) {
 // record brings the broker's record of a desktop up to date with an
 // observation: state transitions open and close usage intervals, stops the
 // broker did not ask for are noticed, rebuilds are followed.
-func (b *Broker) record(ctx context.Context, pool string, w types.Workspace, now time.Time) (*Desktop, error) {
+func (b *Broker) record(ctx context.Context, st *Store, pool string, w types.Workspace, now time.Time) (*Desktop, error) {
 	id := aws.ToString(w.WorkspaceId)
 	var d *Desktop
 	if b.cache != nil {
@@ -309,7 +309,7 @@ func (b *Broker) record(ctx context.Context, pool string, w types.Workspace, now
 	}
 	if d == nil {
 		var err error
-		if d, err = b.st.Desktop(ctx, id); err != nil {
+		if d, err = st.Desktop(ctx, id); err != nil {
 			return nil, err
 		}
 	}
@@ -327,7 +327,7 @@ func (b *Broker) record(ctx context.Context, pool string, w types.Workspace, now
 	if prev != state {
 		d.State, d.StateSince = state, now
 		if prev == "AVAILABLE" {
-			if err := b.st.CloseUsage(ctx, id, now); err != nil {
+			if err := st.CloseUsage(ctx, id, now); err != nil {
 				return nil, err
 			}
 			if b.cache != nil {
@@ -338,10 +338,10 @@ func (b *Broker) record(ctx context.Context, pool string, w types.Workspace, now
 			// The service stopped it on its own: the 48-hour stop of MANUAL
 			// desktops, or a maintenance window.
 			b.log.Info("desktop stopped by the service", "workspace", id, "pool", pool)
-			if err := b.st.Event(ctx, now, "service_stop", id, prev+"->"+state); err != nil {
+			if err := st.Event(ctx, now, "service_stop", id, prev+"->"+state); err != nil {
 				return nil, err
 			}
-			if _, err := b.st.EndDesktopSessions(ctx, id, SessInterrupted, now); err != nil {
+			if _, err := st.EndDesktopSessions(ctx, id, SessInterrupted, now); err != nil {
 				return nil, err
 			}
 		}
@@ -359,7 +359,7 @@ func (b *Broker) record(ctx context.Context, pool string, w types.Workspace, now
 	// Unchanged records are not written again (a steady pass writes
 	// nothing).
 	if b.cache == nil || *d != before {
-		if err := b.st.PutDesktop(ctx, d); err != nil {
+		if err := st.PutDesktop(ctx, d); err != nil {
 			return nil, err
 		}
 		if b.cache != nil {
@@ -369,7 +369,7 @@ func (b *Broker) record(ctx context.Context, pool string, w types.Workspace, now
 	// A desktop the broker asked to stop is no longer counted (its interval
 	// was closed at the call) even if it still shows AVAILABLE.
 	if state == "AVAILABLE" && d.StopRequested.IsZero() && (b.cache == nil || !b.cache.openUsage[id]) {
-		if err := b.st.OpenUsage(ctx, d, now); err != nil {
+		if err := st.OpenUsage(ctx, d, now); err != nil {
 			return nil, err
 		}
 		if b.cache != nil {
@@ -377,7 +377,7 @@ func (b *Broker) record(ctx context.Context, pool string, w types.Workspace, now
 		}
 	}
 	if b.cache == nil || b.cache.intents[d.Name] {
-		if err := b.st.DropIntent(ctx, d.Name); err != nil {
+		if err := st.DropIntent(ctx, d.Name); err != nil {
 			return nil, err
 		}
 		if b.cache != nil {
@@ -420,19 +420,36 @@ func (b *Broker) loadPassCache(ctx context.Context) (*passCache, error) {
 	return c, nil
 }
 
+// poolDesktops lists a pool's live desktops as the pass knows them: from
+// the pass cache (read at the pass's start, kept up to date by record)
+// instead of reading them again.
+func (b *Broker) poolDesktops(ctx context.Context, st *Store, pool string) ([]*Desktop, error) {
+	if b.cache == nil {
+		return st.PoolDesktops(ctx, pool)
+	}
+	var out []*Desktop
+	for _, d := range b.cache.desktops {
+		if d.Pool == pool && d.GoneAt.IsZero() {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Desktop) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
 // gone marks a desktop that no longer exists (terminated).
-func (b *Broker) gone(ctx context.Context, d *Desktop, now time.Time) error {
-	if err := b.st.CloseUsage(ctx, d.ID, now); err != nil {
+func (b *Broker) gone(ctx context.Context, st *Store, d *Desktop, now time.Time) error {
+	if err := st.CloseUsage(ctx, d.ID, now); err != nil {
 		return err
 	}
-	if err := b.st.CloseAssignments(ctx, d.ID, now); err != nil {
+	if err := st.CloseAssignments(ctx, d.ID, now); err != nil {
 		return err
 	}
-	if _, err := b.st.EndDesktopSessions(ctx, d.ID, SessEnded, now); err != nil {
+	if _, err := st.EndDesktopSessions(ctx, d.ID, SessEnded, now); err != nil {
 		return err
 	}
 	d.State, d.StateSince, d.GoneAt = "TERMINATED", now, now
-	return b.st.PutDesktop(ctx, d)
+	return st.PutDesktop(ctx, d)
 }
 
 // maxSends bounds CreateWorkspaces attempts per desktop name.
@@ -510,28 +527,36 @@ func (b *Broker) reconcilePool(ctx context.Context, p Pool, obs []types.Workspac
 	pr := PoolReport{States: map[string]int{}}
 	seen := map[string]bool{}
 	var recs []*Desktop
-	for _, w := range obs {
-		if w.State == types.WorkspaceStateTerminated {
-			continue
+	// What the pass observed is recorded in one transaction, committed
+	// before it acts on any of it.
+	err := b.st.Batch(ctx, func(st *Store) error {
+		for _, w := range obs {
+			if w.State == types.WorkspaceStateTerminated {
+				continue
+			}
+			d, err := b.record(ctx, st, p.Name, w, now)
+			if err != nil {
+				return err
+			}
+			seen[d.ID] = true
+			recs = append(recs, d)
 		}
-		d, err := b.record(ctx, p.Name, w, now)
+		known, err := b.poolDesktops(ctx, st, p.Name)
 		if err != nil {
-			return pr, err
+			return err
 		}
-		seen[d.ID] = true
-		recs = append(recs, d)
-	}
-	known, err := b.st.PoolDesktops(ctx, p.Name)
-	if err != nil {
-		return pr, err
-	}
-	for _, d := range known {
-		if !seen[d.ID] {
-			b.log.Info("desktop gone", "workspace", d.ID, "pool", p.Name)
-			if err := b.gone(ctx, d, now); err != nil {
-				return pr, err
+		for _, d := range known {
+			if !seen[d.ID] {
+				b.log.Info("desktop gone", "workspace", d.ID, "pool", p.Name)
+				if err := b.gone(ctx, st, d, now); err != nil {
+					return err
+				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return pr, err
 	}
 	all, err := b.st.Intents(ctx, p.Name)
 	if err != nil {

@@ -242,7 +242,7 @@ func (b *Broker) progress(ctx context.Context, s *Session, pol *Policy, now time
 		return nil, fmt.Errorf("DescribeWorkspaces: %w", err)
 	}
 	if len(out.Workspaces) == 1 {
-		if d, err = b.record(ctx, pool.Name, out.Workspaces[0], now); err != nil {
+		if d, err = b.record(ctx, b.st, pool.Name, out.Workspaces[0], now); err != nil {
 			return nil, err
 		}
 	}

@@ -33,6 +33,50 @@ type Store struct {
 	// writeFault, when set (by tests), is asked before every write
 	// statement and transaction; an error it returns fails that write.
 	writeFault atomic.Pointer[func(query string) error]
+	// batch, in the store Batch hands its function, runs every statement
+	// in the batch's transaction; parent is the store it came from.
+	batch  *batchTx
+	parent *Store
+}
+
+// batchTx is the transaction of a Batch, with its prepared statements.
+type batchTx struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+// Batch runs f with a store whose statements all run in one transaction,
+// committed when f returns nil and rolled back otherwise: a reconcile pass
+// records what it observed of a pool in one commit (one fsync) instead of
+// one per statement, before it acts. f must use only the store it is
+// given: the transaction holds the SQLite store's one connection until f
+// returns. Within a batch, Batch and the store's own transactions run in
+// the batch's transaction.
+func (s *Store) Batch(ctx context.Context, f func(*Store) error) error {
+	if s.batch != nil {
+		return f(s)
+	}
+	if err := s.fault("BEGIN"); err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("broker store: begin: %w", err)
+	}
+	bs := &Store{db: s.db, dialect: s.dialect, batch: &batchTx{tx: tx, stmts: map[string]*sql.Stmt{}}, parent: s}
+	defer func() {
+		for _, st := range bs.batch.stmts {
+			st.Close()
+		}
+	}()
+	if err := f(bs); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("broker store: commit: %w", err)
+	}
+	return nil
 }
 
 // Desktop is the broker's record of one pool desktop.
@@ -224,6 +268,9 @@ func tm(v int64) time.Time {
 
 // fault asks the test's write fault, if any, about a write.
 func (s *Store) fault(query string) error {
+	if s.parent != nil {
+		return s.parent.fault(query)
+	}
 	if f := s.writeFault.Load(); f != nil {
 		return (*f)(query)
 	}
@@ -239,6 +286,19 @@ func (w writer) ExecContext(ctx context.Context, q string, args ...any) (sql.Res
 	if err := w.s.fault(q); err != nil {
 		return nil, err
 	}
+	if bt := w.s.batch; bt != nil {
+		// A statement a batch runs again and again (one per desktop) is
+		// prepared once.
+		st, ok := bt.stmts[q]
+		if !ok {
+			var err error
+			if st, err = bt.tx.PrepareContext(ctx, w.s.dialect.rebind(q)); err != nil {
+				return nil, err
+			}
+			bt.stmts[q] = st
+		}
+		return st.ExecContext(ctx, args...)
+	}
 	return w.s.db.ExecContext(ctx, w.s.dialect.rebind(q), args...)
 }
 
@@ -249,6 +309,9 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 
 // tx runs f in a transaction.
 func (s *Store) tx(ctx context.Context, f func(sqlTx) error) error {
+	if s.batch != nil {
+		return f(sqlTx{s.batch.tx, s.dialect})
+	}
 	if err := s.fault("BEGIN"); err != nil {
 		return err
 	}
@@ -265,11 +328,17 @@ func (s *Store) tx(ctx context.Context, f func(sqlTx) error) error {
 
 // query runs a read statement in the store's dialect.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s.batch != nil {
+		return s.batch.tx.QueryContext(ctx, s.dialect.rebind(q), args...)
+	}
 	return s.db.QueryContext(ctx, s.dialect.rebind(q), args...)
 }
 
 // queryRow runs a one-row read statement in the store's dialect.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s.batch != nil {
+		return s.batch.tx.QueryRowContext(ctx, s.dialect.rebind(q), args...)
+	}
 	return s.db.QueryRowContext(ctx, s.dialect.rebind(q), args...)
 }
 

@@ -1293,7 +1293,14 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 			return nil
 		}
 		var last string
-		return store.ScanJSON[desktopRec](ctx, tx, tDesktops, p, after, 0, func(k string, w *desktopRec) error {
+		// Pages are read again and again (a broker lists its pools every
+		// pass): a record whose bytes did not change since it was last
+		// decoded is taken from the decoded cache (a compare, not a decode).
+		return tx.Scan(ctx, tDesktops, p, after, 0, func(k string, b []byte) error {
+			w, err := m.decoded.Decode(tDesktops, k, b)
+			if err != nil {
+				return err
+			}
 			if !visible(w) {
 				return nil
 			}

@@ -87,9 +87,10 @@ func (m *Module) SetKeys(k VolumeKeys) { m.keys = k }
 func (m *Module) Services() []*gateway.Service { return []*gateway.Service{m.svc} }
 
 // Seed implements server.Module: account BYOL settings are derived from the
-// configuration on first use, so there is nothing to write.
+// configuration on first use; standby relationships written before their
+// mark existed get it (markStandbyRelations).
 func (m *Module) Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now time.Time) error {
-	return nil
+	return markStandbyRelations(ctx, tx)
 }
 
 func (m *Module) timing(s lifecycle.Step) time.Duration { return m.engine.Timing().Duration(s) }

@@ -23,7 +23,9 @@ package workspaces
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/config"
@@ -33,6 +35,47 @@ import (
 )
 
 const tStandby = "ws_standby" // ACCOUNT/REGION/WSID -> standbyRel
+
+// tStandbyAny marks the accounts and Regions that hold standby
+// relationships (ACCOUNT/REGION/ -> true), written with the relationships
+// and never removed: DescribeWorkspaces reads the mark (one cached read)
+// instead of counting relationships in a transaction on every call.
+const tStandbyAny = "ws_standby_any"
+
+// markStandby notes that account holds standby relationships in region.
+func markStandby(ctx context.Context, tx store.Tx, account, region string) error {
+	return tx.Put(ctx, tStandbyAny, prefix(account, region), []byte("true"))
+}
+
+// markStandbyRelations writes the mark of every account and Region that
+// holds standby relationships but has none (relationships written before
+// the mark existed); the server's seed runs it at every start.
+func markStandbyRelations(ctx context.Context, tx store.Tx) error {
+	seen := map[string]bool{}
+	err := tx.Scan(ctx, tStandby, "", "", 0, func(k string, _ []byte) error {
+		account, rest, ok1 := strings.Cut(k, "/")
+		region, _, ok2 := strings.Cut(rest, "/")
+		if !ok1 || !ok2 {
+			return nil
+		}
+		seen[prefix(account, region)] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list standby relationships: %w", err)
+	}
+	for _, p := range sortedKeys(seen) {
+		if _, err := tx.Get(ctx, tStandbyAny, p); err == nil {
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("read standby mark %s: %w", p, err)
+		}
+		if err := tx.Put(ctx, tStandbyAny, p, []byte("true")); err != nil {
+			return fmt.Errorf("mark standby relationships of %s: %w", p, err)
+		}
+	}
+	return nil
+}
 
 // standbyRel is one side of a primary/standby relationship.
 type standbyRel struct {
@@ -273,6 +316,12 @@ func (m *Module) relateStandby(ctx context.Context, tx store.Tx, c *gateway.Call
 	if repl == "" {
 		repl = "NO_REPLICATION"
 	}
+	if err := markStandby(ctx, tx, c.Account, primaryRegion); err != nil {
+		return err
+	}
+	if err := markStandby(ctx, tx, c.Account, c.Region); err != nil {
+		return err
+	}
 	if err := putRec(ctx, tx, tStandby, key(c.Account, primaryRegion, p.WorkspaceID),
 		standbyRel{Role: "PRIMARY", Other: w.WorkspaceID, OtherRegion: c.Region, DataReplication: repl, Created: c.Now}); err != nil {
 		return err
@@ -282,15 +331,18 @@ func (m *Module) relateStandby(ctx context.Context, tx store.Tx, c *gateway.Call
 }
 
 // addStandbyRelations fills in the relationships of described desktops.
-// It costs one count when the account has no standby desktop in the Region.
+// It costs one read of the mark (cached) when the account has no standby
+// desktop in the Region.
 func (m *Module) addStandbyRelations(ctx context.Context, c *gateway.Call, ws []Workspace) error {
 	if len(ws) == 0 {
 		return nil
 	}
+	if _, err := m.store.Get(ctx, tStandbyAny, prefix(c.Account, c.Region)); errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("read standby mark: %w", err)
+	}
 	return m.store.View(ctx, func(tx store.Tx) error {
-		if n, err := tx.Count(ctx, tStandby, prefix(c.Account, c.Region)); err != nil || n == 0 {
-			return err
-		}
 		for i := range ws {
 			w := &ws[i]
 			rel, err := getRec[standbyRel](ctx, tx, tStandby, key(c.Account, c.Region, w.WorkspaceId))

@@ -155,3 +155,87 @@ func TestReadCacheBounds(t *testing.T) {
 		t.Fatalf("small written value %q, bytes %d / %d", v, c.bytes, total())
 	}
 }
+
+// TestAbsentRecordsCached: Get remembers a key it found absent, so asking
+// again costs no statement; a write group that creates, replaces or
+// deletes the key brings the cache up to date for readers and the writer.
+func TestAbsentRecordsCached(t *testing.T) {
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Get(ctx, "t", "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get of an absent key: %v", err)
+	}
+	if v, ok, _ := db.cache.get("t\x00k"); !ok || v != nil {
+		t.Fatalf("the absent key is not cached as absent: %q %v", v, ok)
+	}
+	if _, err := db.Get(ctx, "t", "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second get of an absent key: %v", err)
+	}
+	// The writer reads the cached absence as absent.
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(ctx, "t", "k"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("writer get of an absent key: %v", err)
+		}
+		if m, err := tx.GetMany(ctx, "t", []string{"k"}); err != nil || len(m) != 0 {
+			t.Errorf("writer GetMany of an absent key: %q %v", m, err)
+		}
+		return tx.Create(ctx, "t", "k", []byte("v1"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := db.Get(ctx, "t", "k"); err != nil || string(v) != "v1" {
+		t.Fatalf("get after create: %q %v", v, err)
+	}
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, "t", "k") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(ctx, "t", "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+	// An empty record is present, not absent.
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "t", "e", []byte{}) }); err != nil {
+		t.Fatal(err)
+	}
+	db.cache.mu.Lock()
+	db.cache.del("t\x00e") // read it back from the database
+	db.cache.mu.Unlock()
+	for range 2 {
+		if v, err := db.Get(ctx, "t", "e"); err != nil || len(v) != 0 {
+			t.Fatalf("get of an empty record: %q %v", v, err)
+		}
+	}
+}
+
+// TestWrittenValuesCachedCompact: a value written from a buffer much larger
+// than itself is cached as a compact copy (the cache's byte bound counts
+// what it holds), and any cached value has no room to append into.
+func TestWrittenValuesCachedCompact(t *testing.T) {
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	big := append(make([]byte, 0, 64<<10), "small value"...)
+	exact := []byte("exact")
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Put(ctx, "t", "big", big); err != nil {
+			return err
+		}
+		return tx.Put(ctx, "t", "exact", exact)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v, ok, _ := db.cache.get("t\x00big")
+	if !ok || string(v) != "small value" || cap(v) != len(v) || &v[0] == &big[0] {
+		t.Fatalf("cached %q (cap %d, copied %v): want a compact copy", v, cap(v), ok && &v[0] != &big[0])
+	}
+	v, ok, _ = db.cache.get("t\x00exact")
+	if !ok || string(v) != "exact" || cap(v) != len(v) {
+		t.Fatalf("cached %q (cap %d)", v, cap(v))
+	}
+}

@@ -139,9 +139,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		closeAll()
 		return nil, err
 	}
-	// Readers map the database file: page reads become memory loads instead
-	// of pread system calls, and each keeps a larger page cache.
-	r, err := open(dsn("query_only(true)", "mmap_size(1073741824)", "cache_size(-4096)"), 8)
+	// Readers do not map the database file: each connection's mapping is its
+	// own, and the process's resident size counts a page once per mapping
+	// that touched it, so eight readers mapping a 1 GiB window of a large
+	// database held several GiB of file pages resident (2.2 GiB in all at a
+	// million desktops, docs/benchmarks.md). They read pages with pread
+	// from the kernel's page cache into their own page cache; the writer
+	// keeps its mapping.
+	r, err := open(dsn("query_only(true)", "mmap_size(0)", "cache_size(-4096)"), 8)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -567,19 +572,30 @@ func runFn(fn func(tx store.Tx) error, t *tx) error {
 	return safego.Try(nil, "sqlite: update", func() error { return fn(t) })
 }
 
-// Get reads one committed record: from the read cache when it holds it,
-// else with one autocommit statement (no BEGIN and COMMIT around it).
+// Get reads one committed record: from the read cache when it holds it
+// (or holds that it is absent), else with one autocommit statement (no
+// BEGIN and COMMIT around it).
 func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
 	ck := table + "\x00" + key
 	v, ok, seq := db.cache.get(ck)
 	if ok {
+		if v == nil {
+			return nil, store.ErrNotFound
+		}
 		return v, nil
 	}
 	err := db.rc.m[getSQL].QueryRowContext(ctx, table, key).Scan(&v)
 	if err == nil {
+		if v == nil {
+			v = []byte{} // an empty value; nil in the cache means absent
+		}
 		db.cache.fill(ck, v, seq)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
+		// Absent records are cached too: a key looked up again and again
+		// that does not exist (a marker record, an unknown id) costs a
+		// map lookup, not a statement, until a write group writes it.
+		db.cache.fill(ck, nil, seq)
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
@@ -666,7 +682,7 @@ type tx struct {
 func (t *tx) wrote(table, key string, value []byte) {
 	if t.written != nil {
 		ck := table + "\x00" + key
-		t.written[ck] = value[:len(value):len(value)] // an append to a cached value copies it
+		t.written[ck] = value // fitted (compact, capacity = length) when cached
 		t.dirty[ck] = true
 	}
 }
@@ -787,6 +803,9 @@ func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 	v, ok, ck, seq := t.cached(table, key)
 	if ok {
+		if v == nil {
+			return nil, store.ErrNotFound
+		}
 		return v, nil
 	}
 	err := t.queryRow(ctx, getSQL, table, key).Scan(&v)
@@ -795,6 +814,9 @@ func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get %s/%s: %w", table, key, err)
+	}
+	if v == nil {
+		v = []byte{} // nil in the cache means absent
 	}
 	if ck != "" {
 		t.reads.fill(ck, v, seq)
@@ -873,7 +895,9 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[stri
 		var miss []string
 		for _, k := range keys {
 			if v, ok, _, _ := t.cached(table, k); ok {
-				out[k] = v
+				if v != nil { // nil: cached as absent
+					out[k] = v
+				}
 			} else {
 				miss = append(miss, k)
 			}
@@ -1227,7 +1251,9 @@ func (db *DB) ListJobs(ctx context.Context, after string, limit int) ([]store.Jo
 	return out, nil
 }
 
-// readCache keeps records read by Get and written by the writer. Every
+// readCache keeps records read by Get and written by the writer, and keys
+// Get found absent (held as a nil value; a present record, even an empty
+// one, is never nil). Every
 // write group updates the keys it wrote and bumps seq; a reader fills the cache only if no write
 // group finished since it looked, so it never puts back a stale value. It is
 // sound because one process owns the database file (the lock file).
@@ -1301,12 +1327,26 @@ func (c *readCache) update(batch []*writeReq, committed bool) {
 		keep := committed && r.err == nil
 		for k, v := range r.tx.written {
 			if keep && v != nil && len(v) <= maxWrittenValue {
-				c.put(k, v)
+				c.put(k, fit(v))
 				continue
 			}
 			c.del(k)
 		}
 	}
+}
+
+// fit returns v as the cache keeps it: with capacity equal to its length,
+// so that an append to a cached value copies it, and copied when its array
+// is much larger than it. The cache's byte bound counts lengths; a value
+// encoded into a larger buffer (a record's encoder starts at 1 KiB, a
+// compressed CloudTrail segment's at the size of its input) would
+// otherwise hold that buffer whole, several times what the bound counts
+// (at a million desktops the live heap passed the soft memory limit).
+func fit(v []byte) []byte {
+	if cap(v)-len(v) > len(v)/8 {
+		return append(make([]byte, 0, len(v)), v...)
+	}
+	return v[:len(v):len(v)]
 }
 
 // lockFile takes an exclusive lock on path, so that two processes never

@@ -306,15 +306,17 @@ func params(v any) json.RawMessage {
 	// from nothing costs eight allocations and twice its size in garbage.
 	bp := scratch.Get().(*[]byte)
 	b, ok := appendValue((*bp)[:0], reflect.ValueOf(v))
+	var out json.RawMessage
+	if ok && string(b) != "{}" {
+		out = make([]byte, len(b))
+		copy(out, b)
+	}
+	// Returned to the pool only once copied out: another build may take
+	// it as soon as it is back.
 	if cap(b) <= 1<<20 { // a rare huge request does not pin its buffer
 		*bp = b[:0]
 		scratch.Put(bp)
 	}
-	if !ok || string(b) == "{}" {
-		return nil
-	}
-	out := make([]byte, len(b))
-	copy(out, b)
 	return out
 }
 

@@ -74,6 +74,41 @@ type gen struct {
 // element, so it counts once).
 const maxNodes = 5000
 
+// maxHugeBytes bounds what a huge list's repeated element adds up to: a
+// value taken from the pool may be long (a 120 KB policy or document read
+// back from the server), and 2,000 of it made a 240 MB request that the
+// client's own serializing and matching ran out of memory on. Bodies over
+// the server's limit stay reachable (a few MiB).
+const maxHugeBytes = 4 << 20
+
+// approxSize is about how many bytes v serializes to.
+func approxSize(v node) int {
+	switch x := v.(type) {
+	case str:
+		return len(x) + 2
+	case num:
+		return len(x)
+	case rawJSON:
+		return len(x)
+	case blob:
+		return len(x.b)*4/3 + len(x.bad) + 2
+	case list:
+		n := 2
+		for _, e := range x {
+			n += approxSize(e) + 1
+		}
+		return n
+	case *obj:
+		n := 2
+		for i, k := range x.keys {
+			n += len(k) + 4 + approxSize(x.vals[i])
+		}
+		return n
+	default:
+		return 8
+	}
+}
+
 // maxDepth bounds recursion through recursive shapes.
 const maxDepth = 8
 
@@ -239,8 +274,8 @@ func (g *gen) list(s *awsmodel.Shape, name string, depth int) node {
 	before := g.nodes
 	for i := 0; i < n; i++ {
 		if i >= 8 && first != nil {
-			if g.nodes-before > 50 {
-				break // a huge list of big elements: kept at 8
+			if g.nodes-before > 50 || (i+1)*approxSize(first) > maxHugeBytes {
+				break // a huge list of big elements: kept where it is
 			}
 			out = append(out, first) // a huge list repeats its first element
 			continue
@@ -270,10 +305,10 @@ func (g *gen) mapValue(s *awsmodel.Shape, depth int) node {
 		n = 0
 	}
 	o := &obj{}
-	before := g.nodes
+	before, size := g.nodes, 0
 	for i := 0; i < n; i++ {
-		if i >= 8 && g.nodes-before > 50 {
-			break // a huge map of big values: kept at 8
+		if i >= 8 && (g.nodes-before > 50 || size > maxHugeBytes) {
+			break // a huge map of big values: kept where it is
 		}
 		var k string
 		if huge {
@@ -284,7 +319,9 @@ func (g *gen) mapValue(s *awsmodel.Shape, depth int) node {
 				k = string(g.hostileString("", nil))
 			}
 		}
-		o.set(k, g.value(s.Value, "", depth+1))
+		v := g.value(s.Value, "", depth+1)
+		size += len(k) + approxSize(v)
+		o.set(k, v)
 	}
 	return o
 }

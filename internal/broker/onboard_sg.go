@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces/types"
+	"github.com/aws/smithy-go"
 )
 
 // ProtocolPorts returns the TCP ports of the configuration's protocol
@@ -129,8 +131,15 @@ func (o *Onboarder) securityGroup(ctx context.Context, r *OnboardResult) error {
 		return err
 	}
 	if current != "" && (g == nil || aws.ToString(g.GroupId) != current) {
-		// The operator's own group: check it, do not replace it.
+		// The operator's own group: check it, do not replace it, unless it
+		// is gone (EC2 deletes a group the directory still names: new
+		// desktops could not be created with it), then it is replaced.
 		out, err := o.C.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{current}})
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidGroup.NotFound" {
+			o.printf("    the directory's custom security group %s no longer exists: replaced\n", current)
+			return o.ownGroup(ctx, r, dir, vpc, cidr, name, g, "")
+		}
 		if err != nil {
 			return fmt.Errorf("DescribeSecurityGroups %s: %w", current, err)
 		}
@@ -148,6 +157,14 @@ func (o *Onboarder) securityGroup(ctx context.Context, r *OnboardResult) error {
 		o.skip(r, "security-group", fmt.Sprintf("the directory's custom security group %s lets TCP %s in", current, joinPorts(o.Ports)))
 		return nil
 	}
+	return o.ownGroup(ctx, r, dir, vpc, cidr, name, g, current)
+}
+
+// ownGroup makes onboarding's group g (nil: created as name in vpc) let
+// the ports in from cidr and sets it as dir's custom security group unless
+// it is already (current, the group the directory names; "" for none or
+// one that is gone).
+func (o *Onboarder) ownGroup(ctx context.Context, r *OnboardResult, dir, vpc, cidr, name string, g *ec2types.SecurityGroup, current string) error {
 	changed := false
 	if g == nil {
 		out, err := o.C.EC2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
@@ -184,6 +201,10 @@ func (o *Onboarder) securityGroup(ctx context.Context, r *OnboardResult) error {
 			ResourceId:                  aws.String(dir),
 			WorkspaceCreationProperties: &types.WorkspaceCreationProperties{CustomSecurityGroupId: aws.String(id)},
 		}); err != nil {
+			var ae smithy.APIError
+			if errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException" {
+				return fmt.Errorf("ModifyWorkspaceCreationProperties: %w (the partner role may set the custom security group only of a directory tagged PartnerManaged=true: the customer tags it with `aws workspaces create-tags --resource-id %s --tags Key=PartnerManaged,Value=true`, or registers it with that tag)", err, dir)
+			}
 			return fmt.Errorf("ModifyWorkspaceCreationProperties: %w", err)
 		}
 		o.printf("    ModifyWorkspaceCreationProperties %s: custom security group %s\n", dir, id)

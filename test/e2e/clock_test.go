@@ -72,8 +72,8 @@ func TestMaintenanceWindow(t *testing.T) {
 	s.Advance(3 * time.Hour)
 	e.waitAll(t, ctx, ids, wstypes.WorkspaceStateStopped)
 	start := ws.MaintenanceWindow(ids[0], s.Now())
-	if start.Weekday() == time.Sunday && start.Day() < 15 {
-		t.Fatalf("window %s is before the third Monday", start)
+	if !inMaintenanceWindow(start) {
+		t.Fatalf("window %s is not in the two weeks from a month's third Monday", start)
 	}
 	s.AdvanceTo(start.Add(time.Second))
 	if st := e.states(t, ctx, ids); st[ids[0]] != wstypes.WorkspaceStateMaintenance {
@@ -89,6 +89,42 @@ func TestMaintenanceWindow(t *testing.T) {
 	s.AdvanceTo(next.Add(time.Second))
 	if st := e.states(t, ctx, ids); st[ids[0]] != wstypes.WorkspaceStateStopped {
 		t.Fatalf("opted out, at the window: %v", st)
+	}
+}
+
+// inMaintenanceWindow reports whether t falls in the two weeks from the
+// third Monday of its month or of the month before (a window opened late
+// in a month runs into the next one: December 2026's third Monday is the
+// 21st, so its window ends on 3 January).
+func inMaintenanceWindow(t time.Time) bool {
+	for back := 0; back < 2; back++ {
+		first := time.Date(t.Year(), t.Month()-time.Month(back), 1, 0, 0, 0, 0, time.UTC)
+		third := first.AddDate(0, 0, (int(time.Monday)-int(first.Weekday())+7)%7+14)
+		if !t.Before(third) && t.Before(third.AddDate(0, 0, 14)) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestInMaintenanceWindow(t *testing.T) {
+	for _, c := range []struct {
+		at   string
+		want bool
+	}{
+		{"2026-12-21T00:00:00Z", true},  // December's third Monday
+		{"2027-01-03T03:15:00Z", true},  // its window's last day, in January
+		{"2027-01-04T00:00:00Z", false}, // the day after it
+		{"2026-12-20T23:59:00Z", false}, // the day before it
+		{"2027-01-18T04:00:00Z", true},  // January's third Monday
+	} {
+		at, err := time.Parse(time.RFC3339, c.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := inMaintenanceWindow(at); got != c.want {
+			t.Errorf("inMaintenanceWindow(%s) = %v, want %v", c.at, got, c.want)
+		}
 	}
 }
 

@@ -88,7 +88,10 @@ func TestCloudWatchWorkSpacesMetrics(t *testing.T) {
 		t.Fatalf("desktop %s after stopping", st)
 	}
 	s.Advance(10 * time.Minute)
-	now := s.Now()
+	// The virtual clock runs on between advances: every query ends at now
+	// (whole seconds, as the CLI writes it), so a minute that starts while
+	// the test runs adds no sample.
+	now := s.Now().Truncate(time.Second)
 	// Expected values from the desktop's own history.
 	spent := map[string]int{}
 	trs := stateHistory(t, s, id)
@@ -132,7 +135,7 @@ func TestCloudWatchWorkSpacesMetrics(t *testing.T) {
 	connected := minutesIn(tAvail.Add(5*time.Minute), tAvail.Add(15*time.Minute))
 
 	cli := cloudwatch.NewFromConfig(s.Admin())
-	end := now.Add(time.Minute)
+	end := now
 	stats := func(metric, dim, value string, st ...cwtypes.Statistic) cwtypes.Datapoint {
 		t.Helper()
 		out, err := cli.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{

@@ -318,7 +318,7 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 		}
 		return err
 	}, rest)
-	e.waitAllLong(t, ctx, acked, wstypes.WorkspaceStateTerminated, 2*time.Minute)
+	e.waitAllLong(t, ctx, acked, wstypes.WorkspaceStateTerminated, 4*time.Minute)
 	if n, _ := grantCount(t, kmsc, keyARN); n != 0 {
 		t.Fatalf("%d grants left after every desktop terminated", n)
 	}
@@ -387,16 +387,23 @@ func history(t *testing.T, p *proc, id string) string {
 
 func (e *env) waitAllLong(t *testing.T, ctx context.Context, ids []string, want wstypes.WorkspaceState, d time.Duration) {
 	t.Helper()
+	left := map[wstypes.WorkspaceState]int{}
 	testserver.Eventually(t, d, func() bool {
 		st := e.states(t, ctx, ids)
+		clear(left)
 		for _, id := range ids {
 			if st[id] != want {
-				return false
+				left[st[id]]++
 			}
 		}
-		return true
-	}, "desktops never all %s", want)
+		return len(left) == 0
+	}, "desktops never all %s; the others by state: %v", want, stringer(func() string { return fmt.Sprint(left) }))
 }
+
+// stringer formats when printed, so a failure message shows the last value.
+type stringer func() string
+
+func (s stringer) String() string { return s() }
 
 // TestPostgresNeedsSharedMasterKey: a node on PostgreSQL refuses to start
 // without a KMS master key that all nodes share.

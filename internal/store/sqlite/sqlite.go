@@ -70,37 +70,7 @@ var migrations = []string{
 	`ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 	 ALTER TABLE jobs ADD COLUMN last_error TEXT;
 	 ALTER TABLE jobs ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;`,
-	// Records in a rowid table, found by their key through a unique index.
-	// In the first layout (a WITHOUT ROWID table keyed by (tbl, k)) a
-	// record lived in the key's B-tree, and that B-tree's interior cells
-	// held whole records too: a desktop record of about 900 bytes left four
-	// cells to an interior page, so the tree was six levels deep at a few
-	// thousand desktops, and a commit rewrote about eight interior pages
-	// (a quarter of the pages it wrote to the WAL). A rowid table's
-	// interior cells hold integers (hundreds to a page), a new record is an
-	// append that splits no sibling, an update rewrites only its own leaf,
-	// and the index's cells hold the short keys alone. The copy keeps the
-	// records in key order, so a table's records stay together.
-	kvRowidMigration,
 }
-
-// kvRowidMigration moves the records and the jobs of a version-2 database
-// into the rowid layout (schema version 3). The jobs table had the same
-// shape (a job's payload, up to about 600 bytes, in every interior cell of
-// its B-tree) and gets the same layout.
-const kvRowidMigration = `CREATE TABLE kv_rows (id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, k TEXT NOT NULL, v BLOB NOT NULL);
-	 INSERT INTO kv_rows (tbl, k, v) SELECT tbl, k, v FROM kv ORDER BY tbl, k;
-	 DROP TABLE kv;
-	 ALTER TABLE kv_rows RENAME TO kv;
-	 CREATE UNIQUE INDEX kv_key ON kv (tbl, k);
-	 CREATE TABLE jobs_rows (rid INTEGER PRIMARY KEY, id TEXT NOT NULL, kind TEXT NOT NULL, due INTEGER NOT NULL, payload BLOB, owner TEXT,
-		claim_until INTEGER, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, parked INTEGER NOT NULL DEFAULT 0);
-	 INSERT INTO jobs_rows (id, kind, due, payload, owner, claim_until, attempts, last_error, parked)
-		SELECT id, kind, due, payload, owner, claim_until, attempts, last_error, parked FROM jobs ORDER BY id;
-	 DROP TABLE jobs;
-	 ALTER TABLE jobs_rows RENAME TO jobs;
-	 CREATE UNIQUE INDEX jobs_id ON jobs (id);
-	 CREATE INDEX jobs_due ON jobs (due);`
 
 // Open opens (creating if needed) the database file at path and migrates it.
 func Open(ctx context.Context, path string) (*DB, error) {

@@ -370,12 +370,14 @@ func (db *DB) restartWAL() {
 }
 
 // Update runs fn in a write transaction. SQLite has one writer, so
-// transactions never conflict and are not retried. Concurrent updates are
-// group-committed: the writer runs each queued fn in its own SAVEPOINT of one
-// transaction (a failing fn rolls back only its own changes) and commits the
-// group; the flusher syncs the WAL and then answers every caller. Each caller
-// is answered only after its commit is on disk, so nothing acknowledged is
-// lost.
+// transactions never conflict. Concurrent updates are group-committed: the
+// writer runs the queued fns one after the other in one transaction and
+// commits the group; the flusher syncs the WAL and then answers every
+// caller. A failing fn rolls back only its own changes: when one fails in a
+// group that ran without savepoints, the group is rolled back and run again
+// with each fn in its own SAVEPOINT, so a fn may be called a second time
+// (as Store.Update allows). Each caller is answered only after its commit
+// is on disk, so nothing acknowledged is lost.
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {

@@ -390,7 +390,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	return <-r.done
 }
 
-// UpdateEach runs fns in order, each as its own Update would (its own
+// UpdateEach runs fns in order, each as its own Update would (as if in its own
 // savepoint: a failing fn rolls back only its own changes; answered only
 // once its commit is on disk), and returns their errors in the same order.
 // It queues them all before it waits, so the writer commits them in as few

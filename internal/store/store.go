@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -245,13 +246,32 @@ type JSONAppender interface {
 }
 
 // EncodeJSON encodes a record for storage, with its AppendJSON when it has
-// one, else with encoding/json.
+// one, else with encoding/json. An appender encodes into a pooled scratch
+// buffer and the result is copied out at its size: the bytes are kept (the
+// store's read cache holds what was written), so a buffer allocated at a
+// guessed size would either be copied again to fit or hold its slack.
 func EncodeJSON(v any) ([]byte, error) {
 	if a, ok := v.(JSONAppender); ok {
-		return a.AppendJSON(make([]byte, 0, 1024))
+		bp := encodeBufs.Get().(*[]byte)
+		b, err := a.AppendJSON((*bp)[:0])
+		var out []byte
+		if err == nil {
+			out = append(make([]byte, 0, len(b)), b...)
+		}
+		if cap(b) <= maxPooledEncode {
+			*bp = b
+			encodeBufs.Put(bp)
+		}
+		return out, err
 	}
 	return json.Marshal(v)
 }
+
+// maxPooledEncode is the largest scratch buffer EncodeJSON keeps.
+const maxPooledEncode = 64 << 10
+
+// encodeBufs are EncodeJSON's scratch buffers.
+var encodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // PutJSON encodes and writes a record.
 func PutJSON(ctx context.Context, tx Tx, table, key string, v any) error {

@@ -44,7 +44,7 @@ type Authorizer struct {
 	mu        sync.RWMutex
 	gen       int64
 	genRead   time.Time
-	idents    map[string]*identEntry // principal key -> policies
+	idents    map[identKey]*identEntry // principal -> policies
 	parsed    *parseCache
 	decisions map[string]decisionEntry // decision key (decisionKey) -> decision
 }
@@ -73,7 +73,7 @@ var _ gateway.Authorizer = (*Authorizer)(nil)
 // NewAuthorizer returns an authorizer over st.
 func NewAuthorizer(st store.Store) *Authorizer {
 	return &Authorizer{Store: st, TTL: DefaultGenerationTTL, wall: time.Now,
-		idents: map[string]*identEntry{}, parsed: newParseCache(ParseCacheEntries, ParseCacheBytes), decisions: map[string]decisionEntry{}}
+		idents: map[identKey]*identEntry{}, parsed: newParseCache(ParseCacheEntries, ParseCacheBytes), decisions: map[string]decisionEntry{}}
 }
 
 // Invalidate forces the next authorization to re-read the generation counter
@@ -229,13 +229,27 @@ func contextKeys(pols []*policy.Policy) []string {
 // (the root user, a service).
 var noPolicies = &identEntry{}
 
+// identKey names the user or role whose policies an identEntry holds: its
+// account, its name (lower-case, as names compare) and its unique id (the
+// policies of this entity, not of a later one of the same name).
+type identKey struct {
+	role              bool
+	account, name, id string
+}
+
 // identity returns the cached identity policies of the principal.
 func (a *Authorizer) identity(ctx context.Context, p *gateway.Principal) (*identEntry, error) {
-	key, id, ok := EntityID(p)
-	if !ok {
+	var key identKey
+	switch p.Type {
+	case "IAMUser":
+		key = identKey{account: p.Account, name: strings.ToLower(p.UserName), id: p.UserID}
+	case "AssumedRole":
+		id, _, _ := strings.Cut(p.UserID, ":")
+		key = identKey{role: true, account: p.Account, name: strings.ToLower(p.RoleName), id: id}
+	default:
 		return noPolicies, nil
 	}
-	key += "/" + id // the policies of this entity, not of a later one of the same name
+	id := key.id
 	gen, err := a.generation(ctx)
 	if err != nil {
 		return nil, err
@@ -524,10 +538,11 @@ func (a *Authorizer) authorizeCached(ctx context.Context, p *gateway.Principal, 
 	if len(e.ctxKeys) > 0 {
 		rc = RequestContext(p, &chk, &env)
 	}
-	key, ok := decisionKey(p, &chk, e.ctxKeys, rc)
+	var buf [256]byte
+	key, ok := decisionKey(buf[:0], p, &chk, e.ctxKeys, rc)
 	if ok {
 		a.mu.RLock()
-		de, hit := a.decisions[key]
+		de, hit := a.decisions[string(key)]
 		a.mu.RUnlock()
 		if hit && de.gen == gen {
 			return de.d, nil
@@ -544,29 +559,28 @@ func (a *Authorizer) authorizeCached(ctx context.Context, p *gateway.Principal, 
 			if len(a.decisions) >= MaxCachedDecisions {
 				clear(a.decisions)
 			}
-			a.decisions[key] = decisionEntry{gen: gen, d: d}
+			a.decisions[string(key)] = decisionEntry{gen: gen, d: d}
 		}
 		a.mu.Unlock()
 	}
 	return d, nil
 }
 
-// decisionKey is the decision cache's key of a check: the principal, the
+// decisionKey appends to b the decision cache's key of a check: the principal, the
 // action, the resource and its account, and the values of keys in rc (the
 // request context; nil when keys is empty). Every part is length-prefixed,
 // so no two checks share a key. ok is false when rc has keys that are not
 // lower-case (the evaluator then folds their case, which the key does not
 // model): such a check is not cached.
-func decisionKey(p *gateway.Principal, chk *gateway.Check, keys []string, rc map[string][]string) (string, bool) {
+func decisionKey(b []byte, p *gateway.Principal, chk *gateway.Check, keys []string, rc map[string][]string) ([]byte, bool) {
 	for k := range rc {
 		for i := 0; i < len(k); i++ {
 			if c := k[i]; ('A' <= c && c <= 'Z') || c >= 0x80 {
-				return "", false
+				return nil, false
 			}
 		}
 	}
 	pp := PolicyPrincipal(p)
-	b := make([]byte, 0, 256)
 	field := func(s string) {
 		b = strconv.AppendInt(b, int64(len(s)), 10)
 		b = append(b, ':')
@@ -594,7 +608,7 @@ func decisionKey(p *gateway.Principal, chk *gateway.Check, keys []string, rc map
 			field(v)
 		}
 	}
-	return string(b), true
+	return b, true
 }
 
 // resourcePolicyName names the i-th document of a resource policy for

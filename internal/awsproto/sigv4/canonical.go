@@ -52,7 +52,9 @@ func headerSignature(r *http.Request, p *parsed, payloadHash, secret string) ([3
 	b = append(b, '\n')
 	b = appendCanonicalURI(b, r.URL)
 	b = append(b, '\n')
-	b = appendCanonicalQuery(b, r.URL.RawQuery)
+	if r.URL != nil {
+		b = appendCanonicalQuery(b, r.URL.RawQuery)
+	}
 	b = append(b, '\n')
 	var perr *Error
 	if b, perr = appendCanonicalHeaders(b, r, p); perr != nil {

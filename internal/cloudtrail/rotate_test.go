@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
 
 func TestFileRotation(t *testing.T) {
@@ -172,4 +174,93 @@ func (s *stored) encode() []byte {
 	b := s.appendHead(make([]byte, 0, len(s.Record)+256))
 	b = append(b, s.Record...)
 	return append(b, '}')
+}
+
+// TestWriterBuffersKeepEveryEvent records events over many batches (the
+// writer reuses its buffers from batch to batch) and reads every one back
+// from the store and from the events file: each is whole and its own.
+func TestWriterBuffersKeepEveryEvent(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ct.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dir := t.TempDir()
+	tr, err := New(Options{Store: db, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &gateway.Service{Name: "kms", EventSource: "kms.amazonaws.com"}
+	p := &gateway.Principal{Type: "IAMUser", Account: "111122223333", ARN: "arn:aws:iam::111122223333:user/a", UserName: "a", UserID: "AIDAEXAMPLE", AccessKeyID: "AKIAEXAMPLE"}
+	type in struct{ KeyId *string }
+	const n = 600
+	t0 := time.Unix(1700000000, 0)
+	for i := range n {
+		id := fmt.Sprintf("key-%d-%s", i, strings.Repeat("x", i%300)) // sizes vary, so the arena grows mid-batch
+		tr.Record(ctx, &gateway.Event{RequestID: fmt.Sprintf("r%d", i), Time: t0.Add(time.Duration(i) * time.Millisecond), Service: svc,
+			Operation: "DescribeKey", Region: "us-east-1", Account: "111122223333", Principal: p, ReadOnly: true, Request: &in{KeyId: &id},
+			Resources: []gateway.Check{{Resource: "arn:aws:kms:us-east-1:111122223333:key/" + fmt.Sprint(i)}}})
+		if i%97 == 0 {
+			if err := tr.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check := func(where string, rec []byte) int {
+		t.Helper()
+		var r struct {
+			RequestID         string `json:"requestID"`
+			RequestParameters struct {
+				KeyId string `json:"keyId"`
+			} `json:"requestParameters"`
+			Resources []RecResource `json:"resources"`
+		}
+		if err := json.Unmarshal(rec, &r); err != nil {
+			t.Fatalf("%s: %v: %s", where, err, rec)
+		}
+		var i int
+		if _, err := fmt.Sscanf(r.RequestID, "r%d", &i); err != nil {
+			t.Fatalf("%s: request id %q", where, r.RequestID)
+		}
+		if want := fmt.Sprintf("key-%d-%s", i, strings.Repeat("x", i%300)); r.RequestParameters.KeyId != want ||
+			len(r.Resources) != 1 || r.Resources[0].ARN != "arn:aws:kms:us-east-1:111122223333:key/"+fmt.Sprint(i) {
+			t.Fatalf("%s: event %d holds another's parts: %s", where, i, rec)
+		}
+		return i
+	}
+	seen := map[int]bool{}
+	err = db.View(ctx, func(tx store.Tx) error {
+		return tx.Scan(ctx, tEvents, "", "", 0, func(key string, b []byte) error {
+			evs, err := decodeSegment(b)
+			if err != nil {
+				return err
+			}
+			for _, e := range evs {
+				seen[check("store", e.Record)] = true
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != n {
+		t.Fatalf("the store holds %d of %d events", len(seen), n)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	clear(seen)
+	for _, l := range lines {
+		seen[check("file", []byte(l))] = true
+	}
+	if len(lines) != n || len(seen) != n {
+		t.Fatalf("the file holds %d lines, %d events, of %d", len(lines), len(seen), n)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,9 +47,16 @@ const snappyMark = 's'
 // over for about a microsecond per event, and the store writes (and later
 // checkpoints) that much less.
 func compressSegment(js []byte) []byte {
-	out := make([]byte, 1+snappy.MaxEncodedLen(len(js)))
-	out[0] = snappyMark
-	return out[:1+len(snappy.Encode(out[1:], js))]
+	return appendCompressed(nil, js)
+}
+
+// appendCompressed appends the compressed segment of js to dst.
+func appendCompressed(dst, js []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, 1+snappy.MaxEncodedLen(len(js)))
+	dst = append(dst, snappyMark)
+	c := snappy.Encode(dst[n+1:cap(dst)], js)
+	return dst[:n+1+len(c)]
 }
 
 // decodeSegment reads a stored segment, compressed or not.
@@ -99,7 +107,19 @@ type Trail struct {
 	file     *rotatingFile
 	svc      *gateway.Service
 	svcSDK   *gateway.Service
+
+	// The writer's buffers, reused from batch to batch (only the writer
+	// goroutine touches them): arena holds the batch's encoded events
+	// (rows point into it), seg a segment's JSON, snap its compressed form
+	// before it is copied out at its size.
+	arena, seg, snap []byte
+	rows             []row
+	lines            [][]byte
+	segments         map[string][]*row
 }
+
+// maxKeptBuffer is the largest writer buffer kept for the next batch.
+const maxKeptBuffer = 4 << 20
 
 var _ gateway.Auditor = (*Trail)(nil)
 
@@ -303,12 +323,17 @@ func (t *Trail) commit(batch []*gateway.Event) {
 }
 
 func (t *Trail) commitBatch(batch []*gateway.Event) {
-	rows := make([]row, 0, len(batch))
+	defer t.reuse()
+	rows := t.rows[:0]
 	for _, e := range batch {
-		rows = append(rows, t.buildSafe(e)...)
+		rows = t.buildSafe(rows, e)
 	}
+	t.rows = rows
 	if t.store != nil {
-		segments := map[string][]*row{}
+		if t.segments == nil {
+			t.segments = map[string][]*row{}
+		}
+		segments := t.segments
 		for i := range rows {
 			p := segmentPrefix(rows[i].key)
 			segments[p] = append(segments[p], &rows[i])
@@ -323,12 +348,7 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 					for n < len(evs) && evs[0].st.Time.Sub(evs[n].st.Time) <= segmentSlack {
 						n++
 					}
-					size := 2
-					for _, r := range evs[:n] {
-						size += len(r.enc) + 1
-					}
-					val := make([]byte, 0, size)
-					val = append(val, '[')
+					val := append(t.seg[:0], '[')
 					for i, r := range evs[:n] {
 						if i > 0 {
 							val = append(val, ',')
@@ -336,7 +356,11 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 						val = append(val, r.enc...)
 					}
 					val = append(val, ']')
-					if err := tx.Put(context.Background(), tEvents, evs[0].key, compressSegment(val)); err != nil {
+					t.seg = val
+					// Compressed into a reused buffer and copied out at its
+					// size: the store keeps the value in its read cache.
+					t.snap = appendCompressed(t.snap[:0], val)
+					if err := tx.Put(context.Background(), tEvents, evs[0].key, bytes.Clone(t.snap)); err != nil {
 						return err
 					}
 					evs = evs[n:]
@@ -349,14 +373,39 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 		}
 	}
 	if t.file != nil {
-		lines := make([][]byte, len(rows))
-		for i, r := range rows {
-			lines[i] = r.line
+		lines := t.lines[:0]
+		for _, r := range rows {
+			lines = append(lines, r.line)
 		}
+		t.lines = lines
 		if err := t.file.WriteLines(lines); err != nil {
 			t.log.Error("cloudtrail: write events file", "err", err)
 		}
 	}
+}
+
+// reuse readies the writer's buffers for the next batch, letting go of
+// what the batch held and of buffers grown past maxKeptBuffer.
+func (t *Trail) reuse() {
+	clear(t.rows)
+	t.rows = t.rows[:0]
+	clear(t.lines)
+	t.lines = t.lines[:0]
+	for k, v := range t.segments {
+		clear(v)
+		delete(t.segments, k)
+	}
+	t.arena = keep(t.arena)
+	t.seg = keep(t.seg)
+	t.snap = keep(t.snap)
+}
+
+// keep returns b emptied, or nil when its array is larger than is kept.
+func keep(b []byte) []byte {
+	if cap(b) > maxKeptBuffer {
+		return nil
+	}
+	return b[:0]
 }
 
 // segmentPrefix is the ACCOUNT/REGION/ part of an event key.
@@ -392,23 +441,27 @@ var testHookBuild func(e *gateway.Event)
 // a request carried), the panic is logged and the event is kept without
 // the parts that came from the request (parameters, response, resources,
 // additional data); if even that fails, the event is dropped.
-func (t *Trail) buildSafe(e *gateway.Event) []row {
-	var rows []row
-	if !safego.Call(t.log, "cloudtrail: build event", func() { rows = t.build(e) }) {
+func (t *Trail) buildSafe(rows []row, e *gateway.Event) []row {
+	n := len(rows)
+	if !safego.Call(t.log, "cloudtrail: build event", func() { rows = t.appendRows(rows, e) }) {
 		return rows
 	}
+	rows = rows[:n]
 	bare := *e
 	bare.Request, bare.Response, bare.Resources, bare.AdditionalData = nil, nil, nil, nil
-	if safego.Call(t.log, "cloudtrail: build bare event", func() { rows = t.build(&bare) }) {
+	if safego.Call(t.log, "cloudtrail: build bare event", func() { rows = t.appendRows(rows, &bare) }) {
 		t.log.Error("cloudtrail: event dropped", "operation", e.Operation, "request_id", e.RequestID)
-		return nil
+		return rows[:n]
 	}
 	return rows
 }
 
 // build turns a gateway event into stored rows: one in the caller's account
 // and, for resources of other accounts, a copy in each (sharedEventID).
-func (t *Trail) build(e *gateway.Event) []row {
+func (t *Trail) build(e *gateway.Event) []row { return t.appendRows(nil, e) }
+
+// appendRows appends the rows of the event (build) to rows.
+func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 	if testHookBuild != nil {
 		testHookBuild(e)
 	}
@@ -421,12 +474,28 @@ func (t *Trail) build(e *gateway.Event) []row {
 	if !e.ReadOnly && e.ErrorCode == "" {
 		rec.ResponseElements = params(e.Response)
 	}
-	seen := map[string]bool{}
+	// A call names a few resources: they are told apart by a scan, and by
+	// a map only when there are many.
+	var seen map[string]bool
+	if len(e.Resources) > 16 {
+		seen = map[string]bool{}
+	}
 	addRes := func(arn, account string) {
-		if arn == "" || arn == "*" || seen[arn] {
+		if arn == "" || arn == "*" {
 			return
 		}
-		seen[arn] = true
+		if seen != nil {
+			if seen[arn] {
+				return
+			}
+			seen[arn] = true
+		} else {
+			for i := range rec.Resources {
+				if rec.Resources[i].ARN == arn {
+					return
+				}
+			}
+		}
 		if account == "" {
 			account = e.Account
 		}
@@ -441,27 +510,23 @@ func (t *Trail) build(e *gateway.Event) []row {
 	for _, c := range e.Resources {
 		addRes(c.Resource, c.ResourceAccount)
 	}
-	others := map[string]bool{}
+	var accts []string
 	for _, r := range rec.Resources {
-		if r.AccountID != e.Account {
-			others[r.AccountID] = true
+		if r.AccountID != e.Account && !slices.Contains(accts, r.AccountID) {
+			accts = append(accts, r.AccountID)
 		}
 	}
-	if len(others) > 0 {
+	if len(accts) > 0 {
 		rec.SharedEventID = ids.UUID()
 	}
-	out := []row{t.row(e, rec)}
-	accts := make([]string, 0, len(others))
-	for a := range others {
-		accts = append(accts, a)
-	}
+	rows = append(rows, t.row(e, rec))
 	sort.Strings(accts)
 	for _, a := range accts {
 		cp := *rec
 		cp.EventID, cp.RecipientAccountID = ids.UUID(), a
-		out = append(out, t.row(e, &cp))
+		rows = append(rows, t.row(e, &cp))
 	}
-	return out
+	return rows
 }
 
 func (t *Trail) row(e *gateway.Event, rec *Record) row {
@@ -471,9 +536,11 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 		st.AccessKeyID = e.Principal.AccessKeyID
 	}
 	st.Key = rec.RecipientAccountID + "/" + rec.AWSRegion + "/" + invTime(e.Time) + "/" + rec.EventID
-	// One buffer holds the stored event; the record inside it is also the
-	// line of the events file.
-	b := st.appendHead(make([]byte, 0, 2048))
+	// The batch's arena holds the stored event; the record inside it is
+	// also the line of the events file. Rows keep slices of the arena's
+	// array (an array it outgrows stays theirs), until the batch is done.
+	head := len(t.arena)
+	b := st.appendHead(t.arena)
 	start := len(b)
 	b = appendRecord(b, rec)
 	if len(b)-start > 256<<10 {
@@ -484,7 +551,8 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	}
 	st.Record = b[start:len(b):len(b)]
 	b = append(b, '}')
-	return row{key: st.Key, st: &st, line: st.Record, enc: b}
+	t.arena = b
+	return row{key: st.Key, st: &st, line: st.Record, enc: b[head:len(b):len(b)]}
 }
 
 // appendHead appends the stored event's JSON up to its record's value.
@@ -531,6 +599,7 @@ type rotatingFile struct {
 	keep int
 	f    *os.File
 	size int64
+	buf  bytes.Buffer // WriteLines' buffer, reused
 }
 
 func openRotating(path string, max int64, keep int) (*rotatingFile, error) {
@@ -565,7 +634,13 @@ func (r *rotatingFile) open() error {
 // WriteLines appends lines with as few writes as it can: one per file,
 // rotating between lines when the next one would not fit.
 func (r *rotatingFile) WriteLines(lines [][]byte) error {
-	var buf bytes.Buffer
+	buf := &r.buf
+	buf.Reset()
+	defer func() {
+		if buf.Cap() > maxKeptBuffer {
+			*buf = bytes.Buffer{}
+		}
+	}()
 	flush := func() error {
 		if buf.Len() == 0 {
 			return nil

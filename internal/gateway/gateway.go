@@ -393,7 +393,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	ev.Response = out
 	g.record(ctx, c, ev)
 	h := w.Header()
-	h.Set("X-Amzn-RequestId", reqID)
+	// Set under its canonical spelling: Set would canonicalize
+	// "X-Amzn-RequestId" anew (an allocation) on every call.
+	h["X-Amzn-Requestid"] = []string{reqID}
 	switch proto {
 	case JSON:
 		h.Set("Content-Type", jsonContentType(svc))
@@ -441,7 +443,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	op, ok := svc.ops[opName]
 	// Authenticate before revealing whether the operation exists.
 	tok := r.Header.Get("X-Amz-Security-Token")
-	if tok == "" {
+	if tok == "" && r.URL.RawQuery != "" {
 		tok = r.URL.Query().Get("X-Amz-Security-Token")
 	}
 	var p *Principal
@@ -680,7 +682,7 @@ func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Ser
 		return svc, nil, nil
 	}
 	tok := r.Header.Get("X-Amz-Security-Token")
-	if tok == "" {
+	if tok == "" && r.URL.RawQuery != "" {
 		tok = r.URL.Query().Get("X-Amz-Security-Token")
 	}
 	pre := &preAuth{}

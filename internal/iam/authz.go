@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,11 +41,12 @@ type Authorizer struct {
 	// wall returns the time used for the TTL (real time, not the domain clock).
 	wall func() time.Time
 
-	mu      sync.RWMutex
-	gen     int64
-	genRead time.Time
-	idents  map[string]*identEntry // principal key -> policies
-	parsed  *parseCache
+	mu        sync.RWMutex
+	gen       int64
+	genRead   time.Time
+	idents    map[identKey]*identEntry // principal -> policies
+	parsed    *parseCache
+	decisions map[string]decisionEntry // decision key (decisionKey) -> decision
 }
 
 type identEntry struct {
@@ -52,14 +54,26 @@ type identEntry struct {
 	pols []*policy.Policy
 	// types maps policy names to SimulatePrincipalPolicy source types.
 	types map[string]string
+	// ctxKeys are the request context keys (lower-case, sorted, unique)
+	// that evaluating pols can read.
+	ctxKeys []string
 }
+
+// decisionEntry is a cached decision, valid while the IAM generation is gen.
+type decisionEntry struct {
+	gen int64
+	d   gateway.Decision
+}
+
+// MaxCachedDecisions bounds the decision cache; past it, it is emptied.
+const MaxCachedDecisions = 16384
 
 var _ gateway.Authorizer = (*Authorizer)(nil)
 
 // NewAuthorizer returns an authorizer over st.
 func NewAuthorizer(st store.Store) *Authorizer {
 	return &Authorizer{Store: st, TTL: DefaultGenerationTTL, wall: time.Now,
-		idents: map[string]*identEntry{}, parsed: newParseCache(ParseCacheEntries, ParseCacheBytes)}
+		idents: map[identKey]*identEntry{}, parsed: newParseCache(ParseCacheEntries, ParseCacheBytes), decisions: map[string]decisionEntry{}}
 }
 
 // Invalidate forces the next authorization to re-read the generation counter
@@ -114,6 +128,7 @@ func (a *Authorizer) generation(ctx context.Context) (int64, error) {
 	if n != a.gen {
 		a.gen = n
 		clear(a.idents)
+		clear(a.decisions)
 	}
 	a.genRead = now
 	a.mu.Unlock()
@@ -193,16 +208,48 @@ func (a *Authorizer) loadEntity(ctx context.Context, tx store.Tx, inline map[str
 			e.types[mp.Name] = SourceManaged
 		}
 	}
+	e.ctxKeys = contextKeys(e.pols)
 	return e, nil
+}
+
+// contextKeys returns the request context keys (lower-case, sorted,
+// unique) that evaluating pols can read.
+func contextKeys(pols []*policy.Policy) []string {
+	var out []string
+	for _, p := range pols {
+		for _, k := range p.ContextKeys() {
+			out = append(out, strings.ToLower(k))
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// noPolicies is the identity of a principal that has no identity policies
+// (the root user, a service).
+var noPolicies = &identEntry{}
+
+// identKey names the user or role whose policies an identEntry holds: its
+// account, its name (lower-case, as names compare) and its unique id (the
+// policies of this entity, not of a later one of the same name).
+type identKey struct {
+	role              bool
+	account, name, id string
 }
 
 // identity returns the cached identity policies of the principal.
 func (a *Authorizer) identity(ctx context.Context, p *gateway.Principal) (*identEntry, error) {
-	key, id, ok := EntityID(p)
-	if !ok {
-		return &identEntry{}, nil
+	var key identKey
+	switch p.Type {
+	case "IAMUser":
+		key = identKey{account: p.Account, name: strings.ToLower(p.UserName), id: p.UserID}
+	case "AssumedRole":
+		id, _, _ := strings.Cut(p.UserID, ":")
+		key = identKey{role: true, account: p.Account, name: strings.ToLower(p.RoleName), id: id}
+	default:
+		return noPolicies, nil
 	}
-	key += "/" + id // the policies of this entity, not of a later one of the same name
+	id := key.id
 	gen, err := a.generation(ctx)
 	if err != nil {
 		return nil, err
@@ -397,6 +444,13 @@ func (a *Authorizer) Evaluate(ctx context.Context, p *gateway.Principal, chk gat
 	if err != nil {
 		return policy.Result{}, err
 	}
+	return a.evaluate(ctx, p, e, chk, env, rp, nil)
+}
+
+// evaluate is Evaluate with the principal's identity policies read, and
+// its request context when rc is not nil.
+func (a *Authorizer) evaluate(ctx context.Context, p *gateway.Principal, e *identEntry, chk gateway.Check, env gateway.Env, rp *ResourcePolicy, rc map[string][]string) (policy.Result, error) {
+	var err error
 	set := policy.Set{Identity: e.pols, IsSession: p.Type == "AssumedRole", ResourceAccount: chk.ResourceAccount}
 	if set.IsSession {
 		if set.Session, err = a.sessionPolicies(ctx, p); err != nil {
@@ -406,7 +460,10 @@ func (a *Authorizer) Evaluate(ctx context.Context, p *gateway.Principal, chk gat
 	if rp != nil {
 		set.Resource, set.ResourceMustAllow = rp.Policies, rp.MustAllow
 	}
-	req := policy.Request{Action: chk.Action, Resource: chk.Resource, Principal: PolicyPrincipal(p), Context: RequestContext(p, &chk, &env)}
+	if rc == nil {
+		rc = RequestContext(p, &chk, &env)
+	}
+	req := policy.Request{Action: chk.Action, Resource: chk.Resource, Principal: PolicyPrincipal(p), Context: rc}
 	return policy.Authorize(set, &req), nil
 }
 
@@ -424,6 +481,9 @@ func (a *Authorizer) Authorize(ctx context.Context, p *gateway.Principal, action
 		return gateway.Decision{Reason: why}, nil
 	}
 	chk.Action = action
+	if chk.Policy == nil && len(p.SessionPolicies) == 0 {
+		return a.authorizeCached(ctx, p, chk, env)
+	}
 	var rp *ResourcePolicy
 	if chk.Policy != nil {
 		kind := policy.Resource
@@ -457,6 +517,98 @@ func (a *Authorizer) Authorize(ctx context.Context, p *gateway.Principal, action
 		}
 	}
 	return d, nil
+}
+
+// authorizeCached is Authorize of a check without a resource policy, for a
+// principal without session policies, through the decision cache: the
+// decision depends only on the principal's identity policies (cached until
+// the IAM generation changes, which drops the decisions too), the
+// principal, the action, the resource, its account and the values of the
+// context keys those policies read, which together are the cache key.
+func (a *Authorizer) authorizeCached(ctx context.Context, p *gateway.Principal, chk gateway.Check, env gateway.Env) (gateway.Decision, error) {
+	gen, err := a.generation(ctx)
+	if err != nil {
+		return gateway.Decision{}, err
+	}
+	e, err := a.identity(ctx, p)
+	if err != nil {
+		return gateway.Decision{}, err
+	}
+	var rc map[string][]string
+	if len(e.ctxKeys) > 0 {
+		rc = RequestContext(p, &chk, &env)
+	}
+	var buf [256]byte
+	key, ok := decisionKey(buf[:0], p, &chk, e.ctxKeys, rc)
+	if ok {
+		a.mu.RLock()
+		de, hit := a.decisions[string(key)]
+		a.mu.RUnlock()
+		if hit && de.gen == gen {
+			return de.d, nil
+		}
+	}
+	res, err := a.evaluate(ctx, p, e, chk, env, nil, rc)
+	if err != nil {
+		return gateway.Decision{}, err
+	}
+	d := gateway.Decision{Allowed: res.Decision == policy.Allow, ExplicitDeny: res.Decision == policy.Deny, Reason: res.Reason}
+	if ok && (e == noPolicies || e.gen == gen) {
+		a.mu.Lock()
+		if a.gen == gen {
+			if len(a.decisions) >= MaxCachedDecisions {
+				clear(a.decisions)
+			}
+			a.decisions[string(key)] = decisionEntry{gen: gen, d: d}
+		}
+		a.mu.Unlock()
+	}
+	return d, nil
+}
+
+// decisionKey appends to b the decision cache's key of a check: the principal, the
+// action, the resource and its account, and the values of keys in rc (the
+// request context; nil when keys is empty). Every part is length-prefixed,
+// so no two checks share a key. ok is false when rc has keys that are not
+// lower-case (the evaluator then folds their case, which the key does not
+// model): such a check is not cached.
+func decisionKey(b []byte, p *gateway.Principal, chk *gateway.Check, keys []string, rc map[string][]string) ([]byte, bool) {
+	for k := range rc {
+		for i := 0; i < len(k); i++ {
+			if c := k[i]; ('A' <= c && c <= 'Z') || c >= 0x80 {
+				return nil, false
+			}
+		}
+	}
+	pp := PolicyPrincipal(p)
+	field := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	field(p.Type)
+	field(p.UserID)
+	field(pp.ARN)
+	field(pp.Account)
+	field(pp.Service)
+	field(pp.IssuerARN)
+	field(chk.Action)
+	field(chk.Resource)
+	field(chk.ResourceAccount)
+	for _, k := range keys {
+		field(k)
+		vs, present := rc[k]
+		if !present {
+			b = append(b, '-')
+			continue
+		}
+		b = strconv.AppendInt(b, int64(len(vs)), 10)
+		b = append(b, '+')
+		for _, v := range vs {
+			field(v)
+		}
+	}
+	return b, true
 }
 
 // resourcePolicyName names the i-th document of a resource policy for

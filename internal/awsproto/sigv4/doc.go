@@ -2,12 +2,16 @@
 // header and presigned query string) as sent by the AWS CLI/botocore,
 // aws-sdk-go-v2 and the JavaScript SDK v3.
 //
-// The expected signature is computed by aws-sdk-go-v2's own v4 signer
-// (github.com/aws/aws-sdk-go-v2/aws/signer/v4) over a request rebuilt from
-// the incoming one, never by hand-written canonicalization, and compared in
-// constant time. Derived signing keys are cached by the SDK signer; this
-// package keeps one signer per (access key id, secret) so the cache is hit on
-// every request of the same key, region, service and day.
+// For a request signed with an Authorization header, the expected signature
+// is computed from a canonical request written into a reused buffer exactly
+// as aws-sdk-go-v2's own v4 signer (github.com/aws/aws-sdk-go-v2/aws/signer/v4)
+// writes it for the request rebuilt from the incoming one, with the day's
+// signing key cached per (access key id, secret, date, region, service), and
+// compared in constant time. The SDK signer is the reference: a test and a
+// fuzz target hold the two to the same signature (or the same refusal) over
+// random requests. Presigned URLs are still verified by re-signing with the
+// SDK signer (one signer per access key id and secret, so its key cache is
+// hit).
 //
 // Rules enforced (strict reading of the SigV4 specification):
 //   - only AWS4-HMAC-SHA256; SignedHeaders must be lowercase, sorted, unique

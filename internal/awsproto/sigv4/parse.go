@@ -264,11 +264,14 @@ func parseQuery(r *http.Request, rawQuery string) (*parsed, *Error) {
 
 // setCredential parses "AKID/YYYYMMDD/region/service/aws4_request".
 func (p *parsed) setCredential(cred string) *Error {
-	parts := strings.Split(cred, "/")
-	if len(parts) != 5 {
+	// Five parts, cut without allocating a slice of them.
+	if strings.Count(cred, "/") != 4 {
 		return newError(KindIncomplete, "Credential should be of the form <access-key-id>/<YYYYMMDD>/<region>/<service>/aws4_request, got '"+truncate(cred)+"'.")
 	}
-	akid, date, region, service, term := parts[0], parts[1], parts[2], parts[3], parts[4]
+	akid, rest, _ := strings.Cut(cred, "/")
+	date, rest, _ := strings.Cut(rest, "/")
+	region, rest, _ := strings.Cut(rest, "/")
+	service, term, _ := strings.Cut(rest, "/")
 	switch {
 	case akid == "":
 		return newError(KindIncomplete, "Credential is missing the access key id.")

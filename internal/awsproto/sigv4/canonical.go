@@ -1,0 +1,326 @@
+package sigv4
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The expected signature of a request signed with an Authorization header
+// is computed here, without the SDK signer: the canonical request is
+// written into a reused buffer exactly as aws-sdk-go-v2's v4 signer writes
+// it for the request rebuild makes (same URI escaping, query encoding,
+// header order, value trimming and Host handling), and the day's signing
+// key comes from a cache. The SDK signer stays the reference:
+// TestCanonicalAgreesWithSDK and FuzzCanonicalAgreesWithSDK hold the two
+// byte-equal in their signatures over random requests, and presigned URLs
+// (rare, and with the SDK's query hoisting rules) are still verified by it.
+
+// canonBuf holds a canonical request and its string to sign while they are
+// written; pooled so that a verification allocates neither.
+type canonBuf struct {
+	b   []byte
+	sts []byte
+}
+
+var canonPool = sync.Pool{New: func() any { return &canonBuf{b: make([]byte, 0, 1024), sts: make([]byte, 0, 256)} }}
+
+// headerSignature computes the signature the SDK signer would put in the
+// Authorization header of the request rebuilt from r (see rebuild), with
+// secret, in constant time compared by the caller. Errors are those rebuild
+// returns.
+func headerSignature(r *http.Request, p *parsed, payloadHash, secret string) ([32]byte, *Error) {
+	cb := canonPool.Get().(*canonBuf)
+	defer func() {
+		if cap(cb.b) <= 64<<10 {
+			canonPool.Put(cb)
+		}
+	}()
+	b := cb.b[:0]
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	b = append(b, method...)
+	b = append(b, '\n')
+	b = appendCanonicalURI(b, r.URL)
+	b = append(b, '\n')
+	if r.URL != nil {
+		b = appendCanonicalQuery(b, r.URL.RawQuery)
+	}
+	b = append(b, '\n')
+	var perr *Error
+	if b, perr = appendCanonicalHeaders(b, r, p); perr != nil {
+		cb.b = b
+		return [32]byte{}, perr
+	}
+	b = append(b, '\n')
+	for i, h := range p.signedHeaders {
+		if i > 0 {
+			b = append(b, ';')
+		}
+		b = append(b, h...)
+	}
+	b = append(b, '\n')
+	b = append(b, payloadHash...)
+	cb.b = b
+	crHash := sha256.Sum256(b)
+
+	at := p.SignedAt.UTC()
+	s := cb.sts[:0]
+	s = append(s, Algorithm...)
+	s = append(s, '\n')
+	s = at.AppendFormat(s, amzDateLayout)
+	s = append(s, '\n')
+	s = at.AppendFormat(s, scopeDateLayout)
+	s = append(s, '/')
+	s = append(s, p.Region...)
+	s = append(s, '/')
+	s = append(s, p.Service...)
+	s = append(s, "/"+scopeTerminator+"\n"...)
+	s = hex.AppendEncode(s, crHash[:])
+	cb.sts = s
+
+	key := signingKeys.get(p.AccessKeyID, secret, at, p.Region, p.Service)
+	// HMAC-SHA256(key, s), written out to reuse the buffer: the key is 32
+	// bytes, shorter than SHA-256's 64-byte block.
+	b = b[:0]
+	b = appendPad(b, &key, 0x36)
+	b = append(b, s...)
+	inner := sha256.Sum256(b)
+	b = appendPad(b[:0], &key, 0x5c)
+	b = append(b, inner[:]...)
+	cb.b = b
+	return sha256.Sum256(b), nil
+}
+
+// appendPad appends HMAC's 64-byte block of key XORed with pad.
+func appendPad(b []byte, key *[32]byte, pad byte) []byte {
+	for _, c := range key {
+		b = append(b, c^pad)
+	}
+	for range 64 - len(key) {
+		b = append(b, pad)
+	}
+	return b
+}
+
+// appendCanonicalURI appends the canonical URI as the SDK signer writes it
+// for a URL holding only u's Path and RawPath: the escaped path ("/" when
+// empty), escaped again but for '/' (httpbinding.EscapePath).
+func appendCanonicalURI(b []byte, u *url.URL) []byte {
+	if u == nil || (u.RawPath == "" && (u.Path == "" || u.Path == "/")) {
+		return append(b, '/')
+	}
+	p := (&url.URL{Path: u.Path, RawPath: u.RawPath}).EscapedPath()
+	if p == "" {
+		return append(b, '/')
+	}
+	const hexUpper = "0123456789ABCDEF"
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if unreserved(c) || c == '/' {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hexUpper[c>>4], hexUpper[c&15])
+		}
+	}
+	return b
+}
+
+// unreserved reports whether c is an RFC 3986 unreserved character.
+func unreserved(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// appendCanonicalQuery appends the canonical query string as the SDK signer
+// writes it (the parameters url.URL.Query keeps, each name and value
+// encoded, sorted by encoded name then value).
+func appendCanonicalQuery(b []byte, rawQuery string) []byte {
+	if rawQuery == "" {
+		return b
+	}
+	q, _ := url.ParseQuery(rawQuery)
+	type param struct{ k, v string }
+	ps := make([]param, 0, len(q))
+	for k, vs := range q {
+		ek := encodeQueryComponent(k)
+		for _, v := range vs {
+			ps = append(ps, param{ek, encodeQueryComponent(v)})
+		}
+	}
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].k != ps[j].k {
+			return ps[i].k < ps[j].k
+		}
+		return ps[i].v < ps[j].v
+	})
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = append(b, p.k...)
+		b = append(b, '=')
+		b = append(b, p.v...)
+	}
+	return b
+}
+
+// encodeQueryComponent is url.QueryEscape with a space as %20.
+func encodeQueryComponent(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
+
+// appendCanonicalHeaders appends the canonical headers (each line ending in
+// a newline) of the headers named in SignedHeaders, with the values the
+// request rebuilt by rebuild gives the SDK signer: Host from r.Host,
+// Content-Length from the request's length, X-Amz-Date from the signing
+// time, Transfer-Encoding from r.TransferEncoding, every other one from
+// r.Header. It fails as rebuild does.
+func appendCanonicalHeaders(b []byte, r *http.Request, p *parsed) ([]byte, *Error) {
+	for _, h := range p.signedHeaders {
+		b = append(b, h...)
+		b = append(b, ':')
+		switch h {
+		case "host":
+			// The SDK signer takes it from req.Host; with no scheme in the
+			// URL its default-port rule never applies.
+			b = appendTrimmed(b, r.Host, false)
+			b = append(b, '\n')
+			continue
+		case "x-amz-date":
+			b = p.SignedAt.UTC().AppendFormat(b, amzDateLayout)
+			b = append(b, '\n')
+			continue
+		case "content-length":
+			n, ok := contentLength(r)
+			if !ok || n == 0 {
+				return b, newError(KindMismatch, msgMismatch)
+			}
+			b = strconv.AppendInt(b, n, 10)
+			b = append(b, '\n')
+			continue
+		case "transfer-encoding":
+			if len(r.TransferEncoding) > 0 {
+				b = appendTrimmed(b, strings.Join(r.TransferEncoding, ","), true)
+				b = append(b, '\n')
+				continue
+			}
+		}
+		vs := r.Header.Values(h)
+		if len(vs) == 0 {
+			return b, newError(KindMismatch, msgMismatch)
+		}
+		for i, v := range vs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendTrimmed(b, v, true)
+		}
+		b = append(b, '\n')
+	}
+	return b, nil
+}
+
+// appendTrimmed appends v as the SDK signer writes a header value: leading
+// and trailing spaces dropped, each run of spaces made one
+// (StripExcessSpaces), then, when trim is set, strings.TrimSpace.
+func appendTrimmed(b []byte, v string, trim bool) []byte {
+	j := len(v) - 1
+	for j >= 0 && v[j] == ' ' {
+		j--
+	}
+	k := 0
+	for k < j && v[k] == ' ' {
+		k++
+	}
+	v = v[k : j+1]
+	if strings.Contains(v, "  ") {
+		start := len(b)
+		space := false
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if c == ' ' {
+				if space {
+					continue
+				}
+				space = true
+			} else {
+				space = false
+			}
+			b = append(b, c)
+		}
+		if !trim {
+			return b
+		}
+		t := strings.TrimSpace(string(b[start:]))
+		return append(b[:start], t...)
+	}
+	if trim {
+		v = strings.TrimSpace(v)
+	}
+	return append(b, v...)
+}
+
+// keyCache holds the day's signing key per access key, date, region and
+// service. The secret itself is not retained: an entry is found by the
+// access key id, the scope and the SHA-256 of the secret, so a rotated
+// secret derives a new key.
+type keyCache struct {
+	mu sync.RWMutex
+	m  map[keyID][32]byte
+}
+
+type keyID struct {
+	akid, region, service string
+	date                  int32 // yyyymmdd
+	secretSum             [32]byte
+}
+
+// maxKeys bounds the cache; past it, it is emptied.
+const maxKeys = 4096
+
+var signingKeys = &keyCache{m: make(map[keyID][32]byte)}
+
+func (c *keyCache) get(akid, secret string, at time.Time, region, service string) [32]byte {
+	y, mo, d := at.Date()
+	id := keyID{akid: akid, region: region, service: service, date: int32(y*10000 + int(mo)*100 + d), secretSum: sha256.Sum256([]byte(secret))}
+	c.mu.RLock()
+	k, ok := c.m[id]
+	c.mu.RUnlock()
+	if ok {
+		return k
+	}
+	k = deriveKey(secret, at, region, service)
+	c.mu.Lock()
+	if len(c.m) >= maxKeys {
+		clear(c.m)
+	}
+	c.m[id] = k
+	c.mu.Unlock()
+	return k
+}
+
+// deriveKey derives the SigV4 signing key: HMAC chains of "AWS4"+secret over
+// the date, region, service and "aws4_request".
+func deriveKey(secret string, at time.Time, region, service string) [32]byte {
+	mac := func(key, data []byte) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write(data)
+		return m.Sum(nil)
+	}
+	k := mac([]byte("AWS4"+secret), at.AppendFormat(nil, scopeDateLayout))
+	k = mac(k, []byte(region))
+	k = mac(k, []byte(service))
+	k = mac(k, []byte(scopeTerminator))
+	var out [32]byte
+	copy(out[:], k)
+	return out
+}

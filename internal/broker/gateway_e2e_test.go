@@ -378,7 +378,7 @@ func TestGatewayProcessRegistersWithSecretAndProxies(t *testing.T) {
 	}, "remote gateway's disconnect reaches the broker")
 	// Without heartbeats the gateway stops being live after 30 seconds.
 	e.advance(31 * time.Second)
-	gws := f.Hub().Gateways()
+	gws := f.Hub().Gateways(context.Background())
 	if len(gws) != 1 || gws[0].Live {
 		t.Fatalf("gateways after silence %+v", gws)
 	}

@@ -232,7 +232,7 @@ func (p *portal) routes(mux *http.ServeMux) {
 			d.Error = err.Error()
 		}
 		d.Desktops = pd
-		w.Header().Set("Content-Security-Policy", p.homeCSP())
+		w.Header().Set("Content-Security-Policy", p.homeCSP(r.Context()))
 		render(w, "portal-home", http.StatusOK, d)
 	})
 	mux.HandleFunc("GET /portal/api/desktops", func(w http.ResponseWriter, r *http.Request) {
@@ -328,9 +328,9 @@ var cspHostRE = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-
 // homeCSP is the page CSP with the live gateways' WebSocket origins in
 // connect-src: a gateway running as its own process is another origin,
 // which 'self' does not cover.
-func (p *portal) homeCSP() string {
+func (p *portal) homeCSP(ctx context.Context) string {
 	src := []string{"'self'"}
-	for _, g := range p.f.hub.Gateways() {
+	for _, g := range p.f.hub.Gateways(ctx) {
 		u, err := url.Parse(g.URL)
 		if err != nil || !g.Live || (u.Scheme != "ws" && u.Scheme != "wss") || !cspHostRE.MatchString(u.Host) {
 			continue // the local gateway's "/gateway/ws" is 'self'

@@ -118,7 +118,7 @@ func New(cfg *Config, c *Clients, o Options) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, c: c, st: st, clock: o.Clock, log: o.Log, holder: newHolder(),
 		dirID: map[string]string{}, bundleID: map[string]string{}, groups: map[string]cachedGroups{},
-		kick: make(chan struct{}, 1), reach: newReacher(cfg)}
+		kick: make(chan struct{}, 1), reach: newReacher(cfg, o.Clock)}
 	b.hub = o.Hub
 	if b.hub == nil {
 		b.hub = NewGatewayHub(o.Clock, cfg.GatewaySecret, cfg.ticketTTL(), o.Log)

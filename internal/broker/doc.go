@@ -114,7 +114,8 @@
 // the preferred loopback address (internal/loopback); against AWS (no
 // endpoint) or another endpoint, the IpAddress (DnsIpAddrs) itself, which
 // a gateway in the desktops' VPC reaches. address_map loopback or direct
-// forces one of the two.
+// forces one of the two. A listing is cached for 5 seconds and fetched
+// again when a lookup misses (a desktop started since).
 //
 // # Tags and pool membership
 //
@@ -208,7 +209,11 @@
 // process reconciles. Session grants are exactly-once across brokers: the
 // store holds at most one live session per user (a unique index), and a
 // desktop is assigned by a conditional update, so two brokers asked at once
-// give the same session and desktop. Statements are written once in the
+// give the same session and desktop. Connection tickets and gateway
+// registrations are in the database too: a gateway heartbeats to any one
+// broker, every broker spreads its sessions over the gateways the database
+// lists as live (gateways_store.go), and any broker redeems a ticket once
+// (tickets_store.go). Statements are written once in the
 // common subset of SQLite and PostgreSQL (dialect.go). On the embedded
 // store, one broker per data dir (broker.lock).
 //

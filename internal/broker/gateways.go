@@ -405,6 +405,7 @@ func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Ev
 		h.mu.Unlock()
 		b.metrics.gatewayConns.WithLabelValues("connect").Inc()
 		b.log.Info("gateway connect", "gateway", gatewayID, "session", ev.SessionID, "remote", ev.Remote)
+		b.noteConnection(ctx, gatewayID, ev.SessionID, ev.Remote, true, false, 0, 0)
 		return nil
 	case gateway.EventDisconnect:
 		c := h.conns[key]
@@ -427,6 +428,7 @@ func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Ev
 		c.b.metrics.gatewayBytes.WithLabelValues("in").Add(float64(max(ev.BytesIn, 0)))
 		c.b.metrics.gatewayBytes.WithLabelValues("out").Add(float64(max(ev.BytesOut, 0)))
 		c.b.log.Info("gateway disconnect", "gateway", gatewayID, "session", c.session, "bytes_in", ev.BytesIn, "bytes_out", ev.BytesOut)
+		c.b.noteConnection(ctx, gatewayID, c.session, c.remote, false, last, ev.BytesIn, ev.BytesOut)
 		if !last {
 			return nil
 		}

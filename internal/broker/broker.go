@@ -619,6 +619,9 @@ func (b *Broker) reconcilePool(ctx context.Context, p Pool, obs []types.Workspac
 	}
 	pr.Desktops, pr.Pending = len(recs), len(intents)
 	act := Decide(view, now)
+	if err := b.recordDecisions(ctx, p.Name, view, act, now); err != nil {
+		return pr, err
+	}
 
 	// Intents left from an earlier pass (or a crash between the call and
 	// its record) are re-sent under the same name once they are a minute

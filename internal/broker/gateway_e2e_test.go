@@ -326,6 +326,20 @@ func TestGatewayDisconnectAppliesPowerPlan(t *testing.T) {
 	reconcileUntil(t, g.b, func(r *PassReport) bool { return settled(r, "eng") }, "no stop before 30m")
 	g.advance(15 * time.Minute)
 	reconcileUntil(t, g.b, func(r *PassReport) bool { return len(r.Pools["eng"].Stopped) == 1 }, "stop after 30m")
+	// The audit log says why: the reconciler's decision, with its rule.
+	evs, err = g.b.Events(ctx, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := ""
+	for _, e := range evs {
+		if e.Kind == EventDecision && e.WorkspaceID == v.WorkspaceID {
+			why = e.Detail
+		}
+	}
+	if !strings.Contains(why, "pool eng: stop: power plan: alice's desktop passed its stop deadline") {
+		t.Fatalf("the stop's decision in the event log: %q", why)
+	}
 }
 
 func TestGatewayProcessRegistersWithSecretAndProxies(t *testing.T) {

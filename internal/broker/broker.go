@@ -61,6 +61,8 @@ type Broker struct {
 	reach *reacher
 	// ipAccess caches the directories' IP access control (ipaccess.go).
 	ipAccess ipAccessCache
+	// ldapCA is the CA file for each LDAPS URL directoryLDAP derived.
+	ldapCA sync.Map
 }
 
 // Hub returns the broker's gateway hub.

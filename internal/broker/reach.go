@@ -55,11 +55,15 @@ const reachListTTL = 5 * time.Second
 type reachList struct {
 	at    time.Time
 	addrs map[string]reachEntry
+	// ca is the CA file LDAPS clients trust (directories' listing).
+	ca string
 }
 
 type reachEntry struct {
 	vpc  string
 	addr netip.Addr
+	// ldap and ldaps are a directory endpoint's ports (0: not listed).
+	ldap, ldaps int
 }
 
 func newReacher(c *Config, clock Clock) *reacher {
@@ -190,7 +194,7 @@ func (l *reachList) lookup(key, ip string) netip.Addr {
 // fetch reads deskplane's listing of a kind whole.
 func (r *reacher) fetch(ctx context.Context, kind string) (*reachList, error) {
 	l := &reachList{at: r.clock.Now(), addrs: map[string]reachEntry{}}
-	add := func(key, vpc, addr string) error {
+	add := func(key, vpc, addr string, ldap, ldaps int) error {
 		if addr == "" {
 			return nil
 		}
@@ -198,7 +202,7 @@ func (r *reacher) fetch(ctx context.Context, kind string) (*reachList, error) {
 		if err != nil {
 			return fmt.Errorf("deskplane lists %s at %q: %w", key, addr, err)
 		}
-		l.addrs[key] = reachEntry{vpc: vpc, addr: a}
+		l.addrs[key] = reachEntry{vpc: vpc, addr: a, ldap: ldap, ldaps: ldaps}
 		return nil
 	}
 	switch kind {
@@ -214,23 +218,27 @@ func (r *reacher) fetch(ctx context.Context, kind string) (*reachList, error) {
 			return nil, err
 		}
 		for _, d := range out.Desktops {
-			if err := add(d.WorkspaceID, d.VPCAddress, d.Address); err != nil {
+			if err := add(d.WorkspaceID, d.VPCAddress, d.Address, 0, 0); err != nil {
 				return nil, err
 			}
 		}
 	case reachDirectory:
 		var out struct {
+			CAFile    string `json:"ca_file"`
 			Endpoints []struct {
 				DirectoryID string `json:"directory_id"`
 				DNSIP       string `json:"dns_ip"`
 				Address     string `json:"address"`
+				LDAPPort    int    `json:"ldap_port"`
+				LDAPSPort   int    `json:"ldaps_port"`
 			} `json:"endpoints"`
 		}
 		if _, err := r.get(ctx, "/_deskplane/ldap", &out); err != nil {
 			return nil, err
 		}
+		l.ca = out.CAFile
 		for _, e := range out.Endpoints {
-			if err := add(e.DirectoryID+"/"+e.DNSIP, e.DNSIP, e.Address); err != nil {
+			if err := add(e.DirectoryID+"/"+e.DNSIP, e.DNSIP, e.Address, e.LDAPPort, e.LDAPSPort); err != nil {
 				return nil, err
 			}
 		}
@@ -238,6 +246,23 @@ func (r *reacher) fetch(ctx context.Context, kind string) (*reachList, error) {
 		return nil, fmt.Errorf("reachable: unknown kind %q", kind)
 	}
 	return l, nil
+}
+
+// directoryPorts returns the LDAP and LDAPS ports deskplane's cached
+// listing gives a directory address, and the CA file its LDAPS
+// certificates chain to; zeros when it lists none (ask reachable first).
+func (r *reacher) directoryPorts(id, ip string) (ldap, ldaps int, ca string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.lists[reachDirectory]
+	if l == nil {
+		return 0, 0, ""
+	}
+	e, ok := l.addrs[id+"/"+ip]
+	if !ok || e.vpc != ip {
+		return 0, 0, ""
+	}
+	return e.ldap, e.ldaps, l.ca
 }
 
 // get fetches a deskplane admin endpoint as JSON; code is 0 when no answer

@@ -116,7 +116,7 @@ func TestConsoleBrowser(t *testing.T) {
 	if err != nil || h <= 0 {
 		t.Fatalf("the cost chart's AVAILABLE bars are %v px high (%v)", h, err)
 	}
-	for _, page := range []string{"cost", "sessions", "gateways", "events"} {
+	for _, page := range []string{"cost", "sessions", "gateways", "events", "onboarding", "regions"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/"+page), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
 			t.Fatal(err)
 		}

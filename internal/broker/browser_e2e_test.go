@@ -243,6 +243,25 @@ func TestPortalBrowser(t *testing.T) {
 	// The page left holds no connection: the table says so by itself.
 	poll(t, ctx, `document.querySelector("#desktops .connection").textContent === "DISCONNECTED"`)
 	screenshot(t, ctx, "portal-home")
+
+	// 31 minutes later (virtual clock) the power plan has stopped her
+	// desktop. Connect starts it: the page says so while it starts, then
+	// opens it.
+	pe.e.advance(31 * time.Minute)
+	reconcileUntil(t, pe.b, func(*PassReport) bool {
+		d, _ := pe.b.Store().Desktop(context.Background(), alice.WorkspaceID)
+		return d != nil && d.State == "STOPPED"
+	}, "the power plan stops alice's desktop")
+	poll(t, ctx, `document.querySelector("#desktops .state").textContent === "STOPPED"`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("connect"))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, `/Your desktop is (STOPPED|STARTING|PENDING|starting)[^;]*; waiting/.test(document.getElementById("status").textContent)`)
+	screenshot(t, ctx, "portal-starting")
+	poll(t, ctx, `document.getElementById("terminal").textContent.includes("deskplane guest `+alice.WorkspaceID+` ready")`)
+	if d, _ := pe.b.Store().Desktop(context.Background(), alice.WorkspaceID); d == nil || d.State != "AVAILABLE" {
+		t.Fatalf("alice's desktop after Connect started it: %+v", d)
+	}
 }
 
 // connsOf counts the gateway connections of a session.

@@ -262,7 +262,7 @@ func (c *console) routes(mux *http.ServeMux) {
 		if err != nil {
 			d.Error = err.Error()
 		}
-		conns := b.hub.Connections()
+		conns := b.hub.ConnectionsOf(r.Context(), b)
 		for _, x := range ss {
 			cs := consoleSession{S: x}
 			for _, cn := range conns {

@@ -458,19 +458,6 @@ func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Ev
 	return fmt.Errorf("unknown event kind %q", ev.Kind)
 }
 
-// sessionConnected reports whether a gateway carries a connection of the
-// session now.
-func (h *GatewayHub) sessionConnected(session string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, c := range h.conns {
-		if c.session == session {
-			return true
-		}
-	}
-	return false
-}
-
 // GatewayView is a gateway as GET /v1/gateways shows it.
 type GatewayView struct {
 	ID       string    `json:"id"`

@@ -17,8 +17,9 @@ import (
 // state, each with its own hub and no gateway of its own. gw-1 registers
 // (heartbeats) only with broker A, gw-2 only with broker B. Broker B grants
 // alice a session on gw-1, whose user connects through it (gw-1 redeems
-// at A, where it registered) and reaches the desktop; both brokers list
-// both gateways as live. Sessions spread over the two by their reported
+// at A, where it registered) and reaches the desktop; broker B sees the
+// connection live from the store, and both brokers list both gateways as
+// live. Sessions spread over the two by their reported
 // load, in turn when equal. A gateway whose heartbeats stop drops out of
 // every broker's choice after gatewayLiveFor and comes back with its next
 // heartbeat; the brokers' own id "local" cannot be registered.
@@ -78,11 +79,26 @@ func TestGatewaysSharedAcrossPostgresBrokers(t *testing.T) {
 		t.Fatalf("echo %q", got)
 	}
 	testserver.Eventually(t, 10*time.Second, func() bool { return len(ba.Hub().Connections()) == 1 }, "gw-1 reports the connection to broker A")
+	// Broker B, to which nothing was reported, sees the live connection
+	// (console, GET /v1/gateways, the portal's CONNECTED) from the store.
+	sess, err := bb.Store().Session(ctx, v.SessionID)
+	if err != nil || sess == nil {
+		t.Fatal(sess, err)
+	}
+	if cs := bb.Hub().ConnectionsOf(ctx, bb); len(bb.Hub().Connections()) != 0 || len(cs) != 1 || cs[0].SessionID != v.SessionID || cs[0].Gateway != "gw-1" {
+		t.Fatalf("broker B's view of the connections: %+v", cs)
+	}
+	if !bb.Hub().sessionConnected(ctx, bb, sess) {
+		t.Fatal("broker B does not see alice's session connected")
+	}
 	c.Close()
 	testserver.Eventually(t, 10*time.Second, func() bool {
 		s, err := bb.GetSession(ctx, v.SessionID)
 		return err == nil && s.State == SessDisconnected
 	}, "the disconnect gw-1 reported to A is broker B's session's")
+	if cs := bb.Hub().ConnectionsOf(ctx, bb); len(cs) != 0 || bb.Hub().sessionConnected(ctx, bb, sess) {
+		t.Fatalf("broker B's connections after the disconnect: %+v", cs)
+	}
 
 	// gw-2 registers with broker B; each broker lists both, live.
 	beat(atB, reg2, 0)

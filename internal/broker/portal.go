@@ -431,7 +431,7 @@ func (p *portal) entitled(ctx context.Context, b *Broker, user string) ([]portal
 	if s, err := b.st.OpenSession(ctx, user); err == nil && s != nil {
 		pd.Session = s.State
 		pd.Connection = "DISCONNECTED"
-		if b.hub.sessionConnected(s.ID) {
+		if b.hub.sessionConnected(ctx, b, s) {
 			pd.Connection = "CONNECTED"
 		}
 	}

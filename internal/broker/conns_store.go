@@ -24,11 +24,11 @@ const (
 
 // LastConnection is a desktop's last connection through a gateway.
 type LastConnection struct {
-	User      string `json:"user"`
-	SessionID string `json:"session_id"`
-	Gateway string    `json:"gateway"`
-	Remote  string    `json:"remote,omitempty"`
-	At      time.Time `json:"connected_at"`
+	User      string    `json:"user"`
+	SessionID string    `json:"session_id"`
+	Gateway   string    `json:"gateway"`
+	Remote    string    `json:"remote,omitempty"`
+	At        time.Time `json:"connected_at"`
 	// Ended is when it closed (zero while it is open).
 	Ended    time.Time `json:"disconnected_at,omitzero"`
 	BytesIn  int64     `json:"bytes_in"`

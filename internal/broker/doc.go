@@ -89,8 +89,11 @@
 //   - deskplane_admin_token: deskplane's admin token, with which the broker
 //     asks a deskplane endpoint where desktops and directories answer.
 //   - portal: ldap (directory id or name → ldap:// or ldaps:// URL; default
-//     port 389 of the directory's first DNS address as reachable), bind_format
-//     (default "{user}@{domain}"), ldaps_insecure_skip_verify, novnc_dir
+//     the directory's first DNS address as reachable: against deskplane
+//     LDAPS on the listed port when the listed CA or ldaps_ca_file can be
+//     read, else LDAP on the listed port; else port 389), bind_format
+//     (default "{user}@{domain}"), ldaps_insecure_skip_verify,
+//     ldaps_ca_file, novnc_dir
 //     (default /usr/share/novnc: noVNC, served at /portal/novnc/ for VNC
 //     desktops; top level only).
 //   - console: admin_group (a directory group whose members, nested ones

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -357,5 +358,47 @@ func TestPortalSignInOverListedLDAPS(t *testing.T) {
 	}
 	if err := b.Authenticate(ctx, "alice", "Alice-Us3r!"); err != nil {
 		t.Fatalf("alice over LDAP: %v", err)
+	}
+}
+
+// TestPortalCookiesOverTLS: served over TLS, the portal's cookies (the
+// sign-in form's and the session's) are Secure as well as HttpOnly and
+// SameSite=Strict; over plain HTTP they are not Secure.
+func TestPortalCookiesOverTLS(t *testing.T) {
+	pe := startPortalEnv(t)
+	tsrv := httptest.NewTLSServer(pe.srv.Config.Handler)
+	t.Cleanup(tsrv.Close)
+	for _, c := range []struct {
+		base   string
+		client *http.Client
+		secure bool
+	}{{tsrv.URL, tsrv.Client(), true}, {pe.srv.URL, &http.Client{}, false}} {
+		jar, _ := cookiejar.New(nil)
+		c.client.Jar = jar
+		c.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := c.client.Get(c.base + "/portal/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cookies := resp.Header.Values("Set-Cookie")
+		resp, err = c.client.PostForm(c.base+"/portal/login", url.Values{"user": {"alice"}, "password": {"alice-pw"}, "csrf": {csrfRE.FindStringSubmatch(string(body))[1]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: sign-in %d", c.base, resp.StatusCode)
+		}
+		cookies = append(cookies, resp.Header.Values("Set-Cookie")...)
+		if len(cookies) < 2 {
+			t.Fatalf("%s: cookies %q", c.base, cookies)
+		}
+		for _, ck := range cookies {
+			if !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Strict") || strings.Contains(ck, "; Secure") != c.secure {
+				t.Fatalf("%s: cookie %q (Secure wanted: %v)", c.base, ck, c.secure)
+			}
+		}
 	}
 }

@@ -54,6 +54,7 @@ func TestGatewayAsItsOwnProcess(t *testing.T) {
 		t.Fatalf("listen on the desktop's loopback address: %v", err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	wsID := v.WorkspaceID
 	go func() {
 		defer safego.Recover(nil, "guest")
 		c, err := ln.Accept()
@@ -61,7 +62,7 @@ func TestGatewayAsItsOwnProcess(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		io.WriteString(c, "GUEST "+v.WorkspaceID+"\n")
+		io.WriteString(c, "GUEST "+wsID+"\n")
 		io.Copy(c, c)
 	}()
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 	"github.com/chromedp/chromedp"
 
 	"github.com/deskplane/deskplane/internal/testserver"
@@ -101,6 +103,12 @@ func TestConsoleBrowser(t *testing.T) {
 		d, _ := b.Store().Desktop(context.Background(), id)
 		return d != nil && !d.StopRequested.IsZero()
 	}, "Stop in the browser did not stop %s", id)
+	// The service stops it (the SDK's DescribeWorkspaces, not the
+	// broker's record).
+	testserver.Eventually(t, 20*time.Second, func() bool {
+		out, err := b.Clients().WorkSpaces.DescribeWorkspaces(context.Background(), &workspaces.DescribeWorkspacesInput{WorkspaceIds: []string{id}})
+		return err == nil && len(out.Workspaces) == 1 && (out.Workspaces[0].State == types.WorkspaceStateStopping || out.Workspaces[0].State == types.WorkspaceStateStopped)
+	}, "the service does not stop %s after Stop in the browser", id)
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/desktops"), chromedp.WaitVisible(chromedp.ID("d-"+id))); err != nil {
 		t.Fatal(err)
 	}

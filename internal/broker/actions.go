@@ -34,6 +34,9 @@ type DesktopInfo struct {
 	AssignedAt time.Time `json:"assigned_at,omitzero"`
 	StopAt     time.Time `json:"stop_at,omitzero"`
 	Releasing  bool      `json:"releasing,omitempty"`
+	// LastConnection is the desktop's last connection through a gateway
+	// (absent: none recorded).
+	LastConnection *LastConnection `json:"last_connection,omitempty"`
 }
 
 // Desktops lists the broker's desktops (not terminated), by pool and name.
@@ -42,13 +45,21 @@ func (b *Broker) Desktops(ctx context.Context) ([]DesktopInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	last, err := b.st.LastConnections(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := []DesktopInfo{}
 	for _, d := range ds {
 		if d.State == "TERMINATED" {
 			continue
 		}
-		out = append(out, DesktopInfo{ID: d.ID, Name: d.Name, Pool: d.Pool, State: d.State, StateSince: d.StateSince,
-			IP: d.IP, User: d.User, AssignedAt: d.AssignedAt, StopAt: d.StopAt, Releasing: d.Release != ReleaseNone})
+		di := DesktopInfo{ID: d.ID, Name: d.Name, Pool: d.Pool, State: d.State, StateSince: d.StateSince,
+			IP: d.IP, User: d.User, AssignedAt: d.AssignedAt, StopAt: d.StopAt, Releasing: d.Release != ReleaseNone}
+		if c, ok := last[d.ID]; ok {
+			di.LastConnection = &c
+		}
+		out = append(out, di)
 	}
 	return out, nil
 }

@@ -59,7 +59,7 @@ func (b *Broker) Handler() http.Handler {
 		writeSession(w, v, err)
 	}))
 	mux.HandleFunc("GET /v1/gateways", b.auth(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"gateways": b.hub.Gateways(), "connections": b.hub.Connections()})
+		writeJSON(w, http.StatusOK, map[string]any{"gateways": b.hub.Gateways(r.Context()), "connections": b.hub.ConnectionsOf(r.Context(), b)})
 	}))
 	b.hub.routes(mux)
 	b.operatorRoutes(mux)

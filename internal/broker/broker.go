@@ -61,6 +61,8 @@ type Broker struct {
 	reach *reacher
 	// ipAccess caches the directories' IP access control (ipaccess.go).
 	ipAccess ipAccessCache
+	// ldapCA is the CA file for each LDAPS URL directoryLDAP derived.
+	ldapCA sync.Map
 }
 
 // Hub returns the broker's gateway hub.
@@ -118,7 +120,7 @@ func New(cfg *Config, c *Clients, o Options) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, c: c, st: st, clock: o.Clock, log: o.Log, holder: newHolder(),
 		dirID: map[string]string{}, bundleID: map[string]string{}, groups: map[string]cachedGroups{},
-		kick: make(chan struct{}, 1), reach: newReacher(cfg)}
+		kick: make(chan struct{}, 1), reach: newReacher(cfg, o.Clock)}
 	b.hub = o.Hub
 	if b.hub == nil {
 		b.hub = NewGatewayHub(o.Clock, cfg.GatewaySecret, cfg.ticketTTL(), o.Log)
@@ -619,6 +621,9 @@ func (b *Broker) reconcilePool(ctx context.Context, p Pool, obs []types.Workspac
 	}
 	pr.Desktops, pr.Pending = len(recs), len(intents)
 	act := Decide(view, now)
+	if err := b.recordDecisions(ctx, p.Name, view, act, now); err != nil {
+		return pr, err
+	}
 
 	// Intents left from an earlier pass (or a crash between the call and
 	// its record) are re-sent under the same name once they are a minute

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 	"github.com/chromedp/chromedp"
 
 	"github.com/deskplane/deskplane/internal/testserver"
@@ -63,7 +65,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 }
 
 func TestConsoleBrowser(t *testing.T) {
-	_, _, b, srv := fleetEnv(t)
+	e, _, b, srv := fleetEnv(t)
 	ctx := browser(t)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(srv.URL+"/console/"),
@@ -101,11 +103,28 @@ func TestConsoleBrowser(t *testing.T) {
 		d, _ := b.Store().Desktop(context.Background(), id)
 		return d != nil && !d.StopRequested.IsZero()
 	}, "Stop in the browser did not stop %s", id)
+	// The service stops it (the SDK's DescribeWorkspaces, not the
+	// broker's record).
+	testserver.Eventually(t, 20*time.Second, func() bool {
+		out, err := b.Clients().WorkSpaces.DescribeWorkspaces(context.Background(), &workspaces.DescribeWorkspacesInput{WorkspaceIds: []string{id}})
+		return err == nil && len(out.Workspaces) == 1 && (out.Workspaces[0].State == types.WorkspaceStateStopping || out.Workspaces[0].State == types.WorkspaceStateStopped)
+	}, "the service does not stop %s after Stop in the browser", id)
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/desktops"), chromedp.WaitVisible(chromedp.ID("d-"+id))); err != nil {
 		t.Fatal(err)
 	}
 	screenshot(t, ctx, "console-desktops")
-	for _, page := range []string{"cost", "sessions", "gateways", "events"} {
+	// The cost chart: a day's AVAILABLE bar beside its ALWAYS_ON bar,
+	// drawn (its rendered box has height) after hours of running.
+	e.advance(3 * time.Hour)
+	reconcileUntil(t, b, func(r *PassReport) bool { return settled(r, "eng") }, "a pass after three hours")
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/cost"), chromedp.WaitVisible(chromedp.ID("cost-chart"))); err != nil {
+		t.Fatal(err)
+	}
+	h, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`Math.max(...[...document.querySelectorAll("#cost-chart rect")].filter(r => r.textContent.includes("AVAILABLE:")).map(r => r.getBoundingClientRect().height))`))
+	if err != nil || h <= 0 {
+		t.Fatalf("the cost chart's AVAILABLE bars are %v px high (%v)", h, err)
+	}
+	for _, page := range []string{"cost", "sessions", "gateways", "events", "onboarding", "regions"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/console/"+page), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
 			t.Fatal(err)
 		}
@@ -161,6 +180,11 @@ func TestPortalBrowser(t *testing.T) {
 		t.Fatalf("terminal %q (alice's session %+v)", term, alice)
 	}
 	screenshot(t, ctx, "portal-terminal")
+	// The address bar names her session.
+	aliceURL := srv + "/portal/sessions/" + alice.ID
+	if loc, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`)); err != nil || loc != aliceURL {
+		t.Fatalf("alice's address bar: %q %v, want %s", loc, err, aliceURL)
+	}
 
 	pe.settle(t) // the warm buffer refills, with a guest
 	// bob, in another browser, connects to his own desktop, never alice's.
@@ -180,6 +204,21 @@ func TestPortalBrowser(t *testing.T) {
 	bob, _ := pe.b.Store().OpenSession(context.Background(), "bob")
 	if bob == nil || bob.WorkspaceID == alice.WorkspaceID || strings.Contains(bterm, alice.WorkspaceID) || !strings.Contains(bterm, bob.WorkspaceID) {
 		t.Fatalf("bob's terminal %q (bob %+v, alice %s)", bterm, bob, alice.WorkspaceID)
+	}
+	// bob opens alice's session URL: no such session, nothing connects,
+	// and alice's desktop appears nowhere on his page.
+	if err := chromedp.Do(bctx, chromedp.Navigate(aliceURL), chromedp.WaitVisible(chromedp.ID("error"))); err != nil {
+		t.Fatal(err)
+	}
+	if msg := text(t, bctx, "error"); !strings.Contains(msg, "No such session") {
+		t.Fatalf("bob on alice's session URL: %q", msg)
+	}
+	if body := text(t, bctx, "desktops") + text(t, bctx, "terminal") + text(t, bctx, "status"); strings.Contains(body, alice.WorkspaceID) {
+		t.Fatalf("bob's page on alice's session URL shows her desktop: %q", body)
+	}
+	screenshot(t, bctx, "portal-session-refused")
+	if n := connsOf(pe.b, alice.ID); n != 1 {
+		t.Fatalf("alice's session has %d connections after bob opened its URL, want her own 1", n)
 	}
 	// bob's page lists only his own desktop.
 	var page string
@@ -212,6 +251,36 @@ func TestPortalBrowser(t *testing.T) {
 	// The page left holds no connection: the table says so by itself.
 	poll(t, ctx, `document.querySelector("#desktops .connection").textContent === "DISCONNECTED"`)
 	screenshot(t, ctx, "portal-home")
+
+	// 31 minutes later (virtual clock) the power plan has stopped her
+	// desktop. Connect starts it: the page says so while it starts, then
+	// opens it.
+	pe.e.advance(31 * time.Minute)
+	reconcileUntil(t, pe.b, func(*PassReport) bool {
+		d, _ := pe.b.Store().Desktop(context.Background(), alice.WorkspaceID)
+		return d != nil && d.State == "STOPPED"
+	}, "the power plan stops alice's desktop")
+	poll(t, ctx, `document.querySelector("#desktops .state").textContent === "STOPPED"`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("connect"))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, `/Your desktop is (STOPPED|STARTING|PENDING|starting)[^;]*; waiting/.test(document.getElementById("status").textContent)`)
+	screenshot(t, ctx, "portal-starting")
+	poll(t, ctx, `document.getElementById("terminal").textContent.includes("deskplane guest `+alice.WorkspaceID+` ready")`)
+	if d, _ := pe.b.Store().Desktop(context.Background(), alice.WorkspaceID); d == nil || d.State != "AVAILABLE" {
+		t.Fatalf("alice's desktop after Connect started it: %+v", d)
+	}
+}
+
+// connsOf counts the gateway connections of a session.
+func connsOf(b *Broker, session string) int {
+	n := 0
+	for _, c := range b.Hub().Connections() {
+		if c.SessionID == session {
+			n++
+		}
+	}
+	return n
 }
 
 func text(t *testing.T, ctx context.Context, id string) string {

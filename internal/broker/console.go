@@ -262,7 +262,7 @@ func (c *console) routes(mux *http.ServeMux) {
 		if err != nil {
 			d.Error = err.Error()
 		}
-		conns := b.hub.Connections()
+		conns := b.hub.ConnectionsOf(r.Context(), b)
 		for _, x := range ss {
 			cs := consoleSession{S: x}
 			for _, cn := range conns {
@@ -275,7 +275,7 @@ func (c *console) routes(mux *http.ServeMux) {
 		render(w, "sessions", http.StatusOK, d)
 	}))
 	mux.HandleFunc("GET /console/gateways", c.page(func(w http.ResponseWriter, r *http.Request, s *webSession, b *Broker, d consoleData) {
-		d.Title, d.Gateways = "Gateways", b.hub.Gateways()
+		d.Title, d.Gateways = "Gateways", b.hub.Gateways(r.Context())
 		render(w, "gateways", http.StatusOK, d)
 	}))
 	mux.HandleFunc("GET /console/cost", c.page(func(w http.ResponseWriter, r *http.Request, s *webSession, b *Broker, d consoleData) {

@@ -3,9 +3,11 @@ package broker
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -25,12 +27,29 @@ type ConsoleConfig struct {
 // member of the console's admin group.
 var errNotAdmin = errors.New("not a member of the console's admin group")
 
-// ldapDial connects to a directory's LDAP URL (LDAPS when the URL says so).
+// ldapDial connects to a directory's LDAP URL (LDAPS when the URL says so,
+// checking the server's certificate against the CA directoryLDAP chose for
+// the URL, portal.ldaps_ca_file, or the system's roots).
 func (b *Broker) ldapDial(ctx context.Context, url string) (*ldap.Conn, error) {
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	opts := []ldap.DialOpt{ldap.DialWithDialer(d)}
 	if strings.HasPrefix(url, "ldaps://") {
-		opts = append(opts, ldap.DialWithTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: b.cfg.Portal.InsecureSkipVerify}))
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: b.cfg.Portal.InsecureSkipVerify}
+		ca := b.cfg.Portal.CAFile
+		if v, ok := b.ldapCA.Load(url); ok {
+			ca = v.(string)
+		}
+		if ca != "" {
+			pem, err := os.ReadFile(ca)
+			if err != nil {
+				return nil, fmt.Errorf("ldap dial %s: CA file: %w", url, err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("ldap dial %s: CA file %s holds no certificate", url, ca)
+			}
+		}
+		opts = append(opts, ldap.DialWithTLSConfig(tc))
 	}
 	conn, err := ldap.DialURL(url, opts...)
 	if err != nil {

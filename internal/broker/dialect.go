@@ -48,9 +48,9 @@ func (d dialect) rebind(q string) string {
 }
 
 // pgSchema is the store's schema on PostgreSQL: the SQLite schema with
-// 64-bit integers and identity columns.
+// 64-bit integers and identity columns, and the shared store's own tables.
 func pgSchema() string {
-	s := strings.ReplaceAll(schema, "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+	s := strings.ReplaceAll(schema+connsSchema+gatewaysSchema, "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
 	return strings.ReplaceAll(s, " INTEGER", " BIGINT")
 }
 

@@ -89,8 +89,11 @@
 //   - deskplane_admin_token: deskplane's admin token, with which the broker
 //     asks a deskplane endpoint where desktops and directories answer.
 //   - portal: ldap (directory id or name → ldap:// or ldaps:// URL; default
-//     port 389 of the directory's first DNS address as reachable), bind_format
-//     (default "{user}@{domain}"), ldaps_insecure_skip_verify, novnc_dir
+//     the directory's first DNS address as reachable: against deskplane
+//     LDAPS on the listed port when the listed CA or ldaps_ca_file can be
+//     read, else LDAP on the listed port; else port 389), bind_format
+//     (default "{user}@{domain}"), ldaps_insecure_skip_verify,
+//     ldaps_ca_file, novnc_dir
 //     (default /usr/share/novnc: noVNC, served at /portal/novnc/ for VNC
 //     desktops; top level only).
 //   - console: admin_group (a directory group whose members, nested ones
@@ -114,7 +117,8 @@
 // the preferred loopback address (internal/loopback); against AWS (no
 // endpoint) or another endpoint, the IpAddress (DnsIpAddrs) itself, which
 // a gateway in the desktops' VPC reaches. address_map loopback or direct
-// forces one of the two.
+// forces one of the two. A listing is cached for 5 seconds and fetched
+// again when a lookup misses (a desktop started since).
 //
 // # Tags and pool membership
 //
@@ -208,7 +212,11 @@
 // process reconciles. Session grants are exactly-once across brokers: the
 // store holds at most one live session per user (a unique index), and a
 // desktop is assigned by a conditional update, so two brokers asked at once
-// give the same session and desktop. Statements are written once in the
+// give the same session and desktop. Connection tickets and gateway
+// registrations are in the database too: a gateway heartbeats to any one
+// broker, every broker spreads its sessions over the gateways the database
+// lists as live (gateways_store.go), and any broker redeems a ticket once
+// (tickets_store.go). Statements are written once in the
 // common subset of SQLite and PostgreSQL (dialect.go). On the embedded
 // store, one broker per data dir (broker.lock).
 //

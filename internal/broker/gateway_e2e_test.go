@@ -278,6 +278,24 @@ func TestGatewayDisconnectAppliesPowerPlan(t *testing.T) {
 		t.Fatalf("banner %q", line)
 	}
 	testserver.Eventually(t, 10*time.Second, func() bool { return len(g.b.Hub().Connections()) == 1 }, "connect")
+	// The desktop's last connection (the console's and GET /v1/desktops')
+	// and the event log come from the gateway's report.
+	last := func() *LastConnection {
+		ds, err := g.b.Desktops(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.ID == v.WorkspaceID {
+				return d.LastConnection
+			}
+		}
+		return nil
+	}
+	connectedAt := g.clock.Now()
+	if lc := last(); lc == nil || lc.User != "alice" || lc.Gateway != LocalGatewayID || !lc.Ended.IsZero() || lc.At.Sub(connectedAt).Abs() > time.Minute {
+		t.Fatalf("last connection while connected: %+v", lc)
+	}
 	c.Close() // the user goes away
 	var d *Desktop
 	testserver.Eventually(t, 10*time.Second, func() bool {
@@ -285,6 +303,22 @@ func TestGatewayDisconnectAppliesPowerPlan(t *testing.T) {
 		d, _ = g.b.Store().Desktop(ctx, v.WorkspaceID)
 		return s.State == SessDisconnected && !d.StopAt.IsZero()
 	}, "the gateway's disconnect ends the session and sets the power plan's deadline")
+	if lc := last(); lc == nil || lc.Ended.IsZero() || lc.BytesOut == 0 {
+		t.Fatalf("last connection after the disconnect: %+v", lc)
+	}
+	evs, err := g.b.Events(ctx, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, e := range evs {
+		if e.WorkspaceID == v.WorkspaceID {
+			kinds[e.Kind]++
+		}
+	}
+	if kinds[EventGatewayConnect] != 1 || kinds[EventGatewayDisconnect] != 1 {
+		t.Fatalf("event log of %s: %v", v.WorkspaceID, kinds)
+	}
 	if want := g.clock.Now().Add(30 * time.Minute); d.StopAt.IsZero() || d.StopAt.After(want) || d.StopAt.Before(want.Add(-time.Minute)) {
 		t.Fatalf("stop_at %v, want about %v", d.StopAt, want)
 	}
@@ -292,6 +326,20 @@ func TestGatewayDisconnectAppliesPowerPlan(t *testing.T) {
 	reconcileUntil(t, g.b, func(r *PassReport) bool { return settled(r, "eng") }, "no stop before 30m")
 	g.advance(15 * time.Minute)
 	reconcileUntil(t, g.b, func(r *PassReport) bool { return len(r.Pools["eng"].Stopped) == 1 }, "stop after 30m")
+	// The audit log says why: the reconciler's decision, with its rule.
+	evs, err = g.b.Events(ctx, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := ""
+	for _, e := range evs {
+		if e.Kind == EventDecision && e.WorkspaceID == v.WorkspaceID {
+			why = e.Detail
+		}
+	}
+	if !strings.Contains(why, "pool eng: stop: power plan: alice's desktop passed its stop deadline") {
+		t.Fatalf("the stop's decision in the event log: %q", why)
+	}
 }
 
 func TestGatewayProcessRegistersWithSecretAndProxies(t *testing.T) {
@@ -378,7 +426,7 @@ func TestGatewayProcessRegistersWithSecretAndProxies(t *testing.T) {
 	}, "remote gateway's disconnect reaches the broker")
 	// Without heartbeats the gateway stops being live after 30 seconds.
 	e.advance(31 * time.Second)
-	gws := f.Hub().Gateways()
+	gws := f.Hub().Gateways(context.Background())
 	if len(gws) != 1 || gws[0].Live {
 		t.Fatalf("gateways after silence %+v", gws)
 	}

@@ -131,20 +131,37 @@ func (h *GatewayHub) RegisterLocal(r gateway.Registration) {
 	h.gateways[r.ID] = &gatewayState{reg: r, lastSeen: h.clock.Now(), local: true}
 }
 
-// Heartbeat registers a remote gateway or renews its registration.
-func (h *GatewayHub) Heartbeat(r gateway.Registration) error {
+// errBadRegistration marks a heartbeat the broker refuses as malformed.
+var errBadRegistration = errors.New("bad gateway registration")
+
+// Heartbeat registers a remote gateway or renews its registration. On a
+// shared store each shared broker's database records it too, so that every
+// broker of the cluster spreads sessions over it (gateways_store.go).
+func (h *GatewayHub) Heartbeat(ctx context.Context, r gateway.Registration) error {
 	if r.ID == "" || r.URL == "" {
-		return errors.New("a gateway registers with an id and a url")
+		return fmt.Errorf("%w: a gateway registers with an id and a url", errBadRegistration)
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if g, ok := h.gateways[r.ID]; ok && g.local {
-		return fmt.Errorf("gateway id %q is the broker's own", r.ID)
+	if g, ok := h.gateways[r.ID]; ok && g.local || r.ID == LocalGatewayID && len(h.shared) > 0 {
+		h.mu.Unlock()
+		return fmt.Errorf("%w: gateway id %q is the brokers' own", errBadRegistration, r.ID)
 	}
 	if _, ok := h.gateways[r.ID]; !ok {
 		h.log.Info("gateway registered", "gateway", r.ID, "url", r.URL, "tcp", r.TCPAddr)
 	}
-	h.gateways[r.ID] = &gatewayState{reg: r, lastSeen: h.clock.Now()}
+	now := h.clock.Now()
+	h.gateways[r.ID] = &gatewayState{reg: r, lastSeen: now}
+	shared := slices.Clone(h.shared)
+	h.mu.Unlock()
+	var errs []error
+	for _, b := range shared {
+		if err := b.st.PutGateway(ctx, r, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("gateway %s: heartbeat not shared: %w", r.ID, err)
+	}
 	return nil
 }
 
@@ -152,25 +169,64 @@ func (h *GatewayHub) live(g *gatewayState, now time.Time) bool {
 	return g.local || now.Sub(g.lastSeen) < gatewayLiveFor
 }
 
-// activeLocked counts a gateway's open connections.
-func (h *GatewayHub) activeLocked(id string) int64 {
+// activeLocked counts a gateway's open connections: those reported to this
+// hub, or the gateway's own count from its last heartbeat when larger (it
+// carries connections other brokers granted).
+func (h *GatewayHub) activeLocked(id string, g *gatewayState) int64 {
 	n := int64(0)
 	for _, c := range h.conns {
 		if c.gateway == id {
 			n++
 		}
 	}
-	if g := h.gateways[id]; g != nil && !g.local && g.reg.Active > n {
+	if g != nil && !g.local && g.reg.Active > n {
 		n = g.reg.Active
 	}
 	return n
 }
 
+// known returns the gateways this hub holds merged with those the shared
+// stores of brokers record (the latest heartbeat wins; the hub's own
+// in-process gateway always does). A store that cannot be read is logged
+// and skipped: the hub's own registrations still serve.
+func (h *GatewayHub) known(ctx context.Context, brokers []*Broker) map[string]*gatewayState {
+	var stored []storedGateway
+	for _, b := range brokers {
+		gs, err := b.st.StoredGateways(ctx)
+		if err != nil {
+			b.log.Warn("shared gateway registrations unreadable; using this broker's own", "err", err)
+			continue
+		}
+		stored = append(stored, gs...)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]*gatewayState, len(h.gateways)+len(stored))
+	for id, g := range h.gateways {
+		out[id] = g
+	}
+	for _, sg := range stored {
+		if g, ok := out[sg.reg.ID]; ok && (g.local || !sg.lastSeen.After(g.lastSeen)) {
+			continue
+		}
+		out[sg.reg.ID] = &gatewayState{reg: sg.reg, lastSeen: sg.lastSeen}
+	}
+	return out
+}
+
+// sharedOf returns b in a list when its store is shared, for known.
+func sharedOf(b *Broker) []*Broker {
+	if b.st.sharedTickets() {
+		return []*Broker{b}
+	}
+	return nil
+}
+
 // pickLocked spreads sessions over live gateways: the least loaded, ties
 // in turn.
-func (h *GatewayHub) pickLocked(now time.Time) *gatewayState {
+func (h *GatewayHub) pickLocked(gws map[string]*gatewayState, now time.Time) *gatewayState {
 	var ids []string
-	for id, g := range h.gateways {
+	for id, g := range gws {
 		if h.live(g, now) {
 			ids = append(ids, id)
 		}
@@ -180,14 +236,14 @@ func (h *GatewayHub) pickLocked(now time.Time) *gatewayState {
 	}
 	slices.Sort(ids)
 	h.rr++
-	best := ""
+	best, bestN := "", int64(0)
 	for i := range ids {
 		id := ids[(h.rr+i)%len(ids)]
-		if best == "" || h.activeLocked(id) < h.activeLocked(best) {
-			best = id
+		if n := h.activeLocked(id, gws[id]); best == "" || n < bestN {
+			best, bestN = id, n
 		}
 	}
-	return h.gateways[best]
+	return gws[best]
 }
 
 // attach adds a connection ticket and a gateway to an active session's
@@ -198,6 +254,7 @@ func (h *GatewayHub) attach(ctx context.Context, b *Broker, v *SessionView) {
 	if h == nil || v == nil || v.State != SessActive {
 		return
 	}
+	gws := h.known(ctx, sharedOf(b))
 	h.mu.Lock()
 	now := h.clock.Now()
 	for k, t := range h.tickets {
@@ -205,7 +262,7 @@ func (h *GatewayHub) attach(ctx context.Context, b *Broker, v *SessionView) {
 			delete(h.tickets, k)
 		}
 	}
-	g := h.pickLocked(now)
+	g := h.pickLocked(gws, now)
 	if g == nil {
 		h.mu.Unlock()
 		return
@@ -348,6 +405,7 @@ func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Ev
 		h.mu.Unlock()
 		b.metrics.gatewayConns.WithLabelValues("connect").Inc()
 		b.log.Info("gateway connect", "gateway", gatewayID, "session", ev.SessionID, "remote", ev.Remote)
+		b.noteConnection(ctx, gatewayID, ev.SessionID, ev.Remote, true, false, 0, 0)
 		return nil
 	case gateway.EventDisconnect:
 		c := h.conns[key]
@@ -370,6 +428,7 @@ func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Ev
 		c.b.metrics.gatewayBytes.WithLabelValues("in").Add(float64(max(ev.BytesIn, 0)))
 		c.b.metrics.gatewayBytes.WithLabelValues("out").Add(float64(max(ev.BytesOut, 0)))
 		c.b.log.Info("gateway disconnect", "gateway", gatewayID, "session", c.session, "bytes_in", ev.BytesIn, "bytes_out", ev.BytesOut)
+		c.b.noteConnection(ctx, gatewayID, c.session, c.remote, false, last, ev.BytesIn, ev.BytesOut)
 		if !last {
 			return nil
 		}
@@ -399,19 +458,6 @@ func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Ev
 	return fmt.Errorf("unknown event kind %q", ev.Kind)
 }
 
-// sessionConnected reports whether a gateway carries a connection of the
-// session now.
-func (h *GatewayHub) sessionConnected(session string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, c := range h.conns {
-		if c.session == session {
-			return true
-		}
-	}
-	return false
-}
-
 // GatewayView is a gateway as GET /v1/gateways shows it.
 type GatewayView struct {
 	ID       string    `json:"id"`
@@ -432,15 +478,20 @@ type ConnView struct {
 	Since     time.Time `json:"since"`
 }
 
-// Gateways lists the registered gateways.
-func (h *GatewayHub) Gateways() []GatewayView {
+// Gateways lists the registered gateways: this hub's, and those the
+// shared stores record (registered with any broker of the cluster).
+func (h *GatewayHub) Gateways(ctx context.Context) []GatewayView {
+	h.mu.Lock()
+	shared := slices.Clone(h.shared)
+	h.mu.Unlock()
+	gws := h.known(ctx, shared)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.clock.Now()
 	out := []GatewayView{}
-	for id, g := range h.gateways {
+	for id, g := range gws {
 		out = append(out, GatewayView{ID: id, URL: g.reg.URL, TCPAddr: g.reg.TCPAddr, Local: g.local,
-			Live: h.live(g, now), LastSeen: g.lastSeen, Active: h.activeLocked(id)})
+			Live: h.live(g, now), LastSeen: g.lastSeen, Active: h.activeLocked(id, g)})
 	}
 	slices.SortFunc(out, func(a, b GatewayView) int { return strings.Compare(a.ID, b.ID) })
 	return out
@@ -496,8 +547,12 @@ func (h *GatewayHub) routes(mux *http.ServeMux) {
 		if !decode(w, r, &reg) {
 			return
 		}
-		if err := h.Heartbeat(reg); err != nil {
-			writeJSON(w, http.StatusBadRequest, errBody("BadRequest", err.Error()))
+		if err := h.Heartbeat(r.Context(), reg); err != nil {
+			if errors.Is(err, errBadRegistration) {
+				writeJSON(w, http.StatusBadRequest, errBody("BadRequest", err.Error()))
+				return
+			}
+			writeJSON(w, http.StatusServiceUnavailable, errBody("Unavailable", err.Error()))
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"live_for_seconds": int(gatewayLiveFor / time.Second)})

@@ -441,7 +441,7 @@ func TestPortalCSPAllowsRemoteGateways(t *testing.T) {
 		{ID: "gw-2", URL: "wss://gw.example.com/gateway/ws"},
 		{ID: "gw-bad", URL: "ws://evil;script-src *"},
 	} {
-		if err := hub.Heartbeat(r); err != nil {
+		if err := hub.Heartbeat(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,10 +24,12 @@ import (
 // PortalConfig configures the user portal's sign-in.
 type PortalConfig struct {
 	// LDAP maps a directory (id or DNS name) to its LDAP URL (ldap:// or
-	// ldaps://). A directory without one is reached on port 389 of its
-	// first DNS address as Broker.reachable resolves it (deskplane: where
-	// GET /_deskplane/ldap says it answers, else the loopback address it
-	// maps to; AWS: the address itself).
+	// ldaps://). A directory without one is reached at its first DNS
+	// address as Broker.reachable resolves it (deskplane: where GET
+	// /_deskplane/ldap says it answers — over LDAPS on its listed port
+	// when the listed CA file (or CAFile) can be read, else LDAP on its
+	// listed port — or else the loopback address it maps to, port 389;
+	// AWS: the address itself, port 389).
 	LDAP map[string]string `json:"ldap,omitempty"`
 	// BindFormat is the bind name of a user, with {user} and {domain}
 	// (the directory's DNS name) replaced (default "{user}@{domain}", the
@@ -33,6 +37,10 @@ type PortalConfig struct {
 	BindFormat string `json:"bind_format,omitempty"`
 	// InsecureSkipVerify accepts any LDAPS certificate (test directories).
 	InsecureSkipVerify bool `json:"ldaps_insecure_skip_verify,omitempty"`
+	// CAFile is the CA (PEM) LDAPS certificates are checked against
+	// (default: the system's roots; for a directory whose URL is derived
+	// from deskplane's listing, the CA file deskplane names).
+	CAFile string `json:"ldaps_ca_file,omitempty"`
 	// NoVNCDir is the directory of an installed noVNC (its core/rfb.js
 	// module), served at /portal/novnc/ for VNC desktops (default
 	// /usr/share/novnc, Debian's novnc package). Top level only: one
@@ -104,7 +112,32 @@ func (b *Broker) directoryLDAP(ctx context.Context, pool string) (url, domain st
 	if err != nil {
 		return "", "", err
 	}
-	return "ldap://" + net.JoinHostPort(l.String(), "389"), domain, nil
+	// LDAPS where deskplane lists it for the directory and its
+	// certificate can be checked (the CA file deskplane names, readable
+	// where the broker runs, or portal.ldaps_ca_file); else LDAP, on the
+	// listed port or 389.
+	ldapPort, ldapsPort, ca := b.reach.directoryPorts(id, d.DnsIpAddrs[0])
+	if b.cfg.Portal.CAFile != "" {
+		ca = b.cfg.Portal.CAFile
+	}
+	if ldapsPort > 0 && (b.cfg.Portal.InsecureSkipVerify || readableCA(ca)) {
+		u := "ldaps://" + net.JoinHostPort(l.String(), strconv.Itoa(ldapsPort))
+		b.ldapCA.Store(u, ca)
+		return u, domain, nil
+	}
+	if ldapPort == 0 {
+		ldapPort = 389
+	}
+	return "ldap://" + net.JoinHostPort(l.String(), strconv.Itoa(ldapPort)), domain, nil
+}
+
+// readableCA reports whether path holds PEM certificates.
+func readableCA(path string) bool {
+	if path == "" {
+		return false
+	}
+	pem, err := os.ReadFile(path)
+	return err == nil && x509.NewCertPool().AppendCertsFromPEM(pem)
 }
 
 // Authenticate checks a user's directory password by an LDAP bind against
@@ -203,6 +236,9 @@ type portalData struct {
 	Title, User, CSRF, Error string
 	Signed                   bool
 	Desktops                 []portalDesktop
+	// Session is the session a session page (/portal/sessions/{id})
+	// opens: the page connects to it when loaded.
+	Session string
 }
 
 // portalAPI is GET /portal/api/desktops: what the portal's table shows,
@@ -232,8 +268,42 @@ func (p *portal) routes(mux *http.ServeMux) {
 			d.Error = err.Error()
 		}
 		d.Desktops = pd
-		w.Header().Set("Content-Security-Policy", p.homeCSP())
+		w.Header().Set("Content-Security-Policy", p.homeCSP(r.Context()))
 		render(w, "portal-home", http.StatusOK, d)
+	})
+	// A session's own page: the address bar's URL once the user has
+	// connected, which opens the desktop again when reloaded. Only the
+	// session's user opens it; anyone else — another signed-in user — is
+	// told no such session exists, as for a session that ended or never
+	// did, and the page connects nothing.
+	mux.HandleFunc("GET /portal/sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
+		s := p.ws.get(r)
+		if s == nil {
+			render(w, "portal-login", http.StatusOK, portalData{Title: "Sign in", CSRF: p.ws.preCSRF(w, r)})
+			return
+		}
+		b := p.f.brokers[s.tenant]
+		d := portalData{Title: "Your desktops", User: s.user, CSRF: s.csrf, Signed: true}
+		code := http.StatusOK
+		sess, err := b.st.Session(r.Context(), r.PathValue("id"))
+		switch {
+		case err != nil:
+			d.Error, code = err.Error(), http.StatusInternalServerError
+		case sess == nil || !strings.EqualFold(sess.User, s.user) || sess.State == SessEnded || sess.State == SessInterrupted:
+			if sess != nil && !strings.EqualFold(sess.User, s.user) {
+				b.log.Warn("portal: a user asked for another's session", "user", s.user, "session", sess.ID)
+			}
+			d.Title, d.Error, code = "No such session", "No such session: it is not yours, or it has ended.", http.StatusNotFound
+		default:
+			d.Session = sess.ID
+		}
+		pd, err := p.entitled(r.Context(), b, s.user)
+		if err != nil && d.Error == "" {
+			d.Error = err.Error()
+		}
+		d.Desktops = pd
+		w.Header().Set("Content-Security-Policy", p.homeCSP(r.Context()))
+		render(w, "portal-home", code, d)
 	})
 	mux.HandleFunc("GET /portal/api/desktops", func(w http.ResponseWriter, r *http.Request) {
 		s := p.ws.get(r)
@@ -328,9 +398,9 @@ var cspHostRE = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-
 // homeCSP is the page CSP with the live gateways' WebSocket origins in
 // connect-src: a gateway running as its own process is another origin,
 // which 'self' does not cover.
-func (p *portal) homeCSP() string {
+func (p *portal) homeCSP(ctx context.Context) string {
 	src := []string{"'self'"}
-	for _, g := range p.f.hub.Gateways() {
+	for _, g := range p.f.hub.Gateways(ctx) {
 		u, err := url.Parse(g.URL)
 		if err != nil || !g.Live || (u.Scheme != "ws" && u.Scheme != "wss") || !cspHostRE.MatchString(u.Host) {
 			continue // the local gateway's "/gateway/ws" is 'self'
@@ -361,7 +431,7 @@ func (p *portal) entitled(ctx context.Context, b *Broker, user string) ([]portal
 	if s, err := b.st.OpenSession(ctx, user); err == nil && s != nil {
 		pd.Session = s.State
 		pd.Connection = "DISCONNECTED"
-		if b.hub.sessionConnected(s.ID) {
+		if b.hub.sessionConnected(ctx, b, s) {
 			pd.Connection = "CONNECTED"
 		}
 	}

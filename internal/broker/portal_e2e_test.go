@@ -3,20 +3,28 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	dsvc "github.com/aws/aws-sdk-go-v2/service/directoryservice"
 	ber "github.com/go-asn1-ber/asn1-ber"
 
 	"github.com/deskplane/deskplane/internal/broker/gateway"
+	"github.com/deskplane/deskplane/internal/ldapd"
 	"github.com/deskplane/deskplane/internal/safego"
+	"github.com/deskplane/deskplane/internal/testserver"
 )
 
 // ldapTestServer answers LDAP simple binds (and unbinds) for the given
@@ -238,6 +246,22 @@ func TestPortalSignInConnectIsolation(t *testing.T) {
 	if code != 200 || vb.User != "bob" || vb.WorkspaceID == va.WorkspaceID || vb.SessionID == va.SessionID {
 		t.Fatalf("bob connect: %d %+v (alice %s)", code, vb, va.WorkspaceID)
 	}
+	// alice's session has its own page; bob, signed in, is told no such
+	// session exists (as for one that never did), and anonymous visitors
+	// get the sign-in form.
+	aliceURL := srv + "/portal/sessions/" + va.SessionID
+	if code, body := getBody(t, ca, aliceURL); code != 200 || !strings.Contains(body, `data-session="`+va.SessionID+`"`) {
+		t.Fatalf("alice's session page: %d %s", code, body)
+	}
+	for name, u := range map[string]string{"alice's": aliceURL, "a made-up": srv + "/portal/sessions/s-0000000000000000"} {
+		code, body := getBody(t, cb, u)
+		if code != http.StatusNotFound || !strings.Contains(body, "No such session") || strings.Contains(body, "data-session") || strings.Contains(body, va.WorkspaceID) {
+			t.Fatalf("bob opens %s session page: %d %s", name, code, body)
+		}
+	}
+	if code, body := getBody(t, browserClient(t), aliceURL); code != 200 || !strings.Contains(body, `id="login"`) || strings.Contains(body, va.SessionID) {
+		t.Fatalf("anonymous on alice's session page: %d %s", code, body)
+	}
 	// bob's Disconnect ends bob's session only.
 	resp, _ := cb.PostForm(srv+"/portal/disconnect", url.Values{"csrf": {csrfB}})
 	resp.Body.Close()
@@ -278,5 +302,103 @@ func TestPortalLDAPAddressFromDirectory(t *testing.T) {
 	e.cfg.Portal.LDAP = map[string]string{"corp.example.com": "ldaps://dc.corp.example.com:636"}
 	if u, _, _ := b.directoryLDAP(ctx, "eng"); u != "ldaps://dc.corp.example.com:636" {
 		t.Fatalf("configured url: %q", u)
+	}
+}
+
+// TestPortalSignInOverListedLDAPS: with no LDAP URL configured, against
+// deskplane whose directories answer LDAP and LDAPS (on ports other than
+// 389 and 636), the portal's sign-in binds over LDAPS at the address and
+// port GET /_deskplane/ldap lists, its certificate checked against the CA
+// file deskplane names; a wrong password is refused there. When the CA
+// cannot be read, sign-in falls back to plain LDAP on the listed port.
+func TestPortalSignInOverListedLDAPS(t *testing.T) {
+	e := startEnv(t, testserver.LDAP(twoFreePorts(t)))
+	e.withPools(1, 3, 1)
+	e.cfg.DeskplaneAdminToken = e.s.AdminToken
+	ctx := context.Background()
+	ds := dsvc.NewFromConfig(e.s.Admin())
+	dirs, err := ds.DescribeDirectories(ctx, &dsvc.DescribeDirectoriesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirID, dnsIP := "", ""
+	for _, d := range dirs.DirectoryDescriptions {
+		if aws.ToString(d.Name) == "corp.example.com" {
+			dirID, dnsIP = aws.ToString(d.DirectoryId), d.DnsIpAddrs[0]
+		}
+	}
+	var ep ldapd.Endpoint
+	for _, x := range e.s.LDAP.Endpoints() {
+		if x.DirectoryID == dirID && x.DNSIP == dnsIP {
+			ep = x
+		}
+	}
+	if ep.LDAPSPort == 0 {
+		t.Fatalf("directory %s (%s) lists no LDAPS", dirID, dnsIP)
+	}
+	if _, err := ds.ResetUserPassword(ctx, &dsvc.ResetUserPasswordInput{DirectoryId: aws.String(dirID), UserName: aws.String("alice"), NewPassword: aws.String("Alice-Us3r!")}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.broker()
+	u, _, err := b.directoryLDAP(ctx, "eng")
+	if want := "ldaps://" + net.JoinHostPort(ep.Address, strconv.Itoa(ep.LDAPSPort)); err != nil || u != want {
+		t.Fatalf("derived URL %q %v, want %s", u, err, want)
+	}
+	if err := b.Authenticate(ctx, "alice", "Alice-Us3r!"); err != nil {
+		t.Fatalf("alice over LDAPS: %v", err)
+	}
+	if err := b.Authenticate(ctx, "alice", "wrong"); !errors.Is(err, errBadCredentials) {
+		t.Fatalf("a wrong password over LDAPS: %v", err)
+	}
+	// A CA the broker cannot read: LDAP, on the listed port.
+	e.cfg.Portal.CAFile = filepath.Join(t.TempDir(), "missing.pem")
+	u, _, err = b.directoryLDAP(ctx, "eng")
+	if want := "ldap://" + net.JoinHostPort(ep.Address, strconv.Itoa(ep.LDAPPort)); err != nil || u != want {
+		t.Fatalf("derived URL without a readable CA %q %v, want %s", u, err, want)
+	}
+	if err := b.Authenticate(ctx, "alice", "Alice-Us3r!"); err != nil {
+		t.Fatalf("alice over LDAP: %v", err)
+	}
+}
+
+// TestPortalCookiesOverTLS: served over TLS, the portal's cookies (the
+// sign-in form's and the session's) are Secure as well as HttpOnly and
+// SameSite=Strict; over plain HTTP they are not Secure.
+func TestPortalCookiesOverTLS(t *testing.T) {
+	pe := startPortalEnv(t)
+	tsrv := httptest.NewTLSServer(pe.srv.Config.Handler)
+	t.Cleanup(tsrv.Close)
+	for _, c := range []struct {
+		base   string
+		client *http.Client
+		secure bool
+	}{{tsrv.URL, tsrv.Client(), true}, {pe.srv.URL, &http.Client{}, false}} {
+		jar, _ := cookiejar.New(nil)
+		c.client.Jar = jar
+		c.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := c.client.Get(c.base + "/portal/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cookies := resp.Header.Values("Set-Cookie")
+		resp, err = c.client.PostForm(c.base+"/portal/login", url.Values{"user": {"alice"}, "password": {"alice-pw"}, "csrf": {csrfRE.FindStringSubmatch(string(body))[1]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: sign-in %d", c.base, resp.StatusCode)
+		}
+		cookies = append(cookies, resp.Header.Values("Set-Cookie")...)
+		if len(cookies) < 2 {
+			t.Fatalf("%s: cookies %q", c.base, cookies)
+		}
+		for _, ck := range cookies {
+			if !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Strict") || strings.Contains(ck, "; Secure") != c.secure {
+				t.Fatalf("%s: cookie %q (Secure wanted: %v)", c.base, ck, c.secure)
+			}
+		}
 	}
 }

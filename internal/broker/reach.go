@@ -30,16 +30,48 @@ type reacher struct {
 	token    string
 	mode     string
 	hc       *http.Client
+	clock    Clock
 
 	mu sync.Mutex
 	// deskplane is whether endpoint answered GET /_deskplane/health (set
 	// once known; a failed probe is tried again).
 	deskplane *bool
+	// lists are deskplane's last listings by kind (see listed).
+	lists map[string]*reachList
+	// fetchMu serialises fetching a listing: callers that miss together
+	// wait for one fetch instead of each making their own.
+	fetchMu sync.Mutex
 }
 
-func newReacher(c *Config) *reacher {
+// reachListTTL is how long a listing of deskplane's serves lookups before
+// it is fetched again. A lookup that misses (a desktop the listing does not
+// hold, or holds at another VPC address) fetches it again at once: a
+// desktop started since the listing was fetched is found on first use.
+const reachListTTL = 5 * time.Second
+
+// reachList is one fetched listing: a desktop's (workspace id) or a
+// directory endpoint's (directory id + "/" + DNS address) reachable
+// address, with the VPC address it was listed for.
+type reachList struct {
+	at    time.Time
+	addrs map[string]reachEntry
+	// ca is the CA file LDAPS clients trust (directories' listing).
+	ca string
+}
+
+type reachEntry struct {
+	vpc  string
+	addr netip.Addr
+	// ldap and ldaps are a directory endpoint's ports (0: not listed).
+	ldap, ldaps int
+}
+
+func newReacher(c *Config, clock Clock) *reacher {
+	if clock == nil {
+		clock = RealClock{}
+	}
 	return &reacher{endpoint: strings.TrimRight(c.Endpoint, "/"), token: c.DeskplaneAdminToken, mode: c.Gateway.AddressMap,
-		hc: &http.Client{Timeout: 10 * time.Second}}
+		hc: &http.Client{Timeout: 10 * time.Second}, clock: clock, lists: map[string]*reachList{}}
 }
 
 // reachable returns the address to dial for a desktop (kind reachDesktop,
@@ -56,7 +88,8 @@ func newReacher(c *Config) *reacher {
 //     of the directory — with deskplane_admin_token; the preferred loopback
 //     address when deskplane does not list it (no runtime, no LDAP, or no
 //     token configured). The runtime moves a desktop off its preferred
-//     address on a collision, so the listing is what counts.
+//     address on a collision, so the listing is what counts. A listing
+//     serves lookups for reachListTTL and is fetched again on a miss.
 //   - against AWS (no endpoint) or another endpoint: ip itself, as a
 //     gateway in the desktops' VPC dials it.
 func (b *Broker) reachable(ctx context.Context, kind, id, ip string) (netip.Addr, error) {
@@ -111,10 +144,66 @@ func (r *reacher) isDeskplane(ctx context.Context) bool {
 }
 
 // listed asks deskplane where the resource answers; the zero address when
-// it does not list it.
+// it does not list it. The listing is cached for reachListTTL on the
+// broker's clock and fetched again when the lookup misses.
 func (r *reacher) listed(ctx context.Context, kind, id, ip string) (netip.Addr, error) {
 	if r.token == "" {
 		return netip.Addr{}, nil
+	}
+	key := id
+	if kind == reachDirectory {
+		key = id + "/" + ip
+	}
+	r.mu.Lock()
+	l := r.lists[kind]
+	if l != nil && r.clock.Now().Sub(l.at) < reachListTTL {
+		if e, ok := l.addrs[key]; ok && (e.vpc == ip || e.vpc == "") {
+			r.mu.Unlock()
+			return e.addr, nil
+		}
+	}
+	r.mu.Unlock()
+
+	r.fetchMu.Lock()
+	defer r.fetchMu.Unlock()
+	r.mu.Lock()
+	if nl := r.lists[kind]; nl != l && nl != nil {
+		// Fetched while this caller waited: that listing is as new as
+		// one fetched now.
+		r.mu.Unlock()
+		return nl.lookup(key, ip), nil
+	}
+	r.mu.Unlock()
+	nl, err := r.fetch(ctx, kind)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	r.mu.Lock()
+	r.lists[kind] = nl
+	r.mu.Unlock()
+	return nl.lookup(key, ip), nil
+}
+
+func (l *reachList) lookup(key, ip string) netip.Addr {
+	if e, ok := l.addrs[key]; ok && (e.vpc == ip || e.vpc == "") {
+		return e.addr
+	}
+	return netip.Addr{}
+}
+
+// fetch reads deskplane's listing of a kind whole.
+func (r *reacher) fetch(ctx context.Context, kind string) (*reachList, error) {
+	l := &reachList{at: r.clock.Now(), addrs: map[string]reachEntry{}}
+	add := func(key, vpc, addr string, ldap, ldaps int) error {
+		if addr == "" {
+			return nil
+		}
+		a, err := netip.ParseAddr(addr)
+		if err != nil {
+			return fmt.Errorf("deskplane lists %s at %q: %w", key, addr, err)
+		}
+		l.addrs[key] = reachEntry{vpc: vpc, addr: a, ldap: ldap, ldaps: ldaps}
+		return nil
 	}
 	switch kind {
 	case reachDesktop:
@@ -126,31 +215,54 @@ func (r *reacher) listed(ctx context.Context, kind, id, ip string) (netip.Addr, 
 			} `json:"desktops"`
 		}
 		if _, err := r.get(ctx, "/_deskplane/runtime", &out); err != nil {
-			return netip.Addr{}, err
+			return nil, err
 		}
 		for _, d := range out.Desktops {
-			if d.WorkspaceID == id && d.Address != "" {
-				return netip.ParseAddr(d.Address)
+			if err := add(d.WorkspaceID, d.VPCAddress, d.Address, 0, 0); err != nil {
+				return nil, err
 			}
 		}
 	case reachDirectory:
 		var out struct {
+			CAFile    string `json:"ca_file"`
 			Endpoints []struct {
 				DirectoryID string `json:"directory_id"`
 				DNSIP       string `json:"dns_ip"`
 				Address     string `json:"address"`
+				LDAPPort    int    `json:"ldap_port"`
+				LDAPSPort   int    `json:"ldaps_port"`
 			} `json:"endpoints"`
 		}
 		if _, err := r.get(ctx, "/_deskplane/ldap", &out); err != nil {
-			return netip.Addr{}, err
+			return nil, err
 		}
+		l.ca = out.CAFile
 		for _, e := range out.Endpoints {
-			if e.DirectoryID == id && e.DNSIP == ip && e.Address != "" {
-				return netip.ParseAddr(e.Address)
+			if err := add(e.DirectoryID+"/"+e.DNSIP, e.DNSIP, e.Address, e.LDAPPort, e.LDAPSPort); err != nil {
+				return nil, err
 			}
 		}
+	default:
+		return nil, fmt.Errorf("reachable: unknown kind %q", kind)
 	}
-	return netip.Addr{}, nil
+	return l, nil
+}
+
+// directoryPorts returns the LDAP and LDAPS ports deskplane's cached
+// listing gives a directory address, and the CA file its LDAPS
+// certificates chain to; zeros when it lists none (ask reachable first).
+func (r *reacher) directoryPorts(id, ip string) (ldap, ldaps int, ca string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.lists[reachDirectory]
+	if l == nil {
+		return 0, 0, ""
+	}
+	e, ok := l.addrs[id+"/"+ip]
+	if !ok || e.vpc != ip {
+		return 0, 0, ""
+	}
+	return e.ldap, e.ldaps, l.ca
 }
 
 // get fetches a deskplane admin endpoint as JSON; code is 0 when no answer

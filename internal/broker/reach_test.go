@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/deskplane/deskplane/internal/ldapd"
 	"github.com/deskplane/deskplane/internal/runtime"
@@ -73,14 +75,115 @@ func TestReachable(t *testing.T) {
 		{"loopback", "", "", "loopback", reachDesktop, "ws-moved", "10.0.1.4", "127.0.1.4"},
 	}
 	for _, c := range cases {
-		r := newReacher(&Config{Endpoint: c.endpoint, DeskplaneAdminToken: c.token, Gateway: GatewayConfig{AddressMap: c.mode}})
+		r := newReacher(&Config{Endpoint: c.endpoint, DeskplaneAdminToken: c.token, Gateway: GatewayConfig{AddressMap: c.mode}}, nil)
 		got, err := r.reachable(ctx, slogDiscard(), c.kind, c.id, c.ip)
 		if err != nil || got.String() != c.want {
 			t.Errorf("%s: %v %v, want %s", c.name, got, err, c.want)
 		}
 	}
-	r := newReacher(&Config{Endpoint: dp.URL})
+	r := newReacher(&Config{Endpoint: dp.URL}, nil)
 	if _, err := r.reachable(ctx, slogDiscard(), reachDesktop, "ws-1", "not-an-ip"); err == nil {
 		t.Error("a bad address resolved")
+	}
+}
+
+// TestReachableCachesRuntimeListing: deskplane's runtime listing is
+// fetched once for many lookups within reachListTTL (on the broker's
+// clock), again after it; a desktop the cached listing does not hold (or
+// holds at another VPC address) fetches it again at once and is found;
+// a desktop deskplane does not list at all costs one fetch per lookup and
+// resolves to the preferred loopback address. Concurrent misses share one
+// fetch.
+func TestReachableCachesRuntimeListing(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	fetched := 0
+	desktops := []runtime.Info{{WorkspaceID: "ws-a", VPCAddress: "10.0.1.4", Address: "127.255.255.254", State: "ready"}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_deskplane/health", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /_deskplane/runtime", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			http.Error(w, "{}", http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		fetched++
+		json.NewEncoder(w).Encode(map[string]any{"runtime": "x11", "desktops": desktops})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	clock := NewFakeClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC), true)
+	r := newReacher(&Config{Endpoint: srv.URL, DeskplaneAdminToken: "tok"}, clock)
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return fetched
+	}
+	resolve := func(id, ip, want string) {
+		t.Helper()
+		got, err := r.reachable(ctx, slogDiscard(), reachDesktop, id, ip)
+		if err != nil || got.String() != want {
+			t.Fatalf("%s at %s: %v %v, want %s", id, ip, got, err, want)
+		}
+	}
+	for range 20 {
+		resolve("ws-a", "10.0.1.4", "127.255.255.254")
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("20 lookups within the TTL fetched the listing %d times, want 1", n)
+	}
+	// A desktop started since: the miss fetches again and finds it.
+	mu.Lock()
+	desktops = append(desktops, runtime.Info{WorkspaceID: "ws-b", VPCAddress: "10.0.1.5", Address: "127.255.255.253", State: "ready"})
+	mu.Unlock()
+	resolve("ws-b", "10.0.1.5", "127.255.255.253")
+	resolve("ws-a", "10.0.1.4", "127.255.255.254")
+	if n := count(); n != 2 {
+		t.Fatalf("a miss then a hit fetched %d times in all, want 2", n)
+	}
+	// Rebuilt at another VPC address and moved: the cached entry is for
+	// the old address, so the lookup misses and fetches.
+	mu.Lock()
+	desktops[0] = runtime.Info{WorkspaceID: "ws-a", VPCAddress: "10.0.1.9", Address: "127.255.255.252", State: "ready"}
+	mu.Unlock()
+	resolve("ws-a", "10.0.1.9", "127.255.255.252")
+	if n := count(); n != 3 {
+		t.Fatalf("fetched %d times, want 3", n)
+	}
+	// Moved at the same VPC address: seen once the TTL has passed.
+	mu.Lock()
+	desktops[1].Address = "127.255.255.251"
+	mu.Unlock()
+	resolve("ws-b", "10.0.1.5", "127.255.255.253")
+	clock.Advance(reachListTTL)
+	resolve("ws-b", "10.0.1.5", "127.255.255.251")
+	if n := count(); n != 4 {
+		t.Fatalf("fetched %d times, want 4", n)
+	}
+	// Not listed at all: every lookup asks, none finds it.
+	resolve("ws-gone", "10.0.1.7", "127.0.1.7")
+	resolve("ws-gone", "10.0.1.7", "127.0.1.7")
+	if n := count(); n != 6 {
+		t.Fatalf("fetched %d times, want 6", n)
+	}
+	// Concurrent misses share a fetch.
+	clock.Advance(reachListTTL)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := r.reachable(ctx, slogDiscard(), reachDesktop, "ws-a", "10.0.1.9")
+			if err != nil || got.String() != "127.255.255.252" {
+				t.Errorf("concurrent lookup: %v %v", got, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := count(); n != 7 {
+		t.Fatalf("8 concurrent lookups after the TTL fetched %d times in all, want 7", n)
 	}
 }

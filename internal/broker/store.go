@@ -208,7 +208,7 @@ func openStore(dir string, exclusive bool) (*Store, error) {
 	// One connection: the broker serialises its decisions anyway, and a
 	// single writer never meets SQLITE_BUSY.
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.Exec(schema + connsSchema); err != nil {
 		db.Close()
 		release()
 		return nil, fmt.Errorf("broker store: schema: %w", err)

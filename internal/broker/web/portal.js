@@ -3,7 +3,9 @@
 // the gateway's WebSocket with the single-use ticket as the first message:
 // VNC desktops in noVNC (its RFB module, served from the installed package
 // at /portal/novnc/), the built-in guest's text protocol in a terminal
-// view. The desktops table follows GET /portal/api/desktops.
+// view. The desktops table follows GET /portal/api/desktops. Once
+// connected, the address bar shows the session's own page,
+// /portal/sessions/{id}, which connects again when loaded.
 "use strict";
 (function () {
   const csrf = document.querySelector('meta[name="csrf"]').content;
@@ -56,6 +58,8 @@
       return;
     }
     if (!v.ticket) { say("No gateway is available."); return; }
+    // The address bar names the session: reloading it opens it again.
+    history.replaceState(null, "", "/portal/sessions/" + encodeURIComponent(v.session_id));
     if (btn.dataset.viewer === "novnc") openVNC(v); else openTerminal(v);
   }
 
@@ -119,5 +123,7 @@
     line.value = "";
   });
   if (btn) btn.addEventListener("click", function () { say("Requesting your desktop…"); request(); });
+  // A session's page (/portal/sessions/{id}) opens the session at once.
+  if (btn && status.dataset.session) { say("Opening your session…"); request(); }
   setInterval(refresh, 2000);
 })();

@@ -770,3 +770,19 @@ func TestFamiliesSurviveRestart(t *testing.T) {
 		t.Fatalf("pool after restart %+v", p.WorkspacesPools)
 	}
 }
+
+// TestCreateWorkspacesRefusesIPv6Address: an Ipv6Address the directory's
+// IPv4-only subnets cannot hold fails the request's item, not silently.
+func TestCreateWorkspacesRefusesIPv6Address(t *testing.T) {
+	s := start(t)
+	ctx := ctxT(t)
+	ws := workspaces.NewFromConfig(s.Admin())
+	dir := registerDir(t, ctx, ws, wstypes.WorkspaceTypePersonal)
+	out := must(ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
+		DirectoryId: aws.String(dir), UserName: aws.String("alice"), BundleId: aws.String(publicBundle(t, ctx, ws)),
+		Ipv6Address: aws.String("2001:db8::10")}}}))(t)
+	if len(out.PendingRequests) != 0 || len(out.FailedRequests) != 1 || aws.ToString(out.FailedRequests[0].ErrorCode) != "InvalidParameterValuesException" ||
+		!strings.Contains(aws.ToString(out.FailedRequests[0].ErrorMessage), "IPv6") {
+		t.Fatalf("CreateWorkspaces with an Ipv6Address: %+v", out)
+	}
+}

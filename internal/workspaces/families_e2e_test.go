@@ -318,6 +318,7 @@ func TestApplicationsWithoutCatalogue(t *testing.T) {
 	}
 	_, err = ws.AssociateWorkspaceApplication(ctx, &workspaces.AssociateWorkspaceApplicationInput{WorkspaceId: aws.String(w), ApplicationId: aws.String("wsa-12345678")})
 	wantCode(t, err, "ResourceNotFoundException")
+	wantResourceID(t, err, "wsa-12345678")
 	_, err = ws.DisassociateWorkspaceApplication(ctx, &workspaces.DisassociateWorkspaceApplicationInput{WorkspaceId: aws.String("ws-000000000"), ApplicationId: aws.String("wsa-12345678")})
 	wantCode(t, err, "ResourceNotFoundException")
 	dep := must(ws.DeployWorkspaceApplications(ctx, &workspaces.DeployWorkspaceApplicationsInput{WorkspaceId: aws.String(w)}))(t)
@@ -406,6 +407,7 @@ func TestWorkspacesPools(t *testing.T) {
 	}
 	_, err = ws.TerminateWorkspacesPoolSession(ctx, &workspaces.TerminateWorkspacesPoolSessionInput{SessionId: aws.String("00000000-0000-4000-8000-000000000000")})
 	wantCode(t, err, "ResourceNotFoundException")
+	wantResourceID(t, err, "00000000-0000-4000-8000-000000000000")
 	// Filters by name.
 	must(create("team-b", wstypes.PoolsRunningModeAlwaysOn, 1, wstypes.Tag{Key: aws.String("env"), Value: aws.String("prod")}))(t)
 	f := must(ws.DescribeWorkspacesPools(ctx, &workspaces.DescribeWorkspacesPoolsInput{Filters: []wstypes.DescribeWorkspacesPoolsFilter{{
@@ -784,5 +786,15 @@ func TestCreateWorkspacesRefusesIPv6Address(t *testing.T) {
 	if len(out.PendingRequests) != 0 || len(out.FailedRequests) != 1 || aws.ToString(out.FailedRequests[0].ErrorCode) != "InvalidParameterValuesException" ||
 		!strings.Contains(aws.ToString(out.FailedRequests[0].ErrorMessage), "IPv6") {
 		t.Fatalf("CreateWorkspaces with an Ipv6Address: %+v", out)
+	}
+}
+
+// wantResourceID checks that a ResourceNotFoundException names the
+// resource in its ResourceId member, as the API reference shows.
+func wantResourceID(t *testing.T, err error, id string) {
+	t.Helper()
+	var nf *wstypes.ResourceNotFoundException
+	if !errors.As(err, &nf) || aws.ToString(nf.ResourceId) != id {
+		t.Fatalf("want ResourceNotFoundException with ResourceId %s, got %v", id, err)
 	}
 }

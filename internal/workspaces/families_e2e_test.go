@@ -798,3 +798,63 @@ func wantResourceID(t *testing.T, err error, id string) {
 		t.Fatalf("want ResourceNotFoundException with ResourceId %s, got %v", id, err)
 	}
 }
+
+// TestStandbyRecoverySnapshotTime: a standby with data replication
+// (PRIMARY_AS_SOURCE) reports on both sides the time of the primary's last
+// user-volume snapshot taken since replication began (RecoverySnapshotTime),
+// which follows the primary's snapshots on the virtual clock.
+func TestStandbyRecoverySnapshotTime(t *testing.T) {
+	s := start(t, testserver.Timing("fast"), testserver.VirtualClock())
+	ctx := ctxT(t)
+	east := workspaces.NewFromConfig(s.Admin("us-east-1"))
+	west := workspaces.NewFromConfig(s.Admin("us-west-2"))
+	tick := func() { s.Advance(5 * time.Minute) }
+	reg := func(ws *workspaces.Client) string {
+		id := aws.ToString(must(ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{}))(t).Directories[0].DirectoryId)
+		must(ws.RegisterWorkspaceDirectory(ctx, &workspaces.RegisterWorkspaceDirectoryInput{DirectoryId: aws.String(id), WorkspaceType: wstypes.WorkspaceTypePersonal}))(t)
+		testserver.Eventually(t, 30*time.Second, func() bool {
+			tick()
+			d, err := ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{DirectoryIds: []string{id}})
+			return err == nil && d.Directories[0].State == wstypes.WorkspaceDirectoryStateRegistered
+		}, "directory never REGISTERED")
+		return id
+	}
+	desktop := func(ws *workspaces.Client, id string) wstypes.Workspace {
+		d := must(ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{WorkspaceIds: []string{id}}))(t)
+		if len(d.Workspaces) != 1 {
+			t.Fatalf("desktop %s: %+v", id, d.Workspaces)
+		}
+		return d.Workspaces[0]
+	}
+	available := func(ws *workspaces.Client, id string) {
+		testserver.Eventually(t, 30*time.Second, func() bool { tick(); return desktop(ws, id).State == wstypes.WorkspaceStateAvailable }, "%s never AVAILABLE", id)
+	}
+	dirEast, dirWest := reg(east), reg(west)
+	cw := must(east.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
+		DirectoryId: aws.String(dirEast), UserName: aws.String("alice"), BundleId: aws.String(publicBundle(t, ctx, east))}}}))(t)
+	primary := aws.ToString(cw.PendingRequests[0].WorkspaceId)
+	available(east, primary)
+	out := must(west.CreateStandbyWorkspaces(ctx, &workspaces.CreateStandbyWorkspacesInput{PrimaryRegion: aws.String("us-east-1"),
+		StandbyWorkspaces: []wstypes.StandbyWorkspace{{PrimaryWorkspaceId: aws.String(primary), DirectoryId: aws.String(dirWest), DataReplication: wstypes.DataReplicationPrimaryAsSource}}}))(t)
+	standby := aws.ToString(out.PendingStandbyRequests[0].WorkspaceId)
+	began := must(east.DescribeWorkspaceSnapshots(ctx, &workspaces.DescribeWorkspaceSnapshotsInput{WorkspaceId: aws.String(primary)}))(t).RebuildSnapshots
+	available(west, standby)
+	// Past two of the primary's snapshot intervals, a snapshot since the
+	// standby was asked for exists.
+	s.Advance(25 * time.Hour)
+	snaps := must(east.DescribeWorkspaceSnapshots(ctx, &workspaces.DescribeWorkspaceSnapshotsInput{WorkspaceId: aws.String(primary)}))(t).RebuildSnapshots
+	if len(snaps) == 0 {
+		t.Fatal("the primary has no user-volume snapshot after 25 hours")
+	}
+	last := aws.ToTime(snaps[len(snaps)-1].SnapshotTime)
+	if len(began) > 0 && !last.After(aws.ToTime(began[len(began)-1].SnapshotTime)) {
+		t.Fatalf("no snapshot since replication began: %v then %v", began, snaps)
+	}
+	sw, pw := desktop(west, standby), desktop(east, primary)
+	if sw.DataReplicationSettings == nil || !aws.ToTime(sw.DataReplicationSettings.RecoverySnapshotTime).Equal(last) {
+		t.Fatalf("the standby's DataReplicationSettings: %+v, want RecoverySnapshotTime %v", sw.DataReplicationSettings, last)
+	}
+	if len(pw.StandbyWorkspacesProperties) != 1 || !aws.ToTime(pw.StandbyWorkspacesProperties[0].RecoverySnapshotTime).Equal(last) {
+		t.Fatalf("the primary's StandbyWorkspacesProperties: %+v, want RecoverySnapshotTime %v", pw.StandbyWorkspacesProperties, last)
+	}
+}

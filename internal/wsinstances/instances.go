@@ -170,7 +170,10 @@ func checkSpec(mi *ManagedInstance) error {
 		if ptr.Deref(ni.InterfaceType) == "efa" || ptr.Deref(ni.InterfaceType) == "efa-only" {
 			return unsupported("EFA network interfaces")
 		}
-		if len(ni.Ipv6Addresses) > 0 || ptr.Deref(ni.Ipv6AddressCount) > 0 || len(ni.Ipv6Prefixes) > 0 || ptr.Deref(ni.Ipv6PrefixCount) > 0 {
+		if ptr.Deref(ni.AssociateCarrierIPAddress) {
+			return unsupported("NetworkInterfaces[].AssociateCarrierIpAddress (Wavelength Zones)")
+		}
+		if len(ni.Ipv6Addresses) > 0 || ptr.Deref(ni.Ipv6AddressCount) > 0 || len(ni.Ipv6Prefixes) > 0 || ptr.Deref(ni.Ipv6PrefixCount) > 0 || ptr.Deref(ni.PrimaryIpv6) {
 			return unsupported("IPv6 addressing")
 		}
 		if ptr.Deref(ni.DeviceIndex) != 0 {

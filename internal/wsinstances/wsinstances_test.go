@@ -321,6 +321,8 @@ func TestLaunchChecks(t *testing.T) {
 		{"network card", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"DeviceIndex": 0, "NetworkCardIndex": 1}}}, "UNSUPPORTED_OPERATION"},
 		{"secondary addresses", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"DeviceIndex": 0, "SecondaryPrivateIpAddressCount": 2}}}, "UNSUPPORTED_OPERATION"},
 		{"secondary address", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"PrivateIpAddresses": []any{map[string]any{"PrivateIpAddress": "10.0.0.9", "Primary": false}}}}}, "UNSUPPORTED_OPERATION"},
+		{"primary ipv6", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"PrimaryIpv6": true}}}, "UNSUPPORTED_OPERATION"},
+		{"carrier address", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"AssociateCarrierIpAddress": true}}}, "UNSUPPORTED_OPERATION"},
 		{"ipv4 prefixes", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"Ipv4PrefixCount": 1}}}, "UNSUPPORTED_OPERATION"},
 	}
 	for _, c := range bad {

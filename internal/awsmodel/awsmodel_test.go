@@ -466,3 +466,26 @@ func TestCheckStructFields(t *testing.T) {
 	wantProblem(t, "query name", p, `"imageId"`)
 	_ = ec2DescribeImagesResponse{}
 }
+
+// TestCheckStructComplete: a member of the request, at any depth, that no
+// field carries is reported; a struct with every member is clean.
+func TestCheckStructComplete(t *testing.T) {
+	ws := LoadOrSkip(t, "workspaces")
+	type props struct {
+		RunningMode string `json:"RunningMode"`
+	}
+	type req struct {
+		WorkspaceId         string `json:"WorkspaceId"`
+		WorkspaceProperties *props `json:"WorkspaceProperties"`
+	}
+	p := ws.CheckStructComplete("ModifyWorkspacePropertiesRequest", reflect.TypeFor[req](), "json")
+	wantProblem(t, "top-level member", p, "DataReplication", "has no field")
+	wantProblem(t, "nested member", p, "ComputeTypeName", "of WorkspaceProperties has no field")
+	if q := ws.CheckStructFields("ModifyWorkspacePropertiesRequest", reflect.TypeFor[req](), "json"); len(q) != 0 {
+		t.Errorf("CheckStructFields reports missing members: %v", q)
+	}
+	type full struct {
+		ResourceId string `json:"ResourceId"`
+	}
+	wantNone(t, "complete", ws.CheckStructComplete("DescribeTagsRequest", reflect.TypeFor[full](), "json"))
+}

@@ -56,6 +56,25 @@ type structChecker struct {
 	*checker
 	tag  string
 	seen map[seenKey]bool
+	// complete: also report members of a structure that no field decodes
+	// (a decoder drops them silently).
+	complete bool
+}
+
+// CheckStructComplete is CheckStructFields that also reports every member
+// of the shape, at any depth, that no field of the Go type carries: what a
+// request may send and the JSON or query decoder would drop without a
+// word. Structures stood in for by maps and custom-decoded types are not
+// looked into.
+func (m *Model) CheckStructComplete(shape string, t reflect.Type, tag string) []string {
+	c := &checker{m: m}
+	s := c.shape(t.String(), shape)
+	if s == nil {
+		return c.out
+	}
+	sc := &structChecker{checker: c, tag: tag, seen: map[seenKey]bool{}, complete: true}
+	sc.value(t.String(), s, t)
+	return c.out
 }
 
 func deref(t reflect.Type) reflect.Type {
@@ -199,6 +218,21 @@ func (sc *structChecker) fieldName(f reflect.StructField) (name string, skip, in
 }
 
 func (sc *structChecker) fields(path string, s *Shape, t reflect.Type) {
+	seen := map[string]bool{}
+	sc.fieldsInto(path, s, t, seen)
+	if !sc.complete {
+		return
+	}
+	for _, mn := range s.MemberNames() {
+		if !seen[mn] {
+			sc.add(path, "member %s of %s has no field (it would be dropped)", mn, s.Name)
+		}
+	}
+}
+
+// fieldsInto checks t's fields against s and marks in seen the members
+// they carry.
+func (sc *structChecker) fieldsInto(path string, s *Shape, t reflect.Type, seen map[string]bool) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, skip, inline := sc.fieldName(f)
@@ -206,7 +240,7 @@ func (sc *structChecker) fields(path string, s *Shape, t reflect.Type) {
 			continue
 		}
 		if inline {
-			sc.fields(path, s, deref(f.Type))
+			sc.fieldsInto(path, s, deref(f.Type), seen)
 			continue
 		}
 		fp := joinPath(path, f.Name)
@@ -223,6 +257,7 @@ func (sc *structChecker) fields(path string, s *Shape, t reflect.Type) {
 			sc.add(fp, "%s name %q is not a member of %s (members: %s)", sc.tag, name, s.Name, strings.Join(sc.wireNames(s), ", "))
 			continue
 		}
+		seen[ref.Name] = true
 		if sc.tag == "json" && sc.m.Protocol() == "rest-json" && ref.Location != "" {
 			sc.add(fp, "json name %q: member %s of %s is bound to %s, not the body", name, ref.Name, s.Name, ref.Location)
 		}

@@ -93,6 +93,9 @@ type Operation struct {
 	// Unauthenticated operations need no IAM permission (e.g. sts:GetCallerIdentity).
 	NoAuthz   bool
 	InputType reflect.Type
+	// OutputType is the handler's output struct (checked against the
+	// model's output shape by the conformance tests).
+	OutputType reflect.Type
 	// Resources returns the authorization checks; nil means one check on
 	// Resource "*" with no tags.
 	Resources func(ctx context.Context, c *Call, in any) ([]Check, error)
@@ -173,8 +176,9 @@ type ResourcePolicy struct {
 // Op declares an operation with typed input and output.
 func Op[In, Out any](name string, h func(ctx context.Context, c *Call, in *In) (*Out, error)) *Operation {
 	return &Operation{
-		Name:      name,
-		InputType: reflect.TypeOf((*In)(nil)).Elem(),
+		Name:       name,
+		InputType:  reflect.TypeOf((*In)(nil)).Elem(),
+		OutputType: reflect.TypeOf((*Out)(nil)).Elem(),
 		Handler: func(ctx context.Context, c *Call, in any) (any, error) {
 			out, err := h(ctx, c, in.(*In))
 			if err != nil {

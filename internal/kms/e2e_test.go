@@ -299,8 +299,18 @@ func TestGrantsConstraintsRetireRevoke(t *testing.T) {
 	if err != nil || len(rg.Grants) != 1 || *rg.Grants[0].GrantId != *g.GrantId || *rg.Grants[0].Name != "app-grant" {
 		t.Fatalf("ListRetirableGrants: %v %+v", err, rg)
 	}
-	// Retire (by the retiring principal, with the token): effective at once.
-	if _, err := app.RetireGrant(ctx, &kms.RetireGrantInput{GrantToken: g.GrantToken}); err != nil {
+	// A KeyId or GrantId beside the token must name the token's grant.
+	other, err := admin.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = app.RetireGrant(ctx, &kms.RetireGrantInput{GrantToken: g.GrantToken, KeyId: other.KeyMetadata.Arn})
+	wantCode(t, err, "InvalidGrantTokenException")
+	_, err = app.RetireGrant(ctx, &kms.RetireGrantInput{GrantToken: g.GrantToken, GrantId: g2.GrantId})
+	wantCode(t, err, "InvalidGrantIdException")
+	// Retire (by the retiring principal, with the token and its own key):
+	// effective at once.
+	if _, err := app.RetireGrant(ctx, &kms.RetireGrantInput{GrantToken: g.GrantToken, KeyId: &id}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = app.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec})

@@ -327,6 +327,21 @@ func (m *Module) retireTarget(ctx context.Context, tx store.Tx, c *gateway.Call,
 		if err != nil {
 			return "", nil, nil, err
 		}
+		// A KeyId or GrantId beside the token must name the token's grant
+		// (strict reading: AWS documents the token alone or the key and
+		// grant id together; README).
+		if in.KeyId != nil {
+			rf, err := parseRef(c.Account, c.Region, *in.KeyId, false)
+			if err != nil {
+				return "", nil, nil, err
+			}
+			if rf.account != account || rf.region != region || rf.keyID != keyID {
+				return "", nil, nil, awsproto.Errorf("InvalidGrantTokenException", "The grant token refers to a grant of another key than %s.", *in.KeyId)
+			}
+		}
+		if in.GrantId != nil && *in.GrantId != grantID {
+			return "", nil, nil, awsproto.Errorf("InvalidGrantIdException", "Grant ID %s is not the grant the grant token refers to.", *in.GrantId)
+		}
 	case in.KeyId != nil && in.GrantId != nil:
 		rf, err := parseRef(c.Account, c.Region, *in.KeyId, false)
 		if err != nil {

@@ -220,7 +220,9 @@ func (m *Module) workspaceAppChecks(ctx context.Context, c *gateway.Call, in *wo
 var appIDRe = regexp.MustCompile(`^wsa-[0-9a-z]{8,63}$`)
 
 func errNoApplication(id string) error {
-	return errNotFound("The application %s could not be found; deskplane has no WorkSpaces application catalogue.", id)
+	e := awsproto.Errorf("ResourceNotFoundException", "The application %s could not be found; deskplane has no WorkSpaces application catalogue.", id)
+	e.Fields = map[string]string{"ResourceId": id}
+	return e
 }
 
 // liveDesktop returns the caller's desktop unless it does not exist or is TERMINATED.

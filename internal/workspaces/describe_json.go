@@ -2,7 +2,9 @@ package workspaces
 
 import (
 	"slices"
+	"strconv"
 
+	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/jsonenc"
 )
 
@@ -84,6 +86,9 @@ func (w *Workspace) appendJSON(b []byte) []byte {
 		if d.DataReplication != "" {
 			b = jsonenc.String(jsonenc.Field(b, "DataReplication", true), d.DataReplication)
 		}
+		if t := d.RecoverySnapshotTime; t != nil {
+			b = epoch(jsonenc.Field(b, "RecoverySnapshotTime", d.DataReplication == ""), t)
+		}
 		b = append(b, '}')
 	}
 	if len(w.StandbyWorkspacesProperties) > 0 {
@@ -93,9 +98,19 @@ func (w *Workspace) appendJSON(b []byte) []byte {
 				b = append(b, ',')
 			}
 			b = jsonenc.String(jsonenc.Field(append(b, '{'), "StandbyWorkspaceId", true), s.StandbyWorkspaceId)
-			b = append(optString(b, "DataReplication", s.DataReplication), '}')
+			b = optString(b, "DataReplication", s.DataReplication)
+			if t := s.RecoverySnapshotTime; t != nil {
+				b = epoch(jsonenc.Field(b, "RecoverySnapshotTime", false), t)
+			}
+			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
 	return append(b, '}')
+}
+
+// epoch appends a timestamp as awsproto.Time marshals it: epoch seconds
+// with millisecond precision.
+func epoch(b []byte, t *awsproto.Time) []byte {
+	return strconv.AppendFloat(b, float64(t.UnixMilli())/1000, 'f', -1, 64)
 }

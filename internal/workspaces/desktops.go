@@ -795,6 +795,11 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 	if tenancy == "DEDICATED" && dir.Tenancy != "DEDICATED" {
 		return nil, nil, itemErr("InvalidParameterValuesException", "The bundle %s uses a BYOL image, which needs a directory registered with DEDICATED tenancy; %s is SHARED.", r.BundleId, r.DirectoryId)
 	}
+	if r.Ipv6Address != nil {
+		// deskplane's VPCs and subnets are IPv4 only (no IPv6 CIDR can be
+		// associated), so no subnet of the directory has the address.
+		return nil, nil, itemErr("InvalidParameterValuesException", "The IPv6 address %s is not in an IPv6 CIDR block of the directory %s's subnets: they have none (deskplane models IPv4 subnets only).", *r.Ipv6Address, r.DirectoryId)
+	}
 	byop := protocol == "BYOP"
 	props := WorkspaceProperties{}
 	if r.WorkspaceProperties != nil {

@@ -318,6 +318,7 @@ func TestApplicationsWithoutCatalogue(t *testing.T) {
 	}
 	_, err = ws.AssociateWorkspaceApplication(ctx, &workspaces.AssociateWorkspaceApplicationInput{WorkspaceId: aws.String(w), ApplicationId: aws.String("wsa-12345678")})
 	wantCode(t, err, "ResourceNotFoundException")
+	wantResourceID(t, err, "wsa-12345678")
 	_, err = ws.DisassociateWorkspaceApplication(ctx, &workspaces.DisassociateWorkspaceApplicationInput{WorkspaceId: aws.String("ws-000000000"), ApplicationId: aws.String("wsa-12345678")})
 	wantCode(t, err, "ResourceNotFoundException")
 	dep := must(ws.DeployWorkspaceApplications(ctx, &workspaces.DeployWorkspaceApplicationsInput{WorkspaceId: aws.String(w)}))(t)
@@ -406,6 +407,7 @@ func TestWorkspacesPools(t *testing.T) {
 	}
 	_, err = ws.TerminateWorkspacesPoolSession(ctx, &workspaces.TerminateWorkspacesPoolSessionInput{SessionId: aws.String("00000000-0000-4000-8000-000000000000")})
 	wantCode(t, err, "ResourceNotFoundException")
+	wantResourceID(t, err, "00000000-0000-4000-8000-000000000000")
 	// Filters by name.
 	must(create("team-b", wstypes.PoolsRunningModeAlwaysOn, 1, wstypes.Tag{Key: aws.String("env"), Value: aws.String("prod")}))(t)
 	f := must(ws.DescribeWorkspacesPools(ctx, &workspaces.DescribeWorkspacesPoolsInput{Filters: []wstypes.DescribeWorkspacesPoolsFilter{{
@@ -768,5 +770,91 @@ func TestFamiliesSurviveRestart(t *testing.T) {
 	p := must(ws2.DescribeWorkspacesPools(ctx, &workspaces.DescribeWorkspacesPoolsInput{PoolIds: []string{aws.ToString(pool.PoolId)}}))(t)
 	if len(p.WorkspacesPools) != 1 || p.WorkspacesPools[0].State != wstypes.WorkspacesPoolStateRunning || aws.ToInt32(p.WorkspacesPools[0].CapacityStatus.DesiredUserSessions) != 4 {
 		t.Fatalf("pool after restart %+v", p.WorkspacesPools)
+	}
+}
+
+// TestCreateWorkspacesRefusesIPv6Address: an Ipv6Address the directory's
+// IPv4-only subnets cannot hold fails the request's item, not silently.
+func TestCreateWorkspacesRefusesIPv6Address(t *testing.T) {
+	s := start(t)
+	ctx := ctxT(t)
+	ws := workspaces.NewFromConfig(s.Admin())
+	dir := registerDir(t, ctx, ws, wstypes.WorkspaceTypePersonal)
+	out := must(ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
+		DirectoryId: aws.String(dir), UserName: aws.String("alice"), BundleId: aws.String(publicBundle(t, ctx, ws)),
+		Ipv6Address: aws.String("2001:db8::10")}}}))(t)
+	if len(out.PendingRequests) != 0 || len(out.FailedRequests) != 1 || aws.ToString(out.FailedRequests[0].ErrorCode) != "InvalidParameterValuesException" ||
+		!strings.Contains(aws.ToString(out.FailedRequests[0].ErrorMessage), "IPv6") {
+		t.Fatalf("CreateWorkspaces with an Ipv6Address: %+v", out)
+	}
+}
+
+// wantResourceID checks that a ResourceNotFoundException names the
+// resource in its ResourceId member, as the API reference shows.
+func wantResourceID(t *testing.T, err error, id string) {
+	t.Helper()
+	var nf *wstypes.ResourceNotFoundException
+	if !errors.As(err, &nf) || aws.ToString(nf.ResourceId) != id {
+		t.Fatalf("want ResourceNotFoundException with ResourceId %s, got %v", id, err)
+	}
+}
+
+// TestStandbyRecoverySnapshotTime: a standby with data replication
+// (PRIMARY_AS_SOURCE) reports on both sides the time of the primary's last
+// user-volume snapshot taken since replication began (RecoverySnapshotTime),
+// which follows the primary's snapshots on the virtual clock.
+func TestStandbyRecoverySnapshotTime(t *testing.T) {
+	s := start(t, testserver.Timing("fast"), testserver.VirtualClock())
+	ctx := ctxT(t)
+	east := workspaces.NewFromConfig(s.Admin("us-east-1"))
+	west := workspaces.NewFromConfig(s.Admin("us-west-2"))
+	tick := func() { s.Advance(5 * time.Minute) }
+	reg := func(ws *workspaces.Client) string {
+		id := aws.ToString(must(ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{}))(t).Directories[0].DirectoryId)
+		must(ws.RegisterWorkspaceDirectory(ctx, &workspaces.RegisterWorkspaceDirectoryInput{DirectoryId: aws.String(id), WorkspaceType: wstypes.WorkspaceTypePersonal}))(t)
+		testserver.Eventually(t, 30*time.Second, func() bool {
+			tick()
+			d, err := ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{DirectoryIds: []string{id}})
+			return err == nil && d.Directories[0].State == wstypes.WorkspaceDirectoryStateRegistered
+		}, "directory never REGISTERED")
+		return id
+	}
+	desktop := func(ws *workspaces.Client, id string) wstypes.Workspace {
+		d := must(ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{WorkspaceIds: []string{id}}))(t)
+		if len(d.Workspaces) != 1 {
+			t.Fatalf("desktop %s: %+v", id, d.Workspaces)
+		}
+		return d.Workspaces[0]
+	}
+	available := func(ws *workspaces.Client, id string) {
+		testserver.Eventually(t, 30*time.Second, func() bool { tick(); return desktop(ws, id).State == wstypes.WorkspaceStateAvailable }, "%s never AVAILABLE", id)
+	}
+	dirEast, dirWest := reg(east), reg(west)
+	cw := must(east.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
+		DirectoryId: aws.String(dirEast), UserName: aws.String("alice"), BundleId: aws.String(publicBundle(t, ctx, east))}}}))(t)
+	primary := aws.ToString(cw.PendingRequests[0].WorkspaceId)
+	available(east, primary)
+	out := must(west.CreateStandbyWorkspaces(ctx, &workspaces.CreateStandbyWorkspacesInput{PrimaryRegion: aws.String("us-east-1"),
+		StandbyWorkspaces: []wstypes.StandbyWorkspace{{PrimaryWorkspaceId: aws.String(primary), DirectoryId: aws.String(dirWest), DataReplication: wstypes.DataReplicationPrimaryAsSource}}}))(t)
+	standby := aws.ToString(out.PendingStandbyRequests[0].WorkspaceId)
+	began := must(east.DescribeWorkspaceSnapshots(ctx, &workspaces.DescribeWorkspaceSnapshotsInput{WorkspaceId: aws.String(primary)}))(t).RebuildSnapshots
+	available(west, standby)
+	// Past two of the primary's snapshot intervals, a snapshot since the
+	// standby was asked for exists.
+	s.Advance(25 * time.Hour)
+	snaps := must(east.DescribeWorkspaceSnapshots(ctx, &workspaces.DescribeWorkspaceSnapshotsInput{WorkspaceId: aws.String(primary)}))(t).RebuildSnapshots
+	if len(snaps) == 0 {
+		t.Fatal("the primary has no user-volume snapshot after 25 hours")
+	}
+	last := aws.ToTime(snaps[len(snaps)-1].SnapshotTime)
+	if len(began) > 0 && !last.After(aws.ToTime(began[len(began)-1].SnapshotTime)) {
+		t.Fatalf("no snapshot since replication began: %v then %v", began, snaps)
+	}
+	sw, pw := desktop(west, standby), desktop(east, primary)
+	if sw.DataReplicationSettings == nil || !aws.ToTime(sw.DataReplicationSettings.RecoverySnapshotTime).Equal(last) {
+		t.Fatalf("the standby's DataReplicationSettings: %+v, want RecoverySnapshotTime %v", sw.DataReplicationSettings, last)
+	}
+	if len(pw.StandbyWorkspacesProperties) != 1 || !aws.ToTime(pw.StandbyWorkspacesProperties[0].RecoverySnapshotTime).Equal(last) {
+		t.Fatalf("the primary's StandbyWorkspacesProperties: %+v, want RecoverySnapshotTime %v", pw.StandbyWorkspacesProperties, last)
 	}
 }

@@ -654,7 +654,9 @@ func (m *Module) describePoolSessions(ctx context.Context, c *gateway.Call, in *
 // terminatePoolSession ends a pool session; as no pool has sessions, the
 // session is never found.
 func (m *Module) terminatePoolSession(ctx context.Context, c *gateway.Call, in *terminatePoolSessionIn) (*struct{}, error) {
-	return nil, errNotFound("The pool session %s could not be found.", in.SessionId)
+	e := awsproto.Errorf("ResourceNotFoundException", "The pool session %s could not be found.", in.SessionId)
+	e.Fields = map[string]string{"ResourceId": in.SessionId}
+	return nil, e
 }
 
 // checkPoolsUse refuses to remove a bundle or directory (what: "bundle" or

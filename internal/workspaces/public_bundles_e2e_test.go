@@ -39,6 +39,18 @@ func TestCoreBundlesLaunchManualDesktopsWithoutAnImport(t *testing.T) {
 	if _, ok := byName["Value with Windows Server 2022 (BYOP)"]; ok {
 		t.Fatal("Windows Server 2022 (BYOP) is not offered on Value")
 	}
+	// Public bundles' images are not the account's: DescribeWorkspaceImages
+	// lists none of them, and names none by id.
+	pub := aws.ToString(byName["Standard with Windows Server 2022 (BYOP)"].ImageId)
+	if pub == "" {
+		t.Fatal("the public Core bundle names no image")
+	}
+	if imgs := must(ws.DescribeWorkspaceImages(ctx, &workspaces.DescribeWorkspaceImagesInput{ImageIds: []string{pub}}))(t); len(imgs.Images) != 0 {
+		t.Fatalf("DescribeWorkspaceImages described the public image %s: %+v", pub, imgs.Images)
+	}
+	if imgs := must(ws.DescribeWorkspaceImages(ctx, &workspaces.DescribeWorkspaceImagesInput{}))(t); len(imgs.Images) != 0 {
+		t.Fatalf("DescribeWorkspaceImages of a fresh account: %+v", imgs.Images)
+	}
 	core := aws.ToString(byName["Standard with Windows Server 2022 (BYOP)"].BundleId)
 	pcoip := aws.ToString(byName["Standard with Windows Server 2022"].BundleId)
 	create := func(bundle, name string, mode wstypes.RunningMode) *workspaces.CreateWorkspacesOutput {

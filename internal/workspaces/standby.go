@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/ptr"
@@ -124,13 +125,30 @@ type createStandbyOut struct {
 
 // standbyProps is the model's StandbyWorkspacesProperties.
 type standbyProps struct {
-	StandbyWorkspaceId string `json:"StandbyWorkspaceId"`
-	DataReplication    string `json:"DataReplication,omitempty"`
+	StandbyWorkspaceId   string         `json:"StandbyWorkspaceId"`
+	DataReplication      string         `json:"DataReplication,omitempty"`
+	RecoverySnapshotTime *awsproto.Time `json:"RecoverySnapshotTime,omitempty"`
 }
 
 // dataReplicationSettings is the model's DataReplicationSettings.
 type dataReplicationSettings struct {
-	DataReplication string `json:"DataReplication,omitempty"`
+	DataReplication      string         `json:"DataReplication,omitempty"`
+	RecoverySnapshotTime *awsproto.Time `json:"RecoverySnapshotTime,omitempty"`
+}
+
+// recoverySnapshot returns the time of the primary's last user-volume
+// snapshot taken since data replication began (PRIMARY_AS_SOURCE), the
+// snapshot the standby's user data is replicated from; nil without
+// replication or before the first such snapshot.
+func (m *Module) recoverySnapshot(primary *desktopRec, rel *standbyRel, now time.Time) *awsproto.Time {
+	if rel.DataReplication != "PRIMARY_AS_SOURCE" {
+		return nil
+	}
+	snaps := m.snapshots(primary, now, false)
+	if len(snaps) == 0 || snaps[len(snaps)-1].Before(rel.Created) {
+		return nil
+	}
+	return awsproto.NewTime(snaps[len(snaps)-1])
 }
 
 // standbyChecks authorizes each primary desktop (in its Region, with its
@@ -362,9 +380,19 @@ func (m *Module) addStandbyRelations(ctx context.Context, c *gateway.Call, ws []
 			otherRole := "STANDBY"
 			if rel.Role == "STANDBY" {
 				otherRole = "PRIMARY"
-				w.DataReplicationSettings = &dataReplicationSettings{DataReplication: rel.DataReplication}
+				w.DataReplicationSettings = &dataReplicationSettings{DataReplication: rel.DataReplication, RecoverySnapshotTime: m.recoverySnapshot(other, rel, c.Now)}
 			} else {
-				w.StandbyWorkspacesProperties = append(w.StandbyWorkspacesProperties, standbyProps{StandbyWorkspaceId: rel.Other, DataReplication: rel.DataReplication})
+				sp := standbyProps{StandbyWorkspaceId: rel.Other, DataReplication: rel.DataReplication}
+				if rel.DataReplication == "PRIMARY_AS_SOURCE" {
+					self, err := getRec[desktopRec](ctx, tx, tDesktops, key(c.Account, c.Region, w.WorkspaceId))
+					if err != nil {
+						return err
+					}
+					if self != nil {
+						sp.RecoverySnapshotTime = m.recoverySnapshot(self, rel, c.Now)
+					}
+				}
+				w.StandbyWorkspacesProperties = append(w.StandbyWorkspacesProperties, sp)
 			}
 			w.RelatedWorkspaces = append(w.RelatedWorkspaces, relatedWorkspace{WorkspaceId: rel.Other, Region: rel.OtherRegion, State: other.State, Type: otherRole})
 		}

@@ -3,10 +3,12 @@ package wsinstances
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"sort"
@@ -168,8 +170,31 @@ func checkSpec(mi *ManagedInstance) error {
 		if ptr.Deref(ni.InterfaceType) == "efa" || ptr.Deref(ni.InterfaceType) == "efa-only" {
 			return unsupported("EFA network interfaces")
 		}
-		if len(ni.Ipv6Addresses) > 0 || ptr.Deref(ni.Ipv6AddressCount) > 0 || len(ni.Ipv6Prefixes) > 0 || ptr.Deref(ni.Ipv6PrefixCount) > 0 {
+		if ptr.Deref(ni.AssociateCarrierIPAddress) {
+			return unsupported("NetworkInterfaces[].AssociateCarrierIpAddress (Wavelength Zones)")
+		}
+		if len(ni.Ipv6Addresses) > 0 || ptr.Deref(ni.Ipv6AddressCount) > 0 || len(ni.Ipv6Prefixes) > 0 || ptr.Deref(ni.Ipv6PrefixCount) > 0 || ptr.Deref(ni.PrimaryIpv6) {
 			return unsupported("IPv6 addressing")
+		}
+		if ptr.Deref(ni.DeviceIndex) != 0 {
+			return errValidation("FIELD_VALIDATION_FAILED", "NetworkInterfaces[0].DeviceIndex is %d: the only interface of a launch is the primary one, at device index 0.", ptr.Deref(ni.DeviceIndex))
+		}
+		if ptr.Deref(ni.NetworkCardIndex) != 0 {
+			return unsupported("NetworkInterfaces[].NetworkCardIndex other than 0 (multiple network cards)")
+		}
+		if ptr.Deref(ni.SecondaryPrivateIPAddressCount) > 0 || len(ni.Ipv4Prefixes) > 0 || ptr.Deref(ni.Ipv4PrefixCount) > 0 {
+			return unsupported("secondary private IPv4 addresses and IPv4 prefixes")
+		}
+		primaries := 0
+		for _, a := range ni.PrivateIPAddresses {
+			if ptr.Deref(a.Primary) {
+				primaries++
+			} else {
+				return unsupported("secondary private IPv4 addresses and IPv4 prefixes")
+			}
+		}
+		if primaries > 1 {
+			return errValidation("FIELD_VALIDATION_FAILED", "NetworkInterfaces[0].PrivateIpAddresses names more than one primary address.")
 		}
 		if ni.SubnetID != nil && mi.SubnetID != nil && *ni.SubnetID != *mi.SubnetID {
 			return errValidation("FIELD_VALIDATION_FAILED", "SubnetId and NetworkInterfaces[0].SubnetId name different subnets.")
@@ -334,6 +359,83 @@ func ec2Error(code, format string, args ...any) *EC2InstanceError {
 	return &EC2InstanceError{EC2ErrorCode: code, EC2ExceptionType: "ClientError", EC2ErrorMessage: fmt.Sprintf(format, args...)}
 }
 
+// vcpus are the default vCPUs of the catalog's instance types.
+var vcpus = map[string]int64{"large": 2, "medium": 2, "xlarge": 4, "2xlarge": 8}
+
+// launchOptions checks the launch options EC2's RunInstances acts on
+// against what the account has: deskplane's EC2 has no key pairs and its
+// IAM no instance profiles (so any named is not found, as for an account
+// without them), no capacity reservations, and no AMD SEV-SNP types; a
+// private address must be a usable one of the subnet (AWS reserves the
+// first four and the last); CPU options must fit the type's vCPUs; credit
+// specifications apply to burstable (T) types only; hibernation needs an
+// encrypted root volume. It returns the EC2 error, or nil.
+func launchOptions(mi *ManagedInstance, typ, subnetCIDR string, rootEncrypted bool) *EC2InstanceError {
+	if k := mi.KeyName; k != nil {
+		return ec2Error("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", *k)
+	}
+	if p := mi.IamInstanceProfile; p != nil {
+		if p.Arn != nil {
+			return ec2Error("InvalidParameterValue", "Value (%s) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN", *p.Arn)
+		}
+		return ec2Error("InvalidParameterValue", "Value (%s) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name", ptr.Deref(p.Name))
+	}
+	if c := mi.CapacityReservationSpecification; c != nil && ptr.Deref(c.CapacityReservationPreference) == "capacity-reservations-only" {
+		return ec2Error("InsufficientInstanceCapacity", "There is no open Capacity Reservation for %s in this account to launch into (capacity-reservations-only).", typ)
+	}
+	family, size, _ := strings.Cut(typ, ".")
+	if c := mi.CreditSpecification; c != nil && c.CPUCredits != nil && !strings.HasPrefix(family, "t") {
+		return ec2Error("InvalidParameterCombination", "The parameter creditSpecification is only valid for burstable performance (T) instance types, not %s.", typ)
+	}
+	if c := mi.CPUOptions; c != nil {
+		if ptr.Deref(c.AmdSevSnp) == "enabled" {
+			return ec2Error("UnsupportedOperation", "AMD SEV-SNP is not supported for the instance type %s.", typ)
+		}
+		n := vcpus[size]
+		cores, threads := ptr.Deref(c.CoreCount), ptr.Deref(c.ThreadsPerCore)
+		if cores == 0 {
+			cores = n / 2
+		}
+		if threads == 0 {
+			threads = 2
+		}
+		if threads > 2 || cores > n/2 || (c.CoreCount != nil && cores == 0) {
+			return ec2Error("InvalidParameterValue", "The CPU options (%d cores, %d threads per core) are not valid for %s (%d vCPUs: at most %d cores of 1 or 2 threads).", cores, threads, typ, n, n/2)
+		}
+	}
+	if h := mi.HibernationOptions; h != nil && ptr.Deref(h.Configured) && !rootEncrypted {
+		return ec2Error("UnsupportedHibernationConfiguration", "For hibernation, the root device volume must be encrypted.")
+	}
+	addrs := []string{ptr.Deref(mi.PrivateIPAddress)}
+	for _, ni := range mi.NetworkInterfaces {
+		addrs = append(addrs, ptr.Deref(ni.PrivateIPAddress))
+		for _, a := range ni.PrivateIPAddresses {
+			addrs = append(addrs, ptr.Deref(a.PrivateIPAddress))
+		}
+	}
+	want := ""
+	for _, a := range addrs {
+		if a == "" {
+			continue
+		}
+		if want != "" && a != want {
+			return ec2Error("InvalidParameterCombination", "The primary private address is given twice, as %s and %s.", want, a)
+		}
+		want = a
+		pfx, err1 := netip.ParsePrefix(subnetCIDR)
+		ip, err2 := netip.ParseAddr(a)
+		if err1 != nil || err2 != nil || !pfx.Contains(ip) {
+			return ec2Error("InvalidParameterValue", "Address %s does not fall within the subnet's address range", a)
+		}
+		b, f := ip.As4(), pfx.Masked().Addr().As4()
+		off := binary.BigEndian.Uint32(b[:]) - binary.BigEndian.Uint32(f[:])
+		if off < 4 || off == 1<<(32-pfx.Bits())-1 {
+			return ec2Error("InvalidParameterValue", "Address %s is in subnet's reserved address range", a)
+		}
+	}
+	return nil
+}
+
 // launch checks the launch specification against EC2 and, when it holds,
 // creates the instance's volumes and gives it its EC2 instance id.
 func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now time.Time) (*EC2InstanceError, error) {
@@ -377,7 +479,7 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 	if mi.Placement != nil {
 		az = ptr.Deref(mi.Placement.AvailabilityZone)
 	}
-	var subnetVPC string
+	var subnetVPC, subnetCIDR string
 	if subnetID != "" {
 		s, err := m.ec2.Subnet(ctx, tx, r.Account, r.Region, subnetID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -389,7 +491,7 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 		if az != "" && az != s.AZ {
 			return ec2Error("InvalidParameterValue", "The subnet %s is in %s, not in the requested zone %s.", subnetID, s.AZ, az), nil
 		}
-		az, subnetVPC = s.AZ, s.VPCID
+		az, subnetVPC, subnetCIDR = s.AZ, s.VPCID, s.CIDR
 	} else {
 		subs, err := m.ec2.Subnets(ctx, tx, r.Account, r.Region)
 		if err != nil {
@@ -398,7 +500,7 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 		sort.Slice(subs, func(i, j int) bool { return subs[i].SubnetID < subs[j].SubnetID })
 		for _, s := range subs {
 			if az == "" || s.AZ == az {
-				subnetID, az, subnetVPC = s.SubnetID, s.AZ, s.VPCID
+				subnetID, az, subnetVPC, subnetCIDR = s.SubnetID, s.AZ, s.VPCID, s.CIDR
 				break
 			}
 		}
@@ -456,6 +558,9 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 		vols = append(vols, want{dev: dev, ebs: *b.Ebs})
 	}
 	vols = append([]want{root}, vols...)
+	if e := launchOptions(mi, it.InstanceType, subnetCIDR, ptr.Deref(root.ebs.Encrypted)); e != nil {
+		return e, nil
+	}
 	volTags := map[string]string{}
 	for _, ts := range mi.TagSpecifications {
 		if ptr.Deref(ts.ResourceType) == "volume" {

@@ -2,7 +2,9 @@ package wsinstances_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,6 +116,7 @@ func (a *api) create(in map[string]any) string {
 type account struct {
 	windows, byol string // AMI ids
 	subnetA       string // in us-east-1a
+	cidrA         string // subnetA's CIDR block
 	subnetB       string // in us-east-1b
 	sg            string // a security group of the subnets' VPC
 }
@@ -142,7 +145,7 @@ func lookup(t *testing.T, s *testserver.Server) account {
 	for _, sn := range subs.Subnets {
 		switch aws.ToString(sn.AvailabilityZone) {
 		case "us-east-1a":
-			a.subnetA = aws.ToString(sn.SubnetId)
+			a.subnetA, a.cidrA = aws.ToString(sn.SubnetId), aws.ToString(sn.CidrBlock)
 		case "us-east-1b":
 			a.subnetB = aws.ToString(sn.SubnetId)
 		}
@@ -314,6 +317,13 @@ func TestLaunchChecks(t *testing.T) {
 		{"io1 without iops", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "BlockDeviceMappings": []any{map[string]any{"DeviceName": "xvdf", "Ebs": map[string]any{"VolumeType": "io1", "VolumeSize": 10}}}}, "FIELD_VALIDATION_FAILED"},
 		{"kernel", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "KernelId": "aki-1"}, "FIELD_VALIDATION_FAILED"},
 		{"tag target", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "TagSpecifications": []any{map[string]any{"ResourceType": "spot-instances-request"}}}, "FIELD_VALIDATION_FAILED"},
+		{"second device index", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"DeviceIndex": 1, "SubnetId": acct.subnetA}}}, "FIELD_VALIDATION_FAILED"},
+		{"network card", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"DeviceIndex": 0, "NetworkCardIndex": 1}}}, "UNSUPPORTED_OPERATION"},
+		{"secondary addresses", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"DeviceIndex": 0, "SecondaryPrivateIpAddressCount": 2}}}, "UNSUPPORTED_OPERATION"},
+		{"secondary address", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"PrivateIpAddresses": []any{map[string]any{"PrivateIpAddress": "10.0.0.9", "Primary": false}}}}}, "UNSUPPORTED_OPERATION"},
+		{"primary ipv6", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"PrimaryIpv6": true}}}, "UNSUPPORTED_OPERATION"},
+		{"carrier address", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"AssociateCarrierIpAddress": true}}}, "UNSUPPORTED_OPERATION"},
+		{"ipv4 prefixes", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "NetworkInterfaces": []any{map[string]any{"Ipv4PrefixCount": 1}}}, "UNSUPPORTED_OPERATION"},
 	}
 	for _, c := range bad {
 		if b := a.fails("CreateWorkspaceInstance", map[string]any{"ManagedInstance": c.spec}, "ValidationException"); b["Reason"] != c.reason {
@@ -336,6 +346,18 @@ func TestLaunchChecks(t *testing.T) {
 		{"missing group", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "SecurityGroupIds": []string{"sg-0123456789abcdef0"}}, "InvalidGroup.NotFound"},
 		{"small root", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "BlockDeviceMappings": []any{map[string]any{"DeviceName": "/dev/sda1", "Ebs": map[string]any{"VolumeSize": 8}}}}, "InvalidBlockDeviceMapping"},
 		{"burstable dedicated", map[string]any{"ImageId": acct.windows, "InstanceType": "t3.large", "Placement": map[string]any{"Tenancy": "dedicated"}}, "Unsupported"},
+		// The launch options EC2 acts on, against what the account has.
+		{"key pair", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "KeyName": "mykey"}, "InvalidKeyPair.NotFound"},
+		{"instance profile", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "IamInstanceProfile": map[string]any{"Name": "ws-profile"}}, "InvalidParameterValue"},
+		{"reservations only", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "CapacityReservationSpecification": map[string]any{"CapacityReservationPreference": "capacity-reservations-only"}}, "InsufficientInstanceCapacity"},
+		{"credits on m5", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "CreditSpecification": map[string]any{"CpuCredits": "unlimited"}}, "InvalidParameterCombination"},
+		{"too many cores", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "CpuOptions": map[string]any{"CoreCount": 2, "ThreadsPerCore": 2}}, "InvalidParameterValue"},
+		{"sev-snp", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "CpuOptions": map[string]any{"AmdSevSnp": "enabled"}}, "UnsupportedOperation"},
+		{"hibernation unencrypted", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "HibernationOptions": map[string]any{"Configured": true}}, "UnsupportedHibernationConfiguration"},
+		{"address outside", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "SubnetId": acct.subnetA, "PrivateIpAddress": "192.0.2.10"}, "InvalidParameterValue"},
+		{"reserved address", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "SubnetId": acct.subnetA, "PrivateIpAddress": hostIn(t, acct.cidrA, 1)}, "InvalidParameterValue"},
+		{"two primaries", map[string]any{"ImageId": acct.windows, "InstanceType": "m5.large", "PrivateIpAddress": hostIn(t, acct.cidrA, 10),
+			"NetworkInterfaces": []any{map[string]any{"DeviceIndex": 0, "SubnetId": acct.subnetA, "PrivateIpAddress": hostIn(t, acct.cidrA, 11)}}}, "InvalidParameterCombination"},
 	}
 	for _, c := range failing {
 		id := a.create(map[string]any{"ManagedInstance": c.spec})
@@ -348,6 +370,14 @@ func TestLaunchChecks(t *testing.T) {
 		// A failed launch can be deleted.
 		a.ok("DeleteWorkspaceInstance", map[string]any{"WorkspaceInstanceId": id}, nil)
 	}
+	// The same options within what the account has launch.
+	id := a.create(map[string]any{"ManagedInstance": map[string]any{"ImageId": acct.windows, "InstanceType": "t3.large", "SubnetId": acct.subnetA,
+		"PrivateIpAddress": hostIn(t, acct.cidrA, 20), "CreditSpecification": map[string]any{"CpuCredits": "unlimited"},
+		"CpuOptions": map[string]any{"CoreCount": 1, "ThreadsPerCore": 2}, "HibernationOptions": map[string]any{"Configured": true},
+		"CapacityReservationSpecification": map[string]any{"CapacityReservationPreference": "open"},
+		"BlockDeviceMappings":              []any{map[string]any{"DeviceName": "/dev/sda1", "Ebs": map[string]any{"Encrypted": true, "VolumeType": "gp3", "VolumeSize": 60}}}}})
+	testserver.Eventually(t, 10*time.Second, func() bool { return a.get(id).ProvisionState == "ALLOCATED" }, "the launch within the account's options never ALLOCATED: %+v", a.get(id))
+	a.ok("DeleteWorkspaceInstance", map[string]any{"WorkspaceInstanceId": id}, nil)
 	// Volume rules.
 	for _, in := range []map[string]any{
 		{"AvailabilityZone": "eu-west-1a", "SizeInGB": 10},
@@ -605,4 +635,17 @@ func TestRestartKeepsInstances(t *testing.T) {
 	s2.Advance(5 * time.Minute)
 	testserver.Eventually(t, 10*time.Second, func() bool { return b.get(id).ProvisionState == "DEALLOCATED" }, "the deallocation did not survive the restart")
 	b.ok("DeleteVolume", map[string]any{"VolumeId": vol.VolumeId}, nil)
+}
+
+// hostIn returns the address n hosts into the IPv4 block cidr.
+func hostIn(t *testing.T, cidr string, n uint32) string {
+	t.Helper()
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		t.Fatalf("subnet CIDR %q: %v", cidr, err)
+	}
+	b := p.Masked().Addr().As4()
+	v := binary.BigEndian.Uint32(b[:]) + n
+	binary.BigEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b).String()
 }

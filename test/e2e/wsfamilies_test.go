@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 
@@ -248,4 +250,130 @@ func TestCLIWorkspacesFamilies(t *testing.T) {
 	testserver.Eventually(t, 30*time.Second, func() bool { return state() == "STOPPED" }, "pool never STOPPED")
 	cust("terminate-workspaces-pool", "--pool-id", pid)
 	testserver.Eventually(t, 30*time.Second, func() bool { return state() == "GONE" }, "pool never gone")
+}
+
+// TestCLIWorkspacesAppsImagesStandby runs the unmodified AWS CLI through the
+// families TestCLIWorkspacesFamilies leaves out: applications (an account
+// without a catalogue: none listed, a desktop with no associations, an
+// application id not found), custom image imports (BYOL, an import that
+// completes, no updated image) and a standby WorkSpace in a second Region.
+// The setup the families need (directories, the primary desktop, the AMI)
+// goes through the Go SDK.
+func TestCLIWorkspacesAppsImagesStandby(t *testing.T) {
+	bin, err := exec.LookPath("aws")
+	if err != nil {
+		t.Fatal("the aws CLI is not on PATH")
+	}
+	s := testserver.Start(t, testserver.Timing("instant"))
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	run := func(region string, args ...string) (map[string]any, string, error) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, bin, append([]string{"--endpoint-url", s.URL, "--output", "json", "--region", region, "workspaces"}, args...)...)
+		cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+			"AWS_ACCESS_KEY_ID="+config.AdminKeyID, "AWS_SECRET_ACCESS_KEY="+config.AdminSecret, "AWS_MAX_ATTEMPTS=1")
+		out, err := cmd.CombinedOutput()
+		v := map[string]any{}
+		if err == nil && len(strings.TrimSpace(string(out))) > 0 {
+			if jerr := json.Unmarshal(out, &v); jerr != nil {
+				t.Fatalf("aws workspaces %s: %v\n%s", args[0], jerr, out)
+			}
+		}
+		return v, string(out), err
+	}
+	cli := func(region string, args ...string) map[string]any {
+		t.Helper()
+		v, out, err := run(region, args...)
+		if err != nil {
+			t.Fatalf("aws workspaces %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return v
+	}
+	cliFails := func(code string, region string, args ...string) {
+		t.Helper()
+		_, out, err := run(region, args...)
+		if err == nil || !strings.Contains(out, "("+code+")") {
+			t.Fatalf("aws workspaces %s: want %s, got %v\n%s", args[0], code, err, out)
+		}
+	}
+
+	// Setup through the SDK: a PERSONAL directory in each Region and
+	// alice's desktop in us-east-1.
+	east := workspaces.NewFromConfig(s.Admin("us-east-1"))
+	west := workspaces.NewFromConfig(s.Admin("us-west-2"))
+	register := func(c *workspaces.Client) string {
+		d, err := c.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{})
+		if err != nil || len(d.Directories) == 0 {
+			t.Fatalf("DescribeWorkspaceDirectories: %+v, %v", d, err)
+		}
+		id := aws.ToString(d.Directories[0].DirectoryId)
+		if _, err := c.RegisterWorkspaceDirectory(ctx, &workspaces.RegisterWorkspaceDirectoryInput{DirectoryId: &id, WorkspaceType: wstypes.WorkspaceTypePersonal}); err != nil {
+			t.Fatalf("RegisterWorkspaceDirectory: %v", err)
+		}
+		testserver.Eventually(t, 30*time.Second, func() bool {
+			d, err := c.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{DirectoryIds: []string{id}})
+			return err == nil && d.Directories[0].State == wstypes.WorkspaceDirectoryStateRegistered
+		}, "directory never REGISTERED")
+		return id
+	}
+	dirEast, dirWest := register(east), register(west)
+	var bundle string
+	for _, b := range cli("us-east-1", "describe-workspace-bundles", "--owner", "AMAZON")["Bundles"].([]any) {
+		if strings.HasSuffix(b.(map[string]any)["Name"].(string), "with Windows 10 (Server 2022 based)") && strings.HasPrefix(b.(map[string]any)["Name"].(string), "Standard") {
+			bundle = b.(map[string]any)["BundleId"].(string)
+		}
+	}
+	cw, err := east.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
+		DirectoryId: &dirEast, UserName: aws.String("alice"), BundleId: &bundle}}})
+	if err != nil || len(cw.PendingRequests) != 1 {
+		t.Fatalf("CreateWorkspaces: %+v, %v", cw, err)
+	}
+	primary := aws.ToString(cw.PendingRequests[0].WorkspaceId)
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		d, err := east.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{WorkspaceIds: []string{primary}})
+		return err == nil && len(d.Workspaces) == 1 && d.Workspaces[0].State == wstypes.WorkspaceStateAvailable
+	}, "the primary desktop never AVAILABLE")
+
+	// Applications: an account without a catalogue.
+	if apps := cli("us-east-1", "describe-applications")["Applications"].([]any); len(apps) != 0 {
+		t.Fatalf("describe-applications: %v", apps)
+	}
+	if as := cli("us-east-1", "describe-workspace-associations", "--workspace-id", primary, "--associated-resource-types", "APPLICATION")["Associations"].([]any); len(as) != 0 {
+		t.Fatalf("describe-workspace-associations: %v", as)
+	}
+	cliFails("ResourceNotFoundException", "us-east-1", "associate-workspace-application", "--workspace-id", primary, "--application-id", "wsa-12345678")
+
+	// Standby: alice's desktop mirrored into us-west-2.
+	sb := cli("us-west-2", "create-standby-workspaces", "--primary-region", "us-east-1",
+		"--standby-workspaces", "PrimaryWorkspaceId="+primary+",DirectoryId="+dirWest)
+	pending := sb["PendingStandbyRequests"].([]any)
+	if len(pending) != 1 || len(sb["FailedStandbyRequests"].([]any)) != 0 {
+		t.Fatalf("create-standby-workspaces: %v", sb)
+	}
+	standby := pending[0].(map[string]any)["WorkspaceId"].(string)
+	d := cli("us-west-2", "describe-workspaces", "--workspace-ids", standby)["Workspaces"].([]any)
+	if len(d) != 1 || d[0].(map[string]any)["DirectoryId"] != dirWest {
+		t.Fatalf("the standby desktop: %v", d)
+	}
+
+	// Custom images: BYOL first, then an import of the account's AMI.
+	r := cli("us-east-1", "list-available-management-cidr-ranges", "--management-cidr-range-constraint", "192.168.0.0/16")["ManagementCidrRanges"].([]any)
+	cli("us-east-1", "modify-account", "--dedicated-tenancy-support", "ENABLED", "--dedicated-tenancy-management-cidr-range", r[0].(string))
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		return cli("us-east-1", "describe-account")["DedicatedTenancySupport"] == "ENABLED"
+	}, "BYOL never ENABLED")
+	imgs, err := ec2.NewFromConfig(s.Admin()).DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"},
+		Filters: []ec2types.Filter{{Name: aws.String("name"), Values: []string{"win10-*"}}}})
+	if err != nil || len(imgs.Images) != 1 {
+		t.Fatalf("DescribeImages: %+v, %v", imgs, err)
+	}
+	infra := "arn:aws:imagebuilder:us-east-1:" + config.CustomerAccount + ":infrastructure-configuration/cli-import"
+	imp := cli("us-east-1", "import-custom-workspace-image", "--image-name", "cli-custom", "--image-description", "from the CLI",
+		"--compute-type", "BASE", "--protocol", "DCV", "--image-source", "Ec2ImageId="+aws.ToString(imgs.Images[0].ImageId),
+		"--infrastructure-configuration-arn", infra, "--platform", "WINDOWS", "--os-version", "Windows_10")
+	img := imp["ImageId"].(string)
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		return cli("us-east-1", "describe-custom-workspace-image-import", "--image-id", img)["State"] == "COMPLETED"
+	}, "the import never COMPLETED")
+	cliFails("OperationNotSupportedException", "us-east-1", "create-updated-workspace-image", "--name", "upd", "--description", "updated", "--source-image-id", img)
 }

@@ -90,13 +90,16 @@ func newWorkdir(t *testing.T, name, endpoint string) *workdir {
 // and output. A failure to start it fails the test.
 func (w *workdir) run(args ...string) (int, string) {
 	w.t.Helper()
-	if args[0] != "init" {
+	switch args[0] {
+	case "output": // takes no -input or -var; its flags go before the name
+		args = append([]string{"output", "-no-color"}, args[1:]...)
+	case "init":
+		args = append(args, "-no-color", "-input=false")
+	default:
 		args = append(args, "-no-color", "-input=false")
 		for k, v := range w.vars {
 			args = append(args, "-var", k+"="+v)
 		}
-	} else {
-		args = append(args, "-no-color", "-input=false")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()

@@ -3,18 +3,25 @@ package terraform
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ds "github.com/aws/aws-sdk-go-v2/service/directoryservice"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
+
+	"github.com/deskplane/deskplane/internal/testserver"
 )
 
 // TestTerraformWorkSpaces runs the WorkSpaces resources and data sources of
 // the provider (testdata/workspaces): an IP access control group, a
 // connection alias, the default environment's directory registered with
 // self-service permissions, access and creation properties, a desktop from
-// a public bundle, and the directory, bundle and workspace data sources.
+// a public bundle, and the directory, bundle, image and workspace data
+// sources (the image imported beforehand through the SDK: the provider has
+// no image resource).
 // It needs the WorkSpaces operations of the IP groups, connection aliases
 // and directory properties (ModifySelfservicePermissions,
 // ModifyWorkspaceAccessProperties, ModifyWorkspaceCreationProperties, …).
@@ -37,10 +44,12 @@ func TestTerraformWorkSpaces(t *testing.T) {
 	if dirID == "" {
 		t.Fatal("the default environment has no corp.example.com directory")
 	}
+	ws := workspaces.NewFromConfig(cfg)
+	imageID := importImage(ctx, t, cfg)
 	w := newWorkdir(t, "workspaces", srv.URL)
 	w.vars["directory_id"] = dirID
+	w.vars["image_id"] = imageID
 
-	ws := workspaces.NewFromConfig(cfg)
 	w.cycle(func() {
 		d, err := ws.DescribeWorkspaceDirectories(ctx, &workspaces.DescribeWorkspaceDirectoriesInput{DirectoryIds: []string{dirID}})
 		if err != nil || len(d.Directories) != 1 {
@@ -55,6 +64,10 @@ func TestTerraformWorkSpaces(t *testing.T) {
 		}
 		if len(dir.IpGroupIds) != 1 {
 			t.Errorf("IP groups of the directory: %v", dir.IpGroupIds)
+		}
+		// The image data source read the account's image.
+		if got := w.must("output", "-raw", "image_name"); got != "tf-image" {
+			t.Errorf("the aws_workspaces_image data source's name: %q, want tf-image", got)
 		}
 	})
 
@@ -91,4 +104,39 @@ func TestTerraformWorkSpaces(t *testing.T) {
 			t.Errorf("connection alias left: %s %s", aws.ToString(a.AliasId), a.State)
 		}
 	}
+}
+
+// importImage makes the account a BYOL one and imports its Windows 10 EC2
+// image as a WorkSpaces image (the provider has no image resource, only the
+// aws_workspaces_image data source), and returns the AVAILABLE image's id.
+func importImage(ctx context.Context, t *testing.T, cfg aws.Config) string {
+	t.Helper()
+	ws := workspaces.NewFromConfig(cfg)
+	ranges, err := ws.ListAvailableManagementCidrRanges(ctx, &workspaces.ListAvailableManagementCidrRangesInput{ManagementCidrRangeConstraint: aws.String("192.168.0.0/16")})
+	if err != nil || len(ranges.ManagementCidrRanges) == 0 {
+		t.Fatalf("ListAvailableManagementCidrRanges: %+v, %v", ranges, err)
+	}
+	if _, err := ws.ModifyAccount(ctx, &workspaces.ModifyAccountInput{DedicatedTenancySupport: wstypes.DedicatedTenancySupportEnumEnabled,
+		DedicatedTenancyManagementCidrRange: aws.String(ranges.ManagementCidrRanges[0])}); err != nil {
+		t.Fatalf("ModifyAccount: %v", err)
+	}
+	testserver.Eventually(t, time.Minute, func() bool {
+		a, err := ws.DescribeAccount(ctx, &workspaces.DescribeAccountInput{})
+		return err == nil && a.DedicatedTenancySupport == wstypes.DedicatedTenancySupportResultEnumEnabled
+	}, "BYOL never ENABLED")
+	imgs, err := ec2.NewFromConfig(cfg).DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"},
+		Filters: []ec2types.Filter{{Name: aws.String("name"), Values: []string{"win10-*"}}}})
+	if err != nil || len(imgs.Images) != 1 {
+		t.Fatalf("DescribeImages: %+v, %v", imgs, err)
+	}
+	imp, err := ws.ImportWorkspaceImage(ctx, &workspaces.ImportWorkspaceImageInput{Ec2ImageId: imgs.Images[0].ImageId,
+		IngestionProcess: wstypes.WorkspaceImageIngestionProcessByolRegularByop, ImageName: aws.String("tf-image"), ImageDescription: aws.String("tf image")})
+	if err != nil {
+		t.Fatalf("ImportWorkspaceImage: %v", err)
+	}
+	testserver.Eventually(t, time.Minute, func() bool {
+		d, err := ws.DescribeWorkspaceImages(ctx, &workspaces.DescribeWorkspaceImagesInput{ImageIds: []string{*imp.ImageId}})
+		return err == nil && len(d.Images) == 1 && d.Images[0].State == wstypes.WorkspaceImageStateAvailable
+	}, "the image never AVAILABLE")
+	return *imp.ImageId
 }

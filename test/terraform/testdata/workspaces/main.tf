@@ -1,6 +1,7 @@
 variable "endpoint" { type = string }
 variable "stage" { type = string }
 variable "directory_id" { type = string }
+variable "image_id" { type = string }
 
 provider "aws" {
   region                  = "us-east-1"
@@ -103,3 +104,10 @@ data "aws_workspaces_workspace" "alice" {
 
 output "workspace_state" { value = data.aws_workspaces_workspace.alice.state }
 output "directory_alias" { value = data.aws_workspaces_directory.corp.alias }
+
+# The account's image, imported by the test through the SDK.
+data "aws_workspaces_image" "imported" {
+  image_id = var.image_id
+}
+
+output "image_name" { value = data.aws_workspaces_image.imported.name }

@@ -725,7 +725,7 @@ func cachedQueries() []string {
 		"SAVEPOINT cm", "RELEASE cm", "ROLLBACK TO cm",
 	}
 	for _, op := range []string{">=", ">"} {
-		qs = append(qs, scanSQL(op, false), scanSQL(op, true))
+		qs = append(qs, scanSQL(op, false), scanSQL(op, true), scanKeysSQL(op, false), scanKeysSQL(op, true))
 	}
 	for _, n := range batchSizes {
 		b := batchSQL[n]

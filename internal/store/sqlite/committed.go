@@ -1,0 +1,167 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+var _ store.CommittedScanner = (*DB)(nil)
+
+// scanKeysChunk is how many keys ScanCommitted reads per statement.
+const scanKeysChunk = 64
+
+// ScanCommitted lists committed records (store.CommittedScanner): it reads
+// the keys from the table, which touches only the B-tree's leaf cells (a
+// record larger than a cell's local payload, as a desktop is, keeps the
+// rest on overflow pages that a key read does not read), and takes the
+// values from the read cache. Values the cache does not hold are read in
+// one batch statement per chunk of keys and cached while the cache has
+// room (a listing of more records than the cache holds never starts it
+// over). A key whose record was deleted after its chunk was read is
+// skipped.
+func (db *DB) ScanCommitted(ctx context.Context, table, prefix, after string, limit int, fn func(string, []byte) error) error {
+	n := 0
+	for {
+		keys, err := db.scanKeys(ctx, table, prefix, after, scanKeysChunk)
+		if err != nil {
+			return err
+		}
+		vals, err := db.committedValues(ctx, table, keys)
+		if err != nil {
+			return err
+		}
+		for i, k := range keys {
+			if vals[i] == nil { // deleted since its key was read
+				continue
+			}
+			if limit > 0 && n == limit {
+				return nil
+			}
+			n++
+			if err := fn(k, vals[i]); err != nil {
+				if errors.Is(err, store.ErrStop) {
+					return nil
+				}
+				return err
+			}
+		}
+		if len(keys) < scanKeysChunk {
+			return nil
+		}
+		after = keys[len(keys)-1]
+	}
+}
+
+// scanKeys reads up to n keys of table under prefix after after, in order.
+func (db *DB) scanKeys(ctx context.Context, table, prefix, after string, n int) ([]string, error) {
+	lo, op := prefix, ">="
+	if after != "" && after >= prefix {
+		lo, op = after, ">"
+	}
+	args := []any{table, lo}
+	end, bounded := store.PrefixEnd(prefix)
+	bounded = bounded && prefix != ""
+	if bounded {
+		args = append(args, end)
+	}
+	args = append(args, n)
+	q := scanKeysSQL(op, bounded)
+	rows, err := db.rc.m[q].QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: scan keys %s/%s: %w", table, prefix, err)
+	}
+	keys := make([]string, 0, n)
+	err = eachRow(rows, func() error {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return err
+		}
+		keys = append(keys, k)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: scan keys %s/%s: %w", table, prefix, err)
+	}
+	return keys, nil
+}
+
+// committedValues returns the committed values of keys of table, in their
+// order: from the read cache, the others in batch statements (nil: the
+// record does not exist, an empty value is non-nil).
+func (db *DB) committedValues(ctx context.Context, table string, keys []string) ([][]byte, error) {
+	vals := make([][]byte, len(keys))
+	var miss []int
+	var seq uint64
+	for i, k := range keys {
+		v, ok, s := db.cache.get(table + "\x00" + k)
+		if ok {
+			vals[i] = v
+			continue
+		}
+		if len(miss) == 0 {
+			seq = s // the earliest: a write group after it refuses the fills
+		}
+		miss = append(miss, i)
+	}
+	for len(miss) > 0 {
+		c := chunk(len(miss))
+		args := make([]any, 0, c+1)
+		args = append(args, table)
+		at := make(map[string]int, c)
+		for _, i := range miss[:c] {
+			args = append(args, keys[i])
+			at[keys[i]] = i
+		}
+		rows, err := db.rc.m[batchSQL[c].get].QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: get %d records of %s: %w", c, table, err)
+		}
+		err = eachRow(rows, func() error {
+			var k string
+			var v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				return err
+			}
+			if v == nil {
+				v = []byte{}
+			}
+			if i, ok := at[k]; ok {
+				vals[i] = v
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: get records of %s: %w", table, err)
+		}
+		for _, i := range miss[:c] {
+			db.cache.fillRoom(table+"\x00"+keys[i], vals[i], seq)
+		}
+		miss = miss[c:]
+	}
+	return vals, nil
+}
+
+// fillRoom caches v under k as fill does, but only while the cache has room
+// for it: a listing never starts the cache over.
+func (c *readCache) fillRoom(k string, v []byte, seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seq != seq {
+		return
+	}
+	if _, ok := c.m[k]; !ok && (len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes) {
+		return
+	}
+	c.put(k, v)
+}
+
+func scanKeysSQL(op string, bounded bool) string {
+	q := `SELECT k FROM kv WHERE tbl = ? AND k ` + op + ` ?`
+	if bounded {
+		q += ` AND k < ?`
+	}
+	return q + ` ORDER BY k LIMIT ?`
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -56,30 +57,28 @@ func (db *DB) ScanCommitted(ctx context.Context, table, prefix, after string, li
 }
 
 // scanKeys reads up to n keys of table under prefix after after, in order.
+// The statement has no upper bound: SQLite checks a bound on an index's
+// key (the kv table is one) by reading the whole record of every row, its
+// overflow pages included, while a row-value lower bound only seeks; the
+// keys past the prefix are cut off here (the first ends the listing).
 func (db *DB) scanKeys(ctx context.Context, table, prefix, after string, n int) ([]string, error) {
-	lo, op := prefix, ">="
+	lo, q := prefix, scanKeysFromSQL
 	if after != "" && after >= prefix {
-		lo, op = after, ">"
+		lo, q = after, scanKeysAfterSQL
 	}
-	args := []any{table, lo}
-	end, bounded := store.PrefixEnd(prefix)
-	bounded = bounded && prefix != ""
-	if bounded {
-		args = append(args, end)
-	}
-	args = append(args, n)
-	q := scanKeysSQL(op, bounded)
-	rows, err := db.rc.m[q].QueryContext(ctx, args...)
+	rows, err := db.rc.m[q].QueryContext(ctx, table, lo, n)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: scan keys %s/%s: %w", table, prefix, err)
 	}
 	keys := make([]string, 0, n)
 	err = eachRow(rows, func() error {
-		var k string
-		if err := rows.Scan(&k); err != nil {
+		var t, k string
+		if err := rows.Scan(&t, &k); err != nil {
 			return err
 		}
-		keys = append(keys, k)
+		if t == table && strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
 		return nil
 	})
 	if err != nil {
@@ -158,10 +157,8 @@ func (c *readCache) fillRoom(k string, v []byte, seq uint64) {
 	c.put(k, v)
 }
 
-func scanKeysSQL(op string, bounded bool) string {
-	q := `SELECT k FROM kv WHERE tbl = ? AND k ` + op + ` ?`
-	if bounded {
-		q += ` AND k < ?`
-	}
-	return q + ` ORDER BY k LIMIT ?`
-}
+// The key listings of scanKeys, from a key on and after it.
+const (
+	scanKeysFromSQL  = `SELECT tbl, k FROM kv WHERE (tbl, k) >= (?, ?) ORDER BY tbl, k LIMIT ?`
+	scanKeysAfterSQL = `SELECT tbl, k FROM kv WHERE (tbl, k) > (?, ?) ORDER BY tbl, k LIMIT ?`
+)

@@ -725,8 +725,9 @@ func cachedQueries() []string {
 		"SAVEPOINT cm", "RELEASE cm", "ROLLBACK TO cm",
 	}
 	for _, op := range []string{">=", ">"} {
-		qs = append(qs, scanSQL(op, false), scanSQL(op, true), scanKeysSQL(op, false), scanKeysSQL(op, true))
+		qs = append(qs, scanSQL(op, false), scanSQL(op, true))
 	}
+	qs = append(qs, scanKeysFromSQL, scanKeysAfterSQL)
 	for _, n := range batchSizes {
 		b := batchSQL[n]
 		qs = append(qs, b.get, b.put, b.create, b.insert)

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // CommittedScanner is a Store that lists committed records outside any
 // transaction, as Get reads one: each record as some committed write left
@@ -25,4 +28,17 @@ func ScanCommitted(ctx context.Context, s Store, table, prefix, after string, li
 		return cs.ScanCommitted(ctx, table, prefix, after, limit, fn)
 	}
 	return s.View(ctx, func(tx Tx) error { return tx.Scan(ctx, table, prefix, after, limit, fn) })
+}
+
+// CommitObserver is a Store that reports how long each of its updates took
+// to commit durably: from the call to Update (or one function of
+// UpdateEach) until its commit was on disk and the caller answered (the
+// wait for the writer, the transaction, the commit and the sync: on the
+// embedded store a group commit's WAL sync). The server's /metrics shows
+// it as deskplane_store_commit_seconds.
+type CommitObserver interface {
+	// ObserveCommits makes the store call f with the duration of every
+	// update that committed (nil: none). f must be cheap and must not
+	// block: it runs on the store's commit path.
+	ObserveCommits(f func(d time.Duration))
 }

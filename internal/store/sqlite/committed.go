@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -162,3 +163,15 @@ const (
 	scanKeysFromSQL  = `SELECT tbl, k FROM kv WHERE (tbl, k) >= (?, ?) ORDER BY tbl, k LIMIT ?`
 	scanKeysAfterSQL = `SELECT tbl, k FROM kv WHERE (tbl, k) > (?, ?) ORDER BY tbl, k LIMIT ?`
 )
+
+var _ store.CommitObserver = (*DB)(nil)
+
+// ObserveCommits implements store.CommitObserver: the flusher calls f for
+// every update it answers as committed, once the WAL sync made it durable.
+func (db *DB) ObserveCommits(f func(time.Duration)) {
+	if f == nil {
+		db.observe.Store(nil)
+		return
+	}
+	db.observe.Store(&f)
+}

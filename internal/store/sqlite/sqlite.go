@@ -47,6 +47,8 @@ type DB struct {
 
 	brokenMu sync.Mutex
 	broken   error // a failed fdatasync: nothing more is acknowledged
+
+	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
 }
 
 // checkpointEvery is the least time between two WAL checkpoints. The writer
@@ -277,10 +279,14 @@ func (db *DB) flusher() {
 				db.brokenMu.Unlock()
 			}
 		}
+		observe := db.observe.Load()
 		for _, g := range groups {
 			for _, r := range g {
 				if r.err == nil && err != nil {
 					r.err = err
+				}
+				if observe != nil && r.err == nil {
+					(*observe)(time.Since(r.start))
 				}
 				r.done <- r.err
 			}
@@ -373,7 +379,7 @@ func (db *DB) restartWAL() {
 // is answered only after its commit is on disk, so nothing acknowledged is
 // lost.
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
 	select {
 	case db.writes <- r:
 	case <-ctx.Done():
@@ -396,7 +402,7 @@ func (db *DB) UpdateEach(ctx context.Context, fns []func(tx store.Tx) error) []e
 	reqs := make([]*writeReq, 0, len(fns))
 queue:
 	for i, fn := range fns {
-		r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+		r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
 		select {
 		case db.writes <- r:
 			reqs = append(reqs, r)
@@ -425,6 +431,9 @@ type writeReq struct {
 	done chan error
 	err  error
 	tx   *tx
+	// start is when the update was called (a performance figure for
+	// ObserveCommits, not domain time).
+	start time.Time
 }
 
 // maxGroup bounds how many updates share one commit.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/store"
@@ -15,20 +17,38 @@ var _ store.CommittedScanner = (*DB)(nil)
 // scanKeysChunk is how many keys ScanCommitted reads per statement.
 const scanKeysChunk = 64
 
-// ScanCommitted lists committed records (store.CommittedScanner): it reads
-// the keys from the table, which touches only the B-tree's leaf cells (a
-// record larger than a cell's local payload, as a desktop is, keeps the
-// rest on overflow pages that a key read does not read), and takes the
-// values from the read cache. Values the cache does not hold are read in
-// one batch statement per chunk of keys and cached while the cache has
-// room (a listing of more records than the cache holds never starts it
-// over). A key whose record was deleted after its chunk was read is
-// skipped.
+// ScanCommitted lists committed records (store.CommittedScanner). Keys
+// come from a listing of the prefix held in memory while no write group
+// has written the table since it was read, else from the table: a listing
+// that starts at the prefix's first key reads the whole prefix's keys
+// (up to maxListingKeys) and keeps them, so that the pages after it (a
+// broker paging a directory's desktops every pass) read no key from the
+// database; a larger prefix, or a page whose listing no longer holds, reads
+// its keys chunk by chunk. A key read touches only the B-tree's leaf cells
+// (a record larger than a cell's local payload, as a desktop is, keeps the
+// rest on overflow pages that a key read does not read). Values come from
+// the read cache; those it does not hold are read in one batch statement
+// per chunk of keys and cached while the cache has room (a listing of more
+// records than the cache holds never starts it over). A key whose record
+// was deleted after its keys were read is skipped.
 func (db *DB) ScanCommitted(ctx context.Context, table, prefix, after string, limit int, fn func(string, []byte) error) error {
+	listed, err := db.listing(ctx, table, prefix, after)
+	if err != nil {
+		return err
+	}
+	if listed != nil && after >= prefix {
+		listed = listed[sort.SearchStrings(listed, after):]
+		if len(listed) > 0 && listed[0] == after {
+			listed = listed[1:]
+		}
+	}
 	n := 0
 	for {
-		keys, err := db.scanKeys(ctx, table, prefix, after, scanKeysChunk)
-		if err != nil {
+		var keys []string
+		if listed != nil {
+			keys = listed[:min(len(listed), scanKeysChunk)]
+			listed = listed[len(keys):]
+		} else if keys, err = db.scanKeys(ctx, table, prefix, after, scanKeysChunk); err != nil {
 			return err
 		}
 		vals, err := db.committedValues(ctx, table, keys)
@@ -54,6 +74,81 @@ func (db *DB) ScanCommitted(ctx context.Context, table, prefix, after string, li
 			return nil
 		}
 		after = keys[len(keys)-1]
+	}
+}
+
+// maxListingKeys bounds the keys of one kept listing (a variable for the
+// tests), and maxListings the listings kept (when full, they start over).
+var maxListingKeys = 5000
+
+const maxListings = 256
+
+// listings are ScanCommitted's key listings by table and prefix.
+type listings struct {
+	mu sync.Mutex
+	m  map[string]keyListing // by table\x00prefix
+	// large marks prefixes found to hold more than maxListingKeys keys:
+	// they are listed chunk by chunk.
+	large map[string]bool
+}
+
+// keyListing is the keys of one table under one prefix, in order, as of a
+// version of the table (readCache.tables).
+type keyListing struct {
+	version uint64
+	keys    []string
+}
+
+// listing returns the keys of table under prefix when a listing of them
+// holds, reading it when the scan starts at the prefix's first key (after
+// before the prefix); nil when the keys are to be read chunk by chunk (the
+// returned slice is shared: read only). A listing holds while no write
+// group has written the table since before it was read, so it is never
+// older than the values the read cache gives for its keys.
+func (db *DB) listing(ctx context.Context, table, prefix, after string) ([]string, error) {
+	lk := table + "\x00" + prefix
+	version := db.cache.tableVersion(table)
+	db.lists.mu.Lock()
+	l, ok := db.lists.m[lk]
+	large := db.lists.large[lk]
+	db.lists.mu.Unlock()
+	if ok && l.version == version {
+		return l.keys, nil
+	}
+	if large || (after != "" && after >= prefix) {
+		return nil, nil
+	}
+	keys, err := db.scanKeys(ctx, table, prefix, "", maxListingKeys+1)
+	if err != nil {
+		return nil, err
+	}
+	db.lists.mu.Lock()
+	defer db.lists.mu.Unlock()
+	if db.lists.m == nil || len(db.lists.m)+len(db.lists.large) >= maxListings {
+		db.lists.m, db.lists.large = map[string]keyListing{}, map[string]bool{}
+	}
+	if len(keys) > maxListingKeys {
+		db.lists.large[lk] = true
+		return nil, nil
+	}
+	if db.cache.tableVersion(table) == version {
+		db.lists.m[lk] = keyListing{version: version, keys: keys}
+	}
+	return keys, nil
+}
+
+// tableVersion is how many write groups have written table so far.
+func (c *readCache) tableVersion(table string) uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.tables[table]
+}
+
+// wroteTable counts a write group's write of a record (key table\x00key)
+// of its table (the caller holds mu).
+func (c *readCache) wroteTable(k string) {
+	if i := strings.IndexByte(k, 0); i >= 0 {
+		c.tables[k[:i]]++
 	}
 }
 

@@ -90,15 +90,39 @@ func TestScanCommittedMatchesScan(t *testing.T) {
 	defer db.Close()
 	check("empty cache")
 	check("values cached by the first listing")
+	db.lists.mu.Lock()
+	kept := len(db.lists.m)
+	db.lists.mu.Unlock()
+	if kept == 0 {
+		t.Fatal("no key listing kept")
+	}
 	if err := db.Update(ctx, func(tx store.Tx) error {
 		if err := tx.Delete(ctx, "t", "A/r1/ws-0070"); err != nil {
+			return err
+		}
+		if err := tx.Put(ctx, "t", "A/r1/ws-0070a", []byte("created")); err != nil {
 			return err
 		}
 		return tx.Put(ctx, "t", "A/r1/ws-0071", []byte("new"))
 	}); err != nil {
 		t.Fatal(err)
 	}
-	check("after a delete and a rewrite")
+	check("after a delete, a create and a rewrite")
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "u", "A/r1/ws-0070b", []byte("other table")) }); err != nil {
+		t.Fatal(err)
+	}
+	check("after a write of another table")
+	defer func(n int) { maxListingKeys = n }(maxListingKeys)
+	maxListingKeys = 100 // A/r1/ and the others are listed chunk by chunk
+	db.lists.mu.Lock()
+	db.lists.m = nil
+	db.lists.mu.Unlock()
+	check("prefixes larger than a kept listing")
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, "t", "A/r1/ws-0070a") }); err != nil {
+		t.Fatal(err)
+	}
+	check("prefixes larger than a kept listing, after a delete")
+	maxListingKeys = 5000
 	got := strings.Join(list(true, "A/r1/", "A/r1/ws-0069", 2), ",")
 	if want := `A/r1/ws-0071=new,A/r1/ws-0072={"i":72,"pad":"` + strings.Repeat("x", 72*7%1500) + `"}`; got != want {
 		t.Fatalf("after A/r1/ws-0069: %s, want %s", got, want)

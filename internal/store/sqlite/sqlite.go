@@ -49,6 +49,7 @@ type DB struct {
 	broken   error // a failed fdatasync: nothing more is acknowledged
 
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
+	lists   listings                            // ScanCommitted's key listings
 }
 
 // checkpointEvery is the least time between two WAL checkpoints. The writer
@@ -1275,6 +1276,9 @@ type readCache struct {
 	// bytes is the size of the keys and values held, at most maxBytes: the
 	// cache starts over when an entry would take it past either bound.
 	bytes, maxBytes int
+	// tables counts the write groups that wrote each table (ScanCommitted's
+	// key listings hold while it does not change).
+	tables map[string]uint64
 }
 
 // maxWrittenValue is the largest value a write leaves in the cache; a
@@ -1282,7 +1286,7 @@ type readCache struct {
 const maxWrittenValue = 16 << 10
 
 func newReadCache(max, maxBytes int) *readCache {
-	return &readCache{m: map[string][]byte{}, max: max, maxBytes: maxBytes}
+	return &readCache{m: map[string][]byte{}, max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
 }
 
 // put holds v under k (the caller holds mu).
@@ -1336,6 +1340,7 @@ func (c *readCache) update(batch []*writeReq, committed bool) {
 		}
 		keep := committed && r.err == nil
 		for k, v := range r.tx.written {
+			c.wroteTable(k)
 			if keep && v != nil && len(v) <= maxWrittenValue {
 				c.put(k, fit(v))
 				continue

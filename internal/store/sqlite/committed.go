@@ -78,15 +78,20 @@ func (db *DB) ScanCommitted(ctx context.Context, table, prefix, after string, li
 }
 
 // maxListingKeys bounds the keys of one kept listing (a variable for the
-// tests), and maxListings the listings kept (when full, they start over).
+// tests); maxListings and maxListedKeys bound the listings kept and the
+// keys they hold in all (when either is reached, they start over).
 var maxListingKeys = 5000
 
-const maxListings = 256
+const (
+	maxListings   = 256
+	maxListedKeys = 100000
+)
 
 // listings are ScanCommitted's key listings by table and prefix.
 type listings struct {
 	mu sync.Mutex
 	m  map[string]keyListing // by table\x00prefix
+	n  int                   // keys held in m
 	// large marks prefixes found to hold more than maxListingKeys keys:
 	// they are listed chunk by chunk.
 	large map[string]bool
@@ -124,15 +129,19 @@ func (db *DB) listing(ctx context.Context, table, prefix, after string) ([]strin
 	}
 	db.lists.mu.Lock()
 	defer db.lists.mu.Unlock()
-	if db.lists.m == nil || len(db.lists.m)+len(db.lists.large) >= maxListings {
-		db.lists.m, db.lists.large = map[string]keyListing{}, map[string]bool{}
+	if db.lists.m == nil || len(db.lists.m)+len(db.lists.large) >= maxListings || db.lists.n+len(keys) > maxListedKeys {
+		db.lists.m, db.lists.large, db.lists.n = map[string]keyListing{}, map[string]bool{}, 0
 	}
 	if len(keys) > maxListingKeys {
 		db.lists.large[lk] = true
 		return nil, nil
 	}
 	if db.cache.tableVersion(table) == version {
+		if old, ok := db.lists.m[lk]; ok {
+			db.lists.n -= len(old.keys)
+		}
 		db.lists.m[lk] = keyListing{version: version, keys: keys}
+		db.lists.n += len(keys)
 	}
 	return keys, nil
 }

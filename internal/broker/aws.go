@@ -165,11 +165,13 @@ func NewClients(cfg aws.Config, endpoint string) *Clients {
 	obs := &callObserver{}
 	cfg.APIOptions = append(append([]func(*middleware.Stack) error(nil), cfg.APIOptions...), obs.install)
 	return &Clients{
-		calls:      obs,
-		WorkSpaces: workspaces.NewFromConfig(cfg),
-		EC2:        ec2.NewFromConfig(cfg),
-		DS:         directoryservice.NewFromConfig(cfg),
-		DSData:     dd,
-		AWS:        orig,
+		calls: obs,
+		WorkSpaces: workspaces.NewFromConfig(cfg, func(o *workspaces.Options) {
+			o.APIOptions = append(o.APIOptions[:len(o.APIOptions):len(o.APIOptions)], fastDescribe)
+		}),
+		EC2:    ec2.NewFromConfig(cfg),
+		DS:     directoryservice.NewFromConfig(cfg),
+		DSData: dd,
+		AWS:    orig,
 	}
 }

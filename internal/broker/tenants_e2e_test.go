@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,6 +223,59 @@ func TestTwoTenantsNoLeakage(t *testing.T) {
 		}
 		if code != http.StatusOK || strings.Contains(string(raw), other) {
 			t.Errorf("cost with %s: %d, mentions the other tenant's desktop: %s", tok, code, raw)
+		}
+	}
+
+	// Console: globex's operator sees globex's desktops, sessions, cost and
+	// events only, cannot open acme's pages, and cannot act on acme's
+	// desktop; an administrator opens either tenant.
+	acmeSID, globexSID := acmeSess["session_id"].(string), globexSess["session_id"].(string)
+	bc := browserClient(t)
+	_, body := getBody(t, bc, srv.URL+"/console/login")
+	resp, err := bc.PostForm(srv.URL+"/console/login", url.Values{"token": {"globex-token"}, "csrf": {csrfRE.FindStringSubmatch(body)[1]}})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("console sign-in as globex: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	for _, page := range []string{"", "desktops", "sessions", "cost", "events", "regions", "gateways", "onboarding"} {
+		code, body := getBody(t, bc, srv.URL+"/console/"+page)
+		if code != http.StatusOK || strings.Contains(body, `id="login"`) || strings.Contains(body, acmeWS) || strings.Contains(body, acmeSID) || strings.Contains(body, "acme") {
+			t.Errorf("globex's console page %q: %d, shows acme's desktop, session or name:\n%s", page, code, body)
+		}
+		if code, _ := getBody(t, bc, srv.URL+"/console/"+page+"?tenant=acme"); code != http.StatusNotFound {
+			t.Errorf("globex's console page %q of tenant acme: %d, want 404", page, code)
+		}
+	}
+	if _, body := getBody(t, bc, srv.URL+"/console/desktops"); !strings.Contains(body, globexWS) {
+		t.Errorf("globex's console desktops page does not list its desktop %s", globexWS)
+	}
+	if _, body := getBody(t, bc, srv.URL+"/console/sessions"); !strings.Contains(body, globexSID) {
+		t.Errorf("globex's console sessions page does not list its session %s", globexSID)
+	}
+	_, body = getBody(t, bc, srv.URL+"/console/desktops")
+	scsrf := csrfRE.FindStringSubmatch(body)[1]
+	for _, path := range []string{"/console/desktops/" + acmeWS + "/stop?tenant=acme", "/console/desktops/" + acmeWS + "/stop"} {
+		resp, err := bc.PostForm(srv.URL+path, url.Values{"csrf": {scsrf}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && !strings.Contains(string(b), "no such desktop") {
+			t.Errorf("globex's console stopping acme's desktop (%s): %d without the no-such-desktop error", path, resp.StatusCode)
+		}
+	}
+	if d, err := fleet.Broker("acme").Store().Desktop(ctx, acmeWS); err != nil || d == nil || !d.StopRequested.IsZero() {
+		t.Errorf("acme's desktop after globex's console tried to stop it: %+v %v", d, err)
+	}
+	ac := browserClient(t)
+	_, body = getBody(t, ac, srv.URL+"/console/login")
+	if resp, err := ac.PostForm(srv.URL+"/console/login", url.Values{"token": {"admin-token"}, "csrf": {csrfRE.FindStringSubmatch(body)[1]}}); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("console sign-in as the administrator: %v %v", resp, err)
+	}
+	for tenant, ws := range map[string]string{"acme": acmeWS, "globex": globexWS} {
+		if code, body := getBody(t, ac, srv.URL+"/console/desktops?tenant="+tenant); code != http.StatusOK || !strings.Contains(body, ws) {
+			t.Errorf("the administrator's console desktops page of %s: %d, without %s", tenant, code, ws)
 		}
 	}
 

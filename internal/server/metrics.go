@@ -12,7 +12,8 @@ import (
 
 // Metrics are the server's own Prometheus metrics (GET /metrics with the
 // admin token): requests by service, operation and outcome with their
-// latency, and the lifecycle scheduler's claims and runs.
+// latency, the lifecycle scheduler's claims and runs, and the store's
+// commit latency.
 type Metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -21,6 +22,7 @@ type Metrics struct {
 	lastDue  prometheus.Gauge
 	runs     *prometheus.CounterVec
 	runTime  *prometheus.HistogramVec
+	commits  prometheus.Histogram
 }
 
 // NewMetrics builds the registry, with the Go runtime and process
@@ -54,7 +56,12 @@ func NewMetrics() *Metrics {
 		Help:    "Duration of a lifecycle job's run, its transaction's durable commit included, by kind (on the embedded store a pass's jobs share commits, and each is given the pass's duration).",
 		Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1},
 	}, []string{"kind"})
-	m.reg.MustRegister(m.requests, m.latency, m.claimed, m.lastDue, m.runs, m.runTime,
+	m.commits = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "deskplane", Name: "store_commit_seconds",
+		Help:    "Time from an update of the store until its commit is durable: the wait for the writer, the transaction, the commit and its sync (the embedded store syncs a group of commits at once).",
+		Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.claimed, m.lastDue, m.runs, m.runTime, m.commits,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -76,6 +83,10 @@ func (m *Metrics) ObserveRun(kind, outcome string, d time.Duration) {
 	m.runs.WithLabelValues(kind, outcome).Inc()
 	m.runTime.WithLabelValues(kind).Observe(d.Seconds())
 }
+
+// ObserveCommit records one durable commit of the store
+// (store.CommitObserver).
+func (m *Metrics) ObserveCommit(d time.Duration) { m.commits.Observe(d.Seconds()) }
 
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {

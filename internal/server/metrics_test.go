@@ -74,17 +74,26 @@ func TestServerMetrics(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("GET /metrics without the admin token: %v %v", resp, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+s.AdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	scrape := func() map[string]*dto.MetricFamily {
+		t.Helper()
+		req.Header.Set("Authorization", "Bearer "+s.AdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(resp.Body)
+		if err != nil {
+			t.Fatalf("the metrics do not parse: %v", err)
+		}
+		return fams
+	}
+	commitsBefore := sumOf(scrape()["deskplane_store_commit_seconds"], nil)
+	if _, err := ws.CreateIpGroup(ctx, &workspaces.CreateIpGroupInput{GroupName: aws.String("metrics")}); err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("the metrics do not parse: %v", err)
-	}
+	fams := scrape()
 	req200 := map[string]string{"service": "workspaces", "operation": "DescribeWorkspaces", "status": "200", "code": ""}
 	if got := sumOf(fams["deskplane_requests_total"], req200); got != 3 {
 		t.Errorf("successful DescribeWorkspaces = %v, want 3", got)
@@ -98,6 +107,11 @@ func TestServerMetrics(t *testing.T) {
 	}
 	if got := sumOf(fams["deskplane_request_seconds"], map[string]string{"operation": "DescribeWorkspaces"}); got < 4 {
 		t.Errorf("DescribeWorkspaces latencies observed = %v, want at least 4", got)
+	}
+	// The IP group created above is one more commit, made durable before
+	// CreateIpGroup answered.
+	if got := sumOf(fams["deskplane_store_commit_seconds"], nil); got < commitsBefore+1 {
+		t.Errorf("store commits observed = %v, want at least %v (before the tag) + 1", got, commitsBefore)
 	}
 	if fams["go_goroutines"] == nil || fams["deskplane_jobs_claimed"] == nil {
 		t.Errorf("runtime or scheduler metrics missing: %v", keys(fams))

@@ -203,6 +203,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	engine := lifecycle.New(backend, clk, timing, o.Log)
 	s.Metrics = NewMetrics()
 	engine.Observe = s.Metrics
+	if co, ok := backend.(store.CommitObserver); ok {
+		co.ObserveCommits(s.Metrics.ObserveCommit)
+	}
 	var auditStore store.Store = backend
 	if o.Store == "" || o.Store == "sqlite" {
 		adb, err := sqlite.Open(ctx, filepath.Join(o.DataDir, "cloudtrail.db"))

@@ -1278,8 +1278,8 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 		}
 		return out, m.addStandbyRelations(ctx, c, out.Workspaces)
 	}
-	err = m.store.View(ctx, func(tx store.Tx) error {
-		if in.WorkspaceName != nil {
+	if in.WorkspaceName != nil {
+		err = m.store.View(ctx, func(tx store.Tx) error {
 			b, err := tx.Get(ctx, tIdem, key(c.Account, c.Region, "name/"+*in.WorkspaceName))
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
@@ -1296,36 +1296,43 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 				out.Workspaces = append(out.Workspaces, m.render(w))
 			}
 			return nil
-		}
-		var last string
-		// Pages are read again and again (a broker lists its pools every
-		// pass): a record whose bytes did not change since it was last
-		// decoded is taken from the decoded cache (a compare, not a decode).
-		return tx.Scan(ctx, tDesktops, p, after, 0, func(k string, b []byte) error {
-			w, err := m.decoded.Decode(tDesktops, k, b)
-			if err != nil {
-				return err
-			}
-			if !visible(w) {
-				return nil
-			}
-			if in.DirectoryId != nil && w.DirectoryID != *in.DirectoryId {
-				return nil
-			}
-			if in.UserName != nil && !strings.EqualFold(w.UserName, *in.UserName) {
-				return nil
-			}
-			if in.BundleId != nil && w.BundleID != *in.BundleId {
-				return nil
-			}
-			if len(out.Workspaces) == limit {
-				out.NextToken = pageToken(last)
-				return store.ErrStop
-			}
-			last = k
-			out.Workspaces = append(out.Workspaces, m.render(w))
-			return nil
 		})
+		if err != nil {
+			return nil, err
+		}
+		return out, m.addStandbyRelations(ctx, c, out.Workspaces)
+	}
+	var last string
+	// Pages are read again and again (a broker lists its pools every
+	// pass): they list committed records without a snapshot across them
+	// (as the real service gives none), which the embedded store serves
+	// from its read cache, and a record whose bytes did not change since
+	// it was last decoded is taken from the decoded cache (a compare, not
+	// a decode).
+	err = store.ScanCommitted(ctx, m.store, tDesktops, p, after, 0, func(k string, b []byte) error {
+		w, err := m.decoded.Decode(tDesktops, k, b)
+		if err != nil {
+			return err
+		}
+		if !visible(w) {
+			return nil
+		}
+		if in.DirectoryId != nil && w.DirectoryID != *in.DirectoryId {
+			return nil
+		}
+		if in.UserName != nil && !strings.EqualFold(w.UserName, *in.UserName) {
+			return nil
+		}
+		if in.BundleId != nil && w.BundleID != *in.BundleId {
+			return nil
+		}
+		if len(out.Workspaces) == limit {
+			out.NextToken = pageToken(last)
+			return store.ErrStop
+		}
+		last = k
+		out.Workspaces = append(out.Workspaces, m.render(w))
+		return nil
 	})
 	if err != nil {
 		return nil, err

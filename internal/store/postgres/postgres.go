@@ -45,6 +45,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/store"
@@ -60,6 +61,8 @@ type DB struct {
 	// read that runs while a write transaction is open (authorization,
 	// lookups) always finds a free connection: no pool deadlock.
 	writers chan struct{}
+
+	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
 }
 
 var _ store.Backend = (*DB)(nil)
@@ -191,13 +194,30 @@ func wrap(op string, err error) error {
 // Update runs fn in a READ COMMITTED transaction and commits it. It runs fn
 // again (a few times) when the transaction ends in store.ErrConflict.
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	start := time.Now() // a performance figure (ObserveCommits), not domain time
 	for attempt := 1; ; attempt++ {
 		err := db.update(ctx, fn)
 		if errors.Is(err, store.ErrConflict) && attempt < updateAttempts && ctx.Err() == nil {
 			continue
 		}
+		if f := db.observe.Load(); f != nil && err == nil {
+			(*f)(time.Since(start))
+		}
 		return err
 	}
+}
+
+var _ store.CommitObserver = (*DB)(nil)
+
+// ObserveCommits implements store.CommitObserver: f is called with the
+// duration of every Update that committed, its retries after conflicts
+// included.
+func (db *DB) ObserveCommits(f func(time.Duration)) {
+	if f == nil {
+		db.observe.Store(nil)
+		return
+	}
+	db.observe.Store(&f)
 }
 
 func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error) error {

@@ -51,6 +51,9 @@ type DB struct {
 
 	brokenMu sync.Mutex
 	broken   error // a failed fdatasync: nothing more is acknowledged
+
+	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
+	lists   listings                            // ScanCommitted's key listings
 }
 
 // checkpointEvery is the least time between two WAL checkpoints. The writer
@@ -281,10 +284,14 @@ func (db *DB) flusher() {
 				db.brokenMu.Unlock()
 			}
 		}
+		observe := db.observe.Load()
 		for _, g := range groups {
 			for _, r := range g {
 				if r.err == nil && err != nil {
 					r.err = err
+				}
+				if observe != nil && r.err == nil {
+					(*observe)(time.Since(r.start))
 				}
 				r.done <- r.err
 			}
@@ -379,7 +386,7 @@ func (db *DB) restartWAL() {
 // (as Store.Update allows). Each caller is answered only after its commit
 // is on disk, so nothing acknowledged is lost.
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
 	select {
 	case db.writes <- r:
 	case <-ctx.Done():
@@ -402,7 +409,7 @@ func (db *DB) UpdateEach(ctx context.Context, fns []func(tx store.Tx) error) []e
 	reqs := make([]*writeReq, 0, len(fns))
 queue:
 	for i, fn := range fns {
-		r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+		r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
 		select {
 		case db.writes <- r:
 			reqs = append(reqs, r)
@@ -431,6 +438,9 @@ type writeReq struct {
 	done chan error
 	err  error
 	tx   *tx
+	// start is when the update was called (a performance figure for
+	// ObserveCommits, not domain time).
+	start time.Time
 }
 
 // maxGroup bounds how many updates share one commit.
@@ -793,6 +803,7 @@ func cachedQueries() []string {
 	for _, op := range []string{">=", ">"} {
 		qs = append(qs, scanSQL(op, false), scanSQL(op, true))
 	}
+	qs = append(qs, scanKeysFromSQL, scanKeysAfterSQL)
 	for _, n := range batchSizes {
 		b := batchSQL[n]
 		qs = append(qs, b.get, b.put, b.create, b.insert)
@@ -1331,6 +1342,9 @@ type readCache struct {
 	// bytes is the size of the keys and values held, at most maxBytes: the
 	// cache starts over when an entry would take it past either bound.
 	bytes, maxBytes int
+	// tables counts the write groups that wrote each table (ScanCommitted's
+	// key listings hold while it does not change).
+	tables map[string]uint64
 }
 
 // maxWrittenValue is the largest value a write leaves in the cache; a
@@ -1338,7 +1352,7 @@ type readCache struct {
 const maxWrittenValue = 16 << 10
 
 func newReadCache(max, maxBytes int) *readCache {
-	return &readCache{m: map[string][]byte{}, max: max, maxBytes: maxBytes}
+	return &readCache{m: map[string][]byte{}, max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
 }
 
 // put holds v under k (the caller holds mu).
@@ -1392,6 +1406,7 @@ func (c *readCache) update(batch []*writeReq, committed bool) {
 		}
 		keep := committed && r.err == nil
 		for k, v := range r.tx.written {
+			c.wroteTable(k)
 			if keep && v != nil && len(v) <= maxWrittenValue {
 				c.put(k, fit(v))
 				continue

@@ -139,7 +139,7 @@ type CreateGroupInput struct {
 	GroupScope      *string                   `json:"GroupScope" v:"enum=DomainLocal|Global|Universal|BuiltinLocal"`
 	GroupType       *string                   `json:"GroupType" v:"enum=Distribution|Security"`
 	OtherAttributes map[string]AttributeValue `json:"OtherAttributes" v:"min=1,max=25"`
-	SAMAccountName  *string                   `json:"SAMAccountName" v:"required,min=1,max=64"`
+	SAMAccountName  *string                   `json:"SAMAccountName" v:"required,min=1,max=64,pattern=^[^:;|=+\"*?<>/\\\\,\\[\\]@]+$"`
 }
 
 // CreateGroupOutput is the CreateGroup response.
@@ -153,7 +153,7 @@ type CreateGroupOutput struct {
 type GroupRef struct {
 	ClientToken    *string `json:"ClientToken" v:"min=1,max=128"`
 	DirectoryID    *string `json:"DirectoryId" v:"required,pattern=^d-[0-9a-f]{10}$"`
-	SAMAccountName *string `json:"SAMAccountName" v:"required,min=1,max=64"`
+	SAMAccountName *string `json:"SAMAccountName" v:"required,min=1,max=64,pattern=^[^:;|=+\"*?<>/\\\\,\\[\\]@]+$"`
 }
 
 // DescribeGroupInput is the DescribeGroup request.
@@ -161,7 +161,7 @@ type DescribeGroupInput struct {
 	DirectoryID     *string  `json:"DirectoryId" v:"required,pattern=^d-[0-9a-f]{10}$"`
 	OtherAttributes []string `json:"OtherAttributes" v:"min=1,max=25"`
 	Realm           *string  `json:"Realm" v:"min=1,max=255"`
-	SAMAccountName  *string  `json:"SAMAccountName" v:"required,min=1,max=64"`
+	SAMAccountName  *string  `json:"SAMAccountName" v:"required,min=1,max=64,pattern=^[^:;|=+\"*?<>/\\\\,\\[\\]@]+$"`
 }
 
 // DescribeGroupOutput is the DescribeGroup response.
@@ -204,7 +204,7 @@ type ListGroupsOutput struct {
 type GroupMemberInput struct {
 	ClientToken *string `json:"ClientToken" v:"min=1,max=128"`
 	DirectoryID *string `json:"DirectoryId" v:"required,pattern=^d-[0-9a-f]{10}$"`
-	GroupName   *string `json:"GroupName" v:"required,min=1,max=64"`
+	GroupName   *string `json:"GroupName" v:"required,min=1,max=64,pattern=^[^:;|=+\"*?<>/\\\\,\\[\\]@]+$"`
 	MemberName  *string `json:"MemberName" v:"required,min=1,max=63"`
 	MemberRealm *string `json:"MemberRealm" v:"min=1,max=255"`
 }
@@ -219,7 +219,7 @@ type ListGroupMembersInput struct {
 	MemberRealm    *string `json:"MemberRealm" v:"min=1,max=255"`
 	NextToken      *string `json:"NextToken" v:"min=1,max=6144"`
 	Realm          *string `json:"Realm" v:"min=1,max=255"`
-	SAMAccountName *string `json:"SAMAccountName" v:"required,min=1,max=64"`
+	SAMAccountName *string `json:"SAMAccountName" v:"required,min=1,max=64,pattern=^[^:;|=+\"*?<>/\\\\,\\[\\]@]+$"`
 }
 
 // Member is a group member in ListGroupMembers.
@@ -699,23 +699,11 @@ func removeEverywhere(ctx context.Context, tx store.Tx, d *Directory, name strin
 
 // ---- groups ----
 
-var groupNameBad = `:;|=+"*?<>/\,[]@`
-
-func checkGroupName(n string) error {
-	if strings.ContainsAny(n, groupNameBad) {
-		return validation("1 validation error detected: Value '%s' at 'SAMAccountName' failed to satisfy constraint: Member must not contain any of %s", n, groupNameBad)
-	}
-	return nil
-}
-
 func summary(g *Group) GroupSummary {
 	return GroupSummary{GroupScope: g.Scope, GroupType: g.Type, SAMAccountName: g.SAMAccountName, SID: g.SID}
 }
 
 func (m *Module) createGroup(ctx context.Context, c *gateway.Call, in *CreateGroupInput) (*CreateGroupOutput, error) {
-	if err := checkGroupName(*in.SAMAccountName); err != nil {
-		return nil, err
-	}
 	if err := checkAttrs(in.OtherAttributes); err != nil {
 		return nil, err
 	}
@@ -865,9 +853,6 @@ func memberOf(ctx context.Context, tx store.Tx, d *Directory, name string) (Memb
 }
 
 func (m *Module) changeMember(ctx context.Context, c *gateway.Call, in *GroupMemberInput, add bool) (*Empty, error) {
-	if err := checkGroupName(*in.GroupName); err != nil {
-		return nil, err
-	}
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		d, err := dataDirectory(ctx, tx, c, *in.DirectoryID)
 		if err != nil {

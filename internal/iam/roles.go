@@ -18,7 +18,7 @@ type createRoleIn struct {
 	Path                     string `query:"Path" v:"max=512"`
 	AssumeRolePolicyDocument string `query:"AssumeRolePolicyDocument" v:"required,min=1,max=131072"`
 	Description              string `query:"Description" v:"max=1000"`
-	MaxSessionDuration       int    `query:"MaxSessionDuration"`
+	MaxSessionDuration       int    `query:"MaxSessionDuration" v:"min=3600,max=43200"`
 	PermissionsBoundary      string `query:"PermissionsBoundary"`
 	Tags                     []Tag  `query:"Tags" v:"max=50"`
 }
@@ -45,9 +45,6 @@ func (m *Module) createRole(ctx context.Context, c *gateway.Call, in *createRole
 	}
 	if in.MaxSessionDuration == 0 {
 		in.MaxSessionDuration = defaultSessionDuration
-	}
-	if in.MaxSessionDuration < 3600 || in.MaxSessionDuration > 43200 {
-		return nil, errValidation("1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200", in.MaxSessionDuration)
 	}
 	if in.PermissionsBoundary != "" {
 		return nil, errInvalidInput("Permissions boundaries are not supported by deskplane.")

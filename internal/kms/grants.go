@@ -18,14 +18,6 @@ type GrantConstraints struct {
 	EncryptionContextEquals map[string]string `json:"EncryptionContextEquals,omitempty"`
 }
 
-// grantOperations is the GrantOperation enum.
-var grantOperations = map[string]bool{
-	"Decrypt": true, "Encrypt": true, "GenerateDataKey": true, "GenerateDataKeyWithoutPlaintext": true,
-	"ReEncryptFrom": true, "ReEncryptTo": true, "Sign": true, "Verify": true, "GetPublicKey": true,
-	"CreateGrant": true, "RetireGrant": true, "DescribeKey": true, "GenerateDataKeyPair": true,
-	"GenerateDataKeyPairWithoutPlaintext": true, "GenerateMac": true, "VerifyMac": true, "DeriveSharedSecret": true,
-}
-
 // contextOps are the grant operations that take an encryption context;
 // constraints only apply to them.
 var contextOps = map[string]bool{

@@ -107,8 +107,10 @@ type ListKeysOutput struct {
 
 // ScheduleKeyDeletionInput is the ScheduleKeyDeletion request.
 type ScheduleKeyDeletionInput struct {
-	KeyId               *string `v:"required,min=1,max=2048"`
-	PendingWindowInDays *int    `v:"min=1,max=365"`
+	KeyId *string `v:"required,min=1,max=2048"`
+	// The model allows 1-365; KMS takes 7-30 days and words the refusal
+	// as the model's validation.
+	PendingWindowInDays *int `v:"min=7,max=30"`
 }
 
 // ScheduleKeyDeletionOutput is the ScheduleKeyDeletion response.
@@ -284,10 +286,7 @@ func (m *Module) createKeyResources(ctx context.Context, c *gateway.Call, in *Cr
 
 // scheduleKeyDeletionResources resolves the resources ScheduleKeyDeletion is authorized on.
 func (m *Module) scheduleKeyDeletionResources(ctx context.Context, c *gateway.Call, in *ScheduleKeyDeletionInput) ([]gateway.Check, error) {
-	days, err := pendingDays(in)
-	if err != nil {
-		return nil, err
-	}
+	days := pendingDays(in)
 	extra := map[string][]string{"kms:ScheduleKeyDeletionPendingWindowInDays": {itoa(int64(days))}}
 	return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{Extra: extra})
 }
@@ -568,26 +567,19 @@ func (m *Module) listKeys(ctx context.Context, c *gateway.Call, in *ListInput) (
 	return out, err
 }
 
-// pendingDays is the waiting period of a ScheduleKeyDeletion request.
-func pendingDays(in *ScheduleKeyDeletionInput) (int, error) {
-	days := 30
+// pendingDays is the waiting period of a ScheduleKeyDeletion request (its
+// range is the input's tag).
+func pendingDays(in *ScheduleKeyDeletionInput) int {
 	if in.PendingWindowInDays != nil {
-		days = *in.PendingWindowInDays
+		return *in.PendingWindowInDays
 	}
-	if days < 7 || days > 30 {
-		return 0, errValidation("1 validation error detected: Value '%d' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value %s", days,
-			map[bool]string{true: "greater than or equal to 7", false: "less than or equal to 30"}[days < 7])
-	}
-	return days, nil
+	return 30
 }
 
 func (m *Module) scheduleKeyDeletion(ctx context.Context, c *gateway.Call, in *ScheduleKeyDeletionInput) (*ScheduleKeyDeletionOutput, error) {
-	days, err := pendingDays(in)
-	if err != nil {
-		return nil, err
-	}
+	days := pendingDays(in)
 	var out *ScheduleKeyDeletionOutput
-	err = m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+	err := m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if k.KeyManager == "AWS" {
 			return awsproto.Errorf("AccessDeniedException", "AWS managed keys cannot be deleted.")
 		}

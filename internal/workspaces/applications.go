@@ -17,7 +17,6 @@ package workspaces
 
 import (
 	"context"
-	"regexp"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -216,8 +215,6 @@ func (m *Module) workspaceAppChecks(ctx context.Context, c *gateway.Call, in *wo
 	return append(checks, gateway.Check{Resource: ARN(c.Region, c.Account, "workspaceapplication", in.ApplicationId), ResourceTags: map[string]string{}}), nil
 }
 
-// appIDRe is the model's WorkSpaceApplicationId pattern.
-var appIDRe = regexp.MustCompile(`^wsa-[0-9a-z]{8,63}$`)
 
 func errNoApplication(id string) error {
 	return errNotFound("The application %s could not be found; deskplane has no WorkSpaces application catalogue.", id)
@@ -242,9 +239,6 @@ func (m *Module) liveDesktop(ctx context.Context, account, region, id string) (*
 
 func (m *Module) describeApplications(ctx context.Context, c *gateway.Call, in *describeAppsIn) (*describeAppsOut, error) {
 	if _, err := parseToken(in.NextToken, "apps/"); err != nil {
-		return nil, err
-	}
-	if err := checkIDList("applicationIds", in.ApplicationIds, appIDRe); err != nil {
 		return nil, err
 	}
 	if len(in.ApplicationIds) > 0 {

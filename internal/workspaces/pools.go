@@ -33,7 +33,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -49,8 +48,6 @@ const (
 	jobPoolStep = "workspaces.pool-step"
 )
 
-// poolIDRe is the model's WorkspacesPoolId pattern.
-var poolIDRe = regexp.MustCompile(`^wspool-[0-9a-z]{9}$`)
 
 // poolRec is a WorkSpaces pool.
 type poolRec struct {
@@ -128,13 +125,13 @@ type poolIDIn struct {
 // poolFilter is the model's DescribeWorkspacesPoolsFilter.
 type poolFilter struct {
 	Name     string   `json:"Name" v:"required,enum=PoolName"`
-	Values   []string `json:"Values" v:"required,min=1,max=25"`
+	Values   []string `json:"Values" v:"required,min=1,max=25,mmin=1,mmax=128,pattern=^[A-Za-z0-9][A-Za-z0-9_.-]+$"`
 	Operator string   `json:"Operator" v:"required,enum=EQUALS|NOTEQUALS|CONTAINS|NOTCONTAINS"`
 }
 
 // describePoolsIn is DescribeWorkspacesPoolsRequest.
 type describePoolsIn struct {
-	PoolIds   []string     `json:"PoolIds,omitempty" v:"min=1,max=25"`
+	PoolIds   []string     `json:"PoolIds,omitempty" v:"min=1,max=25,pattern=^wspool-[0-9a-z]{9}$"`
 	Filters   []poolFilter `json:"Filters,omitempty" v:"min=1,max=25"`
 	Limit     *int         `json:"Limit,omitempty" v:"min=1,max=25"`
 	NextToken *string      `json:"NextToken,omitempty" v:"min=1,max=2048"`
@@ -435,16 +432,6 @@ func ownPool(ctx context.Context, tx store.Tx, account, region, id string) (*poo
 }
 
 func (m *Module) describePools(ctx context.Context, c *gateway.Call, in *describePoolsIn) (*describePoolsOut, error) {
-	if err := checkIDList("poolIds", in.PoolIds, poolIDRe); err != nil {
-		return nil, err
-	}
-	for i, f := range in.Filters {
-		for j, v := range f.Values {
-			if !poolNameValueRe.MatchString(v) || len(v) > 128 {
-				return nil, errValidation("1 validation error detected: Value '%s' at 'filters.%d.member.values.%d.member' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", v, i+1, j+1, poolNameValueRe)
-			}
-		}
-	}
 	limit := 25
 	if in.Limit != nil {
 		limit = *in.Limit
@@ -480,7 +467,6 @@ func (m *Module) describePools(ctx context.Context, c *gateway.Call, in *describ
 	return out, nil
 }
 
-var poolNameValueRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]+$`)
 
 // poolMatches applies the PoolName filters (all must hold; a filter holds
 // when its operator holds for any of its values, or, for the negative

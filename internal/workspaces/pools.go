@@ -48,7 +48,6 @@ const (
 	jobPoolStep = "workspaces.pool-step"
 )
 
-
 // poolRec is a WorkSpaces pool.
 type poolRec struct {
 	ID          string               `json:"id"`
@@ -117,10 +116,20 @@ type updatePoolIn struct {
 	RunningMode         *string              `json:"RunningMode,omitempty" v:"enum=AUTO_STOP|ALWAYS_ON"`
 }
 
-// poolIDIn is the request of Start, Stop and TerminateWorkspacesPool.
-type poolIDIn struct {
+// poolRef is the shape Start, Stop and TerminateWorkspacesPool's requests
+// share; each operation has its own type of it.
+type poolRef struct {
 	PoolId string `json:"PoolId" v:"required,pattern=^wspool-[0-9a-z]{9}$"`
 }
+
+// startPoolIn is StartWorkspacesPoolRequest.
+type startPoolIn poolRef
+
+// stopPoolIn is StopWorkspacesPoolRequest.
+type stopPoolIn poolRef
+
+// terminatePoolIn is TerminateWorkspacesPoolRequest.
+type terminatePoolIn poolRef
 
 // poolFilter is the model's DescribeWorkspacesPoolsFilter.
 type poolFilter struct {
@@ -232,17 +241,17 @@ func (m *Module) updateWorkspacesPoolResources(ctx context.Context, c *gateway.C
 }
 
 // startWorkspacesPoolResources resolves the resources StartWorkspacesPool is authorized on.
-func (m *Module) startWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
+func (m *Module) startWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *startPoolIn) ([]gateway.Check, error) {
 	return m.poolChecks(ctx, c, in.PoolId)
 }
 
 // stopWorkspacesPoolResources resolves the resources StopWorkspacesPool is authorized on.
-func (m *Module) stopWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
+func (m *Module) stopWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *stopPoolIn) ([]gateway.Check, error) {
 	return m.poolChecks(ctx, c, in.PoolId)
 }
 
 // terminateWorkspacesPoolResources resolves the resources TerminateWorkspacesPool is authorized on.
-func (m *Module) terminateWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
+func (m *Module) terminateWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *terminatePoolIn) ([]gateway.Check, error) {
 	return m.poolChecks(ctx, c, in.PoolId)
 }
 
@@ -467,7 +476,6 @@ func (m *Module) describePools(ctx context.Context, c *gateway.Call, in *describ
 	return out, nil
 }
 
-
 // poolMatches applies the PoolName filters (all must hold; a filter holds
 // when its operator holds for any of its values, or, for the negative
 // operators, for all of them).
@@ -558,7 +566,7 @@ func (m *Module) updatePool(ctx context.Context, c *gateway.Call, in *updatePool
 	return &poolOut{WorkspacesPool: renderPool(c.Region, c.Account, out)}, nil
 }
 
-func (m *Module) startPool(ctx context.Context, c *gateway.Call, in *poolIDIn) (*struct{}, error) {
+func (m *Module) startPool(ctx context.Context, c *gateway.Call, in *startPoolIn) (*struct{}, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		p, k, err := ownPool(ctx, tx, c.Account, c.Region, in.PoolId)
 		if err != nil {
@@ -581,7 +589,7 @@ func (m *Module) startPool(ctx context.Context, c *gateway.Call, in *poolIDIn) (
 	return &struct{}{}, nil
 }
 
-func (m *Module) stopPool(ctx context.Context, c *gateway.Call, in *poolIDIn) (*struct{}, error) {
+func (m *Module) stopPool(ctx context.Context, c *gateway.Call, in *stopPoolIn) (*struct{}, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		p, k, err := ownPool(ctx, tx, c.Account, c.Region, in.PoolId)
 		if err != nil {
@@ -604,7 +612,7 @@ func (m *Module) stopPool(ctx context.Context, c *gateway.Call, in *poolIDIn) (*
 	return &struct{}{}, nil
 }
 
-func (m *Module) terminatePool(ctx context.Context, c *gateway.Call, in *poolIDIn) (*struct{}, error) {
+func (m *Module) terminatePool(ctx context.Context, c *gateway.Call, in *terminatePoolIn) (*struct{}, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		p, k, err := ownPool(ctx, tx, c.Account, c.Region, in.PoolId)
 		if err != nil {

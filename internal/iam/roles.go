@@ -103,22 +103,10 @@ type listRolesResult struct {
 	Marker      string     `xml:"Marker,omitempty"`
 }
 
-func (m *Module) listRoles(ctx context.Context, c *gateway.Call, in *listIn) (*listRolesResult, error) {
-	var all []*roleOut
-	err := m.store.View(ctx, func(tx store.Tx) error {
-		return store.ScanJSON(ctx, tx, TableRoles, c.Account+"/", "", 0, func(_ string, r *Role) error {
-			if strings.HasPrefix(orSlash(r.Path), orSlash(in.PathPrefix)) {
-				o := roleShape(r, true)
-				o.Tags = nil
-				all = append(all, o)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	items, next, trunc, err := page(all, in.Marker, in.MaxItems)
+func (m *Module) listRoles(ctx context.Context, c *gateway.Call, in *listRolesIn) (*listRolesResult, error) {
+	items, next, trunc, err := listByPath(ctx, m, TableRoles, c.Account, (*listIn)(in),
+		func(r *Role) string { return r.Path },
+		func(r *Role) *roleOut { o := roleShape(r, true); o.Tags = nil; return o })
 	if err != nil {
 		return nil, err
 	}

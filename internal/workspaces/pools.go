@@ -567,61 +567,49 @@ func (m *Module) updatePool(ctx context.Context, c *gateway.Call, in *updatePool
 }
 
 func (m *Module) startPool(ctx context.Context, c *gateway.Call, in *startPoolIn) (*struct{}, error) {
-	err := m.store.Update(ctx, func(tx store.Tx) error {
-		p, k, err := ownPool(ctx, tx, c.Account, c.Region, in.PoolId)
-		if err != nil {
-			return err
-		}
-		if poolTransitional(p.State) {
-			return errInProgress("The pool %s is %s; try again once it is STOPPED.", in.PoolId, p.State)
-		}
+	return m.movePool(ctx, c, in.PoolId, "STOPPED", func(p *poolRec) error {
 		if p.RunningMode != "AUTO_STOP" {
-			return errUnsupported("The pool %s has running mode %s; only AUTO_STOP pools are started and stopped.", in.PoolId, p.RunningMode)
+			return errUnsupported("The pool %s has running mode %s; only AUTO_STOP pools are started and stopped.", p.ID, p.RunningMode)
 		}
 		if p.State != "STOPPED" {
-			return errState("The pool %s is %s; only a STOPPED pool can be started.", in.PoolId, p.State)
+			return errState("The pool %s is %s; only a STOPPED pool can be started.", p.ID, p.State)
 		}
-		return m.schedulePoolStep(ctx, tx, k, p, "STARTING", "RUNNING", lifecycle.Start, c.Now)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &struct{}{}, nil
+		return nil
+	}, "STARTING", "RUNNING", lifecycle.Start)
 }
 
 func (m *Module) stopPool(ctx context.Context, c *gateway.Call, in *stopPoolIn) (*struct{}, error) {
-	err := m.store.Update(ctx, func(tx store.Tx) error {
-		p, k, err := ownPool(ctx, tx, c.Account, c.Region, in.PoolId)
-		if err != nil {
-			return err
-		}
-		if poolTransitional(p.State) {
-			return errInProgress("The pool %s is %s; try again once it is RUNNING.", in.PoolId, p.State)
-		}
+	return m.movePool(ctx, c, in.PoolId, "RUNNING", func(p *poolRec) error {
 		if p.RunningMode != "AUTO_STOP" {
-			return errState("The pool %s has running mode %s; only AUTO_STOP pools can be stopped.", in.PoolId, p.RunningMode)
+			return errState("The pool %s has running mode %s; only AUTO_STOP pools can be stopped.", p.ID, p.RunningMode)
 		}
 		if p.State != "RUNNING" {
-			return errState("The pool %s is %s; only a RUNNING pool can be stopped.", in.PoolId, p.State)
+			return errState("The pool %s is %s; only a RUNNING pool can be stopped.", p.ID, p.State)
 		}
-		return m.schedulePoolStep(ctx, tx, k, p, "STOPPING", "STOPPED", lifecycle.Stop, c.Now)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &struct{}{}, nil
+		return nil
+	}, "STOPPING", "STOPPED", lifecycle.Stop)
 }
 
 func (m *Module) terminatePool(ctx context.Context, c *gateway.Call, in *terminatePoolIn) (*struct{}, error) {
+	return m.movePool(ctx, c, in.PoolId, "RUNNING or STOPPED", func(*poolRec) error { return nil }, "DELETING", "", lifecycle.Terminate)
+}
+
+// movePool schedules a lifecycle step of one of the caller's pools: a pool
+// in a transitional state is refused (retry once it is settled, the states
+// named), then check decides, then the pool goes to state and on to next.
+func (m *Module) movePool(ctx context.Context, c *gateway.Call, id, settled string, check func(p *poolRec) error, state, next string, step lifecycle.Step) (*struct{}, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
-		p, k, err := ownPool(ctx, tx, c.Account, c.Region, in.PoolId)
+		p, k, err := ownPool(ctx, tx, c.Account, c.Region, id)
 		if err != nil {
 			return err
 		}
 		if poolTransitional(p.State) {
-			return errInProgress("The pool %s is %s; try again once it is RUNNING or STOPPED.", in.PoolId, p.State)
+			return errInProgress("The pool %s is %s; try again once it is %s.", id, p.State, settled)
 		}
-		return m.schedulePoolStep(ctx, tx, k, p, "DELETING", "", lifecycle.Terminate, c.Now)
+		if err := check(p); err != nil {
+			return err
+		}
+		return m.schedulePoolStep(ctx, tx, k, p, state, next, step, c.Now)
 	})
 	if err != nil {
 		return nil, err

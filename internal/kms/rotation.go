@@ -3,7 +3,6 @@ package kms
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -179,14 +179,10 @@ func (m *Module) rotate(k *keyRec, now time.Time, typ string) error {
 	if _, err := rand.Read(material); err != nil {
 		return errInternal(err)
 	}
-	id := make([]byte, 32)
-	if _, err := rand.Read(id); err != nil {
-		return errInternal(err)
-	}
 	k.OldMaterial = append([]oldMaterial{{ID: k.MaterialID, Sealed: k.Material}}, k.OldMaterial...)
 	k.Material = m.master.seal(material, k.ARN)
 	clear(material)
-	k.MaterialID = hex.EncodeToString(id)
+	k.MaterialID = ids.Hex(64)
 	k.Rotations = append(k.Rotations, keyRotation{MaterialID: k.MaterialID, Date: now.UTC(), Type: typ})
 	return nil
 }

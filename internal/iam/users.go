@@ -21,12 +21,18 @@ type userResult struct {
 	User *userOut `xml:"User"`
 }
 
-// userNameIn is the input of GetUser and of CreateAccessKey (both
-// GetUserRequest's and CreateAccessKeyRequest's one optional member,
-// UserName: existingUserNameType).
-type userNameIn struct {
+// userNameRef is the shape GetUser's and CreateAccessKey's requests share
+// (one optional member, UserName: existingUserNameType); each operation has
+// its own type of it.
+type userNameRef struct {
 	UserName string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 }
+
+// getUserIn is the GetUser request.
+type getUserIn userNameRef
+
+// createAccessKeyIn is the CreateAccessKey request.
+type createAccessKeyIn userNameRef
 
 // deleteUserIn is the input of DeleteUser.
 type deleteUserIn struct {
@@ -121,7 +127,7 @@ func (m *Module) loadUser(ctx context.Context, tx store.Tx, account, name string
 	return u, err
 }
 
-func (m *Module) getUser(ctx context.Context, c *gateway.Call, in *userNameIn) (*userResult, error) {
+func (m *Module) getUser(ctx context.Context, c *gateway.Call, in *getUserIn) (*userResult, error) {
 	name, err := callerUser(c, in.UserName)
 	if err != nil {
 		return nil, err

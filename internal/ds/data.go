@@ -82,12 +82,19 @@ type CreateUserOutput struct {
 	SID            string `json:"SID"`
 }
 
-// UserRef names a user: DeleteUser and DisableUser.
+// UserRef names a user: the shape of the DeleteUser and DisableUser
+// requests, each operation with its own type of it.
 type UserRef struct {
 	ClientToken    *string `json:"ClientToken" v:"min=1,max=128"`
 	DirectoryID    *string `json:"DirectoryId" v:"required,pattern=^d-[0-9a-f]{10}$"`
 	SAMAccountName *string `json:"SAMAccountName" v:"required,min=1,max=20,pattern=^[\\w\\-.]+$"`
 }
+
+// DeleteUserInput is the DeleteUser request.
+type DeleteUserInput UserRef
+
+// DisableUserInput is the DisableUser request.
+type DisableUserInput UserRef
 
 // UpdateUserInput is the UpdateUser request.
 type UpdateUserInput struct {
@@ -200,7 +207,8 @@ type ListGroupsOutput struct {
 	Realm       string         `json:"Realm"`
 }
 
-// GroupMemberInput is the AddGroupMember and RemoveGroupMember request.
+// GroupMemberInput is the shape of the AddGroupMember and RemoveGroupMember
+// requests, each operation with its own type of it.
 type GroupMemberInput struct {
 	ClientToken *string `json:"ClientToken" v:"min=1,max=128"`
 	DirectoryID *string `json:"DirectoryId" v:"required,pattern=^d-[0-9a-f]{10}$"`
@@ -208,6 +216,12 @@ type GroupMemberInput struct {
 	MemberName  *string `json:"MemberName" v:"required,min=1,max=63"`
 	MemberRealm *string `json:"MemberRealm" v:"min=1,max=255"`
 }
+
+// AddGroupMemberInput is the AddGroupMember request.
+type AddGroupMemberInput GroupMemberInput
+
+// RemoveGroupMemberInput is the RemoveGroupMember request.
+type RemoveGroupMemberInput GroupMemberInput
 
 // Empty is the output of operations without members.
 type Empty struct{}
@@ -653,7 +667,7 @@ func (m *Module) updateUser(ctx context.Context, c *gateway.Call, in *UpdateUser
 	return &Empty{}, nil
 }
 
-func (m *Module) deleteUser(ctx context.Context, c *gateway.Call, in *UserRef) (*Empty, error) {
+func (m *Module) deleteUser(ctx context.Context, c *gateway.Call, in *DeleteUserInput) (*Empty, error) {
 	err := m.withUser(ctx, c, *in.DirectoryID, *in.SAMAccountName, func(tx store.Tx, d *Directory, u *User) error {
 		if u.RID < 1000 || strings.EqualFold(u.SAMAccountName, "Admin") {
 			return validation("The built-in account %s cannot be deleted.", u.SAMAccountName)
@@ -669,7 +683,7 @@ func (m *Module) deleteUser(ctx context.Context, c *gateway.Call, in *UserRef) (
 	return &Empty{}, nil
 }
 
-func (m *Module) disableUser(ctx context.Context, c *gateway.Call, in *UserRef) (*Empty, error) {
+func (m *Module) disableUser(ctx context.Context, c *gateway.Call, in *DisableUserInput) (*Empty, error) {
 	err := m.withUser(ctx, c, *in.DirectoryID, *in.SAMAccountName, func(tx store.Tx, d *Directory, u *User) error {
 		u.Enabled = false
 		return store.PutJSON(ctx, tx, TableUsers, objKey(d, u.SAMAccountName), u)
@@ -893,12 +907,12 @@ func (m *Module) changeMember(ctx context.Context, c *gateway.Call, in *GroupMem
 	return &Empty{}, nil
 }
 
-func (m *Module) addGroupMember(ctx context.Context, c *gateway.Call, in *GroupMemberInput) (*Empty, error) {
-	return m.changeMember(ctx, c, in, true)
+func (m *Module) addGroupMember(ctx context.Context, c *gateway.Call, in *AddGroupMemberInput) (*Empty, error) {
+	return m.changeMember(ctx, c, (*GroupMemberInput)(in), true)
 }
 
-func (m *Module) removeGroupMember(ctx context.Context, c *gateway.Call, in *GroupMemberInput) (*Empty, error) {
-	return m.changeMember(ctx, c, in, false)
+func (m *Module) removeGroupMember(ctx context.Context, c *gateway.Call, in *RemoveGroupMemberInput) (*Empty, error) {
+	return m.changeMember(ctx, c, (*GroupMemberInput)(in), false)
 }
 
 func (m *Module) listGroupMembers(ctx context.Context, c *gateway.Call, in *ListGroupMembersInput) (*ListGroupMembersOutput, error) {

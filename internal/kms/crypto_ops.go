@@ -76,6 +76,10 @@ type GenerateDataKeyInput struct {
 	DryRun            *bool
 }
 
+// GenerateDataKeyWithoutPlaintextInput is the GenerateDataKeyWithoutPlaintext
+// request (GenerateDataKey's shape).
+type GenerateDataKeyWithoutPlaintextInput GenerateDataKeyInput
+
 // GenerateDataKeyOutput is the GenerateDataKey response.
 type GenerateDataKeyOutput struct {
 	CiphertextBlob []byte
@@ -235,8 +239,8 @@ func (m *Module) generateDataKeyResources(ctx context.Context, c *gateway.Call, 
 }
 
 // generateDataKeyWithoutPlaintextResources resolves the resources GenerateDataKeyWithoutPlaintext is authorized on.
-func (m *Module) generateDataKeyWithoutPlaintextResources(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
-	return m.dataKeyChecks(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
+func (m *Module) generateDataKeyWithoutPlaintextResources(ctx context.Context, c *gateway.Call, in *GenerateDataKeyWithoutPlaintextInput) ([]gateway.Check, error) {
+	return m.dataKeyChecks(ctx, c, (*GenerateDataKeyInput)(in), "GenerateDataKeyWithoutPlaintext")
 }
 
 func (m *Module) encrypt(ctx context.Context, c *gateway.Call, in *EncryptInput) (*EncryptOutput, error) {
@@ -321,8 +325,8 @@ func (m *Module) generateDataKeyOp(ctx context.Context, c *gateway.Call, in *Gen
 	return &GenerateDataKeyOutput{CiphertextBlob: blob, Plaintext: pt, KeyId: arn}, nil
 }
 
-func (m *Module) generateDataKeyWithoutPlaintext(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) (*GenerateDataKeyWithoutPlaintextOutput, error) {
-	blob, pt, arn, err := m.generateDataKey(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
+func (m *Module) generateDataKeyWithoutPlaintext(ctx context.Context, c *gateway.Call, in *GenerateDataKeyWithoutPlaintextInput) (*GenerateDataKeyWithoutPlaintextOutput, error) {
+	blob, pt, arn, err := m.generateDataKey(ctx, c, (*GenerateDataKeyInput)(in), "GenerateDataKeyWithoutPlaintext")
 	clear(pt)
 	if err != nil {
 		return nil, err

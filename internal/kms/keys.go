@@ -74,11 +74,21 @@ type CreateKeyInput struct {
 // CreateKeyOutput is the CreateKey response.
 type CreateKeyOutput struct{ KeyMetadata *KeyMetadata }
 
-// KeyIDInput is the request of the operations that only name a key
-// (EnableKey, DisableKey, CancelKeyDeletion: one shape in the model).
+// KeyIDInput is the shape of the requests that only name a key (EnableKey,
+// DisableKey, CancelKeyDeletion: one shape in the model); each operation
+// has its own type of it.
 type KeyIDInput struct {
 	KeyId *string `v:"required,min=1,max=2048"`
 }
+
+// EnableKeyInput is the EnableKey request.
+type EnableKeyInput KeyIDInput
+
+// DisableKeyInput is the DisableKey request.
+type DisableKeyInput KeyIDInput
+
+// CancelKeyDeletionInput is the CancelKeyDeletion request.
+type CancelKeyDeletionInput KeyIDInput
 
 // DescribeKeyInput is the DescribeKey request.
 type DescribeKeyInput struct {
@@ -262,8 +272,6 @@ func keyOp[In any](m *Module, op *gateway.Operation, keyRef func(in *In) string,
 	}).ResourcePolicy()
 }
 
-func keyIDOf(in *KeyIDInput) string { return *in.KeyId }
-
 // createKeyResources resolves the resources CreateKey is authorized on.
 func (m *Module) createKeyResources(ctx context.Context, c *gateway.Call, in *CreateKeyInput) ([]gateway.Check, error) {
 	tags, _, err := tagMap(in.Tags)
@@ -355,7 +363,7 @@ func (m *Module) describeKey(ctx context.Context, c *gateway.Call, in *DescribeK
 	return out, err
 }
 
-func (m *Module) enableKey(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*struct{}, error) {
+func (m *Module) enableKey(ctx context.Context, c *gateway.Call, in *EnableKeyInput) (*struct{}, error) {
 	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if err := k.notPendingDeletion(); err != nil {
 			return err
@@ -365,7 +373,7 @@ func (m *Module) enableKey(ctx context.Context, c *gateway.Call, in *KeyIDInput)
 	})
 }
 
-func (m *Module) disableKey(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*struct{}, error) {
+func (m *Module) disableKey(ctx context.Context, c *gateway.Call, in *DisableKeyInput) (*struct{}, error) {
 	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if err := k.notPendingDeletion(); err != nil {
 			return err
@@ -375,7 +383,7 @@ func (m *Module) disableKey(ctx context.Context, c *gateway.Call, in *KeyIDInput
 	})
 }
 
-func (m *Module) cancelKeyDeletion(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*CancelKeyDeletionOutput, error) {
+func (m *Module) cancelKeyDeletion(ctx context.Context, c *gateway.Call, in *CancelKeyDeletionInput) (*CancelKeyDeletionOutput, error) {
 	var out CancelKeyDeletionOutput
 	err := m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if k.State != statePendingDeletion {

@@ -34,11 +34,18 @@ type EnableKeyRotationInput struct {
 	RotationPeriodInDays *int    `v:"min=90,max=2560"`
 }
 
-// KeyRotationInput is the DisableKeyRotation and GetKeyRotationStatus
-// request: the key alone (no grant tokens, as the model has it).
+// KeyRotationInput is the shape of the DisableKeyRotation and
+// GetKeyRotationStatus requests: the key alone (no grant tokens, as the
+// model has it); each operation has its own type of it.
 type KeyRotationInput struct {
 	KeyId *string `v:"required,min=1,max=2048"`
 }
+
+// DisableKeyRotationInput is the DisableKeyRotation request.
+type DisableKeyRotationInput KeyRotationInput
+
+// GetKeyRotationStatusInput is the GetKeyRotationStatus request.
+type GetKeyRotationStatusInput KeyRotationInput
 
 // GetKeyRotationStatusOutput is the GetKeyRotationStatus response.
 type GetKeyRotationStatusOutput struct {
@@ -89,9 +96,7 @@ func (m *Module) enableKeyRotation(ctx context.Context, c *gateway.Call, in *Ena
 	})
 }
 
-func rotationKeyOf(in *KeyRotationInput) string { return *in.KeyId }
-
-func (m *Module) disableKeyRotation(ctx context.Context, c *gateway.Call, in *KeyRotationInput) (*struct{}, error) {
+func (m *Module) disableKeyRotation(ctx context.Context, c *gateway.Call, in *DisableKeyRotationInput) (*struct{}, error) {
 	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if err := k.rotatable(); err != nil {
 			return err
@@ -103,7 +108,7 @@ func (m *Module) disableKeyRotation(ctx context.Context, c *gateway.Call, in *Ke
 	})
 }
 
-func (m *Module) getKeyRotationStatus(ctx context.Context, c *gateway.Call, in *KeyRotationInput) (*GetKeyRotationStatusOutput, error) {
+func (m *Module) getKeyRotationStatus(ctx context.Context, c *gateway.Call, in *GetKeyRotationStatusInput) (*GetKeyRotationStatusOutput, error) {
 	var out *GetKeyRotationStatusOutput
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		k, _, err := m.key(ctx, tx, c, *in.KeyId, false)

@@ -75,18 +75,21 @@ func planFor(t reflect.Type) []rule {
 				r.required = true
 			case "nonempty":
 				r.nonempty = true
-			case "mmin":
-				x, _ := strconv.ParseFloat(val, 64)
-				r.mmin = &x
-			case "mmax":
-				x, _ := strconv.ParseFloat(val, 64)
-				r.mmax = &x
-			case "min":
-				x, _ := strconv.ParseFloat(val, 64)
-				r.min = &x
-			case "max":
-				x, _ := strconv.ParseFloat(val, 64)
-				r.max = &x
+			case "min", "max", "mmin", "mmax":
+				x, err := strconv.ParseFloat(val, 64)
+				if err != nil {
+					panic(fmt.Sprintf("awsproto: %s.%s: v tag %q: %v", t, f.Name, part, err))
+				}
+				switch k {
+				case "min":
+					r.min = &x
+				case "max":
+					r.max = &x
+				case "mmin":
+					r.mmin = &x
+				default:
+					r.mmax = &x
+				}
 			case "enum":
 				r.enum = map[string]bool{}
 				for _, e := range strings.Split(val, "|") {
@@ -95,6 +98,9 @@ func planFor(t reflect.Type) []rule {
 				r.enumList = strings.ReplaceAll(val, "|", ", ")
 			case "pattern":
 				r.pattern = regexp.MustCompile(val)
+			default:
+				// A misspelt constraint would otherwise go unchecked.
+				panic(fmt.Sprintf("awsproto: %s.%s: unknown v tag %q", t, f.Name, part))
 			}
 		}
 		rules = append(rules, r)

@@ -97,7 +97,22 @@ const (
 	// ErrBodyTooLarge: the request body is over the size cap. Argument: the
 	// cap in bytes.
 	ErrBodyTooLarge
+	// ErrServiceUnavailable: the region is made unavailable (fault
+	// injection). No arguments.
 	ErrServiceUnavailable
+	// ErrUnknownTarget: an awsJson request's X-Amz-Target names no service
+	// or is not "Service.Operation". Argument: the message.
+	ErrUnknownTarget
+	// ErrSerialization: the request cannot be read as its protocol says (the
+	// body is unreadable, the method or Smithy-Protocol header is wrong).
+	// Argument: the message.
+	ErrSerialization
+	// ErrMalformedQuery: a query-protocol body is not a query string. No
+	// arguments.
+	ErrMalformedQuery
+	// ErrMissingAction: a query-protocol request names no Action. No
+	// arguments.
+	ErrMissingAction
 	numErrorKinds
 )
 
@@ -154,6 +169,12 @@ var errorTable = [numErrorKinds]spellings{
 		Spelling{"UnauthorizedOperation", http.StatusForbidden, "User: %s is not authorized to perform: %s on resource: %s%s"}),
 	ErrValidation: every("ValidationException", http.StatusBadRequest, "%s"),
 	ErrNoRoute:    every("UnknownOperationException", http.StatusNotFound, "%s"),
+	// Before the service is known: the json protocols' common errors.
+	ErrUnknownTarget: every("UnknownOperationException", http.StatusBadRequest, "%s"),
+	ErrSerialization: every("SerializationException", http.StatusBadRequest, "%s"),
+	// The query protocol's common errors (IAM API Reference, "Common Errors").
+	ErrMalformedQuery: every("MalformedQueryString", http.StatusBadRequest, "The query string is malformed"),
+	ErrMissingAction:  every("MissingAction", http.StatusBadRequest, "The request must contain the parameter Action"),
 	ErrThrottled: per(
 		Spelling{"ThrottlingException", http.StatusBadRequest, "Rate exceeded"},
 		Spelling{"ThrottlingException", http.StatusBadRequest, "Rate exceeded"},

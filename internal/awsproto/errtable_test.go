@@ -30,6 +30,10 @@ var sampleArgs = map[ErrorKind][]any{
 	ErrRegionNotServed:        {"eu-west-9"},
 	ErrBodyTooLarge:           {MaxBody},
 	ErrServiceUnavailable:     nil,
+	ErrUnknownTarget:          {"Unknown service target \"Nope\""},
+	ErrSerialization:          {"awsJson requests must use POST"},
+	ErrMalformedQuery:         nil,
+	ErrMissingAction:          nil,
 }
 
 // TestErrorTableComplete checks that every logical error has a spelling in

@@ -13,15 +13,21 @@ import (
 
 // Validate checks a decoded input value against its `v` struct tags, the
 // constraints of the AWS model: `v:"required,min=1,max=25,enum=A|B,pattern=^d-"`.
-// min/max bound a string's length, a number's value and a list's or map's
-// size. It returns a message naming the member path, or "" when valid.
+// min/max bound a string's length, a number's value and a list's, map's or
+// blob's size; nonempty refuses an empty list or string ("Member must not be
+// empty"). On a list of strings, enum and pattern hold each member, and
+// mmin/mmax bound each member's length. A plain (non-pointer) string or
+// number that is zero counts as absent. It returns a message naming the
+// member path the way AWS's validation does (each member name's first letter
+// lower-cased, a list's element as "N.member", a map's value by its key), or
+// "" when valid.
 func Validate(in any) string {
 	f := validateValue(reflect.ValueOf(in))
 	if f == nil {
 		return ""
 	}
 	slices.Reverse(f.path)
-	return f.msg(lowerFirst(strings.Join(f.path, ".")))
+	return f.msg(strings.Join(f.path, "."))
 }
 
 // failure is a constraint a member fails. Its path is gathered on the way
@@ -39,10 +45,13 @@ type rule struct {
 	index    int
 	name     string
 	required bool
+	nonempty bool
 	min, max *float64
-	enum     map[string]bool
-	enumList string
-	pattern  *regexp.Regexp
+	// mmin and mmax bound the length of each member of a list of strings.
+	mmin, mmax *float64
+	enum       map[string]bool
+	enumList   string
+	pattern    *regexp.Regexp
 }
 
 var plans sync.Map // reflect.Type -> []rule
@@ -57,19 +66,30 @@ func planFor(t reflect.Type) []rule {
 		if !f.IsExported() {
 			continue
 		}
-		name := memberName(f)
+		name := lowerFirst(memberName(f))
 		r := rule{index: i, name: name, pointer: f.Type.Kind() == reflect.Pointer}
 		for _, part := range splitTag(f.Tag.Get("v")) {
 			k, val, _ := strings.Cut(part, "=")
 			switch k {
 			case "required":
 				r.required = true
-			case "min":
-				x, _ := strconv.ParseFloat(val, 64)
-				r.min = &x
-			case "max":
-				x, _ := strconv.ParseFloat(val, 64)
-				r.max = &x
+			case "nonempty":
+				r.nonempty = true
+			case "min", "max", "mmin", "mmax":
+				x, err := strconv.ParseFloat(val, 64)
+				if err != nil {
+					panic(fmt.Sprintf("awsproto: %s.%s: v tag %q: %v", t, f.Name, part, err))
+				}
+				switch k {
+				case "min":
+					r.min = &x
+				case "max":
+					r.max = &x
+				case "mmin":
+					r.mmin = &x
+				default:
+					r.mmax = &x
+				}
 			case "enum":
 				r.enum = map[string]bool{}
 				for _, e := range strings.Split(val, "|") {
@@ -78,6 +98,9 @@ func planFor(t reflect.Type) []rule {
 				r.enumList = strings.ReplaceAll(val, "|", ", ")
 			case "pattern":
 				r.pattern = regexp.MustCompile(val)
+			default:
+				// A misspelt constraint would otherwise go unchecked.
+				panic(fmt.Sprintf("awsproto: %s.%s: unknown v tag %q", t, f.Name, part))
 			}
 		}
 		rules = append(rules, r)
@@ -142,8 +165,7 @@ func validateValue(v reflect.Value) *failure {
 		}
 		for i := 0; i < v.Len(); i++ {
 			if f := validateValue(v.Index(i)); f != nil {
-				f.path = append(f.path, strconv.Itoa(i+1))
-				return f
+				return memberOf(f, i)
 			}
 		}
 	case reflect.Map:
@@ -170,13 +192,46 @@ func isEmpty(v reflect.Value) bool {
 	return false
 }
 
+const (
+	nullMsg     = "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null"
+	emptyMsg    = "1 validation error detected: Value at '%s' failed to satisfy constraint: Member must not be empty"
+	patternMsg  = "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s"
+	enumMsg     = "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]"
+	listEnumMsg = "1 validation error detected: Value '[%s]' at '%s' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [%s]]"
+	minLenMsg   = "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length greater than or equal to %v"
+	maxLenMsg   = "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %v"
+	minSizeMsg  = "1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length greater than or equal to %v"
+	maxSizeMsg  = "1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %v"
+	minValueMsg = "1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value greater than or equal to %v"
+	maxValueMsg = "1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value less than or equal to %v"
+)
+
+// pathMsg is a failure whose message names only the path.
+func pathMsg(format string, args ...any) *failure {
+	return fail(func(path string) string {
+		return fmt.Sprintf(format, append([]any{path}, args...)...)
+	})
+}
+
+// valueMsg is a failure whose message names the value, then the path.
+func valueMsg(format, value string, args ...any) *failure {
+	return fail(func(path string) string {
+		return fmt.Sprintf(format, append([]any{clip(value), path}, args...)...)
+	})
+}
+
+// memberOf is a failure of the i-th (0-based) member of a list: its path
+// is the list's followed by "N.member".
+func memberOf(f *failure, i int) *failure {
+	f.path = append(f.path, "member", strconv.Itoa(i+1))
+	return f
+}
+
 // checkRule returns the failure of v to satisfy r, or nil.
 func checkRule(r rule, v reflect.Value) *failure {
 	if isEmpty(v) {
 		if r.required {
-			return fail(func(path string) string {
-				return fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", path)
-			})
+			return pathMsg(nullMsg)
 		}
 		return nil
 	}
@@ -190,44 +245,28 @@ func checkRule(r rule, v reflect.Value) *failure {
 			// A plain string field cannot tell absent from empty: absent
 			// optional members are valid, absent required ones are null.
 			if r.required {
-				return fail(func(path string) string {
-					return fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", path)
-				})
+				return pathMsg(nullMsg)
 			}
 			return nil
 		}
-		n := float64(utf8.RuneCountInString(s))
-		if r.min != nil && n < *r.min {
-			return fail(func(path string) string {
-				return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length greater than or equal to %v", clip(s), path, *r.min)
-			})
+		if s == "" && r.nonempty {
+			return pathMsg(emptyMsg)
 		}
-		if r.max != nil && n > *r.max {
-			return fail(func(path string) string {
-				return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %v", clip(s), path, *r.max)
-			})
-		}
-		if r.enum != nil && !r.enum[s] {
-			return fail(func(path string) string {
-				return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", clip(s), path, r.enumList)
-			})
-		}
-		if r.pattern != nil && !r.pattern.MatchString(s) {
-			return fail(func(path string) string {
-				return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", clip(s), path, r.pattern.String())
-			})
-		}
+		return checkString(r, s, r.min, r.max)
 	case reflect.Int, reflect.Int32, reflect.Int64:
-		n := float64(v.Int())
-		if r.min != nil && n < *r.min {
-			return fail(func(path string) string {
-				return fmt.Sprintf("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value greater than or equal to %v", v.Int(), path, *r.min)
-			})
+		n := v.Int()
+		if n == 0 && !r.pointer {
+			// As with plain strings, a plain number's zero is absent.
+			if r.required {
+				return pathMsg(nullMsg)
+			}
+			return nil
 		}
-		if r.max != nil && n > *r.max {
-			return fail(func(path string) string {
-				return fmt.Sprintf("1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value less than or equal to %v", v.Int(), path, *r.max)
-			})
+		if r.min != nil && float64(n) < *r.min {
+			return fail(func(path string) string { return fmt.Sprintf(minValueMsg, n, path, *r.min) })
+		}
+		if r.max != nil && float64(n) > *r.max {
+			return fail(func(path string) string { return fmt.Sprintf(maxValueMsg, n, path, *r.max) })
 		}
 	case reflect.Float64:
 		n := v.Float()
@@ -238,34 +277,62 @@ func checkRule(r rule, v reflect.Value) *failure {
 		}
 	case reflect.Slice, reflect.Map:
 		n := float64(v.Len())
+		if n == 0 && r.nonempty {
+			return pathMsg(emptyMsg)
+		}
 		if r.min != nil && n < *r.min {
-			return fail(func(path string) string {
-				return fmt.Sprintf("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length greater than or equal to %v", path, *r.min)
-			})
+			return pathMsg(minSizeMsg, *r.min)
 		}
 		if r.max != nil && n > *r.max {
-			return fail(func(path string) string {
-				return fmt.Sprintf("1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %v", path, *r.max)
-			})
+			return pathMsg(maxSizeMsg, *r.max)
 		}
-		if r.enum != nil && v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String {
-			for i := 0; i < v.Len(); i++ {
-				if s := v.Index(i).String(); !r.enum[s] {
-					return fail(func(path string) string {
-						return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", clip(s), path, r.enumList)
-					})
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String {
+			return checkMembers(r, v)
+		}
+	}
+	return nil
+}
+
+// checkString holds a string to its length bounds, enum and pattern.
+func checkString(r rule, s string, lo, hi *float64) *failure {
+	n := float64(utf8.RuneCountInString(s))
+	if lo != nil && n < *lo {
+		return valueMsg(minLenMsg, s, *lo)
+	}
+	if hi != nil && n > *hi {
+		return valueMsg(maxLenMsg, s, *hi)
+	}
+	if r.enum != nil && !r.enum[s] {
+		return valueMsg(enumMsg, s, r.enumList)
+	}
+	if r.pattern != nil && !r.pattern.MatchString(s) {
+		return valueMsg(patternMsg, s, r.pattern.String())
+	}
+	return nil
+}
+
+// checkMembers holds each member of a list of strings to the rule's enum
+// (one message naming the whole list, as AWS words it), member lengths and
+// pattern (a message naming the member).
+func checkMembers(r rule, v reflect.Value) *failure {
+	if r.enum != nil {
+		for i := 0; i < v.Len(); i++ {
+			if !r.enum[v.Index(i).String()] {
+				list := make([]string, v.Len())
+				for j := range list {
+					list[j] = v.Index(j).String()
 				}
+				return valueMsg(listEnumMsg, strings.Join(list, ", "), r.enumList)
 			}
 		}
-		// A pattern on a list of strings is each member's (DirectoryIds).
-		if r.pattern != nil && v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String {
-			for i := 0; i < v.Len(); i++ {
-				if s := v.Index(i).String(); !r.pattern.MatchString(s) {
-					return fail(func(path string) string {
-						return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", clip(s), path, r.pattern.String())
-					})
-				}
-			}
+	}
+	if r.pattern == nil && r.mmin == nil && r.mmax == nil {
+		return nil
+	}
+	each := rule{pattern: r.pattern}
+	for i := 0; i < v.Len(); i++ {
+		if f := checkString(each, v.Index(i).String(), r.mmin, r.mmax); f != nil {
+			return memberOf(f, i)
 		}
 	}
 	return nil

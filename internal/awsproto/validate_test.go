@@ -8,8 +8,8 @@ import (
 )
 
 // TestValidateNamesTheMemberPath: a message names the failing member by
-// its path (its first letter lower-cased), list elements by 1-based index
-// and map values by key.
+// its path as AWS does (each member's first letter lower-cased, a list
+// element as "N.member" with N 1-based, a map value by its key).
 func TestValidateNamesTheMemberPath(t *testing.T) {
 	type props struct {
 		Mode *string `json:"Mode" v:"enum=A|B"`
@@ -29,9 +29,9 @@ func TestValidateNamesTheMemberPath(t *testing.T) {
 	}{
 		{input{Workspaces: []item{{BundleId: s("b")}}}, ""},
 		{input{}, "Value null at 'workspaces'"},
-		{input{Workspaces: []item{{BundleId: s("b")}, {}}}, "Value null at 'workspaces.2.BundleId'"},
-		{input{Workspaces: []item{{BundleId: s("b"), Props: &props{Mode: s("C")}}}}, "Value 'C' at 'workspaces.1.Props.Mode'"},
-		{input{Workspaces: []item{{BundleId: s("b"), Labels: map[string]props{"k1": {Mode: s("Z")}}}}}, "Value 'Z' at 'workspaces.1.Labels.k1.Mode'"},
+		{input{Workspaces: []item{{BundleId: s("b")}, {}}}, "Value null at 'workspaces.2.member.bundleId'"},
+		{input{Workspaces: []item{{BundleId: s("b"), Props: &props{Mode: s("C")}}}}, "Value 'C' at 'workspaces.1.member.props.mode'"},
+		{input{Workspaces: []item{{BundleId: s("b"), Labels: map[string]props{"k1": {Mode: s("Z")}}}}}, "Value 'Z' at 'workspaces.1.member.labels.k1.mode'"},
 		{input{Workspaces: make([]item, 4)}, "Value at 'workspaces' failed to satisfy constraint: Member must have length less than or equal to 3"},
 	}
 	for i, c := range cases {
@@ -43,7 +43,7 @@ func TestValidateNamesTheMemberPath(t *testing.T) {
 }
 
 // TestValidatePatternOnAList: a pattern on a list of strings holds each
-// member to it, and the message names the list (DirectoryIds).
+// member to it, and the message names the member (directoryIds.2.member).
 func TestValidatePatternOnAList(t *testing.T) {
 	type input struct {
 		DirectoryIds []string `json:"DirectoryIds" v:"max=2,pattern=^d-[0-9a-f]{10}$"`
@@ -54,12 +54,76 @@ func TestValidatePatternOnAList(t *testing.T) {
 	}{
 		{nil, ""},
 		{[]string{"d-0123456789", "d-abcdefabcd"}, ""},
-		{[]string{"d-0123456789", "d-nope"}, "1 validation error detected: Value 'd-nope' at 'directoryIds' failed to satisfy constraint: Member must satisfy regular expression pattern: ^d-[0-9a-f]{10}$"},
+		{[]string{"d-0123456789", "d-nope"}, "1 validation error detected: Value 'd-nope' at 'directoryIds.2.member' failed to satisfy constraint: Member must satisfy regular expression pattern: ^d-[0-9a-f]{10}$"},
 		{[]string{"x", "y", "z"}, "Member must have length less than or equal to 2"},
 	} {
 		got := Validate(&input{DirectoryIds: c.ids})
 		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 			t.Errorf("%q: Validate = %q, want a message with %q", c.ids, got, c.want)
+		}
+	}
+}
+
+// TestValidateListMembers: a list of strings' members are held to their
+// lengths (mmin/mmax) and pattern one by one, named by "N.member" inside
+// nested lists; an enum on a list is worded as KMS words Operations (the
+// whole list named); nonempty refuses an empty list.
+func TestValidateListMembers(t *testing.T) {
+	type filter struct {
+		Values []string `json:"Values" v:"required,min=1,max=2,mmin=1,mmax=5,pattern=^[a-z]+$"`
+	}
+	type input struct {
+		Filters    []filter `json:"Filters"`
+		Operations []string `json:"Operations" v:"nonempty,enum=Encrypt|Decrypt"`
+	}
+	for i, c := range []struct {
+		in   input
+		want string
+	}{
+		{input{Filters: []filter{{Values: []string{"abc"}}}, Operations: []string{"Decrypt"}}, ""},
+		{input{Filters: []filter{{Values: []string{"abc"}}, {Values: []string{"ok", "toolong"}}}},
+			"1 validation error detected: Value 'toolong' at 'filters.2.member.values.2.member' failed to satisfy constraint: Member must have length less than or equal to 5"},
+		{input{Filters: []filter{{Values: []string{"AB"}}}},
+			"1 validation error detected: Value 'AB' at 'filters.1.member.values.1.member' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-z]+$"},
+		{input{Filters: []filter{{Values: []string{""}}}},
+			"1 validation error detected: Value '' at 'filters.1.member.values.1.member' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{input{Operations: []string{"Encrypt", "Sing"}},
+			"1 validation error detected: Value '[Encrypt, Sing]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [Encrypt, Decrypt]]"},
+		{input{Operations: []string{}},
+			"1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must not be empty"},
+	} {
+		if got := Validate(&c.in); got != c.want {
+			t.Errorf("case %d: Validate = %q, want %q", i, got, c.want)
+		}
+	}
+}
+
+// TestValidateNumbersAndBlobs: a number's bounds are worded as values, a
+// plain number's zero is absent, a pointer's zero is checked, and a blob's
+// bounds are its length with no value quoted.
+func TestValidateNumbersAndBlobs(t *testing.T) {
+	type input struct {
+		Days     *int   `json:"PendingWindowInDays" v:"min=7,max=30"`
+		Duration int    `query:"MaxSessionDuration" v:"min=3600,max=43200"`
+		Blob     []byte `json:"CiphertextBlob" v:"required,min=1,max=4"`
+	}
+	n := func(v int) *int { return &v }
+	blob := []byte("ab")
+	for i, c := range []struct {
+		in   input
+		want string
+	}{
+		{input{Blob: blob}, ""},
+		{input{Blob: blob, Days: n(7), Duration: 3600}, ""},
+		{input{Blob: blob, Days: n(0)}, "1 validation error detected: Value '0' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value greater than or equal to 7"},
+		{input{Blob: blob, Days: n(31)}, "1 validation error detected: Value '31' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value less than or equal to 30"},
+		{input{Blob: blob, Duration: 60}, "1 validation error detected: Value '60' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600"},
+		{input{}, "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"},
+		{input{Blob: []byte{}}, "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{input{Blob: []byte("abcde")}, "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length less than or equal to 4"},
+	} {
+		if got := Validate(&c.in); got != c.want {
+			t.Errorf("case %d: Validate = %q, want %q", i, got, c.want)
 		}
 	}
 }

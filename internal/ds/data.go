@@ -82,12 +82,19 @@ type CreateUserOutput struct {
 	SID            string `json:"SID"`
 }
 
-// UserRef names a user: DeleteUser and DisableUser.
+// UserRef names a user: the shape of the DeleteUser and DisableUser
+// requests, each operation with its own type of it.
 type UserRef struct {
 	ClientToken    *string `json:"ClientToken" v:"min=1,max=128"`
 	DirectoryID    *string `json:"DirectoryId" v:"required,pattern=^d-[0-9a-f]{10}$"`
 	SAMAccountName *string `json:"SAMAccountName" v:"required,min=1,max=20,pattern=^[\\w\\-.]+$"`
 }
+
+// DeleteUserInput is the DeleteUser request.
+type DeleteUserInput UserRef
+
+// DisableUserInput is the DisableUser request.
+type DisableUserInput UserRef
 
 // UpdateUserInput is the UpdateUser request.
 type UpdateUserInput struct {
@@ -139,7 +146,7 @@ type CreateGroupInput struct {
 	GroupScope      *string                   `json:"GroupScope" v:"enum=DomainLocal|Global|Universal|BuiltinLocal"`
 	GroupType       *string                   `json:"GroupType" v:"enum=Distribution|Security"`
 	OtherAttributes map[string]AttributeValue `json:"OtherAttributes" v:"min=1,max=25"`
-	SAMAccountName  *string                   `json:"SAMAccountName" v:"required,min=1,max=64"`
+	SAMAccountName  *string                   `json:"SAMAccountName" v:"required,min=1,max=64,pattern=^[^:;|=+\"*?<>/\\\\,\\[\\]@]+$"`
 }
 
 // CreateGroupOutput is the CreateGroup response.
@@ -153,7 +160,7 @@ type CreateGroupOutput struct {
 type GroupRef struct {
 	ClientToken    *string `json:"ClientToken" v:"min=1,max=128"`
 	DirectoryID    *string `json:"DirectoryId" v:"required,pattern=^d-[0-9a-f]{10}$"`
-	SAMAccountName *string `json:"SAMAccountName" v:"required,min=1,max=64"`
+	SAMAccountName *string `json:"SAMAccountName" v:"required,min=1,max=64,pattern=^[^:;|=+\"*?<>/\\\\,\\[\\]@]+$"`
 }
 
 // DescribeGroupInput is the DescribeGroup request.
@@ -161,7 +168,7 @@ type DescribeGroupInput struct {
 	DirectoryID     *string  `json:"DirectoryId" v:"required,pattern=^d-[0-9a-f]{10}$"`
 	OtherAttributes []string `json:"OtherAttributes" v:"min=1,max=25"`
 	Realm           *string  `json:"Realm" v:"min=1,max=255"`
-	SAMAccountName  *string  `json:"SAMAccountName" v:"required,min=1,max=64"`
+	SAMAccountName  *string  `json:"SAMAccountName" v:"required,min=1,max=64,pattern=^[^:;|=+\"*?<>/\\\\,\\[\\]@]+$"`
 }
 
 // DescribeGroupOutput is the DescribeGroup response.
@@ -200,14 +207,21 @@ type ListGroupsOutput struct {
 	Realm       string         `json:"Realm"`
 }
 
-// GroupMemberInput is the AddGroupMember and RemoveGroupMember request.
+// GroupMemberInput is the shape of the AddGroupMember and RemoveGroupMember
+// requests, each operation with its own type of it.
 type GroupMemberInput struct {
 	ClientToken *string `json:"ClientToken" v:"min=1,max=128"`
 	DirectoryID *string `json:"DirectoryId" v:"required,pattern=^d-[0-9a-f]{10}$"`
-	GroupName   *string `json:"GroupName" v:"required,min=1,max=64"`
+	GroupName   *string `json:"GroupName" v:"required,min=1,max=64,pattern=^[^:;|=+\"*?<>/\\\\,\\[\\]@]+$"`
 	MemberName  *string `json:"MemberName" v:"required,min=1,max=63"`
 	MemberRealm *string `json:"MemberRealm" v:"min=1,max=255"`
 }
+
+// AddGroupMemberInput is the AddGroupMember request.
+type AddGroupMemberInput GroupMemberInput
+
+// RemoveGroupMemberInput is the RemoveGroupMember request.
+type RemoveGroupMemberInput GroupMemberInput
 
 // Empty is the output of operations without members.
 type Empty struct{}
@@ -219,7 +233,7 @@ type ListGroupMembersInput struct {
 	MemberRealm    *string `json:"MemberRealm" v:"min=1,max=255"`
 	NextToken      *string `json:"NextToken" v:"min=1,max=6144"`
 	Realm          *string `json:"Realm" v:"min=1,max=255"`
-	SAMAccountName *string `json:"SAMAccountName" v:"required,min=1,max=64"`
+	SAMAccountName *string `json:"SAMAccountName" v:"required,min=1,max=64,pattern=^[^:;|=+\"*?<>/\\\\,\\[\\]@]+$"`
 }
 
 // Member is a group member in ListGroupMembers.
@@ -653,7 +667,7 @@ func (m *Module) updateUser(ctx context.Context, c *gateway.Call, in *UpdateUser
 	return &Empty{}, nil
 }
 
-func (m *Module) deleteUser(ctx context.Context, c *gateway.Call, in *UserRef) (*Empty, error) {
+func (m *Module) deleteUser(ctx context.Context, c *gateway.Call, in *DeleteUserInput) (*Empty, error) {
 	err := m.withUser(ctx, c, *in.DirectoryID, *in.SAMAccountName, func(tx store.Tx, d *Directory, u *User) error {
 		if u.RID < 1000 || strings.EqualFold(u.SAMAccountName, "Admin") {
 			return validation("The built-in account %s cannot be deleted.", u.SAMAccountName)
@@ -669,7 +683,7 @@ func (m *Module) deleteUser(ctx context.Context, c *gateway.Call, in *UserRef) (
 	return &Empty{}, nil
 }
 
-func (m *Module) disableUser(ctx context.Context, c *gateway.Call, in *UserRef) (*Empty, error) {
+func (m *Module) disableUser(ctx context.Context, c *gateway.Call, in *DisableUserInput) (*Empty, error) {
 	err := m.withUser(ctx, c, *in.DirectoryID, *in.SAMAccountName, func(tx store.Tx, d *Directory, u *User) error {
 		u.Enabled = false
 		return store.PutJSON(ctx, tx, TableUsers, objKey(d, u.SAMAccountName), u)
@@ -699,23 +713,11 @@ func removeEverywhere(ctx context.Context, tx store.Tx, d *Directory, name strin
 
 // ---- groups ----
 
-var groupNameBad = `:;|=+"*?<>/\,[]@`
-
-func checkGroupName(n string) error {
-	if strings.ContainsAny(n, groupNameBad) {
-		return validation("1 validation error detected: Value '%s' at 'SAMAccountName' failed to satisfy constraint: Member must not contain any of %s", n, groupNameBad)
-	}
-	return nil
-}
-
 func summary(g *Group) GroupSummary {
 	return GroupSummary{GroupScope: g.Scope, GroupType: g.Type, SAMAccountName: g.SAMAccountName, SID: g.SID}
 }
 
 func (m *Module) createGroup(ctx context.Context, c *gateway.Call, in *CreateGroupInput) (*CreateGroupOutput, error) {
-	if err := checkGroupName(*in.SAMAccountName); err != nil {
-		return nil, err
-	}
 	if err := checkAttrs(in.OtherAttributes); err != nil {
 		return nil, err
 	}
@@ -865,9 +867,6 @@ func memberOf(ctx context.Context, tx store.Tx, d *Directory, name string) (Memb
 }
 
 func (m *Module) changeMember(ctx context.Context, c *gateway.Call, in *GroupMemberInput, add bool) (*Empty, error) {
-	if err := checkGroupName(*in.GroupName); err != nil {
-		return nil, err
-	}
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		d, err := dataDirectory(ctx, tx, c, *in.DirectoryID)
 		if err != nil {
@@ -908,12 +907,12 @@ func (m *Module) changeMember(ctx context.Context, c *gateway.Call, in *GroupMem
 	return &Empty{}, nil
 }
 
-func (m *Module) addGroupMember(ctx context.Context, c *gateway.Call, in *GroupMemberInput) (*Empty, error) {
-	return m.changeMember(ctx, c, in, true)
+func (m *Module) addGroupMember(ctx context.Context, c *gateway.Call, in *AddGroupMemberInput) (*Empty, error) {
+	return m.changeMember(ctx, c, (*GroupMemberInput)(in), true)
 }
 
-func (m *Module) removeGroupMember(ctx context.Context, c *gateway.Call, in *GroupMemberInput) (*Empty, error) {
-	return m.changeMember(ctx, c, in, false)
+func (m *Module) removeGroupMember(ctx context.Context, c *gateway.Call, in *RemoveGroupMemberInput) (*Empty, error) {
+	return m.changeMember(ctx, c, (*GroupMemberInput)(in), false)
 }
 
 func (m *Module) listGroupMembers(ctx context.Context, c *gateway.Call, in *ListGroupMembersInput) (*ListGroupMembersOutput, error) {

@@ -45,7 +45,7 @@ type CreateMicrosoftADInput struct {
 	Name        *string               `json:"Name" v:"required,pattern=^([a-zA-Z0-9]+[\\.-])+([a-zA-Z0-9])+$"`
 	ShortName   *string               `json:"ShortName"`
 	Password    *string               `json:"Password" v:"required"`
-	Description *string               `json:"Description" v:"max=128"`
+	Description *string               `json:"Description" v:"max=128,pattern=^([a-zA-Z0-9_])[\\\\a-zA-Z0-9_@#%*+=:?./!\\s-]*$"`
 	VpcSettings *DirectoryVpcSettings `json:"VpcSettings" v:"required"`
 	Edition     *string               `json:"Edition" v:"enum=Enterprise|Standard|Hybrid"`
 	Tags        []Tag                 `json:"Tags"`
@@ -57,7 +57,7 @@ type CreateDirectoryInput struct {
 	Name        *string               `json:"Name" v:"required,pattern=^([a-zA-Z0-9]+[\\.-])+([a-zA-Z0-9])+$"`
 	ShortName   *string               `json:"ShortName"`
 	Password    *string               `json:"Password" v:"required"`
-	Description *string               `json:"Description" v:"max=128"`
+	Description *string               `json:"Description" v:"max=128,pattern=^([a-zA-Z0-9_])[\\\\a-zA-Z0-9_@#%*+=:?./!\\s-]*$"`
 	Size        *string               `json:"Size" v:"required,enum=Small|Large"`
 	VpcSettings *DirectoryVpcSettings `json:"VpcSettings"`
 	Tags        []Tag                 `json:"Tags"`
@@ -69,7 +69,7 @@ type ConnectDirectoryInput struct {
 	Name            *string                   `json:"Name" v:"required,pattern=^([a-zA-Z0-9]+[\\.-])+([a-zA-Z0-9])+$"`
 	ShortName       *string                   `json:"ShortName"`
 	Password        *string                   `json:"Password" v:"required,min=1,max=128"`
-	Description     *string                   `json:"Description" v:"max=128"`
+	Description     *string                   `json:"Description" v:"max=128,pattern=^([a-zA-Z0-9_])[\\\\a-zA-Z0-9_@#%*+=:?./!\\s-]*$"`
 	Size            *string                   `json:"Size" v:"required,enum=Small|Large"`
 	ConnectSettings *DirectoryConnectSettings `json:"ConnectSettings" v:"required"`
 	Tags            []Tag                     `json:"Tags"`
@@ -215,7 +215,6 @@ func (m *Module) directoryCheck(ctx context.Context, c *gateway.Call, id string)
 
 var (
 	shortNameRe = regexp.MustCompile(`^[^\\/:*?"<>|.]+[^\\/:*?"<>|]*$`)
-	descRe      = regexp.MustCompile(`^([a-zA-Z0-9_])[\\a-zA-Z0-9_@#%*+=:?./!\s-]*$`)
 	samRe       = regexp.MustCompile(`^[\w\-.]+$`)
 )
 
@@ -224,13 +223,10 @@ func invalid(format string, args ...any) error {
 }
 
 // checkCommon validates what the create operations share beyond their
-// inputs' v: tags (the name's pattern is a tag).
-func checkCommon(short, desc *string, tags []Tag) error {
+// inputs' v: tags (the name's and description's patterns are tags).
+func checkCommon(short *string, tags []Tag) error {
 	if short != nil && (!shortNameRe.MatchString(*short) || len(*short) > 15) {
 		return invalid("Invalid directory short name %q: it must be a NetBIOS name of at most 15 characters without \\/:*?\"<>|", *short)
-	}
-	if desc != nil && *desc != "" && !descRe.MatchString(*desc) {
-		return invalid("1 validation error detected: Value '%s' at 'description' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", *desc, descRe)
 	}
 	if len(tags) > 50 {
 		return invalid("Too many tags: at most 50 are allowed")
@@ -349,7 +345,7 @@ func strOr(p *string) string {
 }
 
 func (m *Module) createMicrosoftAD(ctx context.Context, c *gateway.Call, in *CreateMicrosoftADInput) (*CreateDirectoryOutput, error) {
-	if err := checkCommon(in.ShortName, in.Description, in.Tags); err != nil {
+	if err := checkCommon(in.ShortName, in.Tags); err != nil {
 		return nil, err
 	}
 	if err := checkPassword(*in.Password); err != nil {
@@ -377,7 +373,7 @@ func (m *Module) createMicrosoftAD(ctx context.Context, c *gateway.Call, in *Cre
 }
 
 func (m *Module) createDirectory(ctx context.Context, c *gateway.Call, in *CreateDirectoryInput) (*CreateDirectoryOutput, error) {
-	if err := checkCommon(in.ShortName, in.Description, in.Tags); err != nil {
+	if err := checkCommon(in.ShortName, in.Tags); err != nil {
 		return nil, err
 	}
 	if err := checkPassword(*in.Password); err != nil {
@@ -401,7 +397,7 @@ func (m *Module) createDirectory(ctx context.Context, c *gateway.Call, in *Creat
 }
 
 func (m *Module) connectDirectory(ctx context.Context, c *gateway.Call, in *ConnectDirectoryInput) (*CreateDirectoryOutput, error) {
-	if err := checkCommon(in.ShortName, in.Description, in.Tags); err != nil {
+	if err := checkCommon(in.ShortName, in.Tags); err != nil {
 		return nil, err
 	}
 	cs := in.ConnectSettings

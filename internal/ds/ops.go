@@ -44,10 +44,10 @@ func (m *Module) registerData() {
 		dataOp(m, "UpdateUser", m.updateUser, func(in *UpdateUserInput) (string, map[string]*string) {
 			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
 		}),
-		dataOp(m, "DeleteUser", m.deleteUser, func(in *UserRef) (string, map[string]*string) {
+		dataOp(m, "DeleteUser", m.deleteUser, func(in *DeleteUserInput) (string, map[string]*string) {
 			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
 		}),
-		dataOp(m, "DisableUser", m.disableUser, func(in *UserRef) (string, map[string]*string) {
+		dataOp(m, "DisableUser", m.disableUser, func(in *DisableUserInput) (string, map[string]*string) {
 			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.SAMAccountName, "Identifier": in.SAMAccountName}
 		}),
 		dataOp(m, "CreateGroup", m.createGroup, func(in *CreateGroupInput) (string, map[string]*string) {
@@ -62,10 +62,10 @@ func (m *Module) registerData() {
 		dataOp(m, "ListGroups", m.listGroups, func(in *ListGroupsInput) (string, map[string]*string) {
 			return *in.DirectoryID, map[string]*string{"Realm": in.Realm}
 		}).RO(),
-		dataOp(m, "AddGroupMember", m.addGroupMember, func(in *GroupMemberInput) (string, map[string]*string) {
+		dataOp(m, "AddGroupMember", m.addGroupMember, func(in *AddGroupMemberInput) (string, map[string]*string) {
 			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.GroupName, "Identifier": in.GroupName, "MemberName": in.MemberName, "MemberRealm": in.MemberRealm}
 		}),
-		dataOp(m, "RemoveGroupMember", m.removeGroupMember, func(in *GroupMemberInput) (string, map[string]*string) {
+		dataOp(m, "RemoveGroupMember", m.removeGroupMember, func(in *RemoveGroupMemberInput) (string, map[string]*string) {
 			return *in.DirectoryID, map[string]*string{"SAMAccountName": in.GroupName, "Identifier": in.GroupName, "MemberName": in.MemberName, "MemberRealm": in.MemberRealm}
 		}),
 		dataOp(m, "ListGroupMembers", m.listGroupMembers, func(in *ListGroupMembersInput) (string, map[string]*string) {

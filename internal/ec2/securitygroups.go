@@ -141,16 +141,14 @@ func (m *Module) describeSecurityGroups(ctx context.Context, c *gateway.Call, in
 	if in.MaxResults != nil && (len(in.GroupIds) > 0 || len(in.GroupNames) > 0) {
 		return nil, awsproto.Errorf("InvalidParameterCombination", "The parameter groupIds or groupNames cannot be used with the parameter maxResults")
 	}
-	for _, id := range in.GroupIds {
+	malformed := func(id string) error {
 		if !sgRe.MatchString(id) {
-			return nil, awsproto.Errorf("InvalidGroupId.Malformed", "Invalid id: %q (expecting \"sg-...\")", id)
+			return awsproto.Errorf("InvalidGroupId.Malformed", "Invalid id: %q (expecting \"sg-...\")", id)
 		}
+		return nil
 	}
-	filters, err := compileFilters(in.Filters, func(n string) bool { _, ok := groupField(&SecurityGroup{})(n); return ok })
+	filters, err := describeStart(in.GroupIds, malformed, in.Filters, func(n string) bool { _, ok := groupField(&SecurityGroup{})(n); return ok }, in.DryRun)
 	if err != nil {
-		return nil, err
-	}
-	if err := dryRun(in.DryRun); err != nil {
 		return nil, err
 	}
 	var groups []*SecurityGroup

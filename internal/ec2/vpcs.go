@@ -597,16 +597,8 @@ func (m *Module) describeRouteTables(ctx context.Context, c *gateway.Call, in *D
 	if in.MaxResults != nil && (*in.MaxResults < 5 || *in.MaxResults > 100) {
 		return nil, awsproto.Errorf("InvalidParameterValue", "Value ( %d ) for parameter maxResults is invalid. Expecting a value between 5 and 100.", *in.MaxResults)
 	}
-	for _, id := range in.RouteTableIDs {
-		if !rtbRe.MatchString(id) {
-			return nil, awsproto.Errorf("InvalidRouteTableId.Malformed", "Invalid id: %q", id)
-		}
-	}
-	filters, err := compileFilters(in.Filters, func(n string) bool { _, ok := routeField(&VPC{})(n); return ok })
+	filters, err := describeStart(in.RouteTableIDs, malformedID(rtbRe, "InvalidRouteTableId.Malformed"), in.Filters, func(n string) bool { _, ok := routeField(&VPC{})(n); return ok }, in.DryRun)
 	if err != nil {
-		return nil, err
-	}
-	if err := dryRun(in.DryRun); err != nil {
 		return nil, err
 	}
 	var vpcs []*VPC
@@ -710,16 +702,8 @@ func (m *Module) describeNetworkAcls(ctx context.Context, c *gateway.Call, in *D
 	if in.MaxResults != nil && (*in.MaxResults < 5 || *in.MaxResults > 100) {
 		return nil, awsproto.Errorf("InvalidParameterValue", "Value ( %d ) for parameter maxResults is invalid. Expecting a value between 5 and 100.", *in.MaxResults)
 	}
-	for _, id := range in.NetworkACLIDs {
-		if !aclRe.MatchString(id) {
-			return nil, awsproto.Errorf("InvalidNetworkAclId.Malformed", "Invalid id: %q", id)
-		}
-	}
-	filters, err := compileFilters(in.Filters, func(n string) bool { _, ok := aclField(&VPC{}, nil)(n); return ok })
+	filters, err := describeStart(in.NetworkACLIDs, malformedID(aclRe, "InvalidNetworkAclId.Malformed"), in.Filters, func(n string) bool { _, ok := aclField(&VPC{}, nil)(n); return ok }, in.DryRun)
 	if err != nil {
-		return nil, err
-	}
-	if err := dryRun(in.DryRun); err != nil {
 		return nil, err
 	}
 	var vpcs []*VPC
@@ -802,16 +786,14 @@ func (m *Module) describeNetworkInterfaces(ctx context.Context, c *gateway.Call,
 	if in.MaxResults != nil && len(in.NetworkInterfaceIDs) > 0 {
 		return nil, awsproto.Errorf("InvalidParameterCombination", "The parameter networkInterfaceIdSet cannot be used with the parameter maxResults")
 	}
-	for _, id := range in.NetworkInterfaceIDs {
+	malformed := func(id string) error {
 		if !eniRe.MatchString(id) {
-			return nil, awsproto.Errorf("InvalidNetworkInterfaceID.Malformed", "Invalid id: %q (expecting \"eni-...\")", id)
+			return awsproto.Errorf("InvalidNetworkInterfaceID.Malformed", "Invalid id: %q (expecting \"eni-...\")", id)
 		}
+		return nil
 	}
-	filters, err := compileFilters(in.Filters, func(n string) bool { _, ok := eniField(&Interface{}, "")(n); return ok })
+	filters, err := describeStart(in.NetworkInterfaceIDs, malformed, in.Filters, func(n string) bool { _, ok := eniField(&Interface{}, "")(n); return ok }, in.DryRun)
 	if err != nil {
-		return nil, err
-	}
-	if err := dryRun(in.DryRun); err != nil {
 		return nil, err
 	}
 	var enis []Interface
@@ -1121,54 +1103,17 @@ func vpcField(v *VPC) fieldFunc {
 	}
 }
 
+var vpcKind = describeKind[VPC]{table: TableVPCs, idRe: vpcRe, code: "InvalidVpcID", noun: "vpc",
+	id: func(v *VPC) string { return v.ID }, field: vpcField}
+
 func (m *Module) describeVpcs(ctx context.Context, c *gateway.Call, in *DescribeVpcsInput) (*DescribeVpcsOutput, error) {
-	if err := checkMaxResults(in.MaxResults); err != nil {
-		return nil, err
-	}
-	for _, id := range in.VpcIds {
-		if !vpcRe.MatchString(id) {
-			return nil, awsproto.Errorf("InvalidVpcID.Malformed", "Invalid id: %q", id)
-		}
-	}
-	filters, err := compileFilters(in.Filters, func(n string) bool { _, ok := vpcField(&VPC{})(n); return ok })
-	if err != nil {
-		return nil, err
-	}
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	var vpcs []*VPC
-	if err := m.store.View(ctx, func(tx store.Tx) error {
-		vpcs, err = listAll[VPC](ctx, tx, TableVPCs, c.Account, c.Region)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	byID := map[string]*VPC{}
-	for _, v := range vpcs {
-		byID[v.ID] = v
-	}
-	want := map[string]bool{}
-	for _, id := range in.VpcIds {
-		if byID[id] == nil {
-			return nil, awsproto.Errorf("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id)
-		}
-		want[id] = true
-	}
-	var ids []string
-	for _, v := range vpcs {
-		if (len(want) == 0 || want[v.ID]) && matches(filters, vpcField(v)) {
-			ids = append(ids, v.ID)
-		}
-	}
-	sort.Strings(ids)
-	start, end, next, err := page(ids, in.NextToken, ptr.Deref(in.MaxResults))
+	vpcs, next, err := describeRecords(ctx, m, c, vpcKind, in.VpcIds, in.Filters, in.DryRun, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
 	out := &DescribeVpcsOutput{NextToken: next}
-	for _, id := range ids[start:end] {
-		out.Vpcs = append(out.Vpcs, vpcXML(byID[id]))
+	for _, v := range vpcs {
+		out.Vpcs = append(out.Vpcs, vpcXML(v))
 	}
 	return out, nil
 }
@@ -1203,54 +1148,17 @@ func subnetField(s *Subnet) fieldFunc {
 	}
 }
 
+var subnetKind = describeKind[Subnet]{table: TableSubnets, idRe: subnetRe, code: "InvalidSubnetID", noun: "subnet",
+	id: func(s *Subnet) string { return s.ID }, field: subnetField}
+
 func (m *Module) describeSubnets(ctx context.Context, c *gateway.Call, in *DescribeSubnetsInput) (*DescribeSubnetsOutput, error) {
-	if err := checkMaxResults(in.MaxResults); err != nil {
-		return nil, err
-	}
-	for _, id := range in.SubnetIds {
-		if !subnetRe.MatchString(id) {
-			return nil, awsproto.Errorf("InvalidSubnetID.Malformed", "Invalid id: %q", id)
-		}
-	}
-	filters, err := compileFilters(in.Filters, func(n string) bool { _, ok := subnetField(&Subnet{})(n); return ok })
-	if err != nil {
-		return nil, err
-	}
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	var subnets []*Subnet
-	if err := m.store.View(ctx, func(tx store.Tx) error {
-		subnets, err = listAll[Subnet](ctx, tx, TableSubnets, c.Account, c.Region)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	byID := map[string]*Subnet{}
-	for _, s := range subnets {
-		byID[s.ID] = s
-	}
-	want := map[string]bool{}
-	for _, id := range in.SubnetIds {
-		if byID[id] == nil {
-			return nil, awsproto.Errorf("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
-		}
-		want[id] = true
-	}
-	var ids []string
-	for _, s := range subnets {
-		if (len(want) == 0 || want[s.ID]) && matches(filters, subnetField(s)) {
-			ids = append(ids, s.ID)
-		}
-	}
-	sort.Strings(ids)
-	start, end, next, err := page(ids, in.NextToken, ptr.Deref(in.MaxResults))
+	subnets, next, err := describeRecords(ctx, m, c, subnetKind, in.SubnetIds, in.Filters, in.DryRun, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
 	out := &DescribeSubnetsOutput{NextToken: next}
-	for _, id := range ids[start:end] {
-		out.Subnets = append(out.Subnets, subnetXML(byID[id]))
+	for _, s := range subnets {
+		out.Subnets = append(out.Subnets, subnetXML(s))
 	}
 	return out, nil
 }

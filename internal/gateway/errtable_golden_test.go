@@ -99,6 +99,24 @@ var goldenOps = map[string]func(svc *Service) error{
 		_, _, _, err := New().routeQuery(r, nil)
 		return err
 	},
+	"UnknownTarget/header": func(svc *Service) error {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
+		r.Header.Set("X-Amz-Target", "Nope")
+		_, _, err := New().route(r)
+		return err
+	},
+	"UnknownTarget/service": func(svc *Service) error {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
+		r.Header.Set("X-Amz-Target", "Nope.Describe")
+		_, _, err := New().route(r)
+		return err
+	},
+	"MalformedQuery": func(svc *Service) error {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("Action=%zz"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		_, _, _, err := New().routeQuery(r, []byte("Action=%zz"))
+		return err
+	},
 }
 
 // golden is how each logical error was spelled per protocol before the
@@ -158,6 +176,24 @@ var golden = map[string]map[Protocol]goldenError{
 		RestJSON: {"UnknownOperationException", 404, true, "No service matches this request"},
 		Query:    {"UnknownOperationException", 404, true, "No service matches this request"},
 		EC2:      {"UnknownOperationException", 404, true, "No service matches this request"},
+	},
+	"MalformedQuery": {
+		JSON:     {"MalformedQueryString", 400, true, "The query string is malformed"},
+		RestJSON: {"MalformedQueryString", 400, true, "The query string is malformed"},
+		Query:    {"MalformedQueryString", 400, true, "The query string is malformed"},
+		EC2:      {"MalformedQueryString", 400, true, "The query string is malformed"},
+	},
+	"UnknownTarget/header": {
+		JSON:     {"UnknownOperationException", 400, true, "Invalid X-Amz-Target header \"Nope\""},
+		RestJSON: {"UnknownOperationException", 400, true, "Invalid X-Amz-Target header \"Nope\""},
+		Query:    {"UnknownOperationException", 400, true, "Invalid X-Amz-Target header \"Nope\""},
+		EC2:      {"UnknownOperationException", 400, true, "Invalid X-Amz-Target header \"Nope\""},
+	},
+	"UnknownTarget/service": {
+		JSON:     {"UnknownOperationException", 400, true, "Unknown service target \"Nope\""},
+		RestJSON: {"UnknownOperationException", 400, true, "Unknown service target \"Nope\""},
+		Query:    {"UnknownOperationException", 400, true, "Unknown service target \"Nope\""},
+		EC2:      {"UnknownOperationException", 400, true, "Unknown service target \"Nope\""},
 	},
 	"RegionNotServed": {
 		JSON:     {"InvalidSignatureException", 400, true, "Credential should be scoped to a valid region, not 'eu-west-9'."},

@@ -339,7 +339,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		httpguard.Reject(w)
-		rec.fail(g, w, errSvc, errProto, opName, reqID, awsproto.Errorf("SerializationException", "Could not read the request body"))
+		rec.fail(g, w, errSvc, errProto, opName, reqID, awsproto.Spell(JSON, awsproto.ErrSerialization, "Could not read the request body"))
 		return
 	}
 	if int64(len(body)) > limit {
@@ -774,14 +774,14 @@ func (g *Gateway) route(r *http.Request) (*Service, string, error) {
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
 		i := strings.LastIndexByte(t, '.')
 		if i < 0 {
-			return nil, "", awsproto.Errorf("UnknownOperationException", "Invalid X-Amz-Target header %q", t)
+			return nil, "", awsproto.Spell(JSON, awsproto.ErrUnknownTarget, fmt.Sprintf("Invalid X-Amz-Target header %q", t))
 		}
 		svc := g.byTarget[t[:i]]
 		if svc == nil {
-			return nil, "", awsproto.Errorf("UnknownOperationException", "Unknown service target %q", t[:i])
+			return nil, "", awsproto.Spell(JSON, awsproto.ErrUnknownTarget, fmt.Sprintf("Unknown service target %q", t[:i]))
 		}
 		if r.Method != http.MethodPost {
-			return svc, t[i+1:], awsproto.Errorf("SerializationException", "awsJson requests must use POST")
+			return svc, t[i+1:], awsproto.Spell(JSON, awsproto.ErrSerialization, "awsJson requests must use POST")
 		}
 		return svc, t[i+1:], nil
 	}
@@ -795,10 +795,10 @@ func (g *Gateway) route(r *http.Request) (*Service, string, error) {
 			return nil, "", awsproto.Spell(JSON, awsproto.ErrNoRoute, "No service matches "+m[1])
 		}
 		if r.Method != http.MethodPost {
-			return svc, m[2], awsproto.Errorf("SerializationException", "rpcv2Cbor requests must use POST")
+			return svc, m[2], awsproto.Spell(CBOR, awsproto.ErrSerialization, "rpcv2Cbor requests must use POST")
 		}
 		if v := r.Header.Get("Smithy-Protocol"); v != "rpc-v2-cbor" {
-			return svc, m[2], awsproto.Errorf("SerializationException", "Smithy-Protocol must be rpc-v2-cbor, not %q", v)
+			return svc, m[2], awsproto.Spell(CBOR, awsproto.ErrSerialization, fmt.Sprintf("Smithy-Protocol must be rpc-v2-cbor, not %q", v))
 		}
 		return svc, m[2], nil
 	}
@@ -819,7 +819,7 @@ func (g *Gateway) routeQuery(r *http.Request, body []byte) (*Service, string, ur
 		}
 		v, err := url.ParseQuery(string(body))
 		if err != nil {
-			return nil, "", nil, awsproto.Errorf("MalformedQueryString", "The query string is malformed")
+			return nil, "", nil, awsproto.Spell(Query, awsproto.ErrMalformedQuery)
 		}
 		vals = v
 	} else {
@@ -838,7 +838,7 @@ func (g *Gateway) routeQuery(r *http.Request, body []byte) (*Service, string, ur
 		return nil, "", nil, awsproto.Spell(JSON, awsproto.ErrNoRoute, "No service matches this request")
 	}
 	if action == "" {
-		return svc, "", nil, awsproto.Errorf("MissingAction", "The request must contain the parameter Action")
+		return svc, "", nil, awsproto.Spell(Query, awsproto.ErrMissingAction)
 	}
 	return svc, action, vals, nil
 }
@@ -869,7 +869,7 @@ func decode(svc *Service, r *http.Request, body []byte, form url.Values, in any)
 			m := map[string]any{}
 			if len(bytes.TrimSpace(body)) > 0 {
 				if err := json.Unmarshal(body, &m); err != nil {
-					return awsproto.Errorf("ValidationException", "Malformed JSON request body")
+					return awsproto.Spell(RestJSON, awsproto.ErrValidation, "Malformed JSON request body")
 				}
 			}
 			if m == nil { // a body of JSON null

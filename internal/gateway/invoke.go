@@ -116,7 +116,7 @@ func inputInto(svc *Service, op *Operation, in, dst any) error {
 	}
 	reflect.ValueOf(dst).Elem().Set(rv.Elem())
 	if msg := awsproto.Validate(dst); msg != "" {
-		return awsproto.Errorf(svc.ValidationCode, "%s", msg)
+		return awsproto.SpellCode(svc.Protocol, awsproto.ErrValidation, svc.ValidationCode, msg)
 	}
 	return nil
 }

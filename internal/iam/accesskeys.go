@@ -14,7 +14,7 @@ type createKeyResult struct {
 	AccessKey *accessKeyOut `xml:"AccessKey"`
 }
 
-func (m *Module) createAccessKey(ctx context.Context, c *gateway.Call, in *userNameIn) (*createKeyResult, error) {
+func (m *Module) createAccessKey(ctx context.Context, c *gateway.Call, in *createAccessKeyIn) (*createKeyResult, error) {
 	name, err := callerUser(c, in.UserName)
 	if err != nil {
 		return nil, err

@@ -66,9 +66,17 @@ func (m *Module) createPolicy(ctx context.Context, c *gateway.Call, in *createPo
 	return &policyResult{Policy: policyShape(p)}, nil
 }
 
-type policyArnIn struct {
+// policyArnRef is the shape the requests of GetPolicy and DeletePolicy share;
+// each operation has its own type of it.
+type policyArnRef struct {
 	PolicyArn string `query:"PolicyArn" v:"required,min=20,max=2048"`
 }
+
+// getPolicyIn is the GetPolicy request.
+type getPolicyIn policyArnRef
+
+// deletePolicyIn is the DeletePolicy request.
+type deletePolicyIn policyArnRef
 
 func (m *Module) loadPolicy(ctx context.Context, tx store.Tx, account, arn string) (*ManagedPolicy, error) {
 	p, err := GetPolicy(ctx, tx, arn)
@@ -78,7 +86,7 @@ func (m *Module) loadPolicy(ctx context.Context, tx store.Tx, account, arn strin
 	return p, err
 }
 
-func (m *Module) getPolicy(ctx context.Context, c *gateway.Call, in *policyArnIn) (*policyResult, error) {
+func (m *Module) getPolicy(ctx context.Context, c *gateway.Call, in *getPolicyIn) (*policyResult, error) {
 	var p *ManagedPolicy
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -91,10 +99,22 @@ func (m *Module) getPolicy(ctx context.Context, c *gateway.Call, in *policyArnIn
 	return &policyResult{Policy: policyShape(p)}, nil
 }
 
-type policyVersionIn struct {
+// policyVersionRef is the shape the requests of GetPolicyVersion,
+// DeletePolicyVersion and SetDefaultPolicyVersion share;
+// each operation has its own type of it.
+type policyVersionRef struct {
 	PolicyArn string `query:"PolicyArn" v:"required,min=20,max=2048"`
 	VersionId string `query:"VersionId" v:"required,pattern=^v[1-9][0-9]*([.][A-Za-z0-9-]*)?$"`
 }
+
+// getPolicyVersionIn is the GetPolicyVersion request.
+type getPolicyVersionIn policyVersionRef
+
+// deletePolicyVersionIn is the DeletePolicyVersion request.
+type deletePolicyVersionIn policyVersionRef
+
+// setDefaultPolicyVersionIn is the SetDefaultPolicyVersion request.
+type setDefaultPolicyVersionIn policyVersionRef
 
 type policyVersionOut struct {
 	Document         string `xml:"Document"`
@@ -107,7 +127,7 @@ type policyVersionResult struct {
 	PolicyVersion *policyVersionOut `xml:"PolicyVersion"`
 }
 
-func (m *Module) getPolicyVersion(ctx context.Context, c *gateway.Call, in *policyVersionIn) (*policyVersionResult, error) {
+func (m *Module) getPolicyVersion(ctx context.Context, c *gateway.Call, in *getPolicyVersionIn) (*policyVersionResult, error) {
 	var out *policyVersionOut
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		p, err := m.loadPolicy(ctx, tx, c.Account, in.PolicyArn)
@@ -182,7 +202,7 @@ func (m *Module) listPolicies(ctx context.Context, c *gateway.Call, in *listPoli
 	return &listPoliciesResult{Policies: items, IsTruncated: trunc, Marker: next}, nil
 }
 
-func (m *Module) deletePolicy(ctx context.Context, c *gateway.Call, in *policyArnIn) (*struct{}, error) {
+func (m *Module) deletePolicy(ctx context.Context, c *gateway.Call, in *deletePolicyIn) (*struct{}, error) {
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		p, err := m.loadPolicy(ctx, tx, c.Account, in.PolicyArn)
 		if err != nil {

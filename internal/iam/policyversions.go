@@ -137,7 +137,7 @@ func (m *Module) createPolicyVersion(ctx context.Context, c *gateway.Call, in *c
 	return &policyVersionResult{PolicyVersion: out}, nil
 }
 
-func (m *Module) deletePolicyVersion(ctx context.Context, c *gateway.Call, in *policyVersionIn) (*struct{}, error) {
+func (m *Module) deletePolicyVersion(ctx context.Context, c *gateway.Call, in *deletePolicyVersionIn) (*struct{}, error) {
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		p, err := m.loadOwnPolicy(ctx, tx, c.Account, in.PolicyArn)
 		if err != nil {
@@ -155,7 +155,7 @@ func (m *Module) deletePolicyVersion(ctx context.Context, c *gateway.Call, in *p
 	})
 }
 
-func (m *Module) setDefaultPolicyVersion(ctx context.Context, c *gateway.Call, in *policyVersionIn) (*struct{}, error) {
+func (m *Module) setDefaultPolicyVersion(ctx context.Context, c *gateway.Call, in *setDefaultPolicyVersionIn) (*struct{}, error) {
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		p, err := m.loadOwnPolicy(ctx, tx, c.Account, in.PolicyArn)
 		if err != nil {

@@ -18,7 +18,7 @@ type createRoleIn struct {
 	Path                     string `query:"Path" v:"max=512"`
 	AssumeRolePolicyDocument string `query:"AssumeRolePolicyDocument" v:"required,min=1,max=131072"`
 	Description              string `query:"Description" v:"max=1000"`
-	MaxSessionDuration       int    `query:"MaxSessionDuration"`
+	MaxSessionDuration       int    `query:"MaxSessionDuration" v:"min=3600,max=43200"`
 	PermissionsBoundary      string `query:"PermissionsBoundary"`
 	Tags                     []Tag  `query:"Tags" v:"max=50"`
 }
@@ -46,9 +46,6 @@ func (m *Module) createRole(ctx context.Context, c *gateway.Call, in *createRole
 	if in.MaxSessionDuration == 0 {
 		in.MaxSessionDuration = defaultSessionDuration
 	}
-	if in.MaxSessionDuration < 3600 || in.MaxSessionDuration > 43200 {
-		return nil, errValidation("1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200", in.MaxSessionDuration)
-	}
 	if in.PermissionsBoundary != "" {
 		return nil, errInvalidInput("Permissions boundaries are not supported by deskplane.")
 	}
@@ -75,9 +72,17 @@ func (m *Module) createRole(ctx context.Context, c *gateway.Call, in *createRole
 	return &roleResult{Role: roleShape(r, true)}, nil
 }
 
-type roleNameIn struct {
+// roleNameRef is the shape the requests of GetRole and DeleteRole share;
+// each operation has its own type of it.
+type roleNameRef struct {
 	RoleName string `query:"RoleName" v:"required,min=1,max=64,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 }
+
+// getRoleIn is the GetRole request.
+type getRoleIn roleNameRef
+
+// deleteRoleIn is the DeleteRole request.
+type deleteRoleIn roleNameRef
 
 func (m *Module) loadRole(ctx context.Context, tx store.Tx, account, name string) (*Role, error) {
 	r, err := GetRole(ctx, tx, account, name)
@@ -87,7 +92,7 @@ func (m *Module) loadRole(ctx context.Context, tx store.Tx, account, name string
 	return r, err
 }
 
-func (m *Module) getRole(ctx context.Context, c *gateway.Call, in *roleNameIn) (*roleResult, error) {
+func (m *Module) getRole(ctx context.Context, c *gateway.Call, in *getRoleIn) (*roleResult, error) {
 	var r *Role
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -106,29 +111,17 @@ type listRolesResult struct {
 	Marker      string     `xml:"Marker,omitempty"`
 }
 
-func (m *Module) listRoles(ctx context.Context, c *gateway.Call, in *listIn) (*listRolesResult, error) {
-	var all []*roleOut
-	err := m.store.View(ctx, func(tx store.Tx) error {
-		return store.ScanJSON(ctx, tx, TableRoles, c.Account+"/", "", 0, func(_ string, r *Role) error {
-			if strings.HasPrefix(orSlash(r.Path), orSlash(in.PathPrefix)) {
-				o := roleShape(r, true)
-				o.Tags = nil
-				all = append(all, o)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	items, next, trunc, err := page(all, in.Marker, in.MaxItems)
+func (m *Module) listRoles(ctx context.Context, c *gateway.Call, in *listRolesIn) (*listRolesResult, error) {
+	items, next, trunc, err := listByPath(ctx, m, TableRoles, c.Account, (*listIn)(in),
+		func(r *Role) string { return r.Path },
+		func(r *Role) *roleOut { o := roleShape(r, true); o.Tags = nil; return o })
 	if err != nil {
 		return nil, err
 	}
 	return &listRolesResult{Roles: items, IsTruncated: trunc, Marker: next}, nil
 }
 
-func (m *Module) deleteRole(ctx context.Context, c *gateway.Call, in *roleNameIn) (*struct{}, error) {
+func (m *Module) deleteRole(ctx context.Context, c *gateway.Call, in *deleteRoleIn) (*struct{}, error) {
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		r, err := m.loadRole(ctx, tx, c.Account, in.RoleName)
 		if err != nil {
@@ -183,10 +176,18 @@ func (m *Module) putRolePolicy(ctx context.Context, c *gateway.Call, in *putRole
 	})
 }
 
-type rolePolicyIn struct {
+// rolePolicyRef is the shape the requests of GetRolePolicy and DeleteRolePolicy share;
+// each operation has its own type of it.
+type rolePolicyRef struct {
 	RoleName   string `query:"RoleName" v:"required,min=1,max=64,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	PolicyName string `query:"PolicyName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 }
+
+// getRolePolicyIn is the GetRolePolicy request.
+type getRolePolicyIn rolePolicyRef
+
+// deleteRolePolicyIn is the DeleteRolePolicy request.
+type deleteRolePolicyIn rolePolicyRef
 
 type getRolePolicyResult struct {
 	RoleName       string `xml:"RoleName"`
@@ -194,7 +195,7 @@ type getRolePolicyResult struct {
 	PolicyDocument string `xml:"PolicyDocument"`
 }
 
-func (m *Module) getRolePolicy(ctx context.Context, c *gateway.Call, in *rolePolicyIn) (*getRolePolicyResult, error) {
+func (m *Module) getRolePolicy(ctx context.Context, c *gateway.Call, in *getRolePolicyIn) (*getRolePolicyResult, error) {
 	var out *getRolePolicyResult
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		r, err := m.loadRole(ctx, tx, c.Account, in.RoleName)
@@ -246,7 +247,7 @@ func (m *Module) listRolePolicies(ctx context.Context, c *gateway.Call, in *list
 	return &listRolePoliciesResult{PolicyNames: items, IsTruncated: trunc, Marker: next}, nil
 }
 
-func (m *Module) deleteRolePolicy(ctx context.Context, c *gateway.Call, in *rolePolicyIn) (*struct{}, error) {
+func (m *Module) deleteRolePolicy(ctx context.Context, c *gateway.Call, in *deleteRolePolicyIn) (*struct{}, error) {
 	return nil, m.update(ctx, func(tx store.Tx) error {
 		r, err := m.loadRole(ctx, tx, c.Account, in.RoleName)
 		if err != nil {

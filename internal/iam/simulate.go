@@ -19,11 +19,11 @@ type ContextEntry struct {
 
 type simulateIn struct {
 	PolicySourceArn                    string         `query:"PolicySourceArn" v:"required,min=20,max=2048"`
-	PolicyInputList                    []string       `query:"PolicyInputList"`
+	PolicyInputList                    []string       `query:"PolicyInputList" v:"mmin=1,mmax=131072"`
 	PermissionsBoundaryPolicyInputList []string       `query:"PermissionsBoundaryPolicyInputList" v:"max=1"`
-	ActionNames                        []string       `query:"ActionNames" v:"required,max=1000"`
-	ResourceArns                       []string       `query:"ResourceArns" v:"max=1000"`
-	ResourcePolicy                     string         `query:"ResourcePolicy"`
+	ActionNames                        []string       `query:"ActionNames" v:"required,max=1000,mmin=3,mmax=128"`
+	ResourceArns                       []string       `query:"ResourceArns" v:"max=1000,mmin=1,mmax=2048"`
+	ResourcePolicy                     string         `query:"ResourcePolicy" v:"max=131072"`
 	ResourceOwner                      string         `query:"ResourceOwner"`
 	CallerArn                          string         `query:"CallerArn"`
 	ContextEntries                     []ContextEntry `query:"ContextEntries"`
@@ -131,35 +131,7 @@ const (
 	MaxSimulateResources = 1000
 )
 
-// checkSimulateMembers checks the list members' lengths against the model
-// (ActionNameType 3-128, ResourceNameType 1-2048, policyDocumentType
-// 1-131072).
-func checkSimulateMembers(in *simulateIn) error {
-	for i, a := range in.ActionNames {
-		if len(a) < 3 || len(a) > 128 {
-			return errValidation("1 validation error detected: Value '%s' at 'actionNames.%d.member' failed to satisfy constraint: Member must have length between 3 and 128", a, i+1)
-		}
-	}
-	for i, r := range in.ResourceArns {
-		if len(r) < 1 || len(r) > 2048 {
-			return errValidation("1 validation error detected: Value at 'resourceArns.%d.member' failed to satisfy constraint: Member must have length between 1 and 2048", i+1)
-		}
-	}
-	for i, d := range in.PolicyInputList {
-		if len(d) < 1 || len(d) > 131072 {
-			return errValidation("1 validation error detected: Value at 'policyInputList.%d.member' failed to satisfy constraint: Member must have length between 1 and 131072", i+1)
-		}
-	}
-	if len(in.ResourcePolicy) > 131072 {
-		return errValidation("1 validation error detected: Value at 'resourcePolicy' failed to satisfy constraint: Member must have length less than or equal to 131072")
-	}
-	return nil
-}
-
 func (m *Module) simulatePrincipalPolicy(ctx context.Context, c *gateway.Call, in *simulateIn) (*simulateResult, error) {
-	if err := checkSimulateMembers(in); err != nil {
-		return nil, err
-	}
 	acct, typ, name, ok := parseEntityARN(in.PolicySourceArn)
 	if !ok {
 		return nil, errInvalidInput("Invalid ARN: %s. PolicySourceArn must be the ARN of a user, group or role.", in.PolicySourceArn)

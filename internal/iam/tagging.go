@@ -13,11 +13,19 @@ type untagRoleIn struct {
 	TagKeys  []string `query:"TagKeys" v:"required,max=50"`
 }
 
-type listRoleTagsIn struct {
+// roleListRef is the shape the requests of ListRoleTags and ListInstanceProfilesForRole share;
+// each operation has its own type of it.
+type roleListRef struct {
 	RoleName string `query:"RoleName" v:"required,min=1,max=64,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	Marker   string `query:"Marker" v:"max=320"`
 	MaxItems int    `query:"MaxItems" v:"max=1000"`
 }
+
+// listRoleTagsIn is the ListRoleTags request.
+type listRoleTagsIn roleListRef
+
+// listInstanceProfilesForRoleIn is the ListInstanceProfilesForRole request.
+type listInstanceProfilesForRoleIn roleListRef
 
 type tagUserIn struct {
 	UserName string `query:"UserName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
@@ -29,11 +37,19 @@ type untagUserIn struct {
 	TagKeys  []string `query:"TagKeys" v:"required,max=50"`
 }
 
-type listUserTagsIn struct {
+// userListRef is the shape the requests of ListUserTags and ListGroupsForUser share;
+// each operation has its own type of it.
+type userListRef struct {
 	UserName string `query:"UserName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 	Marker   string `query:"Marker" v:"max=320"`
 	MaxItems int    `query:"MaxItems" v:"max=1000"`
 }
+
+// listUserTagsIn is the ListUserTags request.
+type listUserTagsIn userListRef
+
+// listGroupsForUserIn is the ListGroupsForUser request.
+type listGroupsForUserIn userListRef
 
 type tagPolicyIn struct {
 	PolicyArn string `query:"PolicyArn" v:"required,min=20,max=2048"`
@@ -123,7 +139,7 @@ func (m *Module) listRoleTags(ctx context.Context, c *gateway.Call, in *listRole
 	return tagPage(tags, in.Marker, in.MaxItems)
 }
 
-func (m *Module) listInstanceProfilesForRole(ctx context.Context, c *gateway.Call, in *listRoleTagsIn) (*listInstanceProfilesResult, error) {
+func (m *Module) listInstanceProfilesForRole(ctx context.Context, c *gateway.Call, in *listInstanceProfilesForRoleIn) (*listInstanceProfilesResult, error) {
 	if err := m.store.View(ctx, func(tx store.Tx) error {
 		_, err := m.loadRole(ctx, tx, c.Account, in.RoleName)
 		return err
@@ -174,7 +190,7 @@ func (m *Module) listUserTags(ctx context.Context, c *gateway.Call, in *listUser
 	return tagPage(tags, in.Marker, in.MaxItems)
 }
 
-func (m *Module) listGroupsForUser(ctx context.Context, c *gateway.Call, in *listUserTagsIn) (*listGroupsResult, error) {
+func (m *Module) listGroupsForUser(ctx context.Context, c *gateway.Call, in *listGroupsForUserIn) (*listGroupsResult, error) {
 	if err := m.store.View(ctx, func(tx store.Tx) error {
 		_, err := m.loadUser(ctx, tx, c.Account, in.UserName)
 		return err

@@ -21,22 +21,55 @@ type userResult struct {
 	User *userOut `xml:"User"`
 }
 
-// userNameIn is the input of GetUser and of CreateAccessKey (both
-// GetUserRequest's and CreateAccessKeyRequest's one optional member,
-// UserName: existingUserNameType).
-type userNameIn struct {
+// userNameRef is the shape GetUser's and CreateAccessKey's requests share
+// (one optional member, UserName: existingUserNameType); each operation has
+// its own type of it.
+type userNameRef struct {
 	UserName string `query:"UserName" v:"min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 }
+
+// getUserIn is the GetUser request.
+type getUserIn userNameRef
+
+// createAccessKeyIn is the CreateAccessKey request.
+type createAccessKeyIn userNameRef
 
 // deleteUserIn is the input of DeleteUser.
 type deleteUserIn struct {
 	UserName string `query:"UserName" v:"required,min=1,max=128,pattern=^[A-Za-z0-9_+=,.@-]+$"`
 }
 
+// listIn is the shape ListUsers' and ListRoles' requests share; each
+// operation has its own type of it.
 type listIn struct {
 	PathPrefix string `query:"PathPrefix" v:"max=512"`
 	Marker     string `query:"Marker" v:"max=320"`
 	MaxItems   int    `query:"MaxItems" v:"max=1000"`
+}
+
+// listUsersIn is the ListUsers request.
+type listUsersIn listIn
+
+// listRolesIn is the ListRoles request.
+type listRolesIn listIn
+
+// listByPath lists the account's records in table whose path starts with
+// the request's PathPrefix, shaped for a listing, one page of them
+// (ListUsers, ListRoles).
+func listByPath[R, O any](ctx context.Context, m *Module, table, account string, in *listIn, path func(*R) string, shape func(*R) O) ([]O, string, bool, error) {
+	var all []O
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		return store.ScanJSON(ctx, tx, table, account+"/", "", 0, func(_ string, r *R) error {
+			if strings.HasPrefix(orSlash(path(r)), orSlash(in.PathPrefix)) {
+				all = append(all, shape(r))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, "", false, err
+	}
+	return page(all, in.Marker, in.MaxItems)
 }
 
 type listUsersResult struct {
@@ -94,7 +127,7 @@ func (m *Module) loadUser(ctx context.Context, tx store.Tx, account, name string
 	return u, err
 }
 
-func (m *Module) getUser(ctx context.Context, c *gateway.Call, in *userNameIn) (*userResult, error) {
+func (m *Module) getUser(ctx context.Context, c *gateway.Call, in *getUserIn) (*userResult, error) {
 	name, err := callerUser(c, in.UserName)
 	if err != nil {
 		return nil, err
@@ -110,22 +143,10 @@ func (m *Module) getUser(ctx context.Context, c *gateway.Call, in *userNameIn) (
 	return &userResult{User: userShape(u)}, nil
 }
 
-func (m *Module) listUsers(ctx context.Context, c *gateway.Call, in *listIn) (*listUsersResult, error) {
-	var all []*userOut
-	err := m.store.View(ctx, func(tx store.Tx) error {
-		return store.ScanJSON(ctx, tx, TableUsers, c.Account+"/", "", 0, func(_ string, u *User) error {
-			if strings.HasPrefix(orSlash(u.Path), orSlash(in.PathPrefix)) {
-				o := userShape(u)
-				o.Tags = nil
-				all = append(all, o)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	items, next, trunc, err := page(all, in.Marker, in.MaxItems)
+func (m *Module) listUsers(ctx context.Context, c *gateway.Call, in *listUsersIn) (*listUsersResult, error) {
+	items, next, trunc, err := listByPath(ctx, m, TableUsers, c.Account, (*listIn)(in),
+		func(u *User) string { return u.Path },
+		func(u *User) *userOut { o := userShape(u); o.Tags = nil; return o })
 	if err != nil {
 		return nil, err
 	}

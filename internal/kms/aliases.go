@@ -10,11 +10,14 @@ import (
 	"github.com/deskplane/deskplane/internal/store"
 )
 
-// CreateAliasInput is the CreateAlias (and UpdateAlias) request.
+// CreateAliasInput is the CreateAlias request (UpdateAlias has the same shape).
 type CreateAliasInput struct {
 	AliasName   *string `v:"required,min=1,max=256,pattern=^[a-zA-Z0-9:/_-]+$"`
 	TargetKeyId *string `v:"required,min=1,max=2048"`
 }
+
+// UpdateAliasInput is the UpdateAlias request.
+type UpdateAliasInput CreateAliasInput
 
 // DeleteAliasInput is the DeleteAlias request.
 type DeleteAliasInput struct {
@@ -76,8 +79,8 @@ func (m *Module) createAliasResources(ctx context.Context, c *gateway.Call, in *
 }
 
 // updateAliasResources resolves the resources UpdateAlias is authorized on.
-func (m *Module) updateAliasResources(ctx context.Context, c *gateway.Call, in *CreateAliasInput) ([]gateway.Check, error) {
-	return m.putAliasChecks(ctx, c, in, false)
+func (m *Module) updateAliasResources(ctx context.Context, c *gateway.Call, in *UpdateAliasInput) ([]gateway.Check, error) {
+	return m.putAliasChecks(ctx, c, (*CreateAliasInput)(in), false)
 }
 
 // deleteAliasChecks authorizes DeleteAlias on the alias and on the key it
@@ -170,8 +173,8 @@ func (m *Module) createAlias(ctx context.Context, c *gateway.Call, in *CreateAli
 	return nil, m.putAlias(ctx, c, in, true)
 }
 
-func (m *Module) updateAlias(ctx context.Context, c *gateway.Call, in *CreateAliasInput) (*struct{}, error) {
-	return nil, m.putAlias(ctx, c, in, false)
+func (m *Module) updateAlias(ctx context.Context, c *gateway.Call, in *UpdateAliasInput) (*struct{}, error) {
+	return nil, m.putAlias(ctx, c, (*CreateAliasInput)(in), false)
 }
 
 func (m *Module) putAlias(ctx context.Context, c *gateway.Call, in *CreateAliasInput, create bool) error {

@@ -12,7 +12,7 @@ import (
 // EncryptInput is the Encrypt request.
 type EncryptInput struct {
 	KeyId               *string `v:"required,min=1,max=2048"`
-	Plaintext           []byte  `v:"required"`
+	Plaintext           []byte  `v:"required,min=1,max=4096"`
 	EncryptionContext   map[string]string
 	GrantTokens         []string `v:"max=10"`
 	EncryptionAlgorithm *string  `v:"enum=SYMMETRIC_DEFAULT|RSAES_OAEP_SHA_1|RSAES_OAEP_SHA_256|SM2PKE"`
@@ -28,7 +28,7 @@ type EncryptOutput struct {
 
 // DecryptInput is the Decrypt request.
 type DecryptInput struct {
-	CiphertextBlob      []byte `v:"required"`
+	CiphertextBlob      []byte `v:"required,min=1,max=6144"`
 	EncryptionContext   map[string]string
 	GrantTokens         []string `v:"max=10"`
 	KeyId               *string  `v:"min=1,max=2048"`
@@ -45,7 +45,7 @@ type DecryptOutput struct {
 
 // ReEncryptInput is the ReEncrypt request.
 type ReEncryptInput struct {
-	CiphertextBlob                 []byte `v:"required"`
+	CiphertextBlob                 []byte `v:"required,min=1,max=6144"`
 	SourceEncryptionContext        map[string]string
 	SourceKeyId                    *string `v:"min=1,max=2048"`
 	DestinationKeyId               *string `v:"required,min=1,max=2048"`
@@ -75,6 +75,10 @@ type GenerateDataKeyInput struct {
 	GrantTokens       []string `v:"max=10"`
 	DryRun            *bool
 }
+
+// GenerateDataKeyWithoutPlaintextInput is the GenerateDataKeyWithoutPlaintext
+// request (GenerateDataKey's shape).
+type GenerateDataKeyWithoutPlaintextInput GenerateDataKeyInput
 
 // GenerateDataKeyOutput is the GenerateDataKey response.
 type GenerateDataKeyOutput struct {
@@ -149,9 +153,6 @@ func (m *Module) cryptoKey(ctx context.Context, tx store.Tx, c *gateway.Call, ke
 // blobRef returns the reference of the key a ciphertext blob names (KeyId
 // when given, which must name the same key).
 func (m *Module) blobRef(ctx context.Context, tx store.Tx, c *gateway.Call, blob []byte, keyID *string) (string, error) {
-	if len(blob) == 0 || len(blob) > 6144 {
-		return "", errValidation("1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144")
-	}
 	arn := blobKeyARN(blob)
 	if arn == "" {
 		return "", errInvalidCiphertext()
@@ -199,9 +200,6 @@ func (m *Module) blobKey(ctx context.Context, tx store.Tx, c *gateway.Call, blob
 
 // encryptResources resolves the resources Encrypt is authorized on.
 func (m *Module) encryptResources(ctx context.Context, c *gateway.Call, in *EncryptInput) ([]gateway.Check, error) {
-	if len(in.Plaintext) == 0 || len(in.Plaintext) > 4096 {
-		return nil, errValidation("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and 4096")
-	}
 	if err := checkAlgorithm(in.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
@@ -241,8 +239,8 @@ func (m *Module) generateDataKeyResources(ctx context.Context, c *gateway.Call, 
 }
 
 // generateDataKeyWithoutPlaintextResources resolves the resources GenerateDataKeyWithoutPlaintext is authorized on.
-func (m *Module) generateDataKeyWithoutPlaintextResources(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) ([]gateway.Check, error) {
-	return m.dataKeyChecks(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
+func (m *Module) generateDataKeyWithoutPlaintextResources(ctx context.Context, c *gateway.Call, in *GenerateDataKeyWithoutPlaintextInput) ([]gateway.Check, error) {
+	return m.dataKeyChecks(ctx, c, (*GenerateDataKeyInput)(in), "GenerateDataKeyWithoutPlaintext")
 }
 
 func (m *Module) encrypt(ctx context.Context, c *gateway.Call, in *EncryptInput) (*EncryptOutput, error) {
@@ -327,8 +325,8 @@ func (m *Module) generateDataKeyOp(ctx context.Context, c *gateway.Call, in *Gen
 	return &GenerateDataKeyOutput{CiphertextBlob: blob, Plaintext: pt, KeyId: arn}, nil
 }
 
-func (m *Module) generateDataKeyWithoutPlaintext(ctx context.Context, c *gateway.Call, in *GenerateDataKeyInput) (*GenerateDataKeyWithoutPlaintextOutput, error) {
-	blob, pt, arn, err := m.generateDataKey(ctx, c, in, "GenerateDataKeyWithoutPlaintext")
+func (m *Module) generateDataKeyWithoutPlaintext(ctx context.Context, c *gateway.Call, in *GenerateDataKeyWithoutPlaintextInput) (*GenerateDataKeyWithoutPlaintextOutput, error) {
+	blob, pt, arn, err := m.generateDataKey(ctx, c, (*GenerateDataKeyInput)(in), "GenerateDataKeyWithoutPlaintext")
 	clear(pt)
 	if err != nil {
 		return nil, err

@@ -2,13 +2,12 @@ package kms
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"strings"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -16,14 +15,6 @@ import (
 type GrantConstraints struct {
 	EncryptionContextSubset map[string]string `json:"EncryptionContextSubset,omitempty"`
 	EncryptionContextEquals map[string]string `json:"EncryptionContextEquals,omitempty"`
-}
-
-// grantOperations is the GrantOperation enum.
-var grantOperations = map[string]bool{
-	"Decrypt": true, "Encrypt": true, "GenerateDataKey": true, "GenerateDataKeyWithoutPlaintext": true,
-	"ReEncryptFrom": true, "ReEncryptTo": true, "Sign": true, "Verify": true, "GetPublicKey": true,
-	"CreateGrant": true, "RetireGrant": true, "DescribeKey": true, "GenerateDataKeyPair": true,
-	"GenerateDataKeyPairWithoutPlaintext": true, "GenerateMac": true, "VerifyMac": true, "DeriveSharedSecret": true,
 }
 
 // contextOps are the grant operations that take an encryption context;
@@ -104,9 +95,7 @@ func (m *Module) grantAllows(ctx context.Context, tx store.Tx, p *gateway.Princi
 
 // newGrantToken builds a grant token naming the grant.
 func newGrantToken(account, region, keyID, grantID string) string {
-	var b [16]byte
-	rand.Read(b[:])
-	raw := "dpgt1:" + account + ":" + region + ":" + keyID + ":" + grantID + ":" + hex.EncodeToString(b[:])
+	raw := "dpgt1:" + account + ":" + region + ":" + keyID + ":" + grantID + ":" + ids.Hex(32)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 

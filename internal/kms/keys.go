@@ -74,11 +74,21 @@ type CreateKeyInput struct {
 // CreateKeyOutput is the CreateKey response.
 type CreateKeyOutput struct{ KeyMetadata *KeyMetadata }
 
-// KeyIDInput is the request of the operations that only name a key
-// (EnableKey, DisableKey, CancelKeyDeletion: one shape in the model).
+// KeyIDInput is the shape of the requests that only name a key (EnableKey,
+// DisableKey, CancelKeyDeletion: one shape in the model); each operation
+// has its own type of it.
 type KeyIDInput struct {
 	KeyId *string `v:"required,min=1,max=2048"`
 }
+
+// EnableKeyInput is the EnableKey request.
+type EnableKeyInput KeyIDInput
+
+// DisableKeyInput is the DisableKey request.
+type DisableKeyInput KeyIDInput
+
+// CancelKeyDeletionInput is the CancelKeyDeletion request.
+type CancelKeyDeletionInput KeyIDInput
 
 // DescribeKeyInput is the DescribeKey request.
 type DescribeKeyInput struct {
@@ -107,8 +117,10 @@ type ListKeysOutput struct {
 
 // ScheduleKeyDeletionInput is the ScheduleKeyDeletion request.
 type ScheduleKeyDeletionInput struct {
-	KeyId               *string `v:"required,min=1,max=2048"`
-	PendingWindowInDays *int    `v:"min=1,max=365"`
+	KeyId *string `v:"required,min=1,max=2048"`
+	// The model allows 1-365; KMS takes 7-30 days and words the refusal
+	// as the model's validation.
+	PendingWindowInDays *int `v:"min=7,max=30"`
 }
 
 // ScheduleKeyDeletionOutput is the ScheduleKeyDeletion response.
@@ -260,8 +272,6 @@ func keyOp[In any](m *Module, op *gateway.Operation, keyRef func(in *In) string,
 	}).ResourcePolicy()
 }
 
-func keyIDOf(in *KeyIDInput) string { return *in.KeyId }
-
 // createKeyResources resolves the resources CreateKey is authorized on.
 func (m *Module) createKeyResources(ctx context.Context, c *gateway.Call, in *CreateKeyInput) ([]gateway.Check, error) {
 	tags, _, err := tagMap(in.Tags)
@@ -284,10 +294,7 @@ func (m *Module) createKeyResources(ctx context.Context, c *gateway.Call, in *Cr
 
 // scheduleKeyDeletionResources resolves the resources ScheduleKeyDeletion is authorized on.
 func (m *Module) scheduleKeyDeletionResources(ctx context.Context, c *gateway.Call, in *ScheduleKeyDeletionInput) ([]gateway.Check, error) {
-	days, err := pendingDays(in)
-	if err != nil {
-		return nil, err
-	}
+	days := pendingDays(in)
 	extra := map[string][]string{"kms:ScheduleKeyDeletionPendingWindowInDays": {itoa(int64(days))}}
 	return m.keyChecks(ctx, c, *in.KeyId, false, authzRequest{Extra: extra})
 }
@@ -356,7 +363,7 @@ func (m *Module) describeKey(ctx context.Context, c *gateway.Call, in *DescribeK
 	return out, err
 }
 
-func (m *Module) enableKey(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*struct{}, error) {
+func (m *Module) enableKey(ctx context.Context, c *gateway.Call, in *EnableKeyInput) (*struct{}, error) {
 	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if err := k.notPendingDeletion(); err != nil {
 			return err
@@ -366,7 +373,7 @@ func (m *Module) enableKey(ctx context.Context, c *gateway.Call, in *KeyIDInput)
 	})
 }
 
-func (m *Module) disableKey(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*struct{}, error) {
+func (m *Module) disableKey(ctx context.Context, c *gateway.Call, in *DisableKeyInput) (*struct{}, error) {
 	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if err := k.notPendingDeletion(); err != nil {
 			return err
@@ -376,7 +383,7 @@ func (m *Module) disableKey(ctx context.Context, c *gateway.Call, in *KeyIDInput
 	})
 }
 
-func (m *Module) cancelKeyDeletion(ctx context.Context, c *gateway.Call, in *KeyIDInput) (*CancelKeyDeletionOutput, error) {
+func (m *Module) cancelKeyDeletion(ctx context.Context, c *gateway.Call, in *CancelKeyDeletionInput) (*CancelKeyDeletionOutput, error) {
 	var out CancelKeyDeletionOutput
 	err := m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if k.State != statePendingDeletion {
@@ -568,26 +575,19 @@ func (m *Module) listKeys(ctx context.Context, c *gateway.Call, in *ListInput) (
 	return out, err
 }
 
-// pendingDays is the waiting period of a ScheduleKeyDeletion request.
-func pendingDays(in *ScheduleKeyDeletionInput) (int, error) {
-	days := 30
+// pendingDays is the waiting period of a ScheduleKeyDeletion request (its
+// range is the input's tag).
+func pendingDays(in *ScheduleKeyDeletionInput) int {
 	if in.PendingWindowInDays != nil {
-		days = *in.PendingWindowInDays
+		return *in.PendingWindowInDays
 	}
-	if days < 7 || days > 30 {
-		return 0, errValidation("1 validation error detected: Value '%d' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value %s", days,
-			map[bool]string{true: "greater than or equal to 7", false: "less than or equal to 30"}[days < 7])
-	}
-	return days, nil
+	return 30
 }
 
 func (m *Module) scheduleKeyDeletion(ctx context.Context, c *gateway.Call, in *ScheduleKeyDeletionInput) (*ScheduleKeyDeletionOutput, error) {
-	days, err := pendingDays(in)
-	if err != nil {
-		return nil, err
-	}
+	days := pendingDays(in)
 	var out *ScheduleKeyDeletionOutput
-	err = m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
+	err := m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if k.KeyManager == "AWS" {
 			return awsproto.Errorf("AccessDeniedException", "AWS managed keys cannot be deleted.")
 		}

@@ -3,7 +3,6 @@ package kms
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -34,11 +34,18 @@ type EnableKeyRotationInput struct {
 	RotationPeriodInDays *int    `v:"min=90,max=2560"`
 }
 
-// KeyRotationInput is the DisableKeyRotation and GetKeyRotationStatus
-// request: the key alone (no grant tokens, as the model has it).
+// KeyRotationInput is the shape of the DisableKeyRotation and
+// GetKeyRotationStatus requests: the key alone (no grant tokens, as the
+// model has it); each operation has its own type of it.
 type KeyRotationInput struct {
 	KeyId *string `v:"required,min=1,max=2048"`
 }
+
+// DisableKeyRotationInput is the DisableKeyRotation request.
+type DisableKeyRotationInput KeyRotationInput
+
+// GetKeyRotationStatusInput is the GetKeyRotationStatus request.
+type GetKeyRotationStatusInput KeyRotationInput
 
 // GetKeyRotationStatusOutput is the GetKeyRotationStatus response.
 type GetKeyRotationStatusOutput struct {
@@ -89,9 +96,7 @@ func (m *Module) enableKeyRotation(ctx context.Context, c *gateway.Call, in *Ena
 	})
 }
 
-func rotationKeyOf(in *KeyRotationInput) string { return *in.KeyId }
-
-func (m *Module) disableKeyRotation(ctx context.Context, c *gateway.Call, in *KeyRotationInput) (*struct{}, error) {
+func (m *Module) disableKeyRotation(ctx context.Context, c *gateway.Call, in *DisableKeyRotationInput) (*struct{}, error) {
 	return nil, m.updateKey(ctx, c, *in.KeyId, func(tx store.Tx, k *keyRec) error {
 		if err := k.rotatable(); err != nil {
 			return err
@@ -103,7 +108,7 @@ func (m *Module) disableKeyRotation(ctx context.Context, c *gateway.Call, in *Ke
 	})
 }
 
-func (m *Module) getKeyRotationStatus(ctx context.Context, c *gateway.Call, in *KeyRotationInput) (*GetKeyRotationStatusOutput, error) {
+func (m *Module) getKeyRotationStatus(ctx context.Context, c *gateway.Call, in *GetKeyRotationStatusInput) (*GetKeyRotationStatusOutput, error) {
 	var out *GetKeyRotationStatusOutput
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		k, _, err := m.key(ctx, tx, c, *in.KeyId, false)
@@ -179,14 +184,10 @@ func (m *Module) rotate(k *keyRec, now time.Time, typ string) error {
 	if _, err := rand.Read(material); err != nil {
 		return errInternal(err)
 	}
-	id := make([]byte, 32)
-	if _, err := rand.Read(id); err != nil {
-		return errInternal(err)
-	}
 	k.OldMaterial = append([]oldMaterial{{ID: k.MaterialID, Sealed: k.Material}}, k.OldMaterial...)
 	k.Material = m.master.seal(material, k.ARN)
 	clear(material)
-	k.MaterialID = hex.EncodeToString(id)
+	k.MaterialID = ids.Hex(64)
 	k.Rotations = append(k.Rotations, keyRotation{MaterialID: k.MaterialID, Date: now.UTC(), Type: typ})
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -367,6 +368,110 @@ func TestPassRunsJobsInOrderAndFailsOneAlone(t *testing.T) {
 			}
 			if len(js) != 1 || js[0].ID != "c" || js[0].Attempts != 1 || js[0].LastError != "c fails" {
 				t.Fatalf("jobs left: %+v; want only c, released after one failed attempt", js)
+			}
+		})
+	}
+}
+
+// bump is a handler whose effect is a per-job counter in the store, written
+// in the job's own transaction: how many times the job's effect landed.
+func bump(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
+	v, err := tx.Get(ctx, "effects", j.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return tx.Put(ctx, "effects", j.ID, append(v, '+'))
+}
+
+func effects(t *testing.T, b store.Backend, id string) string {
+	t.Helper()
+	v, err := b.Get(t.Context(), "effects", id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Fatal(err)
+	}
+	return string(v)
+}
+
+// TestExpiredLeaseIsTakenOver: a job claimed by a node that never finishes
+// it (it died after claiming) is left alone while the claim's lease lasts
+// and run by another node once the lease has expired, by the clock, once.
+func TestExpiredLeaseIsTakenOver(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.open(t)
+			clk := clock.NewVirtual(t0, true)
+			e := newEngine(b, clk)
+			e.Register("bump", bump)
+			schedule(t, e, b, "j1", "bump", t0)
+			claimed, err := b.Claim(t.Context(), "dead-node", clk.Now(), e.Lease, 10)
+			if err != nil || len(claimed) != 1 || claimed[0].ID != "j1" {
+				t.Fatalf("the dead node's claim: %+v, %v", claimed, err)
+			}
+			clk.Advance(e.Lease - time.Millisecond)
+			if n := runDue(t, e); n != 0 || effects(t, b, "j1") != "" {
+				t.Fatalf("ran %d jobs (effects %q) while another node's lease lasts", n, effects(t, b, "j1"))
+			}
+			clk.Advance(2 * time.Millisecond)
+			if n := runDue(t, e); n != 1 || effects(t, b, "j1") != "+" {
+				t.Fatalf("after the lease expired: ran %d, effects %q; want 1 and one effect", n, effects(t, b, "j1"))
+			}
+			clk.Advance(time.Hour)
+			if n := runDue(t, e); n != 0 || effects(t, b, "j1") != "+" {
+				t.Fatalf("a finished job ran again: %d, effects %q", n, effects(t, b, "j1"))
+			}
+			if js, err := b.ListJobs(t.Context(), "", 10); err != nil || len(js) != 0 {
+				t.Fatalf("jobs left: %+v, %v", js, err)
+			}
+		})
+	}
+}
+
+// TestTwoNodesApplyEachEffectOnce: two engines (two nodes) running passes
+// over one store at the same time apply every job's effect exactly once,
+// and a restart of the store after that runs nothing again.
+func TestTwoNodesApplyEachEffectOnce(t *testing.T) {
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.open(t)
+			clk := clock.NewVirtual(t0, true)
+			nodes := []*lifecycle.Engine{newEngine(b, clk), newEngine(b, clk)}
+			for _, e := range nodes {
+				e.Register("bump", bump)
+			}
+			const n = 40
+			for i := range n {
+				schedule(t, nodes[i%2], b, "job-"+strconv.Itoa(i), "bump", t0.Add(time.Duration(i)*time.Millisecond))
+			}
+			clk.Advance(time.Second)
+			ran := make(chan int, len(nodes))
+			for _, e := range nodes {
+				go func() {
+					total := 0
+					for range 5 {
+						k, err := e.RunDue(t.Context())
+						if err != nil {
+							t.Error(err)
+						}
+						total += k
+					}
+					ran <- total
+				}()
+			}
+			total := <-ran + <-ran
+			if total != n {
+				t.Errorf("the two nodes ran %d jobs between them, want %d", total, n)
+			}
+			for i := range n {
+				if got := effects(t, b, "job-"+strconv.Itoa(i)); got != "+" {
+					t.Errorf("job-%d: effects %q, want exactly one", i, got)
+				}
+			}
+			b = be.reopen(t, b)
+			e := newEngine(b, clk)
+			e.Register("bump", bump)
+			clk.Advance(time.Hour)
+			if k := runDue(t, e); k != 0 {
+				t.Fatalf("after a restart %d jobs ran again", k)
 			}
 		})
 	}

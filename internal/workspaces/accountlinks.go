@@ -67,11 +67,21 @@ type createLinkIn struct {
 	ClientToken     *string `json:"ClientToken,omitempty" v:"pattern=^.{1,64}$"`
 }
 
-// linkIDIn is the request of Accept, Reject and DeleteAccountLinkInvitation.
-type linkIDIn struct {
+// linkRef is the shape Accept, Reject and DeleteAccountLinkInvitation's
+// requests share; each operation has its own type of it.
+type linkRef struct {
 	LinkId      string  `json:"LinkId" v:"required,pattern=^link-.{8,24}$"`
 	ClientToken *string `json:"ClientToken,omitempty" v:"pattern=^.{1,64}$"`
 }
+
+// acceptLinkIn is AcceptAccountLinkInvitationRequest.
+type acceptLinkIn linkRef
+
+// rejectLinkIn is RejectAccountLinkInvitationRequest.
+type rejectLinkIn linkRef
+
+// deleteLinkIn is DeleteAccountLinkInvitationRequest.
+type deleteLinkIn linkRef
 
 // getLinkIn is GetAccountLinkRequest.
 type getLinkIn struct {
@@ -196,7 +206,7 @@ func (m *Module) createAccountLink(ctx context.Context, c *gateway.Call, in *cre
 // changeLink applies fn to a link the caller is party to, under the
 // operation's ClientToken: a retry with the token of a call that succeeded
 // on the same link answers the link as it is now.
-func (m *Module) changeLink(ctx context.Context, c *gateway.Call, op string, in *linkIDIn, fn func(tx store.Tx, l *accountLinkRec) (del bool, err error)) (*linkOut, error) {
+func (m *Module) changeLink(ctx context.Context, c *gateway.Call, op string, in *linkRef, fn func(tx store.Tx, l *accountLinkRec) (del bool, err error)) (*linkOut, error) {
 	var out *accountLinkRec
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		prev, err := tokenLink(ctx, tx, c.Account, op, in.ClientToken)
@@ -248,8 +258,8 @@ func (m *Module) changeLink(ctx context.Context, c *gateway.Call, op string, in 
 }
 
 // acceptAccountLink: only the target accepts, and only a pending invitation.
-func (m *Module) acceptAccountLink(ctx context.Context, c *gateway.Call, in *linkIDIn) (*linkOut, error) {
-	return m.changeLink(ctx, c, "accept", in, func(tx store.Tx, l *accountLinkRec) (bool, error) {
+func (m *Module) acceptAccountLink(ctx context.Context, c *gateway.Call, in *acceptLinkIn) (*linkOut, error) {
+	return m.changeLink(ctx, c, "accept", (*linkRef)(in), func(tx store.Tx, l *accountLinkRec) (bool, error) {
 		if l.Target != c.Account {
 			return false, awsproto.Errorf("AccessDeniedException", "Only the target account %s can accept the account link invitation %s.", l.Target, l.ID)
 		}
@@ -262,8 +272,8 @@ func (m *Module) acceptAccountLink(ctx context.Context, c *gateway.Call, in *lin
 }
 
 // rejectAccountLink: only the target rejects, and only a pending invitation.
-func (m *Module) rejectAccountLink(ctx context.Context, c *gateway.Call, in *linkIDIn) (*linkOut, error) {
-	return m.changeLink(ctx, c, "reject", in, func(tx store.Tx, l *accountLinkRec) (bool, error) {
+func (m *Module) rejectAccountLink(ctx context.Context, c *gateway.Call, in *rejectLinkIn) (*linkOut, error) {
+	return m.changeLink(ctx, c, "reject", (*linkRef)(in), func(tx store.Tx, l *accountLinkRec) (bool, error) {
 		if l.Target != c.Account {
 			return false, awsproto.Errorf("AccessDeniedException", "Only the target account %s can reject the account link invitation %s.", l.Target, l.ID)
 		}
@@ -277,8 +287,8 @@ func (m *Module) rejectAccountLink(ctx context.Context, c *gateway.Call, in *lin
 
 // deleteAccountLink: only the source deletes its invitation, and never a
 // LINKED link (there is no unlinking [MODEL]).
-func (m *Module) deleteAccountLink(ctx context.Context, c *gateway.Call, in *linkIDIn) (*linkOut, error) {
-	return m.changeLink(ctx, c, "delete", in, func(tx store.Tx, l *accountLinkRec) (bool, error) {
+func (m *Module) deleteAccountLink(ctx context.Context, c *gateway.Call, in *deleteLinkIn) (*linkOut, error) {
+	return m.changeLink(ctx, c, "delete", (*linkRef)(in), func(tx store.Tx, l *accountLinkRec) (bool, error) {
 		if l.Source != c.Account {
 			return false, awsproto.Errorf("AccessDeniedException", "Only the source account %s can delete the account link invitation %s.", l.Source, l.ID)
 		}

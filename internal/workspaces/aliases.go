@@ -45,9 +45,17 @@ type createAliasOut struct {
 	AliasID string `json:"AliasId"`
 }
 
-type aliasIDIn struct {
+// aliasRef is the shape Delete and DisassociateConnectionAlias's requests
+// share; each operation has its own type of it.
+type aliasRef struct {
 	AliasID string `json:"AliasId" v:"required,min=13,max=68,pattern=^wsca-[0-9a-z]{8,63}$"`
 }
+
+// deleteAliasIn is DeleteConnectionAliasRequest.
+type deleteAliasIn aliasRef
+
+// disassociateAliasIn is DisassociateConnectionAliasRequest.
+type disassociateAliasIn aliasRef
 
 type describeAliasesIn struct {
 	AliasIDs   []string `json:"AliasIds,omitempty" v:"min=1,max=25"`
@@ -118,7 +126,7 @@ func (m *Module) createConnectionAliasResources(ctx context.Context, c *gateway.
 }
 
 // deleteConnectionAliasResources resolves the resources DeleteConnectionAlias is authorized on.
-func (m *Module) deleteConnectionAliasResources(ctx context.Context, c *gateway.Call, in *aliasIDIn) ([]gateway.Check, error) {
+func (m *Module) deleteConnectionAliasResources(ctx context.Context, c *gateway.Call, in *deleteAliasIn) ([]gateway.Check, error) {
 	return m.aliasChecks(ctx, c, in.AliasID)
 }
 
@@ -133,7 +141,7 @@ func (m *Module) associateConnectionAliasResources(ctx context.Context, c *gatew
 }
 
 // disassociateConnectionAliasResources resolves the resources DisassociateConnectionAlias is authorized on.
-func (m *Module) disassociateConnectionAliasResources(ctx context.Context, c *gateway.Call, in *aliasIDIn) ([]gateway.Check, error) {
+func (m *Module) disassociateConnectionAliasResources(ctx context.Context, c *gateway.Call, in *disassociateAliasIn) ([]gateway.Check, error) {
 	return m.aliasChecks(ctx, c, in.AliasID)
 }
 
@@ -233,7 +241,7 @@ func (m *Module) createAlias(ctx context.Context, c *gateway.Call, in *createAli
 	return &createAliasOut{AliasID: id}, nil
 }
 
-func (m *Module) deleteAlias(ctx context.Context, c *gateway.Call, in *aliasIDIn) (*struct{}, error) {
+func (m *Module) deleteAlias(ctx context.Context, c *gateway.Call, in *deleteAliasIn) (*struct{}, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		a, err := lookupAlias(ctx, tx, c.Account, c.Region, in.AliasID)
 		if err != nil {
@@ -417,7 +425,7 @@ func (m *Module) associateAlias(ctx context.Context, c *gateway.Call, in *associ
 	return out, nil
 }
 
-func (m *Module) disassociateAlias(ctx context.Context, c *gateway.Call, in *aliasIDIn) (*struct{}, error) {
+func (m *Module) disassociateAlias(ctx context.Context, c *gateway.Call, in *disassociateAliasIn) (*struct{}, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		a, err := lookupAlias(ctx, tx, c.Account, c.Region, in.AliasID)
 		if err != nil {

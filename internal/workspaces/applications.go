@@ -17,7 +17,6 @@ package workspaces
 
 import (
 	"context"
-	"regexp"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -140,11 +139,18 @@ type describeWorkspaceAssocOut struct {
 	Associations []WorkspaceResourceAssociation `json:"Associations"`
 }
 
-// workspaceAppIn is the request of Associate and DisassociateWorkspaceApplication.
-type workspaceAppIn struct {
+// workspaceAppRef is the shape Associate and DisassociateWorkspaceApplication's
+// requests share; each operation has its own type of it.
+type workspaceAppRef struct {
 	WorkspaceId   string `json:"WorkspaceId" v:"required,pattern=^ws-[0-9a-z]{8,63}$"`
 	ApplicationId string `json:"ApplicationId" v:"required,pattern=^wsa-[0-9a-z]{8,63}$"`
 }
+
+// associateAppIn is AssociateWorkspaceApplicationRequest.
+type associateAppIn workspaceAppRef
+
+// disassociateAppIn is DisassociateWorkspaceApplicationRequest.
+type disassociateAppIn workspaceAppRef
 
 // workspaceAppOut is the result of Associate and DisassociateWorkspaceApplication.
 type workspaceAppOut struct {
@@ -207,17 +213,24 @@ func (m *Module) bundleChecks(ctx context.Context, c *gateway.Call, id string) (
 	return []gateway.Check{{Resource: ARN(c.Region, c.Account, "workspacebundle", id), ResourceTags: orEmpty(tags)}}, nil
 }
 
+// associateWorkspaceApplicationResources resolves the resources AssociateWorkspaceApplication is authorized on.
+func (m *Module) associateWorkspaceApplicationResources(ctx context.Context, c *gateway.Call, in *associateAppIn) ([]gateway.Check, error) {
+	return m.workspaceAppChecks(ctx, c, (*workspaceAppRef)(in))
+}
+
+// disassociateWorkspaceApplicationResources resolves the resources DisassociateWorkspaceApplication is authorized on.
+func (m *Module) disassociateWorkspaceApplicationResources(ctx context.Context, c *gateway.Call, in *disassociateAppIn) ([]gateway.Check, error) {
+	return m.workspaceAppChecks(ctx, c, (*workspaceAppRef)(in))
+}
+
 // workspaceAppChecks authorizes an action on a desktop and an application.
-func (m *Module) workspaceAppChecks(ctx context.Context, c *gateway.Call, in *workspaceAppIn) ([]gateway.Check, error) {
+func (m *Module) workspaceAppChecks(ctx context.Context, c *gateway.Call, in *workspaceAppRef) ([]gateway.Check, error) {
 	checks, err := m.workspaceChecks(ctx, c, in.WorkspaceId)
 	if err != nil {
 		return nil, err
 	}
 	return append(checks, gateway.Check{Resource: ARN(c.Region, c.Account, "workspaceapplication", in.ApplicationId), ResourceTags: map[string]string{}}), nil
 }
-
-// appIDRe is the model's WorkSpaceApplicationId pattern.
-var appIDRe = regexp.MustCompile(`^wsa-[0-9a-z]{8,63}$`)
 
 func errNoApplication(id string) error {
 	e := awsproto.Errorf("ResourceNotFoundException", "The application %s could not be found; deskplane has no WorkSpaces application catalogue.", id)
@@ -244,9 +257,6 @@ func (m *Module) liveDesktop(ctx context.Context, account, region, id string) (*
 
 func (m *Module) describeApplications(ctx context.Context, c *gateway.Call, in *describeAppsIn) (*describeAppsOut, error) {
 	if _, err := parseToken(in.NextToken, "apps/"); err != nil {
-		return nil, err
-	}
-	if err := checkIDList("applicationIds", in.ApplicationIds, appIDRe); err != nil {
 		return nil, err
 	}
 	if len(in.ApplicationIds) > 0 {
@@ -300,14 +310,14 @@ func (m *Module) describeWorkspaceAssociations(ctx context.Context, c *gateway.C
 	return &describeWorkspaceAssocOut{Associations: []WorkspaceResourceAssociation{}}, nil
 }
 
-func (m *Module) associateWorkspaceApplication(ctx context.Context, c *gateway.Call, in *workspaceAppIn) (*workspaceAppOut, error) {
+func (m *Module) associateWorkspaceApplication(ctx context.Context, c *gateway.Call, in *associateAppIn) (*workspaceAppOut, error) {
 	if _, err := m.liveDesktop(ctx, c.Account, c.Region, in.WorkspaceId); err != nil {
 		return nil, err
 	}
 	return nil, errNoApplication(in.ApplicationId)
 }
 
-func (m *Module) disassociateWorkspaceApplication(ctx context.Context, c *gateway.Call, in *workspaceAppIn) (*workspaceAppOut, error) {
+func (m *Module) disassociateWorkspaceApplication(ctx context.Context, c *gateway.Call, in *disassociateAppIn) (*workspaceAppOut, error) {
 	if _, err := m.liveDesktop(ctx, c.Account, c.Region, in.WorkspaceId); err != nil {
 		return nil, err
 	}

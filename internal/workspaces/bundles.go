@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -75,7 +74,7 @@ type deleteBundleIn struct {
 
 // describeBundlesIn is DescribeWorkspaceBundlesRequest.
 type describeBundlesIn struct {
-	BundleIds []string `json:"BundleIds,omitempty" v:"min=1,max=25"`
+	BundleIds []string `json:"BundleIds,omitempty" v:"min=1,max=25,pattern=^wsb-[0-9a-z]{8,63}$"`
 	Owner     *string  `json:"Owner,omitempty"`
 	NextToken *string  `json:"NextToken,omitempty" v:"min=1,max=2048"`
 }
@@ -84,24 +83,6 @@ type describeBundlesIn struct {
 type describeBundlesOut struct {
 	Bundles   []WorkspaceBundle `json:"Bundles"`
 	NextToken *string           `json:"NextToken,omitempty"`
-}
-
-// Identifier patterns of list members, which the gateway's schema
-// validation does not check item by item [MODEL].
-var (
-	bundleIDRe = regexp.MustCompile(`^wsb-[0-9a-z]{8,63}$`)
-	imageIDRe  = regexp.MustCompile(`wsi-[0-9a-z]{9,63}$`)
-)
-
-// checkIDList validates the members of an id list as the schema validation
-// would (ValidationException).
-func checkIDList(path string, ids []string, re *regexp.Regexp) error {
-	for i, id := range ids {
-		if !re.MatchString(id) {
-			return awsproto.Errorf("ValidationException", "1 validation error detected: Value '%s' at '%s.%d.member' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", id, path, i+1, re.String())
-		}
-	}
-	return nil
 }
 
 // bundlePageSize is DescribeWorkspaceBundles' page size (the request has no limit member).
@@ -425,9 +406,6 @@ func (m *Module) describeBundles(ctx context.Context, c *gateway.Call, in *descr
 	}
 	if in.Owner != nil && owner != "AMAZON" && owner != c.Account {
 		return nil, errInvalid("The Owner %q is not valid: specify AMAZON for the bundles provided by Amazon WorkSpaces, or omit it for your own bundles.", owner)
-	}
-	if err := checkIDList("bundleIds", in.BundleIds, bundleIDRe); err != nil {
-		return nil, err
 	}
 	out := &describeBundlesOut{Bundles: []WorkspaceBundle{}}
 	if len(in.BundleIds) > 0 {

@@ -62,7 +62,7 @@ type importImageOut struct {
 
 // describeImagesIn is DescribeWorkspaceImagesRequest.
 type describeImagesIn struct {
-	ImageIds   []string `json:"ImageIds,omitempty" v:"min=1,max=25"`
+	ImageIds   []string `json:"ImageIds,omitempty" v:"min=1,max=25,pattern=wsi-[0-9a-z]{9,63}$"`
 	ImageType  *string  `json:"ImageType,omitempty" v:"enum=OWNED|SHARED"`
 	NextToken  *string  `json:"NextToken,omitempty" v:"min=1,max=2048"`
 	MaxResults *int     `json:"MaxResults,omitempty" v:"min=1,max=25"`
@@ -944,9 +944,6 @@ func (m *Module) describeImages(ctx context.Context, c *gateway.Call, in *descri
 	limit := 25
 	if in.MaxResults != nil {
 		limit = *in.MaxResults
-	}
-	if err := checkIDList("imageIds", in.ImageIds, imageIDRe); err != nil {
-		return nil, err
 	}
 	within := prefix(c.Account, c.Region)
 	after, err := parseToken(in.NextToken, within)

@@ -72,19 +72,45 @@ type describeIPGroupsOut struct {
 	NextToken *string      `json:"NextToken,omitempty"`
 }
 
-type ipRulesIn struct {
+// ipRulesRef is the shape AuthorizeIpRules' and UpdateRulesOfIpGroup's
+// requests share; each operation has its own type of it.
+type ipRulesRef struct {
 	GroupID   string   `json:"GroupId" v:"required,pattern=wsipg-[0-9a-z]{8,63}$"`
 	UserRules []IPRule `json:"UserRules" v:"required"`
 }
+
+// authorizeIPRulesIn is AuthorizeIpRulesRequest.
+type authorizeIPRulesIn ipRulesRef
+
+// updateIPRulesIn is UpdateRulesOfIpGroupRequest.
+type updateIPRulesIn ipRulesRef
 
 type revokeIPRulesIn struct {
 	GroupID   string   `json:"GroupId" v:"required,pattern=wsipg-[0-9a-z]{8,63}$"`
 	UserRules []string `json:"UserRules" v:"required"`
 }
 
-type ipGroupsDirIn struct {
+// ipGroupsDirRef is the shape Associate and DisassociateIpGroups' requests
+// share; each operation has its own type of it.
+type ipGroupsDirRef struct {
 	DirectoryID string   `json:"DirectoryId" v:"required,min=10,max=65,pattern=^(d-[0-9a-f]{8,63}$)|(wsd-[0-9a-z]{8,63}$)"`
 	GroupIDs    []string `json:"GroupIds" v:"required"`
+}
+
+// associateIPGroupsIn is AssociateIpGroupsRequest.
+type associateIPGroupsIn ipGroupsDirRef
+
+// disassociateIPGroupsIn is DisassociateIpGroupsRequest.
+type disassociateIPGroupsIn ipGroupsDirRef
+
+// associateIpGroupsResources resolves the resources AssociateIpGroups is authorized on.
+func (m *Module) associateIpGroupsResources(ctx context.Context, c *gateway.Call, in *associateIPGroupsIn) ([]gateway.Check, error) {
+	return m.ipGroupsDirChecks(ctx, c, (*ipGroupsDirRef)(in))
+}
+
+// disassociateIpGroupsResources resolves the resources DisassociateIpGroups is authorized on.
+func (m *Module) disassociateIpGroupsResources(ctx context.Context, c *gateway.Call, in *disassociateIPGroupsIn) ([]gateway.Check, error) {
+	return m.ipGroupsDirChecks(ctx, c, (*ipGroupsDirRef)(in))
 }
 
 // deleteIpGroupResources resolves the resources DeleteIpGroup is authorized on.
@@ -93,7 +119,7 @@ func (m *Module) deleteIpGroupResources(ctx context.Context, c *gateway.Call, in
 }
 
 // authorizeIpRulesResources resolves the resources AuthorizeIpRules is authorized on.
-func (m *Module) authorizeIpRulesResources(ctx context.Context, c *gateway.Call, in *ipRulesIn) ([]gateway.Check, error) {
+func (m *Module) authorizeIpRulesResources(ctx context.Context, c *gateway.Call, in *authorizeIPRulesIn) ([]gateway.Check, error) {
 	return m.ipGroupChecks(ctx, c, in.GroupID)
 }
 
@@ -103,7 +129,7 @@ func (m *Module) revokeIpRulesResources(ctx context.Context, c *gateway.Call, in
 }
 
 // updateRulesOfIpGroupResources resolves the resources UpdateRulesOfIpGroup is authorized on.
-func (m *Module) updateRulesOfIpGroupResources(ctx context.Context, c *gateway.Call, in *ipRulesIn) ([]gateway.Check, error) {
+func (m *Module) updateRulesOfIpGroupResources(ctx context.Context, c *gateway.Call, in *updateIPRulesIn) ([]gateway.Check, error) {
 	return m.ipGroupChecks(ctx, c, in.GroupID)
 }
 
@@ -119,7 +145,7 @@ func (m *Module) ipGroupChecks(ctx context.Context, c *gateway.Call, id string) 
 
 // ipGroupsDirChecks authorizes AssociateIpGroups and DisassociateIpGroups:
 // the directory and every group.
-func (m *Module) ipGroupsDirChecks(ctx context.Context, c *gateway.Call, in *ipGroupsDirIn) ([]gateway.Check, error) {
+func (m *Module) ipGroupsDirChecks(ctx context.Context, c *gateway.Call, in *ipGroupsDirRef) ([]gateway.Check, error) {
 	checks, err := m.dirChecks(ctx, c, in.DirectoryID)
 	if err != nil {
 		return nil, err
@@ -311,7 +337,7 @@ func (m *Module) changeRules(ctx context.Context, c *gateway.Call, id string, fn
 	return &struct{}{}, nil
 }
 
-func (m *Module) authorizeIPRules(ctx context.Context, c *gateway.Call, in *ipRulesIn) (*struct{}, error) {
+func (m *Module) authorizeIPRules(ctx context.Context, c *gateway.Call, in *authorizeIPRulesIn) (*struct{}, error) {
 	if err := checkIPRules(in.UserRules); err != nil {
 		return nil, err
 	}
@@ -344,7 +370,7 @@ func (m *Module) revokeIPRules(ctx context.Context, c *gateway.Call, in *revokeI
 	})
 }
 
-func (m *Module) updateIPRules(ctx context.Context, c *gateway.Call, in *ipRulesIn) (*struct{}, error) {
+func (m *Module) updateIPRules(ctx context.Context, c *gateway.Call, in *updateIPRulesIn) (*struct{}, error) {
 	if err := checkIPRules(in.UserRules); err != nil {
 		return nil, err
 	}
@@ -375,15 +401,15 @@ func registeredDir(ctx context.Context, tx store.Tx, account, region, id string)
 	return d, nil
 }
 
-func (m *Module) associateIPGroups(ctx context.Context, c *gateway.Call, in *ipGroupsDirIn) (*struct{}, error) {
-	return m.changeDirIPGroups(ctx, c, in, true)
+func (m *Module) associateIPGroups(ctx context.Context, c *gateway.Call, in *associateIPGroupsIn) (*struct{}, error) {
+	return m.changeDirIPGroups(ctx, c, (*ipGroupsDirRef)(in), true)
 }
 
-func (m *Module) disassociateIPGroups(ctx context.Context, c *gateway.Call, in *ipGroupsDirIn) (*struct{}, error) {
-	return m.changeDirIPGroups(ctx, c, in, false)
+func (m *Module) disassociateIPGroups(ctx context.Context, c *gateway.Call, in *disassociateIPGroupsIn) (*struct{}, error) {
+	return m.changeDirIPGroups(ctx, c, (*ipGroupsDirRef)(in), false)
 }
 
-func (m *Module) changeDirIPGroups(ctx context.Context, c *gateway.Call, in *ipGroupsDirIn, add bool) (*struct{}, error) {
+func (m *Module) changeDirIPGroups(ctx context.Context, c *gateway.Call, in *ipGroupsDirRef, add bool) (*struct{}, error) {
 	for _, id := range in.GroupIDs {
 		if !ipGroupRe.MatchString(id) {
 			return nil, errInvalid("The group id %q is not valid.", id)

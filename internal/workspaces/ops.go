@@ -40,8 +40,8 @@ func (m *Module) register() {
 		gateway.WithResources(gateway.Op("DescribeImageAssociations", m.describeImageAssociations), m.describeImageAssociationsResources).RO(),
 		gateway.WithResources(gateway.Op("DescribeBundleAssociations", m.describeBundleAssociations), m.describeBundleAssociationsResources).RO(),
 		gateway.WithResources(gateway.Op("DescribeWorkspaceAssociations", m.describeWorkspaceAssociations), m.describeWorkspaceAssociationsResources).RO(),
-		gateway.WithResources(gateway.Op("AssociateWorkspaceApplication", m.associateWorkspaceApplication), m.workspaceAppChecks),
-		gateway.WithResources(gateway.Op("DisassociateWorkspaceApplication", m.disassociateWorkspaceApplication), m.workspaceAppChecks),
+		gateway.WithResources(gateway.Op("AssociateWorkspaceApplication", m.associateWorkspaceApplication), m.associateWorkspaceApplicationResources),
+		gateway.WithResources(gateway.Op("DisassociateWorkspaceApplication", m.disassociateWorkspaceApplication), m.disassociateWorkspaceApplicationResources),
 		gateway.WithResources(gateway.Op("DeployWorkspaceApplications", m.deployWorkspaceApplications), m.deployWorkspaceApplicationsResources),
 		// bundles.go
 		gateway.WithResources(gateway.Op("CreateWorkspaceBundle", m.createBundle), m.createWorkspaceBundleResources),
@@ -99,8 +99,8 @@ func (m *Module) register() {
 		gateway.WithResources(gateway.Op("AuthorizeIpRules", m.authorizeIPRules), m.authorizeIpRulesResources),
 		gateway.WithResources(gateway.Op("RevokeIpRules", m.revokeIPRules), m.revokeIpRulesResources),
 		gateway.WithResources(gateway.Op("UpdateRulesOfIpGroup", m.updateIPRules), m.updateRulesOfIpGroupResources),
-		gateway.WithResources(gateway.Op("AssociateIpGroups", m.associateIPGroups), m.ipGroupsDirChecks),
-		gateway.WithResources(gateway.Op("DisassociateIpGroups", m.disassociateIPGroups), m.ipGroupsDirChecks),
+		gateway.WithResources(gateway.Op("AssociateIpGroups", m.associateIPGroups), m.associateIpGroupsResources),
+		gateway.WithResources(gateway.Op("DisassociateIpGroups", m.disassociateIPGroups), m.disassociateIpGroupsResources),
 		// pools.go
 		gateway.WithResources(gateway.Op("CreateWorkspacesPool", m.createPool), m.createWorkspacesPoolResources),
 		gateway.WithResources(gateway.Op("DescribeWorkspacesPools", m.describePools), m.describeWorkspacesPoolsResources).RO(),

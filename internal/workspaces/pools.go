@@ -33,7 +33,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -48,9 +47,6 @@ const (
 	tPools      = "ws_pools" // ACCOUNT/REGION/POOLID
 	jobPoolStep = "workspaces.pool-step"
 )
-
-// poolIDRe is the model's WorkspacesPoolId pattern.
-var poolIDRe = regexp.MustCompile(`^wspool-[0-9a-z]{9}$`)
 
 // poolRec is a WorkSpaces pool.
 type poolRec struct {
@@ -120,21 +116,31 @@ type updatePoolIn struct {
 	RunningMode         *string              `json:"RunningMode,omitempty" v:"enum=AUTO_STOP|ALWAYS_ON"`
 }
 
-// poolIDIn is the request of Start, Stop and TerminateWorkspacesPool.
-type poolIDIn struct {
+// poolRef is the shape Start, Stop and TerminateWorkspacesPool's requests
+// share; each operation has its own type of it.
+type poolRef struct {
 	PoolId string `json:"PoolId" v:"required,pattern=^wspool-[0-9a-z]{9}$"`
 }
+
+// startPoolIn is StartWorkspacesPoolRequest.
+type startPoolIn poolRef
+
+// stopPoolIn is StopWorkspacesPoolRequest.
+type stopPoolIn poolRef
+
+// terminatePoolIn is TerminateWorkspacesPoolRequest.
+type terminatePoolIn poolRef
 
 // poolFilter is the model's DescribeWorkspacesPoolsFilter.
 type poolFilter struct {
 	Name     string   `json:"Name" v:"required,enum=PoolName"`
-	Values   []string `json:"Values" v:"required,min=1,max=25"`
+	Values   []string `json:"Values" v:"required,min=1,max=25,mmin=1,mmax=128,pattern=^[A-Za-z0-9][A-Za-z0-9_.-]+$"`
 	Operator string   `json:"Operator" v:"required,enum=EQUALS|NOTEQUALS|CONTAINS|NOTCONTAINS"`
 }
 
 // describePoolsIn is DescribeWorkspacesPoolsRequest.
 type describePoolsIn struct {
-	PoolIds   []string     `json:"PoolIds,omitempty" v:"min=1,max=25"`
+	PoolIds   []string     `json:"PoolIds,omitempty" v:"min=1,max=25,pattern=^wspool-[0-9a-z]{9}$"`
 	Filters   []poolFilter `json:"Filters,omitempty" v:"min=1,max=25"`
 	Limit     *int         `json:"Limit,omitempty" v:"min=1,max=25"`
 	NextToken *string      `json:"NextToken,omitempty" v:"min=1,max=2048"`
@@ -235,17 +241,17 @@ func (m *Module) updateWorkspacesPoolResources(ctx context.Context, c *gateway.C
 }
 
 // startWorkspacesPoolResources resolves the resources StartWorkspacesPool is authorized on.
-func (m *Module) startWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
+func (m *Module) startWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *startPoolIn) ([]gateway.Check, error) {
 	return m.poolChecks(ctx, c, in.PoolId)
 }
 
 // stopWorkspacesPoolResources resolves the resources StopWorkspacesPool is authorized on.
-func (m *Module) stopWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
+func (m *Module) stopWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *stopPoolIn) ([]gateway.Check, error) {
 	return m.poolChecks(ctx, c, in.PoolId)
 }
 
 // terminateWorkspacesPoolResources resolves the resources TerminateWorkspacesPool is authorized on.
-func (m *Module) terminateWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *poolIDIn) ([]gateway.Check, error) {
+func (m *Module) terminateWorkspacesPoolResources(ctx context.Context, c *gateway.Call, in *terminatePoolIn) ([]gateway.Check, error) {
 	return m.poolChecks(ctx, c, in.PoolId)
 }
 
@@ -435,16 +441,6 @@ func ownPool(ctx context.Context, tx store.Tx, account, region, id string) (*poo
 }
 
 func (m *Module) describePools(ctx context.Context, c *gateway.Call, in *describePoolsIn) (*describePoolsOut, error) {
-	if err := checkIDList("poolIds", in.PoolIds, poolIDRe); err != nil {
-		return nil, err
-	}
-	for i, f := range in.Filters {
-		for j, v := range f.Values {
-			if !poolNameValueRe.MatchString(v) || len(v) > 128 {
-				return nil, errValidation("1 validation error detected: Value '%s' at 'filters.%d.member.values.%d.member' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", v, i+1, j+1, poolNameValueRe)
-			}
-		}
-	}
 	limit := 25
 	if in.Limit != nil {
 		limit = *in.Limit
@@ -479,8 +475,6 @@ func (m *Module) describePools(ctx context.Context, c *gateway.Call, in *describ
 	}
 	return out, nil
 }
-
-var poolNameValueRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]+$`)
 
 // poolMatches applies the PoolName filters (all must hold; a filter holds
 // when its operator holds for any of its values, or, for the negative
@@ -572,62 +566,50 @@ func (m *Module) updatePool(ctx context.Context, c *gateway.Call, in *updatePool
 	return &poolOut{WorkspacesPool: renderPool(c.Region, c.Account, out)}, nil
 }
 
-func (m *Module) startPool(ctx context.Context, c *gateway.Call, in *poolIDIn) (*struct{}, error) {
-	err := m.store.Update(ctx, func(tx store.Tx) error {
-		p, k, err := ownPool(ctx, tx, c.Account, c.Region, in.PoolId)
-		if err != nil {
-			return err
-		}
-		if poolTransitional(p.State) {
-			return errInProgress("The pool %s is %s; try again once it is STOPPED.", in.PoolId, p.State)
-		}
+func (m *Module) startPool(ctx context.Context, c *gateway.Call, in *startPoolIn) (*struct{}, error) {
+	return m.movePool(ctx, c, in.PoolId, "STOPPED", func(p *poolRec) error {
 		if p.RunningMode != "AUTO_STOP" {
-			return errUnsupported("The pool %s has running mode %s; only AUTO_STOP pools are started and stopped.", in.PoolId, p.RunningMode)
+			return errUnsupported("The pool %s has running mode %s; only AUTO_STOP pools are started and stopped.", p.ID, p.RunningMode)
 		}
 		if p.State != "STOPPED" {
-			return errState("The pool %s is %s; only a STOPPED pool can be started.", in.PoolId, p.State)
+			return errState("The pool %s is %s; only a STOPPED pool can be started.", p.ID, p.State)
 		}
-		return m.schedulePoolStep(ctx, tx, k, p, "STARTING", "RUNNING", lifecycle.Start, c.Now)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &struct{}{}, nil
+		return nil
+	}, "STARTING", "RUNNING", lifecycle.Start)
 }
 
-func (m *Module) stopPool(ctx context.Context, c *gateway.Call, in *poolIDIn) (*struct{}, error) {
-	err := m.store.Update(ctx, func(tx store.Tx) error {
-		p, k, err := ownPool(ctx, tx, c.Account, c.Region, in.PoolId)
-		if err != nil {
-			return err
-		}
-		if poolTransitional(p.State) {
-			return errInProgress("The pool %s is %s; try again once it is RUNNING.", in.PoolId, p.State)
-		}
+func (m *Module) stopPool(ctx context.Context, c *gateway.Call, in *stopPoolIn) (*struct{}, error) {
+	return m.movePool(ctx, c, in.PoolId, "RUNNING", func(p *poolRec) error {
 		if p.RunningMode != "AUTO_STOP" {
-			return errState("The pool %s has running mode %s; only AUTO_STOP pools can be stopped.", in.PoolId, p.RunningMode)
+			return errState("The pool %s has running mode %s; only AUTO_STOP pools can be stopped.", p.ID, p.RunningMode)
 		}
 		if p.State != "RUNNING" {
-			return errState("The pool %s is %s; only a RUNNING pool can be stopped.", in.PoolId, p.State)
+			return errState("The pool %s is %s; only a RUNNING pool can be stopped.", p.ID, p.State)
 		}
-		return m.schedulePoolStep(ctx, tx, k, p, "STOPPING", "STOPPED", lifecycle.Stop, c.Now)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &struct{}{}, nil
+		return nil
+	}, "STOPPING", "STOPPED", lifecycle.Stop)
 }
 
-func (m *Module) terminatePool(ctx context.Context, c *gateway.Call, in *poolIDIn) (*struct{}, error) {
+func (m *Module) terminatePool(ctx context.Context, c *gateway.Call, in *terminatePoolIn) (*struct{}, error) {
+	return m.movePool(ctx, c, in.PoolId, "RUNNING or STOPPED", func(*poolRec) error { return nil }, "DELETING", "", lifecycle.Terminate)
+}
+
+// movePool schedules a lifecycle step of one of the caller's pools: a pool
+// in a transitional state is refused (retry once it is settled, the states
+// named), then check decides, then the pool goes to state and on to next.
+func (m *Module) movePool(ctx context.Context, c *gateway.Call, id, settled string, check func(p *poolRec) error, state, next string, step lifecycle.Step) (*struct{}, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
-		p, k, err := ownPool(ctx, tx, c.Account, c.Region, in.PoolId)
+		p, k, err := ownPool(ctx, tx, c.Account, c.Region, id)
 		if err != nil {
 			return err
 		}
 		if poolTransitional(p.State) {
-			return errInProgress("The pool %s is %s; try again once it is RUNNING or STOPPED.", in.PoolId, p.State)
+			return errInProgress("The pool %s is %s; try again once it is %s.", id, p.State, settled)
 		}
-		return m.schedulePoolStep(ctx, tx, k, p, "DELETING", "", lifecycle.Terminate, c.Now)
+		if err := check(p); err != nil {
+			return err
+		}
+		return m.schedulePoolStep(ctx, tx, k, p, state, next, step, c.Now)
 	})
 	if err != nil {
 		return nil, err

@@ -613,7 +613,7 @@ func (m *Module) launch(ctx context.Context, tx store.Tx, r *instanceRec, now ti
 	return nil, nil
 }
 
-func (m *Module) getInstance(ctx context.Context, c *gateway.Call, in *InstanceRef) (*GetWorkspaceInstanceOutput, error) {
+func (m *Module) getInstance(ctx context.Context, c *gateway.Call, in *GetWorkspaceInstanceInput) (*GetWorkspaceInstanceOutput, error) {
 	var out *GetWorkspaceInstanceOutput
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		r, err := getInstance(ctx, tx, c.Account, c.Region, ptr.Deref(in.WorkspaceInstanceID))
@@ -677,7 +677,7 @@ var (
 	idRe    = regexp.MustCompile(`^wsinst-[0-9a-zA-Z]{8,63}$`)
 )
 
-func (m *Module) deleteInstance(ctx context.Context, c *gateway.Call, in *InstanceRef) (*Empty, error) {
+func (m *Module) deleteInstance(ctx context.Context, c *gateway.Call, in *DeleteWorkspaceInstanceInput) (*Empty, error) {
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		r, err := live(ctx, tx, c.Account, c.Region, ptr.Deref(in.WorkspaceInstanceID))
 		if err != nil {
@@ -797,7 +797,7 @@ func (m *Module) untagResource(ctx context.Context, c *gateway.Call, in *UntagRe
 	return &Empty{}, nil
 }
 
-func (m *Module) listTags(ctx context.Context, c *gateway.Call, in *InstanceRef) (*ListTagsForResourceOutput, error) {
+func (m *Module) listTags(ctx context.Context, c *gateway.Call, in *ListTagsForResourceInput) (*ListTagsForResourceOutput, error) {
 	out := &ListTagsForResourceOutput{Tags: []TagOut{}}
 	err := m.store.View(ctx, func(tx store.Tx) error {
 		r, err := live(ctx, tx, c.Account, c.Region, ptr.Deref(in.WorkspaceInstanceID))

@@ -253,11 +253,21 @@ type CreateWorkspaceInstanceOutput struct {
 	WorkspaceInstanceID string `json:"WorkspaceInstanceId"`
 }
 
-// InstanceRef names a WorkSpace Instance: GetWorkspaceInstance,
-// DeleteWorkspaceInstance and ListTagsForResource.
+// InstanceRef names a WorkSpace Instance: the shape of the
+// GetWorkspaceInstance, DeleteWorkspaceInstance and ListTagsForResource
+// requests, each operation with its own type of it.
 type InstanceRef struct {
 	WorkspaceInstanceID *string `json:"WorkspaceInstanceId" v:"required,min=15,max=70,pattern=^wsinst-[0-9a-zA-Z]{8,63}$"`
 }
+
+// GetWorkspaceInstanceInput is the GetWorkspaceInstance request.
+type GetWorkspaceInstanceInput InstanceRef
+
+// DeleteWorkspaceInstanceInput is the DeleteWorkspaceInstance request.
+type DeleteWorkspaceInstanceInput InstanceRef
+
+// ListTagsForResourceInput is the ListTagsForResource request.
+type ListTagsForResourceInput InstanceRef
 
 // EC2ManagedInstance names the EC2 instance behind a WorkSpace Instance.
 type EC2ManagedInstance struct {

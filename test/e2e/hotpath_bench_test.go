@@ -25,21 +25,7 @@ import (
 //
 //	go test -run '^$' -bench DescribeWorkspacesByID -benchtime 5s ./test/e2e/
 func BenchmarkDescribeWorkspacesByID(b *testing.B) {
-	s := testserver.Start(b, testserver.Timing("instant"))
-	e := setup(b, s)
-	ctx := context.Background()
-	ids := e.create(b, ctx, 25, "bench")
-	body := []byte(fmt.Sprintf(`{"WorkspaceIds":[%q]}`, ids[0]))
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "WorkspacesService.DescribeWorkspaces")
-	sum := sha256.Sum256(body)
-	err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: config.AdminKeyID, SecretAccessKey: config.AdminSecret},
-		req, hex.EncodeToString(sum[:]), "workspaces", "us-east-1", time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	hdr := req.Header.Clone()
+	s, body, hdr := describeBench(b, 25)
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}
 	client := &http.Client{Transport: tr}
 	b.ResetTimer()
@@ -63,6 +49,27 @@ func BenchmarkDescribeWorkspacesByID(b *testing.B) {
 	})
 }
 
+// describeBench starts a server with n desktops and signs one
+// DescribeWorkspaces request for the first by id: the server, the body and
+// the signed headers each benchmark replays.
+func describeBench(b *testing.B, n int) (*testserver.Server, []byte, http.Header) {
+	s := testserver.Start(b, testserver.Timing("instant"))
+	e := setup(b, s)
+	ctx := context.Background()
+	ids := e.create(b, ctx, n, "bench")
+	body := []byte(fmt.Sprintf(`{"WorkspaceIds":[%q]}`, ids[0]))
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "WorkspacesService.DescribeWorkspaces")
+	sum := sha256.Sum256(body)
+	err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: config.AdminKeyID, SecretAccessKey: config.AdminSecret},
+		req, hex.EncodeToString(sum[:]), "workspaces", "us-east-1", time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, body, req.Header.Clone()
+}
+
 // discardWriter is a ResponseWriter that keeps only the status.
 type discardWriter struct {
 	h      http.Header
@@ -82,21 +89,8 @@ func (w *discardWriter) WriteHeader(s int)           { w.status = s }
 //
 //	go test -run '^$' -bench DescribeWorkspacesHandler -benchmem ./test/e2e/
 func BenchmarkDescribeWorkspacesHandler(b *testing.B) {
-	s := testserver.Start(b, testserver.Timing("instant"))
-	e := setup(b, s)
+	s, body, hdr := describeBench(b, 1)
 	ctx := context.Background()
-	ids := e.create(b, ctx, 1, "bench")
-	body := []byte(fmt.Sprintf(`{"WorkspaceIds":[%q]}`, ids[0]))
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "WorkspacesService.DescribeWorkspaces")
-	sum := sha256.Sum256(body)
-	err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: config.AdminKeyID, SecretAccessKey: config.AdminSecret},
-		req, hex.EncodeToString(sum[:]), "workspaces", "us-east-1", time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	hdr := req.Header.Clone()
 	h := s.Gateway
 	serve := func(rd *bytes.Reader, w *discardWriter) {
 		rd.Reset(body)

@@ -316,21 +316,29 @@ func TestHealthNeedsMissesInARow(t *testing.T) {
 		}
 	}
 
+	// signal stops or continues the guest and waits for the kernel to have done it.
+	signal := func(sig syscall.Signal) {
+		t.Helper()
+		syscall.Kill(pid, sig)
+		if !poll(5*time.Second, func() bool { return (procState(t, pid) == "T") == (sig == syscall.SIGSTOP) }) {
+			t.Fatalf("guest state %s after %v", procState(t, pid), sig)
+		}
+	}
 	// One miss, then the guest answers again: the count is cleared.
-	syscall.Kill(pid, syscall.SIGSTOP)
+	signal(syscall.SIGSTOP)
 	check()
 	missed(1)
 	if st := m.Status(key).State; st != StateReady {
 		t.Fatalf("one missed check made the guest %s", st)
 	}
-	syscall.Kill(pid, syscall.SIGCONT)
+	signal(syscall.SIGCONT)
 	check()
 	if !poll(10*time.Second, func() bool { return guestInfo(t, m, key).MissedChecks == 0 }) {
 		t.Fatalf("an answered check did not clear the misses (%d)", guestInfo(t, m, key).MissedChecks)
 	}
 
 	// HealthMisses in a row: unhealthy at the last one, not before.
-	syscall.Kill(pid, syscall.SIGSTOP)
+	signal(syscall.SIGSTOP)
 	defer syscall.Kill(pid, syscall.SIGCONT)
 	for i := 1; i <= DefaultHealthMisses; i++ {
 		check()

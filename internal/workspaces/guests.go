@@ -30,6 +30,9 @@ type Runtime interface {
 	Status(key string) GuestStatus
 	// Stop ends a desktop's guest; it reports whether none runs any more.
 	Stop(key string) bool
+	// Freeze stops a desktop's guest's processes where they are (SIGSTOP),
+	// so that it answers on no port, until Stop ends it.
+	Freeze(key string) bool
 	// Remove deletes a stopped desktop's volumes (Terminate).
 	Remove(key string) error
 	// Snapshot copies both volumes into snapshot name, keeping keep.

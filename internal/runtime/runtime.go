@@ -903,7 +903,10 @@ func (m *Manager) Freeze(key string) bool {
 	m.mu.Unlock()
 	m.o.Log.Info("runtime: guest frozen", "workspace_id", g.spec.WorkspaceID, "pid", g.pid)
 	if !cut.IsZero() && m.o.OnSession != nil {
-		safego.Call(m.o.Log, "runtime session report", func() { m.o.OnSession(key, false, cut) })
+		// Reported from a goroutine: the caller (the lifecycle) holds a
+		// store transaction that the report's own would wait for.
+		m.wg.Add(1)
+		safego.Go(m.ctx, m.o.Log, "runtime session report", func(context.Context) { m.o.OnSession(key, false, cut) }, m.wg.Done)
 	}
 	return true
 }

@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/workspaces"
+	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
+
+	"github.com/deskplane/deskplane/internal/testserver"
+)
+
+// frozenGuest is what GET /_deskplane/runtime says of a desktop's guest's
+// processes.
+func frozenGuest(t *testing.T, s *testserver.Server, id string) bool {
+	t.Helper()
+	var out struct {
+		Desktops []struct {
+			WorkspaceID string `json:"workspace_id"`
+			Frozen      bool   `json:"frozen"`
+		} `json:"desktops"`
+	}
+	if err := json.Unmarshal([]byte(adminText(t, s, "/_deskplane/runtime")), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range out.Desktops {
+		if g.WorkspaceID == id {
+			return g.Frozen
+		}
+	}
+	t.Fatalf("no guest for %s", id)
+	return false
+}
+
+// silent connects to addr and expects no banner: the kernel accepts the
+// connection, the frozen guest never writes.
+func silent(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", addr, err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if line, err := bufio.NewReader(c).ReadString('\n'); err == nil {
+		t.Fatalf("%s answered %q", addr, line)
+	}
+}
+
+// TestRuntimeFaultsFreezeTheGuest: with --runtime process, the faults'
+// UNHEALTHY and IMPAIRED reach the guest. A desktop made UNHEALTHY stops
+// answering (its guest is frozen: a client connects and never gets the
+// banner; the client's session ends), and a reboot brings a fresh guest
+// that answers; an IMPAIRED one likewise, ended by a stop and fresh after
+// a start; and the running rate's health check (virtual clock) freezes the
+// guest of the desktop it turns.
+func TestRuntimeFaultsFreezeTheGuest(t *testing.T) {
+	s := testserver.Start(t, testserver.VirtualClock(), testserver.Runtime("process", 0, binary(t), "guest"))
+	e := setup(t, s)
+	ctx := ctxT(t)
+	e.bundleID = sharedBundle(t, e)
+	e.dirID = registerShared(t, s, e)
+	out, err := e.ws.CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
+		DirectoryId: aws.String(e.dirID), UserName: aws.String("alice"), BundleId: aws.String(e.bundleID),
+		WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeAutoStop}}}})
+	if err != nil || len(out.FailedRequests) > 0 {
+		t.Fatalf("CreateWorkspaces: %v %+v", err, out)
+	}
+	id := *out.PendingRequests[0].WorkspaceId
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
+	g := readyGuest(t, s, id, -1)
+	addr := net.JoinHostPort(g.Address, fmt.Sprint(g.Ports[0].Port))
+	banner(t, addr)
+	faults := func(f map[string]any) {
+		t.Helper()
+		if _, err := s.AdminPost("/_deskplane/faults", f); err != nil {
+			t.Fatalf("faults %v: %v", f, err)
+		}
+	}
+	connState := func() wstypes.ConnectionState {
+		t.Helper()
+		cs, err := e.ws.DescribeWorkspacesConnectionStatus(ctx, &workspaces.DescribeWorkspacesConnectionStatusInput{WorkspaceIds: []string{id}})
+		if err != nil || len(cs.WorkspacesConnectionStatus) != 1 {
+			t.Fatalf("DescribeWorkspacesConnectionStatus: %v", err)
+		}
+		return cs.WorkspacesConnectionStatus[0].ConnectionState
+	}
+
+	// UNHEALTHY while a user is connected: the guest is frozen, the
+	// session ends, nothing answers; the runtime does not end the guest.
+	user, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer user.Close()
+	bufio.NewReader(user).ReadString('\n')
+	testserver.Eventually(t, 15*time.Second, func() bool { return connState() == wstypes.ConnectionStateConnected }, "never CONNECTED")
+	faults(map[string]any{"unhealthy_workspaces": []string{id}})
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateUnhealthy)
+	if !frozenGuest(t, s, id) {
+		t.Fatal("the guest of an UNHEALTHY desktop is not frozen")
+	}
+	if st := connState(); st != wstypes.ConnectionStateDisconnected {
+		t.Fatalf("connection of an UNHEALTHY desktop %s", st)
+	}
+	silent(t, addr)
+	if st := guests(t, s)[id].State; st != "ready" {
+		t.Fatalf("the runtime changed the frozen guest to %q", st)
+	}
+	// A reboot ends the frozen guest and starts a fresh one.
+	faults(map[string]any{})
+	e.rebootOne(t, ctx, id)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
+	g = readyGuest(t, s, id, g.Boot)
+	if frozenGuest(t, s, id) {
+		t.Fatal("the guest after a reboot is frozen")
+	}
+	banner(t, addr)
+	console := adminText(t, s, "/_deskplane/runtime/"+id+"/console")
+	if strings.Count(console, "shutting down") < 1 {
+		t.Fatalf("the frozen guest was not shut down by the reboot:\n%s", console)
+	}
+
+	// IMPAIRED: frozen too; a stop ends it, a start brings a fresh guest.
+	faults(map[string]any{"impaired_workspaces": []string{id}})
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateImpaired)
+	if !frozenGuest(t, s, id) {
+		t.Fatal("the guest of an IMPAIRED desktop is not frozen")
+	}
+	silent(t, addr)
+	faults(map[string]any{})
+	e.stop(t, ctx, id)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateStopped)
+	if st := guests(t, s)[id].State; st != "exited" {
+		t.Fatalf("the guest of a stopped IMPAIRED desktop is %q", st)
+	}
+	refused(t, addr)
+	e.start(t, ctx, id)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
+	g = readyGuest(t, s, id, g.Boot)
+	banner(t, addr)
+
+	// The running rate's health check on the virtual clock.
+	faults(map[string]any{"running_unhealthy_rate": 1.0, "health_check_minutes": 5})
+	s.Advance(6 * time.Minute)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateUnhealthy)
+	if !frozenGuest(t, s, id) {
+		t.Fatal("the guest of a desktop the running rate made UNHEALTHY is not frozen")
+	}
+	silent(t, addr)
+	faults(map[string]any{})
+	e.rebootOne(t, ctx, id)
+	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
+	readyGuest(t, s, id, g.Boot)
+	banner(t, addr)
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 
@@ -159,4 +162,37 @@ func TestRuntimeFaultsFreezeTheGuest(t *testing.T) {
 	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
 	readyGuest(t, s, id, g.Boot)
 	banner(t, addr)
+}
+
+// ebsDecrypts counts the CloudTrail Decrypt events made by an AWS service
+// with an aws:ebs:id context (EBS attaching an encrypted volume).
+func ebsDecrypts(t *testing.T, ctx context.Context, s *testserver.Server) int {
+	t.Helper()
+	ct := cloudtrail.NewFromConfig(s.Admin())
+	n := 0
+	var token *string
+	for {
+		ev, err := ct.LookupEvents(ctx, &cloudtrail.LookupEventsInput{NextToken: token, LookupAttributes: []cttypes.LookupAttribute{
+			{AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String("Decrypt")}}})
+		if err != nil {
+			t.Fatalf("LookupEvents: %v", err)
+		}
+		for _, e := range ev.Events {
+			var rec struct {
+				UserIdentity struct {
+					Type string `json:"type"`
+				} `json:"userIdentity"`
+				RequestParameters struct {
+					EncryptionContext map[string]string `json:"encryptionContext"`
+				} `json:"requestParameters"`
+			}
+			if json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec) == nil && rec.UserIdentity.Type == "AWSService" &&
+				strings.HasPrefix(rec.RequestParameters.EncryptionContext["aws:ebs:id"], "vol-") {
+				n++
+			}
+		}
+		if token = ev.NextToken; token == nil {
+			return n
+		}
+	}
 }

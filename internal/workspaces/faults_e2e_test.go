@@ -51,7 +51,10 @@ func (e *faultEnv) desktop(t *testing.T, user string) string {
 	t.Helper()
 	out := must(e.ws.CreateWorkspaces(e.ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
 		DirectoryId: aws.String(e.dir), UserName: aws.String(user), BundleId: aws.String(e.bundle),
-		WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeAutoStop}}}}))(t)
+		// A day's timeout: the tests advance the clock by hours, and an
+		// AUTO_STOP desktop stops after its timeout with no session.
+		WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeAutoStop,
+			RunningModeAutoStopTimeoutInMinutes: aws.Int32(1440)}}}}))(t)
 	if len(out.FailedRequests) > 0 {
 		t.Fatalf("CreateWorkspaces: %s %s", aws.ToString(out.FailedRequests[0].ErrorCode), aws.ToString(out.FailedRequests[0].ErrorMessage))
 	}

@@ -196,3 +196,46 @@ func ebsDecrypts(t *testing.T, ctx context.Context, s *testserver.Server) int {
 		}
 	}
 }
+
+// TestRuntimeMaxCountsRebuildAndRestore: a rebuild or restore brings a
+// stopped desktop's guest up, so at --runtime-max it is refused like a
+// start: ResourceLimitExceededException in FailedRequests (rebuild), the
+// modeled OperationNotSupportedException (restore); with room again the
+// rebuild goes through.
+func TestRuntimeMaxCountsRebuildAndRestore(t *testing.T) {
+	s := testserver.Start(t, testserver.VirtualClock(), testserver.Runtime("process", 1, binary(t), "guest"))
+	e := setup(t, s)
+	ctx := ctxT(t)
+	a := e.create(t, ctx, 1, "lima")[0]
+	e.waitAll(t, ctx, []string{a}, wstypes.WorkspaceStateAvailable)
+	s.Advance(31 * time.Minute) // the first snapshots
+	e.stop(t, ctx, a)
+	e.waitAll(t, ctx, []string{a}, wstypes.WorkspaceStateStopped)
+	b := e.create(t, ctx, 1, "limb")[0]
+	e.waitAll(t, ctx, []string{b}, wstypes.WorkspaceStateAvailable)
+	rebuild := func() *workspaces.RebuildWorkspacesOutput {
+		t.Helper()
+		out, err := e.ws.RebuildWorkspaces(ctx, &workspaces.RebuildWorkspacesInput{RebuildWorkspaceRequests: []wstypes.RebuildRequest{{WorkspaceId: aws.String(a)}}})
+		if err != nil {
+			t.Fatalf("RebuildWorkspaces: %v", err)
+		}
+		return out
+	}
+	if out := rebuild(); len(out.FailedRequests) != 1 || aws.ToString(out.FailedRequests[0].ErrorCode) != "ResourceLimitExceededException" {
+		t.Fatalf("rebuild at the limit: %+v", out.FailedRequests)
+	}
+	_, err := e.ws.RestoreWorkspace(ctx, &workspaces.RestoreWorkspaceInput{WorkspaceId: aws.String(a)})
+	if err == nil || !strings.Contains(err.Error(), "OperationNotSupportedException") || !strings.Contains(err.Error(), "--runtime-max") {
+		t.Fatalf("restore at the limit: %v", err)
+	}
+	if st := e.states(t, ctx, []string{a})[a]; st != wstypes.WorkspaceStateStopped {
+		t.Fatalf("a refused desktop is %s", st)
+	}
+	e.stop(t, ctx, b)
+	e.waitAll(t, ctx, []string{b}, wstypes.WorkspaceStateStopped)
+	if out := rebuild(); len(out.FailedRequests) != 0 {
+		t.Fatalf("rebuild with room: %+v", out.FailedRequests)
+	}
+	e.waitAll(t, ctx, []string{a}, wstypes.WorkspaceStateAvailable)
+	readyGuest(t, s, a, -1)
+}

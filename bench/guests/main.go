@@ -109,7 +109,8 @@ func batch(m *runtime.Manager, kind string, from, n int, readyTimeout time.Durat
 			case runtime.StateReady:
 				ready++
 			case runtime.StateExited, runtime.StateFailed, runtime.StateUnhealthy:
-				return fmt.Errorf("guest %s is %s (%s)", g.WorkspaceID, g.State, g.Error)
+				console, _ := m.Console(g.Key, 1500) // why: the end of its console
+				return fmt.Errorf("guest %s is %s (%s); the end of its console:\n%s", g.WorkspaceID, g.State, g.Error, console)
 			}
 		}
 		if ready == total {

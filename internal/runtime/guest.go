@@ -97,8 +97,8 @@ func RunGuest(ctx context.Context, getenv func(string) string, log io.Writer) er
 		go func() {
 			sc := bufio.NewScanner(control)
 			for sc.Scan() {
-				if strings.TrimSpace(sc.Text()) == "ping" {
-					emit("pong")
+				if f := strings.Fields(sc.Text()); len(f) > 0 && f[0] == "ping" {
+					emit("%s", strings.Join(append([]string{"pong"}, f[1:]...), " "))
 				}
 			}
 			cancel() // the runtime went away

@@ -20,15 +20,23 @@
 // descriptor 4 (DESKPLANE_CONTROL_FD) is read by it, one command per line.
 //
 //	guest → runtime: "ready"                      listening on every port; the readiness check passed
-//	guest → runtime: "pong"                       answer to "ping"
+//	guest → runtime: "pong N"                     answer to "ping N" (a bare "pong" answers the last ping)
 //	guest → runtime: "connect PORT REMOTE"        a client connected to a protocol port
 //	guest → runtime: "disconnect PORT REMOTE"     that client went away
-//	runtime → guest: "ping"                       health check, every HealthInterval
+//	runtime → guest: "ping N"                     health check N, every HealthInterval
 //
-// A guest that is not ready within ReadyTimeout, or leaves a ping
-// unanswered for HealthTimeout, is unhealthy; one that exits is exited.
-// Stop sends SIGTERM to the guest's process group and SIGKILL after
-// StopGrace.
+// A guest that is not ready within ReadyTimeout, or misses HealthMisses
+// health checks in a row (a ping left unanswered for HealthTimeout), is
+// unhealthy; one that exits is exited. One slow answer on a loaded machine
+// is not a failure: the next answered check clears the count. Stop sends
+// SIGTERM (and SIGCONT, for a frozen guest) to the guest's process group
+// and SIGKILL after StopGrace.
+//
+// Freeze stops a guest's whole process group (SIGSTOP): its ports still
+// accept connections in the kernel but nothing answers, and its health
+// checks are not run. The lifecycle freezes the guest of a desktop that is
+// UNHEALTHY or IMPAIRED; a reboot, stop, rebuild or restore ends the frozen
+// guest and the next boot starts a fresh one.
 //
 // Under x11 the process started (the group's leader) is the session
 // (RunX11Session), which starts the guest command with the pipes; it adds
@@ -56,6 +64,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deskplane/deskplane/internal/clock"
 	"github.com/deskplane/deskplane/internal/loopback"
 	"github.com/deskplane/deskplane/internal/safego"
 )
@@ -81,6 +90,12 @@ const (
 // bring their own protocol (BYOP) 3389 (RDP, the port partners' agents and
 // brokers use unless the image's configuration names others).
 var ProtocolPorts = map[string]int{"PCOIP": 4172, "WSP": 8443, "BYOP": 3389}
+
+// DefaultHealthMisses is how many health checks in a row a guest must
+// miss before it is unhealthy: 3 checks of 1 s with 5 s to answer, so a
+// guest that hangs is found within about 18 s, while one slow answer on a
+// loaded machine does not make its desktop UNHEALTHY.
+const DefaultHealthMisses = 3
 
 // ErrLimit is returned by Admit when --runtime-max guests run already.
 var ErrLimit = errors.New("runtime: the limit of running guests is reached")
@@ -156,9 +171,18 @@ type Options struct {
 	// runtime, with the time on the server's clock.
 	OnSession func(key string, connect bool, at time.Time)
 	Log       *slog.Logger
-	// ReadyTimeout, HealthInterval, HealthTimeout and StopGrace are real
-	// durations (zero: 30 s (x11: 60 s), 1 s, 5 s, 5 s).
+	// ReadyTimeout, HealthInterval, HealthTimeout and StopGrace are
+	// durations on HealthClock (zero: 30 s (x11: 60 s), 1 s, 5 s, 5 s;
+	// StopGrace is always real time).
 	ReadyTimeout, HealthInterval, HealthTimeout, StopGrace time.Duration
+	// HealthMisses is how many health checks in a row a guest must miss to
+	// be unhealthy (zero: DefaultHealthMisses); the VNC server's checks of
+	// an x11 guest are counted apart from the guest's pings.
+	HealthMisses int
+	// HealthClock is the clock the readiness and health checks are timed
+	// on (nil: the wall clock); a test injects a virtual one and advances
+	// it instead of waiting.
+	HealthClock clock.Clock
 	// VNCHealthInterval is how often an x11 guest's VNC server must answer
 	// with its RFB version (zero: 10 s; each check costs x11vnc about 25 ms
 	// of CPU, and the session ends the guest at once if x11vnc exits).
@@ -199,7 +223,7 @@ type guest struct {
 	readyAt time.Time
 	cmd     *exec.Cmd
 	ctl     io.WriteCloser
-	pong    chan struct{}
+	pong    chan int64 // the number a pong answers (0: any)
 	exited  chan struct{}
 	// next is started once this guest has exited (Ensure of a new boot).
 	next *Spec
@@ -214,6 +238,12 @@ type guest struct {
 	procs      map[string]int
 	vnc        string
 	guestReady chan struct{}
+	// frozen: the process group is stopped (Freeze); checks counts the
+	// health checks sent, misses those missed in a row (pings, and the
+	// VNC server's).
+	frozen            bool
+	checks            int
+	misses, vncMisses int
 }
 
 // New returns a manager.
@@ -246,6 +276,12 @@ func New(o Options) (*Manager, error) {
 	}
 	if o.VNCHealthInterval == 0 {
 		o.VNCHealthInterval = 10 * time.Second
+	}
+	if o.HealthMisses <= 0 {
+		o.HealthMisses = DefaultHealthMisses
+	}
+	if o.HealthClock == nil {
+		o.HealthClock = clock.Real{}
 	}
 	switch o.Kind {
 	case "", KindProcess:
@@ -439,7 +475,7 @@ func (m *Manager) startLocked(spec Spec) *guest {
 	if old := m.guests[spec.Key]; old != nil && old.spec.VPCAddress != spec.VPCAddress {
 		m.addrs.Release(spec.Key) // rebuilt with a new address
 	}
-	g := &guest{spec: spec, state: StateStarting, started: time.Now(), pong: make(chan struct{}, 1), exited: make(chan struct{}),
+	g := &guest{spec: spec, state: StateStarting, started: time.Now(), pong: make(chan int64, 8), exited: make(chan struct{}),
 		guestReady: make(chan struct{}, 1)}
 	m.guests[spec.Key] = g
 	if err := m.launch(g); err != nil {
@@ -634,8 +670,12 @@ func (m *Manager) readEvents(g *guest, r io.ReadCloser) {
 			g.display, g.procs = display, procs
 			m.mu.Unlock()
 		case "pong":
+			var n int64
+			if len(f) > 1 {
+				n, _ = strconv.ParseInt(f[1], 10, 64)
+			}
 			select {
-			case g.pong <- struct{}{}:
+			case g.pong <- n:
 			default:
 			}
 		case "connect", "disconnect":
@@ -702,23 +742,46 @@ func (m *Manager) wait(g *guest) {
 	m.notify(g.spec.Key)
 }
 
-// health waits for readiness, then pings the guest every HealthInterval.
+// health waits for readiness, then checks the guest every HealthInterval
+// (on HealthClock): a ping it must answer within HealthTimeout, and under
+// x11 every VNCHealthInterval the VNC server's RFB version. HealthMisses
+// misses in a row make the guest unhealthy; an answer clears the count.
+// A frozen guest is not checked.
 func (m *Manager) health(ctx context.Context, g *guest) {
-	readyBy := time.NewTimer(m.o.ReadyTimeout)
-	defer readyBy.Stop()
-	tick := time.NewTicker(m.o.HealthInterval)
-	defer tick.Stop()
-	guestReady := false // x11: the guest command reported ready
+	clk := m.o.HealthClock
+	start := clk.Now()
+	readyBy := start.Add(m.o.ReadyTimeout)
+	nextCheck := start.Add(m.o.HealthInterval)
+	var pingDeadline time.Time // zero: no ping outstanding
+	pinged := 0                // the number of the last ping
 	var vncChecked time.Time
+	guestReady := false // x11: the guest command reported ready
 	checkVNC := func() {
-		if !guestReady || m.Status(g.spec.Key).State != StateStarting {
+		m.mu.Lock()
+		starting := g.state == StateStarting
+		m.mu.Unlock()
+		if !guestReady || !starting {
 			return
 		}
 		if err := probeRFB(g.vnc, 2*time.Second); err == nil {
 			m.setState(g, StateReady)
 		}
 	}
+	timer := time.NewTimer(m.o.HealthInterval)
+	defer timer.Stop()
 	for {
+		now := clk.Now()
+		wake := nextCheck
+		if !pingDeadline.IsZero() {
+			wake = pingDeadline
+		}
+		m.mu.Lock()
+		starting := g.state == StateStarting
+		m.mu.Unlock()
+		if starting && readyBy.Before(wake) {
+			wake = readyBy
+		}
+		timer.Reset(max(wake.Sub(now), 0))
 		select {
 		case <-ctx.Done():
 			return
@@ -727,50 +790,125 @@ func (m *Manager) health(ctx context.Context, g *guest) {
 		case <-g.guestReady:
 			guestReady = true
 			checkVNC()
-		case <-readyBy.C:
-			if m.Status(g.spec.Key).State == StateStarting {
-				m.o.Log.Warn("runtime: guest not ready in time", "workspace_id", g.spec.WorkspaceID, "timeout", m.o.ReadyTimeout)
-				m.setStateWhy(g, StateUnhealthy, fmt.Sprintf("not ready within %s", m.o.ReadyTimeout))
+			continue
+		case n := <-g.pong:
+			if !pingDeadline.IsZero() && (n == 0 || n == int64(pinged)) {
+				pingDeadline = time.Time{}
+				m.mu.Lock()
+				g.misses = 0
+				m.mu.Unlock()
 			}
-		case <-tick.C:
-			m.mu.Lock()
-			state := g.state
-			m.mu.Unlock()
-			if state == StateStarting && g.vnc != "" {
+			continue
+		case <-timer.C:
+		case <-clk.Changed():
+		}
+		now = clk.Now()
+		m.mu.Lock()
+		state, frozen := g.state, g.frozen
+		m.mu.Unlock()
+		if state == StateStarting && !now.Before(readyBy) {
+			m.o.Log.Warn("runtime: guest not ready in time", "workspace_id", g.spec.WorkspaceID, "timeout", m.o.ReadyTimeout)
+			m.setStateWhy(g, StateUnhealthy, fmt.Sprintf("not ready within %s", m.o.ReadyTimeout))
+			continue
+		}
+		if frozen || (state != StateReady && state != StateStarting) {
+			pingDeadline = time.Time{}
+			nextCheck = now.Add(m.o.HealthInterval)
+			continue
+		}
+		if !pingDeadline.IsZero() {
+			if now.Before(pingDeadline) {
+				continue
+			}
+			pingDeadline = time.Time{}
+			nextCheck = now.Add(m.o.HealthInterval) // an interval after the miss
+			m.o.Log.Warn("runtime: guest missed a health check", "workspace_id", g.spec.WorkspaceID)
+			if m.miss(g, &g.misses) {
+				m.setStateWhy(g, StateUnhealthy, fmt.Sprintf("health check: no answer to %d pings in a row within %s", m.o.HealthMisses, m.o.HealthTimeout))
+			}
+			continue
+		}
+		if now.Before(nextCheck) {
+			continue
+		}
+		nextCheck = now.Add(m.o.HealthInterval)
+		if state == StateStarting {
+			if g.vnc != "" {
 				checkVNC()
-				continue
 			}
-			if state != StateReady {
-				continue
-			}
-			if g.vnc != "" && time.Since(vncChecked) >= m.o.VNCHealthInterval {
-				vncChecked = time.Now()
-				if err := probeRFB(g.vnc, m.o.HealthTimeout); err != nil {
-					m.o.Log.Warn("runtime: the desktop's VNC server failed its health check", "workspace_id", g.spec.WorkspaceID, "err", err)
-					m.setStateWhy(g, StateUnhealthy, "health check: the VNC server: "+err.Error())
+			continue
+		}
+		if g.vnc != "" && !now.Before(vncChecked.Add(m.o.VNCHealthInterval)) {
+			vncChecked = now
+			if err := probeRFB(g.vnc, m.o.HealthTimeout); err != nil {
+				m.o.Log.Warn("runtime: the desktop's VNC server missed a health check", "workspace_id", g.spec.WorkspaceID, "err", err)
+				if m.miss(g, &g.vncMisses) {
+					m.setStateWhy(g, StateUnhealthy, fmt.Sprintf("health check: the VNC server, %d times in a row: %v", m.o.HealthMisses, err))
 					continue
 				}
+			} else {
+				m.mu.Lock()
+				g.vncMisses = 0
+				m.mu.Unlock()
 			}
+		}
+		for drained := false; !drained; { // late answers to missed pings
 			select {
 			case <-g.pong:
 			default:
+				drained = true
 			}
-			if _, err := io.WriteString(g.ctl, "ping\n"); err != nil {
-				m.setStateWhy(g, StateUnhealthy, "health check: ping: "+err.Error())
-				continue
-			}
-			t := time.NewTimer(m.o.HealthTimeout)
-			select {
-			case <-g.pong:
-			case <-g.exited:
-			case <-ctx.Done():
-			case <-t.C:
-				m.o.Log.Warn("runtime: guest failed its health check", "workspace_id", g.spec.WorkspaceID)
-				m.setStateWhy(g, StateUnhealthy, fmt.Sprintf("health check: no answer to ping within %s", m.o.HealthTimeout))
-			}
-			t.Stop()
 		}
+		pinged++
+		if _, err := fmt.Fprintf(g.ctl, "ping %d\n", pinged); err != nil {
+			m.setStateWhy(g, StateUnhealthy, "health check: ping: "+err.Error())
+			continue
+		}
+		m.mu.Lock()
+		g.checks = pinged
+		m.mu.Unlock()
+		pingDeadline = clk.Now().Add(m.o.HealthTimeout)
 	}
+}
+
+// miss counts one missed health check in *n (g.misses or g.vncMisses) and
+// reports whether the guest has now missed HealthMisses in a row.
+func (m *Manager) miss(g *guest, n *int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	*n++
+	return *n >= m.o.HealthMisses
+}
+
+// Freeze stops a desktop's guest's process group (SIGSTOP) and ends its
+// user sessions: the desktop stops answering on every port, as an
+// UNHEALTHY or IMPAIRED desktop does, until the guest is stopped (Stop
+// continues it first, so it ends normally). It reports whether a guest was
+// frozen.
+func (m *Manager) Freeze(key string) bool {
+	m.mu.Lock()
+	g := m.guests[key]
+	if g == nil || g.frozen || g.pid == 0 || g.state == StateExited || g.state == StateFailed || g.state == StateStopping {
+		m.mu.Unlock()
+		return false
+	}
+	g.frozen = true
+	signalGroup(g.pid, syscall.SIGSTOP)
+	var cut time.Time
+	if s := m.sessions[key]; s != nil && s.open > 0 {
+		s.open = 0
+		s.lastDisconnect = m.o.Now()
+		cut = s.lastDisconnect
+	}
+	m.mu.Unlock()
+	m.o.Log.Info("runtime: guest frozen", "workspace_id", g.spec.WorkspaceID, "pid", g.pid)
+	if !cut.IsZero() && m.o.OnSession != nil {
+		// Reported from a goroutine: the caller (the lifecycle) holds a
+		// store transaction that the report's own would wait for.
+		m.wg.Add(1)
+		safego.Go(m.ctx, m.o.Log, "runtime session report", func(context.Context) { m.o.OnSession(key, false, cut) }, m.wg.Done)
+	}
+	return true
 }
 
 // stopLocked signals a guest to end; m.mu is held.
@@ -780,6 +918,9 @@ func (m *Manager) stopLocked(g *guest) {
 	}
 	g.state = StateStopping
 	signalGroup(g.pid, syscall.SIGTERM)
+	if g.frozen { // a stopped process acts on SIGTERM once continued
+		signalGroup(g.pid, syscall.SIGCONT)
+	}
 	m.wg.Add(1)
 	safego.Go(m.ctx, m.o.Log, "guest stop", func(ctx context.Context) {
 		t := time.NewTimer(m.o.StopGrace)
@@ -811,6 +952,12 @@ type Info struct {
 	// the working copies in a tmpfs while the guest runs.
 	Encrypted []string `json:"encrypted,omitempty"`
 	Error     string   `json:"error,omitempty"`
+	// Frozen: the guest's processes are stopped (its desktop is UNHEALTHY
+	// or IMPAIRED). HealthChecks counts the pings sent, MissedChecks those
+	// missed in a row (with the VNC server's under x11).
+	Frozen       bool `json:"frozen,omitempty"`
+	HealthChecks int  `json:"health_checks"`
+	MissedChecks int  `json:"missed_checks,omitempty"`
 	// Under x11: the X display, the VNC server's address (when the
 	// security groups allow 5900) and the session's processes by role
 	// (xvfb, wm, xterm, x11vnc; PID above is the session, the leader of
@@ -827,7 +974,8 @@ func (m *Manager) List() []Info {
 	out := make([]Info, 0, len(m.guests))
 	for k, g := range m.guests {
 		in := Info{WorkspaceID: g.spec.WorkspaceID, Key: k, VPCAddress: g.spec.VPCAddress, Ports: g.spec.Ports,
-			State: g.state, PID: g.pid, Boot: g.spec.Boot, Started: g.started, RootVolume: m.RootDir(k), UserVolume: m.UserDir(k), Error: g.err}
+			State: g.state, PID: g.pid, Boot: g.spec.Boot, Started: g.started, RootVolume: m.RootDir(k), UserVolume: m.UserDir(k), Error: g.err,
+			Frozen: g.frozen && g.state != StateExited, HealthChecks: g.checks, MissedChecks: max(g.misses, g.vncMisses)}
 		if w := g.work["root"]; w != "" {
 			in.RootVolume = w
 			in.Encrypted = append(in.Encrypted, "root")

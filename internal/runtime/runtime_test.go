@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deskplane/deskplane/internal/clock"
 )
 
 // TestMain runs the built-in guest when the test binary is started as one
@@ -254,4 +256,177 @@ func TestEncryptedVolumesSealedAtRest(t *testing.T) {
 	spec.Boot, spec.Keys = 3, map[string][]byte{"user": bytes.Repeat([]byte{8}, 64)}
 	m.Ensure(spec)
 	waitState(t, m, key, StateFailed)
+}
+
+// guestInfo returns the runtime's listing of one guest.
+func guestInfo(t *testing.T, m *Manager, key string) Info {
+	t.Helper()
+	for _, in := range m.List() {
+		if in.Key == key {
+			return in
+		}
+	}
+	t.Fatalf("no guest %s", key)
+	return Info{}
+}
+
+// TestHealthNeedsMissesInARow drives the health checks by an injected,
+// frozen clock: a guest that stops answering (SIGSTOP) misses one check
+// after another, each HealthTimeout after its ping; an answer clears the
+// count; only HealthMisses misses in a row make it unhealthy.
+func TestHealthNeedsMissesInARow(t *testing.T) {
+	clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), true)
+	events := make(chan string, 64)
+	m, err := New(Options{Dir: t.TempDir(), Max: 2, Command: []string{os.Args[0]}, Env: []string{"DESKPLANE_RUNTIME_TEST_GUEST=1"},
+		Log: slog.New(slog.DiscardHandler), StopGrace: 2 * time.Second, HealthInterval: time.Second, HealthTimeout: 5 * time.Second,
+		HealthClock: clk, Notify: func(k string) {
+			select {
+			case events <- k:
+			default:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if m.o.HealthMisses != DefaultHealthMisses || DefaultHealthMisses < 2 {
+		t.Fatalf("HealthMisses %d, default %d: want at least 2", m.o.HealthMisses, DefaultHealthMisses)
+	}
+	key := "111/us-east-1/ws-h"
+	m.Ensure(testSpec(key, "10.9.8.20", 1))
+	waitState(t, m, key, StateReady)
+	pid := guestInfo(t, m, key).PID
+	// check sends the next ping (the clock moves one interval) and returns
+	// the count of pings sent.
+	checks := guestInfo(t, m, key).HealthChecks
+	check := func() {
+		t.Helper()
+		clk.Advance(time.Second)
+		want := checks + 1
+		if !poll(10*time.Second, func() bool { return guestInfo(t, m, key).HealthChecks >= want }) {
+			t.Fatalf("no health check after the interval (sent %d)", guestInfo(t, m, key).HealthChecks)
+		}
+		checks = want
+	}
+	missed := func(want int) {
+		t.Helper()
+		clk.Advance(5 * time.Second)
+		if !poll(10*time.Second, func() bool { return guestInfo(t, m, key).MissedChecks == want }) {
+			t.Fatalf("missed checks %d, want %d", guestInfo(t, m, key).MissedChecks, want)
+		}
+	}
+
+	// signal stops or continues the guest and waits for the kernel to have done it.
+	signal := func(sig syscall.Signal) {
+		t.Helper()
+		syscall.Kill(pid, sig)
+		if !poll(5*time.Second, func() bool { return (procState(t, pid) == "T") == (sig == syscall.SIGSTOP) }) {
+			t.Fatalf("guest state %s after %v", procState(t, pid), sig)
+		}
+	}
+	// One miss, then the guest answers again: the count is cleared.
+	signal(syscall.SIGSTOP)
+	check()
+	missed(1)
+	if st := m.Status(key).State; st != StateReady {
+		t.Fatalf("one missed check made the guest %s", st)
+	}
+	signal(syscall.SIGCONT)
+	check()
+	if !poll(10*time.Second, func() bool { return guestInfo(t, m, key).MissedChecks == 0 }) {
+		t.Fatalf("an answered check did not clear the misses (%d)", guestInfo(t, m, key).MissedChecks)
+	}
+
+	// HealthMisses in a row: unhealthy at the last one, not before.
+	signal(syscall.SIGSTOP)
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	for i := 1; i <= DefaultHealthMisses; i++ {
+		check()
+		if st := m.Status(key).State; st != StateReady {
+			t.Fatalf("after %d missed checks the guest is %s", i-1, st)
+		}
+		if i < DefaultHealthMisses {
+			missed(i)
+		} else {
+			clk.Advance(5 * time.Second)
+		}
+	}
+	waitState(t, m, key, StateUnhealthy)
+	if in := guestInfo(t, m, key); !strings.Contains(in.Error, "3 pings in a row") {
+		t.Fatalf("error %q", in.Error)
+	}
+}
+
+// TestFreezeStopsAnsweringAndStopEnds: a frozen guest accepts no session
+// (its banner never comes), misses no health check (none is sent), and its
+// open sessions end; Stop still ends it (continued, then SIGTERM), and a
+// new boot answers again.
+func TestFreezeStopsAnsweringAndStopEnds(t *testing.T) {
+	m, _ := newTestManager(t)
+	key := "111/us-east-1/ws-f"
+	m.Ensure(testSpec(key, "10.9.8.21", 1))
+	waitState(t, m, key, StateReady)
+	c, err := net.DialTimeout("tcp", "127.9.8.21:8443", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bufio.NewReader(c).ReadString('\n')
+	waitConn(t, m, key, "CONNECTED")
+	if !m.Freeze(key) {
+		t.Fatal("Freeze of a running guest reported none")
+	}
+	if m.Freeze(key) {
+		t.Fatal("a second Freeze reported a guest frozen again")
+	}
+	in := guestInfo(t, m, key)
+	if !in.Frozen || in.Sessions != 0 {
+		t.Fatalf("frozen guest %+v: want frozen with no session", in)
+	}
+	if conn, _ := m.ConnectionState("ws-f"); conn.State != "DISCONNECTED" {
+		t.Fatalf("connection of a frozen guest %q", conn.State)
+	}
+	if !poll(5*time.Second, func() bool { return procState(t, in.PID) == "T" }) {
+		t.Fatalf("process state of a frozen guest %q, want T (stopped)", procState(t, in.PID))
+	}
+	// The kernel completes the handshake; the guest never writes its banner.
+	c2, err := net.DialTimeout("tcp", "127.9.8.21:8443", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+	if line, err := bufio.NewReader(c2).ReadString('\n'); err == nil {
+		t.Fatalf("a frozen guest answered %q", line)
+	}
+	checks := guestInfo(t, m, key).HealthChecks
+	if poll(time.Second, func() bool { return guestInfo(t, m, key).HealthChecks > checks }) {
+		t.Fatal("a frozen guest was health-checked")
+	}
+	if st := m.Status(key).State; st != StateReady {
+		t.Fatalf("the runtime made a frozen guest %s", st)
+	}
+	m.Stop(key)
+	waitState(t, m, key, StateExited)
+	out, _ := m.Console(key, 1<<20)
+	if !strings.Contains(string(out), "shutting down") {
+		t.Fatalf("a frozen guest was killed, not stopped:\n%s", out)
+	}
+	m.Ensure(testSpec(key, "10.9.8.21", 2))
+	waitState(t, m, key, StateReady)
+	if guestInfo(t, m, key).Frozen {
+		t.Fatal("the new boot is frozen")
+	}
+}
+
+// procState is the state letter of a process (/proc/PID/stat).
+func procState(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndex(s, ")")+1:])
+	return f[0]
 }

@@ -281,17 +281,17 @@ func readDisplay(ctx context.Context, log *slog.Logger, r io.Reader, exits <-cha
 const vncClientPoll = time.Second
 
 // watchVNCClients reports each client of the VNC server at addr (the TCP
-// connections established to it, from the kernel's table: x11vnc's own
-// -afteraccept hook misses clients that come as a health check leaves) as
-// a user session on events: "connect PORT REMOTE" once it has lasted a
-// poll, "disconnect PORT REMOTE" when it is gone.
+// connections established to it, from the kernel's tables, IPv4 and IPv6:
+// x11vnc's own -afteraccept hook misses clients that come as a health
+// check leaves) as a user session on events: "connect PORT REMOTE" once it
+// has lasted a poll, "disconnect PORT REMOTE" when it is gone.
 func watchVNCClients(ctx context.Context, events io.Writer, addr, port string) {
-	local, err := procNetAddr(addr)
+	local, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return
 	}
-	seen := map[string]int{} // remote (kernel's hex) -> polls seen in a row
-	open := map[string]string{}
+	seen := map[netip.AddrPort]int{} // remote -> polls seen in a row
+	open := map[netip.AddrPort]bool{}
 	t := time.NewTicker(vncClientPoll)
 	defer t.Stop()
 	for {
@@ -300,15 +300,15 @@ func watchVNCClients(ctx context.Context, events io.Writer, addr, port string) {
 			return
 		case <-t.C:
 		}
-		now, err := establishedTo(local)
+		now, err := establishedTo(local, procNetTCP...)
 		if err != nil {
 			continue
 		}
 		for r := range now {
 			seen[r]++
 			if seen[r] == 2 {
-				open[r] = decodeProcNetAddr(r)
-				fmt.Fprintf(events, "connect %s %s\n", port, open[r])
+				open[r] = true
+				fmt.Fprintf(events, "connect %s %s\n", port, r)
 			}
 		}
 		for r := range seen {
@@ -316,55 +316,87 @@ func watchVNCClients(ctx context.Context, events io.Writer, addr, port string) {
 				continue
 			}
 			delete(seen, r)
-			if remote, ok := open[r]; ok {
+			if open[r] {
 				delete(open, r)
-				fmt.Fprintf(events, "disconnect %s %s\n", port, remote)
+				fmt.Fprintf(events, "disconnect %s %s\n", port, r)
 			}
 		}
 	}
 }
 
-// procNetAddr writes an IPv4 address and port as /proc/net/tcp does
-// (the address's 4 bytes as a native-endian word, the port in host order).
-func procNetAddr(addrPort string) (string, error) {
-	ap, err := netip.ParseAddrPort(addrPort)
-	if err != nil || !ap.Addr().Is4() {
-		return "", fmt.Errorf("not an IPv4 address and port: %q", addrPort)
-	}
-	b := ap.Addr().As4()
-	return fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(b[:]), ap.Port()), nil
-}
+// procNetTCP are the kernel's tables of TCP sockets: IPv4, and IPv6 (where
+// a dual-stack socket's IPv4 peers show as ::ffff:a.b.c.d).
+var procNetTCP = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 
-func decodeProcNetAddr(s string) string {
+// parseProcNetAddr reads an address and port as /proc/net/tcp and tcp6
+// write them: the address's 4 bytes (IPv4) or 16 bytes (IPv6) as
+// native-endian 32-bit words in hex, a colon, the port in hex. An
+// IPv4-mapped IPv6 address is returned as the IPv4 address.
+func parseProcNetAddr(s string) (netip.AddrPort, error) {
 	a, p, ok := strings.Cut(s, ":")
-	w, err1 := strconv.ParseUint(a, 16, 32)
-	port, err2 := strconv.ParseUint(p, 16, 16)
-	if !ok || err1 != nil || err2 != nil {
-		return s
+	port, err := strconv.ParseUint(p, 16, 16)
+	if !ok || err != nil || (len(a) != 8 && len(a) != 32) {
+		return netip.AddrPort{}, fmt.Errorf("not a /proc/net/tcp address: %q", s)
 	}
-	var b [4]byte
-	binary.NativeEndian.PutUint32(b[:], uint32(w))
-	return netip.AddrPortFrom(netip.AddrFrom4(b), uint16(port)).String()
+	var b [16]byte
+	for i := 0; i < len(a)/8; i++ {
+		w, err := strconv.ParseUint(a[i*8:i*8+8], 16, 32)
+		if err != nil {
+			return netip.AddrPort{}, fmt.Errorf("not a /proc/net/tcp address: %q", s)
+		}
+		binary.NativeEndian.PutUint32(b[i*4:], uint32(w))
+	}
+	ip := netip.AddrFrom16(b)
+	if len(a) == 8 {
+		ip = netip.AddrFrom4([4]byte(b[:4]))
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), nil
 }
 
 // establishedTo lists the remote ends of the established TCP connections
-// to local (in /proc/net/tcp's form).
-func establishedTo(local string) (map[string]bool, error) {
-	f, err := os.Open("/proc/net/tcp")
-	if err != nil {
-		return nil, err
+// to local in the kernel's tables (files; a table that cannot be read,
+// such as tcp6 without IPv6, is skipped unless none can).
+func establishedTo(local netip.AddrPort, files ...string) (map[netip.AddrPort]bool, error) {
+	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+	out := map[netip.AddrPort]bool{}
+	var errs []error
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		err = scanEstablished(f, local, out)
+		f.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read %s: %w", name, err))
+		}
 	}
-	defer f.Close()
-	out := map[string]bool{}
-	sc := bufio.NewScanner(f)
+	if len(errs) == len(files) && len(files) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// scanEstablished adds to out the remote ends of the established
+// connections to local in one table.
+func scanEstablished(r io.Reader, local netip.AddrPort, out map[netip.AddrPort]bool) error {
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		fl := strings.Fields(sc.Text())
 		// sl local_address rem_address st ...; 01 is ESTABLISHED.
-		if len(fl) > 3 && fl[1] == local && fl[3] == "01" {
-			out[fl[2]] = true
+		if len(fl) < 4 || fl[3] != "01" {
+			continue
+		}
+		l, err := parseProcNetAddr(fl[1])
+		if err != nil || l != local {
+			continue
+		}
+		if rem, err := parseProcNetAddr(fl[2]); err == nil {
+			out[rem] = true
 		}
 	}
-	return out, sc.Err()
+	return sc.Err()
 }
 
 // probeRFB reports whether a VNC server answers at addr with its RFB

@@ -176,3 +176,39 @@ func TestX11VNCNotAllowedIsNotListening(t *testing.T) {
 		t.Fatalf("processes left after Xvfb died: %v", groupProcesses(t, "ws-x11b"))
 	}
 }
+
+// TestX11FrozenDesktopStopsCleanly: a frozen x11 guest (its desktop
+// UNHEALTHY or IMPAIRED) stops every process of its session, so its VNC
+// server answers no RFB version; Stop still ends the whole session (the
+// group is continued to act on SIGTERM), leaving no process.
+func TestX11FrozenDesktopStopsCleanly(t *testing.T) {
+	needX11(t)
+	m := newX11Manager(t)
+	key := "111/us-east-1/ws-x11c"
+	m.Ensure(x11Spec(key, "10.9.7.3", 1, true))
+	waitState(t, m, key, StateReady)
+	g := m.List()[0]
+	if err := probeRFB(g.VNC, 2*time.Second); err != nil {
+		t.Fatalf("VNC before the freeze: %v", err)
+	}
+	if !m.Freeze(key) {
+		t.Fatal("Freeze reported no guest")
+	}
+	for role, pid := range g.Processes {
+		if !poll(5*time.Second, func() bool { return procState(t, pid) == "T" }) {
+			t.Fatalf("%s (%d) is %s, want stopped", role, pid, procState(t, pid))
+		}
+	}
+	if err := probeRFB(g.VNC, time.Second); err == nil {
+		t.Fatal("the VNC server of a frozen desktop answered")
+	}
+	m.Stop(key)
+	waitState(t, m, key, StateExited)
+	if !poll(10*time.Second, func() bool { return len(groupProcesses(t, "ws-x11c")) == 0 }) {
+		t.Fatalf("processes left after a frozen desktop stopped: %v", groupProcesses(t, "ws-x11c"))
+	}
+	console, _ := m.Console(key, 1<<20)
+	if !strings.Contains(string(console), "stopping") {
+		t.Fatalf("the frozen session was killed, not stopped:\n%s", console)
+	}
+}

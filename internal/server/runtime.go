@@ -104,6 +104,7 @@ func (a runtimeAdapter) ConnectionState(workspaceID string) (workspaces.Connecti
 func (a runtimeAdapter) Room() int                  { return a.m.Room() }
 func (a runtimeAdapter) Release(key string)         { a.m.Release(key) }
 func (a runtimeAdapter) Stop(key string) bool       { return a.m.Stop(key) }
+func (a runtimeAdapter) Freeze(key string) bool     { return a.m.Freeze(key) }
 func (a runtimeAdapter) Remove(key string) error    { return a.m.Remove(key) }
 func (a runtimeAdapter) Restore(k, up string) error { return a.m.Restore(k, up) }
 func (a runtimeAdapter) Snapshot(key, name string, keep int) error {

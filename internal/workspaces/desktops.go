@@ -1475,6 +1475,9 @@ func (m *Module) rebootOne(ctx context.Context, tx store.Tx, c *gateway.Call, w 
 	if err := m.requestFault(ctx, "RebootWorkspaces", w.Seq, w.WorkspaceID); err != nil {
 		return err
 	}
+	if err := m.admitGuest(key(c.Account, c.Region, w.WorkspaceID), "rebooted"); err != nil {
+		return err
+	}
 	return m.transition(ctx, tx, c.Account, c.Region, w, "REBOOTING", lifecycle.Reboot, c.Now)
 }
 
@@ -1489,6 +1492,9 @@ func (m *Module) rebuildOne(ctx context.Context, tx store.Tx, c *gateway.Call, w
 		return itemErr("InvalidResourceStateException", "The WorkSpace %s has no user volume snapshot yet; it can be rebuilt once the first snapshot is taken (about 30 minutes after creation).", w.WorkspaceID)
 	}
 	if err := m.requestFault(ctx, "RebuildWorkspaces", w.Seq, w.WorkspaceID); err != nil {
+		return err
+	}
+	if err := m.admitGuest(key(c.Account, c.Region, w.WorkspaceID), "rebuilt"); err != nil {
 		return err
 	}
 	return m.transition(ctx, tx, c.Account, c.Region, w, "REBUILDING", lifecycle.Rebuild, c.Now)
@@ -1530,6 +1536,14 @@ func (m *Module) restoreWorkspace(ctx context.Context, c *gateway.Call, in *rest
 			return errUnsupported("The WorkSpace %s has no restore snapshot yet.", w.WorkspaceID)
 		}
 		if err := m.requestFault(ctx, "RestoreWorkspace", w.Seq, w.WorkspaceID); err != nil {
+			return err
+		}
+		// A restored desktop runs a guest: at the limit, the model's
+		// exception for an operation this deskplane cannot do now.
+		if err := m.admitGuest(key(c.Account, c.Region, w.WorkspaceID), "restored"); err != nil {
+			if ie, ok := toItemError(err); ok {
+				return errUnsupported("%s", ie.msg)
+			}
 			return err
 		}
 		return m.transition(ctx, tx, c.Account, c.Region, w, "RESTORING", lifecycle.Restore, c.Now)
@@ -1708,7 +1722,7 @@ func (m *Module) modifyProperties(ctx context.Context, c *gateway.Call, in *modi
 }
 
 func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*migrateOut, error) {
-	var target string
+	var target, admitted string
 	err := m.store.Update(ctx, func(tx store.Tx) error {
 		src, err := m.loadForUpdate(ctx, tx, c, in.SourceWorkspaceId)
 		if err != nil {
@@ -1762,6 +1776,15 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 			return err
 		}
 		t.WorkspaceID = newOrderedID("ws-")
+		// The target runs a guest beside the source's until it is AVAILABLE.
+		if err := m.admitGuest(key(c.Account, c.Region, t.WorkspaceID), "migrated"); err != nil {
+			if ie, ok := toItemError(err); ok {
+				return errUnsupported("%s", ie.msg)
+			}
+			return err
+		} else if m.rt != nil {
+			admitted = key(c.Account, c.Region, t.WorkspaceID)
+		}
 		t.BundleID = in.BundleId
 		t.ComputerName = computerName(t.WorkspaceID)
 		t.IPAddress, err = m.allocIP(ctx, tx, c.Account, c.Region, src.SubnetID)
@@ -1816,6 +1839,9 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		return m.scheduleTransition(ctx, tx, c.Account, c.Region, t, lifecycle.Migrate, c.Now)
 	})
 	if err != nil {
+		if admitted != "" {
+			m.rt.Release(admitted)
+		}
 		return nil, err
 	}
 	return &migrateOut{SourceWorkspaceId: in.SourceWorkspaceId, TargetWorkspaceId: target}, nil

@@ -51,7 +51,10 @@ func (e *faultEnv) desktop(t *testing.T, user string) string {
 	t.Helper()
 	out := must(e.ws.CreateWorkspaces(e.ctx, &workspaces.CreateWorkspacesInput{Workspaces: []wstypes.WorkspaceRequest{{
 		DirectoryId: aws.String(e.dir), UserName: aws.String(user), BundleId: aws.String(e.bundle),
-		WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeAutoStop}}}}))(t)
+		// A day's timeout: the tests advance the clock by hours, and an
+		// AUTO_STOP desktop stops after its timeout with no session.
+		WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeAutoStop,
+			RunningModeAutoStopTimeoutInMinutes: aws.Int32(1440)}}}}))(t)
 	if len(out.FailedRequests) > 0 {
 		t.Fatalf("CreateWorkspaces: %s %s", aws.ToString(out.FailedRequests[0].ErrorCode), aws.ToString(out.FailedRequests[0].ErrorMessage))
 	}
@@ -306,10 +309,24 @@ func TestFaultsFailDesktopOperations(t *testing.T) {
 	wantCode(t, err, "ResourceUnavailableException")
 	e.faults(t, op("MigrateWorkspace", map[string]any{"ids": []string{c}}))
 	mig := must(e.ws.MigrateWorkspace(e.ctx, &workspaces.MigrateWorkspaceInput{SourceWorkspaceId: aws.String(c), BundleId: aws.String(target)}))(t)
-	e.wantError(t, aws.ToString(mig.TargetWorkspaceId), "MigrationFailure")
+	// The target's id is not used: it is terminated at once, with the
+	// reason, and then gone; the source keeps its id, bundle and state.
+	tw := waitDesktop(t, e.ctx, e.ws, aws.ToString(mig.TargetWorkspaceId), wstypes.WorkspaceStateTerminated)
+	if aws.ToString(tw.ErrorCode) != "MigrationFailure" || !strings.Contains(aws.ToString(tw.ErrorMessage), "fault injected") {
+		t.Fatalf("the target of a failed migration: %s %q %q", tw.State, aws.ToString(tw.ErrorCode), aws.ToString(tw.ErrorMessage))
+	}
 	if src := e.state(t, c); src.State != wstypes.WorkspaceStateError || aws.ToString(src.BundleId) != e.bundle {
 		t.Fatalf("the source of a failed migration: %s %s", src.State, aws.ToString(src.BundleId))
 	}
+	e.s.Advance(time.Hour)
+	testserver.Eventually(t, 30*time.Second, func() bool {
+		d, err := e.ws.DescribeWorkspaces(e.ctx, &workspaces.DescribeWorkspacesInput{WorkspaceIds: []string{aws.ToString(mig.TargetWorkspaceId)}})
+		return err == nil && len(d.Workspaces) == 0
+	}, "the target of a failed migration is still listed")
+	// The source can be migrated again.
+	e.faults(t, map[string]any{})
+	again := must(e.ws.MigrateWorkspace(e.ctx, &workspaces.MigrateWorkspaceInput{SourceWorkspaceId: aws.String(c), BundleId: aws.String(target)}))(t)
+	waitDesktop(t, e.ctx, e.ws, aws.ToString(again.TargetWorkspaceId), wstypes.WorkspaceStateAvailable)
 	// Not every operation is a fault target, and outcomes are per operation.
 	for _, bad := range []map[string]any{
 		op("TerminateWorkspaces", map[string]any{"rate": 1.0}),

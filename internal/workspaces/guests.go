@@ -30,6 +30,9 @@ type Runtime interface {
 	Status(key string) GuestStatus
 	// Stop ends a desktop's guest; it reports whether none runs any more.
 	Stop(key string) bool
+	// Freeze stops a desktop's guest's processes where they are (SIGSTOP),
+	// so that it answers on no port, until Stop ends it.
+	Freeze(key string) bool
 	// Remove deletes a stopped desktop's volumes (Terminate).
 	Remove(key string) error
 	// Snapshot copies both volumes into snapshot name, keeping keep.
@@ -455,7 +458,9 @@ func (m *Module) ConnectionStatus(workspaceID string) (c Connection, ok bool) {
 }
 
 // jobAutoStopIdle stops an AUTO_STOP desktop once no client has been
-// connected for its RunningModeAutoStopTimeoutInMinutes (runtime only).
+// connected for its RunningModeAutoStopTimeoutInMinutes: under a runtime
+// the observed sessions decide; with --runtime none, where no session is
+// ever observed, the timeout runs from the desktop's last start.
 const jobAutoStopIdle = "workspaces.autostop-idle"
 
 // autoStopTimeout is an AUTO_STOP desktop's idle timeout under the timing profile.
@@ -467,14 +472,30 @@ func (m *Module) autoStopTimeout(w *desktopRec) time.Duration {
 	return m.scaled(time.Duration(min) * time.Minute)
 }
 
+// idleStopDue is when an AUTO_STOP desktop idle since idleSince stops.
+// Without a runtime, a profile that scales the schedules (fast: an hour
+// is 10 s) stops it no sooner than a MANUAL desktop's auto-stop after its
+// start (AutoStopAfter, scaled: 8 minutes in fast), or it would stop in
+// the middle of a script's first steps; under a runtime a connected
+// client holds it off.
+func (m *Module) idleStopDue(w *desktopRec, idleSince time.Time) time.Time {
+	due := idleSince.Add(m.autoStopTimeout(w))
+	if m.rt == nil && m.engine.Timing().Speedup() > 1 {
+		if soonest := w.StateSince.Add(m.scaled(AutoStopAfter)); due.Before(soonest) {
+			due = soonest
+		}
+	}
+	return due
+}
+
 // scheduleIdleStop schedules the idle check of an AUTO_STOP desktop that
-// became AVAILABLE (runtime only).
+// became AVAILABLE.
 func (m *Module) scheduleIdleStop(ctx context.Context, tx store.Tx, account, region string, w *desktopRec, now time.Time) error {
-	if m.rt == nil || ptr.Deref(w.Properties.RunningMode) != "AUTO_STOP" {
+	if ptr.Deref(w.Properties.RunningMode) != "AUTO_STOP" {
 		return nil
 	}
 	k := key(account, region, w.WorkspaceID)
-	return m.engine.Schedule(ctx, tx, "asi/"+k, jobAutoStopIdle, now.Add(m.autoStopTimeout(w)), jobRef{Key: k, Seq: w.Seq})
+	return m.engine.Schedule(ctx, tx, "asi/"+k, jobAutoStopIdle, m.idleStopDue(w, now), jobRef{Key: k, Seq: w.Seq})
 }
 
 // runAutoStopIdle stops the desktop when no client is connected and none
@@ -482,20 +503,21 @@ func (m *Module) scheduleIdleStop(ctx context.Context, tx store.Tx, account, reg
 // AVAILABLE); otherwise it looks again when the timeout could next expire.
 func (m *Module) runAutoStopIdle(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
 	w, ref, err := m.loadJob(ctx, tx, j)
-	if err != nil || w == nil || w.Seq != ref.Seq || w.State != "AVAILABLE" || ptr.Deref(w.Properties.RunningMode) != "AUTO_STOP" || m.rt == nil {
+	if err != nil || w == nil || w.Seq != ref.Seq || w.State != "AVAILABLE" || ptr.Deref(w.Properties.RunningMode) != "AUTO_STOP" {
 		return err
 	}
-	timeout := m.autoStopTimeout(w)
 	idleSince := w.StateSince
-	if c, ok := m.rt.ConnectionState(w.WorkspaceID); ok {
-		if c.Open > 0 {
-			return m.engine.Schedule(ctx, tx, j.ID, jobAutoStopIdle, now.Add(timeout), ref)
-		}
-		if c.LastDisconnect.After(idleSince) {
-			idleSince = c.LastDisconnect
+	if m.rt != nil {
+		if c, ok := m.rt.ConnectionState(w.WorkspaceID); ok {
+			if c.Open > 0 {
+				return m.engine.Schedule(ctx, tx, j.ID, jobAutoStopIdle, now.Add(m.autoStopTimeout(w)), ref)
+			}
+			if c.LastDisconnect.After(idleSince) {
+				idleSince = c.LastDisconnect
+			}
 		}
 	}
-	if due := idleSince.Add(timeout); due.After(now) {
+	if due := m.idleStopDue(w, idleSince); due.After(now) {
 		return m.engine.Schedule(ctx, tx, j.ID, jobAutoStopIdle, due, ref)
 	}
 	parts := splitKey(ref.Key)

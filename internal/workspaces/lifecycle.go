@@ -153,6 +153,12 @@ func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region st
 			t := now
 			w.UnhealthySince = &t
 		}
+		if m.rt != nil && state != "ERROR" {
+			// The desktop stops answering: its guest, if one runs, is
+			// frozen until a reboot, stop, rebuild or restore ends it
+			// and the next boot starts a fresh one (README).
+			m.rt.Freeze(key(account, region, w.WorkspaceID))
+		}
 	}
 	return nil
 }
@@ -461,7 +467,7 @@ func (m *Module) afterTransition(ctx context.Context, tx store.Tx, account, regi
 		}
 	case "ERROR":
 		if w.MigratedFrom != "" {
-			return m.abortMigration(ctx, tx, account, region, w)
+			return m.abortMigration(ctx, tx, account, region, w, now)
 		}
 	}
 	return nil
@@ -678,18 +684,28 @@ func (m *Module) finishMigration(ctx context.Context, tx store.Tx, account, regi
 	return m.transition(ctx, tx, account, region, src, "TERMINATING", lifecycle.Terminate, now)
 }
 
-func (m *Module) abortMigration(ctx context.Context, tx store.Tx, account, region string, t *desktopRec) error {
+// abortMigration ends a migration whose target failed (ERROR): the source
+// keeps its id, name and state, and the target is terminated at once, its
+// ErrorCode and ErrorMessage kept while it is TERMINATING and TERMINATED
+// ("if the migration does not succeed, the target WorkSpace ID will not be
+// used", MigrateWorkspace's TargetWorkspaceId).
+func (m *Module) abortMigration(ctx context.Context, tx store.Tx, account, region string, t *desktopRec, now time.Time) error {
 	src, err := getRec[desktopRec](ctx, tx, tDesktops, key(account, region, t.MigratedFrom))
-	if err != nil || src == nil {
+	if err != nil {
 		return err
 	}
-	src.MigratingTo = ""
-	if t.WorkspaceName != "" {
-		if err := tx.Put(ctx, tIdem, key(account, region, "name/"+src.WorkspaceName), []byte(`"`+src.WorkspaceID+`"`)); err != nil {
+	if src != nil {
+		src.MigratingTo = ""
+		if t.WorkspaceName != "" {
+			if err := tx.Put(ctx, tIdem, key(account, region, "name/"+src.WorkspaceName), []byte(`"`+src.WorkspaceID+`"`)); err != nil {
+				return err
+			}
+		}
+		if err := m.save(ctx, tx, account, region, src); err != nil {
 			return err
 		}
 	}
-	return m.save(ctx, tx, account, region, src)
+	return m.transition(ctx, tx, account, region, t, "TERMINATING", lifecycle.Terminate, now)
 }
 
 func (m *Module) runAutoStop(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {

@@ -540,9 +540,15 @@ func TestRuntimeEncryptedVolumes(t *testing.T) {
 	if _, err := os.Stat(g.UserVolume); err == nil {
 		t.Fatal("the decrypted working copy outlived the guest")
 	}
+	decrypts := ebsDecrypts(t, ctx, s)
 	e.start(t, ctx, id)
 	e.waitAll(t, ctx, []string{id}, wstypes.WorkspaceStateAvailable)
 	g = readyGuest(t, s, id, g.Boot)
+	// The start attached both volumes: EBS's Decrypt of each stored data
+	// key, with the volume's aws:ebs:id, in CloudTrail.
+	if n := ebsDecrypts(t, ctx, s); n != decrypts+2 {
+		t.Fatalf("EBS Decrypt events %d after the start, %d before: want one per volume", n, decrypts)
+	}
 	if b, err := os.ReadFile(filepath.Join(g.UserVolume, "secret.txt")); err != nil || string(b) != marker {
 		t.Fatalf("marker after stop/start: %q %v", b, err)
 	}

@@ -96,11 +96,14 @@ func New(src Source, o Options) *Server {
 	if o.TLSPort == 0 {
 		o.TLSPort = DefaultTLSPort
 	}
-	if o.Alloc == nil {
-		o.Alloc = loopback.NewAllocator()
-	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Alloc == nil {
+		o.Alloc = loopback.NewAllocator()
+		if err := o.Alloc.ClaimAcross(loopback.MachineClaimDir()); err != nil {
+			o.Log.Warn("ldap: loopback addresses are not claimed across processes", "err", err)
+		}
 	}
 	return &Server{src: src, opts: o, running: map[string]*dc{}}
 }

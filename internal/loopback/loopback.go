@@ -11,14 +11,18 @@
 // 127.0.0.0/24 (where servers usually listen) and those ending in .0 or .255
 // are never handed out. When the preferred address is unusable or already held
 // by another owner (two accounts may use the same VPC range) or, with
-// AssignFree, by another program on this machine, the Allocator gives the
+// AssignFree, by another program on this machine (or, with ClaimAcross,
+// claimed by another deskplane process), the Allocator gives the
 // first free address counting down from 127.255.255.254.
 package loopback
 
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
+	"syscall"
 )
 
 // Preferred returns the loopback address a private IPv4 address maps to
@@ -45,14 +49,53 @@ func usable(a netip.Addr) bool {
 // ids) by the package's rule, resolving collisions. It is safe for
 // concurrent use.
 type Allocator struct {
-	mu      sync.Mutex
-	byAddr  map[netip.Addr]string
-	byOwner map[string]netip.Addr
+	mu       sync.Mutex
+	byAddr   map[netip.Addr]string
+	byOwner  map[string]netip.Addr
+	claimDir string                  // "" claims nothing outside the process
+	claims   map[netip.Addr]*os.File // the locked claim file of each held address
 }
 
 // NewAllocator returns an empty allocator.
 func NewAllocator() *Allocator {
-	return &Allocator{byAddr: map[netip.Addr]string{}, byOwner: map[string]netip.Addr{}}
+	return &Allocator{byAddr: map[netip.Addr]string{}, byOwner: map[string]netip.Addr{}, claims: map[netip.Addr]*os.File{}}
+}
+
+// MachineClaimDir is the directory where the allocators of this user's
+// deskplane processes claim addresses (see ClaimAcross).
+func MachineClaimDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("deskplane-loopback-%d", os.Getuid()))
+}
+
+// ClaimAcross makes the addresses this allocator holds exclusive among the
+// processes whose allocators claim in the same directory: holding an
+// address takes an exclusive lock on a file named for it there, which the
+// kernel drops when the address is released or the process dies. Probing
+// a port only shows a program already listening; a guest that is still
+// starting has not bound its ports yet, so two servers on one machine (two
+// test packages, a test and a developer's server) would otherwise hand it
+// out twice.
+func (a *Allocator) ClaimAcross(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("loopback: the claim directory: %w", err)
+	}
+	a.mu.Lock()
+	a.claimDir = dir
+	a.mu.Unlock()
+	return nil
+}
+
+// claim locks c's claim file; false when another holder has it.
+func (a *Allocator) claim(c netip.Addr) (*os.File, bool) {
+	f, err := os.OpenFile(filepath.Join(a.claimDir, c.String()+".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, false
+	}
+	return f, true
 }
 
 // Assign returns owner's loopback address for the private address ip: the
@@ -79,7 +122,23 @@ func (a *Allocator) AssignFree(owner string, ip netip.Addr, free func(netip.Addr
 		if _, taken := a.byAddr[c]; taken || !usable(c) {
 			return false
 		}
-		return free == nil || free(c)
+		var f *os.File
+		if a.claimDir != "" {
+			var claimed bool
+			if f, claimed = a.claim(c); !claimed {
+				return false
+			}
+		}
+		if free != nil && !free(c) {
+			if f != nil {
+				f.Close()
+			}
+			return false
+		}
+		if f != nil {
+			a.claims[c] = f
+		}
+		return true
 	}
 	if ok(pref) {
 		a.hold(owner, pref)
@@ -115,5 +174,20 @@ func (a *Allocator) Release(owner string) {
 	if addr, ok := a.byOwner[owner]; ok {
 		delete(a.byOwner, owner)
 		delete(a.byAddr, addr)
+		if f := a.claims[addr]; f != nil {
+			f.Close() // drops the lock; the file stays, so no other holder's lock is on a removed name
+			delete(a.claims, addr)
+		}
+	}
+}
+
+// Close releases every address's claim outside the process, for a server
+// that is done with its addresses (its guests and LDAP listeners closed).
+func (a *Allocator) Close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for addr, f := range a.claims {
+		f.Close()
+		delete(a.claims, addr)
 	}
 }

@@ -72,3 +72,38 @@ func TestAssignFreeSkipsAddressesInUseElsewhere(t *testing.T) {
 		t.Fatalf("an owner's address changed: %v", again)
 	}
 }
+
+// TestClaimAcrossAllocators: two allocators claiming in one directory (two
+// processes on one machine) never hold the same address, and an address
+// released by one, or by a closed allocator, is the other's to take.
+func TestClaimAcrossAllocators(t *testing.T) {
+	dir := t.TempDir()
+	a, b := NewAllocator(), NewAllocator()
+	for _, al := range []*Allocator{a, b} {
+		if err := al.ClaimAcross(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vpc := netip.MustParseAddr("10.0.1.4")
+	want := netip.MustParseAddr("127.0.1.4")
+	got, err := a.AssignFree("ws-a", vpc, nil)
+	if err != nil || got != want {
+		t.Fatalf("first allocator: %v %v, want %v", got, err, want)
+	}
+	other, err := b.AssignFree("ws-b", vpc, nil)
+	if err != nil || other == want {
+		t.Fatalf("second allocator: %v %v, want an address other than %v", other, err, want)
+	}
+	a.Release("ws-a")
+	if got, err := b.AssignFree("ws-c", vpc, nil); err != nil || got != want {
+		t.Fatalf("after release: %v %v, want %v", got, err, want)
+	}
+	b.Close()
+	if got, err := a.AssignFree("ws-d", netip.MustParseAddr("10.0.1.4"), nil); err != nil || got != want {
+		t.Fatalf("after the other closed: %v %v, want %v", got, err, want)
+	}
+	// Without ClaimAcross an allocator claims nothing outside itself.
+	if got, err := NewAllocator().AssignFree("ws-e", vpc, nil); err != nil || got != want {
+		t.Fatalf("unclaimed allocator: %v %v, want %v", got, err, want)
+	}
+}

@@ -311,6 +311,9 @@ func New(o Options) (*Manager, error) {
 	addrs := o.Addrs
 	if addrs == nil {
 		addrs = loopback.NewAllocator()
+		if err := addrs.ClaimAcross(loopback.MachineClaimDir()); err != nil {
+			o.Log.Warn("runtime: loopback addresses are not claimed across processes", "err", err)
+		}
 	}
 	return &Manager{o: o, addrs: addrs, ctx: ctx, cancel: cancel,
 		guests: map[string]*guest{}, reserved: map[string]bool{}, sessions: map[string]*sessions{}}, nil
@@ -444,6 +447,9 @@ func (m *Manager) Close() error {
 	case <-time.After(m.o.StopGrace + 2*time.Second):
 	}
 	m.cancel()
+	if m.o.Addrs == nil {
+		m.addrs.Close() // its own allocator's claims; a shared one is its owner's to close
+	}
 	return nil
 }
 

@@ -186,6 +186,11 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Opts: o, Loopback: loopback.NewAllocator()}
+	// Guests and directories on this machine's loopback addresses are
+	// claimed across processes, so two servers never hand out one address.
+	if err := s.Loopback.ClaimAcross(loopback.MachineClaimDir()); err != nil {
+		o.Log.Warn("loopback addresses are not claimed across processes", "err", err)
+	}
 	var clk clock.Clock = clock.Real{}
 	switch o.Clock {
 	case "", "real":
@@ -650,5 +655,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			err = errors.Join(err, c.Close())
 		}
 	}
+	s.Loopback.Close()
 	return errors.Join(err, s.closeStores())
 }

@@ -163,6 +163,7 @@ CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEG
 CREATE UNIQUE INDEX IF NOT EXISTS sessions_live_user ON sessions("user") WHERE state IN ('waiting','starting','active','disconnected');
 CREATE TABLE IF NOT EXISTS leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS tickets(key TEXT PRIMARY KEY, session TEXT NOT NULL, gateway TEXT NOT NULL, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS standby_ws(workspace_id TEXT PRIMARY KEY, standby_id TEXT NOT NULL, region TEXT NOT NULL, created_at INTEGER NOT NULL DEFAULT 0);
 `
 
 // OpenStore opens (creating if needed) the store in dir, holding the data

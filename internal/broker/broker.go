@@ -731,7 +731,7 @@ func (b *Broker) create(ctx context.Context, p Pool, n int, resend []string, now
 	if n > 0 {
 		// Record the intent first: a crash after the call is matched by
 		// name on the next pass instead of creating the desktops again.
-		fresh, err := b.st.NextNames(ctx, p.Name, n, now)
+		fresh, err := b.st.NextNamesFrom(ctx, p.Name, n, p.nameBase, now)
 		if err != nil {
 			return fmt.Errorf("record intents: %w", err)
 		}

@@ -39,6 +39,12 @@ type StandbyPool struct {
 	VolumeEncryptionKey string `json:"volume_encryption_key,omitempty"`
 }
 
+// StandbyNameBase: a standby WorkSpace carries its primary's name
+// (<pool>-<n>), and names are unique in a region, so the standby pool of a
+// pool with standby WorkSpaces numbers its own desktops from
+// StandbyNameBase+1 (<pool>-1000001, …).
+const StandbyNameBase = 1000000
+
 // The failover thresholds. A tenant's primary region is failing after
 // FailoverPasses consecutive reconcile passes that failed (the region's
 // calls erroring or throttled beyond the retries), or after a pass in which
@@ -99,6 +105,9 @@ func standbyConfig(c *Config) (*Config, error) {
 		}
 		sp := p
 		sp.Standby = nil
+		if sb.Workspaces {
+			sp.nameBase = StandbyNameBase
+		}
 		sp.Min, sp.Warm = sb.Min, sb.Warm
 		if sb.Directory != "" {
 			sp.Directory = sb.Directory

@@ -372,6 +372,12 @@ func upsertSet(cols string) string {
 // NextNames reserves n desktop names for pool and records a create intent
 // for each, in one transaction, before CreateWorkspaces is called.
 func (s *Store) NextNames(ctx context.Context, pool string, n int, now time.Time) ([]string, error) {
+	return s.NextNamesFrom(ctx, pool, n, 0, now)
+}
+
+// NextNamesFrom is NextNames for a pool whose desktops are numbered from
+// base+1 (<pool>-<base+n>).
+func (s *Store) NextNamesFrom(ctx context.Context, pool string, n, base int, now time.Time) ([]string, error) {
 	var names []string
 	err := s.tx(ctx, func(tx sqlTx) error {
 		names = names[:0]
@@ -386,7 +392,7 @@ func (s *Store) NextNames(ctx context.Context, pool string, n int, now time.Time
 		}
 		for i := 0; i < n; i++ {
 			seq++
-			name := fmt.Sprintf("%s-%d", pool, seq)
+			name := fmt.Sprintf("%s-%d", pool, base+seq)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO intents(name,pool,created_at,sent_at,sends) VALUES(?,?,?,?,1)`, name, pool, ms(now), ms(now)); err != nil {
 				return err
 			}

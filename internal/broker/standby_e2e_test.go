@@ -383,3 +383,38 @@ func TestStandbyStoreMigration(t *testing.T) {
 		t.Fatalf("standby after drop: %+v %v", got, err)
 	}
 }
+
+// TestStandbyStorePostgres: on PostgreSQL, a schema made before standby_ws
+// existed gets the table when a broker opens it, and records standbys.
+func TestStandbyStorePostgres(t *testing.T) {
+	dsn := freshDatabase(t)
+	ctx := context.Background()
+	s, err := OpenPostgresStore(ctx, dsn, "broker_standby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `DROP TABLE standby_ws`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = OpenPostgresStore(ctx, dsn, "broker_standby"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := time.UnixMilli(time.Now().UnixMilli()).UTC()
+	for _, sid := range []string{"ws-bbbbbbbbb", "ws-ccccccccc"} { // the second replaces the first
+		if err := s.PutStandby(ctx, StandbyWS{WorkspaceID: "ws-aaaaaaaaa", StandbyID: sid, Region: "us-west-2", CreatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.Standbys(ctx)
+	if err != nil || len(all) != 1 || all["ws-aaaaaaaaa"].StandbyID != "ws-ccccccccc" || !all["ws-aaaaaaaaa"].CreatedAt.Equal(at) {
+		t.Fatalf("standbys on PostgreSQL: %+v %v", all, err)
+	}
+	if err := s.DropStandby(ctx, "ws-aaaaaaaaa"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Standby(ctx, "ws-aaaaaaaaa"); err != nil || got != nil {
+		t.Fatalf("standby after drop: %+v %v", got, err)
+	}
+}

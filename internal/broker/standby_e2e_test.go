@@ -418,3 +418,56 @@ func TestStandbyStorePostgres(t *testing.T) {
 		t.Fatalf("standby after drop: %+v %v", got, err)
 	}
 }
+
+// TestStandbyWorkspaceUnhealthyFallsBack: during a failover a user whose
+// standby WorkSpace is UNHEALTHY is served a desktop of the standby pool
+// instead (no user is left without a desktop because of a bad standby).
+func TestStandbyWorkspaceUnhealthyFallsBack(t *testing.T) {
+	e := startEnv(t)
+	ctx := context.Background()
+	b, sb := standbyFleet(t, e, &StandbyPool{Region: "us-west-2", Bundle: "win11-bundle-west", Workspaces: true})
+	srv := httptest.NewServer(b.Handler())
+	defer srv.Close()
+	api := sessionAPI{t: t, url: srv.URL}
+	west := workspaces.NewFromConfig(e.s.Admin("us-west-2"))
+	reconcileUntil(t, b, func(r *PassReport) bool { return allStandbys(t, b, r) }, "every primary desktop has a standby")
+	alice := api.request("alice")
+	if !alice.Ready() {
+		t.Fatalf("alice before the outage: %+v", alice)
+	}
+	rec, err := b.Store().Standby(ctx, alice.WorkspaceID)
+	if err != nil || rec == nil {
+		t.Fatalf("standby record: %+v %v", rec, err)
+	}
+	testserver.Eventually(t, 60*time.Second, func() bool {
+		st, _ := wsState(t, west, rec.StandbyID)
+		if st != "AVAILABLE" {
+			e.advance(10 * time.Second)
+		}
+		return st == "AVAILABLE"
+	}, "standby %s provisioned", rec.StandbyID)
+	if _, err := e.s.AdminPost("/_deskplane/faults", map[string]any{"unhealthy_workspaces": []string{rec.StandbyID}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := wsState(t, west, rec.StandbyID); st != "UNHEALTHY" {
+		t.Fatalf("standby after the fault: %s", st)
+	}
+	if _, err := e.s.AdminPost("/_deskplane/faults", map[string]any{"unhealthy_workspaces": []string{rec.StandbyID},
+		"region_outages": map[string]string{"us-east-1": "error"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < FailoverPasses; i++ {
+		b.Reconcile(ctx)
+	}
+	if st := b.Failover(); !st.Failing {
+		t.Fatalf("no failover: %+v", st)
+	}
+	reconcileUntil(t, sb, func(r *PassReport) bool { return settled(r, "eng") && r.Pools["eng"].States["AVAILABLE"] >= 1 }, "standby pool grows")
+	a2 := api.request("alice")
+	if a2.Region != "us-west-2" || a2.WorkspaceID == "" || a2.WorkspaceID == rec.StandbyID {
+		t.Fatalf("alice with an UNHEALTHY standby: %+v", a2)
+	}
+	if d, err := sb.Store().Desktop(ctx, a2.WorkspaceID); err != nil || d == nil || d.User != "alice" {
+		t.Fatalf("alice's fallback is not a standby pool desktop: %+v %v", d, err)
+	}
+}

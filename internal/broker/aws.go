@@ -46,6 +46,7 @@ type WorkSpacesAPI interface {
 	RebuildWorkspaces(context.Context, *workspaces.RebuildWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.RebuildWorkspacesOutput, error)
 	RebootWorkspaces(context.Context, *workspaces.RebootWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.RebootWorkspacesOutput, error)
 	DescribeIpGroups(context.Context, *workspaces.DescribeIpGroupsInput, ...func(*workspaces.Options)) (*workspaces.DescribeIpGroupsOutput, error)
+	CreateStandbyWorkspaces(context.Context, *workspaces.CreateStandbyWorkspacesInput, ...func(*workspaces.Options)) (*workspaces.CreateStandbyWorkspacesOutput, error)
 	ModifyWorkspaceCreationProperties(context.Context, *workspaces.ModifyWorkspaceCreationPropertiesInput, ...func(*workspaces.Options)) (*workspaces.ModifyWorkspaceCreationPropertiesOutput, error)
 }
 

@@ -51,6 +51,9 @@ type Broker struct {
 	tenant string
 	// region is the failover state when pools have a standby region.
 	region *regional
+	// primary, in a standby region's broker, is the tenant's primary
+	// broker, whose store records its desktops' standby WorkSpaces.
+	primary *Broker
 	// holder names this process in the reconcile lease; leader is whether
 	// it holds it (shared store only).
 	holder string
@@ -477,6 +480,9 @@ type PoolReport struct {
 	Errors    []string       `json:"errors,omitempty"`
 	Resent    []string       `json:"resent,omitempty"`
 	Requested int            `json:"requested_creates,omitempty"`
+	// StandbyCreated lists the primary desktops a standby WorkSpace was
+	// asked for this pass (Pool.Standby.Workspaces).
+	StandbyCreated []string `json:"standby_created,omitempty"`
 }
 
 // Reconcile runs one pass over every pool: observe, record, decide, act.
@@ -521,6 +527,9 @@ func (b *Broker) Reconcile(ctx context.Context) (rep *PassReport, err error) {
 			return rep, fmt.Errorf("pool %s: %w", p.Name, err)
 		}
 		rep.Pools[p.Name] = pr
+	}
+	if err := b.reconcileStandbys(ctx, obs, now, rep); err != nil {
+		return rep, err
 	}
 	return rep, nil
 }
@@ -722,7 +731,7 @@ func (b *Broker) create(ctx context.Context, p Pool, n int, resend []string, now
 	if n > 0 {
 		// Record the intent first: a crash after the call is matched by
 		// name on the next pass instead of creating the desktops again.
-		fresh, err := b.st.NextNames(ctx, p.Name, n, now)
+		fresh, err := b.st.NextNamesFrom(ctx, p.Name, n, p.nameBase, now)
 		if err != nil {
 			return fmt.Errorf("record intents: %w", err)
 		}

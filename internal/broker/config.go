@@ -162,6 +162,10 @@ type Pool struct {
 	Warm int `json:"warm"`
 	// Standby is the pool's second region (see StandbyPool); nil: none.
 	Standby *StandbyPool `json:"standby,omitempty"`
+	// nameBase numbers the pool's desktops from nameBase+1: a standby
+	// pool whose primary keeps standby WorkSpaces names its own desktops
+	// apart from the primaries' names the standby WorkSpaces carry.
+	nameBase int
 }
 
 // ProtocolPlan is what the gateway is told to connect with.

@@ -241,6 +241,23 @@
 // restart it is found again within three passes. onboard --standby sets up
 // the standby region (BYOL, image, directory, bundle).
 //
+// A pool's standby may keep standby WorkSpaces (StandbyPool.Workspaces,
+// "standby_workspaces"; standby_ws.go): each pass of a healthy primary
+// records the standby each primary desktop shows (DescribeWorkspaces'
+// StandbyWorkspacesProperties) in the store's standby_ws table, asks the
+// standby region for the missing ones (CreateStandbyWorkspaces with the
+// primary's id, the standby pool's directory, the configured
+// data_replication and volume_encryption_key; failures are the pool's
+// errors, never a failed pass of the primary), and terminates the standbys
+// of primaries that are gone. During a failover the standby region's broker
+// serves a user whose primary desktop has a standby that standby (started
+// if stopped; one in ERROR, UNHEALTHY or gone leaves the user to the
+// standby pool); on recovery those sessions end and the standbys are
+// stopped, so the users' next sessions are on their primary desktops.
+// Standby WorkSpaces have no PartnerManaged tag (the standby pool never
+// adopts them) and carry their primaries' names, so that standby pool
+// numbers its own desktops from StandbyNameBase+1.
+//
 // # Cost
 //
 // The report (per pool, per user, per desktop) sums the AVAILABLE hours the

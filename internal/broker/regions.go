@@ -25,7 +25,25 @@ type StandbyPool struct {
 	// standby takes the primary pool's min and warm.
 	Min  int `json:"min,omitempty"`
 	Warm int `json:"warm,omitempty"`
+	// Workspaces, when true, gives every primary desktop of the pool its own
+	// standby WorkSpace in the standby region (CreateStandbyWorkspaces):
+	// during a failover its user is served that desktop (started if
+	// stopped) instead of a fresh one of the standby pool. Default false:
+	// the standby pool alone serves a failover.
+	Workspaces bool `json:"standby_workspaces,omitempty"`
+	// DataReplication is the standby WorkSpaces' DataReplication:
+	// NO_REPLICATION (the default) or PRIMARY_AS_SOURCE.
+	DataReplication string `json:"data_replication,omitempty"`
+	// VolumeEncryptionKey is a KMS key of the standby region for the
+	// standby WorkSpaces' volumes (needed when the primaries' are encrypted).
+	VolumeEncryptionKey string `json:"volume_encryption_key,omitempty"`
 }
+
+// StandbyNameBase: a standby WorkSpace carries its primary's name
+// (<pool>-<n>), and names are unique in a region, so the standby pool of a
+// pool with standby WorkSpaces numbers its own desktops from
+// StandbyNameBase+1 (<pool>-1000001, …).
+const StandbyNameBase = 1000000
 
 // The failover thresholds. A tenant's primary region is failing after
 // FailoverPasses consecutive reconcile passes that failed (the region's
@@ -77,8 +95,19 @@ func standbyConfig(c *Config) (*Config, error) {
 		if sb.Min < 0 || sb.Warm < 0 || sb.Min > p.Max || sb.Warm > p.Max {
 			return nil, fmt.Errorf("broker config: pool %q: standby min and warm must be between 0 and the pool's max", p.Name)
 		}
+		switch sb.DataReplication {
+		case "", "NO_REPLICATION", "PRIMARY_AS_SOURCE":
+		default:
+			return nil, fmt.Errorf("broker config: pool %q: standby data_replication %q: want NO_REPLICATION or PRIMARY_AS_SOURCE", p.Name, sb.DataReplication)
+		}
+		if !sb.Workspaces && (sb.DataReplication != "" || sb.VolumeEncryptionKey != "") {
+			return nil, fmt.Errorf("broker config: pool %q: standby data_replication and volume_encryption_key apply to standby WorkSpaces: set standby_workspaces", p.Name)
+		}
 		sp := p
 		sp.Standby = nil
+		if sb.Workspaces {
+			sp.nameBase = StandbyNameBase
+		}
 		sp.Min, sp.Warm = sb.Min, sb.Warm
 		if sb.Directory != "" {
 			sp.Directory = sb.Directory
@@ -123,6 +152,7 @@ func (b *Broker) attachStandby(sb *Broker) {
 		r.primaryMin[p.Name], r.primaryWarm[p.Name] = p.Min, p.Warm
 	}
 	b.region = r
+	sb.primary = b
 }
 
 // Standby returns the broker of the tenant's standby region (nil: none).
@@ -246,6 +276,9 @@ func (b *Broker) assess(ctx context.Context, rep *PassReport, passErr error) {
 		}
 	}
 	sb.mu.Unlock()
+	if !failing {
+		b.returnFromStandby(ctx, sb)
+	}
 	sb.Kick()
 }
 

@@ -193,6 +193,19 @@ func (b *Broker) requestSession(ctx context.Context, user string, pol *Policy) (
 // progress moves a session forward: assignment, start, ready.
 func (b *Broker) progress(ctx context.Context, s *Session, pol *Policy, now time.Time) (*SessionView, error) {
 	pool := b.cfg.Pool(pol.Pool)
+	if b.primary != nil && b.primary.activeStandby() == b {
+		// A failover: the user's own standby WorkSpace serves, if any.
+		rec, err := b.primary.userStandby(ctx, pool.Name, s.User)
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil {
+			v, err := b.progressStandby(ctx, s, pol, rec, now)
+			if err != nil || v != nil {
+				return v, err
+			}
+		}
+	}
 	d, err := b.st.UserDesktop(ctx, pool.Name, s.User)
 	if err != nil {
 		return nil, err

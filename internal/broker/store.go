@@ -163,6 +163,7 @@ CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEG
 CREATE UNIQUE INDEX IF NOT EXISTS sessions_live_user ON sessions("user") WHERE state IN ('waiting','starting','active','disconnected');
 CREATE TABLE IF NOT EXISTS leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS tickets(key TEXT PRIMARY KEY, session TEXT NOT NULL, gateway TEXT NOT NULL, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS standby_ws(workspace_id TEXT PRIMARY KEY, standby_id TEXT NOT NULL, region TEXT NOT NULL, created_at INTEGER NOT NULL DEFAULT 0);
 `
 
 // OpenStore opens (creating if needed) the store in dir, holding the data
@@ -371,6 +372,12 @@ func upsertSet(cols string) string {
 // NextNames reserves n desktop names for pool and records a create intent
 // for each, in one transaction, before CreateWorkspaces is called.
 func (s *Store) NextNames(ctx context.Context, pool string, n int, now time.Time) ([]string, error) {
+	return s.NextNamesFrom(ctx, pool, n, 0, now)
+}
+
+// NextNamesFrom is NextNames for a pool whose desktops are numbered from
+// base+1 (<pool>-<base+n>).
+func (s *Store) NextNamesFrom(ctx context.Context, pool string, n, base int, now time.Time) ([]string, error) {
 	var names []string
 	err := s.tx(ctx, func(tx sqlTx) error {
 		names = names[:0]
@@ -385,7 +392,7 @@ func (s *Store) NextNames(ctx context.Context, pool string, n int, now time.Time
 		}
 		for i := 0; i < n; i++ {
 			seq++
-			name := fmt.Sprintf("%s-%d", pool, seq)
+			name := fmt.Sprintf("%s-%d", pool, base+seq)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO intents(name,pool,created_at,sent_at,sends) VALUES(?,?,?,?,1)`, name, pool, ms(now), ms(now)); err != nil {
 				return err
 			}

@@ -385,6 +385,7 @@ func history(t *testing.T, p *proc, id string) string {
 	return strings.Join(s, " ")
 }
 
+// waitAllLong waits up to d for every desktop to be in state want.
 func (e *env) waitAllLong(t *testing.T, ctx context.Context, ids []string, want wstypes.WorkspaceState, d time.Duration) {
 	t.Helper()
 	left := map[wstypes.WorkspaceState]int{}
@@ -392,7 +393,9 @@ func (e *env) waitAllLong(t *testing.T, ctx context.Context, ids []string, want 
 		st := e.states(t, ctx, ids)
 		clear(left)
 		for _, id := range ids {
-			if st[id] != want {
+			// A terminated desktop is listed only briefly (20 s under
+			// fast), so one no longer listed has been TERMINATED.
+			if st[id] != want && (want != wstypes.WorkspaceStateTerminated || st[id] != "") {
 				left[st[id]]++
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -24,22 +23,8 @@ import (
 // every broker's choice after gatewayLiveFor and comes back with its next
 // heartbeat; the brokers' own id "local" cannot be registered.
 func TestGatewaysSharedAcrossPostgresBrokers(t *testing.T) {
-	dsn := freshDatabase(t)
-	e := startEnv(t)
-	e.withPools(1, 3, 1)
-	e.cfg.Store = dsn
-	e.cfg.GatewaySecret = "gw-secret"
 	ctx := context.Background()
-	ba, bb := e.broker(), e.broker()
-	if !ba.campaign(ctx) {
-		t.Fatal("broker A did not take the reconcile lease")
-	}
-	reconcileUntil(t, ba, func(r *PassReport) bool { return settled(r, "eng", "fin", "ops") }, "pools settle")
-	srvA, srvB := httptest.NewServer(ba.Handler()), httptest.NewServer(bb.Handler())
-	t.Cleanup(srvA.Close)
-	t.Cleanup(srvB.Close)
-	atA := &gateway.Client{URL: srvA.URL, Secret: "gw-secret"}
-	atB := &gateway.Client{URL: srvB.URL, Secret: "gw-secret"}
+	e, ba, bb, atA, atB := postgresBrokerPair(t)
 
 	// gw-1 runs against broker A only.
 	desk := echoDesktop(t)

@@ -18,22 +18,8 @@ import (
 // other over the gateways' HTTP API; the ticket is then spent at both;
 // raced at both at once, each ticket is redeemed exactly once.
 func TestTicketsSharedAcrossPostgresBrokers(t *testing.T) {
-	dsn := freshDatabase(t)
-	e := startEnv(t)
-	e.withPools(1, 3, 1)
-	e.cfg.Store = dsn
-	e.cfg.GatewaySecret = "gw-secret"
 	ctx := context.Background()
-	ba, bb := e.broker(), e.broker()
-	if !ba.campaign(ctx) {
-		t.Fatal("broker A did not take the reconcile lease")
-	}
-	reconcileUntil(t, ba, func(r *PassReport) bool { return settled(r, "eng", "fin", "ops") }, "pools settle")
-	srvA, srvB := httptest.NewServer(ba.Handler()), httptest.NewServer(bb.Handler())
-	t.Cleanup(srvA.Close)
-	t.Cleanup(srvB.Close)
-	atA := &gateway.Client{URL: srvA.URL, Secret: "gw-secret"}
-	atB := &gateway.Client{URL: srvB.URL, Secret: "gw-secret"}
+	e, ba, bb, atA, atB := postgresBrokerPair(t)
 
 	// One gateway, gw-1, whose calls land at either broker.
 	desk := echoDesktop(t)
@@ -152,4 +138,26 @@ func (c clientAt) Redeem(ctx context.Context, gatewayID, tk string) (gateway.Tar
 		t.Address = c.desk
 	}
 	return t, err
+}
+
+// postgresBrokerPair starts two brokers on one fresh PostgreSQL state with
+// the gateway secret "gw-secret": A holds the reconcile lease and has
+// settled three pools; each is served over HTTP, with a gateway client for
+// each.
+func postgresBrokerPair(t *testing.T) (e *testEnv, ba, bb *Broker, atA, atB *gateway.Client) {
+	t.Helper()
+	dsn := freshDatabase(t)
+	e = startEnv(t)
+	e.withPools(1, 3, 1)
+	e.cfg.Store = dsn
+	e.cfg.GatewaySecret = "gw-secret"
+	ba, bb = e.broker(), e.broker()
+	if !ba.campaign(context.Background()) {
+		t.Fatal("broker A did not take the reconcile lease")
+	}
+	reconcileUntil(t, ba, func(r *PassReport) bool { return settled(r, "eng", "fin", "ops") }, "pools settle")
+	srvA, srvB := httptest.NewServer(ba.Handler()), httptest.NewServer(bb.Handler())
+	t.Cleanup(srvA.Close)
+	t.Cleanup(srvB.Close)
+	return e, ba, bb, &gateway.Client{URL: srvA.URL, Secret: "gw-secret"}, &gateway.Client{URL: srvB.URL, Secret: "gw-secret"}
 }

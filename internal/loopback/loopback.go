@@ -17,6 +17,7 @@
 package loopback
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -85,15 +86,18 @@ func (a *Allocator) ClaimAcross(dir string) error {
 	return nil
 }
 
-// claim locks c's claim file; false when another holder has it.
+// claim locks c's claim file; false when another holder has it. When the
+// file cannot be opened or locked for another reason (no descriptors left,
+// the directory gone), c is taken unclaimed, as without ClaimAcross,
+// rather than every address being refused in turn.
 func (a *Allocator) claim(c netip.Addr) (*os.File, bool) {
 	f, err := os.OpenFile(filepath.Join(a.claimDir, c.String()+".lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, false
+		return nil, true
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, false
+		return nil, !errors.Is(err, syscall.EWOULDBLOCK)
 	}
 	return f, true
 }

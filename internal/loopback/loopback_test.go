@@ -3,6 +3,8 @@ package loopback
 import (
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -105,5 +107,23 @@ func TestClaimAcrossAllocators(t *testing.T) {
 	// Without ClaimAcross an allocator claims nothing outside itself.
 	if got, err := NewAllocator().AssignFree("ws-e", vpc, nil); err != nil || got != want {
 		t.Fatalf("unclaimed allocator: %v %v, want %v", got, err, want)
+	}
+}
+
+// TestClaimDirGoneFallsBackToUnclaimed: when the claim directory cannot be
+// used any more, addresses are handed out as without ClaimAcross rather
+// than every one being refused.
+func TestClaimDirGoneFallsBackToUnclaimed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "claims")
+	a := NewAllocator()
+	if err := a.ClaimAcross(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	want := netip.MustParseAddr("127.0.1.4")
+	if got, err := a.AssignFree("ws-a", netip.MustParseAddr("10.0.1.4"), nil); err != nil || got != want {
+		t.Fatalf("with the claim directory gone: %v %v, want %v", got, err, want)
 	}
 }

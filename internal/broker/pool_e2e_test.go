@@ -52,14 +52,20 @@ func (e *testEnv) broker() *Broker {
 func reconcileUntil(t *testing.T, b *Broker, cond func(*PassReport) bool, msg string) *PassReport {
 	t.Helper()
 	var last *PassReport
+	var lastErr error
 	testserver.Eventually(t, 60*time.Second, func() bool {
 		rep, err := b.Reconcile(context.Background())
-		if err != nil {
+		if lastErr = err; err != nil {
 			return false
 		}
 		last = rep
 		return cond(rep)
-	}, "reconcile: %s", msg)
+	}, "reconcile: %s (last pass: %v)", msg, lastPass(func() string {
+		if lastErr != nil {
+			return "error: " + lastErr.Error()
+		}
+		return fmt.Sprintf("%+v", last)
+	}))
 	return last
 }
 
@@ -187,3 +193,8 @@ var _ = http.StatusOK
 var _ = httptest.NewServer
 var _ sync.Mutex
 var _ = dsdata.New
+
+// lastPass formats when printed, so a timed-out wait names the last pass.
+type lastPass func() string
+
+func (l lastPass) String() string { return l() }

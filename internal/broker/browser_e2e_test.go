@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -259,7 +260,15 @@ func TestPortalBrowser(t *testing.T) {
 	reconcileUntil(t, pe.b, func(*PassReport) bool {
 		d, _ := pe.b.Store().Desktop(context.Background(), alice.WorkspaceID)
 		return d != nil && d.State == "STOPPED"
-	}, "the power plan stops alice's desktop")
+	}, "the power plan stops alice's desktop", lastPass(func() string {
+		d, _ := pe.b.Store().Desktop(context.Background(), alice.WorkspaceID)
+		live, _ := pe.b.Store().LiveSessions(context.Background())
+		out := fmt.Sprintf("now %s; alice's desktop %+v; live sessions:", pe.e.clock.Now().Format(time.RFC3339), d)
+		for _, s := range live {
+			out += fmt.Sprintf(" %+v", *s)
+		}
+		return out
+	}))
 	poll(t, ctx, `document.querySelector("#desktops .state").textContent === "STOPPED"`)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("connect"))); err != nil {
 		t.Fatal(err)

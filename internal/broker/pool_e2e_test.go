@@ -48,8 +48,9 @@ func (e *testEnv) broker() *Broker {
 }
 
 // reconcileUntil runs passes until cond holds (the server's lifecycle jobs
-// run asynchronously) or the deadline passes.
-func reconcileUntil(t *testing.T, b *Broker, cond func(*PassReport) bool, msg string) *PassReport {
+// run asynchronously) or the deadline passes; on a timeout it names the
+// last pass (or its error) and what the optional state functions print.
+func reconcileUntil(t *testing.T, b *Broker, cond func(*PassReport) bool, msg string, state ...lastPass) *PassReport {
 	t.Helper()
 	var last *PassReport
 	var lastErr error
@@ -64,7 +65,11 @@ func reconcileUntil(t *testing.T, b *Broker, cond func(*PassReport) bool, msg st
 		if lastErr != nil {
 			return "error: " + lastErr.Error()
 		}
-		return fmt.Sprintf("%+v", last)
+		out := fmt.Sprintf("%+v", last)
+		for _, f := range state {
+			out += "; " + f()
+		}
+		return out
 	}))
 	return last
 }

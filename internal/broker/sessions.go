@@ -445,51 +445,64 @@ func (b *Broker) endSessionHere(ctx context.Context, id string, logout bool) (*S
 	} else {
 		s.State = SessDisconnected
 	}
-	if err := b.st.PutSession(ctx, s); err != nil {
-		return nil, err
-	}
 	v := &SessionView{SessionID: s.ID, User: s.User, Pool: s.Pool, Policy: s.Policy, State: s.State, WorkspaceID: s.WorkspaceID, Region: b.cfg.Region}
-	if s.WorkspaceID == "" {
-		return v, nil
-	}
-	d, err := b.st.Desktop(ctx, s.WorkspaceID)
-	if err != nil || d == nil {
+	// The session's end and what the plans make of its desktop are one
+	// transaction: a session recorded as ended with its desktop's stop
+	// lost would never be stopped (ending it again changes nothing).
+	var d *Desktop
+	stopNow := false // the desktop is to be stopped by a call now
+	err = b.st.Batch(ctx, func(st *Store) error {
+		if err := st.PutSession(ctx, s); err != nil {
+			return err
+		}
+		if s.WorkspaceID == "" {
+			return nil
+		}
+		var err error
+		if d, err = st.Desktop(ctx, s.WorkspaceID); err != nil || d == nil {
+			return err
+		}
+		v.DesktopState = d.State
+		pp := b.cfg.PowerPlans[pol.PowerPlan]
+		var power PowerDecision
+		if logout {
+			dec := DecideLogout(b.cfg.ReleasePlans[pol.ReleasePlan], pp, pool.RunningMode, now)
+			if dec.Release {
+				b.log.Info("desktop released to the pool after a rebuild", "user", s.User, "workspace", d.ID)
+				d = nil // released: nothing more to do with it here
+				return st.Unassign(ctx, s.WorkspaceID, ReleaseNeedsRebuild, now)
+			}
+			power = dec.Power
+		} else {
+			power = DecidePower(pp.OnDisconnect, pool.RunningMode, now)
+		}
+		switch {
+		case power.StopNow:
+			d.StopAt = now // the reconciler retries if the call fails
+			if d.State == "AVAILABLE" {
+				d.StopRequested, stopNow = now, true
+			}
+		case !power.StopAt.IsZero():
+			d.StopAt = power.StopAt
+		}
+		return st.PutDesktop(ctx, d)
+	})
+	if err != nil || !stopNow {
 		return v, err
 	}
-	v.DesktopState = d.State
-	pp := b.cfg.PowerPlans[pol.PowerPlan]
-	var power PowerDecision
-	if logout {
-		dec := DecideLogout(b.cfg.ReleasePlans[pol.ReleasePlan], pp, pool.RunningMode, now)
-		if dec.Release {
-			b.log.Info("desktop released to the pool after a rebuild", "user", s.User, "workspace", d.ID)
-			return v, b.st.Unassign(ctx, d.ID, ReleaseNeedsRebuild, now)
-		}
-		power = dec.Power
-	} else {
-		power = DecidePower(pp.OnDisconnect, pool.RunningMode, now)
+	// Stop now: the stop is marked (a stop we asked for is not a service
+	// stop); its outcome is recorded after the call.
+	o, err := b.c.WorkSpaces.StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: []types.StopRequest{{WorkspaceId: aws.String(d.ID)}}})
+	if err != nil || len(o.FailedRequests) > 0 {
+		d.StopRequested = time.Time{}
+		b.Kick()
+		return v, b.st.PutDesktop(ctx, d)
 	}
-	switch {
-	case power.StopNow:
-		d.StopAt = now // the reconciler retries if the call fails
-		if d.State == "AVAILABLE" {
-			d.StopRequested = now
-			if err := b.st.PutDesktop(ctx, d); err != nil {
-				return nil, err
-			}
-			o, err := b.c.WorkSpaces.StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: []types.StopRequest{{WorkspaceId: aws.String(d.ID)}}})
-			if err == nil && len(o.FailedRequests) == 0 {
-				d.StopAt = time.Time{}
-				if err := b.st.CloseUsage(ctx, d.ID, now); err != nil {
-					return nil, err
-				}
-			} else {
-				d.StopRequested = time.Time{}
-				b.Kick()
-			}
+	d.StopAt = time.Time{}
+	return v, b.st.Batch(ctx, func(st *Store) error {
+		if err := st.CloseUsage(ctx, d.ID, now); err != nil {
+			return err
 		}
-	case !power.StopAt.IsZero():
-		d.StopAt = power.StopAt
-	}
-	return v, b.st.PutDesktop(ctx, d)
+		return st.PutDesktop(ctx, d)
+	})
 }

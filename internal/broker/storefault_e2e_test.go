@@ -3,9 +3,11 @@ package broker
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
@@ -129,4 +131,48 @@ func TestStopNotSentWhenItsMarkFails(t *testing.T) {
 	if n, err := b.st.CountEvents(ctx, "service_stop"); err != nil || n != 0 {
 		t.Fatalf("the broker's own stop was taken for the service's %d times (%v)", n, err)
 	}
+}
+
+// TestDisconnectIsOneChange: a disconnect records the session's end and its
+// desktop's power-plan deadline together. When the desktop's write fails,
+// the session is left connected (not ended with its stop lost, which no
+// later disconnect would repair: ending an ended session changes nothing);
+// disconnecting again applies the plan, and the desktop stops on time.
+func TestDisconnectIsOneChange(t *testing.T) {
+	e := startEnv(t)
+	e.withPools(1, 2, 1)
+	e.cfg.Pools = e.cfg.Pools[:1]
+	e.cfg.Policies = e.cfg.Policies[:1]
+	b := e.broker()
+	ctx := context.Background()
+	reconcileUntil(t, b, func(r *PassReport) bool { return settled(r, "eng") && r.Pools["eng"].Running == 1 }, "pool settles")
+	v, err := b.RequestSession(ctx, "alice")
+	if err != nil || !v.Ready() {
+		t.Fatalf("alice: %+v %v", v, err)
+	}
+	failed := failNth(b.st, "INTO desktops", 1)
+	_, err = b.Disconnect(ctx, v.SessionID)
+	b.st.writeFault.Store(nil)
+	if q := failed(); q == "" || !errors.Is(err, errInjected) {
+		t.Fatalf("failed write %q; disconnect: %v", q, err)
+	}
+	s, err := b.Store().Session(ctx, v.SessionID)
+	if err != nil || s == nil || s.State != SessActive {
+		t.Fatalf("session after a failed disconnect: %+v %v (want it still active)", s, err)
+	}
+	if d, _ := b.Store().Desktop(ctx, v.WorkspaceID); d == nil || !d.StopAt.IsZero() {
+		t.Fatalf("desktop after a failed disconnect: %+v", d)
+	}
+	if _, err := b.Disconnect(ctx, v.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := b.Store().Session(ctx, v.SessionID); s == nil || s.State != SessDisconnected {
+		t.Fatalf("session after disconnecting again: %+v", s)
+	}
+	d, _ := b.Store().Desktop(ctx, v.WorkspaceID)
+	if d == nil || d.StopAt.IsZero() {
+		t.Fatalf("desktop after disconnecting again: %+v (want a stop deadline)", d)
+	}
+	e.advance(31 * time.Minute)
+	reconcileUntil(t, b, func(r *PassReport) bool { return slices.Contains(r.Pools["eng"].Stopped, v.WorkspaceID) }, "the power plan stops alice's desktop")
 }

@@ -410,5 +410,27 @@ func (f *Fleet) Handler() http.Handler {
 			unauthorized(w)
 		}
 	})
-	return mux
+	return changesComplete(mux)
+}
+
+// changeTimeout bounds a state-changing request once its client is gone.
+const changeTimeout = 2 * time.Minute
+
+// changesComplete runs state-changing requests (every method but GET, HEAD
+// and OPTIONS) under a context that the client's going away does not
+// cancel: a browser that navigates away while its form's POST is being
+// served (the portal's Disconnect, then a new page) would otherwise cut
+// the change short between two of its writes. A change once begun is
+// carried through, bounded by changeTimeout.
+func changesComplete(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			h.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), changeTimeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -16,40 +15,8 @@ import (
 // standby shrinks back to its baseline.
 func TestRegionFailoverAndBack(t *testing.T) {
 	e := startEnv(t)
-	e.withPools(1, 3, 1)
 	ctx := context.Background()
-	e.cfg.Pools = []Pool{{Name: "eng", Directory: "corp.example.com", Bundle: "win11-bundle", RunningMode: "MANUAL", Min: 1, Max: 3, Warm: 1,
-		Standby: &StandbyPool{Region: "us-west-2"}}}
-	e.cfg.Policies = e.cfg.Policies[:1]
-	if err := e.cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	// Onboard the standby region as onboard --standby does.
-	sc, err := standbyConfig(e.cfg)
-	if err != nil || sc == nil {
-		t.Fatalf("standby config: %v", err)
-	}
-	westCfg, err := NewAWSConfig(ctx, sc, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	on := &Onboarder{C: NewClients(westCfg, sc.Endpoint), Cfg: sc.Onboarding, Out: &out, Poll: 10 * time.Millisecond, Timeout: 30 * time.Second, In: bufioReader("1\n")}
-	on.Cfg.AMI = "win11-ent-23h2-byol"
-	if _, err := on.Run(ctx); err != nil {
-		t.Fatalf("onboard us-west-2: %v\n%s", err, out.String())
-	}
-
-	fleet, err := NewFleet(ctx, e.cfg, 30*time.Second, Options{Clock: e.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fleet.Close()
-	b := fleet.Broker(DefaultTenant)
-	sb := b.Standby()
-	if sb == nil {
-		t.Fatal("no standby broker")
-	}
+	b, sb := standbyFleet(t, e, &StandbyPool{Region: "us-west-2", Bundle: "win11-bundle-west"})
 	reconcileUntil(t, b, func(r *PassReport) bool { return settled(r, "eng") }, "primary settles")
 	reconcileUntil(t, sb, func(r *PassReport) bool { return settled(r, "eng") && r.Pools["eng"].Desktops == 0 }, "standby idles at 0")
 

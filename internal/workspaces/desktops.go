@@ -504,7 +504,7 @@ func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, i
 // accepted desktops written together with their provisioning job.
 func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn, p *createPlan, out *createWorkspacesOut) error {
 	out.FailedRequests = []failedCreate{}
-	out.PendingRequests = []Workspace{}
+	out.PendingRequests = make([]Workspace, 0, len(in.Workspaces))
 	p.created, p.refused = make([]*desktopRec, len(in.Workspaces)), make([]error, len(in.Workspaces))
 	fail := func(i int, r WorkspaceRequest, err error) error {
 		ie, ok := toItemError(err)

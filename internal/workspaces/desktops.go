@@ -523,7 +523,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	out.FailedRequests = []failedCreate{}
 	out.PendingRequests = make([]Workspace, 0, len(in.Workspaces))
 	p.created, p.refused = make([]*desktopRec, len(in.Workspaces)), make([]error, len(in.Workspaces))
-	p.stored = p.stored[:0]
+	p.stored = make([]storedRec, 0, len(in.Workspaces))
 	fail := func(i int, r WorkspaceRequest, err error) error {
 		ie, ok := toItemError(err)
 		if !ok {
@@ -537,7 +537,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	if err != nil {
 		return err
 	}
-	var accepted []acceptedDesktop
+	accepted := make([]acceptedDesktop, 0, len(in.Workspaces))
 	room := -1 // guests that may start yet (-1: no runtime)
 	if m.rt != nil {
 		room = m.rt.Room()

@@ -44,12 +44,19 @@ func TestFreshRecsTakeOnlyTheirVersionOnce(t *testing.T) {
 
 // TestProvisioningFromTheHandoffWritesWhatDecodingWrites: a new desktop's
 // provisioning job, given the record its creation built (freshRecs), stores
-// the very bytes it stores when it decodes the record it reads, and takes
-// the record from the handoff.
+// the very bytes it stores when it decodes the record it reads; it uses the
+// handed record (a record handed with a mark its bytes do not have comes
+// out marked) only when the bytes handed with it are those it read.
 func TestProvisioningFromTheHandoffWritesWhatDecodingWrites(t *testing.T) {
 	ctx := context.Background()
 	const acct, region = config.CustomerAccount, "us-east-1"
-	provision := func(handoff bool) []byte {
+	const (
+		none = iota
+		same
+		marked      // the handed record differs from its bytes (by its user)
+		markedStale // and is handed with other bytes than those stored
+	)
+	provision := func(handoff int) []byte {
 		db, update := openTestStore(t)
 		clk := clock.NewVirtual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), true)
 		timing, err := lifecycle.Profile("instant")
@@ -74,14 +81,21 @@ func TestProvisioningFromTheHandoffWritesWhatDecodingWrites(t *testing.T) {
 			}
 			return m.engine.Schedule(ctx, tx, "tb/"+k, jobTransitionBatch, now, jobRefs{{Key: k}})
 		})
-		if handoff {
+		switch handoff {
+		case same:
 			m.fresh.put(k, raw, w)
+		case marked:
+			w.UserName = "handed"
+			m.fresh.put(k, raw, w)
+		case markedStale:
+			w.UserName = "handed"
+			m.fresh.put(k, append(bytes.Clone(raw), ' '), w)
 		}
 		if n, err := eng.RunDue(ctx); err != nil || n != 1 {
 			t.Fatalf("RunDue = %d, %v; want the provisioning job run", n, err)
 		}
-		if handoff && len(m.fresh.m) != 0 {
-			t.Fatal("the provisioning job did not take the record from the handoff")
+		if len(m.fresh.m) != 0 {
+			t.Fatal("the provisioning job left the handed record")
 		}
 		var got []byte
 		if err := db.View(ctx, func(tx store.Tx) error {
@@ -95,8 +109,14 @@ func TestProvisioningFromTheHandoffWritesWhatDecodingWrites(t *testing.T) {
 		}
 		return got
 	}
-	decoded, handed := provision(false), provision(true)
-	if !bytes.Equal(decoded, handed) {
+	decoded := provision(none)
+	if handed := provision(same); !bytes.Equal(decoded, handed) {
 		t.Fatalf("provisioned from the handoff:\n%s\nfrom its decoded read:\n%s", handed, decoded)
+	}
+	if got := provision(marked); !bytes.Contains(got, []byte(`"user":"handed"`)) {
+		t.Fatalf("the job did not use the record handed with the bytes it read: %s", got)
+	}
+	if got := provision(markedStale); !bytes.Equal(got, decoded) {
+		t.Fatalf("the job used a record handed with other bytes than those it read: %s", got)
 	}
 }

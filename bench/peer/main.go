@@ -5,7 +5,7 @@
 // bench/run.sh starts the servers and runs it; see docs/benchmarks.md.
 //
 //	peer trivial -listen 127.0.0.1:0        # the ceiling: a fixed body, nothing else
-//	peer profile -cpuprofile FILE -only describe  # deskplane in-process under the CPU profiler
+//	peer profile -cpuprofile FILE -only describe  # deskplane in a child process under the CPU profiler
 //	peer ceiling -rows 10000 -concurrency 8  # what the embedded store alone commits
 //	peer run -deskplane URL -deskplane-pid N -moto URL -moto-pid N -trivial URL -trivial-pid N
 //
@@ -37,6 +37,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"sort"
 	"strconv"
@@ -926,20 +927,259 @@ func met(ok bool) string {
 	return "NOT met"
 }
 
-// profile runs deskplane in this process (the unmodified server package)
-// under the CPU profiler and drives one workload at it. The load generator
-// shares the profile; look at the server's frames (gateway, store, ...).
+// profileServerEnv marks the child process of `peer profile` that serves:
+// the same command line, run again with this variable set.
+const profileServerEnv = "DESKPLANE_PEER_PROFILE_SERVER"
+
+// profile measures deskplane's CPU per request with its server in a process
+// of its own: `peer profile` runs itself again as a child (the same flags,
+// profileServerEnv set) that serves the unmodified server package under the
+// CPU profiler, and drives one workload at it from this process. The
+// server's CPU is the child's own getrusage (the kernel's accounting of that
+// process: its request handling, store, lifecycle engine, garbage collector
+// and runtime, and nothing of the load generator), its allocations the
+// child's runtime.MemStats, and the profile holds the server's samples only.
+// The load generator's CPU is this process's getrusage; both are reported,
+// and their sum as the process CPU earlier sessions measured in one process.
 func profile(args []string) error {
 	fs := flag.NewFlagSet("profile", flag.ExitOnError)
-	out := fs.String("cpuprofile", "cpu.pprof", "CPU profile output")
+	out := fs.String("cpuprofile", "cpu.pprof", "CPU profile of the server process")
 	only := fs.String("only", "describe", "workload: describe or create")
 	conc := fs.Int("concurrency", 64, "concurrent requests (describe)")
 	dur := fs.Duration("duration", 5*time.Second, "duration (describe)")
 	desktops := fs.Int("desktops", 5000, "desktops (create)")
-	memProfile := fs.String("memprofile", "", "write a memory profile of the workload (server and load generator) to this file: what it allocated, and what is live after a collection at its end")
+	memProfile := fs.String("memprofile", "", "write a memory profile of the server process to this file: what it allocated during the workload, and what is live after a collection at its end")
 	ceilingRows := fs.Int("ceiling", 10000, "create: rows for the store's ceiling measured after the workload (0 skips)")
+	top := fs.Int("top", 25, "server-side profile entries to print (flat and cumulative, through go tool pprof; 0 skips)")
 	fs.Parse(args)
+	if os.Getenv(profileServerEnv) != "" {
+		return profileServe(*out, *memProfile)
+	}
+	if *only != "describe" && *only != "create" {
+		return fmt.Errorf("unknown workload %q", *only)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := startProfileServer(args)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+	url := "http://" + srv.addr
+	t := &target{name: "deskplane", url: url, pid: srv.cmd.Process.Pid, ws: workspaces.NewFromConfig(sdkConfig(url))}
+	if err := prepare(ctx, t); err != nil {
+		return err
+	}
+	var probe []string
+	if *only == "describe" {
+		if probe, err = createDesktops(ctx, t, 1, 1, "probe"); err != nil {
+			return err
+		}
+	}
+	var r result
+	st0, err := srv.stats()
+	if err != nil {
+		return err
+	}
+	load0 := processCPU()
+	if err := srv.do("start"); err != nil {
+		return err
+	}
+	switch *only {
+	case "describe":
+		r, err = replayDescribe(ctx, t.name, url, t.pid, probe[0], *conc, *dur, 1<<30)
+	case "create":
+		r, err = createWorkload(ctx, t, *desktops, 8, true)
+		if err == nil {
+			// The engine provisions the desktops after the answers: the
+			// figures include that work, so wait for the store to go quiet
+			// (no page written for 400 ms) before they are read.
+			last, _ := srv.stats()
+			for quiet := 0; quiet < 2; {
+				time.Sleep(200 * time.Millisecond)
+				now, serr := srv.stats()
+				if serr != nil {
+					return serr
+				}
+				if now.WAL == last.WAL {
+					quiet++
+				} else {
+					quiet = 0
+				}
+				last = now
+			}
+		}
+	}
+	loadCPU := processCPU() - load0
+	if serr := srv.do("stop"); serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	st1, err := srv.stats()
+	if err != nil {
+		return err
+	}
+	printResult(r)
+	n := float64(r.items)
+	serverCPU := time.Duration(st1.CPU - st0.CPU)
+	fmt.Printf("server CPU (the server's process alone, its getrusage; creates: until the provisioning is done): %.1f µs per item; allocations: %.0f objects, %.0f bytes per item\n",
+		float64(serverCPU.Microseconds())/n, float64(st1.Mallocs-st0.Mallocs)/n, float64(st1.TotalAlloc-st0.TotalAlloc)/n)
+	fmt.Printf("load generator CPU (this process): %.1f µs per item\n", float64(loadCPU.Microseconds())/n)
+	fmt.Printf("process CPU (server and load generator, as one process measured before): %.1f µs per item\n",
+		float64((serverCPU+loadCPU).Microseconds())/n)
+	if *only == "create" {
+		fmt.Printf("WAL pages written: store %d (%.0f bytes per desktop), audit %d (%.0f bytes per desktop)\n",
+			st1.WAL-st0.WAL, float64(st1.WAL-st0.WAL)*4120/n, st1.AuditWAL-st0.AuditWAL, float64(st1.AuditWAL-st0.AuditWAL)*4120/n)
+	}
 	if *memProfile != "" {
+		if err := srv.do("mem"); err != nil {
+			return err
+		}
+		fmt.Printf("memory profile of the server in %s: go tool pprof -sample_index=alloc_space -top %s (allocated), -sample_index=inuse_space (live at the end)\n", *memProfile, *memProfile)
+	}
+	fmt.Printf("CPU profile of the server in %s: go tool pprof -top %s\n", *out, *out)
+	if *top > 0 {
+		printTop(*out, *top)
+	}
+	if *only == "create" && *ceilingRows > 0 {
+		c, err := storeCeiling(ctx, *ceilingRows, 8, 760, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Println(c)
+		fmt.Printf("deskplane creates: %.0f desktops/s = %.0f%% of the store's ceiling\n", r.itemsPerSec(), 100*r.itemsPerSec()/c.rowsPerSec())
+	}
+	return nil
+}
+
+// printTop prints a profile's top entries, flat and cumulative, through
+// go tool pprof (skipped, with a note, where the go command is missing).
+func printTop(file string, n int) {
+	for _, mode := range [][]string{{"-top"}, {"-top", "-cum"}} {
+		args := append([]string{"tool", "pprof"}, mode...)
+		args = append(args, fmt.Sprintf("-nodecount=%d", n), file)
+		b, err := exec.Command("go", args...).CombinedOutput()
+		if err != nil {
+			fmt.Printf("go %s: %v\n", strings.Join(args, " "), err)
+			return
+		}
+		fmt.Printf("server-side entries (go %s):\n", strings.Join(args, " "))
+		for _, line := range strings.SplitAfter(string(b), "\n") {
+			if !strings.HasPrefix(line, "File:") && !strings.HasPrefix(line, "Build ID:") && !strings.HasPrefix(line, "Time:") {
+				fmt.Print(line)
+			}
+		}
+	}
+}
+
+// profileStats is what the server's process reports of itself.
+type profileStats struct {
+	CPU        int64  // getrusage user+system, ns
+	Mallocs    uint64 // runtime.MemStats
+	TotalAlloc uint64
+	WAL        int64 // pages the store wrote to its WAL
+	AuditWAL   int64 // pages the audit store wrote to its WAL, if it is another
+}
+
+// profileServer is the child process serving deskplane, driven over its
+// standard input and output one line at a time.
+type profileServer struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	addr string
+}
+
+// startProfileServer runs this command again as the server's process.
+func startProfileServer(args []string) (*profileServer, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("profile: own executable: %w", err)
+	}
+	cmd := exec.Command(exe, append([]string{"profile"}, args...)...)
+	cmd.Env = append(os.Environ(), profileServerEnv+"=1")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	outp, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("profile: start the server's process: %w", err)
+	}
+	p := &profileServer{cmd: cmd, in: in, out: bufio.NewScanner(outp)}
+	line, err := p.reply()
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.addr = line
+	return p, nil
+}
+
+func (p *profileServer) reply() (string, error) {
+	if !p.out.Scan() {
+		if err := p.out.Err(); err != nil {
+			return "", fmt.Errorf("profile: server's process: %w", err)
+		}
+		return "", errors.New("profile: the server's process ended")
+	}
+	line := p.out.Text()
+	if msg, ok := strings.CutPrefix(line, "error "); ok {
+		return "", fmt.Errorf("profile: server's process: %s", msg)
+	}
+	return line, nil
+}
+
+// do sends one command and waits for its answer.
+func (p *profileServer) do(cmd string) error {
+	_, err := p.ask(cmd)
+	return err
+}
+
+func (p *profileServer) ask(cmd string) (string, error) {
+	if _, err := io.WriteString(p.in, cmd+"\n"); err != nil {
+		return "", fmt.Errorf("profile: server's process: %w", err)
+	}
+	return p.reply()
+}
+
+func (p *profileServer) stats() (profileStats, error) {
+	var st profileStats
+	line, err := p.ask("stats")
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal([]byte(line), &st); err != nil {
+		return st, fmt.Errorf("profile: server's stats %q: %w", line, err)
+	}
+	return st, nil
+}
+
+// close ends the server's process (its input closes: it shuts down).
+func (p *profileServer) close() {
+	p.in.Close()
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// profileServe is the server's process: deskplane in this process, its
+// address on the first line of standard output, then one answer line per
+// command line read from standard input (start, stop: the CPU profile;
+// stats: a profileStats in JSON; mem: the memory profile), until it closes.
+func profileServe(out, memProfile string) error {
+	if memProfile != "" {
 		runtime.MemProfileRate = 4096
 	}
 	dir, err := os.MkdirTemp("", "deskplane-profile")
@@ -958,17 +1198,6 @@ func profile(args []string) error {
 		return err
 	}
 	defer s.Shutdown(context.Background())
-	url := "http://" + s.Addr()
-	t := &target{name: "deskplane", url: url, pid: os.Getpid(), ws: workspaces.NewFromConfig(sdkConfig(url))}
-	if err := prepare(ctx, t); err != nil {
-		return err
-	}
-	f, err := os.Create(*out)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var r result
 	walPages := func() (main, audit int64) {
 		type pager interface {
 			WALPages(context.Context) (int64, error)
@@ -981,83 +1210,53 @@ func profile(args []string) error {
 		}
 		return main, audit
 	}
-	runtime.GC()
-	var ms0, ms1 runtime.MemStats
-	runtime.ReadMemStats(&ms0)
-	wal0, audit0 := walPages()
-	cpu0 := processCPU()
-	switch *only {
-	case "describe":
-		ids, err := createDesktops(ctx, t, 1, 1, "probe")
-		if err != nil {
-			return err
-		}
-		pprof.StartCPUProfile(f)
-		r, err = replayDescribe(ctx, t.name, url, 0, ids[0], *conc, *dur, 1<<30)
-		pprof.StopCPUProfile()
-		if err != nil {
-			return err
-		}
-	case "create":
-		pprof.StartCPUProfile(f)
-		r, err = createWorkload(ctx, t, *desktops, 8, true)
-		if err == nil {
-			// The engine provisions the desktops after the answers: the
-			// figures include that work, so wait for the store to go quiet
-			// (no page written for 400 ms) before they are read.
-			last, _ := walPages()
-			for quiet := 0; quiet < 2; {
-				time.Sleep(200 * time.Millisecond)
-				now, _ := walPages()
-				if now == last {
-					quiet++
-				} else {
-					quiet = 0
-				}
-				last = now
+	w := bufio.NewWriter(os.Stdout)
+	answer := func(format string, a ...any) {
+		fmt.Fprintf(w, format+"\n", a...)
+		w.Flush()
+	}
+	answer("%s", s.Addr())
+	var f *os.File
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		switch in.Text() {
+		case "start":
+			if f, err = os.Create(out); err == nil {
+				err = pprof.StartCPUProfile(f)
 			}
+		case "stop":
+			pprof.StopCPUProfile()
+			if f != nil {
+				err = f.Close()
+			}
+		case "stats":
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			st := profileStats{CPU: int64(processCPU()), Mallocs: ms.Mallocs, TotalAlloc: ms.TotalAlloc}
+			st.WAL, st.AuditWAL = walPages()
+			b, _ := json.Marshal(st)
+			answer("%s", b)
+			continue
+		case "mem":
+			// One heap profile holds both: allocations since the start
+			// (alloc_space) and what a collection leaves live (inuse_space).
+			runtime.GC()
+			var mf *os.File
+			if mf, err = os.Create(memProfile); err == nil {
+				err = pprof.Lookup("heap").WriteTo(mf, 0)
+				if cerr := mf.Close(); err == nil {
+					err = cerr
+				}
+			}
+		default:
+			err = fmt.Errorf("unknown command %q", in.Text())
 		}
-		pprof.StopCPUProfile()
 		if err != nil {
-			return err
+			answer("error %v", err)
+			err = nil
+			continue
 		}
-	default:
-		return fmt.Errorf("unknown workload %q", *only)
+		answer("ok")
 	}
-	cpu := processCPU() - cpu0
-	runtime.ReadMemStats(&ms1)
-	printResult(r)
-	n := float64(r.items)
-	fmt.Printf("process CPU (server and load generator; creates: until the provisioning is done): %.1f µs per item; allocations: %.0f objects, %.0f bytes per item\n",
-		float64(cpu.Microseconds())/n, float64(ms1.Mallocs-ms0.Mallocs)/n, float64(ms1.TotalAlloc-ms0.TotalAlloc)/n)
-	if *only == "create" {
-		wal1, audit1 := walPages()
-		fmt.Printf("WAL pages written: store %d (%.0f bytes per desktop), audit %d (%.0f bytes per desktop)\n",
-			wal1-wal0, float64(wal1-wal0)*4120/n, audit1-audit0, float64(audit1-audit0)*4120/n)
-	}
-	if *memProfile != "" {
-		// One heap profile holds both: allocations since the start
-		// (alloc_space) and what a collection leaves live (inuse_space).
-		runtime.GC()
-		mf, err := os.Create(*memProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.Lookup("heap").WriteTo(mf, 0); err != nil {
-			mf.Close()
-			return err
-		}
-		mf.Close()
-		fmt.Printf("memory profile in %s: go tool pprof -sample_index=alloc_space -top %s (allocated), -sample_index=inuse_space (live at the end)\n", *memProfile, *memProfile)
-	}
-	fmt.Printf("CPU profile in %s: go tool pprof -top %s\n", *out, *out)
-	if *only == "create" && *ceilingRows > 0 {
-		c, err := storeCeiling(ctx, *ceilingRows, 8, 760, nil)
-		if err != nil {
-			return err
-		}
-		fmt.Println(c)
-		fmt.Printf("deskplane creates: %.0f desktops/s = %.0f%% of the store's ceiling\n", r.itemsPerSec(), 100*r.itemsPerSec()/c.rowsPerSec())
-	}
-	return nil
+	return in.Err()
 }

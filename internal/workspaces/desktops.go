@@ -422,6 +422,7 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 		ahead = nil // it needed more than committed records by key: planned in the transaction
 	}
 	out := &createWorkspacesOut{}
+	var committed *createPlan
 	err = m.store.Update(ctx, func(tx store.Tx) error {
 		p := ahead
 		ahead = nil // a retried transaction plans anew
@@ -440,10 +441,16 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 				return err
 			}
 		}
+		committed = p
 		return m.commitCreate(ctx, tx, c, in, p, out)
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The records are the provisioning job's now: this request is done
+	// with them (its answer is rendered).
+	for _, s := range committed.stored {
+		m.fresh.put(s.key, s.raw, s.w)
 	}
 	if m.rt != nil {
 		for _, w := range out.PendingRequests {
@@ -464,6 +471,16 @@ type createPlan struct {
 	created []*desktopRec
 	// refused holds each refused request's error.
 	refused []error
+	// stored holds, once committed, the records written for the created
+	// desktops and their bytes, as far as known (see freshRecs).
+	stored []storedRec
+}
+
+// storedRec is a desktop record and the bytes stored for it under key.
+type storedRec struct {
+	key string
+	raw []byte
+	w   *desktopRec
 }
 
 // plannedDesktop is one requested desktop checked.
@@ -504,8 +521,9 @@ func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, i
 // accepted desktops written together with their provisioning job.
 func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn, p *createPlan, out *createWorkspacesOut) error {
 	out.FailedRequests = []failedCreate{}
-	out.PendingRequests = []Workspace{}
+	out.PendingRequests = make([]Workspace, 0, len(in.Workspaces))
 	p.created, p.refused = make([]*desktopRec, len(in.Workspaces)), make([]error, len(in.Workspaces))
+	p.stored = make([]storedRec, 0, len(in.Workspaces))
 	fail := func(i int, r WorkspaceRequest, err error) error {
 		ie, ok := toItemError(err)
 		if !ok {
@@ -519,7 +537,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	if err != nil {
 		return err
 	}
-	var accepted []acceptedDesktop
+	accepted := make([]acceptedDesktop, 0, len(in.Workspaces))
 	room := -1 // guests that may start yet (-1: no runtime)
 	if m.rt != nil {
 		room = m.rt.Room()
@@ -568,6 +586,9 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 			continue
 		}
 		p.created[a.index] = a.w
+		if a.raw != nil {
+			p.stored = append(p.stored, storedRec{key: key(c.Account, c.Region, a.w.WorkspaceID), raw: a.raw, w: a.w})
+		}
 		out.PendingRequests = append(out.PendingRequests, m.render(a.w))
 	}
 	if len(out.PendingRequests) == 0 {
@@ -599,7 +620,8 @@ type acceptedDesktop struct {
 	w     *desktopRec
 	live  []string // its user's desktops already there
 	req   WorkspaceRequest
-	index int // its place in the request
+	index int    // its place in the request
+	raw   []byte // the bytes written for it, when its last write is known (writeDesktops)
 }
 
 // countKey holds the number of desktops of an account in a region that are
@@ -955,6 +977,9 @@ func insertDesktop(ctx context.Context, tx store.Tx, account, region string, w *
 // ones, their users' index entries. refused[i] is why desktop i was not
 // kept after all: its name is taken (by an existing desktop or an earlier
 // one of the same batch) or its key refused the grant; nothing of it stays.
+//
+// It sets as[i].raw to the bytes of desktop i's last write when they are
+// known here (not for one written again by insertDesktop).
 func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call, as []acceptedDesktop) ([]error, error) {
 	if len(as) == 0 {
 		return nil, nil
@@ -970,12 +995,14 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		k := key(account, region, a.w.WorkspaceID)
 		recs[i] = store.KV{Key: k, Value: b}
 		at[k] = i
+		as[i].raw = b
 	}
 	existing, err := tx.CreateMany(ctx, tDesktops, recs)
 	if err != nil {
 		return nil, err
 	}
 	for _, k := range existing {
+		as[at[k]].raw = nil
 		w := as[at[k]].w
 		w.WorkspaceID = newID("ws-")
 		w.ComputerName = computerName(w.WorkspaceID)
@@ -1056,6 +1083,7 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 				return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
 			}
 			granted = append(granted, store.KV{Key: key(account, region, a.w.WorkspaceID), Value: b})
+			as[i].raw = b
 		}
 		if err := addUserDesktop(ctx, tx, account, region, a.w, a.live); err != nil {
 			return nil, err

@@ -285,6 +285,10 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	}
 	tm := &timers{recs: make(map[string]*desktopRec, len(raw))}
 	for k, b := range raw {
+		if w := m.fresh.take(k, b); w != nil {
+			tm.recs[k] = w // the record its creation built (the bytes read are its)
+			continue
+		}
 		w := new(desktopRec)
 		if err := store.DecodeJSON(b, w); err != nil {
 			return fmt.Errorf("decode desktop %s: %w", k, err)

@@ -46,6 +46,8 @@ type Module struct {
 	rand func() float64
 	// decoded caches desktops decoded for DescribeWorkspaces by id.
 	decoded *store.Decoded[desktopRec]
+	// fresh hands new desktops' records to their provisioning job.
+	fresh *freshRecs
 }
 
 // Options are the module's dependencies.
@@ -71,6 +73,7 @@ func New(o Options) *Module {
 		m.rand = defaultRand
 	}
 	m.decoded = store.NewDecoded[desktopRec](20000) // bounded: at most tens of MB
+	m.fresh = newFreshRecs(4096)                    // a few MB: the desktops of the creations not yet provisioned
 	m.svc = &gateway.Service{
 		Name: "workspaces", ActionPrefix: "workspaces", EventSource: "workspaces.amazonaws.com",
 		Protocol: gateway.JSON, TargetPrefix: "WorkspacesService", ValidationCode: "ValidationException",

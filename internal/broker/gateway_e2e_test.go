@@ -367,17 +367,9 @@ func TestGatewayProcessRegistersWithSecretAndProxies(t *testing.T) {
 		t.Fatalf("alice without gateways %+v %v", v, err)
 	}
 
-	// The desktop's guest listens on the loopback address its VPC address
-	// maps to (the process runtime's rule), on the protocol's port.
-	lb, err := gateway.Loopback(v.IP, v.Port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", lb)
-	if err != nil {
-		t.Fatalf("listen on the desktop's loopback address: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	// The desktop's guest listens on a loopback address, as the process
+	// runtime's guests do, on the protocol's port.
+	ln := guestListen(t, b, v.IP, v.WorkspaceID, v.Port)[0]
 	wsID := v.WorkspaceID
 	go func() {
 		defer safego.Recover(nil, "guest")

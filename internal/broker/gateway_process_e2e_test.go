@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -45,15 +44,7 @@ func TestGatewayAsItsOwnProcess(t *testing.T) {
 	if err != nil || !v.Ready() {
 		t.Fatalf("alice %+v %v", v, err)
 	}
-	lb, err := gateway.Loopback(v.IP, v.Port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", lb)
-	if err != nil {
-		t.Fatalf("listen on the desktop's loopback address: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := guestListen(t, b, v.IP, v.WorkspaceID, v.Port)[0]
 	wsID := v.WorkspaceID
 	go func() {
 		defer safego.Recover(nil, "guest")

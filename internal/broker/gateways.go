@@ -413,29 +413,8 @@ func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Ev
 			h.mu.Unlock()
 			return denied("no connection %s on gateway %s", ev.Conn, gatewayID)
 		}
-		delete(h.conns, key)
-		last := true
-		for _, o := range h.conns {
-			if o.session == c.session {
-				last = false
-			}
-		}
-		if last {
-			delete(h.grants[gatewayID], c.session)
-		}
 		h.mu.Unlock()
-		c.b.metrics.gatewayConns.WithLabelValues("disconnect").Inc()
-		c.b.metrics.gatewayBytes.WithLabelValues("in").Add(float64(max(ev.BytesIn, 0)))
-		c.b.metrics.gatewayBytes.WithLabelValues("out").Add(float64(max(ev.BytesOut, 0)))
-		c.b.log.Info("gateway disconnect", "gateway", gatewayID, "session", c.session, "bytes_in", ev.BytesIn, "bytes_out", ev.BytesOut)
-		c.b.noteConnection(ctx, gatewayID, c.session, c.remote, false, last, ev.BytesIn, ev.BytesOut)
-		if !last {
-			return nil
-		}
-		if _, err := c.b.Disconnect(ctx, c.session); err != nil {
-			return fmt.Errorf("disconnect session %s: %w", c.session, err)
-		}
-		return nil
+		return c.b.gatewayDisconnect(ctx, h, gatewayID, key, ev)
 	case gateway.EventRefused:
 		b := h.grants[gatewayID][ev.SessionID]
 		if b == nil {
@@ -456,6 +435,46 @@ func (h *GatewayHub) Report(ctx context.Context, gatewayID string, ev gateway.Ev
 	}
 	h.mu.Unlock()
 	return fmt.Errorf("unknown event kind %q", ev.Kind)
+}
+
+// gatewayDisconnect drops a connection a gateway reported closed; when it
+// was its session's last, the power plan's on_disconnect applies. The
+// broker's lock is held from dropping the connection until the plan has
+// applied, so a session requested again meanwhile (the user reconnecting
+// as the old connection closes) is granted after the disconnect, not
+// before it and then ended by it.
+func (b *Broker) gatewayDisconnect(ctx context.Context, h *GatewayHub, gatewayID, key string, ev gateway.Event) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h.mu.Lock()
+	c := h.conns[key]
+	if c == nil || c.session != ev.SessionID {
+		h.mu.Unlock()
+		return denied("no connection %s on gateway %s", ev.Conn, gatewayID)
+	}
+	delete(h.conns, key)
+	last := true
+	for _, o := range h.conns {
+		if o.session == c.session {
+			last = false
+		}
+	}
+	if last {
+		delete(h.grants[gatewayID], c.session)
+	}
+	h.mu.Unlock()
+	b.metrics.gatewayConns.WithLabelValues("disconnect").Inc()
+	b.metrics.gatewayBytes.WithLabelValues("in").Add(float64(max(ev.BytesIn, 0)))
+	b.metrics.gatewayBytes.WithLabelValues("out").Add(float64(max(ev.BytesOut, 0)))
+	b.log.Info("gateway disconnect", "gateway", gatewayID, "session", c.session, "bytes_in", ev.BytesIn, "bytes_out", ev.BytesOut)
+	b.noteConnection(ctx, gatewayID, c.session, c.remote, false, last, ev.BytesIn, ev.BytesOut)
+	if !last {
+		return nil
+	}
+	if _, err := b.endSessionLocked(ctx, c.session, false); err != nil {
+		return fmt.Errorf("disconnect session %s: %w", c.session, err)
+	}
+	return nil
 }
 
 // GatewayView is a gateway as GET /v1/gateways shows it.

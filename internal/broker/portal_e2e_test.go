@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -21,8 +22,8 @@ import (
 	dsvc "github.com/aws/aws-sdk-go-v2/service/directoryservice"
 	ber "github.com/go-asn1-ber/asn1-ber"
 
-	"github.com/deskplane/deskplane/internal/broker/gateway"
 	"github.com/deskplane/deskplane/internal/ldapd"
+	"github.com/deskplane/deskplane/internal/loopback"
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/testserver"
 )
@@ -133,27 +134,17 @@ func (pe *portalEnv) settle(t *testing.T) {
 		for _, d := range ds {
 			if d.IP != "" && !pe.guests[d.ID] {
 				pe.guests[d.ID] = true
-				startGuest(t, d.IP, d.ID)
+				startGuest(t, pe.b, d.IP, d.ID)
 			}
 		}
 		return settled(r, "eng", "fin", "ops") && r.Pools["eng"].States["AVAILABLE"] > r.Pools["eng"].Assigned
 	}, "pools settle with a free running eng desktop")
 }
 
-// startGuest listens like the process runtime's built-in guest: on the
-// loopback address of the desktop's VPC address, at the DCV and RDP ports,
-// with a banner line and an echo.
-func startGuest(t *testing.T, ip, id string) {
-	for _, port := range []int{8443, 3389} {
-		addr, err := gateway.Loopback(ip, port)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Fatalf("guest %s: %v", id, err)
-		}
-		t.Cleanup(func() { ln.Close() })
+// startGuest listens like the process runtime's built-in guest, at the DCV
+// and RDP ports, with a banner line and an echo (see guestListen for where).
+func startGuest(t *testing.T, b *Broker, ip, id string) {
+	for _, ln := range guestListen(t, b, ip, id, 8443, 3389) {
 		go func() {
 			defer safego.Recover(nil, "guest")
 			for {
@@ -170,6 +161,47 @@ func startGuest(t *testing.T, ip, id string) {
 			}
 		}()
 	}
+}
+
+// guestListen listens at ports where a test's stand-in guest of desktop id
+// can: on the loopback address its VPC address ip maps to or, when another
+// process holds that one (a runtime's guest in another test package), on
+// one claimed as the runtime claims them; the broker dials the desktop
+// there. The listeners close when the test ends.
+func guestListen(t *testing.T, b *Broker, ip, id string, ports ...int) []net.Listener {
+	t.Helper()
+	vpc, err := netip.ParseAddr(ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	al := loopback.NewAllocator()
+	if err := al.ClaimAcross(loopback.MachineClaimDir()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(al.Close)
+	var lns []net.Listener
+	addr, err := al.AssignFree(id, vpc, func(a netip.Addr) bool {
+		for _, p := range ports {
+			ln, err := net.Listen("tcp", netip.AddrPortFrom(a, uint16(p)).String())
+			if err != nil {
+				for _, l := range lns {
+					l.Close()
+				}
+				lns = nil
+				return false
+			}
+			lns = append(lns, ln)
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("guest %s: %v", id, err)
+	}
+	for _, ln := range lns {
+		t.Cleanup(func() { ln.Close() })
+	}
+	b.reach.pin(id, addr)
+	return lns
 }
 
 func portalSignIn(t *testing.T, srv, user, pw string) (*http.Client, string, int) {

@@ -38,6 +38,10 @@ type reacher struct {
 	deskplane *bool
 	// lists are deskplane's last listings by kind (see listed).
 	lists map[string]*reachList
+	// pinned are desktops' reachable addresses set outright by pin (a
+	// test's stand-in guest, which listens where it could claim an
+	// address, not where a runtime would list it).
+	pinned map[string]netip.Addr
 	// fetchMu serialises fetching a listing: callers that miss together
 	// wait for one fetch instead of each making their own.
 	fetchMu sync.Mutex
@@ -100,6 +104,14 @@ func (r *reacher) reachable(ctx context.Context, log *slog.Logger, kind, id, ip 
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("%s %s address %q: %w", kind, id, ip, err)
+	}
+	if kind == reachDesktop {
+		r.mu.Lock()
+		p, ok := r.pinned[id]
+		r.mu.Unlock()
+		if ok {
+			return p, nil
+		}
 	}
 	switch r.mode {
 	case "direct":
@@ -291,4 +303,14 @@ func (r *reacher) get(ctx context.Context, path string, out any) (int, error) {
 		return resp.StatusCode, errors.Join(fmt.Errorf("GET %s: decode", path), err)
 	}
 	return resp.StatusCode, nil
+}
+
+// pin makes a desktop reachable at addr whatever its reported address.
+func (r *reacher) pin(id string, addr netip.Addr) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pinned == nil {
+		r.pinned = map[string]netip.Addr{}
+	}
+	r.pinned[id] = addr
 }

@@ -423,6 +423,11 @@ func (b *Broker) endSession(ctx context.Context, id string, logout bool) (*Sessi
 func (b *Broker) endSessionHere(ctx context.Context, id string, logout bool) (*SessionView, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.endSessionLocked(ctx, id, logout)
+}
+
+// endSessionLocked is endSessionHere with the broker's lock held.
+func (b *Broker) endSessionLocked(ctx context.Context, id string, logout bool) (*SessionView, error) {
 	now := b.clock.Now()
 	s, err := b.st.Session(ctx, id)
 	if err != nil {

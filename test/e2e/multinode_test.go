@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -306,6 +307,16 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 		}()
 	}
 	rw.Wait()
+	// A terminated desktop and its history are forgotten 20 s after it
+	// terminated (under fast): the histories checked below are read as
+	// each desktop is first seen TERMINATED, not after all 2,000 are.
+	hist := map[string]string{}
+	record := func(id string) {
+		if _, ok := hist[id]; !ok {
+			hist[id] = history(t, nodes[0], id)
+		}
+	}
+	e.waitAllLong(t, ctx, acked[:100], wstypes.WorkspaceStateTerminated, 2*time.Minute, record)
 	rest := acked[100:]
 	phase("terminate", func(c *workspaces.Client, ids []string) error {
 		var reqs []wstypes.TerminateRequest
@@ -318,7 +329,11 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 		}
 		return err
 	}, rest)
-	e.waitAllLong(t, ctx, acked, wstypes.WorkspaceStateTerminated, 4*time.Minute)
+	e.waitAllLong(t, ctx, acked, wstypes.WorkspaceStateTerminated, 4*time.Minute, func(id string) {
+		if slices.Contains(acked[:300], id) {
+			record(id)
+		}
+	})
 	if n, _ := grantCount(t, kmsc, keyARN); n != 0 {
 		t.Fatalf("%d grants left after every desktop terminated", n)
 	}
@@ -328,7 +343,10 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 	// No doubled transitions: each desktop went exactly through the sequence.
 	base := "PENDING AVAILABLE STOPPING STOPPED STARTING AVAILABLE"
 	for i, id := range acked[:300] {
-		h := history(t, nodes[0], id)
+		h, seen := hist[id]
+		if !seen {
+			t.Fatalf("%s was never seen TERMINATED before it was forgotten: no history", id)
+		}
 		ok := h == base+" TERMINATING TERMINATED"
 		if i < 100 { // raced: the stop may have gone first
 			ok = ok || h == base+" STOPPING TERMINATING TERMINATED"
@@ -386,13 +404,20 @@ func history(t *testing.T, p *proc, id string) string {
 }
 
 // waitAllLong waits up to d for every desktop to be in state want.
-func (e *env) waitAllLong(t *testing.T, ctx context.Context, ids []string, want wstypes.WorkspaceState, d time.Duration) {
+// waitAllLong waits until every desktop of ids is in state want; seen, if
+// given, is called with each desktop listed in that state, as it is.
+func (e *env) waitAllLong(t *testing.T, ctx context.Context, ids []string, want wstypes.WorkspaceState, d time.Duration, seen ...func(id string)) {
 	t.Helper()
 	left := map[wstypes.WorkspaceState]int{}
 	testserver.Eventually(t, d, func() bool {
 		st := e.states(t, ctx, ids)
 		clear(left)
 		for _, id := range ids {
+			if st[id] == want {
+				for _, f := range seen {
+					f(id)
+				}
+			}
 			// A terminated desktop is listed only briefly (20 s under
 			// fast), so one no longer listed has been TERMINATED.
 			if st[id] != want && (want != wstypes.WorkspaceStateTerminated || st[id] != "") {

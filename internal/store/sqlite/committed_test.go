@@ -90,10 +90,7 @@ func TestScanCommittedMatchesScan(t *testing.T) {
 	defer db.Close()
 	check("empty cache")
 	check("values cached by the first listing")
-	db.lists.mu.Lock()
-	kept := len(db.lists.m)
-	db.lists.mu.Unlock()
-	if kept == 0 {
+	if db.committed.Listings() == 0 {
 		t.Fatal("no key listing kept")
 	}
 	if err := db.Update(ctx, func(tx store.Tx) error {
@@ -112,42 +109,34 @@ func TestScanCommittedMatchesScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after a write of another table")
-	defer func(n int) { maxListingKeys = n }(maxListingKeys)
-	maxListingKeys = 100 // A/r1/ and the others are listed chunk by chunk
-	db.lists.mu.Lock()
-	db.lists.m = nil
-	db.lists.mu.Unlock()
+	db.committed.MaxListingKeys = 100 // A/r1/ and the others are listed chunk by chunk
+	db.committed.ForgetListings()
 	check("prefixes larger than a kept listing")
 	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, "t", "A/r1/ws-0070a") }); err != nil {
 		t.Fatal(err)
 	}
 	check("prefixes larger than a kept listing, after a delete")
-	maxListingKeys = 5000
+	db.committed.MaxListingKeys = 5000
 	got := strings.Join(list(true, "A/r1/", "A/r1/ws-0069", 2), ",")
 	if want := `A/r1/ws-0071=new,A/r1/ws-0072={"i":72,"pad":"` + strings.Repeat("x", 72*7%1500) + `"}`; got != want {
 		t.Fatalf("after A/r1/ws-0069: %s, want %s", got, want)
 	}
 
 	// A listing larger than the cache leaves what the cache held in it.
-	db.cache.mu.Lock()
-	db.cache.max = len(db.cache.m) + 10
-	held := len(db.cache.m)
-	db.cache.mu.Unlock()
+	held := db.cache.Len()
+	db.cache.SetMaxEntries(held + 10)
 	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "t", "A/r1/ws-0000", []byte("kept")) }); err != nil {
 		t.Fatal(err)
 	}
-	db.cache.mu.Lock()
-	clear(db.cache.m) // as if the cache had started over, with room for ten more
-	db.cache.bytes = 0
-	db.cache.max = 10
-	db.cache.m["t\x00A/r1/ws-0000"] = []byte("kept")
-	db.cache.mu.Unlock()
+	db.cache.Clear() // as if the cache had started over, with room for ten more
+	db.cache.SetMaxEntries(10)
+	db.cache.Put("t\x00A/r1/ws-0000", []byte("kept"))
 	if rows := list(true, "", "", 0); len(rows) != 3*n-1 {
 		t.Fatalf("listed %d records, want %d", len(rows), 3*n-1)
 	}
-	db.cache.mu.Lock()
-	size, v := len(db.cache.m), string(db.cache.m["t\x00A/r1/ws-0000"])
-	db.cache.mu.Unlock()
+	size := db.cache.Len()
+	cached, _, _ := db.cache.Get("t\x00A/r1/ws-0000")
+	v := string(cached)
 	if size != 10 || v != "kept" {
 		t.Fatalf("after a listing of %d records the cache holds %d (want 10, had %d before) and A/r1/ws-0000 = %q", 3*n-1, size, held, v)
 	}

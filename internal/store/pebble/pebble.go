@@ -1,0 +1,617 @@
+// Package pebble is an embedded store backend on Pebble
+// (github.com/cockroachdb/pebble/v2), CockroachDB's log-structured
+// key-value engine. Records live under a key of their table and key, jobs
+// as one record each plus an index by the time each is next claimable.
+//
+// It keeps the embedded SQLite backend's semantics: one writer goroutine
+// runs update functions one at a time, each in its own indexed batch
+// committed without a sync when it succeeds (a failing function leaves
+// nothing written); a flusher makes the writer's committed groups durable
+// with one sync of Pebble's write-ahead log and only then answers their
+// callers, so every acknowledged update survives kill -9 and power loss.
+// A failed sync breaks the store: nothing more is acknowledged. Reads
+// outside a transaction (Get, ScanCommitted) go through the shared read
+// cache (store/readcache); View reads one Pebble snapshot.
+package pebble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/deskplane/deskplane/internal/safego"
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/readcache"
+)
+
+// Options size the store's memory. Zero fields take the defaults.
+type Options struct {
+	// CacheBytes is Pebble's block cache (default 64 MiB).
+	CacheBytes int64
+	// MemTableBytes is the size of one memtable (default 32 MiB); at most
+	// four are held (the one written and three being flushed).
+	MemTableBytes uint64
+	// ReadCacheEntries and ReadCacheBytes bound the read cache of
+	// committed records (default 100,000 and 64 MiB).
+	ReadCacheEntries, ReadCacheBytes int
+}
+
+func (o Options) withDefaults() Options {
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 64 << 20
+	}
+	if o.MemTableBytes == 0 {
+		o.MemTableBytes = 32 << 20
+	}
+	if o.ReadCacheEntries <= 0 {
+		o.ReadCacheEntries = 100000
+	}
+	if o.ReadCacheBytes <= 0 {
+		o.ReadCacheBytes = 64 << 20
+	}
+	return o
+}
+
+// DB is the Pebble backend.
+type DB struct {
+	pdb       *pebble.DB
+	cache     *readcache.Cache     // records read by Get, updated by every write group
+	committed *readcache.Committed // ScanCommitted's key listings
+	lock      *os.File             // one process per store
+
+	writes  chan *writeReq
+	flushes chan []*writeReq // committed groups waiting for their sync
+	closed  chan struct{}
+	stopped chan struct{} // the writer ended
+	flDone  chan struct{} // the flusher ended
+	once    sync.Once
+
+	// commits counts the batches the writer committed; the flusher syncs
+	// only when it passed synced (a group of reads needs no sync of its
+	// own: what it read was committed by a group synced before it).
+	commits atomic.Uint64
+	synced  uint64 // flusher only
+
+	brokenMu sync.Mutex
+	broken   error // a failed sync: nothing more is acknowledged
+
+	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
+}
+
+var (
+	_ store.Backend          = (*DB)(nil)
+	_ store.TableLister      = (*DB)(nil)
+	_ store.CommittedScanner = (*DB)(nil)
+	_ store.CommitObserver   = (*DB)(nil)
+)
+
+// Key layout: a record is recordPrefix, its table, a NUL byte and its key;
+// a job is jobPrefix and its id; the due index is duePrefix, the 8-byte
+// time the job is next claimable and its id.
+const (
+	recordPrefix = 'r'
+	jobPrefix    = 'j'
+	duePrefix    = 'q'
+)
+
+// maxGroup bounds how many updates share one sync.
+const maxGroup = 128
+
+// testHookFS, when set (by tests), wraps the file system Pebble uses.
+var testHookFS func(vfs.FS) vfs.FS
+
+// Open opens (creating if needed) the store in directory dir. The
+// directory is private (0700) and so are the files in it; a second process
+// cannot open it while one holds it.
+func Open(ctx context.Context, dir string, o Options) (*DB, error) {
+	o = o.withDefaults()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pebble: create data dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pebble: make the data dir private: %w", err)
+	}
+	lock, err := readcache.LockFile("pebble", filepath.Join(dir, "deskplane.lock"))
+	if err != nil {
+		return nil, err
+	}
+	var fs vfs.FS = privateFS{vfs.Default}
+	if testHookFS != nil {
+		fs = testHookFS(fs)
+	}
+	cache := pebble.NewCache(o.CacheBytes)
+	defer cache.Unref() // the store holds its own reference
+	opts := &pebble.Options{
+		FS:                          fs,
+		Cache:                       cache,
+		MemTableSize:                o.MemTableBytes,
+		MemTableStopWritesThreshold: 4,
+		FormatMajorVersion:          pebble.FormatNewest,
+		Logger:                      logger{},
+	}
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	pdb, err := pebble.Open(dir, opts)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	}
+	db := &DB{pdb: pdb, lock: lock, cache: readcache.New(o.ReadCacheEntries, o.ReadCacheBytes),
+		writes: make(chan *writeReq, maxGroup), flushes: make(chan []*writeReq, maxGroup),
+		closed: make(chan struct{}), stopped: make(chan struct{}), flDone: make(chan struct{})}
+	db.committed = &readcache.Committed{Cache: db.cache, Source: committedSource{db}}
+	// The store's goroutines outlive every request: a panic in one is logged
+	// with its stack and the goroutine goes on (safego.Go restarts it; the
+	// writer also recovers per group).
+	bg := context.Background()
+	safego.Go(bg, nil, "pebble writer", func(context.Context) { db.writer() }, func() {
+		close(db.flushes)
+		close(db.stopped)
+	})
+	safego.Go(bg, nil, "pebble flusher", func(context.Context) { db.flusher() }, func() { close(db.flDone) })
+	_ = ctx
+	return db, nil
+}
+
+// Close stops the writer and the flusher and closes the database.
+func (db *DB) Close() error {
+	db.once.Do(func() { close(db.closed) })
+	<-db.stopped
+	<-db.flDone
+	return errors.Join(db.pdb.Close(), db.lock.Close())
+}
+
+// privateFS creates files readable and writable by their owner only.
+type privateFS struct{ vfs.FS }
+
+// Create implements vfs.FS: the file is made private.
+func (fs privateFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, category)
+	if err == nil {
+		err = os.Chmod(name, 0o600)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("pebble: make %s private: %w", name, err)
+		}
+	}
+	return f, err
+}
+
+// logger routes Pebble's log lines to slog: its informational lines at
+// debug level.
+type logger struct{}
+
+func (logger) Infof(format string, args ...any) {
+	slog.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (logger) Errorf(format string, args ...any) {
+	slog.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (logger) Fatalf(format string, args ...any) {
+	slog.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
+	os.Exit(1)
+}
+
+// writeReq is one queued Update.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx store.Tx) error
+	done chan error
+	err  error
+	tx   *tx
+	// start is when the update was called (a performance figure for
+	// ObserveCommits, not domain time).
+	start time.Time
+}
+
+// Update runs fn in a write transaction: the writer runs update functions
+// one at a time, each in its own batch, commits the batch of each that
+// succeeded, and hands the group to the flusher, which syncs the WAL once
+// for the group and only then answers its callers. A failing fn leaves
+// nothing written.
+func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
+	select {
+	case db.writes <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.closed:
+		return errors.New("pebble: store closed")
+	}
+	return <-r.done
+}
+
+// UpdateEach runs fns in order, each as its own Update would (a failing fn
+// leaves nothing written; answered only once its commit is durable), and
+// returns their errors in the same order. It queues them all before it
+// waits, so the writer commits them in as few groups as it can, with one
+// sync for all. Each fn sees the effects of those before it.
+func (db *DB) UpdateEach(ctx context.Context, fns []func(tx store.Tx) error) []error {
+	errs := make([]error, len(fns))
+	reqs := make([]*writeReq, 0, len(fns))
+queue:
+	for i, fn := range fns {
+		r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
+		select {
+		case db.writes <- r:
+			reqs = append(reqs, r)
+		case <-ctx.Done():
+			for j := i; j < len(fns); j++ {
+				errs[j] = ctx.Err()
+			}
+			break queue
+		case <-db.closed:
+			for j := i; j < len(fns); j++ {
+				errs[j] = errors.New("pebble: store closed")
+			}
+			break queue
+		}
+	}
+	for i, r := range reqs {
+		errs[i] = <-r.done
+	}
+	return errs
+}
+
+// writer serializes all write transactions and commits them in groups.
+func (db *DB) writer() {
+	for {
+		var first *writeReq
+		select {
+		case first = <-db.writes:
+		case <-db.closed:
+			for {
+				select {
+				case r := <-db.writes:
+					r.done <- errors.New("pebble: store closed")
+				default:
+					return
+				}
+			}
+		}
+		batch := []*writeReq{first}
+	drain:
+		for len(batch) < maxGroup {
+			select {
+			case r := <-db.writes:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		db.commitGroup(batch)
+	}
+}
+
+// commitGroup runs a group's update functions, each in its own indexed
+// batch committed without a sync when it succeeds, brings the read cache up
+// to date, and hands the group to the flusher.
+func (db *DB) commitGroup(batch []*writeReq) {
+	if err := db.brokenErr(); err != nil {
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+	answered := false
+	// A panic here is a bug outside the update functions (runFn recovers
+	// theirs): the group's callers are answered with an error (what was
+	// committed before it stays, as after a timeout), the cache drops what
+	// the group touched, and the writer goes on with the next group.
+	defer func() {
+		if p := recover(); p != nil {
+			safego.LogPanic(nil, "pebble writer", p)
+			if answered {
+				return
+			}
+			db.cache.Update(false, writes(batch))
+			for _, r := range batch {
+				select { // done holds one answer: a caller already answered keeps its own
+				case r.done <- fmt.Errorf("pebble: write group failed: %v", p):
+				default:
+				}
+			}
+		}
+	}()
+	if testHookGroup != nil {
+		testHookGroup(batch)
+	}
+	dirty := map[string]bool{} // keys written by the group so far
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		b := db.pdb.NewIndexedBatch()
+		r.tx = &tx{db: db, r: b, b: b, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
+		r.err = runFn(r.fn, r.tx)
+		if r.err == nil && !b.Empty() {
+			if err := b.Commit(pebble.NoSync); err != nil {
+				r.err = fmt.Errorf("pebble: commit: %w", err)
+			} else {
+				db.commits.Add(1)
+			}
+		}
+		r.tx.r, r.tx.b = nil, nil
+		b.Close()
+	}
+	// Bring the read cache up to date before anyone is answered: a caller
+	// that reads after its Update returned reads its own write.
+	db.cache.Update(true, writes(batch))
+	answered = true
+	db.flushes <- batch // answered once the WAL is synced
+}
+
+// writes yields what each update of a group wrote and whether it
+// succeeded (readcache.Cache.Update).
+func writes(batch []*writeReq) iter.Seq2[map[string][]byte, bool] {
+	return func(yield func(map[string][]byte, bool) bool) {
+		for _, r := range batch {
+			if r.tx != nil && !yield(r.tx.written, r.err == nil) {
+				return
+			}
+		}
+	}
+}
+
+// testHookGroup, when set (by tests), is called with every group the
+// writer runs, before its update functions.
+var testHookGroup func(batch []*writeReq)
+
+// runFn runs one update function, turning a panic into an error (its stack
+// logged) so that one bad request cannot stop the writer.
+func runFn(fn func(tx store.Tx) error, t *tx) error {
+	return safego.Try(nil, "pebble: update", func() error { return fn(t) })
+}
+
+// flusher makes committed groups durable: it takes every group the writer
+// has committed since its last sync, syncs Pebble's WAL once (a synced
+// record covers every record written before it), and only then answers
+// their callers. The writer meanwhile runs the next group. A committed
+// batch is visible to readers before its sync; any write that depends on
+// it comes later in the WAL, so it is never acknowledged without it.
+func (db *DB) flusher() {
+	for {
+		b, ok := <-db.flushes
+		if !ok {
+			return
+		}
+		groups := [][]*writeReq{b}
+	drain:
+		for {
+			select {
+			case b, ok := <-db.flushes:
+				if !ok {
+					break drain
+				}
+				groups = append(groups, b)
+			default:
+				break drain
+			}
+		}
+		err := db.brokenErr()
+		if target := db.commits.Load(); err == nil && target != db.synced {
+			if err = db.pdb.LogData(nil, pebble.Sync); err != nil {
+				// After a failed sync the kernel may have dropped the
+				// dirty pages: acknowledge nothing from now on.
+				err = fmt.Errorf("pebble: sync the WAL: %w", err)
+				db.brokenMu.Lock()
+				db.broken = err
+				db.brokenMu.Unlock()
+			} else {
+				db.synced = target
+			}
+		}
+		observe := db.observe.Load()
+		for _, g := range groups {
+			for _, r := range g {
+				if r.err == nil && err != nil {
+					r.err = err
+				}
+				if observe != nil && r.err == nil {
+					(*observe)(time.Since(r.start))
+				}
+				r.done <- r.err
+			}
+		}
+	}
+}
+
+func (db *DB) brokenErr() error {
+	db.brokenMu.Lock()
+	defer db.brokenMu.Unlock()
+	return db.broken
+}
+
+// ObserveCommits implements store.CommitObserver: the flusher calls f for
+// every update it answers as committed, once the WAL sync made it durable.
+func (db *DB) ObserveCommits(f func(time.Duration)) {
+	if f == nil {
+		db.observe.Store(nil)
+		return
+	}
+	db.observe.Store(&f)
+}
+
+// WALBytes reports the bytes Pebble has written to its write-ahead log
+// since the store opened. Benchmarks divide it by the records written.
+func (db *DB) WALBytes(context.Context) (int64, error) {
+	return int64(db.pdb.Metrics().WAL.BytesWritten), nil
+}
+
+// DiskBytes reports the bytes Pebble has written to disk since the store
+// opened: its WAL, and the tables of its flushes and compactions.
+func (db *DB) DiskBytes(context.Context) (int64, error) {
+	m := db.pdb.Metrics()
+	t := m.Total()
+	return int64(m.WAL.BytesWritten + t.TableBytesFlushed + t.TableBytesCompacted), nil
+}
+
+// Get reads one committed record: from the read cache when it holds it
+// (or holds that it is absent), else from the database.
+func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
+	ck := readcache.Key(table, key)
+	v, ok, seq := db.cache.Get(ck)
+	if ok {
+		if v == nil {
+			return nil, store.ErrNotFound
+		}
+		return v, nil
+	}
+	var kb [128]byte
+	v, err := getCopy(db.pdb, recordKey(kb[:0], table, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		// Absent records are cached too, until a write group writes them.
+		db.cache.Fill(ck, nil, seq)
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pebble: get %s/%s: %w", table, key, err)
+	}
+	db.cache.Fill(ck, v, seq)
+	return v, nil
+}
+
+// reader is what a transaction reads from: a batch (which reads through to
+// the database), a snapshot or the database.
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+// getCopy reads key from r into a new slice (never nil when found).
+func getCopy(r reader, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, len(v))
+	copy(out, v)
+	return out, closer.Close()
+}
+
+// recordKey appends the key of a record to b.
+func recordKey(b []byte, table, key string) []byte {
+	b = append(b, recordPrefix)
+	b = append(b, table...)
+	b = append(b, 0)
+	return append(b, key...)
+}
+
+// View runs fn in a read-only transaction over one snapshot.
+func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := db.pdb.NewSnapshot()
+	defer s.Close()
+	return fn(&tx{db: db, r: s})
+}
+
+// Tables lists the tables that hold records, sorted (store.TableLister).
+func (db *DB) Tables(ctx context.Context) ([]string, error) {
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{recordPrefix}, UpperBound: []byte{recordPrefix + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: list tables: %w", err)
+	}
+	var out []string
+	for ok := it.First(); ok; {
+		k := it.Key()[1:]
+		i := 0
+		for i < len(k) && k[i] != 0 {
+			i++
+		}
+		t := string(k[:i])
+		out = append(out, t)
+		seek := append([]byte{recordPrefix}, t...)
+		ok = it.SeekGE(append(seek, 1))
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, fmt.Errorf("pebble: list tables: %w", err)
+	}
+	return out, nil
+}
+
+// ScanCommitted lists committed records (store.CommittedScanner) with the
+// shared key listings and read cache (readcache.Committed).
+func (db *DB) ScanCommitted(ctx context.Context, table, prefix, after string, limit int, fn func(string, []byte) error) error {
+	return db.committed.ScanCommitted(ctx, table, prefix, after, limit, fn)
+}
+
+// committedSource reads keys and committed values for readcache.Committed.
+type committedSource struct{ db *DB }
+
+// ScanKeys implements readcache.Source.
+func (s committedSource) ScanKeys(ctx context.Context, table, prefix, after string, n int) ([]string, error) {
+	keys := make([]string, 0, min(n, 1024))
+	err := scanRange(s.db.pdb, table, prefix, after, func(k string, _ *pebble.Iterator) (bool, error) {
+		keys = append(keys, k)
+		return len(keys) < n, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: scan keys %s/%s: %w", table, prefix, err)
+	}
+	return keys, nil
+}
+
+// ReadValues implements readcache.Source.
+func (s committedSource) ReadValues(ctx context.Context, table string, keys []string) ([][]byte, error) {
+	vals := make([][]byte, len(keys))
+	var kb []byte
+	for i, k := range keys {
+		kb = recordKey(kb[:0], table, k)
+		v, err := getCopy(s.db.pdb, kb)
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pebble: get %s/%s: %w", table, k, err)
+		}
+		vals[i] = v
+	}
+	return vals, nil
+}
+
+// scanRange iterates r's records of table under prefix whose key is
+// greater than after (when after is not before prefix), in key order,
+// calling fn with each key and the iterator on it until fn returns false
+// or an error.
+func scanRange(r reader, table, prefix, after string, fn func(key string, it *pebble.Iterator) (bool, error)) error {
+	lo := recordKey(nil, table, prefix)
+	// The table's key space ends before its NUL becomes a 1.
+	hi, _ := store.PrefixEnd(string(lo))
+	if after != "" && after >= prefix {
+		lo = append(recordKey(nil, table, after), 0) // the least key after it
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: []byte(hi)})
+	if err != nil {
+		return err
+	}
+	skip := len(table) + 2
+	for ok := it.First(); ok; ok = it.Next() {
+		more, err := fn(string(it.Key()[skip:]), it)
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	return errors.Join(it.Error(), it.Close())
+}

@@ -190,6 +190,30 @@ func (fs privateFS) Create(name string, category vfs.DiskWriteCategory) (vfs.Fil
 	return f, err
 }
 
+// Lock implements vfs.FS: the lock file is made private.
+func (fs privateFS) Lock(name string) (io.Closer, error) {
+	c, err := fs.FS.Lock(name)
+	if err == nil {
+		if err := os.Chmod(name, 0o600); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("pebble: make %s private: %w", name, err)
+		}
+	}
+	return c, err
+}
+
+// OpenReadWrite implements vfs.FS: a file it creates is made private.
+func (fs privateFS) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	f, err := fs.FS.OpenReadWrite(name, category, opts...)
+	if err == nil {
+		if err := os.Chmod(name, 0o600); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("pebble: make %s private: %w", name, err)
+		}
+	}
+	return f, err
+}
+
 // logger routes Pebble's log lines to slog: its informational lines at
 // debug level.
 type logger struct{}
@@ -202,9 +226,43 @@ func (logger) Errorf(format string, args ...any) {
 	slog.Error("pebble: " + fmt.Sprintf(format, args...))
 }
 
+// Fatalf panics with a fatalError: Pebble calls it when a commit fails
+// (a failed WAL sync), and the flusher turns that into a broken store
+// (nothing more acknowledged) rather than the end of the process. Raised
+// in one of Pebble's own goroutines, it ends the process.
 func (logger) Fatalf(format string, args ...any) {
-	slog.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
-	os.Exit(1)
+	msg := fmt.Sprintf(format, args...)
+	slog.Error("pebble: fatal: " + msg)
+	panic(fatalError(msg))
+}
+
+// fatalError is a fatal error Pebble reported (logger.Fatalf).
+type fatalError string
+
+func (e fatalError) Error() string { return string(e) }
+
+// syncWAL makes every committed batch durable: a synced record of no data
+// in Pebble's WAL.
+func (db *DB) syncWAL() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fe, ok := p.(fatalError)
+			if !ok {
+				panic(p)
+			}
+			err = fe
+		}
+	}()
+	return db.pdb.LogData(nil, pebble.Sync)
+}
+
+// breakWith marks the store broken by err: nothing more is acknowledged.
+func (db *DB) breakWith(err error) {
+	db.brokenMu.Lock()
+	defer db.brokenMu.Unlock()
+	if db.broken == nil {
+		db.broken = err
+	}
 }
 
 // writeReq is one queued Update.
@@ -316,6 +374,9 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	defer func() {
 		if p := recover(); p != nil {
 			safego.LogPanic(nil, "pebble writer", p)
+			if fe, ok := p.(fatalError); ok { // Pebble's commit pipeline failed
+				db.breakWith(fmt.Errorf("pebble: commit: %w", fe))
+			}
 			if answered {
 				return
 			}
@@ -406,13 +467,11 @@ func (db *DB) flusher() {
 		}
 		err := db.brokenErr()
 		if target := db.commits.Load(); err == nil && target != db.synced {
-			if err = db.pdb.LogData(nil, pebble.Sync); err != nil {
+			if err = db.syncWAL(); err != nil {
 				// After a failed sync the kernel may have dropped the
 				// dirty pages: acknowledge nothing from now on.
 				err = fmt.Errorf("pebble: sync the WAL: %w", err)
-				db.brokenMu.Lock()
-				db.broken = err
-				db.brokenMu.Unlock()
+				db.breakWith(err)
 			} else {
 				db.synced = target
 			}

@@ -47,4 +47,3 @@ func TestReadCacheBounds(t *testing.T) {
 		t.Fatalf("small written value %q, bytes %d / %d", v, c.bytes, total())
 	}
 }
-

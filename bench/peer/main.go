@@ -6,7 +6,7 @@
 //
 //	peer trivial -listen 127.0.0.1:0        # the ceiling: a fixed body, nothing else
 //	peer profile -cpuprofile FILE -only describe  # deskplane in-process under the CPU profiler
-//	peer ceiling -rows 10000 -concurrency 8  # what the embedded store alone commits
+//	peer ceiling -rows 10000 -concurrency 8  # what the embedded stores alone commit (SQLite and Pebble)
 //	peer run -deskplane URL -deskplane-pid N -moto URL -moto-pid N -trivial URL -trivial-pid N
 //
 // Workloads (each bounded in requests and time, loopback only):
@@ -32,7 +32,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	gojson "github.com/goccy/go-json"
 	"io"
 	"net"
 	"net/http"
@@ -44,6 +43,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 
 	"log/slog"
 	"runtime/debug"
@@ -187,6 +188,7 @@ func run(args []string) error {
 	out := fs.String("json", "", "write the results as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this client (the load generator) to this file")
 	ceilingRows := fs.Int("ceiling", 10000, "with the create workload: rows for the embedded store's ceiling, measured in this process after the workloads (0 skips)")
+	storeName := fs.String("store", "sqlite", "the embedded store deskplane serves from (sqlite or pebble): whose ceiling is measured")
 	fs.Parse(args)
 	if *dpURL == "" {
 		return errors.New("-deskplane is required")
@@ -281,7 +283,7 @@ func run(args []string) error {
 	}
 	var ceil *ceilingResult
 	if has("create") && *ceilingRows > 0 {
-		c, err := storeCeiling(ctx, *ceilingRows, *createConc, 760, nil)
+		c, err := storeCeiling(ctx, *storeName, *ceilingRows, *createConc, 760, nil)
 		if err != nil {
 			return err
 		}
@@ -938,6 +940,7 @@ func profile(args []string) error {
 	desktops := fs.Int("desktops", 5000, "desktops (create)")
 	memProfile := fs.String("memprofile", "", "write a memory profile of the workload (server and load generator) to this file: what it allocated, and what is live after a collection at its end")
 	ceilingRows := fs.Int("ceiling", 10000, "create: rows for the store's ceiling measured after the workload (0 skips)")
+	storeName := fs.String("store", "sqlite", "embedded store: sqlite or pebble")
 	fs.Parse(args)
 	if *memProfile != "" {
 		runtime.MemProfileRate = 4096
@@ -949,7 +952,7 @@ func profile(args []string) error {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := server.New(ctx, server.Options{Listen: "127.0.0.1:0", DataDir: dir, Timing: "instant", Clock: "real",
+	s, err := server.New(ctx, server.Options{Listen: "127.0.0.1:0", DataDir: dir, Timing: "instant", Clock: "real", Store: *storeName,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
@@ -970,14 +973,9 @@ func profile(args []string) error {
 	defer f.Close()
 	var r result
 	walPages := func() (main, audit int64) {
-		type pager interface {
-			WALPages(context.Context) (int64, error)
-		}
-		if p, ok := s.Deps.Store.(pager); ok {
-			main, _ = p.WALPages(ctx)
-		}
-		if p, ok := s.Deps.AuditStore.(pager); ok && s.Deps.AuditStore != s.Deps.Store {
-			audit, _ = p.WALPages(ctx)
+		main = walBytes(ctx, s.Deps.Store)
+		if s.Deps.AuditStore != s.Deps.Store {
+			audit = walBytes(ctx, s.Deps.AuditStore)
 		}
 		return main, audit
 	}
@@ -1032,8 +1030,15 @@ func profile(args []string) error {
 		float64(cpu.Microseconds())/n, float64(ms1.Mallocs-ms0.Mallocs)/n, float64(ms1.TotalAlloc-ms0.TotalAlloc)/n)
 	if *only == "create" {
 		wal1, audit1 := walPages()
-		fmt.Printf("WAL pages written: store %d (%.0f bytes per desktop), audit %d (%.0f bytes per desktop)\n",
-			wal1-wal0, float64(wal1-wal0)*4120/n, audit1-audit0, float64(audit1-audit0)*4120/n)
+		fmt.Printf("WAL bytes written (%s): store %d (%.0f per desktop), audit %d (%.0f per desktop)\n",
+			*storeName, wal1-wal0, float64(wal1-wal0)/n, audit1-audit0, float64(audit1-audit0)/n)
+		type disk interface {
+			DiskBytes(context.Context) (int64, error)
+		}
+		if d, ok := s.Deps.Store.(disk); ok {
+			b, _ := d.DiskBytes(ctx)
+			fmt.Printf("disk bytes written by the store since it opened (WAL, flushes, compactions): %d (%.0f per desktop)\n", b, float64(b)/n)
+		}
 	}
 	if *memProfile != "" {
 		// One heap profile holds both: allocations since the start
@@ -1052,7 +1057,7 @@ func profile(args []string) error {
 	}
 	fmt.Printf("CPU profile in %s: go tool pprof -top %s\n", *out, *out)
 	if *only == "create" && *ceilingRows > 0 {
-		c, err := storeCeiling(ctx, *ceilingRows, 8, 760, nil)
+		c, err := storeCeiling(ctx, *storeName, *ceilingRows, 8, 760, nil)
 		if err != nil {
 			return err
 		}

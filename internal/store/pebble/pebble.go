@@ -612,6 +612,13 @@ func (db *DB) ScanCommitted(ctx context.Context, table, prefix, after string, li
 	return db.committed.ScanCommitted(ctx, table, prefix, after, limit, fn)
 }
 
+// ReadCache returns the store's read cache (for tests and measurements).
+func (db *DB) ReadCache() *readcache.Cache { return db.cache }
+
+// Listings returns ScanCommitted's key listings (for tests and
+// measurements).
+func (db *DB) Listings() *readcache.Committed { return db.committed }
+
 // committedSource reads keys and committed values for readcache.Committed.
 type committedSource struct{ db *DB }
 

@@ -35,8 +35,8 @@ type Committed struct {
 	large map[string]bool
 }
 
-// scanKeysChunk is how many keys ScanCommitted reads at a time.
-const scanKeysChunk = 64
+// ScanChunk is how many keys ScanCommitted reads at a time.
+const ScanChunk = 64
 
 // maxListings and maxListedKeys bound the listings kept and the keys they
 // hold in all (when either is reached, they start over).
@@ -101,9 +101,9 @@ func (c *Committed) ScanCommitted(ctx context.Context, table, prefix, after stri
 	for {
 		var keys []string
 		if listed != nil {
-			keys = listed[:min(len(listed), scanKeysChunk)]
+			keys = listed[:min(len(listed), ScanChunk)]
 			listed = listed[len(keys):]
-		} else if keys, err = c.Source.ScanKeys(ctx, table, prefix, after, scanKeysChunk); err != nil {
+		} else if keys, err = c.Source.ScanKeys(ctx, table, prefix, after, ScanChunk); err != nil {
 			return err
 		}
 		vals, err := c.values(ctx, table, keys)
@@ -125,7 +125,7 @@ func (c *Committed) ScanCommitted(ctx context.Context, table, prefix, after stri
 				return err
 			}
 		}
-		if len(keys) < scanKeysChunk {
+		if len(keys) < ScanChunk {
 			return nil
 		}
 		after = keys[len(keys)-1]

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/readcache"
 )
 
 var _ store.CommittedScanner = (*DB)(nil)
@@ -22,6 +23,13 @@ const scanKeysChunk = 64
 func (db *DB) ScanCommitted(ctx context.Context, table, prefix, after string, limit int, fn func(string, []byte) error) error {
 	return db.committed.ScanCommitted(ctx, table, prefix, after, limit, fn)
 }
+
+// ReadCache returns the store's read cache (for tests and measurements).
+func (db *DB) ReadCache() *readcache.Cache { return db.cache }
+
+// Listings returns ScanCommitted's key listings (for tests and
+// measurements).
+func (db *DB) Listings() *readcache.Committed { return db.committed }
 
 // committedSource reads keys and committed values for readcache.Committed.
 type committedSource struct{ db *DB }

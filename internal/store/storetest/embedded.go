@@ -45,6 +45,7 @@ func RunEmbedded(t *testing.T, open Opener) {
 		{"GetSeesEveryAcknowledgedWrite", testGetSeesEveryAcknowledgedWrite},
 		{"UpdateEachRunsInOrderAndFailsAlone", testUpdateEachRunsInOrderAndFailsAlone},
 		{"UpdateEachAfterCancel", testUpdateEachAfterCancel},
+		{"ScanCommittedMatchesScan", testScanCommittedMatchesScan},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}

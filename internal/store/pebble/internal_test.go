@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/group"
 )
 
 func openTest(t *testing.T) *DB {
@@ -93,7 +94,7 @@ func TestWriterCacheWithinAGroup(t *testing.T) {
 	errBoom := errors.New("boom")
 	var sawA, sawMany, sawB string
 	req := func(fn func(store.Tx) error) *writeReq {
-		return &writeReq{ctx: context.Background(), fn: fn, done: make(chan error, 1)}
+		return group.NewReq[*tx](context.Background(), fn)
 	}
 	batch := []*writeReq{
 		req(put("a", "new")),
@@ -127,7 +128,7 @@ func TestWriterCacheWithinAGroup(t *testing.T) {
 	}
 	db.commitGroup(batch)
 	for i, r := range batch {
-		if err := <-r.done; (i == 2) != errors.Is(err, errBoom) || (i != 2 && err != nil) {
+		if err := <-r.Done; (i == 2) != errors.Is(err, errBoom) || (i != 2 && err != nil) {
 			t.Fatalf("update %d: %v", i, err)
 		}
 	}

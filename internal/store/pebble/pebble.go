@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +32,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/group"
 	"github.com/deskplane/deskplane/internal/store/readcache"
 )
 
@@ -71,12 +71,10 @@ type DB struct {
 	committed *readcache.Committed // ScanCommitted's key listings
 	lock      *os.File             // one process per store
 
-	writes  chan *writeReq
+	queue   *group.Queue[*tx]
 	flushes chan []*writeReq // committed groups waiting for their sync
-	closed  chan struct{}
-	stopped chan struct{} // the writer ended
-	flDone  chan struct{} // the flusher ended
-	once    sync.Once
+	stopped chan struct{}    // the writer ended
+	flDone  chan struct{}    // the flusher ended
 
 	// commits counts the batches the writer committed; the flusher syncs
 	// only when it passed synced (a group of reads needs no sync of its
@@ -84,8 +82,7 @@ type DB struct {
 	commits atomic.Uint64
 	synced  uint64 // flusher only
 
-	brokenMu sync.Mutex
-	broken   error // a failed sync: nothing more is acknowledged
+	broken group.Broken // a failed sync: nothing more is acknowledged
 
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
 }
@@ -150,8 +147,8 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
 	db := &DB{pdb: pdb, lock: lock, cache: readcache.New(o.ReadCacheEntries, o.ReadCacheBytes),
-		writes: make(chan *writeReq, maxGroup), flushes: make(chan []*writeReq, maxGroup),
-		closed: make(chan struct{}), stopped: make(chan struct{}), flDone: make(chan struct{})}
+		queue: group.NewQueue[*tx]("pebble", maxGroup), flushes: make(chan []*writeReq, maxGroup),
+		stopped: make(chan struct{}), flDone: make(chan struct{})}
 	db.committed = &readcache.Committed{Cache: db.cache, Source: committedSource{db}}
 	// The store's goroutines outlive every request: a panic in one is logged
 	// with its stack and the goroutine goes on (safego.Go restarts it; the
@@ -161,14 +158,14 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 		close(db.flushes)
 		close(db.stopped)
 	})
-	safego.Go(bg, nil, "pebble flusher", func(context.Context) { db.flusher() }, func() { close(db.flDone) })
+	safego.Go(bg, nil, "pebble flusher", func(context.Context) { group.Flush(db.flushes, db.sync, &db.observe) }, func() { close(db.flDone) })
 	_ = ctx
 	return db, nil
 }
 
 // Close stops the writer and the flusher and closes the database.
 func (db *DB) Close() error {
-	db.once.Do(func() { close(db.closed) })
+	db.queue.Close()
 	<-db.stopped
 	<-db.flDone
 	return errors.Join(db.pdb.Close(), db.lock.Close())
@@ -256,26 +253,8 @@ func (db *DB) syncWAL() (err error) {
 	return db.pdb.LogData(nil, pebble.Sync)
 }
 
-// breakWith marks the store broken by err: nothing more is acknowledged.
-func (db *DB) breakWith(err error) {
-	db.brokenMu.Lock()
-	defer db.brokenMu.Unlock()
-	if db.broken == nil {
-		db.broken = err
-	}
-}
-
 // writeReq is one queued Update.
-type writeReq struct {
-	ctx  context.Context
-	fn   func(tx store.Tx) error
-	done chan error
-	err  error
-	tx   *tx
-	// start is when the update was called (a performance figure for
-	// ObserveCommits, not domain time).
-	start time.Time
-}
+type writeReq = group.Req[*tx]
 
 // Update runs fn in a write transaction: the writer runs update functions
 // one at a time, each in its own batch, commits the batch of each that
@@ -283,15 +262,7 @@ type writeReq struct {
 // for the group and only then answers its callers. A failing fn leaves
 // nothing written.
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
-	select {
-	case db.writes <- r:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-db.closed:
-		return errors.New("pebble: store closed")
-	}
-	return <-r.done
+	return db.queue.Update(ctx, fn)
 }
 
 // UpdateEach runs fns in order, each as its own Update would (a failing fn
@@ -300,58 +271,12 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 // waits, so the writer commits them in as few groups as it can, with one
 // sync for all. Each fn sees the effects of those before it.
 func (db *DB) UpdateEach(ctx context.Context, fns []func(tx store.Tx) error) []error {
-	errs := make([]error, len(fns))
-	reqs := make([]*writeReq, 0, len(fns))
-queue:
-	for i, fn := range fns {
-		r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
-		select {
-		case db.writes <- r:
-			reqs = append(reqs, r)
-		case <-ctx.Done():
-			for j := i; j < len(fns); j++ {
-				errs[j] = ctx.Err()
-			}
-			break queue
-		case <-db.closed:
-			for j := i; j < len(fns); j++ {
-				errs[j] = errors.New("pebble: store closed")
-			}
-			break queue
-		}
-	}
-	for i, r := range reqs {
-		errs[i] = <-r.done
-	}
-	return errs
+	return db.queue.UpdateEach(ctx, fns)
 }
 
 // writer serializes all write transactions and commits them in groups.
 func (db *DB) writer() {
-	for {
-		var first *writeReq
-		select {
-		case first = <-db.writes:
-		case <-db.closed:
-			for {
-				select {
-				case r := <-db.writes:
-					r.done <- errors.New("pebble: store closed")
-				default:
-					return
-				}
-			}
-		}
-		batch := []*writeReq{first}
-	drain:
-		for len(batch) < maxGroup {
-			select {
-			case r := <-db.writes:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
+	for batch := db.queue.Next(); batch != nil; batch = db.queue.Next() {
 		db.commitGroup(batch)
 	}
 }
@@ -360,9 +285,9 @@ func (db *DB) writer() {
 // batch committed without a sync when it succeeds, brings the read cache up
 // to date, and hands the group to the flusher.
 func (db *DB) commitGroup(batch []*writeReq) {
-	if err := db.brokenErr(); err != nil {
+	if err := db.broken.Err(); err != nil {
 		for _, r := range batch {
-			r.done <- err
+			r.Done <- err
 		}
 		return
 	}
@@ -375,7 +300,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 		if p := recover(); p != nil {
 			safego.LogPanic(nil, "pebble writer", p)
 			if fe, ok := p.(fatalError); ok { // Pebble's commit pipeline failed
-				db.breakWith(fmt.Errorf("pebble: commit: %w", fe))
+				db.broken.Set(fmt.Errorf("pebble: commit: %w", fe))
 			}
 			if answered {
 				return
@@ -383,7 +308,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			db.cache.Update(false, writes(batch))
 			for _, r := range batch {
 				select { // done holds one answer: a caller already answered keeps its own
-				case r.done <- fmt.Errorf("pebble: write group failed: %v", p):
+				case r.Done <- fmt.Errorf("pebble: write group failed: %v", p):
 				default:
 				}
 			}
@@ -394,21 +319,21 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	}
 	dirty := map[string]bool{} // keys written by the group so far
 	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
+		if err := r.Ctx.Err(); err != nil {
+			r.Err = err
 			continue
 		}
 		b := db.pdb.NewIndexedBatch()
-		r.tx = &tx{db: db, r: b, b: b, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
-		r.err = runFn(r.fn, r.tx)
-		if r.err == nil && !b.Empty() {
+		r.Tx = &tx{db: db, r: b, b: b, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
+		r.Err = runFn(r.Fn, r.Tx)
+		if r.Err == nil && !b.Empty() {
 			if err := b.Commit(pebble.NoSync); err != nil {
-				r.err = fmt.Errorf("pebble: commit: %w", err)
+				r.Err = fmt.Errorf("pebble: commit: %w", err)
 			} else {
 				db.commits.Add(1)
 			}
 		}
-		r.tx.r, r.tx.b = nil, nil
+		r.Tx.r, r.Tx.b = nil, nil
 		b.Close()
 	}
 	// Bring the read cache up to date before anyone is answered: a caller
@@ -423,7 +348,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 func writes(batch []*writeReq) iter.Seq2[map[string][]byte, bool] {
 	return func(yield func(map[string][]byte, bool) bool) {
 		for _, r := range batch {
-			if r.tx != nil && !yield(r.tx.written, r.err == nil) {
+			if r.Tx != nil && !yield(r.Tx.written, r.Err == nil) {
 				return
 			}
 		}
@@ -440,61 +365,29 @@ func runFn(fn func(tx store.Tx) error, t *tx) error {
 	return safego.Try(nil, "pebble: update", func() error { return fn(t) })
 }
 
-// flusher makes committed groups durable: it takes every group the writer
-// has committed since its last sync, syncs Pebble's WAL once (a synced
-// record covers every record written before it), and only then answers
-// their callers. The writer meanwhile runs the next group. A committed
-// batch is visible to readers before its sync; any write that depends on
-// it comes later in the WAL, so it is never acknowledged without it.
-func (db *DB) flusher() {
-	for {
-		b, ok := <-db.flushes
-		if !ok {
-			return
-		}
-		groups := [][]*writeReq{b}
-	drain:
-		for {
-			select {
-			case b, ok := <-db.flushes:
-				if !ok {
-					break drain
-				}
-				groups = append(groups, b)
-			default:
-				break drain
-			}
-		}
-		err := db.brokenErr()
-		if target := db.commits.Load(); err == nil && target != db.synced {
-			if err = db.syncWAL(); err != nil {
-				// After a failed sync the kernel may have dropped the
-				// dirty pages: acknowledge nothing from now on.
-				err = fmt.Errorf("pebble: sync the WAL: %w", err)
-				db.breakWith(err)
-			} else {
-				db.synced = target
-			}
-		}
-		observe := db.observe.Load()
-		for _, g := range groups {
-			for _, r := range g {
-				if r.err == nil && err != nil {
-					r.err = err
-				}
-				if observe != nil && r.err == nil {
-					(*observe)(time.Since(r.start))
-				}
-				r.done <- r.err
-			}
-		}
+// sync makes every batch the writer committed durable, for the flusher
+// (group.Flush): one sync of Pebble's WAL covers every record written
+// before it. A committed batch is visible to readers before its sync; any
+// write that depends on it comes later in the WAL, so it is never
+// acknowledged without it. When nothing was committed since the last sync
+// there is nothing to sync.
+func (db *DB) sync() error {
+	if err := db.broken.Err(); err != nil {
+		return err
 	}
-}
-
-func (db *DB) brokenErr() error {
-	db.brokenMu.Lock()
-	defer db.brokenMu.Unlock()
-	return db.broken
+	target := db.commits.Load()
+	if target == db.synced {
+		return nil
+	}
+	if err := db.syncWAL(); err != nil {
+		// After a failed sync the kernel may have dropped the dirty
+		// pages: acknowledge nothing from now on.
+		err = fmt.Errorf("pebble: sync the WAL: %w", err)
+		db.broken.Set(err)
+		return err
+	}
+	db.synced = target
+	return nil
 }
 
 // ObserveCommits implements store.CommitObserver: the flusher calls f for

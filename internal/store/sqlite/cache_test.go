@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/group"
 )
 
 // TestWriterCacheWithinAGroup drives one write group by hand (the writer
@@ -40,7 +41,7 @@ func TestWriterCacheWithinAGroup(t *testing.T) {
 	errBoom := errors.New("boom")
 	var sawA, sawMany string
 	req := func(fn func(store.Tx) error) *writeReq {
-		return &writeReq{ctx: context.Background(), fn: fn, done: make(chan error, 1)}
+		return group.NewReq[*tx](context.Background(), fn)
 	}
 	batch := []*writeReq{
 		req(put("a", "new")),
@@ -69,7 +70,7 @@ func TestWriterCacheWithinAGroup(t *testing.T) {
 	}
 	db.commitGroup(batch)
 	for i, r := range batch {
-		if err := <-r.done; (i == 2) != errors.Is(err, errBoom) || (i != 2 && err != nil) {
+		if err := <-r.Done; (i == 2) != errors.Is(err, errBoom) || (i != 2 && err != nil) {
 			t.Fatalf("update %d: %v", i, err)
 		}
 	}

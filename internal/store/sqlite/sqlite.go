@@ -15,12 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/group"
 	"github.com/deskplane/deskplane/internal/store/readcache"
 	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -42,16 +42,13 @@ type DB struct {
 	guarded int
 	wal     *os.File // the WAL file, synced by the flusher
 	kick    chan struct{}
-	writes  chan *writeReq
+	queue   *group.Queue[*tx]
 	flushes chan []*writeReq // committed groups waiting for their fdatasync
-	closed  chan struct{}
-	stopped chan struct{} // the writer ended
-	ckDone  chan struct{} // the checkpointer ended
-	flDone  chan struct{} // the flusher ended
-	once    sync.Once
+	stopped chan struct{}    // the writer ended
+	ckDone  chan struct{}    // the checkpointer ended
+	flDone  chan struct{}    // the flusher ended
 
-	brokenMu sync.Mutex
-	broken   error // a failed fdatasync: nothing more is acknowledged
+	broken group.Broken // a failed fdatasync: nothing more is acknowledged
 
 	observe   atomic.Pointer[func(time.Duration)] // ObserveCommits
 	committed *readcache.Committed                // ScanCommitted's key listings
@@ -159,8 +156,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		closeAll()
 		return nil, err
 	}
-	db := &DB{w: w, r: r, ckpt: ck, kick: make(chan struct{}, 1), writes: make(chan *writeReq, maxGroup),
-		flushes: make(chan []*writeReq, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{}),
+	db := &DB{w: w, r: r, ckpt: ck, kick: make(chan struct{}, 1), queue: group.NewQueue[*tx]("sqlite", maxGroup),
+		flushes: make(chan []*writeReq, maxGroup), stopped: make(chan struct{}),
 		ckDone: make(chan struct{}), flDone: make(chan struct{}), cache: readcache.New(100000, 64<<20), lock: lock,
 		restartFrames: restartFrames}
 	db.committed = &readcache.Committed{Cache: db.cache, Source: committedSource{db}}
@@ -198,7 +195,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		close(db.flushes)
 		close(db.stopped)
 	})
-	safego.Go(bg, nil, "sqlite flusher", func(context.Context) { db.flusher() }, func() { close(db.flDone) })
+	safego.Go(bg, nil, "sqlite flusher", func(context.Context) { group.Flush(db.flushes, db.sync, &db.observe) }, func() { close(db.flDone) })
 	safego.Go(bg, nil, "sqlite checkpointer", func(context.Context) { db.checkpointer() }, func() { close(db.ckDone) })
 	return db, nil
 }
@@ -237,7 +234,7 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // Close stops the writer and closes both connection pools.
 func (db *DB) Close() error {
-	db.once.Do(func() { close(db.closed) })
+	db.queue.Close()
 	<-db.stopped
 	<-db.flDone
 	<-db.ckDone
@@ -249,62 +246,24 @@ func (db *DB) Close() error {
 	return errors.Join(err1, err2, err3, db.wal.Close(), db.lock.Close())
 }
 
-// flusher makes committed groups durable: it takes every group the writer
-// has committed since its last sync, syncs the WAL once (fdatasync covers
-// every frame written before it started), and only then answers their
-// callers. The writer meanwhile runs and commits the next group, so the
-// sync's latency is not paid by the writer. A committed group is visible to
-// readers before its sync completes; any write that depends on it comes
-// later in the WAL, so it is never acknowledged without it.
-func (db *DB) flusher() {
-	for {
-		b, ok := <-db.flushes
-		if !ok {
-			return
-		}
-		groups := [][]*writeReq{b}
-	drain:
-		for {
-			select {
-			case b, ok := <-db.flushes:
-				if !ok {
-					break drain
-				}
-				groups = append(groups, b)
-			default:
-				break drain
-			}
-		}
-		err := db.brokenErr()
-		if err == nil {
-			if err = syncFile(db.wal); err != nil {
-				// After a failed fsync the kernel may have dropped the
-				// dirty pages: acknowledge nothing from now on.
-				err = fmt.Errorf("sqlite: sync the WAL: %w", err)
-				db.brokenMu.Lock()
-				db.broken = err
-				db.brokenMu.Unlock()
-			}
-		}
-		observe := db.observe.Load()
-		for _, g := range groups {
-			for _, r := range g {
-				if r.err == nil && err != nil {
-					r.err = err
-				}
-				if observe != nil && r.err == nil {
-					(*observe)(time.Since(r.start))
-				}
-				r.done <- r.err
-			}
-		}
+// sync makes committed groups durable, for the flusher (group.Flush):
+// fdatasync covers every frame written before it started. The writer
+// meanwhile runs and commits the next group, so the sync's latency is not
+// paid by the writer. A committed group is visible to readers before its
+// sync completes; any write that depends on it comes later in the WAL, so
+// it is never acknowledged without it.
+func (db *DB) sync() error {
+	if err := db.broken.Err(); err != nil {
+		return err
 	}
-}
-
-func (db *DB) brokenErr() error {
-	db.brokenMu.Lock()
-	defer db.brokenMu.Unlock()
-	return db.broken
+	if err := syncFile(db.wal); err != nil {
+		// After a failed fsync the kernel may have dropped the dirty
+		// pages: acknowledge nothing from now on.
+		err = fmt.Errorf("sqlite: sync the WAL: %w", err)
+		db.broken.Set(err)
+		return err
+	}
+	return nil
 }
 
 // checkpointer copies committed WAL frames into the database file, at most
@@ -316,7 +275,7 @@ func (db *DB) checkpointer() {
 	for {
 		select {
 		case <-db.kick:
-		case <-db.closed:
+		case <-db.queue.Closed():
 			return
 		}
 		// A failed checkpoint is not fatal: the frames stay in the WAL,
@@ -325,7 +284,7 @@ func (db *DB) checkpointer() {
 		t.Reset(checkpointEvery)
 		select {
 		case <-t.C:
-		case <-db.closed:
+		case <-db.queue.Closed():
 			return
 		}
 	}
@@ -388,15 +347,7 @@ func (db *DB) restartWAL() {
 // (as Store.Update allows). Each caller is answered only after its commit
 // is on disk, so nothing acknowledged is lost.
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
-	select {
-	case db.writes <- r:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-db.closed:
-		return errors.New("sqlite: store closed")
-	}
-	return <-r.done
+	return db.queue.Update(ctx, fn)
 }
 
 // UpdateEach runs fns in order, each as its own Update would (as if in its own
@@ -407,73 +358,18 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 // several jobs to a transaction and one WAL sync for all, instead of one
 // commit and one sync per job. Each fn sees the effects of those before it.
 func (db *DB) UpdateEach(ctx context.Context, fns []func(tx store.Tx) error) []error {
-	errs := make([]error, len(fns))
-	reqs := make([]*writeReq, 0, len(fns))
-queue:
-	for i, fn := range fns {
-		r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
-		select {
-		case db.writes <- r:
-			reqs = append(reqs, r)
-		case <-ctx.Done():
-			for j := i; j < len(fns); j++ {
-				errs[j] = ctx.Err()
-			}
-			break queue
-		case <-db.closed:
-			for j := i; j < len(fns); j++ {
-				errs[j] = errors.New("sqlite: store closed")
-			}
-			break queue
-		}
-	}
-	for i, r := range reqs {
-		errs[i] = <-r.done
-	}
-	return errs
+	return db.queue.UpdateEach(ctx, fns)
 }
 
 // writeReq is one queued Update.
-type writeReq struct {
-	ctx  context.Context
-	fn   func(tx store.Tx) error
-	done chan error
-	err  error
-	tx   *tx
-	// start is when the update was called (a performance figure for
-	// ObserveCommits, not domain time).
-	start time.Time
-}
+type writeReq = group.Req[*tx]
 
 // maxGroup bounds how many updates share one commit.
 const maxGroup = 128
 
 // writer serializes all write transactions and commits them in groups.
 func (db *DB) writer() {
-	for {
-		var first *writeReq
-		select {
-		case first = <-db.writes:
-		case <-db.closed:
-			for {
-				select {
-				case r := <-db.writes:
-					r.done <- errors.New("sqlite: store closed")
-				default:
-					return
-				}
-			}
-		}
-		batch := []*writeReq{first}
-	drain:
-		for len(batch) < maxGroup {
-			select {
-			case r := <-db.writes:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
+	for batch := db.queue.Next(); batch != nil; batch = db.queue.Next() {
 		db.commitGroup(batch)
 		db.restartWAL()
 	}
@@ -481,16 +377,16 @@ func (db *DB) writer() {
 
 func (db *DB) commitGroup(batch []*writeReq) {
 	ctx := context.Background()
-	if err := db.brokenErr(); err != nil {
+	if err := db.broken.Err(); err != nil {
 		for _, r := range batch {
-			r.done <- err
+			r.Done <- err
 		}
 		return
 	}
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		for _, r := range batch {
-			r.done <- fmt.Errorf("sqlite: begin: %w", err)
+			r.Done <- fmt.Errorf("sqlite: begin: %w", err)
 		}
 		return
 	}
@@ -504,7 +400,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			db.cache.Update(false, writes(batch))
 			for _, r := range batch {
 				select { // done holds one answer: a caller already answered keeps its own
-				case r.done <- fmt.Errorf("sqlite: write group failed: %v", p):
+				case r.Done <- fmt.Errorf("sqlite: write group failed: %v", p):
 				default:
 				}
 			}
@@ -534,7 +430,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			return
 		}
 		for _, r := range batch {
-			r.err, r.tx = nil, nil
+			r.Err, r.Tx = nil, nil
 		}
 		if sqlTx, err = db.w.BeginTx(ctx, nil); err != nil {
 			db.failGroup(batch, fmt.Errorf("sqlite: begin: %w", err))
@@ -560,10 +456,10 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	db.cache.Update(applied > 0 && commitErr == nil, writes(batch))
 	if applied == 0 || commitErr != nil {
 		for _, r := range batch {
-			if r.err == nil && commitErr != nil {
-				r.err = fmt.Errorf("sqlite: commit: %w", commitErr)
+			if r.Err == nil && commitErr != nil {
+				r.Err = fmt.Errorf("sqlite: commit: %w", commitErr)
 			}
-			r.done <- r.err
+			r.Done <- r.Err
 		}
 		return
 	}
@@ -582,16 +478,16 @@ const guardedGroups = 32
 func (db *DB) runGroup(ctx context.Context, sqlTx *sql.Tx, batch []*writeReq, savepoints bool) (applied int, failed bool) {
 	dirty := map[string]bool{} // keys written by the group so far
 	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
+		if err := r.Ctx.Err(); err != nil {
+			r.Err = err
 			continue
 		}
-		r.tx = &tx{q: sqlTx, cache: db.wc, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
+		r.Tx = &tx{q: sqlTx, cache: db.wc, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
 		if testHookRun != nil {
 			testHookRun(r, savepoints)
 		}
 		if !savepoints {
-			if r.err = runFn(r.fn, r.tx); r.err == nil {
+			if r.Err = runFn(r.Fn, r.Tx); r.Err == nil {
 				applied++
 			} else {
 				failed = true
@@ -599,30 +495,30 @@ func (db *DB) runGroup(ctx context.Context, sqlTx *sql.Tx, batch []*writeReq, sa
 			continue
 		}
 		if _, err := sqlTx.StmtContext(ctx, db.wc.m["SAVEPOINT u"]).ExecContext(ctx); err != nil {
-			r.err = fmt.Errorf("sqlite: savepoint: %w", err)
+			r.Err = fmt.Errorf("sqlite: savepoint: %w", err)
 			failed = true
 			continue
 		}
-		r.err = runFn(r.fn, r.tx)
-		if r.err != nil {
+		r.Err = runFn(r.Fn, r.Tx)
+		if r.Err != nil {
 			failed = true
 			if _, err := sqlTx.StmtContext(ctx, db.wc.m["ROLLBACK TO u"]).ExecContext(ctx); err != nil {
 				// The transaction is unusable: fail the whole group.
 				sqlTx.Rollback()
 				db.cache.Update(false, writes(batch))
 				for _, q := range batch {
-					if q.err == nil {
-						q.err = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+					if q.Err == nil {
+						q.Err = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
 					}
-					q.done <- q.err
+					q.Done <- q.Err
 				}
 				return -1, true
 			}
 		} else {
 			applied++
 		}
-		if _, err := sqlTx.StmtContext(ctx, db.wc.m["RELEASE u"]).ExecContext(ctx); err != nil && r.err == nil {
-			r.err = fmt.Errorf("sqlite: release savepoint: %w", err)
+		if _, err := sqlTx.StmtContext(ctx, db.wc.m["RELEASE u"]).ExecContext(ctx); err != nil && r.Err == nil {
+			r.Err = fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
 	return applied, failed
@@ -632,7 +528,7 @@ func (db *DB) runGroup(ctx context.Context, sqlTx *sql.Tx, batch []*writeReq, sa
 func (db *DB) failGroup(batch []*writeReq, err error) {
 	db.cache.Update(false, writes(batch))
 	for _, r := range batch {
-		r.done <- err
+		r.Done <- err
 	}
 }
 
@@ -1335,7 +1231,7 @@ func (db *DB) ListJobs(ctx context.Context, after string, limit int) ([]store.Jo
 func writes(batch []*writeReq) iter.Seq2[map[string][]byte, bool] {
 	return func(yield func(map[string][]byte, bool) bool) {
 		for _, r := range batch {
-			if r.tx != nil && !yield(r.tx.written, r.err == nil) {
+			if r.Tx != nil && !yield(r.Tx.written, r.Err == nil) {
 				return
 			}
 		}

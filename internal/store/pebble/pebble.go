@@ -38,7 +38,10 @@ import (
 
 // Options size the store's memory. Zero fields take the defaults.
 type Options struct {
-	// CacheBytes is Pebble's block cache (default 64 MiB).
+	// CacheBytes is Pebble's block cache (default 256 MiB: at 100,000
+	// desktops a 64 MiB cache missed the tables' index blocks on every
+	// create's check that its keys are new, a third of the create's CPU;
+	// docs/benchmarks.md).
 	CacheBytes int64
 	// MemTableBytes is the size of one memtable (default 32 MiB); at most
 	// four are held (the one written and three being flushed).
@@ -50,7 +53,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.CacheBytes <= 0 {
-		o.CacheBytes = 64 << 20
+		o.CacheBytes = 256 << 20
 	}
 	if o.MemTableBytes == 0 {
 		o.MemTableBytes = 32 << 20

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -78,6 +79,9 @@ type DB struct {
 	flushes chan []*writeReq // committed groups waiting for their sync
 	stopped chan struct{}    // the writer ended
 	flDone  chan struct{}    // the flusher ended
+
+	closeOnce sync.Once
+	closeErr  error
 
 	// commits counts the batches the writer committed; the flusher syncs
 	// only when it passed synced (a group of reads needs no sync of its
@@ -166,12 +170,16 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 	return db, nil
 }
 
-// Close stops the writer and the flusher and closes the database.
+// Close stops the writer and the flusher and closes the database. A
+// second Close does nothing and returns the first one's error.
 func (db *DB) Close() error {
-	db.queue.Close()
-	<-db.stopped
-	<-db.flDone
-	return errors.Join(db.pdb.Close(), db.lock.Close())
+	db.closeOnce.Do(func() {
+		db.queue.Close()
+		<-db.stopped
+		<-db.flDone
+		db.closeErr = errors.Join(db.pdb.Close(), db.lock.Close())
+	})
+	return db.closeErr
 }
 
 // privateFS creates files readable and writable by their owner only.

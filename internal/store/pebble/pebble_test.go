@@ -80,3 +80,18 @@ func TestPrivateFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseTwice: a second Close is harmless (the server closes its stores
+// on every path out).
+func TestCloseTwice(t *testing.T) {
+	db, err := pebble.Open(t.Context(), filepath.Join(t.TempDir(), "pebble"), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}

@@ -5,6 +5,7 @@
 # Usage: bench/run.sh [peer run flags...]
 #   bench/run.sh                       # the standard run (10,000 desktops)
 #   bench/run.sh -desktops 100000 -only create -moto ''   # the 100k RSS check, deskplane only
+#   bench/run.sh -store pebble         # deskplane on the embedded Pebble store (default sqlite)
 #
 # Needs: go, moto_server (pip install 'moto[server]'). Writes bench/results.json.
 set -euo pipefail
@@ -18,6 +19,18 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# -store sqlite|pebble (anywhere in the arguments): the embedded store
+# deskplane serves from and whose ceiling peer measures.
+store=sqlite
+args=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = "-store" ] || [ "$1" = "--store" ]; then
+    store="$2"; shift 2; continue
+  fi
+  args+=("$1"); shift
+done
+set -- "${args[@]+"${args[@]}"}"
 
 go build -o "$tmp/deskplane" ./cmd/deskplane
 go build -o "$tmp/peer" ./bench/peer
@@ -35,7 +48,7 @@ wait_url() {
   return 1
 }
 
-"$tmp/deskplane" serve --listen 127.0.0.1:0 --data-dir "$tmp/data" --timing instant >"$tmp/deskplane.log" 2>&1 &
+"$tmp/deskplane" serve --listen 127.0.0.1:0 --data-dir "$tmp/data" --store "$store" --timing instant >"$tmp/deskplane.log" 2>&1 &
 dp_pid=$!; pids+=("$dp_pid")
 dp_url="$(wait_url "$tmp/deskplane.log" "$dp_pid")"
 
@@ -61,6 +74,6 @@ else
 fi
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
-echo "deskplane $dp_url (pid $dp_pid), trivial $tr_url (pid $tr_pid), moto ${moto_args[*]:-none}"
+echo "deskplane $dp_url (pid $dp_pid, store $store), trivial $tr_url (pid $tr_pid), moto ${moto_args[*]:-none}"
 "$tmp/peer" run -deskplane "$dp_url" -deskplane-pid "$dp_pid" -trivial "$tr_url" -trivial-pid "$tr_pid" \
-  "${moto_args[@]}" -json "$root/bench/results.json" "$@"
+  -store "$store" "${moto_args[@]}" -json "$root/bench/results.json" "$@"

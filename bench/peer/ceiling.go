@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/pebble"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
 
@@ -27,14 +29,15 @@ type ceilingResult struct {
 	valueLen int
 	elapsed  time.Duration
 	cpu      time.Duration // user+system CPU of this process during the run
-	walPages int64
+	store    string        // sqlite or pebble
+	walBytes int64
 }
 
 func (c ceilingResult) rowsPerSec() float64 { return float64(c.rows) / c.elapsed.Seconds() }
 
 func (c ceilingResult) String() string {
-	return fmt.Sprintf("store ceiling: %d rows of %d bytes in Updates of 25 (CreateMany, group commit, fdatasync), %d in flight: %.0f rows/s, %.1f µs of CPU per row, %d WAL pages (%.0f bytes per row)",
-		c.rows, c.valueLen, c.conc, c.rowsPerSec(), float64(c.cpu.Microseconds())/float64(c.rows), c.walPages, float64(c.walPages)*4120/float64(c.rows))
+	return fmt.Sprintf("store ceiling (%s): %d rows of %d bytes in Updates of 25 (CreateMany, group commit, fdatasync), %d in flight: %.0f rows/s, %.1f µs of CPU per row, %d WAL bytes (%.0f per row)",
+		c.store, c.rows, c.valueLen, c.conc, c.rowsPerSec(), float64(c.cpu.Microseconds())/float64(c.rows), c.walBytes, float64(c.walBytes)/float64(c.rows))
 }
 
 // ceilingCmd is `peer ceiling`: the store's ceiling on its own.
@@ -44,6 +47,7 @@ func ceilingCmd(args []string) error {
 	conc := fs.Int("concurrency", 8, "concurrent Updates (the create workload's requests in flight)")
 	size := fs.Int("value", 760, "bytes per row (a new desktop record is about 760)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the commits (not the store's opening and closing) to this file")
+	stores := fs.String("store", "sqlite,pebble", "embedded stores to measure, one after the other: sqlite, pebble or both")
 	fs.Parse(args)
 	var prof *os.File
 	if *cpuProfile != "" {
@@ -54,25 +58,60 @@ func ceilingCmd(args []string) error {
 		defer f.Close()
 		prof = f
 	}
-	r, err := storeCeiling(context.Background(), *rows, *conc, *size, prof)
-	if err != nil {
-		return err
+	for _, st := range strings.Split(*stores, ",") {
+		r, err := storeCeiling(context.Background(), st, *rows, *conc, *size, prof)
+		if err != nil {
+			return err
+		}
+		fmt.Println(r)
+		prof = nil // the profile is of the first store's commits
 	}
-	fmt.Println(r)
 	return nil
 }
 
-// storeCeiling opens a fresh embedded store in a temporary directory and
+// openCeilingStore opens a fresh embedded store (sqlite or pebble) in dir,
+// as the server opens it.
+func openCeilingStore(ctx context.Context, name, dir string) (store.Store, error) {
+	switch name {
+	case "", "sqlite":
+		return sqlite.Open(ctx, filepath.Join(dir, "ceiling.db"))
+	case "pebble":
+		return pebble.Open(ctx, filepath.Join(dir, "pebble"), pebble.Options{})
+	}
+	return nil, fmt.Errorf("unknown store %q (want sqlite or pebble)", name)
+}
+
+// walBytes is what an embedded store has written to its write-ahead log
+// since it opened (0 for a store that does not say): SQLite's WAL pages
+// with their frame headers, Pebble's WAL bytes.
+func walBytes(ctx context.Context, s any) int64 {
+	switch s := s.(type) {
+	case interface {
+		WALBytes(context.Context) (int64, error)
+	}:
+		n, _ := s.WALBytes(ctx)
+		return n
+	case interface {
+		WALPages(context.Context) (int64, error)
+	}:
+		n, _ := s.WALPages(ctx)
+		return n * 4120
+	}
+	return 0
+}
+
+// storeCeiling opens a fresh embedded store (sqlite or pebble) in a
+// temporary directory and
 // commits rows rows of valueLen bytes, 25 to an Update, from conc goroutines,
 // under the CPU profiler when prof is not nil. The keys are ordered, as the
 // server's desktop ids are (newOrderedID).
-func storeCeiling(ctx context.Context, rows, conc, valueLen int, prof *os.File) (ceilingResult, error) {
+func storeCeiling(ctx context.Context, storeName string, rows, conc, valueLen int, prof *os.File) (ceilingResult, error) {
 	dir, err := os.MkdirTemp("", "deskplane-ceiling")
 	if err != nil {
 		return ceilingResult{}, err
 	}
 	defer os.RemoveAll(dir)
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "ceiling.db"))
+	db, err := openCeilingStore(ctx, storeName, dir)
 	if err != nil {
 		return ceilingResult{}, err
 	}
@@ -84,10 +123,7 @@ func storeCeiling(ctx context.Context, rows, conc, valueLen int, prof *os.File) 
 	var prefix [8]byte
 	rand.Read(prefix[:])
 	pfx := hex.EncodeToString(prefix[:])
-	pages0, err := db.WALPages(ctx)
-	if err != nil {
-		return ceilingResult{}, err
-	}
+	wal0 := walBytes(ctx, db)
 	groups := (rows + 24) / 25
 	var next atomic.Int64
 	var firstErr error
@@ -141,11 +177,10 @@ func storeCeiling(ctx context.Context, rows, conc, valueLen int, prof *os.File) 
 	if firstErr != nil {
 		return ceilingResult{}, fmt.Errorf("store ceiling: %w", firstErr)
 	}
-	pages, err := db.WALPages(ctx)
-	if err != nil {
-		return ceilingResult{}, err
+	if storeName == "" {
+		storeName = "sqlite"
 	}
-	return ceilingResult{rows: rows, conc: conc, valueLen: valueLen, elapsed: el, cpu: cpu, walPages: pages - pages0}, nil
+	return ceilingResult{rows: rows, conc: conc, valueLen: valueLen, elapsed: el, cpu: cpu, store: storeName, walBytes: walBytes(ctx, db) - wal0}, nil
 }
 
 // processCPU is the user+system CPU this process has used.

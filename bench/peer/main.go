@@ -6,7 +6,7 @@
 //
 //	peer trivial -listen 127.0.0.1:0        # the ceiling: a fixed body, nothing else
 //	peer profile -cpuprofile FILE -only describe  # deskplane in a child process under the CPU profiler
-//	peer ceiling -rows 10000 -concurrency 8  # what the embedded store alone commits
+//	peer ceiling -rows 10000 -concurrency 8  # what the embedded stores alone commit (SQLite and Pebble)
 //	peer run -deskplane URL -deskplane-pid N -moto URL -moto-pid N -trivial URL -trivial-pid N
 //
 // Workloads (each bounded in requests and time, loopback only):
@@ -32,7 +32,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	gojson "github.com/goccy/go-json"
 	"io"
 	"net"
 	"net/http"
@@ -45,6 +44,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 
 	"log/slog"
 	"runtime/debug"
@@ -188,6 +189,7 @@ func run(args []string) error {
 	out := fs.String("json", "", "write the results as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this client (the load generator) to this file")
 	ceilingRows := fs.Int("ceiling", 10000, "with the create workload: rows for the embedded store's ceiling, measured in this process after the workloads (0 skips)")
+	storeName := fs.String("store", "sqlite", "the embedded store deskplane serves from (sqlite or pebble): whose ceiling is measured")
 	fs.Parse(args)
 	if *dpURL == "" {
 		return errors.New("-deskplane is required")
@@ -282,7 +284,7 @@ func run(args []string) error {
 	}
 	var ceil *ceilingResult
 	if has("create") && *ceilingRows > 0 {
-		c, err := storeCeiling(ctx, *ceilingRows, *createConc, 760, nil)
+		c, err := storeCeiling(ctx, *storeName, *ceilingRows, *createConc, 760, nil)
 		if err != nil {
 			return err
 		}
@@ -951,9 +953,10 @@ func profile(args []string) error {
 	memProfile := fs.String("memprofile", "", "write a memory profile of the server process to this file: what it allocated during the workload, and what is live after a collection at its end")
 	ceilingRows := fs.Int("ceiling", 10000, "create: rows for the store's ceiling measured after the workload (0 skips)")
 	top := fs.Int("top", 25, "server-side profile entries to print (flat and cumulative, through go tool pprof; 0 skips)")
+	storeName := fs.String("store", "sqlite", "embedded store: sqlite or pebble")
 	fs.Parse(args)
 	if os.Getenv(profileServerEnv) != "" {
-		return profileServe(*out, *memProfile)
+		return profileServe(*out, *memProfile, *storeName)
 	}
 	if *only != "describe" && *only != "create" {
 		return fmt.Errorf("unknown workload %q", *only)
@@ -1030,8 +1033,11 @@ func profile(args []string) error {
 	fmt.Printf("process CPU (server and load generator, as one process measured before): %.1f µs per item\n",
 		float64((serverCPU+loadCPU).Microseconds())/n)
 	if *only == "create" {
-		fmt.Printf("WAL pages written: store %d (%.0f bytes per desktop), audit %d (%.0f bytes per desktop)\n",
-			st1.WAL-st0.WAL, float64(st1.WAL-st0.WAL)*4120/n, st1.AuditWAL-st0.AuditWAL, float64(st1.AuditWAL-st0.AuditWAL)*4120/n)
+		fmt.Printf("WAL bytes written (%s): store %d (%.0f per desktop), audit %d (%.0f per desktop)\n",
+			*storeName, st1.WAL-st0.WAL, float64(st1.WAL-st0.WAL)/n, st1.AuditWAL-st0.AuditWAL, float64(st1.AuditWAL-st0.AuditWAL)/n)
+		if st1.Disk > 0 {
+			fmt.Printf("disk bytes written by the store (WAL, flushes, compactions): %d (%.0f per desktop)\n", st1.Disk-st0.Disk, float64(st1.Disk-st0.Disk)/n)
+		}
 	}
 	if *memProfile != "" {
 		if err := srv.do("mem"); err != nil {
@@ -1044,7 +1050,7 @@ func profile(args []string) error {
 		printTop(*out, *top)
 	}
 	if *only == "create" && *ceilingRows > 0 {
-		c, err := storeCeiling(ctx, *ceilingRows, 8, 760, nil)
+		c, err := storeCeiling(ctx, *storeName, *ceilingRows, 8, 760, nil)
 		if err != nil {
 			return err
 		}
@@ -1079,8 +1085,9 @@ type profileStats struct {
 	CPU        int64  // getrusage user+system, ns
 	Mallocs    uint64 // runtime.MemStats
 	TotalAlloc uint64
-	WAL        int64 // pages the store wrote to its WAL
-	AuditWAL   int64 // pages the audit store wrote to its WAL, if it is another
+	WAL        int64 // bytes the store wrote to its WAL
+	AuditWAL   int64 // bytes the audit store wrote to its WAL, if it is another
+	Disk       int64 // bytes the store wrote to disk in all (Pebble: WAL, flushes, compactions; 0: not reported)
 }
 
 // profileServer is the child process serving deskplane, driven over its
@@ -1178,7 +1185,7 @@ func (p *profileServer) close() {
 // address on the first line of standard output, then one answer line per
 // command line read from standard input (start, stop: the CPU profile;
 // stats: a profileStats in JSON; mem: the memory profile), until it closes.
-func profileServe(out, memProfile string) error {
+func profileServe(out, memProfile, store string) error {
 	if memProfile != "" {
 		runtime.MemProfileRate = 4096
 	}
@@ -1189,7 +1196,7 @@ func profileServe(out, memProfile string) error {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := server.New(ctx, server.Options{Listen: "127.0.0.1:0", DataDir: dir, Timing: "instant", Clock: "real",
+	s, err := server.New(ctx, server.Options{Listen: "127.0.0.1:0", DataDir: dir, Timing: "instant", Clock: "real", Store: store,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
@@ -1198,15 +1205,13 @@ func profileServe(out, memProfile string) error {
 		return err
 	}
 	defer s.Shutdown(context.Background())
-	walPages := func() (main, audit int64) {
-		type pager interface {
-			WALPages(context.Context) (int64, error)
-		}
-		if p, ok := s.Deps.Store.(pager); ok {
-			main, _ = p.WALPages(ctx)
-		}
-		if p, ok := s.Deps.AuditStore.(pager); ok && s.Deps.AuditStore != s.Deps.Store {
-			audit, _ = p.WALPages(ctx)
+	type disk interface {
+		DiskBytes(context.Context) (int64, error)
+	}
+	walWritten := func() (main, audit int64) {
+		main = walBytes(ctx, s.Deps.Store)
+		if s.Deps.AuditStore != s.Deps.Store {
+			audit = walBytes(ctx, s.Deps.AuditStore)
 		}
 		return main, audit
 	}
@@ -1233,7 +1238,10 @@ func profileServe(out, memProfile string) error {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			st := profileStats{CPU: int64(processCPU()), Mallocs: ms.Mallocs, TotalAlloc: ms.TotalAlloc}
-			st.WAL, st.AuditWAL = walPages()
+			st.WAL, st.AuditWAL = walWritten()
+			if d, ok := s.Deps.Store.(disk); ok {
+				st.Disk, _ = d.DiskBytes(ctx)
+			}
 			b, _ := json.Marshal(st)
 			answer("%s", b)
 			continue

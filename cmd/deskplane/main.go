@@ -81,7 +81,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.ConfigFile, "config", "", "configuration file (JSON); default environment when empty")
 	fs.StringVar(&o.Timing, "timing", "fast", "lifecycle timing: instant, fast or realistic")
 	fs.StringVar(&o.Clock, "clock", "real", "clock: real, or virtual (advanced with POST /_deskplane/clock)")
-	fs.StringVar(&o.Store, "store", "", "store: empty for the embedded SQLite in --data-dir, or a postgres:// URL")
+	fs.StringVar(&o.Store, "store", "", "store: empty (or sqlite) for the embedded SQLite in --data-dir, pebble for the embedded Pebble store in --data-dir/pebble, or a postgres:// URL")
 	fs.StringVar(&o.Runtime, "runtime", "none", "guests behind desktops: none (records only), process (a guest process per running desktop on its loopback address) or x11 (a Linux desktop per running desktop: Xvfb, openbox, xterm, and x11vnc on port 5900)")
 	fs.IntVar(&o.RuntimeMax, "runtime-max", server.DefaultRuntimeMax, "with a runtime, the most guests running at once")
 	logLevel := fs.String("log-level", "info", "log level: debug, info (one line per request), warn, error")
@@ -220,10 +220,14 @@ func publicKeys(cfg *config.Config) bool {
 	return false
 }
 
-// embedded reports whether --store names the embedded SQLite store.
-func embedded(store string) bool { return store == "" || store == "sqlite" }
+// embedded reports whether --store names an embedded store (SQLite or
+// Pebble).
+func embedded(store string) bool { return server.Options{Store: store}.Embedded() }
 
 func storeName(s string) string {
+	if s == "pebble" {
+		return "embedded Pebble"
+	}
 	if embedded(s) {
 		return "embedded SQLite"
 	}

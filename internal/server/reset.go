@@ -35,6 +35,21 @@ func ResetDataDir(dir string) error {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		return fmt.Errorf("reset %s: another deskplane is serving this data dir (%s is locked); stop it first: %w", dir, lockPath, err)
 	}
+	// A server on the embedded Pebble store holds its stores' locks.
+	for _, name := range []string{"deskplane", "cloudtrail"} {
+		p := filepath.Join(dir, "pebble", name, "deskplane.lock")
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reset %s: %w", dir, err)
+		}
+		defer f.Close()
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			return fmt.Errorf("reset %s: another deskplane is serving this data dir (%s is locked); stop it first: %w", dir, p, err)
+		}
+	}
 	for _, e := range entries {
 		if keptOnReset[e.Name()] {
 			continue

@@ -32,6 +32,7 @@ import (
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/secrets"
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/pebble"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
 	"github.com/deskplane/deskplane/internal/workspaces"
 )
@@ -43,7 +44,7 @@ type Options struct {
 	ConfigFile string
 	Timing     string // instant, fast, realistic
 	Clock      string // real or virtual
-	Store      string // "" or "sqlite" (embedded), or a postgres:// URL
+	Store      string // "" or "sqlite" (embedded SQLite), "pebble" (embedded Pebble), or a postgres:// URL
 	Log        *slog.Logger
 	// TLS serves HTTPS: a certificate and key, or Auto for one generated
 	// into DataDir/tls (its Dir and Hosts are filled in by Start).
@@ -152,8 +153,8 @@ func (o Options) Check() error {
 	default:
 		return fmt.Errorf("unknown clock %q (want real or virtual)", o.Clock)
 	}
-	if o.Store != "" && o.Store != "sqlite" && !strings.HasPrefix(o.Store, "postgres://") && !strings.HasPrefix(o.Store, "postgresql://") {
-		return fmt.Errorf("unknown store %q (want sqlite or a postgres:// URL)", o.Store)
+	if !o.Embedded() && !strings.HasPrefix(o.Store, "postgres://") && !strings.HasPrefix(o.Store, "postgresql://") {
+		return fmt.Errorf("unknown store %q (want sqlite, pebble or a postgres:// URL)", o.Store)
 	}
 	return o.checkRuntime()
 }
@@ -212,15 +213,15 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		co.ObserveCommits(s.Metrics.ObserveCommit)
 	}
 	var auditStore store.Store = backend
-	if o.Store == "" || o.Store == "sqlite" {
-		adb, err := sqlite.Open(ctx, filepath.Join(o.DataDir, "cloudtrail.db"))
+	if o.Embedded() {
+		adb, err := openAuditStore(ctx, o)
 		if err != nil {
 			backend.Close()
 			return nil, fmt.Errorf("open the audit store: %w", err)
 		}
 		auditStore = adb
 	}
-	s.Deps = Deps{Config: cfg, Store: backend, AuditStore: auditStore, Shared: o.Store != "" && o.Store != "sqlite", Clock: clk, Engine: engine, Faults: NewFaults(backend), DataDir: o.DataDir, Log: o.Log,
+	s.Deps = Deps{Config: cfg, Store: backend, AuditStore: auditStore, Shared: !o.Embedded(), Clock: clk, Engine: engine, Faults: NewFaults(backend), DataDir: o.DataDir, Log: o.Log,
 		Runtime: o.Runtime, RuntimeMax: o.RuntimeMax, GuestCommand: o.GuestCommand, GuestEnv: o.GuestEnv, SessionCommand: o.SessionCommand}
 	s.AdminToken = cfg.AdminToken
 	if s.AdminToken == "" {
@@ -303,10 +304,28 @@ func openStore(ctx context.Context, o Options) (store.Backend, error) {
 	switch {
 	case o.Store == "" || o.Store == "sqlite":
 		return sqlite.Open(ctx, filepath.Join(o.DataDir, "deskplane.db"))
+	case o.Store == "pebble":
+		return pebble.Open(ctx, filepath.Join(o.DataDir, "pebble", "deskplane"), pebble.Options{})
 	case strings.HasPrefix(o.Store, "postgres://") || strings.HasPrefix(o.Store, "postgresql://"):
 		return openPostgres(ctx, o.Store)
 	}
-	return nil, fmt.Errorf("unknown store %q (want sqlite or a postgres:// URL)", o.Store)
+	return nil, fmt.Errorf("unknown store %q (want sqlite, pebble or a postgres:// URL)", o.Store)
+}
+
+// Embedded reports whether the store is an embedded one (SQLite or Pebble
+// in the data dir), owned by this process alone.
+func (o Options) Embedded() bool {
+	return o.Store == "" || o.Store == "sqlite" || o.Store == "pebble"
+}
+
+// openAuditStore opens the embedded store of the CloudTrail events, beside
+// the main one: its writes never wait behind the API's.
+func openAuditStore(ctx context.Context, o Options) (store.Store, error) {
+	if o.Store == "pebble" {
+		return pebble.Open(ctx, filepath.Join(o.DataDir, "pebble", "cloudtrail"),
+			pebble.Options{CacheBytes: 16 << 20, MemTableBytes: 16 << 20, ReadCacheEntries: 10000, ReadCacheBytes: 16 << 20})
+	}
+	return sqlite.Open(ctx, filepath.Join(o.DataDir, "cloudtrail.db"))
 }
 
 func loadOrCreateToken(dir string) string {

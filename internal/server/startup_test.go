@@ -50,7 +50,7 @@ func TestBadOptionsRefused(t *testing.T) {
 		{"empty timing", func(o *server.Options) { o.Timing = "" }, `unknown timing profile ""`},
 		{"timing in capitals", func(o *server.Options) { o.Timing = "FAST" }, `unknown timing profile "FAST"`},
 		{"unknown clock", func(o *server.Options) { o.Clock = "wall" }, `unknown clock "wall" (want real or virtual)`},
-		{"unknown store", func(o *server.Options) { o.Store = "mysql://db" }, `unknown store "mysql://db" (want sqlite or a postgres:// URL)`},
+		{"unknown store", func(o *server.Options) { o.Store = "mysql://db" }, `unknown store "mysql://db" (want sqlite, pebble or a postgres:// URL)`},
 		{"unknown runtime", func(o *server.Options) { o.Runtime = "vm" }, `unknown runtime "vm" (want none, process or x11)`},
 		{"negative runtime max", func(o *server.Options) { o.Runtime, o.RuntimeMax = "process", -1 }, "--runtime-max must not be negative"},
 		{"missing config file", func(o *server.Options) { o.ConfigFile = "/nonexistent/deskplane.json" }, "/nonexistent/deskplane.json"},

@@ -82,11 +82,17 @@ func X11Session(command ...string) Option {
 	return func(o *server.Options) { o.SessionCommand = command }
 }
 
+// StoreEnv names the environment variable that sets the store of every
+// server a test starts without the Store option ("pebble", "sqlite", a
+// postgres:// URL): DESKPLANE_TEST_STORE=pebble go test ./test/e2e runs
+// the end-to-end tests on the embedded Pebble store.
+const StoreEnv = "DESKPLANE_TEST_STORE"
+
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	o := server.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Timing: "instant", Clock: "real",
-		Log: slog.New(slog.DiscardHandler)}
+		Log: slog.New(slog.DiscardHandler), Store: os.Getenv(StoreEnv)}
 	for _, f := range opts {
 		f(&o)
 	}

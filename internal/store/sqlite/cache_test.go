@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/group"
 )
 
 // TestWriterCacheWithinAGroup drives one write group by hand (the writer
@@ -40,7 +41,7 @@ func TestWriterCacheWithinAGroup(t *testing.T) {
 	errBoom := errors.New("boom")
 	var sawA, sawMany string
 	req := func(fn func(store.Tx) error) *writeReq {
-		return &writeReq{ctx: context.Background(), fn: fn, done: make(chan error, 1)}
+		return group.NewReq[*tx](context.Background(), fn)
 	}
 	batch := []*writeReq{
 		req(put("a", "new")),
@@ -69,7 +70,7 @@ func TestWriterCacheWithinAGroup(t *testing.T) {
 	}
 	db.commitGroup(batch)
 	for i, r := range batch {
-		if err := <-r.done; (i == 2) != errors.Is(err, errBoom) || (i != 2 && err != nil) {
+		if err := <-r.Done; (i == 2) != errors.Is(err, errBoom) || (i != 2 && err != nil) {
 			t.Fatalf("update %d: %v", i, err)
 		}
 	}
@@ -78,7 +79,7 @@ func TestWriterCacheWithinAGroup(t *testing.T) {
 	}
 	want := map[string]string{"a": "new", "b": "old"}
 	for k, w := range want {
-		v, ok, _ := db.cache.get("t\x00" + k)
+		v, ok, _ := db.cache.Get("t\x00" + k)
 		if ok && string(v) != w {
 			t.Fatalf("cache holds %s = %q, want %q", k, v, w)
 		}
@@ -86,10 +87,10 @@ func TestWriterCacheWithinAGroup(t *testing.T) {
 			t.Fatalf("get %s after the group: %q %v", k, got, err)
 		}
 	}
-	if v, ok, _ := db.cache.get("t\x00a"); !ok || string(v) != "new" {
+	if v, ok, _ := db.cache.Get("t\x00a"); !ok || string(v) != "new" {
 		t.Fatalf("the committed write of a is not cached: %q %v", v, ok)
 	}
-	if _, ok, _ := db.cache.get("t\x00c"); ok {
+	if _, ok, _ := db.cache.Get("t\x00c"); ok {
 		t.Fatal("a deleted record is cached")
 	}
 	if _, err := db.Get(ctx, "t", "c"); !errors.Is(err, store.ErrNotFound) {
@@ -110,52 +111,6 @@ func TestWriterCacheWithinAGroup(t *testing.T) {
 	}
 }
 
-// TestReadCacheBounds: the cache holds at most its entries and bytes (it
-// starts over past either), counts replaced and dropped values right, and
-// a write leaves no large value in it.
-func TestReadCacheBounds(t *testing.T) {
-	c := newReadCache(4, 100)
-	total := func() int {
-		n := 0
-		for k, v := range c.m {
-			n += len(k) + len(v)
-		}
-		return n
-	}
-	c.put("a", make([]byte, 30))
-	c.put("b", make([]byte, 30))
-	c.put("a", make([]byte, 10)) // replaced: 11 + 31
-	if c.bytes != total() || c.bytes != 42 {
-		t.Fatalf("bytes %d, held %d, want 42", c.bytes, total())
-	}
-	c.del("b")
-	if c.bytes != 11 || len(c.m) != 1 {
-		t.Fatalf("after a drop: bytes %d, %d entries", c.bytes, len(c.m))
-	}
-	c.put("c", make([]byte, 95)) // 11 + 96 > 100: starts over
-	if _, ok := c.m["a"]; ok || c.bytes != 96 || total() != 96 {
-		t.Fatalf("past the byte bound: %d entries, bytes %d", len(c.m), c.bytes)
-	}
-	c = newReadCache(2, 1<<20)
-	for _, k := range []string{"x", "y", "z"} {
-		c.put(k, []byte("v"))
-	}
-	if len(c.m) != 1 || c.bytes != total() {
-		t.Fatalf("past the entry bound: %d entries, bytes %d", len(c.m), c.bytes)
-	}
-	// A committed write of a large value drops the key instead of caching it.
-	c = newReadCache(10, 1<<20)
-	c.put("t\x00big", []byte("old"))
-	w := &writeReq{tx: &tx{written: map[string][]byte{"t\x00big": make([]byte, maxWrittenValue+1), "t\x00small": []byte("s")}}}
-	c.update([]*writeReq{w}, true)
-	if _, ok := c.m["t\x00big"]; ok {
-		t.Fatal("a large written value is cached")
-	}
-	if v := c.m["t\x00small"]; string(v) != "s" || c.bytes != total() {
-		t.Fatalf("small written value %q, bytes %d / %d", v, c.bytes, total())
-	}
-}
-
 // TestAbsentRecordsCached: Get remembers a key it found absent, so asking
 // again costs no statement; a write group that creates, replaces or
 // deletes the key brings the cache up to date for readers and the writer.
@@ -169,7 +124,7 @@ func TestAbsentRecordsCached(t *testing.T) {
 	if _, err := db.Get(ctx, "t", "k"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("get of an absent key: %v", err)
 	}
-	if v, ok, _ := db.cache.get("t\x00k"); !ok || v != nil {
+	if v, ok, _ := db.cache.Get("t\x00k"); !ok || v != nil {
 		t.Fatalf("the absent key is not cached as absent: %q %v", v, ok)
 	}
 	if _, err := db.Get(ctx, "t", "k"); !errors.Is(err, store.ErrNotFound) {
@@ -200,9 +155,7 @@ func TestAbsentRecordsCached(t *testing.T) {
 	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "t", "e", []byte{}) }); err != nil {
 		t.Fatal(err)
 	}
-	db.cache.mu.Lock()
-	db.cache.del("t\x00e") // read it back from the database
-	db.cache.mu.Unlock()
+	db.cache.Drop("t\x00e") // read it back from the database
 	for range 2 {
 		if v, err := db.Get(ctx, "t", "e"); err != nil || len(v) != 0 {
 			t.Fatalf("get of an empty record: %q %v", v, err)
@@ -230,11 +183,11 @@ func TestWrittenValuesCachedCompact(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	v, ok, _ := db.cache.get("t\x00big")
+	v, ok, _ := db.cache.Get("t\x00big")
 	if !ok || string(v) != "small value" || cap(v) != len(v) || &v[0] == &big[0] {
 		t.Fatalf("cached %q (cap %d, copied %v): want a compact copy", v, cap(v), ok && &v[0] != &big[0])
 	}
-	v, ok, _ = db.cache.get("t\x00exact")
+	v, ok, _ = db.cache.Get("t\x00exact")
 	if !ok || string(v) != "exact" || cap(v) != len(v) {
 		t.Fatalf("cached %q (cap %d)", v, cap(v))
 	}

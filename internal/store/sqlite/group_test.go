@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/group"
 )
 
 // TestGroupRunsWithoutSavepointsUntilAnUpdateFails drives write groups by
@@ -35,13 +36,13 @@ func TestGroupRunsWithoutSavepointsUntilAnUpdateFails(t *testing.T) {
 		runs = runs[:0]
 		batch := make([]*writeReq, len(fns))
 		for i, fn := range fns {
-			batch[i] = &writeReq{ctx: context.Background(), fn: fn, done: make(chan error, 1)}
+			batch[i] = group.NewReq[*tx](context.Background(), fn)
 			index[batch[i]] = i
 		}
 		db.commitGroup(batch)
 		errs := make([]error, len(batch))
 		for i, r := range batch {
-			errs[i] = <-r.done
+			errs[i] = <-r.Done
 		}
 		return errs
 	}

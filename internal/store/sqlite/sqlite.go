@@ -10,28 +10,29 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"iter"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/safego"
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/group"
+	"github.com/deskplane/deskplane/internal/store/readcache"
 	sqlitedrv "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // DB is the SQLite backend.
 type DB struct {
-	w      *sql.DB    // single writer connection
-	r      *sql.DB    // reader pool
-	wc, rc *stmtCache // prepared statements of the writer and the readers
-	cache  *readCache // records read by Get, invalidated by every write
-	lock   *os.File   // holds the database's lock file: one process per file
-	ckpt   *sql.DB    // checkpoints the WAL off the writer's path
+	w      *sql.DB          // single writer connection
+	r      *sql.DB          // reader pool
+	wc, rc *stmtCache       // prepared statements of the writer and the readers
+	cache  *readcache.Cache // records read by Get, updated by every write group
+	lock   *os.File         // holds the database's lock file: one process per file
+	ckpt   *sql.DB          // checkpoints the WAL off the writer's path
 	// walFrames is the WAL's length in frames at the last checkpoint.
 	walFrames     atomic.Int64
 	restartFrames int64 // restartFrames, lowered by tests
@@ -41,19 +42,16 @@ type DB struct {
 	guarded int
 	wal     *os.File // the WAL file, synced by the flusher
 	kick    chan struct{}
-	writes  chan *writeReq
+	queue   *group.Queue[*tx]
 	flushes chan []*writeReq // committed groups waiting for their fdatasync
-	closed  chan struct{}
-	stopped chan struct{} // the writer ended
-	ckDone  chan struct{} // the checkpointer ended
-	flDone  chan struct{} // the flusher ended
-	once    sync.Once
+	stopped chan struct{}    // the writer ended
+	ckDone  chan struct{}    // the checkpointer ended
+	flDone  chan struct{}    // the flusher ended
 
-	brokenMu sync.Mutex
-	broken   error // a failed fdatasync: nothing more is acknowledged
+	broken group.Broken // a failed fdatasync: nothing more is acknowledged
 
-	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
-	lists   listings                            // ScanCommitted's key listings
+	observe   atomic.Pointer[func(time.Duration)] // ObserveCommits
+	committed *readcache.Committed                // ScanCommitted's key listings
 }
 
 // checkpointEvery is the least time between two WAL checkpoints. The writer
@@ -80,7 +78,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: create data dir: %w", err)
 	}
-	lock, err := lockFile(path + ".lock")
+	lock, err := readcache.LockFile("sqlite", path+".lock")
 	if err != nil {
 		return nil, err
 	}
@@ -158,10 +156,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		closeAll()
 		return nil, err
 	}
-	db := &DB{w: w, r: r, ckpt: ck, kick: make(chan struct{}, 1), writes: make(chan *writeReq, maxGroup),
-		flushes: make(chan []*writeReq, maxGroup), closed: make(chan struct{}), stopped: make(chan struct{}),
-		ckDone: make(chan struct{}), flDone: make(chan struct{}), cache: newReadCache(100000, 64<<20), lock: lock,
+	db := &DB{w: w, r: r, ckpt: ck, kick: make(chan struct{}, 1), queue: group.NewQueue[*tx]("sqlite", maxGroup),
+		flushes: make(chan []*writeReq, maxGroup), stopped: make(chan struct{}),
+		ckDone: make(chan struct{}), flDone: make(chan struct{}), cache: readcache.New(100000, 64<<20), lock: lock,
 		restartFrames: restartFrames}
+	db.committed = &readcache.Committed{Cache: db.cache, Source: committedSource{db}}
 	if err := db.migrate(ctx); err != nil {
 		closeAll()
 		return nil, err
@@ -196,7 +195,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		close(db.flushes)
 		close(db.stopped)
 	})
-	safego.Go(bg, nil, "sqlite flusher", func(context.Context) { db.flusher() }, func() { close(db.flDone) })
+	safego.Go(bg, nil, "sqlite flusher", func(context.Context) { group.Flush(db.flushes, db.sync, &db.observe) }, func() { close(db.flDone) })
 	safego.Go(bg, nil, "sqlite checkpointer", func(context.Context) { db.checkpointer() }, func() { close(db.ckDone) })
 	return db, nil
 }
@@ -235,7 +234,7 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // Close stops the writer and closes both connection pools.
 func (db *DB) Close() error {
-	db.once.Do(func() { close(db.closed) })
+	db.queue.Close()
 	<-db.stopped
 	<-db.flDone
 	<-db.ckDone
@@ -247,62 +246,24 @@ func (db *DB) Close() error {
 	return errors.Join(err1, err2, err3, db.wal.Close(), db.lock.Close())
 }
 
-// flusher makes committed groups durable: it takes every group the writer
-// has committed since its last sync, syncs the WAL once (fdatasync covers
-// every frame written before it started), and only then answers their
-// callers. The writer meanwhile runs and commits the next group, so the
-// sync's latency is not paid by the writer. A committed group is visible to
-// readers before its sync completes; any write that depends on it comes
-// later in the WAL, so it is never acknowledged without it.
-func (db *DB) flusher() {
-	for {
-		b, ok := <-db.flushes
-		if !ok {
-			return
-		}
-		groups := [][]*writeReq{b}
-	drain:
-		for {
-			select {
-			case b, ok := <-db.flushes:
-				if !ok {
-					break drain
-				}
-				groups = append(groups, b)
-			default:
-				break drain
-			}
-		}
-		err := db.brokenErr()
-		if err == nil {
-			if err = syncFile(db.wal); err != nil {
-				// After a failed fsync the kernel may have dropped the
-				// dirty pages: acknowledge nothing from now on.
-				err = fmt.Errorf("sqlite: sync the WAL: %w", err)
-				db.brokenMu.Lock()
-				db.broken = err
-				db.brokenMu.Unlock()
-			}
-		}
-		observe := db.observe.Load()
-		for _, g := range groups {
-			for _, r := range g {
-				if r.err == nil && err != nil {
-					r.err = err
-				}
-				if observe != nil && r.err == nil {
-					(*observe)(time.Since(r.start))
-				}
-				r.done <- r.err
-			}
-		}
+// sync makes committed groups durable, for the flusher (group.Flush):
+// fdatasync covers every frame written before it started. The writer
+// meanwhile runs and commits the next group, so the sync's latency is not
+// paid by the writer. A committed group is visible to readers before its
+// sync completes; any write that depends on it comes later in the WAL, so
+// it is never acknowledged without it.
+func (db *DB) sync() error {
+	if err := db.broken.Err(); err != nil {
+		return err
 	}
-}
-
-func (db *DB) brokenErr() error {
-	db.brokenMu.Lock()
-	defer db.brokenMu.Unlock()
-	return db.broken
+	if err := syncFile(db.wal); err != nil {
+		// After a failed fsync the kernel may have dropped the dirty
+		// pages: acknowledge nothing from now on.
+		err = fmt.Errorf("sqlite: sync the WAL: %w", err)
+		db.broken.Set(err)
+		return err
+	}
+	return nil
 }
 
 // checkpointer copies committed WAL frames into the database file, at most
@@ -314,7 +275,7 @@ func (db *DB) checkpointer() {
 	for {
 		select {
 		case <-db.kick:
-		case <-db.closed:
+		case <-db.queue.Closed():
 			return
 		}
 		// A failed checkpoint is not fatal: the frames stay in the WAL,
@@ -323,7 +284,7 @@ func (db *DB) checkpointer() {
 		t.Reset(checkpointEvery)
 		select {
 		case <-t.C:
-		case <-db.closed:
+		case <-db.queue.Closed():
 			return
 		}
 	}
@@ -386,15 +347,7 @@ func (db *DB) restartWAL() {
 // (as Store.Update allows). Each caller is answered only after its commit
 // is on disk, so nothing acknowledged is lost.
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
-	select {
-	case db.writes <- r:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-db.closed:
-		return errors.New("sqlite: store closed")
-	}
-	return <-r.done
+	return db.queue.Update(ctx, fn)
 }
 
 // UpdateEach runs fns in order, each as its own Update would (as if in its own
@@ -405,73 +358,18 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 // several jobs to a transaction and one WAL sync for all, instead of one
 // commit and one sync per job. Each fn sees the effects of those before it.
 func (db *DB) UpdateEach(ctx context.Context, fns []func(tx store.Tx) error) []error {
-	errs := make([]error, len(fns))
-	reqs := make([]*writeReq, 0, len(fns))
-queue:
-	for i, fn := range fns {
-		r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), start: time.Now()}
-		select {
-		case db.writes <- r:
-			reqs = append(reqs, r)
-		case <-ctx.Done():
-			for j := i; j < len(fns); j++ {
-				errs[j] = ctx.Err()
-			}
-			break queue
-		case <-db.closed:
-			for j := i; j < len(fns); j++ {
-				errs[j] = errors.New("sqlite: store closed")
-			}
-			break queue
-		}
-	}
-	for i, r := range reqs {
-		errs[i] = <-r.done
-	}
-	return errs
+	return db.queue.UpdateEach(ctx, fns)
 }
 
 // writeReq is one queued Update.
-type writeReq struct {
-	ctx  context.Context
-	fn   func(tx store.Tx) error
-	done chan error
-	err  error
-	tx   *tx
-	// start is when the update was called (a performance figure for
-	// ObserveCommits, not domain time).
-	start time.Time
-}
+type writeReq = group.Req[*tx]
 
 // maxGroup bounds how many updates share one commit.
 const maxGroup = 128
 
 // writer serializes all write transactions and commits them in groups.
 func (db *DB) writer() {
-	for {
-		var first *writeReq
-		select {
-		case first = <-db.writes:
-		case <-db.closed:
-			for {
-				select {
-				case r := <-db.writes:
-					r.done <- errors.New("sqlite: store closed")
-				default:
-					return
-				}
-			}
-		}
-		batch := []*writeReq{first}
-	drain:
-		for len(batch) < maxGroup {
-			select {
-			case r := <-db.writes:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
+	for batch := db.queue.Next(); batch != nil; batch = db.queue.Next() {
 		db.commitGroup(batch)
 		db.restartWAL()
 	}
@@ -479,16 +377,16 @@ func (db *DB) writer() {
 
 func (db *DB) commitGroup(batch []*writeReq) {
 	ctx := context.Background()
-	if err := db.brokenErr(); err != nil {
+	if err := db.broken.Err(); err != nil {
 		for _, r := range batch {
-			r.done <- err
+			r.Done <- err
 		}
 		return
 	}
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		for _, r := range batch {
-			r.done <- fmt.Errorf("sqlite: begin: %w", err)
+			r.Done <- fmt.Errorf("sqlite: begin: %w", err)
 		}
 		return
 	}
@@ -499,10 +397,10 @@ func (db *DB) commitGroup(batch []*writeReq) {
 		if p := recover(); p != nil {
 			safego.LogPanic(nil, "sqlite writer", p)
 			sqlTx.Rollback()
-			db.cache.update(batch, false)
+			db.cache.Update(false, writes(batch))
 			for _, r := range batch {
 				select { // done holds one answer: a caller already answered keeps its own
-				case r.done <- fmt.Errorf("sqlite: write group failed: %v", p):
+				case r.Done <- fmt.Errorf("sqlite: write group failed: %v", p):
 				default:
 				}
 			}
@@ -532,7 +430,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			return
 		}
 		for _, r := range batch {
-			r.err, r.tx = nil, nil
+			r.Err, r.Tx = nil, nil
 		}
 		if sqlTx, err = db.w.BeginTx(ctx, nil); err != nil {
 			db.failGroup(batch, fmt.Errorf("sqlite: begin: %w", err))
@@ -555,13 +453,13 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	}
 	// Bring the read cache up to date before anyone is answered: a caller
 	// that reads after its Update returned reads its own write.
-	db.cache.update(batch, applied > 0 && commitErr == nil)
+	db.cache.Update(applied > 0 && commitErr == nil, writes(batch))
 	if applied == 0 || commitErr != nil {
 		for _, r := range batch {
-			if r.err == nil && commitErr != nil {
-				r.err = fmt.Errorf("sqlite: commit: %w", commitErr)
+			if r.Err == nil && commitErr != nil {
+				r.Err = fmt.Errorf("sqlite: commit: %w", commitErr)
 			}
-			r.done <- r.err
+			r.Done <- r.Err
 		}
 		return
 	}
@@ -580,16 +478,16 @@ const guardedGroups = 32
 func (db *DB) runGroup(ctx context.Context, sqlTx *sql.Tx, batch []*writeReq, savepoints bool) (applied int, failed bool) {
 	dirty := map[string]bool{} // keys written by the group so far
 	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
+		if err := r.Ctx.Err(); err != nil {
+			r.Err = err
 			continue
 		}
-		r.tx = &tx{q: sqlTx, cache: db.wc, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
+		r.Tx = &tx{q: sqlTx, cache: db.wc, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
 		if testHookRun != nil {
 			testHookRun(r, savepoints)
 		}
 		if !savepoints {
-			if r.err = runFn(r.fn, r.tx); r.err == nil {
+			if r.Err = runFn(r.Fn, r.Tx); r.Err == nil {
 				applied++
 			} else {
 				failed = true
@@ -597,30 +495,30 @@ func (db *DB) runGroup(ctx context.Context, sqlTx *sql.Tx, batch []*writeReq, sa
 			continue
 		}
 		if _, err := sqlTx.StmtContext(ctx, db.wc.m["SAVEPOINT u"]).ExecContext(ctx); err != nil {
-			r.err = fmt.Errorf("sqlite: savepoint: %w", err)
+			r.Err = fmt.Errorf("sqlite: savepoint: %w", err)
 			failed = true
 			continue
 		}
-		r.err = runFn(r.fn, r.tx)
-		if r.err != nil {
+		r.Err = runFn(r.Fn, r.Tx)
+		if r.Err != nil {
 			failed = true
 			if _, err := sqlTx.StmtContext(ctx, db.wc.m["ROLLBACK TO u"]).ExecContext(ctx); err != nil {
 				// The transaction is unusable: fail the whole group.
 				sqlTx.Rollback()
-				db.cache.update(batch, false)
+				db.cache.Update(false, writes(batch))
 				for _, q := range batch {
-					if q.err == nil {
-						q.err = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+					if q.Err == nil {
+						q.Err = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
 					}
-					q.done <- q.err
+					q.Done <- q.Err
 				}
 				return -1, true
 			}
 		} else {
 			applied++
 		}
-		if _, err := sqlTx.StmtContext(ctx, db.wc.m["RELEASE u"]).ExecContext(ctx); err != nil && r.err == nil {
-			r.err = fmt.Errorf("sqlite: release savepoint: %w", err)
+		if _, err := sqlTx.StmtContext(ctx, db.wc.m["RELEASE u"]).ExecContext(ctx); err != nil && r.Err == nil {
+			r.Err = fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
 	return applied, failed
@@ -628,9 +526,9 @@ func (db *DB) runGroup(ctx context.Context, sqlTx *sql.Tx, batch []*writeReq, sa
 
 // failGroup answers every caller of a group that could not run with err.
 func (db *DB) failGroup(batch []*writeReq, err error) {
-	db.cache.update(batch, false)
+	db.cache.Update(false, writes(batch))
 	for _, r := range batch {
-		r.done <- err
+		r.Done <- err
 	}
 }
 
@@ -652,8 +550,8 @@ func runFn(fn func(tx store.Tx) error, t *tx) error {
 // (or holds that it is absent), else with one autocommit statement (no
 // BEGIN and COMMIT around it).
 func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
-	ck := table + "\x00" + key
-	v, ok, seq := db.cache.get(ck)
+	ck := readcache.Key(table, key)
+	v, ok, seq := db.cache.Get(ck)
 	if ok {
 		if v == nil {
 			return nil, store.ErrNotFound
@@ -665,13 +563,13 @@ func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
 		if v == nil {
 			v = []byte{} // an empty value; nil in the cache means absent
 		}
-		db.cache.fill(ck, v, seq)
+		db.cache.Fill(ck, v, seq)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		// Absent records are cached too: a key looked up again and again
 		// that does not exist (a marker record, an unknown id) costs a
 		// map lookup, not a statement, until a write group writes it.
-		db.cache.fill(ck, nil, seq)
+		db.cache.Fill(ck, nil, seq)
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
@@ -750,14 +648,14 @@ type tx struct {
 	// dirty holds the keys every update of the writer's group has written
 	// so far; the others read as committed, so from the read cache.
 	dirty map[string]bool
-	reads *readCache // the store's read cache (writer only)
+	reads *readcache.Cache // the store's read cache (writer only)
 }
 
 // wrote notes that the update wrote value (nil: deleted or not known) under
 // table and key.
 func (t *tx) wrote(table, key string, value []byte) {
 	if t.written != nil {
-		ck := table + "\x00" + key
+		ck := readcache.Key(table, key)
 		t.written[ck] = value // fitted (compact, capacity = length) when cached
 		t.dirty[ck] = true
 	}
@@ -770,11 +668,11 @@ func (t *tx) cached(table, key string) (v []byte, ok bool, ck string, seq uint64
 	if t.reads == nil {
 		return nil, false, "", 0
 	}
-	ck = table + "\x00" + key
+	ck = readcache.Key(table, key)
 	if t.dirty[ck] {
 		return nil, false, "", 0
 	}
-	v, ok, seq = t.reads.get(ck)
+	v, ok, seq = t.reads.Get(ck)
 	return v, ok, ck, seq
 }
 
@@ -896,7 +794,7 @@ func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 		v = []byte{} // nil in the cache means absent
 	}
 	if ck != "" {
-		t.reads.fill(ck, v, seq)
+		t.reads.Fill(ck, v, seq)
 	}
 	return v, nil
 }
@@ -1328,118 +1226,14 @@ func (db *DB) ListJobs(ctx context.Context, after string, limit int) ([]store.Jo
 	return out, nil
 }
 
-// readCache keeps records read by Get and written by the writer, and keys
-// Get found absent (held as a nil value; a present record, even an empty
-// one, is never nil). Every
-// write group updates the keys it wrote and bumps seq; a reader fills the cache only if no write
-// group finished since it looked, so it never puts back a stale value. It is
-// sound because one process owns the database file (the lock file).
-type readCache struct {
-	mu  sync.RWMutex
-	m   map[string][]byte
-	seq uint64
-	max int // entries
-	// bytes is the size of the keys and values held, at most maxBytes: the
-	// cache starts over when an entry would take it past either bound.
-	bytes, maxBytes int
-	// tables counts the write groups that wrote each table (ScanCommitted's
-	// key listings hold while it does not change).
-	tables map[string]uint64
-}
-
-// maxWrittenValue is the largest value a write leaves in the cache; a
-// larger one is dropped and read back from the database when needed.
-const maxWrittenValue = 16 << 10
-
-func newReadCache(max, maxBytes int) *readCache {
-	return &readCache{m: map[string][]byte{}, max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
-}
-
-// put holds v under k (the caller holds mu).
-func (c *readCache) put(k string, v []byte) {
-	c.del(k)
-	if len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
-		clear(c.m)
-		c.bytes = 0
-	}
-	c.m[k] = v
-	c.bytes += len(k) + len(v)
-}
-
-// del drops k (the caller holds mu).
-func (c *readCache) del(k string) {
-	if old, ok := c.m[k]; ok {
-		c.bytes -= len(k) + len(old)
-		delete(c.m, k)
-	}
-}
-
-func (c *readCache) get(k string) ([]byte, bool, uint64) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	v, ok := c.m[k]
-	return v, ok, c.seq
-}
-
-func (c *readCache) fill(k string, v []byte, seq uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.seq != seq {
-		return
-	}
-	c.put(k, v)
-}
-
-// update brings the cache up to date with a write group and bumps seq.
-// When the group committed, each update that succeeded leaves the values it
-// wrote in the cache (deleted, unknown and large ones are dropped), in the
-// group's order, so the writer and readers read them back from memory;
-// everything else the group touched is dropped. Values are cached as given to Put, so
-// a caller must not change a value after writing it.
-func (c *readCache) update(batch []*writeReq, committed bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.seq++
-	for _, r := range batch {
-		if r.tx == nil {
-			continue
-		}
-		keep := committed && r.err == nil
-		for k, v := range r.tx.written {
-			c.wroteTable(k)
-			if keep && v != nil && len(v) <= maxWrittenValue {
-				c.put(k, fit(v))
-				continue
+// writes yields what each update of a group wrote and whether it
+// succeeded (readcache.Cache.Update).
+func writes(batch []*writeReq) iter.Seq2[map[string][]byte, bool] {
+	return func(yield func(map[string][]byte, bool) bool) {
+		for _, r := range batch {
+			if r.Tx != nil && !yield(r.Tx.written, r.Err == nil) {
+				return
 			}
-			c.del(k)
 		}
 	}
-}
-
-// fit returns v as the cache keeps it: with capacity equal to its length,
-// so that an append to a cached value copies it, and copied when its array
-// is much larger than it. The cache's byte bound counts lengths; a value
-// encoded into a larger buffer (a record's encoder starts at 1 KiB, a
-// compressed CloudTrail segment's at the size of its input) would
-// otherwise hold that buffer whole, several times what the bound counts
-// (at a million desktops the live heap passed the soft memory limit).
-func fit(v []byte) []byte {
-	if cap(v)-len(v) > len(v)/8 {
-		return append(make([]byte, 0, len(v)), v...)
-	}
-	return v[:len(v):len(v)]
-}
-
-// lockFile takes an exclusive lock on path, so that two processes never
-// open the same database (the read cache relies on it).
-func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sqlite: %s is in use by another process (is another deskplane serving this data dir?): %w", path, err)
-	}
-	return f, nil
 }

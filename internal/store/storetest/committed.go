@@ -1,4 +1,4 @@
-package sqlite
+package storetest
 
 import (
 	"fmt"
@@ -7,23 +7,37 @@ import (
 	"testing"
 
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/readcache"
 )
 
-// TestScanCommittedMatchesScan lists records with ScanCommitted and with a
+// cached is an embedded store with the shared read cache and key listings.
+type cached interface {
+	Embedded
+	store.CommittedScanner
+	ReadCache() *readcache.Cache
+	Listings() *readcache.Committed
+}
+
+// testScanCommittedMatchesScan lists records with ScanCommitted and with a
 // transaction's Scan over the same prefixes, bounds and limits, across
 // more keys than one chunk, with some records in the read cache and others
 // not (a fresh store, then one whose cache holds a changed record): both
 // give the same keys and values in the same order. A record deleted is not
 // listed, one rewritten is listed with its new value, an empty value is
 // listed as empty, and a listing never starts the cache over.
-func TestScanCommittedMatchesScan(t *testing.T) {
+func testScanCommittedMatchesScan(t *testing.T, open Opener) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "db")
-	db, err := Open(ctx, path)
+	path := filepath.Join(t.TempDir(), "store")
+	edb, err := open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 3*scanKeysChunk + 7
+	db, ok := edb.(cached)
+	if !ok {
+		edb.Close()
+		t.Skip("the store has no read cache")
+	}
+	const n = 3*readcache.ScanChunk + 7
 	if err := db.Update(ctx, func(tx store.Tx) error {
 		for i := range n {
 			for _, p := range []string{"A/r1/", "A/r2/", "B/r1/"} {
@@ -84,16 +98,14 @@ func TestScanCommittedMatchesScan(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if db, err = Open(ctx, path); err != nil { // an empty cache
+	if edb, err = open(ctx, path); err != nil { // an empty cache
 		t.Fatal(err)
 	}
+	db = edb.(cached)
 	defer db.Close()
 	check("empty cache")
 	check("values cached by the first listing")
-	db.lists.mu.Lock()
-	kept := len(db.lists.m)
-	db.lists.mu.Unlock()
-	if kept == 0 {
+	if db.Listings().Listings() == 0 {
 		t.Fatal("no key listing kept")
 	}
 	if err := db.Update(ctx, func(tx store.Tx) error {
@@ -112,42 +124,34 @@ func TestScanCommittedMatchesScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after a write of another table")
-	defer func(n int) { maxListingKeys = n }(maxListingKeys)
-	maxListingKeys = 100 // A/r1/ and the others are listed chunk by chunk
-	db.lists.mu.Lock()
-	db.lists.m = nil
-	db.lists.mu.Unlock()
+	db.Listings().MaxListingKeys = 100 // A/r1/ and the others are listed chunk by chunk
+	db.Listings().ForgetListings()
 	check("prefixes larger than a kept listing")
 	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, "t", "A/r1/ws-0070a") }); err != nil {
 		t.Fatal(err)
 	}
 	check("prefixes larger than a kept listing, after a delete")
-	maxListingKeys = 5000
+	db.Listings().MaxListingKeys = 5000
 	got := strings.Join(list(true, "A/r1/", "A/r1/ws-0069", 2), ",")
 	if want := `A/r1/ws-0071=new,A/r1/ws-0072={"i":72,"pad":"` + strings.Repeat("x", 72*7%1500) + `"}`; got != want {
 		t.Fatalf("after A/r1/ws-0069: %s, want %s", got, want)
 	}
 
 	// A listing larger than the cache leaves what the cache held in it.
-	db.cache.mu.Lock()
-	db.cache.max = len(db.cache.m) + 10
-	held := len(db.cache.m)
-	db.cache.mu.Unlock()
+	held := db.ReadCache().Len()
+	db.ReadCache().SetMaxEntries(held + 10)
 	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "t", "A/r1/ws-0000", []byte("kept")) }); err != nil {
 		t.Fatal(err)
 	}
-	db.cache.mu.Lock()
-	clear(db.cache.m) // as if the cache had started over, with room for ten more
-	db.cache.bytes = 0
-	db.cache.max = 10
-	db.cache.m["t\x00A/r1/ws-0000"] = []byte("kept")
-	db.cache.mu.Unlock()
+	db.ReadCache().Clear() // as if the cache had started over, with room for ten more
+	db.ReadCache().SetMaxEntries(10)
+	db.ReadCache().Put("t\x00A/r1/ws-0000", []byte("kept"))
 	if rows := list(true, "", "", 0); len(rows) != 3*n-1 {
 		t.Fatalf("listed %d records, want %d", len(rows), 3*n-1)
 	}
-	db.cache.mu.Lock()
-	size, v := len(db.cache.m), string(db.cache.m["t\x00A/r1/ws-0000"])
-	db.cache.mu.Unlock()
+	size := db.ReadCache().Len()
+	cached, _, _ := db.ReadCache().Get("t\x00A/r1/ws-0000")
+	v := string(cached)
 	if size != 10 || v != "kept" {
 		t.Fatalf("after a listing of %d records the cache holds %d (want 10, had %d before) and A/r1/ws-0000 = %q", 3*n-1, size, held, v)
 	}

@@ -1,0 +1,250 @@
+package pebble
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/group"
+)
+
+func openTest(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "pebble"), Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// A panic in the writer outside any update function (a bug in the group
+// commit) fails that group and the writer goes on with the next one; a
+// panicking update function fails only its own update, its writes never
+// committed.
+func TestWriterSurvivesPanics(t *testing.T) {
+	var groups atomic.Int32
+	testHookGroup = func(batch []*writeReq) {
+		if groups.Add(1) == 1 {
+			panic("a bug in the group commit")
+		}
+	}
+	t.Cleanup(func() { testHookGroup = nil })
+	db := openTest(t)
+	ctx := t.Context()
+	put := func(k string) error {
+		return db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "t", k, []byte(k)) })
+	}
+	if err := put("first"); err == nil || !strings.Contains(err.Error(), "a bug in the group commit") {
+		t.Fatalf("Update in the panicking group = %v, want its failure", err)
+	}
+	if _, err := db.Get(ctx, "t", "first"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the failed group's write is visible: %v", err)
+	}
+	err := db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Put(ctx, "t", "half", []byte("x")); err != nil {
+			return err
+		}
+		panic("a bug in an update")
+	})
+	if err == nil || !strings.Contains(err.Error(), "a bug in an update") {
+		t.Fatalf("panicking Update = %v", err)
+	}
+	if err := put("second"); err != nil {
+		t.Fatalf("the writer stopped after the panics: %v", err)
+	}
+	if v, err := db.Get(ctx, "t", "second"); err != nil || string(v) != "second" {
+		t.Errorf("Get(second) = %q, %v", v, err)
+	}
+	if _, err := db.Get(ctx, "t", "half"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the panicking update's write is visible: %v", err)
+	}
+}
+
+// TestWriterCacheWithinAGroup drives one write group by hand (the writer
+// goroutine sits idle meanwhile): an update reads what an earlier update of
+// its group wrote, never the cached committed value; a failed update's
+// writes never reach the cache nor the database; after the group the cache
+// holds what the group left, for readers and for the writer's next group.
+func TestWriterCacheWithinAGroup(t *testing.T) {
+	ctx := t.Context()
+	db := openTest(t)
+	put := func(k, v string) func(store.Tx) error {
+		return func(tx store.Tx) error { return tx.Put(ctx, "t", k, []byte(v)) }
+	}
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		if err := put("a", "old")(tx); err != nil {
+			return err
+		}
+		return put("b", "old")(tx)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b"} { // both cached as committed
+		if v, err := db.Get(ctx, "t", k); err != nil || string(v) != "old" {
+			t.Fatalf("get %s: %q %v", k, v, err)
+		}
+	}
+	errBoom := errors.New("boom")
+	var sawA, sawMany, sawB string
+	req := func(fn func(store.Tx) error) *writeReq {
+		return group.NewReq[*tx](context.Background(), fn)
+	}
+	batch := []*writeReq{
+		req(put("a", "new")),
+		req(func(tx store.Tx) error {
+			v, err := tx.Get(ctx, "t", "a")
+			sawA = string(v)
+			if err != nil {
+				return err
+			}
+			m, err := tx.GetMany(ctx, "t", []string{"a", "b"})
+			sawMany = string(m["a"]) + "," + string(m["b"])
+			return err
+		}),
+		req(func(tx store.Tx) error { // fails: b stays old
+			if err := put("b", "rolled back")(tx); err != nil {
+				return err
+			}
+			return errBoom
+		}),
+		req(func(tx store.Tx) error { // reads b as committed, not the failed write
+			v, err := tx.Get(ctx, "t", "b")
+			sawB = string(v)
+			return err
+		}),
+		req(func(tx store.Tx) error { // created, then deleted: not cached
+			if err := tx.Create(ctx, "t", "c", []byte("c")); err != nil {
+				return err
+			}
+			return tx.Delete(ctx, "t", "c")
+		}),
+	}
+	db.commitGroup(batch)
+	for i, r := range batch {
+		if err := <-r.Done; (i == 2) != errors.Is(err, errBoom) || (i != 2 && err != nil) {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	if sawA != "new" || sawMany != "new,old" || sawB != "old" {
+		t.Fatalf("inside the group: Get a = %q, GetMany a,b = %q, Get b = %q; want new, new,old and old", sawA, sawMany, sawB)
+	}
+	want := map[string]string{"a": "new", "b": "old"}
+	for k, w := range want {
+		v, ok, _ := db.cache.Get("t\x00" + k)
+		if ok && string(v) != w {
+			t.Fatalf("cache holds %s = %q, want %q", k, v, w)
+		}
+		if got, err := db.Get(ctx, "t", k); err != nil || string(got) != w {
+			t.Fatalf("get %s after the group: %q %v", k, got, err)
+		}
+	}
+	if v, ok, _ := db.cache.Get("t\x00a"); !ok || string(v) != "new" {
+		t.Fatalf("the committed write of a is not cached: %q %v", v, ok)
+	}
+	if _, ok, _ := db.cache.Get("t\x00c"); ok {
+		t.Fatal("a deleted record is cached")
+	}
+	if _, err := db.Get(ctx, "t", "c"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get c: %v", err)
+	}
+	// The database agrees with the cache: read through a snapshot.
+	if err := db.View(ctx, func(tx store.Tx) error {
+		m, err := tx.GetMany(ctx, "t", []string{"a", "b", "c"})
+		if err == nil && (len(m) != 2 || string(m["a"]) != "new" || string(m["b"]) != "old") {
+			t.Errorf("the database holds %q", m)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// failSyncFS fails every sync of a WAL file once fail is set.
+type failSyncFS struct {
+	vfs.FS
+	fail *atomic.Bool
+}
+
+func (fs failSyncFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
+	if err != nil || !strings.HasSuffix(name, ".log") {
+		return f, err
+	}
+	return failSyncFile{File: f, fail: fs.fail}, nil
+}
+
+func (fs failSyncFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, c)
+	return fs.wrap(name, f, err)
+}
+
+func (fs failSyncFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.ReuseForWrite(oldname, newname, c)
+	return fs.wrap(newname, f, err)
+}
+
+type failSyncFile struct {
+	vfs.File
+	fail *atomic.Bool
+}
+
+var errSync = errors.New("injected sync failure")
+
+func (f failSyncFile) Sync() error {
+	if f.fail.Load() {
+		return errSync
+	}
+	return f.File.Sync()
+}
+
+func (f failSyncFile) SyncData() error {
+	if f.fail.Load() {
+		return errSync
+	}
+	return f.File.SyncData()
+}
+
+func (f failSyncFile) SyncTo(n int64) (bool, error) {
+	if f.fail.Load() {
+		return false, errSync
+	}
+	return f.File.SyncTo(n)
+}
+
+// TestSyncFailureBreaksTheStore: when the WAL sync fails, the updates it
+// was to make durable fail, and so does every update after it (after a
+// failed sync the kernel may have dropped the written pages: nothing more
+// is acknowledged).
+func TestSyncFailureBreaksTheStore(t *testing.T) {
+	var fail atomic.Bool
+	testHookFS = func(fs vfs.FS) vfs.FS { return failSyncFS{FS: fs, fail: &fail} }
+	t.Cleanup(func() { testHookFS = nil })
+	db := openTest(t)
+	ctx := t.Context()
+	put := func(k string) error {
+		return db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "t", k, []byte(k)) })
+	}
+	if err := put("before"); err != nil {
+		t.Fatalf("update before the failure: %v", err)
+	}
+	fail.Store(true)
+	if err := put("during"); err == nil || !strings.Contains(err.Error(), "sync") {
+		t.Fatalf("update whose sync failed = %v, want a sync error", err)
+	}
+	fail.Store(false)
+	if err := put("after"); err == nil {
+		t.Fatal("an update after a failed sync was acknowledged")
+	}
+	if err := db.Update(ctx, func(tx store.Tx) error { return nil }); err == nil {
+		t.Fatal("an empty update after a failed sync was acknowledged")
+	}
+	if v, err := db.Get(ctx, "t", "before"); err != nil || string(v) != "before" {
+		t.Errorf("Get(before) = %q, %v", v, err)
+	}
+}

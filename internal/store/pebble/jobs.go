@@ -1,0 +1,350 @@
+package pebble
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// job is a job's stored record.
+type job struct {
+	kind       string
+	due        int64 // unix nanoseconds
+	payload    []byte
+	owner      string // "" when unclaimed
+	claimUntil int64  // unix nanoseconds, when owned
+	attempts   int
+	lastError  string
+	parked     bool
+}
+
+// jobFormat is the first byte of a job record.
+const jobFormat = 1
+
+// encode returns the job's record: a format byte, varints and
+// length-prefixed strings, the payload last.
+func (j *job) encode() []byte {
+	b := make([]byte, 0, 32+len(j.kind)+len(j.owner)+len(j.lastError)+len(j.payload))
+	b = append(b, jobFormat)
+	b = binary.AppendVarint(b, j.due)
+	b = binary.AppendVarint(b, j.claimUntil)
+	b = binary.AppendUvarint(b, uint64(j.attempts))
+	if j.parked {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	for _, s := range []string{j.kind, j.owner, j.lastError} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return append(b, j.payload...)
+}
+
+// errBadJob is a job record that does not decode.
+var errBadJob = errors.New("pebble: malformed job record")
+
+// decodeJob decodes a job record (the payload is copied).
+func decodeJob(b []byte) (*job, error) {
+	if len(b) < 1 || b[0] != jobFormat {
+		return nil, errBadJob
+	}
+	b = b[1:]
+	j := &job{}
+	var n int
+	if j.due, n = binary.Varint(b); n <= 0 {
+		return nil, errBadJob
+	}
+	b = b[n:]
+	if j.claimUntil, n = binary.Varint(b); n <= 0 {
+		return nil, errBadJob
+	}
+	b = b[n:]
+	a, n := binary.Uvarint(b)
+	if n <= 0 || len(b) < n+1 {
+		return nil, errBadJob
+	}
+	j.attempts = int(a)
+	j.parked = b[n] == 1
+	b = b[n+1:]
+	for _, s := range []*string{&j.kind, &j.owner, &j.lastError} {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return nil, errBadJob
+		}
+		*s = string(b[n : n+int(l)])
+		b = b[n+int(l):]
+	}
+	if len(b) > 0 {
+		j.payload = append([]byte(nil), b...)
+	}
+	return j, nil
+}
+
+// claimable returns when the job can next be claimed: its due time when
+// unclaimed, the later of that and its claim's end when claimed; false
+// when parked.
+func (j *job) claimable() (int64, bool) {
+	if j.parked {
+		return 0, false
+	}
+	if j.owner != "" && j.claimUntil > j.due {
+		return j.claimUntil, true
+	}
+	return j.due, true
+}
+
+func jobKey(id string) []byte {
+	return append([]byte{jobPrefix}, id...)
+}
+
+// dueKey is the due index's key of job id claimable at ns: the time as 8
+// big-endian bytes with the sign bit flipped, so keys sort by time.
+func dueKey(ns int64, id string) []byte {
+	b := make([]byte, 9, 9+len(id))
+	b[0] = duePrefix
+	binary.BigEndian.PutUint64(b[1:], uint64(ns)^(1<<63))
+	return append(b, id...)
+}
+
+// dueTime is the time of a due index key.
+func dueTime(k []byte) int64 {
+	return int64(binary.BigEndian.Uint64(k[1:9]) ^ (1 << 63))
+}
+
+// getJob reads job id as the transaction sees it (nil when absent).
+func (t *tx) getJob(id string) (*job, error) {
+	v, closer, err := t.r.Get(jobKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pebble: get job %s: %w", id, err)
+	}
+	defer closer.Close()
+	j, err := decodeJob(v)
+	if err != nil {
+		return nil, fmt.Errorf("pebble: job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// putJob writes job id, moving its due index entry from what old had
+// (nil: a new job).
+func (t *tx) putJob(id string, old, j *job) error {
+	if t.b == nil {
+		return errReadOnly
+	}
+	if err := t.unindex(id, old); err != nil {
+		return err
+	}
+	if err := t.b.Set(jobKey(id), j.encode(), nil); err != nil {
+		return fmt.Errorf("pebble: write job %s: %w", id, err)
+	}
+	if at, ok := j.claimable(); ok {
+		if err := t.b.Set(dueKey(at, id), nil, nil); err != nil {
+			return fmt.Errorf("pebble: index job %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// unindex deletes old's due index entry, if it has one.
+func (t *tx) unindex(id string, old *job) error {
+	if old == nil {
+		return nil
+	}
+	if at, ok := old.claimable(); ok {
+		if err := t.b.Delete(dueKey(at, id), nil); err != nil {
+			return fmt.Errorf("pebble: unindex job %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// deleteJob deletes job id (old, not nil) and its due index entry.
+func (t *tx) deleteJob(id string, old *job) error {
+	if err := t.unindex(id, old); err != nil {
+		return err
+	}
+	if err := t.b.Delete(jobKey(id), nil); err != nil {
+		return fmt.Errorf("pebble: delete job %s: %w", id, err)
+	}
+	return nil
+}
+
+func (t *tx) Enqueue(ctx context.Context, j store.Job) error {
+	if t.b == nil {
+		return errReadOnly
+	}
+	old, err := t.getJob(j.ID)
+	if err != nil {
+		return err
+	}
+	return t.putJob(j.ID, old, &job{kind: j.Kind, due: j.Due.UnixNano(), payload: j.Payload})
+}
+
+func (t *tx) CancelJob(ctx context.Context, id string) error {
+	if t.b == nil {
+		return errReadOnly
+	}
+	old, err := t.getJob(id)
+	if err != nil || old == nil {
+		return err
+	}
+	return t.deleteJob(id, old)
+}
+
+func (t *tx) FinishJob(ctx context.Context, id, owner string) error {
+	if t.b == nil {
+		return errReadOnly
+	}
+	old, err := t.getJob(id)
+	if err != nil {
+		return err
+	}
+	if old == nil || old.owner == "" || old.owner != owner {
+		return store.ErrConflict
+	}
+	return t.deleteJob(id, old)
+}
+
+// Claim claims up to limit jobs claimable at now for owner: the first of
+// the due index (by due time; a job whose claim expired, by the claim's
+// end), returned in order of due time (and id), as SQLite's ORDER BY due
+// returns them.
+func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Claimed, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []store.Claimed
+	err := db.Update(ctx, func(stx store.Tx) error {
+		out = out[:0]
+		t := stx.(*tx)
+		it, err := t.r.NewIter(&pebble.IterOptions{LowerBound: []byte{duePrefix}, UpperBound: dueKey(now.UnixNano()+1, "")})
+		if err != nil {
+			return fmt.Errorf("pebble: claim: %w", err)
+		}
+		var ids []string
+		for ok := it.First(); ok && len(ids) < limit; ok = it.Next() {
+			ids = append(ids, string(it.Key()[9:]))
+		}
+		if err := errors.Join(it.Error(), it.Close()); err != nil {
+			return fmt.Errorf("pebble: claim: %w", err)
+		}
+		until := now.Add(lease).UnixNano()
+		for _, id := range ids {
+			old, err := t.getJob(id)
+			if err != nil {
+				return err
+			}
+			if old == nil {
+				return fmt.Errorf("pebble: claim: the due index names job %s, which does not exist", id)
+			}
+			j := *old
+			j.owner, j.claimUntil = owner, until
+			if err := t.putJob(id, old, &j); err != nil {
+				return err
+			}
+			out = append(out, store.Claimed{Job: store.Job{ID: id, Kind: j.kind, Due: time.Unix(0, j.due).UTC(), Payload: j.payload},
+				Owner: owner, Attempts: j.attempts})
+		}
+		slices.SortStableFunc(out, func(a, b store.Claimed) int {
+			if c := a.Due.Compare(b.Due); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		return nil
+	})
+	return out, err
+}
+
+// NextDue returns the earliest time a job is claimable: the first entry of
+// the due index.
+func (db *DB) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{duePrefix}, UpperBound: []byte{duePrefix + 1}})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("pebble: next due: %w", err)
+	}
+	var due int64
+	found := it.First()
+	if found {
+		due = dueTime(it.Key())
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return time.Time{}, false, fmt.Errorf("pebble: next due: %w", err)
+	}
+	if !found {
+		return time.Time{}, false, nil
+	}
+	return time.Unix(0, due).UTC(), true, nil
+}
+
+// Release returns a claimed job to the queue after a failure.
+func (db *DB) Release(ctx context.Context, id, owner string, due time.Time, lastErr string) error {
+	return db.settle(ctx, id, owner, due, lastErr, false)
+}
+
+// Park sets a claimed job aside after its last failure.
+func (db *DB) Park(ctx context.Context, id, owner string, at time.Time, lastErr string) error {
+	return db.settle(ctx, id, owner, at, lastErr, true)
+}
+
+// settle releases (or parks) job id if owner holds it: unclaimed, due at
+// due, its attempts counted up by one and lastErr kept.
+func (db *DB) settle(ctx context.Context, id, owner string, due time.Time, lastErr string, park bool) error {
+	err := db.Update(ctx, func(stx store.Tx) error {
+		t := stx.(*tx)
+		old, err := t.getJob(id)
+		if err != nil || old == nil || old.owner == "" || old.owner != owner {
+			return err
+		}
+		j := *old
+		j.owner, j.claimUntil = "", 0
+		j.due, j.attempts, j.lastError, j.parked = due.UnixNano(), j.attempts+1, store.JobError(lastErr), park
+		return t.putJob(id, old, &j)
+	})
+	if err != nil {
+		return fmt.Errorf("pebble: settle job %s: %w", id, err)
+	}
+	return nil
+}
+
+// ListJobs lists jobs in id order.
+func (db *DB) ListJobs(ctx context.Context, after string, limit int) ([]store.JobStatus, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: append(jobKey(after), 0), UpperBound: []byte{jobPrefix + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: list jobs: %w", err)
+	}
+	var out []store.JobStatus
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("pebble: list jobs: %w", err)
+		}
+		j, err := decodeJob(v)
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("pebble: list jobs: %s: %w", it.Key()[1:], err)
+		}
+		out = append(out, store.JobStatus{ID: string(it.Key()[1:]), Kind: j.kind, Due: time.Unix(0, j.due).UTC(),
+			Attempts: j.attempts, LastError: j.lastError, Parked: j.parked})
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, fmt.Errorf("pebble: list jobs: %w", err)
+	}
+	return out, nil
+}

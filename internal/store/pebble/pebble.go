@@ -1,0 +1,587 @@
+// Package pebble is an embedded store backend on Pebble
+// (github.com/cockroachdb/pebble/v2), CockroachDB's log-structured
+// key-value engine. Records live under a key of their table and key, jobs
+// as one record each plus an index by the time each is next claimable.
+//
+// It keeps the embedded SQLite backend's semantics: one writer goroutine
+// runs update functions one at a time, each in its own indexed batch
+// committed without a sync when it succeeds (a failing function leaves
+// nothing written); a flusher makes the writer's committed groups durable
+// with one sync of Pebble's write-ahead log and only then answers their
+// callers, so every acknowledged update survives kill -9 and power loss.
+// A failed sync breaks the store: nothing more is acknowledged. Reads
+// outside a transaction (Get, ScanCommitted) go through the shared read
+// cache (store/readcache); View reads one Pebble snapshot.
+package pebble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/deskplane/deskplane/internal/safego"
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/group"
+	"github.com/deskplane/deskplane/internal/store/readcache"
+)
+
+// Options size the store's memory. Zero fields take the defaults.
+type Options struct {
+	// CacheBytes is Pebble's block cache (default 256 MiB: at 100,000
+	// desktops a 64 MiB cache missed the tables' index blocks on every
+	// create's check that its keys are new, a third of the create's CPU;
+	// docs/benchmarks.md).
+	CacheBytes int64
+	// MemTableBytes is the size of one memtable (default 32 MiB); at most
+	// four are held (the one written and three being flushed).
+	MemTableBytes uint64
+	// ReadCacheEntries and ReadCacheBytes bound the read cache of
+	// committed records (default 100,000 and 64 MiB).
+	ReadCacheEntries, ReadCacheBytes int
+}
+
+func (o Options) withDefaults() Options {
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 256 << 20
+	}
+	if o.MemTableBytes == 0 {
+		o.MemTableBytes = 32 << 20
+	}
+	if o.ReadCacheEntries <= 0 {
+		o.ReadCacheEntries = 100000
+	}
+	if o.ReadCacheBytes <= 0 {
+		o.ReadCacheBytes = 64 << 20
+	}
+	return o
+}
+
+// DB is the Pebble backend.
+type DB struct {
+	pdb       *pebble.DB
+	cache     *readcache.Cache     // records read by Get, updated by every write group
+	committed *readcache.Committed // ScanCommitted's key listings
+	lock      *os.File             // one process per store
+
+	queue   *group.Queue[*tx]
+	flushes chan []*writeReq // committed groups waiting for their sync
+	stopped chan struct{}    // the writer ended
+	flDone  chan struct{}    // the flusher ended
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// commits counts the batches the writer committed; the flusher syncs
+	// only when it passed synced (a group of reads needs no sync of its
+	// own: what it read was committed by a group synced before it).
+	commits atomic.Uint64
+	synced  uint64 // flusher only
+
+	broken group.Broken // a failed sync: nothing more is acknowledged
+
+	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
+}
+
+var (
+	_ store.Backend          = (*DB)(nil)
+	_ store.TableLister      = (*DB)(nil)
+	_ store.CommittedScanner = (*DB)(nil)
+	_ store.CommitObserver   = (*DB)(nil)
+)
+
+// Key layout: a record is recordPrefix, its table, a NUL byte and its key;
+// a job is jobPrefix and its id; the due index is duePrefix, the 8-byte
+// time the job is next claimable and its id.
+const (
+	recordPrefix = 'r'
+	jobPrefix    = 'j'
+	duePrefix    = 'q'
+)
+
+// maxGroup bounds how many updates share one sync.
+const maxGroup = 128
+
+// testHookFS, when set (by tests), wraps the file system Pebble uses.
+var testHookFS func(vfs.FS) vfs.FS
+
+// Open opens (creating if needed) the store in directory dir. The
+// directory is private (0700) and so are the files in it; a second process
+// cannot open it while one holds it.
+func Open(ctx context.Context, dir string, o Options) (*DB, error) {
+	o = o.withDefaults()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pebble: create data dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pebble: make the data dir private: %w", err)
+	}
+	lock, err := readcache.LockFile("pebble", filepath.Join(dir, "deskplane.lock"))
+	if err != nil {
+		return nil, err
+	}
+	var fs vfs.FS = privateFS{vfs.Default}
+	if testHookFS != nil {
+		fs = testHookFS(fs)
+	}
+	cache := pebble.NewCache(o.CacheBytes)
+	defer cache.Unref() // the store holds its own reference
+	opts := &pebble.Options{
+		FS:                          fs,
+		Cache:                       cache,
+		MemTableSize:                o.MemTableBytes,
+		MemTableStopWritesThreshold: 4,
+		FormatMajorVersion:          pebble.FormatNewest,
+		Logger:                      logger{},
+	}
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	pdb, err := pebble.Open(dir, opts)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	}
+	db := &DB{pdb: pdb, lock: lock, cache: readcache.New(o.ReadCacheEntries, o.ReadCacheBytes),
+		queue: group.NewQueue[*tx]("pebble", maxGroup), flushes: make(chan []*writeReq, maxGroup),
+		stopped: make(chan struct{}), flDone: make(chan struct{})}
+	db.committed = &readcache.Committed{Cache: db.cache, Source: committedSource{db}}
+	// The store's goroutines outlive every request: a panic in one is logged
+	// with its stack and the goroutine goes on (safego.Go restarts it; the
+	// writer also recovers per group).
+	bg := context.Background()
+	safego.Go(bg, nil, "pebble writer", func(context.Context) { db.writer() }, func() {
+		close(db.flushes)
+		close(db.stopped)
+	})
+	safego.Go(bg, nil, "pebble flusher", func(context.Context) { group.Flush(db.flushes, db.sync, &db.observe) }, func() { close(db.flDone) })
+	_ = ctx
+	return db, nil
+}
+
+// Close stops the writer and the flusher and closes the database. A
+// second Close does nothing and returns the first one's error.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.queue.Close()
+		<-db.stopped
+		<-db.flDone
+		db.closeErr = errors.Join(db.pdb.Close(), db.lock.Close())
+	})
+	return db.closeErr
+}
+
+// privateFS creates files readable and writable by their owner only.
+type privateFS struct{ vfs.FS }
+
+// Create implements vfs.FS: the file is made private.
+func (fs privateFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, category)
+	if err == nil {
+		err = os.Chmod(name, 0o600)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("pebble: make %s private: %w", name, err)
+		}
+	}
+	return f, err
+}
+
+// Lock implements vfs.FS: the lock file is made private.
+func (fs privateFS) Lock(name string) (io.Closer, error) {
+	c, err := fs.FS.Lock(name)
+	if err == nil {
+		if err := os.Chmod(name, 0o600); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("pebble: make %s private: %w", name, err)
+		}
+	}
+	return c, err
+}
+
+// OpenReadWrite implements vfs.FS: a file it creates is made private.
+func (fs privateFS) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	f, err := fs.FS.OpenReadWrite(name, category, opts...)
+	if err == nil {
+		if err := os.Chmod(name, 0o600); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("pebble: make %s private: %w", name, err)
+		}
+	}
+	return f, err
+}
+
+// logger routes Pebble's log lines to slog: its informational lines at
+// debug level.
+type logger struct{}
+
+func (logger) Infof(format string, args ...any) {
+	slog.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (logger) Errorf(format string, args ...any) {
+	slog.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+
+// Fatalf panics with a fatalError: Pebble calls it when a commit fails
+// (a failed WAL sync), and the flusher turns that into a broken store
+// (nothing more acknowledged) rather than the end of the process. Raised
+// in one of Pebble's own goroutines, it ends the process.
+func (logger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	slog.Error("pebble: fatal: " + msg)
+	panic(fatalError(msg))
+}
+
+// fatalError is a fatal error Pebble reported (logger.Fatalf).
+type fatalError string
+
+func (e fatalError) Error() string { return string(e) }
+
+// syncWAL makes every committed batch durable: a synced record of no data
+// in Pebble's WAL.
+func (db *DB) syncWAL() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fe, ok := p.(fatalError)
+			if !ok {
+				panic(p)
+			}
+			err = fe
+		}
+	}()
+	return db.pdb.LogData(nil, pebble.Sync)
+}
+
+// writeReq is one queued Update.
+type writeReq = group.Req[*tx]
+
+// Update runs fn in a write transaction: the writer runs update functions
+// one at a time, each in its own batch, commits the batch of each that
+// succeeded, and hands the group to the flusher, which syncs the WAL once
+// for the group and only then answers its callers. A failing fn leaves
+// nothing written.
+func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	return db.queue.Update(ctx, fn)
+}
+
+// UpdateEach runs fns in order, each as its own Update would (a failing fn
+// leaves nothing written; answered only once its commit is durable), and
+// returns their errors in the same order. It queues them all before it
+// waits, so the writer commits them in as few groups as it can, with one
+// sync for all. Each fn sees the effects of those before it.
+func (db *DB) UpdateEach(ctx context.Context, fns []func(tx store.Tx) error) []error {
+	return db.queue.UpdateEach(ctx, fns)
+}
+
+// writer serializes all write transactions and commits them in groups.
+func (db *DB) writer() {
+	for batch := db.queue.Next(); batch != nil; batch = db.queue.Next() {
+		db.commitGroup(batch)
+	}
+}
+
+// commitGroup runs a group's update functions, each in its own indexed
+// batch committed without a sync when it succeeds, brings the read cache up
+// to date, and hands the group to the flusher.
+func (db *DB) commitGroup(batch []*writeReq) {
+	if err := db.broken.Err(); err != nil {
+		for _, r := range batch {
+			r.Done <- err
+		}
+		return
+	}
+	answered := false
+	// A panic here is a bug outside the update functions (runFn recovers
+	// theirs): the group's callers are answered with an error (what was
+	// committed before it stays, as after a timeout), the cache drops what
+	// the group touched, and the writer goes on with the next group.
+	defer func() {
+		if p := recover(); p != nil {
+			safego.LogPanic(nil, "pebble writer", p)
+			if fe, ok := p.(fatalError); ok { // Pebble's commit pipeline failed
+				db.broken.Set(fmt.Errorf("pebble: commit: %w", fe))
+			}
+			if answered {
+				return
+			}
+			db.cache.Update(false, writes(batch))
+			for _, r := range batch {
+				select { // done holds one answer: a caller already answered keeps its own
+				case r.Done <- fmt.Errorf("pebble: write group failed: %v", p):
+				default:
+				}
+			}
+		}
+	}()
+	if testHookGroup != nil {
+		testHookGroup(batch)
+	}
+	dirty := map[string]bool{} // keys written by the group so far
+	for _, r := range batch {
+		if err := r.Ctx.Err(); err != nil {
+			r.Err = err
+			continue
+		}
+		b := db.pdb.NewIndexedBatch()
+		r.Tx = &tx{db: db, r: b, b: b, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
+		r.Err = runFn(r.Fn, r.Tx)
+		if r.Err == nil && !b.Empty() {
+			if err := b.Commit(pebble.NoSync); err != nil {
+				r.Err = fmt.Errorf("pebble: commit: %w", err)
+			} else {
+				db.commits.Add(1)
+			}
+		}
+		r.Tx.r, r.Tx.b = nil, nil
+		b.Close()
+	}
+	// Bring the read cache up to date before anyone is answered: a caller
+	// that reads after its Update returned reads its own write.
+	db.cache.Update(true, writes(batch))
+	answered = true
+	db.flushes <- batch // answered once the WAL is synced
+}
+
+// writes yields what each update of a group wrote and whether it
+// succeeded (readcache.Cache.Update).
+func writes(batch []*writeReq) iter.Seq2[map[string][]byte, bool] {
+	return func(yield func(map[string][]byte, bool) bool) {
+		for _, r := range batch {
+			if r.Tx != nil && !yield(r.Tx.written, r.Err == nil) {
+				return
+			}
+		}
+	}
+}
+
+// testHookGroup, when set (by tests), is called with every group the
+// writer runs, before its update functions.
+var testHookGroup func(batch []*writeReq)
+
+// runFn runs one update function, turning a panic into an error (its stack
+// logged) so that one bad request cannot stop the writer.
+func runFn(fn func(tx store.Tx) error, t *tx) error {
+	return safego.Try(nil, "pebble: update", func() error { return fn(t) })
+}
+
+// sync makes every batch the writer committed durable, for the flusher
+// (group.Flush): one sync of Pebble's WAL covers every record written
+// before it. A committed batch is visible to readers before its sync; any
+// write that depends on it comes later in the WAL, so it is never
+// acknowledged without it. When nothing was committed since the last sync
+// there is nothing to sync.
+func (db *DB) sync() error {
+	if err := db.broken.Err(); err != nil {
+		return err
+	}
+	target := db.commits.Load()
+	if target == db.synced {
+		return nil
+	}
+	if err := db.syncWAL(); err != nil {
+		// After a failed sync the kernel may have dropped the dirty
+		// pages: acknowledge nothing from now on.
+		err = fmt.Errorf("pebble: sync the WAL: %w", err)
+		db.broken.Set(err)
+		return err
+	}
+	db.synced = target
+	return nil
+}
+
+// ObserveCommits implements store.CommitObserver: the flusher calls f for
+// every update it answers as committed, once the WAL sync made it durable.
+func (db *DB) ObserveCommits(f func(time.Duration)) {
+	if f == nil {
+		db.observe.Store(nil)
+		return
+	}
+	db.observe.Store(&f)
+}
+
+// WALBytes reports the bytes Pebble has written to its write-ahead log
+// since the store opened. Benchmarks divide it by the records written.
+func (db *DB) WALBytes(context.Context) (int64, error) {
+	return int64(db.pdb.Metrics().WAL.BytesWritten), nil
+}
+
+// DiskBytes reports the bytes Pebble has written to disk since the store
+// opened: its WAL, and the tables of its flushes and compactions.
+func (db *DB) DiskBytes(context.Context) (int64, error) {
+	m := db.pdb.Metrics()
+	t := m.Total()
+	return int64(m.WAL.BytesWritten + t.TableBytesFlushed + t.TableBytesCompacted), nil
+}
+
+// Get reads one committed record: from the read cache when it holds it
+// (or holds that it is absent), else from the database.
+func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
+	ck := readcache.Key(table, key)
+	v, ok, seq := db.cache.Get(ck)
+	if ok {
+		if v == nil {
+			return nil, store.ErrNotFound
+		}
+		return v, nil
+	}
+	var kb [128]byte
+	v, err := getCopy(db.pdb, recordKey(kb[:0], table, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		// Absent records are cached too, until a write group writes them.
+		db.cache.Fill(ck, nil, seq)
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pebble: get %s/%s: %w", table, key, err)
+	}
+	db.cache.Fill(ck, v, seq)
+	return v, nil
+}
+
+// reader is what a transaction reads from: a batch (which reads through to
+// the database), a snapshot or the database.
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+// getCopy reads key from r into a new slice (never nil when found).
+func getCopy(r reader, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, len(v))
+	copy(out, v)
+	return out, closer.Close()
+}
+
+// recordKey appends the key of a record to b.
+func recordKey(b []byte, table, key string) []byte {
+	b = append(b, recordPrefix)
+	b = append(b, table...)
+	b = append(b, 0)
+	return append(b, key...)
+}
+
+// View runs fn in a read-only transaction over one snapshot.
+func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := db.pdb.NewSnapshot()
+	defer s.Close()
+	return fn(&tx{db: db, r: s})
+}
+
+// Tables lists the tables that hold records, sorted (store.TableLister).
+func (db *DB) Tables(ctx context.Context) ([]string, error) {
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{recordPrefix}, UpperBound: []byte{recordPrefix + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: list tables: %w", err)
+	}
+	var out []string
+	for ok := it.First(); ok; {
+		k := it.Key()[1:]
+		i := 0
+		for i < len(k) && k[i] != 0 {
+			i++
+		}
+		t := string(k[:i])
+		out = append(out, t)
+		seek := append([]byte{recordPrefix}, t...)
+		ok = it.SeekGE(append(seek, 1))
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, fmt.Errorf("pebble: list tables: %w", err)
+	}
+	return out, nil
+}
+
+// ScanCommitted lists committed records (store.CommittedScanner) with the
+// shared key listings and read cache (readcache.Committed).
+func (db *DB) ScanCommitted(ctx context.Context, table, prefix, after string, limit int, fn func(string, []byte) error) error {
+	return db.committed.ScanCommitted(ctx, table, prefix, after, limit, fn)
+}
+
+// ReadCache returns the store's read cache (for tests and measurements).
+func (db *DB) ReadCache() *readcache.Cache { return db.cache }
+
+// Listings returns ScanCommitted's key listings (for tests and
+// measurements).
+func (db *DB) Listings() *readcache.Committed { return db.committed }
+
+// committedSource reads keys and committed values for readcache.Committed.
+type committedSource struct{ db *DB }
+
+// ScanKeys implements readcache.Source.
+func (s committedSource) ScanKeys(ctx context.Context, table, prefix, after string, n int) ([]string, error) {
+	keys := make([]string, 0, min(n, 1024))
+	err := scanRange(s.db.pdb, table, prefix, after, func(k string, _ *pebble.Iterator) (bool, error) {
+		keys = append(keys, k)
+		return len(keys) < n, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: scan keys %s/%s: %w", table, prefix, err)
+	}
+	return keys, nil
+}
+
+// ReadValues implements readcache.Source.
+func (s committedSource) ReadValues(ctx context.Context, table string, keys []string) ([][]byte, error) {
+	vals := make([][]byte, len(keys))
+	var kb []byte
+	for i, k := range keys {
+		kb = recordKey(kb[:0], table, k)
+		v, err := getCopy(s.db.pdb, kb)
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pebble: get %s/%s: %w", table, k, err)
+		}
+		vals[i] = v
+	}
+	return vals, nil
+}
+
+// scanRange iterates r's records of table under prefix whose key is
+// greater than after (when after is not before prefix), in key order,
+// calling fn with each key and the iterator on it until fn returns false
+// or an error.
+func scanRange(r reader, table, prefix, after string, fn func(key string, it *pebble.Iterator) (bool, error)) error {
+	lo := recordKey(nil, table, prefix)
+	// The table's key space ends before its NUL becomes a 1.
+	hi, _ := store.PrefixEnd(string(lo))
+	if after != "" && after >= prefix {
+		lo = append(recordKey(nil, table, after), 0) // the least key after it
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: []byte(hi)})
+	if err != nil {
+		return err
+	}
+	skip := len(table) + 2
+	for ok := it.First(); ok; ok = it.Next() {
+		more, err := fn(string(it.Key()[skip:]), it)
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	return errors.Join(it.Error(), it.Close())
+}

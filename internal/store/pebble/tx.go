@@ -1,0 +1,225 @@
+package pebble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/readcache"
+)
+
+// errReadOnly is returned by a write in View.
+var errReadOnly = errors.New("pebble: write in a read-only transaction")
+
+// tx is one transaction: an update function's indexed batch (reads see
+// the batch over the committed database) or a View's snapshot.
+type tx struct {
+	db *DB
+	r  reader
+	b  *pebble.Batch // nil in View
+	// written holds, by readcache.Key, every record this update wrote: its
+	// value, or nil when it was deleted or is not known.
+	written map[string][]byte
+	// dirty holds the keys every update of the writer's group has written
+	// so far; the others read as committed, so from the read cache.
+	dirty map[string]bool
+	reads *readcache.Cache // the store's read cache (writer only)
+	kb    []byte           // scratch for keys
+}
+
+// key returns the record key of table/key in the scratch buffer (valid
+// until the next call).
+func (t *tx) key(table, key string) []byte {
+	t.kb = recordKey(t.kb[:0], table, key)
+	return t.kb
+}
+
+// wrote notes that the update wrote value (nil: deleted or not known) under
+// table and key.
+func (t *tx) wrote(table, key string, value []byte) {
+	if t.written != nil {
+		ck := readcache.Key(table, key)
+		t.written[ck] = value
+		t.dirty[ck] = true
+	}
+}
+
+// cached returns a record from the read cache when the writer's group has
+// not written it (so it reads as committed), and the cache key to fill on a
+// miss ("" when the cache must not be used or filled).
+func (t *tx) cached(table, key string) (v []byte, ok bool, ck string, seq uint64) {
+	if t.reads == nil {
+		return nil, false, "", 0
+	}
+	ck = readcache.Key(table, key)
+	if t.dirty[ck] {
+		return nil, false, "", 0
+	}
+	v, ok, seq = t.reads.Get(ck)
+	return v, ok, ck, seq
+}
+
+func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
+	v, ok, ck, seq := t.cached(table, key)
+	if ok {
+		if v == nil {
+			return nil, store.ErrNotFound
+		}
+		return v, nil
+	}
+	v, err := getCopy(t.r, t.key(table, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		if ck != "" {
+			t.reads.Fill(ck, nil, seq)
+		}
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pebble: get %s/%s: %w", table, key, err)
+	}
+	if ck != "" {
+		t.reads.Fill(ck, v, seq)
+	}
+	return v, nil
+}
+
+// exists reports whether table/key holds a record, as this update sees it.
+func (t *tx) exists(table, key string) (bool, error) {
+	if v, ok, _, _ := t.cached(table, key); ok {
+		return v != nil, nil
+	}
+	_, closer, err := t.r.Get(t.key(table, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("pebble: get %s/%s: %w", table, key, err)
+	}
+	return true, closer.Close()
+}
+
+func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
+	if t.b == nil {
+		return errReadOnly
+	}
+	if err := t.b.Set(t.key(table, key), value, nil); err != nil {
+		return fmt.Errorf("pebble: put %s/%s: %w", table, key, err)
+	}
+	t.wrote(table, key, value)
+	return nil
+}
+
+func (t *tx) Create(ctx context.Context, table, key string, value []byte) error {
+	if t.b == nil {
+		return errReadOnly
+	}
+	ok, err := t.exists(table, key)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return store.ErrExists
+	}
+	return t.Put(ctx, table, key, value)
+}
+
+func (t *tx) Delete(ctx context.Context, table, key string) error {
+	if t.b == nil {
+		return errReadOnly
+	}
+	ok, err := t.exists(table, key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return store.ErrNotFound
+	}
+	if err := t.b.Delete(t.key(table, key), nil); err != nil {
+		return fmt.Errorf("pebble: delete %s/%s: %w", table, key, err)
+	}
+	t.wrote(table, key, nil)
+	return nil
+}
+
+func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		v, err := t.Get(ctx, table, k)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
+	for _, r := range store.Dedupe(recs, true) {
+		if err := t.Put(ctx, table, r.Key, r.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
+	if t.b == nil {
+		return nil, errReadOnly
+	}
+	created := make(map[string]bool, len(recs))
+	for _, r := range store.Dedupe(recs, false) { // the first of a key is the one created
+		ok, err := t.exists(table, r.Key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			continue
+		}
+		if err := t.Put(ctx, table, r.Key, r.Value); err != nil {
+			return nil, err
+		}
+		created[r.Key] = true
+	}
+	return store.Existing(recs, created), nil
+}
+
+func (t *tx) Scan(ctx context.Context, table, prefix, after string, limit int, fn func(string, []byte) error) error {
+	n := 0
+	err := scanRange(t.r, table, prefix, after, func(k string, it *pebble.Iterator) (bool, error) {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return false, err
+		}
+		// The callback may keep the value and may use the transaction.
+		if err := fn(k, append(make([]byte, 0, len(v)), v...)); err != nil {
+			if errors.Is(err, store.ErrStop) {
+				return false, nil
+			}
+			return false, err
+		}
+		n++
+		return limit <= 0 || n < limit, nil
+	})
+	if err != nil {
+		return fmt.Errorf("pebble: scan %s/%s: %w", table, prefix, err)
+	}
+	return nil
+}
+
+func (t *tx) Count(ctx context.Context, table, prefix string) (int, error) {
+	n := 0
+	err := scanRange(t.r, table, prefix, "", func(string, *pebble.Iterator) (bool, error) {
+		n++
+		return true, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pebble: count %s/%s: %w", table, prefix, err)
+	}
+	return n, nil
+}

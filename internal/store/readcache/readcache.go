@@ -1,0 +1,216 @@
+// Package readcache is the embedded stores' read cache (store/sqlite and
+// store/pebble): the committed records that Get read and that write groups
+// wrote, and keys found absent, so that a record read again and again (a
+// desktop polled by DescribeWorkspaces) costs a map lookup instead of a
+// read of the database; and ScanCommitted's key listings (Committed), which
+// list a prefix's records from memory while its table is unchanged.
+//
+// It is sound only while one process owns the store's files (LockFile): a
+// write by another process would never reach the cache.
+package readcache
+
+import (
+	"fmt"
+	"iter"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Cache keeps records read by Get and written by the writer, and keys Get
+// found absent (held as a nil value; a present record, even an empty one,
+// is never nil), under Key(table, key). Every write group updates the keys
+// it wrote and bumps seq; a reader fills the cache only if no write group
+// finished since it looked, so it never puts back a stale value.
+type Cache struct {
+	mu  sync.RWMutex
+	m   map[string][]byte
+	seq uint64
+	max int // entries
+	// bytes is the size of the keys and values held, at most maxBytes: the
+	// cache starts over when an entry would take it past either bound.
+	bytes, maxBytes int
+	// tables counts the write groups that wrote each table (the key
+	// listings of Committed hold while it does not change).
+	tables map[string]uint64
+}
+
+// MaxWrittenValue is the largest value a write leaves in the cache; a
+// larger one is dropped and read back from the database when needed.
+const MaxWrittenValue = 16 << 10
+
+// New returns a cache of at most max entries and maxBytes bytes of keys
+// and values.
+func New(max, maxBytes int) *Cache {
+	return &Cache{m: map[string][]byte{}, max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
+}
+
+// Key is the cache key of a record: table, a NUL byte, key.
+func Key(table, key string) string { return table + "\x00" + key }
+
+// put holds v under k (the caller holds mu).
+func (c *Cache) put(k string, v []byte) {
+	c.del(k)
+	if len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
+		clear(c.m)
+		c.bytes = 0
+	}
+	c.m[k] = v
+	c.bytes += len(k) + len(v)
+}
+
+// del drops k (the caller holds mu).
+func (c *Cache) del(k string) {
+	if old, ok := c.m[k]; ok {
+		c.bytes -= len(k) + len(old)
+		delete(c.m, k)
+	}
+}
+
+// Get returns the value cached under k (nil: cached as absent), whether
+// the cache holds k, and the write sequence to pass to Fill after a miss.
+func (c *Cache) Get(k string) ([]byte, bool, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, ok := c.m[k]
+	return v, ok, c.seq
+}
+
+// Fill caches v (nil: absent) under k, read from the database after a Get
+// that returned seq, unless a write group finished since.
+func (c *Cache) Fill(k string, v []byte, seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seq != seq {
+		return
+	}
+	c.put(k, v)
+}
+
+// FillRoom caches v under k as Fill does, but only while the cache has room
+// for it: a listing never starts the cache over.
+func (c *Cache) FillRoom(k string, v []byte, seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seq != seq {
+		return
+	}
+	if _, ok := c.m[k]; !ok && (len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes) {
+		return
+	}
+	c.put(k, v)
+}
+
+// Put caches v under k unconditionally (tests set up the cache with it).
+func (c *Cache) Put(k string, v []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.put(k, v)
+}
+
+// Drop forgets k: the next read of it goes to the database.
+func (c *Cache) Drop(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.del(k)
+}
+
+// Clear empties the cache, as when it starts over.
+func (c *Cache) Clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
+	c.bytes = 0
+}
+
+// Len returns the number of entries held.
+func (c *Cache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m)
+}
+
+// Bytes returns the size of the keys and values held.
+func (c *Cache) Bytes() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.bytes
+}
+
+// SetMaxEntries changes the bound on entries (from the next entry added).
+func (c *Cache) SetMaxEntries(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.max = n
+}
+
+// Update brings the cache up to date with a write group and bumps seq.
+// updates yields, for each update function of the group that ran, what it
+// wrote (by Key: the value, or nil when it deleted the record or does not
+// know its value) and whether it succeeded. When the group committed, each
+// update that succeeded leaves the values it wrote in the cache (deleted,
+// unknown and large ones are dropped), in the group's order, so the writer
+// and readers read them back from memory; everything else the group touched
+// is dropped. Values are cached as written, so a caller must not change a
+// value after writing it.
+func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	for written, ok := range updates {
+		keep := committed && ok
+		for k, v := range written {
+			c.wroteTable(k)
+			if keep && v != nil && len(v) <= MaxWrittenValue {
+				c.put(k, fit(v))
+				continue
+			}
+			c.del(k)
+		}
+	}
+}
+
+// TableVersion is how many write groups have written table so far.
+func (c *Cache) TableVersion(table string) uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.tables[table]
+}
+
+// wroteTable counts a write group's write of a record (key table\x00key)
+// of its table (the caller holds mu).
+func (c *Cache) wroteTable(k string) {
+	if i := strings.IndexByte(k, 0); i >= 0 {
+		c.tables[k[:i]]++
+	}
+}
+
+// fit returns v as the cache keeps it: with capacity equal to its length,
+// so that an append to a cached value copies it, and copied when its array
+// is much larger than it. The cache's byte bound counts lengths; a value
+// encoded into a larger buffer (a record's encoder starts at 1 KiB, a
+// compressed CloudTrail segment's at the size of its input) would
+// otherwise hold that buffer whole, several times what the bound counts
+// (at a million desktops the live heap passed the soft memory limit).
+func fit(v []byte) []byte {
+	if cap(v)-len(v) > len(v)/8 {
+		return append(make([]byte, 0, len(v)), v...)
+	}
+	return v[:len(v):len(v)]
+}
+
+// LockFile takes an exclusive lock on path, so that two processes never
+// open the same store (the read cache relies on it). what names the store
+// in errors ("sqlite", "pebble").
+func LockFile(what, path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%s: lock file: %w", what, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %s is in use by another process (is another deskplane serving this data dir?): %w", what, path, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,49 @@
+package readcache
+
+import "testing"
+
+// TestReadCacheBounds: the cache holds at most its entries and bytes (it
+// starts over past either), counts replaced and dropped values right, and
+// a write leaves no large value in it.
+func TestReadCacheBounds(t *testing.T) {
+	c := New(4, 100)
+	total := func() int {
+		n := 0
+		for k, v := range c.m {
+			n += len(k) + len(v)
+		}
+		return n
+	}
+	c.put("a", make([]byte, 30))
+	c.put("b", make([]byte, 30))
+	c.put("a", make([]byte, 10)) // replaced: 11 + 31
+	if c.bytes != total() || c.bytes != 42 {
+		t.Fatalf("bytes %d, held %d, want 42", c.bytes, total())
+	}
+	c.del("b")
+	if c.bytes != 11 || len(c.m) != 1 {
+		t.Fatalf("after a drop: bytes %d, %d entries", c.bytes, len(c.m))
+	}
+	c.put("c", make([]byte, 95)) // 11 + 96 > 100: starts over
+	if _, ok := c.m["a"]; ok || c.bytes != 96 || total() != 96 {
+		t.Fatalf("past the byte bound: %d entries, bytes %d", len(c.m), c.bytes)
+	}
+	c = New(2, 1<<20)
+	for _, k := range []string{"x", "y", "z"} {
+		c.put(k, []byte("v"))
+	}
+	if len(c.m) != 1 || c.bytes != total() {
+		t.Fatalf("past the entry bound: %d entries, bytes %d", len(c.m), c.bytes)
+	}
+	// A committed write of a large value drops the key instead of caching it.
+	c = New(10, 1<<20)
+	c.put("t\x00big", []byte("old"))
+	written := map[string][]byte{"t\x00big": make([]byte, MaxWrittenValue+1), "t\x00small": []byte("s")}
+	c.Update(true, func(yield func(map[string][]byte, bool) bool) { yield(written, true) })
+	if _, ok := c.m["t\x00big"]; ok {
+		t.Fatal("a large written value is cached")
+	}
+	if v := c.m["t\x00small"]; string(v) != "s" || c.bytes != total() {
+		t.Fatalf("small written value %q, bytes %d / %d", v, c.bytes, total())
+	}
+}

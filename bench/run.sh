@@ -5,7 +5,7 @@
 # Usage: bench/run.sh [peer run flags...]
 #   bench/run.sh                       # the standard run (10,000 desktops)
 #   bench/run.sh -desktops 100000 -only create -moto ''   # the 100k RSS check, deskplane only
-#   bench/run.sh -store pebble         # deskplane on the embedded Pebble store (default sqlite)
+#   bench/run.sh -store sqlite         # deskplane on the embedded SQLite store (default pebble, serve's default for a new data dir)
 #
 # Needs: go, moto_server (pip install 'moto[server]'). Writes bench/results.json.
 set -euo pipefail
@@ -22,7 +22,7 @@ trap cleanup EXIT
 
 # -store sqlite|pebble (anywhere in the arguments): the embedded store
 # deskplane serves from and whose ceiling peer measures.
-store=sqlite
+store=pebble
 args=()
 while [ $# -gt 0 ]; do
   if [ "$1" = "-store" ] || [ "$1" = "--store" ]; then

@@ -189,7 +189,7 @@ func run(args []string) error {
 	out := fs.String("json", "", "write the results as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this client (the load generator) to this file")
 	ceilingRows := fs.Int("ceiling", 10000, "with the create workload: rows for the embedded store's ceiling, measured in this process after the workloads (0 skips)")
-	storeName := fs.String("store", "sqlite", "the embedded store deskplane serves from (sqlite or pebble): whose ceiling is measured")
+	storeName := fs.String("store", "pebble", "the embedded store deskplane serves from (sqlite or pebble; serve's default for a new data dir is pebble): whose ceiling is measured")
 	fs.Parse(args)
 	if *dpURL == "" {
 		return errors.New("-deskplane is required")
@@ -953,7 +953,7 @@ func profile(args []string) error {
 	memProfile := fs.String("memprofile", "", "write a memory profile of the server process to this file: what it allocated during the workload, and what is live after a collection at its end")
 	ceilingRows := fs.Int("ceiling", 10000, "create: rows for the store's ceiling measured after the workload (0 skips)")
 	top := fs.Int("top", 25, "server-side profile entries to print (flat and cumulative, through go tool pprof; 0 skips)")
-	storeName := fs.String("store", "sqlite", "embedded store: sqlite or pebble")
+	storeName := fs.String("store", "pebble", "embedded store: sqlite or pebble (serve's default for a new data dir)")
 	fs.Parse(args)
 	if os.Getenv(profileServerEnv) != "" {
 		return profileServe(*out, *memProfile, *storeName)

@@ -81,7 +81,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.ConfigFile, "config", "", "configuration file (JSON); default environment when empty")
 	fs.StringVar(&o.Timing, "timing", "fast", "lifecycle timing: instant, fast or realistic")
 	fs.StringVar(&o.Clock, "clock", "real", "clock: real, or virtual (advanced with POST /_deskplane/clock)")
-	fs.StringVar(&o.Store, "store", "", "store: empty (or sqlite) for the embedded SQLite in --data-dir, pebble for the embedded Pebble store in --data-dir/pebble, or a postgres:// URL")
+	fs.StringVar(&o.Store, "store", "", "store: sqlite for the embedded SQLite in --data-dir, pebble for the embedded Pebble store in --data-dir/pebble, or a postgres:// URL; empty: SQLite if --data-dir holds its database, else Pebble")
 	fs.StringVar(&o.Runtime, "runtime", "none", "guests behind desktops: none (records only), process (a guest process per running desktop on its loopback address) or x11 (a Linux desktop per running desktop: Xvfb, openbox, xterm, and x11vnc on port 5900)")
 	fs.IntVar(&o.RuntimeMax, "runtime-max", server.DefaultRuntimeMax, "with a runtime, the most guests running at once")
 	logLevel := fs.String("log-level", "info", "log level: debug, info (one line per request), warn, error")
@@ -166,7 +166,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  CA bundle:    %s  (aws --ca-bundle, AWS_CA_BUNDLE)\n", s.CAFile)
 	}
 	fmt.Fprintf(stdout, "  data dir:     %s\n", o.DataDir)
-	fmt.Fprintf(stdout, "  store:        %s\n", storeName(o.Store))
+	fmt.Fprintf(stdout, "  store:        %s\n", storeName(o))
 	fmt.Fprintf(stdout, "  timing:       %s, clock: %s\n", o.Timing, o.Clock)
 	where := "set by the config"
 	if s.AdminTokenFile != "" {
@@ -224,11 +224,11 @@ func publicKeys(cfg *config.Config) bool {
 // Pebble).
 func embedded(store string) bool { return server.Options{Store: store}.Embedded() }
 
-func storeName(s string) string {
-	if s == "pebble" {
+func storeName(o server.Options) string {
+	switch o.EmbeddedKind() {
+	case "pebble":
 		return "embedded Pebble"
-	}
-	if embedded(s) {
+	case "sqlite":
 		return "embedded SQLite"
 	}
 	return "PostgreSQL"

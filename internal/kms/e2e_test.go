@@ -3,7 +3,6 @@ package kms_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -23,10 +22,12 @@ import (
 
 	"github.com/deskplane/deskplane/internal/awsmodel"
 	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/pebble"
+	"github.com/deskplane/deskplane/internal/store/sqlite"
 	"github.com/deskplane/deskplane/internal/testserver"
 
 	kmsmod "github.com/deskplane/deskplane/internal/kms"
-	_ "modernc.org/sqlite" // the driver, to read the database file directly
 )
 
 const (
@@ -438,11 +439,17 @@ func TestOutputsMatchModel(t *testing.T) {
 }
 
 // TestNoPlaintextKeyMaterialAtRest scans every file of the data directory
-// (the SQLite database, its WAL, logs) for the raw key material and the data
-// keys handed out.
+// (the database and its logs, on each embedded store) for the raw key
+// material and the data keys handed out.
 func TestNoPlaintextKeyMaterialAtRest(t *testing.T) {
+	for _, kind := range []string{"pebble", "sqlite"} {
+		t.Run(kind, func(t *testing.T) { testNoPlaintextKeyMaterialAtRest(t, kind) })
+	}
+}
+
+func testNoPlaintextKeyMaterialAtRest(t *testing.T, kind string) {
 	dir := t.TempDir()
-	s := start(t, testserver.DataDir(dir))
+	s := start(t, testserver.DataDir(dir), testserver.Store(kind))
 	ctx := context.Background()
 	c := kms.NewFromConfig(s.Admin())
 	var secrets [][]byte
@@ -464,21 +471,31 @@ func TestNoPlaintextKeyMaterialAtRest(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(dir, kmsmod.MasterKeyFile)); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("master key file mode: %v %v", err, st.Mode())
 	}
-	// Read the key records straight from the database file (read-only, while
-	// the server holds it).
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "deskplane.db")+"?mode=ro")
+	// Read the key records straight from the store, the server stopped.
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var db store.Store
+	if kind == "pebble" {
+		db, err = pebble.Open(ctx, filepath.Join(dir, "pebble", "deskplane"), pebble.Options{})
+	} else {
+		db, err = sqlite.Open(ctx, filepath.Join(dir, "deskplane.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT v FROM kv WHERE tbl = 'kms_keys'`)
+	var stored [][]byte
+	err = db.View(ctx, func(tx store.Tx) error {
+		return tx.Scan(ctx, "kms_keys", "", "", 0, func(_ string, v []byte) error {
+			stored = append(stored, bytes.Clone(v))
+			return nil
+		})
+	})
+	db.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var v []byte
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
+	for _, v := range stored {
 		var rec struct {
 			ARN    string `json:"arn"`
 			Sealed []byte `json:"sealed"`
@@ -492,8 +509,6 @@ func TestNoPlaintextKeyMaterialAtRest(t *testing.T) {
 		}
 		secrets = append(secrets, mat)
 	}
-	rows.Close()
-	db.Close()
 	if len(secrets) != 6 {
 		t.Fatalf("want 3 key materials and 3 data keys, got %d secrets", len(secrets))
 	}

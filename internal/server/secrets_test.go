@@ -20,6 +20,7 @@ import (
 	iamsvc "github.com/deskplane/deskplane/internal/iam"
 	"github.com/deskplane/deskplane/internal/server"
 	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/store/pebble"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
 	stssvc "github.com/deskplane/deskplane/internal/sts"
 	"github.com/deskplane/deskplane/internal/testserver"
@@ -45,14 +46,32 @@ func grepDir(t *testing.T, dir string, secrets ...string) {
 	})
 }
 
+// openStopped opens the store a stopped server of the default embedded
+// kind left in dir.
+func openStopped(t *testing.T, dir string) store.Store {
+	t.Helper()
+	ctx := context.Background()
+	var db store.Store
+	var err error
+	switch kind := (server.Options{DataDir: dir}).EmbeddedKind(); kind {
+	case "pebble":
+		db, err = pebble.Open(ctx, filepath.Join(dir, "pebble", "deskplane"), pebble.Options{})
+	case "sqlite":
+		db, err = sqlite.Open(ctx, filepath.Join(dir, "deskplane.db"))
+	default:
+		t.Fatalf("store kind %q", kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // rawRecord reads a record of the stopped server's store as stored.
 func rawRecord(t *testing.T, dir, table, key string) []byte {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "deskplane.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openStopped(t, dir)
 	defer db.Close()
 	var v []byte
 	if err := db.View(ctx, func(tx store.Tx) error {
@@ -69,10 +88,7 @@ func rawRecord(t *testing.T, dir, table, key string) []byte {
 func putRaw(t *testing.T, dir, table, key string, v any) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "deskplane.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openStopped(t, dir)
 	defer db.Close()
 	if err := db.Update(ctx, func(tx store.Tx) error { return store.PutJSON(ctx, tx, table, key, v) }); err != nil {
 		t.Fatal(err)
@@ -91,7 +107,22 @@ func callerAccount(t *testing.T, s *testserver.Server, akid, secret string) {
 // authenticates after a restart. Plaintext records of earlier versions
 // still load, and are sealed at start.
 func TestSecretsSealedAtRest(t *testing.T) {
+	for _, kind := range []string{"pebble", "sqlite"} {
+		t.Run(kind, func(t *testing.T) { testSecretsSealedAtRest(t, kind) })
+	}
+}
+
+func testSecretsSealedAtRest(t *testing.T, kind string) {
 	dir := t.TempDir()
+	if kind == "sqlite" {
+		// A data dir an earlier version made: it holds the SQLite
+		// database, which the default store keeps using.
+		db, err := sqlite.Open(context.Background(), filepath.Join(dir, "deskplane.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
 	ctx := context.Background()
 	s := testserver.Start(t, testserver.DataDir(dir))
 	ic := iam.NewFromConfig(s.Admin())
@@ -119,6 +150,9 @@ func TestSecretsSealedAtRest(t *testing.T) {
 	callerAccount(t, s, config.AdminKeyID, config.AdminSecret)
 	s.Shutdown(ctx)
 
+	if kind != "sqlite" {
+		return // no earlier version wrote this store
+	}
 	// Records as an earlier version wrote them: in the clear.
 	var rec iamsvc.AccessKey
 	json.Unmarshal(rawRecord(t, dir, iamsvc.TableKeys, akid), &rec)
@@ -153,7 +187,7 @@ func TestDataDirPermissions(t *testing.T) {
 		}
 		return nil
 	})
-	for _, f := range []string{"deskplane.db", "cloudtrail.db", "master.key", "admin-token", "deskplane.db.lock"} {
+	for _, f := range []string{"pebble/deskplane", "pebble/cloudtrail", "master.key", "admin-token", "pebble/deskplane/deskplane.lock"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("expected %s: %v", f, err)
 		}

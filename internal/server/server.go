@@ -302,9 +302,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 
 func openStore(ctx context.Context, o Options) (store.Backend, error) {
 	switch {
-	case o.Store == "" || o.Store == "sqlite":
+	case o.EmbeddedKind() == "sqlite":
 		return sqlite.Open(ctx, filepath.Join(o.DataDir, "deskplane.db"))
-	case o.Store == "pebble":
+	case o.EmbeddedKind() == "pebble":
 		return pebble.Open(ctx, filepath.Join(o.DataDir, "pebble", "deskplane"), pebble.Options{})
 	case strings.HasPrefix(o.Store, "postgres://") || strings.HasPrefix(o.Store, "postgresql://"):
 		return openPostgres(ctx, o.Store)
@@ -318,10 +318,28 @@ func (o Options) Embedded() bool {
 	return o.Store == "" || o.Store == "sqlite" || o.Store == "pebble"
 }
 
+// EmbeddedKind is the embedded store a server of these options opens:
+// "sqlite" or "pebble" as --store names it; with no --store, SQLite for a
+// data dir that already holds its database (made by an earlier version,
+// whose default it was) and Pebble otherwise (faster per write and smaller
+// on disk: docs/benchmarks.md). "" when the store is not embedded.
+func (o Options) EmbeddedKind() string {
+	switch o.Store {
+	case "sqlite", "pebble":
+		return o.Store
+	case "":
+		if _, err := os.Stat(filepath.Join(o.DataDir, "deskplane.db")); err == nil {
+			return "sqlite"
+		}
+		return "pebble"
+	}
+	return ""
+}
+
 // openAuditStore opens the embedded store of the CloudTrail events, beside
 // the main one: its writes never wait behind the API's.
 func openAuditStore(ctx context.Context, o Options) (store.Store, error) {
-	if o.Store == "pebble" {
+	if o.EmbeddedKind() == "pebble" {
 		return pebble.Open(ctx, filepath.Join(o.DataDir, "pebble", "cloudtrail"),
 			pebble.Options{CacheBytes: 16 << 20, MemTableBytes: 16 << 20, ReadCacheEntries: 10000, ReadCacheBytes: 16 << 20})
 	}

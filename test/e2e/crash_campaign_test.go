@@ -127,14 +127,15 @@ func (l *crashLedger) count(op string, acked bool) {
 	}
 }
 
-// crashCluster is the nodes under test: one on SQLite, three on PostgreSQL.
+// crashCluster is the nodes under test: one on an embedded store, three on
+// PostgreSQL.
 type crashCluster struct {
 	t     *testing.T
 	nodes []*proc
 	dirs  []string
 	args  []string
-	// sqlite is set when the nodes use the embedded store (their data dirs
-	// are integrity-checked after each kill).
+	// sqlite is set when the nodes use the embedded SQLite store (their
+	// data dirs are integrity-checked after each kill).
 	sqlite bool
 }
 
@@ -193,16 +194,21 @@ func crashRounds(t *testing.T) int {
 	return 20
 }
 
-// TestKillNineCampaign runs the campaign against one node on the embedded
-// SQLite store, integrity-checking its files after every kill.
+// TestKillNineCampaign runs the campaign against one node on each embedded
+// store: Pebble (serve's default for a new data dir) and SQLite, whose
+// files are integrity-checked after every kill.
 func TestKillNineCampaign(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 campaign skipped in -short mode")
 	}
-	dir := t.TempDir()
-	c := &crashCluster{t: t, dirs: []string{dir}, args: []string{"--timing", "instant", "--clock", "virtual"}, sqlite: true}
-	c.nodes = []*proc{startProc(t, dir, c.args...)}
-	runCampaign(t, c)
+	for _, kind := range []string{"pebble", "sqlite"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			c := &crashCluster{t: t, dirs: []string{dir}, args: []string{"--timing", "instant", "--clock", "virtual", "--store", kind}, sqlite: kind == "sqlite"}
+			c.nodes = []*proc{startProc(t, dir, c.args...)}
+			runCampaign(t, c)
+		})
+	}
 }
 
 // TestKillNineCampaignPostgres runs the campaign against three nodes sharing

@@ -338,10 +338,19 @@ func (db *DB) commitGroup(batch []*writeReq) {
 		r.Tx = &tx{db: db, r: b, b: b, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
 		r.Err = runFn(r.Fn, r.Tx)
 		if r.Err == nil && !b.Empty() {
-			if err := b.Commit(pebble.NoSync); err != nil {
-				r.Err = fmt.Errorf("pebble: commit: %w", err)
-			} else {
-				db.commits.Add(1)
+			cb := b
+			if r.Tx.rewrote {
+				cb, r.Err = lastWrites(db.pdb, b)
+			}
+			if r.Err == nil {
+				if err := cb.Commit(pebble.NoSync); err != nil {
+					r.Err = fmt.Errorf("pebble: commit: %w", err)
+				} else {
+					db.commits.Add(1)
+				}
+			}
+			if cb != b && cb != nil {
+				cb.Close()
 			}
 		}
 		r.Tx.r, r.Tx.b = nil, nil
@@ -352,6 +361,52 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	db.cache.Update(true, writes(batch))
 	answered = true
 	db.flushes <- batch // answered once the WAL is synced
+}
+
+// lastWrites returns a batch of b's last write of each key, in b's order. A
+// batch is a log of its writes: committed as it is, a record an update
+// wrote twice would reach the WAL at both values, where SQLite writes only
+// a transaction's final pages. No state an update went through on its way
+// reaches the disk (an access key's secret before it was sealed).
+func lastWrites(pdb *pebble.DB, b *pebble.Batch) (*pebble.Batch, error) {
+	type op struct {
+		kind       pebble.InternalKeyKind
+		key, value []byte
+	}
+	var ops []op
+	last := map[string]int{}
+	r := b.Reader()
+	for {
+		kind, k, v, ok, err := r.Next()
+		if err != nil {
+			return nil, fmt.Errorf("pebble: read the update's batch: %w", err)
+		}
+		if !ok {
+			break
+		}
+		if kind != pebble.InternalKeyKindSet && kind != pebble.InternalKeyKindDelete {
+			return nil, fmt.Errorf("pebble: unexpected write kind %v in an update's batch", kind)
+		}
+		last[string(k)] = len(ops)
+		ops = append(ops, op{kind, k, v})
+	}
+	out := pdb.NewBatch()
+	for i, o := range ops {
+		if last[string(o.key)] != i {
+			continue
+		}
+		var err error
+		if o.kind == pebble.InternalKeyKindSet {
+			err = out.Set(o.key, o.value, nil)
+		} else {
+			err = out.Delete(o.key, nil)
+		}
+		if err != nil {
+			out.Close()
+			return nil, fmt.Errorf("pebble: compact the update's batch: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // writes yields what each update of a group wrote and whether it

@@ -28,6 +28,9 @@ type tx struct {
 	dirty map[string]bool
 	reads *readcache.Cache // the store's read cache (writer only)
 	kb    []byte           // scratch for keys
+	// rewrote is whether a record was written twice: the batch holds
+	// both writes, and is compacted to the last before it is committed.
+	rewrote bool
 }
 
 // key returns the record key of table/key in the scratch buffer (valid
@@ -42,6 +45,9 @@ func (t *tx) key(table, key string) []byte {
 func (t *tx) wrote(table, key string, value []byte) {
 	if t.written != nil {
 		ck := readcache.Key(table, key)
+		if _, again := t.written[ck]; again {
+			t.rewrote = true
+		}
 		t.written[ck] = value
 		t.dirty[ck] = true
 	}

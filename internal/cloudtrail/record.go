@@ -44,6 +44,10 @@ type Record struct {
 	RecipientAccountID  string          `json:"recipientAccountId"`
 	SharedEventID       string          `json:"sharedEventID,omitempty"`
 	EventCategory       string          `json:"eventCategory"`
+
+	// identityJSON, when set, is userIdentity's JSON (in place of
+	// UserIdentity): the writer renders a caller's once.
+	identityJSON []byte
 }
 
 // UserIdentity is the record's userIdentity element.
@@ -172,7 +176,11 @@ func appendRecord(b []byte, r *Record) []byte {
 	}
 	str(`{"eventVersion":`, r.EventVersion)
 	b = append(b, `,"userIdentity":`...)
-	b = appendIdentity(b, r.UserIdentity)
+	if r.identityJSON != nil {
+		b = append(b, r.identityJSON...)
+	} else {
+		b = appendIdentity(b, r.UserIdentity)
+	}
 	str(`,"eventTime":`, r.EventTime)
 	str(`,"eventSource":`, r.EventSource)
 	str(`,"eventName":`, r.EventName)

@@ -116,6 +116,45 @@ type Trail struct {
 	rows             []row
 	lines            [][]byte
 	segments         map[string][]*row
+	// The writer's caches: the userIdentity JSON of the callers seen
+	// (principals are immutable; the authenticator hands out one per
+	// access key) and the eventTime of the last second.
+	idents   map[identKey][]byte
+	lastSec  int64
+	lastTime string
+}
+
+// identKey is a caller as its userIdentity depends on it.
+type identKey struct {
+	p         *gateway.Principal
+	invokedBy string
+}
+
+// maxIdents bounds the writer's userIdentity cache; past it, it is emptied.
+const maxIdents = 1024
+
+// identityJSON returns userIdentity's JSON for the caller.
+func (t *Trail) identityJSON(p *gateway.Principal, invokedBy string) []byte {
+	k := identKey{p, invokedBy}
+	if b, ok := t.idents[k]; ok {
+		return b
+	}
+	b := appendIdentity(nil, identity(p, invokedBy))
+	if t.idents == nil || len(t.idents) >= maxIdents {
+		t.idents = make(map[identKey][]byte)
+	}
+	t.idents[k] = b
+	return b
+}
+
+// eventTime formats the record's eventTime (whole seconds, UTC), once per
+// second.
+func (t *Trail) eventTime(at time.Time) string {
+	sec := at.Unix()
+	if t.lastTime == "" || sec != t.lastSec {
+		t.lastSec, t.lastTime = sec, at.UTC().Format(isoSeconds)
+	}
+	return t.lastTime
 }
 
 // maxKeptBuffer is the largest writer buffer kept for the next batch.
@@ -174,6 +213,11 @@ func (t *Trail) Record(ctx context.Context, e *gateway.Event) {
 	defer t.mu.RUnlock()
 	if t.closed {
 		return
+	}
+	if e.ReadOnly {
+		// A read's record has no responseElements: the queued event does
+		// not keep its response (a page of desktops) alive until written.
+		e.Response = nil
 	}
 	t.ch <- e
 }
@@ -303,9 +347,9 @@ type stored struct {
 
 type row struct {
 	key  string
-	st   *stored
-	line []byte // the record, a line of the events file
-	enc  []byte // st as stored JSON
+	time time.Time // the event's time
+	line []byte    // the record, a line of the events file
+	enc  []byte    // the stored event's JSON
 }
 
 // commit stores a batch of events as one segment per account and region:
@@ -345,7 +389,7 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 				// cut the batch where an event is older than that.
 				for len(evs) > 0 {
 					n := 1
-					for n < len(evs) && evs[0].st.Time.Sub(evs[n].st.Time) <= segmentSlack {
+					for n < len(evs) && evs[0].time.Sub(evs[n].time) <= segmentSlack {
 						n++
 					}
 					val := append(t.seg[:0], '[')
@@ -421,17 +465,20 @@ func segmentPrefix(k string) string {
 	return k[:i+1+j+1]
 }
 
-func invTime(t time.Time) string {
+func invTime(t time.Time) string { return string(appendInvTime(nil, t)) }
+
+// appendInvTime appends invTime(t).
+func appendInvTime(dst []byte, t time.Time) []byte {
 	var b [19]byte
 	v := uint64(int64(^uint64(0)>>1) - t.UnixNano())
 	if int64(v) < 0 {
-		return fmt.Sprintf("%019d", int64(v)) // before 1970: keep the old form
+		return fmt.Appendf(dst, "%019d", int64(v)) // before 1970: keep the old form
 	}
 	for i := len(b) - 1; i >= 0; i-- {
 		b[i] = byte('0' + v%10)
 		v /= 10
 	}
-	return string(b[:])
+	return append(dst, b[:]...)
 }
 
 // testHookBuild, when set (by tests), is called with every event built.
@@ -465,8 +512,8 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 	if testHookBuild != nil {
 		testHookBuild(e)
 	}
-	rec := &Record{EventVersion: EventVersion, UserIdentity: identity(e.Principal, e.InvokedBy),
-		EventTime: e.Time.UTC().Format(isoSeconds), EventSource: e.Service.EventSource, EventName: e.Operation,
+	rec := &Record{EventVersion: EventVersion, identityJSON: t.identityJSON(e.Principal, e.InvokedBy),
+		EventTime: t.eventTime(e.Time), EventSource: e.Service.EventSource, EventName: e.Operation,
 		AWSRegion: e.Region, SourceIPAddress: e.SourceIP, UserAgent: clip(e.UserAgent, 1024),
 		ErrorCode: e.ErrorCode, ErrorMessage: clip(e.ErrorMessage, 1024), RequestID: e.RequestID, EventID: ids.UUID(),
 		ReadOnly: e.ReadOnly, EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: e.Account, EventCategory: "Management"}
@@ -535,7 +582,16 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	if e.Principal != nil {
 		st.AccessKeyID = e.Principal.AccessKeyID
 	}
-	st.Key = rec.RecipientAccountID + "/" + rec.AWSRegion + "/" + invTime(e.Time) + "/" + rec.EventID
+	// The key is built in a stack buffer: one allocation, its string.
+	var kb [160]byte
+	k := append(kb[:0], rec.RecipientAccountID...)
+	k = append(k, '/')
+	k = append(k, rec.AWSRegion...)
+	k = append(k, '/')
+	k = appendInvTime(k, e.Time)
+	k = append(k, '/')
+	k = append(k, rec.EventID...)
+	st.Key = string(k)
 	// The batch's arena holds the stored event; the record inside it is
 	// also the line of the events file. Rows keep slices of the arena's
 	// array (an array it outgrows stays theirs), until the batch is done.
@@ -552,7 +608,7 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	st.Record = b[start:len(b):len(b)]
 	b = append(b, '}')
 	t.arena = b
-	return row{key: st.Key, st: &st, line: st.Record, enc: b[head:len(b):len(b)]}
+	return row{key: st.Key, time: e.Time, line: st.Record, enc: b[head:len(b):len(b)]}
 }
 
 // appendHead appends the stored event's JSON up to its record's value.

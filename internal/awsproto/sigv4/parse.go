@@ -56,6 +56,7 @@ type parsed struct {
 	scopeDate     string   // YYYYMMDD from the credential scope
 	amzDate       string   // raw X-Amz-Date
 	signedHeaders []string // lowercase, sorted, contains "host"
+	headerBuf     [8]string // signedHeaders' array when they are few
 	signature     [32]byte
 	expires       time.Duration // presign only
 	query         url.Values    // parsed query (presign only)
@@ -302,7 +303,15 @@ func (p *parsed) setSignedHeaders(s string, required string) *Error {
 	if s == "" {
 		return newError(KindIncomplete, "SignedHeaders must not be empty.")
 	}
-	hs := strings.Split(s, ";")
+	var hs []string
+	if n := strings.Count(s, ";") + 1; n <= len(p.headerBuf) {
+		hs = p.headerBuf[:0]
+		for h := range strings.SplitSeq(s, ";") {
+			hs = append(hs, h)
+		}
+	} else {
+		hs = strings.Split(s, ";")
+	}
 	hasHost, hasReq := false, required == ""
 	for i, h := range hs {
 		if !validHeaderName(h) {

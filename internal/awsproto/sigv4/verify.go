@@ -46,8 +46,9 @@ func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, lo
 // Checked is a request that passed CheckParsed: its authentication parsed
 // once, for VerifyChecked.
 type Checked struct {
-	r *http.Request
-	p *parsed
+	r   *http.Request
+	p   *parsed
+	res Result // CheckParsed's result, allocated with the Checked
 }
 
 // CheckParsed is Check that also returns the request as parsed, so that
@@ -65,8 +66,8 @@ func CheckParsed(ctx context.Context, r *http.Request, now time.Time, lookup Loo
 	if !found {
 		return nil, nil, newError(KindUnknownKey, msgUnknownKey)
 	}
-	res := p.Result
-	return &Checked{r: r, p: p}, &res, nil
+	ck := &Checked{r: r, p: p, res: p.Result}
+	return ck, &ck.res, nil
 }
 
 // VerifyChecked is Verify of a request that passed CheckParsed: the same
@@ -85,8 +86,8 @@ func VerifyChecked(ctx context.Context, r *http.Request, body []byte, ck *Checke
 
 // verifyParsed is Verify after the parse and the date checks.
 func verifyParsed(ctx context.Context, r *http.Request, p *parsed, body []byte, lookup Lookup) (*Result, error) {
-	payloadHash, perr := payloadHash(r, p, body)
-	if perr != nil {
+	var payload payloadSum
+	if perr := payloadHash(r, p, body, &payload); perr != nil {
 		return nil, perr
 	}
 
@@ -99,10 +100,11 @@ func verifyParsed(ctx context.Context, r *http.Request, p *parsed, body []byte, 
 	}
 
 	var want [32]byte
+	var perr *Error
 	if p.Presigned {
-		want, perr = sdkSignature(ctx, r, p, payloadHash, secret)
+		want, perr = sdkSignature(ctx, r, p, payload.String(), secret)
 	} else {
-		want, perr = headerSignature(r, p, payloadHash, secret)
+		want, perr = headerSignature(r, p, &payload, secret)
 	}
 	if perr != nil {
 		return nil, perr
@@ -210,10 +212,35 @@ func checkTime(p *parsed, now time.Time) *Error {
 	return nil
 }
 
-// payloadHash returns the payload hash to sign with: X-Amz-Content-Sha256
+// payloadSum is the payload hash a request is signed with: the declared
+// X-Amz-Content-Sha256 or, when none is declared, the body's SHA-256 in hex
+// (kept in the array, so that verifying a request allocates no string).
+type payloadSum struct {
+	declared    string
+	useDeclared bool
+	computed    [64]byte
+}
+
+// appendTo appends the hash as it goes into the canonical request.
+func (s *payloadSum) appendTo(b []byte) []byte {
+	if s.useDeclared {
+		return append(b, s.declared...)
+	}
+	return append(b, s.computed[:]...)
+}
+
+// String returns the hash.
+func (s *payloadSum) String() string {
+	if s.useDeclared {
+		return s.declared
+	}
+	return string(s.computed[:])
+}
+
+// payloadHash finds the payload hash to sign with: X-Amz-Content-Sha256
 // (query for presigned URLs, else header) when present, which must match the
 // body unless it is UNSIGNED-PAYLOAD; otherwise the SHA-256 of body.
-func payloadHash(r *http.Request, p *parsed, body []byte) (string, *Error) {
+func payloadHash(r *http.Request, p *parsed, body []byte, out *payloadSum) *Error {
 	var declared string
 	var have bool
 	if p.Presigned {
@@ -224,23 +251,39 @@ func payloadHash(r *http.Request, p *parsed, body []byte) (string, *Error) {
 	if !have {
 		if vs := r.Header[hdrContentSHA256]; len(vs) > 0 {
 			if len(vs) != 1 {
-				return "", newError(KindIncomplete, "Only one X-Amz-Content-Sha256 header is allowed.")
+				return newError(KindIncomplete, "Only one X-Amz-Content-Sha256 header is allowed.")
 			}
 			declared, have = vs[0], true
 		}
 	}
 	sum := sha256.Sum256(body)
-	actual := hex.EncodeToString(sum[:])
+	hex.Encode(out.computed[:], sum[:])
 	if !have {
-		return actual, nil
+		return nil
 	}
-	if declared == unsignedPayload {
-		return declared, nil
+	if declared != unsignedPayload && !equalFoldHex(declared, &out.computed) {
+		return newError(KindMismatch, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
-	if !strings.EqualFold(declared, actual) {
-		return "", newError(KindMismatch, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+	out.declared, out.useDeclared = declared, true
+	return nil
+}
+
+// equalFoldHex reports whether s is the lowercase hex h in any case
+// (strings.EqualFold of the two, for ASCII hex).
+func equalFoldHex(s string, h *[64]byte) bool {
+	if len(s) != len(h) {
+		return false
 	}
-	return declared, nil
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != h[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // rebuild makes the request the SDK signer signs: same method, path, query

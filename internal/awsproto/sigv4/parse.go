@@ -53,9 +53,9 @@ type Result struct {
 // parsed is everything extracted from the request before verification.
 type parsed struct {
 	Result
-	scopeDate     string   // YYYYMMDD from the credential scope
-	amzDate       string   // raw X-Amz-Date
-	signedHeaders []string // lowercase, sorted, contains "host"
+	scopeDate     string    // YYYYMMDD from the credential scope
+	amzDate       string    // raw X-Amz-Date
+	signedHeaders []string  // lowercase, sorted, contains "host"
 	headerBuf     [8]string // signedHeaders' array when they are few
 	signature     [32]byte
 	expires       time.Duration // presign only

@@ -61,10 +61,15 @@ func appendCompressed(dst, js []byte) []byte {
 
 // decodeSegment reads a stored segment, compressed or not.
 func decodeSegment(b []byte) ([]*stored, error) {
-	if len(b) > 0 && b[0] == snappyMark {
+	if len(b) > 0 && (b[0] == snappyMark || b[0] == templatedMark) {
 		js, err := snappy.Decode(nil, b[1:])
 		if err != nil {
 			return nil, err
+		}
+		if b[0] == templatedMark {
+			if js, err = decodeTemplated(js); err != nil {
+				return nil, err
+			}
 		}
 		b = js
 	}
@@ -110,9 +115,10 @@ type Trail struct {
 
 	// The writer's buffers, reused from batch to batch (only the writer
 	// goroutine touches them): arena holds the batch's encoded events
-	// (rows point into it), seg a segment's JSON, snap its compressed form
-	// before it is copied out at its size.
-	arena, seg, snap []byte
+	// (rows point into it), tenc a segment's templated stream, snap its
+	// compressed form before it is copied out at its size.
+	arena, snap []byte
+	tenc        templateEncoder
 	rows             []row
 	lines            [][]byte
 	segments         map[string][]*row
@@ -346,10 +352,11 @@ type stored struct {
 }
 
 type row struct {
-	key  string
-	time time.Time // the event's time
-	line []byte    // the record, a line of the events file
-	enc  []byte    // the stored event's JSON
+	key                string
+	time               time.Time // the event's time
+	eventID, requestID string
+	line               []byte // the record, a line of the events file
+	enc                []byte // the stored event's JSON
 }
 
 // commit stores a batch of events as one segment per account and region:
@@ -392,18 +399,9 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 					for n < len(evs) && evs[0].time.Sub(evs[n].time) <= segmentSlack {
 						n++
 					}
-					val := append(t.seg[:0], '[')
-					for i, r := range evs[:n] {
-						if i > 0 {
-							val = append(val, ',')
-						}
-						val = append(val, r.enc...)
-					}
-					val = append(val, ']')
-					t.seg = val
-					// Compressed into a reused buffer and copied out at its
+					// Encoded into a reused buffer and copied out at its
 					// size: the store keeps the value in its read cache.
-					t.snap = appendCompressed(t.snap[:0], val)
+					t.snap = t.tenc.appendSegment(t.snap[:0], evs[:n])
 					if err := tx.Put(context.Background(), tEvents, evs[0].key, bytes.Clone(t.snap)); err != nil {
 						return err
 					}
@@ -440,8 +438,16 @@ func (t *Trail) reuse() {
 		delete(t.segments, k)
 	}
 	t.arena = keep(t.arena)
-	t.seg = keep(t.seg)
 	t.snap = keep(t.snap)
+	t.tenc.stream = keep(t.tenc.stream)
+	t.tenc.holed = keep(t.tenc.holed)
+	t.tenc.key = keep(t.tenc.key)
+	t.tenc.scratch = keep(t.tenc.scratch)
+	if len(t.tenc.templates) > 64 {
+		t.tenc.templates = nil // a batch of many shapes: its keys go too
+	} else {
+		clear(t.tenc.templates)
+	}
 }
 
 // keep returns b emptied, or nil when its array is larger than is kept.
@@ -608,7 +614,7 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	st.Record = b[start:len(b):len(b)]
 	b = append(b, '}')
 	t.arena = b
-	return row{key: st.Key, time: e.Time, line: st.Record, enc: b[head:len(b):len(b)]}
+	return row{key: st.Key, time: e.Time, eventID: rec.EventID, requestID: rec.RequestID, line: st.Record, enc: b[head:len(b):len(b)]}
 }
 
 // appendHead appends the stored event's JSON up to its record's value.

@@ -119,9 +119,9 @@ type Trail struct {
 	// compressed form before it is copied out at its size.
 	arena, snap []byte
 	tenc        templateEncoder
-	rows             []row
-	lines            [][]byte
-	segments         map[string][]*row
+	rows        []row
+	lines       [][]byte
+	segments    map[string][]*row
 	// The writer's caches: the userIdentity JSON of the callers seen
 	// (principals are immutable; the authenticator hands out one per
 	// access key) and the eventTime of the last second.

@@ -120,43 +120,22 @@ func (e *templateEncoder) appendEvent(s []byte, r *row, base int64) []byte {
 
 type hole struct{ at, n int }
 
-// findHoles finds the six holes' values in the event's stored JSON, each
-// as it renders from the time and the ids, in order; ok is false when one
-// is not there as rendered.
+// findHoles checks the six holes' values in the event's stored JSON at the
+// offsets row noted, each as it renders from the time and the ids; ok is
+// false when one is not there as rendered.
 func (e *templateEncoder) findHoles(r *row) (holes [holeCount]hole, ok bool) {
 	ns := r.time.UnixNano()
-	vals := e.scratch[:0]
-	var ends [holeCount]int
-	for i := 0; i < holeCount; i++ {
-		vals = appendHoleValue(vals, i, ns, r.eventID, r.requestID)
-		ends[i] = len(vals)
-	}
-	e.scratch = vals
-	// The keys before each hole: the stored head's, then the record's.
-	pre := [holeCount]string{`{"id":"`, `,"t":"`, `,"k":"`, `,"eventTime":"`, `,"requestID":"`, `,"eventID":"`}
 	b := r.enc
-	pos, start := 0, 0
-	for i := 0; i < holeCount; i++ {
-		v := vals[start:ends[i]]
-		start = ends[i]
-		j := bytes.Index(b[pos:], []byte(pre[i]))
-		if j < 0 {
+	last := 0
+	for i := range holeCount {
+		vals := appendHoleValue(e.scratch[:0], i, ns, r.eventID, r.requestID)
+		e.scratch = vals
+		at := r.holes[i]
+		if at < last || at+len(vals) >= len(b) || !bytes.Equal(b[at:at+len(vals)], vals) || b[at+len(vals)] != '"' {
 			return holes, false
 		}
-		at := pos + j + len(pre[i])
-		if i == 2 {
-			// The key's account and region come first, then the value.
-			k := bytes.IndexByte(b[at:], '"')
-			if k < 0 || k < len(v) {
-				return holes, false
-			}
-			at += k - len(v)
-		}
-		if !bytes.HasPrefix(b[at:], v) || at+len(v) >= len(b) || b[at+len(v)] != '"' {
-			return holes, false
-		}
-		holes[i] = hole{at: at, n: len(v)}
-		pos = at + len(v)
+		holes[i] = hole{at: at, n: len(vals)}
+		last = at + len(vals)
 	}
 	return holes, true
 }

@@ -355,8 +355,9 @@ type row struct {
 	key                string
 	time               time.Time // the event's time
 	eventID, requestID string
-	line               []byte // the record, a line of the events file
-	enc                []byte // the stored event's JSON
+	holes              [holeCount]int // where the templated holes' values start in enc
+	line               []byte         // the record, a line of the events file
+	enc                []byte         // the stored event's JSON
 }
 
 // commit stores a batch of events as one segment per account and region:
@@ -601,25 +602,42 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	// The batch's arena holds the stored event; the record inside it is
 	// also the line of the events file. Rows keep slices of the arena's
 	// array (an array it outgrows stays theirs), until the batch is done.
+	// Where the values a templated segment leaves out start (see
+	// templatedMark), noted as they are written.
 	head := len(t.arena)
-	b := st.appendHead(t.arena)
+	var hd, rd [3]int
+	b := st.appendHead(t.arena, &hd)
 	start := len(b)
-	b = appendRecord(b, rec)
+	b = appendRecordAt(b, rec, &rd)
 	if len(b)-start > 256<<10 {
 		// An oversized record: keep the event, drop the bulky parts as
 		// CloudTrail does past its limits.
 		rec.RequestParameters, rec.ResponseElements, rec.AdditionalEventData = nil, nil, nil
-		b = appendRecord(b[:start], rec)
+		b = appendRecordAt(b[:start], rec, &rd)
 	}
+	var holes [holeCount]int
+	for i := range 3 {
+		holes[i], holes[3+i] = hd[i]-head, rd[i]-head
+	}
+	// The key's hole is its part after the account and region.
+	holes[2] += len(rec.RecipientAccountID) + 1 + len(rec.AWSRegion) + 1
 	st.Record = b[start:len(b):len(b)]
 	b = append(b, '}')
 	t.arena = b
-	return row{key: st.Key, time: e.Time, eventID: rec.EventID, requestID: rec.RequestID, line: st.Record, enc: b[head:len(b):len(b)]}
+	return row{key: st.Key, time: e.Time, eventID: rec.EventID, requestID: rec.RequestID, holes: holes, line: st.Record, enc: b[head:len(b):len(b)]}
 }
 
-// appendHead appends the stored event's JSON up to its record's value.
-func (s *stored) appendHead(b []byte) []byte {
+// appendHead appends the stored event's JSON up to its record's value,
+// noting in at, when it is not nil, where the values of id, t and k start.
+func (s *stored) appendHead(b []byte, at *[3]int) []byte {
+	var pos [3]int
+	defer func() {
+		if at != nil {
+			*at = pos
+		}
+	}()
 	b = append(b, `{"id":`...)
+	pos[0] = len(b) + 1
 	b = jsonenc.String(b, s.EventID)
 	b = append(b, `,"name":`...)
 	b = jsonenc.String(b, s.EventName)
@@ -636,6 +654,7 @@ func (s *stored) appendHead(b []byte) []byte {
 	b = append(b, `,"ro":`...)
 	b = strconv.AppendBool(b, s.ReadOnly)
 	b = append(b, `,"t":"`...)
+	pos[1] = len(b)
 	b = s.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
 	if len(s.Resources) > 0 {
@@ -643,6 +662,7 @@ func (s *stored) appendHead(b []byte) []byte {
 		b = appendResources(b, s.Resources)
 	}
 	b = append(b, `,"k":`...)
+	pos[2] = len(b) + 1
 	b = jsonenc.String(b, s.Key)
 	return append(b, `,"rec":`...)
 }

@@ -34,7 +34,7 @@ func (c *diffCase) request(t testing.TB) (*http.Request, *parsed) {
 	r.Header.Set("X-Amz-Date", amzDate)
 	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAKID+"/"+amzDate[:8]+"/"+c.region+"/"+c.service+
 		"/aws4_request, SignedHeaders="+strings.Join(c.signed, ";")+", Signature="+strings.Repeat("0", 64))
-	p, err := parse(r)
+	p, err := parse(r, nil)
 	if err != nil {
 		t.Fatalf("parse %+v: %v", c, err)
 	}

@@ -36,7 +36,7 @@ const unsignedPayload = "UNSIGNED-PAYLOAD"
 // Verify does not validate SessionToken: for temporary credentials the caller
 // must check that Result.SessionToken belongs to Result.AccessKeyID.
 func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, lookup Lookup) (*Result, error) {
-	p, perr := parseDated(r, now)
+	p, perr := parseDated(r, now, nil)
 	if perr != nil {
 		return nil, perr
 	}
@@ -47,18 +47,22 @@ func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, lo
 // once, for VerifyChecked.
 type Checked struct {
 	r   *http.Request
-	p   *parsed
-	res Result // CheckParsed's result, allocated with the Checked
+	p   *parsed // &pv
+	pv  parsed
+	res Result // CheckParsed's result
 }
 
 // CheckParsed is Check that also returns the request as parsed, so that
 // VerifyChecked verifies it once its body is read without parsing its
 // Authorization header (or presign parameters) again.
 func CheckParsed(ctx context.Context, r *http.Request, now time.Time, lookup Lookup) (*Checked, *Result, error) {
-	p, perr := parseDated(r, now)
+	// The request is parsed into the Checked: one allocation for both.
+	ck := &Checked{r: r}
+	p, perr := parseDated(r, now, &ck.pv)
 	if perr != nil {
 		return nil, nil, perr
 	}
+	ck.p = p
 	_, found, err := lookup(ctx, p.AccessKeyID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sigv4: looking up access key: %w", err)
@@ -66,7 +70,7 @@ func CheckParsed(ctx context.Context, r *http.Request, now time.Time, lookup Loo
 	if !found {
 		return nil, nil, newError(KindUnknownKey, msgUnknownKey)
 	}
-	ck := &Checked{r: r, p: p, res: p.Result}
+	ck.res = p.Result
 	return ck, &ck.res, nil
 }
 
@@ -162,8 +166,8 @@ func Check(ctx context.Context, r *http.Request, now time.Time, lookup Lookup) (
 }
 
 // parseDated parses the request's authentication and checks its dates.
-func parseDated(r *http.Request, now time.Time) (*parsed, *Error) {
-	p, perr := parse(r)
+func parseDated(r *http.Request, now time.Time, dst *parsed) (*parsed, *Error) {
+	p, perr := parse(r, dst)
 	if perr != nil {
 		return nil, perr
 	}

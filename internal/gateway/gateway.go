@@ -377,8 +377,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 		return
 	}
 	rec.svc, rec.op = svc, opName
-	c := &Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g, form: form}
-	ev := &Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
+	// The call, its audit event and the response's header values are
+	// allocated together.
+	st := &callState{
+		call: Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g, form: form},
+	}
+	c, ev := &st.call, &st.ev
+	*ev = Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
 	rec.call = c
 	out, err := g.runSafe(ctx, r, body, c, opName, ev, pre)
 	if err != nil {
@@ -401,10 +406,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	ev.Response = out
 	g.record(ctx, c, ev)
 	h := w.Header()
-	// The three headers' values share one array, set under their
+	// The three headers' values share the call's array, set under their
 	// canonical spellings (Set would canonicalize "X-Amzn-RequestId" anew
-	// on every call): one allocation instead of four.
-	vals := make([]string, 3)
+	// on every call).
+	vals := st.hdr[:]
 	vals[0] = reqID
 	switch proto {
 	case JSON:
@@ -425,6 +430,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	rec.status = http.StatusOK
 	w.WriteHeader(http.StatusOK)
 	w.Write(payload)
+}
+
+// callState is what serve allocates per call, in one piece.
+type callState struct {
+	call Call
+	ev   Event
+	hdr  [3]string // X-Amzn-RequestId, Content-Type and Content-Length
 }
 
 // readBody reads the request's body as io.ReadAll of it cut at limit+1

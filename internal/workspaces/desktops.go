@@ -1230,6 +1230,14 @@ func (m *Module) render(w *desktopRec) Workspace {
 	return out
 }
 
+// listed reports whether DescribeWorkspaces lists the desktop at now: a
+// terminated desktop is listed for TerminatedTTL. (A method, not a closure
+// of the handler: the scan's callback captures what it calls, and a
+// captured closure is allocated on every call.)
+func (m *Module) listed(w *desktopRec, now time.Time) bool {
+	return !(w.State == "TERMINATED" && now.Sub(w.StateSince) > m.timing(lifecycle.TerminatedTTL))
+}
+
 func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *describeWorkspacesIn) (*describeWorkspacesOut, error) {
 	filters := 0
 	if len(in.WorkspaceIds) > 0 {
@@ -1263,9 +1271,6 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 	}
 	out := &describeWorkspacesOut{Workspaces: []Workspace{}}
 	now := c.Now
-	visible := func(w *desktopRec) bool {
-		return !(w.State == "TERMINATED" && now.Sub(w.StateSince) > m.timing(lifecycle.TerminatedTTL))
-	}
 	if len(in.WorkspaceIds) > 0 {
 		// Each desktop is read on its own (the real service gives no
 		// snapshot across the ids either): the store's cheapest read.
@@ -1282,7 +1287,7 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 			if err != nil {
 				return nil, fmt.Errorf("decode workspace %s: %w", id, err)
 			}
-			if visible(w) {
+			if m.listed(w, now) {
 				out.Workspaces = append(out.Workspaces, m.render(w))
 			}
 		}
@@ -1302,7 +1307,7 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 			if err != nil {
 				return err
 			}
-			if w != nil && visible(w) {
+			if w != nil && m.listed(w, now) {
 				out.Workspaces = append(out.Workspaces, m.render(w))
 			}
 			return nil
@@ -1325,7 +1330,7 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 		if err != nil {
 			return err
 		}
-		if !visible(w) {
+		if !m.listed(w, now) {
 			return nil
 		}
 		if in.DirectoryId != nil && w.DirectoryID != *in.DirectoryId {

@@ -116,8 +116,7 @@ func verifyParsed(ctx context.Context, r *http.Request, p *parsed, body []byte, 
 	if !hmac.Equal(want[:], p.signature[:]) {
 		return nil, newError(KindMismatch, msgMismatch)
 	}
-	res := p.Result
-	return &res, nil
+	return &p.Result, nil // p is this call's (or its Checked's): no copy
 }
 
 // sdkSignature computes the expected signature with the SDK signer over the

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -397,7 +398,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 		rec.fail(g, w, svc, proto, opName, reqID, ae)
 		return
 	}
-	payload, err := g.encode(svc, proto, opName, reqID, out)
+	payload, pooled, err := g.encodePooled(svc, proto, opName, reqID, out)
+	if pooled != nil {
+		// The payload is written below (a ResponseWriter does not keep
+		// what it is given) and its buffer goes back to the pool after.
+		defer putPayload(pooled, payload)
+	}
 	if err != nil {
 		g.Log.Error("encode response", "operation", opName, "err", err)
 		rec.fail(g, w, svc, proto, opName, reqID, awsproto.Internal())
@@ -946,6 +952,38 @@ func decode(svc *Service, r *http.Request, body []byte, form url.Values, in any)
 	default:
 		return awsproto.DecodeQuery(form, in, svc.ValidationCode)
 	}
+}
+
+// payloads holds response buffers of outputs that encode themselves
+// (jsonAppender): the most frequent responses are encoded into a buffer of
+// the size they last needed instead of one allocated, zeroed and grown per
+// call.
+var payloads = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledPayload is the largest response buffer kept in the pool.
+const maxPooledPayload = 64 << 10
+
+// encodePooled is encode, into a pooled buffer when the output encodes
+// itself: pooled is then the buffer's holder, to be handed to putPayload
+// with the payload once it is written.
+func (g *Gateway) encodePooled(svc *Service, proto Protocol, op, reqID string, out any) (payload []byte, pooled *[]byte, err error) {
+	if a, ok := out.(jsonAppender); ok && proto != CBOR && (svc.Protocol == JSON || svc.Protocol == RestJSON) {
+		bp := payloads.Get().(*[]byte)
+		b, err := a.AppendJSON((*bp)[:0])
+		return b, bp, err
+	}
+	b, err := g.encode(svc, proto, op, reqID, out)
+	return b, nil, err
+}
+
+// putPayload returns a payload's buffer to the pool (unless it grew past
+// maxPooledPayload).
+func putPayload(bp *[]byte, payload []byte) {
+	if cap(payload) > maxPooledPayload {
+		return
+	}
+	*bp = payload[:0]
+	payloads.Put(bp)
 }
 
 // jsonAppender is an output that encodes itself: AppendJSON appends the

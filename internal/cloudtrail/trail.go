@@ -213,7 +213,9 @@ func (t *Trail) Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now t
 }
 
 // Record implements gateway.Auditor: it queues the event for the writer.
-// It blocks only when the writer is behind by a full buffer.
+// It blocks only when the writer is behind by a full buffer. The event is
+// the trail's from then on: it drops what its record does not use (a
+// read's Response).
 func (t *Trail) Record(ctx context.Context, e *gateway.Event) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()

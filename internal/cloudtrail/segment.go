@@ -44,6 +44,11 @@ const templatedMark = 't'
 
 const holeCount = 6
 
+// maxTemplated is the largest stored event made a template: a larger one
+// (a CreateWorkspaces of 25 desktops is about 5 KB) is stored as it is,
+// which costs the same bytes without a table key as large as the event.
+const maxTemplated = 4096
+
 // templateEncoder builds templated segments; the writer keeps one and
 // reuses its buffers and template table.
 type templateEncoder struct {
@@ -80,6 +85,9 @@ func (e *templateEncoder) appendEvent(s []byte, r *row, base int64) []byte {
 	holes, ok := e.findHoles(r)
 	if ok {
 		ok = parseUUID(r.eventID, &eid) && parseUUID(r.requestID, &rid)
+	}
+	if ok && len(r.enc) > maxTemplated {
+		ok = false // a large event (a batch's parameters) is seldom repeated
 	}
 	if !ok {
 		s = append(s, 0)

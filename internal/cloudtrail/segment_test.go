@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,9 @@ func segmentRows(t testing.TB, tr *Trail, n int, rng *rand.Rand) []*row {
 			e.Time = time.Unix(-5, int64(rng.IntN(1e9))).UTC() // before 1970
 		case 4:
 			e.RequestID = "0123abcd-0000-4000-8000-0123456789AB" // upper case
+		case 6:
+			note := strings.Repeat("n", 5000) // stored as it is, not as a template
+			e.Request = &in{Note: &note}
 		case 5:
 			// The request's parameters carry text that looks like the
 			// holes' keys and values.

@@ -128,6 +128,21 @@ type Trail struct {
 	idents   map[identKey][]byte
 	lastSec  int64
 	lastTime string
+	// shapes are the stored JSON of the last event of each shape seen
+	// (see shape); shapeBuf holds a shape's key while it is looked up.
+	shapes    map[string]*shape
+	shapeBuf  []byte
+	noShapes  bool          // tests: build every event field by field
+	shapeHits int           // events built from a shape
+	ids       func() string // tests: the event ids (nil: ids.UUID)
+}
+
+// newID returns a new event id.
+func (t *Trail) newID() string {
+	if t.ids != nil {
+		return t.ids()
+	}
+	return ids.UUID()
 }
 
 // identKey is a caller as its userIdentity depends on it.
@@ -358,6 +373,7 @@ type row struct {
 	time               time.Time // the event's time
 	eventID, requestID string
 	holes              [holeCount]int // where the templated holes' values start in enc
+	rec                int            // where the record (line) starts in enc
 	line               []byte         // the record, a line of the events file
 	enc                []byte         // the stored event's JSON
 }
@@ -521,12 +537,21 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 	if testHookBuild != nil {
 		testHookBuild(e)
 	}
+	reqParams := params(e.Request)
+	// An event of a shape the writer has seen is built from it.
+	key, shaped := shapeKey(t.shapeBuf[:0], e, reqParams)
+	t.shapeBuf = key
+	if shaped && !t.noShapes {
+		if r, ok := t.fromShape(key, e); ok {
+			return append(rows, r)
+		}
+	}
 	rec := &Record{EventVersion: EventVersion, identityJSON: t.identityJSON(e.Principal, e.InvokedBy),
 		EventTime: t.eventTime(e.Time), EventSource: e.Service.EventSource, EventName: e.Operation,
 		AWSRegion: e.Region, SourceIPAddress: e.SourceIP, UserAgent: clip(e.UserAgent, 1024),
-		ErrorCode: e.ErrorCode, ErrorMessage: clip(e.ErrorMessage, 1024), RequestID: e.RequestID, EventID: ids.UUID(),
+		ErrorCode: e.ErrorCode, ErrorMessage: clip(e.ErrorMessage, 1024), RequestID: e.RequestID, EventID: t.newID(),
 		ReadOnly: e.ReadOnly, EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: e.Account, EventCategory: "Management"}
-	rec.RequestParameters = params(e.Request)
+	rec.RequestParameters = reqParams
 	if !e.ReadOnly && e.ErrorCode == "" {
 		rec.ResponseElements = params(e.Response)
 	}
@@ -573,13 +598,18 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 		}
 	}
 	if len(accts) > 0 {
-		rec.SharedEventID = ids.UUID()
+		rec.SharedEventID = t.newID()
 	}
 	rows = append(rows, t.row(e, rec))
+	if shaped && !t.noShapes && len(accts) == 0 {
+		// (An oversized record, its parameters dropped, is over
+		// maxTemplated: remember keeps no shape of it.)
+		t.remember(t.shapeBuf, e, &rows[len(rows)-1])
+	}
 	sort.Strings(accts)
 	for _, a := range accts {
 		cp := *rec
-		cp.EventID, cp.RecipientAccountID = ids.UUID(), a
+		cp.EventID, cp.RecipientAccountID = t.newID(), a
 		rows = append(rows, t.row(e, &cp))
 	}
 	return rows
@@ -626,7 +656,7 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	st.Record = b[start:len(b):len(b)]
 	b = append(b, '}')
 	t.arena = b
-	return row{key: st.Key, time: e.Time, eventID: rec.EventID, requestID: rec.RequestID, holes: holes, line: st.Record, enc: b[head:len(b):len(b)]}
+	return row{key: st.Key, time: e.Time, eventID: rec.EventID, requestID: rec.RequestID, holes: holes, rec: start - head, line: st.Record, enc: b[head:len(b):len(b)]}
 }
 
 // appendHead appends the stored event's JSON up to its record's value,

@@ -55,6 +55,11 @@ type templateEncoder struct {
 	stream, holed, key []byte
 	templates          map[string]int
 	scratch            []byte
+	// byShape maps the shapes of the segment's events already templated
+	// to their templates: an event built from one of them has the same
+	// template (TestShapesAgree) and needs neither its holes checked nor
+	// its JSON looked up, when its values render back (UTC, UUIDs).
+	byShape map[*shape]int
 }
 
 // appendSegment appends the templated segment of rows (newest first, as
@@ -62,8 +67,10 @@ type templateEncoder struct {
 func (e *templateEncoder) appendSegment(dst []byte, rows []*row) []byte {
 	if e.templates == nil {
 		e.templates = map[string]int{}
+		e.byShape = map[*shape]int{}
 	}
 	clear(e.templates)
+	clear(e.byShape)
 	s := e.stream[:0]
 	base := rows[0].time.UnixNano()
 	s = binary.AppendVarint(s, base)
@@ -82,6 +89,15 @@ func (e *templateEncoder) appendSegment(dst []byte, rows []*row) []byte {
 // appendEvent appends one event of the stream.
 func (e *templateEncoder) appendEvent(s []byte, r *row, base int64) []byte {
 	var eid, rid [16]byte
+	if r.shape != nil {
+		if idx, found := e.byShape[r.shape]; found && utc(r.time) && parseUUID(r.eventID, &eid) && parseUUID(r.requestID, &rid) {
+			s = append(s, 2)
+			s = binary.AppendUvarint(s, uint64(idx))
+			s = binary.AppendVarint(s, r.time.UnixNano()-base)
+			s = append(s, eid[:]...)
+			return append(s, rid[:]...)
+		}
+	}
 	holes, ok := e.findHoles(r)
 	if ok {
 		ok = parseUUID(r.eventID, &eid) && parseUUID(r.requestID, &rid)
@@ -107,11 +123,18 @@ func (e *templateEncoder) appendEvent(s []byte, r *row, base int64) []byte {
 	e.holed = h
 	k = append(k, h...) // the table's key: the offsets, then the JSON
 	e.key = k
-	if idx, found := e.templates[string(k)]; found {
+	idx, found := e.templates[string(k)]
+	if !found {
+		idx = len(e.templates)
+	}
+	if r.shape != nil {
+		e.byShape[r.shape] = idx
+	}
+	if found {
 		s = append(s, 2)
 		s = binary.AppendUvarint(s, uint64(idx))
 	} else {
-		e.templates[string(k)] = len(e.templates)
+		e.templates[string(k)] = idx
 		s = append(s, 1)
 		s = binary.AppendUvarint(s, uint64(len(h)))
 		s = append(s, h...)
@@ -166,6 +189,12 @@ func appendHoleValue(b []byte, i int, ns int64, eventID, requestID string) []byt
 	default:
 		return append(b, requestID...)
 	}
+}
+
+// utc reports whether t renders as its UTC self (a zero offset).
+func utc(t time.Time) bool {
+	_, off := t.Zone()
+	return off == 0
 }
 
 // parseUUID reads a lowercase 8-4-4-4-12 hex UUID.

@@ -156,7 +156,7 @@ func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
 	k = appendInvTime(k, e.Time)
 	k = append(k, '/')
 	k = append(k, eventID...)
-	r.key, r.time, r.eventID, r.requestID, r.rec = string(k), e.Time, eventID, e.RequestID, rec
+	r.key, r.time, r.eventID, r.requestID, r.rec, r.shape = string(k), e.Time, eventID, e.RequestID, rec, sh
 	r.enc, r.line = enc, enc[rec:len(enc)-1:len(enc)-1]
 	return r, true
 }

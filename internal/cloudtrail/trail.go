@@ -374,6 +374,7 @@ type row struct {
 	eventID, requestID string
 	holes              [holeCount]int // where the templated holes' values start in enc
 	rec                int            // where the record (line) starts in enc
+	shape              *shape         // the shape it was built from (nil: field by field)
 	line               []byte         // the record, a line of the events file
 	enc                []byte         // the stored event's JSON
 }

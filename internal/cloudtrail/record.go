@@ -44,6 +44,10 @@ type Record struct {
 	RecipientAccountID  string          `json:"recipientAccountId"`
 	SharedEventID       string          `json:"sharedEventID,omitempty"`
 	EventCategory       string          `json:"eventCategory"`
+
+	// identityJSON, when set, is userIdentity's JSON (in place of
+	// UserIdentity): the writer renders a caller's once.
+	identityJSON []byte
 }
 
 // UserIdentity is the record's userIdentity element.
@@ -157,10 +161,20 @@ func appendResources(b []byte, rs []RecResource) []byte {
 // appendRecord appends the record's JSON, with the documented field names
 // in the documented order. Its request parameters and response elements are
 // JSON already (params wrote them) and are copied as they are.
-func appendRecord(b []byte, r *Record) []byte {
+func appendRecord(b []byte, r *Record) []byte { return appendRecordAt(b, r, nil) }
+
+// appendRecordAt is appendRecord that also notes in at, when it is not
+// nil, where the values of eventTime, requestID and eventID start in b.
+func appendRecordAt(b []byte, r *Record, at *[3]int) []byte {
 	str := func(name, v string) {
 		b = append(b, name...)
 		b = jsonenc.String(b, v)
+	}
+	note := func(i int, name, v string) {
+		if at != nil {
+			at[i] = len(b) + len(name) + 1 // past the name and the opening quote
+		}
+		str(name, v)
 	}
 	raw := func(name string, v any) {
 		b = append(b, name...)
@@ -172,8 +186,12 @@ func appendRecord(b []byte, r *Record) []byte {
 	}
 	str(`{"eventVersion":`, r.EventVersion)
 	b = append(b, `,"userIdentity":`...)
-	b = appendIdentity(b, r.UserIdentity)
-	str(`,"eventTime":`, r.EventTime)
+	if r.identityJSON != nil {
+		b = append(b, r.identityJSON...)
+	} else {
+		b = appendIdentity(b, r.UserIdentity)
+	}
+	note(0, `,"eventTime":`, r.EventTime)
 	str(`,"eventSource":`, r.EventSource)
 	str(`,"eventName":`, r.EventName)
 	str(`,"awsRegion":`, r.AWSRegion)
@@ -201,8 +219,8 @@ func appendRecord(b []byte, r *Record) []byte {
 	if len(r.AdditionalEventData) > 0 {
 		raw(`,"additionalEventData":`, r.AdditionalEventData)
 	}
-	str(`,"requestID":`, r.RequestID)
-	str(`,"eventID":`, r.EventID)
+	note(1, `,"requestID":`, r.RequestID)
+	note(2, `,"eventID":`, r.EventID)
 	b = append(b, `,"readOnly":`...)
 	b = strconv.AppendBool(b, r.ReadOnly)
 	if len(r.Resources) > 0 {

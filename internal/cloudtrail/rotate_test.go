@@ -171,7 +171,7 @@ func TestSegmentsReadInBothForms(t *testing.T) {
 
 // encode renders a stored event as row does: its head, then its record.
 func (s *stored) encode() []byte {
-	b := s.appendHead(make([]byte, 0, len(s.Record)+256))
+	b := s.appendHead(make([]byte, 0, len(s.Record)+256), nil)
 	b = append(b, s.Record...)
 	return append(b, '}')
 }

@@ -61,10 +61,15 @@ func appendCompressed(dst, js []byte) []byte {
 
 // decodeSegment reads a stored segment, compressed or not.
 func decodeSegment(b []byte) ([]*stored, error) {
-	if len(b) > 0 && b[0] == snappyMark {
+	if len(b) > 0 && (b[0] == snappyMark || b[0] == templatedMark) {
 		js, err := snappy.Decode(nil, b[1:])
 		if err != nil {
 			return nil, err
+		}
+		if b[0] == templatedMark {
+			if js, err = decodeTemplated(js); err != nil {
+				return nil, err
+			}
 		}
 		b = js
 	}
@@ -110,12 +115,67 @@ type Trail struct {
 
 	// The writer's buffers, reused from batch to batch (only the writer
 	// goroutine touches them): arena holds the batch's encoded events
-	// (rows point into it), seg a segment's JSON, snap its compressed form
-	// before it is copied out at its size.
-	arena, seg, snap []byte
-	rows             []row
-	lines            [][]byte
-	segments         map[string][]*row
+	// (rows point into it), tenc a segment's templated stream, snap its
+	// compressed form before it is copied out at its size.
+	arena, snap []byte
+	tenc        templateEncoder
+	rows        []row
+	lines       [][]byte
+	segments    map[string][]*row
+	// The writer's caches: the userIdentity JSON of the callers seen
+	// (principals are immutable; the authenticator hands out one per
+	// access key) and the eventTime of the last second.
+	idents   map[identKey][]byte
+	lastSec  int64
+	lastTime string
+	// shapes are the stored JSON of the last event of each shape seen
+	// (see shape); shapeBuf holds a shape's key while it is looked up.
+	shapes    map[string]*shape
+	shapeBuf  []byte
+	noShapes  bool          // tests: build every event field by field
+	shapeHits int           // events built from a shape
+	ids       func() string // tests: the event ids (nil: ids.UUID)
+}
+
+// newID returns a new event id.
+func (t *Trail) newID() string {
+	if t.ids != nil {
+		return t.ids()
+	}
+	return ids.UUID()
+}
+
+// identKey is a caller as its userIdentity depends on it.
+type identKey struct {
+	p         *gateway.Principal
+	invokedBy string
+}
+
+// maxIdents bounds the writer's userIdentity cache; past it, it is emptied.
+const maxIdents = 1024
+
+// identityJSON returns userIdentity's JSON for the caller.
+func (t *Trail) identityJSON(p *gateway.Principal, invokedBy string) []byte {
+	k := identKey{p, invokedBy}
+	if b, ok := t.idents[k]; ok {
+		return b
+	}
+	b := appendIdentity(nil, identity(p, invokedBy))
+	if t.idents == nil || len(t.idents) >= maxIdents {
+		t.idents = make(map[identKey][]byte)
+	}
+	t.idents[k] = b
+	return b
+}
+
+// eventTime formats the record's eventTime (whole seconds, UTC), once per
+// second.
+func (t *Trail) eventTime(at time.Time) string {
+	sec := at.Unix()
+	if t.lastTime == "" || sec != t.lastSec {
+		t.lastSec, t.lastTime = sec, at.UTC().Format(isoSeconds)
+	}
+	return t.lastTime
 }
 
 // maxKeptBuffer is the largest writer buffer kept for the next batch.
@@ -168,12 +228,19 @@ func (t *Trail) Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now t
 }
 
 // Record implements gateway.Auditor: it queues the event for the writer.
-// It blocks only when the writer is behind by a full buffer.
+// It blocks only when the writer is behind by a full buffer. The event is
+// the trail's from then on: it drops what its record does not use (a
+// read's Response).
 func (t *Trail) Record(ctx context.Context, e *gateway.Event) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
 		return
+	}
+	if e.ReadOnly {
+		// A read's record has no responseElements: the queued event does
+		// not keep its response (a page of desktops) alive until written.
+		e.Response = nil
 	}
 	t.ch <- e
 }
@@ -302,10 +369,14 @@ type stored struct {
 }
 
 type row struct {
-	key  string
-	st   *stored
-	line []byte // the record, a line of the events file
-	enc  []byte // st as stored JSON
+	key                string
+	time               time.Time // the event's time
+	eventID, requestID string
+	holes              [holeCount]int // where the templated holes' values start in enc
+	rec                int            // where the record (line) starts in enc
+	shape              *shape         // the shape it was built from (nil: field by field)
+	line               []byte         // the record, a line of the events file
+	enc                []byte         // the stored event's JSON
 }
 
 // commit stores a batch of events as one segment per account and region:
@@ -345,21 +416,12 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 				// cut the batch where an event is older than that.
 				for len(evs) > 0 {
 					n := 1
-					for n < len(evs) && evs[0].st.Time.Sub(evs[n].st.Time) <= segmentSlack {
+					for n < len(evs) && evs[0].time.Sub(evs[n].time) <= segmentSlack {
 						n++
 					}
-					val := append(t.seg[:0], '[')
-					for i, r := range evs[:n] {
-						if i > 0 {
-							val = append(val, ',')
-						}
-						val = append(val, r.enc...)
-					}
-					val = append(val, ']')
-					t.seg = val
-					// Compressed into a reused buffer and copied out at its
+					// Encoded into a reused buffer and copied out at its
 					// size: the store keeps the value in its read cache.
-					t.snap = appendCompressed(t.snap[:0], val)
+					t.snap = t.tenc.appendSegment(t.snap[:0], evs[:n])
 					if err := tx.Put(context.Background(), tEvents, evs[0].key, bytes.Clone(t.snap)); err != nil {
 						return err
 					}
@@ -396,8 +458,16 @@ func (t *Trail) reuse() {
 		delete(t.segments, k)
 	}
 	t.arena = keep(t.arena)
-	t.seg = keep(t.seg)
 	t.snap = keep(t.snap)
+	t.tenc.stream = keep(t.tenc.stream)
+	t.tenc.holed = keep(t.tenc.holed)
+	t.tenc.key = keep(t.tenc.key)
+	t.tenc.scratch = keep(t.tenc.scratch)
+	if len(t.tenc.templates) > 64 {
+		t.tenc.templates = nil // a batch of many shapes: its keys go too
+	} else {
+		clear(t.tenc.templates)
+	}
 }
 
 // keep returns b emptied, or nil when its array is larger than is kept.
@@ -421,17 +491,20 @@ func segmentPrefix(k string) string {
 	return k[:i+1+j+1]
 }
 
-func invTime(t time.Time) string {
+func invTime(t time.Time) string { return string(appendInvTime(nil, t)) }
+
+// appendInvTime appends invTime(t).
+func appendInvTime(dst []byte, t time.Time) []byte {
 	var b [19]byte
 	v := uint64(int64(^uint64(0)>>1) - t.UnixNano())
 	if int64(v) < 0 {
-		return fmt.Sprintf("%019d", int64(v)) // before 1970: keep the old form
+		return fmt.Appendf(dst, "%019d", int64(v)) // before 1970: keep the old form
 	}
 	for i := len(b) - 1; i >= 0; i-- {
 		b[i] = byte('0' + v%10)
 		v /= 10
 	}
-	return string(b[:])
+	return append(dst, b[:]...)
 }
 
 // testHookBuild, when set (by tests), is called with every event built.
@@ -465,12 +538,21 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 	if testHookBuild != nil {
 		testHookBuild(e)
 	}
-	rec := &Record{EventVersion: EventVersion, UserIdentity: identity(e.Principal, e.InvokedBy),
-		EventTime: e.Time.UTC().Format(isoSeconds), EventSource: e.Service.EventSource, EventName: e.Operation,
+	reqParams := params(e.Request)
+	// An event of a shape the writer has seen is built from it.
+	key, shaped := shapeKey(t.shapeBuf[:0], e, reqParams)
+	t.shapeBuf = key
+	if shaped && !t.noShapes {
+		if r, ok := t.fromShape(key, e); ok {
+			return append(rows, r)
+		}
+	}
+	rec := &Record{EventVersion: EventVersion, identityJSON: t.identityJSON(e.Principal, e.InvokedBy),
+		EventTime: t.eventTime(e.Time), EventSource: e.Service.EventSource, EventName: e.Operation,
 		AWSRegion: e.Region, SourceIPAddress: e.SourceIP, UserAgent: clip(e.UserAgent, 1024),
-		ErrorCode: e.ErrorCode, ErrorMessage: clip(e.ErrorMessage, 1024), RequestID: e.RequestID, EventID: ids.UUID(),
+		ErrorCode: e.ErrorCode, ErrorMessage: clip(e.ErrorMessage, 1024), RequestID: e.RequestID, EventID: t.newID(),
 		ReadOnly: e.ReadOnly, EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: e.Account, EventCategory: "Management"}
-	rec.RequestParameters = params(e.Request)
+	rec.RequestParameters = reqParams
 	if !e.ReadOnly && e.ErrorCode == "" {
 		rec.ResponseElements = params(e.Response)
 	}
@@ -517,13 +599,18 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 		}
 	}
 	if len(accts) > 0 {
-		rec.SharedEventID = ids.UUID()
+		rec.SharedEventID = t.newID()
 	}
 	rows = append(rows, t.row(e, rec))
+	if shaped && !t.noShapes && len(accts) == 0 {
+		// (An oversized record, its parameters dropped, is over
+		// maxTemplated: remember keeps no shape of it.)
+		t.remember(t.shapeBuf, e, &rows[len(rows)-1])
+	}
 	sort.Strings(accts)
 	for _, a := range accts {
 		cp := *rec
-		cp.EventID, cp.RecipientAccountID = ids.UUID(), a
+		cp.EventID, cp.RecipientAccountID = t.newID(), a
 		rows = append(rows, t.row(e, &cp))
 	}
 	return rows
@@ -535,29 +622,55 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	if e.Principal != nil {
 		st.AccessKeyID = e.Principal.AccessKeyID
 	}
-	st.Key = rec.RecipientAccountID + "/" + rec.AWSRegion + "/" + invTime(e.Time) + "/" + rec.EventID
+	// The key is built in a stack buffer: one allocation, its string.
+	var kb [160]byte
+	k := append(kb[:0], rec.RecipientAccountID...)
+	k = append(k, '/')
+	k = append(k, rec.AWSRegion...)
+	k = append(k, '/')
+	k = appendInvTime(k, e.Time)
+	k = append(k, '/')
+	k = append(k, rec.EventID...)
+	st.Key = string(k)
 	// The batch's arena holds the stored event; the record inside it is
 	// also the line of the events file. Rows keep slices of the arena's
 	// array (an array it outgrows stays theirs), until the batch is done.
+	// Where the values a templated segment leaves out start (see
+	// templatedMark), noted as they are written.
 	head := len(t.arena)
-	b := st.appendHead(t.arena)
+	var hd, rd [3]int
+	b := st.appendHead(t.arena, &hd)
 	start := len(b)
-	b = appendRecord(b, rec)
+	b = appendRecordAt(b, rec, &rd)
 	if len(b)-start > 256<<10 {
 		// An oversized record: keep the event, drop the bulky parts as
 		// CloudTrail does past its limits.
 		rec.RequestParameters, rec.ResponseElements, rec.AdditionalEventData = nil, nil, nil
-		b = appendRecord(b[:start], rec)
+		b = appendRecordAt(b[:start], rec, &rd)
 	}
+	var holes [holeCount]int
+	for i := range 3 {
+		holes[i], holes[3+i] = hd[i]-head, rd[i]-head
+	}
+	// The key's hole is its part after the account and region.
+	holes[2] += len(rec.RecipientAccountID) + 1 + len(rec.AWSRegion) + 1
 	st.Record = b[start:len(b):len(b)]
 	b = append(b, '}')
 	t.arena = b
-	return row{key: st.Key, st: &st, line: st.Record, enc: b[head:len(b):len(b)]}
+	return row{key: st.Key, time: e.Time, eventID: rec.EventID, requestID: rec.RequestID, holes: holes, rec: start - head, line: st.Record, enc: b[head:len(b):len(b)]}
 }
 
-// appendHead appends the stored event's JSON up to its record's value.
-func (s *stored) appendHead(b []byte) []byte {
+// appendHead appends the stored event's JSON up to its record's value,
+// noting in at, when it is not nil, where the values of id, t and k start.
+func (s *stored) appendHead(b []byte, at *[3]int) []byte {
+	var pos [3]int
+	defer func() {
+		if at != nil {
+			*at = pos
+		}
+	}()
 	b = append(b, `{"id":`...)
+	pos[0] = len(b) + 1
 	b = jsonenc.String(b, s.EventID)
 	b = append(b, `,"name":`...)
 	b = jsonenc.String(b, s.EventName)
@@ -574,6 +687,7 @@ func (s *stored) appendHead(b []byte) []byte {
 	b = append(b, `,"ro":`...)
 	b = strconv.AppendBool(b, s.ReadOnly)
 	b = append(b, `,"t":"`...)
+	pos[1] = len(b)
 	b = s.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
 	if len(s.Resources) > 0 {
@@ -581,6 +695,7 @@ func (s *stored) appendHead(b []byte) []byte {
 		b = appendResources(b, s.Resources)
 	}
 	b = append(b, `,"k":`...)
+	pos[2] = len(b) + 1
 	b = jsonenc.String(b, s.Key)
 	return append(b, `,"rec":`...)
 }

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -85,6 +86,7 @@ type Call struct {
 	authFailure string
 	accessKey   string // the access key id the request was signed with (not secret)
 	resources   []Check
+	resBuf      [1]Check // resources' first array: most calls name one
 	extra       map[string]any
 	// refused holds, per item of an operation with per-item checks
 	// (AuthPerItem, WithItems), the error that refused it (nil: allowed).
@@ -93,9 +95,13 @@ type Call struct {
 
 // Action returns the full IAM action of the call's operation.
 func (c *Call) Action() string {
-	a := c.Op.Action
+	op := c.Op
+	a := op.Action
 	if a == "" {
-		a = c.Op.Name
+		a = op.Name
+	}
+	if op.action != "" && a == op.actionOf && c.Service.ActionPrefix == op.actionPrefix {
+		return op.action // built once, when the service added it
 	}
 	return c.Service.ActionPrefix + ":" + a
 }
@@ -120,6 +126,9 @@ func (c *Call) check(ctx context.Context, chk Check) error {
 	// it goes into the audit record or the policy evaluation.
 	if !resourceOK(chk.Resource) {
 		return c.invalidARN(chk.Resource)
+	}
+	if c.resources == nil {
+		c.resources = c.resBuf[:0]
 	}
 	c.resources = append(c.resources, chk)
 	if c.g == nil || c.g.Authz == nil {
@@ -336,7 +345,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 			limit = maxUnsignedBody
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	body, err := readBody(r, limit)
 	if err != nil {
 		httpguard.Reject(w)
 		rec.fail(g, w, errSvc, errProto, opName, reqID, awsproto.Spell(JSON, awsproto.ErrSerialization, "Could not read the request body"))
@@ -369,8 +378,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 		return
 	}
 	rec.svc, rec.op = svc, opName
-	c := &Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g, form: form}
-	ev := &Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
+	// The call, its audit event and the response's header values are
+	// allocated together.
+	st := &callState{
+		call: Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g, form: form},
+	}
+	c, ev := &st.call, &st.ev
+	*ev = Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
 	rec.call = c
 	out, err := g.runSafe(ctx, r, body, c, opName, ev, pre)
 	if err != nil {
@@ -384,7 +398,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 		rec.fail(g, w, svc, proto, opName, reqID, ae)
 		return
 	}
-	payload, err := g.encode(svc, proto, opName, reqID, out)
+	payload, pooled, err := g.encodePooled(svc, proto, opName, reqID, out)
+	if pooled != nil {
+		// The payload is written below (a ResponseWriter does not keep
+		// what it is given) and its buffer goes back to the pool after.
+		defer putPayload(pooled, payload)
+	}
 	if err != nil {
 		g.Log.Error("encode response", "operation", opName, "err", err)
 		rec.fail(g, w, svc, proto, opName, reqID, awsproto.Internal())
@@ -393,25 +412,72 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	ev.Response = out
 	g.record(ctx, c, ev)
 	h := w.Header()
-	// Set under its canonical spelling: Set would canonicalize
-	// "X-Amzn-RequestId" anew (an allocation) on every call.
-	h["X-Amzn-Requestid"] = []string{reqID}
+	// The three headers' values share the call's array, set under their
+	// canonical spellings (Set would canonicalize "X-Amzn-RequestId" anew
+	// on every call).
+	vals := st.hdr[:]
+	vals[0] = reqID
 	switch proto {
 	case JSON:
-		h.Set("Content-Type", jsonContentType(svc))
+		vals[1] = jsonContentType(svc)
 	case RestJSON:
-		h.Set("Content-Type", "application/json")
+		vals[1] = "application/json"
 	case CBOR:
-		h.Set("Content-Type", "application/cbor")
+		vals[1] = "application/cbor"
 		h.Set("Smithy-Protocol", "rpc-v2-cbor")
 	default:
-		h.Set("Content-Type", "text/xml")
+		vals[1] = "text/xml"
 	}
 	// With its length known, the body goes out as is, not in chunks.
-	h.Set("Content-Length", strconv.Itoa(len(payload)))
+	vals[2] = strconv.Itoa(len(payload))
+	h["X-Amzn-Requestid"] = vals[0:1:1]
+	h["Content-Type"] = vals[1:2:2]
+	h["Content-Length"] = vals[2:3:3]
 	rec.status = http.StatusOK
 	w.WriteHeader(http.StatusOK)
 	w.Write(payload)
+}
+
+// callState is what serve allocates per call, in one piece.
+type callState struct {
+	call Call
+	ev   Event
+	hdr  [3]string // X-Amzn-RequestId, Content-Type and Content-Length
+}
+
+// readBody reads the request's body as io.ReadAll of it cut at limit+1
+// bytes would (one past the limit tells a body over it), into a buffer of
+// the declared length when the request declares one within the limit
+// (io.ReadAll starts at 512 bytes and grows).
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return []byte{}, nil
+	}
+	size := int64(512)
+	if n := r.ContentLength; n >= 0 && n <= limit {
+		size = n + 1 // room to see the end (or a byte more than declared)
+	}
+	b := make([]byte, 0, size)
+	for {
+		if int64(len(b)) > limit {
+			return b, nil
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		room := b[len(b):cap(b)]
+		if max := limit + 1 - int64(len(b)); int64(len(room)) > max {
+			room = room[:max]
+		}
+		n, err := r.Body.Read(room)
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+	}
 }
 
 func (g *Gateway) record(ctx context.Context, c *Call, ev *Event) {
@@ -548,8 +614,10 @@ func (c *Call) authorizeOp(ctx context.Context, in any) error {
 	// A batch names the same directory, bundle and tags over and over: a
 	// check equal to one already answered gets the same answer (evaluation
 	// depends only on the check, the caller and the request).
-	var seen []Check
-	var answers []error
+	// Most calls ask one or two checks: their memory is the stack's.
+	var seenBuf [2]Check
+	var answersBuf [2]error
+	seen, answers := seenBuf[:0], answersBuf[:0]
 	ask := func(chk Check) error {
 		if chk.Policy != nil && op.Auth == AuthIdentity {
 			return fmt.Errorf("operation %s: a check on %s carries a resource policy, but the operation is not declared ResourcePolicy", op.Name, chk.Resource)
@@ -884,6 +952,38 @@ func decode(svc *Service, r *http.Request, body []byte, form url.Values, in any)
 	default:
 		return awsproto.DecodeQuery(form, in, svc.ValidationCode)
 	}
+}
+
+// payloads holds response buffers of outputs that encode themselves
+// (jsonAppender): the most frequent responses are encoded into a buffer of
+// the size they last needed instead of one allocated, zeroed and grown per
+// call.
+var payloads = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledPayload is the largest response buffer kept in the pool.
+const maxPooledPayload = 64 << 10
+
+// encodePooled is encode, into a pooled buffer when the output encodes
+// itself: pooled is then the buffer's holder, to be handed to putPayload
+// with the payload once it is written.
+func (g *Gateway) encodePooled(svc *Service, proto Protocol, op, reqID string, out any) (payload []byte, pooled *[]byte, err error) {
+	if a, ok := out.(jsonAppender); ok && proto != CBOR && (svc.Protocol == JSON || svc.Protocol == RestJSON) {
+		bp := payloads.Get().(*[]byte)
+		b, err := a.AppendJSON((*bp)[:0])
+		return b, bp, err
+	}
+	b, err := g.encode(svc, proto, op, reqID, out)
+	return b, nil, err
+}
+
+// putPayload returns a payload's buffer to the pool (unless it grew past
+// maxPooledPayload).
+func putPayload(bp *[]byte, payload []byte) {
+	if cap(payload) > maxPooledPayload {
+		return
+	}
+	*bp = payload[:0]
+	payloads.Put(bp)
 }
 
 // jsonAppender is an output that encodes itself: AppendJSON appends the

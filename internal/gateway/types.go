@@ -62,6 +62,11 @@ func (s *Service) Add(ops ...*Operation) {
 		s.ops = map[string]*Operation{}
 	}
 	for _, op := range ops {
+		a := op.Action
+		if a == "" {
+			a = op.Name
+		}
+		op.action, op.actionOf, op.actionPrefix = s.ActionPrefix+":"+a, a, s.ActionPrefix
 		s.ops[op.Name] = op
 	}
 }
@@ -106,6 +111,11 @@ type Operation struct {
 	// (WithItems).
 	Items   func(ctx context.Context, c *Call, in any) ([][]Check, error)
 	Handler func(ctx context.Context, c *Call, in any) (any, error)
+
+	// action is the full IAM action, prefix included, as Service.Add
+	// found it (Call.Action builds it when the operation was not added,
+	// or was changed since).
+	action, actionOf, actionPrefix string
 }
 
 // AuthMode is how the pipeline authorizes an operation. No handler calls an

@@ -249,7 +249,6 @@ func (a *Authorizer) identity(ctx context.Context, p *gateway.Principal) (*ident
 	default:
 		return noPolicies, nil
 	}
-	id := key.id
 	gen, err := a.generation(ctx)
 	if err != nil {
 		return nil, err
@@ -260,7 +259,16 @@ func (a *Authorizer) identity(ctx context.Context, p *gateway.Principal) (*ident
 	if e != nil && e.gen == gen {
 		return e, nil
 	}
-	err = a.Store.View(ctx, func(tx store.Tx) error {
+	return a.loadIdentity(ctx, p, key, gen)
+}
+
+// loadIdentity reads the principal's identity policies into the cache (a
+// function of its own: the closure it passes the store would otherwise put
+// identity's cached entry on the heap on every call).
+func (a *Authorizer) loadIdentity(ctx context.Context, p *gateway.Principal, key identKey, gen int64) (*identEntry, error) {
+	id := key.id
+	var e *identEntry
+	err := a.Store.View(ctx, func(tx store.Tx) error {
 		if p.Type == "IAMUser" {
 			u, err := GetUser(ctx, tx, p.Account, p.UserName)
 			if IsNotFound(err) || (err == nil && u.UserID != id) {

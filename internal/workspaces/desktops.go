@@ -1234,20 +1234,36 @@ func checkVolumeCombo(root, user int, compute string) error {
 	return itemErr("InvalidParameterValuesException", "The volume sizes root %d GiB / user %d GiB are not a supported combination ([80,10], [80,50], [80,100] or [175-2000,100-2000]).", root, user)
 }
 
+// renderBox holds what a rendered desktop points to.
+type renderBox struct {
+	props      WorkspaceProperties
+	root, user bool
+}
+
 func (m *Module) render(w *desktopRec) Workspace {
-	props := w.Properties
+	// The properties and the two flags the output points to share one
+	// allocation.
+	box := &renderBox{props: w.Properties, root: w.RootEncrypted, user: w.UserEncrypted}
 	out := Workspace{
 		WorkspaceId: w.WorkspaceID, DirectoryId: w.DirectoryID, UserName: w.UserName, IpAddress: w.IPAddress,
 		State: w.State, BundleId: w.BundleID, SubnetId: w.SubnetID, ErrorCode: w.ErrorCode, ErrorMessage: w.ErrorMessage,
-		ComputerName: w.ComputerName, WorkspaceName: w.WorkspaceName, WorkspaceProperties: &props,
+		ComputerName: w.ComputerName, WorkspaceName: w.WorkspaceName, WorkspaceProperties: &box.props,
 		ModificationStates:          w.Modifications,
-		RootVolumeEncryptionEnabled: ptr.To(w.RootEncrypted), UserVolumeEncryptionEnabled: ptr.To(w.UserEncrypted),
+		RootVolumeEncryptionEnabled: &box.root, UserVolumeEncryptionEnabled: &box.user,
 		VolumeEncryptionKey: w.VolumeKey,
 	}
 	if w.State == "PENDING" {
 		out.IpAddress, out.ComputerName = "", ""
 	}
 	return out
+}
+
+// listed reports whether DescribeWorkspaces lists the desktop at now: a
+// terminated desktop is listed for TerminatedTTL. (A method, not a closure
+// of the handler: the scan's callback captures what it calls, and a
+// captured closure is allocated on every call.)
+func (m *Module) listed(w *desktopRec, now time.Time) bool {
+	return !(w.State == "TERMINATED" && now.Sub(w.StateSince) > m.timing(lifecycle.TerminatedTTL))
 }
 
 func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *describeWorkspacesIn) (*describeWorkspacesOut, error) {
@@ -1274,16 +1290,15 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 	if in.Limit != nil {
 		limit = *in.Limit
 	}
-	p := prefix(c.Account, c.Region)
-	after, err := parseToken(in.NextToken, p)
-	if err != nil {
-		return nil, err
+	var after string
+	var err error
+	if in.NextToken != nil {
+		if after, err = parseToken(in.NextToken, prefix(c.Account, c.Region)); err != nil {
+			return nil, err
+		}
 	}
 	out := &describeWorkspacesOut{Workspaces: []Workspace{}}
 	now := c.Now
-	visible := func(w *desktopRec) bool {
-		return !(w.State == "TERMINATED" && now.Sub(w.StateSince) > m.timing(lifecycle.TerminatedTTL))
-	}
 	if len(in.WorkspaceIds) > 0 {
 		// Each desktop is read on its own (the real service gives no
 		// snapshot across the ids either): the store's cheapest read.
@@ -1300,7 +1315,7 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 			if err != nil {
 				return nil, fmt.Errorf("decode workspace %s: %w", id, err)
 			}
-			if visible(w) {
+			if m.listed(w, now) {
 				out.Workspaces = append(out.Workspaces, m.render(w))
 			}
 		}
@@ -1320,7 +1335,7 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 			if err != nil {
 				return err
 			}
-			if w != nil && visible(w) {
+			if w != nil && m.listed(w, now) {
 				out.Workspaces = append(out.Workspaces, m.render(w))
 			}
 			return nil
@@ -1337,12 +1352,13 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 	// from its read cache, and a record whose bytes did not change since
 	// it was last decoded is taken from the decoded cache (a compare, not
 	// a decode).
+	p := prefix(c.Account, c.Region)
 	err = store.ScanCommitted(ctx, m.store, tDesktops, p, after, 0, func(k string, b []byte) error {
 		w, err := m.decoded.Decode(tDesktops, k, b)
 		if err != nil {
 			return err
 		}
-		if !visible(w) {
+		if !m.listed(w, now) {
 			return nil
 		}
 		if in.DirectoryId != nil && w.DirectoryID != *in.DirectoryId {

@@ -36,7 +36,7 @@ var canonPool = sync.Pool{New: func() any { return &canonBuf{b: make([]byte, 0, 
 // Authorization header of the request rebuilt from r (see rebuild), with
 // secret, in constant time compared by the caller. Errors are those rebuild
 // returns.
-func headerSignature(r *http.Request, p *parsed, payloadHash, secret string) ([32]byte, *Error) {
+func headerSignature(r *http.Request, p *parsed, payload *payloadSum, secret string) ([32]byte, *Error) {
 	cb := canonPool.Get().(*canonBuf)
 	defer func() {
 		if cap(cb.b) <= 64<<10 {
@@ -69,7 +69,7 @@ func headerSignature(r *http.Request, p *parsed, payloadHash, secret string) ([3
 		b = append(b, h...)
 	}
 	b = append(b, '\n')
-	b = append(b, payloadHash...)
+	b = payload.appendTo(b)
 	cb.b = b
 	crHash := sha256.Sum256(b)
 
@@ -291,7 +291,10 @@ var signingKeys = &keyCache{m: make(map[keyID][32]byte)}
 
 func (c *keyCache) get(akid, secret string, at time.Time, region, service string) [32]byte {
 	y, mo, d := at.Date()
-	id := keyID{akid: akid, region: region, service: service, date: int32(y*10000 + int(mo)*100 + d), secretSum: sha256.Sum256([]byte(secret))}
+	// The secret is hashed from a stack copy: []byte(secret) would be
+	// allocated on every call.
+	var sb [64]byte
+	id := keyID{akid: akid, region: region, service: service, date: int32(y*10000 + int(mo)*100 + d), secretSum: sha256.Sum256(append(sb[:0], secret...))}
 	c.mu.RLock()
 	k, ok := c.m[id]
 	c.mu.RUnlock()

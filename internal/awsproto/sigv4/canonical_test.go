@@ -34,7 +34,7 @@ func (c *diffCase) request(t testing.TB) (*http.Request, *parsed) {
 	r.Header.Set("X-Amz-Date", amzDate)
 	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAKID+"/"+amzDate[:8]+"/"+c.region+"/"+c.service+
 		"/aws4_request, SignedHeaders="+strings.Join(c.signed, ";")+", Signature="+strings.Repeat("0", 64))
-	p, err := parse(r)
+	p, err := parse(r, nil)
 	if err != nil {
 		t.Fatalf("parse %+v: %v", c, err)
 	}
@@ -46,8 +46,14 @@ func (c *diffCase) request(t testing.TB) (*http.Request, *parsed) {
 func (c *diffCase) agree(t testing.TB) {
 	t.Helper()
 	r, p := c.request(t)
-	for _, payload := range []string{hashHex([]byte(c.rawQuery)), unsignedPayload} {
-		got, gerr := headerSignature(r, p, payload, testSecret)
+	// The body's own hash (as computed when none is declared) and a
+	// declared UNSIGNED-PAYLOAD.
+	computed := payloadSum{}
+	copy(computed.computed[:], hashHex([]byte(c.rawQuery)))
+	declared := payloadSum{declared: unsignedPayload, useDeclared: true}
+	for _, ps := range []*payloadSum{&computed, &declared} {
+		payload := ps.String()
+		got, gerr := headerSignature(r, p, ps, testSecret)
 		want, werr := sdkSignature(context.Background(), r, p, payload, testSecret)
 		if (gerr == nil) != (werr == nil) || (gerr != nil && (gerr.Kind != werr.Kind || gerr.Message != werr.Message)) {
 			t.Fatalf("case %+v: errors differ: fast %v, SDK %v", c, gerr, werr)

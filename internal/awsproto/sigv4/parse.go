@@ -53,9 +53,10 @@ type Result struct {
 // parsed is everything extracted from the request before verification.
 type parsed struct {
 	Result
-	scopeDate     string   // YYYYMMDD from the credential scope
-	amzDate       string   // raw X-Amz-Date
-	signedHeaders []string // lowercase, sorted, contains "host"
+	scopeDate     string    // YYYYMMDD from the credential scope
+	amzDate       string    // raw X-Amz-Date
+	signedHeaders []string  // lowercase, sorted, contains "host"
+	headerBuf     [8]string // signedHeaders' array when they are few
 	signature     [32]byte
 	expires       time.Duration // presign only
 	query         url.Values    // parsed query (presign only)
@@ -65,7 +66,7 @@ type parsed struct {
 // to route by service before verifying). It fails with *Error of kind
 // KindMissing or KindIncomplete.
 func Parse(r *http.Request) (*Result, error) {
-	p, err := parse(r)
+	p, err := parse(r, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,9 @@ func Parse(r *http.Request) (*Result, error) {
 	return &res, nil
 }
 
-func parse(r *http.Request) (*parsed, *Error) {
+// parse parses the request's authentication into dst, or into a new
+// parsed when dst is nil.
+func parse(r *http.Request, dst *parsed) (*parsed, *Error) {
 	authz, hasAuthz := r.Header[hdrAuthorization]
 	rawQuery := ""
 	if r.URL != nil {
@@ -88,9 +91,9 @@ func parse(r *http.Request) (*parsed, *Error) {
 		if len(authz) != 1 {
 			return nil, newError(KindIncomplete, "Only one Authorization header is allowed.")
 		}
-		return parseHeader(r, authz[0])
+		return parseHeader(r, authz[0], dst)
 	case presign:
-		return parseQuery(r, rawQuery)
+		return parseQuery(r, rawQuery, dst)
 	}
 	return nil, newError(KindMissing, msgMissing)
 }
@@ -115,7 +118,7 @@ func hasPresignParam(rawQuery string) bool {
 	return false
 }
 
-func parseHeader(r *http.Request, authz string) (*parsed, *Error) {
+func parseHeader(r *http.Request, authz string, dst *parsed) (*parsed, *Error) {
 	alg, rest, _ := strings.Cut(strings.TrimLeft(authz, " "), " ")
 	if alg == "" {
 		return nil, newError(KindIncomplete, "Authorization header is empty.")
@@ -172,7 +175,10 @@ func parseHeader(r *http.Request, authz string) (*parsed, *Error) {
 		return nil, newError(KindIncomplete, "Only one X-Amz-Date header is allowed.")
 	}
 
-	p := &parsed{}
+	p := dst
+	if p == nil {
+		p = &parsed{}
+	}
 	if err := p.setCredential(cred); err != nil {
 		return nil, err
 	}
@@ -194,7 +200,7 @@ func parseHeader(r *http.Request, authz string) (*parsed, *Error) {
 	return p, nil
 }
 
-func parseQuery(r *http.Request, rawQuery string) (*parsed, *Error) {
+func parseQuery(r *http.Request, rawQuery string, dst *parsed) (*parsed, *Error) {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return nil, newError(KindIncomplete, "The query string is malformed.")
@@ -233,7 +239,11 @@ func parseQuery(r *http.Request, rawQuery string) (*parsed, *Error) {
 	if vals[0] != Algorithm {
 		return nil, newError(KindIncomplete, "X-Amz-Algorithm only supports \""+Algorithm+"\".")
 	}
-	p := &parsed{query: q}
+	p := dst
+	if p == nil {
+		p = &parsed{}
+	}
+	p.query = q
 	p.Presigned = true
 	if err := p.setCredential(vals[1]); err != nil {
 		return nil, err
@@ -302,7 +312,15 @@ func (p *parsed) setSignedHeaders(s string, required string) *Error {
 	if s == "" {
 		return newError(KindIncomplete, "SignedHeaders must not be empty.")
 	}
-	hs := strings.Split(s, ";")
+	var hs []string
+	if n := strings.Count(s, ";") + 1; n <= len(p.headerBuf) {
+		hs = p.headerBuf[:0]
+		for h := range strings.SplitSeq(s, ";") {
+			hs = append(hs, h)
+		}
+	} else {
+		hs = strings.Split(s, ";")
+	}
 	hasHost, hasReq := false, required == ""
 	for i, h := range hs {
 		if !validHeaderName(h) {

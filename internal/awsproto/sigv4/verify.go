@@ -36,7 +36,7 @@ const unsignedPayload = "UNSIGNED-PAYLOAD"
 // Verify does not validate SessionToken: for temporary credentials the caller
 // must check that Result.SessionToken belongs to Result.AccessKeyID.
 func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, lookup Lookup) (*Result, error) {
-	p, perr := parseDated(r, now)
+	p, perr := parseDated(r, now, nil)
 	if perr != nil {
 		return nil, perr
 	}
@@ -46,18 +46,23 @@ func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, lo
 // Checked is a request that passed CheckParsed: its authentication parsed
 // once, for VerifyChecked.
 type Checked struct {
-	r *http.Request
-	p *parsed
+	r   *http.Request
+	p   *parsed // &pv
+	pv  parsed
+	res Result // CheckParsed's result
 }
 
 // CheckParsed is Check that also returns the request as parsed, so that
 // VerifyChecked verifies it once its body is read without parsing its
 // Authorization header (or presign parameters) again.
 func CheckParsed(ctx context.Context, r *http.Request, now time.Time, lookup Lookup) (*Checked, *Result, error) {
-	p, perr := parseDated(r, now)
+	// The request is parsed into the Checked: one allocation for both.
+	ck := &Checked{r: r}
+	p, perr := parseDated(r, now, &ck.pv)
 	if perr != nil {
 		return nil, nil, perr
 	}
+	ck.p = p
 	_, found, err := lookup(ctx, p.AccessKeyID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sigv4: looking up access key: %w", err)
@@ -65,8 +70,8 @@ func CheckParsed(ctx context.Context, r *http.Request, now time.Time, lookup Loo
 	if !found {
 		return nil, nil, newError(KindUnknownKey, msgUnknownKey)
 	}
-	res := p.Result
-	return &Checked{r: r, p: p}, &res, nil
+	ck.res = p.Result
+	return ck, &ck.res, nil
 }
 
 // VerifyChecked is Verify of a request that passed CheckParsed: the same
@@ -85,8 +90,8 @@ func VerifyChecked(ctx context.Context, r *http.Request, body []byte, ck *Checke
 
 // verifyParsed is Verify after the parse and the date checks.
 func verifyParsed(ctx context.Context, r *http.Request, p *parsed, body []byte, lookup Lookup) (*Result, error) {
-	payloadHash, perr := payloadHash(r, p, body)
-	if perr != nil {
+	var payload payloadSum
+	if perr := payloadHash(r, p, body, &payload); perr != nil {
 		return nil, perr
 	}
 
@@ -99,10 +104,11 @@ func verifyParsed(ctx context.Context, r *http.Request, p *parsed, body []byte, 
 	}
 
 	var want [32]byte
+	var perr *Error
 	if p.Presigned {
-		want, perr = sdkSignature(ctx, r, p, payloadHash, secret)
+		want, perr = sdkSignature(ctx, r, p, payload.String(), secret)
 	} else {
-		want, perr = headerSignature(r, p, payloadHash, secret)
+		want, perr = headerSignature(r, p, &payload, secret)
 	}
 	if perr != nil {
 		return nil, perr
@@ -110,8 +116,7 @@ func verifyParsed(ctx context.Context, r *http.Request, p *parsed, body []byte, 
 	if !hmac.Equal(want[:], p.signature[:]) {
 		return nil, newError(KindMismatch, msgMismatch)
 	}
-	res := p.Result
-	return &res, nil
+	return &p.Result, nil // p is this call's (or its Checked's): no copy
 }
 
 // sdkSignature computes the expected signature with the SDK signer over the
@@ -160,8 +165,8 @@ func Check(ctx context.Context, r *http.Request, now time.Time, lookup Lookup) (
 }
 
 // parseDated parses the request's authentication and checks its dates.
-func parseDated(r *http.Request, now time.Time) (*parsed, *Error) {
-	p, perr := parse(r)
+func parseDated(r *http.Request, now time.Time, dst *parsed) (*parsed, *Error) {
+	p, perr := parse(r, dst)
 	if perr != nil {
 		return nil, perr
 	}
@@ -210,10 +215,35 @@ func checkTime(p *parsed, now time.Time) *Error {
 	return nil
 }
 
-// payloadHash returns the payload hash to sign with: X-Amz-Content-Sha256
+// payloadSum is the payload hash a request is signed with: the declared
+// X-Amz-Content-Sha256 or, when none is declared, the body's SHA-256 in hex
+// (kept in the array, so that verifying a request allocates no string).
+type payloadSum struct {
+	declared    string
+	useDeclared bool
+	computed    [64]byte
+}
+
+// appendTo appends the hash as it goes into the canonical request.
+func (s *payloadSum) appendTo(b []byte) []byte {
+	if s.useDeclared {
+		return append(b, s.declared...)
+	}
+	return append(b, s.computed[:]...)
+}
+
+// String returns the hash.
+func (s *payloadSum) String() string {
+	if s.useDeclared {
+		return s.declared
+	}
+	return string(s.computed[:])
+}
+
+// payloadHash finds the payload hash to sign with: X-Amz-Content-Sha256
 // (query for presigned URLs, else header) when present, which must match the
 // body unless it is UNSIGNED-PAYLOAD; otherwise the SHA-256 of body.
-func payloadHash(r *http.Request, p *parsed, body []byte) (string, *Error) {
+func payloadHash(r *http.Request, p *parsed, body []byte, out *payloadSum) *Error {
 	var declared string
 	var have bool
 	if p.Presigned {
@@ -224,23 +254,39 @@ func payloadHash(r *http.Request, p *parsed, body []byte) (string, *Error) {
 	if !have {
 		if vs := r.Header[hdrContentSHA256]; len(vs) > 0 {
 			if len(vs) != 1 {
-				return "", newError(KindIncomplete, "Only one X-Amz-Content-Sha256 header is allowed.")
+				return newError(KindIncomplete, "Only one X-Amz-Content-Sha256 header is allowed.")
 			}
 			declared, have = vs[0], true
 		}
 	}
 	sum := sha256.Sum256(body)
-	actual := hex.EncodeToString(sum[:])
+	hex.Encode(out.computed[:], sum[:])
 	if !have {
-		return actual, nil
+		return nil
 	}
-	if declared == unsignedPayload {
-		return declared, nil
+	if declared != unsignedPayload && !equalFoldHex(declared, &out.computed) {
+		return newError(KindMismatch, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
-	if !strings.EqualFold(declared, actual) {
-		return "", newError(KindMismatch, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+	out.declared, out.useDeclared = declared, true
+	return nil
+}
+
+// equalFoldHex reports whether s is the lowercase hex h in any case
+// (strings.EqualFold of the two, for ASCII hex).
+func equalFoldHex(s string, h *[64]byte) bool {
+	if len(s) != len(h) {
+		return false
 	}
-	return declared, nil
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != h[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // rebuild makes the request the SDK signer signs: same method, path, query

@@ -1,0 +1,162 @@
+package cloudtrail
+
+import (
+	"bytes"
+	"encoding/binary"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/gateway"
+)
+
+// A shape is what an event's stored JSON is made of but for its ids and
+// times: the caller, the call, its parameters and resources. A broker or a
+// console polling DescribeWorkspaces makes the same shape call after call;
+// the writer keeps the stored JSON of the last event of each shape and
+// builds the next one by putting the new event's values into its holes
+// (the templated segment's six, see templatedMark) instead of writing the
+// JSON field by field. TestShapesAgree holds every event built so to the
+// one built field by field.
+type shape struct {
+	p   *gateway.Principal // the caller (immutable): compared by identity
+	svc *gateway.Service
+	enc []byte         // the stored JSON of the event it was taken from
+	at  [holeCount]int // where the holes' values start in enc
+	n   [holeCount]int // and their lengths
+	rec int            // where the record starts in enc
+}
+
+// maxShapes bounds the writer's shapes; past it, they are dropped.
+const maxShapes = 256
+
+// shapeKey appends the key of e's shape (with its rendered parameters) to
+// b; ok is false when the event cannot be built from a shape: it has
+// additional data or response elements, or a request id the record would
+// escape.
+func shapeKey(b []byte, e *gateway.Event, reqParams []byte) (key []byte, ok bool) {
+	if e.AdditionalData != nil || (!e.ReadOnly && e.ErrorCode == "") || e.Service == nil || !plainValue(e.RequestID) {
+		return b, false
+	}
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	str(e.InvokedBy)
+	str(e.Service.EventSource)
+	str(e.Operation)
+	str(e.Region)
+	str(e.Account)
+	str(e.SourceIP)
+	str(clip(e.UserAgent, 1024))
+	str(e.ErrorCode)
+	str(clip(e.ErrorMessage, 1024))
+	if e.ReadOnly {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	if reqParams == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = binary.AppendUvarint(b, uint64(len(reqParams)))
+		b = append(b, reqParams...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.Resources)))
+	for _, c := range e.Resources {
+		str(c.Resource)
+		str(c.ResourceAccount)
+	}
+	return b, true
+}
+
+// plainValue reports whether jsonenc writes s as it is (no escapes).
+func plainValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// remember keeps r, just built field by field for e, as its shape, when its
+// holes hold the values they should.
+func (t *Trail) remember(key []byte, e *gateway.Event, r *row) {
+	if len(r.enc) > maxTemplated {
+		return
+	}
+	var n [holeCount]int
+	var vals []byte
+	for i := range holeCount {
+		start := len(vals)
+		vals = t.appendShapeValue(vals, i, e, r.eventID)
+		n[i] = len(vals) - start
+		at := r.holes[i]
+		if at+n[i] > len(r.enc) || !bytes.Equal(r.enc[at:at+n[i]], vals[start:]) {
+			return
+		}
+	}
+	if t.shapes == nil || len(t.shapes) >= maxShapes {
+		t.shapes = make(map[string]*shape)
+	}
+	t.shapes[string(key)] = &shape{p: e.Principal, svc: e.Service, enc: bytes.Clone(r.enc), at: r.holes, n: n, rec: r.rec}
+}
+
+// appendShapeValue appends hole i's value for e as row writes it: the
+// event's own time (its zone kept) for the stored time, the UTC second for
+// eventTime.
+func (t *Trail) appendShapeValue(b []byte, i int, e *gateway.Event, eventID string) []byte {
+	switch i {
+	case 0, 5:
+		return append(b, eventID...)
+	case 1:
+		return e.Time.AppendFormat(b, time.RFC3339Nano)
+	case 2:
+		b = appendInvTime(b, e.Time)
+		b = append(b, '/')
+		return append(b, eventID...)
+	case 3:
+		return append(b, t.eventTime(e.Time)...)
+	default:
+		return append(b, e.RequestID...)
+	}
+}
+
+// fromShape builds e's row from its shape, if the writer has it.
+func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
+	sh := t.shapes[string(key)]
+	if sh == nil || sh.p != e.Principal || sh.svc != e.Service {
+		return row{}, false
+	}
+	t.shapeHits++
+	eventID := t.newID()
+	head := len(t.arena)
+	b := t.arena
+	var r row
+	from, rec := 0, 0
+	for i := range holeCount {
+		b = append(b, sh.enc[from:sh.at[i]]...)
+		r.holes[i] = len(b) - head
+		b = t.appendShapeValue(b, i, e, eventID)
+		from = sh.at[i] + sh.n[i]
+		if i == 2 {
+			// The record starts after the stored head's holes.
+			rec = sh.rec + (len(b) - head - from)
+		}
+	}
+	b = append(b, sh.enc[from:]...)
+	t.arena = b
+	enc := b[head:len(b):len(b)]
+	var kb [160]byte
+	k := append(kb[:0], e.Account...)
+	k = append(k, '/')
+	k = append(k, e.Region...)
+	k = append(k, '/')
+	k = appendInvTime(k, e.Time)
+	k = append(k, '/')
+	k = append(k, eventID...)
+	r.key, r.time, r.eventID, r.requestID, r.rec, r.shape = string(k), e.Time, eventID, e.RequestID, rec, sh
+	r.enc, r.line = enc, enc[rec:len(enc)-1:len(enc)-1]
+	return r, true
+}

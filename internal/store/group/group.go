@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,25 @@ type Req[T any] struct {
 	// Start is when the update was called (a performance figure for
 	// store.CommitObserver, not domain time).
 	Start time.Time
+}
+
+// Writer is a store's transaction state that reports the records its
+// update wrote (by read-cache key; nil: deleted or not known); ok is false
+// when the update never ran (a nil state).
+type Writer interface {
+	Written() (written map[string][]byte, ok bool)
+}
+
+// Writes yields what each update of a group that ran wrote and whether it
+// succeeded (readcache.Cache.Update).
+func Writes[T Writer](batch []*Req[T]) iter.Seq2[map[string][]byte, bool] {
+	return func(yield func(map[string][]byte, bool) bool) {
+		for _, r := range batch {
+			if w, ok := r.Tx.Written(); ok && !yield(w, r.Err == nil) {
+				return
+			}
+		}
+	}
 }
 
 // NewReq returns a request to run fn.

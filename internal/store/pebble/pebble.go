@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -316,7 +315,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			if answered {
 				return
 			}
-			db.cache.Update(false, writes(batch))
+			db.cache.Update(false, group.Writes(batch))
 			for _, r := range batch {
 				select { // done holds one answer: a caller already answered keeps its own
 				case r.Done <- fmt.Errorf("pebble: write group failed: %v", p):
@@ -358,7 +357,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	}
 	// Bring the read cache up to date before anyone is answered: a caller
 	// that reads after its Update returned reads its own write.
-	db.cache.Update(true, writes(batch))
+	db.cache.Update(true, group.Writes(batch))
 	answered = true
 	db.flushes <- batch // answered once the WAL is synced
 }
@@ -407,18 +406,6 @@ func lastWrites(pdb *pebble.DB, b *pebble.Batch) (*pebble.Batch, error) {
 		}
 	}
 	return out, nil
-}
-
-// writes yields what each update of a group wrote and whether it
-// succeeded (readcache.Cache.Update).
-func writes(batch []*writeReq) iter.Seq2[map[string][]byte, bool] {
-	return func(yield func(map[string][]byte, bool) bool) {
-		for _, r := range batch {
-			if r.Tx != nil && !yield(r.Tx.written, r.Err == nil) {
-				return
-			}
-		}
-	}
 }
 
 // testHookGroup, when set (by tests), is called with every group the

@@ -40,6 +40,14 @@ func (t *tx) key(table, key string) []byte {
 	return t.kb
 }
 
+// Written reports what the update wrote (group.Writer).
+func (t *tx) Written() (map[string][]byte, bool) {
+	if t == nil {
+		return nil, false
+	}
+	return t.written, true
+}
+
 // wrote notes that the update wrote value (nil: deleted or not known) under
 // table and key.
 func (t *tx) wrote(table, key string, value []byte) {

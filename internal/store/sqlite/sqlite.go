@@ -10,7 +10,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"iter"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -397,7 +396,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 		if p := recover(); p != nil {
 			safego.LogPanic(nil, "sqlite writer", p)
 			sqlTx.Rollback()
-			db.cache.Update(false, writes(batch))
+			db.cache.Update(false, group.Writes(batch))
 			for _, r := range batch {
 				select { // done holds one answer: a caller already answered keeps its own
 				case r.Done <- fmt.Errorf("sqlite: write group failed: %v", p):
@@ -453,7 +452,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	}
 	// Bring the read cache up to date before anyone is answered: a caller
 	// that reads after its Update returned reads its own write.
-	db.cache.Update(applied > 0 && commitErr == nil, writes(batch))
+	db.cache.Update(applied > 0 && commitErr == nil, group.Writes(batch))
 	if applied == 0 || commitErr != nil {
 		for _, r := range batch {
 			if r.Err == nil && commitErr != nil {
@@ -505,7 +504,7 @@ func (db *DB) runGroup(ctx context.Context, sqlTx *sql.Tx, batch []*writeReq, sa
 			if _, err := sqlTx.StmtContext(ctx, db.wc.m["ROLLBACK TO u"]).ExecContext(ctx); err != nil {
 				// The transaction is unusable: fail the whole group.
 				sqlTx.Rollback()
-				db.cache.Update(false, writes(batch))
+				db.cache.Update(false, group.Writes(batch))
 				for _, q := range batch {
 					if q.Err == nil {
 						q.Err = fmt.Errorf("sqlite: rollback to savepoint: %w", err)
@@ -526,7 +525,7 @@ func (db *DB) runGroup(ctx context.Context, sqlTx *sql.Tx, batch []*writeReq, sa
 
 // failGroup answers every caller of a group that could not run with err.
 func (db *DB) failGroup(batch []*writeReq, err error) {
-	db.cache.Update(false, writes(batch))
+	db.cache.Update(false, group.Writes(batch))
 	for _, r := range batch {
 		r.Done <- err
 	}
@@ -649,6 +648,14 @@ type tx struct {
 	// so far; the others read as committed, so from the read cache.
 	dirty map[string]bool
 	reads *readcache.Cache // the store's read cache (writer only)
+}
+
+// Written reports what the update wrote (group.Writer).
+func (t *tx) Written() (map[string][]byte, bool) {
+	if t == nil {
+		return nil, false
+	}
+	return t.written, true
 }
 
 // wrote notes that the update wrote value (nil: deleted or not known) under
@@ -1224,16 +1231,4 @@ func (db *DB) ListJobs(ctx context.Context, after string, limit int) ([]store.Jo
 		return nil, fmt.Errorf("sqlite: list jobs: %w", err)
 	}
 	return out, nil
-}
-
-// writes yields what each update of a group wrote and whether it
-// succeeded (readcache.Cache.Update).
-func writes(batch []*writeReq) iter.Seq2[map[string][]byte, bool] {
-	return func(yield func(map[string][]byte, bool) bool) {
-		for _, r := range batch {
-			if r.Tx != nil && !yield(r.Tx.written, r.Err == nil) {
-				return
-			}
-		}
-	}
 }

@@ -876,7 +876,7 @@ func printResult(r result) {
 // table renders the results as a Markdown table with the ratios.
 func table(rs []result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "machine: %d CPUs (load generator GOMAXPROCS %d; deskplane serve on SQLite runs with one P more than its CPUs unless GOMAXPROCS is set)\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(&b, "machine: %d CPUs (load generator GOMAXPROCS %d; deskplane serve on an embedded store runs with one P more than its CPUs unless GOMAXPROCS is set)\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	b.WriteString("| workload | server | requests | req/s | items/s | p50 ms | p99 ms | peak RSS MiB | errors | notes |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rs {

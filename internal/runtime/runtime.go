@@ -692,6 +692,12 @@ func (m *Manager) readEvents(g *guest, r io.ReadCloser) {
 
 func (m *Manager) session(key string, connect bool) {
 	m.mu.Lock()
+	if g := m.guests[key]; g != nil && g.frozen {
+		// Written before the guest was frozen and read after: Freeze
+		// ended its sessions, and a frozen guest opens none.
+		m.mu.Unlock()
+		return
+	}
 	s := m.sessions[key]
 	if s == nil {
 		s = &sessions{}

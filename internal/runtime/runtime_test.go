@@ -430,3 +430,28 @@ func procState(t *testing.T, pid int) string {
 	f := strings.Fields(s[strings.LastIndex(s, ")")+1:])
 	return f[0]
 }
+
+// TestFrozenGuestOpensNoSession: a guest's "connect" line written before it
+// was frozen and read after it (the control pipe is read on its own) does
+// not make its desktop CONNECTED again: Freeze ended its sessions.
+func TestFrozenGuestOpensNoSession(t *testing.T) {
+	m, _ := newTestManager(t)
+	const key = "k-frozen"
+	m.mu.Lock()
+	m.guests[key] = &guest{spec: Spec{Key: key, WorkspaceID: "ws-frozen"}, frozen: true}
+	m.mu.Unlock()
+	m.session(key, true)
+	if c, ok := m.ConnectionState("ws-frozen"); ok && c.State == "CONNECTED" {
+		t.Fatalf("a frozen guest's late connect counted: %+v", c)
+	}
+	m.mu.Lock()
+	m.guests[key].frozen = false
+	m.mu.Unlock()
+	m.session(key, true)
+	if c, ok := m.ConnectionState("ws-frozen"); !ok || c.State != "CONNECTED" {
+		t.Fatalf("a running guest's connect: %+v %v", c, ok)
+	}
+	m.mu.Lock()
+	delete(m.guests, key)
+	m.mu.Unlock()
+}

@@ -65,15 +65,7 @@ func (t *tx) wrote(table, key string, value []byte) {
 // not written it (so it reads as committed), and the cache key to fill on a
 // miss ("" when the cache must not be used or filled).
 func (t *tx) cached(table, key string) (v []byte, ok bool, ck string, seq uint64) {
-	if t.reads == nil {
-		return nil, false, "", 0
-	}
-	ck = readcache.Key(table, key)
-	if t.dirty[ck] {
-		return nil, false, "", 0
-	}
-	v, ok, seq = t.reads.Get(ck)
-	return v, ok, ck, seq
+	return t.reads.Lookup(t.dirty, table, key)
 }
 
 func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {

@@ -68,6 +68,22 @@ func (c *Cache) del(k string) {
 	}
 }
 
+// Lookup returns a record from the cache for a writer's transaction when
+// the writer's group has not written it (dirty holds the keys it wrote, so
+// the others read as committed), and the cache key to fill on a miss (""
+// when the cache must not be used or filled). A nil cache is never used.
+func (c *Cache) Lookup(dirty map[string]bool, table, key string) (v []byte, ok bool, ck string, seq uint64) {
+	if c == nil {
+		return nil, false, "", 0
+	}
+	ck = Key(table, key)
+	if dirty[ck] {
+		return nil, false, "", 0
+	}
+	v, ok, seq = c.Get(ck)
+	return v, ok, ck, seq
+}
+
 // Get returns the value cached under k (nil: cached as absent), whether
 // the cache holds k, and the write sequence to pass to Fill after a miss.
 func (c *Cache) Get(k string) ([]byte, bool, uint64) {

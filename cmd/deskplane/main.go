@@ -19,6 +19,7 @@ import (
 
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/httpguard"
+	"github.com/deskplane/deskplane/internal/logbuf"
 	"github.com/deskplane/deskplane/internal/server"
 )
 
@@ -133,15 +134,23 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "deskplane serve: invalid --log-level %q\n", *logLevel)
 		return 2
 	}
+	// The log is written in batches (a line per request is not a write
+	// system call per request); warnings and errors, and the messages
+	// written to stderr beside the log, go out at once, in order.
+	logw := logbuf.New(stderr, logbuf.Interval, logbuf.Limit)
+	defer logw.Close()
+	var h slog.Handler
 	switch *logFormat {
 	case "text":
-		o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+		h = slog.NewTextHandler(logw, &slog.HandlerOptions{Level: lvl})
 	case "json":
-		o.Log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+		h = slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: lvl})
 	default:
 		fmt.Fprintf(stderr, "deskplane serve: invalid --log-format %q (want text or json)\n", *logFormat)
 		return 2
 	}
+	o.Log = slog.New(logbuf.NewHandler(h, logw, slog.LevelWarn))
+	stderr = logw.Immediate()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	s, err := server.New(ctx, o)

@@ -55,6 +55,7 @@ type proc struct {
 	cmd   *exec.Cmd
 	URL   string
 	Token string
+	Log   string // the file of its stderr
 }
 
 var listenRe = regexp.MustCompile(`listening on (http://\S+)`)
@@ -83,7 +84,7 @@ func startProc(t *testing.T, dataDir string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start deskplane: %v", err)
 	}
-	p := &proc{cmd: cmd}
+	p := &proc{cmd: cmd, Log: logf.Name()}
 	t.Cleanup(func() { p.kill() })
 	sc := bufio.NewScanner(stdout)
 	deadline := time.After(30 * time.Second)

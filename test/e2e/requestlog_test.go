@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -144,5 +146,39 @@ func TestRequestLog(t *testing.T) {
 		if strings.Contains(log, secret) {
 			t.Errorf("the log contains the %s", name)
 		}
+	}
+}
+
+// TestServeLogIsCompleteOnStop runs the binary: serve writes its log in
+// batches, and a clean stop writes every line logged before it.
+func TestServeLogIsCompleteOnStop(t *testing.T) {
+	p := startProc(t, t.TempDir(), "--timing", "instant", "--log-format", "json")
+	ws := p.workspaces()
+	ids := map[string]bool{}
+	for range 5 {
+		out, err := ws.DescribeWorkspaces(ctxT(t), &workspaces.DescribeWorkspacesInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+		ids[id] = true
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+	b, err := os.ReadFile(p.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, line := range requestLines(t, string(b)) {
+		if line["operation"] == "DescribeWorkspaces" {
+			delete(ids, id)
+		}
+	}
+	if len(ids) != 0 {
+		t.Fatalf("request lines missing from the log after a clean stop: %v\n%s", ids, b)
 	}
 }

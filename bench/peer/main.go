@@ -954,6 +954,7 @@ func profile(args []string) error {
 	ceilingRows := fs.Int("ceiling", 10000, "create: rows for the store's ceiling measured after the workload (0 skips)")
 	top := fs.Int("top", 25, "server-side profile entries to print (flat and cumulative, through go tool pprof; 0 skips)")
 	storeName := fs.String("store", "pebble", "embedded store: sqlite or pebble (serve's default for a new data dir)")
+	warmup := fs.Int("warmup", 0, "desktops to create (and provision) before the measured window, so that it sees a server in its steady state: heap, store memtables and files already grown")
 	fs.Parse(args)
 	if os.Getenv(profileServerEnv) != "" {
 		return profileServe(*out, *memProfile, *storeName)
@@ -979,6 +980,15 @@ func profile(args []string) error {
 			return err
 		}
 	}
+	if *warmup > 0 {
+		if _, err := createDesktops(ctx, t, *warmup, 8, "warmup"); err != nil {
+			return err
+		}
+		if err := srv.quiet(); err != nil {
+			return err
+		}
+		fmt.Printf("warm-up: %d desktops created and provisioned before the measured window\n", *warmup)
+	}
 	var r result
 	st0, err := srv.stats()
 	if err != nil {
@@ -995,22 +1005,8 @@ func profile(args []string) error {
 		r, err = createWorkload(ctx, t, *desktops, 8, true)
 		if err == nil {
 			// The engine provisions the desktops after the answers: the
-			// figures include that work, so wait for the store to go quiet
-			// (no page written for 400 ms) before they are read.
-			last, _ := srv.stats()
-			for quiet := 0; quiet < 2; {
-				time.Sleep(200 * time.Millisecond)
-				now, serr := srv.stats()
-				if serr != nil {
-					return serr
-				}
-				if now.WAL == last.WAL {
-					quiet++
-				} else {
-					quiet = 0
-				}
-				last = now
-			}
+			// figures include that work.
+			err = srv.quiet()
 		}
 	}
 	loadCPU := processCPU() - load0
@@ -1027,8 +1023,8 @@ func profile(args []string) error {
 	printResult(r)
 	n := float64(r.items)
 	serverCPU := time.Duration(st1.CPU - st0.CPU)
-	fmt.Printf("server CPU (the server's process alone, its getrusage; creates: until the provisioning is done): %.1f µs per item; allocations: %.0f objects, %.0f bytes per item\n",
-		float64(serverCPU.Microseconds())/n, float64(st1.Mallocs-st0.Mallocs)/n, float64(st1.TotalAlloc-st0.TotalAlloc)/n)
+	fmt.Printf("server CPU (the server's process alone, its getrusage; creates: until the provisioning is done): %.1f µs per item; allocations: %.0f objects, %.0f bytes per item; page faults: %.2f per item\n",
+		float64(serverCPU.Microseconds())/n, float64(st1.Mallocs-st0.Mallocs)/n, float64(st1.TotalAlloc-st0.TotalAlloc)/n, float64(st1.Faults-st0.Faults)/n)
 	fmt.Printf("load generator CPU (this process): %.1f µs per item\n", float64(loadCPU.Microseconds())/n)
 	fmt.Printf("process CPU (server and load generator, as one process measured before): %.1f µs per item\n",
 		float64((serverCPU+loadCPU).Microseconds())/n)
@@ -1083,6 +1079,7 @@ func printTop(file string, n int) {
 // profileStats is what the server's process reports of itself.
 type profileStats struct {
 	CPU        int64  // getrusage user+system, ns
+	Faults     int64  // getrusage minor and major page faults
 	Mallocs    uint64 // runtime.MemStats
 	TotalAlloc uint64
 	WAL        int64 // bytes the store wrote to its WAL
@@ -1168,6 +1165,29 @@ func (p *profileServer) stats() (profileStats, error) {
 	return st, nil
 }
 
+// quiet waits until the server's store goes quiet (no WAL byte written for
+// 400 ms): the lifecycle engine has provisioned what was created.
+func (p *profileServer) quiet() error {
+	last, err := p.stats()
+	if err != nil {
+		return err
+	}
+	for quiet := 0; quiet < 2; {
+		time.Sleep(200 * time.Millisecond)
+		now, err := p.stats()
+		if err != nil {
+			return err
+		}
+		if now.WAL == last.WAL {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		last = now
+	}
+	return nil
+}
+
 // close ends the server's process (its input closes: it shuts down).
 func (p *profileServer) close() {
 	p.in.Close()
@@ -1237,7 +1257,7 @@ func profileServe(out, memProfile, store string) error {
 		case "stats":
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			st := profileStats{CPU: int64(processCPU()), Mallocs: ms.Mallocs, TotalAlloc: ms.TotalAlloc}
+			st := profileStats{CPU: int64(processCPU()), Faults: pageFaults(), Mallocs: ms.Mallocs, TotalAlloc: ms.TotalAlloc}
 			st.WAL, st.AuditWAL = walWritten()
 			if d, ok := s.Deps.Store.(disk); ok {
 				st.Disk, _ = d.DiskBytes(ctx)

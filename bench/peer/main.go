@@ -114,12 +114,17 @@ func trivial(args []string) {
 		os.Exit(1)
 	}
 	fmt.Printf("trivial listening on http://%s\n", ln.Addr())
+	http.Serve(ln, trivialHandler())
+}
+
+// trivialHandler answers every request with a fixed awsJson-looking body.
+func trivialHandler() http.Handler {
 	body := []byte(`{"Workspaces":[{"WorkspaceId":"ws-0123456789","State":"AVAILABLE"}]}`)
-	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.Write(body)
-	}))
+	})
 }
 
 // target is one server under test.
@@ -946,7 +951,7 @@ const profileServerEnv = "DESKPLANE_PEER_PROFILE_SERVER"
 func profile(args []string) error {
 	fs := flag.NewFlagSet("profile", flag.ExitOnError)
 	out := fs.String("cpuprofile", "cpu.pprof", "CPU profile of the server process")
-	only := fs.String("only", "describe", "workload: describe or create")
+	only := fs.String("only", "describe", "workload: describe, create, or trivial (the describe workload against the trivial handler served by the child process: what Go's HTTP server and the sockets cost per call)")
 	conc := fs.Int("concurrency", 64, "concurrent requests (describe)")
 	dur := fs.Duration("duration", 5*time.Second, "duration (describe)")
 	desktops := fs.Int("desktops", 5000, "desktops (create)")
@@ -957,9 +962,9 @@ func profile(args []string) error {
 	warmup := fs.Int("warmup", 0, "desktops to create (and provision) before the measured window, so that it sees a server in its steady state: heap, store memtables and files already grown")
 	fs.Parse(args)
 	if os.Getenv(profileServerEnv) != "" {
-		return profileServe(*out, *memProfile, *storeName)
+		return profileServe(*out, *memProfile, *storeName, *only)
 	}
-	if *only != "describe" && *only != "create" {
+	if *only != "describe" && *only != "create" && *only != "trivial" {
 		return fmt.Errorf("unknown workload %q", *only)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -971,7 +976,9 @@ func profile(args []string) error {
 	defer srv.close()
 	url := "http://" + srv.addr
 	t := &target{name: "deskplane", url: url, pid: srv.cmd.Process.Pid, ws: workspaces.NewFromConfig(sdkConfig(url))}
-	if err := prepare(ctx, t); err != nil {
+	if *only == "trivial" {
+		t.name = "trivial"
+	} else if err := prepare(ctx, t); err != nil {
 		return err
 	}
 	var probe []string
@@ -1001,6 +1008,10 @@ func profile(args []string) error {
 	switch *only {
 	case "describe":
 		r, err = replayDescribe(ctx, t.name, url, t.pid, probe[0], *conc, *dur, 1<<30)
+	case "trivial":
+		// The same signed request, to a handler that does nothing with it:
+		// the HTTP server's and the sockets' share of a call.
+		r, err = replayDescribe(ctx, t.name, url, t.pid, "ws-0123456789", *conc, *dur, 1<<30)
 	case "create":
 		r, err = createWorkload(ctx, t, *desktops, 8, true)
 		if err == nil {
@@ -1205,9 +1216,17 @@ func (p *profileServer) close() {
 // address on the first line of standard output, then one answer line per
 // command line read from standard input (start, stop: the CPU profile;
 // stats: a profileStats in JSON; mem: the memory profile), until it closes.
-func profileServe(out, memProfile, store string) error {
+func profileServe(out, memProfile, store, only string) error {
 	if memProfile != "" {
 		runtime.MemProfileRate = 4096
+	}
+	if only == "trivial" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		go http.Serve(ln, trivialHandler())
+		return profileCommands(ln.Addr().String(), out, memProfile, func() (int64, int64) { return 0, 0 }, func() int64 { return 0 })
 	}
 	dir, err := os.MkdirTemp("", "deskplane-profile")
 	if err != nil {
@@ -1235,12 +1254,26 @@ func profileServe(out, memProfile, store string) error {
 		}
 		return main, audit
 	}
+	diskWritten := func() int64 {
+		if d, ok := s.Deps.Store.(disk); ok {
+			n, _ := d.DiskBytes(ctx)
+			return n
+		}
+		return 0
+	}
+	return profileCommands(s.Addr(), out, memProfile, walWritten, diskWritten)
+}
+
+// profileCommands answers the profile's parent: the server's address,
+// then one answer per command line, until standard input closes.
+func profileCommands(addr, out, memProfile string, walWritten func() (int64, int64), diskWritten func() int64) error {
+	var err error
 	w := bufio.NewWriter(os.Stdout)
 	answer := func(format string, a ...any) {
 		fmt.Fprintf(w, format+"\n", a...)
 		w.Flush()
 	}
-	answer("%s", s.Addr())
+	answer("%s", addr)
 	var f *os.File
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -1259,9 +1292,7 @@ func profileServe(out, memProfile, store string) error {
 			runtime.ReadMemStats(&ms)
 			st := profileStats{CPU: int64(processCPU()), Faults: pageFaults(), Mallocs: ms.Mallocs, TotalAlloc: ms.TotalAlloc}
 			st.WAL, st.AuditWAL = walWritten()
-			if d, ok := s.Deps.Store.(disk); ok {
-				st.Disk, _ = d.DiskBytes(ctx)
-			}
+			st.Disk = diskWritten()
 			b, _ := json.Marshal(st)
 			answer("%s", b)
 			continue

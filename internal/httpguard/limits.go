@@ -89,7 +89,11 @@ func (l Limits) Server(h http.Handler) *http.Server {
 func (l Limits) Wrap(h http.Handler) http.Handler {
 	l = l.orDefault()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
+		// The controller, the body's and the writer's wrappers are
+		// allocated together, once per request.
+		p := &paced{l: l}
+		p.rc = *http.NewResponseController(w)
+		rc := &p.rc
 		// A write deadline left by the previous request on the connection
 		// must not cut this one's handler short.
 		rc.SetWriteDeadline(time.Time{})
@@ -99,10 +103,21 @@ func (l Limits) Wrap(h http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			start := time.Now()
 			rc.SetReadDeadline(start.Add(l.Grace))
-			r.Body = &pacedBody{ReadCloser: r.Body, rc: rc, start: start, l: l}
+			p.body = pacedBody{ReadCloser: r.Body, rc: rc, start: start, l: &p.l}
+			r.Body = &p.body
 		}
-		h.ServeHTTP(&pacedWriter{ResponseWriter: w, rc: rc, l: l}, r)
+		p.w = pacedWriter{ResponseWriter: w, rc: rc, l: &p.l}
+		h.ServeHTTP(&p.w, r)
 	})
+}
+
+// paced is a request's pacing state: its response controller and the
+// wrappers of its body and response writer.
+type paced struct {
+	l    Limits
+	rc   http.ResponseController
+	body pacedBody
+	w    pacedWriter
 }
 
 // pace is how long n bytes may take.
@@ -116,7 +131,7 @@ type pacedBody struct {
 	io.ReadCloser
 	rc    *http.ResponseController
 	start time.Time
-	l     Limits
+	l     *Limits
 	n     int64
 	done  bool
 }
@@ -141,7 +156,7 @@ func (b *pacedBody) Read(p []byte) (int, error) {
 type pacedWriter struct {
 	http.ResponseWriter
 	rc *http.ResponseController
-	l  Limits
+	l  *Limits
 }
 
 func (w *pacedWriter) Write(p []byte) (int, error) {

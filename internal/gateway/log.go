@@ -84,5 +84,9 @@ func (g *Gateway) logRequest(ctx context.Context, r *http.Request, rec *requestR
 		attrs = append(attrs, slog.String("source_ip", sourceIP(r)), slog.String("user_agent", r.UserAgent()),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path))
 	}
-	g.Log.LogAttrs(ctx, level, "request", attrs...)
+	// As Logger.LogAttrs writes it, without looking up the caller's
+	// program counter (no handler of the server's logs reports a source).
+	lr := slog.NewRecord(time.Now(), level, "request", 0)
+	lr.AddAttrs(attrs...)
+	_ = g.Log.Handler().Handle(ctx, lr)
 }

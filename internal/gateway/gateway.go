@@ -287,8 +287,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t0 := g.Wall.Now()
 	rec := &requestRecord{}
 	g.serve(w, r, rec)
-	latency := g.Wall.Now().Sub(t0)
-	g.logRequest(r.Context(), r, rec, latency)
+	end := g.Wall.Now()
+	latency := end.Sub(t0)
+	g.logRequest(r.Context(), r, rec, end, latency)
 	if g.Observe != nil {
 		svc := ""
 		if rec.svc != nil {

@@ -221,7 +221,7 @@ func appendCanonicalHeaders(b []byte, r *http.Request, p *parsed) ([]byte, *Erro
 				continue
 			}
 		}
-		vs := r.Header.Values(h)
+		vs := headerValues(r.Header, h)
 		if len(vs) == 0 {
 			return b, newError(KindMismatch, msgMismatch)
 		}
@@ -234,6 +234,29 @@ func appendCanonicalHeaders(b []byte, r *http.Request, p *parsed) ([]byte, *Erro
 		b = append(b, '\n')
 	}
 	return b, nil
+}
+
+// headerValues is h.Values(name) for a signed header's name (a lowercase
+// HTTP token, see validHeaderName), its canonical form spelled in a stack
+// buffer: Values would allocate it for every name outside net/textproto's
+// table of common headers (x-amz-target, amz-sdk-invocation-id, ...), on
+// every request.
+func headerValues(h http.Header, name string) []string {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return h.Values(name)
+	}
+	k := buf[:len(name)]
+	upper := true
+	for i := range len(name) {
+		c := name[i]
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		k[i] = c
+		upper = c == '-'
+	}
+	return h[string(k)]
 }
 
 // appendTrimmed appends v as the SDK signer writes a header value: leading

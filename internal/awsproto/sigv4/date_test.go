@@ -1,7 +1,10 @@
 package sigv4
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +46,23 @@ func TestParseDigitsDate(t *testing.T) {
 		}
 		if ok && got.Format(layout) != s {
 			t.Fatalf("%q formats back as %q", s, got.Format(layout))
+		}
+	}
+}
+
+// TestHeaderValues finds a signed header's values under the key net/http
+// stores it by, as Header.Values does.
+func TestHeaderValues(t *testing.T) {
+	h := http.Header{}
+	names := []string{"x-amz-target", "amz-sdk-invocation-id", "content-type", "x-a", "a", "x--b", "-x", "x_y-z", "x.y-1a",
+		"x-amz-meta-" + strings.Repeat("a", 60), "accept-encoding", "x-amz-security-token"}
+	for i, n := range names {
+		h.Add(n, fmt.Sprint("v", i))
+		h.Add(n, fmt.Sprint("w", i))
+	}
+	for _, n := range append(names, "x-amz-absent", "host") {
+		if got, want := headerValues(h, n), h.Values(n); !slices.Equal(got, want) {
+			t.Errorf("%q: %q, Values %q", n, got, want)
 		}
 	}
 }

@@ -6,7 +6,9 @@
 package httpguard
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"time"
 )
@@ -108,6 +110,10 @@ func (l Limits) Wrap(h http.Handler) http.Handler {
 		}
 		p.w = pacedWriter{ResponseWriter: w, rc: rc, l: &p.l}
 		h.ServeHTTP(&p.w, r)
+		if !p.w.wrote && !p.w.hijacked {
+			// The server writes the header (and nothing more) now.
+			rc.SetWriteDeadline(time.Now().Add(l.Grace))
+		}
 	})
 }
 
@@ -152,21 +158,44 @@ func (b *pacedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// pacedWriter gives every write a deadline for its size.
+// pacedWriter gives every write a deadline for its size. A final status
+// is written with the body, or after the handler returns when there is
+// none, so it gets its deadline then (one deadline per response instead of
+// one for the header and one for the body); an informational (1xx) status
+// is written at once and gets its own.
 type pacedWriter struct {
 	http.ResponseWriter
-	rc *http.ResponseController
-	l  *Limits
+	rc       *http.ResponseController
+	l        *Limits
+	wrote    bool // Write was called: its deadline covers the response's end
+	hijacked bool // the handler took the connection: its deadlines are its own
 }
 
 func (w *pacedWriter) Write(p []byte) (int, error) {
+	w.wrote = true
 	w.rc.SetWriteDeadline(time.Now().Add(w.l.pace(int64(len(p)))))
 	return w.ResponseWriter.Write(p)
 }
 
 func (w *pacedWriter) WriteHeader(code int) {
-	w.rc.SetWriteDeadline(time.Now().Add(w.l.Grace))
+	if code < 200 {
+		w.rc.SetWriteDeadline(time.Now().Add(w.l.Grace))
+	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// FlushError flushes what is buffered (http.ResponseController.Flush) with
+// a deadline for it.
+func (w *pacedWriter) FlushError() error {
+	w.rc.SetWriteDeadline(time.Now().Add(w.l.Grace))
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection to the handler (http.Hijacker, and
+// http.ResponseController.Hijack): no deadline is set on it after that.
+func (w *pacedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.hijacked = true
+	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
 // Unwrap lets http.ResponseController reach the connection.

@@ -194,8 +194,11 @@ func (w *pacedWriter) FlushError() error {
 // Hijack hands the connection to the handler (http.Hijacker, and
 // http.ResponseController.Hijack): no deadline is set on it after that.
 func (w *pacedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.hijacked = true
-	return http.NewResponseController(w.ResponseWriter).Hijack()
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return c, rw, err
 }
 
 // Unwrap lets http.ResponseController reach the connection.

@@ -14,8 +14,9 @@ import (
 // flushed when.
 type deadlineRecorder struct {
 	*httptest.ResponseRecorder
-	events []string // "deadline", "zero", "header", "write", "flush", "hijack"
-	last   time.Time
+	events       []string // "deadline", "zero", "header", "write", "flush", "hijack"
+	last         time.Time
+	refuseHijack bool // Hijack fails (as on an HTTP/2 connection)
 }
 
 func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error {
@@ -47,6 +48,9 @@ func (d *deadlineRecorder) FlushError() error {
 
 func (d *deadlineRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	d.events = append(d.events, "hijack")
+	if d.refuseHijack {
+		return nil, nil, http.ErrNotSupported
+	}
 	return nil, nil, nil
 }
 
@@ -55,7 +59,8 @@ func (d *deadlineRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // body's, a response without a body gets one when the handler returns
 // (the server writes it then), an informational status and a flush get
 // their own at once, and a hijacked connection gets none after it is
-// taken.
+// taken (a refused hijack leaves the response to the server, with its
+// deadline).
 func TestResponseDeadlines(t *testing.T) {
 	l := Limits{Grace: time.Second, MinRate: 1 << 10}
 	for _, tc := range []struct {
@@ -75,9 +80,10 @@ func TestResponseDeadlines(t *testing.T) {
 		{"hijack by controller", func(w http.ResponseWriter) { w.WriteHeader(101); http.NewResponseController(w).Hijack() },
 			[]string{"zero", "deadline", "header", "hijack"}},
 		{"hijack by assertion", func(w http.ResponseWriter) { w.(http.Hijacker).Hijack() }, []string{"zero", "hijack"}},
+		{"hijack refused", func(w http.ResponseWriter) { w.(http.Hijacker).Hijack() }, []string{"zero", "hijack", "deadline"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder()}
+			rec := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder(), refuseHijack: tc.name == "hijack refused"}
 			start := time.Now()
 			l.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tc.handler(w) })).
 				ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))

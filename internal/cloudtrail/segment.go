@@ -202,33 +202,34 @@ func parseUUID(s string, out *[16]byte) bool {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
-	j := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-			continue
-		}
-		hi, ok1 := unhex(s[i])
-		lo, ok2 := unhex(s[i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
+	// The digit pairs start at these offsets; a byte's value is read from
+	// a table (0xff: not a lowercase hex digit), and a bad digit anywhere
+	// shows in the OR of them all.
+	var bad byte
+	for j, i := range uuidPairs {
+		hi, lo := unhexTable[s[i]], unhexTable[s[i+1]]
+		bad |= hi | lo
 		out[j] = hi<<4 | lo
-		j++
-		i += 2
 	}
-	return true
+	return bad&0xf0 == 0
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
+// uuidPairs are where a UUID's 16 digit pairs start.
+var uuidPairs = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+// unhexTable maps a lowercase hex digit to its value, any other byte to 0xff.
+var unhexTable = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return 0, false
-}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
 
 // appendUUID appends the lowercase UUID form of u.
 func appendUUID(b []byte, u []byte) []byte {

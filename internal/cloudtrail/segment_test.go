@@ -173,3 +173,36 @@ func TestTemplatedSegmentRefusesDamage(t *testing.T) {
 		}
 	}
 }
+
+// TestParseUUID reads back what appendUUID writes, and refuses what is not
+// a lowercase 8-4-4-4-12 UUID (a templated segment stores only those as
+// 16 bytes).
+func TestParseUUID(t *testing.T) {
+	for range 100 {
+		s := ids.UUID()
+		var u [16]byte
+		if !parseUUID(s, &u) {
+			t.Fatalf("parseUUID(%q) refused", s)
+		}
+		if got := string(appendUUID(nil, u[:])); got != s {
+			t.Fatalf("parseUUID(%q) then appendUUID = %q", s, got)
+		}
+	}
+	for _, s := range []string{
+		"", "req-1", "0123456789abcdef0123456789abcdef0123",
+		"01234567-89ab-cdef-0123-456789abcdeF", // uppercase
+		"01234567-89ab-cdef-0123-456789abcdeg",
+		"g1234567-89ab-cdef-0123-456789abcdef",
+		"01234567-89ab-cdef-0123-456789abcde/",
+		"01234567-89ab-cdef-0123-456789abcde:",
+		"01234567-89ab-cdef-0123-456789abcde`",
+		"01234567_89ab-cdef-0123-456789abcdef",
+		"01234567-89ab-cdef-0123-456789abcdef0",
+		"01234567-89ab-cdef-0123-\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+	} {
+		var u [16]byte
+		if parseUUID(s, &u) {
+			t.Errorf("parseUUID(%q) accepted", s)
+		}
+	}
+}

@@ -287,8 +287,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t0 := g.Wall.Now()
 	rec := &requestRecord{}
 	g.serve(w, r, rec)
-	latency := g.Wall.Now().Sub(t0)
-	g.logRequest(r.Context(), r, rec, latency)
+	end := g.Wall.Now()
+	latency := end.Sub(t0)
+	g.logRequest(r.Context(), r, rec, end, latency)
 	if g.Observe != nil {
 		svc := ""
 		if rec.svc != nil {
@@ -508,7 +509,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	svc := c.Service
 	op, ok := svc.ops[opName]
 	// Authenticate before revealing whether the operation exists.
-	tok := r.Header.Get("X-Amz-Security-Token")
+	tok := header(r, "X-Amz-Security-Token")
 	if tok == "" && r.URL.RawQuery != "" {
 		tok = r.URL.Query().Get("X-Amz-Security-Token")
 	}
@@ -749,7 +750,7 @@ func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Ser
 	if g.Auth == nil {
 		return svc, nil, nil
 	}
-	tok := r.Header.Get("X-Amz-Security-Token")
+	tok := header(r, "X-Amz-Security-Token")
 	if tok == "" && r.URL.RawQuery != "" {
 		tok = r.URL.Query().Get("X-Amz-Security-Token")
 	}
@@ -823,10 +824,20 @@ var restPath = regexp.MustCompile(`^/(Users|Groups|GroupMemberships)/([A-Za-z]+)
 // rpcv2Path is the path of a Smithy RPC v2 request.
 var rpcv2Path = regexp.MustCompile(`^/service/([A-Za-z0-9_.]+)/operation/([A-Za-z0-9_]+)$`)
 
+// header is r.Header.Get(key) for a key in its canonical form, looked up
+// as it is (Get canonicalizes the key again): the pipeline reads a few
+// headers of every request.
+func header(r *http.Request, key string) string {
+	if v := r.Header[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // isCBOR reports whether r is a Smithy RPC v2 CBOR request (by its path;
 // an X-Amz-Target request is awsJson whatever its path).
 func isCBOR(r *http.Request) bool {
-	return r.Header.Get("X-Amz-Target") == "" && strings.HasPrefix(r.URL.Path, "/service/")
+	return header(r, "X-Amz-Target") == "" && strings.HasPrefix(r.URL.Path, "/service/")
 }
 
 func (s *Service) jsonVersion() string {
@@ -839,7 +850,7 @@ func (s *Service) jsonVersion() string {
 // route finds the service and operation from X-Amz-Target or a rest path.
 // It returns (nil, "", nil) for query-protocol requests, which need the body.
 func (g *Gateway) route(r *http.Request) (*Service, string, error) {
-	if t := r.Header.Get("X-Amz-Target"); t != "" {
+	if t := header(r, "X-Amz-Target"); t != "" {
 		i := strings.LastIndexByte(t, '.')
 		if i < 0 {
 			return nil, "", awsproto.Spell(JSON, awsproto.ErrUnknownTarget, fmt.Sprintf("Invalid X-Amz-Target header %q", t))

@@ -45,7 +45,8 @@ func (rec *requestRecord) fail(g *Gateway, w http.ResponseWriter, svc *Service, 
 // level. Nothing secret is logged: no secret keys, session tokens,
 // signatures, Authorization headers or request bodies, and no error
 // messages (which may quote request values) other than authentication's.
-func (g *Gateway) logRequest(ctx context.Context, r *http.Request, rec *requestRecord, latency time.Duration) {
+// The line's time is at, the request's end.
+func (g *Gateway) logRequest(ctx context.Context, r *http.Request, rec *requestRecord, at time.Time, latency time.Duration) {
 	level := slog.LevelInfo
 	if rec.status >= 500 {
 		level = slog.LevelError
@@ -84,5 +85,9 @@ func (g *Gateway) logRequest(ctx context.Context, r *http.Request, rec *requestR
 		attrs = append(attrs, slog.String("source_ip", sourceIP(r)), slog.String("user_agent", r.UserAgent()),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path))
 	}
-	g.Log.LogAttrs(ctx, level, "request", attrs...)
+	// As Logger.LogAttrs writes it, without looking up the caller's
+	// program counter (no handler of the server's logs reports a source).
+	lr := slog.NewRecord(at, level, "request", 0)
+	lr.AddAttrs(attrs...)
+	_ = g.Log.Handler().Handle(ctx, lr)
 }

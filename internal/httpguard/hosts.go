@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -58,6 +59,13 @@ func normalize(host string) string {
 	return strings.TrimSuffix(host, ".")
 }
 
+// isIP reports whether host is an IP address as net.ParseIP reads one (no
+// zone), without allocating it: every request's Host is checked.
+func isIP(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Zone() == ""
+}
+
 // Allowed reports whether a request's Host header (host or host:port) is
 // one the server answers to.
 func (h *Hosts) Allowed(hostport string) bool {
@@ -69,7 +77,7 @@ func (h *Hosts) Allowed(hostport string) bool {
 		host = hh
 	}
 	host = normalize(host)
-	if net.ParseIP(host) != nil || host == "localhost" || strings.HasSuffix(host, ".localhost") || h.exact[host] {
+	if isIP(host) || host == "localhost" || strings.HasSuffix(host, ".localhost") || h.exact[host] {
 		return true
 	}
 	for _, s := range h.suffixes {

@@ -6,7 +6,9 @@
 package httpguard
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"time"
 )
@@ -89,7 +91,11 @@ func (l Limits) Server(h http.Handler) *http.Server {
 func (l Limits) Wrap(h http.Handler) http.Handler {
 	l = l.orDefault()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
+		// The controller, the body's and the writer's wrappers are
+		// allocated together, once per request.
+		p := &paced{l: l}
+		p.rc = *http.NewResponseController(w)
+		rc := &p.rc
 		// A write deadline left by the previous request on the connection
 		// must not cut this one's handler short.
 		rc.SetWriteDeadline(time.Time{})
@@ -99,10 +105,25 @@ func (l Limits) Wrap(h http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			start := time.Now()
 			rc.SetReadDeadline(start.Add(l.Grace))
-			r.Body = &pacedBody{ReadCloser: r.Body, rc: rc, start: start, l: l}
+			p.body = pacedBody{ReadCloser: r.Body, rc: rc, start: start, l: &p.l}
+			r.Body = &p.body
 		}
-		h.ServeHTTP(&pacedWriter{ResponseWriter: w, rc: rc, l: l}, r)
+		p.w = pacedWriter{ResponseWriter: w, rc: rc, l: &p.l}
+		h.ServeHTTP(&p.w, r)
+		if !p.w.wrote && !p.w.hijacked {
+			// The server writes the header (and nothing more) now.
+			rc.SetWriteDeadline(time.Now().Add(l.Grace))
+		}
 	})
+}
+
+// paced is a request's pacing state: its response controller and the
+// wrappers of its body and response writer.
+type paced struct {
+	l    Limits
+	rc   http.ResponseController
+	body pacedBody
+	w    pacedWriter
 }
 
 // pace is how long n bytes may take.
@@ -116,7 +137,7 @@ type pacedBody struct {
 	io.ReadCloser
 	rc    *http.ResponseController
 	start time.Time
-	l     Limits
+	l     *Limits
 	n     int64
 	done  bool
 }
@@ -137,21 +158,47 @@ func (b *pacedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// pacedWriter gives every write a deadline for its size.
+// pacedWriter gives every write a deadline for its size. A final status
+// is written with the body, or after the handler returns when there is
+// none, so it gets its deadline then (one deadline per response instead of
+// one for the header and one for the body); an informational (1xx) status
+// is written at once and gets its own.
 type pacedWriter struct {
 	http.ResponseWriter
-	rc *http.ResponseController
-	l  Limits
+	rc       *http.ResponseController
+	l        *Limits
+	wrote    bool // Write was called: its deadline covers the response's end
+	hijacked bool // the handler took the connection: its deadlines are its own
 }
 
 func (w *pacedWriter) Write(p []byte) (int, error) {
+	w.wrote = true
 	w.rc.SetWriteDeadline(time.Now().Add(w.l.pace(int64(len(p)))))
 	return w.ResponseWriter.Write(p)
 }
 
 func (w *pacedWriter) WriteHeader(code int) {
-	w.rc.SetWriteDeadline(time.Now().Add(w.l.Grace))
+	if code < 200 {
+		w.rc.SetWriteDeadline(time.Now().Add(w.l.Grace))
+	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// FlushError flushes what is buffered (http.ResponseController.Flush) with
+// a deadline for it.
+func (w *pacedWriter) FlushError() error {
+	w.rc.SetWriteDeadline(time.Now().Add(w.l.Grace))
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection to the handler (http.Hijacker, and
+// http.ResponseController.Hijack): no deadline is set on it after that.
+func (w *pacedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return c, rw, err
 }
 
 // Unwrap lets http.ResponseController reach the connection.

@@ -60,6 +60,7 @@ func TestHostsAndLoopback(t *testing.T) {
 	for host, want := range map[string]bool{
 		"desk.internal:4599": true, "extra.example": true, "EXTRA.EXAMPLE:1": true, "[::1]:4599": true,
 		"10.0.0.1": true, "a.localhost": true, "evil.example": false, "desk.internal.evil.example": false,
+		"[::ffff:10.0.0.1]:80": true, "[fe80::1%25eth0]:80": false, "fe80::1%eth0": false, "010.0.0.1": false,
 	} {
 		if got := h.Allowed(host); got != want {
 			t.Errorf("Allowed(%q) = %v", host, got)

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,12 +24,35 @@ type Metrics struct {
 	runs     *prometheus.CounterVec
 	runTime  *prometheus.HistogramVec
 	commits  prometheus.Histogram
+
+	// byRequest holds the request counter and latency histogram of each
+	// outcome seen (up to maxRequestKeys of them): a request finds both
+	// in one lookup, instead of two label lookups in the vectors.
+	mu        sync.RWMutex
+	byRequest map[requestKey]requestMetrics
 }
+
+// requestKey is a request's labels.
+type requestKey struct {
+	service, operation string
+	status             int
+	code               string
+}
+
+// requestMetrics are the request metrics of one requestKey.
+type requestMetrics struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+// maxRequestKeys bounds Metrics.byRequest; requests of outcomes past it
+// are counted through the vectors' label lookups.
+const maxRequestKeys = 4096
 
 // NewMetrics builds the registry, with the Go runtime and process
 // collectors beside the server's own.
 func NewMetrics() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{reg: prometheus.NewRegistry(), byRequest: map[requestKey]requestMetrics{}}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "deskplane", Name: "requests_total",
 		Help: "API requests answered, by service, operation, HTTP status and error code (empty on success).",
@@ -68,8 +92,21 @@ func NewMetrics() *Metrics {
 
 // ObserveRequest implements gateway.Observer.
 func (m *Metrics) ObserveRequest(service, operation string, status int, code string, latency time.Duration) {
-	m.requests.WithLabelValues(service, operation, strconv.Itoa(status), code).Inc()
-	m.latency.WithLabelValues(service, operation).Observe(latency.Seconds())
+	k := requestKey{service, operation, status, code}
+	m.mu.RLock()
+	rm, ok := m.byRequest[k]
+	m.mu.RUnlock()
+	if !ok {
+		rm = requestMetrics{m.requests.WithLabelValues(service, operation, strconv.Itoa(status), code),
+			m.latency.WithLabelValues(service, operation)}
+		m.mu.Lock()
+		if len(m.byRequest) < maxRequestKeys {
+			m.byRequest[k] = rm
+		}
+		m.mu.Unlock()
+	}
+	rm.count.Inc()
+	rm.latency.Observe(latency.Seconds())
 }
 
 // ObserveClaim implements lifecycle.Observer.

@@ -77,9 +77,9 @@ func headerSignature(r *http.Request, p *parsed, payload *payloadSum, secret str
 	s := cb.sts[:0]
 	s = append(s, Algorithm...)
 	s = append(s, '\n')
-	s = at.AppendFormat(s, amzDateLayout)
+	s = appendAmzDate(s, p)
 	s = append(s, '\n')
-	s = at.AppendFormat(s, scopeDateLayout)
+	s = append(s, p.amzDate[:len(scopeDateLayout)]...)
 	s = append(s, '/')
 	s = append(s, p.Region...)
 	s = append(s, '/')
@@ -99,6 +99,13 @@ func headerSignature(r *http.Request, p *parsed, payload *payloadSum, secret str
 	b = append(b, inner[:]...)
 	cb.b = b
 	return sha256.Sum256(b), nil
+}
+
+// appendAmzDate appends the request's X-Amz-Date as SignedAt formats in
+// amzDateLayout: the header's own text (setDate accepts only what formats
+// back to itself).
+func appendAmzDate(b []byte, p *parsed) []byte {
+	return append(b, p.amzDate...)
 }
 
 // appendPad appends HMAC's 64-byte block of key XORed with pad.
@@ -196,7 +203,7 @@ func appendCanonicalHeaders(b []byte, r *http.Request, p *parsed) ([]byte, *Erro
 			b = append(b, '\n')
 			continue
 		case "x-amz-date":
-			b = p.SignedAt.UTC().AppendFormat(b, amzDateLayout)
+			b = appendAmzDate(b, p)
 			b = append(b, '\n')
 			continue
 		case "content-length":
@@ -214,7 +221,7 @@ func appendCanonicalHeaders(b []byte, r *http.Request, p *parsed) ([]byte, *Erro
 				continue
 			}
 		}
-		vs := r.Header.Values(h)
+		vs := headerValues(r.Header, h)
 		if len(vs) == 0 {
 			return b, newError(KindMismatch, msgMismatch)
 		}
@@ -227,6 +234,29 @@ func appendCanonicalHeaders(b []byte, r *http.Request, p *parsed) ([]byte, *Erro
 		b = append(b, '\n')
 	}
 	return b, nil
+}
+
+// headerValues is h.Values(name) for a signed header's name (a lowercase
+// HTTP token, see validHeaderName), its canonical form spelled in a stack
+// buffer: Values would allocate it for every name outside net/textproto's
+// table of common headers (x-amz-target, amz-sdk-invocation-id, ...), on
+// every request.
+func headerValues(h http.Header, name string) []string {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return h.Values(name)
+	}
+	k := buf[:len(name)]
+	upper := true
+	for i := range len(name) {
+		c := name[i]
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		k[i] = c
+		upper = c == '-'
+	}
+	return h[string(k)]
 }
 
 // appendTrimmed appends v as the SDK signer writes a header value: leading

@@ -299,11 +299,49 @@ func (p *parsed) setCredential(cred string) *Error {
 }
 
 func validScopeDate(s string) bool {
-	if len(s) != 8 {
-		return false
+	_, ok := parseDigitsDate(s, len(scopeDateLayout))
+	return ok
+}
+
+// parseDigitsDate reads s, n bytes long, whose first 8 are a date as
+// YYYYMMDD and, when n is 16, the rest a time as 'T'HHMMSS'Z' (the layouts
+// scopeDateLayout and amzDateLayout): what time.Parse accepts of those
+// layouts at that length, but for a signed year, without its cost (every
+// request's date is read).
+func parseDigitsDate(s string, n int) (time.Time, bool) {
+	if len(s) != n || (n != 8 && n != 16) {
+		return time.Time{}, false
 	}
-	_, err := time.Parse(scopeDateLayout, s)
-	return err == nil
+	num := func(i, w int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+w]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	y, mo, d := num(0, 4), num(4, 2), num(6, 2)
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysIn(time.Month(mo), y) {
+		return time.Time{}, false
+	}
+	h, mi, sec := 0, 0, 0
+	if n == 16 {
+		if s[8] != 'T' || s[15] != 'Z' {
+			return time.Time{}, false
+		}
+		h, mi, sec = num(9, 2), num(11, 2), num(13, 2)
+		if h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 {
+			return time.Time{}, false
+		}
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC), true
+}
+
+// daysIn is the number of days of month m in year y.
+func daysIn(m time.Month, y int) int {
+	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // setSignedHeaders parses "a;b;c": lowercase, sorted, unique, with "host" and
@@ -370,8 +408,8 @@ func (p *parsed) setSignature(sig string) *Error {
 }
 
 func (p *parsed) setDate(s string) *Error {
-	t, err := time.Parse(amzDateLayout, s)
-	if err != nil || len(s) != len(amzDateLayout) {
+	t, ok := parseDigitsDate(s, len(amzDateLayout))
+	if !ok {
 		return newError(KindIncomplete, "X-Amz-Date must be in the ISO8601 basic format YYYYMMDD'T'HHMMSS'Z', got '"+truncate(s)+"'.")
 	}
 	p.amzDate, p.SignedAt = s, t

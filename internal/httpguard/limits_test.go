@@ -1,0 +1,110 @@
+package httpguard
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// deadlineRecorder is a ResponseWriter that records the write deadlines
+// http.ResponseController sets through it, and what was hijacked and
+// flushed when.
+type deadlineRecorder struct {
+	*httptest.ResponseRecorder
+	events       []string // "deadline", "zero", "header", "write", "flush", "hijack"
+	last         time.Time
+	refuseHijack bool // Hijack fails (as on an HTTP/2 connection)
+}
+
+func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error {
+	if t.IsZero() {
+		d.events = append(d.events, "zero")
+	} else {
+		d.events = append(d.events, "deadline")
+	}
+	d.last = t
+	return nil
+}
+
+func (d *deadlineRecorder) SetReadDeadline(time.Time) error { return nil }
+
+func (d *deadlineRecorder) WriteHeader(code int) {
+	d.events = append(d.events, "header")
+	d.ResponseRecorder.WriteHeader(code)
+}
+
+func (d *deadlineRecorder) Write(p []byte) (int, error) {
+	d.events = append(d.events, "write")
+	return d.ResponseRecorder.Write(p)
+}
+
+func (d *deadlineRecorder) FlushError() error {
+	d.events = append(d.events, "flush")
+	return nil
+}
+
+func (d *deadlineRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	d.events = append(d.events, "hijack")
+	if d.refuseHijack {
+		return nil, nil, http.ErrNotSupported
+	}
+	return nil, nil, nil
+}
+
+// TestResponseDeadlines checks every response write of the server has a
+// deadline, set once per response: the header and the body share the
+// body's, a response without a body gets one when the handler returns
+// (the server writes it then), an informational status and a flush get
+// their own at once, and a hijacked connection gets none after it is
+// taken (a refused hijack leaves the response to the server, with its
+// deadline).
+func TestResponseDeadlines(t *testing.T) {
+	l := Limits{Grace: time.Second, MinRate: 1 << 10}
+	for _, tc := range []struct {
+		name    string
+		handler func(w http.ResponseWriter)
+		want    []string
+	}{
+		{"header and body", func(w http.ResponseWriter) { w.WriteHeader(200); w.Write(make([]byte, 2048)) },
+			[]string{"zero", "header", "deadline", "write"}},
+		{"body only", func(w http.ResponseWriter) { w.Write([]byte("x")) }, []string{"zero", "deadline", "write"}},
+		{"header only", func(w http.ResponseWriter) { w.WriteHeader(204) }, []string{"zero", "header", "deadline"}},
+		{"nothing", func(w http.ResponseWriter) {}, []string{"zero", "deadline"}},
+		{"informational", func(w http.ResponseWriter) { w.WriteHeader(103); w.WriteHeader(200); w.Write([]byte("x")) },
+			[]string{"zero", "deadline", "header", "header", "deadline", "write"}},
+		{"flush", func(w http.ResponseWriter) { w.WriteHeader(200); http.NewResponseController(w).Flush() },
+			[]string{"zero", "header", "deadline", "flush", "deadline"}},
+		{"hijack by controller", func(w http.ResponseWriter) { w.WriteHeader(101); http.NewResponseController(w).Hijack() },
+			[]string{"zero", "deadline", "header", "hijack"}},
+		{"hijack by assertion", func(w http.ResponseWriter) { w.(http.Hijacker).Hijack() }, []string{"zero", "hijack"}},
+		{"hijack refused", func(w http.ResponseWriter) { w.(http.Hijacker).Hijack() }, []string{"zero", "hijack", "deadline"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder(), refuseHijack: tc.name == "hijack refused"}
+			start := time.Now()
+			l.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tc.handler(w) })).
+				ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			if len(rec.events) != len(tc.want) {
+				t.Fatalf("events %v, want %v", rec.events, tc.want)
+			}
+			for i := range tc.want {
+				if rec.events[i] != tc.want[i] {
+					t.Fatalf("events %v, want %v", rec.events, tc.want)
+				}
+			}
+			if tc.want[len(tc.want)-1] == "deadline" || tc.name == "header and body" {
+				// Grace, plus 2 s for 2 KiB at 1 KiB/s when there is a body.
+				max := l.Grace
+				if tc.name == "header and body" {
+					max += 2 * time.Second
+				}
+				if d := rec.last.Sub(start); d < max-time.Second/2 || d > max+time.Second/2 {
+					t.Errorf("last deadline %v after the start, want about %v", d, max)
+				}
+			}
+		})
+	}
+}

@@ -134,7 +134,12 @@ func BenchmarkDesktopEncode(b *testing.B) {
 			json.Marshal(w)
 		}
 	})
-	b.Run("AppendJSON", func(b *testing.B) {
+	b.Run("first-form", func(b *testing.B) {
+		for b.Loop() {
+			w.appendV1(make([]byte, 0, 1024))
+		}
+	})
+	b.Run("compact", func(b *testing.B) {
 		for b.Loop() {
 			w.AppendJSON(make([]byte, 0, 1024))
 		}
@@ -279,20 +284,30 @@ func TestStoredRecordsDecodeAsEncodingJSON(t *testing.T) {
 }
 
 func BenchmarkDesktopDecode(b *testing.B) {
-	data, err := benchDesktop().AppendJSON(nil)
+	v1, err := benchDesktop().appendV1(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v2, err := benchDesktop().AppendJSON(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("encoding/json", func(b *testing.B) {
 		for b.Loop() {
-			var w desktopRec
-			json.Unmarshal(data, &w)
+			var w desktopRecV1
+			json.Unmarshal(v1, &w)
 		}
 	})
-	b.Run("store.DecodeJSON", func(b *testing.B) {
+	b.Run("store.DecodeJSON/first-form", func(b *testing.B) {
 		for b.Loop() {
 			var w desktopRec
-			store.DecodeJSON(data, &w)
+			store.DecodeJSON(v1, &w)
+		}
+	})
+	b.Run("store.DecodeJSON/compact", func(b *testing.B) {
+		for b.Loop() {
+			var w desktopRec
+			store.DecodeJSON(v2, &w)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -352,12 +353,19 @@ func (w *desktopRec) DecodeRecord(b []byte) error {
 	if !bytes.HasPrefix(b, []byte(v2Prefix)) {
 		return gojson.Unmarshal(b, (*desktopRecV1)(w))
 	}
-	var v desktopRecV2
-	if err := gojson.Unmarshal(b, &v); err != nil {
-		return err
+	v := v2Scratch.Get().(*desktopRecV2)
+	err := gojson.Unmarshal(b, v)
+	if err == nil {
+		err = w.fromV2(v)
 	}
-	return w.fromV2(&v)
+	*v = desktopRecV2{} // w holds its slices, maps and pointers now
+	v2Scratch.Put(v)
+	return err
 }
+
+// v2Scratch holds zeroed desktopRecV2s for DecodeRecord: the compact form
+// is decoded into one and moved into the desktopRec.
+var v2Scratch = sync.Pool{New: func() any { return new(desktopRecV2) }}
 
 // UnmarshalJSON decodes a stored desktop record of either form (for
 // encoding/json's callers; the store's reads use DecodeRecord).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -240,6 +241,23 @@ func TestDerivedComputerName(t *testing.T) {
 			if got := derivedComputerName(&desktopRec{WorkspaceID: id, ComputerName: n}); got != want {
 				t.Errorf("id %q, name %q: derived %v, want %v", id, n, got, want)
 			}
+		}
+	}
+}
+
+// TestComputerNameAsBefore: computerName gives what it gave before it was
+// written without strings.ToUpper for ASCII ids.
+func TestComputerNameAsBefore(t *testing.T) {
+	before := func(id string) string {
+		s := strings.ToUpper(strings.TrimPrefix(id, "ws-"))
+		if len(s) > 8 {
+			s = s[len(s)-8:]
+		}
+		return "WSAMZN-" + s
+	}
+	for _, id := range []string{"ws-0bpw1stta", "ws-abc", "ws-", "", "0bpw1stta", "ws-é日本\u2028x", "ws-bad\xffxyzabcd", "ws-ABCdefGHijk", "ws-z{}~!azAZ09", newOrderedID("ws-"), newID("ws-")} {
+		if got, want := computerName(id), before(id); got != want {
+			t.Errorf("computerName(%q) = %q, want %q", id, got, want)
 		}
 	}
 }

@@ -8,12 +8,11 @@ import (
 	"github.com/deskplane/deskplane/internal/jsonenc"
 )
 
-// AppendJSON appends the desktop's stored form: the bytes encoding/json
+// appendV1 appends the desktop's first stored form: the bytes encoding/json
 // writes for it (TestDesktopAppendJSONMatchesEncodingJSON holds them
-// equal), without its reflection. Every desktop write encodes a record,
-// most of them on the store's single writer, so this is on the path of
-// every CreateWorkspaces and state change.
-func (w *desktopRec) AppendJSON(b []byte) ([]byte, error) {
+// equal), without its reflection. AppendJSON writes it for a record the
+// compact form cannot hold (desktop_v2.go).
+func (w *desktopRec) appendV1(b []byte) ([]byte, error) {
 	var err error
 	b = append(b, '{')
 	b = jsonenc.String(jsonenc.Field(b, "id", true), w.WorkspaceID)

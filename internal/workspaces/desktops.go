@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -1201,11 +1202,31 @@ func volumeID() string {
 // characters of its id (ids share their leading characters, which count
 // time, so the trailing ones tell desktops apart).
 func computerName(id string) string {
-	s := strings.ToUpper(strings.TrimPrefix(id, "ws-"))
+	s := strings.TrimPrefix(id, "ws-")
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			s = strings.ToUpper(s)
+			if len(s) > 8 {
+				s = s[len(s)-8:]
+			}
+			return "WSAMZN-" + s
+		}
+	}
+	// ASCII (every id this program makes): one allocation.
 	if len(s) > 8 {
 		s = s[len(s)-8:]
 	}
-	return "WSAMZN-" + s
+	var buf [7 + 8]byte
+	n := copy(buf[:], "WSAMZN-")
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		buf[n] = c
+		n++
+	}
+	return string(buf[:n])
 }
 
 // allocIP hands out the next host address of a subnet.

@@ -1,0 +1,439 @@
+package workspaces
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	gojson "github.com/goccy/go-json"
+
+	"github.com/deskplane/deskplane/internal/jsonenc"
+)
+
+// A desktop record is stored in one of two JSON forms:
+//
+//   - the first form, encoding/json's bytes for desktopRec (its json tags;
+//     desktopRec.appendV1), written by every version before the compact
+//     form and still written for a record the compact form cannot hold;
+//   - the compact form, desktopRecV2's bytes: it begins with {"v":2, has
+//     short member names, times as integers (the creation time in Unix
+//     nanoseconds, every other time in nanoseconds after it), the history
+//     as two arrays, and leaves out what it can derive (the computer name
+//     when it is the one the id gives). A provisioned desktop takes about
+//     60% of the first form's bytes, and every byte of a record goes
+//     through the store's batch, WAL, memtable and read cache, twice per
+//     created desktop.
+//
+// decodeRecord reads both; "state" and "tags" keep their names in both
+// forms (resourceTags reads only those two members).
+
+// v2Prefix begins every record in the compact form (and none in the first:
+// its first member is "id").
+const v2Prefix = `{"v":2,`
+
+// desktopRecV2 is the compact form of desktopRec (see above). Times are
+// nanoseconds after C, the creation time in Unix nanoseconds; a time
+// field left out is the zero time (or, for SS, the creation time).
+type desktopRecV2 struct {
+	V        int                 `json:"v"`
+	ID       string              `json:"id"`
+	Dir      string              `json:"d"`
+	User     string              `json:"u"`
+	Name     string              `json:"n,omitempty"`
+	Bundle   string              `json:"b"`
+	State    string              `json:"state"`
+	Prev     string              `json:"ps,omitempty"`
+	Subnet   string              `json:"sn"`
+	IP       string              `json:"ip"`
+	Computer *string             `json:"cn,omitempty"` // absent: computerName(ID)
+	ErrCode  string              `json:"ec,omitempty"`
+	ErrMsg   string              `json:"em,omitempty"`
+	Props    propsV2             `json:"p"`
+	Mods     []ModificationState `json:"m,omitempty"`
+	Key      string              `json:"k,omitempty"`
+	RootEnc  bool                `json:"re,omitempty"`
+	UserEnc  bool                `json:"ue,omitempty"`
+	SID      string              `json:"sid,omitempty"`
+	Grant    string              `json:"wg,omitempty"`
+	Root     volumeV2            `json:"r"`
+	UserVol  volumeV2            `json:"uv"`
+	SnapBase *int64              `json:"sb,omitempty"`
+	Unhealth *int64              `json:"uh,omitempty"`
+	Tags     Tags                `json:"tags,omitempty"`
+	Created  int64               `json:"c"`
+	Since    int64               `json:"ss,omitempty"`
+	Avail    *int64              `json:"as,omitempty"`
+	Resize   *int64              `json:"lr,omitempty"`
+	Up       *int64              `json:"lu,omitempty"`
+	Down     *int64              `json:"ld,omitempty"`
+	Maint    string              `json:"mg,omitempty"`
+	MigFrom  string              `json:"mf,omitempty"`
+	MigTo    string              `json:"mt,omitempty"`
+	Await    bool                `json:"ag,omitempty"`
+	Boot     int64               `json:"gb,omitempty"`
+	Seq      int64               `json:"q"`
+	HStates  []string            `json:"hs,omitempty"`
+	HTimes   []int64             `json:"ht,omitempty"`
+}
+
+// propsV2 is WorkspaceProperties in the compact form.
+type propsV2 struct {
+	RunningMode *string  `json:"rm,omitempty"`
+	AutoStop    *int     `json:"at,omitempty"`
+	Root        *int     `json:"rs,omitempty"`
+	User        *int     `json:"us,omitempty"`
+	Compute     *string  `json:"ct,omitempty"`
+	Protocols   []string `json:"pr,omitempty"`
+	OS          *string  `json:"os,omitempty"`
+	GA          *struct {
+		Mode              *string `json:"Mode,omitempty" v:"enum=ENABLED_AUTO|DISABLED|INHERITED"`
+		PreferredProtocol *string `json:"PreferredProtocol,omitempty" v:"enum=TCP|NONE|INHERITED"`
+	} `json:"ga,omitempty"`
+}
+
+// volumeV2 is volumeRec in the compact form.
+type volumeV2 struct {
+	ID     string   `json:"id"`
+	Size   int      `json:"sz"`
+	Enc    bool     `json:"e,omitempty"`
+	EDK    []byte   `json:"k,omitempty"`
+	Grants []string `json:"g,omitempty"`
+	Image  string   `json:"im,omitempty"`
+}
+
+// compactTimes bounds the times the compact form holds: every time of the
+// record is in UTC and in [1970, 2200), so that each fits in Unix
+// nanoseconds and each one's distance from the creation time does too.
+var (
+	compactFrom  = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	compactUntil = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func compactTime(t time.Time) bool {
+	return t.Location() == time.UTC && !t.Before(compactFrom) && t.Before(compactUntil)
+}
+
+// compactable reports whether the compact form holds w: its times are
+// compactTime (zero times of omitted fields aside).
+func (w *desktopRec) compactable() bool {
+	if !compactTime(w.Created) || !compactTime(w.StateSince) {
+		return false
+	}
+	for _, t := range [...]*time.Time{w.SnapshotBase, w.UnhealthySince, w.AvailableSince} {
+		if t != nil && !compactTime(*t) {
+			return false
+		}
+	}
+	for _, t := range [...]time.Time{w.LastVolumeResize, w.LastComputeUp, w.LastComputeDown} {
+		if !t.IsZero() && !compactTime(t) {
+			return false
+		}
+	}
+	for _, h := range w.History {
+		if !compactTime(h.Time) {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendJSON appends the desktop's stored form: the compact form when it
+// holds the record, else the first form. Every desktop write encodes a
+// record, most of them on the store's single writer, so this is on the
+// path of every CreateWorkspaces and state change.
+func (w *desktopRec) AppendJSON(b []byte) ([]byte, error) {
+	if !w.compactable() {
+		return w.appendV1(b)
+	}
+	return w.appendV2(b), nil
+}
+
+// appendV2 appends the compact form: the bytes encoding/json writes for
+// the desktopRecV2 of w (TestDesktopV2MatchesEncodingJSON holds them
+// equal). w must be compactable.
+func (w *desktopRec) appendV2(b []byte) []byte {
+	c := w.Created.UnixNano()
+	off := func(b []byte, name string, t time.Time) []byte {
+		return jsonenc.Int(jsonenc.Field(b, name, false), t.UnixNano()-c)
+	}
+	b = append(b, v2Prefix...)
+	b = jsonenc.String(jsonenc.Field(b, "id", true), w.WorkspaceID)
+	b = jsonenc.String(jsonenc.Field(b, "d", false), w.DirectoryID)
+	b = jsonenc.String(jsonenc.Field(b, "u", false), w.UserName)
+	b = optString(b, "n", w.WorkspaceName)
+	b = jsonenc.String(jsonenc.Field(b, "b", false), w.BundleID)
+	b = jsonenc.String(jsonenc.Field(b, "state", false), w.State)
+	b = optString(b, "ps", w.PrevState)
+	b = jsonenc.String(jsonenc.Field(b, "sn", false), w.SubnetID)
+	b = jsonenc.String(jsonenc.Field(b, "ip", false), w.IPAddress)
+	if !derivedComputerName(w) {
+		b = jsonenc.String(jsonenc.Field(b, "cn", false), w.ComputerName)
+	}
+	b = optString(b, "ec", w.ErrorCode)
+	b = optString(b, "em", w.ErrorMessage)
+	b = w.Properties.appendV2(jsonenc.Field(b, "p", false))
+	if len(w.Modifications) > 0 {
+		b = append(jsonenc.Field(b, "m", false), '[')
+		for i, m := range w.Modifications {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonenc.String(jsonenc.Field(append(b, '{'), "Resource", true), m.Resource)
+			b = append(jsonenc.String(jsonenc.Field(b, "State", false), m.State), '}')
+		}
+		b = append(b, ']')
+	}
+	b = optString(b, "k", w.VolumeKey)
+	b = optBool(b, "re", w.RootEncrypted)
+	b = optBool(b, "ue", w.UserEncrypted)
+	b = optString(b, "sid", w.UserSID)
+	b = optString(b, "wg", w.WorkspaceGrant)
+	b = w.Root.appendV2(jsonenc.Field(b, "r", false))
+	b = w.User.appendV2(jsonenc.Field(b, "uv", false))
+	if w.SnapshotBase != nil {
+		b = off(b, "sb", *w.SnapshotBase)
+	}
+	if w.UnhealthySince != nil {
+		b = off(b, "uh", *w.UnhealthySince)
+	}
+	if len(w.Tags) > 0 {
+		b = w.Tags.appendJSON(jsonenc.Field(b, "tags", false))
+	}
+	b = jsonenc.Int(jsonenc.Field(b, "c", false), c)
+	if s := w.StateSince.UnixNano() - c; s != 0 {
+		b = jsonenc.Int(jsonenc.Field(b, "ss", false), s)
+	}
+	if w.AvailableSince != nil {
+		b = off(b, "as", *w.AvailableSince)
+	}
+	if !w.LastVolumeResize.IsZero() {
+		b = off(b, "lr", w.LastVolumeResize)
+	}
+	if !w.LastComputeUp.IsZero() {
+		b = off(b, "lu", w.LastComputeUp)
+	}
+	if !w.LastComputeDown.IsZero() {
+		b = off(b, "ld", w.LastComputeDown)
+	}
+	b = optString(b, "mg", w.MaintGroup)
+	b = optString(b, "mf", w.MigratedFrom)
+	b = optString(b, "mt", w.MigratingTo)
+	b = optBool(b, "ag", w.AwaitGuest)
+	if w.GuestBoot != 0 {
+		b = jsonenc.Int(jsonenc.Field(b, "gb", false), w.GuestBoot)
+	}
+	b = jsonenc.Int(jsonenc.Field(b, "q", false), w.Seq)
+	if len(w.History) > 0 {
+		b = append(jsonenc.Field(b, "hs", false), '[')
+		for i, h := range w.History {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonenc.String(b, h.State)
+		}
+		b = append(jsonenc.Field(append(b, ']'), "ht", false), '[')
+		for i, h := range w.History {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonenc.Int(b, h.Time.UnixNano()-c)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// derivedComputerName reports whether the compact form leaves w's computer
+// name out: it is the one its id gives (and valid UTF-8, which JSON would
+// otherwise have changed).
+func derivedComputerName(w *desktopRec) bool {
+	// computerName(w.WorkspaceID) == w.ComputerName, without building it.
+	const p = "WSAMZN-"
+	n, id := w.ComputerName, strings.TrimPrefix(w.WorkspaceID, "ws-")
+	if !strings.HasPrefix(n, p) || !utf8.ValidString(n) {
+		return false
+	}
+	if len(id) > 8 {
+		id = id[len(id)-8:]
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] >= utf8.RuneSelf {
+			return n == computerName(w.WorkspaceID) // ToUpper of more than ASCII
+		}
+	}
+	n = n[len(p):]
+	if len(n) != len(id) {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if n[i] != c {
+			return false
+		}
+	}
+	return true
+}
+
+// appendV2 appends the properties in the compact form.
+func (p *WorkspaceProperties) appendV2(b []byte) []byte {
+	b = append(b, '{')
+	first := true
+	field := func(name string) {
+		b = jsonenc.Field(b, name, first)
+		first = false
+	}
+	if p.RunningMode != nil {
+		field("rm")
+		b = jsonenc.String(b, *p.RunningMode)
+	}
+	for _, n := range [...]struct {
+		name string
+		v    *int
+	}{{"at", p.RunningModeAutoStopTimeoutInMinutes}, {"rs", p.RootVolumeSizeGib}, {"us", p.UserVolumeSizeGib}} {
+		if n.v != nil {
+			field(n.name)
+			b = jsonenc.Int(b, int64(*n.v))
+		}
+	}
+	if p.ComputeTypeName != nil {
+		field("ct")
+		b = jsonenc.String(b, *p.ComputeTypeName)
+	}
+	if len(p.Protocols) > 0 {
+		field("pr")
+		b = appendStrings(b, p.Protocols)
+	}
+	if p.OperatingSystemName != nil {
+		field("os")
+		b = jsonenc.String(b, *p.OperatingSystemName)
+	}
+	if g := p.GlobalAccelerator; g != nil {
+		field("ga")
+		b = append(b, '{')
+		if g.Mode != nil {
+			b = jsonenc.String(jsonenc.Field(b, "Mode", true), *g.Mode)
+		}
+		if g.PreferredProtocol != nil {
+			b = jsonenc.String(jsonenc.Field(b, "PreferredProtocol", g.Mode == nil), *g.PreferredProtocol)
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// appendV2 appends the volume in the compact form.
+func (v *volumeRec) appendV2(b []byte) []byte {
+	b = jsonenc.String(jsonenc.Field(append(b, '{'), "id", true), v.VolumeID)
+	b = jsonenc.Int(jsonenc.Field(b, "sz", false), int64(v.SizeGib))
+	b = optBool(b, "e", v.Encrypted)
+	if len(v.EncryptedDataKey) > 0 {
+		b = jsonenc.Bytes(jsonenc.Field(b, "k", false), v.EncryptedDataKey)
+	}
+	if len(v.GrantIDs) > 0 {
+		b = appendStrings(jsonenc.Field(b, "g", false), v.GrantIDs)
+	}
+	b = optString(b, "im", v.ImageID)
+	return append(b, '}')
+}
+
+// desktopRecV1 is desktopRec without its methods: the first form, decoded
+// by its json tags.
+type desktopRecV1 desktopRec
+
+// DecodeRecord decodes a stored desktop record of either form into w
+// (store.DecodeJSON calls it).
+func (w *desktopRec) DecodeRecord(b []byte) error {
+	if !bytes.HasPrefix(b, []byte(v2Prefix)) {
+		return gojson.Unmarshal(b, (*desktopRecV1)(w))
+	}
+	v := v2Scratch.Get().(*desktopRecV2)
+	err := gojson.Unmarshal(b, v)
+	if err == nil {
+		err = w.fromV2(v)
+	}
+	*v = desktopRecV2{} // w holds its slices, maps and pointers now
+	v2Scratch.Put(v)
+	return err
+}
+
+// v2Scratch holds zeroed desktopRecV2s for DecodeRecord: the compact form
+// is decoded into one and moved into the desktopRec.
+var v2Scratch = sync.Pool{New: func() any { return new(desktopRecV2) }}
+
+// UnmarshalJSON decodes a stored desktop record of either form (for
+// encoding/json's callers; the store's reads use DecodeRecord).
+func (w *desktopRec) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if !bytes.HasPrefix(b, []byte(v2Prefix)) {
+		return json.Unmarshal(b, (*desktopRecV1)(w))
+	}
+	var v desktopRecV2
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	return w.fromV2(&v)
+}
+
+// errV2History is a compact record whose history arrays differ in length.
+var errV2History = errors.New("desktop record: history states and times differ in number")
+
+// fromV2 sets w to the record v holds, as the first form's decoding would
+// (into a zero record).
+func (w *desktopRec) fromV2(v *desktopRecV2) error {
+	if len(v.HStates) != len(v.HTimes) {
+		return errV2History
+	}
+	c := v.Created
+	at := func(off int64) time.Time { return time.Unix(0, c+off).UTC() }
+	atp := func(off *int64) *time.Time {
+		if off == nil {
+			return nil
+		}
+		t := at(*off)
+		return &t
+	}
+	atz := func(off *int64) time.Time {
+		if off == nil {
+			return time.Time{}
+		}
+		return at(*off)
+	}
+	*w = desktopRec{
+		WorkspaceID: v.ID, DirectoryID: v.Dir, UserName: v.User, WorkspaceName: v.Name, BundleID: v.Bundle,
+		State: v.State, PrevState: v.Prev, SubnetID: v.Subnet, IPAddress: v.IP,
+		ErrorCode: v.ErrCode, ErrorMessage: v.ErrMsg,
+		Properties: WorkspaceProperties{
+			RunningMode: v.Props.RunningMode, RunningModeAutoStopTimeoutInMinutes: v.Props.AutoStop,
+			RootVolumeSizeGib: v.Props.Root, UserVolumeSizeGib: v.Props.User, ComputeTypeName: v.Props.Compute,
+			Protocols: v.Props.Protocols, OperatingSystemName: v.Props.OS, GlobalAccelerator: v.Props.GA,
+		},
+		Modifications: v.Mods, VolumeKey: v.Key, RootEncrypted: v.RootEnc, UserEncrypted: v.UserEnc,
+		UserSID: v.SID, WorkspaceGrant: v.Grant,
+		Root:         volumeRec{VolumeID: v.Root.ID, SizeGib: v.Root.Size, Encrypted: v.Root.Enc, EncryptedDataKey: v.Root.EDK, GrantIDs: v.Root.Grants, ImageID: v.Root.Image},
+		User:         volumeRec{VolumeID: v.UserVol.ID, SizeGib: v.UserVol.Size, Encrypted: v.UserVol.Enc, EncryptedDataKey: v.UserVol.EDK, GrantIDs: v.UserVol.Grants, ImageID: v.UserVol.Image},
+		SnapshotBase: atp(v.SnapBase), UnhealthySince: atp(v.Unhealth), Tags: v.Tags,
+		Created: at(0), StateSince: at(v.Since), AvailableSince: atp(v.Avail),
+		LastVolumeResize: atz(v.Resize), LastComputeUp: atz(v.Up), LastComputeDown: atz(v.Down),
+		MaintGroup: v.Maint, MigratedFrom: v.MigFrom, MigratingTo: v.MigTo,
+		AwaitGuest: v.Await, GuestBoot: v.Boot, Seq: v.Seq,
+	}
+	if v.Computer != nil {
+		w.ComputerName = *v.Computer
+	} else {
+		w.ComputerName = computerName(v.ID)
+	}
+	if len(v.HStates) > 0 {
+		w.History = make([]Transition, len(v.HStates))
+		for i, s := range v.HStates {
+			w.History[i] = Transition{State: s, Time: at(v.HTimes[i])}
+		}
+	}
+	return nil
+}

@@ -904,16 +904,16 @@ func table(rs []result) string {
 	dpD, moD, trD := find("DescribeWorkspaces by id", "deskplane"), find("DescribeWorkspaces by id", "moto"), find("DescribeWorkspaces by id", "trivial")
 	if dpD != nil && moD != nil {
 		x := dpD.rps() / moD.rps()
-		fmt.Fprintf(&b, "- DescribeWorkspaces by id: deskplane/moto = %.1fx (target >= 50x: %s)\n", x, met(x >= 50))
+		fmt.Fprintf(&b, "- DescribeWorkspaces by id: deskplane/moto = %.1fx (target >= 100x: %s)\n", x, met(x >= 100))
 	}
 	if dpD != nil && trD != nil {
 		x := dpD.rps() / trD.rps()
-		fmt.Fprintf(&b, "- DescribeWorkspaces by id: deskplane/trivial handler = %.0f%% (target >= 30%%: %s)\n", 100*x, met(x >= 0.30))
+		fmt.Fprintf(&b, "- DescribeWorkspaces by id: deskplane/trivial handler = %.0f%% (target >= 65%%: %s)\n", 100*x, met(x >= 0.65))
 	}
 	dpC, moC := find("create", "deskplane"), find("create", "moto")
 	if dpC != nil && moC != nil {
 		x := dpC.itemsPerSec() / moC.itemsPerSec()
-		fmt.Fprintf(&b, "- CreateWorkspaces: deskplane/moto desktops/s = %.1fx (target >= 3x: %s)\n", x, met(x >= 3))
+		fmt.Fprintf(&b, "- CreateWorkspaces: deskplane/moto desktops/s = %.1fx (target >= 5x: %s)\n", x, met(x >= 5))
 	}
 	if dpC != nil {
 		fmt.Fprintf(&b, "- deskplane peak RSS while creating %d desktops: %.0f MiB (target < 1024 MiB at 100,000 desktops: %s)\n",

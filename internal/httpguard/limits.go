@@ -109,7 +109,14 @@ func (l Limits) Wrap(h http.Handler) http.Handler {
 			r.Body = &p.body
 		}
 		p.w = pacedWriter{ResponseWriter: w, rc: rc, l: &p.l}
-		h.ServeHTTP(&p.w, r)
+		var pw http.ResponseWriter = &p.w
+		if _, ok := w.(http.Hijacker); ok {
+			// Only a connection that can be taken over says it can
+			// (HTTP/1.x): a WebSocket handshake over HTTP/2 is refused
+			// as not implemented, not failed.
+			pw = hijackingWriter{&p.w}
+		}
+		h.ServeHTTP(pw, r)
 		if !p.w.wrote && !p.w.hijacked {
 			// The server writes the header (and nothing more) now.
 			rc.SetWriteDeadline(time.Now().Add(l.Grace))
@@ -191,9 +198,12 @@ func (w *pacedWriter) FlushError() error {
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
+// hijackingWriter is a pacedWriter whose connection can be taken over.
+type hijackingWriter struct{ *pacedWriter }
+
 // Hijack hands the connection to the handler (http.Hijacker, and
 // http.ResponseController.Hijack): no deadline is set on it after that.
-func (w *pacedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w hijackingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err == nil {
 		w.hijacked = true

@@ -108,3 +108,30 @@ func TestResponseDeadlines(t *testing.T) {
 		})
 	}
 }
+
+// noHijack is a ResponseWriter whose connection cannot be taken over (as
+// an HTTP/2 stream's).
+type noHijack struct{ http.ResponseWriter }
+
+// TestHijackOfferedOnlyWhereSupported: the wrapped writer is an
+// http.Hijacker only when the server's is, so a WebSocket library refuses
+// an upgrade over HTTP/2 as not implemented (501) instead of failing it.
+func TestHijackOfferedOnlyWhereSupported(t *testing.T) {
+	l := Limits{Grace: time.Second, MinRate: 1 << 10}
+	for _, tc := range []struct {
+		name string
+		w    http.ResponseWriter
+		want bool
+	}{
+		{"HTTP/1.1", &deadlineRecorder{ResponseRecorder: httptest.NewRecorder()}, true},
+		{"HTTP/2", noHijack{httptest.NewRecorder()}, false},
+	} {
+		var got bool
+		l.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, got = w.(http.Hijacker)
+		})).ServeHTTP(tc.w, httptest.NewRequest("GET", "/", nil))
+		if got != tc.want {
+			t.Errorf("%s: the wrapped writer is a Hijacker: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -43,8 +43,13 @@ type Options struct {
 	// create's check that its keys are new, a third of the create's CPU;
 	// docs/benchmarks.md).
 	CacheBytes int64
-	// MemTableBytes is the size of one memtable (default 32 MiB); at most
-	// four are held (the one written and three being flushed).
+	// MemTableBytes is the size of one memtable (default 8 MiB); at most
+	// four are held (the one written and three being flushed). Pebble
+	// reuses the memory of one flushed memtable for the next, and a
+	// memtable's first write to each page of fresh memory costs a page
+	// fault: at 32 MiB, memtables were flushed too slowly for the reuse to
+	// take and every byte a create wrote faulted a fresh page (on this VM
+	// most of the memtable insert's CPU; docs/benchmarks.md, session 6).
 	MemTableBytes uint64
 	// ReadCacheEntries and ReadCacheBytes bound the read cache of
 	// committed records (default 100,000 and 64 MiB).
@@ -56,7 +61,7 @@ func (o Options) withDefaults() Options {
 		o.CacheBytes = 256 << 20
 	}
 	if o.MemTableBytes == 0 {
-		o.MemTableBytes = 32 << 20
+		o.MemTableBytes = 8 << 20
 	}
 	if o.ReadCacheEntries <= 0 {
 		o.ReadCacheEntries = 100000
@@ -112,6 +117,10 @@ const (
 // maxGroup bounds how many updates share one sync.
 const maxGroup = 128
 
+// testHookOptions, when set (by benchmarks), changes Pebble's options
+// before the store opens.
+var testHookOptions func(*pebble.Options)
+
 // testHookFS, when set (by tests), wraps the file system Pebble uses.
 var testHookFS func(vfs.FS) vfs.FS
 
@@ -141,11 +150,19 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 		Cache:                       cache,
 		MemTableSize:                o.MemTableBytes,
 		MemTableStopWritesThreshold: 4,
-		FormatMajorVersion:          pebble.FormatNewest,
-		Logger:                      logger{},
+		// Smaller memtables flush more often: compact level 0 into the
+		// level below after eight flushed tables rather than four, so each
+		// compaction rewrites the (random) keys below it half as often.
+		L0CompactionThreshold: 8,
+		L0StopWritesThreshold: 16,
+		FormatMajorVersion:    pebble.FormatNewest,
+		Logger:                logger{},
 	}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	if testHookOptions != nil {
+		testHookOptions(opts)
 	}
 	pdb, err := pebble.Open(dir, opts)
 	if err != nil {

@@ -96,6 +96,8 @@ type DB struct {
 	broken group.Broken // a failed sync: nothing more is acknowledged
 
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
+
+	dirty map[string]bool // the writer's keys written by its group (commitGroup)
 }
 
 var (
@@ -171,7 +173,7 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 	}
 	db := &DB{pdb: pdb, lock: lock, cache: readcache.New(o.ReadCacheEntries, o.ReadCacheBytes),
 		queue: group.NewQueue[*tx]("pebble", maxGroup), flushes: make(chan []*writeReq, maxGroup),
-		stopped: make(chan struct{}), flDone: make(chan struct{})}
+		stopped: make(chan struct{}), flDone: make(chan struct{}), dirty: map[string]bool{}}
 	db.committed = &readcache.Committed{Cache: db.cache, Source: committedSource{db}}
 	// The store's goroutines outlive every request: a panic in one is logged
 	// with its stack and the goroutine goes on (safego.Go restarts it; the
@@ -344,7 +346,11 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	if testHookGroup != nil {
 		testHookGroup(batch)
 	}
-	dirty := map[string]bool{} // keys written by the group so far
+	// dirty holds the keys written by the group so far: the writer's one
+	// map, emptied for each group, keeps the room it grew to instead of
+	// growing a new map, rehash by rehash, for every group.
+	dirty := db.dirty
+	clear(dirty)
 	for _, r := range batch {
 		if err := r.Ctx.Err(); err != nil {
 			r.Err = err

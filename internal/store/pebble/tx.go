@@ -165,7 +165,17 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[stri
 	return out, nil
 }
 
+// expect makes room in the update's map of written records for n more,
+// when it wrote nothing yet: a map grown one write at a time rehashes at
+// every doubling.
+func (t *tx) expect(n int) {
+	if t.written != nil && len(t.written) == 0 && n > 8 {
+		t.written = make(map[string][]byte, n)
+	}
+}
+
 func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
+	t.expect(len(recs))
 	for _, r := range store.Dedupe(recs, true) {
 		if err := t.Put(ctx, table, r.Key, r.Value); err != nil {
 			return err
@@ -178,6 +188,7 @@ func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]s
 	if t.b == nil {
 		return nil, errReadOnly
 	}
+	t.expect(len(recs))
 	created := make(map[string]bool, len(recs))
 	for _, r := range store.Dedupe(recs, false) { // the first of a key is the one created
 		ok, err := t.exists(table, r.Key)

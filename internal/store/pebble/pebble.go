@@ -98,6 +98,10 @@ type DB struct {
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
 
 	dirty map[string]bool // the writer's keys written by its group (commitGroup)
+
+	keys     keyFilter          // the record keys the store may hold
+	stopKeys context.CancelFunc // ends the reading of the keys at Open
+	keysDone chan struct{}      // the reading of the keys at Open ended
 }
 
 var (
@@ -179,6 +183,20 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 	// with its stack and the goroutine goes on (safego.Go restarts it; the
 	// writer also recovers per group).
 	bg := context.Background()
+	// The key filter reads the keys the database holds now from a snapshot
+	// taken before the writer starts; the writer adds every key it writes.
+	snap := pdb.NewSnapshot()
+	keysCtx, stopKeys := context.WithCancel(bg)
+	db.stopKeys, db.keysDone = stopKeys, make(chan struct{})
+	safego.Go(keysCtx, nil, "pebble key filter", func(ctx context.Context) {
+		err := safego.Try(nil, "pebble key filter", func() error { return db.keys.readKeys(ctx, snap) })
+		if err != nil && ctx.Err() == nil {
+			slog.Error("pebble: the key filter is not used: every new key is looked up", "err", err)
+		}
+	}, func() {
+		snap.Close()
+		close(db.keysDone)
+	})
 	safego.Go(bg, nil, "pebble writer", func(context.Context) { db.writer() }, func() {
 		close(db.flushes)
 		close(db.stopped)
@@ -195,6 +213,8 @@ func (db *DB) Close() error {
 		db.queue.Close()
 		<-db.stopped
 		<-db.flDone
+		db.stopKeys()
+		<-db.keysDone
 		db.closeErr = errors.Join(db.pdb.Close(), db.lock.Close())
 	})
 	return db.closeErr

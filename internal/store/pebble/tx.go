@@ -97,7 +97,11 @@ func (t *tx) exists(table, key string) (bool, error) {
 	if v, ok, _, _ := t.cached(table, key); ok {
 		return v != nil, nil
 	}
-	_, closer, err := t.r.Get(t.key(table, key))
+	k := t.key(table, key)
+	if t.b != nil && !t.db.keys.mayHold(k) {
+		return false, nil // the filter knows every key the store may hold
+	}
+	_, closer, err := t.r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}
@@ -111,7 +115,9 @@ func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
 	if t.b == nil {
 		return errReadOnly
 	}
-	if err := t.b.Set(t.key(table, key), value, nil); err != nil {
+	k := t.key(table, key)
+	t.db.keys.add(k) // before the batch can be committed
+	if err := t.b.Set(k, value, nil); err != nil {
 		return fmt.Errorf("pebble: put %s/%s: %w", table, key, err)
 	}
 	t.wrote(table, key, value)

@@ -42,17 +42,9 @@ const MaxWrittenValue = 16 << 10
 
 // New returns a cache of at most max entries and maxBytes bytes of keys
 // and values.
-//
-// The map is made at its bound of entries (up to presizeMax): a cache fills
-// it as the records are created, and a map grown to it one doubling at a
-// time rehashes every entry at each (at 100,000 desktops, half of the
-// cache's CPU when creating). Starting over (clear) keeps the room anyway.
 func New(max, maxBytes int) *Cache {
-	return &Cache{m: make(map[string][]byte, presize(max)), max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
+	return &Cache{m: map[string][]byte{}, max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
 }
-
-// presizeMax bounds the entries New makes room for at once.
-const presizeMax = 1 << 20
 
 // Key is the cache key of a record: table, a NUL byte, key.
 func Key(table, key string) string { return table + "\x00" + key }
@@ -237,9 +229,4 @@ func LockFile(what, path string) (*os.File, error) {
 		return nil, fmt.Errorf("%s: %s is in use by another process (is another deskplane serving this data dir?): %w", what, path, err)
 	}
 	return f, nil
-}
-
-// presize is the room New makes for a cache of at most n entries.
-func presize(n int) int {
-	return min(max(n, 0), presizeMax)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -395,5 +396,49 @@ func TestKeyFilterSeesWritesSinceOpen(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A job enqueued in a previous run is in the key filter once the store
+// reopened, so enqueueing it again replaces it (its old due time leaves the
+// due index) rather than adding a second.
+func TestKeyFilterHoldsJobsAtOpen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pebble")
+	ctx := t.Context()
+	db, err := Open(ctx, dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1_000_000, 0)
+	enqueue := func(db *DB, due time.Time) {
+		t.Helper()
+		err := db.Update(ctx, func(tx store.Tx) error {
+			return tx.Enqueue(ctx, store.Job{ID: "job-1", Kind: "k", Due: due})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueue(db, t0)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	<-db.keysDone
+	if !db.keys.mayHold(jobKey("job-1")) {
+		t.Fatal("the key filter does not hold the job enqueued before the store reopened")
+	}
+	enqueue(db, t0.Add(time.Hour))
+	next, ok, err := db.NextDue(ctx, t0)
+	if err != nil || !ok || !next.Equal(t0.Add(time.Hour)) {
+		t.Errorf("NextDue = %v, %v, %v, want the job's new due time %v only", next, ok, err, t0.Add(time.Hour))
+	}
+	claimed, err := db.Claim(ctx, "owner", t0.Add(time.Minute), time.Minute, 10)
+	if err != nil || len(claimed) != 0 {
+		t.Errorf("Claim before the new due time = %v, %v, want nothing", claimed, err)
 	}
 }

@@ -11,12 +11,13 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// keyFilter is an in-memory bloom filter of the record keys the store
-// holds: when it says a key is absent, the key is absent, and Create,
-// CreateMany and Delete skip the lookup in the database (a Pebble Get
-// walks the batch, every memtable and every level: about 7 µs for a key
-// that is not there). A positive answer is only a maybe, checked in the
-// database. Deleted keys stay in the filter (a false positive, checked).
+// keyFilter is an in-memory bloom filter of the record and job keys the
+// store holds: when it says a key is absent, the key is absent, and
+// Create, CreateMany, Delete and Enqueue skip the lookup in the database
+// (a Pebble Get walks the batch, every memtable and every level: about 7
+// µs for a key that is not there). A positive answer is only a maybe,
+// checked in the database. Deleted keys stay in the filter (a false
+// positive, checked).
 //
 // It is two parts. The keys the database held when the store opened are
 // read from a snapshot by a goroutine at Open (base, nil until it is done:
@@ -31,7 +32,8 @@ type keyFilter struct {
 }
 
 // mayHold reports whether the store may hold key (a record key, as
-// recordKey builds it); false is certain. Writer only.
+// recordKey builds it, or a job key, as jobKey does); false is certain.
+// Writer only.
 func (f *keyFilter) mayHold(key []byte) bool {
 	base := f.base.Load()
 	if base == nil {
@@ -41,7 +43,7 @@ func (f *keyFilter) mayHold(key []byte) bool {
 	return base.has(h) || f.recent.has(h)
 }
 
-// add notes a record key the writer is writing. Writer only.
+// add notes a record or job key the writer is writing. Writer only.
 func (f *keyFilter) add(key []byte) {
 	f.recent.add(maphash.Bytes(filterSeed, key))
 }
@@ -49,25 +51,27 @@ func (f *keyFilter) add(key []byte) {
 // filterSeed hashes the filter's keys (the filter lives in memory only).
 var filterSeed = maphash.MakeSeed()
 
-// readKeys reads every record key of snapshot s into a new filter and
-// publishes it as f's base; it gives up (the filter stays unused) when ctx
-// ends or the read fails.
+// readKeys reads every record and job key of snapshot s into a new filter
+// and publishes it as f's base; it gives up (the filter stays unused) when
+// ctx ends or the read fails.
 func (f *keyFilter) readKeys(ctx context.Context, s *pebble.Snapshot) error {
-	it, err := s.NewIter(&pebble.IterOptions{LowerBound: []byte{recordPrefix}, UpperBound: []byte{recordPrefix + 1}})
-	if err != nil {
-		return fmt.Errorf("pebble: read the record keys: %w", err)
-	}
 	base := &bloomLayers{}
 	n := 0
-	for ok := it.First(); ok; ok = it.Next() {
-		if n++; n%4096 == 0 && ctx.Err() != nil {
-			it.Close()
-			return ctx.Err()
+	for _, prefix := range []byte{recordPrefix, jobPrefix} {
+		it, err := s.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+		if err != nil {
+			return fmt.Errorf("pebble: read the keys: %w", err)
 		}
-		base.add(maphash.Bytes(filterSeed, it.Key()))
-	}
-	if err := it.Close(); err != nil {
-		return fmt.Errorf("pebble: read the record keys: %w", err)
+		for ok := it.First(); ok; ok = it.Next() {
+			if n++; n%4096 == 0 && ctx.Err() != nil {
+				it.Close()
+				return ctx.Err()
+			}
+			base.add(maphash.Bytes(filterSeed, it.Key()))
+		}
+		if err := it.Close(); err != nil {
+			return fmt.Errorf("pebble: read the keys: %w", err)
+		}
 	}
 	f.base.Store(base)
 	slog.Debug("pebble: record keys read into the key filter", "keys", n)

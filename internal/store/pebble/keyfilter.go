@@ -113,15 +113,17 @@ func (l *bloomLayers) add(h uint64) {
 	l.layers[len(l.layers)-1].add(h)
 }
 
-// bloomFilter is one bloom filter of 16 bits per key and 8 probes, the probes of
-// a key within one 512-bit block (one cache line): about 0.1% false
-// positives when full.
+// bloomFilter is one bloom filter of 16 bits per key and 8 probes, the
+// probes of a key within one 512-bit block (one cache line): a few tenths
+// of a percent of false positives when full (TestKeyFilter: 0.63% over
+// three layers).
 type bloomFilter struct {
 	blocks         [][8]uint64
 	keys, capacity int
 	blockMask      uint64
 }
 
+// newBloom returns an empty filter for capacity keys.
 func newBloom(capacity int) *bloomFilter {
 	nblocks := 1 << bits.Len(uint(capacity*16/512-1)) // a power of two
 	return &bloomFilter{blocks: make([][8]uint64, nblocks), capacity: capacity, blockMask: uint64(nblocks - 1)}
@@ -129,7 +131,8 @@ func newBloom(capacity int) *bloomFilter {
 
 func (b *bloomFilter) full() bool { return b.keys >= b.capacity }
 
-// probes yields the block of hash h and its 8 bit positions in it.
+// block returns the 512-bit block of hash h; add and has probe 8 bits of
+// it, from the hash's low 32 bits in steps of its bits 41-63.
 func (b *bloomFilter) block(h uint64) *[8]uint64 { return &b.blocks[(h>>32)&b.blockMask] }
 
 func (b *bloomFilter) add(h uint64) {

@@ -157,10 +157,12 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 		MemTableSize:                o.MemTableBytes,
 		MemTableStopWritesThreshold: 4,
 		// Smaller memtables flush more often: compact level 0 into the
-		// level below after eight flushed tables rather than four, so each
-		// compaction rewrites the (random) keys below it half as often.
-		L0CompactionThreshold: 8,
-		L0StopWritesThreshold: 16,
+		// level below after sixteen flushed tables rather than four, so
+		// each compaction rewrites the (random) keys below it a quarter as
+		// often. The cost, more tables to probe for a key, falls mostly
+		// on keys the read cache and the key filter do not answer.
+		L0CompactionThreshold: 16,
+		L0StopWritesThreshold: 32,
 		FormatMajorVersion:    pebble.FormatNewest,
 		Logger:                logger{},
 	}

@@ -3,15 +3,19 @@ package pebble
 import (
 	"context"
 	"errors"
+	"fmt"
+	"hash/maphash"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/group"
+	"github.com/deskplane/deskplane/internal/store/readcache"
 )
 
 func openTest(t *testing.T) *DB {
@@ -246,5 +250,195 @@ func TestSyncFailureBreaksTheStore(t *testing.T) {
 	}
 	if v, err := db.Get(ctx, "t", "before"); err != nil || string(v) != "before" {
 		t.Errorf("Get(before) = %q, %v", v, err)
+	}
+}
+
+// CreateMany refuses every key that exists wherever it lives: in a table
+// on disk (flushed and compacted), in the memtable, written earlier in the
+// same update, or in the read cache; it creates the rest. The keys on disk
+// and in the memtable were there when the store opened, so its key filter
+// read them from its snapshot at Open (the test waits until it has).
+func TestCreateManySeesEveryLevel(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pebble")
+	db, err := Open(t.Context(), dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	put := func(keys ...string) { // past the store, as a previous run left them
+		t.Helper()
+		for _, k := range keys {
+			if err := db.pdb.Set(recordKey(nil, "d", k), []byte("old "+k), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put("k10", "k30", "k50")
+	if err := db.pdb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.pdb.Compact(ctx, []byte{recordPrefix}, []byte{recordPrefix + 1}, true); err != nil {
+		t.Fatal(err)
+	}
+	put("k20", "k40") // in the log, so in the memtable once reopened
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	<-db.keysDone
+	if db.keys.base.Load() == nil {
+		t.Fatal("the key filter did not read the keys at Open")
+	}
+	if _, err := db.Get(ctx, "d", "k40"); err != nil { // and in the read cache
+		t.Fatal(err)
+	}
+	var existing []string
+	err = db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Put(ctx, "d", "k35", []byte("same update")); err != nil {
+			return err
+		}
+		var err error
+		existing, err = tx.CreateMany(ctx, "d", []store.KV{
+			{Key: "k60", Value: []byte("new")}, {Key: "k50", Value: []byte("x")}, {Key: "k05", Value: []byte("new")},
+			{Key: "k35", Value: []byte("x")}, {Key: "k10", Value: []byte("x")}, {Key: "k40", Value: []byte("x")},
+			{Key: "k20", Value: []byte("x")}, {Key: "k45", Value: []byte("new")}, {Key: "k30", Value: []byte("x")},
+			{Key: "k05", Value: []byte("second")},
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"k50", "k35", "k10", "k40", "k20", "k30", "k05"}
+	if strings.Join(existing, ",") != strings.Join(want, ",") {
+		t.Errorf("CreateMany existing = %v, want %v", existing, want)
+	}
+	for k, v := range map[string]string{"k05": "new", "k45": "new", "k60": "new", "k10": "old k10", "k20": "old k20", "k35": "same update", "k50": "old k50"} {
+		got, err := db.Get(ctx, "d", k)
+		if err != nil || string(got) != v {
+			t.Errorf("Get(%s) = %q, %v, want %q", k, got, err, v)
+		}
+	}
+}
+
+// The key filter never says absent for a key it was given, through the
+// growth of its layers, and says present for few keys it was not given.
+func TestKeyFilter(t *testing.T) {
+	var l bloomLayers
+	const n = 5*firstLayerKeys + 123
+	key := func(i int) []byte { return recordKey(nil, "t", fmt.Sprintf("key-%d", i)) }
+	for i := range n {
+		l.add(maphash.Bytes(filterSeed, key(i)))
+	}
+	if len(l.layers) < 2 {
+		t.Fatalf("%d layers after %d keys, want the filter grown", len(l.layers), n)
+	}
+	for i := range n {
+		if !l.has(maphash.Bytes(filterSeed, key(i))) {
+			t.Fatalf("key %d added but not held", i)
+		}
+	}
+	fp := 0
+	for i := n; i < 2*n; i++ {
+		if l.has(maphash.Bytes(filterSeed, key(i))) {
+			fp++
+		}
+	}
+	if rate := float64(fp) / n; rate > 0.01 {
+		t.Errorf("false positives %.4f of absent keys, want under 1%%", rate)
+	} else {
+		t.Logf("false positives: %d of %d absent keys (%d layers)", fp, n, len(l.layers))
+	}
+}
+
+// A key written since the store opened is held by the key filter as soon
+// as it is written (before its commit), so a Create in the same update or
+// a later one is refused; a key the filter was never given is answered
+// absent without a lookup.
+func TestKeyFilterSeesWritesSinceOpen(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	<-db.keysDone
+	err := db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Put(ctx, "d", "a", []byte("1")); err != nil {
+			return err
+		}
+		if !db.keys.mayHold(recordKey(nil, "d", "a")) {
+			t.Error("a key written in this update is not in the filter")
+		}
+		if err := tx.Create(ctx, "d", "a", []byte("2")); !errors.Is(err, store.ErrExists) {
+			t.Errorf("Create of a key written in the same update = %v, want ErrExists", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.ReadCache().SetMaxEntries(0) // the next write group's entry drops "a" from the cache
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "d", "b", []byte("1")) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := db.ReadCache().Get(readcache.Key("d", "a")); ok {
+		t.Fatal("the read cache still holds a")
+	}
+	err = db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Create(ctx, "d", "a", []byte("3")); !errors.Is(err, store.ErrExists) {
+			t.Errorf("Create of a committed key = %v, want ErrExists", err)
+		}
+		if db.keys.mayHold(recordKey(nil, "d", "never")) {
+			t.Log("a false positive for a key never written (rare)")
+		}
+		return tx.Create(ctx, "d", "never", []byte("new"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A job enqueued in a previous run is in the key filter once the store
+// reopened, so enqueueing it again replaces it (its old due time leaves the
+// due index) rather than adding a second.
+func TestKeyFilterHoldsJobsAtOpen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pebble")
+	ctx := t.Context()
+	db, err := Open(ctx, dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1_000_000, 0)
+	enqueue := func(db *DB, due time.Time) {
+		t.Helper()
+		err := db.Update(ctx, func(tx store.Tx) error {
+			return tx.Enqueue(ctx, store.Job{ID: "job-1", Kind: "k", Due: due})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueue(db, t0)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	<-db.keysDone
+	if !db.keys.mayHold(jobKey("job-1")) {
+		t.Fatal("the key filter does not hold the job enqueued before the store reopened")
+	}
+	enqueue(db, t0.Add(time.Hour))
+	next, ok, err := db.NextDue(ctx, t0)
+	if err != nil || !ok || !next.Equal(t0.Add(time.Hour)) {
+		t.Errorf("NextDue = %v, %v, %v, want the job's new due time %v only", next, ok, err, t0.Add(time.Hour))
+	}
+	claimed, err := db.Claim(ctx, "owner", t0.Add(time.Minute), time.Minute, 10)
+	if err != nil || len(claimed) != 0 {
+		t.Errorf("Claim before the new due time = %v, %v, want nothing", claimed, err)
 	}
 }

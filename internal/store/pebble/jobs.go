@@ -122,7 +122,11 @@ func dueTime(k []byte) int64 {
 
 // getJob reads job id as the transaction sees it (nil when absent).
 func (t *tx) getJob(id string) (*job, error) {
-	v, closer, err := t.r.Get(jobKey(id))
+	k := jobKey(id)
+	if t.b != nil && !t.db.keys.mayHold(k) {
+		return nil, nil // a new job (Enqueue's): the key filter knows every job
+	}
+	v, closer, err := t.r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
@@ -146,7 +150,9 @@ func (t *tx) putJob(id string, old, j *job) error {
 	if err := t.unindex(id, old); err != nil {
 		return err
 	}
-	if err := t.b.Set(jobKey(id), j.encode(), nil); err != nil {
+	k := jobKey(id)
+	t.db.keys.add(k) // before the batch can be committed
+	if err := t.b.Set(k, j.encode(), nil); err != nil {
 		return fmt.Errorf("pebble: write job %s: %w", id, err)
 	}
 	if at, ok := j.claimable(); ok {

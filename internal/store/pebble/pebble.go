@@ -43,8 +43,13 @@ type Options struct {
 	// create's check that its keys are new, a third of the create's CPU;
 	// docs/benchmarks.md).
 	CacheBytes int64
-	// MemTableBytes is the size of one memtable (default 32 MiB); at most
-	// four are held (the one written and three being flushed).
+	// MemTableBytes is the size of one memtable (default 8 MiB); at most
+	// four are held (the one written and three being flushed). Pebble
+	// reuses the memory of one flushed memtable for the next, and a
+	// memtable's first write to each page of fresh memory costs a page
+	// fault: at 32 MiB, memtables were flushed too slowly for the reuse to
+	// take and every byte a create wrote faulted a fresh page (on this VM
+	// most of the memtable insert's CPU; docs/benchmarks.md, session 6).
 	MemTableBytes uint64
 	// ReadCacheEntries and ReadCacheBytes bound the read cache of
 	// committed records (default 100,000 and 64 MiB).
@@ -56,7 +61,7 @@ func (o Options) withDefaults() Options {
 		o.CacheBytes = 256 << 20
 	}
 	if o.MemTableBytes == 0 {
-		o.MemTableBytes = 32 << 20
+		o.MemTableBytes = 8 << 20
 	}
 	if o.ReadCacheEntries <= 0 {
 		o.ReadCacheEntries = 100000
@@ -91,6 +96,12 @@ type DB struct {
 	broken group.Broken // a failed sync: nothing more is acknowledged
 
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
+
+	dirty map[string]bool // the writer's keys written by its group (commitGroup)
+
+	keys     keyFilter          // the record keys the store may hold
+	stopKeys context.CancelFunc // ends the reading of the keys at Open
+	keysDone chan struct{}      // the reading of the keys at Open ended
 }
 
 var (
@@ -111,6 +122,10 @@ const (
 
 // maxGroup bounds how many updates share one sync.
 const maxGroup = 128
+
+// testHookOptions, when set (by benchmarks), changes Pebble's options
+// before the store opens.
+var testHookOptions func(*pebble.Options)
 
 // testHookFS, when set (by tests), wraps the file system Pebble uses.
 var testHookFS func(vfs.FS) vfs.FS
@@ -141,11 +156,21 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 		Cache:                       cache,
 		MemTableSize:                o.MemTableBytes,
 		MemTableStopWritesThreshold: 4,
-		FormatMajorVersion:          pebble.FormatNewest,
-		Logger:                      logger{},
+		// Smaller memtables flush more often: compact level 0 into the
+		// level below after sixteen flushed tables rather than four, so
+		// each compaction rewrites the (random) keys below it a quarter as
+		// often. The cost, more tables to probe for a key, falls mostly
+		// on keys the read cache and the key filter do not answer.
+		L0CompactionThreshold: 16,
+		L0StopWritesThreshold: 32,
+		FormatMajorVersion:    pebble.FormatNewest,
+		Logger:                logger{},
 	}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	if testHookOptions != nil {
+		testHookOptions(opts)
 	}
 	pdb, err := pebble.Open(dir, opts)
 	if err != nil {
@@ -154,12 +179,26 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 	}
 	db := &DB{pdb: pdb, lock: lock, cache: readcache.New(o.ReadCacheEntries, o.ReadCacheBytes),
 		queue: group.NewQueue[*tx]("pebble", maxGroup), flushes: make(chan []*writeReq, maxGroup),
-		stopped: make(chan struct{}), flDone: make(chan struct{})}
+		stopped: make(chan struct{}), flDone: make(chan struct{}), dirty: map[string]bool{}}
 	db.committed = &readcache.Committed{Cache: db.cache, Source: committedSource{db}}
 	// The store's goroutines outlive every request: a panic in one is logged
 	// with its stack and the goroutine goes on (safego.Go restarts it; the
 	// writer also recovers per group).
 	bg := context.Background()
+	// The key filter reads the keys the database holds now from a snapshot
+	// taken before the writer starts; the writer adds every key it writes.
+	snap := pdb.NewSnapshot()
+	keysCtx, stopKeys := context.WithCancel(bg)
+	db.stopKeys, db.keysDone = stopKeys, make(chan struct{})
+	safego.Go(keysCtx, nil, "pebble key filter", func(ctx context.Context) {
+		err := safego.Try(nil, "pebble key filter", func() error { return db.keys.readKeys(ctx, snap) })
+		if err != nil && ctx.Err() == nil {
+			slog.Error("pebble: the key filter is not used: every new key is looked up", "err", err)
+		}
+	}, func() {
+		snap.Close()
+		close(db.keysDone)
+	})
 	safego.Go(bg, nil, "pebble writer", func(context.Context) { db.writer() }, func() {
 		close(db.flushes)
 		close(db.stopped)
@@ -176,6 +215,8 @@ func (db *DB) Close() error {
 		db.queue.Close()
 		<-db.stopped
 		<-db.flDone
+		db.stopKeys()
+		<-db.keysDone
 		db.closeErr = errors.Join(db.pdb.Close(), db.lock.Close())
 	})
 	return db.closeErr
@@ -327,7 +368,11 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	if testHookGroup != nil {
 		testHookGroup(batch)
 	}
-	dirty := map[string]bool{} // keys written by the group so far
+	// dirty holds the keys written by the group so far: the writer's one
+	// map, emptied for each group, keeps the room it grew to instead of
+	// growing a new map, rehash by rehash, for every group.
+	dirty := db.dirty
+	clear(dirty)
 	for _, r := range batch {
 		if err := r.Ctx.Err(); err != nil {
 			r.Err = err

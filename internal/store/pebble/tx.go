@@ -97,7 +97,11 @@ func (t *tx) exists(table, key string) (bool, error) {
 	if v, ok, _, _ := t.cached(table, key); ok {
 		return v != nil, nil
 	}
-	_, closer, err := t.r.Get(t.key(table, key))
+	k := t.key(table, key)
+	if t.b != nil && !t.db.keys.mayHold(k) {
+		return false, nil // the filter knows every key the store may hold
+	}
+	_, closer, err := t.r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}
@@ -111,7 +115,9 @@ func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
 	if t.b == nil {
 		return errReadOnly
 	}
-	if err := t.b.Set(t.key(table, key), value, nil); err != nil {
+	k := t.key(table, key)
+	t.db.keys.add(k) // before the batch can be committed
+	if err := t.b.Set(k, value, nil); err != nil {
 		return fmt.Errorf("pebble: put %s/%s: %w", table, key, err)
 	}
 	t.wrote(table, key, value)
@@ -165,7 +171,17 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[stri
 	return out, nil
 }
 
+// expect makes room in the update's map of written records for n more,
+// when it wrote nothing yet: a map grown one write at a time rehashes at
+// every doubling.
+func (t *tx) expect(n int) {
+	if t.written != nil && len(t.written) == 0 && n > 8 {
+		t.written = make(map[string][]byte, n)
+	}
+}
+
 func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
+	t.expect(len(recs))
 	for _, r := range store.Dedupe(recs, true) {
 		if err := t.Put(ctx, table, r.Key, r.Value); err != nil {
 			return err
@@ -178,6 +194,7 @@ func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]s
 	if t.b == nil {
 		return nil, errReadOnly
 	}
+	t.expect(len(recs))
 	created := make(map[string]bool, len(recs))
 	for _, r := range store.Dedupe(recs, false) { // the first of a key is the one created
 		ok, err := t.exists(table, r.Key)

@@ -132,6 +132,7 @@ type Trail struct {
 	// (see shape); shapeBuf holds a shape's key while it is looked up.
 	shapes    map[string]*shape
 	shapeBuf  []byte
+	paramBuf  []byte        // an event's request parameters while its shape is looked up
 	noShapes  bool          // tests: build every event field by field
 	shapeHits int           // events built from a shape
 	ids       func() string // tests: the event ids (nil: ids.UUID)
@@ -459,6 +460,7 @@ func (t *Trail) reuse() {
 	}
 	t.arena = keep(t.arena)
 	t.snap = keep(t.snap)
+	t.paramBuf = keep(t.paramBuf)
 	t.tenc.stream = keep(t.tenc.stream)
 	t.tenc.holed = keep(t.tenc.holed)
 	t.tenc.key = keep(t.tenc.key)
@@ -538,14 +540,25 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 	if testHookBuild != nil {
 		testHookBuild(e)
 	}
-	reqParams := params(e.Request)
-	// An event of a shape the writer has seen is built from it.
+	// The request parameters are rendered into the writer's buffer and
+	// copied out only for an event built field by field: one of a shape
+	// the writer has seen is built from it, and needs them only in its
+	// shape's key.
+	pb, hasParams := appendParams(t.paramBuf[:0], e.Request)
+	t.paramBuf = pb
+	var reqParams []byte
+	if hasParams {
+		reqParams = pb
+	}
 	key, shaped := shapeKey(t.shapeBuf[:0], e, reqParams)
 	t.shapeBuf = key
 	if shaped && !t.noShapes {
 		if r, ok := t.fromShape(key, e); ok {
 			return append(rows, r)
 		}
+	}
+	if hasParams {
+		reqParams = bytes.Clone(pb)
 	}
 	rec := &Record{EventVersion: EventVersion, identityJSON: t.identityJSON(e.Principal, e.InvokedBy),
 		EventTime: t.eventTime(e.Time), EventSource: e.Service.EventSource, EventName: e.Operation,

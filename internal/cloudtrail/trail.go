@@ -412,7 +412,7 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 		}
 		err := t.store.Update(context.Background(), func(tx store.Tx) error {
 			for _, evs := range segments {
-				sort.Slice(evs, func(i, j int) bool { return evs[i].key < evs[j].key })
+				sortRows(evs)
 				// A segment spans at most segmentSlack (lookups rely on it):
 				// cut the batch where an event is older than that.
 				for len(evs) > 0 {
@@ -445,6 +445,11 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 			t.log.Error("cloudtrail: write events file", "err", err)
 		}
 	}
+}
+
+// sortRows sorts a segment's rows by key: newest first.
+func sortRows(rs []*row) {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].key < rs[j].key })
 }
 
 // reuse readies the writer's buffers for the next batch, letting go of

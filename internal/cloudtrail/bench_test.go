@@ -31,7 +31,7 @@ func BenchmarkBuildAndEncodeDescribes(b *testing.B) {
 			evs[i] = &gateway.Event{RequestID: ids.UUID(), Time: t0.Add(time.Duration(done+i) * 37 * time.Microsecond), Service: ws,
 				Operation: "DescribeWorkspaces", Region: "us-east-1", Account: "111122223333", Principal: p, SourceIP: "127.0.0.1",
 				UserAgent: "aws-sdk-go-v2/1.36.3 os/linux lang/go#1.26.8 md/GOOS#linux md/GOARCH#amd64 api/workspaces#1.60.1",
-				ReadOnly: true, Request: &in{WorkspaceIds: []string{"ws-0123456789"}}, Resources: res}
+				ReadOnly:  true, Request: &in{WorkspaceIds: []string{"ws-0123456789"}}, Resources: res}
 		}
 		b.StartTimer()
 		rows := tr.rows[:0]

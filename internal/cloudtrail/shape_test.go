@@ -105,3 +105,19 @@ func TestShapesAgree(t *testing.T) {
 	}
 	t.Logf("%d of 20,000 events built from a shape", shaped.shapeHits)
 }
+
+// TestPlainValue holds plainValue to the bytes jsonenc writes as they are
+// that a shape's request id may hold: every single byte, and longer ids.
+func TestPlainValue(t *testing.T) {
+	for c := range 256 {
+		b := byte(c)
+		want := 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.' || b == ':'
+		s := "0123-abcd" + string([]byte{b}) + "xyz"
+		if got := plainValue(s); got != want {
+			t.Fatalf("plainValue(%q) = %v, want %v", s, got, want)
+		}
+	}
+	if !plainValue("") || !plainValue("3f2504e0-4f89-41d3-9a0c-0305e82c3301") || plainValue(`odd "id"`) || plainValue("é") {
+		t.Fatal("plainValue misjudges a whole id")
+	}
+}

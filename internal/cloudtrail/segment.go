@@ -179,7 +179,7 @@ func appendHoleValue(b []byte, i int, ns int64, eventID, requestID string) []byt
 	case 0, 5:
 		return append(b, eventID...)
 	case 1:
-		return t.AppendFormat(b, time.RFC3339Nano)
+		return appendRFC3339Nano(b, t)
 	case 2:
 		b = appendInvTime(b, t)
 		b = append(b, '/')
@@ -189,6 +189,51 @@ func appendHoleValue(b []byte, i int, ns int64, eventID, requestID string) []byt
 	default:
 		return append(b, requestID...)
 	}
+}
+
+// appendRFC3339Nano appends t.AppendFormat(b, time.RFC3339Nano): written
+// digit by digit for a time of a zero offset and a four-digit year (every
+// event's stored time, on a UTC host), by the time package for any other.
+func appendRFC3339Nano(b []byte, t time.Time) []byte {
+	if _, off := t.Zone(); off != 0 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	u := t.UTC()
+	y, mo, d := u.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	h, mi, sec := u.Clock()
+	var s [30]byte // 2006-01-02T15:04:05.999999999Z
+	two := func(at, v int) { s[at], s[at+1] = byte('0'+v/10), byte('0'+v%10) }
+	two(0, y/100)
+	two(2, y%100)
+	s[4] = '-'
+	two(5, int(mo))
+	s[7] = '-'
+	two(8, d)
+	s[10] = 'T'
+	two(11, h)
+	s[13] = ':'
+	two(14, mi)
+	s[16] = ':'
+	two(17, sec)
+	n := 19
+	if ns := u.Nanosecond(); ns != 0 {
+		// The fraction without its trailing zeros, as RFC3339Nano's
+		// ".999999999" writes it.
+		s[19] = '.'
+		for i := 28; i >= 20; i-- {
+			s[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n = 29
+		for s[n-1] == '0' {
+			n--
+		}
+	}
+	s[n] = 'Z'
+	return append(b, s[:n+1]...)
 }
 
 // utc reports whether t renders as its UTC self (a zero offset).

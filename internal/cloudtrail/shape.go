@@ -3,7 +3,6 @@ package cloudtrail
 import (
 	"bytes"
 	"encoding/binary"
-	"time"
 
 	"github.com/deskplane/deskplane/internal/gateway"
 )
@@ -122,7 +121,7 @@ func (t *Trail) appendShapeValue(b []byte, i int, e *gateway.Event, eventID stri
 	case 0, 5:
 		return append(b, eventID...)
 	case 1:
-		return e.Time.AppendFormat(b, time.RFC3339Nano)
+		return appendRFC3339Nano(b, e.Time)
 	case 2:
 		b = appendInvTime(b, e.Time)
 		b = append(b, '/')
@@ -142,6 +141,8 @@ func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
 	}
 	t.shapeHits++
 	eventID := t.newID()
+	var invb [24]byte
+	inv := appendInvTime(invb[:0], e.Time)
 	head := len(t.arena)
 	b := t.arena
 	var r row
@@ -149,7 +150,14 @@ func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
 	for i := range holeCount {
 		b = append(b, sh.enc[from:sh.at[i]]...)
 		r.holes[i] = len(b) - head
-		b = t.appendShapeValue(b, i, e, eventID)
+		if i == 2 {
+			// The inverted time, rendered once for the hole and the key.
+			b = append(b, inv...)
+			b = append(b, '/')
+			b = append(b, eventID...)
+		} else {
+			b = t.appendShapeValue(b, i, e, eventID)
+		}
 		from = sh.at[i] + sh.n[i]
 		if i == 2 {
 			// The record starts after the stored head's holes.
@@ -164,7 +172,7 @@ func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
 	k = append(k, '/')
 	k = append(k, e.Region...)
 	k = append(k, '/')
-	k = appendInvTime(k, e.Time)
+	k = append(k, inv...)
 	k = append(k, '/')
 	k = append(k, eventID...)
 	r.key, r.time, r.eventID, r.requestID, r.rec, r.shape = string(k), e.Time, eventID, e.RequestID, rec, sh

@@ -706,7 +706,7 @@ func (s *stored) appendHead(b []byte, at *[3]int) []byte {
 	b = strconv.AppendBool(b, s.ReadOnly)
 	b = append(b, `,"t":"`...)
 	pos[1] = len(b)
-	b = s.Time.AppendFormat(b, time.RFC3339Nano)
+	b = appendRFC3339Nano(b, s.Time)
 	b = append(b, '"')
 	if len(s.Resources) > 0 {
 		b = append(b, `,"res":`...)

@@ -173,7 +173,7 @@ func (e *templateEncoder) findHoles(r *row) (holes [holeCount]hole, ok bool) {
 
 // appendHoleValue appends hole i's value as it renders from the event's
 // time and ids.
-func appendHoleValue(b []byte, i int, ns int64, eventID, requestID string) []byte {
+func appendHoleValue(b []byte, i int, ns int64, eventID []byte, requestID string) []byte {
 	t := time.Unix(0, ns).UTC()
 	switch i {
 	case 0, 5:
@@ -243,7 +243,7 @@ func utc(t time.Time) bool {
 }
 
 // parseUUID reads a lowercase 8-4-4-4-12 hex UUID.
-func parseUUID(s string, out *[16]byte) bool {
+func parseUUID[S string | []byte](s S, out *[16]byte) bool {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
@@ -370,7 +370,7 @@ func decodeTemplated(s []byte) ([]byte, error) {
 		}
 		ns := base + d
 		var eid, rid [36]byte
-		eventID := string(appendUUID(eid[:0], s[n:n+16]))
+		eventID := appendUUID(eid[:0], s[n:n+16])
 		requestID := string(appendUUID(rid[:0], s[n+16:n+32]))
 		s = s[n+32:]
 		from := 0

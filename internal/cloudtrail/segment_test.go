@@ -105,7 +105,7 @@ func TestTemplatedSegmentsKeepEveryEvent(t *testing.T) {
 			t.Fatalf("round %d: decodeSegment: %d events of %d, %v", round, len(evs), len(rows), err)
 		}
 		for i, ev := range evs {
-			if ev.Key != rows[i].key || ev.EventID != rows[i].eventID || !ev.Time.Equal(rows[i].time) {
+			if ev.Key != string(rows[i].key) || ev.EventID != string(rows[i].eventID) || !ev.Time.Equal(rows[i].time) {
 				t.Fatalf("round %d, event %d: key %s id %s time %v, want %s %s %v", round, i, ev.Key, ev.EventID, ev.Time, rows[i].key, rows[i].eventID, rows[i].time)
 			}
 		}

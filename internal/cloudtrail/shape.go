@@ -116,7 +116,7 @@ func (t *Trail) remember(key []byte, e *gateway.Event, r *row) {
 // appendShapeValue appends hole i's value for e as row writes it: the
 // event's own time (its zone kept) for the stored time, the UTC second for
 // eventTime.
-func (t *Trail) appendShapeValue(b []byte, i int, e *gateway.Event, eventID string) []byte {
+func (t *Trail) appendShapeValue(b []byte, i int, e *gateway.Event, eventID []byte) []byte {
 	switch i {
 	case 0, 5:
 		return append(b, eventID...)
@@ -140,7 +140,8 @@ func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
 		return row{}, false
 	}
 	t.shapeHits++
-	eventID := t.newID()
+	t.idBuf = t.appendNewID(t.idBuf[:0])
+	eventID := t.idBuf
 	var invb [24]byte
 	inv := appendInvTime(invb[:0], e.Time)
 	head := len(t.arena)
@@ -167,15 +168,18 @@ func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
 	b = append(b, sh.enc[from:]...)
 	t.arena = b
 	enc := b[head:len(b):len(b)]
-	var kb [160]byte
-	k := append(kb[:0], e.Account...)
-	k = append(k, '/')
-	k = append(k, e.Region...)
-	k = append(k, '/')
-	k = append(k, inv...)
-	k = append(k, '/')
-	k = append(k, eventID...)
-	r.key, r.time, r.eventID, r.requestID, r.rec, r.shape = string(k), e.Time, eventID, e.RequestID, rec, sh
+	// The key after the event, in the arena: no string of its own.
+	kat := len(b)
+	b = append(b, e.Account...)
+	b = append(b, '/')
+	b = append(b, e.Region...)
+	b = append(b, '/')
+	b = append(b, inv...)
+	b = append(b, '/')
+	b = append(b, eventID...)
+	t.arena = b
+	rkey := b[kat:len(b):len(b)]
+	r.key, r.time, r.eventID, r.requestID, r.rec, r.shape = rkey, e.Time, rkey[len(rkey)-len(eventID):], e.RequestID, rec, sh
 	r.enc, r.line = enc, enc[rec:len(enc)-1:len(enc)-1]
 	return r, true
 }

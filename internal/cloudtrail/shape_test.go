@@ -90,8 +90,8 @@ func TestShapesAgree(t *testing.T) {
 		}
 		for j := range a {
 			x, y := a[j], b[j]
-			if !bytes.Equal(x.enc, y.enc) || !bytes.Equal(x.line, y.line) || x.key != y.key || x.holes != y.holes ||
-				x.rec != y.rec || x.eventID != y.eventID || x.requestID != y.requestID || !x.time.Equal(y.time) {
+			if !bytes.Equal(x.enc, y.enc) || !bytes.Equal(x.line, y.line) || !bytes.Equal(x.key, y.key) || x.holes != y.holes ||
+				x.rec != y.rec || !bytes.Equal(x.eventID, y.eventID) || x.requestID != y.requestID || !x.time.Equal(y.time) {
 				t.Fatalf("event %d row %d differs:\nshapes %s\n       %s %v %d\nfields %s\n       %s %v %d", i, j, x.enc, x.key, x.holes, x.rec, y.enc, y.key, y.holes, y.rec)
 			}
 		}

@@ -16,6 +16,7 @@ package cloudtrail
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -121,7 +122,8 @@ type Trail struct {
 	tenc        templateEncoder
 	rows        []row
 	lines       [][]byte
-	segments    map[string][]*row
+	segments    map[string]int // a batch's segment prefixes: their index in segRows
+	segRows     [][]*row
 	// The writer's caches: the userIdentity JSON of the callers seen
 	// (principals are immutable; the authenticator hands out one per
 	// access key) and the eventTime of the last second.
@@ -133,6 +135,7 @@ type Trail struct {
 	shapes    map[string]*shape
 	shapeBuf  []byte
 	paramBuf  []byte        // an event's request parameters while its shape is looked up
+	idBuf     []byte        // a shaped event's new id
 	noShapes  bool          // tests: build every event field by field
 	shapeHits int           // events built from a shape
 	ids       func() string // tests: the event ids (nil: ids.UUID)
@@ -144,6 +147,19 @@ func (t *Trail) newID() string {
 		return t.ids()
 	}
 	return ids.UUID()
+}
+
+// appendNewID appends a new event id (a version 4 UUID, as ids.UUID
+// makes) to b, without a string of its own.
+func (t *Trail) appendNewID(b []byte) []byte {
+	if t.ids != nil {
+		return append(b, t.ids()...)
+	}
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return appendUUID(b, u[:])
 }
 
 // identKey is a caller as its userIdentity depends on it.
@@ -370,14 +386,15 @@ type stored struct {
 }
 
 type row struct {
-	key                string
-	time               time.Time // the event's time
-	eventID, requestID string
-	holes              [holeCount]int // where the templated holes' values start in enc
-	rec                int            // where the record (line) starts in enc
-	shape              *shape         // the shape it was built from (nil: field by field)
-	line               []byte         // the record, a line of the events file
-	enc                []byte         // the stored event's JSON
+	// key is the stored key (in the batch's arena); eventID is its end.
+	key, eventID []byte
+	time         time.Time // the event's time
+	requestID    string
+	holes        [holeCount]int // where the templated holes' values start in enc
+	rec          int            // where the record (line) starts in enc
+	shape        *shape         // the shape it was built from (nil: field by field)
+	line         []byte         // the record, a line of the events file
+	enc          []byte         // the stored event's JSON
 }
 
 // commit stores a batch of events as one segment per account and region:
@@ -403,13 +420,22 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 	t.rows = rows
 	if t.store != nil {
 		if t.segments == nil {
-			t.segments = map[string][]*row{}
+			t.segments = map[string]int{}
 		}
-		segments := t.segments
+		// A batch's rows by segment (ACCOUNT/REGION/), the prefixes
+		// looked up by the key's bytes: a prefix is made a string once
+		// per batch.
 		for i := range rows {
 			p := segmentPrefix(rows[i].key)
-			segments[p] = append(segments[p], &rows[i])
+			j, ok := t.segments[string(p)]
+			if !ok {
+				j = len(t.segRows)
+				t.segments[string(p)] = j
+				t.segRows = append(t.segRows, nil)
+			}
+			t.segRows[j] = append(t.segRows[j], &rows[i])
 		}
+		segments := t.segRows
 		err := t.store.Update(context.Background(), func(tx store.Tx) error {
 			for _, evs := range segments {
 				sortRows(evs)
@@ -423,7 +449,7 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 					// Encoded into a reused buffer and copied out at its
 					// size: the store keeps the value in its read cache.
 					t.snap = t.tenc.appendSegment(t.snap[:0], evs[:n])
-					if err := tx.Put(context.Background(), tEvents, evs[0].key, bytes.Clone(t.snap)); err != nil {
+					if err := tx.Put(context.Background(), tEvents, string(evs[0].key), bytes.Clone(t.snap)); err != nil {
 						return err
 					}
 					evs = evs[n:]
@@ -449,7 +475,7 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 
 // sortRows sorts a segment's rows by key: newest first.
 func sortRows(rs []*row) {
-	sort.Slice(rs, func(i, j int) bool { return rs[i].key < rs[j].key })
+	slices.SortFunc(rs, func(x, y *row) int { return bytes.Compare(x.key, y.key) })
 }
 
 // reuse readies the writer's buffers for the next batch, letting go of
@@ -459,10 +485,12 @@ func (t *Trail) reuse() {
 	t.rows = t.rows[:0]
 	clear(t.lines)
 	t.lines = t.lines[:0]
-	for k, v := range t.segments {
+	clear(t.segments)
+	for i, v := range t.segRows {
 		clear(v)
-		delete(t.segments, k)
+		t.segRows[i] = v[:0]
 	}
+	t.segRows = t.segRows[:0]
 	t.arena = keep(t.arena)
 	t.snap = keep(t.snap)
 	t.paramBuf = keep(t.paramBuf)
@@ -486,12 +514,12 @@ func keep(b []byte) []byte {
 }
 
 // segmentPrefix is the ACCOUNT/REGION/ part of an event key.
-func segmentPrefix(k string) string {
-	i := strings.IndexByte(k, '/')
+func segmentPrefix(k []byte) []byte {
+	i := bytes.IndexByte(k, '/')
 	if i < 0 {
 		return k
 	}
-	j := strings.IndexByte(k[i+1:], '/')
+	j := bytes.IndexByte(k[i+1:], '/')
 	if j < 0 {
 		return k
 	}
@@ -650,6 +678,10 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	k = append(k, '/')
 	k = append(k, rec.EventID...)
 	st.Key = string(k)
+	// The row's key (and its event id, the key's end) in the arena.
+	kat := len(t.arena)
+	t.arena = append(t.arena, k...)
+	key := t.arena[kat:len(t.arena):len(t.arena)]
 	// The batch's arena holds the stored event; the record inside it is
 	// also the line of the events file. Rows keep slices of the arena's
 	// array (an array it outgrows stays theirs), until the batch is done.
@@ -675,7 +707,7 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	st.Record = b[start:len(b):len(b)]
 	b = append(b, '}')
 	t.arena = b
-	return row{key: st.Key, time: e.Time, eventID: rec.EventID, requestID: rec.RequestID, holes: holes, rec: start - head, line: st.Record, enc: b[head:len(b):len(b)]}
+	return row{key: key, time: e.Time, eventID: key[len(key)-len(rec.EventID):], requestID: rec.RequestID, holes: holes, rec: start - head, line: st.Record, enc: b[head:len(b):len(b)]}
 }
 
 // appendHead appends the stored event's JSON up to its record's value,

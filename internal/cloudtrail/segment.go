@@ -276,16 +276,16 @@ var unhexTable = func() (t [256]byte) {
 	return t
 }()
 
-// appendUUID appends the lowercase UUID form of u.
+// appendUUID appends the lowercase UUID form of u (16 bytes).
 func appendUUID(b []byte, u []byte) []byte {
 	const digits = "0123456789abcdef"
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b = append(b, '-')
-		}
-		b = append(b, digits[c>>4], digits[c&15])
+	s := [36]byte{8: '-', 13: '-', 18: '-', 23: '-'}
+	u = u[:16]
+	for j, i := range uuidPairs {
+		c := u[j]
+		s[i], s[i+1] = digits[c>>4], digits[c&15]
 	}
-	return b
+	return append(b, s[:]...)
 }
 
 var errSegment = errors.New("malformed templated segment")

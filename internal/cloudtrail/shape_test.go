@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,21 @@ func TestPlainValue(t *testing.T) {
 	}
 	if !plainValue("") || !plainValue("3f2504e0-4f89-41d3-9a0c-0305e82c3301") || plainValue(`odd "id"`) || plainValue("é") {
 		t.Fatal("plainValue misjudges a whole id")
+	}
+}
+
+// TestNewIDsAreRandomUUIDs makes 1,000 event ids the way a shaped event
+// gets its own (many ids per read of crypto/rand), from a new writer: each
+// a lowercase version 4 UUID, none the same, none all zeros.
+func TestNewIDsAreRandomUUIDs(t *testing.T) {
+	tr := &Trail{}
+	seen := map[string]bool{}
+	form := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	for range 1000 {
+		id := string(tr.appendNewID(nil))
+		if !form.MatchString(id) || seen[id] || strings.HasPrefix(id, "00000000-0000") {
+			t.Fatalf("id %q: not a new random version 4 UUID", id)
+		}
+		seen[id] = true
 	}
 }

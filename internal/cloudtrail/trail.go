@@ -134,7 +134,9 @@ type Trail struct {
 	// (see shape); shapeBuf holds a shape's key while it is looked up.
 	shapes    map[string]*shape
 	shapeBuf  []byte
-	paramBuf  []byte        // an event's request parameters while its shape is looked up
+	paramBuf  []byte     // an event's request parameters while its shape is looked up
+	rnd       [1024]byte // random bytes for the next event ids (64): the last rndLeft
+	rndLeft   int
 	idBuf     []byte        // a shaped event's new id
 	noShapes  bool          // tests: build every event field by field
 	shapeHits int           // events built from a shape
@@ -155,8 +157,17 @@ func (t *Trail) appendNewID(b []byte) []byte {
 	if t.ids != nil {
 		return append(b, t.ids()...)
 	}
+	// The random bytes are read from crypto/rand for many ids at once: a
+	// read is a system call, and most of an id's cost when made per id.
+	if t.rndLeft < 16 {
+		rand.Read(t.rnd[:])
+		t.rndLeft = len(t.rnd)
+	}
+	at := len(t.rnd) - t.rndLeft
 	var u [16]byte
-	rand.Read(u[:])
+	copy(u[:], t.rnd[at:])
+	clear(t.rnd[at : at+16]) // an id's bytes are not kept once used
+	t.rndLeft -= 16
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	return appendUUID(b, u[:])

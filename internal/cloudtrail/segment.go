@@ -90,7 +90,7 @@ func (e *templateEncoder) appendSegment(dst []byte, rows []*row) []byte {
 func (e *templateEncoder) appendEvent(s []byte, r *row, base int64) []byte {
 	var eid, rid [16]byte
 	if r.shape != nil {
-		if idx, found := e.byShape[r.shape]; found && utc(r.time) && parseUUID(r.eventID, &eid) && parseUUID(r.requestID, &rid) {
+		if idx, found := e.byShape[r.shape]; found && utc(r.time) && r.eventIDBytes(&eid) && parseUUID(r.requestID, &rid) {
 			s = append(s, 2)
 			s = binary.AppendUvarint(s, uint64(idx))
 			s = binary.AppendVarint(s, r.time.UnixNano()-base)
@@ -100,7 +100,7 @@ func (e *templateEncoder) appendEvent(s []byte, r *row, base int64) []byte {
 	}
 	holes, ok := e.findHoles(r)
 	if ok {
-		ok = parseUUID(r.eventID, &eid) && parseUUID(r.requestID, &rid)
+		ok = r.eventIDBytes(&eid) && parseUUID(r.requestID, &rid)
 	}
 	if ok && len(r.enc) > maxTemplated {
 		ok = false // a large event (a batch's parameters) is seldom repeated
@@ -147,6 +147,16 @@ func (e *templateEncoder) appendEvent(s []byte, r *row, base int64) []byte {
 	s = binary.AppendVarint(s, r.time.UnixNano()-base)
 	s = append(s, eid[:]...)
 	return append(s, rid[:]...)
+}
+
+// eventIDBytes puts the row's event id's 16 bytes in out: those it was
+// written from, or else parsed back; false when it is not a lowercase UUID.
+func (r *row) eventIDBytes(out *[16]byte) bool {
+	if r.eidOK {
+		*out = r.eid
+		return true
+	}
+	return parseUUID(r.eventID, out)
 }
 
 type hole struct{ at, n int }

@@ -140,13 +140,13 @@ func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
 		return row{}, false
 	}
 	t.shapeHits++
-	t.idBuf = t.appendNewID(t.idBuf[:0])
+	var r row
+	t.idBuf, r.eidOK = t.appendNewID(t.idBuf[:0], &r.eid)
 	eventID := t.idBuf
 	var invb [24]byte
 	inv := appendInvTime(invb[:0], e.Time)
 	head := len(t.arena)
 	b := t.arena
-	var r row
 	from, rec := 0, 0
 	for i := range holeCount {
 		b = append(b, sh.enc[from:sh.at[i]]...)

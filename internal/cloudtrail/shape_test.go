@@ -131,7 +131,12 @@ func TestNewIDsAreRandomUUIDs(t *testing.T) {
 	seen := map[string]bool{}
 	form := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	for range 1000 {
-		id := string(tr.appendNewID(nil))
+		var raw [16]byte
+		b, ok := tr.appendNewID(nil, &raw)
+		id := string(b)
+		if !ok || string(appendUUID(nil, raw[:])) != id {
+			t.Fatalf("id %q: its bytes %x are not those it was written from", id, raw)
+		}
 		if !form.MatchString(id) || seen[id] || strings.HasPrefix(id, "00000000-0000") {
 			t.Fatalf("id %q: not a new random version 4 UUID", id)
 		}

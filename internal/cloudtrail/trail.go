@@ -152,10 +152,11 @@ func (t *Trail) newID() string {
 }
 
 // appendNewID appends a new event id (a version 4 UUID, as ids.UUID
-// makes) to b, without a string of its own.
-func (t *Trail) appendNewID(b []byte) []byte {
+// makes) to b, without a string of its own; raw is its 16 bytes, when ok
+// (a test's ids are appended as they are, ok false).
+func (t *Trail) appendNewID(b []byte, raw *[16]byte) (_ []byte, ok bool) {
 	if t.ids != nil {
-		return append(b, t.ids()...)
+		return append(b, t.ids()...), false
 	}
 	// The random bytes are read from crypto/rand for many ids at once: a
 	// read is a system call, and most of an id's cost when made per id.
@@ -170,7 +171,8 @@ func (t *Trail) appendNewID(b []byte) []byte {
 	t.rndLeft -= 16
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	return appendUUID(b, u[:])
+	*raw = u
+	return appendUUID(b, u[:]), true
 }
 
 // identKey is a caller as its userIdentity depends on it.
@@ -404,8 +406,10 @@ type row struct {
 	holes        [holeCount]int // where the templated holes' values start in enc
 	rec          int            // where the record (line) starts in enc
 	shape        *shape         // the shape it was built from (nil: field by field)
-	line         []byte         // the record, a line of the events file
-	enc          []byte         // the stored event's JSON
+	eid          [16]byte       // when eidOK, the bytes eventID was written from
+	eidOK        bool
+	line         []byte // the record, a line of the events file
+	enc          []byte // the stored event's JSON
 }
 
 // commit stores a batch of events as one segment per account and region:

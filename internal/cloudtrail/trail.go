@@ -550,10 +550,18 @@ func appendInvTime(dst []byte, t time.Time) []byte {
 	if int64(v) < 0 {
 		return fmt.Appendf(dst, "%019d", int64(v)) // before 1970: keep the old form
 	}
-	for i := len(b) - 1; i >= 0; i-- {
-		b[i] = byte('0' + v%10)
-		v /= 10
+	// Two digits per division, from the end: nine pairs, then the first
+	// digit (v < 2^63 has at most 19).
+	const pairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+		"8081828384858687888990919293949596979899"
+	for i := len(b); i > 1; i -= 2 {
+		q := v / 100
+		r := v - q*100
+		b[i-2], b[i-1] = pairs[2*r], pairs[2*r+1]
+		v = q
 	}
+	b[0] = byte('0' + v)
 	return append(dst, b[:]...)
 }
 

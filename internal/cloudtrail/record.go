@@ -323,9 +323,9 @@ func params(v any) json.RawMessage {
 	// CreateWorkspaces request of 25 desktops is about 5 KB, which grown
 	// from nothing costs eight allocations and twice its size in garbage.
 	bp := scratch.Get().(*[]byte)
-	b, ok := appendValue((*bp)[:0], reflect.ValueOf(v))
+	b, ok := appendParams((*bp)[:0], v)
 	var out json.RawMessage
-	if ok && string(b) != "{}" {
+	if ok {
 		out = make([]byte, len(b))
 		copy(out, b)
 	}
@@ -336,6 +336,20 @@ func params(v any) json.RawMessage {
 		scratch.Put(bp)
 	}
 	return out
+}
+
+// appendParams appends params(v)'s JSON to b; ok is false (and b as it
+// was) when params(v) is nil.
+func appendParams(b []byte, v any) (_ []byte, ok bool) {
+	if v == nil {
+		return b, false
+	}
+	n := len(b)
+	b, ok = appendValue(b, reflect.ValueOf(v))
+	if !ok || string(b[n:]) == "{}" {
+		return b[:n], false
+	}
+	return b, true
 }
 
 // scratch holds params' encoding buffers.

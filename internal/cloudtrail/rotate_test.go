@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -262,5 +264,23 @@ func TestWriterBuffersKeepEveryEvent(t *testing.T) {
 	}
 	if len(lines) != n || len(seen) != n {
 		t.Fatalf("the file holds %d lines, %d events, of %d", len(lines), len(seen), n)
+	}
+}
+
+// TestInvTimeAsPrinted holds appendInvTime to its definition, the
+// inverted nanoseconds printed as 19 digits, for random times, the edges
+// of the range, and times before 1970 (the old form).
+func TestInvTimeAsPrinted(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(5, 6))
+	ns := []int64{0, 1, -1, 9, 10, 99, 100, 1e18, math.MaxInt64, math.MaxInt64 - 1, math.MinInt64 + 1, math.MinInt64}
+	for range 100000 {
+		ns = append(ns, rng.Int64()>>uint(rng.IntN(63)))
+	}
+	for _, n := range ns {
+		tm := time.Unix(0, n)
+		want := fmt.Sprintf("%019d", int64(^uint64(0)>>1)-tm.UnixNano())
+		if got := string(appendInvTime([]byte("x"), tm)); got != "x"+want {
+			t.Fatalf("appendInvTime(%d ns) = %s, want x%s", n, got, want)
+		}
 	}
 }

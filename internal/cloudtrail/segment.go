@@ -90,7 +90,7 @@ func (e *templateEncoder) appendSegment(dst []byte, rows []*row) []byte {
 func (e *templateEncoder) appendEvent(s []byte, r *row, base int64) []byte {
 	var eid, rid [16]byte
 	if r.shape != nil {
-		if idx, found := e.byShape[r.shape]; found && utc(r.time) && parseUUID(r.eventID, &eid) && parseUUID(r.requestID, &rid) {
+		if idx, found := e.byShape[r.shape]; found && utc(r.time) && r.eventIDBytes(&eid) && parseUUID(r.requestID, &rid) {
 			s = append(s, 2)
 			s = binary.AppendUvarint(s, uint64(idx))
 			s = binary.AppendVarint(s, r.time.UnixNano()-base)
@@ -100,7 +100,7 @@ func (e *templateEncoder) appendEvent(s []byte, r *row, base int64) []byte {
 	}
 	holes, ok := e.findHoles(r)
 	if ok {
-		ok = parseUUID(r.eventID, &eid) && parseUUID(r.requestID, &rid)
+		ok = r.eventIDBytes(&eid) && parseUUID(r.requestID, &rid)
 	}
 	if ok && len(r.enc) > maxTemplated {
 		ok = false // a large event (a batch's parameters) is seldom repeated
@@ -149,6 +149,16 @@ func (e *templateEncoder) appendEvent(s []byte, r *row, base int64) []byte {
 	return append(s, rid[:]...)
 }
 
+// eventIDBytes puts the row's event id's 16 bytes in out: those it was
+// written from, or else parsed back; false when it is not a lowercase UUID.
+func (r *row) eventIDBytes(out *[16]byte) bool {
+	if r.eidOK {
+		*out = r.eid
+		return true
+	}
+	return parseUUID(r.eventID, out)
+}
+
 type hole struct{ at, n int }
 
 // findHoles checks the six holes' values in the event's stored JSON at the
@@ -173,13 +183,13 @@ func (e *templateEncoder) findHoles(r *row) (holes [holeCount]hole, ok bool) {
 
 // appendHoleValue appends hole i's value as it renders from the event's
 // time and ids.
-func appendHoleValue(b []byte, i int, ns int64, eventID, requestID string) []byte {
+func appendHoleValue(b []byte, i int, ns int64, eventID []byte, requestID string) []byte {
 	t := time.Unix(0, ns).UTC()
 	switch i {
 	case 0, 5:
 		return append(b, eventID...)
 	case 1:
-		return t.AppendFormat(b, time.RFC3339Nano)
+		return appendRFC3339Nano(b, t)
 	case 2:
 		b = appendInvTime(b, t)
 		b = append(b, '/')
@@ -191,6 +201,51 @@ func appendHoleValue(b []byte, i int, ns int64, eventID, requestID string) []byt
 	}
 }
 
+// appendRFC3339Nano appends t.AppendFormat(b, time.RFC3339Nano): written
+// digit by digit for a time of a zero offset and a four-digit year (every
+// event's stored time, on a UTC host), by the time package for any other.
+func appendRFC3339Nano(b []byte, t time.Time) []byte {
+	if _, off := t.Zone(); off != 0 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	u := t.UTC()
+	y, mo, d := u.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	h, mi, sec := u.Clock()
+	var s [30]byte // 2006-01-02T15:04:05.999999999Z
+	two := func(at, v int) { s[at], s[at+1] = byte('0'+v/10), byte('0'+v%10) }
+	two(0, y/100)
+	two(2, y%100)
+	s[4] = '-'
+	two(5, int(mo))
+	s[7] = '-'
+	two(8, d)
+	s[10] = 'T'
+	two(11, h)
+	s[13] = ':'
+	two(14, mi)
+	s[16] = ':'
+	two(17, sec)
+	n := 19
+	if ns := u.Nanosecond(); ns != 0 {
+		// The fraction without its trailing zeros, as RFC3339Nano's
+		// ".999999999" writes it.
+		s[19] = '.'
+		for i := 28; i >= 20; i-- {
+			s[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n = 29
+		for s[n-1] == '0' {
+			n--
+		}
+	}
+	s[n] = 'Z'
+	return append(b, s[:n+1]...)
+}
+
 // utc reports whether t renders as its UTC self (a zero offset).
 func utc(t time.Time) bool {
 	_, off := t.Zone()
@@ -198,7 +253,7 @@ func utc(t time.Time) bool {
 }
 
 // parseUUID reads a lowercase 8-4-4-4-12 hex UUID.
-func parseUUID(s string, out *[16]byte) bool {
+func parseUUID[S string | []byte](s S, out *[16]byte) bool {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
@@ -231,16 +286,16 @@ var unhexTable = func() (t [256]byte) {
 	return t
 }()
 
-// appendUUID appends the lowercase UUID form of u.
+// appendUUID appends the lowercase UUID form of u (16 bytes).
 func appendUUID(b []byte, u []byte) []byte {
 	const digits = "0123456789abcdef"
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b = append(b, '-')
-		}
-		b = append(b, digits[c>>4], digits[c&15])
+	s := [36]byte{8: '-', 13: '-', 18: '-', 23: '-'}
+	u = u[:16]
+	for j, i := range uuidPairs {
+		c := u[j]
+		s[i], s[i+1] = digits[c>>4], digits[c&15]
 	}
-	return b
+	return append(b, s[:]...)
 }
 
 var errSegment = errors.New("malformed templated segment")
@@ -325,7 +380,7 @@ func decodeTemplated(s []byte) ([]byte, error) {
 		}
 		ns := base + d
 		var eid, rid [36]byte
-		eventID := string(appendUUID(eid[:0], s[n:n+16]))
+		eventID := appendUUID(eid[:0], s[n:n+16])
 		requestID := string(appendUUID(rid[:0], s[n+16:n+32]))
 		s = s[n+32:]
 		from := 0

@@ -105,7 +105,7 @@ func TestTemplatedSegmentsKeepEveryEvent(t *testing.T) {
 			t.Fatalf("round %d: decodeSegment: %d events of %d, %v", round, len(evs), len(rows), err)
 		}
 		for i, ev := range evs {
-			if ev.Key != rows[i].key || ev.EventID != rows[i].eventID || !ev.Time.Equal(rows[i].time) {
+			if ev.Key != string(rows[i].key) || ev.EventID != string(rows[i].eventID) || !ev.Time.Equal(rows[i].time) {
 				t.Fatalf("round %d, event %d: key %s id %s time %v, want %s %s %v", round, i, ev.Key, ev.EventID, ev.Time, rows[i].key, rows[i].eventID, rows[i].time)
 			}
 		}
@@ -203,6 +203,38 @@ func TestParseUUID(t *testing.T) {
 		var u [16]byte
 		if parseUUID(s, &u) {
 			t.Errorf("parseUUID(%q) accepted", s)
+		}
+	}
+}
+
+// TestAppendRFC3339NanoAsTheTimePackage holds appendRFC3339Nano to
+// AppendFormat(time.RFC3339Nano) for random times: every fraction length
+// (none, trailing zeros), zones of zero and other offsets, the local zone,
+// years before 1970, below 1000, at 9999 and past it, and negative ones.
+func TestAppendRFC3339NanoAsTheTimePackage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("GMT", 0), time.FixedZone("x", -7200), time.FixedZone("y", 5*3600+1800)}
+	secs := []int64{0, -1, 1, 1765022400, -62135596800, -62135596801, 253402300799, 253402300800, -100000000000, 300000000000}
+	for i := range 200000 {
+		var sec int64
+		if i < len(secs)*len(zones)*4 {
+			sec = secs[i%len(secs)]
+		} else {
+			sec = rng.Int64N(2*300000000000) - 300000000000
+		}
+		var ns int64
+		switch rng.IntN(4) {
+		case 0:
+		case 1:
+			ns = rng.Int64N(1e9)
+		case 2:
+			ns = rng.Int64N(1000) * 1e6
+		default:
+			ns = rng.Int64N(10) * 1e8
+		}
+		tm := time.Unix(sec, ns).In(zones[rng.IntN(len(zones))])
+		if got, want := string(appendRFC3339Nano([]byte("x"), tm)), "x"+tm.Format(time.RFC3339Nano); got != want {
+			t.Fatalf("%v: %s, want %s", tm, got, want)
 		}
 	}
 }

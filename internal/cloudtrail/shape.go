@@ -3,7 +3,6 @@ package cloudtrail
 import (
 	"bytes"
 	"encoding/binary"
-	"time"
 
 	"github.com/deskplane/deskplane/internal/gateway"
 )
@@ -71,14 +70,25 @@ func shapeKey(b []byte, e *gateway.Event, reqParams []byte) (key []byte, ok bool
 
 // plainValue reports whether jsonenc writes s as it is (no escapes).
 func plainValue(s string) bool {
+	// One table lookup per byte, its result ORed: a request id is 36.
+	var bad uint8
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return false
+		bad |= notPlain[s[i]]
+	}
+	return bad == 0
+}
+
+// notPlain is 1 for a byte plainValue refuses, 0 for a letter, a digit,
+// '-', '_', '.' or ':'.
+var notPlain = func() (t [256]uint8) {
+	for c := range t {
+		b := byte(c)
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.' || b == ':') {
+			t[c] = 1
 		}
 	}
-	return true
-}
+	return t
+}()
 
 // remember keeps r, just built field by field for e, as its shape, when its
 // holes hold the values they should.
@@ -106,12 +116,12 @@ func (t *Trail) remember(key []byte, e *gateway.Event, r *row) {
 // appendShapeValue appends hole i's value for e as row writes it: the
 // event's own time (its zone kept) for the stored time, the UTC second for
 // eventTime.
-func (t *Trail) appendShapeValue(b []byte, i int, e *gateway.Event, eventID string) []byte {
+func (t *Trail) appendShapeValue(b []byte, i int, e *gateway.Event, eventID []byte) []byte {
 	switch i {
 	case 0, 5:
 		return append(b, eventID...)
 	case 1:
-		return e.Time.AppendFormat(b, time.RFC3339Nano)
+		return appendRFC3339Nano(b, e.Time)
 	case 2:
 		b = appendInvTime(b, e.Time)
 		b = append(b, '/')
@@ -130,15 +140,25 @@ func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
 		return row{}, false
 	}
 	t.shapeHits++
-	eventID := t.newID()
+	var r row
+	t.idBuf, r.eidOK = t.appendNewID(t.idBuf[:0], &r.eid)
+	eventID := t.idBuf
+	var invb [24]byte
+	inv := appendInvTime(invb[:0], e.Time)
 	head := len(t.arena)
 	b := t.arena
-	var r row
 	from, rec := 0, 0
 	for i := range holeCount {
 		b = append(b, sh.enc[from:sh.at[i]]...)
 		r.holes[i] = len(b) - head
-		b = t.appendShapeValue(b, i, e, eventID)
+		if i == 2 {
+			// The inverted time, rendered once for the hole and the key.
+			b = append(b, inv...)
+			b = append(b, '/')
+			b = append(b, eventID...)
+		} else {
+			b = t.appendShapeValue(b, i, e, eventID)
+		}
 		from = sh.at[i] + sh.n[i]
 		if i == 2 {
 			// The record starts after the stored head's holes.
@@ -148,15 +168,18 @@ func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
 	b = append(b, sh.enc[from:]...)
 	t.arena = b
 	enc := b[head:len(b):len(b)]
-	var kb [160]byte
-	k := append(kb[:0], e.Account...)
-	k = append(k, '/')
-	k = append(k, e.Region...)
-	k = append(k, '/')
-	k = appendInvTime(k, e.Time)
-	k = append(k, '/')
-	k = append(k, eventID...)
-	r.key, r.time, r.eventID, r.requestID, r.rec, r.shape = string(k), e.Time, eventID, e.RequestID, rec, sh
+	// The key after the event, in the arena: no string of its own.
+	kat := len(b)
+	b = append(b, e.Account...)
+	b = append(b, '/')
+	b = append(b, e.Region...)
+	b = append(b, '/')
+	b = append(b, inv...)
+	b = append(b, '/')
+	b = append(b, eventID...)
+	t.arena = b
+	rkey := b[kat:len(b):len(b)]
+	r.key, r.time, r.eventID, r.requestID, r.rec, r.shape = rkey, e.Time, rkey[len(rkey)-len(eventID):], e.RequestID, rec, sh
 	r.enc, r.line = enc, enc[rec:len(enc)-1:len(enc)-1]
 	return r, true
 }

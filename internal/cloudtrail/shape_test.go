@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,8 +91,8 @@ func TestShapesAgree(t *testing.T) {
 		}
 		for j := range a {
 			x, y := a[j], b[j]
-			if !bytes.Equal(x.enc, y.enc) || !bytes.Equal(x.line, y.line) || x.key != y.key || x.holes != y.holes ||
-				x.rec != y.rec || x.eventID != y.eventID || x.requestID != y.requestID || !x.time.Equal(y.time) {
+			if !bytes.Equal(x.enc, y.enc) || !bytes.Equal(x.line, y.line) || !bytes.Equal(x.key, y.key) || x.holes != y.holes ||
+				x.rec != y.rec || !bytes.Equal(x.eventID, y.eventID) || x.requestID != y.requestID || !x.time.Equal(y.time) {
 				t.Fatalf("event %d row %d differs:\nshapes %s\n       %s %v %d\nfields %s\n       %s %v %d", i, j, x.enc, x.key, x.holes, x.rec, y.enc, y.key, y.holes, y.rec)
 			}
 		}
@@ -104,4 +105,41 @@ func TestShapesAgree(t *testing.T) {
 		t.Fatalf("%d of 20,000 events were built from a shape", shaped.shapeHits)
 	}
 	t.Logf("%d of 20,000 events built from a shape", shaped.shapeHits)
+}
+
+// TestPlainValue holds plainValue to the bytes jsonenc writes as they are
+// that a shape's request id may hold: every single byte, and longer ids.
+func TestPlainValue(t *testing.T) {
+	for c := range 256 {
+		b := byte(c)
+		want := 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.' || b == ':'
+		s := "0123-abcd" + string([]byte{b}) + "xyz"
+		if got := plainValue(s); got != want {
+			t.Fatalf("plainValue(%q) = %v, want %v", s, got, want)
+		}
+	}
+	if !plainValue("") || !plainValue("3f2504e0-4f89-41d3-9a0c-0305e82c3301") || plainValue(`odd "id"`) || plainValue("é") {
+		t.Fatal("plainValue misjudges a whole id")
+	}
+}
+
+// TestNewIDsAreRandomUUIDs makes 1,000 event ids the way a shaped event
+// gets its own (many ids per read of crypto/rand), from a new writer: each
+// a lowercase version 4 UUID, none the same, none all zeros.
+func TestNewIDsAreRandomUUIDs(t *testing.T) {
+	tr := &Trail{}
+	seen := map[string]bool{}
+	form := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	for range 1000 {
+		var raw [16]byte
+		b, ok := tr.appendNewID(nil, &raw)
+		id := string(b)
+		if !ok || string(appendUUID(nil, raw[:])) != id {
+			t.Fatalf("id %q: its bytes %x are not those it was written from", id, raw)
+		}
+		if !form.MatchString(id) || seen[id] || strings.HasPrefix(id, "00000000-0000") {
+			t.Fatalf("id %q: not a new random version 4 UUID", id)
+		}
+		seen[id] = true
+	}
 }

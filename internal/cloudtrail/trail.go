@@ -16,6 +16,7 @@ package cloudtrail
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -121,7 +122,8 @@ type Trail struct {
 	tenc        templateEncoder
 	rows        []row
 	lines       [][]byte
-	segments    map[string][]*row
+	segments    map[string]int // a batch's segment prefixes: their index in segRows
+	segRows     [][]*row
 	// The writer's caches: the userIdentity JSON of the callers seen
 	// (principals are immutable; the authenticator hands out one per
 	// access key) and the eventTime of the last second.
@@ -132,6 +134,10 @@ type Trail struct {
 	// (see shape); shapeBuf holds a shape's key while it is looked up.
 	shapes    map[string]*shape
 	shapeBuf  []byte
+	paramBuf  []byte     // an event's request parameters while its shape is looked up
+	rnd       [1024]byte // random bytes for the next event ids (64): the last rndLeft
+	rndLeft   int
+	idBuf     []byte        // a shaped event's new id
 	noShapes  bool          // tests: build every event field by field
 	shapeHits int           // events built from a shape
 	ids       func() string // tests: the event ids (nil: ids.UUID)
@@ -143,6 +149,30 @@ func (t *Trail) newID() string {
 		return t.ids()
 	}
 	return ids.UUID()
+}
+
+// appendNewID appends a new event id (a version 4 UUID, as ids.UUID
+// makes) to b, without a string of its own; raw is its 16 bytes, when ok
+// (a test's ids are appended as they are, ok false).
+func (t *Trail) appendNewID(b []byte, raw *[16]byte) (_ []byte, ok bool) {
+	if t.ids != nil {
+		return append(b, t.ids()...), false
+	}
+	// The random bytes are read from crypto/rand for many ids at once: a
+	// read is a system call, and most of an id's cost when made per id.
+	if t.rndLeft < 16 {
+		rand.Read(t.rnd[:])
+		t.rndLeft = len(t.rnd)
+	}
+	at := len(t.rnd) - t.rndLeft
+	var u [16]byte
+	copy(u[:], t.rnd[at:])
+	clear(t.rnd[at : at+16]) // an id's bytes are not kept once used
+	t.rndLeft -= 16
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	*raw = u
+	return appendUUID(b, u[:]), true
 }
 
 // identKey is a caller as its userIdentity depends on it.
@@ -369,14 +399,17 @@ type stored struct {
 }
 
 type row struct {
-	key                string
-	time               time.Time // the event's time
-	eventID, requestID string
-	holes              [holeCount]int // where the templated holes' values start in enc
-	rec                int            // where the record (line) starts in enc
-	shape              *shape         // the shape it was built from (nil: field by field)
-	line               []byte         // the record, a line of the events file
-	enc                []byte         // the stored event's JSON
+	// key is the stored key (in the batch's arena); eventID is its end.
+	key, eventID []byte
+	time         time.Time // the event's time
+	requestID    string
+	holes        [holeCount]int // where the templated holes' values start in enc
+	rec          int            // where the record (line) starts in enc
+	shape        *shape         // the shape it was built from (nil: field by field)
+	eid          [16]byte       // when eidOK, the bytes eventID was written from
+	eidOK        bool
+	line         []byte // the record, a line of the events file
+	enc          []byte // the stored event's JSON
 }
 
 // commit stores a batch of events as one segment per account and region:
@@ -402,16 +435,25 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 	t.rows = rows
 	if t.store != nil {
 		if t.segments == nil {
-			t.segments = map[string][]*row{}
+			t.segments = map[string]int{}
 		}
-		segments := t.segments
+		// A batch's rows by segment (ACCOUNT/REGION/), the prefixes
+		// looked up by the key's bytes: a prefix is made a string once
+		// per batch.
 		for i := range rows {
 			p := segmentPrefix(rows[i].key)
-			segments[p] = append(segments[p], &rows[i])
+			j, ok := t.segments[string(p)]
+			if !ok {
+				j = len(t.segRows)
+				t.segments[string(p)] = j
+				t.segRows = append(t.segRows, nil)
+			}
+			t.segRows[j] = append(t.segRows[j], &rows[i])
 		}
+		segments := t.segRows
 		err := t.store.Update(context.Background(), func(tx store.Tx) error {
 			for _, evs := range segments {
-				sort.Slice(evs, func(i, j int) bool { return evs[i].key < evs[j].key })
+				sortRows(evs)
 				// A segment spans at most segmentSlack (lookups rely on it):
 				// cut the batch where an event is older than that.
 				for len(evs) > 0 {
@@ -422,7 +464,7 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 					// Encoded into a reused buffer and copied out at its
 					// size: the store keeps the value in its read cache.
 					t.snap = t.tenc.appendSegment(t.snap[:0], evs[:n])
-					if err := tx.Put(context.Background(), tEvents, evs[0].key, bytes.Clone(t.snap)); err != nil {
+					if err := tx.Put(context.Background(), tEvents, string(evs[0].key), bytes.Clone(t.snap)); err != nil {
 						return err
 					}
 					evs = evs[n:]
@@ -446,6 +488,11 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 	}
 }
 
+// sortRows sorts a segment's rows by key: newest first.
+func sortRows(rs []*row) {
+	slices.SortFunc(rs, func(x, y *row) int { return bytes.Compare(x.key, y.key) })
+}
+
 // reuse readies the writer's buffers for the next batch, letting go of
 // what the batch held and of buffers grown past maxKeptBuffer.
 func (t *Trail) reuse() {
@@ -453,12 +500,15 @@ func (t *Trail) reuse() {
 	t.rows = t.rows[:0]
 	clear(t.lines)
 	t.lines = t.lines[:0]
-	for k, v := range t.segments {
+	clear(t.segments)
+	for i, v := range t.segRows {
 		clear(v)
-		delete(t.segments, k)
+		t.segRows[i] = v[:0]
 	}
+	t.segRows = t.segRows[:0]
 	t.arena = keep(t.arena)
 	t.snap = keep(t.snap)
+	t.paramBuf = keep(t.paramBuf)
 	t.tenc.stream = keep(t.tenc.stream)
 	t.tenc.holed = keep(t.tenc.holed)
 	t.tenc.key = keep(t.tenc.key)
@@ -479,12 +529,12 @@ func keep(b []byte) []byte {
 }
 
 // segmentPrefix is the ACCOUNT/REGION/ part of an event key.
-func segmentPrefix(k string) string {
-	i := strings.IndexByte(k, '/')
+func segmentPrefix(k []byte) []byte {
+	i := bytes.IndexByte(k, '/')
 	if i < 0 {
 		return k
 	}
-	j := strings.IndexByte(k[i+1:], '/')
+	j := bytes.IndexByte(k[i+1:], '/')
 	if j < 0 {
 		return k
 	}
@@ -500,10 +550,18 @@ func appendInvTime(dst []byte, t time.Time) []byte {
 	if int64(v) < 0 {
 		return fmt.Appendf(dst, "%019d", int64(v)) // before 1970: keep the old form
 	}
-	for i := len(b) - 1; i >= 0; i-- {
-		b[i] = byte('0' + v%10)
-		v /= 10
+	// Two digits per division, from the end: nine pairs, then the first
+	// digit (v < 2^63 has at most 19).
+	const pairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+		"8081828384858687888990919293949596979899"
+	for i := len(b); i > 1; i -= 2 {
+		q := v / 100
+		r := v - q*100
+		b[i-2], b[i-1] = pairs[2*r], pairs[2*r+1]
+		v = q
 	}
+	b[0] = byte('0' + v)
 	return append(dst, b[:]...)
 }
 
@@ -538,14 +596,25 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 	if testHookBuild != nil {
 		testHookBuild(e)
 	}
-	reqParams := params(e.Request)
-	// An event of a shape the writer has seen is built from it.
+	// The request parameters are rendered into the writer's buffer and
+	// copied out only for an event built field by field: one of a shape
+	// the writer has seen is built from it, and needs them only in its
+	// shape's key.
+	pb, hasParams := appendParams(t.paramBuf[:0], e.Request)
+	t.paramBuf = pb
+	var reqParams []byte
+	if hasParams {
+		reqParams = pb
+	}
 	key, shaped := shapeKey(t.shapeBuf[:0], e, reqParams)
 	t.shapeBuf = key
 	if shaped && !t.noShapes {
 		if r, ok := t.fromShape(key, e); ok {
 			return append(rows, r)
 		}
+	}
+	if hasParams {
+		reqParams = bytes.Clone(pb)
 	}
 	rec := &Record{EventVersion: EventVersion, identityJSON: t.identityJSON(e.Principal, e.InvokedBy),
 		EventTime: t.eventTime(e.Time), EventSource: e.Service.EventSource, EventName: e.Operation,
@@ -632,6 +701,10 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	k = append(k, '/')
 	k = append(k, rec.EventID...)
 	st.Key = string(k)
+	// The row's key (and its event id, the key's end) in the arena.
+	kat := len(t.arena)
+	t.arena = append(t.arena, k...)
+	key := t.arena[kat:len(t.arena):len(t.arena)]
 	// The batch's arena holds the stored event; the record inside it is
 	// also the line of the events file. Rows keep slices of the arena's
 	// array (an array it outgrows stays theirs), until the batch is done.
@@ -657,7 +730,7 @@ func (t *Trail) row(e *gateway.Event, rec *Record) row {
 	st.Record = b[start:len(b):len(b)]
 	b = append(b, '}')
 	t.arena = b
-	return row{key: st.Key, time: e.Time, eventID: rec.EventID, requestID: rec.RequestID, holes: holes, rec: start - head, line: st.Record, enc: b[head:len(b):len(b)]}
+	return row{key: key, time: e.Time, eventID: key[len(key)-len(rec.EventID):], requestID: rec.RequestID, holes: holes, rec: start - head, line: st.Record, enc: b[head:len(b):len(b)]}
 }
 
 // appendHead appends the stored event's JSON up to its record's value,
@@ -688,7 +761,7 @@ func (s *stored) appendHead(b []byte, at *[3]int) []byte {
 	b = strconv.AppendBool(b, s.ReadOnly)
 	b = append(b, `,"t":"`...)
 	pos[1] = len(b)
-	b = s.Time.AppendFormat(b, time.RFC3339Nano)
+	b = appendRFC3339Nano(b, s.Time)
 	b = append(b, '"')
 	if len(s.Resources) > 0 {
 		b = append(b, `,"res":`...)

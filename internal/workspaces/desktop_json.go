@@ -106,7 +106,22 @@ func (w *desktopRec) appendV1(b []byte) ([]byte, error) {
 }
 
 // appendJSON appends the properties as encoding/json writes them.
-func (p *WorkspaceProperties) appendJSON(b []byte) []byte {
+func (p *WorkspaceProperties) appendJSON(b []byte) []byte { return p.appendNamed(b, &propsV1Names) }
+
+// propsNames are the member names of WorkspaceProperties in one of its
+// stored forms.
+type propsNames struct {
+	runningMode, autoStop, root, user, compute, protocols, os, accelerator string
+}
+
+// propsV1Names are encoding/json's names (the API's); the compact form's
+// are propsV2Names.
+var propsV1Names = propsNames{"RunningMode", "RunningModeAutoStopTimeoutInMinutes", "RootVolumeSizeGib", "UserVolumeSizeGib",
+	"ComputeTypeName", "Protocols", "OperatingSystemName", "GlobalAccelerator"}
+
+// appendNamed appends the properties as encoding/json writes them, under
+// the names n.
+func (p *WorkspaceProperties) appendNamed(b []byte, n *propsNames) []byte {
 	b = append(b, '{')
 	first := true
 	field := func(name string) {
@@ -114,32 +129,32 @@ func (p *WorkspaceProperties) appendJSON(b []byte) []byte {
 		first = false
 	}
 	if p.RunningMode != nil {
-		field("RunningMode")
+		field(n.runningMode)
 		b = jsonenc.String(b, *p.RunningMode)
 	}
-	for _, n := range []struct {
+	for _, f := range [...]struct {
 		name string
 		v    *int
-	}{{"RunningModeAutoStopTimeoutInMinutes", p.RunningModeAutoStopTimeoutInMinutes}, {"RootVolumeSizeGib", p.RootVolumeSizeGib}, {"UserVolumeSizeGib", p.UserVolumeSizeGib}} {
-		if n.v != nil {
-			field(n.name)
-			b = jsonenc.Int(b, int64(*n.v))
+	}{{n.autoStop, p.RunningModeAutoStopTimeoutInMinutes}, {n.root, p.RootVolumeSizeGib}, {n.user, p.UserVolumeSizeGib}} {
+		if f.v != nil {
+			field(f.name)
+			b = jsonenc.Int(b, int64(*f.v))
 		}
 	}
 	if p.ComputeTypeName != nil {
-		field("ComputeTypeName")
+		field(n.compute)
 		b = jsonenc.String(b, *p.ComputeTypeName)
 	}
 	if len(p.Protocols) > 0 {
-		field("Protocols")
+		field(n.protocols)
 		b = appendStrings(b, p.Protocols)
 	}
 	if p.OperatingSystemName != nil {
-		field("OperatingSystemName")
+		field(n.os)
 		b = jsonenc.String(b, *p.OperatingSystemName)
 	}
 	if g := p.GlobalAccelerator; g != nil {
-		field("GlobalAccelerator")
+		field(n.accelerator)
 		b = append(b, '{')
 		if g.Mode != nil {
 			b = jsonenc.String(jsonenc.Field(b, "Mode", true), *g.Mode)
@@ -153,17 +168,28 @@ func (p *WorkspaceProperties) appendJSON(b []byte) []byte {
 }
 
 // appendJSON appends the volume as encoding/json writes it.
-func (v *volumeRec) appendJSON(b []byte) []byte {
-	b = jsonenc.String(jsonenc.Field(append(b, '{'), "id", true), v.VolumeID)
-	b = jsonenc.Int(jsonenc.Field(b, "size", false), int64(v.SizeGib))
-	b = optBool(b, "encrypted", v.Encrypted)
+func (v *volumeRec) appendJSON(b []byte) []byte { return v.appendNamed(b, &volumeV1Names) }
+
+// volumeNames are the member names of volumeRec in one of its stored forms.
+type volumeNames struct{ id, size, encrypted, key, grants, image string }
+
+// volumeV1Names are encoding/json's names (volumeRec's tags); the compact
+// form's are volumeV2Names.
+var volumeV1Names = volumeNames{"id", "size", "encrypted", "edk", "grants", "image"}
+
+// appendNamed appends the volume as encoding/json writes it, under the
+// names n.
+func (v *volumeRec) appendNamed(b []byte, n *volumeNames) []byte {
+	b = jsonenc.String(jsonenc.Field(append(b, '{'), n.id, true), v.VolumeID)
+	b = jsonenc.Int(jsonenc.Field(b, n.size, false), int64(v.SizeGib))
+	b = optBool(b, n.encrypted, v.Encrypted)
 	if len(v.EncryptedDataKey) > 0 {
-		b = jsonenc.Bytes(jsonenc.Field(b, "edk", false), v.EncryptedDataKey)
+		b = jsonenc.Bytes(jsonenc.Field(b, n.key, false), v.EncryptedDataKey)
 	}
 	if len(v.GrantIDs) > 0 {
-		b = appendStrings(jsonenc.Field(b, "grants", false), v.GrantIDs)
+		b = appendStrings(jsonenc.Field(b, n.grants, false), v.GrantIDs)
 	}
-	b = optString(b, "image", v.ImageID)
+	b = optString(b, n.image, v.ImageID)
 	return append(b, '}')
 }
 

@@ -282,66 +282,16 @@ func derivedComputerName(w *desktopRec) bool {
 }
 
 // appendV2 appends the properties in the compact form.
-func (p *WorkspaceProperties) appendV2(b []byte) []byte {
-	b = append(b, '{')
-	first := true
-	field := func(name string) {
-		b = jsonenc.Field(b, name, first)
-		first = false
-	}
-	if p.RunningMode != nil {
-		field("rm")
-		b = jsonenc.String(b, *p.RunningMode)
-	}
-	for _, n := range [...]struct {
-		name string
-		v    *int
-	}{{"at", p.RunningModeAutoStopTimeoutInMinutes}, {"rs", p.RootVolumeSizeGib}, {"us", p.UserVolumeSizeGib}} {
-		if n.v != nil {
-			field(n.name)
-			b = jsonenc.Int(b, int64(*n.v))
-		}
-	}
-	if p.ComputeTypeName != nil {
-		field("ct")
-		b = jsonenc.String(b, *p.ComputeTypeName)
-	}
-	if len(p.Protocols) > 0 {
-		field("pr")
-		b = appendStrings(b, p.Protocols)
-	}
-	if p.OperatingSystemName != nil {
-		field("os")
-		b = jsonenc.String(b, *p.OperatingSystemName)
-	}
-	if g := p.GlobalAccelerator; g != nil {
-		field("ga")
-		b = append(b, '{')
-		if g.Mode != nil {
-			b = jsonenc.String(jsonenc.Field(b, "Mode", true), *g.Mode)
-		}
-		if g.PreferredProtocol != nil {
-			b = jsonenc.String(jsonenc.Field(b, "PreferredProtocol", g.Mode == nil), *g.PreferredProtocol)
-		}
-		b = append(b, '}')
-	}
-	return append(b, '}')
-}
+func (p *WorkspaceProperties) appendV2(b []byte) []byte { return p.appendNamed(b, &propsV2Names) }
+
+// propsV2Names are propsV2's member names.
+var propsV2Names = propsNames{"rm", "at", "rs", "us", "ct", "pr", "os", "ga"}
 
 // appendV2 appends the volume in the compact form.
-func (v *volumeRec) appendV2(b []byte) []byte {
-	b = jsonenc.String(jsonenc.Field(append(b, '{'), "id", true), v.VolumeID)
-	b = jsonenc.Int(jsonenc.Field(b, "sz", false), int64(v.SizeGib))
-	b = optBool(b, "e", v.Encrypted)
-	if len(v.EncryptedDataKey) > 0 {
-		b = jsonenc.Bytes(jsonenc.Field(b, "k", false), v.EncryptedDataKey)
-	}
-	if len(v.GrantIDs) > 0 {
-		b = appendStrings(jsonenc.Field(b, "g", false), v.GrantIDs)
-	}
-	b = optString(b, "im", v.ImageID)
-	return append(b, '}')
-}
+func (v *volumeRec) appendV2(b []byte) []byte { return v.appendNamed(b, &volumeV2Names) }
+
+// volumeV2Names are volumeV2's member names.
+var volumeV2Names = volumeNames{"id", "sz", "e", "k", "g", "im"}
 
 // desktopRecV1 is desktopRec without its methods: the first form, decoded
 // by its json tags.

@@ -28,17 +28,7 @@ func (w *desktopRec) appendV1(b []byte) ([]byte, error) {
 	b = optString(b, "error_code", w.ErrorCode)
 	b = optString(b, "error_message", w.ErrorMessage)
 	b = w.Properties.appendJSON(jsonenc.Field(b, "props", false))
-	if len(w.Modifications) > 0 {
-		b = append(jsonenc.Field(b, "mods", false), '[')
-		for i, m := range w.Modifications {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonenc.String(jsonenc.Field(append(b, '{'), "Resource", true), m.Resource)
-			b = append(jsonenc.String(jsonenc.Field(b, "State", false), m.State), '}')
-		}
-		b = append(b, ']')
-	}
+	b = appendMods(b, "mods", w.Modifications)
 	b = optString(b, "kms_key", w.VolumeKey)
 	b = optBool(b, "root_enc", w.RootEncrypted)
 	b = optBool(b, "user_enc", w.UserEncrypted)
@@ -255,4 +245,21 @@ func appendStringAndTime(b []byte, sName, s, tName string, t time.Time) ([]byte,
 		return nil, err
 	}
 	return append(b, '}'), nil
+}
+
+// appendMods appends the record's modifications under name (nothing when
+// there are none), as encoding/json writes them.
+func appendMods(b []byte, name string, mods []ModificationState) []byte {
+	if len(mods) == 0 {
+		return b
+	}
+	b = append(jsonenc.Field(b, name, false), '[')
+	for i, m := range mods {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.String(jsonenc.Field(append(b, '{'), "Resource", true), m.Resource)
+		b = append(jsonenc.String(jsonenc.Field(b, "State", false), m.State), '}')
+	}
+	return append(b, ']')
 }

@@ -176,17 +176,7 @@ func (w *desktopRec) appendV2(b []byte) []byte {
 	b = optString(b, "ec", w.ErrorCode)
 	b = optString(b, "em", w.ErrorMessage)
 	b = w.Properties.appendV2(jsonenc.Field(b, "p", false))
-	if len(w.Modifications) > 0 {
-		b = append(jsonenc.Field(b, "m", false), '[')
-		for i, m := range w.Modifications {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonenc.String(jsonenc.Field(append(b, '{'), "Resource", true), m.Resource)
-			b = append(jsonenc.String(jsonenc.Field(b, "State", false), m.State), '}')
-		}
-		b = append(b, ']')
-	}
+	b = appendMods(b, "m", w.Modifications)
 	b = optString(b, "k", w.VolumeKey)
 	b = optBool(b, "re", w.RootEncrypted)
 	b = optBool(b, "ue", w.UserEncrypted)

@@ -26,7 +26,12 @@ import (
 func TestOversizedQueryBodyWithoutServiceScope(t *testing.T) {
 	s := testserver.Start(t)
 	ctx := context.Background()
-	body := []byte("Action=DeleteRolePolicy&PolicyName=p&RoleName=" + strings.Repeat("a", 300<<10))
+	// One byte over what is read to find the Action: the server reads it
+	// all before it refuses, so no unread byte makes its close a reset
+	// that could reach the client before the answer (a longer body,
+	// refused unread from an unauthenticated client, may be cut off so).
+	prefix := "Action=DeleteRolePolicy&PolicyName=p&RoleName="
+	body := []byte(prefix + strings.Repeat("a", 64<<10+1-len(prefix)))
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -38,10 +43,7 @@ func TestOversizedQueryBodyWithoutServiceScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	// The server answers without reading the body: wait for the answer
-	// before writing it.
-	req.Header.Set("Expect", "100-continue")
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{ExpectContinueTimeout: 10 * time.Second}}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)

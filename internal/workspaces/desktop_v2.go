@@ -82,17 +82,14 @@ type desktopRecV2 struct {
 
 // propsV2 is WorkspaceProperties in the compact form.
 type propsV2 struct {
-	RunningMode *string  `json:"rm,omitempty"`
-	AutoStop    *int     `json:"at,omitempty"`
-	Root        *int     `json:"rs,omitempty"`
-	User        *int     `json:"us,omitempty"`
-	Compute     *string  `json:"ct,omitempty"`
-	Protocols   []string `json:"pr,omitempty"`
-	OS          *string  `json:"os,omitempty"`
-	GA          *struct {
-		Mode              *string `json:"Mode,omitempty" v:"enum=ENABLED_AUTO|DISABLED|INHERITED"`
-		PreferredProtocol *string `json:"PreferredProtocol,omitempty" v:"enum=TCP|NONE|INHERITED"`
-	} `json:"ga,omitempty"`
+	RunningMode *string            `json:"rm,omitempty"`
+	AutoStop    *int               `json:"at,omitempty"`
+	Root        *int               `json:"rs,omitempty"`
+	User        *int               `json:"us,omitempty"`
+	Compute     *string            `json:"ct,omitempty"`
+	Protocols   []string           `json:"pr,omitempty"`
+	OS          *string            `json:"os,omitempty"`
+	GA          *GlobalAccelerator `json:"ga,omitempty"`
 }
 
 // volumeV2 is volumeRec in the compact form.

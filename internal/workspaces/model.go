@@ -207,17 +207,20 @@ type desktopRec struct {
 
 // WorkspaceProperties is the model's WorkspaceProperties.
 type WorkspaceProperties struct {
-	RunningMode                         *string  `json:"RunningMode,omitempty" v:"enum=AUTO_STOP|ALWAYS_ON|MANUAL"`
-	RunningModeAutoStopTimeoutInMinutes *int     `json:"RunningModeAutoStopTimeoutInMinutes,omitempty"`
-	RootVolumeSizeGib                   *int     `json:"RootVolumeSizeGib,omitempty"`
-	UserVolumeSizeGib                   *int     `json:"UserVolumeSizeGib,omitempty"`
-	ComputeTypeName                     *string  `json:"ComputeTypeName,omitempty" v:"enum=VALUE|STANDARD|PERFORMANCE|POWER|GRAPHICS|POWERPRO|GENERALPURPOSE_4XLARGE|GENERALPURPOSE_8XLARGE|GRAPHICSPRO|GRAPHICS_G4DN|GRAPHICSPRO_G4DN|GRAPHICS_G6_XLARGE|GRAPHICS_G6_2XLARGE|GRAPHICS_G6_4XLARGE|GRAPHICS_G6_8XLARGE|GRAPHICS_G6_16XLARGE|GRAPHICS_GR6_4XLARGE|GRAPHICS_GR6_8XLARGE|GRAPHICS_G6F_LARGE|GRAPHICS_G6F_XLARGE|GRAPHICS_G6F_2XLARGE|GRAPHICS_G6F_4XLARGE|GRAPHICS_GR6F_4XLARGE"`
-	Protocols                           []string `json:"Protocols,omitempty" v:"enum=PCOIP|WSP"`
-	OperatingSystemName                 *string  `json:"OperatingSystemName,omitempty" v:"enum=AMAZON_LINUX_2|UBUNTU_18_04|UBUNTU_20_04|UBUNTU_22_04|UNKNOWN|WINDOWS_10|WINDOWS_11|WINDOWS_7|WINDOWS_SERVER_2016|WINDOWS_SERVER_2019|WINDOWS_SERVER_2022|WINDOWS_SERVER_2025|RHEL_8|ROCKY_8"`
-	GlobalAccelerator                   *struct {
-		Mode              *string `json:"Mode,omitempty" v:"enum=ENABLED_AUTO|DISABLED|INHERITED"`
-		PreferredProtocol *string `json:"PreferredProtocol,omitempty" v:"enum=TCP|NONE|INHERITED"`
-	} `json:"GlobalAccelerator,omitempty"`
+	RunningMode                         *string            `json:"RunningMode,omitempty" v:"enum=AUTO_STOP|ALWAYS_ON|MANUAL"`
+	RunningModeAutoStopTimeoutInMinutes *int               `json:"RunningModeAutoStopTimeoutInMinutes,omitempty"`
+	RootVolumeSizeGib                   *int               `json:"RootVolumeSizeGib,omitempty"`
+	UserVolumeSizeGib                   *int               `json:"UserVolumeSizeGib,omitempty"`
+	ComputeTypeName                     *string            `json:"ComputeTypeName,omitempty" v:"enum=VALUE|STANDARD|PERFORMANCE|POWER|GRAPHICS|POWERPRO|GENERALPURPOSE_4XLARGE|GENERALPURPOSE_8XLARGE|GRAPHICSPRO|GRAPHICS_G4DN|GRAPHICSPRO_G4DN|GRAPHICS_G6_XLARGE|GRAPHICS_G6_2XLARGE|GRAPHICS_G6_4XLARGE|GRAPHICS_G6_8XLARGE|GRAPHICS_G6_16XLARGE|GRAPHICS_GR6_4XLARGE|GRAPHICS_GR6_8XLARGE|GRAPHICS_G6F_LARGE|GRAPHICS_G6F_XLARGE|GRAPHICS_G6F_2XLARGE|GRAPHICS_G6F_4XLARGE|GRAPHICS_GR6F_4XLARGE"`
+	Protocols                           []string           `json:"Protocols,omitempty" v:"enum=PCOIP|WSP"`
+	OperatingSystemName                 *string            `json:"OperatingSystemName,omitempty" v:"enum=AMAZON_LINUX_2|UBUNTU_18_04|UBUNTU_20_04|UBUNTU_22_04|UNKNOWN|WINDOWS_10|WINDOWS_11|WINDOWS_7|WINDOWS_SERVER_2016|WINDOWS_SERVER_2019|WINDOWS_SERVER_2022|WINDOWS_SERVER_2025|RHEL_8|ROCKY_8"`
+	GlobalAccelerator                   *GlobalAccelerator `json:"GlobalAccelerator,omitempty"`
+}
+
+// GlobalAccelerator is the model's GlobalAcceleratorForWorkSpace.
+type GlobalAccelerator struct {
+	Mode              *string `json:"Mode,omitempty" v:"enum=ENABLED_AUTO|DISABLED|INHERITED"`
+	PreferredProtocol *string `json:"PreferredProtocol,omitempty" v:"enum=TCP|NONE|INHERITED"`
 }
 
 // ModificationState is the model's ModificationState.

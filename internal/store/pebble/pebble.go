@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/batchrepr"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -333,22 +332,9 @@ func (db *DB) writer() {
 	}
 }
 
-// maxBatchBytes bounds one commit: when the group's batch grows past it,
-// the writer commits it and goes on in a new batch. Pebble writes a batch
-// of half a memtable or more as a table of its own (a "flushable batch"),
-// which a group of creates must not become.
-const maxBatchBytes = 1 << 20
-
-// commitGroup runs a group's update functions one after the other in one
-// indexed batch: each reads the batch over the committed database, so it
-// sees its own writes and those of the updates before it. An update that
-// fails (or panics) is cut from the batch, so nothing it wrote is committed
-// and the updates after it do not see it; an update that wrote a record
-// twice keeps only its last write (lastWrites). The batch is committed
-// without a sync, once for the group (or once per maxBatchBytes): Pebble's
-// commit pipeline, its WAL record and its write, run once, not once per
-// update. Then the read cache is brought up to date and the group handed
-// to the flusher.
+// commitGroup runs a group's update functions, each in its own indexed
+// batch committed without a sync when it succeeds, brings the read cache up
+// to date, and hands the group to the flusher.
 func (db *DB) commitGroup(batch []*writeReq) {
 	if err := db.broken.Err(); err != nil {
 		for _, r := range batch {
@@ -357,16 +343,11 @@ func (db *DB) commitGroup(batch []*writeReq) {
 		return
 	}
 	answered := false
-	var g *pebble.Batch // the group's batch, not yet committed
 	// A panic here is a bug outside the update functions (runFn recovers
-	// theirs): the group's callers are answered with an error (a part of
-	// the group committed before it stays, as after a timeout), the cache
-	// drops what the group touched, and the writer goes on with the next
-	// group.
+	// theirs): the group's callers are answered with an error (what was
+	// committed before it stays, as after a timeout), the cache drops what
+	// the group touched, and the writer goes on with the next group.
 	defer func() {
-		if g != nil {
-			g.Close()
-		}
 		if p := recover(); p != nil {
 			safego.LogPanic(nil, "pebble writer", p)
 			if fe, ok := p.(fatalError); ok { // Pebble's commit pipeline failed
@@ -392,52 +373,33 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	// growing a new map, rehash by rehash, for every group.
 	dirty := db.dirty
 	clear(dirty)
-	first := 0 // the first update in g
-	commit := func(upto int) {
-		if g == nil {
-			return
-		}
-		if !g.Empty() {
-			if err := g.Commit(pebble.NoSync); err != nil {
-				err = fmt.Errorf("pebble: commit: %w", err)
-				for _, r := range batch[first:upto] {
-					if r.Err == nil {
-						r.Err = err
-					}
-				}
-			} else {
-				db.commits.Add(1)
-			}
-		}
-		g.Close()
-		g = nil
-		first = upto
-	}
-	for i, r := range batch {
+	for _, r := range batch {
 		if err := r.Ctx.Err(); err != nil {
 			r.Err = err
 			continue
 		}
-		if g == nil {
-			g = db.pdb.NewIndexedBatch()
-		}
-		mark := g.Len()
-		r.Tx = &tx{db: db, r: g, b: g, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
+		b := db.pdb.NewIndexedBatch()
+		r.Tx = &tx{db: db, r: b, b: b, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
 		r.Err = runFn(r.Fn, r.Tx)
-		switch {
-		case r.Err != nil && g.Len() > mark:
-			// Cut what the failed update wrote; its keys stay in dirty,
-			// so the updates after it read them from the database.
-			g = cut(db.pdb, g, mark, false)
-		case r.Err == nil && r.Tx.rewrote:
-			g = cut(db.pdb, g, mark, true)
+		if r.Err == nil && !b.Empty() {
+			cb := b
+			if r.Tx.rewrote {
+				cb, r.Err = lastWrites(db.pdb, b)
+			}
+			if r.Err == nil {
+				if err := cb.Commit(pebble.NoSync); err != nil {
+					r.Err = fmt.Errorf("pebble: commit: %w", err)
+				} else {
+					db.commits.Add(1)
+				}
+			}
+			if cb != b && cb != nil {
+				cb.Close()
+			}
 		}
 		r.Tx.r, r.Tx.b = nil, nil
-		if g.Len() >= maxBatchBytes {
-			commit(i + 1)
-		}
+		b.Close()
 	}
-	commit(len(batch))
 	// Bring the read cache up to date before anyone is answered: a caller
 	// that reads after its Update returned reads its own write.
 	db.cache.Update(true, group.Writes(batch))
@@ -445,94 +407,50 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	db.flushes <- batch // answered once the WAL is synced
 }
 
-// cut returns a new indexed batch of g's writes before offset mark (a
-// length of g's representation) and, when keepLast, the last write of each
-// key written after it (lastWrites), and closes g. It panics when g does
-// not decode: the batch is the writer's own, a failure is a bug.
-func cut(pdb *pebble.DB, g *pebble.Batch, mark int, keepLast bool) *pebble.Batch {
-	repr := g.Repr()
-	out := pdb.NewIndexedBatch()
-	err := copyWrites(out, repr[batchrepr.HeaderLen:mark])
-	if err == nil && keepLast {
-		err = lastWrites(out, repr[mark:])
-	}
-	if err != nil {
-		out.Close()
-		panic(fmt.Errorf("pebble: rebuild the group's batch: %w", err))
-	}
-	g.Close()
-	return out
-}
-
-// copyWrites writes to out the writes of ops (the entries of a batch's
-// representation, after its header).
-func copyWrites(out *pebble.Batch, ops []byte) error {
-	r := batchrepr.Reader(ops)
-	for {
-		kind, k, v, ok, err := r.Next()
-		if err != nil {
-			return fmt.Errorf("pebble: read the group's batch: %w", err)
-		}
-		if !ok {
-			return nil
-		}
-		if err := write(out, kind, k, v); err != nil {
-			return err
-		}
-	}
-}
-
-// write writes one write of a batch to out.
-func write(out *pebble.Batch, kind pebble.InternalKeyKind, k, v []byte) error {
-	var err error
-	switch kind {
-	case pebble.InternalKeyKindSet:
-		err = out.Set(k, v, nil)
-	case pebble.InternalKeyKindDelete:
-		err = out.Delete(k, nil)
-	default:
-		return fmt.Errorf("pebble: unexpected write kind %v in an update's batch", kind)
-	}
-	if err != nil {
-		return fmt.Errorf("pebble: copy a write of the group's batch: %w", err)
-	}
-	return nil
-}
-
-// lastWrites writes to out the last write of each key in ops (the entries
-// of one update's writes in a batch's representation), in their order. A
+// lastWrites returns a batch of b's last write of each key, in b's order. A
 // batch is a log of its writes: committed as it is, a record an update
 // wrote twice would reach the WAL at both values, where SQLite writes only
 // a transaction's final pages. No state an update went through on its way
 // reaches the disk (an access key's secret before it was sealed).
-func lastWrites(out *pebble.Batch, ops []byte) error {
+func lastWrites(pdb *pebble.DB, b *pebble.Batch) (*pebble.Batch, error) {
 	type op struct {
 		kind       pebble.InternalKeyKind
 		key, value []byte
 	}
-	var all []op
+	var ops []op
 	last := map[string]int{}
-	r := batchrepr.Reader(ops)
+	r := b.Reader()
 	for {
 		kind, k, v, ok, err := r.Next()
 		if err != nil {
-			return fmt.Errorf("pebble: read the update's batch: %w", err)
+			return nil, fmt.Errorf("pebble: read the update's batch: %w", err)
 		}
 		if !ok {
 			break
 		}
-		last[string(k)] = len(all)
-		all = append(all, op{kind, k, v})
+		if kind != pebble.InternalKeyKindSet && kind != pebble.InternalKeyKindDelete {
+			return nil, fmt.Errorf("pebble: unexpected write kind %v in an update's batch", kind)
+		}
+		last[string(k)] = len(ops)
+		ops = append(ops, op{kind, k, v})
 	}
-	for i, o := range all {
+	out := pdb.NewBatch()
+	for i, o := range ops {
 		if last[string(o.key)] != i {
 			continue
 		}
-		if err := write(out, o.kind, o.key, o.value); err != nil {
-			return err
+		var err error
+		if o.kind == pebble.InternalKeyKindSet {
+			err = out.Set(o.key, o.value, nil)
+		} else {
+			err = out.Delete(o.key, nil)
+		}
+		if err != nil {
+			out.Close()
+			return nil, fmt.Errorf("pebble: compact the update's batch: %w", err)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // testHookGroup, when set (by tests), is called with every group the

@@ -180,9 +180,12 @@ func (t *tx) expect(n int) {
 	}
 }
 
+// PutMany writes recs in order, so the last of a key is the value kept (a
+// key written twice is compacted to its last write at the commit, as any
+// rewrite is).
 func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
 	t.expect(len(recs))
-	for _, r := range store.Dedupe(recs, true) {
+	for _, r := range recs {
 		if err := t.Put(ctx, table, r.Key, r.Value); err != nil {
 			return err
 		}
@@ -190,26 +193,29 @@ func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
 	return nil
 }
 
+// CreateMany creates each record of recs whose key is absent and returns
+// the keys of the others, in recs' order. A key given twice is created at
+// its first value: its second occurrence finds the first one's write.
 func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
 	if t.b == nil {
 		return nil, errReadOnly
 	}
 	t.expect(len(recs))
-	created := make(map[string]bool, len(recs))
-	for _, r := range store.Dedupe(recs, false) { // the first of a key is the one created
+	var existing []string
+	for _, r := range recs {
 		ok, err := t.exists(table, r.Key)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
+			existing = append(existing, r.Key)
 			continue
 		}
 		if err := t.Put(ctx, table, r.Key, r.Value); err != nil {
 			return nil, err
 		}
-		created[r.Key] = true
 	}
-	return store.Existing(recs, created), nil
+	return existing, nil
 }
 
 func (t *tx) Scan(ctx context.Context, table, prefix, after string, limit int, fn func(string, []byte) error) error {

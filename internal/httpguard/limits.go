@@ -105,7 +105,7 @@ func (l Limits) Wrap(h http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			start := time.Now()
 			rc.SetReadDeadline(start.Add(l.Grace))
-			p.body = pacedBody{ReadCloser: r.Body, rc: rc, start: start, l: &p.l, size: r.ContentLength}
+			p.body = pacedBody{ReadCloser: r.Body, rc: rc, start: start, l: &p.l}
 			r.Body = &p.body
 		}
 		p.w = pacedWriter{ResponseWriter: w, rc: rc, l: &p.l}
@@ -146,12 +146,7 @@ type pacedBody struct {
 	start time.Time
 	l     *Limits
 	n     int64
-	// size is the body's declared length (-1: not declared). Once that
-	// much has arrived, the server reads no more of the connection for
-	// it (the next Read ends the body without a read), so the deadline
-	// is lifted then, not moved forward and lifted at the end.
-	size int64
-	done bool
+	done  bool
 }
 
 func (b *pacedBody) Read(p []byte) (int, error) {
@@ -164,9 +159,6 @@ func (b *pacedBody) Read(p []byte) (int, error) {
 		if err == io.EOF {
 			b.rc.SetReadDeadline(time.Time{})
 		}
-	case b.size >= 0 && b.n >= b.size:
-		b.done = true
-		b.rc.SetReadDeadline(time.Time{})
 	case n > 0:
 		b.rc.SetReadDeadline(b.start.Add(b.l.pace(b.n)))
 	}

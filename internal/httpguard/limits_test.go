@@ -2,11 +2,9 @@ package httpguard
 
 import (
 	"bufio"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"testing"
 	"time"
 )
@@ -17,7 +15,6 @@ import (
 type deadlineRecorder struct {
 	*httptest.ResponseRecorder
 	events       []string // "deadline", "zero", "header", "write", "flush", "hijack"
-	reads        []string // the read deadlines set: "deadline", "zero"
 	last         time.Time
 	refuseHijack bool // Hijack fails (as on an HTTP/2 connection)
 }
@@ -32,14 +29,7 @@ func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-func (d *deadlineRecorder) SetReadDeadline(t time.Time) error {
-	if t.IsZero() {
-		d.reads = append(d.reads, "zero")
-	} else {
-		d.reads = append(d.reads, "deadline")
-	}
-	return nil
-}
+func (d *deadlineRecorder) SetReadDeadline(time.Time) error { return nil }
 
 func (d *deadlineRecorder) WriteHeader(code int) {
 	d.events = append(d.events, "header")
@@ -143,62 +133,5 @@ func TestHijackOfferedOnlyWhereSupported(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s: the wrapped writer is a Hijacker: %v, want %v", tc.name, got, tc.want)
 		}
-	}
-}
-
-// chunkedReader hands out its bytes a few at a time, as a body arriving in
-// pieces would be read.
-type chunkedReader struct {
-	b     []byte
-	chunk int
-}
-
-func (c *chunkedReader) Read(p []byte) (int, error) {
-	if len(c.b) == 0 {
-		return 0, io.EOF
-	}
-	n := min(len(p), c.chunk, len(c.b))
-	copy(p, c.b[:n])
-	c.b = c.b[n:]
-	return n, nil
-}
-
-// TestBodyReadDeadlines checks the request body's read deadline: set
-// before the body is read, moved forward as each piece arrives, and lifted
-// when the body ends: at its declared length, without another deadline for
-// the read that finds the end, or at the end of a body of undeclared
-// length.
-func TestBodyReadDeadlines(t *testing.T) {
-	l := Limits{Grace: time.Second, MinRate: 1 << 10}
-	for _, tc := range []struct {
-		name     string
-		declared int64
-		chunk    int
-		want     []string
-	}{
-		{"declared, in one piece", 10, 10, []string{"deadline", "zero"}},
-		{"declared, in pieces", 10, 4, []string{"deadline", "deadline", "deadline", "zero"}},
-		{"undeclared", -1, 4, []string{"deadline", "deadline", "deadline", "deadline", "zero"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder()}
-			var got []byte
-			h := l.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				b, err := io.ReadAll(r.Body)
-				if err != nil {
-					t.Errorf("read body: %v", err)
-				}
-				got = b
-			}))
-			r := httptest.NewRequest(http.MethodPost, "/", &chunkedReader{b: []byte("0123456789"), chunk: tc.chunk})
-			r.ContentLength = tc.declared
-			h.ServeHTTP(rec, r)
-			if string(got) != "0123456789" {
-				t.Errorf("body %q", got)
-			}
-			if !slices.Equal(rec.reads, tc.want) {
-				t.Errorf("read deadlines %v, want %v", rec.reads, tc.want)
-			}
-		})
 	}
 }

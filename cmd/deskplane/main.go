@@ -142,7 +142,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	var h slog.Handler
 	switch *logFormat {
 	case "text":
-		h = slog.NewTextHandler(logw, &slog.HandlerOptions{Level: lvl})
+		// slog's text format, with the request log's lines formatted
+		// without slog's generality (logbuf.TextHandler).
+		h = logbuf.NewTextHandler(logw, &slog.HandlerOptions{Level: lvl})
 	case "json":
 		h = slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: lvl})
 	default:

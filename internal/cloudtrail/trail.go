@@ -119,11 +119,15 @@ type Trail struct {
 	// (rows point into it), tenc a segment's templated stream, snap its
 	// compressed form before it is copied out at its size.
 	arena, snap []byte
-	tenc        templateEncoder
-	rows        []row
-	lines       [][]byte
-	segments    map[string]int // a batch's segment prefixes: their index in segRows
-	segRows     [][]*row
+	// eventBytes is what an event of the last batch took in the arena,
+	// with an eighth to spare: the arena is sized for a batch before it
+	// is built, instead of grown (and copied) as it fills.
+	eventBytes int
+	tenc       templateEncoder
+	rows       []row
+	lines      [][]byte
+	segments   map[string]int // a batch's segment prefixes: their index in segRows
+	segRows    [][]*row
 	// The writer's caches: the userIdentity JSON of the callers seen
 	// (principals are immutable; the authenticator hands out one per
 	// access key) and the eventTime of the last second.
@@ -428,11 +432,17 @@ func (t *Trail) commit(batch []*gateway.Event) {
 
 func (t *Trail) commitBatch(batch []*gateway.Event) {
 	defer t.reuse()
+	if want := len(batch) * t.eventBytes; cap(t.arena) < want {
+		t.arena = make([]byte, 0, want)
+	}
 	rows := t.rows[:0]
 	for _, e := range batch {
 		rows = t.buildSafe(rows, e)
 	}
 	t.rows = rows
+	if per := len(t.arena) / len(batch); per > 0 {
+		t.eventBytes = per + per/8
+	}
 	if t.store != nil {
 		if t.segments == nil {
 			t.segments = map[string]int{}

@@ -301,6 +301,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve runs the pipeline, noting in rec what the request log reports.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestRecord) {
+	// The call, its audit event, its authentication's state before the
+	// body and the response's header values are allocated together.
+	st := &callState{}
 	start := g.Clock.Now()
 	reqID := ids.UUID()
 	rec.id = reqID
@@ -323,7 +326,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	// scoped to.
 	errSvc, errProto := svc, proto
 	if perr == nil {
-		esvc, p, err := g.preAuthenticate(ctx, r, svc, start)
+		esvc, p, err := g.preAuthenticate(ctx, r, svc, start, &st.pre)
 		if esvc != nil {
 			errSvc, errProto = esvc, esvc.Protocol
 		}
@@ -379,11 +382,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 		return
 	}
 	rec.svc, rec.op = svc, opName
-	// The call, its audit event and the response's header values are
-	// allocated together.
-	st := &callState{
-		call: Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g, form: form},
-	}
+	st.call = Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g, form: form}
 	c, ev := &st.call, &st.ev
 	*ev = Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
 	rec.call = c
@@ -443,6 +442,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 type callState struct {
 	call Call
 	ev   Event
+	pre  preAuth   // preAuthenticate's result
 	hdr  [3]string // X-Amzn-RequestId, Content-Type and Content-Length
 }
 
@@ -728,7 +728,8 @@ type preAuth struct {
 	found        bool
 	tokenErr     error
 	failure      string         // which part of the signature failed, for the request log
-	checked      *sigv4.Checked // the request as sigv4.CheckParsed parsed it
+	checked      *sigv4.Checked // the request as sigv4.CheckParsed parsed it (&ck, or nil)
+	ck           sigv4.Checked
 }
 
 // preAuthenticate runs the checks of SigV4 that need no body (see
@@ -737,7 +738,9 @@ type preAuth struct {
 // request was found to be for (nil when only the body can tell), the
 // resolved access key, and the error to refuse the request with. An
 // internal failure is left to the full verification after the body.
-func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Service, now time.Time) (*Service, *preAuth, error) {
+// pre is where the resolved access key is kept (the caller's memory):
+// the *preAuth returned is pre, or nil.
+func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Service, now time.Time, pre *preAuth) (*Service, *preAuth, error) {
 	if svc == nil {
 		res, err := sigv4.Parse(r)
 		if err != nil {
@@ -754,8 +757,8 @@ func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Ser
 	if tok == "" && r.URL.RawQuery != "" {
 		tok = r.URL.Query().Get("X-Amz-Security-Token")
 	}
-	pre := &preAuth{}
-	checked, _, err := sigv4.CheckParsed(ctx, r, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
+	*pre = preAuth{}
+	err := sigv4.CheckParsedInto(ctx, r, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
 		secret, p, found, err := g.Auth.Resolve(ctx, akid, tok, now)
 		if err != nil {
 			if awsproto.As(err) == nil {
@@ -766,7 +769,7 @@ func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Ser
 		}
 		pre.akid, pre.secret, pre.p, pre.found = akid, secret, p, found
 		return secret, found, nil
-	})
+	}, &pre.ck)
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
@@ -775,7 +778,7 @@ func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Ser
 		}
 		return svc, nil, nil
 	}
-	pre.checked = checked
+	pre.checked = &pre.ck
 	return svc, pre, nil
 }
 

@@ -1261,10 +1261,23 @@ type renderBox struct {
 	root, user bool
 }
 
+// describeOne is DescribeWorkspaces' answer for one id, in one piece.
+type describeOne struct {
+	out describeWorkspacesOut
+	ws  [1]Workspace
+	box [1]renderBox
+}
+
 func (m *Module) render(w *desktopRec) Workspace {
 	// The properties and the two flags the output points to share one
 	// allocation.
-	box := &renderBox{props: w.Properties, root: w.RootEncrypted, user: w.UserEncrypted}
+	return m.renderInto(w, &renderBox{})
+}
+
+// renderInto is render with the properties and flags the output points to
+// in box (the caller's memory).
+func (m *Module) renderInto(w *desktopRec, box *renderBox) Workspace {
+	*box = renderBox{props: w.Properties, root: w.RootEncrypted, user: w.UserEncrypted}
 	out := Workspace{
 		WorkspaceId: w.WorkspaceID, DirectoryId: w.DirectoryID, UserName: w.UserName, IpAddress: w.IPAddress,
 		State: w.State, BundleId: w.BundleID, SubnetId: w.SubnetID, ErrorCode: w.ErrorCode, ErrorMessage: w.ErrorMessage,
@@ -1318,9 +1331,22 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 			return nil, err
 		}
 	}
-	out := &describeWorkspacesOut{Workspaces: []Workspace{}}
 	now := c.Now
-	if len(in.WorkspaceIds) > 0 {
+	if n := len(in.WorkspaceIds); n > 0 {
+		// The answer and what its desktops point to are allocated for
+		// the ids asked: one allocation for one id (the common call),
+		// three for more, instead of one per desktop and the slice's
+		// growth.
+		var out *describeWorkspacesOut
+		var boxes []renderBox
+		if n == 1 {
+			one := &describeOne{}
+			one.out.Workspaces = one.ws[:0]
+			out, boxes = &one.out, one.box[:]
+		} else {
+			out = &describeWorkspacesOut{Workspaces: make([]Workspace, 0, n)}
+			boxes = make([]renderBox, n)
+		}
 		// Each desktop is read on its own (the real service gives no
 		// snapshot across the ids either): the store's cheapest read.
 		for _, id := range in.WorkspaceIds {
@@ -1337,11 +1363,12 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 				return nil, fmt.Errorf("decode workspace %s: %w", id, err)
 			}
 			if m.listed(w, now) {
-				out.Workspaces = append(out.Workspaces, m.render(w))
+				out.Workspaces = append(out.Workspaces, m.renderInto(w, &boxes[len(out.Workspaces)]))
 			}
 		}
 		return out, m.addStandbyRelations(ctx, c, out.Workspaces)
 	}
+	out := &describeWorkspacesOut{Workspaces: []Workspace{}}
 	if in.WorkspaceName != nil {
 		err = m.store.View(ctx, func(tx store.Tx) error {
 			b, err := tx.Get(ctx, tIdem, key(c.Account, c.Region, "name/"+*in.WorkspaceName))

@@ -57,21 +57,35 @@ type Checked struct {
 // Authorization header (or presign parameters) again.
 func CheckParsed(ctx context.Context, r *http.Request, now time.Time, lookup Lookup) (*Checked, *Result, error) {
 	// The request is parsed into the Checked: one allocation for both.
-	ck := &Checked{r: r}
+	ck := &Checked{}
+	if err := CheckParsedInto(ctx, r, now, lookup, ck); err != nil {
+		return nil, nil, err
+	}
+	return ck, &ck.res, nil
+}
+
+// CheckParsedInto is CheckParsed into a Checked of the caller's (which
+// may then be part of a larger allocation of its own). ck is overwritten;
+// it is for VerifyChecked only when CheckParsedInto returned no error.
+func CheckParsedInto(ctx context.Context, r *http.Request, now time.Time, lookup Lookup, ck *Checked) error {
+	*ck = Checked{r: r}
 	p, perr := parseDated(r, now, &ck.pv)
 	if perr != nil {
-		return nil, nil, perr
+		ck.r = nil
+		return perr
 	}
 	ck.p = p
 	_, found, err := lookup(ctx, p.AccessKeyID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sigv4: looking up access key: %w", err)
+		ck.r = nil
+		return fmt.Errorf("sigv4: looking up access key: %w", err)
 	}
 	if !found {
-		return nil, nil, newError(KindUnknownKey, msgUnknownKey)
+		ck.r = nil
+		return newError(KindUnknownKey, msgUnknownKey)
 	}
 	ck.res = p.Result
-	return ck, &ck.res, nil
+	return nil
 }
 
 // VerifyChecked is Verify of a request that passed CheckParsed: the same

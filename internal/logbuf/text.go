@@ -1,0 +1,158 @@
+package logbuf
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// TextHandler writes records to a Writer exactly as slog.TextHandler
+// does, and formats the common ones (a message and attributes of strings,
+// integers, booleans and durations, as the request log writes them)
+// itself, without slog's per-attribute generality: each key's quoting
+// check, the value's resolution, the record's attribute iteration. Any
+// other record, and the handler's WithAttrs and WithGroup, go through the
+// slog.TextHandler it wraps.
+type TextHandler struct {
+	slog.Handler // slog.TextHandler over w: what the fast path does not format
+	w            *Writer
+	level        slog.Leveler
+	fast         bool // no ReplaceAttr and no AddSource: the fast path writes as slog would
+}
+
+// NewTextHandler returns a TextHandler writing to w with opts (nil: the
+// defaults), as slog.NewTextHandler(w, opts) would.
+func NewTextHandler(w *Writer, opts *slog.HandlerOptions) *TextHandler {
+	if opts == nil {
+		opts = &slog.HandlerOptions{}
+	}
+	var level slog.Leveler = slog.LevelInfo
+	if opts.Level != nil {
+		level = opts.Level
+	}
+	return &TextHandler{Handler: slog.NewTextHandler(w, opts), w: w, level: level,
+		fast: opts.ReplaceAttr == nil && !opts.AddSource}
+}
+
+// Enabled reports whether the handler writes records of level l.
+func (h *TextHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= h.level.Level()
+}
+
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// Handle writes the record as one line.
+func (h *TextHandler) Handle(ctx context.Context, r slog.Record) error {
+	if !h.fast {
+		return h.Handler.Handle(ctx, r)
+	}
+	bp := linePool.Get().(*[]byte)
+	b, ok := appendRecord((*bp)[:0], &r)
+	if !ok {
+		linePool.Put(bp)
+		return h.Handler.Handle(ctx, r)
+	}
+	_, err := h.w.Write(b)
+	if cap(b) <= 16<<10 {
+		*bp = b
+		linePool.Put(bp)
+	}
+	return err
+}
+
+// appendRecord appends r's line as slog.TextHandler writes it; ok is false
+// when r has an attribute the fast path does not format.
+func appendRecord(b []byte, r *slog.Record) (_ []byte, ok bool) {
+	sep := false
+	if !r.Time.IsZero() {
+		b = append(b, "time="...)
+		b = appendRFC3339Millis(b, r.Time.Round(0))
+		sep = true
+	}
+	if sep {
+		b = append(b, ' ')
+	}
+	b = append(b, "level="...)
+	b = appendString(b, r.Level.String())
+	b = append(b, " msg="...)
+	b = appendString(b, r.Message)
+	ok = true
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "" {
+			ok = false // slog leaves out an empty attribute and writes others as "=..."
+			return false
+		}
+		switch a.Value.Kind() {
+		case slog.KindString:
+			b = appendKey(b, a.Key)
+			b = appendString(b, a.Value.String())
+		case slog.KindInt64:
+			b = strconv.AppendInt(appendKey(b, a.Key), a.Value.Int64(), 10)
+		case slog.KindUint64:
+			b = strconv.AppendUint(appendKey(b, a.Key), a.Value.Uint64(), 10)
+		case slog.KindBool:
+			b = strconv.AppendBool(appendKey(b, a.Key), a.Value.Bool())
+		case slog.KindDuration:
+			b = append(appendKey(b, a.Key), a.Value.Duration().String()...)
+		default:
+			ok = false
+			return false
+		}
+		return true
+	})
+	return append(b, '\n'), ok
+}
+
+func appendKey(b []byte, key string) []byte {
+	b = append(b, ' ')
+	b = appendString(b, key)
+	return append(b, '=')
+}
+
+// appendString appends s quoted (strconv.Quote) where slog.TextHandler
+// quotes it, else as it is.
+func appendString(b []byte, s string) []byte {
+	if needsQuoting(s) {
+		return strconv.AppendQuote(b, s)
+	}
+	return append(b, s...)
+}
+
+// needsQuoting is slog.TextHandler's test: an empty string, a space, '=',
+// '"', an ASCII control character other than DEL, or a rune that is
+// invalid, a space or not printable.
+func needsQuoting(s string) bool {
+	if len(s) == 0 {
+		return true
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c <= ' ' || c == '=' || c == '"' {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// appendRFC3339Millis is slog.TextHandler's time: RFC 3339 with exactly
+// three digits of milliseconds.
+func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	const prefixLen = len("2006-01-02T15:04:05.000")
+	n := len(b)
+	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b[:n+prefixLen], b[n+prefixLen+1:]...) // drop the 4th digit
+}

@@ -1,0 +1,170 @@
+package logbuf
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// both writes each record through a TextHandler and through
+// slog.TextHandler, and returns the two outputs.
+func both(t testing.TB, opts *slog.HandlerOptions, recs []slog.Record) (got, want string) {
+	var gb, wb bytes.Buffer
+	gw := New(&gb, 0, 1<<20)
+	h := NewTextHandler(gw, opts)
+	s := slog.NewTextHandler(&wb, opts)
+	for _, r := range recs {
+		if err := h.Handle(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Handle(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := gw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return gb.String(), wb.String()
+}
+
+// pieces are the parts random strings are made of: what slog quotes and
+// what it does not.
+var pieces = []string{"", "a", "Z", "0", "-", "_", "/", ":", ".", " ", "=", "\"", "\\", "\t", "\n", "\x00", "\x1f", "\x7f",
+	"é", "日本", "\u00a0", "\u2028", "\u200b", "\xff", "\xc3", "arn:aws:iam::123456789012:user/alice", "ws-0123abcd",
+	"{\"a\":1}", "'", "`", "%", "+", "\U0001F600"}
+
+func randString(rnd *rand.Rand) string {
+	var sb strings.Builder
+	for range rnd.IntN(5) {
+		sb.WriteString(pieces[rnd.IntN(len(pieces))])
+	}
+	return sb.String()
+}
+
+// TestTextHandlerAsSlog checks the fast path writes every record it
+// formats byte for byte as slog.TextHandler does: random keys, messages
+// and values of every kind it formats (quoted and not), every level and
+// times with and without a monotonic reading, a zone and milliseconds;
+// and that what it does not format (other kinds, empty keys, groups) is
+// still written as slog writes it.
+func TestTextHandlerAsSlog(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	zones := []*time.Location{time.UTC, time.FixedZone("X", -7*3600-30*60), time.FixedZone("Y", 5*3600+45*60)}
+	var recs []slog.Record
+	for i := range 3000 {
+		at := time.Date(2000+rnd.IntN(100), time.Month(1+rnd.IntN(12)), 1+rnd.IntN(28), rnd.IntN(24), rnd.IntN(60), rnd.IntN(60),
+			rnd.IntN(1e9), zones[rnd.IntN(len(zones))])
+		switch i % 10 {
+		case 0:
+			at = time.Time{}
+		case 1:
+			at = time.Now()
+		}
+		levels := []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError, slog.LevelInfo + 2, slog.LevelError + 4}
+		r := slog.NewRecord(at, levels[rnd.IntN(len(levels))], randString(rnd), 0)
+		for range rnd.IntN(12) {
+			key := randString(rnd)
+			if key == "" && i%7 != 0 {
+				key = "k"
+			}
+			switch rnd.IntN(8) {
+			case 0, 1, 2:
+				r.AddAttrs(slog.String(key, randString(rnd)))
+			case 3:
+				r.AddAttrs(slog.Int(key, rnd.IntN(1<<40)-(1<<39)))
+			case 4:
+				r.AddAttrs(slog.Uint64(key, rnd.Uint64()))
+			case 5:
+				r.AddAttrs(slog.Bool(key, rnd.IntN(2) == 0))
+			case 6:
+				r.AddAttrs(slog.Duration(key, time.Duration(rnd.Int64N(int64(100*time.Hour)))-time.Hour))
+			case 7:
+				if i%3 == 0 {
+					r.AddAttrs(slog.Float64(key, rnd.Float64()), slog.Any(key, []string{"x y"}), slog.Group(key, slog.String("a", "b")))
+				} else {
+					r.AddAttrs(slog.String(key, ""))
+				}
+			}
+		}
+		recs = append(recs, r)
+	}
+	for _, opts := range []*slog.HandlerOptions{nil, {Level: slog.LevelDebug}} {
+		got, want := both(t, opts, recs)
+		if got != want {
+			gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+			for i := range min(len(gl), len(wl)) {
+				if gl[i] != wl[i] {
+					t.Fatalf("line %d:\n got %q\nwant %q", i, gl[i], wl[i])
+				}
+			}
+			t.Fatalf("%d lines, want %d", len(gl), len(wl))
+		}
+	}
+}
+
+// TestTextHandlerOptions checks the handler's level, and that options the
+// fast path does not model (ReplaceAttr, AddSource) and WithAttrs and
+// WithGroup are honoured as slog.TextHandler honours them.
+func TestTextHandlerOptions(t *testing.T) {
+	at := time.Date(2026, 12, 6, 18, 0, 0, 123456789, time.UTC)
+	r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+	r.AddAttrs(slog.String("request_id", "abc"), slog.Int("status", 200))
+	drop := func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == "status" {
+			return slog.Attr{}
+		}
+		return a
+	}
+	for _, opts := range []*slog.HandlerOptions{{ReplaceAttr: drop}, {AddSource: true}} {
+		got, want := both(t, opts, []slog.Record{r})
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	h := NewTextHandler(New(io.Discard, 0, 0), &slog.HandlerOptions{Level: slog.LevelWarn})
+	if h.Enabled(context.Background(), slog.LevelInfo) || !h.Enabled(context.Background(), slog.LevelWarn) {
+		t.Error("a handler at warn: enabled for info, or not for warn")
+	}
+	var gb, wb bytes.Buffer
+	gw := New(&gb, 0, 0)
+	g := NewTextHandler(gw, nil).WithAttrs([]slog.Attr{slog.String("node", "n 1")}).WithGroup("g")
+	s := slog.NewTextHandler(&wb, nil).WithAttrs([]slog.Attr{slog.String("node", "n 1")}).WithGroup("g")
+	g.Handle(context.Background(), r)
+	s.Handle(context.Background(), r)
+	gw.Close()
+	if gb.String() != wb.String() {
+		t.Errorf("with attrs and a group: got %q, want %q", gb.String(), wb.String())
+	}
+}
+
+// BenchmarkRequestLine formats a request log line (as the gateway's, at
+// info level) through slog.TextHandler and through TextHandler, into a
+// Writer.
+func BenchmarkRequestLine(b *testing.B) {
+	at := time.Now()
+	r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+	r.AddAttrs(slog.String("request_id", "7b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"), slog.String("service", "workspaces"),
+		slog.String("operation", "DescribeWorkspaces"), slog.String("principal", "arn:aws:iam::123456789012:user/admin"),
+		slog.String("account", "123456789012"), slog.Int("status", 200), slog.Duration("latency", 183*time.Microsecond))
+	for _, tc := range []struct {
+		name string
+		h    func(*Writer) slog.Handler
+	}{
+		{"slog", func(w *Writer) slog.Handler { return slog.NewTextHandler(w, nil) }},
+		{"fast", func(w *Writer) slog.Handler { return NewTextHandler(w, nil) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			w := New(io.Discard, 0, 0)
+			h := tc.h(w)
+			b.ReportAllocs()
+			for b.Loop() {
+				h.Handle(context.Background(), r)
+			}
+		})
+	}
+}

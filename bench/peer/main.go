@@ -20,6 +20,16 @@
 //
 // For each: requests/s, p50/p99 latency and the server's peak RSS (VmHWM from
 // /proc/PID/status, reset before each workload through /proc/PID/clear_refs).
+//
+// Side by side (-interleave 1): describe and create run interleaved, in
+// rounds in which each server runs one slice in turn (the first rotating), so
+// that each is measured across the same moments of a machine whose speed
+// drifts; each figure is a server's items over its time in all its slices,
+// and the per-round ratios show how far the ratio moves within a run. Each
+// server's CPU per item is its process's CPU (/proc/PID/stat) over its own
+// slices; what it used during the others' slices is reported apart.
+// -interleave 0 measures each server's workload in one block after the
+// other (the method before session 7). See slices.go.
 package main
 
 import (

@@ -162,8 +162,21 @@ type result struct {
 	cpu, clientCPU, otherCPU time.Duration
 }
 
-func (r result) rps() float64         { return float64(r.requests) / r.elapsed.Seconds() }
-func (r result) itemsPerSec() float64 { return float64(r.items) / r.elapsed.Seconds() }
+// rps and itemsPerSec are 0 for a result that measured nothing (a
+// workload a server does not support): never NaN, which JSON cannot hold.
+func (r result) rps() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
+
+func (r result) itemsPerSec() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.items) / r.elapsed.Seconds()
+}
 
 var transport = &http.Transport{
 	Proxy:               nil,
@@ -319,7 +332,10 @@ func run(args []string) error {
 				}
 			}
 		}
-		b, _ := json.MarshalIndent(rows, "", "  ")
+		b, err := json.MarshalIndent(rows, "", "  ")
+		if err != nil {
+			return fmt.Errorf("-json: %w", err)
+		}
 		if err := os.WriteFile(*out, b, 0o644); err != nil {
 			return err
 		}

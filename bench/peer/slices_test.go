@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -135,5 +136,14 @@ func TestInterleave(t *testing.T) {
 		if math.Abs(x-90) > 1e-9 {
 			t.Errorf("deskplane/moto ratio %v, want 90", x)
 		}
+	}
+}
+
+// TestResultsMarshal: a result that measured nothing (moto's power row)
+// must not make the -json file unwritable with a NaN rate.
+func TestResultsMarshal(t *testing.T) {
+	r := result{workload: "power", target: "moto", note: "not supported"}
+	if _, err := json.Marshal(map[string]any{"rps": r.rps(), "items_per_sec": r.itemsPerSec()}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,6 +6,7 @@
 #   bench/run.sh                       # the standard run (10,000 desktops)
 #   bench/run.sh -desktops 100000 -only create -moto ''   # the 100k RSS check, deskplane only
 #   bench/run.sh -store sqlite         # deskplane on the embedded SQLite store (default pebble, serve's default for a new data dir)
+#   bench/run.sh -interleave 1         # describe and create in slices alternating between the servers (see docs/benchmarks.md, session 7)
 #
 # Needs: go, moto_server (pip install 'moto[server]'). Writes bench/results.json.
 set -euo pipefail

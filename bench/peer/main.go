@@ -20,6 +20,16 @@
 //
 // For each: requests/s, p50/p99 latency and the server's peak RSS (VmHWM from
 // /proc/PID/status, reset before each workload through /proc/PID/clear_refs).
+//
+// Side by side (-interleave 1): describe and create run interleaved, in
+// rounds in which each server runs one slice in turn (the first rotating), so
+// that each is measured across the same moments of a machine whose speed
+// drifts; each figure is a server's items over its time in all its slices,
+// and the per-round ratios show how far the ratio moves within a run. Each
+// server's CPU per item is its process's CPU (/proc/PID/stat) over its own
+// slices; what it used during the others' slices is reported apart.
+// -interleave 0 measures each server's workload in one block after the
+// other (the method before session 7). See slices.go.
 package main
 
 import (
@@ -145,10 +155,28 @@ type result struct {
 	p50, p99         time.Duration
 	peakRSS          int64 // bytes
 	note             string
+	// Side by side (peer run): the slices the figures add up, the server's
+	// CPU over them, the load generator's, and the server's CPU during the
+	// other servers' slices of the same workload.
+	slices                   int
+	cpu, clientCPU, otherCPU time.Duration
 }
 
-func (r result) rps() float64         { return float64(r.requests) / r.elapsed.Seconds() }
-func (r result) itemsPerSec() float64 { return float64(r.items) / r.elapsed.Seconds() }
+// rps and itemsPerSec are 0 for a result that measured nothing (a
+// workload a server does not support): never NaN, which JSON cannot hold.
+func (r result) rps() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
+
+func (r result) itemsPerSec() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.items) / r.elapsed.Seconds()
+}
 
 var transport = &http.Transport{
 	Proxy:               nil,
@@ -195,6 +223,9 @@ func run(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this client (the load generator) to this file")
 	ceilingRows := fs.Int("ceiling", 10000, "with the create workload: rows for the embedded store's ceiling, measured in this process after the workloads (0 skips)")
 	storeName := fs.String("store", "pebble", "the embedded store deskplane serves from (sqlite or pebble; serve's default for a new data dir is pebble): whose ceiling is measured")
+	interleave := fs.Int("interleave", 0, "1: the servers side by side in slices that alternate (describe: slices of -slice, the servers in turn, which goes first rotating; create: -create-slices slices per server, alternating), each server's figure its total items over its total measured time; 0: each server's whole workload in one block after the other")
+	sliceDur := fs.Duration("slice", time.Second, "with -interleave 1: the describe workload's slice (each server's -duration is cut into slices of about this length)")
+	createSlices := fs.Int("create-slices", 8, "with -interleave 1: slices each server's -desktops are created in")
 	fs.Parse(args)
 	if *dpURL == "" {
 		return errors.New("-deskplane is required")
@@ -234,47 +265,21 @@ func run(args []string) error {
 	}
 	has := func(w string) bool { return strings.Contains(","+*only+",", ","+w+",") }
 
+	var ratios []ratioSet
 	if has("describe") {
-		for _, t := range targets {
-			ids, err := createDesktops(ctx, t, 1, 1, "probe")
-			if err != nil {
-				return err
-			}
-			resetPeak(t.pid)
-			r, err := replayDescribe(ctx, t.name, t.url, t.pid, ids[0], *conc, *dur, *maxReq)
-			if err != nil {
-				return err
-			}
-			results = append(results, r)
-			printResult(r)
+		rs, rr, err := describeSideBySide(ctx, targets, *trivURL, *trivPID, *conc, *dur, *maxReq, *interleave != 0, *sliceDur)
+		if err != nil {
+			return err
 		}
-		if *trivURL != "" {
-			resetPeak(*trivPID)
-			r, err := replayDescribe(ctx, "trivial", *trivURL, *trivPID, "ws-0123456789", *conc, *dur, *maxReq)
-			if err != nil {
-				return err
-			}
-			results = append(results, r)
-			printResult(r)
-		}
+		results, ratios = append(results, rs...), append(ratios, rr...)
 	}
 	if has("create") {
 		transport.CloseIdleConnections()
-		for _, t := range targets {
-			resetPeak(t.pid)
-			r, err := createWorkload(ctx, t, *desktops, *createConc, *createClient == "raw")
-			if err != nil {
-				return err
-			}
-			results = append(results, r)
-			printResult(r)
-			r, err = listWorkload(ctx, t)
-			if err != nil {
-				return err
-			}
-			results = append(results, r)
-			printResult(r)
+		rs, rr, err := createSideBySide(ctx, targets, *desktops, *createConc, *createClient == "raw", *interleave != 0, *createSlices)
+		if err != nil {
+			return err
 		}
+		results, ratios = append(results, rs...), append(ratios, rr...)
 	}
 	if has("power") && *power > 0 {
 		r, err := powerWorkload(ctx, dp, *power)
@@ -297,6 +302,7 @@ func run(args []string) error {
 	}
 	fmt.Println()
 	fmt.Print(table(results))
+	fmt.Print(sideBySideLines(results, ratios, *interleave != 0))
 	if ceil != nil {
 		fmt.Printf("- %s\n", ceil)
 		for _, r := range results {
@@ -311,8 +317,25 @@ func run(args []string) error {
 			rows = append(rows, map[string]any{"workload": r.workload, "target": r.target, "requests": r.requests, "errors": r.errors,
 				"items": r.items, "seconds": r.elapsed.Seconds(), "rps": r.rps(), "items_per_sec": r.itemsPerSec(),
 				"p50_ms": ms(r.p50), "p99_ms": ms(r.p99), "peak_rss_mib": float64(r.peakRSS) / (1 << 20), "note": r.note})
+			row := rows[len(rows)-1]
+			if r.slices > 0 {
+				row["method"] = method(*interleave != 0)
+				row["slices"] = r.slices
+				row["server_cpu_seconds"] = r.cpu.Seconds()
+				row["server_cpu_us_per_item"] = perItem(r.cpu, r.items)
+				row["client_cpu_us_per_item"] = perItem(r.clientCPU, r.items)
+				row["server_cpu_seconds_in_others_slices"] = r.otherCPU.Seconds()
+			}
+			for _, rr := range ratios {
+				if rr.workload == r.workload && rr.target == r.target {
+					row["round_ratios_vs_"+rr.versus] = rr.ratios
+				}
+			}
 		}
-		b, _ := json.MarshalIndent(rows, "", "  ")
+		b, err := json.MarshalIndent(rows, "", "  ")
+		if err != nil {
+			return fmt.Errorf("-json: %w", err)
+		}
 		if err := os.WriteFile(*out, b, 0o644); err != nil {
 			return err
 		}
@@ -441,13 +464,14 @@ func createBatch(ctx context.Context, t *target, n int, prefix string) ([]string
 }
 
 func createDesktops(ctx context.Context, t *target, n, conc int, prefix string) ([]string, error) {
-	ids, _, _, err := createParallel(ctx, t, n, conc, prefix, false)
+	ids, _, _, err := createParallel(ctx, t, n, conc, prefix, false, nil)
 	return ids, err
 }
 
 // createParallel creates n desktops in batches of 25 from conc workers,
-// through the SDK client or (raw) each worker's rawCreator.
-func createParallel(ctx context.Context, t *target, n, conc int, prefix string, raw bool) ([]string, []time.Duration, int64, error) {
+// through the SDK client or (raw) each worker's rawCreator: pool's, kept
+// open from one call to the next, or (pool nil) one of its own.
+func createParallel(ctx context.Context, t *target, n, conc int, prefix string, raw bool, pool []*rawCreator) ([]string, []time.Duration, int64, error) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	var ids []string
@@ -458,10 +482,12 @@ func createParallel(ctx context.Context, t *target, n, conc int, prefix string, 
 	var wg sync.WaitGroup
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
-		go func() {
+		go func(w int) {
 			defer wg.Done()
 			var rc *rawCreator
-			if raw {
+			if raw && pool != nil {
+				rc = pool[w]
+			} else if raw {
 				rc = newRawCreator(t)
 				defer rc.conn.close()
 			}
@@ -494,7 +520,7 @@ func createParallel(ctx context.Context, t *target, n, conc int, prefix string, 
 					return
 				}
 			}
-		}()
+		}(w)
 	}
 	wg.Wait()
 	if len(ids) < n {
@@ -503,16 +529,63 @@ func createParallel(ctx context.Context, t *target, n, conc int, prefix string, 
 	return ids, lat, errs.Load(), nil
 }
 
+// createWorkload creates n desktops in one block.
 func createWorkload(ctx context.Context, t *target, n, conc int, raw bool) (result, error) {
-	st := time.Now()
-	ids, lat, errs, err := createParallel(ctx, t, n, conc, "bench", raw)
-	el := time.Since(st)
+	c := newCreator(ctx, t, conc, raw, 1)
+	defer c.close()
+	s, err := newMeter().run(runner{name: t.name, pid: t.pid, do: func(int) (slice, error) { return c.slice(n) }}, 0, []int{t.pid})
 	if err != nil {
 		return result{}, err
 	}
-	p50, p99 := percentiles(lat)
-	return result{workload: fmt.Sprintf("create %d (batches of 25, %d in flight)", n, conc), target: t.name, requests: int64(len(lat)), errors: errs,
-		items: int64(len(ids)), elapsed: el, p50: p50, p99: p99, peakRSS: peakRSS(t.pid)}, nil
+	return aggregate(c.workload(n), t.name, []slice{s}), nil
+}
+
+// creator creates desktops on one server in slices, from conc workers whose
+// raw connections stay open from one slice to the next.
+type creator struct {
+	ctx    context.Context
+	t      *target
+	conc   int
+	raw    bool
+	pool   []*rawCreator
+	slices int // slices of the workload: 1 names the desktops as before slices existed
+	done   int // slices run so far
+}
+
+func newCreator(ctx context.Context, t *target, conc int, raw bool, slices int) *creator {
+	c := &creator{ctx: ctx, t: t, conc: conc, raw: raw, slices: slices}
+	if raw {
+		for w := 0; w < conc; w++ {
+			c.pool = append(c.pool, newRawCreator(t))
+		}
+	}
+	return c
+}
+
+func (c *creator) workload(n int) string {
+	return fmt.Sprintf("create %d (batches of 25, %d in flight)", n, c.conc)
+}
+
+// slice creates n desktops.
+func (c *creator) slice(n int) (slice, error) {
+	prefix := "bench"
+	if c.slices > 1 {
+		prefix = fmt.Sprintf("bench%d.", c.done)
+	}
+	c.done++
+	st := time.Now()
+	ids, lat, errs, err := createParallel(c.ctx, c.t, n, c.conc, prefix, c.raw, c.pool)
+	el := time.Since(st)
+	if err != nil {
+		return slice{}, err
+	}
+	return slice{requests: int64(len(lat)), errors: errs, items: int64(len(ids)), elapsed: el, lat: lat}, nil
+}
+
+func (c *creator) close() {
+	for _, rc := range c.pool {
+		rc.conn.close()
+	}
 }
 
 // listWorkload pages through every desktop of the directory.
@@ -636,8 +709,33 @@ func waitStates(ctx context.Context, t *target, ids []string, want wstypes.Works
 	return fmt.Errorf("%s: desktops never all %s", t.name, want)
 }
 
-// replayDescribe signs one DescribeWorkspaces request and replays it raw.
+// replayDescribe signs one DescribeWorkspaces request and replays it raw,
+// in one block of dur.
 func replayDescribe(ctx context.Context, name, url string, pid int, id string, conc int, dur time.Duration, maxReq int) (result, error) {
+	d, err := newDescriber(ctx, name, url, pid, id, conc)
+	if err != nil {
+		return result{}, err
+	}
+	defer d.close()
+	s, err := newMeter().run(runner{name: name, pid: pid, do: func(int) (slice, error) { return d.slice(dur, maxReq), nil }}, 0, []int{pid})
+	if err != nil {
+		return result{}, err
+	}
+	return aggregate(d.workload(), name, []slice{s}), nil
+}
+
+// describer replays one signed DescribeWorkspaces request to one server from
+// conc connections of its own, kept open from one slice to the next.
+type describer struct {
+	name  string
+	conc  int
+	conns []*rawConn
+	sent  int64 // requests sent so far, in all slices
+}
+
+// newDescriber signs the request once and checks that the server answers it
+// as the SDK would expect.
+func newDescriber(ctx context.Context, name, url string, pid int, id string, conc int) (*describer, error) {
 	body := []byte(fmt.Sprintf(`{"WorkspaceIds":[%q]}`, id))
 	req, _ := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
@@ -647,12 +745,12 @@ func replayDescribe(ctx context.Context, name, url string, pid int, id string, c
 	req.Header.Set("X-Amz-Content-Sha256", hash)
 	creds := aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hash, "workspaces", region, time.Now()); err != nil {
-		return result{}, err
+		return nil, err
 	}
 	hdr := req.Header.Clone()
 	// One check that the replayed request is answered as the SDK would expect.
 	if code, b, err := send(url, hdr, body); err != nil || code != 200 || !bytes.Contains(b, []byte(id)) {
-		return result{}, fmt.Errorf("%s: signed DescribeWorkspaces: HTTP %d %v %.200s", name, code, err, b)
+		return nil, fmt.Errorf("%s: signed DescribeWorkspaces: HTTP %d %v %.200s", name, code, err, b)
 	}
 	// The replayed request, as bytes on the wire (HTTP/1.1, keep-alive).
 	var wire bytes.Buffer
@@ -660,20 +758,34 @@ func replayDescribe(ctx context.Context, name, url string, pid int, id string, c
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.ContentLength = int64(len(body))
 	if err := req.Write(&wire); err != nil {
-		return result{}, err
+		return nil, err
 	}
+	d := &describer{name: name, conc: conc}
 	addr := strings.TrimPrefix(url, "http://")
+	for w := 0; w < conc; w++ {
+		d.conns = append(d.conns, &rawConn{addr: addr, req: wire.Bytes()})
+	}
+	return d, nil
+}
+
+func (d *describer) workload() string {
+	return fmt.Sprintf("DescribeWorkspaces by id, signed once, replayed (%d in flight)", d.conc)
+}
+
+// slice replays the request for dur, or until maxReq requests have been
+// sent in all slices, from every connection at once.
+func (d *describer) slice(dur time.Duration, maxReq int) slice {
 	var count, errs atomic.Int64
-	lats := make([][]time.Duration, conc)
+	count.Store(d.sent)
+	lats := make([][]time.Duration, d.conc)
 	deadline := time.Now().Add(dur)
 	var wg sync.WaitGroup
 	st := time.Now()
-	for w := 0; w < conc; w++ {
+	for w := 0; w < d.conc; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			rc := &rawConn{addr: addr, req: wire.Bytes()}
-			defer rc.close()
+			rc := d.conns[w]
 			l := make([]time.Duration, 0, 4096)
 			for time.Now().Before(deadline) && count.Add(1) <= int64(maxReq) {
 				rs := time.Now()
@@ -692,9 +804,14 @@ func replayDescribe(ctx context.Context, name, url string, pid int, id string, c
 	for _, l := range lats {
 		all = append(all, l...)
 	}
-	p50, p99 := percentiles(all)
-	return result{workload: fmt.Sprintf("DescribeWorkspaces by id, signed once, replayed (%d in flight)", conc), target: name,
-		requests: int64(len(all)), errors: errs.Load(), items: int64(len(all)), elapsed: el, p50: p50, p99: p99, peakRSS: peakRSS(pid)}, nil
+	d.sent += int64(len(all))
+	return slice{requests: int64(len(all)), errors: errs.Load(), items: int64(len(all)), elapsed: el, lat: all}
+}
+
+func (d *describer) close() {
+	for _, c := range d.conns {
+		c.close()
+	}
 }
 
 // rawConn replays one request's bytes over a keep-alive connection of its

@@ -448,8 +448,17 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 	if err != nil {
 		return nil, err
 	}
+	// The answer is rendered here, off the store's writer, from the
+	// records the transaction made: until they are handed to the
+	// provisioning job below, nothing else changes them.
+	out.PendingRequests = make([]Workspace, 0, len(committed.created))
+	for _, w := range committed.created {
+		if w != nil {
+			out.PendingRequests = append(out.PendingRequests, m.render(w))
+		}
+	}
 	// The records are the provisioning job's now: this request is done
-	// with them (its answer is rendered).
+	// with them.
 	for _, s := range committed.stored {
 		m.fresh.put(s.key, s.raw, s.w)
 	}
@@ -519,10 +528,11 @@ func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, i
 
 // commitCreate is the transaction's part of a planned request: each
 // desktop's checks in order (tags, quota, the plan's), its place, then the
-// accepted desktops written together with their provisioning job.
+// accepted desktops written together with their provisioning job. It fills
+// out's FailedRequests; the caller renders PendingRequests from p.created
+// after the commit, off the store's writer.
 func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn, p *createPlan, out *createWorkspacesOut) error {
 	out.FailedRequests = []failedCreate{}
-	out.PendingRequests = make([]Workspace, 0, len(in.Workspaces))
 	p.created, p.refused = make([]*desktopRec, len(in.Workspaces)), make([]error, len(in.Workspaces))
 	p.stored = make([]storedRec, 0, len(in.Workspaces))
 	fail := func(i int, r WorkspaceRequest, err error) error {
@@ -578,6 +588,10 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	if err != nil {
 		return err
 	}
+	// One provisioning job for the request's desktops (each still moves
+	// on its own: a desktop changed meanwhile is skipped by its seq).
+	refs := make([]jobRef, 0, len(accepted))
+	maint := make([]maintEntry, 0, len(accepted))
 	for i, a := range accepted {
 		if refused[i] != nil {
 			if err := fail(a.index, a.req, refused[i]); err != nil {
@@ -587,12 +601,14 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 			continue
 		}
 		p.created[a.index] = a.w
+		k := key(c.Account, c.Region, a.w.WorkspaceID)
 		if a.raw != nil {
-			p.stored = append(p.stored, storedRec{key: key(c.Account, c.Region, a.w.WorkspaceID), raw: a.raw, w: a.w})
+			p.stored = append(p.stored, storedRec{key: k, raw: a.raw, w: a.w})
 		}
-		out.PendingRequests = append(out.PendingRequests, m.render(a.w))
+		refs = append(refs, jobRef{Key: k})
+		maint = append(maint, maintEntry{Key: k, Due: m.maintenanceDue(a.w.WorkspaceID, c.Now, c.Now)})
 	}
-	if len(out.PendingRequests) == 0 {
+	if len(refs) == 0 {
 		return nil
 	}
 	if err := p.rc.ips.flush(ctx, tx, c.Account, c.Region); err != nil {
@@ -600,15 +616,6 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	}
 	if err := putRec(ctx, tx, tIdem, countKey(c.Account, c.Region), count); err != nil {
 		return err
-	}
-	// One provisioning job for the request's desktops (each still moves
-	// on its own: a desktop changed meanwhile is skipped by its seq).
-	refs := make([]jobRef, 0, len(out.PendingRequests))
-	maint := make([]maintEntry, 0, len(out.PendingRequests))
-	for _, w := range out.PendingRequests {
-		k := key(c.Account, c.Region, w.WorkspaceId)
-		refs = append(refs, jobRef{Key: k})
-		maint = append(maint, maintEntry{Key: k, Due: m.maintenanceDue(w.WorkspaceId, c.Now, c.Now)})
 	}
 	if err := m.scheduleMaintenanceGroup(ctx, tx, p.rc.maintGroup, maint); err != nil {
 		return err

@@ -35,6 +35,14 @@ func TestReadCacheBounds(t *testing.T) {
 	if len(c.m) != 1 || c.bytes != total() {
 		t.Fatalf("past the entry bound: %d entries, bytes %d", len(c.m), c.bytes)
 	}
+	// Replacing a key of a full cache keeps the others.
+	c = New(2, 1<<20)
+	c.put("x", []byte("v"))
+	c.put("y", []byte("v"))
+	c.put("x", []byte("vv"))
+	if len(c.m) != 2 || string(c.m["x"]) != "vv" || c.bytes != total() || c.bytes != 5 {
+		t.Fatalf("a replaced key of a full cache: %d entries, bytes %d / %d", len(c.m), c.bytes, total())
+	}
 	// A committed write of a large value drops the key instead of caching it.
 	c = New(10, 1<<20)
 	c.put("t\x00big", []byte("old"))

@@ -12,7 +12,6 @@ import (
 	gojson "github.com/goccy/go-json"
 
 	"github.com/deskplane/deskplane/internal/jsonenc"
-	"github.com/deskplane/deskplane/internal/store"
 )
 
 // A desktop record is stored in one of two JSON forms:
@@ -149,25 +148,6 @@ func (w *desktopRec) AppendJSON(b []byte) ([]byte, error) {
 	}
 	return w.appendV2(b), nil
 }
-
-// encodeSized returns w's stored bytes (AppendJSON) encoded straight into
-// a buffer of capacity hint, with no scratch buffer and no copy: for a
-// batch of records of about the same size (a request's desktops), where
-// hint comes from the one before (nextHint). The store keeps the bytes
-// (its read cache holds what was written), so hint must not be much over
-// the size; a record longer than hint grows its buffer as append does, and
-// the read cache copies a value whose slack is over an eighth. hint <= 0
-// encodes with store.EncodeJSON (scratch buffer, exact copy).
-func (w *desktopRec) encodeSized(hint int) ([]byte, error) {
-	if hint <= 0 {
-		return store.EncodeJSON(w)
-	}
-	return w.AppendJSON(make([]byte, 0, hint))
-}
-
-// nextHint is the buffer size encodeSized is given for a record like one
-// of n bytes: a sixteenth over it.
-func nextHint(n int) int { return n + n/16 }
 
 // appendV2 appends the compact form: the bytes encoding/json writes for
 // the desktopRecV2 of w (TestDesktopV2MatchesEncodingJSON holds them

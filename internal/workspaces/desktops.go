@@ -995,13 +995,11 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	account, region := c.Account, c.Region
 	recs := make([]store.KV, len(as))
 	at := make(map[string]int, len(as))
-	hint := 0 // the first is encoded at its size, the others sized by it
 	for i, a := range as {
-		b, err := a.w.encodeSized(hint)
+		b, err := store.EncodeJSON(a.w)
 		if err != nil {
 			return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
 		}
-		hint = nextHint(len(b))
 		k := key(account, region, a.w.WorkspaceID)
 		recs[i] = store.KV{Key: k, Value: b}
 		at[k] = i

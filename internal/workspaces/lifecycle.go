@@ -302,13 +302,11 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	}
 	if len(tm.changed) > 0 {
 		recs := make([]store.KV, 0, len(tm.changed))
-		hint := 0 // the first is encoded at its size, the others sized by it
 		for _, k := range tm.changed {
-			b, err := tm.recs[k].encodeSized(hint)
+			b, err := store.EncodeJSON(tm.recs[k])
 			if err != nil {
 				return fmt.Errorf("encode desktop %s: %w", k, err)
 			}
-			hint = nextHint(len(b))
 			recs = append(recs, store.KV{Key: k, Value: b})
 		}
 		if err := tx.PutMany(ctx, tDesktops, recs); err != nil {

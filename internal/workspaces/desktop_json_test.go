@@ -144,21 +144,6 @@ func BenchmarkDesktopEncode(b *testing.B) {
 			w.AppendJSON(make([]byte, 0, 1024))
 		}
 	})
-	// How the writer encodes a request's records: a pooled scratch buffer
-	// copied out at the size (store.EncodeJSON), or straight into a buffer
-	// sized by the record before (encodeSized).
-	b.Run("store.EncodeJSON", func(b *testing.B) {
-		for b.Loop() {
-			store.EncodeJSON(w)
-		}
-	})
-	b.Run("encodeSized", func(b *testing.B) {
-		first, _ := store.EncodeJSON(w)
-		hint := nextHint(len(first))
-		for b.Loop() {
-			w.encodeSized(hint)
-		}
-	})
 }
 
 // TestJobPayloadsRoundTripInBothForms: the batch and maintenance job

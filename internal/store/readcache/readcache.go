@@ -49,18 +49,10 @@ func New(max, maxBytes int) *Cache {
 // Key is the cache key of a record: table, a NUL byte, key.
 func Key(table, key string) string { return table + "\x00" + key }
 
-// put holds v under k (the caller holds mu). A key held already is
-// replaced in place (one map lookup and one assignment: a write group's
-// records are mostly rewritten ones, and a delete before the assignment
-// cost a third map operation each).
+// put holds v under k (the caller holds mu).
 func (c *Cache) put(k string, v []byte) {
-	old, had := c.m[k]
-	n := len(c.m)
-	if had {
-		c.bytes -= len(k) + len(old)
-		n--
-	}
-	if n >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
+	c.del(k)
+	if len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
 		clear(c.m)
 		c.bytes = 0
 	}

@@ -72,16 +72,28 @@ func (c *Cache) del(k string) {
 // the writer's group has not written it (dirty holds the keys it wrote, so
 // the others read as committed), and the cache key to fill on a miss (""
 // when the cache must not be used or filled). A nil cache is never used.
+//
+// The cache key is built in a buffer on the stack and looked up as is
+// (a map index by string(bytes) does not allocate); only a miss allocates
+// it as the string it returns, so a hit, the common case of the writer's
+// reads, allocates nothing.
 func (c *Cache) Lookup(dirty map[string]bool, table, key string) (v []byte, ok bool, ck string, seq uint64) {
 	if c == nil {
 		return nil, false, "", 0
 	}
-	ck = Key(table, key)
-	if dirty[ck] {
+	var buf [128]byte
+	kb := append(append(append(buf[:0], table...), 0), key...)
+	if dirty[string(kb)] {
 		return nil, false, "", 0
 	}
-	v, ok, seq = c.Get(ck)
-	return v, ok, ck, seq
+	c.mu.RLock()
+	v, ok = c.m[string(kb)]
+	seq = c.seq
+	c.mu.RUnlock()
+	if ok {
+		return v, true, "", seq
+	}
+	return nil, false, string(kb), seq
 }
 
 // Get returns the value cached under k (nil: cached as absent), whether

@@ -55,3 +55,33 @@ func TestReadCacheBounds(t *testing.T) {
 		t.Fatalf("small written value %q, bytes %d / %d", v, c.bytes, total())
 	}
 }
+
+// TestLookup: a hit returns the value and allocates nothing, a miss
+// returns the key to fill, and a key the writer's group wrote is not read
+// from the cache.
+func TestLookup(t *testing.T) {
+	c := New(10, 1<<20)
+	c.Put(Key("desktops", "a/b/ws-1"), []byte("v1"))
+	c.Put(Key("desktops", "a/b/gone"), nil)
+	if v, ok, ck, _ := c.Lookup(nil, "desktops", "a/b/ws-1"); !ok || string(v) != "v1" || ck != "" {
+		t.Fatalf("hit: %q %v %q", v, ok, ck)
+	}
+	if v, ok, _, _ := c.Lookup(nil, "desktops", "a/b/gone"); !ok || v != nil {
+		t.Fatalf("absent: %q %v", v, ok)
+	}
+	if _, ok, ck, _ := c.Lookup(nil, "desktops", "a/b/ws-2"); ok || ck != Key("desktops", "a/b/ws-2") {
+		t.Fatalf("miss: %v %q", ok, ck)
+	}
+	dirty := map[string]bool{Key("desktops", "a/b/ws-1"): true}
+	if _, ok, ck, _ := c.Lookup(dirty, "desktops", "a/b/ws-1"); ok || ck != "" {
+		t.Fatalf("written by the group: %v %q", ok, ck)
+	}
+	long := string(make([]byte, 300)) // past the key buffer on the stack
+	c.Put(Key("t", long), []byte("x"))
+	if v, ok, _, _ := c.Lookup(nil, "t", long); !ok || string(v) != "x" {
+		t.Fatalf("long key: %q %v", v, ok)
+	}
+	if n := testing.AllocsPerRun(100, func() { c.Lookup(dirty, "desktops", "a/b/gone") }); n != 0 {
+		t.Fatalf("a hit allocates %v times", n)
+	}
+}

@@ -582,7 +582,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 		if room > 0 {
 			room--
 		}
-		accepted = append(accepted, acceptedDesktop{w: it.w, live: it.live, req: r, index: i})
+		accepted = append(accepted, acceptedDesktop{w: it.w, live: it.live, index: i})
 	}
 	refused, err := m.writeDesktops(ctx, tx, c, accepted)
 	if err != nil {
@@ -594,7 +594,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	maint := make([]maintEntry, 0, len(accepted))
 	for i, a := range accepted {
 		if refused[i] != nil {
-			if err := fail(a.index, a.req, refused[i]); err != nil {
+			if err := fail(a.index, in.Workspaces[a.index], refused[i]); err != nil {
 				return err
 			}
 			count--
@@ -627,9 +627,8 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 type acceptedDesktop struct {
 	w     *desktopRec
 	live  []string // its user's desktops already there
-	req   WorkspaceRequest
-	index int    // its place in the request
-	raw   []byte // the bytes written for it, when its last write is known (writeDesktops)
+	index int      // its place in the request (in.Workspaces)
+	raw   []byte   // the bytes written for it, when its last write is known (writeDesktops)
 }
 
 // countKey holds the number of desktops of an account in a region that are
@@ -994,7 +993,6 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	}
 	account, region := c.Account, c.Region
 	recs := make([]store.KV, len(as))
-	at := make(map[string]int, len(as))
 	for i, a := range as {
 		b, err := store.EncodeJSON(a.w)
 		if err != nil {
@@ -1002,16 +1000,21 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		}
 		k := key(account, region, a.w.WorkspaceID)
 		recs[i] = store.KV{Key: k, Value: b}
-		at[k] = i
 		as[i].raw = b
 	}
 	existing, err := tx.CreateMany(ctx, tDesktops, recs)
 	if err != nil {
 		return nil, err
 	}
+	// An id taken already is rare (another node's at the same instant):
+	// its desktop is found by a scan rather than a map of every key.
 	for _, k := range existing {
-		as[at[k]].raw = nil
-		w := as[at[k]].w
+		i := slices.IndexFunc(recs, func(r store.KV) bool { return r.Key == k })
+		if i < 0 {
+			return nil, fmt.Errorf("create desktops: the store reported %s, not one of the keys written", k)
+		}
+		as[i].raw = nil
+		w := as[i].w
 		w.WorkspaceID = newID("ws-")
 		w.ComputerName = computerName(w.WorkspaceID)
 		if err := insertDesktop(ctx, tx, account, region, w); err != nil {

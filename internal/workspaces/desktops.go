@@ -933,7 +933,8 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 		Root: volumeRec{VolumeID: volumeID(), SizeGib: rootSize, Encrypted: rootEnc, ImageID: b.ImageID},
 		User: volumeRec{VolumeID: volumeID(), SizeGib: userSize, Encrypted: userEnc},
 		Tags: tags, Created: c.Now, StateSince: c.Now, State: "PENDING",
-		History:    []Transition{{State: "PENDING", Time: c.Now}},
+		// Room for the provisioning's transition, appended in place.
+		History:    append(make([]Transition, 0, 2), Transition{State: "PENDING", Time: c.Now}),
 		MaintGroup: rc.maintGroup,
 	}
 	if mode == "AUTO_STOP" {

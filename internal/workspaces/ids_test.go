@@ -3,6 +3,7 @@ package workspaces
 import (
 	"context"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +73,17 @@ func TestVolumeIDsLookLikeEBS(t *testing.T) {
 			t.Fatalf("volume id %s: want vol- and 17 random hex digits, each once", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestSplitKeyAsSplitN: splitKey splits as strings.SplitN(k, "/", 3) into
+// three parts (missing ones empty).
+func TestSplitKeyAsSplitN(t *testing.T) {
+	for _, k := range []string{"", "a", "a/", "/", "//", "a/b", "a/b/", "111122223333/us-east-1/ws-0bst0hl6x", "a/b/c/d", "a//c"} {
+		var want [3]string
+		copy(want[:], strings.SplitN(k, "/", 3))
+		if got := splitKey(k); got != want {
+			t.Errorf("splitKey(%q) = %q, want %q", k, got, want)
+		}
 	}
 }

@@ -601,7 +601,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 			continue
 		}
 		p.created[a.index] = a.w
-		k := key(c.Account, c.Region, a.w.WorkspaceID)
+		k := a.key
 		if a.raw != nil {
 			p.stored = append(p.stored, storedRec{key: k, raw: a.raw, w: a.w})
 		}
@@ -628,6 +628,7 @@ type acceptedDesktop struct {
 	w     *desktopRec
 	live  []string // its user's desktops already there
 	index int      // its place in the request (in.Workspaces)
+	key   string   // its record's key (writeDesktops)
 	raw   []byte   // the bytes written for it, when its last write is known (writeDesktops)
 }
 
@@ -1001,7 +1002,7 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		}
 		k := key(account, region, a.w.WorkspaceID)
 		recs[i] = store.KV{Key: k, Value: b}
-		as[i].raw = b
+		as[i].key, as[i].raw = k, b
 	}
 	existing, err := tx.CreateMany(ctx, tDesktops, recs)
 	if err != nil {
@@ -1021,6 +1022,7 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		if err := insertDesktop(ctx, tx, account, region, w); err != nil {
 			return nil, err
 		}
+		as[i].key = key(account, region, w.WorkspaceID)
 	}
 	refused := make([]error, len(as))
 	// withdraw takes back desktop i's record (and its name, when it got it).
@@ -1094,7 +1096,7 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 			if err != nil {
 				return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
 			}
-			granted = append(granted, store.KV{Key: key(account, region, a.w.WorkspaceID), Value: b})
+			granted = append(granted, store.KV{Key: a.key, Value: b})
 			as[i].raw = b
 		}
 		if err := addUserDesktop(ctx, tx, account, region, a.w, a.live); err != nil {

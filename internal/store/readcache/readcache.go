@@ -221,8 +221,14 @@ func (c *Cache) wroteTable(k string) {
 // compressed CloudTrail segment's at the size of its input) would
 // otherwise hold that buffer whole, several times what the bound counts
 // (at a million desktops the live heap passed the soft memory limit).
+//
+// A slack of up to 16 bytes more than an eighth is kept: a small value
+// appended into a fresh slice (encoding/json's output, an int record) has
+// its capacity rounded up to the allocator's size class, up to 16 bytes
+// over its length below 128 bytes, and a copy would take the same size
+// class again.
 func fit(v []byte) []byte {
-	if cap(v)-len(v) > len(v)/8 {
+	if cap(v)-len(v) > len(v)/8+16 {
 		return append(make([]byte, 0, len(v)), v...)
 	}
 	return v[:len(v):len(v)]

@@ -85,3 +85,16 @@ func TestLookup(t *testing.T) {
 		t.Fatalf("a hit allocates %v times", n)
 	}
 }
+
+// TestFit: a value is kept as is when its slack is what the allocator's
+// size class adds, and copied at its size when it sits in a larger buffer.
+func TestFit(t *testing.T) {
+	small := append([]byte(nil), "0123456789012345678901234567890123456789012345678901234567890123456789"...) // 70 bytes, cap 80
+	if v := fit(small); &v[0] != &small[0] || cap(v) != len(v) {
+		t.Fatalf("a value in its size class was copied (cap %d of %d)", cap(small), len(small))
+	}
+	big := append(make([]byte, 0, 1024), make([]byte, 532)...)
+	if v := fit(big); &v[0] == &big[0] || cap(v) != 532 {
+		t.Fatalf("a value in a 1 KiB buffer was kept (cap %d)", cap(v))
+	}
+}

@@ -1043,6 +1043,9 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	occurs := map[string]int{}
 	for i, a := range as {
 		if a.w.WorkspaceName != "" {
+			if names == nil { // sized once for the request's desktops
+				names, named = make([]store.KV, 0, len(as)-i), make([]int, 0, len(as)-i)
+			}
 			k := nameKey(account, region, "name", a.w.WorkspaceName)
 			names = append(names, store.KV{Key: k, Value: []byte(`"` + a.w.WorkspaceID + `"`)})
 			named = append(named, i)

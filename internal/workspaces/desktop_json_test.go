@@ -415,3 +415,29 @@ func TestRefsAsWrittenDecodeAsTheDecoder(t *testing.T) {
 		t.Fatal("no mutated payload took the fast decoding")
 	}
 }
+
+// BenchmarkDecodeJobRefs decodes a 25-desktop provisioning batch's refs:
+// the way decodeJobRefs takes for them, and the general decoder.
+func BenchmarkDecodeJobRefs(b *testing.B) {
+	refs := make([]jobRef, 25)
+	for i := range refs {
+		refs[i].Key = "111122223333/us-east-1/" + newOrderedID("ws-")
+	}
+	payload, _ := jobRefs(refs).AppendJSON(nil)
+	b.Run("decodeJobRefs", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			decodeJobRefs(payload)
+		}
+	})
+	b.Run("general", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p, _ := decodeV2(payload)
+			out := make([]jobRef, len(p.IDs))
+			for i, id := range p.IDs {
+				out[i].Key = p.Prefix + id
+			}
+		}
+	})
+}

@@ -232,7 +232,9 @@ func decodeRefsAsWritten(b []byte) (refs []jobRef, ok bool) {
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"k":[`)); !ok {
 		return nil, false
 	}
-	var ids [][]byte
+	// Sized at once: ids are separated by "," (the count is one over when
+	// a seq list follows, which has none).
+	ids := make([][]byte, 0, 1+bytes.Count(rest, []byte(`","`)))
 	for len(rest) > 0 && rest[0] != ']' {
 		if len(ids) > 0 {
 			if rest, ok = bytes.CutPrefix(rest, []byte(`,`)); !ok {

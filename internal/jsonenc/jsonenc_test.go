@@ -2,6 +2,7 @@ package jsonenc
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -38,5 +39,31 @@ func TestBytesAndTimeAsEncodingJSON(t *testing.T) {
 	}
 	if got := string(Field(Field(nil, "a", true), "b", false)); got != `"a":,"b":` {
 		t.Errorf("Field = %s", got)
+	}
+}
+
+// TestStringRandomAsEncodingJSON holds String to encoding/json over random
+// strings: plain runs of every length before, between and after bytes
+// that need escaping, multi-byte and invalid UTF-8.
+func TestStringRandomAsEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{"a", "ws-0bst0hl6x", "\"", "\\", "<", ">", "&", "\x00", "\x1f", "\n", "\x7f", "é", "日", "\u2028", "\xff", "\xe2\x82", " "}
+	for range 20000 {
+		var s string
+		for n := r.IntN(8); n > 0; n-- {
+			s += pieces[r.IntN(len(pieces))]
+		}
+		want, _ := json.Marshal(s)
+		if got := String([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("String(%q) = %s, want x%s", s, got, want)
+		}
+	}
+}
+
+// BenchmarkString encodes a desktop id, the commonest string of a record.
+func BenchmarkString(b *testing.B) {
+	buf := make([]byte, 0, 64)
+	for b.Loop() {
+		buf = String(buf[:0], "111122223333/us-east-1/ws-0bst0hl6x")
 	}
 }

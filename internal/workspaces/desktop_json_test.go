@@ -353,3 +353,91 @@ func BenchmarkDecodeCreateRequest(b *testing.B) {
 		}
 	}
 }
+
+// TestRefsAsWrittenDecodeAsTheDecoder: the batch payloads AppendJSON
+// writes for a request's desktops take the fast decoding, and whatever it
+// accepts (the payloads written, and random mutations of them) decodes to
+// what the general decoder (decodeV2) gives; what it refuses is left to it.
+func TestRefsAsWrittenDecodeAsTheDecoder(t *testing.T) {
+	general := func(b []byte) ([]jobRef, error) {
+		p, err := decodeV2(b)
+		if err != nil {
+			return nil, err
+		}
+		refs := make([]jobRef, len(p.IDs))
+		for i, id := range p.IDs {
+			refs[i].Key = p.Prefix + id
+			if p.Seqs != nil {
+				refs[i].Seq = p.Seqs[i]
+			}
+		}
+		return refs, nil
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	fast := 0
+	for n := range 3000 {
+		refs := make([]jobRef, 1+r.IntN(25))
+		for i := range refs {
+			refs[i].Key = "111122223333/us-east-1/" + newOrderedID("ws-")
+			if n%2 == 1 {
+				refs[i].Seq = int64(r.IntN(5)) - 1
+			}
+		}
+		b, err := jobRefs(refs).AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := decodeRefsAsWritten(b); !ok || !reflect.DeepEqual(got, refs) {
+			t.Fatalf("%s: fast decoding %v gives %+v, want %+v", b, ok, got, refs)
+		}
+		// A mutated payload: a byte changed, dropped or doubled.
+		i := r.IntN(len(b))
+		switch m := append([]byte(nil), b...); r.IntN(3) {
+		case 0:
+			m[i] = `0123456789"\,[]{}:-a é`[r.IntN(23)]
+			b = m
+		case 1:
+			b = append(m[:i], m[i+1:]...)
+		default:
+			b = append(m[:i+1], m[i:]...)
+		}
+		got, ok := decodeRefsAsWritten(b)
+		if !ok {
+			continue
+		}
+		fast++
+		want, err := general(b)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: fast decoding gives %+v, the decoder %+v (%v)", b, got, want, err)
+		}
+	}
+	if fast == 0 {
+		t.Fatal("no mutated payload took the fast decoding")
+	}
+}
+
+// BenchmarkDecodeJobRefs decodes a 25-desktop provisioning batch's refs:
+// the way decodeJobRefs takes for them, and the general decoder.
+func BenchmarkDecodeJobRefs(b *testing.B) {
+	refs := make([]jobRef, 25)
+	for i := range refs {
+		refs[i].Key = "111122223333/us-east-1/" + newOrderedID("ws-")
+	}
+	payload, _ := jobRefs(refs).AppendJSON(nil)
+	b.Run("decodeJobRefs", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			decodeJobRefs(payload)
+		}
+	})
+	b.Run("general", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p, _ := decodeV2(payload)
+			out := make([]jobRef, len(p.IDs))
+			for i, id := range p.IDs {
+				out[i].Key = p.Prefix + id
+			}
+		}
+	})
+}

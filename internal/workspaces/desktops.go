@@ -448,8 +448,17 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 	if err != nil {
 		return nil, err
 	}
+	// The answer is rendered here, off the store's writer, from the
+	// records the transaction made: until they are handed to the
+	// provisioning job below, nothing else changes them.
+	out.PendingRequests = make([]Workspace, 0, len(committed.created))
+	for _, w := range committed.created {
+		if w != nil {
+			out.PendingRequests = append(out.PendingRequests, m.render(w))
+		}
+	}
 	// The records are the provisioning job's now: this request is done
-	// with them (its answer is rendered).
+	// with them.
 	for _, s := range committed.stored {
 		m.fresh.put(s.key, s.raw, s.w)
 	}
@@ -519,10 +528,11 @@ func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, i
 
 // commitCreate is the transaction's part of a planned request: each
 // desktop's checks in order (tags, quota, the plan's), its place, then the
-// accepted desktops written together with their provisioning job.
+// accepted desktops written together with their provisioning job. It fills
+// out's FailedRequests; the caller renders PendingRequests from p.created
+// after the commit, off the store's writer.
 func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn, p *createPlan, out *createWorkspacesOut) error {
 	out.FailedRequests = []failedCreate{}
-	out.PendingRequests = make([]Workspace, 0, len(in.Workspaces))
 	p.created, p.refused = make([]*desktopRec, len(in.Workspaces)), make([]error, len(in.Workspaces))
 	p.stored = make([]storedRec, 0, len(in.Workspaces))
 	fail := func(i int, r WorkspaceRequest, err error) error {
@@ -572,27 +582,33 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 		if room > 0 {
 			room--
 		}
-		accepted = append(accepted, acceptedDesktop{w: it.w, live: it.live, req: r, index: i})
+		accepted = append(accepted, acceptedDesktop{w: it.w, live: it.live, index: i})
 	}
 	refused, err := m.writeDesktops(ctx, tx, c, accepted)
 	if err != nil {
 		return err
 	}
+	// One provisioning job for the request's desktops (each still moves
+	// on its own: a desktop changed meanwhile is skipped by its seq).
+	refs := make([]jobRef, 0, len(accepted))
+	maint := make([]maintEntry, 0, len(accepted))
 	for i, a := range accepted {
 		if refused[i] != nil {
-			if err := fail(a.index, a.req, refused[i]); err != nil {
+			if err := fail(a.index, in.Workspaces[a.index], refused[i]); err != nil {
 				return err
 			}
 			count--
 			continue
 		}
 		p.created[a.index] = a.w
+		k := a.key
 		if a.raw != nil {
-			p.stored = append(p.stored, storedRec{key: key(c.Account, c.Region, a.w.WorkspaceID), raw: a.raw, w: a.w})
+			p.stored = append(p.stored, storedRec{key: k, raw: a.raw, w: a.w})
 		}
-		out.PendingRequests = append(out.PendingRequests, m.render(a.w))
+		refs = append(refs, jobRef{Key: k})
+		maint = append(maint, maintEntry{Key: k, Due: m.maintenanceDue(a.w.WorkspaceID, c.Now, c.Now)})
 	}
-	if len(out.PendingRequests) == 0 {
+	if len(refs) == 0 {
 		return nil
 	}
 	if err := p.rc.ips.flush(ctx, tx, c.Account, c.Region); err != nil {
@@ -600,15 +616,6 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	}
 	if err := putRec(ctx, tx, tIdem, countKey(c.Account, c.Region), count); err != nil {
 		return err
-	}
-	// One provisioning job for the request's desktops (each still moves
-	// on its own: a desktop changed meanwhile is skipped by its seq).
-	refs := make([]jobRef, 0, len(out.PendingRequests))
-	maint := make([]maintEntry, 0, len(out.PendingRequests))
-	for _, w := range out.PendingRequests {
-		k := key(c.Account, c.Region, w.WorkspaceId)
-		refs = append(refs, jobRef{Key: k})
-		maint = append(maint, maintEntry{Key: k, Due: m.maintenanceDue(w.WorkspaceId, c.Now, c.Now)})
 	}
 	if err := m.scheduleMaintenanceGroup(ctx, tx, p.rc.maintGroup, maint); err != nil {
 		return err
@@ -620,9 +627,9 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 type acceptedDesktop struct {
 	w     *desktopRec
 	live  []string // its user's desktops already there
-	req   WorkspaceRequest
-	index int    // its place in the request
-	raw   []byte // the bytes written for it, when its last write is known (writeDesktops)
+	index int      // its place in the request (in.Workspaces)
+	key   string   // its record's key (writeDesktops)
+	raw   []byte   // the bytes written for it, when its last write is known (writeDesktops)
 }
 
 // countKey holds the number of desktops of an account in a region that are
@@ -927,7 +934,8 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 		Root: volumeRec{VolumeID: volumeID(), SizeGib: rootSize, Encrypted: rootEnc, ImageID: b.ImageID},
 		User: volumeRec{VolumeID: volumeID(), SizeGib: userSize, Encrypted: userEnc},
 		Tags: tags, Created: c.Now, StateSince: c.Now, State: "PENDING",
-		History:    []Transition{{State: "PENDING", Time: c.Now}},
+		// Room for the provisioning's transition, appended in place.
+		History:    append(make([]Transition, 0, 2), Transition{State: "PENDING", Time: c.Now}),
 		MaintGroup: rc.maintGroup,
 	}
 	if mode == "AUTO_STOP" {
@@ -987,7 +995,6 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	}
 	account, region := c.Account, c.Region
 	recs := make([]store.KV, len(as))
-	at := make(map[string]int, len(as))
 	for i, a := range as {
 		b, err := store.EncodeJSON(a.w)
 		if err != nil {
@@ -995,21 +1002,27 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		}
 		k := key(account, region, a.w.WorkspaceID)
 		recs[i] = store.KV{Key: k, Value: b}
-		at[k] = i
-		as[i].raw = b
+		as[i].key, as[i].raw = k, b
 	}
 	existing, err := tx.CreateMany(ctx, tDesktops, recs)
 	if err != nil {
 		return nil, err
 	}
+	// An id taken already is rare (another node's at the same instant):
+	// its desktop is found by a scan rather than a map of every key.
 	for _, k := range existing {
-		as[at[k]].raw = nil
-		w := as[at[k]].w
+		i := slices.IndexFunc(recs, func(r store.KV) bool { return r.Key == k })
+		if i < 0 {
+			return nil, fmt.Errorf("create desktops: the store reported %s, not one of the keys written", k)
+		}
+		as[i].raw = nil
+		w := as[i].w
 		w.WorkspaceID = newID("ws-")
 		w.ComputerName = computerName(w.WorkspaceID)
 		if err := insertDesktop(ctx, tx, account, region, w); err != nil {
 			return nil, err
 		}
+		as[i].key = key(account, region, w.WorkspaceID)
 	}
 	refused := make([]error, len(as))
 	// withdraw takes back desktop i's record (and its name, when it got it).
@@ -1030,6 +1043,9 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	occurs := map[string]int{}
 	for i, a := range as {
 		if a.w.WorkspaceName != "" {
+			if names == nil { // sized once for the request's desktops
+				names, named = make([]store.KV, 0, len(as)-i), make([]int, 0, len(as)-i)
+			}
 			k := nameKey(account, region, "name", a.w.WorkspaceName)
 			names = append(names, store.KV{Key: k, Value: []byte(`"` + a.w.WorkspaceID + `"`)})
 			named = append(named, i)
@@ -1083,7 +1099,7 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 			if err != nil {
 				return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
 			}
-			granted = append(granted, store.KV{Key: key(account, region, a.w.WorkspaceID), Value: b})
+			granted = append(granted, store.KV{Key: a.key, Value: b})
 			as[i].raw = b
 		}
 		if err := addUserDesktop(ctx, tx, account, region, a.w, a.live); err != nil {

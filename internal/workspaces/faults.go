@@ -49,16 +49,20 @@ type firedFault struct {
 	op, outcome, code, msg string
 }
 
-// currentFaults reads the injected faults (nil without a fault source).
-func (m *Module) currentFaults(ctx context.Context) (*config.Faults, error) {
+// currentFaults reads the injected faults.
+//
+// They are returned by value (ok false: no source), not by pointer: a
+// pointer to the copy read would be allocated on every call, and the
+// provisioning of every desktop asks twice.
+func (m *Module) currentFaults(ctx context.Context) (f config.Faults, ok bool, err error) {
 	if m.faults == nil {
-		return nil, nil
+		return f, false, nil
 	}
-	f, err := m.faults.Get(ctx)
+	f, err = m.faults.Get(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read the injected faults: %w", err)
+		return f, false, fmt.Errorf("read the injected faults: %w", err)
 	}
-	return &f, nil
+	return f, true, nil
 }
 
 // faultDraw returns a number in [0,1) for one rate draw: with the faults'
@@ -83,10 +87,11 @@ func (m *Module) faultDraw(f *config.Faults, what, id string, n int64) float64 {
 // opFault returns the fault of op that fires for the resource ids (the
 // first is the one drawn for) at step n, or nil.
 func (m *Module) opFault(ctx context.Context, op string, n int64, ids ...string) (*firedFault, error) {
-	f, err := m.currentFaults(ctx)
-	if err != nil || f == nil {
+	fv, ok, err := m.currentFaults(ctx)
+	if err != nil || !ok {
 		return nil, err
 	}
+	f := &fv
 	of, ok := f.OperationFaults[op]
 	if !ok {
 		return nil, nil
@@ -198,10 +203,11 @@ func prevState(w *desktopRec) string {
 // injected faults: "ERROR" (with its reason set), "UNHEALTHY", "IMPAIRED",
 // or "" (no fault).
 func (m *Module) provisionHealth(ctx context.Context, w *desktopRec) (string, error) {
-	f, err := m.currentFaults(ctx)
-	if err != nil || f == nil {
+	fv, ok, err := m.currentFaults(ctx)
+	if err != nil || !ok {
 		return "", err
 	}
+	f := &fv
 	if w.MigratedFrom != "" {
 		ff, err := m.asyncFault(ctx, "MigrateWorkspace", w.Seq, w.MigratedFrom, w.WorkspaceID)
 		if err != nil {
@@ -306,10 +312,11 @@ func (m *Module) healthInterval(f *config.Faults) time.Duration {
 // UNHEALTHY (or IMPAIRED) by the running rates; the next check is
 // scheduled while a rate is set.
 func (m *Module) runHealthFaults(ctx context.Context, tx store.Tx, j store.Job, now time.Time) error {
-	f, err := m.currentFaults(ctx)
-	if err != nil || f == nil || (f.RunningUnhealthyRate <= 0 && f.RunningImpairedRate <= 0) {
+	fv, ok, err := m.currentFaults(ctx)
+	if err != nil || !ok || (fv.RunningUnhealthyRate <= 0 && fv.RunningImpairedRate <= 0) {
 		return err
 	}
+	f := &fv
 	tick := j.Due.Unix()
 	for _, account := range m.faultAccounts() {
 		for _, region := range m.faultRegions() {

@@ -34,6 +34,17 @@ func TestFreshRecsTakeOnlyTheirVersionOnce(t *testing.T) {
 	if got := f.take("k1", []byte(`{"id":"ws-1"}`)); got != nil {
 		t.Fatal("took a record twice")
 	}
+	// The very bytes put (the read cache's usual answer) are taken; other
+	// bytes of the same length are not.
+	raw := []byte(`{"id":"ws-1"}`)
+	f.put("k1", raw, w)
+	if got := f.take("k1", raw); got != w {
+		t.Fatalf("take of the bytes put = %v; want the record put", got)
+	}
+	f.put("k1", raw, w)
+	if got := f.take("k1", []byte(`{"id":"ws-2"}`)); got != nil {
+		t.Fatal("took a record for other bytes of the same length")
+	}
 	f.put("a", []byte("1"), w)
 	f.put("b", []byte("2"), w)
 	f.put("c", []byte("3"), w) // full: starts over

@@ -3,9 +3,11 @@ package workspaces
 import (
 	"context"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -72,5 +74,62 @@ func TestVolumeIDsLookLikeEBS(t *testing.T) {
 			t.Fatalf("volume id %s: want vol- and 17 random hex digits, each once", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestSplitKeyAsSplitN: splitKey splits as strings.SplitN(k, "/", 3) into
+// three parts (missing ones empty).
+func TestSplitKeyAsSplitN(t *testing.T) {
+	for _, k := range []string{"", "a", "a/", "/", "//", "a/b", "a/b/", "111122223333/us-east-1/ws-0bst0hl6x", "a/b/c/d", "a//c"} {
+		var want [3]string
+		copy(want[:], strings.SplitN(k, "/", 3))
+		if got := splitKey(k); got != want {
+			t.Errorf("splitKey(%q) = %q, want %q", k, got, want)
+		}
+	}
+}
+
+// TestWriteDesktopsFallsBackOnATakenID: a request's desktop whose id is
+// taken already gets another, its key and record follow it (its bytes are
+// left unknown, so its job decodes them), and the others keep theirs.
+func TestWriteDesktopsFallsBackOnATakenID(t *testing.T) {
+	ctx := context.Background()
+	db, update := openTestStore(t)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	mk := func(id string) *desktopRec {
+		return &desktopRec{WorkspaceID: id, ComputerName: computerName(id), State: "PENDING", Created: now, StateSince: now}
+	}
+	taken, free := newOrderedID("ws-"), newOrderedID("ws-")
+	as := []acceptedDesktop{{w: mk(free)}, {w: mk(taken), index: 1}}
+	c := &gateway.Call{Account: "1", Region: "r", Now: now}
+	var refused []error
+	update(func(tx store.Tx) error {
+		if err := store.CreateJSON(ctx, tx, tDesktops, key("1", "r", taken), &desktopRec{WorkspaceID: taken, State: "AVAILABLE"}); err != nil {
+			return err
+		}
+		var err error
+		refused, err = (&Module{}).writeDesktops(ctx, tx, c, as)
+		return err
+	})
+	if refused[0] != nil || refused[1] != nil {
+		t.Fatalf("refused: %v", refused)
+	}
+	moved := as[1].w
+	if moved.WorkspaceID == taken || as[1].key != key("1", "r", moved.WorkspaceID) || as[1].raw != nil {
+		t.Fatalf("taken id: now %s, key %s, raw %d bytes", moved.WorkspaceID, as[1].key, len(as[1].raw))
+	}
+	if as[0].w.WorkspaceID != free || as[0].key != key("1", "r", free) || as[0].raw == nil {
+		t.Fatalf("free id: %s, key %s, raw %d bytes", as[0].w.WorkspaceID, as[0].key, len(as[0].raw))
+	}
+	for id, state := range map[string]string{taken: "AVAILABLE", moved.WorkspaceID: "PENDING", free: "PENDING"} {
+		var got *desktopRec
+		err := db.View(ctx, func(tx store.Tx) error {
+			var err error
+			got, err = getRec[desktopRec](ctx, tx, tDesktops, key("1", "r", id))
+			return err
+		})
+		if err != nil || got == nil || got.State != state {
+			t.Fatalf("record %s: %+v, %v; want state %s", id, got, err, state)
+		}
 	}
 }

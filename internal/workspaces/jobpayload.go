@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
 
@@ -162,6 +164,9 @@ func decodeV2(b []byte) (*jobPayloadV2, error) {
 
 // decodeJobRefs decodes a batch job's payload in either form.
 func decodeJobRefs(b []byte) ([]jobRef, error) {
+	if refs, ok := decodeRefsAsWritten(b); ok {
+		return refs, nil
+	}
 	if isV1(b) {
 		var refs []jobRef
 		err := json.Unmarshal(b, &refs)
@@ -206,4 +211,108 @@ func decodeMaintEntries(b []byte) ([]maintEntry, error) {
 		}
 	}
 	return es, nil
+}
+
+// decodeRefsAsWritten decodes a compact refs payload exactly as AppendJSON
+// writes it (no space, "p" and "k" then an optional "s", strings of
+// printable ASCII without escapes, integers without leading zeros), with
+// every key sliced out of one string built for them all: the provisioning
+// batch of every CreateWorkspaces request decodes one on the store's
+// writer, and the general decoder allocated each id and then each key. ok
+// is false for anything else, which decodeJobRefs decodes in full.
+func decodeRefsAsWritten(b []byte) (refs []jobRef, ok bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"v":2,"p":"`))
+	if !ok {
+		return nil, false
+	}
+	prefix, rest, ok := plainString(rest)
+	if !ok {
+		return nil, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"k":[`)); !ok {
+		return nil, false
+	}
+	// Sized at once: ids are separated by "," (the count is one over when
+	// a seq list follows, which has none).
+	ids := make([][]byte, 0, 1+bytes.Count(rest, []byte(`","`)))
+	for len(rest) > 0 && rest[0] != ']' {
+		if len(ids) > 0 {
+			if rest, ok = bytes.CutPrefix(rest, []byte(`,`)); !ok {
+				return nil, false
+			}
+		}
+		if rest, ok = bytes.CutPrefix(rest, []byte(`"`)); !ok {
+			return nil, false
+		}
+		var id []byte
+		if id, rest, ok = plainString(rest); !ok {
+			return nil, false
+		}
+		ids = append(ids, id)
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`]`)); !ok || len(ids) == 0 {
+		return nil, false
+	}
+	refs = make([]jobRef, len(ids))
+	if s, ok := bytes.CutPrefix(rest, []byte(`,"s":[`)); ok {
+		rest = s
+		for i := range refs {
+			if i > 0 {
+				if rest, ok = bytes.CutPrefix(rest, []byte(`,`)); !ok {
+					return nil, false
+				}
+			}
+			n := 0
+			for n < len(rest) && (rest[n] == '-' && n == 0 || '0' <= rest[n] && rest[n] <= '9') {
+				n++
+			}
+			digits := bytes.TrimPrefix(rest[:n], []byte("-"))
+			if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
+				return nil, false
+			}
+			v, err := strconv.ParseInt(string(rest[:n]), 10, 64)
+			if err != nil {
+				return nil, false
+			}
+			refs[i].Seq, rest = v, rest[n:]
+		}
+		if rest, ok = bytes.CutPrefix(rest, []byte(`]`)); !ok {
+			return nil, false
+		}
+	}
+	if string(rest) != "}" {
+		return nil, false
+	}
+	total := 0
+	for _, id := range ids {
+		total += len(prefix) + len(id)
+	}
+	var all strings.Builder
+	all.Grow(total)
+	for _, id := range ids {
+		all.Write(prefix)
+		all.Write(id)
+	}
+	keys, off := all.String(), 0
+	for i, id := range ids {
+		n := len(prefix) + len(id)
+		refs[i].Key = keys[off : off+n]
+		off += n
+	}
+	return refs, true
+}
+
+// plainString returns the JSON string at the start of b (after its opening
+// quote) when it holds only printable ASCII other than a backslash, and
+// what follows its closing quote.
+func plainString(b []byte) (s, rest []byte, ok bool) {
+	for i, c := range b {
+		switch {
+		case c == '"':
+			return b[:i], b[i+1:], true
+		case c < 0x20 || c >= utf8.RuneSelf || c == '\\':
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
 }

@@ -129,8 +129,12 @@ func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region st
 		w.UnhealthySince = nil
 		if w.SnapshotBase == nil {
 			w.SnapshotBase = &t
-			if err := m.scheduleSnapshots(ctx, tx, key(account, region, w.WorkspaceID), t); err != nil {
-				return err
+			// Snapshots are taken by the guest runtime (scheduleSnapshots
+			// schedules nothing without one): the key is built only then.
+			if m.rt != nil {
+				if err := m.scheduleSnapshots(ctx, tx, key(account, region, w.WorkspaceID), t); err != nil {
+					return err
+				}
 			}
 		}
 		if err := m.scheduleIdleStop(ctx, tx, account, region, w, now); err != nil {

@@ -353,9 +353,14 @@ func clone[T any](v *T) (*T, error) {
 
 // splitKey splits ACCOUNT/REGION/REST into its three parts.
 func splitKey(k string) [3]string {
+	// strings.SplitN(k, "/", 3), without allocating the slice: every
+	// state change of a desktop splits its key.
 	var out [3]string
-	parts := strings.SplitN(k, "/", 3)
-	copy(out[:], parts)
+	first, rest, ok := strings.Cut(k, "/")
+	out[0] = first
+	if ok {
+		out[1], out[2], _ = strings.Cut(rest, "/")
+	}
 	return out
 }
 

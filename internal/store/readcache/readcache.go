@@ -72,16 +72,28 @@ func (c *Cache) del(k string) {
 // the writer's group has not written it (dirty holds the keys it wrote, so
 // the others read as committed), and the cache key to fill on a miss (""
 // when the cache must not be used or filled). A nil cache is never used.
+//
+// The cache key is built in a buffer on the stack and looked up as is
+// (a map index by string(bytes) does not allocate); only a miss allocates
+// it as the string it returns, so a hit, the common case of the writer's
+// reads, allocates nothing.
 func (c *Cache) Lookup(dirty map[string]bool, table, key string) (v []byte, ok bool, ck string, seq uint64) {
 	if c == nil {
 		return nil, false, "", 0
 	}
-	ck = Key(table, key)
-	if dirty[ck] {
+	var buf [128]byte
+	kb := append(append(append(buf[:0], table...), 0), key...)
+	if dirty[string(kb)] {
 		return nil, false, "", 0
 	}
-	v, ok, seq = c.Get(ck)
-	return v, ok, ck, seq
+	c.mu.RLock()
+	v, ok = c.m[string(kb)]
+	seq = c.seq
+	c.mu.RUnlock()
+	if ok {
+		return v, true, "", seq
+	}
+	return nil, false, string(kb), seq
 }
 
 // Get returns the value cached under k (nil: cached as absent), whether
@@ -209,8 +221,14 @@ func (c *Cache) wroteTable(k string) {
 // compressed CloudTrail segment's at the size of its input) would
 // otherwise hold that buffer whole, several times what the bound counts
 // (at a million desktops the live heap passed the soft memory limit).
+//
+// A slack of up to 16 bytes more than an eighth is kept: a small value
+// appended into a fresh slice (encoding/json's output, an int record) has
+// its capacity rounded up to the allocator's size class, up to 16 bytes
+// over its length below 128 bytes, and a copy would take the same size
+// class again.
 func fit(v []byte) []byte {
-	if cap(v)-len(v) > len(v)/8 {
+	if cap(v)-len(v) > len(v)/8+16 {
 		return append(make([]byte, 0, len(v)), v...)
 	}
 	return v[:len(v):len(v)]

@@ -35,6 +35,14 @@ func TestReadCacheBounds(t *testing.T) {
 	if len(c.m) != 1 || c.bytes != total() {
 		t.Fatalf("past the entry bound: %d entries, bytes %d", len(c.m), c.bytes)
 	}
+	// Replacing a key of a full cache keeps the others.
+	c = New(2, 1<<20)
+	c.put("x", []byte("v"))
+	c.put("y", []byte("v"))
+	c.put("x", []byte("vv"))
+	if len(c.m) != 2 || string(c.m["x"]) != "vv" || c.bytes != total() || c.bytes != 5 {
+		t.Fatalf("a replaced key of a full cache: %d entries, bytes %d / %d", len(c.m), c.bytes, total())
+	}
 	// A committed write of a large value drops the key instead of caching it.
 	c = New(10, 1<<20)
 	c.put("t\x00big", []byte("old"))
@@ -45,5 +53,48 @@ func TestReadCacheBounds(t *testing.T) {
 	}
 	if v := c.m["t\x00small"]; string(v) != "s" || c.bytes != total() {
 		t.Fatalf("small written value %q, bytes %d / %d", v, c.bytes, total())
+	}
+}
+
+// TestLookup: a hit returns the value and allocates nothing, a miss
+// returns the key to fill, and a key the writer's group wrote is not read
+// from the cache.
+func TestLookup(t *testing.T) {
+	c := New(10, 1<<20)
+	c.Put(Key("desktops", "a/b/ws-1"), []byte("v1"))
+	c.Put(Key("desktops", "a/b/gone"), nil)
+	if v, ok, ck, _ := c.Lookup(nil, "desktops", "a/b/ws-1"); !ok || string(v) != "v1" || ck != "" {
+		t.Fatalf("hit: %q %v %q", v, ok, ck)
+	}
+	if v, ok, _, _ := c.Lookup(nil, "desktops", "a/b/gone"); !ok || v != nil {
+		t.Fatalf("absent: %q %v", v, ok)
+	}
+	if _, ok, ck, _ := c.Lookup(nil, "desktops", "a/b/ws-2"); ok || ck != Key("desktops", "a/b/ws-2") {
+		t.Fatalf("miss: %v %q", ok, ck)
+	}
+	dirty := map[string]bool{Key("desktops", "a/b/ws-1"): true}
+	if _, ok, ck, _ := c.Lookup(dirty, "desktops", "a/b/ws-1"); ok || ck != "" {
+		t.Fatalf("written by the group: %v %q", ok, ck)
+	}
+	long := string(make([]byte, 300)) // past the key buffer on the stack
+	c.Put(Key("t", long), []byte("x"))
+	if v, ok, _, _ := c.Lookup(nil, "t", long); !ok || string(v) != "x" {
+		t.Fatalf("long key: %q %v", v, ok)
+	}
+	if n := testing.AllocsPerRun(100, func() { c.Lookup(dirty, "desktops", "a/b/gone") }); n != 0 {
+		t.Fatalf("a hit allocates %v times", n)
+	}
+}
+
+// TestFit: a value is kept as is when its slack is what the allocator's
+// size class adds, and copied at its size when it sits in a larger buffer.
+func TestFit(t *testing.T) {
+	small := append([]byte(nil), "0123456789012345678901234567890123456789012345678901234567890123456789"...) // 70 bytes, cap 80
+	if v := fit(small); &v[0] != &small[0] || cap(v) != len(v) {
+		t.Fatalf("a value in its size class was copied (cap %d of %d)", cap(small), len(small))
+	}
+	big := append(make([]byte, 0, 1024), make([]byte, 532)...)
+	if v := fit(big); &v[0] == &big[0] || cap(v) != 532 {
+		t.Fatalf("a value in a 1 KiB buffer was kept (cap %d)", cap(v))
 	}
 }

@@ -94,13 +94,15 @@ func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 
 // exists reports whether table/key holds a record, as this update sees it.
 // The key filter is asked first: a new key (a create's) is answered by it
-// alone, without the read cache's key string, its lock and its miss.
+// alone, without the read cache's key string, its lock and its miss; an
+// existing key is looked up in the cache without building its key string
+// (Peek), as a miss here fills nothing.
 func (t *tx) exists(table, key string) (bool, error) {
 	k := t.key(table, key)
 	if t.b != nil && !t.db.keys.mayHold(k) {
 		return false, nil // the filter knows every key the store may hold
 	}
-	if v, ok, _, _ := t.cached(table, key); ok {
+	if v, ok := t.reads.Peek(t.dirty, table, key); ok {
 		return v != nil, nil
 	}
 	_, closer, err := t.r.Get(k)

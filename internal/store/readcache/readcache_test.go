@@ -98,3 +98,138 @@ func TestFit(t *testing.T) {
 		t.Fatalf("a value in a 1 KiB buffer was kept (cap %d)", cap(v))
 	}
 }
+
+// TestPeek: Peek answers as Lookup does for the writer's transaction (a
+// hit, a key cached as absent, a miss, a key its group wrote) and
+// allocates nothing, hit or miss.
+func TestPeek(t *testing.T) {
+	c := New(10, 1<<20)
+	c.Put(Key("desktops", "a/b/ws-1"), []byte("v1"))
+	c.Put(Key("desktops", "a/b/gone"), nil)
+	if v, ok := c.Peek(nil, "desktops", "a/b/ws-1"); !ok || string(v) != "v1" {
+		t.Fatalf("hit: %q %v", v, ok)
+	}
+	if v, ok := c.Peek(nil, "desktops", "a/b/gone"); !ok || v != nil {
+		t.Fatalf("absent: %q %v", v, ok)
+	}
+	if _, ok := c.Peek(nil, "desktops", "a/b/ws-2"); ok {
+		t.Fatal("miss reported as held")
+	}
+	dirty := map[string]bool{Key("desktops", "a/b/ws-1"): true}
+	if _, ok := c.Peek(dirty, "desktops", "a/b/ws-1"); ok {
+		t.Fatal("a key the group wrote is read from the cache")
+	}
+	long := string(make([]byte, 300)) // past the key buffer on the stack
+	c.Put(Key("t", long), []byte("x"))
+	if v, ok := c.Peek(nil, "t", long); !ok || string(v) != "x" {
+		t.Fatalf("long key: %q %v", v, ok)
+	}
+	var nilCache *Cache
+	if _, ok := nilCache.Peek(nil, "t", "k"); ok {
+		t.Fatal("a nil cache answered")
+	}
+	for _, key := range []string{"a/b/ws-1", "a/b/ws-2"} {
+		if n := testing.AllocsPerRun(100, func() { c.Peek(dirty, "desktops", key) }); n != 0 {
+			t.Fatalf("Peek of %s allocates %v times", key, n)
+		}
+	}
+}
+
+// TestTableVersion: a write group moves the version of each table it
+// wrote by one, however many records of it and in whatever order, failed
+// updates and failed groups included, and leaves the other tables alone;
+// past the short list of a group's tables, the others count as well.
+func TestTableVersion(t *testing.T) {
+	c := New(100, 1<<20)
+	w1 := map[string][]byte{Key("a", "1"): []byte("x"), Key("b", "1"): []byte("x"), Key("a", "2"): nil}
+	w2 := map[string][]byte{Key("a", "3"): []byte("x"), Key("c", "1"): []byte("x")}
+	group := func(committed bool, ws ...map[string][]byte) {
+		c.Update(committed, func(yield func(map[string][]byte, bool) bool) {
+			for i, w := range ws {
+				if !yield(w, i%2 == 0) {
+					return
+				}
+			}
+		})
+	}
+	group(true, w1, w2)
+	want := map[string]uint64{"a": 1, "b": 1, "c": 1, "d": 0}
+	for tb, v := range want {
+		if got := c.TableVersion(tb); got != v {
+			t.Fatalf("after one group: table %s at %d, want %d", tb, got, v)
+		}
+	}
+	group(false, w2)
+	want["a"], want["c"] = 2, 2
+	for tb, v := range want {
+		if got := c.TableVersion(tb); got != v {
+			t.Fatalf("after a failed group: table %s at %d, want %d", tb, got, v)
+		}
+	}
+	many := map[string][]byte{}
+	for i := range 2 * maxTableNames {
+		many[Key(string(rune('k'+i)), "x")] = []byte("v")
+	}
+	group(true, many)
+	for i := range 2 * maxTableNames {
+		if got := c.TableVersion(string(rune('k' + i))); got != 1 {
+			t.Fatalf("table %d of %d in one group at %d, want 1", i, len(many), got)
+		}
+	}
+	if c.group.n != 0 || len(c.group.more) != 0 {
+		t.Fatal("the group's tables outlive Update")
+	}
+}
+
+// BenchmarkUpdate is a create's write group as the cache brings it in:
+// 25 new desktops and their jobs (two tables), then the same keys
+// rewritten (the provisioning's writes of the desktops).
+func BenchmarkUpdate(b *testing.B) {
+	c := New(1<<20, 1<<30)
+	v := make([]byte, 300)
+	var keys []string
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if len(keys) == 0 || i%2 == 0 {
+			keys = keys[:0]
+			for j := range 25 {
+				id := "123456789012/us-east-1/ws-" + string(rune('a'+j)) + itoa(i)
+				keys = append(keys, Key("desktops", id), Key("jobs", id))
+			}
+		}
+		w := make(map[string][]byte, len(keys))
+		for _, k := range keys {
+			w[k] = v
+		}
+		c.Update(true, func(yield func(map[string][]byte, bool) bool) { yield(w, true) })
+	}
+}
+
+// BenchmarkPeekMiss is an existence check of a key the cache does not
+// hold (Lookup's miss builds the key string to fill; Peek does not).
+func BenchmarkPeekMiss(b *testing.B) {
+	c := New(1000, 1<<20)
+	b.ReportAllocs()
+	b.Run("Lookup", func(b *testing.B) {
+		for b.Loop() {
+			c.Lookup(nil, "desktops", "123456789012/us-east-1/ws-0123456789")
+		}
+	})
+	b.Run("Peek", func(b *testing.B) {
+		for b.Loop() {
+			c.Peek(nil, "desktops", "123456789012/us-east-1/ws-0123456789")
+		}
+	})
+}
+
+func itoa(i int) string {
+	var buf [20]byte
+	n := len(buf)
+	for {
+		n--
+		buf[n] = byte('0' + i%10)
+		if i /= 10; i == 0 {
+			return string(buf[n:])
+		}
+	}
+}

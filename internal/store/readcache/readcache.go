@@ -32,10 +32,8 @@ type Cache struct {
 	// cache starts over when an entry would take it past either bound.
 	bytes, maxBytes int
 	// tables counts the write groups that wrote each table (the key
-	// listings of Committed hold while it does not change): once per
-	// group, however many of its records the group wrote.
+	// listings of Committed hold while it does not change).
 	tables map[string]uint64
-	group  tableSet // the tables of the group Update is bringing in (under mu)
 }
 
 // MaxWrittenValue is the largest value a write leaves in the cache; a
@@ -51,16 +49,10 @@ func New(max, maxBytes int) *Cache {
 // Key is the cache key of a record: table, a NUL byte, key.
 func Key(table, key string) string { return table + "\x00" + key }
 
-// put holds v under k (the caller holds mu). A key already held is
-// overwritten in place: one lookup and one assignment, where deleting it
-// and inserting it again left a tombstone in the map for every rewrite.
+// put holds v under k (the caller holds mu).
 func (c *Cache) put(k string, v []byte) {
-	n := len(c.m)
-	if old, ok := c.m[k]; ok {
-		c.bytes -= len(k) + len(old)
-		n-- // k's entry is replaced, not added
-	}
-	if n >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
+	c.del(k)
+	if len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
 		clear(c.m)
 		c.bytes = 0
 	}
@@ -213,12 +205,10 @@ func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
-	tables := &c.group
-	tables.reset()
 	for written, ok := range updates {
 		keep := committed && ok
 		for k, v := range written {
-			tables.add(k)
+			c.wroteTable(k)
 			if keep && v != nil && len(v) <= MaxWrittenValue {
 				c.put(k, fit(v))
 				continue
@@ -226,13 +216,6 @@ func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool
 			c.del(k)
 		}
 	}
-	for _, t := range tables.names[:tables.n] {
-		c.tables[t]++
-	}
-	for t := range tables.more {
-		c.tables[t]++
-	}
-	tables.reset() // holds no key of the cache's past the group
 }
 
 // TableVersion is how many write groups have written table so far.
@@ -242,50 +225,12 @@ func (c *Cache) TableVersion(table string) uint64 {
 	return c.tables[table]
 }
 
-// tableSet collects the tables a write group wrote, so that Update counts
-// each once per group instead of once per record. A group writes few
-// tables, most records of one table in a row: the last table seen and a
-// short list answer almost every key without a map.
-type tableSet struct {
-	n     int // tables in names
-	names [maxTableNames]string
-	more  map[string]bool // past maxTableNames
-}
-
-// reset empties s for the next group, keeping its map's room.
-func (s *tableSet) reset() {
-	clear(s.names[:s.n])
-	s.n = 0
-	clear(s.more)
-}
-
-// maxTableNames is how many tables tableSet lists before it uses a map.
-const maxTableNames = 8
-
-// add notes the table of k (table\x00key).
-func (s *tableSet) add(k string) {
-	i := strings.IndexByte(k, 0)
-	if i < 0 {
-		return
+// wroteTable counts a write group's write of a record (key table\x00key)
+// of its table (the caller holds mu).
+func (c *Cache) wroteTable(k string) {
+	if i := strings.IndexByte(k, 0); i >= 0 {
+		c.tables[k[:i]]++
 	}
-	t := k[:i]
-	if s.n > 0 && s.names[s.n-1] == t {
-		return
-	}
-	for _, n := range s.names[:s.n] {
-		if n == t {
-			return
-		}
-	}
-	if s.n < maxTableNames {
-		s.names[s.n] = t
-		s.n++
-		return
-	}
-	if s.more == nil {
-		s.more = map[string]bool{}
-	}
-	s.more[t] = true
 }
 
 // fit returns v as the cache keeps it: with capacity equal to its length,

@@ -368,18 +368,27 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	if testHookGroup != nil {
 		testHookGroup(batch)
 	}
-	// dirty holds the keys written by the group so far: the writer's one
-	// map, emptied for each group, keeps the room it grew to instead of
-	// growing a new map, rehash by rehash, for every group.
+	// dirty holds the keys written by the group's earlier updates (an
+	// update's own are in its tx's written map; a write is one insert, and
+	// a group of one update, the common case, never fills dirty): the
+	// writer's one map, emptied for each group, keeps the room it grew to
+	// instead of growing a new map, rehash by rehash, for every group.
 	dirty := db.dirty
 	clear(dirty)
+	var prev *tx // the last update that ran, whose writes dirty lacks
 	for _, r := range batch {
 		if err := r.Ctx.Err(); err != nil {
 			r.Err = err
 			continue
 		}
+		if prev != nil { // failed or not: its writes are not committed ones
+			for k := range prev.written {
+				dirty[k] = true
+			}
+		}
 		b := db.pdb.NewIndexedBatch()
 		r.Tx = &tx{db: db, r: b, b: b, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
+		prev = r.Tx
 		r.Err = runFn(r.Fn, r.Tx)
 		if r.Err == nil && !b.Empty() {
 			cb := b

@@ -23,8 +23,9 @@ type tx struct {
 	// written holds, by readcache.Key, every record this update wrote: its
 	// value, or nil when it was deleted or is not known.
 	written map[string][]byte
-	// dirty holds the keys every update of the writer's group has written
-	// so far; the others read as committed, so from the read cache.
+	// dirty holds the keys the earlier updates of the writer's group
+	// wrote (its own are in written); the others read as committed, so
+	// from the read cache.
 	dirty map[string]bool
 	reads *readcache.Cache // the store's read cache (writer only)
 	kb    []byte           // scratch for keys
@@ -52,12 +53,11 @@ func (t *tx) Written() (map[string][]byte, bool) {
 // table and key.
 func (t *tx) wrote(table, key string, value []byte) {
 	if t.written != nil {
-		ck := readcache.Key(table, key)
-		if _, again := t.written[ck]; again {
+		n := len(t.written)
+		t.written[readcache.Key(table, key)] = value
+		if len(t.written) == n { // the key was there: written again
 			t.rewrote = true
 		}
-		t.written[ck] = value
-		t.dirty[ck] = true
 	}
 }
 
@@ -65,7 +65,7 @@ func (t *tx) wrote(table, key string, value []byte) {
 // not written it (so it reads as committed), and the cache key to fill on a
 // miss ("" when the cache must not be used or filled).
 func (t *tx) cached(table, key string) (v []byte, ok bool, ck string, seq uint64) {
-	return t.reads.Lookup(t.dirty, table, key)
+	return t.reads.LookupWritten(t.dirty, t.written, table, key)
 }
 
 func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
@@ -102,7 +102,7 @@ func (t *tx) exists(table, key string) (bool, error) {
 	if t.b != nil && !t.db.keys.mayHold(k) {
 		return false, nil // the filter knows every key the store may hold
 	}
-	if v, ok := t.reads.Peek(t.dirty, table, key); ok {
+	if v, ok := t.reads.Peek(t.dirty, t.written, table, key); ok {
 		return v != nil, nil
 	}
 	_, closer, err := t.r.Get(k)

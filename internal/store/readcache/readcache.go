@@ -78,12 +78,20 @@ func (c *Cache) del(k string) {
 // it as the string it returns, so a hit, the common case of the writer's
 // reads, allocates nothing.
 func (c *Cache) Lookup(dirty map[string]bool, table, key string) (v []byte, ok bool, ck string, seq uint64) {
+	return c.LookupWritten(dirty, nil, table, key)
+}
+
+// LookupWritten is Lookup for a transaction that keeps its own writes
+// apart from its group's: the group has written the keys in dirty (the
+// earlier updates' writes) and in written (the update's own, by Key), so
+// that an update's write is one map insert, not one into each.
+func (c *Cache) LookupWritten(dirty map[string]bool, written map[string][]byte, table, key string) (v []byte, ok bool, ck string, seq uint64) {
 	if c == nil {
 		return nil, false, "", 0
 	}
 	var buf [128]byte
 	kb := append(append(append(buf[:0], table...), 0), key...)
-	if dirty[string(kb)] {
+	if isDirty(dirty, written, kb) {
 		return nil, false, "", 0
 	}
 	c.mu.RLock()
@@ -96,17 +104,31 @@ func (c *Cache) Lookup(dirty map[string]bool, table, key string) (v []byte, ok b
 	return nil, false, string(kb), seq
 }
 
+// isDirty reports whether the group wrote kb: the earlier updates' keys
+// are in dirty, the running update's in written.
+func isDirty(dirty map[string]bool, written map[string][]byte, kb []byte) bool {
+	if len(dirty) > 0 && dirty[string(kb)] {
+		return true
+	}
+	if len(written) > 0 {
+		if _, ok := written[string(kb)]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Peek returns a record from the cache for a writer's transaction when the
-// writer's group has not written it (dirty holds the keys it wrote), as
-// Lookup does, for a caller that does not fill the cache on a miss: it
-// allocates nothing, hit or miss.
-func (c *Cache) Peek(dirty map[string]bool, table, key string) (v []byte, ok bool) {
+// writer's group has not written it (as LookupWritten: dirty and written
+// hold the keys it wrote), for a caller that does not fill the cache on a
+// miss: it allocates nothing, hit or miss.
+func (c *Cache) Peek(dirty map[string]bool, written map[string][]byte, table, key string) (v []byte, ok bool) {
 	if c == nil {
 		return nil, false
 	}
 	var buf [128]byte
 	kb := append(append(append(buf[:0], table...), 0), key...)
-	if dirty[string(kb)] {
+	if isDirty(dirty, written, kb) {
 		return nil, false
 	}
 	c.mu.RLock()

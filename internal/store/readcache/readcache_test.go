@@ -76,6 +76,13 @@ func TestLookup(t *testing.T) {
 	if _, ok, ck, _ := c.Lookup(dirty, "desktops", "a/b/ws-1"); ok || ck != "" {
 		t.Fatalf("written by the group: %v %q", ok, ck)
 	}
+	own := map[string][]byte{Key("desktops", "a/b/ws-1"): nil}
+	if _, ok, ck, _ := c.LookupWritten(nil, own, "desktops", "a/b/ws-1"); ok || ck != "" {
+		t.Fatalf("written by the update: %v %q", ok, ck)
+	}
+	if v, ok, _, _ := c.LookupWritten(dirty, own, "desktops", "a/b/gone"); !ok || v != nil {
+		t.Fatalf("not written by the group: %q %v", v, ok)
+	}
 	long := string(make([]byte, 300)) // past the key buffer on the stack
 	c.Put(Key("t", long), []byte("x"))
 	if v, ok, _, _ := c.Lookup(nil, "t", long); !ok || string(v) != "x" {
@@ -106,30 +113,37 @@ func TestPeek(t *testing.T) {
 	c := New(10, 1<<20)
 	c.Put(Key("desktops", "a/b/ws-1"), []byte("v1"))
 	c.Put(Key("desktops", "a/b/gone"), nil)
-	if v, ok := c.Peek(nil, "desktops", "a/b/ws-1"); !ok || string(v) != "v1" {
+	if v, ok := c.Peek(nil, nil, "desktops", "a/b/ws-1"); !ok || string(v) != "v1" {
 		t.Fatalf("hit: %q %v", v, ok)
 	}
-	if v, ok := c.Peek(nil, "desktops", "a/b/gone"); !ok || v != nil {
+	if v, ok := c.Peek(nil, nil, "desktops", "a/b/gone"); !ok || v != nil {
 		t.Fatalf("absent: %q %v", v, ok)
 	}
-	if _, ok := c.Peek(nil, "desktops", "a/b/ws-2"); ok {
+	if _, ok := c.Peek(nil, nil, "desktops", "a/b/ws-2"); ok {
 		t.Fatal("miss reported as held")
 	}
 	dirty := map[string]bool{Key("desktops", "a/b/ws-1"): true}
-	if _, ok := c.Peek(dirty, "desktops", "a/b/ws-1"); ok {
+	if _, ok := c.Peek(dirty, nil, "desktops", "a/b/ws-1"); ok {
 		t.Fatal("a key the group wrote is read from the cache")
+	}
+	own := map[string][]byte{Key("desktops", "a/b/ws-1"): []byte("v2")}
+	if _, ok := c.Peek(nil, own, "desktops", "a/b/ws-1"); ok {
+		t.Fatal("a key the update wrote is read from the cache")
+	}
+	if v, ok := c.Peek(dirty, own, "desktops", "a/b/gone"); !ok || v != nil {
+		t.Fatalf("a key the group did not write: %q %v", v, ok)
 	}
 	long := string(make([]byte, 300)) // past the key buffer on the stack
 	c.Put(Key("t", long), []byte("x"))
-	if v, ok := c.Peek(nil, "t", long); !ok || string(v) != "x" {
+	if v, ok := c.Peek(nil, nil, "t", long); !ok || string(v) != "x" {
 		t.Fatalf("long key: %q %v", v, ok)
 	}
 	var nilCache *Cache
-	if _, ok := nilCache.Peek(nil, "t", "k"); ok {
+	if _, ok := nilCache.Peek(nil, nil, "t", "k"); ok {
 		t.Fatal("a nil cache answered")
 	}
 	for _, key := range []string{"a/b/ws-1", "a/b/ws-2"} {
-		if n := testing.AllocsPerRun(100, func() { c.Peek(dirty, "desktops", key) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { c.Peek(dirty, nil, "desktops", key) }); n != 0 {
 			t.Fatalf("Peek of %s allocates %v times", key, n)
 		}
 	}
@@ -171,7 +185,7 @@ func BenchmarkPeekMiss(b *testing.B) {
 	})
 	b.Run("Peek", func(b *testing.B) {
 		for b.Loop() {
-			c.Peek(nil, "desktops", "123456789012/us-east-1/ws-0123456789")
+			c.Peek(nil, nil, "desktops", "123456789012/us-east-1/ws-0123456789")
 		}
 	})
 }

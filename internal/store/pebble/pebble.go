@@ -381,7 +381,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			r.Err = err
 			continue
 		}
-		if prev != nil { // failed or not: its writes are not committed ones
+		if prev != nil { // failed or not: the cache does not hold its writes yet
 			for k := range prev.written {
 				dirty[k] = true
 			}

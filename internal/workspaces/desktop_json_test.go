@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -440,4 +441,23 @@ func BenchmarkDecodeJobRefs(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestVolumeIDs: the two ids volumeIDs makes at once have volumeID's form
+// and differ.
+func TestVolumeIDs(t *testing.T) {
+	re := regexp.MustCompile(`^vol-[0-9a-f]{17}$`)
+	seen := map[string]bool{}
+	for range 200 {
+		a, b := volumeIDs()
+		for _, id := range []string{a, b, volumeID()} {
+			if !re.MatchString(id) {
+				t.Fatalf("volume id %q has not the form vol- and 17 hex digits", id)
+			}
+			if seen[id] {
+				t.Fatalf("volume id %q made twice", id)
+			}
+			seen[id] = true
+		}
+	}
 }

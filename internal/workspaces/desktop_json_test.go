@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/ptr"
@@ -458,6 +460,29 @@ func TestVolumeIDs(t *testing.T) {
 				t.Fatalf("volume id %q made twice", id)
 			}
 			seen[id] = true
+		}
+	}
+}
+
+// TestReservedTagKeyAsLowered: reservedTagKey agrees with lowering the key
+// and looking for "aws:", over ASCII and non-ASCII keys.
+func TestReservedTagKeyAsLowered(t *testing.T) {
+	keys := []string{"", "a", "aws", "aws:", "AWS:x", "Aws:", "aWs:k", "aws-", "aws :", "PartnerManaged",
+		"\u0130ws:", "aw\u017f:", "\u212aws:", "\u00e5ws:", "ÀWS:", "aws:é", "xaws:"}
+	for _, a := range []rune{'a', 'A', 'w', 'W', 's', 'S', ':', 0x17f, 0x130, 0x212a, 0x131, 'x'} {
+		for _, b := range []rune{'w', 'W', 0x17f, 's'} {
+			keys = append(keys, string(a)+string(b)+"s:", "a"+string(b)+string(a)+":", string(a)+"ws"+string(b))
+		}
+	}
+	// The claim it rests on: no rune outside ASCII lowers to one of "aws:".
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		if l := strings.ToLower(string(r)); strings.ContainsAny(l, "aws:") {
+			t.Errorf("%U lowers to %q", r, l)
+		}
+	}
+	for _, k := range keys {
+		if got, want := reservedTagKey(k), strings.HasPrefix(strings.ToLower(k), "aws:"); got != want {
+			t.Errorf("reservedTagKey(%q) = %v, lowering says %v", k, got, want)
 		}
 	}
 }

@@ -486,3 +486,18 @@ func TestReservedTagKeyAsLowered(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVolumeIDs makes a new desktop's two volume ids, one by one
+// (volumeID) and at once (volumeIDs).
+func BenchmarkVolumeIDs(b *testing.B) {
+	b.Run("volumeID×2", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = volumeID(), volumeID()
+		}
+	})
+	b.Run("volumeIDs", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = volumeIDs()
+		}
+	})
+}

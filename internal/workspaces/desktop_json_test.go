@@ -501,3 +501,15 @@ func BenchmarkVolumeIDs(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkTagsFromList checks and collects one desktop's tags as the load
+// generator sends them.
+func BenchmarkTagsFromList(b *testing.B) {
+	v := "true"
+	list := []Tag{{Key: "PartnerManaged", Value: &v}}
+	for b.Loop() {
+		if _, err := tagsFromList(list); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

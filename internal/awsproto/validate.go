@@ -22,7 +22,8 @@ import (
 // lower-cased, a list's element as "N.member", a map's value by its key), or
 // "" when valid.
 func Validate(in any) string {
-	f := validateValue(reflect.ValueOf(in))
+	var st vstate
+	f := validateValue(reflect.ValueOf(in), &st)
 	if f == nil {
 		return ""
 	}
@@ -139,7 +140,43 @@ func memberName(f reflect.StructField) string {
 	return f.Name
 }
 
-func validateValue(v reflect.Value) *failure {
+// vstate is one Validate call's memory: the last value each of a few
+// patterns matched. A request's list members usually repeat the same
+// directory and bundle ids, so each pattern runs once per distinct value
+// in a row, not once per member.
+type vstate struct {
+	matched [4]struct {
+		re *regexp.Regexp
+		s  string
+	}
+	next int
+}
+
+// matches reports whether re matches s, remembering the last match of re.
+func (st *vstate) matches(re *regexp.Regexp, s string) bool {
+	slot := -1
+	for i := range st.matched {
+		if st.matched[i].re == re {
+			if st.matched[i].s == s {
+				return true
+			}
+			slot = i
+			break
+		}
+	}
+	if !re.MatchString(s) {
+		return false
+	}
+	if slot < 0 {
+		slot = st.next
+		st.next = (st.next + 1) % len(st.matched)
+		st.matched[slot].re = re
+	}
+	st.matched[slot].s = s
+	return true
+}
+
+func validateValue(v reflect.Value, st *vstate) *failure {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
 			return nil
@@ -148,11 +185,13 @@ func validateValue(v reflect.Value) *failure {
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		for _, r := range planFor(v.Type()) {
+		rules := planFor(v.Type())
+		for i := range rules {
+			r := &rules[i]
 			fv := v.Field(r.index)
-			f := checkRule(r, fv)
+			f := checkRule(r, fv, st)
 			if f == nil {
-				f = validateValue(fv)
+				f = validateValue(fv, st)
 			}
 			if f != nil {
 				f.path = append(f.path, r.name)
@@ -164,14 +203,14 @@ func validateValue(v reflect.Value) *failure {
 			return nil
 		}
 		for i := 0; i < v.Len(); i++ {
-			if f := validateValue(v.Index(i)); f != nil {
+			if f := validateValue(v.Index(i), st); f != nil {
 				return memberOf(f, i)
 			}
 		}
 	case reflect.Map:
 		it := v.MapRange()
 		for it.Next() {
-			if f := validateValue(it.Value()); f != nil {
+			if f := validateValue(it.Value(), st); f != nil {
 				f.path = append(f.path, fmt.Sprint(it.Key().Interface()))
 				return f
 			}
@@ -228,7 +267,7 @@ func memberOf(f *failure, i int) *failure {
 }
 
 // checkRule returns the failure of v to satisfy r, or nil.
-func checkRule(r rule, v reflect.Value) *failure {
+func checkRule(r *rule, v reflect.Value, st *vstate) *failure {
 	if isEmpty(v) {
 		if r.required {
 			return pathMsg(nullMsg)
@@ -252,7 +291,7 @@ func checkRule(r rule, v reflect.Value) *failure {
 		if s == "" && r.nonempty {
 			return pathMsg(emptyMsg)
 		}
-		return checkString(r, s, r.min, r.max)
+		return checkString(r, s, r.min, r.max, st)
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		n := v.Int()
 		if n == 0 && !r.pointer {
@@ -287,14 +326,14 @@ func checkRule(r rule, v reflect.Value) *failure {
 			return pathMsg(maxSizeMsg, *r.max)
 		}
 		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String {
-			return checkMembers(r, v)
+			return checkMembers(r, v, st)
 		}
 	}
 	return nil
 }
 
 // checkString holds a string to its length bounds, enum and pattern.
-func checkString(r rule, s string, lo, hi *float64) *failure {
+func checkString(r *rule, s string, lo, hi *float64, st *vstate) *failure {
 	n := float64(utf8.RuneCountInString(s))
 	if lo != nil && n < *lo {
 		return valueMsg(minLenMsg, s, *lo)
@@ -305,7 +344,7 @@ func checkString(r rule, s string, lo, hi *float64) *failure {
 	if r.enum != nil && !r.enum[s] {
 		return valueMsg(enumMsg, s, r.enumList)
 	}
-	if r.pattern != nil && !r.pattern.MatchString(s) {
+	if r.pattern != nil && !st.matches(r.pattern, s) {
 		return valueMsg(patternMsg, s, r.pattern.String())
 	}
 	return nil
@@ -314,7 +353,7 @@ func checkString(r rule, s string, lo, hi *float64) *failure {
 // checkMembers holds each member of a list of strings to the rule's enum
 // (one message naming the whole list, as AWS words it), member lengths and
 // pattern (a message naming the member).
-func checkMembers(r rule, v reflect.Value) *failure {
+func checkMembers(r *rule, v reflect.Value, st *vstate) *failure {
 	if r.enum != nil {
 		for i := 0; i < v.Len(); i++ {
 			if !r.enum[v.Index(i).String()] {
@@ -331,7 +370,7 @@ func checkMembers(r rule, v reflect.Value) *failure {
 	}
 	each := rule{pattern: r.pattern}
 	for i := 0; i < v.Len(); i++ {
-		if f := checkString(each, v.Index(i).String(), r.mmin, r.mmax); f != nil {
+		if f := checkString(&each, v.Index(i).String(), r.mmin, r.mmax, st); f != nil {
 			return memberOf(f, i)
 		}
 	}

@@ -64,6 +64,63 @@ func TestValidatePatternOnAList(t *testing.T) {
 	}
 }
 
+// TestValidateRepeatedValuesStillChecked: a Validate call remembers the
+// last value each pattern matched (the members of a request repeat their
+// directory and bundle ids); a member whose value differs is still held to
+// the pattern, with more patterns than the memory has places and with
+// fewer (each then remembered between members), and a later
+// call does not take an earlier call's match.
+func TestValidateRepeatedValuesStillChecked(t *testing.T) {
+	type item struct {
+		A string `json:"A" v:"pattern=^a+$"`
+		B string `json:"B" v:"pattern=^b+$"`
+		C string `json:"C" v:"pattern=^c+$"`
+		D string `json:"D" v:"pattern=^d+$"`
+		E string `json:"E" v:"pattern=^e+$"`
+	}
+	type input struct {
+		Items []item `json:"Items"`
+	}
+	ok := item{"aa", "bb", "cc", "dd", "ee"}
+	for _, c := range []struct {
+		items []item
+		want  string
+	}{
+		{[]item{ok, ok, ok}, ""},
+		{[]item{ok, ok, {"aa", "bb", "cc", "dd", "ex"}}, "Value 'ex' at 'items.3.member.e'"},
+		{[]item{ok, {"aa", "bx", "cc", "dd", "ee"}}, "Value 'bx' at 'items.2.member.b'"},
+		{[]item{ok, {"a", "b", "c", "d", "e"}, {"ax", "b", "c", "d", "e"}}, "Value 'ax' at 'items.3.member.a'"},
+		{[]item{{"xa", "bb", "cc", "dd", "ee"}}, "Value 'xa' at 'items.1.member.a'"},
+	} {
+		got := Validate(&input{Items: c.items})
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%v: Validate = %q, want a message with %q", c.items, got, c.want)
+		}
+	}
+	// Fewer patterns than places: each is remembered between members.
+	type pair struct {
+		A string `json:"A" v:"pattern=^a+$"`
+		B string `json:"B" v:"pattern=^b+$"`
+	}
+	type pairs struct {
+		Items []pair `json:"Items"`
+	}
+	for _, c := range []struct {
+		items []pair
+		want  string
+	}{
+		{[]pair{{"aa", "bb"}, {"aa", "bb"}, {"a", "bb"}}, ""},
+		{[]pair{{"aa", "bb"}, {"aa", "bb"}, {"ax", "bb"}}, "Value 'ax' at 'items.3.member.a'"},
+		{[]pair{{"aa", "bb"}, {"aa", "bx"}}, "Value 'bx' at 'items.2.member.b'"},
+		{[]pair{{"a", "b"}, {"aa", "bb"}, {"a", "xb"}}, "Value 'xb' at 'items.3.member.b'"},
+	} {
+		got := Validate(&pairs{Items: c.items})
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%v: Validate = %q, want a message with %q", c.items, got, c.want)
+		}
+	}
+}
+
 // TestValidateListMembers: a list of strings' members are held to their
 // lengths (mmin/mmax) and pattern one by one, named by "N.member" inside
 // nested lists; an enum on a list is worded as KMS words Operations (the

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/ptr"
@@ -440,4 +443,73 @@ func BenchmarkDecodeJobRefs(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestVolumeIDs: the two ids volumeIDs makes at once have volumeID's form
+// and differ.
+func TestVolumeIDs(t *testing.T) {
+	re := regexp.MustCompile(`^vol-[0-9a-f]{17}$`)
+	seen := map[string]bool{}
+	for range 200 {
+		a, b := volumeIDs()
+		for _, id := range []string{a, b, volumeID()} {
+			if !re.MatchString(id) {
+				t.Fatalf("volume id %q has not the form vol- and 17 hex digits", id)
+			}
+			if seen[id] {
+				t.Fatalf("volume id %q made twice", id)
+			}
+			seen[id] = true
+		}
+	}
+}
+
+// TestReservedTagKeyAsLowered: reservedTagKey agrees with lowering the key
+// and looking for "aws:", over ASCII and non-ASCII keys.
+func TestReservedTagKeyAsLowered(t *testing.T) {
+	keys := []string{"", "a", "aws", "aws:", "AWS:x", "Aws:", "aWs:k", "aws-", "aws :", "PartnerManaged",
+		"\u0130ws:", "aw\u017f:", "\u212aws:", "\u00e5ws:", "ÀWS:", "aws:é", "xaws:"}
+	for _, a := range []rune{'a', 'A', 'w', 'W', 's', 'S', ':', 0x17f, 0x130, 0x212a, 0x131, 'x'} {
+		for _, b := range []rune{'w', 'W', 0x17f, 's'} {
+			keys = append(keys, string(a)+string(b)+"s:", "a"+string(b)+string(a)+":", string(a)+"ws"+string(b))
+		}
+	}
+	// The claim it rests on: no rune outside ASCII lowers to one of "aws:".
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		if l := strings.ToLower(string(r)); strings.ContainsAny(l, "aws:") {
+			t.Errorf("%U lowers to %q", r, l)
+		}
+	}
+	for _, k := range keys {
+		if got, want := reservedTagKey(k), strings.HasPrefix(strings.ToLower(k), "aws:"); got != want {
+			t.Errorf("reservedTagKey(%q) = %v, lowering says %v", k, got, want)
+		}
+	}
+}
+
+// BenchmarkVolumeIDs makes a new desktop's two volume ids, one by one
+// (volumeID) and at once (volumeIDs).
+func BenchmarkVolumeIDs(b *testing.B) {
+	b.Run("volumeID×2", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = volumeID(), volumeID()
+		}
+	})
+	b.Run("volumeIDs", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = volumeIDs()
+		}
+	})
+}
+
+// BenchmarkTagsFromList checks and collects one desktop's tags as the load
+// generator sends them.
+func BenchmarkTagsFromList(b *testing.B) {
+	v := "true"
+	list := []Tag{{Key: "PartnerManaged", Value: &v}}
+	for b.Loop() {
+		if _, err := tagsFromList(list); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package workspaces
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -925,17 +926,22 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 		return nil, nil, err
 	}
 	id := newOrderedID("ws-")
-	w = &desktopRec{
+	rootVol, userVol := volumeIDs()
+	// The record and what it points to in one allocation.
+	box := &plannedBox{mode: mode, compute: compute, root: rootSize, user: userSize}
+	// Room for the provisioning's transition, appended in place.
+	box.history[0] = Transition{State: "PENDING", Time: c.Now}
+	w = &box.w
+	*w = desktopRec{
 		WorkspaceID: id, DirectoryID: r.DirectoryId, UserName: r.UserName, WorkspaceName: ptr.Deref(r.WorkspaceName),
 		BundleID: r.BundleId, ComputerName: computerName(id),
-		Properties: WorkspaceProperties{RunningMode: &mode, ComputeTypeName: &compute, RootVolumeSizeGib: &rootSize, UserVolumeSizeGib: &userSize,
+		Properties: WorkspaceProperties{RunningMode: &box.mode, ComputeTypeName: &box.compute, RootVolumeSizeGib: &box.root, UserVolumeSizeGib: &box.user,
 			Protocols: protocols(protocol), OperatingSystemName: props.OperatingSystemName},
 		VolumeKey: keyARN, RootEncrypted: rootEnc, UserEncrypted: userEnc, UserSID: sid,
-		Root: volumeRec{VolumeID: volumeID(), SizeGib: rootSize, Encrypted: rootEnc, ImageID: b.ImageID},
-		User: volumeRec{VolumeID: volumeID(), SizeGib: userSize, Encrypted: userEnc},
+		Root: volumeRec{VolumeID: rootVol, SizeGib: rootSize, Encrypted: rootEnc, ImageID: b.ImageID},
+		User: volumeRec{VolumeID: userVol, SizeGib: userSize, Encrypted: userEnc},
 		Tags: tags, Created: c.Now, StateSince: c.Now, State: "PENDING",
-		// Room for the provisioning's transition, appended in place.
-		History:    append(make([]Transition, 0, 2), Transition{State: "PENDING", Time: c.Now}),
+		History:    box.history[:1],
 		MaintGroup: rc.maintGroup,
 	}
 	if mode == "AUTO_STOP" {
@@ -951,6 +957,15 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 		return nil, nil, err
 	}
 	return w, live, nil
+}
+
+// plannedBox is a planned desktop's record together with the values its
+// properties point to and room for two transitions, allocated at once.
+type plannedBox struct {
+	w             desktopRec
+	mode, compute string
+	root, user    int
+	history       [2]Transition
 }
 
 // placeDesktop gives a planned desktop its subnet (the directory's subnets
@@ -1212,6 +1227,28 @@ func protocols(p string) []string {
 // volumeID returns an EBS volume id: vol- and 17 random hex digits.
 func volumeID() string {
 	return "vol-" + ids.Hex(17)
+}
+
+// volumeIDs returns two volume ids as volumeID makes them, from one
+// random read, in one allocation.
+func volumeIDs() (string, string) {
+	const digits = "0123456789abcdef"
+	var rnd [18]byte
+	rand.Read(rnd[:])
+	var b [2 * (4 + 17)]byte
+	for v := range 2 {
+		o := v * (4 + 17)
+		copy(b[o:], "vol-")
+		for i := range 17 {
+			c := rnd[v*9+i/2]
+			if i%2 == 0 {
+				c >>= 4
+			}
+			b[o+4+i] = digits[c&0x0f]
+		}
+	}
+	s := string(b[:])
+	return s[:4+17], s[4+17:]
 }
 
 // computerName is the desktop's NetBIOS name: WSAMZN- and the last eight

@@ -135,13 +135,32 @@ func tagsFromList(list []Tag) (Tags, error) {
 }
 
 func checkTagKey(k string) error {
-	if strings.HasPrefix(strings.ToLower(k), "aws:") {
+	if reservedTagKey(k) {
 		return errInvalid("Tag keys beginning with 'aws:' are reserved for AWS use: %q.", k)
 	}
 	if k == "" || len(k) > 127 || !validTagText(k) || strings.TrimSpace(k) != k {
 		return errInvalid("The tag key %q is not valid. Keys are 1 to 127 letters, digits, spaces and + - = . _ : / @.", k)
 	}
 	return nil
+}
+
+// reservedTagKey reports whether k begins with "aws:" in any case, as
+// strings.HasPrefix(strings.ToLower(k), "aws:") does, without lowering a
+// copy of k: no rune outside ASCII lowers to one of "aws:".
+func reservedTagKey(k string) bool {
+	if len(k) < 4 {
+		return false
+	}
+	for i, c := range []byte("aws:") {
+		b := k[i]
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if b != c {
+			return false
+		}
+	}
+	return true
 }
 
 func validTagText(s string) bool {

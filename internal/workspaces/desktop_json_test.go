@@ -362,20 +362,7 @@ func BenchmarkDecodeCreateRequest(b *testing.B) {
 // accepts (the payloads written, and random mutations of them) decodes to
 // what the general decoder (decodeV2) gives; what it refuses is left to it.
 func TestRefsAsWrittenDecodeAsTheDecoder(t *testing.T) {
-	general := func(b []byte) ([]jobRef, error) {
-		p, err := decodeV2(b)
-		if err != nil {
-			return nil, err
-		}
-		refs := make([]jobRef, len(p.IDs))
-		for i, id := range p.IDs {
-			refs[i].Key = p.Prefix + id
-			if p.Seqs != nil {
-				refs[i].Seq = p.Seqs[i]
-			}
-		}
-		return refs, nil
-	}
+	general := decodeV2Refs
 	r := rand.New(rand.NewPCG(7, 8))
 	fast := 0
 	for n := range 3000 {

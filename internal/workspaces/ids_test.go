@@ -53,17 +53,7 @@ func TestInsertDesktopFallsBackOnATakenID(t *testing.T) {
 	if w.WorkspaceID == taken || w.ComputerName != computerName(w.WorkspaceID) {
 		t.Fatalf("desktop kept the taken id: %s (%s)", w.WorkspaceID, w.ComputerName)
 	}
-	for id, state := range map[string]string{taken: "AVAILABLE", w.WorkspaceID: "PENDING"} {
-		var got *desktopRec
-		err := db.View(ctx, func(tx store.Tx) error {
-			var err error
-			got, err = getRec[desktopRec](ctx, tx, tDesktops, key("1", "r", id))
-			return err
-		})
-		if err != nil || got == nil || got.State != state {
-			t.Fatalf("record %s: %+v, %v; want state %s", id, got, err, state)
-		}
-	}
+	wantStates(t, db, map[string]string{taken: "AVAILABLE", w.WorkspaceID: "PENDING"})
 }
 
 func TestVolumeIDsLookLikeEBS(t *testing.T) {
@@ -121,7 +111,15 @@ func TestWriteDesktopsFallsBackOnATakenID(t *testing.T) {
 	if as[0].w.WorkspaceID != free || as[0].key != key("1", "r", free) || as[0].raw == nil {
 		t.Fatalf("free id: %s, key %s, raw %d bytes", as[0].w.WorkspaceID, as[0].key, len(as[0].raw))
 	}
-	for id, state := range map[string]string{taken: "AVAILABLE", moved.WorkspaceID: "PENDING", free: "PENDING"} {
+	wantStates(t, db, map[string]string{taken: "AVAILABLE", moved.WorkspaceID: "PENDING", free: "PENDING"})
+}
+
+// wantStates fails t unless each desktop of account "1", region "r" is
+// stored in its state.
+func wantStates(t *testing.T, db store.Store, states map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	for id, state := range states {
 		var got *desktopRec
 		err := db.View(ctx, func(tx store.Tx) error {
 			var err error

@@ -172,6 +172,12 @@ func decodeJobRefs(b []byte) ([]jobRef, error) {
 		err := json.Unmarshal(b, &refs)
 		return refs, err
 	}
+	return decodeV2Refs(b)
+}
+
+// decodeV2Refs decodes a batch job's payload in the compact form by the
+// general decoder.
+func decodeV2Refs(b []byte) ([]jobRef, error) {
 	p, err := decodeV2(b)
 	if err != nil {
 		return nil, err

@@ -57,32 +57,17 @@ func (a brokenAuthz) Authorize(_ context.Context, _ *gateway.Principal, _ string
 // desktops of the batch go on.
 func TestBatchReportsUnexpectedErrors(t *testing.T) {
 	ctx := context.Background()
-	db, update := openTestStore(t)
-	clk := clock.NewVirtual(time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), true)
-	timing, err := lifecycle.Profile("fast")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := New(Options{Config: config.Default(), Store: db, Engine: lifecycle.New(db, clk, timing, log), Log: log})
-	const acct, region = config.CustomerAccount, "us-east-1"
 	ids := []string{"ws-batch0001", "ws-batch0002"}
-	update(func(tx store.Tx) error {
+	ws := oneUserClient(t, brokenAuthz{broken: ids[0]}, func(tx store.Tx, now time.Time) error {
 		for _, id := range ids {
 			w := &desktopRec{WorkspaceID: id, DirectoryID: "d-0123456789", UserName: UndefinedUser, BundleID: "wsb-0123456789",
-				Properties: WorkspaceProperties{RunningMode: ptr.To("MANUAL")}, State: "STOPPED", Created: clk.Now(), StateSince: clk.Now()}
-			if err := insertDesktop(ctx, tx, acct, region, w); err != nil {
+				Properties: WorkspaceProperties{RunningMode: ptr.To("MANUAL")}, State: "STOPPED", Created: now, StateSince: now}
+			if err := insertDesktop(ctx, tx, config.CustomerAccount, "us-east-1", w); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	g := gateway.New(m.Services()...)
-	g.Auth, g.Authz, g.Clock, g.Log = oneUser{account: acct}, brokenAuthz{broken: ids[0]}, clk, log
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
-	ws := workspaces.NewFromConfig(aws.Config{Region: region, BaseEndpoint: aws.String(srv.URL), Retryer: func() aws.Retryer { return aws.NopRetryer{} },
-		Credentials: credentials.NewStaticCredentialsProvider(batchKey, batchSecret, ""), HTTPClient: srv.Client()})
 
 	out, err := ws.StartWorkspaces(ctx, &workspaces.StartWorkspacesInput{StartWorkspaceRequests: []wstypes.StartRequest{
 		{WorkspaceId: aws.String(ids[0])}, {WorkspaceId: aws.String(ids[1])}}})
@@ -107,4 +92,26 @@ func TestBatchReportsUnexpectedErrors(t *testing.T) {
 	if states[ids[0]] != wstypes.WorkspaceStateStopped || states[ids[1]] != wstypes.WorkspaceStateStarting {
 		t.Fatalf("states after the batch: %v; want %s STOPPED and %s STARTING", states, ids[0], ids[1])
 	}
+}
+
+// oneUserClient serves a Module over a fresh store, seeded by seed (given
+// the module's clock's time), through the gateway with oneUser's
+// authentication and authz, and returns an SDK client of it in us-east-1.
+func oneUserClient(t *testing.T, authz gateway.Authorizer, seed func(tx store.Tx, now time.Time) error) *workspaces.Client {
+	t.Helper()
+	db, update := openTestStore(t)
+	clk := clock.NewVirtual(time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), true)
+	timing, err := lifecycle.Profile("fast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m := New(Options{Config: config.Default(), Store: db, Engine: lifecycle.New(db, clk, timing, log), Log: log})
+	update(func(tx store.Tx) error { return seed(tx, clk.Now()) })
+	g := gateway.New(m.Services()...)
+	g.Auth, g.Authz, g.Clock, g.Log = oneUser{account: config.CustomerAccount}, authz, clk, log
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	return workspaces.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: func() aws.Retryer { return aws.NopRetryer{} },
+		Credentials: credentials.NewStaticCredentialsProvider(batchKey, batchSecret, ""), HTTPClient: srv.Client()})
 }

@@ -2,20 +2,13 @@ package workspaces
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 
-	"github.com/deskplane/deskplane/internal/clock"
 	"github.com/deskplane/deskplane/internal/config"
-	"github.com/deskplane/deskplane/internal/gateway"
-	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -27,35 +20,20 @@ import (
 // list (not null) when none is found.
 func TestDescribeWorkspacesByIDsOwnAnswers(t *testing.T) {
 	ctx := context.Background()
-	db, update := openTestStore(t)
-	clk := clock.NewVirtual(time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), true)
-	timing, err := lifecycle.Profile("fast")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := New(Options{Config: config.Default(), Store: db, Engine: lifecycle.New(db, clk, timing, log), Log: log})
-	const acct, region = config.CustomerAccount, "us-east-1"
 	ids := []string{"ws-desc00001", "ws-desc00002", "ws-desc00003"}
 	sizes := map[string]int{ids[0]: 80, ids[1]: 175, ids[2]: 200}
-	update(func(tx store.Tx) error {
+	ws := oneUserClient(t, brokenAuthz{}, func(tx store.Tx, now time.Time) error {
 		for i, id := range ids {
 			w := &desktopRec{WorkspaceID: id, DirectoryID: "d-0123456789", UserName: UndefinedUser, BundleID: "wsb-0123456789",
 				Properties:    WorkspaceProperties{RunningMode: ptr.To("MANUAL"), RootVolumeSizeGib: ptr.To(sizes[id])},
 				RootEncrypted: i%2 == 0, UserEncrypted: i == 1,
-				State: "STOPPED", Created: clk.Now(), StateSince: clk.Now()}
-			if err := insertDesktop(ctx, tx, acct, region, w); err != nil {
+				State: "STOPPED", Created: now, StateSince: now}
+			if err := insertDesktop(ctx, tx, config.CustomerAccount, "us-east-1", w); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	g := gateway.New(m.Services()...)
-	g.Auth, g.Authz, g.Clock, g.Log = oneUser{account: acct}, brokenAuthz{}, clk, log
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
-	ws := workspaces.NewFromConfig(aws.Config{Region: region, BaseEndpoint: aws.String(srv.URL), Retryer: func() aws.Retryer { return aws.NopRetryer{} },
-		Credentials: credentials.NewStaticCredentialsProvider(batchKey, batchSecret, ""), HTTPClient: srv.Client()})
 
 	for _, tc := range []struct {
 		ask, want []string

@@ -98,6 +98,7 @@ type DB struct {
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
 
 	dirty map[string]bool // the writer's keys written by its group (commitGroup)
+	due   dueFloor        // no entry of the due index is before it (Claim)
 
 	// spare holds the written maps of updates whose group is done,
 	// emptied, for the writer's next updates (commitGroup).

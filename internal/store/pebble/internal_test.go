@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"hash/maphash"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/deskplane/deskplane/internal/store"
@@ -504,4 +506,46 @@ func TestClaimAfterTheDueFloor(t *testing.T) {
 	}
 	enqueue("c", t0.Add(2*time.Second))
 	claim(t0.Add(50*time.Second), time.Hour, "b", "c")
+}
+
+// A flushed table's blocks are compressed with Pebble's fastest
+// compression (MinLZ, Snappy on arm64), not its default (Snappy).
+func TestTablesCompression(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	v := []byte(strings.Repeat("a desktop record, compressible. ", 30))
+	err := db.Update(ctx, func(tx store.Tx) error {
+		for i := range 200 {
+			if err := tx.Put(ctx, "d", fmt.Sprintf("k%04d", i), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.pdb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	levels, err := db.pdb.SSTables(pebble.WithProperties())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "MinLZ" // the stats name each algorithm: "MinLZ1:compressed/raw,…"
+	if runtime.GOARCH == "arm64" {
+		want = "Snappy"
+	}
+	n := 0
+	for _, tables := range levels {
+		for _, tb := range tables {
+			n++
+			if stats := tb.Properties.CompressionStats; !strings.HasPrefix(stats, want) {
+				t.Errorf("table %s: compression %q, %q, want %s", tb.FileNum, tb.Properties.CompressionName, stats, want)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no table after a flush")
+	}
 }

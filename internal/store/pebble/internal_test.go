@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"hash/maphash"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/deskplane/deskplane/internal/store"
@@ -440,5 +443,109 @@ func TestKeyFilterHoldsJobsAtOpen(t *testing.T) {
 	claimed, err := db.Claim(ctx, "owner", t0.Add(time.Minute), time.Minute, 10)
 	if err != nil || len(claimed) != 0 {
 		t.Errorf("Claim before the new due time = %v, %v, want nothing", claimed, err)
+	}
+}
+
+// Claim reads the due index from the floor the claims before it found
+// (dueFloor), so a job made claimable before that floor must lower it: one
+// enqueued with an earlier due time, one released to an earlier time, one
+// whose claim expired before the floor. Each is claimed, in due order.
+func TestClaimAfterTheDueFloor(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	t0 := time.Unix(1_000_000, 0)
+	enqueue := func(id string, due time.Time) {
+		t.Helper()
+		err := db.Update(ctx, func(tx store.Tx) error {
+			return tx.Enqueue(ctx, store.Job{ID: id, Kind: "k", Due: due})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim := func(now time.Time, lease time.Duration, want ...string) []store.Claimed {
+		t.Helper()
+		got, err := db.Claim(ctx, "owner", now, lease, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range got {
+			ids = append(ids, c.ID)
+		}
+		if !slices.Equal(ids, want) {
+			t.Fatalf("Claim at %v = %v, want %v", now.Sub(t0), ids, want)
+		}
+		return got
+	}
+	finish := func(id string) {
+		t.Helper()
+		if err := db.Update(ctx, func(tx store.Tx) error { return tx.FinishJob(ctx, id, "owner") }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		enqueue(fmt.Sprintf("a%d", i), t0.Add(time.Duration(i)*time.Second))
+	}
+	claim(t0.Add(10*time.Second), time.Hour, "a0", "a1", "a2", "a3", "a4")
+	for i := range 5 {
+		finish(fmt.Sprintf("a%d", i))
+	}
+	claim(t0.Add(20*time.Second), time.Hour) // nothing: the floor is past 20 s
+	if !db.due.known || db.due.at <= t0.Add(20*time.Second).UnixNano() {
+		t.Fatalf("the floor after an empty claim: %+v", db.due)
+	}
+	// Enqueued due before the floor.
+	enqueue("b", t0.Add(5*time.Second))
+	claim(t0.Add(30*time.Second), 0, "b") // a lease of 0: its claim expires at once
+	// A claim that expired before the floor: b is claimable again at 30 s.
+	claim(t0.Add(40*time.Second), time.Hour, "b")
+	// Released to a time before the floor.
+	if err := db.Release(ctx, "b", "owner", t0.Add(time.Second), "failed"); err != nil {
+		t.Fatal(err)
+	}
+	enqueue("c", t0.Add(2*time.Second))
+	claim(t0.Add(50*time.Second), time.Hour, "b", "c")
+}
+
+// A flushed table's blocks are compressed with Pebble's fastest
+// compression (MinLZ, Snappy on arm64), not its default (Snappy).
+func TestTablesCompression(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	v := []byte(strings.Repeat("a desktop record, compressible. ", 30))
+	err := db.Update(ctx, func(tx store.Tx) error {
+		for i := range 200 {
+			if err := tx.Put(ctx, "d", fmt.Sprintf("k%04d", i), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.pdb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	levels, err := db.pdb.SSTables(pebble.WithProperties())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "MinLZ" // the stats name each algorithm: "MinLZ1:compressed/raw,…"
+	if runtime.GOARCH == "arm64" {
+		want = "Snappy"
+	}
+	n := 0
+	for _, tables := range levels {
+		for _, tb := range tables {
+			n++
+			if stats := tb.Properties.CompressionStats; !strings.HasPrefix(stats, want) {
+				t.Errorf("table %s: compression %q, %q, want %s", tb.FileNum, tb.Properties.CompressionName, stats, want)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no table after a flush")
 	}
 }

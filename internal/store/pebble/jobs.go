@@ -156,6 +156,7 @@ func (t *tx) putJob(id string, old, j *job) error {
 		return fmt.Errorf("pebble: write job %s: %w", id, err)
 	}
 	if at, ok := j.claimable(); ok {
+		t.db.due.lower(at) // before the batch can be committed
 		if err := t.b.Set(dueKey(at, id), nil, nil); err != nil {
 			return fmt.Errorf("pebble: index job %s: %w", id, err)
 		}
@@ -235,17 +236,22 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 	err := db.Update(ctx, func(stx store.Tx) error {
 		out = out[:0]
 		t := stx.(*tx)
-		it, err := t.r.NewIter(&pebble.IterOptions{LowerBound: []byte{duePrefix}, UpperBound: dueKey(now.UnixNano()+1, "")})
+		it, err := t.r.NewIter(&pebble.IterOptions{LowerBound: t.db.due.lowerBound(), UpperBound: dueKey(now.UnixNano()+1, "")})
 		if err != nil {
 			return fmt.Errorf("pebble: claim: %w", err)
 		}
 		var ids []string
+		first := now.UnixNano() + 1 // no entry claimable at now: the first is later
 		for ok := it.First(); ok && len(ids) < limit; ok = it.Next() {
+			if len(ids) == 0 {
+				first = dueTime(it.Key())
+			}
 			ids = append(ids, string(it.Key()[9:]))
 		}
 		if err := errors.Join(it.Error(), it.Close()); err != nil {
 			return fmt.Errorf("pebble: claim: %w", err)
 		}
+		t.db.due.raise(first)
 		until := now.Add(lease).UnixNano()
 		for _, id := range ids {
 			old, err := t.getJob(id)
@@ -272,6 +278,48 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 		return nil
 	})
 	return out, err
+}
+
+// dueFloor is a time no entry of the due index is before (writer only):
+// Claim reads the index from it, not from the index's first key, past
+// the deleted entries of the jobs claimed and finished before it. A
+// deleted entry stays in the database as a tombstone until a compaction
+// drops it, and Claim's iterator steps over every one in its range: read
+// from the index's first key, each claim stepped over every job claimed
+// since the last compaction, more as a run goes on.
+//
+// It is unknown (every claim reads from the index's first key) until a
+// claim has read the index; then it is the time of the first entry that
+// claim found, or, when it found none, the time after the claim's.
+// Every write of an entry before it lowers it, before the write's batch
+// can be committed, so no committed entry is ever before it.
+type dueFloor struct {
+	at    int64
+	known bool
+}
+
+// lower notes an entry written at at.
+func (f *dueFloor) lower(at int64) {
+	if f.known && at < f.at {
+		f.at = at
+	}
+}
+
+// raise notes that a claim found no entry before at (the time of the
+// first it found, or the time after the claim's), when the floor is not
+// already later: the entries before at were deleted.
+func (f *dueFloor) raise(at int64) {
+	if !f.known || at > f.at {
+		f.at, f.known = at, true
+	}
+}
+
+// lowerBound is the first key of the due index Claim reads.
+func (f *dueFloor) lowerBound() []byte {
+	if !f.known {
+		return []byte{duePrefix}
+	}
+	return dueKey(f.at, "")
 }
 
 // NextDue returns the earliest time a job is claimable: the first entry of

@@ -39,14 +39,17 @@ func (f *keyFilter) mayHold(key []byte) bool {
 	if base == nil {
 		return true // still reading the keys at Open
 	}
-	h := maphash.Bytes(filterSeed, key)
+	h := filterHash(key)
 	return base.has(h) || f.recent.has(h)
 }
 
 // add notes a record or job key the writer is writing. Writer only.
 func (f *keyFilter) add(key []byte) {
-	f.recent.add(maphash.Bytes(filterSeed, key))
+	f.recent.add(filterHash(key))
 }
+
+// filterHash is a key's hash in the filter.
+func filterHash(key []byte) uint64 { return maphash.Bytes(filterSeed, key) }
 
 // filterSeed hashes the filter's keys (the filter lives in memory only).
 var filterSeed = maphash.MakeSeed()
@@ -88,9 +91,12 @@ type bloomLayers struct {
 // firstLayerKeys is the number of keys of the first layer.
 const firstLayerKeys = 1 << 16
 
+// has probes the newest layer first: a key written again soon after its
+// first write (a created desktop rewritten by its provisioning) is there,
+// and each layer's probe is a cache miss.
 func (l *bloomLayers) has(h uint64) bool {
-	for _, b := range l.layers {
-		if b.has(h) {
+	for i := len(l.layers) - 1; i >= 0; i-- {
+		if l.layers[i].has(h) {
 			return true
 		}
 	}

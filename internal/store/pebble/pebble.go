@@ -28,6 +28,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/deskplane/deskplane/internal/safego"
@@ -98,6 +99,11 @@ type DB struct {
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
 
 	dirty map[string]bool // the writer's keys written by its group (commitGroup)
+	due   dueFloor        // no entry of the due index is before it (Claim)
+
+	// spare holds the written maps of updates whose group is done,
+	// emptied, for the writer's next updates (commitGroup).
+	spare []writtenMap
 
 	keys     keyFilter          // the record keys the store may hold
 	stopKeys context.CancelFunc // ends the reading of the keys at Open
@@ -168,6 +174,11 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 	}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		// Pebble's fastest block compression (MinLZ; Snappy on arm64,
+		// where MinLZ has no assembly): it compresses a flushed table's
+		// blocks in about half Snappy's samples (docs/benchmarks.md,
+		// session 8). Tables written with Snappy before read as they are.
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.FastestCompression }
 	}
 	if testHookOptions != nil {
 		testHookOptions(opts)
@@ -387,7 +398,8 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			}
 		}
 		b := db.pdb.NewIndexedBatch()
-		r.Tx = &tx{db: db, r: b, b: b, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
+		w := db.takeWritten()
+		r.Tx = &tx{db: db, r: b, b: b, written: w.m, room: w.room, dirty: dirty, reads: db.cache}
 		prev = r.Tx
 		r.Err = runFn(r.Fn, r.Tx)
 		if r.Err == nil && !b.Empty() {
@@ -413,7 +425,52 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	// that reads after its Update returned reads its own write.
 	db.cache.Update(true, group.Writes(batch))
 	answered = true
+	db.keepWritten(batch)
 	db.flushes <- batch // answered once the WAL is synced
+}
+
+// writtenMap is an update's map of written records (tx.written) and the
+// most records it held: room for as many without growing.
+type writtenMap struct {
+	m    map[string][]byte
+	room int
+}
+
+// maxSpareWritten bounds the records of a written map kept for reuse: a
+// map that grew larger (an update of many records, rare) is left to the
+// collector rather than cleared again by every update that takes it.
+const maxSpareWritten = 1024
+
+// takeWritten returns an empty written map for an update: a done update's
+// when there is one (its room kept: an update of as many records fills it
+// without growing it, rehash by rehash), else a new one.
+func (db *DB) takeWritten() writtenMap {
+	if n := len(db.spare); n > 0 {
+		w := db.spare[n-1]
+		db.spare = db.spare[:n-1]
+		return w
+	}
+	return writtenMap{m: map[string][]byte{}}
+}
+
+// keepWritten keeps the written maps of a group's updates for the next
+// updates, emptied, once the read cache took what they wrote: nothing
+// reads them after it (the flusher answers the group's callers from its
+// requests' errors alone).
+func (db *DB) keepWritten(batch []*writeReq) {
+	for _, r := range batch {
+		t := r.Tx
+		if t == nil || t.written == nil {
+			continue
+		}
+		m, n := t.written, len(t.written)
+		t.written = nil
+		if n > maxSpareWritten || len(db.spare) >= maxGroup {
+			continue
+		}
+		clear(m)
+		db.spare = append(db.spare, writtenMap{m: m, room: max(t.room, n)})
+	}
 }
 
 // lastWrites returns a batch of b's last write of each key, in b's order. A

@@ -23,6 +23,7 @@ type tx struct {
 	// written holds, by readcache.Key, every record this update wrote: its
 	// value, or nil when it was deleted or is not known.
 	written map[string][]byte
+	room    int // the records written can hold without growing
 	// dirty holds the keys the earlier updates of the writer's group
 	// wrote (its own are in written); the others read as committed, so
 	// from the read cache.
@@ -176,11 +177,12 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[stri
 }
 
 // expect makes room in the update's map of written records for n more,
-// when it wrote nothing yet: a map grown one write at a time rehashes at
-// every doubling.
+// when it wrote nothing yet and has not the room: a map grown one write at
+// a time rehashes at every doubling.
 func (t *tx) expect(n int) {
-	if t.written != nil && len(t.written) == 0 && n > 8 {
+	if t.written != nil && len(t.written) == 0 && n > 8 && n > t.room {
 		t.written = make(map[string][]byte, n)
+		t.room = n
 	}
 }
 

@@ -39,6 +39,10 @@ type DB struct {
 	// after a group whose updates ran without them had a failure (writer
 	// only).
 	guarded int
+	// dirty is the writer's map of the keys written by a group's earlier
+	// updates (runGroup), emptied for each group: it keeps the room it
+	// grew to instead of growing a new map for every group.
+	dirty   map[string]bool
 	wal     *os.File // the WAL file, synced by the flusher
 	kick    chan struct{}
 	queue   *group.Queue[*tx]
@@ -155,7 +159,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		closeAll()
 		return nil, err
 	}
-	db := &DB{w: w, r: r, ckpt: ck, kick: make(chan struct{}, 1), queue: group.NewQueue[*tx]("sqlite", maxGroup),
+	db := &DB{w: w, r: r, ckpt: ck, kick: make(chan struct{}, 1), queue: group.NewQueue[*tx]("sqlite", maxGroup), dirty: map[string]bool{},
 		flushes: make(chan []*writeReq, maxGroup), stopped: make(chan struct{}),
 		ckDone: make(chan struct{}), flDone: make(chan struct{}), cache: readcache.New(100000, 64<<20), lock: lock,
 		restartFrames: restartFrames}
@@ -475,13 +479,24 @@ const guardedGroups = 32
 // transaction is unusable: runGroup rolls it back, answers every caller,
 // and returns -1.
 func (db *DB) runGroup(ctx context.Context, sqlTx *sql.Tx, batch []*writeReq, savepoints bool) (applied int, failed bool) {
-	dirty := map[string]bool{} // keys written by the group so far
+	// dirty holds the keys written by the group's earlier updates, failed
+	// or not (an update's own are in its tx's written map, so a write is
+	// one map insert; a group of one update never fills dirty).
+	dirty := db.dirty
+	clear(dirty)
+	var prev *tx // the last update that ran, whose writes dirty lacks
 	for _, r := range batch {
 		if err := r.Ctx.Err(); err != nil {
 			r.Err = err
 			continue
 		}
+		if prev != nil {
+			for k := range prev.written {
+				dirty[k] = true
+			}
+		}
 		r.Tx = &tx{q: sqlTx, cache: db.wc, written: map[string][]byte{}, dirty: dirty, reads: db.cache}
+		prev = r.Tx
 		if testHookRun != nil {
 			testHookRun(r, savepoints)
 		}
@@ -644,8 +659,9 @@ type tx struct {
 	// value, or nil when it was deleted or is not known (a create that found
 	// the record there).
 	written map[string][]byte
-	// dirty holds the keys every update of the writer's group has written
-	// so far; the others read as committed, so from the read cache.
+	// dirty holds the keys the earlier updates of the writer's group
+	// wrote (its own are in written); the others read as committed, so
+	// from the read cache.
 	dirty map[string]bool
 	reads *readcache.Cache // the store's read cache (writer only)
 }
@@ -664,7 +680,6 @@ func (t *tx) wrote(table, key string, value []byte) {
 	if t.written != nil {
 		ck := readcache.Key(table, key)
 		t.written[ck] = value // fitted (compact, capacity = length) when cached
-		t.dirty[ck] = true
 	}
 }
 
@@ -672,7 +687,7 @@ func (t *tx) wrote(table, key string, value []byte) {
 // not written it (so it reads as committed), and the cache key to fill on a
 // miss ("" when the cache must not be used or filled).
 func (t *tx) cached(table, key string) (v []byte, ok bool, ck string, seq uint64) {
-	return t.reads.Lookup(t.dirty, table, key)
+	return t.reads.LookupWritten(t.dirty, t.written, table, key)
 }
 
 // stmtCache keeps prepared statements of one connection pool, so each

@@ -237,34 +237,22 @@ type identKey struct {
 	account, name, id string
 }
 
-// identKeyOf is the identity cache's key of p; ok is false for a
-// principal without identity policies (a service, an account's root).
-func identKeyOf(p *gateway.Principal) (key identKey, ok bool) {
-	switch p.Type {
-	case "IAMUser":
-		return identKey{account: p.Account, name: strings.ToLower(p.UserName), id: p.UserID}, true
-	case "AssumedRole":
-		id, _, _ := strings.Cut(p.UserID, ":")
-		return identKey{role: true, account: p.Account, name: strings.ToLower(p.RoleName), id: id}, true
-	}
-	return identKey{}, false
-}
-
 // identity returns the cached identity policies of the principal.
 func (a *Authorizer) identity(ctx context.Context, p *gateway.Principal) (*identEntry, error) {
-	key, ok := identKeyOf(p)
-	if !ok {
+	var key identKey
+	switch p.Type {
+	case "IAMUser":
+		key = identKey{account: p.Account, name: strings.ToLower(p.UserName), id: p.UserID}
+	case "AssumedRole":
+		id, _, _ := strings.Cut(p.UserID, ":")
+		key = identKey{role: true, account: p.Account, name: strings.ToLower(p.RoleName), id: id}
+	default:
 		return noPolicies, nil
 	}
 	gen, err := a.generation(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return a.identityAt(ctx, p, key, gen)
-}
-
-// identityAt is identity at generation gen, read by the caller.
-func (a *Authorizer) identityAt(ctx context.Context, p *gateway.Principal, key identKey, gen int64) (*identEntry, error) {
 	a.mu.RLock()
 	e := a.idents[key]
 	a.mu.RUnlock()
@@ -550,13 +538,9 @@ func (a *Authorizer) authorizeCached(ctx context.Context, p *gateway.Principal, 
 	if err != nil {
 		return gateway.Decision{}, err
 	}
-	// The identity at the generation just read (identity would read it
-	// again: a clock reading and the lock, per call).
-	e := noPolicies
-	if key, ok := identKeyOf(p); ok {
-		if e, err = a.identityAt(ctx, p, key, gen); err != nil {
-			return gateway.Decision{}, err
-		}
+	e, err := a.identity(ctx, p)
+	if err != nil {
+		return gateway.Decision{}, err
 	}
 	var rc map[string][]string
 	if len(e.ctxKeys) > 0 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/logbuf"
 )
 
 // requestRecord is what the pipeline learned about one request, for its
@@ -84,6 +85,12 @@ func (g *Gateway) logRequest(ctx context.Context, r *http.Request, rec *requestR
 		}
 		attrs = append(attrs, slog.String("source_ip", sourceIP(r)), slog.String("user_agent", r.UserAgent()),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path))
+	}
+	// serve's handler takes the attributes as they are (a record holds
+	// five and allocates for more).
+	if h, ok := g.Log.Handler().(*logbuf.Handler); ok {
+		_ = h.HandleAttrs(ctx, at, level, "request", attrs)
+		return
 	}
 	// As Logger.LogAttrs writes it, without looking up the caller's
 	// program counter (no handler of the server's logs reports a source).

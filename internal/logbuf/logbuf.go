@@ -159,6 +159,26 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	return err
 }
 
+// HandleAttrs is Handle of a record of t, level and msg with attrs added,
+// written without the record when the wrapped handler is a TextHandler
+// (TextHandler.HandleAttrs).
+func (h *Handler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
+	var err error
+	if th, ok := h.Handler.(*TextHandler); ok {
+		err = th.HandleAttrs(ctx, t, level, msg, attrs)
+	} else {
+		r := slog.NewRecord(t, level, msg, 0)
+		r.AddAttrs(attrs...)
+		err = h.Handler.Handle(ctx, r)
+	}
+	if level >= h.urgent {
+		if ferr := h.w.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
 // WithAttrs returns the handler with attrs, still batching into the same
 // writer.
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {

@@ -64,47 +64,82 @@ func (h *TextHandler) Handle(ctx context.Context, r slog.Record) error {
 	return err
 }
 
+// HandleAttrs writes the line Handle writes for a record of t, level and
+// msg with attrs added, without the record: a record holds five
+// attributes and allocates for more (the request log's line has seven or
+// more). Anything the fast path does not format goes through Handle.
+func (h *TextHandler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
+	if h.fast {
+		bp := linePool.Get().(*[]byte)
+		b := appendHead((*bp)[:0], t, level, msg)
+		ok := true
+		for _, a := range attrs {
+			if b, ok = appendAttr(b, a); !ok {
+				break
+			}
+		}
+		if ok {
+			_, err := h.w.Write(append(b, '\n'))
+			if cap(b) <= 16<<10 {
+				*bp = b
+				linePool.Put(bp)
+			}
+			return err
+		}
+		linePool.Put(bp)
+	}
+	r := slog.NewRecord(t, level, msg, 0)
+	r.AddAttrs(attrs...)
+	return h.Handle(ctx, r)
+}
+
 // appendRecord appends r's line as slog.TextHandler writes it; ok is false
 // when r has an attribute the fast path does not format.
 func appendRecord(b []byte, r *slog.Record) (_ []byte, ok bool) {
-	sep := false
-	if !r.Time.IsZero() {
+	b = appendHead(b, r.Time, r.Level, r.Message)
+	ok = true
+	r.Attrs(func(a slog.Attr) bool {
+		b, ok = appendAttr(b, a)
+		return ok
+	})
+	return append(b, '\n'), ok
+}
+
+// appendHead appends a line's time, level and message.
+func appendHead(b []byte, t time.Time, level slog.Level, msg string) []byte {
+	if !t.IsZero() {
 		b = append(b, "time="...)
-		b = appendRFC3339Millis(b, r.Time.Round(0))
-		sep = true
-	}
-	if sep {
+		b = appendRFC3339Millis(b, t.Round(0))
 		b = append(b, ' ')
 	}
 	b = append(b, "level="...)
-	b = appendString(b, r.Level.String())
+	b = appendString(b, level.String())
 	b = append(b, " msg="...)
-	b = appendString(b, r.Message)
-	ok = true
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "" {
-			ok = false // slog leaves out an empty attribute and writes others as "=..."
-			return false
-		}
-		switch a.Value.Kind() {
-		case slog.KindString:
-			b = appendKey(b, a.Key)
-			b = appendString(b, a.Value.String())
-		case slog.KindInt64:
-			b = strconv.AppendInt(appendKey(b, a.Key), a.Value.Int64(), 10)
-		case slog.KindUint64:
-			b = strconv.AppendUint(appendKey(b, a.Key), a.Value.Uint64(), 10)
-		case slog.KindBool:
-			b = strconv.AppendBool(appendKey(b, a.Key), a.Value.Bool())
-		case slog.KindDuration:
-			b = append(appendKey(b, a.Key), a.Value.Duration().String()...)
-		default:
-			ok = false
-			return false
-		}
-		return true
-	})
-	return append(b, '\n'), ok
+	return appendString(b, msg)
+}
+
+// appendAttr appends an attribute as slog.TextHandler writes it; ok is
+// false for one the fast path does not format.
+func appendAttr(b []byte, a slog.Attr) (_ []byte, ok bool) {
+	if a.Key == "" {
+		return b, false // slog leaves out an empty attribute and writes others as "=..."
+	}
+	switch a.Value.Kind() {
+	case slog.KindString:
+		b = appendKey(b, a.Key)
+		b = appendString(b, a.Value.String())
+	case slog.KindInt64:
+		b = strconv.AppendInt(appendKey(b, a.Key), a.Value.Int64(), 10)
+	case slog.KindUint64:
+		b = strconv.AppendUint(appendKey(b, a.Key), a.Value.Uint64(), 10)
+	case slog.KindBool:
+		b = strconv.AppendBool(appendKey(b, a.Key), a.Value.Bool())
+	case slog.KindDuration:
+		b = append(appendKey(b, a.Key), a.Value.Duration().String()...)
+	default:
+		return b, false
+	}
+	return b, true
 }
 
 func appendKey(b []byte, key string) []byte {

@@ -53,6 +53,29 @@ func randString(rnd *rand.Rand) string {
 // and that what it does not format (other kinds, empty keys, groups) is
 // still written as slog writes it.
 func TestTextHandlerAsSlog(t *testing.T) {
+	recs := randRecords()
+	for _, opts := range []*slog.HandlerOptions{nil, {Level: slog.LevelDebug}} {
+		got, want := both(t, opts, recs)
+		sameLines(t, got, want)
+	}
+}
+
+// sameLines fails the test at the first line where got and want differ.
+func sameLines(t *testing.T, got, want string) {
+	t.Helper()
+	if got != want {
+		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+		for i := range min(len(gl), len(wl)) {
+			if gl[i] != wl[i] {
+				t.Fatalf("line %d:\n got %q\nwant %q", i, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("%d lines, want %d", len(gl), len(wl))
+	}
+}
+
+// randRecords are TestTextHandlerAsSlog's records.
+func randRecords() []slog.Record {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	zones := []*time.Location{time.UTC, time.FixedZone("X", -7*3600-30*60), time.FixedZone("Y", 5*3600+45*60)}
 	var recs []slog.Record
@@ -93,17 +116,55 @@ func TestTextHandlerAsSlog(t *testing.T) {
 		}
 		recs = append(recs, r)
 	}
-	for _, opts := range []*slog.HandlerOptions{nil, {Level: slog.LevelDebug}} {
-		got, want := both(t, opts, recs)
-		if got != want {
-			gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
-			for i := range min(len(gl), len(wl)) {
-				if gl[i] != wl[i] {
-					t.Fatalf("line %d:\n got %q\nwant %q", i, gl[i], wl[i])
+	return recs
+}
+
+// TestHandleAttrsAsHandle checks Handler.HandleAttrs (the request log's
+// way in) writes each record's line as slog.TextHandler writes the record,
+// over a TextHandler (its fast path and, for what it does not format, its
+// fallback) and over another handler; and that the request log's line
+// allocates nothing on the fast path.
+func TestHandleAttrsAsHandle(t *testing.T) {
+	recs := randRecords()
+	var want bytes.Buffer
+	s := slog.NewTextHandler(&want, nil)
+	for _, r := range recs {
+		if r.Level >= slog.LevelInfo {
+			s.Handle(context.Background(), r)
+		}
+	}
+	for name, inner := range map[string]func(*Writer) slog.Handler{
+		"text": func(w *Writer) slog.Handler { return NewTextHandler(w, nil) },
+		"slog": func(w *Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var got bytes.Buffer
+			w := New(&got, 0, 1<<20)
+			h := NewHandler(inner(w), w, slog.LevelWarn)
+			for _, r := range recs {
+				if r.Level < slog.LevelInfo {
+					continue // the caller asks Enabled first
+				}
+				var attrs []slog.Attr
+				r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
+				if err := h.HandleAttrs(context.Background(), r.Time, r.Level, r.Message, attrs); err != nil {
+					t.Fatal(err)
 				}
 			}
-			t.Fatalf("%d lines, want %d", len(gl), len(wl))
-		}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			sameLines(t, got.String(), want.String())
+		})
+	}
+	w := New(io.Discard, 0, 0)
+	h := NewHandler(NewTextHandler(w, nil), w, slog.LevelWarn)
+	at := time.Now()
+	attrs := []slog.Attr{slog.String("request_id", "7b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"), slog.String("service", "workspaces"),
+		slog.String("operation", "DescribeWorkspaces"), slog.String("principal", "arn:aws:iam::123456789012:user/admin"),
+		slog.String("account", "123456789012"), slog.Int("status", 200), slog.Duration("latency", 183*time.Microsecond)}
+	if n := testing.AllocsPerRun(100, func() { h.HandleAttrs(context.Background(), at, slog.LevelInfo, "request", attrs) }); n != 0 {
+		t.Fatalf("a request line allocates %v times", n)
 	}
 }
 
@@ -167,4 +228,26 @@ func BenchmarkRequestLine(b *testing.B) {
 			}
 		})
 	}
+	// As the gateway logs a request: a record built from its attributes
+	// (Logger.LogAttrs's way) into serve's handler, and HandleAttrs.
+	var attrs []slog.Attr
+	r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
+	b.Run("record", func(b *testing.B) {
+		w := New(io.Discard, 0, 0)
+		h := NewHandler(NewTextHandler(w, nil), w, slog.LevelWarn)
+		b.ReportAllocs()
+		for b.Loop() {
+			lr := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+			lr.AddAttrs(attrs...)
+			h.Handle(context.Background(), lr)
+		}
+	})
+	b.Run("attrs", func(b *testing.B) {
+		w := New(io.Discard, 0, 0)
+		h := NewHandler(NewTextHandler(w, nil), w, slog.LevelWarn)
+		b.ReportAllocs()
+		for b.Loop() {
+			h.HandleAttrs(context.Background(), at, slog.LevelInfo, "request", attrs)
+		}
+	})
 }

@@ -381,6 +381,12 @@ func (s *Server) closeStores() error {
 
 // Handler returns the HTTP handler: AWS APIs plus /_deskplane/.
 func (s *Server) Handler() http.Handler {
+	return apiFirst{mux: s.routes(), api: s.Gateway}
+}
+
+// routes is the server's mux: /_deskplane/, /metrics and, for everything
+// else, the gateway.
+func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_deskplane/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "time": s.Deps.Clock.Now().Format(time.RFC3339Nano), "timing": s.Opts.Timing})
@@ -402,6 +408,29 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.Handle("/", s.Gateway)
 	return mux
+}
+
+// apiFirst hands a request for "/" (every awsJson and query-protocol call)
+// straight to the gateway, the handler the mux picks for it (its pattern
+// "/", TestAPIFirstAsTheMux), without the mux's matching on every call;
+// any other request goes through the mux.
+type apiFirst struct {
+	mux *http.ServeMux
+	api http.Handler
+}
+
+func (h apiFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if apiPath(r) {
+		h.api.ServeHTTP(w, r)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// apiPath reports whether r is for "/" exactly, by a method the mux
+// matches by its path (not CONNECT, whose target is a host).
+func apiPath(r *http.Request) bool {
+	return r.URL.Path == "/" && r.URL.RawPath == "" && r.Method != http.MethodConnect && r.RequestURI != "*"
 }
 
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {

@@ -1402,8 +1402,10 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 		}
 		// Each desktop is read on its own (the real service gives no
 		// snapshot across the ids either): the store's cheapest read.
+		var pfx string // the keys' ACCOUNT/REGION/, for the standby relations
 		for _, id := range in.WorkspaceIds {
 			k := key(c.Account, c.Region, id)
+			pfx = k[:len(k)-len(id)]
 			b, err := m.store.Get(ctx, tDesktops, k)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
@@ -1419,7 +1421,7 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 				out.Workspaces = append(out.Workspaces, m.renderInto(w, &boxes[len(out.Workspaces)]))
 			}
 		}
-		return out, m.addStandbyRelations(ctx, c, out.Workspaces)
+		return out, m.addStandbyRelationsAt(ctx, c, out.Workspaces, pfx)
 	}
 	out := &describeWorkspacesOut{Workspaces: []Workspace{}}
 	if in.WorkspaceName != nil {

@@ -355,7 +355,16 @@ func (m *Module) addStandbyRelations(ctx context.Context, c *gateway.Call, ws []
 	if len(ws) == 0 {
 		return nil
 	}
-	if _, err := m.store.Get(ctx, tStandbyAny, prefix(c.Account, c.Region)); errors.Is(err, store.ErrNotFound) {
+	return m.addStandbyRelationsAt(ctx, c, ws, prefix(c.Account, c.Region))
+}
+
+// addStandbyRelationsAt is addStandbyRelations with the call's
+// ACCOUNT/REGION/ prefix given: a describe by id has it in its keys.
+func (m *Module) addStandbyRelationsAt(ctx context.Context, c *gateway.Call, ws []Workspace, pfx string) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	if _, err := m.store.Get(ctx, tStandbyAny, pfx); errors.Is(err, store.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("read standby mark: %w", err)

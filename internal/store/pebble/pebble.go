@@ -581,8 +581,7 @@ func (db *DB) DiskBytes(context.Context) (int64, error) {
 // Get reads one committed record: from the read cache when it holds it
 // (or holds that it is absent), else from the database.
 func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {
-	ck := readcache.Key(table, key)
-	v, ok, seq := db.cache.Get(ck)
+	v, ok, seq, ck := db.cache.GetRecord(table, key)
 	if ok {
 		if v == nil {
 			return nil, store.ErrNotFound

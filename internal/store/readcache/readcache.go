@@ -146,6 +146,23 @@ func (c *Cache) Get(k string) ([]byte, bool, uint64) {
 	return v, ok, c.seq
 }
 
+// GetRecord is Get of Key(table, key) without making the key a string:
+// the key is spelled in a stack buffer and looked up as it is, so a hit
+// (a record read again and again) allocates nothing. On a miss it returns
+// the key, made a string, for Fill.
+func (c *Cache) GetRecord(table, key string) (v []byte, ok bool, seq uint64, ck string) {
+	var buf [128]byte
+	kb := append(append(append(buf[:0], table...), 0), key...)
+	c.mu.RLock()
+	v, ok = c.m[string(kb)]
+	seq = c.seq
+	c.mu.RUnlock()
+	if !ok {
+		ck = string(kb)
+	}
+	return v, ok, seq, ck
+}
+
 // Fill caches v (nil: absent) under k, read from the database after a Get
 // that returned seq, unless a write group finished since.
 func (c *Cache) Fill(k string, v []byte, seq uint64) {

@@ -201,3 +201,27 @@ func itoa(i int) string {
 		}
 	}
 }
+
+// TestGetRecord: GetRecord answers as Get of Key(table, key) does (a hit,
+// a key cached as absent, a miss, a key longer than its stack buffer),
+// returns the key for Fill on a miss, and allocates nothing on a hit.
+func TestGetRecord(t *testing.T) {
+	c := New(10, 1<<20)
+	c.Put(Key("desktops", "a/b/ws-1"), []byte("v1"))
+	c.Put(Key("desktops", "a/b/gone"), nil)
+	long := string(make([]byte, 300))
+	c.Put(Key("t", long), []byte("x"))
+	for _, k := range [][2]string{{"desktops", "a/b/ws-1"}, {"desktops", "a/b/gone"}, {"desktops", "a/b/ws-2"}, {"t", long}, {"t", long + "y"}, {"desktops\x00a", "b/ws-1"}} {
+		v, ok, seq, ck := c.GetRecord(k[0], k[1])
+		wv, wok, wseq := c.Get(Key(k[0], k[1]))
+		if string(v) != string(wv) || (v == nil) != (wv == nil) || ok != wok || seq != wseq {
+			t.Fatalf("%q: GetRecord %q %v %d, Get %q %v %d", k, v, ok, seq, wv, wok, wseq)
+		}
+		if want := Key(k[0], k[1]); !ok && ck != want {
+			t.Fatalf("%q: miss returned the key %q, not %q", k, ck, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { c.GetRecord("desktops", "a/b/ws-1") }); n != 0 {
+		t.Fatalf("a hit allocates %v times", n)
+	}
+}

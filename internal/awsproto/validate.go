@@ -53,7 +53,6 @@ type rule struct {
 	enum       map[string]bool
 	enumList   string
 	pattern    *regexp.Regexp
-	simple     *simplePattern // pattern, when it has a shape matched without regexp
 }
 
 var plans sync.Map // reflect.Type -> []rule
@@ -100,7 +99,6 @@ func planFor(t reflect.Type) []rule {
 				r.enumList = strings.ReplaceAll(val, "|", ", ")
 			case "pattern":
 				r.pattern = regexp.MustCompile(val)
-				r.simple = compileSimple(val)
 			default:
 				// A misspelt constraint would otherwise go unchecked.
 				panic(fmt.Sprintf("awsproto: %s.%s: unknown v tag %q", t, f.Name, part))
@@ -346,7 +344,7 @@ func checkString(r *rule, s string, lo, hi *float64, st *vstate) *failure {
 	if r.enum != nil && !r.enum[s] {
 		return valueMsg(enumMsg, s, r.enumList)
 	}
-	if r.simple != nil && !r.simple.match(s) || r.simple == nil && r.pattern != nil && !st.matches(r.pattern, s) {
+	if r.pattern != nil && !st.matches(r.pattern, s) {
 		return valueMsg(patternMsg, s, r.pattern.String())
 	}
 	return nil
@@ -370,7 +368,7 @@ func checkMembers(r *rule, v reflect.Value, st *vstate) *failure {
 	if r.pattern == nil && r.mmin == nil && r.mmax == nil {
 		return nil
 	}
-	each := rule{pattern: r.pattern, simple: r.simple}
+	each := rule{pattern: r.pattern}
 	for i := 0; i < v.Len(); i++ {
 		if f := checkString(&each, v.Index(i).String(), r.mmin, r.mmax, st); f != nil {
 			return memberOf(f, i)

@@ -507,9 +507,18 @@ type plannedDesktop struct {
 // refusal ends it.
 func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn) (*createPlan, error) {
 	p := &createPlan{rc: m.newCreateCache(c), items: make([]plannedDesktop, len(in.Workspaces))}
+	var shared Tags // the last request's tags, for the next with the same list
 	for i, r := range in.Workspaces {
 		it := &p.items[i]
-		tags, err := tagsFromList(r.Tags)
+		var tags Tags
+		var err error
+		if i > 0 && shared != nil && sameTagList(r.Tags, in.Workspaces[i-1].Tags) {
+			tags = shared // records share it: a desktop's tags are replaced, never changed in place (updateTags)
+		} else if tags, err = tagsFromList(r.Tags); err == nil {
+			shared = tags
+		} else {
+			shared = nil
+		}
 		if err != nil {
 			if _, ok := toItemError(err); !ok {
 				return nil, err
@@ -525,6 +534,12 @@ func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, i
 		}
 	}
 	return p, nil
+}
+
+// sameTagList reports whether two requests' tag lists make the same tags:
+// the same keys and values (an absent value is empty), in the same order.
+func sameTagList(a, b []Tag) bool {
+	return slices.EqualFunc(a, b, func(x, y Tag) bool { return x.Key == y.Key && ptr.Deref(x.Value) == ptr.Deref(y.Value) })
 }
 
 // commitCreate is the transaction's part of a planned request: each

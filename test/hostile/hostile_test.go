@@ -125,6 +125,9 @@ func TestHostile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("find the keys open to everyone: %v", err)
 	}
+	if len(open) > 0 {
+		t.Logf("hostile: keys spared (open to every principal, or their policy unreadable by the admin): %s", open)
+	}
 	before := r.digest(ctx)
 	if before.SHA256 == empty.SHA256 {
 		t.Fatal("the store's digest did not change over the setup's writes: it cannot tell a change")

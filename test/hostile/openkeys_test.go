@@ -3,6 +3,7 @@ package hostile
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go"
 )
 
 // A KMS key policy is a resource policy: a statement that allows the
@@ -57,7 +59,8 @@ func (s openKeySet) String() string {
 }
 
 // openKeys lists, with the admin's configuration cfg, the keys of cfg's
-// region whose key policy lets every principal change them.
+// region whose key policy lets every principal change them, and those
+// whose key policy the admin may not read.
 func openKeys(ctx context.Context, cfg aws.Config) (openKeySet, error) {
 	cli := kms.NewFromConfig(cfg)
 	out := openKeySet{}
@@ -69,10 +72,17 @@ func openKeys(ctx context.Context, cfg aws.Config) (openKeySet, error) {
 		}
 		for _, k := range page.Keys {
 			pol, err := cli.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: k.KeyId})
-			if err != nil {
+			var ae smithy.APIError
+			unreadable := errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException"
+			if err != nil && !unreadable {
 				return nil, fmt.Errorf("key policy of %s: %w", aws.ToString(k.KeyArn), err)
 			}
-			if policyOpensWrites(aws.ToString(pol.Policy)) {
+			// A key whose policy does not let the admin read it (the
+			// setup's CreateKey or PutKeyPolicy may store one: AWS's
+			// lockout safety check only keeps kms:PutKeyPolicy, and a
+			// bypass skips it) cannot be judged: it is spared whole, as
+			// an open key is.
+			if unreadable || policyOpensWrites(aws.ToString(pol.Policy)) {
 				// arn:aws:kms:region:account:key/id
 				f := strings.SplitN(aws.ToString(k.KeyArn), ":", 6)
 				if len(f) != 6 {

@@ -50,6 +50,7 @@ var (
 	bin         = flag.String("bin", "bin/deskplane", "deskplane binary")
 	pgDSN       = flag.String("pg", os.Getenv("DESKPLANE_TEST_POSTGRES"), "PostgreSQL DSN (a server where databases may be created)")
 	desktops    = flag.Int("desktops", 2000, "desktops to create per configuration")
+	warmup      = flag.Int("warmup", 1000, "desktops to create per configuration before measuring (opens the nodes' connections)")
 	concurrency = flag.Int("c", 32, "concurrent clients")
 	describeFor = flag.Duration("describe", 5*time.Second, "how long to run the DescribeWorkspaces phase")
 	pgPID       = flag.Int("pg-pid", 0, "the PostgreSQL postmaster's pid (first line of its postmaster.pid): the CPU its processes use while creating is reported per desktop")
@@ -209,44 +210,56 @@ func run(ctx context.Context, name string, urls []string, nodePIDs []int) result
 			clients[r] = append(clients[r], workspaces.NewFromConfig(cfg(u, seededRegions[r])))
 		}
 	}
-	batches := make(chan int, *desktops/25)
-	for b := 0; b < *desktops/25; b++ {
-		batches <- b
-	}
-	close(batches)
 	var mu sync.Mutex
 	var ids []string
 	var wg sync.WaitGroup
-	pgs := pgPIDs()
-	node0, pg0 := cpuOf(nodePIDs), cpuOf(pgs)
-	t0 := time.Now()
-	for w := 0; w < *concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range batches {
-				var reqs []wstypes.WorkspaceRequest
-				ri := b % nr
-				dir, bundle := dirs[ri], bundles[ri]
-				for j := 0; j < 25; j++ {
-					reqs = append(reqs, wstypes.WorkspaceRequest{DirectoryId: &dir, UserName: aws.String("[UNDEFINED]"), BundleId: &bundle,
-						WorkspaceName: aws.String(fmt.Sprintf("d%d-%d", b, j)), WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}})
+	// creates makes the batches [from, to) of 25 desktops each.
+	creates := func(from, to int) {
+		batches := make(chan int, to-from)
+		for b := from; b < to; b++ {
+			batches <- b
+		}
+		close(batches)
+		for w := 0; w < *concurrency; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for b := range batches {
+					var reqs []wstypes.WorkspaceRequest
+					ri := b % nr
+					dir, bundle := dirs[ri], bundles[ri]
+					for j := 0; j < 25; j++ {
+						reqs = append(reqs, wstypes.WorkspaceRequest{DirectoryId: &dir, UserName: aws.String("[UNDEFINED]"), BundleId: &bundle,
+							WorkspaceName: aws.String(fmt.Sprintf("d%d-%d", b, j)), WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}})
+					}
+					out, err := clients[ri][(b/nr)%len(urls)].CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: reqs})
+					if err != nil {
+						log.Fatalf("create: %v", err)
+					}
+					mu.Lock()
+					for _, p := range out.PendingRequests {
+						ids = append(ids, *p.WorkspaceId)
+					}
+					mu.Unlock()
 				}
-				out, err := clients[ri][(b/nr)%len(urls)].CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: reqs})
-				if err != nil {
-					log.Fatalf("create: %v", err)
-				}
-				mu.Lock()
-				for _, p := range out.PendingRequests {
-					ids = append(ids, *p.WorkspaceId)
-				}
-				mu.Unlock()
-			}
-		}()
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
-	create := float64(len(ids)) / time.Since(t0).Seconds()
-	nodeCPU, pgCPU := (cpuOf(nodePIDs)-node0)/time.Duration(len(ids)), (cpuOf(pgs)-pg0)/time.Duration(len(ids))
+	// The warm-up opens the pools' connections (PostgreSQL forks a
+	// backend for each) and is not measured.
+	warm := *warmup / 25
+	creates(0, warm)
+	warmIDs := len(ids)
+	node0, pg0 := cpuOf(nodePIDs), cpuOf(pgPIDs())
+	t0 := time.Now()
+	creates(warm, warm+*desktops/25)
+	made := len(ids) - warmIDs
+	create := float64(made) / time.Since(t0).Seconds()
+	// The backends are listed again: the nodes' pools open connections
+	// as the load needs them, and a backend forked during the run used
+	// all of its CPU in it.
+	nodeCPU, pgCPU := (cpuOf(nodePIDs)-node0)/time.Duration(made), (cpuOf(pgPIDs())-pg0)/time.Duration(made)
 	if !strings.Contains(name, "PostgreSQL") {
 		pgCPU = 0
 	}

@@ -50,9 +50,12 @@ var (
 	bin         = flag.String("bin", "bin/deskplane", "deskplane binary")
 	pgDSN       = flag.String("pg", os.Getenv("DESKPLANE_TEST_POSTGRES"), "PostgreSQL DSN (a server where databases may be created)")
 	desktops    = flag.Int("desktops", 2000, "desktops to create per configuration")
+	warmup      = flag.Int("warmup", 1000, "desktops to create per configuration before measuring (opens the nodes' connections)")
 	concurrency = flag.Int("c", 32, "concurrent clients")
 	describeFor = flag.Duration("describe", 5*time.Second, "how long to run the DescribeWorkspaces phase")
 	pgPID       = flag.Int("pg-pid", 0, "the PostgreSQL postmaster's pid (first line of its postmaster.pid): the CPU its processes use while creating is reported per desktop")
+	configs     = flag.String("configs", "sqlite,1,2,3", "configurations to run, in order: sqlite (one node on SQLite) and numbers of nodes on PostgreSQL")
+	regions     = flag.Int("regions", 1, "spread the creations over this many Regions (of the default seeded ones), round robin by batch: each Region has its own quota count and subnet allocation")
 )
 
 // cpuOf is the CPU time (user and system) the processes pids have used so
@@ -127,15 +130,23 @@ func start(dataDir string, args ...string) *node {
 
 func (n *node) stop() { n.cmd.Process.Kill(); n.cmd.Wait() }
 
-func cfg(u string) aws.Config {
-	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(akid, secret, ""),
+// seededRegions are the first Regions deskplane seeds by default
+// (config.DefaultRegions).
+var seededRegions = []string{"us-east-1", "us-west-2", "ca-central-1", "sa-east-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1"}
+
+func cfg(u string, region ...string) aws.Config {
+	r := "us-east-1"
+	if len(region) > 0 {
+		r = region[0]
+	}
+	return aws.Config{Region: r, Credentials: credentials.NewStaticCredentialsProvider(akid, secret, ""),
 		BaseEndpoint: aws.String(u), HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512}}}
 }
 
 // setup runs the partner guide's setup and returns the directory and bundle.
-func setup(ctx context.Context, u string) (string, string) {
-	ws := workspaces.NewFromConfig(cfg(u))
-	e := ec2.NewFromConfig(cfg(u))
+func setup(ctx context.Context, u, region string) (string, string) {
+	ws := workspaces.NewFromConfig(cfg(u, region))
+	e := ec2.NewFromConfig(cfg(u, region))
 	must := func(err error) {
 		if err != nil {
 			log.Fatal(err)
@@ -187,47 +198,68 @@ type result struct {
 }
 
 func run(ctx context.Context, name string, urls []string, nodePIDs []int) result {
-	dir, bundle := setup(ctx, urls[0])
-	clients := make([]*workspaces.Client, len(urls))
-	for i, u := range urls {
-		clients[i] = workspaces.NewFromConfig(cfg(u))
+	nr := max(1, min(*regions, len(seededRegions)))
+	dirs, bundles := make([]string, nr), make([]string, nr)
+	for r := range nr {
+		dirs[r], bundles[r] = setup(ctx, urls[0], seededRegions[r])
 	}
-	batches := make(chan int, *desktops/25)
-	for b := 0; b < *desktops/25; b++ {
-		batches <- b
+	// clients[region][node]
+	clients := make([][]*workspaces.Client, nr)
+	for r := range nr {
+		for _, u := range urls {
+			clients[r] = append(clients[r], workspaces.NewFromConfig(cfg(u, seededRegions[r])))
+		}
 	}
-	close(batches)
 	var mu sync.Mutex
 	var ids []string
 	var wg sync.WaitGroup
-	pgs := pgPIDs()
-	node0, pg0 := cpuOf(nodePIDs), cpuOf(pgs)
-	t0 := time.Now()
-	for w := 0; w < *concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range batches {
-				var reqs []wstypes.WorkspaceRequest
-				for j := 0; j < 25; j++ {
-					reqs = append(reqs, wstypes.WorkspaceRequest{DirectoryId: &dir, UserName: aws.String("[UNDEFINED]"), BundleId: &bundle,
-						WorkspaceName: aws.String(fmt.Sprintf("d%d-%d", b, j)), WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}})
+	// creates makes the batches [from, to) of 25 desktops each.
+	creates := func(from, to int) {
+		batches := make(chan int, to-from)
+		for b := from; b < to; b++ {
+			batches <- b
+		}
+		close(batches)
+		for w := 0; w < *concurrency; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for b := range batches {
+					var reqs []wstypes.WorkspaceRequest
+					ri := b % nr
+					dir, bundle := dirs[ri], bundles[ri]
+					for j := 0; j < 25; j++ {
+						reqs = append(reqs, wstypes.WorkspaceRequest{DirectoryId: &dir, UserName: aws.String("[UNDEFINED]"), BundleId: &bundle,
+							WorkspaceName: aws.String(fmt.Sprintf("d%d-%d", b, j)), WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}})
+					}
+					out, err := clients[ri][(b/nr)%len(urls)].CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: reqs})
+					if err != nil {
+						log.Fatalf("create: %v", err)
+					}
+					mu.Lock()
+					for _, p := range out.PendingRequests {
+						ids = append(ids, *p.WorkspaceId)
+					}
+					mu.Unlock()
 				}
-				out, err := clients[b%len(clients)].CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: reqs})
-				if err != nil {
-					log.Fatalf("create: %v", err)
-				}
-				mu.Lock()
-				for _, p := range out.PendingRequests {
-					ids = append(ids, *p.WorkspaceId)
-				}
-				mu.Unlock()
-			}
-		}()
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
-	create := float64(len(ids)) / time.Since(t0).Seconds()
-	nodeCPU, pgCPU := (cpuOf(nodePIDs)-node0)/time.Duration(len(ids)), (cpuOf(pgs)-pg0)/time.Duration(len(ids))
+	// The warm-up opens the pools' connections (PostgreSQL forks a
+	// backend for each) and is not measured.
+	warm := *warmup / 25
+	creates(0, warm)
+	warmIDs := len(ids)
+	node0, pg0 := cpuOf(nodePIDs), cpuOf(pgPIDs())
+	t0 := time.Now()
+	creates(warm, warm+*desktops/25)
+	made := len(ids) - warmIDs
+	create := float64(made) / time.Since(t0).Seconds()
+	// The backends are listed again: the nodes' pools open connections
+	// as the load needs them, and a backend forked during the run used
+	// all of its CPU in it.
+	nodeCPU, pgCPU := (cpuOf(nodePIDs)-node0)/time.Duration(made), (cpuOf(pgPIDs())-pg0)/time.Duration(made)
 	if !strings.Contains(name, "PostgreSQL") {
 		pgCPU = 0
 	}
@@ -313,13 +345,21 @@ func main() {
 	var results []result
 	dir, _ := os.MkdirTemp("", "bench-nodes")
 	defer os.RemoveAll(dir)
-	n := start(dir + "/sqlite")
-	results = append(results, run(ctx, "1 node, SQLite", []string{n.url}, []int{n.cmd.Process.Pid}))
-	n.stop()
-	if *pgDSN == "" {
-		log.Print("no -pg DSN: skipping the PostgreSQL configurations")
-	}
-	for k := 1; k <= 3 && *pgDSN != ""; k++ {
+	for _, conf := range strings.Split(*configs, ",") {
+		if conf == "sqlite" {
+			n := start(dir + "/sqlite")
+			results = append(results, run(ctx, "1 node, SQLite", []string{n.url}, []int{n.cmd.Process.Pid}))
+			n.stop()
+			continue
+		}
+		k, err := strconv.Atoi(conf)
+		if err != nil || k < 1 {
+			log.Fatalf("-configs: %q is neither sqlite nor a number of nodes", conf)
+		}
+		if *pgDSN == "" {
+			log.Print("no -pg DSN: skipping the PostgreSQL configurations")
+			continue
+		}
 		dsn, drop := freshDB(*pgDSN)
 		var nodes []*node
 		var urls []string

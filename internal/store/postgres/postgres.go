@@ -286,37 +286,84 @@ type txImpl struct {
 	locked map[int64]bool // advisory key locks held by this transaction
 }
 
-// lockKey takes the transaction-level advisory lock of table/key (once per
-// transaction) so that updates touching the same key serialize, including
-// keys that do not exist yet. No-op in read-only transactions.
-func (t *txImpl) lockKey(ctx context.Context, table, key string) error {
-	if t.ro {
+// pending lists the advisory lock ids of table's keys that this
+// transaction does not hold yet, sorted and without duplicates (so two
+// transactions never wait on each other in opposite orders). It is nil in
+// read-only transactions, which take no locks.
+func (t *txImpl) pending(table string, keys ...string) []int64 {
+	if t.ro || len(keys) == 0 {
 		return nil
 	}
-	id := lockID(table, key)
-	if t.locked[id] {
-		return nil
+	var ids []int64
+	for _, k := range keys {
+		if id := lockID(table, k); !t.locked[id] {
+			ids = append(ids, id)
+		}
 	}
-	if _, err := t.q.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, id); err != nil {
-		return wrap(fmt.Sprintf("lock %s/%q", table, key), err)
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// send takes the advisory locks ids (see pending) and runs one statement
+// after them in a single round trip to the server (a pipelined batch: the
+// server runs the statement only once it holds every lock, and skips it if
+// a lock fails). Every Get/Put/Create/Delete of an Update so waits for its
+// keys and does its work in one round trip instead of two, which shortens
+// the time a transaction holds the locks it took before. The caller reads
+// the statement's result from the returned BatchResults and closes them.
+func (t *txImpl) send(ctx context.Context, ids []int64, sql string, args ...any) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	switch len(ids) {
+	case 0:
+	case 1:
+		b.Queue(`SELECT pg_advisory_xact_lock($1)`, ids[0])
+	default:
+		b.Queue(`SELECT pg_advisory_xact_lock(x) FROM (SELECT x FROM unnest($1::bigint[]) WITH ORDINALITY AS u(x, i) ORDER BY i) s`, ids)
+	}
+	b.Queue(sql, args...)
+	br := t.q.SendBatch(ctx, b)
+	if len(ids) == 0 {
+		return br, nil
+	}
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, err
 	}
 	if t.locked == nil {
 		t.locked = make(map[int64]bool)
 	}
-	t.locked[id] = true
-	return nil
+	for _, id := range ids {
+		t.locked[id] = true
+	}
+	return br, nil
+}
+
+// exec runs sql after taking ids (send) and returns its command tag.
+func (t *txImpl) exec(ctx context.Context, ids []int64, sql string, args ...any) (pgconn.CommandTag, error) {
+	br, err := t.send(ctx, ids, sql, args...)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
 }
 
 func (t *txImpl) Get(ctx context.Context, table, key string) ([]byte, error) {
-	if err := t.lockKey(ctx, table, key); err != nil {
-		return nil, err
-	}
 	q := `SELECT v FROM kv WHERE tbl = $1 AND k = $2`
 	if !t.ro {
 		q += ` FOR UPDATE`
 	}
 	var v []byte
-	err := t.q.QueryRow(ctx, q, table, []byte(key)).Scan(&v)
+	br, err := t.send(ctx, t.pending(table, key), q, table, []byte(key))
+	if err == nil {
+		err = br.QueryRow().Scan(&v)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -327,10 +374,7 @@ func (t *txImpl) Get(ctx context.Context, table, key string) ([]byte, error) {
 }
 
 func (t *txImpl) Put(ctx context.Context, table, key string, value []byte) error {
-	if err := t.lockKey(ctx, table, key); err != nil {
-		return err
-	}
-	_, err := t.q.Exec(ctx, `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
+	_, err := t.exec(ctx, t.pending(table, key), `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
 		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, []byte(key), value)
 	if err != nil {
 		return wrap(fmt.Sprintf("put %s/%q", table, key), err)
@@ -339,10 +383,7 @@ func (t *txImpl) Put(ctx context.Context, table, key string, value []byte) error
 }
 
 func (t *txImpl) Create(ctx context.Context, table, key string, value []byte) error {
-	if err := t.lockKey(ctx, table, key); err != nil {
-		return err
-	}
-	tag, err := t.q.Exec(ctx, `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
+	tag, err := t.exec(ctx, t.pending(table, key), `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
 		ON CONFLICT (tbl, k) DO NOTHING`, table, []byte(key), value)
 	if err != nil {
 		return wrap(fmt.Sprintf("create %s/%q", table, key), err)
@@ -354,10 +395,7 @@ func (t *txImpl) Create(ctx context.Context, table, key string, value []byte) er
 }
 
 func (t *txImpl) Delete(ctx context.Context, table, key string) error {
-	if err := t.lockKey(ctx, table, key); err != nil {
-		return err
-	}
-	tag, err := t.q.Exec(ctx, `DELETE FROM kv WHERE tbl = $1 AND k = $2`, table, []byte(key))
+	tag, err := t.exec(ctx, t.pending(table, key), `DELETE FROM kv WHERE tbl = $1 AND k = $2`, table, []byte(key))
 	if err != nil {
 		return wrap(fmt.Sprintf("delete %s/%q", table, key), err)
 	}
@@ -376,36 +414,6 @@ func lockID(table, key string) int64 {
 	return int64(h.Sum64())
 }
 
-// lockKeys takes the advisory locks of several keys of one table in one
-// statement, in ascending lock-id order (so two batches never wait on each
-// other in opposite orders).
-func (t *txImpl) lockKeys(ctx context.Context, table string, keys []string) error {
-	if t.ro || len(keys) == 0 {
-		return nil
-	}
-	ids := make([]int64, 0, len(keys))
-	for _, k := range keys {
-		if id := lockID(table, k); !t.locked[id] {
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	if _, err := t.q.Exec(ctx, `SELECT pg_advisory_xact_lock(x) FROM (SELECT x FROM unnest($1::bigint[]) WITH ORDINALITY AS u(x, i) ORDER BY i) s`, ids); err != nil {
-		return wrap(fmt.Sprintf("lock %d keys of %s", len(ids), table), err)
-	}
-	if t.locked == nil {
-		t.locked = make(map[int64]bool)
-	}
-	for _, id := range ids {
-		t.locked[id] = true
-	}
-	return nil
-}
-
 func byteKeys(keys []string) [][]byte {
 	out := make([][]byte, len(keys))
 	for i, k := range keys {
@@ -415,14 +423,16 @@ func byteKeys(keys []string) [][]byte {
 }
 
 func (t *txImpl) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
-	if err := t.lockKeys(ctx, table, keys); err != nil {
-		return nil, err
-	}
 	q := `SELECT k, v FROM kv WHERE tbl = $1 AND k = ANY($2::bytea[])`
 	if !t.ro {
 		q += ` FOR UPDATE`
 	}
-	rows, err := t.q.Query(ctx, q, table, byteKeys(keys))
+	br, err := t.send(ctx, t.pending(table, keys...), q, table, byteKeys(keys))
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("get %d records of %s", len(keys), table), err)
+	}
+	defer br.Close()
+	rows, err := br.Query()
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("get %d records of %s", len(keys), table), err)
 	}
@@ -454,10 +464,7 @@ func kvArrays(recs []store.KV) ([]string, [][]byte, [][]byte) {
 func (t *txImpl) PutMany(ctx context.Context, table string, recs []store.KV) error {
 	recs = store.Dedupe(recs, true) // one row may not be updated twice by one statement
 	keys, ks, vs := kvArrays(recs)
-	if err := t.lockKeys(ctx, table, keys); err != nil {
-		return err
-	}
-	_, err := t.q.Exec(ctx, `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
+	_, err := t.exec(ctx, t.pending(table, keys...), `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
 		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, ks, vs)
 	if err != nil {
 		return wrap(fmt.Sprintf("put %d records of %s", len(recs), table), err)
@@ -467,11 +474,13 @@ func (t *txImpl) PutMany(ctx context.Context, table string, recs []store.KV) err
 
 func (t *txImpl) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
 	keys, ks, vs := kvArrays(store.Dedupe(recs, false))
-	if err := t.lockKeys(ctx, table, keys); err != nil {
-		return nil, err
-	}
-	rows, err := t.q.Query(ctx, `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
+	br, err := t.send(ctx, t.pending(table, keys...), `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
 		ON CONFLICT (tbl, k) DO NOTHING RETURNING k`, table, ks, vs)
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("create %d records of %s", len(keys), table), err)
+	}
+	defer br.Close()
+	rows, err := br.Query()
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("create %d records of %s", len(keys), table), err)
 	}

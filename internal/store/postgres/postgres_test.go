@@ -215,3 +215,69 @@ func schemaOf(t *testing.T, dsn string) string {
 	}
 	return cfg.RuntimeParams["search_path"]
 }
+
+// TestWritesHoldKeyLocks checks that every read and write of an Update holds
+// its keys' advisory locks once it returns, present and absent keys alike
+// (the lock goes to the server in one round trip with the statement): a
+// second connection cannot take them until the transaction ends.
+func TestWritesHoldKeyLocks(t *testing.T) {
+	dsn, admin := freshSchema(t)
+	db := openDB(t, dsn)
+	ctx := t.Context()
+	b := make([]byte, 4)
+	rand.Read(b)
+	tbl := "locks_" + hex.EncodeToString(b) // advisory locks are database-wide
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		return tx.PutMany(ctx, tbl, []store.KV{{Key: "there", Value: []byte("1")}, {Key: "there2", Value: []byte("2")}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ops := []struct {
+		name string
+		keys []string
+		op   func(tx store.Tx) error
+	}{
+		{"Get present", []string{"there"}, func(tx store.Tx) error { _, err := tx.Get(ctx, tbl, "there"); return err }},
+		{"Get absent", []string{"a1"}, func(tx store.Tx) error {
+			if _, err := tx.Get(ctx, tbl, "a1"); !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return nil
+		}},
+		{"GetMany", []string{"there", "there2", "a2"}, func(tx store.Tx) error {
+			_, err := tx.GetMany(ctx, tbl, []string{"there", "there2", "a2"})
+			return err
+		}},
+		{"Put", []string{"a3"}, func(tx store.Tx) error { return tx.Put(ctx, tbl, "a3", []byte("x")) }},
+		{"Create", []string{"a4"}, func(tx store.Tx) error { return tx.Create(ctx, tbl, "a4", []byte("x")) }},
+		{"Delete", []string{"there"}, func(tx store.Tx) error { return tx.Delete(ctx, tbl, "there") }},
+		{"PutMany", []string{"a5", "a6"}, func(tx store.Tx) error {
+			return tx.PutMany(ctx, tbl, []store.KV{{Key: "a5", Value: []byte("x")}, {Key: "a6", Value: []byte("y")}})
+		}},
+		{"CreateMany", []string{"a7", "a8"}, func(tx store.Tx) error {
+			_, err := tx.CreateMany(ctx, tbl, []store.KV{{Key: "a7", Value: []byte("x")}, {Key: "a8", Value: []byte("y")}})
+			return err
+		}},
+	}
+	for _, o := range ops {
+		errRollback := errors.New("roll back")
+		err := db.Update(ctx, func(tx store.Tx) error {
+			if err := o.op(tx); err != nil {
+				return err
+			}
+			for _, k := range o.keys {
+				var got bool
+				if err := admin.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, lockID(tbl, k)).Scan(&got); err != nil {
+					return err
+				}
+				if got {
+					t.Errorf("%s: another connection took the lock of %s while the transaction ran", o.name, k)
+				}
+			}
+			return errRollback
+		})
+		if !errors.Is(err, errRollback) {
+			t.Errorf("%s: %v", o.name, err)
+		}
+	}
+}

@@ -1450,12 +1450,14 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 	// Pages are read again and again (a broker lists its pools every
 	// pass): they list committed records without a snapshot across them
 	// (as the real service gives none), which the embedded store serves
-	// from its read cache, and a record whose bytes did not change since
-	// it was last decoded is taken from the decoded cache (a compare, not
-	// a decode).
+	// from its read cache (a directory larger than its kept listings, from
+	// one iterator), and a record whose bytes did not change since it was
+	// last decoded is taken from the decoded cache (a compare, not a
+	// decode; decodeListed).
 	p := prefix(c.Account, c.Region)
+	var scratch desktopRec // each desktop decoded for the page alone, rendered before the next
 	err = store.ScanCommitted(ctx, m.store, tDesktops, p, after, 0, func(k string, b []byte) error {
-		w, err := m.decoded.Decode(tDesktops, k, b)
+		w, err := m.decodeListed(k, b, &scratch)
 		if err != nil {
 			return err
 		}

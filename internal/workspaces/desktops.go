@@ -1416,7 +1416,11 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 				return nil, fmt.Errorf("decode workspace %s: %w", id, err)
 			}
 			if m.listed(w, now) {
-				out.Workspaces = append(out.Workspaces, m.renderInto(w, &boxes[len(out.Workspaces)]))
+				if n := len(out.Workspaces); n < len(boxes) {
+					out.Workspaces = append(out.Workspaces, m.renderInto(w, &boxes[n]))
+				} else {
+					out.Workspaces = append(out.Workspaces, m.render(w))
+				}
 			}
 		}
 		return out, m.addStandbyRelations(ctx, c, out.Workspaces)
@@ -1446,6 +1450,10 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 		}
 		return out, m.addStandbyRelations(ctx, c, out.Workspaces)
 	}
+	// The page and what its desktops point to in two allocations, not
+	// one per desktop and the slice's growth.
+	boxes := make([]renderBox, min(max(limit, 0), 25)) // the model's Limit: 1 to 25
+	out.Workspaces = make([]Workspace, 0, len(boxes))
 	var last string
 	// Pages are read again and again (a broker lists its pools every
 	// pass): they list committed records without a snapshot across them
@@ -1478,7 +1486,11 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 			return store.ErrStop
 		}
 		last = k
-		out.Workspaces = append(out.Workspaces, m.render(w))
+		if n := len(out.Workspaces); n < len(boxes) {
+			out.Workspaces = append(out.Workspaces, m.renderInto(w, &boxes[n]))
+		} else {
+			out.Workspaces = append(out.Workspaces, m.render(w))
+		}
 		return nil
 	})
 	if err != nil {

@@ -1416,11 +1416,7 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 				return nil, fmt.Errorf("decode workspace %s: %w", id, err)
 			}
 			if m.listed(w, now) {
-				if n := len(out.Workspaces); n < len(boxes) {
-					out.Workspaces = append(out.Workspaces, m.renderInto(w, &boxes[n]))
-				} else {
-					out.Workspaces = append(out.Workspaces, m.render(w))
-				}
+				out.Workspaces = append(out.Workspaces, m.renderInto(w, &boxes[len(out.Workspaces)]))
 			}
 		}
 		return out, m.addStandbyRelations(ctx, c, out.Workspaces)

@@ -58,3 +58,23 @@ func (d *Decoded[T]) Decode(table, key string, b []byte) (*T, error) {
 	d.mu.Unlock()
 	return v, nil
 }
+
+// Cached returns the record stored under table/key as b when the cache
+// holds it decoded from b (a read that neither decodes nor caches).
+func (d *Decoded[T]) Cached(table, key string, b []byte) (*T, bool) {
+	d.mu.Lock()
+	e, ok := d.m[tableKey{table, key}]
+	d.mu.Unlock()
+	if ok && bytes.Equal(e.raw, b) {
+		return e.v, true
+	}
+	return nil, false
+}
+
+// Room reports whether the cache has room for another record (Decode
+// would add one without starting over).
+func (d *Decoded[T]) Room() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.m) < d.max
+}

@@ -1463,16 +1463,22 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 		}
 		return out, m.addStandbyRelations(ctx, c, out.Workspaces)
 	}
+	// The page and what its desktops point to in two allocations, not
+	// one per desktop and the slice's growth.
+	boxes := make([]renderBox, min(max(limit, 0), 25)) // the model's Limit: 1 to 25
+	out.Workspaces = make([]Workspace, 0, len(boxes))
 	var last string
 	// Pages are read again and again (a broker lists its pools every
 	// pass): they list committed records without a snapshot across them
 	// (as the real service gives none), which the embedded store serves
-	// from its read cache, and a record whose bytes did not change since
-	// it was last decoded is taken from the decoded cache (a compare, not
-	// a decode).
+	// from its read cache (a directory larger than its kept listings, from
+	// one iterator), and a record whose bytes did not change since it was
+	// last decoded is taken from the decoded cache (a compare, not a
+	// decode; decodeListed).
 	p := prefix(c.Account, c.Region)
+	var scratch desktopRec // each desktop decoded for the page alone, rendered before the next
 	err = store.ScanCommitted(ctx, m.store, tDesktops, p, after, 0, func(k string, b []byte) error {
-		w, err := m.decoded.Decode(tDesktops, k, b)
+		w, err := m.decodeListed(k, b, &scratch)
 		if err != nil {
 			return err
 		}
@@ -1493,7 +1499,11 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 			return store.ErrStop
 		}
 		last = k
-		out.Workspaces = append(out.Workspaces, m.render(w))
+		if n := len(out.Workspaces); n < len(boxes) {
+			out.Workspaces = append(out.Workspaces, m.renderInto(w, &boxes[n]))
+		} else {
+			out.Workspaces = append(out.Workspaces, m.render(w))
+		}
 		return nil
 	})
 	if err != nil {

@@ -691,6 +691,18 @@ func (s committedSource) ScanKeys(ctx context.Context, table, prefix, after stri
 	return keys, nil
 }
 
+// ScanValues implements readcache.ValueScanner: one iterator, each value
+// copied out of it.
+func (s committedSource) ScanValues(ctx context.Context, table, prefix, after string, fn func(string, []byte) (bool, error)) error {
+	return scanRange(s.db.pdb, table, prefix, after, func(k string, it *pebble.Iterator) (bool, error) {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return false, fmt.Errorf("pebble: scan %s/%s: %w", table, k, err)
+		}
+		return fn(k, append(make([]byte, 0, len(v)), v...))
+	})
+}
+
 // ReadValues implements readcache.Source.
 func (s committedSource) ReadValues(ctx context.Context, table string, keys []string) ([][]byte, error) {
 	vals := make([][]byte, len(keys))

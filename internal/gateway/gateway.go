@@ -738,8 +738,9 @@ type preAuth struct {
 // request was found to be for (nil when only the body can tell), the
 // resolved access key, and the error to refuse the request with. An
 // internal failure is left to the full verification after the body.
-// pre is where the resolved access key is kept (the caller's memory):
-// the *preAuth returned is pre, or nil.
+// pre is where the resolved access key is kept (the caller's memory, zero
+// as the call's state is allocated: it is not cleared again here): the
+// *preAuth returned is pre, or nil.
 func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Service, now time.Time, pre *preAuth) (*Service, *preAuth, error) {
 	if svc == nil {
 		res, err := sigv4.Parse(r)
@@ -757,7 +758,6 @@ func (g *Gateway) preAuthenticate(ctx context.Context, r *http.Request, svc *Ser
 	if tok == "" && r.URL.RawQuery != "" {
 		tok = r.URL.Query().Get("X-Amz-Security-Token")
 	}
-	*pre = preAuth{}
 	err := sigv4.CheckParsedInto(ctx, r, g.Wall.Now(), func(ctx context.Context, akid string) (string, bool, error) {
 		secret, p, found, err := g.Auth.Resolve(ctx, akid, tok, now)
 		if err != nil {

@@ -13,7 +13,8 @@ import (
 // TestReadBodyAsReadAll: readBody reads what io.ReadAll of the body cut at
 // limit+1 bytes reads, with the same error, whatever the declared length
 // says (exact, short, long, unknown, over the limit) and however the
-// reader hands out its bytes.
+// reader hands out its bytes, and whether or not a small buffer is given
+// (of sizes below, at and above the declared length).
 func TestReadBodyAsReadAll(t *testing.T) {
 	const limit = 64
 	errBroken := errors.New("broken")
@@ -26,23 +27,26 @@ func TestReadBodyAsReadAll(t *testing.T) {
 				"eof":      iotest.DataErrReader,
 				"broken":   func(r io.Reader) io.Reader { return io.MultiReader(r, iotest.ErrReader(errBroken)) },
 			} {
-				r, _ := http.NewRequest(http.MethodPost, "/", nil)
-				r.Body = io.NopCloser(wrap(bytes.NewReader(body)))
-				r.ContentLength = declared
-				got, gerr := readBody(r, limit)
-				want, werr := io.ReadAll(io.LimitReader(wrap(bytes.NewReader(body)), limit+1))
-				if !bytes.Equal(got, want) || !errors.Is(gerr, werr) {
-					t.Fatalf("size %d, declared %d, %s: got %d bytes, %v; want %d bytes, %v", size, declared, name, len(got), gerr, len(want), werr)
+				for _, small := range []int{0, 1, 11, 64, 65, 66, 256} {
+					r, _ := http.NewRequest(http.MethodPost, "/", nil)
+					r.Body = io.NopCloser(wrap(bytes.NewReader(body)))
+					r.ContentLength = declared
+					buf := bytes.Repeat([]byte{'?'}, small) // not zero: a stale byte would show
+					got, gerr := readBody(r, limit, buf)
+					want, werr := io.ReadAll(io.LimitReader(wrap(bytes.NewReader(body)), limit+1))
+					if !bytes.Equal(got, want) || !errors.Is(gerr, werr) {
+						t.Fatalf("size %d, declared %d, %s, small buffer %d: got %d bytes, %v; want %d bytes, %v", size, declared, name, small, len(got), gerr, len(want), werr)
+					}
 				}
 			}
 		}
 	}
 	r, _ := http.NewRequest(http.MethodPost, "/", nil)
-	if b, err := readBody(r, limit); err != nil || len(b) != 0 {
+	if b, err := readBody(r, limit, nil); err != nil || len(b) != 0 {
 		t.Fatalf("no body: %q, %v", b, err)
 	}
 	r, _ = http.NewRequest(http.MethodPost, "/", strings.NewReader("abc"))
-	if b, err := readBody(r, limit); err != nil || string(b) != "abc" {
+	if b, err := readBody(r, limit, make([]byte, 8)); err != nil || string(b) != "abc" {
 		t.Fatalf("a body of declared length: %q, %v", b, err)
 	}
 }

@@ -602,7 +602,9 @@ func listWorkload(ctx context.Context, t *target) (result, error) {
 	var clientGC []bool
 	gcs := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
 	metrics.Read(gcs)
-	var n, errs int64
+	var n, errs, retried int64
+	var retriedLat []time.Duration
+	retryErrs := map[string]int{}
 	var token *string
 	for page := 0; page < 100000; page++ {
 		ps := time.Now()
@@ -617,6 +619,17 @@ func listWorkload(ctx context.Context, t *target) (result, error) {
 			out, err = t.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(t.dirID), NextToken: token})
 		}
 		lat = append(lat, time.Since(ps))
+		if err == nil {
+			// The SDK retries a failed attempt itself (after a backoff):
+			// count the pages that took more than one.
+			if ar, ok := retry.GetAttemptResults(out.ResultMetadata); ok && len(ar.Results) > 1 {
+				retried++
+				retriedLat = append(retriedLat, lat[len(lat)-1])
+				if e := ar.Results[0].Err; e != nil && len(retryErrs) < 3 {
+					retryErrs[e.Error()]++
+				}
+			}
+		}
 		before := gcs[0].Value.Uint64()
 		metrics.Read(gcs)
 		clientGC = append(clientGC, gcs[0].Value.Uint64() != before)
@@ -643,6 +656,11 @@ func listWorkload(ctx context.Context, t *target) (result, error) {
 	}
 	if t.name != "moto" && len(lat) >= 100 {
 		note += listTail(lat, starts, clientGC)
+		r50, r99 := percentiles(retriedLat)
+		note += fmt.Sprintf("; pages the SDK retried: %d (p50/p99 %.2f/%.2f ms)", retried, float64(r50.Microseconds())/1000, float64(r99.Microseconds())/1000)
+		for e := range retryErrs {
+			note += "; a first attempt's error: " + e
+		}
 	}
 	if t.name == "moto" && len(lat) == 1 {
 		note = "1 page: moto does not paginate DescribeWorkspaces"

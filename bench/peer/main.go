@@ -49,6 +49,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
@@ -593,10 +594,21 @@ func (c *creator) close() {
 func listWorkload(ctx context.Context, t *target) (result, error) {
 	st := time.Now()
 	var lat []time.Duration
-	var n, errs int64
+	var starts []time.Time
+	// Whether the load generator's own GC ran during each page (a cycle
+	// counted between its start and end): on the quiet machine the slow
+	// pages were as many as the client's GC cycles (docs/benchmarks.md,
+	// session 8, the slow pages).
+	var clientGC []bool
+	gcs := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(gcs)
+	var n, errs, retried int64
+	var retriedLat []time.Duration
+	retryErrs := map[string]int{}
 	var token *string
 	for page := 0; page < 100000; page++ {
 		ps := time.Now()
+		starts = append(starts, ps)
 		out, err := t.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(t.dirID), NextToken: token})
 		for retry := 0; err != nil && retry < 3; retry++ {
 			// Transport-level retries, counted as errors: after the describe
@@ -607,6 +619,20 @@ func listWorkload(ctx context.Context, t *target) (result, error) {
 			out, err = t.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(t.dirID), NextToken: token})
 		}
 		lat = append(lat, time.Since(ps))
+		if err == nil {
+			// The SDK retries a failed attempt itself (after a backoff):
+			// count the pages that took more than one.
+			if ar, ok := retry.GetAttemptResults(out.ResultMetadata); ok && len(ar.Results) > 1 {
+				retried++
+				retriedLat = append(retriedLat, lat[len(lat)-1])
+				if e := ar.Results[0].Err; e != nil && len(retryErrs) < 3 {
+					retryErrs[e.Error()]++
+				}
+			}
+		}
+		before := gcs[0].Value.Uint64()
+		metrics.Read(gcs)
+		clientGC = append(clientGC, gcs[0].Value.Uint64() != before)
 		if err != nil {
 			return result{}, fmt.Errorf("%s DescribeWorkspaces page %d: %w", t.name, page, err)
 		}
@@ -628,11 +654,74 @@ func listWorkload(ctx context.Context, t *target) (result, error) {
 			note += fmt.Sprintf(" %.2f", float64(q.Microseconds())/1000)
 		}
 	}
+	if t.name != "moto" && len(lat) >= 100 {
+		note += listTail(lat, starts, clientGC)
+		r50, r99 := percentiles(retriedLat)
+		note += fmt.Sprintf("; pages the SDK retried: %d (p50/p99 %.2f/%.2f ms)", retried, float64(r50.Microseconds())/1000, float64(r99.Microseconds())/1000)
+		for e := range retryErrs {
+			note += "; a first attempt's error: " + e
+		}
+	}
 	if t.name == "moto" && len(lat) == 1 {
 		note = "1 page: moto does not paginate DescribeWorkspaces"
 	}
 	return result{workload: "list all (paginated DescribeWorkspaces)", target: t.name, requests: int64(len(lat)), errors: errs, items: n, elapsed: el,
 		p50: p50, p99: p99, peakRSS: peakRSS(t.pid), note: note}, nil
+}
+
+// listTail describes a listing's slow pages: how many took over 2, 5, 10
+// and 20 ms, the p50/p90 of the pages during which the load generator's
+// GC ran and of the others, and the ten slowest pages with their offset
+// from the first page.
+// With PEER_LIST_TRACE set to a file name, every page's start (Unix
+// nanoseconds) and latency (ns) is written there, to be laid beside the
+// server's gctrace and the store's file events.
+func listTail(lat []time.Duration, starts []time.Time, clientGC []bool) string {
+	if f := os.Getenv("PEER_LIST_TRACE"); f != "" {
+		var b bytes.Buffer
+		for i, d := range lat {
+			fmt.Fprintf(&b, "%d %d\n", starts[i].UnixNano(), d.Nanoseconds())
+		}
+		os.WriteFile(f, b.Bytes(), 0o644)
+	}
+	var over [4]int
+	for _, d := range lat {
+		for i, ms := range []time.Duration{2, 5, 10, 20} {
+			if d > ms*time.Millisecond {
+				over[i]++
+			}
+		}
+	}
+	var withGC, without []time.Duration
+	for i, d := range lat {
+		if clientGC[i] {
+			withGC = append(withGC, d)
+		} else {
+			without = append(without, d)
+		}
+	}
+	p90 := func(d []time.Duration) float64 {
+		if len(d) == 0 {
+			return 0
+		}
+		s := append([]time.Duration(nil), d...)
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		return float64(s[len(s)*90/100].Microseconds()) / 1000
+	}
+	g50, _ := percentiles(withGC)
+	o50, o99 := percentiles(without)
+	idx := make([]int, len(lat))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return lat[idx[a]] > lat[idx[b]] })
+	s := fmt.Sprintf("; pages over 2/5/10/20 ms: %d/%d/%d/%d; %d pages with a client GC p50/p90 %.2f/%.2f ms, the others p50/p90/p99 %.2f/%.2f/%.2f ms; slowest (ms at s):",
+		over[0], over[1], over[2], over[3], len(withGC), float64(g50.Microseconds())/1000, p90(withGC),
+		float64(o50.Microseconds())/1000, p90(without), float64(o99.Microseconds())/1000)
+	for _, i := range idx[:min(10, len(idx))] {
+		s += fmt.Sprintf(" %.1f@%.2f", float64(lat[i].Microseconds())/1000, starts[i].Sub(starts[0]).Seconds())
+	}
+	return s
 }
 
 // powerWorkload stops and starts n MANUAL desktops until all are AVAILABLE.

@@ -617,9 +617,11 @@ func listWorkload(ctx context.Context, t *target) (result, error) {
 		starts = append(starts, ps)
 		out, err := t.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(t.dirID), NextToken: token})
 		for retry := 0; err != nil && retry < 3; retry++ {
-			// Transport-level retries, counted as errors: after the describe
-			// workload, reading a page sometimes fails with "use of closed
-			// network connection" (not yet diagnosed; see docs/benchmarks.md).
+			// Retries of a call the SDK gave up on, counted as errors. A
+			// page whose body was lost to "use of closed network
+			// connection" (the SDK's race with net/http that sdkConfig's
+			// client works around; docs/benchmarks.md, "Known issue")
+			// should no longer reach here.
 			fmt.Printf("%s: page %d failed, retrying: %v\n", t.name, page, err)
 			errs++
 			out, err = t.ws.DescribeWorkspaces(ctx, &workspaces.DescribeWorkspacesInput{DirectoryId: aws.String(t.dirID), NextToken: token})

@@ -65,18 +65,10 @@ func (m *Module) decodeListed(k string, b []byte, w *desktopRec) (*desktopRec, e
 	*w = desktopRec{
 		WorkspaceID: v.ID, DirectoryID: v.Dir, UserName: v.User, WorkspaceName: v.Name, BundleID: v.Bundle,
 		State: v.State, SubnetID: v.Subnet, IPAddress: v.IP, ErrorCode: v.ErrCode, ErrorMessage: v.ErrMsg,
-		Properties: WorkspaceProperties{
-			RunningMode: v.Props.RunningMode, RunningModeAutoStopTimeoutInMinutes: v.Props.AutoStop,
-			RootVolumeSizeGib: v.Props.Root, UserVolumeSizeGib: v.Props.User, ComputeTypeName: v.Props.Compute,
-			Protocols: v.Props.Protocols, OperatingSystemName: v.Props.OS, GlobalAccelerator: v.Props.GA,
-		},
+		Properties:    v.Props.properties(),
 		Modifications: v.Mods, VolumeKey: v.Key, RootEncrypted: v.RootEnc, UserEncrypted: v.UserEnc,
 		StateSince: time.Unix(0, v.Created+v.Since).UTC(),
 	}
-	if v.Computer != nil {
-		w.ComputerName = *v.Computer
-	} else {
-		w.ComputerName = computerName(v.ID)
-	}
+	w.ComputerName = storedComputerName(v.Computer, v.ID)
 	return w, nil
 }

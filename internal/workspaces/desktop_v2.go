@@ -92,6 +92,24 @@ type propsV2 struct {
 	GA          *GlobalAccelerator `json:"ga,omitempty"`
 }
 
+// properties is p as WorkspaceProperties.
+func (p *propsV2) properties() WorkspaceProperties {
+	return WorkspaceProperties{
+		RunningMode: p.RunningMode, RunningModeAutoStopTimeoutInMinutes: p.AutoStop,
+		RootVolumeSizeGib: p.Root, UserVolumeSizeGib: p.User, ComputeTypeName: p.Compute,
+		Protocols: p.Protocols, OperatingSystemName: p.OS, GlobalAccelerator: p.GA,
+	}
+}
+
+// storedComputerName is a compact record's computer name: the one stored,
+// or, when none is (the usual case), the one its id gives.
+func storedComputerName(stored *string, id string) string {
+	if stored != nil {
+		return *stored
+	}
+	return computerName(id)
+}
+
 // volumeV2 is volumeRec in the compact form.
 type volumeV2 struct {
 	ID     string   `json:"id"`
@@ -346,11 +364,7 @@ func (w *desktopRec) fromV2(v *desktopRecV2) error {
 		WorkspaceID: v.ID, DirectoryID: v.Dir, UserName: v.User, WorkspaceName: v.Name, BundleID: v.Bundle,
 		State: v.State, PrevState: v.Prev, SubnetID: v.Subnet, IPAddress: v.IP,
 		ErrorCode: v.ErrCode, ErrorMessage: v.ErrMsg,
-		Properties: WorkspaceProperties{
-			RunningMode: v.Props.RunningMode, RunningModeAutoStopTimeoutInMinutes: v.Props.AutoStop,
-			RootVolumeSizeGib: v.Props.Root, UserVolumeSizeGib: v.Props.User, ComputeTypeName: v.Props.Compute,
-			Protocols: v.Props.Protocols, OperatingSystemName: v.Props.OS, GlobalAccelerator: v.Props.GA,
-		},
+		Properties:    v.Props.properties(),
 		Modifications: v.Mods, VolumeKey: v.Key, RootEncrypted: v.RootEnc, UserEncrypted: v.UserEnc,
 		UserSID: v.SID, WorkspaceGrant: v.Grant,
 		Root:         volumeRec{VolumeID: v.Root.ID, SizeGib: v.Root.Size, Encrypted: v.Root.Enc, EncryptedDataKey: v.Root.EDK, GrantIDs: v.Root.Grants, ImageID: v.Root.Image},
@@ -361,11 +375,7 @@ func (w *desktopRec) fromV2(v *desktopRecV2) error {
 		MaintGroup: v.Maint, MigratedFrom: v.MigFrom, MigratingTo: v.MigTo,
 		AwaitGuest: v.Await, GuestBoot: v.Boot, Seq: v.Seq,
 	}
-	if v.Computer != nil {
-		w.ComputerName = *v.Computer
-	} else {
-		w.ComputerName = computerName(v.ID)
-	}
+	w.ComputerName = storedComputerName(v.Computer, v.ID)
 	if len(v.HStates) > 0 {
 		w.History = make([]Transition, len(v.HStates))
 		for i, s := range v.HStates {

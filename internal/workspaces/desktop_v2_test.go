@@ -261,3 +261,17 @@ func TestComputerNameAsBefore(t *testing.T) {
 		}
 	}
 }
+
+// TestMaintGroupIDIsTheRequests: a request's maintenance group id, stored
+// in each of its desktops' records, is its request id alone (not the
+// account and Region too); two calls without one get two groups.
+func TestMaintGroupIDIsTheRequests(t *testing.T) {
+	const req = "63b85726-a2c9-4e91-9a2c-33fe68b14a98"
+	if got := maintGroupID(req); got != "mwg/"+req {
+		t.Fatalf("maintGroupID(%q) = %q, want %q", req, got, "mwg/"+req)
+	}
+	a, b := maintGroupID(""), maintGroupID("")
+	if a == b || !strings.HasPrefix(a, "mwg/") || len(a) != len("mwg/")+len(req) {
+		t.Fatalf("calls without a request id got groups %q and %q", a, b)
+	}
+}

@@ -683,9 +683,23 @@ func (m *Module) addLive(ctx context.Context, tx store.Tx, account, region strin
 
 // newCreateCache returns the cache of one CreateWorkspaces request.
 func (m *Module) newCreateCache(c *gateway.Call) *createCache {
-	return &createCache{dirs: map[string]*directoryRec{}, bundles: map[string]*bundleInfo{},
-		// The request's desktops form one maintenance group (one job).
-		maintGroup: "mwg/" + key(c.Account, c.Region, c.RequestID), users: map[string]bool{}}
+	return &createCache{maintGroup: maintGroupID(c.RequestID), dirs: map[string]*directoryRec{}, bundles: map[string]*bundleInfo{},
+		users: map[string]bool{}}
+}
+
+// maintGroupID is the job id of a CreateWorkspaces request's maintenance
+// group (its desktops form one group, one job). It is stored in each
+// desktop's record, written twice per desktop created, so it is the
+// request id alone: a random UUID made by the server, unique without the
+// account and Region (which took 33 of the id's 73 bytes, about 6% of a
+// record). A call without a request id gets a UUID of its own. The id is
+// opaque: records of older stores keep their longer ids, which are
+// compared as they are.
+func maintGroupID(requestID string) string {
+	if requestID == "" {
+		requestID = ids.UUID()
+	}
+	return "mwg/" + requestID
 }
 
 // createCache holds what one CreateWorkspaces request looked up once for

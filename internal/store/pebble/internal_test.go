@@ -1,6 +1,7 @@
 package pebble
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -547,5 +548,154 @@ func TestTablesCompression(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no table after a flush")
+	}
+}
+
+// rawKeys returns the store's keys under prefix, with their values.
+func rawKeys(t *testing.T, db *DB, prefix byte) map[string][]byte {
+	t.Helper()
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for ok := it.First(); ok; ok = it.Next() {
+		out[string(it.Key())] = slices.Clone(it.Value())
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A claim is written apart from its job's record: Claim leaves the record
+// (and its payload) as it was and writes the owner and the claim's end
+// under the claim key; Release and FinishJob drop the claim key; nothing
+// of the job is left once it is finished.
+func TestClaimLeavesTheJobRecord(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	t0 := time.Unix(1_000_000, 0)
+	payload := bytes.Repeat([]byte("ref,"), 200)
+	update := func(fn func(tx store.Tx) error) error { return db.Update(ctx, fn) }
+	if err := update(func(tx store.Tx) error {
+		return tx.Enqueue(ctx, store.Job{ID: "j1", Kind: "k", Due: t0, Payload: payload})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	record := rawKeys(t, db, jobPrefix)[string(jobKey("j1"))]
+	claim := func(owner string, now time.Time) {
+		t.Helper()
+		got, err := db.Claim(ctx, owner, now, time.Minute, 10)
+		if err != nil || len(got) != 1 || got[0].ID != "j1" || !bytes.Equal(got[0].Payload, payload) || got[0].Owner != owner {
+			t.Fatalf("Claim = %+v, %v, want j1 and its payload for %s", got, err, owner)
+		}
+	}
+	claim("a", t0)
+	if got := rawKeys(t, db, jobPrefix)[string(jobKey("j1"))]; !bytes.Equal(got, record) {
+		t.Fatalf("Claim rewrote the job's record:\n got %q\nwant %q", got, record)
+	}
+	claims := rawKeys(t, db, claimPrefix)
+	if len(claims) != 1 || len(claims[string(claimKey("j1"))]) > 24 {
+		t.Fatalf("claim keys after Claim: %q", claims)
+	}
+	// Claimed: not claimable again until the claim's end, nor finished by another owner.
+	if got, err := db.Claim(ctx, "b", t0.Add(time.Second), time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("Claim of a claimed job = %+v, %v", got, err)
+	}
+	if err := update(func(tx store.Tx) error { return tx.FinishJob(ctx, "j1", "b") }); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("FinishJob by another owner = %v, want ErrConflict", err)
+	}
+	if err := db.Release(ctx, "j1", "a", t0.Add(time.Second), "failed"); err != nil {
+		t.Fatal(err)
+	}
+	if claims := rawKeys(t, db, claimPrefix); len(claims) != 0 {
+		t.Fatalf("claim keys after Release: %q", claims)
+	}
+	if jobs, err := db.ListJobs(ctx, "", 10); err != nil || len(jobs) != 1 || jobs[0].Attempts != 1 || jobs[0].LastError != "failed" {
+		t.Fatalf("ListJobs after Release = %+v, %v", jobs, err)
+	}
+	claim("b", t0.Add(2*time.Second))
+	if err := update(func(tx store.Tx) error { return tx.FinishJob(ctx, "j1", "b") }); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []byte{jobPrefix, claimPrefix, duePrefix} {
+		if left := rawKeys(t, db, p); len(left) != 0 {
+			t.Errorf("keys under %q after FinishJob: %q", p, left)
+		}
+	}
+}
+
+// A job record claimed by an older version (the owner and the claim's end
+// in the record, no claim key) still reads as claimed by it: its owner
+// finishes it, another does not, and once its claim has expired a new
+// claim (a claim key) takes it over.
+func TestOlderClaimedRecordReads(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pebble")
+	ctx := t.Context()
+	opts := Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20}
+	db, err := Open(ctx, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1_000_000, 0)
+	until := t0.Add(time.Minute).UnixNano()
+	for _, id := range []string{"old1", "old2"} {
+		j := &job{kind: "k", due: t0.UnixNano(), payload: []byte("p-" + id), owner: "old", claimUntil: until}
+		if err := db.pdb.Set(jobKey(id), j.encode(), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.pdb.Set(dueKey(until, id), nil, pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// And one claimed in a claim key before the store reopened (the key
+	// filter must hold the claim keys at Open).
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		return tx.Enqueue(ctx, store.Job{ID: "new1", Kind: "k", Due: t0.Add(-time.Hour)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Claim(ctx, "c", t0.Add(-time.Hour), time.Hour, 1); err != nil || len(got) != 1 {
+		t.Fatalf("Claim = %+v, %v", got, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	<-db.keysDone
+	finish := func(id, owner string) error {
+		return db.Update(ctx, func(tx store.Tx) error { return tx.FinishJob(ctx, id, owner) })
+	}
+	if err := finish("new1", "c"); err != nil {
+		t.Fatalf("FinishJob of a claim made before the store reopened = %v", err)
+	}
+	if err := finish("old1", "new"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("FinishJob of an older claim by another owner = %v, want ErrConflict", err)
+	}
+	if err := finish("old1", "old"); err != nil {
+		t.Fatalf("FinishJob of an older claim by its owner = %v", err)
+	}
+	if got, err := db.Claim(ctx, "new", t0.Add(30*time.Second), time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("Claim before the older claim's end = %+v, %v", got, err)
+	}
+	got, err := db.Claim(ctx, "new", t0.Add(2*time.Minute), time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].ID != "old2" || string(got[0].Payload) != "p-old2" {
+		t.Fatalf("Claim after the older claim's end = %+v, %v", got, err)
+	}
+	if err := finish("old2", "old"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("FinishJob by the expired owner = %v, want ErrConflict", err)
+	}
+	if err := finish("old2", "new"); err != nil {
+		t.Fatalf("FinishJob by the new owner = %v", err)
+	}
+	for _, p := range []byte{jobPrefix, claimPrefix, duePrefix} {
+		if left := rawKeys(t, db, p); len(left) != 0 {
+			t.Errorf("keys under %q after FinishJob: %q", p, left)
+		}
 	}
 }

@@ -14,7 +14,15 @@ import (
 	"github.com/deskplane/deskplane/internal/store"
 )
 
-// job is a job's stored record.
+// job is a job as stored: its record (under jobKey) and, while it is
+// claimed, its claim (under claimKey).
+//
+// A claim is kept apart from the record, so that Claim writes a few bytes
+// (the owner and the claim's end) and not the record and its payload again
+// (a provisioning batch's payload holds 25 desktops' refs). The record is
+// written with no owner; one written by an older version may hold one, and
+// is read as claimed by it until a claim key overrides it or the record is
+// written again.
 type job struct {
 	kind       string
 	due        int64 // unix nanoseconds
@@ -24,6 +32,9 @@ type job struct {
 	attempts   int
 	lastError  string
 	parked     bool
+	// claimKeyed is whether the claim (owner, claimUntil) was read from a
+	// claim key (not from the record).
+	claimKeyed bool
 }
 
 // jobFormat is the first byte of a job record.
@@ -106,6 +117,57 @@ func jobKey(id string) []byte {
 	return append([]byte{jobPrefix}, id...)
 }
 
+// claimKey is the key of job id's claim.
+func claimKey(id string) []byte {
+	return append([]byte{claimPrefix}, id...)
+}
+
+// encodeClaim returns the value of claimed job j's claim: the claim's
+// end and the job's due time as varints, then the owner. With the due
+// time, the claim alone gives the job's due index entry (claimable), so
+// FinishJob reads the claim and not the record and its payload.
+func encodeClaim(j *job) []byte {
+	b := make([]byte, 0, 2*binary.MaxVarintLen64+len(j.owner))
+	b = binary.AppendVarint(b, j.claimUntil)
+	b = binary.AppendVarint(b, j.due)
+	return append(b, j.owner...)
+}
+
+// decodeClaim decodes a claim's value into j.
+func decodeClaim(b []byte, j *job) error {
+	until, n := binary.Varint(b)
+	if n <= 0 {
+		return errBadJob
+	}
+	due, m := binary.Varint(b[n:])
+	if m <= 0 || n+m == len(b) {
+		return errBadJob // no owner: a claim always has one
+	}
+	j.owner, j.claimUntil, j.due, j.claimKeyed = string(b[n+m:]), until, due, true
+	return nil
+}
+
+// getClaim reads job id's claim key into j (false when it has none).
+func (t *tx) getClaim(id string, j *job) (bool, error) {
+	k := claimKey(id)
+	if t.b != nil && !t.db.keys.mayHold(k) {
+		return false, nil // never claimed (the key filter knows every claim)
+	}
+	v, closer, err := t.r.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("pebble: get job %s's claim: %w", id, err)
+	}
+	err = decodeClaim(v, j)
+	closer.Close()
+	if err != nil {
+		return false, fmt.Errorf("pebble: job %s's claim: %w", id, err)
+	}
+	return true, nil
+}
+
 // dueKey is the due index's key of job id claimable at ns: the time as 8
 // big-endian bytes with the sign bit flipped, so keys sort by time.
 func dueKey(ns int64, id string) []byte {
@@ -120,7 +182,8 @@ func dueTime(k []byte) int64 {
 	return int64(binary.BigEndian.Uint64(k[1:9]) ^ (1 << 63))
 }
 
-// getJob reads job id as the transaction sees it (nil when absent).
+// getJob reads job id, with its claim, as the transaction sees it (nil
+// when absent).
 func (t *tx) getJob(id string) (*job, error) {
 	k := jobKey(id)
 	if t.b != nil && !t.db.keys.mayHold(k) {
@@ -133,21 +196,30 @@ func (t *tx) getJob(id string) (*job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebble: get job %s: %w", id, err)
 	}
-	defer closer.Close()
 	j, err := decodeJob(v)
+	closer.Close()
 	if err != nil {
 		return nil, fmt.Errorf("pebble: job %s: %w", id, err)
+	}
+	if _, err := t.getClaim(id, j); err != nil {
+		return nil, err
 	}
 	return j, nil
 }
 
-// putJob writes job id, moving its due index entry from what old had
-// (nil: a new job).
+// putJob writes job id, unclaimed (j has no owner), moving its due index
+// entry from what old had (nil: a new job) and deleting old's claim.
 func (t *tx) putJob(id string, old, j *job) error {
 	if t.b == nil {
 		return errReadOnly
 	}
+	if j.owner != "" {
+		return fmt.Errorf("pebble: write job %s: a claimed job is written by claimJob", id)
+	}
 	if err := t.unindex(id, old); err != nil {
+		return err
+	}
+	if err := t.unclaim(id, old); err != nil {
 		return err
 	}
 	k := jobKey(id)
@@ -155,11 +227,44 @@ func (t *tx) putJob(id string, old, j *job) error {
 	if err := t.b.Set(k, j.encode(), nil); err != nil {
 		return fmt.Errorf("pebble: write job %s: %w", id, err)
 	}
+	return t.index(id, j)
+}
+
+// claimJob claims job id (old, not nil) for owner until until: it writes
+// the claim's key and moves the job's due index entry, and leaves the
+// job's record as it is.
+func (t *tx) claimJob(id string, old *job, owner string, until int64) (*job, error) {
+	if err := t.unindex(id, old); err != nil {
+		return nil, err
+	}
+	j := *old
+	j.owner, j.claimUntil, j.claimKeyed = owner, until, true
+	k := claimKey(id)
+	t.db.keys.add(k) // before the batch can be committed
+	if err := t.b.Set(k, encodeClaim(&j), nil); err != nil {
+		return nil, fmt.Errorf("pebble: claim job %s: %w", id, err)
+	}
+	return &j, t.index(id, &j)
+}
+
+// index writes j's due index entry, if it has one.
+func (t *tx) index(id string, j *job) error {
 	if at, ok := j.claimable(); ok {
 		t.db.due.lower(at) // before the batch can be committed
 		if err := t.b.Set(dueKey(at, id), nil, nil); err != nil {
 			return fmt.Errorf("pebble: index job %s: %w", id, err)
 		}
+	}
+	return nil
+}
+
+// unclaim deletes old's claim key, if it has one.
+func (t *tx) unclaim(id string, old *job) error {
+	if old == nil || !old.claimKeyed {
+		return nil
+	}
+	if err := t.b.Delete(claimKey(id), nil); err != nil {
+		return fmt.Errorf("pebble: unclaim job %s: %w", id, err)
 	}
 	return nil
 }
@@ -177,9 +282,13 @@ func (t *tx) unindex(id string, old *job) error {
 	return nil
 }
 
-// deleteJob deletes job id (old, not nil) and its due index entry.
+// deleteJob deletes job id (old, not nil), its claim and its due index
+// entry.
 func (t *tx) deleteJob(id string, old *job) error {
 	if err := t.unindex(id, old); err != nil {
+		return err
+	}
+	if err := t.unclaim(id, old); err != nil {
 		return err
 	}
 	if err := t.b.Delete(jobKey(id), nil); err != nil {
@@ -213,6 +322,19 @@ func (t *tx) CancelJob(ctx context.Context, id string) error {
 func (t *tx) FinishJob(ctx context.Context, id, owner string) error {
 	if t.b == nil {
 		return errReadOnly
+	}
+	// The claim gives the owner and the due index entry: the record (and
+	// its payload) is not read. A job with no claim key (unclaimed, or
+	// claimed by an older version) is read whole.
+	var claimed job
+	if ok, err := t.getClaim(id, &claimed); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		if claimed.owner != owner {
+			return store.ErrConflict
+		}
+		return t.deleteJob(id, &claimed)
 	}
 	old, err := t.getJob(id)
 	if err != nil {
@@ -261,9 +383,8 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 			if old == nil {
 				return fmt.Errorf("pebble: claim: the due index names job %s, which does not exist", id)
 			}
-			j := *old
-			j.owner, j.claimUntil = owner, until
-			if err := t.putJob(id, old, &j); err != nil {
+			j, err := t.claimJob(id, old, owner, until)
+			if err != nil {
 				return err
 			}
 			out = append(out, store.Claimed{Job: store.Job{ID: id, Kind: j.kind, Due: time.Unix(0, j.due).UTC(), Payload: j.payload},
@@ -363,7 +484,7 @@ func (db *DB) settle(ctx context.Context, id, owner string, due time.Time, lastE
 			return err
 		}
 		j := *old
-		j.owner, j.claimUntil = "", 0
+		j.owner, j.claimUntil, j.claimKeyed = "", 0, false
 		j.due, j.attempts, j.lastError, j.parked = due.UnixNano(), j.attempts+1, store.JobError(lastErr), park
 		return t.putJob(id, old, &j)
 	})

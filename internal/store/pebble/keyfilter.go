@@ -11,8 +11,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// keyFilter is an in-memory bloom filter of the record and job keys the
-// store holds: when it says a key is absent, the key is absent, and
+// keyFilter is an in-memory bloom filter of the record, job and claim keys
+// the store holds: when it says a key is absent, the key is absent, and
 // Create, CreateMany, Delete and Enqueue skip the lookup in the database
 // (a Pebble Get walks the batch, every memtable and every level: about 7
 // µs for a key that is not there). A positive answer is only a maybe,
@@ -32,7 +32,8 @@ type keyFilter struct {
 }
 
 // mayHold reports whether the store may hold key (a record key, as
-// recordKey builds it, or a job key, as jobKey does); false is certain.
+// recordKey builds it, a job key, as jobKey does, or a claim key, as
+// claimKey does); false is certain.
 // Writer only.
 func (f *keyFilter) mayHold(key []byte) bool {
 	base := f.base.Load()
@@ -43,7 +44,7 @@ func (f *keyFilter) mayHold(key []byte) bool {
 	return base.has(h) || f.recent.has(h)
 }
 
-// add notes a record or job key the writer is writing. Writer only.
+// add notes a record, job or claim key the writer is writing. Writer only.
 func (f *keyFilter) add(key []byte) {
 	f.recent.add(filterHash(key))
 }
@@ -54,13 +55,13 @@ func filterHash(key []byte) uint64 { return maphash.Bytes(filterSeed, key) }
 // filterSeed hashes the filter's keys (the filter lives in memory only).
 var filterSeed = maphash.MakeSeed()
 
-// readKeys reads every record and job key of snapshot s into a new filter
+// readKeys reads every record, job and claim key of snapshot s into a new filter
 // and publishes it as f's base; it gives up (the filter stays unused) when
 // ctx ends or the read fails.
 func (f *keyFilter) readKeys(ctx context.Context, s *pebble.Snapshot) error {
 	base := &bloomLayers{}
 	n := 0
-	for _, prefix := range []byte{recordPrefix, jobPrefix} {
+	for _, prefix := range []byte{recordPrefix, jobPrefix, claimPrefix} {
 		it, err := s.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
 		if err != nil {
 			return fmt.Errorf("pebble: read the keys: %w", err)

@@ -118,11 +118,13 @@ var (
 )
 
 // Key layout: a record is recordPrefix, its table, a NUL byte and its key;
-// a job is jobPrefix and its id; the due index is duePrefix, the 8-byte
-// time the job is next claimable and its id.
+// a job is jobPrefix and its id; a job's claim is claimPrefix and its id;
+// the due index is duePrefix, the 8-byte time the job is next claimable
+// and its id.
 const (
 	recordPrefix = 'r'
 	jobPrefix    = 'j'
+	claimPrefix  = 'c'
 	duePrefix    = 'q'
 )
 

@@ -42,9 +42,20 @@ const MaxWrittenValue = 16 << 10
 
 // New returns a cache of at most max entries and maxBytes bytes of keys
 // and values.
+//
+// Its map is made with room for max entries (up to presizeEntries): grown
+// one insert at a time, it rehashed every entry at each doubling of its
+// tables, on the store's single writer (the first 40,000 desktops created
+// spent about 1 µs each in the rehashes). When the cache starts over, the
+// map keeps its room (clear does not shrink it), so this is the room it
+// reaches anyway once full.
 func New(max, maxBytes int) *Cache {
-	return &Cache{m: map[string][]byte{}, max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
+	return &Cache{m: make(map[string][]byte, min(max, presizeEntries)), max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
 }
+
+// presizeEntries bounds the room New makes in a cache's map (the embedded
+// stores' default bound, 100,000 entries, is under it: about 5 MiB).
+const presizeEntries = 1 << 17
 
 // Key is the cache key of a record: table, a NUL byte, key.
 func Key(table, key string) string { return table + "\x00" + key }

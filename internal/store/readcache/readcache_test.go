@@ -1,6 +1,10 @@
 package readcache
 
-import "testing"
+import (
+	"fmt"
+	"runtime"
+	"testing"
+)
 
 // TestReadCacheBounds: the cache holds at most its entries and bytes (it
 // starts over past either), counts replaced and dropped values right, and
@@ -223,5 +227,32 @@ func TestGetRecord(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { c.GetRecord("desktops", "a/b/ws-1") }); n != 0 {
 		t.Fatalf("a hit allocates %v times", n)
+	}
+}
+
+// TestFilledWithoutGrowing: a cache's map has room for its bound on
+// entries from the start, so filling it up to the bound never grows it
+// (growing allocates new tables and rehashes every entry, on the writer).
+func TestFilledWithoutGrowing(t *testing.T) {
+	const n = 20000
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = Key("desktops", fmt.Sprintf("111122223333/us-east-1/ws-%09d", i))
+	}
+	v := []byte("v")
+	c := New(n, 1<<30)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, k := range keys {
+		c.Put(k, v)
+	}
+	runtime.ReadMemStats(&after)
+	if c.Len() != n {
+		t.Fatalf("the cache holds %d entries, want %d", c.Len(), n)
+	}
+	// Growing a map to 20,000 entries one insert at a time allocates its
+	// tables over and over (about 150 times).
+	if allocs := after.Mallocs - before.Mallocs; allocs > 5 {
+		t.Fatalf("filling a cache to its bound made %d allocations", allocs)
 	}
 }

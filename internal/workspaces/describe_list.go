@@ -1,7 +1,6 @@
 package workspaces
 
 import (
-	"bytes"
 	"sync"
 	"time"
 
@@ -50,7 +49,7 @@ func (m *Module) decodeListed(k string, b []byte, w *desktopRec) (*desktopRec, e
 	if c, ok := m.decoded.Cached(tDesktops, k, b); ok {
 		return c, nil
 	}
-	if !bytes.HasPrefix(b, []byte(v2Prefix)) || m.decoded.Room() {
+	if !compactForm(b) || m.decoded.Room() {
 		return m.decoded.Decode(tDesktops, k, b)
 	}
 	v := listScratch.Get().(*listRecV2)

@@ -28,12 +28,36 @@ import (
 //     through the store's batch, WAL, memtable and read cache, twice per
 //     created desktop.
 //
-// decodeRecord reads both; "state" and "tags" keep their names in both
-// forms (resourceTags reads only those two members).
+// The compact form's version 3 ({"v":3,) is version 2 with one more
+// member, "eq", last: bits naming the times left out because they equal
+// the state's time (ss): the snapshot base (eqSnapBase), the time it
+// became available (eqAvail) and the last history entry's (eqLastHist).
+// A desktop that has just become AVAILABLE has all three (about 27 B of
+// its record), one just created the last. A record with none of them is
+// written as version 2, byte for byte as before.
+//
+// decodeRecord reads every form; "state" and "tags" keep their names in
+// all (resourceTags reads only those two members).
 
-// v2Prefix begins every record in the compact form (and none in the first:
-// its first member is "id").
-const v2Prefix = `{"v":2,`
+// v2Prefix and v3Prefix begin every record in the compact form (and none
+// in the first: its first member is "id").
+const (
+	v2Prefix = `{"v":2,`
+	v3Prefix = `{"v":3,`
+)
+
+// compactForm reports whether b is a record in the compact form.
+func compactForm(b []byte) bool {
+	return bytes.HasPrefix(b, []byte(v2Prefix)) || bytes.HasPrefix(b, []byte(v3Prefix))
+}
+
+// The bits of a version 3 record's "eq": each names a time left out of the
+// record because it equals the state's time.
+const (
+	eqSnapBase = 1 << iota // "sb"
+	eqAvail                // "as"
+	eqLastHist             // the last of "ht"
+)
 
 // desktopRecV2 is the compact form of desktopRec (see above). Times are
 // nanoseconds after C, the creation time in Unix nanoseconds; a time
@@ -78,6 +102,7 @@ type desktopRecV2 struct {
 	Seq      int64               `json:"q"`
 	HStates  []string            `json:"hs,omitempty"`
 	HTimes   []int64             `json:"ht,omitempty"`
+	Eq       int                 `json:"eq,omitempty"` // version 3: the eq bits
 }
 
 // propsV2 is WorkspaceProperties in the compact form.
@@ -167,15 +192,38 @@ func (w *desktopRec) AppendJSON(b []byte) ([]byte, error) {
 	return w.appendV2(b), nil
 }
 
+// eqBits returns the eq bits of w in the compact form: which of its times
+// equal its state's time.
+func (w *desktopRec) eqBits() int {
+	ss := w.StateSince.UnixNano()
+	eq := 0
+	if w.SnapshotBase != nil && w.SnapshotBase.UnixNano() == ss {
+		eq |= eqSnapBase
+	}
+	if w.AvailableSince != nil && w.AvailableSince.UnixNano() == ss {
+		eq |= eqAvail
+	}
+	if n := len(w.History); n > 0 && w.History[n-1].Time.UnixNano() == ss {
+		eq |= eqLastHist
+	}
+	return eq
+}
+
 // appendV2 appends the compact form: the bytes encoding/json writes for
 // the desktopRecV2 of w (TestDesktopV2MatchesEncodingJSON holds them
-// equal). w must be compactable.
+// equal), in version 3 when a time can be left out (eqBits), else in
+// version 2. w must be compactable.
 func (w *desktopRec) appendV2(b []byte) []byte {
 	c := w.Created.UnixNano()
 	off := func(b []byte, name string, t time.Time) []byte {
 		return jsonenc.Int(jsonenc.Field(b, name, false), t.UnixNano()-c)
 	}
-	b = append(b, v2Prefix...)
+	eq := w.eqBits()
+	if eq != 0 {
+		b = append(b, v3Prefix...)
+	} else {
+		b = append(b, v2Prefix...)
+	}
 	b = jsonenc.String(jsonenc.Field(b, "id", true), w.WorkspaceID)
 	b = jsonenc.String(jsonenc.Field(b, "d", false), w.DirectoryID)
 	b = jsonenc.String(jsonenc.Field(b, "u", false), w.UserName)
@@ -199,7 +247,7 @@ func (w *desktopRec) appendV2(b []byte) []byte {
 	b = optString(b, "wg", w.WorkspaceGrant)
 	b = w.Root.appendV2(jsonenc.Field(b, "r", false))
 	b = w.User.appendV2(jsonenc.Field(b, "uv", false))
-	if w.SnapshotBase != nil {
+	if w.SnapshotBase != nil && eq&eqSnapBase == 0 {
 		b = off(b, "sb", *w.SnapshotBase)
 	}
 	if w.UnhealthySince != nil {
@@ -212,7 +260,7 @@ func (w *desktopRec) appendV2(b []byte) []byte {
 	if s := w.StateSince.UnixNano() - c; s != 0 {
 		b = jsonenc.Int(jsonenc.Field(b, "ss", false), s)
 	}
-	if w.AvailableSince != nil {
+	if w.AvailableSince != nil && eq&eqAvail == 0 {
 		b = off(b, "as", *w.AvailableSince)
 	}
 	if !w.LastVolumeResize.IsZero() {
@@ -240,14 +288,24 @@ func (w *desktopRec) appendV2(b []byte) []byte {
 			}
 			b = jsonenc.String(b, h.State)
 		}
-		b = append(jsonenc.Field(append(b, ']'), "ht", false), '[')
-		for i, h := range w.History {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonenc.Int(b, h.Time.UnixNano()-c)
-		}
 		b = append(b, ']')
+		times := w.History
+		if eq&eqLastHist != 0 {
+			times = times[:len(times)-1]
+		}
+		if len(times) > 0 {
+			b = append(jsonenc.Field(b, "ht", false), '[')
+			for i, h := range times {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = jsonenc.Int(b, h.Time.UnixNano()-c)
+			}
+			b = append(b, ']')
+		}
+	}
+	if eq != 0 {
+		b = jsonenc.Int(jsonenc.Field(b, "eq", false), int64(eq))
 	}
 	return append(b, '}')
 }
@@ -305,7 +363,7 @@ type desktopRecV1 desktopRec
 // DecodeRecord decodes a stored desktop record of either form into w
 // (store.DecodeJSON calls it).
 func (w *desktopRec) DecodeRecord(b []byte) error {
-	if !bytes.HasPrefix(b, []byte(v2Prefix)) {
+	if !compactForm(b) {
 		return gojson.Unmarshal(b, (*desktopRecV1)(w))
 	}
 	v := v2Scratch.Get().(*desktopRecV2)
@@ -326,7 +384,7 @@ var v2Scratch = sync.Pool{New: func() any { return new(desktopRecV2) }}
 // encoding/json's callers; the store's reads use DecodeRecord).
 func (w *desktopRec) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
-	if !bytes.HasPrefix(b, []byte(v2Prefix)) {
+	if !compactForm(b) {
 		return json.Unmarshal(b, (*desktopRecV1)(w))
 	}
 	var v desktopRecV2
@@ -339,9 +397,19 @@ func (w *desktopRec) UnmarshalJSON(b []byte) error {
 // errV2History is a compact record whose history arrays differ in length.
 var errV2History = errors.New("desktop record: history states and times differ in number")
 
+// errV3Eq is a compact record whose eq bits name a time it also holds, or
+// are not version 3's.
+var errV3Eq = errors.New("desktop record: a time both left out (eq) and written")
+
 // fromV2 sets w to the record v holds, as the first form's decoding would
-// (into a zero record).
+// (into a zero record). A version 3 record's left-out times (v.Eq) are put
+// back into v first.
 func (w *desktopRec) fromV2(v *desktopRecV2) error {
+	if v.Eq != 0 {
+		if err := v.restoreEq(); err != nil {
+			return err
+		}
+	}
 	if len(v.HStates) != len(v.HTimes) {
 		return errV2History
 	}
@@ -382,5 +450,34 @@ func (w *desktopRec) fromV2(v *desktopRecV2) error {
 			w.History[i] = Transition{State: s, Time: at(v.HTimes[i])}
 		}
 	}
+	return nil
+}
+
+// restoreEq puts back the times a version 3 record left out (v.Eq): each is
+// the state's time, v.Since.
+func (v *desktopRecV2) restoreEq() error {
+	if v.V != 3 || v.Eq&^(eqSnapBase|eqAvail|eqLastHist) != 0 {
+		return errV3Eq
+	}
+	since := v.Since
+	if v.Eq&eqSnapBase != 0 {
+		if v.SnapBase != nil {
+			return errV3Eq
+		}
+		v.SnapBase = &since
+	}
+	if v.Eq&eqAvail != 0 {
+		if v.Avail != nil {
+			return errV3Eq
+		}
+		v.Avail = &since
+	}
+	if v.Eq&eqLastHist != 0 {
+		if len(v.HStates) != len(v.HTimes)+1 {
+			return errV2History
+		}
+		v.HTimes = append(v.HTimes, since)
+	}
+	v.Eq = 0
 	return nil
 }

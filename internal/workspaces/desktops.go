@@ -452,10 +452,13 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 	// The answer is rendered here, off the store's writer, from the
 	// records the transaction made: until they are handed to the
 	// provisioning job below, nothing else changes them.
+	// The properties and flags the answers point to come from one block
+	// for the request (they live as long as the answer).
 	out.PendingRequests = make([]Workspace, 0, len(committed.created))
-	for _, w := range committed.created {
+	boxes := make([]renderBox, len(committed.created))
+	for i, w := range committed.created {
 		if w != nil {
-			out.PendingRequests = append(out.PendingRequests, m.render(w))
+			out.PendingRequests = append(out.PendingRequests, m.renderInto(w, &boxes[i]))
 		}
 	}
 	// The records are the provisioning job's now: this request is done

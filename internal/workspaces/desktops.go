@@ -374,13 +374,20 @@ func (m *Module) bundleProtocol(ctx context.Context, tx store.Tx, account, regio
 	if err != nil {
 		return "", "", err
 	}
+	protocol, tenancy := imageProtocol(b, img)
+	return protocol, tenancy, nil
+}
+
+// imageProtocol is bundleProtocol of b, whose image is img (nil when not
+// found).
+func imageProtocol(b *bundleRec, img *imageRec) (protocol, tenancy string) {
 	if img == nil {
 		if b.Owner == "AMAZON" {
-			return "PCOIP", "DEFAULT", nil
+			return "PCOIP", "DEFAULT"
 		}
-		return "", "", nil
+		return "", ""
 	}
-	return img.Protocol, img.RequiredTenancy, nil
+	return img.Protocol, img.RequiredTenancy
 }
 
 type itemError struct{ code, msg string }
@@ -790,13 +797,12 @@ func (m *Module) cachedBundle(ctx context.Context, tx store.Tx, c *gateway.Call,
 	}
 	info := &bundleInfo{b: b}
 	if b != nil {
-		if info.protocol, info.tenancy, err = m.bundleProtocol(ctx, tx, c.Account, c.Region, b); err != nil {
-			return nil, err
-		}
+		// The image is read once, for the protocol, tenancy and OS.
 		img, err := m.lookupImage(ctx, tx, c.Account, c.Region, b.ImageID)
 		if err != nil {
 			return nil, err
 		}
+		info.protocol, info.tenancy = imageProtocol(b, img)
 		if img != nil {
 			info.osName = img.OSName
 		}

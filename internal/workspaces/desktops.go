@@ -949,8 +949,7 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 	if err := checkVolumeCombo(rootSize, userSize, compute); err != nil {
 		return nil, nil, err
 	}
-	id := newOrderedID("ws-")
-	rootVol, userVol := volumeIDs()
+	id, rootVol, userVol, computer := newDesktopIDs()
 	// The record and what it points to in one allocation.
 	box := &plannedBox{mode: mode, compute: compute, root: rootSize, user: userSize}
 	// Room for the provisioning's transition, appended in place.
@@ -958,7 +957,7 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 	w = &box.w
 	*w = desktopRec{
 		WorkspaceID: id, DirectoryID: r.DirectoryId, UserName: r.UserName, WorkspaceName: ptr.Deref(r.WorkspaceName),
-		BundleID: r.BundleId, ComputerName: computerName(id),
+		BundleID: r.BundleId, ComputerName: computer,
 		Properties: WorkspaceProperties{RunningMode: &box.mode, ComputeTypeName: &box.compute, RootVolumeSizeGib: &box.root, UserVolumeSizeGib: &box.user,
 			Protocols: protocols(protocol), OperatingSystemName: props.OperatingSystemName},
 		VolumeKey: keyARN, RootEncrypted: rootEnc, UserEncrypted: userEnc, UserSID: sid,
@@ -1256,12 +1255,21 @@ func volumeID() string {
 // volumeIDs returns two volume ids as volumeID makes them, from one
 // random read, in one allocation.
 func volumeIDs() (string, string) {
+	var b [2 * volIDLen]byte
+	putVolumeIDs(b[:])
+	s := string(b[:])
+	return s[:volIDLen], s[volIDLen:]
+}
+
+const volIDLen = 4 + 17 // vol- and 17 hex digits
+
+// putVolumeIDs writes two volume ids into b[:2*volIDLen].
+func putVolumeIDs(b []byte) {
 	const digits = "0123456789abcdef"
 	var rnd [18]byte
 	rand.Read(rnd[:])
-	var b [2 * (4 + 17)]byte
 	for v := range 2 {
-		o := v * (4 + 17)
+		o := v * volIDLen
 		copy(b[o:], "vol-")
 		for i := range 17 {
 			c := rnd[v*9+i/2]
@@ -1271,8 +1279,28 @@ func volumeIDs() (string, string) {
 			b[o+4+i] = digits[c&0x0f]
 		}
 	}
+}
+
+// newDesktopIDs returns a new desktop's id (newOrderedID("ws-")), its
+// volumes' ids (volumeIDs) and its computer name (computerName(id)), in
+// one allocation: they belong to one record and live as long as it.
+func newDesktopIDs() (id, rootVol, userVol, computer string) {
+	const idLen, nameLen = 3 + 9, 7 + 8
+	var b [idLen + 2*volIDLen + nameLen]byte
+	d := orderedDigits()
+	copy(b[:], "ws-")
+	copy(b[3:], d[:])
+	putVolumeIDs(b[idLen:])
+	n := b[idLen+2*volIDLen:]
+	copy(n, "WSAMZN-")
+	for i, c := range d[1:] { // the id's last eight, upper case (base36: ASCII)
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		n[7+i] = c
+	}
 	s := string(b[:])
-	return s[:4+17], s[4+17:]
+	return s[:idLen], s[idLen : idLen+volIDLen], s[idLen+volIDLen : idLen+2*volIDLen], s[idLen+2*volIDLen:]
 }
 
 // computerName is the desktop's NetBIOS name: WSAMZN- and the last eight

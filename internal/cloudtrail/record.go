@@ -310,37 +310,12 @@ var (
 	awsTimeType = reflect.TypeOf(awsproto.Time{})
 )
 
-// params renders a decoded request or response as CloudTrail's
-// requestParameters/responseElements JSON: members in lowerCamelCase, absent
-// members left out, map keys (encryption contexts, tags) kept as sent and
-// sorted, blobs and secrets left out. It returns nil (JSON null) for an
-// empty value. It writes the JSON directly, walking the value once with a
-// cached plan per struct type.
-func params(v any) json.RawMessage {
-	if v == nil {
-		return nil
-	}
-	// Encoded into a reused scratch buffer and copied out at its size: a
-	// CreateWorkspaces request of 25 desktops is about 5 KB, which grown
-	// from nothing costs eight allocations and twice its size in garbage.
-	bp := scratch.Get().(*[]byte)
-	b, ok := appendParams((*bp)[:0], v)
-	var out json.RawMessage
-	if ok {
-		out = make([]byte, len(b))
-		copy(out, b)
-	}
-	// Returned to the pool only once copied out: another build may take
-	// it as soon as it is back.
-	if cap(b) <= 1<<20 { // a rare huge request does not pin its buffer
-		*bp = b[:0]
-		scratch.Put(bp)
-	}
-	return out
-}
-
-// appendParams appends params(v)'s JSON to b; ok is false (and b as it
-// was) when params(v) is nil.
+// appendParams appends a decoded request or response as CloudTrail's
+// requestParameters/responseElements JSON to b: members in lowerCamelCase,
+// absent members left out, map keys (encryption contexts, tags) kept as
+// sent and sorted, blobs and secrets left out. ok is false (and b as it
+// was) for an empty value (JSON null). The writer encodes into buffers of
+// its own, which its rows copy.
 func appendParams(b []byte, v any) (_ []byte, ok bool) {
 	if v == nil {
 		return b, false
@@ -352,9 +327,6 @@ func appendParams(b []byte, v any) (_ []byte, ok bool) {
 	}
 	return b, true
 }
-
-// scratch holds params' encoding buffers.
-var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
 
 // field is one member of a struct type's plan.
 type field struct {

@@ -974,7 +974,8 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 		}
 	}
 	if w.Properties.OperatingSystemName == nil && bi.osName != "" {
-		w.Properties.OperatingSystemName = ptr.To(bi.osName)
+		box.os = bi.osName
+		w.Properties.OperatingSystemName = &box.os
 	}
 	if err := checkCreateInputs(w, props, bi.osName); err != nil {
 		return nil, nil, err
@@ -985,10 +986,10 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 // plannedBox is a planned desktop's record together with the values its
 // properties point to and room for two transitions, allocated at once.
 type plannedBox struct {
-	w             desktopRec
-	mode, compute string
-	root, user    int
-	history       [2]Transition
+	w                 desktopRec
+	mode, compute, os string
+	root, user        int
+	history           [2]Transition
 }
 
 // placeDesktop gives a planned desktop its subnet (the directory's subnets

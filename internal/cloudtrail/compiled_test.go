@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/jsonenc"
@@ -427,5 +428,59 @@ func BenchmarkWalkCreateCall(b *testing.B) {
 	for b.Loop() {
 		buf, _ = walkParams(buf[:0], in)
 		buf, _ = walkParams(buf[:0], out)
+	}
+}
+
+// resourceTypeBefore is resourceType as it was before it remembered its
+// answers (record.go at babd321).
+func resourceTypeBefore(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" {
+		return ""
+	}
+	svc := parts[2]
+	res := parts[5]
+	if svc == "" || res == "" {
+		return ""
+	}
+	typ, _, found := strings.Cut(res, "/")
+	if !found {
+		typ, _, _ = strings.Cut(res, ":")
+	}
+	svcName := serviceNames[svc]
+	if svcName == "" {
+		svcName = mapFirst(svc, unicode.ToUpper)
+	}
+	return "AWS::" + svcName + "::" + camel(typ)
+}
+
+// TestResourceTypeAsBefore: resourceType answers as it did before, on
+// random ARN-like strings (each asked twice: built, then remembered), on
+// the hostile ones, and past the number of types it remembers.
+func TestResourceTypeAsBefore(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	r := rand.New(rand.NewPCG(seed, 11))
+	pieces := []string{"arn", "aws", ":", ":", ":", "/", "-", "_", "workspaces", "kms", "iam", "ec2", "ws", "é", "ü-ß", "\xff", "key", "user/a", "x", ""}
+	arns := append([]string{}, hostileARNs...)
+	for range 5000 {
+		var sb strings.Builder
+		if r.IntN(3) > 0 {
+			sb.WriteString("arn:")
+		}
+		for n := r.IntN(12); n > 0; n-- {
+			sb.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		arns = append(arns, sb.String())
+	}
+	for _, arn := range arns {
+		want := resourceTypeBefore(arn)
+		for range 2 {
+			if got := resourceType(arn); got != want {
+				t.Fatalf("seed %d: resourceType(%q) = %q, want %q", seed, arn, got, want)
+			}
+		}
+	}
+	if n := resourceTypeCount.Load(); n > maxResourceTypes {
+		t.Fatalf("%d resource types remembered, over %d", n, maxResourceTypes)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -677,12 +678,17 @@ var serviceNames = map[string]string{"kms": "KMS", "iam": "IAM", "sts": "STS", "
 // (the ARN may come from a request): it returns "" for one that is not an
 // ARN with a service and a resource.
 func resourceType(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" {
+	rest, ok := strings.CutPrefix(arn, "arn:")
+	if !ok {
 		return ""
 	}
-	svc := parts[2]
-	res := parts[5]
+	var parts [4]string // partition, service, region, account
+	for i := range parts {
+		if parts[i], rest, ok = strings.Cut(rest, ":"); !ok {
+			return ""
+		}
+	}
+	svc, res := parts[1], rest
 	if svc == "" || res == "" {
 		return ""
 	}
@@ -690,12 +696,36 @@ func resourceType(arn string) string {
 	if !found {
 		typ, _, _ = strings.Cut(res, ":")
 	}
+	// A writer names the same few types again and again: their names are
+	// remembered (up to maxResourceTypes), not built each time.
+	k := typeKey{svc, typ}
+	if t, ok := resourceTypes.Load(k); ok {
+		return t.(string)
+	}
 	svcName := serviceNames[svc]
 	if svcName == "" {
 		svcName = mapFirst(svc, unicode.ToUpper)
 	}
-	return "AWS::" + svcName + "::" + camel(typ)
+	t := "AWS::" + svcName + "::" + camel(typ)
+	if resourceTypeCount.Load() < maxResourceTypes {
+		// Keys of their own: a key sliced from the ARN would keep it.
+		if _, loaded := resourceTypes.LoadOrStore(typeKey{strings.Clone(svc), strings.Clone(typ)}, t); !loaded {
+			resourceTypeCount.Add(1)
+		}
+	}
+	return t
 }
+
+// typeKey is a resource type's service and type as an ARN spells them.
+type typeKey struct{ svc, typ string }
+
+// resourceTypes remembers resourceType's answers: typeKey -> string.
+var (
+	resourceTypes     sync.Map
+	resourceTypeCount atomic.Int64
+)
+
+const maxResourceTypes = 512
 
 func camel(s string) string {
 	parts := strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '_' })

@@ -42,16 +42,12 @@ type failure struct {
 func fail(msg func(path string) string) *failure { return &failure{msg: msg} }
 
 type rule struct {
-	pointer bool // the field is a pointer (absent is nil, not "")
-	// leaf: the field is a string, bool or number (behind pointers or
-	// not), which holds nothing to validate inside it; idle: a leaf
-	// without constraints, which Validate skips.
-	leaf, idle bool
-	index      int
-	name       string
-	required   bool
-	nonempty   bool
-	min, max   *float64
+	pointer  bool // the field is a pointer (absent is nil, not "")
+	index    int
+	name     string
+	required bool
+	nonempty bool
+	min, max *float64
 	// mmin and mmax bound the length of each member of a list of strings.
 	mmin, mmax *float64
 	enum       map[string]bool
@@ -60,10 +56,6 @@ type rule struct {
 }
 
 var plans sync.Map // reflect.Type -> []rule
-
-// keepIdle (tests) makes Validate check idle members and look inside
-// leaves as it did before it skipped them.
-var keepIdle = false
 
 func planFor(t reflect.Type) []rule {
 	if p, ok := plans.Load(t); ok {
@@ -111,17 +103,6 @@ func planFor(t reflect.Type) []rule {
 				// A misspelt constraint would otherwise go unchecked.
 				panic(fmt.Sprintf("awsproto: %s.%s: unknown v tag %q", t, f.Name, part))
 			}
-		}
-		ft := f.Type
-		for ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		switch ft.Kind() {
-		case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-			r.leaf = true
-			r.idle = !r.required && !r.nonempty && r.min == nil && r.max == nil && r.mmin == nil && r.mmax == nil &&
-				r.enum == nil && r.pattern == nil
 		}
 		rules = append(rules, r)
 	}
@@ -207,12 +188,9 @@ func validateValue(v reflect.Value, st *vstate) *failure {
 		rules := planFor(v.Type())
 		for i := range rules {
 			r := &rules[i]
-			if r.idle && !keepIdle {
-				continue
-			}
 			fv := v.Field(r.index)
 			f := checkRule(r, fv, st)
-			if f == nil && (!r.leaf || keepIdle) {
+			if f == nil {
 				f = validateValue(fv, st)
 			}
 			if f != nil {

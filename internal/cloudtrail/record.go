@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -309,51 +311,23 @@ var (
 	awsTimeType = reflect.TypeOf(awsproto.Time{})
 )
 
-// params renders a decoded request or response as CloudTrail's
-// requestParameters/responseElements JSON: members in lowerCamelCase, absent
-// members left out, map keys (encryption contexts, tags) kept as sent and
-// sorted, blobs and secrets left out. It returns nil (JSON null) for an
-// empty value. It writes the JSON directly, walking the value once with a
-// cached plan per struct type.
-func params(v any) json.RawMessage {
-	if v == nil {
-		return nil
-	}
-	// Encoded into a reused scratch buffer and copied out at its size: a
-	// CreateWorkspaces request of 25 desktops is about 5 KB, which grown
-	// from nothing costs eight allocations and twice its size in garbage.
-	bp := scratch.Get().(*[]byte)
-	b, ok := appendParams((*bp)[:0], v)
-	var out json.RawMessage
-	if ok {
-		out = make([]byte, len(b))
-		copy(out, b)
-	}
-	// Returned to the pool only once copied out: another build may take
-	// it as soon as it is back.
-	if cap(b) <= 1<<20 { // a rare huge request does not pin its buffer
-		*bp = b[:0]
-		scratch.Put(bp)
-	}
-	return out
-}
-
-// appendParams appends params(v)'s JSON to b; ok is false (and b as it
-// was) when params(v) is nil.
+// appendParams appends a decoded request or response as CloudTrail's
+// requestParameters/responseElements JSON to b: members in lowerCamelCase,
+// absent members left out, map keys (encryption contexts, tags) kept as
+// sent and sorted, blobs and secrets left out. ok is false (and b as it
+// was) for an empty value (JSON null). The writer encodes into buffers of
+// its own, which its rows copy.
 func appendParams(b []byte, v any) (_ []byte, ok bool) {
 	if v == nil {
 		return b, false
 	}
 	n := len(b)
-	b, ok = appendValue(b, reflect.ValueOf(v))
+	b, ok = appendDynamic(b, reflect.ValueOf(v))
 	if !ok || string(b[n:]) == "{}" {
 		return b[:n], false
 	}
 	return b, true
 }
-
-// scratch holds params' encoding buffers.
-var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
 
 // field is one member of a struct type's plan.
 type field struct {
@@ -383,44 +357,236 @@ func plan(t reflect.Type) []field {
 	return fs
 }
 
-// appendValue appends v's JSON and reports whether v has a value at all
-// (nil pointers, empty maps and slices, and blobs have none).
-func appendValue(b []byte, v reflect.Value) ([]byte, bool) {
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return b, false
-		}
-		v = v.Elem()
+// The parameters are written by an encoder compiled once per type: a
+// function of the value's address that reads its fields at their offsets,
+// where a walk with reflect looked up each value's type, kind and plan
+// again. Its JSON is the walk's, byte for byte (TestCompiledAsTheWalk holds
+// the two equal on random values of many types): pointers and interfaces
+// followed, nil ones absent; time.Time and awsproto.Time as ISO seconds;
+// a struct's members by its plan, absent ones left out; map entries sorted
+// by key, an absent value written null; blobs, empty maps and empty slices
+// absent, an absent element written null; strings, bools and integers as
+// they are; anything else as encoding/json writes it.
+
+// encFn appends the JSON of the value at p and reports whether the value
+// has one (appendValue's ok).
+type encFn func(b []byte, p unsafe.Pointer) ([]byte, bool)
+
+// encoder is a type's compiled encoder; fn is set before the encoder is
+// published (a recursive type's members refer to it while it is built).
+type encoder struct{ fn encFn }
+
+var (
+	encoders sync.Map // reflect.Type -> *encoder, complete
+	encMu    sync.Mutex
+)
+
+// encoderOf returns t's compiled encoder.
+func encoderOf(t reflect.Type) *encoder {
+	if e, ok := encoders.Load(t); ok {
+		return e.(*encoder)
 	}
-	switch v.Type() {
+	encMu.Lock()
+	defer encMu.Unlock()
+	building := map[reflect.Type]*encoder{}
+	e := compile(t, building)
+	for bt, be := range building {
+		encoders.Store(bt, be)
+	}
+	return e
+}
+
+// compile returns t's encoder, building it (and its members') under encMu.
+func compile(t reflect.Type, building map[reflect.Type]*encoder) *encoder {
+	if e, ok := encoders.Load(t); ok {
+		return e.(*encoder)
+	}
+	if e, ok := building[t]; ok {
+		return e
+	}
+	e := &encoder{}
+	building[t] = e
+	e.fn = compileFn(t, building)
+	return e
+}
+
+func compileFn(t reflect.Type, building map[reflect.Type]*encoder) encFn {
+	switch t {
 	case timeType:
-		return jsonenc.String(b, v.Interface().(time.Time).UTC().Format(isoSeconds)), true
-	case awsTimeType:
-		return jsonenc.String(b, v.Interface().(awsproto.Time).UTC().Format(isoSeconds)), true
-	}
-	switch v.Kind() {
-	case reflect.Struct:
-		b = append(b, '{')
-		first := true
-		for _, f := range plan(v.Type()) {
-			fv := v.Field(f.index)
-			if isAbsent(fv) {
-				continue
-			}
-			mark := len(b)
-			if !first {
-				b = append(b, ',')
-			}
-			b = append(b, f.name...)
-			var ok bool
-			if b, ok = appendValue(b, fv); !ok {
-				b = b[:mark]
-				continue
-			}
-			first = false
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			return jsonenc.String(b, (*time.Time)(p).UTC().Format(isoSeconds)), true
 		}
-		return append(b, '}'), true
+	case awsTimeType:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			return jsonenc.String(b, (*awsproto.Time)(p).UTC().Format(isoSeconds)), true
+		}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		elem := compile(t.Elem(), building)
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			q := *(*unsafe.Pointer)(p)
+			if q == nil {
+				return b, false
+			}
+			return elem.fn(b, q)
+		}
+	case reflect.Interface:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			v := reflect.NewAt(t, p).Elem()
+			if v.IsNil() {
+				return b, false
+			}
+			return appendDynamic(b, v.Elem())
+		}
+	case reflect.Struct:
+		// A member whose first word is nil (a nil pointer, map or
+		// interface) or that is an empty slice has no value: it is
+		// skipped before its name is written.
+		const (
+			always = iota
+			wordNil
+			sliceEmpty
+		)
+		type member struct {
+			off    uintptr
+			name   string
+			enc    *encoder
+			absent uint8
+		}
+		var ms []member
+		for _, f := range plan(t) {
+			sf := t.Field(f.index)
+			m := member{off: sf.Offset, name: f.name, enc: compile(sf.Type, building)}
+			switch sf.Type.Kind() {
+			case reflect.Pointer, reflect.Map, reflect.Interface:
+				m.absent = wordNil
+			case reflect.Slice:
+				m.absent = sliceEmpty
+			}
+			ms = append(ms, m)
+		}
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			b = append(b, '{')
+			first := true
+			for i := range ms {
+				m := &ms[i]
+				switch m.absent {
+				case wordNil:
+					if *(*unsafe.Pointer)(unsafe.Add(p, m.off)) == nil {
+						continue
+					}
+				case sliceEmpty:
+					if (*sliceHeader)(unsafe.Add(p, m.off)).len == 0 {
+						continue
+					}
+				}
+				mark := len(b)
+				if !first {
+					b = append(b, ',')
+				}
+				b = append(b, m.name...)
+				var ok bool
+				if b, ok = m.enc.fn(b, unsafe.Add(p, m.off)); !ok {
+					b = b[:mark]
+					continue
+				}
+				first = false
+			}
+			return append(b, '}'), true
+		}
 	case reflect.Map:
+		return compileMap(t, building)
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return func(b []byte, p unsafe.Pointer) ([]byte, bool) { return b, false } // blobs are never logged
+		}
+		elem := compile(t.Elem(), building)
+		size := t.Elem().Size()
+		each := func(b []byte, data unsafe.Pointer, n int) ([]byte, bool) {
+			if n == 0 {
+				return b, false
+			}
+			b = append(b, '[')
+			for i := 0; i < n; i++ {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				var ok bool
+				if b, ok = elem.fn(b, unsafe.Add(data, uintptr(i)*size)); !ok {
+					b = append(b, "null"...)
+				}
+			}
+			return append(b, ']'), true
+		}
+		if t.Kind() == reflect.Array {
+			n := t.Len()
+			return func(b []byte, p unsafe.Pointer) ([]byte, bool) { return each(b, p, n) }
+		}
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			s := (*sliceHeader)(p)
+			return each(b, s.data, s.len)
+		}
+	case reflect.String:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) { return jsonenc.String(b, *(*string)(p)), true }
+	case reflect.Bool:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) { return strconv.AppendBool(b, *(*bool)(p)), true }
+	case reflect.Int:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			return strconv.AppendInt(b, int64(*(*int)(p)), 10), true
+		}
+	case reflect.Int8:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			return strconv.AppendInt(b, int64(*(*int8)(p)), 10), true
+		}
+	case reflect.Int16:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			return strconv.AppendInt(b, int64(*(*int16)(p)), 10), true
+		}
+	case reflect.Int32:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			return strconv.AppendInt(b, int64(*(*int32)(p)), 10), true
+		}
+	case reflect.Int64:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) { return strconv.AppendInt(b, *(*int64)(p), 10), true }
+	case reflect.Uint:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			return strconv.AppendUint(b, uint64(*(*uint)(p)), 10), true
+		}
+	case reflect.Uint16:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			return strconv.AppendUint(b, uint64(*(*uint16)(p)), 10), true
+		}
+	case reflect.Uint32:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+			return strconv.AppendUint(b, uint64(*(*uint32)(p)), 10), true
+		}
+	case reflect.Uint64:
+		return func(b []byte, p unsafe.Pointer) ([]byte, bool) { return strconv.AppendUint(b, *(*uint64)(p), 10), true }
+	}
+	return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+		// floats and anything else: as encoding/json writes them
+		j, err := json.Marshal(reflect.NewAt(t, p).Elem().Interface())
+		if err != nil {
+			return append(b, "null"...), true
+		}
+		return append(b, j...), true
+	}
+}
+
+// sliceHeader is a slice's layout.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+// compileMap encodes a map's entries sorted by key. A map is rare in
+// parameters (encryption contexts, tag maps), so it is read with reflect;
+// its values go through their type's encoder from one addressable copy.
+func compileMap(t reflect.Type, building map[reflect.Type]*encoder) encFn {
+	elem := compile(t.Elem(), building)
+	return func(b []byte, p unsafe.Pointer) ([]byte, bool) {
+		v := reflect.NewAt(t, p).Elem()
 		if v.Len() == 0 {
 			return b, false
 		}
@@ -434,50 +600,38 @@ func appendValue(b []byte, v reflect.Value) ([]byte, bool) {
 			entries = append(entries, kv{toString(it.Key()), it.Value()})
 		}
 		slices.SortFunc(entries, func(x, y kv) int { return strings.Compare(x.k, y.k) })
+		tmp := reflect.New(t.Elem())
 		b = append(b, '{')
 		for i, e := range entries {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = append(jsonenc.String(b, e.k), ':')
+			tmp.Elem().Set(e.v)
 			var ok bool
-			if b, ok = appendValue(b, e.v); !ok {
+			if b, ok = elem.fn(b, tmp.UnsafePointer()); !ok {
 				b = append(b, "null"...)
 			}
 		}
 		return append(b, '}'), true
-	case reflect.Slice, reflect.Array:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return b, false // blobs are never logged
-		}
-		if v.Len() == 0 {
+	}
+}
+
+// appendDynamic appends the JSON of v, a value that need not be
+// addressable (the parameters themselves, an interface's value).
+func appendDynamic(b []byte, v reflect.Value) ([]byte, bool) {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
 			return b, false
 		}
-		b = append(b, '[')
-		for i := 0; i < v.Len(); i++ {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var ok bool
-			if b, ok = appendValue(b, v.Index(i)); !ok {
-				b = append(b, "null"...)
-			}
-		}
-		return append(b, ']'), true
-	case reflect.String:
-		return jsonenc.String(b, v.String()), true
-	case reflect.Bool:
-		return strconv.AppendBool(b, v.Bool()), true
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return strconv.AppendInt(b, v.Int(), 10), true
-	case reflect.Uint, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return strconv.AppendUint(b, v.Uint(), 10), true
+		return encoderOf(v.Type().Elem()).fn(b, v.UnsafePointer())
 	}
-	j, err := json.Marshal(v.Interface()) // floats and anything else: as encoding/json writes them
-	if err != nil {
-		return append(b, "null"...), true
+	if v.CanAddr() {
+		return encoderOf(v.Type()).fn(b, v.Addr().UnsafePointer())
 	}
-	return append(b, j...), true
+	c := reflect.New(v.Type())
+	c.Elem().Set(v)
+	return encoderOf(v.Type()).fn(b, c.UnsafePointer())
 }
 
 func toString(v reflect.Value) string {
@@ -486,14 +640,6 @@ func toString(v reflect.Value) string {
 	}
 	b, _ := json.Marshal(v.Interface())
 	return strings.Trim(string(b), `"`)
-}
-
-func isAbsent(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
-		return v.IsNil()
-	}
-	return false
 }
 
 func memberName(f reflect.StructField) string {
@@ -532,12 +678,17 @@ var serviceNames = map[string]string{"kms": "KMS", "iam": "IAM", "sts": "STS", "
 // (the ARN may come from a request): it returns "" for one that is not an
 // ARN with a service and a resource.
 func resourceType(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" {
+	rest, ok := strings.CutPrefix(arn, "arn:")
+	if !ok {
 		return ""
 	}
-	svc := parts[2]
-	res := parts[5]
+	var parts [4]string // partition, service, region, account
+	for i := range parts {
+		if parts[i], rest, ok = strings.Cut(rest, ":"); !ok {
+			return ""
+		}
+	}
+	svc, res := parts[1], rest
 	if svc == "" || res == "" {
 		return ""
 	}
@@ -545,12 +696,36 @@ func resourceType(arn string) string {
 	if !found {
 		typ, _, _ = strings.Cut(res, ":")
 	}
+	// A writer names the same few types again and again: their names are
+	// remembered (up to maxResourceTypes), not built each time.
+	k := typeKey{svc, typ}
+	if t, ok := resourceTypes.Load(k); ok {
+		return t.(string)
+	}
 	svcName := serviceNames[svc]
 	if svcName == "" {
 		svcName = mapFirst(svc, unicode.ToUpper)
 	}
-	return "AWS::" + svcName + "::" + camel(typ)
+	t := "AWS::" + svcName + "::" + camel(typ)
+	if resourceTypeCount.Load() < maxResourceTypes {
+		// Keys of their own: a key sliced from the ARN would keep it.
+		if _, loaded := resourceTypes.LoadOrStore(typeKey{strings.Clone(svc), strings.Clone(typ)}, t); !loaded {
+			resourceTypeCount.Add(1)
+		}
+	}
+	return t
 }
+
+// typeKey is a resource type's service and type as an ARN spells them.
+type typeKey struct{ svc, typ string }
+
+// resourceTypes remembers resourceType's answers: typeKey -> string.
+var (
+	resourceTypes     sync.Map
+	resourceTypeCount atomic.Int64
+)
+
+const maxResourceTypes = 512
 
 func camel(s string) string {
 	parts := strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '_' })

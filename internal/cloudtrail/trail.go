@@ -138,7 +138,8 @@ type Trail struct {
 	// (see shape); shapeBuf holds a shape's key while it is looked up.
 	shapes    map[string]*shape
 	shapeBuf  []byte
-	paramBuf  []byte     // an event's request parameters while its shape is looked up
+	paramBuf  []byte     // an event's request parameters while its shape is looked up, and while its row is built
+	respBuf   []byte     // an event's response elements while its row is built
 	rnd       [1024]byte // random bytes for the next event ids (64): the last rndLeft
 	rndLeft   int
 	idBuf     []byte        // a shaped event's new id
@@ -519,6 +520,7 @@ func (t *Trail) reuse() {
 	t.arena = keep(t.arena)
 	t.snap = keep(t.snap)
 	t.paramBuf = keep(t.paramBuf)
+	t.respBuf = keep(t.respBuf)
 	t.tenc.stream = keep(t.tenc.stream)
 	t.tenc.holed = keep(t.tenc.holed)
 	t.tenc.key = keep(t.tenc.key)
@@ -623,9 +625,9 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 			return append(rows, r)
 		}
 	}
-	if hasParams {
-		reqParams = bytes.Clone(pb)
-	}
+	// The parameters stay in paramBuf, and the response elements go to
+	// respBuf: the row copies both into the batch's arena, and nothing
+	// keeps them past this call.
 	rec := &Record{EventVersion: EventVersion, identityJSON: t.identityJSON(e.Principal, e.InvokedBy),
 		EventTime: t.eventTime(e.Time), EventSource: e.Service.EventSource, EventName: e.Operation,
 		AWSRegion: e.Region, SourceIPAddress: e.SourceIP, UserAgent: clip(e.UserAgent, 1024),
@@ -633,7 +635,11 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 		ReadOnly: e.ReadOnly, EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: e.Account, EventCategory: "Management"}
 	rec.RequestParameters = reqParams
 	if !e.ReadOnly && e.ErrorCode == "" {
-		rec.ResponseElements = params(e.Response)
+		rb, ok := appendParams(t.respBuf[:0], e.Response)
+		t.respBuf = rb
+		if ok {
+			rec.ResponseElements = rb
+		}
 	}
 	// A call names a few resources: they are told apart by a scan, and by
 	// a map only when there are many.

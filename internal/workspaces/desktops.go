@@ -374,13 +374,20 @@ func (m *Module) bundleProtocol(ctx context.Context, tx store.Tx, account, regio
 	if err != nil {
 		return "", "", err
 	}
+	protocol, tenancy := imageProtocol(b, img)
+	return protocol, tenancy, nil
+}
+
+// imageProtocol is bundleProtocol of b, whose image is img (nil when not
+// found).
+func imageProtocol(b *bundleRec, img *imageRec) (protocol, tenancy string) {
 	if img == nil {
 		if b.Owner == "AMAZON" {
-			return "PCOIP", "DEFAULT", nil
+			return "PCOIP", "DEFAULT"
 		}
-		return "", "", nil
+		return "", ""
 	}
-	return img.Protocol, img.RequiredTenancy, nil
+	return img.Protocol, img.RequiredTenancy
 }
 
 type itemError struct{ code, msg string }
@@ -452,10 +459,13 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 	// The answer is rendered here, off the store's writer, from the
 	// records the transaction made: until they are handed to the
 	// provisioning job below, nothing else changes them.
+	// The properties and flags the answers point to come from one block
+	// for the request (they live as long as the answer).
 	out.PendingRequests = make([]Workspace, 0, len(committed.created))
-	for _, w := range committed.created {
+	boxes := make([]renderBox, len(committed.created))
+	for i, w := range committed.created {
 		if w != nil {
-			out.PendingRequests = append(out.PendingRequests, m.render(w))
+			out.PendingRequests = append(out.PendingRequests, m.renderInto(w, &boxes[i]))
 		}
 	}
 	// The records are the provisioning job's now: this request is done
@@ -801,13 +811,12 @@ func (m *Module) cachedBundle(ctx context.Context, tx store.Tx, c *gateway.Call,
 	}
 	info := &bundleInfo{b: b}
 	if b != nil {
-		if info.protocol, info.tenancy, err = m.bundleProtocol(ctx, tx, c.Account, c.Region, b); err != nil {
-			return nil, err
-		}
+		// The image is read once, for the protocol, tenancy and OS.
 		img, err := m.lookupImage(ctx, tx, c.Account, c.Region, b.ImageID)
 		if err != nil {
 			return nil, err
 		}
+		info.protocol, info.tenancy = imageProtocol(b, img)
 		if img != nil {
 			info.osName = img.OSName
 		}
@@ -954,8 +963,7 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 	if err := checkVolumeCombo(rootSize, userSize, compute); err != nil {
 		return nil, nil, err
 	}
-	id := newOrderedID("ws-")
-	rootVol, userVol := volumeIDs()
+	id, rootVol, userVol, computer := newDesktopIDs()
 	// The record and what it points to in one allocation.
 	box := &plannedBox{mode: mode, compute: compute, root: rootSize, user: userSize}
 	// Room for the provisioning's transition, appended in place.
@@ -963,7 +971,7 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 	w = &box.w
 	*w = desktopRec{
 		WorkspaceID: id, DirectoryID: r.DirectoryId, UserName: r.UserName, WorkspaceName: ptr.Deref(r.WorkspaceName),
-		BundleID: r.BundleId, ComputerName: computerName(id),
+		BundleID: r.BundleId, ComputerName: computer,
 		Properties: WorkspaceProperties{RunningMode: &box.mode, ComputeTypeName: &box.compute, RootVolumeSizeGib: &box.root, UserVolumeSizeGib: &box.user,
 			Protocols: protocols(protocol), OperatingSystemName: props.OperatingSystemName},
 		VolumeKey: keyARN, RootEncrypted: rootEnc, UserEncrypted: userEnc, UserSID: sid,
@@ -980,7 +988,8 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 		}
 	}
 	if w.Properties.OperatingSystemName == nil && bi.osName != "" {
-		w.Properties.OperatingSystemName = ptr.To(bi.osName)
+		box.os = bi.osName
+		w.Properties.OperatingSystemName = &box.os
 	}
 	if err := checkCreateInputs(w, props, bi.osName); err != nil {
 		return nil, nil, err
@@ -991,10 +1000,10 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 // plannedBox is a planned desktop's record together with the values its
 // properties point to and room for two transitions, allocated at once.
 type plannedBox struct {
-	w             desktopRec
-	mode, compute string
-	root, user    int
-	history       [2]Transition
+	w                 desktopRec
+	mode, compute, os string
+	root, user        int
+	history           [2]Transition
 }
 
 // placeDesktop gives a planned desktop its subnet (the directory's subnets
@@ -1261,12 +1270,21 @@ func volumeID() string {
 // volumeIDs returns two volume ids as volumeID makes them, from one
 // random read, in one allocation.
 func volumeIDs() (string, string) {
+	var b [2 * volIDLen]byte
+	putVolumeIDs(b[:])
+	s := string(b[:])
+	return s[:volIDLen], s[volIDLen:]
+}
+
+const volIDLen = 4 + 17 // vol- and 17 hex digits
+
+// putVolumeIDs writes two volume ids into b[:2*volIDLen].
+func putVolumeIDs(b []byte) {
 	const digits = "0123456789abcdef"
 	var rnd [18]byte
 	rand.Read(rnd[:])
-	var b [2 * (4 + 17)]byte
 	for v := range 2 {
-		o := v * (4 + 17)
+		o := v * volIDLen
 		copy(b[o:], "vol-")
 		for i := range 17 {
 			c := rnd[v*9+i/2]
@@ -1276,8 +1294,28 @@ func volumeIDs() (string, string) {
 			b[o+4+i] = digits[c&0x0f]
 		}
 	}
+}
+
+// newDesktopIDs returns a new desktop's id (newOrderedID("ws-")), its
+// volumes' ids (volumeIDs) and its computer name (computerName(id)), in
+// one allocation: they belong to one record and live as long as it.
+func newDesktopIDs() (id, rootVol, userVol, computer string) {
+	const idLen, nameLen = 3 + 9, 7 + 8
+	var b [idLen + 2*volIDLen + nameLen]byte
+	d := orderedDigits()
+	copy(b[:], "ws-")
+	copy(b[3:], d[:])
+	putVolumeIDs(b[idLen:])
+	n := b[idLen+2*volIDLen:]
+	copy(n, "WSAMZN-")
+	for i, c := range d[1:] { // the id's last eight, upper case (base36: ASCII)
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		n[7+i] = c
+	}
 	s := string(b[:])
-	return s[:4+17], s[4+17:]
+	return s[:idLen], s[idLen : idLen+volIDLen], s[idLen+volIDLen : idLen+2*volIDLen], s[idLen+2*volIDLen:]
 }
 
 // computerName is the desktop's NetBIOS name: WSAMZN- and the last eight

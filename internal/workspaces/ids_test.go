@@ -131,3 +131,35 @@ func wantStates(t *testing.T, db store.Store, states map[string]string) {
 		}
 	}
 }
+
+// TestDesktopIDsAsMadeApart: newDesktopIDs gives what newOrderedID,
+// volumeIDs and computerName give one by one: an ordered id sorting after
+// the last one handed out, two distinct volume ids of their form, and the
+// id's computer name. (The counter is set to values whose digits hold
+// every letter, so the upper-casing of each is checked.)
+func TestDesktopIDsAsMadeApart(t *testing.T) {
+	vol := regexp.MustCompile(`^vol-[0-9a-f]{17}$`)
+	seen := map[string]bool{}
+	prev := newOrderedID("ws-")
+	for i := range 3000 {
+		if i%100 == 0 {
+			// a counter ahead of the clock: its digits follow it (z, y, ... a, 9 ...)
+			orderedIDs.Store(uint64(time.Since(orderedIDEpoch)/(100*time.Microsecond)) + 864_000_000 + uint64(i)*1_234_567_891)
+			prev = newOrderedID("ws-")
+		}
+		id, root, user, computer := newDesktopIDs()
+		if len(id) != len(prev) || !strings.HasPrefix(id, "ws-") || id <= prev {
+			t.Fatalf("id %q after %q: want ws- and 9 digits, sorting after the previous", id, prev)
+		}
+		if computer != computerName(id) {
+			t.Fatalf("computer name of %s: %q, want %q", id, computer, computerName(id))
+		}
+		for _, v := range []string{root, user} {
+			if !vol.MatchString(v) || seen[v] {
+				t.Fatalf("volume id %q: not of the form vol- and 17 hex digits, or made twice", v)
+			}
+			seen[v] = true
+		}
+		prev = id
+	}
+}

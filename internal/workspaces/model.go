@@ -253,6 +253,12 @@ var orderedIDEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 // the same instant: callers create the record and fall back to newID when
 // the id exists.
 func newOrderedID(p string) string {
+	b := orderedDigits()
+	return p + string(b[:])
+}
+
+// orderedDigits returns newOrderedID's next 9 digits.
+func orderedDigits() (b [9]byte) {
 	t := uint64(time.Since(orderedIDEpoch) / (100 * time.Microsecond))
 	for {
 		last := orderedIDs.Load()
@@ -262,12 +268,11 @@ func newOrderedID(p string) string {
 			break
 		}
 	}
-	var b [9]byte
 	for i := len(b) - 1; i >= 0; i-- {
 		b[i] = ids.Base36[t%36]
 		t /= 36
 	}
-	return p + string(b[:])
+	return b
 }
 
 // newID returns a random resource id such as ws-1a2b3c4d5 (prefix + 9

@@ -29,21 +29,10 @@ func DecodeJSON(body []byte, in any, validationCode string) error {
 			return err
 		}
 	}
-	if v, ok := in.(FastValid); ok && v.ValidFast() {
-		return nil
-	}
 	if msg := Validate(in); msg != "" {
 		return Errorf(validationCode, "%s", msg)
 	}
 	return nil
-}
-
-// FastValid is an input type that can tell, without reflection, that a
-// decoded value satisfies its v tags. ValidFast reports true only when
-// Validate would report no failure; on false, Validate decides (and words
-// the message).
-type FastValid interface {
-	ValidFast() bool
 }
 
 // FastJSON is an input type with a decoder of its own for the bodies

@@ -32,6 +32,16 @@
 // retried by Update a few times. Hash collisions only make unrelated keys
 // wait for one another.
 //
+// A read marked store.SharedReads (a store.ReadSet's validation: records
+// the transaction only checks) takes its keys' advisory locks shared and no
+// row lock, so transactions that check the same records (every creation of
+// an account and Region checks its directory, bundle and image) overlap
+// instead of queueing; writers still wait. A key so read and written later
+// in the transaction is upgraded without waiting (deskplane_upgrade_locks):
+// if another transaction holds it shared too, the transaction fails with a
+// serialization failure (store.ErrConflict), its retry reads exclusive, and
+// the node reads that key exclusive from then on (DB.upgraded).
+//
 // View runs in a REPEATABLE READ, READ ONLY transaction: one snapshot.
 // Claim uses FOR UPDATE SKIP LOCKED, so concurrent schedulers claim
 // disjoint jobs without waiting for one another.
@@ -45,6 +55,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +74,40 @@ type DB struct {
 	writers chan struct{}
 
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
+
+	// upgraded holds the lock ids of keys that an update read shared
+	// (store.SharedReads) and then wrote: this node reads them exclusive
+	// from then on, so a read-modify-write through shared reads conflicts
+	// once, not on every contended run.
+	upMu     sync.Mutex
+	upgraded map[int64]struct{}
+}
+
+// maxUpgraded bounds DB.upgraded (it starts over when full).
+const maxUpgraded = 4096
+
+// noteUpgrades remembers ids as upgraded (DB.upgraded).
+func (db *DB) noteUpgrades(ids []int64) {
+	db.upMu.Lock()
+	defer db.upMu.Unlock()
+	if db.upgraded == nil || len(db.upgraded)+len(ids) > maxUpgraded {
+		db.upgraded = make(map[int64]struct{})
+	}
+	for _, id := range ids {
+		db.upgraded[id] = struct{}{}
+	}
+}
+
+// anyUpgraded reports whether one of ids is in DB.upgraded.
+func (db *DB) anyUpgraded(ids []int64) bool {
+	db.upMu.Lock()
+	defer db.upMu.Unlock()
+	for _, id := range ids {
+		if _, ok := db.upgraded[id]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 var _ store.Backend = (*DB)(nil)
@@ -90,6 +135,19 @@ var migrations = []string{
 		ADD COLUMN attempts integer NOT NULL DEFAULT 0,
 		ADD COLUMN last_error text,
 		ADD COLUMN parked boolean NOT NULL DEFAULT false;`,
+	// The upgrade of keys' advisory locks from shared to exclusive
+	// (txImpl.send): it does not wait, since two transactions that both
+	// hold a key shared and both upgrade it would deadlock (PostgreSQL
+	// breaks that only after deadlock_timeout, a second by default).
+	`CREATE FUNCTION deskplane_upgrade_locks(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+	DECLARE x bigint;
+	BEGIN
+		FOREACH x IN ARRAY ids LOOP
+			IF NOT pg_try_advisory_xact_lock(x) THEN
+				RAISE EXCEPTION 'another transaction holds the lock of a key read shared' USING ERRCODE = '40001';
+			END IF;
+		END LOOP;
+	END $$;`,
 }
 
 // migrationLock is the advisory lock key that serializes migrations across
@@ -196,7 +254,7 @@ func wrap(op string, err error) error {
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	start := time.Now() // a performance figure (ObserveCommits), not domain time
 	for attempt := 1; ; attempt++ {
-		err := db.update(ctx, fn)
+		err := db.update(ctx, fn, attempt > 1)
 		if errors.Is(err, store.ErrConflict) && attempt < updateAttempts && ctx.Err() == nil {
 			continue
 		}
@@ -220,7 +278,10 @@ func (db *DB) ObserveCommits(f func(time.Duration)) {
 	db.observe.Store(&f)
 }
 
-func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error) error {
+// update runs fn once in a transaction; exclusive makes every read take
+// its keys' locks exclusive (a retry after a conflict, which may have been
+// an upgrade from shared).
+func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error, exclusive bool) error {
 	select {
 	case db.writers <- struct{}{}:
 	case <-ctx.Done():
@@ -232,7 +293,7 @@ func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error) error {
 		return wrap("begin", err)
 	}
 	defer rollback(ctx, ptx)
-	if err := fn(&txImpl{q: ptx}); err != nil {
+	if err := fn(&txImpl{q: ptx, db: db, noShared: exclusive}); err != nil {
 		return err
 	}
 	if err := ptx.Commit(ctx); err != nil {
@@ -281,22 +342,34 @@ func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 // txImpl implements store.Tx on one pgx transaction. It is not safe for
 // concurrent use (nor is a store.Tx in general).
 type txImpl struct {
-	q      pgx.Tx
-	ro     bool
-	locked map[int64]bool // advisory key locks held by this transaction
+	q        pgx.Tx
+	ro       bool
+	db       *DB            // the store (Update's transactions)
+	noShared bool           // reads marked store.SharedReads are exclusive all the same
+	locked   map[int64]int8 // advisory key locks held by this transaction: lockShared or lockExclusive
 }
 
+// Lock modes of a key's advisory lock (txImpl.locked).
+const (
+	lockShared    = 1 // pg_advisory_xact_lock_shared: a read marked store.SharedReads
+	lockExclusive = 2 // pg_advisory_xact_lock: every other read and write
+)
+
 // pending lists the advisory lock ids of table's keys that this
-// transaction does not hold yet, sorted and without duplicates (so two
-// transactions never wait on each other in opposite orders). It is nil in
-// read-only transactions, which take no locks.
-func (t *txImpl) pending(table string, keys ...string) []int64 {
+// transaction does not hold yet in mode (or a stronger one), sorted and
+// without duplicates (so two transactions never wait on each other in
+// opposite orders). It is nil in read-only transactions, which take no
+// locks. A key held shared and now needed exclusive is listed: PostgreSQL
+// upgrades the lock (waiting for other holders of the shared lock; two
+// transactions upgrading one key deadlock, and PostgreSQL breaks it with
+// 40P01, store.ErrConflict).
+func (t *txImpl) pending(mode int8, table string, keys ...string) []int64 {
 	if t.ro || len(keys) == 0 {
 		return nil
 	}
 	var ids []int64
 	for _, k := range keys {
-		if id := lockID(table, k); !t.locked[id] {
+		if id := lockID(table, k); t.locked[id] < mode {
 			ids = append(ids, id)
 		}
 	}
@@ -304,43 +377,84 @@ func (t *txImpl) pending(table string, keys ...string) []int64 {
 	return slices.Compact(ids)
 }
 
-// send takes the advisory locks ids (see pending) and runs one statement
-// after them in a single round trip to the server (a pipelined batch: the
-// server runs the statement only once it holds every lock, and skips it if
-// a lock fails). Every Get/Put/Create/Delete of an Update so waits for its
-// keys and does its work in one round trip instead of two, which shortens
-// the time a transaction holds the locks it took before. The caller reads
-// the statement's result from the returned BatchResults and closes them.
-func (t *txImpl) send(ctx context.Context, ids []int64, sql string, args ...any) (pgx.BatchResults, error) {
+// readLocks returns the lock mode of a read of table's keys and the ids it
+// has yet to take (pending): shared when ctx is marked by
+// store.SharedReads, unless this is a retry or one of the keys was
+// upgraded before (DB.upgraded).
+func (t *txImpl) readLocks(ctx context.Context, table string, keys ...string) (int8, []int64) {
+	if t.ro || t.noShared || !store.ReadsShared(ctx) {
+		return lockExclusive, t.pending(lockExclusive, table, keys...)
+	}
+	ids := t.pending(lockShared, table, keys...)
+	if t.db.anyUpgraded(ids) {
+		return lockExclusive, t.pending(lockExclusive, table, keys...)
+	}
+	return lockShared, ids
+}
+
+// Lock statements, by mode, for one key and for several (taken in the
+// array's order, which pending sorts).
+var lockSQL = [...][2]string{
+	lockShared:    {`SELECT pg_advisory_xact_lock_shared($1)`, `SELECT pg_advisory_xact_lock_shared(x) FROM (SELECT x FROM unnest($1::bigint[]) WITH ORDINALITY AS u(x, i) ORDER BY i) s`},
+	lockExclusive: {`SELECT pg_advisory_xact_lock($1)`, `SELECT pg_advisory_xact_lock(x) FROM (SELECT x FROM unnest($1::bigint[]) WITH ORDINALITY AS u(x, i) ORDER BY i) s`},
+}
+
+// send takes the advisory locks ids (see pending) in mode and runs one
+// statement after them in a single round trip to the server (a pipelined
+// batch: the server runs the statement only once it holds every lock, and
+// skips it if a lock fails). Every Get/Put/Create/Delete of an Update so
+// waits for its keys and does its work in one round trip instead of two,
+// which shortens the time a transaction holds the locks it took before.
+// The caller reads the statement's result from the returned BatchResults
+// and closes them.
+func (t *txImpl) send(ctx context.Context, mode int8, ids []int64, sql string, args ...any) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
+	// Keys held shared and now needed exclusive are upgraded first, by
+	// deskplane_upgrade_locks: without waiting (a conflict when another
+	// transaction holds one shared; the retry reads exclusive).
+	var up []int64
+	if mode == lockExclusive {
+		for _, id := range ids {
+			if t.locked[id] == lockShared {
+				up = append(up, id)
+			}
+		}
+		if len(up) > 0 {
+			ids = slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return t.locked[id] == lockShared })
+			t.db.noteUpgrades(up)
+			b.Queue(`SELECT deskplane_upgrade_locks($1)`, up)
+		}
+	}
 	switch len(ids) {
 	case 0:
 	case 1:
-		b.Queue(`SELECT pg_advisory_xact_lock($1)`, ids[0])
+		b.Queue(lockSQL[mode][0], ids[0])
 	default:
-		b.Queue(`SELECT pg_advisory_xact_lock(x) FROM (SELECT x FROM unnest($1::bigint[]) WITH ORDINALITY AS u(x, i) ORDER BY i) s`, ids)
+		b.Queue(lockSQL[mode][1], ids)
 	}
 	b.Queue(sql, args...)
 	br := t.q.SendBatch(ctx, b)
-	if len(ids) == 0 {
-		return br, nil
+	for range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, err
+		}
 	}
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return nil, err
-	}
-	if t.locked == nil {
-		t.locked = make(map[int64]bool)
+	if len(ids)+len(up) > 0 && t.locked == nil {
+		t.locked = make(map[int64]int8)
 	}
 	for _, id := range ids {
-		t.locked[id] = true
+		t.locked[id] = max(t.locked[id], mode)
+	}
+	for _, id := range up {
+		t.locked[id] = lockExclusive
 	}
 	return br, nil
 }
 
 // exec runs sql after taking ids (send) and returns its command tag.
 func (t *txImpl) exec(ctx context.Context, ids []int64, sql string, args ...any) (pgconn.CommandTag, error) {
-	br, err := t.send(ctx, ids, sql, args...)
+	br, err := t.send(ctx, lockExclusive, ids, sql, args...)
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -353,11 +467,12 @@ func (t *txImpl) exec(ctx context.Context, ids []int64, sql string, args ...any)
 
 func (t *txImpl) Get(ctx context.Context, table, key string) ([]byte, error) {
 	q := `SELECT v FROM kv WHERE tbl = $1 AND k = $2`
-	if !t.ro {
+	mode, ids := t.readLocks(ctx, table, key)
+	if !t.ro && mode == lockExclusive {
 		q += ` FOR UPDATE`
 	}
 	var v []byte
-	br, err := t.send(ctx, t.pending(table, key), q, table, []byte(key))
+	br, err := t.send(ctx, mode, ids, q, table, []byte(key))
 	if err == nil {
 		err = br.QueryRow().Scan(&v)
 		if cerr := br.Close(); err == nil {
@@ -374,7 +489,7 @@ func (t *txImpl) Get(ctx context.Context, table, key string) ([]byte, error) {
 }
 
 func (t *txImpl) Put(ctx context.Context, table, key string, value []byte) error {
-	_, err := t.exec(ctx, t.pending(table, key), `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
+	_, err := t.exec(ctx, t.pending(lockExclusive, table, key), `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
 		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, []byte(key), value)
 	if err != nil {
 		return wrap(fmt.Sprintf("put %s/%q", table, key), err)
@@ -383,7 +498,7 @@ func (t *txImpl) Put(ctx context.Context, table, key string, value []byte) error
 }
 
 func (t *txImpl) Create(ctx context.Context, table, key string, value []byte) error {
-	tag, err := t.exec(ctx, t.pending(table, key), `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
+	tag, err := t.exec(ctx, t.pending(lockExclusive, table, key), `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
 		ON CONFLICT (tbl, k) DO NOTHING`, table, []byte(key), value)
 	if err != nil {
 		return wrap(fmt.Sprintf("create %s/%q", table, key), err)
@@ -395,7 +510,7 @@ func (t *txImpl) Create(ctx context.Context, table, key string, value []byte) er
 }
 
 func (t *txImpl) Delete(ctx context.Context, table, key string) error {
-	tag, err := t.exec(ctx, t.pending(table, key), `DELETE FROM kv WHERE tbl = $1 AND k = $2`, table, []byte(key))
+	tag, err := t.exec(ctx, t.pending(lockExclusive, table, key), `DELETE FROM kv WHERE tbl = $1 AND k = $2`, table, []byte(key))
 	if err != nil {
 		return wrap(fmt.Sprintf("delete %s/%q", table, key), err)
 	}
@@ -424,10 +539,11 @@ func byteKeys(keys []string) [][]byte {
 
 func (t *txImpl) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
 	q := `SELECT k, v FROM kv WHERE tbl = $1 AND k = ANY($2::bytea[])`
-	if !t.ro {
+	mode, ids := t.readLocks(ctx, table, keys...)
+	if !t.ro && mode == lockExclusive {
 		q += ` FOR UPDATE`
 	}
-	br, err := t.send(ctx, t.pending(table, keys...), q, table, byteKeys(keys))
+	br, err := t.send(ctx, mode, ids, q, table, byteKeys(keys))
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("get %d records of %s", len(keys), table), err)
 	}
@@ -464,7 +580,7 @@ func kvArrays(recs []store.KV) ([]string, [][]byte, [][]byte) {
 func (t *txImpl) PutMany(ctx context.Context, table string, recs []store.KV) error {
 	recs = store.Dedupe(recs, true) // one row may not be updated twice by one statement
 	keys, ks, vs := kvArrays(recs)
-	_, err := t.exec(ctx, t.pending(table, keys...), `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
+	_, err := t.exec(ctx, t.pending(lockExclusive, table, keys...), `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
 		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, ks, vs)
 	if err != nil {
 		return wrap(fmt.Sprintf("put %d records of %s", len(recs), table), err)
@@ -474,7 +590,7 @@ func (t *txImpl) PutMany(ctx context.Context, table string, recs []store.KV) err
 
 func (t *txImpl) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
 	keys, ks, vs := kvArrays(store.Dedupe(recs, false))
-	br, err := t.send(ctx, t.pending(table, keys...), `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
+	br, err := t.send(ctx, lockExclusive, t.pending(lockExclusive, table, keys...), `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
 		ON CONFLICT (tbl, k) DO NOTHING RETURNING k`, table, ks, vs)
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("create %d records of %s", len(keys), table), err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -279,5 +280,169 @@ func TestWritesHoldKeyLocks(t *testing.T) {
 		if !errors.Is(err, errRollback) {
 			t.Errorf("%s: %v", o.name, err)
 		}
+	}
+}
+
+// tryLock reports whether another connection may take the advisory lock of
+// tbl/key now, exclusive or shared (the lock is released at once).
+func tryLock(t *testing.T, admin *pgxpool.Pool, tbl, key string, shared bool) bool {
+	t.Helper()
+	q := `SELECT pg_try_advisory_xact_lock($1)`
+	if shared {
+		q = `SELECT pg_try_advisory_xact_lock_shared($1)`
+	}
+	var got bool
+	if err := admin.QueryRow(t.Context(), q, lockID(tbl, key)).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestSharedReadsLockShared checks that a read marked store.SharedReads
+// holds its key's advisory lock shared until the transaction ends: another
+// transaction may read the key so too, but not write it; an unmarked read
+// holds it exclusive.
+func TestSharedReadsLockShared(t *testing.T) {
+	dsn, admin := freshSchema(t)
+	db := openDB(t, dsn)
+	ctx := t.Context()
+	b := make([]byte, 4)
+	rand.Read(b)
+	tbl := "shared_" + hex.EncodeToString(b)
+	// A key each: the upgrade at the end makes this node read its key
+	// exclusive from then on.
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		return tx.PutMany(ctx, tbl, []store.KV{{Key: "k1", Value: []byte("1")}, {Key: "k2", Value: []byte("1")}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	errRollback := errors.New("roll back")
+	for _, read := range []struct {
+		name, k string
+		get     func(ctx context.Context, tx store.Tx, k string) error
+	}{
+		{"Get", "k1", func(ctx context.Context, tx store.Tx, k string) error { _, err := tx.Get(ctx, tbl, k); return err }},
+		{"GetMany", "k2", func(ctx context.Context, tx store.Tx, k string) error {
+			_, err := tx.GetMany(ctx, tbl, []string{k})
+			return err
+		}},
+	} {
+		err := db.Update(ctx, func(tx store.Tx) error {
+			if err := read.get(store.SharedReads(ctx), tx, read.k); err != nil {
+				return err
+			}
+			if tryLock(t, admin, tbl, read.k, false) {
+				t.Errorf("shared %s: another connection took the key's lock exclusive", read.name)
+			}
+			if !tryLock(t, admin, tbl, read.k, true) {
+				t.Errorf("shared %s: another connection could not take the key's lock shared", read.name)
+			}
+			// Another update reads it shared meanwhile.
+			if err := db.Update(ctx, func(tx2 store.Tx) error {
+				v, err := tx2.Get(store.SharedReads(ctx), tbl, read.k)
+				if err == nil && string(v) != "1" {
+					t.Errorf("shared %s: the other update read %q", read.name, v)
+				}
+				return err
+			}); err != nil {
+				t.Errorf("shared %s: the other update: %v", read.name, err)
+			}
+			// An unmarked read takes it exclusive (an upgrade).
+			if err := read.get(ctx, tx, read.k); err != nil {
+				return err
+			}
+			if tryLock(t, admin, tbl, read.k, true) {
+				t.Errorf("%s after the shared one: another connection took the key's lock shared", read.name)
+			}
+			return errRollback
+		})
+		if !errors.Is(err, errRollback) {
+			t.Errorf("%s: %v", read.name, err)
+		}
+	}
+}
+
+// TestSharedReadUpgrades runs two updates that both read one key shared and
+// then both write it, so each waits for the other's shared lock: PostgreSQL
+// breaks the deadlock, Update retries the loser (store.ErrConflict), and
+// neither write is lost.
+func TestSharedReadUpgrades(t *testing.T) {
+	dsn, _ := freshSchema(t)
+	db := openDB(t, dsn)
+	ctx := t.Context()
+	b := make([]byte, 4)
+	rand.Read(b)
+	tbl := "upgrade_" + hex.EncodeToString(b)
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, tbl, "n", []byte{0}) }); err != nil {
+		t.Fatal(err)
+	}
+	var read sync.WaitGroup // both first attempts have read before either writes
+	read.Add(2)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			first := true
+			err := db.Update(ctx, func(tx store.Tx) error {
+				v, err := tx.Get(store.SharedReads(ctx), tbl, "n")
+				if err != nil {
+					return err
+				}
+				if first {
+					first = false
+					read.Done()
+					read.Wait()
+				}
+				return tx.Put(ctx, tbl, "n", []byte{v[0] + 1})
+			})
+			if err != nil {
+				t.Errorf("Update: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	v, err := db.Get(ctx, tbl, "n")
+	if err != nil || len(v) != 1 || v[0] != 2 {
+		t.Errorf("after two increments: %v, %v; want [2]", v, err)
+	}
+}
+
+// TestConcurrentIncrements runs read-modify-writes of one existing key from
+// many goroutines: none may be lost.
+func TestConcurrentIncrements(t *testing.T) {
+	dsn, _ := freshSchema(t)
+	db := openDB(t, dsn)
+	ctx := t.Context()
+	b := make([]byte, 4)
+	rand.Read(b)
+	tbl := "incr_" + hex.EncodeToString(b)
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, tbl, "n", []byte("0")) }); err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				err := db.Update(ctx, func(tx store.Tx) error {
+					v, err := tx.Get(ctx, tbl, "n")
+					if err != nil {
+						return err
+					}
+					n, err := strconv.Atoi(string(v))
+					if err != nil {
+						return err
+					}
+					return tx.Put(ctx, tbl, "n", []byte(strconv.Itoa(n+1)))
+				})
+				if err != nil {
+					t.Errorf("Update: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if v, err := db.Get(ctx, tbl, "n"); err != nil || string(v) != strconv.Itoa(workers*each) {
+		t.Errorf("after %d increments: %q, %v", workers*each, v, err)
 	}
 }

@@ -48,6 +48,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -288,15 +289,18 @@ func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error, exclusive 
 		return ctx.Err()
 	}
 	defer func() { <-db.writers }()
-	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
+	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return wrap("begin", err)
 	}
-	defer rollback(ctx, ptx)
-	if err := fn(&txImpl{q: ptx, db: db, noShared: exclusive}); err != nil {
+	defer conn.Release() // a connection left inside a transaction is closed
+	t := &txImpl{q: conn, db: db, noShared: exclusive, own: true}
+	if err := fn(t); err != nil {
+		t.abort(ctx)
 		return err
 	}
-	if err := ptx.Commit(ctx); err != nil {
+	if err := t.commit(ctx); err != nil {
+		t.abort(ctx)
 		return wrap("commit", err)
 	}
 	return nil
@@ -342,11 +346,152 @@ func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 // txImpl implements store.Tx on one pgx transaction. It is not safe for
 // concurrent use (nor is a store.Tx in general).
 type txImpl struct {
-	q        pgx.Tx
+	q        querier
 	ro       bool
 	db       *DB            // the store (Update's transactions)
 	noShared bool           // reads marked store.SharedReads are exclusive all the same
 	locked   map[int64]int8 // advisory key locks held by this transaction: lockShared or lockExclusive
+
+	// Update's transactions (own): q is a pooled connection, and this
+	// txImpl begins and commits the transaction itself. Its BEGIN and its
+	// writes that need no answer (Put, PutMany, Enqueue, CancelJob, each
+	// with its locks) wait in pre and go to the server ahead of the next
+	// statement, in the same round trip, or with the COMMIT: a read after
+	// a write still sees it, and a transaction's last writes cost no
+	// round trip of their own while it holds its locks.
+	own   bool
+	begun bool     // BEGIN was sent
+	pre   []queued // statements not sent yet, in order
+}
+
+// querier is what txImpl runs statements on: a pgx.Tx (View) or a pooled
+// connection (Update).
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// queued is a statement waiting in txImpl.pre; op, table and key name it in
+// an error.
+type queued struct {
+	op, table, key string
+	sql            string
+	args           []any
+}
+
+func (q *queued) err(err error) error {
+	if q.table == "" && q.key == "" {
+		return wrap(q.op, err)
+	}
+	if q.key == "" {
+		return wrap(q.op+" "+q.table, err)
+	}
+	return wrap(fmt.Sprintf("%s %s/%q", q.op, q.table, q.key), err)
+}
+
+// beginSQL starts an Update's transaction.
+const beginSQL = `begin isolation level read committed read write`
+
+// prelude queues on b what must run before the next statement: BEGIN if
+// it was not sent, then pre. It returns how many statements it queued and
+// the ones of pre, for their errors; the caller sends b and calls sent.
+func (t *txImpl) prelude(b *pgx.Batch) (int, []queued) {
+	if !t.own {
+		return 0, nil
+	}
+	n := 0
+	if !t.begun {
+		b.Queue(beginSQL)
+		n++
+	}
+	for _, q := range t.pre {
+		b.Queue(q.sql, q.args...)
+	}
+	return n + len(t.pre), t.pre
+}
+
+// readPrelude reads the results of the n statements prelude queued (the
+// BEGIN, if any, then pre) from br. It closes br on an error.
+func (t *txImpl) readPrelude(br pgx.BatchResults, n int, pre []queued) error {
+	t.begun = t.begun || t.own // sent: abort rolls it back
+	t.pre = nil
+	begin := n - len(pre)
+	for i := range n {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			if i < begin {
+				return wrap("begin", err)
+			}
+			return pre[i-begin].err(err)
+		}
+	}
+	return nil
+}
+
+// flush sends what prelude would (BEGIN and pre) on its own, for a
+// statement that is not sent through send (Scan, Count).
+func (t *txImpl) flush(ctx context.Context) error {
+	b := &pgx.Batch{}
+	n, pre := t.prelude(b)
+	if n == 0 {
+		return nil
+	}
+	br := t.q.SendBatch(ctx, b)
+	if err := t.readPrelude(br, n, pre); err != nil {
+		return err
+	}
+	return br.Close()
+}
+
+// queue adds a write that needs no answer to pre, after its locks ids
+// (exclusive).
+func (t *txImpl) queue(ids []int64, q queued) {
+	for _, l := range t.lockStatements(lockExclusive, ids) {
+		t.pre = append(t.pre, queued{op: "lock", table: q.table, key: q.key, sql: l.sql, args: l.args})
+	}
+	t.pre = append(t.pre, q)
+}
+
+// commit sends pre and the COMMIT in one round trip. A transaction that
+// sent nothing has nothing to commit.
+func (t *txImpl) commit(ctx context.Context) error {
+	if !t.begun && len(t.pre) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	n, pre := t.prelude(b)
+	b.Queue(`commit`)
+	br := t.q.SendBatch(ctx, b)
+	if err := t.readPrelude(br, n, pre); err != nil {
+		return err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if tag.String() != "COMMIT" {
+		return fmt.Errorf("the transaction was rolled back (%s)", tag)
+	}
+	t.begun = false
+	return nil
+}
+
+// abort rolls back a transaction whose BEGIN was sent. It runs even when
+// ctx is done; if it fails, the connection is closed when released.
+func (t *txImpl) abort(ctx context.Context) {
+	t.pre = nil
+	if !t.begun {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = t.q.Exec(rctx, `rollback`)
+	t.begun = false
 }
 
 // Lock modes of a key's advisory lock (txImpl.locked).
@@ -409,11 +554,37 @@ var lockSQL = [...][2]string{
 // and closes them.
 func (t *txImpl) send(ctx context.Context, mode int8, ids []int64, sql string, args ...any) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
-	// Keys held shared and now needed exclusive are upgraded first, by
-	// deskplane_upgrade_locks: without waiting (a conflict when another
-	// transaction holds one shared; the retry reads exclusive).
-	var up []int64
+	n, pre := t.prelude(b)
+	locks := t.lockStatements(mode, ids)
+	for _, l := range locks {
+		b.Queue(l.sql, l.args...)
+	}
+	b.Queue(sql, args...)
+	br := t.q.SendBatch(ctx, b)
+	if err := t.readPrelude(br, n, pre); err != nil {
+		return nil, err
+	}
+	for range locks {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, err
+		}
+	}
+	return br, nil
+}
+
+// lockStatements returns the statements that take the advisory locks ids
+// (see pending) in mode, and counts them as held. Keys held shared and now
+// needed exclusive are upgraded first, by deskplane_upgrade_locks: without
+// waiting (a conflict when another transaction holds one shared; the retry
+// reads exclusive).
+func (t *txImpl) lockStatements(mode int8, ids []int64) []queued {
+	if len(ids) == 0 {
+		return nil
+	}
+	var out []queued
 	if mode == lockExclusive {
+		var up []int64
 		for _, id := range ids {
 			if t.locked[id] == lockShared {
 				up = append(up, id)
@@ -422,34 +593,26 @@ func (t *txImpl) send(ctx context.Context, mode int8, ids []int64, sql string, a
 		if len(up) > 0 {
 			ids = slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return t.locked[id] == lockShared })
 			t.db.noteUpgrades(up)
-			b.Queue(`SELECT deskplane_upgrade_locks($1)`, up)
+			out = append(out, queued{op: "lock", sql: `SELECT deskplane_upgrade_locks($1)`, args: []any{up}})
+			for _, id := range up {
+				t.locked[id] = lockExclusive
+			}
 		}
 	}
 	switch len(ids) {
 	case 0:
 	case 1:
-		b.Queue(lockSQL[mode][0], ids[0])
+		out = append(out, queued{op: "lock", sql: lockSQL[mode][0], args: []any{ids[0]}})
 	default:
-		b.Queue(lockSQL[mode][1], ids)
+		out = append(out, queued{op: "lock", sql: lockSQL[mode][1], args: []any{ids}})
 	}
-	b.Queue(sql, args...)
-	br := t.q.SendBatch(ctx, b)
-	for range b.Len() - 1 {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return nil, err
-		}
-	}
-	if len(ids)+len(up) > 0 && t.locked == nil {
+	if t.locked == nil {
 		t.locked = make(map[int64]int8)
 	}
 	for _, id := range ids {
 		t.locked[id] = max(t.locked[id], mode)
 	}
-	for _, id := range up {
-		t.locked[id] = lockExclusive
-	}
-	return br, nil
+	return out
 }
 
 // exec runs sql after taking ids (send) and returns its command tag.
@@ -488,9 +651,17 @@ func (t *txImpl) Get(ctx context.Context, table, key string) ([]byte, error) {
 	return v, nil
 }
 
+const putSQL = `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
+		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`
+
 func (t *txImpl) Put(ctx context.Context, table, key string, value []byte) error {
-	_, err := t.exec(ctx, t.pending(lockExclusive, table, key), `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
-		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, []byte(key), value)
+	ids := t.pending(lockExclusive, table, key)
+	if t.own {
+		// The value is copied: it is sent later, and the caller may reuse it.
+		t.queue(ids, queued{op: "put", table: table, key: key, sql: putSQL, args: []any{table, []byte(key), bytes.Clone(value)}})
+		return nil
+	}
+	_, err := t.exec(ctx, ids, putSQL, table, []byte(key), value)
 	if err != nil {
 		return wrap(fmt.Sprintf("put %s/%q", table, key), err)
 	}
@@ -577,11 +748,21 @@ func kvArrays(recs []store.KV) ([]string, [][]byte, [][]byte) {
 	return keys, ks, vs
 }
 
+const putManySQL = `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
+		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`
+
 func (t *txImpl) PutMany(ctx context.Context, table string, recs []store.KV) error {
 	recs = store.Dedupe(recs, true) // one row may not be updated twice by one statement
 	keys, ks, vs := kvArrays(recs)
-	_, err := t.exec(ctx, t.pending(lockExclusive, table, keys...), `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
-		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, ks, vs)
+	ids := t.pending(lockExclusive, table, keys...)
+	if t.own {
+		for i, v := range vs {
+			vs[i] = bytes.Clone(v) // sent later: the caller may reuse them
+		}
+		t.queue(ids, queued{op: fmt.Sprintf("put %d records of", len(recs)), table: table, sql: putManySQL, args: []any{table, ks, vs}})
+		return nil
+	}
+	_, err := t.exec(ctx, ids, putManySQL, table, ks, vs)
 	if err != nil {
 		return wrap(fmt.Sprintf("put %d records of %s", len(recs), table), err)
 	}
@@ -644,6 +825,9 @@ func (t *txImpl) Scan(ctx context.Context, table, prefix, after string, limit in
 		k string
 		v []byte
 	}
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
 	page := make([]rec, 0, scanPage)
 	for {
 		n := scanPage
@@ -692,6 +876,9 @@ func (t *txImpl) Scan(ctx context.Context, table, prefix, after string, limit in
 }
 
 func (t *txImpl) Count(ctx context.Context, table, prefix string) (int, error) {
+	if err := t.flush(ctx); err != nil {
+		return 0, err
+	}
 	cond, args := keyRange(table, prefix, "")
 	var n int
 	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM kv WHERE tbl = $1`+cond, args...).Scan(&n); err != nil {
@@ -700,13 +887,19 @@ func (t *txImpl) Count(ctx context.Context, table, prefix string) (int, error) {
 	return n, nil
 }
 
-func (t *txImpl) Enqueue(ctx context.Context, j store.Job) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO jobs (id, kind, due, payload, owner, claim_until)
+const enqueueSQL = `INSERT INTO jobs (id, kind, due, payload, owner, claim_until)
 		VALUES ($1, $2, $3, $4, NULL, NULL)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due,
 			payload = excluded.payload, owner = NULL, claim_until = NULL,
-			attempts = 0, last_error = NULL, parked = false`,
-		j.ID, j.Kind, j.Due.UnixNano(), j.Payload)
+			attempts = 0, last_error = NULL, parked = false`
+
+func (t *txImpl) Enqueue(ctx context.Context, j store.Job) error {
+	args := []any{j.ID, j.Kind, j.Due.UnixNano(), bytes.Clone(j.Payload)}
+	if t.own {
+		t.queue(nil, queued{op: "enqueue " + j.ID, sql: enqueueSQL, args: args})
+		return nil
+	}
+	_, err := t.exec(ctx, nil, enqueueSQL, args...)
 	if err != nil {
 		return wrap("enqueue "+j.ID, err)
 	}
@@ -714,14 +907,18 @@ func (t *txImpl) Enqueue(ctx context.Context, j store.Job) error {
 }
 
 func (t *txImpl) CancelJob(ctx context.Context, id string) error {
-	if _, err := t.q.Exec(ctx, `DELETE FROM jobs WHERE id = $1`, id); err != nil {
+	if t.own {
+		t.queue(nil, queued{op: "cancel job " + id, sql: `DELETE FROM jobs WHERE id = $1`, args: []any{id}})
+		return nil
+	}
+	if _, err := t.exec(ctx, nil, `DELETE FROM jobs WHERE id = $1`, id); err != nil {
 		return wrap("cancel job "+id, err)
 	}
 	return nil
 }
 
 func (t *txImpl) FinishJob(ctx context.Context, id, owner string) error {
-	tag, err := t.q.Exec(ctx, `DELETE FROM jobs WHERE id = $1 AND owner = $2`, id, owner)
+	tag, err := t.exec(ctx, nil, `DELETE FROM jobs WHERE id = $1 AND owner = $2`, id, owner)
 	if err != nil {
 		return wrap("finish job "+id, err)
 	}

@@ -48,7 +48,7 @@ type Store interface {
 }
 
 // Tx is one transaction. Reads inside an Update lock what they read where the
-// backend needs it (PostgreSQL: an advisory lock on the key), so concurrent updates
+// backend needs it (PostgreSQL: SELECT … FOR UPDATE), so concurrent updates
 // of the same record serialize instead of losing one another's changes.
 type Tx interface {
 	// Get returns the record under table/key or ErrNotFound.

@@ -18,16 +18,12 @@
 // # Isolation
 //
 // Update runs at READ COMMITTED and locks what it touches instead of using
-// SERIALIZABLE: every Get/Put/Create/Delete in an Update first takes a
-// transaction-level advisory lock on a 64-bit hash of (table, key). The
-// advisory lock also covers keys that do not exist yet, which a row lock
-// cannot: two updates that both read "not found" and then write the key
-// serialize instead of one overwriting the other. Reads take no row lock
-// (SELECT … FOR UPDATE): every write of a record holds its key's advisory
-// lock, which PostgreSQL releases only once the commit is visible, and a
-// READ COMMITTED statement sent after the lock is granted reads that
-// commit; a row lock would only add a WAL record and a dirtied page per
-// record read. With these locks, read-modify-write of records
+// SERIALIZABLE: Get takes the row lock (SELECT … FOR UPDATE), and every
+// Get/Put/Create/Delete in an Update first takes a transaction-level
+// advisory lock on a 64-bit hash of (table, key). The advisory lock also
+// covers keys that do not exist yet, which a row lock cannot: two updates
+// that both read "not found" and then write the key serialize instead of
+// one overwriting the other. With these locks, read-modify-write of records
 // serializes just like SQLite's single writer, without the serialization
 // failures that SERIALIZABLE raises under contention on one hot record
 // (every loser would have to be retried; a handful of retries is not enough
@@ -37,7 +33,8 @@
 // wait for one another.
 //
 // A read marked store.SharedReads (a store.ReadSet's validation: records
-// the transaction only checks) takes its keys' advisory locks shared, so transactions that check the same records (every creation of
+// the transaction only checks) takes its keys' advisory locks shared and no
+// row lock, so transactions that check the same records (every creation of
 // an account and Region checks its directory, bundle and image) overlap
 // instead of queueing; writers still wait. A key so read and written later
 // in the transaction is upgraded without waiting (deskplane_upgrade_locks):
@@ -634,6 +631,9 @@ func (t *txImpl) exec(ctx context.Context, ids []int64, sql string, args ...any)
 func (t *txImpl) Get(ctx context.Context, table, key string) ([]byte, error) {
 	q := `SELECT v FROM kv WHERE tbl = $1 AND k = $2`
 	mode, ids := t.readLocks(ctx, table, key)
+	if !t.ro && mode == lockExclusive {
+		q += ` FOR UPDATE`
+	}
 	var v []byte
 	br, err := t.send(ctx, mode, ids, q, table, []byte(key))
 	if err == nil {
@@ -711,6 +711,9 @@ func byteKeys(keys []string) [][]byte {
 func (t *txImpl) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
 	q := `SELECT k, v FROM kv WHERE tbl = $1 AND k = ANY($2::bytea[])`
 	mode, ids := t.readLocks(ctx, table, keys...)
+	if !t.ro && mode == lockExclusive {
+		q += ` FOR UPDATE`
+	}
 	br, err := t.send(ctx, mode, ids, q, table, byteKeys(keys))
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("get %d records of %s", len(keys), table), err)

@@ -149,6 +149,13 @@ var migrations = []string{
 			END IF;
 		END LOOP;
 	END $$;`,
+	// NextDue without a scan of the queue: the earliest unclaimed job
+	// from an index, and the claimed ones (a few: those running) from
+	// another. Every CreateWorkspaces leaves a maintenance job due much
+	// later, so the queue grows with the desktops (40,000 jobs: 9.4 ms a
+	// scan, 0.2-0.4 ms with these).
+	`CREATE INDEX jobs_unclaimed_due ON jobs (due) WHERE owner IS NULL AND NOT parked;
+	CREATE INDEX jobs_claimed ON jobs (claim_until) WHERE owner IS NOT NULL;`,
 }
 
 // migrationLock is the advisory lock key that serializes migrations across
@@ -979,7 +986,9 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 // its due time, or for a claimed job the later of due and claim_until.
 func (db *DB) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
 	var due *int64
-	err := db.pool.QueryRow(ctx, `SELECT min(CASE WHEN owner IS NULL THEN due ELSE greatest(due, claim_until) END) FROM jobs WHERE NOT parked`).Scan(&due)
+	err := db.pool.QueryRow(ctx, `SELECT least(
+		(SELECT min(due) FROM jobs WHERE owner IS NULL AND NOT parked),
+		(SELECT min(greatest(due, claim_until)) FROM jobs WHERE owner IS NOT NULL AND NOT parked))`).Scan(&due)
 	if err != nil {
 		return time.Time{}, false, wrap("next due", err)
 	}

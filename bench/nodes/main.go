@@ -55,6 +55,7 @@ var (
 	describeFor = flag.Duration("describe", 5*time.Second, "how long to run the DescribeWorkspaces phase")
 	pgPID       = flag.Int("pg-pid", 0, "the PostgreSQL postmaster's pid (first line of its postmaster.pid): the CPU its processes use while creating is reported per desktop")
 	configs     = flag.String("configs", "sqlite,1,2,3", "configurations to run, in order: sqlite (one node on SQLite) and numbers of nodes on PostgreSQL")
+	drain       = flag.Bool("drain", true, "after the measured creations, wait until the nodes have run every job due by then (the desktops' provisioning) and count its CPU per desktop too; the rate is the creations' own")
 	regions     = flag.Int("regions", 1, "spread the creations over this many Regions (of the default seeded ones), round robin by batch: each Region has its own quota count and subnet allocation")
 )
 
@@ -197,7 +198,28 @@ type result struct {
 	p50, p99       time.Duration
 }
 
-func run(ctx context.Context, name string, urls []string, nodePIDs []int) result {
+// drainJobs waits until the database dsn holds no job due by now that is
+// not parked (the provisioning the creations scheduled), at most a minute.
+func drainJobs(ctx context.Context, dsn string) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	until := time.Now().UnixNano()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE due <= $1 AND NOT parked`, until).Scan(&n); err != nil {
+			log.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+	log.Print("drain: jobs still due after a minute")
+}
+
+func run(ctx context.Context, name string, urls []string, nodePIDs []int, dsn string) result {
 	nr := max(1, min(*regions, len(seededRegions)))
 	dirs, bundles := make([]string, nr), make([]string, nr)
 	for r := range nr {
@@ -256,6 +278,11 @@ func run(ctx context.Context, name string, urls []string, nodePIDs []int) result
 	creates(warm, warm+*desktops/25)
 	made := len(ids) - warmIDs
 	create := float64(made) / time.Since(t0).Seconds()
+	if *drain && dsn != "" {
+		t := time.Now()
+		drainJobs(ctx, dsn)
+		log.Printf("%s: the jobs due drained in %v", name, time.Since(t).Round(time.Millisecond))
+	}
 	// The backends are listed again: the nodes' pools open connections
 	// as the load needs them, and a backend forked during the run used
 	// all of its CPU in it.
@@ -348,7 +375,7 @@ func main() {
 	for _, conf := range strings.Split(*configs, ",") {
 		if conf == "sqlite" {
 			n := start(dir + "/sqlite")
-			results = append(results, run(ctx, "1 node, SQLite", []string{n.url}, []int{n.cmd.Process.Pid}))
+			results = append(results, run(ctx, "1 node, SQLite", []string{n.url}, []int{n.cmd.Process.Pid}, ""))
 			n.stop()
 			continue
 		}
@@ -370,7 +397,7 @@ func main() {
 			urls = append(urls, nd.url)
 			pids = append(pids, nd.cmd.Process.Pid)
 		}
-		results = append(results, run(ctx, fmt.Sprintf("%d node(s), PostgreSQL", k), urls, pids))
+		results = append(results, run(ctx, fmt.Sprintf("%d node(s), PostgreSQL", k), urls, pids, dsn))
 		for _, nd := range nodes {
 			nd.stop()
 		}

@@ -92,11 +92,14 @@ func (r *ReadSet) GetMany(ctx context.Context, table string, keys []string) (map
 
 // Valid reports whether every record the set read still holds, as tx reads
 // it, what it held then (an absent one is still absent). It reads them with
-// one GetMany per table.
+// one GetMany per table, marked as shared reads (SharedReads): the plan only
+// read them, so a backend that locks what an update reads may let other
+// transactions read them meanwhile.
 func (r *ReadSet) Valid(ctx context.Context, tx Tx) (bool, error) {
 	if r.stale {
 		return false, nil
 	}
+	ctx = SharedReads(ctx)
 	var tables []string
 	byTable := map[string][]string{}
 	for _, rd := range r.reads {
@@ -122,6 +125,26 @@ func (r *ReadSet) Valid(ctx context.Context, tx Tx) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// sharedReadsKey marks a context whose reads are shared reads.
+type sharedReadsKey struct{}
+
+// SharedReads returns ctx marked for reads of records the transaction reads
+// to check them and is not expected to write. A backend that locks what an
+// update reads (store/postgres) takes a shared lock for such a read instead
+// of an exclusive one: writers wait, other readers do not. A transaction
+// that writes such a record later still may: the backend upgrades its lock,
+// or reports ErrConflict when another transaction holds it shared too
+// (Update retries it). Other backends ignore it.
+func SharedReads(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sharedReadsKey{}, true)
+}
+
+// ReadsShared reports whether ctx is marked by SharedReads.
+func ReadsShared(ctx context.Context) bool {
+	v, _ := ctx.Value(sharedReadsKey{}).(bool)
+	return v
 }
 
 // Put implements Tx: ErrReadOnly.

@@ -32,12 +32,23 @@
 // retried by Update a few times. Hash collisions only make unrelated keys
 // wait for one another.
 //
+// A read marked store.SharedReads (a store.ReadSet's validation: records
+// the transaction only checks) takes its keys' advisory locks shared and no
+// row lock, so transactions that check the same records (every creation of
+// an account and Region checks its directory, bundle and image) overlap
+// instead of queueing; writers still wait. A key so read and written later
+// in the transaction is upgraded without waiting (deskplane_upgrade_locks):
+// if another transaction holds it shared too, the transaction fails with a
+// serialization failure (store.ErrConflict), its retry reads exclusive, and
+// the node reads that key exclusive from then on (DB.upgraded).
+//
 // View runs in a REPEATABLE READ, READ ONLY transaction: one snapshot.
 // Claim uses FOR UPDATE SKIP LOCKED, so concurrent schedulers claim
 // disjoint jobs without waiting for one another.
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +56,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +75,40 @@ type DB struct {
 	writers chan struct{}
 
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
+
+	// upgraded holds the lock ids of keys that an update read shared
+	// (store.SharedReads) and then wrote: this node reads them exclusive
+	// from then on, so a read-modify-write through shared reads conflicts
+	// once, not on every contended run.
+	upMu     sync.Mutex
+	upgraded map[int64]struct{}
+}
+
+// maxUpgraded bounds DB.upgraded (it starts over when full).
+const maxUpgraded = 4096
+
+// noteUpgrades remembers ids as upgraded (DB.upgraded).
+func (db *DB) noteUpgrades(ids []int64) {
+	db.upMu.Lock()
+	defer db.upMu.Unlock()
+	if db.upgraded == nil || len(db.upgraded)+len(ids) > maxUpgraded {
+		db.upgraded = make(map[int64]struct{})
+	}
+	for _, id := range ids {
+		db.upgraded[id] = struct{}{}
+	}
+}
+
+// anyUpgraded reports whether one of ids is in DB.upgraded.
+func (db *DB) anyUpgraded(ids []int64) bool {
+	db.upMu.Lock()
+	defer db.upMu.Unlock()
+	for _, id := range ids {
+		if _, ok := db.upgraded[id]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 var _ store.Backend = (*DB)(nil)
@@ -90,6 +136,26 @@ var migrations = []string{
 		ADD COLUMN attempts integer NOT NULL DEFAULT 0,
 		ADD COLUMN last_error text,
 		ADD COLUMN parked boolean NOT NULL DEFAULT false;`,
+	// The upgrade of keys' advisory locks from shared to exclusive
+	// (txImpl.send): it does not wait, since two transactions that both
+	// hold a key shared and both upgrade it would deadlock (PostgreSQL
+	// breaks that only after deadlock_timeout, a second by default).
+	`CREATE FUNCTION deskplane_upgrade_locks(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+	DECLARE x bigint;
+	BEGIN
+		FOREACH x IN ARRAY ids LOOP
+			IF NOT pg_try_advisory_xact_lock(x) THEN
+				RAISE EXCEPTION 'another transaction holds the lock of a key read shared' USING ERRCODE = '40001';
+			END IF;
+		END LOOP;
+	END $$;`,
+	// NextDue without a scan of the queue: the earliest unclaimed job
+	// from an index, and the claimed ones (a few: those running) from
+	// another. Every CreateWorkspaces leaves a maintenance job due much
+	// later, so the queue grows with the desktops (40,000 jobs: 9.4 ms a
+	// scan, 0.2-0.4 ms with these).
+	`CREATE INDEX jobs_unclaimed_due ON jobs (due) WHERE owner IS NULL AND NOT parked;
+	CREATE INDEX jobs_claimed ON jobs (claim_until) WHERE owner IS NOT NULL;`,
 }
 
 // migrationLock is the advisory lock key that serializes migrations across
@@ -196,7 +262,7 @@ func wrap(op string, err error) error {
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	start := time.Now() // a performance figure (ObserveCommits), not domain time
 	for attempt := 1; ; attempt++ {
-		err := db.update(ctx, fn)
+		err := db.update(ctx, fn, attempt > 1)
 		if errors.Is(err, store.ErrConflict) && attempt < updateAttempts && ctx.Err() == nil {
 			continue
 		}
@@ -220,22 +286,28 @@ func (db *DB) ObserveCommits(f func(time.Duration)) {
 	db.observe.Store(&f)
 }
 
-func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error) error {
+// update runs fn once in a transaction; exclusive makes every read take
+// its keys' locks exclusive (a retry after a conflict, which may have been
+// an upgrade from shared).
+func (db *DB) update(ctx context.Context, fn func(tx store.Tx) error, exclusive bool) error {
 	select {
 	case db.writers <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { <-db.writers }()
-	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
+	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return wrap("begin", err)
 	}
-	defer rollback(ctx, ptx)
-	if err := fn(&txImpl{q: ptx}); err != nil {
+	defer conn.Release() // a connection left inside a transaction is closed
+	t := &txImpl{q: conn, db: db, noShared: exclusive, own: true}
+	if err := fn(t); err != nil {
+		t.abort(ctx)
 		return err
 	}
-	if err := ptx.Commit(ctx); err != nil {
+	if err := t.commit(ctx); err != nil {
+		t.abort(ctx)
 		return wrap("commit", err)
 	}
 	return nil
@@ -281,22 +353,175 @@ func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 // txImpl implements store.Tx on one pgx transaction. It is not safe for
 // concurrent use (nor is a store.Tx in general).
 type txImpl struct {
-	q      pgx.Tx
-	ro     bool
-	locked map[int64]bool // advisory key locks held by this transaction
+	q        querier
+	ro       bool
+	db       *DB            // the store (Update's transactions)
+	noShared bool           // reads marked store.SharedReads are exclusive all the same
+	locked   map[int64]int8 // advisory key locks held by this transaction: lockShared or lockExclusive
+
+	// Update's transactions (own): q is a pooled connection, and this
+	// txImpl begins and commits the transaction itself. Its BEGIN and its
+	// writes that need no answer (Put, PutMany, Enqueue, CancelJob, each
+	// with its locks) wait in pre and go to the server ahead of the next
+	// statement, in the same round trip, or with the COMMIT: a read after
+	// a write still sees it, and a transaction's last writes cost no
+	// round trip of their own while it holds its locks.
+	own   bool
+	begun bool     // BEGIN was sent
+	pre   []queued // statements not sent yet, in order
 }
 
+// querier is what txImpl runs statements on: a pgx.Tx (View) or a pooled
+// connection (Update).
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// queued is a statement waiting in txImpl.pre; op, table and key name it in
+// an error.
+type queued struct {
+	op, table, key string
+	sql            string
+	args           []any
+}
+
+func (q *queued) err(err error) error {
+	if q.table == "" && q.key == "" {
+		return wrap(q.op, err)
+	}
+	if q.key == "" {
+		return wrap(q.op+" "+q.table, err)
+	}
+	return wrap(fmt.Sprintf("%s %s/%q", q.op, q.table, q.key), err)
+}
+
+// beginSQL starts an Update's transaction.
+const beginSQL = `begin isolation level read committed read write`
+
+// prelude queues on b what must run before the next statement: BEGIN if
+// it was not sent, then pre. It returns how many statements it queued and
+// the ones of pre, for their errors; the caller sends b and calls sent.
+func (t *txImpl) prelude(b *pgx.Batch) (int, []queued) {
+	if !t.own {
+		return 0, nil
+	}
+	n := 0
+	if !t.begun {
+		b.Queue(beginSQL)
+		n++
+	}
+	for _, q := range t.pre {
+		b.Queue(q.sql, q.args...)
+	}
+	return n + len(t.pre), t.pre
+}
+
+// readPrelude reads the results of the n statements prelude queued (the
+// BEGIN, if any, then pre) from br. It closes br on an error.
+func (t *txImpl) readPrelude(br pgx.BatchResults, n int, pre []queued) error {
+	t.begun = t.begun || t.own // sent: abort rolls it back
+	t.pre = nil
+	begin := n - len(pre)
+	for i := range n {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			if i < begin {
+				return wrap("begin", err)
+			}
+			return pre[i-begin].err(err)
+		}
+	}
+	return nil
+}
+
+// flush sends what prelude would (BEGIN and pre) on its own, for a
+// statement that is not sent through send (Scan, Count).
+func (t *txImpl) flush(ctx context.Context) error {
+	b := &pgx.Batch{}
+	n, pre := t.prelude(b)
+	if n == 0 {
+		return nil
+	}
+	br := t.q.SendBatch(ctx, b)
+	if err := t.readPrelude(br, n, pre); err != nil {
+		return err
+	}
+	return br.Close()
+}
+
+// queue adds a write that needs no answer to pre, after its locks ids
+// (exclusive).
+func (t *txImpl) queue(ids []int64, q queued) {
+	for _, l := range t.lockStatements(lockExclusive, ids) {
+		t.pre = append(t.pre, queued{op: "lock", table: q.table, key: q.key, sql: l.sql, args: l.args})
+	}
+	t.pre = append(t.pre, q)
+}
+
+// commit sends pre and the COMMIT in one round trip. A transaction that
+// sent nothing has nothing to commit.
+func (t *txImpl) commit(ctx context.Context) error {
+	if !t.begun && len(t.pre) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	n, pre := t.prelude(b)
+	b.Queue(`commit`)
+	br := t.q.SendBatch(ctx, b)
+	if err := t.readPrelude(br, n, pre); err != nil {
+		return err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if tag.String() != "COMMIT" {
+		return fmt.Errorf("the transaction was rolled back (%s)", tag)
+	}
+	t.begun = false
+	return nil
+}
+
+// abort rolls back a transaction whose BEGIN was sent. It runs even when
+// ctx is done; if it fails, the connection is closed when released.
+func (t *txImpl) abort(ctx context.Context) {
+	t.pre = nil
+	if !t.begun {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = t.q.Exec(rctx, `rollback`)
+	t.begun = false
+}
+
+// Lock modes of a key's advisory lock (txImpl.locked).
+const (
+	lockShared    = 1 // pg_advisory_xact_lock_shared: a read marked store.SharedReads
+	lockExclusive = 2 // pg_advisory_xact_lock: every other read and write
+)
+
 // pending lists the advisory lock ids of table's keys that this
-// transaction does not hold yet, sorted and without duplicates (so two
-// transactions never wait on each other in opposite orders). It is nil in
-// read-only transactions, which take no locks.
-func (t *txImpl) pending(table string, keys ...string) []int64 {
+// transaction does not hold yet in mode (or a stronger one), sorted and
+// without duplicates (so two transactions never wait on each other in
+// opposite orders). It is nil in read-only transactions, which take no
+// locks. A key held shared and now needed exclusive is listed: PostgreSQL
+// upgrades the lock (waiting for other holders of the shared lock; two
+// transactions upgrading one key deadlock, and PostgreSQL breaks it with
+// 40P01, store.ErrConflict).
+func (t *txImpl) pending(mode int8, table string, keys ...string) []int64 {
 	if t.ro || len(keys) == 0 {
 		return nil
 	}
 	var ids []int64
 	for _, k := range keys {
-		if id := lockID(table, k); !t.locked[id] {
+		if id := lockID(table, k); t.locked[id] < mode {
 			ids = append(ids, id)
 		}
 	}
@@ -304,43 +529,102 @@ func (t *txImpl) pending(table string, keys ...string) []int64 {
 	return slices.Compact(ids)
 }
 
-// send takes the advisory locks ids (see pending) and runs one statement
-// after them in a single round trip to the server (a pipelined batch: the
-// server runs the statement only once it holds every lock, and skips it if
-// a lock fails). Every Get/Put/Create/Delete of an Update so waits for its
-// keys and does its work in one round trip instead of two, which shortens
-// the time a transaction holds the locks it took before. The caller reads
-// the statement's result from the returned BatchResults and closes them.
-func (t *txImpl) send(ctx context.Context, ids []int64, sql string, args ...any) (pgx.BatchResults, error) {
+// readLocks returns the lock mode of a read of table's keys and the ids it
+// has yet to take (pending): shared when ctx is marked by
+// store.SharedReads, unless this is a retry or one of the keys was
+// upgraded before (DB.upgraded).
+func (t *txImpl) readLocks(ctx context.Context, table string, keys ...string) (int8, []int64) {
+	if t.ro || t.noShared || !store.ReadsShared(ctx) {
+		return lockExclusive, t.pending(lockExclusive, table, keys...)
+	}
+	ids := t.pending(lockShared, table, keys...)
+	if t.db.anyUpgraded(ids) {
+		return lockExclusive, t.pending(lockExclusive, table, keys...)
+	}
+	return lockShared, ids
+}
+
+// Lock statements, by mode, for one key and for several (taken in the
+// array's order, which pending sorts).
+var lockSQL = [...][2]string{
+	lockShared:    {`SELECT pg_advisory_xact_lock_shared($1)`, `SELECT pg_advisory_xact_lock_shared(x) FROM (SELECT x FROM unnest($1::bigint[]) WITH ORDINALITY AS u(x, i) ORDER BY i) s`},
+	lockExclusive: {`SELECT pg_advisory_xact_lock($1)`, `SELECT pg_advisory_xact_lock(x) FROM (SELECT x FROM unnest($1::bigint[]) WITH ORDINALITY AS u(x, i) ORDER BY i) s`},
+}
+
+// send takes the advisory locks ids (see pending) in mode and runs one
+// statement after them in a single round trip to the server (a pipelined
+// batch: the server runs the statement only once it holds every lock, and
+// skips it if a lock fails). Every Get/Put/Create/Delete of an Update so
+// waits for its keys and does its work in one round trip instead of two,
+// which shortens the time a transaction holds the locks it took before.
+// The caller reads the statement's result from the returned BatchResults
+// and closes them.
+func (t *txImpl) send(ctx context.Context, mode int8, ids []int64, sql string, args ...any) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
-	switch len(ids) {
-	case 0:
-	case 1:
-		b.Queue(`SELECT pg_advisory_xact_lock($1)`, ids[0])
-	default:
-		b.Queue(`SELECT pg_advisory_xact_lock(x) FROM (SELECT x FROM unnest($1::bigint[]) WITH ORDINALITY AS u(x, i) ORDER BY i) s`, ids)
+	n, pre := t.prelude(b)
+	locks := t.lockStatements(mode, ids)
+	for _, l := range locks {
+		b.Queue(l.sql, l.args...)
 	}
 	b.Queue(sql, args...)
 	br := t.q.SendBatch(ctx, b)
-	if len(ids) == 0 {
-		return br, nil
-	}
-	if _, err := br.Exec(); err != nil {
-		br.Close()
+	if err := t.readPrelude(br, n, pre); err != nil {
 		return nil, err
 	}
-	if t.locked == nil {
-		t.locked = make(map[int64]bool)
-	}
-	for _, id := range ids {
-		t.locked[id] = true
+	for range locks {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, err
+		}
 	}
 	return br, nil
 }
 
+// lockStatements returns the statements that take the advisory locks ids
+// (see pending) in mode, and counts them as held. Keys held shared and now
+// needed exclusive are upgraded first, by deskplane_upgrade_locks: without
+// waiting (a conflict when another transaction holds one shared; the retry
+// reads exclusive).
+func (t *txImpl) lockStatements(mode int8, ids []int64) []queued {
+	if len(ids) == 0 {
+		return nil
+	}
+	var out []queued
+	if mode == lockExclusive {
+		var up []int64
+		for _, id := range ids {
+			if t.locked[id] == lockShared {
+				up = append(up, id)
+			}
+		}
+		if len(up) > 0 {
+			ids = slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return t.locked[id] == lockShared })
+			t.db.noteUpgrades(up)
+			out = append(out, queued{op: "lock", sql: `SELECT deskplane_upgrade_locks($1)`, args: []any{up}})
+			for _, id := range up {
+				t.locked[id] = lockExclusive
+			}
+		}
+	}
+	switch len(ids) {
+	case 0:
+	case 1:
+		out = append(out, queued{op: "lock", sql: lockSQL[mode][0], args: []any{ids[0]}})
+	default:
+		out = append(out, queued{op: "lock", sql: lockSQL[mode][1], args: []any{ids}})
+	}
+	if t.locked == nil {
+		t.locked = make(map[int64]int8)
+	}
+	for _, id := range ids {
+		t.locked[id] = max(t.locked[id], mode)
+	}
+	return out
+}
+
 // exec runs sql after taking ids (send) and returns its command tag.
 func (t *txImpl) exec(ctx context.Context, ids []int64, sql string, args ...any) (pgconn.CommandTag, error) {
-	br, err := t.send(ctx, ids, sql, args...)
+	br, err := t.send(ctx, lockExclusive, ids, sql, args...)
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -353,11 +637,12 @@ func (t *txImpl) exec(ctx context.Context, ids []int64, sql string, args ...any)
 
 func (t *txImpl) Get(ctx context.Context, table, key string) ([]byte, error) {
 	q := `SELECT v FROM kv WHERE tbl = $1 AND k = $2`
-	if !t.ro {
+	mode, ids := t.readLocks(ctx, table, key)
+	if !t.ro && mode == lockExclusive {
 		q += ` FOR UPDATE`
 	}
 	var v []byte
-	br, err := t.send(ctx, t.pending(table, key), q, table, []byte(key))
+	br, err := t.send(ctx, mode, ids, q, table, []byte(key))
 	if err == nil {
 		err = br.QueryRow().Scan(&v)
 		if cerr := br.Close(); err == nil {
@@ -373,9 +658,17 @@ func (t *txImpl) Get(ctx context.Context, table, key string) ([]byte, error) {
 	return v, nil
 }
 
+const putSQL = `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
+		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`
+
 func (t *txImpl) Put(ctx context.Context, table, key string, value []byte) error {
-	_, err := t.exec(ctx, t.pending(table, key), `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
-		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, []byte(key), value)
+	ids := t.pending(lockExclusive, table, key)
+	if t.own {
+		// The value is copied: it is sent later, and the caller may reuse it.
+		t.queue(ids, queued{op: "put", table: table, key: key, sql: putSQL, args: []any{table, []byte(key), bytes.Clone(value)}})
+		return nil
+	}
+	_, err := t.exec(ctx, ids, putSQL, table, []byte(key), value)
 	if err != nil {
 		return wrap(fmt.Sprintf("put %s/%q", table, key), err)
 	}
@@ -383,7 +676,7 @@ func (t *txImpl) Put(ctx context.Context, table, key string, value []byte) error
 }
 
 func (t *txImpl) Create(ctx context.Context, table, key string, value []byte) error {
-	tag, err := t.exec(ctx, t.pending(table, key), `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
+	tag, err := t.exec(ctx, t.pending(lockExclusive, table, key), `INSERT INTO kv (tbl, k, v) VALUES ($1, $2, $3)
 		ON CONFLICT (tbl, k) DO NOTHING`, table, []byte(key), value)
 	if err != nil {
 		return wrap(fmt.Sprintf("create %s/%q", table, key), err)
@@ -395,7 +688,7 @@ func (t *txImpl) Create(ctx context.Context, table, key string, value []byte) er
 }
 
 func (t *txImpl) Delete(ctx context.Context, table, key string) error {
-	tag, err := t.exec(ctx, t.pending(table, key), `DELETE FROM kv WHERE tbl = $1 AND k = $2`, table, []byte(key))
+	tag, err := t.exec(ctx, t.pending(lockExclusive, table, key), `DELETE FROM kv WHERE tbl = $1 AND k = $2`, table, []byte(key))
 	if err != nil {
 		return wrap(fmt.Sprintf("delete %s/%q", table, key), err)
 	}
@@ -424,10 +717,11 @@ func byteKeys(keys []string) [][]byte {
 
 func (t *txImpl) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
 	q := `SELECT k, v FROM kv WHERE tbl = $1 AND k = ANY($2::bytea[])`
-	if !t.ro {
+	mode, ids := t.readLocks(ctx, table, keys...)
+	if !t.ro && mode == lockExclusive {
 		q += ` FOR UPDATE`
 	}
-	br, err := t.send(ctx, t.pending(table, keys...), q, table, byteKeys(keys))
+	br, err := t.send(ctx, mode, ids, q, table, byteKeys(keys))
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("get %d records of %s", len(keys), table), err)
 	}
@@ -461,11 +755,21 @@ func kvArrays(recs []store.KV) ([]string, [][]byte, [][]byte) {
 	return keys, ks, vs
 }
 
+const putManySQL = `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
+		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`
+
 func (t *txImpl) PutMany(ctx context.Context, table string, recs []store.KV) error {
 	recs = store.Dedupe(recs, true) // one row may not be updated twice by one statement
 	keys, ks, vs := kvArrays(recs)
-	_, err := t.exec(ctx, t.pending(table, keys...), `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
-		ON CONFLICT (tbl, k) DO UPDATE SET v = excluded.v`, table, ks, vs)
+	ids := t.pending(lockExclusive, table, keys...)
+	if t.own {
+		for i, v := range vs {
+			vs[i] = bytes.Clone(v) // sent later: the caller may reuse them
+		}
+		t.queue(ids, queued{op: fmt.Sprintf("put %d records of", len(recs)), table: table, sql: putManySQL, args: []any{table, ks, vs}})
+		return nil
+	}
+	_, err := t.exec(ctx, ids, putManySQL, table, ks, vs)
 	if err != nil {
 		return wrap(fmt.Sprintf("put %d records of %s", len(recs), table), err)
 	}
@@ -474,7 +778,7 @@ func (t *txImpl) PutMany(ctx context.Context, table string, recs []store.KV) err
 
 func (t *txImpl) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
 	keys, ks, vs := kvArrays(store.Dedupe(recs, false))
-	br, err := t.send(ctx, t.pending(table, keys...), `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
+	br, err := t.send(ctx, lockExclusive, t.pending(lockExclusive, table, keys...), `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
 		ON CONFLICT (tbl, k) DO NOTHING RETURNING k`, table, ks, vs)
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("create %d records of %s", len(keys), table), err)
@@ -528,6 +832,9 @@ func (t *txImpl) Scan(ctx context.Context, table, prefix, after string, limit in
 		k string
 		v []byte
 	}
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
 	page := make([]rec, 0, scanPage)
 	for {
 		n := scanPage
@@ -576,6 +883,9 @@ func (t *txImpl) Scan(ctx context.Context, table, prefix, after string, limit in
 }
 
 func (t *txImpl) Count(ctx context.Context, table, prefix string) (int, error) {
+	if err := t.flush(ctx); err != nil {
+		return 0, err
+	}
 	cond, args := keyRange(table, prefix, "")
 	var n int
 	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM kv WHERE tbl = $1`+cond, args...).Scan(&n); err != nil {
@@ -584,13 +894,19 @@ func (t *txImpl) Count(ctx context.Context, table, prefix string) (int, error) {
 	return n, nil
 }
 
-func (t *txImpl) Enqueue(ctx context.Context, j store.Job) error {
-	_, err := t.q.Exec(ctx, `INSERT INTO jobs (id, kind, due, payload, owner, claim_until)
+const enqueueSQL = `INSERT INTO jobs (id, kind, due, payload, owner, claim_until)
 		VALUES ($1, $2, $3, $4, NULL, NULL)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, due = excluded.due,
 			payload = excluded.payload, owner = NULL, claim_until = NULL,
-			attempts = 0, last_error = NULL, parked = false`,
-		j.ID, j.Kind, j.Due.UnixNano(), j.Payload)
+			attempts = 0, last_error = NULL, parked = false`
+
+func (t *txImpl) Enqueue(ctx context.Context, j store.Job) error {
+	args := []any{j.ID, j.Kind, j.Due.UnixNano(), bytes.Clone(j.Payload)}
+	if t.own {
+		t.queue(nil, queued{op: "enqueue " + j.ID, sql: enqueueSQL, args: args})
+		return nil
+	}
+	_, err := t.exec(ctx, nil, enqueueSQL, args...)
 	if err != nil {
 		return wrap("enqueue "+j.ID, err)
 	}
@@ -598,14 +914,18 @@ func (t *txImpl) Enqueue(ctx context.Context, j store.Job) error {
 }
 
 func (t *txImpl) CancelJob(ctx context.Context, id string) error {
-	if _, err := t.q.Exec(ctx, `DELETE FROM jobs WHERE id = $1`, id); err != nil {
+	if t.own {
+		t.queue(nil, queued{op: "cancel job " + id, sql: `DELETE FROM jobs WHERE id = $1`, args: []any{id}})
+		return nil
+	}
+	if _, err := t.exec(ctx, nil, `DELETE FROM jobs WHERE id = $1`, id); err != nil {
 		return wrap("cancel job "+id, err)
 	}
 	return nil
 }
 
 func (t *txImpl) FinishJob(ctx context.Context, id, owner string) error {
-	tag, err := t.q.Exec(ctx, `DELETE FROM jobs WHERE id = $1 AND owner = $2`, id, owner)
+	tag, err := t.exec(ctx, nil, `DELETE FROM jobs WHERE id = $1 AND owner = $2`, id, owner)
 	if err != nil {
 		return wrap("finish job "+id, err)
 	}
@@ -666,7 +986,9 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 // its due time, or for a claimed job the later of due and claim_until.
 func (db *DB) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
 	var due *int64
-	err := db.pool.QueryRow(ctx, `SELECT min(CASE WHEN owner IS NULL THEN due ELSE greatest(due, claim_until) END) FROM jobs WHERE NOT parked`).Scan(&due)
+	err := db.pool.QueryRow(ctx, `SELECT least(
+		(SELECT min(due) FROM jobs WHERE owner IS NULL AND NOT parked),
+		(SELECT min(greatest(due, claim_until)) FROM jobs WHERE owner IS NOT NULL AND NOT parked))`).Scan(&due)
 	if err != nil {
 		return time.Time{}, false, wrap("next due", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -219,7 +220,9 @@ func schemaOf(t *testing.T, dsn string) string {
 // TestWritesHoldKeyLocks checks that every read and write of an Update holds
 // its keys' advisory locks once it returns, present and absent keys alike
 // (the lock goes to the server in one round trip with the statement): a
-// second connection cannot take them until the transaction ends.
+// second connection cannot take them until the transaction ends. Put and
+// PutMany wait for the next statement (txImpl.pre): they hold theirs once
+// it returns.
 func TestWritesHoldKeyLocks(t *testing.T) {
 	dsn, admin := freshSchema(t)
 	db := openDB(t, dsn)
@@ -248,11 +251,24 @@ func TestWritesHoldKeyLocks(t *testing.T) {
 			_, err := tx.GetMany(ctx, tbl, []string{"there", "there2", "a2"})
 			return err
 		}},
-		{"Put", []string{"a3"}, func(tx store.Tx) error { return tx.Put(ctx, tbl, "a3", []byte("x")) }},
+		{"Put", []string{"a3"}, func(tx store.Tx) error {
+			if err := tx.Put(ctx, tbl, "a3", []byte("x")); err != nil {
+				return err
+			}
+			_, err := tx.Count(ctx, tbl, "none")
+			return err
+		}},
 		{"Create", []string{"a4"}, func(tx store.Tx) error { return tx.Create(ctx, tbl, "a4", []byte("x")) }},
 		{"Delete", []string{"there"}, func(tx store.Tx) error { return tx.Delete(ctx, tbl, "there") }},
 		{"PutMany", []string{"a5", "a6"}, func(tx store.Tx) error {
-			return tx.PutMany(ctx, tbl, []store.KV{{Key: "a5", Value: []byte("x")}, {Key: "a6", Value: []byte("y")}})
+			if err := tx.PutMany(ctx, tbl, []store.KV{{Key: "a5", Value: []byte("x")}, {Key: "a6", Value: []byte("y")}}); err != nil {
+				return err
+			}
+			_, err := tx.Get(ctx, tbl, "none")
+			if errors.Is(err, store.ErrNotFound) {
+				err = nil
+			}
+			return err
 		}},
 		{"CreateMany", []string{"a7", "a8"}, func(tx store.Tx) error {
 			_, err := tx.CreateMany(ctx, tbl, []store.KV{{Key: "a7", Value: []byte("x")}, {Key: "a8", Value: []byte("y")}})
@@ -279,5 +295,245 @@ func TestWritesHoldKeyLocks(t *testing.T) {
 		if !errors.Is(err, errRollback) {
 			t.Errorf("%s: %v", o.name, err)
 		}
+	}
+}
+
+// tryLock reports whether another connection may take the advisory lock of
+// tbl/key now, exclusive or shared (the lock is released at once).
+func tryLock(t *testing.T, admin *pgxpool.Pool, tbl, key string, shared bool) bool {
+	t.Helper()
+	q := `SELECT pg_try_advisory_xact_lock($1)`
+	if shared {
+		q = `SELECT pg_try_advisory_xact_lock_shared($1)`
+	}
+	var got bool
+	if err := admin.QueryRow(t.Context(), q, lockID(tbl, key)).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestSharedReadsLockShared checks that a read marked store.SharedReads
+// holds its key's advisory lock shared until the transaction ends: another
+// transaction may read the key so too, but not write it; an unmarked read
+// holds it exclusive.
+func TestSharedReadsLockShared(t *testing.T) {
+	dsn, admin := freshSchema(t)
+	db := openDB(t, dsn)
+	ctx := t.Context()
+	b := make([]byte, 4)
+	rand.Read(b)
+	tbl := "shared_" + hex.EncodeToString(b)
+	// A key each: the upgrade at the end makes this node read its key
+	// exclusive from then on.
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		return tx.PutMany(ctx, tbl, []store.KV{{Key: "k1", Value: []byte("1")}, {Key: "k2", Value: []byte("1")}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	errRollback := errors.New("roll back")
+	for _, read := range []struct {
+		name, k string
+		get     func(ctx context.Context, tx store.Tx, k string) error
+	}{
+		{"Get", "k1", func(ctx context.Context, tx store.Tx, k string) error { _, err := tx.Get(ctx, tbl, k); return err }},
+		{"GetMany", "k2", func(ctx context.Context, tx store.Tx, k string) error {
+			_, err := tx.GetMany(ctx, tbl, []string{k})
+			return err
+		}},
+	} {
+		err := db.Update(ctx, func(tx store.Tx) error {
+			if err := read.get(store.SharedReads(ctx), tx, read.k); err != nil {
+				return err
+			}
+			if tryLock(t, admin, tbl, read.k, false) {
+				t.Errorf("shared %s: another connection took the key's lock exclusive", read.name)
+			}
+			if !tryLock(t, admin, tbl, read.k, true) {
+				t.Errorf("shared %s: another connection could not take the key's lock shared", read.name)
+			}
+			// Another update reads it shared meanwhile.
+			if err := db.Update(ctx, func(tx2 store.Tx) error {
+				v, err := tx2.Get(store.SharedReads(ctx), tbl, read.k)
+				if err == nil && string(v) != "1" {
+					t.Errorf("shared %s: the other update read %q", read.name, v)
+				}
+				return err
+			}); err != nil {
+				t.Errorf("shared %s: the other update: %v", read.name, err)
+			}
+			// An unmarked read takes it exclusive (an upgrade).
+			if err := read.get(ctx, tx, read.k); err != nil {
+				return err
+			}
+			if tryLock(t, admin, tbl, read.k, true) {
+				t.Errorf("%s after the shared one: another connection took the key's lock shared", read.name)
+			}
+			return errRollback
+		})
+		if !errors.Is(err, errRollback) {
+			t.Errorf("%s: %v", read.name, err)
+		}
+	}
+}
+
+// TestSharedReadUpgrades runs two updates that both read one key shared and
+// then both write it, so each waits for the other's shared lock: PostgreSQL
+// breaks the deadlock, Update retries the loser (store.ErrConflict), and
+// neither write is lost.
+func TestSharedReadUpgrades(t *testing.T) {
+	dsn, _ := freshSchema(t)
+	db := openDB(t, dsn)
+	ctx := t.Context()
+	b := make([]byte, 4)
+	rand.Read(b)
+	tbl := "upgrade_" + hex.EncodeToString(b)
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, tbl, "n", []byte{0}) }); err != nil {
+		t.Fatal(err)
+	}
+	var read sync.WaitGroup // both first attempts have read before either writes
+	read.Add(2)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			first := true
+			err := db.Update(ctx, func(tx store.Tx) error {
+				v, err := tx.Get(store.SharedReads(ctx), tbl, "n")
+				if err != nil {
+					return err
+				}
+				if first {
+					first = false
+					read.Done()
+					read.Wait()
+				}
+				return tx.Put(ctx, tbl, "n", []byte{v[0] + 1})
+			})
+			if err != nil {
+				t.Errorf("Update: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	v, err := db.Get(ctx, tbl, "n")
+	if err != nil || len(v) != 1 || v[0] != 2 {
+		t.Errorf("after two increments: %v, %v; want [2]", v, err)
+	}
+}
+
+// TestConcurrentIncrements runs read-modify-writes of one existing key from
+// many goroutines: none may be lost.
+func TestConcurrentIncrements(t *testing.T) {
+	dsn, _ := freshSchema(t)
+	db := openDB(t, dsn)
+	ctx := t.Context()
+	b := make([]byte, 4)
+	rand.Read(b)
+	tbl := "incr_" + hex.EncodeToString(b)
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, tbl, "n", []byte("0")) }); err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				err := db.Update(ctx, func(tx store.Tx) error {
+					v, err := tx.Get(ctx, tbl, "n")
+					if err != nil {
+						return err
+					}
+					n, err := strconv.Atoi(string(v))
+					if err != nil {
+						return err
+					}
+					return tx.Put(ctx, tbl, "n", []byte(strconv.Itoa(n+1)))
+				})
+				if err != nil {
+					t.Errorf("Update: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if v, err := db.Get(ctx, tbl, "n"); err != nil || string(v) != strconv.Itoa(workers*each) {
+		t.Errorf("after %d increments: %q, %v", workers*each, v, err)
+	}
+}
+
+// TestQueuedWrites checks the writes an Update sends with its next
+// statement or its COMMIT (txImpl.pre): later reads of the transaction see
+// them, Create still reports a key they made, a value changed by the caller
+// after Put is not what is written, and a queued write that fails at the
+// COMMIT fails the Update and writes nothing.
+func TestQueuedWrites(t *testing.T) {
+	dsn, _ := freshSchema(t)
+	db := openDB(t, dsn)
+	ctx := t.Context()
+	err := db.Update(ctx, func(tx store.Tx) error {
+		v := []byte("1")
+		if err := tx.Put(ctx, "q", "a", v); err != nil {
+			return err
+		}
+		v[0] = 'x' // the caller's buffer, reused
+		if got, err := tx.Get(ctx, "q", "a"); err != nil || string(got) != "1" {
+			t.Errorf("Get after Put = %q, %v", got, err)
+		}
+		if err := tx.Put(ctx, "q", "b", []byte("2")); err != nil {
+			return err
+		}
+		if err := tx.Create(ctx, "q", "b", []byte("3")); !errors.Is(err, store.ErrExists) {
+			t.Errorf("Create after Put = %v, want ErrExists", err)
+		}
+		if err := tx.PutMany(ctx, "q", []store.KV{{Key: "c", Value: []byte("4")}, {Key: "d", Value: []byte("5")}}); err != nil {
+			return err
+		}
+		if n, err := tx.Count(ctx, "q", ""); err != nil || n != 4 {
+			t.Errorf("Count after PutMany = %d, %v, want 4", n, err)
+		}
+		if err := tx.Put(ctx, "q", "e", []byte("6")); err != nil {
+			return err
+		}
+		var keys []string
+		if err := tx.Scan(ctx, "q", "", "", 0, func(k string, _ []byte) error { keys = append(keys, k); return nil }); err != nil {
+			return err
+		}
+		if strings.Join(keys, ",") != "a,b,c,d,e" {
+			t.Errorf("Scan after Put = %v", keys)
+		}
+		if err := tx.Enqueue(ctx, store.Job{ID: "j1", Kind: "k"}); err != nil {
+			return err
+		}
+		return tx.Put(ctx, "q", "f", []byte("7")) // sent with the COMMIT
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"a": "1", "b": "2", "c": "4", "d": "5", "e": "6", "f": "7"} {
+		if v, err := db.Get(ctx, "q", k); err != nil || string(v) != want {
+			t.Errorf("after commit: %s = %q, %v; want %q", k, v, err, want)
+		}
+	}
+	if jobs, err := db.ListJobs(ctx, "", 10); err != nil || len(jobs) != 1 || jobs[0].ID != "j1" {
+		t.Errorf("jobs after commit = %v, %v", jobs, err)
+	}
+	// A queued write the server refuses (text with a NUL byte) fails the
+	// COMMIT's round trip: nothing of the transaction is written.
+	err = db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Put(ctx, "q", "g", []byte("8")); err != nil {
+			return err
+		}
+		return tx.Enqueue(ctx, store.Job{ID: "bad\x00id", Kind: "k"})
+	})
+	if err == nil {
+		t.Error("Update with a refused queued write succeeded")
+	}
+	if _, err := db.Get(ctx, "q", "g"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after the failed Update: g: %v, want ErrNotFound", err)
+	}
+	// The connection is usable again.
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "q", "h", []byte("9")) }); err != nil {
+		t.Errorf("Update after the failed one: %v", err)
 	}
 }

@@ -96,9 +96,12 @@ func (l Limits) Wrap(h http.Handler) http.Handler {
 		p := &paced{l: l}
 		p.rc = *http.NewResponseController(w)
 		rc := &p.rc
-		// A write deadline left by the previous request on the connection
-		// must not cut this one's handler short.
-		rc.SetWriteDeadline(time.Time{})
+		// A write deadline left by the previous response on the connection
+		// must not cut this one's handler short: net/http lifts it itself
+		// after each response (HTTP/1.x; an HTTP/2 stream's deadlines are
+		// its own), so it is not lifted here again (a deadline change per
+		// request; TestNoWriteDeadlineLeftForTheNextRequest fails if the
+		// server stops lifting it).
 		// A request without a body has no read deadline: the server is
 		// already watching the connection for the client going away, and a
 		// deadline would cancel the request when it passed.

@@ -4,15 +4,13 @@
 // durably so LookupEvents answers on every node, and appends it to a
 // size-rotated JSON-lines file; and the LookupEvents API.
 //
-// Recording is asynchronous so that the request hot path only pays for an
-// append to a queue: a bounded queue feeds one writer goroutine that commits
-// events in batches, one store transaction per batch. The writer is woken by
-// the first event after it went idle, and then by a full batch, not by every
-// event. A full queue blocks callers (back-pressure) rather than dropping
-// events. Close and Flush drain the queue. The loss window on kill -9 is the
-// events still in the queue or in the batch being committed — normally well
-// under a few milliseconds of traffic; everything LookupEvents has returned
-// is durable.
+// Recording is asynchronous so that the request hot path only pays for a
+// channel send: a bounded channel feeds one writer goroutine that commits
+// events in batches, one store transaction per batch. A full channel blocks
+// callers (back-pressure) rather than dropping events. Close and Flush drain
+// the channel. The loss window on kill -9 is the events still in the channel
+// or in the batch being committed — normally well under a few milliseconds of
+// traffic; everything LookupEvents has returned is durable.
 package cloudtrail
 
 import (
@@ -95,7 +93,7 @@ type Options struct {
 	MaxFileBytes int64
 	// KeepFiles is how many rotated files are kept (default 5).
 	KeepFiles int
-	// Buffer is the queue's capacity, in events (default 16384).
+	// Buffer is the channel capacity (default 16384).
 	Buffer int
 	// MaxBatch bounds the events committed in one transaction (default 2048).
 	MaxBatch int
@@ -106,6 +104,7 @@ type Options struct {
 type Trail struct {
 	store    store.Store
 	log      *slog.Logger
+	ch       chan *gateway.Event
 	flush    chan chan struct{}
 	done     chan struct{}
 	mu       sync.RWMutex
@@ -114,22 +113,6 @@ type Trail struct {
 	file     *rotatingFile
 	svc      *gateway.Service
 	svcSDK   *gateway.Service
-
-	// The queue from Record to the writer, under qmu: the events recorded
-	// and not yet taken, oldest first, at most qcap of them (Record waits on
-	// room while it is full; waiting counts those waiting). The writer asks
-	// to be woken, through wake (capacity 1; a wake-up may be stale), when
-	// the queue reaches wakeAt events: 1 while it is idle, a batch while it
-	// gathers one, 0 (never) while it commits, when it looks at the queue
-	// again anyway. qclosed is set by Close: the writer drains and ends.
-	qmu     sync.Mutex
-	queue   []*gateway.Event
-	qcap    int
-	wakeAt  int
-	waiting int
-	qclosed bool
-	room    sync.Cond
-	wake    chan struct{}
 
 	// The writer's buffers, reused from batch to batch (only the writer
 	// goroutine touches them): arena holds the batch's encoded events
@@ -245,9 +228,8 @@ func New(o Options) (*Trail, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	t := &Trail{store: o.Store, log: o.Log, flush: make(chan chan struct{}), qcap: o.Buffer, wake: make(chan struct{}, 1),
+	t := &Trail{store: o.Store, log: o.Log, ch: make(chan *gateway.Event, o.Buffer), flush: make(chan chan struct{}),
 		done: make(chan struct{}), maxBatch: o.MaxBatch}
-	t.room.L = &t.qmu
 	if o.Dir != "" {
 		f, err := openRotating(filepath.Join(o.Dir, "events.jsonl"), o.MaxFileBytes, o.KeepFiles)
 		if err != nil {
@@ -294,29 +276,7 @@ func (t *Trail) Record(ctx context.Context, e *gateway.Event) {
 		// not keep its response (a page of desktops) alive until written.
 		e.Response = nil
 	}
-	t.qmu.Lock()
-	for len(t.queue) >= t.qcap {
-		t.waiting++
-		t.room.Wait()
-		t.waiting--
-	}
-	t.queue = append(t.queue, e)
-	wake := t.wakeAt > 0 && len(t.queue) >= t.wakeAt
-	if wake {
-		t.wakeAt = 0
-	}
-	t.qmu.Unlock()
-	if wake {
-		t.wakeWriter()
-	}
-}
-
-// wakeWriter wakes the writer, or leaves a wake-up it will find.
-func (t *Trail) wakeWriter() {
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
+	t.ch <- e
 }
 
 // Flush waits until every event recorded before the call is committed.
@@ -352,12 +312,7 @@ func (t *Trail) Close() error {
 		return nil
 	}
 	t.closed = true
-	// No Record is under way (they hold mu's read lock) and none will
-	// queue an event: the writer takes what is queued and ends.
-	t.qmu.Lock()
-	t.qclosed = true
-	t.qmu.Unlock()
-	t.wakeWriter()
+	close(t.ch)
 	t.mu.Unlock()
 	<-t.done
 	if t.file != nil {
@@ -374,70 +329,59 @@ const linger = 5 * time.Millisecond
 func (t *Trail) run() {
 	batch := make([]*gateway.Event, 0, t.maxBatch)
 	timer := time.NewTimer(linger)
-	timer.Stop()
-	// A batch gathered is full at gather events (the queue holds no more).
-	gather := min(t.maxBatch, t.qcap)
+	defer timer.Stop()
 	for {
 		var reply chan struct{}
-		t.qmu.Lock()
-		if len(t.queue) == 0 && !t.qclosed {
-			// Idle until an event is queued, a flush is asked for, or the
-			// trail closes.
-			t.wakeAt = 1
-			t.qmu.Unlock()
-			select {
-			case <-t.wake:
-			case reply = <-t.flush:
+		select {
+		case e, ok := <-t.ch:
+			if !ok {
+				return
 			}
-			t.qmu.Lock()
-			if len(t.queue) == 0 && !t.qclosed && reply == nil {
-				t.qmu.Unlock() // a stale wake-up
-				continue
-			}
-		}
-		if reply == nil && !t.qclosed && len(t.queue) < gather {
-			// Gather more for a moment, unless a flush is asked for: the
-			// events queued meanwhile do not wake the writer, a full batch
-			// does.
-			t.wakeAt = gather
-			t.qmu.Unlock()
+			batch = append(batch, e)
+			// Gather more for a moment, unless a flush is asked for.
 			timer.Reset(linger)
+		gather:
+			for len(batch) < t.maxBatch {
+				select {
+				case e, ok := <-t.ch:
+					if !ok {
+						t.commit(batch)
+						return
+					}
+					batch = append(batch, e)
+				case reply = <-t.flush:
+					break gather
+				case <-timer.C:
+					break gather
+				}
+			}
+		case reply = <-t.flush:
+		}
+		// Take what is already queued (all of it when a flush waits).
+	drain:
+		for len(batch) < t.maxBatch || reply != nil {
 			select {
-			case <-t.wake:
-			case reply = <-t.flush:
-			case <-timer.C:
+			case e, ok := <-t.ch:
+				if !ok {
+					t.commit(batch)
+					if reply != nil {
+						close(reply)
+					}
+					return
+				}
+				batch = append(batch, e)
+				if len(batch) >= t.maxBatch {
+					t.commit(batch)
+					batch = batch[:0]
+				}
+			default:
+				break drain
 			}
-			timer.Stop()
-			t.qmu.Lock()
 		}
-		t.wakeAt = 0
-		// Commit a batch of what is queued; all of it, batch by batch, when
-		// a flush waits or the trail closes.
-		var closed bool
-		for {
-			n := min(len(t.queue), t.maxBatch)
-			batch = append(batch, t.queue[:n]...)
-			rest := copy(t.queue, t.queue[n:])
-			clear(t.queue[rest:])
-			t.queue = t.queue[:rest]
-			if t.waiting > 0 {
-				t.room.Broadcast()
-			}
-			closed = t.qclosed
-			t.qmu.Unlock()
-			t.commit(batch)
-			clear(batch) // the events are not kept alive by the next batch's slice
-			batch = batch[:0]
-			if rest == 0 || (reply == nil && !closed) {
-				break
-			}
-			t.qmu.Lock()
-		}
+		t.commit(batch)
+		batch = batch[:0]
 		if reply != nil {
 			close(reply)
-		}
-		if closed {
-			return
 		}
 	}
 }

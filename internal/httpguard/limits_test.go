@@ -226,3 +226,79 @@ func TestNoWriteDeadlineLeftForTheNextRequest(t *testing.T) {
 		t.Error(b)
 	}
 }
+
+// TestBodyReadToItsEndHandedBack checks what Wrap leaves of a request's
+// body when its handler returns, over a keep-alive connection: a body read
+// to its end is the server's own again and closed (so the server does not
+// drain it after the response), a body left partly unread is the wrapper
+// still (the server drains it as before), and every request of the
+// connection is answered on it. It fails when the wrapper hands back a body
+// not read to its end, or keeps one that was.
+func TestBodyReadToItsEndHandedBack(t *testing.T) {
+	l := Limits{Grace: time.Minute, MinRate: 1 << 10}
+	var mu sync.Mutex
+	var bad []string
+	report := func(format string, a ...any) {
+		mu.Lock()
+		bad = append(bad, fmt.Sprintf(format, a...))
+		mu.Unlock()
+	}
+	inner := l.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/all":
+			io.Copy(io.Discard, r.Body)
+		case "/part":
+			r.Body.Read(make([]byte, 2))
+		}
+		w.Write([]byte("ok"))
+	}))
+	var conns int
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		orig := r.Body
+		inner.ServeHTTP(w, r)
+		switch r.URL.Path {
+		case "/all":
+			if r.Body != orig {
+				report("/all: the body is %T after the handler, not the server's", r.Body)
+			} else if _, err := r.Body.Read(make([]byte, 1)); err != http.ErrBodyReadAfterClose {
+				report("/all: the server's body is not closed: read %v", err)
+			}
+		case "/part":
+			if r.Body == orig {
+				report("/part: a body not read to its end is handed back")
+			}
+		}
+	}), ConnState: func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for i, path := range []string{"/all", "/part", "/all", "/none", "/all", "/part"} {
+		resp, err := client.Post(fmt.Sprintf("http://%s%s", ln.Addr(), path), "text/plain", strings.NewReader(strings.Repeat("b", 10+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
+			t.Errorf("%s: %q", path, b)
+		}
+		resp.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, b := range bad {
+		t.Error(b)
+	}
+	if conns != 1 {
+		t.Errorf("%d connections for the requests, want 1", conns)
+	}
+}

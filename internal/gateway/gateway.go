@@ -428,15 +428,28 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	default:
 		vals[1] = "text/xml"
 	}
-	// With its length known, the body goes out as is, not in chunks.
-	vals[2] = strconv.Itoa(len(payload))
 	h["X-Amzn-Requestid"] = vals[0:1:1]
 	h["Content-Type"] = vals[1:2:2]
-	h["Content-Length"] = vals[2:3:3]
+	// With its length known, the body goes out as is, not in chunks. The
+	// server sets the length itself of a body it still holds when the
+	// handler returns (net/http buffers the first 2,048 bytes of a response,
+	// HTTP/2 4 KiB), so a small answer's is left to it: no string of it, no
+	// header entry for WriteHeader to copy, parse and sort.
+	if len(payload) > serverSetsLength {
+		vals[2] = strconv.Itoa(len(payload))
+		h["Content-Length"] = vals[2:3:3]
+	}
 	rec.status = http.StatusOK
 	w.WriteHeader(http.StatusOK)
 	w.Write(payload)
 }
+
+// serverSetsLength is the largest answer whose Content-Length the gateway
+// leaves to the HTTP server: net/http's response buffer
+// (bufferBeforeChunkingSize), which a body written in one Write of at most
+// its size stays in until the handler returns, when the server knows its
+// length. TestServerSetsSmallAnswersLength fails if that changes.
+const serverSetsLength = 2048
 
 // callState is what serve allocates per call, in one piece.
 type callState struct {

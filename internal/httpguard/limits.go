@@ -96,13 +96,18 @@ func (l Limits) Wrap(h http.Handler) http.Handler {
 		p := &paced{l: l}
 		p.rc = *http.NewResponseController(w)
 		rc := &p.rc
-		// A write deadline left by the previous request on the connection
-		// must not cut this one's handler short.
-		rc.SetWriteDeadline(time.Time{})
+		// A write deadline left by the previous response on the connection
+		// must not cut this one's handler short: net/http lifts it itself
+		// after each response (HTTP/1.x; an HTTP/2 stream's deadlines are
+		// its own), so it is not lifted here again (a deadline change per
+		// request; TestNoWriteDeadlineLeftForTheNextRequest fails if the
+		// server stops lifting it).
 		// A request without a body has no read deadline: the server is
 		// already watching the connection for the client going away, and a
 		// deadline would cancel the request when it passed.
+		var body io.ReadCloser
 		if r.Body != nil && r.Body != http.NoBody {
+			body = r.Body
 			start := time.Now()
 			rc.SetReadDeadline(start.Add(l.Grace))
 			p.body = pacedBody{ReadCloser: r.Body, rc: rc, start: start, l: &p.l}
@@ -117,6 +122,14 @@ func (l Limits) Wrap(h http.Handler) http.Handler {
 			pw = hijackingWriter{&p.w}
 		}
 		h.ServeHTTP(pw, r)
+		if body != nil && p.body.eof {
+			// The body was read to its end: it is closed and handed back
+			// to the server as it was, which then knows nothing of it is
+			// left (with the wrapper it drains it after the response: an
+			// io.CopyN, an allocation and a read per request).
+			body.Close()
+			r.Body = body
+		}
 		if !p.w.wrote && !p.w.hijacked {
 			// The server writes the header (and nothing more) now.
 			rc.SetWriteDeadline(time.Now().Add(l.Grace))
@@ -147,6 +160,7 @@ type pacedBody struct {
 	l     *Limits
 	n     int64
 	done  bool
+	eof   bool // the body was read to its end
 }
 
 func (b *pacedBody) Read(p []byte) (int, error) {
@@ -157,6 +171,7 @@ func (b *pacedBody) Read(p []byte) (int, error) {
 	case err != nil:
 		b.done = true
 		if err == io.EOF {
+			b.eof = true
 			b.rc.SetReadDeadline(time.Time{})
 		}
 	case n > 0:

@@ -22,8 +22,10 @@ import (
 // lower-cased, a list's element as "N.member", a map's value by its key), or
 // "" when valid.
 func Validate(in any) string {
-	var st vstate
-	f := validateValue(reflect.ValueOf(in), &st)
+	st := vstates.Get().(*vstate)
+	f := validateAny(reflect.ValueOf(in), st)
+	*st = vstate{} // holds no value of the request past the call
+	vstates.Put(st)
 	if f == nil {
 		return ""
 	}
@@ -53,14 +55,14 @@ type rule struct {
 	enum       map[string]bool
 	enumList   string
 	pattern    *regexp.Regexp
+	// simple is pattern matched without the regexp machine, when it is
+	// of that shape (compileSimple).
+	simple simplePattern
 }
 
-var plans sync.Map // reflect.Type -> []rule
-
-func planFor(t reflect.Type) []rule {
-	if p, ok := plans.Load(t); ok {
-		return p.([]rule)
-	}
+// parseRules reads the v tags of struct type t's exported members, in
+// order. A member without a tag has a rule that checks nothing.
+func parseRules(t reflect.Type) []rule {
 	var rules []rule
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -99,6 +101,7 @@ func planFor(t reflect.Type) []rule {
 				r.enumList = strings.ReplaceAll(val, "|", ", ")
 			case "pattern":
 				r.pattern = regexp.MustCompile(val)
+				r.simple = compileSimple(r.pattern)
 			default:
 				// A misspelt constraint would otherwise go unchecked.
 				panic(fmt.Sprintf("awsproto: %s.%s: unknown v tag %q", t, f.Name, part))
@@ -106,7 +109,6 @@ func planFor(t reflect.Type) []rule {
 		}
 		rules = append(rules, r)
 	}
-	plans.Store(t, rules)
 	return rules
 }
 
@@ -152,6 +154,10 @@ type vstate struct {
 	next int
 }
 
+// vstates keeps the calls' vstates: the compiled checks take it through
+// function values, so one on the stack would escape to the heap.
+var vstates = sync.Pool{New: func() any { return new(vstate) }}
+
 // matches reports whether re matches s, remembering the last match of re.
 func (st *vstate) matches(re *regexp.Regexp, s string) bool {
 	slot := -1
@@ -174,49 +180,6 @@ func (st *vstate) matches(re *regexp.Regexp, s string) bool {
 	}
 	st.matched[slot].s = s
 	return true
-}
-
-func validateValue(v reflect.Value, st *vstate) *failure {
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return nil
-		}
-		v = v.Elem()
-	}
-	switch v.Kind() {
-	case reflect.Struct:
-		rules := planFor(v.Type())
-		for i := range rules {
-			r := &rules[i]
-			fv := v.Field(r.index)
-			f := checkRule(r, fv, st)
-			if f == nil {
-				f = validateValue(fv, st)
-			}
-			if f != nil {
-				f.path = append(f.path, r.name)
-				return f
-			}
-		}
-	case reflect.Slice:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return nil
-		}
-		for i := 0; i < v.Len(); i++ {
-			if f := validateValue(v.Index(i), st); f != nil {
-				return memberOf(f, i)
-			}
-		}
-	case reflect.Map:
-		it := v.MapRange()
-		for it.Next() {
-			if f := validateValue(it.Value(), st); f != nil {
-				f.path = append(f.path, fmt.Sprint(it.Key().Interface()))
-				return f
-			}
-		}
-	}
-	return nil
 }
 
 func isEmpty(v reflect.Value) bool {
@@ -266,7 +229,9 @@ func memberOf(f *failure, i int) *failure {
 	return f
 }
 
-// checkRule returns the failure of v to satisfy r, or nil.
+// checkRule returns the failure of v to satisfy r, or nil. Compiled
+// checks run it, through reflect, on members of the shapes they have no
+// function of their own for (a float, a map, a pointer to a list...).
 func checkRule(r *rule, v reflect.Value, st *vstate) *failure {
 	if isEmpty(v) {
 		if r.required {
@@ -301,12 +266,7 @@ func checkRule(r *rule, v reflect.Value, st *vstate) *failure {
 			}
 			return nil
 		}
-		if r.min != nil && float64(n) < *r.min {
-			return fail(func(path string) string { return fmt.Sprintf(minValueMsg, n, path, *r.min) })
-		}
-		if r.max != nil && float64(n) > *r.max {
-			return fail(func(path string) string { return fmt.Sprintf(maxValueMsg, n, path, *r.max) })
-		}
+		return checkInt(r, n)
 	case reflect.Float64:
 		n := v.Float()
 		if r.min != nil && n < *r.min || r.max != nil && n > *r.max {
@@ -315,15 +275,8 @@ func checkRule(r *rule, v reflect.Value, st *vstate) *failure {
 			})
 		}
 	case reflect.Slice, reflect.Map:
-		n := float64(v.Len())
-		if n == 0 && r.nonempty {
-			return pathMsg(emptyMsg)
-		}
-		if r.min != nil && n < *r.min {
-			return pathMsg(minSizeMsg, *r.min)
-		}
-		if r.max != nil && n > *r.max {
-			return pathMsg(maxSizeMsg, *r.max)
+		if f := checkSize(r, v.Len()); f != nil {
+			return f
 		}
 		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String {
 			return checkMembers(r, v, st)
@@ -344,37 +297,23 @@ func checkString(r *rule, s string, lo, hi *float64, st *vstate) *failure {
 	if r.enum != nil && !r.enum[s] {
 		return valueMsg(enumMsg, s, r.enumList)
 	}
-	if r.pattern != nil && !st.matches(r.pattern, s) {
+	if r.simple != nil {
+		if !r.simple.match(s) {
+			return valueMsg(patternMsg, s, r.pattern.String())
+		}
+	} else if r.pattern != nil && !st.matches(r.pattern, s) {
 		return valueMsg(patternMsg, s, r.pattern.String())
 	}
 	return nil
 }
 
-// checkMembers holds each member of a list of strings to the rule's enum
-// (one message naming the whole list, as AWS words it), member lengths and
-// pattern (a message naming the member).
+// checkMembers is checkStrings on a list of strings read through reflect.
 func checkMembers(r *rule, v reflect.Value, st *vstate) *failure {
-	if r.enum != nil {
-		for i := 0; i < v.Len(); i++ {
-			if !r.enum[v.Index(i).String()] {
-				list := make([]string, v.Len())
-				for j := range list {
-					list[j] = v.Index(j).String()
-				}
-				return valueMsg(listEnumMsg, strings.Join(list, ", "), r.enumList)
-			}
-		}
+	list := make([]string, v.Len())
+	for i := range list {
+		list[i] = v.Index(i).String()
 	}
-	if r.pattern == nil && r.mmin == nil && r.mmax == nil {
-		return nil
-	}
-	each := rule{pattern: r.pattern}
-	for i := 0; i < v.Len(); i++ {
-		if f := checkString(&each, v.Index(i).String(), r.mmin, r.mmax, st); f != nil {
-			return memberOf(f, i)
-		}
-	}
-	return nil
+	return checkStrings(r, list, st)
 }
 
 func clip(s string) string {

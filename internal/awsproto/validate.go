@@ -55,9 +55,6 @@ type rule struct {
 	enum       map[string]bool
 	enumList   string
 	pattern    *regexp.Regexp
-	// simple is pattern matched without the regexp machine, when it is
-	// of that shape (compileSimple).
-	simple simplePattern
 }
 
 // parseRules reads the v tags of struct type t's exported members, in
@@ -101,7 +98,6 @@ func parseRules(t reflect.Type) []rule {
 				r.enumList = strings.ReplaceAll(val, "|", ", ")
 			case "pattern":
 				r.pattern = regexp.MustCompile(val)
-				r.simple = compileSimple(r.pattern)
 			default:
 				// A misspelt constraint would otherwise go unchecked.
 				panic(fmt.Sprintf("awsproto: %s.%s: unknown v tag %q", t, f.Name, part))
@@ -297,11 +293,7 @@ func checkString(r *rule, s string, lo, hi *float64, st *vstate) *failure {
 	if r.enum != nil && !r.enum[s] {
 		return valueMsg(enumMsg, s, r.enumList)
 	}
-	if r.simple != nil {
-		if !r.simple.match(s) {
-			return valueMsg(patternMsg, s, r.pattern.String())
-		}
-	} else if r.pattern != nil && !st.matches(r.pattern, s) {
+	if r.pattern != nil && !st.matches(r.pattern, s) {
 		return valueMsg(patternMsg, s, r.pattern.String())
 	}
 	return nil

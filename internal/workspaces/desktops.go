@@ -570,15 +570,25 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 		out.FailedRequests = append(out.FailedRequests, failedCreate{WorkspaceRequest: r, ErrorCode: ie.code, ErrorMessage: ie.msg})
 		return nil
 	}
+	room := -1 // guests that may start yet (-1: no runtime)
+	if m.rt != nil {
+		room = m.rt.Room()
+	}
+	// What placing needs is read before the live-desktop count, the
+	// hottest record of an account and Region (every creation and
+	// termination writes it): on a store that locks what a transaction
+	// reads (store/postgres), the count's lock is then held for fewer
+	// round trips. The answers do not depend on the order.
+	if room != 0 {
+		if err := p.rc.ips.prefetch(ctx, tx, m, c.Account, c.Region, p.placedSubnets()); err != nil {
+			return err
+		}
+	}
 	count, err := m.countLive(ctx, tx, c.Account, c.Region)
 	if err != nil {
 		return err
 	}
 	accepted := make([]acceptedDesktop, 0, len(in.Workspaces))
-	room := -1 // guests that may start yet (-1: no runtime)
-	if m.rt != nil {
-		room = m.rt.Room()
-	}
 	for i, r := range in.Workspaces {
 		if room == 0 {
 			if err := fail(i, r, itemErr("ResourceLimitExceededException",
@@ -731,6 +741,88 @@ type ipAllocator struct {
 type subnetAlloc struct {
 	prefix netip.Prefix
 	next   int
+	read   int // next as read: flush writes back only a counter that moved
+}
+
+// placedSubnets lists the subnets the plan's desktops are sure to be placed
+// in, should they all pass the quota: every subnet of a directory that has
+// at least as many planned desktops as subnets (placeDesktop takes them in
+// turn). A directory with fewer leaves its subnets to be read when placed,
+// so no subnet is read that would not be otherwise.
+func (p *createPlan) placedSubnets() []string {
+	var n map[string]int // planned desktops per directory
+	for _, it := range p.items {
+		if it.tagsErr == nil && it.err == nil && it.w != nil {
+			if n == nil {
+				n = map[string]int{}
+			}
+			n[it.w.DirectoryID]++
+		}
+	}
+	var out []string
+	for id, k := range n {
+		if d := p.rc.dirs[id]; d != nil && k >= len(d.SubnetIDs) {
+			for _, s := range d.SubnetIDs {
+				if !slices.Contains(out, s) {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	slices.Sort(out) // the same order of reads (and of locks) every time
+	return out
+}
+
+// prefetch reads the given subnets and their address counters ahead of
+// alloc: the subnets as shared reads (store.SharedReads: the transaction
+// only checks them), the counters with one GetMany. A subnet that cannot be
+// read or parsed is left out: alloc reads it again when it is placed and
+// answers its error then, as it would have without prefetch.
+func (a *ipAllocator) prefetch(ctx context.Context, tx store.Tx, m *Module, account, region string, subnetIDs []string) error {
+	if len(subnetIDs) == 0 {
+		return nil
+	}
+	if a.subnets == nil {
+		a.subnets = map[string]*subnetAlloc{}
+	}
+	shared := store.SharedReads(ctx)
+	keys := make([]string, 0, len(subnetIDs))
+	ids := make([]string, 0, len(subnetIDs))
+	got := make([]*subnetAlloc, 0, len(subnetIDs))
+	for _, id := range subnetIDs {
+		if a.subnets[id] != nil {
+			continue
+		}
+		sn, err := m.ec2.Subnet(shared, tx, account, region, id)
+		if err != nil {
+			continue
+		}
+		p, err := netip.ParsePrefix(sn.CIDR)
+		if err != nil {
+			continue
+		}
+		keys = append(keys, key(account, region, id))
+		ids = append(ids, id)
+		got = append(got, &subnetAlloc{prefix: p})
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	vals, err := tx.GetMany(ctx, tIPAlloc, keys)
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		s := got[i]
+		if b, ok := vals[k]; ok {
+			if err := store.DecodeJSON(b, &s.next); err != nil {
+				return fmt.Errorf("store: decode %s/%s: %w", tIPAlloc, k, err)
+			}
+			s.read = s.next
+		}
+		a.subnets[ids[i]] = s
+	}
+	return nil
 }
 
 func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account, region, subnetID string) (string, error) {
@@ -751,7 +843,7 @@ func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account
 		if v, err := getRec[int](ctx, tx, tIPAlloc, key(account, region, subnetID)); err != nil {
 			return "", err
 		} else if v != nil {
-			s.next = *v
+			s.next, s.read = *v, *v
 		}
 		a.subnets[subnetID] = s
 	}
@@ -762,6 +854,9 @@ func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account
 
 func (a *ipAllocator) flush(ctx context.Context, tx store.Tx, account, region string) error {
 	for id, s := range a.subnets {
+		if s.next == s.read {
+			continue // prefetched, not used
+		}
 		if err := putRec(ctx, tx, tIPAlloc, key(account, region, id), s.next); err != nil {
 			return err
 		}

@@ -574,18 +574,22 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	if m.rt != nil {
 		room = m.rt.Room()
 	}
-	// What placing needs is read before the live-desktop count, the
-	// hottest record of an account and Region (every creation and
-	// termination writes it): on a store that locks what a transaction
-	// reads (store/postgres), the count's lock is then held for fewer
-	// round trips. The answers do not depend on the order.
+	// What placing needs is read at once, rather than desktop by desktop
+	// in the loop below: on a store that locks what a transaction reads
+	// (store/postgres), the live-desktop count (the hottest record of an
+	// account and Region, which every creation and termination writes) is
+	// then held for fewer round trips. The subnets, only checked, are read
+	// before the count; the address counters, written, after it, as in
+	// every creation, so two creations take the count's and the counters'
+	// locks in one order. The answers do not depend on it.
 	if room != 0 {
-		if err := p.rc.ips.prefetch(ctx, tx, m, c.Account, c.Region, p.placedSubnets()); err != nil {
-			return err
-		}
+		p.rc.ips.readSubnets(ctx, tx, m, c.Account, c.Region, p.placedSubnets())
 	}
 	count, err := m.countLive(ctx, tx, c.Account, c.Region)
 	if err != nil {
+		return err
+	}
+	if err := p.rc.ips.readCounters(ctx, tx, c.Account, c.Region); err != nil {
 		return err
 	}
 	accepted := make([]acceptedDesktop, 0, len(in.Workspaces))
@@ -736,6 +740,9 @@ type createCache struct {
 // counter is read once and written back once (flush).
 type ipAllocator struct {
 	subnets map[string]*subnetAlloc
+	// the subnets read by readSubnets, whose counters readCounters reads
+	aheadIDs []string
+	ahead    []*subnetAlloc
 }
 
 type subnetAlloc struct {
@@ -773,24 +780,15 @@ func (p *createPlan) placedSubnets() []string {
 	return out
 }
 
-// prefetch reads the given subnets and their address counters ahead of
-// alloc: the subnets as shared reads (store.SharedReads: the transaction
-// only checks them), the counters with one GetMany. A subnet that cannot be
+// readSubnets reads the given subnets ahead of alloc, as shared reads
+// (store.SharedReads: the transaction only checks them); readCounters then
+// reads their address counters with one GetMany. A subnet that cannot be
 // read or parsed is left out: alloc reads it again when it is placed and
-// answers its error then, as it would have without prefetch.
-func (a *ipAllocator) prefetch(ctx context.Context, tx store.Tx, m *Module, account, region string, subnetIDs []string) error {
-	if len(subnetIDs) == 0 {
-		return nil
-	}
-	if a.subnets == nil {
-		a.subnets = map[string]*subnetAlloc{}
-	}
+// answers its error then, as it would have without reading ahead.
+func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, account, region string, subnetIDs []string) {
 	shared := store.SharedReads(ctx)
-	keys := make([]string, 0, len(subnetIDs))
-	ids := make([]string, 0, len(subnetIDs))
-	got := make([]*subnetAlloc, 0, len(subnetIDs))
 	for _, id := range subnetIDs {
-		if a.subnets[id] != nil {
+		if a.subnets[id] != nil || slices.Contains(a.aheadIDs, id) {
 			continue
 		}
 		sn, err := m.ec2.Subnet(shared, tx, account, region, id)
@@ -801,27 +799,38 @@ func (a *ipAllocator) prefetch(ctx context.Context, tx store.Tx, m *Module, acco
 		if err != nil {
 			continue
 		}
-		keys = append(keys, key(account, region, id))
-		ids = append(ids, id)
-		got = append(got, &subnetAlloc{prefix: p})
+		a.aheadIDs = append(a.aheadIDs, id)
+		a.ahead = append(a.ahead, &subnetAlloc{prefix: p})
 	}
-	if len(keys) == 0 {
+}
+
+// readCounters reads the address counters of the subnets readSubnets read.
+func (a *ipAllocator) readCounters(ctx context.Context, tx store.Tx, account, region string) error {
+	if len(a.aheadIDs) == 0 {
 		return nil
+	}
+	keys := make([]string, len(a.aheadIDs))
+	for i, id := range a.aheadIDs {
+		keys[i] = key(account, region, id)
 	}
 	vals, err := tx.GetMany(ctx, tIPAlloc, keys)
 	if err != nil {
 		return err
 	}
+	if a.subnets == nil {
+		a.subnets = map[string]*subnetAlloc{}
+	}
 	for i, k := range keys {
-		s := got[i]
+		s := a.ahead[i]
 		if b, ok := vals[k]; ok {
 			if err := store.DecodeJSON(b, &s.next); err != nil {
 				return fmt.Errorf("store: decode %s/%s: %w", tIPAlloc, k, err)
 			}
 			s.read = s.next
 		}
-		a.subnets[ids[i]] = s
+		a.subnets[a.aheadIDs[i]] = s
 	}
+	a.aheadIDs, a.ahead = nil, nil
 	return nil
 }
 

@@ -570,15 +570,29 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 		out.FailedRequests = append(out.FailedRequests, failedCreate{WorkspaceRequest: r, ErrorCode: ie.code, ErrorMessage: ie.msg})
 		return nil
 	}
-	count, err := m.countLive(ctx, tx, c.Account, c.Region)
-	if err != nil {
-		return err
-	}
-	accepted := make([]acceptedDesktop, 0, len(in.Workspaces))
 	room := -1 // guests that may start yet (-1: no runtime)
 	if m.rt != nil {
 		room = m.rt.Room()
 	}
+	// What placing needs is read at once, rather than desktop by desktop
+	// in the loop below: on a store that locks what a transaction reads
+	// (store/postgres), the live-desktop count (the hottest record of an
+	// account and Region, which every creation and termination writes) is
+	// then held for fewer round trips. The subnets, only checked, are read
+	// before the count; the address counters, written, after it, as in
+	// every creation, so two creations take the count's and the counters'
+	// locks in one order. The answers do not depend on it.
+	if room != 0 {
+		p.rc.ips.readSubnets(ctx, tx, m, c.Account, c.Region, p.placedSubnets())
+	}
+	count, err := m.countLive(ctx, tx, c.Account, c.Region)
+	if err != nil {
+		return err
+	}
+	if err := p.rc.ips.readCounters(ctx, tx, c.Account, c.Region); err != nil {
+		return err
+	}
+	accepted := make([]acceptedDesktop, 0, len(in.Workspaces))
 	for i, r := range in.Workspaces {
 		if room == 0 {
 			if err := fail(i, r, itemErr("ResourceLimitExceededException",
@@ -726,11 +740,98 @@ type createCache struct {
 // counter is read once and written back once (flush).
 type ipAllocator struct {
 	subnets map[string]*subnetAlloc
+	// the subnets read by readSubnets, whose counters readCounters reads
+	aheadIDs []string
+	ahead    []*subnetAlloc
 }
 
 type subnetAlloc struct {
 	prefix netip.Prefix
 	next   int
+	read   int // next as read: flush writes back only a counter that moved
+}
+
+// placedSubnets lists the subnets the plan's desktops are sure to be placed
+// in, should they all pass the quota: every subnet of a directory that has
+// at least as many planned desktops as subnets (placeDesktop takes them in
+// turn). A directory with fewer leaves its subnets to be read when placed,
+// so no subnet is read that would not be otherwise.
+func (p *createPlan) placedSubnets() []string {
+	var n map[string]int // planned desktops per directory
+	for _, it := range p.items {
+		if it.tagsErr == nil && it.err == nil && it.w != nil {
+			if n == nil {
+				n = map[string]int{}
+			}
+			n[it.w.DirectoryID]++
+		}
+	}
+	var out []string
+	for id, k := range n {
+		if d := p.rc.dirs[id]; d != nil && k >= len(d.SubnetIDs) {
+			for _, s := range d.SubnetIDs {
+				if !slices.Contains(out, s) {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	slices.Sort(out) // the same order of reads (and of locks) every time
+	return out
+}
+
+// readSubnets reads the given subnets ahead of alloc, as shared reads
+// (store.SharedReads: the transaction only checks them); readCounters then
+// reads their address counters with one GetMany. A subnet that cannot be
+// read or parsed is left out: alloc reads it again when it is placed and
+// answers its error then, as it would have without reading ahead.
+func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, account, region string, subnetIDs []string) {
+	shared := store.SharedReads(ctx)
+	for _, id := range subnetIDs {
+		if a.subnets[id] != nil || slices.Contains(a.aheadIDs, id) {
+			continue
+		}
+		sn, err := m.ec2.Subnet(shared, tx, account, region, id)
+		if err != nil {
+			continue
+		}
+		p, err := netip.ParsePrefix(sn.CIDR)
+		if err != nil {
+			continue
+		}
+		a.aheadIDs = append(a.aheadIDs, id)
+		a.ahead = append(a.ahead, &subnetAlloc{prefix: p})
+	}
+}
+
+// readCounters reads the address counters of the subnets readSubnets read.
+func (a *ipAllocator) readCounters(ctx context.Context, tx store.Tx, account, region string) error {
+	if len(a.aheadIDs) == 0 {
+		return nil
+	}
+	keys := make([]string, len(a.aheadIDs))
+	for i, id := range a.aheadIDs {
+		keys[i] = key(account, region, id)
+	}
+	vals, err := tx.GetMany(ctx, tIPAlloc, keys)
+	if err != nil {
+		return err
+	}
+	if a.subnets == nil {
+		a.subnets = map[string]*subnetAlloc{}
+	}
+	for i, k := range keys {
+		s := a.ahead[i]
+		if b, ok := vals[k]; ok {
+			if err := store.DecodeJSON(b, &s.next); err != nil {
+				return fmt.Errorf("store: decode %s/%s: %w", tIPAlloc, k, err)
+			}
+			s.read = s.next
+		}
+		a.subnets[a.aheadIDs[i]] = s
+	}
+	a.aheadIDs, a.ahead = nil, nil
+	return nil
 }
 
 func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account, region, subnetID string) (string, error) {
@@ -751,7 +852,7 @@ func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account
 		if v, err := getRec[int](ctx, tx, tIPAlloc, key(account, region, subnetID)); err != nil {
 			return "", err
 		} else if v != nil {
-			s.next = *v
+			s.next, s.read = *v, *v
 		}
 		a.subnets[subnetID] = s
 	}
@@ -762,6 +863,9 @@ func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account
 
 func (a *ipAllocator) flush(ctx context.Context, tx store.Tx, account, region string) error {
 	for id, s := range a.subnets {
+		if s.next == s.read {
+			continue // prefetched, not used
+		}
 		if err := putRec(ctx, tx, tIPAlloc, key(account, region, id), s.next); err != nil {
 			return err
 		}

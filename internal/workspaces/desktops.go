@@ -791,16 +791,12 @@ func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, a
 		if a.subnets[id] != nil || slices.Contains(a.aheadIDs, id) {
 			continue
 		}
-		sn, err := m.ec2.Subnet(shared, tx, account, region, id)
-		if err != nil {
-			continue
-		}
-		p, err := netip.ParsePrefix(sn.CIDR)
+		s, err := readSubnet(shared, tx, m, account, region, id)
 		if err != nil {
 			continue
 		}
 		a.aheadIDs = append(a.aheadIDs, id)
-		a.ahead = append(a.ahead, &subnetAlloc{prefix: p})
+		a.ahead = append(a.ahead, s)
 	}
 }
 
@@ -834,21 +830,30 @@ func (a *ipAllocator) readCounters(ctx context.Context, tx store.Tx, account, re
 	return nil
 }
 
+// readSubnet reads subnet id and returns its allocator, its counter not
+// read yet.
+func readSubnet(ctx context.Context, tx store.Tx, m *Module, account, region, id string) (*subnetAlloc, error) {
+	sn, err := m.ec2.Subnet(ctx, tx, account, region, id)
+	if err != nil {
+		return nil, fmt.Errorf("subnet %s: %w", id, err)
+	}
+	p, err := netip.ParsePrefix(sn.CIDR)
+	if err != nil {
+		return nil, fmt.Errorf("subnet %s cidr %q: %w", id, sn.CIDR, err)
+	}
+	return &subnetAlloc{prefix: p}, nil
+}
+
 func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account, region, subnetID string) (string, error) {
 	if a.subnets == nil {
 		a.subnets = map[string]*subnetAlloc{}
 	}
 	s := a.subnets[subnetID]
 	if s == nil {
-		sn, err := m.ec2.Subnet(ctx, tx, account, region, subnetID)
-		if err != nil {
-			return "", fmt.Errorf("subnet %s: %w", subnetID, err)
+		var err error
+		if s, err = readSubnet(ctx, tx, m, account, region, subnetID); err != nil {
+			return "", err
 		}
-		p, err := netip.ParsePrefix(sn.CIDR)
-		if err != nil {
-			return "", fmt.Errorf("subnet %s cidr %q: %w", subnetID, sn.CIDR, err)
-		}
-		s = &subnetAlloc{prefix: p}
 		if v, err := getRec[int](ctx, tx, tIPAlloc, key(account, region, subnetID)); err != nil {
 			return "", err
 		} else if v != nil {

@@ -90,6 +90,10 @@ type timers struct {
 	// PutMany at the end of the batch.
 	recs    map[string]*desktopRec
 	changed []string
+	// patch holds, by key, the bytes read of the records whose transition
+	// may be written by patching them (patchProvisioned): records handed
+	// over by their creation (freshRecs), whose bytes are their encoding.
+	patch map[string][]byte
 }
 
 // setState moves a desktop to a new state, keeping the metering, the
@@ -291,6 +295,12 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	for k, b := range raw {
 		if w := m.fresh.take(k, b); w != nil {
 			tm.recs[k] = w // the record its creation built (the bytes read are its)
+			if m.rt == nil && provisionPatchable(w) {
+				if tm.patch == nil {
+					tm.patch = make(map[string][]byte, len(raw))
+				}
+				tm.patch[k] = b
+			}
 			continue
 		}
 		w := new(desktopRec)
@@ -307,7 +317,14 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	if len(tm.changed) > 0 {
 		recs := make([]store.KV, 0, len(tm.changed))
 		for _, k := range tm.changed {
-			b, err := store.EncodeJSON(tm.recs[k])
+			w := tm.recs[k]
+			if raw, ok := tm.patch[k]; ok {
+				if b := w.patchProvisioned(raw); b != nil {
+					recs = append(recs, store.KV{Key: k, Value: b})
+					continue
+				}
+			}
+			b, err := store.EncodeJSON(w)
 			if err != nil {
 				return fmt.Errorf("encode desktop %s: %w", k, err)
 			}

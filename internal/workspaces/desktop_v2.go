@@ -518,7 +518,7 @@ func (w *desktopRec) patchProvisioned(raw []byte) []byte {
 		return nil
 	}
 	i := bytes.Index(raw, []byte(pending))
-	j := bytes.LastIndex(raw, []byte(`,"c":`))
+	j := tailAt(raw)
 	if i < len(v2Prefix) || j < i+len(pending) {
 		return nil
 	}
@@ -549,4 +549,17 @@ func (w *desktopRec) patchProvisioned(raw []byte) []byte {
 func provisionPatchable(w *desktopRec) bool {
 	return w.State == "PENDING" && w.ErrorCode == "" && w.ErrorMessage == "" && w.SnapshotBase == nil &&
 		w.UnhealthySince == nil && w.VolumeKey == "" && w.MigratedFrom == "" && !w.AwaitGuest
+}
+
+// tailAt returns where the members from "c" on of b, a record in the
+// compact form, begin: at its last `,"c":` (see appendV2Tail), or -1. It
+// looks from the end, where the tail is (bytes.LastIndex hashes every
+// byte it passes).
+func tailAt(b []byte) int {
+	for j := len(b) - len(`,"c":`); j >= 0; j-- {
+		if b[j+2] == 'c' && b[j+1] == '"' && b[j] == ',' && b[j+3] == '"' && b[j+4] == ':' {
+			return j
+		}
+	}
+	return -1
 }

@@ -92,7 +92,8 @@ type timers struct {
 	changed []string
 	// patch holds, by key, the bytes read of the records whose transition
 	// may be written by patching them (patchProvisioned): records handed
-	// over by their creation (freshRecs), whose bytes are their encoding.
+	// over by their creation (freshRecs), whose bytes are their encoding
+	// (the batch's read, less the others).
 	patch map[string][]byte
 }
 
@@ -295,20 +296,19 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	for k, b := range raw {
 		if w := m.fresh.take(k, b); w != nil {
 			tm.recs[k] = w // the record its creation built (the bytes read are its)
-			if m.rt == nil && provisionPatchable(w) {
-				if tm.patch == nil {
-					tm.patch = make(map[string][]byte, len(raw))
-				}
-				tm.patch[k] = b
+			if m.rt != nil || !provisionPatchable(w) {
+				delete(raw, k) // raw is left with the bytes to patch (tm.patch)
 			}
 			continue
 		}
+		delete(raw, k)
 		w := new(desktopRec)
 		if err := store.DecodeJSON(b, w); err != nil {
 			return fmt.Errorf("decode desktop %s: %w", k, err)
 		}
 		tm.recs[k] = w
 	}
+	tm.patch = raw
 	for _, ref := range refs {
 		if err := m.applyTransitionIn(ctx, tx, ref, now, tm); err != nil {
 			return err

@@ -119,3 +119,29 @@ func TestProvisionedPatchIsTheEncoding(t *testing.T) {
 	}
 	t.Logf("%d records patched, %d declined", patched, declined)
 }
+
+// BenchmarkProvisionedRecord: a provisioned desktop's record written by
+// encoding it in full (EncodeJSON) and by patching its bytes as created.
+func BenchmarkProvisionedRecord(b *testing.B) {
+	w := benchDesktop()
+	created := w.Created
+	w.State, w.AvailableSince, w.SnapshotBase, w.Seq = "PENDING", nil, nil, 0
+	w.StateSince, w.History = created, []Transition{{State: "PENDING", Time: created}}
+	raw, err := store.EncodeJSON(w)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := created.Add(time.Second)
+	w.State, w.StateSince, w.AvailableSince, w.SnapshotBase, w.Seq = "AVAILABLE", now, &now, &now, 1
+	w.History = append(w.History, Transition{State: "AVAILABLE", Time: now})
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			store.EncodeJSON(w)
+		}
+	})
+	b.Run("patch", func(b *testing.B) {
+		for b.Loop() {
+			w.patchProvisioned(raw)
+		}
+	})
+}

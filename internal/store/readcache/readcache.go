@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"unsafe"
 )
 
 // Cache keeps records read by Get and written by the writer, and keys Get
@@ -25,23 +24,12 @@ import (
 // it wrote and bumps seq; a reader fills the cache only if no write group
 // finished since it looked, so it never puts back a stale value.
 type Cache struct {
-	mu sync.RWMutex
-	m  map[string][]byte
-	// hot holds the latest writes, in front of m: a key in hot is read
-	// from it (m may hold an older value of it, or a dropped one: tomb).
-	// It is small enough to stay in the CPU's caches, where the first
-	// probe of a key in m, a map of up to 131,072 entries, is a cache
-	// miss: a created desktop's record is written, read back by its
-	// provisioning and written again, mostly while it is still in hot, and
-	// reaches m once, when hot is full and moves into m (spill). Nil when
-	// the cache is too small for one (hotRoom).
-	hot    map[string][]byte
-	hotMax int
-	seq    uint64
-	max    int // entries (those of m and hot: a key in both counts twice)
-	// bytes is the size of the keys and values held (in m and hot), at
-	// most maxBytes: the cache starts over when an entry would take it past
-	// either bound.
+	mu  sync.RWMutex
+	m   map[string][]byte
+	seq uint64
+	max int // entries
+	// bytes is the size of the keys and values held, at most maxBytes: the
+	// cache starts over when an entry would take it past either bound.
 	bytes, maxBytes int
 	// tables counts the write groups that wrote each table (the key
 	// listings of Committed hold while it does not change).
@@ -62,43 +50,8 @@ const MaxWrittenValue = 16 << 10
 // map keeps its room (clear does not shrink it), so this is the room it
 // reaches anyway once full.
 func New(max, maxBytes int) *Cache {
-	c := &Cache{m: make(map[string][]byte, min(max, presizeEntries)), max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
-	if h := min(hotEntries, max/8); h >= 2 {
-		c.hot, c.hotMax = make(map[string][]byte, h), h
-	}
-	return c
+	return &Cache{m: make(map[string][]byte, min(max, presizeEntries)), max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
 }
-
-// hotEntries bounds the entries of a cache's hot map: about 100 KiB of
-// map, with the keys and values it points to, stays in a core's L2 cache.
-const hotEntries = 2048
-
-// tomb is the value hot holds for a key dropped (del): m may hold an old
-// value of it, which a read must not see. No value written or filled is
-// it (it is this package's own array).
-var tomb = make([]byte, 0, 1)
-
-// isTomb reports whether v is tomb.
-func isTomb(v []byte) bool {
-	return cap(v) == 1 && len(v) == 0 && unsafe.SliceData(v) == unsafe.SliceData(tomb)
-}
-
-// get returns the value held under k, as Get (the caller holds mu).
-func (c *Cache) get(k string) ([]byte, bool) {
-	if c.hot != nil {
-		if v, ok := c.hot[k]; ok {
-			if isTomb(v) {
-				return nil, false
-			}
-			return v, true
-		}
-	}
-	v, ok := c.m[k]
-	return v, ok
-}
-
-// entries is the number of entries held (a key in both maps counts twice).
-func (c *Cache) entries() int { return len(c.m) + len(c.hot) }
 
 // presizeEntries bounds the room New makes in a cache's map (the embedded
 // stores' default bound, 100,000 entries, is under it: about 5 MiB).
@@ -109,75 +62,17 @@ func Key(table, key string) string { return table + "\x00" + key }
 
 // put holds v under k (the caller holds mu).
 func (c *Cache) put(k string, v []byte) {
-	if c.hot == nil {
-		c.delCold(k)
-		if len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
-			c.clear()
-		}
-		c.m[k] = v
-		c.bytes += len(k) + len(v)
-		return
+	c.del(k)
+	if len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
+		clear(c.m)
+		c.bytes = 0
 	}
-	c.putHot(k, v)
-}
-
-// putHot holds v (or tomb) under k in hot, moving hot into m when full
-// (the caller holds mu).
-func (c *Cache) putHot(k string, v []byte) {
-	// A key held is overwritten, not deleted and put: a deleted slot
-	// stays taken until the map grows, and hot would grow.
-	old, ok := c.hot[k]
-	if ok {
-		c.bytes -= len(k) + len(old)
-	}
-	if (!ok && c.entries() >= c.max) || c.bytes+len(k)+len(v) > c.maxBytes {
-		c.clear()
-	}
-	c.hot[k] = v
+	c.m[k] = v
 	c.bytes += len(k) + len(v)
-	if len(c.hot) >= c.hotMax {
-		c.spill()
-	}
-}
-
-// spill moves hot into m: each key's value replaces m's, and a dropped
-// key (tomb) leaves m (the caller holds mu). A key costs one probe of m
-// here, where each write and read of it did before hot.
-func (c *Cache) spill() {
-	for k, v := range c.hot {
-		if old, ok := c.m[k]; ok {
-			c.bytes -= len(k) + len(old)
-			if isTomb(v) {
-				delete(c.m, k)
-			}
-		}
-		if isTomb(v) {
-			c.bytes -= len(k)
-			continue
-		}
-		c.m[k] = v
-	}
-	clear(c.hot)
-}
-
-// clear empties the cache (the caller holds mu).
-func (c *Cache) clear() {
-	clear(c.m)
-	clear(c.hot)
-	c.bytes = 0
 }
 
 // del drops k (the caller holds mu).
 func (c *Cache) del(k string) {
-	if c.hot == nil {
-		c.delCold(k)
-		return
-	}
-	c.putHot(k, tomb)
-}
-
-// delCold drops k from m (the caller holds mu).
-func (c *Cache) delCold(k string) {
 	if old, ok := c.m[k]; ok {
 		c.bytes -= len(k) + len(old)
 		delete(c.m, k)
@@ -211,7 +106,7 @@ func (c *Cache) LookupWritten(dirty map[string]bool, written map[string][]byte, 
 		return nil, false, "", 0
 	}
 	c.mu.RLock()
-	v, ok = c.get(string(kb))
+	v, ok = c.m[string(kb)]
 	seq = c.seq
 	c.mu.RUnlock()
 	if ok {
@@ -248,7 +143,7 @@ func (c *Cache) Peek(dirty map[string]bool, written map[string][]byte, table, ke
 		return nil, false
 	}
 	c.mu.RLock()
-	v, ok = c.get(string(kb))
+	v, ok = c.m[string(kb)]
 	c.mu.RUnlock()
 	return v, ok
 }
@@ -258,7 +153,7 @@ func (c *Cache) Peek(dirty map[string]bool, written map[string][]byte, table, ke
 func (c *Cache) Get(k string) ([]byte, bool, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	v, ok := c.get(k)
+	v, ok := c.m[k]
 	return v, ok, c.seq
 }
 
@@ -270,7 +165,7 @@ func (c *Cache) GetRecord(table, key string) (v []byte, ok bool, seq uint64, ck 
 	var buf [128]byte
 	kb := append(append(append(buf[:0], table...), 0), key...)
 	c.mu.RLock()
-	v, ok = c.get(string(kb))
+	v, ok = c.m[string(kb)]
 	seq = c.seq
 	c.mu.RUnlock()
 	if !ok {
@@ -298,7 +193,7 @@ func (c *Cache) FillRoom(k string, v []byte, seq uint64) {
 	if c.seq != seq {
 		return
 	}
-	if _, ok := c.get(k); !ok && (c.entries() >= c.max || c.bytes+len(k)+len(v) > c.maxBytes) {
+	if _, ok := c.m[k]; !ok && (len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes) {
 		return
 	}
 	c.put(k, v)
@@ -322,15 +217,15 @@ func (c *Cache) Drop(k string) {
 func (c *Cache) Clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.clear()
+	clear(c.m)
+	c.bytes = 0
 }
 
-// Len returns the number of entries held (a key written lately may count
-// twice, as the bound on entries counts it: see hot).
+// Len returns the number of entries held.
 func (c *Cache) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.entries()
+	return len(c.m)
 }
 
 // Bytes returns the size of the keys and values held.

@@ -2,9 +2,7 @@ package readcache
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"runtime"
-	"strings"
 	"testing"
 )
 
@@ -256,118 +254,5 @@ func TestFilledWithoutGrowing(t *testing.T) {
 	// tables over and over (about 150 times).
 	if allocs := after.Mallocs - before.Mallocs; allocs > 5 {
 		t.Fatalf("filling a cache to its bound made %d allocations", allocs)
-	}
-}
-
-// TestHotMapAsOneMap: a cache with a hot map (hot, spill) answers as the
-// single map did, over random puts, drops, committed and failed write
-// groups, fills and clears of a few keys: a key read is never an old value
-// or one dropped since, and its bounds and byte count hold. Caches small
-// enough to start over and to spill often are drawn, one with its bound in
-// bytes near its contents.
-func TestHotMapAsOneMap(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 19))
-	for _, size := range []struct{ max, maxBytes int }{{64, 1 << 20}, {200, 1 << 20}, {400, 3000}, {1 << 14, 1 << 20}} {
-		c := New(size.max, size.maxBytes)
-		if c.hot == nil {
-			t.Fatalf("a cache of %d entries has no hot map", size.max)
-		}
-		const (
-			absent  = iota // not cached, or cached as any version (unknown to the model)
-			cached         // cached with model's value, or not cached
-			dropped        // must not be read
-		)
-		type state struct {
-			how int
-			v   []byte
-		}
-		model := map[string]state{}
-		keys := make([]string, 300)
-		for i := range keys {
-			keys[i] = Key("t", fmt.Sprintf("k%d", i))
-		}
-		spills := 0
-		for op := range 30000 {
-			k := keys[r.IntN(len(keys))]
-			var v []byte
-			if n := r.IntN(40); n > 0 {
-				v = []byte(fmt.Sprintf("%d/%s", op, strings.Repeat("x", n)))
-			}
-			hot := len(c.hot)
-			switch r.IntN(7) {
-			case 0, 1:
-				c.Put(k, v)
-				model[k] = state{cached, v}
-			case 2:
-				c.Drop(k)
-				model[k] = state{how: dropped}
-			case 3: // a write group: its values (nil: deleted) in order
-				written := map[string][]byte{k: v}
-				k2 := keys[r.IntN(len(keys))]
-				written[k2] = nil
-				ok := r.IntN(4) > 0
-				c.Update(ok, func(yield func(map[string][]byte, bool) bool) { yield(written, true) })
-				for wk, wv := range written {
-					if ok && wv != nil {
-						model[wk] = state{cached, wv}
-					} else {
-						model[wk] = state{how: dropped}
-					}
-				}
-			case 4:
-				_, _, seq := c.Get(k)
-				c.Fill(k, v, seq)
-				model[k] = state{cached, v}
-			case 5:
-				_, _, seq := c.Get(k)
-				if r.IntN(2) == 0 {
-					c.Put(keys[0], []byte("between")) // a write since: the fill is refused
-					c.mu.Lock()
-					c.seq++
-					c.mu.Unlock()
-					model[keys[0]] = state{cached, []byte("between")}
-					if k == keys[0] {
-						break
-					}
-				}
-				c.FillRoom(k, v, seq)
-				if got, ok, _ := c.Get(k); ok && string(got) == string(v) && (got == nil) == (v == nil) {
-					model[k] = state{cached, v}
-				}
-			default:
-				if r.IntN(200) == 0 {
-					c.Clear()
-					model = map[string]state{}
-				}
-			}
-			if len(c.hot) < hot {
-				spills++
-			}
-			for _, k := range keys {
-				got, ok, _ := c.Get(k)
-				s := model[k]
-				switch {
-				case ok && s.how == dropped:
-					t.Fatalf("size %v, op %d: %s was dropped and reads %q", size, op, k, got)
-				case ok && s.how == cached && (string(got) != string(s.v) || (got == nil) != (s.v == nil)):
-					t.Fatalf("size %v, op %d: %s reads %q, want %q", size, op, k, got, s.v)
-				case ok && s.how == absent:
-					t.Fatalf("size %v, op %d: %s was never cached and reads %q", size, op, k, got)
-				}
-			}
-			n := 0
-			for k, v := range c.m {
-				n += len(k) + len(v)
-			}
-			for k, v := range c.hot {
-				n += len(k) + len(v)
-			}
-			if n != c.bytes || c.bytes > size.maxBytes || c.Len() > size.max || len(c.hot) >= c.hotMax {
-				t.Fatalf("size %v, op %d: bytes %d (held %d), %d entries, %d hot", size, op, c.bytes, n, c.Len(), len(c.hot))
-			}
-		}
-		if spills < 10 {
-			t.Fatalf("size %v: hot spilled %d times", size, spills)
-		}
 	}
 }

@@ -33,18 +33,7 @@ type Cache struct {
 	bytes, maxBytes int
 	// tables counts the write groups that wrote each table (the key
 	// listings of Committed hold while it does not change).
-	tables map[string]*uint64
-	// recent are the counters of the last tables written (wroteTable): a
-	// group's writes go to a few tables, each key's looked up here before
-	// the map.
-	recent     [4]tableCount
-	nextRecent int
-}
-
-// tableCount is a table's counter of write groups (Cache.tables).
-type tableCount struct {
-	table string
-	n     *uint64
+	tables map[string]uint64
 }
 
 // MaxWrittenValue is the largest value a write leaves in the cache; a
@@ -61,7 +50,7 @@ const MaxWrittenValue = 16 << 10
 // map keeps its room (clear does not shrink it), so this is the room it
 // reaches anyway once full.
 func New(max, maxBytes int) *Cache {
-	return &Cache{m: make(map[string][]byte, min(max, presizeEntries)), max: max, maxBytes: maxBytes, tables: map[string]*uint64{}}
+	return &Cache{m: make(map[string][]byte, min(max, presizeEntries)), max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
 }
 
 // presizeEntries bounds the room New makes in a cache's map (the embedded
@@ -71,16 +60,10 @@ const presizeEntries = 1 << 17
 // Key is the cache key of a record: table, a NUL byte, key.
 func Key(table, key string) string { return table + "\x00" + key }
 
-// put holds v under k (the caller holds mu). A key held is overwritten
-// where it is, not deleted and inserted again: the insert's probe then
-// finds the key the lookup just brought into the CPU's cache, and the
-// delete leaves no tombstone in the map's group.
+// put holds v under k (the caller holds mu).
 func (c *Cache) put(k string, v []byte) {
-	old, ok := c.m[k]
-	if ok {
-		c.bytes -= len(k) + len(old)
-	}
-	if (!ok && len(c.m) >= c.max) || c.bytes+len(k)+len(v) > c.maxBytes {
+	c.del(k)
+	if len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
 		clear(c.m)
 		c.bytes = 0
 	}
@@ -289,31 +272,14 @@ func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool
 func (c *Cache) TableVersion(table string) uint64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if n := c.tables[table]; n != nil {
-		return *n
-	}
-	return 0
+	return c.tables[table]
 }
 
 // wroteTable counts a write group's write of a record (key table\x00key)
 // of its table (the caller holds mu).
 func (c *Cache) wroteTable(k string) {
 	if i := strings.IndexByte(k, 0); i >= 0 {
-		t := k[:i]
-		for _, r := range &c.recent {
-			if r.n != nil && r.table == t {
-				*r.n++
-				return
-			}
-		}
-		n := c.tables[t]
-		if n == nil {
-			n = new(uint64)
-			c.tables[t] = n
-		}
-		*n++
-		c.recent[c.nextRecent] = tableCount{t, n}
-		c.nextRecent = (c.nextRecent + 1) % len(c.recent)
+		c.tables[k[:i]]++
 	}
 }
 

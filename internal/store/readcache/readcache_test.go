@@ -256,30 +256,3 @@ func TestFilledWithoutGrowing(t *testing.T) {
 		t.Fatalf("filling a cache to its bound made %d allocations", allocs)
 	}
 }
-
-// TestTableVersionCountsEveryWrite: each record a write group writes counts
-// one for its table, committed or not, whichever tables a group writes and
-// in whatever order (more tables than wroteTable remembers).
-func TestTableVersionCountsEveryWrite(t *testing.T) {
-	c := New(100, 1<<20)
-	tables := []string{"a", "b", "c", "d", "e", "f", "ab", ""}
-	want := map[string]uint64{}
-	for g := range 500 {
-		written := map[string][]byte{}
-		for i := range 1 + g%7 {
-			tb := tables[(g*7+i*i)%len(tables)]
-			k := Key(tb, fmt.Sprint(g, "/", i))
-			written[k] = []byte("v")
-			want[tb]++
-		}
-		c.Update(g%3 > 0, func(yield func(map[string][]byte, bool) bool) { yield(written, g%5 > 0) })
-		for _, tb := range tables {
-			if got := c.TableVersion(tb); got != want[tb] {
-				t.Fatalf("group %d: table %q at %d, want %d", g, tb, got, want[tb])
-			}
-		}
-	}
-	if c.TableVersion("none") != 0 {
-		t.Fatal("a table never written has a version")
-	}
-}

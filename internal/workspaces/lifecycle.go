@@ -95,6 +95,9 @@ type timers struct {
 	// over by their creation (freshRecs), whose bytes are their encoding
 	// (the batch's read, less the others).
 	patch map[string][]byte
+	// key is the key of the desktop whose transition runs (its job's
+	// ref), so that its timer need not build it again; "" when unknown.
+	key string
 }
 
 // setState moves a desktop to a new state, keeping the metering, the
@@ -147,7 +150,11 @@ func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region st
 		}
 		if ptr.Deref(w.Properties.RunningMode) == "MANUAL" {
 			if tm != nil {
-				tm.autostop = append(tm.autostop, jobRef{Key: key(account, region, w.WorkspaceID), Seq: w.Seq})
+				k := tm.key
+				if k == "" {
+					k = key(account, region, w.WorkspaceID)
+				}
+				tm.autostop = append(tm.autostop, jobRef{Key: k, Seq: w.Seq})
 			} else if err := m.scheduleAutoStop(ctx, tx, account, region, w, now); err != nil {
 				return err
 			}
@@ -415,7 +422,14 @@ func (m *Module) applyTransitionIn(ctx context.Context, tx store.Tx, ref jobRef,
 			return err
 		}
 	}
-	if err := m.setStateIn(ctx, tx, account, region, w, next, now, tm); err != nil {
+	if tm != nil && len(ref.Key) == len(account)+len(region)+2+len(w.WorkspaceID) && strings.HasSuffix(ref.Key, w.WorkspaceID) {
+		tm.key = ref.Key // key(account, region, w.WorkspaceID): account and region are split from it
+	}
+	err = m.setStateIn(ctx, tx, account, region, w, next, now, tm)
+	if tm != nil {
+		tm.key = ""
+	}
+	if err != nil {
 		return err
 	}
 	if batched {

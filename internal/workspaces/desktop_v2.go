@@ -256,6 +256,19 @@ func (w *desktopRec) appendV2(b []byte) []byte {
 	if len(w.Tags) > 0 {
 		b = w.Tags.appendJSON(jsonenc.Field(b, "tags", false))
 	}
+	return w.appendV2Tail(b, eq)
+}
+
+// appendV2Tail appends the compact form's members from "c" on and its
+// closing brace (appendV2's end; patchProvisioned writes them alone).
+// Every member from "c" on is a number, a string, a bool or an array of
+// strings or numbers, and none is named "c": the last `,"c":` of a
+// record's bytes is where its tail begins.
+func (w *desktopRec) appendV2Tail(b []byte, eq int) []byte {
+	c := w.Created.UnixNano()
+	off := func(b []byte, name string, t time.Time) []byte {
+		return jsonenc.Int(jsonenc.Field(b, name, false), t.UnixNano()-c)
+	}
 	b = jsonenc.Int(jsonenc.Field(b, "c", false), c)
 	if s := w.StateSince.UnixNano() - c; s != 0 {
 		b = jsonenc.Int(jsonenc.Field(b, "ss", false), s)
@@ -480,4 +493,73 @@ func (v *desktopRecV2) restoreEq() error {
 	}
 	v.Eq = 0
 	return nil
+}
+
+// patchProvisioned returns the compact form of w, a desktop its
+// provisioning has just moved from PENDING to AVAILABLE, built from raw, the
+// bytes of the same record before (in the compact form: AppendJSON's of
+// it, as its creation wrote them), without encoding the members the
+// transition left unchanged: it writes the version, the state and the
+// members from "c" on (appendV2Tail) and copies the rest from raw. It
+// returns nil when it cannot: the caller encodes w in full.
+//
+// The caller vouches that the transition changed no member between
+// "state" and "c" other than those checked here (provisionPatchable:
+// "ec", "em", "sb" and "uh", the members setState changes there, are
+// checked in both records; the KMS steps of an encrypted desktop, a
+// migration's end and a guest runtime change others, and are not
+// patched). TestProvisionedPatchIsTheEncoding holds the patch to
+// EncodeJSON over random records.
+func (w *desktopRec) patchProvisioned(raw []byte) []byte {
+	const pending = `,"state":"PENDING"`
+	if w.State != "AVAILABLE" || w.ErrorCode != "" || w.ErrorMessage != "" || w.UnhealthySince != nil ||
+		w.SnapshotBase == nil || w.SnapshotBase.UnixNano() != w.StateSince.UnixNano() || !w.compactable() ||
+		!compactForm(raw) {
+		return nil
+	}
+	i := bytes.Index(raw, []byte(pending))
+	j := tailAt(raw)
+	if i < len(v2Prefix) || j < i+len(pending) {
+		return nil
+	}
+	eq := w.eqBits()
+	var buf [256]byte
+	tail := w.appendV2Tail(buf[:0], eq)
+	mid := raw[i+len(pending) : j]
+	const state = `,"state":"AVAILABLE"`
+	b := make([]byte, 0, len(v3Prefix)+(i-len(v2Prefix))+len(state)+len(mid)+len(tail))
+	if eq != 0 {
+		b = append(b, v3Prefix...)
+	} else {
+		b = append(b, v2Prefix...)
+	}
+	b = append(b, raw[len(v2Prefix):i]...)
+	b = append(b, state...)
+	b = append(b, mid...)
+	return append(b, tail...)
+}
+
+// provisionPatchable reports whether a record read by a provisioning batch
+// may have its transition's bytes patched (patchProvisioned) rather than
+// encoded: a PENDING desktop whose members between "state" and "c" its
+// provisioning leaves as they are. An encrypted desktop's provisioning adds
+// grants and data keys to its volumes, and a migrated one's end changes
+// more: those are encoded in full, as is every desktop under a guest
+// runtime (the caller's check).
+func provisionPatchable(w *desktopRec) bool {
+	return w.State == "PENDING" && w.ErrorCode == "" && w.ErrorMessage == "" && w.SnapshotBase == nil &&
+		w.UnhealthySince == nil && w.VolumeKey == "" && w.MigratedFrom == "" && !w.AwaitGuest
+}
+
+// tailAt returns where the members from "c" on of b, a record in the
+// compact form, begin: at its last `,"c":` (see appendV2Tail), or -1. It
+// looks from the end, where the tail is (bytes.LastIndex hashes every
+// byte it passes).
+func tailAt(b []byte) int {
+	for j := len(b) - len(`,"c":`); j >= 0; j-- {
+		if b[j+2] == 'c' && b[j+1] == '"' && b[j] == ',' && b[j+3] == '"' && b[j+4] == ':' {
+			return j
+		}
+	}
+	return -1
 }

@@ -64,7 +64,7 @@ func TestProvisioningFromTheHandoffWritesWhatDecodingWrites(t *testing.T) {
 	const (
 		none = iota
 		same
-		marked      // the handed record differs from its bytes (by its user)
+		marked      // the handed record differs from its bytes (by its maintenance group)
 		markedStale // and is handed with other bytes than those stored
 	)
 	provision := func(handoff int) []byte {
@@ -96,7 +96,10 @@ func TestProvisioningFromTheHandoffWritesWhatDecodingWrites(t *testing.T) {
 		case same:
 			m.fresh.put(k, raw, w)
 		case marked:
-			w.UserName = "handed"
+			// A member the provisioning writes anew: the handed record's
+			// other members are those its bytes hold (freshRecs), and the
+			// batch copies them from the bytes (patchProvisioned).
+			w.MaintGroup = "handed"
 			m.fresh.put(k, raw, w)
 		case markedStale:
 			w.UserName = "handed"
@@ -124,7 +127,7 @@ func TestProvisioningFromTheHandoffWritesWhatDecodingWrites(t *testing.T) {
 	if handed := provision(same); !bytes.Equal(decoded, handed) {
 		t.Fatalf("provisioned from the handoff:\n%s\nfrom its decoded read:\n%s", handed, decoded)
 	}
-	if got := provision(marked); !bytes.Contains(got, []byte(`"u":"handed"`)) { // the compact form's user
+	if got := provision(marked); !bytes.Contains(got, []byte(`"mg":"handed"`)) { // the compact form's maintenance group
 		t.Fatalf("the job did not use the record handed with the bytes it read: %s", got)
 	}
 	if got := provision(markedStale); !bytes.Equal(got, decoded) {

@@ -90,6 +90,14 @@ type timers struct {
 	// PutMany at the end of the batch.
 	recs    map[string]*desktopRec
 	changed []string
+	// patch holds, by key, the bytes read of the records whose transition
+	// may be written by patching them (patchProvisioned): records handed
+	// over by their creation (freshRecs), whose bytes are their encoding
+	// (the batch's read, less the others).
+	patch map[string][]byte
+	// key is the key of the desktop whose transition runs (its job's
+	// ref), so that its timer need not build it again; "" when unknown.
+	key string
 }
 
 // setState moves a desktop to a new state, keeping the metering, the
@@ -142,7 +150,11 @@ func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region st
 		}
 		if ptr.Deref(w.Properties.RunningMode) == "MANUAL" {
 			if tm != nil {
-				tm.autostop = append(tm.autostop, jobRef{Key: key(account, region, w.WorkspaceID), Seq: w.Seq})
+				k := tm.key
+				if k == "" {
+					k = key(account, region, w.WorkspaceID)
+				}
+				tm.autostop = append(tm.autostop, jobRef{Key: k, Seq: w.Seq})
 			} else if err := m.scheduleAutoStop(ctx, tx, account, region, w, now); err != nil {
 				return err
 			}
@@ -291,14 +303,19 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	for k, b := range raw {
 		if w := m.fresh.take(k, b); w != nil {
 			tm.recs[k] = w // the record its creation built (the bytes read are its)
+			if m.rt != nil || !provisionPatchable(w) {
+				delete(raw, k) // raw is left with the bytes to patch (tm.patch)
+			}
 			continue
 		}
+		delete(raw, k)
 		w := new(desktopRec)
 		if err := store.DecodeJSON(b, w); err != nil {
 			return fmt.Errorf("decode desktop %s: %w", k, err)
 		}
 		tm.recs[k] = w
 	}
+	tm.patch = raw
 	for _, ref := range refs {
 		if err := m.applyTransitionIn(ctx, tx, ref, now, tm); err != nil {
 			return err
@@ -307,7 +324,14 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	if len(tm.changed) > 0 {
 		recs := make([]store.KV, 0, len(tm.changed))
 		for _, k := range tm.changed {
-			b, err := store.EncodeJSON(tm.recs[k])
+			w := tm.recs[k]
+			if raw, ok := tm.patch[k]; ok {
+				if b := w.patchProvisioned(raw); b != nil {
+					recs = append(recs, store.KV{Key: k, Value: b})
+					continue
+				}
+			}
+			b, err := store.EncodeJSON(w)
 			if err != nil {
 				return fmt.Errorf("encode desktop %s: %w", k, err)
 			}
@@ -398,7 +422,14 @@ func (m *Module) applyTransitionIn(ctx context.Context, tx store.Tx, ref jobRef,
 			return err
 		}
 	}
-	if err := m.setStateIn(ctx, tx, account, region, w, next, now, tm); err != nil {
+	if tm != nil && len(ref.Key) == len(account)+len(region)+2+len(w.WorkspaceID) && strings.HasSuffix(ref.Key, w.WorkspaceID) {
+		tm.key = ref.Key // key(account, region, w.WorkspaceID): account and region are split from it
+	}
+	err = m.setStateIn(ctx, tx, account, region, w, next, now, tm)
+	if tm != nil {
+		tm.key = ""
+	}
+	if err != nil {
 		return err
 	}
 	if batched {

@@ -1,0 +1,147 @@
+package workspaces
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/clock"
+	"github.com/deskplane/deskplane/internal/config"
+	"github.com/deskplane/deskplane/internal/lifecycle"
+	"github.com/deskplane/deskplane/internal/store"
+)
+
+// TestProvisionedPatchIsTheEncoding holds the provisioning batch's patched
+// record (patchProvisioned) to EncodeJSON of the record it transitioned,
+// over random records: PENDING desktops, most of them of the shape a
+// creation writes, some with strings that spell the members the patch
+// looks for, the transition run by setStateIn (the batch's) at times
+// equal to the record's and after them. A record the patch declines is
+// encoded in full; enough are patched for the test to mean something.
+func TestProvisionedPatchIsTheEncoding(t *testing.T) {
+	ctx := context.Background()
+	const acct, region = config.CustomerAccount, "us-east-1"
+	db, update := openTestStore(t)
+	clk := clock.NewVirtual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), true)
+	timing, err := lifecycle.Profile("instant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m := New(Options{Config: config.Default(), Store: db, Engine: lifecycle.New(db, clk, timing, log), Log: log})
+	r := rand.New(rand.NewPCG(19, 12))
+	spelled := []string{`,"state":"PENDING"`, `,"c":1`, `"},"c":2,"ss":`, `\",\"c\":`}
+	patched, declined := 0, 0
+	for i, w := range randomDesktops(r, 8000) {
+		// The shape of a desktop just created, in most records.
+		if r.IntN(8) > 0 {
+			w.State = "PENDING"
+			// Each member the patch needs unset, unset in most of them.
+			if r.IntN(6) > 0 {
+				w.ErrorCode = ""
+			}
+			if r.IntN(6) > 0 {
+				w.ErrorMessage = ""
+			}
+			if r.IntN(6) > 0 {
+				w.UnhealthySince = nil
+			}
+			if r.IntN(6) > 0 {
+				w.SnapshotBase = nil
+			}
+			if r.IntN(6) > 0 {
+				w.AwaitGuest = false
+			}
+			if r.IntN(6) > 0 {
+				w.VolumeKey, w.MigratedFrom = "", ""
+			}
+			if r.IntN(2) == 0 {
+				w.AvailableSince = nil
+			}
+			if r.IntN(2) == 0 {
+				w.StateSince = w.Created
+				w.History = []Transition{{State: "PENDING", Time: w.Created}}
+			}
+		}
+		if r.IntN(4) == 0 {
+			w.WorkspaceName = spelled[r.IntN(len(spelled))]
+			w.Tags = Tags{spelled[r.IntN(len(spelled))]: spelled[r.IntN(len(spelled))]}
+			w.MaintGroup = spelled[r.IntN(len(spelled))]
+		}
+		if !w.compactable() {
+			continue
+		}
+		raw, err := store.EncodeJSON(&w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := provisionPatchable(&w)
+		var now time.Time
+		switch r.IntN(5) {
+		case 0:
+			now = w.StateSince
+		case 1:
+			now = w.Created
+		case 2:
+			now = w.StateSince.Add(time.Duration(r.Int64N(int64(100 * 24 * time.Hour))))
+		case 3:
+			now = time.Date(2026, 12, 6, 12, 0, 0, r.IntN(1e9), time.UTC)
+		default: // a time the compact form cannot hold: declined
+			now = time.Date(2026, 12, 6, 12, 0, 0, r.IntN(1e9), time.FixedZone("X", 3600))
+		}
+		tm := &timers{recs: map[string]*desktopRec{}}
+		update(func(tx store.Tx) error {
+			return m.setStateIn(ctx, tx, acct, region, &w, "AVAILABLE", now, tm)
+		})
+		want, err := store.EncodeJSON(&w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			continue
+		}
+		got := w.patchProvisioned(raw)
+		if got == nil {
+			declined++
+			continue
+		}
+		patched++
+		if !bytes.Equal(got, want) {
+			t.Fatalf("record %d, before:\n%s\npatched:\n%s\nencoded:\n%s", i, raw, got, want)
+		}
+	}
+	if patched < 1000 || declined < 200 {
+		t.Fatalf("only %d records were patched (%d declined)", patched, declined)
+	}
+	t.Logf("%d records patched, %d declined", patched, declined)
+}
+
+// BenchmarkProvisionedRecord: a provisioned desktop's record written by
+// encoding it in full (EncodeJSON) and by patching its bytes as created.
+func BenchmarkProvisionedRecord(b *testing.B) {
+	w := benchDesktop()
+	created := w.Created
+	w.State, w.AvailableSince, w.SnapshotBase, w.Seq = "PENDING", nil, nil, 0
+	w.StateSince, w.History = created, []Transition{{State: "PENDING", Time: created}}
+	raw, err := store.EncodeJSON(w)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := created.Add(time.Second)
+	w.State, w.StateSince, w.AvailableSince, w.SnapshotBase, w.Seq = "AVAILABLE", now, &now, &now, 1
+	w.History = append(w.History, Transition{State: "AVAILABLE", Time: now})
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			store.EncodeJSON(w)
+		}
+	})
+	b.Run("patch", func(b *testing.B) {
+		for b.Loop() {
+			w.patchProvisioned(raw)
+		}
+	})
+}

@@ -46,6 +46,15 @@ func (f *imgFakeEC2) Subnet(ctx context.Context, tx store.Tx, account, region, i
 	}
 	return nil, store.ErrNotFound
 }
+func (f *imgFakeEC2) SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) (map[string]*Subnet, error) {
+	out := map[string]*Subnet{}
+	for _, id := range ids {
+		if s, err := f.Subnet(ctx, tx, account, region, id); err == nil {
+			out[id] = s
+		}
+	}
+	return out, nil
+}
 func (f *imgFakeEC2) VPCCIDRs(ctx context.Context, tx store.Tx, account, region string) ([]string, error) {
 	return nil, nil
 }

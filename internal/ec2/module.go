@@ -189,7 +189,7 @@ func (m *Module) Subnet(ctx context.Context, tx store.Tx, account, region, subne
 }
 
 // SubnetsByID implements workspaces.EC2: one GetMany for the subnets ids.
-func (m *Module) SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) (map[string]*workspaces.Subnet, error) {
+func (m *Module) SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) ([]*workspaces.Subnet, error) {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = key(account, region, id)
@@ -198,7 +198,7 @@ func (m *Module) SubnetsByID(ctx context.Context, tx store.Tx, account, region s
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*workspaces.Subnet, len(vals))
+	out := make([]*workspaces.Subnet, len(ids))
 	for i, k := range keys {
 		b, ok := vals[k]
 		if !ok {
@@ -208,7 +208,7 @@ func (m *Module) SubnetsByID(ctx context.Context, tx store.Tx, account, region s
 		if err := store.DecodeJSON(b, &s); err != nil {
 			return nil, fmt.Errorf("store: decode %s/%s: %w", TableSubnets, k, err)
 		}
-		out[ids[i]] = &workspaces.Subnet{SubnetID: s.ID, VPCID: s.VPCID, CIDR: s.CIDR, AZ: s.AZ}
+		out[i] = &workspaces.Subnet{SubnetID: s.ID, VPCID: s.VPCID, CIDR: s.CIDR, AZ: s.AZ}
 	}
 	return out, nil
 }

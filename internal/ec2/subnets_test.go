@@ -40,16 +40,16 @@ func TestSubnetsByID(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(got) != len(ids) || got[missing] != nil {
-			return fmt.Errorf("SubnetsByID: %d subnets %v; want the %d of %v", len(got), got, len(ids), ids)
+		if len(got) != len(ids)+1 || got[0] != nil {
+			return fmt.Errorf("SubnetsByID: %d answers %v; want nil for %s, then the %d of %v", len(got), got, missing, len(ids), ids)
 		}
-		for _, id := range ids {
+		for i, id := range ids {
 			one, err := mod.Subnet(ctx, tx, acct, region, id)
 			if err != nil {
 				return err
 			}
-			if got[id] == nil || *got[id] != *one {
-				return fmt.Errorf("SubnetsByID[%s] = %+v; Subnet answers %+v", id, got[id], one)
+			if got[i+1] == nil || *got[i+1] != *one {
+				return fmt.Errorf("SubnetsByID answers %+v for %s; Subnet answers %+v", got[i+1], id, one)
 			}
 		}
 		return nil

@@ -14,10 +14,10 @@ type EC2 interface {
 	Image(ctx context.Context, tx store.Tx, account, region, imageID string) (*SourceImage, error)
 	// Subnet returns a subnet of account in region.
 	Subnet(ctx context.Context, tx store.Tx, account, region, subnetID string) (*Subnet, error)
-	// SubnetsByID returns the subnets of account in region among ids, by
-	// id, read together (one statement on store/postgres); an id that
-	// names no subnet is absent.
-	SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) (map[string]*Subnet, error)
+	// SubnetsByID returns the subnets ids of account in region, in order,
+	// read together (one statement on store/postgres); nil for an id that
+	// names no subnet.
+	SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) ([]*Subnet, error)
 	// VPCCIDRs lists the CIDR blocks of the account's VPCs in region.
 	VPCCIDRs(ctx context.Context, tx store.Tx, account, region string) ([]string, error)
 	// CreateSecurityGroup creates a security group in a VPC and returns its id.

@@ -765,9 +765,10 @@ type createCache struct {
 // counter is read once and written back once (flush).
 type ipAllocator struct {
 	subnets map[string]*subnetAlloc // the subnets whose counters are read
-	// the subnets read by readSubnets whose counters are not read yet, and
-	// the errors of those that could not be read
-	ahead map[string]subnetRead
+	// the subnets read by readSubnets (their counters may not be read yet),
+	// and the errors of those that could not be read
+	aheadIDs []string
+	ahead    []subnetRead
 }
 
 type subnetAlloc struct {
@@ -826,10 +827,16 @@ func (p *createPlan) planSubnets() (all, sure []string) {
 // alloc answers when a desktop is placed in it, as it would have without
 // reading ahead.
 func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, account, region string, subnetIDs []string) error {
-	var ids []string
-	for _, id := range subnetIDs {
-		if a.subnets[id] == nil && !slices.Contains(ids, id) {
-			if _, ok := a.ahead[id]; !ok {
+	ids := subnetIDs
+	for i, id := range subnetIDs {
+		if a.subnets[id] != nil || slices.Contains(a.aheadIDs, id) || slices.Contains(subnetIDs[:i], id) {
+			ids = nil // some are read already: the others only
+			break
+		}
+	}
+	if ids == nil {
+		for i, id := range subnetIDs {
+			if a.subnets[id] == nil && !slices.Contains(a.aheadIDs, id) && !slices.Contains(subnetIDs[:i], id) {
 				ids = append(ids, id)
 			}
 		}
@@ -837,33 +844,25 @@ func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, a
 	if len(ids) == 0 {
 		return nil
 	}
-	if a.ahead == nil {
-		a.ahead = make(map[string]subnetRead, len(ids))
-	}
 	shared := store.SharedReads(ctx)
 	got, err := m.ec2.SubnetsByID(shared, tx, account, region, ids)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) || ctx.Err() != nil {
 			return err
 		}
-		// A record that does not decode, say: each on its own, so that
-		// each subnet answers its own error.
-		for _, id := range ids {
-			s, err := readSubnet(shared, tx, m, account, region, id)
-			a.ahead[id] = subnetRead{s, err}
-		}
-		return nil
+		got = nil // a record that does not decode, say: each on its own, for its own error
 	}
-	for _, id := range ids {
-		var s *subnetAlloc
-		if sn := got[id]; sn != nil {
-			s, err = parseSubnet(sn)
+	for i, id := range ids {
+		var r subnetRead
+		if got != nil && got[i] != nil {
+			r.s, r.err = parseSubnet(got[i])
 		} else {
 			// Not found (rare: a directory's subnet deleted): read alone
 			// for EC2's own error.
-			s, err = readSubnet(shared, tx, m, account, region, id)
+			r.s, r.err = readSubnet(shared, tx, m, account, region, id)
 		}
-		a.ahead[id] = subnetRead{s, err}
+		a.aheadIDs = append(a.aheadIDs, id)
+		a.ahead = append(a.ahead, r)
 	}
 	return nil
 }
@@ -871,10 +870,12 @@ func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, a
 // readCounters reads the address counters of those of subnetIDs that
 // readSubnets read.
 func (a *ipAllocator) readCounters(ctx context.Context, tx store.Tx, account, region string, subnetIDs []string) error {
-	var ids, keys []string
-	for _, id := range subnetIDs {
-		if r, ok := a.ahead[id]; ok && r.err == nil && !slices.Contains(ids, id) {
-			ids = append(ids, id)
+	var keys []string
+	for i, id := range subnetIDs {
+		if j := slices.Index(a.aheadIDs, id); j >= 0 && a.ahead[j].err == nil && a.subnets[id] == nil && !slices.Contains(subnetIDs[:i], id) {
+			if keys == nil {
+				keys = make([]string, 0, len(subnetIDs))
+			}
 			keys = append(keys, key(account, region, id))
 		}
 	}
@@ -886,18 +887,24 @@ func (a *ipAllocator) readCounters(ctx context.Context, tx store.Tx, account, re
 		return err
 	}
 	if a.subnets == nil {
-		a.subnets = map[string]*subnetAlloc{}
+		a.subnets = make(map[string]*subnetAlloc, len(keys))
 	}
-	for i, k := range keys {
-		s := a.ahead[ids[i]].s
+	n := 0
+	for i, id := range subnetIDs {
+		j := slices.Index(a.aheadIDs, id)
+		if j < 0 || a.ahead[j].err != nil || a.subnets[id] != nil || slices.Contains(subnetIDs[:i], id) {
+			continue
+		}
+		k := keys[n]
+		n++
+		s := a.ahead[j].s
 		if b, ok := vals[k]; ok {
 			if err := store.DecodeJSON(b, &s.next); err != nil {
 				return fmt.Errorf("store: decode %s/%s: %w", tIPAlloc, k, err)
 			}
 			s.read = s.next
 		}
-		a.subnets[ids[i]] = s
-		delete(a.ahead, ids[i])
+		a.subnets[id] = s
 	}
 	return nil
 }
@@ -930,12 +937,11 @@ func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account
 	}
 	s := a.subnets[subnetID]
 	if s == nil {
-		if r, ok := a.ahead[subnetID]; ok {
-			if r.err != nil {
-				return "", r.err
+		if j := slices.Index(a.aheadIDs, subnetID); j >= 0 {
+			if err := a.ahead[j].err; err != nil {
+				return "", err
 			}
-			s = r.s
-			delete(a.ahead, subnetID)
+			s = a.ahead[j].s
 		} else {
 			var err error
 			if s, err = readSubnet(store.SharedReads(ctx), tx, m, account, region, subnetID); err != nil {

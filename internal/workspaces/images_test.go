@@ -46,12 +46,10 @@ func (f *imgFakeEC2) Subnet(ctx context.Context, tx store.Tx, account, region, i
 	}
 	return nil, store.ErrNotFound
 }
-func (f *imgFakeEC2) SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) (map[string]*Subnet, error) {
-	out := map[string]*Subnet{}
-	for _, id := range ids {
-		if s, err := f.Subnet(ctx, tx, account, region, id); err == nil {
-			out[id] = s
-		}
+func (f *imgFakeEC2) SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) ([]*Subnet, error) {
+	out := make([]*Subnet, len(ids))
+	for i, id := range ids {
+		out[i], _ = f.Subnet(ctx, tx, account, region, id)
 	}
 	return out, nil
 }

@@ -122,7 +122,7 @@ func (storeEC2) Subnet(ctx context.Context, tx store.Tx, account, region, id str
 	return getSubnetFake(ctx, tx, account, region, id)
 }
 
-func (storeEC2) SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) (map[string]*Subnet, error) {
+func (storeEC2) SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) ([]*Subnet, error) {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = key(account, region, id)
@@ -131,14 +131,13 @@ func (storeEC2) SubnetsByID(ctx context.Context, tx store.Tx, account, region st
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*Subnet{}
+	out := make([]*Subnet, len(ids))
 	for i, k := range keys {
 		if b, ok := vals[k]; ok {
-			var s Subnet
-			if err := json.Unmarshal(b, &s); err != nil {
+			out[i] = new(Subnet)
+			if err := json.Unmarshal(b, out[i]); err != nil {
 				return nil, err
 			}
-			out[ids[i]] = &s
 		}
 	}
 	return out, nil

@@ -27,12 +27,12 @@ func (e *subnetsEC2) Subnet(ctx context.Context, _ store.Tx, _, _, id string) (*
 	return &Subnet{SubnetID: id, CIDR: c}, nil
 }
 
-func (e *subnetsEC2) SubnetsByID(ctx context.Context, _ store.Tx, _, _ string, ids []string) (map[string]*Subnet, error) {
-	out := map[string]*Subnet{}
-	for _, id := range ids {
+func (e *subnetsEC2) SubnetsByID(ctx context.Context, _ store.Tx, _, _ string, ids []string) ([]*Subnet, error) {
+	out := make([]*Subnet, len(ids))
+	for i, id := range ids {
 		e.shared[id] = store.ReadsShared(ctx)
 		if c, ok := e.cidrs[id]; ok {
-			out[id] = &Subnet{SubnetID: id, CIDR: c}
+			out[i] = &Subnet{SubnetID: id, CIDR: c}
 		}
 	}
 	return out, nil

@@ -175,6 +175,112 @@ func lockRank(tk string) int {
 	return 0
 }
 
+// lockEnv is a WorkSpaces module on a store, with one registered
+// directory of two subnets, a frozen virtual clock and the instant timing.
+type lockEnv struct {
+	t       *testing.T
+	m       *Module
+	gw      *gateway.Gateway
+	eng     *lifecycle.Engine
+	clk     *clock.Virtual
+	bundles []string // public bundles of one tenancy (three at least)
+	// the bundle of the desktops create makes (bundles[0] unless set);
+	// MigrateWorkspace moves them to bundles[1]
+	bundle string
+}
+
+const lockAcct, lockRegion, lockDir = config.CustomerAccount, "us-east-1", "d-0123456789"
+
+func newLockEnv(t *testing.T, b store.Backend) *lockEnv {
+	t.Helper()
+	ctx := context.Background()
+	clk := clock.NewVirtual(time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), true)
+	timing, err := lifecycle.Profile("instant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng := lifecycle.New(b, clk, timing, log)
+	m := New(Options{Config: config.Default(), Store: b, Engine: eng, EC2: storeEC2{}, Directories: allUsers{}, Log: log})
+	gw := gateway.New(m.svc)
+	gw.Clock, gw.Log = clk, log
+	var checks []gateway.Check
+	gw.Authz = recordingAuthz{checks: &checks}
+	e := &lockEnv{t: t, m: m, gw: gw, eng: eng, clk: clk}
+	for id, bu := range publicCatalog.bundles {
+		if img := publicCatalog.images[bu.ImageID]; img != nil && img.Protocol != "BYOP" && img.RequiredTenancy != "DEDICATED" && bu.State == "AVAILABLE" {
+			e.bundles = append(e.bundles, id)
+		}
+	}
+	slices.Sort(e.bundles)
+	if len(e.bundles) < 3 {
+		t.Fatalf("public bundles: %v; want three", e.bundles)
+	}
+	e.bundle = e.bundles[0]
+	subnets := []string{"subnet-0a", "subnet-0b"}
+	err = b.Update(ctx, func(tx store.Tx) error {
+		for i, id := range subnets {
+			b, _ := json.Marshal(Subnet{SubnetID: id, VPCID: "vpc-1", CIDR: fmt.Sprintf("10.0.%d.0/24", i+1), AZ: lockRegion + "a"})
+			if err := tx.Put(ctx, tSubnetsFake, key(lockAcct, lockRegion, id), b); err != nil {
+				return err
+			}
+		}
+		return putRec(ctx, tx, tDirs, key(lockAcct, lockRegion, lockDir), directoryRec{DirectoryID: lockDir, State: "REGISTERED", Tenancy: "SHARED", SubnetIDs: subnets})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// call runs an operation through the gateway's pipeline.
+func (e *lockEnv) call(ctx context.Context, op, input string) (map[string]any, error) {
+	p := &gateway.Principal{Type: "IAMUser", Account: lockAcct, ARN: "arn:aws:iam::" + lockAcct + ":user/tester", UserName: "tester"}
+	out, err := e.gw.Invoke(ctx, gateway.Invocation{Principal: p, Region: lockRegion}, "workspaces", op, []byte(input))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", op, input, err)
+	}
+	b, _ := json.Marshal(out)
+	var res map[string]any
+	return res, json.Unmarshal(b, &res)
+}
+
+// run runs the due lifecycle jobs.
+func (e *lockEnv) run() {
+	e.t.Helper()
+	for range 4 {
+		if _, err := e.eng.RunDue(context.Background()); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// create creates a desktop of each user and returns their ids.
+func (e *lockEnv) create(ctx context.Context, users ...string) ([]string, error) {
+	var reqs []string
+	for _, u := range users {
+		reqs = append(reqs, fmt.Sprintf(`{"DirectoryId":%q,"UserName":%q,"BundleId":%q}`, lockDir, u, e.bundle))
+	}
+	out, err := e.call(ctx, "CreateWorkspaces", `{"Workspaces":[`+strings.Join(reqs, ",")+`]}`)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	pending, _ := out["PendingRequests"].([]any)
+	for _, p := range pending {
+		ids = append(ids, p.(map[string]any)["WorkspaceId"].(string))
+	}
+	if len(ids) != len(users) {
+		return nil, fmt.Errorf("CreateWorkspaces: %v", out)
+	}
+	return ids, nil
+}
+
+func (e *lockEnv) migrate(ctx context.Context, id string) error {
+	_, err := e.call(ctx, "MigrateWorkspace", fmt.Sprintf(`{"SourceWorkspaceId":%q,"BundleId":%q}`, id, e.bundles[1]))
+	return err
+}
+
 // TestLockOrder: every transaction of the operations that take more than
 // one of a Region's subnets, its live-desktop count and its address
 // counters takes them in the one order countKey declares: the subnets, then
@@ -182,83 +288,21 @@ func lockRank(tk string) int {
 // orders deadlock on store/postgres (broken after deadlock_timeout).
 func TestLockOrder(t *testing.T) {
 	ctx := context.Background()
-	const acct, region, dir = config.CustomerAccount, "us-east-1", "d-0123456789"
 	db, _ := openTestStore(t)
 	os := &orderStore{Backend: db}
-	clk := clock.NewVirtual(time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), true)
-	timing, err := lifecycle.Profile("instant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := lifecycle.New(os, clk, timing, log)
-	m := New(Options{Config: config.Default(), Store: os, Engine: eng, EC2: storeEC2{}, Directories: allUsers{}, Log: log})
-	gw := gateway.New(m.svc)
-	gw.Clock, gw.Log = clk, log
-	var checks []gateway.Check
-	gw.Authz = recordingAuthz{checks: &checks}
-
-	var bundles []string // two public bundles of one tenancy
-	for id, b := range publicCatalog.bundles {
-		if img := publicCatalog.images[b.ImageID]; img != nil && img.Protocol != "BYOP" && img.RequiredTenancy != "DEDICATED" && b.State == "AVAILABLE" {
-			bundles = append(bundles, id)
-		}
-	}
-	slices.Sort(bundles)
-	if len(bundles) < 2 {
-		t.Fatalf("public bundles: %v; want two", bundles)
-	}
-	subnets := []string{"subnet-0a", "subnet-0b"}
-	err = db.Update(ctx, func(tx store.Tx) error {
-		for i, id := range subnets {
-			b, _ := json.Marshal(Subnet{SubnetID: id, VPCID: "vpc-1", CIDR: fmt.Sprintf("10.0.%d.0/24", i+1), AZ: region + "a"})
-			if err := tx.Put(ctx, tSubnetsFake, key(acct, region, id), b); err != nil {
-				return err
-			}
-		}
-		return putRec(ctx, tx, tDirs, key(acct, region, dir), directoryRec{DirectoryID: dir, State: "REGISTERED", Tenancy: "SHARED", SubnetIDs: subnets})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	call := func(op, input string) map[string]any {
+	e := newLockEnv(t, os)
+	must := func(ids []string, err error) []string {
 		t.Helper()
-		p := &gateway.Principal{Type: "IAMUser", Account: acct, ARN: "arn:aws:iam::" + acct + ":user/tester", UserName: "tester"}
-		out, err := gw.Invoke(ctx, gateway.Invocation{Principal: p, Region: region}, "workspaces", op, []byte(input))
 		if err != nil {
-			t.Fatalf("%s %s: %v", op, input, err)
-		}
-		b, _ := json.Marshal(out)
-		var res map[string]any
-		if err := json.Unmarshal(b, &res); err != nil {
 			t.Fatal(err)
 		}
-		return res
-	}
-	run := func() {
-		t.Helper()
-		for range 4 {
-			if _, err := eng.RunDue(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	create := func(users ...string) []string {
-		t.Helper()
-		var reqs []string
-		for _, u := range users {
-			reqs = append(reqs, fmt.Sprintf(`{"DirectoryId":%q,"UserName":%q,"BundleId":%q}`, dir, u, bundles[0]))
-		}
-		out := call("CreateWorkspaces", `{"Workspaces":[`+strings.Join(reqs, ",")+`]}`)
-		var ids []string
-		for _, p := range out["PendingRequests"].([]any) {
-			ids = append(ids, p.(map[string]any)["WorkspaceId"].(string))
-		}
-		if len(ids) != len(users) {
-			t.Fatalf("CreateWorkspaces: %v", out)
-		}
 		return ids
+	}
+	call := func(op, input string) {
+		t.Helper()
+		if _, err := e.call(ctx, op, input); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// Each step and the transactions it ran.
@@ -274,12 +318,14 @@ func TestLockOrder(t *testing.T) {
 		steps = append(steps, step{name, os.since(n)})
 	}
 	var ids []string
-	do("CreateWorkspaces of 4 desktops (every subnet used)", func() { ids = create("u1", "u2", "u3", "u4") })
-	do("CreateWorkspaces of 1 desktop (fewer than the subnets)", func() { ids = append(ids, create("u5")...) })
-	do("provisioning", run)
-	clk.Advance(time.Hour) // the first user volume snapshots
+	do("CreateWorkspaces of 4 desktops (every subnet used)", func() { ids = must(e.create(ctx, "u1", "u2", "u3", "u4")) })
+	do("CreateWorkspaces of 1 desktop (fewer than the subnets)", func() { ids = append(ids, must(e.create(ctx, "u5"))...) })
+	do("provisioning", e.run)
+	e.clk.Advance(time.Hour) // the first user volume snapshots
 	do("MigrateWorkspace", func() {
-		call("MigrateWorkspace", fmt.Sprintf(`{"SourceWorkspaceId":%q,"BundleId":%q}`, ids[0], bundles[1]))
+		if err := e.migrate(ctx, ids[0]); err != nil {
+			t.Fatal(err)
+		}
 	})
 	do("RebuildWorkspaces", func() {
 		call("RebuildWorkspaces", fmt.Sprintf(`{"RebuildWorkspaceRequests":[{"WorkspaceId":%q}]}`, ids[1]))
@@ -289,8 +335,8 @@ func TestLockOrder(t *testing.T) {
 	})
 	do("the jobs: migration, rebuild, termination", func() {
 		for range 3 {
-			clk.Advance(time.Minute)
-			run()
+			e.clk.Advance(time.Minute)
+			e.run()
 		}
 	})
 

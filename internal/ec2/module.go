@@ -188,7 +188,8 @@ func (m *Module) Subnet(ctx context.Context, tx store.Tx, account, region, subne
 	return &workspaces.Subnet{SubnetID: s.ID, VPCID: s.VPCID, CIDR: s.CIDR, AZ: s.AZ}, nil
 }
 
-// SubnetsByID implements workspaces.EC2: one GetMany for the subnets ids.
+// SubnetsByID implements workspaces.EC2: one GetMany for the subnets ids
+// (nil for an id of no subnet, or of a record that does not decode).
 func (m *Module) SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) ([]*workspaces.Subnet, error) {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
@@ -206,7 +207,7 @@ func (m *Module) SubnetsByID(ctx context.Context, tx store.Tx, account, region s
 		}
 		var s Subnet
 		if err := store.DecodeJSON(b, &s); err != nil {
-			return nil, fmt.Errorf("store: decode %s/%s: %w", TableSubnets, k, err)
+			continue // nil: Subnet answers the error
 		}
 		out[i] = &workspaces.Subnet{SubnetID: s.ID, VPCID: s.VPCID, CIDR: s.CIDR, AZ: s.AZ}
 	}

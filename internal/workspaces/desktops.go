@@ -847,18 +847,15 @@ func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, a
 	shared := store.SharedReads(ctx)
 	got, err := m.ec2.SubnetsByID(shared, tx, account, region, ids)
 	if err != nil {
-		if errors.Is(err, store.ErrConflict) || ctx.Err() != nil {
-			return err
-		}
-		got = nil // a record that does not decode, say: each on its own, for its own error
+		return err
 	}
 	for i, id := range ids {
 		var r subnetRead
-		if got != nil && got[i] != nil {
+		if got[i] != nil {
 			r.s, r.err = parseSubnet(got[i])
 		} else {
-			// Not found (rare: a directory's subnet deleted): read alone
-			// for EC2's own error.
+			// Not answered (rare: a directory's subnet deleted): read
+			// alone for EC2's own error.
 			r.s, r.err = readSubnet(shared, tx, m, account, region, id)
 		}
 		a.aheadIDs = append(a.aheadIDs, id)

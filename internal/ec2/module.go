@@ -188,6 +188,32 @@ func (m *Module) Subnet(ctx context.Context, tx store.Tx, account, region, subne
 	return &workspaces.Subnet{SubnetID: s.ID, VPCID: s.VPCID, CIDR: s.CIDR, AZ: s.AZ}, nil
 }
 
+// SubnetsByID implements workspaces.EC2: one GetMany for the subnets ids
+// (nil for an id of no subnet, or of a record that does not decode).
+func (m *Module) SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) ([]*workspaces.Subnet, error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = key(account, region, id)
+	}
+	vals, err := tx.GetMany(ctx, TableSubnets, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*workspaces.Subnet, len(ids))
+	for i, k := range keys {
+		b, ok := vals[k]
+		if !ok {
+			continue
+		}
+		var s Subnet
+		if err := store.DecodeJSON(b, &s); err != nil {
+			continue // nil: Subnet answers the error
+		}
+		out[i] = &workspaces.Subnet{SubnetID: s.ID, VPCID: s.VPCID, CIDR: s.CIDR, AZ: s.AZ}
+	}
+	return out, nil
+}
+
 // VPCCIDRs implements workspaces.EC2.
 func (m *Module) VPCCIDRs(ctx context.Context, tx store.Tx, account, region string) ([]string, error) {
 	vpcs, err := listAll[VPC](ctx, tx, TableVPCs, account, region)

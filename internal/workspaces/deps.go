@@ -14,6 +14,11 @@ type EC2 interface {
 	Image(ctx context.Context, tx store.Tx, account, region, imageID string) (*SourceImage, error)
 	// Subnet returns a subnet of account in region.
 	Subnet(ctx context.Context, tx store.Tx, account, region, subnetID string) (*Subnet, error)
+	// SubnetsByID returns the subnets ids of account in region, in order,
+	// read together (one statement on store/postgres); nil for an id it
+	// does not answer (no subnet, or a record that does not decode), for
+	// which Subnet answers why.
+	SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) ([]*Subnet, error)
 	// VPCCIDRs lists the CIDR blocks of the account's VPCs in region.
 	VPCCIDRs(ctx context.Context, tx store.Tx, account, region string) ([]string, error)
 	// CreateSecurityGroup creates a security group in a VPC and returns its id.

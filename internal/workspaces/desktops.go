@@ -579,17 +579,21 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	// (store/postgres), the live-desktop count (the hottest record of an
 	// account and Region, which every creation and termination writes) is
 	// then held for fewer round trips. The subnets, only checked, are read
-	// before the count; the address counters, written, after it, as in
-	// every creation, so two creations take the count's and the counters'
-	// locks in one order. The answers do not depend on it.
+	// before the count; the address counters, written, after it: the
+	// order of countKey. The answers do not depend on it.
+	var sure []string // the subnets whose counters are read with the count
 	if room != 0 {
-		p.rc.ips.readSubnets(ctx, tx, m, c.Account, c.Region, p.placedSubnets())
+		var all []string
+		all, sure = p.planSubnets()
+		if err := p.rc.ips.readSubnets(ctx, tx, m, c.Account, c.Region, all); err != nil {
+			return err
+		}
 	}
 	count, err := m.countLive(ctx, tx, c.Account, c.Region)
 	if err != nil {
 		return err
 	}
-	if err := p.rc.ips.readCounters(ctx, tx, c.Account, c.Region); err != nil {
+	if err := p.rc.ips.readCounters(ctx, tx, c.Account, c.Region, sure); err != nil {
 		return err
 	}
 	accepted := make([]acceptedDesktop, 0, len(in.Workspaces))
@@ -675,6 +679,27 @@ type acceptedDesktop struct {
 // countKey holds the number of desktops of an account in a region that are
 // not TERMINATED, kept up to date with every creation and termination, so
 // the quota check does not count rows.
+//
+// # Lock order
+//
+// On store/postgres a transaction locks every key it reads or writes until
+// it commits, so two transactions that take two keys in opposite orders can
+// deadlock (PostgreSQL breaks it only after deadlock_timeout, a second, and
+// the store retries). The operations that take more than one of a Region's
+// shared records take them in this order:
+//
+//  1. the records they check or change as their own: the desktops they act
+//     on, their users' index entries, the directory, bundle, image and key;
+//     then the subnets they place desktops in, read shared (only checked);
+//  2. the Region's live-desktop count (this key);
+//  3. the subnets' address counters (several in one GetMany);
+//  4. last, what they create or write: new desktops, their names, grants,
+//     users' index entries (locked in 1 when read there), jobs.
+//
+// CreateWorkspaces (commitCreate, also under CreateStandbyWorkspaces) and
+// MigrateWorkspace (migrate) take 1 to 4; a termination takes the count
+// alone (afterTransition), a rebuild a subnet then its counter (allocIP).
+// TestLockOrder holds each of them to this order.
 func countKey(account, region string) string { return key(account, region, "count/workspaces") }
 
 func (m *Module) countLive(ctx context.Context, tx store.Tx, account, region string) (int, error) {
@@ -739,10 +764,11 @@ type createCache struct {
 // ipAllocator hands out subnet addresses for one request: each subnet's
 // counter is read once and written back once (flush).
 type ipAllocator struct {
-	subnets map[string]*subnetAlloc
-	// the subnets read by readSubnets, whose counters readCounters reads
+	subnets map[string]*subnetAlloc // the subnets whose counters are read
+	// the subnets read by readSubnets (their counters may not be read yet),
+	// and the errors of those that could not be read
 	aheadIDs []string
-	ahead    []*subnetAlloc
+	ahead    []subnetRead
 }
 
 type subnetAlloc struct {
@@ -751,12 +777,21 @@ type subnetAlloc struct {
 	read   int // next as read: flush writes back only a counter that moved
 }
 
-// placedSubnets lists the subnets the plan's desktops are sure to be placed
-// in, should they all pass the quota: every subnet of a directory that has
-// at least as many planned desktops as subnets (placeDesktop takes them in
-// turn). A directory with fewer leaves its subnets to be read when placed,
-// so no subnet is read that would not be otherwise.
-func (p *createPlan) placedSubnets() []string {
+// subnetRead is a subnet read ahead: its allocator, or why there is none.
+type subnetRead struct {
+	s   *subnetAlloc
+	err error
+}
+
+// planSubnets lists the subnets of every directory the plan's desktops go
+// to (all: each is read before the Region's count, see countKey), and
+// those the desktops are sure to be placed in, should they all pass the
+// quota (sure: every subnet of a directory that has at least as many
+// planned desktops as subnets, since placeDesktop takes them in turn).
+// The counters of sure are read with the count's lock held, together;
+// any other is read when a desktop is placed in its subnet, so no counter
+// is locked that would not be otherwise.
+func (p *createPlan) planSubnets() (all, sure []string) {
 	var n map[string]int // planned desktops per directory
 	for _, it := range p.items {
 		if it.tagsErr == nil && it.err == nil && it.w != nil {
@@ -766,67 +801,108 @@ func (p *createPlan) placedSubnets() []string {
 			n[it.w.DirectoryID]++
 		}
 	}
-	var out []string
 	for id, k := range n {
-		if d := p.rc.dirs[id]; d != nil && k >= len(d.SubnetIDs) {
-			for _, s := range d.SubnetIDs {
-				if !slices.Contains(out, s) {
-					out = append(out, s)
-				}
+		d := p.rc.dirs[id]
+		if d == nil {
+			continue
+		}
+		for _, s := range d.SubnetIDs {
+			if !slices.Contains(all, s) {
+				all = append(all, s)
+			}
+			if k >= len(d.SubnetIDs) && !slices.Contains(sure, s) {
+				sure = append(sure, s)
 			}
 		}
 	}
-	slices.Sort(out) // the same order of reads (and of locks) every time
-	return out
+	slices.Sort(all) // the same order of reads (and of locks) every time
+	slices.Sort(sure)
+	return all, sure
 }
 
-// readSubnets reads the given subnets ahead of alloc, as shared reads
-// (store.SharedReads: the transaction only checks them); readCounters then
-// reads their address counters with one GetMany. A subnet that cannot be
-// read or parsed is left out: alloc reads it again when it is placed and
-// answers its error then, as it would have without reading ahead.
-func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, account, region string, subnetIDs []string) {
-	shared := store.SharedReads(ctx)
-	for _, id := range subnetIDs {
-		if a.subnets[id] != nil || slices.Contains(a.aheadIDs, id) {
-			continue
+// readSubnets reads the given subnets ahead of alloc, together and as
+// shared reads (store.SharedReads: the transaction only checks them);
+// readCounters then reads the address counters of some of them with one
+// GetMany. A subnet that cannot be read or parsed keeps its error, which
+// alloc answers when a desktop is placed in it, as it would have without
+// reading ahead.
+func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, account, region string, subnetIDs []string) error {
+	ids := subnetIDs
+	for i, id := range subnetIDs {
+		if a.subnets[id] != nil || slices.Contains(a.aheadIDs, id) || slices.Contains(subnetIDs[:i], id) {
+			ids = nil // some are read already: the others only
+			break
 		}
-		s, err := readSubnet(shared, tx, m, account, region, id)
-		if err != nil {
-			continue
-		}
-		a.aheadIDs = append(a.aheadIDs, id)
-		a.ahead = append(a.ahead, s)
 	}
-}
-
-// readCounters reads the address counters of the subnets readSubnets read.
-func (a *ipAllocator) readCounters(ctx context.Context, tx store.Tx, account, region string) error {
-	if len(a.aheadIDs) == 0 {
+	if ids == nil {
+		for i, id := range subnetIDs {
+			if a.subnets[id] == nil && !slices.Contains(a.aheadIDs, id) && !slices.Contains(subnetIDs[:i], id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
 		return nil
 	}
-	keys := make([]string, len(a.aheadIDs))
-	for i, id := range a.aheadIDs {
-		keys[i] = key(account, region, id)
+	shared := store.SharedReads(ctx)
+	got, err := m.ec2.SubnetsByID(shared, tx, account, region, ids)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		var r subnetRead
+		if got[i] != nil {
+			r.s, r.err = parseSubnet(got[i])
+		} else {
+			// Not answered (rare: a directory's subnet deleted): read
+			// alone for EC2's own error.
+			r.s, r.err = readSubnet(shared, tx, m, account, region, id)
+		}
+		a.aheadIDs = append(a.aheadIDs, id)
+		a.ahead = append(a.ahead, r)
+	}
+	return nil
+}
+
+// readCounters reads the address counters of those of subnetIDs that
+// readSubnets read.
+func (a *ipAllocator) readCounters(ctx context.Context, tx store.Tx, account, region string, subnetIDs []string) error {
+	var keys []string
+	for i, id := range subnetIDs {
+		if j := slices.Index(a.aheadIDs, id); j >= 0 && a.ahead[j].err == nil && a.subnets[id] == nil && !slices.Contains(subnetIDs[:i], id) {
+			if keys == nil {
+				keys = make([]string, 0, len(subnetIDs))
+			}
+			keys = append(keys, key(account, region, id))
+		}
+	}
+	if len(keys) == 0 {
+		return nil
 	}
 	vals, err := tx.GetMany(ctx, tIPAlloc, keys)
 	if err != nil {
 		return err
 	}
 	if a.subnets == nil {
-		a.subnets = map[string]*subnetAlloc{}
+		a.subnets = make(map[string]*subnetAlloc, len(keys))
 	}
-	for i, k := range keys {
-		s := a.ahead[i]
+	n := 0
+	for i, id := range subnetIDs {
+		j := slices.Index(a.aheadIDs, id)
+		if j < 0 || a.ahead[j].err != nil || a.subnets[id] != nil || slices.Contains(subnetIDs[:i], id) {
+			continue
+		}
+		k := keys[n]
+		n++
+		s := a.ahead[j].s
 		if b, ok := vals[k]; ok {
 			if err := store.DecodeJSON(b, &s.next); err != nil {
 				return fmt.Errorf("store: decode %s/%s: %w", tIPAlloc, k, err)
 			}
 			s.read = s.next
 		}
-		a.subnets[a.aheadIDs[i]] = s
+		a.subnets[id] = s
 	}
-	a.aheadIDs, a.ahead = nil, nil
 	return nil
 }
 
@@ -837,22 +913,37 @@ func readSubnet(ctx context.Context, tx store.Tx, m *Module, account, region, id
 	if err != nil {
 		return nil, fmt.Errorf("subnet %s: %w", id, err)
 	}
+	return parseSubnet(sn)
+}
+
+// parseSubnet returns the allocator of a subnet read, its counter not read
+// yet.
+func parseSubnet(sn *Subnet) (*subnetAlloc, error) {
 	p, err := netip.ParsePrefix(sn.CIDR)
 	if err != nil {
-		return nil, fmt.Errorf("subnet %s cidr %q: %w", id, sn.CIDR, err)
+		return nil, fmt.Errorf("subnet %s cidr %q: %w", sn.SubnetID, sn.CIDR, err)
 	}
 	return &subnetAlloc{prefix: p}, nil
 }
 
+// alloc hands out the next address of a subnet. A subnet not read ahead
+// is read here (shared: it is only checked), then its counter.
 func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account, region, subnetID string) (string, error) {
 	if a.subnets == nil {
 		a.subnets = map[string]*subnetAlloc{}
 	}
 	s := a.subnets[subnetID]
 	if s == nil {
-		var err error
-		if s, err = readSubnet(ctx, tx, m, account, region, subnetID); err != nil {
-			return "", err
+		if j := slices.Index(a.aheadIDs, subnetID); j >= 0 {
+			if err := a.ahead[j].err; err != nil {
+				return "", err
+			}
+			s = a.ahead[j].s
+		} else {
+			var err error
+			if s, err = readSubnet(store.SharedReads(ctx), tx, m, account, region, subnetID); err != nil {
+				return "", err
+			}
 		}
 		if v, err := getRec[int](ctx, tx, tIPAlloc, key(account, region, subnetID)); err != nil {
 			return "", err
@@ -2120,8 +2211,25 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		}
 		t.BundleID = in.BundleId
 		t.ComputerName = computerName(t.WorkspaceID)
-		t.IPAddress, err = m.allocIP(ctx, tx, c.Account, c.Region, src.SubnetID)
-		if err != nil {
+		// The locks in countKey's order: the user's index entry and the
+		// subnet, the count, then the subnet's counter.
+		var live []string
+		if t.UserName != UndefinedUser {
+			if live, err = userDesktops(ctx, tx, c.Account, c.Region, t.DirectoryID, t.UserName); err != nil {
+				return err
+			}
+		}
+		var ips ipAllocator
+		if err := ips.readSubnets(ctx, tx, m, c.Account, c.Region, []string{src.SubnetID}); err != nil {
+			return err
+		}
+		if err := m.addLive(ctx, tx, c.Account, c.Region, 1); err != nil {
+			return err
+		}
+		if t.IPAddress, err = ips.alloc(ctx, tx, m, c.Account, c.Region, src.SubnetID); err != nil {
+			return err
+		}
+		if err := ips.flush(ctx, tx, c.Account, c.Region); err != nil {
 			return err
 		}
 		t.Properties.ComputeTypeName = ptr.To(b.ComputeType)
@@ -2137,10 +2245,6 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 			return err
 		}
 		if t.UserName != UndefinedUser {
-			live, err := userDesktops(ctx, tx, c.Account, c.Region, t.DirectoryID, t.UserName)
-			if err != nil {
-				return err
-			}
 			if err := addUserDesktop(ctx, tx, c.Account, c.Region, t, live); err != nil {
 				return err
 			}
@@ -2166,9 +2270,6 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 			}
 		}
 		target = t.WorkspaceID
-		if err := m.addLive(ctx, tx, c.Account, c.Region, 1); err != nil {
-			return err
-		}
 		return m.scheduleTransition(ctx, tx, c.Account, c.Region, t, lifecycle.Migrate, c.Now)
 	})
 	if err != nil {

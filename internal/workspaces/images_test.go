@@ -46,6 +46,13 @@ func (f *imgFakeEC2) Subnet(ctx context.Context, tx store.Tx, account, region, i
 	}
 	return nil, store.ErrNotFound
 }
+func (f *imgFakeEC2) SubnetsByID(ctx context.Context, tx store.Tx, account, region string, ids []string) ([]*Subnet, error) {
+	out := make([]*Subnet, len(ids))
+	for i, id := range ids {
+		out[i], _ = f.Subnet(ctx, tx, account, region, id)
+	}
+	return out, nil
+}
 func (f *imgFakeEC2) VPCCIDRs(ctx context.Context, tx store.Tx, account, region string) ([]string, error) {
 	return nil, nil
 }

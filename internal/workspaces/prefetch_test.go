@@ -27,6 +27,17 @@ func (e *subnetsEC2) Subnet(ctx context.Context, _ store.Tx, _, _, id string) (*
 	return &Subnet{SubnetID: id, CIDR: c}, nil
 }
 
+func (e *subnetsEC2) SubnetsByID(ctx context.Context, _ store.Tx, _, _ string, ids []string) ([]*Subnet, error) {
+	out := make([]*Subnet, len(ids))
+	for i, id := range ids {
+		e.shared[id] = store.ReadsShared(ctx)
+		if c, ok := e.cidrs[id]; ok {
+			out[i] = &Subnet{SubnetID: id, CIDR: c}
+		}
+	}
+	return out, nil
+}
+
 // putsTx notes the keys written.
 type putsTx struct {
 	store.Tx
@@ -56,8 +67,11 @@ func TestPrefetchedAddresses(t *testing.T) {
 			ptx := &putsTx{Tx: tx}
 			var a ipAllocator
 			if prefetch {
-				a.readSubnets(ctx, ptx, m, acct, region, []string{"subnet-a", "subnet-b", "subnet-c", "subnet-x"})
-				if err := a.readCounters(ctx, ptx, acct, region); err != nil {
+				ids := []string{"subnet-a", "subnet-b", "subnet-c", "subnet-x"}
+				if err := a.readSubnets(ctx, ptx, m, acct, region, ids); err != nil {
+					return err
+				}
+				if err := a.readCounters(ctx, ptx, acct, region, ids); err != nil {
 					return err
 				}
 			}

@@ -66,3 +66,15 @@ func TestHeaderValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDaysIn holds the month lengths to time.Date's for every month of
+// the years a date's four digits can spell.
+func TestDaysIn(t *testing.T) {
+	for y := 0; y <= 9999; y++ {
+		for m := 1; m <= 12; m++ {
+			if got, want := daysIn(m, y), time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day(); got != want {
+				t.Fatalf("%04d-%02d: %d days, time.Date %d", y, m, got, want)
+			}
+		}
+	}
+}

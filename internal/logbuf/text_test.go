@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // both writes each record through a TextHandler and through
@@ -250,4 +252,82 @@ func BenchmarkRequestLine(b *testing.B) {
 			h.HandleAttrs(context.Background(), at, slog.LevelInfo, "request", attrs)
 		}
 	})
+}
+
+// needsQuotingByBytes is needsQuoting as it was, a byte at a time: the
+// oracle TestNeedsQuotingAsByBytes holds the word-at-a-time test to.
+func needsQuotingByBytes(s string) bool {
+	if len(s) == 0 {
+		return true
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c <= ' ' || c == '=' || c == '"' {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// TestNeedsQuotingAsByBytes checks the word-at-a-time test against the
+// byte loop: every byte value at every position of strings of 1 to 25
+// plain bytes (so in each lane of the first three words and in the tail),
+// random strings of the bytes around each class's edges, and slog's own
+// answer (quoted or not in its TextHandler's line) for each of them.
+func TestNeedsQuotingAsByBytes(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		if got, want := needsQuoting(s), needsQuotingByBytes(s); got != want {
+			t.Fatalf("%q: %v, byte by byte %v", s, got, want)
+		}
+	}
+	for n := 1; n <= 25; n++ {
+		b := []byte(strings.Repeat("a", n))
+		for i := range n {
+			for c := range 256 {
+				b[i] = byte(c)
+				check(string(b))
+			}
+			b[i] = 'a'
+		}
+	}
+	edges := []byte{0, 1, 0x1f, ' ', '!', '"', '#', '<', '=', '>', '\\', 'a', '~', 0x7f, 0x80, 0xc3, 0xa9, 0xe2, 0x80, 0xa8, 0xff}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	var buf bytes.Buffer
+	h := slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.MessageKey {
+			return slog.Attr{}
+		}
+		return a
+	}})
+	for range 200000 {
+		b := make([]byte, rnd.IntN(40))
+		for i := range b {
+			if rnd.IntN(4) == 0 {
+				b[i] = edges[rnd.IntN(len(edges))]
+			} else {
+				b[i] = byte('a' + rnd.IntN(26))
+			}
+		}
+		s := string(b)
+		check(s)
+		if rnd.IntN(10) == 0 {
+			buf.Reset()
+			r := slog.NewRecord(time.Time{}, slog.LevelInfo, "", 0)
+			r.AddAttrs(slog.String("k", s))
+			h.Handle(context.Background(), r)
+			if quoted := strings.HasPrefix(buf.String(), `k="`); quoted != needsQuoting(s) {
+				t.Fatalf("%q: needsQuoting %v, slog quoted it: %v (%q)", s, needsQuoting(s), quoted, buf.String())
+			}
+		}
+	}
 }

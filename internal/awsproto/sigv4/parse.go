@@ -406,16 +406,23 @@ func validHeaderName(h string) bool {
 		return false
 	}
 	for i := 0; i < len(h); i++ {
-		c := h[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
+		if !headerNameByte[h[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// headerNameByte is true for the bytes of a lowercase token: a lowercase
+// letter, a digit or one of "!#$%&'*+-.^_`|~" (one lookup per byte: every
+// signed header's name of every request is checked).
+var headerNameByte = func() (t [256]bool) {
+	for c := range t {
+		b := byte(c)
+		t[c] = b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+	}
+	return t
+}()
 
 func (p *parsed) setSignature(sig string) *Error {
 	if len(sig) != 64 {

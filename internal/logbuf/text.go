@@ -205,8 +205,22 @@ func quoteIn(w uint64) bool {
 }
 
 // appendRFC3339Millis is slog.TextHandler's time: RFC 3339 with exactly
-// three digits of milliseconds.
+// three digits of milliseconds. A UTC time of a four-digit year (serve's
+// clock reads UTC) is written digit by digit; any other goes through
+// time's formatting, as slog writes it.
 func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	if t.Location() == time.UTC {
+		y, mo, d := t.Date()
+		if y >= 0 && y <= 9999 {
+			h, mi, s := t.Clock()
+			ms := t.Nanosecond() / 1e6
+			b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+				byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+				byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10), '.',
+				byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+			return b
+		}
+	}
 	const prefixLen = len("2006-01-02T15:04:05.000")
 	n := len(b)
 	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)

@@ -161,7 +161,7 @@ func TestHandleAttrsAsHandle(t *testing.T) {
 	}
 	w := New(io.Discard, 0, 0)
 	h := NewHandler(NewTextHandler(w, nil), w, slog.LevelWarn)
-	at := time.Now()
+	at := time.Now().UTC() // as the gateway's wall clock reads it (clock.Real)
 	attrs := []slog.Attr{slog.String("request_id", "7b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"), slog.String("service", "workspaces"),
 		slog.String("operation", "DescribeWorkspaces"), slog.String("principal", "arn:aws:iam::123456789012:user/admin"),
 		slog.String("account", "123456789012"), slog.Int("status", 200), slog.Duration("latency", 183*time.Microsecond)}
@@ -209,7 +209,7 @@ func TestTextHandlerOptions(t *testing.T) {
 // info level) through slog.TextHandler and through TextHandler, into a
 // Writer.
 func BenchmarkRequestLine(b *testing.B) {
-	at := time.Now()
+	at := time.Now().UTC() // as the gateway's wall clock reads it (clock.Real)
 	r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
 	r.AddAttrs(slog.String("request_id", "7b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"), slog.String("service", "workspaces"),
 		slog.String("operation", "DescribeWorkspaces"), slog.String("principal", "arn:aws:iam::123456789012:user/admin"),
@@ -330,4 +330,29 @@ func TestNeedsQuotingAsByBytes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRFC3339MillisAsSlog holds the line's time to slog's for UTC times
+// of every year the digit-by-digit path writes and around it, at random
+// and at the edges of a millisecond, and for times in other zones.
+func TestRFC3339MillisAsSlog(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	var times []time.Time
+	for _, y := range []int{-1, 0, 1, 9, 10, 99, 100, 999, 1000, 1969, 1970, 2026, 9999, 10000} {
+		for _, ns := range []int{0, 999_999, 1_000_000, 999_000_000, 999_999_999} {
+			times = append(times, time.Date(y, 12, 31, 23, 59, 59, ns, time.UTC), time.Date(y, 1, 1, 0, 0, 0, ns, time.UTC))
+		}
+	}
+	zones := []*time.Location{time.UTC, time.UTC, time.FixedZone("UTC", 0), time.FixedZone("X", 3600), time.Local}
+	for range 20000 {
+		at := time.Date(rnd.IntN(10002)-1, time.Month(1+rnd.IntN(12)), 1+rnd.IntN(31), rnd.IntN(24), rnd.IntN(60), rnd.IntN(60), rnd.IntN(1e9), time.UTC)
+		times = append(times, at.In(zones[rnd.IntN(len(zones))]))
+	}
+	times = append(times, time.Now(), time.Now().UTC())
+	var recs []slog.Record
+	for _, at := range times {
+		recs = append(recs, slog.NewRecord(at, slog.LevelInfo, "request", 0))
+	}
+	got, want := both(t, nil, recs)
+	sameLines(t, got, want)
 }

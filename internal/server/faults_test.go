@@ -59,3 +59,23 @@ func TestFaultsSetSeenAtOnce(t *testing.T) {
 		t.Fatalf("another node read %q", got)
 	}
 }
+
+// BenchmarkFaultsGet is a call's two readings of the faults (region
+// outages, throttling), from every P at once.
+func BenchmarkFaultsGet(b *testing.B) {
+	ctx := context.Background()
+	db, err := pebble.Open(ctx, filepath.Join(b.TempDir(), "db"), pebble.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	f := NewFaults(db)
+	f.Get(ctx)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			f.RegionOutage(ctx, "us-east-1")
+			f.Throttled(ctx, "workspaces", "DescribeWorkspaces", "111122223333")
+		}
+	})
+}

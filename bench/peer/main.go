@@ -75,6 +75,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 
+	"github.com/deskplane/deskplane/internal/logbuf"
 	"github.com/deskplane/deskplane/internal/sdkhttp"
 	"github.com/deskplane/deskplane/internal/server"
 )
@@ -1476,8 +1477,15 @@ func profileServe(out, memProfile, store, only string) error {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// The server logs as deskplane serve does (cmd/deskplane: the request
+	// log's lines through logbuf's text handler, written in batches), here
+	// into io.Discard: the log line's cost is serve's, not slog's own
+	// TextHandler's.
+	logw := logbuf.New(io.Discard, logbuf.Interval, logbuf.Limit)
+	defer logw.Close()
+	log := slog.New(logbuf.NewHandler(logbuf.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}), logw, slog.LevelWarn))
 	s, err := server.New(ctx, server.Options{Listen: "127.0.0.1:0", DataDir: dir, Timing: "instant", Clock: "real", Store: store,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Log: log})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 )
 
 // Hosts is the set of names a server answers to in the Host header. A web
@@ -25,6 +26,10 @@ type Hosts struct {
 	exact    map[string]bool
 	suffixes []string
 	any      bool
+	// last is the last Host header found allowed, as it came: a client
+	// sends the same one request after request, and the answer for a name
+	// never changes (the names are fixed when the set is made).
+	last atomic.Pointer[string]
 }
 
 // NewHosts returns the names allowed for a server listening on listen
@@ -72,6 +77,19 @@ func (h *Hosts) Allowed(hostport string) bool {
 	if hostport == "" || h.any {
 		return true // HTTP/1.0 without Host: not a browser
 	}
+	if last := h.last.Load(); last != nil && *last == hostport {
+		return true
+	}
+	if !h.allowed(hostport) {
+		return false
+	}
+	last := hostport // (a copy: the parameter's address would move it to the heap on every call)
+	h.last.Store(&last)
+	return true
+}
+
+// allowed is Allowed without the last answer.
+func (h *Hosts) allowed(hostport string) bool {
 	host := hostport
 	if hh, _, err := net.SplitHostPort(hostport); err == nil {
 		host = hh

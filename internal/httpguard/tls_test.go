@@ -66,6 +66,15 @@ func TestHostsAndLoopback(t *testing.T) {
 			t.Errorf("Allowed(%q) = %v", host, got)
 		}
 	}
+	// The same answers again, in another order and each twice: the last
+	// name allowed is remembered, and a refused one is never.
+	names := []string{"evil.example", "desk.internal:4599", "desk.internal:4599", "evil.example", "evil.example",
+		"10.0.0.1", "desk.internal.evil.example", "desk.internal.evil.example", "a.localhost", "010.0.0.1", "010.0.0.1"}
+	for _, host := range names {
+		if got, want := h.Allowed(host), h.allowed(host); got != want {
+			t.Errorf("after the others, Allowed(%q) = %v, want %v", host, got, want)
+		}
+	}
 	if !NewHosts("0.0.0.0:1", []string{"*"}).Allowed("anything.example") {
 		t.Error(`"*" does not allow any name`)
 	}
@@ -98,5 +107,23 @@ func TestOriginAllowed(t *testing.T) {
 		if got := h.OriginAllowed(c.origin, c.host); got != c.want {
 			t.Errorf("OriginAllowed(%q, %q) = %v, want %v", c.origin, c.host, got, c.want)
 		}
+	}
+}
+
+// BenchmarkHostsAllowed is a request's Host check: the full check
+// (allowed) and Allowed, which remembers the last name allowed.
+func BenchmarkHostsAllowed(b *testing.B) {
+	h := NewHosts("127.0.0.1:4599", nil)
+	for _, bc := range []struct {
+		name string
+		f    func(string) bool
+	}{{"full", h.allowed}, {"Allowed", h.Allowed}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if !bc.f("127.0.0.1:4599") {
+					b.Fatal("refused")
+				}
+			}
+		})
 	}
 }

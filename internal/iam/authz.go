@@ -239,6 +239,22 @@ type identKey struct {
 
 // identity returns the cached identity policies of the principal.
 func (a *Authorizer) identity(ctx context.Context, p *gateway.Principal) (*identEntry, error) {
+	switch p.Type {
+	case "IAMUser", "AssumedRole":
+	default:
+		return noPolicies, nil
+	}
+	gen, err := a.generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return a.identityAt(ctx, p, gen)
+}
+
+// identityAt is identity with the policies' generation already read (the
+// decision cache reads it once per check: a reading is the clock's and the
+// lock's).
+func (a *Authorizer) identityAt(ctx context.Context, p *gateway.Principal, gen int64) (*identEntry, error) {
 	var key identKey
 	switch p.Type {
 	case "IAMUser":
@@ -248,10 +264,6 @@ func (a *Authorizer) identity(ctx context.Context, p *gateway.Principal) (*ident
 		key = identKey{role: true, account: p.Account, name: strings.ToLower(p.RoleName), id: id}
 	default:
 		return noPolicies, nil
-	}
-	gen, err := a.generation(ctx)
-	if err != nil {
-		return nil, err
 	}
 	a.mu.RLock()
 	e := a.idents[key]
@@ -538,7 +550,7 @@ func (a *Authorizer) authorizeCached(ctx context.Context, p *gateway.Principal, 
 	if err != nil {
 		return gateway.Decision{}, err
 	}
-	e, err := a.identity(ctx, p)
+	e, err := a.identityAt(ctx, p, gen)
 	if err != nil {
 		return gateway.Decision{}, err
 	}

@@ -159,12 +159,22 @@ func appendString(b []byte, s string) []byte {
 
 // needsQuoting is slog.TextHandler's test: an empty string, a space, '=',
 // '"', an ASCII control character other than DEL, or a rune that is
-// invalid, a space or not printable.
+// invalid, a space or not printable. Eight bytes are tested at a time
+// (quoteIn) while they are ASCII and need no quoting; a word that may hold
+// one that does, or a byte past ASCII, is read byte by byte.
 func needsQuoting(s string) bool {
 	if len(s) == 0 {
 		return true
 	}
-	for i := 0; i < len(s); {
+	i := 0
+	for i+8 <= len(s) {
+		if quoteIn(uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56) {
+			break
+		}
+		i += 8
+	}
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c <= ' ' || c == '=' || c == '"' {
@@ -182,9 +192,35 @@ func needsQuoting(s string) bool {
 	return false
 }
 
+// quoteIn reports whether the eight bytes of w may hold one needsQuoting
+// must look at: a byte up to ' ', '=', '"', or one past ASCII. It is exact
+// when it says no (Hacker's Delight's test for a byte under n: a byte under
+// 0x21, or a zero byte of w XOR '=' or '"', sets its high bit in the
+// difference where it was clear in w).
+func quoteIn(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	const eq, quote = '=' * ones, '"' * ones
+	x, y := w^eq, w^quote
+	return (w|(w-0x21*ones)&^w|(x-ones)&^x|(y-ones)&^y)&highs != 0
+}
+
 // appendRFC3339Millis is slog.TextHandler's time: RFC 3339 with exactly
-// three digits of milliseconds.
+// three digits of milliseconds. A UTC time of a four-digit year (serve's
+// clock reads UTC) is written digit by digit; any other goes through
+// time's formatting, as slog writes it.
 func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	if t.Location() == time.UTC {
+		y, mo, d := t.Date()
+		if y >= 0 && y <= 9999 {
+			h, mi, s := t.Clock()
+			ms := t.Nanosecond() / 1e6
+			b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+				byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+				byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10), '.',
+				byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+			return b
+		}
+	}
 	const prefixLen = len("2006-01-02T15:04:05.000")
 	n := len(b)
 	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // both writes each record through a TextHandler and through
@@ -159,7 +161,7 @@ func TestHandleAttrsAsHandle(t *testing.T) {
 	}
 	w := New(io.Discard, 0, 0)
 	h := NewHandler(NewTextHandler(w, nil), w, slog.LevelWarn)
-	at := time.Now()
+	at := time.Now().UTC() // as the gateway's wall clock reads it (clock.Real)
 	attrs := []slog.Attr{slog.String("request_id", "7b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"), slog.String("service", "workspaces"),
 		slog.String("operation", "DescribeWorkspaces"), slog.String("principal", "arn:aws:iam::123456789012:user/admin"),
 		slog.String("account", "123456789012"), slog.Int("status", 200), slog.Duration("latency", 183*time.Microsecond)}
@@ -207,7 +209,7 @@ func TestTextHandlerOptions(t *testing.T) {
 // info level) through slog.TextHandler and through TextHandler, into a
 // Writer.
 func BenchmarkRequestLine(b *testing.B) {
-	at := time.Now()
+	at := time.Now().UTC() // as the gateway's wall clock reads it (clock.Real)
 	r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
 	r.AddAttrs(slog.String("request_id", "7b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e"), slog.String("service", "workspaces"),
 		slog.String("operation", "DescribeWorkspaces"), slog.String("principal", "arn:aws:iam::123456789012:user/admin"),
@@ -250,4 +252,107 @@ func BenchmarkRequestLine(b *testing.B) {
 			h.HandleAttrs(context.Background(), at, slog.LevelInfo, "request", attrs)
 		}
 	})
+}
+
+// needsQuotingByBytes is needsQuoting as it was, a byte at a time: the
+// oracle TestNeedsQuotingAsByBytes holds the word-at-a-time test to.
+func needsQuotingByBytes(s string) bool {
+	if len(s) == 0 {
+		return true
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c <= ' ' || c == '=' || c == '"' {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// TestNeedsQuotingAsByBytes checks the word-at-a-time test against the
+// byte loop: every byte value at every position of strings of 1 to 25
+// plain bytes (so in each lane of the first three words and in the tail),
+// random strings of the bytes around each class's edges, and slog's own
+// answer (quoted or not in its TextHandler's line) for each of them.
+func TestNeedsQuotingAsByBytes(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		if got, want := needsQuoting(s), needsQuotingByBytes(s); got != want {
+			t.Fatalf("%q: %v, byte by byte %v", s, got, want)
+		}
+	}
+	for n := 1; n <= 25; n++ {
+		b := []byte(strings.Repeat("a", n))
+		for i := range n {
+			for c := range 256 {
+				b[i] = byte(c)
+				check(string(b))
+			}
+			b[i] = 'a'
+		}
+	}
+	edges := []byte{0, 1, 0x1f, ' ', '!', '"', '#', '<', '=', '>', '\\', 'a', '~', 0x7f, 0x80, 0xc3, 0xa9, 0xe2, 0x80, 0xa8, 0xff}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	var buf bytes.Buffer
+	h := slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.MessageKey {
+			return slog.Attr{}
+		}
+		return a
+	}})
+	for range 200000 {
+		b := make([]byte, rnd.IntN(40))
+		for i := range b {
+			if rnd.IntN(4) == 0 {
+				b[i] = edges[rnd.IntN(len(edges))]
+			} else {
+				b[i] = byte('a' + rnd.IntN(26))
+			}
+		}
+		s := string(b)
+		check(s)
+		if rnd.IntN(10) == 0 {
+			buf.Reset()
+			r := slog.NewRecord(time.Time{}, slog.LevelInfo, "", 0)
+			r.AddAttrs(slog.String("k", s))
+			h.Handle(context.Background(), r)
+			if quoted := strings.HasPrefix(buf.String(), `k="`); quoted != needsQuoting(s) {
+				t.Fatalf("%q: needsQuoting %v, slog quoted it: %v (%q)", s, needsQuoting(s), quoted, buf.String())
+			}
+		}
+	}
+}
+
+// TestRFC3339MillisAsSlog holds the line's time to slog's for UTC times
+// of every year the digit-by-digit path writes and around it, at random
+// and at the edges of a millisecond, and for times in other zones.
+func TestRFC3339MillisAsSlog(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	var times []time.Time
+	for _, y := range []int{-1, 0, 1, 9, 10, 99, 100, 999, 1000, 1969, 1970, 2026, 9999, 10000} {
+		for _, ns := range []int{0, 999_999, 1_000_000, 999_000_000, 999_999_999} {
+			times = append(times, time.Date(y, 12, 31, 23, 59, 59, ns, time.UTC), time.Date(y, 1, 1, 0, 0, 0, ns, time.UTC))
+		}
+	}
+	zones := []*time.Location{time.UTC, time.UTC, time.FixedZone("UTC", 0), time.FixedZone("X", 3600), time.Local}
+	for range 20000 {
+		at := time.Date(rnd.IntN(10002)-1, time.Month(1+rnd.IntN(12)), 1+rnd.IntN(31), rnd.IntN(24), rnd.IntN(60), rnd.IntN(60), rnd.IntN(1e9), time.UTC)
+		times = append(times, at.In(zones[rnd.IntN(len(zones))]))
+	}
+	times = append(times, time.Now(), time.Now().UTC())
+	var recs []slog.Record
+	for _, at := range times {
+		recs = append(recs, slog.NewRecord(at, slog.LevelInfo, "request", 0))
+	}
+	got, want := both(t, nil, recs)
+	sameLines(t, got, want)
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/config"
@@ -22,10 +23,17 @@ const (
 // Faults is the fault-injection state shared by all nodes.
 type Faults struct {
 	store store.Store
-	mu    sync.Mutex
-	cache config.Faults
-	read  time.Time
-	rng   *rand.Rand
+	// snap is the faults last read or set, and when: every call reads it
+	// (twice, for region outages and throttling), without a lock.
+	snap atomic.Pointer[faultsSnap]
+	mu   sync.Mutex // rng's
+	rng  *rand.Rand
+}
+
+// faultsSnap is a reading of the faults (never changed once made).
+type faultsSnap struct {
+	c    config.Faults
+	read time.Time
 }
 
 // NewFaults returns the fault settings backed by s.
@@ -35,13 +43,9 @@ func NewFaults(s store.Store) *Faults {
 
 // Get returns the current faults (cached for a short while).
 func (f *Faults) Get(ctx context.Context) (config.Faults, error) {
-	f.mu.Lock()
-	if time.Since(f.read) < 500*time.Millisecond {
-		c := f.cache
-		f.mu.Unlock()
-		return c, nil
+	if s := f.snap.Load(); s != nil && time.Since(s.read) < 500*time.Millisecond {
+		return s.c, nil
 	}
-	f.mu.Unlock()
 	var c config.Faults
 	err := f.store.View(ctx, func(tx store.Tx) error {
 		v, err := store.GetJSON[config.Faults](ctx, tx, tableSettings, keyFaults)
@@ -57,9 +61,7 @@ func (f *Faults) Get(ctx context.Context) (config.Faults, error) {
 	if err != nil {
 		return c, err
 	}
-	f.mu.Lock()
-	f.cache, f.read = c, time.Now()
-	f.mu.Unlock()
+	f.snap.Store(&faultsSnap{c: c, read: time.Now()})
 	return c, nil
 }
 
@@ -69,9 +71,7 @@ func (f *Faults) Set(ctx context.Context, c config.Faults) error {
 	if err != nil {
 		return err
 	}
-	f.mu.Lock()
-	f.cache, f.read = c, time.Now()
-	f.mu.Unlock()
+	f.snap.Store(&faultsSnap{c: c, read: time.Now()})
 	return nil
 }
 

@@ -3,7 +3,9 @@ package sigv4
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"hash/maphash"
 	"net/http"
 	"net/url"
 	"sort"
@@ -301,42 +303,58 @@ func appendTrimmed(b []byte, v string, trim bool) []byte {
 
 // keyCache holds the day's signing key per access key, date, region and
 // service. The secret itself is not retained: an entry is found by the
-// access key id, the scope and the SHA-256 of the secret, so a rotated
-// secret derives a new key.
+// access key id and the scope, and holds a hash of the secret it was
+// derived from (hash/maphash, seeded at random when the process starts:
+// nothing outside the process can compute it), so a rotated secret derives
+// a new key. The hash is a map's hash, not SHA-256 (which cost a block
+// per request): a new secret of the same access key whose 64-bit hash
+// equals the old one's is as likely as a random guess of the hash.
 type keyCache struct {
 	mu sync.RWMutex
-	m  map[keyID][32]byte
+	m  map[string]keyEntry // by keyID's bytes
 }
 
-type keyID struct {
-	akid, region, service string
-	date                  int32 // yyyymmdd
-	secretSum             [32]byte
+type keyEntry struct {
+	secretSum uint64
+	key       [32]byte
 }
 
 // maxKeys bounds the cache; past it, it is emptied.
 const maxKeys = 4096
 
-var signingKeys = &keyCache{m: make(map[keyID][32]byte)}
+var signingKeys = &keyCache{m: make(map[string]keyEntry)}
+
+// secretSeed seeds the secrets' hashes.
+var secretSeed = maphash.MakeSeed()
+
+// keyID appends an entry's name: the access key id, the region and the
+// service, each after its length, and the date.
+func keyID(b []byte, akid string, y int, mo time.Month, d int, region, service string) []byte {
+	for _, s := range [...]string{akid, region, service} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return binary.BigEndian.AppendUint32(b, uint32(y*10000+int(mo)*100+d))
+}
 
 func (c *keyCache) get(akid, secret string, at time.Time, region, service string) [32]byte {
 	y, mo, d := at.Date()
-	// The secret is hashed from a stack copy: []byte(secret) would be
-	// allocated on every call.
-	var sb [64]byte
-	id := keyID{akid: akid, region: region, service: service, date: int32(y*10000 + int(mo)*100 + d), secretSum: sha256.Sum256(append(sb[:0], secret...))}
+	// The name is written in a stack buffer: the lookup allocates nothing.
+	var nb [128]byte
+	id := keyID(nb[:0], akid, y, mo, d, region, service)
+	sum := maphash.String(secretSeed, secret)
 	c.mu.RLock()
-	k, ok := c.m[id]
+	e, ok := c.m[string(id)]
 	c.mu.RUnlock()
-	if ok {
-		return k
+	if ok && e.secretSum == sum {
+		return e.key
 	}
-	k = deriveKey(secret, at, region, service)
+	k := deriveKey(secret, at, region, service)
 	c.mu.Lock()
 	if len(c.m) >= maxKeys {
 		clear(c.m)
 	}
-	c.m[id] = k
+	c.m[string(id)] = keyEntry{secretSum: sum, key: k}
 	c.mu.Unlock()
 	return k
 }

@@ -183,4 +183,30 @@ func TestSigningKeyCache(t *testing.T) {
 	if signingKeys.get("AKIDK", "s1", d1.Add(-time.Hour), "us-east-1", "kms") != k1 {
 		t.Fatal("the same day got another key")
 	}
+	// A secret rotated back, and names whose fields end at other places,
+	// get their own keys.
+	if signingKeys.get("AKIDK", "s1", d1, "us-east-1", "kms") != k1 {
+		t.Fatal("the first secret again got another key")
+	}
+	for _, n := range []struct{ akid, region, service string }{
+		{"AKID", "Kus-east-1", "kms"}, {"AKIDKu", "s-east-1", "kms"}, {"AKIDK", "us-east-1k", "ms"}, {"AKIDK", "us-east-", "1kms"},
+	} {
+		signingKeys.get(n.akid, "s1", d1, n.region, n.service)
+		if signingKeys.get("AKIDK", "s1", d1, "us-east-1", "kms") != k1 {
+			t.Fatalf("after %v: another key", n)
+		}
+		if got := signingKeys.get(n.akid, "s1", d1, n.region, n.service); got != deriveKey("s1", d1, n.region, n.service) {
+			t.Fatalf("%v: the cached key differs from the derivation", n)
+		}
+	}
+}
+
+// BenchmarkSigningKeyCache is a request's lookup of its day's key.
+func BenchmarkSigningKeyCache(b *testing.B) {
+	at := time.Date(2026, 12, 7, 3, 4, 5, 0, time.UTC)
+	signingKeys.get("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", at, "us-east-1", "workspaces")
+	b.ReportAllocs()
+	for b.Loop() {
+		signingKeys.get("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", at, "us-east-1", "workspaces")
+	}
 }

@@ -66,3 +66,48 @@ func TestHeaderValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDaysIn holds the month lengths to time.Date's for every month of
+// the years a date's four digits can spell.
+func TestDaysIn(t *testing.T) {
+	for y := 0; y <= 9999; y++ {
+		for m := 1; m <= 12; m++ {
+			if got, want := daysIn(m, y), time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day(); got != want {
+				t.Fatalf("%04d-%02d: %d days, time.Date %d", y, m, got, want)
+			}
+		}
+	}
+}
+
+// TestValidHeaderName holds the table to RFC 7230's token characters,
+// lowercase: every byte alone, and at each place of a longer name.
+func TestValidHeaderName(t *testing.T) {
+	want := func(s string) bool {
+		if s == "" {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			switch {
+			case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+			default:
+				return false
+			}
+		}
+		return true
+	}
+	for _, base := range []string{"", "x-amz-date", "a"} {
+		for i := 0; i <= len(base); i++ {
+			for c := range 256 {
+				s := base[:i] + string([]byte{byte(c)}) + base[i:]
+				if got := validHeaderName(s); got != want(s) {
+					t.Fatalf("%q: %v, want %v", s, got, want(s))
+				}
+			}
+		}
+	}
+	if validHeaderName("") {
+		t.Fatal(`"" is a header name`)
+	}
+}

@@ -299,7 +299,7 @@ func (p *parsed) setCredential(cred string) *Error {
 }
 
 func validScopeDate(s string) bool {
-	_, ok := parseDigitsDate(s, len(scopeDateLayout))
+	_, _, _, _, _, _, ok := digitsDate(s, len(scopeDateLayout))
 	return ok
 }
 
@@ -309,8 +309,18 @@ func validScopeDate(s string) bool {
 // layouts at that length, but for a signed year, without its cost (every
 // request's date is read).
 func parseDigitsDate(s string, n int) (time.Time, bool) {
-	if len(s) != n || (n != 8 && n != 16) {
+	y, mo, d, h, mi, sec, ok := digitsDate(s, n)
+	if !ok {
 		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC), true
+}
+
+// digitsDate is parseDigitsDate's check and its fields, without making the
+// time (the credential scope's date is only checked).
+func digitsDate(s string, n int) (y, mo, d, h, mi, sec int, ok bool) {
+	if len(s) != n || (n != 8 && n != 16) {
+		return
 	}
 	num := func(i, w int) int {
 		v := 0
@@ -322,27 +332,37 @@ func parseDigitsDate(s string, n int) (time.Time, bool) {
 		}
 		return v
 	}
-	y, mo, d := num(0, 4), num(4, 2), num(6, 2)
-	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysIn(time.Month(mo), y) {
-		return time.Time{}, false
+	y, mo, d = num(0, 4), num(4, 2), num(6, 2)
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) {
+		return
 	}
-	h, mi, sec := 0, 0, 0
 	if n == 16 {
 		if s[8] != 'T' || s[15] != 'Z' {
-			return time.Time{}, false
+			return
 		}
 		h, mi, sec = num(9, 2), num(11, 2), num(13, 2)
 		if h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 {
-			return time.Time{}, false
+			return
 		}
 	}
-	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC), true
+	return y, mo, d, h, mi, sec, true
 }
 
-// daysIn is the number of days of month m in year y.
-func daysIn(m time.Month, y int) int {
-	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+// daysIn is the number of days of month m (1 to 12) in year y (0 to 9999)
+// of the proleptic Gregorian calendar, as time.Date counts them (without
+// its cost: it ran twice for every request's dates).
+func daysIn(m, y int) int {
+	if m == 2 {
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return int(monthDays[m])
 }
+
+// monthDays holds the days of each month but February (1 to 12).
+var monthDays = [13]uint8{0, 31, 0, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
 
 // setSignedHeaders parses "a;b;c": lowercase, sorted, unique, with "host" and
 // (for header auth) the required header.
@@ -386,16 +406,23 @@ func validHeaderName(h string) bool {
 		return false
 	}
 	for i := 0; i < len(h); i++ {
-		c := h[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
+		if !headerNameByte[h[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// headerNameByte is true for the bytes of a lowercase token: a lowercase
+// letter, a digit or one of "!#$%&'*+-.^_`|~" (one lookup per byte: every
+// signed header's name of every request is checked).
+var headerNameByte = func() (t [256]bool) {
+	for c := range t {
+		b := byte(c)
+		t[c] = b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+	}
+	return t
+}()
 
 func (p *parsed) setSignature(sig string) *Error {
 	if len(sig) != 64 {

@@ -698,8 +698,12 @@ type acceptedDesktop struct {
 //
 // CreateWorkspaces (commitCreate, also under CreateStandbyWorkspaces) and
 // MigrateWorkspace (migrate) take 1 to 4; a termination takes the count
-// alone (afterTransition), a rebuild a subnet then its counter (allocIP).
-// TestLockOrder holds each of them to this order.
+// (afterTransition), a rebuild a subnet then its counter (allocIP). A KMS
+// key is one of the records of 1: a creation checks it while it plans, and
+// an operation that uses it only after the count or a counter (the grant
+// of a migration's target, a rebuild's new root volume) reads it first
+// (lockKey); a termination retires its grants before the count.
+// TestLockOrder holds each of them to this order, encrypted desktops too.
 func countKey(account, region string) string { return key(account, region, "count/workspaces") }
 
 func (m *Module) countLive(ctx context.Context, tx store.Tx, account, region string) (int, error) {
@@ -2211,13 +2215,17 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		}
 		t.BundleID = in.BundleId
 		t.ComputerName = computerName(t.WorkspaceID)
-		// The locks in countKey's order: the user's index entry and the
-		// subnet, the count, then the subnet's counter.
+		// The locks in countKey's order: the user's index entry, the KMS
+		// key (its grant is written last), the subnet, the count, then the
+		// subnet's counter.
 		var live []string
 		if t.UserName != UndefinedUser {
 			if live, err = userDesktops(ctx, tx, c.Account, c.Region, t.DirectoryID, t.UserName); err != nil {
 				return err
 			}
+		}
+		if err := m.lockKey(ctx, tx, c.Account, c.Region, t.VolumeKey); err != nil {
+			return err
 		}
 		var ips ipAllocator
 		if err := ips.readSubnets(ctx, tx, m, c.Account, c.Region, []string{src.SubnetID}); err != nil {

@@ -672,6 +672,22 @@ func (m *Module) retireGrants(ctx context.Context, tx store.Tx, account, region 
 	return nil
 }
 
+// lockKey reads the record of a desktop's KMS key (ResolveKey), and nothing
+// else, so that an operation that takes the Region's count or an address
+// counter and uses the key only after them has the key's lock first, in
+// countKey's order. The key's own calls that follow answer its errors (and
+// record its CloudTrail events, as before): only a store error is returned
+// here.
+func (m *Module) lockKey(ctx context.Context, tx store.Tx, account, region, keyARN string) error {
+	if m.keys == nil || keyARN == "" {
+		return nil
+	}
+	if _, err := m.keys.ResolveKey(ctx, tx, account, region, keyARN); err != nil && awsproto.As(err) == nil {
+		return fmt.Errorf("read the KMS key %s: %w", keyARN, err)
+	}
+	return nil
+}
+
 // rebuild re-creates the root volume from the bundle's current image and
 // keeps the user volume from the latest snapshot, with a new IP address.
 func (m *Module) rebuild(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) (string, error) {
@@ -683,6 +699,11 @@ func (m *Module) rebuild(ctx context.Context, tx store.Tx, account, region strin
 	w.Root = volumeRec{VolumeID: volumeID(), SizeGib: old.SizeGib, Encrypted: old.Encrypted, ImageID: old.ImageID}
 	if b != nil {
 		w.Root.ImageID = b.ImageID
+	}
+	// The key before the subnet's address counter (countKey's order); its
+	// calls below answer its errors.
+	if err := m.lockKey(ctx, tx, account, region, w.VolumeKey); err != nil {
+		return "", err
 	}
 	ip, err := m.allocIP(ctx, tx, account, region, w.SubnetID)
 	if err != nil {

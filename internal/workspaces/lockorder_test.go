@@ -3,6 +3,7 @@ package workspaces
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/clock"
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -26,22 +28,28 @@ import (
 type orderStore struct {
 	store.Backend
 	mu  sync.Mutex
-	txs [][]string // "table key"
+	txs []orderedTx
+}
+
+// orderedTx is what one run of an Update's function touched.
+type orderedTx struct {
+	keys []string        // "table key", in the order first touched
+	excl map[string]bool // the keys it read or wrote not as a shared read (store.SharedReads)
 }
 
 func (s *orderStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	return s.Backend.Update(ctx, func(tx store.Tx) error {
-		ot := &orderTx{Tx: tx, seen: map[string]bool{}}
+		ot := &orderTx{Tx: tx, seen: map[string]bool{}, excl: map[string]bool{}}
 		err := fn(ot)
 		s.mu.Lock()
-		s.txs = append(s.txs, ot.keys)
+		s.txs = append(s.txs, orderedTx{ot.keys, ot.excl})
 		s.mu.Unlock()
 		return err
 	})
 }
 
 // since returns the transactions recorded from the n-th on.
-func (s *orderStore) since(n int) [][]string {
+func (s *orderStore) since(n int) []orderedTx {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.txs[n:])
@@ -57,13 +65,19 @@ func (s *orderStore) len() int {
 type orderTx struct {
 	store.Tx
 	seen map[string]bool
+	excl map[string]bool
 	keys []string
 }
 
-func (t *orderTx) note(table string, keys ...string) {
+func (t *orderTx) note(ctx context.Context, table string, keys ...string) {
 	var fresh []string
+	shared := store.ReadsShared(ctx)
 	for _, k := range keys {
-		if tk := table + " " + k; !t.seen[tk] {
+		tk := table + " " + k
+		if !shared {
+			t.excl[tk] = true
+		}
+		if !t.seen[tk] {
 			t.seen[tk] = true
 			fresh = append(fresh, tk)
 		}
@@ -73,40 +87,40 @@ func (t *orderTx) note(table string, keys ...string) {
 }
 
 func (t *orderTx) Get(ctx context.Context, table, key string) ([]byte, error) {
-	t.note(table, key)
+	t.note(ctx, table, key)
 	return t.Tx.Get(ctx, table, key)
 }
 
 func (t *orderTx) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
-	t.note(table, keys...)
+	t.note(ctx, table, keys...)
 	return t.Tx.GetMany(ctx, table, keys)
 }
 
 func (t *orderTx) Put(ctx context.Context, table, key string, v []byte) error {
-	t.note(table, key)
+	t.note(ctx, table, key)
 	return t.Tx.Put(ctx, table, key, v)
 }
 
 func (t *orderTx) Create(ctx context.Context, table, key string, v []byte) error {
-	t.note(table, key)
+	t.note(ctx, table, key)
 	return t.Tx.Create(ctx, table, key, v)
 }
 
 func (t *orderTx) Delete(ctx context.Context, table, key string) error {
-	t.note(table, key)
+	t.note(ctx, table, key)
 	return t.Tx.Delete(ctx, table, key)
 }
 
 func (t *orderTx) PutMany(ctx context.Context, table string, recs []store.KV) error {
 	for _, r := range recs {
-		t.note(table, r.Key)
+		t.note(ctx, table, r.Key)
 	}
 	return t.Tx.PutMany(ctx, table, recs)
 }
 
 func (t *orderTx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
 	for _, r := range recs {
-		t.note(table, r.Key)
+		t.note(ctx, table, r.Key)
 	}
 	return t.Tx.CreateMany(ctx, table, recs)
 }
@@ -152,6 +166,69 @@ func getSubnetFake(ctx context.Context, tx store.Tx, account, region, id string)
 	return &s, json.Unmarshal(b, &s)
 }
 
+// tKeysFake and tGrantsFake are where storeKeys keeps its one key and the
+// grants on it.
+const tKeysFake, tGrantsFake = "test_kms_keys", "test_kms_grants"
+
+// lockKeyARN is storeKeys' one key.
+const lockKeyARN = "arn:aws:kms:" + lockRegion + ":" + lockAcct + ":key/k1"
+
+// storeKeys is KMS with one key whose record every call reads, as
+// internal/kms does, so that the key's lock shows in orderStore; its grants
+// are records too.
+type storeKeys struct{}
+
+func (storeKeys) key(ctx context.Context, tx store.Tx, account, region, keyARN string) error {
+	if keyARN != lockKeyARN && keyARN != "" {
+		return awsproto.Errorf("NotFoundException", "Key '%s' does not exist", keyARN)
+	}
+	_, err := tx.Get(ctx, tKeysFake, key(account, region, "k1"))
+	return err
+}
+
+func (k storeKeys) ResolveKey(ctx context.Context, tx store.Tx, account, region, keyRef string) (string, error) {
+	return lockKeyARN, k.key(ctx, tx, account, region, keyRef)
+}
+
+func (k storeKeys) CreateGrant(ctx context.Context, tx store.Tx, g GrantRequest) (string, error) {
+	if err := k.key(ctx, tx, g.Account, g.Region, g.KeyARN); err != nil {
+		return "", err
+	}
+	id := newOrderedID("g-")
+	return id, tx.Put(ctx, tGrantsFake, key(g.Account, g.Region, "k1/"+id), []byte("{}"))
+}
+
+func (k storeKeys) GenerateDataKeyWithoutPlaintext(ctx context.Context, tx store.Tx, account, region, keyARN string, _ map[string]string, _ string) ([]byte, error) {
+	return []byte("edk"), k.key(ctx, tx, account, region, keyARN)
+}
+
+func (k storeKeys) Decrypt(ctx context.Context, tx store.Tx, account, region, keyARN string, _ []byte, _ map[string]string, _ string) error {
+	return k.key(ctx, tx, account, region, keyARN)
+}
+
+func (k storeKeys) DecryptVolumeKey(ctx context.Context, tx store.Tx, account, region, keyARN string, _ []byte, _ map[string]string, _ string) ([]byte, error) {
+	return make([]byte, 32), k.key(ctx, tx, account, region, keyARN)
+}
+
+func (k storeKeys) RetireGrant(ctx context.Context, tx store.Tx, account, region, keyARN, grantID string) error {
+	if err := k.key(ctx, tx, account, region, keyARN); err != nil {
+		return err
+	}
+	return tx.Delete(ctx, tGrantsFake, key(account, region, "k1/"+grantID))
+}
+
+func (k storeKeys) DescribeKey(ctx context.Context, tx store.Tx, account, region, keyARN, grantID string) error {
+	if err := k.key(ctx, tx, account, region, keyARN); err != nil {
+		return err
+	}
+	if _, err := tx.Get(ctx, tGrantsFake, key(account, region, "k1/"+grantID)); errors.Is(err, store.ErrNotFound) {
+		return awsproto.Errorf("AccessDeniedException", "the grant %s was retired", grantID)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
 // allowAll allows every check (safe for concurrent calls).
 type allowAll struct{}
 
@@ -167,17 +244,20 @@ func (allUsers) User(_ context.Context, _ store.Tx, _, _, _, name string) (*Dire
 }
 
 // lockRank is the place of a key in the order every transaction takes the
-// locks of a Region's shared records (see countKey): 1 a subnet, 2 the
-// Region's live-desktop count, 3 an address counter; 0 for other keys.
+// locks of a Region's shared records (see countKey): 1 a KMS key, 2 a
+// subnet, 3 the Region's live-desktop count, 4 an address counter; 0 for
+// other keys.
 func lockRank(tk string) int {
 	table, k, _ := strings.Cut(tk, " ")
 	switch {
-	case table == tSubnetsFake:
+	case table == tKeysFake:
 		return 1
-	case table == tIdem && strings.HasSuffix(k, "/count/workspaces"):
+	case table == tSubnetsFake:
 		return 2
-	case table == tIPAlloc:
+	case table == tIdem && strings.HasSuffix(k, "/count/workspaces"):
 		return 3
+	case table == tIPAlloc:
+		return 4
 	}
 	return 0
 }
@@ -209,6 +289,7 @@ func newLockEnv(t *testing.T, b store.Backend) *lockEnv {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	eng := lifecycle.New(b, clk, timing, log)
 	m := New(Options{Config: config.Default(), Store: b, Engine: eng, EC2: storeEC2{}, Directories: allUsers{}, Log: log})
+	m.SetKeys(storeKeys{})
 	gw := gateway.New(m.svc)
 	gw.Clock, gw.Log = clk, log
 	gw.Authz = allowAll{}
@@ -230,6 +311,9 @@ func newLockEnv(t *testing.T, b store.Backend) *lockEnv {
 			if err := tx.Put(ctx, tSubnetsFake, key(lockAcct, lockRegion, id), b); err != nil {
 				return err
 			}
+		}
+		if err := tx.Put(ctx, tKeysFake, key(lockAcct, lockRegion, "k1"), []byte("{}")); err != nil {
+			return err
 		}
 		return putRec(ctx, tx, tDirs, key(lockAcct, lockRegion, lockDir), directoryRec{DirectoryID: lockDir, State: "REGISTERED", Tenancy: "SHARED", SubnetIDs: subnets})
 	})
@@ -263,9 +347,19 @@ func (e *lockEnv) run() {
 
 // create creates a desktop of each user and returns their ids.
 func (e *lockEnv) create(ctx context.Context, users ...string) ([]string, error) {
+	return e.createWith(ctx, "", users...)
+}
+
+// createEncrypted creates a desktop of each user whose volumes are
+// encrypted under storeKeys' key.
+func (e *lockEnv) createEncrypted(ctx context.Context, users ...string) ([]string, error) {
+	return e.createWith(ctx, fmt.Sprintf(`,"RootVolumeEncryptionEnabled":true,"UserVolumeEncryptionEnabled":true,"VolumeEncryptionKey":%q`, lockKeyARN), users...)
+}
+
+func (e *lockEnv) createWith(ctx context.Context, extra string, users ...string) ([]string, error) {
 	var reqs []string
 	for _, u := range users {
-		reqs = append(reqs, fmt.Sprintf(`{"DirectoryId":%q,"UserName":%q,"BundleId":%q}`, lockDir, u, e.bundle))
+		reqs = append(reqs, fmt.Sprintf(`{"DirectoryId":%q,"UserName":%q,"BundleId":%q%s}`, lockDir, u, e.bundle, extra))
 	}
 	out, err := e.call(ctx, "CreateWorkspaces", `{"Workspaces":[`+strings.Join(reqs, ",")+`]}`)
 	if err != nil {
@@ -314,7 +408,7 @@ func TestLockOrder(t *testing.T) {
 	// Each step and the transactions it ran.
 	type step struct {
 		name string
-		txs  [][]string
+		txs  []orderedTx
 	}
 	var steps []step
 	do := func(name string, f func()) {
@@ -339,18 +433,38 @@ func TestLockOrder(t *testing.T) {
 	do("TerminateWorkspaces", func() {
 		call("TerminateWorkspaces", fmt.Sprintf(`{"TerminateWorkspaceRequests":[{"WorkspaceId":%q}]}`, ids[2]))
 	})
-	do("the jobs: migration, rebuild, termination", func() {
+	jobs := func() {
 		for range 3 {
 			e.clk.Advance(time.Minute)
 			e.run()
 		}
+	}
+	do("the jobs: migration, rebuild, termination", jobs)
+	// The same of encrypted desktops: their KMS key is taken with the
+	// records they act on, before the subnet, the count and the counters.
+	var enc []string
+	do("CreateWorkspaces of 3 encrypted desktops", func() { enc = must(e.createEncrypted(ctx, "e1", "e2", "e3")) })
+	do("provisioning of the encrypted desktops", e.run)
+	e.clk.Advance(time.Hour)
+	do("MigrateWorkspace of an encrypted desktop", func() {
+		if err := e.migrate(ctx, enc[0]); err != nil {
+			t.Fatal(err)
+		}
 	})
+	do("RebuildWorkspaces of an encrypted desktop", func() {
+		call("RebuildWorkspaces", fmt.Sprintf(`{"RebuildWorkspaceRequests":[{"WorkspaceId":%q}]}`, enc[1]))
+	})
+	do("TerminateWorkspaces of an encrypted desktop", func() {
+		call("TerminateWorkspaces", fmt.Sprintf(`{"TerminateWorkspaceRequests":[{"WorkspaceId":%q}]}`, enc[2]))
+	})
+	do("the jobs of the encrypted desktops", jobs)
 
 	// Which ranks each step took in one transaction, to show that the
 	// test covers what it checks.
 	together := map[string]bool{}
 	for _, s := range steps {
-		for _, keys := range s.txs {
+		for _, tx := range s.txs {
+			keys := tx.keys
 			var taken []string // the ranked keys, in order
 			for _, k := range keys {
 				if lockRank(k) > 0 {
@@ -359,7 +473,7 @@ func TestLockOrder(t *testing.T) {
 			}
 			for i := 1; i < len(taken); i++ {
 				if lockRank(taken[i]) < lockRank(taken[i-1]) {
-					t.Errorf("%s: a transaction takes %s after %s (the order: subnets, the count, the counters); its keys in order:\n  %s",
+					t.Errorf("%s: a transaction takes %s after %s (the order: the KMS key, subnets, the count, the counters); its keys in order:\n  %s",
 						s.name, taken[i], taken[i-1], strings.Join(keys, "\n  "))
 					break
 				}
@@ -375,11 +489,15 @@ func TestLockOrder(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"CreateWorkspaces of 4 desktops (every subnet used) [1 2 3]",
-		"CreateWorkspaces of 1 desktop (fewer than the subnets) [1 2 3]",
-		"MigrateWorkspace [1 2 3]",
-		"the jobs: migration, rebuild, termination [1 3]", // the rebuild
-		"the jobs: migration, rebuild, termination [2]",   // a termination
+		"CreateWorkspaces of 4 desktops (every subnet used) [2 3 4]",
+		"CreateWorkspaces of 1 desktop (fewer than the subnets) [2 3 4]",
+		"MigrateWorkspace [2 3 4]",
+		"the jobs: migration, rebuild, termination [2 4]", // the rebuild
+		"the jobs: migration, rebuild, termination [3]",   // a termination
+		"CreateWorkspaces of 3 encrypted desktops [1 2 3 4]",
+		"MigrateWorkspace of an encrypted desktop [1 2 3 4]",
+		"the jobs of the encrypted desktops [1 2 4]", // the rebuild
+		"the jobs of the encrypted desktops [1 3]",   // the termination
 	} {
 		if !together[want] {
 			t.Errorf("no transaction of %s; seen: %v", want, together)

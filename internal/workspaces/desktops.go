@@ -1389,6 +1389,24 @@ func userDesktops(ctx context.Context, tx store.Tx, account, region, dir, user s
 	if err := ensureUserIndex(ctx, tx, account, region); err != nil {
 		return nil, err
 	}
+	return indexedUserDesktops(ctx, tx, account, region, dir, user)
+}
+
+// userDesktopsSharedMark is userDesktops reading the index's marker
+// (userIndexKey, which every creation checks) as a shared read: a
+// MigrateWorkspace only checks it. Where the index is not built yet it
+// falls back to userDesktops, which builds it.
+func userDesktopsSharedMark(ctx context.Context, tx store.Tx, account, region, dir, user string) ([]string, error) {
+	if _, err := tx.Get(store.SharedReads(ctx), tIdem, userIndexKey(account, region)); errors.Is(err, store.ErrNotFound) {
+		return userDesktops(ctx, tx, account, region, dir, user)
+	} else if err != nil {
+		return nil, err
+	}
+	return indexedUserDesktops(ctx, tx, account, region, dir, user)
+}
+
+// indexedUserDesktops is userDesktops once the index is built.
+func indexedUserDesktops(ctx context.Context, tx store.Tx, account, region, dir, user string) ([]string, error) {
 	ids, err := getRec[[]string](ctx, tx, tIdem, userKey(account, region, dir, user))
 	if err != nil || ids == nil {
 		return nil, err
@@ -2169,24 +2187,29 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		if in.BundleId == src.BundleID {
 			return errInvalid("The target bundle must differ from the WorkSpace's current bundle %s.", src.BundleID)
 		}
-		b, err := m.lookupBundle(ctx, tx, c.Account, c.Region, in.BundleId)
+		// The bundles and their images are only checked: read shared, as
+		// every creation reads them, so a migration and the creations of
+		// those bundles overlap instead of queueing (the user index's
+		// marker too, below; what it writes, exclusive).
+		shared := store.SharedReads(ctx)
+		b, err := m.lookupBundle(shared, tx, c.Account, c.Region, in.BundleId)
 		if err != nil {
 			return err
 		}
 		if b == nil {
 			return errNotFound("The bundle %s could not be found.", in.BundleId)
 		}
-		oldB, err := m.lookupBundle(ctx, tx, c.Account, c.Region, src.BundleID)
+		oldB, err := m.lookupBundle(shared, tx, c.Account, c.Region, src.BundleID)
 		if err != nil {
 			return err
 		}
-		_, newTen, err := m.bundleProtocol(ctx, tx, c.Account, c.Region, b)
+		_, newTen, err := m.bundleProtocol(shared, tx, c.Account, c.Region, b)
 		if err != nil {
 			return err
 		}
 		oldTen := ""
 		if oldB != nil {
-			if _, oldTen, err = m.bundleProtocol(ctx, tx, c.Account, c.Region, oldB); err != nil {
+			if _, oldTen, err = m.bundleProtocol(shared, tx, c.Account, c.Region, oldB); err != nil {
 				return fmt.Errorf("migrate %s: the tenancy of its bundle %s: %w", src.WorkspaceID, oldB.BundleID, err)
 			}
 		}
@@ -2220,7 +2243,7 @@ func (m *Module) migrate(ctx context.Context, c *gateway.Call, in *migrateIn) (*
 		// subnet's counter.
 		var live []string
 		if t.UserName != UndefinedUser {
-			if live, err = userDesktops(ctx, tx, c.Account, c.Region, t.DirectoryID, t.UserName); err != nil {
+			if live, err = userDesktopsSharedMark(ctx, tx, c.Account, c.Region, t.DirectoryID, t.UserName); err != nil {
 				return err
 			}
 		}

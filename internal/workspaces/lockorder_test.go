@@ -503,4 +503,31 @@ func TestLockOrder(t *testing.T) {
 			t.Errorf("no transaction of %s; seen: %v", want, together)
 		}
 	}
+
+	// A migration only checks its two bundles, their images and the user
+	// index's marker, which every creation checks too: it reads them
+	// shared, so the two overlap.
+	for _, s := range steps {
+		if !strings.HasPrefix(s.name, "MigrateWorkspace") {
+			continue
+		}
+		bundles := 0
+		for _, tx := range s.txs {
+			for _, k := range tx.keys {
+				table, rk, _ := strings.Cut(k, " ")
+				if table != tBundles && table != tImages && table != tImageShare && table != tImagePerm && rk != userIndexKey(lockAcct, lockRegion) {
+					continue
+				}
+				if table == tBundles {
+					bundles++
+				}
+				if tx.excl[k] {
+					t.Errorf("%s: reads %s exclusive; it only checks it (store.SharedReads)", s.name, k)
+				}
+			}
+		}
+		if bundles < 2 {
+			t.Errorf("%s: read %d bundle records; want its two bundles", s.name, bundles)
+		}
+	}
 }

@@ -691,7 +691,9 @@ func (m *Module) lockKey(ctx context.Context, tx store.Tx, account, region, keyA
 // rebuild re-creates the root volume from the bundle's current image and
 // keeps the user volume from the latest snapshot, with a new IP address.
 func (m *Module) rebuild(ctx context.Context, tx store.Tx, account, region string, w *desktopRec) (string, error) {
-	b, err := m.lookupBundle(ctx, tx, account, region, w.BundleID)
+	// The bundle is only checked (every creation of it checks it too):
+	// read shared, so the two overlap.
+	b, err := m.lookupBundle(store.SharedReads(ctx), tx, account, region, w.BundleID)
 	if err != nil {
 		return "", err
 	}

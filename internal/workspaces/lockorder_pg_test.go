@@ -44,9 +44,10 @@ func TestMigrateBesideCreateOnPostgres(t *testing.T) {
 	e.run()
 	e.clk.Advance(time.Hour) // the first user volume snapshots
 	// The new desktops of another bundle than the migrations' two: a
-	// migration locks both bundles (and their images) before it takes a
-	// subnet, and a creation checks its bundle first, which would keep
-	// the two apart.
+	// migration used to lock both bundles (and their images) exclusive
+	// before it took a subnet, and a creation checks its bundle first,
+	// which kept the two apart. They are read shared now; with a third
+	// bundle the test does not depend on it.
 	e.bundle = e.bundles[2]
 
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -102,9 +103,10 @@ func TestRebuildBesideEncryptedCreateOnPostgres(t *testing.T) {
 	}
 	e.run()
 	e.clk.Advance(time.Hour) // the first user volume snapshots
-	// The new desktops of another bundle: a rebuild reads its desktop's
-	// bundle exclusive before the counter, and a creation checks its
-	// bundle before the key, which would keep the two apart.
+	// The new desktops of another bundle: a rebuild used to read its
+	// desktop's bundle exclusive before the counter, and a creation checks
+	// its bundle before the key, which kept the two apart. It is read
+	// shared now; with another bundle the test does not depend on it.
 	e.bundle = e.bundles[2]
 
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)

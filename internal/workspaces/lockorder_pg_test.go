@@ -28,21 +28,7 @@ func TestMigrateBesideCreateOnPostgres(t *testing.T) {
 	e := newLockEnvOnPostgres(t)
 
 	const workers, rounds = 16, 8
-	var users []string
-	for i := range workers * rounds {
-		users = append(users, fmt.Sprintf("m%d", i))
-	}
-	var ids []string
-	for len(users) > 0 {
-		n := min(25, len(users))
-		got, err := e.create(ctx, users[:n]...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, users = append(ids, got...), users[n:]
-	}
-	e.run()
-	e.clk.Advance(time.Hour) // the first user volume snapshots
+	ids := e.provisioned(t, "m", workers*rounds, e.create)
 	// The new desktops of another bundle than the migrations' two: a
 	// migration used to lock both bundles (and their images) exclusive
 	// before it took a subnet, and a creation checks its bundle first,
@@ -88,21 +74,7 @@ func TestRebuildBesideEncryptedCreateOnPostgres(t *testing.T) {
 	e := newLockEnvOnPostgres(t)
 
 	const workers, rounds = 16, 16
-	var users []string
-	for i := range workers * rounds {
-		users = append(users, fmt.Sprintf("r%d", i))
-	}
-	var ids []string
-	for len(users) > 0 {
-		n := min(25, len(users))
-		got, err := e.createEncrypted(ctx, users[:n]...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, users = append(ids, got...), users[n:]
-	}
-	e.run()
-	e.clk.Advance(time.Hour) // the first user volume snapshots
+	ids := e.provisioned(t, "r", workers*rounds, e.createEncrypted)
 	// The new desktops of another bundle: a rebuild used to read its
 	// desktop's bundle exclusive before the counter, and a creation checks
 	// its bundle before the key, which kept the two apart. It is read
@@ -160,6 +132,28 @@ func TestRebuildBesideEncryptedCreateOnPostgres(t *testing.T) {
 // newLockEnvOnPostgres is newLockEnv on a fresh schema of
 // DESKPLANE_TEST_POSTGRES, with deadlock_timeout at a minute: a deadlock
 // stalls until the test's deadline instead of being broken and retried.
+// provisioned creates n desktops with create, 25 to a call, of users
+// prefix0, prefix1…, runs their jobs and moves the clock on an hour (their
+// user volumes' first snapshots), and returns their ids.
+func (e *lockEnv) provisioned(t *testing.T, prefix string, n int, create func(context.Context, ...string) ([]string, error)) []string {
+	t.Helper()
+	var users, ids []string
+	for i := range n {
+		users = append(users, fmt.Sprintf("%s%d", prefix, i))
+	}
+	for len(users) > 0 {
+		k := min(25, len(users))
+		got, err := create(context.Background(), users[:k]...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, users = append(ids, got...), users[k:]
+	}
+	e.run()
+	e.clk.Advance(time.Hour)
+	return ids
+}
+
 func newLockEnvOnPostgres(t *testing.T) *lockEnv {
 	t.Helper()
 	dsn := os.Getenv("DESKPLANE_TEST_POSTGRES")

@@ -55,6 +55,7 @@ var (
 	describeFor = flag.Duration("describe", 5*time.Second, "how long to run the DescribeWorkspaces phase")
 	pgPID       = flag.Int("pg-pid", 0, "the PostgreSQL postmaster's pid (first line of its postmaster.pid): the CPU its processes use while creating is reported per desktop")
 	configs     = flag.String("configs", "sqlite,1,2,3", "configurations to run, in order: sqlite (one node on SQLite) and numbers of nodes on PostgreSQL")
+	keepDB      = flag.Bool("keep-db", false, "do not drop a PostgreSQL configuration's database at its end (its name is logged), so pg_stat_database can be read after the nodes' backends have exited")
 	drain       = flag.Bool("drain", true, "after the measured creations, wait until the nodes have run every job due by then (the desktops' provisioning) and count its CPU per desktop too; the rate is the creations' own")
 	regions     = flag.Int("regions", 1, "spread the creations over this many Regions (of the default seeded ones), round robin by batch: each Region has its own quota count and subnet allocation")
 )
@@ -360,7 +361,14 @@ func freshDB(dsn string) (string, func()) {
 	}
 	u, _ := url.Parse(dsn)
 	u.Path = "/" + name
-	return u.String(), func() { conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); conn.Close(ctx) }
+	return u.String(), func() {
+		if *keepDB {
+			log.Printf("-keep-db: database %s kept", name)
+		} else {
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		}
+		conn.Close(ctx)
+	}
 }
 
 func main() {

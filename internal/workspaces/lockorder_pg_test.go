@@ -24,7 +24,6 @@ import (
 // each other until the test's deadline instead of being broken after a
 // second and retried. TestLockOrder checks the order itself.
 func TestMigrateBesideCreateOnPostgres(t *testing.T) {
-	ctx := context.Background()
 	e := newLockEnvOnPostgres(t)
 
 	const workers, rounds = 16, 8
@@ -36,32 +35,16 @@ func TestMigrateBesideCreateOnPostgres(t *testing.T) {
 	// bundle the test does not depend on it.
 	e.bundle = e.bundles[2]
 
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*workers*rounds)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range rounds {
-				if err := e.migrate(dctx, ids[w*rounds+r]); err != nil {
-					errs <- err
-				}
-				if _, err := e.create(dctx, fmt.Sprintf("c%d-%d", w, r)); err != nil {
-					errs <- err
-				}
+	beside(t, "migrations and creations", workers, func(ctx context.Context, w int, report func(error)) {
+		for r := range rounds {
+			if err := e.migrate(ctx, ids[w*rounds+r]); err != nil {
+				report(err)
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if dctx.Err() != nil {
-		t.Errorf("the migrations and creations stalled until the test's deadline: transactions wait on each other's locks (a deadlock, left unbroken for deadlock_timeout)")
-	}
-	for err := range errs {
-		t.Error(err)
-	}
+			if _, err := e.create(ctx, fmt.Sprintf("c%d-%d", w, r)); err != nil {
+				report(err)
+			}
+		}
+	})
 }
 
 // TestRebuildBesideEncryptedCreateOnPostgres runs the rebuilds of
@@ -81,43 +64,25 @@ func TestRebuildBesideEncryptedCreateOnPostgres(t *testing.T) {
 	// shared now; with another bundle the test does not depend on it.
 	e.bundle = e.bundles[2]
 
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4*workers*rounds)
-	for w := range workers {
-		wg.Add(2)
-		go func() { // rebuilds, and their jobs
-			defer wg.Done()
-			for r := range rounds {
-				id := ids[w*rounds+r]
-				if out, err := e.call(dctx, "RebuildWorkspaces", fmt.Sprintf(`{"RebuildWorkspaceRequests":[{"WorkspaceId":%q}]}`, id)); err != nil {
-					errs <- err
-				} else if f, _ := out["FailedRequests"].([]any); len(f) > 0 {
-					errs <- fmt.Errorf("RebuildWorkspaces %s: %v", id, f)
-				}
-				if _, err := e.eng.RunDue(dctx); err != nil {
-					errs <- err
-				}
+	beside(t, "rebuilds and creations", workers, func(ctx context.Context, w int, report func(error)) { // rebuilds, and their jobs
+		for r := range rounds {
+			id := ids[w*rounds+r]
+			if out, err := e.call(ctx, "RebuildWorkspaces", fmt.Sprintf(`{"RebuildWorkspaceRequests":[{"WorkspaceId":%q}]}`, id)); err != nil {
+				report(err)
+			} else if f, _ := out["FailedRequests"].([]any); len(f) > 0 {
+				report(fmt.Errorf("RebuildWorkspaces %s: %v", id, f))
 			}
-		}()
-		go func() { // creations of one encrypted desktop
-			defer wg.Done()
-			for r := range rounds {
-				if _, err := e.createEncrypted(dctx, fmt.Sprintf("c%d-%d", w, r)); err != nil {
-					errs <- err
-				}
+			if _, err := e.eng.RunDue(ctx); err != nil {
+				report(err)
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if dctx.Err() != nil {
-		t.Errorf("the rebuilds and creations stalled until the test's deadline: transactions wait on each other's locks (a deadlock, left unbroken for deadlock_timeout)")
-	}
-	for err := range errs {
-		t.Error(err)
-	}
+		}
+	}, func(ctx context.Context, w int, report func(error)) { // creations of one encrypted desktop
+		for r := range rounds {
+			if _, err := e.createEncrypted(ctx, fmt.Sprintf("c%d-%d", w, r)); err != nil {
+				report(err)
+			}
+		}
+	})
 	// Every rebuild ran: the desktops are AVAILABLE with a new address.
 	e.run()
 	out, err := e.call(ctx, "DescribeWorkspaces", fmt.Sprintf(`{"WorkspaceIds":[%q]}`, ids[0]))
@@ -132,6 +97,37 @@ func TestRebuildBesideEncryptedCreateOnPostgres(t *testing.T) {
 // newLockEnvOnPostgres is newLockEnv on a fresh schema of
 // DESKPLANE_TEST_POSTGRES, with deadlock_timeout at a minute: a deadlock
 // stalls until the test's deadline instead of being broken and retried.
+// beside runs every loop once for each of workers, each in a goroutine of
+// its own, under a 30 s deadline, and fails the test with every error the
+// loops report. With deadlock_timeout raised, two transactions that wait on
+// each other's locks keep waiting: a stall shows as the deadline passing.
+// what names the operations in that failure.
+func beside(t *testing.T, what string, workers int, loops ...func(ctx context.Context, w int, report func(error))) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var errs []error
+	report := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		for _, loop := range loops {
+			wg.Go(func() { loop(ctx, w, report) })
+		}
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Errorf("the %s stalled until the test's deadline: transactions wait on each other's locks (a deadlock, left unbroken for deadlock_timeout)", what)
+	}
+	for _, err := range errs {
+		t.Error(err)
+	}
+}
+
 // provisioned creates n desktops with create, 25 to a call, of users
 // prefix0, prefix1…, runs their jobs and moves the clock on an hour (their
 // user volumes' first snapshots), and returns their ids.

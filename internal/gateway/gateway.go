@@ -309,7 +309,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	if !g.realClocks() {
 		start = g.Clock.Now()
 	}
-	reqID := ids.UUID()
+	reqID := ids.RequestID()
 	rec.id = reqID
 	ctx := r.Context()
 	svc, opName, perr := g.route(r)

@@ -45,26 +45,39 @@ func UUID() string {
 // crypto/rand, which costs a system call per id. Ids that must not be
 // guessed (tokens, keys, secrets) use the other generators.
 func RequestID() string {
+	var s [36]byte
+	PutRequestID(&s)
+	return string(s[:])
+}
+
+// PutRequestID writes a new request id, as RequestID makes, into dst.
+func PutRequestID(dst *[36]byte) {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], mrand.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], mrand.Uint64())
-	return formatUUID(&b)
+	putUUID(dst, &b)
 }
 
-// formatUUID sets b's version (4) and variant (RFC 4122) bits and returns
-// its lowercase 8-4-4-4-12 form.
+// formatUUID returns the UUID form of b (see putUUID).
 func formatUUID(b *[16]byte) string {
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
 	// Written into one array and copied out once: a request id and an
 	// event id are made per API call.
+	var s [36]byte
+	putUUID(&s, b)
+	return string(s[:])
+}
+
+// putUUID sets b's version (4) and variant (RFC 4122) bits and writes its
+// lowercase 8-4-4-4-12 form into s.
+func putUUID(s *[36]byte, b *[16]byte) {
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
 	const digits = "0123456789abcdef"
-	s := [36]byte{8: '-', 13: '-', 18: '-', 23: '-'}
+	s[8], s[13], s[18], s[23] = '-', '-', '-', '-'
 	for i, at := range uuidPairs {
 		c := b[i]
 		s[at], s[at+1] = digits[c>>4], digits[c&15]
 	}
-	return string(s[:])
 }
 
 // uuidPairs are where a UUID's 16 digit pairs start in its text.

@@ -3,7 +3,6 @@ package cloudtrail
 import (
 	"bytes"
 	"encoding/binary"
-	"slices"
 
 	"github.com/deskplane/deskplane/internal/gateway"
 )
@@ -36,15 +35,19 @@ func shapeKey(b []byte, e *gateway.Event, reqParams []byte) (key []byte, ok bool
 	if e.AdditionalData != nil || (!e.ReadOnly && e.ErrorCode == "") || e.Service == nil || !plainValue(e.RequestID) {
 		return b, false
 	}
-	b = appendLenString(b, e.InvokedBy)
-	b = appendLenString(b, e.Service.EventSource)
-	b = appendLenString(b, e.Operation)
-	b = appendLenString(b, e.Region)
-	b = appendLenString(b, e.Account)
-	b = appendLenString(b, e.SourceIP)
-	b = appendLenString(b, clip(e.UserAgent, 1024))
-	b = appendLenString(b, e.ErrorCode)
-	b = appendLenString(b, clip(e.ErrorMessage, 1024))
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	str(e.InvokedBy)
+	str(e.Service.EventSource)
+	str(e.Operation)
+	str(e.Region)
+	str(e.Account)
+	str(e.SourceIP)
+	str(clip(e.UserAgent, 1024))
+	str(e.ErrorCode)
+	str(clip(e.ErrorMessage, 1024))
 	if e.ReadOnly {
 		b = append(b, 1)
 	} else {
@@ -59,16 +62,10 @@ func shapeKey(b []byte, e *gateway.Event, reqParams []byte) (key []byte, ok bool
 	}
 	b = binary.AppendUvarint(b, uint64(len(e.Resources)))
 	for _, c := range e.Resources {
-		b = appendLenString(b, c.Resource)
-		b = appendLenString(b, c.ResourceAccount)
+		str(c.Resource)
+		str(c.ResourceAccount)
 	}
 	return b, true
-}
-
-// appendLenString appends s after its length (a shape key's field).
-func appendLenString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
 }
 
 // plainValue reports whether jsonenc writes s as it is (no escapes).
@@ -136,18 +133,14 @@ func (t *Trail) appendShapeValue(b []byte, i int, e *gateway.Event, eventID []by
 	}
 }
 
-// fromShape appends e's row, built from its shape, to rows, if the writer
-// has the shape. The row is written in its place in rows: a row is 200
-// bytes, which a row returned by value was copied twice to get to.
-func (t *Trail) fromShape(rows []row, key []byte, e *gateway.Event) ([]row, bool) {
+// fromShape builds e's row from its shape, if the writer has it.
+func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
 	sh := t.shapes[string(key)]
 	if sh == nil || sh.p != e.Principal || sh.svc != e.Service {
-		return rows, false
+		return row{}, false
 	}
 	t.shapeHits++
-	rows = slices.Grow(rows, 1)[:len(rows)+1]
-	r := &rows[len(rows)-1]
-	*r = row{}
+	var r row
 	t.idBuf, r.eidOK = t.appendNewID(t.idBuf[:0], &r.eid)
 	eventID := t.idBuf
 	var invb [24]byte
@@ -188,5 +181,5 @@ func (t *Trail) fromShape(rows []row, key []byte, e *gateway.Event) ([]row, bool
 	rkey := b[kat:len(b):len(b)]
 	r.key, r.time, r.eventID, r.requestID, r.rec, r.shape = rkey, e.Time, rkey[len(rkey)-len(eventID):], e.RequestID, rec, sh
 	r.enc, r.line = enc, enc[rec:len(enc)-1:len(enc)-1]
-	return rows, true
+	return r, true
 }

@@ -621,8 +621,8 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 	key, shaped := shapeKey(t.shapeBuf[:0], e, reqParams)
 	t.shapeBuf = key
 	if shaped && !t.noShapes {
-		if rows, ok := t.fromShape(rows, key, e); ok {
-			return rows
+		if r, ok := t.fromShape(key, e); ok {
+			return append(rows, r)
 		}
 	}
 	// The parameters stay in paramBuf, and the response elements go to

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -43,12 +44,21 @@ type Authorizer struct {
 	// last read (time.Since: one clock reading, where time.Now takes two).
 	wall func() time.Time
 
-	mu        sync.RWMutex
-	gen       int64
-	genRead   time.Time
+	mu  sync.RWMutex
+	gen int64
+	// genSnap is the generation as last read and when (nil: read it
+	// anew), replaced under mu and read without it: every call checks it,
+	// twice (a read lock's count is a write to memory every core shares).
+	genSnap   atomic.Pointer[genReading]
 	idents    map[identKey]*identEntry // principal -> policies
 	parsed    *parseCache
 	decisions map[string]decisionEntry // decision key (decisionKey) -> decision
+}
+
+// genReading is a reading of the generation counter.
+type genReading struct {
+	gen  int64
+	read time.Time
 }
 
 type identEntry struct {
@@ -82,7 +92,7 @@ func NewAuthorizer(st store.Store) *Authorizer {
 // (called after an IAM write on this node).
 func (a *Authorizer) Invalidate() {
 	a.mu.Lock()
-	a.genRead = time.Time{}
+	a.genSnap.Store(nil)
 	a.mu.Unlock()
 }
 
@@ -108,18 +118,15 @@ func (a *Authorizer) generation(ctx context.Context) (int64, error) {
 	if a.wall != nil {
 		now = a.wall()
 	}
-	a.mu.RLock()
-	g, read := a.gen, a.genRead
-	a.mu.RUnlock()
-	if !read.IsZero() {
+	if r := a.genSnap.Load(); r != nil {
 		var age time.Duration
 		if a.wall == nil {
-			age = time.Since(read)
+			age = time.Since(r.read)
 		} else {
-			age = now.Sub(read)
+			age = now.Sub(r.read)
 		}
 		if age < a.TTL {
-			return g, nil
+			return r.gen, nil
 		}
 	}
 	if a.wall == nil {
@@ -146,7 +153,7 @@ func (a *Authorizer) generation(ctx context.Context) (int64, error) {
 		clear(a.idents)
 		clear(a.decisions)
 	}
-	a.genRead = now
+	a.genSnap.Store(&genReading{gen: n, read: now})
 	a.mu.Unlock()
 	return n, nil
 }

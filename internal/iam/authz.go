@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -44,21 +43,12 @@ type Authorizer struct {
 	// last read (time.Since: one clock reading, where time.Now takes two).
 	wall func() time.Time
 
-	mu  sync.RWMutex
-	gen int64
-	// genSnap is the generation as last read and when (nil: read it
-	// anew), replaced under mu and read without it: every call checks it,
-	// twice (a read lock's count is a write to memory every core shares).
-	genSnap   atomic.Pointer[genReading]
+	mu        sync.RWMutex
+	gen       int64
+	genRead   time.Time
 	idents    map[identKey]*identEntry // principal -> policies
 	parsed    *parseCache
 	decisions map[string]decisionEntry // decision key (decisionKey) -> decision
-}
-
-// genReading is a reading of the generation counter.
-type genReading struct {
-	gen  int64
-	read time.Time
 }
 
 type identEntry struct {
@@ -92,7 +82,7 @@ func NewAuthorizer(st store.Store) *Authorizer {
 // (called after an IAM write on this node).
 func (a *Authorizer) Invalidate() {
 	a.mu.Lock()
-	a.genSnap.Store(nil)
+	a.genRead = time.Time{}
 	a.mu.Unlock()
 }
 
@@ -118,15 +108,18 @@ func (a *Authorizer) generation(ctx context.Context) (int64, error) {
 	if a.wall != nil {
 		now = a.wall()
 	}
-	if r := a.genSnap.Load(); r != nil {
+	a.mu.RLock()
+	g, read := a.gen, a.genRead
+	a.mu.RUnlock()
+	if !read.IsZero() {
 		var age time.Duration
 		if a.wall == nil {
-			age = time.Since(r.read)
+			age = time.Since(read)
 		} else {
-			age = now.Sub(r.read)
+			age = now.Sub(read)
 		}
 		if age < a.TTL {
-			return r.gen, nil
+			return g, nil
 		}
 	}
 	if a.wall == nil {
@@ -153,7 +146,7 @@ func (a *Authorizer) generation(ctx context.Context) (int64, error) {
 		clear(a.idents)
 		clear(a.decisions)
 	}
-	a.genSnap.Store(&genReading{gen: n, read: now})
+	a.genRead = now
 	a.mu.Unlock()
 	return n, nil
 }

@@ -49,24 +49,3 @@ func BenchmarkAuthorize(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkGenerationParallel is the generation check every call makes
-// twice (authentication and authorization), from every core at once.
-func BenchmarkGenerationParallel(b *testing.B) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	a := NewAuthorizer(db)
-	a.TTL = time.Hour // the cached path
-	if _, err := a.Generation(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			a.Generation(ctx)
-		}
-	})
-}

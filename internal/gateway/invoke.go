@@ -56,7 +56,7 @@ func (g *Gateway) Invoke(ctx context.Context, inv Invocation, service, op string
 		agent = p.Service
 	}
 	now := g.Clock.Now()
-	c := &Call{RequestID: ids.UUID(), Service: svc, Account: p.Account, Region: inv.Region, Principal: p, Now: now,
+	c := &Call{RequestID: ids.RequestID(), Service: svc, Account: p.Account, Region: inv.Region, Principal: p, Now: now,
 		SourceIP: sourceIP, UserAgent: agent, Secure: true, g: g}
 	if svc.Global {
 		c.Region = "us-east-1"

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unsafe"
 )
 
 // TestReadBodyAsReadAll: readBody reads what io.ReadAll of the body cut at
@@ -76,5 +77,18 @@ func TestCallActionFollowsTheOperation(t *testing.T) {
 	}
 	if got := (&Call{Service: svc, Op: &Operation{Name: "Unadded"}}).Action(); got != "workspaces:Unadded" {
 		t.Fatalf("an operation never added: %q", got)
+	}
+}
+
+// TestCallStateFillsItsClass: the per-call allocation, with the 8 bytes of
+// its header of pointer bits, is its size class (1,408 bytes on 64-bit
+// platforms): smallBody takes what the other members leave, no more and no
+// less (a member added to callState must come out of it).
+func TestCallStateFillsItsClass(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the size class is figured for 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(callState{}) + 8; n > 1408 || n <= 1408-8 {
+		t.Fatalf("callState with its header is %d bytes (smallBody %d), its size class 1,408", n, smallBody)
 	}
 }

@@ -353,7 +353,7 @@ type RegionOutages interface {
 // returns nil when err is not an AWS error (the transaction failed: nothing
 // happened).
 func ServiceEvent(svc *Service, op, account, region, service string, readOnly bool, in, out any, err error, now time.Time, resources ...Check) *Event {
-	ev := &Event{RequestID: ids.UUID(), Time: now, Service: svc, Operation: op, Region: region, Account: account,
+	ev := &Event{RequestID: ids.RequestID(), Time: now, Service: svc, Operation: op, Region: region, Account: account,
 		Principal: &Principal{Type: "AWSService", Account: account, Service: service},
 		SourceIP:  service, UserAgent: service, Request: in, Response: out, ReadOnly: readOnly, InvokedBy: service,
 		Resources: resources}

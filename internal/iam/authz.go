@@ -38,7 +38,9 @@ type Authorizer struct {
 	Store store.Store
 	// TTL bounds how stale the generation counter may be (cross-node writes).
 	TTL time.Duration
-	// wall returns the time used for the TTL (real time, not the domain clock).
+	// wall returns the time used for the TTL (real time, not the domain
+	// clock); nil is time.Now, whose monotonic reading alone then ages the
+	// last read (time.Since: one clock reading, where time.Now takes two).
 	wall func() time.Time
 
 	mu        sync.RWMutex
@@ -72,7 +74,7 @@ var _ gateway.Authorizer = (*Authorizer)(nil)
 
 // NewAuthorizer returns an authorizer over st.
 func NewAuthorizer(st store.Store) *Authorizer {
-	return &Authorizer{Store: st, TTL: DefaultGenerationTTL, wall: time.Now,
+	return &Authorizer{Store: st, TTL: DefaultGenerationTTL,
 		idents: map[identKey]*identEntry{}, parsed: newParseCache(ParseCacheEntries, ParseCacheBytes), decisions: map[string]decisionEntry{}}
 }
 
@@ -102,12 +104,26 @@ func BumpGeneration(ctx context.Context, tx store.Tx) error {
 func (a *Authorizer) Generation(ctx context.Context) (int64, error) { return a.generation(ctx) }
 
 func (a *Authorizer) generation(ctx context.Context) (int64, error) {
-	now := a.wall()
+	var now time.Time
+	if a.wall != nil {
+		now = a.wall()
+	}
 	a.mu.RLock()
 	g, read := a.gen, a.genRead
 	a.mu.RUnlock()
-	if !read.IsZero() && now.Sub(read) < a.TTL {
-		return g, nil
+	if !read.IsZero() {
+		var age time.Duration
+		if a.wall == nil {
+			age = time.Since(read)
+		} else {
+			age = now.Sub(read)
+		}
+		if age < a.TTL {
+			return g, nil
+		}
+	}
+	if a.wall == nil {
+		now = time.Now()
 	}
 	var n int64
 	err := a.Store.View(ctx, func(tx store.Tx) error {

@@ -165,3 +165,37 @@ func TestDecisionCacheSessionPolicies(t *testing.T) {
 		t.Fatalf("session: %+v, evaluated %+v", d, want)
 	}
 }
+
+// TestGenerationAgesOnTheRealClock: with the real clock (wall nil, as
+// NewAuthorizer makes it), a generation bumped by another node is not seen
+// while the last read is younger than the TTL, and is seen once it is
+// older (a TTL of a nanosecond: the store's read alone takes longer).
+func TestGenerationAgesOnTheRealClock(t *testing.T) {
+	a, db, _ := cacheTestAuthorizer(t, `{"Version":"2012-10-17","Statement":[]}`)
+	if a.wall != nil {
+		t.Fatal("NewAuthorizer should leave the real clock (nil wall)")
+	}
+	ctx := context.Background()
+	g0, err := a.Generation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bump := func() {
+		t.Helper()
+		if err := db.Update(ctx, func(tx store.Tx) error { return BumpGeneration(ctx, tx) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bump() // another node's write: no Invalidate here
+	if g, _ := a.Generation(ctx); g != g0 {
+		t.Fatalf("generation %d within the TTL of an hour, want the cached %d", g, g0)
+	}
+	a.TTL = time.Nanosecond
+	if g, _ := a.Generation(ctx); g != g0+1 {
+		t.Fatalf("generation %d past the TTL, want %d", g, g0+1)
+	}
+	bump()
+	if g, _ := a.Generation(ctx); g != g0+2 {
+		t.Fatalf("generation %d past the TTL, want %d", g, g0+2)
+	}
+}

@@ -3,8 +3,10 @@ package sigv4
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
 	"hash/maphash"
 	"net/http"
 	"net/url"
@@ -30,6 +32,8 @@ import (
 type canonBuf struct {
 	b   []byte
 	sts []byte
+	h   sha256State // the HMAC's hash (nil until first used)
+	sum [32]byte    // the HMAC's inner hash
 }
 
 var canonPool = sync.Pool{New: func() any { return &canonBuf{b: make([]byte, 0, 1024), sts: make([]byte, 0, 256)} }}
@@ -90,18 +94,51 @@ func headerSignature(r *http.Request, p *parsed, payload *payloadSum, secret str
 	s = hex.AppendEncode(s, crHash[:])
 	cb.sts = s
 
-	key := signingKeys.get(p.AccessKeyID, secret, at, p.Region, p.Service)
-	// HMAC-SHA256(key, s), written out to reuse the buffer: the key is 32
-	// bytes, shorter than SHA-256's 64-byte block.
-	b = b[:0]
-	b = appendPad(b, &key, 0x36)
-	b = append(b, s...)
-	inner := sha256.Sum256(b)
-	b = appendPad(b[:0], &key, 0x5c)
-	b = append(b, inner[:]...)
-	cb.b = b
-	return sha256.Sum256(b), nil
+	ke := signingKeys.entry(p.AccessKeyID, secret, at, p.Region, p.Service)
+	// HMAC-SHA256(key, s): SHA-256 goes on from the states the key's
+	// padded blocks leave (kept with the key), not from the blocks.
+	h := cb.hmacHash()
+	h.UnmarshalBinary(ke.inner[:])
+	h.Write(s)
+	inner := h.Sum(cb.sum[:0])
+	h.UnmarshalBinary(ke.outer[:])
+	h.Write(inner)
+	// The sums go to the pooled buffer: a slice of a local array handed
+	// to the interface's Sum would move the array to the heap.
+	return [32]byte(h.Sum(cb.sum[:0])), nil
 }
+
+// sha256State is a SHA-256 hash whose state can be saved and restored.
+type sha256State interface {
+	hash.Hash
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}
+
+// hmacHash returns the buffer's SHA-256 hash (made on first use).
+func (cb *canonBuf) hmacHash() sha256State {
+	if cb.h == nil {
+		cb.h = sha256.New().(sha256State)
+	}
+	return cb.h
+}
+
+// padState returns the state of SHA-256 after HMAC's 64-byte block of key
+// XORed with pad.
+func padState(key *[32]byte, pad byte) (st [sha256StateLen]byte) {
+	h := sha256.New().(sha256State)
+	h.Write(appendPad(nil, key, pad))
+	b, err := h.MarshalBinary()
+	if err != nil || len(b) != sha256StateLen {
+		panic("sigv4: SHA-256's saved state is not what it was")
+	}
+	copy(st[:], b)
+	return st
+}
+
+// sha256StateLen is the length of a saved SHA-256 state (crypto/sha256's
+// MarshalBinary: a magic of 4 bytes, the 8 words, a block, the length).
+const sha256StateLen = 4 + 32 + 64 + 8
 
 // appendAmzDate appends the request's X-Amz-Date as SignedAt formats in
 // amzDateLayout: the header's own text (setDate accepts only what formats
@@ -311,18 +348,21 @@ func appendTrimmed(b []byte, v string, trim bool) []byte {
 // equals the old one's is as likely as a random guess of the hash.
 type keyCache struct {
 	mu sync.RWMutex
-	m  map[string]keyEntry // by keyID's bytes
+	m  map[string]*keyEntry // by keyID's bytes (an entry is never changed)
 }
 
 type keyEntry struct {
 	secretSum uint64
 	key       [32]byte
+	// SHA-256's states after HMAC's inner and outer padded blocks of key:
+	// an HMAC with the key goes on from them (two blocks fewer per HMAC).
+	inner, outer [sha256StateLen]byte
 }
 
 // maxKeys bounds the cache; past it, it is emptied.
 const maxKeys = 4096
 
-var signingKeys = &keyCache{m: make(map[string]keyEntry)}
+var signingKeys = &keyCache{m: make(map[string]*keyEntry)}
 
 // secretSeed seeds the secrets' hashes.
 var secretSeed = maphash.MakeSeed()
@@ -338,25 +378,31 @@ func keyID(b []byte, akid string, y int, mo time.Month, d int, region, service s
 }
 
 func (c *keyCache) get(akid, secret string, at time.Time, region, service string) [32]byte {
+	return c.entry(akid, secret, at, region, service).key
+}
+
+// entry returns the cache's entry for the key, made when missing.
+func (c *keyCache) entry(akid, secret string, at time.Time, region, service string) *keyEntry {
 	y, mo, d := at.Date()
 	// The name is written in a stack buffer: the lookup allocates nothing.
 	var nb [128]byte
 	id := keyID(nb[:0], akid, y, mo, d, region, service)
 	sum := maphash.String(secretSeed, secret)
 	c.mu.RLock()
-	e, ok := c.m[string(id)]
+	e := c.m[string(id)]
 	c.mu.RUnlock()
-	if ok && e.secretSum == sum {
-		return e.key
+	if e != nil && e.secretSum == sum {
+		return e
 	}
-	k := deriveKey(secret, at, region, service)
+	e = &keyEntry{secretSum: sum, key: deriveKey(secret, at, region, service)}
+	e.inner, e.outer = padState(&e.key, 0x36), padState(&e.key, 0x5c)
 	c.mu.Lock()
 	if len(c.m) >= maxKeys {
 		clear(c.m)
 	}
-	c.m[string(id)] = keyEntry{secretSum: sum, key: k}
+	c.m[string(id)] = e
 	c.mu.Unlock()
-	return k
+	return e
 }
 
 // deriveKey derives the SigV4 signing key: HMAC chains of "AWS4"+secret over

@@ -1311,7 +1311,10 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	}
 	gotName := make([]bool, len(as))
 	if len(names) > 0 {
-		existingNames, err := tx.CreateMany(ctx, tIdem, names)
+		// A name record is read back only when the name is asked for
+		// again or the desktop is terminated: the read cache need not
+		// keep it (one write of the cache's map fewer per desktop).
+		existingNames, err := tx.CreateMany(store.Uncached(ctx), tIdem, names)
 		if err != nil {
 			return nil, err
 		}

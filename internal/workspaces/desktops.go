@@ -470,9 +470,7 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 	}
 	// The records are the provisioning job's now: this request is done
 	// with them.
-	for _, s := range committed.stored {
-		m.fresh.put(s.key, s.raw, s.w)
-	}
+	m.fresh.put(committed.job, committed.stored)
 	if m.rt != nil {
 		for _, w := range out.PendingRequests {
 			m.rt.Admit(key(c.Account, c.Region, w.WorkspaceId)) // the room was counted in the transaction
@@ -493,8 +491,10 @@ type createPlan struct {
 	// refused holds each refused request's error.
 	refused []error
 	// stored holds, once committed, the records written for the created
-	// desktops and their bytes, as far as known (see freshRecs).
+	// desktops and their bytes, as far as known, in the order of the
+	// provisioning job's refs (see freshRecs); job is the job's first key.
 	stored []storedRec
+	job    string
 }
 
 // storedRec is a desktop record and the bytes stored for it under key.
@@ -664,6 +664,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	if err := m.scheduleMaintenanceGroup(ctx, tx, p.rc.maintGroup, maint); err != nil {
 		return err
 	}
+	p.job = refs[0].Key
 	return m.engine.Schedule(ctx, tx, "tb/"+refs[0].Key, jobTransitionBatch, c.Now.Add(m.timing(lifecycle.Provision)), jobRefs(refs))
 }
 

@@ -300,8 +300,26 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 		return err
 	}
 	tm := &timers{recs: make(map[string]*desktopRec, len(raw))}
-	for k, b := range raw {
-		if w := m.fresh.take(k, b); w != nil {
+	// The records the creation built, in the order of refs (a desktop it
+	// did not store under its first key is not among them).
+	var fresh []storedRec
+	if len(refs) > 0 {
+		fresh = m.fresh.take(refs[0].Key)
+	}
+	for _, ref := range refs {
+		k := ref.Key
+		var s storedRec
+		if len(fresh) > 0 && fresh[0].key == k {
+			s, fresh = fresh[0], fresh[1:]
+		}
+		b, ok := raw[k]
+		if !ok {
+			continue // no record, or a key given twice and done
+		}
+		if _, done := tm.recs[k]; done {
+			continue
+		}
+		if w := s.version(b); w != nil {
 			tm.recs[k] = w // the record its creation built (the bytes read are its)
 			if m.rt != nil || !provisionPatchable(w) {
 				delete(raw, k) // raw is left with the bytes to patch (tm.patch)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -195,5 +197,45 @@ func TestProvisioningFromTheHandoffWritesWhatDecodingWrites(t *testing.T) {
 	}
 	if got := provision(markedStale); !bytes.Equal(got, decoded) {
 		t.Fatalf("the job used a record handed with other bytes than those it read: %s", got)
+	}
+}
+
+// TestNameRecsAsNameKey: nameRecs makes each named desktop's record as
+// nameKey and the id quoted make it, in order, skipping the unnamed; and
+// repeatsKey tells a repeated key as a set of keys does (300 random
+// requests of up to 40 desktops, names drawn from a few so that they
+// repeat).
+func TestNameRecsAsNameKey(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 7))
+	pool := []string{"a", "bb", "desk-é", "x_(1)", "long-name-of-a-desktop", "Z"}
+	for range 300 {
+		as := make([]acceptedDesktop, rng.IntN(40))
+		var want []store.KV
+		var wantIdx []int
+		for i := range as {
+			w := &desktopRec{WorkspaceID: fmt.Sprintf("ws-%09x", rng.Uint32())}
+			if rng.IntN(4) > 0 {
+				w.WorkspaceName = pool[rng.IntN(len(pool))]
+				want = append(want, store.KV{Key: nameKey("111122223333", "eu-west-1", "name", w.WorkspaceName), Value: []byte(`"` + w.WorkspaceID + `"`)})
+				wantIdx = append(wantIdx, i)
+			}
+			as[i].w = w
+		}
+		got, idx := nameRecs("111122223333", "eu-west-1", as)
+		if len(got) != len(want) || !slices.Equal(idx, wantIdx) {
+			t.Fatalf("%d records at %v; want %d at %v", len(got), idx, len(want), wantIdx)
+		}
+		seen := map[string]bool{}
+		repeats := false
+		for j := range want {
+			if got[j].Key != want[j].Key || !bytes.Equal(got[j].Value, want[j].Value) {
+				t.Fatalf("record %d: %q=%s; want %q=%s", j, got[j].Key, got[j].Value, want[j].Key, want[j].Value)
+			}
+			repeats = repeats || seen[want[j].Key]
+			seen[want[j].Key] = true
+		}
+		if repeatsKey(got) != repeats {
+			t.Fatalf("repeatsKey = %v; want %v (%d records)", !repeats, repeats, len(got))
+		}
 	}
 }

@@ -1253,32 +1253,12 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	}
 	account, region := c.Account, c.Region
 	recs := make([]store.KV, len(as))
-	// The records' keys, key(account, region, id), are substrings of one
-	// string (they live as long as the request's records: the provisioning
-	// job's handoff holds both).
-	var kb strings.Builder
-	pre := len(account) + len(region) + 2
-	n := 0
-	for _, a := range as {
-		n += pre + len(a.w.WorkspaceID)
-	}
-	kb.Grow(n)
-	for _, a := range as {
-		kb.WriteString(account)
-		kb.WriteByte('/')
-		kb.WriteString(region)
-		kb.WriteByte('/')
-		kb.WriteString(a.w.WorkspaceID)
-	}
-	keys, off := kb.String(), 0
 	for i, a := range as {
 		b, err := store.EncodeJSON(a.w)
 		if err != nil {
 			return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
 		}
-		end := off + pre + len(a.w.WorkspaceID)
-		k := keys[off:end]
-		off = end
+		k := key(account, region, a.w.WorkspaceID)
 		recs[i] = store.KV{Key: k, Value: b}
 		as[i].key, as[i].raw = k, b
 	}

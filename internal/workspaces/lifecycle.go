@@ -100,27 +100,8 @@ type timers struct {
 	key string
 	// room is the batch's desktops: autostop is made with room for as
 	// many at its first timer (grown one append at a time, a batch of 25
-	// made it six times), and times at its first time.
+	// made it six times).
 	room int
-	// times holds the times the batch's records point to (their
-	// AvailableSince and SnapshotBase), one block for the batch.
-	times []time.Time
-}
-
-// time returns a pointer to a time equal to now: in the batch's block of
-// times while it has room, else a time of its own (tm may be nil).
-func (tm *timers) time(now time.Time) *time.Time {
-	if tm != nil && tm.room > 0 {
-		if tm.times == nil {
-			tm.times = make([]time.Time, 0, tm.room)
-		}
-		if len(tm.times) < cap(tm.times) { // never grown: the pointers handed out stay
-			tm.times = append(tm.times, now)
-			return &tm.times[len(tm.times)-1]
-		}
-	}
-	t := now
-	return &t
 }
 
 // setState moves a desktop to a new state, keeping the metering, the
@@ -154,16 +135,16 @@ func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region st
 	}
 	switch state {
 	case "AVAILABLE":
-		t := tm.time(now)
-		w.AvailableSince = t
+		t := now
+		w.AvailableSince = &t
 		w.ErrorCode, w.ErrorMessage = "", ""
 		w.UnhealthySince = nil
 		if w.SnapshotBase == nil {
-			w.SnapshotBase = t
+			w.SnapshotBase = &t
 			// Snapshots are taken by the guest runtime (scheduleSnapshots
 			// schedules nothing without one): the key is built only then.
 			if m.rt != nil {
-				if err := m.scheduleSnapshots(ctx, tx, key(account, region, w.WorkspaceID), *t); err != nil {
+				if err := m.scheduleSnapshots(ctx, tx, key(account, region, w.WorkspaceID), t); err != nil {
 					return err
 				}
 			}

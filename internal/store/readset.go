@@ -127,6 +127,28 @@ func (r *ReadSet) Valid(ctx context.Context, tx Tx) (bool, error) {
 	return true, nil
 }
 
+// uncachedKey marks a context whose created records a read cache need not
+// keep.
+type uncachedKey struct{}
+
+// Uncached returns ctx marked so that the records a backend creates under
+// it (Create, CreateMany: records whose keys it did not hold) are not put
+// in its read cache. It is for records read back rarely, such as a
+// desktop's name record (read when the name is asked for again or the
+// desktop is terminated): an embedded store's writer saves the cache
+// entry's write, and the cache's room goes to records read again and
+// again. A read of such a record finds it in the database, as after the
+// cache started over. Backends without a read cache ignore it.
+func Uncached(ctx context.Context) context.Context {
+	return context.WithValue(ctx, uncachedKey{}, true)
+}
+
+// IsUncached reports whether ctx is marked by Uncached.
+func IsUncached(ctx context.Context) bool {
+	v, _ := ctx.Value(uncachedKey{}).(bool)
+	return v
+}
+
 // sharedReadsKey marks a context whose reads are shared reads.
 type sharedReadsKey struct{}
 

@@ -470,9 +470,7 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 	}
 	// The records are the provisioning job's now: this request is done
 	// with them.
-	for _, s := range committed.stored {
-		m.fresh.put(s.key, s.raw, s.w)
-	}
+	m.fresh.put(committed.job, committed.stored)
 	if m.rt != nil {
 		for _, w := range out.PendingRequests {
 			m.rt.Admit(key(c.Account, c.Region, w.WorkspaceId)) // the room was counted in the transaction
@@ -493,8 +491,10 @@ type createPlan struct {
 	// refused holds each refused request's error.
 	refused []error
 	// stored holds, once committed, the records written for the created
-	// desktops and their bytes, as far as known (see freshRecs).
+	// desktops and their bytes, as far as known, in the order of the
+	// provisioning job's refs (see freshRecs); job is the job's first key.
 	stored []storedRec
+	job    string
 }
 
 // storedRec is a desktop record and the bytes stored for it under key.
@@ -664,6 +664,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	if err := m.scheduleMaintenanceGroup(ctx, tx, p.rc.maintGroup, maint); err != nil {
 		return err
 	}
+	p.job = refs[0].Key
 	return m.engine.Schedule(ctx, tx, "tb/"+refs[0].Key, jobTransitionBatch, c.Now.Add(m.timing(lifecycle.Provision)), jobRefs(refs))
 }
 
@@ -1295,37 +1296,33 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		}
 		return nil
 	}
-	var names []store.KV
-	var named []int // the index in as of each name
-	occurs := map[string]int{}
-	for i, a := range as {
-		if a.w.WorkspaceName != "" {
-			if names == nil { // sized once for the request's desktops
-				names, named = make([]store.KV, 0, len(as)-i), make([]int, 0, len(as)-i)
-			}
-			k := nameKey(account, region, "name", a.w.WorkspaceName)
-			names = append(names, store.KV{Key: k, Value: []byte(`"` + a.w.WorkspaceID + `"`)})
-			named = append(named, i)
-			occurs[k]++
-		}
-	}
+	names, named := nameRecs(account, region, as)
 	gotName := make([]bool, len(as))
 	if len(names) > 0 {
-		existingNames, err := tx.CreateMany(ctx, tIdem, names)
+		// A name record is read back only when the name is asked for
+		// again or the desktop is terminated: the read cache need not
+		// keep it (one write of the cache's map fewer per desktop).
+		existingNames, err := tx.CreateMany(store.Uncached(ctx), tIdem, names)
 		if err != nil {
 			return nil, err
-		}
-		taken := map[string]int{}
-		for _, k := range existingNames {
-			taken[k]++
 		}
 		// A name refused as often as it occurs existed before: every
 		// desktop asking for it is refused; otherwise its first desktop
 		// got it.
-		seen := map[string]bool{}
+		var taken, occurs map[string]int
+		var seen map[string]bool
+		if len(existingNames) > 0 || repeatsKey(names) {
+			taken, occurs, seen = map[string]int{}, map[string]int{}, map[string]bool{}
+			for _, k := range existingNames {
+				taken[k]++
+			}
+			for _, n := range names {
+				occurs[n.Key]++
+			}
+		}
 		for j, n := range names {
 			i := named[j]
-			if seen[n.Key] || taken[n.Key] == occurs[n.Key] {
+			if occurs != nil && (seen[n.Key] || taken[n.Key] == occurs[n.Key]) {
 				refused[i] = itemErr("ResourceAlreadyExistsException", "A WorkSpace named %s already exists.", as[i].w.WorkspaceName)
 				if err := withdraw(i, false); err != nil {
 					return nil, err
@@ -1333,7 +1330,9 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 			} else {
 				gotName[i] = true
 			}
-			seen[n.Key] = true
+			if seen != nil {
+				seen[n.Key] = true
+			}
 		}
 	}
 	var granted []store.KV
@@ -1369,6 +1368,69 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		}
 	}
 	return refused, nil
+}
+
+// nameRecs returns the name records of the named desktops of as (key
+// nameKey(account, region, "name", name), value the desktop's id as a JSON
+// string) and the index in as of each. The keys are substrings of one
+// string (a store copies the keys it keeps; a value may be kept as it is,
+// by a read cache, so each has an array of its own).
+func nameRecs(account, region string, as []acceptedDesktop) (names []store.KV, named []int) {
+	keyLen := 0
+	pre := len(account) + len(region) + len("//name/")
+	for i, a := range as {
+		if a.w.WorkspaceName != "" {
+			if named == nil { // sized once for the request's desktops
+				named = make([]int, 0, len(as)-i)
+			}
+			named = append(named, i)
+			keyLen += pre + len(a.w.WorkspaceName)
+		}
+	}
+	if len(named) == 0 {
+		return nil, nil
+	}
+	var kb strings.Builder
+	kb.Grow(keyLen)
+	for _, i := range named {
+		kb.WriteString(account)
+		kb.WriteByte('/')
+		kb.WriteString(region)
+		kb.WriteString("/name/")
+		kb.WriteString(as[i].w.WorkspaceName)
+	}
+	keys := kb.String()
+	names = make([]store.KV, len(named))
+	off := 0
+	for j, i := range named {
+		w := as[i].w
+		end := off + pre + len(w.WorkspaceName)
+		names[j] = store.KV{Key: keys[off:end], Value: []byte(`"` + w.WorkspaceID + `"`)}
+		off = end
+	}
+	return names, named
+}
+
+// repeatsKey reports whether two of recs have the same key.
+func repeatsKey(recs []store.KV) bool {
+	if len(recs) > 32 {
+		seen := make(map[string]bool, len(recs))
+		for _, r := range recs {
+			if seen[r.Key] {
+				return true
+			}
+			seen[r.Key] = true
+		}
+		return false
+	}
+	for i := 1; i < len(recs); i++ {
+		for j := range i {
+			if recs[i].Key == recs[j].Key {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // The user index lists, for each directory user, the desktops made for

@@ -3,8 +3,11 @@ package workspaces
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,42 +17,104 @@ import (
 	"github.com/deskplane/deskplane/internal/store"
 )
 
-// TestFreshRecsTakeOnlyTheirVersionOnce: a record put is taken once, and
-// only by a read that returned the bytes put with it; when full, the
-// handoff starts over.
+// TestFreshRecsTakeOnlyTheirVersionOnce: a request's records put are
+// taken once, by their job's first key; a record is used only for a read
+// that returned the bytes put with it; when full, the handoff starts over.
 func TestFreshRecsTakeOnlyTheirVersionOnce(t *testing.T) {
-	f := newFreshRecs(2)
-	w := &desktopRec{WorkspaceID: "ws-1"}
-	f.put("k1", []byte(`{"id":"ws-1"}`), w)
-	if got := f.take("k1", []byte(`{"id":"ws-1","seq":1}`)); got != nil {
-		t.Fatal("took a record for bytes that are not its version")
-	}
-	if got := f.take("k1", []byte(`{"id":"ws-1"}`)); got != nil {
-		t.Fatal("took a record a read of other bytes had already dropped")
-	}
-	f.put("k1", []byte(`{"id":"ws-1"}`), w)
-	if got := f.take("k1", []byte(`{"id":"ws-1"}`)); got != w {
-		t.Fatalf("take = %v; want the record put", got)
-	}
-	if got := f.take("k1", []byte(`{"id":"ws-1"}`)); got != nil {
-		t.Fatal("took a record twice")
-	}
-	// The very bytes put (the read cache's usual answer) are taken; other
-	// bytes of the same length are not.
+	f := newFreshRecs(3)
+	w1, w2 := &desktopRec{WorkspaceID: "ws-1"}, &desktopRec{WorkspaceID: "ws-2"}
 	raw := []byte(`{"id":"ws-1"}`)
-	f.put("k1", raw, w)
-	if got := f.take("k1", raw); got != w {
-		t.Fatalf("take of the bytes put = %v; want the record put", got)
+	f.put("k1", []storedRec{{key: "k1", raw: raw, w: w1}, {key: "k2", raw: []byte(`{"id":"ws-2"}`), w: w2}})
+	if got := f.take("k2"); got != nil {
+		t.Fatal("took a request's records by a key other than its first")
 	}
-	f.put("k1", raw, w)
-	if got := f.take("k1", []byte(`{"id":"ws-2"}`)); got != nil {
-		t.Fatal("took a record for other bytes of the same length")
+	got := f.take("k1")
+	if len(got) != 2 || got[0].w != w1 || got[1].w != w2 {
+		t.Fatalf("take = %v; want the records put", got)
 	}
-	f.put("a", []byte("1"), w)
-	f.put("b", []byte("2"), w)
-	f.put("c", []byte("3"), w) // full: starts over
-	if f.take("a", []byte("1")) != nil || f.take("c", []byte("3")) != w {
+	if f.take("k1") != nil || f.n != 0 {
+		t.Fatalf("took the records twice (or left %d held)", f.n)
+	}
+	s := got[0]
+	if s.version(raw) != w1 {
+		t.Fatal("the very bytes put are not its version")
+	}
+	if s.version([]byte(`{"id":"ws-1"}`)) != w1 {
+		t.Fatal("equal bytes are not its version")
+	}
+	if s.version([]byte(`{"id":"ws-3"}`)) != nil || s.version([]byte(`{"id":"ws-1","seq":1}`)) != nil {
+		t.Fatal("other bytes taken as its version")
+	}
+	f.put("a", []storedRec{{key: "a", raw: []byte("1"), w: w1}, {key: "b", raw: []byte("2"), w: w1}})
+	f.put("c", []storedRec{{key: "c", raw: []byte("3"), w: w2}, {key: "d", raw: []byte("4"), w: w2}}) // past 3: starts over
+	if f.take("a") != nil || len(f.take("c")) != 2 {
 		t.Fatal("a full handoff did not start over")
+	}
+}
+
+// TestProvisioningTakesTheHandedRecordsOfItsRefs: a provisioning job of
+// several desktops takes the records handed for it in the order of its
+// refs, where some desktops were not handed (a record stored again under
+// another key): each handed desktop's provisioned record is the one built
+// from its handed record (marked), the others' are decoded from what was
+// read.
+func TestProvisioningTakesTheHandedRecordsOfItsRefs(t *testing.T) {
+	ctx := context.Background()
+	const acct, region = config.CustomerAccount, "us-east-1"
+	db, update := openTestStore(t)
+	clk := clock.NewVirtual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), true)
+	timing, err := lifecycle.Profile("instant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng := lifecycle.New(db, clk, timing, log)
+	m := New(Options{Config: config.Default(), Store: db, Engine: eng, Log: log})
+	now := clk.Now()
+	var refs jobRefs
+	var handed []storedRec
+	var keys []string
+	for i := range 6 {
+		w := benchDesktop()
+		w.WorkspaceID = fmt.Sprintf("ws-%08x", i+1)
+		w.State, w.AvailableSince, w.SnapshotBase, w.Seq = "PENDING", nil, nil, 0
+		w.Created, w.StateSince, w.History = now, now, []Transition{{State: "PENDING", Time: now}}
+		k := key(acct, region, w.WorkspaceID)
+		raw, err := store.EncodeJSON(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		update(func(tx store.Tx) error { return tx.Put(ctx, tDesktops, k, raw) })
+		refs, keys = append(refs, jobRef{Key: k}), append(keys, k)
+		if i != 0 && i != 3 { // desktops 0 and 3 were not handed
+			w.MaintGroup = "handed"
+			handed = append(handed, storedRec{key: k, raw: raw, w: w})
+		}
+	}
+	update(func(tx store.Tx) error {
+		return m.engine.Schedule(ctx, tx, "tb/"+keys[0], jobTransitionBatch, now, refs)
+	})
+	m.fresh.put(keys[0], handed)
+	if n, err := eng.RunDue(ctx); err != nil || n != 1 {
+		t.Fatalf("RunDue = %d, %v; want the provisioning job run", n, err)
+	}
+	if len(m.fresh.m) != 0 {
+		t.Fatal("the provisioning job left the handed records")
+	}
+	for i, k := range keys {
+		var got []byte
+		if err := db.View(ctx, func(tx store.Tx) error {
+			got, err = tx.Get(ctx, tDesktops, k)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(got, []byte(`"state":"AVAILABLE"`)) {
+			t.Fatalf("desktop %d after provisioning: %s", i, got)
+		}
+		if want := i != 0 && i != 3; bytes.Contains(got, []byte(`"mg":"handed"`)) != want {
+			t.Fatalf("desktop %d: built from the handed record: %v, want %v: %s", i, !want, want, got)
+		}
 	}
 }
 
@@ -94,16 +159,16 @@ func TestProvisioningFromTheHandoffWritesWhatDecodingWrites(t *testing.T) {
 		})
 		switch handoff {
 		case same:
-			m.fresh.put(k, raw, w)
+			m.fresh.put(k, []storedRec{{key: k, raw: raw, w: w}})
 		case marked:
 			// A member the provisioning writes anew: the handed record's
 			// other members are those its bytes hold (freshRecs), and the
 			// batch copies them from the bytes (patchProvisioned).
 			w.MaintGroup = "handed"
-			m.fresh.put(k, raw, w)
+			m.fresh.put(k, []storedRec{{key: k, raw: raw, w: w}})
 		case markedStale:
 			w.UserName = "handed"
-			m.fresh.put(k, append(bytes.Clone(raw), ' '), w)
+			m.fresh.put(k, []storedRec{{key: k, raw: append(bytes.Clone(raw), ' '), w: w}})
 		}
 		if n, err := eng.RunDue(ctx); err != nil || n != 1 {
 			t.Fatalf("RunDue = %d, %v; want the provisioning job run", n, err)
@@ -132,5 +197,45 @@ func TestProvisioningFromTheHandoffWritesWhatDecodingWrites(t *testing.T) {
 	}
 	if got := provision(markedStale); !bytes.Equal(got, decoded) {
 		t.Fatalf("the job used a record handed with other bytes than those it read: %s", got)
+	}
+}
+
+// TestNameRecsAsNameKey: nameRecs makes each named desktop's record as
+// nameKey and the id quoted make it, in order, skipping the unnamed; and
+// repeatsKey tells a repeated key as a set of keys does (300 random
+// requests of up to 40 desktops, names drawn from a few so that they
+// repeat).
+func TestNameRecsAsNameKey(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 7))
+	pool := []string{"a", "bb", "desk-é", "x_(1)", "long-name-of-a-desktop", "Z"}
+	for range 300 {
+		as := make([]acceptedDesktop, rng.IntN(40))
+		var want []store.KV
+		var wantIdx []int
+		for i := range as {
+			w := &desktopRec{WorkspaceID: fmt.Sprintf("ws-%09x", rng.Uint32())}
+			if rng.IntN(4) > 0 {
+				w.WorkspaceName = pool[rng.IntN(len(pool))]
+				want = append(want, store.KV{Key: nameKey("111122223333", "eu-west-1", "name", w.WorkspaceName), Value: []byte(`"` + w.WorkspaceID + `"`)})
+				wantIdx = append(wantIdx, i)
+			}
+			as[i].w = w
+		}
+		got, idx := nameRecs("111122223333", "eu-west-1", as)
+		if len(got) != len(want) || !slices.Equal(idx, wantIdx) {
+			t.Fatalf("%d records at %v; want %d at %v", len(got), idx, len(want), wantIdx)
+		}
+		seen := map[string]bool{}
+		repeats := false
+		for j := range want {
+			if got[j].Key != want[j].Key || !bytes.Equal(got[j].Value, want[j].Value) {
+				t.Fatalf("record %d: %q=%s; want %q=%s", j, got[j].Key, got[j].Value, want[j].Key, want[j].Value)
+			}
+			repeats = repeats || seen[want[j].Key]
+			seen[want[j].Key] = true
+		}
+		if repeatsKey(got) != repeats {
+			t.Fatalf("repeatsKey = %v; want %v (%d records)", !repeats, repeats, len(got))
+		}
 	}
 }

@@ -98,6 +98,10 @@ type timers struct {
 	// key is the key of the desktop whose transition runs (its job's
 	// ref), so that its timer need not build it again; "" when unknown.
 	key string
+	// room is the batch's desktops: autostop is made with room for as
+	// many at its first timer (grown one append at a time, a batch of 25
+	// made it six times).
+	room int
 }
 
 // setState moves a desktop to a new state, keeping the metering, the
@@ -153,6 +157,9 @@ func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region st
 				k := tm.key
 				if k == "" {
 					k = key(account, region, w.WorkspaceID)
+				}
+				if tm.autostop == nil && tm.room > 0 {
+					tm.autostop = make([]jobRef, 0, tm.room)
 				}
 				tm.autostop = append(tm.autostop, jobRef{Key: k, Seq: w.Seq})
 			} else if err := m.scheduleAutoStop(ctx, tx, account, region, w, now); err != nil {
@@ -299,9 +306,28 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	if err != nil {
 		return err
 	}
-	tm := &timers{recs: make(map[string]*desktopRec, len(raw))}
-	for k, b := range raw {
-		if w := m.fresh.take(k, b); w != nil {
+	// changed and autostop with room for every desktop of the batch.
+	tm := &timers{recs: make(map[string]*desktopRec, len(raw)), changed: make([]string, 0, len(refs)), room: len(refs)}
+	// The records the creation built, in the order of refs (a desktop it
+	// did not store under its first key is not among them).
+	var fresh []storedRec
+	if len(refs) > 0 {
+		fresh = m.fresh.take(refs[0].Key)
+	}
+	for _, ref := range refs {
+		k := ref.Key
+		var s storedRec
+		if len(fresh) > 0 && fresh[0].key == k {
+			s, fresh = fresh[0], fresh[1:]
+		}
+		b, ok := raw[k]
+		if !ok {
+			continue // no record, or a key given twice and done
+		}
+		if _, done := tm.recs[k]; done {
+			continue
+		}
+		if w := s.version(b); w != nil {
 			tm.recs[k] = w // the record its creation built (the bytes read are its)
 			if m.rt != nil || !provisionPatchable(w) {
 				delete(raw, k) // raw is left with the bytes to patch (tm.patch)

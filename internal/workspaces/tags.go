@@ -2,7 +2,6 @@ package workspaces
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -124,7 +123,10 @@ func (m *Module) resourceTags(ctx context.Context, account, region, id string) (
 		Tags  Tags   `json:"tags"`
 		State string `json:"state"`
 	}
-	if err := json.Unmarshal(b, &r); err != nil {
+	// store.DecodeJSON: a record this program wrote, decoded as
+	// encoding/json decodes it, in about a third of its time (each
+	// CreateWorkspaces reads its directory's and bundle's tags here).
+	if err := store.DecodeJSON(b, &r); err != nil {
 		return nil, fmt.Errorf("tags of %s: %w", id, err)
 	}
 	if table == tDesktops && r.State == "TERMINATED" {

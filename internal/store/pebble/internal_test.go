@@ -699,3 +699,58 @@ func TestOlderClaimedRecordReads(t *testing.T) {
 		}
 	}
 }
+
+// TestUncachedCreates: records created under store.Uncached (Create and
+// CreateMany) are not put in the read cache, a key the cache held as
+// absent is dropped from it (a read finds the record), and the records read
+// as written; a record created and then written again in the same update
+// is cached as that write.
+func TestUncachedCreates(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	<-db.keysDone
+	// "b" is read before it exists: the cache holds it as absent.
+	if _, err := db.Get(ctx, "n", "b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of b before it exists = %v", err)
+	}
+	if v, ok, _ := db.ReadCache().Get(readcache.Key("n", "b")); !ok || v != nil {
+		t.Fatalf("b not cached as absent: %q %v", v, ok)
+	}
+	uc := store.Uncached(ctx)
+	err := db.Update(ctx, func(tx store.Tx) error {
+		existing, err := tx.CreateMany(uc, "n", []store.KV{{Key: "a", Value: []byte("1")}, {Key: "b", Value: []byte("2")}, {Key: "c", Value: []byte("3")}})
+		if err != nil || len(existing) != 0 {
+			return fmt.Errorf("CreateMany: %v %v", existing, err)
+		}
+		if err := tx.Create(uc, "n", "d", []byte("4")); err != nil {
+			return err
+		}
+		if v, err := tx.Get(ctx, "n", "b"); err != nil || string(v) != "2" {
+			return fmt.Errorf("b in its update: %q %v", v, err)
+		}
+		return tx.Put(ctx, "n", "c", []byte("5")) // written again: cached as this write
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "d"} {
+		if v, ok, _ := db.ReadCache().Get(readcache.Key("n", k)); ok {
+			t.Errorf("%s created uncached is in the cache: %q", k, v)
+		}
+	}
+	if v, ok, _ := db.ReadCache().Get(readcache.Key("n", "c")); !ok || string(v) != "5" {
+		t.Errorf("c written again is cached as %q %v, want 5", v, ok)
+	}
+	for k, want := range map[string]string{"a": "1", "b": "2", "c": "5", "d": "4"} {
+		if v, err := db.Get(ctx, "n", k); err != nil || string(v) != want {
+			t.Errorf("Get %s = %q %v, want %s", k, v, err, want)
+		}
+	}
+	// A creation without the mark caches its record, as before.
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Create(ctx, "n", "e", []byte("6")) }); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := db.ReadCache().Get(readcache.Key("n", "e")); !ok || string(v) != "6" {
+		t.Errorf("e created is cached as %q %v, want 6", v, ok)
+	}
+}

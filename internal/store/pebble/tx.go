@@ -21,7 +21,8 @@ type tx struct {
 	r  reader
 	b  *pebble.Batch // nil in View
 	// written holds, by readcache.Key, every record this update wrote: its
-	// value, or nil when it was deleted or is not known.
+	// value, nil when it was deleted or is not known, or
+	// readcache.Uncached when it was created under store.Uncached.
 	written map[string][]byte
 	room    int // the records written can hold without growing
 	// dirty holds the keys the earlier updates of the writer's group
@@ -117,6 +118,13 @@ func (t *tx) exists(table, key string) (bool, error) {
 }
 
 func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
+	return t.put(table, key, value, value)
+}
+
+// put writes value under table/key and notes cached as what the read
+// cache is to make of it (value, or readcache.Uncached for a record
+// created under store.Uncached).
+func (t *tx) put(table, key string, value, cached []byte) error {
 	if t.b == nil {
 		return errReadOnly
 	}
@@ -125,8 +133,17 @@ func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
 	if err := t.b.Set(k, value, nil); err != nil {
 		return fmt.Errorf("pebble: put %s/%s: %w", table, key, err)
 	}
-	t.wrote(table, key, value)
+	t.wrote(table, key, cached)
 	return nil
+}
+
+// createdValue is what the read cache is to make of a record created
+// under ctx: value, or readcache.Uncached under store.Uncached.
+func createdValue(ctx context.Context, value []byte) []byte {
+	if store.IsUncached(ctx) {
+		return readcache.Uncached()
+	}
+	return value
 }
 
 func (t *tx) Create(ctx context.Context, table, key string, value []byte) error {
@@ -140,7 +157,7 @@ func (t *tx) Create(ctx context.Context, table, key string, value []byte) error 
 	if ok {
 		return store.ErrExists
 	}
-	return t.Put(ctx, table, key, value)
+	return t.put(table, key, value, createdValue(ctx, value))
 }
 
 func (t *tx) Delete(ctx context.Context, table, key string) error {
@@ -207,6 +224,7 @@ func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]s
 		return nil, errReadOnly
 	}
 	t.expect(len(recs))
+	uncached := store.IsUncached(ctx)
 	var existing []string
 	for _, r := range recs {
 		ok, err := t.exists(table, r.Key)
@@ -217,7 +235,11 @@ func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]s
 			existing = append(existing, r.Key)
 			continue
 		}
-		if err := t.Put(ctx, table, r.Key, r.Value); err != nil {
+		cached := r.Value
+		if uncached {
+			cached = readcache.Uncached()
+		}
+		if err := t.put(table, r.Key, r.Value, cached); err != nil {
 			return nil, err
 		}
 	}

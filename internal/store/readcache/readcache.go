@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unsafe"
 )
 
 // Cache keeps records read by Get and written by the writer, and keys Get
@@ -24,10 +25,14 @@ import (
 // it wrote and bumps seq; a reader fills the cache only if no write group
 // finished since it looked, so it never puts back a stale value.
 type Cache struct {
-	mu  sync.RWMutex
-	m   map[string][]byte
-	seq uint64
-	max int // entries
+	mu sync.RWMutex
+	m  map[string][]byte
+	// nils holds the keys m holds as absent (a nil value): a key an update
+	// created (Uncached) is in m only if it is here, so its write needs no
+	// probe of m, a cache miss, while nils is empty or lacks it.
+	nils map[string]struct{}
+	seq  uint64
+	max  int // entries
 	// bytes is the size of the keys and values held, at most maxBytes: the
 	// cache starts over when an entry would take it past either bound.
 	bytes, maxBytes int
@@ -50,7 +55,7 @@ const MaxWrittenValue = 16 << 10
 // map keeps its room (clear does not shrink it), so this is the room it
 // reaches anyway once full.
 func New(max, maxBytes int) *Cache {
-	return &Cache{m: make(map[string][]byte, min(max, presizeEntries)), max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
+	return &Cache{m: make(map[string][]byte, min(max, presizeEntries)), nils: map[string]struct{}{}, max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
 }
 
 // presizeEntries bounds the room New makes in a cache's map (the embedded
@@ -64,10 +69,12 @@ func Key(table, key string) string { return table + "\x00" + key }
 func (c *Cache) put(k string, v []byte) {
 	c.del(k)
 	if len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
-		clear(c.m)
-		c.bytes = 0
+		c.clearAll()
 	}
 	c.m[k] = v
+	if v == nil {
+		c.nils[k] = struct{}{}
+	}
 	c.bytes += len(k) + len(v)
 }
 
@@ -76,7 +83,36 @@ func (c *Cache) del(k string) {
 	if old, ok := c.m[k]; ok {
 		c.bytes -= len(k) + len(old)
 		delete(c.m, k)
+		if old == nil {
+			delete(c.nils, k)
+		}
 	}
+}
+
+// clearAll empties the cache (the caller holds mu).
+func (c *Cache) clearAll() {
+	clear(c.m)
+	clear(c.nils)
+	c.bytes = 0
+}
+
+// uncachedMark is the array of Uncached's value: a value is the mark when
+// it starts here (no other value can).
+var uncachedMark [1]byte
+
+// Uncached is what an update notes as the value of a record it created
+// (the store did not hold its key) and that the cache need not keep: a
+// record read back rarely, whose entry would cost the writer a probe of
+// the cache's map (a cache miss of the CPU's) and take room from records
+// read again and again. The cache may hold such a key only as absent (a
+// Get that found no record), and Update drops it then; otherwise Update
+// leaves the map as it is. A read of the record finds it in the database
+// and fills the cache as any read does.
+func Uncached() []byte { return uncachedMark[:0:0] }
+
+// isUncached reports whether v is Uncached's value.
+func isUncached(v []byte) bool {
+	return v != nil && cap(v) == 0 && unsafe.SliceData(v) == &uncachedMark[0]
 }
 
 // Lookup returns a record from the cache for a writer's transaction when
@@ -217,8 +253,7 @@ func (c *Cache) Drop(k string) {
 func (c *Cache) Clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	clear(c.m)
-	c.bytes = 0
+	c.clearAll()
 }
 
 // Len returns the number of entries held.
@@ -245,7 +280,8 @@ func (c *Cache) SetMaxEntries(n int) {
 // Update brings the cache up to date with a write group and bumps seq.
 // updates yields, for each update function of the group that ran, what it
 // wrote (by Key: the value, or nil when it deleted the record or does not
-// know its value) and whether it succeeded. When the group committed, each
+// know its value; Uncached: it created the record, which the cache need
+// not keep) and whether it succeeded. When the group committed, each
 // update that succeeded leaves the values it wrote in the cache (deleted,
 // unknown and large ones are dropped), in the group's order, so the writer
 // and readers read them back from memory; everything else the group touched
@@ -259,6 +295,14 @@ func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool
 		keep := committed && ok
 		for k, v := range written {
 			c.wroteTable(k)
+			if isUncached(v) {
+				// The store did not hold k: the cache holds it only as
+				// absent, which nils tells without a probe of m.
+				if _, ok := c.nils[k]; ok {
+					c.del(k)
+				}
+				continue
+			}
 			if keep && v != nil && len(v) <= MaxWrittenValue {
 				c.put(k, fit(v))
 				continue

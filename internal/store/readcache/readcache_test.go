@@ -2,6 +2,7 @@ package readcache
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 )
@@ -254,5 +255,98 @@ func TestFilledWithoutGrowing(t *testing.T) {
 	// tables over and over (about 150 times).
 	if allocs := after.Mallocs - before.Mallocs; allocs > 5 {
 		t.Fatalf("filling a cache to its bound made %d allocations", allocs)
+	}
+}
+
+// TestUncachedAsDropped: an update's Uncached write of a key the cache
+// does not hold as present (a created record) leaves the cache as a drop
+// of the key does, and nils is always the keys m holds as absent. 20,000
+// random operations (puts, absent fills, drops, write groups with kept,
+// dropped and Uncached writes, bounds that start the cache over) against a
+// cache whose Uncached writes are drops.
+func TestUncachedAsDropped(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 19))
+	c, ref := New(24, 400), New(24, 400)
+	keys := make([]string, 40)
+	for i := range keys {
+		keys[i] = Key("t", fmt.Sprint("k", i))
+	}
+	dropped := 0
+	for i := range 20000 {
+		k := keys[rng.IntN(len(keys))]
+		switch op := rng.IntN(10); {
+		case op < 3:
+			v := make([]byte, rng.IntN(20))
+			c.Put(k, v)
+			ref.Put(k, v)
+		case op < 5:
+			c.Put(k, nil) // a Get found it absent
+			ref.Put(k, nil)
+		case op < 6:
+			c.Drop(k)
+			ref.Drop(k)
+		default:
+			// A write group: some updates, each writing one key (the
+			// order of a map's writes would decide where a full cache
+			// starts over, differently in the two caches).
+			var ups, refUps []map[string][]byte
+			var oks []bool
+			wrote := map[string]bool{} // keys the group wrote present: no longer absent
+			for range 1 + rng.IntN(6) {
+				w, rw := map[string][]byte{}, map[string][]byte{}
+				k := keys[rng.IntN(len(keys))]
+				if v, ok := c.m[k]; (!ok || v == nil) && !wrote[k] && rng.IntN(2) == 0 {
+					if _, held := c.m[k]; held {
+						dropped++
+					}
+					w[k], rw[k] = Uncached(), nil // created: absent before
+				} else {
+					v := []byte(fmt.Sprint("v", i))
+					if rng.IntN(5) == 0 {
+						v = nil
+					}
+					wrote[k] = wrote[k] || v != nil
+					w[k], rw[k] = v, v
+				}
+				ups, refUps, oks = append(ups, w), append(refUps, rw), append(oks, rng.IntN(4) > 0)
+			}
+			committed := rng.IntN(8) > 0
+			c.Update(committed, func(yield func(map[string][]byte, bool) bool) {
+				for j, w := range ups {
+					if !yield(w, oks[j]) {
+						return
+					}
+				}
+			})
+			ref.Update(committed, func(yield func(map[string][]byte, bool) bool) {
+				for j, w := range refUps {
+					if !yield(w, oks[j]) {
+						return
+					}
+				}
+			})
+		}
+		if len(c.m) != len(ref.m) || c.bytes != ref.bytes {
+			t.Fatalf("op %d: %d entries, %d bytes; as drops: %d, %d", i, len(c.m), c.bytes, len(ref.m), ref.bytes)
+		}
+		nils := 0
+		for k, v := range ref.m {
+			got, ok := c.m[k]
+			if !ok || (got == nil) != (v == nil) || string(got) != string(v) {
+				t.Fatalf("op %d: %q is %q (%v); as drops: %q", i, k, got, ok, v)
+			}
+			if _, ok := c.nils[k]; ok != (v == nil) {
+				t.Fatalf("op %d: %q in nils: %v, value %q", i, k, ok, v)
+			}
+			if v == nil {
+				nils++
+			}
+		}
+		if len(c.nils) != nils {
+			t.Fatalf("op %d: nils holds %d keys, m %d absent", i, len(c.nils), nils)
+		}
+	}
+	if dropped < 100 {
+		t.Fatalf("only %d Uncached writes of keys held as absent", dropped)
 	}
 }

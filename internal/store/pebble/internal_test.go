@@ -754,3 +754,44 @@ func TestUncachedCreates(t *testing.T) {
 		t.Errorf("e created is cached as %q %v, want 6", v, ok)
 	}
 }
+
+// TestUncachedCreateAfterDeleteInOneUpdate: a record deleted and created
+// again under store.Uncached in one update is not read back as its old
+// value from the cache (the update's note of the key is its last write, so
+// the delete's must not be lost with it).
+func TestUncachedCreateAfterDeleteInOneUpdate(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	<-db.keysDone
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "n", "x", []byte("old")) }); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, _ := db.ReadCache().Get(readcache.Key("n", "x")); !ok || string(v) != "old" {
+		t.Fatalf("x not cached: %q %v", v, ok)
+	}
+	uc := store.Uncached(ctx)
+	for i, create := range []func(tx store.Tx) error{
+		func(tx store.Tx) error { return tx.Create(uc, "n", "x", []byte("new")) },
+		func(tx store.Tx) error {
+			_, err := tx.CreateMany(uc, "n", []store.KV{{Key: "x", Value: []byte("new")}})
+			return err
+		},
+	} {
+		if i == 1 {
+			if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "n", "x", []byte("old")) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Delete(ctx, "n", "x"); err != nil {
+				return err
+			}
+			return create(tx)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := db.Get(ctx, "n", "x"); err != nil || string(v) != "new" {
+			t.Errorf("case %d: Get x = %q %v, want new", i, v, err)
+		}
+	}
+}

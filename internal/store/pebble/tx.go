@@ -56,9 +56,16 @@ func (t *tx) Written() (map[string][]byte, bool) {
 func (t *tx) wrote(table, key string, value []byte) {
 	if t.written != nil {
 		n := len(t.written)
-		t.written[readcache.Key(table, key)] = value
+		k := readcache.Key(table, key)
+		t.written[k] = value
 		if len(t.written) == n { // the key was there: written again
 			t.rewrote = true
+			if readcache.IsUncached(value) {
+				// Created after this update deleted it: the cache may
+				// still hold its old value, which the delete's note (now
+				// overwritten) would have dropped. Unknown drops it.
+				t.written[k] = nil
+			}
 		}
 	}
 }

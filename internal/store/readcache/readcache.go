@@ -110,8 +110,8 @@ var uncachedMark [1]byte
 // and fills the cache as any read does.
 func Uncached() []byte { return uncachedMark[:0:0] }
 
-// isUncached reports whether v is Uncached's value.
-func isUncached(v []byte) bool {
+// IsUncached reports whether v is Uncached's value.
+func IsUncached(v []byte) bool {
 	return v != nil && cap(v) == 0 && unsafe.SliceData(v) == &uncachedMark[0]
 }
 
@@ -295,7 +295,7 @@ func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool
 		keep := committed && ok
 		for k, v := range written {
 			c.wroteTable(k)
-			if isUncached(v) {
+			if IsUncached(v) {
 				// The store did not hold k: the cache holds it only as
 				// absent, which nils tells without a probe of m.
 				if _, ok := c.nils[k]; ok {

@@ -95,13 +95,45 @@ func (m *Module) managedKey(ctx context.Context, tx store.Tx, account, region st
 	return k, nil
 }
 
-// keyByARN loads a key for a service call, shared (checkKey).
+// keyByARN loads a key for a service call, shared (checkKey), or from the
+// transaction's workspaces.KeyMemo when an earlier call read it.
 func keyByARN(ctx context.Context, tx store.Tx, account, region, arn string, now time.Time) (*keyRec, error) {
 	rf, err := parseRef(account, region, arn, false)
 	if err != nil {
 		return nil, err
 	}
-	return checkKey(ctx, tx, rf, now)
+	memo := workspaces.KeyMemoOf(ctx)
+	mk := "key " + key3(rf.account, rf.region, rf.keyID)
+	if v, ok := memo.Load(mk); ok {
+		k := v.(*keyRec)
+		if k.deleted(now) { // as loadKey
+			return nil, errNotFound("Key '%s' does not exist", keyARN(rf.account, rf.region, rf.keyID))
+		}
+		return k, nil
+	}
+	k, err := checkKey(ctx, tx, rf, now)
+	if err == nil {
+		memo.Store(mk, k)
+	}
+	return k, err
+}
+
+// grantOf reads grant id of key k, which the call only checks: shared, or
+// from the transaction's workspaces.KeyMemo when an earlier call read or
+// made it. store.ErrNotFound when there is none.
+func grantOf(ctx context.Context, tx store.Tx, k *keyRec, id string) (*grantRec, error) {
+	memo := workspaces.KeyMemoOf(ctx)
+	gk := key3(k.Account, k.Region, k.KeyID) + "/" + id
+	if v, ok := memo.Load("grant " + gk); ok {
+		if g, _ := v.(*grantRec); g != nil { // nil: retired in this transaction
+			return g, nil
+		}
+	}
+	g, err := store.GetJSON[grantRec](store.SharedReads(ctx), tx, tGrants, gk)
+	if err == nil {
+		memo.Store("grant "+gk, g)
+	}
+	return g, err
 }
 
 // CreateGrant implements workspaces.VolumeKeys. A grant asked for on a
@@ -143,6 +175,7 @@ func (m *Module) CreateGrant(ctx context.Context, tx store.Tx, g workspaces.Gran
 		rec, err = insertGrant(ctx, tx, k, g.Grantee, g.Retiring, g.Name, g.Account, g.Operations, cons, now)
 		if err == nil {
 			out = &CreateGrantOutput{GrantId: rec.GrantID}
+			workspaces.KeyMemoOf(ctx).Store("grant "+key3(k.Account, k.Region, k.KeyID)+"/"+rec.GrantID, rec)
 		}
 	}
 	m.recordService(ctx, g.Account, g.Region, "workspaces.amazonaws.com", "CreateGrant", false, in, out, g.KeyARN, err, now)
@@ -206,10 +239,10 @@ func (m *Module) serviceMayGrant(ctx context.Context, tx store.Tx, k *keyRec, se
 		if parentID == "" {
 			return m.parentGrantAllows(ctx, tx, p, k, ops, cons)
 		}
-		// The parent grant is only checked: read shared, so its
-		// RetireGrant or RevokeGrant (a delete) waits for this
+		// The parent grant is only checked: read shared (grantOf), so
+		// its RetireGrant or RevokeGrant (a delete) waits for this
 		// transaction, and one that committed first leaves it absent.
-		g, err := store.GetJSON[grantRec](store.SharedReads(ctx), tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+parentID)
+		g, err := grantOf(ctx, tx, k, parentID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return false, nil
@@ -243,7 +276,7 @@ func (m *Module) DescribeKey(ctx context.Context, tx store.Tx, account, region, 
 			}
 			// Only checked, as the parent grant in serviceMayGrant (which
 			// the provisioning read shared before, in this transaction).
-			g, err := store.GetJSON[grantRec](store.SharedReads(ctx), tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+grantID)
+			g, err := grantOf(ctx, tx, k, grantID)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				return false, nil
@@ -269,7 +302,7 @@ func (m *Module) DescribeKey(ctx context.Context, tx store.Tx, account, region, 
 // the encryption context.
 func serviceGrant(ctx context.Context, tx store.Tx, k *keyRec, grantID, op string, ec map[string]string) (bool, error) {
 	if grantID != "" {
-		g, err := store.GetJSON[grantRec](store.SharedReads(ctx), tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+grantID)
+		g, err := grantOf(ctx, tx, k, grantID)
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
 		}
@@ -373,7 +406,9 @@ func (m *Module) RetireGrant(ctx context.Context, tx store.Tx, account, region, 
 		if err != nil {
 			return err
 		}
-		err = tx.Delete(ctx, tGrants, key3(rf.account, rf.region, rf.keyID)+"/"+grantID)
+		gk := key3(rf.account, rf.region, rf.keyID) + "/" + grantID
+		workspaces.KeyMemoOf(ctx).Store("grant "+gk, (*grantRec)(nil)) // read it again
+		err = tx.Delete(ctx, tGrants, gk)
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound("Grant ID %s not found", grantID)
 		}

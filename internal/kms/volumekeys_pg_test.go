@@ -25,7 +25,8 @@ import (
 // TestEncryptedCreationsBesideKeyStatesOnPostgres runs, on PostgreSQL, what
 // encrypted desktops of one key ask of KMS (a creation: the key checked,
 // then WorkSpaces' grant on the caller's behalf; a provisioning: EBS's
-// grants under it, the data keys, DescribeKey and Decrypt), from several
+// grants under it, the data keys, DescribeKey and Decrypt, with the
+// transaction's workspaces.KeyMemo), from several
 // goroutines, beside a loop that disables and enables the key. The calls
 // read the key shared (checkKey), so the creations overlap; a change of the
 // key must still wait for every transaction that checked it. So:
@@ -110,6 +111,7 @@ func TestEncryptedCreationsBesideKeyStatesOnPostgres(t *testing.T) {
 	provision := func(ctx context.Context, name, parent string) ([]string, error) {
 		var ids []string
 		err := db.Update(ctx, func(tx store.Tx) error {
+			ctx := workspaces.WithKeyMemo(ctx) // as provision does
 			ids = ids[:0]
 			var blobs [][]byte
 			var ecs []map[string]string

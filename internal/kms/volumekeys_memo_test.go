@@ -28,8 +28,9 @@ func (c countGets) GetMany(ctx context.Context, table string, keys []string) (ma
 	return c.Tx.GetMany(ctx, table, keys)
 }
 
-// TestKeyMemoIsTheStore holds a desktop's provisioning calls with a
-// workspaces.KeyMemo (as provision makes them) to the same calls reading the
+// TestKeyMemoIsTheStore holds WorkSpaces' grants of a creation and a
+// desktop's provisioning calls with a workspaces.KeyMemo (as writeDesktops
+// and provision make them) to the same calls reading the
 // store each time: the same answers and the same CloudTrail events, when the
 // key and grants are usable, when the parent grant was retired before or
 // inside the transaction, and when the key is disabled; and the memo reads
@@ -96,6 +97,16 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 				ctx = workspaces.WithKeyMemo(ctx)
 			}
 			tx := countGets{stx, &o.gets}
+			// WorkSpaces' grants for two desktops of one creation
+			// (writeDesktops), on the caller's behalf.
+			for _, ws := range []string{"ws-2", "ws-3"} {
+				_, err := m.CreateGrant(ctx, tx, workspaces.GrantRequest{Account: acct, Region: region, KeyARN: k.ARN,
+					Grantee: "workspaces.us-east-1.amazonaws.com", Retiring: "workspaces.us-east-1.amazonaws.com",
+					Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant", "RetireGrant", "DescribeKey"},
+					ContextSubset: map[string]string{"aws:workspaces:sid-directoryid": "[S-1-5-21-2]@[d-1234abcd01]"},
+					Name:          ws, CreatedBy: "arn:aws:iam::111122223333:user/admin", Caller: adminCall(acct, region)})
+				answer(err)
+			}
 			answer(m.DescribeKey(ctx, tx, acct, region, k.ARN, parent))
 			if scenario == "parent retired inside" {
 				answer(m.RetireGrant(ctx, tx, acct, region, k.ARN, parent))

@@ -1340,12 +1340,16 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		}
 	}
 	var granted []store.KV
+	// The grants' KMS calls read their key once for the whole request
+	// (KeyMemo; this runs inside the creation's transaction), not once per
+	// desktop while the Region's count is held.
+	kctx := WithKeyMemo(ctx)
 	for i, a := range as {
 		if refused[i] != nil {
 			continue
 		}
 		if a.w.VolumeKey != "" {
-			if err := m.grantWorkspace(ctx, tx, c, a.w); err != nil {
+			if err := m.grantWorkspace(kctx, tx, c, a.w); err != nil {
 				if _, ok := toItemError(err); !ok {
 					return nil, err
 				}

@@ -36,6 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 	"github.com/jackc/pgx/v5"
@@ -57,6 +58,7 @@ var (
 	configs     = flag.String("configs", "sqlite,1,2,3", "configurations to run, in order: sqlite (one node on SQLite) and numbers of nodes on PostgreSQL")
 	keepDB      = flag.Bool("keep-db", false, "do not drop a PostgreSQL configuration's database at its end (its name is logged), so pg_stat_database can be read after the nodes' backends have exited")
 	drain       = flag.Bool("drain", true, "after the measured creations, wait until the nodes have run every job due by then (the desktops' provisioning) and count its CPU per desktop too; the rate is the creations' own")
+	encrypted   = flag.Bool("encrypted", false, "create the desktops with encrypted root and user volumes under one customer managed KMS key per Region (made once per configuration, with the default key policy, as the KMS guide's e2e test does): every creation then makes WorkSpaces' grant on that key, and every provisioning EBS's grants and data keys")
 	regions     = flag.Int("regions", 1, "spread the creations over this many Regions (of the default seeded ones), round robin by batch: each Region has its own quota count and subnet allocation")
 )
 
@@ -185,6 +187,18 @@ func setup(ctx context.Context, u, region string) (string, string) {
 	return dir, *b.WorkspaceBundle.BundleId
 }
 
+// volumeKey makes the customer managed key of a Region's encrypted desktops
+// (-encrypted) as the KMS guide's e2e test does (TestEncryptedDesktopKMSGuide:
+// CreateKey with the default key policy, which lets the account's IAM
+// policies allow kms:CreateGrant) and returns its ARN.
+func volumeKey(ctx context.Context, u, region string) *string {
+	k, err := kms.NewFromConfig(cfg(u, region)).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("WorkSpaces volumes")})
+	if err != nil {
+		log.Fatalf("CreateKey: %v", err)
+	}
+	return k.KeyMetadata.Arn
+}
+
 func wait(cond func() bool) {
 	for i := 0; i < 1200 && !cond(); i++ {
 		time.Sleep(25 * time.Millisecond)
@@ -194,6 +208,7 @@ func wait(cond func() bool) {
 type result struct {
 	name           string
 	createPerSec   float64
+	readyPerSec    float64       // desktops over the creations' time and the drain's (their provisioning done)
 	nodeCPU, pgCPU time.Duration // per desktop created
 	describePerSec float64
 	p50, p99       time.Duration
@@ -222,9 +237,12 @@ func drainJobs(ctx context.Context, dsn string) {
 
 func run(ctx context.Context, name string, urls []string, nodePIDs []int, dsn string) result {
 	nr := max(1, min(*regions, len(seededRegions)))
-	dirs, bundles := make([]string, nr), make([]string, nr)
+	dirs, bundles, keys := make([]string, nr), make([]string, nr), make([]*string, nr)
 	for r := range nr {
 		dirs[r], bundles[r] = setup(ctx, urls[0], seededRegions[r])
+		if *encrypted {
+			keys[r] = volumeKey(ctx, urls[0], seededRegions[r])
+		}
 	}
 	// clients[region][node]
 	clients := make([][]*workspaces.Client, nr)
@@ -254,10 +272,17 @@ func run(ctx context.Context, name string, urls []string, nodePIDs []int, dsn st
 					for j := 0; j < 25; j++ {
 						reqs = append(reqs, wstypes.WorkspaceRequest{DirectoryId: &dir, UserName: aws.String("[UNDEFINED]"), BundleId: &bundle,
 							WorkspaceName: aws.String(fmt.Sprintf("d%d-%d", b, j)), WorkspaceProperties: &wstypes.WorkspaceProperties{RunningMode: wstypes.RunningModeManual}})
+						if k := keys[ri]; k != nil {
+							reqs[j].VolumeEncryptionKey, reqs[j].RootVolumeEncryptionEnabled, reqs[j].UserVolumeEncryptionEnabled = k, aws.Bool(true), aws.Bool(true)
+						}
 					}
 					out, err := clients[ri][(b/nr)%len(urls)].CreateWorkspaces(ctx, &workspaces.CreateWorkspacesInput{Workspaces: reqs})
 					if err != nil {
 						log.Fatalf("create: %v", err)
+					}
+					if len(out.FailedRequests) > 0 {
+						f := out.FailedRequests[0]
+						log.Fatalf("create: %d of 25 failed: %s %s", len(out.FailedRequests), aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage))
 					}
 					mu.Lock()
 					for _, p := range out.PendingRequests {
@@ -279,9 +304,11 @@ func run(ctx context.Context, name string, urls []string, nodePIDs []int, dsn st
 	creates(warm, warm+*desktops/25)
 	made := len(ids) - warmIDs
 	create := float64(made) / time.Since(t0).Seconds()
+	var ready float64
 	if *drain && dsn != "" {
 		t := time.Now()
 		drainJobs(ctx, dsn)
+		ready = float64(made) / time.Since(t0).Seconds()
 		log.Printf("%s: the jobs due drained in %v", name, time.Since(t).Round(time.Millisecond))
 	}
 	// The backends are listed again: the nodes' pools open connections
@@ -343,7 +370,7 @@ func run(ctx context.Context, name string, urls []string, nodePIDs []int, dsn st
 		all = append(all, l...)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	return result{name: name, createPerSec: create, nodeCPU: nodeCPU, pgCPU: pgCPU, describePerSec: float64(n.Load()) / time.Since(t1).Seconds(),
+	return result{name: name, createPerSec: create, readyPerSec: ready, nodeCPU: nodeCPU, pgCPU: pgCPU, describePerSec: float64(n.Load()) / time.Since(t1).Seconds(),
 		p50: all[len(all)/2], p99: all[len(all)*99/100]}
 }
 
@@ -411,13 +438,17 @@ func main() {
 		}
 		drop()
 	}
-	fmt.Printf("| configuration | CreateWorkspaces desktops/s | nodes' CPU per desktop | PostgreSQL's CPU per desktop | DescribeWorkspaces req/s | p50 | p99 |\n|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| configuration | CreateWorkspaces desktops/s | provisioned too: desktops/s | nodes' CPU per desktop | PostgreSQL's CPU per desktop | DescribeWorkspaces req/s | p50 | p99 |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		pg := "n/a"
 		if r.pgCPU > 0 || *pgPID != 0 && strings.Contains(r.name, "PostgreSQL") {
 			pg = fmt.Sprintf("%.0f µs", float64(r.pgCPU.Nanoseconds())/1e3)
 		}
-		fmt.Printf("| %s | %.0f | %.0f µs | %s | %.0f | %s | %s |\n", r.name, r.createPerSec, float64(r.nodeCPU.Nanoseconds())/1e3, pg,
+		ready := "n/a"
+		if r.readyPerSec > 0 {
+			ready = fmt.Sprintf("%.0f", r.readyPerSec)
+		}
+		fmt.Printf("| %s | %.0f | %s | %.0f µs | %s | %.0f | %s | %s |\n", r.name, r.createPerSec, ready, float64(r.nodeCPU.Nanoseconds())/1e3, pg,
 			r.describePerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
 	}
 }

@@ -20,9 +20,28 @@ var _ workspaces.VolumeKeys = (*Module)(nil)
 // documented EBS CloudTrail example requests 64 bytes).
 const ebsDataKeyBytes = 64
 
+// The calls WorkSpaces and EBS make on a key through workspaces.VolumeKeys
+// only check the key's record (its state, policy and tags): they never
+// write it. They read it shared (store.SharedReads, checkKey), so on
+// store/postgres the creations and provisionings of many desktops of one
+// key hold its lock together instead of taking turns, while a change of
+// the key (DisableKey, ScheduleKeyDeletion, PutKeyPolicy, a rotation, and
+// RevokeGrant, which reads the key to change its grants) reads it
+// exclusive and so waits until every transaction that checked the key has
+// committed; one that starts after the change has committed reads the new
+// state. Each call still checks the state it read (usable): the shared
+// lock keeps that state, not a copy of it, from changing before the
+// transaction commits.
+
+// checkKey reads a key that a service call only checks: shared.
+func checkKey(ctx context.Context, tx store.Tx, r ref, now time.Time) (*keyRec, error) {
+	return loadKey(store.SharedReads(ctx), tx, r, now)
+}
+
 // ResolveKey implements workspaces.VolumeKeys. An empty reference means the
 // AWS managed key aws/workspaces, created with its default key policy the
-// first time it is needed in the account and region.
+// first time it is needed in the account and region. The key is read
+// shared (checkKey).
 func (m *Module) ResolveKey(ctx context.Context, tx store.Tx, account, region, keyRef string) (string, error) {
 	now := m.clock.Now()
 	if keyRef == "" {
@@ -36,7 +55,7 @@ func (m *Module) ResolveKey(ctx context.Context, tx store.Tx, account, region, k
 	if err != nil {
 		return "", err
 	}
-	k, err := loadKey(ctx, tx, rf, now)
+	k, err := checkKey(ctx, tx, rf, now)
 	if err != nil {
 		return "", err
 	}
@@ -47,11 +66,16 @@ func (m *Module) ResolveKey(ctx context.Context, tx store.Tx, account, region, k
 }
 
 // managedKey returns (creating if needed) the AWS managed key aws/workspaces.
+// Its alias is read exclusive: the first use in an account and Region
+// creates it, and on store/postgres a key read shared and then written
+// makes the node read it exclusive from then on (a creation checks the
+// alias shared all the same, when it validates its plan). The key it names
+// is read shared (checkKey).
 func (m *Module) managedKey(ctx context.Context, tx store.Tx, account, region string, now time.Time) (*keyRec, error) {
 	ak := key3(account, region, managedWorkSpacesAlias)
 	a, err := store.GetJSON[aliasRec](ctx, tx, tAliases, ak)
 	if err == nil {
-		return loadKey(ctx, tx, ref{account: account, region: region, keyID: a.KeyID}, now)
+		return checkKey(ctx, tx, ref{account: account, region: region, keyID: a.KeyID}, now)
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
@@ -71,13 +95,45 @@ func (m *Module) managedKey(ctx context.Context, tx store.Tx, account, region st
 	return k, nil
 }
 
-// keyByARN loads a key for a service call.
+// keyByARN loads a key for a service call, shared (checkKey), or from the
+// transaction's workspaces.KeyMemo when an earlier call read it.
 func keyByARN(ctx context.Context, tx store.Tx, account, region, arn string, now time.Time) (*keyRec, error) {
 	rf, err := parseRef(account, region, arn, false)
 	if err != nil {
 		return nil, err
 	}
-	return loadKey(ctx, tx, rf, now)
+	memo := workspaces.KeyMemoOf(ctx)
+	mk := "key " + key3(rf.account, rf.region, rf.keyID)
+	if v, ok := memo.Load(mk); ok {
+		k := v.(*keyRec)
+		if k.deleted(now) { // as loadKey
+			return nil, errNotFound("Key '%s' does not exist", keyARN(rf.account, rf.region, rf.keyID))
+		}
+		return k, nil
+	}
+	k, err := checkKey(ctx, tx, rf, now)
+	if err == nil {
+		memo.Store(mk, k)
+	}
+	return k, err
+}
+
+// grantOf reads grant id of key k, which the call only checks: shared, or
+// from the transaction's workspaces.KeyMemo when an earlier call read or
+// made it. store.ErrNotFound when there is none.
+func grantOf(ctx context.Context, tx store.Tx, k *keyRec, id string) (*grantRec, error) {
+	memo := workspaces.KeyMemoOf(ctx)
+	gk := key3(k.Account, k.Region, k.KeyID) + "/" + id
+	if v, ok := memo.Load("grant " + gk); ok {
+		if g, _ := v.(*grantRec); g != nil { // nil: retired in this transaction
+			return g, nil
+		}
+	}
+	g, err := store.GetJSON[grantRec](store.SharedReads(ctx), tx, tGrants, gk)
+	if err == nil {
+		memo.Store("grant "+gk, g)
+	}
+	return g, err
 }
 
 // CreateGrant implements workspaces.VolumeKeys. A grant asked for on a
@@ -119,6 +175,7 @@ func (m *Module) CreateGrant(ctx context.Context, tx store.Tx, g workspaces.Gran
 		rec, err = insertGrant(ctx, tx, k, g.Grantee, g.Retiring, g.Name, g.Account, g.Operations, cons, now)
 		if err == nil {
 			out = &CreateGrantOutput{GrantId: rec.GrantID}
+			workspaces.KeyMemoOf(ctx).Store("grant "+key3(k.Account, k.Region, k.KeyID)+"/"+rec.GrantID, rec)
 		}
 	}
 	m.recordService(ctx, g.Account, g.Region, "workspaces.amazonaws.com", "CreateGrant", false, in, out, g.KeyARN, err, now)
@@ -182,7 +239,10 @@ func (m *Module) serviceMayGrant(ctx context.Context, tx store.Tx, k *keyRec, se
 		if parentID == "" {
 			return m.parentGrantAllows(ctx, tx, p, k, ops, cons)
 		}
-		g, err := store.GetJSON[grantRec](ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+parentID)
+		// The parent grant is only checked: read shared (grantOf), so
+		// its RetireGrant or RevokeGrant (a delete) waits for this
+		// transaction, and one that committed first leaves it absent.
+		g, err := grantOf(ctx, tx, k, parentID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return false, nil
@@ -214,7 +274,9 @@ func (m *Module) DescribeKey(ctx context.Context, tx store.Tx, account, region, 
 			if grantID == "" {
 				return false, nil
 			}
-			g, err := store.GetJSON[grantRec](ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+grantID)
+			// Only checked, as the parent grant in serviceMayGrant (which
+			// the provisioning read shared before, in this transaction).
+			g, err := grantOf(ctx, tx, k, grantID)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				return false, nil
@@ -240,7 +302,7 @@ func (m *Module) DescribeKey(ctx context.Context, tx store.Tx, account, region, 
 // the encryption context.
 func serviceGrant(ctx context.Context, tx store.Tx, k *keyRec, grantID, op string, ec map[string]string) (bool, error) {
 	if grantID != "" {
-		g, err := store.GetJSON[grantRec](ctx, tx, tGrants, key3(k.Account, k.Region, k.KeyID)+"/"+grantID)
+		g, err := grantOf(ctx, tx, k, grantID)
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
 		}
@@ -344,7 +406,9 @@ func (m *Module) RetireGrant(ctx context.Context, tx store.Tx, account, region, 
 		if err != nil {
 			return err
 		}
-		err = tx.Delete(ctx, tGrants, key3(rf.account, rf.region, rf.keyID)+"/"+grantID)
+		gk := key3(rf.account, rf.region, rf.keyID) + "/" + grantID
+		workspaces.KeyMemoOf(ctx).Store("grant "+gk, (*grantRec)(nil)) // read it again
+		err = tx.Delete(ctx, tGrants, gk)
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound("Grant ID %s not found", grantID)
 		}

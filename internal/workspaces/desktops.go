@@ -703,7 +703,10 @@ type acceptedDesktop struct {
 // key is one of the records of 1: a creation checks it while it plans, and
 // an operation that uses it only after the count or a counter (the grant
 // of a migration's target, a rebuild's new root volume) reads it first
-// (lockKey); a termination retires its grants before the count.
+// (lockKey); a termination retires its grants before the count. KMS's
+// calls only check the key and read it shared (internal/kms, checkKey), so
+// creations and provisionings of one key overlap; a change of the key
+// (DisableKey, a policy, RevokeGrant) reads it exclusive and waits for them.
 // TestLockOrder holds each of them to this order, encrypted desktops too.
 func countKey(account, region string) string { return key(account, region, "count/workspaces") }
 
@@ -1336,12 +1339,16 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		}
 	}
 	var granted []store.KV
+	// The grants' KMS calls read their key once for the whole request
+	// (KeyMemo; this runs inside the creation's transaction), not once per
+	// desktop while the Region's count is held.
+	kctx := WithKeyMemo(ctx)
 	for i, a := range as {
 		if refused[i] != nil {
 			continue
 		}
 		if a.w.VolumeKey != "" {
-			if err := m.grantWorkspace(ctx, tx, c, a.w); err != nil {
+			if err := m.grantWorkspace(kctx, tx, c, a.w); err != nil {
 				if _, ok := toItemError(err); !ok {
 					return nil, err
 				}

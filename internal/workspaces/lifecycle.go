@@ -545,6 +545,10 @@ func (m *Module) provision(ctx context.Context, tx store.Tx, account, region str
 		return next, err
 	}
 	if w.VolumeKey != "" {
+		// The desktop's KMS calls below read its key and grants once
+		// (KeyMemo): this runs inside the job's transaction, so a retry
+		// starts with a new memo.
+		ctx = WithKeyMemo(ctx)
 		for _, v := range m.encryptedVolumes(w) {
 			if err := m.createVolumeKey(ctx, tx, account, region, w, v); err != nil {
 				if ae := awsproto.As(err); ae != nil {
@@ -578,6 +582,52 @@ func (m *Module) encContext(w *desktopRec, v *volumeRec) map[string]string {
 		"aws:workspaces:sid-directoryid": "[" + w.UserSID + "]@[" + w.DirectoryID + "]",
 		"aws:ebs:id":                     v.VolumeID,
 	}
+}
+
+// KeyMemo holds what the KMS calls of one desktop's provisioning read of its
+// key and grants, and the grants they made, within one transaction, so that
+// the calls that follow use them instead of reading the store again (on
+// store/postgres a round trip each: the key was read seven times for a
+// desktop of two encrypted volumes). It is sound because the transaction
+// holds the lock of every record it read (shared) or wrote until it
+// commits: no other transaction can change them meanwhile, and the
+// provisioning itself only adds grants. WithKeyMemo must be called inside
+// the transaction's function, so that a retry starts empty. The
+// implementation of VolumeKeys decides what it keeps (internal/kms).
+type KeyMemo struct{ m map[string]any }
+
+type keyMemoKey struct{}
+
+// WithKeyMemo returns ctx with a new, empty KeyMemo.
+func WithKeyMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, keyMemoKey{}, &KeyMemo{})
+}
+
+// KeyMemoOf returns ctx's KeyMemo, or nil (whose Load finds nothing and
+// whose Store keeps nothing).
+func KeyMemoOf(ctx context.Context) *KeyMemo {
+	km, _ := ctx.Value(keyMemoKey{}).(*KeyMemo)
+	return km
+}
+
+// Load returns what Store kept under k.
+func (km *KeyMemo) Load(k string) (any, bool) {
+	if km == nil {
+		return nil, false
+	}
+	v, ok := km.m[k]
+	return v, ok
+}
+
+// Store keeps v under k.
+func (km *KeyMemo) Store(k string, v any) {
+	if km == nil {
+		return
+	}
+	if km.m == nil {
+		km.m = make(map[string]any, 4)
+	}
+	km.m[k] = v
 }
 
 // grantWorkspace is step 1 of the KMS guide: a grant that lets WorkSpaces use

@@ -173,16 +173,16 @@ const tKeysFake, tGrantsFake = "test_kms_keys", "test_kms_grants"
 // lockKeyARN is storeKeys' one key.
 const lockKeyARN = "arn:aws:kms:" + lockRegion + ":" + lockAcct + ":key/k1"
 
-// storeKeys is KMS with one key whose record every call reads, as
-// internal/kms does, so that the key's lock shows in orderStore; its grants
-// are records too.
+// storeKeys is KMS with one key whose record every call reads, shared, as
+// internal/kms does (checkKey), so that the key's lock shows in orderStore;
+// its grants are records too.
 type storeKeys struct{}
 
 func (storeKeys) key(ctx context.Context, tx store.Tx, account, region, keyARN string) error {
 	if keyARN != lockKeyARN && keyARN != "" {
 		return awsproto.Errorf("NotFoundException", "Key '%s' does not exist", keyARN)
 	}
-	_, err := tx.Get(ctx, tKeysFake, key(account, region, "k1"))
+	_, err := tx.Get(store.SharedReads(ctx), tKeysFake, key(account, region, "k1"))
 	return err
 }
 

@@ -1,0 +1,165 @@
+package kms
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/deskplane/deskplane/internal/awsproto"
+	"github.com/deskplane/deskplane/internal/store"
+	"github.com/deskplane/deskplane/internal/workspaces"
+)
+
+// countGets is a Tx that counts the records read.
+type countGets struct {
+	store.Tx
+	n *int
+}
+
+func (c countGets) Get(ctx context.Context, table, key string) ([]byte, error) {
+	*c.n++
+	return c.Tx.Get(ctx, table, key)
+}
+
+func (c countGets) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
+	*c.n += len(keys)
+	return c.Tx.GetMany(ctx, table, keys)
+}
+
+// TestKeyMemoIsTheStore holds WorkSpaces' grants of a creation and a
+// desktop's provisioning calls with a workspaces.KeyMemo (as writeDesktops
+// and provision make them) to the same calls reading the
+// store each time: the same answers and the same CloudTrail events, when the
+// key and grants are usable, when the parent grant was retired before or
+// inside the transaction, and when the key is disabled; and the memo reads
+// fewer records.
+func TestKeyMemoIsTheStore(t *testing.T) {
+	const acct, region = "111122223333", "us-east-1"
+	type outcome struct {
+		answers []string // per call: "ok" or the error's code
+		events  []string // name and error code of each event recorded
+		gets    int
+	}
+	run := func(t *testing.T, scenario string, memo bool) outcome {
+		m, db, ev := testModule(t)
+		m.SetAuthorizer(identityAuthz{Allowed: true})
+		ctx := context.Background()
+		k, err := m.newKey(acct, region, "WorkSpaces volumes", "CUSTOMER", defaultKeyPolicy(acct), nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parent string
+		if err := db.Update(ctx, func(tx store.Tx) error {
+			if err := store.CreateJSON(ctx, tx, tKeys, key3(acct, region, k.KeyID), k); err != nil {
+				return err
+			}
+			parent, err = m.CreateGrant(ctx, tx, workspaces.GrantRequest{Account: acct, Region: region, KeyARN: k.ARN,
+				Grantee: "workspaces.us-east-1.amazonaws.com", Retiring: "workspaces.us-east-1.amazonaws.com",
+				Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant", "RetireGrant", "DescribeKey"},
+				ContextSubset: map[string]string{"aws:workspaces:sid-directoryid": "[S-1-5-21-1]@[d-1234abcd01]"},
+				Name:          "ws-1", CreatedBy: "arn:aws:iam::111122223333:user/admin", Caller: adminCall(acct, region)})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		admin := adminCall(acct, region)
+		admin.Now = time.Now()
+		switch scenario {
+		case "parent retired before":
+			if err := db.Update(ctx, func(tx store.Tx) error { return m.RetireGrant(ctx, tx, acct, region, k.ARN, parent) }); err != nil {
+				t.Fatal(err)
+			}
+		case "key disabled":
+			if _, err := m.disableKey(ctx, admin, &DisableKeyInput{KeyId: &k.KeyID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev.mu.Lock()
+		ev.evs = nil
+		ev.mu.Unlock()
+		var o outcome
+		answer := func(err error) {
+			switch ae := awsproto.As(err); {
+			case err == nil:
+				o.answers = append(o.answers, "ok")
+			case ae != nil:
+				o.answers = append(o.answers, ae.Code)
+			default:
+				t.Fatalf("%s: %v", scenario, err)
+			}
+		}
+		err = db.Update(ctx, func(stx store.Tx) error {
+			o = outcome{}
+			ctx := ctx
+			if memo {
+				ctx = workspaces.WithKeyMemo(ctx)
+			}
+			tx := countGets{stx, &o.gets}
+			// WorkSpaces' grants for two desktops of one creation
+			// (writeDesktops), on the caller's behalf.
+			for _, ws := range []string{"ws-2", "ws-3"} {
+				_, err := m.CreateGrant(ctx, tx, workspaces.GrantRequest{Account: acct, Region: region, KeyARN: k.ARN,
+					Grantee: "workspaces.us-east-1.amazonaws.com", Retiring: "workspaces.us-east-1.amazonaws.com",
+					Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant", "RetireGrant", "DescribeKey"},
+					ContextSubset: map[string]string{"aws:workspaces:sid-directoryid": "[S-1-5-21-2]@[d-1234abcd01]"},
+					Name:          ws, CreatedBy: "arn:aws:iam::111122223333:user/admin", Caller: adminCall(acct, region)})
+				answer(err)
+			}
+			answer(m.DescribeKey(ctx, tx, acct, region, k.ARN, parent))
+			if scenario == "parent retired inside" {
+				answer(m.RetireGrant(ctx, tx, acct, region, k.ARN, parent))
+			}
+			var gids []string
+			var blobs [][]byte
+			var ecs []map[string]string
+			for _, vol := range []string{"vol-r1", "vol-u1"} {
+				ec := map[string]string{"aws:workspaces:sid-directoryid": "[S-1-5-21-1]@[d-1234abcd01]", "aws:ebs:id": vol}
+				gid, err := m.CreateGrant(ctx, tx, workspaces.GrantRequest{Account: acct, Region: region, KeyARN: k.ARN,
+					Grantee: "ebs.us-east-1.amazonaws.com", Retiring: "ebs.us-east-1.amazonaws.com",
+					Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "RetireGrant"},
+					ContextSubset: ec, Name: vol, CreatedBy: "workspaces.us-east-1.amazonaws.com", ParentGrantID: parent})
+				answer(err)
+				blob, err := m.GenerateDataKeyWithoutPlaintext(ctx, tx, acct, region, k.ARN, ec, gid)
+				answer(err)
+				gids, blobs, ecs = append(gids, gid), append(blobs, blob), append(ecs, ec)
+			}
+			answer(m.DescribeKey(ctx, tx, acct, region, k.ARN, parent))
+			for i := range blobs {
+				answer(m.Decrypt(ctx, tx, acct, region, k.ARN, blobs[i], ecs[i], gids[i]))
+			}
+			// A grant retired inside the transaction is gone for the
+			// calls after it.
+			if gids[0] != "" {
+				answer(m.RetireGrant(ctx, tx, acct, region, k.ARN, gids[0]))
+				answer(m.Decrypt(ctx, tx, acct, region, k.ARN, blobs[0], ecs[0], gids[0]))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.mu.Lock()
+		for _, e := range ev.evs {
+			o.events = append(o.events, e.Operation+" "+e.ErrorCode+" "+e.InvokedBy)
+		}
+		ev.mu.Unlock()
+		return o
+	}
+	for _, scenario := range []string{"usable", "parent retired before", "parent retired inside", "key disabled"} {
+		t.Run(scenario, func(t *testing.T) {
+			plain, memo := run(t, scenario, false), run(t, scenario, true)
+			if !slices.Equal(plain.answers, memo.answers) {
+				t.Errorf("answers with the memo %v; reading the store %v", memo.answers, plain.answers)
+			}
+			if !slices.Equal(plain.events, memo.events) {
+				t.Errorf("events with the memo %v; reading the store %v", memo.events, plain.events)
+			}
+			if memo.gets >= plain.gets {
+				t.Errorf("the memo read %d records; the store each time %d", memo.gets, plain.gets)
+			}
+			t.Logf("%v; records read %d -> %d", fmt.Sprint(memo.answers), plain.gets, memo.gets)
+		})
+	}
+}

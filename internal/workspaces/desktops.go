@@ -1342,12 +1342,15 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	// The grants' KMS calls read their key once for the whole request
 	// (KeyMemo; this runs inside the creation's transaction), not once per
 	// desktop while the Region's count is held.
-	kctx := WithKeyMemo(ctx)
+	var kctx context.Context // made for the request's first encrypted desktop
 	for i, a := range as {
 		if refused[i] != nil {
 			continue
 		}
 		if a.w.VolumeKey != "" {
+			if kctx == nil {
+				kctx = WithKeyMemo(ctx)
+			}
 			if err := m.grantWorkspace(kctx, tx, c, a.w); err != nil {
 				if _, ok := toItemError(err); !ok {
 					return nil, err

@@ -342,6 +342,15 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 		tm.recs[k] = w
 	}
 	tm.patch = raw
+	for _, w := range tm.recs {
+		if w.VolumeKey != "" && w.State == "PENDING" {
+			// The batch's encrypted desktops share one KeyMemo: their key
+			// is read once for the batch, not once per desktop (this runs
+			// inside the job's transaction, so a retry starts anew).
+			ctx = WithKeyMemo(ctx)
+			break
+		}
+	}
 	for _, ref := range refs {
 		if err := m.applyTransitionIn(ctx, tx, ref, now, tm); err != nil {
 			return err
@@ -546,9 +555,11 @@ func (m *Module) provision(ctx context.Context, tx store.Tx, account, region str
 	}
 	if w.VolumeKey != "" {
 		// The desktop's KMS calls below read its key and grants once
-		// (KeyMemo): this runs inside the job's transaction, so a retry
-		// starts with a new memo.
-		ctx = WithKeyMemo(ctx)
+		// (KeyMemo, the provisioning batch's when it made one): this runs
+		// inside the job's transaction, so a retry starts with a new memo.
+		if KeyMemoOf(ctx) == nil {
+			ctx = WithKeyMemo(ctx)
+		}
 		for _, v := range m.encryptedVolumes(w) {
 			if err := m.createVolumeKey(ctx, tx, account, region, w, v); err != nil {
 				if ae := awsproto.As(err); ae != nil {
@@ -584,8 +595,9 @@ func (m *Module) encContext(w *desktopRec, v *volumeRec) map[string]string {
 	}
 }
 
-// KeyMemo holds what the KMS calls of one desktop's provisioning read of its
-// key and grants, and the grants they made, within one transaction, so that
+// KeyMemo holds what the KMS calls of one transaction (a desktop's
+// provisioning, a provisioning batch's desktops, a creation's grants) read
+// of keys and grants, and the grants they made, so that
 // the calls that follow use them instead of reading the store again (on
 // store/postgres a round trip each: the key was read seven times for a
 // desktop of two encrypted volumes). It is sound because the transaction

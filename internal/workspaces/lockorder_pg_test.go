@@ -2,19 +2,12 @@ package workspaces
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/deskplane/deskplane/internal/store/postgres"
+	"github.com/deskplane/deskplane/internal/store/postgres/pgtest"
 )
 
 // TestMigrateBesideCreateOnPostgres runs MigrateWorkspace and
@@ -152,48 +145,5 @@ func (e *lockEnv) provisioned(t *testing.T, prefix string, n int, create func(co
 
 func newLockEnvOnPostgres(t *testing.T) *lockEnv {
 	t.Helper()
-	dsn := os.Getenv("DESKPLANE_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("DESKPLANE_TEST_POSTGRES is not set (eval \"$(scripts/pg-start.sh)\")")
-	}
-	ctx := context.Background()
-	admin, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(admin.Close)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "deskplane_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	params := map[string]string{"search_path": schema, "deadlock_timeout": "60s"}
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		for k, v := range params {
-			q.Set(k, v)
-		}
-		u.RawQuery = q.Encode()
-		dsn = u.String()
-	} else {
-		for k, v := range params {
-			dsn += " " + k + "=" + v
-		}
-	}
-	db, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return newLockEnv(t, db)
+	return newLockEnv(t, pgtest.Open(t, map[string]string{"deadlock_timeout": "60s"}))
 }

@@ -1,0 +1,72 @@
+// Package pgtest opens throwaway PostgreSQL stores for tests: each on a
+// schema of its own in the database DESKPLANE_TEST_POSTGRES names, dropped
+// when the test ends.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deskplane/deskplane/internal/store/postgres"
+)
+
+// Open returns a store on a new schema of DESKPLANE_TEST_POSTGRES, with
+// settings (PostgreSQL run-time parameters such as deadlock_timeout) set on
+// its connections, and skips the test when the variable is not set.
+func Open(t testing.TB, settings map[string]string) *postgres.DB {
+	t.Helper()
+	dsn := os.Getenv("DESKPLANE_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("DESKPLANE_TEST_POSTGRES is not set (eval \"$(scripts/pg-start.sh)\")")
+	}
+	ctx := context.Background()
+	admin, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.Close)
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "deskplane_test_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	params := map[string]string{"search_path": schema}
+	for k, v := range settings {
+		params[k] = v
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		for k, v := range params {
+			q.Set(k, v)
+		}
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	} else {
+		for k, v := range params {
+			dsn += " " + k + "=" + v
+		}
+	}
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}

@@ -3,8 +3,6 @@ package workspaces
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -15,10 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
 
-	"github.com/deskplane/deskplane/internal/clock"
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
-	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -100,13 +96,8 @@ func TestBatchReportsUnexpectedErrors(t *testing.T) {
 func oneUserClient(t *testing.T, authz gateway.Authorizer, seed func(tx store.Tx, now time.Time) error) *workspaces.Client {
 	t.Helper()
 	db, update := openTestStore(t)
-	clk := clock.NewVirtual(time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), true)
-	timing, err := lifecycle.Profile("fast")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := New(Options{Config: config.Default(), Store: db, Engine: lifecycle.New(db, clk, timing, log), Log: log})
+	clk, eng, log := testEngine(t, db, time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), "fast")
+	m := New(Options{Config: config.Default(), Store: db, Engine: eng, Log: log})
 	update(func(tx store.Tx) error { return seed(tx, clk.Now()) })
 	g := gateway.New(m.Services()...)
 	g.Auth, g.Authz, g.Clock, g.Log = oneUser{account: config.CustomerAccount}, authz, clk, log

@@ -4,16 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/deskplane/deskplane/internal/clock"
 	"github.com/deskplane/deskplane/internal/config"
-	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -62,15 +58,10 @@ func TestProvisioningTakesTheHandedRecordsOfItsRefs(t *testing.T) {
 	ctx := context.Background()
 	const acct, region = config.CustomerAccount, "us-east-1"
 	db, update := openTestStore(t)
-	clk := clock.NewVirtual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), true)
-	timing, err := lifecycle.Profile("instant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := lifecycle.New(db, clk, timing, log)
+	clk, eng, log := testEngine(t, db, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), "instant")
 	m := New(Options{Config: config.Default(), Store: db, Engine: eng, Log: log})
 	now := clk.Now()
+	var err error
 	var refs jobRefs
 	var handed []storedRec
 	var keys []string
@@ -134,14 +125,9 @@ func TestProvisioningFromTheHandoffWritesWhatDecodingWrites(t *testing.T) {
 	)
 	provision := func(handoff int) []byte {
 		db, update := openTestStore(t)
-		clk := clock.NewVirtual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), true)
-		timing, err := lifecycle.Profile("instant")
-		if err != nil {
-			t.Fatal(err)
-		}
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		eng := lifecycle.New(db, clk, timing, log)
+		clk, eng, log := testEngine(t, db, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), "instant")
 		m := New(Options{Config: config.Default(), Store: db, Engine: eng, Log: log})
+		var err error
 		w := benchDesktop()
 		now := clk.Now()
 		w.State, w.AvailableSince, w.SnapshotBase, w.Seq = "PENDING", nil, nil, 0

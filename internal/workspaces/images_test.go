@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"reflect"
 	"regexp"
 	"strings"
@@ -109,13 +107,7 @@ func newImgEnv(t *testing.T, tune ...func(*config.Config)) *imgEnv {
 	t.Helper()
 	ctx := context.Background()
 	db, _ := openTestStore(t)
-	clk := clock.NewVirtual(time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), true)
-	timing, err := lifecycle.Profile("instant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := lifecycle.New(db, clk, timing, log)
+	clk, eng, log := testEngine(t, db, time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), "instant")
 	cfg := config.Default()
 	for _, f := range tune {
 		f(cfg)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -281,13 +279,7 @@ const lockAcct, lockRegion, lockDir = config.CustomerAccount, "us-east-1", "d-01
 func newLockEnv(t *testing.T, b store.Backend) *lockEnv {
 	t.Helper()
 	ctx := context.Background()
-	clk := clock.NewVirtual(time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), true)
-	timing, err := lifecycle.Profile("instant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := lifecycle.New(b, clk, timing, log)
+	clk, eng, log := testEngine(t, b, time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), "instant")
 	m := New(Options{Config: config.Default(), Store: b, Engine: eng, EC2: storeEC2{}, Directories: allUsers{}, Log: log})
 	m.SetKeys(storeKeys{})
 	gw := gateway.New(m.svc)
@@ -305,7 +297,7 @@ func newLockEnv(t *testing.T, b store.Backend) *lockEnv {
 	}
 	e.bundle = e.bundles[0]
 	subnets := []string{"subnet-0a", "subnet-0b"}
-	err = b.Update(ctx, func(tx store.Tx) error {
+	err := b.Update(ctx, func(tx store.Tx) error {
 		for i, id := range subnets {
 			b, _ := json.Marshal(Subnet{SubnetID: id, VPCID: "vpc-1", CIDR: fmt.Sprintf("10.0.%d.0/24", i+1), AZ: lockRegion + "a"})
 			if err := tx.Put(ctx, tSubnetsFake, key(lockAcct, lockRegion, id), b); err != nil {

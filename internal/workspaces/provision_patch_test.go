@@ -3,15 +3,11 @@ package workspaces
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"testing"
 	"time"
 
-	"github.com/deskplane/deskplane/internal/clock"
 	"github.com/deskplane/deskplane/internal/config"
-	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -26,13 +22,8 @@ func TestProvisionedPatchIsTheEncoding(t *testing.T) {
 	ctx := context.Background()
 	const acct, region = config.CustomerAccount, "us-east-1"
 	db, update := openTestStore(t)
-	clk := clock.NewVirtual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), true)
-	timing, err := lifecycle.Profile("instant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m := New(Options{Config: config.Default(), Store: db, Engine: lifecycle.New(db, clk, timing, log), Log: log})
+	_, eng, log := testEngine(t, db, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), "instant")
+	m := New(Options{Config: config.Default(), Store: db, Engine: eng, Log: log})
 	r := rand.New(rand.NewPCG(19, 12))
 	spelled := []string{`,"state":"PENDING"`, `,"c":1`, `"},"c":2,"ss":`, `\",\"c\":`}
 	patched, declined := 0, 0

@@ -2,9 +2,14 @@ package workspaces
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/deskplane/deskplane/internal/clock"
+	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
@@ -26,4 +31,17 @@ func openTestStore(t *testing.T) (*sqlite.DB, func(fn func(tx store.Tx) error)) 
 			t.Fatal(err)
 		}
 	}
+}
+
+// testEngine returns a virtual clock frozen at start, a logger that
+// discards, and a lifecycle engine on b with the timing profile named.
+func testEngine(t *testing.T, b store.Backend, start time.Time, profile string) (*clock.Virtual, *lifecycle.Engine, *slog.Logger) {
+	t.Helper()
+	clk := clock.NewVirtual(start, true)
+	timing, err := lifecycle.Profile(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return clk, lifecycle.New(b, clk, timing, log), log
 }

@@ -2,12 +2,9 @@ package lifecycle_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,12 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/deskplane/deskplane/internal/clock"
 	"github.com/deskplane/deskplane/internal/lifecycle"
 	"github.com/deskplane/deskplane/internal/store"
 	"github.com/deskplane/deskplane/internal/store/postgres"
+	"github.com/deskplane/deskplane/internal/store/postgres/pgtest"
 	"github.com/deskplane/deskplane/internal/store/sqlite"
 )
 
@@ -72,26 +68,7 @@ func backends(t *testing.T) []backend {
 	}
 	return append(out, backend{name: "postgres",
 		open: func(t *testing.T) store.Backend {
-			admin, err := pgxpool.New(t.Context(), base)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(admin.Close)
-			b := make([]byte, 6)
-			rand.Read(b)
-			schema := "deskplane_test_" + hex.EncodeToString(b)
-			if _, err := admin.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { admin.Exec(context.WithoutCancel(t.Context()), "DROP SCHEMA "+schema+" CASCADE") })
-			u, err := url.Parse(base)
-			if err != nil {
-				t.Fatal(err)
-			}
-			q := u.Query()
-			q.Set("search_path", schema)
-			u.RawQuery = q.Encode()
-			dsn = u.String()
+			dsn = pgtest.DSN(t, nil)
 			return openPG(t)
 		},
 		reopen: func(t *testing.T, b store.Backend) store.Backend {

@@ -17,10 +17,23 @@ import (
 	"github.com/deskplane/deskplane/internal/store/postgres"
 )
 
-// Open returns a store on a new schema of DESKPLANE_TEST_POSTGRES, with
-// settings (PostgreSQL run-time parameters such as deadlock_timeout) set on
-// its connections, and skips the test when the variable is not set.
+// Open returns a store on a new schema of DESKPLANE_TEST_POSTGRES (see
+// DSN), closed when the test ends.
 func Open(t testing.TB, settings map[string]string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), DSN(t, settings))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// DSN makes a new schema of DESKPLANE_TEST_POSTGRES, dropped when the test
+// ends, and returns a DSN whose connections use it, with settings
+// (PostgreSQL run-time parameters such as deadlock_timeout) set on them. It
+// skips the test when the variable is not set.
+func DSN(t testing.TB, settings map[string]string) string {
 	t.Helper()
 	dsn := os.Getenv("DESKPLANE_TEST_POSTGRES")
 	if dsn == "" {
@@ -63,10 +76,5 @@ func Open(t testing.TB, settings map[string]string) *postgres.DB {
 			dsn += " " + k + "=" + v
 		}
 	}
-	db, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return dsn
 }

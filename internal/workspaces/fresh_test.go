@@ -61,7 +61,6 @@ func TestProvisioningTakesTheHandedRecordsOfItsRefs(t *testing.T) {
 	clk, eng, log := testEngine(t, db, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), "instant")
 	m := New(Options{Config: config.Default(), Store: db, Engine: eng, Log: log})
 	now := clk.Now()
-	var err error
 	var refs jobRefs
 	var handed []storedRec
 	var keys []string
@@ -93,11 +92,8 @@ func TestProvisioningTakesTheHandedRecordsOfItsRefs(t *testing.T) {
 		t.Fatal("the provisioning job left the handed records")
 	}
 	for i, k := range keys {
-		var got []byte
-		if err := db.View(ctx, func(tx store.Tx) error {
-			got, err = tx.Get(ctx, tDesktops, k)
-			return err
-		}); err != nil {
+		got, err := db.Get(ctx, tDesktops, k)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Contains(got, []byte(`"state":"AVAILABLE"`)) {
@@ -162,11 +158,8 @@ func TestProvisioningFromTheHandoffWritesWhatDecodingWrites(t *testing.T) {
 		if len(m.fresh.m) != 0 {
 			t.Fatal("the provisioning job left the handed record")
 		}
-		var got []byte
-		if err := db.View(ctx, func(tx store.Tx) error {
-			got, err = tx.Get(ctx, tDesktops, k)
-			return err
-		}); err != nil {
+		got, err := db.Get(ctx, tDesktops, k)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Contains(got, []byte(`"state":"AVAILABLE"`)) {

@@ -143,47 +143,38 @@ func TestEncryptedCreationsBesideKeyStatesOnPostgres(t *testing.T) {
 	var mu sync.Mutex
 	made := map[string]bool{} // grant ids that must be on the key
 	var created, refused atomic.Int64
-	ctx30, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	var errs []error
-	report := func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}
 	var done atomic.Int64
-	for w := range workers {
-		wg.Go(func() {
-			defer done.Add(1)
-			for r := range rounds {
-				name := fmt.Sprintf("ws-%d-%d", w, r)
-				id, err := create(ctx30, name)
-				if err != nil {
-					if !disabled(err) {
-						report(fmt.Errorf("creation %s: %w", name, err))
-					}
-					refused.Add(1)
-					continue
+	toggles := 0
+	stalled := pgtest.Beside(t, "creations beside DisableKey", workers, func(ctx30 context.Context, w int, report func(error)) {
+		defer done.Add(1)
+		for r := range rounds {
+			name := fmt.Sprintf("ws-%d-%d", w, r)
+			id, err := create(ctx30, name)
+			if err != nil {
+				if !disabled(err) {
+					report(fmt.Errorf("creation %s: %w", name, err))
 				}
-				created.Add(1)
-				ids, err := provision(ctx30, name, id)
-				mu.Lock()
-				made[id] = true
-				if err == nil {
-					for _, g := range ids {
-						made[g] = true
-					}
-				}
-				mu.Unlock()
-				if err != nil && !disabled(err) {
-					report(fmt.Errorf("provisioning %s: %w", name, err))
+				refused.Add(1)
+				continue
+			}
+			created.Add(1)
+			ids, err := provision(ctx30, name, id)
+			mu.Lock()
+			made[id] = true
+			if err == nil {
+				for _, g := range ids {
+					made[g] = true
 				}
 			}
-		})
-	}
-	toggles := 0
-	wg.Go(func() { // the key's state changes, beside them
+			mu.Unlock()
+			if err != nil && !disabled(err) {
+				report(fmt.Errorf("provisioning %s: %w", name, err))
+			}
+		}
+	}, func(ctx30 context.Context, w int, report func(error)) { // the key's state changes, beside them
+		if w != 0 {
+			return
+		}
 		for done.Load() < workers && ctx30.Err() == nil {
 			if _, err := m.disableKey(ctx30, admin, &DisableKeyInput{KeyId: &k.KeyID}); err != nil {
 				report(fmt.Errorf("DisableKey: %w", err))
@@ -196,12 +187,8 @@ func TestEncryptedCreationsBesideKeyStatesOnPostgres(t *testing.T) {
 			toggles++
 		}
 	})
-	wg.Wait()
-	if ctx30.Err() != nil {
-		t.Fatalf("the creations beside DisableKey stalled until the test's deadline: transactions wait on each other's locks")
-	}
-	for _, err := range errs {
-		t.Error(err)
+	if stalled {
+		t.FailNow()
 	}
 	if n := violations.Load(); n > 0 {
 		t.Errorf("%d transactions made grants while the committed key was not Enabled (a DisableKey committed before them)", n)

@@ -3,7 +3,6 @@ package workspaces
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +27,7 @@ func TestMigrateBesideCreateOnPostgres(t *testing.T) {
 	// bundle the test does not depend on it.
 	e.bundle = e.bundles[2]
 
-	beside(t, "migrations and creations", workers, func(ctx context.Context, w int, report func(error)) {
+	pgtest.Beside(t, "migrations and creations", workers, func(ctx context.Context, w int, report func(error)) {
 		for r := range rounds {
 			if err := e.migrate(ctx, ids[w*rounds+r]); err != nil {
 				report(err)
@@ -57,7 +56,7 @@ func TestRebuildBesideEncryptedCreateOnPostgres(t *testing.T) {
 	// shared now; with another bundle the test does not depend on it.
 	e.bundle = e.bundles[2]
 
-	beside(t, "rebuilds and creations", workers, func(ctx context.Context, w int, report func(error)) { // rebuilds, and their jobs
+	pgtest.Beside(t, "rebuilds and creations", workers, func(ctx context.Context, w int, report func(error)) { // rebuilds, and their jobs
 		for r := range rounds {
 			id := ids[w*rounds+r]
 			if out, err := e.call(ctx, "RebuildWorkspaces", fmt.Sprintf(`{"RebuildWorkspaceRequests":[{"WorkspaceId":%q}]}`, id)); err != nil {
@@ -87,40 +86,6 @@ func TestRebuildBesideEncryptedCreateOnPostgres(t *testing.T) {
 	}
 }
 
-// newLockEnvOnPostgres is newLockEnv on a fresh schema of
-// DESKPLANE_TEST_POSTGRES, with deadlock_timeout at a minute: a deadlock
-// stalls until the test's deadline instead of being broken and retried.
-// beside runs every loop once for each of workers, each in a goroutine of
-// its own, under a 30 s deadline, and fails the test with every error the
-// loops report. With deadlock_timeout raised, two transactions that wait on
-// each other's locks keep waiting: a stall shows as the deadline passing.
-// what names the operations in that failure.
-func beside(t *testing.T, what string, workers int, loops ...func(ctx context.Context, w int, report func(error))) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var mu sync.Mutex
-	var errs []error
-	report := func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		for _, loop := range loops {
-			wg.Go(func() { loop(ctx, w, report) })
-		}
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		t.Errorf("the %s stalled until the test's deadline: transactions wait on each other's locks (a deadlock, left unbroken for deadlock_timeout)", what)
-	}
-	for _, err := range errs {
-		t.Error(err)
-	}
-}
-
 // provisioned creates n desktops with create, 25 to a call, of users
 // prefix0, prefix1…, runs their jobs and moves the clock on an hour (their
 // user volumes' first snapshots), and returns their ids.
@@ -143,6 +108,9 @@ func (e *lockEnv) provisioned(t *testing.T, prefix string, n int, create func(co
 	return ids
 }
 
+// newLockEnvOnPostgres is newLockEnv on a fresh schema of
+// DESKPLANE_TEST_POSTGRES, with deadlock_timeout at a minute: a deadlock
+// stalls until the test's deadline instead of being broken and retried.
 func newLockEnvOnPostgres(t *testing.T) *lockEnv {
 	t.Helper()
 	return newLockEnv(t, pgtest.Open(t, map[string]string{"deadlock_timeout": "60s"}))

@@ -10,7 +10,9 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -77,4 +79,37 @@ func DSN(t testing.TB, settings map[string]string) string {
 		}
 	}
 	return dsn
+}
+
+// Beside runs every loop once for each of workers, each in a goroutine of
+// its own, under a 30 s deadline, and fails the test with every error the
+// loops report. With deadlock_timeout raised (see Open), two transactions
+// that wait on each other's locks keep waiting: a stall shows as the
+// deadline passing. what names the operations in that failure. It reports
+// whether they stalled.
+func Beside(t testing.TB, what string, workers int, loops ...func(ctx context.Context, w int, report func(error))) (stalled bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var errs []error
+	report := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		for _, loop := range loops {
+			wg.Go(func() { loop(ctx, w, report) })
+		}
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Errorf("the %s stalled until the test's deadline: transactions wait on each other's locks (a deadlock, left unbroken for deadlock_timeout)", what)
+	}
+	for _, err := range errs {
+		t.Error(err)
+	}
+	return ctx.Err() != nil
 }

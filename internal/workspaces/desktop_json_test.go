@@ -500,3 +500,55 @@ func BenchmarkTagsFromList(b *testing.B) {
 		}
 	}
 }
+
+// TestJobPayloadsShareTheKeysPrefix: a payload's "p" is all its keys share
+// (a request's ordered ids too), never a part of a character, and payloads
+// written before it was (ACCOUNT/REGION/ alone) decode to the same refs and
+// entries.
+func TestJobPayloadsShareTheKeysPrefix(t *testing.T) {
+	refs := jobRefs{{Key: "111122223333/us-east-1/ws-0bt8zirbv"}, {Key: "111122223333/us-east-1/ws-0bt8zirbw", Seq: 2}}
+	b, err := refs.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"v":2,"p":"111122223333/us-east-1/ws-0bt8zirb","k":["v","w"],"s":[0,2]}`; string(b) != want {
+		t.Errorf("refs: %s, want %s", b, want)
+	}
+	old := `{"v":2,"p":"111122223333/us-east-1/","k":["ws-0bt8zirbv","ws-0bt8zirbw"],"s":[0,2]}`
+	for _, p := range []string{string(b), old} {
+		got, err := decodeJobRefs([]byte(p))
+		if err != nil || !reflect.DeepEqual(got, []jobRef(refs)) {
+			t.Errorf("%s decodes to %+v (%v), want %+v", p, got, err, refs)
+		}
+		if got, err := decodeV2Refs([]byte(p)); err != nil || !reflect.DeepEqual(got, []jobRef(refs)) {
+			t.Errorf("%s decodes (general) to %+v (%v), want %+v", p, got, err, refs)
+		}
+	}
+	due := time.Date(2026, 12, 13, 6, 0, 0, 0, time.UTC)
+	oldEntries := `{"v":2,"p":"111122223333/us-east-1/","k":["ws-0bt8zirbv","ws-0bt8zirbw"],"t":` +
+		strconv.FormatInt(due.UnixNano(), 10) + `,"ds":[0,3600]}`
+	es, err := decodeMaintEntries([]byte(oldEntries))
+	if err != nil || len(es) != 2 || es[1].Key != refs[1].Key || !es[1].Due.Equal(due.Add(time.Hour)) {
+		t.Errorf("%s decodes to %+v (%v)", oldEntries, es, err)
+	}
+	nb, err := maintEntries(es).AppendJSON(nil)
+	if err != nil || !bytes.Contains(nb, []byte(`"p":"111122223333/us-east-1/ws-0bt8zirb","k":["v","w"]`)) {
+		t.Errorf("entries: %s (%v)", nb, err)
+	}
+	// Keys that share the first byte of a character and not its second
+	// (é is C3 A9, ê C3 AA), one that is all the prefix, and one alone.
+	for _, keys := range [][]string{{"a/é1", "a/ê1"}, {"a/é", "a/é", "a/éx"}, {"a/b", "a/bc"}, {"only"}, {"x", "y"}} {
+		var rs jobRefs
+		for _, k := range keys {
+			rs = append(rs, jobRef{Key: k})
+		}
+		b, err := rs.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeJobRefs(b)
+		if err != nil || !reflect.DeepEqual(got, []jobRef(rs)) {
+			t.Errorf("%q: %s decodes to %+v (%v)", keys, b, got, err)
+		}
+	}
+}

@@ -15,8 +15,8 @@ import (
 )
 
 // The batch and maintenance-group job payloads are written in a compact form
-// (version 2): the desktops' common key prefix once, then their ids, and the
-// maintenance windows as seconds after the earliest one. A CreateWorkspaces
+// (version 2): the desktops' common key prefix once, then the rest of each
+// key, and the maintenance windows as seconds after the earliest one. A CreateWorkspaces
 // request of 25 desktops wrote about 1.3 KB of refs and 2.2 KB of entries in
 // the first form (an array of objects), more than SQLite keeps in a row of
 // the jobs table, so each spilled to an overflow page that every enqueue,
@@ -28,6 +28,8 @@ import (
 //	entries v1: [{"key":"111122223333/us-east-1/ws-0bst0hl6x","due":"2026-12-13T06:00:00Z"},...]
 //	entries v2: {"v":2,"p":"111122223333/us-east-1/","k":["ws-0bst0hl6x",...],"t":UNIX_NANOS,"ds":[SECONDS,...]}
 //
+// Since session 12 "p" is all the keys share (keyPrefix), about 10 bytes
+// more for a request's ids: {"v":2,"p":"111122223333/us-east-1/ws-0bst0h","k":["l6x",...]}.
 // "s" is left out when every seq is 0; "ds" becomes "dn" (nanoseconds) when a
 // window is not a whole number of seconds after the earliest.
 
@@ -42,22 +44,31 @@ type jobPayloadV2 struct {
 	DueN   []int64  `json:"dn,omitempty"`
 }
 
-// keyPrefix is the ACCOUNT/REGION/ prefix every key shares ("" when they do
-// not all share the first one's).
+// keyPrefix is the longest prefix of ASCII bytes every key shares: the
+// ACCOUNT/REGION/ of a request's desktops and the start their ids share
+// (a request's ids are made in order, so its 25 share about 10 bytes:
+// "ws-0bt8zir"). Each key is written as what follows it. A decoder of
+// either version joins the two ("p" + "k"), so a payload of a longer
+// prefix reads as one of ACCOUNT/REGION/ did. The prefix stops before a
+// byte outside ASCII, so it never splits a character.
 func keyPrefix(n int, key func(int) string) string {
 	if n == 0 {
 		return ""
 	}
-	first := key(0)
-	i := strings.LastIndexByte(first, '/')
-	if i < 0 {
-		return ""
-	}
-	p := first[:i+1]
-	for j := 1; j < n; j++ {
-		if !strings.HasPrefix(key(j), p) {
-			return ""
+	p := key(0)
+	for i := 0; i < len(p); i++ {
+		if p[i] >= utf8.RuneSelf {
+			p = p[:i]
+			break
 		}
+	}
+	for j := 1; j < n && p != ""; j++ {
+		k := key(j)
+		i := 0
+		for i < len(p) && i < len(k) && p[i] == k[i] {
+			i++
+		}
+		p = p[:i]
 	}
 	return p
 }

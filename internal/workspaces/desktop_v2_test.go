@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
 )
@@ -345,16 +346,18 @@ func TestComputerNameAsBefore(t *testing.T) {
 	}
 }
 
-// TestMaintGroupIDIsTheRequests: a request's maintenance group id, stored
-// in each of its desktops' records, is its request id alone (not the
-// account and Region too); two calls without one get two groups.
-func TestMaintGroupIDIsTheRequests(t *testing.T) {
-	const req = "63b85726-a2c9-4e91-9a2c-33fe68b14a98"
-	if got := maintGroupID(req); got != "mwg/"+req {
-		t.Fatalf("maintGroupID(%q) = %q, want %q", req, got, "mwg/"+req)
-	}
-	a, b := maintGroupID(""), maintGroupID("")
-	if a == b || !strings.HasPrefix(a, "mwg/") || len(a) != len("mwg/")+len(req) {
-		t.Fatalf("calls without a request id got groups %q and %q", a, b)
+// TestMaintGroupIDIsShortAndRandom: a request's maintenance group id,
+// stored in each of its desktops' records, is "mwg/" and 20 base-36
+// characters (not the request id, 36, nor the account and Region too); two
+// requests get two groups.
+func TestMaintGroupIDIsShortAndRandom(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		g := maintGroupID()
+		rest, ok := strings.CutPrefix(g, "mwg/")
+		if !ok || len(rest) != 20 || strings.Trim(rest, ids.Base36) != "" || seen[g] {
+			t.Fatalf("maintenance group id %q (seen before: %v)", g, seen[g])
+		}
+		seen[g] = true
 	}
 }

@@ -795,3 +795,61 @@ func TestUncachedCreateAfterDeleteInOneUpdate(t *testing.T) {
 		}
 	}
 }
+
+// A key created (Create, CreateMany) is held by the key filter as soon as
+// it is written, as a Put's is, though the create adds it without checking
+// the filter again (addAbsent): a second create of it, in the same update
+// or a later one, is refused, and it is counted in the filter once.
+func TestKeyFilterHoldsCreatedKeys(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	<-db.keysDone
+	keys := func() int {
+		n := 0
+		for _, l := range db.keys.recent.layers {
+			n += l.keys
+		}
+		return n
+	}
+	before := keys()
+	err := db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Create(ctx, "d", "a", []byte("1")); err != nil {
+			return err
+		}
+		if !db.keys.mayHold(recordKey(nil, "d", "a")) {
+			t.Error("a key created in this update is not in the filter")
+		}
+		if err := tx.Create(ctx, "d", "a", []byte("2")); !errors.Is(err, store.ErrExists) {
+			t.Errorf("Create of a key created in the same update = %v, want ErrExists", err)
+		}
+		existing, err := tx.CreateMany(ctx, "d", []store.KV{{Key: "b", Value: []byte("1")}, {Key: "b", Value: []byte("2")}, {Key: "a", Value: []byte("3")}})
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(existing, []string{"b", "a"}) {
+			t.Errorf("CreateMany found %q existing, want b (given twice) and a", existing)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := keys() - before; n != 2 {
+		t.Errorf("the filter counted %d keys for 2 created", n)
+	}
+	db.ReadCache().SetMaxEntries(0) // the next write group's entry drops a and b from the cache
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "d", "c", []byte("1")) }); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(ctx, func(tx store.Tx) error {
+		for _, k := range []string{"a", "b"} {
+			if err := tx.Create(ctx, "d", k, []byte("4")); !errors.Is(err, store.ErrExists) {
+				t.Errorf("Create of committed key %s = %v, want ErrExists", k, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -44,9 +44,28 @@ func (f *keyFilter) mayHold(key []byte) bool {
 	return base.has(h) || f.recent.has(h)
 }
 
+// absent reports whether the store certainly does not hold key (mayHold's
+// false) and, when it does not, the key's hash for addAbsent. Writer only.
+func (f *keyFilter) absent(key []byte) (h uint64, ok bool) {
+	base := f.base.Load()
+	if base == nil {
+		return 0, false // still reading the keys at Open
+	}
+	h = filterHash(key)
+	return h, !base.has(h) && !f.recent.has(h)
+}
+
 // add notes a record, job or claim key the writer is writing. Writer only.
 func (f *keyFilter) add(key []byte) {
 	f.recent.add(filterHash(key))
+}
+
+// addAbsent notes a key absent answered for (its hash h) and that nothing
+// was added since: it skips add's check of every layer for the key (and
+// the key's hash again), which absent has just made. A create writes such
+// keys, two per desktop. Writer only.
+func (f *keyFilter) addAbsent(h uint64) {
+	f.recent.addNew(h)
 }
 
 // filterHash is a key's hash in the filter.
@@ -110,6 +129,11 @@ func (l *bloomLayers) add(h uint64) {
 	if l.has(h) {
 		return
 	}
+	l.addNew(h)
+}
+
+// addNew adds a key by its hash, which the filter does not hold.
+func (l *bloomLayers) addNew(h uint64) {
 	if len(l.layers) == 0 || l.layers[len(l.layers)-1].full() {
 		n := firstLayerKeys
 		if len(l.layers) > 0 {

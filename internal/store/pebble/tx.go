@@ -105,23 +105,26 @@ func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 // The key filter is asked first: a new key (a create's) is answered by it
 // alone, without the read cache's key string, its lock and its miss; an
 // existing key is looked up in the cache without building its key string
-// (Peek), as a miss here fills nothing.
-func (t *tx) exists(table, key string) (bool, error) {
+// (Peek), as a miss here fills nothing. fresh is true when the filter
+// answered (h is then the key's hash in it, for put's addAbsent).
+func (t *tx) exists(table, key string) (ok, fresh bool, h uint64, err error) {
 	k := t.key(table, key)
-	if t.b != nil && !t.db.keys.mayHold(k) {
-		return false, nil // the filter knows every key the store may hold
+	if t.b != nil {
+		if h, absent := t.db.keys.absent(k); absent {
+			return false, true, h, nil // the filter knows every key the store may hold
+		}
 	}
 	if v, ok := t.reads.Peek(t.dirty, t.written, table, key); ok {
-		return v != nil, nil
+		return v != nil, false, 0, nil
 	}
 	_, closer, err := t.r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
+		return false, false, 0, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("pebble: get %s/%s: %w", table, key, err)
+		return false, false, 0, fmt.Errorf("pebble: get %s/%s: %w", table, key, err)
 	}
-	return true, closer.Close()
+	return true, false, 0, closer.Close()
 }
 
 func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
@@ -132,11 +135,22 @@ func (t *tx) Put(ctx context.Context, table, key string, value []byte) error {
 // cache is to make of it (value, or readcache.Uncached for a record
 // created under store.Uncached).
 func (t *tx) put(table, key string, value, cached []byte) error {
+	return t.putFresh(table, key, value, cached, false, 0)
+}
+
+// putFresh is put of a key exists has just found absent by the key filter
+// alone when fresh (h its hash): it is added to the filter without the
+// filter's check whether it holds it.
+func (t *tx) putFresh(table, key string, value, cached []byte, fresh bool, h uint64) error {
 	if t.b == nil {
 		return errReadOnly
 	}
 	k := t.key(table, key)
-	t.db.keys.add(k) // before the batch can be committed
+	if fresh { // before the batch can be committed
+		t.db.keys.addAbsent(h)
+	} else {
+		t.db.keys.add(k)
+	}
 	if err := t.b.Set(k, value, nil); err != nil {
 		return fmt.Errorf("pebble: put %s/%s: %w", table, key, err)
 	}
@@ -157,21 +171,21 @@ func (t *tx) Create(ctx context.Context, table, key string, value []byte) error 
 	if t.b == nil {
 		return errReadOnly
 	}
-	ok, err := t.exists(table, key)
+	ok, fresh, h, err := t.exists(table, key)
 	if err != nil {
 		return err
 	}
 	if ok {
 		return store.ErrExists
 	}
-	return t.put(table, key, value, createdValue(ctx, value))
+	return t.putFresh(table, key, value, createdValue(ctx, value), fresh, h)
 }
 
 func (t *tx) Delete(ctx context.Context, table, key string) error {
 	if t.b == nil {
 		return errReadOnly
 	}
-	ok, err := t.exists(table, key)
+	ok, _, _, err := t.exists(table, key)
 	if err != nil {
 		return err
 	}
@@ -234,7 +248,7 @@ func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]s
 	uncached := store.IsUncached(ctx)
 	var existing []string
 	for _, r := range recs {
-		ok, err := t.exists(table, r.Key)
+		ok, fresh, h, err := t.exists(table, r.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -246,7 +260,7 @@ func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]s
 		if uncached {
 			cached = readcache.Uncached()
 		}
-		if err := t.put(table, r.Key, r.Value, cached); err != nil {
+		if err := t.putFresh(table, r.Key, r.Value, cached, fresh, h); err != nil {
 			return nil, err
 		}
 	}

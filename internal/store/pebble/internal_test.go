@@ -853,3 +853,53 @@ func TestKeyFilterHoldsCreatedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A key an update's GetMany found is written without adding it to the key
+// filter again (it is there), but only that key, in the order found: a key
+// written between (not found) is added, and a later Create of either is
+// refused.
+func TestKeyFilterAfterGetMany(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	<-db.keysDone
+	put := func(k string) {
+		if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "d", k, []byte("1")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a")
+	put("b")
+	err := db.Update(ctx, func(tx store.Tx) error {
+		got, err := tx.GetMany(ctx, "d", []string{"a", "none", "b"})
+		if err != nil || len(got) != 2 {
+			t.Fatalf("GetMany: %v, %v", got, err)
+		}
+		for _, k := range []string{"x", "a", "y", "b", "z"} {
+			if err := tx.Put(ctx, "d", k, []byte("2")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"x", "y", "z", "none"} {
+		if k != "none" && !db.keys.mayHold(recordKey(nil, "d", k)) {
+			t.Errorf("%s, written after a GetMany, is not in the key filter", k)
+		}
+	}
+	db.ReadCache().SetMaxEntries(0) // the next write group's entry drops the keys from the cache
+	put("c")
+	err = db.Update(ctx, func(tx store.Tx) error {
+		for _, k := range []string{"a", "b", "x", "y", "z"} {
+			if err := tx.Create(ctx, "d", k, []byte("3")); !errors.Is(err, store.ErrExists) {
+				t.Errorf("Create of committed key %s = %v, want ErrExists", k, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

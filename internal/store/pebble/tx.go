@@ -34,7 +34,19 @@ type tx struct {
 	// rewrote is whether a record was written twice: the batch holds
 	// both writes, and is compacted to the last before it is committed.
 	rewrote bool
+	// found lists, in order, the keys this update's GetMany found (a
+	// writer update's only); put has written the first nextFound of them
+	// since. A key found is in the key filter (every key the store holds
+	// is), so put writes the next of them without adding it to the filter,
+	// where the filter's check whether it holds the key cost a cache miss:
+	// a provisioning batch reads its desktops, then writes them in the same
+	// order. A key written out of that order is added as any other.
+	found     []foundKey
+	nextFound int
 }
+
+// foundKey is a key an update's Get found.
+type foundKey struct{ table, key string }
 
 // key returns the record key of table/key in the scratch buffer (valid
 // until the next call).
@@ -101,6 +113,16 @@ func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 	return v, nil
 }
 
+// wasFound reports whether table/key is the next key found and not yet
+// written (found), and moves past it.
+func (t *tx) wasFound(table, key string) bool {
+	if t.nextFound < len(t.found) && t.found[t.nextFound] == (foundKey{table, key}) {
+		t.nextFound++
+		return true
+	}
+	return false
+}
+
 // exists reports whether table/key holds a record, as this update sees it.
 // The key filter is asked first: a new key (a create's) is answered by it
 // alone, without the read cache's key string, its lock and its miss; an
@@ -146,9 +168,11 @@ func (t *tx) putFresh(table, key string, value, cached []byte, fresh bool, h uin
 		return errReadOnly
 	}
 	k := t.key(table, key)
-	if fresh { // before the batch can be committed
+	switch { // before the batch can be committed
+	case fresh:
 		t.db.keys.addAbsent(h)
-	} else {
+	case t.wasFound(table, key): // the filter holds it
+	default:
 		t.db.keys.add(k)
 	}
 	if err := t.b.Set(k, value, nil); err != nil {
@@ -201,6 +225,9 @@ func (t *tx) Delete(ctx context.Context, table, key string) error {
 
 func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(keys))
+	if t.b != nil && t.found == nil {
+		t.found = make([]foundKey, 0, len(keys))
+	}
 	for _, k := range keys {
 		v, err := t.Get(ctx, table, k)
 		if errors.Is(err, store.ErrNotFound) {
@@ -210,6 +237,9 @@ func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[stri
 			return nil, err
 		}
 		out[k] = v
+		if t.b != nil {
+			t.found = append(t.found, foundKey{table, k})
+		}
 	}
 	return out, nil
 }

@@ -903,3 +903,32 @@ func TestKeyFilterAfterGetMany(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A full layer of many keys (as a store of 500,000 desktops has) says
+// present for as few absent keys as a small one: its probes' steps do not
+// repeat its block's bits.
+func TestBloomLayerOfManyKeys(t *testing.T) {
+	const n = 1 << 20
+	b := newBloom(n)
+	key := func(i int) uint64 { return maphash.Bytes(filterSeed, recordKey(nil, "t", fmt.Sprintf("key-%d", i))) }
+	for i := range n {
+		b.add(key(i))
+	}
+	for i := 0; i < n; i += 97 {
+		if !b.has(key(i)) {
+			t.Fatalf("key %d added but not held", i)
+		}
+	}
+	fp := 0
+	const absent = n / 4
+	for i := n; i < n+absent; i++ {
+		if b.has(key(i)) {
+			fp++
+		}
+	}
+	if rate := float64(fp) / absent; rate > 0.006 {
+		t.Errorf("false positives %.4f of absent keys in a full layer of %d keys, want under 0.6%%", rate, n)
+	} else {
+		t.Logf("false positives: %d of %d absent keys", fp, absent)
+	}
+}

@@ -64,6 +64,9 @@ func keyPrefix(n int, key func(int) string) string {
 	}
 	for j := 1; j < n && p != ""; j++ {
 		k := key(j)
+		if strings.HasPrefix(k, p) {
+			continue // the usual case once the prefix is found
+		}
 		i := 0
 		for i < len(p) && i < len(k) && p[i] == k[i] {
 			i++

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -930,5 +931,54 @@ func TestBloomLayerOfManyKeys(t *testing.T) {
 		t.Errorf("false positives %.4f of absent keys in a full layer of %d keys, want under 0.6%%", rate, n)
 	} else {
 		t.Logf("false positives: %d of %d absent keys", fp, absent)
+	}
+}
+
+// DiskBytes is the WAL's bytes and the tables flushed: after one flush it
+// exceeds the WAL's bytes by the tables' sizes on disk (not by the WAL's
+// bytes again, as a sum over Metrics.Total did).
+func TestDiskBytesCountsTheWALOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pebble")
+	db, err := Open(t.Context(), dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	v := bytes.Repeat([]byte("x"), 500)
+	for i := range 20 {
+		err := db.Update(ctx, func(tx store.Tx) error {
+			for j := range 100 {
+				if err := tx.Put(ctx, "d", fmt.Sprintf("k%04d", i*100+j), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.pdb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := db.WALBytes(ctx)
+	disk, _ := db.DiskBytes(ctx)
+	var tables int64
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".sst") {
+			fi, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tables += fi.Size()
+		}
+	}
+	if wal < 1_000_000 || tables == 0 || disk != wal+tables {
+		t.Fatalf("DiskBytes %d, want the WAL's %d and the tables' %d (%d)", disk, wal, tables, wal+tables)
 	}
 }

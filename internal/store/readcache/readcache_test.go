@@ -252,8 +252,11 @@ func TestFilledWithoutGrowing(t *testing.T) {
 		t.Fatalf("the cache holds %d entries, want %d", c.Len(), n)
 	}
 	// Growing a map to 20,000 entries one insert at a time allocates its
-	// tables over and over (about 150 times).
-	if allocs := after.Mallocs - before.Mallocs; allocs > 5 {
+	// tables over and over (about 150 times). The count is the whole
+	// process's: the runtime and the testing package allocate now and then
+	// beside the loop (6 seen once with the machine loaded), so the bound
+	// leaves room for them and still tells the growth apart.
+	if allocs := after.Mallocs - before.Mallocs; allocs > 30 {
 		t.Fatalf("filling a cache to its bound made %d allocations", allocs)
 	}
 }

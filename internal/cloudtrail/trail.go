@@ -803,10 +803,7 @@ type rotatingFile struct {
 	keep int
 	f    *os.File
 	size int64
-	buf  bytes.Buffer // writeBuffered's buffer, reused
-	iov  []iovec      // writeRun's vector, reused (where it has one)
-	// buffered: tests write as writeBuffered does on every platform.
-	buffered bool
+	buf  bytes.Buffer // WriteLines' buffer, reused
 }
 
 func openRotating(path string, max int64, keep int) (*rotatingFile, error) {
@@ -837,45 +834,39 @@ func (r *rotatingFile) open() error {
 	return nil
 }
 
-// WriteLines appends lines, each with a newline, with as few writes as it
-// can: one run of lines per file, rotating between lines when the next one
-// would not fit (see writeRun).
+// Write appends one line, rotating first when it would exceed the size.
+// WriteLines appends lines with as few writes as it can: one per file,
+// rotating between lines when the next one would not fit.
 func (r *rotatingFile) WriteLines(lines [][]byte) error {
-	start, pending := 0, int64(0)
-	for i, l := range lines {
-		if at := r.size + pending; at > 0 && at+int64(len(l))+1 > r.max {
-			if err := r.writeRun(lines[start:i]); err != nil {
+	buf := &r.buf
+	buf.Reset()
+	defer func() {
+		if buf.Cap() > maxKeptBuffer {
+			*buf = bytes.Buffer{}
+		}
+	}()
+	flush := func() error {
+		if buf.Len() == 0 {
+			return nil
+		}
+		n, err := r.f.Write(buf.Bytes())
+		r.size += int64(n)
+		buf.Reset()
+		return err
+	}
+	for _, l := range lines {
+		if pending := r.size + int64(buf.Len()); pending > 0 && pending+int64(len(l))+1 > r.max {
+			if err := flush(); err != nil {
 				return err
 			}
 			if err := r.rotate(); err != nil {
 				return err
 			}
-			start, pending = i, 0
 		}
-		pending += int64(len(l)) + 1
-	}
-	return r.writeRun(lines[start:])
-}
-
-// writeBuffered appends lines, each with a newline, in one write from a
-// buffer they are copied into.
-func (r *rotatingFile) writeBuffered(lines [][]byte) error {
-	if len(lines) == 0 {
-		return nil
-	}
-	buf := &r.buf
-	buf.Reset()
-	for _, l := range lines {
 		buf.Write(l)
 		buf.WriteByte('\n')
 	}
-	n, err := r.f.Write(buf.Bytes())
-	r.size += int64(n)
-	buf.Reset()
-	if buf.Cap() > maxKeptBuffer {
-		*buf = bytes.Buffer{}
-	}
-	return err
+	return flush()
 }
 
 func (r *rotatingFile) rotate() error {

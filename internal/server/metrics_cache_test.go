@@ -54,3 +54,40 @@ func TestRequestMetricsPastTheCache(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestKeysTellLabelsApart counts outcomes whose labels run together
+// alike ("ab"+"c" and "a"+"bc", a code that ends like a status) apart.
+func TestRequestKeysTellLabelsApart(t *testing.T) {
+	m := NewMetrics()
+	obs := []struct {
+		svc, op string
+		status  int
+		code    string
+	}{{"ab", "c", 200, ""}, {"a", "bc", 200, ""}, {"a", "b", 400, "c"}, {"a", "b", 400, "c4"}, {"a", "bc", 40, ""}, {"a", "b", 200, "c"}}
+	for i, o := range obs {
+		for range i + 1 {
+			m.ObserveRequest(o.svc, o.op, o.status, o.code, time.Millisecond)
+		}
+	}
+	for i, o := range obs {
+		var d dto.Metric
+		if err := m.requests.WithLabelValues(o.svc, o.op, fmt.Sprint(o.status), o.code).Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.GetCounter().GetValue(); got != float64(i+1) {
+			t.Errorf("%+v: %v requests counted, want %d", o, got, i+1)
+		}
+	}
+	if len(m.byRequest) != len(obs) {
+		t.Errorf("cache holds %d outcomes, want %d", len(m.byRequest), len(obs))
+	}
+}
+
+// BenchmarkObserveRequest is the request metrics' work per answered
+// DescribeWorkspaces call.
+func BenchmarkObserveRequest(b *testing.B) {
+	m := NewMetrics()
+	for b.Loop() {
+		m.ObserveRequest("workspaces", "DescribeWorkspaces", 200, "", 7*time.Microsecond)
+	}
+}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
 	"net/http"
 	"strconv"
 	"sync"
@@ -30,19 +29,14 @@ type Metrics struct {
 	// outcome seen (up to maxRequestKeys of them): a request finds both
 	// in one lookup, instead of two label lookups in the vectors.
 	mu        sync.RWMutex
-	byRequest map[string]requestMetrics // by appendRequestKey
+	byRequest map[requestKey]requestMetrics
 }
 
-// appendRequestKey appends a request's labels as byRequest's key: each
-// string after its length, the status last. A map keyed by a string
-// hashes the key's bytes at once (a struct of three strings and an int
-// was hashed field by field, about 0.1 µs a request).
-func appendRequestKey(b []byte, service, operation string, status int, code string) []byte {
-	for _, s := range [...]string{service, operation, code} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	return binary.AppendVarint(b, int64(status))
+// requestKey is a request's labels.
+type requestKey struct {
+	service, operation string
+	status             int
+	code               string
 }
 
 // requestMetrics are the request metrics of one requestKey.
@@ -58,7 +52,7 @@ const maxRequestKeys = 4096
 // NewMetrics builds the registry, with the Go runtime and process
 // collectors beside the server's own.
 func NewMetrics() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), byRequest: map[string]requestMetrics{}}
+	m := &Metrics{reg: prometheus.NewRegistry(), byRequest: map[requestKey]requestMetrics{}}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "deskplane", Name: "requests_total",
 		Help: "API requests answered, by service, operation, HTTP status and error code (empty on success).",
@@ -98,17 +92,16 @@ func NewMetrics() *Metrics {
 
 // ObserveRequest implements gateway.Observer.
 func (m *Metrics) ObserveRequest(service, operation string, status int, code string, latency time.Duration) {
-	var kb [128]byte // the key is built here, and looked up without a string of its own
-	k := appendRequestKey(kb[:0], service, operation, status, code)
+	k := requestKey{service, operation, status, code}
 	m.mu.RLock()
-	rm, ok := m.byRequest[string(k)]
+	rm, ok := m.byRequest[k]
 	m.mu.RUnlock()
 	if !ok {
 		rm = requestMetrics{m.requests.WithLabelValues(service, operation, strconv.Itoa(status), code),
 			m.latency.WithLabelValues(service, operation)}
 		m.mu.Lock()
 		if len(m.byRequest) < maxRequestKeys {
-			m.byRequest[string(k)] = rm
+			m.byRequest[k] = rm
 		}
 		m.mu.Unlock()
 	}

@@ -83,3 +83,37 @@ func TestQueueKeepsEveryEventInOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordNudgesTheWriter records many more events than the queue holds
+// into a writer whose linger is an hour, then closes it: Record wakes the
+// writer when the queue is half full, and Close when it closes it, so
+// neither waits for the linger. It fails (at its deadline) when either
+// does.
+func TestRecordNudgesTheWriter(t *testing.T) {
+	built := 0
+	testHookBuild = func(*gateway.Event) { built++ } // the writer's goroutine only
+	t.Cleanup(func() { testHookBuild = nil })
+	tr, err := New(Options{Buffer: 8, MaxBatch: 64, linger: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &gateway.Service{Name: "kms", EventSource: "kms.amazonaws.com"}
+	pr := &gateway.Principal{Type: "IAMUser", Account: "111122223333", ARN: "arn:aws:iam::111122223333:user/a", UserName: "a", UserID: "AIDAEXAMPLE", AccessKeyID: "AKIAEXAMPLE"}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 1000 {
+			tr.Record(context.Background(), &gateway.Event{RequestID: fmt.Sprint(i), Time: time.Unix(1700000000, 0),
+				Service: svc, Operation: "ListKeys", Region: "us-east-1", Account: "111122223333", Principal: pr, ReadOnly: true})
+		}
+		tr.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Record or Close waited for the writer's linger")
+	}
+	if built != 1000 {
+		t.Fatalf("%d of 1,000 events built", built)
+	}
+}

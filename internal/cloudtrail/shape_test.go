@@ -20,7 +20,7 @@ import (
 // addresses, so shapes are met again and again, and vary what a shape must
 // tell apart: another principal with the same names, another service with
 // the same event source, a read and a write, an error, a cross-account
-// resource, additional data, odd request ids, times in other zones and
+// resource, a second resource or its account, additional data, odd request ids, times in other zones and
 // before 1970, user agents that need escaping or clipping, large events.
 func TestShapesAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -42,7 +42,10 @@ func TestShapesAgree(t *testing.T) {
 	agents := []string{"aws-sdk-go-v2/1.0", "Boto3/1.34 \"x\"", strings.Repeat("u", 1100), ""}
 	resources := [][]gateway.Check{nil, {{Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-1"}},
 		{{Resource: "*"}, {Resource: "arn:aws:kms:us-east-1:444455556666:key/k", ResourceAccount: "444455556666"}},
-		{{Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-1"}, {Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-1"}}}
+		{{Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-1"}, {Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-1"}},
+		// The same first resource and count, another second.
+		{{Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-1"}, {Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-2"}},
+		{{Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-1"}, {Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-2", ResourceAccount: "111122223333"}}}
 	seq := 0
 	newIDs := func() func() string {
 		n := 0
@@ -70,7 +73,8 @@ func TestShapesAgree(t *testing.T) {
 		}
 		switch pick(20) {
 		case 0:
-			e.ErrorCode, e.ErrorMessage = "AccessDenied", "no "+strings.Repeat("x", pick(1200))
+			// Two codes with the same messages.
+			e.ErrorCode, e.ErrorMessage = []string{"AccessDenied", "ThrottlingException"}[pick(2)], "no "+strings.Repeat("x", pick(3))
 		case 1:
 			e.AdditionalData = map[string]any{"k": "v"}
 		case 2:

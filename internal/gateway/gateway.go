@@ -79,6 +79,7 @@ type Call struct {
 	SourceIP  string
 	UserAgent string
 	Secure    bool
+	cbor      bool // a Smithy RPC v2 CBOR request (isCBOR); beside Secure, in its padding
 
 	g    *Gateway
 	form url.Values // query-protocol parameters, parsed while routing
@@ -319,9 +320,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	ctx := r.Context()
 	svc, opName, perr := g.route(r)
 	proto := JSON
+	// cbor is isCBOR(r), read once: a request that only its body can
+	// route (svc nil here) is not a CBOR one.
+	cbor := false
 	if svc != nil {
 		proto = svc.Protocol
-		if isCBOR(r) {
+		if cbor = isCBOR(r); cbor {
 			proto = CBOR
 		}
 	}
@@ -391,7 +395,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 		return
 	}
 	rec.svc, rec.op = svc, opName
-	st.call = Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil, g: g, form: form}
+	st.call = Call{RequestID: reqID, Service: svc, Now: start, SourceIP: sourceIP(r), UserAgent: header(r, "User-Agent"), Secure: r.TLS != nil, g: g, form: form, cbor: cbor}
 	c, ev := &st.call, &st.ev
 	*ev = Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
 	rec.call = c
@@ -558,10 +562,6 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 	svc := c.Service
 	op, ok := svc.ops[opName]
 	// Authenticate before revealing whether the operation exists.
-	tok := header(r, "X-Amz-Security-Token")
-	if tok == "" && r.URL.RawQuery != "" {
-		tok = r.URL.Query().Get("X-Amz-Security-Token")
-	}
 	var p *Principal
 	var tokenErr error
 	var checked *sigv4.Checked
@@ -574,6 +574,12 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 			// Resolved before the body was read.
 			p, tokenErr = pre.p, pre.tokenErr
 			return pre.secret, pre.found, nil
+		}
+		// (The session token is read only when the key was not resolved
+		// before the body.)
+		tok := header(r, "X-Amz-Security-Token")
+		if tok == "" && r.URL.RawQuery != "" {
+			tok = r.URL.Query().Get("X-Amz-Security-Token")
 		}
 		secret, pp, found, err := g.Auth.Resolve(ctx, akid, tok, c.Now)
 		if err != nil {
@@ -621,7 +627,7 @@ func (g *Gateway) run(ctx context.Context, r *http.Request, body []byte, c *Call
 		return nil, unknownOperation(svc, opName)
 	}
 	c.Op = op
-	return g.dispatch(ctx, c, ev, func(in any) error { return decode(svc, r, body, c.form, in) })
+	return g.dispatch(ctx, c, ev, func(in any) error { return decode(svc, c.cbor, r, body, c.form, in) })
 }
 
 // dispatch runs the pipeline of an authenticated call from its operation
@@ -986,10 +992,10 @@ func (g *Gateway) guessQueryService(action string) *Service {
 	return g.services["sts"]
 }
 
-// decode decodes the input of svc's protocol; form holds the query
-// parameters parsed while routing.
-func decode(svc *Service, r *http.Request, body []byte, form url.Values, in any) error {
-	if isCBOR(r) {
+// decode decodes the input of svc's protocol (of CBOR when cbor is set:
+// isCBOR(r)); form holds the query parameters parsed while routing.
+func decode(svc *Service, cbor bool, r *http.Request, body []byte, form url.Values, in any) error {
+	if cbor {
 		return awsproto.DecodeCBOR(body, in, svc.ValidationCode)
 	}
 	switch svc.Protocol {

@@ -1484,8 +1484,14 @@ func profileServe(out, memProfile, store, only string) error {
 	logw := logbuf.New(io.Discard, logbuf.Interval, logbuf.Limit)
 	defer logw.Close()
 	log := slog.New(logbuf.NewHandler(logbuf.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}), logw, slog.LevelWarn))
-	s, err := server.New(ctx, server.Options{Listen: "127.0.0.1:0", DataDir: dir, Timing: "instant", Clock: "real", Store: store,
-		Log: log})
+	opts := server.Options{Listen: "127.0.0.1:0", DataDir: dir, Timing: "instant", Clock: "real", Store: store, Log: log}
+	// The runtime as serve sets it (its collector and Ps, unless GOGC,
+	// GOMEMLIMIT or GOMAXPROCS say otherwise): until session 12 this
+	// process ran at Go's default GOGC=100 unless the command line set
+	// GOGC, so a describe's CPU per call held about four times serve's
+	// collection work (docs/benchmarks.md).
+	server.TuneRuntime(opts)
+	s, err := server.New(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -125,10 +123,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "deskplane serve: reset %s (the admin token is kept)\n", o.DataDir)
 	}
-	tuneGC()
-	if embedded(o.Store) {
-		tuneProcs()
-	}
+	server.TuneRuntime(o)
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(stderr, "deskplane serve: invalid --log-level %q\n", *logLevel)
@@ -243,40 +238,4 @@ func storeName(o server.Options) string {
 		return "embedded SQLite"
 	}
 	return "PostgreSQL"
-}
-
-// Garbage collector settings of serve, unless GOGC or GOMEMLIMIT say
-// otherwise. A request allocates little that outlives it, so the live heap
-// is small and the collector's default (GOGC=100) runs it very often;
-// letting the heap grow to five times the live data before a cycle cuts the
-// collector's share of the CPU, and the soft limit keeps the heap bounded
-// when the live data itself is large (docs/benchmarks.md has both).
-const (
-	gcPercent   = 400
-	memoryLimit = 384 << 20
-)
-
-// tuneProcs runs serve on the embedded store with one more P than the CPUs
-// Go would use (unless GOMAXPROCS says otherwise). The embedded store's
-// goroutines spend much of their time in blocking file system calls (the
-// writer's WAL writes, the flusher's fdatasync, the checkpointer's copies),
-// which, unlike socket I/O, hold their P; a goroutine back from one waits
-// for a free P, and with one P per CPU that wait is on the path of every
-// commit's acknowledgement. The extra P keeps the CPUs busy meanwhile
-// (docs/benchmarks.md: about +7% creations and +10% describes on 2 CPUs).
-// On PostgreSQL the store's I/O is on sockets, and nodes share the machine
-// with the database: there it only added contention.
-func tuneProcs() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
-	}
-}
-
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit)
-	}
 }

@@ -163,3 +163,52 @@ func TestDesktopIDsAsMadeApart(t *testing.T) {
 		prev = id
 	}
 }
+
+// TestWriteDesktopsTakenIDWithName: the desktops and their names are
+// created together (store.CreateTables), before a taken id is replaced.
+// A named desktop whose id was taken keeps its name, and the name's record
+// holds the new id; one whose id was taken and whose name is taken too is
+// refused, and the desktop that held the id is left as it was.
+func TestWriteDesktopsTakenIDWithName(t *testing.T) {
+	ctx := context.Background()
+	db, update := openTestStore(t)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	mk := func(id, name string) *desktopRec {
+		return &desktopRec{WorkspaceID: id, ComputerName: computerName(id), WorkspaceName: name, State: "PENDING", Created: now, StateSince: now}
+	}
+	taken1, taken2, free, other := newOrderedID("ws-"), newOrderedID("ws-"), newOrderedID("ws-"), newOrderedID("ws-")
+	as := []acceptedDesktop{{w: mk(free, "n-free")}, {w: mk(taken1, "n-mine"), index: 1}, {w: mk(taken2, "n-taken"), index: 2}}
+	c := &gateway.Call{Account: "1", Region: "r", Now: now}
+	var refused []error
+	update(func(tx store.Tx) error {
+		for _, id := range []string{taken1, taken2} {
+			if err := store.CreateJSON(ctx, tx, tDesktops, key("1", "r", id), &desktopRec{WorkspaceID: id, State: "AVAILABLE"}); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(ctx, tIdem, nameKey("1", "r", "name", "n-taken"), []byte(`"`+other+`"`)); err != nil {
+			return err
+		}
+		var err error
+		refused, err = (&Module{}).writeDesktops(ctx, tx, c, as)
+		return err
+	})
+	if refused[0] != nil || refused[1] != nil || refused[2] == nil {
+		t.Fatalf("refused: %v", refused)
+	}
+	moved := as[1].w
+	if moved.WorkspaceID == taken1 || as[1].key != key("1", "r", moved.WorkspaceID) {
+		t.Fatalf("taken id: now %s, key %s", moved.WorkspaceID, as[1].key)
+	}
+	wantStates(t, db, map[string]string{taken1: "AVAILABLE", taken2: "AVAILABLE", moved.WorkspaceID: "PENDING", free: "PENDING"})
+	for name, id := range map[string]string{"n-free": free, "n-mine": moved.WorkspaceID, "n-taken": other} {
+		var got string
+		if err := db.View(ctx, func(tx store.Tx) error {
+			b, err := tx.Get(ctx, tIdem, nameKey("1", "r", "name", name))
+			got = string(b)
+			return err
+		}); err != nil || got != `"`+id+`"` {
+			t.Fatalf("name %s: %s, %v; want %q", name, got, err, id)
+		}
+	}
+}

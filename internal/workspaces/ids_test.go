@@ -163,3 +163,80 @@ func TestDesktopIDsAsMadeApart(t *testing.T) {
 		prev = id
 	}
 }
+
+// TestWriteDesktopsTakenIDWithName: the desktops and their names are
+// created together (store.CreateTables), before the taken ids are replaced,
+// all in one CreateMany (no Create per desktop). A named desktop whose id
+// was taken keeps its name, and the name's record holds the new id; one
+// whose id was taken and whose name is taken too is refused, and the
+// desktop that held the id is left as it was.
+func TestWriteDesktopsTakenIDWithName(t *testing.T) {
+	ctx := context.Background()
+	db, update := openTestStore(t)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	mk := func(id, name string) *desktopRec {
+		return &desktopRec{WorkspaceID: id, ComputerName: computerName(id), WorkspaceName: name, State: "PENDING", Created: now, StateSince: now}
+	}
+	taken1, taken2, taken3, free, other := newOrderedID("ws-"), newOrderedID("ws-"), newOrderedID("ws-"), newOrderedID("ws-"), newOrderedID("ws-")
+	as := []acceptedDesktop{{w: mk(free, "n-free")}, {w: mk(taken1, "n-mine"), index: 1}, {w: mk(taken2, "n-taken"), index: 2}, {w: mk(taken3, "n-mine3"), index: 3}}
+	c := &gateway.Call{Account: "1", Region: "r", Now: now}
+	var refused []error
+	calls := &countingTx{}
+	update(func(tx store.Tx) error {
+		for _, id := range []string{taken1, taken2, taken3} {
+			if err := store.CreateJSON(ctx, tx, tDesktops, key("1", "r", id), &desktopRec{WorkspaceID: id, State: "AVAILABLE"}); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(ctx, tIdem, nameKey("1", "r", "name", "n-taken"), []byte(`"`+other+`"`)); err != nil {
+			return err
+		}
+		calls.Tx = tx
+		var err error
+		refused, err = (&Module{}).writeDesktops(ctx, calls, c, as)
+		return err
+	})
+	if refused[0] != nil || refused[1] != nil || refused[2] == nil || refused[3] != nil {
+		t.Fatalf("refused: %v", refused)
+	}
+	if calls.create != 0 || calls.createMany != 3 {
+		t.Fatalf("Create called %d times, CreateMany %d; want 0 and 3 (the desktops, the names, the desktops whose ids were taken)", calls.create, calls.createMany)
+	}
+	names := map[string]string{"n-free": free, "n-taken": other}
+	states := map[string]string{taken1: "AVAILABLE", taken2: "AVAILABLE", taken3: "AVAILABLE", free: "PENDING"}
+	for _, i := range []int{1, 3} {
+		moved := as[i].w
+		if moved.WorkspaceID == taken1 || moved.WorkspaceID == taken3 || as[i].key != key("1", "r", moved.WorkspaceID) {
+			t.Fatalf("taken id: now %s, key %s", moved.WorkspaceID, as[i].key)
+		}
+		states[moved.WorkspaceID] = "PENDING"
+		names[moved.WorkspaceName] = moved.WorkspaceID
+	}
+	wantStates(t, db, states)
+	for name, id := range names {
+		var got string
+		if err := db.View(ctx, func(tx store.Tx) error {
+			b, err := tx.Get(ctx, tIdem, nameKey("1", "r", "name", name))
+			got = string(b)
+			return err
+		}); err != nil || got != `"`+id+`"` {
+			t.Fatalf("name %s: %s, %v; want %q", name, got, err, id)
+		}
+	}
+}
+
+// countingTx counts a transaction's Create and CreateMany calls.
+type countingTx struct {
+	store.Tx
+	create, createMany int
+}
+
+func (t *countingTx) Create(ctx context.Context, table, key string, value []byte) error {
+	t.create++
+	return t.Tx.Create(ctx, table, key, value)
+}
+
+func (t *countingTx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
+	t.createMany++
+	return t.Tx.CreateMany(ctx, table, recs)
+}

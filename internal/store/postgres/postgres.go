@@ -778,8 +778,7 @@ func (t *txImpl) PutMany(ctx context.Context, table string, recs []store.KV) err
 
 func (t *txImpl) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
 	keys, ks, vs := kvArrays(store.Dedupe(recs, false))
-	br, err := t.send(ctx, lockExclusive, t.pending(lockExclusive, table, keys...), `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
-		ON CONFLICT (tbl, k) DO NOTHING RETURNING k`, table, ks, vs)
+	br, err := t.send(ctx, lockExclusive, t.pending(lockExclusive, table, keys...), createManySQL, table, ks, vs)
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("create %d records of %s", len(keys), table), err)
 	}
@@ -801,6 +800,140 @@ func (t *txImpl) CreateMany(ctx context.Context, table string, recs []store.KV) 
 		return nil, wrap("create records of "+table, err)
 	}
 	return store.Existing(recs, created), nil
+}
+
+var _ store.TablesTx = (*txImpl)(nil)
+
+// part is one statement of a batch sent by sendParts, after its locks.
+type part struct {
+	locks []queued
+	sql   string
+	args  []any
+}
+
+// sendParts sends every part (each statement after its locks, as send
+// does for one) in one round trip, and calls read for each part in order
+// with the results, positioned at its statement (after its locks). A
+// statement whose lock or a statement before it failed is not run: the
+// first error is returned.
+func (t *txImpl) sendParts(ctx context.Context, parts []part, read func(i int, br pgx.BatchResults) error) error {
+	b := &pgx.Batch{}
+	n, pre := t.prelude(b)
+	for _, p := range parts {
+		for _, l := range p.locks {
+			b.Queue(l.sql, l.args...)
+		}
+		b.Queue(p.sql, p.args...)
+	}
+	br := t.q.SendBatch(ctx, b)
+	if err := t.readPrelude(br, n, pre); err != nil {
+		return err
+	}
+	for i, p := range parts {
+		for range p.locks {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return err
+			}
+		}
+		if err := read(i, br); err != nil {
+			br.Close()
+			return err
+		}
+	}
+	return br.Close()
+}
+
+// GetTables implements store.TablesTx: the reads' locks and SELECTs in one
+// round trip, each as GetMany sends it, in the order of reads.
+func (t *txImpl) GetTables(ctx context.Context, reads []store.TableKeys) ([]map[string][]byte, error) {
+	out := make([]map[string][]byte, len(reads))
+	parts := make([]part, 0, len(reads))
+	at := make([]int, 0, len(reads)) // the read of each part
+	for i, r := range reads {
+		out[i] = make(map[string][]byte, len(r.Keys))
+		if len(r.Keys) == 0 {
+			continue
+		}
+		q := `SELECT k, v FROM kv WHERE tbl = $1 AND k = ANY($2::bytea[])`
+		mode, ids := t.readLocks(ctx, r.Table, r.Keys...)
+		if !t.ro && mode == lockExclusive {
+			q += ` FOR UPDATE`
+		}
+		parts = append(parts, part{locks: t.lockStatements(mode, ids), sql: q, args: []any{r.Table, byteKeys(r.Keys)}})
+		at = append(at, i)
+	}
+	if len(parts) == 0 {
+		return out, nil
+	}
+	err := t.sendParts(ctx, parts, func(j int, br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		m := out[at[j]]
+		for rows.Next() {
+			var k, v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				return err
+			}
+			m[string(k)] = v
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("get records of %d tables", len(parts)), err)
+	}
+	return out, nil
+}
+
+const createManySQL = `INSERT INTO kv (tbl, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)
+		ON CONFLICT (tbl, k) DO NOTHING RETURNING k`
+
+// CreateTables implements store.TablesTx: the creations' locks and
+// INSERTs in one round trip, each as CreateMany sends it, in order.
+func (t *txImpl) CreateTables(ctx context.Context, creates []store.TableRecs) ([][]string, error) {
+	out := make([][]string, len(creates))
+	parts := make([]part, 0, len(creates))
+	at := make([]int, 0, len(creates))
+	keys := make([][]string, 0, len(creates))
+	for i, c := range creates {
+		if len(c.Recs) == 0 {
+			continue
+		}
+		ks, kb, vs := kvArrays(store.Dedupe(c.Recs, false))
+		parts = append(parts, part{locks: t.lockStatements(lockExclusive, t.pending(lockExclusive, c.Table, ks...)), sql: createManySQL, args: []any{c.Table, kb, vs}})
+		at = append(at, i)
+		keys = append(keys, ks)
+	}
+	if len(parts) == 0 {
+		return out, nil
+	}
+	err := t.sendParts(ctx, parts, func(j int, br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		created := make(map[string]bool, len(keys[j]))
+		for rows.Next() {
+			var k []byte
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			created[string(k)] = true
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		out[at[j]] = store.Existing(creates[at[j]].Recs, created)
+		return nil
+	})
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("create records of %d tables", len(parts)), err)
+	}
+	return out, nil
 }
 
 // keyRange returns the WHERE clause (after tbl = $1) and arguments that

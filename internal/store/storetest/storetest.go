@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"Delete", testDelete},
 		{"Batches", testBatches},
 		{"BatchesReadYourWrites", testBatchesReadYourWrites},
+		{"Tables", testTables},
 		{"ScanOrderAndPrefix", testScanOrderAndPrefix},
 		{"ScanAfterAndLimit", testScanAfterAndLimit},
 		{"ScanStopAndErrors", testScanStopAndErrors},

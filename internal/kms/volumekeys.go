@@ -41,29 +41,39 @@ func checkKey(ctx context.Context, tx store.Tx, r ref, now time.Time) (*keyRec, 
 // ResolveKey implements workspaces.VolumeKeys. An empty reference means the
 // AWS managed key aws/workspaces, created with its default key policy the
 // first time it is needed in the account and region. The key is read
-// shared (checkKey).
+// shared (checkKey), and kept in ctx's workspaces.KeyMemo (keyByARN), so
+// that the KMS calls that follow in the transaction (a creation's grants,
+// under the Region's count) need not read it again; each still checks the
+// state it finds there. ResolveKey itself always reads the store.
 func (m *Module) ResolveKey(ctx context.Context, tx store.Tx, account, region, keyRef string) (string, error) {
 	now := m.clock.Now()
+	var k *keyRec
 	if keyRef == "" {
-		k, err := m.managedKey(ctx, tx, account, region, now)
+		var err error
+		if k, err = m.managedKey(ctx, tx, account, region, now); err != nil {
+			return "", err
+		}
+	} else {
+		rf, err := parseRef(account, region, keyRef, true)
 		if err != nil {
 			return "", err
 		}
-		return k.ARN, nil
+		if k, err = checkKey(ctx, tx, rf, now); err != nil {
+			return "", err
+		}
 	}
-	rf, err := parseRef(account, region, keyRef, true)
-	if err != nil {
-		return "", err
-	}
-	k, err := checkKey(ctx, tx, rf, now)
-	if err != nil {
-		return "", err
+	workspaces.KeyMemoOf(ctx).Store(keyMemoKey(k.Account, k.Region, k.KeyID), k)
+	if keyRef == "" {
+		return k.ARN, nil // as before: the managed key's state is checked by its calls
 	}
 	if err := k.usable(); err != nil {
 		return "", err
 	}
 	return k.ARN, nil
 }
+
+// keyMemoKey is where a key's record is kept in a workspaces.KeyMemo.
+func keyMemoKey(account, region, keyID string) string { return "key " + key3(account, region, keyID) }
 
 // managedKey returns (creating if needed) the AWS managed key aws/workspaces.
 // Its alias is read exclusive: the first use in an account and Region
@@ -103,7 +113,7 @@ func keyByARN(ctx context.Context, tx store.Tx, account, region, arn string, now
 		return nil, err
 	}
 	memo := workspaces.KeyMemoOf(ctx)
-	mk := "key " + key3(rf.account, rf.region, rf.keyID)
+	mk := keyMemoKey(rf.account, rf.region, rf.keyID)
 	if v, ok := memo.Load(mk); ok {
 		k := v.(*keyRec)
 		if k.deleted(now) { // as loadKey

@@ -12,19 +12,25 @@ import (
 	"github.com/deskplane/deskplane/internal/workspaces"
 )
 
-// countGets is a Tx that counts the records read.
+// countGets is a Tx that counts the records read, and those of keys.
 type countGets struct {
 	store.Tx
-	n *int
+	n, keys *int
 }
 
 func (c countGets) Get(ctx context.Context, table, key string) ([]byte, error) {
 	*c.n++
+	if table == tKeys && c.keys != nil {
+		*c.keys++
+	}
 	return c.Tx.Get(ctx, table, key)
 }
 
 func (c countGets) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
 	*c.n += len(keys)
+	if table == tKeys && c.keys != nil {
+		*c.keys += len(keys)
+	}
 	return c.Tx.GetMany(ctx, table, keys)
 }
 
@@ -33,14 +39,17 @@ func (c countGets) GetMany(ctx context.Context, table string, keys []string) (ma
 // and provision make them) to the same calls reading the
 // store each time: the same answers and the same CloudTrail events, when the
 // key and grants are usable, when the parent grant was retired before or
-// inside the transaction, and when the key is disabled; and the memo reads
-// fewer records.
+// inside the transaction, and when the key is disabled or pending deletion;
+// and the memo reads fewer records. The creation's calls start with its
+// key check (ResolveKey), which keeps the key in the memo: with the memo,
+// the key is read once in the transaction.
 func TestKeyMemoIsTheStore(t *testing.T) {
 	const acct, region = "111122223333", "us-east-1"
 	type outcome struct {
 		answers []string // per call: "ok" or the error's code
 		events  []string // name and error code of each event recorded
 		gets    int
+		keyGets int // of the key's record
 	}
 	run := func(t *testing.T, scenario string, memo bool) outcome {
 		m, db, ev := testModule(t)
@@ -75,6 +84,10 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 			if _, err := m.disableKey(ctx, admin, &DisableKeyInput{KeyId: &k.KeyID}); err != nil {
 				t.Fatal(err)
 			}
+		case "key pending deletion":
+			if _, err := m.scheduleKeyDeletion(ctx, admin, &ScheduleKeyDeletionInput{KeyId: &k.KeyID}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		ev.mu.Lock()
 		ev.evs = nil
@@ -96,9 +109,12 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 			if memo {
 				ctx = workspaces.WithKeyMemo(ctx)
 			}
-			tx := countGets{stx, &o.gets}
+			tx := countGets{stx, &o.gets, &o.keyGets}
+			// The creation's check of its key (planDesktop), then
 			// WorkSpaces' grants for two desktops of one creation
 			// (writeDesktops), on the caller's behalf.
+			_, err := m.ResolveKey(ctx, tx, acct, region, k.ARN)
+			answer(err)
 			for _, ws := range []string{"ws-2", "ws-3"} {
 				_, err := m.CreateGrant(ctx, tx, workspaces.GrantRequest{Account: acct, Region: region, KeyARN: k.ARN,
 					Grantee: "workspaces.us-east-1.amazonaws.com", Retiring: "workspaces.us-east-1.amazonaws.com",
@@ -147,7 +163,7 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 		ev.mu.Unlock()
 		return o
 	}
-	for _, scenario := range []string{"usable", "parent retired before", "parent retired inside", "key disabled"} {
+	for _, scenario := range []string{"usable", "parent retired before", "parent retired inside", "key disabled", "key pending deletion"} {
 		t.Run(scenario, func(t *testing.T) {
 			plain, memo := run(t, scenario, false), run(t, scenario, true)
 			if !slices.Equal(plain.answers, memo.answers) {
@@ -159,7 +175,10 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 			if memo.gets >= plain.gets {
 				t.Errorf("the memo read %d records; the store each time %d", memo.gets, plain.gets)
 			}
-			t.Logf("%v; records read %d -> %d", fmt.Sprint(memo.answers), plain.gets, memo.gets)
+			if memo.keyGets != 1 {
+				t.Errorf("the memo read the key %d times; want once, by ResolveKey", memo.keyGets)
+			}
+			t.Logf("%v; records read %d -> %d, the key %d -> %d", fmt.Sprint(memo.answers), plain.gets, memo.gets, plain.keyGets, memo.keyGets)
 		})
 	}
 }

@@ -484,6 +484,13 @@ func (m *Module) createWorkspaces(ctx context.Context, c *gateway.Call, in *crea
 type createPlan struct {
 	rc    *createCache
 	items []plannedDesktop
+	// keys holds what the checks' KMS calls read (the desktops' keys,
+	// ResolveKey): commitCreate's transaction starts its KeyMemo with it,
+	// so that the grants under the Region's count do not read the keys
+	// again. A plan made ahead is only committed once the transaction has
+	// read its records again (ReadSet.Valid, the keys among them) and found
+	// them unchanged, holding their locks.
+	keys *KeyMemo
 	// created holds, once committed, the desktop made for each request
 	// (nil where it was refused), for callers that build on them
 	// (CreateStandbyWorkspaces).
@@ -516,7 +523,8 @@ type plannedDesktop struct {
 // transaction's or a read set's). An error that is not one desktop's
 // refusal ends it.
 func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn) (*createPlan, error) {
-	p := &createPlan{rc: m.newCreateCache(c), items: make([]plannedDesktop, len(in.Workspaces))}
+	p := &createPlan{rc: m.newCreateCache(c), items: make([]plannedDesktop, len(in.Workspaces)), keys: &KeyMemo{}}
+	ctx = context.WithValue(ctx, keyMemoKey{}, p.keys)
 	var shared Tags // the last request's tags, for the next with the same list
 	for i, r := range in.Workspaces {
 		it := &p.items[i]
@@ -558,6 +566,7 @@ func sameTagList(a, b []Tag) bool {
 // out's FailedRequests; the caller renders PendingRequests from p.created
 // after the commit, off the store's writer.
 func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn, p *createPlan, out *createWorkspacesOut) error {
+	ctx = withKeyMemoFrom(ctx, p.keys) // this transaction's, with what the plan read of its keys
 	out.FailedRequests = []failedCreate{}
 	p.created, p.refused = make([]*desktopRec, len(in.Workspaces)), make([]error, len(in.Workspaces))
 	p.stored = make([]storedRec, 0, len(in.Workspaces))
@@ -1423,7 +1432,12 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	// The grants' KMS calls read their key once for the whole request
 	// (KeyMemo; this runs inside the creation's transaction), not once per
 	// desktop while the Region's count is held.
-	var kctx context.Context // made for the request's first encrypted desktop
+	// commitCreate's memo starts with the keys the checks read
+	// (createPlan.keys): then the grants read none under the count.
+	var kctx context.Context // the memo, made for the request's first encrypted desktop when ctx has none
+	if KeyMemoOf(ctx) != nil {
+		kctx = ctx
+	}
 	for i, a := range as {
 		if refused[i] != nil {
 			continue

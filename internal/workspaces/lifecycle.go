@@ -615,6 +615,22 @@ func WithKeyMemo(ctx context.Context) context.Context {
 	return context.WithValue(ctx, keyMemoKey{}, &KeyMemo{})
 }
 
+// withKeyMemoFrom returns ctx with a new KeyMemo that holds what from
+// holds (from may be nil). Like WithKeyMemo, it must be called inside the
+// transaction's function, and only with what that transaction has read
+// itself or read again unchanged (ReadSet.Valid): the records' locks, held
+// until it commits, are what make the memo sound.
+func withKeyMemoFrom(ctx context.Context, from *KeyMemo) context.Context {
+	km := &KeyMemo{}
+	if from != nil && len(from.m) > 0 {
+		km.m = make(map[string]any, len(from.m)+4)
+		for k, v := range from.m {
+			km.m[k] = v
+		}
+	}
+	return context.WithValue(ctx, keyMemoKey{}, km)
+}
+
 // KeyMemoOf returns ctx's KeyMemo, or nil (whose Load finds nothing and
 // whose Store keeps nothing).
 func KeyMemoOf(ctx context.Context) *KeyMemo {

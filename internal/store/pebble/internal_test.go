@@ -1060,3 +1060,20 @@ func TestFlushLeavesOlderAppendedKeysAlone(t *testing.T) {
 		}
 	}
 }
+
+// Open turns Pebble's tombstone-density compactions off (see Open): a
+// flushed table of deleted jobs was compacted alone, each time with what
+// it spans of the level below.
+func TestOpenWithoutTombstoneDensityCompactions(t *testing.T) {
+	var got float64
+	testHookOptions = func(o *pebble.Options) { got = o.Experimental.TombstoneDenseCompactionThreshold }
+	defer func() { testHookOptions = nil }()
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "pebble"), Options{CacheBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got >= 0 {
+		t.Fatalf("TombstoneDenseCompactionThreshold %v, want it off (0 takes Pebble's default, 0.10)", got)
+	}
+}

@@ -192,6 +192,16 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 	for i := 1; i < len(opts.TargetFileSizes); i++ {
 		opts.TargetFileSizes[i] = 2 << 20 << i
 	}
+	// No compaction for a table's share of deletions (Pebble's
+	// "tombstone-density" compactions, on by default). With flushes split
+	// as above, the table of a flush below the desktops holds mostly the
+	// jobs, claims and due entries deleted since the last flush, so
+	// Pebble compacted it on its own as soon as it was flushed, each time
+	// with what it spans of the level below: at 1,000,000 desktops 80
+	// such compactions wrote 328 MB of the compactions' 456 MB (350 MB
+	// before the split; 236 MB with them off). The deletions still go
+	// with the level-0 compactions, as every key does.
+	opts.Experimental.TombstoneDenseCompactionThreshold = -1
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		// Pebble's fastest block compression (MinLZ; Snappy on arm64,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -980,5 +981,99 @@ func TestDiskBytesCountsTheWALOnce(t *testing.T) {
 	}
 	if wal < 1_000_000 || tables == 0 || disk != wal+tables {
 		t.Fatalf("DiskBytes %d, want the WAL's %d and the tables' %d (%d)", disk, wal, tables, wal+tables)
+	}
+}
+
+// A flush that holds new keys of a table whose keys are appended (the
+// desktops: ordered ids) and keys spread over another table (their names)
+// is split before the new appended keys once the base level holds more of
+// the older ones than ten flushed tables' target size: no flushed table
+// spans the older keys, so compacting level 0 leaves them alone. With
+// Pebble's default target (2 MiB) the flush is one table over them all.
+func TestFlushLeavesOlderAppendedKeysAlone(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pebble")
+	db, err := Open(t.Context(), dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	rng := rand.New(rand.NewPCG(1, 2))
+	value := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	put := func(table string, keys []string, size int) {
+		t.Helper()
+		err := db.Update(ctx, func(tx store.Tx) error {
+			for _, k := range keys {
+				if err := tx.Put(ctx, table, k, value(size)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	const older = 8000 // 8 MB of incompressible values, over 10 × 512 KiB
+	for i := 0; i < older; i += 100 {
+		var keys []string
+		for j := i; j < i+100; j++ {
+			keys = append(keys, fmt.Sprintf("ws-%06d", j))
+		}
+		put("ws", keys, 1000)
+	}
+	if err := db.pdb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.pdb.Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
+		t.Fatal(err)
+	}
+	var names, newer []string
+	for i := range 200 {
+		names = append(names, fmt.Sprintf("name-%08x", rng.Uint32()))
+		newer = append(newer, fmt.Sprintf("ws-%06d", older+i))
+	}
+	put("names", names, 20)
+	put("ws", newer, 1000)
+	if err := db.pdb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	levels, err := db.pdb.SSTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastOlder := recordKey(nil, "ws", fmt.Sprintf("ws-%06d", older-1))
+	firstNewer := recordKey(nil, "ws", newer[0])
+	if len(levels[0]) == 0 {
+		t.Fatal("no flushed table in level 0")
+	}
+	for _, tb := range levels[0] {
+		if bytes.Compare(tb.Smallest.UserKey, lastOlder) <= 0 && bytes.Compare(tb.Largest.UserKey, firstNewer) >= 0 {
+			t.Fatalf("flushed table %v (%d B) spans %q..%q, over the older keys of the appended table",
+				tb.FileNum, tb.Size, tb.Smallest.UserKey, tb.Largest.UserKey)
+		}
+	}
+}
+
+// Open turns Pebble's tombstone-density compactions off (see Open): a
+// flushed table of deleted jobs was compacted alone, each time with what
+// it spans of the level below.
+func TestOpenWithoutTombstoneDensityCompactions(t *testing.T) {
+	var got float64
+	testHookOptions = func(o *pebble.Options) { got = o.Experimental.TombstoneDenseCompactionThreshold }
+	defer func() { testHookOptions = nil }()
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "pebble"), Options{CacheBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got >= 0 {
+		t.Fatalf("TombstoneDenseCompactionThreshold %v, want it off (0 takes Pebble's default, 0.10)", got)
 	}
 }

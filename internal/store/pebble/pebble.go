@@ -128,6 +128,9 @@ const (
 	duePrefix    = 'q'
 )
 
+// l0TargetFileSize is the target size of a flushed table (Open).
+const l0TargetFileSize = 512 << 10
+
 // maxGroup bounds how many updates share one sync.
 const maxGroup = 128
 
@@ -174,6 +177,31 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 		FormatMajorVersion:    pebble.FormatNewest,
 		Logger:                logger{},
 	}
+	// A flushed table is split where what it spans of the base level
+	// passes ten times level 0's target file size. At 2 MiB (Pebble's
+	// default) a flush was one table from the jobs' keys to the newest
+	// desktop's, so every compaction of level 0 rewrote every desktop of
+	// the base level, though the new desktops (their ids are ordered) all
+	// sort after them: a store's compactions grew with its size (at
+	// 150,000 desktops they rewrote 48 MB, 3 times the tables' size;
+	// docs/benchmarks.md, session 12). At 512 KiB a flush is split before
+	// the new desktops once the older ones pass 5 MiB, and the base
+	// level's desktops are left alone. The other levels keep Pebble's
+	// default sizes (4 MiB for the base level, doubling below).
+	opts.TargetFileSizes[0] = l0TargetFileSize
+	for i := 1; i < len(opts.TargetFileSizes); i++ {
+		opts.TargetFileSizes[i] = 2 << 20 << i
+	}
+	// No compaction for a table's share of deletions (Pebble's
+	// "tombstone-density" compactions, on by default). With flushes split
+	// as above, the table of a flush below the desktops holds mostly the
+	// jobs, claims and due entries deleted since the last flush, so
+	// Pebble compacted it on its own as soon as it was flushed, each time
+	// with what it spans of the level below: at 1,000,000 desktops 80
+	// such compactions wrote 328 MB of the compactions' 456 MB (350 MB
+	// before the split; 236 MB with them off). The deletions still go
+	// with the level-0 compactions, as every key does.
+	opts.Experimental.TombstoneDenseCompactionThreshold = -1
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		// Pebble's fastest block compression (MinLZ; Snappy on arm64,

@@ -52,9 +52,6 @@ func TestShapesAgree(t *testing.T) {
 		return func() string { n++; return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
 	}
 	shaped, plain := &Trail{ids: newIDs()}, &Trail{ids: newIDs(), noShapes: true}
-	// The same events prepared as Record prepares them (on the request's
-	// goroutine), built by a writer of their own.
-	pshaped, pplain := &Trail{ids: newIDs()}, &Trail{ids: newIDs(), noShapes: true}
 	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	for i := range 20000 {
 		seq++
@@ -93,41 +90,23 @@ func TestShapesAgree(t *testing.T) {
 		}
 		a := shaped.appendRows(nil, e)
 		b := plain.appendRows(nil, e)
-		ep := *e
-		prepare(&ep)
-		if ep.Prepared == nil {
-			t.Fatalf("event %d: not prepared", i)
+		if len(a) != len(b) {
+			t.Fatalf("event %d: %d rows from shapes, %d field by field", i, len(a), len(b))
 		}
-		pa := pshaped.buildSafe(nil, &ep)
-		pb := pplain.buildSafe(nil, &ep)
-		releasePrepared(&ep)
-		for _, c := range []struct {
-			name string
-			rows []row
-		}{{"field by field", b}, {"prepared, from shapes", pa}, {"prepared, field by field", pb}} {
-			if len(a) != len(c.rows) {
-				t.Fatalf("event %d: %d rows from shapes, %d %s", i, len(a), len(c.rows), c.name)
-			}
-			for j := range a {
-				x, y := a[j], c.rows[j]
-				if !bytes.Equal(x.enc, y.enc) || !bytes.Equal(x.line, y.line) || !bytes.Equal(x.key, y.key) || x.holes != y.holes ||
-					x.rec != y.rec || !bytes.Equal(x.eventID, y.eventID) || x.requestID != y.requestID || !x.time.Equal(y.time) {
-					t.Fatalf("event %d row %d differs:\nshapes %s\n       %s %v %d\n%s %s\n       %s %v %d", i, j, x.enc, x.key, x.holes, x.rec, c.name, y.enc, y.key, y.holes, y.rec)
-				}
+		for j := range a {
+			x, y := a[j], b[j]
+			if !bytes.Equal(x.enc, y.enc) || !bytes.Equal(x.line, y.line) || !bytes.Equal(x.key, y.key) || x.holes != y.holes ||
+				x.rec != y.rec || !bytes.Equal(x.eventID, y.eventID) || x.requestID != y.requestID || !x.time.Equal(y.time) {
+				t.Fatalf("event %d row %d differs:\nshapes %s\n       %s %v %d\nfields %s\n       %s %v %d", i, j, x.enc, x.key, x.holes, x.rec, y.enc, y.key, y.holes, y.rec)
 			}
 		}
 		if i%500 == 499 {
 			shaped.reuse()
 			plain.reuse()
-			pshaped.reuse()
-			pplain.reuse()
 		}
 	}
 	if shaped.shapeHits < 8000 {
 		t.Fatalf("%d of 20,000 events were built from a shape", shaped.shapeHits)
-	}
-	if pshaped.shapeHits != shaped.shapeHits {
-		t.Fatalf("%d prepared events built from a shape, %d not prepared", pshaped.shapeHits, shaped.shapeHits)
 	}
 	t.Logf("%d of 20,000 events built from a shape", shaped.shapeHits)
 }

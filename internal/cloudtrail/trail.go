@@ -276,19 +276,15 @@ func (t *Trail) Seed(ctx context.Context, tx store.Tx, cfg *config.Config, now t
 // the trail's from then on: it drops what its record does not use (a
 // read's Response).
 func (t *Trail) Record(ctx context.Context, e *gateway.Event) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return
+	}
 	if e.ReadOnly {
 		// A read's record has no responseElements: the queued event does
 		// not keep its response (a page of desktops) alive until written.
 		e.Response = nil
-	}
-	// What the record takes from the call is rendered here, on the
-	// request's goroutine, while it is in this core's cache.
-	prepare(e)
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.closed {
-		releasePrepared(e)
-		return
 	}
 	t.ch <- e
 	if len(t.ch) >= t.nudgeAt {
@@ -458,7 +454,6 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 	rows := t.rows[:0]
 	for _, e := range batch {
 		rows = t.buildSafe(rows, e)
-		releasePrepared(e)
 	}
 	t.rows = rows
 	if per := len(t.arena) / len(batch); per > 0 {
@@ -535,16 +530,7 @@ func (t *Trail) touch(batch []*gateway.Event) {
 		return s[0]
 	}
 	for _, e := range batch {
-		x ^= first(e.RequestID)
-		if p, _ := e.Prepared.(*prepared); p != nil {
-			// Record rendered what the row takes from the call into
-			// one buffer (prepare): the writer reads that instead.
-			if len(p.b) > 0 {
-				x ^= p.b[0]
-			}
-			continue
-		}
-		x ^= first(e.UserAgent) ^ first(e.Operation) ^ first(e.SourceIP) ^ first(e.ErrorCode)
+		x ^= first(e.RequestID) ^ first(e.UserAgent) ^ first(e.Operation) ^ first(e.SourceIP) ^ first(e.ErrorCode)
 		if e.AdditionalData != nil || e.Request != nil || len(e.Resources) > 0 && e.Resources[0].Resource != "" {
 			x++
 		}
@@ -644,7 +630,7 @@ func (t *Trail) buildSafe(rows []row, e *gateway.Event) []row {
 	}
 	rows = rows[:n]
 	bare := *e
-	bare.Request, bare.Response, bare.Resources, bare.AdditionalData, bare.Prepared = nil, nil, nil, nil, nil
+	bare.Request, bare.Response, bare.Resources, bare.AdditionalData = nil, nil, nil, nil
 	if safego.Call(t.log, "cloudtrail: build bare event", func() { rows = t.appendRows(rows, &bare) }) {
 		t.log.Error("cloudtrail: event dropped", "operation", e.Operation, "request_id", e.RequestID)
 		return rows[:n]
@@ -665,18 +651,14 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 	// copied out only for an event built field by field: one of a shape
 	// the writer has seen is built from it, and needs them only in its
 	// shape's key.
-	// Record rendered them on the request's goroutine (prepare), unless
-	// the event came another way (tests) or that failed.
-	reqParams, key, shaped, ok := preparedOf(e)
-	if !ok {
-		pb, hasParams := appendParams(t.paramBuf[:0], e.Request)
-		t.paramBuf = pb
-		if hasParams {
-			reqParams = pb
-		}
-		key, shaped = shapeKey(t.shapeBuf[:0], e, reqParams)
-		t.shapeBuf = key
+	pb, hasParams := appendParams(t.paramBuf[:0], e.Request)
+	t.paramBuf = pb
+	var reqParams []byte
+	if hasParams {
+		reqParams = pb
 	}
+	key, shaped := shapeKey(t.shapeBuf[:0], e, reqParams)
+	t.shapeBuf = key
 	if shaped && !t.noShapes {
 		if r, ok := t.fromShape(key, e); ok {
 			return append(rows, r)
@@ -747,7 +729,7 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 	if shaped && !t.noShapes && len(accts) == 0 {
 		// (An oversized record, its parameters dropped, is over
 		// maxTemplated: remember keeps no shape of it.)
-		t.remember(key, e, &rows[len(rows)-1])
+		t.remember(t.shapeBuf, e, &rows[len(rows)-1])
 	}
 	sort.Strings(accts)
 	for _, a := range accts {

@@ -321,10 +321,6 @@ type Event struct {
 	Resources      []Check
 	InvokedBy      string // service principal acting on a customer's behalf
 	AdditionalData map[string]any
-	// Prepared is the auditor's own: what its Record built from the event
-	// on the request's goroutine, while the event is in that core's cache
-	// (the CloudTrail writer reads it on another). nil until then.
-	Prepared any
 }
 
 // Auditor records events (CloudTrail). The server wires one recorder into

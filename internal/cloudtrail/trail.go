@@ -529,8 +529,15 @@ func (t *Trail) touch(batch []*gateway.Event) {
 		}
 		return s[0]
 	}
+	last := func(s string) byte {
+		if s == "" {
+			return 0
+		}
+		return s[len(s)-1]
+	}
 	for _, e := range batch {
-		x ^= first(e.RequestID) ^ first(e.UserAgent) ^ first(e.Operation) ^ first(e.SourceIP) ^ first(e.ErrorCode)
+		// The request id's last byte too: its 36 bytes may cross a line.
+		x ^= first(e.RequestID) ^ last(e.RequestID) ^ first(e.UserAgent) ^ first(e.Operation) ^ first(e.SourceIP) ^ first(e.ErrorCode)
 		if e.AdditionalData != nil || e.Request != nil || len(e.Resources) > 0 && e.Resources[0].Resource != "" {
 			x++
 		}

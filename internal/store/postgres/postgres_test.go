@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"strconv"
@@ -535,5 +536,131 @@ func TestQueuedWrites(t *testing.T) {
 	// The connection is usable again.
 	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "q", "h", []byte("9")) }); err != nil {
 		t.Errorf("Update after the failed one: %v", err)
+	}
+}
+
+// TestQueuedPutsCoalesce checks the statements a transaction's queued
+// writes go out as: a run of Puts and PutMany as one lock statement, its
+// ids in the order of the run, and one upsert per table, a key put twice
+// with its last value; an Enqueue between them keeps its place.
+func TestQueuedPutsCoalesce(t *testing.T) {
+	ctx := t.Context()
+	tx := &txImpl{db: &DB{}, own: true, begun: true}
+	put := func(table, key, v string) {
+		if err := tx.Put(ctx, table, key, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("q", "a", "1")
+	put("q", "b", "2")
+	if err := tx.PutMany(ctx, "r", []store.KV{{Key: "c", Value: []byte("3")}, {Key: "d", Value: []byte("4")}}); err != nil {
+		t.Fatal(err)
+	}
+	put("q", "a", "5") // held: no lock; its value wins
+	put("q", "e", "6")
+	if err := tx.Enqueue(ctx, store.Job{ID: "j", Kind: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	put("q", "f", "7")
+	b := &pgx.Batch{}
+	n, stmts := tx.prelude(b)
+	if n != len(b.QueuedQueries) || n != len(stmts) {
+		t.Fatalf("prelude: %d statements, %d queued, %d named", n, len(b.QueuedQueries), len(stmts))
+	}
+	var got []string
+	for _, q := range stmts {
+		switch q.sql {
+		case lockSQL[lockExclusive][1]:
+			var ks []string
+			for _, id := range q.args[0].([]int64) {
+				ks = append(ks, map[int64]string{lockID("q", "a"): "q/a", lockID("q", "b"): "q/b", lockID("r", "c"): "r/c", lockID("r", "d"): "r/d", lockID("q", "e"): "q/e"}[id])
+			}
+			got = append(got, "lock "+strings.Join(ks, ","))
+		case lockSQL[lockExclusive][0]:
+			got = append(got, fmt.Sprintf("lock1 %v", q.args[0] == lockID("q", "f")))
+		case putManySQL:
+			var kv []string
+			for i, k := range q.args[1].([][]byte) {
+				kv = append(kv, string(k)+"="+string(q.args[2].([][]byte)[i]))
+			}
+			got = append(got, fmt.Sprintf("putmany %s %s", q.args[0], strings.Join(kv, ",")))
+		case putSQL:
+			got = append(got, fmt.Sprintf("put %s %s=%s", q.args[0], q.args[1], q.args[2]))
+		case enqueueSQL:
+			got = append(got, "enqueue")
+		default:
+			got = append(got, q.sql)
+		}
+	}
+	want := []string{
+		"lock q/a,q/b,r/c,r/d,q/e", // r's ids sorted by PutMany (pending): c, d or d, c
+		"putmany q a=5,b=2,e=6",
+		"putmany r c=3,d=4",
+		"enqueue",
+		"lock1 true",
+		"put q f=7",
+	}
+	if lockID("r", "d") < lockID("r", "c") {
+		want[0] = "lock q/a,q/b,r/d,r/c,q/e"
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestQueuedPutsCommit checks coalesced puts on the server: the last value
+// of a key put twice is the one committed, and an upsert that fails names
+// its table (and its key when it is one).
+func TestQueuedPutsCommit(t *testing.T) {
+	dsn, _ := freshSchema(t)
+	db := openDB(t, dsn)
+	ctx := t.Context()
+	err := db.Update(ctx, func(tx store.Tx) error {
+		for i, kv := range [][2]string{{"a", "1"}, {"b", "2"}, {"a", "3"}, {"c", "4"}} {
+			if err := tx.Put(ctx, "p", kv[0], []byte(kv[1])); err != nil {
+				return err
+			}
+			if i == 1 {
+				if err := tx.PutMany(ctx, "p", []store.KV{{Key: "b", Value: []byte("5")}, {Key: "d", Value: []byte("6")}}); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Put(ctx, "p2", "a", []byte("7"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"p/a": "3", "p/b": "5", "p/c": "4", "p/d": "6", "p2/a": "7"} {
+		tk := strings.SplitN(k, "/", 2)
+		if v, err := db.Get(ctx, tk[0], tk[1]); err != nil || string(v) != want {
+			t.Errorf("%s = %q, %v; want %q", k, v, err, want)
+		}
+	}
+	// A table name PostgreSQL's text refuses (a NUL byte) fails its upsert.
+	for _, c := range []struct {
+		keys []string
+		want string
+	}{
+		{[]string{"x"}, `put bad` + "\x00" + `t/"x"`},
+		{[]string{"x", "y"}, "put 2 records of bad\x00t"},
+	} {
+		err := db.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Put(ctx, "p", "e", []byte("8")); err != nil {
+				return err
+			}
+			for _, k := range c.keys {
+				if err := tx.Put(ctx, "bad\x00t", k, []byte("9")); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Update with a bad table = %v, want an error naming %q", err, c.want)
+		}
+		if _, err := db.Get(ctx, "p", "e"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("after the failed Update: p/e: %v, want ErrNotFound", err)
+		}
 	}
 }

@@ -544,7 +544,8 @@ func TestQueuedWrites(t *testing.T) {
 // TestQueuedPutsCoalesce checks the statements a transaction's queued
 // writes go out as: a run of Puts and PutMany as one lock statement, its
 // ids in the order of the run, and one upsert per table, a key put twice
-// with its last value; an Enqueue between them keeps its place.
+// with its last value; a lock upgrade and an Enqueue between them keep
+// their places.
 func TestQueuedPutsCoalesce(t *testing.T) {
 	ctx := t.Context()
 	tx := &txImpl{db: &DB{}, own: true, begun: true}
@@ -560,6 +561,8 @@ func TestQueuedPutsCoalesce(t *testing.T) {
 	}
 	put("q", "a", "5") // held: no lock; its value wins
 	put("q", "e", "6")
+	tx.locked[lockID("q", "u")] = lockShared // read shared: its put upgrades it first
+	put("q", "u", "8")
 	if err := tx.Enqueue(ctx, store.Job{ID: "j", Kind: "k"}); err != nil {
 		t.Fatal(err)
 	}
@@ -590,6 +593,8 @@ func TestQueuedPutsCoalesce(t *testing.T) {
 			got = append(got, fmt.Sprintf("put %s %s=%s", q.args[0], q.args[1], q.args[2]))
 		case enqueueSQL:
 			got = append(got, "enqueue")
+		case upgradeSQL:
+			got = append(got, fmt.Sprintf("upgrade %v", q.args[0].([]int64)[0] == lockID("q", "u")))
 		default:
 			got = append(got, q.sql)
 		}
@@ -598,6 +603,8 @@ func TestQueuedPutsCoalesce(t *testing.T) {
 		"lock q/a,q/b,r/c,r/d,q/e", // r's ids sorted by PutMany (pending): c, d or d, c
 		"putmany q a=5,b=2,e=6",
 		"putmany r c=3,d=4",
+		"upgrade true",
+		"put q u=8",
 		"enqueue",
 		"lock1 true",
 		"put q f=7",

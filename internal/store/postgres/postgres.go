@@ -386,6 +386,17 @@ type queued struct {
 	op, table, key string
 	sql            string
 	args           []any
+	// put is set on a Put's or PutMany's upsert: prelude sends a run of
+	// them as one lock statement and one upsert per table (coalesce).
+	put *queuedPut
+}
+
+// queuedPut is what coalesce needs of a queued Put or PutMany: the
+// advisory locks it takes first (exclusive, not held before: its lock
+// statement is made by prelude) and its records.
+type queuedPut struct {
+	ids        []int64
+	keys, vals [][]byte
 }
 
 func (q *queued) err(err error) error {
@@ -413,10 +424,117 @@ func (t *txImpl) prelude(b *pgx.Batch) (int, []queued) {
 		b.Queue(beginSQL)
 		n++
 	}
-	for _, q := range t.pre {
+	pre := coalesce(t.pre)
+	for _, q := range pre {
 		b.Queue(q.sql, q.args...)
 	}
-	return n + len(t.pre), t.pre
+	return n + len(pre), pre
+}
+
+// coalesce returns the statements that run pre: each queued statement as
+// it is, but each Put and PutMany after its lock statement, and a run of
+// two or more consecutive ones as one lock statement (every key's lock, in
+// the order of the run, as the separate statements took them) followed by
+// one upsert per table (in the order the tables first appear; a key put
+// more than once gets its last value). Anything else queued between them
+// (an enqueue, a lock upgrade) ends a run and keeps its place.
+//
+// Taking the run's locks before its upserts instead of between them adds
+// no wait: a row of kv is written or locked (FOR UPDATE) only under its
+// key's advisory lock, so no other transaction holds a row of the run
+// without holding a lock the run takes first. Upserts of different
+// tables touch different rows, so their order does not matter.
+func coalesce(pre []queued) []queued {
+	if !slices.ContainsFunc(pre, func(q queued) bool { return q.put != nil }) {
+		return pre
+	}
+	out := make([]queued, 0, len(pre)+1)
+	for i := 0; i < len(pre); {
+		if pre[i].put == nil {
+			out = append(out, pre[i])
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(pre) && pre[j].put != nil {
+			j++
+		}
+		if j == i+1 {
+			q := pre[i]
+			if len(q.put.ids) > 0 {
+				out = append(out, lockStatement(lockExclusive, q.put.ids, q.table, q.key))
+			}
+			out = append(out, q)
+		} else {
+			out = coalesceRun(out, pre[i:j])
+		}
+		i = j
+	}
+	return out
+}
+
+// coalesceRun appends to out the statements of a run of queued puts (see
+// coalesce).
+func coalesceRun(out []queued, run []queued) []queued {
+	var ids []int64
+	var tables []string      // in the order they first appear
+	by := map[string][]int{} // each table's puts, indices in run
+	lockers := 0             // puts that take locks
+	var locker *queued
+	for i := range run {
+		q := &run[i]
+		if len(q.put.ids) > 0 {
+			ids = append(ids, q.put.ids...)
+			lockers++
+			locker = q
+		}
+		if _, ok := by[q.table]; !ok {
+			tables = append(tables, q.table)
+		}
+		by[q.table] = append(by[q.table], i)
+	}
+	switch {
+	case lockers == 1:
+		out = append(out, lockStatement(lockExclusive, ids, locker.table, locker.key))
+	case lockers > 1:
+		l := lockStatement(lockExclusive, ids, "", "")
+		if len(tables) == 1 {
+			l.op, l.table = fmt.Sprintf("lock %d keys of", len(ids)), tables[0]
+		} else {
+			l.op = fmt.Sprintf("lock %d keys of %d tables", len(ids), len(tables))
+		}
+		out = append(out, l)
+	}
+	for _, table := range tables {
+		puts := by[table]
+		if len(puts) == 1 {
+			out = append(out, run[puts[0]]) // one Put or PutMany (deduplicated)
+			continue
+		}
+		n := 0
+		for _, i := range puts {
+			n += len(run[i].put.keys)
+		}
+		ks, vs := make([][]byte, 0, n), make([][]byte, 0, n)
+		pos := make(map[string]int, n)
+		for _, i := range puts {
+			p := run[i].put
+			for x, k := range p.keys {
+				if at, ok := pos[string(k)]; ok {
+					vs[at] = p.vals[x] // the last value wins
+					continue
+				}
+				pos[string(k)] = len(ks)
+				ks, vs = append(ks, k), append(vs, p.vals[x])
+			}
+		}
+		if len(ks) == 1 {
+			out = append(out, queued{op: "put", table: table, key: string(ks[0]), sql: putSQL, args: []any{table, ks[0], vs[0]}})
+			continue
+		}
+		out = append(out, queued{op: fmt.Sprintf("put %d records of", len(ks)), table: table, sql: putManySQL, args: []any{table, ks, vs}})
+	}
+	return out
 }
 
 // readPrelude reads the results of the n statements prelude queued (the
@@ -453,8 +571,18 @@ func (t *txImpl) flush(ctx context.Context) error {
 }
 
 // queue adds a write that needs no answer to pre, after its locks ids
-// (exclusive).
+// (exclusive). A put's (q.put set) lock statement is made by prelude
+// (coalesce); an upgrade of its keys held shared is queued before it.
 func (t *txImpl) queue(ids []int64, q queued) {
+	if q.put != nil {
+		up, rest := t.takeLocks(lockExclusive, ids)
+		if len(up) > 0 {
+			t.pre = append(t.pre, queued{op: "lock", table: q.table, key: q.key, sql: upgradeSQL, args: []any{up}})
+		}
+		q.put.ids = rest
+		t.pre = append(t.pre, q)
+		return
+	}
 	for _, l := range t.lockStatements(lockExclusive, ids) {
 		t.pre = append(t.pre, queued{op: "lock", table: q.table, key: q.key, sql: l.sql, args: l.args})
 	}
@@ -586,12 +714,28 @@ func (t *txImpl) send(ctx context.Context, mode int8, ids []int64, sql string, a
 // waiting (a conflict when another transaction holds one shared; the retry
 // reads exclusive).
 func (t *txImpl) lockStatements(mode int8, ids []int64) []queued {
-	if len(ids) == 0 {
-		return nil
-	}
+	up, ids := t.takeLocks(mode, ids)
 	var out []queued
+	if len(up) > 0 {
+		out = append(out, queued{op: "lock", sql: upgradeSQL, args: []any{up}})
+	}
+	if len(ids) > 0 {
+		out = append(out, lockStatement(mode, ids, "", ""))
+	}
+	return out
+}
+
+// upgradeSQL upgrades keys' advisory locks from shared to exclusive.
+const upgradeSQL = `SELECT deskplane_upgrade_locks($1)`
+
+// takeLocks counts the advisory locks ids (see pending) as held in mode
+// and returns those to upgrade (held shared, needed exclusive) and the
+// others, to take, in the order of ids.
+func (t *txImpl) takeLocks(mode int8, ids []int64) (up, rest []int64) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
 	if mode == lockExclusive {
-		var up []int64
 		for _, id := range ids {
 			if t.locked[id] == lockShared {
 				up = append(up, id)
@@ -600,18 +744,10 @@ func (t *txImpl) lockStatements(mode int8, ids []int64) []queued {
 		if len(up) > 0 {
 			ids = slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return t.locked[id] == lockShared })
 			t.db.noteUpgrades(up)
-			out = append(out, queued{op: "lock", sql: `SELECT deskplane_upgrade_locks($1)`, args: []any{up}})
 			for _, id := range up {
 				t.locked[id] = lockExclusive
 			}
 		}
-	}
-	switch len(ids) {
-	case 0:
-	case 1:
-		out = append(out, queued{op: "lock", sql: lockSQL[mode][0], args: []any{ids[0]}})
-	default:
-		out = append(out, queued{op: "lock", sql: lockSQL[mode][1], args: []any{ids}})
 	}
 	if t.locked == nil {
 		t.locked = make(map[int64]int8)
@@ -619,7 +755,17 @@ func (t *txImpl) lockStatements(mode int8, ids []int64) []queued {
 	for _, id := range ids {
 		t.locked[id] = max(t.locked[id], mode)
 	}
-	return out
+	return up, ids
+}
+
+// lockStatement is the statement that takes the advisory locks ids (at
+// least one) in mode, in the order of ids; table and key name it in an
+// error.
+func lockStatement(mode int8, ids []int64, table, key string) queued {
+	if len(ids) == 1 {
+		return queued{op: "lock", table: table, key: key, sql: lockSQL[mode][0], args: []any{ids[0]}}
+	}
+	return queued{op: "lock", table: table, key: key, sql: lockSQL[mode][1], args: []any{ids}}
 }
 
 // exec runs sql after taking ids (send) and returns its command tag.
@@ -665,7 +811,9 @@ func (t *txImpl) Put(ctx context.Context, table, key string, value []byte) error
 	ids := t.pending(lockExclusive, table, key)
 	if t.own {
 		// The value is copied: it is sent later, and the caller may reuse it.
-		t.queue(ids, queued{op: "put", table: table, key: key, sql: putSQL, args: []any{table, []byte(key), bytes.Clone(value)}})
+		k, v := []byte(key), bytes.Clone(value)
+		t.queue(ids, queued{op: "put", table: table, key: key, sql: putSQL, args: []any{table, k, v},
+			put: &queuedPut{keys: [][]byte{k}, vals: [][]byte{v}}})
 		return nil
 	}
 	_, err := t.exec(ctx, ids, putSQL, table, []byte(key), value)
@@ -766,7 +914,8 @@ func (t *txImpl) PutMany(ctx context.Context, table string, recs []store.KV) err
 		for i, v := range vs {
 			vs[i] = bytes.Clone(v) // sent later: the caller may reuse them
 		}
-		t.queue(ids, queued{op: fmt.Sprintf("put %d records of", len(recs)), table: table, sql: putManySQL, args: []any{table, ks, vs}})
+		t.queue(ids, queued{op: fmt.Sprintf("put %d records of", len(recs)), table: table, sql: putManySQL, args: []any{table, ks, vs},
+			put: &queuedPut{keys: ks, vals: vs}})
 		return nil
 	}
 	_, err := t.exec(ctx, ids, putManySQL, table, ks, vs)

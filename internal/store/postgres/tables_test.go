@@ -46,6 +46,17 @@ func TestTablesLockInOrder(t *testing.T) {
 			_, err := store.CreateTables(ctx, tx, []store.TableRecs{{Table: t1, Recs: []store.KV{{Key: a, Value: []byte("1")}}}, {Table: t2, Recs: []store.KV{{Key: k, Value: []byte("2")}}}})
 			return err
 		}},
+		// Queued puts, sent with the COMMIT as one lock statement
+		// (coalesce): the locks in the order of the Puts.
+		{"Puts", func(ctx context.Context, tx store.Tx, a, k string) error {
+			if err := tx.Put(ctx, t1, a, []byte("1")); err != nil {
+				return err
+			}
+			if err := tx.PutMany(ctx, t1, []store.KV{{Key: a + "x", Value: []byte("1")}}); err != nil {
+				return err
+			}
+			return tx.Put(ctx, t2, k, []byte("2"))
+		}},
 	}
 	for _, c := range cases {
 		a, k := keys(c.name)

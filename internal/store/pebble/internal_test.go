@@ -839,12 +839,21 @@ func TestKeyFilterHoldsCreatedKeys(t *testing.T) {
 	if n := keys() - before; n != 2 {
 		t.Errorf("the filter counted %d keys for 2 created", n)
 	}
-	db.ReadCache().SetMaxEntries(0) // the next write group's entry drops a and b from the cache
+	refusesCreates(t, db, "a", "b")
+}
+
+// refusesCreates checks that a Create of each of keys (of table "d"),
+// committed before, is refused once the read cache no longer holds them:
+// the key filter and the store answer.
+func refusesCreates(t *testing.T, db *DB, keys ...string) {
+	t.Helper()
+	ctx := t.Context()
+	db.ReadCache().SetMaxEntries(0) // the next write group's entry drops the keys from the cache
 	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "d", "c", []byte("1")) }); err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(ctx, func(tx store.Tx) error {
-		for _, k := range []string{"a", "b"} {
+	err := db.Update(ctx, func(tx store.Tx) error {
+		for _, k := range keys {
 			if err := tx.Create(ctx, "d", k, []byte("4")); !errors.Is(err, store.ErrExists) {
 				t.Errorf("Create of committed key %s = %v, want ErrExists", k, err)
 			}
@@ -891,19 +900,7 @@ func TestKeyFilterAfterGetMany(t *testing.T) {
 			t.Errorf("%s, written after a GetMany, is not in the key filter", k)
 		}
 	}
-	db.ReadCache().SetMaxEntries(0) // the next write group's entry drops the keys from the cache
-	put("c")
-	err = db.Update(ctx, func(tx store.Tx) error {
-		for _, k := range []string{"a", "b", "x", "y", "z"} {
-			if err := tx.Create(ctx, "d", k, []byte("3")); !errors.Is(err, store.ErrExists) {
-				t.Errorf("Create of committed key %s = %v, want ErrExists", k, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	refusesCreates(t, db, "a", "b", "x", "y", "z")
 }
 
 // A full layer of many keys (as a store of 500,000 desktops has) says

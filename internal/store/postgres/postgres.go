@@ -874,23 +874,47 @@ func (t *txImpl) GetMany(ctx context.Context, table string, keys []string) (map[
 		return nil, wrap(fmt.Sprintf("get %d records of %s", len(keys), table), err)
 	}
 	defer br.Close()
-	rows, err := br.Query()
-	if err != nil {
+	out := make(map[string][]byte, len(keys))
+	if err := readRecords(br, out); err != nil {
 		return nil, wrap(fmt.Sprintf("get %d records of %s", len(keys), table), err)
 	}
+	return out, nil
+}
+
+// readRecords reads the rows (k, v) of br's next statement into out.
+func readRecords(br pgx.BatchResults, out map[string][]byte) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
 	defer rows.Close()
-	out := make(map[string][]byte, len(keys))
 	for rows.Next() {
 		var k, v []byte
 		if err := rows.Scan(&k, &v); err != nil {
-			return nil, wrap("get records of "+table, err)
+			return err
 		}
 		out[string(k)] = v
 	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("get records of "+table, err)
+	return rows.Err()
+}
+
+// readCreated reads the keys (k) br's next statement returned: those an
+// INSERT … RETURNING k created.
+func readCreated(br pgx.BatchResults, n int) (map[string]bool, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	defer rows.Close()
+	created := make(map[string]bool, n)
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		created[string(k)] = true
+	}
+	return created, rows.Err()
 }
 
 func kvArrays(recs []store.KV) ([]string, [][]byte, [][]byte) {
@@ -932,21 +956,9 @@ func (t *txImpl) CreateMany(ctx context.Context, table string, recs []store.KV) 
 		return nil, wrap(fmt.Sprintf("create %d records of %s", len(keys), table), err)
 	}
 	defer br.Close()
-	rows, err := br.Query()
+	created, err := readCreated(br, len(keys))
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("create %d records of %s", len(keys), table), err)
-	}
-	defer rows.Close()
-	created := make(map[string]bool, len(keys))
-	for rows.Next() {
-		var k []byte
-		if err := rows.Scan(&k); err != nil {
-			return nil, wrap("create records of "+table, err)
-		}
-		created[string(k)] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("create records of "+table, err)
 	}
 	return store.Existing(recs, created), nil
 }
@@ -1016,20 +1028,7 @@ func (t *txImpl) GetTables(ctx context.Context, reads []store.TableKeys) ([]map[
 		return out, nil
 	}
 	err := t.sendParts(ctx, parts, func(j int, br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		m := out[at[j]]
-		for rows.Next() {
-			var k, v []byte
-			if err := rows.Scan(&k, &v); err != nil {
-				return err
-			}
-			m[string(k)] = v
-		}
-		return rows.Err()
+		return readRecords(br, out[at[j]])
 	})
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("get records of %d tables", len(parts)), err)
@@ -1060,20 +1059,8 @@ func (t *txImpl) CreateTables(ctx context.Context, creates []store.TableRecs) ([
 		return out, nil
 	}
 	err := t.sendParts(ctx, parts, func(j int, br pgx.BatchResults) error {
-		rows, err := br.Query()
+		created, err := readCreated(br, len(keys[j]))
 		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		created := make(map[string]bool, len(keys[j]))
-		for rows.Next() {
-			var k []byte
-			if err := rows.Scan(&k); err != nil {
-				return err
-			}
-			created[string(k)] = true
-		}
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		out[at[j]] = store.Existing(creates[at[j]].Recs, created)

@@ -304,6 +304,12 @@ func text(t *testing.T, ctx context.Context, id string) string {
 func poll(t *testing.T, ctx context.Context, expr string) {
 	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
-		t.Fatalf("waiting for %s: %v", expr, err)
+		// What the page showed instead: its status line, or the start of
+		// its text when it has none.
+		shown, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(function () {
+			const s = document.getElementById("status");
+			return location.pathname + ": " + (s ? "status " + JSON.stringify(s.textContent) : (document.body ? document.body.innerText : "").slice(0, 400));
+		})()`))
+		t.Fatalf("waiting for %s: %v (the page: %s)", expr, err, shown)
 	}
 }

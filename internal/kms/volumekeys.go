@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deskplane/deskplane/internal/awsproto"
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/ptr"
 	"github.com/deskplane/deskplane/internal/store"
@@ -144,6 +145,59 @@ func grantOf(ctx context.Context, tx store.Tx, k *keyRec, id string) (*grantRec,
 		memo.Store("grant "+gk, g)
 	}
 	return g, err
+}
+
+var _ workspaces.GrantReader = (*Module)(nil)
+
+// ReadGrants implements workspaces.GrantReader: a provisioning batch reads
+// its desktops' WorkSpaces grants into ctx's KeyMemo before their KMS calls,
+// in one GetMany per batch, shared as grantOf reads them. Their keys are
+// read as keyByARN reads them (shared, once per key, into the memo). A key
+// the calls could not use is skipped, and a grant not found is not kept:
+// the calls read them again and fail as before. Without a KeyMemo it reads
+// nothing.
+func (m *Module) ReadGrants(ctx context.Context, tx store.Tx, grants []workspaces.KeyGrant) error {
+	memo := workspaces.KeyMemoOf(ctx)
+	if memo == nil {
+		return nil
+	}
+	now := m.clock.Now()
+	keys := make([]string, 0, len(grants))
+	seen := make(map[string]bool, len(grants))
+	for _, g := range grants {
+		k, err := keyByARN(ctx, tx, g.Account, g.Region, g.KeyARN, now)
+		if err != nil {
+			if awsproto.As(err) != nil {
+				continue // the calls answer it
+			}
+			return err
+		}
+		gk := key3(k.Account, k.Region, k.KeyID) + "/" + g.GrantID
+		if _, ok := memo.Load("grant " + gk); ok || seen[gk] {
+			continue
+		}
+		seen[gk] = true
+		keys = append(keys, gk)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	raw, err := tx.GetMany(store.SharedReads(ctx), tGrants, keys)
+	if err != nil {
+		return err
+	}
+	for _, gk := range keys {
+		b, ok := raw[gk]
+		if !ok {
+			continue
+		}
+		g := new(grantRec)
+		if err := store.DecodeJSON(b, g); err != nil {
+			return fmt.Errorf("store: decode %s/%s: %w", tGrants, gk, err)
+		}
+		memo.Store("grant "+gk, g)
+	}
+	return nil
 }
 
 // CreateGrant implements workspaces.VolumeKeys. A grant asked for on a

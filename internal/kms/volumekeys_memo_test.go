@@ -2,8 +2,11 @@ package kms
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,16 +15,20 @@ import (
 	"github.com/deskplane/deskplane/internal/workspaces"
 )
 
-// countGets is a Tx that counts the records read, and those of keys.
+// countGets is a Tx that counts the records read, those of keys, and the
+// reads of grants (a Get or a GetMany each).
 type countGets struct {
 	store.Tx
-	n, keys *int
+	n, keys, grantReads *int
 }
 
 func (c countGets) Get(ctx context.Context, table, key string) ([]byte, error) {
 	*c.n++
 	if table == tKeys && c.keys != nil {
 		*c.keys++
+	}
+	if table == tGrants && c.grantReads != nil {
+		*c.grantReads++
 	}
 	return c.Tx.Get(ctx, table, key)
 }
@@ -30,6 +37,9 @@ func (c countGets) GetMany(ctx context.Context, table string, keys []string) (ma
 	*c.n += len(keys)
 	if table == tKeys && c.keys != nil {
 		*c.keys += len(keys)
+	}
+	if table == tGrants && c.grantReads != nil {
+		*c.grantReads++
 	}
 	return c.Tx.GetMany(ctx, table, keys)
 }
@@ -50,8 +60,18 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 		events  []string // name and error code of each event recorded
 		gets    int
 		keyGets int // of the key's record
+		// Reads of grants in all, and after ReadGrants (withReadGrants).
+		grantReads, grantReadsAfter int
 	}
-	run := func(t *testing.T, scenario string, memo bool) outcome {
+	// How the calls run: reading the store each time; with a memo; with
+	// a memo the provisioning fills first (ReadGrants, as a provisioning
+	// batch does).
+	const (
+		plainReads = iota
+		withMemo
+		withReadGrants
+	)
+	run := func(t *testing.T, scenario string, mode int) outcome {
 		m, db, ev := testModule(t)
 		m.SetAuthorizer(identityAuthz{Allowed: true})
 		ctx := context.Background()
@@ -106,10 +126,11 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 		err = db.Update(ctx, func(stx store.Tx) error {
 			o = outcome{}
 			ctx := ctx
-			if memo {
+			if mode != plainReads {
 				ctx = workspaces.WithKeyMemo(ctx)
 			}
-			tx := countGets{stx, &o.gets, &o.keyGets}
+			tx := countGets{stx, &o.gets, &o.keyGets, &o.grantReads}
+			readGrants := -1
 			// The creation's check of its key (planDesktop), then
 			// WorkSpaces' grants for two desktops of one creation
 			// (writeDesktops), on the caller's behalf.
@@ -122,6 +143,31 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 					ContextSubset: map[string]string{"aws:workspaces:sid-directoryid": "[S-1-5-21-2]@[d-1234abcd01]"},
 					Name:          ws, CreatedBy: "arn:aws:iam::111122223333:user/admin", Caller: adminCall(acct, region)})
 				answer(err)
+			}
+			if mode == withReadGrants {
+				// The provisioning batch's read of its WorkSpaces grants
+				// (the parent twice, and one that does not exist).
+				if err := m.ReadGrants(ctx, tx, []workspaces.KeyGrant{{Account: acct, Region: region, KeyARN: k.ARN, GrantID: parent},
+					{Account: acct, Region: region, KeyARN: k.ARN, GrantID: parent},
+					{Account: acct, Region: region, KeyARN: k.ARN, GrantID: strings.Repeat("0", 64)}}); err != nil {
+					t.Fatalf("%s: ReadGrants: %v", scenario, err)
+				}
+				// What it kept is what the store holds.
+				gk := key3(acct, region, k.KeyID) + "/" + parent
+				v, kept := workspaces.KeyMemoOf(ctx).Load("grant " + gk)
+				want, err := store.GetJSON[grantRec](ctx, stx, tGrants, gk)
+				switch {
+				case err == nil && (!kept || !reflect.DeepEqual(v, want)):
+					t.Errorf("%s: ReadGrants kept %+v (%v); the store holds %+v", scenario, v, kept, want)
+				case errors.Is(err, store.ErrNotFound) && kept:
+					t.Errorf("%s: ReadGrants kept %+v for a grant the store does not hold", scenario, v)
+				case err != nil && !errors.Is(err, store.ErrNotFound):
+					t.Fatal(err)
+				}
+				if _, kept := workspaces.KeyMemoOf(ctx).Load("grant " + key3(acct, region, k.KeyID) + "/" + strings.Repeat("0", 64)); kept {
+					t.Errorf("%s: ReadGrants kept a grant that does not exist", scenario)
+				}
+				readGrants = o.grantReads
 			}
 			answer(m.DescribeKey(ctx, tx, acct, region, k.ARN, parent))
 			if scenario == "parent retired inside" {
@@ -145,6 +191,9 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 			for i := range blobs {
 				answer(m.Decrypt(ctx, tx, acct, region, k.ARN, blobs[i], ecs[i], gids[i]))
 			}
+			if readGrants >= 0 {
+				o.grantReadsAfter = o.grantReads - readGrants
+			}
 			// A grant retired inside the transaction is gone for the
 			// calls after it.
 			if gids[0] != "" {
@@ -165,12 +214,26 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 	}
 	for _, scenario := range []string{"usable", "parent retired before", "parent retired inside", "key disabled", "key pending deletion"} {
 		t.Run(scenario, func(t *testing.T) {
-			plain, memo := run(t, scenario, false), run(t, scenario, true)
-			if !slices.Equal(plain.answers, memo.answers) {
-				t.Errorf("answers with the memo %v; reading the store %v", memo.answers, plain.answers)
+			plain, memo, read := run(t, scenario, plainReads), run(t, scenario, withMemo), run(t, scenario, withReadGrants)
+			for _, o := range []struct {
+				name string
+				o    outcome
+			}{{"the memo", memo}, {"the memo and ReadGrants", read}} {
+				if !slices.Equal(plain.answers, o.o.answers) {
+					t.Errorf("answers with %s %v; reading the store %v", o.name, o.o.answers, plain.answers)
+				}
+				if !slices.Equal(plain.events, o.o.events) {
+					t.Errorf("events with %s %v; reading the store %v", o.name, o.o.events, plain.events)
+				}
 			}
-			if !slices.Equal(plain.events, memo.events) {
-				t.Errorf("events with the memo %v; reading the store %v", memo.events, plain.events)
+			// With the grants read ahead, the provisioning's calls read
+			// no grant while their grants are usable (in the other
+			// scenarios they read again what ReadGrants did not find).
+			if scenario == "usable" && read.grantReadsAfter != 0 {
+				t.Errorf("after ReadGrants the calls read grants %d times; want none", read.grantReadsAfter)
+			}
+			if read.keyGets != 1 {
+				t.Errorf("with ReadGrants the key was read %d times; want once, by ResolveKey", read.keyGets)
 			}
 			if memo.gets >= plain.gets {
 				t.Errorf("the memo read %d records; the store each time %d", memo.gets, plain.gets)
@@ -178,7 +241,8 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 			if memo.keyGets != 1 {
 				t.Errorf("the memo read the key %d times; want once, by ResolveKey", memo.keyGets)
 			}
-			t.Logf("%v; records read %d -> %d, the key %d -> %d", fmt.Sprint(memo.answers), plain.gets, memo.gets, plain.keyGets, memo.keyGets)
+			t.Logf("%v; records read %d -> %d, the key %d -> %d; grant reads %d -> %d -> %d (after ReadGrants %d)", fmt.Sprint(memo.answers),
+				plain.gets, memo.gets, plain.keyGets, memo.keyGets, plain.grantReads, memo.grantReads, read.grantReads, read.grantReadsAfter)
 		})
 	}
 }

@@ -342,12 +342,30 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 		tm.recs[k] = w
 	}
 	tm.patch = raw
+	var grants []KeyGrant
+	for _, ref := range refs {
+		if w := tm.recs[ref.Key]; w != nil && w.Seq == ref.Seq && w.VolumeKey != "" && w.State == "PENDING" && w.WorkspaceGrant != "" {
+			parts := splitKey(ref.Key)
+			grants = append(grants, KeyGrant{Account: parts[0], Region: parts[1], KeyARN: w.VolumeKey, GrantID: w.WorkspaceGrant})
+		}
+	}
 	for _, w := range tm.recs {
 		if w.VolumeKey != "" && w.State == "PENDING" {
 			// The batch's encrypted desktops share one KeyMemo: their key
 			// is read once for the batch, not once per desktop (this runs
 			// inside the job's transaction, so a retry starts anew).
 			ctx = WithKeyMemo(ctx)
+			// Their WorkSpaces grants are read into it before the first
+			// desktop's KMS calls write anything: each read sends the
+			// writes queued before it, so read one by one between the
+			// desktops they cut the batch's grants into runs of two
+			// (store/postgres sends a run of queued Puts as one lock
+			// statement and one upsert).
+			if gr, ok := m.keys.(GrantReader); ok && len(grants) > 0 {
+				if err := gr.ReadGrants(ctx, tx, grants); err != nil {
+					return err
+				}
+			}
 			break
 		}
 	}
@@ -594,6 +612,19 @@ func (m *Module) encContext(w *desktopRec, v *volumeRec) map[string]string {
 		"aws:ebs:id":                     v.VolumeID,
 	}
 }
+
+// GrantReader is implemented by a VolumeKeys (internal/kms) that can read
+// the grants a transaction's KMS calls will check into ctx's KeyMemo ahead
+// of them, in one read, as those calls would read them (shared). A grant it
+// does not find is left out of the memo: the call that checks it reads it
+// again and fails as before. Each call still checks the key's and the
+// grant's state itself.
+type GrantReader interface {
+	ReadGrants(ctx context.Context, tx store.Tx, grants []KeyGrant) error
+}
+
+// KeyGrant names a grant on a key of account in region (GrantReader).
+type KeyGrant struct{ Account, Region, KeyARN, GrantID string }
 
 // KeyMemo holds what the KMS calls of one transaction (a desktop's
 // provisioning, a provisioning batch's desktops, a creation's grants) read

@@ -2,7 +2,7 @@ package cloudtrail
 
 import (
 	"bytes"
-	"unsafe"
+	"encoding/binary"
 
 	"github.com/deskplane/deskplane/internal/gateway"
 )
@@ -22,103 +22,53 @@ type shape struct {
 	at  [holeCount]int // where the holes' values start in enc
 	n   [holeCount]int // and their lengths
 	rec int            // where the record starts in enc
-	f   shapeFields    // what else tells it apart (matches)
-	// next is the shape kept before it under the same cheap key.
-	next *shape
 }
 
 // maxShapes bounds the writer's shapes; past it, they are dropped.
 const maxShapes = 256
 
-// maxChain bounds the shapes kept under one cheap key (shapeHash): past
-// it, the oldest goes.
-const maxChain = 4
-
-// shapeFields are what an event's shape is told apart by, besides its
-// principal and service: the event's strings, kept as they are (a Go
-// string does not change; the request id, which may, is not kept), and
-// a copy of its rendered parameters. The next event's strings are mostly
-// the same strings (the operation, the account, the region, the event
-// source): == then compares their pointers, and reads none of their bytes.
-type shapeFields struct {
-	invokedBy, source, op, region, account, ip, agent, code, msg string
-	readOnly, hasParams                                          bool
-	params                                                       []byte
-	res                                                          []shapeRes
-}
-
-type shapeRes struct{ arn, account string }
-
-// shapeable reports whether e can be built from a shape: it has no
-// additional data or response elements, and a request id the record
-// writes as it is.
-func shapeable(e *gateway.Event) bool {
-	return e.AdditionalData == nil && (e.ReadOnly || e.ErrorCode != "") && e.Service != nil && plainValue(e.RequestID)
-}
-
-// shapeHash is the cheap key the writer's shapes are found by: what is
-// compared without reading the event's strings (its principal and service
-// by identity, and lengths). A shape found by it is then compared field by
-// field (matches).
-func shapeHash(e *gateway.Event, reqParams []byte, hasParams bool) uint64 {
-	h := uint64(uintptr(unsafe.Pointer(e.Principal)))
-	h = h*0x9e3779b97f4a7c15 ^ uint64(uintptr(unsafe.Pointer(e.Service)))
-	n := uint64(len(e.Operation)) | uint64(len(e.ErrorCode))<<8 | uint64(len(e.Resources))<<16 | uint64(len(reqParams))<<24
-	if hasParams {
-		n |= 1 << 63
+// shapeKey appends the key of e's shape (with its rendered parameters) to
+// b; ok is false when the event cannot be built from a shape: it has
+// additional data or response elements, or a request id the record would
+// escape.
+func shapeKey(b []byte, e *gateway.Event, reqParams []byte) (key []byte, ok bool) {
+	if e.AdditionalData != nil || (!e.ReadOnly && e.ErrorCode == "") || e.Service == nil || !plainValue(e.RequestID) {
+		return b, false
 	}
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	str(e.InvokedBy)
+	str(e.Service.EventSource)
+	str(e.Operation)
+	str(e.Region)
+	str(e.Account)
+	str(e.SourceIP)
+	str(clip(e.UserAgent, 1024))
+	str(e.ErrorCode)
+	str(clip(e.ErrorMessage, 1024))
 	if e.ReadOnly {
-		n |= 1 << 62
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
 	}
-	return (h*0x9e3779b97f4a7c15 ^ n) * 0xbf58476d1ce4e5b9
-}
-
-// matches reports whether e (with its rendered parameters) has shape sh.
-func (sh *shape) matches(e *gateway.Event, reqParams []byte, hasParams bool) bool {
-	f := &sh.f
-	if sh.p != e.Principal || sh.svc != e.Service || f.readOnly != e.ReadOnly || f.hasParams != hasParams ||
-		len(f.res) != len(e.Resources) || f.op != e.Operation || f.code != e.ErrorCode ||
-		f.region != e.Region || f.account != e.Account || f.ip != e.SourceIP || f.invokedBy != e.InvokedBy ||
-		f.source != e.Service.EventSource || f.agent != clip(e.UserAgent, 1024) || f.msg != clip(e.ErrorMessage, 1024) ||
-		!bytes.Equal(f.params, reqParams) {
-		return false
+	if reqParams == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = binary.AppendUvarint(b, uint64(len(reqParams)))
+		b = append(b, reqParams...)
 	}
+	b = binary.AppendUvarint(b, uint64(len(e.Resources)))
+	// By index: a Check is 120 bytes, and a copy of it would read the
+	// lines of its tags and policy too, each a miss here.
 	for i := range e.Resources {
-		// By index: a Check is 120 bytes, and a copy of it would read the
-		// lines of its tags and policy too, each a miss here.
 		c := &e.Resources[i]
-		if f.res[i].arn != c.Resource || f.res[i].account != c.ResourceAccount {
-			return false
-		}
+		str(c.Resource)
+		str(c.ResourceAccount)
 	}
-	return true
-}
-
-// fieldsOf returns e's shape fields.
-func fieldsOf(e *gateway.Event, reqParams []byte, hasParams bool) shapeFields {
-	f := shapeFields{invokedBy: e.InvokedBy, source: e.Service.EventSource, op: e.Operation, region: e.Region,
-		account: e.Account, ip: e.SourceIP, agent: clip(e.UserAgent, 1024), code: e.ErrorCode,
-		msg: clip(e.ErrorMessage, 1024), readOnly: e.ReadOnly, hasParams: hasParams}
-	if hasParams {
-		f.params = bytes.Clone(reqParams)
-	}
-	if len(e.Resources) > 0 {
-		f.res = make([]shapeRes, len(e.Resources))
-		for i := range e.Resources {
-			f.res[i] = shapeRes{e.Resources[i].Resource, e.Resources[i].ResourceAccount}
-		}
-	}
-	return f
-}
-
-// findShape returns e's shape, if the writer has it.
-func (t *Trail) findShape(h uint64, e *gateway.Event, reqParams []byte, hasParams bool) *shape {
-	for sh := t.shapes[h]; sh != nil; sh = sh.next {
-		if sh.matches(e, reqParams, hasParams) {
-			return sh
-		}
-	}
-	return nil
+	return b, true
 }
 
 // plainValue reports whether jsonenc writes s as it is (no escapes).
@@ -145,7 +95,7 @@ var notPlain = func() (t [256]uint8) {
 
 // remember keeps r, just built field by field for e, as its shape, when its
 // holes hold the values they should.
-func (t *Trail) remember(h uint64, e *gateway.Event, reqParams []byte, hasParams bool, r *row) {
+func (t *Trail) remember(key []byte, e *gateway.Event, r *row) {
 	if len(r.enc) > maxTemplated {
 		return
 	}
@@ -160,21 +110,10 @@ func (t *Trail) remember(h uint64, e *gateway.Event, reqParams []byte, hasParams
 			return
 		}
 	}
-	if t.shapes == nil || t.nShapes >= maxShapes {
-		t.shapes, t.nShapes = make(map[uint64]*shape), 0
+	if t.shapes == nil || len(t.shapes) >= maxShapes {
+		t.shapes = make(map[string]*shape)
 	}
-	sh := &shape{p: e.Principal, svc: e.Service, enc: bytes.Clone(r.enc), at: r.holes, n: n, rec: r.rec,
-		f: fieldsOf(e, reqParams, hasParams), next: t.shapes[h]}
-	t.shapes[h] = sh
-	t.nShapes++
-	// Past maxChain shapes under one key, the oldest goes.
-	for i, c := 1, sh; c.next != nil; i, c = i+1, c.next {
-		if i == maxChain {
-			c.next = nil
-			t.nShapes--
-			break
-		}
-	}
+	t.shapes[string(key)] = &shape{p: e.Principal, svc: e.Service, enc: bytes.Clone(r.enc), at: r.holes, n: n, rec: r.rec}
 }
 
 // appendShapeValue appends hole i's value for e as row writes it: the
@@ -197,8 +136,13 @@ func (t *Trail) appendShapeValue(b []byte, i int, e *gateway.Event, eventID []by
 	}
 }
 
-// fromShape builds e's row from its shape sh.
-func (t *Trail) fromShape(sh *shape, e *gateway.Event) row {
+// fromShape builds e's row from its shape, if the writer has it.
+func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
+	sh := t.shapes[string(key)]
+	if sh == nil || sh.p != e.Principal || sh.svc != e.Service {
+		return row{}, false
+	}
+	t.shapeHits++
 	var r row
 	t.idBuf, r.eidOK = t.appendNewID(t.idBuf[:0], &r.eid)
 	eventID := t.idBuf
@@ -240,5 +184,5 @@ func (t *Trail) fromShape(sh *shape, e *gateway.Event) row {
 	rkey := b[kat:len(b):len(b)]
 	r.key, r.time, r.eventID, r.requestID, r.rec, r.shape = rkey, e.Time, rkey[len(rkey)-len(eventID):], e.RequestID, rec, sh
 	r.enc, r.line = enc, enc[rec:len(enc)-1:len(enc)-1]
-	return r
+	return r, true
 }

@@ -148,11 +148,13 @@ func TestNewIDsAreRandomUUIDs(t *testing.T) {
 	}
 }
 
-// TestShapesTellApart builds, over and over in turn, events that differ
-// from one another in one field each, and only in ways the shapes' cheap
-// key (shapeHash) does not see: the same lengths, the same principal and
+// TestShapesTellApart builds a base event and, in turn with it, events
+// that differ from it in one field each, and only in ways a cheap key of
+// the shapes would not see: the same lengths, the same principal and
 // service, the same count of resources. Each must be built as it is built
-// field by field, and none from another's shape.
+// field by field, and none from another's shape. (Written for a cheap key
+// tried in session 12, shape12: it failed with any one field's compare
+// left out.)
 func TestShapesTellApart(t *testing.T) {
 	p := &gateway.Principal{Type: "IAMUser", Account: "111122223333", ARN: "arn:aws:iam::111122223333:user/a", UserName: "a", UserID: "AIDA1", AccessKeyID: "AKIA1"}
 	ws := &gateway.Service{Name: "workspaces", EventSource: "workspaces.amazonaws.com"}
@@ -197,11 +199,6 @@ func TestShapesTellApart(t *testing.T) {
 			e.RequestID, e.Time = fmt.Sprintf("req-%d", n), t0.Add(time.Duration(n)*time.Millisecond)
 			if round%2 == 1 {
 				f(&e)
-				pe, _ := appendParams(nil, e.Request)
-				pb, _ := appendParams(nil, base.Request)
-				if (shapeHash(&e, pe, true) == shapeHash(&base, pb, true)) != (i != len(vary)-1) {
-					t.Fatalf("variant %d: not the cheap key expected", i)
-				}
 			}
 			a, b := shaped.appendRows(nil, &e), plain.appendRows(nil, &e)
 			if len(a) != len(b) {

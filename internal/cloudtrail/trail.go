@@ -140,9 +140,9 @@ type Trail struct {
 	lastSec  int64
 	lastTime string
 	// shapes are the stored JSON of the last event of each shape seen
-	// (see shape), by their cheap key (shapeHash); nShapes counts them.
-	shapes    map[uint64]*shape
-	nShapes   int
+	// (see shape); shapeBuf holds a shape's key while it is looked up.
+	shapes    map[string]*shape
+	shapeBuf  []byte
 	paramBuf  []byte     // an event's request parameters while its shape is looked up, and while its row is built
 	respBuf   []byte     // an event's response elements while its row is built
 	rnd       [1024]byte // random bytes for the next event ids (64): the last rndLeft
@@ -664,13 +664,11 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 	if hasParams {
 		reqParams = pb
 	}
-	shaped := !t.noShapes && shapeable(e)
-	var h uint64
-	if shaped {
-		h = shapeHash(e, reqParams, hasParams)
-		if sh := t.findShape(h, e, reqParams, hasParams); sh != nil {
-			t.shapeHits++
-			return append(rows, t.fromShape(sh, e))
+	key, shaped := shapeKey(t.shapeBuf[:0], e, reqParams)
+	t.shapeBuf = key
+	if shaped && !t.noShapes {
+		if r, ok := t.fromShape(key, e); ok {
+			return append(rows, r)
 		}
 	}
 	// The parameters stay in paramBuf, and the response elements go to
@@ -735,10 +733,10 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 		rec.SharedEventID = t.newID()
 	}
 	rows = append(rows, t.row(e, rec))
-	if shaped && len(accts) == 0 {
+	if shaped && !t.noShapes && len(accts) == 0 {
 		// (An oversized record, its parameters dropped, is over
 		// maxTemplated: remember keeps no shape of it.)
-		t.remember(h, e, reqParams, hasParams, &rows[len(rows)-1])
+		t.remember(t.shapeBuf, e, &rows[len(rows)-1])
 	}
 	sort.Strings(accts)
 	for _, a := range accts {

@@ -147,3 +147,73 @@ func TestNewIDsAreRandomUUIDs(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestShapesTellApart builds a base event and, in turn with it, events
+// that differ from it in one field each, and only in ways a cheap key of
+// the shapes would not see: the same lengths, the same principal and
+// service, the same count of resources. Each must be built as it is built
+// field by field, and none from another's shape. (Written for a cheap key
+// tried in session 12, shape12: it failed with any one field's compare
+// left out.)
+func TestShapesTellApart(t *testing.T) {
+	p := &gateway.Principal{Type: "IAMUser", Account: "111122223333", ARN: "arn:aws:iam::111122223333:user/a", UserName: "a", UserID: "AIDA1", AccessKeyID: "AKIA1"}
+	ws := &gateway.Service{Name: "workspaces", EventSource: "workspaces.amazonaws.com"}
+	type in struct{ WorkspaceIds []string }
+	base := gateway.Event{Service: ws, Operation: "DescribeWorkspaces", Region: "us-east-1", Account: "111122223333", Principal: p,
+		SourceIP: "127.0.0.1", UserAgent: "aws-sdk-go-v2/1.0", ReadOnly: true, ErrorCode: "AccessDenied", ErrorMessage: "no",
+		Request: &in{WorkspaceIds: []string{"ws-1"}},
+		Resources: []gateway.Check{{Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-1"},
+			{Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-2", ResourceAccount: "111122223333"}}}
+	vary := []func(e *gateway.Event){
+		func(e *gateway.Event) {},
+		func(e *gateway.Event) { e.Operation = "DescribeWorkspacez" },
+		func(e *gateway.Event) { e.Region = "eu-west-1" },
+		func(e *gateway.Event) { e.Account = "111122224444" },
+		func(e *gateway.Event) { e.SourceIP = "127.0.0.2" },
+		func(e *gateway.Event) { e.UserAgent = "aws-sdk-go-v2/1.1" },
+		func(e *gateway.Event) { e.ErrorCode = "AccessDenieD" },
+		func(e *gateway.Event) { e.ErrorMessage = "NO" },
+		func(e *gateway.Event) { e.InvokedBy = "x" },
+		func(e *gateway.Event) { e.Request = &in{WorkspaceIds: []string{"ws-2"}} },
+		func(e *gateway.Event) {
+			e.Resources = []gateway.Check{base.Resources[0], {Resource: "arn:aws:workspaces:us-east-1:111122223333:workspace/ws-3", ResourceAccount: "111122223333"}}
+		},
+		func(e *gateway.Event) {
+			e.Resources = []gateway.Check{base.Resources[0], {Resource: base.Resources[1].Resource, ResourceAccount: "111122223334"}}
+		},
+		func(e *gateway.Event) { e.ReadOnly = false }, // an error: still shaped
+	}
+	n := 0
+	newIDs := func() func() string {
+		n := 0
+		return func() string { n++; return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
+	}
+	shaped, plain := &Trail{ids: newIDs()}, &Trail{ids: newIDs(), noShapes: true}
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	for i, f := range vary {
+		// The base event and the variant in turn: each is met again with
+		// the other's shape at hand.
+		for round := range 6 {
+			n++
+			e := base
+			e.RequestID, e.Time = fmt.Sprintf("req-%d", n), t0.Add(time.Duration(n)*time.Millisecond)
+			if round%2 == 1 {
+				f(&e)
+			}
+			a, b := shaped.appendRows(nil, &e), plain.appendRows(nil, &e)
+			if len(a) != len(b) {
+				t.Fatalf("variant %d, round %d: %d rows from shapes, %d field by field", i, round, len(a), len(b))
+			}
+			for j := range a {
+				if !bytes.Equal(a[j].enc, b[j].enc) || !bytes.Equal(a[j].key, b[j].key) || a[j].holes != b[j].holes || a[j].rec != b[j].rec {
+					t.Fatalf("variant %d, round %d: built from a shape:\n%s\nfield by field:\n%s", i, round, a[j].enc, b[j].enc)
+				}
+			}
+		}
+	}
+	// Every variant but the account's (two rows: not shaped) is met again.
+	if want := len(vary)*4 - 2; shaped.shapeHits < want {
+		t.Fatalf("%d events built from a shape, want at least %d", shaped.shapeHits, want)
+	}
+	t.Logf("%d of %d events built from a shape", shaped.shapeHits, n)
+}

@@ -92,23 +92,28 @@ func (k *memoKeys) CreateGrant(ctx context.Context, tx store.Tx, g GrantRequest)
 	return id, tx.Put(ctx, tGrantsFake, key(g.Account, g.Region, "k1/"+id), []byte("{}"))
 }
 
-// retryStore runs the function of its next Update twice when armed, as
+// retryStore runs the function of an Update twice while armed, as
 // store/postgres does after a conflict: the first run is rolled back (its
-// function's answer replaced by store.ErrConflict), then between runs
-// between is called.
+// function's answer replaced by store.ErrConflict). Before each run it
+// calls run, when set, with the run's number (1, 2), and between the runs
+// between. once disarms it after its first such Update.
 type retryStore struct {
 	store.Backend
-	armed   bool
-	between func()
-	keys    *memoKeys
+	armed, once bool
+	run         func(n int)
+	between     func()
 }
 
 func (s *retryStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	if !s.armed {
 		return s.Backend.Update(ctx, fn)
 	}
-	s.armed = false
-	s.keys.attempt = 1
+	if s.once {
+		s.armed = false
+	}
+	if s.run != nil {
+		s.run(1)
+	}
 	err := s.Backend.Update(ctx, func(tx store.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
@@ -121,7 +126,9 @@ func (s *retryStore) Update(ctx context.Context, fn func(tx store.Tx) error) err
 	if s.between != nil {
 		s.between()
 	}
-	s.keys.attempt = 2
+	if s.run != nil {
+		s.run(2)
+	}
 	return s.Backend.Update(ctx, fn)
 }
 
@@ -137,7 +144,7 @@ func TestCreationKeyMemo(t *testing.T) {
 		t.Run("retry "+between, func(t *testing.T) {
 			db, _ := openTestStore(t)
 			keys := &memoKeys{madeIn: map[string]int{}, grantsIn: map[int]int{}, keyReads: map[int]int{}, seenMemos: map[*KeyMemo]int{}}
-			rs := &retryStore{Backend: db, keys: keys}
+			rs := &retryStore{Backend: db, once: true, run: func(n int) { keys.attempt = n }}
 			e := newLockEnv(t, rs)
 			e.m.SetKeys(keys)
 			if between != "" {

@@ -20,7 +20,7 @@ import (
 type grantKeys struct {
 	storeKeys
 	mu       sync.Mutex
-	run      int              // the run of the transaction's function (twiceStore)
+	run      int              // the run of the transaction's function (retryStore)
 	reads    [][]string       // per ReadGrants: the grant ids asked for
 	readRun  []int            // per ReadGrants: its run
 	memos    map[*KeyMemo]int // the memos ReadGrants filled, and their run
@@ -98,32 +98,6 @@ func (k *grantKeys) DescribeKey(ctx context.Context, tx store.Tx, account, regio
 	return k.workspaceGrant(ctx, tx, account, region, grantID)
 }
 
-// twiceStore runs the function of each Update twice while armed, as
-// store/postgres does after a conflict: the first run is rolled back.
-type twiceStore struct {
-	store.Backend
-	armed bool
-	keys  *grantKeys
-}
-
-func (s *twiceStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
-	if !s.armed {
-		return s.Backend.Update(ctx, fn)
-	}
-	s.keys.run++
-	err := s.Backend.Update(ctx, func(tx store.Tx) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return store.ErrConflict
-	})
-	if !errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("the first run: %v; want the conflict", err)
-	}
-	s.keys.run++
-	return s.Backend.Update(ctx, fn)
-}
-
 // TestProvisioningReadsGrantsFirst holds a provisioning batch of encrypted
 // desktops to reading their WorkSpaces grants ahead (GrantReader): once per
 // run of the job's function, with every desktop's grant, into the memo
@@ -139,7 +113,7 @@ func TestProvisioningReadsGrantsFirst(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			db, _ := openTestStore(t)
 			keys := &grantKeys{memos: map[*KeyMemo]int{}}
-			ts := &twiceStore{Backend: db, keys: keys}
+			ts := &retryStore{Backend: db, run: func(int) { keys.run++ }}
 			e := newLockEnv(t, ts)
 			e.m.SetKeys(keys)
 			ids, err := e.createEncrypted(ctx, "g1", "g2", "g3")

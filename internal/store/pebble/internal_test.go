@@ -26,12 +26,20 @@ import (
 
 func openTest(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "pebble"), Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	db, _ := openTestDir(t)
+	return db
+}
+
+// openTestDir is openTest, with the store's directory.
+func openTestDir(t *testing.T) (*DB, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "pebble")
+	db, err := Open(t.Context(), dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db
+	return db, dir
 }
 
 // A panic in the writer outside any update function (a bug in the group
@@ -936,12 +944,7 @@ func TestBloomLayerOfManyKeys(t *testing.T) {
 // exceeds the WAL's bytes by the tables' sizes on disk (not by the WAL's
 // bytes again, as a sum over Metrics.Total did).
 func TestDiskBytesCountsTheWALOnce(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "pebble")
-	db, err := Open(t.Context(), dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, dir := openTestDir(t)
 	ctx := t.Context()
 	v := bytes.Repeat([]byte("x"), 500)
 	for i := range 20 {
@@ -988,12 +991,7 @@ func TestDiskBytesCountsTheWALOnce(t *testing.T) {
 // spans the older keys, so compacting level 0 leaves them alone. With
 // Pebble's default target (2 MiB) the flush is one table over them all.
 func TestFlushLeavesOlderAppendedKeysAlone(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "pebble")
-	db, err := Open(t.Context(), dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTest(t)
 	ctx := t.Context()
 	rng := rand.New(rand.NewPCG(1, 2))
 	value := func(n int) []byte {

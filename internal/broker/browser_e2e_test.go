@@ -39,8 +39,12 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("chromium not installed")
 	}
+	// Chromium keeps its singleton socket in a directory of its own under
+	// TMPDIR and removes it only on a clean exit; the test ends it by
+	// killing it, so that directory goes in the test's own.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900),
+		chromedp.Env("TMPDIR="+t.TempDir()))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)

@@ -1,8 +1,10 @@
 package workspaces
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
@@ -24,41 +26,14 @@ import (
 //	go test -run '^$' -bench CreateAllocs -benchtime 400x ./internal/workspaces
 func BenchmarkCreateAllocs(b *testing.B) {
 	ctx := context.Background()
-	db, err := pebble.Open(ctx, b.TempDir(), pebble.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	e := newLockEnv(b, db)
-	const image, bundle = "wsi-bench0001", "wsb-bench0001"
-	err = db.Update(ctx, func(tx store.Tx) error {
-		if err := putRec(ctx, tx, tImages, key(lockAcct, lockRegion, image), imageRec{ImageID: image, Name: "bench", OwnerAccountID: lockAcct,
-			State: "AVAILABLE", RequiredTenancy: "DEDICATED", OperatingSystem: "WINDOWS", OSName: "WINDOWS_10", Protocol: "BYOP"}); err != nil {
-			return err
-		}
-		if err := putRec(ctx, tx, tBundles, key(lockAcct, lockRegion, bundle), bundleRec{BundleID: bundle, Name: "bench", Owner: lockAcct, ImageID: image,
-			ComputeType: "PERFORMANCE", RootCapacity: "80", UserCapacity: "50", State: "AVAILABLE", BundleType: "REGULAR"}); err != nil {
-			return err
-		}
-		return putRec(ctx, tx, tDirs, key(lockAcct, lockRegion, lockDir), directoryRec{DirectoryID: lockDir, State: "REGISTERED", Tenancy: "DEDICATED",
-			SubnetIDs: []string{"subnet-0a", "subnet-0b"}})
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	inv := gateway.Invocation{Principal: &gateway.Principal{Type: "IAMUser", Account: lockAcct, ARN: "arn:aws:iam::" + lockAcct + ":user/tester", UserName: "tester"}, Region: lockRegion}
+	e, _ := newCreateEnv(b)
 	var bodies [][]byte
 	for i := range b.N + 11 {
-		reqs := make([]string, 25)
-		for j := range reqs {
-			reqs[j] = fmt.Sprintf(`{"DirectoryId":%q,"UserName":"[UNDEFINED]","BundleId":%q,"WorkspaceName":"b%d-%d","WorkspaceProperties":{"RunningMode":"MANUAL"},"Tags":[{"Key":"PartnerManaged","Value":"true"}]}`,
-				lockDir, bundle, i, j)
-		}
-		bodies = append(bodies, []byte(`{"Workspaces":[`+strings.Join(reqs, ",")+`]}`))
+		bodies = append(bodies, e.body(25, fmt.Sprintf("b%d-", i)))
 	}
 	n := 0
 	op := func() {
-		out, err := e.gw.Invoke(ctx, inv, "workspaces", "CreateWorkspaces", bodies[n])
+		out, err := e.gw.Invoke(ctx, e.inv, "workspaces", "CreateWorkspaces", bodies[n])
 		n++
 		if err != nil {
 			b.Fatal(err)
@@ -81,4 +56,152 @@ func BenchmarkCreateAllocs(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(allocs/25, "allocs/desktop")
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(b.N+1)/25, "B/desktop")
+}
+
+// createEnv is a lockEnv on Pebble with bench/peer's setup: a BYOP image
+// and bundle, the directory registered DEDICATED.
+type createEnv struct {
+	*lockEnv
+	inv    gateway.Invocation
+	bundle string
+}
+
+func newCreateEnv(t testing.TB) (*createEnv, *pebble.DB) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := pebble.Open(ctx, t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e := newLockEnv(t, db)
+	const image, bundle = "wsi-bench0001", "wsb-bench0001"
+	err = db.Update(ctx, func(tx store.Tx) error {
+		if err := putRec(ctx, tx, tImages, key(lockAcct, lockRegion, image), imageRec{ImageID: image, Name: "bench", OwnerAccountID: lockAcct,
+			State: "AVAILABLE", RequiredTenancy: "DEDICATED", OperatingSystem: "WINDOWS", OSName: "WINDOWS_10", Protocol: "BYOP"}); err != nil {
+			return err
+		}
+		if err := putRec(ctx, tx, tBundles, key(lockAcct, lockRegion, bundle), bundleRec{BundleID: bundle, Name: "bench", Owner: lockAcct, ImageID: image,
+			ComputeType: "PERFORMANCE", RootCapacity: "80", UserCapacity: "50", State: "AVAILABLE", BundleType: "REGULAR"}); err != nil {
+			return err
+		}
+		return putRec(ctx, tx, tDirs, key(lockAcct, lockRegion, lockDir), directoryRec{DirectoryID: lockDir, State: "REGISTERED", Tenancy: "DEDICATED",
+			SubnetIDs: []string{"subnet-0a", "subnet-0b"}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := gateway.Invocation{Principal: &gateway.Principal{Type: "IAMUser", Account: lockAcct, ARN: "arn:aws:iam::" + lockAcct + ":user/tester", UserName: "tester"}, Region: lockRegion}
+	return &createEnv{lockEnv: e, inv: inv, bundle: bundle}, db
+}
+
+// body is a CreateWorkspaces request of n desktops named prefix0, prefix1...
+func (e *createEnv) body(n int, prefix string) []byte {
+	reqs := make([]string, n)
+	for j := range reqs {
+		reqs[j] = fmt.Sprintf(`{"DirectoryId":%q,"UserName":"[UNDEFINED]","BundleId":%q,"WorkspaceName":"%s%d","WorkspaceProperties":{"RunningMode":"MANUAL"},"Tags":[{"Key":"PartnerManaged","Value":"true"}]}`,
+			lockDir, e.bundle, prefix, j)
+	}
+	return []byte(`{"Workspaces":[` + strings.Join(reqs, ",") + `]}`)
+}
+
+// TestCreatedRecordsKeepTheirBytes: the bytes a creation writes for its
+// desktops and their names (encoded in buffers shared by the request's
+// records, one of them reused from request to request) are not changed by
+// the requests after it. The read cache keeps a value as written: a Get of
+// the first request's records returns the very arrays written, and they
+// must still hold what the records decode from after other creations
+// (and, once provisioned, after other provisionings).
+func TestCreatedRecordsKeepTheirBytes(t *testing.T) {
+	ctx := context.Background()
+	e, db := newCreateEnv(t)
+	create := func(prefix string) []string {
+		out, err := e.gw.Invoke(ctx, e.inv, "workspaces", "CreateWorkspaces", e.body(25, prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := out.(*createWorkspacesOut)
+		if len(o.PendingRequests) != 25 {
+			t.Fatalf("created %d of 25: %+v", len(o.PendingRequests), o.FailedRequests)
+		}
+		var keys []string
+		for _, w := range o.PendingRequests {
+			keys = append(keys, key(lockAcct, lockRegion, w.WorkspaceId))
+		}
+		return keys
+	}
+	// held reads the records and names of keys as the store holds them,
+	// and a copy of each.
+	type held struct{ got, copy []byte }
+	read := func(keys []string) []held {
+		var hs []held
+		for _, k := range keys {
+			b, err := db.Get(ctx, tDesktops, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w desktopRec
+			if err := store.DecodeJSON(b, &w); err != nil {
+				t.Fatal(err)
+			}
+			n, err := db.Get(ctx, tIdem, nameKey(lockAcct, lockRegion, "name", w.WorkspaceName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(n) != `"`+w.WorkspaceID+`"` {
+				t.Fatalf("name %s holds %s; want %s", w.WorkspaceName, n, w.WorkspaceID)
+			}
+			hs = append(hs, held{b, bytes.Clone(b)}, held{n, bytes.Clone(n)})
+		}
+		return hs
+	}
+	check := func(when string, hs []held) {
+		t.Helper()
+		for _, h := range hs {
+			if !bytes.Equal(h.got, h.copy) {
+				t.Fatalf("%s: bytes read before changed:\n%s\nwere\n%s", when, h.got, h.copy)
+			}
+		}
+	}
+	keys := create("a")
+	first := read(keys)
+	create("b")
+	check("after another creation", first)
+	e.run()
+	check("after the provisionings", first)
+	after := read(keys)
+	create("c")
+	e.run()
+	check("after another creation and provisioning", after)
+}
+
+// TestStrArenaKeepsWhatItHandedOut: the arena's strings keep their bytes
+// while it hands out more (past several blocks), desktop ids made in it
+// have newDesktopIDs' form, and an address appended is hostAddress's.
+func TestStrArenaKeepsWhatItHandedOut(t *testing.T) {
+	a := strArena{room: 3 * desktopIDsLen}
+	var got, want []string
+	for i := range 40 {
+		id, root, user, computer := a.desktopIDs()
+		if !strings.HasPrefix(id, "ws-") || len(id) != desktopIDLen || computer != computerName(id) ||
+			!strings.HasPrefix(root, "vol-") || !strings.HasPrefix(user, "vol-") || len(root) != volIDLen || len(user) != volIDLen || root == user {
+			t.Fatalf("ids %q %q %q %q", id, root, user, computer)
+		}
+		s := a.add([]byte(fmt.Sprintf("s%d", i)))
+		got = append(got, id, root, user, computer, s)
+		want = append(want, strings.Clone(id), strings.Clone(root), strings.Clone(user), strings.Clone(computer), fmt.Sprintf("s%d", i))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("string %d is %q; was %q", i, got[i], want[i])
+		}
+	}
+	for _, p := range []string{"10.0.1.0/24", "10.0.0.0/16", "192.168.7.8/30", "10.1.2.0/28"} {
+		pfx := netip.MustParsePrefix(p)
+		for n := range 300 {
+			if got, want := string(appendHostAddress([]byte("x"), pfx, n)), "x"+hostAddress(pfx, n); got != want {
+				t.Fatalf("appendHostAddress(%s, %d) = %q; want %q", p, n, got, want)
+			}
+		}
+	}
 }

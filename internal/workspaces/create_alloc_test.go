@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deskplane/deskplane/internal/gateway"
 	"github.com/deskplane/deskplane/internal/store"
@@ -201,6 +202,30 @@ func TestStrArenaKeepsWhatItHandedOut(t *testing.T) {
 		for n := range 300 {
 			if got, want := string(appendHostAddress([]byte("x"), pfx, n)), "x"+hostAddress(pfx, n); got != want {
 				t.Fatalf("appendHostAddress(%s, %d) = %q; want %q", p, n, got, want)
+			}
+		}
+	}
+}
+
+// TestTimersAtHandsOutTimesOfTheirOwn: a provisioning batch's instants
+// (timers.at) are each a time of its own holding the instant asked for,
+// past the batch's room too, and unchanged by those handed out after it.
+func TestTimersAtHandsOutTimesOfTheirOwn(t *testing.T) {
+	start := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, tm := range []*timers{nil, {}, {room: 3}} {
+		var got []*time.Time
+		for i := range 10 {
+			p := tm.at(start.Add(time.Duration(i) * time.Second))
+			for _, q := range got {
+				if p == q {
+					t.Fatalf("room %v: instant %d shares a time handed out before", tm, i)
+				}
+			}
+			got = append(got, p)
+		}
+		for i, p := range got {
+			if want := start.Add(time.Duration(i) * time.Second); !p.Equal(want) {
+				t.Fatalf("room %v: instant %d is %v; want %v", tm, i, p, want)
 			}
 		}
 	}

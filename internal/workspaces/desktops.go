@@ -524,7 +524,14 @@ type plannedDesktop struct {
 // transaction's or a read set's). An error that is not one desktop's
 // refusal ends it.
 func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn) (*createPlan, error) {
-	p := &createPlan{rc: m.newCreateCache(c), items: make([]plannedDesktop, len(in.Workspaces)), keys: &KeyMemo{}}
+	p := &createPlan{rc: m.newCreateCache(c), items: make([]plannedDesktop, len(in.Workspaces))}
+	if asksEncryption(in.Workspaces) {
+		// What the checks' KMS calls read (ResolveKey), for the
+		// transaction's grants (commitCreate). A request with no
+		// encrypted volume makes no KMS call: no memo.
+		p.keys = &KeyMemo{}
+		ctx = context.WithValue(ctx, keyMemoKey{}, p.keys)
+	}
 	// The records of the request's desktops in one block (planDesktop):
 	// they live as long as the request and its provisioning job.
 	p.rc.boxes = make([]plannedBox, len(in.Workspaces))
@@ -532,7 +539,6 @@ func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, i
 	// block of bytes (createCache.strs).
 	p.rc.strs.room = len(in.Workspaces) * (desktopIDsLen + len("255.255.255.255"))
 	p.rc.ips.strs = &p.rc.strs
-	ctx = context.WithValue(ctx, keyMemoKey{}, p.keys)
 	var shared Tags // the last request's tags, for the next with the same list
 	for i, r := range in.Workspaces {
 		it := &p.items[i]
@@ -562,6 +568,18 @@ func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, i
 	return p, nil
 }
 
+// asksEncryption reports whether a request of reqs asks for an encrypted
+// volume or names a key: planDesktop resolves the key of such a request
+// (ResolveKey, a KMS call), and of no other.
+func asksEncryption(reqs []WorkspaceRequest) bool {
+	for _, r := range reqs {
+		if ptr.Deref(r.RootVolumeEncryptionEnabled) || ptr.Deref(r.UserVolumeEncryptionEnabled) || r.VolumeEncryptionKey != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // sameTagList reports whether two requests' tag lists make the same tags:
 // the same keys and values (an absent value is empty), in the same order.
 func sameTagList(a, b []Tag) bool {
@@ -574,7 +592,12 @@ func sameTagList(a, b []Tag) bool {
 // out's FailedRequests; the caller renders PendingRequests from p.created
 // after the commit, off the store's writer.
 func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn, p *createPlan, out *createWorkspacesOut) error {
-	ctx = withKeyMemoFrom(ctx, p.keys) // this transaction's, with what the plan read of its keys
+	if p.keys != nil || KeyMemoOf(ctx) != nil {
+		// This transaction's, with what the plan read of its keys. A plan
+		// of no encrypted volume has none: its desktops make no grant
+		// (writeDesktops makes a memo for the first that does).
+		ctx = withKeyMemoFrom(ctx, p.keys)
+	}
 	out.FailedRequests = []failedCreate{}
 	p.created, p.refused = make([]*desktopRec, len(in.Workspaces)), make([]error, len(in.Workspaces))
 	p.stored = make([]storedRec, 0, len(in.Workspaces))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -228,5 +229,60 @@ func TestTimersAtHandsOutTimesOfTheirOwn(t *testing.T) {
 				t.Fatalf("room %v: instant %d is %v; want %v", tm, i, p, want)
 			}
 		}
+	}
+}
+
+// TestSharedRecFollowsItsBytes: the directory, bundle and image a creation
+// reads decoded once per version (sharedRec) are what getRec reads, after
+// each change of the record too, and a record gone reads as none; a
+// creation after its bundle was changed sees the change.
+func TestSharedRecFollowsItsBytes(t *testing.T) {
+	ctx := context.Background()
+	e, db := newCreateEnv(t)
+	k := key(lockAcct, lockRegion, e.bundle)
+	read := func() (*bundleRec, *bundleRec) {
+		var shared, plain *bundleRec
+		err := db.Update(ctx, func(tx store.Tx) error {
+			var err error
+			if shared, err = sharedRec(ctx, tx, e.m.bundlesDecoded, tBundles, k); err != nil {
+				return err
+			}
+			plain, err = getRec[bundleRec](ctx, tx, tBundles, k)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(shared, plain) {
+			t.Fatalf("sharedRec read %+v; getRec %+v", shared, plain)
+		}
+		return shared, plain
+	}
+	first, _ := read()
+	if again, _ := read(); again != first {
+		t.Fatal("the same bytes were decoded again")
+	}
+	for _, state := range []string{"PENDING", "AVAILABLE", "ERROR"} {
+		b := *first
+		b.State = state
+		if err := db.Update(ctx, func(tx store.Tx) error { return putRec(ctx, tx, tBundles, k, b) }); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := read(); got.State != state {
+			t.Fatalf("read state %s after it was changed to %s", got.State, state)
+		}
+	}
+	out, err := e.gw.Invoke(ctx, e.inv, "workspaces", "CreateWorkspaces", e.body(2, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := out.(*createWorkspacesOut); len(o.FailedRequests) != 2 || o.FailedRequests[0].ErrorCode != "InvalidResourceStateException" {
+		t.Fatalf("created from a bundle in ERROR: %+v", o)
+	}
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, tBundles, k) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := read(); got != nil {
+		t.Fatalf("read %+v after the record was deleted", got)
 	}
 }

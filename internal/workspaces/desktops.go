@@ -1136,25 +1136,55 @@ func (m *Module) cachedDirectory(ctx context.Context, tx store.Tx, c *gateway.Ca
 	if d, ok := rc.dirs[id]; ok {
 		return d, nil
 	}
-	d, err := getRec[directoryRec](ctx, tx, tDirs, key(c.Account, c.Region, id))
+	d, err := sharedRec(ctx, tx, m.dirsDecoded, tDirs, key(c.Account, c.Region, id))
 	if err == nil {
 		rc.dirs[id] = d
 	}
 	return d, err
 }
 
+// sharedRecsMax bounds each of the module's caches of decoded directories,
+// bundles and images (sharedRec): a few hundred KB at most.
+const sharedRecsMax = 1024
+
+// sharedRec reads a record as getRec does, decoded from its bytes once
+// per version of them (dec, store.Decoded): callers that read the same
+// bytes get the same record, which none of them may change. The
+// directory, bundle and image of a CreateWorkspaces request are read by
+// every request for them, and only checked (about 30 allocations a
+// request for their decoding).
+func sharedRec[T any](ctx context.Context, tx store.Tx, dec *store.Decoded[T], table, k string) (*T, error) {
+	b, err := tx.Get(ctx, table, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return dec.Decode(table, k, b)
+}
+
 func (m *Module) cachedBundle(ctx context.Context, tx store.Tx, c *gateway.Call, id string, rc *createCache) (*bundleInfo, error) {
 	if b, ok := rc.bundles[id]; ok {
 		return b, nil
 	}
-	b, err := m.lookupBundle(ctx, tx, c.Account, c.Region, id)
+	// The bundle and its image as lookupBundle and lookupImage read them,
+	// the records stored decoded once per version (sharedRec; only read
+	// here).
+	b, err := sharedRec(ctx, tx, m.bundlesDecoded, tBundles, key(c.Account, c.Region, id))
+	if err == nil && b == nil {
+		b, err = publicBundle(id)
+	}
 	if err != nil {
 		return nil, err
 	}
 	info := &bundleInfo{b: b}
 	if b != nil {
 		// The image is read once, for the protocol, tenancy and OS.
-		img, err := m.lookupImage(ctx, tx, c.Account, c.Region, b.ImageID)
+		img, err := sharedRec(ctx, tx, m.imagesDecoded, tImages, key(c.Account, c.Region, b.ImageID))
+		if err == nil && img == nil {
+			img, err = m.notOwnedImage(ctx, tx, c.Account, c.Region, b.ImageID)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -3,10 +3,13 @@ package workspaces
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -284,5 +287,69 @@ func TestSharedRecFollowsItsBytes(t *testing.T) {
 	}
 	if got, _ := read(); got != nil {
 		t.Fatalf("read %+v after the record was deleted", got)
+	}
+}
+
+// TestPlanSubnetsAsBefore: planSubnets lists what its earlier form (a map
+// of desktops per directory) listed, over random plans of up to six
+// directories sharing subnets, some desktops refused, some directories
+// not read.
+func TestPlanSubnetsAsBefore(t *testing.T) {
+	before := func(p *createPlan) (all, sure []string) {
+		n := map[string]int{}
+		for _, it := range p.items {
+			if it.tagsErr == nil && it.err == nil && it.w != nil {
+				n[it.w.DirectoryID]++
+			}
+		}
+		for id, k := range n {
+			d := p.rc.dirs[id]
+			if d == nil {
+				continue
+			}
+			for _, s := range d.SubnetIDs {
+				if !slices.Contains(all, s) {
+					all = append(all, s)
+				}
+				if k >= len(d.SubnetIDs) && !slices.Contains(sure, s) {
+					sure = append(sure, s)
+				}
+			}
+		}
+		slices.Sort(all)
+		slices.Sort(sure)
+		return all, sure
+	}
+	rng := rand.New(rand.NewPCG(3, 19))
+	for range 2000 {
+		p := &createPlan{rc: &createCache{dirs: map[string]*directoryRec{}}}
+		dirs := 1 + rng.IntN(6)
+		for d := range dirs {
+			if rng.IntN(8) == 0 {
+				continue // not read
+			}
+			var subnets []string
+			for range 1 + rng.IntN(3) {
+				subnets = append(subnets, fmt.Sprintf("subnet-%d", rng.IntN(6)))
+			}
+			p.rc.dirs[fmt.Sprintf("d-%d", d)] = &directoryRec{SubnetIDs: subnets}
+		}
+		for range rng.IntN(26) {
+			it := plannedDesktop{w: &desktopRec{DirectoryID: fmt.Sprintf("d-%d", rng.IntN(dirs))}}
+			switch rng.IntN(6) {
+			case 0:
+				it.err = errors.New("refused")
+			case 1:
+				it.tagsErr = errors.New("refused")
+			case 2:
+				it.w = nil
+			}
+			p.items = append(p.items, it)
+		}
+		all, sure := p.planSubnets()
+		wantAll, wantSure := before(p)
+		if !slices.Equal(all, wantAll) || !slices.Equal(sure, wantSure) || (sure == nil) != (wantSure == nil) || (all == nil) != (wantAll == nil) {
+			t.Fatalf("planSubnets = %q, %q; before %q, %q", all, sure, wantAll, wantSure)
+		}
 	}
 }

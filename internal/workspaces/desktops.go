@@ -293,11 +293,16 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 			reqTags = []Tag{}
 		}
 		// The request's tags are part of the request context for every
-		// resource it names (aws:RequestTag, aws:TagKeys), as in IAM.
+		// resource it names (aws:RequestTag, aws:TagKeys), as in IAM: one
+		// map for its three checks (the gateway only reads it).
+		rt := withRequestTags(gateway.Check{}, reqTags).RequestTags
+		if checks == nil {
+			checks = make([]gateway.Check, 0, 3)
+		}
 		checks = append(checks,
-			withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "directory", r.DirectoryId), ResourceTags: orEmpty(dt)}, reqTags),
-			withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", r.BundleId), ResourceTags: orEmpty(bt)}, reqTags),
-			withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspace", "*")}, reqTags),
+			gateway.Check{Resource: ARN(c.Region, c.Account, "directory", r.DirectoryId), ResourceTags: orEmpty(dt), RequestTags: rt},
+			gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", r.BundleId), ResourceTags: orEmpty(bt), RequestTags: rt},
+			gateway.Check{Resource: ARN(c.Region, c.Account, "workspace", "*"), RequestTags: rt},
 		)
 	}
 	return checks, nil
@@ -903,16 +908,39 @@ type subnetRead struct {
 // any other is read when a desktop is placed in its subnet, so no counter
 // is locked that would not be otherwise.
 func (p *createPlan) planSubnets() (all, sure []string) {
-	var n map[string]int // planned desktops per directory
+	// Planned desktops per directory (a request usually names one), and
+	// all and sure in one block.
+	type dirCount struct {
+		id string
+		n  int
+	}
+	var few [4]dirCount
+	counts := few[:0]
 	for _, it := range p.items {
 		if it.tagsErr == nil && it.err == nil && it.w != nil {
-			if n == nil {
-				n = map[string]int{}
+			j := 0
+			for j < len(counts) && counts[j].id != it.w.DirectoryID {
+				j++
 			}
-			n[it.w.DirectoryID]++
+			if j == len(counts) {
+				counts = append(counts, dirCount{id: it.w.DirectoryID})
+			}
+			counts[j].n++
 		}
 	}
-	for id, k := range n {
+	room := 0
+	for _, c := range counts {
+		if d := p.rc.dirs[c.id]; d != nil {
+			room += len(d.SubnetIDs)
+		}
+	}
+	if room == 0 {
+		return nil, nil
+	}
+	block := make([]string, 0, 2*room)
+	all, sure = block[:0:room], block[room:room]
+	for _, c := range counts {
+		id, k := c.id, c.n
 		d := p.rc.dirs[id]
 		if d == nil {
 			continue
@@ -928,6 +956,9 @@ func (p *createPlan) planSubnets() (all, sure []string) {
 	}
 	slices.Sort(all) // the same order of reads (and of locks) every time
 	slices.Sort(sure)
+	if len(sure) == 0 {
+		sure = nil
+	}
 	return all, sure
 }
 
@@ -960,6 +991,7 @@ func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, a
 	if err != nil {
 		return err
 	}
+	a.aheadIDs, a.ahead = slices.Grow(a.aheadIDs, len(ids)), slices.Grow(a.ahead, len(ids))
 	for i, id := range ids {
 		var r subnetRead
 		if got[i] != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -350,6 +351,26 @@ func TestPlanSubnetsAsBefore(t *testing.T) {
 		wantAll, wantSure := before(p)
 		if !slices.Equal(all, wantAll) || !slices.Equal(sure, wantSure) || (sure == nil) != (wantSure == nil) || (all == nil) != (wantAll == nil) {
 			t.Fatalf("planSubnets = %q, %q; before %q, %q", all, sure, wantAll, wantSure)
+		}
+	}
+}
+
+// TestPutIntAsPutRec: putInt writes the bytes putRec writes for an int
+// (the live-desktop count, the subnets' address counters).
+func TestPutIntAsPutRec(t *testing.T) {
+	ctx := context.Background()
+	db, update := openTestStore(t)
+	for _, n := range []int{0, 1, 9, 10, 255, 256, 4096, 123456789, -1, -300, math.MaxInt, math.MinInt} {
+		update(func(tx store.Tx) error {
+			if err := putRec(ctx, tx, tIdem, "a", n); err != nil {
+				return err
+			}
+			return putInt(ctx, tx, tIdem, "b", n)
+		})
+		a, errA := db.Get(ctx, tIdem, "a")
+		b, errB := db.Get(ctx, tIdem, "b")
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%d: putRec wrote %q (%v), putInt %q (%v)", n, a, errA, b, errB)
 		}
 	}
 }

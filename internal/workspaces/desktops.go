@@ -712,7 +712,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	if err := p.rc.ips.flush(ctx, tx, c.Account, c.Region); err != nil {
 		return err
 	}
-	if err := putRec(ctx, tx, tIdem, countKey(c.Account, c.Region), count); err != nil {
+	if err := putInt(ctx, tx, tIdem, ck, count); err != nil {
 		return err
 	}
 	if err := m.scheduleMaintenanceGroup(ctx, tx, p.rc.maintGroup, maint); err != nil {
@@ -890,7 +890,14 @@ type ipAllocator struct {
 type subnetAlloc struct {
 	prefix netip.Prefix
 	next   int
-	read   int // next as read: flush writes back only a counter that moved
+	read   int    // next as read: flush writes back only a counter that moved
+	key    string // the counter's key, once built ("": not yet)
+}
+
+// putInt writes an int record: the bytes putRec writes for it (JSON's
+// integer), without encoding/json's interface and copy.
+func putInt(ctx context.Context, tx store.Tx, table, k string, n int) error {
+	return tx.Put(ctx, table, k, strconv.AppendInt(make([]byte, 0, 8), int64(n), 10))
 }
 
 // subnetRead is a subnet read ahead: its allocator, or why there is none.
@@ -1054,6 +1061,7 @@ func (a *ipAllocator) setCounters(subnetIDs, keys []string, vals map[string][]by
 		k := keys[n]
 		n++
 		s := a.ahead[j].s
+		s.key = k
 		if b, ok := vals[k]; ok {
 			if err := store.DecodeJSON(b, &s.next); err != nil {
 				return fmt.Errorf("store: decode %s/%s: %w", tIPAlloc, k, err)
@@ -1104,7 +1112,8 @@ func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account
 				return "", err
 			}
 		}
-		if v, err := getRec[int](ctx, tx, tIPAlloc, key(account, region, subnetID)); err != nil {
+		s.key = key(account, region, subnetID)
+		if v, err := getRec[int](ctx, tx, tIPAlloc, s.key); err != nil {
 			return "", err
 		} else if v != nil {
 			s.next, s.read = *v, *v
@@ -1127,7 +1136,11 @@ func (a *ipAllocator) flush(ctx context.Context, tx store.Tx, account, region st
 		if s.next == s.read {
 			continue // prefetched, not used
 		}
-		if err := putRec(ctx, tx, tIPAlloc, key(account, region, id), s.next); err != nil {
+		k := s.key
+		if k == "" {
+			k = key(account, region, id)
+		}
+		if err := putInt(ctx, tx, tIPAlloc, k, s.next); err != nil {
 			return err
 		}
 	}

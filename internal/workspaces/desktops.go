@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -292,11 +293,16 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 			reqTags = []Tag{}
 		}
 		// The request's tags are part of the request context for every
-		// resource it names (aws:RequestTag, aws:TagKeys), as in IAM.
+		// resource it names (aws:RequestTag, aws:TagKeys), as in IAM: one
+		// map for its three checks (the gateway only reads it).
+		rt := withRequestTags(gateway.Check{}, reqTags).RequestTags
+		if checks == nil {
+			checks = make([]gateway.Check, 0, 3)
+		}
 		checks = append(checks,
-			withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "directory", r.DirectoryId), ResourceTags: orEmpty(dt)}, reqTags),
-			withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", r.BundleId), ResourceTags: orEmpty(bt)}, reqTags),
-			withRequestTags(gateway.Check{Resource: ARN(c.Region, c.Account, "workspace", "*")}, reqTags),
+			gateway.Check{Resource: ARN(c.Region, c.Account, "directory", r.DirectoryId), ResourceTags: orEmpty(dt), RequestTags: rt},
+			gateway.Check{Resource: ARN(c.Region, c.Account, "workspacebundle", r.BundleId), ResourceTags: orEmpty(bt), RequestTags: rt},
+			gateway.Check{Resource: ARN(c.Region, c.Account, "workspace", "*"), RequestTags: rt},
 		)
 	}
 	return checks, nil
@@ -523,8 +529,21 @@ type plannedDesktop struct {
 // transaction's or a read set's). An error that is not one desktop's
 // refusal ends it.
 func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn) (*createPlan, error) {
-	p := &createPlan{rc: m.newCreateCache(c), items: make([]plannedDesktop, len(in.Workspaces)), keys: &KeyMemo{}}
-	ctx = context.WithValue(ctx, keyMemoKey{}, p.keys)
+	p := &createPlan{rc: m.newCreateCache(c), items: make([]plannedDesktop, len(in.Workspaces))}
+	if asksEncryption(in.Workspaces) {
+		// What the checks' KMS calls read (ResolveKey), for the
+		// transaction's grants (commitCreate). A request with no
+		// encrypted volume makes no KMS call: no memo.
+		p.keys = &KeyMemo{}
+		ctx = context.WithValue(ctx, keyMemoKey{}, p.keys)
+	}
+	// The records of the request's desktops in one block (planDesktop):
+	// they live as long as the request and its provisioning job.
+	p.rc.boxes = make([]plannedBox, len(in.Workspaces))
+	// And their ids, volume ids, computer names and addresses in one
+	// block of bytes (createCache.strs).
+	p.rc.strs.room = len(in.Workspaces) * (desktopIDsLen + len("255.255.255.255"))
+	p.rc.ips.strs = &p.rc.strs
 	var shared Tags // the last request's tags, for the next with the same list
 	for i, r := range in.Workspaces {
 		it := &p.items[i]
@@ -554,6 +573,18 @@ func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, i
 	return p, nil
 }
 
+// asksEncryption reports whether a request of reqs asks for an encrypted
+// volume or names a key: planDesktop resolves the key of such a request
+// (ResolveKey, a KMS call), and of no other.
+func asksEncryption(reqs []WorkspaceRequest) bool {
+	for _, r := range reqs {
+		if ptr.Deref(r.RootVolumeEncryptionEnabled) || ptr.Deref(r.UserVolumeEncryptionEnabled) || r.VolumeEncryptionKey != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // sameTagList reports whether two requests' tag lists make the same tags:
 // the same keys and values (an absent value is empty), in the same order.
 func sameTagList(a, b []Tag) bool {
@@ -566,7 +597,12 @@ func sameTagList(a, b []Tag) bool {
 // out's FailedRequests; the caller renders PendingRequests from p.created
 // after the commit, off the store's writer.
 func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call, in *createWorkspacesIn, p *createPlan, out *createWorkspacesOut) error {
-	ctx = withKeyMemoFrom(ctx, p.keys) // this transaction's, with what the plan read of its keys
+	if p.keys != nil || KeyMemoOf(ctx) != nil {
+		// This transaction's, with what the plan read of its keys. A plan
+		// of no encrypted volume has none: its desktops make no grant
+		// (writeDesktops makes a memo for the first that does).
+		ctx = withKeyMemoFrom(ctx, p.keys)
+	}
 	out.FailedRequests = []failedCreate{}
 	p.created, p.refused = make([]*desktopRec, len(in.Workspaces)), make([]error, len(in.Workspaces))
 	p.stored = make([]storedRec, 0, len(in.Workspaces))
@@ -676,7 +712,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	if err := p.rc.ips.flush(ctx, tx, c.Account, c.Region); err != nil {
 		return err
 	}
-	if err := putRec(ctx, tx, tIdem, countKey(c.Account, c.Region), count); err != nil {
+	if err := putInt(ctx, tx, tIdem, ck, count); err != nil {
 		return err
 	}
 	if err := m.scheduleMaintenanceGroup(ctx, tx, p.rc.maintGroup, maint); err != nil {
@@ -800,6 +836,42 @@ type createCache struct {
 	ips        ipAllocator
 	maintGroup string          // the job id of the request's maintenance group
 	users      map[string]bool // DIRECTORY/user of the desktops accepted so far
+	// boxes holds the record of each requested desktop, by its place in
+	// the request (planDesktop): one allocation for the request instead of
+	// one of 1,024 bytes per desktop.
+	boxes []plannedBox
+	// strs holds the strings of the request's records that are made here
+	// (ids, volume ids, computer names, addresses).
+	strs strArena
+}
+
+// strArena hands out strings from blocks of bytes that several strings
+// share: the strings of one request's records, which live as long as
+// they do, in one allocation instead of one or two per desktop. It only
+// ever appends: the bytes of a string handed out never change (a
+// strings.Builder's, whose String shares its bytes for that reason), and
+// a new block is started when one is full.
+type strArena struct {
+	b    strings.Builder
+	room int // the size of a block (at least the string asked for)
+}
+
+// add returns s as a string in the arena.
+func (a *strArena) add(s []byte) string {
+	if a.b.Cap()-a.b.Len() < len(s) {
+		a.b = strings.Builder{} // the strings handed out keep the full block
+		a.b.Grow(max(len(s), a.room))
+	}
+	start := a.b.Len()
+	a.b.Write(s)
+	return a.b.String()[start:]
+}
+
+// desktopIDs is newDesktopIDs with the strings in the arena.
+func (a *strArena) desktopIDs() (id, rootVol, userVol, computer string) {
+	var b [desktopIDsLen]byte
+	putDesktopIDs(b[:])
+	return splitDesktopIDs(a.add(b[:]))
 }
 
 // ipAllocator hands out subnet addresses for one request: each subnet's
@@ -810,12 +882,22 @@ type ipAllocator struct {
 	// and the errors of those that could not be read
 	aheadIDs []string
 	ahead    []subnetRead
+	// strs, when set, holds the addresses handed out (a request's:
+	// createCache.strs).
+	strs *strArena
 }
 
 type subnetAlloc struct {
 	prefix netip.Prefix
 	next   int
-	read   int // next as read: flush writes back only a counter that moved
+	read   int    // next as read: flush writes back only a counter that moved
+	key    string // the counter's key, once built ("": not yet)
+}
+
+// putInt writes an int record: the bytes putRec writes for it (JSON's
+// integer), without encoding/json's interface and copy.
+func putInt(ctx context.Context, tx store.Tx, table, k string, n int) error {
+	return tx.Put(ctx, table, k, strconv.AppendInt(make([]byte, 0, 8), int64(n), 10))
 }
 
 // subnetRead is a subnet read ahead: its allocator, or why there is none.
@@ -833,16 +915,39 @@ type subnetRead struct {
 // any other is read when a desktop is placed in its subnet, so no counter
 // is locked that would not be otherwise.
 func (p *createPlan) planSubnets() (all, sure []string) {
-	var n map[string]int // planned desktops per directory
+	// Planned desktops per directory (a request usually names one), and
+	// all and sure in one block.
+	type dirCount struct {
+		id string
+		n  int
+	}
+	var few [4]dirCount
+	counts := few[:0]
 	for _, it := range p.items {
 		if it.tagsErr == nil && it.err == nil && it.w != nil {
-			if n == nil {
-				n = map[string]int{}
+			j := 0
+			for j < len(counts) && counts[j].id != it.w.DirectoryID {
+				j++
 			}
-			n[it.w.DirectoryID]++
+			if j == len(counts) {
+				counts = append(counts, dirCount{id: it.w.DirectoryID})
+			}
+			counts[j].n++
 		}
 	}
-	for id, k := range n {
+	room := 0
+	for _, c := range counts {
+		if d := p.rc.dirs[c.id]; d != nil {
+			room += len(d.SubnetIDs)
+		}
+	}
+	if room == 0 {
+		return nil, nil
+	}
+	block := make([]string, 0, 2*room)
+	all, sure = block[:0:room], block[room:room]
+	for _, c := range counts {
+		id, k := c.id, c.n
 		d := p.rc.dirs[id]
 		if d == nil {
 			continue
@@ -858,6 +963,9 @@ func (p *createPlan) planSubnets() (all, sure []string) {
 	}
 	slices.Sort(all) // the same order of reads (and of locks) every time
 	slices.Sort(sure)
+	if len(sure) == 0 {
+		sure = nil
+	}
 	return all, sure
 }
 
@@ -890,6 +998,7 @@ func (a *ipAllocator) readSubnets(ctx context.Context, tx store.Tx, m *Module, a
 	if err != nil {
 		return err
 	}
+	a.aheadIDs, a.ahead = slices.Grow(a.aheadIDs, len(ids)), slices.Grow(a.ahead, len(ids))
 	for i, id := range ids {
 		var r subnetRead
 		if got[i] != nil {
@@ -952,6 +1061,7 @@ func (a *ipAllocator) setCounters(subnetIDs, keys []string, vals map[string][]by
 		k := keys[n]
 		n++
 		s := a.ahead[j].s
+		s.key = k
 		if b, ok := vals[k]; ok {
 			if err := store.DecodeJSON(b, &s.next); err != nil {
 				return fmt.Errorf("store: decode %s/%s: %w", tIPAlloc, k, err)
@@ -1002,14 +1112,21 @@ func (a *ipAllocator) alloc(ctx context.Context, tx store.Tx, m *Module, account
 				return "", err
 			}
 		}
-		if v, err := getRec[int](ctx, tx, tIPAlloc, key(account, region, subnetID)); err != nil {
+		s.key = key(account, region, subnetID)
+		if v, err := getRec[int](ctx, tx, tIPAlloc, s.key); err != nil {
 			return "", err
 		} else if v != nil {
 			s.next, s.read = *v, *v
 		}
 		a.subnets[subnetID] = s
 	}
-	ip := hostAddress(s.prefix, s.next)
+	var ip string
+	if a.strs != nil {
+		var b [len("255.255.255.255")]byte
+		ip = a.strs.add(appendHostAddress(b[:0], s.prefix, s.next))
+	} else {
+		ip = hostAddress(s.prefix, s.next)
+	}
 	s.next++
 	return ip, nil
 }
@@ -1019,7 +1136,11 @@ func (a *ipAllocator) flush(ctx context.Context, tx store.Tx, account, region st
 		if s.next == s.read {
 			continue // prefetched, not used
 		}
-		if err := putRec(ctx, tx, tIPAlloc, key(account, region, id), s.next); err != nil {
+		k := s.key
+		if k == "" {
+			k = key(account, region, id)
+		}
+		if err := putInt(ctx, tx, tIPAlloc, k, s.next); err != nil {
 			return err
 		}
 	}
@@ -1029,6 +1150,15 @@ func (a *ipAllocator) flush(ctx context.Context, tx store.Tx, account, region st
 // hostAddress is the n-th handed-out address of a subnet, skipping the
 // addresses AWS reserves (the first four and the last).
 func hostAddress(p netip.Prefix, n int) string {
+	return hostAddr(p, n).String()
+}
+
+// appendHostAddress appends hostAddress(p, n) to b.
+func appendHostAddress(b []byte, p netip.Prefix, n int) []byte {
+	return hostAddr(p, n).AppendTo(b)
+}
+
+func hostAddr(p netip.Prefix, n int) netip.Addr {
 	size := 1 << (32 - p.Bits())
 	usable := size - 5
 	if usable < 1 {
@@ -1038,7 +1168,7 @@ func hostAddress(p netip.Prefix, n int) string {
 	a := p.Masked().Addr().As4()
 	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
 	v += uint32(host)
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String()
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 type bundleInfo struct {
@@ -1051,25 +1181,55 @@ func (m *Module) cachedDirectory(ctx context.Context, tx store.Tx, c *gateway.Ca
 	if d, ok := rc.dirs[id]; ok {
 		return d, nil
 	}
-	d, err := getRec[directoryRec](ctx, tx, tDirs, key(c.Account, c.Region, id))
+	d, err := sharedRec(ctx, tx, m.dirsDecoded, tDirs, key(c.Account, c.Region, id))
 	if err == nil {
 		rc.dirs[id] = d
 	}
 	return d, err
 }
 
+// sharedRecsMax bounds each of the module's caches of decoded directories,
+// bundles and images (sharedRec): a few hundred KB at most.
+const sharedRecsMax = 1024
+
+// sharedRec reads a record as getRec does, decoded from its bytes once
+// per version of them (dec, store.Decoded): callers that read the same
+// bytes get the same record, which none of them may change. The
+// directory, bundle and image of a CreateWorkspaces request are read by
+// every request for them, and only checked (about 30 allocations a
+// request for their decoding).
+func sharedRec[T any](ctx context.Context, tx store.Tx, dec *store.Decoded[T], table, k string) (*T, error) {
+	b, err := tx.Get(ctx, table, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return dec.Decode(table, k, b)
+}
+
 func (m *Module) cachedBundle(ctx context.Context, tx store.Tx, c *gateway.Call, id string, rc *createCache) (*bundleInfo, error) {
 	if b, ok := rc.bundles[id]; ok {
 		return b, nil
 	}
-	b, err := m.lookupBundle(ctx, tx, c.Account, c.Region, id)
+	// The bundle and its image as lookupBundle and lookupImage read them,
+	// the records stored decoded once per version (sharedRec; only read
+	// here).
+	b, err := sharedRec(ctx, tx, m.bundlesDecoded, tBundles, key(c.Account, c.Region, id))
+	if err == nil && b == nil {
+		b, err = publicBundle(id)
+	}
 	if err != nil {
 		return nil, err
 	}
 	info := &bundleInfo{b: b}
 	if b != nil {
 		// The image is read once, for the protocol, tenancy and OS.
-		img, err := m.lookupImage(ctx, tx, c.Account, c.Region, b.ImageID)
+		img, err := sharedRec(ctx, tx, m.imagesDecoded, tImages, key(c.Account, c.Region, b.ImageID))
+		if err == nil && img == nil {
+			img, err = m.notOwnedImage(ctx, tx, c.Account, c.Region, b.ImageID)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -1220,9 +1380,16 @@ func (m *Module) planDesktop(ctx context.Context, tx store.Tx, c *gateway.Call, 
 	if err := checkVolumeCombo(rootSize, userSize, compute); err != nil {
 		return nil, nil, err
 	}
-	id, rootVol, userVol, computer := newDesktopIDs()
-	// The record and what it points to in one allocation.
-	box := &plannedBox{mode: mode, compute: compute, root: rootSize, user: userSize}
+	id, rootVol, userVol, computer := rc.strs.desktopIDs()
+	// The record and what it points to in one block, the request's
+	// (planCreate makes one for all its desktops).
+	var box *plannedBox
+	if i < len(rc.boxes) {
+		box = &rc.boxes[i]
+	} else {
+		box = new(plannedBox)
+	}
+	*box = plannedBox{mode: mode, compute: compute, root: rootSize, user: userSize}
 	// Room for the provisioning's transition, appended in place.
 	box.history[0] = Transition{State: "PENDING", Time: c.Now}
 	w = &box.w
@@ -1305,14 +1472,47 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	}
 	account, region := c.Account, c.Region
 	recs := make([]store.KV, len(as))
+	// The records' keys in one string and their bytes in one array (the
+	// read cache keeps a value as written: these until the provisioning
+	// job writes the desktops again, all of a request's together). A value
+	// is capped at its length, so that nothing appended to one can reach
+	// the next.
+	keyLen := 0
+	for _, a := range as {
+		keyLen += len(account) + len(region) + 2 + len(a.w.WorkspaceID)
+	}
+	var kb strings.Builder
+	kb.Grow(keyLen)
+	ends := make([]int, len(as))
+	bp := encodeScratch.Get().(*[]byte)
+	scratch := (*bp)[:0]
 	for i, a := range as {
-		b, err := store.EncodeJSON(a.w)
-		if err != nil {
+		var err error
+		if scratch, err = a.w.AppendJSON(scratch); err != nil {
 			return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
 		}
-		k := key(account, region, a.w.WorkspaceID)
+		ends[i] = len(scratch)
+		kb.WriteString(account)
+		kb.WriteByte('/')
+		kb.WriteString(region)
+		kb.WriteByte('/')
+		kb.WriteString(a.w.WorkspaceID)
+	}
+	// Copied out at their size: the array is kept (a buffer grown by
+	// appends would keep its slack).
+	buf := append(make([]byte, 0, len(scratch)), scratch...)
+	if cap(scratch) <= maxEncodeScratch {
+		*bp = scratch
+		encodeScratch.Put(bp)
+	}
+	keys := kb.String()
+	koff, off := 0, 0
+	for i, a := range as {
+		kend := koff + len(account) + len(region) + 2 + len(a.w.WorkspaceID)
+		k, b := keys[koff:kend], buf[off:ends[i]:ends[i]]
 		recs[i] = store.KV{Key: k, Value: b}
 		as[i].key, as[i].raw = k, b
+		koff, off = kend, ends[i]
 	}
 	// The desktops and their names in one round trip (store.CreateTables):
 	// on a store that locks what a transaction writes, the Region's count
@@ -1475,11 +1675,19 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	return refused, nil
 }
 
+// encodeScratch holds writeDesktops' scratch buffers, where a request's
+// records are encoded before they are copied out together.
+var encodeScratch = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// maxEncodeScratch is the largest scratch buffer encodeScratch keeps.
+const maxEncodeScratch = 256 << 10
+
 // nameRecs returns the name records of the named desktops of as (key
 // nameKey(account, region, "name", name), value the desktop's id as a JSON
 // string) and the index in as of each. The keys are substrings of one
-// string (a store copies the keys it keeps; a value may be kept as it is,
-// by a read cache, so each has an array of its own).
+// string (a store copies the keys it keeps), the values slices of one
+// array, each capped at its length (writeDesktops writes them Uncached:
+// the read cache does not keep them).
 func nameRecs(account, region string, as []acceptedDesktop) (names []store.KV, named []int) {
 	keyLen := 0
 	pre := len(account) + len(region) + len("//name/")
@@ -1505,12 +1713,19 @@ func nameRecs(account, region string, as []acceptedDesktop) (names []store.KV, n
 		kb.WriteString(as[i].w.WorkspaceName)
 	}
 	keys := kb.String()
+	valLen := 0
+	for _, i := range named {
+		valLen += len(as[i].w.WorkspaceID) + 2
+	}
+	vals := make([]byte, 0, valLen)
 	names = make([]store.KV, len(named))
 	off := 0
 	for j, i := range named {
 		w := as[i].w
 		end := off + pre + len(w.WorkspaceName)
-		names[j] = store.KV{Key: keys[off:end], Value: []byte(`"` + w.WorkspaceID + `"`)}
+		v := len(vals)
+		vals = append(append(append(vals, '"'), w.WorkspaceID...), '"')
+		names[j] = store.KV{Key: keys[off:end], Value: vals[v:len(vals):len(vals)]}
 		off = end
 	}
 	return names, named
@@ -1689,13 +1904,25 @@ func putVolumeIDs(b []byte) {
 // volumes' ids (volumeIDs) and its computer name (computerName(id)), in
 // one allocation: they belong to one record and live as long as it.
 func newDesktopIDs() (id, rootVol, userVol, computer string) {
-	const idLen, nameLen = 3 + 9, 7 + 8
-	var b [idLen + 2*volIDLen + nameLen]byte
+	var b [desktopIDsLen]byte
+	putDesktopIDs(b[:])
+	return splitDesktopIDs(string(b[:]))
+}
+
+const (
+	desktopIDLen  = 3 + 9 // ws- and newOrderedID's nine digits
+	computerLen   = 7 + 8 // WSAMZN- and eight
+	desktopIDsLen = desktopIDLen + 2*volIDLen + computerLen
+)
+
+// putDesktopIDs writes newDesktopIDs' four strings, one after the other,
+// into b[:desktopIDsLen].
+func putDesktopIDs(b []byte) {
 	d := orderedDigits()
-	copy(b[:], "ws-")
+	copy(b, "ws-")
 	copy(b[3:], d[:])
-	putVolumeIDs(b[idLen:])
-	n := b[idLen+2*volIDLen:]
+	putVolumeIDs(b[desktopIDLen:])
+	n := b[desktopIDLen+2*volIDLen:]
 	copy(n, "WSAMZN-")
 	for i, c := range d[1:] { // the id's last eight, upper case (base36: ASCII)
 		if 'a' <= c && c <= 'z' {
@@ -1703,8 +1930,12 @@ func newDesktopIDs() (id, rootVol, userVol, computer string) {
 		}
 		n[7+i] = c
 	}
-	s := string(b[:])
-	return s[:idLen], s[idLen : idLen+volIDLen], s[idLen+volIDLen : idLen+2*volIDLen], s[idLen+2*volIDLen:]
+}
+
+// splitDesktopIDs splits what putDesktopIDs wrote into its four strings.
+func splitDesktopIDs(s string) (id, rootVol, userVol, computer string) {
+	const v = desktopIDLen + volIDLen
+	return s[:desktopIDLen], s[desktopIDLen:v], s[v : v+volIDLen], s[v+volIDLen : desktopIDsLen]
 }
 
 // computerName is the desktop's NetBIOS name: WSAMZN- and the last eight

@@ -295,7 +295,13 @@ func (m *Module) lookupImage(ctx context.Context, tx store.Tx, account, region, 
 	if err != nil || img != nil {
 		return img, err
 	}
-	img, _, err = m.sharedImage(ctx, tx, account, region, id)
+	return m.notOwnedImage(ctx, tx, account, region, id)
+}
+
+// notOwnedImage is lookupImage of an image account does not own: one
+// another account shares with it, or a public one.
+func (m *Module) notOwnedImage(ctx context.Context, tx store.Tx, account, region, id string) (*imageRec, error) {
+	img, _, err := m.sharedImage(ctx, tx, account, region, id)
 	if err != nil || img != nil {
 		return img, err
 	}

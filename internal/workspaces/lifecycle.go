@@ -102,6 +102,26 @@ type timers struct {
 	// many at its first timer (grown one append at a time, a batch of 25
 	// made it six times).
 	room int
+	// times holds the instants the batch's records point to (at): one
+	// allocation for the batch instead of one per desktop. The records
+	// are the batch's own (read or handed over for it) and are dropped
+	// once written: nothing outlives the job's function that points here.
+	times []time.Time
+}
+
+// at returns a pointer to a time.Time of its own (no other record points
+// to it) that holds now: in tm's block when tm gathers a batch of room
+// desktops, else a new one.
+func (tm *timers) at(now time.Time) *time.Time {
+	if tm == nil || tm.room == 0 {
+		t := now
+		return &t
+	}
+	if len(tm.times) == cap(tm.times) { // a new block: those handed out stay where they are
+		tm.times = make([]time.Time, 0, tm.room)
+	}
+	tm.times = append(tm.times, now)
+	return &tm.times[len(tm.times)-1]
 }
 
 // setState moves a desktop to a new state, keeping the metering, the
@@ -135,16 +155,16 @@ func (m *Module) setStateIn(ctx context.Context, tx store.Tx, account, region st
 	}
 	switch state {
 	case "AVAILABLE":
-		t := now
-		w.AvailableSince = &t
+		t := tm.at(now)
+		w.AvailableSince = t
 		w.ErrorCode, w.ErrorMessage = "", ""
 		w.UnhealthySince = nil
 		if w.SnapshotBase == nil {
-			w.SnapshotBase = &t
+			w.SnapshotBase = t
 			// Snapshots are taken by the guest runtime (scheduleSnapshots
 			// schedules nothing without one): the key is built only then.
 			if m.rt != nil {
-				if err := m.scheduleSnapshots(ctx, tx, key(account, region, w.WorkspaceID), t); err != nil {
+				if err := m.scheduleSnapshots(ctx, tx, key(account, region, w.WorkspaceID), now); err != nil {
 					return err
 				}
 			}

@@ -263,7 +263,7 @@ func lockRank(tk string) int {
 // lockEnv is a WorkSpaces module on a store, with one registered
 // directory of two subnets, a frozen virtual clock and the instant timing.
 type lockEnv struct {
-	t       *testing.T
+	t       testing.TB
 	m       *Module
 	gw      *gateway.Gateway
 	eng     *lifecycle.Engine
@@ -276,7 +276,7 @@ type lockEnv struct {
 
 const lockAcct, lockRegion, lockDir = config.CustomerAccount, "us-east-1", "d-0123456789"
 
-func newLockEnv(t *testing.T, b store.Backend) *lockEnv {
+func newLockEnv(t testing.TB, b store.Backend) *lockEnv {
 	t.Helper()
 	ctx := context.Background()
 	clk, eng, log := testEngine(t, b, time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC), "instant")

@@ -48,6 +48,12 @@ type Module struct {
 	decoded *store.Decoded[desktopRec]
 	// fresh hands new desktops' records to their provisioning job.
 	fresh *freshRecs
+	// The directories, bundles and images a creation reads, decoded once
+	// per version of their bytes (sharedRec): every CreateWorkspaces of a
+	// directory and bundle reads the same three records.
+	dirsDecoded    *store.Decoded[directoryRec]
+	bundlesDecoded *store.Decoded[bundleRec]
+	imagesDecoded  *store.Decoded[imageRec]
 }
 
 // Options are the module's dependencies.
@@ -74,6 +80,9 @@ func New(o Options) *Module {
 	}
 	m.decoded = store.NewDecoded[desktopRec](20000) // bounded: at most tens of MB
 	m.fresh = newFreshRecs(4096)                    // a few MB: the desktops of the creations not yet provisioned
+	m.dirsDecoded = store.NewDecoded[directoryRec](sharedRecsMax)
+	m.bundlesDecoded = store.NewDecoded[bundleRec](sharedRecsMax)
+	m.imagesDecoded = store.NewDecoded[imageRec](sharedRecsMax)
 	m.svc = &gateway.Service{
 		Name: "workspaces", ActionPrefix: "workspaces", EventSource: "workspaces.amazonaws.com",
 		Protocol: gateway.JSON, TargetPrefix: "WorkspacesService", ValidationCode: "ValidationException",

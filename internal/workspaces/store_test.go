@@ -35,7 +35,7 @@ func openTestStore(t *testing.T) (*sqlite.DB, func(fn func(tx store.Tx) error)) 
 
 // testEngine returns a virtual clock frozen at start, a logger that
 // discards, and a lifecycle engine on b with the timing profile named.
-func testEngine(t *testing.T, b store.Backend, start time.Time, profile string) (*clock.Virtual, *lifecycle.Engine, *slog.Logger) {
+func testEngine(t testing.TB, b store.Backend, start time.Time, profile string) (*clock.Virtual, *lifecycle.Engine, *slog.Logger) {
 	t.Helper()
 	clk := clock.NewVirtual(start, true)
 	timing, err := lifecycle.Profile(profile)

@@ -1072,3 +1072,27 @@ func TestOpenWithoutTombstoneDensityCompactions(t *testing.T) {
 		t.Fatalf("TombstoneDenseCompactionThreshold %v, want it off (0 takes Pebble's default, 0.10)", got)
 	}
 }
+
+// WriterCounts and WALCounts count what the writer and Pebble's WAL did:
+// an Update is one group of one update and one sync, a WAL file write and a
+// WAL file sync; a View adds none.
+func TestWriterCounts(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	g0, u0, s0 := db.WriterCounts()
+	w0, f0 := db.WALCounts()
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "d", "a", []byte("1")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(ctx, func(tx store.Tx) error { _, err := tx.Get(ctx, "d", "a"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	g, u, s := db.WriterCounts()
+	w, f := db.WALCounts()
+	if g-g0 != 1 || u-u0 != 1 || s-s0 != 1 {
+		t.Errorf("writer counts after one Update: %d groups, %d updates, %d syncs, want 1 each", g-g0, u-u0, s-s0)
+	}
+	if w-w0 < 1 || f-f0 < 1 {
+		t.Errorf("WAL file counts after one Update: %d writes, %d syncs, want 1 or more each", w-w0, f-f0)
+	}
+}

@@ -911,6 +911,56 @@ func TestKeyFilterAfterGetMany(t *testing.T) {
 	refusesCreates(t, db, "a", "b", "x", "y", "z")
 }
 
+// The writer keeps one list of found keys for its updates: an update
+// starts with it empty, at the room an earlier one grew it to, so a
+// creation's small reads allocate none; a done update's keys are cleared
+// from it.
+func TestFoundListKept(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	<-db.keysDone
+	for _, k := range []string{"a", "b"} {
+		if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "d", k, []byte("1")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first *foundKey
+	err := db.Update(ctx, func(stx store.Tx) error {
+		if _, err := stx.GetMany(ctx, "d", []string{"a", "b"}); err != nil {
+			return err
+		}
+		tx := stx.(*tx)
+		if len(tx.found) != 2 {
+			t.Fatalf("found %v, want a and b", tx.found)
+		}
+		first = &tx.found[0]
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(db.found) != 0 || cap(db.found) < 2 || db.found[:2][0] != (foundKey{}) {
+		t.Errorf("the writer kept %d found keys of room %d (first %v), want none of room 2 or more, cleared", len(db.found), cap(db.found), db.found[:cap(db.found)])
+	}
+	err = db.Update(ctx, func(stx store.Tx) error {
+		tx := stx.(*tx)
+		if len(tx.found) != 0 || tx.nextFound != 0 {
+			t.Errorf("an update starts with %d found keys (next %d), want none", len(tx.found), tx.nextFound)
+		}
+		if _, err := stx.GetMany(ctx, "d", []string{"b"}); err != nil {
+			return err
+		}
+		if &tx.found[0] != first {
+			t.Error("the second update's found list is a new one, not the writer's")
+		}
+		return tx.Put(ctx, "d", "b", []byte("2"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusesCreates(t, db, "a", "b")
+}
+
 // A full layer of many keys (as a store of 500,000 desktops has) says
 // present for as few absent keys as a small one: its probes' steps do not
 // repeat its block's bits.

@@ -107,6 +107,10 @@ type DB struct {
 	dirty map[string]bool // the writer's keys written by its group (commitGroup)
 	due   dueFloor        // no entry of the due index is before it (Claim)
 
+	// found is the writer's list of the keys an update's GetMany found
+	// (tx.found), kept with its room for the next update.
+	found []foundKey
+
 	// spare holds the written maps of updates whose group is done,
 	// emptied, for the writer's next updates (commitGroup).
 	spare []writtenMap
@@ -486,9 +490,10 @@ func (db *DB) commitGroup(batch []*writeReq) {
 		}
 		b := db.pdb.NewIndexedBatch()
 		w := db.takeWritten()
-		r.Tx = &tx{db: db, r: b, b: b, written: w.m, room: w.room, dirty: dirty, reads: db.cache}
+		r.Tx = &tx{db: db, r: b, b: b, written: w.m, room: w.room, dirty: dirty, reads: db.cache, found: db.found[:0]}
 		prev = r.Tx
 		r.Err = runFn(r.Fn, r.Tx)
+		db.keepFound(r.Tx)
 		if r.Err == nil && !b.Empty() {
 			cb := b
 			if r.Tx.rewrote {
@@ -514,6 +519,23 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	answered = true
 	db.keepWritten(batch)
 	db.flushes <- batch // answered once the WAL is synced
+}
+
+// maxSpareFound bounds the room of the found list the writer keeps for
+// its next update (a provisioning batch reads 25 desktops at a time).
+const maxSpareFound = 1024
+
+// keepFound keeps t's found list, emptied, for the writer's next update
+// (its keys cleared: the list holds no key of a done update alive).
+func (db *DB) keepFound(t *tx) {
+	f := t.found
+	t.found, t.nextFound = nil, 0
+	if cap(f) > maxSpareFound {
+		db.found = nil
+		return
+	}
+	clear(f)
+	db.found = f[:0]
 }
 
 // writtenMap is an update's map of written records (tx.written) and the

@@ -40,7 +40,9 @@ type tx struct {
 	// is), so put writes the next of them without adding it to the filter,
 	// where the filter's check whether it holds the key cost a cache miss:
 	// a provisioning batch reads its desktops, then writes them in the same
-	// order. A key written out of that order is added as any other.
+	// order. A key written out of that order is added as any other. It is
+	// the writer's one list (DB.found), emptied for each update, so an
+	// update's small reads (a creation's) add no allocation of their own.
 	found     []foundKey
 	nextFound int
 }
@@ -225,9 +227,6 @@ func (t *tx) Delete(ctx context.Context, table, key string) error {
 
 func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(keys))
-	if t.b != nil && t.found == nil {
-		t.found = make([]foundKey, 0, len(keys))
-	}
 	for _, k := range keys {
 		v, err := t.Get(ctx, table, k)
 		if errors.Is(err, store.ErrNotFound) {

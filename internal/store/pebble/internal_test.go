@@ -765,6 +765,55 @@ func TestUncachedCreates(t *testing.T) {
 	}
 }
 
+// CreateTables (store.TablesTx) creates a creation marked Uncached as
+// CreateMany under store.Uncached does, and the others as cached; a
+// context marked Uncached marks them all, as store.CreateTables' general
+// path does.
+func TestCreateTablesUncached(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	<-db.keysDone
+	create := func(ctx context.Context, creates []store.TableRecs) {
+		t.Helper()
+		err := db.Update(ctx, func(tx store.Tx) error {
+			existing, err := store.CreateTables(ctx, tx, creates)
+			if err != nil {
+				return err
+			}
+			for i, e := range existing {
+				if len(e) != 0 {
+					return fmt.Errorf("creation %d found %q existing", i, e)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cached := func(table, key string) bool {
+		_, ok, _ := db.ReadCache().Get(readcache.Key(table, key))
+		return ok
+	}
+	create(ctx, []store.TableRecs{
+		{Table: "a", Recs: []store.KV{{Key: "1", Value: []byte("x")}}},
+		{Table: "b", Recs: []store.KV{{Key: "1", Value: []byte("y")}}, Uncached: true},
+		{Table: "c"},
+	})
+	if !cached("a", "1") || cached("b", "1") {
+		t.Errorf("cached: a/1 %v (want true), b/1 %v (created uncached, want false)", cached("a", "1"), cached("b", "1"))
+	}
+	create(store.Uncached(ctx), []store.TableRecs{{Table: "a", Recs: []store.KV{{Key: "2", Value: []byte("x")}}}})
+	if cached("a", "2") {
+		t.Error("a/2, created under an Uncached context, is in the cache")
+	}
+	for _, k := range [][2]string{{"a", "1"}, {"b", "1"}, {"a", "2"}} {
+		if _, err := db.Get(ctx, k[0], k[1]); err != nil {
+			t.Errorf("Get %s/%s: %v", k[0], k[1], err)
+		}
+	}
+}
+
 // TestUncachedCreateAfterDeleteInOneUpdate: a record deleted and created
 // again under store.Uncached in one update is not read back as its old
 // value from the cache (the update's note of the key is its last write, so

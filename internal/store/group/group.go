@@ -159,45 +159,22 @@ func (q *Queue[T]) Next() []*Req[T] {
 // their callers, a request that failed by itself with its own error. It
 // calls observe, when it is set, with the time each successful update took.
 func Flush[T any](groups <-chan []*Req[T], sync func() error, observe *atomic.Pointer[func(time.Duration)]) {
-	FlushWaiting(groups, sync, observe, nil)
-}
-
-// FlushWaiting is Flush for a writer that sends exactly one group (nil for
-// a group that committed nothing) on groups for every group it takes, and
-// counts those it took in taken. When the writer has taken a group it has
-// not sent yet (it is running it), the flusher waits for that one group,
-// and no more, before it syncs: one sync then covers both, where the
-// group's callers would otherwise wait for a second sync behind this one.
-// A lone update (the writer idle once it sent it) is synced at once: the
-// flusher never waits on a timer, nor for a group not yet taken.
-func FlushWaiting[T any](groups <-chan []*Req[T], sync func() error, observe *atomic.Pointer[func(time.Duration)], taken func() uint64) {
-	var got uint64 // the groups received
 	for {
 		b, ok := <-groups
 		if !ok {
 			return
 		}
-		got++
 		gs := [][]*Req[T]{b}
-		open := true
 	drain:
 		for {
 			select {
 			case b, ok := <-groups:
 				if !ok {
-					open = false
 					break drain
 				}
-				got++
 				gs = append(gs, b)
 			default:
 				break drain
-			}
-		}
-		if open && taken != nil && taken() > got {
-			if b, ok := <-groups; ok {
-				got++
-				gs = append(gs, b)
 			}
 		}
 		err := sync()

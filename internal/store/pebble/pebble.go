@@ -98,12 +98,7 @@ type DB struct {
 	// groups, updates and syncs count the writer's groups, the updates it
 	// ran in them and the flusher's syncs of the WAL (WriterCounts).
 	groups, updates, syncs atomic.Uint64
-	// taken counts the groups the writer took from the queue; it sends
-	// each on flushes once it ran it (nil when it committed nothing), so
-	// the flusher can wait for a group the writer is running
-	// (group.FlushWaiting).
-	taken atomic.Uint64
-	wal   *walCounts // the WAL files' writes and syncs
+	wal                    *walCounts // the WAL files' writes and syncs
 
 	broken group.Broken // a failed sync: nothing more is acknowledged
 
@@ -260,7 +255,7 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 		close(db.flushes)
 		close(db.stopped)
 	})
-	safego.Go(bg, nil, "pebble flusher", func(context.Context) { group.FlushWaiting(db.flushes, db.sync, &db.observe, db.taken.Load) }, func() { close(db.flDone) })
+	safego.Go(bg, nil, "pebble flusher", func(context.Context) { group.Flush(db.flushes, db.sync, &db.observe) }, func() { close(db.flDone) })
 	_ = ctx
 	return db, nil
 }
@@ -431,26 +426,21 @@ func (db *DB) UpdateEach(ctx context.Context, fns []func(tx store.Tx) error) []e
 }
 
 // writer serializes all write transactions and commits them in groups.
-// Every group it takes is sent to the flusher once (nil when commitGroup
-// did not: a broken store, a panic), which group.FlushWaiting counts on.
 func (db *DB) writer() {
 	for batch := db.queue.Next(); batch != nil; batch = db.queue.Next() {
-		db.taken.Add(1)
-		if !db.commitGroup(batch) {
-			db.flushes <- nil
-		}
+		db.commitGroup(batch)
 	}
 }
 
 // commitGroup runs a group's update functions, each in its own indexed
 // batch committed without a sync when it succeeds, brings the read cache up
-// to date, and hands the group to the flusher (handed).
-func (db *DB) commitGroup(batch []*writeReq) (handed bool) {
+// to date, and hands the group to the flusher.
+func (db *DB) commitGroup(batch []*writeReq) {
 	if err := db.broken.Err(); err != nil {
 		for _, r := range batch {
 			r.Done <- err
 		}
-		return false
+		return
 	}
 	answered := false
 	// A panic here is a bug outside the update functions (runFn recovers
@@ -529,7 +519,6 @@ func (db *DB) commitGroup(batch []*writeReq) (handed bool) {
 	answered = true
 	db.keepWritten(batch)
 	db.flushes <- batch // answered once the WAL is synced
-	return true
 }
 
 // maxSpareFound bounds the room of the found list the writer keeps for

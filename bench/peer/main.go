@@ -1188,13 +1188,14 @@ func profile(args []string) error {
 	dur := fs.Duration("duration", 5*time.Second, "duration (describe)")
 	desktops := fs.Int("desktops", 5000, "desktops (create)")
 	memProfile := fs.String("memprofile", "", "write a memory profile of the server process to this file: what it allocated during the workload, and what is live after a collection at its end")
+	memRate := fs.Int("memprofilerate", 4096, "with -memprofile: runtime.MemProfileRate of the server process (1 records every allocation: exact counts by function, at a cost in CPU)")
 	ceilingRows := fs.Int("ceiling", 10000, "create: rows for the store's ceiling measured after the workload (0 skips)")
 	top := fs.Int("top", 25, "server-side profile entries to print (flat and cumulative, through go tool pprof; 0 skips)")
 	storeName := fs.String("store", "pebble", "embedded store: sqlite or pebble (serve's default for a new data dir)")
 	warmup := fs.Int("warmup", 0, "desktops to create (and provision) before the measured window, so that it sees a server in its steady state: heap, store memtables and files already grown")
 	fs.Parse(args)
 	if os.Getenv(profileServerEnv) != "" {
-		return profileServe(*out, *memProfile, *storeName, *only)
+		return profileServe(*out, *memProfile, *memRate, *storeName, *only)
 	}
 	if *only != "describe" && *only != "create" && *only != "trivial" && *only != "list" {
 		return fmt.Errorf("unknown workload %q", *only)
@@ -1271,7 +1272,7 @@ func profile(args []string) error {
 	printResult(r)
 	n := float64(r.items)
 	serverCPU := time.Duration(st1.CPU - st0.CPU)
-	fmt.Printf("server CPU (the server's process alone, its getrusage; creates: until the provisioning is done): %.1f µs per item; allocations: %.0f objects, %.0f bytes per item; page faults: %.2f per item\n",
+	fmt.Printf("server CPU (the server's process alone, its getrusage; creates: until the provisioning is done): %.1f µs per item; allocations: %.2f objects, %.0f bytes per item; page faults: %.2f per item\n",
 		float64(serverCPU.Microseconds())/n, float64(st1.Mallocs-st0.Mallocs)/n, float64(st1.TotalAlloc-st0.TotalAlloc)/n, float64(st1.Faults-st0.Faults)/n)
 	fmt.Printf("load generator CPU (this process): %.1f µs per item\n", float64(loadCPU.Microseconds())/n)
 	if *only == "list" {
@@ -1284,6 +1285,16 @@ func profile(args []string) error {
 	if *only == "create" {
 		fmt.Printf("WAL bytes written (%s): store %d (%.0f per desktop), audit %d (%.0f per desktop)\n",
 			*storeName, st1.WAL-st0.WAL, float64(st1.WAL-st0.WAL)/n, st1.AuditWAL-st0.AuditWAL, float64(st1.AuditWAL-st0.AuditWAL)/n)
+		if g := st1.Groups - st0.Groups; g > 0 {
+			u, y := st1.Updates-st0.Updates, st1.Syncs-st0.Syncs
+			fmt.Printf("store writer: %d groups (%.3f per desktop, %.2f updates per group), %d updates (%.3f per desktop), %d WAL syncs (%.3f per desktop, %.2f desktops per sync)\n",
+				g, float64(g)/n, float64(u)/float64(g), u, float64(u)/n, y, float64(y)/n, n/float64(y))
+		}
+		if w := st1.WALWrites - st0.WALWrites; w > 0 {
+			y := st1.WALSyncs - st0.WALSyncs
+			fmt.Printf("store WAL files: %d writes (%.3f per desktop, %.0f bytes per write), %d syncs (%.3f per desktop)\n",
+				w, float64(w)/n, float64(st1.WAL-st0.WAL)/float64(w), y, float64(y)/n)
+		}
 		if st1.Disk > 0 {
 			fmt.Printf("disk bytes written by the store (WAL, flushes, compactions): %d (%.0f per desktop)\n", st1.Disk-st0.Disk, float64(st1.Disk-st0.Disk)/n)
 		}
@@ -1338,6 +1349,12 @@ type profileStats struct {
 	WAL        int64 // bytes the store wrote to its WAL
 	AuditWAL   int64 // bytes the audit store wrote to its WAL, if it is another
 	Disk       int64 // bytes the store wrote to disk in all (Pebble: WAL, flushes, compactions; 0: not reported)
+	// Groups, Updates and Syncs are the store writer's groups, the
+	// updates it ran in them and its WAL syncs (Pebble; 0: not reported).
+	Groups, Updates, Syncs uint64
+	// WALWrites and WALSyncs are the write and sync calls on the store's
+	// WAL files (Pebble; 0: not reported).
+	WALWrites, WALSyncs uint64
 }
 
 // profileServer is the child process serving deskplane, driven over its
@@ -1458,9 +1475,9 @@ func (p *profileServer) close() {
 // address on the first line of standard output, then one answer line per
 // command line read from standard input (start, stop: the CPU profile;
 // stats: a profileStats in JSON; mem: the memory profile), until it closes.
-func profileServe(out, memProfile, store, only string) error {
+func profileServe(out, memProfile string, memRate int, store, only string) error {
 	if memProfile != "" {
-		runtime.MemProfileRate = 4096
+		runtime.MemProfileRate = memRate
 	}
 	if only == "trivial" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -1468,7 +1485,7 @@ func profileServe(out, memProfile, store, only string) error {
 			return err
 		}
 		go http.Serve(ln, trivialHandler())
-		return profileCommands(ln.Addr().String(), out, memProfile, func() (int64, int64) { return 0, 0 }, func() int64 { return 0 })
+		return profileCommands(ln.Addr().String(), out, memProfile, func() (int64, int64) { return 0, 0 }, func() int64 { return 0 }, func(*profileStats) {})
 	}
 	dir, err := os.MkdirTemp("", "deskplane-profile")
 	if err != nil {
@@ -1509,6 +1526,17 @@ func profileServe(out, memProfile, store, only string) error {
 		}
 		return main, audit
 	}
+	type writerCounts interface {
+		WriterCounts() (groups, updates, syncs uint64)
+	}
+	counts := func(st *profileStats) {
+		if w, ok := s.Deps.Store.(writerCounts); ok {
+			st.Groups, st.Updates, st.Syncs = w.WriterCounts()
+		}
+		if w, ok := s.Deps.Store.(interface{ WALCounts() (uint64, uint64) }); ok {
+			st.WALWrites, st.WALSyncs = w.WALCounts()
+		}
+	}
 	diskWritten := func() int64 {
 		if d, ok := s.Deps.Store.(disk); ok {
 			n, _ := d.DiskBytes(ctx)
@@ -1516,12 +1544,12 @@ func profileServe(out, memProfile, store, only string) error {
 		}
 		return 0
 	}
-	return profileCommands(s.Addr(), out, memProfile, walWritten, diskWritten)
+	return profileCommands(s.Addr(), out, memProfile, walWritten, diskWritten, counts)
 }
 
 // profileCommands answers the profile's parent: the server's address,
 // then one answer per command line, until standard input closes.
-func profileCommands(addr, out, memProfile string, walWritten func() (int64, int64), diskWritten func() int64) error {
+func profileCommands(addr, out, memProfile string, walWritten func() (int64, int64), diskWritten func() int64, counts func(*profileStats)) error {
 	var err error
 	w := bufio.NewWriter(os.Stdout)
 	answer := func(format string, a ...any) {
@@ -1548,6 +1576,7 @@ func profileCommands(addr, out, memProfile string, walWritten func() (int64, int
 			st := profileStats{CPU: int64(processCPU()), Faults: pageFaults(), Mallocs: ms.Mallocs, TotalAlloc: ms.TotalAlloc}
 			st.WAL, st.AuditWAL = walWritten()
 			st.Disk = diskWritten()
+			counts(&st)
 			b, _ := json.Marshal(st)
 			answer("%s", b)
 			continue

@@ -101,35 +101,52 @@ func (r *ReadSet) Valid(ctx context.Context, tx Tx) (bool, error) {
 		return false, nil
 	}
 	ctx = SharedReads(ctx)
-	var tables []string
-	byTable := map[string][]string{}
+	// The reads of each table, tables in the order first read, built
+	// without a map: a plan reads a few tables (a linear search finds
+	// one; room for four, a creation's three, without growing), and every
+	// key goes into one slice, cut table by table.
+	reads := make([]TableKeys, 0, 4)
+	var counts []int
 	for _, rd := range r.reads {
-		if _, ok := byTable[rd.table]; !ok {
-			tables = append(tables, rd.table)
+		i := tableIndex(reads, rd.table)
+		if i == len(reads) {
+			reads = append(reads, TableKeys{Table: rd.table})
+			counts = append(counts, 0)
 		}
-		byTable[rd.table] = append(byTable[rd.table], rd.key)
+		counts[i]++
 	}
-	reads := make([]TableKeys, len(tables))
-	for i, t := range tables {
-		reads[i] = TableKeys{Table: t, Keys: byTable[t]}
+	keys := make([]string, len(r.reads))
+	off := 0
+	for i, n := range counts {
+		reads[i].Keys = keys[off : off : off+n]
+		off += n
+	}
+	for _, rd := range r.reads {
+		i := tableIndex(reads, rd.table)
+		reads[i].Keys = append(reads[i].Keys, rd.key)
 	}
 	got, err := GetTables(ctx, tx, reads) // one round trip where the store can
 	if err != nil {
-		return false, fmt.Errorf("store: validate reads of %d tables: %w", len(tables), err)
-	}
-	now := make(map[tableKey][]byte, len(r.reads))
-	for i, t := range tables {
-		for k, v := range got[i] {
-			now[tableKey{t, k}] = v
-		}
+		return false, fmt.Errorf("store: validate reads of %d tables: %w", len(reads), err)
 	}
 	for _, rd := range r.reads {
-		v, found := now[tableKey{rd.table, rd.key}]
+		v, found := got[tableIndex(reads, rd.table)][rd.key]
 		if found != rd.found || !bytes.Equal(v, rd.value) {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// tableIndex returns the index of table's read in reads, len(reads) when
+// there is none.
+func tableIndex(reads []TableKeys, table string) int {
+	for i := range reads {
+		if reads[i].Table == table {
+			return i
+		}
+	}
+	return len(reads)
 }
 
 // uncachedKey marks a context whose created records a read cache need not

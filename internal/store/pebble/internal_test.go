@@ -765,6 +765,55 @@ func TestUncachedCreates(t *testing.T) {
 	}
 }
 
+// CreateTables (store.TablesTx) creates a creation marked Uncached as
+// CreateMany under store.Uncached does, and the others as cached; a
+// context marked Uncached marks them all, as store.CreateTables' general
+// path does.
+func TestCreateTablesUncached(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	<-db.keysDone
+	create := func(ctx context.Context, creates []store.TableRecs) {
+		t.Helper()
+		err := db.Update(ctx, func(tx store.Tx) error {
+			existing, err := store.CreateTables(ctx, tx, creates)
+			if err != nil {
+				return err
+			}
+			for i, e := range existing {
+				if len(e) != 0 {
+					return fmt.Errorf("creation %d found %q existing", i, e)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cached := func(table, key string) bool {
+		_, ok, _ := db.ReadCache().Get(readcache.Key(table, key))
+		return ok
+	}
+	create(ctx, []store.TableRecs{
+		{Table: "a", Recs: []store.KV{{Key: "1", Value: []byte("x")}}},
+		{Table: "b", Recs: []store.KV{{Key: "1", Value: []byte("y")}}, Uncached: true},
+		{Table: "c"},
+	})
+	if !cached("a", "1") || cached("b", "1") {
+		t.Errorf("cached: a/1 %v (want true), b/1 %v (created uncached, want false)", cached("a", "1"), cached("b", "1"))
+	}
+	create(store.Uncached(ctx), []store.TableRecs{{Table: "a", Recs: []store.KV{{Key: "2", Value: []byte("x")}}}})
+	if cached("a", "2") {
+		t.Error("a/2, created under an Uncached context, is in the cache")
+	}
+	for _, k := range [][2]string{{"a", "1"}, {"b", "1"}, {"a", "2"}} {
+		if _, err := db.Get(ctx, k[0], k[1]); err != nil {
+			t.Errorf("Get %s/%s: %v", k[0], k[1], err)
+		}
+	}
+}
+
 // TestUncachedCreateAfterDeleteInOneUpdate: a record deleted and created
 // again under store.Uncached in one update is not read back as its old
 // value from the cache (the update's note of the key is its last write, so
@@ -909,6 +958,56 @@ func TestKeyFilterAfterGetMany(t *testing.T) {
 		}
 	}
 	refusesCreates(t, db, "a", "b", "x", "y", "z")
+}
+
+// The writer keeps one list of found keys for its updates: an update
+// starts with it empty, at the room an earlier one grew it to, so a
+// creation's small reads allocate none; a done update's keys are cleared
+// from it.
+func TestFoundListKept(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	<-db.keysDone
+	for _, k := range []string{"a", "b"} {
+		if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "d", k, []byte("1")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first *foundKey
+	err := db.Update(ctx, func(stx store.Tx) error {
+		if _, err := stx.GetMany(ctx, "d", []string{"a", "b"}); err != nil {
+			return err
+		}
+		tx := stx.(*tx)
+		if len(tx.found) != 2 {
+			t.Fatalf("found %v, want a and b", tx.found)
+		}
+		first = &tx.found[0]
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(db.found) != 0 || cap(db.found) < 2 || db.found[:2][0] != (foundKey{}) {
+		t.Errorf("the writer kept %d found keys of room %d (first %v), want none of room 2 or more, cleared", len(db.found), cap(db.found), db.found[:cap(db.found)])
+	}
+	err = db.Update(ctx, func(stx store.Tx) error {
+		tx := stx.(*tx)
+		if len(tx.found) != 0 || tx.nextFound != 0 {
+			t.Errorf("an update starts with %d found keys (next %d), want none", len(tx.found), tx.nextFound)
+		}
+		if _, err := stx.GetMany(ctx, "d", []string{"b"}); err != nil {
+			return err
+		}
+		if &tx.found[0] != first {
+			t.Error("the second update's found list is a new one, not the writer's")
+		}
+		return tx.Put(ctx, "d", "b", []byte("2"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusesCreates(t, db, "a", "b")
 }
 
 // A full layer of many keys (as a store of 500,000 desktops has) says
@@ -1070,5 +1169,29 @@ func TestOpenWithoutTombstoneDensityCompactions(t *testing.T) {
 	defer db.Close()
 	if got >= 0 {
 		t.Fatalf("TombstoneDenseCompactionThreshold %v, want it off (0 takes Pebble's default, 0.10)", got)
+	}
+}
+
+// WriterCounts and WALCounts count what the writer and Pebble's WAL did:
+// an Update is one group of one update and one sync, a WAL file write and a
+// WAL file sync; a View adds none.
+func TestWriterCounts(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	g0, u0, s0 := db.WriterCounts()
+	w0, f0 := db.WALCounts()
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "d", "a", []byte("1")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(ctx, func(tx store.Tx) error { _, err := tx.Get(ctx, "d", "a"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	g, u, s := db.WriterCounts()
+	w, f := db.WALCounts()
+	if g-g0 != 1 || u-u0 != 1 || s-s0 != 1 {
+		t.Errorf("writer counts after one Update: %d groups, %d updates, %d syncs, want 1 each", g-g0, u-u0, s-s0)
+	}
+	if w-w0 < 1 || f-f0 < 1 {
+		t.Errorf("WAL file counts after one Update: %d writes, %d syncs, want 1 or more each", w-w0, f-f0)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,12 +95,21 @@ type DB struct {
 	commits atomic.Uint64
 	synced  uint64 // flusher only
 
+	// groups, updates and syncs count the writer's groups, the updates it
+	// ran in them and the flusher's syncs of the WAL (WriterCounts).
+	groups, updates, syncs atomic.Uint64
+	wal                    *walCounts // the WAL files' writes and syncs
+
 	broken group.Broken // a failed sync: nothing more is acknowledged
 
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
 
 	dirty map[string]bool // the writer's keys written by its group (commitGroup)
 	due   dueFloor        // no entry of the due index is before it (Claim)
+
+	// found is the writer's list of the keys an update's GetMany found
+	// (tx.found), kept with its room for the next update.
+	found []foundKey
 
 	// spare holds the written maps of updates whose group is done,
 	// emptied, for the writer's next updates (commitGroup).
@@ -156,7 +166,8 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	var fs vfs.FS = privateFS{vfs.Default}
+	wal := &walCounts{}
+	var fs vfs.FS = privateFS{FS: vfs.Default, wal: wal}
 	if testHookFS != nil {
 		fs = testHookFS(fs)
 	}
@@ -220,7 +231,7 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 	}
 	db := &DB{pdb: pdb, lock: lock, cache: readcache.New(o.ReadCacheEntries, o.ReadCacheBytes),
 		queue: group.NewQueue[*tx]("pebble", maxGroup), flushes: make(chan []*writeReq, maxGroup),
-		stopped: make(chan struct{}), flDone: make(chan struct{}), dirty: map[string]bool{}}
+		stopped: make(chan struct{}), flDone: make(chan struct{}), dirty: map[string]bool{}, wal: wal}
 	db.committed = &readcache.Committed{Cache: db.cache, Source: committedSource{db}}
 	// The store's goroutines outlive every request: a panic in one is logged
 	// with its stack and the goroutine goes on (safego.Go restarts it; the
@@ -263,8 +274,55 @@ func (db *DB) Close() error {
 	return db.closeErr
 }
 
-// privateFS creates files readable and writable by their owner only.
-type privateFS struct{ vfs.FS }
+// privateFS creates files readable and writable by their owner only, and
+// counts the writes and syncs of the WAL's files in wal.
+type privateFS struct {
+	vfs.FS
+	wal *walCounts
+}
+
+// walCounts counts the write and sync calls Pebble made on its WAL's files
+// (WALCounts).
+type walCounts struct{ writes, syncs atomic.Uint64 }
+
+// walFile is a WAL file whose writes and syncs are counted.
+type walFile struct {
+	vfs.File
+	c *walCounts
+}
+
+func (f walFile) Write(p []byte) (int, error) {
+	f.c.writes.Add(1)
+	return f.File.Write(p)
+}
+
+func (f walFile) Sync() error {
+	f.c.syncs.Add(1)
+	return f.File.Sync()
+}
+
+func (f walFile) SyncData() error {
+	f.c.syncs.Add(1)
+	return f.File.SyncData()
+}
+
+// countWAL wraps f, when it is a WAL file (name ends in .log), to count
+// its writes and syncs.
+func (fs privateFS) countWAL(name string, f vfs.File) vfs.File {
+	if fs.wal == nil || !strings.HasSuffix(name, ".log") {
+		return f
+	}
+	return walFile{File: f, c: fs.wal}
+}
+
+// ReuseForWrite implements vfs.FS: a recycled WAL file is counted too.
+func (fs privateFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
+	if err != nil {
+		return nil, err
+	}
+	return fs.countWAL(newname, f), nil
+}
 
 // Create implements vfs.FS: the file is made private.
 func (fs privateFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
@@ -275,6 +333,7 @@ func (fs privateFS) Create(name string, category vfs.DiskWriteCategory) (vfs.Fil
 			f.Close()
 			return nil, fmt.Errorf("pebble: make %s private: %w", name, err)
 		}
+		f = fs.countWAL(name, f)
 	}
 	return f, err
 }
@@ -409,6 +468,8 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	if testHookGroup != nil {
 		testHookGroup(batch)
 	}
+	db.groups.Add(1)
+	db.updates.Add(uint64(len(batch)))
 	// dirty holds the keys written by the group's earlier updates (an
 	// update's own are in its tx's written map; a write is one insert, and
 	// a group of one update, the common case, never fills dirty): the
@@ -429,9 +490,10 @@ func (db *DB) commitGroup(batch []*writeReq) {
 		}
 		b := db.pdb.NewIndexedBatch()
 		w := db.takeWritten()
-		r.Tx = &tx{db: db, r: b, b: b, written: w.m, room: w.room, dirty: dirty, reads: db.cache}
+		r.Tx = &tx{db: db, r: b, b: b, written: w.m, room: w.room, dirty: dirty, reads: db.cache, found: db.found[:0]}
 		prev = r.Tx
 		r.Err = runFn(r.Fn, r.Tx)
+		db.keepFound(r.Tx)
 		if r.Err == nil && !b.Empty() {
 			cb := b
 			if r.Tx.rewrote {
@@ -457,6 +519,23 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	answered = true
 	db.keepWritten(batch)
 	db.flushes <- batch // answered once the WAL is synced
+}
+
+// maxSpareFound bounds the room of the found list the writer keeps for
+// its next update (a provisioning batch reads 25 desktops at a time).
+const maxSpareFound = 1024
+
+// keepFound keeps t's found list, emptied, for the writer's next update
+// (its keys cleared: the list holds no key of a done update alive).
+func (db *DB) keepFound(t *tx) {
+	f := t.found
+	t.found, t.nextFound = nil, 0
+	if cap(f) > maxSpareFound {
+		db.found = nil
+		return
+	}
+	clear(f)
+	db.found = f[:0]
 }
 
 // writtenMap is an update's map of written records (tx.written) and the
@@ -573,6 +652,7 @@ func (db *DB) sync() error {
 	if target == db.synced {
 		return nil
 	}
+	db.syncs.Add(1)
 	if err := db.syncWAL(); err != nil {
 		// After a failed sync the kernel may have dropped the dirty
 		// pages: acknowledge nothing from now on.
@@ -592,6 +672,19 @@ func (db *DB) ObserveCommits(f func(time.Duration)) {
 		return
 	}
 	db.observe.Store(&f)
+}
+
+// WriterCounts reports, since the store opened, the groups the writer
+// ran, the updates in them and the syncs of the WAL that made them durable
+// (benchmarks divide them by the desktops created).
+func (db *DB) WriterCounts() (groups, updates, syncs uint64) {
+	return db.groups.Load(), db.updates.Load(), db.syncs.Load()
+}
+
+// WALCounts reports the write and sync calls Pebble made on its WAL's
+// files since the store opened (its LogWriter's flushes and fsyncs).
+func (db *DB) WALCounts() (writes, syncs uint64) {
+	return db.wal.writes.Load(), db.wal.syncs.Load()
 }
 
 // WALBytes reports the bytes Pebble has written to its write-ahead log

@@ -11,6 +11,9 @@ import (
 	"github.com/deskplane/deskplane/internal/store/readcache"
 )
 
+// tx implements store.TablesTx (GetTables, CreateTables).
+var _ store.TablesTx = (*tx)(nil)
+
 // errReadOnly is returned by a write in View.
 var errReadOnly = errors.New("pebble: write in a read-only transaction")
 
@@ -40,7 +43,9 @@ type tx struct {
 	// is), so put writes the next of them without adding it to the filter,
 	// where the filter's check whether it holds the key cost a cache miss:
 	// a provisioning batch reads its desktops, then writes them in the same
-	// order. A key written out of that order is added as any other.
+	// order. A key written out of that order is added as any other. It is
+	// the writer's one list (DB.found), emptied for each update, so an
+	// update's small reads (a creation's) add no allocation of their own.
 	found     []foundKey
 	nextFound int
 }
@@ -225,9 +230,6 @@ func (t *tx) Delete(ctx context.Context, table, key string) error {
 
 func (t *tx) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(keys))
-	if t.b != nil && t.found == nil {
-		t.found = make([]foundKey, 0, len(keys))
-	}
 	for _, k := range keys {
 		v, err := t.Get(ctx, table, k)
 		if errors.Is(err, store.ErrNotFound) {
@@ -271,11 +273,49 @@ func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
 // the keys of the others, in recs' order. A key given twice is created at
 // its first value: its second occurrence finds the first one's write.
 func (t *tx) CreateMany(ctx context.Context, table string, recs []store.KV) ([]string, error) {
+	return t.createMany(table, recs, store.IsUncached(ctx))
+}
+
+// GetTables implements store.TablesTx: GetMany of each read, in order, as
+// store.GetTables does on any Tx (Pebble has no round trip to save).
+func (t *tx) GetTables(ctx context.Context, reads []store.TableKeys) ([]map[string][]byte, error) {
+	out := make([]map[string][]byte, len(reads))
+	for i, r := range reads {
+		got, err := t.GetMany(ctx, r.Table, r.Keys)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = got
+	}
+	return out, nil
+}
+
+// CreateTables implements store.TablesTx: CreateMany of each creation, in
+// order, as store.CreateTables does on any Tx, without a context marked
+// Uncached for a creation marked so.
+func (t *tx) CreateTables(ctx context.Context, creates []store.TableRecs) ([][]string, error) {
+	out := make([][]string, len(creates))
+	uncached := store.IsUncached(ctx)
+	for i, c := range creates {
+		if len(c.Recs) == 0 {
+			continue
+		}
+		existing, err := t.createMany(c.Table, c.Recs, uncached || c.Uncached)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = existing
+	}
+	return out, nil
+}
+
+// createMany is CreateMany, its records created as under store.Uncached
+// when uncached is true.
+func (t *tx) createMany(table string, recs []store.KV, uncached bool) ([]string, error) {
 	if t.b == nil {
 		return nil, errReadOnly
 	}
 	t.expect(len(recs))
-	uncached := store.IsUncached(ctx)
 	var existing []string
 	for _, r := range recs {
 		ok, fresh, h, err := t.exists(table, r.Key)

@@ -199,3 +199,39 @@ func TestGenerationAgesOnTheRealClock(t *testing.T) {
 		t.Fatalf("generation %d past the TTL, want %d", g, g0+2)
 	}
 }
+
+// TestIdentityMemoPerPrincipal: principals of different policies asked in
+// turn (the last identity found is kept for the next call) each get their
+// own decision. It fails
+// when the kept identity is returned for another principal.
+func TestIdentityMemoPerPrincipal(t *testing.T) {
+	allow := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"workspaces:*","Resource":"*"}]}`
+	kmsOnly := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`
+	a, db, u := cacheTestAuthorizer(t, allow)
+	ctx := context.Background()
+	carol := &User{Account: u.Account, Name: "carol", ARN: UserARN(u.Account, "/", "carol"), UserID: "AIDACAROL", Inline: map[string]string{"p": kmsOnly}}
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		return store.PutJSON(ctx, tx, TableUsers, UserKey(carol.Account, carol.Name), carol)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	alice, cp := UserPrincipal(u, "AKIAALICE"), UserPrincipal(carol, "AKIACAROL")
+	env := gateway.Env{SourceIP: "127.0.0.1", Now: time.Unix(1700000000, 0), Region: "us-east-1"}
+	for i := range 6 {
+		for _, c := range []struct {
+			p    *gateway.Principal
+			want bool
+		}{{alice, true}, {cp, false}, {cp, false}, {alice, true}} {
+			d, err := a.Authorize(ctx, c.p, "workspaces:DescribeWorkspaces", gateway.Check{Resource: "*", ResourceAccount: u.Account}, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allowed != c.want {
+				t.Fatalf("round %d, %s: allowed %v, want %v", i, c.p.UserName, d.Allowed, c.want)
+			}
+		}
+	}
+	if e := a.lastIdent.Load(); e == nil || e.key.name != "alice" {
+		t.Fatalf("the last identity kept: %+v", e)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,5 +234,48 @@ func TestIdentityMemoPerPrincipal(t *testing.T) {
 	}
 	if e := a.lastIdent.Load(); e == nil || e.key.name != "alice" {
 		t.Fatalf("the last identity kept: %+v", e)
+	}
+}
+
+// TestDecisionKeysTellApart: checks whose parts differ only in where one
+// part ends and the next begins, or in a context key being absent, present
+// without values or holding values, get keys of their own. It fails when a
+// part's length is left out.
+func TestDecisionKeysTellApart(t *testing.T) {
+	p := &gateway.Principal{Type: "IAMUser", UserID: "AIDA", ARN: "arn:aws:iam::111122223333:user/a", Account: "111122223333"}
+	keys := []string{"aws:resourcetag/a", "aws:resourcetag/b"}
+	vals := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = strings.Repeat("v", i)
+		}
+		return out
+	}
+	type tc struct {
+		chk gateway.Check
+		rc  map[string][]string
+	}
+	cases := []tc{
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, nil},
+		{gateway.Check{Action: "a:bc", Resource: "d", ResourceAccount: "e"}, nil},
+		{gateway.Check{Action: "a:b", Resource: "c", ResourceAccount: "de"}, nil},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": {}}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": {""}}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/b": {""}}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": {"x", ""}}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": {"", "x"}}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": vals(45)}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": vals(43)}},
+	}
+	seen := map[string]int{}
+	for i, c := range cases {
+		k, ok := decisionKey(nil, p, &c.chk, keys, c.rc)
+		if !ok {
+			t.Fatalf("case %d: not cached", i)
+		}
+		if j, dup := seen[string(k)]; dup {
+			t.Errorf("cases %d and %d share a key %q", j, i, k)
+		}
+		seen[string(k)] = i
 	}
 }

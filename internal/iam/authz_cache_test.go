@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,5 +198,84 @@ func TestGenerationAgesOnTheRealClock(t *testing.T) {
 	bump()
 	if g, _ := a.Generation(ctx); g != g0+2 {
 		t.Fatalf("generation %d past the TTL, want %d", g, g0+2)
+	}
+}
+
+// TestIdentityMemoPerPrincipal: principals of different policies asked in
+// turn (the last identity found is kept for the next call) each get their
+// own decision. It fails
+// when the kept identity is returned for another principal.
+func TestIdentityMemoPerPrincipal(t *testing.T) {
+	allow := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"workspaces:*","Resource":"*"}]}`
+	kmsOnly := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`
+	a, db, u := cacheTestAuthorizer(t, allow)
+	ctx := context.Background()
+	carol := &User{Account: u.Account, Name: "carol", ARN: UserARN(u.Account, "/", "carol"), UserID: "AIDACAROL", Inline: map[string]string{"p": kmsOnly}}
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		return store.PutJSON(ctx, tx, TableUsers, UserKey(carol.Account, carol.Name), carol)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	alice, cp := UserPrincipal(u, "AKIAALICE"), UserPrincipal(carol, "AKIACAROL")
+	env := gateway.Env{SourceIP: "127.0.0.1", Now: time.Unix(1700000000, 0), Region: "us-east-1"}
+	for i := range 6 {
+		for _, c := range []struct {
+			p    *gateway.Principal
+			want bool
+		}{{alice, true}, {cp, false}, {cp, false}, {alice, true}} {
+			d, err := a.Authorize(ctx, c.p, "workspaces:DescribeWorkspaces", gateway.Check{Resource: "*", ResourceAccount: u.Account}, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allowed != c.want {
+				t.Fatalf("round %d, %s: allowed %v, want %v", i, c.p.UserName, d.Allowed, c.want)
+			}
+		}
+	}
+	if e := a.lastIdent.Load(); e == nil || e.key.name != "alice" {
+		t.Fatalf("the last identity kept: %+v", e)
+	}
+}
+
+// TestDecisionKeysTellApart: checks whose parts differ only in where one
+// part ends and the next begins, or in a context key being absent, present
+// without values or holding values, get keys of their own. It fails when a
+// part's length is left out.
+func TestDecisionKeysTellApart(t *testing.T) {
+	p := &gateway.Principal{Type: "IAMUser", UserID: "AIDA", ARN: "arn:aws:iam::111122223333:user/a", Account: "111122223333"}
+	keys := []string{"aws:resourcetag/a", "aws:resourcetag/b"}
+	vals := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = strings.Repeat("v", i)
+		}
+		return out
+	}
+	type tc struct {
+		chk gateway.Check
+		rc  map[string][]string
+	}
+	cases := []tc{
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, nil},
+		{gateway.Check{Action: "a:bc", Resource: "d", ResourceAccount: "e"}, nil},
+		{gateway.Check{Action: "a:b", Resource: "c", ResourceAccount: "de"}, nil},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": {}}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": {""}}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/b": {""}}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": {"x", ""}}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": {"", "x"}}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": vals(45)}},
+		{gateway.Check{Action: "a:b", Resource: "cd", ResourceAccount: "e"}, map[string][]string{"aws:resourcetag/a": vals(43)}},
+	}
+	seen := map[string]int{}
+	for i, c := range cases {
+		k, ok := decisionKey(nil, p, &c.chk, keys, c.rc)
+		if !ok {
+			t.Fatalf("case %d: not cached", i)
+		}
+		if j, dup := seen[string(k)]; dup {
+			t.Errorf("cases %d and %d share a key %q", j, i, k)
+		}
+		seen[string(k)] = i
 	}
 }

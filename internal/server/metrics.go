@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,7 +30,11 @@ type Metrics struct {
 	// outcome seen (up to maxRequestKeys of them): a request finds both
 	// in one lookup, instead of two label lookups in the vectors.
 	mu        sync.RWMutex
-	byRequest map[requestKey]requestMetrics
+	byRequest map[requestKey]*requestMetrics
+	// lastRequest is the outcome a request last found in byRequest: a
+	// run of requests of one outcome finds its metrics by a compare of
+	// the labels, without the map's hash of them and the lock.
+	lastRequest atomic.Pointer[requestMetrics]
 }
 
 // requestKey is a request's labels.
@@ -41,6 +46,7 @@ type requestKey struct {
 
 // requestMetrics are the request metrics of one requestKey.
 type requestMetrics struct {
+	key     requestKey
 	count   prometheus.Counter
 	latency prometheus.Observer
 }
@@ -52,7 +58,7 @@ const maxRequestKeys = 4096
 // NewMetrics builds the registry, with the Go runtime and process
 // collectors beside the server's own.
 func NewMetrics() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), byRequest: map[requestKey]requestMetrics{}}
+	m := &Metrics{reg: prometheus.NewRegistry(), byRequest: map[requestKey]*requestMetrics{}}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "deskplane", Name: "requests_total",
 		Help: "API requests answered, by service, operation, HTTP status and error code (empty on success).",
@@ -93,17 +99,22 @@ func NewMetrics() *Metrics {
 // ObserveRequest implements gateway.Observer.
 func (m *Metrics) ObserveRequest(service, operation string, status int, code string, latency time.Duration) {
 	k := requestKey{service, operation, status, code}
-	m.mu.RLock()
-	rm, ok := m.byRequest[k]
-	m.mu.RUnlock()
-	if !ok {
-		rm = requestMetrics{m.requests.WithLabelValues(service, operation, strconv.Itoa(status), code),
-			m.latency.WithLabelValues(service, operation)}
-		m.mu.Lock()
-		if len(m.byRequest) < maxRequestKeys {
-			m.byRequest[k] = rm
+	rm := m.lastRequest.Load()
+	if rm == nil || rm.key != k {
+		m.mu.RLock()
+		rm = m.byRequest[k]
+		m.mu.RUnlock()
+		if rm != nil {
+			m.lastRequest.Store(rm)
+		} else {
+			rm = &requestMetrics{k, m.requests.WithLabelValues(service, operation, strconv.Itoa(status), code),
+				m.latency.WithLabelValues(service, operation)}
+			m.mu.Lock()
+			if len(m.byRequest) < maxRequestKeys {
+				m.byRequest[k] = rm
+			}
+			m.mu.Unlock()
 		}
-		m.mu.Unlock()
 	}
 	rm.count.Inc()
 	rm.latency.Observe(latency.Seconds())

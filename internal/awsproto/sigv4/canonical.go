@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -349,11 +350,19 @@ func appendTrimmed(b []byte, v string, trim bool) []byte {
 type keyCache struct {
 	mu sync.RWMutex
 	m  map[string]*keyEntry // by keyID's bytes (an entry is never changed)
+	// last is the entry entry last returned: a run of requests signed
+	// with one key, on one day, finds it by a compare of its scope's
+	// strings (the parse's cached ones) without building the name and
+	// looking it up.
+	last atomic.Pointer[keyEntry]
 }
 
 type keyEntry struct {
 	secretSum uint64
-	key       [32]byte
+	// The scope the key was derived for.
+	akid, region, service string
+	date                  uint32 // y*10000+mo*100+d
+	key                   [32]byte
 	// SHA-256's states after HMAC's inner and outer padded blocks of key:
 	// an HMAC with the key goes on from them (two blocks fewer per HMAC).
 	inner, outer [sha256StateLen]byte
@@ -384,17 +393,23 @@ func (c *keyCache) get(akid, secret string, at time.Time, region, service string
 // entry returns the cache's entry for the key, made when missing.
 func (c *keyCache) entry(akid, secret string, at time.Time, region, service string) *keyEntry {
 	y, mo, d := at.Date()
+	date := uint32(y*10000 + int(mo)*100 + d)
+	sum := maphash.String(secretSeed, secret)
+	if e := c.last.Load(); e != nil && e.secretSum == sum && e.date == date && e.akid == akid && e.region == region && e.service == service {
+		return e
+	}
 	// The name is written in a stack buffer: the lookup allocates nothing.
 	var nb [128]byte
 	id := keyID(nb[:0], akid, y, mo, d, region, service)
-	sum := maphash.String(secretSeed, secret)
 	c.mu.RLock()
 	e := c.m[string(id)]
 	c.mu.RUnlock()
 	if e != nil && e.secretSum == sum {
+		c.last.Store(e)
 		return e
 	}
-	e = &keyEntry{secretSum: sum, key: deriveKey(secret, at, region, service)}
+	e = &keyEntry{secretSum: sum, akid: strings.Clone(akid), region: strings.Clone(region), service: strings.Clone(service), date: date,
+		key: deriveKey(secret, at, region, service)}
 	e.inner, e.outer = padState(&e.key, 0x36), padState(&e.key, 0x5c)
 	c.mu.Lock()
 	if len(c.m) >= maxKeys {
@@ -402,6 +417,7 @@ func (c *keyCache) entry(akid, secret string, at time.Time, region, service stri
 	}
 	c.m[string(id)] = e
 	c.mu.Unlock()
+	c.last.Store(e)
 	return e
 }
 

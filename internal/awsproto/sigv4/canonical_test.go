@@ -201,6 +201,30 @@ func TestSigningKeyCache(t *testing.T) {
 	}
 }
 
+// TestSigningKeyLast: a key asked right after another that differs from it
+// in one part only (the cache's last entry, found by a compare) is its own.
+// It fails when the last entry's compare leaves out the secret, the day,
+// the region or the service (the access key id does not enter the key).
+func TestSigningKeyLast(t *testing.T) {
+	d1 := time.Date(2024, 6, 1, 10, 0, 0, 0, time.UTC)
+	type scope struct {
+		akid, secret string
+		at           time.Time
+		region, svc  string
+	}
+	base := scope{"AKIDL", "s1", d1, "eu-west-1", "kms"}
+	for _, v := range []scope{
+		{"AKIDL", "s2", d1, "eu-west-1", "kms"}, {"AKIDL", "s1", d1.AddDate(0, 0, 1), "eu-west-1", "kms"},
+		{"AKIDM", "s1", d1, "eu-west-1", "kms"}, {"AKIDL", "s1", d1, "eu-west-2", "kms"}, {"AKIDL", "s1", d1, "eu-west-1", "sts"},
+	} {
+		for _, sc := range []scope{base, v, base, v} {
+			if got := signingKeys.get(sc.akid, sc.secret, sc.at, sc.region, sc.svc); got != deriveKey(sc.secret, sc.at, sc.region, sc.svc) {
+				t.Fatalf("%+v after another: not its own key", sc)
+			}
+		}
+	}
+}
+
 // BenchmarkSigningKeyCache is a request's lookup of its day's key.
 func BenchmarkSigningKeyCache(b *testing.B) {
 	at := time.Date(2026, 12, 7, 3, 4, 5, 0, time.UTC)

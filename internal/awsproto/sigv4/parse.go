@@ -129,7 +129,7 @@ func parseHeader(r *http.Request, authz string, dst *parsed) (*parsed, *Error) {
 	var cred, signed, sig string
 	var haveCred, haveSigned, haveSig bool
 	for part := range strings.SplitSeq(rest, ",") {
-		part = strings.Trim(part, " \t")
+		part = trimBlanks(part)
 		if part == "" {
 			continue
 		}
@@ -272,8 +272,24 @@ func parseQuery(r *http.Request, rawQuery string, dst *parsed) (*parsed, *Error)
 	return p, nil
 }
 
+// trimBlanks is strings.Trim(s, " \t") without building the cutset's
+// table on every call (once per part of every Authorization header).
+func trimBlanks(s string) string {
+	i, j := 0, len(s)
+	for i < j && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	for j > i && (s[j-1] == ' ' || s[j-1] == '\t') {
+		j--
+	}
+	return s[i:j]
+}
+
 // setCredential parses "AKID/YYYYMMDD/region/service/aws4_request".
 func (p *parsed) setCredential(cred string) *Error {
+	if p.cachedCredential(cred) {
+		return nil
+	}
 	// Five parts, cut without allocating a slice of them.
 	if strings.Count(cred, "/") != 4 {
 		return newError(KindIncomplete, "Credential should be of the form <access-key-id>/<YYYYMMDD>/<region>/<service>/aws4_request, got '"+truncate(cred)+"'.")
@@ -295,6 +311,7 @@ func (p *parsed) setCredential(cred string) *Error {
 		return newError(KindIncomplete, "Credential should be scoped with a valid terminator: 'aws4_request', not '"+truncate(term)+"'.")
 	}
 	p.AccessKeyID, p.scopeDate, p.Region, p.Service = akid, date, region, service
+	p.keepCredential(cred)
 	return nil
 }
 
@@ -367,6 +384,9 @@ var monthDays = [13]uint8{0, 31, 0, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
 // setSignedHeaders parses "a;b;c": lowercase, sorted, unique, with "host" and
 // (for header auth) the required header.
 func (p *parsed) setSignedHeaders(s string, required string) *Error {
+	if p.cachedSignedHeaders(s, required) {
+		return nil
+	}
 	if s == "" {
 		return newError(KindIncomplete, "SignedHeaders must not be empty.")
 	}
@@ -397,6 +417,7 @@ func (p *parsed) setSignedHeaders(s string, required string) *Error {
 		return newError(KindIncomplete, "'"+required+"' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 	p.signedHeaders = hs
+	p.keepSignedHeaders(s, required)
 	return nil
 }
 
@@ -435,11 +456,15 @@ func (p *parsed) setSignature(sig string) *Error {
 }
 
 func (p *parsed) setDate(s string) *Error {
+	if p.cachedDate(s) {
+		return nil
+	}
 	t, ok := parseDigitsDate(s, len(amzDateLayout))
 	if !ok {
 		return newError(KindIncomplete, "X-Amz-Date must be in the ISO8601 basic format YYYYMMDD'T'HHMMSS'Z', got '"+truncate(s)+"'.")
 	}
 	p.amzDate, p.SignedAt = s, t
+	p.keepDate(s)
 	return nil
 }
 

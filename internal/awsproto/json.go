@@ -24,9 +24,6 @@ func DecodeJSON(body []byte, in any, validationCode string) error {
 	if f, ok := in.(FastJSON); ok && len(body) > 0 && f.DecodeJSONFast(body) {
 		body = nil
 	}
-	if len(body) > 0 && decodeFlat(body, in) {
-		body = nil
-	}
 	if len(body) > 0 && !decodeFast(body, in) {
 		if err := decodeStd(body, in, validationCode); err != nil {
 			return err

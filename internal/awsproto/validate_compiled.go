@@ -46,6 +46,15 @@ func validatorOf(t reflect.Type) *validator {
 		lastValidator.Store(v.(*validator))
 		return v.(*validator)
 	}
+	// One compilation at a time: the first requests of a server, arriving
+	// together, would otherwise each compile the same types (thousands of
+	// objects each, which made a benchmark's allocation count vary from
+	// run to run), and all but one would be thrown away.
+	compileMu.Lock()
+	defer compileMu.Unlock()
+	if v, ok := validators.Load(t); ok {
+		return v.(*validator)
+	}
 	building := map[reflect.Type]*validator{}
 	v := compileType(t, building)
 	for bt, bv := range building {
@@ -53,6 +62,9 @@ func validatorOf(t reflect.Type) *validator {
 	}
 	return v
 }
+
+// compileMu serializes validatorOf's compilations.
+var compileMu sync.Mutex
 
 // validateAny checks the value v holds (as the walk took it: through any
 // pointers and interfaces).

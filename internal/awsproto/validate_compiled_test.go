@@ -447,3 +447,35 @@ func TestCompiledValidateShapes(t *testing.T) {
 		t.Errorf("Validate = %q", got)
 	}
 }
+
+// TestValidatorCompiledOnce: requests that arrive together with a type
+// not compiled yet all get one validator, compiled once. It fails (in
+// most runs) when each caller compiles the type itself: the callers
+// that lose the race get validators of their own.
+func TestValidatorCompiledOnce(t *testing.T) {
+	for round := range 20 {
+		// A type no other test compiles, with checks that take a while
+		// to build (patterns), one per round.
+		fields := make([]reflect.StructField, 12)
+		for i := range fields {
+			fields[i] = reflect.StructField{
+				Name: "F" + strconv.Itoa(round) + "x" + strconv.Itoa(i), Type: reflect.TypeFor[*string](),
+				Tag: reflect.StructTag(`json:"f` + strconv.Itoa(i) + `" v:"min=1,max=63,pattern=^[a-z]{1,` + strconv.Itoa(10+i) + `}$"`),
+			}
+		}
+		typ := reflect.StructOf(fields)
+		const callers = 8
+		got := make(chan *validator, callers)
+		start := make(chan struct{})
+		for range callers {
+			go func() { <-start; got <- validatorOf(typ) }()
+		}
+		close(start)
+		first := <-got
+		for range callers - 1 {
+			if v := <-got; v != first {
+				t.Fatalf("round %d: callers got different validators of one type (each compiled it)", round)
+			}
+		}
+	}
+}

@@ -308,6 +308,17 @@ func BenchmarkRequestLine(b *testing.B) {
 			h.HandleAttrs(context.Background(), at, slog.LevelInfo, "request", attrs)
 		}
 	})
+	// As serve's gateway logs it: the request id, the run of service,
+	// operation, principal and account rendered once, then the rest.
+	b.Run("run", func(b *testing.B) {
+		w := New(io.Discard, 0, 0)
+		h := NewHandler(NewTextHandler(w, nil), w, slog.LevelWarn)
+		mid := RenderAttrs(attrs[1:5]...)
+		b.ReportAllocs()
+		for b.Loop() {
+			h.HandleRun(context.Background(), at, slog.LevelInfo, "request", attrs[:1], mid, attrs[5:])
+		}
+	})
 }
 
 // needsQuotingByBytes is needsQuoting as it was, a byte at a time: the

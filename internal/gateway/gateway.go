@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -50,6 +51,10 @@ type Gateway struct {
 	// for another region is refused, as AWS refuses a credential scoped to
 	// a region that is not valid (nil: every region).
 	Regions map[string]bool
+
+	// logMid is the request log's service, operation, principal and
+	// account attributes of the last line, rendered (logRequest).
+	logMid atomic.Pointer[logMid]
 }
 
 // New returns a gateway serving the given services.

@@ -52,40 +52,30 @@ func (g *Gateway) logRequest(ctx context.Context, r *http.Request, rec *requestR
 	if rec.status >= 500 {
 		level = slog.LevelError
 	}
-	if g.Log == nil || !g.Log.Enabled(ctx, level) {
+	if g.Log == nil {
+		return
+	}
+	// serve's handler: its level read once, the line's middle attributes
+	// rendered once for a run of lines that repeat them (logMidOf).
+	if h, ok := g.Log.Handler().(*logbuf.Handler); ok {
+		if th, ok := h.Text(); ok {
+			least := th.Level()
+			if level < least {
+				return
+			}
+			first := [1]slog.Attr{slog.String("request_id", rec.id)}
+			last := appendLogTail(make([]slog.Attr, 0, 12), r, rec, latency, slog.LevelDebug >= least)
+			_ = h.HandleRun(ctx, at, level, "request", first[:], g.logMidOf(rec).attrs, last)
+			return
+		}
+	}
+	if !g.Log.Enabled(ctx, level) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, 16)
 	attrs = append(attrs, slog.String("request_id", rec.id))
-	if rec.svc != nil {
-		attrs = append(attrs, slog.String("service", rec.svc.Name))
-	}
-	attrs = append(attrs, slog.String("operation", rec.op))
-	c := rec.call
-	if c != nil && c.Principal != nil {
-		attrs = append(attrs, slog.String("principal", c.Principal.ARN), slog.String("account", c.Account))
-	}
-	attrs = append(attrs, slog.Int("status", rec.status))
-	if rec.code != "" {
-		attrs = append(attrs, slog.String("error_code", rec.code))
-	}
-	if c != nil && c.authFailure != "" {
-		attrs = append(attrs, slog.String("auth_failure", c.authFailure))
-		if c.accessKey != "" {
-			attrs = append(attrs, slog.String("access_key_id", c.accessKey))
-		}
-	}
-	attrs = append(attrs, slog.Duration("latency", latency))
-	if g.Log.Enabled(ctx, slog.LevelDebug) {
-		if c != nil && c.Region != "" {
-			attrs = append(attrs, slog.String("region", c.Region))
-		}
-		if c != nil && c.Op != nil {
-			attrs = append(attrs, slog.String("action", c.Action()))
-		}
-		attrs = append(attrs, slog.String("source_ip", sourceIP(r)), slog.String("user_agent", r.UserAgent()),
-			slog.String("method", r.Method), slog.String("path", r.URL.Path))
-	}
+	attrs = appendLogMid(attrs, rec)
+	attrs = appendLogTail(attrs, r, rec, latency, g.Log.Enabled(ctx, slog.LevelDebug))
 	// serve's handler takes the attributes as they are (a record holds
 	// five and allocates for more).
 	if h, ok := g.Log.Handler().(*logbuf.Handler); ok {
@@ -97,4 +87,81 @@ func (g *Gateway) logRequest(ctx context.Context, r *http.Request, rec *requestR
 	lr := slog.NewRecord(at, level, "request", 0)
 	lr.AddAttrs(attrs...)
 	_ = g.Log.Handler().Handle(ctx, lr)
+}
+
+// appendLogMid appends the line's service, operation, principal and
+// account.
+func appendLogMid(attrs []slog.Attr, rec *requestRecord) []slog.Attr {
+	if rec.svc != nil {
+		attrs = append(attrs, slog.String("service", rec.svc.Name))
+	}
+	attrs = append(attrs, slog.String("operation", rec.op))
+	c := rec.call
+	if c != nil && c.Principal != nil {
+		attrs = append(attrs, slog.String("principal", c.Principal.ARN), slog.String("account", c.Account))
+	}
+	return attrs
+}
+
+// appendLogTail appends the rest of the line: the status, the error code,
+// authentication's failure, the latency, and with debug the request's
+// region, action, source address, user agent, method and path.
+func appendLogTail(attrs []slog.Attr, r *http.Request, rec *requestRecord, latency time.Duration, debug bool) []slog.Attr {
+	c := rec.call
+	attrs = append(attrs, slog.Int("status", rec.status))
+	if rec.code != "" {
+		attrs = append(attrs, slog.String("error_code", rec.code))
+	}
+	if c != nil && c.authFailure != "" {
+		attrs = append(attrs, slog.String("auth_failure", c.authFailure))
+		if c.accessKey != "" {
+			attrs = append(attrs, slog.String("access_key_id", c.accessKey))
+		}
+	}
+	attrs = append(attrs, slog.Duration("latency", latency))
+	if debug {
+		if c != nil && c.Region != "" {
+			attrs = append(attrs, slog.String("region", c.Region))
+		}
+		if c != nil && c.Op != nil {
+			attrs = append(attrs, slog.String("action", c.Action()))
+		}
+		attrs = append(attrs, slog.String("source_ip", sourceIP(r)), slog.String("user_agent", r.UserAgent()),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path))
+	}
+	return attrs
+}
+
+// logMid is a line's middle attributes (appendLogMid) and what they were
+// made of, rendered once. It does not change once stored.
+type logMid struct {
+	svc, op, principal, account string
+	hasSvc, hasPrincipal        bool
+	attrs                       *logbuf.Attrs
+}
+
+// logMidOf returns rec's middle attributes rendered: the last line's when
+// they are the same (the strings are compared, most often by their
+// pointers: the service's name, the operation's and the principal's are
+// the same strings from call to call), else new ones, kept for the next.
+func (g *Gateway) logMidOf(rec *requestRecord) *logMid {
+	var svc, principal, account string
+	hasSvc := rec.svc != nil
+	if hasSvc {
+		svc = rec.svc.Name
+	}
+	c := rec.call
+	hasPrincipal := c != nil && c.Principal != nil
+	if hasPrincipal {
+		principal, account = c.Principal.ARN, c.Account
+	}
+	if m := g.logMid.Load(); m != nil && m.hasSvc == hasSvc && m.hasPrincipal == hasPrincipal &&
+		m.svc == svc && m.op == rec.op && m.principal == principal && m.account == account {
+		return m
+	}
+	var buf [4]slog.Attr
+	m := &logMid{svc: svc, op: rec.op, principal: principal, account: account, hasSvc: hasSvc, hasPrincipal: hasPrincipal,
+		attrs: logbuf.RenderAttrs(appendLogMid(buf[:0], rec)...)}
+	g.logMid.Store(m)
+	return m
 }

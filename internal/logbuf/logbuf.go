@@ -179,6 +179,29 @@ func (h *Handler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level
 	return err
 }
 
+// Text returns the TextHandler h wraps, if it wraps one.
+func (h *Handler) Text() (*TextHandler, bool) {
+	th, ok := h.Handler.(*TextHandler)
+	return th, ok
+}
+
+// HandleRun is HandleAttrs of first, then mid's attributes, then last
+// (TextHandler.HandleRun).
+func (h *Handler) HandleRun(ctx context.Context, t time.Time, level slog.Level, msg string, first []slog.Attr, mid *Attrs, last []slog.Attr) error {
+	var err error
+	if th, ok := h.Handler.(*TextHandler); ok {
+		err = th.HandleRun(ctx, t, level, msg, first, mid, last)
+	} else {
+		err = h.Handler.Handle(ctx, runRecord(t, level, msg, first, mid, last))
+	}
+	if level >= h.urgent {
+		if ferr := h.w.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
 // WithAttrs returns the handler with attrs, still batching into the same
 // writer.
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {

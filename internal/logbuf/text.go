@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -91,6 +92,71 @@ func (h *TextHandler) HandleAttrs(ctx context.Context, t time.Time, level slog.L
 	r := slog.NewRecord(t, level, msg, 0)
 	r.AddAttrs(attrs...)
 	return h.Handle(ctx, r)
+}
+
+// Level is the least level the handler writes (Enabled's bound).
+func (h *TextHandler) Level() slog.Level { return h.level.Level() }
+
+// Attrs is a run of attributes rendered once as HandleRun's fast path
+// writes them, for lines that repeat the run. It does not change after
+// RenderAttrs.
+type Attrs struct {
+	attrs []slog.Attr
+	text  []byte
+	ok    bool // every attribute is one the fast path formats
+}
+
+// RenderAttrs renders attrs (copied) for HandleRun.
+func RenderAttrs(attrs ...slog.Attr) *Attrs {
+	a := &Attrs{attrs: append([]slog.Attr(nil), attrs...), ok: true}
+	for _, at := range a.attrs {
+		if a.text, a.ok = appendAttr(a.text, at); !a.ok {
+			a.text = nil
+			break
+		}
+	}
+	return a
+}
+
+// HandleRun is HandleAttrs of first, then mid's attributes, then last:
+// mid's text is written as it was rendered.
+func (h *TextHandler) HandleRun(ctx context.Context, t time.Time, level slog.Level, msg string, first []slog.Attr, mid *Attrs, last []slog.Attr) error {
+	if h.fast && mid.ok {
+		bp := linePool.Get().(*[]byte)
+		b := appendHead((*bp)[:0], t, level, msg)
+		ok := true
+		for _, a := range first {
+			if b, ok = appendAttr(b, a); !ok {
+				break
+			}
+		}
+		if ok {
+			b = append(b, mid.text...)
+			for _, a := range last {
+				if b, ok = appendAttr(b, a); !ok {
+					break
+				}
+			}
+		}
+		if ok {
+			_, err := h.w.Write(append(b, '\n'))
+			if cap(b) <= 16<<10 {
+				*bp = b
+				linePool.Put(bp)
+			}
+			return err
+		}
+		linePool.Put(bp)
+	}
+	return h.Handle(ctx, runRecord(t, level, msg, first, mid, last))
+}
+
+func runRecord(t time.Time, level slog.Level, msg string, first []slog.Attr, mid *Attrs, last []slog.Attr) slog.Record {
+	r := slog.NewRecord(t, level, msg, 0)
+	r.AddAttrs(first...)
+	r.AddAttrs(mid.attrs...)
+	r.AddAttrs(last...)
+	return r
 }
 
 // appendRecord appends r's line as slog.TextHandler writes it; ok is false
@@ -210,15 +276,21 @@ func quoteIn(w uint64) bool {
 // time's formatting, as slog writes it.
 func appendRFC3339Millis(b []byte, t time.Time) []byte {
 	if t.Location() == time.UTC {
+		sec := t.Unix()
+		ms := t.Nanosecond() / 1e6
+		if c := lastSecond.Load(); c != nil && c.sec == sec {
+			b = append(b, c.text[:]...)
+			return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+		}
 		y, mo, d := t.Date()
 		if y >= 0 && y <= 9999 {
 			h, mi, s := t.Clock()
-			ms := t.Nanosecond() / 1e6
-			b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
-				byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
-				byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10), '.',
-				byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
-			return b
+			c := &secondText{sec: sec, text: [20]byte{byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+				byte('0' + int(mo)/10), byte('0' + int(mo)%10), '-', byte('0' + d/10), byte('0' + d%10), 'T',
+				byte('0' + h/10), byte('0' + h%10), ':', byte('0' + mi/10), byte('0' + mi%10), ':', byte('0' + s/10), byte('0' + s%10), '.'}}
+			lastSecond.Store(c)
+			b = append(b, c.text[:]...)
+			return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 		}
 	}
 	const prefixLen = len("2006-01-02T15:04:05.000")
@@ -227,3 +299,14 @@ func appendRFC3339Millis(b []byte, t time.Time) []byte {
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b[:n+prefixLen], b[n+prefixLen+1:]...) // drop the 4th digit
 }
+
+// secondText is a UTC second of a four-digit year as appendRFC3339Millis
+// writes it, up to the milliseconds' point; lastSecond is the last one
+// written (a line's time is read each request, so most lines repeat the
+// second before).
+type secondText struct {
+	sec  int64 // Unix seconds
+	text [20]byte
+}
+
+var lastSecond atomic.Pointer[secondText]

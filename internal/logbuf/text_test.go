@@ -170,6 +170,62 @@ func TestHandleAttrsAsHandle(t *testing.T) {
 	}
 }
 
+// TestHandleRunAsHandle checks Handler.HandleRun writes each record's line
+// as slog.TextHandler writes the record, its attributes cut at two random
+// places into first, a rendered middle run (one run rendered per record,
+// and one reused for the records that share its attributes) and last, over
+// a TextHandler and over another handler; and that the request log's line
+// allocates nothing.
+func TestHandleRunAsHandle(t *testing.T) {
+	recs := randRecords()
+	var want bytes.Buffer
+	s := slog.NewTextHandler(&want, nil)
+	for _, r := range recs {
+		if r.Level >= slog.LevelInfo {
+			s.Handle(context.Background(), r)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for name, inner := range map[string]func(*Writer) slog.Handler{
+		"text": func(w *Writer) slog.Handler { return NewTextHandler(w, nil) },
+		"slog": func(w *Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var got bytes.Buffer
+			w := New(&got, 0, 1<<20)
+			h := NewHandler(inner(w), w, slog.LevelWarn)
+			for _, r := range recs {
+				if r.Level < slog.LevelInfo {
+					continue // the caller asks Enabled first
+				}
+				var attrs []slog.Attr
+				r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
+				i := rnd.IntN(len(attrs) + 1)
+				j := i + rnd.IntN(len(attrs)-i+1)
+				mid := RenderAttrs(attrs[i:j]...)
+				if err := h.HandleRun(context.Background(), r.Time, r.Level, r.Message, attrs[:i], mid, attrs[j:]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			sameLines(t, got.String(), want.String())
+		})
+	}
+	var got bytes.Buffer
+	w := New(&got, 0, 0)
+	h := NewHandler(NewTextHandler(w, nil), w, slog.LevelWarn)
+	at := time.Now().UTC()
+	first := []slog.Attr{slog.String("request_id", "7b1e2c3d-4f5a-4b6c-8d7e-9f0a1b2c3d4e")}
+	mid := RenderAttrs(slog.String("service", "workspaces"), slog.String("operation", "DescribeWorkspaces"),
+		slog.String("principal", "arn:aws:iam::123456789012:user/admin"), slog.String("account", "123456789012"))
+	last := []slog.Attr{slog.Int("status", 200), slog.Duration("latency", 183*time.Microsecond)}
+	if n := testing.AllocsPerRun(100, func() { h.HandleRun(context.Background(), at, slog.LevelInfo, "request", first, mid, last) }); n != 0 {
+		t.Fatalf("a request line allocates %v times", n)
+	}
+}
+
 // TestTextHandlerOptions checks the handler's level, and that options the
 // fast path does not model (ReplaceAttr, AddSource) and WithAttrs and
 // WithGroup are honoured as slog.TextHandler honours them.
@@ -250,6 +306,17 @@ func BenchmarkRequestLine(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			h.HandleAttrs(context.Background(), at, slog.LevelInfo, "request", attrs)
+		}
+	})
+	// As serve's gateway logs it: the request id, the run of service,
+	// operation, principal and account rendered once, then the rest.
+	b.Run("run", func(b *testing.B) {
+		w := New(io.Discard, 0, 0)
+		h := NewHandler(NewTextHandler(w, nil), w, slog.LevelWarn)
+		mid := RenderAttrs(attrs[1:5]...)
+		b.ReportAllocs()
+		for b.Loop() {
+			h.HandleRun(context.Background(), at, slog.LevelInfo, "request", attrs[:1], mid, attrs[5:])
 		}
 	})
 }
@@ -349,6 +416,15 @@ func TestRFC3339MillisAsSlog(t *testing.T) {
 		times = append(times, at.In(zones[rnd.IntN(len(zones))]))
 	}
 	times = append(times, time.Now(), time.Now().UTC())
+	// Runs of times in one second and the next (lastSecond's hits), in
+	// turn with other seconds and zones.
+	for k := range 400 {
+		at := time.Date(2026, 12, 31, 23, 59, 58, 0, time.UTC).Add(time.Duration(k) * 7 * time.Millisecond)
+		times = append(times, at)
+		if k%50 == 0 {
+			times = append(times, at.Add(time.Hour), at.In(zones[3]), at.Add(24*time.Hour))
+		}
+	}
 	var recs []slog.Record
 	for _, at := range times {
 		recs = append(recs, slog.NewRecord(at, slog.LevelInfo, "request", 0))

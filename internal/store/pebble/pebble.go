@@ -26,6 +26,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -105,7 +106,14 @@ type DB struct {
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
 
 	dirty map[string]bool // the writer's keys written by its group (commitGroup)
-	due   dueFloor        // no entry of the due index is before it (Claim)
+	// wkeys spells the read cache keys of the writer's group's writes
+	// (tx.wrote): the written maps' and dirty's keys are strings into it,
+	// borrowed until the cache took what the group wrote
+	// (readcache.UpdateBorrowed copies what it keeps) and the maps were
+	// emptied; the next group writes over them. A key that does not fit
+	// goes into a new array: the strings into the old one keep their bytes.
+	wkeys []byte
+	due   dueFloor // no entry of the due index is before it (Claim)
 
 	// found is the writer's list of the keys an update's GetMany found
 	// (tx.found), kept with its room for the next update.
@@ -456,7 +464,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			if answered {
 				return
 			}
-			db.cache.Update(false, group.Writes(batch))
+			db.cache.UpdateBorrowed(false, group.Writes(batch))
 			for _, r := range batch {
 				select { // done holds one answer: a caller already answered keeps its own
 				case r.Done <- fmt.Errorf("pebble: write group failed: %v", p):
@@ -477,7 +485,8 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	// instead of growing a new map, rehash by rehash, for every group.
 	dirty := db.dirty
 	clear(dirty)
-	var prev *tx // the last update that ran, whose writes dirty lacks
+	db.resetKeys() // after dirty's keys, the last group's, were cleared
+	var prev *tx   // the last update that ran, whose writes dirty lacks
 	for _, r := range batch {
 		if err := r.Ctx.Err(); err != nil {
 			r.Err = err
@@ -515,10 +524,35 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	}
 	// Bring the read cache up to date before anyone is answered: a caller
 	// that reads after its Update returned reads its own write.
-	db.cache.Update(true, group.Writes(batch))
+	db.cache.UpdateBorrowed(true, group.Writes(batch))
 	answered = true
 	db.keepWritten(batch)
 	db.flushes <- batch // answered once the WAL is synced
+}
+
+// maxKeyBuf bounds the room of the group key buffer the writer keeps.
+const maxKeyBuf = 64 << 10
+
+// resetKeys lets the group key buffer be written over (commitGroup, once
+// no map holds a string into it).
+func (db *DB) resetKeys() {
+	if cap(db.wkeys) > maxKeyBuf {
+		db.wkeys = nil
+		return
+	}
+	db.wkeys = db.wkeys[:0]
+}
+
+// groupKey returns readcache.Key(table, key) spelled in the group key
+// buffer: valid until the writer's next group.
+func (db *DB) groupKey(table, key string) string {
+	n := len(table) + 1 + len(key)
+	if cap(db.wkeys)-len(db.wkeys) < n {
+		db.wkeys = make([]byte, 0, max(4096, 2*cap(db.wkeys), n))
+	}
+	start := len(db.wkeys)
+	db.wkeys = append(append(append(db.wkeys, table...), 0), key...)
+	return unsafe.String(&db.wkeys[start], n)
 }
 
 // maxSpareFound bounds the room of the found list the writer keeps for

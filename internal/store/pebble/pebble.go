@@ -109,7 +109,7 @@ type DB struct {
 	// wkeys spells the read cache keys of the writer's group's writes
 	// (tx.wrote): the written maps' and dirty's keys are strings into it,
 	// borrowed until the cache took what the group wrote
-	// (readcache.UpdateBorrowed copies what it keeps) and the maps were
+	// (readcache's Update of borrowed keys copies what it keeps) and the maps were
 	// emptied; the next group writes over them. A key that does not fit
 	// goes into a new array: the strings into the old one keep their bytes.
 	wkeys []byte
@@ -240,6 +240,7 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 	db := &DB{pdb: pdb, lock: lock, cache: readcache.New(o.ReadCacheEntries, o.ReadCacheBytes),
 		queue: group.NewQueue[*tx]("pebble", maxGroup), flushes: make(chan []*writeReq, maxGroup),
 		stopped: make(chan struct{}), flDone: make(chan struct{}), dirty: map[string]bool{}, wal: wal}
+	db.cache.BorrowKeys() // the writer's keys are in DB.wkeys
 	db.committed = &readcache.Committed{Cache: db.cache, Source: committedSource{db}}
 	// The store's goroutines outlive every request: a panic in one is logged
 	// with its stack and the goroutine goes on (safego.Go restarts it; the
@@ -464,7 +465,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			if answered {
 				return
 			}
-			db.cache.UpdateBorrowed(false, group.Writes(batch))
+			db.cache.Update(false, group.Writes(batch))
 			for _, r := range batch {
 				select { // done holds one answer: a caller already answered keeps its own
 				case r.Done <- fmt.Errorf("pebble: write group failed: %v", p):
@@ -524,7 +525,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	}
 	// Bring the read cache up to date before anyone is answered: a caller
 	// that reads after its Update returned reads its own write.
-	db.cache.UpdateBorrowed(true, group.Writes(batch))
+	db.cache.Update(true, group.Writes(batch))
 	answered = true
 	db.keepWritten(batch)
 	db.flushes <- batch // answered once the WAL is synced

@@ -26,9 +26,9 @@ import (
 // finished since it looked, so it never puts back a stale value.
 type Cache struct {
 	mu sync.RWMutex
-	// m holds each entry's value with its key: UpdateBorrowed writes a
+	// m holds each entry's value with its key: Update of borrowed keys writes a
 	// held key again under the key string the map holds, without making
-	// its own (the writer's keys are borrowed, see there).
+	// its own (BorrowKeys).
 	m map[string]entry
 	// nils holds the keys m holds as absent (a nil value): a key an update
 	// created (Uncached) is in m only if it is here, so its write needs no
@@ -44,6 +44,9 @@ type Cache struct {
 	// that a count is bumped without writing the map, whose write would
 	// hold the (possibly borrowed) key given to it.
 	tables map[string]*uint64
+	// borrowed is whether the written maps' keys given to Update are
+	// borrowed (BorrowKeys).
+	borrowed bool
 }
 
 // MaxWrittenValue is the largest value a write leaves in the cache; a
@@ -301,21 +304,6 @@ func (c *Cache) SetMaxEntries(n int) {
 // is dropped. Values are cached as written, so a caller must not change a
 // value after writing it.
 func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool]) {
-	c.update(committed, updates, false)
-}
-
-// UpdateBorrowed is Update for a writer whose written maps' keys are
-// borrowed: spelled in a buffer the writer reuses once Update returned
-// (store/pebble's group key buffer), so that a key the cache does not keep
-// (a record created Uncached, a deletion, a job's keys) costs no
-// allocation. A key the cache keeps is held under the key string it
-// already holds for it (a record written again: a provisioning batch's
-// desktops), else under a copy; no borrowed string is kept.
-func (c *Cache) UpdateBorrowed(committed bool, updates iter.Seq2[map[string][]byte, bool]) {
-	c.update(committed, updates, true)
-}
-
-func (c *Cache) update(committed bool, updates iter.Seq2[map[string][]byte, bool], borrowed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
@@ -332,7 +320,7 @@ func (c *Cache) update(committed bool, updates iter.Seq2[map[string][]byte, bool
 				continue
 			}
 			if keep && v != nil && len(v) <= MaxWrittenValue {
-				if borrowed {
+				if c.borrowed {
 					if e, ok := c.m[k]; ok {
 						k = e.k // the map's own string
 					} else {
@@ -346,6 +334,16 @@ func (c *Cache) update(committed bool, updates iter.Seq2[map[string][]byte, bool
 		}
 	}
 }
+
+// BorrowKeys tells the cache that the keys of the written maps given to
+// Update are borrowed: spelled in a buffer the writer reuses once Update
+// returned (store/pebble's group key buffer), so that a key the cache does
+// not keep (a record created Uncached, a deletion) costs no allocation.
+// Update then holds a key it keeps under the key string it already holds
+// for it (a record written again: a provisioning batch's desktops), else
+// under a copy; it keeps no borrowed string. Call it before the first
+// Update.
+func (c *Cache) BorrowKeys() { c.borrowed = true }
 
 // TableVersion is how many write groups have written table so far.
 func (c *Cache) TableVersion(table string) uint64 {

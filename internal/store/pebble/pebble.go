@@ -113,7 +113,10 @@ type DB struct {
 	// emptied; the next group writes over them. A key that does not fit
 	// goes into a new array: the strings into the old one keep their bytes.
 	wkeys []byte
-	due   dueFloor // no entry of the due index is before it (Claim)
+	// jkb is the writer's buffer for the job keys its updates read
+	// (tx.scratchKey).
+	jkb []byte
+	due dueFloor // no entry of the due index is before it (Claim)
 
 	// found is the writer's list of the keys an update's GetMany found
 	// (tx.found), kept with its room for the next update.

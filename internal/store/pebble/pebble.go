@@ -116,6 +116,10 @@ type DB struct {
 	// jkb is the writer's buffer for the job keys its updates read
 	// (tx.scratchKey).
 	jkb []byte
+	// kb is the writer's scratch for record keys (tx.kb), kept with the
+	// room it grew to for the next update (Pebble keeps no key it is
+	// given: a batch copies what it writes).
+	kb  []byte
 	due dueFloor // no entry of the due index is before it (Claim)
 
 	// found is the writer's list of the keys an update's GetMany found
@@ -503,10 +507,13 @@ func (db *DB) commitGroup(batch []*writeReq) {
 		}
 		b := db.pdb.NewIndexedBatch()
 		w := db.takeWritten()
-		r.Tx = &tx{db: db, r: b, b: b, written: w.m, room: w.room, dirty: dirty, reads: db.cache, found: db.found[:0]}
+		r.Tx = &tx{db: db, r: b, b: b, written: w.m, room: w.room, dirty: dirty, reads: db.cache, found: db.found[:0], kb: db.kb[:0]}
 		prev = r.Tx
 		r.Err = runFn(r.Fn, r.Tx)
 		db.keepFound(r.Tx)
+		if cap(r.Tx.kb) <= maxKeyBuf { // the record keys' scratch, for the next update
+			db.kb = r.Tx.kb
+		}
 		if r.Err == nil && !b.Empty() {
 			cb := b
 			if r.Tx.rewrote {

@@ -1195,3 +1195,53 @@ func TestWriterCounts(t *testing.T) {
 		t.Errorf("WAL file counts after one Update: %d writes, %d syncs, want 1 or more each", w-w0, f-f0)
 	}
 }
+
+// TestCacheKeysOutliveTheGroupKeyBuffer holds the read cache's keys to
+// strings of their own: the writer spells its groups' keys in one buffer
+// that the next group writes over (DB.wkeys), so a key the cache kept from
+// it (a record written, written again, a table first written) would change
+// under the cache's map and its record would no longer be found.
+func TestCacheKeysOutliveTheGroupKeyBuffer(t *testing.T) {
+	ctx := t.Context()
+	db := openTest(t)
+	write := func(table string, keys []string, v string) {
+		t.Helper()
+		if err := db.Update(ctx, func(tx store.Tx) error {
+			for _, k := range keys {
+				if err := tx.Put(ctx, table, k, []byte(v+k)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first, other []string
+	for i := range 50 {
+		first = append(first, fmt.Sprintf("k%03d", i))
+		other = append(other, fmt.Sprintf("zz-%d-other", i))
+	}
+	write("t", first, "v1-")
+	write("u", first[:1], "u-")   // table u: first written in this group
+	write("t", first[:10], "v2-") // written again: held under the map's key
+	for range 3 {                 // groups that write over the buffer
+		write("w", other, "x-")
+	}
+	for i, k := range first {
+		want := "v1-" + k
+		if i < 10 {
+			want = "v2-" + k
+		}
+		v, ok, _ := db.cache.Get(readcache.Key("t", k))
+		if !ok || string(v) != want {
+			t.Fatalf("cache %s: %q %v, want %q", k, v, ok, want)
+		}
+	}
+	if n := db.cache.TableVersion("u"); n != 1 {
+		t.Fatalf("table u's version %d, want 1", n)
+	}
+	if n := db.cache.TableVersion("t"); n != 60 { // a count per record written
+		t.Fatalf("table t's version %d, want 60", n)
+	}
+}

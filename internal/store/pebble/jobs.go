@@ -149,7 +149,7 @@ func decodeClaim(b []byte, j *job) error {
 
 // getClaim reads job id's claim key into j (false when it has none).
 func (t *tx) getClaim(id string, j *job) (bool, error) {
-	k := claimKey(id)
+	k := t.scratchKey(claimPrefix, id)
 	if t.b != nil && !t.db.keys.mayHold(k) {
 		return false, nil // never claimed (the key filter knows every claim)
 	}
@@ -171,10 +171,37 @@ func (t *tx) getClaim(id string, j *job) (bool, error) {
 // dueKey is the due index's key of job id claimable at ns: the time as 8
 // big-endian bytes with the sign bit flipped, so keys sort by time.
 func dueKey(ns int64, id string) []byte {
-	b := make([]byte, 9, 9+len(id))
-	b[0] = duePrefix
-	binary.BigEndian.PutUint64(b[1:], uint64(ns)^(1<<63))
+	return appendDueKey(make([]byte, 0, 9+len(id)), ns, id)
+}
+
+// appendDueKey appends dueKey(ns, id) to b.
+func appendDueKey(b []byte, ns int64, id string) []byte {
+	b = append(b, duePrefix)
+	b = binary.BigEndian.AppendUint64(b, uint64(ns)^(1<<63))
 	return append(b, id...)
+}
+
+// keyBuf is the room of the stack buffers a writer's job keys are spelled
+// in when they are only written (a batch's Set and Delete copy them, the
+// key filter hashes them): a job's id is a prefix and a record's key, and
+// a longer one goes to the heap as append grows it.
+const keyBuf = 96
+
+// appendIDKey appends a job's record or claim key (prefix, then id) to b.
+func appendIDKey(b []byte, prefix byte, id string) []byte {
+	return append(append(b, prefix), id...)
+}
+
+// scratchKey returns the key prefix+id for a read: in the writer's own
+// buffer (DB.jkb) in a writer's update, valid until its next call (Pebble's
+// Get keeps no key; a key given to it through the reader interface would
+// escape, so a stack buffer would be a heap one), else a new slice.
+func (t *tx) scratchKey(prefix byte, id string) []byte {
+	if t.b == nil {
+		return appendIDKey(nil, prefix, id)
+	}
+	t.db.jkb = appendIDKey(t.db.jkb[:0], prefix, id)
+	return t.db.jkb
 }
 
 // dueTime is the time of a due index key.
@@ -185,7 +212,7 @@ func dueTime(k []byte) int64 {
 // getJob reads job id, with its claim, as the transaction sees it (nil
 // when absent).
 func (t *tx) getJob(id string) (*job, error) {
-	k := jobKey(id)
+	k := t.scratchKey(jobPrefix, id)
 	if t.b != nil && !t.db.keys.mayHold(k) {
 		return nil, nil // a new job (Enqueue's): the key filter knows every job
 	}
@@ -222,7 +249,8 @@ func (t *tx) putJob(id string, old, j *job) error {
 	if err := t.unclaim(id, old); err != nil {
 		return err
 	}
-	k := jobKey(id)
+	var buf [keyBuf]byte
+	k := appendIDKey(buf[:0], jobPrefix, id)
 	t.db.keys.add(k) // before the batch can be committed
 	if err := t.b.Set(k, j.encode(), nil); err != nil {
 		return fmt.Errorf("pebble: write job %s: %w", id, err)
@@ -239,7 +267,8 @@ func (t *tx) claimJob(id string, old *job, owner string, until int64) (*job, err
 	}
 	j := *old
 	j.owner, j.claimUntil, j.claimKeyed = owner, until, true
-	k := claimKey(id)
+	var buf [keyBuf]byte
+	k := appendIDKey(buf[:0], claimPrefix, id)
 	t.db.keys.add(k) // before the batch can be committed
 	if err := t.b.Set(k, encodeClaim(&j), nil); err != nil {
 		return nil, fmt.Errorf("pebble: claim job %s: %w", id, err)
@@ -251,7 +280,8 @@ func (t *tx) claimJob(id string, old *job, owner string, until int64) (*job, err
 func (t *tx) index(id string, j *job) error {
 	if at, ok := j.claimable(); ok {
 		t.db.due.lower(at) // before the batch can be committed
-		if err := t.b.Set(dueKey(at, id), nil, nil); err != nil {
+		var buf [keyBuf]byte
+		if err := t.b.Set(appendDueKey(buf[:0], at, id), nil, nil); err != nil {
 			return fmt.Errorf("pebble: index job %s: %w", id, err)
 		}
 	}
@@ -263,7 +293,8 @@ func (t *tx) unclaim(id string, old *job) error {
 	if old == nil || !old.claimKeyed {
 		return nil
 	}
-	if err := t.b.Delete(claimKey(id), nil); err != nil {
+	var buf [keyBuf]byte
+	if err := t.b.Delete(appendIDKey(buf[:0], claimPrefix, id), nil); err != nil {
 		return fmt.Errorf("pebble: unclaim job %s: %w", id, err)
 	}
 	return nil
@@ -275,7 +306,8 @@ func (t *tx) unindex(id string, old *job) error {
 		return nil
 	}
 	if at, ok := old.claimable(); ok {
-		if err := t.b.Delete(dueKey(at, id), nil); err != nil {
+		var buf [keyBuf]byte
+		if err := t.b.Delete(appendDueKey(buf[:0], at, id), nil); err != nil {
 			return fmt.Errorf("pebble: unindex job %s: %w", id, err)
 		}
 	}
@@ -291,7 +323,8 @@ func (t *tx) deleteJob(id string, old *job) error {
 	if err := t.unclaim(id, old); err != nil {
 		return err
 	}
-	if err := t.b.Delete(jobKey(id), nil); err != nil {
+	var buf [keyBuf]byte
+	if err := t.b.Delete(appendIDKey(buf[:0], jobPrefix, id), nil); err != nil {
 		return fmt.Errorf("pebble: delete job %s: %w", id, err)
 	}
 	return nil

@@ -26,6 +26,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -105,7 +106,21 @@ type DB struct {
 	observe atomic.Pointer[func(time.Duration)] // ObserveCommits
 
 	dirty map[string]bool // the writer's keys written by its group (commitGroup)
-	due   dueFloor        // no entry of the due index is before it (Claim)
+	// wkeys spells the read cache keys of the writer's group's writes
+	// (tx.wrote): the written maps' and dirty's keys are strings into it,
+	// borrowed until the cache took what the group wrote
+	// (readcache's Update of borrowed keys copies what it keeps) and the maps were
+	// emptied; the next group writes over them. A key that does not fit
+	// goes into a new array: the strings into the old one keep their bytes.
+	wkeys []byte
+	// jkb is the writer's buffer for the job keys its updates read
+	// (tx.scratchKey).
+	jkb []byte
+	// kb is the writer's scratch for record keys (tx.kb), kept with the
+	// room it grew to for the next update (Pebble keeps no key it is
+	// given: a batch copies what it writes).
+	kb  []byte
+	due dueFloor // no entry of the due index is before it (Claim)
 
 	// found is the writer's list of the keys an update's GetMany found
 	// (tx.found), kept with its room for the next update.
@@ -232,6 +247,7 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 	db := &DB{pdb: pdb, lock: lock, cache: readcache.New(o.ReadCacheEntries, o.ReadCacheBytes),
 		queue: group.NewQueue[*tx]("pebble", maxGroup), flushes: make(chan []*writeReq, maxGroup),
 		stopped: make(chan struct{}), flDone: make(chan struct{}), dirty: map[string]bool{}, wal: wal}
+	db.cache.BorrowKeys() // the writer's keys are in DB.wkeys
 	db.committed = &readcache.Committed{Cache: db.cache, Source: committedSource{db}}
 	// The store's goroutines outlive every request: a panic in one is logged
 	// with its stack and the goroutine goes on (safego.Go restarts it; the
@@ -477,7 +493,8 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	// instead of growing a new map, rehash by rehash, for every group.
 	dirty := db.dirty
 	clear(dirty)
-	var prev *tx // the last update that ran, whose writes dirty lacks
+	db.resetKeys() // after dirty's keys, the last group's, were cleared
+	var prev *tx   // the last update that ran, whose writes dirty lacks
 	for _, r := range batch {
 		if err := r.Ctx.Err(); err != nil {
 			r.Err = err
@@ -490,10 +507,13 @@ func (db *DB) commitGroup(batch []*writeReq) {
 		}
 		b := db.pdb.NewIndexedBatch()
 		w := db.takeWritten()
-		r.Tx = &tx{db: db, r: b, b: b, written: w.m, room: w.room, dirty: dirty, reads: db.cache, found: db.found[:0]}
+		r.Tx = &tx{db: db, r: b, b: b, written: w.m, room: w.room, dirty: dirty, reads: db.cache, found: db.found[:0], kb: db.kb[:0]}
 		prev = r.Tx
 		r.Err = runFn(r.Fn, r.Tx)
 		db.keepFound(r.Tx)
+		if cap(r.Tx.kb) <= maxKeyBuf { // the record keys' scratch, for the next update
+			db.kb = r.Tx.kb
+		}
 		if r.Err == nil && !b.Empty() {
 			cb := b
 			if r.Tx.rewrote {
@@ -519,6 +539,31 @@ func (db *DB) commitGroup(batch []*writeReq) {
 	answered = true
 	db.keepWritten(batch)
 	db.flushes <- batch // answered once the WAL is synced
+}
+
+// maxKeyBuf bounds the room of the group key buffer the writer keeps.
+const maxKeyBuf = 64 << 10
+
+// resetKeys lets the group key buffer be written over (commitGroup, once
+// no map holds a string into it).
+func (db *DB) resetKeys() {
+	if cap(db.wkeys) > maxKeyBuf {
+		db.wkeys = nil
+		return
+	}
+	db.wkeys = db.wkeys[:0]
+}
+
+// groupKey returns readcache.Key(table, key) spelled in the group key
+// buffer: valid until the writer's next group.
+func (db *DB) groupKey(table, key string) string {
+	n := len(table) + 1 + len(key)
+	if cap(db.wkeys)-len(db.wkeys) < n {
+		db.wkeys = make([]byte, 0, max(4096, 2*cap(db.wkeys), n))
+	}
+	start := len(db.wkeys)
+	db.wkeys = append(append(append(db.wkeys, table...), 0), key...)
+	return unsafe.String(&db.wkeys[start], n)
 }
 
 // maxSpareFound bounds the room of the found list the writer keeps for

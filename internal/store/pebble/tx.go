@@ -73,7 +73,7 @@ func (t *tx) Written() (map[string][]byte, bool) {
 func (t *tx) wrote(table, key string, value []byte) {
 	if t.written != nil {
 		n := len(t.written)
-		k := readcache.Key(table, key)
+		k := t.db.groupKey(table, key) // borrowed: see DB.wkeys
 		t.written[k] = value
 		if len(t.written) == n { // the key was there: written again
 			t.rewrote = true

@@ -26,7 +26,10 @@ import (
 // finished since it looked, so it never puts back a stale value.
 type Cache struct {
 	mu sync.RWMutex
-	m  map[string][]byte
+	// m holds each entry's value with its key: Update of borrowed keys writes a
+	// held key again under the key string the map holds, without making
+	// its own (BorrowKeys).
+	m map[string]entry
 	// nils holds the keys m holds as absent (a nil value): a key an update
 	// created (Uncached) is in m only if it is here, so its write needs no
 	// probe of m, a cache miss, while nils is empty or lacks it.
@@ -37,8 +40,13 @@ type Cache struct {
 	// cache starts over when an entry would take it past either bound.
 	bytes, maxBytes int
 	// tables counts the write groups that wrote each table (the key
-	// listings of Committed hold while it does not change).
-	tables map[string]uint64
+	// listings of Committed hold while it does not change), by pointer so
+	// that a count is bumped without writing the map, whose write would
+	// hold the (possibly borrowed) key given to it.
+	tables map[string]*uint64
+	// borrowed is whether the written maps' keys given to Update are
+	// borrowed (BorrowKeys).
+	borrowed bool
 }
 
 // MaxWrittenValue is the largest value a write leaves in the cache; a
@@ -55,12 +63,19 @@ const MaxWrittenValue = 16 << 10
 // map keeps its room (clear does not shrink it), so this is the room it
 // reaches anyway once full.
 func New(max, maxBytes int) *Cache {
-	return &Cache{m: make(map[string][]byte, min(max, presizeEntries)), nils: map[string]struct{}{}, max: max, maxBytes: maxBytes, tables: map[string]uint64{}}
+	return &Cache{m: make(map[string]entry, min(max, presizeEntries)), nils: map[string]struct{}{}, max: max, maxBytes: maxBytes, tables: map[string]*uint64{}}
 }
 
 // presizeEntries bounds the room New makes in a cache's map (the embedded
 // stores' default bound, 100,000 entries, is under it: about 5 MiB).
 const presizeEntries = 1 << 17
+
+// entry is a value held and the key it is held under (the map's own key
+// string).
+type entry struct {
+	k string
+	v []byte
+}
 
 // Key is the cache key of a record: table, a NUL byte, key.
 func Key(table, key string) string { return table + "\x00" + key }
@@ -71,7 +86,7 @@ func (c *Cache) put(k string, v []byte) {
 	if len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
 		c.clearAll()
 	}
-	c.m[k] = v
+	c.m[k] = entry{k, v}
 	if v == nil {
 		c.nils[k] = struct{}{}
 	}
@@ -80,7 +95,8 @@ func (c *Cache) put(k string, v []byte) {
 
 // del drops k (the caller holds mu).
 func (c *Cache) del(k string) {
-	if old, ok := c.m[k]; ok {
+	if e, ok := c.m[k]; ok {
+		old := e.v
 		c.bytes -= len(k) + len(old)
 		delete(c.m, k)
 		if old == nil {
@@ -142,11 +158,11 @@ func (c *Cache) LookupWritten(dirty map[string]bool, written map[string][]byte, 
 		return nil, false, "", 0
 	}
 	c.mu.RLock()
-	v, ok = c.m[string(kb)]
+	e, ok := c.m[string(kb)]
 	seq = c.seq
 	c.mu.RUnlock()
 	if ok {
-		return v, true, "", seq
+		return e.v, true, "", seq
 	}
 	return nil, false, string(kb), seq
 }
@@ -179,9 +195,9 @@ func (c *Cache) Peek(dirty map[string]bool, written map[string][]byte, table, ke
 		return nil, false
 	}
 	c.mu.RLock()
-	v, ok = c.m[string(kb)]
+	e, ok := c.m[string(kb)]
 	c.mu.RUnlock()
-	return v, ok
+	return e.v, ok
 }
 
 // Get returns the value cached under k (nil: cached as absent), whether
@@ -189,8 +205,8 @@ func (c *Cache) Peek(dirty map[string]bool, written map[string][]byte, table, ke
 func (c *Cache) Get(k string) ([]byte, bool, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	v, ok := c.m[k]
-	return v, ok, c.seq
+	e, ok := c.m[k]
+	return e.v, ok, c.seq
 }
 
 // GetRecord is Get of Key(table, key) without making the key a string:
@@ -201,8 +217,8 @@ func (c *Cache) GetRecord(table, key string) (v []byte, ok bool, seq uint64, ck 
 	var buf [128]byte
 	kb := append(append(append(buf[:0], table...), 0), key...)
 	c.mu.RLock()
-	v, ok = c.m[string(kb)]
-	seq = c.seq
+	e, ok := c.m[string(kb)]
+	v, seq = e.v, c.seq
 	c.mu.RUnlock()
 	if !ok {
 		ck = string(kb)
@@ -304,6 +320,13 @@ func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool
 				continue
 			}
 			if keep && v != nil && len(v) <= MaxWrittenValue {
+				if c.borrowed {
+					if e, ok := c.m[k]; ok {
+						k = e.k // the map's own string
+					} else {
+						k = strings.Clone(k)
+					}
+				}
 				c.put(k, fit(v))
 				continue
 			}
@@ -312,18 +335,37 @@ func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool
 	}
 }
 
+// BorrowKeys tells the cache that the keys of the written maps given to
+// Update are borrowed: spelled in a buffer the writer reuses once Update
+// returned (store/pebble's group key buffer), so that a key the cache does
+// not keep (a record created Uncached, a deletion) costs no allocation.
+// Update then holds a key it keeps under the key string it already holds
+// for it (a record written again: a provisioning batch's desktops), else
+// under a copy; it keeps no borrowed string. Call it before the first
+// Update.
+func (c *Cache) BorrowKeys() { c.borrowed = true }
+
 // TableVersion is how many write groups have written table so far.
 func (c *Cache) TableVersion(table string) uint64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.tables[table]
+	if n := c.tables[table]; n != nil {
+		return *n
+	}
+	return 0
 }
 
 // wroteTable counts a write group's write of a record (key table\x00key)
 // of its table (the caller holds mu).
 func (c *Cache) wroteTable(k string) {
 	if i := strings.IndexByte(k, 0); i >= 0 {
-		c.tables[k[:i]]++
+		if n := c.tables[k[:i]]; n != nil {
+			*n++
+			return
+		}
+		n := new(uint64)
+		*n = 1
+		c.tables[strings.Clone(k[:i])] = n
 	}
 }
 

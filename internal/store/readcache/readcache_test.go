@@ -14,8 +14,8 @@ func TestReadCacheBounds(t *testing.T) {
 	c := New(4, 100)
 	total := func() int {
 		n := 0
-		for k, v := range c.m {
-			n += len(k) + len(v)
+		for k, e := range c.m {
+			n += len(k) + len(e.v)
 		}
 		return n
 	}
@@ -45,7 +45,7 @@ func TestReadCacheBounds(t *testing.T) {
 	c.put("x", []byte("v"))
 	c.put("y", []byte("v"))
 	c.put("x", []byte("vv"))
-	if len(c.m) != 2 || string(c.m["x"]) != "vv" || c.bytes != total() || c.bytes != 5 {
+	if len(c.m) != 2 || string(c.m["x"].v) != "vv" || c.bytes != total() || c.bytes != 5 {
 		t.Fatalf("a replaced key of a full cache: %d entries, bytes %d / %d", len(c.m), c.bytes, total())
 	}
 	// A committed write of a large value drops the key instead of caching it.
@@ -56,7 +56,7 @@ func TestReadCacheBounds(t *testing.T) {
 	if _, ok := c.m["t\x00big"]; ok {
 		t.Fatal("a large written value is cached")
 	}
-	if v := c.m["t\x00small"]; string(v) != "s" || c.bytes != total() {
+	if v := c.m["t\x00small"].v; string(v) != "s" || c.bytes != total() {
 		t.Fatalf("small written value %q, bytes %d / %d", v, c.bytes, total())
 	}
 }
@@ -298,7 +298,7 @@ func TestUncachedAsDropped(t *testing.T) {
 			for range 1 + rng.IntN(6) {
 				w, rw := map[string][]byte{}, map[string][]byte{}
 				k := keys[rng.IntN(len(keys))]
-				if v, ok := c.m[k]; (!ok || v == nil) && !wrote[k] && rng.IntN(2) == 0 {
+				if e, ok := c.m[k]; (!ok || e.v == nil) && !wrote[k] && rng.IntN(2) == 0 {
 					if _, held := c.m[k]; held {
 						dropped++
 					}
@@ -333,8 +333,10 @@ func TestUncachedAsDropped(t *testing.T) {
 			t.Fatalf("op %d: %d entries, %d bytes; as drops: %d, %d", i, len(c.m), c.bytes, len(ref.m), ref.bytes)
 		}
 		nils := 0
-		for k, v := range ref.m {
-			got, ok := c.m[k]
+		for k, re := range ref.m {
+			v := re.v
+			ge, ok := c.m[k]
+			got := ge.v
 			if !ok || (got == nil) != (v == nil) || string(got) != string(v) {
 				t.Fatalf("op %d: %q is %q (%v); as drops: %q", i, k, got, ok, v)
 			}

@@ -389,9 +389,6 @@ type queued struct {
 	// put is set on a Put's or PutMany's upsert: prelude sends a run of
 	// them as one lock statement and one upsert per table (coalesce).
 	put *queuedPut
-	// oneRow: FinishJob's DELETE (finishQueuedSQL), whose failure when it
-	// deletes no row is store.ErrConflict.
-	oneRow bool
 }
 
 // queuedPut is what coalesce needs of a queued Put or PutMany: the
@@ -547,12 +544,7 @@ func (t *txImpl) readPrelude(br pgx.BatchResults, n int, pre []queued) error {
 	t.pre = nil
 	begin := n - len(pre)
 	for i := range n {
-		_, err := br.Exec()
-		var pgErr *pgconn.PgError
-		if i >= begin && pre[i-begin].oneRow && errors.As(err, &pgErr) && pgErr.Code == "22012" {
-			err = store.ErrConflict
-		}
-		if err != nil {
+		if _, err := br.Exec(); err != nil {
 			br.Close()
 			if i < begin {
 				return wrap("begin", err)
@@ -670,12 +662,7 @@ func (t *txImpl) pending(mode int8, table string, keys ...string) []int64 {
 // store.SharedReads, unless this is a retry or one of the keys was
 // upgraded before (DB.upgraded).
 func (t *txImpl) readLocks(ctx context.Context, table string, keys ...string) (int8, []int64) {
-	return t.readLocksIn(store.ReadsShared(ctx), table, keys...)
-}
-
-// readLocksIn is readLocks of a read that is shared or not.
-func (t *txImpl) readLocksIn(shared bool, table string, keys ...string) (int8, []int64) {
-	if t.ro || t.noShared || !shared {
+	if t.ro || t.noShared || !store.ReadsShared(ctx) {
 		return lockExclusive, t.pending(lockExclusive, table, keys...)
 	}
 	ids := t.pending(lockShared, table, keys...)
@@ -1019,8 +1006,7 @@ func (t *txImpl) sendParts(ctx context.Context, parts []part, read func(i int, b
 }
 
 // GetTables implements store.TablesTx: the reads' locks and SELECTs in one
-// round trip, each as GetMany sends it (shared when the read is marked
-// Shared or ctx by store.SharedReads), in the order of reads.
+// round trip, each as GetMany sends it, in the order of reads.
 func (t *txImpl) GetTables(ctx context.Context, reads []store.TableKeys) ([]map[string][]byte, error) {
 	out := make([]map[string][]byte, len(reads))
 	parts := make([]part, 0, len(reads))
@@ -1031,7 +1017,7 @@ func (t *txImpl) GetTables(ctx context.Context, reads []store.TableKeys) ([]map[
 			continue
 		}
 		q := `SELECT k, v FROM kv WHERE tbl = $1 AND k = ANY($2::bytea[])`
-		mode, ids := t.readLocksIn(r.Shared || store.ReadsShared(ctx), r.Table, r.Keys...)
+		mode, ids := t.readLocks(ctx, r.Table, r.Keys...)
 		if !t.ro && mode == lockExclusive {
 			q += ` FOR UPDATE`
 		}
@@ -1207,27 +1193,7 @@ func (t *txImpl) CancelJob(ctx context.Context, id string) error {
 	return nil
 }
 
-// finishQueuedSQL deletes a claimed job and fails, on the server, when it
-// deleted no row (a division by zero, SQLSTATE 22012): the server then
-// skips what was sent after it in the batch, a COMMIT too, and the
-// transaction is rolled back (readPrelude reports store.ErrConflict).
-const finishQueuedSQL = `WITH d AS (DELETE FROM jobs WHERE id = $1 AND owner = $2 RETURNING 1) SELECT 1 / (SELECT count(*) FROM d)::int`
-
-// FinishJob deletes the job if owner still holds its claim, and reports
-// store.ErrConflict otherwise. In an Update it is queued, as a write that
-// needs no answer: the DELETE goes to the server with the transaction's
-// next statement (a job's handler starts with a read: its desktops, its
-// record) or its COMMIT, and a DELETE of no row fails there
-// (finishQueuedSQL), before the statements after it run: that statement
-// returns store.ErrConflict. The handler so sees nothing of the store
-// before the claim is checked, and its effect is rolled back with the
-// claim's failure, as when FinishJob answered on its own round trip (the
-// first of every job's transaction until session 13).
 func (t *txImpl) FinishJob(ctx context.Context, id, owner string) error {
-	if t.own {
-		t.queue(nil, queued{op: "finish job " + id, sql: finishQueuedSQL, args: []any{id, owner}, oneRow: true})
-		return nil
-	}
 	tag, err := t.exec(ctx, nil, `DELETE FROM jobs WHERE id = $1 AND owner = $2`, id, owner)
 	if err != nil {
 		return wrap("finish job "+id, err)

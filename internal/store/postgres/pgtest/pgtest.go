@@ -4,16 +4,20 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/deskplane/deskplane/internal/store/postgres"
@@ -98,6 +102,21 @@ func Beside(t testing.TB, what string, workers int, loops ...func(ctx context.Co
 		errs = append(errs, err)
 		mu.Unlock()
 	}
+	// At the deadline, before the loops see it and unwind, every
+	// goroutine's stack: where a stall waits (a lock in the process, the
+	// pool, or PostgreSQL).
+	done := make(chan struct{})
+	var stacks bytes.Buffer
+	dumped := make(chan struct{})
+	go func() {
+		defer close(dumped)
+		select {
+		case <-ctx.Done():
+			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			serverSessions(&stacks)
+		case <-done:
+		}
+	}()
 	var wg sync.WaitGroup
 	for w := range workers {
 		for _, loop := range loops {
@@ -105,6 +124,11 @@ func Beside(t testing.TB, what string, workers int, loops ...func(ctx context.Co
 		}
 	}
 	wg.Wait()
+	close(done)
+	<-dumped
+	if ctx.Err() != nil {
+		t.Logf("goroutines at the deadline:\n%s", stacks.String())
+	}
 	if ctx.Err() != nil {
 		t.Errorf("the %s stalled until the test's deadline: transactions wait on each other's locks (a deadlock, left unbroken for deadlock_timeout)", what)
 	}
@@ -112,4 +136,40 @@ func Beside(t testing.TB, what string, workers int, loops ...func(ctx context.Co
 		t.Error(err)
 	}
 	return ctx.Err() != nil
+}
+
+// serverSessions writes the sessions of DESKPLANE_TEST_POSTGRES's server
+// that are not idle, with the sessions that block each and the advisory
+// locks each holds or waits for: with the goroutines' stacks, where a
+// stall waits.
+func serverSessions(w *bytes.Buffer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, os.Getenv("DESKPLANE_TEST_POSTGRES"))
+	if err != nil {
+		fmt.Fprintf(w, "sessions: %v\n", err)
+		return
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT a.pid, a.state, pg_blocking_pids(a.pid)::text, coalesce(a.wait_event_type, ''),
+		(SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted),
+		(SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND NOT l.granted),
+		left(regexp_replace(a.query, '\s+', ' ', 'g'), 160)
+		FROM pg_stat_activity a WHERE a.state <> 'idle' AND a.pid <> pg_backend_pid() ORDER BY a.pid`)
+	if err != nil {
+		fmt.Fprintf(w, "sessions: %v\n", err)
+		return
+	}
+	defer rows.Close()
+	fmt.Fprintln(w, "sessions (pid, state, blocked by, wait, advisory locks held, waited for, last statement):")
+	for rows.Next() {
+		var pid int32
+		var state, blockers, wait, query string
+		var held, waiting int64
+		if err := rows.Scan(&pid, &state, &blockers, &wait, &held, &waiting, &query); err != nil {
+			fmt.Fprintf(w, "sessions: %v\n", err)
+			return
+		}
+		fmt.Fprintf(w, "  %d %s %s %s %d %d %s\n", pid, state, blockers, wait, held, waiting, query)
+	}
 }

@@ -72,26 +72,36 @@ func (h *TextHandler) Handle(ctx context.Context, r slog.Record) error {
 func (h *TextHandler) HandleAttrs(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
 	if h.fast {
 		bp := linePool.Get().(*[]byte)
-		b := appendHead((*bp)[:0], t, level, msg)
-		ok := true
-		for _, a := range attrs {
-			if b, ok = appendAttr(b, a); !ok {
-				break
-			}
-		}
-		if ok {
-			_, err := h.w.Write(append(b, '\n'))
-			if cap(b) <= 16<<10 {
-				*bp = b
-				linePool.Put(bp)
-			}
-			return err
+		if b, ok := appendAttrs(appendHead((*bp)[:0], t, level, msg), attrs); ok {
+			return h.writeLine(bp, b)
 		}
 		linePool.Put(bp)
 	}
 	r := slog.NewRecord(t, level, msg, 0)
 	r.AddAttrs(attrs...)
 	return h.Handle(ctx, r)
+}
+
+// appendAttrs appends attrs as the fast path formats them; ok is false
+// when one of them is not one it formats.
+func appendAttrs(b []byte, attrs []slog.Attr) (_ []byte, ok bool) {
+	for _, a := range attrs {
+		if b, ok = appendAttr(b, a); !ok {
+			return b, false
+		}
+	}
+	return b, true
+}
+
+// writeLine writes the line b with its newline and gives its buffer (bp's,
+// unless it grew too large) back to the pool.
+func (h *TextHandler) writeLine(bp *[]byte, b []byte) error {
+	_, err := h.w.Write(append(b, '\n'))
+	if cap(b) <= 16<<10 {
+		*bp = b
+		linePool.Put(bp)
+	}
+	return err
 }
 
 // Level is the least level the handler writes (Enabled's bound).
@@ -123,28 +133,12 @@ func RenderAttrs(attrs ...slog.Attr) *Attrs {
 func (h *TextHandler) HandleRun(ctx context.Context, t time.Time, level slog.Level, msg string, first []slog.Attr, mid *Attrs, last []slog.Attr) error {
 	if h.fast && mid.ok {
 		bp := linePool.Get().(*[]byte)
-		b := appendHead((*bp)[:0], t, level, msg)
-		ok := true
-		for _, a := range first {
-			if b, ok = appendAttr(b, a); !ok {
-				break
-			}
+		b, ok := appendAttrs(appendHead((*bp)[:0], t, level, msg), first)
+		if ok {
+			b, ok = appendAttrs(append(b, mid.text...), last)
 		}
 		if ok {
-			b = append(b, mid.text...)
-			for _, a := range last {
-				if b, ok = appendAttr(b, a); !ok {
-					break
-				}
-			}
-		}
-		if ok {
-			_, err := h.w.Write(append(b, '\n'))
-			if cap(b) <= 16<<10 {
-				*bp = b
-				linePool.Put(bp)
-			}
-			return err
+			return h.writeLine(bp, b)
 		}
 		linePool.Put(bp)
 	}

@@ -128,17 +128,8 @@ func randRecords() []slog.Record {
 // allocates nothing on the fast path.
 func TestHandleAttrsAsHandle(t *testing.T) {
 	recs := randRecords()
-	var want bytes.Buffer
-	s := slog.NewTextHandler(&want, nil)
-	for _, r := range recs {
-		if r.Level >= slog.LevelInfo {
-			s.Handle(context.Background(), r)
-		}
-	}
-	for name, inner := range map[string]func(*Writer) slog.Handler{
-		"text": func(w *Writer) slog.Handler { return NewTextHandler(w, nil) },
-		"slog": func(w *Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
-	} {
+	want := infoLines(recs)
+	for name, inner := range innerHandlers {
 		t.Run(name, func(t *testing.T) {
 			var got bytes.Buffer
 			w := New(&got, 0, 1<<20)
@@ -178,18 +169,9 @@ func TestHandleAttrsAsHandle(t *testing.T) {
 // allocates nothing.
 func TestHandleRunAsHandle(t *testing.T) {
 	recs := randRecords()
-	var want bytes.Buffer
-	s := slog.NewTextHandler(&want, nil)
-	for _, r := range recs {
-		if r.Level >= slog.LevelInfo {
-			s.Handle(context.Background(), r)
-		}
-	}
+	want := infoLines(recs)
 	rnd := rand.New(rand.NewPCG(3, 4))
-	for name, inner := range map[string]func(*Writer) slog.Handler{
-		"text": func(w *Writer) slog.Handler { return NewTextHandler(w, nil) },
-		"slog": func(w *Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
-	} {
+	for name, inner := range innerHandlers {
 		t.Run(name, func(t *testing.T) {
 			var got bytes.Buffer
 			w := New(&got, 0, 1<<20)
@@ -431,4 +413,23 @@ func TestRFC3339MillisAsSlog(t *testing.T) {
 	}
 	got, want := both(t, nil, recs)
 	sameLines(t, got, want)
+}
+
+// infoLines is what slog.TextHandler writes of recs at info and above.
+func infoLines(recs []slog.Record) *bytes.Buffer {
+	var want bytes.Buffer
+	s := slog.NewTextHandler(&want, nil)
+	for _, r := range recs {
+		if r.Level >= slog.LevelInfo {
+			s.Handle(context.Background(), r)
+		}
+	}
+	return &want
+}
+
+// innerHandlers are the handlers a Handler's tests put under it: the fast
+// text handler and slog's own.
+var innerHandlers = map[string]func(*Writer) slog.Handler{
+	"text": func(w *Writer) slog.Handler { return NewTextHandler(w, nil) },
+	"slog": func(w *Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
 }

@@ -129,27 +129,9 @@ func randRecords() []slog.Record {
 func TestHandleAttrsAsHandle(t *testing.T) {
 	recs := randRecords()
 	want := infoLines(recs)
-	for name, inner := range innerHandlers {
-		t.Run(name, func(t *testing.T) {
-			var got bytes.Buffer
-			w := New(&got, 0, 1<<20)
-			h := NewHandler(inner(w), w, slog.LevelWarn)
-			for _, r := range recs {
-				if r.Level < slog.LevelInfo {
-					continue // the caller asks Enabled first
-				}
-				var attrs []slog.Attr
-				r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
-				if err := h.HandleAttrs(context.Background(), r.Time, r.Level, r.Message, attrs); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			sameLines(t, got.String(), want.String())
-		})
-	}
+	eachHandler(t, recs, want, func(h *Handler, r slog.Record, attrs []slog.Attr) error {
+		return h.HandleAttrs(context.Background(), r.Time, r.Level, r.Message, attrs)
+	})
 	w := New(io.Discard, 0, 0)
 	h := NewHandler(NewTextHandler(w, nil), w, slog.LevelWarn)
 	at := time.Now().UTC() // as the gateway's wall clock reads it (clock.Real)
@@ -171,30 +153,12 @@ func TestHandleRunAsHandle(t *testing.T) {
 	recs := randRecords()
 	want := infoLines(recs)
 	rnd := rand.New(rand.NewPCG(3, 4))
-	for name, inner := range innerHandlers {
-		t.Run(name, func(t *testing.T) {
-			var got bytes.Buffer
-			w := New(&got, 0, 1<<20)
-			h := NewHandler(inner(w), w, slog.LevelWarn)
-			for _, r := range recs {
-				if r.Level < slog.LevelInfo {
-					continue // the caller asks Enabled first
-				}
-				var attrs []slog.Attr
-				r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
-				i := rnd.IntN(len(attrs) + 1)
-				j := i + rnd.IntN(len(attrs)-i+1)
-				mid := RenderAttrs(attrs[i:j]...)
-				if err := h.HandleRun(context.Background(), r.Time, r.Level, r.Message, attrs[:i], mid, attrs[j:]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			sameLines(t, got.String(), want.String())
-		})
-	}
+	eachHandler(t, recs, want, func(h *Handler, r slog.Record, attrs []slog.Attr) error {
+		i := rnd.IntN(len(attrs) + 1)
+		j := i + rnd.IntN(len(attrs)-i+1)
+		mid := RenderAttrs(attrs[i:j]...)
+		return h.HandleRun(context.Background(), r.Time, r.Level, r.Message, attrs[:i], mid, attrs[j:])
+	})
 	var got bytes.Buffer
 	w := New(&got, 0, 0)
 	h := NewHandler(NewTextHandler(w, nil), w, slog.LevelWarn)
@@ -432,4 +396,32 @@ func infoLines(recs []slog.Record) *bytes.Buffer {
 var innerHandlers = map[string]func(*Writer) slog.Handler{
 	"text": func(w *Writer) slog.Handler { return NewTextHandler(w, nil) },
 	"slog": func(w *Writer) slog.Handler { return slog.NewTextHandler(w, nil) },
+}
+
+// eachHandler writes recs at info and above through a Handler over each
+// of innerHandlers with write (given each record's attributes), and wants
+// the lines want holds.
+func eachHandler(t *testing.T, recs []slog.Record, want *bytes.Buffer, write func(h *Handler, r slog.Record, attrs []slog.Attr) error) {
+	t.Helper()
+	for name, inner := range innerHandlers {
+		t.Run(name, func(t *testing.T) {
+			var got bytes.Buffer
+			w := New(&got, 0, 1<<20)
+			h := NewHandler(inner(w), w, slog.LevelWarn)
+			for _, r := range recs {
+				if r.Level < slog.LevelInfo {
+					continue // the caller asks Enabled first
+				}
+				var attrs []slog.Attr
+				r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
+				if err := write(h, r, attrs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			sameLines(t, got.String(), want.String())
+		})
+	}
 }

@@ -1245,3 +1245,86 @@ func TestCacheKeysOutliveTheGroupKeyBuffer(t *testing.T) {
 		t.Fatalf("table t's version %d, want 60", n)
 	}
 }
+
+// An update's batch is indexed only when the update reads from Pebble
+// after it wrote (tx.reader): an update that only writes, or reads before
+// it writes, commits an unindexed batch, and a read after a write (a scan,
+// a count, a get the read cache cannot answer, a job's claim) sees every
+// write before it, those written to the batch before it was indexed and
+// after.
+func TestUpdateBatchIndexedWhenItReadsItsWrites(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	<-db.keysDone
+	if err := db.Update(ctx, func(stx store.Tx) error { return stx.Put(ctx, "n", "old", []byte("0")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(stx store.Tx) error {
+		tx := stx.(*tx)
+		if _, err := tx.Get(ctx, "n", "absent"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get absent: %v", err)
+		}
+		if err := tx.Put(ctx, "n", "a", []byte("1")); err != nil {
+			return err
+		}
+		if err := tx.Create(ctx, "n", "b", []byte("2")); err != nil {
+			return err
+		}
+		if tx.indexed {
+			t.Error("the batch is indexed before any read after a write")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(stx store.Tx) error {
+		tx := stx.(*tx)
+		if err := tx.Put(ctx, "n", "c", []byte("3")); err != nil {
+			return err
+		}
+		if err := tx.Delete(ctx, "n", "a"); err != nil {
+			return err
+		}
+		var keys []string
+		if err := tx.Scan(ctx, "n", "", "", 0, func(k string, v []byte) error {
+			keys = append(keys, k+"="+string(v))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if got, want := strings.Join(keys, ","), "b=2,c=3,old=0"; got != want {
+			t.Errorf("scan after writes: %s, want %s", got, want)
+		}
+		if !tx.indexed {
+			t.Error("the batch is not indexed after a read of its writes")
+		}
+		if err := tx.Put(ctx, "n", "d", []byte("4")); err != nil { // into the indexed batch
+			return err
+		}
+		if n, err := tx.Count(ctx, "n", ""); err != nil || n != 4 {
+			t.Errorf("count after writes: %d %v, want 4", n, err)
+		}
+		if err := tx.Enqueue(ctx, store.Job{ID: "j1", Kind: "k", Payload: []byte("p"), Due: time.Unix(1, 0)}); err != nil {
+			return err
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"a": "", "b": "2", "c": "3", "d": "4", "old": "0"} {
+		v, err := db.Get(ctx, "n", k)
+		if want == "" {
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Get %s after the delete: %q %v", k, v, err)
+			}
+			continue
+		}
+		if err != nil || string(v) != want {
+			t.Errorf("Get %s = %q %v, want %s", k, v, err, want)
+		}
+	}
+	claimed, err := db.Claim(ctx, "w", time.Unix(2, 0), time.Minute, 10)
+	if err != nil || len(claimed) != 1 || claimed[0].ID != "j1" {
+		t.Errorf("claim the job enqueued after the index: %+v %v", claimed, err)
+	}
+}

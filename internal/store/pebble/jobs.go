@@ -153,7 +153,11 @@ func (t *tx) getClaim(id string, j *job) (bool, error) {
 	if t.b != nil && !t.db.keys.mayHold(k) {
 		return false, nil // never claimed (the key filter knows every claim)
 	}
-	v, closer, err := t.r.Get(k)
+	r, err := t.reader()
+	if err != nil {
+		return false, err
+	}
+	v, closer, err := r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}
@@ -216,7 +220,11 @@ func (t *tx) getJob(id string) (*job, error) {
 	if t.b != nil && !t.db.keys.mayHold(k) {
 		return nil, nil // a new job (Enqueue's): the key filter knows every job
 	}
-	v, closer, err := t.r.Get(k)
+	r, err := t.reader()
+	if err != nil {
+		return nil, err
+	}
+	v, closer, err := r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
@@ -391,7 +399,11 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 	err := db.Update(ctx, func(stx store.Tx) error {
 		out = out[:0]
 		t := stx.(*tx)
-		it, err := t.r.NewIter(&pebble.IterOptions{LowerBound: t.db.due.lowerBound(), UpperBound: dueKey(now.UnixNano()+1, "")})
+		r, err := t.reader()
+		if err != nil {
+			return fmt.Errorf("pebble: claim: %w", err)
+		}
+		it, err := r.NewIter(&pebble.IterOptions{LowerBound: t.db.due.lowerBound(), UpperBound: dueKey(now.UnixNano()+1, "")})
 		if err != nil {
 			return fmt.Errorf("pebble: claim: %w", err)
 		}

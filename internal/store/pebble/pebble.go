@@ -4,7 +4,7 @@
 // as one record each plus an index by the time each is next claimable.
 //
 // It keeps the embedded SQLite backend's semantics: one writer goroutine
-// runs update functions one at a time, each in its own indexed batch
+// runs update functions one at a time, each in its own batch
 // committed without a sync when it succeeds (a failing function leaves
 // nothing written); a flusher makes the writer's committed groups durable
 // with one sync of Pebble's write-ahead log and only then answers their
@@ -448,8 +448,8 @@ func (db *DB) writer() {
 	}
 }
 
-// commitGroup runs a group's update functions, each in its own indexed
-// batch committed without a sync when it succeeds, brings the read cache up
+// commitGroup runs a group's update functions, each in its own batch
+// (indexed only if the update reads after it writes: tx.reader) committed without a sync when it succeeds, brings the read cache up
 // to date, and hands the group to the flusher.
 func (db *DB) commitGroup(batch []*writeReq) {
 	if err := db.broken.Err(); err != nil {
@@ -505,11 +505,11 @@ func (db *DB) commitGroup(batch []*writeReq) {
 				dirty[k] = true
 			}
 		}
-		b := db.pdb.NewIndexedBatch()
 		w := db.takeWritten()
-		r.Tx = &tx{db: db, r: b, b: b, written: w.m, room: w.room, dirty: dirty, reads: db.cache, found: db.found[:0], kb: db.kb[:0]}
+		r.Tx = &tx{db: db, r: db.pdb, b: db.pdb.NewBatch(), written: w.m, room: w.room, dirty: dirty, reads: db.cache, found: db.found[:0], kb: db.kb[:0]}
 		prev = r.Tx
 		r.Err = runFn(r.Fn, r.Tx)
+		b := r.Tx.b // indexed by the update if it read after it wrote
 		db.keepFound(r.Tx)
 		if cap(r.Tx.kb) <= maxKeyBuf { // the record keys' scratch, for the next update
 			db.kb = r.Tx.kb

@@ -17,12 +17,22 @@ var _ store.TablesTx = (*tx)(nil)
 // errReadOnly is returned by a write in View.
 var errReadOnly = errors.New("pebble: write in a read-only transaction")
 
-// tx is one transaction: an update function's indexed batch (reads see
-// the batch over the committed database) or a View's snapshot.
+// tx is one transaction: an update function's batch (reads see the batch
+// over the committed database) or a View's snapshot.
 type tx struct {
 	db *DB
-	r  reader
-	b  *pebble.Batch // nil in View
+	// r is what the transaction reads (reader): a View's snapshot; in an
+	// update, the database while its batch holds no write (an unindexed
+	// batch), then the batch once indexed.
+	r reader
+	b *pebble.Batch // nil in View
+	// indexed is whether b is indexed: an update's batch is indexed
+	// (reader) only when it reads from Pebble after it wrote, which most
+	// updates never do (their reads are answered before they write, or
+	// by the read cache and the update's written records), so most
+	// batches are committed without the index Pebble would build of
+	// every key written.
+	indexed bool
 	// written holds, by readcache.Key, every record this update wrote: its
 	// value, nil when it was deleted or is not known, or
 	// readcache.Uncached when it was created under store.Uncached.
@@ -52,6 +62,24 @@ type tx struct {
 
 // foundKey is a key an update's Get found.
 type foundKey struct{ table, key string }
+
+// reader returns what the transaction reads from Pebble: in an update,
+// the database itself while the batch is empty, else the batch indexed
+// (its writes are copied into an indexed batch the first time, which the
+// update writes to from then on), so a read sees the update's own writes.
+func (t *tx) reader() (reader, error) {
+	if t.b == nil || t.indexed || t.b.Empty() {
+		return t.r, nil
+	}
+	ib := t.db.pdb.NewIndexedBatch()
+	if err := ib.Apply(t.b, nil); err != nil {
+		ib.Close()
+		return nil, fmt.Errorf("pebble: index the update's batch: %w", err)
+	}
+	t.b.Close()
+	t.b, t.r, t.indexed = ib, ib, true
+	return ib, nil
+}
 
 // key returns the record key of table/key in the scratch buffer (valid
 // until the next call).
@@ -102,7 +130,11 @@ func (t *tx) Get(ctx context.Context, table, key string) ([]byte, error) {
 		}
 		return v, nil
 	}
-	v, err := getCopy(t.r, t.key(table, key))
+	r, err := t.reader()
+	if err != nil {
+		return nil, err
+	}
+	v, err = getCopy(r, t.key(table, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		if ck != "" {
 			t.reads.Fill(ck, nil, seq)
@@ -144,7 +176,11 @@ func (t *tx) exists(table, key string) (ok, fresh bool, h uint64, err error) {
 	if v, ok := t.reads.Peek(t.dirty, t.written, table, key); ok {
 		return v != nil, false, 0, nil
 	}
-	_, closer, err := t.r.Get(k)
+	r, err := t.reader()
+	if err != nil {
+		return false, false, 0, err
+	}
+	_, closer, err := r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, false, 0, nil
 	}
@@ -338,8 +374,12 @@ func (t *tx) createMany(table string, recs []store.KV, uncached bool) ([]string,
 }
 
 func (t *tx) Scan(ctx context.Context, table, prefix, after string, limit int, fn func(string, []byte) error) error {
+	r, err := t.reader()
+	if err != nil {
+		return err
+	}
 	n := 0
-	err := scanRange(t.r, table, prefix, after, func(k string, it *pebble.Iterator) (bool, error) {
+	err = scanRange(r, table, prefix, after, func(k string, it *pebble.Iterator) (bool, error) {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return false, err
@@ -361,8 +401,12 @@ func (t *tx) Scan(ctx context.Context, table, prefix, after string, limit int, f
 }
 
 func (t *tx) Count(ctx context.Context, table, prefix string) (int, error) {
+	r, err := t.reader()
+	if err != nil {
+		return 0, err
+	}
 	n := 0
-	err := scanRange(t.r, table, prefix, "", func(string, *pebble.Iterator) (bool, error) {
+	err = scanRange(r, table, prefix, "", func(string, *pebble.Iterator) (bool, error) {
 		n++
 		return true, nil
 	})

@@ -690,6 +690,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	// on its own: a desktop changed meanwhile is skipped by its seq).
 	refs := make([]jobRef, 0, len(accepted))
 	maint := make([]maintEntry, 0, len(accepted))
+	dues := m.maintenanceDues(c.Now, c.Now) // the same months for every desktop of the request
 	for i, a := range accepted {
 		if refused[i] != nil {
 			if err := fail(a.index, in.Workspaces[a.index], refused[i]); err != nil {
@@ -704,7 +705,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 			p.stored = append(p.stored, storedRec{key: k, raw: a.raw, w: a.w})
 		}
 		refs = append(refs, jobRef{Key: k})
-		maint = append(maint, maintEntry{Key: k, Due: m.maintenanceDue(a.w.WorkspaceID, c.Now, c.Now)})
+		maint = append(maint, maintEntry{Key: k, Due: dues.due(a.w.WorkspaceID)})
 	}
 	if len(refs) == 0 {
 		return nil

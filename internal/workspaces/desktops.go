@@ -512,9 +512,10 @@ type createPlan struct {
 
 // storedRec is a desktop record and the bytes stored for it under key.
 type storedRec struct {
-	key string
-	raw []byte
-	w   *desktopRec
+	key   string
+	raw   []byte
+	w     *desktopRec
+	marks recMarks // raw's, when known (appendJSONMarks)
 }
 
 // plannedDesktop is one requested desktop checked.
@@ -702,7 +703,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 		p.created[a.index] = a.w
 		k := a.key
 		if a.raw != nil {
-			p.stored = append(p.stored, storedRec{key: k, raw: a.raw, w: a.w})
+			p.stored = append(p.stored, storedRec{key: k, raw: a.raw, w: a.w, marks: a.marks})
 		}
 		refs = append(refs, jobRef{Key: k})
 		maint = append(maint, maintEntry{Key: k, Due: dues.due(a.w.WorkspaceID)})
@@ -730,6 +731,7 @@ type acceptedDesktop struct {
 	index int      // its place in the request (in.Workspaces)
 	key   string   // its record's key (writeDesktops)
 	raw   []byte   // the bytes written for it, when its last write is known (writeDesktops)
+	marks recMarks // raw's marks, when known
 }
 
 // countKey holds the number of desktops of an account in a region that are
@@ -1489,7 +1491,7 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	scratch := (*bp)[:0]
 	for i, a := range as {
 		var err error
-		if scratch, err = a.w.AppendJSON(scratch); err != nil {
+		if scratch, as[i].marks, err = a.w.appendJSONMarks(scratch); err != nil {
 			return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
 		}
 		ends[i] = len(scratch)
@@ -1662,7 +1664,7 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 				return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
 			}
 			granted = append(granted, store.KV{Key: a.key, Value: b})
-			as[i].raw = b
+			as[i].raw, as[i].marks = b, recMarks{}
 		}
 		if err := addUserDesktop(ctx, tx, account, region, a.w, a.live); err != nil {
 			return nil, err

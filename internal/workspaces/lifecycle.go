@@ -379,6 +379,7 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	if len(refs) > 0 {
 		fresh = m.fresh.take(refs[0].Key)
 	}
+	marked := fresh // the marks of the bytes to patch, in the order of refs
 	for _, ref := range refs {
 		k := ref.Key
 		var s storedRec
@@ -444,7 +445,17 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 		for _, k := range tm.changed {
 			w := tm.recs[k]
 			if raw, ok := tm.patch[k]; ok {
-				if b := w.patchProvisioned(raw); b != nil {
+				// A record to patch was handed over (fresh), and changed
+				// follows refs' order: its marks are those of the next
+				// handed record of its key (raw are its bytes).
+				var mk recMarks
+				for len(marked) > 0 && marked[0].key != k {
+					marked = marked[1:]
+				}
+				if len(marked) > 0 {
+					mk, marked = marked[0].marks, marked[1:]
+				}
+				if b := w.patchProvisionedAt(raw, mk); b != nil {
 					recs = append(recs, store.KV{Key: k, Value: b})
 					continue
 				}

@@ -1735,6 +1735,11 @@ func nameRecs(account, region string, as []acceptedDesktop) (names []store.KV, n
 }
 
 // repeatsKey reports whether two of recs have the same key.
+//
+// A request's name keys share their account and Region and differ at their
+// end: each key goes into a small table by a hash of its length and last
+// eight bytes, and only keys of the same slot are compared (a table of 64
+// slots on the stack holds up to 32 keys; more take a map).
 func repeatsKey(recs []store.KV) bool {
 	if len(recs) > 32 {
 		seen := make(map[string]bool, len(recs))
@@ -1746,9 +1751,21 @@ func repeatsKey(recs []store.KV) bool {
 		}
 		return false
 	}
-	for i := 1; i < len(recs); i++ {
-		for j := range i {
-			if recs[i].Key == recs[j].Key {
+	var slots [64]uint8 // 1 + the index in recs of the key in each slot, 0 when empty
+	for i, r := range recs {
+		k := r.Key
+		var tail uint64
+		for j := max(0, len(k)-8); j < len(k); j++ {
+			tail = tail<<8 | uint64(k[j])
+		}
+		h := (tail ^ uint64(len(k))) * 0x9e3779b97f4a7c15
+		for s := h >> 58; ; s = (s + 1) % 64 {
+			n := slots[s]
+			if n == 0 {
+				slots[s] = uint8(i + 1)
+				break
+			}
+			if recs[n-1].Key == k {
 				return true
 			}
 		}

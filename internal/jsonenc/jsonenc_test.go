@@ -67,3 +67,79 @@ func BenchmarkString(b *testing.B) {
 		buf = String(buf[:0], "111122223333/us-east-1/ws-0bst0hl6x")
 	}
 }
+
+// TestPlainWordAsTheTable: plainWord is true exactly when the table holds
+// all eight bytes plain, over words of random bytes, of plain bytes with
+// one byte changed to each of the 256, and of the bytes around each edge
+// (0x1f/0x20, 0x7f/0x80, the five escaped).
+func TestPlainWordAsTheTable(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 8))
+	want := func(x uint64) bool {
+		for i := range 8 {
+			if !plain[byte(x>>(8*i))] {
+				return false
+			}
+		}
+		return true
+	}
+	edges := []byte{0x00, 0x1f, 0x20, 0x21, '"', '!', '#', '\\', '[', ']', '<', '=', '>', '?', '&', '%', '\'', 0x7e, 0x7f, 0x80, 0x81, 0xff, 'a'}
+	check := func(x uint64) {
+		if got := plainWord(x); got != want(x) {
+			t.Fatalf("plainWord(%#016x) = %v", x, got)
+		}
+	}
+	for range 200000 {
+		check(r.Uint64())
+		var x uint64
+		for i := range 8 {
+			x |= uint64(edges[r.IntN(len(edges))]) << (8 * i)
+		}
+		check(x)
+	}
+	const base = 0x6162636465666768 // "abcdefgh"
+	for i := range 8 {
+		for c := range 256 {
+			check(base&^(0xff<<(8*i)) | uint64(c)<<(8*i))
+		}
+	}
+}
+
+// stringBytewise is String as it was before plainWord: the plain run found
+// one table lookup per byte (the benchmark's reference).
+func stringBytewise(b []byte, s string) []byte {
+	i := 0
+	for i < len(s) && plain[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	return String(b, s)
+}
+
+// BenchmarkStringRecord encodes the strings of a created desktop's record
+// (bench/peer's), with String and with the bytewise scan.
+func BenchmarkStringRecord(b *testing.B) {
+	strs := []string{"ws-0btcdwqoo", "d-0123456789", "[UNDEFINED]", "b12-24", "wsb-bench0001", "PENDING", "subnet-0a", "10.0.1.4",
+		"MANUAL", "PERFORMANCE", "WINDOWS_10", "vol-2a488264c4ecbfca7", "wsi-bench0001", "vol-6f19095ec5e4848fe",
+		"PartnerManaged", "true", "mwg/0pdt9pe8rumn4m7ts7xv", "PENDING"}
+	buf := make([]byte, 0, 512)
+	b.Run("bytewise", func(b *testing.B) {
+		for b.Loop() {
+			buf = buf[:0]
+			for _, s := range strs {
+				buf = stringBytewise(buf, s)
+			}
+		}
+	})
+	b.Run("String", func(b *testing.B) {
+		for b.Loop() {
+			buf = buf[:0]
+			for _, s := range strs {
+				buf = String(buf, s)
+			}
+		}
+	})
+}

@@ -20,37 +20,15 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
-// plainWord reports whether the eight bytes of x are all plain: none has
-// its high bit set, is under 0x20, or is '"', '\\', '<', '>' or '&'. Each
-// test is exact in whether some byte matches (String then looks at the
-// bytes one by one from the word's first).
-func plainWord(x uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	// hasZero(v) is not 0 when a byte of v is 0.
-	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
-	bad := x & highs                    // a byte of 0x80 or more
-	bad |= (x - 0x20*ones) & ^x & highs // a byte under 0x20
-	bad |= hasZero(x ^ '"'*ones)
-	bad |= hasZero(x ^ '\\'*ones)
-	bad |= hasZero(x ^ '<'*ones)
-	bad |= hasZero(x ^ '>'*ones)
-	bad |= hasZero(x ^ '&'*ones)
-	return bad == 0
-}
-
 // String appends s as a JSON string, escaped as encoding/json escapes it
 // (including <, > and &, and invalid UTF-8 as U+FFFD).
 func String(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	// Most strings (ids, names, states) need no escape: find the first
-	// byte that may, eight bytes at a time (plainWord) and then one table
-	// lookup per byte, and copy what comes before it at once.
+	// byte that may, one table lookup per byte, and copy what comes
+	// before it at once.
 	i := 0
-	for i+8 <= len(s) && plainWord(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-		uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
-		i += 8
-	}
 	for i < len(s) && plain[s[i]] {
 		i++
 	}

@@ -214,6 +214,30 @@ func (w *desktopRec) eqBits() int {
 // equal), in version 3 when a time can be left out (eqBits), else in
 // version 2. w must be compactable.
 func (w *desktopRec) appendV2(b []byte) []byte {
+	b, _ = w.appendV2Marks(b)
+	return b
+}
+
+// recMarks are where two members of a record in the compact form begin,
+// counted from its first byte: its `,"state":` and its tail (`,"c":`, see
+// appendV2Tail). The zero recMarks is unknown marks.
+type recMarks struct{ state, tail int32 }
+
+// appendJSONMarks is AppendJSON, with the marks of the record appended
+// when it is in the compact form (else the zero recMarks).
+func (w *desktopRec) appendJSONMarks(b []byte) ([]byte, recMarks, error) {
+	if !w.compactable() {
+		b, err := w.appendV1(b)
+		return b, recMarks{}, err
+	}
+	b, mk := w.appendV2Marks(b)
+	return b, mk, nil
+}
+
+// appendV2Marks is appendV2, with the marks of the record appended.
+func (w *desktopRec) appendV2Marks(b []byte) ([]byte, recMarks) {
+	var mk recMarks
+	start := len(b)
 	c := w.Created.UnixNano()
 	off := func(b []byte, name string, t time.Time) []byte {
 		return jsonenc.Int(jsonenc.Field(b, name, false), t.UnixNano()-c)
@@ -229,6 +253,7 @@ func (w *desktopRec) appendV2(b []byte) []byte {
 	b = jsonenc.String(jsonenc.Field(b, "u", false), w.UserName)
 	b = optString(b, "n", w.WorkspaceName)
 	b = jsonenc.String(jsonenc.Field(b, "b", false), w.BundleID)
+	mk.state = int32(len(b) - start)
 	b = jsonenc.String(jsonenc.Field(b, "state", false), w.State)
 	b = optString(b, "ps", w.PrevState)
 	b = jsonenc.String(jsonenc.Field(b, "sn", false), w.SubnetID)
@@ -256,7 +281,8 @@ func (w *desktopRec) appendV2(b []byte) []byte {
 	if len(w.Tags) > 0 {
 		b = w.Tags.appendJSON(jsonenc.Field(b, "tags", false))
 	}
-	return w.appendV2Tail(b, eq)
+	mk.tail = int32(len(b) - start)
+	return w.appendV2Tail(b, eq), mk
 }
 
 // appendV2Tail appends the compact form's members from "c" on and its
@@ -511,14 +537,27 @@ func (v *desktopRecV2) restoreEq() error {
 // patched). TestProvisionedPatchIsTheEncoding holds the patch to
 // EncodeJSON over random records.
 func (w *desktopRec) patchProvisioned(raw []byte) []byte {
+	return w.patchProvisionedAt(raw, recMarks{})
+}
+
+// patchProvisionedAt is patchProvisioned, told where raw's state and tail
+// begin (mk: the marks its encoding gave, appendJSONMarks), so that it
+// need not look for them. Marks that do not point at both members, or
+// the zero recMarks, are not used: it looks for them as patchProvisioned
+// does.
+func (w *desktopRec) patchProvisionedAt(raw []byte, mk recMarks) []byte {
 	const pending = `,"state":"PENDING"`
 	if w.State != "AVAILABLE" || w.ErrorCode != "" || w.ErrorMessage != "" || w.UnhealthySince != nil ||
 		w.SnapshotBase == nil || w.SnapshotBase.UnixNano() != w.StateSince.UnixNano() || !w.compactable() ||
 		!compactForm(raw) {
 		return nil
 	}
-	i := bytes.Index(raw, []byte(pending))
-	j := tailAt(raw)
+	i, j := int(mk.state), int(mk.tail)
+	if i < len(v2Prefix) || j < i+len(pending) || j+len(`,"c":`) > len(raw) ||
+		string(raw[i:i+len(pending)]) != pending || string(raw[j:j+len(`,"c":`)]) != `,"c":` {
+		i = bytes.Index(raw, []byte(pending))
+		j = tailAt(raw)
+	}
 	if i < len(v2Prefix) || j < i+len(pending) {
 		return nil
 	}

@@ -512,9 +512,10 @@ type createPlan struct {
 
 // storedRec is a desktop record and the bytes stored for it under key.
 type storedRec struct {
-	key string
-	raw []byte
-	w   *desktopRec
+	key   string
+	raw   []byte
+	w     *desktopRec
+	marks recMarks // raw's, when known (appendJSONMarks)
 }
 
 // plannedDesktop is one requested desktop checked.
@@ -690,6 +691,7 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 	// on its own: a desktop changed meanwhile is skipped by its seq).
 	refs := make([]jobRef, 0, len(accepted))
 	maint := make([]maintEntry, 0, len(accepted))
+	dues := m.maintenanceDues(c.Now, c.Now) // the same months for every desktop of the request
 	for i, a := range accepted {
 		if refused[i] != nil {
 			if err := fail(a.index, in.Workspaces[a.index], refused[i]); err != nil {
@@ -701,10 +703,10 @@ func (m *Module) commitCreate(ctx context.Context, tx store.Tx, c *gateway.Call,
 		p.created[a.index] = a.w
 		k := a.key
 		if a.raw != nil {
-			p.stored = append(p.stored, storedRec{key: k, raw: a.raw, w: a.w})
+			p.stored = append(p.stored, storedRec{key: k, raw: a.raw, w: a.w, marks: a.marks})
 		}
 		refs = append(refs, jobRef{Key: k})
-		maint = append(maint, maintEntry{Key: k, Due: m.maintenanceDue(a.w.WorkspaceID, c.Now, c.Now)})
+		maint = append(maint, maintEntry{Key: k, Due: dues.due(a.w.WorkspaceID)})
 	}
 	if len(refs) == 0 {
 		return nil
@@ -729,6 +731,7 @@ type acceptedDesktop struct {
 	index int      // its place in the request (in.Workspaces)
 	key   string   // its record's key (writeDesktops)
 	raw   []byte   // the bytes written for it, when its last write is known (writeDesktops)
+	marks recMarks // raw's marks, when known
 }
 
 // countKey holds the number of desktops of an account in a region that are
@@ -1488,7 +1491,7 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	scratch := (*bp)[:0]
 	for i, a := range as {
 		var err error
-		if scratch, err = a.w.AppendJSON(scratch); err != nil {
+		if scratch, as[i].marks, err = a.w.appendJSONMarks(scratch); err != nil {
 			return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
 		}
 		ends[i] = len(scratch)
@@ -1661,7 +1664,7 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 				return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
 			}
 			granted = append(granted, store.KV{Key: a.key, Value: b})
-			as[i].raw = b
+			as[i].raw, as[i].marks = b, recMarks{}
 		}
 		if err := addUserDesktop(ctx, tx, account, region, a.w, a.live); err != nil {
 			return nil, err
@@ -1732,6 +1735,11 @@ func nameRecs(account, region string, as []acceptedDesktop) (names []store.KV, n
 }
 
 // repeatsKey reports whether two of recs have the same key.
+//
+// A request's name keys share their account and Region and differ at their
+// end: each key goes into a small table by a hash of its length and last
+// eight bytes, and only keys of the same slot are compared (a table of 64
+// slots on the stack holds up to 32 keys; more take a map).
 func repeatsKey(recs []store.KV) bool {
 	if len(recs) > 32 {
 		seen := make(map[string]bool, len(recs))
@@ -1743,9 +1751,21 @@ func repeatsKey(recs []store.KV) bool {
 		}
 		return false
 	}
-	for i := 1; i < len(recs); i++ {
-		for j := range i {
-			if recs[i].Key == recs[j].Key {
+	var slots [64]uint8 // 1 + the index in recs of the key in each slot, 0 when empty
+	for i, r := range recs {
+		k := r.Key
+		var tail uint64
+		for j := max(0, len(k)-8); j < len(k); j++ {
+			tail = tail<<8 | uint64(k[j])
+		}
+		h := (tail ^ uint64(len(k))) * 0x9e3779b97f4a7c15
+		for s := h >> 58; ; s = (s + 1) % 64 {
+			n := slots[s]
+			if n == 0 {
+				slots[s] = uint8(i + 1)
+				break
+			}
+			if recs[n-1].Key == k {
 				return true
 			}
 		}

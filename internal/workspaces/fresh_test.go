@@ -218,3 +218,45 @@ func TestNameRecsAsNameKey(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatsKeyAsASet: repeatsKey answers as a set of the keys does, over
+// random sets of up to 40 keys (the table and the map) that share a prefix,
+// end alike (same last bytes, other heads: the table's slots collide) or
+// differ only in length, with and without a repeat.
+func TestRepeatsKeyAsASet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 14))
+	heads := []string{"111122223333/us-east-1/name/", "111122223333/us-east-1/name/x", "9/eu/name/", ""}
+	tails := []string{"desk-1", "desk-10", "esk-10", "0", "", "é", "a-long-name-of-a-desktop", "b-long-name-of-a-desktop"}
+	for range 20000 {
+		n := rng.IntN(41)
+		recs := make([]store.KV, 0, n)
+		seen := map[string]bool{}
+		repeats := false
+		for range n {
+			k := heads[rng.IntN(len(heads))] + tails[rng.IntN(len(tails))]
+			if rng.IntN(3) == 0 {
+				k += fmt.Sprint(rng.IntN(50))
+			}
+			repeats = repeats || seen[k]
+			seen[k] = true
+			recs = append(recs, store.KV{Key: k})
+		}
+		if repeatsKey(recs) != repeats {
+			t.Fatalf("repeatsKey = %v; want %v for %d keys %v", !repeats, repeats, len(recs), recs)
+		}
+	}
+}
+
+// BenchmarkRepeatsKey: the name keys of a request of 25 named desktops.
+func BenchmarkRepeatsKey(b *testing.B) {
+	as := make([]acceptedDesktop, 25)
+	for i := range as {
+		as[i].w = &desktopRec{WorkspaceID: fmt.Sprintf("ws-%09d", i), WorkspaceName: fmt.Sprintf("b12-%d", i)}
+	}
+	names, _ := nameRecs("111122223333", "us-east-1", as)
+	for b.Loop() {
+		if repeatsKey(names) {
+			b.Fatal("repeats")
+		}
+	}
+}

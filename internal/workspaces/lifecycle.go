@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"strconv"
 	"strings"
 	"time"
 
@@ -236,21 +236,47 @@ func (m *Module) scheduleAutoStop(ctx context.Context, tx store.Tx, account, reg
 // two weeks, daily from 00:00 to 05:00 (UTC here); each desktop is
 // maintained on one day of it, spread by its id.
 func MaintenanceWindow(id string, now time.Time) time.Time {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	v := h.Sum32()
-	day := int(v % 14)
-	minute := int((v / 14) % (4 * 60))
-	for months := 0; months < 3; months++ {
+	w := maintWindowsAt(now)
+	return w.at(id)
+}
+
+// maintWindows is MaintenanceWindow for any id at one instant: the months'
+// third Mondays it tries are the same for every desktop (a creation's 25
+// desktops share them), only the day and minute differ.
+type maintWindows struct {
+	now   time.Time
+	third [3]time.Time // the third Monday of now's month and the next two (00:00 UTC)
+}
+
+// maintWindowsAt returns the windows seen from now.
+func maintWindowsAt(now time.Time) maintWindows {
+	w := maintWindows{now: now}
+	for months := range w.third {
 		first := time.Date(now.Year(), now.Month()+time.Month(months), 1, 0, 0, 0, 0, time.UTC)
 		off := (int(time.Monday) - int(first.Weekday()) + 7) % 7
-		third := first.AddDate(0, 0, off+14)
-		start := third.AddDate(0, 0, day).Add(time.Duration(minute) * time.Minute)
-		if start.After(now) {
+		w.third[months] = first.AddDate(0, 0, off+14)
+	}
+	return w
+}
+
+// at is MaintenanceWindow(id, w.now).
+func (w *maintWindows) at(id string) time.Time {
+	// fnv.New32a over id, without converting it to bytes.
+	v := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		v ^= uint32(id[i])
+		v *= 16777619
+	}
+	day := int(v % 14)
+	minute := int((v / 14) % (4 * 60))
+	for _, third := range w.third {
+		// third is midnight UTC: AddDate(0, 0, day) is day days of 24 hours.
+		start := third.Add(time.Duration(day)*24*time.Hour + time.Duration(minute)*time.Minute)
+		if start.After(w.now) {
 			return start
 		}
 	}
-	return now.AddDate(0, 1, 0)
+	return w.now.AddDate(0, 1, 0)
 }
 
 // maintenanceDue returns when, seen from now, the desktop's next
@@ -260,12 +286,31 @@ func MaintenanceWindow(id string, now time.Time) time.Time {
 // minutes in fast) away: a window hours away would otherwise come seconds
 // after a desktop is created, in the middle of a script's first steps.
 func (m *Module) maintenanceDue(id string, now, from time.Time) time.Time {
+	d := m.maintenanceDues(now, from)
+	return d.due(id)
+}
+
+// maintDues is maintenanceDue for any id at one now and from (a creation's
+// desktops: the windows' months are worked out once for the request).
+type maintDues struct {
+	m   *Module
+	now time.Time
+	w   maintWindows
+}
+
+// maintenanceDues returns maintenanceDue's answers at now and from.
+func (m *Module) maintenanceDues(now, from time.Time) maintDues {
 	if m.engine.Timing().Speedup() > 1 {
 		if soonest := now.Add(AutoStopAfter); from.Before(soonest) {
 			from = soonest
 		}
 	}
-	return now.Add(m.scaled(MaintenanceWindow(id, from).Sub(now)))
+	return maintDues{m: m, now: now, w: maintWindowsAt(from)}
+}
+
+// due is maintenanceDue(id, d.now, from).
+func (d *maintDues) due(id string) time.Time {
+	return d.now.Add(d.m.scaled(d.w.at(id).Sub(d.now)))
 }
 
 // scheduleMaintenance puts a desktop that has no maintenance group yet in a
@@ -334,6 +379,7 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	if len(refs) > 0 {
 		fresh = m.fresh.take(refs[0].Key)
 	}
+	marked := fresh // the marks of the bytes to patch, in the order of refs
 	for _, ref := range refs {
 		k := ref.Key
 		var s storedRec
@@ -399,7 +445,17 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 		for _, k := range tm.changed {
 			w := tm.recs[k]
 			if raw, ok := tm.patch[k]; ok {
-				if b := w.patchProvisioned(raw); b != nil {
+				// A record to patch was handed over (fresh), and changed
+				// follows refs' order: its marks are those of the next
+				// handed record of its key (raw are its bytes).
+				var mk recMarks
+				for len(marked) > 0 && marked[0].key != k {
+					marked = marked[1:]
+				}
+				if len(marked) > 0 {
+					mk, marked = marked[0].marks, marked[1:]
+				}
+				if b := w.patchProvisionedAt(raw, mk); b != nil {
 					recs = append(recs, store.KV{Key: k, Value: b})
 					continue
 				}
@@ -418,7 +474,7 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 		return nil
 	}
 	first := tm.autostop[0]
-	return m.engine.Schedule(ctx, tx, fmt.Sprintf("asb/%s/%d", first.Key, first.Seq), jobAutoStopBatch, now.Add(m.scaled(AutoStopAfter)), jobRefs(tm.autostop))
+	return m.engine.Schedule(ctx, tx, "asb/"+first.Key+"/"+strconv.FormatInt(first.Seq, 10), jobAutoStopBatch, now.Add(m.scaled(AutoStopAfter)), jobRefs(tm.autostop))
 }
 
 // applyTransition ends the step a desktop is in, if it is still the step

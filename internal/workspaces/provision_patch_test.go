@@ -70,6 +70,23 @@ func TestProvisionedPatchIsTheEncoding(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The marks of the encoding point where the patch would look.
+		marked, mk, err := w.appendJSONMarks(nil)
+		if err != nil || !bytes.Equal(marked, raw) {
+			t.Fatalf("record %d: appendJSONMarks = %s, %v; want %s", i, marked, err, raw)
+		}
+		if w.State == "PENDING" {
+			if want := (recMarks{int32(bytes.Index(raw, []byte(`,"state":`))), int32(tailAt(raw))}); mk != want {
+				t.Fatalf("record %d: marks %+v; want %+v in\n%s", i, mk, want, raw)
+			}
+		}
+		// Marks that point elsewhere, which the patch must not use (a
+		// tag that spells the state after it cannot be told from it:
+		// the marks handed to the patch are its encoding's, above).
+		wrong := []recMarks{{}, {mk.state + 1, mk.tail}, {mk.state, mk.tail - 1}, {mk.tail, mk.state}, {mk.state, int32(len(raw))}, {-1, 1 << 30}}
+		if n := bytes.Index(raw, []byte(`,"c":`)); n >= 0 && n < int(mk.tail) {
+			wrong = append(wrong, recMarks{mk.state, int32(n)}) // a string spelling the tail
+		}
 		ok := provisionPatchable(&w)
 		var now time.Time
 		switch r.IntN(5) {
@@ -96,6 +113,9 @@ func TestProvisionedPatchIsTheEncoding(t *testing.T) {
 			continue
 		}
 		got := w.patchProvisioned(raw)
+		if at := w.patchProvisionedAt(raw, mk); !bytes.Equal(at, got) {
+			t.Fatalf("record %d, marks %+v, patched:\n%s\nwithout them:\n%s", i, mk, at, got)
+		}
 		if got == nil {
 			declined++
 			continue
@@ -103,6 +123,11 @@ func TestProvisionedPatchIsTheEncoding(t *testing.T) {
 		patched++
 		if !bytes.Equal(got, want) {
 			t.Fatalf("record %d, before:\n%s\npatched:\n%s\nencoded:\n%s", i, raw, got, want)
+		}
+		for _, bad := range wrong {
+			if at := w.patchProvisionedAt(raw, bad); !bytes.Equal(at, want) {
+				t.Fatalf("record %d, marks %+v (right %+v), patched:\n%s\nencoded:\n%s", i, bad, mk, at, want)
+			}
 		}
 	}
 	if patched < 1000 || declined < 200 {
@@ -133,6 +158,14 @@ func BenchmarkProvisionedRecord(b *testing.B) {
 	b.Run("patch", func(b *testing.B) {
 		for b.Loop() {
 			w.patchProvisioned(raw)
+		}
+	})
+	w.State = "PENDING"
+	_, mk, _ := w.appendJSONMarks(nil)
+	w.State = "AVAILABLE"
+	b.Run("patchAt", func(b *testing.B) {
+		for b.Loop() {
+			w.patchProvisionedAt(raw, mk)
 		}
 	})
 }

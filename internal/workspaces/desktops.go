@@ -268,7 +268,7 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 		if t, ok := tags[id]; ok {
 			return t, nil
 		}
-		t, err := m.resourceTags(ctx, c.Account, c.Region, id)
+		t, err := m.checkTags(ctx, c.Account, c.Region, id)
 		tags[id] = t
 		return t, err
 	}
@@ -307,6 +307,49 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 	}
 	return checks, nil
 }
+
+// checkTags is resourceTags of a CreateWorkspaces request's directory
+// or bundle, taken from its record as decoded once per version of its
+// bytes (the module's store.Decoded, which planCreate reads it through
+// too), where resourceTags decoded the record again for every request.
+// The map is the shared record's: the checks only read it. An id of
+// another kind is resourceTags'. TestCheckTagsAsResourceTags holds the
+// two equal.
+func (m *Module) checkTags(ctx context.Context, account, region, id string) (map[string]string, error) {
+	table, _, _ := taggable(id)
+	if table != tDirs && table != tBundles {
+		return m.resourceTags(ctx, account, region, id)
+	}
+	k := key(account, region, id)
+	b, err := m.store.Get(ctx, table, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var t Tags
+	if table == tDirs {
+		d, err := m.dirsDecoded.Decode(table, k, b)
+		if err != nil {
+			return nil, fmt.Errorf("tags of %s: %w", id, err)
+		}
+		t = d.Tags
+	} else {
+		bd, err := m.bundlesDecoded.Decode(table, k, b)
+		if err != nil {
+			return nil, fmt.Errorf("tags of %s: %w", id, err)
+		}
+		t = bd.Tags
+	}
+	if t == nil {
+		t = noTags // resourceTags' empty map: one for all, only read
+	}
+	return t, nil
+}
+
+// noTags is checkTags' answer for a record without tags.
+var noTags = Tags{}
 
 // createWorkspacesItems returns the per-item checks of CreateWorkspaces:
 // WorkSpaces creates grants on the volume key of an encrypted desktop on

@@ -586,6 +586,7 @@ func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, i
 	// And their ids, volume ids, computer names and addresses in one
 	// block of bytes (createCache.strs).
 	p.rc.strs.room = len(in.Workspaces) * (desktopIDsLen + len("255.255.255.255"))
+	p.rc.strs.ids = len(in.Workspaces)
 	p.rc.ips.strs = &p.rc.strs
 	var shared Tags // the last request's tags, for the next with the same list
 	for i, r := range in.Workspaces {
@@ -897,7 +898,20 @@ type createCache struct {
 type strArena struct {
 	b    strings.Builder
 	room int // the size of a block (at least the string asked for)
+	// ids is how many desktops' ids desktopIDs makes at a time (at most
+	// idsRun): their ordered values are taken in one run (orderedRun), and
+	// the random bytes of their volume ids in one read, into rnd.
+	ids     int
+	run     uint64 // the next ordered value of the run taken
+	runLeft int    // how many are left of it
+	rndAt   int    // rnd[rndAt:rndEnd] is read and not used yet
+	rndEnd  int
+	rnd     [idsRun * volRandLen]byte
 }
+
+// idsRun is the most desktops' ids a strArena takes at a time: a
+// request's most desktops.
+const idsRun = 25
 
 // add returns s as a string in the arena.
 func (a *strArena) add(s []byte) string {
@@ -910,10 +924,24 @@ func (a *strArena) add(s []byte) string {
 	return a.b.String()[start:]
 }
 
-// desktopIDs is newDesktopIDs with the strings in the arena.
+// desktopIDs is newDesktopIDs with the strings in the arena, the ordered
+// values and the random bytes of a.ids desktops taken at once (one clock
+// reading, one swap of the shared counter and one read of crypto/rand for
+// a request, where each desktop took its own).
 func (a *strArena) desktopIDs() (id, rootVol, userVol, computer string) {
+	n := min(max(a.ids, 1), idsRun)
+	if a.runLeft == 0 {
+		a.run, a.runLeft = orderedRun(uint64(n)), n
+	}
+	if a.rndEnd-a.rndAt < volRandLen {
+		a.rndAt, a.rndEnd = 0, n*volRandLen
+		rand.Read(a.rnd[:a.rndEnd])
+	}
 	var b [desktopIDsLen]byte
-	putDesktopIDs(b[:])
+	putDesktopIDsFrom(b[:], orderedDigitsOf(a.run), (*[volRandLen]byte)(a.rnd[a.rndAt:]))
+	a.run++
+	a.runLeft--
+	a.rndAt += volRandLen
 	return splitDesktopIDs(a.add(b[:]))
 }
 
@@ -1927,9 +1955,17 @@ const volIDLen = 4 + 17 // vol- and 17 hex digits
 
 // putVolumeIDs writes two volume ids into b[:2*volIDLen].
 func putVolumeIDs(b []byte) {
-	const digits = "0123456789abcdef"
-	var rnd [18]byte
+	var rnd [volRandLen]byte
 	rand.Read(rnd[:])
+	putVolumeIDsFrom(b, &rnd)
+}
+
+// volRandLen is the random bytes of two volume ids.
+const volRandLen = 18
+
+// putVolumeIDsFrom writes two volume ids made of rnd into b[:2*volIDLen].
+func putVolumeIDsFrom(b []byte, rnd *[volRandLen]byte) {
+	const digits = "0123456789abcdef"
 	for v := range 2 {
 		o := v * volIDLen
 		copy(b[o:], "vol-")
@@ -1961,10 +1997,17 @@ const (
 // putDesktopIDs writes newDesktopIDs' four strings, one after the other,
 // into b[:desktopIDsLen].
 func putDesktopIDs(b []byte) {
-	d := orderedDigits()
+	var rnd [volRandLen]byte
+	rand.Read(rnd[:])
+	putDesktopIDsFrom(b, orderedDigits(), &rnd)
+}
+
+// putDesktopIDsFrom is putDesktopIDs of the ordered digits d and the
+// volume ids' random bytes rnd.
+func putDesktopIDsFrom(b []byte, d [9]byte, rnd *[volRandLen]byte) {
 	copy(b, "ws-")
 	copy(b[3:], d[:])
-	putVolumeIDs(b[desktopIDLen:])
+	putVolumeIDsFrom(b[desktopIDLen:], rnd)
 	n := b[desktopIDLen+2*volIDLen:]
 	copy(n, "WSAMZN-")
 	for i, c := range d[1:] { // the id's last eight, upper case (base36: ASCII)

@@ -55,6 +55,9 @@ type rule struct {
 	enum       map[string]bool
 	enumList   string
 	pattern    *regexp.Regexp
+	// runs is pattern matched without the regexp engine, when it is of
+	// that form (compileRuns), else nil.
+	runs *runPattern
 }
 
 // parseRules reads the v tags of struct type t's exported members, in
@@ -98,6 +101,7 @@ func parseRules(t reflect.Type) []rule {
 				r.enumList = strings.ReplaceAll(val, "|", ", ")
 			case "pattern":
 				r.pattern = regexp.MustCompile(val)
+				r.runs = compileRuns(val)
 			default:
 				// A misspelt constraint would otherwise go unchecked.
 				panic(fmt.Sprintf("awsproto: %s.%s: unknown v tag %q", t, f.Name, part))
@@ -293,10 +297,19 @@ func checkString(r *rule, s string, lo, hi *float64, st *vstate) *failure {
 	if r.enum != nil && !r.enum[s] {
 		return valueMsg(enumMsg, s, r.enumList)
 	}
-	if r.pattern != nil && !st.matches(r.pattern, s) {
+	if r.pattern != nil && !r.matchPattern(s, st) {
 		return valueMsg(patternMsg, s, r.pattern.String())
 	}
 	return nil
+}
+
+// matchPattern reports whether s matches r's pattern: by its runs when it
+// has them, else by the regexp (remembered in st).
+func (r *rule) matchPattern(s string, st *vstate) bool {
+	if r.runs != nil {
+		return r.runs.match(s)
+	}
+	return st.matches(r.pattern, s)
 }
 
 // checkMembers is checkStrings on a list of strings read through reflect.

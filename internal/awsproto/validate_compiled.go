@@ -386,7 +386,7 @@ func checkStrings(r *rule, list []string, st *vstate) *failure {
 	if r.pattern == nil && r.mmin == nil && r.mmax == nil {
 		return nil
 	}
-	each := rule{pattern: r.pattern}
+	each := rule{pattern: r.pattern, runs: r.runs}
 	for i, s := range list {
 		if f := checkString(&each, s, r.mmin, r.mmax, st); f != nil {
 			return memberOf(f, i)

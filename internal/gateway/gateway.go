@@ -675,9 +675,10 @@ func (c *Call) authorizeOp(ctx context.Context, in any) error {
 	// A batch names the same directory, bundle and tags over and over: a
 	// check equal to one already answered gets the same answer (evaluation
 	// depends only on the check, the caller and the request).
-	// Most calls ask one or two checks: their memory is the stack's.
-	var seenBuf [2]Check
-	var answersBuf [2]error
+	// Most calls ask one to three checks (a CreateWorkspaces request's
+	// directory, bundle and desktops): their memory is the stack's.
+	var seenBuf [3]Check
+	var answersBuf [3]error
 	seen, answers := seenBuf[:0], answersBuf[:0]
 	ask := func(chk Check) error {
 		if chk.Policy != nil && op.Auth == AuthIdentity {
@@ -708,6 +709,11 @@ func (c *Call) authorizeOp(ctx context.Context, in any) error {
 		}
 		if checks == nil {
 			checks = []Check{{Resource: "*"}}
+		}
+		if c.resources == nil && len(checks) > len(c.resBuf) {
+			// The audit record's resources, one per check asked: in one
+			// array, not grown from resBuf one check at a time.
+			c.resources = make([]Check, 0, len(checks))
 		}
 		for _, chk := range checks {
 			if err := ask(chk); err != nil {

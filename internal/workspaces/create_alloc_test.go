@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -373,4 +374,66 @@ func TestPutIntAsPutRec(t *testing.T) {
 			t.Fatalf("%d: putRec wrote %q (%v), putInt %q (%v)", n, a, errA, b, errB)
 		}
 	}
+}
+
+// TestCheckTagsAsResourceTags: the tags CreateWorkspaces' checks read of
+// its directory and bundle (checkTags, from the records decoded once per
+// version) are resourceTags', as their tags are set, changed and removed
+// and the records deleted, for a bundle not stored, and for an id of
+// another kind.
+func TestCheckTagsAsResourceTags(t *testing.T) {
+	ctx := context.Background()
+	e, db := newCreateEnv(t)
+	same := func(step, id string) {
+		t.Helper()
+		got, gerr := e.m.checkTags(ctx, lockAcct, lockRegion, id)
+		want, werr := e.m.resourceTags(ctx, lockAcct, lockRegion, id)
+		if gerr != nil || werr != nil || !reflect.DeepEqual(got, want) || (got == nil) != (want == nil) {
+			t.Fatalf("%s, %s: checkTags %#v, %v; resourceTags %#v, %v", step, id, got, gerr, want, werr)
+		}
+	}
+	dk, bk := key(lockAcct, lockRegion, lockDir), key(lockAcct, lockRegion, e.bundle)
+	retag := func(tags Tags) {
+		t.Helper()
+		err := db.Update(ctx, func(tx store.Tx) error {
+			d, err := getRec[directoryRec](ctx, tx, tDirs, dk)
+			if err != nil {
+				return err
+			}
+			b, err := getRec[bundleRec](ctx, tx, tBundles, bk)
+			if err != nil {
+				return err
+			}
+			d.Tags, b.Tags = tags, maps.Clone(tags)
+			if tags != nil {
+				b.Tags["bundle"] = "yes"
+			}
+			if err := putRec(ctx, tx, tDirs, dk, *d); err != nil {
+				return err
+			}
+			return putRec(ctx, tx, tBundles, bk, *b)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, tags := range []Tags{nil, {"team": "a"}, {"team": "b", "empty": ""}, {}, nil} {
+		retag(tags)
+		for range 2 { // read, then read again from the decoded record
+			same(fmt.Sprintf("tags %d", i), lockDir)
+			same(fmt.Sprintf("tags %d", i), e.bundle)
+		}
+	}
+	same("public bundle", "wsb-clj85qzj1")
+	same("another kind", "ws-notthere1")
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Delete(ctx, tDirs, dk); err != nil {
+			return err
+		}
+		return tx.Delete(ctx, tBundles, bk)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	same("deleted", lockDir)
+	same("deleted", e.bundle)
 }

@@ -268,7 +268,7 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 		if t, ok := tags[id]; ok {
 			return t, nil
 		}
-		t, err := m.resourceTags(ctx, c.Account, c.Region, id)
+		t, err := m.checkTags(ctx, c.Account, c.Region, id)
 		tags[id] = t
 		return t, err
 	}
@@ -307,6 +307,49 @@ func (m *Module) createChecks(ctx context.Context, c *gateway.Call, in *createWo
 	}
 	return checks, nil
 }
+
+// checkTags is resourceTags of a CreateWorkspaces request's directory
+// or bundle, taken from its record as decoded once per version of its
+// bytes (the module's store.Decoded, which planCreate reads it through
+// too), where resourceTags decoded the record again for every request.
+// The map is the shared record's: the checks only read it. An id of
+// another kind is resourceTags'. TestCheckTagsAsResourceTags holds the
+// two equal.
+func (m *Module) checkTags(ctx context.Context, account, region, id string) (map[string]string, error) {
+	table, _, _ := taggable(id)
+	if table != tDirs && table != tBundles {
+		return m.resourceTags(ctx, account, region, id)
+	}
+	k := key(account, region, id)
+	b, err := m.store.Get(ctx, table, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var t Tags
+	if table == tDirs {
+		d, err := m.dirsDecoded.Decode(table, k, b)
+		if err != nil {
+			return nil, fmt.Errorf("tags of %s: %w", id, err)
+		}
+		t = d.Tags
+	} else {
+		bd, err := m.bundlesDecoded.Decode(table, k, b)
+		if err != nil {
+			return nil, fmt.Errorf("tags of %s: %w", id, err)
+		}
+		t = bd.Tags
+	}
+	if t == nil {
+		t = noTags // resourceTags' empty map: one for all, only read
+	}
+	return t, nil
+}
+
+// noTags is checkTags' answer for a record without tags.
+var noTags = Tags{}
 
 // createWorkspacesItems returns the per-item checks of CreateWorkspaces:
 // WorkSpaces creates grants on the volume key of an encrypted desktop on
@@ -544,6 +587,7 @@ func (m *Module) planCreate(ctx context.Context, tx store.Tx, c *gateway.Call, i
 	// And their ids, volume ids, computer names and addresses in one
 	// block of bytes (createCache.strs).
 	p.rc.strs.room = len(in.Workspaces) * (desktopIDsLen + len("255.255.255.255"))
+	p.rc.strs.ids = len(in.Workspaces)
 	p.rc.ips.strs = &p.rc.strs
 	var shared Tags // the last request's tags, for the next with the same list
 	for i, r := range in.Workspaces {
@@ -857,7 +901,20 @@ type createCache struct {
 type strArena struct {
 	b    strings.Builder
 	room int // the size of a block (at least the string asked for)
+	// ids is how many desktops' ids desktopIDs makes at a time (at most
+	// idsRun): their ordered values are taken in one run (orderedRun), and
+	// the random bytes of their volume ids in one read, into rnd.
+	ids     int
+	run     uint64 // the next ordered value of the run taken
+	runLeft int    // how many are left of it
+	rndAt   int    // rnd[rndAt:rndEnd] is read and not used yet
+	rndEnd  int
+	rnd     [idsRun * volRandLen]byte
 }
+
+// idsRun is the most desktops' ids a strArena takes at a time: a
+// request's most desktops.
+const idsRun = 25
 
 // add returns s as a string in the arena.
 func (a *strArena) add(s []byte) string {
@@ -870,10 +927,24 @@ func (a *strArena) add(s []byte) string {
 	return a.b.String()[start:]
 }
 
-// desktopIDs is newDesktopIDs with the strings in the arena.
+// desktopIDs is newDesktopIDs with the strings in the arena, the ordered
+// values and the random bytes of a.ids desktops taken at once (one clock
+// reading, one swap of the shared counter and one read of crypto/rand for
+// a request, where each desktop took its own).
 func (a *strArena) desktopIDs() (id, rootVol, userVol, computer string) {
+	n := min(max(a.ids, 1), idsRun)
+	if a.runLeft == 0 {
+		a.run, a.runLeft = orderedRun(uint64(n)), n
+	}
+	if a.rndEnd-a.rndAt < volRandLen {
+		a.rndAt, a.rndEnd = 0, n*volRandLen
+		rand.Read(a.rnd[:a.rndEnd])
+	}
 	var b [desktopIDsLen]byte
-	putDesktopIDs(b[:])
+	putDesktopIDsFrom(b[:], orderedDigitsOf(a.run), (*[volRandLen]byte)(a.rnd[a.rndAt:]))
+	a.run++
+	a.runLeft--
+	a.rndAt += volRandLen
 	return splitDesktopIDs(a.add(b[:]))
 }
 
@@ -1904,9 +1975,17 @@ const volIDLen = 4 + 17 // vol- and 17 hex digits
 
 // putVolumeIDs writes two volume ids into b[:2*volIDLen].
 func putVolumeIDs(b []byte) {
-	const digits = "0123456789abcdef"
-	var rnd [18]byte
+	var rnd [volRandLen]byte
 	rand.Read(rnd[:])
+	putVolumeIDsFrom(b, &rnd)
+}
+
+// volRandLen is the random bytes of two volume ids.
+const volRandLen = 18
+
+// putVolumeIDsFrom writes two volume ids made of rnd into b[:2*volIDLen].
+func putVolumeIDsFrom(b []byte, rnd *[volRandLen]byte) {
+	const digits = "0123456789abcdef"
 	for v := range 2 {
 		o := v * volIDLen
 		copy(b[o:], "vol-")
@@ -1938,10 +2017,17 @@ const (
 // putDesktopIDs writes newDesktopIDs' four strings, one after the other,
 // into b[:desktopIDsLen].
 func putDesktopIDs(b []byte) {
-	d := orderedDigits()
+	var rnd [volRandLen]byte
+	rand.Read(rnd[:])
+	putDesktopIDsFrom(b, orderedDigits(), &rnd)
+}
+
+// putDesktopIDsFrom is putDesktopIDs of the ordered digits d and the
+// volume ids' random bytes rnd.
+func putDesktopIDsFrom(b []byte, d [9]byte, rnd *[volRandLen]byte) {
 	copy(b, "ws-")
 	copy(b[3:], d[:])
-	putVolumeIDs(b[desktopIDLen:])
+	putVolumeIDsFrom(b[desktopIDLen:], rnd)
 	n := b[desktopIDLen+2*volIDLen:]
 	copy(n, "WSAMZN-")
 	for i, c := range d[1:] { // the id's last eight, upper case (base36: ASCII)

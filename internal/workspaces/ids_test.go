@@ -240,3 +240,36 @@ func (t *countingTx) CreateMany(ctx context.Context, table string, recs []store.
 	t.createMany++
 	return t.Tx.CreateMany(ctx, table, recs)
 }
+
+// TestArenaIDRunsOrderedAndDistinct: desktop ids made in arenas that take
+// runs of ordered values and random bytes (strArena.ids), interleaved with
+// each other and with newOrderedID, are all distinct, each arena's in
+// order, and the first id of each run sorts after every id made before it
+// was taken; no volume id repeats.
+func TestArenaIDRunsOrderedAndDistinct(t *testing.T) {
+	a, b, c := strArena{room: 64, ids: 5}, strArena{room: 64, ids: 25}, strArena{room: 64, ids: 40}
+	seen := map[string]bool{}
+	last := map[*strArena]string{}
+	for i := range 60 {
+		for _, ar := range []*strArena{&a, &b, &c} {
+			before := newOrderedID("ws-")
+			id, root, user, computer := ar.desktopIDs()
+			if len(id) != desktopIDLen || computer != computerName(id) || len(root) != volIDLen || len(user) != volIDLen {
+				t.Fatalf("ids %q %q %q %q", id, root, user, computer)
+			}
+			if id <= last[ar] {
+				t.Fatalf("desktop %d: id %s not after the arena's last %s", i, id, last[ar])
+			}
+			last[ar] = id
+			if ar.runLeft == min(ar.ids, idsRun)-1 && id <= before {
+				t.Fatalf("desktop %d: the first id of a run %s is not after %s, made before it", i, id, before)
+			}
+			for _, s := range []string{id, root, user, before} {
+				if seen[s] {
+					t.Fatalf("desktop %d: %s handed out twice", i, s)
+				}
+				seen[s] = true
+			}
+		}
+	}
+}

@@ -258,16 +258,24 @@ func newOrderedID(p string) string {
 }
 
 // orderedDigits returns newOrderedID's next 9 digits.
-func orderedDigits() (b [9]byte) {
+func orderedDigits() (b [9]byte) { return orderedDigitsOf(orderedRun(1)) }
+
+// orderedRun takes the next n values of newOrderedID's counter at once
+// (one reading of the clock and one swap of the counter, as one value
+// took) and returns the first; the others follow it, one apart.
+func orderedRun(n uint64) uint64 {
 	t := uint64(time.Since(orderedIDEpoch) / (100 * time.Microsecond))
 	for {
 		last := orderedIDs.Load()
-		n := max(last+1, t)
-		if orderedIDs.CompareAndSwap(last, n) {
-			t = n
-			break
+		first := max(last+1, t)
+		if orderedIDs.CompareAndSwap(last, first+n-1) {
+			return first
 		}
 	}
+}
+
+// orderedDigitsOf spells the counter's value t as newOrderedID's 9 digits.
+func orderedDigitsOf(t uint64) (b [9]byte) {
 	for i := len(b) - 1; i >= 0; i-- {
 		b[i] = ids.Base36[t%36]
 		t /= 36

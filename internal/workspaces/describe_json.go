@@ -24,7 +24,11 @@ func (o *describeWorkspacesOut) AppendJSON(b []byte) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = o.Workspaces[i].appendJSON(b)
+			if o.cache != nil {
+				b = o.cache.appendWorkspace(b, &o.Workspaces[i])
+			} else {
+				b = o.Workspaces[i].appendJSON(b)
+			}
 		}
 		b = append(b, ']')
 	}

@@ -64,7 +64,9 @@ func fill(r *rand.Rand, v reflect.Value) {
 		}
 	case reflect.Struct:
 		for i := range v.NumField() {
-			fill(r, v.Field(i))
+			if v.Field(i).CanSet() {
+				fill(r, v.Field(i))
+			}
 		}
 	case reflect.Uint8:
 		v.SetUint(uint64(r.IntN(256)))

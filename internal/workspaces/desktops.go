@@ -103,6 +103,9 @@ type describeWorkspacesIn struct {
 type describeWorkspacesOut struct {
 	Workspaces []Workspace `json:"Workspaces"`
 	NextToken  *string     `json:"NextToken,omitempty"`
+	// cache, when set (DescribeWorkspaces by id), encodes the desktops
+	// from the JSON of their last answer (descCache).
+	cache *descCache
 }
 
 type wsIDReq struct {
@@ -2214,6 +2217,7 @@ func (m *Module) describeWorkspaces(ctx context.Context, c *gateway.Call, in *de
 				out.Workspaces = append(out.Workspaces, m.renderInto(w, &boxes[len(out.Workspaces)]))
 			}
 		}
+		out.cache = m.descs
 		return out, m.addStandbyRelationsAt(ctx, c, out.Workspaces, pfx)
 	}
 	out := &describeWorkspacesOut{Workspaces: []Workspace{}}

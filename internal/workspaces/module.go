@@ -46,6 +46,8 @@ type Module struct {
 	rand func() float64
 	// decoded caches desktops decoded for DescribeWorkspaces by id.
 	decoded *store.Decoded[desktopRec]
+	// descs keeps the JSON of the desktops it answered with.
+	descs *descCache
 	// fresh hands new desktops' records to their provisioning job.
 	fresh *freshRecs
 	// The directories, bundles and images a creation reads, decoded once
@@ -79,7 +81,8 @@ func New(o Options) *Module {
 		m.rand = defaultRand
 	}
 	m.decoded = store.NewDecoded[desktopRec](20000) // bounded: at most tens of MB
-	m.fresh = newFreshRecs(4096)                    // a few MB: the desktops of the creations not yet provisioned
+	m.descs = newDescCache()
+	m.fresh = newFreshRecs(4096) // a few MB: the desktops of the creations not yet provisioned
 	m.dirsDecoded = store.NewDecoded[directoryRec](sharedRecsMax)
 	m.bundlesDecoded = store.NewDecoded[bundleRec](sharedRecsMax)
 	m.imagesDecoded = store.NewDecoded[imageRec](sharedRecsMax)

@@ -20,7 +20,8 @@
 // Update runs at READ COMMITTED and locks what it touches instead of using
 // SERIALIZABLE: Get takes the row lock (SELECT … FOR UPDATE), and every
 // Get/Put/Create/Delete in an Update first takes a transaction-level
-// advisory lock on a 64-bit hash of (table, key). The advisory lock also
+// advisory lock on a 64-bit hash of (schema, table, key) (DB.lockID; the
+// schema public hashes table and key alone, see lockSeedOf). The advisory lock also
 // covers keys that do not exist yet, which a row lock cannot: two updates
 // that both read "not found" and then write the key serialize instead of
 // one overwriting the other. With these locks, read-modify-write of records
@@ -52,7 +53,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"sort"
 	"strings"
@@ -82,6 +82,10 @@ type DB struct {
 	// once, not on every contended run.
 	upMu     sync.Mutex
 	upgraded map[int64]struct{}
+
+	// lockSeed starts the hash of every key's advisory lock id (lockID):
+	// the store's schema mixed in (lockSeedOf), 0 for the schema public.
+	lockSeed uint64
 }
 
 // maxUpgraded bounds DB.upgraded (it starts over when full).
@@ -159,7 +163,11 @@ var migrations = []string{
 }
 
 // migrationLock is the advisory lock key that serializes migrations across
-// nodes ("deskplan" in ASCII).
+// nodes ("deskplan" in ASCII). It is the same in every schema (unlike the
+// keys' ids, lockSeedOf): a migration takes it first and waits on no key
+// lock while it holds it, so it cannot close a wait across schemas; it only
+// makes stores opening in two schemas at once migrate one after the other,
+// and old and new nodes of one deployment keep excluding each other.
 const migrationLock int64 = 0x6465736b706c616e
 
 // updateAttempts is how many times Update runs fn when it conflicts.
@@ -195,6 +203,63 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
+// FNV-1a, 64 bits (hash/fnv's New64a), inline so that a key's lock id
+// can continue from a store's seed (DB.lockSeed).
+const (
+	fnvOffset64 uint64 = 14695981039346656037
+	fnvPrime64  uint64 = 1099511628211
+)
+
+func fnvAdd(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime64
+	}
+	return h
+}
+
+// lockSeedOf returns the seed of the advisory lock ids of a store whose
+// tables are in schema (DB.lockSeed; 0 stands for fnvOffset64).
+//
+// PostgreSQL's advisory locks belong to the database, not to a schema:
+// with ids hashed from (table, key) alone, two deployments (or two test
+// stores) in two schemas of one database took the same ids for the same
+// account, Region, directory or name. Each keeps its own lock order, but
+// the two orders interleave: a transaction of one could wait on a lock a
+// transaction of the other held while that one waited on it, a deadlock
+// across schemas (session 14: 8 of 18 OnPostgres test runs stalled, three
+// test processes side by side, each waiting on sessions of another
+// process), and with no deadlock they still slowed each other down. So the
+// schema is mixed in: every node of one deployment reads the same
+// current_schema() and computes the same ids.
+//
+// The schema public keeps the ids of the builds before (the hash of table
+// and key alone): a deployment there, the usual one, may upgrade node by
+// node, old and new nodes excluding each other as before. In any other
+// schema the ids change with this build, so its nodes must not run beside
+// nodes of an older build: stop them all, then start the new ones (the
+// README's PostgreSQL notes). Fencing by a migration would not do: a node
+// already running never reads the schema's version again.
+func lockSeedOf(schema string) uint64 {
+	if schema == "public" {
+		return 0
+	}
+	return fnvAdd(fnvOffset64, schema+"\x00")
+}
+
+// lockID is the advisory lock id of table/key in this store (lockSeed):
+// FNV-1a of the store's schema (none for public), table, a 0 byte and key.
+func (db *DB) lockID(table, key string) int64 {
+	h := db.lockSeed
+	if h == 0 {
+		h = fnvOffset64
+	}
+	h = fnvAdd(h, table)
+	h ^= 0
+	h *= fnvPrime64
+	return int64(fnvAdd(h, key))
+}
+
 // migrate applies pending migrations in one transaction under an advisory
 // lock, so concurrent Opens apply each migration exactly once.
 func (db *DB) migrate(ctx context.Context) error {
@@ -213,9 +278,11 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("postgres: migrate: create schema_migrations: %w", err)
 	}
 	var v int
-	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+	var schema string
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0), current_schema() FROM schema_migrations`).Scan(&v, &schema); err != nil {
 		return fmt.Errorf("postgres: migrate: read version: %w", err)
 	}
+	db.lockSeed = lockSeedOf(schema)
 	if v > len(migrations) {
 		return fmt.Errorf("postgres: database schema version %d is newer than this binary (%d)", v, len(migrations))
 	}
@@ -649,7 +716,7 @@ func (t *txImpl) pending(mode int8, table string, keys ...string) []int64 {
 	}
 	var ids []int64
 	for _, k := range keys {
-		if id := lockID(table, k); t.locked[id] < mode {
+		if id := t.db.lockID(table, k); t.locked[id] < mode {
 			ids = append(ids, id)
 		}
 	}
@@ -844,15 +911,6 @@ func (t *txImpl) Delete(ctx context.Context, table, key string) error {
 		return store.ErrNotFound
 	}
 	return nil
-}
-
-// lockID is the advisory lock id of table/key.
-func lockID(table, key string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(table))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	return int64(h.Sum64())
 }
 
 func byteKeys(keys []string) [][]byte {

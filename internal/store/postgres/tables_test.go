@@ -29,7 +29,7 @@ func TestTablesLockInOrder(t *testing.T) {
 	keys := func(prefix string) (string, string) {
 		for i := 0; ; i++ {
 			a, k := fmt.Sprintf("%s-a%d", prefix, i), fmt.Sprintf("%s-b%d", prefix, i)
-			if lockID(t2, k) < lockID(t1, a) {
+			if db.lockID(t2, k) < db.lockID(t1, a) {
 				return a, k
 			}
 		}
@@ -65,7 +65,7 @@ func TestTablesLockInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockID(t2, k)); err != nil {
+		if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, db.lockID(t2, k)); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
@@ -77,7 +77,7 @@ func TestTablesLockInOrder(t *testing.T) {
 		held := false
 		for !held && ctx.Err() == nil {
 			var free bool
-			if err := admin.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, lockID(t1, a)).Scan(&free); err == nil {
+			if err := admin.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, db.lockID(t1, a)).Scan(&free); err == nil {
 				held = !free
 			}
 		}

@@ -729,7 +729,12 @@ func (t *txImpl) pending(mode int8, table string, keys ...string) []int64 {
 // store.SharedReads, unless this is a retry or one of the keys was
 // upgraded before (DB.upgraded).
 func (t *txImpl) readLocks(ctx context.Context, table string, keys ...string) (int8, []int64) {
-	if t.ro || t.noShared || !store.ReadsShared(ctx) {
+	return t.readLocksIn(store.ReadsShared(ctx), table, keys...)
+}
+
+// readLocksIn is readLocks of a read that is shared or not.
+func (t *txImpl) readLocksIn(shared bool, table string, keys ...string) (int8, []int64) {
+	if t.ro || t.noShared || !shared {
 		return lockExclusive, t.pending(lockExclusive, table, keys...)
 	}
 	ids := t.pending(lockShared, table, keys...)
@@ -1064,7 +1069,8 @@ func (t *txImpl) sendParts(ctx context.Context, parts []part, read func(i int, b
 }
 
 // GetTables implements store.TablesTx: the reads' locks and SELECTs in one
-// round trip, each as GetMany sends it, in the order of reads.
+// round trip, each as GetMany sends it (shared when the read is marked
+// Shared or ctx by store.SharedReads), in the order of reads.
 func (t *txImpl) GetTables(ctx context.Context, reads []store.TableKeys) ([]map[string][]byte, error) {
 	out := make([]map[string][]byte, len(reads))
 	parts := make([]part, 0, len(reads))
@@ -1075,7 +1081,7 @@ func (t *txImpl) GetTables(ctx context.Context, reads []store.TableKeys) ([]map[
 			continue
 		}
 		q := `SELECT k, v FROM kv WHERE tbl = $1 AND k = ANY($2::bytea[])`
-		mode, ids := t.readLocks(ctx, r.Table, r.Keys...)
+		mode, ids := t.readLocksIn(r.Shared || store.ReadsShared(ctx), r.Table, r.Keys...)
 		if !t.ro && mode == lockExclusive {
 			q += ` FOR UPDATE`
 		}

@@ -456,6 +456,9 @@ type queued struct {
 	// put is set on a Put's or PutMany's upsert: prelude sends a run of
 	// them as one lock statement and one upsert per table (coalesce).
 	put *queuedPut
+	// oneRow: FinishJob's DELETE (finishQueuedSQL), whose failure when it
+	// deletes no row is store.ErrConflict.
+	oneRow bool
 }
 
 // queuedPut is what coalesce needs of a queued Put or PutMany: the
@@ -611,7 +614,12 @@ func (t *txImpl) readPrelude(br pgx.BatchResults, n int, pre []queued) error {
 	t.pre = nil
 	begin := n - len(pre)
 	for i := range n {
-		if _, err := br.Exec(); err != nil {
+		_, err := br.Exec()
+		var pgErr *pgconn.PgError
+		if i >= begin && pre[i-begin].oneRow && errors.As(err, &pgErr) && pgErr.Code == "22012" {
+			err = store.ErrConflict
+		}
+		if err != nil {
 			br.Close()
 			if i < begin {
 				return wrap("begin", err)
@@ -1257,7 +1265,27 @@ func (t *txImpl) CancelJob(ctx context.Context, id string) error {
 	return nil
 }
 
+// finishQueuedSQL deletes a claimed job and fails, on the server, when it
+// deleted no row (a division by zero, SQLSTATE 22012): the server then
+// skips what was sent after it in the batch, a COMMIT too, and the
+// transaction is rolled back (readPrelude reports store.ErrConflict).
+const finishQueuedSQL = `WITH d AS (DELETE FROM jobs WHERE id = $1 AND owner = $2 RETURNING 1) SELECT 1 / (SELECT count(*) FROM d)::int`
+
+// FinishJob deletes the job if owner still holds its claim, and reports
+// store.ErrConflict otherwise. In an Update it is queued, as a write that
+// needs no answer: the DELETE goes to the server with the transaction's
+// next statement (a job's handler starts with a read: its desktops, its
+// record) or its COMMIT, and a DELETE of no row fails there
+// (finishQueuedSQL), before the statements after it run: that statement
+// returns store.ErrConflict. The handler so sees nothing of the store
+// before the claim is checked, and its effect is rolled back with the
+// claim's failure, as when FinishJob answered on its own round trip (the
+// first of every job's transaction until session 13).
 func (t *txImpl) FinishJob(ctx context.Context, id, owner string) error {
+	if t.own {
+		t.queue(nil, queued{op: "finish job " + id, sql: finishQueuedSQL, args: []any{id, owner}, oneRow: true})
+		return nil
+	}
 	tag, err := t.exec(ctx, nil, `DELETE FROM jobs WHERE id = $1 AND owner = $2`, id, owner)
 	if err != nil {
 		return wrap("finish job "+id, err)

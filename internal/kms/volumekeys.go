@@ -280,7 +280,7 @@ func (m *Module) CreateGrant(ctx context.Context, tx store.Tx, g workspaces.Gran
 	}
 	if err == nil {
 		var rec *grantRec
-		rec, err = insertGrant(ctx, tx, k, g.Grantee, g.Retiring, g.Name, g.Account, g.Operations, cons, now)
+		rec, err = insertGrant(ctx, tx, k, g.GrantID, g.Grantee, g.Retiring, g.Name, g.Account, g.Operations, cons, now)
 		if err == nil {
 			out = &CreateGrantOutput{GrantId: rec.GrantID}
 			workspaces.KeyMemoOf(ctx).Store("grant "+key3(k.Account, k.Region, k.KeyID)+"/"+rec.GrantID, rec)

@@ -772,6 +772,7 @@ func (m *Module) grantWorkspace(ctx context.Context, tx store.Tx, c *gateway.Cal
 		Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant", "RetireGrant", "DescribeKey"},
 		ContextSubset: map[string]string{"aws:workspaces:sid-directoryid": "[" + w.UserSID + "]@[" + w.DirectoryID + "]"},
 		Name:          w.WorkspaceID, CreatedBy: c.Principal.ARN, Caller: c,
+		GrantID: w.WorkspaceGrant, // chosen by writeDesktops, or none
 	})
 	if err != nil {
 		return err

@@ -184,8 +184,13 @@ func (g *grantRec) permitsChild(p *gateway.Principal, ops []string, cons *GrantC
 // waits to go to the server with the transaction's next statement (or its
 // COMMIT) instead of taking a round trip of its own. An encrypted creation
 // makes one grant per desktop while it holds the Region's count.
-func insertGrant(ctx context.Context, tx store.Tx, k *keyRec, grantee, retiring, name, issuer string, ops []string, cons *GrantConstraints, now time.Time) (*grantRec, error) {
-	id := ids.Hex(64)
+// insertGrant writes a new grant on k, of id when it is not empty (a
+// grant WorkSpaces asked for under an id it chose, GrantRequest.GrantID),
+// else of a new random id.
+func insertGrant(ctx context.Context, tx store.Tx, k *keyRec, id, grantee, retiring, name, issuer string, ops []string, cons *GrantConstraints, now time.Time) (*grantRec, error) {
+	if id == "" {
+		id = ids.Hex(64)
+	}
 	g := &grantRec{GrantID: id, KeyID: k.KeyID, KeyARN: k.ARN, Name: name, Grantee: grantee, Retiring: retiring,
 		Operations: sortedOps(ops), Constraints: cons, IssuingAccount: issuer, Created: now,
 		Token: newGrantToken(k.Account, k.Region, k.KeyID, id)}
@@ -304,7 +309,7 @@ func (m *Module) createGrant(ctx context.Context, c *gateway.Call, in *CreateGra
 		if err := dryRun(in.DryRun); err != nil {
 			return err
 		}
-		g, err := insertGrant(ctx, tx, k, *in.GranteePrincipal, ptr.Deref(in.RetiringPrincipal), ptr.Deref(in.Name), c.Account, in.Operations, in.Constraints, c.Now)
+		g, err := insertGrant(ctx, tx, k, "", *in.GranteePrincipal, ptr.Deref(in.RetiringPrincipal), ptr.Deref(in.Name), c.Account, in.Operations, in.Constraints, c.Now)
 		if err != nil {
 			return err
 		}

@@ -151,53 +151,97 @@ var _ workspaces.GrantReader = (*Module)(nil)
 
 // ReadGrants implements workspaces.GrantReader: a provisioning batch reads
 // its desktops' WorkSpaces grants into ctx's KeyMemo before their KMS calls,
-// in one GetMany per batch, shared as grantOf reads them. Their keys are
-// read as keyByARN reads them (shared, once per key, into the memo). A key
-// the calls could not use is skipped, and a grant not found is not kept:
-// the calls read them again and fail as before. Without a KeyMemo it reads
-// nothing.
-func (m *Module) ReadGrants(ctx context.Context, tx store.Tx, grants []workspaces.KeyGrant) error {
+// shared as grantOf reads them, and their keys as keyByARN reads them
+// (shared, once per key, into the memo). The reads first of the caller's
+// own (exclusive unless marked Shared), the keys and the grants go to the
+// store in one store.GetTables, in that order (the order their locks are
+// taken: the desktops, their key, its grants): one round trip on
+// store/postgres. A key the calls could not use (not found, past its
+// deletion date) is not kept, nor are its grants, and a grant not found is
+// not kept: the calls read them again and fail as before. What the memo
+// holds already is not read. Without a KeyMemo it reads only first. It
+// returns the records first found.
+func (m *Module) ReadGrants(ctx context.Context, tx store.Tx, grants []workspaces.KeyGrant, first ...store.TableKeys) ([]map[string][]byte, error) {
 	memo := workspaces.KeyMemoOf(ctx)
-	if memo == nil {
-		return nil
-	}
 	now := m.clock.Now()
-	keys := make([]string, 0, len(grants))
-	seen := make(map[string]bool, len(grants))
+	type grantKey struct{ key, memoKey string } // a grant's record key and its key's memo key
+	var keyKeys []string                        // the keys' records to read
+	keyMemo := map[string]string{}              // a key's memo key by its record key
+	var gks []grantKey
+	seen := map[string]bool{}
 	for _, g := range grants {
-		k, err := keyByARN(ctx, tx, g.Account, g.Region, g.KeyARN, now)
+		if memo == nil {
+			break
+		}
+		rf, err := parseRef(g.Account, g.Region, g.KeyARN, false)
 		if err != nil {
 			if awsproto.As(err) != nil {
 				continue // the calls answer it
 			}
-			return err
+			return nil, err
 		}
-		gk := key3(k.Account, k.Region, k.KeyID) + "/" + g.GrantID
+		kk := key3(rf.account, rf.region, rf.keyID)
+		mk := keyMemoKey(rf.account, rf.region, rf.keyID)
+		if v, ok := memo.Load(mk); ok {
+			if v.(*keyRec).deleted(now) { // as keyByARN: the calls answer it
+				continue
+			}
+		} else if _, ok := keyMemo[kk]; !ok {
+			keyMemo[kk] = mk
+			keyKeys = append(keyKeys, kk)
+		}
+		gk := kk + "/" + g.GrantID
 		if _, ok := memo.Load("grant " + gk); ok || seen[gk] {
 			continue
 		}
 		seen[gk] = true
-		keys = append(keys, gk)
+		gks = append(gks, grantKey{gk, mk})
 	}
-	if len(keys) == 0 {
-		return nil
+	if len(keyKeys) == 0 && len(gks) == 0 {
+		if len(first) == 0 {
+			return nil, nil
+		}
+		return store.GetTables(ctx, tx, first)
 	}
-	raw, err := tx.GetMany(store.SharedReads(ctx), tGrants, keys)
+	grantKeys := make([]string, len(gks))
+	for i, g := range gks {
+		grantKeys[i] = g.key
+	}
+	n := len(first)
+	reads := append(first[:n:n], store.TableKeys{Table: tKeys, Keys: keyKeys, Shared: true}, store.TableKeys{Table: tGrants, Keys: grantKeys, Shared: true})
+	got, err := store.GetTables(ctx, tx, reads)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, gk := range keys {
-		b, ok := raw[gk]
+	for _, kk := range keyKeys {
+		b, ok := got[n][kk]
+		if !ok {
+			continue // not found: the calls answer it
+		}
+		k := new(keyRec)
+		if err := store.DecodeJSON(b, k); err != nil {
+			return nil, fmt.Errorf("store: decode %s/%s: %w", tKeys, kk, err)
+		}
+		if k.deleted(now) {
+			continue // as loadKey: gone
+		}
+		memo.Store(keyMemo[kk], k)
+	}
+	for _, g := range gks {
+		b, ok := got[n+1][g.key]
 		if !ok {
 			continue
 		}
-		g := new(grantRec)
-		if err := store.DecodeJSON(b, g); err != nil {
-			return fmt.Errorf("store: decode %s/%s: %w", tGrants, gk, err)
+		if _, ok := memo.Load(g.memoKey); !ok {
+			continue // its key is not kept: the calls answer it before the grant
 		}
-		memo.Store("grant "+gk, g)
+		gr := new(grantRec)
+		if err := store.DecodeJSON(b, gr); err != nil {
+			return nil, fmt.Errorf("store: decode %s/%s: %w", tGrants, g.key, err)
+		}
+		memo.Store("grant "+g.key, gr)
 	}
-	return nil
+	return got[:n], nil
 }
 
 // CreateGrant implements workspaces.VolumeKeys. A grant asked for on a
@@ -236,7 +280,7 @@ func (m *Module) CreateGrant(ctx context.Context, tx store.Tx, g workspaces.Gran
 	}
 	if err == nil {
 		var rec *grantRec
-		rec, err = insertGrant(ctx, tx, k, g.Grantee, g.Retiring, g.Name, g.Account, g.Operations, cons, now)
+		rec, err = insertGrant(ctx, tx, k, g.GrantID, g.Grantee, g.Retiring, g.Name, g.Account, g.Operations, cons, now)
 		if err == nil {
 			out = &CreateGrantOutput{GrantId: rec.GrantID}
 			workspaces.KeyMemoOf(ctx).Store("grant "+key3(k.Account, k.Region, k.KeyID)+"/"+rec.GrantID, rec)

@@ -20,9 +20,22 @@ import (
 type countGets struct {
 	store.Tx
 	n, keys, grantReads *int
+	reads               *[]string // each read's table, and "shared" when it is
+}
+
+func (c countGets) note(ctx context.Context, table string) {
+	if c.reads == nil {
+		return
+	}
+	r := table
+	if store.ReadsShared(ctx) {
+		r += " shared"
+	}
+	*c.reads = append(*c.reads, r)
 }
 
 func (c countGets) Get(ctx context.Context, table, key string) ([]byte, error) {
+	c.note(ctx, table)
 	*c.n++
 	if table == tKeys && c.keys != nil {
 		*c.keys++
@@ -34,6 +47,7 @@ func (c countGets) Get(ctx context.Context, table, key string) ([]byte, error) {
 }
 
 func (c countGets) GetMany(ctx context.Context, table string, keys []string) (map[string][]byte, error) {
+	c.note(ctx, table)
 	*c.n += len(keys)
 	if table == tKeys && c.keys != nil {
 		*c.keys += len(keys)
@@ -62,14 +76,23 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 		keyGets int // of the key's record
 		// Reads of grants in all, and after ReadGrants (withReadGrants).
 		grantReads, grantReadsAfter int
+		// withReadGrantsAhead: the reads of its ReadGrants, in order, and
+		// what it returned of the desktops' read.
+		ahead    []string
+		desktops []map[string][]byte
 	}
 	// How the calls run: reading the store each time; with a memo; with
 	// a memo the provisioning fills first (ReadGrants, as a provisioning
 	// batch does).
+	// withReadGrantsAhead: the provisioning's calls start with a memo of
+	// their own (a provisioning batch's transaction), which ReadGrants
+	// fills with the key and the grants, read with a desktop's record in
+	// one store.GetTables (as a batch of records its creation built).
 	const (
 		plainReads = iota
 		withMemo
 		withReadGrants
+		withReadGrantsAhead
 	)
 	run := func(t *testing.T, scenario string, mode int) outcome {
 		m, db, ev := testModule(t)
@@ -129,7 +152,7 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 			if mode != plainReads {
 				ctx = workspaces.WithKeyMemo(ctx)
 			}
-			tx := countGets{stx, &o.gets, &o.keyGets, &o.grantReads}
+			tx := countGets{Tx: stx, n: &o.gets, keys: &o.keyGets, grantReads: &o.grantReads}
 			readGrants := -1
 			// The creation's check of its key (planDesktop), then
 			// WorkSpaces' grants for two desktops of one creation
@@ -144,14 +167,26 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 					Name:          ws, CreatedBy: "arn:aws:iam::111122223333:user/admin", Caller: adminCall(acct, region)})
 				answer(err)
 			}
-			if mode == withReadGrants {
+			if mode == withReadGrants || mode == withReadGrantsAhead {
 				// The provisioning batch's read of its WorkSpaces grants
 				// (the parent twice, and one that does not exist).
-				if err := m.ReadGrants(ctx, tx, []workspaces.KeyGrant{{Account: acct, Region: region, KeyARN: k.ARN, GrantID: parent},
+				grants := []workspaces.KeyGrant{{Account: acct, Region: region, KeyARN: k.ARN, GrantID: parent},
 					{Account: acct, Region: region, KeyARN: k.ARN, GrantID: parent},
-					{Account: acct, Region: region, KeyARN: k.ARN, GrantID: strings.Repeat("0", 64)}}); err != nil {
+					{Account: acct, Region: region, KeyARN: k.ARN, GrantID: strings.Repeat("0", 64)}}
+				var first []store.TableKeys
+				if mode == withReadGrantsAhead {
+					ctx = workspaces.WithKeyMemo(ctx)
+					if err := stx.Put(ctx, "test_desktops", "ws-1", []byte("{}")); err != nil {
+						t.Fatal(err)
+					}
+					first = []store.TableKeys{{Table: "test_desktops", Keys: []string{"ws-1", "ws-9"}}}
+					tx.reads = &o.ahead
+				}
+				got, err := m.ReadGrants(ctx, tx, grants, first...)
+				if err != nil {
 					t.Fatalf("%s: ReadGrants: %v", scenario, err)
 				}
+				tx.reads, o.desktops = nil, got
 				// What it kept is what the store holds.
 				gk := key3(acct, region, k.KeyID) + "/" + parent
 				v, kept := workspaces.KeyMemoOf(ctx).Load("grant " + gk)
@@ -215,10 +250,11 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 	for _, scenario := range []string{"usable", "parent retired before", "parent retired inside", "key disabled", "key pending deletion"} {
 		t.Run(scenario, func(t *testing.T) {
 			plain, memo, read := run(t, scenario, plainReads), run(t, scenario, withMemo), run(t, scenario, withReadGrants)
+			ahead := run(t, scenario, withReadGrantsAhead)
 			for _, o := range []struct {
 				name string
 				o    outcome
-			}{{"the memo", memo}, {"the memo and ReadGrants", read}} {
+			}{{"the memo", memo}, {"the memo and ReadGrants", read}, {"ReadGrants with the desktops", ahead}} {
 				if !slices.Equal(plain.answers, o.o.answers) {
 					t.Errorf("answers with %s %v; reading the store %v", o.name, o.o.answers, plain.answers)
 				}
@@ -234,6 +270,22 @@ func TestKeyMemoIsTheStore(t *testing.T) {
 			}
 			if read.keyGets != 1 {
 				t.Errorf("with ReadGrants the key was read %d times; want once, by ResolveKey", read.keyGets)
+			}
+			// Ahead of the desktops' calls, in a memo of their own: the
+			// desktops' read, the key's and the grants', in that order
+			// (the order of their locks, countKey), in one GetTables; the
+			// key is read there once, and no grant after it.
+			if want := []string{"test_desktops", tKeys + " shared", tGrants + " shared"}; !slices.Equal(ahead.ahead, want) {
+				t.Errorf("ReadGrants with the desktops read %v; want %v", ahead.ahead, want)
+			}
+			if len(ahead.desktops) != 1 || len(ahead.desktops[0]) != 1 || string(ahead.desktops[0]["ws-1"]) != "{}" {
+				t.Errorf("ReadGrants returned %q of the desktops' read; want ws-1's record", ahead.desktops)
+			}
+			if ahead.keyGets != 2 {
+				t.Errorf("with ReadGrants ahead the key was read %d times; want twice, by ResolveKey and ReadGrants", ahead.keyGets)
+			}
+			if scenario == "usable" && ahead.grantReadsAfter != 0 {
+				t.Errorf("after ReadGrants with the desktops the calls read grants %d times; want none", ahead.grantReadsAfter)
 			}
 			if memo.gets >= plain.gets {
 				t.Errorf("the memo read %d records; the store each time %d", memo.gets, plain.gets)

@@ -3,9 +3,13 @@ package store
 import "context"
 
 // TableKeys are keys of one table: one of the reads of GetTables.
+// Shared reads them as under a context marked by SharedReads (the others
+// of the call as their context says): a transaction can so read records it
+// acts on and records it only checks in one call.
 type TableKeys struct {
-	Table string
-	Keys  []string
+	Table  string
+	Keys   []string
+	Shared bool
 }
 
 // TableRecs are records of one table: one of the creations of
@@ -43,7 +47,11 @@ func GetTables(ctx context.Context, tx Tx, reads []TableKeys) ([]map[string][]by
 			out[i] = map[string][]byte{}
 			continue
 		}
-		got, err := tx.GetMany(ctx, r.Table, r.Keys)
+		rctx := ctx
+		if r.Shared {
+			rctx = SharedReads(ctx)
+		}
+		got, err := tx.GetMany(rctx, r.Table, r.Keys)
 		if err != nil {
 			return nil, err
 		}

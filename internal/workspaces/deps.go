@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/deskplane/deskplane/internal/gateway"
+	"github.com/deskplane/deskplane/internal/ids"
 	"github.com/deskplane/deskplane/internal/store"
 )
 
@@ -132,4 +133,13 @@ type GrantRequest struct {
 	// creates itself (step 2), which ride on its own grant, ParentGrantID.
 	Caller        *gateway.Call
 	ParentGrantID string
+	// GrantID is the id the grant is to get, chosen by the caller (64
+	// random hex digits, NewGrantID) so that a record can hold it before
+	// the grant is made: a creation writes its desktops with their grants'
+	// ids, once. Empty: the key service picks one. A key service that
+	// returns another id is not wrong: the caller keeps the id returned.
+	GrantID string
 }
+
+// NewGrantID returns a grant id as KMS makes them: 64 random hex digits.
+func NewGrantID() string { return ids.Hex(64) }

@@ -1564,6 +1564,11 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 	bp := encodeScratch.Get().(*[]byte)
 	scratch := (*bp)[:0]
 	for i, a := range as {
+		if a.w.VolumeKey != "" {
+			// The id its WorkSpaces grant is to get (grantWorkspace, below):
+			// the record is written once, with it.
+			a.w.WorkspaceGrant = NewGrantID()
+		}
 		var err error
 		if scratch, as[i].marks, err = a.w.appendJSONMarks(scratch); err != nil {
 			return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
@@ -1723,6 +1728,7 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 			if kctx == nil {
 				kctx = WithKeyMemo(ctx)
 			}
+			chosen := a.w.WorkspaceGrant
 			if err := m.grantWorkspace(kctx, tx, c, a.w); err != nil {
 				if _, ok := toItemError(err); !ok {
 					return nil, err
@@ -1733,12 +1739,16 @@ func (m *Module) writeDesktops(ctx context.Context, tx store.Tx, c *gateway.Call
 				}
 				continue
 			}
-			b, err := store.EncodeJSON(a.w) // with its grant
-			if err != nil {
-				return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
+			if a.w.WorkspaceGrant != chosen {
+				// The key service gave the grant an id of its own: the
+				// record is written again, with it.
+				b, err := store.EncodeJSON(a.w)
+				if err != nil {
+					return nil, fmt.Errorf("encode desktop %s: %w", a.w.WorkspaceID, err)
+				}
+				granted = append(granted, store.KV{Key: a.key, Value: b})
+				as[i].raw, as[i].marks = b, recMarks{}
 			}
-			granted = append(granted, store.KV{Key: a.key, Value: b})
-			as[i].raw, as[i].marks = b, recMarks{}
 		}
 		if err := addUserDesktop(ctx, tx, account, region, a.w, a.live); err != nil {
 			return nil, err

@@ -367,12 +367,6 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	for i, ref := range refs {
 		keys[i] = ref.Key
 	}
-	raw, err := tx.GetMany(ctx, tDesktops, keys)
-	if err != nil {
-		return err
-	}
-	// changed and autostop with room for every desktop of the batch.
-	tm := &timers{recs: make(map[string]*desktopRec, len(raw)), changed: make([]string, 0, len(refs)), room: len(refs)}
 	// The records the creation built, in the order of refs (a desktop it
 	// did not store under its first key is not among them).
 	var fresh []storedRec
@@ -380,6 +374,34 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 		fresh = m.fresh.take(refs[0].Key)
 	}
 	marked := fresh // the marks of the bytes to patch, in the order of refs
+	var raw map[string][]byte
+	gr, _ := m.keys.(GrantReader)
+	var ahead []KeyGrant
+	if gr != nil {
+		ahead = freshGrants(refs, fresh)
+	}
+	if len(ahead) > 0 {
+		// The grants of the records the creation built are known before
+		// the desktops are read: the desktops, their key and the grants
+		// are read in one round trip (store/postgres), in that order, into
+		// the batch's KeyMemo (made here, inside the job's transaction: a
+		// retry starts anew). A record read that is not the one built
+		// (written since) has its grant read below, if it is another.
+		ctx = WithKeyMemo(ctx)
+		got, err := gr.ReadGrants(ctx, tx, ahead, store.TableKeys{Table: tDesktops, Keys: keys})
+		if err != nil {
+			return err
+		}
+		raw = got[0]
+	} else {
+		var err error
+		if raw, err = tx.GetMany(ctx, tDesktops, keys); err != nil {
+			return err
+		}
+	}
+	// changed and autostop with room for every desktop of the batch.
+	tm := &timers{recs: make(map[string]*desktopRec, len(raw)), changed: make([]string, 0, len(refs)), room: len(refs)}
+	var grants []KeyGrant // the grants to read, those of the records decoded
 	for _, ref := range refs {
 		k := ref.Key
 		var s storedRec
@@ -406,29 +428,26 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 			return fmt.Errorf("decode desktop %s: %w", k, err)
 		}
 		tm.recs[k] = w
+		grants = appendGrant(grants, ref, w) // not read ahead: not the record built
 	}
 	tm.patch = raw
-	var grants []KeyGrant
-	for _, ref := range refs {
-		if w := tm.recs[ref.Key]; w != nil && w.Seq == ref.Seq && w.VolumeKey != "" && w.State == "PENDING" && w.WorkspaceGrant != "" {
-			parts := splitKey(ref.Key)
-			grants = append(grants, KeyGrant{Account: parts[0], Region: parts[1], KeyARN: w.VolumeKey, GrantID: w.WorkspaceGrant})
-		}
-	}
 	for _, w := range tm.recs {
 		if w.VolumeKey != "" && w.State == "PENDING" {
 			// The batch's encrypted desktops share one KeyMemo: their key
 			// is read once for the batch, not once per desktop (this runs
 			// inside the job's transaction, so a retry starts anew).
-			ctx = WithKeyMemo(ctx)
+			if KeyMemoOf(ctx) == nil {
+				ctx = WithKeyMemo(ctx)
+			}
 			// Their WorkSpaces grants are read into it before the first
 			// desktop's KMS calls write anything: each read sends the
 			// writes queued before it, so read one by one between the
 			// desktops they cut the batch's grants into runs of two
 			// (store/postgres sends a run of queued Puts as one lock
-			// statement and one upsert).
-			if gr, ok := m.keys.(GrantReader); ok && len(grants) > 0 {
-				if err := gr.ReadGrants(ctx, tx, grants); err != nil {
+			// statement and one upsert). What the memo holds (read with
+			// the desktops) is not read again.
+			if gr != nil && len(grants) > 0 {
+				if _, err := gr.ReadGrants(ctx, tx, grants); err != nil {
 					return err
 				}
 			}
@@ -475,6 +494,34 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	}
 	first := tm.autostop[0]
 	return m.engine.Schedule(ctx, tx, "asb/"+first.Key+"/"+strconv.FormatInt(first.Seq, 10), jobAutoStopBatch, now.Add(m.scaled(AutoStopAfter)), jobRefs(tm.autostop))
+}
+
+// appendGrant appends the WorkSpaces grant the provisioning of w (the
+// desktop of ref) checks, if it checks one: an encrypted desktop still
+// PENDING in the step of ref.
+func appendGrant(grants []KeyGrant, ref jobRef, w *desktopRec) []KeyGrant {
+	if w.Seq != ref.Seq || w.VolumeKey == "" || w.State != "PENDING" || w.WorkspaceGrant == "" {
+		return grants
+	}
+	parts := splitKey(ref.Key)
+	return append(grants, KeyGrant{Account: parts[0], Region: parts[1], KeyARN: w.VolumeKey, GrantID: w.WorkspaceGrant})
+}
+
+// freshGrants returns the grants appendGrant finds in the records a
+// creation built for the desktops of refs (fresh, in their order).
+func freshGrants(refs []jobRef, fresh []storedRec) []KeyGrant {
+	var grants []KeyGrant
+	for _, ref := range refs {
+		if len(fresh) == 0 {
+			break
+		}
+		if fresh[0].key != ref.Key {
+			continue
+		}
+		grants = appendGrant(grants, ref, fresh[0].w)
+		fresh = fresh[1:]
+	}
+	return grants
 }
 
 // applyTransition ends the step a desktop is in, if it is still the step
@@ -695,8 +742,14 @@ func (m *Module) encContext(w *desktopRec, v *volumeRec) map[string]string {
 // does not find is left out of the memo: the call that checks it reads it
 // again and fails as before. Each call still checks the key's and the
 // grant's state itself.
+//
+// first are reads of the caller's own (store.TableKeys, exclusive unless
+// marked Shared), made in the same round trip ahead of the grants' and
+// their keys' (store.GetTables, their locks first): it returns what they
+// found, as GetTables does. A provisioning batch so reads its desktops, their
+// key and their grants at once, in the order of countKey's locks.
 type GrantReader interface {
-	ReadGrants(ctx context.Context, tx store.Tx, grants []KeyGrant) error
+	ReadGrants(ctx context.Context, tx store.Tx, grants []KeyGrant, first ...store.TableKeys) ([]map[string][]byte, error)
 }
 
 // KeyGrant names a grant on a key of account in region (GrantReader).
@@ -775,6 +828,7 @@ func (m *Module) grantWorkspace(ctx context.Context, tx store.Tx, c *gateway.Cal
 		Operations:    []string{"Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant", "RetireGrant", "DescribeKey"},
 		ContextSubset: map[string]string{"aws:workspaces:sid-directoryid": "[" + w.UserSID + "]@[" + w.DirectoryID + "]"},
 		Name:          w.WorkspaceID, CreatedBy: c.Principal.ARN, Caller: c,
+		GrantID: w.WorkspaceGrant, // chosen by writeDesktops, or none
 	})
 	if err != nil {
 		return err

@@ -20,7 +20,8 @@
 // Update runs at READ COMMITTED and locks what it touches instead of using
 // SERIALIZABLE: Get takes the row lock (SELECT … FOR UPDATE), and every
 // Get/Put/Create/Delete in an Update first takes a transaction-level
-// advisory lock on a 64-bit hash of (table, key). The advisory lock also
+// advisory lock on a 64-bit hash of (schema, table, key) (DB.lockID; the
+// schema public hashes table and key alone, see lockSeedOf). The advisory lock also
 // covers keys that do not exist yet, which a row lock cannot: two updates
 // that both read "not found" and then write the key serialize instead of
 // one overwriting the other. With these locks, read-modify-write of records
@@ -52,7 +53,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"sort"
 	"strings"
@@ -82,6 +82,10 @@ type DB struct {
 	// once, not on every contended run.
 	upMu     sync.Mutex
 	upgraded map[int64]struct{}
+
+	// lockSeed starts the hash of every key's advisory lock id (lockID):
+	// the store's schema mixed in (lockSeedOf), 0 for the schema public.
+	lockSeed uint64
 }
 
 // maxUpgraded bounds DB.upgraded (it starts over when full).
@@ -159,7 +163,11 @@ var migrations = []string{
 }
 
 // migrationLock is the advisory lock key that serializes migrations across
-// nodes ("deskplan" in ASCII).
+// nodes ("deskplan" in ASCII). It is the same in every schema (unlike the
+// keys' ids, lockSeedOf): a migration takes it first and waits on no key
+// lock while it holds it, so it cannot close a wait across schemas; it only
+// makes stores opening in two schemas at once migrate one after the other,
+// and old and new nodes of one deployment keep excluding each other.
 const migrationLock int64 = 0x6465736b706c616e
 
 // updateAttempts is how many times Update runs fn when it conflicts.
@@ -195,6 +203,63 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
+// FNV-1a, 64 bits (hash/fnv's New64a), inline so that a key's lock id
+// can continue from a store's seed (DB.lockSeed).
+const (
+	fnvOffset64 uint64 = 14695981039346656037
+	fnvPrime64  uint64 = 1099511628211
+)
+
+func fnvAdd(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime64
+	}
+	return h
+}
+
+// lockSeedOf returns the seed of the advisory lock ids of a store whose
+// tables are in schema (DB.lockSeed; 0 stands for fnvOffset64).
+//
+// PostgreSQL's advisory locks belong to the database, not to a schema:
+// with ids hashed from (table, key) alone, two deployments (or two test
+// stores) in two schemas of one database took the same ids for the same
+// account, Region, directory or name. Each keeps its own lock order, but
+// the two orders interleave: a transaction of one could wait on a lock a
+// transaction of the other held while that one waited on it, a deadlock
+// across schemas (session 14: 8 of 18 OnPostgres test runs stalled, three
+// test processes side by side, each waiting on sessions of another
+// process), and with no deadlock they still slowed each other down. So the
+// schema is mixed in: every node of one deployment reads the same
+// current_schema() and computes the same ids.
+//
+// The schema public keeps the ids of the builds before (the hash of table
+// and key alone): a deployment there, the usual one, may upgrade node by
+// node, old and new nodes excluding each other as before. In any other
+// schema the ids change with this build, so its nodes must not run beside
+// nodes of an older build: stop them all, then start the new ones (the
+// README's PostgreSQL notes). Fencing by a migration would not do: a node
+// already running never reads the schema's version again.
+func lockSeedOf(schema string) uint64 {
+	if schema == "public" {
+		return 0
+	}
+	return fnvAdd(fnvOffset64, schema+"\x00")
+}
+
+// lockID is the advisory lock id of table/key in this store (lockSeed):
+// FNV-1a of the store's schema (none for public), table, a 0 byte and key.
+func (db *DB) lockID(table, key string) int64 {
+	h := db.lockSeed
+	if h == 0 {
+		h = fnvOffset64
+	}
+	h = fnvAdd(h, table)
+	h ^= 0
+	h *= fnvPrime64
+	return int64(fnvAdd(h, key))
+}
+
 // migrate applies pending migrations in one transaction under an advisory
 // lock, so concurrent Opens apply each migration exactly once.
 func (db *DB) migrate(ctx context.Context) error {
@@ -213,9 +278,11 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("postgres: migrate: create schema_migrations: %w", err)
 	}
 	var v int
-	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+	var schema string
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0), current_schema() FROM schema_migrations`).Scan(&v, &schema); err != nil {
 		return fmt.Errorf("postgres: migrate: read version: %w", err)
 	}
+	db.lockSeed = lockSeedOf(schema)
 	if v > len(migrations) {
 		return fmt.Errorf("postgres: database schema version %d is newer than this binary (%d)", v, len(migrations))
 	}
@@ -389,6 +456,9 @@ type queued struct {
 	// put is set on a Put's or PutMany's upsert: prelude sends a run of
 	// them as one lock statement and one upsert per table (coalesce).
 	put *queuedPut
+	// oneRow: FinishJob's DELETE (finishQueuedSQL), whose failure when it
+	// deletes no row is store.ErrConflict.
+	oneRow bool
 }
 
 // queuedPut is what coalesce needs of a queued Put or PutMany: the
@@ -544,7 +614,12 @@ func (t *txImpl) readPrelude(br pgx.BatchResults, n int, pre []queued) error {
 	t.pre = nil
 	begin := n - len(pre)
 	for i := range n {
-		if _, err := br.Exec(); err != nil {
+		_, err := br.Exec()
+		var pgErr *pgconn.PgError
+		if i >= begin && pre[i-begin].oneRow && errors.As(err, &pgErr) && pgErr.Code == "22012" {
+			err = store.ErrConflict
+		}
+		if err != nil {
 			br.Close()
 			if i < begin {
 				return wrap("begin", err)
@@ -649,7 +724,7 @@ func (t *txImpl) pending(mode int8, table string, keys ...string) []int64 {
 	}
 	var ids []int64
 	for _, k := range keys {
-		if id := lockID(table, k); t.locked[id] < mode {
+		if id := t.db.lockID(table, k); t.locked[id] < mode {
 			ids = append(ids, id)
 		}
 	}
@@ -662,7 +737,12 @@ func (t *txImpl) pending(mode int8, table string, keys ...string) []int64 {
 // store.SharedReads, unless this is a retry or one of the keys was
 // upgraded before (DB.upgraded).
 func (t *txImpl) readLocks(ctx context.Context, table string, keys ...string) (int8, []int64) {
-	if t.ro || t.noShared || !store.ReadsShared(ctx) {
+	return t.readLocksIn(store.ReadsShared(ctx), table, keys...)
+}
+
+// readLocksIn is readLocks of a read that is shared or not.
+func (t *txImpl) readLocksIn(shared bool, table string, keys ...string) (int8, []int64) {
+	if t.ro || t.noShared || !shared {
 		return lockExclusive, t.pending(lockExclusive, table, keys...)
 	}
 	ids := t.pending(lockShared, table, keys...)
@@ -846,15 +926,6 @@ func (t *txImpl) Delete(ctx context.Context, table, key string) error {
 	return nil
 }
 
-// lockID is the advisory lock id of table/key.
-func lockID(table, key string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(table))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	return int64(h.Sum64())
-}
-
 func byteKeys(keys []string) [][]byte {
 	out := make([][]byte, len(keys))
 	for i, k := range keys {
@@ -1006,7 +1077,8 @@ func (t *txImpl) sendParts(ctx context.Context, parts []part, read func(i int, b
 }
 
 // GetTables implements store.TablesTx: the reads' locks and SELECTs in one
-// round trip, each as GetMany sends it, in the order of reads.
+// round trip, each as GetMany sends it (shared when the read is marked
+// Shared or ctx by store.SharedReads), in the order of reads.
 func (t *txImpl) GetTables(ctx context.Context, reads []store.TableKeys) ([]map[string][]byte, error) {
 	out := make([]map[string][]byte, len(reads))
 	parts := make([]part, 0, len(reads))
@@ -1017,7 +1089,7 @@ func (t *txImpl) GetTables(ctx context.Context, reads []store.TableKeys) ([]map[
 			continue
 		}
 		q := `SELECT k, v FROM kv WHERE tbl = $1 AND k = ANY($2::bytea[])`
-		mode, ids := t.readLocks(ctx, r.Table, r.Keys...)
+		mode, ids := t.readLocksIn(r.Shared || store.ReadsShared(ctx), r.Table, r.Keys...)
 		if !t.ro && mode == lockExclusive {
 			q += ` FOR UPDATE`
 		}
@@ -1193,7 +1265,27 @@ func (t *txImpl) CancelJob(ctx context.Context, id string) error {
 	return nil
 }
 
+// finishQueuedSQL deletes a claimed job and fails, on the server, when it
+// deleted no row (a division by zero, SQLSTATE 22012): the server then
+// skips what was sent after it in the batch, a COMMIT too, and the
+// transaction is rolled back (readPrelude reports store.ErrConflict).
+const finishQueuedSQL = `WITH d AS (DELETE FROM jobs WHERE id = $1 AND owner = $2 RETURNING 1) SELECT 1 / (SELECT count(*) FROM d)::int`
+
+// FinishJob deletes the job if owner still holds its claim, and reports
+// store.ErrConflict otherwise. In an Update it is queued, as a write that
+// needs no answer: the DELETE goes to the server with the transaction's
+// next statement (a job's handler starts with a read: its desktops, its
+// record) or its COMMIT, and a DELETE of no row fails there
+// (finishQueuedSQL), before the statements after it run: that statement
+// returns store.ErrConflict. The handler so sees nothing of the store
+// before the claim is checked, and its effect is rolled back with the
+// claim's failure, as when FinishJob answered on its own round trip (the
+// first of every job's transaction until session 13).
 func (t *txImpl) FinishJob(ctx context.Context, id, owner string) error {
+	if t.own {
+		t.queue(nil, queued{op: "finish job " + id, sql: finishQueuedSQL, args: []any{id, owner}, oneRow: true})
+		return nil
+	}
 	tag, err := t.exec(ctx, nil, `DELETE FROM jobs WHERE id = $1 AND owner = $2`, id, owner)
 	if err != nil {
 		return wrap("finish job "+id, err)

@@ -286,7 +286,7 @@ func TestWritesHoldKeyLocks(t *testing.T) {
 			}
 			for _, k := range o.keys {
 				var got bool
-				if err := admin.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, lockID(tbl, k)).Scan(&got); err != nil {
+				if err := admin.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, db.lockID(tbl, k)).Scan(&got); err != nil {
 					return err
 				}
 				if got {
@@ -303,14 +303,14 @@ func TestWritesHoldKeyLocks(t *testing.T) {
 
 // tryLock reports whether another connection may take the advisory lock of
 // tbl/key now, exclusive or shared (the lock is released at once).
-func tryLock(t *testing.T, admin *pgxpool.Pool, tbl, key string, shared bool) bool {
+func tryLock(t *testing.T, db *DB, admin *pgxpool.Pool, tbl, key string, shared bool) bool {
 	t.Helper()
 	q := `SELECT pg_try_advisory_xact_lock($1)`
 	if shared {
 		q = `SELECT pg_try_advisory_xact_lock_shared($1)`
 	}
 	var got bool
-	if err := admin.QueryRow(t.Context(), q, lockID(tbl, key)).Scan(&got); err != nil {
+	if err := admin.QueryRow(t.Context(), q, db.lockID(tbl, key)).Scan(&got); err != nil {
 		t.Fatal(err)
 	}
 	return got
@@ -349,10 +349,10 @@ func TestSharedReadsLockShared(t *testing.T) {
 			if err := read.get(store.SharedReads(ctx), tx, read.k); err != nil {
 				return err
 			}
-			if tryLock(t, admin, tbl, read.k, false) {
+			if tryLock(t, db, admin, tbl, read.k, false) {
 				t.Errorf("shared %s: another connection took the key's lock exclusive", read.name)
 			}
-			if !tryLock(t, admin, tbl, read.k, true) {
+			if !tryLock(t, db, admin, tbl, read.k, true) {
 				t.Errorf("shared %s: another connection could not take the key's lock shared", read.name)
 			}
 			// Another update reads it shared meanwhile.
@@ -369,7 +369,7 @@ func TestSharedReadsLockShared(t *testing.T) {
 			if err := read.get(ctx, tx, read.k); err != nil {
 				return err
 			}
-			if tryLock(t, admin, tbl, read.k, true) {
+			if tryLock(t, db, admin, tbl, read.k, true) {
 				t.Errorf("%s after the shared one: another connection took the key's lock shared", read.name)
 			}
 			return errRollback
@@ -561,7 +561,7 @@ func TestQueuedPutsCoalesce(t *testing.T) {
 	}
 	put("q", "a", "5") // held: no lock; its value wins
 	put("q", "e", "6")
-	tx.locked[lockID("q", "u")] = lockShared // read shared: its put upgrades it first
+	tx.locked[tx.db.lockID("q", "u")] = lockShared // read shared: its put upgrades it first
 	put("q", "u", "8")
 	if err := tx.Enqueue(ctx, store.Job{ID: "j", Kind: "k"}); err != nil {
 		t.Fatal(err)
@@ -578,11 +578,11 @@ func TestQueuedPutsCoalesce(t *testing.T) {
 		case lockSQL[lockExclusive][1]:
 			var ks []string
 			for _, id := range q.args[0].([]int64) {
-				ks = append(ks, map[int64]string{lockID("q", "a"): "q/a", lockID("q", "b"): "q/b", lockID("r", "c"): "r/c", lockID("r", "d"): "r/d", lockID("q", "e"): "q/e"}[id])
+				ks = append(ks, map[int64]string{tx.db.lockID("q", "a"): "q/a", tx.db.lockID("q", "b"): "q/b", tx.db.lockID("r", "c"): "r/c", tx.db.lockID("r", "d"): "r/d", tx.db.lockID("q", "e"): "q/e"}[id])
 			}
 			got = append(got, "lock "+strings.Join(ks, ","))
 		case lockSQL[lockExclusive][0]:
-			got = append(got, fmt.Sprintf("lock1 %v", q.args[0] == lockID("q", "f")))
+			got = append(got, fmt.Sprintf("lock1 %v", q.args[0] == tx.db.lockID("q", "f")))
 		case putManySQL:
 			var kv []string
 			for i, k := range q.args[1].([][]byte) {
@@ -594,7 +594,7 @@ func TestQueuedPutsCoalesce(t *testing.T) {
 		case enqueueSQL:
 			got = append(got, "enqueue")
 		case upgradeSQL:
-			got = append(got, fmt.Sprintf("upgrade %v", q.args[0].([]int64)[0] == lockID("q", "u")))
+			got = append(got, fmt.Sprintf("upgrade %v", q.args[0].([]int64)[0] == tx.db.lockID("q", "u")))
 		default:
 			got = append(got, q.sql)
 		}
@@ -609,7 +609,7 @@ func TestQueuedPutsCoalesce(t *testing.T) {
 		"lock1 true",
 		"put q f=7",
 	}
-	if lockID("r", "d") < lockID("r", "c") {
+	if tx.db.lockID("r", "d") < tx.db.lockID("r", "c") {
 		want[0] = "lock q/a,q/b,r/d,r/c,q/e"
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -29,7 +29,7 @@ func TestTablesLockInOrder(t *testing.T) {
 	keys := func(prefix string) (string, string) {
 		for i := 0; ; i++ {
 			a, k := fmt.Sprintf("%s-a%d", prefix, i), fmt.Sprintf("%s-b%d", prefix, i)
-			if lockID(t2, k) < lockID(t1, a) {
+			if db.lockID(t2, k) < db.lockID(t1, a) {
 				return a, k
 			}
 		}
@@ -65,7 +65,7 @@ func TestTablesLockInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockID(t2, k)); err != nil {
+		if _, err := hold.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, db.lockID(t2, k)); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
@@ -77,7 +77,7 @@ func TestTablesLockInOrder(t *testing.T) {
 		held := false
 		for !held && ctx.Err() == nil {
 			var free bool
-			if err := admin.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, lockID(t1, a)).Scan(&free); err == nil {
+			if err := admin.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, db.lockID(t1, a)).Scan(&free); err == nil {
 				held = !free
 			}
 		}
@@ -92,5 +92,49 @@ func TestTablesLockInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
+	}
+}
+
+// TestTablesSharedRead checks that a read of GetTables marked Shared takes
+// its keys' locks shared and the others of the call exclusive (as GetMany
+// under a context marked store.SharedReads, or not, would): a provisioning
+// batch reads the desktops it writes and the KMS key and grants it only
+// checks in one call. The locks held are read from pg_locks while the
+// transaction is open. It fails when Shared is ignored (every lock
+// exclusive) and when it is applied to the whole call.
+func TestTablesSharedRead(t *testing.T) {
+	dsn, admin := freshSchema(t)
+	db := openDB(t, dsn)
+	b := make([]byte, 4)
+	rand.Read(b)
+	t1, t2 := "own_"+hex.EncodeToString(b), "checked_"+hex.EncodeToString(b)
+	// mode returns the mode another backend holds the advisory lock id in.
+	mode := func(ctx context.Context, id int64) string {
+		var m string
+		err := admin.QueryRow(ctx, `SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+			AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & 4294967295)::oid AND objsubid = 1`, id).Scan(&m)
+		if err != nil {
+			return "none (" + err.Error() + ")"
+		}
+		return m
+	}
+	ctx := t.Context()
+	err := db.Update(ctx, func(tx store.Tx) error {
+		_, err := store.GetTables(ctx, tx, []store.TableKeys{{Table: t1, Keys: []string{"a"}}, {Table: t2, Keys: []string{"k", "l"}, Shared: true}})
+		if err != nil {
+			return err
+		}
+		if got := mode(ctx, db.lockID(t1, "a")); got != "ExclusiveLock" {
+			t.Errorf("the read not marked Shared holds its key's lock %s, want ExclusiveLock", got)
+		}
+		for _, k := range []string{"k", "l"} {
+			if got := mode(ctx, db.lockID(t2, k)); got != "ShareLock" {
+				t.Errorf("the read marked Shared holds %s's lock %s, want ShareLock", k, got)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -62,7 +62,9 @@ func DSN(t testing.TB, settings map[string]string) string {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	params := map[string]string{"search_path": schema}
+	// application_name names the schema and the test process, so a stall's
+	// dump (serverSessions) says whose session holds a lock.
+	params := map[string]string{"search_path": schema, "application_name": fmt.Sprintf("%s/%d", schema, os.Getpid())}
 	for k, v := range settings {
 		params[k] = v
 	}
@@ -151,7 +153,7 @@ func serverSessions(w *bytes.Buffer) {
 		return
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT a.pid, a.state, pg_blocking_pids(a.pid)::text, coalesce(a.wait_event_type, ''),
+	rows, err := conn.Query(ctx, `SELECT a.pid, a.application_name, a.state, pg_blocking_pids(a.pid)::text, coalesce(a.wait_event_type, ''),
 		(SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted),
 		(SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND NOT l.granted),
 		left(regexp_replace(a.query, '\s+', ' ', 'g'), 160)
@@ -161,15 +163,15 @@ func serverSessions(w *bytes.Buffer) {
 		return
 	}
 	defer rows.Close()
-	fmt.Fprintln(w, "sessions (pid, state, blocked by, wait, advisory locks held, waited for, last statement):")
+	fmt.Fprintf(w, "sessions (pid, application (schema/process; this process is %d), state, blocked by, wait, advisory locks held, waited for, last statement):\n", os.Getpid())
 	for rows.Next() {
 		var pid int32
-		var state, blockers, wait, query string
+		var app, state, blockers, wait, query string
 		var held, waiting int64
-		if err := rows.Scan(&pid, &state, &blockers, &wait, &held, &waiting, &query); err != nil {
+		if err := rows.Scan(&pid, &app, &state, &blockers, &wait, &held, &waiting, &query); err != nil {
 			fmt.Fprintf(w, "sessions: %v\n", err)
 			return
 		}
-		fmt.Fprintf(w, "  %d %s %s %s %d %d %s\n", pid, state, blockers, wait, held, waiting, query)
+		fmt.Fprintf(w, "  %d %s %s %s %s %d %d %s\n", pid, app, state, blockers, wait, held, waiting, query)
 	}
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,9 +100,18 @@ func TestConsoleBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(srv.URL+"/console/desktops"),
 		chromedp.WaitVisible(chromedp.ID("d-"+id)),
-		chromedp.Click(chromedp.CSS("#d-"+id+" button.act-stop")),
-		chromedp.WaitVisible(chromedp.ID("desktops")),
 	); err != nil {
+		t.Fatal(err)
+	}
+	// The button posts a form answered by a redirect to the page: wait for
+	// that page to load (a Navigate while it loads aborts one of the two:
+	// net::ERR_ABORTED).
+	if resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("#d-"+id+" button.act-stop"))); err != nil {
+		t.Fatal(err)
+	} else if resp.Status != http.StatusOK {
+		t.Fatalf("Stop in the browser: the page after it answered %d", resp.Status)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("desktops"))); err != nil {
 		t.Fatal(err)
 	}
 	testserver.Eventually(t, 20*time.Second, func() bool {

@@ -47,6 +47,9 @@ type Cache struct {
 	// borrowed is whether the written maps' keys given to Update are
 	// borrowed (BorrowKeys).
 	borrowed bool
+	// last is the table of the key Update counted last (wroteTable),
+	// empty outside Update.
+	last tableCount
 }
 
 // MaxWrittenValue is the largest value a write leaves in the cache; a
@@ -323,11 +326,16 @@ func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
-	var last tableCount // the table of the last key: most keys of a group are of one table
+	// last is the table of the last key (most keys of a group are of one
+	// table), in the cache (a local captured by the loop's body would be
+	// an allocation per Update), emptied after: it may be a borrowed key's.
+	last := &c.last
+	*last = tableCount{}
+	defer func() { *last = tableCount{} }()
 	for written, ok := range updates {
 		keep := committed && ok
 		for k, v := range written {
-			c.wroteTable(k, &last)
+			c.wroteTable(k, last)
 			if IsUncached(v) {
 				// The store did not hold k: the cache holds it only as
 				// absent, which nils tells without a probe of m.

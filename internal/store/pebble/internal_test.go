@@ -1328,3 +1328,54 @@ func TestUpdateBatchIndexedWhenItReadsItsWrites(t *testing.T) {
 		t.Errorf("claim the job enqueued after the index: %+v %v", claimed, err)
 	}
 }
+
+// A writer update's GetMany answers each key as Get does, from the read
+// cache's answers for all its keys at once (LookupMany): a cached record,
+// a record the cache does not hold (read from Pebble and filled), one the
+// update wrote itself (its own write, not the cache's older value), one
+// the cache holds as absent, and one the store does not hold.
+func TestGetManyAsGets(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	err := db.Update(ctx, func(tx store.Tx) error {
+		for _, k := range []string{"a", "b", "c"} {
+			if err := tx.Put(ctx, "t", k, []byte("v1 "+k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := db.ReadCache()
+	rc.Drop(readcache.Key("t", "b")) // b: a miss
+	rc.Put(readcache.Key("t", "e"), nil)
+	keys := []string{"a", "b", "c", "e", "f", "a"}
+	want := map[string][]byte{"a": []byte("v1 a"), "b": []byte("v1 b"), "c": []byte("v2 c")}
+	err = db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Put(ctx, "t", "c", []byte("v2 c")); err != nil {
+			return err
+		}
+		got, err := tx.GetMany(ctx, "t", keys)
+		if err != nil {
+			return err
+		}
+		if v, ok, _ := rc.Get(readcache.Key("t", "b")); !ok || string(v) != "v1 b" {
+			t.Errorf("the miss of b left %q (%v) in the cache, want its record", v, ok)
+		}
+		if len(got) != len(want) {
+			t.Errorf("GetMany found %d records, want %d: %q", len(got), len(want), got)
+		}
+		for _, k := range keys {
+			v, err := tx.Get(ctx, "t", k)
+			if w, ok := want[k]; ok != (err == nil) || string(v) != string(w) || string(got[k]) != string(w) {
+				t.Errorf("%s: GetMany %q, Get %q (%v), want %q", k, got[k], v, err, w)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -47,6 +47,9 @@ type Cache struct {
 	// borrowed is whether the written maps' keys given to Update are
 	// borrowed (BorrowKeys).
 	borrowed bool
+	// last is the table of the key Update counted last (wroteTable),
+	// empty outside Update.
+	last tableCount
 }
 
 // MaxWrittenValue is the largest value a write leaves in the cache; a
@@ -82,8 +85,24 @@ func Key(table, key string) string { return table + "\x00" + key }
 
 // put holds v under k (the caller holds mu).
 func (c *Cache) put(k string, v []byte) {
-	c.del(k)
-	if len(c.m) >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
+	old, held := c.m[k]
+	c.putOver(k, old, held, v)
+}
+
+// putOver is put of a key looked up already: old is its entry when held.
+// A held key's entry is written over where it is, not deleted and inserted
+// again (a provisioning batch rewrites its 25 desktops: a probe of the map
+// each, not three).
+func (c *Cache) putOver(k string, old entry, held bool, v []byte) {
+	n := len(c.m)
+	if held {
+		n--
+		c.bytes -= len(k) + len(old.v)
+		if old.v == nil {
+			delete(c.nils, k)
+		}
+	}
+	if n >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
 		c.clearAll()
 	}
 	c.m[k] = entry{k, v}
@@ -307,10 +326,16 @@ func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
+	// last is the table of the last key (most keys of a group are of one
+	// table), in the cache (a local captured by the loop's body would be
+	// an allocation per Update), emptied after: it may be a borrowed key's.
+	last := &c.last
+	*last = tableCount{}
+	defer func() { *last = tableCount{} }()
 	for written, ok := range updates {
 		keep := committed && ok
 		for k, v := range written {
-			c.wroteTable(k)
+			c.wroteTable(k, last)
 			if IsUncached(v) {
 				// The store did not hold k: the cache holds it only as
 				// absent, which nils tells without a probe of m.
@@ -320,14 +345,15 @@ func (c *Cache) Update(committed bool, updates iter.Seq2[map[string][]byte, bool
 				continue
 			}
 			if keep && v != nil && len(v) <= MaxWrittenValue {
+				e, held := c.m[k]
 				if c.borrowed {
-					if e, ok := c.m[k]; ok {
+					if held {
 						k = e.k // the map's own string
 					} else {
 						k = strings.Clone(k)
 					}
 				}
-				c.put(k, fit(v))
+				c.putOver(k, e, held, fit(v))
 				continue
 			}
 			c.del(k)
@@ -355,17 +381,30 @@ func (c *Cache) TableVersion(table string) uint64 {
 	return 0
 }
 
+// tableCount is a table's name and its count of writes (Cache.tables).
+type tableCount struct {
+	name string
+	n    *uint64
+}
+
 // wroteTable counts a write group's write of a record (key table\x00key)
-// of its table (the caller holds mu).
-func (c *Cache) wroteTable(k string) {
+// of its table (the caller holds mu). last is the table of the key before
+// (its name may be borrowed: it lives as long as the Update): a key of the
+// same table is counted without looking for its NUL and its table in the
+// map. wroteTable sets it to k's table.
+func (c *Cache) wroteTable(k string, last *tableCount) {
+	if t := last.name; last.n != nil && len(k) > len(t) && k[len(t)] == 0 && k[:len(t)] == t {
+		*last.n++
+		return
+	}
 	if i := strings.IndexByte(k, 0); i >= 0 {
-		if n := c.tables[k[:i]]; n != nil {
-			*n++
-			return
+		n := c.tables[k[:i]]
+		if n == nil {
+			n = new(uint64)
+			c.tables[strings.Clone(k[:i])] = n
 		}
-		n := new(uint64)
-		*n = 1
-		c.tables[strings.Clone(k[:i])] = n
+		*n++
+		*last = tableCount{k[:i], n}
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -27,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/workspaces"
 	wstypes "github.com/aws/aws-sdk-go-v2/service/workspaces/types"
+	smithymw "github.com/aws/smithy-go/middleware"
 	_ "modernc.org/sqlite" // PRAGMA integrity_check on the killed server's files
 
 	"github.com/deskplane/deskplane/internal/config"
@@ -61,6 +63,17 @@ type crashDesk struct {
 	// expect is the state the last operation promises: AVAILABLE or
 	// STOPPED, or "" when that operation got no answer (either is right).
 	expect string
+	// unsure is set while an operation that got no answer may still land:
+	// on PostgreSQL a killed node's COMMIT, sent before the kill, can run
+	// after the worker has moved on, so a later DescribeWorkspaces may see
+	// the state before it and the next operation be refused by the state
+	// after it. The next answer for the desktop comes after it (its
+	// transaction waited for the row the unanswered one had locked).
+	unsure bool
+	// ops are the power operations sent to this desktop and their answers:
+	// the operation, the round and node it went to, the state it was seen
+	// in, and what came back (a failure says why expect is what it is).
+	ops []string
 }
 
 type crashCipher struct {
@@ -90,6 +103,9 @@ type crashLedger struct {
 	created  int            // desktops asked for (acknowledged or not)
 	// encrypted counts the desktops with encrypted volumes (last verified).
 	encrypted int
+	// lateRefusals lists the refusals that came after an unanswered
+	// operation on the same desktop (crashDesk.unsure), with its history.
+	lateRefusals []string
 }
 
 func newCrashLedger() *crashLedger {
@@ -285,6 +301,9 @@ func runCampaign(t *testing.T, c *crashCluster) {
 	}
 	slices.Sort(ops)
 	t.Logf("campaign done in %v; acknowledged/sent: %s", time.Since(start).Round(time.Millisecond), strings.Join(ops, ", "))
+	for _, r := range l.lateRefusals {
+		t.Logf("refused after an operation that got no answer: %s", r)
+	}
 }
 
 // integrityCheck opens a SQLite file read-only and runs PRAGMA
@@ -329,7 +348,8 @@ func crashWorker(ctx context.Context, c *crashCluster, e *env, l *crashLedger, r
 		}
 		n++
 		kill()
-		cl := clientsFor(c.nodes[rng.IntN(len(c.nodes))].URL)
+		node := rng.IntN(len(c.nodes))
+		cl := clientsFor(c.nodes[node].URL)
 		switch p := rng.IntN(100); {
 		case p < 15:
 			l.mu.Lock()
@@ -342,7 +362,7 @@ func crashWorker(ctx context.Context, c *crashCluster, e *env, l *crashLedger, r
 				crashCreate(ctx, cl, e, l, rng, w, fmt.Sprintf("c%d-%d-%d-", round, w, n))
 			}
 		case p < 55:
-			crashPower(ctx, cl, l, rng, w)
+			crashPower(ctx, cl, l, rng, w, fmt.Sprintf("round %d node %d", round, node))
 		case p < 75:
 			crashKMS(ctx, cl, l, rng)
 		default:
@@ -385,7 +405,7 @@ func crashCreate(ctx context.Context, cl crashClients, e *env, l *crashLedger, r
 // crashPower sends one power operation (a batch of one to three desktops,
 // each committed on its own) to some of the worker's desktops that are in a
 // state accepting it.
-func crashPower(ctx context.Context, cl crashClients, l *crashLedger, rng *mrand.Rand, w int) {
+func crashPower(ctx context.Context, cl crashClients, l *crashLedger, rng *mrand.Rand, w int, where string) {
 	ids := l.owned(w)
 	if len(ids) == 0 {
 		return
@@ -422,6 +442,7 @@ func crashPower(ctx context.Context, cl crashClients, l *crashLedger, rng *mrand
 	}
 	l.mu.Unlock()
 	var failed []wstypes.FailedWorkspaceChangeRequest
+	var md smithymw.Metadata // the answer's request id, to find it in the server's log
 	switch op {
 	case "start":
 		var reqs []wstypes.StartRequest
@@ -430,7 +451,7 @@ func crashPower(ctx context.Context, cl crashClients, l *crashLedger, rng *mrand
 		}
 		var out *workspaces.StartWorkspacesOutput
 		if out, err = cl.ws.StartWorkspaces(ctx, &workspaces.StartWorkspacesInput{StartWorkspaceRequests: reqs}); err == nil {
-			failed = out.FailedRequests
+			failed, md = out.FailedRequests, out.ResultMetadata
 		}
 	case "stop":
 		var reqs []wstypes.StopRequest
@@ -439,7 +460,7 @@ func crashPower(ctx context.Context, cl crashClients, l *crashLedger, rng *mrand
 		}
 		var out *workspaces.StopWorkspacesOutput
 		if out, err = cl.ws.StopWorkspaces(ctx, &workspaces.StopWorkspacesInput{StopWorkspaceRequests: reqs}); err == nil {
-			failed = out.FailedRequests
+			failed, md = out.FailedRequests, out.ResultMetadata
 		}
 	case "reboot":
 		var reqs []wstypes.RebootRequest
@@ -448,31 +469,50 @@ func crashPower(ctx context.Context, cl crashClients, l *crashLedger, rng *mrand
 		}
 		var out *workspaces.RebootWorkspacesOutput
 		if out, err = cl.ws.RebootWorkspaces(ctx, &workspaces.RebootWorkspacesInput{RebootWorkspaceRequests: reqs}); err == nil {
-			failed = out.FailedRequests
+			failed, md = out.FailedRequests, out.ResultMetadata
 		}
 	}
 	refused := failedIDs(failed)
+	reasons := map[string]string{}
+	for _, f := range failed {
+		reasons[aws.ToString(f.WorkspaceId)] = aws.ToString(f.ErrorCode) + ": " + aws.ToString(f.ErrorMessage)
+	}
+	rid, _ := awsmw.GetRequestIDMetadata(md)
 	l.count(op, err == nil)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, id := range batch {
 		desk := l.desks[id]
+		what := fmt.Sprintf("%s to %s (request %s), seen %s: ", op, where, rid, seen[id])
 		switch {
 		case err != nil:
 			// No answer: each desktop of the batch may or may not have
-			// been committed.
+			// been committed, now or a little later.
+			what += fmt.Sprintf("no answer (%v)", err)
+			desk.unsure = true
 		case refused[id]:
+			what += "refused (" + reasons[id] + ")"
 			// Refused for this desktop: nothing changed (the state it was
-			// seen in is the one to expect again).
+			// seen in is the one to expect again), unless an unanswered
+			// operation landed between the DescribeWorkspaces and this
+			// one (it is what the refusal saw: either state may follow).
 			desk.attempts[op]--
 			desk.expect = string(seen[id])
+			if desk.unsure {
+				desk.expect = ""
+				l.lateRefusals = append(l.lateRefusals, id+": "+strings.Join(desk.ops, "; ")+"; "+what)
+			}
+			desk.unsure = false
 		default:
+			what += "acknowledged"
+			desk.unsure = false
 			desk.acks[op]++
 			desk.expect = "AVAILABLE"
 			if op == "stop" {
 				desk.expect = "STOPPED"
 			}
 		}
+		desk.ops = append(desk.ops, what)
 	}
 }
 
@@ -696,7 +736,11 @@ func verifyCampaign(t *testing.T, ctx context.Context, c *crashCluster, e *env, 
 			var bad []string
 			for id, st := range listed {
 				if d := l.desks[id]; d != nil && d.expect != "" && string(st) != d.expect || d == nil && st != wstypes.WorkspaceStateAvailable {
-					bad = append(bad, fmt.Sprintf("%s %s (%s)", id, st, history(t, node, id)))
+					desc := "not in the ledger"
+					if d != nil {
+						desc = fmt.Sprintf("expected %q, attempts %v, acks %v, operations: %s", d.expect, d.attempts, d.acks, strings.Join(d.ops, "; "))
+					}
+					bad = append(bad, fmt.Sprintf("%s %s (%s; %s)", id, st, history(t, node, id), desc))
 				}
 			}
 			t.Fatalf("round %d: desktops never settled: %v", round, bad)

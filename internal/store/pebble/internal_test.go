@@ -1379,3 +1379,107 @@ func TestGetManyAsGets(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A job's due index entries are deleted with SingleDelete (tx.unindex):
+// every way a job is written, its entry moved to another time and back to
+// the same one, in one batch and in a batch lastWrites rewrites (a record
+// written twice), with flushes and compactions between, leaves exactly the
+// entries of the jobs that are claimable, no older Set of a key brought
+// back by a SingleDelete that met a newer one.
+func TestDueIndexSingleDeletes(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	t0 := time.Unix(1_000_000, 0)
+	enqueue := func(id string, due time.Time, rewrite bool) {
+		t.Helper()
+		err := db.Update(ctx, func(tx store.Tx) error {
+			if rewrite { // a record written twice: the batch goes through lastWrites
+				for _, v := range []string{`{"v":1}`, `{"v":2}`} {
+					if err := tx.Put(ctx, "t", "rec", []byte(v)); err != nil {
+						return err
+					}
+				}
+			}
+			return tx.Enqueue(ctx, store.Job{ID: id, Kind: "k", Due: due})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim := func(now time.Time, lease time.Duration, want ...string) {
+		t.Helper()
+		got, err := db.Claim(ctx, "owner", now, lease, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range got {
+			ids = append(ids, c.ID)
+		}
+		if !slices.Equal(ids, want) {
+			t.Fatalf("Claim at %v = %v, want %v", now.Sub(t0), ids, want)
+		}
+	}
+	flush := func() {
+		t.Helper()
+		if err := db.pdb.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The due index as the database holds it, and the entries wanted.
+	check := func(want ...string) {
+		t.Helper()
+		it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{duePrefix}, UpperBound: []byte{duePrefix + 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for ok := it.First(); ok; ok = it.Next() {
+			got = append(got, fmt.Sprintf("%s@%v", it.Key()[9:], time.Duration(dueTime(it.Key())-t0.UnixNano())))
+		}
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("due index = %v, want %v", got, want)
+		}
+	}
+	for _, rewrite := range []bool{false, true} {
+		// The same job enqueued again at the same time: its entry deleted
+		// and written in one batch, over an entry flushed before.
+		enqueue("a", t0.Add(time.Second), rewrite)
+		flush()
+		enqueue("a", t0.Add(time.Second), rewrite)
+		enqueue("a", t0.Add(time.Second), rewrite)
+		check("a@1s")
+		flush()
+		check("a@1s")
+		// Claimed (the entry moves to the claim's end), released back to
+		// its first time, claimed again after its claim expired.
+		claim(t0.Add(2*time.Second), time.Minute, "a")
+		if err := db.Release(ctx, "a", "owner", t0.Add(time.Second), "failed"); err != nil {
+			t.Fatal(err)
+		}
+		check("a@1s")
+		claim(t0.Add(2*time.Second), 0, "a")
+		flush()
+		claim(t0.Add(3*time.Second), time.Minute, "a")
+		enqueue("b", t0.Add(time.Second), rewrite)
+		check("b@1s", "a@1m3s")
+		flush()
+		if err := db.Update(ctx, func(tx store.Tx) error { return tx.FinishJob(ctx, "a", "owner") }); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(ctx, func(tx store.Tx) error { return tx.CancelJob(ctx, "b") }); err != nil {
+			t.Fatal(err)
+		}
+		check()
+		flush()
+		check()
+		if err := db.pdb.Compact(ctx, []byte{duePrefix}, []byte{duePrefix + 1}, false); err != nil {
+			t.Fatal(err)
+		}
+		check()
+		db.due = dueFloor{} // the next round's times are before this one's claims
+	}
+}

@@ -309,32 +309,13 @@ func (t *tx) unclaim(id string, old *job) error {
 }
 
 // unindex deletes old's due index entry, if it has one.
-//
-// It deletes it with Pebble's SingleDelete: a flush or compaction that
-// finds the entry's Set under it drops both, where a Delete's tombstone
-// stays until a compaction into the last level (most of a job's life is
-// within one memtable: its entries' Sets and tombstones were about half
-// of the tombstones each flush wrote; docs/benchmarks.md, session 15).
-// SingleDelete is only correct on a key Set once since its last deletion
-// (Pebble leaves the older of two Sets, or both, undefined). A due key
-// is: a job's entries are written only here and by index, and every
-// write of a job (putJob, claimJob, deleteJob) first deletes the entry
-// of the job as read (old), then writes at most one entry for the job as
-// written. So a job has at most one entry, old's, and index writes a key
-// that is either new or was just deleted in the same batch. Every version
-// of this store kept that order, so a store written before holds no due
-// key Set twice. lastWrites keeps a deletion before a batch's last Set
-// of a key (as a Delete), so a key's Sets stay apart in the database.
-// Job records and claims are deleted with Delete: a job's record is
-// rewritten (settle, Enqueue of an existing id) and a claim is written
-// again when an expired claim is claimed.
 func (t *tx) unindex(id string, old *job) error {
 	if old == nil {
 		return nil
 	}
 	if at, ok := old.claimable(); ok {
 		var buf [keyBuf]byte
-		if err := t.b.SingleDelete(appendDueKey(buf[:0], at, id), nil); err != nil {
+		if err := t.b.Delete(appendDueKey(buf[:0], at, id), nil); err != nil {
 			return fmt.Errorf("pebble: unindex job %s: %w", id, err)
 		}
 	}

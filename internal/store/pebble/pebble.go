@@ -632,16 +632,10 @@ func (db *DB) keepWritten(batch []*writeReq) {
 // wrote twice would reach the WAL at both values, where SQLite writes only
 // a transaction's final pages. No state an update went through on its way
 // reaches the disk (an access key's secret before it was sealed).
-//
-// A key deleted and then Set again in b keeps a deletion before its last
-// Set (a Delete): a due index key is deleted with SingleDelete, which is
-// only correct on a key Set once since its last deletion (tx.unindex), so
-// the Set before b and b's last Set must not meet.
 func lastWrites(pdb *pebble.DB, b *pebble.Batch) (*pebble.Batch, error) {
 	type op struct {
 		kind       pebble.InternalKeyKind
 		key, value []byte
-		deleted    bool // a deletion of key is before it in b
 	}
 	var ops []op
 	last := map[string]int{}
@@ -654,15 +648,11 @@ func lastWrites(pdb *pebble.DB, b *pebble.Batch) (*pebble.Batch, error) {
 		if !ok {
 			break
 		}
-		if kind != pebble.InternalKeyKindSet && kind != pebble.InternalKeyKindDelete && kind != pebble.InternalKeyKindSingleDelete {
+		if kind != pebble.InternalKeyKindSet && kind != pebble.InternalKeyKindDelete {
 			return nil, fmt.Errorf("pebble: unexpected write kind %v in an update's batch", kind)
 		}
-		deleted := false
-		if i, ok := last[string(k)]; ok {
-			deleted = ops[i].deleted || ops[i].kind != pebble.InternalKeyKindSet
-		}
 		last[string(k)] = len(ops)
-		ops = append(ops, op{kind, k, v, deleted})
+		ops = append(ops, op{kind, k, v})
 	}
 	out := pdb.NewBatch()
 	for i, o := range ops {
@@ -670,17 +660,9 @@ func lastWrites(pdb *pebble.DB, b *pebble.Batch) (*pebble.Batch, error) {
 			continue
 		}
 		var err error
-		switch o.kind {
-		case pebble.InternalKeyKindSet:
-			if o.deleted {
-				err = out.Delete(o.key, nil)
-			}
-			if err == nil {
-				err = out.Set(o.key, o.value, nil)
-			}
-		case pebble.InternalKeyKindSingleDelete:
-			err = out.SingleDelete(o.key, nil)
-		default:
+		if o.kind == pebble.InternalKeyKindSet {
+			err = out.Set(o.key, o.value, nil)
+		} else {
 			err = out.Delete(o.key, nil)
 		}
 		if err != nil {

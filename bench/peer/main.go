@@ -1298,6 +1298,11 @@ func profile(args []string) error {
 		if st1.Disk > 0 {
 			fmt.Printf("disk bytes written by the store (WAL, flushes, compactions): %d (%.0f per desktop)\n", st1.Disk-st0.Disk, float64(st1.Disk-st0.Disk)/n)
 		}
+		if f, c := st1.Flushes-st0.Flushes, st1.Compactions-st0.Compactions; f+c > 0 {
+			fl, co := st1.Flushed-st0.Flushed, st1.Compacted-st0.Compacted
+			fmt.Printf("store tables: %d flushes wrote %d bytes (%.0f per desktop), %d compactions wrote %d bytes (%.0f per desktop)\n",
+				f, fl, float64(fl)/n, c, co, float64(co)/n)
+		}
 	}
 	if *memProfile != "" {
 		if err := srv.do("mem"); err != nil {
@@ -1355,6 +1360,10 @@ type profileStats struct {
 	// WALWrites and WALSyncs are the write and sync calls on the store's
 	// WAL files (Pebble; 0: not reported).
 	WALWrites, WALSyncs uint64
+	// Flushes and Compactions count the store's flushes and compactions,
+	// Flushed and Compacted the bytes of the tables they wrote (Pebble;
+	// 0: not reported).
+	Flushes, Compactions, Flushed, Compacted int64
 }
 
 // profileServer is the child process serving deskplane, driven over its
@@ -1535,6 +1544,11 @@ func profileServe(out, memProfile string, memRate int, store, only string) error
 		}
 		if w, ok := s.Deps.Store.(interface{ WALCounts() (uint64, uint64) }); ok {
 			st.WALWrites, st.WALSyncs = w.WALCounts()
+		}
+		if w, ok := s.Deps.Store.(interface {
+			TableCounts() (int64, int64, int64, int64)
+		}); ok {
+			st.Flushes, st.Compactions, st.Flushed, st.Compacted = w.TableCounts()
 		}
 	}
 	diskWritten := func() int64 {

@@ -1081,6 +1081,11 @@ func TestDiskBytesCountsTheWALOnce(t *testing.T) {
 	if wal < 1_000_000 || tables == 0 || disk != wal+tables {
 		t.Fatalf("DiskBytes %d, want the WAL's %d and the tables' %d (%d)", disk, wal, tables, wal+tables)
 	}
+	// TableCounts: the one flush and its tables' bytes, no compaction.
+	flushes, compactions, flushed, compacted := db.TableCounts()
+	if flushes != 1 || compactions != 0 || flushed != tables || compacted != 0 {
+		t.Fatalf("TableCounts = %d flushes, %d compactions, %d and %d bytes; want 1, 0, %d and 0", flushes, compactions, flushed, compacted, tables)
+	}
 }
 
 // A flush that holds new keys of a table whose keys are appended (the

@@ -753,6 +753,18 @@ func (db *DB) DiskBytes(context.Context) (int64, error) {
 	return int64(n), nil
 }
 
+// TableCounts reports Pebble's flushes and compactions since the store
+// opened, and the bytes of the tables (and blob files) each wrote.
+// Benchmarks divide them by the desktops created (bench/peer's profile).
+func (db *DB) TableCounts() (flushes, compactions, flushed, compacted int64) {
+	m := db.pdb.Metrics()
+	for _, l := range m.Levels {
+		flushed += int64(l.TableBytesFlushed + l.BlobBytesFlushed)
+		compacted += int64(l.TableBytesCompacted + l.BlobBytesCompacted)
+	}
+	return m.Flush.Count, m.Compact.Count, flushed, compacted
+}
+
 // Get reads one committed record: from the read cache when it holds it
 // (or holds that it is absent), else from the database.
 func (db *DB) Get(ctx context.Context, table, key string) ([]byte, error) {

@@ -27,7 +27,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/deskplane/deskplane/internal/config"
@@ -850,11 +849,7 @@ type rotatingFile struct {
 	keep int
 	f    *os.File
 	size int64
-	buf  bytes.Buffer    // writeLinesBuffered's buffer, reused
-	iov  []syscall.Iovec // writeLines' vectors, reused
-	// buffered: writeLines writes through buf (tests: the path it is
-	// held equal to).
-	buffered bool
+	buf  bytes.Buffer // WriteLines' buffer, reused
 }
 
 func openRotating(path string, max int64, keep int) (*rotatingFile, error) {
@@ -885,60 +880,39 @@ func (r *rotatingFile) open() error {
 	return nil
 }
 
-// WriteLines appends lines with as few system calls as it can, rotating
-// between lines when the next one would not fit. The lines are written
-// from where they are (writeLines: one writev per up to maxLinesPerWrite
-// lines, each line and its newline a vector of their own, where the
-// system has writev), not copied into a buffer first.
+// Write appends one line, rotating first when it would exceed the size.
+// WriteLines appends lines with as few writes as it can: one per file,
+// rotating between lines when the next one would not fit.
 func (r *rotatingFile) WriteLines(lines [][]byte) error {
-	from := 0         // the first line not yet written
-	var pending int64 // the bytes of lines[from:i]
-	for i, l := range lines {
-		if p := r.size + pending; p > 0 && p+int64(len(l))+1 > r.max {
-			if err := r.writeSome(lines[from:i], pending); err != nil {
-				return err
-			}
-			from, pending = i, 0
-			if err := r.rotate(); err != nil {
-				return err
-			}
-		}
-		pending += int64(len(l)) + 1
-	}
-	return r.writeSome(lines[from:], pending)
-}
-
-// writeSome writes lines, each followed by a newline (n bytes in all),
-// at the file's end.
-func (r *rotatingFile) writeSome(lines [][]byte, n int64) error {
-	if len(lines) == 0 {
-		return nil
-	}
-	w, err := r.writeLines(lines)
-	r.size += w
-	if err == nil && w != n {
-		err = fmt.Errorf("cloudtrail: events file: wrote %d of %d bytes", w, n)
-	}
-	return err
-}
-
-// writeLinesBuffered is writeLines through one buffer and one write.
-func (r *rotatingFile) writeLinesBuffered(lines [][]byte) (int64, error) {
 	buf := &r.buf
 	buf.Reset()
 	defer func() {
 		if buf.Cap() > maxKeptBuffer {
 			*buf = bytes.Buffer{}
-		} else {
-			buf.Reset()
 		}
 	}()
+	flush := func() error {
+		if buf.Len() == 0 {
+			return nil
+		}
+		n, err := r.f.Write(buf.Bytes())
+		r.size += int64(n)
+		buf.Reset()
+		return err
+	}
 	for _, l := range lines {
+		if pending := r.size + int64(buf.Len()); pending > 0 && pending+int64(len(l))+1 > r.max {
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := r.rotate(); err != nil {
+				return err
+			}
+		}
 		buf.Write(l)
 		buf.WriteByte('\n')
 	}
-	n, err := r.f.Write(buf.Bytes())
-	return int64(n), err
+	return flush()
 }
 
 func (r *rotatingFile) rotate() error {

@@ -136,15 +136,14 @@ func (t *Trail) appendShapeValue(b []byte, i int, e *gateway.Event, eventID []by
 	}
 }
 
-// fromShape builds e's row from its shape into r, if the writer has it. r
-// is the row's place in the batch (a zero row): a row is 224 bytes,
-// and one returned by value was copied twice on its way there.
-func (t *Trail) fromShape(r *row, key []byte, e *gateway.Event) bool {
+// fromShape builds e's row from its shape, if the writer has it.
+func (t *Trail) fromShape(key []byte, e *gateway.Event) (row, bool) {
 	sh := t.shapes[string(key)]
 	if sh == nil || sh.p != e.Principal || sh.svc != e.Service {
-		return false
+		return row{}, false
 	}
 	t.shapeHits++
+	var r row
 	t.idBuf, r.eidOK = t.appendNewID(t.idBuf[:0], &r.eid)
 	eventID := t.idBuf
 	var invb [24]byte
@@ -185,5 +184,5 @@ func (t *Trail) fromShape(r *row, key []byte, e *gateway.Event) bool {
 	rkey := b[kat:len(b):len(b)]
 	r.key, r.time, r.eventID, r.requestID, r.rec, r.shape = rkey, e.Time, rkey[len(rkey)-len(eventID):], e.RequestID, rec, sh
 	r.enc, r.line = enc, enc[rec:len(enc)-1:len(enc)-1]
-	return true
+	return r, true
 }

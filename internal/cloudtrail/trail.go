@@ -667,11 +667,9 @@ func (t *Trail) appendRows(rows []row, e *gateway.Event) []row {
 	key, shaped := shapeKey(t.shapeBuf[:0], e, reqParams)
 	t.shapeBuf = key
 	if shaped && !t.noShapes {
-		rows = append(rows, row{})
-		if t.fromShape(&rows[len(rows)-1], key, e) {
-			return rows
+		if r, ok := t.fromShape(key, e); ok {
+			return append(rows, r)
 		}
-		rows = rows[:len(rows)-1]
 	}
 	// The parameters stay in paramBuf, and the response elements go to
 	// respBuf: the row copies both into the batch's arena, and nothing

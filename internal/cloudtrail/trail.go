@@ -130,14 +130,9 @@ type Trail struct {
 	eventBytes int
 	tenc       templateEncoder
 	rows       []row
-	// fileBuf holds the batch's lines of the events file, each with its
-	// newline, copied there as each event is built (its bytes still in
-	// the core's cache, where a copy at the batch's end read them back
-	// from memory); fileLens are their lengths.
-	fileBuf  []byte
-	fileLens []int
-	segments map[string]int // a batch's segment prefixes: their index in segRows
-	segRows  [][]*row
+	lines      [][]byte
+	segments   map[string]int // a batch's segment prefixes: their index in segRows
+	segRows    [][]*row
 	// The writer's caches: the userIdentity JSON of the callers seen
 	// (principals are immutable; the authenticator hands out one per
 	// access key) and the eventTime of the last second.
@@ -456,19 +451,9 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 		t.arena = make([]byte, 0, want)
 	}
 	t.touch(batch)
-	if t.file != nil && cap(t.fileBuf) < len(batch)*t.eventBytes {
-		t.fileBuf = make([]byte, 0, len(batch)*t.eventBytes)
-	}
 	rows := t.rows[:0]
 	for _, e := range batch {
-		n := len(rows)
 		rows = t.buildSafe(rows, e)
-		if t.file != nil {
-			for i := n; i < len(rows); i++ {
-				t.fileBuf = append(append(t.fileBuf, rows[i].line...), '\n')
-				t.fileLens = append(t.fileLens, len(rows[i].line)+1)
-			}
-		}
 	}
 	t.rows = rows
 	if per := len(t.arena) / len(batch); per > 0 {
@@ -518,7 +503,12 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 		}
 	}
 	if t.file != nil {
-		if err := t.file.WriteJoined(t.fileBuf, t.fileLens); err != nil {
+		lines := t.lines[:0]
+		for _, r := range rows {
+			lines = append(lines, r.line)
+		}
+		t.lines = lines
+		if err := t.file.WriteLines(lines); err != nil {
 			t.log.Error("cloudtrail: write events file", "err", err)
 		}
 	}
@@ -565,8 +555,8 @@ func sortRows(rs []*row) {
 func (t *Trail) reuse() {
 	clear(t.rows)
 	t.rows = t.rows[:0]
-	t.fileBuf = keep(t.fileBuf)
-	t.fileLens = t.fileLens[:0]
+	clear(t.lines)
+	t.lines = t.lines[:0]
 	clear(t.segments)
 	for i, v := range t.segRows {
 		clear(v)
@@ -859,6 +849,7 @@ type rotatingFile struct {
 	keep int
 	f    *os.File
 	size int64
+	buf  bytes.Buffer // WriteLines' buffer, reused
 }
 
 func openRotating(path string, max int64, keep int) (*rotatingFile, error) {
@@ -889,22 +880,28 @@ func (r *rotatingFile) open() error {
 	return nil
 }
 
-// WriteJoined appends the lines in b, each ending with its newline, whose
-// lengths (newlines included) are lens, with as few writes as it can: one
-// per file, rotating between lines when the next one would not fit.
-func (r *rotatingFile) WriteJoined(b []byte, lens []int) error {
-	from, at := 0, 0 // b[from:at] is yet to be written
+// Write appends one line, rotating first when it would exceed the size.
+// WriteLines appends lines with as few writes as it can: one per file,
+// rotating between lines when the next one would not fit.
+func (r *rotatingFile) WriteLines(lines [][]byte) error {
+	buf := &r.buf
+	buf.Reset()
+	defer func() {
+		if buf.Cap() > maxKeptBuffer {
+			*buf = bytes.Buffer{}
+		}
+	}()
 	flush := func() error {
-		if at == from {
+		if buf.Len() == 0 {
 			return nil
 		}
-		n, err := r.f.Write(b[from:at])
+		n, err := r.f.Write(buf.Bytes())
 		r.size += int64(n)
-		from = at
+		buf.Reset()
 		return err
 	}
-	for _, n := range lens {
-		if pending := r.size + int64(at-from); pending > 0 && pending+int64(n) > r.max {
+	for _, l := range lines {
+		if pending := r.size + int64(buf.Len()); pending > 0 && pending+int64(len(l))+1 > r.max {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -912,7 +909,8 @@ func (r *rotatingFile) WriteJoined(b []byte, lens []int) error {
 				return err
 			}
 		}
-		at += n
+		buf.Write(l)
+		buf.WriteByte('\n')
 	}
 	return flush()
 }

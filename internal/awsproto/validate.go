@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -58,6 +59,8 @@ type rule struct {
 	// runs is pattern matched without the regexp engine, when it is of
 	// that form (compileRuns), else nil.
 	runs *runPattern
+	// slot is the rule's entry in vstate.passed.
+	slot uint8
 }
 
 // parseRules reads the v tags of struct type t's exported members, in
@@ -70,7 +73,7 @@ func parseRules(t reflect.Type) []rule {
 			continue
 		}
 		name := lowerFirst(memberName(f))
-		r := rule{index: i, name: name, pointer: f.Type.Kind() == reflect.Pointer}
+		r := rule{index: i, name: name, pointer: f.Type.Kind() == reflect.Pointer, slot: uint8(ruleSlots.Add(1) % 16)}
 		for _, part := range splitTag(f.Tag.Get("v")) {
 			k, val, _ := strings.Cut(part, "=")
 			switch k {
@@ -152,6 +155,31 @@ type vstate struct {
 		s  string
 	}
 	next int
+	// passed holds the last string each of a few rules (by rule.slot)
+	// passed: a request's list members repeat the same ids, names and
+	// enums, and a string a rule passed passes it again.
+	passed [16]struct {
+		r *rule
+		s string
+	}
+}
+
+// ruleSlots numbers the rules parsed, for their slots in vstate.passed:
+// a struct's rules take consecutive slots.
+var ruleSlots atomic.Uint32
+
+// checkRuleString is checkString with the rule's own bounds, answering a
+// string the rule passed last in its slot at once.
+func (st *vstate) checkRuleString(r *rule, s string) *failure {
+	m := &st.passed[r.slot]
+	if m.r == r && m.s == s {
+		return nil
+	}
+	if f := checkString(r, s, r.min, r.max, st); f != nil {
+		return f
+	}
+	m.r, m.s = r, s
+	return nil
 }
 
 // vstates keeps the calls' vstates: the compiled checks take it through

@@ -274,7 +274,7 @@ func compileRule(r *rule, t reflect.Type) checkFn {
 			if s == "" {
 				return null()
 			}
-			return checkString(r, s, r.min, r.max, st)
+			return st.checkRuleString(r, s)
 		}
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		read := intReader(t.Kind())
@@ -310,7 +310,7 @@ func compileRule(r *rule, t reflect.Type) checkFn {
 				if s == "" && r.nonempty {
 					return pathMsg(emptyMsg)
 				}
-				return checkString(r, s, r.min, r.max, st)
+				return st.checkRuleString(r, s)
 			}
 		case reflect.Int, reflect.Int32, reflect.Int64:
 			read := intReader(elem.Kind())

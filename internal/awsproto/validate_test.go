@@ -215,3 +215,54 @@ func TestFastDecodableTypes(t *testing.T) {
 		t.Fatalf("interface members decode with encoding/json's numbers: %v %#v", err, v.Config)
 	}
 }
+
+// TestValidateRememberedPerRule: a string a rule passed passes that rule
+// again at once (vstate.passed), never another rule, even one sharing its
+// slot (a struct of more rules than slots), and a changed string is checked
+// again.
+func TestValidateRememberedPerRule(t *testing.T) {
+	type wide struct {
+		A  string  `json:"A" v:"pattern=^a+$"`
+		F1 string  `json:"F1" v:"max=3"`
+		F2 string  `json:"F2" v:"max=3"`
+		F3 string  `json:"F3" v:"max=3"`
+		F4 string  `json:"F4" v:"max=3"`
+		F5 string  `json:"F5" v:"max=3"`
+		F6 string  `json:"F6" v:"max=3"`
+		F7 string  `json:"F7" v:"max=3"`
+		F8 string  `json:"F8" v:"max=3"`
+		F9 string  `json:"F9" v:"max=3"`
+		G1 string  `json:"G1" v:"max=3"`
+		G2 string  `json:"G2" v:"max=3"`
+		G3 string  `json:"G3" v:"max=3"`
+		G4 string  `json:"G4" v:"max=3"`
+		G5 string  `json:"G5" v:"max=3"`
+		G6 string  `json:"G6" v:"max=3"`
+		B  *string `json:"B" v:"pattern=^b+$"`
+		C  string  `json:"C" v:"enum=aa|bb"`
+	}
+	type input struct {
+		Items []wide `json:"Items"`
+	}
+	s := func(v string) *string { return &v }
+	for _, c := range []struct {
+		items []wide
+		want  string
+	}{
+		{[]wide{{A: "aa", B: s("bb"), C: "aa"}, {A: "aa", B: s("bb"), C: "aa"}}, ""},
+		{[]wide{{A: "aa", B: s("bb")}, {A: "aa", B: s("aa")}}, "Value 'aa' at 'items.2.member.b'"},
+		{[]wide{{A: "aa", B: s("bb")}, {A: "bb", B: s("bb")}}, "Value 'bb' at 'items.2.member.a'"},
+		{[]wide{{A: "aa", B: s("bb")}, {A: "ab", B: s("bb")}}, "Value 'ab' at 'items.2.member.a'"},
+		{[]wide{{A: "aa", F1: "abc"}, {A: "aa", F1: "abcd"}}, "Value 'abcd' at 'items.2.member.f1'"},
+		{[]wide{{A: "aa", F1: "abc", G6: "abc"}, {A: "aa", F1: "abc", G6: "abcd"}}, "Value 'abcd' at 'items.2.member.g6'"},
+		{[]wide{{A: "aa", C: "aa"}, {A: "aa", C: "ab"}}, "Value 'ab' at 'items.2.member.c'"},
+	} {
+		got := Validate(&input{Items: c.items})
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%+v: Validate = %q, want a message with %q", c.items, got, c.want)
+		}
+		if want := oracleValidate(&input{Items: c.items}); got != want {
+			t.Errorf("%+v: Validate = %q, the walk %q", c.items, got, want)
+		}
+	}
+}

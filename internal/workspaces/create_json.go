@@ -28,11 +28,12 @@ func (o *createWorkspacesOut) AppendJSON(b []byte) ([]byte, error) {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, '[')
+		var runs wsRuns // the members a desktop shares with the one before are copied (wsRuns)
 		for i := range o.PendingRequests {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = o.PendingRequests[i].appendJSON(b)
+			b = o.PendingRequests[i].appendAfter(b, &runs)
 		}
 		b = append(b, ']')
 	}

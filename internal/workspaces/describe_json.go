@@ -39,27 +39,79 @@ func (o *describeWorkspacesOut) AppendJSON(b []byte) ([]byte, error) {
 }
 
 // appendJSON appends the desktop as encoding/json writes it.
-func (w *Workspace) appendJSON(b []byte) []byte {
+func (w *Workspace) appendJSON(b []byte) []byte { return w.appendAfter(b, nil) }
+
+// wsRuns is where, in the buffer being written, three runs of members of
+// the desktop written before lie (offsets from the buffer's start): the
+// members from DirectoryId to BundleId, from ErrorMessage to
+// RootVolumeEncryptionEnabled, and WorkspaceProperties. A
+// CreateWorkspaces answer's desktops share most of them (the request's
+// directory, bundle, user and state, the flags, the properties): a
+// desktop whose run's members equal its predecessor's, compared by value,
+// copies the run's bytes instead of encoding them again.
+// TestCreateOutRepeatsAsEncodingJSON holds the bytes to encoding/json's.
+type wsRuns struct {
+	prev               *Workspace
+	head, flags, props [2]int
+}
+
+// appendAfter is appendJSON, after the desktop r holds the runs of (r nil:
+// none; r.prev nil: the first), and notes this desktop's runs in r.
+func (w *Workspace) appendAfter(b []byte, r *wsRuns) []byte {
 	b = jsonenc.String(jsonenc.Field(append(b, '{'), "WorkspaceId", true), w.WorkspaceId)
-	b = jsonenc.String(jsonenc.Field(b, "DirectoryId", false), w.DirectoryId)
-	b = jsonenc.String(jsonenc.Field(b, "UserName", false), w.UserName)
-	b = optString(b, "IpAddress", w.IpAddress)
-	b = jsonenc.String(jsonenc.Field(b, "State", false), w.State)
-	b = jsonenc.String(jsonenc.Field(b, "BundleId", false), w.BundleId)
-	b = optString(b, "SubnetId", w.SubnetId)
-	b = optString(b, "ErrorMessage", w.ErrorMessage)
-	b = optString(b, "ErrorCode", w.ErrorCode)
-	b = optString(b, "ComputerName", w.ComputerName)
-	b = optString(b, "VolumeEncryptionKey", w.VolumeEncryptionKey)
-	if w.UserVolumeEncryptionEnabled != nil {
-		b = jsonenc.Bool(jsonenc.Field(b, "UserVolumeEncryptionEnabled", false), *w.UserVolumeEncryptionEnabled)
+	var p *Workspace
+	if r != nil {
+		p = r.prev
 	}
-	if w.RootVolumeEncryptionEnabled != nil {
-		b = jsonenc.Bool(jsonenc.Field(b, "RootVolumeEncryptionEnabled", false), *w.RootVolumeEncryptionEnabled)
+	if p != nil && w.DirectoryId == p.DirectoryId && w.UserName == p.UserName && w.IpAddress == p.IpAddress &&
+		w.State == p.State && w.BundleId == p.BundleId {
+		b = append(b, b[r.head[0]:r.head[1]]...)
+	} else {
+		start := len(b)
+		b = jsonenc.String(jsonenc.Field(b, "DirectoryId", false), w.DirectoryId)
+		b = jsonenc.String(jsonenc.Field(b, "UserName", false), w.UserName)
+		b = optString(b, "IpAddress", w.IpAddress)
+		b = jsonenc.String(jsonenc.Field(b, "State", false), w.State)
+		b = jsonenc.String(jsonenc.Field(b, "BundleId", false), w.BundleId)
+		if r != nil {
+			r.head = [2]int{start, len(b)}
+		}
+	}
+	b = optString(b, "SubnetId", w.SubnetId)
+	if p != nil && w.ErrorMessage == p.ErrorMessage && w.ErrorCode == p.ErrorCode && w.ComputerName == p.ComputerName &&
+		w.VolumeEncryptionKey == p.VolumeEncryptionKey && sameBool(w.UserVolumeEncryptionEnabled, p.UserVolumeEncryptionEnabled) &&
+		sameBool(w.RootVolumeEncryptionEnabled, p.RootVolumeEncryptionEnabled) {
+		b = append(b, b[r.flags[0]:r.flags[1]]...)
+	} else {
+		start := len(b)
+		b = optString(b, "ErrorMessage", w.ErrorMessage)
+		b = optString(b, "ErrorCode", w.ErrorCode)
+		b = optString(b, "ComputerName", w.ComputerName)
+		b = optString(b, "VolumeEncryptionKey", w.VolumeEncryptionKey)
+		if w.UserVolumeEncryptionEnabled != nil {
+			b = jsonenc.Bool(jsonenc.Field(b, "UserVolumeEncryptionEnabled", false), *w.UserVolumeEncryptionEnabled)
+		}
+		if w.RootVolumeEncryptionEnabled != nil {
+			b = jsonenc.Bool(jsonenc.Field(b, "RootVolumeEncryptionEnabled", false), *w.RootVolumeEncryptionEnabled)
+		}
+		if r != nil {
+			r.flags = [2]int{start, len(b)}
+		}
 	}
 	b = optString(b, "WorkspaceName", w.WorkspaceName)
-	if w.WorkspaceProperties != nil {
-		b = w.WorkspaceProperties.appendJSON(jsonenc.Field(b, "WorkspaceProperties", false))
+	if p != nil && sameProps(w.WorkspaceProperties, p.WorkspaceProperties) {
+		b = append(b, b[r.props[0]:r.props[1]]...)
+	} else {
+		start := len(b)
+		if w.WorkspaceProperties != nil {
+			b = w.WorkspaceProperties.appendJSON(jsonenc.Field(b, "WorkspaceProperties", false))
+		}
+		if r != nil {
+			r.props = [2]int{start, len(b)}
+		}
+	}
+	if r != nil {
+		r.prev = w
 	}
 	if len(w.ModificationStates) > 0 {
 		b = append(jsonenc.Field(b, "ModificationStates", false), '[')
@@ -117,4 +169,35 @@ func (w *Workspace) appendJSON(b []byte) []byte {
 // with millisecond precision.
 func epoch(b []byte, t *awsproto.Time) []byte {
 	return strconv.AppendFloat(b, float64(t.UnixMilli())/1000, 'f', -1, 64)
+}
+
+// sameProps reports whether p and q are written as the same JSON: nil
+// both, or members equal by value (Protocols nil and empty alike: neither
+// is written).
+func sameProps(p, q *WorkspaceProperties) bool {
+	if p == q {
+		return true
+	}
+	if p == nil || q == nil {
+		return false
+	}
+	if !samePtr(p.RunningMode, q.RunningMode) || !samePtr(p.RunningModeAutoStopTimeoutInMinutes, q.RunningModeAutoStopTimeoutInMinutes) ||
+		!samePtr(p.RootVolumeSizeGib, q.RootVolumeSizeGib) || !samePtr(p.UserVolumeSizeGib, q.UserVolumeSizeGib) ||
+		!samePtr(p.ComputeTypeName, q.ComputeTypeName) || !slices.Equal(p.Protocols, q.Protocols) ||
+		!samePtr(p.OperatingSystemName, q.OperatingSystemName) {
+		return false
+	}
+	g, h := p.GlobalAccelerator, q.GlobalAccelerator
+	if g == nil || h == nil {
+		return g == h
+	}
+	return samePtr(g.Mode, h.Mode) && samePtr(g.PreferredProtocol, h.PreferredProtocol)
+}
+
+// samePtr reports whether a and b are both nil or point to equal values.
+func samePtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }

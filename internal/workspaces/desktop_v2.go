@@ -546,11 +546,22 @@ func (w *desktopRec) patchProvisioned(raw []byte) []byte {
 // the zero recMarks, are not used: it looks for them as patchProvisioned
 // does.
 func (w *desktopRec) patchProvisionedAt(raw []byte, mk recMarks) []byte {
+	b, ok := w.appendProvisioned(nil, raw, mk)
+	if !ok {
+		return nil
+	}
+	return b
+}
+
+// appendProvisioned appends to dst what patchProvisionedAt returns, and
+// reports whether it could (when not, dst is returned as it was): the
+// provisioning batch patches its records into one buffer.
+func (w *desktopRec) appendProvisioned(dst, raw []byte, mk recMarks) ([]byte, bool) {
 	const pending = `,"state":"PENDING"`
 	if w.State != "AVAILABLE" || w.ErrorCode != "" || w.ErrorMessage != "" || w.UnhealthySince != nil ||
 		w.SnapshotBase == nil || w.SnapshotBase.UnixNano() != w.StateSince.UnixNano() || !w.compactable() ||
 		!compactForm(raw) {
-		return nil
+		return dst, false
 	}
 	i, j := int(mk.state), int(mk.tail)
 	if i < len(v2Prefix) || j < i+len(pending) || j+len(`,"c":`) > len(raw) ||
@@ -559,23 +570,19 @@ func (w *desktopRec) patchProvisionedAt(raw []byte, mk recMarks) []byte {
 		j = tailAt(raw)
 	}
 	if i < len(v2Prefix) || j < i+len(pending) {
-		return nil
+		return dst, false
 	}
 	eq := w.eqBits()
-	var buf [256]byte
-	tail := w.appendV2Tail(buf[:0], eq)
-	mid := raw[i+len(pending) : j]
 	const state = `,"state":"AVAILABLE"`
-	b := make([]byte, 0, len(v3Prefix)+(i-len(v2Prefix))+len(state)+len(mid)+len(tail))
 	if eq != 0 {
-		b = append(b, v3Prefix...)
+		dst = append(dst, v3Prefix...)
 	} else {
-		b = append(b, v2Prefix...)
+		dst = append(dst, v2Prefix...)
 	}
-	b = append(b, raw[len(v2Prefix):i]...)
-	b = append(b, state...)
-	b = append(b, mid...)
-	return append(b, tail...)
+	dst = append(dst, raw[len(v2Prefix):i]...)
+	dst = append(dst, state...)
+	dst = append(dst, raw[i+len(pending):j]...)
+	return w.appendV2Tail(dst, eq), true
 }
 
 // provisionPatchable reports whether a record read by a provisioning batch

@@ -461,6 +461,15 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	}
 	if len(tm.changed) > 0 {
 		recs := make([]store.KV, 0, len(tm.changed))
+		// The patched records are built in a scratch buffer and copied
+		// out at their size into one array (the read cache keeps a value
+		// as written: all of a batch's together, as writeDesktops keeps a
+		// creation's), not allocated one by one. A value is capped at its
+		// length, so that nothing appended to one can reach the next.
+		var room [25]patchedAt // a request's desktops, on the stack
+		patched := room[:0]    // recs' patched values: their index and end in scratch
+		var scratch []byte
+		var bp *[]byte
 		for _, k := range tm.changed {
 			w := tm.recs[k]
 			if raw, ok := tm.patch[k]; ok {
@@ -474,8 +483,14 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 				if len(marked) > 0 {
 					mk, marked = marked[0].marks, marked[1:]
 				}
-				if b := w.patchProvisionedAt(raw, mk); b != nil {
-					recs = append(recs, store.KV{Key: k, Value: b})
+				if bp == nil {
+					bp = encodeScratch.Get().(*[]byte)
+					scratch = (*bp)[:0]
+				}
+				var ok bool
+				if scratch, ok = w.appendProvisioned(scratch, raw, mk); ok {
+					patched = append(patched, patchedAt{rec: len(recs), end: len(scratch)})
+					recs = append(recs, store.KV{Key: k})
 					continue
 				}
 			}
@@ -484,6 +499,18 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 				return fmt.Errorf("encode desktop %s: %w", k, err)
 			}
 			recs = append(recs, store.KV{Key: k, Value: b})
+		}
+		if bp != nil {
+			buf := append(make([]byte, 0, len(scratch)), scratch...)
+			if cap(scratch) <= maxEncodeScratch {
+				*bp = scratch
+				encodeScratch.Put(bp)
+			}
+			off := 0
+			for _, p := range patched {
+				recs[p.rec].Value = buf[off:p.end:p.end]
+				off = p.end
+			}
 		}
 		if err := tx.PutMany(ctx, tDesktops, recs); err != nil {
 			return err
@@ -495,6 +522,10 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	first := tm.autostop[0]
 	return m.engine.Schedule(ctx, tx, "asb/"+first.Key+"/"+strconv.FormatInt(first.Seq, 10), jobAutoStopBatch, now.Add(m.scaled(AutoStopAfter)), jobRefs(tm.autostop))
 }
+
+// patchedAt is where a provisioning batch's patched record is: its index
+// in the batch's writes and the end of its bytes in the batch's buffer.
+type patchedAt struct{ rec, end int }
 
 // appendGrant appends the WorkSpaces grant the provisioning of w (the
 // desktop of ref) checks, if it checks one: an encrypted desktop still

@@ -116,6 +116,13 @@ func TestProvisionedPatchIsTheEncoding(t *testing.T) {
 		if at := w.patchProvisionedAt(raw, mk); !bytes.Equal(at, got) {
 			t.Fatalf("record %d, marks %+v, patched:\n%s\nwithout them:\n%s", i, mk, at, got)
 		}
+		// Appended after other bytes (the batch's buffer), the same
+		// bytes; declined, nothing appended.
+		prev := []byte("previous record")
+		app, appOK := w.appendProvisioned(prev, raw, mk)
+		if appOK != (got != nil) || !bytes.Equal(app[:len(prev)], prev) || !bytes.Equal(app[len(prev):], got) {
+			t.Fatalf("record %d: appended (%v):\n%s\npatched:\n%s", i, appOK, app, got)
+		}
 		if got == nil {
 			declined++
 			continue

@@ -461,15 +461,16 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	}
 	if len(tm.changed) > 0 {
 		recs := make([]store.KV, 0, len(tm.changed))
-		// The patched records are built in a scratch buffer and copied
-		// out at their size into one array (the read cache keeps a value
-		// as written: all of a batch's together, as writeDesktops keeps a
-		// creation's), not allocated one by one. A value is capped at its
+		// The patched records in one array of their size (the read cache
+		// keeps a value as written: all of a batch's together, as
+		// writeDesktops keeps a creation's), not allocated one by one:
+		// their tails are encoded first (they decide the size), then each
+		// record is copied in from its parts. A value is capped at its
 		// length, so that nothing appended to one can reach the next.
-		var room [25]patchedAt // a request's desktops, on the stack
-		patched := room[:0]    // recs' patched values: their index and end in scratch
-		var scratch []byte
-		var bp *[]byte
+		var room [25]patchedAt   // a request's desktops, on the stack
+		patched := room[:0]      // recs' patched values
+		var tails [25 * 128]byte // a provisioned record's tail is about 100 bytes
+		tail, size := tails[:0], 0
 		for _, k := range tm.changed {
 			w := tm.recs[k]
 			if raw, ok := tm.patch[k]; ok {
@@ -483,13 +484,11 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 				if len(marked) > 0 {
 					mk, marked = marked[0].marks, marked[1:]
 				}
-				if bp == nil {
-					bp = encodeScratch.Get().(*[]byte)
-					scratch = (*bp)[:0]
-				}
-				var ok bool
-				if scratch, ok = w.appendProvisioned(scratch, raw, mk); ok {
-					patched = append(patched, patchedAt{rec: len(recs), end: len(scratch)})
+				if pp, ok := w.provisionedParts(raw, mk); ok {
+					t0 := len(tail)
+					tail = w.appendV2Tail(tail, pp.eq)
+					patched = append(patched, patchedAt{rec: len(recs), tail: len(tail), p: pp})
+					size += pp.size(len(tail) - t0)
 					recs = append(recs, store.KV{Key: k})
 					continue
 				}
@@ -500,16 +499,14 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 			}
 			recs = append(recs, store.KV{Key: k, Value: b})
 		}
-		if bp != nil {
-			buf := append(make([]byte, 0, len(scratch)), scratch...)
-			if cap(scratch) <= maxEncodeScratch {
-				*bp = scratch
-				encodeScratch.Put(bp)
-			}
-			off := 0
+		if len(patched) > 0 {
+			buf := make([]byte, 0, size)
+			t := 0
 			for _, p := range patched {
-				recs[p.rec].Value = buf[off:p.end:p.end]
-				off = p.end
+				start := len(buf)
+				buf = p.p.appendTo(buf, tail[t:p.tail])
+				recs[p.rec].Value = buf[start:len(buf):len(buf)]
+				t = p.tail
 			}
 		}
 		if err := tx.PutMany(ctx, tDesktops, recs); err != nil {
@@ -523,9 +520,12 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	return m.engine.Schedule(ctx, tx, "asb/"+first.Key+"/"+strconv.FormatInt(first.Seq, 10), jobAutoStopBatch, now.Add(m.scaled(AutoStopAfter)), jobRefs(tm.autostop))
 }
 
-// patchedAt is where a provisioning batch's patched record is: its index
-// in the batch's writes and the end of its bytes in the batch's buffer.
-type patchedAt struct{ rec, end int }
+// patchedAt is a provisioning batch's patched record: its index in the
+// batch's writes, the end of its tail in the batch's tails, its parts.
+type patchedAt struct {
+	rec, tail int
+	p         provisioned
+}
 
 // appendGrant appends the WorkSpaces grant the provisioning of w (the
 // desktop of ref) checks, if it checks one: an encrypted desktop still

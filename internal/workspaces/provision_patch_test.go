@@ -127,6 +127,10 @@ func TestProvisionedPatchIsTheEncoding(t *testing.T) {
 			declined++
 			continue
 		}
+		// The batch sizes its array by the parts (size) before it copies.
+		if pp, ok := w.provisionedParts(raw, mk); !ok || pp.size(len(w.appendV2Tail(nil, pp.eq))) != len(got) {
+			t.Fatalf("record %d: parts found %v, size %d, patched %d bytes", i, ok, pp.size(len(w.appendV2Tail(nil, pp.eq))), len(got))
+		}
 		patched++
 		if !bytes.Equal(got, want) {
 			t.Fatalf("record %d, before:\n%s\npatched:\n%s\nencoded:\n%s", i, raw, got, want)

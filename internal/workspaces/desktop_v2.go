@@ -546,11 +546,51 @@ func (w *desktopRec) patchProvisioned(raw []byte) []byte {
 // the zero recMarks, are not used: it looks for them as patchProvisioned
 // does.
 func (w *desktopRec) patchProvisionedAt(raw []byte, mk recMarks) []byte {
-	const pending = `,"state":"PENDING"`
+	b, ok := w.appendProvisioned(nil, raw, mk)
+	if !ok {
+		return nil
+	}
+	return b
+}
+
+// appendProvisioned appends to dst what patchProvisionedAt returns, and
+// reports whether it could (when not, dst is returned as it was).
+func (w *desktopRec) appendProvisioned(dst, raw []byte, mk recMarks) ([]byte, bool) {
+	pp, ok := w.provisionedParts(raw, mk)
+	if !ok {
+		return dst, false
+	}
+	var buf [256]byte
+	tail := w.appendV2Tail(buf[:0], pp.eq)
+	if dst == nil {
+		dst = make([]byte, 0, pp.size(len(tail)))
+	}
+	return pp.appendTo(dst, tail), true
+}
+
+// provisioned is where the bytes of a record its provisioning moved on
+// come from (patchProvisionedAt): raw's members before and after its
+// state, then the tail appendV2Tail writes with eq.
+type provisioned struct {
+	raw  []byte
+	i, j int // raw's state and tail (see patchProvisionedAt)
+	eq   int
+}
+
+const (
+	provPending = `,"state":"PENDING"`
+	provState   = `,"state":"AVAILABLE"`
+)
+
+// provisionedParts finds the parts of w's provisioned bytes in raw, the
+// bytes of its record before (marked by mk), or reports that it cannot
+// (patchProvisionedAt returns nil).
+func (w *desktopRec) provisionedParts(raw []byte, mk recMarks) (provisioned, bool) {
+	const pending = provPending
 	if w.State != "AVAILABLE" || w.ErrorCode != "" || w.ErrorMessage != "" || w.UnhealthySince != nil ||
 		w.SnapshotBase == nil || w.SnapshotBase.UnixNano() != w.StateSince.UnixNano() || !w.compactable() ||
 		!compactForm(raw) {
-		return nil
+		return provisioned{}, false
 	}
 	i, j := int(mk.state), int(mk.tail)
 	if i < len(v2Prefix) || j < i+len(pending) || j+len(`,"c":`) > len(raw) ||
@@ -559,23 +599,28 @@ func (w *desktopRec) patchProvisionedAt(raw []byte, mk recMarks) []byte {
 		j = tailAt(raw)
 	}
 	if i < len(v2Prefix) || j < i+len(pending) {
-		return nil
+		return provisioned{}, false
 	}
-	eq := w.eqBits()
-	var buf [256]byte
-	tail := w.appendV2Tail(buf[:0], eq)
-	mid := raw[i+len(pending) : j]
-	const state = `,"state":"AVAILABLE"`
-	b := make([]byte, 0, len(v3Prefix)+(i-len(v2Prefix))+len(state)+len(mid)+len(tail))
-	if eq != 0 {
-		b = append(b, v3Prefix...)
+	return provisioned{raw: raw, i: i, j: j, eq: w.eqBits()}, true
+}
+
+// size is the length of the provisioned bytes with a tail of n bytes.
+func (p provisioned) size(n int) int {
+	return len(v3Prefix) + (p.i - len(v2Prefix)) + len(provState) + (p.j - p.i - len(provPending)) + n
+}
+
+// appendTo appends the provisioned bytes, with tail (appendV2Tail's with
+// p.eq), to dst.
+func (p provisioned) appendTo(dst, tail []byte) []byte {
+	if p.eq != 0 {
+		dst = append(dst, v3Prefix...)
 	} else {
-		b = append(b, v2Prefix...)
+		dst = append(dst, v2Prefix...)
 	}
-	b = append(b, raw[len(v2Prefix):i]...)
-	b = append(b, state...)
-	b = append(b, mid...)
-	return append(b, tail...)
+	dst = append(dst, p.raw[len(v2Prefix):p.i]...)
+	dst = append(dst, provState...)
+	dst = append(dst, p.raw[p.i+len(provPending):p.j]...)
+	return append(dst, tail...)
 }
 
 // provisionPatchable reports whether a record read by a provisioning batch

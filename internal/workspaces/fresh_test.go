@@ -102,6 +102,18 @@ func TestProvisioningTakesTheHandedRecordsOfItsRefs(t *testing.T) {
 		if want := i != 0 && i != 3; bytes.Contains(got, []byte(`"mg":"handed"`)) != want {
 			t.Fatalf("desktop %d: built from the handed record: %v, want %v: %s", i, !want, want, got)
 		}
+		// Each is its own record, as its encoding writes it (the batch
+		// patches the handed ones into one array, encodes the others).
+		var d desktopRec
+		if err := store.DecodeJSON(got, &d); err != nil {
+			t.Fatalf("desktop %d: %v: %s", i, err, got)
+		}
+		if want := key(acct, region, d.WorkspaceID); want != k || d.State != "AVAILABLE" {
+			t.Fatalf("desktop %d: read %s (%s) under %s", i, want, d.State, k)
+		}
+		if enc, err := store.EncodeJSON(&d); err != nil || !bytes.Equal(enc, got) {
+			t.Fatalf("desktop %d: stored\n%s\nits encoding\n%s (%v)", i, got, enc, err)
+		}
 	}
 }
 

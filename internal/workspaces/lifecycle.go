@@ -461,6 +461,16 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	}
 	if len(tm.changed) > 0 {
 		recs := make([]store.KV, 0, len(tm.changed))
+		// The patched records in one array of their size (the read cache
+		// keeps a value as written: all of a batch's together, as
+		// writeDesktops keeps a creation's), not allocated one by one:
+		// their tails are encoded first (they decide the size), then each
+		// record is copied in from its parts. A value is capped at its
+		// length, so that nothing appended to one can reach the next.
+		var room [25]patchedAt   // a request's desktops, on the stack
+		patched := room[:0]      // recs' patched values
+		var tails [25 * 128]byte // a provisioned record's tail is about 100 bytes
+		tail, size := tails[:0], 0
 		for _, k := range tm.changed {
 			w := tm.recs[k]
 			if raw, ok := tm.patch[k]; ok {
@@ -474,8 +484,12 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 				if len(marked) > 0 {
 					mk, marked = marked[0].marks, marked[1:]
 				}
-				if b := w.patchProvisionedAt(raw, mk); b != nil {
-					recs = append(recs, store.KV{Key: k, Value: b})
+				if pp, ok := w.provisionedParts(raw, mk); ok {
+					t0 := len(tail)
+					tail = w.appendV2Tail(tail, pp.eq)
+					patched = append(patched, patchedAt{rec: len(recs), tail: len(tail), p: pp})
+					size += pp.size(len(tail) - t0)
+					recs = append(recs, store.KV{Key: k})
 					continue
 				}
 			}
@@ -484,6 +498,16 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 				return fmt.Errorf("encode desktop %s: %w", k, err)
 			}
 			recs = append(recs, store.KV{Key: k, Value: b})
+		}
+		if len(patched) > 0 {
+			buf := make([]byte, 0, size)
+			t := 0
+			for _, p := range patched {
+				start := len(buf)
+				buf = p.p.appendTo(buf, tail[t:p.tail])
+				recs[p.rec].Value = buf[start:len(buf):len(buf)]
+				t = p.tail
+			}
 		}
 		if err := tx.PutMany(ctx, tDesktops, recs); err != nil {
 			return err
@@ -494,6 +518,13 @@ func (m *Module) runTransitionBatch(ctx context.Context, tx store.Tx, j store.Jo
 	}
 	first := tm.autostop[0]
 	return m.engine.Schedule(ctx, tx, "asb/"+first.Key+"/"+strconv.FormatInt(first.Seq, 10), jobAutoStopBatch, now.Add(m.scaled(AutoStopAfter)), jobRefs(tm.autostop))
+}
+
+// patchedAt is a provisioning batch's patched record: its index in the
+// batch's writes, the end of its tail in the batch's tails, its parts.
+type patchedAt struct {
+	rec, tail int
+	p         provisioned
 }
 
 // appendGrant appends the WorkSpaces grant the provisioning of w (the

@@ -116,9 +116,20 @@ func TestProvisionedPatchIsTheEncoding(t *testing.T) {
 		if at := w.patchProvisionedAt(raw, mk); !bytes.Equal(at, got) {
 			t.Fatalf("record %d, marks %+v, patched:\n%s\nwithout them:\n%s", i, mk, at, got)
 		}
+		// Appended after other bytes (the batch's buffer), the same
+		// bytes; declined, nothing appended.
+		prev := []byte("previous record")
+		app, appOK := w.appendProvisioned(prev, raw, mk)
+		if appOK != (got != nil) || !bytes.Equal(app[:len(prev)], prev) || !bytes.Equal(app[len(prev):], got) {
+			t.Fatalf("record %d: appended (%v):\n%s\npatched:\n%s", i, appOK, app, got)
+		}
 		if got == nil {
 			declined++
 			continue
+		}
+		// The batch sizes its array by the parts (size) before it copies.
+		if pp, ok := w.provisionedParts(raw, mk); !ok || pp.size(len(w.appendV2Tail(nil, pp.eq))) != len(got) {
+			t.Fatalf("record %d: parts found %v, size %d, patched %d bytes", i, ok, pp.size(len(w.appendV2Tail(nil, pp.eq))), len(got))
 		}
 		patched++
 		if !bytes.Equal(got, want) {

@@ -1010,11 +1010,9 @@ func decode(svc *Service, cbor bool, r *http.Request, body []byte, form url.Valu
 	if cbor {
 		return awsproto.DecodeCBOR(body, in, svc.ValidationCode)
 	}
-	// The body is the call's own (readBody's, or a form's JSON made here):
-	// nothing writes it again, so the decoded strings may share its bytes.
 	switch svc.Protocol {
 	case JSON:
-		return awsproto.DecodeJSONOwned(body, in, svc.ValidationCode)
+		return decodeJSONBody(body, in, svc.ValidationCode)
 	case RestJSON:
 		q := r.URL.Query()
 		if len(q) > 0 {
@@ -1032,10 +1030,22 @@ func decode(svc *Service, cbor bool, r *http.Request, body []byte, form url.Valu
 			}
 			body, _ = json.Marshal(m)
 		}
-		return awsproto.DecodeJSONOwned(body, in, svc.ValidationCode)
+		return decodeJSONBody(body, in, svc.ValidationCode)
 	default:
 		return awsproto.DecodeQuery(form, in, svc.ValidationCode)
 	}
+}
+
+// decodeJSONBody decodes a JSON body that is the call's own (readBody's,
+// or a form's JSON made by decode): nothing writes it again, so the
+// decoded strings may share its bytes (awsproto.DecodeJSONOwned). A small
+// body, which readBody reads into the call's array (callState.body), is
+// copied instead: strings of it would keep the whole call's state alive.
+func decodeJSONBody(body []byte, in any, validationCode string) error {
+	if cap(body) <= smallBody {
+		return awsproto.DecodeJSON(body, in, validationCode)
+	}
+	return awsproto.DecodeJSONOwned(body, in, validationCode)
 }
 
 // payloads holds response buffers of outputs that encode themselves

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	gojson "github.com/goccy/go-json"
 )
@@ -20,9 +21,29 @@ const MaxBody = 1 << 20
 // validates it. An empty body is an empty object. Errors are *Error with
 // code validationCode (the service's own code for schema errors).
 func DecodeJSON(body []byte, in any, validationCode string) error {
+	return decodeJSON(body, false, in, validationCode)
+}
+
+// DecodeJSONOwned is DecodeJSON of a body its caller hands over: nothing
+// writes its bytes again (they are neither reused nor pooled), so the
+// strings decoded from it may share them. A FastJSON input's strings then
+// are slices of body, where DecodeJSON gives them a copy of it.
+func DecodeJSONOwned(body []byte, in any, validationCode string) error {
+	return decodeJSON(body, true, in, validationCode)
+}
+
+func decodeJSON(body []byte, owned bool, in any, validationCode string) error {
 	body = bytes.TrimSpace(body)
-	if f, ok := in.(FastJSON); ok && len(body) > 0 && f.DecodeJSONFast(body) {
-		body = nil
+	if f, ok := in.(FastJSON); ok && len(body) > 0 {
+		var s string
+		if owned {
+			s = unsafe.String(unsafe.SliceData(body), len(body))
+		} else {
+			s = string(body)
+		}
+		if f.DecodeJSONFast(s) {
+			body = nil
+		}
 	}
 	if len(body) > 0 && !decodeFast(body, in) {
 		if err := decodeStd(body, in, validationCode); err != nil {
@@ -38,9 +59,10 @@ func DecodeJSON(body []byte, in any, validationCode string) error {
 // FastJSON is an input type with a decoder of its own for the bodies
 // clients send. DecodeJSONFast reports whether it decoded body to exactly
 // what the general decoding gives; when it reports false it has left the
-// value zero, and the general decoding runs.
+// value zero, and the general decoding runs. The strings it decodes may be
+// slices of body (DecodeJSONOwned's body's bytes, or DecodeJSON's copy).
 type FastJSON interface {
-	DecodeJSONFast(body []byte) bool
+	DecodeJSONFast(body string) bool
 }
 
 // decodeStd decodes body into in with encoding/json, whose errors the

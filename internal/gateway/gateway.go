@@ -502,7 +502,8 @@ const smallBody = 188
 // bytes would (one past the limit tells a body over it), into a buffer of
 // the declared length when the request declares one within the limit
 // (io.ReadAll starts at 512 bytes and grows), or into small when that
-// length fits in it.
+// length fits in it. Nothing writes the bytes it returns again: the
+// strings decode gives the handler share them (awsproto.DecodeJSONOwned).
 func readBody(r *http.Request, limit int64, small []byte) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return []byte{}, nil
@@ -1011,7 +1012,7 @@ func decode(svc *Service, cbor bool, r *http.Request, body []byte, form url.Valu
 	}
 	switch svc.Protocol {
 	case JSON:
-		return awsproto.DecodeJSON(body, in, svc.ValidationCode)
+		return decodeJSONBody(body, in, svc.ValidationCode)
 	case RestJSON:
 		q := r.URL.Query()
 		if len(q) > 0 {
@@ -1029,10 +1030,22 @@ func decode(svc *Service, cbor bool, r *http.Request, body []byte, form url.Valu
 			}
 			body, _ = json.Marshal(m)
 		}
-		return awsproto.DecodeJSON(body, in, svc.ValidationCode)
+		return decodeJSONBody(body, in, svc.ValidationCode)
 	default:
 		return awsproto.DecodeQuery(form, in, svc.ValidationCode)
 	}
+}
+
+// decodeJSONBody decodes a JSON body that is the call's own (readBody's,
+// or a form's JSON made by decode): nothing writes it again, so the
+// decoded strings may share its bytes (awsproto.DecodeJSONOwned). A small
+// body, which readBody reads into the call's array (callState.body), is
+// copied instead: strings of it would keep the whole call's state alive.
+func decodeJSONBody(body []byte, in any, validationCode string) error {
+	if cap(body) <= smallBody {
+		return awsproto.DecodeJSON(body, in, validationCode)
+	}
+	return awsproto.DecodeJSONOwned(body, in, validationCode)
 }
 
 // payloads holds response buffers of outputs that encode themselves

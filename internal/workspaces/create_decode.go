@@ -4,7 +4,7 @@ import "unicode/utf8"
 
 // DecodeJSONFast decodes a CreateWorkspaces body in the form SDKs write it
 // and reports whether it did (awsproto.FastJSON). Every string is sliced
-// from one copy of the body, and the pointers and lists of a request's
+// from body (the gateway's, given up to DecodeJSONOwned: not copied), and the pointers and lists of a request's
 // desktops come from a few shared blocks: about 12 allocations per desktop
 // fewer than the general decoder. It refuses anything it does not expect
 // (a string with an escape or invalid UTF-8, null, an unknown, repeated or
@@ -13,8 +13,8 @@ import "unicode/utf8"
 // decode or to tell what is wrong. TestCreateDecodeAsTheDecoder and
 // FuzzCreateDecodeAgrees hold what it accepts to the general decoder's
 // values.
-func (in *createWorkspacesIn) DecodeJSONFast(body []byte) bool {
-	d := createDecoder{s: string(body)}
+func (in *createWorkspacesIn) DecodeJSONFast(body string) bool {
+	d := createDecoder{s: body}
 	if !d.top(in) {
 		*in = createWorkspacesIn{}
 		return false

@@ -23,7 +23,7 @@ type generalCreateIn createWorkspacesIn
 func checkCreateDecode(t *testing.T, body []byte) bool {
 	t.Helper()
 	var fast createWorkspacesIn
-	ok := fast.DecodeJSONFast(bytes.TrimSpace(body))
+	ok := fast.DecodeJSONFast(string(bytes.TrimSpace(body)))
 	if !ok && !reflect.DeepEqual(fast, createWorkspacesIn{}) {
 		t.Fatalf("refused %q but left %+v", body, fast)
 	}

@@ -349,13 +349,23 @@ func BenchmarkValidateCreateInput(b *testing.B) {
 
 // BenchmarkDecodeCreateRequest decodes and validates a CreateWorkspaces
 // request of 25 desktops, as the gateway does.
+// BenchmarkDecodeCreateRequest: DecodeJSON (the body copied) and
+// DecodeJSONOwned (the gateway's: the strings share the body).
 func BenchmarkDecodeCreateRequest(b *testing.B) {
 	data := createRequestBody()
-	for b.Loop() {
-		var in createWorkspacesIn
-		if err := awsproto.DecodeJSON(data, &in, "ValidationException"); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name   string
+		decode func([]byte, any, string) error
+	}{{"copied", awsproto.DecodeJSON}, {"owned", awsproto.DecodeJSONOwned}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var in createWorkspacesIn
+				if err := bc.decode(data, &in, "ValidationException"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -30,9 +30,6 @@ type Cache struct {
 	// held key again under the key string the map holds, without making
 	// its own (BorrowKeys).
 	m map[string]entry
-	// room is the entries m was made with room for, full the room it
-	// gets once it fills that (see New).
-	room, full int
 	// nils holds the keys m holds as absent (a nil value): a key an update
 	// created (Uncached) is in m only if it is here, so its write needs no
 	// probe of m, a cache miss, while nils is empty or lacks it.
@@ -62,39 +59,19 @@ const MaxWrittenValue = 16 << 10
 // New returns a cache of at most max entries and maxBytes bytes of keys
 // and values.
 //
-// Its map is made with room for startEntries, and made again with room for
-// max entries (up to presizeEntries) once it holds that many: grown one
-// insert at a time, it rehashed every entry at each doubling of its tables,
-// on the store's single writer (the first 40,000 desktops created spent
-// about 1 µs each in the rehashes); now its first startEntries are copied
-// once. When the cache starts over, the map keeps its room (clear does not
-// shrink it), so this is the room it reaches anyway once full. A cache that
-// holds few records (a server with few desktops) does not keep the full
-// room's megabytes live from the start: the collector would scan them in
-// every cycle, and the heap's goal, five times the live heap at serve's
-// GOGC=400, would grow with them (docs/benchmarks.md, session 16).
+// Its map is made with room for max entries (up to presizeEntries): grown
+// one insert at a time, it rehashed every entry at each doubling of its
+// tables, on the store's single writer (the first 40,000 desktops created
+// spent about 1 µs each in the rehashes). When the cache starts over, the
+// map keeps its room (clear does not shrink it), so this is the room it
+// reaches anyway once full.
 func New(max, maxBytes int) *Cache {
-	full := min(max, presizeEntries)
-	room := min(full, startEntries)
-	return &Cache{m: make(map[string]entry, room), room: room, full: full, nils: map[string]struct{}{}, max: max, maxBytes: maxBytes, tables: map[string]*uint64{}}
+	return &Cache{m: make(map[string]entry, min(max, presizeEntries)), nils: map[string]struct{}{}, max: max, maxBytes: maxBytes, tables: map[string]*uint64{}}
 }
 
 // presizeEntries bounds the room New makes in a cache's map (the embedded
 // stores' default bound, 100,000 entries, is under it: about 5 MiB).
 const presizeEntries = 1 << 17
-
-// startEntries is the room a cache's map is made with (about 64 KiB).
-const startEntries = 1 << 10
-
-// growToFull makes m again with its full room, holding what it holds (the
-// caller holds mu).
-func (c *Cache) growToFull() {
-	m := make(map[string]entry, c.full)
-	for k, e := range c.m {
-		m[k] = e
-	}
-	c.m, c.room = m, c.full
-}
 
 // entry is a value held and the key it is held under (the map's own key
 // string).
@@ -127,9 +104,6 @@ func (c *Cache) putOver(k string, old entry, held bool, v []byte) {
 	}
 	if n >= c.max || c.bytes+len(k)+len(v) > c.maxBytes {
 		c.clearAll()
-	}
-	if !held && len(c.m) >= c.room && c.room < c.full {
-		c.growToFull()
 	}
 	c.m[k] = entry{k, v}
 	if v == nil {

@@ -405,6 +405,14 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, rec *requestReco
 	*ev = Event{RequestID: reqID, Time: start, Service: svc, Operation: opName, SourceIP: c.SourceIP, UserAgent: c.UserAgent}
 	rec.call = c
 	out, err := g.runSafe(ctx, r, body, c, opName, ev, pre)
+	// The call is authenticated or refused: its state before the body is
+	// dropped. The audit event lives in st until CloudTrail has written it
+	// (Record queues it), and the request as sigv4 parsed it holds the
+	// *http.Request: its header map, its strings and its context would
+	// stay live with the event, and the heap's goal grow with them (five
+	// times the live heap at serve's GOGC=400; docs/benchmarks.md, session
+	// 16). The secret goes with it.
+	st.pre = preAuth{}
 	if err != nil {
 		ae := awsproto.As(err)
 		if ae == nil {

@@ -341,7 +341,7 @@ func (o Options) EmbeddedKind() string {
 func openAuditStore(ctx context.Context, o Options) (store.Store, error) {
 	if o.EmbeddedKind() == "pebble" {
 		return pebble.Open(ctx, filepath.Join(o.DataDir, "pebble", "cloudtrail"),
-			pebble.Options{CacheBytes: 16 << 20, MemTableBytes: 16 << 20, ReadCacheEntries: 10000, ReadCacheBytes: 16 << 20, SyncCommits: true})
+			pebble.Options{CacheBytes: 16 << 20, MemTableBytes: 16 << 20, ReadCacheEntries: 10000, ReadCacheBytes: 16 << 20})
 	}
 	return sqlite.Open(ctx, filepath.Join(o.DataDir, "cloudtrail.db"))
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -1199,53 +1198,6 @@ func TestWriterCounts(t *testing.T) {
 	}
 	if w-w0 < 1 || f-f0 < 1 {
 		t.Errorf("WAL file counts after one Update: %d writes, %d syncs, want 1 or more each", w-w0, f-f0)
-	}
-}
-
-// Under Options.SyncCommits every Update's batch is committed with a sync
-// of its own and the flusher adds none: each Update is one WAL file sync
-// (a commit without a sync, left uncounted for the flusher, would leave
-// it not durable when Update returns), and the store reads it back after
-// it is reopened.
-func TestSyncCommitsSyncEachUpdate(t *testing.T) {
-	ctx := t.Context()
-	dir := filepath.Join(t.TempDir(), "pebble")
-	db, err := Open(ctx, dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20, SyncCommits: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		_, _, s0 := db.WriterCounts()
-		_, f0 := db.WALCounts()
-		k := strconv.Itoa(i)
-		if err := db.Update(ctx, func(tx store.Tx) error { return tx.Put(ctx, "d", k, []byte("v"+k)) }); err != nil {
-			t.Fatal(err)
-		}
-		_, _, s := db.WriterCounts()
-		_, f := db.WALCounts()
-		if s-s0 != 1 || f-f0 != 1 {
-			t.Fatalf("Update %d: %d syncs counted by the writer, %d WAL file syncs, want 1 and 1", i, s-s0, f-f0)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err = Open(ctx, dir, Options{CacheBytes: 8 << 20, MemTableBytes: 4 << 20, SyncCommits: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for i := range 3 {
-		k := strconv.Itoa(i)
-		if err := db.View(ctx, func(tx store.Tx) error {
-			v, err := tx.Get(ctx, "d", k)
-			if err == nil && string(v) != "v"+k {
-				err = fmt.Errorf("got %q", v)
-			}
-			return err
-		}); err != nil {
-			t.Fatalf("record %s after reopening: %v", k, err)
-		}
 	}
 }
 

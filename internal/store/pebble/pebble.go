@@ -57,14 +57,6 @@ type Options struct {
 	// ReadCacheEntries and ReadCacheBytes bound the read cache of
 	// committed records (default 100,000 and 64 MiB).
 	ReadCacheEntries, ReadCacheBytes int
-	// SyncCommits commits each update's batch with a WAL sync of its own
-	// (Pebble's Sync), where the writer otherwise commits the group's
-	// batches without one and the flusher syncs once for the group: one
-	// pass through Pebble's commit pipeline per update instead of two. It
-	// is for a store with one writer that waits on each of its updates
-	// (the CloudTrail audit store: a group there is one update), where the
-	// group's sync is that update's own.
-	SyncCommits bool
 }
 
 func (o Options) withDefaults() Options {
@@ -103,13 +95,9 @@ type DB struct {
 	// own: what it read was committed by a group synced before it).
 	commits atomic.Uint64
 	synced  uint64 // flusher only
-	// syncCommits is Options.SyncCommits: a batch committed with its own
-	// sync is not counted in commits (the flusher has nothing to sync).
-	syncCommits bool
 
 	// groups, updates and syncs count the writer's groups, the updates it
-	// ran in them and the syncs of the WAL (WriterCounts): the flusher's,
-	// or under syncCommits the writer's synced commits.
+	// ran in them and the flusher's syncs of the WAL (WriterCounts).
 	groups, updates, syncs atomic.Uint64
 	wal                    *walCounts // the WAL files' writes and syncs
 
@@ -258,7 +246,7 @@ func Open(ctx context.Context, dir string, o Options) (*DB, error) {
 	}
 	db := &DB{pdb: pdb, lock: lock, cache: readcache.New(o.ReadCacheEntries, o.ReadCacheBytes),
 		queue: group.NewQueue[*tx]("pebble", maxGroup), flushes: make(chan []*writeReq, maxGroup),
-		stopped: make(chan struct{}), flDone: make(chan struct{}), dirty: map[string]bool{}, wal: wal, syncCommits: o.SyncCommits}
+		stopped: make(chan struct{}), flDone: make(chan struct{}), dirty: map[string]bool{}, wal: wal}
 	db.cache.BorrowKeys() // the writer's keys are in DB.wkeys
 	db.committed = &readcache.Committed{Cache: db.cache, Source: committedSource{db}}
 	// The store's goroutines outlive every request: a panic in one is logged
@@ -532,15 +520,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 				cb, r.Err = lastWrites(db.pdb, b)
 			}
 			if r.Err == nil {
-				if db.syncCommits {
-					if err := cb.Commit(pebble.Sync); err != nil {
-						// As after a failed sync: acknowledge nothing from now on.
-						r.Err = fmt.Errorf("pebble: commit: %w", err)
-						db.broken.Set(r.Err)
-					} else {
-						db.syncs.Add(1)
-					}
-				} else if err := cb.Commit(pebble.NoSync); err != nil {
+				if err := cb.Commit(pebble.NoSync); err != nil {
 					r.Err = fmt.Errorf("pebble: commit: %w", err)
 				} else {
 					db.commits.Add(1)

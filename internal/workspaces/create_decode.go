@@ -4,11 +4,12 @@ import "unicode/utf8"
 
 // DecodeJSONFast decodes a CreateWorkspaces body in the form SDKs write it
 // and reports whether it did (awsproto.FastJSON). Every string is sliced
-// from body (the gateway's, given up to DecodeJSONOwned: not copied), and the pointers and lists of a request's
-// desktops come from a few shared blocks: about 12 allocations per desktop
-// fewer than the general decoder. It refuses anything it does not expect
-// (a string with an escape or invalid UTF-8, null, an unknown, repeated or
-// differently cased key, a number other than a plain integer, any other
+// from body (the gateway's, handed over by DecodeJSONOwned: not copied),
+// and the pointers and lists of a request's desktops come from a few
+// shared blocks: about 12 allocations per desktop fewer than the general
+// decoder. It refuses anything it does not expect (a string with an
+// escape or invalid UTF-8, null, an unknown, repeated or differently
+// cased key, a number other than a plain integer, any other
 // type or syntax) and then leaves in zero, for the general decoder to
 // decode or to tell what is wrong. TestCreateDecodeAsTheDecoder and
 // FuzzCreateDecodeAgrees hold what it accepts to the general decoder's

@@ -348,8 +348,7 @@ func BenchmarkValidateCreateInput(b *testing.B) {
 }
 
 // BenchmarkDecodeCreateRequest decodes and validates a CreateWorkspaces
-// request of 25 desktops, as the gateway does.
-// BenchmarkDecodeCreateRequest: DecodeJSON (the body copied) and
+// request of 25 desktops, with DecodeJSON (the body copied) and with
 // DecodeJSONOwned (the gateway's: the strings share the body).
 func BenchmarkDecodeCreateRequest(b *testing.B) {
 	data := createRequestBody()

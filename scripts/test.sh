@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 export DESKPLANE_REQUIRE_BOTOCORE="${DESKPLANE_REQUIRE_BOTOCORE:-1}"
 
-step() { printf '\n==> %s\n' "$*"; }
+# step NAME: a step's header, with the seconds since the run began.
+step() { printf '\n==> %s (at %ds)\n' "$*" "$SECONDS"; }
 
 step "go vet"
 go vet ./...
@@ -23,7 +24,11 @@ if [ -z "${DESKPLANE_TEST_POSTGRES:-}" ]; then
   eval "$(scripts/pg-start.sh)"
   pgdir="${DESKPLANE_PG_DIR:-}"
 fi
-cleanup() { [ -n "$pgdir" ] && scripts/pg-stop.sh "$pgdir" >/dev/null 2>&1 || true; }
+cleanup() {
+  # The side-by-side step's jobs, when the run stops early.
+  kill $(jobs -p) 2>/dev/null || true
+  [ -n "$pgdir" ] && scripts/pg-stop.sh "$pgdir" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 step "Chromium for the browser tests"
@@ -57,18 +62,52 @@ go build -o bin/deskplane ./cmd/deskplane
 step "go test -race"
 go test -race -timeout 20m ./...
 
-step "end-to-end suite on the embedded SQLite store"
-# The suite above runs on serve's default store for a new data dir (Pebble);
-# a data dir made by an earlier version keeps SQLite, so it runs on it too.
-DESKPLANE_TEST_STORE=sqlite go test -timeout 15m ./test/e2e/
-
 step "fuzz (short)"
 scripts/fuzz.sh 200000
 
-step "end-to-end scripts"
+step "end-to-end: the suite on the embedded SQLite store, and the scripts, side by side"
+# The suite above ran on serve's default store for a new data dir (Pebble); a
+# data dir made by an earlier version keeps SQLite, so the suite runs on it too.
+# The scripts drive real servers with the aws CLI, boto3, the JavaScript SDK
+# and the README's runnable blocks; like the suite, they mostly wait on the
+# fast timing profile's steps, so all of them run at once, each into a log of
+# its own that is printed, in order, when it ends. walkthrough.sh's CLI run is
+# not repeated on its own: readme.sh runs the same
+# examples/partner-walkthrough.sh against a fresh server, twice (boto3.sh and
+# js.sh run walkthrough.sh with their clients).
+logs="$(mktemp -d)"
+names=()
+pids=()
+# background NAME COMMAND...: runs COMMAND with its output in a log of its own.
+background() {
+  local name=$1
+  shift
+  (
+    t0=$SECONDS rc=0
+    "$@" || rc=$?
+    echo "(${name}: $((SECONDS - t0))s)"
+    exit "$rc"
+  ) >"$logs/${#names[@]}.log" 2>&1 &
+  names+=("$name")
+  pids+=("$!")
+}
+background "the end-to-end suite on SQLite" env DESKPLANE_TEST_STORE=sqlite go test -timeout 15m ./test/e2e/
 for s in test/e2e/*.sh; do
   [ -e "$s" ] || continue
-  echo "--- $s"
-  bash "$s" bin/deskplane
+  [ "$(basename "$s")" = walkthrough.sh ] && continue
+  background "$s" bash "$s" bin/deskplane
 done
-echo "all tests passed"
+failed=()
+for i in "${!pids[@]}"; do
+  rc=0
+  wait "${pids[$i]}" || rc=$?
+  echo "--- ${names[$i]}: exit $rc"
+  cat "$logs/$i.log"
+  [ "$rc" -eq 0 ] || failed+=("${names[$i]}")
+done
+rm -rf "$logs"
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "all tests passed (${SECONDS}s)"

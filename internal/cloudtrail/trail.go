@@ -133,6 +133,8 @@ type Trail struct {
 	lines      [][]byte
 	segments   map[string]int // a batch's segment prefixes: their index in segRows
 	segRows    [][]*row
+	recs       []store.KV      // a batch's segments, as stored
+	uncached   context.Context // the writer's updates' context: store.Uncached
 	// The writer's caches: the userIdentity JSON of the callers seen
 	// (principals are immutable; the authenticator hands out one per
 	// access key) and the eventTime of the last second.
@@ -236,7 +238,8 @@ func New(o Options) (*Trail, error) {
 		o.Log = slog.Default()
 	}
 	t := &Trail{store: o.Store, log: o.Log, ch: make(chan *gateway.Event, o.Buffer), flush: make(chan chan struct{}),
-		done: make(chan struct{}), maxBatch: o.MaxBatch, nudge: make(chan struct{}, 1), nudgeAt: max(1, o.Buffer/2), linger: linger}
+		done: make(chan struct{}), maxBatch: o.MaxBatch, nudge: make(chan struct{}, 1), nudgeAt: max(1, o.Buffer/2), linger: linger,
+		uncached: store.Uncached(context.Background())}
 	if o.linger > 0 {
 		t.linger = o.linger
 	}
@@ -476,27 +479,31 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 			}
 			t.segRows[j] = append(t.segRows[j], &rows[i])
 		}
-		segments := t.segRows
-		err := t.store.Update(context.Background(), func(tx store.Tx) error {
-			for _, evs := range segments {
-				sortRows(evs)
-				// A segment spans at most segmentSlack (lookups rely on it):
-				// cut the batch where an event is older than that.
-				for len(evs) > 0 {
-					n := 1
-					for n < len(evs) && evs[0].time.Sub(evs[n].time) <= segmentSlack {
-						n++
-					}
-					// Encoded into a reused buffer and copied out at its
-					// size: the store keeps the value in its read cache.
-					t.snap = t.tenc.appendSegment(t.snap[:0], evs[:n])
-					if err := tx.Put(context.Background(), tEvents, string(evs[0].key), bytes.Clone(t.snap)); err != nil {
-						return err
-					}
-					evs = evs[n:]
+		// The segments are encoded before the update, on this goroutine:
+		// the store's writer, which on the embedded Pebble store commits
+		// the API's updates too, only writes them.
+		recs := t.recs[:0]
+		for _, evs := range t.segRows {
+			sortRows(evs)
+			// A segment spans at most segmentSlack (lookups rely on it):
+			// cut the batch where an event is older than that.
+			for len(evs) > 0 {
+				n := 1
+				for n < len(evs) && evs[0].time.Sub(evs[n].time) <= segmentSlack {
+					n++
 				}
+				// Encoded into a reused buffer and copied out at its size.
+				t.snap = t.tenc.appendSegment(t.snap[:0], evs[:n])
+				recs = append(recs, store.KV{Key: string(evs[0].key), Value: bytes.Clone(t.snap)})
+				evs = evs[n:]
 			}
-			return nil
+		}
+		t.recs = recs
+		// Uncached: a segment is read back only by LookupEvents (in a
+		// snapshot, from the database); in the store's read cache it
+		// would take the room of the records read again and again.
+		err := t.store.Update(t.uncached, func(tx store.Tx) error {
+			return tx.PutMany(t.uncached, tEvents, recs)
 		})
 		if err != nil {
 			t.log.Error("cloudtrail: store events", "events", len(rows), "err", err)
@@ -558,6 +565,8 @@ func (t *Trail) reuse() {
 	clear(t.lines)
 	t.lines = t.lines[:0]
 	clear(t.segments)
+	clear(t.recs)
+	t.recs = t.recs[:0]
 	for i, v := range t.segRows {
 		clear(v)
 		t.segRows[i] = v[:0]

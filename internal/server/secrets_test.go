@@ -187,7 +187,7 @@ func TestDataDirPermissions(t *testing.T) {
 		}
 		return nil
 	})
-	for _, f := range []string{"pebble/deskplane", "pebble/cloudtrail", "master.key", "admin-token", "pebble/deskplane/deskplane.lock"} {
+	for _, f := range []string{"pebble/deskplane", "master.key", "admin-token", "pebble/deskplane/deskplane.lock"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("expected %s: %v", f, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/deskplane/deskplane/internal/clock"
+	"github.com/deskplane/deskplane/internal/cloudtrail"
 	"github.com/deskplane/deskplane/internal/cloudwatch"
 	"github.com/deskplane/deskplane/internal/config"
 	"github.com/deskplane/deskplane/internal/gateway"
@@ -86,9 +88,10 @@ type Module interface {
 type Deps struct {
 	Config *config.Config
 	Store  store.Backend
-	// AuditStore keeps the CloudTrail events: with the embedded store, a
-	// database file of its own (its steady appends then never contend with
-	// the desktops' reads and writes); with PostgreSQL, the shared store.
+	// AuditStore keeps the CloudTrail events: with the embedded SQLite
+	// store, a database file of its own (its steady appends then never
+	// contend with the desktops' reads and writes); with the embedded
+	// Pebble store and with PostgreSQL, the main store.
 	AuditStore store.Store
 	// Shared is true when several nodes share the store (PostgreSQL).
 	Shared  bool
@@ -213,7 +216,12 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		co.ObserveCommits(s.Metrics.ObserveCommit)
 	}
 	var auditStore store.Store = backend
-	if o.Embedded() {
+	if o.EmbeddedKind() == "pebble" {
+		if err := migrateAuditStore(ctx, o, backend); err != nil {
+			backend.Close()
+			return nil, err
+		}
+	} else if o.Embedded() {
 		adb, err := openAuditStore(ctx, o)
 		if err != nil {
 			backend.Close()
@@ -336,14 +344,78 @@ func (o Options) EmbeddedKind() string {
 	return ""
 }
 
-// openAuditStore opens the embedded store of the CloudTrail events, beside
-// the main one: its writes never wait behind the API's.
+// openAuditStore opens the embedded SQLite store's database of the
+// CloudTrail events, cloudtrail.db beside the main one: its writes never
+// wait behind the API's (SQLite's writer holds its lock for a whole
+// transaction).
+//
+// The embedded Pebble store keeps them itself (migrateAuditStore): a
+// second Pebble store, with its own WAL, memtables, commit pipeline and
+// syncs, cost about 4 µs of CPU per desktop created and 5 per describe
+// call (docs/benchmarks.md, sessions 16 and 17), and in the main store an
+// audit batch is a few puts of segments encoded beforehand, committed in
+// the writer's groups with the API's updates and made durable by their
+// syncs.
 func openAuditStore(ctx context.Context, o Options) (store.Store, error) {
-	if o.EmbeddedKind() == "pebble" {
-		return pebble.Open(ctx, filepath.Join(o.DataDir, "pebble", "cloudtrail"),
-			pebble.Options{CacheBytes: 16 << 20, MemTableBytes: 16 << 20, ReadCacheEntries: 10000, ReadCacheBytes: 16 << 20})
-	}
 	return sqlite.Open(ctx, filepath.Join(o.DataDir, "cloudtrail.db"))
+}
+
+// migrateAuditStore moves the CloudTrail events of a data dir written
+// before the embedded Pebble store kept them itself, from their own store
+// (pebble/cloudtrail) into the main one, once, before the trail starts.
+// The copy is idempotent (cloudtrail.MigrateEvents): a crash during it
+// leaves pebble/cloudtrail whole, and the next start copies again. Once
+// every event is durable in the main store, the old store is renamed
+// (atomically) to pebble/cloudtrail.migrated and removed; a removal cut
+// short is finished at the next start. Migrating, rather than reading the
+// old store beside the main one, keeps LookupEvents on one store and
+// frees the old store's memory and files.
+func migrateAuditStore(ctx context.Context, o Options, main store.Store) error {
+	old := filepath.Join(o.DataDir, "pebble", "cloudtrail")
+	done := old + ".migrated"
+	if err := os.RemoveAll(done); err != nil {
+		return fmt.Errorf("remove the migrated audit store %s: %w", done, err)
+	}
+	if _, err := os.Stat(old); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("the former audit store %s: %w", old, err)
+	}
+	adb, err := pebble.Open(ctx, old, pebble.Options{CacheBytes: 16 << 20, MemTableBytes: 4 << 20, ReadCacheEntries: 64, ReadCacheBytes: 1 << 20})
+	if err != nil {
+		return fmt.Errorf("open the former audit store %s: %w", old, err)
+	}
+	n, err := cloudtrail.MigrateEvents(ctx, adb, main)
+	if cerr := adb.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close the former audit store %s: %w", old, cerr)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate the CloudTrail events into the main store: %w", err)
+	}
+	if err := os.Rename(old, done); err != nil {
+		return fmt.Errorf("retire the former audit store %s: %w", old, err)
+	}
+	if err := syncDir(filepath.Dir(old)); err != nil {
+		return err
+	}
+	o.Log.Info("CloudTrail events moved into the main store", "from", old, "segments", n)
+	if err := os.RemoveAll(done); err != nil {
+		return fmt.Errorf("remove the migrated audit store %s: %w", done, err)
+	}
+	return nil
+}
+
+// syncDir makes a directory's entries (a rename in it) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
 }
 
 func loadOrCreateToken(dir string) string {

@@ -111,7 +111,7 @@ func TestDataDirCreated(t *testing.T) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		t.Fatalf("data dir: %v", err)
 	}
-	for _, f := range []string{"pebble/deskplane", "pebble/cloudtrail", "admin-token"} {
+	for _, f := range []string{"pebble/deskplane", "admin-token"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}

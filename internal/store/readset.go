@@ -154,8 +154,9 @@ func tableIndex(reads []TableKeys, table string) int {
 type uncachedKey struct{}
 
 // Uncached returns ctx marked so that the records a backend creates under
-// it (Create, CreateMany: records whose keys it did not hold) are not put
-// in its read cache. It is for records read back rarely, such as a
+// it (Create, CreateMany: records whose keys it did not hold) or writes
+// with PutMany under it are not put in its read cache (PutMany's keys are
+// dropped from it, whatever it held). It is for records read back rarely, such as a
 // desktop's name record (read when the name is asked for again or the
 // desktop is terminated): an embedded store's writer saves the cache
 // entry's write, and the cache's room goes to records read again and

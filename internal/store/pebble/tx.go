@@ -297,8 +297,13 @@ func (t *tx) expect(n int) {
 // rewrite is).
 func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
 	t.expect(len(recs))
+	uncached := store.IsUncached(ctx)
 	for _, r := range recs {
-		if err := t.Put(ctx, table, r.Key, r.Value); err != nil {
+		cached := r.Value
+		if uncached {
+			cached = nil // not known: the cache drops the key
+		}
+		if err := t.put(table, r.Key, r.Value, cached); err != nil {
 			return err
 		}
 	}

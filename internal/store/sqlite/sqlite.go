@@ -934,12 +934,13 @@ func eachRow(rows *sql.Rows, scan func() error) error {
 }
 
 // batchArgs is the (table, key, value) arguments of a multi-row write of
-// recs, each key noted as written (with its value when put, else not known).
-func (t *tx) batchArgs(table string, recs []store.KV, put bool) []any {
+// recs, each key noted as written (with its value when cached: a put's,
+// not under store.Uncached; else not known).
+func (t *tx) batchArgs(table string, recs []store.KV, cached bool) []any {
 	args := make([]any, 0, 3*len(recs))
 	for _, r := range recs {
 		var v []byte
-		if put {
+		if cached {
 			v = r.Value
 		}
 		t.wrote(table, r.Key, v)
@@ -950,9 +951,10 @@ func (t *tx) batchArgs(table string, recs []store.KV, put bool) []any {
 
 func (t *tx) PutMany(ctx context.Context, table string, recs []store.KV) error {
 	recs = store.Dedupe(recs, true)
+	cached := !store.IsUncached(ctx)
 	for len(recs) > 0 {
 		n := chunk(len(recs))
-		if _, err := t.exec(ctx, batchSQL[n].put, t.batchArgs(table, recs[:n], true)...); err != nil {
+		if _, err := t.exec(ctx, batchSQL[n].put, t.batchArgs(table, recs[:n], cached)...); err != nil {
 			return fmt.Errorf("sqlite: put %d records of %s: %w", n, table, err)
 		}
 		recs = recs[n:]

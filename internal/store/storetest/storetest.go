@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		{"UpdateCanceledContext", testUpdateCanceledContext},
 		{"ViewSnapshot", testViewSnapshot},
 		{"GetOutsideTransaction", testGetOutsideTransaction},
+		{"PutManyUncached", testPutManyUncached},
 		{"ViewIsReadOnly", testViewIsReadOnly},
 		{"ConcurrentIncrements", testConcurrentIncrements},
 		{"ConcurrentIncrementsAbsentKey", testConcurrentIncrementsAbsentKey},
@@ -1383,6 +1384,30 @@ func testExactlyOnce(t *testing.T, db store.Backend) {
 
 // testGetOutsideTransaction: Backend.Get reads committed records without a
 // transaction and reports absent ones as ErrNotFound.
+// testPutManyUncached: PutMany under store.Uncached writes as PutMany does;
+// a read outside a transaction (through a read cache, where there is one)
+// sees the new value, not one the cache held from before, and a record it
+// created is read back.
+func testPutManyUncached(t *testing.T, db store.Backend) {
+	ctx := context.Background()
+	update(t, db, func(tx store.Tx) error { return tx.Put(ctx, "u", "k", []byte("v1")) })
+	if v, err := db.Get(ctx, "u", "k"); err != nil || string(v) != "v1" { // cached, where there is a cache
+		t.Fatalf("Get = %q, %v; want v1", v, err)
+	}
+	uc := store.Uncached(ctx)
+	update(t, db, func(tx store.Tx) error {
+		return tx.PutMany(uc, "u", []store.KV{{Key: "k", Value: []byte("v2")}, {Key: "n", Value: []byte("new")}})
+	})
+	for k, want := range map[string]string{"k": "v2", "n": "new"} {
+		if v, err := db.Get(ctx, "u", k); err != nil || string(v) != want {
+			t.Fatalf("Get %s after PutMany under Uncached = %q, %v; want %s", k, v, err, want)
+		}
+		if got := get(t, db, "u", k); got != want {
+			t.Fatalf("tx.Get %s after PutMany under Uncached = %q; want %s", k, got, want)
+		}
+	}
+}
+
 func testGetOutsideTransaction(t *testing.T, db store.Backend) {
 	ctx := context.Background()
 	if _, err := db.Get(ctx, "t", "k"); !errors.Is(err, store.ErrNotFound) {

@@ -217,6 +217,7 @@ func TestKillNineCampaign(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 campaign skipped in -short mode")
 	}
+	t.Parallel() // its own servers and data dirs
 	for _, kind := range []string{"pebble", "sqlite"} {
 		t.Run(kind, func(t *testing.T) {
 			dir := t.TempDir()

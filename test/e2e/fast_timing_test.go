@@ -21,6 +21,7 @@ import (
 // auto-stop of a MANUAL desktop after 48 hours (8 minutes), and the monthly
 // maintenance (within hours, instead of a month).
 func TestFastTimingScalesSchedules(t *testing.T) {
+	t.Parallel() // its own server: it waits more than it computes
 	s := testserver.Start(t, testserver.Timing("fast"), testserver.VirtualClock())
 	e := setup(t, s)
 	ctx := ctxT(t)
@@ -70,6 +71,7 @@ func TestFastTimingScalesSchedules(t *testing.T) {
 // TestFastTimingMaintenance checks that the monthly maintenance window of a
 // MANUAL desktop comes within a scaled month (about two hours) under fast.
 func TestFastTimingMaintenance(t *testing.T) {
+	t.Parallel() // its own server: it waits more than it computes
 	s := testserver.Start(t, testserver.Timing("fast"), testserver.VirtualClock())
 	e := setup(t, s)
 	ctx := ctxT(t)
@@ -95,6 +97,7 @@ func TestFastTimingMaintenance(t *testing.T) {
 // 48 scaled hours (8 minutes) of their creation, even those whose window
 // opens within hours (which, scaled, would be seconds away).
 func TestFastTimingMaintenanceNotAtOnce(t *testing.T) {
+	t.Parallel() // its own server: it waits more than it computes
 	s := testserver.Start(t, testserver.Timing("fast"), testserver.VirtualClock())
 	e := setup(t, s)
 	ctx := ctxT(t)

@@ -20,6 +20,7 @@ import (
 // encrypted desktop whose grant is retired before it is provisioned ends in
 // ERROR too — with no EBS grant created.
 func TestRevokedWorkSpacesGrantStopsKeyUse(t *testing.T) {
+	t.Parallel() // its own server: it waits more than it computes
 	s := testserver.Start(t, testserver.Timing("fast"), testserver.VirtualClock())
 	e := setup(t, s)
 	ctx := ctxT(t)

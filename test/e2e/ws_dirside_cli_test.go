@@ -49,6 +49,7 @@ func awsCLI(t *testing.T, url string, args ...string) (string, string, int) {
 // TestCLIWorkspacesDirectorySide drives IP access control groups, directory
 // properties, connection aliases and the connection status with the aws CLI.
 func TestCLIWorkspacesDirectorySide(t *testing.T) {
+	t.Parallel() // its own server: it waits more than it computes
 	s := testserver.Start(t)
 	e := setup(t, s)
 	run := func(v any, args ...string) {

@@ -178,6 +178,7 @@ func TestWorkspacesFamiliesConformance(t *testing.T) {
 // TestCLIWorkspacesFamilies runs the unmodified AWS CLI through an account
 // link, a pool's lifecycle and an add-in.
 func TestCLIWorkspacesFamilies(t *testing.T) {
+	t.Parallel() // its own server: it waits more than it computes
 	bin, err := exec.LookPath("aws")
 	if err != nil {
 		t.Fatal("the aws CLI is not on PATH")
@@ -260,6 +261,7 @@ func TestCLIWorkspacesFamilies(t *testing.T) {
 // The setup the families need (directories, the primary desktop, the AMI)
 // goes through the Go SDK.
 func TestCLIWorkspacesAppsImagesStandby(t *testing.T) {
+	t.Parallel() // its own server: it waits more than it computes
 	bin, err := exec.LookPath("aws")
 	if err != nil {
 		t.Fatal("the aws CLI is not on PATH")

@@ -25,6 +25,7 @@ import (
 // covered through the Go tests of internal/wsinstances; this holds the
 // API to botocore's client.)
 func TestWorkspacesInstancesCLI(t *testing.T) {
+	t.Parallel() // its own server: it waits more than it computes
 	awsBin, err := exec.LookPath("aws")
 	if err != nil {
 		t.Fatal("the aws CLI is not installed (the README's quick start and this test need it)")

@@ -1382,8 +1382,6 @@ func testExactlyOnce(t *testing.T, db store.Backend) {
 	}
 }
 
-// testGetOutsideTransaction: Backend.Get reads committed records without a
-// transaction and reports absent ones as ErrNotFound.
 // testPutManyUncached: PutMany under store.Uncached writes as PutMany does;
 // a read outside a transaction (through a read cache, where there is one)
 // sees the new value, not one the cache held from before, and a record it
@@ -1408,6 +1406,8 @@ func testPutManyUncached(t *testing.T, db store.Backend) {
 	}
 }
 
+// testGetOutsideTransaction: Backend.Get reads committed records without a
+// transaction and reports absent ones as ErrNotFound.
 func testGetOutsideTransaction(t *testing.T, db store.Backend) {
 	ctx := context.Background()
 	if _, err := db.Get(ctx, "t", "k"); !errors.Is(err, store.ErrNotFound) {

@@ -133,8 +133,7 @@ type Trail struct {
 	lines      [][]byte
 	segments   map[string]int // a batch's segment prefixes: their index in segRows
 	segRows    [][]*row
-	recs       []store.KV      // a batch's segments, as stored
-	uncached   context.Context // the writer's updates' context: store.Uncached
+	recs       []store.KV // a batch's segments, as stored
 	// The writer's caches: the userIdentity JSON of the callers seen
 	// (principals are immutable; the authenticator hands out one per
 	// access key) and the eventTime of the last second.
@@ -238,8 +237,7 @@ func New(o Options) (*Trail, error) {
 		o.Log = slog.Default()
 	}
 	t := &Trail{store: o.Store, log: o.Log, ch: make(chan *gateway.Event, o.Buffer), flush: make(chan chan struct{}),
-		done: make(chan struct{}), maxBatch: o.MaxBatch, nudge: make(chan struct{}, 1), nudgeAt: max(1, o.Buffer/2), linger: linger,
-		uncached: store.Uncached(context.Background())}
+		done: make(chan struct{}), maxBatch: o.MaxBatch, nudge: make(chan struct{}, 1), nudgeAt: max(1, o.Buffer/2), linger: linger}
 	if o.linger > 0 {
 		t.linger = o.linger
 	}
@@ -502,8 +500,9 @@ func (t *Trail) commitBatch(batch []*gateway.Event) {
 		// Uncached: a segment is read back only by LookupEvents (in a
 		// snapshot, from the database); in the store's read cache it
 		// would take the room of the records read again and again.
-		err := t.store.Update(t.uncached, func(tx store.Tx) error {
-			return tx.PutMany(t.uncached, tEvents, recs)
+		ctx := store.Uncached(context.Background())
+		err := t.store.Update(ctx, func(tx store.Tx) error {
+			return tx.PutMany(ctx, tEvents, recs)
 		})
 		if err != nil {
 			t.log.Error("cloudtrail: store events", "events", len(rows), "err", err)
